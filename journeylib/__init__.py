@@ -1,0 +1,14 @@
+"""journeylib: customer-journey analytics (funnels, attribution, survival, A/B tests, loyalty)."""
+from .engine import connect, to_pandas
+from .errors import (JourneyDataError, JourneyDataWarning, JourneyError, JourneyFitError,
+                     JourneyParameterError)
+from .io import load_assignments, load_customers, load_events
+from .schema import DEFAULT_STAGES
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "connect", "to_pandas", "load_events", "load_customers", "load_assignments",
+    "JourneyError", "JourneyDataError", "JourneyDataWarning", "JourneyFitError",
+    "JourneyParameterError", "DEFAULT_STAGES",
+]

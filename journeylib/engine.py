@@ -1,0 +1,123 @@
+"""Where the engine half runs: an Ibis connection, DuckDB by default.
+
+Every analysis scans the event log with Ibis expressions and brings back only a
+small aggregate with :func:`to_pandas`. A pandas DataFrame is accepted anywhere a
+table is; it becomes an in-memory table (``ibis.memtable``) of the same engine.
+"""
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from .errors import JourneyDataError, JourneyParameterError
+
+_DEFAULT: ibis.BaseBackend | None = None
+
+TableLike = "pd.DataFrame | ibis.Table | str | Path"
+
+
+def connect(target: Any = None, *, threads: int | None = None,
+            memory_limit: str | None = None, temp_directory: str | None = None) -> ibis.BaseBackend:
+    """Return an Ibis connection and make it the default for journeylib.
+
+    Parameters
+    ----------
+    target
+        ``None`` for an embedded in-memory DuckDB, a path to a DuckDB database
+        file, or an existing Ibis connection (any backend Ibis supports).
+    threads, memory_limit, temp_directory
+        DuckDB knobs for out-of-core work (e.g. ``memory_limit="4GB"``).
+    """
+    global _DEFAULT
+    if isinstance(target, ibis.BaseBackend):
+        con = target
+    elif target is None or isinstance(target, (str, Path)):
+        con = ibis.duckdb.connect(str(target) if target is not None else ":memory:")
+        # Timestamps are compared and truncated in UTC whatever the machine's zone.
+        con.raw_sql("SET TimeZone='UTC'")
+        if threads:
+            con.raw_sql(f"SET threads={int(threads)}")
+        if memory_limit:
+            con.raw_sql(f"SET memory_limit='{memory_limit}'")
+        if temp_directory:
+            con.raw_sql(f"SET temp_directory='{temp_directory}'")
+    else:
+        raise JourneyParameterError(
+            f"connect() got {type(target).__name__}; expected None, a DuckDB file path or an Ibis connection"
+        )
+    _DEFAULT = con
+    ibis.set_backend(con)
+    return con
+
+
+def default_connection() -> ibis.BaseBackend:
+    """The connection used when none is given (created on first use)."""
+    return _DEFAULT if _DEFAULT is not None else connect()
+
+
+def to_table(source: Any, con: ibis.BaseBackend | None = None, *, table: str = "events") -> ibis.Table:
+    """Turn a DataFrame, an Ibis table or a CSV/Parquet path (or glob) into an Ibis table.
+
+    The source is never modified: a DataFrame is wrapped, files are only read.
+    """
+    if isinstance(source, ibis.Table):
+        return source
+    con = con or default_connection()
+    if isinstance(source, pd.DataFrame):
+        # Object columns holding mixed types cannot go to Arrow; send them as text
+        # and let validation parse them (and report what does not parse).
+        df = source
+        bad = [c for c in df.columns if df[c].dtype == object and not _is_plain_text(df[c])]
+        if bad:
+            df = df.copy()
+            for c in bad:
+                df[c] = df[c].map(lambda v: None if _isna(v) else str(v))
+        return ibis.memtable(df)
+    if isinstance(source, (str, Path)):
+        return _read_path(str(source), con, table)
+    raise JourneyDataError(
+        f"{table}: cannot read a {type(source).__name__}; expected a pandas DataFrame, "
+        "an Ibis table, or a path to a CSV or Parquet file"
+    )
+
+
+def _isna(v: Any) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _is_plain_text(s: pd.Series) -> bool:
+    return all(isinstance(v, str) or _isna(v) for v in s.head(10_000))
+
+
+def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
+    files = sorted(glob.glob(path)) if any(ch in path for ch in "*?[") else [path]
+    if not files or not all(Path(f).exists() for f in files):
+        raise JourneyDataError(f"{table}: file not found: {path}")
+    suffix = Path(files[0]).suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return con.read_parquet(files)
+        if suffix in (".csv", ".txt", ".tsv", ".gz"):
+            empty = all(Path(f).stat().st_size == 0 for f in files)
+            if empty:
+                raise JourneyDataError(f"{table}: {path} is empty; expected a header row and data rows")
+            return con.read_csv(files)
+    except JourneyDataError:
+        raise
+    except Exception as exc:  # DuckDB's reader errors are precise but deep; keep the gist
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise JourneyDataError(f"{table}: could not read {path}: {first}") from exc
+    raise JourneyDataError(f"{table}: unsupported file type '{suffix}' ({path}); expected .csv or .parquet")
+
+
+def to_pandas(expr: ibis.Expr) -> pd.DataFrame:
+    """Execute an (aggregating) expression and return a pandas DataFrame."""
+    out = expr.to_pandas()
+    return out if isinstance(out, pd.DataFrame) else out.to_frame()

@@ -1,0 +1,267 @@
+"""Load and validate the canonical tables: events, customers, assignments.
+
+Loaders accept a CSV/Parquet path (or glob), a pandas DataFrame or an Ibis table,
+rename the user's columns with ``columns={"their_name": "canonical_name"}``, check
+every column in one engine pass and return an Ibis table in the canonical schema.
+Problems raise :class:`~journeylib.errors.JourneyDataError` naming the column, the
+number of failing rows, up to five of them, and what was expected.
+"""
+from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import ibis
+import ibis.expr.datatypes as dt
+import pandas as pd
+
+from . import engine, health
+from .errors import JourneyDataError, JourneyDataWarning, data_error
+from .schema import ASSIGNMENTS_REQUIRED, CUSTOMERS_REQUIRED, EVENTS_OPTIONAL, EVENTS_REQUIRED
+
+UTC = "timestamp('UTC')"
+
+
+def load_events(
+    source: Any,
+    columns: Mapping[str, str] | None = None,
+    *,
+    stages: Iterable[str] | None = None,
+    con: ibis.BaseBackend | None = None,
+) -> ibis.Table:
+    """Load an event log into the canonical schema.
+
+    Parameters
+    ----------
+    source
+        CSV or Parquet path (globs allowed), pandas DataFrame or Ibis table.
+    columns
+        Mapping from the source's column names to canonical ones, e.g.
+        ``{"user": "customer_id", "time": "ts"}``.
+    stages
+        Allowed stage names in journey order; rows with another stage are an error.
+    con
+        Ibis connection (default: embedded DuckDB).
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id`` (string), ``ts`` (UTC timestamp), ``event`` (string),
+        ``channel`` (string, nullable), ``stage`` (string, nullable),
+        ``revenue`` (float, nullable, >= 0), plus any extra source columns.
+        Exact duplicate rows are dropped with a :class:`JourneyDataWarning`.
+    """
+    t = _prepare(source, columns, EVENTS_REQUIRED, "events", con)
+    for col in EVENTS_OPTIONAL:
+        if col not in t.columns:
+            t = t.mutate(**{col: ibis.null("float64" if col == "revenue" else "string")})
+    checks = {
+        "customer_id": _id_check(t, "customer_id"),
+        "ts": _timestamp_check(t, "ts", "events"),
+        "event": _text_check(t, "event", nullable=False),
+        "channel": _text_check(t, "channel", nullable=True),
+        "stage": _text_check(t, "stage", nullable=True, allowed=stages),
+        "revenue": _revenue_check(t),
+    }
+    t = _run_checks(t, checks, "events")
+    t = _drop_duplicates(t, "events")
+    t = t.select(*EVENTS_REQUIRED, *EVENTS_OPTIONAL, *[c for c in t.columns if c not in EVENTS_REQUIRED + EVENTS_OPTIONAL])
+    health.record_input("events", source, _count(t))
+    return t
+
+
+def load_customers(source: Any, columns: Mapping[str, str] | None = None, *,
+                   con: ibis.BaseBackend | None = None) -> ibis.Table:
+    """Load per-customer attributes (``customer_id`` plus any columns).
+
+    ``customer_id`` must be unique. Columns ending in ``_at`` are parsed as UTC
+    timestamps (e.g. ``loyalty_joined_at``; missing values allowed).
+    """
+    t = _prepare(source, columns, CUSTOMERS_REQUIRED, "customers", con)
+    checks = {"customer_id": _id_check(t, "customer_id")}
+    for c in t.columns:
+        if c.endswith("_at"):
+            checks[c] = _timestamp_check(t, c, "customers", nullable=True)
+    t = _run_checks(t, checks, "customers")
+    _check_unique(t, ["customer_id"], "customers", "one row per customer")
+    health.record_input("customers", source, _count(t))
+    return t
+
+
+def load_assignments(source: Any, columns: Mapping[str, str] | None = None, *,
+                     con: ibis.BaseBackend | None = None) -> ibis.Table:
+    """Load A/B assignments: ``customer_id, experiment, variant, assigned_at``.
+
+    A customer may appear once per experiment; two variants for one customer in one
+    experiment is an error (the assignment log is broken).
+    """
+    t = _prepare(source, columns, ASSIGNMENTS_REQUIRED, "assignments", con)
+    checks = {
+        "customer_id": _id_check(t, "customer_id"),
+        "experiment": _text_check(t, "experiment", nullable=False),
+        "variant": _text_check(t, "variant", nullable=False),
+        "assigned_at": _timestamp_check(t, "assigned_at", "assignments"),
+    }
+    t = _run_checks(t, checks, "assignments")
+    t = _drop_duplicates(t, "assignments")
+    _check_unique(t, ["experiment", "customer_id"], "assignments",
+                  "each customer assigned to one variant per experiment")
+    health.record_input("assignments", source, _count(t))
+    return t
+
+
+# --- helpers ---------------------------------------------------------------
+
+def _prepare(source, columns, required, table, con) -> ibis.Table:
+    t = engine.to_table(source, con, table=table)
+    if columns:
+        missing_src = [k for k in columns if k not in t.columns]
+        if missing_src:
+            raise JourneyDataError(
+                f"{table}: columns= maps {missing_src} but the source has no such column; "
+                f"available columns: {list(t.columns)}"
+            )
+        t = t.rename({v: k for k, v in columns.items()})
+    missing = [c for c in required if c not in t.columns]
+    if missing:
+        hint = "pass columns={'your_name': '%s'} to map your column names" % missing[0]
+        raise JourneyDataError(
+            f"{table}: missing required column(s) {missing}; the source has {list(t.columns)}; "
+            f"expected at least {list(required)}.\nWhat to do: {hint}"
+        )
+    if _count(t) == 0:
+        raise JourneyDataError(f"{table}: the input has no rows; expected at least one {table[:-1]} row")
+    return t
+
+
+def _count(t: ibis.Table) -> int:
+    return int(t.count().execute())
+
+
+# Each check returns (clean expression, bad-row predicate, expectation text).
+
+def _id_check(t, col):
+    x = t[col]
+    typ = x.type()
+    if typ.is_floating():
+        bad = x.isnull() | (x != x.floor())
+        clean = x.cast("int64").cast("string")
+        return clean, bad, "a non-missing customer id (integers or text)"
+    clean = x.cast("string").strip()
+    bad = clean.isnull() | (clean == "")
+    return clean, bad, "a non-missing customer id"
+
+
+def _timestamp_check(t, col, table, nullable=False):
+    x = t[col]
+    typ = x.type()
+    if typ.is_timestamp():
+        clean = x.cast(UTC) if typ.timezone else x.cast("timestamp").cast(UTC)
+        # naive timestamps are read as UTC (the session time zone is UTC)
+        bad = None if nullable else clean.isnull()
+    elif typ.is_date():
+        clean = x.cast("timestamp").cast(UTC)
+        bad = None if nullable else clean.isnull()
+    elif typ.is_string():
+        clean = x.try_cast(UTC)
+        bad = (x.notnull() & clean.isnull()) if nullable else clean.isnull()
+    else:
+        raise JourneyDataError(
+            f"{table}: column '{col}' has type {typ}; expected timestamps "
+            "(ISO text such as 2024-05-01 13:45:00, optionally with +02:00, or a datetime column)"
+        )
+    expected = "a timestamp such as 2024-05-01 13:45:00 or 2024-05-01T13:45:00+02:00"
+    return clean, bad, expected + ("" if nullable else " (not missing)")
+
+
+def _text_check(t, col, nullable, allowed=None):
+    x = t[col]
+    clean = x.cast("string") if not x.type().is_string() else x
+    bad = None if nullable else clean.isnull() | (clean == "")
+    expected = "non-missing text"
+    if allowed is not None:
+        allowed = list(allowed)
+        unknown = clean.notnull() & ~clean.isin(allowed)
+        bad = unknown if bad is None else bad | unknown
+        expected = f"one of {allowed}" + (" or missing" if nullable else "")
+    elif nullable:
+        expected = "text or missing"
+    return clean, bad, expected
+
+
+def _revenue_check(t):
+    x = t["revenue"]
+    typ = x.type()
+    if typ.is_numeric():
+        clean = x.cast("float64")
+        bad_type = None
+    elif typ.is_string() or typ.is_null():
+        clean = x.try_cast("float64")
+        bad_type = x.notnull() & clean.isnull()
+    else:
+        clean = x.cast("float64")
+        bad_type = None
+    bad = clean.notnull() & ((clean < 0) | clean.isinf() | clean.isnan())
+    if bad_type is not None:
+        bad = bad_type | bad
+    return clean, bad, "a finite number >= 0 (or missing for events without revenue)"
+
+
+def _run_checks(t, checks: dict, table: str) -> ibis.Table:
+    n_total = _count(t)
+    tested = {c: v for c, v in checks.items() if v[1] is not None}
+    if not tested:
+        return t.mutate(**{c: clean for c, (clean, _, _) in checks.items()})
+    counts = t.aggregate(**{f"bad_{c}": bad.cast("int64").sum() for c, (_, bad, _) in tested.items()})
+    counts = counts.to_pandas().iloc[0].fillna(0)
+    for c, (_, bad, expected) in tested.items():
+        n_bad = int(counts[f"bad_{c}"])
+        if n_bad:
+            examples = t.filter(bad).limit(5).to_pandas()
+            hint = None
+            if c == "ts" or c.endswith("_at"):
+                hint = "fix or drop these rows; naive timestamps are read as UTC"
+            raise data_error(c, n_bad, n_total, expected, examples, table=table, hint=hint)
+    return t.mutate(**{c: clean for c, (clean, _, _) in checks.items()})
+
+
+def _drop_duplicates(t: ibis.Table, table: str) -> ibis.Table:
+    n = _count(t)
+    d = t.distinct()
+    n_unique = _count(d)
+    if n_unique < n:
+        warnings.warn(
+            f"{table}: dropped {n - n_unique:,} exact duplicate rows of {n:,}", JourneyDataWarning, stacklevel=3
+        )
+        health.add_check(f"{table}: duplicate rows", True, f"dropped {n - n_unique:,} exact duplicates")
+        return d
+    return t
+
+
+def _check_unique(t, keys, table, expected):
+    dup = t.group_by(keys).aggregate(n=t.count()).filter(lambda g: g.n > 1)
+    n_dup = _count(dup)
+    if n_dup:
+        examples = t.semi_join(dup, keys).order_by(keys).limit(5).to_pandas()
+        raise data_error(",".join(keys), n_dup, None, expected, examples, table=table,
+                         hint="keep one row per key before loading")
+
+
+def content_hash(source: Any) -> str:
+    """Short SHA-256 of the input: file bytes for paths, cell values for DataFrames."""
+    h = hashlib.sha256()
+    if isinstance(source, pd.DataFrame):
+        h.update(pd.util.hash_pandas_object(source, index=False).values.tobytes())
+        h.update(",".join(map(str, source.columns)).encode())
+    elif isinstance(source, (str, Path)):
+        import glob
+
+        for f in sorted(glob.glob(str(source))) or [str(source)]:
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+    else:
+        return "n/a"
+    return h.hexdigest()[:16]
