@@ -12,3 +12,8 @@ __all__ = [
     "JourneyError", "JourneyDataError", "JourneyDataWarning", "JourneyFitError",
     "JourneyParameterError", "DEFAULT_STAGES",
 ]
+
+from .datasets import Dataset, cdnow_events_path, load_dataset  # noqa: E402
+from .simulate import SimulatedData, simulate_journeys  # noqa: E402
+
+__all__ += ["Dataset", "load_dataset", "cdnow_events_path", "simulate_journeys", "SimulatedData"]

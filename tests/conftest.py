@@ -1,0 +1,41 @@
+"""Shared fixtures: a seeded rng, small simulated data, figures closed after each test."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import journeylib as jl  # noqa: E402
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20261123)
+
+
+@pytest.fixture(scope="session")
+def small_sim() -> jl.SimulatedData:
+    """1,500 simulated customers (about 17k events): quick, with ground truth."""
+    return jl.simulate_journeys(1500, seed=7)
+
+
+@pytest.fixture(scope="session")
+def small_dir(tmp_path_factory, small_sim):
+    """Folder with the small simulated dataset written as Parquet (a ``data_dir``)."""
+    return small_sim.write(tmp_path_factory.mktemp("small"))
+
+
+@pytest.fixture(scope="session")
+def sample() -> jl.Dataset:
+    """The bundled 5,000-customer sample (data/sample) with its ground truth."""
+    return jl.load_dataset("sample")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
