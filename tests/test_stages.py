@@ -1,0 +1,113 @@
+"""Funnel and stage transitions: hand-computed cases and a brute-force pandas check."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from journeylib.errors import JourneyDataError, JourneyParameterError
+from journeylib.stages import funnel
+
+STAGES = ("a", "b", "c")
+
+
+def _ev(rows):
+    df = pd.DataFrame(rows, columns=["customer_id", "ts", "stage"])
+    df["ts"] = pd.to_datetime(df["ts"], utc=True)
+    df["event"] = "x"
+    return df
+
+
+def test_closed_funnel_hand_case():
+    ev = _ev([
+        ("1", "2024-01-01", "a"), ("1", "2024-01-03", "b"), ("1", "2024-01-04", "c"),  # a->b->c
+        ("2", "2024-01-01", "b"), ("2", "2024-01-02", "a"), ("2", "2024-01-03", "c"),  # b before a: stops at a
+        ("3", "2024-01-01", "a"), ("3", "2024-01-05", "b"), ("3", "2024-01-06", "b"),  # a->b
+        ("4", "2024-01-02", "a"),
+    ])
+    s = funnel(ev, STAGES).summary.set_index("stage")
+    assert s["customers"].tolist() == [4, 2, 1]
+    assert s.loc["b", "step_conversion"] == pytest.approx(0.5)
+    assert s.loc["c", "step_conversion"] == pytest.approx(0.5)
+    assert s.loc["c", "cumulative_conversion"] == pytest.approx(0.25)
+    assert s["dropped"].tolist() == [0, 2, 1]
+    assert s.loc["b", "median_days_from_previous"] == pytest.approx(3.0)  # 2 and 4 days
+    assert s.loc["c", "median_days_from_previous"] == pytest.approx(1.0)
+    # the open funnel counts customer 2 at b and c, customer 3 at b
+    o = funnel(ev, STAGES, closed=False).summary.set_index("stage")
+    assert o["customers"].tolist() == [4, 3, 2]
+
+
+def test_window_and_not_yet_mature():
+    ev = _ev([
+        ("1", "2024-01-01", "a"), ("1", "2024-01-05", "b"),   # b within 10 days
+        ("2", "2024-01-01", "a"), ("2", "2024-01-20", "b"),   # b too late: dropped
+        ("3", "2024-01-25", "a"),                             # window open at obs end: not yet mature
+        ("4", "2024-01-26", "a"), ("4", "2024-01-27", "b"),   # immature but already converted
+    ])
+    f = funnel(ev, ("a", "b"), window=10, observation_end="2024-01-30")
+    s = f.summary.set_index("stage")
+    assert s.loc["a", "customers"] == 4 and s.loc["a", "mature_customers"] == 2
+    assert s.loc["b", "customers"] == 2            # customers 1 and 4
+    assert s.loc["b", "not_yet_mature"] == 1       # customer 3
+    assert s.loc["b", "dropped"] == 1              # customer 2 only
+    assert s.loc["b", "step_conversion"] == pytest.approx(0.5)  # 1 of the 2 mature entrants
+    # without a window everybody is mature and customer 2 converts
+    s2 = funnel(ev, ("a", "b"), observation_end="2024-01-30").summary.set_index("stage")
+    assert s2.loc["b", "customers"] == 3 and s2.loc["b", "not_yet_mature"] == 0
+
+
+def _brute_closed(df: pd.DataFrame, stages, window_days=None):
+    """Reference: loop over each customer's events in time order."""
+    counts = np.zeros(len(stages), dtype=int)
+    for _, g in df[df["stage"].isin(stages)].groupby("customer_id"):
+        g = g.sort_values("ts")
+        times = {s: g.loc[g["stage"] == s, "ts"].to_numpy() for s in stages}
+        if len(times[stages[0]]) == 0:
+            continue
+        t_prev = entry = times[stages[0]].min()
+        counts[0] += 1
+        for k in range(1, len(stages)):
+            ok = times[stages[k]][times[stages[k]] >= t_prev]
+            if window_days is not None:
+                ok = ok[ok <= entry + np.timedelta64(int(window_days * 86400), "s")]
+            if len(ok) == 0:
+                break
+            t_prev = ok.min()
+            counts[k] += 1
+    return counts
+
+
+@pytest.mark.parametrize("window", [None, 20])
+def test_closed_funnel_matches_brute_force(small_sim, window):
+    ev = small_sim.events
+    stages = ("awareness", "consideration", "cart", "purchase", "repeat")
+    got = funnel(ev, stages, window=window).summary["customers"].to_numpy()
+    np.testing.assert_array_equal(got, _brute_closed(ev, stages, window))
+
+
+def test_funnel_by_segment_sums_to_total(small_sim):
+    total = funnel(small_sim.events).summary
+    by = funnel(small_sim.events, by="segment", customers=small_sim.customers).summary
+    assert set(by["group"]) == {"standard", "premium", "budget"}
+    np.testing.assert_array_equal(by.groupby("stage", sort=False)["customers"].sum().to_numpy(),
+                                  total["customers"].to_numpy())
+
+
+def test_funnel_errors_and_display(small_sim):
+    with pytest.raises(JourneyParameterError, match="by='nope'"):
+        funnel(small_sim.events, by="nope", customers=small_sim.customers)
+    with pytest.raises(JourneyParameterError, match="customers"):
+        funnel(small_sim.events, by="segment")
+    with pytest.raises(JourneyParameterError, match="window"):
+        funnel(small_sim.events, window=-3)
+    with pytest.raises(JourneyParameterError, match="stages"):
+        funnel(small_sim.events, ["awareness"])
+    with pytest.raises(JourneyDataError, match="stage"):
+        funnel(small_sim.events.drop(columns="stage"))
+    f = funnel(small_sim.events, window=30)
+    assert "<table" in f._repr_html_() and "FunnelResult" in repr(f)
+    ax = f.plot()
+    assert ax.get_xlabel() and [t.get_text() for t in ax.get_yticklabels()][0] == "awareness"
+    with pytest.raises(Exception):
+        f.stages = ()  # frozen
