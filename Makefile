@@ -1,0 +1,43 @@
+# journeylib: `make report` and `make test` work as the very first command on a
+# machine with Python 3.11+ and make (they create .venv and install the kit).
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+REPORTS ?= reports
+JOBS ?= 2
+
+.PHONY: help install report test lab data bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (found $$($(PYTHON) --version)); set PYTHON=python3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name journeylib --display-name "Python (journeylib)" > /dev/null
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the kit (done automatically by the other targets)
+
+report: $(STAMP) ## render every notebook to HTML on the bundled sample data (reports/latest/index.html)
+	$(BIN)/journeylib run-all --output-dir $(REPORTS) --params-dir notebooks/params --jobs $(JOBS)
+
+test: $(STAMP) ## run the test suite
+	$(BIN)/python -m pytest -q -n $(JOBS)
+
+lab: $(STAMP) ## open JupyterLab with the kit's kernel
+	$(BIN)/jupyter lab notebooks/
+
+data: $(STAMP) ## regenerate the bundled sample data and the CDNOW event CSV
+	$(BIN)/journeylib simulate --customers 5000 --seed 42 --out data/sample
+	$(BIN)/python data/cdnow/make_events_csv.py
+
+bench: $(STAMP) ## run the benchmarks (writes bench/RESULTS*.md; takes minutes)
+	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+clean: ## remove reports and caches (keeps .venv)
+	rm -rf $(REPORTS) .pytest_cache

@@ -1,0 +1,161 @@
+"""Loaders: canonical schema, every validation error, inputs never modified."""
+import hashlib
+import warnings
+
+import pandas as pd
+import pytest
+
+import journeylib as jl
+from journeylib.errors import JourneyDataError, JourneyDataWarning
+
+
+@pytest.fixture
+def frame():
+    return pd.DataFrame({
+        "user": ["a", "a", "b", "c"],
+        "time": ["2024-01-01 10:00:00", "2024-01-02 11:00:00", "2024-01-01 09:30:00", "2024-01-03"],
+        "event": ["landing", "purchase", "landing", "landing"],
+        "channel": ["search", None, "email", "social"],
+        "stage": ["awareness", "purchase", "awareness", "awareness"],
+        "revenue": [None, 25.5, None, None],
+    })
+
+
+def load(df, **kw):
+    return jl.load_events(df, columns={"user": "customer_id", "time": "ts"}, **kw).to_pandas()
+
+
+def test_canonical_schema_and_values(frame):
+    out = load(frame).sort_values(["customer_id", "ts"]).reset_index(drop=True)
+    assert list(out.columns[:6]) == ["customer_id", "ts", "event", "channel", "stage", "revenue"]
+    assert str(out["ts"].dt.tz) == "UTC"
+    assert out.loc[1, "revenue"] == 25.5
+    assert out.loc[3, "ts"] == pd.Timestamp("2024-01-03", tz="UTC")
+
+
+def test_naive_is_utc_and_mixed_offsets_are_converted(frame):
+    frame["time"] = ["2024-01-01T10:00:00+02:00", "2024-01-01T10:00:00", "2024-01-01T10:00:00-05:00",
+                     "2024-01-01T10:00:00Z"]
+    out = load(frame).set_index("event", append=True)["ts"].sort_values().tolist()
+    assert sorted(out) == [pd.Timestamp(x, tz="UTC") for x in
+                           ["2024-01-01 08:00", "2024-01-01 10:00", "2024-01-01 10:00", "2024-01-01 15:00"]]
+
+
+def test_tz_aware_pandas_column_is_converted(frame):
+    frame["time"] = pd.to_datetime(frame["time"], format="mixed").dt.tz_localize("Europe/Paris")
+    out = load(frame)
+    assert pd.Timestamp("2024-01-01 09:00", tz="UTC") in set(out["ts"])
+
+
+def test_missing_required_column_names_it_and_the_fix(frame):
+    with pytest.raises(JourneyDataError, match=r"(?s)missing required column\(s\) \['event'\].*columns=") as e:
+        load(frame.drop(columns="event"))
+    assert isinstance(e.value, ValueError)
+
+
+def test_unmapped_source_column_is_reported(frame):
+    with pytest.raises(JourneyDataError, match="no such column"):
+        jl.load_events(frame, columns={"userid": "customer_id"})
+
+
+@pytest.mark.parametrize("bad, n_bad", [(["garbage", None], 2), (["2024-13-45", "2024-01-02"], 1)])
+def test_unparseable_or_missing_timestamps(frame, bad, n_bad):
+    frame.loc[:1, "time"] = bad
+    with pytest.raises(JourneyDataError) as e:
+        load(frame)
+    msg = str(e.value)
+    assert "column 'ts'" in msg and f"{n_bad} of 4 rows" in msg and "expected a timestamp" in msg
+    assert "First offending rows" in msg
+
+
+def test_null_customer_ids(frame):
+    frame.loc[2, "user"] = None
+    with pytest.raises(JourneyDataError, match=r"column 'customer_id' of events: 1 of 4 rows"):
+        load(frame)
+
+
+@pytest.mark.parametrize("value", [-3.0, float("inf"), "ten"])
+def test_negative_infinite_or_non_numeric_revenue(frame, value):
+    frame["revenue"] = frame["revenue"].astype(object)
+    frame.loc[1, "revenue"] = value
+    with pytest.raises(JourneyDataError, match=r"column 'revenue'.*1 of 4 rows.*finite number >= 0"):
+        load(frame)
+
+
+def test_empty_input(frame):
+    with pytest.raises(JourneyDataError, match="no rows"):
+        load(frame.iloc[:0])
+
+
+def test_unknown_stage_when_order_given(frame):
+    frame.loc[0, "stage"] = "wishlist"
+    with pytest.raises(JourneyDataError, match=r"column 'stage'.*1 of 4 rows.*one of \['awareness'"):
+        load(frame, stages=jl.DEFAULT_STAGES)
+
+
+def test_exact_duplicates_dropped_with_counted_warning(frame):
+    dup = pd.concat([frame, frame.iloc[[0, 1]]], ignore_index=True)
+    with pytest.warns(JourneyDataWarning, match="dropped 2 exact duplicate rows of 6"):
+        out = load(dup)
+    assert len(out) == 4
+
+
+def test_input_frame_is_not_modified(frame):
+    before = frame.copy()
+    load(frame)
+    pd.testing.assert_frame_equal(frame, before)
+
+
+def test_csv_and_parquet_paths_give_the_same_table(frame, tmp_path):
+    frame.to_csv(tmp_path / "ev.csv", index=False)
+    frame.to_parquet(tmp_path / "ev.parquet", index=False)
+    digest = hashlib.sha256((tmp_path / "ev.csv").read_bytes()).hexdigest()
+    a = load(str(tmp_path / "ev.csv")).sort_values(["customer_id", "ts"]).reset_index(drop=True)
+    b = load(tmp_path / "ev.parquet").sort_values(["customer_id", "ts"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+    assert hashlib.sha256((tmp_path / "ev.csv").read_bytes()).hexdigest() == digest
+
+
+def test_glob_reads_all_files(frame, tmp_path):
+    frame.iloc[:2].to_parquet(tmp_path / "part1.parquet", index=False)
+    frame.iloc[2:].to_parquet(tmp_path / "part2.parquet", index=False)
+    assert len(load(str(tmp_path / "part*.parquet"))) == 4
+
+
+def test_missing_and_empty_files(tmp_path):
+    with pytest.raises(JourneyDataError, match="file not found"):
+        jl.load_events(tmp_path / "nope.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(JourneyDataError, match="empty"):
+        jl.load_events(tmp_path / "empty.csv")
+
+
+def test_customers_must_be_unique():
+    df = pd.DataFrame({"customer_id": ["a", "a", "b"], "segment": ["x", "y", "x"]})
+    with pytest.raises(JourneyDataError, match="one row per customer"):
+        jl.load_customers(df)
+
+
+def test_assignments_one_variant_per_customer_and_experiment():
+    df = pd.DataFrame({"customer_id": ["a", "a"], "experiment": ["e", "e"], "variant": ["control", "treatment"],
+                       "assigned_at": ["2024-01-01", "2024-01-01"]})
+    with pytest.raises(JourneyDataError, match="one variant per experiment"):
+        jl.load_assignments(df)
+    ok = jl.load_assignments(df.iloc[:1]).to_pandas()
+    assert ok.loc[0, "assigned_at"] == pd.Timestamp("2024-01-01", tz="UTC")
+
+
+def test_numeric_ids_become_text():
+    df = pd.DataFrame({"customer_id": [1.0, 2.0], "ts": ["2024-01-01", "2024-01-02"], "event": ["a", "b"]})
+    assert sorted(jl.load_events(df).to_pandas()["customer_id"]) == ["1", "2"]
+
+
+def test_cdnow_real_data_loads_like_a_user_file():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ev = jl.load_events(jl.cdnow_events_path()).to_pandas()
+    # 6,919 purchase rows of 2,357 customers; 21 rows are exact repeats (same day, CDs and value)
+    assert any("dropped 21 exact duplicate" in str(w.message) for w in caught)
+    assert len(ev) == 6919 - 21 and ev["customer_id"].nunique() == 2357
+    assert ev["ts"].min() == pd.Timestamp("1997-01-01", tz="UTC")
+    assert ev["ts"].max() == pd.Timestamp("1998-06-30", tz="UTC")

@@ -1,0 +1,91 @@
+"""Simulator: deterministic for a seed, and its output matches its own ground truth."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import journeylib as jl
+from journeylib.paths_config import SAMPLE_DIR
+
+
+@pytest.fixture(scope="module")
+def big():
+    return jl.simulate_journeys(8000, seed=11)
+
+
+def test_same_seed_same_data_different_seed_different_data(small_sim):
+    again = jl.simulate_journeys(1500, seed=7)
+    pd.testing.assert_frame_equal(small_sim.events, again.events)
+    pd.testing.assert_frame_equal(small_sim.customers, again.customers)
+    pd.testing.assert_frame_equal(small_sim.assignments, again.assignments)
+    assert not jl.simulate_journeys(1500, seed=8).events.equals(small_sim.events)
+
+
+def test_output_passes_validation(small_sim):
+    ev = jl.load_events(small_sim.events, stages=jl.DEFAULT_STAGES)
+    assert ev.count().execute() == len(small_sim.events)
+    jl.load_customers(small_sim.customers)
+    jl.load_assignments(small_sim.assignments)
+
+
+def test_acquisition_channel_shares_match_truth(big):
+    truth = big.ground_truth["channels"]["acquisition_share"]
+    share = big.customers["acquisition_channel"].value_counts(normalize=True)
+    n = len(big.customers)
+    for ch, p in truth.items():
+        assert abs(share[ch] - p) < 4 * np.sqrt(p * (1 - p) / n), ch
+
+
+def test_segment_shares_match_truth(big):
+    share = big.customers["segment"].value_counts(normalize=True)
+    for seg, p in big.ground_truth["segments"]["share"].items():
+        assert abs(share[seg] - p) < 4 * np.sqrt(p * (1 - p) / len(big.customers))
+
+
+def test_mean_order_value_matches_gamma_gamma_truth(big):
+    rev = big.events.loc[big.events["event"] == "purchase", "revenue"]
+    truth = big.ground_truth["spend"]["mean_order_value"]
+    # heavy-tailed per-customer means: allow 6% (many thousand orders)
+    assert abs(rev.mean() / truth - 1) < 0.06
+
+
+def test_journeys_go_back_to_earlier_stages(small_sim):
+    ev = small_sim.events.dropna(subset=["stage"])
+    rank = ev["stage"].map({s: i for i, s in enumerate(jl.DEFAULT_STAGES)})
+    back = (rank.groupby(ev["customer_id"]).diff() < 0).groupby(ev["customer_id"]).any()
+    assert 0.2 < back.mean() < 0.9
+
+
+def test_srm_is_planted_and_other_splits_are_balanced(big):
+    counts = big.assignments.groupby(["experiment", "variant"]).size()
+    lost = big.ground_truth["experiments"]["email_send_time"]["srm_lost_share_of_morning"]
+    ratio = counts["email_send_time"]["morning"] / counts["email_send_time"]["control"]
+    assert abs(ratio - (1 - lost)) < 0.08
+    offer = counts["personalised_offer"]
+    assert abs(offer["treatment"] / offer.sum() - 0.5) < 0.05
+
+
+def test_loyalty_members_self_select_on_purchase_rate(big):
+    ev, cu = big.events, big.customers
+    orders = ev[ev["event"] == "purchase"].groupby("customer_id").size()
+    buyers = cu[cu["customer_id"].isin(orders.index)].set_index("customer_id")
+    per_member = orders.reindex(buyers.index).groupby(buyers["loyalty_member"]).mean()
+    assert per_member[True] > 1.5 * per_member[False]
+
+
+def test_sorted_with_documented_tie_order(small_sim):
+    ev = small_sim.events
+    resorted = ev.sort_values(["customer_id", "ts", "event", "channel", "stage"], na_position="first",
+                              kind="mergesort").reset_index(drop=True)
+    pd.testing.assert_frame_equal(ev, resorted)
+    assert (ev["ts"] < pd.Timestamp(small_sim.ground_truth["observation_end"])).all()
+
+
+def test_bundled_sample_is_the_documented_simulation():
+    truth = json.loads((SAMPLE_DIR / "ground_truth.json").read_text())
+    assert truth["seed"] == 42 and truth["n_customers"] == 5000
+    regenerated = jl.simulate_journeys(5000, seed=42)
+    bundled = pd.read_parquet(SAMPLE_DIR / "events.parquet")
+    assert len(bundled) == len(regenerated.events)
+    assert bundled["revenue"].sum() == pytest.approx(regenerated.events["revenue"].sum())
