@@ -12,7 +12,8 @@ parameter recorded in the returned ``ground_truth``):
    not linear). The customer converts with the noisy-OR probability
    ``1 - prod(1 - conversion_weight[c])`` over the distinct channels touched, so a
    channel's planted effect is its ``conversion_weight``. The first purchase follows
-   the last touch (event ``purchase``, stage ``purchase``, channel missing).
+   the last touch (event ``purchase``, stage ``purchase``, channel missing); converters
+   first step on to the cart stage on the channel of their last touch.
 3. **Life as a customer** (from the first purchase ``t0``). Purchase rate
    ``lambda ~ Gamma(2, mean 1/30 per day)``; spend per order is Gamma-Gamma
    (``p, q, gamma``). Alive customers browse (``product_view`` / ``add_to_cart``,
@@ -154,12 +155,23 @@ def simulate_journeys(
     touched[cust, touch_ch] = True
     w = np.array([CONVERSION_WEIGHT[c] for c in ch])
     p_convert = 1 - np.prod(np.where(touched, 1 - w, 1.0), axis=1)
-    last_touch = t_touch[np.cumsum(n_touch) - 1]
+    last = np.cumsum(n_touch) - 1
     converts = rng.random(n) < p_convert
+    # converters walk on to the cart before buying, on the channel of their last touch
+    # (no new channel, so the noisy-OR truth is unchanged)
+    n_extra = np.where(converts, 2 - stage_idx[last], 0)
+    xc = np.repeat(np.arange(n), n_extra)
+    xpos = np.arange(len(xc)) - np.repeat(np.cumsum(n_extra) - n_extra, n_extra)
+    x_stage = stage_idx[last][xc] + 1 + xpos
+    x_time = t_touch[last][xc] + _group_cumsum(rng.exponential(1.0, len(xc)), n_extra[n_extra > 0])
+    last_touch = t_touch[last].copy()
+    np.maximum.at(last_touch, xc, x_time)
     t0 = last_touch + rng.exponential(0.5, n)
     buyer = converts & (t0 < obs_end)
-    frames.append(_events(cids[cust], t_touch, [PRE_EVENT[s] for s in stage_idx], ch[touch_ch],
-                          np.array(DEFAULT_STAGES)[stage_idx], None))
+    frames.append(_events(np.concatenate([cids[cust], cids[xc]]), np.concatenate([t_touch, x_time]),
+                          [PRE_EVENT[s] for s in np.concatenate([stage_idx, x_stage])],
+                          ch[np.concatenate([touch_ch, touch_ch[last][xc]])],
+                          np.array(DEFAULT_STAGES)[np.concatenate([stage_idx, x_stage])], None))
 
     # --- 3-5. life as a customer ------------------------------------------------
     b = np.flatnonzero(buyer)
