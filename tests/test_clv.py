@@ -1,0 +1,185 @@
+"""BG/NBD + Gamma-Gamma: published CDNOW values, the event-log summary, Monte Carlo checks."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import journeylib as jl
+from journeylib.clv import (BetaGeoFitter, GammaGammaFitter, calibration_holdout, clv_bootstrap,
+                            customer_lifetime_value, customer_summary)
+from journeylib.errors import JourneyDataError, JourneyFitError, JourneyParameterError
+from journeylib.paths_config import CDNOW_DIR
+
+# Fader, Hardie & Lee (2005) and Fader & Hardie (2013), CDNOW 1/10 sample
+BGNBD_REF = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+GG_REF = {"p": 6.25, "q": 3.74, "gamma": 15.44}
+
+
+def _rel(got: dict, ref: dict) -> float:
+    return max(abs(got[k] / v - 1) for k, v in ref.items())
+
+
+@pytest.fixture(scope="module")
+def cdnow_summary() -> pd.DataFrame:
+    return pd.read_csv(CDNOW_DIR / "cdnow_customers_summary.csv")
+
+
+@pytest.fixture(scope="module")
+def cdnow_tx() -> pd.DataFrame:
+    s = pd.read_csv(CDNOW_DIR / "cdnow_customers_summary_with_transactions.csv")
+    return s.rename(columns={"x": "frequency", "t_x": "recency", "zbar": "monetary_value"})
+
+
+@pytest.fixture(scope="module")
+def cdnow_from_log() -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jl.JourneyDataWarning)  # 21 exact duplicate rows
+        ev = jl.load_events(jl.cdnow_events_path())
+    return customer_summary(ev, calibration_end="1997-09-30", holdout_end="1998-06-30", time_unit="W")
+
+
+def test_bgnbd_reproduces_published_cdnow_fit(cdnow_summary):
+    bgf = BetaGeoFitter().fit(cdnow_summary)
+    assert _rel(bgf.params_, BGNBD_REF) < 0.01
+    assert bgf.result_.log_likelihood == pytest.approx(-9582.4, abs=0.1)
+    assert bgf.result_.n == 2357
+    assert "alpha" in repr(bgf) and "<table" in bgf._repr_html_()
+
+
+def test_gamma_gamma_reproduces_published_cdnow_fit(cdnow_tx):
+    ggf = GammaGammaFitter().fit(cdnow_tx)
+    assert ggf.result_.n == 946
+    assert _rel(ggf.params_, GG_REF) < 0.02
+
+
+def test_summary_from_event_log_equals_published_summary(cdnow_from_log, cdnow_summary, cdnow_tx):
+    s = cdnow_from_log
+    assert len(s) == 2357
+    assert s["frequency"].sum() == 2457
+    cols = ["frequency", "recency", "T"]
+    mine = s[cols].round(2).sort_values(cols).to_numpy()
+    ref = cdnow_summary[cols].round(2).sort_values(cols).to_numpy()
+    np.testing.assert_allclose(mine, ref, atol=0.006)
+    assert s["T"].max() == pytest.approx(272 / 7)  # 1997-01-01 .. 1997-09-30: 272 days
+    assert s["duration_holdout"].iloc[0] == pytest.approx(39.0)
+    assert _rel(BetaGeoFitter().fit(s).params_, BGNBD_REF) < 0.01
+    assert _rel(GammaGammaFitter().fit(s).params_, GG_REF) < 0.02
+    # the mean repeat value agrees with the published zbar (rounded to cents in the file)
+    np.testing.assert_allclose(np.sort(s["monetary_value"].dropna()),
+                               np.sort(cdnow_tx.loc[cdnow_tx.frequency > 0, "monetary_value"]), atol=0.5)
+
+
+def test_summary_merges_same_day_purchases_and_is_hand_checkable():
+    ev = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "a", "b", "c"],
+        "ts": pd.to_datetime(["2024-01-01 09:00", "2024-01-01 17:00", "2024-01-15", "2024-01-29",
+                              "2024-01-08", "2024-02-20"], utc=True, format="ISO8601"),
+        "event": ["purchase", "purchase", "purchase", "purchase", "purchase", "purchase"],
+        "revenue": [10.0, 5.0, 20.0, 30.0, 7.0, 1.0],
+    })
+    s = customer_summary(ev, calibration_end="2024-01-29", holdout_end="2024-02-26", time_unit="W")
+    a = s.set_index("customer_id")
+    assert list(a.index) == ["a", "b"]  # c purchased first after the calibration end
+    assert a.loc["a", "frequency"] == 2 and a.loc["a", "recency"] == pytest.approx(4.0)
+    assert a.loc["a", "T"] == pytest.approx(4.0) and a.loc["b", "T"] == pytest.approx(3.0)
+    assert a.loc["a", "monetary_value"] == pytest.approx(25.0)  # (20 + 30) / 2, first day excluded
+    assert a.loc["a", "revenue_total"] == pytest.approx(65.0)
+    assert np.isnan(a.loc["b", "monetary_value"]) and a.loc["b", "frequency_holdout"] == 0
+    assert a.loc["a", "duration_holdout"] == pytest.approx(4.0)
+    with pytest.raises(JourneyParameterError, match="time_unit"):
+        customer_summary(ev, time_unit="fortnight")
+    with pytest.raises(JourneyDataError, match="no 'purchase'"):
+        customer_summary(ev.assign(event="view"))
+
+
+def _simulate_bgnbd(n, params, T_cal, T_hold, rng):
+    """Brute-force BG/NBD: Poisson purchases, dropout with prob p after each purchase."""
+    r, alpha, a, b = params
+    lam = rng.gamma(r, 1 / alpha, n)
+    p = rng.beta(a, b, n)
+    t = np.zeros(n)
+    alive = np.ones(n, bool)
+    x = np.zeros(n, int)
+    tx = np.zeros(n)
+    hold = np.zeros(n, int)
+    while alive.any():
+        idx = np.flatnonzero(alive)
+        t[idx] += rng.exponential(1 / lam[idx])
+        in_cal = t[idx] <= T_cal
+        in_hold = (t[idx] > T_cal) & (t[idx] <= T_cal + T_hold)
+        x[idx[in_cal]] += 1
+        tx[idx[in_cal]] = t[idx[in_cal]]
+        hold[idx[in_hold]] += 1
+        dies = rng.random(len(idx)) < p[idx]
+        alive[idx[dies | (t[idx] > T_cal + T_hold)]] = False
+    return pd.DataFrame({"frequency": x, "recency": tx, "T": T_cal, "frequency_holdout": hold,
+                         "duration_holdout": T_hold})
+
+
+def test_predictions_match_brute_force_simulation():
+    rng = np.random.default_rng(11)
+    truth = (0.25, 4.0, 0.8, 2.5)
+    sim = _simulate_bgnbd(30_000, truth, 39.0, 39.0, rng)
+    bgf = BetaGeoFitter()
+    bgf.params_ = dict(zip(bgf.param_names, truth))
+    # unconditional E[X(t)] against the simulated mean count in (0, 39]
+    mc = sim["frequency"].mean()
+    se = sim["frequency"].std() / np.sqrt(len(sim))
+    assert abs(float(bgf.expected_purchases(39.0)) - mc) < 4 * se
+    # conditional expectations by calibration frequency against the simulated holdout
+    chk = calibration_holdout(sim, bgf, max_frequency=5)
+    sd = sim.groupby(np.minimum(sim["frequency"], 5))["frequency_holdout"].agg(["std", "size"])
+    tol = 4 * sd["std"].to_numpy() / np.sqrt(sd["size"].to_numpy())
+    assert np.all(np.abs(chk.table["actual"].to_numpy() - chk.table["predicted"].to_numpy()) < tol)
+    # the fit recovers the truth (parameters of a 30k-customer simulation, loose tolerance)
+    fit = BetaGeoFitter().fit(sim)
+    assert fit.params_["r"] == pytest.approx(0.25, rel=0.1)
+    assert fit.params_["alpha"] == pytest.approx(4.0, rel=0.15)
+    # P(alive) is 1 without repeat purchases and falls with time since the last one
+    pa = bgf.probability_alive([0, 3, 3], [0, 30, 5], [39, 39, 39])
+    assert pa[0] == 1 and pa[1] > pa[2]
+
+
+def test_clv_consistency_and_bootstrap(cdnow_from_log):
+    s = cdnow_from_log
+    bgf = BetaGeoFitter().fit(s)
+    ggf = GammaGammaFitter().fit(s)
+    undiscounted = customer_lifetime_value(s, bgf, ggf, horizon=52, discount_rate=0.0)
+    np.testing.assert_allclose(undiscounted["clv"],
+                               undiscounted["expected_purchases"] * undiscounted["expected_spend"], rtol=1e-9)
+    disc = customer_lifetime_value(s, bgf, ggf, horizon=52, discount_rate=0.2)
+    assert (disc["clv"] < undiscounted["clv"]).all()
+    # Gamma-Gamma: expected spend of a customer without repeats is the population mean p*gamma/(q-1)
+    p, q, g = ggf.params_["p"], ggf.params_["q"], ggf.params_["gamma"]
+    assert disc.loc[disc.frequency == 0, "expected_spend"].iloc[0] == pytest.approx(p * g / (q - 1))
+    bs = clv_bootstrap(s, horizon=52, discount_rate=0.0, n_boot=20, seed=3)
+    lo, hi = bs.confidence_interval()
+    assert lo < undiscounted["clv"].sum() < hi
+    per = bs.per_customer
+    assert (per["clv_lower"] <= per["clv_upper"]).all()
+    assert bs.params["r"].between(0.2, 0.3).all()
+    assert "CLVBootstrap" in repr(bs) and "<table" in bs._repr_html_()
+    assert bs.plot().get_xlabel().startswith("CLV")
+
+
+def test_calibration_plot_and_errors(cdnow_from_log):
+    bgf = BetaGeoFitter().fit(cdnow_from_log)
+    chk = calibration_holdout(cdnow_from_log, bgf)
+    assert chk.table["customers"].sum() == 2357
+    # holdout purchases counted from the log: every purchase day after 1997-09-30
+    assert chk.total_actual == cdnow_from_log["frequency_holdout"].sum()
+    ax = chk.plot()
+    assert ax.get_ylabel().startswith("mean purchases in holdout")
+    with pytest.raises(JourneyDataError, match="frequency_holdout"):
+        calibration_holdout(cdnow_from_log.drop(columns="frequency_holdout"), bgf)
+    with pytest.raises(JourneyFitError, match="repeat"):
+        BetaGeoFitter().fit(pd.DataFrame({"frequency": [0, 0], "recency": [0.0, 0.0], "T": [5.0, 3.0]}))
+    with pytest.raises(JourneyDataError, match="recency"):
+        BetaGeoFitter().fit(pd.DataFrame({"frequency": [1, 2], "recency": [6.0, 1.0], "T": [5.0, 3.0]}))
+    with pytest.raises(JourneyParameterError, match="penalizer"):
+        BetaGeoFitter(penalizer=-1)
+    pen = BetaGeoFitter(penalizer=0.01).fit(cdnow_from_log)
+    assert pen.params_["a"] < bgf.params_["a"]  # the penalty shrinks the parameters
