@@ -255,7 +255,7 @@ def _execute(notebook: Path, params: dict[str, Any], out: Path, no_input: bool, 
                             cwd=str(notebook.parent), progress_bar=False, execution_timeout=timeout,
                             log_output=False)
     except pm.PapermillExecutionError as exc:
-        error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+        error = f"{exc.ename}: {exc.evalue}"
     except Exception as exc:  # noqa: BLE001 - kernel death, timeout, ...
         error = f"{type(exc).__name__}: {exc}".strip()
     finally:
@@ -272,16 +272,31 @@ def _execute(notebook: Path, params: dict[str, Any], out: Path, no_input: bool, 
     else:  # the kernel never started: keep a copy of the source so the report has something
         nb = nbformat.read(notebook, as_version=4)
         _atomic_write(ipynb_path, nbformat.writes(nb))
-    if error is None and _has_error_output(nb):
+    where = _failing_cell(nb)
+    if where and error is None:
         error = "a cell produced an error output"
+    if error and where:
+        error = f"{notebook.name}, {where}: {error}"
+    elif error:
+        error = f"{notebook.name}: {error}"
     panel = _health_panel(stem, started, seconds, params, health, error)
     body = _render_html(nb, no_input)
     _atomic_write(html_path, _inject(body, panel))
     return RunResult(notebook.name, error is None, seconds, html_path, ipynb_path, params, error)
 
 
-def _has_error_output(nb) -> bool:
-    return any(o.get("output_type") == "error" for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+def _failing_cell(nb) -> str | None:
+    """'cell N (first line of code)' of the first cell with an error, numbered as in the source notebook."""
+    k = 0
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags or "papermill-error-cell-tag" in tags:
+            continue
+        k += 1
+        if cell.cell_type == "code" and any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            first = next((ln for ln in cell.source.splitlines() if ln.strip()), "")
+            return f"cell {k} ({first.strip()[:60]})"
+    return None
 
 
 def _read_health(path: str) -> dict[str, Any]:
@@ -412,6 +427,7 @@ def _atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600; reports are meant to be shared
     os.replace(tmp, path)
 
 

@@ -1,0 +1,83 @@
+"""The papermill runner and the CLI: parameters checked up front, failures reported, batches survive."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from journeylib import cli, report
+from journeylib.errors import JourneyParameterError
+
+FIX = Path(__file__).parent / "fixtures"
+OK, RAISES = FIX / "ok.ipynb", FIX / "raises.ipynb"
+
+
+def test_unknown_parameter_rejected_with_valid_names(capsys, tmp_path):
+    code = cli.main(["run", str(OK), "-p", "colour", "red", "--output-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "unknown parameter(s) ['colour']" in err and "rows (int)" in err and "label (str)" in err
+    assert not any(tmp_path.iterdir())  # rejected before anything ran
+
+
+@pytest.mark.parametrize("name, value, expected", [("rows", "three", "must be int"), ("flag", "maybe", "must be bool")])
+def test_value_checked_against_default_type(capsys, tmp_path, name, value, expected):
+    assert cli.main(["run", str(OK), "-p", name, value, "--output-dir", str(tmp_path)]) == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_yaml_values_type_checked(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text("rows: 2.5\n")
+    with pytest.raises(JourneyParameterError, match="parameter 'rows' must be int"):
+        report.parse_cli_parameters(OK, [], f)
+
+
+def test_cli_values_converted_by_default_type():
+    p = report.parse_cli_parameters(OK, [("rows", "5"), ("ratio", "2"), ("flag", "true"), ("label", "5")])
+    assert p == {"rows": 5, "ratio": 2.0, "flag": True, "label": "5"}
+
+
+def test_ok_run_writes_reports_with_health_panel_and_literal_text(tmp_path):
+    tricky = 'say "hi"\nimport os; os.remove("x")'
+    res = report.run_notebook(OK, {"label": tricky, "rows": 4}, tmp_path)
+    assert res.ok, res.error
+    html = res.html.read_text()
+    assert "Report health" in html and "PASS: planted check" in html and "rows=4" in html
+    assert res.ipynb.exists() and (tmp_path / "latest" / res.html.name).exists()
+    outputs = json.dumps(json.loads(res.ipynb.read_text())["cells"])
+    assert repr(tricky).replace("\\", "\\\\").replace('"', '\\"') in outputs  # printed back verbatim, not executed
+    assert oct(res.html.stat().st_mode)[-3:] == "644"
+
+
+def test_failing_notebook_exits_nonzero_and_still_saves_reports(tmp_path, capsys):
+    code = cli.main(["run", str(RAISES), "--output-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAILED" in out and "ValueError: planted failure for the runner tests" in out and "raises.ipynb, cell 4 (raise ValueError" in out
+    html = next(tmp_path.glob("*/raises.html")).read_text()
+    assert "This report failed." in html and "planted failure" in html
+    nb = json.loads(next(tmp_path.glob("*/raises.ipynb")).read_text())
+    assert any(o.get("output_type") == "error" for c in nb["cells"] for o in c.get("outputs", []))
+
+
+def test_run_all_continues_past_failures(tmp_path, capsys):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    for src in (OK, RAISES):
+        (nbs / src.name).write_bytes(src.read_bytes())
+    params = tmp_path / "params"
+    params.mkdir()
+    (params / "ok.yaml").write_text("rows: 7\n")
+    out = tmp_path / "reports"
+    code = cli.main(["run-all", "--notebooks-dir", str(nbs), "--params-dir", str(params), "--output-dir", str(out)])
+    assert code == 1
+    first = os.path.realpath(out / "latest")
+    index = json.loads((out / "latest" / "index.json").read_text())
+    assert [(r["notebook"], r["ok"]) for r in index] == [("ok.ipynb", True), ("raises.ipynb", False)]
+    assert index[0]["parameters"] == {"rows": 7}
+    assert "1 of 2 notebooks succeeded" in capsys.readouterr().out
+    assert "FAILED" in (out / "latest" / "index.html").read_text()
+    # a second run gets its own folder; the first is left intact
+    cli.main(["run-all", "--notebooks-dir", str(nbs), "--output-dir", str(out)])
+    assert os.path.realpath(out / "latest") != first and (Path(first) / "ok.html").exists()
