@@ -21,6 +21,7 @@ import html
 import json
 import os
 import platform
+import re
 import tempfile
 import time
 import traceback
@@ -321,7 +322,9 @@ def _render_html(nb, no_input: bool) -> str:
     nb = nbformat.from_dict(nb)
     nb.cells = [c for c in nb.cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
     body, _ = exporter.from_notebook_node(nb)
-    return body
+    # Reports must render offline: drop the template's CDN scripts (require.js and
+    # MathJax, unused here); images are already embedded as data URIs.
+    return _EXTERNAL_SCRIPT.sub("", body)
 
 
 def _health_panel(stem, started, seconds, params, health, error) -> str:
@@ -355,6 +358,8 @@ def _banner(error: str) -> str:
     return (f"<div class='jl-banner'><strong>This report failed.</strong> {html.escape(error)}<br>"
             "The output below stops at the failing cell; fix the input or parameter and re-run.</div>")
 
+
+_EXTERNAL_SCRIPT = re.compile(r"<script[^>]*\bsrc=[\"']https?://[^>]*>\s*</script>", re.IGNORECASE)
 
 _CSS = """<style>
 .jl-health{font-family:system-ui,sans-serif;border:1px solid #ccc;border-radius:6px;padding:8px 16px;margin:16px;
