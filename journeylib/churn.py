@@ -1,0 +1,419 @@
+"""Churn from inactivity (engine half) and win-back / reactivation rates.
+
+Churn is never observed directly in an event log; it is *inferred* from silence. This
+module turns an event log into one survival row per customer, written once as Ibis
+expressions (window ``lag`` over ``customer_id`` ordered by ``ts``, then
+``group_by``/``aggregate``) so DuckDB, or Spark through Ibis, does the scan and
+only one row per customer (or per duration/group cell) comes back.
+
+The definition (read this before trusting any retention number)
+-------------------------------------------------------------------
+* **Activity** is every event except the company's own outbound touches
+  (:data:`journeylib.schema.OUTBOUND_EVENTS`, e.g. ``winback_sent``): an e-mail we
+  send does not show that the customer is alive.
+* **Clock.** Time zero is the customer's first activity, or with
+  ``start_event="purchase"`` their first purchase (then activity before it is
+  ignored and customers who never purchased are left out).
+* **Churn** is the *first* gap of inactivity longer than ``churn_after`` days,
+  either between two activities or between the last activity and the observation
+  end. The lifetime (``duration``, in days) runs from time zero to the **last
+  activity before that gap**: a customer who went silent on day 40 and was
+  recognised as gone on day 100 churned on day 40.
+* **Returns after a long gap are reactivations, not a longer first lifetime.** A
+  customer who disappears for 90 days and then buys again churned at the start of
+  the gap (``returned=True`` flags them). Their comeback is measured by
+  :func:`winback_rates`, not by stretching their lifetime.
+* **Right-censoring.** A customer whose inactivity at the observation end is
+  ``churn_after`` days or less has not churned *yet*; they are censored. A churn
+  at time ``t`` can only be seen once ``t + churn_after`` has passed, so the
+  last lifetime at which churn is observable for this customer is
+  ``observation_end - churn_after - start``. With the default
+  ``censor_at="observable"`` the censored duration is exactly that (never below 0):
+  the event indicator is complete up to that time, which keeps Kaplan-Meier and Cox
+  unbiased. ``censor_at="last_activity"`` censors at the last activity instead
+  (the common practice): it keeps customers in the risk set for up to
+  ``churn_after`` days during which their churn could not have been seen, which
+  biases retention *upward* near the end of follow-up.
+* **Observation end** defaults to the last timestamp in the whole log (outbound
+  events included: they show the log was still being recorded).
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import ibis
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from . import engine
+from .errors import JourneyDataError, JourneyParameterError
+from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
+
+DAY = 86_400.0
+CENSOR_MODES = ("observable", "last_activity")
+
+
+# --------------------------------------------------------------------------- checks
+def _check_days(name: str, value: Any, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise JourneyParameterError(f"{name}={value!r}; expected a number of days")
+    v = float(value)
+    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise JourneyParameterError(f"{name}={value!r}; expected a positive number of days")
+    return v
+
+
+def _require(t: ibis.Table, cols: Iterable[str], table: str) -> None:
+    missing = [c for c in cols if c not in t.columns]
+    if missing:
+        raise JourneyDataError(
+            f"{table}: missing column(s) {missing}; found {list(t.columns)}. "
+            "Load the table with journeylib.load_events / load_customers (columns={...} maps your names)."
+        )
+
+
+def _observation_end(events: ibis.Table, observation_end: Any) -> pd.Timestamp:
+    if observation_end is None:
+        value = events.ts.max().execute()
+        if value is None or pd.isna(value):
+            raise JourneyDataError("events: the table is empty; expected at least one event with a timestamp")
+        ts = pd.Timestamp(value)
+    else:
+        try:
+            ts = pd.Timestamp(observation_end)
+        except (TypeError, ValueError) as exc:
+            raise JourneyParameterError(
+                f"observation_end={observation_end!r}; expected a date/time such as '2025-06-30'") from exc
+        if pd.isna(ts):
+            raise JourneyParameterError(f"observation_end={observation_end!r}; expected a date/time")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _epoch(ts: pd.Timestamp) -> int:
+    return int(ts.value // 1_000_000_000)
+
+
+# --------------------------------------------------------------------------- engine half
+def _activity(events: ibis.Table, exclude: Sequence[str], start_event: str | None) -> ibis.Table:
+    """Activity rows at or after each customer's time zero: customer_id, t, start (epoch seconds)."""
+    t = events.select("customer_id", "event", t=events.ts.epoch_seconds())
+    act = t.filter(~t.event.isin(list(exclude))) if exclude else t
+    src = t.filter(t.event == start_event) if start_event else act
+    starts = src.group_by("customer_id").aggregate(start=src.t.min())
+    a = act.join(starts, "customer_id")
+    return a.filter(a.t >= a.start).select("customer_id", "t", "start")
+
+
+def churn_expr(
+    events: Any,
+    *,
+    churn_after: float = 60,
+    start_event: str | None = None,
+    observation_end: Any = None,
+    censor_at: str = "observable",
+    exclude_events: Sequence[str] = OUTBOUND_EVENTS,
+) -> tuple[ibis.Table, pd.Timestamp]:
+    """The Ibis expression behind :func:`churn_labels` (nothing is executed but the end date).
+
+    Returns the per-customer expression and the observation end used.
+    """
+    churn_after = _check_days("churn_after", churn_after)
+    if censor_at not in CENSOR_MODES:
+        raise JourneyParameterError(f"censor_at={censor_at!r}; expected one of {CENSOR_MODES}")
+    ev = engine.to_table(events)
+    _require(ev, ("customer_id", "ts", "event"), "events")
+    end = _observation_end(ev, observation_end)
+    end_s, gap_s = _epoch(end), churn_after * DAY
+
+    a = _activity(ev, exclude_events, start_event)
+    a = a.filter(a.t <= end_s)
+    w = ibis.window(group_by="customer_id", order_by="t")
+    a = a.mutate(prev=a.t.lag().over(w))
+    big = (a.t - a.prev) > gap_s  # NULL (no previous activity) counts as no gap
+    per = a.group_by("customer_id").aggregate(
+        start=a.start.min(),
+        last_seen=a.t.max(),
+        gap_start=a.prev.min(where=big),  # last activity before the FIRST long gap
+        n_events=a.t.count(),
+    )
+    gap_found = per.gap_start.notnull()
+    churned = gap_found | ((end_s - per.last_seen) > gap_s)
+    last_active = gap_found.ifelse(per.gap_start, per.last_seen)
+    if censor_at == "observable":
+        censor_t = ibis.greatest(per.start, ibis.literal(end_s - gap_s))
+    else:
+        censor_t = per.last_seen
+    stop = churned.ifelse(last_active, censor_t)
+    out = per.select(
+        "customer_id",
+        start=per.start,
+        last_active=last_active,
+        churned=churned,
+        duration=(stop - per.start).cast("float64") / DAY,
+        returned=gap_found,
+        n_events=per.n_events,
+    )
+    return out, end
+
+
+def _to_ts(s: pd.Series) -> pd.Series:
+    return pd.to_datetime(s.astype("int64"), unit="s", utc=True)
+
+
+def churn_labels(
+    events: Any,
+    customers: Any = None,
+    *,
+    churn_after: float = 60,
+    start_event: str | None = None,
+    observation_end: Any = None,
+    censor_at: str = "observable",
+    exclude_events: Sequence[str] = OUTBOUND_EVENTS,
+) -> pd.DataFrame:
+    """One survival row per customer: lifetime in days and whether churn was observed.
+
+    Parameters
+    ----------
+    events
+        Event log (DataFrame, Ibis table or path) with ``customer_id``, ``ts``, ``event``.
+    customers
+        Optional customer attributes joined on ``customer_id`` (segment, loyalty, ...).
+    churn_after
+        Days of inactivity that count as churn (a gap *longer* than this).
+    start_event
+        Event that starts the clock (e.g. ``"purchase"``); ``None`` = first activity.
+    observation_end
+        End of observation (default: last timestamp in ``events``); later events are ignored.
+    censor_at
+        ``"observable"`` (default, unbiased) or ``"last_activity"``; see the module docstring.
+    exclude_events
+        Events that are not customer activity (default: outbound touches).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id``, ``start``, ``last_active`` (UTC timestamps), ``churned`` (bool),
+        ``duration`` (days, float), ``returned`` (bool: active again after the first long
+        gap, a reactivation), ``n_events``, then the customer attributes. The observation
+        end and settings are in ``df.attrs``.
+    """
+    expr, end = churn_expr(events, churn_after=churn_after, start_event=start_event,
+                           observation_end=observation_end, censor_at=censor_at,
+                           exclude_events=exclude_events)
+    df = engine.to_pandas(expr.order_by("customer_id"))
+    df["start"] = _to_ts(df["start"])
+    df["last_active"] = _to_ts(df["last_active"])
+    df["churned"] = df["churned"].astype(bool)
+    df["returned"] = df["returned"].astype(bool)
+    df["n_events"] = df["n_events"].astype("int64")
+    if customers is not None:
+        cu = engine.to_pandas(_customer_table(customers))
+        overlap = [c for c in cu.columns if c in df.columns and c != "customer_id"]
+        df = df.merge(cu.drop(columns=overlap), on="customer_id", how="left")
+    df.attrs.update(observation_end=end, churn_after=float(churn_after), start_event=start_event,
+                    censor_at=censor_at)
+    return df.reset_index(drop=True)
+
+
+def _customer_table(customers: Any) -> ibis.Table:
+    cu = engine.to_table(customers, table="customers")
+    _require(cu, ("customer_id",), "customers")
+    return cu
+
+
+def churn_counts(
+    events: Any,
+    customers: Any = None,
+    *,
+    by: Sequence[str] = (),
+    churn_after: float = 60,
+    start_event: str | None = None,
+    observation_end: Any = None,
+    censor_at: str = "observable",
+    exclude_events: Sequence[str] = OUTBOUND_EVENTS,
+) -> pd.DataFrame:
+    """Customers per (group, whole-day duration, churned), aggregated in the engine.
+
+    The sufficient statistic for Kaplan-Meier and the log-rank test: feed it to
+    :func:`journeylib.survival.kaplan_meier` with ``weights_col="n"``. Durations are
+    floored to whole days. Parameters are those of :func:`churn_labels`; ``by`` names
+    columns of ``customers`` to group on.
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    expr, end = churn_expr(events, churn_after=churn_after, start_event=start_event,
+                           observation_end=observation_end, censor_at=censor_at,
+                           exclude_events=exclude_events)
+    if by:
+        if customers is None:
+            raise JourneyParameterError(f"by={by} needs the customers table (customers=...)")
+        cu = _customer_table(customers)
+        _require(cu, by, "customers")
+        expr = expr.left_join(cu.select("customer_id", *by), "customer_id")
+    keys = [*by, "duration", "churned"]
+    agg = expr.mutate(duration=expr.duration.floor().cast("int64")).group_by(keys).aggregate(n=ibis._.count())
+    df = engine.to_pandas(agg.order_by(keys))
+    df["churned"] = df["churned"].astype(bool)
+    df.attrs.update(observation_end=end, churn_after=float(churn_after), start_event=start_event,
+                    censor_at=censor_at)
+    return df
+
+
+# --------------------------------------------------------------------------- win-back
+@dataclass(frozen=True)
+class WinbackResult:
+    """Share of inactive customers who come back, by group.
+
+    ``episodes`` holds one row per inactivity episode with full follow-up; ``summary``
+    one row per group with ``n``, ``returned``, ``rate`` and a Wilson 95% interval.
+    """
+
+    episodes: pd.DataFrame = field(repr=False)
+    inactive_days: float
+    within_days: float
+    by: tuple[str, ...]
+    n_censored: int
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return _rate_table(self.episodes, list(self.by))
+
+    def rate(self, **where: Any) -> float:
+        """Return rate of the episodes matching ``column=value`` filters."""
+        ep = self.episodes
+        for k, v in where.items():
+            ep = ep[ep[k] == v]
+        return float(ep["returned"].mean()) if len(ep) else float("nan")
+
+    def plot(self, ax=None):
+        """Bar chart of the return rate per group with 95% intervals."""
+        import matplotlib.pyplot as plt
+
+        ax = ax if ax is not None else plt.gca()
+        s = self.summary
+        labels = [" / ".join(str(v) for v in row) for row in s[list(self.by)].itertuples(index=False)] \
+            if self.by else ["all"]
+        y = np.arange(len(s))
+        ax.barh(y, s["rate"] * 100, color="#4C72B0", alpha=0.8)
+        err = np.vstack([(s["rate"] - s["ci_low"]) * 100, (s["ci_high"] - s["rate"]) * 100])
+        ax.errorbar(s["rate"] * 100, y, xerr=err, fmt="none", ecolor="black", capsize=3)
+        ax.set_yticks(y, labels)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"returned within {self.within_days:g} days (%)")
+        ax.set_ylabel(" / ".join(self.by) if self.by else "")
+        ax.set_title(f"Win-back: customers inactive {self.inactive_days:g}+ days who came back")
+        return ax
+
+    def __repr__(self) -> str:
+        return (f"WinbackResult(inactive_days={self.inactive_days:g}, within_days={self.within_days:g}, "
+                f"episodes={len(self.episodes):,}, censored={self.n_censored:,})\n{self.summary.to_string(index=False)}")
+
+    def _repr_html_(self) -> str:
+        head = html.escape(f"Win-back after {self.inactive_days:g} days inactive, return within "
+                           f"{self.within_days:g} days ({self.n_censored:,} episodes without full follow-up left out)")
+        return f"<p><b>{head}</b></p>" + self.summary.to_html(index=False, escape=True)
+
+
+def _wilson(k: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    z = stats.norm.ppf(0.5 + level / 2)
+    n = np.asarray(n, float)
+    p = np.divide(k, n, out=np.full_like(n, np.nan), where=n > 0)
+    den = 1 + z**2 / n
+    mid = (p + z**2 / (2 * n)) / den
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / den
+    return mid - half, mid + half
+
+
+def _rate_table(ep: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    if by:
+        g = ep.groupby(by, dropna=False, observed=True)["returned"].agg(["size", "sum"]).reset_index()
+    else:
+        g = pd.DataFrame({"size": [len(ep)], "sum": [int(ep["returned"].sum())]})
+    g = g.rename(columns={"size": "n", "sum": "returned"})
+    g["returned"] = g["returned"].astype("int64")
+    g["rate"] = g["returned"] / g["n"]
+    g["ci_low"], g["ci_high"] = _wilson(g["returned"].to_numpy(), g["n"].to_numpy())
+    return g
+
+
+def winback_rates(
+    events: Any,
+    customers: Any = None,
+    *,
+    inactive_days: float = 60,
+    within_days: float = 30,
+    by: Sequence[str] = ("touch_channel",),
+    start_event: str | None = PURCHASE_EVENT,
+    touch_events: Sequence[str] = OUTBOUND_EVENTS,
+    observation_end: Any = None,
+) -> WinbackResult:
+    """Of customers inactive for ``inactive_days``, what share return within ``within_days``.
+
+    An *episode* starts when a customer (after ``start_event``) has been inactive for
+    ``inactive_days``; it ends with a **return** if their next activity comes within
+    ``within_days`` of that moment. Every long gap is an episode (a customer can have
+    several). Episodes whose ``within_days`` window is not fully observed and who have
+    not returned are left out (counted in ``n_censored``), as are returns in such
+    windows, so the rate is not biased by follow-up.
+
+    ``touch_channel`` is the channel of the first outbound touch (``touch_events``,
+    e.g. ``winback_sent``) sent between the last activity and the end of the window or
+    the return, ``"none"`` without one; ``by`` may also name ``customers`` columns.
+
+    Returns
+    -------
+    WinbackResult
+        ``summary``: ``n``, ``returned``, ``rate``, ``ci_low``, ``ci_high`` per group.
+    """
+    n_days = _check_days("inactive_days", inactive_days)
+    m_days = _check_days("within_days", within_days)
+    by = (by,) if isinstance(by, str) else tuple(by)
+    ev = engine.to_table(events)
+    _require(ev, ("customer_id", "ts", "event"), "events")
+    end = _observation_end(ev, observation_end)
+    end_s = _epoch(end)
+    a = _activity(ev, touch_events, start_event)
+    a = a.filter(a.t <= end_s)
+    w = ibis.window(group_by="customer_id", order_by="t")
+    a = a.mutate(nxt=a.t.lead().over(w))
+    # a long gap after activity at t: next activity later than t + N, or none before end > t + N
+    gap_after = a.nxt.isnull().ifelse(ibis.literal(end_s) - a.t, a.nxt - a.t)
+    ep = a.filter(gap_after > n_days * DAY)
+    window_end = ep.t + int(round((n_days + m_days) * DAY))
+    returned = ep.nxt.notnull() & (ep.nxt <= window_end)
+    ep = ep.select("customer_id", last=ep.t, nxt=ep.nxt, returned=returned,
+                   complete=(window_end <= end_s) | returned)
+    ep = ep.mutate(episode=ibis.row_number().over(ibis.window(order_by=["customer_id", "last"])))
+
+    tc = ev.filter(ev.event.isin(list(touch_events))) if touch_events else None
+    if tc is not None and "channel" in ev.columns:
+        tc = tc.select(tc.customer_id, tt=tc.ts.epoch_seconds(), touch_channel=tc.channel)
+        j = ep.join(tc, "customer_id")
+        limit = j.returned.ifelse(j.nxt, j.last + int(round((n_days + m_days) * DAY)))
+        j = j.filter((j.tt > j.last) & (j.tt <= limit))
+        j = j.mutate(k=ibis.row_number().over(ibis.window(group_by="episode", order_by=["tt", "touch_channel"])))
+        first = j.filter(j.k == 0).select("episode", "touch_channel")
+        ep = ep.left_join(first, "episode").drop("episode_right")
+    else:
+        ep = ep.mutate(touch_channel=ibis.null("string"))
+    extra = [c for c in by if c != "touch_channel"]
+    if extra:
+        if customers is None:
+            raise JourneyParameterError(f"by={list(by)} needs the customers table (customers=...)")
+        cu = _customer_table(customers)
+        _require(cu, extra, "customers")
+        ep = ep.left_join(cu.select("customer_id", *extra), "customer_id").drop("customer_id_right")
+    df = engine.to_pandas(ep.drop("episode"))
+    df["touch_channel"] = df["touch_channel"].fillna("none")
+    df["returned"] = df["returned"].astype(bool)
+    complete = df["complete"].astype(bool)
+    n_censored = int((~complete).sum())
+    df = df[complete].drop(columns=["complete"])
+    df["days_to_return"] = (df["nxt"] - df["last"]) / DAY
+    df["last_active"] = _to_ts(df.pop("last"))
+    df = df.drop(columns="nxt")
+    df.loc[~df["returned"], "days_to_return"] = np.nan
+    df = df.sort_values(["customer_id", "last_active"]).reset_index(drop=True)
+    return WinbackResult(df, n_days, m_days, by, n_censored)
