@@ -1,0 +1,121 @@
+"""Cohort triangles and repeat purchase: hand-built data cell by cell, brute force on simulated data."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from journeylib.cohorts import cohort_table, repeat_purchase
+from journeylib.errors import JourneyDataError, JourneyParameterError
+
+
+@pytest.fixture
+def tiny() -> pd.DataFrame:
+    rows = [
+        ("a", "2024-01-05", "purchase", 10.0), ("a", "2024-02-10", "purchase", 20.0), ("a", "2024-03-31", "purchase", 5.0),
+        ("b", "2024-01-20", "purchase", 7.0), ("b", "2024-02-15", "product_view", None), ("b", "2024-03-02", "purchase", 3.0),
+        ("c", "2024-02-01", "purchase", 4.0),
+        ("d", "2024-02-01", "winback_sent", None), ("d", "2024-02-20", "product_view", None),
+        ("d", "2024-03-15", "purchase", 1.0),
+        ("e", "2024-04-05", "purchase", 99.0),  # after the observation end
+        ("f", "2024-01-10 09:00", "purchase", 2.0), ("f", "2024-01-10 18:00", "purchase", 2.0),
+        ("f", "2024-01-25", "purchase", 3.0),
+    ]
+    df = pd.DataFrame(rows, columns=["customer_id", "ts", "event", "revenue"])
+    df["ts"] = pd.to_datetime(df["ts"], utc=True, format="ISO8601")
+    return df
+
+
+def test_retention_triangle_cell_by_cell(tiny):
+    before = tiny.copy()
+    c = cohort_table(tiny, period="M", observation_end="2024-04-01")
+    pd.testing.assert_frame_equal(tiny, before)  # input untouched
+    ret = c.retention
+    assert list(ret.index) == ["2024-01", "2024-02", "2024-03"]
+    np.testing.assert_allclose(ret.loc["2024-01", [0, 1, 2]], [1, 1 / 3, 2 / 3])
+    assert ret.loc["2024-02", 0] == 1 and ret.loc["2024-02", 1] == 0  # observed zero stays zero
+    assert np.isnan(ret.loc["2024-02", 2])  # April not observed: blank, not 0
+    assert ret.loc["2024-03", 0] == 1 and np.isnan(ret.loc["2024-03", 1])
+    np.testing.assert_allclose(c.revenue.loc["2024-01", [0, 1, 2]], [24 / 3, 20 / 3, 8 / 3])
+    np.testing.assert_allclose(c.cumulative_revenue.loc["2024-01", [0, 1, 2]], [8, 44 / 3, 52 / 3])
+    avg = c.average_retention().set_index("period")
+    assert avg.loc[1, "retention"] == pytest.approx(1 / 4)  # (1 + 0) / (3 + 1)
+    assert avg.loc[2, "retention"] == pytest.approx(2 / 3)  # only the January cohort is observable
+    assert avg.loc[2, "cohorts"] == 1
+    s = c.summary.set_index("cohort")
+    assert s.loc["2024-01", "customers"] == 3 and np.isnan(s.loc["2024-03", "retention_month_1"])
+    assert "CohortTable" in repr(c) and "<table" in c._repr_html_()
+    ax = c.plot(kind="retention")
+    assert ax.get_xlabel() == "months since acquisition"
+    assert c.plot_curves().get_ylabel() == "share of cohort active"
+
+
+def test_first_activity_cohorts_ignore_outbound_events(tiny):
+    c = cohort_table(tiny, period="M", cohort_by="first_activity", active_on="any", observation_end="2024-04-01")
+    ret = c.retention
+    # d's first own activity is the product view on 2024-02-20 (the win-back send is outbound)
+    sizes = c.cells.groupby("cohort")["size"].first()
+    assert sizes.to_dict() == {"2024-01": 3, "2024-02": 2}
+    np.testing.assert_allclose(ret.loc["2024-02", [0, 1]], [1.0, 0.5])
+    np.testing.assert_allclose(ret.loc["2024-01", [0, 1, 2]], [1.0, 2 / 3, 2 / 3])  # b's view counts
+
+
+def test_week_and_quarter_periods(tiny):
+    w = cohort_table(tiny, period="W", observation_end="2024-04-01")
+    assert w.retention.index[0] == "2024-01-01"  # ISO week starting Monday
+    assert all(pd.Timestamp(d).dayofweek == 0 for d in w.retention.index)
+    q = cohort_table(tiny, period="Q", observation_end="2024-04-01")
+    assert q.retention.loc["2024Q1", 0] == 1 and q.retention.shape == (1, 1)
+    with pytest.raises(JourneyParameterError, match="period"):
+        cohort_table(tiny, period="Y")
+    with pytest.raises(JourneyDataError, match="missing column"):
+        cohort_table(tiny.drop(columns="event"))
+
+
+def test_triangle_matches_pandas_brute_force(small_sim):
+    ev = small_sim.events
+    c = cohort_table(ev, period="M")
+    p = ev[ev.event == "purchase"].copy()
+    p["m"] = p.ts.dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("M")
+    first = p.groupby("customer_id")["m"].min().rename("cohort")
+    p = p.join(first, on="customer_id")
+    p["k"] = (p["m"] - p["cohort"]).apply(lambda x: x.n)
+    bf = p.groupby(["cohort", "k"])["customer_id"].nunique() / first.value_counts()
+    cells = c.cells.dropna(subset=["retention"])
+    got = cells.set_index(["cohort", "period"])["retention"]
+    bf.index = [(str(a), b) for a, b in bf.index]
+    got.index = list(got.index)
+    common = got.index.intersection(bf.index)
+    assert len(common) > 100
+    np.testing.assert_allclose(got[common].to_numpy(), bf[common].to_numpy())
+    zero_cells = got.index.difference(bf.index)
+    assert (got[zero_cells] == 0).all()
+    # the last month of the simulation (June 2025) is complete: obs end is 2025-07-01
+    assert c.observation_end == pd.Timestamp("2025-07-01", tz="UTC")
+
+
+def test_repeat_purchase_by_hand(tiny):
+    r = repeat_purchase(tiny, within_days=30, observation_end="2024-04-01")
+    g = r.by_group.set_index("cohort")
+    # a (36 days), b (42 days), f (15 days; same-day orders are one) eligible in January
+    assert g.loc["2024-01", "eligible"] == 3 and g.loc["2024-01", "repeaters"] == 1
+    assert g.loc["2024-02", "eligible"] == 1 and g.loc["2024-02", "repeaters"] == 0  # c; d is too young
+    assert "2024-03" not in g.index
+    assert dict(zip(r.gaps.gap_days, r.gaps["count"])) == {15: 1, 36: 1, 42: 1, 50: 1}
+    km = r.time_to_second.set_index("days")["share_with_second_order"]
+    # Kaplan-Meier by hand: events at 15, 36, 42; censored d at 17 and c at 60
+    assert km.loc[15] == pytest.approx(0.2)
+    assert km.loc[36] == pytest.approx(1 - 0.8 * 2 / 3)
+    assert km.loc[42] == pytest.approx(1 - 0.8 * 2 / 3 * 1 / 2)
+    assert r.median_gap_days == 36
+    assert r.plot().get_ylabel().startswith("share with a 2nd order")
+    r.plot_gaps(), r.plot_time_to_second()
+
+
+def test_repeat_purchase_by_channel(small_sim):
+    r = repeat_purchase(small_sim.events, small_sim.customers, by="acquisition_channel", within_days=60)
+    g = r.by_group
+    assert set(g["acquisition_channel"]) <= set(small_sim.customers["acquisition_channel"])
+    assert (g["lower"] <= g["repeat_rate"]).all() and (g["repeat_rate"] <= g["upper"]).all()
+    with pytest.raises(JourneyParameterError, match="customers"):
+        repeat_purchase(small_sim.events, by="acquisition_channel")
