@@ -1,5 +1,7 @@
 """Every notebook in notebooks/: committed clean, parameters parseable, runs on small data."""
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -9,6 +11,24 @@ from journeylib import report
 from journeylib.paths_config import NOTEBOOKS_DIR
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Labels from data that would run as code if a report forgot to escape them.
+XSS_IMG = """<img src=x onerror="document.body.setAttribute('data-xss','img')">"""
+XSS_SCRIPT = """<script>document.body.setAttribute('data-xss','script')</script>"""
+HOSTILE = {"channel": {"email": XSS_IMG, "social": "sociål «médias» 📣 " + "x" * 80},
+           "segment": {"premium": XSS_SCRIPT},
+           "variant": {"video_a": XSS_IMG}}
+
+
+@pytest.fixture(scope="session")
+def hostile_dir(tmp_path_factory, small_sim):
+    """The small simulated data with channel/segment/variant names that are HTML/JS payloads."""
+    import journeylib as jl
+
+    ev = small_sim.events.replace({"channel": HOSTILE["channel"]})
+    cu = small_sim.customers.replace({"segment": HOSTILE["segment"], "acquisition_channel": HOSTILE["channel"]})
+    asg = small_sim.assignments.replace({"variant": HOSTILE["variant"]})
+    return jl.SimulatedData(ev, cu, asg, small_sim.ground_truth).write(tmp_path_factory.mktemp("hostile"))
 IDS = [nb.stem for nb in NOTEBOOKS]
 
 
@@ -38,8 +58,9 @@ def test_one_parameters_cell_and_every_line_parses(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_runs_on_small_data_and_renders_html(path, small_dir, tmp_path):
-    res = report.run_notebook(path, {"data_dir": str(small_dir)}, tmp_path, new_run_folder=False)
+def test_runs_on_small_hostile_data_and_renders_safe_html(path, hostile_dir, tmp_path):
+    """Runs on small data whose labels are HTML/JS payloads; the HTML must show them as text."""
+    res = report.run_notebook(path, {"data_dir": str(hostile_dir)}, tmp_path, new_run_folder=False)
     assert res.ok, res.error
     html = res.html.read_text()
     nb = nbformat.read(path, as_version=4)
@@ -54,3 +75,24 @@ def test_runs_on_small_data_and_renders_html(path, small_dir, tmp_path):
               if o.output_type == "stream" and o.name == "stderr"]
     assert not [t for t in stderr if "Error" in t or "Traceback" in t], stderr
     assert html.count("<img") >= 1, "expected at least one figure"
+    assert XSS_IMG not in html and XSS_SCRIPT not in html, "a label from the data reached the HTML unescaped"
+    assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']https?://", html), "report needs the network"
+    if CHROMIUM:
+        _check_in_browser(res.html, tmp_path / f"{path.stem}.png")
+
+
+def _check_in_browser(html_path: Path, screenshot: Path) -> None:
+    """Load the report in headless Chromium: no script from data ran, no JavaScript error."""
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={screenshot.parent / 'chromium-profile'}"]
+    url = html_path.resolve().as_uri()
+    dom = subprocess.run([CHROMIUM, *flags, "--enable-logging=stderr", "--v=0", "--dump-dom", url],
+                         capture_output=True, text=True, timeout=120)
+    body_tag = re.search(r"<body[^>]*>", dom.stdout)
+    assert body_tag and "data-xss" not in body_tag.group(0), "a script from the data ran in the report"
+    js_errors = [ln for ln in dom.stderr.splitlines() if "CONSOLE" in ln and "Uncaught" in ln]
+    assert not js_errors, js_errors
+    subprocess.run([CHROMIUM, *flags, f"--screenshot={screenshot}", "--window-size=1200,2400", url],
+                   capture_output=True, timeout=120)
+    assert screenshot.exists() and screenshot.stat().st_size > 10_000
