@@ -222,7 +222,8 @@ def cuped_vectorised(n, s_y, ss_y, s_x, ss_x, s_xy):
     tot = lambda a: a.sum(axis=-1, keepdims=True)
     N = tot(n)
     mx_all, vx_all = mean_var(N, tot(s_x), tot(ss_x))
-    theta = covariance(N, tot(s_x), tot(s_y), tot(s_xy)) / vx_all
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theta = np.where(vx_all > 0, covariance(N, tot(s_x), tot(s_y), tot(s_xy)) / vx_all, 0.0)
     my, vy = mean_var(n, s_y, ss_y)
     mx, vx = mean_var(n, s_x, ss_x)
     cxy = covariance(n, s_x, s_y, s_xy)

@@ -190,8 +190,11 @@ def variant_stats(
         cu = to_table(customers, table="customers")
         if by not in cu.columns:
             raise JourneyDataError(f"customers: no column '{by}'; available: {list(cu.columns)}")
-        cu = cu.select("customer_id", cu[by].cast("string").fill_null("(missing)").name("segment"))
-        a = a.left_join(cu, "customer_id").select(a, segment=ibis.coalesce(cu.segment, ibis.literal("(missing)")))
+        cu = cu.select(cu.customer_id.cast("string").name("seg_customer_id"),
+                       cu[by].cast("string").name("seg_value"))
+        a = a.left_join(cu, a.customer_id == cu.seg_customer_id)
+        a = a.select("customer_id", "experiment", "variant", "assigned_at", "entry_day",
+                     segment=ibis.coalesce(a.seg_value, ibis.literal("(missing)")))
         keys.append("segment")
 
     bases: list[tuple[str, str | None]] = []
@@ -218,9 +221,11 @@ def variant_stats(
         aggs[f"y{i}"] = ibis.ifelse(hit & inw, val, 0.0).sum()
         if pre_period:
             aggs[f"x{i}"] = ibis.ifelse(hit & ~inw, val, 0.0).sum()
-    pu = j.group_by(["experiment", "customer_id"]).aggregate(**aggs)
-    u = a.left_join(pu, ["experiment", "customer_id"]).select(
-        *[a[k] for k in keys], a.assigned_at, *[pu[c].fill_null(0.0).name(c) for c in aggs])
+    # distinct key names on the per-user side: both sides derive from `a`, so shared
+    # names would be ambiguous for Ibis' column dereferencing
+    pu = j.group_by(pu_experiment=j.experiment, pu_customer_id=j.customer_id).aggregate(**aggs)
+    u = a.left_join(pu, [a.experiment == pu.pu_experiment, a.customer_id == pu.pu_customer_id])
+    u = u.select(*keys, "assigned_at", **{c: u[c].fill_null(0.0) for c in aggs})
 
     def col(part: Metric, pre: bool) -> ibis.Value:
         c = u[f"{'x' if pre else 'y'}{bases.index(_base_key(part))}"]

@@ -1,0 +1,205 @@
+"""Experiments engine against a brute-force pandas computation; readout against planted truth."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+import journeylib as jl
+from journeylib import experiments as ex
+from journeylib import health
+from journeylib.errors import JourneyDataWarning, JourneyParameterError
+
+WINDOW = pd.Timedelta(days=28)
+
+
+@pytest.fixture(scope="module")
+def big_sim():
+    """40,000 customers: about 5,600 users in email_send_time, enough to see the planted 10% SRM."""
+    return jl.simulate_journeys(40_000, seed=3)
+
+
+def brute_force_users(sim, experiment):
+    """Per-user window values computed directly with pandas (independent of the engine code)."""
+    a = sim.assignments[sim.assignments["experiment"] == experiment]
+    ev = sim.events[sim.events["event"] == "purchase"]
+    m = a.merge(ev[["customer_id", "ts", "revenue"]], on="customer_id", how="left")
+    inw = (m["ts"] >= m["assigned_at"]) & (m["ts"] < m["assigned_at"] + WINDOW)
+    pre = (m["ts"] >= m["assigned_at"] - WINDOW) & (m["ts"] < m["assigned_at"])
+    m = m.assign(y_orders=inw.astype(float), y_rev=np.where(inw, m["revenue"].fillna(0), 0.0),
+                 x_orders=pre.astype(float), x_rev=np.where(pre, m["revenue"].fillna(0), 0.0))
+    u = m.groupby(["customer_id", "variant"], as_index=False)[["y_orders", "y_rev", "x_orders", "x_rev"]].sum()
+    assert len(u) == len(a)  # users without events are kept (as zeros)
+    return u
+
+
+def test_variant_stats_match_brute_force(small_sim):
+    st = ex.variant_stats(small_sim.assignments, small_sim.events)
+    u = brute_force_users(small_sim, "personalised_offer")
+    s = st[st["experiment"] == "personalised_offer"].groupby(["metric", "variant"])[ex._SUMS].sum()
+    for variant, g in u.groupby("variant"):
+        conv, conv_pre = (g["y_orders"] > 0).astype(float), (g["x_orders"] > 0).astype(float)
+        row = s.loc[("conversion", variant)]
+        assert row["n"] == len(g)
+        assert row["s_y"] == conv.sum() and row["s_x"] == conv_pre.sum() and row["s_xy"] == (conv * conv_pre).sum()
+        row = s.loc[("purchases_per_user", variant)]
+        assert row["s_y"] == g["y_orders"].sum() and row["ss_y"] == (g["y_orders"] ** 2).sum()
+        assert row["s_xy"] == (g["y_orders"] * g["x_orders"]).sum()
+        row = s.loc[("revenue_per_user", variant)]
+        assert row["s_y"] == pytest.approx(g["y_rev"].sum()) and row["ss_x"] == pytest.approx((g["x_rev"] ** 2).sum())
+        row = s.loc[("revenue_per_order", variant)]
+        assert row["s_y"] == pytest.approx(g["y_rev"].sum()) and row["s_d"] == g["y_orders"].sum()
+        assert row["s_yd"] == pytest.approx((g["y_rev"] * g["y_orders"]).sum())
+    # every assigned user is counted once per metric
+    n_assigned = small_sim.assignments.groupby("experiment").size()
+    got = st[st["metric"] == "conversion"].groupby("experiment")["n"].sum()
+    pd.testing.assert_series_equal(got.sort_index(), n_assigned.sort_index(), check_names=False)
+
+
+def test_readout_equals_scipy_on_per_user_values(small_sim):
+    ro = ex.ab_readout(small_sim.assignments, small_sim.events, experiments="personalised_offer", cuped=False)
+    u = brute_force_users(small_sim, "personalised_offer")
+    t, c = u[u["variant"] == "treatment"], u[u["variant"] == "control"]
+    r = ro.result("personalised_offer", "revenue_per_user")
+    ref = stats.ttest_ind(t["y_rev"], c["y_rev"], equal_var=False)
+    assert r.statistic == pytest.approx(ref.statistic, rel=1e-9) and r.pvalue == pytest.approx(ref.pvalue, rel=1e-8)
+    assert r.confidence_interval(0.9) == pytest.approx(tuple(ref.confidence_interval(0.9)), rel=1e-9)
+    assert r.test == "Welch t"
+    from statsmodels.stats.proportion import proportions_ztest
+
+    rc = ro.result("personalised_offer", "conversion")
+    z, p = proportions_ztest([(t["y_orders"] > 0).sum(), (c["y_orders"] > 0).sum()], [len(t), len(c)])
+    assert rc.statistic == pytest.approx(z) and rc.pvalue == pytest.approx(p)
+
+
+def test_offer_ci_covers_planted_lift(sample):
+    truth = sample.ground_truth["experiments"]["personalised_offer"]
+    ro = ex.ab_readout(sample.assignments, sample.events, experiments="personalised_offer")
+    for metric, true_rel in truth["true_relative_lift"].items():
+        r = ro.result("personalised_offer", metric)
+        assert r.rel_ci_low <= true_rel <= r.rel_ci_high
+    conv = ro.result("personalised_offer", "conversion")
+    assert conv.ci_low <= truth["true_conversion"]["absolute_lift"] <= conv.ci_high
+
+
+def test_offer_detected_and_covered_at_scale(big_sim):
+    truth = big_sim.ground_truth["experiments"]["personalised_offer"]
+    ro = ex.ab_readout(big_sim.assignments, big_sim.events, experiments="personalised_offer")
+    for metric in ("purchases_per_user", "revenue_per_user"):
+        r = ro.result("personalised_offer", metric)
+        assert r.rel_ci_low <= truth["true_relative_lift"][metric] <= r.rel_ci_high
+        assert r.pvalue < 1e-6 and r.seq_pvalue < 0.05 and r.chance_to_beat > 0.999
+    conv = ro.result("personalised_offer", "conversion")
+    assert conv.ci_low <= truth["true_conversion"]["absolute_lift"] <= conv.ci_high
+    assert ro.summary["significant_holm"].sum() >= 3
+    # revenue per order is not changed by the offer (more orders, same spend per order)
+    rpo = ro.result("personalised_offer", "revenue_per_order")
+    assert rpo.rel_ci_low <= 0 <= rpo.rel_ci_high
+
+
+def test_cuped_reduces_variance_on_sample(sample):
+    on = ex.ab_readout(sample.assignments, sample.events, experiments="personalised_offer")
+    off = ex.ab_readout(sample.assignments, sample.events, experiments="personalised_offer", cuped=False)
+    for metric in ("purchases_per_user", "revenue_per_user"):
+        a, b = on.result("personalised_offer", metric), off.result("personalised_offer", metric)
+        assert a.cuped and not b.cuped
+        assert a.variance_reduction > 0.1
+        assert a.se == pytest.approx(b.se * np.sqrt(1 - a.variance_reduction))
+        assert (a.ci_high - a.ci_low) < (b.ci_high - b.ci_low)
+        assert a.pre_correlation > 0.3
+        assert a.pre_balance_pvalue > 0.001
+    assert np.isnan(on.result("personalised_offer", "revenue_per_order").variance_reduction)  # no CUPED on ratios
+
+
+def test_srm_flagged_on_planted_mismatch(big_sim):
+    health.reset()
+    with pytest.warns(JourneyDataWarning, match="SAMPLE RATIO MISMATCH in email_send_time"):
+        ro = ex.ab_readout(big_sim.assignments, big_sim.events, metrics=ex.metrics_by_name(["conversion"]))
+    srm = {s.experiment: s for s in ro.srm}
+    assert not srm["email_send_time"].passed and srm["email_send_time"].pvalue < 0.001
+    assert srm["personalised_offer"].passed and srm["homepage_video"].passed
+    checks = {c["name"]: c for c in health.checks()}
+    assert checks["SRM: email_send_time"]["passed"] is False
+    assert "SAMPLE RATIO MISMATCH" in checks["SRM: email_send_time"]["detail"]
+    assert "Do not act on email_send_time" in ro.conclusion("email_send_time")
+    summ = ro.summary
+    assert not summ.loc[summ["experiment"] == "email_send_time", "srm_passed"].any()
+    health.reset()
+
+
+def test_family_adjustment_matches_multipletests(small_sim):
+    ro = ex.ab_readout(small_sim.assignments, small_sim.events)
+    s = ro.summary
+    for exp, g in s.groupby("experiment"):
+        assert len(g) == 4 * (g["variant"].nunique())
+        np.testing.assert_allclose(g["p_holm"], multipletests(g["pvalue"], method="holm")[1])
+        np.testing.assert_allclose(g["p_bh"], multipletests(g["pvalue"], method="fdr_bh")[1])
+    allfam = ex.readout_from_stats(ex.variant_stats(small_sim.assignments, small_sim.events), family="all",
+                                   record_health=False).summary
+    np.testing.assert_allclose(allfam["p_holm"], multipletests(allfam["pvalue"], method="holm")[1])
+    assert (allfam["family"] == "all").all()
+
+
+def test_looks_end_at_final_result(small_sim):
+    ro = ex.ab_readout(small_sim.assignments, small_sim.events, experiments="homepage_video")
+    r = ro.result("homepage_video", "purchases_per_user", "video_b")
+    last = r.looks.iloc[-1]
+    assert last["estimate"] == pytest.approx(r.estimate) and last["n_variant"] == r.n_variant
+    assert r.looks["seq_pvalue"].is_monotonic_decreasing
+    assert len(r.looks) == 7  # seven entry days
+
+
+def test_segment_breakdown_warns(small_sim):
+    with pytest.warns(UserWarning, match="Segment breakdown"):
+        ro = ex.segment_breakdown(small_sim.assignments, small_sim.events, small_sim.customers, "segment",
+                                  experiments="personalised_offer", metrics=ex.metrics_by_name(["conversion"]))
+    s = ro.summary
+    assert set(s["segment"]) == {"standard", "premium", "budget"}
+    np.testing.assert_allclose(s["p_holm"], multipletests(s["pvalue"], method="holm")[1])
+    total = ex.variant_stats(small_sim.assignments, small_sim.events, ex.metrics_by_name("conversion"),
+                             experiments="personalised_offer")["n"].sum()
+    assert (s["n_control"] + s["n_variant"]).sum() == total
+
+
+def test_plots_and_display(small_sim):
+    import matplotlib.pyplot as plt
+
+    ro = ex.ab_readout(small_sim.assignments, small_sim.events, experiments="personalised_offer")
+    ax = ro.plot()
+    assert "relative lift" in ax.get_xlabel() and len(ax.get_yticklabels()) == 4
+    r = ro.result("personalised_offer", "conversion")
+    _, axes = plt.subplots(1, 2)
+    assert r.plot_cumulative(ax=axes[0]) is axes[0] and axes[0].get_ylabel() == "relative lift (%)"
+    assert r.plot_sequential(ax=axes[1]) is axes[1] and "always-valid" in axes[1].get_title()
+    assert "personalised_offer" in repr(r) and "<table" in r._repr_html_()
+    assert "<table" in ro._repr_html_() and "Readout(" in repr(ro)
+    text = ro.conclusion("personalised_offer")
+    assert "not a p-value" in text
+
+
+def test_html_escapes_data_strings(small_sim):
+    a = small_sim.assignments[small_sim.assignments["experiment"] == "personalised_offer"].copy()
+    a["experiment"] = "<b>x</b>"
+    ro = ex.ab_readout(a, small_sim.events, metrics=ex.metrics_by_name(["conversion"]))
+    h = ro._repr_html_()
+    assert "<b>x</b>" not in h and "&lt;b&gt;x&lt;/b&gt;" in h
+
+
+def test_errors(small_sim):
+    with pytest.raises(JourneyParameterError, match="control='ctrl'"):
+        ex.ab_readout(small_sim.assignments, small_sim.events, control="ctrl")
+    with pytest.raises(JourneyParameterError, match="experiments=\\['nope'\\]"):
+        ex.variant_stats(small_sim.assignments, small_sim.events, experiments="nope")
+    with pytest.raises(JourneyParameterError, match="unknown metric"):
+        ex.metrics_by_name(["ctr"])
+    with pytest.raises(JourneyParameterError, match="window_days"):
+        ex.variant_stats(small_sim.assignments, small_sim.events, window_days=0)
+    with pytest.raises(JourneyParameterError, match="needs value"):
+        ex.Metric("x", "sum")
+    with pytest.raises(JourneyParameterError, match="planned_split"):
+        ex.ab_readout(small_sim.assignments, small_sim.events, planned_split={"homepage_video": {"control": 1}})
+    before = small_sim.assignments.copy()
+    ex.variant_stats(small_sim.assignments, small_sim.events)
+    pd.testing.assert_frame_equal(before, small_sim.assignments)  # inputs untouched
