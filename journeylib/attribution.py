@@ -1,0 +1,683 @@
+"""Channel attribution: rule-based models, exact Markov removal effect, Shapley, bootstrap.
+
+Input is a path table ``path, conversions, conversion_value, null_count`` (paths are
+touchpoints joined by ``" > "``; see :func:`journeylib.paths.path_table`) or an
+event log, from which the path table is built in the engine. Everything below works
+on the distinct paths, so it scales with the number of distinct paths, not events.
+
+Models (``model`` column of the result):
+
+``first_touch``, ``last_touch``
+    All credit of a conversion to the first / last touch.
+``last_non_direct``
+    Last touch that is not ``direct`` (all-direct paths credit ``direct``).
+``linear``
+    Equal credit to every touch (a channel touched twice gets two shares).
+``position_based``
+    40% first, 40% last, 20% spread over the middle (configurable); a two-touch
+    path splits 50/50, one touch gets all.
+``time_decay``
+    Weight ``2 ** (-(conversion time - touch time) / half_life)``, normalised per
+    journey. Needs timestamps, so only when built from events; the credit fractions
+    of a path are the average over its converting journeys.
+``markov``
+    First-order Markov chain over ``start, channels, conversion, null``; removal
+    effect ``RE_c = 1 - P(conversion | c removed) / P(conversion)`` computed
+    *exactly* from the absorbing chain (``(I - Q) x = r``), not by simulation.
+    Conversions are attributed in proportion to ``RE_c`` (so they sum to the total);
+    value uses the same chain with value-weighted absorption rewards.
+``shapley``
+    Shapley value over the set of distinct channels of each path. Default
+    ``shapley_value="conversions"``: coalition worth = conversions of journeys whose
+    channel set lies inside the coalition; its Shapley value has the closed form
+    ``sum over channel sets T containing c of conversions(T) / |T|`` (exact for any
+    number of channels). ``shapley_value="rate"``: worth = conversion rate of
+    journeys touching exactly that set (incremental, rewards channels that raise the
+    rate); exact enumeration of all coalitions up to 15 channels, beyond that
+    ``n_permutations`` random orderings (documented Monte-Carlo fallback).
+
+Bootstrap: journeys are resampled with replacement (multinomially over the
+converting and non-converting units of every path) ``n_boot`` times and every model
+is refitted; percentile intervals of each share are reported.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from math import factorial
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from . import engine
+from .errors import JourneyDataError, JourneyParameterError
+from .paths import SEP, journeys_expr, touch_rows_expr
+
+__all__ = [
+    "RULE_MODELS", "ALL_MODELS", "AttributionResult", "attribute", "as_path_table", "markov_removal_effects",
+    "shapley_values", "rule_based_credit", "stage_attribution", "StageAttributionResult",
+]
+
+RULE_MODELS = ("first_touch", "last_touch", "last_non_direct", "linear", "position_based")
+ALL_MODELS = RULE_MODELS + ("time_decay", "markov", "shapley")
+PATH_COLUMNS = ("path", "conversions", "conversion_value", "null_count")
+SHAPLEY_EXACT_MAX = 15
+
+
+# --------------------------------------------------------------------------- path table
+def as_path_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Validate a path table (``path, conversions, conversion_value, null_count``).
+
+    ``conversion_value`` may be missing (taken as 0). Rows with the same path are
+    summed; rows with neither conversions nor nulls are dropped.
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise JourneyParameterError(f"path table: expected a pandas DataFrame, got {type(table).__name__}")
+    pt = table.copy()
+    if "conversion_value" not in pt.columns:
+        pt["conversion_value"] = 0.0
+    missing = [c for c in PATH_COLUMNS if c not in pt.columns]
+    if missing:
+        raise JourneyDataError(f"path table: missing column(s) {missing}; expected columns {list(PATH_COLUMNS)}")
+    for col in ("conversions", "null_count", "conversion_value"):
+        vals = pd.to_numeric(pt[col], errors="coerce")
+        bad = vals.isna() | (vals < 0)
+        if bad.any():
+            raise JourneyDataError(
+                f"column '{col}' of the path table: {int(bad.sum())} of {len(pt)} rows invalid; "
+                f"expected non-negative numbers.\n" + pt.loc[bad].head(5).to_string(index=False)
+            )
+        pt[col] = vals
+    bad = pt["path"].isna() | (pt["path"].astype(str).str.strip() == "")
+    if bad.any():
+        raise JourneyDataError(f"column 'path' of the path table: {int(bad.sum())} of {len(pt)} rows are empty; "
+                               f"expected touchpoints joined by '{SEP}'")
+    pt["path"] = pt["path"].astype(str).map(lambda p: SEP.join(s.strip() for s in p.split(SEP.strip())))
+    pt = pt.groupby("path", as_index=False, sort=True)[["conversions", "conversion_value", "null_count"]].sum()
+    pt = pt[(pt["conversions"] + pt["null_count"]) > 0].reset_index(drop=True)
+    if pt["conversions"].sum() <= 0:
+        raise JourneyDataError("path table: no conversions at all; attribution needs converting paths")
+    return pt
+
+
+def _is_path_table(x: Any) -> bool:
+    return isinstance(x, pd.DataFrame) and "path" in x.columns and "null_count" in x.columns
+
+
+class _Paths:
+    """Distinct paths parsed once: channel index arrays and sparse incidence matrices."""
+
+    def __init__(self, pt: pd.DataFrame):
+        self.pt = pt
+        toks = [p.split(SEP) for p in pt["path"]]
+        self.channels = sorted({c for t in toks for c in t})
+        idx = {c: i for i, c in enumerate(self.channels)}
+        self.tokens = [np.array([idx[c] for c in t], dtype=np.int64) for t in toks]
+        self.k = len(self.channels)
+        self.conv = pt["conversions"].to_numpy(float)
+        self.value = pt["conversion_value"].to_numpy(float)
+        self.null = pt["null_count"].to_numpy(float)
+        # Markov transitions: states 0 = start, 1..k channels; columns of Q are 0..k
+        # (start never re-entered). Through-transitions are taken by every journey.
+        rows, cols = [], []
+        lengths = np.array([len(t) for t in self.tokens])
+        for i, t in enumerate(self.tokens):
+            src = np.concatenate([[0], t + 1])[:-1]
+            dst = t + 1
+            rows.append(np.full(len(t), i))
+            cols.append(src * (self.k + 1) + dst)
+        self.through = sparse.csr_matrix(
+            (np.ones(lengths.sum()), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(len(self.tokens), (self.k + 1) ** 2),
+        )
+        self.last = np.array([t[-1] + 1 for t in self.tokens])
+        sets = np.zeros((len(self.tokens), self.k), dtype=bool)
+        for i, t in enumerate(self.tokens):
+            sets[i, t] = True
+        self.sets = sets
+
+
+# --------------------------------------------------------------------------- rule based
+def rule_based_credit(paths: _Paths, model: str, *, direct: str = "direct",
+                      position_weights: tuple[float, float] = (0.4, 0.4)) -> np.ndarray:
+    """Credit fractions per path (rows) and channel (columns); rows sum to 1."""
+    n, k = len(paths.tokens), paths.k
+    C = np.zeros((n, k))
+    first_w, last_w = position_weights
+    d = paths.channels.index(direct) if direct in paths.channels else -1
+    for i, t in enumerate(paths.tokens):
+        if model == "first_touch":
+            C[i, t[0]] = 1.0
+        elif model == "last_touch":
+            C[i, t[-1]] = 1.0
+        elif model == "last_non_direct":
+            nd = t[t != d]
+            C[i, nd[-1] if len(nd) else t[-1]] = 1.0
+        elif model == "linear":
+            np.add.at(C[i], t, 1.0 / len(t))
+        elif model == "position_based":
+            if len(t) == 1:
+                C[i, t[0]] = 1.0
+            elif len(t) == 2:
+                C[i, t[0]] += 0.5
+                C[i, t[1]] += 0.5
+            else:
+                C[i, t[0]] += first_w
+                C[i, t[-1]] += last_w
+                np.add.at(C[i], t[1:-1], (1.0 - first_w - last_w) / (len(t) - 2))
+        else:
+            raise JourneyParameterError(f"models: unknown rule-based model '{model}'; expected one of {RULE_MODELS}")
+    return C
+
+
+# --------------------------------------------------------------------------- markov
+def _absorb(paths: _Paths, w_all: np.ndarray, conv: np.ndarray, value: np.ndarray, null: np.ndarray):
+    """Exact conversion probability, expected value and removal effects (per channel)."""
+    k = paths.k
+    counts = np.asarray(paths.through.T @ w_all).reshape(k + 1, k + 1)
+    to_conv = np.bincount(paths.last, weights=conv, minlength=k + 1)
+    to_val = np.bincount(paths.last, weights=value, minlength=k + 1)
+    to_null = np.bincount(paths.last, weights=null, minlength=k + 1)
+    out = counts.sum(axis=1) + to_conv + to_null
+    safe = np.where(out > 0, out, 1.0)
+    Q = counts / safe[:, None]
+    r = to_conv / safe
+    rv = to_val / safe
+    eye = np.eye(k + 1)
+    base = np.linalg.solve(eye - Q, np.column_stack([r, rv]))[0]
+    re = np.zeros(k)
+    rev = np.zeros(k)
+    for c in range(k):
+        s = c + 1
+        Qc = Q.copy()
+        Qc[:, s] = 0.0  # every move into the removed channel ends the journey without conversion
+        rc, rvc = r.copy(), rv.copy()
+        rc[s] = rvc[s] = 0.0
+        p = np.linalg.solve(eye - Qc, np.column_stack([rc, rvc]))[0]
+        re[c] = 1 - p[0] / base[0] if base[0] > 0 else 0.0
+        rev[c] = 1 - p[1] / base[1] if base[1] > 0 else 0.0
+    return base[0], base[1], re, rev
+
+
+def markov_removal_effects(path_table: pd.DataFrame) -> pd.DataFrame:
+    """Exact first-order Markov removal effects of a path table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``channel, removal_effect, removal_effect_value, conversions, value, share``
+        with ``attrs["conversion_probability"]`` (probability that a journey from
+        ``start`` is absorbed in conversion) and ``attrs["expected_value"]``.
+    """
+    paths = _Paths(as_path_table(path_table))
+    n_all = paths.conv + paths.null
+    p, v, re, rev = _absorb(paths, n_all, paths.conv, paths.value, paths.null)
+    total_c, total_v = paths.conv.sum(), paths.value.sum()
+    out = pd.DataFrame({"channel": paths.channels, "removal_effect": re, "removal_effect_value": rev})
+    out["conversions"] = total_c * re / re.sum() if re.sum() > 0 else 0.0
+    out["value"] = total_v * rev / rev.sum() if rev.sum() > 0 else 0.0
+    out["share"] = out["conversions"] / total_c
+    out.attrs["conversion_probability"] = float(p)
+    out.attrs["expected_value"] = float(v)
+    return out
+
+
+# --------------------------------------------------------------------------- shapley
+def _shapley_additive(sets: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    size = sets.sum(axis=1)
+    return (sets / np.maximum(size, 1)[:, None] * weights[:, None]).sum(axis=0)
+
+
+def _shapley_rate(sets: np.ndarray, conv: np.ndarray, n_all: np.ndarray, *, n_permutations: int = 2000,
+                  rng: np.random.Generator | None = None) -> np.ndarray:
+    k = sets.shape[1]
+    code = sets.astype(np.int64) @ (1 << np.arange(k, dtype=np.int64))
+    c_by = np.bincount(code, weights=conv, minlength=1 << k if k <= SHAPLEY_EXACT_MAX else 0)
+    if k <= SHAPLEY_EXACT_MAX:
+        n_by = np.bincount(code, weights=n_all, minlength=1 << k)
+        v = np.divide(c_by, n_by, out=np.zeros_like(c_by), where=n_by > 0)
+        subsets = np.arange(1 << k)
+        popcount = np.array([bin(s).count("1") for s in subsets])
+        wt = np.array([factorial(s) * factorial(k - s - 1) / factorial(k) for s in range(k)])
+        phi = np.zeros(k)
+        for c in range(k):
+            bit = 1 << c
+            without = subsets[(subsets & bit) == 0]
+            phi[c] = np.sum(wt[popcount[without]] * (v[without | bit] - v[without]))
+        return phi
+    # Monte-Carlo fallback: average marginal contributions over random orderings
+    rng = rng or np.random.default_rng(0)
+    uniq, inv = np.unique(code, return_inverse=True)
+    cc = np.bincount(inv, weights=conv)
+    nn = np.bincount(inv, weights=n_all)
+    rate = dict(zip(uniq.tolist(), np.divide(cc, nn, out=np.zeros_like(cc), where=nn > 0).tolist()))
+    phi = np.zeros(k)
+    for _ in range(n_permutations):
+        s, prev = 0, 0.0
+        for c in rng.permutation(k):
+            s |= 1 << int(c)
+            cur = rate.get(s, 0.0)
+            phi[c] += cur - prev
+            prev = cur
+    return phi / n_permutations
+
+
+def shapley_values(path_table: pd.DataFrame, *, value: str = "conversions", n_permutations: int = 2000,
+                   seed: int = 0) -> pd.DataFrame:
+    """Shapley attribution over distinct channel sets; see the module docstring.
+
+    Returns ``channel, shapley, conversions, share``.
+    """
+    paths = _Paths(as_path_table(path_table))
+    phi = _shapley(paths, paths.conv, paths.null, value, n_permutations, np.random.default_rng(seed))
+    total = paths.conv.sum()
+    share = phi / phi.sum() if phi.sum() != 0 else np.zeros_like(phi)
+    return pd.DataFrame({"channel": paths.channels, "shapley": phi, "conversions": share * total, "share": share})
+
+
+def _shapley(paths: _Paths, conv, null, value: str, n_permutations: int, rng) -> np.ndarray:
+    if value == "conversions":
+        return _shapley_additive(paths.sets, conv)
+    if value == "rate":
+        return _shapley_rate(paths.sets, conv, conv + null, n_permutations=n_permutations, rng=rng)
+    raise JourneyParameterError(f"shapley_value: expected 'conversions' or 'rate', got {value!r}")
+
+
+# --------------------------------------------------------------------------- result
+@dataclass(frozen=True)
+class AttributionResult:
+    """Credit per channel and model, with bootstrap intervals.
+
+    ``summary``: ``channel, model, conversions, value, share, share_low, share_high,
+    journeys_reached, per_1000_reached`` (conversions and value sum to the totals
+    within each model; ``per_1000_reached`` = credited conversions per 1,000 journeys
+    that touched the channel, which compares channels fairly when they are touched
+    with different frequencies).
+    ``removal_effects``: Markov removal effects per channel.
+    """
+
+    models: tuple[str, ...]
+    total_conversions: float
+    total_value: float
+    conversion_probability: float
+    n_boot: int
+    confidence_level: float
+    _summary: pd.DataFrame = field(repr=False)
+    _removal: pd.DataFrame = field(repr=False)
+    path_table: pd.DataFrame = field(repr=False)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self._summary.copy()
+
+    @property
+    def removal_effects(self) -> pd.DataFrame:
+        return self._removal.copy()
+
+    def shares(self) -> pd.DataFrame:
+        """Share of conversions, channels x models."""
+        return self._summary.pivot(index="channel", columns="model", values="share")[list(self.models)]
+
+    def __repr__(self) -> str:
+        head = (f"AttributionResult({len(self.models)} models, {self.total_conversions:,.0f} conversions, "
+                f"value {self.total_value:,.2f}, P(conversion)={self.conversion_probability:.3f}, "
+                f"n_boot={self.n_boot})")
+        return head + "\n" + self.shares().round(3).to_string()
+
+    def _repr_html_(self) -> str:
+        note = (f"{self.total_conversions:,.0f} conversions, value {self.total_value:,.2f}; "
+                f"share of conversions per model")
+        if self.n_boot:
+            note += f" ({self.confidence_level:.0%} bootstrap intervals in summary, {self.n_boot} resamples)"
+        return (f"<h4>Attribution</h4><p>{html.escape(note)}</p>"
+                + self.shares().reset_index().to_html(index=False, escape=True, float_format=lambda v: f"{v:.3f}"))
+
+    def plot(self, ax=None):
+        """Grouped bars: share of conversions per channel for each model, with CIs."""
+        import matplotlib.pyplot as plt
+
+        s = self._summary
+        channels = list(self.shares().mean(axis=1).sort_values(ascending=False).index)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(max(8, 1.3 * len(channels) + 3), 4.8))
+        m = len(self.models)
+        width = 0.8 / m
+        x = np.arange(len(channels))
+        colors = plt.cm.tab10(np.arange(m) % 10)
+        for i, model in enumerate(self.models):
+            part = s[s["model"] == model].set_index("channel").reindex(channels)
+            pos = x - 0.4 + width * (i + 0.5)
+            yerr = None
+            if self.n_boot and part["share_low"].notna().any():
+                yerr = np.vstack([(part["share"] - part["share_low"]).clip(lower=0),
+                                  (part["share_high"] - part["share"]).clip(lower=0)]) * 100
+            ax.bar(pos, part["share"] * 100, width=width, color=colors[i], label=model.replace("_", " "),
+                   yerr=yerr, capsize=2, error_kw={"elinewidth": 0.8, "ecolor": "0.3"})
+        ax.set_xticks(x, labels=channels)
+        ax.set_xlabel("channel")
+        ax.set_ylabel("share of conversions (%)")
+        title = "Attribution by model"
+        if self.n_boot:
+            title += f" ({self.confidence_level:.0%} bootstrap intervals)"
+        ax.set_title(title)
+        ax.legend(fontsize=8, ncol=min(m, 4), frameon=False)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        return ax
+
+
+def _time_decay_credit(events: Any, half_life: float, path_kwargs: dict, channels: list[str],
+                       pt: pd.DataFrame) -> np.ndarray:
+    """Per-path time-decay credit fractions, averaged over converting journeys (engine)."""
+    rows = touch_rows_expr(events, **path_kwargs)
+    j = journeys_expr(events, **path_kwargs)
+    j = j.filter(j.conversions > 0).select(_cid=j.customer_id, _j=j.journey, path=j.path,
+                                           _ce=j.conversion_ts.epoch_seconds())
+    t = rows.filter(rows._conv == 0)
+    t = t.join(j, (t.customer_id == j._cid) & (t.journey == j._j))
+    t = t.mutate(_w=(2.0 ** (-(t._ce - t._e) / (half_life * 86400.0))))
+    import ibis
+
+    t = t.mutate(_wn=t._w / t._w.sum().over(ibis.window(group_by=[t.customer_id, t.journey])))
+    agg = engine.to_pandas(t.group_by(["path", "label"]).aggregate(credit=t._wn.sum()))
+    idx_p = {p: i for i, p in enumerate(pt["path"])}
+    idx_c = {c: i for i, c in enumerate(channels)}
+    C = np.zeros((len(pt), len(channels)))
+    for p, lab, cr in agg.itertuples(index=False):
+        if p in idx_p and lab in idx_c:
+            C[idx_p[p], idx_c[lab]] += cr
+    rs = C.sum(axis=1, keepdims=True)
+    return np.divide(C, rs, out=np.zeros_like(C), where=rs > 0)
+
+
+def attribute(
+    source: Any,
+    *,
+    models: Sequence[str] | None = None,
+    half_life: float = 7.0,
+    position_weights: tuple[float, float] = (0.4, 0.4),
+    direct: str = "direct",
+    shapley_value: str = "conversions",
+    n_boot: int = 200,
+    confidence_level: float = 0.95,
+    seed: int = 0,
+    **path_kwargs: Any,
+) -> AttributionResult:
+    """Attribute conversions and value to channels with several models.
+
+    Parameters
+    ----------
+    source
+        A path table (``path, conversions, conversion_value, null_count``) or an
+        event log (DataFrame, Ibis table or path); events are turned into a path
+        table with :func:`journeylib.paths.path_table` and ``path_kwargs``
+        (``touch_col, conversion_event, cut_at_conversion, session_gap, lookback,
+        collapse_repeats``).
+    models
+        Subset of :data:`ALL_MODELS` (default: all that the input supports;
+        ``time_decay`` needs events).
+    half_life
+        Time-decay half-life in days.
+    position_weights
+        (first, last) weights of the position-based model; the rest goes to the middle.
+    direct
+        Touchpoint name skipped by ``last_non_direct``.
+    shapley_value
+        ``"conversions"`` or ``"rate"``; see the module docstring.
+    n_boot, confidence_level, seed
+        Bootstrap resamples (0 = none), interval level and random seed.
+
+    Returns
+    -------
+    AttributionResult
+    """
+    from_events = not _is_path_table(source)
+    if from_events:
+        from .paths import path_table as _pt
+
+        pt = as_path_table(_pt(source, **path_kwargs))
+    else:
+        if path_kwargs:
+            raise JourneyParameterError(
+                f"{sorted(path_kwargs)}: path-building options only apply when events are given, not a path table")
+        pt = as_path_table(source)
+    if models is None:
+        models = ALL_MODELS if from_events else tuple(m for m in ALL_MODELS if m != "time_decay")
+    models = tuple(models)
+    unknown = [m for m in models if m not in ALL_MODELS]
+    if unknown:
+        raise JourneyParameterError(f"models: unknown {unknown}; expected a subset of {list(ALL_MODELS)}")
+    if "time_decay" in models and not from_events:
+        raise JourneyParameterError("models: 'time_decay' needs touch timestamps; pass events, not a path table")
+    if half_life <= 0:
+        raise JourneyParameterError(f"half_life: expected a positive number of days, got {half_life}")
+    fw, lw = position_weights
+    if fw < 0 or lw < 0 or fw + lw > 1:
+        raise JourneyParameterError(f"position_weights: expected two non-negative weights summing to <= 1, got {position_weights}")
+    if not 0 < confidence_level < 1:
+        raise JourneyParameterError(f"confidence_level: expected a number in (0, 1), got {confidence_level}")
+
+    paths = _Paths(pt)
+    credit = {m: rule_based_credit(paths, m, direct=direct, position_weights=(fw, lw)) for m in models if m in RULE_MODELS}
+    if "time_decay" in models:
+        credit["time_decay"] = _time_decay_credit(source, half_life, path_kwargs, paths.channels, pt)
+    rng = np.random.default_rng(seed)
+
+    def fit(conv, value, null):
+        out = {}
+        for m in models:
+            if m in credit:
+                c, v = conv @ credit[m], value @ credit[m]
+            elif m == "markov":
+                _, _, re, rev = _absorb(paths, conv + null, conv, value, null)
+                c = conv.sum() * re / re.sum() if re.sum() > 0 else np.zeros(paths.k)
+                v = value.sum() * rev / rev.sum() if rev.sum() > 0 else np.zeros(paths.k)
+            else:  # shapley
+                phi = _shapley(paths, conv, null, shapley_value, 500, rng)
+                sh = phi / phi.sum() if phi.sum() != 0 else np.zeros(paths.k)
+                phv = _shapley(paths, value, null, shapley_value, 500, rng) if shapley_value == "conversions" else phi
+                shv = phv / phv.sum() if phv.sum() != 0 else np.zeros(paths.k)
+                c, v = sh * conv.sum(), shv * value.sum()
+            out[m] = (c, v)
+        return out
+
+    point = fit(paths.conv, paths.value, paths.null)
+    boot = {m: [] for m in models}
+    if n_boot:
+        units = np.concatenate([paths.conv, paths.null])
+        n_units = int(round(units.sum()))
+        prob = units / units.sum()
+        mean_val = np.divide(paths.value, paths.conv, out=np.zeros_like(paths.value), where=paths.conv > 0)
+        n = len(paths.conv)
+        for _ in range(int(n_boot)):
+            draw = rng.multinomial(n_units, prob).astype(float)
+            bc, bn = draw[:n], draw[n:]
+            if bc.sum() == 0:
+                continue
+            for m, (c, _) in fit(bc, bc * mean_val, bn).items():
+                boot[m].append(c / c.sum() if c.sum() else c)
+    alpha = (1 - confidence_level) / 2
+    frames = []
+    for m in models:
+        c, v = point[m]
+        b = np.array(boot[m]) if boot[m] else None
+        frames.append(pd.DataFrame({
+            "channel": paths.channels, "model": m, "conversions": c, "value": v,
+            "share": c / c.sum() if c.sum() else c,
+            "share_low": np.quantile(b, alpha, axis=0) if b is not None else np.nan,
+            "share_high": np.quantile(b, 1 - alpha, axis=0) if b is not None else np.nan,
+        }))
+    summary = pd.concat(frames, ignore_index=True)
+    reach = (paths.sets * (paths.conv + paths.null)[:, None]).sum(axis=0)
+    summary["journeys_reached"] = np.tile(reach, len(models))
+    summary["per_1000_reached"] = 1000 * summary["conversions"] / np.maximum(summary["journeys_reached"], 1)
+    p, _, re, rev = _absorb(paths, paths.conv + paths.null, paths.conv, paths.value, paths.null)
+    removal = pd.DataFrame({"channel": paths.channels, "removal_effect": re, "removal_effect_value": rev})
+    return AttributionResult(models, float(paths.conv.sum()), float(paths.value.sum()), float(p), int(n_boot),
+                             float(confidence_level), summary, removal, pt)
+
+
+# --------------------------------------------------------------------------- per stage
+@dataclass(frozen=True)
+class StageAttributionResult:
+    """Attribution per stage transition: ``transition, channel, model, conversions, share, ...``."""
+
+    transitions: tuple[tuple[str, str], ...]
+    _summary: pd.DataFrame = field(repr=False)
+    _totals: pd.DataFrame = field(repr=False)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self._summary.copy()
+
+    @property
+    def totals(self) -> pd.DataFrame:
+        """Journeys and conversions per transition."""
+        return self._totals.copy()
+
+    def __repr__(self) -> str:
+        return "StageAttributionResult\n" + self._pivot().round(3).to_string()
+
+    def _pivot(self, model: str | None = None) -> pd.DataFrame:
+        s = self._summary
+        model = model or ("markov" if "markov" in set(s["model"]) else s["model"].iloc[0])
+        s = s[s["model"] == model]
+        order = [f"{a} → {b}" for a, b in self.transitions]
+        return s.pivot(index="channel", columns="transition", values="share").reindex(columns=order)
+
+    def _repr_html_(self) -> str:
+        return ("<h4>Attribution per stage transition (share of conversions, Markov)</h4>"
+                + self._totals.to_html(index=False, escape=True)
+                + self._pivot().reset_index().to_html(index=False, escape=True, float_format=lambda v: f"{v:.3f}"))
+
+    def plot(self, ax=None, *, model: str | None = None):
+        """Heatmap: share of each transition's conversions credited to each channel."""
+        import matplotlib.pyplot as plt
+
+        piv = self._pivot(model).fillna(0.0)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(1.8 * piv.shape[1] + 3, 0.5 * piv.shape[0] + 1.8))
+        im = ax.imshow(piv.to_numpy() * 100, cmap="Blues", aspect="auto", vmin=0)
+        for i in range(piv.shape[0]):
+            for j in range(piv.shape[1]):
+                v = piv.iat[i, j] * 100
+                ax.text(j, i, f"{v:.0f}%", ha="center", va="center", fontsize=9,
+                        color="white" if v > 0.6 * np.nanmax(piv.to_numpy() * 100) else "black")
+        ax.set_xticks(range(piv.shape[1]), labels=list(piv.columns))
+        ax.set_yticks(range(piv.shape[0]), labels=list(piv.index))
+        ax.set_xlabel("stage transition")
+        ax.set_ylabel("channel")
+        used = model or ("markov" if "markov" in set(self._summary["model"]) else self._summary["model"].iloc[0])
+        ax.set_title(f"Who moves customers between stages ({used.replace('_', ' ')}, % of each transition)")
+        ax.figure.colorbar(im, ax=ax, label="share of transition conversions (%)")
+        return ax
+
+
+def stage_path_table(events: Any, from_stage: str, to_stage: str, *, touch_col: str = "channel",
+                     window: Any = None, exclude_events: Sequence[str] | None = None) -> pd.DataFrame:
+    """Path table for one stage transition.
+
+    A journey starts at the customer's first event in ``from_stage``; it converts
+    when the customer first reaches ``to_stage`` at or after that time (within
+    ``window`` days if given). Its path is the touches from the start up to and
+    including the converting event (or all later touches if it never converts).
+    """
+    import ibis
+
+    from .schema import OUTBOUND_EVENTS
+    from .stages import _events_table, _window_seconds
+
+    win = _window_seconds(window)
+    t = _events_table(events, ("customer_id", "ts", "event", "stage"))
+    if touch_col not in t.columns:
+        raise JourneyParameterError(f"touch_col='{touch_col}': not a column of events")
+    excl = list(OUTBOUND_EVENTS if exclude_events is None else exclude_events)
+    if excl:
+        t = t.filter(~t.event.isin(excl))
+    t = t.mutate(_e=t.ts.epoch_seconds())
+    a = t.filter(t.stage == from_stage)
+    a = a.group_by(_ca="customer_id").aggregate(_ta=a._e.min())
+    b = t.filter(t.stage == to_stage).select(_cb=t.customer_id, _tb=t._e)
+    ab = a.join(b, a._ca == b._cb).filter(lambda x: x._tb >= x._ta)
+    if win is not None:
+        ab = ab.filter(ab._tb <= ab._ta + win)
+    ab = ab.group_by(_cc="_ca").aggregate(_tb=ab._tb.min())
+    starts = a.left_join(ab, a._ca == ab._cc).select("_ca", "_ta", "_tb")
+    touches = t.filter(t[touch_col].notnull()).select(
+        "customer_id", "_e", "event", label=t[touch_col].cast("string"))
+    j = touches.join(starts, touches.customer_id == starts._ca)
+    end_ok = ibis.ifelse(j._tb.isnull(), ibis.literal(True) if win is None else j._e <= j._ta + (win or 0),
+                         j._e <= j._tb)
+    j = j.filter((j._e >= j._ta) & end_ok)
+    item = ibis.struct({"e": j._e, "ev": j.event, "l": j.label})
+    per = j.group_by("customer_id").aggregate(_items=item.collect(), _conv=j._tb.notnull().max())
+    per = per.mutate(path=per._items.sort().map(lambda s: s.l).join(SEP), _c=per._conv.cast("int64"))
+    agg = per.group_by("path").aggregate(conversions=per._c.sum(), null_count=(1 - per._c).sum())
+    out = engine.to_pandas(agg)
+    out["conversion_value"] = 0.0
+    return out[["path", "conversions", "conversion_value", "null_count"]]
+
+
+def stage_attribution(
+    events: Any,
+    transitions: Sequence[tuple[str, str]] | None = None,
+    *,
+    stages: Sequence[str] | None = None,
+    models: Sequence[str] = ("first_touch", "last_touch", "linear", "position_based", "markov", "shapley"),
+    touch_col: str = "channel",
+    window: Any = None,
+    n_boot: int = 0,
+    seed: int = 0,
+) -> StageAttributionResult:
+    """Which touchpoints move customers across each stage transition.
+
+    Parameters
+    ----------
+    events
+        Event log with ``customer_id, ts, event, stage`` and ``touch_col``.
+    transitions
+        Pairs ``(from_stage, to_stage)``; default: consecutive pairs of ``stages``
+        up to the purchase stage (e.g. awareness -> consideration -> cart -> purchase).
+    stages
+        Stage order used for the default transitions (default ``DEFAULT_STAGES``).
+    models
+        Models of :func:`attribute` (``time_decay`` is not available here).
+    window
+        Optional days allowed for the transition.
+    n_boot, seed
+        Bootstrap resamples per transition.
+
+    Returns
+    -------
+    StageAttributionResult
+    """
+    from .schema import DEFAULT_STAGES, PURCHASE_EVENT
+    from .stages import _check_stages
+
+    if transitions is None:
+        st = _check_stages(stages or DEFAULT_STAGES)
+        upto = st.index(PURCHASE_EVENT) + 1 if PURCHASE_EVENT in st else len(st)
+        transitions = list(zip(st[: upto - 1], st[1:upto]))
+    transitions = tuple((str(a), str(b)) for a, b in transitions)
+    if not transitions:
+        raise JourneyParameterError("transitions: expected at least one (from_stage, to_stage) pair")
+    frames, totals = [], []
+    for a, b in transitions:
+        pt = stage_path_table(events, a, b, touch_col=touch_col, window=window)
+        label = f"{a} → {b}"
+        if pt.empty or pt["conversions"].sum() == 0:
+            totals.append({"transition": label, "journeys": int(pt["null_count"].sum()) if len(pt) else 0,
+                           "conversions": 0, "conversion_rate": 0.0})
+            continue
+        res = attribute(pt, models=models, n_boot=n_boot, seed=seed)
+        s = res.summary.drop(columns="value")
+        s.insert(0, "transition", label)
+        frames.append(s)
+        nj = int(pt["conversions"].sum() + pt["null_count"].sum())
+        totals.append({"transition": label, "journeys": nj, "conversions": int(pt["conversions"].sum()),
+                       "conversion_rate": pt["conversions"].sum() / nj})
+    if not frames:
+        raise JourneyDataError("stage attribution: no transition has any conversion; check the stage names")
+    return StageAttributionResult(transitions, pd.concat(frames, ignore_index=True), pd.DataFrame(totals))

@@ -1,0 +1,270 @@
+"""Attribution: hand-computed cases, Monte-Carlo check of the exact chain, Shapley axioms,
+agreement with the ChannelAttribution package (GPL-3, imported here only), planted truth."""
+from __future__ import annotations
+
+import itertools
+from math import factorial
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from journeylib import attribution as A
+from journeylib import paths as P
+from journeylib.errors import JourneyDataError, JourneyParameterError
+
+CLASSIC = pd.DataFrame({
+    "path": ["Google Ads", "Mailing", "Google Ads > Mailing", "Google Ads"],
+    "conversions": [2, 1, 1, 0], "conversion_value": [20.0, 10.0, 10.0, 0.0], "null_count": [0, 0, 0, 1],
+})
+
+
+def test_classic_four_path_markov_example():
+    re = A.markov_removal_effects(CLASSIC).set_index("channel")
+    assert re.attrs["conversion_probability"] == pytest.approx(0.8)
+    assert re.loc["Google Ads", "removal_effect"] == pytest.approx(0.75)
+    assert re.loc["Mailing", "removal_effect"] == pytest.approx(0.5)
+    assert re.loc["Google Ads", "conversions"] == pytest.approx(2.4)
+    assert re.loc["Mailing", "conversions"] == pytest.approx(1.6)
+    assert re["value"].sum() == pytest.approx(40.0)
+    res = A.attribute(CLASSIC, models=["markov"], n_boot=0)
+    assert res.conversion_probability == pytest.approx(0.8)
+    assert res.summary.set_index("channel")["conversions"].to_dict() == pytest.approx({"Google Ads": 2.4, "Mailing": 1.6})
+
+
+HAND = pd.DataFrame({
+    "path": ["a > b > c", "b", "c > direct", "a > b > b > c", "direct > direct"],
+    "conversions": [1, 2, 1, 1, 1], "conversion_value": [10.0, 4.0, 5.0, 8.0, 1.0], "null_count": [3, 1, 0, 2, 0],
+})
+
+
+def test_rule_based_models_hand_computed():
+    s = A.attribute(HAND, models=list(A.RULE_MODELS), n_boot=0).summary
+    got = {m: s[s.model == m].set_index("channel")["conversions"].to_dict() for m in A.RULE_MODELS}
+    assert got["first_touch"] == pytest.approx({"a": 2, "b": 2, "c": 1, "direct": 1})
+    assert got["last_touch"] == pytest.approx({"a": 0, "b": 2, "c": 2, "direct": 2})
+    # c > direct -> c; direct > direct stays direct
+    assert got["last_non_direct"] == pytest.approx({"a": 0, "b": 2, "c": 3, "direct": 1})
+    assert got["linear"] == pytest.approx({"a": 1 / 3 + 1 / 4, "b": 1 / 3 + 2 + 2 / 4, "c": 1 / 3 + 1 / 2 + 1 / 4,
+                                           "direct": 1 / 2 + 1})
+    # position based 40/20/40: a>b>c -> .4/.2/.4; a>b>b>c -> .4, .1+.1, .4; two touches 50/50
+    assert got["position_based"] == pytest.approx({"a": 0.8, "b": 0.2 + 2 + 0.2, "c": 0.4 + 0.5 + 0.4,
+                                                   "direct": 0.5 + 1})
+    v = s[s.model == "first_touch"].set_index("channel")["value"].to_dict()
+    assert v == pytest.approx({"a": 18, "b": 4, "c": 5, "direct": 1})
+    # custom position weights (30/30): middle touch of a>b>c gets 0.4
+    s2 = A.attribute(HAND.iloc[[0]], models=["position_based"], position_weights=(0.3, 0.3), n_boot=0).summary
+    assert s2.set_index("channel")["conversions"].to_dict() == pytest.approx({"a": 0.3, "b": 0.4, "c": 0.3})
+
+
+def test_time_decay_hand_computed():
+    ts = pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-10", "2024-01-01", "2024-01-02"], utc=True)
+    ev = pd.DataFrame({"customer_id": ["1", "1", "1", "2", "2"], "ts": ts,
+                       "event": ["visit", "visit", "purchase", "visit", "visit"],
+                       "channel": ["a", "b", None, "a", "b"], "revenue": [None, None, 50.0, None, None]})
+    s = A.attribute(ev, models=["time_decay", "linear"], half_life=7, n_boot=0).summary
+    td = s[s.model == "time_decay"].set_index("channel")["conversions"]
+    wa, wb = 2 ** (-9 / 7), 2 ** (-2 / 7)  # touches 9 and 2 days before the purchase
+    assert td["a"] == pytest.approx(wa / (wa + wb))
+    assert td["b"] == pytest.approx(wb / (wa + wb))
+    assert s[s.model == "time_decay"]["value"].sum() == pytest.approx(50.0)
+
+
+def _chain_counts(pt):
+    """Independent transition counts (dicts) of a path table."""
+    trans: dict[tuple[str, str], float] = {}
+    for path, conv, null in zip(pt["path"], pt["conversions"], pt["null_count"]):
+        seq = ["(start)"] + path.split(" > ")
+        for a, b in zip(seq[:-1], seq[1:]):
+            trans[(a, b)] = trans.get((a, b), 0) + conv + null
+        trans[(seq[-1], "(conversion)")] = trans.get((seq[-1], "(conversion)"), 0) + conv
+        trans[(seq[-1], "(null)")] = trans.get((seq[-1], "(null)"), 0) + null
+    return trans
+
+
+def _simulate_chain(trans, n, rng, removed=None):
+    states = sorted({a for a, _ in trans})
+    nxt = {s: ([b for (a, b) in trans if a == s], np.array([trans[(a, b)] for (a, b) in trans if a == s], float))
+           for s in states}
+    conv = 0
+    for _ in range(n):
+        s = "(start)"
+        while True:
+            targets, w = nxt[s]
+            s = targets[rng.choice(len(targets), p=w / w.sum())]
+            if s == removed or s == "(null)":
+                break
+            if s == "(conversion)":
+                conv += 1
+                break
+    return conv / n
+
+
+def test_exact_chain_matches_monte_carlo(rng):
+    pt = HAND
+    re = A.markov_removal_effects(pt).set_index("channel")
+    trans = _chain_counts(pt)
+    n = 20_000
+    p_mc = _simulate_chain(trans, n, rng)
+    p = re.attrs["conversion_probability"]
+    assert abs(p_mc - p) < 4 * np.sqrt(p * (1 - p) / n)
+    for ch in ("b", "c"):
+        p_rm = _simulate_chain(trans, n, rng, removed=ch)
+        exact = p * (1 - re.loc[ch, "removal_effect"])
+        assert abs(p_rm - exact) < 4 * np.sqrt(max(exact * (1 - exact), 1e-3) / n)
+
+
+def _brute_shapley(pt, worth):
+    """Shapley by enumerating every ordering of the channels."""
+    chans = sorted({c for p in pt["path"] for c in p.split(" > ")})
+    phi = dict.fromkeys(chans, 0.0)
+    perms = list(itertools.permutations(chans))
+    for order in perms:
+        s: set = set()
+        for c in order:
+            phi[c] += worth(s | {c}) - worth(s)
+            s = s | {c}
+    return {c: v / len(perms) for c, v in phi.items()}
+
+
+def test_shapley_matches_enumeration_and_axioms():
+    pt = pd.DataFrame({"path": ["a > b", "a", "b > c", "c", "d > a", "d"], "conversions": [3, 2, 1, 0, 0, 0],
+                       "conversion_value": 0.0, "null_count": [1, 4, 2, 5, 3, 6]})
+    sets = [frozenset(p.split(" > ")) for p in pt["path"]]
+
+    def additive(s):
+        return sum(c for t, c in zip(sets, pt["conversions"]) if t <= s)
+
+    def rate(s):
+        rows = [(c, c + n) for t, c, n in zip(sets, pt["conversions"], pt["null_count"]) if t == s]
+        return sum(r[0] for r in rows) / sum(r[1] for r in rows) if rows else 0.0
+
+    for value, worth in (("conversions", additive), ("rate", rate)):
+        got = A.shapley_values(pt, value=value).set_index("channel")["shapley"].to_dict()
+        assert got == pytest.approx(_brute_shapley(pt, worth))
+    sv = A.shapley_values(pt).set_index("channel")
+    assert sv["share"].sum() == pytest.approx(1.0)           # efficiency
+    assert sv["conversions"].sum() == pytest.approx(6.0)
+    assert sv.loc["d", "shapley"] == 0.0                     # never on a converting path
+    sym = pd.DataFrame({"path": ["x > y", "y > x", "x", "y"], "conversions": [2, 2, 1, 1],
+                        "conversion_value": 0.0, "null_count": [1, 1, 3, 3]})
+    for value in ("conversions", "rate"):
+        s = A.shapley_values(sym, value=value).set_index("channel")["share"]
+        assert s["x"] == pytest.approx(s["y"])                # symmetry
+
+
+
+def test_shapley_permutation_fallback(monkeypatch):
+    pt = pd.DataFrame({"path": ["a > b", "a", "b > c", "c", "d > a", "d"], "conversions": [3, 2, 1, 0, 0, 0],
+                       "conversion_value": 0.0, "null_count": [1, 4, 2, 5, 3, 6]})
+    exact = A.shapley_values(pt, value="rate")["shapley"].to_numpy()
+    monkeypatch.setattr(A, "SHAPLEY_EXACT_MAX", 2)  # force the Monte-Carlo path on 4 channels
+    mc = A.shapley_values(pt, value="rate", n_permutations=6000, seed=1)["shapley"].to_numpy()
+    np.testing.assert_allclose(mc, exact, atol=0.02)
+    assert not np.allclose(mc, exact, atol=1e-12)  # it really sampled
+
+
+def test_agrees_with_channelattribution(small_sim):
+    ca = pytest.importorskip("ChannelAttribution")
+    pt = P.path_table(small_sim.events)
+    ours = A.attribute(pt, n_boot=0).summary
+    h = ca.heuristic_models(pt, "path", "conversions", var_value="conversion_value", sep=">",
+                            flg_pro=False).set_index("channel_name")
+    for ours_name, theirs in (("first_touch", "first_touch"), ("last_touch", "last_touch"), ("linear", "linear_touch")):
+        mine = ours[ours.model == ours_name].set_index("channel")
+        np.testing.assert_allclose(mine["conversions"], h.loc[mine.index, f"{theirs}_conversions"], rtol=1e-9)
+        np.testing.assert_allclose(mine["value"], h.loc[mine.index, f"{theirs}_value"], rtol=1e-9)
+    m = ca.markov_model(pt, "path", "conversions", var_value="conversion_value", var_null="null_count",
+                        sep=">", verbose=False, nsim_start=int(2e6), seed=1, flg_pro=False, out_more=True)
+    theirs = m["result"].set_index("channel_name")["total_conversions"]
+    mine = ours[ours.model == "markov"].set_index("channel")["conversions"]
+    large = mine[mine / mine.sum() >= 0.10].index
+    assert len(large) >= 3
+    np.testing.assert_allclose(mine[large], theirs[large], rtol=0.02)  # theirs is simulated
+    re_theirs = m["removal_effects"].set_index("channel_name")["removal_effects_conversion"]
+    re_mine = A.markov_removal_effects(pt).set_index("channel")["removal_effect"]
+    np.testing.assert_allclose(re_mine[large], re_theirs[large], rtol=0.04)
+
+
+def test_planted_channel_order(rng):
+    """Channels with larger planted conversion_weight get more credit, in the planted order.
+
+    Channels are touched with different frequencies (touch_share), so raw credit mixes
+    effect and reach. Fair comparisons: the rate-based Shapley value (conversion rate
+    gained by adding the channel to a coalition, which estimates the noisy-OR weight
+    itself) and the Markov removal effect per journey containing the channel.
+    """
+    import journeylib as jl
+
+    sim = jl.simulate_journeys(20_000, seed=11)
+    truth = sim.ground_truth["channels"]["conversion_weight"]
+    order = sim.ground_truth["channels"]["order_by_effect"]
+    pt = P.path_table(sim.events)
+    res = A.attribute(pt, models=["markov", "linear"], n_boot=0).summary
+    per_reach = res[res.model == "markov"].set_index("channel")["per_1000_reached"]
+    assert list(per_reach.sort_values(ascending=False).index) == order
+    # raw shares are not in the planted order: reach (touch_share) confounds them
+    raw = res[res.model == "markov"].set_index("channel")["share"]
+    assert list(raw.sort_values(ascending=False).index) != order
+    # the rate-based Shapley value estimates the noisy-OR weights themselves (noisier:
+    # big coalitions are rare but weigh as much as small ones)
+    sv = A.shapley_values(pt, value="rate").set_index("channel")["share"]
+    assert stats.spearmanr(sv[order], [truth[c] for c in order]).statistic >= 0.8
+    assert set(sv.sort_values(ascending=False).index[:2]) == set(order[:2])
+
+
+def test_bootstrap_and_result_object(small_sim):
+    res = A.attribute(small_sim.events, n_boot=60, seed=3)
+    s = res.summary
+    assert set(s["model"]) == set(A.ALL_MODELS)
+    tot = s.groupby("model")[["conversions", "value", "share"]].sum()
+    np.testing.assert_allclose(tot["conversions"], res.total_conversions)
+    np.testing.assert_allclose(tot["value"], res.total_value)
+    np.testing.assert_allclose(tot["share"], 1.0)
+    assert (s["share_low"] <= s["share"] + 1e-9).all() and (s["share"] <= s["share_high"] + 1e-9).all()
+    assert ((s["share_high"] - s["share_low"]) > 0).all()
+    # the percentile interval of a binomial-like share is about as wide as its normal interval
+    ft = s[(s.model == "first_touch")].set_index("channel")
+    se = np.sqrt(ft["share"] * (1 - ft["share"]) / res.total_conversions)
+    width = (ft["share_high"] - ft["share_low"]) / (2 * 1.96 * se)
+    assert width.between(0.6, 1.6).all()
+    assert "<table" in res._repr_html_() and "AttributionResult" in repr(res)
+    ax = res.plot()
+    assert "share" in ax.get_ylabel()
+
+
+def test_attribution_errors():
+    with pytest.raises(JourneyDataError, match="null_count"):
+        A.as_path_table(CLASSIC.drop(columns="null_count"))
+    with pytest.raises(JourneyDataError, match="conversions"):
+        A.attribute(CLASSIC.assign(conversions=[-1, 1, 1, 0]))
+    with pytest.raises(JourneyParameterError, match="time_decay"):
+        A.attribute(CLASSIC, models=["time_decay"])
+    with pytest.raises(JourneyParameterError, match="models"):
+        A.attribute(CLASSIC, models=["magic"])
+    with pytest.raises(JourneyParameterError, match="position_weights"):
+        A.attribute(CLASSIC, position_weights=(0.7, 0.7))
+
+
+def test_stage_attribution_hand_case():
+    ts = pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04",
+                         "2024-01-01", "2024-01-02"], utc=True)
+    ev = pd.DataFrame({
+        "customer_id": ["1", "1", "1", "1", "2", "2"], "ts": ts,
+        "event": ["landing", "view", "cart", "purchase", "landing", "view"],
+        "channel": ["search", "email", "social", None, "search", "social"],
+        "stage": ["awareness", "consideration", "cart", "purchase", "awareness", "consideration"],
+    })
+    res = A.stage_attribution(ev, models=["first_touch", "last_touch"])
+    s = res.summary.set_index(["transition", "model", "channel"])["conversions"]
+    # awareness -> consideration: both convert; paths search > email and search > social
+    assert s[("awareness → consideration", "first_touch", "search")] == 2
+    assert s[("awareness → consideration", "last_touch", "email")] == 1
+    # consideration -> cart: customer 1 (email > social) converts, customer 2 (social) does not
+    assert s[("consideration → cart", "last_touch", "social")] == 1
+    assert s[("consideration → cart", "first_touch", "email")] == 1
+    tot = res.totals.set_index("transition")
+    assert tot.loc["consideration → cart", "journeys"] == 2
+    assert tot.loc["cart → purchase", "conversions"] == 1
+    assert res.plot(model="last_touch").get_xlabel() == "stage transition"
