@@ -112,8 +112,13 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
     except JourneyDataError:
         raise
     except Exception as exc:  # DuckDB's reader errors are precise but deep; keep the gist
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise JourneyDataError(f"{table}: could not read {path}: {first}") from exc
+        lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()] or [type(exc).__name__]
+        detail = " ".join(lines[:3])[:400]
+        hint = ""
+        if "unicode" in str(exc).lower() or "utf" in str(exc).lower():
+            hint = ("\nWhat to do: the file is not UTF-8; re-save it as UTF-8, or read it with "
+                    "pandas.read_csv(..., encoding='latin-1') and pass the DataFrame")
+        raise JourneyDataError(f"{table}: could not read {path}: {detail}{hint}") from exc
     raise JourneyDataError(f"{table}: unsupported file type '{suffix}' ({path}); expected .csv or .parquet")
 
 

@@ -67,6 +67,7 @@ def load_events(
     }
     t = _run_checks(t, checks, "events")
     t = _drop_duplicates(t, "events")
+    _warn_future(t)
     t = t.select(*EVENTS_REQUIRED, *EVENTS_OPTIONAL, *[c for c in t.columns if c not in EVENTS_REQUIRED + EVENTS_OPTIONAL])
     health.record_input("events", source, _count(t))
     return t
@@ -172,7 +173,13 @@ def _timestamp_check(t, col, table, nullable=False):
             f"{table}: column '{col}' has type {typ}; expected timestamps "
             "(ISO text such as 2024-05-01 13:45:00, optionally with +02:00, or a datetime column)"
         )
-    expected = "a timestamp such as 2024-05-01 13:45:00 or 2024-05-01T13:45:00+02:00"
+    # Dates outside this range are typos or sentinels (0001-01-01, 9999-12-31) and
+    # would overflow pandas' timestamps downstream.
+    lo = ibis.timestamp("1900-01-01 00:00:00").cast(UTC)
+    hi = ibis.timestamp("2200-01-01 00:00:00").cast(UTC)
+    out_of_range = clean.notnull() & ((clean < lo) | (clean >= hi))
+    bad = out_of_range if bad is None else bad | out_of_range
+    expected = "a timestamp between 1900 and 2200 such as 2024-05-01 13:45:00 or 2024-05-01T13:45:00+02:00"
     return clean, bad, expected + ("" if nullable else " (not missing)")
 
 
@@ -225,6 +232,15 @@ def _run_checks(t, checks: dict, table: str) -> ibis.Table:
                 hint = "fix or drop these rows; naive timestamps are read as UTC"
             raise data_error(c, n_bad, n_total, expected, examples, table=table, hint=hint)
     return t.mutate(**{c: clean for c, (clean, _, _) in checks.items()})
+
+
+def _warn_future(t: ibis.Table) -> None:
+    now = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)
+    n_future = int(t.filter(t.ts > ibis.literal(now.to_pydatetime())).count().execute())
+    if n_future:
+        msg = f"events: {n_future:,} rows have timestamps after {now:%Y-%m-%d} (in the future); check the time zone or clock of the source"
+        warnings.warn(msg, JourneyDataWarning, stacklevel=3)
+        health.add_check("events: future timestamps", False, msg)
 
 
 def _drop_duplicates(t: ibis.Table, table: str) -> ibis.Table:
