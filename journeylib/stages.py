@@ -27,7 +27,7 @@ from .errors import JourneyDataError, JourneyParameterError
 from .schema import DEFAULT_STAGES, OUTBOUND_EVENTS
 
 __all__ = [
-    "FunnelResult", "funnel",
+    "FunnelResult", "funnel", "TransitionResult", "stage_transitions", "JourneyMapData", "journey_map_data",
 ]
 
 _MISSING_GROUP = "(missing)"
@@ -341,3 +341,186 @@ def funnel(
             f"expected stages among {list(stages)}"
         )
     return FunnelResult(stages, bool(closed), None if win is None else win / 86400.0, by, obs_end, summary)
+
+
+# --------------------------------------------------------------------------- transitions
+@dataclass(frozen=True)
+class TransitionResult:
+    """Stage-to-stage transitions between consecutive staged events of a customer.
+
+    ``counts`` and ``probabilities`` (row-normalised) are stage x stage DataFrames
+    (rows: from, columns: to; the diagonal holds repeats). ``summary`` has one row
+    per move kind (forward, repeat, backward). ``share_going_back`` is the share of
+    customers with at least one backward move.
+    """
+
+    stages: tuple[str, ...]
+    share_going_back: float
+    customers: int
+    _counts: pd.DataFrame = field(repr=False)
+
+    @property
+    def counts(self) -> pd.DataFrame:
+        return self._counts.copy()
+
+    @property
+    def probabilities(self) -> pd.DataFrame:
+        c = self._counts
+        return c.div(c.sum(axis=1).replace(0, np.nan), axis=0)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        c = self._counts.to_numpy()
+        i, j = np.indices(c.shape)
+        rows = [("forward", c[j > i].sum()), ("repeat", np.trace(c)), ("backward", c[j < i].sum())]
+        out = pd.DataFrame(rows, columns=["move", "transitions"])
+        out["share"] = out["transitions"] / max(out["transitions"].sum(), 1)
+        return out
+
+    def __repr__(self) -> str:
+        return (f"TransitionResult({self.customers:,} customers, {self.share_going_back:.1%} go back at least once)\n"
+                + self._counts.to_string())
+
+    def _repr_html_(self) -> str:
+        return _html_block(
+            f"Stage transitions: {self.share_going_back:.1%} of {self.customers:,} customers go back at least once",
+            self.probabilities.round(3).reset_index().rename(columns={"index": "from \\ to"}))
+
+    def plot(self, ax=None):
+        """Heatmap of row probabilities (from-stage rows), annotated with % and counts."""
+        import matplotlib.pyplot as plt
+
+        p = self.probabilities.fillna(0.0).to_numpy() * 100
+        c = self._counts.to_numpy()
+        k = len(self.stages)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(1.2 * k + 3, 1.0 * k + 1.2))
+        im = ax.imshow(p, cmap="Purples", vmin=0, vmax=100)
+        for a in range(k):
+            for b in range(k):
+                if c[a, b]:
+                    ax.text(b, a, f"{p[a, b]:.0f}%\n({c[a, b]:,})", ha="center", va="center", fontsize=8,
+                            color="white" if p[a, b] > 55 else "black")
+                if b < a and c[a, b]:
+                    ax.add_patch(plt.Rectangle((b - 0.5, a - 0.5), 1, 1, fill=False, ec="#d62728", lw=1.2))
+        ax.set_xticks(range(k), labels=list(self.stages), rotation=30, ha="right")
+        ax.set_yticks(range(k), labels=list(self.stages))
+        ax.set_xlabel("next stage")
+        ax.set_ylabel("current stage")
+        ax.set_title(f"Stage transitions (row %); red = backward move\n"
+                     f"{self.share_going_back:.1%} of customers go back at least once")
+        ax.figure.colorbar(im, ax=ax, label="% of moves out of the current stage")
+        return ax
+
+
+def _stage_index(col, stages: Sequence[str]):
+    expr = ibis.cases(*[(col == s, i) for i, s in enumerate(stages)], else_=None)
+    return expr
+
+
+def stage_transitions(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *,
+                      collapse_repeats: bool = False) -> TransitionResult:
+    """Stage-to-stage transition counts, including backward moves and repeats.
+
+    Consecutive events of a customer with a stage in ``stages`` (ordered by
+    ``schema.ORDER_KEYS``) form one transition each. ``collapse_repeats`` drops
+    same-stage transitions (the diagonal).
+    """
+    stages = _check_stages(stages)
+    t = _drop_outbound(_events_table(events, ("customer_id", "ts", "stage")))
+    t = t.filter(t.stage.isin(list(stages)))
+    order = [t.ts] + [t[c] for c in ("event", "channel") if c in t.columns] + [t.stage]
+    w = ibis.window(group_by=t.customer_id, order_by=order)
+    t = t.mutate(_prev=t.stage.lag().over(w))
+    tr = t.filter(t._prev.notnull())
+    if collapse_repeats:
+        tr = tr.filter(tr._prev != tr.stage)
+    tr = tr.mutate(_back=(_stage_index(tr.stage, stages) < _stage_index(tr._prev, stages)).cast("int64"))
+    counts = engine.to_pandas(tr.group_by(["_prev", "stage"]).aggregate(n=tr.count()))
+    per = tr.group_by("customer_id").aggregate(b=tr._back.max())
+    n_cust = engine.to_pandas(t.aggregate(n=t.customer_id.nunique()))["n"].iloc[0]
+    back = engine.to_pandas(per.aggregate(n=per.b.sum()))["n"].iloc[0]
+    mat = pd.DataFrame(0, index=list(stages), columns=list(stages), dtype="int64")
+    for a, b, n in counts.itertuples(index=False):
+        mat.loc[a, b] = int(n)
+    mat.index.name, mat.columns.name = "from", "to"
+    n_cust = int(n_cust or 0)
+    return TransitionResult(stages, float(back or 0) / n_cust if n_cust else float("nan"), n_cust, mat)
+
+
+# --------------------------------------------------------------------------- journey map data
+@dataclass(frozen=True)
+class JourneyMapData:
+    """Per-stage numbers behind the journey map (see :mod:`journeylib.journeymap`).
+
+    ``summary``: ``stage, customers, conversion_to_next, drop_off, median_days_in_stage,
+    top_touchpoints`` (text), ``score_mean, score_n`` (when a score column exists),
+    ``pain_point`` (bool). ``touchpoints``: ``stage, touchpoint, events, share``.
+    """
+
+    stages: tuple[str, ...]
+    score_col: str | None
+    _summary: pd.DataFrame = field(repr=False)
+    _touchpoints: pd.DataFrame = field(repr=False)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self._summary.copy()
+
+    @property
+    def touchpoints(self) -> pd.DataFrame:
+        return self._touchpoints.copy()
+
+    def __repr__(self) -> str:
+        return "JourneyMapData\n" + self._summary.to_string(index=False)
+
+    def _repr_html_(self) -> str:
+        return _html_block("Journey map data", self._summary)
+
+    def plot(self, ax=None, **kwargs):
+        """Draw the journey map (delegates to :func:`journeylib.journeymap.plot_journey_map`)."""
+        from .journeymap import plot_journey_map
+
+        return plot_journey_map(self, ax=ax, **kwargs)
+
+
+def journey_map_data(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, window: Any = None,
+                     touch_col: str = "channel", score_col: str | None = "score", top_n: int = 3,
+                     n_pain_points: int = 2, observation_end: Any = None) -> JourneyMapData:
+    """Numbers for the journey map: one row per stage.
+
+    Customers and conversion come from the closed :func:`funnel`; the median time in
+    a stage is the median time from first reaching it to first reaching the next;
+    top touchpoints are the most frequent ``touch_col`` values of events at that
+    stage; the score line is the mean of ``score_col`` (CSAT/NPS/rating) per stage
+    when that column exists. The ``n_pain_points`` stages with the largest drop-off
+    to the next stage are flagged.
+    """
+    stages = _check_stages(stages)
+    f = funnel(events, stages, window=window, observation_end=observation_end).summary
+    t = _drop_outbound(_events_table(events))
+    t = t.filter(t.stage.isin(list(stages)))
+    rows = pd.DataFrame({"stage": list(stages), "customers": f["customers"].to_numpy()})
+    rows["conversion_to_next"] = list(f["step_conversion"].to_numpy()[1:]) + [np.nan]
+    rows["drop_off"] = 1 - rows["conversion_to_next"]
+    rows["median_days_in_stage"] = list(f["median_days_from_previous"].to_numpy()[1:]) + [np.nan]
+    tp = pd.DataFrame(columns=["stage", "touchpoint", "events", "share"])
+    if touch_col in t.columns:
+        tt = t.filter(t[touch_col].notnull())
+        tp = engine.to_pandas(tt.group_by(["stage", touch_col]).aggregate(events=tt.count()))
+        tp = tp.rename(columns={touch_col: "touchpoint"})
+        tp["share"] = tp["events"] / tp.groupby("stage")["events"].transform("sum")
+        tp = tp.sort_values(["stage", "events"], ascending=[True, False]).reset_index(drop=True)
+    tops = {s: ", ".join(f"{r.touchpoint} {r.share:.0%}" for r in g.head(top_n).itertuples())
+            for s, g in tp.groupby("stage")}
+    rows["top_touchpoints"] = rows["stage"].map(tops).fillna("")
+    used_score = score_col if score_col and score_col in t.columns else None
+    if used_score:
+        sc = t.filter(t[used_score].notnull())
+        agg = engine.to_pandas(sc.group_by("stage").aggregate(score_mean=sc[used_score].cast("float64").mean(),
+                                                               score_n=sc.count()))
+        rows = rows.merge(agg, on="stage", how="left")
+    ranked = rows["drop_off"].iloc[:-1].sort_values(ascending=False)
+    pains = set(ranked.index[: max(int(n_pain_points), 0)])
+    rows["pain_point"] = rows.index.isin(pains)
+    return JourneyMapData(stages, used_score, rows, tp)

@@ -1,0 +1,101 @@
+"""Paths: hand-built event logs with known journeys, path table and Sankey links."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from journeylib import paths as P
+from journeylib.errors import JourneyParameterError
+from journeylib.stages import journey_map_data, stage_transitions
+
+
+def _log():
+    rows = [
+        ("1", "2024-01-01 10:00", "visit", "search", "awareness", None),
+        ("1", "2024-01-02 10:00", "visit", "email", "consideration", None),
+        ("1", "2024-01-02 11:00", "winback_sent", "email", None, None),   # outbound: never a touch
+        ("1", "2024-01-03 10:00", "purchase", None, "purchase", 30.0),
+        ("1", "2024-01-20 10:00", "visit", "social", "consideration", None),
+        ("1", "2024-01-21 10:00", "purchase", "email", "repeat", 10.0),    # conversion, not a touch
+        ("2", "2024-01-01 10:00", "visit", "social", "awareness", None),
+        ("2", "2024-01-01 10:00", "visit", "direct", "awareness", None),   # tie: ordered by event, channel
+        ("2", "2024-01-15 10:00", "visit", "social", "consideration", None),
+    ]
+    df = pd.DataFrame(rows, columns=["customer_id", "ts", "event", "channel", "stage", "revenue"])
+    df["ts"] = pd.to_datetime(df["ts"], utc=True)
+    return df
+
+
+def test_journeys_cut_modes():
+    ev = _log()
+    j = P.journeys(ev)  # first conversion cuts, later touches dropped
+    assert j["path"].tolist() == ["search > email", "direct > social > social"]
+    assert j["conversions"].tolist() == [1, 0]
+    assert j["conversion_value"].tolist() == [30.0, 0.0]
+    assert j.loc[0, "days_to_convert"] == pytest.approx(2.0)
+    e = P.journeys(ev, cut_at_conversion="each")
+    assert e["path"].tolist() == ["search > email", "social", "direct > social > social"]
+    assert e["conversions"].tolist() == [1, 1, 0]
+    n = P.journeys(ev, cut_at_conversion="none")
+    assert n["path"].tolist() == ["search > email > social", "direct > social > social"]
+    assert n.loc[0, "conversions"] == 2 and n.loc[0, "conversion_value"] == 40.0
+
+
+def test_session_gap_lookback_collapse_and_event_paths():
+    ev = _log()
+    g = P.journeys(ev, session_gap=7)
+    assert g["path"].tolist() == ["search > email", "direct > social", "social"]
+    lb = P.journeys(ev, lookback=1.5)  # customer 1: only touches within 1.5 days of the purchase
+    assert lb["path"].tolist() == ["email", "social"]
+    c = P.journeys(ev, collapse_repeats=True)
+    assert c["path"].tolist() == ["search > email", "direct > social"]
+    assert P.journeys(ev, touch_col="stage")["path"].tolist()[0] == "awareness > consideration"
+    with pytest.raises(JourneyParameterError, match="cut_at_conversion"):
+        P.journeys(ev, cut_at_conversion="sometimes")
+    with pytest.raises(JourneyParameterError, match="touch_col"):
+        P.journeys(ev, touch_col="nope")
+
+
+def test_path_table_top_paths_sankey(small_sim):
+    ev = _log()
+    pt = P.path_table(ev, cut_at_conversion="each")
+    assert pt.set_index("path").loc["social", "conversions"] == 1
+    assert pt["null_count"].sum() == 1 and pt["conversion_value"].sum() == 40.0
+    sk = P.sankey_data(pt, steps=2).set_index(["source", "target"])["value"]
+    assert sk[("1. search", "2. email")] == 1
+    assert sk[("2. social", "... (continues)")] == 1
+    assert sk[("1. social", "conversion")] == 1
+    j = P.journeys(small_sim.events)
+    big = P.path_table(small_sim.events)
+    # the path table aggregates the journeys frame exactly
+    assert big["conversions"].sum() == j["conversions"].sum()
+    assert big["null_count"].sum() == (j["conversions"] == 0).sum()
+    top = P.top_paths(big, 5)
+    assert top["journeys"].is_monotonic_decreasing and len(top) == 5
+    counts = j["path"].value_counts()
+    assert top["journeys"].tolist() == counts.sort_values(ascending=False).head(5).tolist()
+    lengths = P.path_lengths(j)
+    assert lengths["journeys"].sum() == len(j)
+    ttc = P.time_to_convert(j)
+    assert ttc.loc[0, "median"] == pytest.approx(j.loc[j.conversions > 0, "days_to_convert"].median())
+
+
+def test_stage_transitions_and_journey_map():
+    ev = _log()
+    tr = stage_transitions(ev)
+    c = tr.counts
+    # customer 1: awareness>consideration>purchase>consideration>repeat; 2: awareness>awareness>consideration
+    assert c.loc["awareness", "consideration"] == 2
+    assert c.loc["purchase", "consideration"] == 1 and c.loc["awareness", "awareness"] == 1
+    assert tr.share_going_back == pytest.approx(0.5)
+    s = tr.summary.set_index("move")["transitions"]
+    assert s["backward"] == 1 and s["repeat"] == 1 and s["forward"] == 4
+    assert tr.plot().get_xlabel() == "next stage"
+    jm = journey_map_data(ev, ["awareness", "consideration", "purchase"], score_col=None, n_pain_points=1)
+    sm = jm.summary.set_index("stage")
+    assert sm.loc["awareness", "customers"] == 2 and sm.loc["purchase", "customers"] == 1
+    assert sm.loc["consideration", "conversion_to_next"] == pytest.approx(0.5)
+    assert sm["pain_point"].tolist() == [False, True, False]
+    assert sm.loc["awareness", "top_touchpoints"].startswith(("direct 33%", "search 33%", "social 33%"))
+    ax = jm.plot()
+    assert "journey map" in ax.get_title(loc="left").lower()
