@@ -110,9 +110,15 @@ class SequentialResult:
         ax = ax or plt.gca()
         lk = self.looks
         x = lk["look"]
-        ax.fill_between(x, lk["seq_ci_low"].clip(lower=lk["estimate"] - 10 * lk["se"].max()),
-                        lk["seq_ci_high"].clip(upper=lk["estimate"] + 10 * lk["se"].max()),
+        # y range: the fixed-horizon intervals widened by half; the sequence is clipped to it
+        # (before the first valid look it is infinite)
+        lo, hi = np.nanmin(lk["ci_low"]), np.nanmax(lk["ci_high"])
+        if "ci_low" not in lk or not np.isfinite([lo, hi]).all():
+            lo, hi = np.nanmin(lk["estimate"] - 4 * lk["se"]), np.nanmax(lk["estimate"] + 4 * lk["se"])
+        pad = 0.5 * (hi - lo)
+        ax.fill_between(x, lk["seq_ci_low"].clip(lower=lo - pad), lk["seq_ci_high"].clip(upper=hi + pad),
                         alpha=0.25, label=f"{1 - self.alpha:.0%} confidence sequence (valid at every look)")
+        ax.set_ylim(lo - pad, hi + pad)
         if "ci_low" in lk:
             ax.plot(x, lk["ci_low"], ls=":", color="grey", label="fixed-horizon CI (valid only at the planned end)")
             ax.plot(x, lk["ci_high"], ls=":", color="grey")
