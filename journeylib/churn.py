@@ -297,7 +297,7 @@ class WinbackResult:
             if self.by else ["all"]
         y = np.arange(len(s))
         ax.barh(y, s["rate"] * 100, color="#4C72B0", alpha=0.8)
-        err = np.vstack([(s["rate"] - s["ci_low"]) * 100, (s["ci_high"] - s["rate"]) * 100])
+        err = np.clip(np.vstack([(s["rate"] - s["ci_low"]) * 100, (s["ci_high"] - s["rate"]) * 100]), 0, None)
         ax.errorbar(s["rate"] * 100, y, xerr=err, fmt="none", ecolor="black", capsize=3)
         ax.set_yticks(y, labels)
         ax.invert_yaxis()
@@ -323,7 +323,7 @@ def _wilson(k: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[np.ndarr
     den = 1 + z**2 / n
     mid = (p + z**2 / (2 * n)) / den
     half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / den
-    return mid - half, mid + half
+    return np.clip(mid - half, 0.0, 1.0), np.clip(mid + half, 0.0, 1.0)
 
 
 def _rate_table(ep: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -417,3 +417,19 @@ def winback_rates(
     df.loc[~df["returned"], "days_to_return"] = np.nan
     df = df.sort_values(["customer_id", "last_active"]).reset_index(drop=True)
     return WinbackResult(df, n_days, m_days, by, n_censored)
+
+
+def first_order_value(events: Any, *, purchase_event: str = PURCHASE_EVENT) -> pd.DataFrame:
+    """Revenue of each customer's first purchase (a common Cox covariate).
+
+    Ties on the first timestamp are broken by the canonical order keys; customers
+    without a purchase are absent. Returns ``customer_id, first_order_value``.
+    """
+    ev = engine.to_table(events)
+    _require(ev, ("customer_id", "ts", "event", "revenue"), "events")
+    p = ev.filter(ev.event == purchase_event)
+    order = [p.ts] + [p[c] for c in ("channel", "stage") if c in p.columns]
+    p = p.mutate(k=ibis.row_number().over(ibis.window(group_by="customer_id", order_by=order)))
+    out = engine.to_pandas(p.filter(p.k == 0).select("customer_id", first_order_value=p.revenue.cast("float64"))
+                           .order_by("customer_id"))
+    return out.reset_index(drop=True)

@@ -24,13 +24,14 @@ from lifelines.statistics import logrank_test, multivariate_logrank_test, propor
 from lifelines.utils import median_survival_times
 
 from . import engine, health
-from .churn import WinbackResult, churn_counts, churn_expr, churn_labels, winback_rates  # noqa: F401
+from .churn import (WinbackResult, churn_counts, churn_expr, churn_labels, first_order_value,  # noqa: F401
+                    winback_rates)
 from .errors import JourneyDataError, JourneyFitError, JourneyParameterError
 
 DEFAULT_HORIZONS: tuple[int, ...] = (30, 90, 180, 365)
 
 __all__ = [
-    "churn_labels", "churn_counts", "churn_expr", "winback_rates", "WinbackResult",
+    "churn_labels", "churn_counts", "churn_expr", "winback_rates", "WinbackResult", "first_order_value",
     "kaplan_meier", "KaplanMeierResult", "logrank", "LogRankResult", "cox", "CoxResult",
     "to_start_stop", "DEFAULT_HORIZONS",
 ]
@@ -224,7 +225,7 @@ class KaplanMeierResult:
         for i, g in enumerate(groups):
             sub = r[r["group"] == g].set_index("horizon_days").reindex(hs)
             y = sub["retention"].to_numpy() * 100
-            err = np.vstack([y - sub["ci_low"].to_numpy() * 100, sub["ci_high"].to_numpy() * 100 - y])
+            err = np.clip(np.vstack([y - sub["ci_low"].to_numpy() * 100, sub["ci_high"].to_numpy() * 100 - y]), 0, None)
             ax.bar(x + (i - (len(groups) - 1) / 2) * width, y, width, yerr=err, capsize=3, label=g, alpha=0.85)
         ax.set_xticks(x, [f"{h:g} days" for h in hs])
         ax.set_xlabel("horizon")
@@ -403,6 +404,7 @@ class CoxResult:
     strata: tuple[str, ...]
     n: float
     events: float
+    reference: dict = field(default_factory=dict)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -456,6 +458,8 @@ class CoxResult:
         ax.minorticks_off()
         ax.set_xlabel("hazard ratio (log scale; < 1 = churns less)")
         ax.set_title(f"Cox model ({self.kind}): hazard ratios, 95% CI")
+        if self.reference:
+            ax.set_ylabel("vs " + ", ".join(f"{k} = {v}" for k, v in self.reference.items()))
         return ax
 
     def __repr__(self) -> str:
@@ -470,9 +474,11 @@ class CoxResult:
         return f"<p>{head}</p>" + self.terms.to_html(index=False, escape=True, float_format=lambda v: f"{v:.3f}")
 
 
-def _design(df: pd.DataFrame, covariates: Sequence[str], reference: Mapping[str, Any]) -> tuple[pd.DataFrame, list[str]]:
+def _design(df: pd.DataFrame, covariates: Sequence[str], reference: Mapping[str, Any],
+            used: dict | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Numeric design: numbers/booleans as is, text/categories one-hot against a reference level."""
     out, terms = {}, []
+    used = {} if used is None else used
     for c in covariates:
         s = df[c]
         if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
@@ -489,6 +495,7 @@ def _design(df: pd.DataFrame, covariates: Sequence[str], reference: Mapping[str,
         ref = reference.get(c, levels.index[0])
         if ref not in levels.index:
             raise JourneyParameterError(f"reference[{c!r}]={ref!r}; expected one of {sorted(levels.index)}")
+        used[c] = str(ref)
         for lvl in sorted(levels.index):
             if lvl != ref:
                 name = f"{c}: {lvl}"
@@ -622,7 +629,8 @@ def cox(
     d, e, w = _survival_columns(df, duration_col, event_col, weights_col)
     if e.sum() == 0:
         raise JourneyDataError(f"column '{event_col}': no churn observed; a Cox model needs events")
-    X, terms = _design(df, covariates, reference)
+    refs: dict = {}
+    X, terms = _design(df, covariates, reference, refs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FutureWarning)
         if time_varying:
@@ -645,7 +653,7 @@ def cox(
             except (ConvergenceError, ConvergenceWarning) as exc:
                 raise JourneyFitError(f"time-varying Cox did not converge: {exc}. Try penalizer=0.01 or fewer covariates.") from exc
             result = CoxResult(model, "time-varying", _terms_table(model, alpha), None, None, ph_alpha,
-                               tuple(strata), float(len(df)), float(e.sum()))
+                               tuple(strata), float(len(df)), float(e.sum()), refs)
             return result
         fit_df = pd.concat([X, df[strata]], axis=1)
         fit_df["_duration"], fit_df["_event"] = d, e
@@ -671,7 +679,7 @@ def cox(
                                "pvalue": s["p"].to_numpy()})
         ww = np.ones(len(d)) if w is None else w
         result = CoxResult(model, "baseline", _terms_table(model, alpha), float(model.concordance_index_), ph,
-                           ph_alpha, tuple(strata), float(ww.sum()), float(ww[e].sum()))
+                           ph_alpha, tuple(strata), float(ww.sum()), float(ww[e].sum()), refs)
     if check_assumptions and record_health:
         health.add_check("Cox proportional-hazards assumption", bool(result.ph_ok), result.ph_reading)
     return result

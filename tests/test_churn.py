@@ -217,3 +217,20 @@ def test_winback_hand_built():
     assert "email" in repr(wb) and "<table" in wb._repr_html_()
     ax = wb.plot()
     assert ax.get_xlabel().startswith("returned within")
+
+
+def test_first_order_value():
+    ev = _ev([("A", 5, "purchase"), ("A", 1, "landing"), ("A", 9, "purchase"), ("B", 3, "product_view")])
+    ev["revenue"] = [20.0, None, 99.0, None]
+    got = churn.first_order_value(ev)
+    assert got.to_dict("records") == [{"customer_id": "A", "first_order_value": 20.0}]
+
+
+def test_wilson_interval_matches_statsmodels():
+    from statsmodels.stats.proportion import proportion_confint
+
+    k, n = np.array([0, 3, 50, 20]), np.array([7, 40, 50, 1000])
+    lo, hi = churn._wilson(k, n)
+    ref_lo, ref_hi = proportion_confint(k, n, alpha=0.05, method="wilson")
+    np.testing.assert_allclose(lo, ref_lo, atol=1e-12)
+    np.testing.assert_allclose(hi, ref_hi, atol=1e-12)
