@@ -27,16 +27,25 @@ def connect(target: Any = None, *, threads: int | None = None,
     Parameters
     ----------
     target
-        ``None`` for an embedded in-memory DuckDB, a path to a DuckDB database
-        file, or an existing Ibis connection (any backend Ibis supports).
+        ``None`` or ``"duckdb"``: an embedded in-memory DuckDB (the default).
+        A path ending in ``.duckdb``/``.db``: a DuckDB database file.
+        ``"spark"`` (a local SparkSession), a Spark master URL (``"spark://host:7077"``,
+        ``"local[4]"``, ``"yarn"``) or an existing ``SparkSession``: Ibis' PySpark backend.
+        An existing Ibis connection (any backend Ibis supports) is used as is.
     threads, memory_limit, temp_directory
-        DuckDB knobs for out-of-core work (e.g. ``memory_limit="4GB"``).
+        DuckDB knobs for out-of-core work (e.g. ``memory_limit="4GB"``,
+        ``temp_directory="/scratch"`` where DuckDB spills).
     """
     global _DEFAULT
     if isinstance(target, ibis.BaseBackend):
         con = target
-    elif target is None or isinstance(target, (str, Path)):
-        con = ibis.duckdb.connect(str(target) if target is not None else ":memory:")
+    elif type(target).__name__ == "SparkSession":
+        con = _spark(target)
+    elif isinstance(target, str) and (target == "spark" or target.startswith(("spark://", "local", "yarn", "k8s://"))):
+        con = _spark(target)
+    elif target is None or target in ("duckdb", ":memory:") or isinstance(target, (str, Path)):
+        path = ":memory:" if target in (None, "duckdb") else str(target)
+        con = ibis.duckdb.connect(path)
         # Timestamps are compared and truncated in UTC whatever the machine's zone.
         con.raw_sql("SET TimeZone='UTC'")
         if threads:
@@ -47,11 +56,32 @@ def connect(target: Any = None, *, threads: int | None = None,
             con.raw_sql(f"SET temp_directory='{temp_directory}'")
     else:
         raise JourneyParameterError(
-            f"connect() got {type(target).__name__}; expected None, a DuckDB file path or an Ibis connection"
+            f"connect() got {type(target).__name__}; expected None, 'duckdb', a DuckDB file path, "
+            "'spark', a Spark master URL, a SparkSession or an Ibis connection"
         )
     _DEFAULT = con
     ibis.set_backend(con)
     return con
+
+
+def _spark(target: Any) -> ibis.BaseBackend:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise JourneyParameterError(
+            "the Spark engine needs pyspark: pip install 'journeylib[spark]' (and Java 17)"
+        ) from None
+    if isinstance(target, str):
+        master = "local[2]" if target == "spark" else target
+        session = (SparkSession.builder.master(master).appName("journeylib")
+                   .config("spark.sql.session.timeZone", "UTC")
+                   .config("spark.ui.enabled", "false")
+                   .config("spark.sql.shuffle.partitions", "8")
+                   .getOrCreate())
+    else:
+        session = target
+        session.conf.set("spark.sql.session.timeZone", "UTC")
+    return ibis.pyspark.connect(session)
 
 
 def default_connection() -> ibis.BaseBackend:
@@ -102,13 +132,15 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
         raise JourneyDataError(f"{table}: file not found: {path}")
     suffix = Path(files[0]).suffix.lower()
     try:
+        # DuckDB takes a list of files; Spark and others take the path or glob itself.
+        arg = files if con.name == "duckdb" else path
         if suffix in (".parquet", ".pq"):
-            return con.read_parquet(files)
+            return con.read_parquet(arg)
         if suffix in (".csv", ".txt", ".tsv", ".gz"):
             empty = all(Path(f).stat().st_size == 0 for f in files)
             if empty:
                 raise JourneyDataError(f"{table}: {path} is empty; expected a header row and data rows")
-            return con.read_csv(files)
+            return con.read_csv(arg)
     except JourneyDataError:
         raise
     except Exception as exc:  # DuckDB's reader errors are precise but deep; keep the gist

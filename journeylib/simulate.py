@@ -77,7 +77,8 @@ class SimulatedData:
         folder.mkdir(parents=True, exist_ok=True)
         for name in ("events", "customers", "assignments"):
             tmp = folder / f".{name}.parquet.tmp"
-            getattr(self, name).to_parquet(tmp, index=False)
+            # microsecond timestamps: Spark cannot read Parquet nanosecond timestamps
+            getattr(self, name).to_parquet(tmp, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
             tmp.replace(folder / f"{name}.parquet")
         tmp = folder / ".ground_truth.json.tmp"
         tmp.write_text(json.dumps(self.ground_truth, indent=2, default=str) + "\n")
