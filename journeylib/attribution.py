@@ -34,7 +34,10 @@ Models (``model`` column of the result):
     number of channels). ``shapley_value="rate"``: worth = conversion rate of
     journeys touching exactly that set (incremental, rewards channels that raise the
     rate); exact enumeration of all coalitions up to 15 channels, beyond that
-    ``n_permutations`` random orderings (documented Monte-Carlo fallback).
+    ``n_permutations`` random orderings (documented Monte-Carlo fallback). Shares
+    are the positive Shapley values normalised to 1 (a channel whose presence
+    lowers the conversion rate gets no credit; efficiency ``sum phi = v(all)``
+    holds for the raw ``shapley`` values, which rests on a rarely seen coalition).
 
 Bootstrap: journeys are resampled with replacement (multinomially over the
 converting and non-converting units of every path) ``n_boot`` times and every model
@@ -273,8 +276,14 @@ def shapley_values(path_table: pd.DataFrame, *, value: str = "conversions", n_pe
     paths = _Paths(as_path_table(path_table))
     phi = _shapley(paths, paths.conv, paths.null, value, n_permutations, np.random.default_rng(seed))
     total = paths.conv.sum()
-    share = phi / phi.sum() if phi.sum() != 0 else np.zeros_like(phi)
+    share = _shapley_share(phi)
     return pd.DataFrame({"channel": paths.channels, "shapley": phi, "conversions": share * total, "share": share})
+
+
+def _shapley_share(phi: np.ndarray) -> np.ndarray:
+    """Shares from Shapley values; negative values (channels that lower the rate) get no credit."""
+    pos = np.clip(phi, 0.0, None)
+    return pos / pos.sum() if pos.sum() > 0 else np.zeros_like(phi)
 
 
 def _shapley(paths: _Paths, conv, null, value: str, n_permutations: int, rng) -> np.ndarray:
@@ -476,9 +485,9 @@ def attribute(
                 v = value.sum() * rev / rev.sum() if rev.sum() > 0 else np.zeros(paths.k)
             else:  # shapley
                 phi = _shapley(paths, conv, null, shapley_value, 500, rng)
-                sh = phi / phi.sum() if phi.sum() != 0 else np.zeros(paths.k)
+                sh = _shapley_share(phi)
                 phv = _shapley(paths, value, null, shapley_value, 500, rng) if shapley_value == "conversions" else phi
-                shv = phv / phv.sum() if phv.sum() != 0 else np.zeros(paths.k)
+                shv = _shapley_share(phv)
                 c, v = sh * conv.sum(), shv * value.sum()
             out[m] = (c, v)
         return out
@@ -558,7 +567,7 @@ class StageAttributionResult:
 
         piv = self._pivot(model).fillna(0.0)
         if ax is None:
-            _, ax = plt.subplots(figsize=(1.8 * piv.shape[1] + 3, 0.5 * piv.shape[0] + 1.8))
+            _, ax = plt.subplots(figsize=(2.8 * piv.shape[1] + 3, 0.5 * piv.shape[0] + 1.8))
         im = ax.imshow(piv.to_numpy() * 100, cmap="Blues", aspect="auto", vmin=0)
         for i in range(piv.shape[0]):
             for j in range(piv.shape[1]):
