@@ -32,17 +32,23 @@ def resolve_data_dir(data_dir: str | Path) -> Path:
 def load_dataset(data_dir: str | Path = "sample", *, stages=None) -> Dataset:
     """Load ``events`` (required), ``customers`` and ``assignments`` from a folder.
 
-    Each table is ``<name>.parquet`` or ``<name>.csv``; ``ground_truth.json`` is read
+    Each table is ``<name>.parquet`` or ``<name>.csv``, or a folder ``<name>/`` of such
+    files (partitioned one level deep, e.g. by month); ``ground_truth.json`` is read
     when present (the simulator writes it).
     """
     folder = resolve_data_dir(data_dir)
     if not folder.is_dir():
         raise JourneyDataError(f"data folder not found: {folder}; expected a folder with events.parquet or events.csv")
 
-    def find(name: str) -> Path | None:
+    def find(name: str) -> Path | str | None:
         for ext in (".parquet", ".csv"):
             if (folder / f"{name}{ext}").exists():
                 return folder / f"{name}{ext}"
+        part = folder / name
+        if part.is_dir():  # a partitioned dataset such as events/month=2024-01/part-0000.parquet
+            for pattern in ("*/*.parquet", "*.parquet", "*/*.csv", "*.csv"):
+                if any(part.glob(pattern)):
+                    return str(part / pattern)
         return None
 
     ev = find("events")

@@ -101,6 +101,7 @@ def simulate_journeys(
     offer_rate_multiplier: float = 1.3,
     experiment_window_days: int = 28,
     srm_lost_share: float = 0.10,
+    id_offset: int = 0,
 ) -> SimulatedData:
     """Generate a realistic journey log with planted ground truth.
 
@@ -119,6 +120,8 @@ def simulate_journeys(
         Purchase-process parameters (see the module docstring).
     offer_rate_multiplier, experiment_window_days, srm_lost_share
         Experiment parameters.
+    id_offset
+        Customer ids start after this number (to simulate in independent chunks).
 
     Returns
     -------
@@ -129,7 +132,7 @@ def simulate_journeys(
     horizon = round(months * 30.4)
     obs_end = float(horizon)
     n = int(n_customers)
-    cids = np.array([f"C{i:06d}" for i in range(1, n + 1)])
+    cids = np.array([f"C{i:06d}" for i in range(id_offset + 1, id_offset + n + 1)])
     ch = np.array(CHANNELS)
 
     acq_time = rng.uniform(0, obs_end, n)
@@ -383,3 +386,42 @@ def _integrated_rate(lam, join, mult, lo, hi):
     after = np.clip(hi - np.maximum(lo, join), 0, None)
     after = np.minimum(after, length)
     return lam * (length - after + mult * after)
+
+
+def simulate_to_parquet(folder: str | Path, n_customers: int, *, seed: int = 42,
+                        chunk_customers: int = 200_000, progress: bool = True) -> Path:
+    """Simulate a large dataset in chunks, writing Parquet partitioned by month.
+
+    Each chunk of ``chunk_customers`` customers is an independent simulation (seed
+    ``seed + chunk``, ids continuing), so memory stays bounded whatever the size:
+    ``events/month=YYYY-MM/part-NNNN.parquet``, ``customers/part-NNNN.parquet``,
+    ``assignments/part-NNNN.parquet`` and the first chunk's ``ground_truth.json``.
+    About 11 events per customer: 9 million customers give 10^8 events.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    (folder / "customers").mkdir(parents=True, exist_ok=True)
+    (folder / "assignments").mkdir(parents=True, exist_ok=True)
+    n_chunks = -(-int(n_customers) // chunk_customers)
+    total = 0
+    for k in range(n_chunks):
+        n = min(chunk_customers, int(n_customers) - k * chunk_customers)
+        data = simulate_journeys(n, seed=seed + k, id_offset=k * chunk_customers)
+        ev = data.events.assign(month=data.events["ts"].dt.strftime("%Y-%m"))
+        for month, part in ev.groupby("month", sort=True):
+            out = folder / "events" / f"month={month}"
+            out.mkdir(parents=True, exist_ok=True)
+            table = pa.Table.from_pandas(part.drop(columns="month"), preserve_index=False)
+            pq.write_table(table, out / f"part-{k:04d}.parquet", coerce_timestamps="us",
+                           allow_truncated_timestamps=True)
+        for name in ("customers", "assignments"):
+            getattr(data, name).to_parquet(folder / name / f"part-{k:04d}.parquet", index=False,
+                                           coerce_timestamps="us", allow_truncated_timestamps=True)
+        if k == 0:
+            (folder / "ground_truth.json").write_text(json.dumps(data.ground_truth, indent=2, default=str))
+        total += len(data.events)
+        if progress:
+            print(f"  chunk {k + 1}/{n_chunks}: {total:,} events so far", flush=True)
+    return folder

@@ -89,3 +89,18 @@ def test_bundled_sample_is_the_documented_simulation():
     bundled = pd.read_parquet(SAMPLE_DIR / "events.parquet")
     assert len(bundled) == len(regenerated.events)
     assert bundled["revenue"].sum() == pytest.approx(regenerated.events["revenue"].sum())
+
+
+def test_chunked_simulation_is_partitioned_by_month_and_loads_as_one_dataset(tmp_path):
+    from journeylib.simulate import simulate_to_parquet
+
+    simulate_to_parquet(tmp_path, 900, chunk_customers=400, progress=False)
+    assert len(list((tmp_path / "customers").glob("*.parquet"))) == 3
+    months = {p.name for p in (tmp_path / "events").iterdir()}
+    assert "month=2024-01" in months and "month=2025-06" in months
+    data = jl.load_dataset(tmp_path)
+    assert data.customers.count().execute() == 900
+    assert data.events.customer_id.nunique().execute() == 900  # ids continue across chunks
+    parts = [jl.simulate_journeys(400, seed=42), jl.simulate_journeys(400, seed=43, id_offset=400),
+             jl.simulate_journeys(100, seed=44, id_offset=800)]
+    assert data.events.count().execute() == sum(len(p.events) for p in parts)
