@@ -196,18 +196,19 @@ class FitResult:
 
 
 def _minimize(nll_grad, x0: np.ndarray, name: str, maxiter: int = 2000) -> optimize.OptimizeResult:
-    res = optimize.minimize(nll_grad, x0, jac=True, method="L-BFGS-B",
-                            options={"maxiter": maxiter, "gtol": 1e-9, "ftol": 1e-14})
-    if not res.success or not np.all(np.isfinite(res.x)):
-        # second try from the first result with a derivative-free method
-        res2 = optimize.minimize(lambda z: nll_grad(z)[0], res.x if np.all(np.isfinite(res.x)) else x0,
-                                 method="Nelder-Mead", options={"maxiter": 20000, "xatol": 1e-8, "fatol": 1e-12})
-        if res2.success and np.isfinite(res2.fun):
-            return res2
-        health.add_check(f"{name} fit converged", False, str(res.message))
-        raise JourneyFitError(f"{name}: maximum likelihood did not converge ({res.message}); "
-                              "try penalizer=0.001 or check the summary (very few repeat buyers?)")
-    return res
+    """BFGS on log-parameters with the analytic gradient; Nelder-Mead as a fallback."""
+    res = optimize.minimize(nll_grad, x0, jac=True, method="BFGS", options={"maxiter": maxiter, "gtol": 1e-8})
+    ok = np.all(np.isfinite(res.x)) and np.isfinite(res.fun)
+    # BFGS reports "precision loss" at an optimum it cannot improve in floating point: accept a tiny gradient
+    if ok and (res.success or np.max(np.abs(nll_grad(res.x)[1])) < 1e-5):
+        return res
+    res2 = optimize.minimize(lambda z: nll_grad(z)[0], res.x if np.all(np.isfinite(res.x)) else x0,
+                             method="Nelder-Mead", options={"maxiter": 20000, "xatol": 1e-8, "fatol": 1e-12})
+    if res2.success and np.isfinite(res2.fun) and np.max(np.abs(nll_grad(res2.x)[1])) < 1e-4:
+        return res2
+    health.add_check(f"{name} fit converged", False, str(res.message))
+    raise JourneyFitError(f"{name}: maximum likelihood did not converge ({res.message}); "
+                          "try penalizer=0.001 or check the summary (very few repeat buyers?)")
 
 
 def _se_from_hessian(fun, z: np.ndarray, scale: float) -> np.ndarray:
