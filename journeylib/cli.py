@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--customers", type=int, default=5000)
     sim.add_argument("--seed", type=int, default=42)
     sim.add_argument("--out", type=Path, default=SAMPLE_DIR)
+    sim.add_argument("--partitioned", action="store_true",
+                     help="simulate in chunks and write Parquet partitioned by month (for large sizes)")
 
     run = sub.add_parser("run", help="execute one notebook and render it to HTML")
     run.add_argument("notebook", type=Path)
@@ -38,8 +40,11 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "simulate":
-        from .simulate import simulate_journeys
+        from .simulate import simulate_journeys, simulate_to_parquet
 
+        if args.partitioned:
+            print(f"wrote {simulate_to_parquet(args.out, args.customers, seed=args.seed)}")
+            return 0
         data = simulate_journeys(args.customers, seed=args.seed)
         folder = data.write(args.out)
         print(f"wrote {len(data.events):,} events of {args.customers:,} customers to {folder}")

@@ -437,18 +437,14 @@ def _scalar(x, i=-1) -> float:
     return float(a[i]) if a.ndim else float(a)
 
 
-def _sums(df: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Cumulative sums over entry days -> arrays, one entry per look."""
-    return {k: df[k].to_numpy(dtype=float).cumsum() for k in _SUMS}
+def _cumulative(cube: pd.DataFrame, variant: str) -> dict[str, np.ndarray]:
+    """Cumulative sums over entry days of one variant -> arrays, one entry per look."""
+    return {k: cube[(k, variant)].to_numpy(dtype=float).cumsum() for k in _SUMS}
 
 
 def _make_result(exp: str, metric: str, kind: str, control: str, variant: str, segment: str | None,
-                 cd: pd.DataFrame, vd: pd.DataFrame, *, cuped: bool, alternative: str, alpha: float,
-                 mde: float, srm_passed: bool, min_n: int, seed: int) -> ABResult:
-    days = sorted(set(cd["entry_day"]) | set(vd["entry_day"]))
-    align = lambda d: d.set_index("entry_day").reindex(days)[_SUMS].fillna(0.0)
-    c_df, v_df = align(cd), align(vd)
-    c, v = _sums(c_df), _sums(v_df)
+                 days: Sequence, c: Mapping[str, np.ndarray], v: Mapping[str, np.ndarray], *, cuped: bool,
+                 alternative: str, alpha: float, mde: float, srm_passed: bool, min_n: int, seed: int) -> ABResult:
     level = 1 - alpha
     r = _compare(kind, c, v, use_cuped=cuped, alternative=alternative, level=level)
     two = _compare(kind, c, v, use_cuped=cuped, alternative="two-sided", level=level)
@@ -651,12 +647,22 @@ def readout_from_stats(
             es = e if seg is None else e[e[seg_col] == seg]
             for metric, em in es.groupby("metric", sort=False):
                 kind = em["kind"].iloc[0]
-                cd = em[em["variant"] == control].groupby("entry_day", as_index=False)[_SUMS].sum()
+                has_pre = bool(em["s_x"].notna().all())
+                # one table per metric: rows = entry days, columns = (statistic, variant)
+                cube = em.groupby(["entry_day", "variant"])[_SUMS].sum().unstack("variant", fill_value=0.0)
+                cube = cube.sort_index()
+                present = set(cube.columns.get_level_values("variant"))
+                if control not in present:
+                    continue
+                c = _cumulative(cube, control)
                 for var in counts.index[1:]:
-                    vd = em[em["variant"] == var].groupby("entry_day", as_index=False)[_SUMS].sum()
-                    if cd["n"].sum() < 2 or vd["n"].sum() < 2:
+                    if var not in present:
                         continue
-                    r = _make_result(exp, metric, kind, control, var, seg, cd, vd, cuped=cuped,
+                    v = _cumulative(cube, var)
+                    if c["n"][-1] < 2 or v["n"][-1] < 2:
+                        continue
+                    r = _make_result(exp, metric, kind, control, var, seg, list(cube.index), c, v,
+                                     cuped=cuped and has_pre,
                                      alternative=alternative, alpha=alpha, mde=mde, srm_passed=srm.passed,
                                      min_n=min_n, seed=seed)
                     results.append(r)
