@@ -81,3 +81,43 @@ def test_run_all_continues_past_failures(tmp_path, capsys):
     # a second run gets its own folder; the first is left intact
     cli.main(["run-all", "--notebooks-dir", str(nbs), "--output-dir", str(out)])
     assert os.path.realpath(out / "latest") != first and (Path(first) / "ok.html").exists()
+
+
+def test_timeout_marks_failed_and_keeps_earlier_reports(tmp_path):
+    earlier = report.run_notebook(OK, {}, tmp_path)
+    before = earlier.html.read_bytes()
+    res = report.run_notebook(FIX / "sleeps.ipynb", {"seconds": 30}, tmp_path, timeout=2)
+    assert not res.ok and "timed out" in res.error.lower(), res.error
+    assert "This report failed." in res.html.read_text()
+    assert earlier.html.read_bytes() == before
+    index = json.loads((tmp_path / "latest" / "index.json").read_text())
+    assert index[0]["ok"] is False
+
+
+def test_concurrent_run_alls_do_not_clobber_each_other(tmp_path):
+    import threading
+
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    (nbs / "ok.ipynb").write_bytes(OK.read_bytes())
+    out = tmp_path / "reports"
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(report.run_all(nbs, out, jobs=1))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    folders = sorted(p for p in out.iterdir() if p.is_dir() and not p.is_symlink())
+    assert len(folders) == 2 and all((f / "ok.html").exists() and (f / "index.html").exists() for f in folders)
+    assert all(r[0].ok for r in results)
+
+
+def test_inputs_are_byte_identical_after_a_run(small_dir, tmp_path):
+    import hashlib
+
+    from journeylib.paths_config import NOTEBOOKS_DIR
+
+    digests = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in Path(small_dir).glob("*")}
+    res = report.run_notebook(NOTEBOOKS_DIR / "00_journey_overview.ipynb", {"data_dir": str(small_dir)}, tmp_path)
+    assert res.ok, res.error
+    assert digests == {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in Path(small_dir).glob("*")}
