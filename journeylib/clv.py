@@ -662,14 +662,14 @@ class CalibrationCheck:
         ax.set_xticks(xs, lab)
         unit = {"D": "days", "W": "weeks", "M": "months"}.get(self.time_unit, self.time_unit)
         ax.set(xlabel="repeat purchases in calibration period",
-               ylabel=f"mean purchases in holdout ({self.duration:g} {unit})",
+               ylabel=f"mean purchases in holdout ({self.duration:.3g} {unit})",
                title="Calibration vs holdout: conditional expectations")
         ax.legend()
         return ax
 
     def __repr__(self) -> str:
         return (f"CalibrationCheck(actual={self.total_actual:,.0f}, predicted={self.total_predicted:,.0f}, "
-                f"holdout={self.duration:g} {self.time_unit})")
+                f"holdout={self.duration:.3g} {self.time_unit})")
 
     def _repr_html_(self) -> str:
         return f"<p>{html.escape(repr(self))}</p>" + self.table.to_html(index=False)

@@ -94,6 +94,10 @@ class LoyaltyEffect:
         ax.axvline(1.0, color="black", lw=1, ls="--")
         ax.set_yticks(range(len(t)), [f"{o} ({s}): {m}" for o, s, m in zip(t["outcome"], t["scale"], t["method"])])
         ax.set_xscale("log")
+        lo, hi = float(t["lower"].min()), float(t["upper"].max())
+        ticks = [v for v in (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.25, 1.5, 2, 3, 5, 10) if lo / 1.3 <= v <= hi * 1.3]
+        ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+        ax.xaxis.set_minor_locator(plt.matplotlib.ticker.NullLocator())
         ax.set(xlabel="ratio, members vs counterfactual (log scale; 1 = no effect)",
                title="Loyalty programme effect: naive vs adjusted (95% CI)")
         return ax
