@@ -22,6 +22,8 @@ def test_environment_yml_lists_the_same_packages_as_pyproject():
 
     env = yaml.safe_load((PROJ_ROOT / "environment.yml").read_text())
     conda_names = {_name(d) for d in env["dependencies"] if isinstance(d, str)} - {"python", "pip"}
+    pip_section = [d for d in env["dependencies"] if isinstance(d, dict)][0]["pip"]
+    conda_names |= {_name(d) for d in pip_section if not d.startswith("-e")}
     assert conda_names == expected, (
         f"only in environment.yml: {sorted(conda_names - expected)}; "
         f"only in pyproject.toml: {sorted(expected - conda_names)}"
