@@ -182,8 +182,7 @@ def variant_stats(
             raise JourneyParameterError(f"experiments={bad}: not in assignments; available: {sorted(known)}")
         a = a.filter(a.experiment.isin(names))
     keys = ["experiment", "variant", "entry_day"]
-    a = a.select("customer_id", "experiment", "variant", "assigned_at",
-                 entry_day=a.assigned_at.truncate("D"))
+    a = a.select("customer_id", "experiment", "variant", "assigned_at")
     if by is not None:
         if customers is None:
             raise JourneyParameterError(f"by={by!r} needs customers= (a table with customer_id and {by!r})")
@@ -193,7 +192,7 @@ def variant_stats(
         cu = cu.select(cu.customer_id.cast("string").name("seg_customer_id"),
                        cu[by].cast("string").name("seg_value"))
         a = a.left_join(cu, a.customer_id == cu.seg_customer_id)
-        a = a.select("customer_id", "experiment", "variant", "assigned_at", "entry_day",
+        a = a.select("customer_id", "experiment", "variant", "assigned_at",
                      segment=ibis.coalesce(a.seg_value, ibis.literal("(missing)")))
         keys.append("segment")
 
@@ -205,36 +204,54 @@ def variant_stats(
     for _, value in bases:
         if value is not None and value not in ev.columns:
             raise JourneyDataError(f"events: metric needs column '{value}', which is missing; available: {list(ev.columns)}")
-    ev = ev.filter(ev.event.isin(sorted({e for e, _ in bases})))
-    ev = ev.select("customer_id", "ts", "event", *sorted({v for _, v in bases if v}))
-    last_ts = to_pandas(to_table(events, table="events").aggregate(last=lambda t: t.ts.max()))["last"].iloc[0]
-
-    w = ibis.interval(seconds=int(round(window_days * 86400)))
-    j = a.select("customer_id", "experiment", "assigned_at").join(ev, "customer_id")
-    lo = j.assigned_at - w if pre_period else j.assigned_at
-    j = j.filter(j.ts >= lo, j.ts < j.assigned_at + w)
-    inw = j.ts >= j.assigned_at
+    w_sec = int(round(window_days * 86400))
+    w = ibis.interval(seconds=w_sec)
+    # one small round trip: the assignment time range (to prune events before the join)
+    # and the last event time (to flag windows that the data do not cover yet)
+    rng_q = a.aggregate(first=a.assigned_at.min(), last_assigned=a.assigned_at.max()).cross_join(
+        ev.aggregate(last_ts=ev.ts.max()))
+    lims = to_pandas(rng_q).iloc[0]
+    last_ts = lims["last_ts"]
+    if pd.isna(lims["first"]):
+        raise JourneyDataError("assignments: no rows to analyse (after selecting experiments)")
+    as_lit = lambda x: ibis.literal(pd.Timestamp(x).to_pydatetime(), type="timestamp('UTC')")
+    ev = ev.filter(ev.event.isin(sorted({e for e, _ in bases})),
+                   ev.ts >= as_lit(lims["first"]) - w if pre_period else ev.ts >= as_lit(lims["first"]),
+                   ev.ts < as_lit(lims["last_assigned"]) + w)
+    values = sorted({v for _, v in bases if v})
+    ev = ev.select(ev_customer_id=ev.customer_id, ev_ts=ev.ts, ev_event=ev.event,
+                   **{f"ev_{v}": ev[v] for v in values})
+    # Window sums are computed once per distinct (customer, assignment time): users
+    # who enter several concurrent experiments at the same moment (the usual case)
+    # are joined to their events once, not once per experiment. Time arithmetic on
+    # time-zone-aware timestamps is costly per row, so it runs on these pairs only;
+    # the join itself compares plain timestamps. entry_day is the UTC day number.
+    pairs = a.select(p_customer_id=a.customer_id, p_at=a.assigned_at).distinct()
+    p_sec = pairs.p_at.epoch_seconds().cast("int64")
+    pairs = pairs.mutate(p_lo=pairs.p_at - w if pre_period else pairs.p_at, p_hi=pairs.p_at + w,
+                         p_day=(p_sec // 86400).cast("int64"),
+                         p_incomplete=((p_sec + w_sec > int(pd.Timestamp(last_ts).timestamp())).cast("int64")
+                                       if pd.notna(last_ts) else ibis.literal(0, "int64")))
+    j = pairs.left_join(ev, [pairs.p_customer_id == ev.ev_customer_id, ev.ev_ts >= pairs.p_lo,
+                             ev.ev_ts < pairs.p_hi])
+    inw = j.ev_ts >= j.p_at
     aggs = {}
     for i, (event, value) in enumerate(bases):
-        val = ibis.literal(1.0) if value is None else j[value].cast("float64").fill_null(0.0)
-        hit = j.event == event
+        val = ibis.literal(1.0) if value is None else j[f"ev_{value}"].cast("float64").fill_null(0.0)
+        hit = j.ev_event == event  # NULL for pairs without events: the sums below count 0
         aggs[f"y{i}"] = ibis.ifelse(hit & inw, val, 0.0).sum()
         if pre_period:
             aggs[f"x{i}"] = ibis.ifelse(hit & ~inw, val, 0.0).sum()
-    # distinct key names on the per-user side: both sides derive from `a`, so shared
-    # names would be ambiguous for Ibis' column dereferencing
-    pu = j.group_by(pu_experiment=j.experiment, pu_customer_id=j.customer_id).aggregate(**aggs)
-    u = a.left_join(pu, [a.experiment == pu.pu_experiment, a.customer_id == pu.pu_customer_id])
-    u = u.select(*keys, "assigned_at", **{c: u[c].fill_null(0.0) for c in aggs})
+    pu = j.group_by(["p_customer_id", "p_at", "p_day", "p_incomplete"]).aggregate(**aggs)
+    u = a.join(pu, [a.customer_id == pu.p_customer_id, a.assigned_at == pu.p_at])
+    u = u.select(*[k for k in keys if k != "entry_day"], entry_day=u.p_day, n_inc=u.p_incomplete,
+                 **{c: u[c].fill_null(0.0) for c in aggs})
 
     def col(part: Metric, pre: bool) -> ibis.Value:
         c = u[f"{'x' if pre else 'y'}{bases.index(_base_key(part))}"]
         return (c > 0).cast("float64") if part.kind == "conversion" else c
 
-    last_lit = ibis.literal(pd.Timestamp(last_ts).to_pydatetime(), type="timestamp('UTC')") if pd.notna(last_ts) else None
-    out = {"n": u.count()}
-    out["n_incomplete"] = ((u.assigned_at + w > last_lit).cast("int64").sum() if last_lit is not None
-                           else ibis.literal(0, "int64").sum())
+    out = {"n": u.count(), "n_incomplete": u.n_inc.sum()}
     for k, m in enumerate(metrics):
         y = col(m.numerator if m.kind == "ratio" else m, False)
         out[f"m{k}_s_y"], out[f"m{k}_ss_y"] = y.sum(), (y * y).sum()
@@ -245,6 +262,7 @@ def variant_stats(
             x = col(m, True)
             out[f"m{k}_s_x"], out[f"m{k}_ss_x"], out[f"m{k}_s_xy"] = x.sum(), (x * x).sum(), (x * y).sum()
     wide = to_pandas(u.group_by(keys).aggregate(**out))
+    wide["entry_day"] = pd.to_datetime(wide["entry_day"].astype("int64"), unit="D")
     wide = wide.sort_values(keys, kind="mergesort").reset_index(drop=True)
     if by is not None:
         wide = wide.rename(columns={"segment": by})
@@ -447,7 +465,8 @@ def _make_result(exp: str, metric: str, kind: str, control: str, variant: str, s
                  alternative: str, alpha: float, mde: float, srm_passed: bool, min_n: int, seed: int) -> ABResult:
     level = 1 - alpha
     r = _compare(kind, c, v, use_cuped=cuped, alternative=alternative, level=level)
-    two = _compare(kind, c, v, use_cuped=cuped, alternative="two-sided", level=level)
+    two = r if alternative == "two-sided" else _compare(kind, c, v, use_cuped=cuped, alternative="two-sided",
+                                                        level=level)
     var = two["se"] ** 2
     tau2 = sequential.optimal_tau2(_scalar(var), alpha) if np.isfinite(_scalar(var)) and _scalar(var) > 0 else 1.0
     seq = sequential.msprt(two["estimate"], var, tau2, alpha=alpha, n=np.minimum(c["n"], v["n"]), min_n=min_n)
