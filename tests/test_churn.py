@@ -234,3 +234,24 @@ def test_wilson_interval_matches_statsmodels():
     ref_lo, ref_hi = proportion_confint(k, n, alpha=0.05, method="wilson")
     np.testing.assert_allclose(lo, ref_lo, atol=1e-12)
     np.testing.assert_allclose(hi, ref_hi, atol=1e-12)
+
+
+def test_naive_timestamps_and_portable_time_path(monkeypatch):
+    """Naive timestamps read as UTC; the portable (non-DuckDB) epoch path gives the same labels."""
+    fast = churn.churn_labels(EDGE, churn_after=60)
+    naive = EDGE.assign(ts=EDGE["ts"].dt.tz_localize(None))
+    pd.testing.assert_frame_equal(churn.churn_labels(naive, churn_after=60), fast)
+    monkeypatch.setattr(churn, "_micros", lambda t, col="ts": t[col].epoch_seconds().cast("int64") * 1_000_000)
+    pd.testing.assert_frame_equal(churn.churn_labels(EDGE, churn_after=60), fast)
+
+
+def test_final_gap_mode():
+    first = churn.churn_labels(EDGE, churn_after=60).set_index("customer_id")
+    final = churn.churn_labels(EDGE, churn_after=60, gap="final").set_index("customer_id")
+    # F came back after a 70-day gap: one long lifetime, still active -> censored at 100 - 60
+    assert not final.loc["F", "churned"] and final.loc["F", "duration"] == pytest.approx(40.0)
+    assert final["returned"].isna().all()
+    same = [c for c in first.index if not first.loc[c, "returned"]]
+    pd.testing.assert_frame_equal(first.loc[same].drop(columns="returned"), final.loc[same].drop(columns="returned"))
+    with pytest.raises(JourneyParameterError, match="gap"):
+        churn.churn_labels(EDGE, gap="last")
