@@ -28,6 +28,7 @@ from scipy import optimize, special
 
 from . import engine, health
 from .errors import JourneyDataError, JourneyFitError, JourneyParameterError
+from .cohorts import _day_number
 from .schema import PURCHASE_EVENT
 
 TIME_UNITS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
@@ -78,43 +79,45 @@ def customer_summary(
     t = engine.to_table(events)
     _require(t, ("customer_id", "ts", "event"))
     rev = t.revenue.cast("float64") if "revenue" in t.columns else ibis.literal(0.0)
-    p = t.filter(t.event == purchase_event).mutate(day=t.ts.truncate("D"), rev=rev.fill_null(0.0))
-    daily = p.group_by(["customer_id", "day"]).aggregate(revenue=p.rev.sum())
+    # integer day numbers (UTC) from epoch seconds: portable and fast (no calendar calls)
+    p = t.filter(t.event == purchase_event)
+    p = p.select("customer_id", day=_day_number(p.ts), rev=rev.fill_null(0.0))
     if calibration_end is None:
-        last = daily.day.max().to_pandas()
+        last = p.day.max().to_pandas()
         if last is None or pd.isna(last):
             raise JourneyDataError(f"events: no '{purchase_event}' events; expected purchases to summarise")
-        cal = _day(last)
+        cal = pd.Timestamp(int(last) * 86400, unit="s", tz="UTC")
     else:
         cal = _day(calibration_end)
-    cal_lit = ibis.literal(cal.to_pydatetime(), type="timestamp('UTC')")
-    calib = daily.filter(daily.day <= cal_lit)
+    cal_d = int(cal.timestamp() // 86400)
+    calib = p.filter(p.day <= cal_d)
     first = calib.group_by("customer_id").aggregate(first_day=calib.day.min())
     c = calib.join(first, "customer_id")
-    sec = ibis.literal(86400.0 * TIME_UNITS[time_unit])
-    is_rep = (c.day > c.first_day).cast("int64")
+    # distinct purchase days per customer (same-day purchases merged) without a (customer, day) group by
     agg = c.group_by("customer_id").aggregate(
-        first_purchase=c.first_day.min(),
-        frequency=is_rep.sum(),
+        first_day=c.first_day.max(),
+        days=c.day.nunique(),
         last_day=c.day.max(),
-        revenue_total=c.revenue.sum(),
-        repeat_revenue=(c.revenue * is_rep.cast("float64")).sum(),
+        revenue_total=c.rev.sum(),
+        first_revenue=ibis.ifelse(c.day == c.first_day, c.rev, 0.0).sum(),
     )
-    agg = agg.mutate(
-        recency=(agg.last_day.epoch_seconds() - agg.first_purchase.epoch_seconds()) / sec,
-        T=(cal_lit.epoch_seconds() - agg.first_purchase.epoch_seconds()) / sec,
-    )
-    cols = ["customer_id", "first_purchase", "frequency", "recency", "T", "repeat_revenue", "revenue_total"]
+    unit = TIME_UNITS[time_unit]
+    agg = agg.mutate(frequency=agg.days - 1,
+                     recency=(agg.last_day - agg.first_day).cast("float64") / unit,
+                     T=(cal_d - agg.first_day).cast("float64") / unit,
+                     repeat_revenue=agg.revenue_total - agg.first_revenue)
+    cols = ["customer_id", "first_day", "frequency", "recency", "T", "repeat_revenue", "revenue_total"]
     if holdout_end is not None:
         hold = _day(holdout_end)
         if hold <= cal:
             raise JourneyParameterError(f"holdout_end={hold.date()} must be after calibration_end={cal.date()}")
-        h_lit = ibis.literal(hold.to_pydatetime(), type="timestamp('UTC')")
-        h = daily.filter((daily.day > cal_lit) & (daily.day <= h_lit))
-        hc = h.group_by("customer_id").aggregate(frequency_holdout=h.count())
+        hold_d = int(hold.timestamp() // 86400)
+        h = p.filter((p.day > cal_d) & (p.day <= hold_d))
+        hc = h.group_by("customer_id").aggregate(frequency_holdout=h.day.nunique())
         agg = agg.left_join(hc, "customer_id").select(*cols, "frequency_holdout")
         cols = cols + ["frequency_holdout"]
     out = engine.to_pandas(agg.select(*cols))
+    out.insert(1, "first_purchase", pd.to_datetime(out.pop("first_day").astype("int64") * 86400, unit="s", utc=True))
     out["frequency"] = out["frequency"].astype("int64")
     out["monetary_value"] = np.where(out["frequency"] > 0,
                                      out["repeat_revenue"] / out["frequency"].where(out["frequency"] > 0, 1),
