@@ -102,10 +102,12 @@ DEFAULT_METRICS: tuple[Metric, ...] = (
 
 
 def metrics_by_name(names: str | Sequence[str] | None) -> tuple[Metric, ...]:
-    """Pick :data:`DEFAULT_METRICS` by name (``"all"`` or ``None`` = all of them)."""
+    """Pick :data:`DEFAULT_METRICS` by name: a list, a comma-separated string, or ``"all"``/``None`` for all."""
     if names is None or names == "all":
         return DEFAULT_METRICS
-    names = [names] if isinstance(names, str) else list(names)
+    if isinstance(names, str):  # "a,b" as well as "a" (handy from a command line)
+        names = [x.strip() for x in names.split(",") if x.strip()]
+    names = list(names)
     known = {m.name: m for m in DEFAULT_METRICS}
     bad = [n for n in names if n not in known]
     if bad:

@@ -192,6 +192,7 @@ def test_errors(small_sim):
         ex.ab_readout(small_sim.assignments, small_sim.events, control="ctrl")
     with pytest.raises(JourneyParameterError, match="experiments=\\['nope'\\]"):
         ex.variant_stats(small_sim.assignments, small_sim.events, experiments="nope")
+    assert [m.name for m in ex.metrics_by_name("conversion, revenue_per_order")] == ["conversion", "revenue_per_order"]
     with pytest.raises(JourneyParameterError, match="unknown metric"):
         ex.metrics_by_name(["ctr"])
     with pytest.raises(JourneyParameterError, match="window_days"):
