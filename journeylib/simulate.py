@@ -100,7 +100,7 @@ def simulate_journeys(
     visit_rate: float = 1 / 8,
     offer_rate_multiplier: float = 1.3,
     experiment_window_days: int = 28,
-    srm_lost_share: float = 0.10,
+    srm_lost_share: float = 0.30,
     id_offset: int = 0,
 ) -> SimulatedData:
     """Generate a realistic journey log with planted ground truth.
