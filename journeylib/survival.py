@@ -208,7 +208,7 @@ class KaplanMeierResult:
             line, = ax.step(t, naf.cumulative_hazard_.iloc[:, 0].to_numpy(float), where="post", label=str(g))
             ax.fill_between(t, ci[:, 0], ci[:, 1], step="post", alpha=0.2, color=line.get_color(), linewidth=0)
         ax.set_xlabel("days since start")
-        ax.set_ylabel("cumulative hazard (expected churns per customer)")
+        ax.set_ylabel("cumulative hazard (churns per customer)")
         ax.set_title("Cumulative churn hazard (Nelson-Aalen)")
         ax.legend(title=" / ".join(self.by) if self.by else None)
         return ax
@@ -457,9 +457,10 @@ class CoxResult:
         ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
         ax.minorticks_off()
         ax.set_xlabel("hazard ratio (log scale; < 1 = churns less)")
-        ax.set_title(f"Cox model ({self.kind}): hazard ratios, 95% CI")
+        title = f"Cox model ({self.kind}): hazard ratios, 95% CI"
         if self.reference:
-            ax.set_ylabel("vs " + ", ".join(f"{k} = {v}" for k, v in self.reference.items()))
+            title += "\nreference: " + ", ".join(f"{k} = {v}" for k, v in self.reference.items())
+        ax.set_title(title)
         return ax
 
     def __repr__(self) -> str:
