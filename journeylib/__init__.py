@@ -15,5 +15,6 @@ __all__ = [
 
 from .datasets import Dataset, cdnow_events_path, load_dataset  # noqa: E402
 from .simulate import SimulatedData, simulate_journeys  # noqa: E402
+from .notebook import setup_notebook  # noqa: E402
 
-__all__ += ["Dataset", "load_dataset", "cdnow_events_path", "simulate_journeys", "SimulatedData"]
+__all__ += ["Dataset", "load_dataset", "cdnow_events_path", "simulate_journeys", "SimulatedData", "setup_notebook"]

@@ -9,12 +9,11 @@ stages: list = ["awareness", "consideration", "cart", "purchase", "repeat", "adv
 conversion_window_days: int = 0  # days from the first stage allowed to finish the funnel; 0 means no limit
 segment_column: str = "segment"  # column of customers to split the funnel by; empty means no split'''),
 code('''import matplotlib.pyplot as plt
-import seaborn as sns
 import journeylib as jl
 from journeylib import overview, stages as st
 from journeylib.tables import styled
 
-sns.set_theme(style="whitegrid", context="notebook")
+jl.setup_notebook()
 data = jl.load_dataset(data_dir, stages=stages)
 window = conversion_window_days or None'''),
 md("## The data"),
