@@ -557,22 +557,27 @@ def to_start_stop(
         at = (pd.to_datetime(data[col], utc=True) - t0).dt.total_seconds().to_numpy() / 86400.0
         cuts[name] = np.clip(at, 0.0, None)  # NaN stays NaN
     carry = [c for c in data.columns if c not in (duration_col, event_col, *switches.values())]
-    points = np.column_stack([np.zeros(len(data)), *cuts.values(), dur]) if cuts else np.column_stack(
-        [np.zeros(len(data)), dur])
-    rows = []
-    for i in range(len(data)):
-        p = points[i]
-        inner = sorted({v for v in p[1:-1] if np.isfinite(v) and 0.0 < v < dur[i]})
-        bounds = [0.0, *inner, dur[i]]
-        if dur[i] == 0.0:  # a churn on day 0 still needs a (0, eps] period to count
-            bounds = [0.0, 0.0]
-        for j in range(len(bounds) - 1):
-            rows.append((i, bounds[j], bounds[j + 1], j == len(bounds) - 2))
-    idx = np.array([r[0] for r in rows], dtype=int)
+    n = len(data)
+    # every customer: a period starting at 0, plus one starting at each switch inside (0, duration)
+    ids, starts = [np.arange(n)], [np.zeros(n)]
+    for at in cuts.values():
+        inside = np.isfinite(at) & (at > 0.0) & (at < dur)
+        ids.append(np.flatnonzero(inside))
+        starts.append(at[inside])
+    ids_a, starts_a = np.concatenate(ids), np.concatenate(starts)
+    order = np.lexsort((starts_a, ids_a))
+    ids_a, starts_a = ids_a[order], starts_a[order]
+    keep = np.ones(len(ids_a), dtype=bool)  # two switches on the same day: one period boundary
+    keep[1:] = (ids_a[1:] != ids_a[:-1]) | (starts_a[1:] != starts_a[:-1])
+    ids_a, starts_a = ids_a[keep], starts_a[keep]
+    last_a = np.ones(len(ids_a), dtype=bool)
+    last_a[:-1] = ids_a[1:] != ids_a[:-1]
+    stops_a = np.where(last_a, dur[ids_a], np.append(starts_a[1:], 0.0))
+    rows = (ids_a, starts_a, stops_a, last_a)
+    idx, period_start, period_stop, last = rows
     out = data[carry].iloc[idx].reset_index(drop=True)
-    out["start"] = np.array([r[1] for r in rows])
-    out["stop"] = np.array([r[2] for r in rows])
-    last = np.array([r[3] for r in rows])
+    out["start"] = period_start
+    out["stop"] = period_stop
     for name, at in cuts.items():
         out[name] = (np.isfinite(at[idx]) & (at[idx] <= out["start"].to_numpy())).astype(float)
     out[event_col] = data[event_col].to_numpy()[idx].astype(bool) & last

@@ -203,3 +203,20 @@ def test_plots_and_repr(sim8k):
     assert [t.get_text() for t in ax.get_yticklabels()] == ["segment: premium", "segment: budget"]
     assert "hazard_ratio" in repr(res) and "<table" in res._repr_html_()
     assert "median_days" in repr(km) and "<table" in km._repr_html_()
+
+
+def test_to_start_stop_two_switches_and_day_zero():
+    t0 = pd.Timestamp("2024-01-01", tz="UTC")
+    df = pd.DataFrame({
+        "customer_id": ["a", "b", "c"], "start": [t0] * 3, "duration": [30.0, 0.0, 10.0],
+        "churned": [True, True, False],
+        "x_at": [t0 + pd.Timedelta(days=10), pd.NaT, t0 + pd.Timedelta(days=5)],
+        "y_at": [t0 + pd.Timedelta(days=20), t0, t0 + pd.Timedelta(days=5)],
+    })
+    long = sv.to_start_stop(df, {"x": "x_at", "y": "y_at"})
+    got = long[["customer_id", "start", "stop", "x", "y", "churned"]].values.tolist()
+    assert got == [
+        ["a", 0.0, 10.0, 0.0, 0.0, False], ["a", 10.0, 20.0, 1.0, 0.0, False], ["a", 20.0, 30.0, 1.0, 1.0, True],
+        ["b", 0.0, 0.0, 0.0, 1.0, True],
+        ["c", 0.0, 5.0, 0.0, 0.0, False], ["c", 5.0, 10.0, 1.0, 1.0, False],
+    ]
