@@ -134,12 +134,17 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
     try:
         # DuckDB takes a list of files; Spark and others take the path or glob itself.
         arg = files if con.name == "duckdb" else path
+        spark = con.name == "pyspark"
         if suffix in (".parquet", ".pq"):
+            if spark:
+                return _spark_parquet(con, path, files)
             return con.read_parquet(arg)
         if suffix in (".csv", ".txt", ".tsv", ".gz"):
             empty = all(Path(f).stat().st_size == 0 for f in files)
             if empty:
                 raise JourneyDataError(f"{table}: {path} is empty; expected a header row and data rows")
+            if spark:
+                return con.read_csv(arg, **_spark_csv_options(con, path))
             return con.read_csv(arg)
     except JourneyDataError:
         raise
@@ -152,6 +157,50 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
                     "pandas.read_csv(..., encoding='latin-1') and pass the DataFrame")
         raise JourneyDataError(f"{table}: could not read {path}: {detail}{hint}") from exc
     raise JourneyDataError(f"{table}: unsupported file type '{suffix}' ({path}); expected .csv or .parquet")
+
+
+def _spark_parquet(con: ibis.BaseBackend, path: str, files: list[str]) -> ibis.Table:
+    """Read Parquet on Spark with hive partition columns (``month=2024-01/``) as DuckDB shows them.
+
+    DuckDB adds the ``key=value`` folder names of a globbed path as columns; Spark does so
+    for a glob only when told where the partitioned table starts (``basePath``).
+    """
+    from ibis import util
+
+    reader = con._session.read
+    parts = Path(path).parts
+    wild = next((i for i, p in enumerate(parts) if any(ch in p for ch in "*?[")), None)
+    if wild is not None:
+        base = Path(*parts[:wild])
+        rel_dirs = {q for f in files for q in Path(f).relative_to(base).parts[:-1]}
+        if rel_dirs and all("=" in q for q in rel_dirs):
+            reader = reader.option("basePath", str(base))
+    name = util.gen_name("read_parquet")
+    reader.parquet(path).createOrReplaceTempView(name)
+    return con.table(name)
+
+
+def _spark_csv_options(con: ibis.BaseBackend, path: str) -> dict[str, Any]:
+    """Spark CSV schema inference, with DuckDB's rule for ids: integers written with
+    leading zeros (``00042``) stay text, so ``customer_id`` keeps its zeros."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    session = con._session
+    typed = session.read.csv(path, header=True, inferSchema=True)
+    ints = [f.name for f in typed.schema.fields
+            if isinstance(f.dataType, (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.DecimalType))]
+    if not ints:
+        return {}
+    raw = session.read.csv(path, header=True, inferSchema=False)
+    flags = raw.agg(*[F.max(raw[c].rlike(r"^\s*[+-]?0[0-9]").cast("int")).alias(f"_z{i}")
+                      for i, c in enumerate(ints)]).collect()[0]
+    keep = {c for i, c in enumerate(ints) if flags[f"_z{i}"]}
+    if not keep:
+        return {}
+    schema = T.StructType([T.StructField(f.name, T.StringType() if f.name in keep else f.dataType, True)
+                           for f in typed.schema.fields])
+    return {"schema": schema}
 
 
 def to_pandas(expr: ibis.Expr) -> pd.DataFrame:

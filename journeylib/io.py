@@ -226,12 +226,20 @@ def _run_checks(t, checks: dict, table: str) -> ibis.Table:
     for c, (_, bad, expected) in tested.items():
         n_bad = int(counts[f"bad_{c}"])
         if n_bad:
-            examples = t.filter(bad).limit(5).to_pandas()
+            examples = _utc_examples(t.filter(bad).limit(5).to_pandas())
             hint = None
             if c == "ts" or c.endswith("_at"):
                 hint = "fix or drop these rows; naive timestamps are read as UTC"
             raise data_error(c, n_bad, n_total, expected, examples, table=table, hint=hint)
     return t.mutate(**{c: clean for c, (clean, _, _) in checks.items()})
+
+
+def _utc_examples(df: pd.DataFrame) -> pd.DataFrame:
+    """Show naive timestamps of example rows as UTC (as they are read), whatever the engine."""
+    for c in df.columns:
+        if pd.api.types.is_datetime64_dtype(df[c]) and getattr(df[c].dt, "tz", None) is None:
+            df[c] = df[c].dt.tz_localize("UTC")
+    return df
 
 
 def _warn_future(t: ibis.Table) -> None:
@@ -260,7 +268,7 @@ def _check_unique(t, keys, table, expected):
     dup = t.group_by(keys).aggregate(n=t.count()).filter(lambda g: g.n > 1)
     n_dup = _count(dup)
     if n_dup:
-        examples = t.semi_join(dup, keys).order_by(keys).limit(5).to_pandas()
+        examples = _utc_examples(t.semi_join(dup, keys).order_by(keys).limit(5).to_pandas())
         raise data_error(",".join(keys), n_dup, None, expected, examples, table=table,
                          hint="keep one row per key before loading")
 

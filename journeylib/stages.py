@@ -303,9 +303,8 @@ def funnel(
         if k > 0:
             prev_hit = cur[k_cols[k - 1]].notnull()
             aggs[f"nym{k}"] = (prev_hit & ~hit & ~cur._mature).cast("int64").sum()
-            ordered = hit & prev_hit & (cur[c] >= cur[k_cols[k - 1]])
-            aggs[f"med{k}"] = (cur[c] - cur[k_cols[k - 1]]).median(where=ordered)
     agg = engine.to_pandas(cur.group_by("_group").aggregate(**aggs))
+    medians = _step_medians(cur, k_cols)
 
     rows = []
     for rec in agg.sort_values("_group").to_dict("records"):
@@ -322,8 +321,7 @@ def funnel(
                 cum = m_k / m0 if m0 else np.nan
                 dropped = max(m_prev - m_k, 0)
                 nym = int(rec[f"nym{k}"] or 0)
-                med = rec[f"med{k}"]
-                med = float(med) / 86400.0 if med is not None and pd.notna(med) else np.nan
+                med = medians.get((rec["_group"], k), np.nan) / 86400.0
             rows.append({
                 "group": rec["_group"], "stage": s, "step": k + 1, "customers": n_k, "mature_customers": m_k,
                 "step_conversion": step_conv, "cumulative_conversion": cum,
@@ -341,6 +339,36 @@ def funnel(
             f"expected stages among {list(stages)}"
         )
     return FunnelResult(stages, bool(closed), None if win is None else win / 86400.0, by, obs_end, summary)
+
+
+def _step_medians(cur: ibis.Table, k_cols: Sequence[str]) -> dict[tuple[Any, int], float]:
+    """Exact median seconds from step k-1 to step k per group: ``{(group, k): seconds}``.
+
+    Written with ``row_number``/``count`` windows instead of an aggregate ``median``
+    so that it compiles on every backend (Spark's ``percentile`` rejects a filtered
+    median) and stays exact: the middle value, or the mean of the two middle values
+    (the same as DuckDB's ``median``/``quantile_cont(0.5)``). Only two rows per
+    group and step come back.
+    """
+    parts = []
+    for k in range(1, len(k_cols)):
+        a, b = cur[k_cols[k - 1]], cur[k_cols[k]]
+        part = cur.filter(a.notnull() & b.notnull() & (b >= a))
+        parts.append(part.select("_group", _k=ibis.literal(k, "int64"),
+                                 _d=(part[k_cols[k]] - part[k_cols[k - 1]]).cast("int64")))
+    if not parts:
+        return {}
+    long = parts[0]
+    for p in parts[1:]:
+        long = long.union(p, distinct=False)
+    w = ibis.window(group_by=[long._group, long._k], order_by=[long._d])
+    long = long.mutate(_rn=ibis.row_number().over(w),
+                       _n=long._d.count().over(ibis.window(group_by=[long._group, long._k])))
+    lo, hi = (long._n - 1) // 2, long._n // 2
+    mid = long.filter((long._rn == lo) | (long._rn == hi))
+    out = engine.to_pandas(mid.group_by(["_group", "_k"]).aggregate(_lo=mid._d.min(), _hi=mid._d.max()))
+    return {(g, int(k)): (float(lo_) + float(hi_)) / 2.0 for g, k, lo_, hi_ in
+            out[["_group", "_k", "_lo", "_hi"]].itertuples(index=False)}
 
 
 # --------------------------------------------------------------------------- transitions
