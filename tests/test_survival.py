@@ -92,6 +92,9 @@ def test_retention_table_steps_and_horizon_beyond_followup():
     assert r[2.0] == pytest.approx(2 / 3)
     assert r[5.0] == pytest.approx(4 / 9)
     assert np.isnan(r[9.0])  # past the last follow-up time: not estimable
+    at_risk = km.retention.set_index("horizon_days")["at_risk"]
+    # customers with duration >= horizon
+    assert [at_risk[h] for h in (0, 1.5, 2, 5, 9)] == [6, 5, 5, 3, 0]
 
 
 def test_logrank_matches_lifelines(sim8k):
