@@ -81,10 +81,15 @@ def main() -> None:
         return engine.to_pandas(t.aggregate(n=t.count(), rev=t.revenue.sum(), first=t.ts.min(), last=t.ts.max(),
                                             ev=t.event.length().sum(), ids=t.customer_id.length().sum()))
 
+    def per_customer():
+        g = t.group_by("customer_id").aggregate(n=t.count(), last=t.ts.max(), rev=t.revenue.sum())
+        return engine.to_pandas(g.aggregate(customers=g.count(), rev=g.rev.sum()))
+
     scan()  # warm the file cache
     rows = []
     best = lambda f, k=3: min(timed(f)[1] for _ in range(k))
     t_scan = best(scan)
+    t_grp = best(per_customer, 2)
     coh, t_coh = timed(lambda: cohort_table(t, period="M"))
     t_coh = min(t_coh, best(lambda: cohort_table(t, period="M"), 2))
     rfm, t_rfm = timed(lambda: rfm_table(t, bins=5))
@@ -93,6 +98,7 @@ def main() -> None:
     bgf, t_fit = timed(lambda: BetaGeoFitter().fit(summ))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows += [("bare scan (count, sum, min/max over all rows)", t_scan),
+             ("per-customer group-by scan (count, max ts, sum revenue per customer)", t_grp),
              ("cohort_table (monthly retention + revenue triangle)", t_coh),
              ("rfm_table (scores + segments)", t_rfm),
              ("customer_summary (frequency/recency/T/monetary)", t_sum),
@@ -132,7 +138,9 @@ def main() -> None:
         "|---|---|",
         *[f"| {name} | {sec:.2f} |" for name, sec in rows],
         "",
-        f"* Cohort triangle + RFM vs bare scan: **{ratio:.2f}x** (target < 3x).",
+        f"* Cohort triangle + RFM vs bare scan: **{ratio:.2f}x** (target < 3x: not met). Against one "
+        f"per-customer group-by pass, the minimum any per-customer analysis needs: "
+        f"{(t_coh + t_rfm) / t_grp:.2f}x (cohort alone {t_coh / t_grp:.2f}x, RFM alone {t_rfm / t_grp:.2f}x).",
         f"* BG/NBD fit (journeylib, BFGS on log-parameters with analytic gradient on the distinct "
         f"(frequency, recency, T) rows): {t_fit:.2f}s; params {mine}.",
         f"* {lt_line}." if t_lt is None else f"* {lt_line}; journeylib is **{t_lt / t_fit:.1f}x faster**.",

@@ -62,31 +62,30 @@ def _day_number(ts: ibis.Value) -> ibis.Value:
     return _epoch_seconds(ts) // 86400
 
 
-def _month_number(days: ibis.Value) -> ibis.Value:
-    """year * 12 + month - 1 from a day number (integer civil-from-days, H. Hinnant's algorithm).
+_CAL_START, _CAL_END = "1900-01-01", "2199-12-31"
 
-    Plain integer arithmetic is portable (DuckDB, Spark, SQL engines) and much faster than
-    calendar functions on time-zone-aware timestamps.
+
+def _calendar() -> pd.DataFrame:
+    """Day number -> month number (year * 12 + month - 1) for 1900-2199: a 110k-row dimension table."""
+    days = pd.date_range(_CAL_START, _CAL_END, freq="D")
+    return pd.DataFrame({"_day": (days.asi8 // 86_400_000_000_000).astype("int64"),
+                         "_month": (days.year * 12 + days.month - 1).astype("int64")})
+
+
+def _add_period(tbl: ibis.Table, ts_col: str, period: str, out: str) -> ibis.Table:
+    """Add the integer index of the UTC calendar period holding ``tbl[ts_col]``.
+
+    Weeks (from Monday) are integer arithmetic on the day number; months and quarters
+    come from a join with a small calendar table (a broadcast join on any engine). Both
+    avoid calendar functions on time-zone-aware timestamps, which DuckDB runs through
+    ICU at about 10x the cost of the scan.
     """
-    z = days + 719468
-    era = z // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    m = ibis.ifelse(mp < 10, mp + 3, mp - 9)
-    y = yoe + era * 400 + ibis.ifelse(m <= 2, 1, 0)
-    return y * 12 + m - 1
-
-
-def _period_index(ts: ibis.Value, period: str) -> ibis.Value:
-    """Integer index of the calendar period (UTC) holding ``ts``: weeks from Monday, months, quarters."""
-    days = _day_number(ts)
-    if period == "M":
-        return _month_number(days)
-    if period == "Q":
-        return _month_number(days) // 3
-    return (days - 4) // 7  # day 4 = Monday 1970-01-05
+    days = _day_number(tbl[ts_col])
+    if period == "W":
+        return tbl.mutate(**{out: (days - 4) // 7})  # day 4 = Monday 1970-01-05
+    j = tbl.mutate(_day=days).join(ibis.memtable(_calendar()), "_day")
+    idx = j._month if period == "M" else j._month // 3
+    return j.mutate(**{out: idx}).drop("_day", "_month")
 
 
 def _period_start(idx: np.ndarray | pd.Series, period: str) -> pd.DatetimeIndex:
@@ -297,17 +296,22 @@ def cohort_table(
     is_p = t.event == purchase_event
     own = t.filter(~t.event.isin(list(OUTBOUND_EVENTS)))
     act = t.filter(is_p) if active_on == "purchase" else own
-    act = act.mutate(p=_period_index(act.ts, period), is_p=(act.event == purchase_event).cast("int64"),
+    act = _add_period(act, "ts", period, "p")
+    act = act.mutate(is_p=(act.event == purchase_event).cast("int64"),
                      rev=ibis.ifelse(act.event == purchase_event, act.revenue.cast("float64").fill_null(0.0), 0.0))
     src = t.filter(is_p) if cohort_by == "first_purchase" else own
     first = src.group_by("customer_id").aggregate(first_ts=src.ts.min())
-    first = first.mutate(cohort_idx=_period_index(first.first_ts, period))
+    first = _add_period(first, "first_ts", period, "cohort_idx")
     a = act.join(first.select("customer_id", "cohort_idx"), "customer_id")
     a = a.mutate(k=a.p - a.cohort_idx).filter(lambda x: x.k >= 0)
     cells = a.group_by(["cohort_idx", "k"]).aggregate(active=a.customer_id.nunique(), orders=a.is_p.sum(),
                                                     revenue=a.rev.sum())
-    sizes = engine.to_pandas(first.group_by("cohort_idx").aggregate(size=first.count()))
     cells = engine.to_pandas(cells)
+    if cohort_by == "first_purchase" and active_on == "purchase":
+        # everyone is active in period 0 of his own cohort: sizes come for free
+        sizes = cells.loc[cells["k"] == 0, ["cohort_idx", "active"]].rename(columns={"active": "size"})
+    else:
+        sizes = engine.to_pandas(first.group_by("cohort_idx").aggregate(size=first.count()))
     if sizes.empty:
         raise JourneyDataError(f"events: nobody has a {'purchase' if cohort_by == 'first_purchase' else 'event'} "
                                f"before {end}; no cohorts to build")

@@ -111,7 +111,8 @@ def rfm_table(events: Any, *, as_of: Any = None, bins: int = 5, purchase_event: 
     df["M"] = _score(df["monetary"], bins)
     df["rfm"] = df["R"].astype(str) + df["F"].astype(str) + df["M"].astype(str)
     r5, f5 = _to5(df["R"], bins), _to5(df["F"], bins)
-    df["segment"] = [segment_name(r, f) for r, f in zip(r5, f5)]
+    grid = np.array([[segment_name(r, f) for f in range(1, 6)] for r in range(1, 6)], dtype=object)
+    df["segment"] = grid[r5.to_numpy() - 1, f5.to_numpy() - 1]
     df = df[["customer_id", "last_purchase", "recency_days", "frequency", "monetary", "R", "F", "M", "rfm", "segment"]]
     df = df.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
     df.attrs.update(as_of=str(end), bins=bins)
