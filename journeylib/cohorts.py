@@ -379,9 +379,12 @@ class RepeatPurchase:
         d = self.by_group
         x = np.arange(len(d))
         ax.bar(x, d["repeat_rate"], color="#4c72b0")
-        ax.errorbar(x, d["repeat_rate"], yerr=[d["repeat_rate"] - d["lower"], d["upper"] - d["repeat_rate"]],
+        err = [(d["repeat_rate"] - d["lower"]).clip(lower=0), (d["upper"] - d["repeat_rate"]).clip(lower=0)]
+        ax.errorbar(x, d["repeat_rate"], yerr=err,
                     fmt="none", color="black", capsize=3)
-        ax.set_xticks(x, d[self.by].astype(str), rotation=45 if len(d) > 6 else 0, ha="right" if len(d) > 6 else "center")
+        step = max(1, int(np.ceil(len(d) / 24)))  # at most ~24 readable labels
+        ax.set_xticks(x[::step], d[self.by].astype(str).iloc[::step], rotation=45 if len(d) > 6 else 0,
+                      ha="right" if len(d) > 6 else "center")
         ax.set(xlabel=self.by.replace("_", " "), ylabel=f"share with a 2nd order within {self.within_days} days",
                title=f"Repeat purchase rate by {self.by.replace('_', ' ')}")
         ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
