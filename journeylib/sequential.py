@@ -19,6 +19,8 @@ the last look (:func:`optimal_tau2`).
 """
 from __future__ import annotations
 
+import html
+
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -135,4 +137,4 @@ class SequentialResult:
                 f"rejected={self.rejected})")
 
     def _repr_html_(self) -> str:
-        return f"<p>{repr(self)}</p>" + self.looks.to_html(index=False)
+        return f"<p>{html.escape(repr(self))}</p>" + self.looks.to_html(index=False)

@@ -39,3 +39,17 @@ def styled(df: pd.DataFrame, formats: Mapping[str, Any] | None = None, *, captio
 
         sty = sty.set_caption(html.escape(caption))
     return sty
+
+
+def markdown(text: str):
+    """IPython ``Markdown`` for report prose that may contain strings from data.
+
+    The text is HTML-escaped first: Markdown passes raw HTML through, so a segment named
+    ``<script>...</script>`` would otherwise run in the report. Markdown syntax
+    (``**bold**``, lists, backticks) is unaffected.
+    """
+    import html
+
+    from IPython.display import Markdown
+
+    return Markdown(html.escape(str(text), quote=False))
