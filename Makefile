@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 REPORTS ?= reports
 JOBS ?= 2
 
-.PHONY: help install report test lab data bench clean
+.PHONY: help install report test test-spark lab data bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -26,8 +26,12 @@ install: $(STAMP) ## create .venv and install the kit (done automatically by the
 report: $(STAMP) ## render every notebook to HTML on the bundled sample data (reports/latest/index.html)
 	$(BIN)/journeylib run-all --output-dir $(REPORTS) --params-dir notebooks/params --jobs $(JOBS)
 
-test: $(STAMP) ## run the test suite
-	$(BIN)/python -m pytest -q -n $(JOBS)
+test: $(STAMP) ## run the test suite (without the Spark parity tests)
+	$(BIN)/python -m pytest -q -n $(JOBS) -m "not spark"
+
+test-spark: $(STAMP) ## run the Spark parity tests (installs pyspark; needs Java 17)
+	$(BIN)/python -m pip install --quiet -e '.[spark]'
+	$(BIN)/python -m pytest -q -m spark tests/spark
 
 lab: $(STAMP) ## open JupyterLab with the kit's kernel
 	$(BIN)/jupyter lab notebooks/
@@ -37,6 +41,7 @@ data: $(STAMP) ## regenerate the bundled sample data and the CDNOW event CSV
 	$(BIN)/python data/cdnow/make_events_csv.py
 
 bench: $(STAMP) ## run the benchmarks (writes bench/RESULTS*.md; takes minutes)
+	$(BIN)/python -m bench
 	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
 clean: ## remove reports and caches (keeps .venv)

@@ -139,7 +139,7 @@ def journeys_expr(events: Any, **kwargs: Any) -> ibis.Table:
         first_touch_ts=agg._first.cast("int64").as_timestamp("s"),
         last_touch_ts=agg._last.cast("int64").as_timestamp("s"),
         conversion_ts=agg._conv_e.cast("int64").as_timestamp("s"),
-        days_to_convert=(agg._conv_e - agg._first) / 86400.0,
+        days_to_convert=(agg._conv_e - agg._first).cast("float64") / 86400.0,
     )
 
 

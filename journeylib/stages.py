@@ -270,19 +270,21 @@ def funnel(
     k_cols = [f"_t{k}" for k in range(len(stages))]
 
     if closed:
+        # A linear chain: step k LEFT-joins the step-k events onto the table of step k-1
+        # (the non-equi conditions sit in the join, so customers without a match keep a
+        # NULL) and takes the first time. Each table is referenced once, so the plan grows
+        # linearly with the number of stages on every engine (Spark inlines CTEs).
         first = ev.filter(ev.stage == stages[0])
         cur = first.group_by("customer_id").aggregate(_t0=first._e.min()).mutate(_entry=ibis._._t0)
         for k in range(1, len(stages)):
             step = ev.filter(ev.stage == stages[k]).select(_cid=ev.customer_id, _e=ev._e)
             prev = k_cols[k - 1]
-            j = cur.select("customer_id", "_entry", prev).filter(ibis._[prev].notnull())
-            j = j.join(step, j.customer_id == step._cid)
-            cond = j._e >= j[prev]
+            preds = [cur.customer_id == step._cid, step._e >= cur[prev]]
             if win is not None:
-                cond &= j._e <= j._entry + win
-            j = j.filter(cond)
-            reached = j.group_by(_cid2=j.customer_id).aggregate(**{k_cols[k]: j._e.min()})
-            cur = cur.left_join(reached, cur.customer_id == reached._cid2).drop("_cid2")
+                preds.append(step._e <= cur._entry + win)
+            j = cur.left_join(step, preds)
+            carry = ["_entry"] + k_cols[:k]
+            cur = j.group_by("customer_id").aggregate(**{c: j[c].min() for c in carry}, **{k_cols[k]: j._e.min()})
     else:
         entry = ev.group_by("customer_id").aggregate(_entry=ev._e.min())
         ev2 = ev.join(entry, "customer_id")
@@ -350,17 +352,15 @@ def _step_medians(cur: ibis.Table, k_cols: Sequence[str]) -> dict[tuple[Any, int
     (the same as DuckDB's ``median``/``quantile_cont(0.5)``). Only two rows per
     group and step come back.
     """
-    parts = []
-    for k in range(1, len(k_cols)):
-        a, b = cur[k_cols[k - 1]], cur[k_cols[k]]
-        part = cur.filter(a.notnull() & b.notnull() & (b >= a))
-        parts.append(part.select("_group", _k=ibis.literal(k, "int64"),
-                                 _d=(part[k_cols[k]] - part[k_cols[k - 1]]).cast("int64")))
-    if not parts:
+    if len(k_cols) < 2:
         return {}
-    long = parts[0]
-    for p in parts[1:]:
-        long = long.union(p, distinct=False)
+    # one row per customer and step (the table is referenced once: unnest, not a union)
+    long = cur.select("_group", *k_cols, _k=ibis.literal(list(range(1, len(k_cols))), "array<int64>").unnest())
+    a = ibis.cases(*[(long._k == k, long[k_cols[k - 1]]) for k in range(1, len(k_cols))], else_=None)
+    b = ibis.cases(*[(long._k == k, long[k_cols[k]]) for k in range(1, len(k_cols))], else_=None)
+    long = long.select("_group", "_k", _a=a, _b=b)
+    long = long.filter(long._a.notnull() & long._b.notnull() & (long._b >= long._a))
+    long = long.select("_group", "_k", _d=(long._b - long._a).cast("int64"))
     w = ibis.window(group_by=[long._group, long._k], order_by=[long._d])
     long = long.mutate(_rn=ibis.row_number().over(w),
                        _n=long._d.count().over(ibis.window(group_by=[long._group, long._k])))
