@@ -31,11 +31,20 @@ import numpy as np
 import pandas as pd
 
 from . import abstats, bayes, health, power, sequential
+from .churn import _micros
 from .engine import to_pandas, to_table
 from .errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
 from .schema import PURCHASE_EVENT
 
 KINDS = ("conversion", "count", "sum", "ratio")
+_DAY_US = 86_400_000_000
+
+
+def _epoch_us(ts: Any) -> int:
+    """Epoch microseconds of a timestamp (naive = UTC)."""
+    t = pd.Timestamp(ts)
+    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    return int(t.value // 1_000)
 
 
 # --- metric definitions ---------------------------------------------------------
@@ -228,11 +237,14 @@ def variant_stats(
     # are joined to their events once, not once per experiment. Time arithmetic on
     # time-zone-aware timestamps is costly per row, so it runs on these pairs only;
     # the join itself compares plain timestamps. entry_day is the UTC day number.
+    # Exact epoch microseconds on every engine (Ibis' epoch_seconds rounds on DuckDB and
+    # truncates on Spark, so a sub-second assignment just before midnight would land on
+    # different entry days).
     pairs = a.select(p_customer_id=a.customer_id, p_at=a.assigned_at).distinct()
-    p_sec = pairs.p_at.epoch_seconds().cast("int64")
+    p_us = _micros(pairs, "p_at")
     pairs = pairs.mutate(p_lo=pairs.p_at - w if pre_period else pairs.p_at, p_hi=pairs.p_at + w,
-                         p_day=(p_sec // 86400).cast("int64"),
-                         p_incomplete=((p_sec + w_sec > int(pd.Timestamp(last_ts).timestamp())).cast("int64")
+                         p_day=(p_us // _DAY_US).cast("int64"),
+                         p_incomplete=((p_us + w_sec * 1_000_000 > _epoch_us(last_ts)).cast("int64")
                                        if pd.notna(last_ts) else ibis.literal(0, "int64")))
     j = pairs.left_join(ev, [pairs.p_customer_id == ev.ev_customer_id, ev.ev_ts >= pairs.p_lo,
                              ev.ev_ts < pairs.p_hi])
