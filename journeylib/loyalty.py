@@ -204,7 +204,10 @@ def loyalty_effect(
     per = p.group_by("customer_id").aggregate(t0=p.ts.min(), purchases=p.count(),
                                               revenue=p.revenue.cast("float64").fill_null(0.0).sum())
     last = own.group_by("customer_id").aggregate(last_activity=own.ts.max())
-    per = engine.to_pandas(per.join(last, "customer_id"))
+    # engines return rows in any order: sort so the random choice of controls (and every
+    # floating-point sum downstream) is the same on DuckDB, Spark or any other backend
+    per = engine.to_pandas(per.join(last, "customer_id")).sort_values("customer_id", kind="mergesort")
+    per = per.reset_index(drop=True)
     if per.empty:
         raise JourneyDataError(f"events: no '{purchase_event}' events; nothing to compare")
     for c in ("t0", "last_activity"):
@@ -276,7 +279,7 @@ def loyalty_effect(
     # ---- spend per order
     spend = _window_orders(p, win)
     all_orders = engine.to_pandas(p.select("customer_id", rev=p.revenue.cast("float64")))
-    all_orders = all_orders.dropna(subset=["rev"])
+    all_orders = all_orders.dropna(subset=["rev"]).sort_values(["customer_id", "rev"], kind="mergesort")
     all_orders = all_orders[all_orders["rev"] > 0].merge(per[["customer_id", "member"]], on="customer_id")
     if len(all_orders) and all_orders["member"].nunique() == 2:
         fit_s = sm.GLM(all_orders["rev"].to_numpy(), sm.add_constant(all_orders["member"].astype(float).to_numpy()),
@@ -329,7 +332,7 @@ def _window_counts(p: ibis.Table, win: pd.DataFrame) -> pd.DataFrame:
     j = j.filter((j.ts > j.lo.cast("timestamp('UTC')")) & (j.ts <= j.hi.cast("timestamp('UTC')")))
     post = (j.ts > j.mid.cast("timestamp('UTC')")).cast("int64")
     out = j.group_by("pair").aggregate(n_post=post.sum(), n_all=j.count())
-    df = engine.to_pandas(out)
+    df = engine.to_pandas(out).sort_values("pair", kind="mergesort")
     df["n_pre"] = df["n_all"] - df["n_post"]
     return df[["pair", "n_pre", "n_post"]]
 
@@ -340,7 +343,7 @@ def _window_orders(p: ibis.Table, win: pd.DataFrame) -> pd.DataFrame:
     j = j.filter((j.ts > j.lo.cast("timestamp('UTC')")) & (j.ts <= j.hi.cast("timestamp('UTC')")))
     j = j.select("pair", "customer_id", rev=j.revenue.cast("float64"),
                  post=(j.ts > j.mid.cast("timestamp('UTC')")).cast("int64"))
-    df = engine.to_pandas(j).dropna(subset=["rev"])
+    df = engine.to_pandas(j).dropna(subset=["rev"]).sort_values(["pair", "post", "rev"], kind="mergesort")
     return df.merge(win[["pair", "member"]], on="pair").astype({"member": float, "post": float})
 
 
