@@ -386,7 +386,7 @@ def _time_decay_credit(events: Any, half_life: float, path_kwargs: dict, channel
                                            _ce=j.conversion_ts.epoch_seconds())
     t = rows.filter(rows._conv == 0)
     t = t.join(j, (t.customer_id == j._cid) & (t.journey == j._j))
-    t = t.mutate(_w=(2.0 ** (-(t._ce - t._e) / (half_life * 86400.0))))
+    t = t.mutate(_w=(2.0 ** (-(t._ce - t._e).cast("float64") / (half_life * 86400.0))))
     import ibis
 
     t = t.mutate(_wn=t._w / t._w.sum().over(ibis.window(group_by=[t.customer_id, t.journey])))

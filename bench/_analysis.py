@@ -1,0 +1,240 @@
+"""One benchmark analysis in this (fresh) process; prints one JSON line.
+
+    python -m bench._analysis NAME DATA_FOLDER [--threads N] [--memory-limit 4GB] [--temp-directory DIR]
+
+Wall time covers the analysis only (imports and the connection are set up first);
+peak memory is this process's high-water resident set (VmHWM from /proc; ru_maxrss
+where /proc is missing), so it includes the Python stack (about 150-250 MB with
+pandas/Ibis/DuckDB loaded). A missing or failing analysis reports ``status`` "n/a"
+with the reason instead of crashing the suite.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+
+def peak_rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _files(folder: Path, name: str) -> list[str]:
+    part = folder / name
+    files = sorted(str(p) for p in part.glob("*/*.parquet")) or sorted(str(p) for p in part.glob("*.parquet"))
+    if not files and (folder / f"{name}.parquet").exists():
+        files = [str(folder / f"{name}.parquet")]
+    return files
+
+
+def _glob(folder: Path, name: str) -> str:
+    part = folder / name
+    if any(part.glob("*/*.parquet")):
+        return str(part / "*" / "*.parquet")
+    if any(part.glob("*.parquet")):
+        return str(part / "*.parquet")
+    return str(folder / f"{name}.parquet")
+
+
+# --------------------------------------------------------------------------- analyses
+def bare_scan(folder: Path, opts: argparse.Namespace) -> Callable[[], str]:
+    """The floor: one DuckDB scan of the same files grouped by customer, fetched to Arrow."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    if opts.threads:
+        con.execute(f"SET threads={int(opts.threads)}")
+    if opts.memory_limit:
+        con.execute(f"SET memory_limit='{opts.memory_limit}'")
+    if opts.temp_directory:
+        con.execute(f"SET temp_directory='{opts.temp_directory}'")
+    files = _files(folder, "events")
+
+    def run() -> str:
+        rel = con.execute("SELECT customer_id, count(*) AS n, max(ts) AS last_ts "
+                          "FROM read_parquet(?) GROUP BY 1", [files])
+        fetch = getattr(rel, "to_arrow_table", None) or getattr(rel, "fetch_arrow_table")
+        tab = fetch()
+        return f"{tab.num_rows:,} customers"
+
+    return run
+
+
+def _jl(opts: argparse.Namespace):
+    import journeylib as jl
+
+    jl.connect(threads=opts.threads, memory_limit=opts.memory_limit, temp_directory=opts.temp_directory)
+    return jl
+
+
+def _tables(folder: Path, opts: argparse.Namespace, *names: str):
+    """Raw canonical tables (the simulator writes the canonical schema; validation is timed apart)."""
+    _jl(opts)
+    from journeylib import engine
+
+    return [engine.to_table(_glob(folder, n), table=n) for n in names]
+
+
+def load_validate(folder: Path, opts: argparse.Namespace):
+    jl = _jl(opts)
+
+    def run() -> str:
+        ds = jl.load_dataset(folder)
+        n = int(ds.events.count().execute())
+        return f"{n:,} events validated (+ customers, assignments)"
+
+    return run
+
+
+def funnel(folder: Path, opts: argparse.Namespace):
+    (ev,) = _tables(folder, opts, "events")
+    from journeylib.stages import funnel as f
+
+    def run() -> str:
+        s = f(ev, window=30).summary
+        return f"closed 6-stage funnel, 30-day window; {int(s['customers'].iloc[0]):,} entrants"
+
+    return run
+
+
+def transitions(folder: Path, opts: argparse.Namespace):
+    (ev,) = _tables(folder, opts, "events")
+    from journeylib.stages import stage_transitions
+
+    def run() -> str:
+        r = stage_transitions(ev)
+        return f"{int(r.counts.to_numpy().sum()):,} stage transitions"
+
+    return run
+
+
+def paths_markov(folder: Path, opts: argparse.Namespace):
+    (ev,) = _tables(folder, opts, "events")
+    from journeylib.attribution import attribute
+    from journeylib.paths import path_table
+
+    def run() -> str:
+        pt = path_table(ev)
+        attribute(pt, models=["markov"], n_boot=0)
+        return f"{len(pt):,} distinct paths, exact Markov removal effects"
+
+    return run
+
+
+def survival(folder: Path, opts: argparse.Namespace):
+    ev, cu = _tables(folder, opts, "events", "customers")
+    try:
+        from journeylib.churn import churn_counts
+    except ImportError:
+        from journeylib.survival import churn_counts
+    from journeylib.survival import kaplan_meier
+
+    def run() -> str:
+        cnt = churn_counts(ev, cu, by=["segment"], churn_after=60)
+        kaplan_meier(cnt, by="segment", weights_col="n")
+        return f"churn counts by segment ({len(cnt):,} cells) + weighted Kaplan-Meier"
+
+    return run
+
+
+def ab_readout(folder: Path, opts: argparse.Namespace):
+    ev, asg = _tables(folder, opts, "events", "assignments")
+    from journeylib.experiments import ab_readout as readout
+
+    def run() -> str:
+        r = readout(asg, ev)
+        n = len(r.summary) if hasattr(r, "summary") else 0
+        return f"A/B readout, {n} comparison rows"
+
+    return run
+
+
+def cohorts(folder: Path, opts: argparse.Namespace):
+    (ev,) = _tables(folder, opts, "events")
+    from journeylib.cohorts import cohort_table
+
+    def run() -> str:
+        cohort_table(ev, period="M")
+        return "monthly retention + revenue triangle"
+
+    return run
+
+
+def rfm(folder: Path, opts: argparse.Namespace):
+    (ev,) = _tables(folder, opts, "events")
+    from journeylib.rfm import rfm_table
+
+    def run() -> str:
+        r = rfm_table(ev)
+        return f"RFM scores for {len(r):,} purchasers"
+
+    return run
+
+
+def bgnbd(folder: Path, opts: argparse.Namespace):
+    (ev,) = _tables(folder, opts, "events")
+    from journeylib.clv import BetaGeoFitter, customer_summary
+
+    def run() -> str:
+        s = customer_summary(ev)
+        BetaGeoFitter().fit(s)
+        return f"customer summary ({len(s):,} purchasers) + BG/NBD fit"
+
+    return run
+
+
+ANALYSES: dict[str, tuple[str, Callable[..., Callable[[], str]]]] = {
+    "bare_scan": ("bare DuckDB scan + group by customer (floor)", bare_scan),
+    "load_validate": ("load + validate events, customers, assignments", load_validate),
+    "funnel": ("closed funnel, 6 stages, 30-day window", funnel),
+    "transitions": ("stage transitions (window lag)", transitions),
+    "paths_markov": ("path table + exact Markov attribution", paths_markov),
+    "survival": ("churn counts by segment + Kaplan-Meier", survival),
+    "ab_readout": ("A/B readout (all experiments, default metrics, CUPED)", ab_readout),
+    "cohorts": ("cohort triangle (monthly)", cohorts),
+    "rfm": ("RFM table", rfm),
+    "bgnbd": ("customer summary + BG/NBD fit", bgnbd),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench._analysis")
+    ap.add_argument("name", choices=sorted(ANALYSES))
+    ap.add_argument("folder", type=Path)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--memory-limit", default=None)
+    ap.add_argument("--temp-directory", default=None)
+    opts = ap.parse_args(argv)
+    out: dict[str, Any] = {"name": opts.name}
+    try:
+        run = ANALYSES[opts.name][1](opts.folder, opts)
+    except Exception as exc:  # a module that does not import or set up: n/a
+        out.update(status="n/a", detail=f"setup failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        print(json.dumps(out))
+        return
+    t0 = time.perf_counter()
+    try:
+        detail = run()
+        out.update(status="ok", detail=detail)
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        out.update(status="n/a", detail=f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    out["wall_s"] = time.perf_counter() - t0
+    out["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
