@@ -469,13 +469,14 @@ def winback_rates(
 def first_order_value(events: Any, *, purchase_event: str = PURCHASE_EVENT) -> pd.DataFrame:
     """Revenue of each customer's first purchase (a common Cox covariate).
 
-    Ties on the first timestamp are broken by the canonical order keys; customers
-    without a purchase are absent. Returns ``customer_id, first_order_value``.
+    Ties on the first timestamp are broken by the canonical order keys, then by the
+    smaller revenue (so every engine picks the same row); customers without a purchase
+    are absent. Returns ``customer_id, first_order_value``.
     """
     ev = engine.to_table(events)
     _require(ev, ("customer_id", "ts", "event", "revenue"), "events")
     p = ev.filter(ev.event == purchase_event)
-    order = [p.ts] + [p[c] for c in ("channel", "stage") if c in p.columns]
+    order = [p.ts] + [p[c] for c in ("channel", "stage") if c in p.columns] + [p.revenue]
     p = p.mutate(k=ibis.row_number().over(ibis.window(group_by="customer_id", order_by=order)))
     out = engine.to_pandas(p.filter(p.k == 0).select("customer_id", first_order_value=p.revenue.cast("float64"))
                            .order_by("customer_id"))

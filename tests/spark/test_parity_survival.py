@@ -93,11 +93,21 @@ def test_winback_episodes_and_rates_identical(on_each, same):
     assert set(a.episodes["touch_channel"]) - {"none"}  # some episodes had an outbound touch
 
 
-def test_first_order_value_identical(on_each, small_sim, same):
+def test_first_order_value_identical(on_each, both, small_sim, same):
     a, b = on_each(lambda ds: churn.first_order_value(ds.events))
     same(a, b, sort_by=["customer_id"], what="first_order_value")
     p = small_sim.events[small_sim.events["event"] == "purchase"]
     assert len(a) == p["customer_id"].nunique()
+    # full ties on the first purchase (same time, channel, stage): the same row on both engines
+    t = pd.Timestamp("2025-01-01", tz="UTC")
+    ev = pd.DataFrame({"customer_id": ["A", "A", "A", "B", "B", "C", "C"],
+                       "ts": [t, t, t, t, t + pd.Timedelta(1, "s"), t, t],
+                       "event": "purchase", "channel": ["web", "web", "web", None, "web", None, "app"],
+                       "stage": None, "revenue": [30.0, 10.0, 99.0, 5.0, 1.0, 7.0, 8.0]})
+    ta, tb = both(lambda: churn.first_order_value(ev))
+    same(ta, tb, what="first_order_value with ties")
+    # A: full tie -> smaller revenue; B: the earlier purchase; C: a missing channel sorts last
+    assert ta["first_order_value"].tolist() == [10.0, 5.0, 8.0]
 
 
 def test_subsecond_timestamps(both, same):
