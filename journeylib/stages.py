@@ -297,16 +297,7 @@ def funnel(
     cur = _attach_group(cur, by, customers)
     mature = ibis.literal(True) if win is None else (cur._entry + win <= obs_epoch)
     cur = cur.mutate(_mature=mature)
-    aggs: dict[str, Any] = {}
-    for k, c in enumerate(k_cols):
-        hit = cur[c].notnull()
-        aggs[f"n{k}"] = hit.cast("int64").sum()
-        aggs[f"m{k}"] = (hit & cur._mature).cast("int64").sum()
-        if k > 0:
-            prev_hit = cur[k_cols[k - 1]].notnull()
-            aggs[f"nym{k}"] = (prev_hit & ~hit & ~cur._mature).cast("int64").sum()
-    agg = engine.to_pandas(cur.group_by("_group").aggregate(**aggs))
-    medians = _step_medians(cur, k_cols)
+    agg, medians = _step_stats(cur, k_cols)
 
     rows = []
     for rec in agg.sort_values("_group").to_dict("records"):
@@ -343,32 +334,53 @@ def funnel(
     return FunnelResult(stages, bool(closed), None if win is None else win / 86400.0, by, obs_end, summary)
 
 
-def _step_medians(cur: ibis.Table, k_cols: Sequence[str]) -> dict[tuple[Any, int], float]:
-    """Exact median seconds from step k-1 to step k per group: ``{(group, k): seconds}``.
+def _step_stats(cur: ibis.Table, k_cols: Sequence[str]) -> tuple[pd.DataFrame, dict[tuple[Any, int], float]]:
+    """Counts per group and step, and the exact median seconds between steps, in ONE query.
 
-    Written with ``row_number``/``count`` windows instead of an aggregate ``median``
-    so that it compiles on every backend (Spark's ``percentile`` rejects a filtered
-    median) and stays exact: the middle value, or the mean of the two middle values
-    (the same as DuckDB's ``median``/``quantile_cont(0.5)``). Only two rows per
-    group and step come back.
+    ``cur`` has one row per customer with first-reach times ``_t0.._tK`` (null when not
+    reached), ``_group`` and ``_mature``. It is unnested to one row per customer and step
+    k >= 1 (times of steps k-1 and k), so the per-customer table is computed once. The
+    median uses ``row_number``/``count`` windows instead of an aggregate ``median`` so
+    that it compiles on every backend (Spark's ``percentile`` rejects a filtered median)
+    and stays exact: the middle value, or the mean of the two middle values (DuckDB's
+    ``median``/``quantile_cont(0.5)``).
+
+    Returns the wide per-group frame ``_group, n0.., m0.., nym1..`` and
+    ``{(group, k): median seconds}``.
     """
-    if len(k_cols) < 2:
-        return {}
-    # one row per customer and step (the table is referenced once: unnest, not a union)
-    long = cur.select("_group", *k_cols, _k=ibis.literal(list(range(1, len(k_cols))), "array<int64>").unnest())
-    a = ibis.cases(*[(long._k == k, long[k_cols[k - 1]]) for k in range(1, len(k_cols))], else_=None)
-    b = ibis.cases(*[(long._k == k, long[k_cols[k]]) for k in range(1, len(k_cols))], else_=None)
-    long = long.select("_group", "_k", _a=a, _b=b)
-    long = long.filter(long._a.notnull() & long._b.notnull() & (long._b >= long._a))
-    long = long.select("_group", "_k", _d=(long._b - long._a).cast("int64"))
-    w = ibis.window(group_by=[long._group, long._k], order_by=[long._d])
-    long = long.mutate(_rn=ibis.row_number().over(w),
-                       _n=long._d.count().over(ibis.window(group_by=[long._group, long._k])))
-    lo, hi = (long._n - 1) // 2, long._n // 2
-    mid = long.filter((long._rn == lo) | (long._rn == hi))
-    out = engine.to_pandas(mid.group_by(["_group", "_k"]).aggregate(_lo=mid._d.min(), _hi=mid._d.max()))
-    return {(g, int(k)): (float(lo_) + float(hi_)) / 2.0 for g, k, lo_, hi_ in
-            out[["_group", "_k", "_lo", "_hi"]].itertuples(index=False)}
+    ks = list(range(1, len(k_cols)))
+    long = cur.select("_group", "_mature", *k_cols, _k=ibis.literal(ks, "array<int64>").unnest())
+    a = ibis.cases(*[(long._k == k, long[k_cols[k - 1]]) for k in ks], else_=None)
+    b = ibis.cases(*[(long._k == k, long[k_cols[k]]) for k in ks], else_=None)
+    long = long.select("_group", "_mature", "_k", _a=a, _b=b)
+    valid = long._a.notnull() & long._b.notnull() & (long._b >= long._a)
+    long = long.mutate(_v=valid.cast("int64"),
+                       _d=ibis.ifelse(valid, (long._b - long._a).cast("int64"), ibis.null("int64")))
+    part = [long._group, long._k, long._v]
+    long = long.mutate(_rn=ibis.row_number().over(ibis.window(group_by=part, order_by=[long._d])),
+                       _n=long._k.count().over(ibis.window(group_by=part)))
+    mid = (long._v == 1) & ((long._rn == (long._n - 1) // 2) | (long._rn == long._n // 2))
+    hit_a, hit_b = long._a.notnull(), long._b.notnull()
+    out = engine.to_pandas(long.group_by(["_group", "_k"]).aggregate(
+        n_prev=hit_a.cast("int64").sum(),
+        m_prev=(hit_a & long._mature).cast("int64").sum(),
+        n=hit_b.cast("int64").sum(),
+        m=(hit_b & long._mature).cast("int64").sum(),
+        nym=(hit_a & ~hit_b & ~long._mature).cast("int64").sum(),
+        lo=long._d.min(where=mid),
+        hi=long._d.max(where=mid),
+    ))
+    rows, medians = [], {}
+    for g, grp in out.groupby("_group", sort=True):
+        by_k = grp.set_index(grp["_k"].astype(int))
+        rec: dict[str, Any] = {"_group": g, "n0": by_k.loc[1, "n_prev"], "m0": by_k.loc[1, "m_prev"]}
+        for k in ks:
+            rec[f"n{k}"], rec[f"m{k}"], rec[f"nym{k}"] = by_k.loc[k, "n"], by_k.loc[k, "m"], by_k.loc[k, "nym"]
+            lo, hi = by_k.loc[k, "lo"], by_k.loc[k, "hi"]
+            if pd.notna(lo) and pd.notna(hi):
+                medians[(g, k)] = (float(lo) + float(hi)) / 2.0
+        rows.append(rec)
+    return pd.DataFrame(rows, columns=None if rows else ["_group"]), medians
 
 
 # --------------------------------------------------------------------------- transitions
