@@ -40,6 +40,20 @@ def _duckdb_epoch_us(ts: dt.Timestamp(timezone="UTC")) -> dt.int64:  # type: ign
     """DuckDB's EPOCH_US: microseconds since 1970 straight from a TIMESTAMPTZ."""
 
 
+def _is_duckdb_tz(ts: ibis.Value) -> bool:
+    """True for a time-zone-aware timestamp bound to a DuckDB table."""
+    try:
+        duck = ibis.get_backend(ts).name == "duckdb"
+    except Exception:  # noqa: BLE001 - unbound expression: use the portable form
+        return False
+    return duck and ts.type().is_timestamp() and ts.type().timezone is not None
+
+
+@ibis.udf.scalar.builtin(name="make_timestamp")
+def _duckdb_make_timestamp(us: dt.int64) -> dt.Timestamp(timezone=None):  # type: ignore[empty-body]
+    """DuckDB's MAKE_TIMESTAMP(microseconds): a plain (UTC wall-clock) TIMESTAMP, no ICU calendar."""
+
+
 def _epoch_seconds(ts: ibis.Value) -> ibis.Value:
     """Integer seconds since 1970-01-01 UTC.
 
@@ -48,11 +62,7 @@ def _epoch_seconds(ts: ibis.Value) -> ibis.Value:
     (about 10x slower than the scan itself). On DuckDB we call ``EPOCH_US`` directly;
     every other backend gets the portable ``epoch_seconds()``.
     """
-    try:
-        duck = ibis.get_backend(ts).name == "duckdb"
-    except Exception:  # noqa: BLE001 - unbound expression: use the portable form
-        duck = False
-    if duck and ts.type().is_timestamp() and ts.type().timezone is not None:
+    if _is_duckdb_tz(ts):
         return _duckdb_epoch_us(ts) // 1_000_000
     return ts.epoch_seconds()
 
@@ -62,30 +72,30 @@ def _day_number(ts: ibis.Value) -> ibis.Value:
     return _epoch_seconds(ts) // 86400
 
 
-_CAL_START, _CAL_END = "1900-01-01", "2199-12-31"
+def _month_number(ts: ibis.Value) -> ibis.Value:
+    """UTC month index ``year * 12 + month - 1``.
 
-
-def _calendar() -> pd.DataFrame:
-    """Day number -> month number (year * 12 + month - 1) for 1900-2199: a 110k-row dimension table."""
-    days = pd.date_range(_CAL_START, _CAL_END, freq="D")
-    return pd.DataFrame({"_day": (days.asi8 // 86_400_000_000_000).astype("int64"),
-                         "_month": (days.year * 12 + days.month - 1).astype("int64")})
-
-
-def _add_period(tbl: ibis.Table, ts_col: str, period: str, out: str) -> ibis.Table:
-    """Add the integer index of the UTC calendar period holding ``tbl[ts_col]``.
-
-    Weeks (from Monday) are integer arithmetic on the day number; months and quarters
-    come from a join with a small calendar table (a broadcast join on any engine). Both
-    avoid calendar functions on time-zone-aware timestamps, which DuckDB runs through
-    ICU at about 10x the cost of the scan.
+    DuckDB: year and month of ``MAKE_TIMESTAMP(EPOCH_US(ts))``, a plain TIMESTAMP holding
+    the UTC wall clock, so no ICU time-zone calendar runs (extracting from the
+    TIMESTAMPTZ itself costs about 10x the scan). Other engines (Spark with its session
+    time zone set to UTC by :func:`journeylib.connect`): ``year()`` and ``month()``.
     """
-    days = _day_number(tbl[ts_col])
+    if _is_duckdb_tz(ts):
+        ts = _duckdb_make_timestamp(_duckdb_epoch_us(ts))
+    return ts.year().cast("int64") * 12 + ts.month().cast("int64") - 1
+
+
+def _period_number(ts: ibis.Value, period: str) -> ibis.Value:
+    """Integer index of the UTC calendar period holding ``ts``.
+
+    Weeks (from Monday) are integer arithmetic on the day number (day 4 = Monday
+    1970-01-05); months are ``year * 12 + month - 1`` and quarters that // 3, matching
+    :func:`_period_start` and :func:`_period_index_pd`.
+    """
     if period == "W":
-        return tbl.mutate(**{out: (days - 4) // 7})  # day 4 = Monday 1970-01-05
-    j = tbl.mutate(_day=days).join(ibis.memtable(_calendar()), "_day")
-    idx = j._month if period == "M" else j._month // 3
-    return j.mutate(**{out: idx}).drop("_day", "_month")
+        return (_day_number(ts) - 4) // 7
+    m = _month_number(ts)
+    return m if period == "M" else m // 3
 
 
 def _period_start(idx: np.ndarray | pd.Series, period: str) -> pd.DatetimeIndex:
@@ -293,25 +303,28 @@ def cohort_table(
     t = _prepare(events)
     end = _observation_end(t, observation_end)
     t = t.filter(t.ts < _lit(end))
-    is_p = t.event == purchase_event
-    own = t.filter(~t.event.isin(list(OUTBOUND_EVENTS)))
-    act = t.filter(is_p) if active_on == "purchase" else own
-    act = _add_period(act, "ts", period, "p")
-    act = act.mutate(is_p=(act.event == purchase_event).cast("int64"),
-                     rev=ibis.ifelse(act.event == purchase_event, act.revenue.cast("float64").fill_null(0.0), 0.0))
-    src = t.filter(is_p) if cohort_by == "first_purchase" else own
-    first = src.group_by("customer_id").aggregate(first_ts=src.ts.min())
-    first = _add_period(first, "first_ts", period, "cohort_idx")
-    a = act.join(first.select("customer_id", "cohort_idx"), "customer_id")
-    a = a.mutate(k=a.p - a.cohort_idx).filter(lambda x: x.k >= 0)
-    cells = a.group_by(["cohort_idx", "k"]).aggregate(active=a.customer_id.nunique(), orders=a.is_p.sum(),
-                                                    revenue=a.rev.sum())
+    # One pass: a per-(customer, period) aggregate of the events that matter, the cohort
+    # as a window minimum over each customer's periods, then a small group-by per cell.
+    # No join back to the raw events and no distinct count.
+    own_only = cohort_by == "first_purchase" and active_on == "purchase"
+    base = t.filter(t.event == purchase_event) if own_only else t.filter(~t.event.isin(list(OUTBOUND_EVENTS)))
+    is_p = base.event == purchase_event
+    base = base.select("customer_id", p=_period_number(base.ts, period), is_p=is_p.cast("int64"),
+                       rev=ibis.ifelse(is_p, base.revenue.cast("float64").fill_null(0.0), 0.0))
+    cp = base.group_by(["customer_id", "p"]).aggregate(orders=base.is_p.sum(), revenue=base.rev.sum())
+    # first period of the customer's cohort-defining events (all rows qualify unless the
+    # cohort is the first purchase among all own events)
+    start = ibis.ifelse(cp.orders > 0, cp.p, ibis.null("int64")) if cohort_by == "first_purchase" and not own_only \
+        else cp.p
+    cp = cp.mutate(cohort_idx=start.min().over(ibis.window(group_by="customer_id")))
+    cp = cp.filter(cp.cohort_idx.notnull() & (cp.p >= cp.cohort_idx))
+    active = (cp.orders > 0).cast("int64").sum() if active_on == "purchase" else cp.count()
+    cells = cp.group_by(["cohort_idx", (cp.p - cp.cohort_idx).name("k")]).aggregate(
+        active=active, orders=cp.orders.sum(), revenue=cp.revenue.sum(), customers=cp.count())
     cells = engine.to_pandas(cells)
-    if cohort_by == "first_purchase" and active_on == "purchase":
-        # everyone is active in period 0 of his own cohort: sizes come for free
-        sizes = cells.loc[cells["k"] == 0, ["cohort_idx", "active"]].rename(columns={"active": "size"})
-    else:
-        sizes = engine.to_pandas(first.group_by("cohort_idx").aggregate(size=first.count()))
+    # everyone has exactly one row in the first period of his cohort: sizes come for free
+    sizes = cells.loc[cells["k"] == 0, ["cohort_idx", "customers"]].rename(columns={"customers": "size"})
+    cells = cells.drop(columns="customers")
     if sizes.empty:
         raise JourneyDataError(f"events: nobody has a {'purchase' if cohort_by == 'first_purchase' else 'event'} "
                                f"before {end}; no cohorts to build")

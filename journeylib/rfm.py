@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from . import engine
-from .cohorts import _lit, _prepare, _utc
+from .cohorts import _duckdb_epoch_us, _is_duckdb_tz, _lit, _prepare, _utc
 from .errors import JourneyDataError, JourneyParameterError
 from .schema import PURCHASE_EVENT
 
@@ -56,13 +56,25 @@ def segment_name(r: int, f: int) -> str:
     return "new customers" if r == 5 else "promising"
 
 
-def _score(values: pd.Series, bins: int) -> pd.Series:
-    pct = values.rank(method="average", pct=True)
-    return np.ceil(pct * bins).clip(1, bins).astype("int64")
+def _score(values: pd.Series | np.ndarray, bins: int) -> np.ndarray:
+    """``ceil(bins * rank_pct)`` with ties at their average rank (pandas ``rank(method="average", pct=True)``).
+
+    Computed from the sorted distinct values: average rank = number of smaller values +
+    (ties + 1) / 2, exact half-integers, so the result equals pandas' rank bit for bit at
+    a fraction of its cost on a million customers.
+    """
+    v = np.asarray(values, dtype="float64")
+    if np.isnan(v).any():
+        pct = pd.Series(v).rank(method="average", pct=True).to_numpy()
+    else:
+        _, inv, cnt = np.unique(v, return_inverse=True, return_counts=True)
+        below = np.cumsum(cnt) - cnt
+        pct = (below[inv] + (cnt[inv] + 1) / 2) / len(v)
+    return np.clip(np.ceil(pct * bins), 1, bins).astype("int64")
 
 
-def _to5(score: pd.Series, bins: int) -> pd.Series:
-    return np.ceil(score * 5 / bins).clip(1, 5).astype("int64")
+def _to5(score: np.ndarray, bins: int) -> np.ndarray:
+    return np.clip(np.ceil(score * 5 / bins), 1, 5).astype("int64")
 
 
 def rfm_table(events: Any, *, as_of: Any = None, bins: int = 5, purchase_event: str = PURCHASE_EVENT) -> pd.DataFrame:
@@ -98,23 +110,36 @@ def rfm_table(events: Any, *, as_of: Any = None, bins: int = 5, purchase_event: 
     else:
         end = _utc(as_of)
     p = t.filter((t.event == purchase_event) & (t.ts < _lit(end)))
-    agg = p.group_by("customer_id").aggregate(last_purchase=p.ts.max(), frequency=p.count(),
+    duck = _is_duckdb_tz(p.ts)
+    # DuckDB: the last purchase as integer microseconds (EPOCH_US, no ICU calendar and a
+    # cheap transfer); other engines return the timestamp itself
+    last_expr = _duckdb_epoch_us(p.ts).max() if duck else p.ts.max()
+    agg = p.group_by("customer_id").aggregate(last_purchase=last_expr, frequency=p.count(),
                                               monetary=p.revenue.cast("float64").fill_null(0.0).sum())
     df = engine.to_pandas(agg)
     if df.empty:
         raise JourneyDataError(f"events: no '{purchase_event}' events before {end}; nothing to score")
-    last = pd.to_datetime(df["last_purchase"])
-    last = last.dt.tz_localize("UTC") if last.dt.tz is None else last.dt.tz_convert("UTC")
-    df["recency_days"] = (end - last).dt.total_seconds() / 86400
-    df["R"] = _score(-df["recency_days"], bins)
-    df["F"] = _score(df["frequency"].astype(float), bins)
-    df["M"] = _score(df["monetary"], bins)
-    df["rfm"] = df["R"].astype(str) + df["F"].astype(str) + df["M"].astype(str)
-    r5, f5 = _to5(df["R"], bins), _to5(df["F"], bins)
+    df = df.sort_values("customer_id", kind="mergesort", ignore_index=True)
+    if duck:
+        last = pd.Series(df["last_purchase"].to_numpy("int64").astype("datetime64[us]")).dt.tz_localize("UTC")
+    else:
+        last = pd.to_datetime(df["last_purchase"])
+        last = last.dt.tz_localize("UTC") if last.dt.tz is None else last.dt.tz_convert("UTC")
+        last = last.astype("datetime64[us, UTC]")
+    recency = ((end - last).dt.total_seconds() / 86400).to_numpy()
+    frequency = df["frequency"].to_numpy("int64")
+    monetary = df["monetary"].to_numpy("float64")
+    R, F, M = _score(-recency, bins), _score(frequency, bins), _score(monetary, bins)
+    # rfm code and segment by table lookup (no per-row string building)
+    codes = np.array([f"{r}{f}{m}" for r in range(1, bins + 1) for f in range(1, bins + 1)
+                      for m in range(1, bins + 1)], dtype=object)
     grid = np.array([[segment_name(r, f) for f in range(1, 6)] for r in range(1, 6)], dtype=object)
-    df["segment"] = grid[r5.to_numpy() - 1, f5.to_numpy() - 1]
-    df = df[["customer_id", "last_purchase", "recency_days", "frequency", "monetary", "R", "F", "M", "rfm", "segment"]]
-    df = df.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
+    df = pd.DataFrame({
+        "customer_id": df["customer_id"], "last_purchase": last, "recency_days": recency,
+        "frequency": frequency, "monetary": monetary, "R": R, "F": F, "M": M,
+        "rfm": codes[((R - 1) * bins + (F - 1)) * bins + (M - 1)],
+        "segment": grid[_to5(R, bins) - 1, _to5(F, bins) - 1],
+    })
     df.attrs.update(as_of=str(end), bins=bins)
     return df
 
