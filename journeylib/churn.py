@@ -79,10 +79,12 @@ def _require(t: ibis.Table, cols: Iterable[str], table: str) -> None:
 
 def _observation_end(events: ibis.Table, observation_end: Any) -> pd.Timestamp:
     if observation_end is None:
-        value = events.ts.max().execute()
+        # as epoch microseconds: a timestamp fetched from Spark comes back as wall-clock time
+        # in the session's zone, an integer is the same instant on every engine
+        value = _micros(events).max().execute()
         if value is None or pd.isna(value):
             raise JourneyDataError("events: the table is empty; expected at least one event with a timestamp")
-        ts = pd.Timestamp(value)
+        ts = pd.Timestamp(int(value), unit="us", tz="UTC")
     else:
         try:
             ts = pd.Timestamp(observation_end)

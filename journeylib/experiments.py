@@ -40,13 +40,6 @@ KINDS = ("conversion", "count", "sum", "ratio")
 _DAY_US = 86_400_000_000
 
 
-def _epoch_us(ts: Any) -> int:
-    """Epoch microseconds of a timestamp (naive = UTC)."""
-    t = pd.Timestamp(ts)
-    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-    return int(t.value // 1_000)
-
-
 # --- metric definitions ---------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -216,39 +209,43 @@ def variant_stats(
         if value is not None and value not in ev.columns:
             raise JourneyDataError(f"events: metric needs column '{value}', which is missing; available: {list(ev.columns)}")
     w_sec = int(round(window_days * 86400))
-    w = ibis.interval(seconds=w_sec)
-    # one small round trip: the assignment time range (to prune events before the join)
-    # and the last event time (to flag windows that the data do not cover yet)
-    rng_q = a.aggregate(first=a.assigned_at.min(), last_assigned=a.assigned_at.max()).cross_join(
-        ev.aggregate(last_ts=ev.ts.max()))
+    w_us = w_sec * 1_000_000
+    # All time arithmetic is on epoch microseconds (exact on every engine). Spark adds an
+    # interval's days in the *session* time zone (28 days across a DST change is 28 days
+    # -1 hour outside UTC) and hands timestamps back as wall-clock time of that zone, and
+    # Ibis' epoch_seconds rounds on DuckDB but truncates on Spark; integers do neither.
+    # One small round trip: the assignment time range (to prune events before the join)
+    # and the last event time (to flag windows that the data do not cover yet).
+    a_us, ev_us = _micros(a, "assigned_at"), _micros(ev, "ts")
+    rng_q = a.aggregate(first=a_us.min(), last_assigned=a_us.max()).cross_join(
+        ev.aggregate(last_ts=ev_us.max()))
     lims = to_pandas(rng_q).iloc[0]
-    last_ts = lims["last_ts"]
     if pd.isna(lims["first"]):
         raise JourneyDataError("assignments: no rows to analyse (after selecting experiments)")
-    as_lit = lambda x: ibis.literal(pd.Timestamp(x).to_pydatetime(), type="timestamp('UTC')")
+    first_us, last_assigned_us = int(lims["first"]), int(lims["last_assigned"])
+    last_us = None if pd.isna(lims["last_ts"]) else int(lims["last_ts"])
+    # pruning bounds as UTC literals computed here (a filter on the raw column keeps
+    # Parquet row-group pruning)
+    as_lit = lambda us: ibis.literal(pd.Timestamp(us, unit="us", tz="UTC").to_pydatetime(), type="timestamp('UTC')")
     ev = ev.filter(ev.event.isin(sorted({e for e, _ in bases})),
-                   ev.ts >= as_lit(lims["first"]) - w if pre_period else ev.ts >= as_lit(lims["first"]),
-                   ev.ts < as_lit(lims["last_assigned"]) + w)
+                   ev.ts >= as_lit(first_us - w_us if pre_period else first_us),
+                   ev.ts < as_lit(last_assigned_us + w_us))
     values = sorted({v for _, v in bases if v})
-    ev = ev.select(ev_customer_id=ev.customer_id, ev_ts=ev.ts, ev_event=ev.event,
+    ev = ev.select(ev_customer_id=ev.customer_id, ev_us=_micros(ev, "ts"), ev_event=ev.event,
                    **{f"ev_{v}": ev[v] for v in values})
     # Window sums are computed once per distinct (customer, assignment time): users
     # who enter several concurrent experiments at the same moment (the usual case)
-    # are joined to their events once, not once per experiment. Time arithmetic on
-    # time-zone-aware timestamps is costly per row, so it runs on these pairs only;
-    # the join itself compares plain timestamps. entry_day is the UTC day number.
-    # Exact epoch microseconds on every engine (Ibis' epoch_seconds rounds on DuckDB and
-    # truncates on Spark, so a sub-second assignment just before midnight would land on
-    # different entry days).
+    # are joined to their events once, not once per experiment. entry_day is the UTC
+    # day number.
     pairs = a.select(p_customer_id=a.customer_id, p_at=a.assigned_at).distinct()
-    p_us = _micros(pairs, "p_at")
-    pairs = pairs.mutate(p_lo=pairs.p_at - w if pre_period else pairs.p_at, p_hi=pairs.p_at + w,
-                         p_day=(p_us // _DAY_US).cast("int64"),
-                         p_incomplete=((p_us + w_sec * 1_000_000 > _epoch_us(last_ts)).cast("int64")
-                                       if pd.notna(last_ts) else ibis.literal(0, "int64")))
-    j = pairs.left_join(ev, [pairs.p_customer_id == ev.ev_customer_id, ev.ev_ts >= pairs.p_lo,
-                             ev.ev_ts < pairs.p_hi])
-    inw = j.ev_ts >= j.p_at
+    pairs = pairs.mutate(p_us=_micros(pairs, "p_at"))
+    pairs = pairs.mutate(p_lo=pairs.p_us - w_us if pre_period else pairs.p_us, p_hi=pairs.p_us + w_us,
+                         p_day=(pairs.p_us // _DAY_US).cast("int64"),
+                         p_incomplete=((pairs.p_us + w_us > last_us).cast("int64")
+                                       if last_us is not None else ibis.literal(0, "int64")))
+    j = pairs.left_join(ev, [pairs.p_customer_id == ev.ev_customer_id, ev.ev_us >= pairs.p_lo,
+                             ev.ev_us < pairs.p_hi])
+    inw = j.ev_us >= j.p_us
     aggs = {}
     for i, (event, value) in enumerate(bases):
         val = ibis.literal(1.0) if value is None else j[f"ev_{value}"].cast("float64").fill_null(0.0)

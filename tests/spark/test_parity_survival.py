@@ -194,3 +194,31 @@ def test_cox_identical(on_each, same):
     same(ba.ph_test, bb.ph_test, what="PH test")
     hr = ba.terms.set_index("term")["hazard_ratio"]
     assert (hr.filter(like="segment") != 1).all()
+
+
+def test_spark_session_time_zone_does_not_matter(spark_con, datasets, labels, same):
+    """A session moved off UTC after connect() (e.g. by a notebook) gives the same labels and
+    win-back episodes: the engine half works on instants (epoch microseconds), not wall-clock
+    fields. (Timestamp *columns* fetched as such, e.g. customer attributes joined to the labels,
+    come back from Spark as wall-clock time of the session zone: keep the session in UTC.)"""
+    from journeylib import experiments as ex
+
+    session = spark_con._session
+    before = session.conf.get("spark.sql.session.timeZone")
+    ds = datasets["spark"]
+    try:
+        jl.connect(spark_con)
+        session.conf.set("spark.sql.session.timeZone", "America/New_York")  # DST on March 9 / Nov 2
+        lab = churn.churn_labels(ds.events, **LABEL_CASES["purchase_start"])
+        wb = churn.winback_rates(ds.events, inactive_days=60, within_days=50)
+        vs = ex.variant_stats(ds.assignments, ds.events)
+    finally:
+        session.conf.set("spark.sql.session.timeZone", before)
+        jl.connect()
+    ref_lab = labels["purchase_start"][0]
+    same(lab, ref_lab[list(lab.columns)], sort_by=["customer_id"], what="labels, New York session")
+    duck = datasets["duckdb"]
+    ref = churn.winback_rates(duck.events, inactive_days=60, within_days=50)
+    same(wb.episodes, ref.episodes, sort_by=["customer_id", "last_active"], what="win-back, New York session")
+    ref_vs = ex.variant_stats(duck.assignments, duck.events)
+    same(vs, ref_vs, sort_by=["experiment", "variant", "entry_day", "metric"], what="variant_stats, New York session")
