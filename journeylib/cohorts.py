@@ -303,28 +303,32 @@ def cohort_table(
     t = _prepare(events)
     end = _observation_end(t, observation_end)
     t = t.filter(t.ts < _lit(end))
-    # One pass: a per-(customer, period) aggregate of the events that matter, the cohort
-    # as a window minimum over each customer's periods, then a small group-by per cell.
-    # No join back to the raw events and no distinct count.
-    own_only = cohort_by == "first_purchase" and active_on == "purchase"
-    base = t.filter(t.event == purchase_event) if own_only else t.filter(~t.event.isin(list(OUTBOUND_EVENTS)))
-    is_p = base.event == purchase_event
-    base = base.select("customer_id", p=_period_number(base.ts, period), is_p=is_p.cast("int64"),
-                       rev=ibis.ifelse(is_p, base.revenue.cast("float64").fill_null(0.0), 0.0))
-    cp = base.group_by(["customer_id", "p"]).aggregate(orders=base.is_p.sum(), revenue=base.rev.sum())
-    # first period of the customer's cohort-defining events (all rows qualify unless the
-    # cohort is the first purchase among all own events)
-    start = ibis.ifelse(cp.orders > 0, cp.p, ibis.null("int64")) if cohort_by == "first_purchase" and not own_only \
-        else cp.p
-    cp = cp.mutate(cohort_idx=start.min().over(ibis.window(group_by="customer_id")))
-    cp = cp.filter(cp.cohort_idx.notnull() & (cp.p >= cp.cohort_idx))
-    active = (cp.orders > 0).cast("int64").sum() if active_on == "purchase" else cp.count()
-    cells = cp.group_by(["cohort_idx", (cp.p - cp.cohort_idx).name("k")]).aggregate(
-        active=active, orders=cp.orders.sum(), revenue=cp.revenue.sum(), customers=cp.count())
-    cells = engine.to_pandas(cells)
-    # everyone has exactly one row in the first period of his cohort: sizes come for free
-    sizes = cells.loc[cells["k"] == 0, ["cohort_idx", "customers"]].rename(columns={"customers": "size"})
-    cells = cells.drop(columns="customers")
+    # The cohort is each customer's first period (a per-customer aggregate, one row per
+    # customer); every activity row is joined to it and counted per (cohort, age) cell.
+    # Only the columns needed travel; the period is plain arithmetic on the timestamp
+    # (no calendar join). Measured on DuckDB, this beats a per-(customer, period)
+    # aggregate + window minimum, whose hash table has about half as many groups as rows.
+    own = t.filter(~t.event.isin(list(OUTBOUND_EVENTS)))
+    purchases = t.filter(t.event == purchase_event)
+
+    def periods(x: ibis.Table) -> ibis.Table:
+        is_p = x.event == purchase_event
+        return x.select("customer_id", p=_period_number(x.ts, period), is_p=is_p.cast("int64"),
+                        rev=ibis.ifelse(is_p, x.revenue.cast("float64").fill_null(0.0), 0.0))
+
+    act = periods(purchases if active_on == "purchase" else own)
+    src = act if (cohort_by == "first_purchase") == (active_on == "purchase") else \
+        periods(purchases if cohort_by == "first_purchase" else own)
+    first = src.group_by("customer_id").aggregate(cohort_idx=src.p.min())
+    a = act.join(first, "customer_id")
+    a = a.mutate(k=a.p - a.cohort_idx).filter(lambda x: x.k >= 0)
+    cells = engine.to_pandas(a.group_by(["cohort_idx", "k"]).aggregate(
+        active=a.customer_id.nunique(), orders=a.is_p.sum(), revenue=a.rev.sum()))
+    if cohort_by == "first_activity" and active_on == "purchase":
+        sizes = engine.to_pandas(first.group_by("cohort_idx").aggregate(size=first.count()))
+    else:
+        # each customer is active in the first period of his own cohort: sizes come for free
+        sizes = cells.loc[cells["k"] == 0, ["cohort_idx", "active"]].rename(columns={"active": "size"})
     if sizes.empty:
         raise JourneyDataError(f"events: nobody has a {'purchase' if cohort_by == 'first_purchase' else 'event'} "
                                f"before {end}; no cohorts to build")

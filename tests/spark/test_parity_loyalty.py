@@ -62,6 +62,19 @@ def on_cdnow(cdnow, spark_con):
     return run
 
 
+@pytest.fixture(scope="module")
+def cached(on_each):
+    """``cached(key, fn)``: ``on_each(fn)`` computed once per module for ``key`` (saves Spark jobs)."""
+    memo = {}
+
+    def run(key, fn):
+        if key not in memo:
+            memo[key] = on_each(fn)
+        return memo[key]
+
+    return run
+
+
 def _purchases(sim) -> pd.DataFrame:
     ev = sim.events
     p = ev[ev["event"] == "purchase"].copy()
@@ -81,8 +94,8 @@ COHORTS = [
 
 
 @pytest.mark.parametrize("kw", COHORTS, ids=lambda kw: "-".join(str(v) for v in kw.values()))
-def test_cohort_table(on_each, same, kw):
-    a, b = on_each(lambda ds: cohort_table(ds.events, **kw))
+def test_cohort_table(cached, same, kw):
+    a, b = cached(("cohort", tuple(kw.items())), lambda ds: cohort_table(ds.events, **kw))
     same(a.cells, b.cells, what=f"cohort_table {kw}")
     assert a.observation_end == b.observation_end
     assert a.cells["observed"].sum() > 10
@@ -90,9 +103,10 @@ def test_cohort_table(on_each, same, kw):
     same(a.summary, b.summary, what="cohort summary")
 
 
-def test_cohort_table_anchor(on_each, small_sim):
+def test_cohort_table_anchor(cached, small_sim):
     """Monthly cohort sizes and month-0 revenue equal a pandas computation on the raw events."""
-    a, b = on_each(lambda ds: cohort_table(ds.events, period="M"))
+    kw = dict(period="M")
+    a, b = cached(("cohort", tuple(kw.items())), lambda ds: cohort_table(ds.events, **kw))
     p = _purchases(small_sim)
     end = p["ts"].max().floor("D") + pd.Timedelta(days=1)
     p = p[p["ts"] < end]
@@ -120,8 +134,8 @@ def test_repeat_purchase(on_each, same, by):
 
 # --------------------------------------------------------------------------- RFM
 @pytest.mark.parametrize("kw", [dict(), dict(as_of="2024-10-01", bins=4)], ids=["default", "as_of-bins4"])
-def test_rfm_table_and_segments(on_each, same, kw):
-    a, b = on_each(lambda ds: rfm_table(ds.events, **kw))
+def test_rfm_table_and_segments(cached, same, kw):
+    a, b = cached(("rfm", tuple(kw.items())), lambda ds: rfm_table(ds.events, **kw))
     same(a, b, what=f"rfm_table {kw}")
     assert a.attrs == b.attrs
     sa, sb = rfm_segments(a), rfm_segments(b)
@@ -129,9 +143,9 @@ def test_rfm_table_and_segments(on_each, same, kw):
     same(sa.grid, sb.grid, what="rfm_segments grid")
 
 
-def test_rfm_anchor(on_each, small_sim):
+def test_rfm_anchor(cached, small_sim):
     """Frequency and monetary per customer equal a pandas group-by of the purchases."""
-    a, b = on_each(lambda ds: rfm_table(ds.events))
+    a, b = cached(("rfm", ()), lambda ds: rfm_table(ds.events))
     p = _purchases(small_sim)
     ref = p.groupby("customer_id").agg(frequency=("ts", "size"), monetary=("revenue", lambda s: s.fillna(0).sum()))
     for res in (a, b):
@@ -189,19 +203,21 @@ def test_cdnow_cohorts_rfm_repeat(on_cdnow, same):
 
 
 # --------------------------------------------------------------------------- loyalty
-def test_loyalty_effect(on_each, same):
-    a, b = on_each(lambda ds: loyalty_effect(ds.events, ds.customers, window_days=60, controls_per_member=3,
-                                             seed=3))
+def _loyalty(ds):
+    return loyalty_effect(ds.events, ds.customers, window_days=60, controls_per_member=3, seed=3)
+
+
+def test_loyalty_effect(cached, same):
+    a, b = cached("loyalty", _loyalty)
     same(a.per_customer, b.per_customer, sort_by=["customer_id"], what="loyalty per-customer aggregate")
     same(a.windows, b.windows, what="loyalty windows (matched controls and counts)")
     same(a.table, b.table, what="loyalty effect table")
     assert a.table["n_members"].iloc[0] > 10
 
 
-def test_loyalty_engine_part_anchor(on_each, small_sim):
+def test_loyalty_engine_part_anchor(cached, small_sim):
     """The engine per-customer aggregate equals pandas on the raw events."""
-    a, b = on_each(lambda ds: loyalty_effect(ds.events, ds.customers, window_days=60, controls_per_member=3,
-                                             seed=3).per_customer)
+    a, b = (r.per_customer for r in cached("loyalty", _loyalty))
     ev = small_sim.events.assign(ts=lambda d: pd.to_datetime(d["ts"], utc=True))
     p = ev[ev["event"] == "purchase"]
     own = ev[~ev["event"].isin(OUTBOUND_EVENTS)]
