@@ -648,10 +648,14 @@ def readout_from_stats(
         raise JourneyParameterError(f"stats: expected the output of variant_stats() with columns {sorted(need)}")
     seg_col = [c for c in stats.columns if c not in need | {"n_incomplete"}]
     seg_col = seg_col[0] if seg_col else None
-    results, srms = [], []
+    results, srms, skipped = [], [], []
     first_metric = stats["metric"].iloc[0]
     for exp, e in stats.groupby("experiment", sort=True):
         variants = list(dict.fromkeys(e["variant"]))
+        if len(variants) < 2:
+            raise JourneyDataError(
+                f"assignments: experiment {exp!r} has only one variant ({sorted(variants)[0]!r}); an A/B readout "
+                "needs the control and at least one other variant. Check the experiment name and the variant column")
         if control not in variants:
             raise JourneyParameterError(f"control={control!r} is not a variant of experiment {exp!r}; "
                                         f"its variants are {sorted(variants)}")
@@ -690,6 +694,8 @@ def readout_from_stats(
                         continue
                     v = _cumulative(cube, var)
                     if c["n"][-1] < 2 or v["n"][-1] < 2:
+                        skipped.append(f"{exp} / {metric} / {var}{'' if seg is None else f' (segment {seg})'}: "
+                                       f"{int(c['n'][-1])} control and {int(v['n'][-1])} {var} users")
                         continue
                     r = _make_result(exp, metric, kind, control, var, seg, list(cube.index), c, v,
                                      cuped=cuped and has_pre,
@@ -700,6 +706,14 @@ def readout_from_stats(
                         health.add_check(f"CUPED pre-period balance: {exp} / {metric} / {var}", False,
                                          f"pre-period means differ between arms (p={r.pre_balance_pvalue:.2g}); "
                                          "CUPED-adjusted results may be biased; compare with cuped=False")
+    if skipped:
+        msg = ("no test possible with fewer than 2 users in an arm, skipped: " + "; ".join(skipped[:5])
+               + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""))
+        if not results:
+            raise JourneyDataError(f"assignments: {msg}. Collect more users before reading out")
+        warnings.warn(msg, JourneyDataWarning, stacklevel=2)
+        if record_health:
+            health.add_check("comparisons with too few users", False, msg)
     order = {m: i for i, m in enumerate(dict.fromkeys(stats["metric"]))}
     results.sort(key=lambda r: (r.experiment, r.segment or "", order[r.metric], r.variant))
     note = ""
