@@ -382,12 +382,15 @@ def _time_decay_credit(events: Any, half_life: float, path_kwargs: dict, channel
     """Per-path time-decay credit fractions, averaged over converting journeys (engine)."""
     rows = touch_rows_expr(events, **path_kwargs)
     j = journeys_expr(events, **path_kwargs)
-    j = j.filter(j.conversions > 0).select(_cid=j.customer_id, _j=j.journey, path=j.path,
-                                           _ce=j.conversion_ts.epoch_seconds())
+    import ibis
+
+    j = j.filter(j.conversions > 0).select(_cid=j.customer_id, _j=j.journey, path=j.path)
+    # conversion time of each journey, exact microseconds, from the touch rows themselves
+    rows = rows.mutate(_ce=ibis.ifelse(rows._conv == 1, rows._e, ibis.null("int64")).min().over(
+        ibis.window(group_by=[rows.customer_id, rows.journey])))
     t = rows.filter(rows._conv == 0)
     t = t.join(j, (t.customer_id == j._cid) & (t.journey == j._j))
-    t = t.mutate(_w=(2.0 ** (-(t._ce - t._e).cast("float64") / (half_life * 86400.0))))
-    import ibis
+    t = t.mutate(_w=(2.0 ** (-((t._ce - t._e).cast("float64") / 1e6) / (half_life * 86400.0))))
 
     t = t.mutate(_wn=t._w / t._w.sum().over(ibis.window(group_by=[t.customer_id, t.journey])))
     agg = engine.to_pandas(t.group_by(["path", "label"]).aggregate(credit=t._wn.sum()))
@@ -599,13 +602,14 @@ def stage_path_table(events: Any, from_stage: str, to_stage: str, *, touch_col: 
     from .stages import _events_table, _window_seconds
 
     win = _window_seconds(window)
+    win = None if win is None else int(round(win * 1_000_000))  # times are epoch microseconds
     t = _events_table(events, ("customer_id", "ts", "event", "stage"))
     if touch_col not in t.columns:
         raise JourneyParameterError(f"touch_col='{touch_col}': not a column of events")
     excl = list(OUTBOUND_EVENTS if exclude_events is None else exclude_events)
     if excl:
         t = t.filter(~t.event.isin(excl))
-    t = t.mutate(_e=t.ts.epoch_seconds())
+    t = t.mutate(_e=engine.epoch_us(t))
     a = t.filter(t.stage == from_stage)
     a = a.group_by(_ca="customer_id").aggregate(_ta=a._e.min())
     b = t.filter(t.stage == to_stage).select(_cb=t.customer_id, _tb=t._e)

@@ -59,7 +59,7 @@ def touch_rows_expr(
 ) -> ibis.Table:
     """Touch and conversion rows labelled with their journey (engine expression).
 
-    Columns: ``customer_id, journey, _e`` (epoch seconds), ``event, label,
+    Columns: ``customer_id, journey, _e`` (epoch microseconds), ``event, label,
     _conv`` (1 on conversion rows), ``_rev`` (revenue on conversion rows).
     See :func:`journeys` for the parameters.
     """
@@ -77,7 +77,7 @@ def touch_rows_expr(
     rev = t.revenue.cast("float64") if "revenue" in t.columns else ibis.literal(0.0)
     rows = t.filter(is_conv | label.notnull()).select(
         "customer_id", "event",
-        _e=t.ts.epoch_seconds(),
+        _e=engine.epoch_us(t),
         label=ibis.ifelse(is_conv, ibis.null("string"), label),
         _conv=is_conv.cast("int64"),
         _rev=ibis.ifelse(is_conv, rev.fill_null(0.0), 0.0),
@@ -96,7 +96,7 @@ def touch_rows_expr(
     if cut == "each":
         start |= rows._prev_conv == 1
     if gap is not None:
-        start |= (rows._e - rows._prev_e) > gap
+        start |= (rows._e - rows._prev_e) > int(round(gap * 1_000_000))
     rows = rows.mutate(_start=start.cast("int64"))
     rows = rows.mutate(journey=rows._start.sum().over(ibis.cumulative_window(group_by=rows.customer_id,
                                                                                order_by=[rows._e, rows.event,
@@ -104,7 +104,7 @@ def touch_rows_expr(
     jw = ibis.window(group_by=[rows.customer_id, rows.journey])
     if look is not None:
         rows = rows.mutate(_end=rows._e.max().over(jw))
-        rows = rows.filter((rows._conv == 1) | (rows._end - rows._e <= look))
+        rows = rows.filter((rows._conv == 1) | (rows._end - rows._e <= int(round(look * 1_000_000))))
     if collapse_repeats:
         ow = ibis.window(group_by=[rows.customer_id, rows.journey], order_by=[rows._e, rows.event, rows.label])
         touches = rows.filter(rows._conv == 0)
@@ -136,10 +136,11 @@ def journeys_expr(events: Any, **kwargs: Any) -> ibis.Table:
         n_touches=agg.n_touches,
         conversions=agg.conversions,
         conversion_value=agg.conversion_value,
-        first_touch_ts=agg._first.cast("int64").as_timestamp("s"),
-        last_touch_ts=agg._last.cast("int64").as_timestamp("s"),
-        conversion_ts=agg._conv_e.cast("int64").as_timestamp("s"),
-        days_to_convert=(agg._conv_e - agg._first).cast("float64") / 86400.0,
+        # whole seconds (truncated) for display; Spark makes timestamps from seconds only
+        first_touch_ts=(agg._first // 1_000_000).cast("int64").as_timestamp("s"),
+        last_touch_ts=(agg._last // 1_000_000).cast("int64").as_timestamp("s"),
+        conversion_ts=(agg._conv_e // 1_000_000).cast("int64").as_timestamp("s"),
+        days_to_convert=(agg._conv_e - agg._first).cast("float64") / 1e6 / 86400.0,
     )
 
 

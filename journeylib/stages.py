@@ -264,9 +264,12 @@ def funnel(
     win = _window_seconds(window)
     t = _drop_outbound(_events_table(events))
     obs_end = _max_ts(t) if observation_end is None else _timestamp(observation_end, "observation_end")
-    obs_epoch = obs_end.timestamp()
+    obs_us = int(obs_end.value // 1_000)
+    win_us = None if win is None else int(round(win * 1_000_000))
 
-    ev = t.filter(t.stage.isin(list(stages))).select("customer_id", "stage", _e=t.ts.epoch_seconds())
+    # times in exact epoch microseconds (engine.epoch_us: equal on DuckDB and Spark)
+    ev = t.filter(t.stage.isin(list(stages)))
+    ev = ev.select("customer_id", "stage", _e=engine.epoch_us(ev))
     k_cols = [f"_t{k}" for k in range(len(stages))]
 
     if closed:
@@ -280,22 +283,22 @@ def funnel(
             step = ev.filter(ev.stage == stages[k]).select(_cid=ev.customer_id, _e=ev._e)
             prev = k_cols[k - 1]
             preds = [cur.customer_id == step._cid, step._e >= cur[prev]]
-            if win is not None:
-                preds.append(step._e <= cur._entry + win)
+            if win_us is not None:
+                preds.append(step._e <= cur._entry + win_us)
             j = cur.left_join(step, preds)
             carry = ["_entry"] + k_cols[:k]
             cur = j.group_by("customer_id").aggregate(**{c: j[c].min() for c in carry}, **{k_cols[k]: j._e.min()})
     else:
         entry = ev.group_by("customer_id").aggregate(_entry=ev._e.min())
         ev2 = ev.join(entry, "customer_id")
-        if win is not None:
-            ev2 = ev2.filter(ev2._e <= ev2._entry + win)
+        if win_us is not None:
+            ev2 = ev2.filter(ev2._e <= ev2._entry + win_us)
         aggs = {k_cols[k]: ev2._e.min(where=ev2.stage == s) for k, s in enumerate(stages)}
         aggs["_entry"] = ev2._entry.min()
         cur = ev2.group_by("customer_id").aggregate(**aggs)
 
     cur = _attach_group(cur, by, customers)
-    mature = ibis.literal(True) if win is None else (cur._entry + win <= obs_epoch)
+    mature = ibis.literal(True) if win_us is None else (cur._entry + win_us <= obs_us)
     cur = cur.mutate(_mature=mature)
     agg, medians = _step_stats(cur, k_cols)
 
@@ -314,7 +317,7 @@ def funnel(
                 cum = m_k / m0 if m0 else np.nan
                 dropped = max(m_prev - m_k, 0)
                 nym = int(rec[f"nym{k}"] or 0)
-                med = medians.get((rec["_group"], k), np.nan) / 86400.0
+                med = medians.get((rec["_group"], k), np.nan) / 1e6 / 86400.0
             rows.append({
                 "group": rec["_group"], "stage": s, "step": k + 1, "customers": n_k, "mature_customers": m_k,
                 "step_conversion": step_conv, "cumulative_conversion": cum,
@@ -335,7 +338,7 @@ def funnel(
 
 
 def _step_stats(cur: ibis.Table, k_cols: Sequence[str]) -> tuple[pd.DataFrame, dict[tuple[Any, int], float]]:
-    """Counts per group and step, and the exact median seconds between steps, in ONE query.
+    """Counts per group and step, and the exact median microseconds between steps, in ONE query.
 
     ``cur`` has one row per customer with first-reach times ``_t0.._tK`` (null when not
     reached), ``_group`` and ``_mature``. It is unnested to one row per customer and step
@@ -346,7 +349,7 @@ def _step_stats(cur: ibis.Table, k_cols: Sequence[str]) -> tuple[pd.DataFrame, d
     ``median``/``quantile_cont(0.5)``).
 
     Returns the wide per-group frame ``_group, n0.., m0.., nym1..`` and
-    ``{(group, k): median seconds}``.
+    ``{(group, k): median microseconds}``.
     """
     ks = list(range(1, len(k_cols)))
     long = cur.select("_group", "_mature", *k_cols, _k=ibis.literal(ks, "array<int64>").unnest())

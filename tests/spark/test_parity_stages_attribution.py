@@ -180,3 +180,35 @@ def test_stage_attribution(on_each, same):
     a, b = on_each(lambda ds: attribution.stage_attribution(ds.events, window=30))
     same(a.summary, b.summary, sort_by=["transition", "model", "channel"], what="stage attribution")
     same(a.totals, b.totals, what="stage attribution totals")
+
+
+# --------------------------------------------------------------------------- sub-second times
+def test_subsecond_timestamps(both, same):
+    """Events inside one second: order and durations use exact microseconds on both engines
+    (Ibis' epoch_seconds rounds on DuckDB and truncates on Spark)."""
+    t0 = pd.Timestamp("2025-03-01 10:00:00.600000", tz="UTC")
+    us = pd.Timedelta(microseconds=1)
+    day = pd.Timedelta(days=1)
+    ev = pd.DataFrame({
+        "customer_id": ["A", "A", "A", "B", "B", "B", "B"],
+        # A: email at .6 s, search at 1.2 s (same rounded second on DuckDB as .6 -> 1 s), purchase
+        # B: awareness, consideration 0.5 s later, cart 3 days + 1 us later, purchase
+        "ts": [t0, t0 + pd.Timedelta(milliseconds=600), t0 + 2 * day + 250_000 * us,
+               t0, t0 + pd.Timedelta(milliseconds=500), t0 + 3 * day + us, t0 + 3 * day + 2 * us],
+        "event": ["visit", "visit", "purchase", "visit", "visit", "add_to_cart", "purchase"],
+        "channel": ["search", "email", None, "social", "direct", "email", None],
+        "stage": ["awareness", "consideration", "purchase", "awareness", "consideration", "cart", "purchase"],
+        "revenue": [None, None, 20.0, None, None, None, 5.0],
+    })
+    fa, fb = both(lambda: stages.funnel(ev, ["awareness", "consideration", "cart", "purchase"]).summary)
+    same(fa, fb, what="sub-second funnel")
+    # consideration 0.6 s and 0.5 s after awareness: median 0.55 s
+    assert fa["median_days_from_previous"].iloc[1] == pytest.approx(0.55 / 86400, rel=1e-12)
+    ja, jb = both(lambda: paths.journeys(ev))
+    same(ja, jb, what="sub-second journeys")
+    assert ja.set_index("customer_id").loc["A", "path"] == "search > email"
+    assert ja.set_index("customer_id").loc["A", "days_to_convert"] == pytest.approx(2 + 0.25 / 86400, rel=1e-12)
+    pa, pb = both(lambda: attribution.stage_path_table(ev, "consideration", "cart", window=3))
+    same(pa, pb, sort_by=["path"], what="sub-second stage path table")
+    # B reaches cart 3 days - 0.5 s + 1 us after consideration: inside the 3-day window
+    assert pa.set_index("path").loc["direct > email", "conversions"] == 1
