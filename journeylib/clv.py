@@ -299,6 +299,16 @@ class BetaGeoFitter:
             raise JourneyFitError("BG/NBD: nobody made a repeat purchase; the model cannot be fitted")
         self._fit_arrays(x, tx, T, w, initial)
         self.time_unit = summary.attrs.get("time_unit", self.time_unit)
+        runaway = {k: v for k, v in self.params_.items() if not 1e-6 < v < 1e6}
+        if runaway and self.penalizer == 0:
+            # The likelihood is flat along a ridge (too few customers or repeat buyers):
+            # the optimiser "converges" at the edge of the parameter space. Not a usable fit.
+            what = ", ".join(f"{k}={v:.3g}" for k, v in runaway.items())
+            msg = (f"BG/NBD: the data do not identify the model ({what} ran off to the edge; "
+                   f"{int(w.sum()):,} customers, {int(w[x > 0].sum()):,} with repeat purchases). "
+                   "Fit on more customers, or pass penalizer=0.001 to regularise")
+            health.add_check("BG/NBD fit", False, msg)
+            raise JourneyFitError(msg)
         return self
 
     def _fit_arrays(self, x, tx, T, w, initial=None):
