@@ -65,11 +65,13 @@ def load_events(
         "stage": _text_check(t, "stage", nullable=True, allowed=stages),
         "revenue": _revenue_check(t),
     }
-    t = _run_checks(t, checks, "events")
-    t = _drop_duplicates(t, "events")
-    _warn_future(t)
+    now = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)
+    future = (checks["ts"][0] > ibis.literal(now.to_pydatetime())).cast("int64").sum()
+    t, n, extra = _run_checks(t, checks, "events", extra={"future": future})
+    _warn_future(int(extra["future"]), now)
+    t, n = _drop_duplicates(t, "events", n)
     t = t.select(*EVENTS_REQUIRED, *EVENTS_OPTIONAL, *[c for c in t.columns if c not in EVENTS_REQUIRED + EVENTS_OPTIONAL])
-    health.record_input("events", source, _count(t))
+    health.record_input("events", source, n)
     return t
 
 
@@ -85,9 +87,9 @@ def load_customers(source: Any, columns: Mapping[str, str] | None = None, *,
     for c in t.columns:
         if c.endswith("_at"):
             checks[c] = _timestamp_check(t, c, "customers", nullable=True)
-    t = _run_checks(t, checks, "customers")
+    t, n, _ = _run_checks(t, checks, "customers")
     _check_unique(t, ["customer_id"], "customers", "one row per customer")
-    health.record_input("customers", source, _count(t))
+    health.record_input("customers", source, n)
     return t
 
 
@@ -105,11 +107,11 @@ def load_assignments(source: Any, columns: Mapping[str, str] | None = None, *,
         "variant": _text_check(t, "variant", nullable=False),
         "assigned_at": _timestamp_check(t, "assigned_at", "assignments"),
     }
-    t = _run_checks(t, checks, "assignments")
-    t = _drop_duplicates(t, "assignments")
+    t, n, _ = _run_checks(t, checks, "assignments")
+    t, n = _drop_duplicates(t, "assignments", n)
     _check_unique(t, ["experiment", "customer_id"], "assignments",
                   "each customer assigned to one variant per experiment")
-    health.record_input("assignments", source, _count(t))
+    health.record_input("assignments", source, n)
     return t
 
 
@@ -132,7 +134,7 @@ def _prepare(source, columns, required, table, con) -> ibis.Table:
             f"{table}: missing required column(s) {missing}; the source has {list(t.columns)}; "
             f"expected at least {list(required)}.\nWhat to do: {hint}"
         )
-    if _count(t) == 0:
+    if int(t.limit(1).count().execute()) == 0:  # cheap: stops at the first row
         raise JourneyDataError(f"{table}: the input has no rows; expected at least one {table[:-1]} row")
     return t
 
@@ -216,13 +218,18 @@ def _revenue_check(t):
     return clean, bad, "a finite number >= 0 (or missing for events without revenue)"
 
 
-def _run_checks(t, checks: dict, table: str) -> ibis.Table:
-    n_total = _count(t)
+def _run_checks(t, checks: dict, table: str, extra: dict | None = None):
+    """One engine pass: row count, failing rows per check, and any ``extra`` aggregates.
+
+    Returns the table with clean columns, the row count and the extra values.
+    """
     tested = {c: v for c, v in checks.items() if v[1] is not None}
-    if not tested:
-        return t.mutate(**{c: clean for c, (clean, _, _) in checks.items()})
-    counts = t.aggregate(**{f"bad_{c}": bad.cast("int64").sum() for c, (_, bad, _) in tested.items()})
-    counts = counts.to_pandas().iloc[0].fillna(0)
+    aggs = {"_n": t.count()} | {f"bad_{c}": bad.cast("int64").sum() for c, (_, bad, _) in tested.items()}
+    aggs |= {f"extra_{k}": v for k, v in (extra or {}).items()}
+    counts = t.aggregate(**aggs).to_pandas().iloc[0].fillna(0)
+    n_total = int(counts["_n"])
+    if n_total == 0:
+        raise JourneyDataError(f"{table}: the input has no rows; expected at least one {table[:-1]} row")
     for c, (_, bad, expected) in tested.items():
         n_bad = int(counts[f"bad_{c}"])
         if n_bad:
@@ -231,7 +238,8 @@ def _run_checks(t, checks: dict, table: str) -> ibis.Table:
             if c == "ts" or c.endswith("_at"):
                 hint = "fix or drop these rows; naive timestamps are read as UTC"
             raise data_error(c, n_bad, n_total, expected, examples, table=table, hint=hint)
-    return t.mutate(**{c: clean for c, (clean, _, _) in checks.items()})
+    clean = t.mutate(**{c: col for c, (col, _, _) in checks.items()})
+    return clean, n_total, {k: counts[f"extra_{k}"] for k in (extra or {})}
 
 
 def _utc_examples(df: pd.DataFrame) -> pd.DataFrame:
@@ -242,17 +250,15 @@ def _utc_examples(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _warn_future(t: ibis.Table) -> None:
-    now = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)
-    n_future = int(t.filter(t.ts > ibis.literal(now.to_pydatetime())).count().execute())
+def _warn_future(n_future: int, now: pd.Timestamp) -> None:
     if n_future:
-        msg = f"events: {n_future:,} rows have timestamps after {now:%Y-%m-%d} (in the future); check the time zone or clock of the source"
+        msg = (f"events: {n_future:,} rows have timestamps after {now:%Y-%m-%d} (in the future); "
+               "check the time zone or clock of the source")
         warnings.warn(msg, JourneyDataWarning, stacklevel=3)
         health.add_check("events: future timestamps", False, msg)
 
 
-def _drop_duplicates(t: ibis.Table, table: str) -> ibis.Table:
-    n = _count(t)
+def _drop_duplicates(t: ibis.Table, table: str, n: int) -> tuple[ibis.Table, int]:
     d = t.distinct()
     n_unique = _count(d)
     if n_unique < n:
@@ -260,8 +266,8 @@ def _drop_duplicates(t: ibis.Table, table: str) -> ibis.Table:
             f"{table}: dropped {n - n_unique:,} exact duplicate rows of {n:,}", JourneyDataWarning, stacklevel=3
         )
         health.add_check(f"{table}: duplicate rows", True, f"dropped {n - n_unique:,} exact duplicates")
-        return d
-    return t
+        return d, n_unique
+    return t, n
 
 
 def _check_unique(t, keys, table, expected):
