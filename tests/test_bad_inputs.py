@@ -82,3 +82,34 @@ def test_bom_does_not_leak_into_column_names():
 def test_renamed_columns_load_with_a_mapping():
     t = jl.load_events(CORPUS / "renamed_columns.csv", columns={"user": "customer_id", "time": "ts", "action": "event"})
     assert t.to_pandas().loc[0, "customer_id"] == "A"
+
+
+LOADABLE = sorted(n for n, (loader, outcome, _, _) in CASES.items() if outcome != "error" and loader is jl.load_events)
+
+
+@pytest.mark.parametrize("name", LOADABLE)
+def test_every_analysis_runs_on_each_loadable_corpus_file(name):
+    """Files that load (odd but valid) go through every analysis: a result or a JourneyError."""
+    from journeylib import attribution, clv, cohorts, paths, rfm, stages, survival
+    from journeylib.errors import JourneyError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        events = jl.load_events(CORPUS / name).to_pandas()
+    calls = [
+        lambda: stages.funnel(events),
+        lambda: stages.stage_transitions(events),
+        lambda: paths.path_table(events),
+        lambda: attribution.attribute(events, n_boot=0),
+        lambda: survival.kaplan_meier(survival.churn_labels(events)),
+        lambda: cohorts.cohort_table(events),
+        lambda: rfm.rfm_table(events),
+        lambda: clv.customer_summary(events),
+    ]
+    for call in calls:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                call()
+        except JourneyError as exc:
+            assert str(exc).strip()

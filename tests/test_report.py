@@ -121,3 +121,17 @@ def test_inputs_are_byte_identical_after_a_run(small_dir, tmp_path):
     res = report.run_notebook(NOTEBOOKS_DIR / "00_journey_overview.ipynb", {"data_dir": str(small_dir)}, tmp_path)
     assert res.ok, res.error
     assert digests == {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in Path(small_dir).glob("*")}
+
+
+def test_yaml_text_with_quotes_newlines_and_code_stays_literal(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text('label: "__import__(\'os\').system(\'echo pwned\')\\n\\"quoted\\""\n')
+    params = report.parse_cli_parameters(OK, [], f)
+    assert params == {"label": "__import__('os').system('echo pwned')\n\"quoted\""}
+    res = report.run_notebook(OK, params, tmp_path / "out")
+    assert res.ok
+    import nbformat
+
+    nb = nbformat.read(res.ipynb, as_version=4)
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert repr(params["label"]) in printed  # the notebook printed the literal value back, nothing ran
