@@ -46,11 +46,14 @@ is refitted; percentile intervals of each share are reported.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 from math import factorial
 from typing import Any, Sequence
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pandas as pd
 from scipy import sparse
 
@@ -97,7 +100,10 @@ def as_path_table(table: pd.DataFrame) -> pd.DataFrame:
     if bad.any():
         raise JourneyDataError(f"column 'path' of the path table: {int(bad.sum())} of {len(pt)} rows are empty; "
                                f"expected touchpoints joined by '{SEP}'")
-    pt["path"] = pt["path"].astype(str).map(lambda p: SEP.join(s.strip() for s in p.split(SEP.strip())))
+    sep = SEP.strip()
+    arr = pa.array(pt["path"].astype(str).to_numpy(dtype=object), type=pa.string())
+    arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, rf"\s*{re.escape(sep)}\s*", SEP))
+    pt["path"] = arr.to_numpy(zero_copy_only=False)
     pt = pt.groupby("path", as_index=False, sort=True)[["conversions", "conversion_value", "null_count"]].sum()
     pt = pt[(pt["conversions"] + pt["null_count"]) > 0].reset_index(drop=True)
     if pt["conversions"].sum() <= 0:
@@ -114,43 +120,51 @@ class _Paths:
 
     def __init__(self, pt: pd.DataFrame):
         self.pt = pt
-        toks = [p.split(SEP) for p in pt["path"]]
-        self.channels = sorted({c for t in toks for c in t})
-        idx = {c: i for i, c in enumerate(self.channels)}
-        self.tokens = [np.array([idx[c] for c in t], dtype=np.int64) for t in toks]
+        # Vectorised parsing: one flat array of channel codes plus path lengths
+        # (a Python loop over tens of thousands of distinct paths dominated the run time).
+        lists = pc.split_pattern(pa.array(pt["path"].to_numpy(dtype=object), type=pa.string()), SEP)
+        lengths = pc.list_value_length(lists).to_numpy().astype(np.int64)
+        flat = pc.list_flatten(lists)
+        self.channels = sorted(pc.unique(flat).to_pylist())
+        codes = pc.index_in(flat, value_set=pa.array(self.channels, type=pa.string())).to_numpy().astype(np.int64)
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+        self._codes, self._ends = codes, ends
         self.k = len(self.channels)
         self.conv = pt["conversions"].to_numpy(float)
         self.value = pt["conversion_value"].to_numpy(float)
         self.null = pt["null_count"].to_numpy(float)
         # Markov transitions: states 0 = start, 1..k channels; columns of Q are 0..k
         # (start never re-entered). Through-transitions are taken by every journey.
-        rows, cols = [], []
-        lengths = np.array([len(t) for t in self.tokens])
-        for i, t in enumerate(self.tokens):
-            src = np.concatenate([[0], t + 1])[:-1]
-            dst = t + 1
-            rows.append(np.full(len(t), i))
-            cols.append(src * (self.k + 1) + dst)
+        rows = np.repeat(np.arange(len(lengths)), lengths)
+        src = np.concatenate([[0], codes + 1])[:-1]
+        src[starts] = 0
+        dst = codes + 1
         self.through = sparse.csr_matrix(
-            (np.ones(lengths.sum()), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(len(self.tokens), (self.k + 1) ** 2),
+            (np.ones(len(codes)), (rows, src * (self.k + 1) + dst)),
+            shape=(len(lengths), (self.k + 1) ** 2),
         )
-        self.last = np.array([t[-1] + 1 for t in self.tokens])
-        sets = np.zeros((len(self.tokens), self.k), dtype=bool)
-        for i, t in enumerate(self.tokens):
-            sets[i, t] = True
+        self.last = codes[ends - 1] + 1
+        sets = np.zeros((len(lengths), self.k), dtype=bool)
+        sets[rows, codes] = True
         self.sets = sets
+
+    @property
+    def tokens(self) -> list[np.ndarray]:
+        """Channel codes of each path (for the per-path rule-based models)."""
+        return np.split(self._codes, self._ends[:-1])
 
 
 # --------------------------------------------------------------------------- rule based
 def rule_based_credit(paths: _Paths, model: str, *, direct: str = "direct",
                       position_weights: tuple[float, float] = (0.4, 0.4)) -> np.ndarray:
     """Credit fractions per path (rows) and channel (columns); rows sum to 1."""
-    n, k = len(paths.tokens), paths.k
+    tokens = paths.tokens
+    n, k = len(tokens), paths.k
     C = np.zeros((n, k))
     first_w, last_w = position_weights
     d = paths.channels.index(direct) if direct in paths.channels else -1
-    for i, t in enumerate(paths.tokens):
+    for i, t in enumerate(tokens):
         if model == "first_touch":
             C[i, t[0]] = 1.0
         elif model == "last_touch":
