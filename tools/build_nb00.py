@@ -5,6 +5,7 @@ md("""# Journey overview
 What is in the event log, and how far customers get through the journey stages.
 Change the parameters below (or pass `-p NAME VALUE` to `journeylib run`) to point the report at your own data."""),
 params('''data_dir: str = "sample"  # folder with events and customers files (.parquet or .csv); sample means the bundled simulated data
+engine: str = "duckdb"  # where the engine half runs: duckdb, a DuckDB file path, spark, or a Spark master URL such as spark://host:7077
 stages: list = ["awareness", "consideration", "cart", "purchase", "repeat", "advocacy"]  # stage names in journey order
 conversion_window_days: int = 0  # days from the first stage allowed to finish the funnel; 0 means no limit
 segment_column: str = "segment"  # column of customers to split the funnel by; empty means no split'''),
@@ -14,6 +15,7 @@ from journeylib import overview, stages as st
 from journeylib.tables import styled
 
 jl.setup_notebook()
+jl.connect(engine)  # DuckDB by default; Spark or a DuckDB file when asked
 data = jl.load_dataset(data_dir, stages=stages)
 window = conversion_window_days or None'''),
 md("## The data"),
