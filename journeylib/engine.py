@@ -7,6 +7,7 @@ table is; it becomes an in-memory table (``ibis.memtable``) of the same engine.
 from __future__ import annotations
 
 import glob
+import os
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,9 @@ def connect(target: Any = None, *, threads: int | None = None,
         An existing Ibis connection (any backend Ibis supports) is used as is.
     threads, memory_limit, temp_directory
         DuckDB knobs for out-of-core work (e.g. ``memory_limit="4GB"``,
-        ``temp_directory="/scratch"`` where DuckDB spills).
+        ``temp_directory="/scratch"`` where DuckDB spills). When not given, the
+        environment variables ``JOURNEYLIB_DUCKDB_THREADS``, ``JOURNEYLIB_DUCKDB_MEMORY_LIMIT``
+        and ``JOURNEYLIB_DUCKDB_TEMP_DIRECTORY`` are used (handy for scheduled notebook runs).
     """
     global _DEFAULT
     if isinstance(target, ibis.BaseBackend):
@@ -49,6 +52,10 @@ def connect(target: Any = None, *, threads: int | None = None,
         con = ibis.duckdb.connect(path)
         # Timestamps are compared and truncated in UTC whatever the machine's zone.
         con.raw_sql("SET TimeZone='UTC'")
+        # Scheduled runs (notebooks take only an engine name) set the knobs from the environment.
+        threads = threads or os.environ.get("JOURNEYLIB_DUCKDB_THREADS")
+        memory_limit = memory_limit or os.environ.get("JOURNEYLIB_DUCKDB_MEMORY_LIMIT")
+        temp_directory = temp_directory or os.environ.get("JOURNEYLIB_DUCKDB_TEMP_DIRECTORY")
         if threads:
             con.raw_sql(f"SET threads={int(threads)}")
         if memory_limit:

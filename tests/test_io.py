@@ -159,3 +159,16 @@ def test_cdnow_real_data_loads_like_a_user_file():
     assert len(ev) == 6919 - 21 and ev["customer_id"].nunique() == 2357
     assert ev["ts"].min() == pd.Timestamp("1997-01-01", tz="UTC")
     assert ev["ts"].max() == pd.Timestamp("1998-06-30", tz="UTC")
+
+
+def test_connect_reads_duckdb_knobs_from_the_environment(monkeypatch):
+    monkeypatch.setenv("JOURNEYLIB_DUCKDB_MEMORY_LIMIT", "3GB")
+    monkeypatch.setenv("JOURNEYLIB_DUCKDB_THREADS", "1")
+    try:
+        con = jl.connect()
+        limit, threads = con.raw_sql("SELECT current_setting('memory_limit'), current_setting('threads')").fetchone()
+        assert limit.replace(" ", "").upper().startswith(("3GB", "2.7GIB", "2.79GIB")) and int(threads) == 1
+    finally:
+        monkeypatch.delenv("JOURNEYLIB_DUCKDB_MEMORY_LIMIT")
+        monkeypatch.delenv("JOURNEYLIB_DUCKDB_THREADS")
+        jl.connect()
