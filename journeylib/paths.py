@@ -207,14 +207,32 @@ def path_table_expr(events: Any, **kwargs: Any) -> ibis.Table:
     )
 
 
-def path_table(events: Any, **kwargs: Any) -> pd.DataFrame:
+EVENTS_PER_PARTITION = 20_000_000
+
+
+def path_table(events: Any, *, partitions: int | None = None, **kwargs: Any) -> pd.DataFrame:
     """Path table ``path, conversions, conversion_value, null_count``.
 
     One row per distinct path; ``conversions`` is the number of conversions
     closing journeys with that path, ``null_count`` the number of journeys with
     that path and no conversion. Keyword arguments are those of :func:`journeys`.
+
+    ``partitions`` splits the customers into that many hash buckets and builds the
+    table one bucket at a time, then sums: exact, because journeys never cross
+    customers, and it bounds the engine's memory (the per-customer ordered
+    aggregation does not spill to disk). ``None`` uses one bucket per
+    20 million events.
     """
-    out = engine.to_pandas(path_table_expr(events, **kwargs))
+    t = engine.to_table(events)
+    if partitions is None:
+        partitions = max(1, -(-int(t.count().execute()) // EVENTS_PER_PARTITION))
+    if partitions == 1:
+        out = engine.to_pandas(path_table_expr(t, **kwargs))
+    else:
+        bucket = t.customer_id.hash().abs() % partitions
+        parts = [engine.to_pandas(path_table_expr(t.filter(bucket == k), **kwargs)) for k in range(partitions)]
+        out = (pd.concat(parts, ignore_index=True)
+               .groupby("path", as_index=False)[["conversions", "conversion_value", "null_count"]].sum())
     out["conversions"] = out["conversions"].astype("int64")
     out["null_count"] = out["null_count"].astype("int64")
     out["conversion_value"] = out["conversion_value"].astype(float)

@@ -99,3 +99,11 @@ def test_stage_transitions_and_journey_map():
     assert sm.loc["awareness", "top_touchpoints"].startswith(("direct 33%", "search 33%", "social 33%"))
     ax = jm.plot()
     assert "journey map" in ax.get_title(loc="left").lower()
+
+
+def test_partitioned_path_table_equals_the_single_pass(small_sim):
+    from journeylib import paths
+
+    whole = paths.path_table(small_sim.events, partitions=1)
+    split = paths.path_table(small_sim.events, partitions=4)
+    pd.testing.assert_frame_equal(whole, split, check_dtype=False)
