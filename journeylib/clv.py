@@ -232,7 +232,23 @@ def _se_from_hessian(fun, z: np.ndarray, scale: float) -> np.ndarray:
     return np.where(var > 0, np.exp(z) * np.sqrt(np.abs(var)), np.nan)
 
 
-class BetaGeoFitter:
+class _FittedModel:
+    """Display shared by the fitters: ``summary`` table, repr and HTML repr of the fit."""
+
+    result_: FitResult | None
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.result_.summary if self.result_ else pd.DataFrame()
+
+    def __repr__(self) -> str:
+        return repr(self.result_) if self.result_ else f"{type(self).__name__}(unfitted)"
+
+    def _repr_html_(self) -> str:
+        return self.result_._repr_html_() if self.result_ else html.escape(repr(self))
+
+
+class BetaGeoFitter(_FittedModel):
     """BG/NBD model of repeat purchasing and dropout, fitted by maximum likelihood.
 
     Parameters
@@ -382,18 +398,9 @@ class BetaGeoFitter:
         out["p_alive"] = self.probability_alive(x, tx, T)
         return out
 
-    @property
-    def summary(self) -> pd.DataFrame:
-        return self.result_.summary if self.result_ else pd.DataFrame()
-
-    def __repr__(self) -> str:
-        return repr(self.result_) if self.result_ else "BetaGeoFitter(unfitted)"
-
-    def _repr_html_(self) -> str:
-        return self.result_._repr_html_() if self.result_ else html.escape(repr(self))
 
 
-class GammaGammaFitter:
+class GammaGammaFitter(_FittedModel):
     """Gamma-Gamma model of spend per transaction (Fader & Hardie 2013).
 
     Fitted on repeat buyers only (``frequency > 0``) with their mean repeat-purchase
@@ -472,15 +479,6 @@ class GammaGammaFitter:
         m = np.nan_to_num(np.asarray(monetary_value, float))
         return (p * (g + x * m)) / (p * x + q - 1)
 
-    @property
-    def summary(self) -> pd.DataFrame:
-        return self.result_.summary if self.result_ else pd.DataFrame()
-
-    def __repr__(self) -> str:
-        return repr(self.result_) if self.result_ else "GammaGammaFitter(unfitted)"
-
-    def _repr_html_(self) -> str:
-        return self.result_._repr_html_() if self.result_ else html.escape(repr(self))
 
 
 def _gg_arrays(summary):
