@@ -131,7 +131,8 @@ def _isna(v: Any) -> bool:
 
 
 def _is_plain_text(s: pd.Series) -> bool:
-    return all(isinstance(v, str) or _isna(v) for v in s.head(10_000))
+    # whole column, in C: a non-string anywhere would make Arrow fail later
+    return pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")
 
 
 def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
