@@ -146,6 +146,46 @@ def _activity(events: ibis.Table, exclude: Sequence[str], start_event: str | Non
     return a.filter(a.t >= a.start).select("customer_id", "t", "start")
 
 
+def _first_gap(a: ibis.Table, gap_us: int, end_us: int, has_start: bool) -> ibis.Table:
+    """Per customer: ``start``, ``last_seen``, ``n_events`` and ``gap_start``, the last
+    activity before the first gap between two activities longer than ``gap_us``.
+
+    Ordering every event of a customer (a window ``lag``) is what makes this costly on
+    big logs, so it is done with hash aggregations and one hash join instead. Time is
+    cut into buckets ``gap_us`` wide, counted back from the observation end (bucket =
+    ``end - t`` rounded down to a multiple of ``gap_us``: never negative, and a larger
+    bucket is earlier). Two activities in one bucket are less than ``gap_us`` apart, so
+    a long gap can only start at the last activity of a bucket:
+
+    * if the next (later) bucket has activity, the gap is its first activity minus
+      this bucket's last one, long or not;
+    * if the next bucket is empty, the gap is longer than ``gap_us`` whenever any later
+      activity exists, i.e. unless this is the customer's latest bucket (whose
+      silence up to the observation end is judged by the caller).
+
+    The first long gap starts at the earliest such bucket end. Identical to a ``lag``
+    over every activity (tested against a per-customer loop).
+    """
+    gap_us = max(int(gap_us), 1)
+    back = ibis.literal(end_us, type="int64") - a.t
+    b = a.mutate(bucket=back - back % gap_us)  # integer arithmetic: Ibis' // divides in floating point
+    aggs = {"t_first": b.t.min(), "t_last": b.t.max(), "n": b.t.count()}
+    if has_start:
+        aggs["start"] = b.start.min()
+    b = b.group_by(["customer_id", "bucket"]).aggregate(**aggs)
+    later = b.select(l_customer_id=b.customer_id, l_bucket=b.bucket + gap_us, l_first=b.t_first)
+    j = b.left_join(later, [b.customer_id == later.l_customer_id, b.bucket == later.l_bucket])
+    next_empty = j.l_first.isnull()
+    per = j.group_by("customer_id").aggregate(
+        start=(j.start if has_start else j.t_first).min(), last_seen=j.t_last.max(), n_events=j.n.sum(),
+        gap_adjacent=j.t_last.min(where=(j.l_first - j.t_last) > gap_us),
+        gap_skip=j.t_last.min(where=next_empty), n_next_empty=next_empty.sum())
+    # with one next-empty bucket, that bucket is the latest one: no gap of that kind
+    gap_skip = (per.n_next_empty >= 2).ifelse(per.gap_skip, ibis.null("int64"))
+    gap_start = ibis.coalesce(ibis.least(per.gap_adjacent, gap_skip), per.gap_adjacent, gap_skip)
+    return per.select("customer_id", "start", "last_seen", "n_events", gap_start=gap_start)
+
+
 def churn_expr(
     events: Any,
     *,
@@ -171,16 +211,10 @@ def churn_expr(
     end_s, gap_s = _epoch(end), int(round(churn_after * DAY))
 
     a = _activity(ev, exclude_events, start_event, end_s)
-    aggs = {"start": (a.start if start_event else a.t).min(), "last_seen": a.t.max(), "n_events": a.t.count()}
     if gap == "first":
-        w = ibis.window(group_by="customer_id", order_by="t")
-        a = a.mutate(prev=a.t.lag().over(w))
-        big = (a.t - a.prev) > gap_s  # NULL (no previous activity) counts as no gap
-        aggs = {"start": (a.start if start_event else a.t).min(), "last_seen": a.t.max(),
-                "gap_start": a.prev.min(where=big),  # last activity before the FIRST long gap
-                "n_events": a.t.count()}
-        per = a.group_by("customer_id").aggregate(**aggs)
+        per = _first_gap(a, gap_s, end_s, start_event is not None)
     else:  # only the silence at the end counts: one group-by, no ordering
+        aggs = {"start": (a.start if start_event else a.t).min(), "last_seen": a.t.max(), "n_events": a.t.count()}
         per = a.group_by("customer_id").aggregate(**aggs).mutate(gap_start=ibis.null("int64"))
     gap_found = per.gap_start.notnull()
     churned = gap_found | ((end_s - per.last_seen) > gap_s)

@@ -255,3 +255,31 @@ def test_final_gap_mode():
     pd.testing.assert_frame_equal(first.loc[same].drop(columns="returned"), final.loc[same].drop(columns="returned"))
     with pytest.raises(JourneyParameterError, match="gap"):
         churn.churn_labels(EDGE, gap="last")
+
+
+def test_first_gap_on_time_buckets_equals_a_lag_over_every_event():
+    """The bucketed first-gap search (churn._first_gap) against a per-customer numpy loop,
+    on gaps drawn within seconds of churn_after, across bucket edges and before 1970."""
+    rng = np.random.default_rng(11)
+    G = 30 * 86_400_000_000  # churn_after = 30 days, in microseconds
+    rows = []
+    for i in range(400):
+        t = int(rng.integers(-10 * G, 10 * G)) + (0 if i % 2 else 1_700_000_000_000_000)
+        for _ in range(int(rng.integers(1, 9))):
+            rows.append((f"c{i:03d}", t))
+            t += int(G + rng.integers(-3, 4) * 1_000_000) if rng.random() < 0.4 else int(rng.integers(0, G))
+    ev = pd.DataFrame(rows, columns=["customer_id", "us"])
+    ev["ts"] = pd.to_datetime(ev["us"], unit="us", utc=True)
+    ev["event"] = "product_view"
+    end_us = int(ev["us"].max())
+    lab = churn.churn_labels(ev.drop(columns="us"), churn_after=30).set_index("customer_id")
+    for cid, g in ev.groupby("customer_id"):
+        t = np.sort(g["us"].to_numpy())
+        big = np.flatnonzero(np.diff(t) > G)
+        churned = bool(len(big)) or end_us - t[-1] > G
+        last = t[big[0]] if len(big) else t[-1]
+        row = lab.loc[cid]
+        assert bool(row.churned) == churned and bool(row.returned) == bool(len(big)), cid
+        assert row.n_events == len(t), cid
+        if churned:
+            assert row.last_active == pd.Timestamp(int(last), unit="us", tz="UTC"), cid
