@@ -475,14 +475,21 @@ def stage_transitions(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES,
     order = [t.ts] + [t[c] for c in ("event", "channel") if c in t.columns] + [t.stage]
     w = ibis.window(group_by=t.customer_id, order_by=order)
     t = t.mutate(_prev=t.stage.lag().over(w))
-    tr = t.filter(t._prev.notnull())
     if collapse_repeats:
-        tr = tr.filter(tr._prev != tr.stage)
-    tr = tr.mutate(_back=(_stage_index(tr.stage, stages) < _stage_index(tr._prev, stages)).cast("int64"))
-    counts = engine.to_pandas(tr.group_by(["_prev", "stage"]).aggregate(n=tr.count()))
-    per = tr.group_by("customer_id").aggregate(b=tr._back.max())
-    n_cust = engine.to_pandas(t.aggregate(n=t.customer_id.nunique()))["n"].iloc[0]
-    back = engine.to_pandas(per.aggregate(n=per.b.sum()))["n"].iloc[0]
+        t = t.filter(t._prev.isnull() | (t._prev != t.stage))
+    t = t.mutate(_back=(_stage_index(t.stage, stages) < _stage_index(t._prev, stages)).cast("int64"))
+    # One query, one window: cells with a NULL previous stage are each customer's first
+    # stage event (their total is the number of customers); the per-customer "ever moved
+    # back" flag comes from the same windowed rows (DuckDB materialises them once).
+    cells = t.group_by(["_prev", "stage"]).aggregate(n=t.count()).mutate(_kind=ibis.literal("cell"))
+    per = t.group_by("customer_id").aggregate(b=t._back.max().fill_null(0))
+    back_row = per.aggregate(n=per.b.sum()).mutate(_prev=ibis.null("string"), stage=ibis.null("string"),
+                                                   _kind=ibis.literal("back"))
+    out = engine.to_pandas(cells.select("_kind", "_prev", "stage", "n").union(
+        back_row.select("_kind", "_prev", "stage", "n")))
+    counts = out[(out["_kind"] == "cell") & out["_prev"].notna()][["_prev", "stage", "n"]]
+    n_cust = out.loc[(out["_kind"] == "cell") & out["_prev"].isna(), "n"].sum()
+    back = out.loc[out["_kind"] == "back", "n"].sum()
     mat = pd.DataFrame(0, index=list(stages), columns=list(stages), dtype="int64")
     for a, b, n in counts.itertuples(index=False):
         mat.loc[a, b] = int(n)

@@ -111,3 +111,27 @@ def test_funnel_errors_and_display(small_sim):
     assert ax.get_xlabel() and [t.get_text() for t in ax.get_yticklabels()][0] == "awareness"
     with pytest.raises(Exception):
         f.stages = ()  # frozen
+
+
+@pytest.mark.parametrize("collapse", [False, True])
+def test_stage_transitions_brute_force(small_sim, collapse):
+    """Counts and the share of customers who ever move back, against a pandas sort + shift."""
+    from journeylib.schema import DEFAULT_STAGES, ORDER_KEYS, OUTBOUND_EVENTS
+    from journeylib.stages import stage_transitions
+
+    ev = small_sim.events
+    r = stage_transitions(ev, collapse_repeats=collapse)
+    e = ev[ev["stage"].isin(DEFAULT_STAGES) & ~ev["event"].isin(OUTBOUND_EVENTS)]
+    e = e.sort_values(["customer_id", *ORDER_KEYS], kind="mergesort")
+    e = e.assign(prev=e.groupby("customer_id")["stage"].shift())
+    moves = e[e["prev"].notna()]
+    if collapse:
+        moves = moves[moves["prev"] != moves["stage"]]
+    ref = pd.crosstab(moves["prev"], moves["stage"]).reindex(index=DEFAULT_STAGES, columns=DEFAULT_STAGES,
+                                                             fill_value=0)
+    np.testing.assert_array_equal(r.counts.to_numpy(), ref.to_numpy())
+    rank = {s: i for i, s in enumerate(DEFAULT_STAGES)}
+    went_back = moves[moves["stage"].map(rank) < moves["prev"].map(rank)]["customer_id"].nunique()
+    assert r.customers == e["customer_id"].nunique()
+    assert r.share_going_back == pytest.approx(went_back / e["customer_id"].nunique())
+    assert 0 < r.share_going_back < 1
