@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import integrate, stats
 
-from .abstats import check_level
+from .abstats import check_level, norm_cdf, norm_ppf
 from .errors import JourneyParameterError
 
 
@@ -62,10 +62,11 @@ def normal_posterior(mean1, se1, mean0, se0, *, credible_level: float = 0.95):
     mean1, se1, mean0, se0 = (np.asarray(v, dtype=float) for v in (mean1, se1, mean0, se0))
     d = mean1 - mean0
     s = np.sqrt(se1**2 + se0**2)
-    z = stats.norm.ppf((1 + credible_level) / 2)
+    z = norm_ppf((1 + credible_level) / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ctb = stats.norm.sf(0, loc=d, scale=s)
-        loss = s * stats.norm.pdf(d / s) - d * stats.norm.cdf(-d / s)
+        zd = np.where(s > 0, d / s, np.nan)  # no posterior spread: undefined, as in scipy.stats
+        ctb = norm_cdf(zd)
+        loss = s * np.exp(-zd**2 / 2) / np.sqrt(2 * np.pi) - d * norm_cdf(-zd)
         rel = mean1 / mean0 - 1
         rel_se = np.sqrt(se1**2 / mean0**2 + mean1**2 * se0**2 / mean0**4)
     return {

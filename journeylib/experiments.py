@@ -466,9 +466,19 @@ def _scalar(x, i=-1) -> float:
     return float(a[i]) if a.ndim else float(a)
 
 
-def _cumulative(cube: pd.DataFrame, variant: str) -> dict[str, np.ndarray]:
-    """Cumulative sums over entry days of one variant -> arrays, one entry per look."""
-    return {k: cube[(k, variant)].to_numpy(dtype=float).cumsum() for k in _SUMS}
+def _cumulative(em: pd.DataFrame) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
+    """Sufficient statistics of one metric summed up to each entry day (one look per day).
+
+    Returns the sorted entry days and ``{variant: {statistic: array over looks}}``; a
+    variant without users on a day carries its previous total (plain numpy: this runs
+    once per experiment x metric, so pandas' group-by/unstack overhead would dominate).
+    """
+    day_codes, days = pd.factorize(em["entry_day"], sort=True)
+    var_codes, variants = pd.factorize(em["variant"])
+    sums = np.zeros((len(variants), len(days), len(_SUMS)))
+    np.add.at(sums, (var_codes, day_codes), em[_SUMS].to_numpy(dtype=float))
+    sums = sums.cumsum(axis=1)
+    return days.to_numpy(), {v: {k: sums[i, :, j] for j, k in enumerate(_SUMS)} for i, v in enumerate(variants)}
 
 
 def _make_result(exp: str, metric: str, kind: str, control: str, variant: str, segment: str | None,
@@ -496,10 +506,8 @@ def _make_result(exp: str, metric: str, kind: str, control: str, variant: str, s
         b = {k: float(x) for k, x in bayes.normal_posterior(mv, se_v, mc, se_c, credible_level=level).items()}
     se = _scalar(r["se"])
     pw = power.achieved_power(mde * mc, se, alpha=alpha, alternative=alternative) if mde else float("nan")
-    from scipy import stats as _st
-
-    za = _st.norm.ppf(1 - alpha / 2) if alternative == "two-sided" else _st.norm.ppf(1 - alpha)
-    detectable = float((za + _st.norm.ppf(0.8)) * se / abs(mc)) if mc else float("nan")
+    za = abstats.norm_ppf(1 - alpha / 2 if alternative == "two-sided" else 1 - alpha)
+    detectable = float((za + abstats.norm_ppf(0.8)) * se / abs(mc)) if mc else float("nan")
     get = lambda k: _scalar(r[k]) if k in r else float("nan")
     return ABResult(
         experiment=exp, metric=metric, kind=kind, variant=variant, control=control, segment=segment,
@@ -682,22 +690,19 @@ def readout_from_stats(
             for metric, em in es.groupby("metric", sort=False):
                 kind = em["kind"].iloc[0]
                 has_pre = bool(em["s_x"].notna().all())
-                # one table per metric: rows = entry days, columns = (statistic, variant)
-                cube = em.groupby(["entry_day", "variant"])[_SUMS].sum().unstack("variant", fill_value=0.0)
-                cube = cube.sort_index()
-                present = set(cube.columns.get_level_values("variant"))
-                if control not in present:
+                days, cum = _cumulative(em)
+                if control not in cum:
                     continue
-                c = _cumulative(cube, control)
+                c = cum[control]
                 for var in counts.index[1:]:
-                    if var not in present:
+                    if var not in cum:
                         continue
-                    v = _cumulative(cube, var)
+                    v = cum[var]
                     if c["n"][-1] < 2 or v["n"][-1] < 2:
                         skipped.append(f"{exp} / {metric} / {var}{'' if seg is None else f' (segment {seg})'}: "
                                        f"{int(c['n'][-1])} control and {int(v['n'][-1])} {var} users")
                         continue
-                    r = _make_result(exp, metric, kind, control, var, seg, list(cube.index), c, v,
+                    r = _make_result(exp, metric, kind, control, var, seg, days, c, v,
                                      cuped=cuped and has_pre,
                                      alternative=alternative, alpha=alpha, mde=mde, srm_passed=srm.passed,
                                      min_n=min_n, seed=seed)

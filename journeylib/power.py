@@ -25,7 +25,7 @@ import math
 import numpy as np
 from scipy import optimize, stats
 
-from .abstats import check_alternative, check_level
+from .abstats import check_alternative, check_level, norm_cdf, norm_ppf, norm_sf
 from .errors import JourneyParameterError
 
 
@@ -134,7 +134,7 @@ def achieved_power(effect: float, se: float, *, alpha: float = 0.05, alternative
         return float("nan")
     shift = effect / se
     if alternative == "two-sided":
-        z = stats.norm.ppf(1 - alpha / 2)
-        return float(stats.norm.sf(z - shift) + stats.norm.cdf(-z - shift))
-    z = stats.norm.ppf(1 - alpha)
-    return float(stats.norm.sf(z - shift) if alternative == "greater" else stats.norm.cdf(-z - shift))
+        z = norm_ppf(1 - alpha / 2)
+        return float(norm_sf(z - shift) + norm_cdf(-z - shift))
+    z = norm_ppf(1 - alpha)
+    return float(norm_sf(z - shift) if alternative == "greater" else norm_cdf(-z - shift))

@@ -168,3 +168,13 @@ def test_bad_parameters():
         abstats.z_inference(1, 1, alternative="bigger")
     with pytest.raises(JourneyParameterError, match="confidence_level"):
         abstats.z_inference(1, 1, confidence_level=95)
+
+
+def test_holm_equals_statsmodels_with_ties_and_large_values():
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(3)
+    for m in (1, 2, 7, 60):
+        p = np.round(rng.uniform(0, 0.4, m) ** 2, 3)  # rounding makes ties
+        p[: m // 3] = 0.9
+        np.testing.assert_allclose(abstats.adjust_pvalues(p, "holm"), multipletests(p, method="holm")[1])
