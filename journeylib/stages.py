@@ -483,8 +483,9 @@ def stage_transitions(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES,
     # back" flag comes from the same windowed rows (DuckDB materialises them once).
     cells = t.group_by(["_prev", "stage"]).aggregate(n=t.count()).mutate(_kind=ibis.literal("cell"))
     per = t.group_by("customer_id").aggregate(b=t._back.max().fill_null(0))
-    back_row = per.aggregate(n=per.b.sum()).mutate(_prev=ibis.null("string"), stage=ibis.null("string"),
-                                                   _kind=ibis.literal("back"))
+    st_type = cells.stage.type()  # "null" when the column holds no value at all
+    back_row = per.aggregate(n=per.b.sum().cast("int64")).mutate(
+        _prev=ibis.null().cast(st_type), stage=ibis.null().cast(st_type), _kind=ibis.literal("back"))
     out = engine.to_pandas(cells.select("_kind", "_prev", "stage", "n").union(
         back_row.select("_kind", "_prev", "stage", "n")))
     counts = out[(out["_kind"] == "cell") & out["_prev"].notna()][["_prev", "stage", "n"]]
