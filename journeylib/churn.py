@@ -2,9 +2,10 @@
 
 Churn is never observed directly in an event log; it is *inferred* from silence. This
 module turns an event log into one survival row per customer, written once as Ibis
-expressions (window ``lag`` over ``customer_id`` ordered by ``ts``, then
-``group_by``/``aggregate``) so DuckDB, or Spark through Ibis, does the scan and
-only one row per customer (or per duration/group cell) comes back.
+expressions (hash aggregations over ``churn_after``-wide time buckets and one hash
+join, no per-customer sort: see :func:`_first_gap`) so DuckDB, or Spark through
+Ibis, does the scan and only one row per customer (or per duration/group cell)
+comes back.
 
 The definition (read this before trusting any retention number)
 -------------------------------------------------------------------
@@ -272,8 +273,8 @@ def churn_labels(
     gap
         ``"first"`` (default): the first long gap ends the lifetime. ``"final"``: only the
         silence at the observation end counts, so a customer who came back after a long
-        gap is one long lifetime (overstates lifetimes when reactivation is common; one
-        group-by without ordering, about 3x faster on large logs; ``returned`` is NA).
+        gap is one long lifetime (overstates lifetimes when reactivation is common; a
+        single group-by, somewhat faster on large logs; ``returned`` is NA).
 
     Returns
     -------

@@ -443,6 +443,21 @@ class RepeatPurchase:
         return f"<p>{html.escape(repr(self))}</p>" + self.by_group.to_html(index=False)
 
 
+def _day_to_timestamp(days: pd.Series) -> pd.Series:
+    """UTC midnight of day numbers (days since 1970-01-01); missing days become NaT.
+
+    Integer arithmetic in numpy, not ``pd.to_datetime(floats, unit="s")``: on a float
+    column with NaN, pandas 2.x reads uninitialised memory there and now and then raises
+    a spurious ``FloatingPointError`` (pandas-dev/pandas#58419, fixed in pandas 3.0).
+    """
+    v = pd.to_numeric(days).astype("float64").to_numpy()
+    missing = np.isnan(v)
+    secs = np.where(missing, 0, v).astype("int64") * 86400
+    out = secs.astype("datetime64[s]").astype("datetime64[ns]")
+    out[missing] = np.datetime64("NaT")
+    return pd.Series(pd.DatetimeIndex(out).tz_localize("UTC"), index=days.index)
+
+
 def repeat_purchase(
     events: Any,
     customers: Any = None,
@@ -494,7 +509,7 @@ def repeat_purchase(
     if per.empty:
         raise JourneyDataError(f"events: no '{purchase_event}' events before {end}; nothing to analyse")
     for col in ("first_day", "second_day"):
-        per[col] = pd.to_datetime(pd.to_numeric(per[col]) * 86400, unit="s", utc=True)
+        per[col] = _day_to_timestamp(per[col])
     per["days_to_second"] = (per["second_day"] - per["first_day"]).dt.days
     per["followup_days"] = (end - per["first_day"]).dt.total_seconds() / 86400
     if by == "cohort":

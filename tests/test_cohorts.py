@@ -119,3 +119,16 @@ def test_repeat_purchase_by_channel(small_sim):
     assert (g["lower"] <= g["repeat_rate"]).all() and (g["repeat_rate"] <= g["upper"]).all()
     with pytest.raises(JourneyParameterError, match="customers"):
         repeat_purchase(small_sim.events, by="acquisition_channel")
+
+
+def test_day_numbers_to_timestamps_with_many_missing_days():
+    """The conversion repeat_purchase uses; pandas' float unit cast fails at random here (pandas#58419)."""
+    from journeylib.cohorts import _day_to_timestamp
+
+    rng = np.random.default_rng(5)
+    days = pd.Series(rng.integers(-3000, 30000, 300_000).astype(float))
+    days[rng.random(len(days)) < 0.2] = np.nan
+    got = _day_to_timestamp(days)
+    ref = pd.Timestamp("1970-01-01", tz="UTC") + pd.to_timedelta(days.fillna(0).astype("int64"), unit="D")
+    ref[days.isna()] = pd.NaT
+    pd.testing.assert_series_equal(got, ref, check_names=False)
