@@ -598,6 +598,8 @@ def cox(
     alpha: float = 0.05,
     check_assumptions: bool = True,
     ph_alpha: float = 0.01,
+    sample: int | None = None,
+    seed: int = 0,
     record_health: bool = True,
 ) -> CoxResult:
     """Cox proportional-hazards model of churn.
@@ -625,8 +627,19 @@ def cox(
         run's health panel (``health.add_check``) when ``record_health``.
     ph_alpha
         A covariate fails the PH check when its p-value is below this.
+    sample, seed
+        Fit on a seeded random sample of ``sample`` rows when ``data`` has more (``None``:
+        all rows). Each Newton step of the partial likelihood and the Schoenfeld test
+        cost at least one pass over every customer: 10^5 customers give hazard ratios
+        to a few per cent in seconds, 10^6 take minutes. The intervals are those of
+        the sample (honestly wider); ``n`` reports the rows used.
     """
     df = _frame(data)
+    if sample is not None:
+        if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 10:
+            raise JourneyParameterError(f"sample={sample!r}; expected a number of rows (at least 10) or None")
+        if len(df) > sample:
+            df = df.sample(n=int(sample), random_state=seed).sort_index()
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)
     strata = [strata] if isinstance(strata, str) else list(strata or [])
     reference = dict(reference or {})

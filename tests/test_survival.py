@@ -223,3 +223,21 @@ def test_to_start_stop_two_switches_and_day_zero():
         ["b", 0.0, 0.0, 0.0, 1.0, True],
         ["c", 0.0, 5.0, 0.0, 0.0, False], ["c", 5.0, 10.0, 1.0, 1.0, False],
     ]
+
+
+def test_cox_on_a_sample_uses_that_many_rows_and_still_covers_the_planted_ratio(sim8k):
+    sim, lab = sim8k
+    full = sv.cox(lab, ["segment"], reference={"segment": "standard"}, record_health=False)
+    half = len(lab) // 2
+    part = sv.cox(lab, ["segment"], reference={"segment": "standard"}, sample=half, seed=1, record_health=False)
+    assert part.n == half and full.n == len(lab)
+    planted = sim.ground_truth["segments"]["churn_hazard_ratio"]["premium"]
+    lo, hi = part.confidence_interval("segment: premium")
+    assert lo < planted < hi
+    # half the customers: intervals about sqrt(2) wider on the log scale
+    flo, fhi = full.confidence_interval("segment: premium")
+    assert 1.2 < np.log(hi / lo) / np.log(fhi / flo) < 1.7
+    same = sv.cox(lab, ["segment"], reference={"segment": "standard"}, sample=len(lab) + 5, record_health=False)
+    assert same.hazard_ratio("segment: premium") == pytest.approx(full.hazard_ratio("segment: premium"))
+    with pytest.raises(JourneyParameterError, match="sample"):
+        sv.cox(lab, ["segment"], sample=0.5)
