@@ -610,15 +610,21 @@ def clv_bootstrap(summary: pd.DataFrame, *, horizon: float = 52.0, discount_rate
     keys = np.column_stack([x, tx, T, np.nan_to_num(m)])
     uniq, inv = np.unique(keys, axis=0, return_inverse=True)
     inv = inv.ravel()
+    # BG/NBD needs only (x, t_x, T): a replicate's weights summed per distinct history give
+    # the same likelihood over far fewer rows than one row per drawn customer
+    hist, h_inv = np.unique(np.column_stack([x, tx, T]), axis=0, return_inverse=True)
+    h_inv = h_inv.ravel()
     rng = np.random.default_rng(seed)
     n = len(x)
     draws, pars = [], []
     for _ in range(n_boot):
         w = rng.multinomial(n, np.full(n, 1.0 / n)).astype(float)
         sel = w > 0
+        hw = np.bincount(h_inv, weights=w, minlength=len(hist))
+        hs = hw > 0
         try:
             b = BetaGeoFitter(penalizer)
-            b._fit_arrays(x[sel], tx[sel], T[sel], w[sel], initial=bgf.params_)
+            b._fit_arrays(hist[hs, 0], hist[hs, 1], hist[hs, 2], hw[hs], initial=bgf.params_)
             g = GammaGammaFitter(penalizer).fit(summary.loc[sel], weights=w[sel], initial=ggf.params_)
         except JourneyFitError:
             continue

@@ -183,3 +183,19 @@ def test_calibration_plot_and_errors(cdnow_from_log):
         BetaGeoFitter(penalizer=-1)
     pen = BetaGeoFitter(penalizer=0.01).fit(cdnow_from_log)
     assert pen.params_["a"] < bgf.params_["a"]  # the penalty shrinks the parameters
+
+
+def test_weights_summed_per_history_give_the_row_level_fit(cdnow_summary):
+    """clv_bootstrap fits each replicate on distinct (x, t_x, T) with summed weights."""
+    s = cdnow_summary
+    x, tx, T = (s[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    w = np.random.default_rng(2).multinomial(len(x), np.full(len(x), 1 / len(x))).astype(float)
+    rows = BetaGeoFitter()
+    rows._fit_arrays(x[w > 0], tx[w > 0], T[w > 0], w[w > 0])
+    hist, inv = np.unique(np.column_stack([x, tx, T]), axis=0, return_inverse=True)
+    hw = np.bincount(inv.ravel(), weights=w)
+    comp = BetaGeoFitter()
+    comp._fit_arrays(hist[hw > 0, 0], hist[hw > 0, 1], hist[hw > 0, 2], hw[hw > 0])
+    for k, v in rows.params_.items():
+        assert comp.params_[k] == pytest.approx(v, rel=1e-6)
+    assert len(hist) < len(x)
