@@ -619,7 +619,8 @@ def cox(
         ``{name: timestamp_column}`` covariates that switch from 0 to 1 mid-life (e.g.
         ``{"loyalty": "loyalty_joined_at"}``). Fitted in start/stop form
         (lifelines ``CoxTimeVaryingFitter``), which avoids immortal-time bias; needs the
-        ``start`` and ``customer_id`` columns of :func:`churn_labels`.
+        ``start`` and ``customer_id`` columns of :func:`churn_labels`. Period boundaries
+        are rounded up to whole days (ties by Efron's method), which keeps the fit fast.
     weights_col
         Case weights (counts). Baseline model only.
     check_assumptions
@@ -659,6 +660,10 @@ def cox(
                               if "customer_id" in df.columns else df, X], axis=1)
             base = base.loc[:, ~base.columns.duplicated()]
             long = to_start_stop(base, time_varying, duration_col=duration_col, event_col=event_col)
+            # Whole days (each boundary rounded up, so the periods still tile each lifetime):
+            # CoxTimeVaryingFitter loops over distinct event times with a pass over every
+            # row each, so continuous times made it quadratic (400 s for 50,000 customers).
+            long["start"], long["stop"] = np.ceil(long["start"]), np.ceil(long["stop"])
             long = long[(long["stop"] > long["start"]) | long[event_col]]
             # lifelines needs stop > start: a day-0 churn gets a tiny positive length
             long.loc[long["stop"] <= long["start"], "stop"] = long["start"] + 1e-6
