@@ -82,7 +82,10 @@ def _observation_end(events: ibis.Table, observation_end: Any) -> pd.Timestamp:
     if observation_end is None:
         # as epoch microseconds: a timestamp fetched from Spark comes back as wall-clock time
         # in the session's zone, an integer is the same instant on every engine
-        value = _micros(events).max().execute()
+        # max first, then convert: DuckDB answers max(ts) of a Parquet scan from the file's
+        # statistics (about 1 ms), while max(epoch_us(ts)) converts every row (0.14 s for 10^7)
+        last = events.aggregate(last_ts=events.ts.max())
+        value = engine.to_pandas(last.select(v=_micros(last, "last_ts")))["v"].iloc[0]
         if value is None or pd.isna(value):
             raise JourneyDataError("events: the table is empty; expected at least one event with a timestamp")
         ts = pd.Timestamp(int(value), unit="us", tz="UTC")
@@ -162,7 +165,8 @@ def _first_gap(a: ibis.Table, gap_us: int, end_us: int, has_start: bool) -> ibis
       this bucket's last one, long or not;
     * if the next bucket is empty, the gap is longer than ``gap_us`` whenever any later
       activity exists, i.e. unless this is the customer's latest bucket (whose
-      silence up to the observation end is judged by the caller).
+      silence up to the observation end is judged by the caller), whose last activity
+      is the customer's last: an end found there is no gap.
 
     The first long gap starts at the earliest such bucket end. Identical to a ``lag``
     over every activity (tested against a per-customer loop).
@@ -176,14 +180,13 @@ def _first_gap(a: ibis.Table, gap_us: int, end_us: int, has_start: bool) -> ibis
     b = b.group_by(["customer_id", "bucket"]).aggregate(**aggs)
     later = b.select(l_customer_id=b.customer_id, l_bucket=b.bucket + gap_us, l_first=b.t_first)
     j = b.left_join(later, [b.customer_id == later.l_customer_id, b.bucket == later.l_bucket])
-    next_empty = j.l_first.isnull()
+    ends_gap = j.l_first.isnull() | ((j.l_first - j.t_last) > gap_us)
     per = j.group_by("customer_id").aggregate(
         start=(j.start if has_start else j.t_first).min(), last_seen=j.t_last.max(), n_events=j.n.sum(),
-        gap_adjacent=j.t_last.min(where=(j.l_first - j.t_last) > gap_us),
-        gap_skip=j.t_last.min(where=next_empty), n_next_empty=next_empty.sum())
-    # with one next-empty bucket, that bucket is the latest one: no gap of that kind
-    gap_skip = (per.n_next_empty >= 2).ifelse(per.gap_skip, ibis.null("int64"))
-    gap_start = ibis.coalesce(ibis.least(per.gap_adjacent, gap_skip), per.gap_adjacent, gap_skip)
+        first_end=j.t_last.min(where=ends_gap))
+    # The latest bucket always has an empty next bucket, so first_end is at most the last
+    # activity; it equals it exactly when no gap starts before (a gap needs later activity).
+    gap_start = (per.first_end < per.last_seen).ifelse(per.first_end, ibis.null("int64"))
     return per.select("customer_id", "start", "last_seen", "n_events", gap_start=gap_start)
 
 
