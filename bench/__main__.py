@@ -145,6 +145,8 @@ def peer_lines() -> list[str]:
     out = []
     for f in sorted(HERE.glob("RESULTS_*.md")):
         topic = f.stem.split("_", 1)[1]
+        if topic not in PEERS:  # e.g. RESULTS_1e8.md: a suite run, not a peer comparison
+            continue
         text = f.read_text()
         keep = []
         for ln in text.splitlines():
