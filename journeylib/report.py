@@ -161,6 +161,10 @@ class RunResult:
         return text + (f"\n  {self.error}" if self.error else "")
 
 
+def _kernel_start_race(error: str) -> bool:
+    return "kernel_info" in error or "Address already in use" in error
+
+
 def run_notebook(notebook: str | Path, parameters: Mapping[str, Any] | None = None,
                  output_dir: str | Path = "reports", *, no_input: bool = True,
                  timeout: int | None = None, new_run_folder: bool = True) -> RunResult:
@@ -252,13 +256,22 @@ def _execute(notebook: Path, params: dict[str, Any], out: Path, no_input: bool, 
     old_env = os.environ.get(ENV_VAR)
     os.environ[ENV_VAR] = health_file
     try:
-        pm.execute_notebook(str(notebook), str(tmp_nb), parameters=params, kernel_name="python3",
-                            cwd=str(notebook.parent), progress_bar=False, execution_timeout=timeout,
-                            log_output=False)
-    except pm.PapermillExecutionError as exc:
-        error = f"{exc.ename}: {exc.evalue}"
-    except Exception as exc:  # noqa: BLE001 - kernel death, timeout, ...
-        error = f"{type(exc).__name__}: {exc}".strip()
+        for attempt in (1, 2):
+            try:
+                pm.execute_notebook(str(notebook), str(tmp_nb), parameters=params, kernel_name="python3",
+                                    cwd=str(notebook.parent), progress_bar=False, execution_timeout=timeout,
+                                    log_output=False)
+                error = None
+            except pm.PapermillExecutionError as exc:
+                error = f"{exc.ename}: {exc.evalue}"
+            except Exception as exc:  # noqa: BLE001 - kernel death, timeout, ...
+                error = f"{type(exc).__name__}: {exc}".strip()
+                # Kernels started at the same moment can race for the same free TCP port
+                # ("Address already in use", then "Kernel died before replying to
+                # kernel_info"): nothing ran yet, so start once more.
+                if attempt == 1 and _kernel_start_race(error):
+                    continue
+            break
     finally:
         if old_env is None:
             os.environ.pop(ENV_VAR, None)

@@ -135,3 +135,28 @@ def test_yaml_text_with_quotes_newlines_and_code_stays_literal(tmp_path):
     nb = nbformat.read(res.ipynb, as_version=4)
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert repr(params["label"]) in printed  # the notebook printed the literal value back, nothing ran
+
+
+def test_a_kernel_start_race_is_retried_once_and_a_real_failure_is_not(tmp_path, monkeypatch):
+    import papermill as pm
+
+    real, calls = pm.execute_notebook, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pm, "execute_notebook", flaky)
+    res = report.run_notebook(FIX / "ok.ipynb", {}, tmp_path / "a")
+    assert res.ok and len(calls) == 2
+
+    def dead(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("Kernel died")
+
+    calls.clear()
+    monkeypatch.setattr(pm, "execute_notebook", dead)
+    res = report.run_notebook(FIX / "ok.ipynb", {}, tmp_path / "b")
+    assert not res.ok and len(calls) == 1
