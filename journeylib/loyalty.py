@@ -238,16 +238,22 @@ def loyalty_effect(
     pool = per.assign(cohort=per["t0"].dt.strftime("%Y-%m"))
     rng = np.random.default_rng(seed)
     pairs = []
-    by_cohort = {k: g for k, g in pool.groupby("cohort")}
-    for r in mem.itertuples():
-        g = by_cohort.get(r.cohort)
-        hi = r.joined + W
-        cand = g[(g["customer_id"] != r.customer_id) & (g["t0"] <= r.joined - pd.Timedelta(days=1))
-                 & (g["last_activity"] >= hi) & (g["joined"].isna() | (g["joined"] > hi))]
-        pairs.append((r.customer_id, True, r.joined, r.t0))
+    # One member at a time (the random draws must follow member order), but on numpy arrays
+    # of each cohort: filtering pandas frames per member made this minutes at 10^5 members.
+    ns = lambda s: s.to_numpy("datetime64[ns]").astype("int64")
+    nat = np.iinfo(np.int64).max  # never joined: later than any window end
+    by_cohort = {k: (g["customer_id"].to_numpy(), ns(g["t0"]), g["t0"].to_numpy(), ns(g["last_activity"]),
+                     np.where(g["joined"].isna(), nat, ns(g["joined"].fillna(end))))
+                 for k, g in pool.groupby("cohort")}
+    day_ns, w_ns = pd.Timedelta(days=1).value, W.value
+    for cid, cohort, joined, t0 in zip(mem["customer_id"], mem["cohort"], mem["joined"], mem["t0"]):
+        ids, g_t0, g_t0_ts, g_last, g_joined = by_cohort[cohort]
+        j, hi = joined.value, joined.value + w_ns
+        cand = np.flatnonzero((ids != cid) & (g_t0 <= j - day_ns) & (g_last >= hi) & (g_joined > hi))
+        pairs.append((cid, True, joined, t0))
         if len(cand):
-            pick = cand.iloc[rng.choice(len(cand), min(controls_per_member, len(cand)), replace=False)]
-            pairs.extend((c, False, r.joined, t0) for c, t0 in zip(pick["customer_id"], pick["t0"]))
+            pick = cand[rng.choice(len(cand), min(controls_per_member, len(cand)), replace=False)]
+            pairs.extend((c, False, joined, t) for c, t in zip(ids[pick], g_t0_ts[pick]))
     win = pd.DataFrame(pairs, columns=["customer_id", "member", "mid", "t0"])
     if win["member"].sum() < 10 or (~win["member"]).sum() < 10:
         raise JourneyDataError("too few members (or matched non-members) active through "
