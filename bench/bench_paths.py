@@ -54,8 +54,7 @@ t0 = time.perf_counter()
 df = pd.read_parquet(folder, columns=["customer_id", "ts", "event", "channel", "stage"])
 df = df[df["stage"].isin(stages) & (df["event"] != "winback_sent")]
 df = df.sort_values(["customer_id", "ts", "event", "channel", "stage"], kind="mergesort")
-df = df.rename(columns={"customer_id": "user_id", "stage": "event_name", "ts": "timestamp"})[
-    ["user_id", "event_name", "timestamp"]].rename(columns={"event_name": "event"})
+df = df[["customer_id", "stage", "ts"]].set_axis(["user_id", "event", "timestamp"], axis=1)
 df["timestamp"] = df["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None)
 stream = Eventstream(df)
 m = stream.transition_graph_data(edge_weight="count")
