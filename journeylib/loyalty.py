@@ -34,7 +34,6 @@ join) vs a Cox model with membership as a time-varying covariate (lifelines
 from __future__ import annotations
 
 import html
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,6 +160,7 @@ def loyalty_effect(
     churn_after_days: int = 60,
     observation_end: Any = None,
     purchase_event: str = PURCHASE_EVENT,
+    cox_sample: int | None = None,
     seed: int = 0,
 ) -> LoyaltyEffect:
     """Estimate the loyalty-programme effect on purchase rate, spend and retention.
@@ -182,8 +182,12 @@ def loyalty_effect(
         Data end (default: end of the last day with data).
     purchase_event
         Name of the purchase event.
+    cox_sample
+        Fit the two churn-hazard Cox models on a seeded random sample of this many
+        customers (``None``: all); see :func:`journeylib.survival.cox`. Lifelines'
+        partial likelihood costs seconds per 10^5 customers and minutes per 10^6.
     seed
-        Seed of the random choice of controls.
+        Seed of the random choice of controls and of the Cox sample.
 
     Returns
     -------
@@ -304,7 +308,7 @@ def loyalty_effect(
                          scale="ratio of means"))
 
     # ---- retention: churn = no own activity for churn_after_days
-    rows.extend(_retention(per, end, churn_after_days))
+    rows.extend(_retention(per, end, churn_after_days, cox_sample, seed))
     table = pd.DataFrame(rows)[["outcome", "method", "estimate", "lower", "upper", "scale", "n_members",
                                 "n_controls", "note"]]
     adj = table[(table.outcome == "purchase rate") & (table.method == "adjusted")].iloc[0]
@@ -353,39 +357,27 @@ def _window_orders(p: ibis.Table, win: pd.DataFrame) -> pd.DataFrame:
     return df.merge(win[["pair", "member"]], on="pair").astype({"member": float, "post": float})
 
 
-def _retention(per: pd.DataFrame, end: pd.Timestamp, churn_after_days: int) -> list[dict]:
-    from lifelines import CoxPHFitter, CoxTimeVaryingFitter
+def _retention(per: pd.DataFrame, end: pd.Timestamp, churn_after_days: int, sample: int | None,
+               seed: int) -> list[dict]:
+    from .survival import cox
 
-    d = per.copy()
-    d["stop"] = (d["last_activity"] - d["t0"]).dt.total_seconds() / DAY
-    d["churned"] = ((end - d["last_activity"]).dt.total_seconds() / DAY >= churn_after_days).astype(int)
-    # censored customers are followed to the data end
-    d.loc[d["churned"] == 0, "stop"] = (end - d.loc[d["churned"] == 0, "t0"]).dt.total_seconds() / DAY
-    d["stop"] = d["stop"].clip(lower=0.01)
-    d["join_day"] = (d["joined"] - d["t0"]).dt.total_seconds() / DAY
+    d = pd.DataFrame({"customer_id": per["customer_id"], "start": per["t0"], "joined": per["joined"],
+                      "member": per["member"].astype(float)})
+    d["churned"] = (end - per["last_activity"]).dt.total_seconds() / DAY >= churn_after_days
+    # churned customers are followed to their last activity, the others (censored) to the data end
+    d["duration"] = (per["last_activity"].where(d["churned"], end) - per["t0"]).dt.total_seconds() / DAY
+    d["duration"] = d["duration"].clip(lower=0.01)
+    n = {"n_members": int(per["member"].sum()), "n_controls": int((~per["member"]).sum())}
+    fits = [("naive", cox(d, ["member"], sample=sample, seed=seed, check_assumptions=False, record_health=False),
+             f"Cox, membership fixed at baseline (immortal-time bias); churn = {churn_after_days} days inactive"),
+            ("adjusted", cox(d, [], time_varying={"member": "joined"}, sample=sample, seed=seed,
+                             record_health=False),
+             "Cox, membership as a time-varying covariate from the join date")]
     out = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        naive = CoxPHFitter().fit(d[["stop", "churned"]].assign(member=d["member"].astype(float)),
-                                  "stop", "churned")
-        s = naive.summary.loc["member"]
-        out.append({"outcome": "churn hazard", "method": "naive", "estimate": s["exp(coef)"],
-                    "lower": s["exp(coef) lower 95%"], "upper": s["exp(coef) upper 95%"], "scale": "hazard ratio",
-                    "n_members": int(d["member"].sum()), "n_controls": int((~d["member"]).sum()),
-                    "note": f"Cox, membership fixed at baseline (immortal-time bias); churn = {churn_after_days} days inactive"})
-        rows = []
-        for r in d.itertuples():
-            if r.member and 0 < r.join_day < r.stop:
-                rows.append((r.customer_id, 0.0, r.join_day, 0.0, 0))
-                rows.append((r.customer_id, r.join_day, r.stop, 1.0, r.churned))
-            else:
-                rows.append((r.customer_id, 0.0, r.stop, 1.0 if (r.member and r.join_day <= 0) else 0.0, r.churned))
-        long = pd.DataFrame(rows, columns=["id", "start", "stop", "member", "churned"])
-        long = long[long["stop"] > long["start"]]
-        tv = CoxTimeVaryingFitter().fit(long, id_col="id", event_col="churned", start_col="start", stop_col="stop")
-        s = tv.summary.loc["member"]
-        out.append({"outcome": "churn hazard", "method": "adjusted", "estimate": s["exp(coef)"],
-                    "lower": s["exp(coef) lower 95%"], "upper": s["exp(coef) upper 95%"], "scale": "hazard ratio",
-                    "n_members": int(d["member"].sum()), "n_controls": int((~d["member"]).sum()),
-                    "note": "Cox, membership as a time-varying covariate from the join date"})
+    for method, fit, note in fits:
+        lo, hi = fit.confidence_interval("member")
+        if sample is not None and len(d) > sample:
+            note += f" (fitted on a random {sample:,} of {len(d):,} customers)"
+        out.append({"outcome": "churn hazard", "method": method, "estimate": fit.hazard_ratio("member"),
+                    "lower": lo, "upper": hi, "scale": "hazard ratio", **n, "note": note})
     return out

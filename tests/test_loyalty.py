@@ -71,3 +71,14 @@ def test_errors(sim5k):
         loyalty_effect(sim5k.events, sim5k.customers.drop(columns="loyalty_joined_at"))
     with pytest.raises(JourneyDataError, match="members"):
         loyalty_effect(sim5k.events, sim5k.customers.assign(loyalty_joined_at=pd.NaT))
+
+
+def test_cox_sample_fits_churn_models_on_a_subset_only(effect, sim5k):
+    half = len(effect.per_customer) // 2
+    sub = loyalty_effect(sim5k.events, sim5k.customers, window_days=90, seed=1, cox_sample=half)
+    # the purchase-rate and spend rows do not depend on the Cox sample
+    pd.testing.assert_frame_equal(sub.summary.iloc[:5], effect.summary.iloc[:5])
+    full, part = effect.estimate("churn hazard", "adjusted"), sub.estimate("churn hazard", "adjusted")
+    assert part.lower < sim5k.ground_truth["loyalty"]["hazard_ratio"] < part.upper
+    assert part.upper / part.lower > full.upper / full.lower  # a smaller sample, honestly wider
+    assert f"random {half:,} of {len(effect.per_customer):,} customers" in part.note
