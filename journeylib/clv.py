@@ -275,30 +275,30 @@ class BetaGeoFitter(_FittedModel):
 
     # log-likelihood per distinct row and its gradient w.r.t. (r, alpha, a, b)
     @staticmethod
-    def _ll(params: np.ndarray, x, tx, T, with_grad: bool = True, x_codes=None):
+    def _ll(params: np.ndarray, x, tx, T, with_grad: bool = True, codes=None):
         r, al, a, b = params
-        # gamma functions of the frequency: evaluated once per distinct frequency (a few
-        # dozen values) and spread to the rows, instead of once per row
-        ux, xi = x_codes if x_codes is not None else np.unique(x, return_inverse=True)
-        gl = special.gammaln
+        # Functions of x, T or t_x alone are evaluated once per distinct value (a few dozen
+        # to a few hundred) and spread to the rows: the fit makes ~40 passes over every row.
+        (ux, xi), (uT, Ti), (utx, txi) = codes if codes is not None else _codes(x, T, tx)
+        gl, xr = special.gammaln, r + x
         A1 = (gl(r + ux) - gl(r))[xi] + r * np.log(al)
         A2 = (gl(a + b) + gl(b + ux) - gl(b) - gl(a + b + ux))[xi]
-        A3 = -(r + x) * np.log(al + T)
+        log_T, log_tx = np.log(al + uT)[Ti], np.log(al + utx)[txi]
+        A3 = -xr * log_T
         pos = x > 0
-        bx1 = np.where(pos, b + x - 1, 1.0)
-        A4 = np.where(pos, np.log(a) - np.log(bx1) - (r + x) * np.log(al + tx), -np.inf)
-        m = np.maximum(A3, A4)
-        e3, e4 = np.exp(A3 - m), np.exp(A4 - m)
-        ll = A1 + A2 + m + np.log(e3 + e4)
+        bx1 = np.where(ux > 0, b + ux - 1, 1.0)
+        A4 = np.where(pos, (np.log(a) - np.log(bx1))[xi] - xr * log_tx, -np.inf)
+        lse = np.logaddexp(A3, A4)
+        ll = A1 + A2 + lse
         if not with_grad:
             return ll, None
-        w3 = e3 / (e3 + e4)
+        w3 = np.exp(A3 - lse)
         w4 = 1 - w3
         dg = special.digamma
-        d_r = (dg(r + ux) - dg(r))[xi] + np.log(al) - w3 * np.log(al + T) - w4 * np.log(al + tx)
-        d_al = r / al - w3 * (r + x) / (al + T) - w4 * (r + x) / (al + tx)
+        d_r = (dg(r + ux) - dg(r))[xi] + np.log(al) - w3 * log_T - w4 * log_tx
+        d_al = r / al - xr * (w3 * (1 / (al + uT))[Ti] + w4 * (1 / (al + utx))[txi])
         d_a = (dg(a + b) - dg(a + b + ux))[xi] + w4 / a
-        d_b = (dg(a + b) + dg(b + ux) - dg(b) - dg(a + b + ux))[xi] - w4 / bx1
+        d_b = (dg(a + b) + dg(b + ux) - dg(b) - dg(a + b + ux))[xi] - w4 * (1 / bx1)[xi]
         return ll, np.stack([d_r, d_al, d_a, d_b])
 
     def fit(self, summary: pd.DataFrame, *, initial: dict[str, float] | None = None,
@@ -333,11 +333,11 @@ class BetaGeoFitter(_FittedModel):
     def _fit_arrays(self, x, tx, T, w, initial=None):
         n = w.sum()
         pen = self.penalizer
-        codes = np.unique(x, return_inverse=True)
+        codes = _codes(x, T, tx)
 
         def nll(z):
             p = np.exp(z)
-            ll, g = self._ll(p, x, tx, T, x_codes=codes)
+            ll, g = self._ll(p, x, tx, T, codes=codes)
             f = -(w @ ll) / n + pen * np.sum(p ** 2)
             grad = -(g @ w) / n * p + pen * 2 * p * p
             if not np.isfinite(f):
@@ -352,7 +352,7 @@ class BetaGeoFitter(_FittedModel):
             x0 = np.log([0.5, 0.5 / rate, 1.0, 2.0])
         res = _minimize(nll, x0, "BG/NBD")
         params = np.exp(res.x)
-        ll, _ = self._ll(params, x, tx, T, with_grad=False)
+        ll, _ = self._ll(params, x, tx, T, with_grad=False, codes=codes)
         se = _se_from_hessian(nll, res.x, n) if pen == 0 else np.full(4, np.nan)
         self.params_ = dict(zip(self.param_names, map(float, params)))
         self.result_ = FitResult("BG/NBD", self.params_, float(w @ ll), int(round(n)), True,
@@ -374,15 +374,15 @@ class BetaGeoFitter(_FittedModel):
 
     def conditional_expected_purchases(self, t: float, frequency, recency, T) -> np.ndarray:
         """Expected purchases in ``(T, T + t]`` given the customer's history (FHL 2005, eq. 10)."""
+        x, T = np.asarray(frequency, float), np.asarray(T, float)
+        return self._purchases_if_alive(t, x, T) * self.probability_alive(x, recency, T)
+
+    def _purchases_if_alive(self, t, x, T) -> np.ndarray:
+        """E[purchases in (T, T + t] | alive at T]: depends on the history through (x, T) only."""
         r, al, a, b = self._p()
-        x, tx, T = (np.asarray(v, float) for v in (frequency, recency, T))
         t = np.asarray(t, float)
         hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, t / (al + T + t))
-        first = (a + b + x - 1) / (a - 1)
-        second = 1 - ((al + T) / (al + T + t)) ** (r + x) * hyp
-        pos = x > 0
-        odds = np.where(pos, a / np.where(pos, b + x - 1, 1.0) * ((al + T) / (al + tx)) ** (r + x), 0.0)
-        return first * second / (1 + odds)
+        return (a + b + x - 1) / (a - 1) * (1 - ((al + T) / (al + T + t)) ** (r + x) * hyp)
 
     def probability_alive(self, frequency, recency, T) -> np.ndarray:
         """P(customer still alive at T | history) (FHL 2005)."""
@@ -500,20 +500,36 @@ def _gg_arrays(summary):
 # --------------------------------------------------------------------------- CLV
 
 def _clv_values(bgf: BetaGeoFitter, ggf: GammaGammaFitter, x, tx, T, m, horizon: float,
-                discount_rate: float, time_unit: str, steps_per_year: int = 12) -> np.ndarray:
-    """Sum over steps of (expected purchases in the step) x expected spend x discount."""
+                discount_rate: float, time_unit: str, steps_per_year: int = 12,
+                xT_codes: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Sum over steps of (expected purchases in the step) x expected spend x discount.
+
+    Expected purchases = P(alive | x, t_x, T) x E[purchases | alive, x, T]; the second
+    factor, the costly one (a hypergeometric function per step), is evaluated once per
+    distinct (x, T) (``xT_codes``: those pairs and each row's index into them).
+    """
     per_year = UNITS_PER_YEAR[time_unit]
     step = per_year / steps_per_year
     n_steps = max(1, int(np.ceil(horizon / step - 1e-9)))
     edges = np.minimum(np.arange(1, n_steps + 1) * step, horizon)
-    spend = ggf.expected_spend(x, m)
-    prev = np.zeros_like(x)
-    total = np.zeros_like(x)
+    xT, inv = xT_codes if xT_codes is not None else _distinct_rows(x, T)
+    prev = np.zeros(len(xT))
+    alive_total = np.zeros(len(xT))
     for e in edges:
-        cum = bgf.conditional_expected_purchases(e, x, tx, T)
-        total += (cum - prev) / (1 + discount_rate) ** (e / per_year)
+        cum = bgf._purchases_if_alive(e, xT[:, 0], xT[:, 1])
+        alive_total += (cum - prev) / (1 + discount_rate) ** (e / per_year)
         prev = cum
-    return total * spend
+    return alive_total[inv] * bgf.probability_alive(x, tx, T) * ggf.expected_spend(x, m)
+
+
+def _codes(*cols: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Per column: its distinct values and each row's index into them."""
+    return tuple(np.unique(c, return_inverse=True) for c in cols)
+
+
+def _distinct_rows(*cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    uniq, inv = np.unique(np.column_stack(cols), axis=0, return_inverse=True)
+    return uniq, inv.ravel()
 
 
 def customer_lifetime_value(summary: pd.DataFrame, bgf: BetaGeoFitter, ggf: GammaGammaFitter, *,
@@ -615,13 +631,11 @@ def clv_bootstrap(summary: pd.DataFrame, *, horizon: float = 52.0, discount_rate
     x, tx, T = _summary_arrays(summary)
     _, m = _gg_arrays(summary)
     # evaluate CLV on distinct histories to keep replicates cheap
-    keys = np.column_stack([x, tx, T, np.nan_to_num(m)])
-    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
-    inv = inv.ravel()
+    uniq, inv = _distinct_rows(x, tx, T, np.nan_to_num(m))
+    xT_codes = _distinct_rows(uniq[:, 0], uniq[:, 2])
     # BG/NBD needs only (x, t_x, T): a replicate's weights summed per distinct history give
     # the same likelihood over far fewer rows than one row per drawn customer
-    hist, h_inv = np.unique(np.column_stack([x, tx, T]), axis=0, return_inverse=True)
-    h_inv = h_inv.ravel()
+    hist, h_inv = _distinct_rows(x, tx, T)
     rng = np.random.default_rng(seed)
     n = len(x)
     draws, pars = [], []
@@ -637,7 +651,7 @@ def clv_bootstrap(summary: pd.DataFrame, *, horizon: float = 52.0, discount_rate
         except JourneyFitError:
             continue
         draws.append(_clv_values(b, g, uniq[:, 0], uniq[:, 1], uniq[:, 2], uniq[:, 3], horizon,
-                                 discount_rate, unit))
+                                 discount_rate, unit, xT_codes=xT_codes))
         pars.append({**b.params_, **g.params_})
     if len(draws) < n_boot / 2:
         raise JourneyFitError(f"CLV bootstrap: only {len(draws)} of {n_boot} replicates converged")

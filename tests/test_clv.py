@@ -199,3 +199,18 @@ def test_weights_summed_per_history_give_the_row_level_fit(cdnow_summary):
     for k, v in rows.params_.items():
         assert comp.params_[k] == pytest.approx(v, rel=1e-6)
     assert len(hist) < len(x)
+
+
+def test_bgnbd_gradient_matches_finite_differences():
+    """The analytic gradient the optimiser uses, against central differences of the likelihood."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 10, 2000).astype(float)
+    T = rng.uniform(5, 50, 2000).round(1)
+    tx = np.where(x > 0, T * rng.uniform(0, 1, 2000), 0).round(1)
+    p = np.array([0.7, 3.0, 0.8, 2.5])
+    _, grad = BetaGeoFitter._ll(p, x, tx, T)
+    for k in range(4):
+        h = np.zeros(4)
+        h[k] = 1e-6
+        fd = (BetaGeoFitter._ll(p + h, x, tx, T, False)[0] - BetaGeoFitter._ll(p - h, x, tx, T, False)[0]) / 2e-6
+        np.testing.assert_allclose(grad[k], fd, atol=1e-6)
