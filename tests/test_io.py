@@ -100,6 +100,22 @@ def test_exact_duplicates_dropped_with_counted_warning(frame):
     assert len(out) == 4
 
 
+def test_repeated_row_hash_alone_drops_nothing(frame):
+    """A repeated hash only triggers the exact comparison; distinct rows stay distinct."""
+    import warnings
+
+    from journeylib.io import _drop_duplicates
+
+    t = jl.engine.to_table(frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out, n = _drop_duplicates(t, "events", 4, n_hashes=3)  # as if two rows' hashes collided
+    assert n == 4 and out is t
+    dup = jl.engine.to_table(pd.concat([frame, frame.iloc[[0]]], ignore_index=True))
+    with pytest.warns(JourneyDataWarning, match="dropped 1 exact duplicate rows of 5"):
+        assert _drop_duplicates(dup, "events", 5, n_hashes=4)[1] == 4
+
+
 def test_input_frame_is_not_modified(frame):
     before = frame.copy()
     load(frame)
