@@ -213,6 +213,9 @@ EVENTS_PER_PARTITION = 20_000_000
 def path_table(events: Any, *, partitions: int | None = None, **kwargs: Any) -> pd.DataFrame:
     """Path table ``path, conversions, conversion_value, null_count``.
 
+    ``events`` is an event log, or the output of :func:`journeys` (then summed per path,
+    without a second pass over the events).
+
     One row per distinct path; ``conversions`` is the number of conversions
     closing journeys with that path, ``null_count`` the number of journeys with
     that path and no conversion. Keyword arguments are those of :func:`journeys`.
@@ -223,6 +226,14 @@ def path_table(events: Any, *, partitions: int | None = None, **kwargs: Any) -> 
     aggregation does not spill to disk). ``None`` uses one bucket per
     20 million events.
     """
+    if isinstance(events, pd.DataFrame) and {"journey", "path", "conversions", "conversion_value"} <= set(events.columns):
+        # the output of journeys(): aggregating it is cheaper than a second pass over the events
+        if kwargs:
+            raise JourneyParameterError(f"{sorted(kwargs)}: path-building options apply to events, not to "
+                                        "journeys() output (those were built with their own options)")
+        j = events[["path", "conversions", "conversion_value"]].assign(null_count=events["conversions"].eq(0))
+        out = j.groupby("path", as_index=False, sort=False).sum()
+        return _sorted_path_table(out)
     t = engine.to_table(events)
     if partitions is None:
         partitions = max(1, -(-int(t.count().execute()) // EVENTS_PER_PARTITION))
@@ -233,6 +244,10 @@ def path_table(events: Any, *, partitions: int | None = None, **kwargs: Any) -> 
         parts = [engine.to_pandas(path_table_expr(t.filter(bucket == k), **kwargs)) for k in range(partitions)]
         out = (pd.concat(parts, ignore_index=True)
                .groupby("path", as_index=False)[["conversions", "conversion_value", "null_count"]].sum())
+    return _sorted_path_table(out)
+
+
+def _sorted_path_table(out: pd.DataFrame) -> pd.DataFrame:
     out["conversions"] = out["conversions"].astype("int64")
     out["null_count"] = out["null_count"].astype("int64")
     out["conversion_value"] = out["conversion_value"].astype(float)

@@ -107,3 +107,12 @@ def test_partitioned_path_table_equals_the_single_pass(small_sim):
     whole = paths.path_table(small_sim.events, partitions=1)
     split = paths.path_table(small_sim.events, partitions=4)
     pd.testing.assert_frame_equal(whole, split, check_dtype=False)
+
+
+def test_path_table_from_journeys_equals_path_table_from_events(small_sim):
+    kw = dict(cut_at_conversion="each", session_gap=14)
+    from_events = P.path_table(small_sim.events, **kw)
+    from_journeys = P.path_table(P.journeys(small_sim.events, **kw))
+    pd.testing.assert_frame_equal(from_journeys, from_events, check_exact=False, rtol=1e-9)
+    with pytest.raises(JourneyParameterError, match="journeys"):
+        P.path_table(P.journeys(small_sim.events), session_gap=3)
