@@ -16,7 +16,7 @@ ENV_VAR = "JOURNEYLIB_HEALTH_FILE"
 _STATE: dict[str, list[dict[str, Any]]] = {"inputs": [], "checks": []}
 
 
-def record_input(table: str, source: Any, n_rows: int) -> None:
+def record_input(table: str, source: Any, n_rows: int, digest: str | None = None) -> None:
     """Note a loaded table: where it came from, its row count and content hash."""
     from .io import content_hash
 
@@ -24,10 +24,11 @@ def record_input(table: str, source: Any, n_rows: int) -> None:
         name = str(source)
     else:
         name = f"<{type(source).__name__}>"
-    try:
-        digest = content_hash(source)
-    except OSError:
-        digest = "n/a"
+    if digest is None:
+        try:
+            digest = content_hash(source)
+        except OSError:
+            digest = "n/a"
     _STATE["inputs"].append({"table": table, "source": name, "rows": int(n_rows), "sha256": digest})
     _flush()
 

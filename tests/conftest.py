@@ -12,6 +12,16 @@ import pytest  # noqa: E402
 import journeylib as jl  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _validation_cache(tmp_path_factory):
+    """Validation results are cached per session in a temporary folder, never in ~/.cache."""
+    import os
+
+    from journeylib import validation_cache
+
+    os.environ[validation_cache.ENV_VAR] = str(tmp_path_factory.mktemp("validation_cache"))
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261123)

@@ -188,3 +188,35 @@ def test_connect_reads_duckdb_knobs_from_the_environment(monkeypatch):
         monkeypatch.delenv("JOURNEYLIB_DUCKDB_MEMORY_LIMIT")
         monkeypatch.delenv("JOURNEYLIB_DUCKDB_THREADS")
         jl.connect()
+
+
+def test_validation_of_identical_files_is_reused_and_an_edit_is_checked_again(tmp_path, monkeypatch):
+    from journeylib import health, io, validation_cache
+
+    monkeypatch.setenv(validation_cache.ENV_VAR, str(tmp_path / "cache"))
+    ev = tmp_path / "events.csv"
+    ev.write_text("customer_id,ts,event\na,2024-01-01 10:00,visit\nb,2024-01-02 10:00,purchase\n")
+    passes = []
+    real = io._run_checks
+    monkeypatch.setattr(io, "_run_checks", lambda *a, **k: passes.append(1) or real(*a, **k))
+    load_events = jl.load_events
+    first = jl.to_pandas(load_events(str(ev)))
+    second = jl.to_pandas(load_events(str(ev)))
+    assert len(passes) == 1  # the second load reused the first one's result
+    pd.testing.assert_frame_equal(first, second)
+    assert any(c["name"] == "events: validated" for c in health.checks())
+    # same path, new bytes with a bad timestamp: checked again, and the error is raised
+    ev.write_text("customer_id,ts,event\na,2024-01-01 10:00,visit\nb,not a time,purchase\n")
+    with pytest.raises(JourneyDataError, match="column 'ts'"):
+        load_events(str(ev))
+    assert len(passes) == 2
+    # a different check (allowed stages) is a different key
+    ev.write_text("customer_id,ts,event\na,2024-01-01 10:00,visit\n")
+    load_events(str(ev))
+    load_events(str(ev), stages=["awareness"])
+    assert len(passes) == 4
+    # turned off: every load checks
+    monkeypatch.setenv(validation_cache.ENV_VAR, "")
+    load_events(str(ev))
+    load_events(str(ev))
+    assert len(passes) == 6

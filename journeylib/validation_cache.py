@@ -1,0 +1,63 @@
+"""Remember which input files passed validation, so later notebooks over the same bytes skip it.
+
+A report suite runs five notebooks over one dataset; each would otherwise repeat the same
+full validation pass (10^8 events: about a minute each). The key is the SHA-256 of the
+files' bytes plus everything else the checks depend on (table, column mapping, allowed
+stages, engine, schema, journeylib version), so an edited file is validated again.
+Only clean passes are stored: inputs with problems or warnings (duplicates, future
+timestamps) are checked, and reported, every time.
+
+The cache lives in ``$JOURNEYLIB_CACHE_DIR`` (default ``~/.cache/journeylib``); set it
+to an empty string to turn it off.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ENV_VAR = "JOURNEYLIB_CACHE_DIR"
+
+
+def _folder() -> Path | None:
+    value = os.environ.get(ENV_VAR)
+    if value == "":
+        return None
+    return Path(value).expanduser() if value else Path.home() / ".cache" / "journeylib"
+
+
+def key(digest: str, *parts: Any) -> str | None:
+    """Cache key of one validation; ``None`` when the input has no content digest."""
+    if not digest or digest == "n/a":
+        return None
+    from . import __version__
+
+    return hashlib.sha256(json.dumps([digest, __version__, *map(str, parts)]).encode()).hexdigest()
+
+
+def lookup(k: str | None) -> int | None:
+    """Row count of a validation that passed with this key, or ``None``."""
+    folder = _folder()
+    if k is None or folder is None:
+        return None
+    try:
+        return int(json.loads((folder / f"validated-{k}.json").read_text())["rows"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def remember(k: str | None, rows: int, source: str) -> None:
+    """Store a passed validation (atomically; an unwritable cache is silently skipped)."""
+    folder = _folder()
+    if k is None or folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as fh:
+            json.dump({"rows": int(rows), "source": source}, fh)
+        os.replace(fh.name, folder / f"validated-{k}.json")
+    except OSError:
+        pass
