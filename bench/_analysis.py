@@ -1,6 +1,7 @@
 """One benchmark analysis in this (fresh) process; prints one JSON line.
 
     python -m bench._analysis NAME DATA_FOLDER [--threads N] [--memory-limit 4GB] [--temp-directory DIR]
+                              [--engine spark]
 
 Wall time covers the analysis only (imports and the connection are set up first);
 peak memory is this process's high-water resident set (VmHWM from /proc; ru_maxrss
@@ -83,7 +84,15 @@ def bare_scan(folder: Path, opts: argparse.Namespace) -> Callable[[], str]:
 def _jl(opts: argparse.Namespace):
     import journeylib as jl
 
-    jl.connect(threads=opts.threads, memory_limit=opts.memory_limit, temp_directory=opts.temp_directory)
+    if getattr(opts, "engine", "duckdb") == "spark":
+        import logging
+
+        logging.getLogger("py4j").setLevel(logging.ERROR)
+        con = jl.connect("spark")
+        con._session.sparkContext.setLogLevel("ERROR")
+        con.raw_sql("SELECT 1").collect()  # the JVM and session start before the clock
+    else:
+        jl.connect(threads=opts.threads, memory_limit=opts.memory_limit, temp_directory=opts.temp_directory)
     return jl
 
 
@@ -224,6 +233,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--memory-limit", default=None)
     ap.add_argument("--temp-directory", default=None)
+    ap.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb")
     opts = ap.parse_args(argv)
     out: dict[str, Any] = {"name": opts.name}
     try:
