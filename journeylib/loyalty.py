@@ -238,37 +238,15 @@ def loyalty_effect(
     W = pd.Timedelta(days=window_days)
     mem = per[per["member"] & (per["joined"] + W <= end) & (per["last_activity"] >= per["joined"] + W)
               & (per["joined"] - per["t0"] >= pd.Timedelta(days=1))]
-    cohort = per["t0"].dt.strftime("%Y-%m")
-    rng = np.random.default_rng(seed)
-    # One member at a time (the random draws must follow member order), on int64 arrays of
-    # each acquisition cohort: pandas frames, Timestamps or string ids per member made this
-    # minutes at 10^4 members. Rows are positions in ``per``.
     ns = lambda s: s.to_numpy("datetime64[ns]").astype("int64")
     nat = np.iinfo(np.int64).max  # never joined: later than any window end
-    t0_ns, last_ns = ns(per["t0"]), ns(per["last_activity"])
     joined_ns = np.where(per["joined"].isna(), nat, ns(per["joined"].fillna(end)))
-    by_cohort = per.groupby(cohort.to_numpy()).indices
-    pos = per.groupby(cohort.to_numpy()).cumcount().to_numpy()  # each row's position in its cohort
-    cols = {k: (t0_ns[r], last_ns[r], joined_ns[r]) for k, r in by_cohort.items()}
-    day_ns, w_ns = pd.Timedelta(days=1).value, W.value
-    picked, mids, is_member = [], [], []
-    for r in mem.index.to_numpy():
-        k = cohort.iat[r]
-        g_t0, g_last, g_joined = cols[k]
-        j = joined_ns[r]
-        ok = (g_t0 <= j - day_ns) & (g_last >= j + w_ns) & (g_joined > j + w_ns)
-        ok[pos[r]] = False  # not their own control
-        cand = np.flatnonzero(ok)
-        picked.append(r)
-        if len(cand):
-            picked.extend(by_cohort[k][cand[rng.choice(len(cand), min(controls_per_member, len(cand)),
-                                                     replace=False)]])
-        is_member.extend([True] + [False] * (len(picked) - len(mids) - 1))
-        mids.extend([j] * (len(picked) - len(mids)))
-    picked = np.asarray(picked, dtype=np.int64)
+    picked, is_member, mid_ns = _matched_controls(
+        pd.factorize(per["t0"].dt.strftime("%Y-%m"))[0], ns(per["t0"]), ns(per["last_activity"]), joined_ns,
+        mem.index.to_numpy(), W.value, controls_per_member, np.random.default_rng(seed))
     win = pd.DataFrame({"customer_id": per["customer_id"].to_numpy()[picked],
-                        "member": np.asarray(is_member, dtype=bool),
-                        "mid": pd.to_datetime(np.asarray(mids, dtype=np.int64), utc=True),
+                        "member": is_member,
+                        "mid": pd.to_datetime(mid_ns, utc=True),
                         "t0": per["t0"].iloc[picked].reset_index(drop=True)})
     if win["member"].sum() < 10 or (~win["member"]).sum() < 10:
         raise JourneyDataError("too few members (or matched non-members) active through "
@@ -326,6 +304,67 @@ def loyalty_effect(
     health.add_check("loyalty: adjusted purchase-rate effect estimated", True,
                      f"rate ratio {adj.estimate:.2f} [{adj.lower:.2f}, {adj.upper:.2f}] from {nm} members")
     return LoyaltyEffect(table, win.drop(columns=["t0"]), per, int(window_days))
+
+
+def _matched_controls(cohort: np.ndarray, t0: np.ndarray, last: np.ndarray, joined: np.ndarray,
+                      members: np.ndarray, window_ns: int, k: int, rng: np.random.Generator,
+                      draws: int = 64, chunk: int = 50_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Up to ``k`` random controls per member, drawn uniformly from the eligible non-members.
+
+    Arrays are per customer (row position): acquisition-cohort code and times in ns.
+    Customer ``c`` is eligible for a member who joined at ``j`` when it is in the member's
+    cohort, bought first at least a day before ``j``, was still active at ``j + window``
+    and had not joined by then. Rather than scanning the whole cohort for each member
+    (members x cohort size: quadratic in the data), each member gets ``draws`` uniform
+    draws from its cohort; the first ``k`` distinct eligible ones are a uniform random
+    subset of the eligible set. Members with fewer than ``k`` hits are matched exactly on
+    the full cohort. Returns the rows (each member followed by its controls), a member
+    flag per row and the member's join time per row.
+    """
+    day = 86_400 * 10**9
+    ready = np.minimum(last, joined - 1)  # eligible for window end h iff ready >= h
+    order = np.argsort(cohort, kind="stable")
+    start = np.searchsorted(cohort[order], np.arange(cohort.max() + 1))
+    size = np.bincount(cohort, minlength=len(start))
+    j = joined[members]
+
+    def eligible(rows, m):
+        return (t0[rows] <= (j[m] - day)[:, None]) & (ready[rows] >= (j[m] + window_ns)[:, None]) \
+            & (rows != members[m][:, None])
+
+    owner, ctrl, exact = [], [], []
+    for lo in range(0, len(members), chunk):
+        m = np.arange(lo, min(lo + chunk, len(members)))
+        c = cohort[members[m]]
+        rows = order[start[c][:, None] + (rng.random((len(m), draws)) * size[c][:, None]).astype(np.int64)]
+        ok = eligible(rows, m)
+        # keep each customer's first eligible draw only (draws are with replacement)
+        val = np.where(ok, rows, -1)
+        by_val = np.argsort(val, axis=1, kind="stable")
+        srt = np.take_along_axis(val, by_val, axis=1)
+        new = np.ones_like(ok)
+        new[:, 1:] = srt[:, 1:] != srt[:, :-1]
+        first = np.zeros_like(ok)
+        np.put_along_axis(first, by_val, new, axis=1)
+        ok &= first
+        take = ok & (np.cumsum(ok, axis=1) <= k)
+        hit = take.sum(axis=1) == k
+        i, col = np.nonzero(take & hit[:, None])  # by member, then in draw order
+        owner.append(m[i])
+        ctrl.append(rows[i, col])
+        exact.extend(m[~hit])
+    for i in exact:  # too few hits: the whole cohort, exactly
+        c = cohort[members[i]]
+        rows = order[start[c]:start[c] + size[c]]
+        cand = rows[eligible(rows[None, :], np.array([i]))[0]]
+        if len(cand):
+            ctrl.append(cand[rng.choice(len(cand), min(k, len(cand)), replace=False)])
+            owner.append(np.full(len(ctrl[-1]), i))
+    owner = np.concatenate([np.arange(len(members)), *owner])
+    rows = np.concatenate([members, *ctrl]).astype(np.int64)
+    is_member = np.arange(len(owner)) < len(members)
+    seq = np.lexsort((~is_member, owner))  # each member first, then its controls
+    return rows[seq], is_member[seq], j[owner[seq]]
 
 
 def _row(outcome, method, fit, k, n_m, n_c, note, scale="rate ratio"):

@@ -82,3 +82,55 @@ def test_cox_sample_fits_churn_models_on_a_subset_only(effect, sim5k):
     assert part.lower < sim5k.ground_truth["loyalty"]["hazard_ratio"] < part.upper
     assert part.upper / part.lower > full.upper / full.lower  # a smaller sample, honestly wider
     assert f"random {half:,} of {len(effect.per_customer):,} customers" in part.note
+
+
+def _brute_eligible(i, cohort, t0, last, joined, members, w):
+    m = members[i]
+    j = joined[m]
+    day = 86_400 * 10**9
+    return {c for c in range(len(cohort)) if c != m and cohort[c] == cohort[m] and t0[c] <= j - day
+            and last[c] >= j + w and joined[c] > j + w}
+
+
+@pytest.mark.parametrize("draws", [64, 3])  # 3 draws: most members fall back to the exact scan
+def test_matched_controls_are_eligible_distinct_and_as_many_as_possible(draws):
+    import numpy as np
+
+    from journeylib.loyalty import _matched_controls
+
+    rng = np.random.default_rng(5)
+    n, day, w = 3000, 86_400 * 10**9, 30 * 86_400 * 10**9
+    cohort = rng.integers(0, 4, n)
+    t0 = rng.integers(0, 100, n) * day
+    last = t0 + rng.integers(0, 300, n) * day
+    joined = np.where(rng.random(n) < 0.3, t0 + rng.integers(2, 200, n) * day, np.iinfo(np.int64).max)
+    members = rng.choice(np.flatnonzero(joined < np.iinfo(np.int64).max), 150, replace=False)
+    rows, is_member, mid = _matched_controls(cohort, t0, last, joined, members, w, 5, rng, draws=draws, chunk=40)
+    starts = np.flatnonzero(is_member)
+    assert (rows[starts] == members).all()  # members in their order, each followed by its controls
+    for i, (a, b) in enumerate(zip(starts, [*starts[1:], len(rows)])):
+        ctrl = rows[a + 1:b]
+        elig = _brute_eligible(i, cohort, t0, last, joined, members, w)
+        assert len(set(ctrl)) == len(ctrl) == min(5, len(elig))
+        assert set(ctrl) <= elig
+        assert (mid[a:b] == joined[members[i]]).all()
+
+
+def test_matched_controls_pick_each_eligible_customer_equally_often():
+    import numpy as np
+
+    from journeylib.loyalty import _matched_controls
+
+    # one member, 10 eligible customers and 30 ineligible ones in its cohort; 5 picked per run
+    day = 86_400 * 10**9
+    t0 = np.r_[0, np.zeros(10), np.full(30, 500)].astype(np.int64) * day  # the 30 start too late
+    last = np.full(41, 1000 * day)
+    joined = np.r_[100 * day, np.full(40, np.iinfo(np.int64).max)]
+    picks = np.zeros(41)
+    for seed in range(2000):
+        rows, is_member, _ = _matched_controls(np.zeros(41, dtype=np.int64), t0, last, joined, np.array([0]),
+                                               30 * day, 5, np.random.default_rng(seed))
+        picks[rows[~is_member]] += 1
+    assert picks[11:].sum() == 0 and picks[0] == 0
+    # each of the 10 is picked with probability 1/2: 1,000 of 2,000 runs, sd 22
+    assert np.abs(picks[1:11] - 1000).max() < 100
