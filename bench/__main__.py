@@ -41,6 +41,7 @@ PEERS = {
     "loyalty": "lifetimes (BG/NBD)",
     "experiments": "A/B readout",
     "paths": "retentioneering (path building)",
+    "spark": "the same analyses on PySpark local mode",
 }
 
 

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     lines = [
         "# Spark (local mode) vs embedded DuckDB: the same analysis calls on the same files",
         "",
-        f"Command: `.venv/bin/python bench/bench_spark.py --sizes {' '.join(f'{s:g}' for s in args.sizes)} "
+        f"Command: `.venv/bin/python bench/bench_spark.py --sizes {' '.join(size_label(int(s)) for s in args.sizes)} "
         f"--repeat {args.repeat}`",
         "",
         f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
