@@ -242,7 +242,7 @@ def loyalty_effect(
     nat = np.iinfo(np.int64).max  # never joined: later than any window end
     joined_ns = np.where(per["joined"].isna(), nat, ns(per["joined"].fillna(end)))
     picked, is_member, mid_ns = _matched_controls(
-        pd.factorize(per["t0"].dt.strftime("%Y-%m"))[0], ns(per["t0"]), ns(per["last_activity"]), joined_ns,
+        pd.factorize(per["t0"].dt.year * 12 + per["t0"].dt.month)[0], ns(per["t0"]), ns(per["last_activity"]), joined_ns,
         mem.index.to_numpy(), W.value, controls_per_member, np.random.default_rng(seed))
     win = pd.DataFrame({"customer_id": per["customer_id"].to_numpy()[picked],
                         "member": is_member,
@@ -252,7 +252,7 @@ def loyalty_effect(
         raise JourneyDataError("too few members (or matched non-members) active through "
                                f"{window_days} days after joining; try a shorter window_days")
     win["pair"] = np.arange(len(win))
-    win["lo"] = np.maximum(win["t0"], win["mid"] - W)
+    win["lo"] = win["t0"].where(win["t0"] > win["mid"] - W, win["mid"] - W)
     win["hi"] = win["mid"] + W
     win["e_pre"] = (win["mid"] - win["lo"]).dt.total_seconds() / DAY
     win["e_post"] = float(window_days)
