@@ -188,12 +188,14 @@ def journeys(
     pandas.DataFrame
         ``customer_id, journey, path, n_touches, conversions, conversion_value,
         first_touch_ts, last_touch_ts, conversion_ts, days_to_convert``. Journeys
-        without any touch are left out.
+        without any touch are left out. Logs over 20 million events are built in
+        customer-hash buckets, as :func:`path_table` does.
     """
-    out = engine.to_pandas(journeys_expr(
-        events, touch_col=touch_col, conversion_event=conversion_event, cut_at_conversion=cut_at_conversion,
-        session_gap=session_gap, lookback=lookback, collapse_repeats=collapse_repeats,
-        exclude_events=exclude_events))
+    kw = dict(touch_col=touch_col, conversion_event=conversion_event, cut_at_conversion=cut_at_conversion,
+              session_gap=session_gap, lookback=lookback, collapse_repeats=collapse_repeats,
+              exclude_events=exclude_events)
+    out = pd.concat(_per_bucket(engine.to_table(events), lambda t: journeys_expr(t, **kw), None),
+                    ignore_index=True)
     return out.sort_values(["customer_id", "journey"], kind="mergesort").reset_index(drop=True)
 
 
@@ -234,17 +236,25 @@ def path_table(events: Any, *, partitions: int | None = None, **kwargs: Any) -> 
         j = events[["path", "conversions", "conversion_value"]].assign(null_count=events["conversions"].eq(0))
         out = j.groupby("path", as_index=False, sort=False).sum()
         return _sorted_path_table(out)
-    t = engine.to_table(events)
+    parts = _per_bucket(engine.to_table(events), lambda t: path_table_expr(t, **kwargs), partitions)
+    out = parts[0] if len(parts) == 1 else (pd.concat(parts, ignore_index=True)
+                                             .groupby("path", as_index=False)[["conversions", "conversion_value",
+                                                                                "null_count"]].sum())
+    return _sorted_path_table(out)
+
+
+def _per_bucket(t: ibis.Table, build, partitions: int | None) -> list[pd.DataFrame]:
+    """``build(events)`` fetched for each hash bucket of customers (one per 20 million events).
+
+    Exact for anything computed per customer; it bounds the engine's memory, because the
+    per-customer ordered aggregation of journeys does not spill to disk.
+    """
     if partitions is None:
         partitions = max(1, -(-int(t.count().execute()) // EVENTS_PER_PARTITION))
     if partitions == 1:
-        out = engine.to_pandas(path_table_expr(t, **kwargs))
-    else:
-        bucket = t.customer_id.hash().abs() % partitions
-        parts = [engine.to_pandas(path_table_expr(t.filter(bucket == k), **kwargs)) for k in range(partitions)]
-        out = (pd.concat(parts, ignore_index=True)
-               .groupby("path", as_index=False)[["conversions", "conversion_value", "null_count"]].sum())
-    return _sorted_path_table(out)
+        return [engine.to_pandas(build(t))]
+    bucket = t.customer_id.hash().abs() % partitions
+    return [engine.to_pandas(build(t.filter(bucket == k))) for k in range(partitions)]
 
 
 def _sorted_path_table(out: pd.DataFrame) -> pd.DataFrame:

@@ -116,3 +116,10 @@ def test_path_table_from_journeys_equals_path_table_from_events(small_sim):
     pd.testing.assert_frame_equal(from_journeys, from_events, check_exact=False, rtol=1e-9)
     with pytest.raises(JourneyParameterError, match="journeys"):
         P.path_table(P.journeys(small_sim.events), session_gap=3)
+
+
+def test_journeys_built_in_customer_buckets_equal_one_pass(small_sim, monkeypatch):
+    whole = P.journeys(small_sim.events, cut_at_conversion="each")
+    monkeypatch.setattr(P, "EVENTS_PER_PARTITION", 4000)  # ~17,000 events: 5 buckets
+    split = P.journeys(small_sim.events, cut_at_conversion="each")
+    pd.testing.assert_frame_equal(split, whole)
