@@ -394,10 +394,26 @@ class AttributionResult:
 def _time_decay_credit(events: Any, half_life: float, path_kwargs: dict, channels: list[str],
                        pt: pd.DataFrame) -> np.ndarray:
     """Per-path time-decay credit fractions, averaged over converting journeys (engine)."""
-    rows = touch_rows_expr(events, **path_kwargs)
-    j = journeys_expr(events, **path_kwargs)
+    from .paths import _per_bucket
+
+    parts = _per_bucket(engine.to_table(events), lambda ev: _time_decay_expr(ev, half_life, path_kwargs), None)
+    agg = pd.concat(parts, ignore_index=True).groupby(["path", "label"], as_index=False, sort=False)["credit"].sum()
+    idx_p = {p: i for i, p in enumerate(pt["path"])}
+    idx_c = {c: i for i, c in enumerate(channels)}
+    C = np.zeros((len(pt), len(channels)))
+    for p, lab, cr in agg.itertuples(index=False):
+        if p in idx_p and lab in idx_c:
+            C[idx_p[p], idx_c[lab]] += cr
+    rs = C.sum(axis=1, keepdims=True)
+    return np.divide(C, rs, out=np.zeros_like(C), where=rs > 0)
+
+
+def _time_decay_expr(events: Any, half_life: float, path_kwargs: dict):
+    """Engine expression: time-decay credit summed per (path, touchpoint) over converting journeys."""
     import ibis
 
+    rows = touch_rows_expr(events, **path_kwargs)
+    j = journeys_expr(events, **path_kwargs)
     j = j.filter(j.conversions > 0).select(_cid=j.customer_id, _j=j.journey, path=j.path)
     # conversion time of each journey, exact microseconds, from the touch rows themselves
     rows = rows.mutate(_ce=ibis.ifelse(rows._conv == 1, rows._e, ibis.null("int64")).min().over(
@@ -407,15 +423,7 @@ def _time_decay_credit(events: Any, half_life: float, path_kwargs: dict, channel
     t = t.mutate(_w=(2.0 ** (-((t._ce - t._e).cast("float64") / 1e6) / (half_life * 86400.0))))
 
     t = t.mutate(_wn=t._w / t._w.sum().over(ibis.window(group_by=[t.customer_id, t.journey])))
-    agg = engine.to_pandas(t.group_by(["path", "label"]).aggregate(credit=t._wn.sum()))
-    idx_p = {p: i for i, p in enumerate(pt["path"])}
-    idx_c = {c: i for i, c in enumerate(channels)}
-    C = np.zeros((len(pt), len(channels)))
-    for p, lab, cr in agg.itertuples(index=False):
-        if p in idx_p and lab in idx_c:
-            C[idx_p[p], idx_c[lab]] += cr
-    rs = C.sum(axis=1, keepdims=True)
-    return np.divide(C, rs, out=np.zeros_like(C), where=rs > 0)
+    return t.group_by(["path", "label"]).aggregate(credit=t._wn.sum())
 
 
 def attribute(

@@ -268,3 +268,13 @@ def test_stage_attribution_hand_case():
     assert tot.loc["consideration → cart", "journeys"] == 2
     assert tot.loc["cart → purchase", "conversions"] == 1
     assert res.plot(model="last_touch").get_xlabel() == "stage transition"
+
+
+def test_time_decay_built_in_customer_buckets_equals_one_pass(small_sim, monkeypatch):
+    from journeylib import paths
+
+    kw = dict(models=["time_decay", "markov"], n_boot=0)
+    whole = A.attribute(small_sim.events, **kw).summary
+    monkeypatch.setattr(paths, "EVENTS_PER_PARTITION", 4000)  # ~17,000 events: 5 buckets
+    split = A.attribute(small_sim.events, **kw).summary
+    pd.testing.assert_frame_equal(split, whole, check_exact=False, rtol=1e-9)
