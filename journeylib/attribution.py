@@ -618,8 +618,6 @@ def stage_path_table(events: Any, from_stage: str, to_stage: str, *, touch_col: 
     ``window`` days if given). Its path is the touches from the start up to and
     including the converting event (or all later touches if it never converts).
     """
-    import ibis
-
     from .schema import OUTBOUND_EVENTS
     from .stages import _events_table, _window_seconds
 
@@ -631,6 +629,18 @@ def stage_path_table(events: Any, from_stage: str, to_stage: str, *, touch_col: 
     excl = list(OUTBOUND_EVENTS if exclude_events is None else exclude_events)
     if excl:
         t = t.filter(~t.event.isin(excl))
+    from .paths import _per_bucket
+
+    parts = _per_bucket(t, lambda tb: _stage_paths_expr(tb, from_stage, to_stage, touch_col, win), None)
+    out = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True).groupby(
+        "path", as_index=False, sort=False)[["conversions", "null_count"]].sum()
+    out["conversion_value"] = 0.0
+    return out[["path", "conversions", "conversion_value", "null_count"]]
+
+
+def _stage_paths_expr(t, from_stage: str, to_stage: str, touch_col: str, win: int | None):
+    import ibis
+
     t = t.mutate(_e=engine.epoch_us(t))
     a = t.filter(t.stage == from_stage)
     a = a.group_by(_ca="customer_id").aggregate(_ta=a._e.min())
@@ -649,10 +659,7 @@ def stage_path_table(events: Any, from_stage: str, to_stage: str, *, touch_col: 
     item = ibis.struct({"e": j._e, "ev": j.event, "l": j.label})
     per = j.group_by("customer_id").aggregate(_items=item.collect(), _conv=j._tb.notnull().max())
     per = per.mutate(path=per._items.sort().map(lambda s: s.l).join(SEP), _c=per._conv.cast("int64"))
-    agg = per.group_by("path").aggregate(conversions=per._c.sum(), null_count=(1 - per._c).sum())
-    out = engine.to_pandas(agg)
-    out["conversion_value"] = 0.0
-    return out[["path", "conversions", "conversion_value", "null_count"]]
+    return per.group_by("path").aggregate(conversions=per._c.sum(), null_count=(1 - per._c).sum())
 
 
 def stage_attribution(

@@ -278,3 +278,15 @@ def test_time_decay_built_in_customer_buckets_equals_one_pass(small_sim, monkeyp
     monkeypatch.setattr(paths, "EVENTS_PER_PARTITION", 4000)  # ~17,000 events: 5 buckets
     split = A.attribute(small_sim.events, **kw).summary
     pd.testing.assert_frame_equal(split, whole, check_exact=False, rtol=1e-9)
+
+
+def test_stage_path_table_built_in_customer_buckets_equals_one_pass(small_sim, monkeypatch):
+    from journeylib import paths
+
+    whole = A.stage_path_table(small_sim.events, "consideration", "cart", window=30)
+    monkeypatch.setattr(paths, "EVENTS_PER_PARTITION", 4000)
+    split = A.stage_path_table(small_sim.events, "consideration", "cart", window=30)
+    key = ["path"]
+    pd.testing.assert_frame_equal(split.sort_values(key).reset_index(drop=True),
+                                  whole.sort_values(key).reset_index(drop=True), check_dtype=False)
+    assert whole["conversions"].sum() > 100
