@@ -67,19 +67,19 @@ def load_events(
         "revenue": _revenue_check(t),
     }
     digest, ck = _cache_key(source, t, "events", columns, None if stages is None else list(stages))
-    n = _reuse(ck, "events", digest)
-    if n is None:
+    known = _reuse(ck, "events", digest)
+    if known is None:
         now = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)
         future = (checks["ts"][0] > ibis.literal(now.to_pydatetime())).cast("int64").sum()
-        t, n, extra = _run_checks(t, checks, "events",
-                                  extra={"future": future, "hashes": _distinct_row_hashes(t, checks)})
+        t, n, extra, unchanged = _run_checks(t, checks, "events",
+                                             extra={"future": future, "hashes": _distinct_row_hashes(t, checks)})
         _warn_future(int(extra["future"]), now)
         t, n_unique = _drop_duplicates(t, "events", n, int(extra["hashes"]))
         if n_unique == n and not extra["future"]:  # later there are fewer future rows, never more
-            validation_cache.remember(ck, n, str(source))
+            validation_cache.remember(ck, str(source), rows=n, unchanged=unchanged)
         n = n_unique
     else:
-        t = _clean(t, checks)
+        t, n = _clean(t, checks, known.get("unchanged", [])), int(known["rows"])
     t = t.select(*EVENTS_REQUIRED, *EVENTS_OPTIONAL, *[c for c in t.columns if c not in EVENTS_REQUIRED + EVENTS_OPTIONAL])
     health.record_input("events", source, n, digest)
     return t
@@ -98,13 +98,13 @@ def load_customers(source: Any, columns: Mapping[str, str] | None = None, *,
         if c.endswith("_at"):
             checks[c] = _timestamp_check(t, c, "customers", nullable=True)
     digest, ck = _cache_key(source, t, "customers", columns)
-    n = _reuse(ck, "customers", digest)
-    if n is None:
-        t, n, _ = _run_checks(t, checks, "customers")
+    known = _reuse(ck, "customers", digest)
+    if known is None:
+        t, n, _, unchanged = _run_checks(t, checks, "customers")
         _check_unique(t, ["customer_id"], "customers", "one row per customer")
-        validation_cache.remember(ck, n, str(source))
+        validation_cache.remember(ck, str(source), rows=n, unchanged=unchanged)
     else:
-        t = _clean(t, checks)
+        t, n = _clean(t, checks, known.get("unchanged", [])), int(known["rows"])
     health.record_input("customers", source, n, digest)
     return t
 
@@ -124,17 +124,18 @@ def load_assignments(source: Any, columns: Mapping[str, str] | None = None, *,
         "assigned_at": _timestamp_check(t, "assigned_at", "assignments"),
     }
     digest, ck = _cache_key(source, t, "assignments", columns)
-    n = _reuse(ck, "assignments", digest)
-    if n is None:
-        t, n, extra = _run_checks(t, checks, "assignments", extra={"hashes": _distinct_row_hashes(t, checks)})
+    known = _reuse(ck, "assignments", digest)
+    if known is None:
+        t, n, extra, unchanged = _run_checks(t, checks, "assignments",
+                                             extra={"hashes": _distinct_row_hashes(t, checks)})
         t, n_unique = _drop_duplicates(t, "assignments", n, int(extra["hashes"]))
         _check_unique(t, ["experiment", "customer_id"], "assignments",
                       "each customer assigned to one variant per experiment")
         if n_unique == n:
-            validation_cache.remember(ck, n, str(source))
+            validation_cache.remember(ck, str(source), rows=n, unchanged=unchanged)
         n = n_unique
     else:
-        t = _clean(t, checks)
+        t, n = _clean(t, checks, known.get("unchanged", [])), int(known["rows"])
     health.record_input("assignments", source, n, digest)
     return t
 
@@ -245,11 +246,18 @@ def _revenue_check(t):
 def _run_checks(t, checks: dict, table: str, extra: dict | None = None):
     """One engine pass: row count, failing rows per check, and any ``extra`` aggregates.
 
-    Returns the table with clean columns, the row count and the extra values.
+    Returns the table with clean columns, the row count, the extra values and the
+    columns whose cleaning changed nothing (kept as read, see :func:`_clean`).
     """
     tested = {c: v for c, v in checks.items() if v[1] is not None}
     aggs = {"_n": t.count()} | {f"bad_{c}": bad.cast("int64").sum() for c, (_, bad, _) in tested.items()}
     aggs |= {f"extra_{k}": v for k, v in (extra or {}).items()}
+    # a cleaning step of the same type (e.g. trimming ids) that changes no row is dropped,
+    # so every later query reads the column as stored instead of re-trimming it
+    same_type = [c for c, (col, _, _) in checks.items() if col.type() == t[c].type() and not col.equals(t[c])]
+    aggs |= {f"diff_{c}": ibis.ifelse(checks[c][0].isnull() & t[c].isnull(), 0,
+                                      (checks[c][0] != t[c]).fill_null(True).cast("int64")).sum()
+             for c in same_type}
     counts = t.aggregate(**aggs).to_pandas().iloc[0].fillna(0)
     n_total = int(counts["_n"])
     if n_total == 0:
@@ -262,30 +270,8 @@ def _run_checks(t, checks: dict, table: str, extra: dict | None = None):
             if c == "ts" or c.endswith("_at"):
                 hint = "fix or drop these rows; naive timestamps are read as UTC"
             raise data_error(c, n_bad, n_total, expected, examples, table=table, hint=hint)
-    return _clean(t, checks), n_total, {k: counts[f"extra_{k}"] for k in (extra or {})}
-
-
-def _clean(t: ibis.Table, checks: dict) -> ibis.Table:
-    return t.mutate(**{c: col for c, (col, _, _) in checks.items()})
-
-
-def _cache_key(source, t: ibis.Table, table: str, *parts) -> tuple[str | None, str | None]:
-    """Content digest and validation-cache key of a file input (``None`` for other inputs)."""
-    if not isinstance(source, (str, Path)):
-        return None, None
-    try:
-        digest = content_hash(source)
-    except OSError:
-        return "n/a", None
-    return digest, validation_cache.key(digest, table, t.get_backend().name, t.schema(), *parts)
-
-
-def _reuse(ck: str | None, table: str, digest: str | None) -> int | None:
-    n = validation_cache.lookup(ck)
-    if n is not None:
-        health.add_check(f"{table}: validated", True,
-                         f"identical bytes (sha256 {digest}) passed every check before; not re-checked")
-    return n
+    unchanged = [c for c in same_type if int(counts[f"diff_{c}"]) == 0]
+    return _clean(t, checks, unchanged), n_total, {k: counts[f"extra_{k}"] for k in (extra or {})}, unchanged
 
 
 def _utc_examples(df: pd.DataFrame) -> pd.DataFrame:
@@ -349,3 +335,26 @@ def content_hash(source: Any) -> str:
     else:
         return "n/a"
     return h.hexdigest()[:16]
+
+
+def _clean(t: ibis.Table, checks: dict, unchanged=()) -> ibis.Table:
+    return t.mutate(**{c: col for c, (col, _, _) in checks.items() if c not in unchanged})
+
+
+def _cache_key(source, t: ibis.Table, table: str, *parts) -> tuple[str | None, str | None]:
+    """Content digest and validation-cache key of a file input (``None`` for other inputs)."""
+    if not isinstance(source, (str, Path)):
+        return None, None
+    try:
+        digest = content_hash(source)
+    except OSError:
+        return "n/a", None
+    return digest, validation_cache.key(digest, table, t.get_backend().name, t.schema(), *parts)
+
+
+def _reuse(ck: str | None, table: str, digest: str | None) -> dict | None:
+    n = validation_cache.lookup(ck)
+    if n is not None:
+        health.add_check(f"{table}: validated", True,
+                         f"identical bytes (sha256 {digest}) passed every check before; not re-checked")
+    return n

@@ -38,18 +38,20 @@ def key(digest: str, *parts: Any) -> str | None:
     return hashlib.sha256(json.dumps([digest, __version__, *map(str, parts)]).encode()).hexdigest()
 
 
-def lookup(k: str | None) -> int | None:
-    """Row count of a validation that passed with this key, or ``None``."""
+def lookup(k: str | None) -> dict | None:
+    """What a validation that passed with this key recorded (``rows``, ...), or ``None``."""
     folder = _folder()
     if k is None or folder is None:
         return None
     try:
-        return int(json.loads((folder / f"validated-{k}.json").read_text())["rows"])
+        found = json.loads((folder / f"validated-{k}.json").read_text())
+        int(found["rows"])
+        return found
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def remember(k: str | None, rows: int, source: str) -> None:
+def remember(k: str | None, source: str, **values: Any) -> None:
     """Store a passed validation (atomically; an unwritable cache is silently skipped)."""
     folder = _folder()
     if k is None or folder is None:
@@ -57,7 +59,7 @@ def remember(k: str | None, rows: int, source: str) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as fh:
-            json.dump({"rows": int(rows), "source": source}, fh)
+            json.dump({"source": source, **values}, fh)
         os.replace(fh.name, folder / f"validated-{k}.json")
     except OSError:
         pass

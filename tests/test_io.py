@@ -220,3 +220,19 @@ def test_validation_of_identical_files_is_reused_and_an_edit_is_checked_again(tm
     load_events(str(ev))
     load_events(str(ev))
     assert len(passes) == 6
+
+
+def test_ids_are_trimmed_and_the_trim_is_dropped_when_it_changes_nothing(tmp_path):
+    import ibis
+
+    padded = pd.DataFrame({"customer_id": [" a", "b ", "a"], "ts": pd.to_datetime(["2024-01-01"] * 3),
+                           "event": ["visit", "visit", "purchase"]})
+    got = jl.to_pandas(jl.load_events(padded))
+    assert sorted(got["customer_id"]) == ["a", "a", "b"]
+    assert "TRIM" in ibis.to_sql(jl.load_events(padded)).upper()
+    clean = padded.assign(customer_id=["a", "b", "a"])
+    # ids that are already trimmed are read as stored: no TRIM in every later query
+    assert "TRIM" not in ibis.to_sql(jl.load_events(clean)).upper()
+    clean.to_csv(tmp_path / "e.csv", index=False)
+    for _ in range(2):  # validated, then from the cache: the same expression
+        assert "TRIM" not in ibis.to_sql(jl.load_events(str(tmp_path / "e.csv"))).upper()
