@@ -201,8 +201,9 @@ def run_all(notebooks_dir: str | Path, output_dir: str | Path = "reports", *,
     """Run every notebook of ``notebooks_dir`` into one new timestamped folder.
 
     A failing notebook never stops the others. ``params_dir/<notebook stem>.yaml``
-    supplies parameters for that notebook. Prints one line per notebook and a
-    summary; returns the results in notebook order.
+    supplies parameters for that notebook. Notebooks start longest first, by their
+    durations in the previous run under ``output_dir``. Prints one line per notebook
+    and a summary; returns the results in notebook order.
     """
     notebooks = sorted(Path(notebooks_dir).glob("*.ipynb"))
     if not notebooks:
@@ -214,8 +215,11 @@ def run_all(notebooks_dir: str | Path, output_dir: str | Path = "reports", *,
         pfile = Path(params_dir) / f"{nb.stem}.yaml" if params_dir else None
         plan.append((nb, pfile if pfile is not None and pfile.exists() else None))
     results: dict[Path, RunResult] = {}
+    # longest first (by the previous run's durations; new notebooks first), so the slowest
+    # notebook does not start last and run alone while the other workers sit idle
+    queue = _longest_first(plan, _previous_seconds(Path(output_dir)))
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(_run_one_safely, nb, pfile, out, no_input, timeout): nb for nb, pfile in plan}
+        futures = {pool.submit(_run_one_safely, nb, pfile, out, no_input, timeout): nb for nb, pfile in queue}
         for fut in as_completed(futures):
             res = fut.result()
             results[futures[fut]] = res
@@ -228,6 +232,19 @@ def run_all(notebooks_dir: str | Path, output_dir: str | Path = "reports", *,
     n_failed = sum(not r.ok for r in ordered)
     print(f"{len(ordered) - n_failed} of {len(ordered)} notebooks succeeded; index: {out / 'index.html'}", flush=True)
     return ordered
+
+
+def _previous_seconds(root: Path) -> dict[str, float]:
+    """Duration per notebook in the last run under ``root`` (empty when there is none)."""
+    try:
+        return {r["notebook"]: float(r["seconds"]) for r in json.loads((root / "latest" / "index.json").read_text())}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _longest_first(plan: list, seconds: dict[str, float]) -> list:
+    """Plan entries ``(notebook, params)`` by previous duration, unknown ones first (stable)."""
+    return sorted(plan, key=lambda p: -seconds.get(p[0].name, float("inf")))
 
 
 def _run_one_safely(nb: Path, pfile: Path | None, out: Path, no_input: bool, timeout: int | None) -> RunResult:

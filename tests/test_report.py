@@ -81,6 +81,17 @@ def test_run_all_continues_past_failures(tmp_path, capsys):
     # a second run gets its own folder; the first is left intact
     cli.main(["run-all", "--notebooks-dir", str(nbs), "--output-dir", str(out)])
     assert os.path.realpath(out / "latest") != first and (Path(first) / "ok.html").exists()
+    # the next run starts the notebooks longest first, by these durations
+    seconds = report._previous_seconds(out)
+    assert set(seconds) == {"ok.ipynb", "raises.ipynb"} and all(s > 0 for s in seconds.values())
+
+
+def test_longest_notebook_starts_first():
+    plan = [(Path(f"{n}.ipynb"), None) for n in ("00", "01", "02", "03")]
+    order = report._longest_first(plan, {"00.ipynb": 90.0, "01.ipynb": 250.0, "03.ipynb": 15.0})
+    assert [p.stem for p, _ in order] == ["02", "01", "00", "03"]  # never run (02) first, then by duration
+    assert report._longest_first(plan, {}) == plan
+    assert report._previous_seconds(Path("/nonexistent")) == {}
 
 
 def test_timeout_marks_failed_and_keeps_earlier_reports(tmp_path):
