@@ -537,7 +537,8 @@ class JourneyMapData:
 
 def journey_map_data(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, window: Any = None,
                      touch_col: str = "channel", score_col: str | None = "score", top_n: int = 3,
-                     n_pain_points: int = 2, observation_end: Any = None) -> JourneyMapData:
+                     n_pain_points: int = 2, observation_end: Any = None,
+                     funnel_result: FunnelResult | None = None) -> JourneyMapData:
     """Numbers for the journey map: one row per stage.
 
     Customers and conversion come from the closed :func:`funnel`; the median time in
@@ -545,10 +546,23 @@ def journey_map_data(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, 
     top touchpoints are the most frequent ``touch_col`` values of events at that
     stage; the score line is the mean of ``score_col`` (CSAT/NPS/rating) per stage
     when that column exists. The ``n_pain_points`` stages with the largest drop-off
-    to the next stage are flagged.
+    to the next stage are flagged. ``funnel_result``: the closed, ungrouped
+    :func:`funnel` of the same events and stages, when it is already computed (it then
+    also fixes ``window`` and ``observation_end``); saves one pass over the events.
     """
     stages = _check_stages(stages)
-    f = funnel(events, stages, window=window, observation_end=observation_end).summary
+    if funnel_result is None:
+        f = funnel(events, stages, window=window, observation_end=observation_end).summary
+    else:
+        r = funnel_result
+        win = _window_seconds(window)
+        if (tuple(r.stages) != tuple(stages) or not r.closed or r.by is not None
+                or (win is not None and r.window_days != win / 86400.0)):
+            raise JourneyParameterError(
+                f"funnel_result: computed for stages {list(r.stages)}, closed={r.closed}, by={r.by!r}, "
+                f"window_days={r.window_days}; expected the closed, ungrouped funnel of {list(stages)}"
+                + (f" with window {win / 86400.0:g} days" if win is not None else ""))
+        f = r.summary
     t = _drop_outbound(_events_table(events))
     t = t.filter(t.stage.isin(list(stages)))
     rows = pd.DataFrame({"stage": list(stages), "customers": f["customers"].to_numpy()})

@@ -135,3 +135,16 @@ def test_stage_transitions_brute_force(small_sim, collapse):
     assert r.customers == e["customer_id"].nunique()
     assert r.share_going_back == pytest.approx(went_back / e["customer_id"].nunique())
     assert 0 < r.share_going_back < 1
+
+
+def test_journey_map_from_an_existing_funnel_equals_computing_it(small_sim):
+    from journeylib.stages import journey_map_data
+
+    st = ["awareness", "consideration", "cart", "purchase"]
+    own = journey_map_data(small_sim.events, st, window=30)
+    f = funnel(small_sim.events, st, window=30)
+    reused = journey_map_data(small_sim.events, st, window=30, funnel_result=f)
+    pd.testing.assert_frame_equal(reused.summary, own.summary)
+    for wrong in (funnel(small_sim.events, st), funnel(small_sim.events, st[:3], window=30)):
+        with pytest.raises(JourneyParameterError, match="funnel_result"):
+            journey_map_data(small_sim.events, st, window=30, funnel_result=wrong)
