@@ -6,8 +6,11 @@ table is; it becomes an in-memory table (``ibis.memtable``) of the same engine.
 """
 from __future__ import annotations
 
+import atexit
 import glob
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +39,8 @@ def connect(target: Any = None, *, threads: int | None = None,
         An existing Ibis connection (any backend Ibis supports) is used as is.
     threads, memory_limit, temp_directory
         DuckDB knobs for out-of-core work (e.g. ``memory_limit="4GB"``,
-        ``temp_directory="/scratch"`` where DuckDB spills). When not given, the
+        ``temp_directory="/scratch"`` where DuckDB spills, in a folder of this process's own
+        that is removed at exit; default: the system's temporary folder). When not given, the
         environment variables ``JOURNEYLIB_DUCKDB_THREADS``, ``JOURNEYLIB_DUCKDB_MEMORY_LIMIT``
         and ``JOURNEYLIB_DUCKDB_TEMP_DIRECTORY`` are used (handy for scheduled notebook runs).
     """
@@ -60,8 +64,13 @@ def connect(target: Any = None, *, threads: int | None = None,
             con.raw_sql(f"SET threads={int(threads)}")
         if memory_limit:
             con.raw_sql(f"SET memory_limit='{memory_limit}'")
-        if temp_directory:
-            con.raw_sql(f"SET temp_directory='{temp_directory}'")
+        if temp_directory or path == ":memory:":
+            # A folder of its own: DuckDB names its spill files the same in every process, so
+            # two notebooks of one run-all spilling into one folder overwrote each other's
+            # blocks (DuckDB crashed in both at 10^8 events). Removed when the process exits.
+            own = tempfile.mkdtemp(prefix="journeylib-duckdb-", dir=temp_directory or None)
+            atexit.register(shutil.rmtree, own, ignore_errors=True)
+            con.raw_sql(f"SET temp_directory='{own}'")
     else:
         raise JourneyParameterError(
             f"connect() got {type(target).__name__}; expected None, 'duckdb', a DuckDB file path, "

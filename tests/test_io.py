@@ -1,6 +1,7 @@
 """Loaders: canonical schema, every validation error, inputs never modified."""
 import hashlib
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -187,6 +188,19 @@ def test_connect_reads_duckdb_knobs_from_the_environment(monkeypatch):
     finally:
         monkeypatch.delenv("JOURNEYLIB_DUCKDB_MEMORY_LIMIT")
         monkeypatch.delenv("JOURNEYLIB_DUCKDB_THREADS")
+        jl.connect()
+
+
+def test_each_connection_spills_into_a_folder_of_its_own(tmp_path, monkeypatch):
+    """Two processes spilling into one folder overwrote each other's DuckDB blocks."""
+    monkeypatch.setenv("JOURNEYLIB_DUCKDB_TEMP_DIRECTORY", str(tmp_path))
+    try:
+        dirs = [jl.connect().raw_sql("SELECT current_setting('temp_directory')").fetchone()[0] for _ in range(2)]
+        assert dirs[0] != dirs[1] and all(Path(d).parent == tmp_path and Path(d).is_dir() for d in dirs)
+        monkeypatch.delenv("JOURNEYLIB_DUCKDB_TEMP_DIRECTORY")
+        own = jl.connect().raw_sql("SELECT current_setting('temp_directory')").fetchone()[0]
+        assert Path(own).name.startswith("journeylib-duckdb-")  # default: private too, in the system temp
+    finally:
         jl.connect()
 
 
