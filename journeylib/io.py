@@ -353,8 +353,9 @@ def _cache_key(source, t: ibis.Table, table: str, *parts) -> tuple[str | None, s
 
 
 def _reuse(ck: str | None, table: str, digest: str | None) -> dict | None:
-    n = validation_cache.lookup(ck)
-    if n is not None:
+    """What an earlier clean validation of the same bytes recorded, noted in the health panel."""
+    known = validation_cache.lookup(ck)
+    if known is not None:
         health.add_check(f"{table}: validated", True,
                          f"identical bytes (sha256 {digest}) passed every check before; not re-checked")
-    return n
+    return known
