@@ -3,7 +3,8 @@
 A report suite runs five notebooks over one dataset; each would otherwise repeat the same
 full validation pass (10^8 events: about a minute each). The key is the SHA-256 of the
 files' bytes plus everything else the checks depend on (table, column mapping, allowed
-stages, engine, schema, journeylib version), so an edited file is validated again.
+stages, engine, schema, and the source of the checks themselves), so an edited file, or
+an edited check, is validated again.
 Only clean passes are stored: inputs with problems or warnings (duplicates, future
 timestamps) are checked, and reported, every time.
 
@@ -33,9 +34,13 @@ def key(digest: str, *parts: Any) -> str | None:
     """Cache key of one validation; ``None`` when the input has no content digest."""
     if not digest or digest == "n/a":
         return None
-    from . import __version__
+    return hashlib.sha256(json.dumps([digest, _checks_version(), *map(str, parts)]).encode()).hexdigest()
 
-    return hashlib.sha256(json.dumps([digest, __version__, *map(str, parts)]).encode()).hexdigest()
+
+def _checks_version() -> str:
+    """Digest of the code that defines the checks: a changed check invalidates old passes."""
+    here = Path(__file__).parent
+    return hashlib.sha256(b"".join((here / f).read_bytes() for f in ("io.py", "schema.py"))).hexdigest()[:16]
 
 
 def lookup(k: str | None) -> dict | None:

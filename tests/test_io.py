@@ -229,11 +229,15 @@ def test_validation_of_identical_files_is_reused_and_an_edit_is_checked_again(tm
     load_events(str(ev))
     load_events(str(ev), stages=["awareness"])
     assert len(passes) == 4
+    # a change to the checks' own code invalidates earlier passes
+    monkeypatch.setattr(validation_cache, "_checks_version", lambda: "edited")
+    load_events(str(ev))
+    assert len(passes) == 5
     # turned off: every load checks
     monkeypatch.setenv(validation_cache.ENV_VAR, "")
     load_events(str(ev))
     load_events(str(ev))
-    assert len(passes) == 6
+    assert len(passes) == 7
 
 
 def test_ids_are_trimmed_and_the_trim_is_dropped_when_it_changes_nothing(tmp_path):
