@@ -171,3 +171,17 @@ def test_a_kernel_start_race_is_retried_once_and_a_real_failure_is_not(tmp_path,
     monkeypatch.setattr(pm, "execute_notebook", dead)
     res = report.run_notebook(FIX / "ok.ipynb", {}, tmp_path / "b")
     assert not res.ok and len(calls) == 1
+
+
+def test_parallel_notebooks_share_the_cores(monkeypatch):
+    monkeypatch.delenv("JOURNEYLIB_DUCKDB_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    with report._duckdb_threads(2):
+        assert os.environ["JOURNEYLIB_DUCKDB_THREADS"] == "4"
+    assert "JOURNEYLIB_DUCKDB_THREADS" not in os.environ
+    with report._duckdb_threads(1):  # one notebook at a time: DuckDB's own default
+        assert "JOURNEYLIB_DUCKDB_THREADS" not in os.environ
+    monkeypatch.setenv("JOURNEYLIB_DUCKDB_THREADS", "3")
+    with report._duckdb_threads(2):  # an explicit setting wins
+        assert os.environ["JOURNEYLIB_DUCKDB_THREADS"] == "3"
+    assert os.environ["JOURNEYLIB_DUCKDB_THREADS"] == "3"
