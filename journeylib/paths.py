@@ -236,10 +236,8 @@ def path_table(events: Any, *, partitions: int | None = None, **kwargs: Any) -> 
         j = events[["path", "conversions", "conversion_value"]].assign(null_count=events["conversions"].eq(0))
         out = j.groupby("path", as_index=False, sort=False).sum()
         return _sorted_path_table(out)
-    parts = _per_bucket(engine.to_table(events), lambda t: path_table_expr(t, **kwargs), partitions)
-    out = parts[0] if len(parts) == 1 else (pd.concat(parts, ignore_index=True)
-                                             .groupby("path", as_index=False)[["conversions", "conversion_value",
-                                                                                "null_count"]].sum())
+    out = _summed_per_bucket(engine.to_table(events), lambda t: path_table_expr(t, **kwargs), "path",
+                             ["conversions", "conversion_value", "null_count"], partitions)
     return _sorted_path_table(out)
 
 
@@ -255,6 +253,14 @@ def _per_bucket(t: ibis.Table, build, partitions: int | None) -> list[pd.DataFra
         return [engine.to_pandas(build(t))]
     bucket = t.customer_id.hash().abs() % partitions
     return [engine.to_pandas(build(t.filter(bucket == k))) for k in range(partitions)]
+
+
+def _summed_per_bucket(t: ibis.Table, build, by, cols: list[str], partitions: int | None = None) -> pd.DataFrame:
+    """:func:`_per_bucket` for an aggregate additive over customers: the buckets summed ``by``."""
+    parts = _per_bucket(t, build, partitions)
+    if len(parts) == 1:
+        return parts[0]
+    return pd.concat(parts, ignore_index=True).groupby(by, as_index=False, sort=False)[cols].sum()
 
 
 def _sorted_path_table(out: pd.DataFrame) -> pd.DataFrame:
