@@ -67,19 +67,20 @@ def load_events(
         "revenue": _revenue_check(t),
     }
     digest, ck = _cache_key(source, t, "events", columns, None if stages is None else list(stages))
-    known = _reuse(ck, "events", digest)
-    if known is None:
-        now = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)
-        future = (checks["ts"][0] > ibis.literal(now.to_pydatetime())).cast("int64").sum()
-        t, n, extra, unchanged = _run_checks(t, checks, "events",
-                                             extra={"future": future, "hashes": _distinct_row_hashes(t, checks)})
-        _warn_future(int(extra["future"]), now)
-        t, n_unique = _drop_duplicates(t, "events", n, int(extra["hashes"]))
-        if n_unique == n and not extra["future"]:  # later there are fewer future rows, never more
-            validation_cache.remember(ck, str(source), rows=n, unchanged=unchanged)
-        n = n_unique
-    else:
-        t, n = _clean(t, checks, known.get("unchanged", [])), int(known["rows"])
+    with validation_cache.exclusive(ck):
+        known = _reuse(ck, "events", digest)
+        if known is None:
+            now = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)
+            future = (checks["ts"][0] > ibis.literal(now.to_pydatetime())).cast("int64").sum()
+            t, n, extra, unchanged = _run_checks(t, checks, "events", extra={
+                "future": future, "hashes": _distinct_row_hashes(t, checks)})
+            _warn_future(int(extra["future"]), now)
+            t, n_unique = _drop_duplicates(t, "events", n, int(extra["hashes"]))
+            if n_unique == n and not extra["future"]:  # later there are fewer future rows, never more
+                validation_cache.remember(ck, str(source), rows=n, unchanged=unchanged)
+            n = n_unique
+        else:
+            t, n = _clean(t, checks, known.get("unchanged", [])), int(known["rows"])
     t = t.select(*EVENTS_REQUIRED, *EVENTS_OPTIONAL, *[c for c in t.columns if c not in EVENTS_REQUIRED + EVENTS_OPTIONAL])
     health.record_input("events", source, n, digest)
     return t
@@ -98,13 +99,14 @@ def load_customers(source: Any, columns: Mapping[str, str] | None = None, *,
         if c.endswith("_at"):
             checks[c] = _timestamp_check(t, c, "customers", nullable=True)
     digest, ck = _cache_key(source, t, "customers", columns)
-    known = _reuse(ck, "customers", digest)
-    if known is None:
-        t, n, _, unchanged = _run_checks(t, checks, "customers")
-        _check_unique(t, ["customer_id"], "customers", "one row per customer")
-        validation_cache.remember(ck, str(source), rows=n, unchanged=unchanged)
-    else:
-        t, n = _clean(t, checks, known.get("unchanged", [])), int(known["rows"])
+    with validation_cache.exclusive(ck):
+        known = _reuse(ck, "customers", digest)
+        if known is None:
+            t, n, _, unchanged = _run_checks(t, checks, "customers")
+            _check_unique(t, ["customer_id"], "customers", "one row per customer")
+            validation_cache.remember(ck, str(source), rows=n, unchanged=unchanged)
+        else:
+            t, n = _clean(t, checks, known.get("unchanged", [])), int(known["rows"])
     health.record_input("customers", source, n, digest)
     return t
 
@@ -124,18 +126,19 @@ def load_assignments(source: Any, columns: Mapping[str, str] | None = None, *,
         "assigned_at": _timestamp_check(t, "assigned_at", "assignments"),
     }
     digest, ck = _cache_key(source, t, "assignments", columns)
-    known = _reuse(ck, "assignments", digest)
-    if known is None:
-        t, n, extra, unchanged = _run_checks(t, checks, "assignments",
-                                             extra={"hashes": _distinct_row_hashes(t, checks)})
-        t, n_unique = _drop_duplicates(t, "assignments", n, int(extra["hashes"]))
-        _check_unique(t, ["experiment", "customer_id"], "assignments",
-                      "each customer assigned to one variant per experiment")
-        if n_unique == n:
-            validation_cache.remember(ck, str(source), rows=n, unchanged=unchanged)
-        n = n_unique
-    else:
-        t, n = _clean(t, checks, known.get("unchanged", [])), int(known["rows"])
+    with validation_cache.exclusive(ck):
+        known = _reuse(ck, "assignments", digest)
+        if known is None:
+            t, n, extra, unchanged = _run_checks(t, checks, "assignments",
+                                                 extra={"hashes": _distinct_row_hashes(t, checks)})
+            t, n_unique = _drop_duplicates(t, "assignments", n, int(extra["hashes"]))
+            _check_unique(t, ["experiment", "customer_id"], "assignments",
+                          "each customer assigned to one variant per experiment")
+            if n_unique == n:
+                validation_cache.remember(ck, str(source), rows=n, unchanged=unchanged)
+            n = n_unique
+        else:
+            t, n = _clean(t, checks, known.get("unchanged", [])), int(known["rows"])
     health.record_input("assignments", source, n, digest)
     return t
 

@@ -8,17 +8,27 @@ an edited check, is validated again.
 Only clean passes are stored: inputs with problems or warnings (duplicates, future
 timestamps) are checked, and reported, every time.
 
+Processes validating the same key take turns (:func:`exclusive`): two notebooks that start
+together over one dataset validate it once, the second reusing the first's pass.
+
 The cache lives in ``$JOURNEYLIB_CACHE_DIR`` (default ``~/.cache/journeylib``); set it
 to an empty string to turn it off.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, concurrent runs each validate
+    fcntl = None
 
 ENV_VAR = "JOURNEYLIB_CACHE_DIR"
 
@@ -68,3 +78,21 @@ def remember(k: str | None, source: str, **values: Any) -> None:
         os.replace(fh.name, folder / f"validated-{k}.json")
     except OSError:
         pass
+
+
+@contextlib.contextmanager
+def exclusive(k: str | None) -> Iterator[None]:
+    """Hold the key's lock file while validating, so concurrent runs do not repeat the pass."""
+    folder = _folder()
+    if k is None or folder is None or fcntl is None:
+        yield
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fh = open(folder / f"validated-{k}.lock", "a")
+    except OSError:
+        yield
+        return
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes, also if validation raises
+        yield

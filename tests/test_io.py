@@ -1,4 +1,5 @@
 """Loaders: canonical schema, every validation error, inputs never modified."""
+import os
 import hashlib
 import warnings
 from pathlib import Path
@@ -254,3 +255,30 @@ def test_ids_are_trimmed_and_the_trim_is_dropped_when_it_changes_nothing(tmp_pat
     clean.to_csv(tmp_path / "e.csv", index=False)
     for _ in range(2):  # validated, then from the cache: the same expression
         assert "TRIM" not in ibis.to_sql(jl.load_events(str(tmp_path / "e.csv"))).upper()
+
+
+def test_two_processes_loading_the_same_file_together_validate_it_once(tmp_path):
+    import subprocess
+    import sys
+
+    ev = tmp_path / "events.csv"
+    ev.write_text("customer_id,ts,event\na,2024-01-01 10:00,visit\nb,2024-01-02 10:00,purchase\n")
+    passes = tmp_path / "passes.txt"
+    code = f"""
+import time, journeylib as jl
+from journeylib import io
+real = io._run_checks
+def slow(*a, **k):
+    with open({str(passes)!r}, "a") as fh:
+        fh.write("pass\\n")
+    time.sleep(1.5)  # long enough for the other process to arrive while this one validates
+    return real(*a, **k)
+io._run_checks = slow
+print(len(jl.to_pandas(jl.load_events({str(ev)!r}))))
+"""
+    env = {**os.environ, "JOURNEYLIB_CACHE_DIR": str(tmp_path / "cache")}
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0] and outs == ["2", "2"]
+    assert passes.read_text().splitlines() == ["pass"]  # the second waited and reused the first pass
