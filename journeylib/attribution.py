@@ -57,7 +57,7 @@ import pyarrow.compute as pc
 import pandas as pd
 from scipy import sparse
 
-from . import engine
+from . import buckets, engine
 from .errors import JourneyDataError, JourneyParameterError
 from .paths import SEP, journeys_expr, touch_rows_expr
 
@@ -394,10 +394,8 @@ class AttributionResult:
 def _time_decay_credit(events: Any, half_life: float, path_kwargs: dict, channels: list[str],
                        pt: pd.DataFrame) -> np.ndarray:
     """Per-path time-decay credit fractions, averaged over converting journeys (engine)."""
-    from .paths import _summed_per_bucket
-
-    agg = _summed_per_bucket(engine.to_table(events), lambda ev: _time_decay_expr(ev, half_life, path_kwargs),
-                             ["path", "label"], ["credit"])[["path", "label", "credit"]]
+    agg = buckets.summed_per_bucket(engine.to_table(events), lambda ev: _time_decay_expr(ev, half_life, path_kwargs),
+                                    ["path", "label"], ["credit"])[["path", "label", "credit"]]
     idx_p = {p: i for i, p in enumerate(pt["path"])}
     idx_c = {c: i for i, c in enumerate(channels)}
     C = np.zeros((len(pt), len(channels)))
@@ -629,10 +627,8 @@ def stage_path_table(events: Any, from_stage: str, to_stage: str, *, touch_col: 
     excl = list(OUTBOUND_EVENTS if exclude_events is None else exclude_events)
     if excl:
         t = t.filter(~t.event.isin(excl))
-    from .paths import _summed_per_bucket
-
-    out = _summed_per_bucket(t, lambda tb: _stage_paths_expr(tb, from_stage, to_stage, touch_col, win), "path",
-                             ["conversions", "null_count"])
+    out = buckets.summed_per_bucket(t, lambda tb: _stage_paths_expr(tb, from_stage, to_stage, touch_col, win), "path",
+                                    ["conversions", "null_count"])
     out["conversion_value"] = 0.0
     return out[["path", "conversions", "conversion_value", "null_count"]]
 

@@ -20,7 +20,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from . import engine
+from . import buckets, engine
 from .errors import JourneyParameterError
 from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
 from .stages import _events_table, _max_ts, _window_seconds
@@ -194,7 +194,7 @@ def journeys(
     kw = dict(touch_col=touch_col, conversion_event=conversion_event, cut_at_conversion=cut_at_conversion,
               session_gap=session_gap, lookback=lookback, collapse_repeats=collapse_repeats,
               exclude_events=exclude_events)
-    out = pd.concat(_per_bucket(engine.to_table(events), lambda t: journeys_expr(t, **kw), None),
+    out = pd.concat(buckets.per_bucket(engine.to_table(events), lambda t: journeys_expr(t, **kw)),
                     ignore_index=True)
     return out.sort_values(["customer_id", "journey"], kind="mergesort").reset_index(drop=True)
 
@@ -207,9 +207,6 @@ def path_table_expr(events: Any, **kwargs: Any) -> ibis.Table:
         conversion_value=j.conversion_value.sum(),
         null_count=(j.conversions == 0).cast("int64").sum(),
     )
-
-
-EVENTS_PER_PARTITION = 20_000_000
 
 
 def path_table(events: Any, *, partitions: int | None = None, **kwargs: Any) -> pd.DataFrame:
@@ -226,7 +223,7 @@ def path_table(events: Any, *, partitions: int | None = None, **kwargs: Any) -> 
     table one bucket at a time, then sums: exact, because journeys never cross
     customers, and it bounds the engine's memory (the per-customer ordered
     aggregation does not spill to disk). ``None`` uses one bucket per
-    20 million events.
+    20 million events (:mod:`journeylib.buckets`).
     """
     if isinstance(events, pd.DataFrame) and {"journey", "path", "conversions", "conversion_value"} <= set(events.columns):
         # the output of journeys(): aggregating it is cheaper than a second pass over the events
@@ -236,31 +233,9 @@ def path_table(events: Any, *, partitions: int | None = None, **kwargs: Any) -> 
         j = events[["path", "conversions", "conversion_value"]].assign(null_count=events["conversions"].eq(0))
         out = j.groupby("path", as_index=False, sort=False).sum()
         return _sorted_path_table(out)
-    out = _summed_per_bucket(engine.to_table(events), lambda t: path_table_expr(t, **kwargs), "path",
-                             ["conversions", "conversion_value", "null_count"], partitions)
+    out = buckets.summed_per_bucket(engine.to_table(events), lambda t: path_table_expr(t, **kwargs), "path",
+                                     ["conversions", "conversion_value", "null_count"], partitions)
     return _sorted_path_table(out)
-
-
-def _per_bucket(t: ibis.Table, build, partitions: int | None) -> list[pd.DataFrame]:
-    """``build(events)`` fetched for each hash bucket of customers (one per 20 million events).
-
-    Exact for anything computed per customer; it bounds the engine's memory, because the
-    per-customer ordered aggregation of journeys does not spill to disk.
-    """
-    if partitions is None:
-        partitions = max(1, -(-int(t.count().execute()) // EVENTS_PER_PARTITION))
-    if partitions == 1:
-        return [engine.to_pandas(build(t))]
-    bucket = t.customer_id.hash().abs() % partitions
-    return [engine.to_pandas(build(t.filter(bucket == k))) for k in range(partitions)]
-
-
-def _summed_per_bucket(t: ibis.Table, build, by, cols: list[str], partitions: int | None = None) -> pd.DataFrame:
-    """:func:`_per_bucket` for an aggregate additive over customers: the buckets summed ``by``."""
-    parts = _per_bucket(t, build, partitions)
-    if len(parts) == 1:
-        return parts[0]
-    return pd.concat(parts, ignore_index=True).groupby(by, as_index=False, sort=False)[cols].sum()
 
 
 def _sorted_path_table(out: pd.DataFrame) -> pd.DataFrame:

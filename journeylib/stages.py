@@ -22,7 +22,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from . import engine
+from . import buckets, engine
 from .errors import JourneyDataError, JourneyParameterError
 from .schema import DEFAULT_STAGES, OUTBOUND_EVENTS
 
@@ -461,17 +461,8 @@ def _stage_index(col, stages: Sequence[str]):
     return expr
 
 
-def stage_transitions(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *,
-                      collapse_repeats: bool = False) -> TransitionResult:
-    """Stage-to-stage transition counts, including backward moves and repeats.
-
-    Consecutive events of a customer with a stage in ``stages`` (ordered by
-    ``schema.ORDER_KEYS``) form one transition each. ``collapse_repeats`` drops
-    same-stage transitions (the diagonal).
-    """
-    stages = _check_stages(stages)
-    t = _drop_outbound(_events_table(events, ("customer_id", "ts", "stage")))
-    t = t.filter(t.stage.isin(list(stages)))
+def _transition_cells(t: ibis.Table, stages: Sequence[str], collapse_repeats: bool) -> ibis.Table:
+    """``_kind, _prev, stage, n``: transition counts (``cell``) and customers going back (``back``)."""
     order = [t.ts] + [t[c] for c in ("event", "channel") if c in t.columns] + [t.stage]
     w = ibis.window(group_by=t.customer_id, order_by=order)
     t = t.mutate(_prev=t.stage.lag().over(w))
@@ -486,8 +477,23 @@ def stage_transitions(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES,
     st_type = cells.stage.type()  # "null" when the column holds no value at all
     back_row = per.aggregate(n=per.b.sum().cast("int64")).mutate(
         _prev=ibis.null().cast(st_type), stage=ibis.null().cast(st_type), _kind=ibis.literal("back"))
-    out = engine.to_pandas(cells.select("_kind", "_prev", "stage", "n").union(
-        back_row.select("_kind", "_prev", "stage", "n")))
+    return cells.select("_kind", "_prev", "stage", "n").union(back_row.select("_kind", "_prev", "stage", "n"))
+
+
+def stage_transitions(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *,
+                      collapse_repeats: bool = False) -> TransitionResult:
+    """Stage-to-stage transition counts, including backward moves and repeats.
+
+    Consecutive events of a customer with a stage in ``stages`` (ordered by
+    ``schema.ORDER_KEYS``) form one transition each. ``collapse_repeats`` drops
+    same-stage transitions (the diagonal). Logs over 20 million events are counted in
+    customer-hash buckets (:mod:`journeylib.buckets`).
+    """
+    stages = _check_stages(stages)
+    t = _drop_outbound(_events_table(events, ("customer_id", "ts", "stage")))
+    t = t.filter(t.stage.isin(list(stages)))
+    out = buckets.summed_per_bucket(t, lambda tb: _transition_cells(tb, stages, collapse_repeats),
+                                    ["_kind", "_prev", "stage"], ["n"])
     counts = out[(out["_kind"] == "cell") & out["_prev"].notna()][["_prev", "stage", "n"]]
     n_cust = out.loc[(out["_kind"] == "cell") & out["_prev"].isna(), "n"].sum()
     back = out.loc[out["_kind"] == "back", "n"].sum()

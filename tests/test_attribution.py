@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 
 from journeylib import attribution as A
+from journeylib import buckets
 from journeylib import paths as P
 from journeylib.errors import JourneyDataError, JourneyParameterError
 
@@ -271,20 +272,16 @@ def test_stage_attribution_hand_case():
 
 
 def test_time_decay_built_in_customer_buckets_equals_one_pass(small_sim, monkeypatch):
-    from journeylib import paths
-
     kw = dict(models=["time_decay", "markov"], n_boot=0)
     whole = A.attribute(small_sim.events, **kw).summary
-    monkeypatch.setattr(paths, "EVENTS_PER_PARTITION", 4000)  # ~17,000 events: 5 buckets
+    monkeypatch.setattr(buckets, "EVENTS_PER_BUCKET", 4000)  # ~17,000 events: 5 buckets
     split = A.attribute(small_sim.events, **kw).summary
     pd.testing.assert_frame_equal(split, whole, check_exact=False, rtol=1e-9)
 
 
 def test_stage_path_table_built_in_customer_buckets_equals_one_pass(small_sim, monkeypatch):
-    from journeylib import paths
-
     whole = A.stage_path_table(small_sim.events, "consideration", "cart", window=30)
-    monkeypatch.setattr(paths, "EVENTS_PER_PARTITION", 4000)
+    monkeypatch.setattr(buckets, "EVENTS_PER_BUCKET", 4000)
     split = A.stage_path_table(small_sim.events, "consideration", "cart", window=30)
     key = ["path"]
     pd.testing.assert_frame_equal(split.sort_values(key).reset_index(drop=True),

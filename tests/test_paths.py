@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from journeylib import buckets
 from journeylib import paths as P
 from journeylib.errors import JourneyParameterError
 from journeylib.stages import journey_map_data, stage_transitions
@@ -120,6 +121,6 @@ def test_path_table_from_journeys_equals_path_table_from_events(small_sim):
 
 def test_journeys_built_in_customer_buckets_equal_one_pass(small_sim, monkeypatch):
     whole = P.journeys(small_sim.events, cut_at_conversion="each")
-    monkeypatch.setattr(P, "EVENTS_PER_PARTITION", 4000)  # ~17,000 events: 5 buckets
+    monkeypatch.setattr(buckets, "EVENTS_PER_BUCKET", 4000)  # ~17,000 events: 5 buckets
     split = P.journeys(small_sim.events, cut_at_conversion="each")
     pd.testing.assert_frame_equal(split, whole)

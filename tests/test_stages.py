@@ -113,12 +113,16 @@ def test_funnel_errors_and_display(small_sim):
         f.stages = ()  # frozen
 
 
-@pytest.mark.parametrize("collapse", [False, True])
-def test_stage_transitions_brute_force(small_sim, collapse):
-    """Counts and the share of customers who ever move back, against a pandas sort + shift."""
+@pytest.mark.parametrize("collapse,per_bucket", [(False, False), (True, False), (False, True)])
+def test_stage_transitions_brute_force(small_sim, collapse, per_bucket, monkeypatch):
+    """Counts and the share of customers who ever move back, against a pandas sort + shift;
+    also counted in customer-hash buckets, as logs over 20 million events are."""
+    from journeylib import buckets
     from journeylib.schema import DEFAULT_STAGES, ORDER_KEYS, OUTBOUND_EVENTS
     from journeylib.stages import stage_transitions
 
+    if per_bucket:
+        monkeypatch.setattr(buckets, "EVENTS_PER_BUCKET", 4000)  # ~15,000 staged events: 4 buckets
     ev = small_sim.events
     r = stage_transitions(ev, collapse_repeats=collapse)
     e = ev[ev["stage"].isin(DEFAULT_STAGES) & ~ev["event"].isin(OUTBOUND_EVENTS)]
