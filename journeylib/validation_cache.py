@@ -5,8 +5,9 @@ full validation pass (10^8 events: about a minute each). The key is the SHA-256 
 files' bytes plus everything else the checks depend on (table, column mapping, allowed
 stages, engine, schema, and the source of the checks themselves), so an edited file, or
 an edited check, is validated again.
-Only clean passes are stored: inputs with problems or warnings (duplicates, future
-timestamps) are checked, and reported, every time.
+A pass that dropped exact duplicates is stored with the customers whose rows had them,
+so a reuse drops the same rows (and warns again) without a new pass. Inputs with
+problems (an error, future timestamps) are checked, and reported, every time.
 
 Processes validating the same key take turns (:func:`exclusive`): two notebooks that start
 together over one dataset validate it once, the second reusing the first's pass.

@@ -108,14 +108,18 @@ def test_repeated_row_hash_alone_drops_nothing(frame):
 
     from journeylib.io import _drop_duplicates
 
+    frame = frame.rename(columns={"user": "customer_id", "time": "ts"})
     t = jl.engine.to_table(frame)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        out, n = _drop_duplicates(t, "events", 4, n_hashes=3)  # as if two rows' hashes collided
-    assert n == 4 and out is t
+        out, n, customers = _drop_duplicates(t, "events", 4, n_hashes=3)  # as if two rows' hashes collided
+    assert n == 4 and out is t and customers == []
     dup = jl.engine.to_table(pd.concat([frame, frame.iloc[[0]]], ignore_index=True))
     with pytest.warns(JourneyDataWarning, match="dropped 1 exact duplicate rows of 5"):
-        assert _drop_duplicates(dup, "events", 5, n_hashes=4)[1] == 4
+        out, n, customers = _drop_duplicates(dup, "events", 5, n_hashes=4)
+    assert n == 4 and customers == [frame["customer_id"].iloc[0]]
+    pd.testing.assert_frame_equal(jl.to_pandas(out).sort_values(["customer_id", "ts"]).reset_index(drop=True),
+                                  frame.sort_values(["customer_id", "ts"]).reset_index(drop=True))
 
 
 def test_input_frame_is_not_modified(frame):
@@ -282,3 +286,25 @@ print(len(jl.to_pandas(jl.load_events({str(ev)!r}))))
     outs = [p.communicate(timeout=120)[0].strip() for p in procs]
     assert [p.returncode for p in procs] == [0, 0] and outs == ["2", "2"]
     assert passes.read_text().splitlines() == ["pass"]  # the second waited and reused the first pass
+
+
+def test_a_validation_that_dropped_duplicates_is_reused_with_the_same_rows_and_warning(tmp_path, monkeypatch):
+    """Duplicates are cached with the customers that had them: the reuse drops the same rows."""
+    from journeylib import io, validation_cache
+
+    monkeypatch.setenv(validation_cache.ENV_VAR, str(tmp_path / "cache"))
+    rows = ["a,2024-01-01 10:00,visit,", "a,2024-01-01 10:00,visit,", "b,2024-01-02 10:00,purchase,9.5",
+            "b,2024-01-02 10:00,purchase,9.5", "b,2024-01-02 10:00,purchase,9.5", "c,2024-01-03 10:00,visit,"]
+    ev = tmp_path / "events.csv"
+    ev.write_text("customer_id,ts,event,revenue\n" + "\n".join(rows) + "\n")
+    passes = []
+    real = io._run_checks
+    monkeypatch.setattr(io, "_run_checks", lambda *a, **k: passes.append(1) or real(*a, **k))
+    got = []
+    for _ in range(2):
+        with pytest.warns(JourneyDataWarning, match="dropped 3 exact duplicate rows of 6"):
+            t = jl.load_events(str(ev))
+        got.append(jl.to_pandas(t).sort_values(["customer_id", "ts"]).reset_index(drop=True))
+    assert len(passes) == 1  # the second load reused the first pass, duplicates included
+    pd.testing.assert_frame_equal(got[0], got[1])
+    assert got[0]["customer_id"].tolist() == ["a", "b", "c"] and got[0]["revenue"].iloc[1] == 9.5
