@@ -66,9 +66,10 @@ def load_events(
         "stage": _text_check(t, "stage", nullable=True, allowed=stages),
         "revenue": _revenue_check(t),
     }
-    digest, ck = _cache_key(source, t, "events", columns, None if stages is None else list(stages))
+    allowed = None if stages is None else sorted(set(stages))
+    digest, ck = _cache_key(source, t, "events", columns)
     with validation_cache.exclusive(ck):
-        known = _reuse(ck, "events", digest)
+        known = _reuse(ck, "events", digest, stages=allowed)
         if known is None:
             now = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)
             future = (checks["ts"][0] > ibis.literal(now.to_pydatetime())).cast("int64").sum()
@@ -78,7 +79,8 @@ def load_events(
             t, n_unique, dup_ids = _drop_duplicates(t, "events", n, int(extra["hashes"]))
             if dup_ids is not None and not extra["future"]:  # later there are fewer future rows, never more
                 validation_cache.remember(ck, str(source), rows=n_unique, unchanged=unchanged,
-                                          dropped=n - n_unique, duplicate_customers=dup_ids)
+                                          dropped=n - n_unique, duplicate_customers=dup_ids,
+                                          allowed_stages=allowed)
             n = n_unique
         else:
             t, n = _reused(t, checks, known, "events")
@@ -397,9 +399,17 @@ def _reused(t: ibis.Table, checks: dict, known: dict, table: str) -> tuple[ibis.
     return t, n
 
 
-def _reuse(ck: str | None, table: str, digest: str | None) -> dict | None:
-    """What an earlier clean validation of the same bytes recorded, noted in the health panel."""
+def _reuse(ck: str | None, table: str, digest: str | None, stages: list | None = None) -> dict | None:
+    """What an earlier clean validation of the same bytes recorded, noted in the health panel.
+
+    A pass that allowed only the stages ``A`` also passes a check allowing ``B ⊇ A`` or any
+    stage (``stages=None``), so notebooks with and without a stage list share one pass.
+    """
     known = validation_cache.lookup(ck)
+    if known is not None and stages is not None:
+        checked = known.get("allowed_stages")
+        if checked is None or not set(checked) <= set(stages):
+            known = None
     if known is not None:
         health.add_check(f"{table}: validated", True,
                          f"identical bytes (sha256 {digest}) passed every check before; not re-checked")

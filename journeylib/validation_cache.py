@@ -2,9 +2,10 @@
 
 A report suite runs five notebooks over one dataset; each would otherwise repeat the same
 full validation pass (10^8 events: about a minute each). The key is the SHA-256 of the
-files' bytes plus everything else the checks depend on (table, column mapping, allowed
-stages, engine, schema, and the source of the checks themselves), so an edited file, or
-an edited check, is validated again.
+files' bytes plus everything else the checks depend on (table, column mapping, engine,
+schema, and the source of the checks themselves), so an edited file, or an edited check,
+is validated again. The stages a pass allowed are stored with it (the loader decides
+whether they cover a new stage list).
 A pass that dropped exact duplicates is stored with the customers whose rows had them,
 so a reuse drops the same rows (and warns again) without a new pass. Inputs with
 problems (an error, future timestamps) are checked, and reported, every time.

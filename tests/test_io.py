@@ -229,20 +229,27 @@ def test_validation_of_identical_files_is_reused_and_an_edit_is_checked_again(tm
     with pytest.raises(JourneyDataError, match="column 'ts'"):
         load_events(str(ev))
     assert len(passes) == 2
-    # a different check (allowed stages) is a different key
-    ev.write_text("customer_id,ts,event\na,2024-01-01 10:00,visit\n")
+    # a stage list is checked unless an earlier pass allowed only stages within it; a pass
+    # with a stage list also serves a load without one
+    ev.write_text("customer_id,ts,event,stage\na,2024-01-01 10:00,visit,awareness\n")
     load_events(str(ev))
     load_events(str(ev), stages=["awareness"])
     assert len(passes) == 4
+    load_events(str(ev))
+    load_events(str(ev), stages=["cart", "awareness"])
+    assert len(passes) == 4
+    with pytest.raises(JourneyDataError, match="column 'stage'"):
+        load_events(str(ev), stages=["cart"])
+    assert len(passes) == 5
     # a change to the checks' own code invalidates earlier passes
     monkeypatch.setattr(validation_cache, "_checks_version", lambda: "edited")
     load_events(str(ev))
-    assert len(passes) == 5
+    assert len(passes) == 6
     # turned off: every load checks
     monkeypatch.setenv(validation_cache.ENV_VAR, "")
     load_events(str(ev))
     load_events(str(ev))
-    assert len(passes) == 7
+    assert len(passes) == 8
 
 
 def test_ids_are_trimmed_and_the_trim_is_dropped_when_it_changes_nothing(tmp_path):
