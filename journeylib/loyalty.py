@@ -34,8 +34,10 @@ join) vs a Cox model with membership as a time-varying covariate (lifelines
 from __future__ import annotations
 
 import html
+import warnings
 from dataclasses import dataclass
-from typing import Any
+from statistics import NormalDist
+from typing import Any, NamedTuple
 
 import ibis
 import numpy as np
@@ -45,6 +47,8 @@ from . import engine, health
 from .cohorts import _as_utc, _lit, _observation_end, _prepare
 from .errors import JourneyDataError, JourneyParameterError
 from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
+
+Z95 = NormalDist().inv_cdf(0.975)
 
 DAY = 86400.0
 
@@ -275,23 +279,21 @@ def loyalty_effect(
                  "n_members": nm, "n_controls": 0,
                  "note": "post/pre rate of members alone (no calendar or tenure control)"})
 
-    # ---- spend per order
+    # ---- spend per order (Gamma GLMs on order sums: see _gamma_on_sums)
     spend = _window_orders(p, win)
-    all_orders = engine.to_pandas(p.select("customer_id", rev=p.revenue.cast("float64")))
-    all_orders = all_orders.dropna(subset=["rev"]).sort_values(["customer_id", "rev"], kind="mergesort")
-    all_orders = all_orders[all_orders["rev"] > 0].merge(per[["customer_id", "member"]], on="customer_id")
-    if len(all_orders) and all_orders["member"].nunique() == 2:
-        fit_s = sm.GLM(all_orders["rev"].to_numpy(), sm.add_constant(all_orders["member"].astype(float).to_numpy()),
-                       family=sm.families.Gamma(sm.families.links.Log())).fit(
-            cov_type="cluster", cov_kwds={"groups": pd.factorize(all_orders["customer_id"])[0]})
+    rev = p.revenue.cast("float64")
+    pos = p.filter(rev.notnull() & (rev > 0))
+    per_order = engine.to_pandas(pos.group_by("customer_id").aggregate(
+        orders=pos.count(), rev=pos.revenue.cast("float64").sum()))
+    per_order = per_order.sort_values("customer_id", kind="mergesort").merge(
+        per[["customer_id", "member"]], on="customer_id")
+    if len(per_order) and per_order["member"].nunique() == 2:
+        fit_s = _gamma_on_sums(sm, per_order, per_order["member"].astype(float).to_numpy()[:, None])
         rows.append(_row("spend per order", "naive", fit_s, 1, n_members, int((~per["member"]).sum()),
                          "mean order value, members vs non-members", scale="ratio of means"))
-    spend = spend[spend["rev"] > 0]
     if len(spend) and spend["member"].nunique() == 2 and spend["post"].nunique() == 2:
-        Xs = np.column_stack([np.ones(len(spend)), spend["member"], spend["post"], spend["member"] * spend["post"]])
-        fit_sd = sm.GLM(spend["rev"].to_numpy(float), Xs.astype(float),
-                        family=sm.families.Gamma(sm.families.links.Log())).fit(
-            cov_type="cluster", cov_kwds={"groups": pd.factorize(spend["customer_id"])[0]})
+        Xs = np.column_stack([spend["member"], spend["post"], spend["member"] * spend["post"]]).astype(float)
+        fit_sd = _gamma_on_sums(sm, spend, Xs)
         rows.append(_row("spend per order", "adjusted", fit_sd, 3, nm, nc,
                          "difference-in-differences of mean order value in the same windows",
                          scale="ratio of means"))
@@ -368,16 +370,17 @@ def _matched_controls(cohort: np.ndarray, t0: np.ndarray, last: np.ndarray, join
 
 
 def _row(outcome, method, fit, k, n_m, n_c, note, scale="rate ratio"):
-    b = float(fit.params[k])
-    lo, hi = np.asarray(fit.conf_int())[k]
-    return {"outcome": outcome, "method": method, "estimate": float(np.exp(b)), "lower": float(np.exp(lo)),
-            "upper": float(np.exp(hi)), "scale": scale, "n_members": n_m, "n_controls": n_c, "note": note}
+    """Row of the summary: exp of coefficient ``k`` with its normal interval from ``fit.cov_params()``."""
+    est = _combo(fit, np.eye(len(fit.params))[k])
+    return {"outcome": outcome, "method": method, **est, "scale": scale, "n_members": n_m, "n_controls": n_c,
+            "note": note}
 
 
 def _combo(fit, c):
-    b = float(c @ fit.params)
-    se = float(np.sqrt(c @ fit.cov_params() @ c))
-    return {"estimate": np.exp(b), "lower": np.exp(b - 1.96 * se), "upper": np.exp(b + 1.96 * se)}
+    """exp(c'b) with the 95% normal interval (as statsmodels' ``conf_int``)."""
+    b = float(c @ np.asarray(fit.params))
+    se = float(np.sqrt(c @ np.asarray(fit.cov_params()) @ c))
+    return {"estimate": float(np.exp(b)), "lower": float(np.exp(b - Z95 * se)), "upper": float(np.exp(b + Z95 * se))}
 
 
 def _window_table(win: pd.DataFrame) -> ibis.Table:
@@ -398,13 +401,52 @@ def _window_counts(p: ibis.Table, win: pd.DataFrame) -> pd.DataFrame:
 
 
 def _window_orders(p: ibis.Table, win: pd.DataFrame) -> pd.DataFrame:
+    """Orders with revenue > 0 in each pair's pre and post window: ``pair, post, orders, rev`` (sum)."""
     w = _window_table(win)
     j = p.join(w, "customer_id")
-    j = j.filter((j.ts > j.lo.cast("timestamp('UTC')")) & (j.ts <= j.hi.cast("timestamp('UTC')")))
-    j = j.select("pair", "customer_id", rev=j.revenue.cast("float64"),
-                 post=(j.ts > j.mid.cast("timestamp('UTC')")).cast("int64"))
-    df = engine.to_pandas(j).dropna(subset=["rev"]).sort_values(["pair", "post", "rev"], kind="mergesort")
-    return df.merge(win[["pair", "member"]], on="pair").astype({"member": float, "post": float})
+    rev = j.revenue.cast("float64")
+    j = j.filter((j.ts > j.lo.cast("timestamp('UTC')")) & (j.ts <= j.hi.cast("timestamp('UTC')"))
+                 & rev.notnull() & (rev > 0))
+    j = j.mutate(post=(j.ts > j.mid.cast("timestamp('UTC')")).cast("int64"))
+    out = j.group_by(["pair", "post"]).aggregate(orders=j.count(), rev=j.revenue.cast("float64").sum())
+    df = engine.to_pandas(out).sort_values(["pair", "post"], kind="mergesort")
+    return df.merge(win[["pair", "customer_id", "member"]], on="pair").astype({"member": float, "post": float})
+
+
+def _gamma_on_sums(sm, cells: pd.DataFrame, X: np.ndarray):
+    """Gamma GLM (log link) of order values, customer-clustered errors, fitted on order sums.
+
+    ``cells`` has one row per customer (or pair and period) with ``orders`` and their
+    summed revenue ``rev``; ``X`` (without constant) is constant within a row. Every
+    model here is saturated in those cells, so fitting the cell means with frequency
+    weights ``orders`` gives the order-level fit exactly: the same estimates, and the
+    same score sum per customer and Hessian, hence the same sandwich. Only statsmodels'
+    small-sample factor ``G/(G-1) (N-1)/(N-K)`` counts rows as ``N``, so it is applied
+    here with ``N`` = orders. This keeps 10^8-event logs to a few million rows (the
+    order-level fit needed over 20 GB there).
+    """
+    from statsmodels.tools.sm_exceptions import SpecificationWarning
+
+    n = cells["orders"].to_numpy(float)
+    y = cells["rev"].to_numpy(float) / n
+    groups = pd.factorize(cells["customer_id"])[0]
+    exog = sm.add_constant(X, has_constant="add")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SpecificationWarning)  # cluster + freq_weights: verified in tests
+        fit = sm.GLM(y, exog, family=sm.families.Gamma(sm.families.links.Log()), freq_weights=n).fit(
+            cov_type="cluster", cov_kwds={"groups": groups, "use_correction": False})
+    g, big_n, k = groups.max() + 1, n.sum(), exog.shape[1]
+    return _Estimate(np.asarray(fit.params), np.asarray(fit.cov_params()) * (g / (g - 1) * (big_n - 1) / (big_n - k)))
+
+
+class _Estimate(NamedTuple):
+    """Coefficients and their covariance, read like a statsmodels result by :func:`_row`."""
+
+    params: np.ndarray
+    cov: np.ndarray
+
+    def cov_params(self) -> np.ndarray:
+        return self.cov
 
 
 def _retention(per: pd.DataFrame, end: pd.Timestamp, churn_after_days: int, sample: int | None,

@@ -1,12 +1,13 @@
 """Loyalty-programme effect on simulated data with planted truth (self-selection, x1.25 rate, HR 0.7)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import journeylib as jl
 from journeylib.errors import JourneyDataError
-from journeylib.loyalty import _window_counts, loyalty_effect
+from journeylib.loyalty import _gamma_on_sums, _window_counts, loyalty_effect
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,44 @@ def test_spend_and_churn_effects_against_truth(effect, sim5k):
     naive = effect.estimate("churn hazard", "naive")
     assert adj.lower < hr < adj.upper
     assert naive.upper < hr  # immortal-time bias: members had to survive until they joined
+
+
+def test_gamma_fit_on_order_sums_equals_the_order_level_fit():
+    """Estimates, clustered covariance and intervals equal statsmodels' fit on every order."""
+    import statsmodels.api as sm
+
+    from journeylib.loyalty import _row
+
+    rng = np.random.default_rng(1)
+    rows = []
+    for c in range(300):
+        member = c % 3 == 0
+        for post in (0, 1):
+            mu = 40 * (1.2 if member else 1) * (1.1 if post else 1) * (1.15 if member and post else 1)
+            rows += [(f"c{c:03d}", float(member), float(post), rng.gamma(2.0, mu / 2)) for _ in range(rng.integers(0, 6))]
+    orders = pd.DataFrame(rows, columns=["customer_id", "member", "post", "rev"])
+    X = np.column_stack([orders["member"], orders["post"], orders["member"] * orders["post"]])
+    ref = sm.GLM(orders["rev"].to_numpy(), sm.add_constant(X), family=sm.families.Gamma(sm.families.links.Log())).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(orders["customer_id"])[0]})
+    cells = orders.groupby(["customer_id", "member", "post"], as_index=False).agg(
+        orders=("rev", "size"), rev=("rev", "sum"))
+    got = _gamma_on_sums(sm, cells, np.column_stack([cells["member"], cells["post"], cells["member"] * cells["post"]]))
+    assert len(cells) < len(orders) / 2
+    np.testing.assert_allclose(got.params, ref.params, rtol=1e-10)
+    np.testing.assert_allclose(got.cov_params(), ref.cov_params(), rtol=1e-10)
+    r = _row("spend per order", "adjusted", got, 3, 0, 0, "")
+    np.testing.assert_allclose([r["lower"], r["upper"]], np.exp(np.asarray(ref.conf_int())[3]), rtol=1e-10)
+
+
+def test_naive_spend_ratio_is_the_ratio_of_mean_order_values(effect, sim5k):
+    """Members vs non-members: with one binary covariate the Gamma fit is the ratio of means."""
+    ev, cu = sim5k.events, sim5k.customers
+    end = ev["ts"].max().normalize() + pd.Timedelta(days=1)
+    orders = ev[(ev["event"] == "purchase") & (ev["revenue"] > 0) & (ev["ts"] < end)]
+    joined = orders["customer_id"].map(cu.set_index("customer_id")["loyalty_joined_at"])
+    member = joined.notna() & (joined < end)
+    ratio = orders.loc[member, "revenue"].mean() / orders.loc[~member, "revenue"].mean()
+    assert effect.estimate("spend per order", "naive").estimate == pytest.approx(ratio, rel=1e-9)
 
 
 def test_result_object_and_plots(effect):
