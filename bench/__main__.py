@@ -113,7 +113,9 @@ def run_child(name: str, folder: Path, args: argparse.Namespace) -> dict:
     if args.temp_directory:
         cmd += ["--temp-directory", args.temp_directory]
     try:
-        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout)
+        # validation cache off: load_validate must measure the full pass, not a reuse
+        env = {**os.environ, "JOURNEYLIB_CACHE_DIR": ""}
+        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"name": name, "status": "n/a", "detail": f"timed out after {args.timeout} s"}
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
