@@ -190,7 +190,9 @@ class KaplanMeierResult:
         ax.set_ylim(0, 1.02)
         ttl = "Retention (Kaplan-Meier)" + (f" by {' / '.join(self.by)}" if self.by else "")
         ax.set_title(ttl + f", {100 * (1 - self.alpha):g}% bands")
-        ax.legend(title=" / ".join(self.by) if self.by else None)
+        # fixed corners: loc="best" is slow on big data (matplotlib warns); curves start at 1
+        # and fall, so the lower left is free, as is the upper left of a rising hazard
+        ax.legend(title=" / ".join(self.by) if self.by else None, loc="lower left")
         return ax
 
     def plot_cumulative_hazard(self, ax=None):
@@ -210,7 +212,7 @@ class KaplanMeierResult:
         ax.set_xlabel("days since start")
         ax.set_ylabel("cumulative hazard (churns per customer)")
         ax.set_title("Cumulative churn hazard (Nelson-Aalen)")
-        ax.legend(title=" / ".join(self.by) if self.by else None)
+        ax.legend(title=" / ".join(self.by) if self.by else None, loc="upper left")
         return ax
 
     def plot_retention(self, ax=None):
@@ -233,7 +235,7 @@ class KaplanMeierResult:
         ax.set_ylim(0, 100)
         ax.set_title("Retention at horizon")
         if len(groups) > 1:
-            ax.legend(title=" / ".join(self.by))
+            ax.legend(title=" / ".join(self.by), loc="upper right")
         return ax
 
     def __repr__(self) -> str:
