@@ -621,6 +621,7 @@ class StageAttributionResult:
         if ax is None:
             _, ax = plt.subplots(figsize=(2.8 * piv.shape[1] + 3, 0.5 * piv.shape[0] + 1.8))
         im = ax.imshow(piv.to_numpy() * 100, cmap="Blues", aspect="auto", vmin=0)
+        ax.grid(False)
         for i in range(piv.shape[0]):
             for j in range(piv.shape[1]):
                 v = piv.iat[i, j] * 100

@@ -439,6 +439,7 @@ class TransitionResult:
         if ax is None:
             _, ax = plt.subplots(figsize=(1.2 * k + 3, 1.0 * k + 1.2))
         im = ax.imshow(p, cmap="Purples", vmin=0, vmax=100)
+        ax.grid(False)  # a themed grid (seaborn whitegrid) would cut through the cells
         for a in range(k):
             for b in range(k):
                 if c[a, b]:
