@@ -83,7 +83,7 @@ def load_events(
                                           allowed_stages=allowed)
             n = n_unique
         else:
-            t, n = _reused(t, checks, known, "events")
+            t, n = _as_validated(t, checks, known, "events")
     t = t.select(*EVENTS_REQUIRED, *EVENTS_OPTIONAL, *[c for c in t.columns if c not in EVENTS_REQUIRED + EVENTS_OPTIONAL])
     health.record_input("events", source, n, digest)
     return t
@@ -109,7 +109,7 @@ def load_customers(source: Any, columns: Mapping[str, str] | None = None, *,
             _check_unique(t, ["customer_id"], "customers", "one row per customer")
             validation_cache.remember(ck, str(source), rows=n, unchanged=unchanged)
         else:
-            t, n = _reused(t, checks, known, "customers")
+            t, n = _as_validated(t, checks, known, "customers")
     health.record_input("customers", source, n, digest)
     return t
 
@@ -142,7 +142,7 @@ def load_assignments(source: Any, columns: Mapping[str, str] | None = None, *,
                                           dropped=n - n_unique, duplicate_customers=dup_ids)
             n = n_unique
         else:
-            t, n = _reused(t, checks, known, "assignments")
+            t, n = _as_validated(t, checks, known, "assignments")
     health.record_input("assignments", source, n, digest)
     return t
 
@@ -391,7 +391,7 @@ def _cache_key(source, t: ibis.Table, table: str, *parts) -> tuple[str | None, s
     return digest, validation_cache.key(digest, table, t.get_backend().name, t.schema(), *parts)
 
 
-def _reused(t: ibis.Table, checks: dict, known: dict, table: str) -> tuple[ibis.Table, int]:
+def _as_validated(t: ibis.Table, checks: dict, known: dict, table: str) -> tuple[ibis.Table, int]:
     """The table as the earlier validation left it (clean columns, duplicates dropped) and its rows."""
     t = _without_duplicates(_clean(t, checks, known.get("unchanged", [])), known.get("duplicate_customers", []))
     n, dropped = int(known["rows"]), int(known.get("dropped", 0))
