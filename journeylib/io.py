@@ -297,10 +297,13 @@ def _warn_future(n_future: int, now: pd.Timestamp) -> None:
         health.add_check("events: future timestamps", False, msg)
 
 
+def _row_hash(columns: Mapping[str, ibis.Value]) -> ibis.Value:
+    return ibis.struct(dict(columns)).hash()
+
+
 def _distinct_row_hashes(t: ibis.Table, checks: dict) -> ibis.Value:
     """Aggregate: distinct hashes of the cleaned rows (computed in the checks' pass)."""
-    clean = {c: checks[c][0] if c in checks else t[c] for c in t.columns}
-    return ibis.struct(clean).hash().nunique()
+    return _row_hash({c: checks[c][0] if c in checks else t[c] for c in t.columns}).nunique()
 
 
 MAX_DUPLICATE_CUSTOMERS = 10_000
@@ -318,8 +321,7 @@ def _drop_duplicates(t: ibis.Table, table: str, n: int, n_hashes: int) -> tuple[
     """
     if n_hashes == n:
         return t, n, []
-    h = ibis.struct({c: t[c] for c in t.columns}).hash()
-    tagged = t.mutate(_h=h)
+    tagged = t.mutate(_h=_row_hash({c: t[c] for c in t.columns}))
     repeated = tagged.group_by("_h").aggregate(_n=tagged.count()).filter(ibis._._n > 1)
     ids = engine.to_pandas(tagged.semi_join(repeated, "_h").select("customer_id").distinct())
     customers = sorted(ids["customer_id"].tolist())
