@@ -11,8 +11,9 @@ import glob
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -250,6 +251,28 @@ def epoch_us(t: ibis.Table, col: str = "ts") -> ibis.Value:
     if name == "pyspark":
         return _spark_unix_micros(x)
     return t[col].epoch_seconds().cast("int64") * 1_000_000
+
+
+@contextmanager
+def materialized(expr: ibis.Table) -> Iterator[ibis.Table]:
+    """A small intermediate computed once and read by several later queries.
+
+    A temporary table on DuckDB (and other SQL backends), a persisted DataFrame on
+    Spark; dropped when the ``with`` block ends. Ibis' ``Table.cache()`` cannot be
+    released on DuckDB with sqlglot >= 30 (its DROP statement renders empty), so the
+    table is dropped here with plain SQL.
+    """
+    con = expr._find_backend(use_default=True)
+    if con.name == "pyspark":
+        with expr.cache() as cached:
+            yield cached
+        return
+    name = ibis.util.gen_name("journeylib")
+    cached = con.create_table(name, expr, temp=True)
+    try:
+        yield cached
+    finally:
+        con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
 
 
 def to_pandas(expr: ibis.Expr) -> pd.DataFrame:

@@ -15,8 +15,9 @@ window has elapsed), so recent entrants do not drag them down.
 from __future__ import annotations
 
 import html
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import ibis
 import numpy as np
@@ -268,39 +269,15 @@ def funnel(
     win_us = None if win is None else int(round(win * 1_000_000))
 
     # times in exact epoch microseconds (engine.epoch_us: equal on DuckDB and Spark)
-    ev = t.filter(t.stage.isin(list(stages)))
-    ev = ev.select("customer_id", "stage", _e=engine.epoch_us(ev))
+    # each event's position in the stage list (_s, null for other stages) is computed once
+    ev = t.select("customer_id", _s=ibis.cases(*[(t.stage == s, k) for k, s in enumerate(stages)], else_=None),
+                  _e=engine.epoch_us(t))
+    ev = ev.filter(ev._s.notnull())
     k_cols = [f"_t{k}" for k in range(len(stages))]
-
-    if closed:
-        # A linear chain: step k LEFT-joins the step-k events onto the table of step k-1
-        # (the non-equi conditions sit in the join, so customers without a match keep a
-        # NULL) and takes the first time. Each table is referenced once, so the plan grows
-        # linearly with the number of stages on every engine (Spark inlines CTEs).
-        first = ev.filter(ev.stage == stages[0])
-        cur = first.group_by("customer_id").aggregate(_t0=first._e.min()).mutate(_entry=ibis._._t0)
-        for k in range(1, len(stages)):
-            step = ev.filter(ev.stage == stages[k]).select(_cid=ev.customer_id, _e=ev._e)
-            prev = k_cols[k - 1]
-            preds = [cur.customer_id == step._cid, step._e >= cur[prev]]
-            if win_us is not None:
-                preds.append(step._e <= cur._entry + win_us)
-            j = cur.left_join(step, preds)
-            carry = ["_entry"] + k_cols[:k]
-            cur = j.group_by("customer_id").aggregate(**{c: j[c].min() for c in carry}, **{k_cols[k]: j._e.min()})
-    else:
-        entry = ev.group_by("customer_id").aggregate(_entry=ev._e.min())
-        ev2 = ev.join(entry, "customer_id")
-        if win_us is not None:
-            ev2 = ev2.filter(ev2._e <= ev2._entry + win_us)
-        aggs = {k_cols[k]: ev2._e.min(where=ev2.stage == s) for k, s in enumerate(stages)}
-        aggs["_entry"] = ev2._entry.min()
-        cur = ev2.group_by("customer_id").aggregate(**aggs)
-
-    cur = _attach_group(cur, by, customers)
-    mature = ibis.literal(True) if win_us is None else (cur._entry + win_us <= obs_us)
-    cur = cur.mutate(_mature=mature)
-    agg, medians = _step_stats(cur, k_cols)
+    with (_closed_reaches if closed else _open_reaches)(ev, stages, win_us) as cur:
+        cur = _attach_group(cur, by, customers)
+        mature = ibis.literal(True) if win_us is None else (cur._entry + win_us <= obs_us)
+        agg, medians = _step_stats(cur.mutate(_mature=mature), k_cols)
 
     rows = []
     for rec in agg.sort_values("_group").to_dict("records"):
@@ -337,16 +314,93 @@ def funnel(
     return FunnelResult(stages, bool(closed), None if win is None else win / 86400.0, by, obs_end, summary)
 
 
+@contextmanager
+def _open_reaches(ev: ibis.Table, stages: Sequence[str], win_us: int | None) -> Iterator[ibis.Table]:
+    """One row per customer: ``customer_id, _entry, _t0.._tK``, the first time at each stage within the window."""
+    entry = ev.group_by("customer_id").aggregate(_entry=ev._e.min())
+    ev2 = ev.join(entry, "customer_id")
+    if win_us is not None:
+        ev2 = ev2.filter(ev2._e <= ev2._entry + win_us)
+    aggs = {f"_t{k}": ev2._e.min(where=ev2._s == k) for k in range(len(stages))}
+    yield ev2.group_by("customer_id").aggregate(_entry=ev2._entry.min(), **aggs)
+
+
+@contextmanager
+def _closed_reaches(ev: ibis.Table, stages: Sequence[str], win_us: int | None) -> Iterator[ibis.Table]:
+    """One row per entrant: ``customer_id, _entry, _t0.._tK``, the time of each closed-funnel step (null: not reached).
+
+    Step k is reached at the first stage-k event no earlier than step k-1's time (and
+    within the window from entry). One grouped pass takes each customer's first and
+    last time at every stage; from those the step times follow directly whenever the
+    first stage-k time is at or after step k-1 (it is the answer) or the last one is
+    before it (never reached). Only a customer with stage-k events on both sides of
+    step k-1's time needs their events in order: those "tangled" customers, usually
+    few or none, go through the exact event-level chain. The per-customer table is
+    cached (a temporary table; a persisted DataFrame on Spark) while the caller uses it.
+    """
+    k_cols = [f"_t{k}" for k in range(len(stages))]
+    at = [ibis.ifelse(ev._s == k, ev._e, ibis.null("int64")) for k in range(len(stages))]
+    p = ev.group_by("customer_id").aggregate(**{f"_lo{k}": e.min() for k, e in enumerate(at)},
+                                             **{f"_hi{k}": e.max() for k, e in enumerate(at) if k})
+    p = p.filter(p._lo0.notnull())
+    # Without a tangle, step k-1 was reached at _lo{k-1}: step k is reached at _lo{k} when
+    # that is no earlier (and within the window); it is tangled when some stage-k
+    # event precedes _lo{k-1} and another does not. (Each step's condition extends the
+    # previous one instead of nesting the previous time, so the SQL grows linearly.)
+    reached, times, tangled = ibis.literal(True), [p._lo0], ibis.literal(False)
+    for k in range(1, len(stages)):
+        prev, lo, hi = p[f"_lo{k - 1}"], p[f"_lo{k}"], p[f"_hi{k}"]
+        tangled |= (reached & (lo < prev) & (hi >= prev)).fill_null(False)
+        step = lo >= prev
+        if win_us is not None:
+            step &= lo <= p._lo0 + win_us
+        reached = (reached & step).fill_null(False)
+        times.append(ibis.ifelse(reached, lo, ibis.null("int64")))
+    p = p.select("customer_id", _tangled=tangled, **dict(zip(k_cols, times)))
+    with engine.materialized(p) as p:
+        cols = ["customer_id", "_entry", *k_cols]
+        cur = p.filter(~p._tangled).mutate(_entry=p._t0).select(*cols)
+        n_tangled = engine.to_pandas(p.aggregate(n=p._tangled.cast("int64").sum()))["n"].iloc[0]
+        if n_tangled:
+            ids = p.filter(p._tangled).select(_tid=p.customer_id)
+            exact = _closed_chain(ev.semi_join(ids, ev.customer_id == ids._tid), stages, win_us)
+            cur = cur.union(exact.select(*cols))
+        yield cur
+
+
+def _closed_chain(ev: ibis.Table, stages: Sequence[str], win_us: int | None) -> ibis.Table:
+    """The closed-funnel step times from the events in order (exact for any customer).
+
+    A linear chain: step k LEFT-joins the step-k events onto the table of step k-1
+    (the non-equi conditions sit in the join, so customers without a match keep a
+    NULL) and takes the first time. Each table is referenced once, so the plan grows
+    linearly with the number of stages on every engine (Spark inlines CTEs).
+    """
+    k_cols = [f"_t{k}" for k in range(len(stages))]
+    first = ev.filter(ev._s == 0)
+    cur = first.group_by("customer_id").aggregate(_t0=first._e.min()).mutate(_entry=ibis._._t0)
+    for k in range(1, len(stages)):
+        step = ev.filter(ev._s == k).select(_cid=ev.customer_id, _e=ev._e)
+        prev = k_cols[k - 1]
+        preds = [cur.customer_id == step._cid, step._e >= cur[prev]]
+        if win_us is not None:
+            preds.append(step._e <= cur._entry + win_us)
+        j = cur.left_join(step, preds)
+        carry = ["_entry"] + k_cols[:k]
+        cur = j.group_by("customer_id").aggregate(**{c: j[c].min() for c in carry}, **{k_cols[k]: j._e.min()})
+    return cur
+
+
 def _step_stats(cur: ibis.Table, k_cols: Sequence[str]) -> tuple[pd.DataFrame, dict[tuple[Any, int], float]]:
     """Counts per group and step, and the exact median microseconds between steps, in ONE query.
 
     ``cur`` has one row per customer with first-reach times ``_t0.._tK`` (null when not
     reached), ``_group`` and ``_mature``. It is unnested to one row per customer and step
     k >= 1 (times of steps k-1 and k), so the per-customer table is computed once. The
-    median uses ``row_number``/``count`` windows instead of an aggregate ``median`` so
-    that it compiles on every backend (Spark's ``percentile`` rejects a filtered median)
-    and stays exact: the middle value, or the mean of the two middle values (DuckDB's
-    ``median``/``quantile_cont(0.5)``).
+    median is an unfiltered aggregate over a column that is null where the pair is not
+    valid: DuckDB's ``percentile_cont`` and Spark's ``percentile`` are both exact (the
+    middle value, or the mean of the two middle values) and skip nulls, while Spark
+    rejects a filtered one.
 
     Returns the wide per-group frame ``_group, n0.., m0.., nym1..`` and
     ``{(group, k): median microseconds}``.
@@ -357,12 +411,7 @@ def _step_stats(cur: ibis.Table, k_cols: Sequence[str]) -> tuple[pd.DataFrame, d
     b = ibis.cases(*[(long._k == k, long[k_cols[k]]) for k in ks], else_=None)
     long = long.select("_group", "_mature", "_k", _a=a, _b=b)
     valid = long._a.notnull() & long._b.notnull() & (long._b >= long._a)
-    long = long.mutate(_v=valid.cast("int64"),
-                       _d=ibis.ifelse(valid, (long._b - long._a).cast("int64"), ibis.null("int64")))
-    part = [long._group, long._k, long._v]
-    long = long.mutate(_rn=ibis.row_number().over(ibis.window(group_by=part, order_by=[long._d])),
-                       _n=long._k.count().over(ibis.window(group_by=part)))
-    mid = (long._v == 1) & ((long._rn == (long._n - 1) // 2) | (long._rn == long._n // 2))
+    long = long.mutate(_d=ibis.ifelse(valid, (long._b - long._a).cast("int64"), ibis.null("int64")))
     hit_a, hit_b = long._a.notnull(), long._b.notnull()
     out = engine.to_pandas(long.group_by(["_group", "_k"]).aggregate(
         n_prev=hit_a.cast("int64").sum(),
@@ -370,8 +419,7 @@ def _step_stats(cur: ibis.Table, k_cols: Sequence[str]) -> tuple[pd.DataFrame, d
         n=hit_b.cast("int64").sum(),
         m=(hit_b & long._mature).cast("int64").sum(),
         nym=(hit_a & ~hit_b & ~long._mature).cast("int64").sum(),
-        lo=long._d.min(where=mid),
-        hi=long._d.max(where=mid),
+        med=long._d.median(),
     ))
     rows, medians = [], {}
     for g, grp in out.groupby("_group", sort=True):
@@ -379,9 +427,8 @@ def _step_stats(cur: ibis.Table, k_cols: Sequence[str]) -> tuple[pd.DataFrame, d
         rec: dict[str, Any] = {"_group": g, "n0": by_k.loc[1, "n_prev"], "m0": by_k.loc[1, "m_prev"]}
         for k in ks:
             rec[f"n{k}"], rec[f"m{k}"], rec[f"nym{k}"] = by_k.loc[k, "n"], by_k.loc[k, "m"], by_k.loc[k, "nym"]
-            lo, hi = by_k.loc[k, "lo"], by_k.loc[k, "hi"]
-            if pd.notna(lo) and pd.notna(hi):
-                medians[(g, k)] = (float(lo) + float(hi)) / 2.0
+            if pd.notna(by_k.loc[k, "med"]):
+                medians[(g, k)] = float(by_k.loc[k, "med"])
         rows.append(rec)
     return pd.DataFrame(rows, columns=None if rows else ["_group"]), medians
 
@@ -457,28 +504,35 @@ class TransitionResult:
         return ax
 
 
-def _stage_index(col, stages: Sequence[str]):
-    expr = ibis.cases(*[(col == s, i) for i, s in enumerate(stages)], else_=None)
-    return expr
-
-
 def _transition_cells(t: ibis.Table, stages: Sequence[str], collapse_repeats: bool) -> ibis.Table:
-    """``_kind, _prev, stage, n``: transition counts (``cell``) and customers going back (``back``)."""
-    order = [t.ts] + [t[c] for c in ("event", "channel") if c in t.columns] + [t.stage]
+    """``_kind, _prev, _r, n``: transition counts (``cell``) and customers going back (``back``).
+
+    Stages travel as small integers: ``_r``, the stage's rank among the sorted stage
+    names, so that ordering by it is ordering by the name (``schema.ORDER_KEYS``), and
+    sorting and comparing integers is much cheaper than strings in the window.
+    """
+    names = sorted(stages)
+    t = t.mutate(_r=ibis.cases(*[(t.stage == s, r) for r, s in enumerate(names)], else_=None))
+    order = [t.ts] + [t[c] for c in ("event", "channel") if c in t.columns] + [t._r]
     w = ibis.window(group_by=t.customer_id, order_by=order)
-    t = t.mutate(_prev=t.stage.lag().over(w))
+    t = t.select("customer_id", "_r", _prev=t._r.lag().over(w))
     if collapse_repeats:
-        t = t.filter(t._prev.isnull() | (t._prev != t.stage))
-    t = t.mutate(_back=(_stage_index(t.stage, stages) < _stage_index(t._prev, stages)).cast("int64"))
-    # One query, one window: cells with a NULL previous stage are each customer's first
-    # stage event (their total is the number of customers); the per-customer "ever moved
-    # back" flag comes from the same windowed rows (DuckDB materialises them once).
-    cells = t.group_by(["_prev", "stage"]).aggregate(n=t.count()).mutate(_kind=ibis.literal("cell"))
-    per = t.group_by("customer_id").aggregate(b=t._back.max().fill_null(0))
-    st_type = cells.stage.type()  # "null" when the column holds no value at all
-    back_row = per.aggregate(n=per.b.sum().cast("int64")).mutate(
-        _prev=ibis.null().cast(st_type), stage=ibis.null().cast(st_type), _kind=ibis.literal("back"))
-    return cells.select("_kind", "_prev", "stage", "n").union(back_row.select("_kind", "_prev", "stage", "n"))
+        t = t.filter(t._prev.isnull() | (t._prev != t._r))
+    pos = [stages.index(s) for s in names]  # journey position of each rank
+
+    def position(col):
+        return ibis.cases(*[(col == r, i) for r, i in enumerate(pos)], else_=None)
+
+    # One window feeds both: cells with a NULL previous stage are each customer's first
+    # stage event (their total is the number of customers); "back" counts customers
+    # with at least one move to an earlier stage.
+    cells = t.group_by(["_prev", "_r"]).aggregate(n=t.count()).mutate(_kind=ibis.literal("cell"))
+    back = t.filter(position(t._r) < position(t._prev))
+    back_row = back.aggregate(n=back.customer_id.nunique().cast("int64")).mutate(
+        _prev=ibis.null("int8"), _r=ibis.null("int8"), _kind=ibis.literal("back"))
+    cols = ["_kind", "_prev", "_r", "n"]
+    return cells.select(*cols).union(back_row.select(_kind="_kind", _prev=back_row._prev.cast(cells._prev.type()),
+                                                     _r=back_row._r.cast(cells._r.type()), n="n"))
 
 
 def stage_transitions(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *,
@@ -494,8 +548,11 @@ def stage_transitions(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES,
     t = _drop_outbound(_events_table(events, ("customer_id", "ts", "stage")))
     t = t.filter(t.stage.isin(list(stages)))
     out = buckets.summed_per_bucket(t, lambda tb: _transition_cells(tb, stages, collapse_repeats),
-                                    ["_kind", "_prev", "stage"], ["n"])
-    counts = out[(out["_kind"] == "cell") & out["_prev"].notna()][["_prev", "stage", "n"]]
+                                    ["_kind", "_prev", "_r"], ["n"])
+    names = sorted(stages)
+    counts = out[(out["_kind"] == "cell") & out["_prev"].notna()]
+    counts = pd.DataFrame({"_prev": [names[int(r)] for r in counts["_prev"]],
+                           "stage": [names[int(r)] for r in counts["_r"]], "n": counts["n"]})
     n_cust = out.loc[(out["_kind"] == "cell") & out["_prev"].isna(), "n"].sum()
     back = out.loc[out["_kind"] == "back", "n"].sum()
     mat = pd.DataFrame(0, index=list(stages), columns=list(stages), dtype="int64")

@@ -86,6 +86,52 @@ def test_closed_funnel_matches_brute_force(small_sim, window):
     np.testing.assert_array_equal(got, _brute_closed(ev, stages, window))
 
 
+def _brute_closed_steps(df: pd.DataFrame, stages, window_days=None):
+    """Reference per customer: step times walking the events in time order, and whether the
+    customer is 'tangled' (a stage-k visit both before and after step k-1's time)."""
+    out, tangled = {}, 0
+    for cid, g in df.groupby("customer_id"):
+        times = {s: np.sort(g.loc[g["stage"] == s, "ts"].to_numpy()) for s in stages}
+        if len(times[stages[0]]) == 0:
+            continue
+        t_prev = entry = times[stages[0]][0]
+        steps, tangle = [t_prev], False
+        for s in stages[1:]:
+            tangle |= bool((times[s] < t_prev).any() and (times[s] >= t_prev).any())
+            ok = times[s][times[s] >= t_prev]
+            if window_days is not None:
+                ok = ok[ok <= entry + np.timedelta64(int(window_days * 86400), "s")]
+            if len(ok) == 0:
+                break
+            t_prev = ok[0]
+            steps.append(t_prev)
+        out[cid] = steps
+        tangled += tangle
+    return out, tangled
+
+
+@pytest.mark.parametrize("window", [None, 9])
+def test_closed_funnel_with_back_and_forth_matches_brute_force(window):
+    """Stages visited in random order: many customers need the exact event-level chain."""
+    rng = np.random.default_rng(3)
+    stages = ("a", "b", "c", "d")
+    n = rng.integers(1, 14, size=400)
+    ev = pd.DataFrame({
+        "customer_id": np.repeat([f"c{i}" for i in range(len(n))], n),
+        "ts": pd.Timestamp("2024-01-01", tz="UTC")
+        + pd.to_timedelta(rng.integers(0, 30 * 86400, size=n.sum()), unit="s"),
+        "stage": rng.choice([*stages, "other"], size=n.sum()),
+        "event": "x",
+    })
+    steps, tangled = _brute_closed_steps(ev, stages, window)
+    assert tangled > 50  # the fast path alone would not do
+    s = funnel(ev, stages, window=window, observation_end="2024-03-01").summary
+    np.testing.assert_array_equal(s["customers"], [sum(len(v) > k for v in steps.values()) for k in range(4)])
+    for k in range(1, 4):
+        gaps = [(v[k] - v[k - 1]) / np.timedelta64(1, "s") / 86400 for v in steps.values() if len(v) > k]
+        assert s["median_days_from_previous"].iloc[k] == pytest.approx(np.median(gaps), rel=1e-12)
+
+
 def test_funnel_by_segment_sums_to_total(small_sim):
     total = funnel(small_sim.events).summary
     by = funnel(small_sim.events, by="segment", customers=small_sim.customers).summary
@@ -152,3 +198,18 @@ def test_journey_map_from_an_existing_funnel_equals_computing_it(small_sim):
     for wrong in (funnel(small_sim.events, st), funnel(small_sim.events, st[:3], window=30)):
         with pytest.raises(JourneyParameterError, match="funnel_result"):
             journey_map_data(small_sim.events, st, window=30, funnel_result=wrong)
+
+
+def test_stage_transitions_break_ties_by_stage_name():
+    """Equal timestamp, event and channel: the stage *name* orders the two events
+    (schema.ORDER_KEYS), whatever the rows' order or the journey order of the stages."""
+    from journeylib.stages import stage_transitions
+
+    ev = _ev([
+        ("1", "2024-01-02", "cart"),
+        ("1", "2024-01-01", "awareness"), ("1", "2024-01-01", "advocacy"),  # tie: advocacy < awareness
+    ])
+    r = stage_transitions(ev)
+    assert r.counts.loc["advocacy", "awareness"] == 1 and r.counts.loc["awareness", "cart"] == 1
+    assert int(r.counts.to_numpy().sum()) == 2
+    assert r.share_going_back == 1.0  # advocacy -> awareness is a move back
