@@ -82,25 +82,29 @@ def touch_rows_expr(
         _conv=is_conv.cast("int64"),
         _rev=ibis.ifelse(is_conv, rev.fill_null(0.0), 0.0),
     )
-    order = [rows._e, rows.event, rows.label]
-    w = ibis.window(group_by=rows.customer_id, order_by=order)
-    cw = ibis.cumulative_window(group_by=rows.customer_id, order_by=order)
-    rows = rows.mutate(
-        _prev_e=rows._e.lag().over(w),
-        _prev_conv=rows._conv.lag().over(w),
-        _conv_upto=rows._conv.sum().over(cw),
-    )
-    if cut == "first":  # keep the touches up to and including the first conversion
-        rows = rows.filter((rows._conv_upto - rows._conv) == 0)
-    start = rows._prev_e.isnull()
-    if cut == "each":
-        start |= rows._prev_conv == 1
-    if gap is not None:
-        start |= (rows._e - rows._prev_e) > int(round(gap * 1_000_000))
-    rows = rows.mutate(_start=start.cast("int64"))
-    rows = rows.mutate(journey=rows._start.sum().over(ibis.cumulative_window(group_by=rows.customer_id,
-                                                                               order_by=[rows._e, rows.event,
-                                                                                         rows.label])))
+    if cut == "first" and gap is None:
+        # One journey per customer: no ordering needed to find it (hash work, no windows)
+        rows = _up_to_first_conversion(rows, conversion_event).mutate(journey=ibis.literal(1, "int64"))
+    else:
+        order = [rows._e, rows.event, rows.label]
+        w = ibis.window(group_by=rows.customer_id, order_by=order)
+        cw = ibis.cumulative_window(group_by=rows.customer_id, order_by=order)
+        rows = rows.mutate(
+            _prev_e=rows._e.lag().over(w),
+            _prev_conv=rows._conv.lag().over(w),
+            _conv_upto=rows._conv.sum().over(cw),
+        )
+        if cut == "first":  # keep the touches up to and including the first conversion
+            rows = rows.filter((rows._conv_upto - rows._conv) == 0)
+        start = rows._prev_e.isnull()
+        if cut == "each":
+            start |= rows._prev_conv == 1
+        if gap is not None:
+            start |= (rows._e - rows._prev_e) > int(round(gap * 1_000_000))
+        rows = rows.mutate(_start=start.cast("int64"))
+        rows = rows.mutate(journey=rows._start.sum().over(ibis.cumulative_window(group_by=rows.customer_id,
+                                                                                   order_by=[rows._e, rows.event,
+                                                                                             rows.label])))
     jw = ibis.window(group_by=[rows.customer_id, rows.journey])
     if look is not None:
         rows = rows.mutate(_end=rows._e.max().over(jw))
@@ -113,6 +117,27 @@ def touch_rows_expr(
         keep = ["customer_id", "journey", "_e", "event", "label", "_conv", "_rev"]
         rows = touches.select(*keep).union(rows.filter(rows._conv == 1).select(*keep))
     return rows.select("customer_id", "journey", "_e", "event", "label", "_conv", "_rev")
+
+
+def _up_to_first_conversion(rows: ibis.Table, conversion_event: str) -> ibis.Table:
+    """The touches before each customer's first conversion, and that conversion.
+
+    Equal to cutting the customer's rows, ordered by ``(_e, event, label)``, after the
+    first conversion row: a touch at the very time of the conversion comes first when
+    its event name sorts before the conversion event's. Computed with one grouped
+    aggregate and a hash join instead of an ordered window over every event.
+    """
+    conv = rows.filter(rows._conv == 1)
+    first = conv.group_by("customer_id").aggregate(_c=conv._e.min(), _crev=conv._rev.argmin(conv._e))
+    first = first.select(_cid=first.customer_id, _c=first._c, _crev=first._crev)
+    touch = rows.filter(rows._conv == 0)
+    j = touch.left_join(first, touch.customer_id == first._cid)
+    j = j.filter(j._c.isnull() | (j._e < j._c) | ((j._e == j._c) & (j.event < conversion_event)))
+    cols = ["customer_id", "event", "_e", "label", "_conv", "_rev"]
+    closing = first.select(customer_id=first._cid, event=ibis.literal(conversion_event, "string"), _e=first._c,
+                           label=ibis.null("string"), _conv=ibis.literal(1, "int64"),
+                           _rev=first._crev.cast("float64"))
+    return j.select(*cols).union(closing.select(*cols))
 
 
 def journeys_expr(events: Any, **kwargs: Any) -> ibis.Table:

@@ -42,6 +42,34 @@ def test_journeys_cut_modes():
     assert n.loc[0, "conversions"] == 2 and n.loc[0, "conversion_value"] == 40.0
 
 
+def test_touches_at_the_conversion_instant_follow_the_event_order():
+    """Rows ordered by (time, event, label): at the instant of the first purchase, an
+    'ad_click' touch comes before it and a 'view' touch after it."""
+    rows = [
+        ("1", "2024-01-01 10:00", "visit", "search", None),
+        ("1", "2024-01-02 10:00", "ad_click", "display", None),
+        ("1", "2024-01-02 10:00", "purchase", None, 25.0),
+        ("1", "2024-01-02 10:00", "view", "email", None),
+        ("1", "2024-01-05 10:00", "purchase", None, 5.0),
+    ]
+    ev = pd.DataFrame(rows, columns=["customer_id", "ts", "event", "channel", "revenue"])
+    ev["ts"] = pd.to_datetime(ev["ts"], utc=True)
+    j = P.journeys(ev)
+    assert j["path"].tolist() == ["search > display"]
+    assert j["conversions"].tolist() == [1] and j["conversion_value"].tolist() == [25.0]
+    assert P.journeys(ev, cut_at_conversion="each")["path"].tolist() == ["search > display", "email"]
+
+
+@pytest.mark.parametrize("kw", [{}, {"lookback": 10}, {"collapse_repeats": True}])
+def test_first_conversion_cut_equals_the_ordered_window_cut(small_sim, kw):
+    """Cutting at the first conversion is a hash join (no session gap) or an ordered
+    window (with one); a gap longer than the whole log splits nothing, so both agree."""
+    fast = P.journeys(small_sim.events, **kw)
+    windowed = P.journeys(small_sim.events, session_gap=10_000, **kw)
+    assert len(fast) > 1000 and fast["conversions"].sum() > 100
+    pd.testing.assert_frame_equal(fast, windowed)
+
+
 def test_session_gap_lookback_collapse_and_event_paths():
     ev = _log()
     g = P.journeys(ev, session_gap=7)
