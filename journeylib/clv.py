@@ -38,6 +38,13 @@ UNITS_PER_YEAR = {u: 365.25 / d for u, d in TIME_UNITS.items()}
 
 # --------------------------------------------------------------------------- engine half
 
+def _last_purchase_day(p: ibis.Table, purchase_event: str) -> pd.Timestamp:
+    last = p.day.max().to_pandas()
+    if last is None or pd.isna(last):
+        raise JourneyDataError(f"events: no '{purchase_event}' events; expected purchases to summarise")
+    return pd.Timestamp(int(last) * 86400, unit="s", tz="UTC")
+
+
 def customer_summary(
     events: Any,
     *,
@@ -82,31 +89,27 @@ def customer_summary(
     # integer day numbers (UTC) from epoch seconds: portable and fast (no calendar calls)
     p = t.filter(t.event == purchase_event)
     p = p.select("customer_id", day=_day_number(p.ts), rev=rev.fill_null(0.0))
-    if calibration_end is None:
-        last = p.day.max().to_pandas()
-        if last is None or pd.isna(last):
-            raise JourneyDataError(f"events: no '{purchase_event}' events; expected purchases to summarise")
-        cal = pd.Timestamp(int(last) * 86400, unit="s", tz="UTC")
+    if calibration_end is None and holdout_end is None:
+        cal_d = None  # the last purchase day, read off the result (no extra scan)
+        calib = p
     else:
-        cal = _day(calibration_end)
-    cal_d = int(cal.timestamp() // 86400)
-    calib = p.filter(p.day <= cal_d)
-    first = calib.group_by("customer_id").aggregate(first_day=calib.day.min())
-    c = calib.join(first, "customer_id")
-    # distinct purchase days per customer (same-day purchases merged) without a (customer, day) group by
-    agg = c.group_by("customer_id").aggregate(
-        first_day=c.first_day.max(),
-        days=c.day.nunique(),
-        last_day=c.day.max(),
-        revenue_total=c.rev.sum(),
-        first_revenue=ibis.ifelse(c.day == c.first_day, c.rev, 0.0).sum(),
+        cal = _last_purchase_day(p, purchase_event) if calibration_end is None else _day(calibration_end)
+        cal_d = int(cal.timestamp() // 86400)
+        calib = p.filter(p.day <= cal_d)
+    # one row per purchase day (same-day purchases merged), then one per customer
+    days = calib.group_by(["customer_id", "day"]).aggregate(rev=calib.rev.sum())
+    agg = days.group_by("customer_id").aggregate(
+        first_day=days.day.min(),
+        days=days.count(),
+        last_day=days.day.max(),
+        revenue_total=days.rev.sum(),
+        first_revenue=days.rev.argmin(days.day),
     )
     unit = TIME_UNITS[time_unit]
     agg = agg.mutate(frequency=agg.days - 1,
                      recency=(agg.last_day - agg.first_day).cast("float64") / unit,
-                     T=(cal_d - agg.first_day).cast("float64") / unit,
                      repeat_revenue=agg.revenue_total - agg.first_revenue)
-    cols = ["customer_id", "first_day", "frequency", "recency", "T", "repeat_revenue", "revenue_total"]
+    cols = ["customer_id", "first_day", "last_day", "frequency", "recency", "repeat_revenue", "revenue_total"]
     if holdout_end is not None:
         hold = _day(holdout_end)
         if hold <= cal:
@@ -117,6 +120,13 @@ def customer_summary(
         agg = agg.left_join(hc, "customer_id").select(*cols, "frequency_holdout")
         cols = cols + ["frequency_holdout"]
     out = engine.to_pandas(agg.select(*cols))
+    if cal_d is None:
+        if out.empty:
+            raise JourneyDataError(f"events: no '{purchase_event}' events; expected purchases to summarise")
+        cal_d = int(out["last_day"].max())
+        cal = pd.Timestamp(cal_d * 86400, unit="s", tz="UTC")
+    out.insert(out.columns.get_loc("recency") + 1, "T", (cal_d - out["first_day"].astype("int64")) / unit)
+    out = out.drop(columns="last_day")
     out.insert(1, "first_purchase", pd.to_datetime(out.pop("first_day").astype("int64") * 86400, unit="s", utc=True))
     out["frequency"] = out["frequency"].astype("int64")
     out["monetary_value"] = np.where(out["frequency"] > 0,
