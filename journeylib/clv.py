@@ -173,8 +173,11 @@ def _summary_arrays(summary: pd.DataFrame, cols=("frequency", "recency", "T")) -
 
 def _compress(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
     """Distinct rows and their counts (sufficient statistics of the likelihood)."""
-    stacked = np.column_stack(arrays)
-    uniq, counts = np.unique(stacked, axis=0, return_counts=True)
+    # lexsort + run boundaries: np.unique(axis=0) sorts rows as opaque records, ~10x slower
+    stacked = np.column_stack(arrays)[np.lexsort(arrays[::-1])]
+    starts = np.flatnonzero(np.r_[True, np.any(stacked[1:] != stacked[:-1], axis=1)])
+    counts = np.diff(np.r_[starts, len(stacked)])
+    uniq = stacked[starts]
     return tuple(uniq[:, i] for i in range(uniq.shape[1])) + (counts.astype(float),)
 
 

@@ -214,3 +214,15 @@ def test_bgnbd_gradient_matches_finite_differences():
         h[k] = 1e-6
         fd = (BetaGeoFitter._ll(p + h, x, tx, T, False)[0] - BetaGeoFitter._ll(p - h, x, tx, T, False)[0]) / 2e-6
         np.testing.assert_allclose(grad[k], fd, atol=1e-6)
+
+
+def test_compress_gives_the_distinct_rows_and_their_counts():
+    """The likelihood's sufficient statistics, against numpy's row-wise unique."""
+    from journeylib.clv import _compress
+
+    rng = np.random.default_rng(1)
+    cols = [rng.integers(0, 5, 2000).astype(float), rng.integers(0, 3, 2000) / 7, rng.integers(0, 4, 2000) * 1.5]
+    *uniq, counts = _compress(*cols)
+    ref, ref_counts = np.unique(np.column_stack(cols), axis=0, return_counts=True)
+    np.testing.assert_array_equal(np.column_stack(uniq), ref)
+    np.testing.assert_array_equal(counts, ref_counts)
