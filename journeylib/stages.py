@@ -513,6 +513,7 @@ def _transition_cells(t: ibis.Table, stages: Sequence[str], collapse_repeats: bo
     """
     names = sorted(stages)
     t = t.mutate(_r=ibis.cases(*[(t.stage == s, r) for r, s in enumerate(names)], else_=None))
+    t = t.filter(t._r.notnull())  # staged events only
     order = [t.ts] + [t[c] for c in ("event", "channel") if c in t.columns] + [t._r]
     w = ibis.window(group_by=t.customer_id, order_by=order)
     t = t.select("customer_id", "_r", _prev=t._r.lag().over(w))
@@ -546,7 +547,6 @@ def stage_transitions(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES,
     """
     stages = _check_stages(stages)
     t = _drop_outbound(_events_table(events, ("customer_id", "ts", "stage")))
-    t = t.filter(t.stage.isin(list(stages)))
     out = buckets.summed_per_bucket(t, lambda tb: _transition_cells(tb, stages, collapse_repeats),
                                     ["_kind", "_prev", "_r"], ["n"])
     names = sorted(stages)
