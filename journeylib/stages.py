@@ -277,7 +277,7 @@ def funnel(
     with (_closed_reaches if closed else _open_reaches)(ev, stages, win_us) as cur:
         cur = _attach_group(cur, by, customers)
         mature = ibis.literal(True) if win_us is None else (cur._entry + win_us <= obs_us)
-        agg, medians = _step_stats(cur.mutate(_mature=mature), k_cols)
+        agg = _step_stats(cur.mutate(_mature=mature), k_cols)
 
     rows = []
     for rec in agg.sort_values("_group").to_dict("records"):
@@ -294,7 +294,7 @@ def funnel(
                 cum = m_k / m0 if m0 else np.nan
                 dropped = max(m_prev - m_k, 0)
                 nym = int(rec[f"nym{k}"] or 0)
-                med = medians.get((rec["_group"], k), np.nan) / 1e6 / 86400.0
+                med = float(rec[f"med{k}"]) / 1e6 / 86400.0 if pd.notna(rec[f"med{k}"]) else np.nan
             rows.append({
                 "group": rec["_group"], "stage": s, "step": k + 1, "customers": n_k, "mature_customers": m_k,
                 "step_conversion": step_conv, "cumulative_conversion": cum,
@@ -391,46 +391,28 @@ def _closed_chain(ev: ibis.Table, stages: Sequence[str], win_us: int | None) -> 
     return cur
 
 
-def _step_stats(cur: ibis.Table, k_cols: Sequence[str]) -> tuple[pd.DataFrame, dict[tuple[Any, int], float]]:
+def _step_stats(cur: ibis.Table, k_cols: Sequence[str]) -> pd.DataFrame:
     """Counts per group and step, and the exact median microseconds between steps, in ONE query.
 
     ``cur`` has one row per customer with first-reach times ``_t0.._tK`` (null when not
-    reached), ``_group`` and ``_mature``. It is unnested to one row per customer and step
-    k >= 1 (times of steps k-1 and k), so the per-customer table is computed once. The
-    median is an unfiltered aggregate over a column that is null where the pair is not
-    valid: DuckDB's ``percentile_cont`` and Spark's ``percentile`` are both exact (the
-    middle value, or the mean of the two middle values) and skip nulls, while Spark
-    rejects a filtered one.
-
-    Returns the wide per-group frame ``_group, n0.., m0.., nym1..`` and
-    ``{(group, k): median microseconds}``.
+    reached), ``_group`` and ``_mature``. Returns one row per group with ``n{k}``
+    (reached step k), ``m{k}`` (of them mature), ``nym{k}`` (reached k-1, not k, not
+    mature) and ``med{k}``. A median is an unfiltered aggregate over a column that is
+    null where the pair does not count: DuckDB's ``percentile_cont`` and Spark's
+    ``percentile`` are both exact (the middle value, or the mean of the two middle
+    values) and skip nulls, while Spark rejects a filtered one.
     """
-    ks = list(range(1, len(k_cols)))
-    long = cur.select("_group", "_mature", *k_cols, _k=ibis.literal(ks, "array<int64>").unnest())
-    a = ibis.cases(*[(long._k == k, long[k_cols[k - 1]]) for k in ks], else_=None)
-    b = ibis.cases(*[(long._k == k, long[k_cols[k]]) for k in ks], else_=None)
-    long = long.select("_group", "_mature", "_k", _a=a, _b=b)
-    valid = long._a.notnull() & long._b.notnull() & (long._b >= long._a)
-    long = long.mutate(_d=ibis.ifelse(valid, (long._b - long._a).cast("int64"), ibis.null("int64")))
-    hit_a, hit_b = long._a.notnull(), long._b.notnull()
-    out = engine.to_pandas(long.group_by(["_group", "_k"]).aggregate(
-        n_prev=hit_a.cast("int64").sum(),
-        m_prev=(hit_a & long._mature).cast("int64").sum(),
-        n=hit_b.cast("int64").sum(),
-        m=(hit_b & long._mature).cast("int64").sum(),
-        nym=(hit_a & ~hit_b & ~long._mature).cast("int64").sum(),
-        med=long._d.median(),
-    ))
-    rows, medians = [], {}
-    for g, grp in out.groupby("_group", sort=True):
-        by_k = grp.set_index(grp["_k"].astype(int))
-        rec: dict[str, Any] = {"_group": g, "n0": by_k.loc[1, "n_prev"], "m0": by_k.loc[1, "m_prev"]}
-        for k in ks:
-            rec[f"n{k}"], rec[f"m{k}"], rec[f"nym{k}"] = by_k.loc[k, "n"], by_k.loc[k, "m"], by_k.loc[k, "nym"]
-            if pd.notna(by_k.loc[k, "med"]):
-                medians[(g, k)] = float(by_k.loc[k, "med"])
-        rows.append(rec)
-    return pd.DataFrame(rows, columns=None if rows else ["_group"]), medians
+    hit = [cur[c].notnull() for c in k_cols]
+    aggs: dict[str, Any] = {}
+    for k, c in enumerate(k_cols):
+        aggs[f"n{k}"] = hit[k].cast("int64").sum()
+        aggs[f"m{k}"] = (hit[k] & cur._mature).cast("int64").sum()
+        if k:
+            a, b = cur[k_cols[k - 1]], cur[c]
+            aggs[f"nym{k}"] = (hit[k - 1] & ~hit[k] & ~cur._mature).cast("int64").sum()
+            aggs[f"med{k}"] = ibis.ifelse(hit[k - 1] & hit[k] & (b >= a), (b - a).cast("int64"),
+                                          ibis.null("int64")).median()
+    return engine.to_pandas(cur.group_by("_group").aggregate(**aggs))
 
 
 # --------------------------------------------------------------------------- transitions
