@@ -74,18 +74,23 @@ def touch_rows_expr(
     t = t.filter(~t.event.isin(list(exclude_events))) if exclude_events else t
     is_conv = t.event == conversion_event
     label = t[touch_col].cast("string")
-    rev = t.revenue.cast("float64") if "revenue" in t.columns else ibis.literal(0.0)
-    rows = t.filter(is_conv | label.notnull()).select(
-        "customer_id", "event",
-        _e=engine.epoch_us(t),
-        label=ibis.ifelse(is_conv, ibis.null("string"), label),
-        _conv=is_conv.cast("int64"),
-        _rev=ibis.ifelse(is_conv, rev.fill_null(0.0), 0.0),
-    )
+
+    def as_rows(tt: ibis.Table) -> ibis.Table:
+        conv = tt.event == conversion_event
+        return tt.select("customer_id", "event", _e=engine.epoch_us(tt),
+                         label=ibis.ifelse(conv, ibis.null("string"), tt[touch_col].cast("string")),
+                         _conv=conv.cast("int64"),
+                         _rev=ibis.ifelse(conv, tt.revenue.cast("float64").fill_null(0.0) if "revenue" in tt.columns
+                                          else ibis.literal(0.0), 0.0))
+
     if cut == "first" and gap is None:
-        # One journey per customer: no ordering needed to find it (hash work, no windows)
-        rows = _up_to_first_conversion(rows, conversion_event).mutate(journey=ibis.literal(1, "int64"))
+        # One journey per customer: no ordering needed to find it (hash work, no windows).
+        # Touches and conversions are separate scans (one shared input would be
+        # materialized by DuckDB: twice the memory, and slower).
+        rows = _up_to_first_conversion(as_rows(t.filter(~is_conv & label.notnull())), as_rows(t.filter(is_conv)),
+                                       conversion_event).mutate(journey=ibis.literal(1, "int64"))
     else:
+        rows = as_rows(t.filter(is_conv | label.notnull()))
         order = [rows._e, rows.event, rows.label]
         w = ibis.window(group_by=rows.customer_id, order_by=order)
         cw = ibis.cumulative_window(group_by=rows.customer_id, order_by=order)
@@ -119,7 +124,7 @@ def touch_rows_expr(
     return rows.select("customer_id", "journey", "_e", "event", "label", "_conv", "_rev")
 
 
-def _up_to_first_conversion(rows: ibis.Table, conversion_event: str) -> ibis.Table:
+def _up_to_first_conversion(touch: ibis.Table, conv: ibis.Table, conversion_event: str) -> ibis.Table:
     """The touches before each customer's first conversion, and that conversion.
 
     Equal to cutting the customer's rows, ordered by ``(_e, event, label)``, after the
@@ -127,10 +132,8 @@ def _up_to_first_conversion(rows: ibis.Table, conversion_event: str) -> ibis.Tab
     its event name sorts before the conversion event's. Computed with one grouped
     aggregate and a hash join instead of an ordered window over every event.
     """
-    conv = rows.filter(rows._conv == 1)
     first = conv.group_by("customer_id").aggregate(_c=conv._e.min(), _crev=conv._rev.argmin(conv._e))
     first = first.select(_cid=first.customer_id, _c=first._c, _crev=first._crev)
-    touch = rows.filter(rows._conv == 0)
     j = touch.left_join(first, touch.customer_id == first._cid)
     j = j.filter(j._c.isnull() | (j._e < j._c) | ((j._e == j._c) & (j.event < conversion_event)))
     cols = ["customer_id", "event", "_e", "label", "_conv", "_rev"]
