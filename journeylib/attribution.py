@@ -400,17 +400,20 @@ def _paths_and_decay(events: Any, half_life: float, path_kwargs: dict) -> tuple[
     """
     import ibis
 
-    from .paths import _sorted_path_table, path_table_expr
+    from .paths import _sorted_path_table, fetch_with_first_conversions, path_table_expr
 
     cols = ["_kind", "path", "label", "credit", "conversions", "conversion_value", "null_count"]
 
-    def build(ev):
-        pt = path_table_expr(ev, **path_kwargs).mutate(
+    def both(ev, **kw):
+        pt = path_table_expr(ev, **kw).mutate(
             _kind=ibis.literal("path"), label=ibis.null("string"), credit=ibis.null("float64"))
-        td = _time_decay_expr(ev, half_life, path_kwargs).mutate(
+        td = _time_decay_expr(ev, half_life, kw).mutate(
             _kind=ibis.literal("credit"), conversions=ibis.null("int64"), conversion_value=ibis.null("float64"),
             null_count=ibis.null("int64"))
         return pt.select(*cols).union(td.select(*cols))
+
+    def build(ev):
+        return fetch_with_first_conversions(ev, both, path_kwargs)
 
     out = buckets.summed_per_bucket(engine.to_table(events), build, ["_kind", "path", "label"], cols[3:])
     is_path = out["_kind"] == "path"

@@ -33,13 +33,17 @@ def bucket_tables(t: ibis.Table, buckets: int | None = None) -> list[ibis.Table]
     return [t.filter(key == k) for k in range(buckets)]
 
 
-def per_bucket(t: ibis.Table, build: Callable[[ibis.Table], ibis.Table],
+def per_bucket(t: ibis.Table, build: Callable[[ibis.Table], ibis.Table | pd.DataFrame],
                buckets: int | None = None) -> list[pd.DataFrame]:
-    """``build(events)`` fetched to pandas once per customer bucket of ``t``."""
-    return [engine.to_pandas(build(part)) for part in bucket_tables(t, buckets)]
+    """``build(events)`` fetched to pandas once per customer bucket of ``t`` (a DataFrame is kept as is)."""
+    out = []
+    for part in bucket_tables(t, buckets):
+        got = build(part)
+        out.append(got if isinstance(got, pd.DataFrame) else engine.to_pandas(got))
+    return out
 
 
-def summed_per_bucket(t: ibis.Table, build: Callable[[ibis.Table], ibis.Table], by: str | Sequence[str],
+def summed_per_bucket(t: ibis.Table, build: Callable[[ibis.Table], ibis.Table | pd.DataFrame], by: str | Sequence[str],
                       cols: Sequence[str], buckets: int | None = None) -> pd.DataFrame:
     """:func:`per_bucket` for an aggregate additive over customers: ``cols`` summed ``by``.
 

@@ -14,9 +14,12 @@ compiles on DuckDB and Spark alike. The path table
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Sequence
 
 import ibis
+import ibis.expr.operations as ops
 import numpy as np
 import pandas as pd
 
@@ -56,12 +59,15 @@ def touch_rows_expr(
     lookback: Any = None,
     collapse_repeats: bool = False,
     exclude_events: Sequence[str] = OUTBOUND_EVENTS,
+    _first: ibis.Table | None = None,
 ) -> ibis.Table:
     """Touch and conversion rows labelled with their journey (engine expression).
 
     Columns: ``customer_id, journey, _e`` (epoch microseconds), ``event, label,
     _conv`` (1 on conversion rows), ``_rev`` (revenue on conversion rows).
-    See :func:`journeys` for the parameters.
+    See :func:`journeys` for the parameters. ``_first``: the customers' first
+    conversions already computed (:func:`_first_conversions`), for the cut at the
+    first conversion.
     """
     cut = _check_cut(cut_at_conversion)
     gap = _window_seconds(session_gap, "session_gap")
@@ -83,11 +89,10 @@ def touch_rows_expr(
                          _rev=ibis.ifelse(conv, tt.revenue.cast("float64").fill_null(0.0) if "revenue" in tt.columns
                                           else ibis.literal(0.0), 0.0))
 
-    if cut == "first" and gap is None:
-        # One journey per customer: no ordering needed to find it (hash work, no windows).
-        # Touches and conversions are separate scans (one shared input would be
-        # materialized by DuckDB: twice the memory, and slower).
-        rows = _up_to_first_conversion(as_rows(t.filter(~is_conv & label.notnull())), as_rows(t.filter(is_conv)),
+    if _cuts_once(cut, gap):
+        # One journey per customer: no ordering needed to find it (hash work, no windows)
+        first = _first if _first is not None else _first_conversion_expr(as_rows(t.filter(is_conv)))
+        rows = _up_to_first_conversion(as_rows(t.filter(~is_conv & label.notnull())), first,
                                        conversion_event).mutate(journey=ibis.literal(1, "int64"))
     else:
         rows = as_rows(t.filter(is_conv | label.notnull()))
@@ -124,7 +129,53 @@ def touch_rows_expr(
     return rows.select("customer_id", "journey", "_e", "event", "label", "_conv", "_rev")
 
 
-def _up_to_first_conversion(touch: ibis.Table, conv: ibis.Table, conversion_event: str) -> ibis.Table:
+def _cuts_once(cut: str, gap: float | None) -> bool:
+    """One journey per customer, cut at the first conversion: found by a hash join, no windows."""
+    return cut == "first" and gap is None
+
+
+def _first_conversion_expr(conv: ibis.Table) -> ibis.Table:
+    """``_cid, _c, _crev``: each customer's first conversion time and its revenue."""
+    first = conv.group_by("customer_id").aggregate(_c=conv._e.min(), _crev=conv._rev.argmin(conv._e))
+    return first.select(_cid=first.customer_id, _c=first._c, _crev=first._crev)
+
+
+def _reads_a_table(t: ibis.Table) -> bool:
+    """Only filters and projections over a stored or in-memory table (cheap to read twice)."""
+    op = t.op()
+    while isinstance(op, (ops.Filter, ops.Project)):
+        op = op.parent
+    return isinstance(op, (ops.DatabaseTable, ops.InMemoryTable))
+
+
+@contextmanager
+def _first_conversions(events: ibis.Table, kwargs: dict) -> Iterator[dict]:
+    """``kwargs`` for the path functions, with the first conversions computed once into a table.
+
+    With the default cut (first conversion, no session gap) the touches are joined to each
+    customer's first conversion. Built inside the same query, that reads the events
+    twice: cheap over a plain table (filters and projections of a file or table, which
+    DuckDB reads twice), but DuckDB materializes the whole input when it is more (a log
+    whose duplicate rows were dropped is a UNION): at 10^8 events 1.3 GB more and slower
+    than ordered windows. Then the first conversions become a small table of their own
+    (one row per converting customer) and the path query reads the events once.
+    """
+    cut = _check_cut(kwargs.get("cut_at_conversion", "first"))
+    if not _cuts_once(cut, _window_seconds(kwargs.get("session_gap"), "session_gap")) or _reads_a_table(events):
+        yield kwargs
+        return
+    conversion_event = kwargs.get("conversion_event", PURCHASE_EVENT)
+    t = _events_table(events, ("customer_id", "ts", "event"))
+    conv = t.filter(t.event == conversion_event)
+    if kwargs.get("exclude_events", OUTBOUND_EVENTS):
+        conv = conv.filter(~conv.event.isin(list(kwargs.get("exclude_events", OUTBOUND_EVENTS))))
+    rev = conv.revenue.cast("float64").fill_null(0.0) if "revenue" in conv.columns else ibis.literal(0.0)
+    conv = conv.select("customer_id", _e=engine.epoch_us(conv), _rev=rev)
+    with engine.materialized(_first_conversion_expr(conv)) as first:
+        yield {**kwargs, "_first": first}
+
+
+def _up_to_first_conversion(touch: ibis.Table, first: ibis.Table, conversion_event: str) -> ibis.Table:
     """The touches before each customer's first conversion, and that conversion.
 
     Equal to cutting the customer's rows, ordered by ``(_e, event, label)``, after the
@@ -132,8 +183,6 @@ def _up_to_first_conversion(touch: ibis.Table, conv: ibis.Table, conversion_even
     its event name sorts before the conversion event's. Computed with one grouped
     aggregate and a hash join instead of an ordered window over every event.
     """
-    first = conv.group_by("customer_id").aggregate(_c=conv._e.min(), _crev=conv._rev.argmin(conv._e))
-    first = first.select(_cid=first.customer_id, _c=first._c, _crev=first._crev)
     j = touch.left_join(first, touch.customer_id == first._cid)
     j = j.filter(j._c.isnull() | (j._e < j._c) | ((j._e == j._c) & (j.event < conversion_event)))
     cols = ["customer_id", "event", "_e", "label", "_conv", "_rev"]
@@ -141,6 +190,12 @@ def _up_to_first_conversion(touch: ibis.Table, conv: ibis.Table, conversion_even
                            label=ibis.null("string"), _conv=ibis.literal(1, "int64"),
                            _rev=first._crev.cast("float64"))
     return j.select(*cols).union(closing.select(*cols))
+
+
+def fetch_with_first_conversions(events: ibis.Table, build: Callable[..., ibis.Table], kwargs: dict) -> pd.DataFrame:
+    """``build(events, **kwargs)`` fetched to pandas, the first conversions computed once before."""
+    with _first_conversions(events, kwargs) as kw:
+        return engine.to_pandas(build(events, **kw))
 
 
 def journeys_expr(events: Any, **kwargs: Any) -> ibis.Table:
@@ -222,8 +277,8 @@ def journeys(
     kw = dict(touch_col=touch_col, conversion_event=conversion_event, cut_at_conversion=cut_at_conversion,
               session_gap=session_gap, lookback=lookback, collapse_repeats=collapse_repeats,
               exclude_events=exclude_events)
-    out = pd.concat(buckets.per_bucket(engine.to_table(events), lambda t: journeys_expr(t, **kw)),
-                    ignore_index=True)
+    out = pd.concat(buckets.per_bucket(engine.to_table(events), lambda t: fetch_with_first_conversions(
+        t, journeys_expr, kw)), ignore_index=True)
     return out.sort_values(["customer_id", "journey"], kind="mergesort").reset_index(drop=True)
 
 
@@ -261,8 +316,9 @@ def path_table(events: Any, *, partitions: int | None = None, **kwargs: Any) -> 
         j = events[["path", "conversions", "conversion_value"]].assign(null_count=events["conversions"].eq(0))
         out = j.groupby("path", as_index=False, sort=False).sum()
         return _sorted_path_table(out)
-    out = buckets.summed_per_bucket(engine.to_table(events), lambda t: path_table_expr(t, **kwargs), "path",
-                                     ["conversions", "conversion_value", "null_count"], partitions)
+    out = buckets.summed_per_bucket(engine.to_table(events),
+                                    lambda t: fetch_with_first_conversions(t, path_table_expr, kwargs), "path",
+                                    ["conversions", "conversion_value", "null_count"], partitions)
     return _sorted_path_table(out)
 
 

@@ -152,3 +152,24 @@ def test_journeys_built_in_customer_buckets_equal_one_pass(small_sim, monkeypatc
     monkeypatch.setattr(buckets, "EVENTS_PER_BUCKET", 4000)  # ~17,000 events: 5 buckets
     split = P.journeys(small_sim.events, cut_at_conversion="each")
     pd.testing.assert_frame_equal(split, whole)
+
+
+def test_paths_of_a_log_with_duplicate_rows_equal_those_of_the_clean_log(small_sim, monkeypatch):
+    """A loaded log whose duplicate rows were dropped is a UNION, not a plain table: the
+    first conversions then go into a table of their own (the path query reads the events
+    once); the journeys, path table and attribution equal those of the clean log."""
+    import warnings
+
+    import journeylib as jl
+    from journeylib.attribution import attribute
+
+    monkeypatch.setenv("JOURNEYLIB_CACHE_DIR", "")
+    clean = small_sim.events
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = jl.load_events(pd.concat([clean, clean.iloc[:40]], ignore_index=True))
+    assert not P._reads_a_table(loaded) and P._reads_a_table(jl.engine.to_table(clean))
+    pd.testing.assert_frame_equal(P.journeys(loaded), P.journeys(clean))
+    pd.testing.assert_frame_equal(P.path_table(loaded), P.path_table(clean))
+    a, b = attribute(loaded, n_boot=0), attribute(clean, n_boot=0)
+    pd.testing.assert_frame_equal(a.summary, b.summary)
