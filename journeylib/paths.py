@@ -72,30 +72,18 @@ def touch_rows_expr(
     cut = _check_cut(cut_at_conversion)
     gap = _window_seconds(session_gap, "session_gap")
     look = _window_seconds(lookback, "lookback")
-    t = _events_table(events, ("customer_id", "ts", "event"))
-    if touch_col not in t.columns:
-        raise JourneyParameterError(
-            f"touch_col='{touch_col}': not a column of events; available: {list(t.columns)}"
-        )
-    t = t.filter(~t.event.isin(list(exclude_events))) if exclude_events else t
+    t = _touch_source(events, touch_col, exclude_events)
     is_conv = t.event == conversion_event
     label = t[touch_col].cast("string")
 
-    def as_rows(tt: ibis.Table) -> ibis.Table:
-        conv = tt.event == conversion_event
-        return tt.select("customer_id", "event", _e=engine.epoch_us(tt),
-                         label=ibis.ifelse(conv, ibis.null("string"), tt[touch_col].cast("string")),
-                         _conv=conv.cast("int64"),
-                         _rev=ibis.ifelse(conv, tt.revenue.cast("float64").fill_null(0.0) if "revenue" in tt.columns
-                                          else ibis.literal(0.0), 0.0))
-
     if _cuts_once(cut, gap):
         # One journey per customer: no ordering needed to find it (hash work, no windows)
-        first = _first if _first is not None else _first_conversion_expr(as_rows(t.filter(is_conv)))
-        rows = _up_to_first_conversion(as_rows(t.filter(~is_conv & label.notnull())), first,
-                                       conversion_event).mutate(journey=ibis.literal(1, "int64"))
+        first = _first if _first is not None else _first_conversion_expr(
+            _as_rows(t.filter(is_conv), touch_col, conversion_event))
+        touches = _as_rows(t.filter(~is_conv & label.notnull()), touch_col, conversion_event)
+        rows = _up_to_first_conversion(touches, first, conversion_event).mutate(journey=ibis.literal(1, "int64"))
     else:
-        rows = as_rows(t.filter(is_conv | label.notnull()))
+        rows = _as_rows(t.filter(is_conv | label.notnull()), touch_col, conversion_event)
         order = [rows._e, rows.event, rows.label]
         w = ibis.window(group_by=rows.customer_id, order_by=order)
         cw = ibis.cumulative_window(group_by=rows.customer_id, order_by=order)
@@ -127,6 +115,25 @@ def touch_rows_expr(
         keep = ["customer_id", "journey", "_e", "event", "label", "_conv", "_rev"]
         rows = touches.select(*keep).union(rows.filter(rows._conv == 1).select(*keep))
     return rows.select("customer_id", "journey", "_e", "event", "label", "_conv", "_rev")
+
+
+def _touch_source(events: Any, touch_col: str, exclude_events: Sequence[str]) -> ibis.Table:
+    """The events that can be touches or conversions (``exclude_events`` left out)."""
+    t = _events_table(events, ("customer_id", "ts", "event"))
+    if touch_col not in t.columns:
+        raise JourneyParameterError(
+            f"touch_col='{touch_col}': not a column of events; available: {list(t.columns)}"
+        )
+    return t.filter(~t.event.isin(list(exclude_events))) if exclude_events else t
+
+
+def _as_rows(t: ibis.Table, touch_col: str, conversion_event: str) -> ibis.Table:
+    """``customer_id, event, _e, label, _conv, _rev``: touch rows (label) and conversion rows (revenue)."""
+    conv = t.event == conversion_event
+    rev = t.revenue.cast("float64").fill_null(0.0) if "revenue" in t.columns else ibis.literal(0.0)
+    return t.select("customer_id", "event", _e=engine.epoch_us(t),
+                    label=ibis.ifelse(conv, ibis.null("string"), t[touch_col].cast("string")),
+                    _conv=conv.cast("int64"), _rev=ibis.ifelse(conv, rev, 0.0))
 
 
 def _cuts_once(cut: str, gap: float | None) -> bool:
@@ -164,13 +171,10 @@ def _first_conversions(events: ibis.Table, kwargs: dict) -> Iterator[dict]:
     if not _cuts_once(cut, _window_seconds(kwargs.get("session_gap"), "session_gap")) or _reads_a_table(events):
         yield kwargs
         return
+    touch_col = kwargs.get("touch_col", "channel")
     conversion_event = kwargs.get("conversion_event", PURCHASE_EVENT)
-    t = _events_table(events, ("customer_id", "ts", "event"))
-    conv = t.filter(t.event == conversion_event)
-    if kwargs.get("exclude_events", OUTBOUND_EVENTS):
-        conv = conv.filter(~conv.event.isin(list(kwargs.get("exclude_events", OUTBOUND_EVENTS))))
-    rev = conv.revenue.cast("float64").fill_null(0.0) if "revenue" in conv.columns else ibis.literal(0.0)
-    conv = conv.select("customer_id", _e=engine.epoch_us(conv), _rev=rev)
+    t = _touch_source(events, touch_col, kwargs.get("exclude_events", OUTBOUND_EVENTS))
+    conv = _as_rows(t.filter(t.event == conversion_event), touch_col, conversion_event)
     with engine.materialized(_first_conversion_expr(conv)) as first:
         yield {**kwargs, "_first": first}
 
