@@ -264,6 +264,7 @@ def materialized(expr: ibis.Table) -> Iterator[ibis.Table]:
     """
     con = expr._find_backend(use_default=True)
     if con.name == "pyspark":
+        con._run_pre_execute_hooks(expr)  # Ibis' Spark cache() does not register in-memory inputs itself
         with expr.cache() as cached:
             yield cached
         return

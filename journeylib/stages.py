@@ -89,6 +89,13 @@ def _timestamp(value: Any, name: str) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+def _from_epoch_us(value: Any) -> pd.Timestamp:
+    """The default observation end from the last event's epoch microseconds (null: no events)."""
+    if pd.isna(value):
+        raise JourneyDataError("events: the table is empty; expected at least one event")
+    return pd.Timestamp(int(value), unit="us", tz="UTC")
+
+
 def _max_ts(t: ibis.Table) -> pd.Timestamp:
     value = engine.to_pandas(t.aggregate(m=t.ts.max()))["m"].iloc[0]
     if pd.isna(value):
@@ -264,17 +271,19 @@ def funnel(
     stages = _check_stages(stages)
     win = _window_seconds(window)
     t = _drop_outbound(_events_table(events))
-    obs_end = _max_ts(t) if observation_end is None else _timestamp(observation_end, "observation_end")
-    obs_us = int(obs_end.value // 1_000)
     win_us = None if win is None else int(round(win * 1_000_000))
 
     # times in exact epoch microseconds (engine.epoch_us: equal on DuckDB and Spark)
     # each event's position in the stage list (_s, null for other stages) is computed once
     ev = t.select("customer_id", _s=ibis.cases(*[(t.stage == s, k) for k, s in enumerate(stages)], else_=None),
                   _e=engine.epoch_us(t))
-    ev = ev.filter(ev._s.notnull())
     k_cols = [f"_t{k}" for k in range(len(stages))]
-    with (_closed_reaches if closed else _open_reaches)(ev, stages, win_us) as cur:
+    with (_closed_reaches if closed else _open_reaches)(ev, stages, win_us) as (cur, last_us):
+        if observation_end is None:
+            obs_end = _from_epoch_us(last_us.execute())
+        else:
+            obs_end = _timestamp(observation_end, "observation_end")
+        obs_us = int(obs_end.value // 1_000)
         cur = _attach_group(cur, by, customers)
         mature = ibis.literal(True) if win_us is None else (cur._entry + win_us <= obs_us)
         agg = _step_stats(cur.mutate(_mature=mature), k_cols)
@@ -315,18 +324,23 @@ def funnel(
 
 
 @contextmanager
-def _open_reaches(ev: ibis.Table, stages: Sequence[str], win_us: int | None) -> Iterator[ibis.Table]:
-    """One row per customer: ``customer_id, _entry, _t0.._tK``, the first time at each stage within the window."""
+def _open_reaches(ev: ibis.Table, stages: Sequence[str], win_us: int | None) -> Iterator[tuple[ibis.Table, ibis.Scalar]]:
+    """One row per customer: ``customer_id, _entry, _t0.._tK``, the first time at each stage within the window.
+
+    Also yields the last event's time (epoch microseconds, a lazy scalar), as :func:`_closed_reaches` does.
+    """
+    last = ev._e.max()
+    ev = ev.filter(ev._s.notnull())
     entry = ev.group_by("customer_id").aggregate(_entry=ev._e.min())
     ev2 = ev.join(entry, "customer_id")
     if win_us is not None:
         ev2 = ev2.filter(ev2._e <= ev2._entry + win_us)
     aggs = {f"_t{k}": ev2._e.min(where=ev2._s == k) for k in range(len(stages))}
-    yield ev2.group_by("customer_id").aggregate(_entry=ev2._entry.min(), **aggs)
+    yield ev2.group_by("customer_id").aggregate(_entry=ev2._entry.min(), **aggs), last
 
 
 @contextmanager
-def _closed_reaches(ev: ibis.Table, stages: Sequence[str], win_us: int | None) -> Iterator[ibis.Table]:
+def _closed_reaches(ev: ibis.Table, stages: Sequence[str], win_us: int | None) -> Iterator[tuple[ibis.Table, ibis.Scalar]]:
     """One row per entrant: ``customer_id, _entry, _t0.._tK``, the time of each closed-funnel step (null: not reached).
 
     Step k is reached at the first stage-k event no earlier than step k-1's time (and
@@ -337,12 +351,15 @@ def _closed_reaches(ev: ibis.Table, stages: Sequence[str], win_us: int | None) -
     step k-1's time needs their events in order: those "tangled" customers, usually
     few or none, go through the exact event-level chain. The per-customer table is
     cached (a temporary table; a persisted DataFrame on Spark) while the caller uses it.
+
+    ``ev`` holds every event (``_s`` null off the stage list), so the same pass also
+    gives the last event's time, yielded as a lazy scalar over the cached table.
     """
     k_cols = [f"_t{k}" for k in range(len(stages))]
     at = [ibis.ifelse(ev._s == k, ev._e, ibis.null("int64")) for k in range(len(stages))]
     p = ev.group_by("customer_id").aggregate(**{f"_lo{k}": e.min() for k, e in enumerate(at)},
-                                             **{f"_hi{k}": e.max() for k, e in enumerate(at) if k})
-    p = p.filter(p._lo0.notnull())
+                                             **{f"_hi{k}": e.max() for k, e in enumerate(at) if k},
+                                             _last=ev._e.max())
     # Without a tangle, step k-1 was reached at _lo{k-1}: step k is reached at _lo{k} when
     # that is no earlier (and within the window); it is tangled when some stage-k
     # event precedes _lo{k-1} and another does not. (Each step's condition extends the
@@ -356,16 +373,16 @@ def _closed_reaches(ev: ibis.Table, stages: Sequence[str], win_us: int | None) -
             step &= lo <= p._lo0 + win_us
         reached = (reached & step).fill_null(False)
         times.append(ibis.ifelse(reached, lo, ibis.null("int64")))
-    p = p.select("customer_id", _tangled=tangled, **dict(zip(k_cols, times)))
+    p = p.select("customer_id", "_last", _tangled=tangled, **dict(zip(k_cols, times)))
     with engine.materialized(p) as p:
         cols = ["customer_id", "_entry", *k_cols]
-        cur = p.filter(~p._tangled).mutate(_entry=p._t0).select(*cols)
+        cur = p.filter(p._t0.notnull() & ~p._tangled).mutate(_entry=p._t0).select(*cols)
         n_tangled = engine.to_pandas(p.aggregate(n=p._tangled.cast("int64").sum()))["n"].iloc[0]
         if n_tangled:
             ids = p.filter(p._tangled).select(_tid=p.customer_id)
             exact = _closed_chain(ev.semi_join(ids, ev.customer_id == ids._tid), stages, win_us)
             cur = cur.union(exact.select(*cols))
-        yield cur
+        yield cur, p._last.max()
 
 
 def _closed_chain(ev: ibis.Table, stages: Sequence[str], win_us: int | None) -> ibis.Table:

@@ -57,6 +57,24 @@ def test_window_and_not_yet_mature():
     assert s2.loc["b", "customers"] == 3 and s2.loc["b", "not_yet_mature"] == 0
 
 
+def test_default_observation_end_is_the_last_event_of_any_stage():
+    """The default end is the last event, staged or not (outbound messages excluded), closed or open."""
+    ev = _ev([
+        ("1", "2024-01-01", "a"), ("1", "2024-01-02", "b"),
+        ("2", "2024-01-10", "a"),                        # window of 10 days ends 01-20
+        ("3", "2024-01-15", None),                       # an unstaged event: obs end 01-15 -> 2 immature
+    ])
+    outbound = ev.iloc[[0]].assign(ts=pd.Timestamp("2024-03-01", tz="UTC"), event="winback_sent", stage=None)
+    ev = pd.concat([ev, outbound], ignore_index=True)
+    for closed in (True, False):
+        f = funnel(ev, ("a", "b"), window=10, closed=closed)
+        assert f.observation_end == pd.Timestamp("2024-01-15", tz="UTC")
+        s = f.summary.set_index("stage")
+        assert s.loc["a", "mature_customers"] == 1 and s.loc["b", "not_yet_mature"] == 1
+    with pytest.raises(JourneyDataError, match="empty"):
+        funnel(ev[ev["event"] == "winback_sent"], ("a", "b"))
+
+
 def _brute_closed(df: pd.DataFrame, stages, window_days=None):
     """Reference: loop over each customer's events in time order."""
     counts = np.zeros(len(stages), dtype=int)
