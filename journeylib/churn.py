@@ -463,8 +463,7 @@ def winback_rates(
     end = _observation_end(ev, observation_end)
     end_s = _epoch(end)
     a = _activity(ev, touch_events, start_event, end_s)
-    w = ibis.window(group_by="customer_id", order_by="t")
-    a = a.mutate(nxt=a.t.lead().over(w))
+    a = engine.shift_within(a, "customer_id", [a.t], periods=-1, nxt=a.t)
     # a long gap after activity at t: next activity later than t + N, or none before end > t + N
     gap_after = a.nxt.isnull().ifelse(ibis.literal(end_s, type="int64") - a.t, a.nxt - a.t)
     ep = a.filter(gap_after > int(round(n_days * DAY)))

@@ -513,9 +513,9 @@ def _transition_cells(t: ibis.Table, stages: Sequence[str], collapse_repeats: bo
     names = sorted(stages)
     t = t.mutate(_r=ibis.cases(*[(t.stage == s, r) for r, s in enumerate(names)], else_=None))
     t = t.filter(t._r.notnull())  # staged events only
-    order = [t.ts] + [t[c] for c in ("event", "channel") if c in t.columns] + [t._r]
-    w = ibis.window(group_by=t.customer_id, order_by=order)
-    t = t.select("customer_id", "_r", _prev=t._r.lag().over(w))
+    t = t.select("customer_id", "ts", *[c for c in ("event", "channel") if c in t.columns], "_r")
+    order = [t[c] for c in t.columns[1:]]  # schema.ORDER_KEYS
+    t = engine.shift_within(t, "customer_id", order, _prev=t._r).select("customer_id", "_r", "_prev")
     if collapse_repeats:
         t = t.filter(t._prev.isnull() | (t._prev != t._r))
     pos = [stages.index(s) for s in names]  # journey position of each rank

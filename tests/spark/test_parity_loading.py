@@ -148,3 +148,22 @@ def test_bad_input_corpus_csv(both, name, pattern):
         assert b[1] is not None and re.search(pattern, b[1]), b
     else:
         assert a[1] is None and b[1] is None and a[0] == b[0] and a[0] >= 1, (a, b)
+
+
+def test_shift_within_one_sort_on_duckdb_equals_the_partitioned_window_on_spark(both, small_sim, same):
+    """engine.shift_within sorts once on DuckDB and partitions on Spark: same previous/next rows."""
+    from journeylib import engine
+
+    def run():
+        t = jl.load_events(small_sim.events.head(5000))
+        t = t.mutate(_e=engine.epoch_us(t))
+        t = engine.shift_within(t, "customer_id", [t._e, t.event, t.channel, t.stage], prev_event=t.event,
+                                prev_e=t._e)
+        t = engine.shift_within(t, "customer_id", [t._e, t.event, t.channel, t.stage], periods=-1,
+                                next_event=t.event)
+        return t.select("customer_id", "_e", "event", "channel", "stage", "prev_event", "prev_e",
+                        "next_event").to_pandas()
+
+    a, b = both(run)
+    assert a["prev_event"].notna().sum() == len(a) - a["customer_id"].nunique()
+    same(a, b, sort_by=["customer_id", "_e", "event", "channel", "stage"], what="shift_within")
