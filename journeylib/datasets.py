@@ -8,6 +8,7 @@ from typing import Any
 
 import ibis
 
+from . import engine
 from .errors import JourneyDataError
 from .io import load_assignments, load_customers, load_events
 from .paths_config import CDNOW_DIR, SAMPLE_DIR
@@ -21,12 +22,16 @@ class Dataset:
     customers: ibis.Table | None
     assignments: ibis.Table | None
     ground_truth: dict[str, Any] | None
-    folder: Path
+    folder: Path | str  # a str for a URI such as s3a://bucket/journeys
 
 
-def resolve_data_dir(data_dir: str | Path) -> Path:
-    """``"sample"`` is the bundled synthetic sample; anything else is a folder path."""
-    return SAMPLE_DIR if str(data_dir) == "sample" else Path(data_dir).expanduser().resolve()
+def resolve_data_dir(data_dir: str | Path) -> Path | str:
+    """``"sample"`` is the bundled synthetic sample; a URI stays as given; anything else is a folder path."""
+    if str(data_dir) == "sample":
+        return SAMPLE_DIR
+    if engine.is_uri(data_dir):
+        return str(data_dir).rstrip("/")
+    return Path(data_dir).expanduser().resolve()
 
 
 def load_dataset(data_dir: str | Path = "sample", *, stages=None) -> Dataset:
@@ -34,33 +39,36 @@ def load_dataset(data_dir: str | Path = "sample", *, stages=None) -> Dataset:
 
     Each table is ``<name>.parquet`` or ``<name>.csv``, or a folder ``<name>/`` of such
     files (partitioned one level deep, e.g. by month); ``ground_truth.json`` is read
-    when present (the simulator writes it).
+    when present (the simulator writes it). ``data_dir`` may be a URI
+    (``s3a://bucket/journeys``, ``hdfs://...``, ``file:///...``): the current engine
+    lists and reads it (:func:`journeylib.engine.list_files`).
     """
     folder = resolve_data_dir(data_dir)
-    if not folder.is_dir():
-        raise JourneyDataError(f"data folder not found: {folder}; expected a folder with events.parquet or events.csv")
+    remote = isinstance(folder, str)
+    if not (engine.list_files(f"{folder}/*") if remote else folder.is_dir()):
+        raise JourneyDataError(f"data folder not found (or empty): {folder}; "
+                               "expected a folder with events.parquet or events.csv")
 
-    def find(name: str) -> Path | str | None:
+    def find(name: str) -> str | None:
         for ext in (".parquet", ".csv"):
-            if (folder / f"{name}{ext}").exists():
-                return folder / f"{name}{ext}"
-        part = folder / name
-        if part.is_dir():  # a partitioned dataset such as events/month=2024-01/part-0000.parquet
-            for pattern in ("*/*.parquet", "*.parquet", "*/*.csv", "*.csv"):
-                if any(part.glob(pattern)):
-                    return str(part / pattern)
+            if engine.list_files(f"{folder}/{name}{ext}"):
+                return f"{folder}/{name}{ext}"
+        # a partitioned dataset such as events/month=2024-01/part-0000.parquet
+        for pattern in ("*/*.parquet", "*.parquet", "*/*.csv", "*.csv"):
+            if engine.list_files(f"{folder}/{name}/{pattern}"):
+                return f"{folder}/{name}/{pattern}"
         return None
 
     ev = find("events")
     if ev is None:
         raise JourneyDataError(f"{folder} has no events.parquet or events.csv")
     cu, asg = find("customers"), find("assignments")
-    truth_file = folder / "ground_truth.json"
+    truth = engine.read_text(f"{folder}/ground_truth.json")
     return Dataset(
         events=load_events(ev, stages=stages),
         customers=load_customers(cu) if cu else None,
         assignments=load_assignments(asg) if asg else None,
-        ground_truth=json.loads(truth_file.read_text()) if truth_file.exists() else None,
+        ground_truth=json.loads(truth) if truth is not None else None,
         folder=folder,
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import glob
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -145,9 +146,68 @@ def _is_plain_text(s: pd.Series) -> bool:
     return pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")
 
 
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_STORAGE_HINT = ("Spark reads hdfs://, s3a://, abfss://, gs:// ... through the Hadoop connector for the "
+                 "scheme on its classpath (e.g. spark.jars.packages=org.apache.hadoop:hadoop-aws:<Hadoop "
+                 "version> for s3a://, with credentials in the Spark config); DuckDB reads s3://, gs://, "
+                 "https:// with its httpfs extension (INSTALL httpfs). file:// works on both")
+
+
+def is_uri(path: Any) -> bool:
+    """``scheme://...`` (object store, HDFS, ``file://``): listed and read by the engine, not by Python."""
+    return isinstance(path, str) and bool(_URI.match(path))
+
+
+def list_files(pattern: str, con: ibis.BaseBackend | None = None) -> list[str]:
+    """Files (or folders, for a plain local path) matching a path or glob, sorted.
+
+    Local paths are globbed here. A URI is listed by the engine that will read it, so
+    each sees the same files: Spark through its Hadoop file system (any scheme with a
+    connector on the classpath), DuckDB through its ``glob`` function (``file://``, and
+    ``s3://``/``gs://``/``https://`` with httpfs).
+    """
+    if not is_uri(pattern):
+        if any(ch in pattern for ch in "*?["):
+            return sorted(glob.glob(pattern))
+        return [pattern] if Path(pattern).exists() else []
+    con = con or default_connection()
+    try:
+        if con.name == "pyspark":
+            sc = con._session.sparkContext
+            hpath = sc._jvm.org.apache.hadoop.fs.Path(pattern)
+            found = hpath.getFileSystem(sc._jsc.hadoopConfiguration()).globStatus(hpath) or []
+            return sorted(str(st.getPath().toString()) for st in found if st.isFile())
+        if con.name == "duckdb":
+            rows = con.con.execute("SELECT file FROM glob(?)", [pattern]).fetchall()
+            return sorted(r[0] for r in rows)
+    except Exception as exc:  # noqa: BLE001 - Py4J / DuckDB errors: keep the gist, say what to do
+        raise JourneyDataError(f"cannot list {pattern} on {con.name}: {_gist(exc)}\n"
+                               f"What to do: {_STORAGE_HINT}") from exc
+    raise JourneyDataError(f"{pattern}: URIs are listed and read by DuckDB or Spark, not by {con.name}; "
+                           "read the table with your connection and pass the Ibis table instead")
+
+
+def read_text(path: str, con: ibis.BaseBackend | None = None) -> str | None:
+    """A small text file (e.g. ``ground_truth.json``), local or a URI; ``None`` when missing."""
+    if not list_files(path, con):
+        return None
+    if not is_uri(path):
+        return Path(path).read_text()
+    con = con or default_connection()
+    if con.name == "pyspark":
+        return con._session.read.text(path, wholetext=True).collect()[0][0]
+    return con.con.execute("SELECT content FROM read_text(?)", [path]).fetchall()[0][0]
+
+
+def _gist(exc: Exception) -> str:
+    """The first lines of a reader's error (Py4J and DuckDB messages are long)."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()] or [type(exc).__name__]
+    return " ".join(lines[:3])[:400]
+
+
 def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
-    files = sorted(glob.glob(path)) if any(ch in path for ch in "*?[") else [path]
-    if not files or not all(Path(f).exists() for f in files):
+    files = list_files(path, con)
+    if not files:
         raise JourneyDataError(f"{table}: file not found: {path}")
     suffix = Path(files[0]).suffix.lower()
     try:
@@ -159,7 +219,7 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
                 return _spark_parquet(con, path, files)
             return con.read_parquet(arg)
         if suffix in (".csv", ".txt", ".tsv", ".gz"):
-            empty = all(Path(f).stat().st_size == 0 for f in files)
+            empty = not is_uri(path) and all(Path(f).stat().st_size == 0 for f in files)
             if empty:
                 raise JourneyDataError(f"{table}: {path} is empty; expected a header row and data rows")
             if spark:
@@ -168,13 +228,13 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
     except JourneyDataError:
         raise
     except Exception as exc:  # DuckDB's reader errors are precise but deep; keep the gist
-        lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()] or [type(exc).__name__]
-        detail = " ".join(lines[:3])[:400]
         hint = ""
         if "unicode" in str(exc).lower() or "utf" in str(exc).lower():
             hint = ("\nWhat to do: the file is not UTF-8; re-save it as UTF-8, or read it with "
                     "pandas.read_csv(..., encoding='latin-1') and pass the DataFrame")
-        raise JourneyDataError(f"{table}: could not read {path}: {detail}{hint}") from exc
+        elif is_uri(path):
+            hint = f"\nWhat to do: {_STORAGE_HINT}"
+        raise JourneyDataError(f"{table}: could not read {path}: {_gist(exc)}{hint}") from exc
     raise JourneyDataError(f"{table}: unsupported file type '{suffix}' ({path}); expected .csv or .parquet")
 
 
@@ -182,18 +242,19 @@ def _spark_parquet(con: ibis.BaseBackend, path: str, files: list[str]) -> ibis.T
     """Read Parquet on Spark with hive partition columns (``month=2024-01/``) as DuckDB shows them.
 
     DuckDB adds the ``key=value`` folder names of a globbed path as columns; Spark does so
-    for a glob only when told where the partitioned table starts (``basePath``).
+    for a glob only when told where the partitioned table starts (``basePath``). Paths
+    are split as text, so local paths and URIs alike.
     """
     from ibis import util
 
     reader = con._session.read
-    parts = Path(path).parts
+    parts = path.split("/")
     wild = next((i for i, p in enumerate(parts) if any(ch in p for ch in "*?[")), None)
     if wild is not None:
-        base = Path(*parts[:wild])
-        rel_dirs = {q for f in files for q in Path(f).relative_to(base).parts[:-1]}
+        depth = len(parts) - wild  # path components from the first wildcard to the file name
+        rel_dirs = {q for f in files for q in f.split("/")[-depth:-1]}
         if rel_dirs and all("=" in q for q in rel_dirs):
-            reader = reader.option("basePath", str(base))
+            reader = reader.option("basePath", "/".join(parts[:wild]))
     name = util.gen_name("read_parquet")
     reader.parquet(path).createOrReplaceTempView(name)
     return con.table(name)

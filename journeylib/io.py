@@ -361,7 +361,13 @@ def _check_unique(t, keys, table, expected):
 
 
 def content_hash(source: Any) -> str:
-    """Short SHA-256 of the input: file bytes for paths, cell values for DataFrames."""
+    """Short SHA-256 of the input: file bytes for local paths, cell values for DataFrames.
+
+    ``"n/a"`` for other inputs, URIs included (reading a lake's files just to hash them
+    would cost a second full read), so their validation is never reused.
+    """
+    if engine.is_uri(source):
+        return "n/a"
     h = hashlib.sha256()
     if isinstance(source, pd.DataFrame):
         h.update(pd.util.hash_pandas_object(source, index=False).values.tobytes())
@@ -384,6 +390,8 @@ def _clean(t: ibis.Table, checks: dict, unchanged=()) -> ibis.Table:
 
 def _cache_key(source, t: ibis.Table, table: str, *parts) -> tuple[str | None, str | None]:
     """Content digest and validation-cache key of a file input (``None`` for other inputs)."""
+    if engine.is_uri(source):
+        return "n/a", None
     if not isinstance(source, (str, Path)):
         return None, None
     try:

@@ -315,3 +315,21 @@ def test_a_validation_that_dropped_duplicates_is_reused_with_the_same_rows_and_w
     assert len(passes) == 1  # the second load reused the first pass, duplicates included
     pd.testing.assert_frame_equal(got[0], got[1])
     assert got[0]["customer_id"].tolist() == ["a", "b", "c"] and got[0]["revenue"].iloc[1] == 9.5
+
+
+def test_a_file_uri_loads_like_the_local_folder(small_dir):
+    """A URI is listed and read by the engine (DuckDB's glob here): same tables, same ground truth."""
+    a, b = jl.load_dataset(small_dir), jl.load_dataset(small_dir.as_uri())
+    keys = ["customer_id", "ts", "event", "channel", "stage"]
+    pd.testing.assert_frame_equal(a.events.to_pandas().sort_values(keys, ignore_index=True),
+                                  b.events.to_pandas().sort_values(keys, ignore_index=True))
+    assert b.ground_truth == a.ground_truth is not None
+    assert b.folder == small_dir.as_uri()
+    with pytest.raises(JourneyDataError, match="not found"):
+        jl.load_dataset(small_dir.as_uri() + "/nothing-here")
+
+
+def test_an_object_store_the_engine_cannot_reach_is_a_clear_error():
+    """No httpfs (or no network): a JourneyDataError naming the URI and what to install."""
+    with pytest.raises(JourneyDataError, match=r"(?s)s3://journeylib-no-such-bucket/.*httpfs"):
+        jl.load_events("s3://journeylib-no-such-bucket/events/*.parquet")

@@ -167,3 +167,32 @@ def test_shift_within_one_sort_on_duckdb_equals_the_partitioned_window_on_spark(
     a, b = both(run)
     assert a["prev_event"].notna().sum() == len(a) - a["customer_id"].nunique()
     same(a, b, sort_by=["customer_id", "_e", "event", "channel", "stage"], what="shift_within")
+
+
+def test_a_uri_is_listed_and_read_by_the_engine(both, tmp_path_factory, same):
+    """load_dataset("file:///...") goes through each engine's own file system (Hadoop's on
+    Spark, as for hdfs:// or s3a://): the same tables as the local path, month column included."""
+    folder = simulate_to_parquet(tmp_path_factory.mktemp("uri"), 400, seed=5, chunk_customers=200,
+                                 progress=False)
+
+    def load(src):
+        ds = jl.load_dataset(src)
+        return (ds.events.to_pandas(), int(ds.customers.count().execute()), ds.ground_truth)
+
+    (ev_a, n_a, gt_a), (ev_b, n_b, gt_b) = both(lambda: load(folder.as_uri()))
+    (ev_local, _, gt_local), _ = both(lambda: load(folder))
+    assert n_a == n_b == 400 and gt_a == gt_b == gt_local is not None
+    assert "month" in ev_a.columns and ev_a["month"].nunique() > 1
+    keys = EVENT_KEYS + ["month"]
+    same(ev_a, ev_b, sort_by=keys, what="events from a URI")
+    same(ev_a, ev_local, sort_by=keys, what="URI vs local path")
+
+
+def test_an_unknown_storage_scheme_says_what_spark_needs(spark_con):
+    """A scheme without a Hadoop connector: a JourneyDataError naming it and the connector to add."""
+    jl.connect(spark_con)
+    try:
+        with pytest.raises(JourneyDataError, match=r"(?s)nosuchfs://lake/journeys.*No FileSystem for scheme.*hadoop-aws"):
+            jl.load_dataset("nosuchfs://lake/journeys")
+    finally:
+        jl.connect()
