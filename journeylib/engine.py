@@ -326,7 +326,7 @@ def shift_within(t: ibis.Table, by: str, order: list[ibis.Value], periods: int =
     previous row (SQL ``LAG``), ``-1`` the next one (``LEAD``); null where the group
     has no such row. Spark runs a window partitioned by ``by``. Other engines sort
     once by ``(by, *order)`` and null a value whose neighbour is in another group:
-    DuckDB's window over a million small partitions costs about 1.6x that one sort
+    DuckDB's window over a million small partitions costs about 1.5x that one sort
     (10^7 events), while Spark without partitions would move every row to one task.
     """
     if periods == 0:
