@@ -208,7 +208,11 @@ def _gist(exc: Exception) -> str:
 def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
     files = list_files(path, con)
     if not files:
-        raise JourneyDataError(f"{table}: file not found: {path}")
+        hint = ""
+        if is_uri(path) and not any(ch in path for ch in "*?["):
+            hint = (f"\nWhat to do: for a folder of files pass a glob such as {path.rstrip('/')}/*.parquet, "
+                    "or pass the dataset's folder to load_dataset")
+        raise JourneyDataError(f"{table}: file not found: {path}{hint}")
     suffix = Path(files[0]).suffix.lower()
     try:
         # DuckDB takes a list of files; Spark and others take the path or glob itself.

@@ -327,6 +327,8 @@ def test_a_file_uri_loads_like_the_local_folder(small_dir):
     assert b.folder == small_dir.as_uri()
     with pytest.raises(JourneyDataError, match="not found"):
         jl.load_dataset(small_dir.as_uri() + "/nothing-here")
+    with pytest.raises(JourneyDataError, match=r"(?s)not found: file://.*glob such as file://.*/\*\.parquet"):
+        jl.load_events(small_dir.as_uri())  # a folder: say to pass a glob
 
 
 def test_an_object_store_the_engine_cannot_reach_is_a_clear_error():
