@@ -47,10 +47,12 @@ from __future__ import annotations
 
 import html
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from math import factorial
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
+import ibis
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -398,8 +400,6 @@ def _paths_and_decay(events: Any, half_life: float, path_kwargs: dict) -> tuple[
     those once (about 40% less time than two queries). Per customer bucket over 20 million
     events, as :func:`journeylib.paths.path_table` is.
     """
-    import ibis
-
     from .paths import _sorted_path_table, fetch_with_first_conversions, path_table_expr
 
     cols = ["_kind", "path", "label", "credit", "conversions", "conversion_value", "null_count"]
@@ -436,8 +436,6 @@ def _time_decay_credit(agg: pd.DataFrame, channels: list[str], pt: pd.DataFrame)
 
 def _time_decay_expr(events: Any, half_life: float, path_kwargs: dict):
     """Engine expression: time-decay credit summed per (path, touchpoint) over converting journeys."""
-    import ibis
-
     rows = touch_rows_expr(events, **path_kwargs)
     j = journeys_expr(events, **path_kwargs)
     j = j.filter(j.conversions > 0).select(_cid=j.customer_id, _j=j.journey, path=j.path)
@@ -666,28 +664,62 @@ def stage_path_table(events: Any, from_stage: str, to_stage: str, *, touch_col: 
     return out[["path", "conversions", "conversion_value", "null_count"]]
 
 
-def _stage_paths_expr(t, from_stage: str, to_stage: str, touch_col: str, win: int | None):
-    import ibis
-
+def _stage_paths_expr(t, from_stage: str, to_stage: str, touch_col: str, win: int | None) -> pd.DataFrame:
+    """The stage path table of ``t``: the journeys' starts first (a small table), then one path query."""
     t = t.mutate(_e=engine.epoch_us(t))
-    a = t.filter(t.stage == from_stage)
-    a = a.group_by(_ca="customer_id").aggregate(_ta=a._e.min())
-    b = t.filter(t.stage == to_stage).select(_cb=t.customer_id, _tb=t._e)
-    ab = a.join(b, a._ca == b._cb).filter(lambda x: x._tb >= x._ta)
+    with _stage_starts(t, from_stage, to_stage, win) as starts:
+        touches = t.filter(t[touch_col].notnull()).select(
+            "customer_id", "_e", "event", label=t[touch_col].cast("string"))
+        j = touches.join(starts, touches.customer_id == starts._ca)
+        end_ok = ibis.ifelse(j._tb.isnull(), ibis.literal(True) if win is None else j._e <= j._ta + (win or 0),
+                             j._e <= j._tb)
+        j = j.filter((j._e >= j._ta) & end_ok)
+        item = ibis.struct({"e": j._e, "ev": j.event, "l": j.label})
+        per = j.group_by("customer_id").aggregate(_items=item.collect(), _conv=j._tb.notnull().max())
+        per = per.mutate(path=per._items.sort().map(lambda s: s.l).join(SEP), _c=per._conv.cast("int64"))
+        return engine.to_pandas(per.group_by("path").aggregate(conversions=per._c.sum(),
+                                                               null_count=(1 - per._c).sum()))
+
+
+@contextmanager
+def _stage_starts(t, from_stage: str, to_stage: str, win: int | None) -> Iterator[ibis.Table]:
+    """Per customer with a ``from_stage`` event: ``_ca``, the start ``_ta`` (first such event)
+    and ``_tb``, the first ``to_stage`` event at or after it (within ``win``; null: none).
+
+    As in the funnel (:func:`journeylib.stages._closed_reaches`), one grouped pass over
+    the events gives it for everyone whose ``to_stage`` events are not on both sides of
+    ``_ta`` (the first one at or after ``_ta`` is then simply the first one); only those
+    "tangled" customers need the join of their ``to_stage`` events onto their start. The
+    result is a table of its own, so the path query reads the events once: DuckDB
+    materializes an input read twice in one query, all of it when the log is more than a
+    plain table (e.g. duplicates dropped).
+    """
+    def first(cond, agg):
+        return getattr(ibis.ifelse(cond, t._e, ibis.null("int64")), agg)()
+
+    p = t.group_by(_ca=t.customer_id).aggregate(
+        _ta=first(t.stage == from_stage, "min"), _lo=first(t.stage == to_stage, "min"),
+        _hi=first(t.stage == to_stage, "max"))
+    p = p.filter(p._ta.notnull())
+    reached = p._lo >= p._ta
     if win is not None:
-        ab = ab.filter(ab._tb <= ab._ta + win)
-    ab = ab.group_by(_cc="_ca").aggregate(_tb=ab._tb.min())
-    starts = a.left_join(ab, a._ca == ab._cc).select("_ca", "_ta", "_tb")
-    touches = t.filter(t[touch_col].notnull()).select(
-        "customer_id", "_e", "event", label=t[touch_col].cast("string"))
-    j = touches.join(starts, touches.customer_id == starts._ca)
-    end_ok = ibis.ifelse(j._tb.isnull(), ibis.literal(True) if win is None else j._e <= j._ta + (win or 0),
-                         j._e <= j._tb)
-    j = j.filter((j._e >= j._ta) & end_ok)
-    item = ibis.struct({"e": j._e, "ev": j.event, "l": j.label})
-    per = j.group_by("customer_id").aggregate(_items=item.collect(), _conv=j._tb.notnull().max())
-    per = per.mutate(path=per._items.sort().map(lambda s: s.l).join(SEP), _c=per._conv.cast("int64"))
-    return per.group_by("path").aggregate(conversions=per._c.sum(), null_count=(1 - per._c).sum())
+        reached &= p._lo <= p._ta + win
+    p = p.select("_ca", "_ta", _tb=ibis.ifelse(reached.fill_null(False), p._lo, ibis.null("int64")),
+                 _tangled=((p._lo < p._ta) & (p._hi >= p._ta)).fill_null(False))
+    with engine.materialized(p) as p:
+        starts = p.filter(~p._tangled).select("_ca", "_ta", "_tb")
+        if not int(p._tangled.cast("int64").sum().execute() or 0):
+            yield starts
+            return
+        ids = p.filter(p._tangled).select("_ca", "_ta")
+        b = t.filter(t.stage == to_stage).select(_cb=t.customer_id, _e2=t._e)
+        ab = ids.join(b, (ids._ca == b._cb) & (b._e2 >= ids._ta))
+        if win is not None:
+            ab = ab.filter(ab._e2 <= ab._ta + win)
+        ab = ab.group_by(_cc="_ca").aggregate(_tb=ab._e2.min())
+        exact = ids.left_join(ab, ids._ca == ab._cc).select("_ca", "_ta", "_tb")
+        with engine.materialized(starts.union(exact)) as both:
+            yield both
 
 
 def stage_attribution(
