@@ -647,6 +647,13 @@ def stage_path_table(events: Any, from_stage: str, to_stage: str, *, touch_col: 
     ``window`` days if given). Its path is the touches from the start up to and
     including the converting event (or all later touches if it never converts).
     """
+    pair = (from_stage, to_stage)
+    return _stage_path_tables(events, [pair], touch_col, window, exclude_events)[pair]
+
+
+def _stage_path_tables(events: Any, transitions: Sequence[tuple[str, str]], touch_col: str, window: Any,
+                       exclude_events: Sequence[str] | None) -> dict[tuple[str, str], pd.DataFrame]:
+    """:func:`stage_path_table` of several transitions, sharing one grouped pass per customer bucket."""
     from .schema import OUTBOUND_EVENTS
     from .stages import _events_table, _window_seconds
 
@@ -658,68 +665,79 @@ def stage_path_table(events: Any, from_stage: str, to_stage: str, *, touch_col: 
     excl = list(OUTBOUND_EVENTS if exclude_events is None else exclude_events)
     if excl:
         t = t.filter(~t.event.isin(excl))
-    out = buckets.summed_per_bucket(t, lambda tb: _stage_paths_expr(tb, from_stage, to_stage, touch_col, win), "path",
-                                    ["conversions", "null_count"])
+    out = buckets.summed_per_bucket(t, lambda tb: _stage_paths(tb, transitions, touch_col, win),
+                                    ["_from", "_to", "path"], ["conversions", "null_count"])
     out["conversion_value"] = 0.0
-    return out[["path", "conversions", "conversion_value", "null_count"]]
+    cols = ["path", "conversions", "conversion_value", "null_count"]
+    return {(a, b): out[(out["_from"] == a) & (out["_to"] == b)][cols].reset_index(drop=True)
+            for a, b in transitions}
 
 
-def _stage_paths_expr(t, from_stage: str, to_stage: str, touch_col: str, win: int | None) -> pd.DataFrame:
-    """The stage path table of ``t``: the journeys' starts first (a small table), then one path query."""
+def _stage_paths(t, transitions: Sequence[tuple[str, str]], touch_col: str, win: int | None) -> pd.DataFrame:
+    """``_from, _to, path, conversions, null_count`` of ``t``.
+
+    One grouped pass gives every customer's first and last time at each stage involved
+    (a table of its own); each transition's journey starts follow from it
+    (:func:`_stage_starts`), then one path query per transition reads the events once.
+    """
     t = t.mutate(_e=engine.epoch_us(t))
-    with _stage_starts(t, from_stage, to_stage, win) as starts:
-        touches = t.filter(t[touch_col].notnull()).select(
-            "customer_id", "_e", "event", label=t[touch_col].cast("string"))
-        j = touches.join(starts, touches.customer_id == starts._ca)
-        end_ok = ibis.ifelse(j._tb.isnull(), ibis.literal(True) if win is None else j._e <= j._ta + (win or 0),
-                             j._e <= j._tb)
-        j = j.filter((j._e >= j._ta) & end_ok)
-        item = ibis.struct({"e": j._e, "ev": j.event, "l": j.label})
-        per = j.group_by("customer_id").aggregate(_items=item.collect(), _conv=j._tb.notnull().max())
-        per = per.mutate(path=per._items.sort().map(lambda s: s.l).join(SEP), _c=per._conv.cast("int64"))
-        return engine.to_pandas(per.group_by("path").aggregate(conversions=per._c.sum(),
-                                                               null_count=(1 - per._c).sum()))
+    names = sorted({s for pair in transitions for s in pair})
+
+    def at(s):
+        return ibis.ifelse(t.stage == s, t._e, ibis.null("int64"))
+
+    firsts = t.group_by(_ca=t.customer_id).aggregate(**{f"_lo{i}": at(s).min() for i, s in enumerate(names)},
+                                                     **{f"_hi{i}": at(s).max() for i, s in enumerate(names)})
+    touches = t.filter(t[touch_col].notnull()).select("customer_id", "_e", "event", label=t[touch_col].cast("string"))
+    frames = []
+    with engine.materialized(firsts) as firsts:
+        for a, b in transitions:
+            with _stage_starts(t, firsts, names.index(a), names.index(b), b, win) as starts:
+                j = touches.join(starts, touches.customer_id == starts._ca)
+                end_ok = ibis.ifelse(j._tb.isnull(), ibis.literal(True) if win is None else j._e <= j._ta + (win or 0),
+                                     j._e <= j._tb)
+                j = j.filter((j._e >= j._ta) & end_ok)
+                item = ibis.struct({"e": j._e, "ev": j.event, "l": j.label})
+                per = j.group_by("customer_id").aggregate(_items=item.collect(), _conv=j._tb.notnull().max())
+                per = per.mutate(path=per._items.sort().map(lambda s: s.l).join(SEP), _c=per._conv.cast("int64"))
+                pt = per.group_by("path").aggregate(conversions=per._c.sum(), null_count=(1 - per._c).sum())
+                frames.append(engine.to_pandas(pt).assign(_from=a, _to=b))
+    return pd.concat(frames, ignore_index=True)[["_from", "_to", "path", "conversions", "null_count"]]
 
 
 @contextmanager
-def _stage_starts(t, from_stage: str, to_stage: str, win: int | None) -> Iterator[ibis.Table]:
-    """Per customer with a ``from_stage`` event: ``_ca``, the start ``_ta`` (first such event)
-    and ``_tb``, the first ``to_stage`` event at or after it (within ``win``; null: none).
+def _stage_starts(t, firsts, ia: int, ib: int, to_stage: str, win: int | None) -> Iterator[ibis.Table]:
+    """Per customer with a from-stage event: ``_ca``, the start ``_ta`` (first such event)
+    and ``_tb``, the first to-stage event at or after it (within ``win``; null: none).
 
-    As in the funnel (:func:`journeylib.stages._closed_reaches`), one grouped pass over
-    the events gives it for everyone whose ``to_stage`` events are not on both sides of
-    ``_ta`` (the first one at or after ``_ta`` is then simply the first one); only those
-    "tangled" customers need the join of their ``to_stage`` events onto their start. The
-    result is a table of its own, so the path query reads the events once: DuckDB
-    materializes an input read twice in one query, all of it when the log is more than a
-    plain table (e.g. duplicates dropped).
+    ``firsts`` has each customer's first and last time at each stage (``_lo{i}``,
+    ``_hi{i}``). As in the funnel (:func:`journeylib.stages._closed_reaches`), the first
+    to-stage event at or after ``_ta`` is simply the first one unless the customer has
+    to-stage events on both sides of ``_ta``; only those "tangled" customers need the
+    join of their to-stage events onto their start. Starts are a table of their own, so
+    the path query reads the events once: DuckDB materializes an input read twice in
+    one query, all of it when the log is more than a plain table (e.g. duplicates dropped).
     """
-    def first(cond, agg):
-        return getattr(ibis.ifelse(cond, t._e, ibis.null("int64")), agg)()
-
-    p = t.group_by(_ca=t.customer_id).aggregate(
-        _ta=first(t.stage == from_stage, "min"), _lo=first(t.stage == to_stage, "min"),
-        _hi=first(t.stage == to_stage, "max"))
-    p = p.filter(p._ta.notnull())
-    reached = p._lo >= p._ta
+    ta, lo, hi = firsts[f"_lo{ia}"], firsts[f"_lo{ib}"], firsts[f"_hi{ib}"]
+    reached = lo >= ta
     if win is not None:
-        reached &= p._lo <= p._ta + win
-    p = p.select("_ca", "_ta", _tb=ibis.ifelse(reached.fill_null(False), p._lo, ibis.null("int64")),
-                 _tangled=((p._lo < p._ta) & (p._hi >= p._ta)).fill_null(False))
-    with engine.materialized(p) as p:
-        starts = p.filter(~p._tangled).select("_ca", "_ta", "_tb")
-        if not int(p._tangled.cast("int64").sum().execute() or 0):
-            yield starts
-            return
-        ids = p.filter(p._tangled).select("_ca", "_ta")
-        b = t.filter(t.stage == to_stage).select(_cb=t.customer_id, _e2=t._e)
-        ab = ids.join(b, (ids._ca == b._cb) & (b._e2 >= ids._ta))
-        if win is not None:
-            ab = ab.filter(ab._e2 <= ab._ta + win)
-        ab = ab.group_by(_cc="_ca").aggregate(_tb=ab._e2.min())
-        exact = ids.left_join(ab, ids._ca == ab._cc).select("_ca", "_ta", "_tb")
-        with engine.materialized(starts.union(exact)) as both:
-            yield both
+        reached &= lo <= ta + win
+    p = firsts.filter(ta.notnull()).select(
+        "_ca", _ta=ta, _tb=ibis.ifelse(reached.fill_null(False), lo, ibis.null("int64")),
+        _tangled=((lo < ta) & (hi >= ta)).fill_null(False))
+    starts = p.filter(~p._tangled).select("_ca", "_ta", "_tb")
+    if not int(p._tangled.cast("int64").sum().execute() or 0):
+        yield starts
+        return
+    ids = p.filter(p._tangled).select("_ca", "_ta")
+    b = t.filter(t.stage == to_stage).select(_cb=t.customer_id, _e2=t._e)
+    ab = ids.join(b, (ids._ca == b._cb) & (b._e2 >= ids._ta))
+    if win is not None:
+        ab = ab.filter(ab._e2 <= ab._ta + win)
+    ab = ab.group_by(_cc="_ca").aggregate(_tb=ab._e2.min())
+    exact = ids.left_join(ab, ids._ca == ab._cc).select("_ca", "_ta", "_tb")
+    with engine.materialized(starts.union(exact)) as both:
+        yield both
 
 
 def stage_attribution(
@@ -766,8 +784,9 @@ def stage_attribution(
     if not transitions:
         raise JourneyParameterError("transitions: expected at least one (from_stage, to_stage) pair")
     frames, totals = [], []
+    tables = _stage_path_tables(events, transitions, touch_col, window, None)
     for a, b in transitions:
-        pt = stage_path_table(events, a, b, touch_col=touch_col, window=window)
+        pt = tables[(a, b)]
         label = f"{a} → {b}"
         if pt.empty or pt["conversions"].sum() == 0:
             totals.append({"transition": label, "journeys": int(pt["null_count"].sum()) if len(pt) else 0,
