@@ -324,7 +324,8 @@ def funnel(
 
 
 @contextmanager
-def _open_reaches(ev: ibis.Table, stages: Sequence[str], win_us: int | None) -> Iterator[tuple[ibis.Table, ibis.Scalar]]:
+def _open_reaches(ev: ibis.Table, stages: Sequence[str],
+                  win_us: int | None) -> Iterator[tuple[ibis.Table, ibis.Scalar]]:
     """One row per customer: ``customer_id, _entry, _t0.._tK``, the first time at each stage within the window.
 
     Also yields the last event's time (epoch microseconds, a lazy scalar), as :func:`_closed_reaches` does.
@@ -340,7 +341,8 @@ def _open_reaches(ev: ibis.Table, stages: Sequence[str], win_us: int | None) -> 
 
 
 @contextmanager
-def _closed_reaches(ev: ibis.Table, stages: Sequence[str], win_us: int | None) -> Iterator[tuple[ibis.Table, ibis.Scalar]]:
+def _closed_reaches(ev: ibis.Table, stages: Sequence[str],
+                    win_us: int | None) -> Iterator[tuple[ibis.Table, ibis.Scalar]]:
     """One row per entrant: ``customer_id, _entry, _t0.._tK``, the time of each closed-funnel step (null: not reached).
 
     Step k is reached at the first stage-k event no earlier than step k-1's time (and
