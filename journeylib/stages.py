@@ -97,10 +97,8 @@ def _from_epoch_us(value: Any) -> pd.Timestamp:
 
 
 def _max_ts(t: ibis.Table) -> pd.Timestamp:
-    value = engine.to_pandas(t.aggregate(m=t.ts.max()))["m"].iloc[0]
-    if pd.isna(value):
-        raise JourneyDataError("events: the table is empty; expected at least one event")
-    return _timestamp(value, "observation_end")
+    """The last event's time (the default observation end)."""
+    return _from_epoch_us(engine.epoch_us(t).max().execute())
 
 
 def _attach_group(per_customer: ibis.Table, by: str | None, customers: Any) -> ibis.Table:
