@@ -61,7 +61,7 @@ from scipy import sparse
 
 from . import buckets, engine
 from .errors import JourneyDataError, JourneyParameterError
-from .paths import SEP, journeys_expr, touch_rows_expr
+from .paths import SEP, _path_of, _touch_item, journeys_expr, touch_rows_expr
 
 __all__ = [
     "RULE_MODELS", "ALL_MODELS", "AttributionResult", "attribute", "as_path_table", "markov_removal_effects",
@@ -697,9 +697,8 @@ def _stage_paths(t, transitions: Sequence[tuple[str, str]], touch_col: str, win:
                 end_ok = ibis.ifelse(j._tb.isnull(), ibis.literal(True) if win is None else j._e <= j._ta + (win or 0),
                                      j._e <= j._tb)
                 j = j.filter((j._e >= j._ta) & end_ok)
-                item = ibis.struct({"e": j._e, "ev": j.event, "l": j.label})
-                per = j.group_by("customer_id").aggregate(_items=item.collect(), _conv=j._tb.notnull().max())
-                per = per.mutate(path=per._items.sort().map(lambda s: s.l).join(SEP), _c=per._conv.cast("int64"))
+                per = j.group_by("customer_id").aggregate(_items=_touch_item(j).collect(), _conv=j._tb.notnull().max())
+                per = per.mutate(path=_path_of(per._items), _c=per._conv.cast("int64"))
                 pt = per.group_by("path").aggregate(conversions=per._c.sum(), null_count=(1 - per._c).sum())
                 frames.append(engine.to_pandas(pt).assign(_from=a, _to=b))
     return pd.concat(frames, ignore_index=True)[["_from", "_to", "path", "conversions", "null_count"]]

@@ -202,11 +202,21 @@ def fetch_with_first_conversions(events: ibis.Table, build: Callable[..., ibis.T
         return engine.to_pandas(build(events, **kw))
 
 
+def _touch_item(t: ibis.Table) -> ibis.Value:
+    """A touch as a struct that sorts in path order: time, then event and label (``ORDER_KEYS``)."""
+    return ibis.struct({"e": t._e, "ev": t.event, "l": t.label})
+
+
+def _path_of(items: ibis.Value) -> ibis.Value:
+    """The path string of a collected array of :func:`_touch_item` structs."""
+    return items.sort().map(lambda s: s.l).join(SEP)
+
+
 def journeys_expr(events: Any, **kwargs: Any) -> ibis.Table:
     """One row per journey with at least one touch (engine expression); see :func:`journeys`."""
     rows = touch_rows_expr(events, **kwargs)
     touch = rows._conv == 0
-    item = ibis.struct({"e": rows._e, "ev": rows.event, "l": rows.label})
+    item = _touch_item(rows)
     agg = rows.group_by(["customer_id", "journey"]).aggregate(
         _items=ibis.ifelse(touch, item, ibis.null(item.type())).collect(),
         n_touches=touch.cast("int64").sum(),
@@ -219,7 +229,7 @@ def journeys_expr(events: Any, **kwargs: Any) -> ibis.Table:
     agg = agg.filter(agg.n_touches > 0)
     return agg.select(
         "customer_id", "journey",
-        path=agg._items.sort().map(lambda s: s.l).join(SEP),
+        path=_path_of(agg._items),
         n_touches=agg.n_touches,
         conversions=agg.conversions,
         conversion_value=agg.conversion_value,
