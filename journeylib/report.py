@@ -34,6 +34,7 @@ from typing import Any, Mapping
 
 import nbformat
 import yaml
+from traitlets.config import Config
 
 from .errors import JourneyParameterError
 from .health import ENV_VAR
@@ -280,6 +281,20 @@ def _run_one_safely(nb: Path, pfile: Path | None, out: Path, no_input: bool, tim
         return RunResult(nb.name, False, time.time() - start, html_path, out / f"{nb.stem}.ipynb", {}, str(exc))
 
 
+@contextlib.contextmanager
+def _kernel_config():
+    """Each kernel talks over Unix sockets in a folder of its own, where the OS has them.
+
+    Nothing then listens on a TCP port (ipykernel warns about every unencrypted one),
+    and kernels started side by side cannot race for the same port or socket file.
+    """
+    if os.name != "posix":
+        yield Config()
+        return
+    with tempfile.TemporaryDirectory(prefix="jl-kernel-") as d:
+        yield Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(d, "k")}})
+
+
 def _execute(notebook: Path, params: dict[str, Any], out: Path, no_input: bool, timeout: int | None) -> RunResult:
     import papermill as pm
 
@@ -296,17 +311,18 @@ def _execute(notebook: Path, params: dict[str, Any], out: Path, no_input: bool, 
     try:
         for attempt in (1, 2):
             try:
-                pm.execute_notebook(str(notebook), str(tmp_nb), parameters=params, kernel_name="python3",
-                                    cwd=str(notebook.parent), progress_bar=False, execution_timeout=timeout,
-                                    log_output=False)
+                with _kernel_config() as config:
+                    pm.execute_notebook(str(notebook), str(tmp_nb), parameters=params, kernel_name="python3",
+                                        cwd=str(notebook.parent), progress_bar=False,
+                                        execution_timeout=timeout, log_output=False, config=config)
                 error = None
             except pm.PapermillExecutionError as exc:
                 error = f"{exc.ename}: {exc.evalue}"
             except Exception as exc:  # noqa: BLE001 - kernel death, timeout, ...
                 error = f"{type(exc).__name__}: {exc}".strip()
-                # Kernels started at the same moment can race for the same free TCP port
-                # ("Address already in use", then "Kernel died before replying to
-                # kernel_info"): nothing ran yet, so start once more.
+                # On TCP (Windows), kernels started at the same moment can race for the
+                # same free port ("Address already in use", then "Kernel died before
+                # replying to kernel_info"): nothing ran yet, so start once more.
                 if attempt == 1 and _kernel_start_race(error):
                     continue
             break

@@ -1,4 +1,5 @@
 """The papermill runner and the CLI: parameters checked up front, failures reported, batches survive."""
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -185,3 +186,31 @@ def test_parallel_notebooks_share_the_cores(monkeypatch):
     with report._duckdb_threads(2):  # an explicit setting wins
         assert os.environ["JOURNEYLIB_DUCKDB_THREADS"] == "3"
     assert os.environ["JOURNEYLIB_DUCKDB_THREADS"] == "3"
+
+
+def test_kernels_talk_over_unix_sockets_that_are_removed_afterwards(tmp_path, capfd, monkeypatch):
+    import nbformat
+
+    if os.name != "posix":
+        pytest.skip("Unix sockets only")
+    made, real = [], report._kernel_config
+
+    @contextlib.contextmanager
+    def spy():
+        with real() as config:
+            made.append(config.KernelManager.ip)
+            yield config
+
+    monkeypatch.setattr(report, "_kernel_config", spy)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import json\nfrom ipykernel.connect import get_connection_file\n"
+        "info = json.load(open(get_connection_file()))\nprint(info['transport'], info['ip'])")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    src = tmp_path / "where.ipynb"
+    nbformat.write(nb, src)
+    res = report.run_notebook(src, {}, tmp_path / "out")
+    assert res.ok, res.error
+    printed = "".join(json.loads(res.ipynb.read_text())["cells"][-1]["outputs"][0]["text"])
+    assert printed.split() == ["ipc", made[0]]
+    assert not Path(made[0]).parent.exists()  # the socket folder went with the kernel
+    assert "without encryption" not in capfd.readouterr().err
