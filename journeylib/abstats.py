@@ -38,6 +38,7 @@ import pandas as pd
 from scipy import special, stats
 
 from .errors import JourneyParameterError
+from .tables import html_table
 
 ALTERNATIVES = ("two-sided", "greater", "less")
 
@@ -301,7 +302,7 @@ class SRMResult:
         return f"SRMResult({self.message()})"
 
     def _repr_html_(self) -> str:
-        return f"<p><b>{'OK' if self.passed else 'SRM FAILED'}</b></p>" + self.summary.to_html(index=False)
+        return f"<p><b>{'OK' if self.passed else 'SRM FAILED'}</b></p>" + html_table(self.summary)
 
 
 def srm_test(observed: Sequence[int], planned_share: Sequence[float] | None = None, *,

@@ -62,6 +62,7 @@ from scipy import sparse
 from . import buckets, engine
 from .errors import JourneyDataError, JourneyParameterError
 from .paths import SEP, _path_of, _touch_item, journeys_expr, touch_rows_expr
+from .tables import html_table
 
 __all__ = [
     "RULE_MODELS", "ALL_MODELS", "AttributionResult", "attribute", "as_path_table", "markov_removal_effects",
@@ -357,7 +358,7 @@ class AttributionResult:
         if self.n_boot:
             note += f" ({self.confidence_level:.0%} bootstrap intervals in summary, {self.n_boot} resamples)"
         return (f"<h4>Attribution</h4><p>{html.escape(note)}</p>"
-                + self.shares().reset_index().to_html(index=False, escape=True, float_format=lambda v: f"{v:.3f}"))
+                + html_table(self.shares().reset_index(), "{:.1%}"))
 
     def plot(self, ax=None):
         """Grouped bars: share of conversions per channel for each model, with CIs."""
@@ -611,8 +612,8 @@ class StageAttributionResult:
 
     def _repr_html_(self) -> str:
         return ("<h4>Attribution per stage transition (share of conversions, Markov)</h4>"
-                + self._totals.to_html(index=False, escape=True)
-                + self._pivot().reset_index().to_html(index=False, escape=True, float_format=lambda v: f"{v:.3f}"))
+                + html_table(self._totals, formats={"conversion_rate": "{:.1%}"})
+                + html_table(self._pivot().reset_index(), "{:.1%}"))
 
     def plot(self, ax=None, *, model: str | None = None):
         """Heatmap: share of each transition's conversions credited to each channel."""

@@ -53,6 +53,7 @@ from scipy import stats
 from . import engine
 from .errors import JourneyDataError, JourneyParameterError
 from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
+from .tables import html_table
 
 DAY = 86_400_000_000  # microseconds: the engine works on integer epoch microseconds
 CENSOR_MODES = ("observable", "last_activity")
@@ -401,7 +402,7 @@ class WinbackResult:
     def _repr_html_(self) -> str:
         head = html.escape(f"Win-back after {self.inactive_days:g} days inactive, return within "
                            f"{self.within_days:g} days ({self.n_censored:,} episodes without full follow-up left out)")
-        return f"<p><b>{head}</b></p>" + self.summary.to_html(index=False, escape=True)
+        return f"<p><b>{head}</b></p>" + html_table(self.summary)
 
 
 def _wilson(k: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:

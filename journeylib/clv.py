@@ -30,6 +30,7 @@ from . import engine, health
 from .errors import JourneyDataError, JourneyFitError, JourneyParameterError
 from .cohorts import _day_number
 from .schema import PURCHASE_EVENT
+from .tables import html_table
 
 TIME_UNITS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
 """Model time units in days: day, week, month (average)."""
@@ -208,7 +209,7 @@ class FitResult:
         return f"{self.model}({p}; log-likelihood={self.log_likelihood:.2f}, n={self.n:,}, converged={self.converged})"
 
     def _repr_html_(self) -> str:
-        return f"<p>{html.escape(repr(self))}</p>" + self.summary.to_html()
+        return f"<p>{html.escape(repr(self))}</p>" + html_table(self.summary, index=True)
 
 
 def _minimize(nll_grad, x0: np.ndarray, name: str, maxiter: int = 2000,
@@ -642,7 +643,7 @@ class CLVBootstrap:
                 f"n_boot={self.n_boot}, customers={len(self.per_customer):,})")
 
     def _repr_html_(self) -> str:
-        return f"<p>{html.escape(repr(self))}</p>" + self.summary.to_html()
+        return f"<p>{html.escape(repr(self))}</p>" + html_table(self.summary, "{:,.1f}", index=True)
 
 
 def clv_bootstrap(summary: pd.DataFrame, *, horizon: float = 52.0, discount_rate: float = 0.10,
@@ -745,7 +746,7 @@ class CalibrationCheck:
                 f"holdout={self.duration:.3g} {self.time_unit})")
 
     def _repr_html_(self) -> str:
-        return f"<p>{html.escape(repr(self))}</p>" + self.table.to_html(index=False)
+        return f"<p>{html.escape(repr(self))}</p>" + html_table(self.table)
 
 
 def calibration_holdout(summary: pd.DataFrame, bgf: BetaGeoFitter, *, max_frequency: int = 7) -> CalibrationCheck:

@@ -23,6 +23,7 @@ import pandas as pd
 from . import engine
 from .errors import JourneyDataError, JourneyParameterError
 from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
+from .tables import html_table
 
 PERIODS = {"W": "week", "M": "month", "Q": "quarter"}
 _MONDAY = 345600  # epoch seconds of Monday 1970-01-05
@@ -260,7 +261,13 @@ class CohortTable:
                 f"observed cells={int(self.cells['observed'].sum())}, observation_end={self.observation_end})")
 
     def _repr_html_(self) -> str:
-        return f"<p>{html.escape(repr(self))}</p>" + self.summary.to_html(index=False, float_format="{:.3g}".format)
+        s = self.summary
+        formats = {c: "{:.1%}" if c.startswith("retention_") else "{:,.2f}" for c in s.columns
+                   if c.startswith(("retention_", "revenue_"))}
+        note = ("Retention: share of the cohort buying in that period. Revenue: cumulative revenue per cohort customer "
+                "up to that period. – : not observable yet (the period had not ended when the data stop).")
+        return (f"<p>{html.escape(repr(self))}</p><p>{html.escape(note)}</p>"
+                + html_table(s, "{:.3g}", formats=formats))
 
 
 def cohort_table(
@@ -408,14 +415,19 @@ class RepeatPurchase:
         return ax
 
     def plot_gaps(self, ax=None, *, max_days: int = 365):
-        """Histogram of days between consecutive purchase days."""
+        """Histogram of days between consecutive purchase days, up to the 99th percentile (at most ``max_days``)."""
         import matplotlib.pyplot as plt
 
         ax = ax or plt.gca()
-        g = self.gaps[self.gaps["gap_days"] <= max_days]
-        ax.bar(g["gap_days"], g["count"], width=1.0, color="#55a868")
+        g = self.gaps.set_index("gap_days")["count"]
+        g = g[g.index <= max_days]
+        if len(g):  # one filled step per day: 1-day bars over months of axis are thinner than a pixel
+            g = g.reindex(range(int(g.index.max()) + 1), fill_value=0)
+            ax.fill_between(g.index, g.to_numpy(), step="mid", color="#55a868", lw=0)
+            c = g.cumsum()
+            ax.set_xlim(-0.5, g.index[c >= 0.99 * c.iloc[-1]][0] + 0.5)
         ax.axvline(self.median_gap_days, color="black", ls="--", label=f"median {self.median_gap_days:.0f} days")
-        ax.set(xlabel="days between consecutive purchases", ylabel="number of gaps",
+        ax.set(xlabel="days between consecutive purchases (99% of gaps shown)", ylabel="number of gaps",
                title="Inter-purchase time distribution")
         ax.legend()
         return ax
@@ -440,7 +452,8 @@ class RepeatPurchase:
                 f"repeat_rate={r:.1%}, median_gap_days={self.median_gap_days:g})")
 
     def _repr_html_(self) -> str:
-        return f"<p>{html.escape(repr(self))}</p>" + self.by_group.to_html(index=False)
+        shares = {c: "{:.1%}" for c in ("repeat_rate", "lower", "upper")}
+        return f"<p>{html.escape(repr(self))}</p>" + html_table(self.by_group, formats=shares)
 
 
 def _day_to_timestamp(days: pd.Series) -> pd.Series:

@@ -35,6 +35,7 @@ from .churn import _micros
 from .engine import to_pandas, to_table
 from .errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
 from .schema import PURCHASE_EVENT
+from .tables import html_table
 
 KINDS = ("conversion", "count", "sum", "ratio")
 _DAY_US = 86_400_000_000
@@ -458,7 +459,7 @@ class ABResult:
                 f"{self.test} statistic={self.statistic:.3f}, pvalue={self.pvalue:.4g})")
 
     def _repr_html_(self) -> str:
-        return f"<p>{html.escape(repr(self))}</p>" + self.summary.to_html(index=False)
+        return f"<p>{html.escape(repr(self))}</p>" + html_table(self.summary)
 
 
 def _scalar(x, i=-1) -> float:
@@ -589,7 +590,7 @@ class Readout:
 
     def _repr_html_(self) -> str:
         note = f"<p><i>{html.escape(self.note)}</i></p>" if self.note else ""
-        return f"<p>{html.escape(repr(self))}</p>{note}" + self.summary.to_html(index=False)
+        return f"<p>{html.escape(repr(self))}</p>{note}" + html_table(self.summary)
 
 
 # --- stats half entry points ------------------------------------------------------------

@@ -47,6 +47,7 @@ from . import engine, health
 from .cohorts import _as_utc, _lit, _observation_end, _prepare
 from .errors import JourneyDataError, JourneyParameterError
 from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
+from .tables import html_table
 
 Z95 = NormalDist().inv_cdf(0.975)
 
@@ -131,7 +132,7 @@ class LoyaltyEffect:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        return "<p>Loyalty programme effect</p>" + self.table.to_html(index=False, float_format="{:.3f}".format)
+        return "<p>Loyalty programme effect</p>" + html_table(self.table, "{:.3f}")
 
 
 def _customers_frame(customers: Any, joined_col: str) -> pd.DataFrame:

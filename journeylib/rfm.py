@@ -37,6 +37,7 @@ from . import engine
 from .cohorts import _duckdb_epoch_us, _is_duckdb_tz, _lit, _prepare, _utc
 from .errors import JourneyDataError, JourneyParameterError
 from .schema import PURCHASE_EVENT
+from .tables import html_table
 
 SEGMENT_ORDER = ("champions", "loyal", "potential loyalists", "new customers", "promising", "need attention",
                  "about to sleep", "cannot lose them", "at risk", "hibernating")
@@ -191,7 +192,9 @@ class RFMSegments:
         return f"RFMSegments(as_of={self.as_of[:10]}, customers={int(self.table['customers'].sum()):,}, bins={self.bins})"
 
     def _repr_html_(self) -> str:
-        return f"<p>{html.escape(repr(self))}</p>" + self.table.to_html(index=False, float_format="{:.3g}".format)
+        formats = {"mean_recency_days": "{:.0f}", "mean_frequency": "{:.1f}", "revenue": "{:,.0f}",
+                   "share_customers": "{:.1%}", "share_revenue": "{:.1%}", "revenue_per_customer": "{:,.0f}"}
+        return f"<p>{html.escape(repr(self))}</p>" + html_table(self.table, "{:.3g}", formats=formats)
 
 
 def rfm_segments(rfm: pd.DataFrame) -> RFMSegments:

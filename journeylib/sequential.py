@@ -29,6 +29,7 @@ import pandas as pd
 from scipy import optimize
 
 from .abstats import check_level
+from .tables import html_table
 
 
 @lru_cache(maxsize=32)
@@ -137,4 +138,4 @@ class SequentialResult:
                 f"rejected={self.rejected})")
 
     def _repr_html_(self) -> str:
-        return f"<p>{html.escape(repr(self))}</p>" + self.looks.to_html(index=False)
+        return f"<p>{html.escape(repr(self))}</p>" + html_table(self.looks)

@@ -26,6 +26,7 @@ import pandas as pd
 from . import buckets, engine
 from .errors import JourneyDataError, JourneyParameterError
 from .schema import DEFAULT_STAGES, OUTBOUND_EVENTS
+from .tables import html_table
 
 __all__ = [
     "FunnelResult", "funnel", "TransitionResult", "stage_transitions", "JourneyMapData", "journey_map_data",
@@ -118,11 +119,17 @@ def _attach_group(per_customer: ibis.Table, by: str | None, customers: Any) -> i
     return j.drop("_cid", "_grp")
 
 
+_SHARE_COLS = ("step_conversion", "cumulative_conversion", "drop_off", "conversion_to_next")
+_DAY_COLS = ("median_days_from_previous", "median_days_in_stage")
+
+
 def _html_block(title: str, body: pd.DataFrame, note: str = "") -> str:
+    """Title, note and table; shares as percentages, days to one decimal."""
     out = f"<h4>{html.escape(title)}</h4>"
     if note:
         out += f"<p>{html.escape(note)}</p>"
-    return out + body.to_html(index=False, escape=True, float_format=lambda v: f"{v:,.3f}", na_rep="")
+    formats = {**{c: "{:.1%}" for c in _SHARE_COLS}, **{c: "{:.1f}" for c in _DAY_COLS}}
+    return out + html_table(body, "{:,.3f}", formats=formats)
 
 
 # --------------------------------------------------------------------------- funnel
@@ -473,7 +480,7 @@ class TransitionResult:
     def _repr_html_(self) -> str:
         return _html_block(
             f"Stage transitions: {self.share_going_back:.1%} of {self.customers:,} customers go back at least once",
-            self.probabilities.round(3).reset_index().rename(columns={"index": "from \\ to"}))
+            self.probabilities.reset_index().rename(columns={"index": "from \\ to"}))
 
     def plot(self, ax=None):
         """Heatmap of row probabilities (from-stage rows), annotated with % and counts."""

@@ -27,6 +27,7 @@ from . import engine, health
 from .churn import (WinbackResult, churn_counts, churn_expr, churn_labels, first_order_value,  # noqa: F401
                     winback_rates)
 from .errors import JourneyDataError, JourneyFitError, JourneyParameterError
+from .tables import html_table
 
 DEFAULT_HORIZONS: tuple[int, ...] = (30, 90, 180, 365)
 
@@ -243,7 +244,7 @@ class KaplanMeierResult:
             self.summary.to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
     def _repr_html_(self) -> str:
-        return self.summary.to_html(index=False, escape=True, float_format=lambda v: f"{v:.3f}")
+        return html_table(self.summary, "{:.3f}")
 
 
 def kaplan_meier(
@@ -330,8 +331,7 @@ class LogRankResult:
                 + self.table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
     def _repr_html_(self) -> str:
-        return f"<p>{html.escape(self.reading)}</p>" + self.table.to_html(
-            index=False, escape=True, float_format=lambda v: f"{v:.2f}")
+        return f"<p>{html.escape(self.reading)}</p>" + html_table(self.table, "{:.2f}")
 
 
 def _observed_expected(d: np.ndarray, e: np.ndarray, w: np.ndarray, key: np.ndarray) -> pd.DataFrame:
@@ -474,7 +474,7 @@ class CoxResult:
         c = f"{self.concordance:.3f}" if self.concordance is not None else "n/a"
         head = html.escape(f"Cox ({self.kind}): {self.n:,.0f} customers, {self.events:,.0f} churned, "
                            f"concordance {c}. {self.ph_reading}")
-        return f"<p>{head}</p>" + self.terms.to_html(index=False, escape=True, float_format=lambda v: f"{v:.3f}")
+        return f"<p>{head}</p>" + html_table(self.terms, "{:.3f}")
 
 
 def _design(df: pd.DataFrame, covariates: Sequence[str], reference: Mapping[str, Any],
