@@ -281,6 +281,47 @@ def _run_one_safely(nb: Path, pfile: Path | None, out: Path, no_input: bool, tim
         return RunResult(nb.name, False, time.time() - start, html_path, out / f"{nb.stem}.ipynb", {}, str(exc))
 
 
+HEARTBEAT_SECONDS = 60.0
+
+
+@contextlib.contextmanager
+def _heartbeat(name: str):
+    """While a notebook runs, print which cell it is on every :data:`HEARTBEAT_SECONDS`.
+
+    A report over 10^8 events runs for many minutes; without this a scheduled run says
+    nothing between "running 5 notebooks" and the first result. Short runs print nothing.
+    Yields the hook to call at each cell start (papermill's ``cell_start``).
+    """
+    import threading
+
+    state: dict[str, Any] = {}
+    done = threading.Event()
+    t0 = time.time()
+
+    def on_cell(cell, nb):
+        cells = _source_cells(nb)
+        index = next((k for k, c in enumerate(cells) if c is cell), None)
+        if index is not None:  # not the injected parameters
+            state.update(index=index, total=len(cells), source=cell.source, start=time.time())
+
+    def beat():
+        while not done.wait(HEARTBEAT_SECONDS):
+            if "index" not in state:
+                continue
+            first = next((ln.strip() for ln in state["source"].splitlines() if ln.strip()), "")
+            print(f"  ...    {name}: cell {state['index'] + 1} of {state['total']} running for "
+                  f"{(time.time() - state['start']) / 60:.1f} min ({(time.time() - t0) / 60:.1f} min in all): "
+                  f"{first[:70]}", flush=True)
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield on_cell
+    finally:
+        done.set()
+        thread.join()
+
+
 @contextlib.contextmanager
 def _kernel_config():
     """Each kernel talks over Unix sockets in a folder of its own, where the OS has them.
@@ -295,9 +336,33 @@ def _kernel_config():
         yield Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(d, "k")}})
 
 
+_ENGINE = "journeylib"
+
+
+def _register_engine() -> None:
+    """papermill's nbclient engine, calling ``on_cell(cell, notebook)`` when each cell starts."""
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class Engine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, on_cell=None, **kwargs):
+            if on_cell is not None:
+                start = nb_man.cell_start
+
+                def cell_start(cell, cell_index=None, **kw):
+                    on_cell(cell, nb_man.nb)
+                    return start(cell, cell_index, **kw)
+
+                nb_man.cell_start = cell_start
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+    papermill_engines.register(_ENGINE, Engine)
+
+
 def _execute(notebook: Path, params: dict[str, Any], out: Path, no_input: bool, timeout: int | None) -> RunResult:
     import papermill as pm
 
+    _register_engine()
     stem = notebook.stem
     ipynb_path, html_path = out / f"{stem}.ipynb", out / f"{stem}.html"
     fd, health_file = tempfile.mkstemp(prefix=f".{stem}-health-", suffix=".json", dir=out)
@@ -311,10 +376,11 @@ def _execute(notebook: Path, params: dict[str, Any], out: Path, no_input: bool, 
     try:
         for attempt in (1, 2):
             try:
-                with _kernel_config() as config:
+                with _kernel_config() as config, _heartbeat(notebook.name) as on_cell:
                     pm.execute_notebook(str(notebook), str(tmp_nb), parameters=params, kernel_name="python3",
-                                        cwd=str(notebook.parent), progress_bar=False,
-                                        execution_timeout=timeout, log_output=False, config=config)
+                                        cwd=str(notebook.parent), progress_bar=False, engine_name=_ENGINE,
+                                        execution_timeout=timeout, log_output=False, config=config,
+                                        on_cell=on_cell)
                 error = None
             except pm.PapermillExecutionError as exc:
                 error = f"{exc.ename}: {exc.evalue}"
@@ -353,14 +419,15 @@ def _execute(notebook: Path, params: dict[str, Any], out: Path, no_input: bool, 
     return RunResult(notebook.name, error is None, seconds, html_path, ipynb_path, params, error)
 
 
+def _source_cells(nb) -> list:
+    """The cells of the source notebook: without the ones papermill adds."""
+    return [c for c in nb.cells if not {"injected-parameters", "papermill-error-cell-tag"}
+            & set(c.metadata.get("tags", []))]
+
+
 def _failing_cell(nb) -> str | None:
     """'cell N (first line of code)' of the first cell with an error, numbered as in the source notebook."""
-    k = 0
-    for cell in nb.cells:
-        tags = cell.metadata.get("tags", [])
-        if "injected-parameters" in tags or "papermill-error-cell-tag" in tags:
-            continue
-        k += 1
+    for k, cell in enumerate(_source_cells(nb), 1):
         if cell.cell_type == "code" and any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
             first = next((ln for ln in cell.source.splitlines() if ln.strip()), "")
             return f"cell {k} ({first.strip()[:60]})"

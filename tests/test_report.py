@@ -2,6 +2,7 @@
 import contextlib
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -214,3 +215,22 @@ def test_kernels_talk_over_unix_sockets_that_are_removed_afterwards(tmp_path, ca
     assert printed.split() == ["ipc", made[0]]
     assert not Path(made[0]).parent.exists()  # the socket folder went with the kernel
     assert "without encryption" not in capfd.readouterr().err
+
+
+def test_a_long_notebook_prints_which_cell_it_is_on(tmp_path, capsys, monkeypatch):
+    import nbformat
+
+    monkeypatch.setattr(report, "HEARTBEAT_SECONDS", 0.5)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"),
+                                         nbformat.v4.new_code_cell("import time\ntime.sleep(2.5)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "slow.ipynb")
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nbformat.write(nb, tmp_path / "slow.ipynb")
+    res = report.run_notebook(tmp_path / "slow.ipynb", {"x": 2}, tmp_path / "out")  # injects a cell
+    assert res.ok, res.error
+    beats = [ln for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith("...")]
+    assert beats and all("slow.ipynb: cell" in ln for ln in beats)
+    assert any("cell 2 of 2 running for" in ln and ln.endswith("import time") for ln in beats)
+    time.sleep(1.2)  # the heartbeat stopped with the notebook
+    assert not capsys.readouterr().out.strip()
