@@ -166,7 +166,7 @@ class RFMSegments:
         ax = ax or plt.gca()
         counts = self.grid.pivot(index="R", columns="F", values="customers").sort_index(ascending=False)
         value = self.grid.pivot(index="R", columns="F", values="mean_monetary").sort_index(ascending=False)
-        sns.heatmap(value, annot=counts, fmt=".0f", cmap="YlGnBu", ax=ax,
+        sns.heatmap(value, annot=counts, fmt=",.0f", cmap="YlGnBu", ax=ax,
                     cbar_kws={"label": "mean revenue per customer"})
         ax.set(xlabel="F score (1 = fewest orders)", ylabel="R score (5 = most recent)",
                title=f"RFM grid at {self.as_of[:10]}: customers per cell")

@@ -201,6 +201,7 @@ class FunnelResult:
                 ax.text(counts[i] + top * 0.01, i, label, va="center", fontsize=9)
             ax.set_xlim(0, top * 1.9)
             ax.set_xlabel("customers reaching the stage")
+            ax.xaxis.set_major_locator(plt.MaxNLocator(4))  # room for "1,500,000" at any scale
             ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
         else:
             groups = list(dict.fromkeys(s["group"]))

@@ -107,6 +107,16 @@ def test_path_table_top_paths_sankey(small_sim):
     assert lengths["journeys"].sum() == len(j)
     ttc = P.time_to_convert(j)
     assert ttc.loc[0, "median"] == pytest.approx(j.loc[j.conversions > 0, "days_to_convert"].median())
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2)
+    P.plot_path_lengths(j, ax=a)
+    heights = [r.get_height() for r in a.patches]
+    assert heights == lengths["journeys"].tolist() + lengths["converting"].tolist()
+    assert a.yaxis.get_major_formatter()(12345, 0) == "12,345" and a.get_xlabel() == "touchpoints in the journey"
+    P.plot_time_to_convert(j, ax=b)
+    assert sum(r.get_height() for r in b.patches) == ttc.loc[0, "journeys"]
+    plt.close(fig)
 
 
 def test_stage_transitions_and_journey_map():
