@@ -212,9 +212,13 @@ def _path_of(items: ibis.Value) -> ibis.Value:
     return items.sort().map(lambda s: s.l).join(SEP)
 
 
-def journeys_expr(events: Any, **kwargs: Any) -> ibis.Table:
-    """One row per journey with at least one touch (engine expression); see :func:`journeys`."""
-    rows = touch_rows_expr(events, **kwargs)
+def journey_aggregate(rows: ibis.Table) -> ibis.Table:
+    """One row per journey with a touch, from :func:`touch_rows_expr` rows (engine expression).
+
+    ``customer_id, journey, _items`` (the touches as :func:`_touch_item` structs, not in
+    order), ``n_touches, conversions, conversion_value``, in epoch microseconds ``_first,
+    _last`` (touches) and ``_conv_e`` (the journey's first conversion), and ``path``.
+    """
     touch = rows._conv == 0
     item = _touch_item(rows)
     agg = rows.group_by(["customer_id", "journey"]).aggregate(
@@ -227,9 +231,17 @@ def journeys_expr(events: Any, **kwargs: Any) -> ibis.Table:
         _conv_e=rows._e.min(where=rows._conv == 1),
     )
     agg = agg.filter(agg.n_touches > 0)
+    return agg.mutate(path=_path_of(agg._items))
+
+
+def journeys_expr(events: Any, **kwargs: Any) -> ibis.Table:
+    """One row per journey with at least one touch (engine expression); see :func:`journeys`."""
+    return _journeys_of(journey_aggregate(touch_rows_expr(events, **kwargs)))
+
+
+def _journeys_of(agg: ibis.Table) -> ibis.Table:
     return agg.select(
-        "customer_id", "journey",
-        path=_path_of(agg._items),
+        "customer_id", "journey", "path",
         n_touches=agg.n_touches,
         conversions=agg.conversions,
         conversion_value=agg.conversion_value,
@@ -298,11 +310,15 @@ def journeys(
 
 def path_table_expr(events: Any, **kwargs: Any) -> ibis.Table:
     """The path table as an engine expression (aggregated from :func:`journeys_expr`)."""
-    j = journeys_expr(events, **kwargs)
-    return j.group_by("path").aggregate(
-        conversions=j.conversions.sum(),
-        conversion_value=j.conversion_value.sum(),
-        null_count=(j.conversions == 0).cast("int64").sum(),
+    return path_table_of(journey_aggregate(touch_rows_expr(events, **kwargs)))
+
+
+def path_table_of(agg: ibis.Table) -> ibis.Table:
+    """The path table of a :func:`journey_aggregate` (engine expression)."""
+    return agg.group_by("path").aggregate(
+        conversions=agg.conversions.sum(),
+        conversion_value=agg.conversion_value.sum(),
+        null_count=(agg.conversions == 0).cast("int64").sum(),
     )
 
 
