@@ -582,6 +582,32 @@ class Readout:
         """Plain-language reading of one experiment: what can and cannot be concluded."""
         return _conclusion(self, experiment)
 
+    def against_truth(self, truth: Mapping[str, Any]) -> pd.DataFrame:
+        """Planted vs estimated relative lift, for data with a simulator's ground truth.
+
+        ``truth``: the ``"experiments"`` part of :func:`journeylib.simulate.simulate`'s
+        ground truth. Returns ``experiment, metric, variant, true_rel_lift, estimate,
+        ci_low, ci_high, covered`` for each comparison with a planted lift: a number for
+        every metric, or a per-metric mapping; conversion's is the planted absolute lift
+        over the control rate.
+        """
+        rows = []
+        for r in self.results:
+            t = truth.get(r.experiment)
+            if not isinstance(t, Mapping) or "variants" not in t:
+                continue
+            lift = t.get("true_relative_lift")
+            true = lift.get(r.metric) if isinstance(lift, Mapping) else lift
+            if r.metric == "conversion" and "true_conversion" in t:
+                true = t["true_conversion"]["absolute_lift"] / t["true_conversion"]["control"]
+            if true is None:
+                continue
+            rows.append({"experiment": r.experiment, "metric": r.metric, "variant": r.variant,
+                         "true_rel_lift": float(true), "estimate": r.rel_lift, "ci_low": r.rel_ci_low,
+                         "ci_high": r.rel_ci_high, "covered": bool(r.rel_ci_low <= true <= r.rel_ci_high)})
+        return pd.DataFrame(rows, columns=["experiment", "metric", "variant", "true_rel_lift", "estimate",
+                                           "ci_low", "ci_high", "covered"])
+
     def __repr__(self) -> str:
         exps = sorted({r.experiment for r in self.results})
         bad = [s.experiment for s in self.srm if not s.passed]

@@ -84,6 +84,26 @@ def test_offer_ci_covers_planted_lift(sample):
     assert conv.ci_low <= truth["true_conversion"]["absolute_lift"] <= conv.ci_high
 
 
+def test_readout_against_planted_truth(sample):
+    truth = sample.ground_truth["experiments"]
+    ro = ex.ab_readout(sample.assignments, sample.events)
+    chk = ro.against_truth(truth).set_index(["experiment", "metric", "variant"])
+    offer = truth["personalised_offer"]
+    c = offer["true_conversion"]
+    assert chk.loc[("personalised_offer", "conversion", "treatment"), "true_rel_lift"] == pytest.approx(
+        c["absolute_lift"] / c["control"])
+    assert chk.loc[("personalised_offer", "purchases_per_user", "treatment"), "true_rel_lift"] == pytest.approx(
+        offer["purchase_rate_multiplier"] - 1)
+    assert ("personalised_offer", "revenue_per_order", "treatment") not in chk.index  # nothing planted
+    # a single planted number covers every metric and variant of that experiment
+    video = chk.loc["homepage_video"]
+    assert len(video) == 2 * len({m for _, m, _ in chk.index}) and (video["true_rel_lift"] == 0).all()
+    r = ro.result("homepage_video", "conversion", "video_b")
+    assert video.loc[("conversion", "video_b"), "estimate"] == r.rel_lift
+    assert (chk["covered"] == ((chk["ci_low"] <= chk["true_rel_lift"]) & (chk["true_rel_lift"] <= chk["ci_high"]))).all()
+    assert ro.against_truth({}).empty and list(ro.against_truth({}).columns)[-1] == "covered"
+
+
 def test_offer_detected_and_covered_at_scale(big_sim):
     truth = big_sim.ground_truth["experiments"]["personalised_offer"]
     ro = ex.ab_readout(big_sim.assignments, big_sim.events, experiments="personalised_offer")
