@@ -28,8 +28,9 @@ from .errors import JourneyParameterError
 from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
 from .stages import _events_table, _max_ts, _window_seconds
 
-__all__ = ["SEP", "journeys", "journeys_expr", "path_table", "path_table_expr", "top_paths", "path_lengths",
-           "time_to_convert", "sankey_data", "touch_rows_expr"]
+__all__ = ["SEP", "journeys", "journeys_expr", "journey_aggregate", "path_table", "path_table_expr", "path_table_of",
+           "top_paths", "path_lengths", "time_to_convert", "plot_path_lengths", "plot_time_to_convert", "sankey_data",
+           "touch_rows_expr"]
 
 SEP = " > "
 """Separator of touchpoints in a path string (as in the ``channelattribution`` package)."""
@@ -309,7 +310,7 @@ def journeys(
 
 
 def path_table_expr(events: Any, **kwargs: Any) -> ibis.Table:
-    """The path table as an engine expression (aggregated from :func:`journeys_expr`)."""
+    """The path table as an engine expression (from the journeys' :func:`journey_aggregate`)."""
     return path_table_of(journey_aggregate(touch_rows_expr(events, **kwargs)))
 
 
