@@ -33,7 +33,6 @@ join) vs a Cox model with membership as a time-varying covariate (lifelines
 """
 from __future__ import annotations
 
-import html
 import warnings
 from dataclasses import dataclass
 from statistics import NormalDist
