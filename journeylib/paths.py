@@ -422,12 +422,6 @@ def time_to_convert(journeys_df: pd.DataFrame) -> pd.DataFrame:
                           "p75": q[0.75], "p90": q[0.9]}])
 
 
-def _count_axis(axis) -> None:
-    import matplotlib.pyplot as plt
-
-    axis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-
-
 def plot_path_lengths(journeys_df: pd.DataFrame, ax=None):
     """Bars of journeys by number of touchpoints, the converting ones overlaid."""
     import matplotlib.pyplot as plt
@@ -437,7 +431,7 @@ def plot_path_lengths(journeys_df: pd.DataFrame, ax=None):
     ax.bar(pl["n_touches"], pl["journeys"], color="#9ecae1", label="all journeys")
     ax.bar(pl["n_touches"], pl["converting"], color="#3182bd", label="converting")
     ax.set(xlabel="touchpoints in the journey", ylabel="journeys", title="Path length")
-    _count_axis(ax.yaxis)
+    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
     ax.legend()
     return ax
 
@@ -450,7 +444,7 @@ def plot_time_to_convert(journeys_df: pd.DataFrame, ax=None, *, bins: int = 40):
     d = journeys_df.loc[journeys_df["conversions"] > 0, "days_to_convert"].dropna()
     ax.hist(d, bins=bins, color="#3182bd")
     ax.set(xlabel="days from first touch to conversion", ylabel="converting journeys", title="Time to convert")
-    _count_axis(ax.yaxis)
+    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
     return ax
 
 

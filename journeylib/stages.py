@@ -202,7 +202,7 @@ class FunnelResult:
             ax.set_xlim(0, top * 1.9)
             ax.set_xlabel("customers reaching the stage")
             ax.xaxis.set_major_locator(plt.MaxNLocator(4))  # room for "1,500,000" at any scale
-            ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+            ax.xaxis.set_major_formatter(plt.matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
         else:
             groups = list(dict.fromkeys(s["group"]))
             h = 0.8 / max(len(groups), 1)
