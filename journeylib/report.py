@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import html
 import json
 import os
@@ -339,6 +340,7 @@ def _kernel_config():
 _ENGINE = "journeylib"
 
 
+@functools.cache
 def _register_engine() -> None:
     """papermill's nbclient engine, calling ``on_cell(cell, notebook)`` when each cell starts."""
     from papermill.engines import NBClientEngine, papermill_engines
