@@ -306,6 +306,27 @@ def churn_labels(
     return df.reset_index(drop=True)
 
 
+def churn_overview(labels: pd.DataFrame) -> pd.DataFrame:
+    """One row: who is in a :func:`churn_labels` table (customers, churned, censored, returned, dates).
+
+    "churn observable until" is the observation end minus ``churn_after``: later
+    silences are too short to call churn yet.
+    """
+    missing = [c for c in ("churned", "returned") if c not in labels.columns]
+    if missing or "observation_end" not in labels.attrs:
+        raise JourneyParameterError(f"labels: expected the table of churn_labels(...) (columns churned, returned "
+                                    f"and its attrs); missing {missing or 'attrs'}")
+    end, after = labels.attrs["observation_end"], labels.attrs["churn_after"]
+    return pd.DataFrame([{
+        "customers": len(labels),
+        "churned": int(labels["churned"].sum()),
+        "still active (censored)": int((~labels["churned"]).sum()),
+        "came back after churning": int(labels["returned"].fillna(False).sum()),
+        "observation end": end.strftime("%Y-%m-%d"),
+        "churn observable until": (end - pd.Timedelta(days=after)).strftime("%Y-%m-%d"),
+    }])
+
+
 def _customer_table(customers: Any) -> ibis.Table:
     cu = engine.to_table(customers, table="customers")
     _require(cu, ("customer_id",), "customers")
@@ -375,6 +396,25 @@ class WinbackResult:
         for k, v in where.items():
             ep = ep[ep[k] == v]
         return float(ep["returned"].mean()) if len(ep) else float("nan")
+
+    @property
+    def reading(self) -> str:
+        """Plain words: the group with the best return rate, and whether it is clearly ahead of the next."""
+        s = self.summary.sort_values("rate", ascending=False)
+        if s.empty:
+            return f"Win-back: no customer was inactive {self.inactive_days:g}+ days with full follow-up."
+
+        def name(r) -> str:
+            return " / ".join(str(r[c]) for c in self.by) if self.by else "all"
+
+        best = s.iloc[0]
+        text = (f"Win-back: best return rate with **{name(best)}** ({best['rate']:.1%}, 95% CI {best['ci_low']:.1%} "
+                f"to {best['ci_high']:.1%}, {best['n']:,} customers) among customers inactive {self.inactive_days:g}+ days")
+        if len(s) > 1 and s.iloc[1]["rate"] >= best["ci_low"]:
+            nxt = s.iloc[1]
+            text += (f", not clearly ahead of **{name(nxt)}** ({nxt['rate']:.1%}, 95% CI {nxt['ci_low']:.1%} to "
+                     f"{nxt['ci_high']:.1%}): the intervals overlap")
+        return text + "."
 
     def plot(self, ax=None):
         """Bar chart of the return rate per group with 95% intervals."""

@@ -24,17 +24,17 @@ from lifelines.statistics import logrank_test, multivariate_logrank_test, propor
 from lifelines.utils import median_survival_times
 
 from . import engine, health
-from .churn import (WinbackResult, churn_counts, churn_expr, churn_labels, first_order_value,  # noqa: F401
-                    winback_rates)
+from .churn import (WinbackResult, churn_counts, churn_expr, churn_labels, churn_overview,  # noqa: F401
+                    first_order_value, winback_rates)
 from .errors import JourneyDataError, JourneyFitError, JourneyParameterError
 from .tables import html_table
 
 DEFAULT_HORIZONS: tuple[int, ...] = (30, 90, 180, 365)
 
 __all__ = [
-    "churn_labels", "churn_counts", "churn_expr", "winback_rates", "WinbackResult", "first_order_value",
+    "churn_labels", "churn_overview", "churn_counts", "churn_expr", "winback_rates", "WinbackResult", "first_order_value",
     "kaplan_meier", "KaplanMeierResult", "logrank", "LogRankResult", "cox", "CoxResult",
-    "to_start_stop", "DEFAULT_HORIZONS",
+    "to_start_stop", "membership_effect", "MembershipEffect", "against_truth", "DEFAULT_HORIZONS",
 ]
 
 
@@ -239,6 +239,19 @@ class KaplanMeierResult:
             ax.legend(title=" / ".join(self.by), loc="upper right")
         return ax
 
+    @property
+    def reading(self) -> str:
+        """One markdown bullet per group: median lifetime and the share still active at each horizon."""
+        lines = []
+        for r in self.summary.to_dict("records"):
+            med = ("more than half are still active at the end of follow-up" if np.isinf(r["median_days"])
+                   else f"half have churned after about {r['median_days']:.0f} days")
+            ret = ", ".join(f"{r[f'retention_{h:g}d']:.0%} after {h:g} days" for h in self.horizons
+                            if pd.notna(r[f"retention_{h:g}d"]))
+            lines.append(f"- **{r['group']}** ({r['customers']:,} customers): {med}"
+                         + (f"; still active: {ret}." if ret else "."))
+        return "\n".join(lines)
+
     def __repr__(self) -> str:
         return f"KaplanMeierResult(by={list(self.by)}, groups={len(self.fitters)})\n" + \
             self.summary.to_string(index=False, float_format=lambda v: f"{v:.3f}")
@@ -407,10 +420,42 @@ class CoxResult:
     n: float
     events: float
     reference: dict = field(default_factory=dict)
+    n_available: float | None = None
+    missing: dict = field(default_factory=dict)
 
     @property
     def summary(self) -> pd.DataFrame:
         return self.terms
+
+    @property
+    def note(self) -> str:
+        """Which customers the model was fitted on: rows left out for missing values, sampling."""
+        parts = []
+        if self.missing:
+            what = ", ".join(f"{n:,} without {c}" for c, n in self.missing.items())
+            parts.append(f"Customers with a missing covariate are left out ({what}).")
+        if self.n_available is not None and self.n < self.n_available:
+            parts.append(f"Fitted on a seeded random sample of {self.n:,.0f} of the {self.n_available:,.0f} "
+                         "customers: the hazard ratios are as precise as that sample allows, shown by their intervals.")
+        if self.concordance is not None:
+            parts.append(f"Concordance {self.concordance:.3f} (0.5 = no better than chance, 1 = perfect ordering).")
+        return " ".join(parts)
+
+    @property
+    def reading(self) -> str:
+        """Plain words: the covariates that clearly change churn, and whether their ratios hold at every age."""
+        sig = self.terms[self.terms["pvalue"] < 0.05]
+        drivers = "; ".join(f"{t} churns {'faster' if hr > 1 else 'slower'} (x{hr:.2f})"
+                            for t, hr in zip(sig["term"], sig["hazard_ratio"]))
+        text = f"Drivers (Cox, p < 0.05): {drivers or 'no covariate clearly changes the churn rate'}."
+        if len(self.terms) > 3:
+            text += (" With many terms, one in twenty clears this bar by chance; trust effects that are large "
+                     "and stable across runs.")
+        if self.ph_ok is not None:
+            text += (" The hazard ratios hold across customer age." if self.ph_ok else
+                     " Some effects change with customer age (see the proportional-hazards check); read their "
+                     "hazard ratios as averages.")
+        return text
 
     @property
     def ph_ok(self) -> bool | None:
@@ -473,7 +518,7 @@ class CoxResult:
     def _repr_html_(self) -> str:
         c = f"{self.concordance:.3f}" if self.concordance is not None else "n/a"
         head = html.escape(f"Cox ({self.kind}): {self.n:,.0f} customers, {self.events:,.0f} churned, "
-                           f"concordance {c}. {self.ph_reading}")
+                           f"concordance {c}. {self.ph_reading} {self.note}")
         return f"<p>{head}</p>" + html_table(self.terms, "{:.3f}")
 
 
@@ -602,6 +647,7 @@ def cox(
     ph_alpha: float = 0.01,
     sample: int | None = None,
     seed: int = 0,
+    missing: str = "raise",
     record_health: bool = True,
 ) -> CoxResult:
     """Cox proportional-hazards model of churn.
@@ -635,15 +681,31 @@ def cox(
         all rows). Each Newton step of the partial likelihood and the Schoenfeld test
         cost at least one pass over every customer: 10^5 customers give hazard ratios
         to a few per cent in seconds, 10^6 take minutes. The intervals are those of
-        the sample (honestly wider); ``n`` reports the rows used.
+        the sample (honestly wider); ``n`` reports the rows used, ``n_available`` the rows
+        there were.
+    missing
+        A missing value in a numeric or boolean covariate: ``"raise"`` (default) a
+        :class:`~journeylib.errors.JourneyDataError` naming the rows, or ``"drop"`` those
+        customers before sampling, counted per column in ``missing`` and ``note`` (like
+        R's ``na.omit``). Text covariates keep a ``(missing)`` level either way.
     """
     df = _frame(data)
+    if missing not in ("raise", "drop"):
+        raise JourneyParameterError(f"missing={missing!r}; expected 'raise' or 'drop'")
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+    _check_columns(df, covariates)
+    dropped: dict[str, int] = {}
+    if missing == "drop":
+        numeric = [c for c in covariates if pd.api.types.is_bool_dtype(df[c]) or pd.api.types.is_numeric_dtype(df[c])]
+        na = df[numeric].isna()
+        dropped = {c: int(n) for c, n in na.sum().items() if n}
+        df = df[~na.any(axis=1)]
+    n_available = float(len(df))
     if sample is not None:
         if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 10:
             raise JourneyParameterError(f"sample={sample!r}; expected a number of rows (at least 10) or None")
         if len(df) > sample:
             df = df.sample(n=int(sample), random_state=seed).sort_index()
-    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
     strata = [strata] if isinstance(strata, str) else list(strata or [])
     reference = dict(reference or {})
     time_varying = dict(time_varying or {})
@@ -679,7 +741,7 @@ def cox(
             except (ConvergenceError, ConvergenceWarning) as exc:
                 raise JourneyFitError(f"time-varying Cox did not converge: {exc}. Try penalizer=0.01 or fewer covariates.") from exc
             result = CoxResult(model, "time-varying", _terms_table(model, alpha), None, None, ph_alpha,
-                               tuple(strata), float(len(df)), float(e.sum()), refs)
+                               tuple(strata), float(len(df)), float(e.sum()), refs, n_available, dropped)
             return result
         fit_df = pd.concat([X, df[strata]], axis=1)
         fit_df["_duration"], fit_df["_event"] = d, e
@@ -705,7 +767,109 @@ def cox(
                                "pvalue": s["p"].to_numpy()})
         ww = np.ones(len(d)) if w is None else w
         result = CoxResult(model, "baseline", _terms_table(model, alpha), float(model.concordance_index_), ph,
-                           ph_alpha, tuple(strata), float(ww.sum()), float(ww[e].sum()), refs)
+                           ph_alpha, tuple(strata), float(ww.sum()), float(ww[e].sum()), refs,
+                           n_available if w is None else None, dropped)
     if check_assumptions and record_health:
         health.add_check("Cox proportional-hazards assumption", bool(result.ph_ok), result.ph_reading)
     return result
+
+
+# --------------------------------------------------------------------------- membership (immortal time)
+@dataclass(frozen=True)
+class MembershipEffect:
+    """Churn hazard ratio of a programme joined mid-life, two ways.
+
+    ``naive`` treats *ever a member* as a fixed trait (biased: members had to survive
+    until they joined, the immortal time); ``start_stop`` counts each customer as a
+    non-member until the day they join (the honest estimate). ``summary`` has one row
+    per model: ``model, hazard_ratio, ci_low, ci_high``.
+    """
+
+    naive: CoxResult
+    start_stop: CoxResult
+
+    @property
+    def hazard_ratio(self) -> float:
+        """The start/stop hazard ratio of membership (below 1: members churn less)."""
+        return self.start_stop.hazard_ratio("member")
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        rows = []
+        for name, res, term in (("naive: ever a member (wrong)", self.naive, "ever_member"),
+                                ("start/stop: member from joining on", self.start_stop, "member")):
+            lo, hi = res.confidence_interval(term)
+            rows.append({"model": name, "hazard_ratio": res.hazard_ratio(term), "ci_low": lo, "ci_high": hi})
+        return pd.DataFrame(rows)
+
+    @property
+    def reading(self) -> str:
+        hr, naive = self.hazard_ratio, self.naive.hazard_ratio("ever_member")
+        return (f"Once they join, members churn about **{abs(1 - hr):.0%} {'less' if hr < 1 else 'more'}** than "
+                f"comparable non-members (hazard ratio {hr:.2f}). The naive comparison would have claimed "
+                f"{abs(1 - naive):.0%} {'less' if naive < 1 else 'more'}.")
+
+    def __repr__(self) -> str:
+        return "MembershipEffect\n" + self.summary.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+
+    def _repr_html_(self) -> str:
+        return f"<p>{html.escape(self.reading.replace('**', ''))}</p>" + html_table(self.summary, "{:.2f}")
+
+
+def membership_effect(
+    data: Any,
+    joined_col: str,
+    covariates: Sequence[str] = (),
+    **cox_options: Any,
+) -> MembershipEffect:
+    """Effect on churn of joining a programme (loyalty, subscription) part-way through life.
+
+    Fits two Cox models on the same customers, adjusted for ``covariates``: the naive
+    one with a fixed ``ever_member`` flag, and the start/stop one in which ``member``
+    switches from 0 to 1 at ``joined_col`` (a timestamp column; missing = never
+    joined). ``cox_options`` (``strata``, ``sample``, ``seed``, ``missing``, ...) go to
+    both :func:`cox` fits; only the start/stop one is recorded in the health panel.
+    """
+    df = _frame(data)
+    _check_columns(df, [joined_col])
+    if "ever_member" in covariates:
+        raise JourneyParameterError("covariates: 'ever_member' is the naive model's own term; leave it out")
+    df = df.assign(ever_member=df[joined_col].notna())
+    naive = cox(df, [*covariates, "ever_member"], **{**cox_options, "record_health": False})
+    start_stop = cox(df, list(covariates), time_varying={"member": joined_col}, **cox_options)
+    return MembershipEffect(naive, start_stop)
+
+
+# --------------------------------------------------------------------------- planted truth
+def against_truth(truth: Mapping[str, Any], *, cox: CoxResult | None = None,
+                  membership: MembershipEffect | None = None,
+                  winback: WinbackResult | None = None) -> pd.DataFrame:
+    """Planted vs estimated values on simulated data (:func:`journeylib.simulate.simulate`).
+
+    Compares the segments' churn hazard ratios (``cox`` with a ``segment`` covariate),
+    the loyalty hazard ratio (both models of ``membership``; the naive row is expected
+    to miss) and the win-back return rate per touch channel (``winback`` by
+    ``touch_channel`` alone). Returns ``quantity, planted, estimate, ci_low, ci_high,
+    covered`` (planted value inside the 95% interval).
+    """
+    rows = []
+    if cox is not None:
+        terms = cox.summary.set_index("term")
+        for seg, hr in truth["segments"]["churn_hazard_ratio"].items():
+            if f"segment: {seg}" in terms.index:
+                r = terms.loc[f"segment: {seg}"]
+                rows.append((f"churn hazard ratio, {seg} vs {cox.reference.get('segment', 'reference')}",
+                             hr / truth["segments"]["churn_hazard_ratio"].get(cox.reference.get("segment"), 1.0),
+                             r["hazard_ratio"], r["ci_low"], r["ci_high"]))
+    if membership is not None:
+        planted = truth["churn"]["loyalty_hazard_ratio"]
+        for name, row in zip(("start/stop", "naive"), membership.summary.iloc[[1, 0]].itertuples()):
+            rows.append((f"loyalty hazard ratio ({name})", planted, row.hazard_ratio, row.ci_low, row.ci_high))
+    if winback is not None and winback.by == ("touch_channel",):
+        s = winback.summary.set_index("touch_channel")
+        for ch, p in truth["winback"]["return_prob"].items():
+            if ch in s.index:
+                rows.append((f"win-back return rate, {ch}", p, *s.loc[ch, ["rate", "ci_low", "ci_high"]]))
+    out = pd.DataFrame(rows, columns=["quantity", "planted", "estimate", "ci_low", "ci_high"])
+    out["covered"] = (out["ci_low"] <= out["planted"]) & (out["planted"] <= out["ci_high"])
+    return out

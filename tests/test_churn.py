@@ -283,3 +283,30 @@ def test_first_gap_on_time_buckets_equals_a_lag_over_every_event():
         assert row.n_events == len(t), cid
         if churned:
             assert row.last_active == pd.Timestamp(int(last), unit="us", tz="UTC"), cid
+
+
+def test_churn_overview_counts_the_labels():
+    sim = jl.simulate_journeys(2000, seed=3)
+    lab = churn.churn_labels(sim.events, start_event="purchase", churn_after=45, observation_end="2025-03-31")
+    row = churn.churn_overview(lab).iloc[0]
+    assert row["customers"] == len(lab) and row["churned"] == lab["churned"].sum()
+    assert row["churned"] + row["still active (censored)"] == len(lab)
+    assert row["came back after churning"] == lab["returned"].sum() > 0
+    assert row["observation end"] == "2025-03-31" and row["churn observable until"] == "2025-02-14"
+    with pytest.raises(JourneyParameterError, match="churn_labels"):
+        churn.churn_overview(lab.drop(columns="returned"))
+
+
+def test_winback_reading_names_the_best_group():
+    sim = jl.simulate_journeys(4000, seed=11)
+    wb = churn.winback_rates(sim.events, inactive_days=60, within_days=50)
+    s = wb.summary.set_index("touch_channel").sort_values("rate", ascending=False)
+    # 19 customers came back without a touch, 2 of them: a higher rate than e-mail's, but its
+    # interval is wide, and the reading must not crown it
+    assert list(s.index[:2]) == ["none", "email"] and s.loc["none", "n"] < 30
+    assert f"**none** ({s.loc['none', 'rate']:.1%}" in wb.reading
+    assert f"not clearly ahead of **email** ({s.loc['email', 'rate']:.1%}" in wb.reading
+    big = churn.winback_rates(jl.simulate_journeys(8000, seed=11).events, inactive_days=60, within_days=50)
+    b = big.summary.set_index("touch_channel").sort_values("rate", ascending=False)
+    assert b.index[0] == "email" and b.loc["email", "ci_low"] > b["rate"].iloc[1]  # planted 12% vs 6%
+    assert big.reading.startswith("Win-back: best return rate with **email**") and "not clearly" not in big.reading

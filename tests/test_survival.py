@@ -241,3 +241,79 @@ def test_cox_on_a_sample_uses_that_many_rows_and_still_covers_the_planted_ratio(
     assert same.hazard_ratio("segment: premium") == pytest.approx(full.hazard_ratio("segment: premium"))
     with pytest.raises(JourneyParameterError, match="sample"):
         sv.cox(lab, ["segment"], sample=0.5)
+
+
+def test_cox_drops_missing_covariates_only_when_asked_and_says_so(sim8k):
+    sim, lab = sim8k
+    lab = lab.merge(sv.first_order_value(sim.events), on="customer_id", how="left")
+    gone = lab.sample(frac=0.1, random_state=3).index  # planted gaps (e.g. orders without a recorded value)
+    lab.loc[gone, "first_order_value"] = np.nan
+    n_na = len(gone)
+    with pytest.raises(JourneyDataError, match="first_order_value"):
+        sv.cox(lab, ["segment", "first_order_value"], record_health=False)
+    res = sv.cox(lab, ["segment", "first_order_value"], missing="drop", record_health=False)
+    assert res.missing == {"first_order_value": n_na}
+    assert res.n == res.n_available == len(lab) - n_na
+    # the same fit as on the complete rows by hand
+    by_hand = sv.cox(lab.dropna(subset=["first_order_value"]), ["segment", "first_order_value"], record_health=False)
+    assert res.hazard_ratio("first_order_value") == pytest.approx(by_hand.hazard_ratio("first_order_value"))
+    assert f"{n_na:,} without first_order_value" in res.note
+    part = sv.cox(lab, ["segment", "first_order_value"], missing="drop", sample=1000, record_health=False)
+    assert part.n == 1000 and f"sample of 1,000 of the {len(lab) - n_na:,}" in part.note
+    with pytest.raises(JourneyParameterError, match="missing"):
+        sv.cox(lab, ["segment"], missing="ignore")
+
+
+def test_readings_follow_the_numbers(sim8k):
+    _, lab = sim8k
+    km = sv.kaplan_meier(lab, by="segment", horizons=[30, 90])
+    lines = km.reading.splitlines()
+    s = km.summary
+    assert len(lines) == len(s)
+    for line, r in zip(lines, s.to_dict("records")):
+        assert f"**{r['group']}** ({r['customers']:,} customers)" in line
+        assert f"{r['retention_30d']:.0%} after 30 days" in line and f"{r['retention_90d']:.0%} after 90 days" in line
+        if np.isfinite(r["median_days"]):
+            assert f"about {r['median_days']:.0f} days" in line
+    res = sv.cox(lab, ["segment"], reference={"segment": "standard"}, record_health=False)
+    # premium churns slower (planted 0.6), budget faster (1.5), both clearly
+    assert "segment: premium churns slower" in res.reading and "segment: budget churns faster" in res.reading
+    assert "hold across customer age" in res.reading
+
+
+def test_membership_effect_is_the_two_cox_fits_and_recovers_the_planted_ratio(sim8k):
+    sim, lab = sim8k
+    planted = sim.ground_truth["churn"]["loyalty_hazard_ratio"]
+    eff = sv.membership_effect(lab, "loyalty_joined_at", ["segment"], reference={"segment": "standard"})
+    tv = sv.cox(lab, ["segment"], time_varying={"member": "loyalty_joined_at"}, reference={"segment": "standard"})
+    assert eff.hazard_ratio == pytest.approx(tv.hazard_ratio("member"))
+    s = eff.summary
+    assert list(s["model"].str.split(":").str[0]) == ["naive", "start/stop"]
+    lo, hi = s.loc[1, ["ci_low", "ci_high"]]
+    assert lo < planted < hi
+    assert s.loc[0, "ci_high"] < planted  # immortal-time bias: the naive flag looks far more protective
+    assert f"hazard ratio {eff.hazard_ratio:.2f}" in eff.reading and "<table" in eff._repr_html_()
+    with pytest.raises(JourneyDataError, match="no_such_column"):
+        sv.membership_effect(lab, "no_such_column")
+
+
+def test_against_truth_on_simulated_data(sim8k):
+    sim, lab = sim8k
+    truth = sim.ground_truth
+    res = sv.cox(lab, ["segment"], reference={"segment": "standard"}, record_health=False)
+    eff = sv.membership_effect(lab, "loyalty_joined_at", ["segment"], reference={"segment": "standard"})
+    wb = sv.winback_rates(sim.events, sim.customers, inactive_days=60, within_days=50)
+    check = sv.against_truth(truth, cox=res, membership=eff, winback=wb).set_index("quantity")
+    assert check.loc["churn hazard ratio, premium vs standard", "planted"] == 0.6
+    assert check.loc["churn hazard ratio, budget vs standard", "estimate"] == pytest.approx(
+        res.hazard_ratio("segment: budget"))
+    assert check.loc["loyalty hazard ratio (start/stop)", "covered"]
+    assert not check.loc["loyalty hazard ratio (naive)", "covered"]
+    for ch, p in truth["winback"]["return_prob"].items():
+        row = check.loc[f"win-back return rate, {ch}"]
+        assert row["planted"] == p and row["estimate"] == pytest.approx(wb.rate(touch_channel=ch))
+    # against another reference level the planted ratio is relative to it
+    other = sv.cox(lab, ["segment"], reference={"segment": "premium"}, record_health=False)
+    rel = sv.against_truth(truth, cox=other).set_index("quantity")
+    assert rel.loc["churn hazard ratio, budget vs premium", "planted"] == pytest.approx(1.5 / 0.6)
+    assert rel.loc["churn hazard ratio, budget vs premium", "covered"]
