@@ -289,6 +289,11 @@ class SRMResult:
             "srm_passed": self.passed,
         })
 
+    @property
+    def flag(self) -> str:
+        """``"FAILED"`` below ``threshold``, ``"CHECK"`` below 0.05 (worth a look), else ``"ok"``."""
+        return "FAILED" if not self.passed else ("CHECK" if self.pvalue < 0.05 else "ok")
+
     def message(self) -> str:
         split = ", ".join(f"{v}={o:,}" for v, o in zip(self.variants, self.observed))
         plan = "/".join(f"{s:.0%}" for s in self.planned_share)

@@ -611,6 +611,9 @@ class CLVBootstrap:
     params: pd.DataFrame
     n_boot: int
     confidence_level: float
+    horizon: float = float("nan")
+    discount_rate: float = float("nan")
+    time_unit: str = "W"
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -621,6 +624,15 @@ class CLVBootstrap:
 
     def confidence_interval(self) -> tuple[float, float]:
         return self.total[1], self.total[2]
+
+    @property
+    def reading(self) -> str:
+        """The value of an average customer over the horizon, with its interval, in words."""
+        est, lo, hi = self.summary.loc["CLV per customer"]
+        unit = {"D": "days", "W": "weeks", "M": "months"}.get(self.time_unit, self.time_unit)
+        return (f"Expected value of an average customer over the next {self.horizon:g} {unit}: {est:,.1f} "
+                f"({self.confidence_level:.0%} CI {lo:,.1f}-{hi:,.1f}; parameter uncertainty only), discounted at "
+                f"{self.discount_rate:.0%} a year.")
 
     def plot(self, ax=None):
         """Histogram of per-customer CLV with the bootstrap interval of the mean."""
@@ -699,7 +711,7 @@ def clv_bootstrap(summary: pd.DataFrame, *, horizon: float = 52.0, discount_rate
         [np.bincount(inv, minlength=len(uniq)) @ row for row in d])
     lo_t, hi_t = np.quantile(totals, [alpha, 1 - alpha])
     return CLVBootstrap(per, (float(per["clv"].sum()), float(lo_t), float(hi_t)), pd.DataFrame(pars),
-                        len(draws), confidence_level)
+                        len(draws), confidence_level, float(horizon), float(discount_rate), unit)
 
 
 # --------------------------------------------------------------------------- calibration / holdout
@@ -723,6 +735,14 @@ class CalibrationCheck:
     @property
     def total_predicted(self) -> float:
         return float((self.table["predicted"] * self.table["customers"]).sum())
+
+    @property
+    def reading(self) -> str:
+        """Actual vs predicted holdout purchases in one sentence."""
+        unit = {"D": "days", "W": "weeks", "M": "months"}.get(self.time_unit, self.time_unit)
+        gap = self.total_predicted / self.total_actual - 1 if self.total_actual else float("nan")
+        return (f"Holdout ({self.duration:.3g} {unit}): actual {self.total_actual:,.0f} repeat purchase days, "
+                f"predicted {self.total_predicted:,.0f} ({gap:+.0%}).")
 
     def plot(self, ax=None):
         """Mean actual vs predicted holdout purchases per calibration frequency."""
@@ -770,3 +790,42 @@ def calibration_holdout(summary: pd.DataFrame, bgf: BetaGeoFitter, *, max_freque
     tab = tab[["frequency_bucket", "customers", "actual", "predicted"]]
     unit = summary.attrs.get("time_unit") or bgf.time_unit or "W"
     return CalibrationCheck(tab, float(np.median(dur)), unit)
+
+
+# --------------------------------------------------------------------------- reference values
+CDNOW_PUBLISHED: dict[str, float] = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "log_likelihood": -9582.4}
+"""BG/NBD on the CDNOW calibration sample (2,357 customers, weeks, calibration to
+1997-09-30): Fader, Hardie & Lee (2005), "Counting your customers the easy way",
+Marketing Science 24(2), section 4."""
+
+
+def against_published(bgf: BetaGeoFitter, published: dict[str, float] = CDNOW_PUBLISHED) -> pd.DataFrame:
+    """Fitted vs published BG/NBD parameters and log-likelihood: ``quantity, fitted, published, difference``."""
+    if bgf.result_ is None:
+        raise JourneyParameterError("bgf: not fitted yet; call BetaGeoFitter().fit(summary) first")
+    fitted = {**bgf.params_, "log_likelihood": bgf.result_.log_likelihood}
+    rows = [{"quantity": k, "fitted": float(fitted[k]), "published": float(v)} for k, v in published.items()]
+    out = pd.DataFrame(rows)
+    out["difference"] = out["fitted"] - out["published"]
+    return out
+
+
+def against_truth(truth: dict, ggf: GammaGammaFitter) -> pd.DataFrame:
+    """Planted vs fitted Gamma-Gamma parameters on simulated data, with the fit's 95% intervals.
+
+    ``truth``: :func:`journeylib.simulate.simulate`'s ground truth (its ``"spend"``
+    part). Returns ``parameter, planted, estimate, lower_95, upper_95, covered``.
+    """
+    if ggf.result_ is None:
+        raise JourneyParameterError("ggf: not fitted yet; call GammaGammaFitter().fit(summary) first")
+    spend = truth.get("spend") if isinstance(truth, dict) else None
+    if not spend:
+        raise JourneyParameterError("truth: expected a simulator's ground truth with a 'spend' part")
+    fit = ggf.result_.summary
+    rows = []
+    for name in ("p", "q", "gamma"):
+        planted = float(spend[f"gamma_gamma_{name}"])
+        lo, hi = fit.loc[name, "lower_95"], fit.loc[name, "upper_95"]
+        rows.append({"parameter": name, "planted": planted, "estimate": fit.loc[name, "estimate"],
+                     "lower_95": lo, "upper_95": hi, "covered": bool(lo <= planted <= hi)})
+    return pd.DataFrame(rows)

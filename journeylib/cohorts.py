@@ -199,6 +199,22 @@ class CohortTable:
         return g.reset_index()
 
     @property
+    def reading(self) -> str:
+        """Average retention one period after acquisition and at the oldest observable age, in words."""
+        avg = self.average_retention().set_index("period")
+        if avg.empty:
+            return "No cohort is old enough yet to show retention."
+        unit = PERIODS[self.period]
+        k = 1 if 1 in avg.index else int(avg.index.max())
+        last = int(avg.index.max())
+        text = (f"On average {avg.loc[k, 'retention']:.0%} of a cohort buys again in {unit} {k} after acquisition "
+                f"({int(avg.loc[k, 'cohorts'])} observable cohorts, size-weighted).")
+        if last != k:
+            text += (f" After {last} {unit}s {avg.loc[last, 'retention']:.0%} are still buying (only "
+                     f"{int(avg.loc[last, 'cohorts'])} cohort(s) are old enough to show this).")
+        return text
+
+    @property
     def summary(self) -> pd.DataFrame:
         """Cohort comparison: size, retention and cumulative revenue per customer at milestones."""
         size = self.cells.groupby("cohort")["size"].first()

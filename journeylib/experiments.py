@@ -563,6 +563,19 @@ class Readout:
     def srm_summary(self) -> pd.DataFrame:
         return pd.concat([s.summary for s in self.srm], ignore_index=True) if self.srm else pd.DataFrame()
 
+    @property
+    def srm_reading(self) -> str:
+        """One line per experiment: ``[ok|CHECK|FAILED]`` and the sample-ratio check in words."""
+        return "\n".join(f"[{s.flag}] {s.message()}" for s in self.srm)
+
+    @property
+    def cuped_summary(self) -> pd.DataFrame:
+        """Per comparison: whether CUPED ran, ``theta``, the pre-period correlation, the share of
+        variance it removed and the pre-period balance p-value between arms."""
+        cols = ["experiment", "metric", "variant", "cuped", "theta", "pre_correlation", "variance_reduction",
+                "pre_balance_pvalue"]
+        return pd.DataFrame([{c: getattr(r, c) for c in cols} for r in self.results], columns=cols)
+
     def result(self, experiment: str, metric: str, variant: str | None = None, segment: str | None = None) -> ABResult:
         """The :class:`ABResult` of one comparison (``variant`` may be omitted when there is one)."""
         hits = [r for r in self.results if r.experiment == experiment and r.metric == metric

@@ -83,6 +83,35 @@ class LoyaltyEffect:
         r = self.estimate(outcome, method)
         return float(r["lower"]), float(r["upper"])
 
+    @property
+    def reading(self) -> str:
+        """Naive vs adjusted purchase-rate effect (and the churn hazard ratio) in words."""
+        n, a = self.estimate("purchase rate", "naive"), self.estimate("purchase rate", "adjusted")
+        text = (f"Naively, members buy {n['estimate']:.2f}x as often as non-members. Controlling for who joins, "
+                f"joining raises the purchase rate {a['estimate']:.2f}x (95% CI {a['lower']:.2f}-{a['upper']:.2f}).")
+        churn = self.table[(self.table["outcome"] == "churn hazard") & (self.table["method"] == "adjusted")]
+        if len(churn):
+            c = churn.iloc[0]
+            text += (f" After joining, members churn at {c['estimate']:.2f}x the rate of non-members "
+                     f"(95% CI {c['lower']:.2f}-{c['upper']:.2f}).")
+        return text
+
+    def against_truth(self, truth: dict) -> pd.DataFrame:
+        """Planted vs estimated effects on simulated data: ``outcome, method, planted, estimate, lower, upper, covered``.
+
+        ``truth``: :func:`journeylib.simulate.simulate`'s ground truth. The naive rows
+        are expected to miss (selection into the programme, immortal time).
+        """
+        planted = (truth or {}).get("loyalty")
+        if not planted:
+            raise JourneyParameterError("truth: expected a simulator's ground truth with a 'loyalty' part")
+        values = {"purchase rate": planted["purchase_rate_multiplier"], "churn hazard": planted["hazard_ratio"]}
+        t = self.table[self.table["outcome"].isin(list(values)) & self.table["method"].isin(["naive", "adjusted"])]
+        out = t[["outcome", "method", "estimate", "lower", "upper"]].copy()
+        out.insert(2, "planted", out["outcome"].map(values).astype(float))
+        out["covered"] = (out["lower"] <= out["planted"]) & (out["planted"] <= out["upper"])
+        return out.reset_index(drop=True)
+
     def plot(self, ax=None):
         """Forest plot: naive vs adjusted estimates per outcome, with the no-effect line."""
         import matplotlib.pyplot as plt

@@ -188,6 +188,13 @@ class RFMSegments:
         ax.legend()
         return ax
 
+    @property
+    def reading(self) -> str:
+        """The two segments bringing the most revenue, and their share of customers."""
+        t = self.table.sort_values("share_revenue", ascending=False).head(2)
+        return (f"{' and '.join(t['segment'])} are {t['share_customers'].sum():.0%} of customers and bring "
+                f"{t['share_revenue'].sum():.0%} of revenue.")
+
     def __repr__(self) -> str:
         return f"RFMSegments(as_of={self.as_of[:10]}, customers={int(self.table['customers'].sum()):,}, bins={self.bins})"
 

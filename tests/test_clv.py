@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import journeylib as jl
+from journeylib import clv
 from journeylib.clv import (BetaGeoFitter, GammaGammaFitter, calibration_holdout, clv_bootstrap,
                             customer_lifetime_value, customer_summary)
 from journeylib.errors import JourneyDataError, JourneyFitError, JourneyParameterError
@@ -47,6 +48,14 @@ def test_bgnbd_reproduces_published_cdnow_fit(cdnow_summary):
     assert bgf.result_.log_likelihood == pytest.approx(-9582.4, abs=0.1)
     assert bgf.result_.n == 2357
     assert "alpha" in repr(bgf) and "<table" in bgf._repr_html_()
+    # the package's reference table carries the same published values (typed in independently above)
+    cmp = clv.against_published(bgf).set_index("quantity")
+    assert cmp["published"].drop("log_likelihood").to_dict() == BGNBD_REF
+    assert cmp.loc["log_likelihood", "published"] == -9582.4
+    assert (cmp["difference"].abs() < 0.1).all()
+    assert cmp.loc["r", "fitted"] == bgf.params_["r"]
+    with pytest.raises(JourneyParameterError, match="not fitted"):
+        clv.against_published(BetaGeoFitter())
 
 
 def test_gamma_gamma_reproduces_published_cdnow_fit(cdnow_tx):
@@ -162,6 +171,9 @@ def test_clv_consistency_and_bootstrap(cdnow_from_log):
     assert (per["clv_lower"] <= per["clv_upper"]).all()
     assert bs.params["r"].between(0.2, 0.3).all()
     assert "CLVBootstrap" in repr(bs) and "<table" in bs._repr_html_()
+    est, lo_c, hi_c = bs.summary.loc["CLV per customer"]
+    assert bs.reading == (f"Expected value of an average customer over the next 52 weeks: {est:,.1f} (95% CI "
+                          f"{lo_c:,.1f}-{hi_c:,.1f}; parameter uncertainty only), discounted at 0% a year.")
     assert bs.plot().get_xlabel().startswith("CLV")
 
 
@@ -171,6 +183,9 @@ def test_calibration_plot_and_errors(cdnow_from_log):
     assert chk.table["customers"].sum() == 2357
     # holdout purchases counted from the log: every purchase day after 1997-09-30
     assert chk.total_actual == cdnow_from_log["frequency_holdout"].sum()
+    gap = chk.total_predicted / chk.total_actual - 1
+    assert f"actual {chk.total_actual:,.0f} repeat purchase days, predicted {chk.total_predicted:,.0f} ({gap:+.0%})" \
+        in chk.reading
     ax = chk.plot()
     assert ax.get_ylabel().startswith("mean purchases in holdout")
     with pytest.raises(JourneyDataError, match="frequency_holdout"):
@@ -226,3 +241,16 @@ def test_compress_gives_the_distinct_rows_and_their_counts():
     ref, ref_counts = np.unique(np.column_stack(cols), axis=0, return_counts=True)
     np.testing.assert_array_equal(np.column_stack(uniq), ref)
     np.testing.assert_array_equal(counts, ref_counts)
+
+
+def test_gamma_gamma_against_planted_truth():
+    sim = jl.simulate_journeys(6000, seed=2)
+    s = customer_summary(sim.events, time_unit="W")
+    ggf = GammaGammaFitter().fit(s)
+    chk = clv.against_truth(sim.ground_truth, ggf).set_index("parameter")
+    planted = sim.ground_truth["spend"]
+    assert chk.loc["q", "planted"] == planted["gamma_gamma_q"] and chk.loc["p", "estimate"] == ggf.params_["p"]
+    # the simulator draws spend exactly from the Gamma-Gamma model: the intervals cover it
+    assert chk["covered"].all(), chk
+    with pytest.raises(JourneyParameterError, match="spend"):
+        clv.against_truth({}, ggf)

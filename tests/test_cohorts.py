@@ -42,6 +42,8 @@ def test_retention_triangle_cell_by_cell(tiny):
     assert avg.loc[1, "retention"] == pytest.approx(1 / 4)  # (1 + 0) / (3 + 1)
     assert avg.loc[2, "retention"] == pytest.approx(2 / 3)  # only the January cohort is observable
     assert avg.loc[2, "cohorts"] == 1
+    assert c.reading == ("On average 25% of a cohort buys again in month 1 after acquisition (2 observable cohorts, "
+                         "size-weighted). After 2 months 67% are still buying (only 1 cohort(s) are old enough to show this).")
     s = c.summary.set_index("cohort")
     assert s.loc["2024-01", "customers"] == 3 and np.isnan(s.loc["2024-03", "retention_month_1"])
     assert "CohortTable" in repr(c) and "<table" in c._repr_html_()

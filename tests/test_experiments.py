@@ -131,6 +131,11 @@ def test_cuped_reduces_variance_on_sample(sample):
         assert a.pre_correlation > 0.3
         assert a.pre_balance_pvalue > 0.001
     assert np.isnan(on.result("personalised_offer", "revenue_per_order").variance_reduction)  # no CUPED on ratios
+    cu = on.cuped_summary.set_index("metric")
+    assert len(cu) == len(on.results)
+    assert cu.loc["purchases_per_user", "variance_reduction"] == on.result(
+        "personalised_offer", "purchases_per_user").variance_reduction
+    assert not cu.loc["revenue_per_order", "cuped"]
 
 
 def test_srm_flagged_on_planted_mismatch(big_sim):
@@ -140,6 +145,10 @@ def test_srm_flagged_on_planted_mismatch(big_sim):
     srm = {s.experiment: s for s in ro.srm}
     assert not srm["email_send_time"].passed and srm["email_send_time"].pvalue < 0.001
     assert srm["personalised_offer"].passed and srm["homepage_video"].passed
+    assert srm["email_send_time"].flag == "FAILED"
+    lines = ro.srm_reading.splitlines()
+    assert len(lines) == len(ro.srm) and lines[[s.experiment for s in ro.srm].index("email_send_time")].startswith(
+        "[FAILED] SAMPLE RATIO MISMATCH in email_send_time")
     checks = {c["name"]: c for c in health.checks()}
     assert checks["SRM: email_send_time"]["passed"] is False
     assert "SAMPLE RATIO MISMATCH" in checks["SRM: email_send_time"]["detail"]

@@ -45,6 +45,14 @@ def test_spend_and_churn_effects_against_truth(effect, sim5k):
     naive = effect.estimate("churn hazard", "naive")
     assert adj.lower < hr < adj.upper
     assert naive.upper < hr  # immortal-time bias: members had to survive until they joined
+    chk = effect.against_truth(sim5k.ground_truth).set_index(["outcome", "method"])
+    assert chk.loc[("purchase rate", "adjusted"), "covered"] and chk.loc[("churn hazard", "adjusted"), "covered"]
+    assert not chk.loc[("purchase rate", "naive"), "covered"] and not chk.loc[("churn hazard", "naive"), "covered"]
+    assert chk.loc[("churn hazard", "adjusted"), "planted"] == hr
+    assert chk.loc[("purchase rate", "adjusted"), "estimate"] == effect.estimate("purchase rate", "adjusted").estimate
+    a = effect.estimate("purchase rate", "adjusted")
+    assert f"joining raises the purchase rate {a.estimate:.2f}x (95% CI {a.lower:.2f}-{a.upper:.2f})" in effect.reading
+    assert f"members churn at {adj.estimate:.2f}x" in effect.reading
 
 
 def test_gamma_fit_on_order_sums_equals_the_order_level_fit():

@@ -41,6 +41,10 @@ def test_rfm_scores_cell_by_cell(tiny):
     t = s.table.set_index("segment")
     assert t["customers"].sum() == 5 and t.loc["champions", "revenue"] == 35.0
     assert t.loc["champions", "share_revenue"] == pytest.approx(35 / 57)
+    # champions (a: 35) and need attention (b: 10) bring 45 of 57 revenue units with 2 of 5 customers
+    top2 = t.sort_values("share_revenue", ascending=False).index[:2]
+    assert list(top2) == ["champions", "need attention"]
+    assert s.reading == "champions and need attention are 40% of customers and bring 79% of revenue."
     assert s.grid["customers"].sum() == 5
     assert s.plot().get_ylabel().startswith("R score") and s.plot_segments().get_xlabel() == "share"
     assert "<table" in s._repr_html_()
