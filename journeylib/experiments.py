@@ -564,6 +564,24 @@ class Readout:
         return pd.concat([s.summary for s in self.srm], ignore_index=True) if self.srm else pd.DataFrame()
 
     @property
+    def decision_table(self) -> pd.DataFrame:
+        """The readout as a reader scans it: the relative lift and its interval in one text column
+        (``"+4.8% (-8.8% to +18.4%)"``), raw and adjusted p-values, and ``significant`` (the
+        Holm-adjusted p below ``alpha``); ``family`` only when it is not one experiment.
+        Numbers for further work: :attr:`summary`."""
+        s = self.summary
+        if s.empty:
+            return s
+        lift = [f"{v:+.1%} ({lo:+.1%} to {hi:+.1%})" if np.isfinite(v) else "–"
+                for v, lo, hi in zip(s["rel_lift"], s["rel_ci_low"], s["rel_ci_high"])]
+        keys = [c for c in ("family", "experiment", "segment", "metric", "variant") if c in s.columns]
+        if self.family == "experiment":
+            keys.remove("family")
+        out = s[keys + ["n_control", "n_variant", "mean_control", "mean_variant"]].copy()
+        out["relative lift (95% CI)"] = lift
+        return pd.concat([out, s[["pvalue", "p_holm", "p_bh"]], s["significant_holm"].rename("significant")], axis=1)
+
+    @property
     def srm_reading(self) -> str:
         """One line per experiment: ``[ok|CHECK|FAILED]`` and the sample-ratio check in words."""
         return "\n".join(f"[{s.flag}] {s.message()}" for s in self.srm)

@@ -31,6 +31,9 @@ def styled(df: pd.DataFrame, formats: Mapping[str, Any] | None = None, *, captio
     ``<script>...</script>`` would run in the report; every journeylib table goes through here.
     """
     sty = df.style.format(dict(formats or {}), escape="html", na_rep=na_rep)
+    short = [c for c in df.columns if df[c].astype(str).str.len().max() <= _NOWRAP_CHARS] if len(df) else []
+    if short:  # "2024-01" or "+4.8% (-8.8% to +18.4%)" read badly broken over two lines
+        sty = sty.set_properties(subset=short, **{"white-space": "nowrap"})
     sty = sty.format_index(escape="html", axis=1)
     if index:
         sty = sty.format_index(escape="html", axis=0)

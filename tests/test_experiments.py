@@ -192,6 +192,17 @@ def test_segment_breakdown_warns(small_sim):
     assert (s["n_control"] + s["n_variant"]).sum() == total
 
 
+def test_decision_table_is_the_summary_in_reading_order(small_sim):
+    ro = ex.ab_readout(small_sim.assignments, small_sim.events, experiments="personalised_offer")
+    s, d = ro.summary, ro.decision_table
+    assert "family" not in d.columns and len(d) == len(s)
+    r = s.iloc[0]
+    assert d["relative lift (95% CI)"].iloc[0] == f"{r.rel_lift:+.1%} ({r.rel_ci_low:+.1%} to {r.rel_ci_high:+.1%})"
+    assert (d["p_holm"] == s["p_holm"]).all() and (d["significant"] == s["significant_holm"]).all()
+    everything = ex.readout_from_stats(ex.variant_stats(small_sim.assignments, small_sim.events), family="all")
+    assert everything.decision_table.columns[0] == "family"
+
+
 def test_plots_and_display(small_sim):
     import matplotlib.pyplot as plt
 

@@ -1,7 +1,9 @@
 """Report tables: numbers formatted for a reader, strings from data escaped."""
+import re
+
 import pandas as pd
 
-from journeylib.tables import html_table
+from journeylib.tables import html_table, styled
 
 
 def test_html_table_formats_counts_shares_and_missing_values_and_escapes_text():
@@ -19,3 +21,13 @@ def test_html_table_formats_counts_shares_and_missing_values_and_escapes_text():
     pd.testing.assert_frame_equal(df, before)
     long = html_table(pd.DataFrame({"note": ["a long explanation " * 4]}))
     assert "<td>a long explanation" in long  # long text may wrap
+
+
+def test_styled_keeps_short_cells_on_one_line_and_lets_long_text_wrap():
+    df = pd.DataFrame({"lift": ["+4.8% (-8.8% to +18.4%)", "-3.4% (-17.2% to +10.3%)"],
+                       "note": ["x" * 41, "short"], "n": [1200, 3]})
+    out = styled(df, {"n": "{:,}"}).to_html()
+    selectors = re.search(r"([^}]*)\{\s*white-space: nowrap", out).group(1)
+    cols = {int(c) for c in re.findall(r"_row\d+_col(\d+)", selectors)}
+    assert cols == {0, 2}  # lift and n; the note column holds a 41-character cell
+    assert "1,200" in out
