@@ -65,6 +65,8 @@ def html_table(df: pd.DataFrame, float_format: str | Callable[[float], str] | No
             if pd.api.types.is_integer_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])}
     cols.update({c: fmt(spec) for c, spec in (formats or {}).items() if c in df.columns})
     shown = df.copy()
+    if not index:  # a columns name (a pivot's) would head a column of its own, shifting the others
+        shown.columns.name = None
     for c, f in cols.items():  # formatted here: to_html skips formatters for pandas' NA
         shown[c] = [f(v) for v in df[c]]
     floats = float_format.format if isinstance(float_format, str) else float_format

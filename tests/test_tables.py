@@ -31,3 +31,11 @@ def test_styled_keeps_short_cells_on_one_line_and_lets_long_text_wrap():
     cols = {int(c) for c in re.findall(r"_row\d+_col(\d+)", selectors)}
     assert cols == {0, 2}  # lift and n; the note column holds a 41-character cell
     assert "1,200" in out
+
+
+def test_html_table_of_a_reset_pivot_has_one_header_per_column():
+    pivot = pd.DataFrame({"channel": ["email", "search"], "a": [0.1, 0.2], "b": [0.3, 0.4]}).set_index("channel")
+    pivot.columns.name = "transition"
+    out = html_table(pivot.reset_index(), "{:.1%}")
+    header = re.search(r"<thead>(.*?)</thead>", out, re.S).group(1)
+    assert re.findall(r"<th[^>]*>([^<]*)</th>", header) == ["channel", "a", "b"]
