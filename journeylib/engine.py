@@ -178,13 +178,26 @@ def list_files(pattern: str, con: ibis.BaseBackend | None = None) -> list[str]:
             found = hpath.getFileSystem(sc._jsc.hadoopConfiguration()).globStatus(hpath) or []
             return sorted(str(st.getPath().toString()) for st in found if st.isFile())
         if con.name == "duckdb":
-            rows = con.con.execute("SELECT file FROM glob(?)", [pattern]).fetchall()
+            rows = con.con.execute("SELECT file FROM glob(?)", [_listing_glob(pattern)]).fetchall()
             return sorted(r[0] for r in rows)
     except Exception as exc:  # noqa: BLE001 - Py4J / DuckDB errors: keep the gist, say what to do
         raise JourneyDataError(f"cannot list {pattern} on {con.name}: {_gist(exc)}\n"
                                f"What to do: {_STORAGE_HINT}") from exc
     raise JourneyDataError(f"{pattern}: URIs are listed and read by DuckDB or Spark, not by {con.name}; "
                            "read the table with your connection and pass the Ibis table instead")
+
+
+def _listing_glob(pattern: str) -> str:
+    """A glob that DuckDB answers by listing the store: ``.../events.parque[t]`` for ``.../events.parquet``.
+
+    DuckDB's ``glob`` returns an object-store path without wildcards as given, whether or
+    not it exists (seen with httpfs on an S3 endpoint), so a missing ``events.parquet``
+    would hide the partitioned ``events/`` folder next to it. A one-character class
+    makes it a real listing of that exact name.
+    """
+    if any(ch in pattern for ch in "*?[") or not re.match(r"[A-Za-z0-9._-]", pattern[-1:]):
+        return pattern
+    return f"{pattern[:-1]}[{pattern[-1]}]"
 
 
 def read_text(path: str, con: ibis.BaseBackend | None = None) -> str | None:

@@ -333,6 +333,17 @@ def test_a_file_uri_loads_like_the_local_folder(small_dir):
         jl.load_events(small_dir.as_uri())  # a folder: say to pass a glob
 
 
+def test_a_uri_without_wildcards_is_listed_not_taken_as_given(small_dir):
+    """DuckDB's glob returns a wildcard-free object-store path as given; the engine is asked to list it."""
+    from journeylib.engine import _listing_glob, list_files
+
+    assert _listing_glob("s3://b/lake/events.parquet") == "s3://b/lake/events.parque[t]"
+    assert _listing_glob("s3://b/lake/events/*/*.parquet") == "s3://b/lake/events/*/*.parquet"
+    uri = small_dir.as_uri()  # DuckDB lists file:// paths as local paths
+    assert [Path(f).name for f in list_files(f"{uri}/events.parquet")] == ["events.parquet"]
+    assert list_files(f"{uri}/no-such-file.parquet") == []
+
+
 def test_an_object_store_the_engine_cannot_reach_is_a_clear_error():
     """No httpfs (or no network): a JourneyDataError naming the URI and what to install."""
     with pytest.raises(JourneyDataError, match=r"(?s)s3://journeylib-no-such-bucket/.*httpfs"):

@@ -1,0 +1,372 @@
+"""Frequentist A/B statistics from per-variant sufficient statistics.
+
+Everything here works on numpy arrays of sufficient statistics (``n``, sum, sum of
+squares, cross products), so one call evaluates thousands of comparisons at once
+(the coverage simulations in the tests rely on that) and no function ever needs
+the per-user rows.
+
+Conventions
+-----------
+* ``alternative`` is ``"two-sided"``, ``"greater"`` (variant > control) or
+  ``"less"``, as in scipy. Confidence intervals follow the alternative: a one-sided
+  test gets a one-sided interval (one bound infinite).
+* Variances are sample variances (``ddof=1``).
+* Conversion: the p-value is the two-proportion z-test with the pooled variance
+  under H0 (as :func:`statsmodels.stats.proportion.proportions_ztest`); the CI of the
+  difference is Wald with unpooled variances (as
+  ``confint_proportions_2indep(method="wald")``).
+* Means: Welch's t-test with Welch-Satterthwaite degrees of freedom (as
+  ``scipy.stats.ttest_ind(equal_var=False)``).
+* Ratio metrics (sum of numerator / sum of denominator per variant, e.g. revenue
+  per order): delta-method variance, z-test.
+* Relative lift ``mean_variant / mean_control - 1``: delta method (first-order
+  Taylor expansion of the ratio of two independent means). Fieller's interval is
+  not used; with the sample sizes of online tests and a control mean many standard
+  errors away from zero, the two agree closely.
+* CUPED: ``theta = cov(Y, X) / var(X)`` from all arms pooled, each arm's mean
+  adjusted by ``theta * (mean_X(arm) - mean_X(pooled))``; variances are the
+  within-arm residual variances ``var(Y) - 2 theta cov(Y, X) + theta^2 var(X)``
+  (the estimation error of theta is ignored, as in Deng et al. 2013).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from .errors import JourneyParameterError
+from .tables import html_table
+
+ALTERNATIVES = ("two-sided", "greater", "less")
+
+
+# Distribution functions as scipy.special ufuncs: the same values as scipy.stats.norm /
+# scipy.stats.t (df=inf is the normal), without the per-call argument checks that made
+# them most of the cost of a readout with dozens of comparisons.
+def norm_sf(x):
+    return special.ndtr(-np.asarray(x, dtype=float))
+
+
+def norm_cdf(x):
+    return special.ndtr(np.asarray(x, dtype=float))
+
+
+def norm_ppf(q):
+    return special.ndtri(np.asarray(q, dtype=float))
+
+
+def t_sf(x, df):
+    return special.stdtr(np.asarray(df, dtype=float), -np.asarray(x, dtype=float))
+
+
+def t_cdf(x, df):
+    return special.stdtr(np.asarray(df, dtype=float), np.asarray(x, dtype=float))
+
+
+def t_ppf(q, df):
+    return special.stdtrit(np.asarray(df, dtype=float), np.asarray(q, dtype=float))
+
+
+def check_alternative(alternative: str) -> str:
+    if alternative not in ALTERNATIVES:
+        raise JourneyParameterError(f"alternative={alternative!r}; expected one of {ALTERNATIVES}")
+    return alternative
+
+
+def check_level(confidence_level: float, name: str = "confidence_level") -> float:
+    if not 0 < confidence_level < 1:
+        raise JourneyParameterError(f"{name}={confidence_level!r}; expected a number strictly between 0 and 1")
+    return float(confidence_level)
+
+
+def mean_var(n, s, ss):
+    """Mean and sample variance (ddof=1) from ``n``, sum and sum of squares."""
+    n, s, ss = (np.asarray(v, dtype=float) for v in (n, s, ss))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = s / n
+        var = np.clip((ss - n * mean**2) / (n - 1), 0, None)
+    return mean, var
+
+
+def covariance(n, sx, sy, sxy):
+    """Sample covariance (ddof=1) from ``n``, the two sums and the cross-product sum."""
+    n, sx, sy, sxy = (np.asarray(v, dtype=float) for v in (n, sx, sy, sxy))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (sxy - sx * sy / n) / (n - 1)
+
+
+def _pvalue_from_dist(statistic, alternative, sf, cdf):
+    if alternative == "two-sided":
+        return np.clip(2 * sf(np.abs(statistic)), 0, 1)
+    if alternative == "greater":
+        return sf(statistic)
+    return cdf(statistic)
+
+
+def _interval(est, se, q_two, q_one, alternative):
+    if alternative == "two-sided":
+        return est - q_two * se, est + q_two * se
+    if alternative == "greater":
+        return est - q_one * se, np.full_like(np.asarray(est, dtype=float), np.inf)
+    return np.full_like(np.asarray(est, dtype=float), -np.inf), est + q_one * se
+
+
+def z_inference(est, se, *, null: float = 0.0, alternative: str = "two-sided",
+                confidence_level: float = 0.95) -> dict[str, np.ndarray]:
+    """z statistic, p-value and confidence interval of an estimate with standard error ``se``."""
+    check_alternative(alternative)
+    check_level(confidence_level)
+    est, se = np.asarray(est, dtype=float), np.asarray(se, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (est - null) / se
+    p = _pvalue_from_dist(z, alternative, norm_sf, norm_cdf)
+    a = 1 - confidence_level
+    lo, hi = _interval(est, se, norm_ppf(1 - a / 2), norm_ppf(1 - a), alternative)
+    return {"estimate": est, "se": se, "statistic": z, "pvalue": p, "ci_low": lo, "ci_high": hi}
+
+
+def welch_test(mean1, var1, n1, mean0, var0, n0, *, alternative: str = "two-sided",
+               confidence_level: float = 0.95) -> dict[str, np.ndarray]:
+    """Welch's t-test of ``mean1 - mean0`` (group 1 = variant, 0 = control).
+
+    Returns arrays ``estimate, se, df, statistic, pvalue, ci_low, ci_high``.
+    Matches ``scipy.stats.ttest_ind_from_stats(..., equal_var=False)``.
+    """
+    check_alternative(alternative)
+    check_level(confidence_level)
+    mean1, var1, n1, mean0, var0, n0 = (np.asarray(v, dtype=float) for v in (mean1, var1, n1, mean0, var0, n0))
+    a1, a0 = var1 / n1, var0 / n0
+    se = np.sqrt(a1 + a0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = (a1 + a0) ** 2 / (a1**2 / (n1 - 1) + a0**2 / (n0 - 1))
+        est = mean1 - mean0
+        t = est / se
+    p = _pvalue_from_dist(t, alternative, lambda x: t_sf(x, df), lambda x: t_cdf(x, df))
+    a = 1 - confidence_level
+    lo, hi = _interval(est, se, t_ppf(1 - a / 2, df), t_ppf(1 - a, df), alternative)
+    return {"estimate": est, "se": se, "df": df, "statistic": t, "pvalue": p, "ci_low": lo, "ci_high": hi}
+
+
+def two_proportion_test(x1, n1, x0, n0, *, alternative: str = "two-sided",
+                        confidence_level: float = 0.95) -> dict[str, np.ndarray]:
+    """Two-proportion z-test of ``p1 - p0``: pooled-variance p-value, unpooled Wald CI.
+
+    The statistic and p-value equal ``statsmodels.stats.proportion.proportions_ztest``
+    (``[x1, x0], [n1, n0]``); the interval equals
+    ``confint_proportions_2indep(x1, n1, x0, n0, method="wald", compare="diff")``.
+    """
+    x1, n1, x0, n0 = (np.asarray(v, dtype=float) for v in (x1, n1, x0, n0))
+    p1, p0 = x1 / n1, x0 / n0
+    pooled = (x1 + x0) / (n1 + n0)
+    se0 = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
+    se = np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    out = z_inference(p1 - p0, se, alternative=alternative, confidence_level=confidence_level)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (p1 - p0) / se0
+    out["statistic"] = z
+    out["pvalue"] = _pvalue_from_dist(z, alternative, norm_sf, norm_cdf)
+    return out
+
+
+def relative_lift(mean1, se1, mean0, se0, *, alternative: str = "two-sided",
+                  confidence_level: float = 0.95) -> dict[str, np.ndarray]:
+    """Relative lift ``mean1 / mean0 - 1`` with a delta-method standard error.
+
+    ``se1``/``se0`` are the standard errors of the two (independent) means:
+    ``Var(m1/m0) ~ se1^2 / m0^2 + m1^2 se0^2 / m0^4``.
+    """
+    mean1, se1, mean0, se0 = (np.asarray(v, dtype=float) for v in (mean1, se1, mean0, se0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        est = mean1 / mean0 - 1
+        se = np.sqrt(se1**2 / mean0**2 + mean1**2 * se0**2 / mean0**4)
+    return z_inference(est, se, alternative=alternative, confidence_level=confidence_level)
+
+
+def ratio_stats(n, s_num, s_den, ss_num, ss_den, s_num_den):
+    """Ratio metric ``sum(num) / sum(den)`` and the delta-method variance of that ratio.
+
+    Users are the randomisation unit; numerator and denominator are per-user sums
+    (e.g. revenue and orders). Returns ``(ratio, var_of_ratio)`` where
+    ``var = (var_N - 2 R cov_ND + R^2 var_D) / (n * mean_D^2)``.
+    """
+    n = np.asarray(n, dtype=float)
+    mn, vn = mean_var(n, s_num, ss_num)
+    md, vd = mean_var(n, s_den, ss_den)
+    cnd = covariance(n, s_num, s_den, s_num_den)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = mn / md
+        var = np.clip(vn - 2 * r * cnd + r**2 * vd, 0, None) / (n * md**2)
+    return r, var
+
+
+@dataclass(frozen=True)
+class CupedAdjustment:
+    """CUPED adjustment of several arms computed from pooled sufficient statistics."""
+
+    theta: float
+    correlation: float
+    mean: np.ndarray  # adjusted mean per arm
+    var: np.ndarray  # per-unit residual variance per arm
+    raw_var: np.ndarray  # per-unit variance per arm before adjustment
+    pre_mean: np.ndarray  # covariate mean per arm
+
+    @property
+    def variance_reduction(self) -> float:
+        """Share of variance removed, ``1 - sum(var_adj/n) / sum(var/n)`` over arms (equal n: ~rho^2)."""
+        raw = float(np.sum(self.raw_var))
+        return float(1 - np.sum(self.var) / raw) if raw > 0 else 0.0
+
+
+def cuped(n, s_y, ss_y, s_x, ss_x, s_xy) -> CupedAdjustment:
+    """CUPED-adjust the means of several arms (arrays, one entry per arm).
+
+    ``theta`` and the correlation come from all arms pooled; see the module docstring.
+    """
+    n, s_y, ss_y, s_x, ss_x, s_xy = (np.asarray(v, dtype=float) for v in (n, s_y, ss_y, s_x, ss_x, s_xy))
+    N = n.sum()
+    _, vy_all = mean_var(N, s_y.sum(), ss_y.sum())
+    mx_all, vx_all = mean_var(N, s_x.sum(), ss_x.sum())
+    cxy_all = covariance(N, s_x.sum(), s_y.sum(), s_xy.sum())
+    theta = float(cxy_all / vx_all) if vx_all > 0 else 0.0
+    rho = float(cxy_all / np.sqrt(vx_all * vy_all)) if vx_all > 0 and vy_all > 0 else 0.0
+    my, vy = mean_var(n, s_y, ss_y)
+    mx, vx = mean_var(n, s_x, ss_x)
+    cxy = covariance(n, s_x, s_y, s_xy)
+    adj_mean = my - theta * (mx - mx_all)
+    adj_var = np.clip(vy - 2 * theta * cxy + theta**2 * vx, 0, None)
+    return CupedAdjustment(theta, rho, adj_mean, adj_var, vy, mx)
+
+
+def cuped_vectorised(n, s_y, ss_y, s_x, ss_x, s_xy):
+    """CUPED for many two-arm experiments at once: inputs have shape ``(..., 2)``.
+
+    Returns ``(adjusted_mean, adjusted_var, theta)`` with the arm axis last; used by
+    simulations. Same formulas as :func:`cuped`.
+    """
+    n, s_y, ss_y, s_x, ss_x, s_xy = (np.asarray(v, dtype=float) for v in (n, s_y, ss_y, s_x, ss_x, s_xy))
+    tot = lambda a: a.sum(axis=-1, keepdims=True)
+    N = tot(n)
+    mx_all, vx_all = mean_var(N, tot(s_x), tot(ss_x))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theta = np.where(vx_all > 0, covariance(N, tot(s_x), tot(s_y), tot(s_xy)) / vx_all, 0.0)
+    my, vy = mean_var(n, s_y, ss_y)
+    mx, vx = mean_var(n, s_x, ss_x)
+    cxy = covariance(n, s_x, s_y, s_xy)
+    return my - theta * (mx - mx_all), np.clip(vy - 2 * theta * cxy + theta**2 * vx, 0, None), theta[..., 0]
+
+
+@dataclass(frozen=True)
+class SRMResult:
+    """Sample-ratio-mismatch check: chi-square goodness of fit against the planned split."""
+
+    experiment: str
+    variants: tuple[str, ...]
+    observed: tuple[int, ...]
+    planned_share: tuple[float, ...]
+    statistic: float
+    pvalue: float
+    threshold: float
+
+    @property
+    def passed(self) -> bool:
+        """True when the split is consistent with the plan (``pvalue >= threshold``)."""
+        return bool(self.pvalue >= self.threshold)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        total = sum(self.observed)
+        return pd.DataFrame({
+            "experiment": self.experiment,
+            "variant": list(self.variants),
+            "users": list(self.observed),
+            "observed_share": [o / total for o in self.observed],
+            "planned_share": list(self.planned_share),
+            "expected_users": [total * s for s in self.planned_share],
+            "srm_pvalue": self.pvalue,
+            "srm_passed": self.passed,
+        })
+
+    @property
+    def flag(self) -> str:
+        """``"FAILED"`` below ``threshold``, ``"CHECK"`` below 0.05 (worth a look), else ``"ok"``."""
+        return "FAILED" if not self.passed else ("CHECK" if self.pvalue < 0.05 else "ok")
+
+    def message(self) -> str:
+        split = ", ".join(f"{v}={o:,}" for v, o in zip(self.variants, self.observed))
+        plan = "/".join(f"{s:.0%}" for s in self.planned_share)
+        if self.passed:
+            return f"{self.experiment}: split {split} is consistent with the planned {plan} (chi-square p={self.pvalue:.3g})."
+        return (f"SAMPLE RATIO MISMATCH in {self.experiment}: split {split} vs planned {plan} "
+                f"(chi-square p={self.pvalue:.2g} < {self.threshold:g}). Assignment or logging is broken; "
+                "do not trust this experiment's results until the cause is found.")
+
+    def __repr__(self) -> str:
+        return f"SRMResult({self.message()})"
+
+    def _repr_html_(self) -> str:
+        return f"<p><b>{'OK' if self.passed else 'SRM FAILED'}</b></p>" + html_table(self.summary)
+
+
+def srm_test(observed: Sequence[int], planned_share: Sequence[float] | None = None, *,
+             experiment: str = "", variants: Sequence[str] | None = None,
+             threshold: float = 0.001) -> SRMResult:
+    """Chi-square test of observed arm sizes against the planned split.
+
+    Parameters
+    ----------
+    observed
+        Users per arm.
+    planned_share
+        Planned share per arm (normalised to sum to 1); equal split when ``None``.
+    threshold
+        p-value below which the check fails (0.001 is the usual SRM threshold: the
+        check runs on every experiment, and a real mismatch gives tiny p-values).
+    """
+    obs = np.asarray(observed, dtype=float)
+    if obs.ndim != 1 or len(obs) < 2:
+        raise JourneyParameterError("observed: expected the number of users of at least two arms")
+    share = np.full(len(obs), 1 / len(obs)) if planned_share is None else np.asarray(planned_share, dtype=float)
+    if share.shape != obs.shape or np.any(share <= 0):
+        raise JourneyParameterError(f"planned_share={list(share)}; expected one positive share per arm ({len(obs)} arms)")
+    share = share / share.sum()
+    res = stats.chisquare(obs, obs.sum() * share)
+    names = tuple(variants) if variants is not None else tuple(str(i) for i in range(len(obs)))
+    return SRMResult(experiment, names, tuple(int(o) for o in obs), tuple(float(s) for s in share),
+                     float(res.statistic), float(res.pvalue), float(threshold))
+
+
+def adjust_pvalues(pvalues: Sequence[float], method: str = "holm") -> np.ndarray:
+    """Adjust a family of p-values: ``"holm"`` (FWER) or ``"fdr_bh"`` (Benjamini-Hochberg FDR).
+
+    Wraps :func:`statsmodels.stats.multitest.multipletests`, except Holm's step-down,
+    which is computed here (same values, tested): statsmodels runs ``gc.collect()`` on
+    every Holm call, about 0.1 s each in a session with a large heap, which made the
+    multiplicity step cost more than all the comparisons of a readout. NaN p-values are
+    left out of the family and stay NaN.
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    if method not in ("holm", "fdr_bh", "bonferroni"):
+        raise JourneyParameterError(f"method={method!r}; expected 'holm', 'fdr_bh' or 'bonferroni'")
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    if ok.any():
+        out[ok] = _holm(p[ok]) if method == "holm" else multipletests(p[ok], method=method)[1]
+    return out
+
+
+def _holm(p: np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values: running max of ``(m - i) p_(i)``, capped at 1."""
+    order = np.argsort(p, kind="mergesort")
+    adj = np.minimum(np.maximum.accumulate(p[order] * np.arange(len(p), 0, -1)), 1.0)
+    out = np.empty_like(adj)
+    out[order] = adj
+    return out
+
+
+def as_float(x: Any) -> float:
+    return float(np.asarray(x, dtype=float))

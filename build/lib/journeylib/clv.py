@@ -1,0 +1,831 @@
+"""Customer lifetime value: per-customer purchase summaries, BG/NBD and Gamma-Gamma.
+
+Engine half: :func:`customer_summary` scans the event log once and returns one row
+per customer (``frequency`` = repeat purchase days, ``recency`` = time from the first
+to the last purchase day, ``T`` = time from the first purchase day to the calibration
+end, ``monetary_value`` = mean revenue of the repeat purchase days), optionally with
+the purchases in a holdout period.
+
+Stats half (numpy/scipy): :class:`BetaGeoFitter` (Fader, Hardie & Lee 2005, "Counting
+your customers the easy way", Marketing Science 24(2)) and :class:`GammaGammaFitter`
+(Fader & Hardie 2013, "The Gamma-Gamma model of monetary value") are fitted by
+maximum likelihood with analytic gradients on log-parameters, on the *distinct*
+``(frequency, recency, T)`` rows weighted by their counts (so a fit scales with the
+number of distinct rows, not customers). :func:`customer_lifetime_value` gives the
+discounted CLV per customer, :func:`clv_bootstrap` its parameter-uncertainty
+intervals, :func:`calibration_holdout` the predicted-vs-actual check.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+from scipy import optimize, special
+
+from . import engine, health
+from .errors import JourneyDataError, JourneyFitError, JourneyParameterError
+from .cohorts import _day_number
+from .schema import PURCHASE_EVENT
+from .tables import html_table
+
+TIME_UNITS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
+"""Model time units in days: day, week, month (average)."""
+UNITS_PER_YEAR = {u: 365.25 / d for u, d in TIME_UNITS.items()}
+
+
+# --------------------------------------------------------------------------- engine half
+
+def _last_purchase_day(p: ibis.Table, purchase_event: str) -> pd.Timestamp:
+    last = p.day.max().to_pandas()
+    if last is None or pd.isna(last):
+        raise JourneyDataError(f"events: no '{purchase_event}' events; expected purchases to summarise")
+    return pd.Timestamp(int(last) * 86400, unit="s", tz="UTC")
+
+
+def customer_summary(
+    events: Any,
+    *,
+    calibration_end: Any = None,
+    holdout_end: Any = None,
+    time_unit: str = "W",
+    purchase_event: str = PURCHASE_EVENT,
+) -> pd.DataFrame:
+    """One row per purchaser: frequency, recency, T, monetary value (engine half).
+
+    Purchases on the same calendar day (UTC) are merged into one transaction (their
+    revenue summed), as in Fader, Hardie & Lee (2005).
+
+    Parameters
+    ----------
+    events
+        Event log (DataFrame, Ibis table or path) in the canonical schema.
+    calibration_end
+        Last day of the calibration period (purchases on that day count). Default:
+        the day of the last purchase in the data.
+    holdout_end
+        If given, also count repeat purchase days after ``calibration_end`` up to and
+        including this day (``frequency_holdout``) and its length (``duration_holdout``).
+    time_unit
+        ``"D"`` (days), ``"W"`` (weeks, the CDNOW convention) or ``"M"`` (months).
+    purchase_event
+        Name of the purchase event.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id, first_purchase, frequency, recency, T, monetary_value`` (NaN when
+        ``frequency == 0``), ``revenue_total`` and, with a holdout, ``frequency_holdout,
+        duration_holdout``; customers whose first purchase is after ``calibration_end``
+        are left out.
+    """
+    if time_unit not in TIME_UNITS:
+        raise JourneyParameterError(f"time_unit={time_unit!r}; expected one of {list(TIME_UNITS)}")
+    t = engine.to_table(events)
+    _require(t, ("customer_id", "ts", "event"))
+    rev = t.revenue.cast("float64") if "revenue" in t.columns else ibis.literal(0.0)
+    # integer day numbers (UTC) from epoch seconds: portable and fast (no calendar calls)
+    p = t.filter(t.event == purchase_event)
+    p = p.select("customer_id", day=_day_number(p.ts), rev=rev.fill_null(0.0))
+    if calibration_end is None and holdout_end is None:
+        cal_d = None  # the last purchase day, read off the result (no extra scan)
+        calib = p
+    else:
+        cal = _last_purchase_day(p, purchase_event) if calibration_end is None else _day(calibration_end)
+        cal_d = int(cal.timestamp() // 86400)
+        calib = p.filter(p.day <= cal_d)
+    # one row per purchase day (same-day purchases merged), then one per customer
+    days = calib.group_by(["customer_id", "day"]).aggregate(rev=calib.rev.sum())
+    agg = days.group_by("customer_id").aggregate(
+        first_day=days.day.min(),
+        days=days.count(),
+        last_day=days.day.max(),
+        revenue_total=days.rev.sum(),
+        first_revenue=days.rev.argmin(days.day),
+    )
+    unit = TIME_UNITS[time_unit]
+    agg = agg.mutate(frequency=agg.days - 1,
+                     recency=(agg.last_day - agg.first_day).cast("float64") / unit,
+                     repeat_revenue=agg.revenue_total - agg.first_revenue)
+    cols = ["customer_id", "first_day", "last_day", "frequency", "recency", "repeat_revenue", "revenue_total"]
+    if holdout_end is not None:
+        hold = _day(holdout_end)
+        if hold <= cal:
+            raise JourneyParameterError(f"holdout_end={hold.date()} must be after calibration_end={cal.date()}")
+        hold_d = int(hold.timestamp() // 86400)
+        h = p.filter((p.day > cal_d) & (p.day <= hold_d))
+        hc = h.group_by("customer_id").aggregate(frequency_holdout=h.day.nunique())
+        agg = agg.left_join(hc, "customer_id").select(*cols, "frequency_holdout")
+        cols = cols + ["frequency_holdout"]
+    out = engine.to_pandas(agg.select(*cols))
+    if cal_d is None:
+        if out.empty:
+            raise JourneyDataError(f"events: no '{purchase_event}' events; expected purchases to summarise")
+        cal_d = int(out["last_day"].max())
+        cal = pd.Timestamp(cal_d * 86400, unit="s", tz="UTC")
+    out.insert(out.columns.get_loc("recency") + 1, "T", (cal_d - out["first_day"].astype("int64")) / unit)
+    out = out.drop(columns="last_day")
+    out.insert(1, "first_purchase", pd.to_datetime(out.pop("first_day").astype("int64") * 86400, unit="s", utc=True))
+    out["frequency"] = out["frequency"].astype("int64")
+    out["monetary_value"] = np.where(out["frequency"] > 0,
+                                     out["repeat_revenue"] / out["frequency"].where(out["frequency"] > 0, 1),
+                                     np.nan)
+    out = out.drop(columns="repeat_revenue")
+    if holdout_end is not None:
+        out["frequency_holdout"] = pd.to_numeric(out["frequency_holdout"]).fillna(0).astype("int64")
+        out["duration_holdout"] = (hold - cal).days / TIME_UNITS[time_unit]
+    out = out.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
+    out.attrs.update(time_unit=time_unit, calibration_end=str(cal.date()))
+    return out
+
+
+def _require(t: ibis.Table, cols: tuple[str, ...], table: str = "events") -> None:
+    missing = [c for c in cols if c not in t.columns]
+    if missing:
+        raise JourneyDataError(f"{table}: missing column(s) {missing}; expected {list(cols)} (load it with load_events)")
+
+
+def _day(x: Any) -> pd.Timestamp:
+    ts = pd.Timestamp(x)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.floor("D")
+
+
+# --------------------------------------------------------------------------- stats half
+
+def _summary_arrays(summary: pd.DataFrame, cols=("frequency", "recency", "T")) -> tuple[np.ndarray, ...]:
+    if not isinstance(summary, pd.DataFrame):
+        raise JourneyParameterError("summary must be a pandas DataFrame such as customer_summary() returns")
+    missing = [c for c in cols if c not in summary.columns]
+    if missing:
+        raise JourneyDataError(f"summary: missing column(s) {missing}; expected {list(cols)} "
+                               "(build it with customer_summary)")
+    arrs = [pd.to_numeric(summary[c], errors="coerce").to_numpy(float) for c in cols]
+    for c, a in zip(cols, arrs):
+        bad = ~np.isfinite(a) | (a < 0)
+        if bad.any():
+            raise JourneyDataError(f"summary: column '{c}': {int(bad.sum())} of {len(a)} rows invalid; "
+                                   "expected finite numbers >= 0")
+    return tuple(arrs)
+
+
+def _compress(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Distinct rows and their counts (sufficient statistics of the likelihood)."""
+    # lexsort + run boundaries: np.unique(axis=0) sorts rows as opaque records, ~10x slower
+    stacked = np.column_stack(arrays)[np.lexsort(arrays[::-1])]
+    starts = np.flatnonzero(np.r_[True, np.any(stacked[1:] != stacked[:-1], axis=1)])
+    counts = np.diff(np.r_[starts, len(stacked)])
+    uniq = stacked[starts]
+    return tuple(uniq[:, i] for i in range(uniq.shape[1])) + (counts.astype(float),)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Parameters and fit diagnostics of a maximum-likelihood fit."""
+
+    model: str
+    params: dict[str, float]
+    log_likelihood: float
+    n: int
+    converged: bool
+    iterations: int
+    penalizer: float
+    standard_errors: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        se = [self.standard_errors.get(k, np.nan) for k in self.params]
+        v = np.array(list(self.params.values()))
+        return pd.DataFrame({"estimate": v, "se": se,
+                             "lower_95": v * np.exp(-1.96 * np.array(se) / v),
+                             "upper_95": v * np.exp(1.96 * np.array(se) / v)},
+                            index=pd.Index(list(self.params), name="parameter"))
+
+    def __repr__(self) -> str:
+        p = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
+        return f"{self.model}({p}; log-likelihood={self.log_likelihood:.2f}, n={self.n:,}, converged={self.converged})"
+
+    def _repr_html_(self) -> str:
+        return f"<p>{html.escape(repr(self))}</p>" + html_table(self.summary, index=True)
+
+
+def _minimize(nll_grad, x0: np.ndarray, name: str, maxiter: int = 2000,
+              hess_inv0: np.ndarray | None = None) -> optimize.OptimizeResult:
+    """BFGS on log-parameters with the analytic gradient; Nelder-Mead as a fallback.
+
+    ``hess_inv0``: a start for BFGS' inverse Hessian (a bootstrap replicate starts from
+    the full fit's curvature and converges in a few steps instead of ~40 evaluations).
+    """
+    opts = {"maxiter": maxiter, "gtol": 1e-8} | ({"hess_inv0": hess_inv0} if hess_inv0 is not None else {})
+    res = optimize.minimize(nll_grad, x0, jac=True, method="BFGS", options=opts)
+    ok = np.all(np.isfinite(res.x)) and np.isfinite(res.fun)
+    # BFGS reports "precision loss" at an optimum it cannot improve in floating point: accept a tiny gradient
+    if ok and (res.success or np.max(np.abs(nll_grad(res.x)[1])) < 1e-5):
+        return res
+    res2 = optimize.minimize(lambda z: nll_grad(z)[0], res.x if np.all(np.isfinite(res.x)) else x0,
+                             method="Nelder-Mead", options={"maxiter": 20000, "xatol": 1e-8, "fatol": 1e-12})
+    if res2.success and np.isfinite(res2.fun) and np.max(np.abs(nll_grad(res2.x)[1])) < 1e-4:
+        return res2
+    health.add_check(f"{name} fit converged", False, str(res.message))
+    raise JourneyFitError(f"{name}: maximum likelihood did not converge ({res.message}); "
+                          "try penalizer=0.001 or check the summary (very few repeat buyers?)")
+
+
+def _se_from_hessian(fun, z: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray | None]:
+    """Standard errors of exp(z) from a numeric Hessian of the summed negative log-likelihood.
+
+    ``fun`` is the mean negative log-likelihood (``scale`` rows); also returns the inverse
+    of its Hessian in z (``None`` when singular), a start for refits on resampled data.
+    """
+    k = len(z)
+    h = 1e-4
+    hess = np.zeros((k, k))
+    for i in range(k):
+        e = np.zeros(k)
+        e[i] = h
+        hess[i] = (fun(z + e)[1] - fun(z - e)[1]) / (2 * h)
+    hess = (hess + hess.T) / 2
+    try:
+        inv = np.linalg.inv(hess)
+    except np.linalg.LinAlgError:
+        return np.full(k, np.nan), None
+    var = np.diag(inv) / scale
+    ok = np.all(np.linalg.eigvalsh(hess) > 0)
+    return np.where(var > 0, np.exp(z) * np.sqrt(np.abs(var)), np.nan), (inv + inv.T) / 2 if ok else None
+
+
+class _FittedModel:
+    """Display shared by the fitters: ``summary`` table, repr and HTML repr of the fit."""
+
+    result_: FitResult | None
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.result_.summary if self.result_ else pd.DataFrame()
+
+    def __repr__(self) -> str:
+        return repr(self.result_) if self.result_ else f"{type(self).__name__}(unfitted)"
+
+    def _repr_html_(self) -> str:
+        return self.result_._repr_html_() if self.result_ else html.escape(repr(self))
+
+
+class BetaGeoFitter(_FittedModel):
+    """BG/NBD model of repeat purchasing and dropout, fitted by maximum likelihood.
+
+    Parameters
+    ----------
+    penalizer
+        Optional L2 penalty ``penalizer * sum(params**2)`` added to the mean negative
+        log-likelihood (0 = plain maximum likelihood, as in the paper).
+
+    Attributes (after :meth:`fit`)
+    ------------------------------
+    params_ : dict with ``r, alpha, a, b``
+    result_ : :class:`FitResult` (log-likelihood, convergence, standard errors)
+    """
+
+    param_names = ("r", "alpha", "a", "b")
+
+    def __init__(self, penalizer: float = 0.0):
+        if penalizer < 0:
+            raise JourneyParameterError(f"penalizer={penalizer}; expected a number >= 0")
+        self.penalizer = float(penalizer)
+        self.params_: dict[str, float] | None = None
+        self._hess_inv: np.ndarray | None = None
+        self.result_: FitResult | None = None
+        self.time_unit: str | None = None
+
+    # log-likelihood per distinct row and its gradient w.r.t. (r, alpha, a, b)
+    @staticmethod
+    def _ll(params: np.ndarray, x, tx, T, with_grad: bool = True, codes=None):
+        r, al, a, b = params
+        # Functions of x, T or t_x alone are evaluated once per distinct value (a few dozen
+        # to a few hundred) and spread to the rows: the fit makes ~40 passes over every row.
+        (ux, xi), (uT, Ti), (utx, txi) = codes if codes is not None else _codes(x, T, tx)
+        gl, xr = special.gammaln, r + x
+        A1 = (gl(r + ux) - gl(r))[xi] + r * np.log(al)
+        A2 = (gl(a + b) + gl(b + ux) - gl(b) - gl(a + b + ux))[xi]
+        log_T, log_tx = np.log(al + uT)[Ti], np.log(al + utx)[txi]
+        A3 = -xr * log_T
+        pos = x > 0
+        bx1 = np.where(ux > 0, b + ux - 1, 1.0)
+        A4 = np.where(pos, (np.log(a) - np.log(bx1))[xi] - xr * log_tx, -np.inf)
+        lse = np.logaddexp(A3, A4)
+        ll = A1 + A2 + lse
+        if not with_grad:
+            return ll, None
+        w3 = np.exp(A3 - lse)
+        w4 = 1 - w3
+        dg = special.digamma
+        d_r = (dg(r + ux) - dg(r))[xi] + np.log(al) - w3 * log_T - w4 * log_tx
+        d_al = r / al - xr * (w3 * (1 / (al + uT))[Ti] + w4 * (1 / (al + utx))[txi])
+        d_a = (dg(a + b) - dg(a + b + ux))[xi] + w4 / a
+        d_b = (dg(a + b) + dg(b + ux) - dg(b) - dg(a + b + ux))[xi] - w4 * (1 / bx1)[xi]
+        return ll, np.stack([d_r, d_al, d_a, d_b])
+
+    def fit(self, summary: pd.DataFrame, *, initial: dict[str, float] | None = None,
+            weights: np.ndarray | None = None) -> "BetaGeoFitter":
+        """Fit to a summary with ``frequency, recency, T`` (one row per customer).
+
+        ``weights`` (optional, one per row) are frequency weights, used by the bootstrap.
+        """
+        x, tx, T = _summary_arrays(summary)
+        if np.any(tx > T + 1e-9) or np.any((x == 0) & (tx > 0)):
+            raise JourneyDataError("summary: recency must be <= T and 0 when frequency is 0")
+        if weights is None:
+            x, tx, T, w = _compress(x, tx, T)
+        else:
+            w = np.asarray(weights, float)
+        if x.sum() == 0:
+            raise JourneyFitError("BG/NBD: nobody made a repeat purchase; the model cannot be fitted")
+        self._fit_arrays(x, tx, T, w, initial)
+        self.time_unit = summary.attrs.get("time_unit", self.time_unit)
+        runaway = {k: v for k, v in self.params_.items() if not 1e-6 < v < 1e6}
+        if runaway and self.penalizer == 0:
+            # The likelihood is flat along a ridge (too few customers or repeat buyers):
+            # the optimiser "converges" at the edge of the parameter space. Not a usable fit.
+            what = ", ".join(f"{k}={v:.3g}" for k, v in runaway.items())
+            msg = (f"BG/NBD: the data do not identify the model ({what} ran off to the edge; "
+                   f"{int(w.sum()):,} customers, {int(w[x > 0].sum()):,} with repeat purchases). "
+                   "Fit on more customers, or pass penalizer=0.001 to regularise")
+            health.add_check("BG/NBD fit", False, msg)
+            raise JourneyFitError(msg)
+        return self
+
+    def _fit_arrays(self, x, tx, T, w, initial=None):
+        """``initial``: start values, or a fitted model to refit from (a bootstrap replicate:
+        its estimates and curvature as the start, no standard errors)."""
+        n = w.sum()
+        pen = self.penalizer
+        codes = _codes(x, T, tx)
+
+        def nll(z):
+            p = np.exp(z)
+            ll, g = self._ll(p, x, tx, T, codes=codes)
+            f = -(w @ ll) / n + pen * np.sum(p ** 2)
+            grad = -(g @ w) / n * p + pen * 2 * p * p
+            if not np.isfinite(f):
+                return 1e10, np.zeros_like(z)
+            return f, grad
+
+        start = initial if isinstance(initial, BetaGeoFitter) else None
+        if initial is not None:
+            x0 = np.log([(start.params_ if start else initial)[k] for k in self.param_names])
+        else:
+            # method-of-moments-ish start: r/alpha ~ repeat rate per unit time of active customers
+            rate = max((w @ x) / max(w @ T, 1e-9), 1e-6)
+            x0 = np.log([0.5, 0.5 / rate, 1.0, 2.0])
+        res = _minimize(nll, x0, "BG/NBD", hess_inv0=start._hess_inv if start else None)
+        params = np.exp(res.x)
+        ll, _ = self._ll(params, x, tx, T, with_grad=False, codes=codes)
+        se, self._hess_inv = _se_from_hessian(nll, res.x, n) if pen == 0 and not start else (np.full(4, np.nan), None)
+        self.params_ = dict(zip(self.param_names, map(float, params)))
+        self.result_ = FitResult("BG/NBD", self.params_, float(w @ ll), int(round(n)), True,
+                                 int(getattr(res, "nit", 0)), pen, dict(zip(self.param_names, map(float, se))))
+        return self
+
+    # ---- predictions
+    def _p(self):
+        if self.params_ is None:
+            raise JourneyParameterError("fit the model first (BetaGeoFitter().fit(summary))")
+        return (self.params_[k] for k in self.param_names)
+
+    def expected_purchases(self, t: float | np.ndarray) -> np.ndarray:
+        """Expected repeat purchases of a new customer in ``(0, t]`` (unconditional E[X(t)])."""
+        r, al, a, b = self._p()
+        t = np.asarray(t, float)
+        hyp = special.hyp2f1(r, b, a + b - 1, t / (al + t))
+        return (a + b - 1) / (a - 1) * (1 - (al / (al + t)) ** r * hyp)
+
+    def conditional_expected_purchases(self, t: float, frequency, recency, T) -> np.ndarray:
+        """Expected purchases in ``(T, T + t]`` given the customer's history (FHL 2005, eq. 10)."""
+        x, T = np.asarray(frequency, float), np.asarray(T, float)
+        return self._purchases_if_alive(t, x, T) * self.probability_alive(x, recency, T)
+
+    def _purchases_if_alive(self, t, x, T) -> np.ndarray:
+        """E[purchases in (T, T + t] | alive at T]: depends on the history through (x, T) only."""
+        r, al, a, b = self._p()
+        t = np.asarray(t, float)
+        hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, t / (al + T + t))
+        return (a + b + x - 1) / (a - 1) * (1 - ((al + T) / (al + T + t)) ** (r + x) * hyp)
+
+    def probability_alive(self, frequency, recency, T) -> np.ndarray:
+        """P(customer still alive at T | history) (FHL 2005)."""
+        r, al, a, b = self._p()
+        x, tx, T = (np.asarray(v, float) for v in (frequency, recency, T))
+        pos = x > 0
+        odds = np.where(pos, a / np.where(pos, b + x - 1, 1.0) * ((al + T) / (al + tx)) ** (r + x), 0.0)
+        return 1 / (1 + odds)
+
+    def predict(self, summary: pd.DataFrame, t: float) -> pd.DataFrame:
+        """Per customer: expected purchases in the next ``t`` time units and P(alive)."""
+        x, tx, T = _summary_arrays(summary)
+        out = pd.DataFrame(index=summary.index)
+        if "customer_id" in summary.columns:
+            out["customer_id"] = summary["customer_id"]
+        out["expected_purchases"] = self.conditional_expected_purchases(t, x, tx, T)
+        out["p_alive"] = self.probability_alive(x, tx, T)
+        return out
+
+
+
+class GammaGammaFitter(_FittedModel):
+    """Gamma-Gamma model of spend per transaction (Fader & Hardie 2013).
+
+    Fitted on repeat buyers only (``frequency > 0``) with their mean repeat-purchase
+    value ``monetary_value``. ``penalizer`` as in :class:`BetaGeoFitter`.
+    """
+
+    param_names = ("p", "q", "gamma")
+
+    def __init__(self, penalizer: float = 0.0):
+        if penalizer < 0:
+            raise JourneyParameterError(f"penalizer={penalizer}; expected a number >= 0")
+        self.penalizer = float(penalizer)
+        self.params_: dict[str, float] | None = None
+        self._hess_inv: np.ndarray | None = None
+        self.result_: FitResult | None = None
+
+    @staticmethod
+    def _ll(params, x, m, pre=None):
+        p, q, g = params
+        # per distinct frequency: the gamma functions; per row, fixed over the fit: the logs
+        ux, xi, log_m, log_x = pre if pre is not None else (*np.unique(x, return_inverse=True), np.log(m), np.log(x))
+        px, pu = p * x, p * ux
+        lg = np.log(g + x * m)
+        gl, dg = special.gammaln, special.digamma
+        ll = ((gl(pu + q) - gl(pu))[xi] - gl(q) + q * np.log(g)
+              + (px - 1) * log_m + px * log_x - (px + q) * lg)
+        d_pq = (dg(pu + q) - dg(pu))[xi]
+        d_p = x * (d_pq + log_m + log_x - lg)
+        d_q = (dg(pu + q) - dg(q))[xi] + np.log(g) - lg
+        d_g = q / g - (px + q) / (g + x * m)
+        return ll, np.stack([d_p, d_q, d_g])
+
+    def fit(self, summary: pd.DataFrame, *, initial: dict[str, float] | None = None,
+            weights: np.ndarray | None = None) -> "GammaGammaFitter":
+        """Fit on rows with ``frequency > 0`` using ``frequency`` and ``monetary_value``.
+
+        ``initial``: start values, or a fitted model to refit from (a bootstrap replicate:
+        its estimates and curvature as the start, no standard errors).
+        """
+        x, m = _gg_arrays(summary)
+        keep = x > 0
+        if weights is not None:
+            w = np.asarray(weights, float)[keep]
+            x, m = x[keep], m[keep]
+        else:
+            x, m, w = _compress(x[keep], m[keep])
+        bad = ~(m > 0)
+        if bad.any():
+            raise JourneyDataError(f"summary: column 'monetary_value': {int(bad.sum())} repeat buyers with "
+                                   "a value <= 0 or missing; expected positive spend (drop them or fix revenue)")
+        if len(x) < 3:
+            raise JourneyFitError("Gamma-Gamma: fewer than 3 repeat buyers; cannot fit")
+        n = w.sum()
+        pen = self.penalizer
+        pre = (*np.unique(x, return_inverse=True), np.log(m), np.log(x))
+
+        def nll(z):
+            pr = np.exp(z)
+            ll, g = self._ll(pr, x, m, pre)
+            f = -(w @ ll) / n + pen * np.sum(pr ** 2)
+            if not np.isfinite(f):
+                return 1e10, np.zeros_like(z)
+            return f, -(g @ w) / n * pr + pen * 2 * pr * pr
+
+        start = initial if isinstance(initial, GammaGammaFitter) else None
+        if initial is not None:
+            x0 = np.log([(start.params_ if start else initial)[k] for k in self.param_names])
+        else:
+            mean = (w @ m) / n
+            x0 = np.log([2.0, 2.0, mean])  # E[M] = p*gamma/(q-1) = 4*mean/... rough, refined by ML
+        res = _minimize(nll, x0, "Gamma-Gamma", hess_inv0=start._hess_inv if start else None)
+        pr = np.exp(res.x)
+        ll, _ = self._ll(pr, x, m, pre)
+        se, self._hess_inv = _se_from_hessian(nll, res.x, n) if pen == 0 and not start else (np.full(3, np.nan), None)
+        self.params_ = dict(zip(self.param_names, map(float, pr)))
+        self.result_ = FitResult("Gamma-Gamma", self.params_, float(w @ ll), int(round(n)), True,
+                                 int(getattr(res, "nit", 0)), pen, dict(zip(self.param_names, map(float, se))))
+        return self
+
+    def expected_spend(self, frequency, monetary_value) -> np.ndarray:
+        """E[spend per transaction | x, mean spend]; the population mean when x = 0."""
+        if self.params_ is None:
+            raise JourneyParameterError("fit the model first (GammaGammaFitter().fit(summary))")
+        p, q, g = (self.params_[k] for k in self.param_names)
+        x = np.asarray(frequency, float)
+        m = np.nan_to_num(np.asarray(monetary_value, float))
+        return (p * (g + x * m)) / (p * x + q - 1)
+
+
+
+def _gg_arrays(summary):
+    x, = _summary_arrays(summary, ("frequency",))
+    if "monetary_value" not in summary.columns:
+        raise JourneyDataError("summary: missing column 'monetary_value' (mean repeat-purchase value)")
+    m = pd.to_numeric(summary["monetary_value"], errors="coerce").to_numpy(float)
+    return x, m
+
+
+# --------------------------------------------------------------------------- CLV
+
+def _clv_values(bgf: BetaGeoFitter, ggf: GammaGammaFitter, x, tx, T, m, horizon: float,
+                discount_rate: float, time_unit: str, steps_per_year: int = 12,
+                xT_codes: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Sum over steps of (expected purchases in the step) x expected spend x discount.
+
+    Expected purchases = P(alive | x, t_x, T) x E[purchases | alive, x, T]; the second
+    factor, the costly one (a hypergeometric function per step), is evaluated once per
+    distinct (x, T) (``xT_codes``: those pairs and each row's index into them).
+    """
+    per_year = UNITS_PER_YEAR[time_unit]
+    step = per_year / steps_per_year
+    n_steps = max(1, int(np.ceil(horizon / step - 1e-9)))
+    edges = np.minimum(np.arange(1, n_steps + 1) * step, horizon)
+    xT, inv = xT_codes if xT_codes is not None else _distinct_rows(x, T)
+    prev = np.zeros(len(xT))
+    alive_total = np.zeros(len(xT))
+    for e in edges:
+        cum = bgf._purchases_if_alive(e, xT[:, 0], xT[:, 1])
+        alive_total += (cum - prev) / (1 + discount_rate) ** (e / per_year)
+        prev = cum
+    return alive_total[inv] * bgf.probability_alive(x, tx, T) * ggf.expected_spend(x, m)
+
+
+def _codes(*cols: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Per column: its distinct values and each row's index into them."""
+    return tuple(np.unique(c, return_inverse=True) for c in cols)
+
+
+def _distinct_rows(*cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    uniq, inv = np.unique(np.column_stack(cols), axis=0, return_inverse=True)
+    return uniq, inv.ravel()
+
+
+def customer_lifetime_value(summary: pd.DataFrame, bgf: BetaGeoFitter, ggf: GammaGammaFitter, *,
+                            horizon: float = 52.0, discount_rate: float = 0.10,
+                            time_unit: str | None = None) -> pd.DataFrame:
+    """Discounted CLV per customer over ``horizon`` time units.
+
+    Expected purchases per month (BG/NBD, conditional on each history) times the
+    expected spend per purchase (Gamma-Gamma), discounted at ``discount_rate`` per year.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id`` (if present), ``frequency, recency, T, monetary_value``,
+        ``expected_purchases`` (over the horizon), ``p_alive``, ``expected_spend``, ``clv``.
+    """
+    if horizon <= 0:
+        raise JourneyParameterError(f"horizon={horizon}; expected a positive number of time units")
+    if not 0 <= discount_rate < 1:
+        raise JourneyParameterError(f"discount_rate={discount_rate}; expected a yearly rate in [0, 1)")
+    unit = time_unit or summary.attrs.get("time_unit") or bgf.time_unit or "W"
+    x, tx, T = _summary_arrays(summary)
+    _, m = _gg_arrays(summary)
+    cols = [c for c in ("customer_id", "frequency", "recency", "T", "monetary_value") if c in summary.columns]
+    out = summary[cols].copy()
+    out["expected_purchases"] = bgf.conditional_expected_purchases(horizon, x, tx, T)
+    out["p_alive"] = bgf.probability_alive(x, tx, T)
+    out["expected_spend"] = ggf.expected_spend(x, m)
+    out["clv"] = _clv_values(bgf, ggf, x, tx, T, m, horizon, discount_rate, unit)
+    out.attrs.update(horizon=horizon, discount_rate=discount_rate, time_unit=unit)
+    return out
+
+
+@dataclass(frozen=True)
+class CLVBootstrap:
+    """Bootstrap (resampling customers, refitting both models) intervals for CLV.
+
+    The intervals reflect parameter uncertainty only, not the randomness of each
+    customer's future purchases.
+    """
+
+    per_customer: pd.DataFrame
+    total: tuple[float, float, float]
+    params: pd.DataFrame
+    n_boot: int
+    confidence_level: float
+    horizon: float = float("nan")
+    discount_rate: float = float("nan")
+    time_unit: str = "W"
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        est, lo, hi = self.total
+        n = len(self.per_customer)
+        return pd.DataFrame({"estimate": [est, est / n], "lower": [lo, lo / n], "upper": [hi, hi / n]},
+                            index=pd.Index(["total CLV", "CLV per customer"], name="quantity"))
+
+    def confidence_interval(self) -> tuple[float, float]:
+        return self.total[1], self.total[2]
+
+    @property
+    def reading(self) -> str:
+        """The value of an average customer over the horizon, with its interval, in words."""
+        est, lo, hi = self.summary.loc["CLV per customer"]
+        unit = {"D": "days", "W": "weeks", "M": "months"}.get(self.time_unit, self.time_unit)
+        return (f"Expected value of an average customer over the next {self.horizon:g} {unit}: {est:,.1f} "
+                f"({self.confidence_level:.0%} CI {lo:,.1f}-{hi:,.1f}; parameter uncertainty only), discounted at "
+                f"{self.discount_rate:.0%} a year.")
+
+    def plot(self, ax=None):
+        """Histogram of per-customer CLV with the bootstrap interval of the mean."""
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.gca()
+        v = self.per_customer["clv"]
+        ax.hist(v.clip(upper=v.quantile(0.99)), bins=50, color="#4c72b0")
+        est, lo, hi = (x / len(v) for x in self.total)
+        ax.axvline(est, color="black", lw=1.5, label=f"mean {est:,.1f}")
+        ax.axvspan(lo, hi, color="orange", alpha=0.3, label=f"{self.confidence_level:.0%} CI {lo:,.1f}-{hi:,.1f}")
+        ax.set(xlabel="CLV per customer (revenue units, top 1% clipped)", ylabel="customers",
+               title="Distribution of customer lifetime value")
+        ax.legend()
+        return ax
+
+    def __repr__(self) -> str:
+        est, lo, hi = self.total
+        return (f"CLVBootstrap(total={est:,.0f}, {self.confidence_level:.0%} CI [{lo:,.0f}, {hi:,.0f}], "
+                f"n_boot={self.n_boot}, customers={len(self.per_customer):,})")
+
+    def _repr_html_(self) -> str:
+        return f"<p>{html.escape(repr(self))}</p>" + html_table(self.summary, "{:,.1f}", index=True)
+
+
+def clv_bootstrap(summary: pd.DataFrame, *, horizon: float = 52.0, discount_rate: float = 0.10,
+                  n_boot: int = 200, confidence_level: float = 0.95, seed: int = 0,
+                  penalizer: float = 0.0, time_unit: str | None = None) -> CLVBootstrap:
+    """Fit BG/NBD + Gamma-Gamma, then bootstrap customers to get percentile intervals.
+
+    Each replicate draws customers with replacement (multinomial frequency weights),
+    refits both models starting from the full-data estimates, and recomputes every
+    customer's CLV. Returns per-customer ``clv, clv_lower, clv_upper`` and the total.
+    """
+    if n_boot < 10:
+        raise JourneyParameterError(f"n_boot={n_boot}; expected at least 10 replicates")
+    if not 0 < confidence_level < 1:
+        raise JourneyParameterError(f"confidence_level={confidence_level}; expected a number in (0, 1)")
+    unit = time_unit or summary.attrs.get("time_unit") or "W"
+    bgf = BetaGeoFitter(penalizer).fit(summary)
+    ggf = GammaGammaFitter(penalizer).fit(summary)
+    base = customer_lifetime_value(summary, bgf, ggf, horizon=horizon, discount_rate=discount_rate, time_unit=unit)
+    x, tx, T = _summary_arrays(summary)
+    _, m = _gg_arrays(summary)
+    # evaluate CLV on distinct histories to keep replicates cheap
+    uniq, inv = _distinct_rows(x, tx, T, np.nan_to_num(m))
+    xT_codes = _distinct_rows(uniq[:, 0], uniq[:, 2])
+    # BG/NBD needs only (x, t_x, T): a replicate's weights summed per distinct history give
+    # the same likelihood over far fewer rows than one row per drawn customer
+    hist, h_inv = _distinct_rows(x, tx, T)
+    rng = np.random.default_rng(seed)
+    n = len(x)
+    draws, pars = [], []
+    for _ in range(n_boot):
+        w = rng.multinomial(n, np.full(n, 1.0 / n)).astype(float)
+        sel = w > 0
+        hw = np.bincount(h_inv, weights=w, minlength=len(hist))
+        hs = hw > 0
+        try:
+            b = BetaGeoFitter(penalizer)
+            b._fit_arrays(hist[hs, 0], hist[hs, 1], hist[hs, 2], hw[hs], initial=bgf)
+            g = GammaGammaFitter(penalizer).fit(summary.loc[sel], weights=w[sel], initial=ggf)
+        except JourneyFitError:
+            continue
+        draws.append(_clv_values(b, g, uniq[:, 0], uniq[:, 1], uniq[:, 2], uniq[:, 3], horizon,
+                                 discount_rate, unit, xT_codes=xT_codes))
+        pars.append({**b.params_, **g.params_})
+    if len(draws) < n_boot / 2:
+        raise JourneyFitError(f"CLV bootstrap: only {len(draws)} of {n_boot} replicates converged")
+    d = np.array(draws)
+    alpha = (1 - confidence_level) / 2
+    lo_u, hi_u = np.quantile(d, [alpha, 1 - alpha], axis=0)
+    per = base.copy()
+    per["clv_lower"], per["clv_upper"] = lo_u[inv], hi_u[inv]
+    totals = d[:, inv].sum(axis=1) if len(inv) * len(d) < 5e7 else np.array(
+        [np.bincount(inv, minlength=len(uniq)) @ row for row in d])
+    lo_t, hi_t = np.quantile(totals, [alpha, 1 - alpha])
+    return CLVBootstrap(per, (float(per["clv"].sum()), float(lo_t), float(hi_t)), pd.DataFrame(pars),
+                        len(draws), confidence_level, float(horizon), float(discount_rate), unit)
+
+
+# --------------------------------------------------------------------------- calibration / holdout
+
+@dataclass(frozen=True)
+class CalibrationCheck:
+    """Predicted vs actual holdout purchases by calibration-period frequency."""
+
+    table: pd.DataFrame
+    duration: float
+    time_unit: str
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.table
+
+    @property
+    def total_actual(self) -> float:
+        return float((self.table["actual"] * self.table["customers"]).sum())
+
+    @property
+    def total_predicted(self) -> float:
+        return float((self.table["predicted"] * self.table["customers"]).sum())
+
+    @property
+    def reading(self) -> str:
+        """Actual vs predicted holdout purchases in one sentence."""
+        unit = {"D": "days", "W": "weeks", "M": "months"}.get(self.time_unit, self.time_unit)
+        gap = self.total_predicted / self.total_actual - 1 if self.total_actual else float("nan")
+        return (f"Holdout ({self.duration:.3g} {unit}): actual {self.total_actual:,.0f} repeat purchase days, "
+                f"predicted {self.total_predicted:,.0f} ({gap:+.0%}).")
+
+    def plot(self, ax=None):
+        """Mean actual vs predicted holdout purchases per calibration frequency."""
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.gca()
+        lab = self.table["frequency_bucket"].astype(str)
+        xs = np.arange(len(lab))
+        ax.plot(xs, self.table["actual"], "o-", label="actual", color="#4c72b0")
+        ax.plot(xs, self.table["predicted"], "s--", label="BG/NBD predicted", color="#dd8452")
+        ax.set_xticks(xs, lab)
+        unit = {"D": "days", "W": "weeks", "M": "months"}.get(self.time_unit, self.time_unit)
+        ax.set(xlabel="repeat purchases in calibration period",
+               ylabel=f"mean purchases in holdout ({self.duration:.3g} {unit})",
+               title="Calibration vs holdout: conditional expectations")
+        ax.legend()
+        return ax
+
+    def __repr__(self) -> str:
+        return (f"CalibrationCheck(actual={self.total_actual:,.0f}, predicted={self.total_predicted:,.0f}, "
+                f"holdout={self.duration:.3g} {self.time_unit})")
+
+    def _repr_html_(self) -> str:
+        return f"<p>{html.escape(repr(self))}</p>" + html_table(self.table)
+
+
+def calibration_holdout(summary: pd.DataFrame, bgf: BetaGeoFitter, *, max_frequency: int = 7) -> CalibrationCheck:
+    """Compare holdout purchases with the model's conditional expectations.
+
+    ``summary`` must come from :func:`customer_summary` with ``holdout_end`` (columns
+    ``frequency_holdout, duration_holdout``); the model is fitted on the calibration
+    columns. Customers are grouped by calibration frequency ``0 .. max_frequency+``.
+    """
+    for c in ("frequency_holdout", "duration_holdout"):
+        if c not in summary.columns:
+            raise JourneyDataError(f"summary: missing column '{c}'; build it with customer_summary(..., holdout_end=...)")
+    x, tx, T = _summary_arrays(summary)
+    dur = pd.to_numeric(summary["duration_holdout"]).to_numpy(float)
+    pred = bgf.conditional_expected_purchases(dur, x, tx, T)
+    bucket = np.minimum(x, max_frequency).astype(int)
+    df = pd.DataFrame({"b": bucket, "actual": summary["frequency_holdout"].to_numpy(float), "predicted": pred})
+    tab = df.groupby("b").agg(customers=("actual", "size"), actual=("actual", "mean"),
+                              predicted=("predicted", "mean")).reset_index()
+    tab["frequency_bucket"] = [f"{b}+" if b == max_frequency else str(b) for b in tab["b"]]
+    tab = tab[["frequency_bucket", "customers", "actual", "predicted"]]
+    unit = summary.attrs.get("time_unit") or bgf.time_unit or "W"
+    return CalibrationCheck(tab, float(np.median(dur)), unit)
+
+
+# --------------------------------------------------------------------------- reference values
+CDNOW_PUBLISHED: dict[str, float] = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "log_likelihood": -9582.4}
+"""BG/NBD on the CDNOW calibration sample (2,357 customers, weeks, calibration to
+1997-09-30): Fader, Hardie & Lee (2005), "Counting your customers the easy way",
+Marketing Science 24(2), section 4."""
+
+
+def against_published(bgf: BetaGeoFitter, published: dict[str, float] = CDNOW_PUBLISHED) -> pd.DataFrame:
+    """Fitted vs published BG/NBD parameters and log-likelihood: ``quantity, fitted, published, difference``."""
+    if bgf.result_ is None:
+        raise JourneyParameterError("bgf: not fitted yet; call BetaGeoFitter().fit(summary) first")
+    fitted = {**bgf.params_, "log_likelihood": bgf.result_.log_likelihood}
+    rows = [{"quantity": k, "fitted": float(fitted[k]), "published": float(v)} for k, v in published.items()]
+    out = pd.DataFrame(rows)
+    out["difference"] = out["fitted"] - out["published"]
+    return out
+
+
+def against_truth(truth: dict, ggf: GammaGammaFitter) -> pd.DataFrame:
+    """Planted vs fitted Gamma-Gamma parameters on simulated data, with the fit's 95% intervals.
+
+    ``truth``: :func:`journeylib.simulate.simulate`'s ground truth (its ``"spend"``
+    part). Returns ``parameter, planted, estimate, lower_95, upper_95, covered``.
+    """
+    if ggf.result_ is None:
+        raise JourneyParameterError("ggf: not fitted yet; call GammaGammaFitter().fit(summary) first")
+    spend = truth.get("spend") if isinstance(truth, dict) else None
+    if not spend:
+        raise JourneyParameterError("truth: expected a simulator's ground truth with a 'spend' part")
+    fit = ggf.result_.summary
+    rows = []
+    for name in ("p", "q", "gamma"):
+        planted = float(spend[f"gamma_gamma_{name}"])
+        lo, hi = fit.loc[name, "lower_95"], fit.loc[name, "upper_95"]
+        rows.append({"parameter": name, "planted": planted, "estimate": fit.loc[name, "estimate"],
+                     "lower_95": lo, "upper_95": hi, "covered": bool(lo <= planted <= hi)})
+    return pd.DataFrame(rows)

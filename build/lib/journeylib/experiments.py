@@ -1,0 +1,924 @@
+"""A/B test readout: from assignments and events to lifts with CIs, for many experiments and metrics.
+
+Engine half (:func:`variant_stats`): assignments are joined to events in the
+analysis window ``[assigned_at, assigned_at + window)`` and, for CUPED, the
+pre-period ``[assigned_at - window, assigned_at)``; one value per user and metric
+(users without events count as zeros), then per (experiment, variant, entry day)
+the sufficient statistics ``n``, sums, sums of squares and cross products. That
+small table is all the statistics need.
+
+Stats half (:func:`readout_from_stats`, :func:`ab_readout`): sample-ratio check
+first, then per (experiment, metric, variant) an :class:`ABResult` with absolute and
+relative lift and CIs (:mod:`journeylib.abstats`), CUPED, the always-valid
+sequential test (:mod:`journeylib.sequential`), the Bayesian view
+(:mod:`journeylib.bayes`) and power at the MDE (:mod:`journeylib.power`); a
+:class:`Readout` collects them with Holm and Benjamini-Hochberg adjusted p-values
+over an explicit family.
+
+Looks (for cumulative lift and the sequential test) are entry days: the look of
+day *d* holds every user who entered up to day *d*, each measured over their full
+window, i.e. what the analyst sees once those users' windows have closed.
+"""
+from __future__ import annotations
+
+import html
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from . import abstats, bayes, health, power, sequential
+from .churn import _micros
+from .engine import to_pandas, to_table
+from .errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
+from .schema import PURCHASE_EVENT
+from .tables import html_table
+
+KINDS = ("conversion", "count", "sum", "ratio")
+_DAY_US = 86_400_000_000
+
+
+# --- metric definitions ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric measured per user over the analysis window.
+
+    ``kind``: ``"conversion"`` (1 if ``event`` happened, else 0), ``"count"``
+    (number of ``event``), ``"sum"`` (sum of ``value`` over ``event`` rows, e.g.
+    revenue), ``"ratio"`` (sum of ``numerator`` / sum of ``denominator`` over users,
+    e.g. revenue per order; delta method).
+    """
+
+    name: str
+    kind: str
+    event: str = PURCHASE_EVENT
+    value: str | None = None
+    numerator: "Metric | None" = None
+    denominator: "Metric | None" = None
+    unit: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise JourneyParameterError(f"metric {self.name!r}: kind={self.kind!r}; expected one of {KINDS}")
+        if self.kind == "sum" and not self.value:
+            raise JourneyParameterError(f"metric {self.name!r}: kind='sum' needs value= (a numeric events column)")
+        if self.kind == "ratio":
+            for part in (self.numerator, self.denominator):
+                if part is None or part.kind not in ("count", "sum"):
+                    raise JourneyParameterError(
+                        f"metric {self.name!r}: a ratio needs numerator= and denominator= metrics of kind 'count' or 'sum'")
+
+
+def conversion(event: str = PURCHASE_EVENT, name: str | None = None) -> Metric:
+    """Share of users with at least one ``event`` in the window."""
+    return Metric(name or ("conversion" if event == PURCHASE_EVENT else f"{event}_conversion"), "conversion", event,
+                  unit="share of users")
+
+
+def count_per_user(event: str = PURCHASE_EVENT, name: str | None = None) -> Metric:
+    """Number of ``event`` per user in the window."""
+    return Metric(name or f"{event}s_per_user", "count", event, unit=f"{event}s per user")
+
+
+def sum_per_user(value: str = "revenue", event: str = PURCHASE_EVENT, name: str | None = None) -> Metric:
+    """Sum of column ``value`` over the user's ``event`` rows in the window (missing = 0)."""
+    return Metric(name or f"{value}_per_user", "sum", event, value=value, unit=f"{value} per user")
+
+
+def ratio(numerator: Metric, denominator: Metric, name: str | None = None) -> Metric:
+    """Ratio of sums over users (e.g. revenue per order); users are the randomisation unit."""
+    return Metric(name or f"{numerator.name}_per_{denominator.name}", "ratio", numerator=numerator,
+                  denominator=denominator, unit=f"{numerator.unit} / {denominator.unit}")
+
+
+DEFAULT_METRICS: tuple[Metric, ...] = (
+    conversion(),
+    count_per_user(name="purchases_per_user"),
+    sum_per_user("revenue", name="revenue_per_user"),
+    ratio(sum_per_user("revenue"), count_per_user(), name="revenue_per_order"),
+)
+"""conversion, purchases_per_user, revenue_per_user, revenue_per_order."""
+
+
+def metrics_by_name(names: str | Sequence[str] | None) -> tuple[Metric, ...]:
+    """Pick :data:`DEFAULT_METRICS` by name: a list, a comma-separated string, or ``"all"``/``None`` for all."""
+    if names is None or names == "all":
+        return DEFAULT_METRICS
+    if isinstance(names, str):  # "a,b" as well as "a" (handy from a command line)
+        names = [x.strip() for x in names.split(",") if x.strip()]
+    names = list(names)
+    known = {m.name: m for m in DEFAULT_METRICS}
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise JourneyParameterError(f"metrics={bad}: unknown metric; expected names from {list(known)} or 'all'")
+    return tuple(known[n] for n in names)
+
+
+def _check_metrics(metrics: Iterable[Metric]) -> tuple[Metric, ...]:
+    metrics = tuple(metrics)
+    if not metrics or not all(isinstance(m, Metric) for m in metrics):
+        raise JourneyParameterError("metrics: expected a non-empty sequence of Metric (see DEFAULT_METRICS)")
+    names = [m.name for m in metrics]
+    if len(set(names)) != len(names):
+        raise JourneyParameterError(f"metrics: duplicate names in {names}")
+    return metrics
+
+
+# --- engine half ------------------------------------------------------------------
+
+def _base_key(m: Metric) -> tuple[str, str | None]:
+    return (m.event, m.value if m.kind == "sum" else None)
+
+
+def variant_stats(
+    assignments: Any,
+    events: Any,
+    metrics: Sequence[Metric] = DEFAULT_METRICS,
+    *,
+    window_days: float = 28,
+    experiments: str | Sequence[str] | None = None,
+    customers: Any = None,
+    by: str | None = None,
+    pre_period: bool = True,
+) -> pd.DataFrame:
+    """Per (experiment, variant, entry day[, segment], metric) sufficient statistics.
+
+    Parameters
+    ----------
+    assignments, events
+        Canonical tables (DataFrame, Ibis table or path).
+    metrics
+        :class:`Metric` definitions.
+    window_days
+        Analysis window after ``assigned_at``; the pre-period (CUPED covariate) is
+        the same length before ``assigned_at``.
+    experiments
+        Experiment name(s) to keep; all when ``None``.
+    customers, by
+        Optional segment column ``by`` of ``customers`` for breakdowns.
+    pre_period
+        Compute the pre-period covariate columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``experiment, variant, entry_day, [by], metric, kind, n, n_incomplete, s_y, ss_y,
+        s_x, ss_x, s_xy, s_d, ss_d, s_yd``: ``y`` is the metric (the numerator for
+        ratios), ``x`` its pre-period value, ``d`` a ratio's denominator;
+        ``n_incomplete`` counts users whose window ends after the last event.
+    """
+    metrics = _check_metrics(metrics)
+    if not window_days > 0:
+        raise JourneyParameterError(f"window_days={window_days!r}; expected a positive number of days")
+    a = to_table(assignments, table="assignments")
+    ev = to_table(events, table="events")
+    for col in ("customer_id", "experiment", "variant", "assigned_at"):
+        if col not in a.columns:
+            raise JourneyDataError(f"assignments: missing column '{col}'; expected customer_id, experiment, variant, assigned_at")
+    if experiments is not None:
+        names = [experiments] if isinstance(experiments, str) else list(experiments)
+        known = set(to_pandas(a.select("experiment").distinct())["experiment"])
+        bad = [e for e in names if e not in known]
+        if bad:
+            raise JourneyParameterError(f"experiments={bad}: not in assignments; available: {sorted(known)}")
+        a = a.filter(a.experiment.isin(names))
+    keys = ["experiment", "variant", "entry_day"]
+    a = a.select("customer_id", "experiment", "variant", "assigned_at")
+    if by is not None:
+        if customers is None:
+            raise JourneyParameterError(f"by={by!r} needs customers= (a table with customer_id and {by!r})")
+        cu = to_table(customers, table="customers")
+        if by not in cu.columns:
+            raise JourneyDataError(f"customers: no column '{by}'; available: {list(cu.columns)}")
+        cu = cu.select(cu.customer_id.cast("string").name("seg_customer_id"),
+                       cu[by].cast("string").name("seg_value"))
+        a = a.left_join(cu, a.customer_id == cu.seg_customer_id)
+        a = a.select("customer_id", "experiment", "variant", "assigned_at",
+                     segment=ibis.coalesce(a.seg_value, ibis.literal("(missing)")))
+        keys.append("segment")
+
+    bases: list[tuple[str, str | None]] = []
+    for m in metrics:
+        for part in ((m.numerator, m.denominator) if m.kind == "ratio" else (m,)):
+            if _base_key(part) not in bases:
+                bases.append(_base_key(part))
+    for _, value in bases:
+        if value is not None and value not in ev.columns:
+            raise JourneyDataError(f"events: metric needs column '{value}', which is missing; available: {list(ev.columns)}")
+    w_sec = int(round(window_days * 86400))
+    w_us = w_sec * 1_000_000
+    # All time arithmetic is on epoch microseconds (exact on every engine). Spark adds an
+    # interval's days in the *session* time zone (28 days across a DST change is 28 days
+    # -1 hour outside UTC) and hands timestamps back as wall-clock time of that zone, and
+    # Ibis' epoch_seconds rounds on DuckDB but truncates on Spark; integers do neither.
+    # One small round trip: the assignment time range (to prune events before the join)
+    # and the last event time (to flag windows that the data do not cover yet).
+    a_us, ev_us = _micros(a, "assigned_at"), _micros(ev, "ts")
+    rng_q = a.aggregate(first=a_us.min(), last_assigned=a_us.max()).cross_join(
+        ev.aggregate(last_ts=ev_us.max()))
+    lims = to_pandas(rng_q).iloc[0]
+    if pd.isna(lims["first"]):
+        raise JourneyDataError("assignments: no rows to analyse (after selecting experiments)")
+    first_us, last_assigned_us = int(lims["first"]), int(lims["last_assigned"])
+    last_us = None if pd.isna(lims["last_ts"]) else int(lims["last_ts"])
+    # pruning bounds as UTC literals computed here (a filter on the raw column keeps
+    # Parquet row-group pruning)
+    as_lit = lambda us: ibis.literal(pd.Timestamp(us, unit="us", tz="UTC").to_pydatetime(), type="timestamp('UTC')")
+    ev = ev.filter(ev.event.isin(sorted({e for e, _ in bases})),
+                   ev.ts >= as_lit(first_us - w_us if pre_period else first_us),
+                   ev.ts < as_lit(last_assigned_us + w_us))
+    values = sorted({v for _, v in bases if v})
+    ev = ev.select(ev_customer_id=ev.customer_id, ev_us=_micros(ev, "ts"), ev_event=ev.event,
+                   **{f"ev_{v}": ev[v] for v in values})
+    # Window sums are computed once per distinct (customer, assignment time): users
+    # who enter several concurrent experiments at the same moment (the usual case)
+    # are joined to their events once, not once per experiment. entry_day is the UTC
+    # day number.
+    pairs = a.select(p_customer_id=a.customer_id, p_at=a.assigned_at).distinct()
+    pairs = pairs.mutate(p_us=_micros(pairs, "p_at"))
+    pairs = pairs.mutate(p_lo=pairs.p_us - w_us if pre_period else pairs.p_us, p_hi=pairs.p_us + w_us,
+                         p_day=(pairs.p_us // _DAY_US).cast("int64"),
+                         p_incomplete=((pairs.p_us + w_us > last_us).cast("int64")
+                                       if last_us is not None else ibis.literal(0, "int64")))
+    j = pairs.left_join(ev, [pairs.p_customer_id == ev.ev_customer_id, ev.ev_us >= pairs.p_lo,
+                             ev.ev_us < pairs.p_hi])
+    inw = j.ev_us >= j.p_us
+    aggs = {}
+    for i, (event, value) in enumerate(bases):
+        val = ibis.literal(1.0) if value is None else j[f"ev_{value}"].cast("float64").fill_null(0.0)
+        hit = j.ev_event == event  # NULL for pairs without events: the sums below count 0
+        aggs[f"y{i}"] = ibis.ifelse(hit & inw, val, 0.0).sum()
+        if pre_period:
+            aggs[f"x{i}"] = ibis.ifelse(hit & ~inw, val, 0.0).sum()
+    pu = j.group_by(["p_customer_id", "p_at", "p_day", "p_incomplete"]).aggregate(**aggs)
+    u = a.join(pu, [a.customer_id == pu.p_customer_id, a.assigned_at == pu.p_at])
+    u = u.select(*[k for k in keys if k != "entry_day"], entry_day=u.p_day, n_inc=u.p_incomplete,
+                 **{c: u[c].fill_null(0.0) for c in aggs})
+
+    def col(part: Metric, pre: bool) -> ibis.Value:
+        c = u[f"{'x' if pre else 'y'}{bases.index(_base_key(part))}"]
+        return (c > 0).cast("float64") if part.kind == "conversion" else c
+
+    out = {"n": u.count(), "n_incomplete": u.n_inc.sum()}
+    for k, m in enumerate(metrics):
+        y = col(m.numerator if m.kind == "ratio" else m, False)
+        out[f"m{k}_s_y"], out[f"m{k}_ss_y"] = y.sum(), (y * y).sum()
+        if m.kind == "ratio":
+            d = col(m.denominator, False)
+            out[f"m{k}_s_d"], out[f"m{k}_ss_d"], out[f"m{k}_s_yd"] = d.sum(), (d * d).sum(), (y * d).sum()
+        elif pre_period:
+            x = col(m, True)
+            out[f"m{k}_s_x"], out[f"m{k}_ss_x"], out[f"m{k}_s_xy"] = x.sum(), (x * x).sum(), (x * y).sum()
+    wide = to_pandas(u.group_by(keys).aggregate(**out))
+    wide["entry_day"] = pd.to_datetime(wide["entry_day"].astype("int64"), unit="D")
+    wide = wide.sort_values(keys, kind="mergesort").reset_index(drop=True)
+    if by is not None:
+        wide = wide.rename(columns={"segment": by})
+        keys = keys[:-1] + [by]
+    frames = []
+    stat_cols = ["s_y", "ss_y", "s_x", "ss_x", "s_xy", "s_d", "ss_d", "s_yd"]
+    for k, m in enumerate(metrics):
+        f = wide[keys + ["n", "n_incomplete"]].copy()
+        f.insert(len(keys), "metric", m.name)
+        f.insert(len(keys) + 1, "kind", m.kind)
+        for c in stat_cols:
+            f[c] = wide[f"m{k}_{c}"].astype(float) if f"m{k}_{c}" in wide else np.nan
+        frames.append(f)
+    res = pd.concat(frames, ignore_index=True)
+    res["n"] = res["n"].astype("int64")
+    res["n_incomplete"] = res["n_incomplete"].fillna(0).astype("int64")
+    return res
+
+
+# --- one comparison over looks (vectorised) ----------------------------------------
+
+_SUMS = ["n", "s_y", "ss_y", "s_x", "ss_x", "s_xy", "s_d", "ss_d", "s_yd"]
+
+
+def _compare(kind: str, c: Mapping[str, np.ndarray], v: Mapping[str, np.ndarray], *, use_cuped: bool,
+             alternative: str, level: float) -> dict[str, np.ndarray]:
+    """Compare variant ``v`` with control ``c`` given arrays of sufficient statistics (one entry per look)."""
+    out: dict[str, np.ndarray] = {}
+    can_cuped = use_cuped and kind != "ratio" and np.all(np.isfinite(c["s_x"])) and np.all(np.isfinite(v["s_x"]))
+    if kind == "ratio":
+        mc, vc = abstats.ratio_stats(c["n"], c["s_y"], c["s_d"], c["ss_y"], c["ss_d"], c["s_yd"])
+        mv, vv = abstats.ratio_stats(v["n"], v["s_y"], v["s_d"], v["ss_y"], v["ss_d"], v["s_yd"])
+        se_c, se_v = np.sqrt(vc), np.sqrt(vv)
+        res = abstats.z_inference(mv - mc, np.sqrt(vc + vv), alternative=alternative, confidence_level=level)
+        res["df"] = np.full_like(mc, np.inf)
+        test = "delta-method z"
+    else:
+        mc, var_c = abstats.mean_var(c["n"], c["s_y"], c["ss_y"])
+        mv, var_v = abstats.mean_var(v["n"], v["s_y"], v["ss_y"])
+        out["raw_se"] = np.sqrt(var_c / c["n"] + var_v / v["n"])
+        if can_cuped:
+            stack = lambda key: np.stack([c[key], v[key]], axis=-1)
+            adj_m, adj_v, theta = abstats.cuped_vectorised(*(stack(k) for k in ("n", "s_y", "ss_y", "s_x", "ss_x", "s_xy")))
+            out["mean_control_raw"], out["mean_variant_raw"] = mc, mv
+            mc, mv, var_c, var_v = adj_m[..., 0], adj_m[..., 1], adj_v[..., 0], adj_v[..., 1]
+            out["theta"] = theta
+            # pre-period balance between the arms (Welch test on the covariate)
+            pxc, pvc = abstats.mean_var(c["n"], c["s_x"], c["ss_x"])
+            pxv, pvv = abstats.mean_var(v["n"], v["s_x"], v["ss_x"])
+            out["pre_balance_pvalue"] = abstats.welch_test(pxv, pvv, v["n"], pxc, pvc, c["n"])["pvalue"]
+            n_all = c["n"] + v["n"]
+            _, vy = abstats.mean_var(n_all, c["s_y"] + v["s_y"], c["ss_y"] + v["ss_y"])
+            _, vx = abstats.mean_var(n_all, c["s_x"] + v["s_x"], c["ss_x"] + v["ss_x"])
+            cxy = abstats.covariance(n_all, c["s_x"] + v["s_x"], c["s_y"] + v["s_y"], c["s_xy"] + v["s_xy"])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out["pre_correlation"] = cxy / np.sqrt(vx * vy)
+        se_c, se_v = np.sqrt(var_c / c["n"]), np.sqrt(var_v / v["n"])
+        if kind == "conversion" and not can_cuped:
+            res = abstats.two_proportion_test(v["s_y"], v["n"], c["s_y"], c["n"], alternative=alternative,
+                                              confidence_level=level)
+            res["df"] = np.full_like(mc, np.inf)
+            test = "two-proportion z"
+        else:
+            res = abstats.welch_test(mv, var_v, v["n"], mc, var_c, c["n"], alternative=alternative,
+                                     confidence_level=level)
+            test = "Welch t" + (" (CUPED)" if can_cuped else "")
+        if can_cuped:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out["variance_reduction"] = 1 - res["se"] ** 2 / out["raw_se"] ** 2
+    rel = abstats.relative_lift(mv, se_v, mc, se_c, alternative=alternative, confidence_level=level)
+    out.update(mean_control=mc, mean_variant=mv, se_control=se_c, se_variant=se_v, estimate=res["estimate"],
+               se=res["se"], df=res["df"], statistic=res["statistic"], pvalue=res["pvalue"],
+               ci_low=res["ci_low"], ci_high=res["ci_high"], rel_lift=rel["estimate"], rel_se=rel["se"],
+               rel_ci_low=rel["ci_low"], rel_ci_high=rel["ci_high"])
+    out["test"] = test
+    out["cuped"] = can_cuped
+    return out
+
+
+# --- result objects -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ABResult:
+    """Comparison of one variant with control on one metric of one experiment.
+
+    ``statistic``/``pvalue`` are the fixed-horizon test (two-proportion z for
+    conversion, Welch t for means, delta-method z for ratios); ``seq_pvalue`` the
+    always-valid p-value; ``chance_to_beat`` the Bayesian posterior probability that
+    the variant is better (not a p-value).
+    """
+
+    experiment: str
+    metric: str
+    kind: str
+    variant: str
+    control: str
+    segment: str | None
+    test: str
+    alternative: str
+    confidence_level: float
+    n_control: int
+    n_variant: int
+    mean_control: float
+    mean_variant: float
+    estimate: float
+    se: float
+    df: float
+    statistic: float
+    pvalue: float
+    ci_low: float
+    ci_high: float
+    rel_lift: float
+    rel_ci_low: float
+    rel_ci_high: float
+    cuped: bool
+    variance_reduction: float
+    theta: float
+    pre_correlation: float
+    pre_balance_pvalue: float
+    chance_to_beat: float
+    expected_loss: float
+    rel_cred_low: float
+    rel_cred_high: float
+    seq_pvalue: float
+    seq_ci_low: float
+    seq_ci_high: float
+    mde: float
+    power_at_mde: float
+    detectable_rel_lift: float
+    srm_passed: bool
+    looks: pd.DataFrame = field(repr=False, compare=False)
+
+    def confidence_interval(self, confidence_level: float | None = None) -> tuple[float, float]:
+        """CI of the absolute difference (variant - control) at another level (same test)."""
+        if confidence_level is None:
+            return (self.ci_low, self.ci_high)
+        if self.df == np.inf or not np.isfinite(self.df):
+            r = abstats.z_inference(self.estimate, self.se, alternative=self.alternative,
+                                    confidence_level=confidence_level)
+        else:
+            from scipy import stats
+
+            a = 1 - abstats.check_level(confidence_level)
+            q = stats.t.ppf(1 - a / 2 if self.alternative == "two-sided" else 1 - a, self.df)
+            lo, hi = self.estimate - q * self.se, self.estimate + q * self.se
+            r = {"ci_low": lo if self.alternative != "less" else -np.inf,
+                 "ci_high": hi if self.alternative != "greater" else np.inf}
+        return (float(r["ci_low"]), float(r["ci_high"]))
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One tidy row: the numbers a readout table shows."""
+        d = {k: getattr(self, k) for k in (
+            "experiment", "segment", "metric", "variant", "control", "n_control", "n_variant", "mean_control",
+            "mean_variant", "estimate", "ci_low", "ci_high", "rel_lift", "rel_ci_low", "rel_ci_high", "test",
+            "statistic", "pvalue", "cuped", "variance_reduction", "seq_pvalue", "chance_to_beat",
+            "expected_loss", "power_at_mde", "detectable_rel_lift", "srm_passed")}
+        if self.segment is None:
+            d.pop("segment")
+        return pd.DataFrame([d])
+
+    def plot(self, ax=None):
+        """Forest plot of the relative lift with its CI."""
+        return _forest([self], ax=ax)
+
+    def plot_cumulative(self, ax=None):
+        """Cumulative relative lift over entry days with the fixed-horizon CI."""
+        return _plot_cumulative(self, ax=ax)
+
+    def plot_sequential(self, ax=None):
+        """Difference over looks with the always-valid confidence sequence."""
+        return self.sequential.plot(ax=ax, xlabel="users entered up to (entry day)")
+
+    @property
+    def sequential(self) -> sequential.SequentialResult:
+        return sequential.SequentialResult(self.looks, 1 - self.confidence_level, float("nan"))
+
+    def __repr__(self) -> str:
+        seg = f" [{self.segment}]" if self.segment is not None else ""
+        return (f"ABResult({self.experiment}{seg} / {self.metric}: {self.variant} vs {self.control}, "
+                f"lift {self.rel_lift:+.1%} [{self.rel_ci_low:+.1%}, {self.rel_ci_high:+.1%}], "
+                f"{self.test} statistic={self.statistic:.3f}, pvalue={self.pvalue:.4g})")
+
+    def _repr_html_(self) -> str:
+        return f"<p>{html.escape(repr(self))}</p>" + html_table(self.summary)
+
+
+def _scalar(x, i=-1) -> float:
+    a = np.asarray(x, dtype=float)
+    return float(a[i]) if a.ndim else float(a)
+
+
+def _cumulative(em: pd.DataFrame) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
+    """Sufficient statistics of one metric summed up to each entry day (one look per day).
+
+    Returns the sorted entry days and ``{variant: {statistic: array over looks}}``; a
+    variant without users on a day carries its previous total (plain numpy: this runs
+    once per experiment x metric, so pandas' group-by/unstack overhead would dominate).
+    """
+    day_codes, days = pd.factorize(em["entry_day"], sort=True)
+    var_codes, variants = pd.factorize(em["variant"])
+    sums = np.zeros((len(variants), len(days), len(_SUMS)))
+    np.add.at(sums, (var_codes, day_codes), em[_SUMS].to_numpy(dtype=float))
+    sums = sums.cumsum(axis=1)
+    return days.to_numpy(), {v: {k: sums[i, :, j] for j, k in enumerate(_SUMS)} for i, v in enumerate(variants)}
+
+
+def _make_result(exp: str, metric: str, kind: str, control: str, variant: str, segment: str | None,
+                 days: Sequence, c: Mapping[str, np.ndarray], v: Mapping[str, np.ndarray], *, cuped: bool,
+                 alternative: str, alpha: float, mde: float, srm_passed: bool, min_n: int, seed: int) -> ABResult:
+    level = 1 - alpha
+    r = _compare(kind, c, v, use_cuped=cuped, alternative=alternative, level=level)
+    two = r if alternative == "two-sided" else _compare(kind, c, v, use_cuped=cuped, alternative="two-sided",
+                                                        level=level)
+    var = two["se"] ** 2
+    tau2 = sequential.optimal_tau2(_scalar(var), alpha) if np.isfinite(_scalar(var)) and _scalar(var) > 0 else 1.0
+    seq = sequential.msprt(two["estimate"], var, tau2, alpha=alpha, n=np.minimum(c["n"], v["n"]), min_n=min_n)
+    looks = pd.DataFrame({
+        "look": pd.to_datetime(days), "n_control": c["n"].astype(int), "n_variant": v["n"].astype(int),
+        "estimate": two["estimate"], "se": two["se"], "ci_low": two["ci_low"], "ci_high": two["ci_high"],
+        "rel_lift": two["rel_lift"], "rel_ci_low": two["rel_ci_low"], "rel_ci_high": two["rel_ci_high"],
+        "pvalue": two["pvalue"], "seq_pvalue": seq["pvalue"], "seq_ci_low": seq["ci_low"],
+        "seq_ci_high": seq["ci_high"],
+    })
+    mc, mv, se_c, se_v = (_scalar(r[k]) for k in ("mean_control", "mean_variant", "se_control", "se_variant"))
+    if kind == "conversion" and not r["cuped"]:
+        b = bayes.beta_binomial(int(round(v["s_y"][-1])), int(v["n"][-1]), int(round(c["s_y"][-1])),
+                                int(c["n"][-1]), credible_level=level, seed=seed)
+    else:
+        b = {k: float(x) for k, x in bayes.normal_posterior(mv, se_v, mc, se_c, credible_level=level).items()}
+    se = _scalar(r["se"])
+    pw = power.achieved_power(mde * mc, se, alpha=alpha, alternative=alternative) if mde else float("nan")
+    za = abstats.norm_ppf(1 - alpha / 2 if alternative == "two-sided" else 1 - alpha)
+    detectable = float((za + abstats.norm_ppf(0.8)) * se / abs(mc)) if mc else float("nan")
+    get = lambda k: _scalar(r[k]) if k in r else float("nan")
+    return ABResult(
+        experiment=exp, metric=metric, kind=kind, variant=variant, control=control, segment=segment,
+        test=r["test"], alternative=alternative, confidence_level=level,
+        n_control=int(c["n"][-1]), n_variant=int(v["n"][-1]), mean_control=mc, mean_variant=mv,
+        estimate=get("estimate"), se=se, df=get("df"), statistic=get("statistic"), pvalue=get("pvalue"),
+        ci_low=get("ci_low"), ci_high=get("ci_high"), rel_lift=get("rel_lift"), rel_ci_low=get("rel_ci_low"),
+        rel_ci_high=get("rel_ci_high"), cuped=bool(r["cuped"]), variance_reduction=get("variance_reduction"),
+        theta=get("theta"), pre_correlation=get("pre_correlation"), pre_balance_pvalue=get("pre_balance_pvalue"),
+        chance_to_beat=float(b["chance_to_beat"]), expected_loss=float(b["expected_loss"]),
+        rel_cred_low=float(b["rel_cred_low"]), rel_cred_high=float(b["rel_cred_high"]),
+        seq_pvalue=float(seq["pvalue"][-1]), seq_ci_low=float(seq["ci_low"][-1]),
+        seq_ci_high=float(seq["ci_high"][-1]), mde=float(mde) if mde else float("nan"), power_at_mde=pw,
+        detectable_rel_lift=detectable, srm_passed=srm_passed, looks=looks,
+    )
+
+
+@dataclass(frozen=True)
+class Readout:
+    """All comparisons of a family of experiments, metrics and variants, with adjusted p-values.
+
+    ``family`` says which comparisons share a multiplicity correction:
+    ``"experiment"`` (every metric x variant of one experiment, the default),
+    ``"all"`` (everything in the readout) or ``"none"``.
+    """
+
+    results: tuple[ABResult, ...]
+    srm: tuple[abstats.SRMResult, ...]
+    family: str
+    alpha: float
+    note: str = ""
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Readout table: one row per (experiment, [segment], metric, variant) with ``p_holm`` and ``p_bh``."""
+        if not self.results:
+            return pd.DataFrame()
+        df = pd.concat([r.summary for r in self.results], ignore_index=True)
+        fam = {"experiment": df["experiment"], "all": pd.Series("all", index=df.index),
+               "none": pd.Series(range(len(df)), index=df.index).astype(str)}[self.family]
+        if "segment" in df and self.family == "experiment":
+            fam = df["experiment"] + " / segments"
+        df.insert(0, "family", fam.values if self.family != "none" else "single")
+        df["p_holm"], df["p_bh"] = np.nan, np.nan
+        for _, idx in df.groupby(fam.values).groups.items():
+            df.loc[idx, "p_holm"] = abstats.adjust_pvalues(df.loc[idx, "pvalue"], "holm")
+            df.loc[idx, "p_bh"] = abstats.adjust_pvalues(df.loc[idx, "pvalue"], "fdr_bh")
+        df["significant_holm"] = df["p_holm"] < self.alpha
+        return df
+
+    @property
+    def srm_summary(self) -> pd.DataFrame:
+        return pd.concat([s.summary for s in self.srm], ignore_index=True) if self.srm else pd.DataFrame()
+
+    @property
+    def decision_table(self) -> pd.DataFrame:
+        """The readout as a reader scans it: the relative lift and its interval in one text column
+        (``"+4.8% (-8.8% to +18.4%)"``), raw and adjusted p-values, and ``significant`` (the
+        Holm-adjusted p below ``alpha``); ``family`` only when it is not one experiment.
+        Numbers for further work: :attr:`summary`."""
+        s = self.summary
+        if s.empty:
+            return s
+        lift = [f"{v:+.1%} ({lo:+.1%} to {hi:+.1%})" if np.isfinite(v) else "–"
+                for v, lo, hi in zip(s["rel_lift"], s["rel_ci_low"], s["rel_ci_high"])]
+        keys = [c for c in ("family", "experiment", "segment", "metric", "variant") if c in s.columns]
+        if self.family == "experiment":
+            keys.remove("family")
+        out = s[keys + ["n_control", "n_variant", "mean_control", "mean_variant"]].copy()
+        out["relative lift (95% CI)"] = lift
+        return pd.concat([out, s[["pvalue", "p_holm", "p_bh"]], s["significant_holm"].rename("significant")], axis=1)
+
+    @property
+    def srm_reading(self) -> str:
+        """One line per experiment: ``[ok|CHECK|FAILED]`` and the sample-ratio check in words."""
+        return "\n".join(f"[{s.flag}] {s.message()}" for s in self.srm)
+
+    @property
+    def cuped_summary(self) -> pd.DataFrame:
+        """Per comparison: whether CUPED ran, ``theta``, the pre-period correlation, the share of
+        variance it removed and the pre-period balance p-value between arms."""
+        cols = ["experiment", "metric", "variant", "cuped", "theta", "pre_correlation", "variance_reduction",
+                "pre_balance_pvalue"]
+        return pd.DataFrame([{c: getattr(r, c) for c in cols} for r in self.results], columns=cols)
+
+    def result(self, experiment: str, metric: str, variant: str | None = None, segment: str | None = None) -> ABResult:
+        """The :class:`ABResult` of one comparison (``variant`` may be omitted when there is one)."""
+        hits = [r for r in self.results if r.experiment == experiment and r.metric == metric
+                and (variant is None or r.variant == variant) and (segment is None or r.segment == segment)]
+        if not hits:
+            raise JourneyParameterError(
+                f"no result for experiment={experiment!r}, metric={metric!r}, variant={variant!r}; "
+                f"available: {sorted({(r.experiment, r.metric, r.variant) for r in self.results})}")
+        return hits[0]
+
+    def plot(self, ax=None, *, experiment: str | None = None):
+        """Forest plot of relative lifts with CIs (all comparisons or one experiment)."""
+        rs = [r for r in self.results if experiment is None or r.experiment == experiment]
+        return _forest(rs, ax=ax)
+
+    def conclusion(self, experiment: str) -> str:
+        """Plain-language reading of one experiment: what can and cannot be concluded."""
+        return _conclusion(self, experiment)
+
+    def against_truth(self, truth: Mapping[str, Any]) -> pd.DataFrame:
+        """Planted vs estimated relative lift, for data with a simulator's ground truth.
+
+        ``truth``: the ``"experiments"`` part of :func:`journeylib.simulate.simulate`'s
+        ground truth. Returns ``experiment, metric, variant, true_rel_lift, estimate,
+        ci_low, ci_high, covered`` for each comparison with a planted lift: a number for
+        every metric, or a per-metric mapping; conversion's is the planted absolute lift
+        over the control rate.
+        """
+        rows = []
+        for r in self.results:
+            t = truth.get(r.experiment)
+            if not isinstance(t, Mapping) or "variants" not in t:
+                continue
+            lift = t.get("true_relative_lift")
+            true = lift.get(r.metric) if isinstance(lift, Mapping) else lift
+            if r.metric == "conversion" and "true_conversion" in t:
+                true = t["true_conversion"]["absolute_lift"] / t["true_conversion"]["control"]
+            if true is None:
+                continue
+            rows.append({"experiment": r.experiment, "metric": r.metric, "variant": r.variant,
+                         "true_rel_lift": float(true), "estimate": r.rel_lift, "ci_low": r.rel_ci_low,
+                         "ci_high": r.rel_ci_high, "covered": bool(r.rel_ci_low <= true <= r.rel_ci_high)})
+        return pd.DataFrame(rows, columns=["experiment", "metric", "variant", "true_rel_lift", "estimate",
+                                           "ci_low", "ci_high", "covered"])
+
+    def __repr__(self) -> str:
+        exps = sorted({r.experiment for r in self.results})
+        bad = [s.experiment for s in self.srm if not s.passed]
+        return (f"Readout({len(self.results)} comparisons over {len(exps)} experiment(s), family={self.family!r}, "
+                f"SRM problems: {bad or 'none'})")
+
+    def _repr_html_(self) -> str:
+        note = f"<p><i>{html.escape(self.note)}</i></p>" if self.note else ""
+        return f"<p>{html.escape(repr(self))}</p>{note}" + html_table(self.summary)
+
+
+# --- stats half entry points ------------------------------------------------------------
+
+def _srm_for(exp: str, counts: pd.Series, planned: Mapping[str, float] | None,
+             threshold: float) -> abstats.SRMResult:
+    variants = list(counts.index)
+    share = None
+    if planned is not None:
+        missing = [v for v in variants if v not in planned]
+        if missing:
+            raise JourneyParameterError(f"planned_split[{exp!r}] has no share for variant(s) {missing}; "
+                                        f"expected shares for {variants}")
+        share = [planned[v] for v in variants]
+    return abstats.srm_test(counts.to_numpy(), share, experiment=exp, variants=variants, threshold=threshold)
+
+
+def readout_from_stats(
+    stats: pd.DataFrame,
+    *,
+    control: str = "control",
+    alpha: float = 0.05,
+    alternative: str = "two-sided",
+    cuped: bool = True,
+    mde: float = 0.05,
+    planned_split: Mapping[str, Mapping[str, float]] | None = None,
+    family: str = "experiment",
+    srm_threshold: float = 0.001,
+    srm_warn: float = 0.05,
+    min_n: int = 100,
+    record_health: bool = True,
+    seed: int = 0,
+) -> Readout:
+    """Statistics for every (experiment, [segment], metric, variant) of :func:`variant_stats` output.
+
+    Parameters
+    ----------
+    stats
+        Output of :func:`variant_stats`.
+    control
+        Label of the control variant (must exist in every experiment).
+    alpha, alternative
+        Test level (CIs are ``1 - alpha``) and ``"two-sided"``, ``"greater"`` or ``"less"``.
+    cuped
+        Adjust with the pre-period covariate (not for ratio metrics).
+    mde
+        Relative minimum detectable effect for the power readout (0.05 = 5% lift).
+    planned_split
+        ``{experiment: {variant: share}}``; equal split when an experiment is missing.
+    family
+        Multiplicity family: ``"experiment"``, ``"all"`` or ``"none"``.
+    srm_threshold, srm_warn
+        SRM chi-square p-value below which the experiment fails (results not to be
+        trusted) / is flagged as a possible mismatch to investigate.
+    min_n
+        Smallest arm size before the sequential test starts looking.
+    """
+    abstats.check_alternative(alternative)
+    abstats.check_level(alpha, "alpha")
+    if family not in ("experiment", "all", "none"):
+        raise JourneyParameterError(f"family={family!r}; expected 'experiment', 'all' or 'none'")
+    need = {"experiment", "variant", "entry_day", "metric", "kind", *_SUMS}
+    if not isinstance(stats, pd.DataFrame) or need - set(stats.columns):
+        raise JourneyParameterError(f"stats: expected the output of variant_stats() with columns {sorted(need)}")
+    seg_col = [c for c in stats.columns if c not in need | {"n_incomplete"}]
+    seg_col = seg_col[0] if seg_col else None
+    results, srms, skipped = [], [], []
+    first_metric = stats["metric"].iloc[0]
+    for exp, e in stats.groupby("experiment", sort=True):
+        variants = list(dict.fromkeys(e["variant"]))
+        if len(variants) < 2:
+            raise JourneyDataError(
+                f"assignments: experiment {exp!r} has only one variant ({sorted(variants)[0]!r}); an A/B readout "
+                "needs the control and at least one other variant. Check the experiment name and the variant column")
+        if control not in variants:
+            raise JourneyParameterError(f"control={control!r} is not a variant of experiment {exp!r}; "
+                                        f"its variants are {sorted(variants)}")
+        counts = e[e["metric"] == first_metric].groupby("variant")["n"].sum()
+        counts = counts.reindex([control] + sorted(v for v in variants if v != control))
+        plan = (planned_split or {}).get(exp)
+        srm = _srm_for(exp, counts, plan, srm_threshold)
+        srms.append(srm)
+        warn_only = srm.passed and srm.pvalue < srm_warn
+        if record_health:
+            detail = srm.message() if not warn_only else (
+                f"possible sample ratio mismatch in {exp}: chi-square p={srm.pvalue:.2g} < {srm_warn:g} "
+                f"(failure level {srm_threshold:g} not reached); check assignment and logging")
+            health.add_check(f"SRM: {exp}", srm.passed and not warn_only, detail)
+        if not srm.passed:
+            warnings.warn(srm.message(), JourneyDataWarning, stacklevel=2)
+        inc = int(e[e["metric"] == first_metric]["n_incomplete"].sum())
+        if inc and record_health:
+            health.add_check(f"analysis window complete: {exp}", False,
+                             f"{inc:,} users' windows end after the last event; their metrics are truncated")
+        segs = [None] if seg_col is None else sorted(e[seg_col].unique())
+        for seg in segs:
+            es = e if seg is None else e[e[seg_col] == seg]
+            for metric, em in es.groupby("metric", sort=False):
+                kind = em["kind"].iloc[0]
+                has_pre = bool(em["s_x"].notna().all())
+                days, cum = _cumulative(em)
+                if control not in cum:
+                    continue
+                c = cum[control]
+                for var in counts.index[1:]:
+                    if var not in cum:
+                        continue
+                    v = cum[var]
+                    if c["n"][-1] < 2 or v["n"][-1] < 2:
+                        skipped.append(f"{exp} / {metric} / {var}{'' if seg is None else f' (segment {seg})'}: "
+                                       f"{int(c['n'][-1])} control and {int(v['n'][-1])} {var} users")
+                        continue
+                    r = _make_result(exp, metric, kind, control, var, seg, days, c, v,
+                                     cuped=cuped and has_pre,
+                                     alternative=alternative, alpha=alpha, mde=mde, srm_passed=srm.passed,
+                                     min_n=min_n, seed=seed)
+                    results.append(r)
+                    if record_health and r.cuped and seg is None and r.pre_balance_pvalue < 0.001:
+                        health.add_check(f"CUPED pre-period balance: {exp} / {metric} / {var}", False,
+                                         f"pre-period means differ between arms (p={r.pre_balance_pvalue:.2g}); "
+                                         "CUPED-adjusted results may be biased; compare with cuped=False")
+    if skipped:
+        msg = ("no test possible with fewer than 2 users in an arm, skipped: " + "; ".join(skipped[:5])
+               + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""))
+        if not results:
+            raise JourneyDataError(f"assignments: {msg}. Collect more users before reading out")
+        warnings.warn(msg, JourneyDataWarning, stacklevel=2)
+        if record_health:
+            health.add_check("comparisons with too few users", False, msg)
+    order = {m: i for i, m in enumerate(dict.fromkeys(stats["metric"]))}
+    results.sort(key=lambda r: (r.experiment, r.segment or "", order[r.metric], r.variant))
+    note = ""
+    if seg_col is not None:
+        n_seg = len({r.segment for r in results})
+        note = (f"Segment breakdown over {n_seg} segments of '{seg_col}': with many segments some will look "
+                "significant by chance; use the adjusted p-values (family = all segments of an experiment) and "
+                "treat segment differences as hypotheses for a new test, not conclusions.")
+    return Readout(tuple(results), tuple(srms), family, alpha, note)
+
+
+def ab_readout(
+    assignments: Any,
+    events: Any,
+    *,
+    metrics: Sequence[Metric] = DEFAULT_METRICS,
+    window_days: float = 28,
+    experiments: str | Sequence[str] | None = None,
+    control: str = "control",
+    alpha: float = 0.05,
+    alternative: str = "two-sided",
+    cuped: bool = True,
+    mde: float = 0.05,
+    planned_split: Mapping[str, Mapping[str, float]] | None = None,
+    family: str = "experiment",
+    srm_threshold: float = 0.001,
+    srm_warn: float = 0.05,
+    min_n: int = 100,
+) -> Readout:
+    """One call from assignments and events to the readout (:func:`variant_stats` + :func:`readout_from_stats`).
+
+    See those two functions for the parameters.
+    """
+    st = variant_stats(assignments, events, metrics, window_days=window_days, experiments=experiments,
+                       pre_period=cuped)
+    if st.empty:
+        raise JourneyDataError("assignments: no assigned users to analyse; expected at least one experiment with users")
+    return readout_from_stats(st, control=control, alpha=alpha, alternative=alternative, cuped=cuped, mde=mde,
+                              planned_split=planned_split, family=family, srm_threshold=srm_threshold,
+                              srm_warn=srm_warn, min_n=min_n)
+
+
+def segment_breakdown(
+    assignments: Any,
+    events: Any,
+    customers: Any,
+    by: str = "segment",
+    *,
+    experiments: str | Sequence[str] | None = None,
+    metrics: Sequence[Metric] = DEFAULT_METRICS,
+    window_days: float = 28,
+    control: str = "control",
+    alpha: float = 0.05,
+    cuped: bool = True,
+) -> Readout:
+    """Readout per segment of ``customers[by]``, adjusted over all segments x metrics x variants of an experiment.
+
+    Emits a warning about multiplicity: segment results are exploratory.
+    """
+    st = variant_stats(assignments, events, metrics, window_days=window_days, experiments=experiments,
+                       customers=customers, by=by, pre_period=cuped)
+    ro = readout_from_stats(st, control=control, alpha=alpha, cuped=cuped, record_health=False)
+    warnings.warn(ro.note, UserWarning, stacklevel=2)
+    return ro
+
+
+# --- plots ------------------------------------------------------------------------------
+
+def _forest(results: Sequence[ABResult], ax=None):
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    if not results:
+        ax.set_title("no comparisons")
+        return ax
+    labels, y = [], np.arange(len(results))[::-1]
+    for yi, r in zip(y, results):
+        seg = f" [{r.segment}]" if r.segment is not None else ""
+        labels.append(f"{r.experiment}{seg} | {r.metric} | {r.variant}")
+        lo, hi = r.rel_ci_low, r.rel_ci_high
+        color = "tab:green" if lo > 0 else ("tab:red" if hi < 0 else "tab:grey")
+        ax.errorbar(r.rel_lift * 100, yi, xerr=[[max(r.rel_lift - lo, 0) * 100], [max(hi - r.rel_lift, 0) * 100]]
+                    if np.isfinite(lo) and np.isfinite(hi) else None, fmt="o", color=color, capsize=3)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize="small")
+    level = results[0].confidence_level
+    ax.set_xlabel(f"relative lift vs control (%), {level:.0%} CI (unadjusted)")
+    ax.set_title("Lift by experiment, metric and variant")
+    return ax
+
+
+def _plot_cumulative(r: ABResult, ax=None):
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    lk = r.looks
+    ax.fill_between(lk["look"], lk["rel_ci_low"] * 100, lk["rel_ci_high"] * 100, alpha=0.25,
+                    label=f"{r.confidence_level:.0%} CI (fixed horizon)")
+    ax.plot(lk["look"], lk["rel_lift"] * 100, marker="o", ms=3, label="cumulative relative lift")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xlabel("users entered up to (entry day)")
+    ax.set_ylabel("relative lift (%)")
+    ax.set_title(f"{r.experiment} / {r.metric}: {r.variant} vs {r.control}, cumulative")
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    for lbl in ax.get_xticklabels():
+        lbl.set_rotation(30)
+        lbl.set_ha("right")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def _fmt_ci(lo: float, hi: float) -> str:
+    return f"[{lo:+.1%}, {hi:+.1%}]"
+
+
+def _conclusion(ro: Readout, experiment: str) -> str:
+    rs = [r for r in ro.results if r.experiment == experiment and r.segment is None]
+    if not rs:
+        raise JourneyParameterError(f"experiment={experiment!r} not in the readout")
+    srm = next(s for s in ro.srm if s.experiment == experiment)
+    summ = ro.summary
+    summ = summ[(summ["experiment"] == experiment)]
+    lines = []
+    if not srm.passed:
+        lines.append(f"**Do not act on {experiment}.** {srm.message()}")
+    elif srm.pvalue < 0.05:
+        lines.append(f"**Caution:** the split of {experiment} is off plan (chi-square p={srm.pvalue:.2g}); "
+                     "below the usual 0.001 alarm level, but check the assignment and logging before relying on it.")
+    wins = summ[summ["significant_holm"]]
+    if len(wins):
+        parts = [f"{w.metric} ({w.variant}: {w.rel_lift:+.1%}, CI {_fmt_ci(w.rel_ci_low, w.rel_ci_high)}, "
+                 f"Holm-adjusted p={w.p_holm:.2g})" for w in wins.itertuples()]
+        lines.append(f"After correcting for {len(summ)} comparisons, these differences are statistically "
+                     f"significant at {ro.alpha:g}: " + "; ".join(parts) + ".")
+    else:
+        lines.append(f"None of the {len(summ)} comparisons is significant at {ro.alpha:g} after Holm correction. "
+                     "This does not show that there is no effect: effects smaller than the detectable lift below "
+                     "may exist.")
+    det = ", ".join(f"{r.metric} {r.detectable_rel_lift:.0%}" for r in rs if r.variant == rs[0].variant)
+    lines.append(f"With these sample sizes a true lift of about this size would be detected 80% of the time: {det}.")
+    lines.append("Chance to beat control is the Bayesian probability that the variant is better given the data; "
+                 "it is not a p-value and not a guarantee of the size of the effect.")
+    return "\n\n".join(lines)

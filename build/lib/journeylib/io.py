@@ -1,0 +1,434 @@
+"""Load and validate the canonical tables: events, customers, assignments.
+
+Loaders accept a CSV/Parquet path (or glob), a pandas DataFrame or an Ibis table,
+rename the user's columns with ``columns={"their_name": "canonical_name"}``, check
+every column in one engine pass and return an Ibis table in the canonical schema.
+Problems raise :class:`~journeylib.errors.JourneyDataError` naming the column, the
+number of failing rows, up to five of them, and what was expected. Files whose exact
+bytes already passed are not checked again (:mod:`journeylib.validation_cache`).
+"""
+from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import ibis
+import ibis.expr.datatypes as dt
+import pandas as pd
+
+from . import engine, health, validation_cache
+from .errors import JourneyDataError, JourneyDataWarning, data_error
+from .schema import ASSIGNMENTS_REQUIRED, CUSTOMERS_REQUIRED, EVENTS_OPTIONAL, EVENTS_REQUIRED
+
+UTC = "timestamp('UTC')"
+
+
+def load_events(
+    source: Any,
+    columns: Mapping[str, str] | None = None,
+    *,
+    stages: Iterable[str] | None = None,
+    con: ibis.BaseBackend | None = None,
+) -> ibis.Table:
+    """Load an event log into the canonical schema.
+
+    Parameters
+    ----------
+    source
+        CSV or Parquet path (globs allowed), pandas DataFrame or Ibis table.
+    columns
+        Mapping from the source's column names to canonical ones, e.g.
+        ``{"user": "customer_id", "time": "ts"}``.
+    stages
+        Allowed stage names in journey order; rows with another stage are an error.
+    con
+        Ibis connection (default: embedded DuckDB).
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id`` (string), ``ts`` (UTC timestamp), ``event`` (string),
+        ``channel`` (string, nullable), ``stage`` (string, nullable),
+        ``revenue`` (float, nullable, >= 0), plus any extra source columns.
+        Exact duplicate rows are dropped with a :class:`JourneyDataWarning`.
+    """
+    t = _prepare(source, columns, EVENTS_REQUIRED, "events", con)
+    for col in EVENTS_OPTIONAL:
+        if col not in t.columns:
+            t = t.mutate(**{col: ibis.null("float64" if col == "revenue" else "string")})
+    checks = {
+        "customer_id": _id_check(t, "customer_id"),
+        "ts": _timestamp_check(t, "ts", "events"),
+        "event": _text_check(t, "event", nullable=False),
+        "channel": _text_check(t, "channel", nullable=True),
+        "stage": _text_check(t, "stage", nullable=True, allowed=stages),
+        "revenue": _revenue_check(t),
+    }
+    allowed = None if stages is None else sorted(set(stages))
+    digest, ck = _cache_key(source, t, "events", columns)
+    with validation_cache.exclusive(ck):
+        known = _reuse(ck, "events", digest, stages=allowed)
+        if known is None:
+            now = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)
+            future = (checks["ts"][0] > ibis.literal(now.to_pydatetime())).cast("int64").sum()
+            t, n, extra, unchanged = _run_checks(t, checks, "events", extra={
+                "future": future, "hashes": _distinct_row_hashes(t, checks)})
+            _warn_future(int(extra["future"]), now)
+            t, n_unique, dup_ids = _drop_duplicates(t, "events", n, int(extra["hashes"]))
+            if dup_ids is not None and not extra["future"]:  # later there are fewer future rows, never more
+                validation_cache.remember(ck, str(source), rows=n_unique, unchanged=unchanged,
+                                          dropped=n - n_unique, duplicate_customers=dup_ids,
+                                          allowed_stages=allowed)
+            n = n_unique
+            _checked("events", n)
+        else:
+            t, n = _as_validated(t, checks, known, "events")
+    t = t.select(*EVENTS_REQUIRED, *EVENTS_OPTIONAL, *[c for c in t.columns if c not in EVENTS_REQUIRED + EVENTS_OPTIONAL])
+    health.record_input("events", source, n, digest)
+    return t
+
+
+def load_customers(source: Any, columns: Mapping[str, str] | None = None, *,
+                   con: ibis.BaseBackend | None = None) -> ibis.Table:
+    """Load per-customer attributes (``customer_id`` plus any columns).
+
+    ``customer_id`` must be unique. Columns ending in ``_at`` are parsed as UTC
+    timestamps (e.g. ``loyalty_joined_at``; missing values allowed).
+    """
+    t = _prepare(source, columns, CUSTOMERS_REQUIRED, "customers", con)
+    checks = {"customer_id": _id_check(t, "customer_id")}
+    for c in t.columns:
+        if c.endswith("_at"):
+            checks[c] = _timestamp_check(t, c, "customers", nullable=True)
+    digest, ck = _cache_key(source, t, "customers", columns)
+    with validation_cache.exclusive(ck):
+        known = _reuse(ck, "customers", digest)
+        if known is None:
+            t, n, _, unchanged = _run_checks(t, checks, "customers")
+            _check_unique(t, ["customer_id"], "customers", "one row per customer")
+            validation_cache.remember(ck, str(source), rows=n, unchanged=unchanged)
+            _checked("customers", n)
+        else:
+            t, n = _as_validated(t, checks, known, "customers")
+    health.record_input("customers", source, n, digest)
+    return t
+
+
+def load_assignments(source: Any, columns: Mapping[str, str] | None = None, *,
+                     con: ibis.BaseBackend | None = None) -> ibis.Table:
+    """Load A/B assignments: ``customer_id, experiment, variant, assigned_at``.
+
+    A customer may appear once per experiment; two variants for one customer in one
+    experiment is an error (the assignment log is broken).
+    """
+    t = _prepare(source, columns, ASSIGNMENTS_REQUIRED, "assignments", con)
+    checks = {
+        "customer_id": _id_check(t, "customer_id"),
+        "experiment": _text_check(t, "experiment", nullable=False),
+        "variant": _text_check(t, "variant", nullable=False),
+        "assigned_at": _timestamp_check(t, "assigned_at", "assignments"),
+    }
+    digest, ck = _cache_key(source, t, "assignments", columns)
+    with validation_cache.exclusive(ck):
+        known = _reuse(ck, "assignments", digest)
+        if known is None:
+            t, n, extra, unchanged = _run_checks(t, checks, "assignments",
+                                                 extra={"hashes": _distinct_row_hashes(t, checks)})
+            t, n_unique, dup_ids = _drop_duplicates(t, "assignments", n, int(extra["hashes"]))
+            _check_unique(t, ["experiment", "customer_id"], "assignments",
+                          "each customer assigned to one variant per experiment")
+            if dup_ids is not None:
+                validation_cache.remember(ck, str(source), rows=n_unique, unchanged=unchanged,
+                                          dropped=n - n_unique, duplicate_customers=dup_ids)
+            n = n_unique
+            _checked("assignments", n)
+        else:
+            t, n = _as_validated(t, checks, known, "assignments")
+    health.record_input("assignments", source, n, digest)
+    return t
+
+
+# --- helpers ---------------------------------------------------------------
+
+def _prepare(source, columns, required, table, con) -> ibis.Table:
+    t = engine.to_table(source, con, table=table)
+    if columns:
+        missing_src = [k for k in columns if k not in t.columns]
+        if missing_src:
+            raise JourneyDataError(
+                f"{table}: columns= maps {missing_src} but the source has no such column; "
+                f"available columns: {list(t.columns)}"
+            )
+        t = t.rename({v: k for k, v in columns.items()})
+    missing = [c for c in required if c not in t.columns]
+    if missing:
+        hint = "pass columns={'your_name': '%s'} to map your column names" % missing[0]
+        raise JourneyDataError(
+            f"{table}: missing required column(s) {missing}; the source has {list(t.columns)}; "
+            f"expected at least {list(required)}.\nWhat to do: {hint}"
+        )
+    if int(t.limit(1).count().execute()) == 0:  # cheap: stops at the first row
+        raise JourneyDataError(f"{table}: the input has no rows; expected at least one {table[:-1]} row")
+    return t
+
+
+def _count(t: ibis.Table) -> int:
+    return int(t.count().execute())
+
+
+# Each check returns (clean expression, bad-row predicate, expectation text).
+
+def _id_check(t, col):
+    x = t[col]
+    typ = x.type()
+    if typ.is_floating():
+        bad = x.isnull() | (x != x.floor())
+        clean = x.cast("int64").cast("string")
+        return clean, bad, "a non-missing customer id (integers or text)"
+    clean = x.cast("string").strip()
+    bad = clean.isnull() | (clean == "")
+    return clean, bad, "a non-missing customer id"
+
+
+def _timestamp_check(t, col, table, nullable=False):
+    x = t[col]
+    typ = x.type()
+    if typ.is_timestamp():
+        clean = x.cast(UTC) if typ.timezone else x.cast("timestamp").cast(UTC)
+        # naive timestamps are read as UTC (the session time zone is UTC)
+        bad = None if nullable else clean.isnull()
+    elif typ.is_date():
+        clean = x.cast("timestamp").cast(UTC)
+        bad = None if nullable else clean.isnull()
+    elif typ.is_string():
+        clean = x.try_cast(UTC)
+        bad = (x.notnull() & clean.isnull()) if nullable else clean.isnull()
+    else:
+        raise JourneyDataError(
+            f"{table}: column '{col}' has type {typ}; expected timestamps "
+            "(ISO text such as 2024-05-01 13:45:00, optionally with +02:00, or a datetime column)"
+        )
+    # Dates outside this range are typos or sentinels (0001-01-01, 9999-12-31) and
+    # would overflow pandas' timestamps downstream.
+    lo = ibis.timestamp("1900-01-01 00:00:00").cast(UTC)
+    hi = ibis.timestamp("2200-01-01 00:00:00").cast(UTC)
+    out_of_range = clean.notnull() & ((clean < lo) | (clean >= hi))
+    bad = out_of_range if bad is None else bad | out_of_range
+    expected = "a timestamp between 1900 and 2200 such as 2024-05-01 13:45:00 or 2024-05-01T13:45:00+02:00"
+    return clean, bad, expected + ("" if nullable else " (not missing)")
+
+
+def _text_check(t, col, nullable, allowed=None):
+    x = t[col]
+    clean = x.cast("string") if not x.type().is_string() else x
+    bad = None if nullable else clean.isnull() | (clean == "")
+    expected = "non-missing text"
+    if allowed is not None:
+        allowed = list(allowed)
+        unknown = clean.notnull() & ~clean.isin(allowed)
+        bad = unknown if bad is None else bad | unknown
+        expected = f"one of {allowed}" + (" or missing" if nullable else "")
+    elif nullable:
+        expected = "text or missing"
+    return clean, bad, expected
+
+
+def _revenue_check(t):
+    x = t["revenue"]
+    typ = x.type()
+    if typ.is_numeric():
+        clean = x.cast("float64")
+        bad_type = None
+    elif typ.is_string() or typ.is_null():
+        clean = x.try_cast("float64")
+        bad_type = x.notnull() & clean.isnull()
+    else:
+        clean = x.cast("float64")
+        bad_type = None
+    bad = clean.notnull() & ((clean < 0) | clean.isinf() | clean.isnan())
+    if bad_type is not None:
+        bad = bad_type | bad
+    return clean, bad, "a finite number >= 0 (or missing for events without revenue)"
+
+
+def _run_checks(t, checks: dict, table: str, extra: dict | None = None):
+    """One engine pass: row count, failing rows per check, and any ``extra`` aggregates.
+
+    Returns the table with clean columns, the row count, the extra values and the
+    columns whose cleaning changed nothing (kept as read, see :func:`_clean`).
+    """
+    tested = {c: v for c, v in checks.items() if v[1] is not None}
+    aggs = {"_n": t.count()} | {f"bad_{c}": bad.cast("int64").sum() for c, (_, bad, _) in tested.items()}
+    aggs |= {f"extra_{k}": v for k, v in (extra or {}).items()}
+    # a cleaning step of the same type (e.g. trimming ids) that changes no row is dropped,
+    # so every later query reads the column as stored instead of re-trimming it
+    same_type = [c for c, (col, _, _) in checks.items() if col.type() == t[c].type() and not col.equals(t[c])]
+    aggs |= {f"diff_{c}": ibis.ifelse(checks[c][0].isnull() & t[c].isnull(), 0,
+                                      (checks[c][0] != t[c]).fill_null(True).cast("int64")).sum()
+             for c in same_type}
+    counts = t.aggregate(**aggs).to_pandas().iloc[0].fillna(0)
+    n_total = int(counts["_n"])
+    if n_total == 0:
+        raise JourneyDataError(f"{table}: the input has no rows; expected at least one {table[:-1]} row")
+    for c, (_, bad, expected) in tested.items():
+        n_bad = int(counts[f"bad_{c}"])
+        if n_bad:
+            examples = _utc_examples(t.filter(bad).limit(5).to_pandas())
+            hint = None
+            if c == "ts" or c.endswith("_at"):
+                hint = "fix or drop these rows; naive timestamps are read as UTC"
+            raise data_error(c, n_bad, n_total, expected, examples, table=table, hint=hint)
+    unchanged = [c for c in same_type if int(counts[f"diff_{c}"]) == 0]
+    return _clean(t, checks, unchanged), n_total, {k: counts[f"extra_{k}"] for k in (extra or {})}, unchanged
+
+
+def _utc_examples(df: pd.DataFrame) -> pd.DataFrame:
+    """Show naive timestamps of example rows as UTC (as they are read), whatever the engine."""
+    for c in df.columns:
+        if pd.api.types.is_datetime64_dtype(df[c]) and getattr(df[c].dt, "tz", None) is None:
+            df[c] = df[c].dt.tz_localize("UTC")
+    return df
+
+
+def _warn_future(n_future: int, now: pd.Timestamp) -> None:
+    if n_future:
+        msg = (f"events: {n_future:,} rows have timestamps after {now:%Y-%m-%d} (in the future); "
+               "check the time zone or clock of the source")
+        warnings.warn(msg, JourneyDataWarning, stacklevel=3)
+        health.add_check("events: future timestamps", False, msg)
+
+
+def _row_hash(columns: Mapping[str, ibis.Value]) -> ibis.Value:
+    return ibis.struct(dict(columns)).hash()
+
+
+def _distinct_row_hashes(t: ibis.Table, checks: dict) -> ibis.Value:
+    """Aggregate: distinct hashes of the cleaned rows (computed in the checks' pass)."""
+    return _row_hash({c: checks[c][0] if c in checks else t[c] for c in t.columns}).nunique()
+
+
+MAX_DUPLICATE_CUSTOMERS = 10_000
+
+
+def _drop_duplicates(t: ibis.Table, table: str, n: int, n_hashes: int) -> tuple[ibis.Table, int, list | None]:
+    """``t`` without exact duplicate rows, the rows kept, and the customers that had duplicates.
+
+    Distinct row hashes <= distinct rows <= rows: when every hash is distinct, so is every
+    row, and nothing more is computed. Otherwise only the rows of customers with a repeated
+    hash can be duplicates; for up to :data:`MAX_DUPLICATE_CUSTOMERS` of them, just their
+    rows are de-duplicated, so later queries filter on ``customer_id`` instead of running a
+    DISTINCT over the whole log (10^8 events with 3 duplicates made every query of a report
+    suite a 10^8-row DISTINCT). The customer list is ``None`` beyond that limit.
+    """
+    if n_hashes == n:
+        return t, n, []
+    tagged = t.mutate(_h=_row_hash({c: t[c] for c in t.columns}))
+    repeated = tagged.group_by("_h").aggregate(_n=tagged.count()).filter(ibis._._n > 1)
+    ids = engine.to_pandas(tagged.semi_join(repeated, "_h").select("customer_id").distinct())
+    customers = sorted(ids["customer_id"].tolist())
+    if len(customers) > MAX_DUPLICATE_CUSTOMERS:
+        d, customers = t.distinct(), None
+        n_unique = _count(d)
+    else:
+        d = _without_duplicates(t, customers)
+        inside = t.filter(t.customer_id.isin(customers))
+        n_unique = n - _count(inside) + _count(inside.distinct())
+    _warn_duplicates(table, n - n_unique, n)
+    return (d, n_unique, customers) if n_unique < n else (t, n, [])
+
+
+def _without_duplicates(t: ibis.Table, customers: list) -> ibis.Table:
+    """``t`` with the listed customers' rows de-duplicated (no other rows have duplicates)."""
+    if not customers:
+        return t
+    inside = t.customer_id.isin(customers)
+    return t.filter(~inside).union(t.filter(inside).distinct())
+
+
+def _warn_duplicates(table: str, dropped: int, n: int) -> None:
+    if dropped:
+        warnings.warn(f"{table}: dropped {dropped:,} exact duplicate rows of {n:,}", JourneyDataWarning,
+                      stacklevel=4)
+        health.add_check(f"{table}: duplicate rows", True, f"dropped {dropped:,} exact duplicates")
+
+
+def _check_unique(t, keys, table, expected):
+    dup = t.group_by(keys).aggregate(n=t.count()).filter(lambda g: g.n > 1)
+    n_dup = _count(dup)
+    if n_dup:
+        examples = _utc_examples(t.semi_join(dup, keys).order_by(keys).limit(5).to_pandas())
+        raise data_error(",".join(keys), n_dup, None, expected, examples, table=table,
+                         hint="keep one row per key before loading")
+
+
+def content_hash(source: Any) -> str:
+    """Short SHA-256 of the input: file bytes for local paths, cell values for DataFrames.
+
+    ``"n/a"`` for other inputs, URIs included (reading a lake's files just to hash them
+    would cost a second full read), so their validation is never reused.
+    """
+    if engine.is_uri(source):
+        return "n/a"
+    h = hashlib.sha256()
+    if isinstance(source, pd.DataFrame):
+        h.update(pd.util.hash_pandas_object(source, index=False).values.tobytes())
+        h.update(",".join(map(str, source.columns)).encode())
+    elif isinstance(source, (str, Path)):
+        import glob
+
+        for f in sorted(glob.glob(str(source))) or [str(source)]:
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+    else:
+        return "n/a"
+    return h.hexdigest()[:16]
+
+
+def _clean(t: ibis.Table, checks: dict, unchanged=()) -> ibis.Table:
+    return t.mutate(**{c: col for c, (col, _, _) in checks.items() if c not in unchanged})
+
+
+def _cache_key(source, t: ibis.Table, table: str, *parts) -> tuple[str | None, str | None]:
+    """Content digest and validation-cache key of a file input (``None`` for other inputs)."""
+    if engine.is_uri(source):
+        return "n/a", None
+    if not isinstance(source, (str, Path)):
+        return None, None
+    try:
+        digest = content_hash(source)
+    except OSError:
+        return "n/a", None
+    return digest, validation_cache.key(digest, table, t.get_backend().name, t.schema(), *parts)
+
+
+def _as_validated(t: ibis.Table, checks: dict, known: dict, table: str) -> tuple[ibis.Table, int]:
+    """The table as the earlier validation left it (clean columns, duplicates dropped) and its rows."""
+    t = _without_duplicates(_clean(t, checks, known.get("unchanged", [])), known.get("duplicate_customers", []))
+    n, dropped = int(known["rows"]), int(known.get("dropped", 0))
+    _warn_duplicates(table, dropped, n + dropped)
+    return t, n
+
+
+def _checked(table: str, n: int) -> None:
+    """The health-panel line of a validation pass that ran (a reused one: :func:`_reuse`)."""
+    health.add_check(f"{table}: validated", True, f"checked now: {n:,} rows passed every check")
+
+
+def _reuse(ck: str | None, table: str, digest: str | None, stages: list | None = None) -> dict | None:
+    """What an earlier clean validation of the same bytes recorded, noted in the health panel.
+
+    A pass that allowed only the stages ``A`` also passes a check allowing ``B ⊇ A`` or any
+    stage (``stages=None``), so notebooks with and without a stage list share one pass.
+    """
+    known = validation_cache.lookup(ck)
+    if known is not None and stages is not None:
+        checked = known.get("allowed_stages")
+        if checked is None or not set(checked) <= set(stages):
+            known = None
+    if known is not None:
+        health.add_check(f"{table}: validated", True,
+                         f"identical bytes (sha256 {digest}) passed every check before; not re-checked")
+    return known

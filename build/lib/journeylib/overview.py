@@ -1,0 +1,77 @@
+"""Data overview: what is in an event log, in a few small tables."""
+from __future__ import annotations
+
+import ibis
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from .engine import to_pandas, to_table
+from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
+
+
+def data_summary(events, *, purchase_event: str = PURCHASE_EVENT) -> pd.DataFrame:
+    """Key figures of an event log as a two-column table (``measure``, ``value``).
+
+    Customers, events, date range (UTC), events per customer, purchasers, orders
+    and revenue (currency of the ``revenue`` column).
+    """
+    t = to_table(events)
+    is_order = t.event == purchase_event
+    agg = to_pandas(t.aggregate(
+        customers=t.customer_id.nunique(),
+        events=t.count(),
+        first=t.ts.min(),
+        last=t.ts.max(),
+        purchasers=t.customer_id.nunique(where=is_order),
+        orders=is_order.cast("int64").sum(),
+        revenue=t.revenue.sum(),
+        channels=t.channel.nunique(),
+    )).iloc[0]
+    rows = [
+        ("customers", f"{int(agg.customers):,}"),
+        ("events", f"{int(agg.events):,}"),
+        ("first event (UTC)", f"{agg['first']:%Y-%m-%d}"),
+        ("last event (UTC)", f"{agg['last']:%Y-%m-%d}"),
+        ("days observed", f"{(agg['last'] - agg['first']).days:,}"),
+        ("events per customer (mean)", f"{agg.events / agg.customers:.1f}"),
+        ("channels", f"{int(agg.channels)}"),
+        ("purchasers", f"{int(agg.purchasers):,} ({agg.purchasers / agg.customers:.1%} of customers)"),
+        ("orders", f"{int(agg.orders or 0):,}"),
+        ("revenue", f"{float(agg.revenue or 0):,.2f}"),
+    ]
+    return pd.DataFrame(rows, columns=["measure", "value"])
+
+
+def channel_summary(events, *, exclude_events=OUTBOUND_EVENTS) -> pd.DataFrame:
+    """Touches and customers per channel, with shares (events without a channel are left out)."""
+    t = to_table(events)
+    t = t.filter(t.channel.notnull() & ~t.event.isin(list(exclude_events)))
+    df = to_pandas(t.group_by("channel").aggregate(touches=t.count(), customers=t.customer_id.nunique()))
+    df = df.sort_values("touches", ascending=False, kind="mergesort").reset_index(drop=True)
+    df["share_of_touches"] = df["touches"] / df["touches"].sum()
+    return df
+
+
+def monthly_activity(events, *, purchase_event: str = PURCHASE_EVENT) -> pd.DataFrame:
+    """Active customers, events and orders per calendar month (UTC)."""
+    t = to_table(events)
+    m = t.mutate(month=t.ts.truncate("M"))
+    df = to_pandas(m.group_by("month").aggregate(
+        active_customers=m.customer_id.nunique(), events=m.count(),
+        orders=(m.event == purchase_event).cast("int64").sum()))
+    df["month"] = pd.to_datetime(df["month"], utc=True).dt.tz_localize(None)
+    return df.sort_values("month").reset_index(drop=True)
+
+
+def plot_monthly_activity(monthly: pd.DataFrame, *, ax=None):
+    """Line plot of active customers and orders per month; returns the Axes."""
+    if ax is None:
+        ax = plt.gca()
+    ax.plot(monthly["month"], monthly["active_customers"], marker="o", label="active customers")
+    ax.plot(monthly["month"], monthly["orders"], marker="s", label="orders")
+    ax.set_xlabel("month (UTC)")
+    ax.set_ylabel("count per month")
+    ax.set_title("Monthly activity")
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3)
+    return ax

@@ -1,0 +1,486 @@
+"""Touchpoint paths per customer: journeys, the path table, top paths, Sankey data.
+
+A *touchpoint* is an event with a non-null ``touch_col`` (default ``channel``) that is
+neither the conversion event nor an outbound event (``schema.OUTBOUND_EVENTS``, e.g.
+``winback_sent``: the company sends it, the customer did not act). A *conversion* is
+an event named ``conversion_event`` (default ``purchase``).
+
+Journeys are built in the engine with window functions only (``lag``, running sums
+over ``customer_id`` ordered by ``schema.ORDER_KEYS``); the path string is an
+unordered ``collect`` of ``(ts, event, label)`` structs sorted afterwards, which
+compiles on DuckDB and Spark alike. The path table
+``path, conversions, conversion_value, null_count`` is the interchange format of
+:mod:`journeylib.attribution`.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Sequence
+
+import ibis
+import ibis.expr.operations as ops
+import numpy as np
+import pandas as pd
+
+from . import buckets, engine
+from .errors import JourneyParameterError
+from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
+from .stages import _events_table, _max_ts, _window_seconds
+
+__all__ = ["SEP", "journeys", "journeys_expr", "journey_aggregate", "path_table", "path_table_expr", "path_table_of",
+           "top_paths", "path_lengths", "time_to_convert", "plot_path_lengths", "plot_time_to_convert", "sankey_data",
+           "touch_rows_expr"]
+
+SEP = " > "
+"""Separator of touchpoints in a path string (as in the ``channelattribution`` package)."""
+
+CUT_MODES = ("first", "each", "none")
+
+
+def _check_cut(cut_at_conversion: str | bool) -> str:
+    if cut_at_conversion is True:
+        return "first"
+    if cut_at_conversion is False:
+        return "none"
+    if cut_at_conversion not in CUT_MODES:
+        raise JourneyParameterError(
+            f"cut_at_conversion: expected one of {CUT_MODES} (or True/False), got {cut_at_conversion!r}"
+        )
+    return cut_at_conversion
+
+
+def touch_rows_expr(
+    events: Any,
+    *,
+    touch_col: str = "channel",
+    conversion_event: str = PURCHASE_EVENT,
+    cut_at_conversion: str | bool = "first",
+    session_gap: Any = None,
+    lookback: Any = None,
+    collapse_repeats: bool = False,
+    exclude_events: Sequence[str] = OUTBOUND_EVENTS,
+    _first: ibis.Table | None = None,
+) -> ibis.Table:
+    """Touch and conversion rows labelled with their journey (engine expression).
+
+    Columns: ``customer_id, journey, _e`` (epoch microseconds), ``event, label,
+    _conv`` (1 on conversion rows), ``_rev`` (revenue on conversion rows).
+    See :func:`journeys` for the parameters. ``_first``: the customers' first
+    conversions already computed (:func:`_first_conversions`), for the cut at the
+    first conversion.
+    """
+    cut = _check_cut(cut_at_conversion)
+    gap = _window_seconds(session_gap, "session_gap")
+    look = _window_seconds(lookback, "lookback")
+    t = _touch_source(events, touch_col, exclude_events)
+    is_conv = t.event == conversion_event
+    label = t[touch_col].cast("string")
+
+    if _cuts_once(cut, gap):
+        # One journey per customer: no ordering needed to find it (hash work, no windows)
+        first = _first if _first is not None else _first_conversion_expr(
+            _as_rows(t.filter(is_conv), touch_col, conversion_event))
+        touches = _as_rows(t.filter(~is_conv & label.notnull()), touch_col, conversion_event)
+        rows = _up_to_first_conversion(touches, first, conversion_event).mutate(journey=ibis.literal(1, "int64"))
+    else:
+        rows = _as_rows(t.filter(is_conv | label.notnull()), touch_col, conversion_event)
+        order = [rows._e, rows.event, rows.label]
+        w = ibis.window(group_by=rows.customer_id, order_by=order)
+        cw = ibis.cumulative_window(group_by=rows.customer_id, order_by=order)
+        rows = rows.mutate(
+            _prev_e=rows._e.lag().over(w),
+            _prev_conv=rows._conv.lag().over(w),
+            _conv_upto=rows._conv.sum().over(cw),
+        )
+        if cut == "first":  # keep the touches up to and including the first conversion
+            rows = rows.filter((rows._conv_upto - rows._conv) == 0)
+        start = rows._prev_e.isnull()
+        if cut == "each":
+            start |= rows._prev_conv == 1
+        if gap is not None:
+            start |= (rows._e - rows._prev_e) > int(round(gap * 1_000_000))
+        rows = rows.mutate(_start=start.cast("int64"))
+        rows = rows.mutate(journey=rows._start.sum().over(ibis.cumulative_window(group_by=rows.customer_id,
+                                                                                   order_by=[rows._e, rows.event,
+                                                                                             rows.label])))
+    jw = ibis.window(group_by=[rows.customer_id, rows.journey])
+    if look is not None:
+        rows = rows.mutate(_end=rows._e.max().over(jw))
+        rows = rows.filter((rows._conv == 1) | (rows._end - rows._e <= int(round(look * 1_000_000))))
+    if collapse_repeats:
+        ow = ibis.window(group_by=[rows.customer_id, rows.journey], order_by=[rows._e, rows.event, rows.label])
+        touches = rows.filter(rows._conv == 0)
+        touches = touches.mutate(_prev_label=touches.label.lag().over(ow))
+        touches = touches.filter(touches._prev_label.isnull() | (touches.label != touches._prev_label))
+        keep = ["customer_id", "journey", "_e", "event", "label", "_conv", "_rev"]
+        rows = touches.select(*keep).union(rows.filter(rows._conv == 1).select(*keep))
+    return rows.select("customer_id", "journey", "_e", "event", "label", "_conv", "_rev")
+
+
+def _touch_source(events: Any, touch_col: str, exclude_events: Sequence[str]) -> ibis.Table:
+    """The events that can be touches or conversions (``exclude_events`` left out)."""
+    t = _events_table(events, ("customer_id", "ts", "event"))
+    if touch_col not in t.columns:
+        raise JourneyParameterError(
+            f"touch_col='{touch_col}': not a column of events; available: {list(t.columns)}"
+        )
+    return t.filter(~t.event.isin(list(exclude_events))) if exclude_events else t
+
+
+def _as_rows(t: ibis.Table, touch_col: str, conversion_event: str) -> ibis.Table:
+    """``customer_id, event, _e, label, _conv, _rev``: touch rows (label) and conversion rows (revenue)."""
+    conv = t.event == conversion_event
+    rev = t.revenue.cast("float64").fill_null(0.0) if "revenue" in t.columns else ibis.literal(0.0)
+    return t.select("customer_id", "event", _e=engine.epoch_us(t),
+                    label=ibis.ifelse(conv, ibis.null("string"), t[touch_col].cast("string")),
+                    _conv=conv.cast("int64"), _rev=ibis.ifelse(conv, rev, 0.0))
+
+
+def _cuts_once(cut: str, gap: float | None) -> bool:
+    """One journey per customer, cut at the first conversion: found by a hash join, no windows."""
+    return cut == "first" and gap is None
+
+
+def _first_conversion_expr(conv: ibis.Table) -> ibis.Table:
+    """``_cid, _c, _crev``: each customer's first conversion time and its revenue."""
+    first = conv.group_by("customer_id").aggregate(_c=conv._e.min(), _crev=conv._rev.argmin(conv._e))
+    return first.select(_cid=first.customer_id, _c=first._c, _crev=first._crev)
+
+
+def _reads_a_table(t: ibis.Table) -> bool:
+    """Only filters and projections over a stored or in-memory table (cheap to read twice)."""
+    op = t.op()
+    while isinstance(op, (ops.Filter, ops.Project)):
+        op = op.parent
+    return isinstance(op, (ops.DatabaseTable, ops.InMemoryTable))
+
+
+@contextmanager
+def _first_conversions(events: ibis.Table, kwargs: dict) -> Iterator[dict]:
+    """``kwargs`` for the path functions, with the first conversions computed once into a table.
+
+    With the default cut (first conversion, no session gap) the touches are joined to each
+    customer's first conversion. Built inside the same query, that reads the events
+    twice: cheap over a plain table (filters and projections of a file or table, which
+    DuckDB reads twice), but DuckDB materializes the whole input when it is more (a log
+    whose duplicate rows were dropped is a UNION): at 10^8 events 1.3 GB more and slower
+    than ordered windows. Then the first conversions become a small table of their own
+    (one row per converting customer) and the path query reads the events once.
+    """
+    cut = _check_cut(kwargs.get("cut_at_conversion", "first"))
+    if not _cuts_once(cut, _window_seconds(kwargs.get("session_gap"), "session_gap")) or _reads_a_table(events):
+        yield kwargs
+        return
+    touch_col = kwargs.get("touch_col", "channel")
+    conversion_event = kwargs.get("conversion_event", PURCHASE_EVENT)
+    t = _touch_source(events, touch_col, kwargs.get("exclude_events", OUTBOUND_EVENTS))
+    conv = _as_rows(t.filter(t.event == conversion_event), touch_col, conversion_event)
+    with engine.materialized(_first_conversion_expr(conv)) as first:
+        yield {**kwargs, "_first": first}
+
+
+def _up_to_first_conversion(touch: ibis.Table, first: ibis.Table, conversion_event: str) -> ibis.Table:
+    """The touches before each customer's first conversion, and that conversion.
+
+    Equal to cutting the customer's rows, ordered by ``(_e, event, label)``, after the
+    first conversion row: a touch at the very time of the conversion comes first when
+    its event name sorts before the conversion event's. Computed with one grouped
+    aggregate and a hash join instead of an ordered window over every event.
+    """
+    j = touch.left_join(first, touch.customer_id == first._cid)
+    j = j.filter(j._c.isnull() | (j._e < j._c) | ((j._e == j._c) & (j.event < conversion_event)))
+    cols = ["customer_id", "event", "_e", "label", "_conv", "_rev"]
+    closing = first.select(customer_id=first._cid, event=ibis.literal(conversion_event, "string"), _e=first._c,
+                           label=ibis.null("string"), _conv=ibis.literal(1, "int64"),
+                           _rev=first._crev.cast("float64"))
+    return j.select(*cols).union(closing.select(*cols))
+
+
+def fetch_with_first_conversions(events: ibis.Table, build: Callable[..., ibis.Table], kwargs: dict) -> pd.DataFrame:
+    """``build(events, **kwargs)`` fetched to pandas, the first conversions computed once before."""
+    with _first_conversions(events, kwargs) as kw:
+        return engine.to_pandas(build(events, **kw))
+
+
+def _touch_item(t: ibis.Table) -> ibis.Value:
+    """A touch as a struct that sorts in path order: time, then event and label (``ORDER_KEYS``)."""
+    return ibis.struct({"e": t._e, "ev": t.event, "l": t.label})
+
+
+def _path_of(items: ibis.Value) -> ibis.Value:
+    """The path string of a collected array of :func:`_touch_item` structs."""
+    return items.sort().map(lambda s: s.l).join(SEP)
+
+
+def journey_aggregate(rows: ibis.Table) -> ibis.Table:
+    """One row per journey with a touch, from :func:`touch_rows_expr` rows (engine expression).
+
+    ``customer_id, journey, _items`` (the touches as :func:`_touch_item` structs, not in
+    order), ``n_touches, conversions, conversion_value``, in epoch microseconds ``_first,
+    _last`` (touches) and ``_conv_e`` (the journey's first conversion), and ``path``.
+    """
+    touch = rows._conv == 0
+    item = _touch_item(rows)
+    agg = rows.group_by(["customer_id", "journey"]).aggregate(
+        _items=ibis.ifelse(touch, item, ibis.null(item.type())).collect(),
+        n_touches=touch.cast("int64").sum(),
+        conversions=rows._conv.sum(),
+        conversion_value=rows._rev.sum(),
+        _first=rows._e.min(where=touch),
+        _last=rows._e.max(where=touch),
+        _conv_e=rows._e.min(where=rows._conv == 1),
+    )
+    agg = agg.filter(agg.n_touches > 0)
+    return agg.mutate(path=_path_of(agg._items))
+
+
+def journeys_expr(events: Any, **kwargs: Any) -> ibis.Table:
+    """One row per journey with at least one touch (engine expression); see :func:`journeys`."""
+    return _journeys_of(journey_aggregate(touch_rows_expr(events, **kwargs)))
+
+
+def _journeys_of(agg: ibis.Table) -> ibis.Table:
+    return agg.select(
+        "customer_id", "journey", "path",
+        n_touches=agg.n_touches,
+        conversions=agg.conversions,
+        conversion_value=agg.conversion_value,
+        # whole seconds (truncated) for display; Spark makes timestamps from seconds only
+        first_touch_ts=(agg._first // 1_000_000).cast("int64").as_timestamp("s"),
+        last_touch_ts=(agg._last // 1_000_000).cast("int64").as_timestamp("s"),
+        conversion_ts=(agg._conv_e // 1_000_000).cast("int64").as_timestamp("s"),
+        days_to_convert=(agg._conv_e - agg._first).cast("float64") / 1e6 / 86400.0,
+    )
+
+
+def journeys(
+    events: Any,
+    *,
+    touch_col: str = "channel",
+    conversion_event: str = PURCHASE_EVENT,
+    cut_at_conversion: str | bool = "first",
+    session_gap: Any = None,
+    lookback: Any = None,
+    collapse_repeats: bool = False,
+    exclude_events: Sequence[str] = OUTBOUND_EVENTS,
+) -> pd.DataFrame:
+    """Per-customer ordered touchpoint paths, one row per journey.
+
+    Parameters
+    ----------
+    events
+        Event log with ``customer_id, ts, event`` and ``touch_col``.
+    touch_col
+        Column whose non-null values are the touchpoints (``"channel"``, or
+        ``"event"`` for event-name paths).
+    conversion_event
+        Event name of a conversion.
+    cut_at_conversion
+        ``"first"`` (default): one journey per customer, the touches up to the
+        first conversion (later touches are dropped). ``"each"``: every conversion
+        closes a journey; touches after the last one form a non-converting journey.
+        ``"none"``: conversions do not cut (all of a customer's touches).
+    session_gap
+        Inactivity gap (days or a Timedelta string) that starts a new journey; a
+        conversion after such a gap starts a journey without touches, which is
+        dropped (the conversion is not credited to an earlier session).
+    lookback
+        Only touches within this many days before the journey's end (its conversion,
+        or its last touch for non-converting journeys) are kept.
+    collapse_repeats
+        Merge consecutive repeats of the same touchpoint (``a > a > b`` -> ``a > b``).
+    exclude_events
+        Event names that are never touches (default: outbound events).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id, journey, path, n_touches, conversions, conversion_value,
+        first_touch_ts, last_touch_ts, conversion_ts, days_to_convert``. Journeys
+        without any touch are left out. Logs over 20 million events are built in
+        customer-hash buckets, as :func:`path_table` does.
+    """
+    kw = dict(touch_col=touch_col, conversion_event=conversion_event, cut_at_conversion=cut_at_conversion,
+              session_gap=session_gap, lookback=lookback, collapse_repeats=collapse_repeats,
+              exclude_events=exclude_events)
+    out = pd.concat(buckets.per_bucket(engine.to_table(events), lambda t: fetch_with_first_conversions(
+        t, journeys_expr, kw)), ignore_index=True)
+    return out.sort_values(["customer_id", "journey"], kind="mergesort").reset_index(drop=True)
+
+
+def path_table_expr(events: Any, **kwargs: Any) -> ibis.Table:
+    """The path table as an engine expression (from the journeys' :func:`journey_aggregate`)."""
+    return path_table_of(journey_aggregate(touch_rows_expr(events, **kwargs)))
+
+
+def path_table_of(agg: ibis.Table) -> ibis.Table:
+    """The path table of a :func:`journey_aggregate` (engine expression)."""
+    return agg.group_by("path").aggregate(
+        conversions=agg.conversions.sum(),
+        conversion_value=agg.conversion_value.sum(),
+        null_count=(agg.conversions == 0).cast("int64").sum(),
+    )
+
+
+def path_table(events: Any, *, partitions: int | None = None, **kwargs: Any) -> pd.DataFrame:
+    """Path table ``path, conversions, conversion_value, null_count``.
+
+    ``events`` is an event log, or the output of :func:`journeys` (then summed per path,
+    without a second pass over the events).
+
+    One row per distinct path; ``conversions`` is the number of conversions
+    closing journeys with that path, ``null_count`` the number of journeys with
+    that path and no conversion. Keyword arguments are those of :func:`journeys`.
+
+    ``partitions`` splits the customers into that many hash buckets and builds the
+    table one bucket at a time, then sums: exact, because journeys never cross
+    customers, and it bounds the engine's memory (the per-customer ordered
+    aggregation does not spill to disk). ``None`` uses one bucket per
+    20 million events (:mod:`journeylib.buckets`).
+    """
+    if isinstance(events, pd.DataFrame) and {"journey", "path", "conversions", "conversion_value"} <= set(events.columns):
+        # the output of journeys(): aggregating it is cheaper than a second pass over the events
+        if kwargs:
+            raise JourneyParameterError(f"{sorted(kwargs)}: path-building options apply to events, not to "
+                                        "journeys() output (those were built with their own options)")
+        j = events[["path", "conversions", "conversion_value"]].assign(null_count=events["conversions"].eq(0))
+        out = j.groupby("path", as_index=False, sort=False).sum()
+        return _sorted_path_table(out)
+    out = buckets.summed_per_bucket(engine.to_table(events),
+                                    lambda t: fetch_with_first_conversions(t, path_table_expr, kwargs), "path",
+                                    ["conversions", "conversion_value", "null_count"], partitions)
+    return _sorted_path_table(out)
+
+
+def _sorted_path_table(out: pd.DataFrame) -> pd.DataFrame:
+    out["conversions"] = out["conversions"].astype("int64")
+    out["null_count"] = out["null_count"].astype("int64")
+    out["conversion_value"] = out["conversion_value"].astype(float)
+    order = (out["conversions"] + out["null_count"]).to_numpy()
+    return out.iloc[np.lexsort((out["path"].to_numpy(), -order))].reset_index(drop=True)
+
+
+def top_paths(paths: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """The ``n`` most frequent paths with journeys, conversions and conversion rate.
+
+    ``paths`` is a path table (:func:`path_table`) or a journeys frame
+    (:func:`journeys`).
+    """
+    if n < 1:
+        raise JourneyParameterError(f"n: expected a positive number of paths, got {n}")
+    pt = _as_path_table(paths)
+    out = pt.assign(journeys=pt["_journeys"])
+    out["conversion_rate"] = out["_converting"] / out["journeys"]
+    out["share_of_journeys"] = out["journeys"] / out["journeys"].sum()
+    out["n_touches"] = out["path"].str.count(SEP.strip()) + 1
+    out = out.sort_values(["journeys", "path"], ascending=[False, True]).head(n)
+    return out[["path", "n_touches", "journeys", "conversions", "conversion_rate", "conversion_value",
+                "share_of_journeys"]].reset_index(drop=True)
+
+
+def _as_path_table(paths: pd.DataFrame) -> pd.DataFrame:
+    """Normalise a journeys frame or path table; adds ``_journeys`` and ``_converting``."""
+    if not isinstance(paths, pd.DataFrame) or "path" not in paths.columns:
+        raise JourneyParameterError("paths: expected a path table or a journeys DataFrame with a 'path' column")
+    if "null_count" in paths.columns:
+        pt = paths.copy()
+        # a path-table row with conversions holds at least one converting journey; with cut
+        # 'first'/'each' every converting journey has exactly one conversion
+        pt["_converting"] = pt["conversions"]
+        pt["_journeys"] = pt["conversions"] + pt["null_count"]
+        return pt
+    j = paths
+    g = j.assign(_c=(j["conversions"] > 0).astype(int)).groupby("path", sort=False)
+    pt = pd.DataFrame({
+        "conversions": g["conversions"].sum(), "conversion_value": g["conversion_value"].sum(),
+        "null_count": g["_c"].size() - g["_c"].sum(), "_converting": g["_c"].sum(), "_journeys": g["_c"].size(),
+    }).reset_index()
+    return pt
+
+
+def path_lengths(journeys_df: pd.DataFrame) -> pd.DataFrame:
+    """Distribution of path length (touches) for converting and non-converting journeys.
+
+    Returns ``n_touches, journeys, converting, conversion_rate``.
+    """
+    j = journeys_df.assign(_c=(journeys_df["conversions"] > 0).astype(int))
+    g = j.groupby("n_touches")["_c"]
+    out = pd.DataFrame({"journeys": g.size(), "converting": g.sum()}).reset_index()
+    out["conversion_rate"] = out["converting"] / out["journeys"]
+    return out
+
+
+def time_to_convert(journeys_df: pd.DataFrame) -> pd.DataFrame:
+    """Summary of days from first touch to conversion among converting journeys.
+
+    Returns one row: ``journeys, mean, median, p25, p75, p90`` (days).
+    """
+    d = journeys_df.loc[journeys_df["conversions"] > 0, "days_to_convert"].dropna()
+    q = d.quantile([0.25, 0.5, 0.75, 0.9]) if len(d) else pd.Series(np.nan, index=[0.25, 0.5, 0.75, 0.9])
+    return pd.DataFrame([{"journeys": len(d), "mean": d.mean(), "median": q[0.5], "p25": q[0.25],
+                          "p75": q[0.75], "p90": q[0.9]}])
+
+
+def plot_path_lengths(journeys_df: pd.DataFrame, ax=None):
+    """Bars of journeys by number of touchpoints, the converting ones overlaid."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    pl = path_lengths(journeys_df)
+    ax.bar(pl["n_touches"], pl["journeys"], color="#9ecae1", label="all journeys")
+    ax.bar(pl["n_touches"], pl["converting"], color="#3182bd", label="converting")
+    ax.set(xlabel="touchpoints in the journey", ylabel="journeys", title="Path length")
+    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+    ax.legend()
+    return ax
+
+
+def plot_time_to_convert(journeys_df: pd.DataFrame, ax=None, *, bins: int = 40):
+    """Histogram of days from first touch to conversion, converting journeys."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    d = journeys_df.loc[journeys_df["conversions"] > 0, "days_to_convert"].dropna()
+    ax.hist(d, bins=bins, color="#3182bd")
+    ax.set(xlabel="days from first touch to conversion", ylabel="converting journeys", title="Time to convert")
+    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+    return ax
+
+
+def sankey_data(paths: pd.DataFrame, steps: int = 4, *, end_labels: bool = True) -> pd.DataFrame:
+    """Links of a Sankey diagram of the first ``steps`` touches of every journey.
+
+    Nodes are named ``"<step>. <touchpoint>"``; with ``end_labels`` every journey
+    also flows into ``"conversion"`` or ``"no conversion"`` after its last shown
+    step (journeys longer than ``steps`` into ``"... (continues)"``).
+
+    Returns ``source, target, value`` (journeys), ready for plotly's ``go.Sankey``.
+    """
+    if steps < 1:
+        raise JourneyParameterError(f"steps: expected at least 1, got {steps}")
+    pt = _as_path_table(paths)
+    links: dict[tuple[str, str], int] = {}
+    for path, n_conv, n_all in zip(pt["path"], pt["_converting"], pt["_journeys"]):
+        parts = path.split(SEP)
+        shown = parts[:steps]
+        nodes = [f"{i + 1}. {p}" for i, p in enumerate(shown)]
+        for a, b in zip(nodes[:-1], nodes[1:]):
+            links[(a, b)] = links.get((a, b), 0) + int(n_all)
+        if end_labels:
+            if len(parts) > steps:
+                links[(nodes[-1], "... (continues)")] = links.get((nodes[-1], "... (continues)"), 0) + int(n_all)
+            else:
+                if n_conv:
+                    links[(nodes[-1], "conversion")] = links.get((nodes[-1], "conversion"), 0) + int(n_conv)
+                if n_all - n_conv:
+                    key = (nodes[-1], "no conversion")
+                    links[key] = links.get(key, 0) + int(n_all - n_conv)
+    out = pd.DataFrame([(a, b, v) for (a, b), v in links.items()], columns=["source", "target", "value"])
+    return out.sort_values(["source", "value"], ascending=[True, False]).reset_index(drop=True)
+
+
+def observation_end_of(events: Any) -> pd.Timestamp:
+    """Last event timestamp (UTC) of an event table."""
+    return _max_ts(_events_table(events, ("customer_id", "ts")))
+

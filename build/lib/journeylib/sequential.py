@@ -1,0 +1,141 @@
+"""Always-valid sequential inference: the mixture SPRT / normal-mixture confidence sequence.
+
+An analyst who looks at a fixed-horizon p-value every day and stops at the first
+``p < 0.05`` has a false-positive rate far above 5%. The mixture sequential
+probability ratio test (mSPRT; Robbins 1970, Johari et al. 2017, "Peeking at A/B
+tests") gives a p-value and a confidence sequence that stay valid at every look:
+the chance that the p-value *ever* drops below ``alpha`` under the null is at most
+``alpha`` (Ville's inequality), whatever the stopping rule.
+
+For an estimate ``d`` of a difference with variance ``V`` (``s1^2/n1 + s0^2/n0``) and
+a normal mixing distribution ``N(0, tau^2)`` over the effect, the likelihood ratio is
+``L = sqrt(V / (V + tau^2)) * exp(tau^2 d^2 / (2 V (V + tau^2)))``; the always-valid
+p-value is the running minimum of ``1/L`` and the confidence sequence is
+``d +/- sqrt(V (V + tau^2) / tau^2 * (2 log(1/alpha) + log((V + tau^2) / V)))``.
+The test is two-sided and relies on the normal approximation of ``d`` (so very
+early looks with a handful of users are skipped: ``min_n``). ``tau`` only trades
+power between early and late looks; by default it makes the boundary narrowest at
+the last look (:func:`optimal_tau2`).
+"""
+from __future__ import annotations
+
+import html
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from .abstats import check_level
+from .tables import html_table
+
+
+@lru_cache(maxsize=32)
+def _best_ratio(alpha: float) -> float:
+    two_l = 2 * np.log(1 / alpha)
+    f = lambda lu: (1 + np.exp(lu)) / np.exp(lu) * (two_l + np.log1p(np.exp(lu)))
+    return float(np.exp(optimize.minimize_scalar(f, bounds=(-10, 10), method="bounded").x))
+
+
+def optimal_tau2(variance_at_horizon: float, alpha: float = 0.05) -> float:
+    """Mixing variance ``tau^2`` that makes the confidence sequence narrowest when the
+    estimate's variance equals ``variance_at_horizon`` (the planned end of the test)."""
+    check_level(alpha, "alpha")
+    return _best_ratio(float(alpha)) * float(variance_at_horizon)
+
+
+def msprt(estimate, variance, tau2, *, alpha: float = 0.05, n=None, min_n: int = 0) -> dict[str, np.ndarray]:
+    """Mixture SPRT over a sequence of looks (last axis = looks; any leading axes).
+
+    Parameters
+    ----------
+    estimate, variance
+        Difference estimate and its variance at each look.
+    tau2
+        Mixing variance (scalar or broadcastable to the leading axes).
+    alpha
+        Level of the confidence sequence.
+    n, min_n
+        Smallest arm size at each look; looks with ``n < min_n`` are ignored
+        (p-value 1, infinite interval).
+
+    Returns
+    -------
+    dict of arrays: ``log_lr``, ``pvalue`` (always valid, non-increasing),
+    ``ci_low``, ``ci_high`` (confidence sequence at each look, not intersected),
+    ``radius``.
+    """
+    check_level(alpha, "alpha")
+    d = np.asarray(estimate, dtype=float)
+    v = np.asarray(variance, dtype=float)
+    t2 = np.asarray(tau2, dtype=float)
+    if t2.ndim and t2.ndim < d.ndim:
+        t2 = t2[..., None]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_lr = 0.5 * np.log(v / (v + t2)) + t2 * d**2 / (2 * v * (v + t2))
+        radius = np.sqrt(v * (v + t2) / t2 * (2 * np.log(1 / alpha) + np.log((v + t2) / v)))
+    ok = np.isfinite(log_lr) & (v > 0)
+    if n is not None:
+        ok &= np.asarray(n) >= min_n
+    log_lr = np.where(ok, log_lr, -np.inf)
+    radius = np.where(ok, radius, np.inf)
+    p = np.minimum.accumulate(np.minimum(1.0, np.exp(-log_lr)), axis=-1)
+    return {"log_lr": log_lr, "pvalue": p, "ci_low": d - radius, "ci_high": d + radius, "radius": radius}
+
+
+@dataclass(frozen=True)
+class SequentialResult:
+    """Always-valid test of one comparison over the looks of an experiment."""
+
+    looks: pd.DataFrame = field(repr=False)  # look, n_control, n_variant, estimate, ci_low, ci_high, pvalue, ...
+    alpha: float
+    tau2: float
+
+    @property
+    def pvalue(self) -> float:
+        """Always-valid p-value at the last look."""
+        return float(self.looks["seq_pvalue"].iloc[-1])
+
+    @property
+    def rejected(self) -> bool:
+        return bool(self.pvalue < self.alpha)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.looks.copy()
+
+    def plot(self, ax=None, *, xlabel: str = "look"):
+        """Estimate with the confidence sequence (always valid) and the fixed-horizon CI."""
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.gca()
+        lk = self.looks
+        x = lk["look"]
+        # y range: the fixed-horizon intervals widened by half; the sequence is clipped to it
+        # (before the first valid look it is infinite)
+        lo, hi = np.nanmin(lk["ci_low"]), np.nanmax(lk["ci_high"])
+        if "ci_low" not in lk or not np.isfinite([lo, hi]).all():
+            lo, hi = np.nanmin(lk["estimate"] - 4 * lk["se"]), np.nanmax(lk["estimate"] + 4 * lk["se"])
+        pad = 0.5 * (hi - lo)
+        ax.fill_between(x, lk["seq_ci_low"].clip(lower=lo - pad), lk["seq_ci_high"].clip(upper=hi + pad),
+                        alpha=0.25, label=f"{1 - self.alpha:.0%} confidence sequence (valid at every look)")
+        ax.set_ylim(lo - pad, hi + pad)
+        if "ci_low" in lk:
+            ax.plot(x, lk["ci_low"], ls=":", color="grey", label="fixed-horizon CI (valid only at the planned end)")
+            ax.plot(x, lk["ci_high"], ls=":", color="grey")
+        ax.plot(x, lk["estimate"], marker="o", ms=3, label="estimate")
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("difference (variant - control)")
+        ax.set_title(f"Sequential test: always-valid p = {self.pvalue:.3g}")
+        ax.legend(fontsize="small", loc="best")
+        return ax
+
+    def __repr__(self) -> str:
+        return (f"SequentialResult(looks={len(self.looks)}, pvalue={self.pvalue:.4g}, alpha={self.alpha}, "
+                f"rejected={self.rejected})")
+
+    def _repr_html_(self) -> str:
+        return f"<p>{html.escape(repr(self))}</p>" + html_table(self.looks)

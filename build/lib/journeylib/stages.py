@@ -1,0 +1,662 @@
+"""Journey stages: closed/open funnels, stage-to-stage transitions, journey-map data.
+
+Engine half: Ibis expressions (joins, group_by/aggregate, window functions) that
+scan the event log and return one small row per stage (per group). Stats half:
+pandas arithmetic on those counts.
+
+A *closed* funnel counts a customer at step ``k`` only if they reached steps
+``1..k-1`` in that order (the first time at each step no earlier than the step
+before), within an optional conversion ``window`` measured from their entry into
+step 1. A customer whose window has not elapsed at ``observation_end`` and who has
+not (yet) reached the next step is *not yet mature*: neither a conversion nor a
+drop-out. Conversion rates are computed on the mature cohort only (customers whose
+window has elapsed), so recent entrants do not drag them down.
+"""
+from __future__ import annotations
+
+import html
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from . import buckets, engine
+from .errors import JourneyDataError, JourneyParameterError
+from .schema import DEFAULT_STAGES, OUTBOUND_EVENTS
+from .tables import html_table
+
+__all__ = [
+    "FunnelResult", "funnel", "TransitionResult", "stage_transitions", "JourneyMapData", "journey_map_data",
+]
+
+_MISSING_GROUP = "(missing)"
+
+
+# --------------------------------------------------------------------------- helpers
+def _events_table(events: Any, required: Sequence[str] = ("customer_id", "ts", "stage")) -> ibis.Table:
+    t = engine.to_table(events)
+    missing = [c for c in required if c not in t.columns]
+    if missing:
+        raise JourneyDataError(
+            f"events: missing column(s) {missing}; expected the canonical event columns "
+            f"{list(required)} (load the file with journeylib.load_events)"
+        )
+    return t
+
+
+def _drop_outbound(t: ibis.Table) -> ibis.Table:
+    if "event" in t.columns and OUTBOUND_EVENTS:
+        return t.filter(~t.event.isin(list(OUTBOUND_EVENTS)))
+    return t
+
+
+def _check_stages(stages: Sequence[str] | str, name: str = "stages") -> tuple[str, ...]:
+    if isinstance(stages, str):
+        stages = [s.strip() for s in stages.split(",") if s.strip()]
+    stages = tuple(stages)
+    if len(stages) < 2:
+        raise JourneyParameterError(f"{name}: expected at least two stage names in journey order, got {list(stages)}")
+    if len(set(stages)) != len(stages):
+        raise JourneyParameterError(f"{name}: stage names must be unique, got {list(stages)}")
+    return stages
+
+
+def _window_seconds(window: Any, name: str = "window") -> float | None:
+    """``None`` | days as a number | ``pd.Timedelta`` | a Timedelta string (``"30D"``)."""
+    if window is None:
+        return None
+    if isinstance(window, (int, float, np.integer, np.floating)) and not isinstance(window, bool):
+        secs = float(window) * 86400.0
+    else:
+        try:
+            secs = pd.Timedelta(window).total_seconds()
+        except (ValueError, TypeError) as exc:
+            raise JourneyParameterError(
+                f"{name}: expected a number of days, a pandas Timedelta or a string like '30D', got {window!r}"
+            ) from exc
+    if not np.isfinite(secs) or secs <= 0:
+        raise JourneyParameterError(f"{name}: expected a positive duration, got {window!r}")
+    return secs
+
+
+def _timestamp(value: Any, name: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise JourneyParameterError(f"{name}: expected a timestamp (e.g. '2025-07-01'), got {value!r}") from exc
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _from_epoch_us(value: Any) -> pd.Timestamp:
+    """The default observation end from the last event's epoch microseconds (null: no events)."""
+    if pd.isna(value):
+        raise JourneyDataError("events: the table is empty; expected at least one event")
+    return pd.Timestamp(int(value), unit="us", tz="UTC")
+
+
+def _max_ts(t: ibis.Table) -> pd.Timestamp:
+    """The last event's time (the default observation end)."""
+    return _from_epoch_us(engine.epoch_us(t).max().execute())
+
+
+def _attach_group(per_customer: ibis.Table, by: str | None, customers: Any) -> ibis.Table:
+    """Add a ``_group`` column from ``customers[by]`` (missing attributes -> '(missing)')."""
+    if by is None:
+        return per_customer.mutate(_group=ibis.literal("all"))
+    if customers is None:
+        raise JourneyParameterError(f"by='{by}' needs the customers table (pass customers=...)")
+    cu = engine.to_table(customers, table="customers")
+    if "customer_id" not in cu.columns or by not in cu.columns:
+        raise JourneyParameterError(
+            f"by='{by}': not a column of customers; available: {[c for c in cu.columns if c != 'customer_id']}"
+        )
+    cu = cu.select(_cid=cu.customer_id, _grp=cu[by].cast("string"))
+    j = per_customer.left_join(cu, per_customer.customer_id == cu._cid)
+    j = j.mutate(_group=j._grp.fill_null(_MISSING_GROUP))
+    return j.drop("_cid", "_grp")
+
+
+_SHARE_COLS = ("step_conversion", "cumulative_conversion", "drop_off", "conversion_to_next")
+_DAY_COLS = ("median_days_from_previous", "median_days_in_stage")
+
+
+def _html_block(title: str, body: pd.DataFrame, note: str = "") -> str:
+    """Title, note and table; shares as percentages, days to one decimal."""
+    out = f"<h4>{html.escape(title)}</h4>"
+    if note:
+        out += f"<p>{html.escape(note)}</p>"
+    formats = {**{c: "{:.1%}" for c in _SHARE_COLS}, **{c: "{:.1f}" for c in _DAY_COLS}}
+    return out + html_table(body, "{:,.3f}", formats=formats)
+
+
+# --------------------------------------------------------------------------- funnel
+@dataclass(frozen=True)
+class FunnelResult:
+    """Stage funnel: one row per stage (per group).
+
+    Attributes
+    ----------
+    stages, closed, window_days, by, observation_end
+        The settings the funnel was computed with.
+    summary
+        DataFrame with ``[group,] stage, step, customers, mature_customers,
+        step_conversion, cumulative_conversion, drop_off, dropped, not_yet_mature,
+        median_days_from_previous``. ``customers`` counts everyone who reached the
+        stage; rates use the mature cohort (window elapsed) only.
+    """
+
+    stages: tuple[str, ...]
+    closed: bool
+    window_days: float | None
+    by: str | None
+    observation_end: pd.Timestamp
+    _summary: pd.DataFrame = field(repr=False)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self._summary.copy()
+
+    def __repr__(self) -> str:
+        kind = "closed" if self.closed else "open"
+        win = "no window" if self.window_days is None else f"window {self.window_days:g} days"
+        head = f"FunnelResult({kind}, {win}, by={self.by!r}, observation_end={self.observation_end:%Y-%m-%d})"
+        return head + "\n" + self._summary.to_string(index=False)
+
+    def _repr_html_(self) -> str:
+        kind = "Closed" if self.closed else "Open"
+        win = "no conversion window" if self.window_days is None else f"conversion window {self.window_days:g} days"
+        return _html_block(f"{kind} funnel ({win})", self._summary,
+                           "Rates use customers whose conversion window has elapsed; "
+                           "'not_yet_mature' customers are still inside their window.")
+
+    def plot(self, ax=None):
+        """Horizontal funnel bars labelled with customers and conversion.
+
+        Without ``by``: one bar per stage (customers reached), labelled with the
+        count, the step conversion and the cumulative conversion. With ``by``:
+        grouped bars of the cumulative conversion per group.
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 0.6 * len(self.stages) + 1.2))
+        s = self._summary
+        y = np.arange(len(self.stages))
+        if self.by is None:
+            counts = s["customers"].to_numpy(dtype=float)
+            colors = plt.cm.Blues(np.linspace(0.85, 0.45, len(self.stages)))
+            ax.barh(y, counts, color=colors, height=0.7)
+            top = counts.max() if len(counts) and counts.max() > 0 else 1.0
+            for i, row in enumerate(s.itertuples(index=False)):
+                if i == 0:
+                    label = f"{row.customers:,}"
+                else:
+                    label = (f"{row.customers:,}  |  step {_pct(row.step_conversion)}"
+                             f"  |  of entry {_pct(row.cumulative_conversion)}")
+                if row.not_yet_mature:
+                    label += f"  (+{row.not_yet_mature:,} not yet mature)"
+                ax.text(counts[i] + top * 0.01, i, label, va="center", fontsize=9)
+            ax.set_xlim(0, top * 1.9)
+            ax.set_xlabel("customers reaching the stage")
+            ax.xaxis.set_major_locator(plt.MaxNLocator(4))  # room for "1,500,000" at any scale
+            ax.xaxis.set_major_formatter(plt.matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+        else:
+            groups = list(dict.fromkeys(s["group"]))
+            h = 0.8 / max(len(groups), 1)
+            palette = plt.cm.tab10(np.arange(len(groups)) % 10)
+            for g, (name, color) in enumerate(zip(groups, palette)):
+                part = s[s["group"] == name].set_index("stage").reindex(self.stages)
+                vals = part["cumulative_conversion"].to_numpy(dtype=float) * 100
+                pos = y - 0.4 + h * (g + 0.5)
+                ax.barh(pos, np.nan_to_num(vals), height=h, color=color, label=str(name))
+                for p, v in zip(pos, vals):
+                    if np.isfinite(v):
+                        ax.text(v + 1, p, f"{v:.1f}%", va="center", fontsize=7)
+            ax.set_xlim(0, 118)
+            ax.set_xlabel("% of entrants reaching the stage (mature cohort)")
+            ax.legend(title=self.by, fontsize=8, loc="lower right")
+        ax.set_yticks(y, labels=list(self.stages))
+        ax.invert_yaxis()
+        ax.set_ylabel("stage")
+        kind = "Closed" if self.closed else "Open"
+        win = "" if self.window_days is None else f", {self.window_days:g}-day window"
+        ax.set_title(f"{kind} stage funnel{win}" + (f", by {self.by}" if self.by else ""))
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        return ax
+
+
+def _pct(v: float) -> str:
+    return "n/a" if v is None or not np.isfinite(v) else f"{100 * v:.1f}%"
+
+
+def funnel(
+    events: Any,
+    stages: Sequence[str] | str = DEFAULT_STAGES,
+    *,
+    closed: bool = True,
+    window: Any = None,
+    by: str | None = None,
+    customers: Any = None,
+    observation_end: Any = None,
+) -> FunnelResult:
+    """Stage funnel: customers reaching each stage, conversion, drop-off, time between stages.
+
+    Parameters
+    ----------
+    events
+        Event log (DataFrame, Ibis table or path) with ``customer_id, ts, stage``.
+        Outbound events (``schema.OUTBOUND_EVENTS``) are ignored.
+    stages
+        Stage names in journey order (a list, or one comma-separated string).
+    closed
+        ``True``: a customer counts at step k only after reaching steps 1..k-1 in
+        order (each first reach no earlier than the previous step's). ``False``
+        (open funnel): a customer counts at a stage if they ever reached it.
+    window
+        Conversion window measured from the customer's entry (first stage-1 event in
+        a closed funnel; first event at any listed stage in an open one): days as a
+        number, a ``pd.Timedelta`` or a string like ``"30D"``. ``None``: no limit,
+        and every customer counts as mature.
+    by
+        Optional column of ``customers`` (e.g. ``"segment"``, ``"acquisition_channel"``)
+        to compute one funnel per group.
+    customers
+        Customer table (needed with ``by``).
+    observation_end
+        End of observation (default: the last event's timestamp). Customers whose
+        window ends after it are not yet mature.
+
+    Returns
+    -------
+    FunnelResult
+    """
+    stages = _check_stages(stages)
+    win = _window_seconds(window)
+    t = _drop_outbound(_events_table(events))
+    win_us = None if win is None else int(round(win * 1_000_000))
+
+    # times in exact epoch microseconds (engine.epoch_us: equal on DuckDB and Spark)
+    # each event's position in the stage list (_s, null for other stages) is computed once
+    ev = t.select("customer_id", _s=ibis.cases(*[(t.stage == s, k) for k, s in enumerate(stages)], else_=None),
+                  _e=engine.epoch_us(t))
+    k_cols = [f"_t{k}" for k in range(len(stages))]
+    with (_closed_reaches if closed else _open_reaches)(ev, stages, win_us) as (cur, last_us):
+        if observation_end is None:
+            obs_end = _from_epoch_us(last_us.execute())
+        else:
+            obs_end = _timestamp(observation_end, "observation_end")
+        obs_us = int(obs_end.value // 1_000)
+        cur = _attach_group(cur, by, customers)
+        mature = ibis.literal(True) if win_us is None else (cur._entry + win_us <= obs_us)
+        agg = _step_stats(cur.mutate(_mature=mature), k_cols)
+
+    rows = []
+    for rec in agg.sort_values("_group").to_dict("records"):
+        m0 = rec["m0"] or 0
+        for k, s in enumerate(stages):
+            n_k, m_k = int(rec[f"n{k}"] or 0), int(rec[f"m{k}"] or 0)
+            if k == 0:
+                step_conv = cum = 1.0 if m0 else np.nan
+                dropped = nym = 0
+                med = np.nan
+            else:
+                m_prev = int(rec[f"m{k - 1}"] or 0)
+                step_conv = m_k / m_prev if m_prev else np.nan
+                cum = m_k / m0 if m0 else np.nan
+                dropped = max(m_prev - m_k, 0)
+                nym = int(rec[f"nym{k}"] or 0)
+                med = float(rec[f"med{k}"]) / 1e6 / 86400.0 if pd.notna(rec[f"med{k}"]) else np.nan
+            rows.append({
+                "group": rec["_group"], "stage": s, "step": k + 1, "customers": n_k, "mature_customers": m_k,
+                "step_conversion": step_conv, "cumulative_conversion": cum,
+                "drop_off": 1 - step_conv if np.isfinite(step_conv) else np.nan,
+                "dropped": dropped, "not_yet_mature": nym, "median_days_from_previous": med,
+            })
+    cols = ["group", "stage", "step", "customers", "mature_customers", "step_conversion",
+            "cumulative_conversion", "drop_off", "dropped", "not_yet_mature", "median_days_from_previous"]
+    summary = pd.DataFrame(rows, columns=cols)
+    if by is None:
+        summary = summary.drop(columns="group")
+    if summary.empty:
+        raise JourneyDataError(
+            f"column 'stage' of events: no event at the first funnel stage '{stages[0]}'; "
+            f"expected stages among {list(stages)}"
+        )
+    return FunnelResult(stages, bool(closed), None if win is None else win / 86400.0, by, obs_end, summary)
+
+
+@contextmanager
+def _open_reaches(ev: ibis.Table, stages: Sequence[str],
+                  win_us: int | None) -> Iterator[tuple[ibis.Table, ibis.Scalar]]:
+    """One row per customer: ``customer_id, _entry, _t0.._tK``, the first time at each stage within the window.
+
+    Also yields the last event's time (epoch microseconds, a lazy scalar), as :func:`_closed_reaches` does.
+    """
+    last = ev._e.max()
+    ev = ev.filter(ev._s.notnull())
+    entry = ev.group_by("customer_id").aggregate(_entry=ev._e.min())
+    ev2 = ev.join(entry, "customer_id")
+    if win_us is not None:
+        ev2 = ev2.filter(ev2._e <= ev2._entry + win_us)
+    aggs = {f"_t{k}": ev2._e.min(where=ev2._s == k) for k in range(len(stages))}
+    yield ev2.group_by("customer_id").aggregate(_entry=ev2._entry.min(), **aggs), last
+
+
+@contextmanager
+def _closed_reaches(ev: ibis.Table, stages: Sequence[str],
+                    win_us: int | None) -> Iterator[tuple[ibis.Table, ibis.Scalar]]:
+    """One row per entrant: ``customer_id, _entry, _t0.._tK``, the time of each closed-funnel step (null: not reached).
+
+    Step k is reached at the first stage-k event no earlier than step k-1's time (and
+    within the window from entry). One grouped pass takes each customer's first and
+    last time at every stage; from those the step times follow directly whenever the
+    first stage-k time is at or after step k-1 (it is the answer) or the last one is
+    before it (never reached). Only a customer with stage-k events on both sides of
+    step k-1's time needs their events in order: those "tangled" customers, usually
+    few or none, go through the exact event-level chain. The per-customer table is
+    cached (a temporary table; a persisted DataFrame on Spark) while the caller uses it.
+
+    ``ev`` holds every event (``_s`` null off the stage list), so the same pass also
+    gives the last event's time, yielded as a lazy scalar over the cached table.
+    """
+    k_cols = [f"_t{k}" for k in range(len(stages))]
+    at = [ibis.ifelse(ev._s == k, ev._e, ibis.null("int64")) for k in range(len(stages))]
+    p = ev.group_by("customer_id").aggregate(**{f"_lo{k}": e.min() for k, e in enumerate(at)},
+                                             **{f"_hi{k}": e.max() for k, e in enumerate(at) if k},
+                                             _last=ev._e.max())
+    # Without a tangle, step k-1 was reached at _lo{k-1}: step k is reached at _lo{k} when
+    # that is no earlier (and within the window); it is tangled when some stage-k
+    # event precedes _lo{k-1} and another does not. (Each step's condition extends the
+    # previous one instead of nesting the previous time, so the SQL grows linearly.)
+    reached, times, tangled = ibis.literal(True), [p._lo0], ibis.literal(False)
+    for k in range(1, len(stages)):
+        prev, lo, hi = p[f"_lo{k - 1}"], p[f"_lo{k}"], p[f"_hi{k}"]
+        tangled |= (reached & (lo < prev) & (hi >= prev)).fill_null(False)
+        step = lo >= prev
+        if win_us is not None:
+            step &= lo <= p._lo0 + win_us
+        reached = (reached & step).fill_null(False)
+        times.append(ibis.ifelse(reached, lo, ibis.null("int64")))
+    p = p.select("customer_id", "_last", _tangled=tangled, **dict(zip(k_cols, times)))
+    with engine.materialized(p) as p:
+        cols = ["customer_id", "_entry", *k_cols]
+        cur = p.filter(p._t0.notnull() & ~p._tangled).mutate(_entry=p._t0).select(*cols)
+        n_tangled = engine.to_pandas(p.aggregate(n=p._tangled.cast("int64").sum()))["n"].iloc[0]
+        if n_tangled:
+            ids = p.filter(p._tangled).select(_tid=p.customer_id)
+            exact = _closed_chain(ev.semi_join(ids, ev.customer_id == ids._tid), stages, win_us)
+            cur = cur.union(exact.select(*cols))
+        yield cur, p._last.max()
+
+
+def _closed_chain(ev: ibis.Table, stages: Sequence[str], win_us: int | None) -> ibis.Table:
+    """The closed-funnel step times from the events in order (exact for any customer).
+
+    A linear chain: step k LEFT-joins the step-k events onto the table of step k-1
+    (the non-equi conditions sit in the join, so customers without a match keep a
+    NULL) and takes the first time. Each table is referenced once, so the plan grows
+    linearly with the number of stages on every engine (Spark inlines CTEs).
+    """
+    k_cols = [f"_t{k}" for k in range(len(stages))]
+    first = ev.filter(ev._s == 0)
+    cur = first.group_by("customer_id").aggregate(_t0=first._e.min()).mutate(_entry=ibis._._t0)
+    for k in range(1, len(stages)):
+        step = ev.filter(ev._s == k).select(_cid=ev.customer_id, _e=ev._e)
+        prev = k_cols[k - 1]
+        preds = [cur.customer_id == step._cid, step._e >= cur[prev]]
+        if win_us is not None:
+            preds.append(step._e <= cur._entry + win_us)
+        j = cur.left_join(step, preds)
+        carry = ["_entry"] + k_cols[:k]
+        cur = j.group_by("customer_id").aggregate(**{c: j[c].min() for c in carry}, **{k_cols[k]: j._e.min()})
+    return cur
+
+
+def _step_stats(cur: ibis.Table, k_cols: Sequence[str]) -> pd.DataFrame:
+    """Counts per group and step, and the exact median microseconds between steps, in ONE query.
+
+    ``cur`` has one row per customer with first-reach times ``_t0.._tK`` (null when not
+    reached), ``_group`` and ``_mature``. Returns one row per group with ``n{k}``
+    (reached step k), ``m{k}`` (of them mature), ``nym{k}`` (reached k-1, not k, not
+    mature) and ``med{k}``. A median is an unfiltered aggregate over a column that is
+    null where the pair does not count: DuckDB's ``percentile_cont`` and Spark's
+    ``percentile`` are both exact (the middle value, or the mean of the two middle
+    values) and skip nulls, while Spark rejects a filtered one.
+    """
+    hit = [cur[c].notnull() for c in k_cols]
+    aggs: dict[str, Any] = {}
+    for k, c in enumerate(k_cols):
+        aggs[f"n{k}"] = hit[k].cast("int64").sum()
+        aggs[f"m{k}"] = (hit[k] & cur._mature).cast("int64").sum()
+        if k:
+            a, b = cur[k_cols[k - 1]], cur[c]
+            aggs[f"nym{k}"] = (hit[k - 1] & ~hit[k] & ~cur._mature).cast("int64").sum()
+            aggs[f"med{k}"] = ibis.ifelse(hit[k - 1] & hit[k] & (b >= a), (b - a).cast("int64"),
+                                          ibis.null("int64")).median()
+    return engine.to_pandas(cur.group_by("_group").aggregate(**aggs))
+
+
+# --------------------------------------------------------------------------- transitions
+@dataclass(frozen=True)
+class TransitionResult:
+    """Stage-to-stage transitions between consecutive staged events of a customer.
+
+    ``counts`` and ``probabilities`` (row-normalised) are stage x stage DataFrames
+    (rows: from, columns: to; the diagonal holds repeats). ``summary`` has one row
+    per move kind (forward, repeat, backward). ``share_going_back`` is the share of
+    customers with at least one backward move.
+    """
+
+    stages: tuple[str, ...]
+    share_going_back: float
+    customers: int
+    _counts: pd.DataFrame = field(repr=False)
+
+    @property
+    def counts(self) -> pd.DataFrame:
+        return self._counts.copy()
+
+    @property
+    def probabilities(self) -> pd.DataFrame:
+        c = self._counts
+        return c.div(c.sum(axis=1).replace(0, np.nan), axis=0)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        c = self._counts.to_numpy()
+        i, j = np.indices(c.shape)
+        rows = [("forward", c[j > i].sum()), ("repeat", np.trace(c)), ("backward", c[j < i].sum())]
+        out = pd.DataFrame(rows, columns=["move", "transitions"])
+        out["share"] = out["transitions"] / max(out["transitions"].sum(), 1)
+        return out
+
+    def __repr__(self) -> str:
+        return (f"TransitionResult({self.customers:,} customers, {self.share_going_back:.1%} go back at least once)\n"
+                + self._counts.to_string())
+
+    def _repr_html_(self) -> str:
+        return _html_block(
+            f"Stage transitions: {self.share_going_back:.1%} of {self.customers:,} customers go back at least once",
+            self.probabilities.reset_index().rename(columns={"index": "from \\ to"}))
+
+    def plot(self, ax=None):
+        """Heatmap of row probabilities (from-stage rows), annotated with % and counts."""
+        import matplotlib.pyplot as plt
+
+        p = self.probabilities.fillna(0.0).to_numpy() * 100
+        c = self._counts.to_numpy()
+        k = len(self.stages)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(1.2 * k + 3, 1.0 * k + 1.2))
+        im = ax.imshow(p, cmap="Purples", vmin=0, vmax=100)
+        ax.grid(False)  # a themed grid (seaborn whitegrid) would cut through the cells
+        for a in range(k):
+            for b in range(k):
+                if c[a, b]:
+                    ax.text(b, a, f"{p[a, b]:.0f}%\n({c[a, b]:,})", ha="center", va="center", fontsize=8,
+                            color="white" if p[a, b] > 55 else "black")
+                if b < a and c[a, b]:
+                    ax.add_patch(plt.Rectangle((b - 0.5, a - 0.5), 1, 1, fill=False, ec="#d62728", lw=1.2))
+        ax.set_xticks(range(k), labels=list(self.stages), rotation=30, ha="right")
+        ax.set_yticks(range(k), labels=list(self.stages))
+        ax.set_xlabel("next stage")
+        ax.set_ylabel("current stage")
+        ax.set_title(f"Stage transitions (row %); red = backward move\n"
+                     f"{self.share_going_back:.1%} of customers go back at least once")
+        ax.figure.colorbar(im, ax=ax, label="% of moves out of the current stage")
+        return ax
+
+
+def _transition_cells(t: ibis.Table, stages: Sequence[str], collapse_repeats: bool) -> ibis.Table:
+    """``_kind, _prev, _r, n``: transition counts (``cell``) and customers going back (``back``).
+
+    Stages travel as small integers: ``_r``, the stage's rank among the sorted stage
+    names, so that ordering by it is ordering by the name (``schema.ORDER_KEYS``), and
+    sorting and comparing integers is much cheaper than strings in the window.
+    """
+    names = sorted(stages)
+    t = t.mutate(_r=ibis.cases(*[(t.stage == s, r) for r, s in enumerate(names)], else_=None))
+    t = t.filter(t._r.notnull())  # staged events only
+    t = t.select("customer_id", "ts", *[c for c in ("event", "channel") if c in t.columns], "_r")
+    order = [t[c] for c in t.columns[1:]]  # schema.ORDER_KEYS
+    t = engine.shift_within(t, "customer_id", order, _prev=t._r).select("customer_id", "_r", "_prev")
+    if collapse_repeats:
+        t = t.filter(t._prev.isnull() | (t._prev != t._r))
+    pos = [stages.index(s) for s in names]  # journey position of each rank
+
+    def position(col):
+        return ibis.cases(*[(col == r, i) for r, i in enumerate(pos)], else_=None)
+
+    # One window feeds both: cells with a NULL previous stage are each customer's first
+    # stage event (their total is the number of customers); "back" counts customers
+    # with at least one move to an earlier stage.
+    cells = t.group_by(["_prev", "_r"]).aggregate(n=t.count()).mutate(_kind=ibis.literal("cell"))
+    back = t.filter(position(t._r) < position(t._prev))
+    back_row = back.aggregate(n=back.customer_id.nunique().cast("int64")).mutate(
+        _prev=ibis.null("int8"), _r=ibis.null("int8"), _kind=ibis.literal("back"))
+    cols = ["_kind", "_prev", "_r", "n"]
+    return cells.select(*cols).union(back_row.select(_kind="_kind", _prev=back_row._prev.cast(cells._prev.type()),
+                                                     _r=back_row._r.cast(cells._r.type()), n="n"))
+
+
+def stage_transitions(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *,
+                      collapse_repeats: bool = False) -> TransitionResult:
+    """Stage-to-stage transition counts, including backward moves and repeats.
+
+    Consecutive events of a customer with a stage in ``stages`` (ordered by
+    ``schema.ORDER_KEYS``) form one transition each. ``collapse_repeats`` drops
+    same-stage transitions (the diagonal). Logs over 20 million events are counted in
+    customer-hash buckets (:mod:`journeylib.buckets`).
+    """
+    stages = _check_stages(stages)
+    t = _drop_outbound(_events_table(events, ("customer_id", "ts", "stage")))
+    out = buckets.summed_per_bucket(t, lambda tb: _transition_cells(tb, stages, collapse_repeats),
+                                    ["_kind", "_prev", "_r"], ["n"])
+    names = sorted(stages)
+    counts = out[(out["_kind"] == "cell") & out["_prev"].notna()]
+    counts = pd.DataFrame({"_prev": [names[int(r)] for r in counts["_prev"]],
+                           "stage": [names[int(r)] for r in counts["_r"]], "n": counts["n"]})
+    n_cust = out.loc[(out["_kind"] == "cell") & out["_prev"].isna(), "n"].sum()
+    back = out.loc[out["_kind"] == "back", "n"].sum()
+    mat = pd.DataFrame(0, index=list(stages), columns=list(stages), dtype="int64")
+    for a, b, n in counts.itertuples(index=False):
+        mat.loc[a, b] = int(n)
+    mat.index.name, mat.columns.name = "from", "to"
+    n_cust = int(n_cust or 0)
+    return TransitionResult(stages, float(back or 0) / n_cust if n_cust else float("nan"), n_cust, mat)
+
+
+# --------------------------------------------------------------------------- journey map data
+@dataclass(frozen=True)
+class JourneyMapData:
+    """Per-stage numbers behind the journey map (see :mod:`journeylib.journeymap`).
+
+    ``summary``: ``stage, customers, conversion_to_next, drop_off, median_days_in_stage,
+    top_touchpoints`` (text), ``score_mean, score_n`` (when a score column exists),
+    ``pain_point`` (bool). ``touchpoints``: ``stage, touchpoint, events, share``.
+    """
+
+    stages: tuple[str, ...]
+    score_col: str | None
+    _summary: pd.DataFrame = field(repr=False)
+    _touchpoints: pd.DataFrame = field(repr=False)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self._summary.copy()
+
+    @property
+    def touchpoints(self) -> pd.DataFrame:
+        return self._touchpoints.copy()
+
+    def __repr__(self) -> str:
+        return "JourneyMapData\n" + self._summary.to_string(index=False)
+
+    def _repr_html_(self) -> str:
+        return _html_block("Journey map data", self._summary)
+
+    def plot(self, ax=None, **kwargs):
+        """Draw the journey map (delegates to :func:`journeylib.journeymap.plot_journey_map`)."""
+        from .journeymap import plot_journey_map
+
+        return plot_journey_map(self, ax=ax, **kwargs)
+
+
+def journey_map_data(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, window: Any = None,
+                     touch_col: str = "channel", score_col: str | None = "score", top_n: int = 3,
+                     n_pain_points: int = 2, observation_end: Any = None,
+                     funnel_result: FunnelResult | None = None) -> JourneyMapData:
+    """Numbers for the journey map: one row per stage.
+
+    Customers and conversion come from the closed :func:`funnel`; the median time in
+    a stage is the median time from first reaching it to first reaching the next;
+    top touchpoints are the most frequent ``touch_col`` values of events at that
+    stage; the score line is the mean of ``score_col`` (CSAT/NPS/rating) per stage
+    when that column exists. The ``n_pain_points`` stages with the largest drop-off
+    to the next stage are flagged. ``funnel_result``: the closed, ungrouped
+    :func:`funnel` of the same events and stages, when it is already computed (it then
+    also fixes ``window`` and ``observation_end``); saves one pass over the events.
+    """
+    stages = _check_stages(stages)
+    if funnel_result is None:
+        f = funnel(events, stages, window=window, observation_end=observation_end).summary
+    else:
+        r = funnel_result
+        win = _window_seconds(window)
+        if (tuple(r.stages) != tuple(stages) or not r.closed or r.by is not None
+                or (win is not None and r.window_days != win / 86400.0)):
+            raise JourneyParameterError(
+                f"funnel_result: computed for stages {list(r.stages)}, closed={r.closed}, by={r.by!r}, "
+                f"window_days={r.window_days}; expected the closed, ungrouped funnel of {list(stages)}"
+                + (f" with window {win / 86400.0:g} days" if win is not None else ""))
+        f = r.summary
+    t = _drop_outbound(_events_table(events))
+    t = t.filter(t.stage.isin(list(stages)))
+    rows = pd.DataFrame({"stage": list(stages), "customers": f["customers"].to_numpy()})
+    rows["conversion_to_next"] = list(f["step_conversion"].to_numpy()[1:]) + [np.nan]
+    rows["drop_off"] = 1 - rows["conversion_to_next"]
+    rows["median_days_in_stage"] = list(f["median_days_from_previous"].to_numpy()[1:]) + [np.nan]
+    tp = pd.DataFrame(columns=["stage", "touchpoint", "events", "share"])
+    if touch_col in t.columns:
+        tt = t.filter(t[touch_col].notnull())
+        tp = engine.to_pandas(tt.group_by(["stage", touch_col]).aggregate(events=tt.count()))
+        tp = tp.rename(columns={touch_col: "touchpoint"})
+        tp["share"] = tp["events"] / tp.groupby("stage")["events"].transform("sum")
+        tp = tp.sort_values(["stage", "events"], ascending=[True, False]).reset_index(drop=True)
+    tops = {s: ", ".join(f"{r.touchpoint} {r.share:.0%}" for r in g.head(top_n).itertuples())
+            for s, g in tp.groupby("stage")}
+    rows["top_touchpoints"] = rows["stage"].map(tops).fillna("")
+    used_score = score_col if score_col and score_col in t.columns else None
+    if used_score:
+        sc = t.filter(t[used_score].notnull())
+        agg = engine.to_pandas(sc.group_by("stage").aggregate(score_mean=sc[used_score].cast("float64").mean(),
+                                                               score_n=sc.count()))
+        rows = rows.merge(agg, on="stage", how="left")
+    ranked = rows["drop_off"].iloc[:-1].sort_values(ascending=False)
+    pains = set(ranked.index[: max(int(n_pain_points), 0)])
+    rows["pain_point"] = rows.index.isin(pains)
+    return JourneyMapData(stages, used_score, rows, tp)

@@ -1,0 +1,875 @@
+"""Retention and survival: Kaplan-Meier, log-rank, Cox (with checks), time-varying Cox.
+
+Stats half of the churn analysis. The input is the small table from
+:func:`journeylib.churn.churn_labels` (one row per customer) or
+:func:`journeylib.churn.churn_counts` (customers per duration/churned/group cell; pass
+``weights_col="n"``), or any DataFrame with a duration and an event column. Fitting is
+done by lifelines; this module adds grouping, plain-language summaries, plots and the
+checks an analyst tends to skip (proportional hazards, immortal-time bias).
+
+Churn labelling and win-back live in :mod:`journeylib.churn` and are re-exported here.
+"""
+from __future__ import annotations
+
+import html
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from lifelines import CoxPHFitter, CoxTimeVaryingFitter, KaplanMeierFitter, NelsonAalenFitter
+from lifelines.exceptions import ConvergenceError, ConvergenceWarning
+from lifelines.statistics import logrank_test, multivariate_logrank_test, proportional_hazard_test
+from lifelines.utils import median_survival_times
+
+from . import engine, health
+from .churn import (WinbackResult, churn_counts, churn_expr, churn_labels, churn_overview,  # noqa: F401
+                    first_order_value, winback_rates)
+from .errors import JourneyDataError, JourneyFitError, JourneyParameterError
+from .tables import html_table
+
+DEFAULT_HORIZONS: tuple[int, ...] = (30, 90, 180, 365)
+
+__all__ = [
+    "churn_labels", "churn_overview", "churn_counts", "churn_expr", "winback_rates", "WinbackResult", "first_order_value",
+    "kaplan_meier", "KaplanMeierResult", "logrank", "LogRankResult", "cox", "CoxResult",
+    "to_start_stop", "membership_effect", "MembershipEffect", "against_truth", "DEFAULT_HORIZONS",
+]
+
+
+# --------------------------------------------------------------------------- helpers
+def _frame(data: Any) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    return engine.to_pandas(engine.to_table(data, table="survival data"))
+
+
+def _check_columns(df: pd.DataFrame, cols: Sequence[str], what: str = "survival data") -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise JourneyDataError(f"{what}: missing column(s) {missing}; found {list(df.columns)}")
+
+
+def _survival_columns(df: pd.DataFrame, duration_col: str, event_col: str,
+                      weights_col: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    _check_columns(df, [duration_col, event_col] + ([weights_col] if weights_col else []))
+    d = pd.to_numeric(df[duration_col], errors="coerce").to_numpy(float)
+    bad = ~np.isfinite(d) | (d < 0)
+    if bad.any():
+        from .errors import data_error
+        raise data_error(duration_col, int(bad.sum()), len(df), "a finite duration >= 0",
+                         df.loc[bad], table="survival data")
+    e = df[event_col]
+    if e.isna().any():
+        from .errors import data_error
+        raise data_error(event_col, int(e.isna().sum()), len(df), "True/False or 1/0 (no missing)",
+                         df.loc[e.isna()], table="survival data")
+    ev = e.to_numpy().astype(float)
+    if not np.isin(ev, (0.0, 1.0)).all():
+        from .errors import data_error
+        nb = ~np.isin(ev, (0.0, 1.0))
+        raise data_error(event_col, int(nb.sum()), len(df), "True/False or 1/0", df.loc[nb], table="survival data")
+    w = None
+    if weights_col:
+        w = pd.to_numeric(df[weights_col], errors="coerce").to_numpy(float)
+        wb = ~np.isfinite(w) | (w <= 0)
+        if wb.any():
+            from .errors import data_error
+            raise data_error(weights_col, int(wb.sum()), len(df), "a positive count/weight",
+                             df.loc[wb], table="survival data")
+    return d, ev.astype(bool), w
+
+
+def _group_keys(df: pd.DataFrame, by: str | Sequence[str] | None) -> tuple[list[str], pd.Series]:
+    cols = [by] if isinstance(by, str) else list(by or [])
+    _check_columns(df, cols)
+    if not cols:
+        return cols, pd.Series("all", index=df.index)
+    parts = [df[c].astype("string").fillna("(missing)") for c in cols]
+    key = parts[0]
+    for p in parts[1:]:
+        key = key + " / " + p
+    return cols, key
+
+
+def _fmt(x: float, digits: int = 0) -> str:
+    if x is None or not np.isfinite(x):
+        return "not reached" if x is not None and np.isinf(x) else "n/a"
+    return f"{x:,.{digits}f}"
+
+
+def _step_at(index: np.ndarray, values: np.ndarray, t: float) -> float:
+    """Value of a right-continuous step function (given at ``index``) at time ``t``."""
+    i = np.searchsorted(index, t, side="right") - 1
+    return float(values[i]) if i >= 0 else 1.0
+
+
+# --------------------------------------------------------------------------- Kaplan-Meier
+@dataclass(frozen=True)
+class KaplanMeierResult:
+    """Kaplan-Meier curves per group, with medians and retention at horizons.
+
+    Attributes
+    ----------
+    fitters
+        ``{group: lifelines.KaplanMeierFitter}`` (``survival_function_``, ``confidence_interval_``).
+    by, horizons, alpha
+        Grouping columns, retention horizons (days), 1 - confidence level.
+    """
+
+    fitters: dict[str, KaplanMeierFitter] = field(repr=False)
+    by: tuple[str, ...]
+    horizons: tuple[float, ...]
+    alpha: float
+    counts: pd.DataFrame = field(repr=False)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per group: customers, churned, median lifetime with CI, retention at horizons."""
+        rows = []
+        for g, kmf in self.fitters.items():
+            med_ci = median_survival_times(kmf.confidence_interval_)
+            row = {"group": g, "customers": int(self.counts.loc[g, "customers"]),
+                   "churned": int(self.counts.loc[g, "churned"]),
+                   "median_days": float(kmf.median_survival_time_),
+                   "median_ci_low": float(med_ci.iloc[0, 0]), "median_ci_high": float(med_ci.iloc[0, 1])}
+            for h in self.horizons:
+                row[f"retention_{h:g}d"] = self._at(kmf, h)[0]
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    @property
+    def retention(self) -> pd.DataFrame:
+        """Tidy retention table: ``group, horizon_days, retention, ci_low, ci_high, at_risk``."""
+        rows = []
+        for g, kmf in self.fitters.items():
+            for h in self.horizons:
+                s, lo, hi = self._at(kmf, h)
+                at_risk = float(kmf.event_table["at_risk"].iloc[
+                    min(np.searchsorted(kmf.event_table.index.to_numpy(), h, side="left"), len(kmf.event_table) - 1)]) \
+                    if h <= kmf.event_table.index.max() else 0.0
+                rows.append({"group": g, "horizon_days": h, "retention": s, "ci_low": lo, "ci_high": hi,
+                             "at_risk": at_risk})
+        return pd.DataFrame(rows)
+
+    @staticmethod
+    def _at(kmf: KaplanMeierFitter, t: float) -> tuple[float, float, float]:
+        idx = kmf.survival_function_.index.to_numpy(float)
+        if t > idx.max():  # beyond the last follow-up time: not estimable
+            return float("nan"), float("nan"), float("nan")
+        ci = kmf.confidence_interval_.to_numpy(float)
+        return (_step_at(idx, kmf.survival_function_.iloc[:, 0].to_numpy(float), t),
+                _step_at(idx, ci[:, 0], t), _step_at(idx, ci[:, 1], t))
+
+    def median(self, group: str | None = None) -> float:
+        """Median lifetime (days) of one group (the only one when ``group`` is None)."""
+        return float(self._fitter(group).median_survival_time_)
+
+    def survival_at(self, t: float, group: str | None = None) -> float:
+        """Share of customers still active ``t`` days after the start (Kaplan-Meier)."""
+        return self._at(self._fitter(group), t)[0]
+
+    def _fitter(self, group: str | None) -> KaplanMeierFitter:
+        if group is None:
+            if len(self.fitters) != 1:
+                raise JourneyParameterError(f"group=None but there are {len(self.fitters)} groups: {list(self.fitters)}")
+            return next(iter(self.fitters.values()))
+        if group not in self.fitters:
+            raise JourneyParameterError(f"group={group!r}; expected one of {list(self.fitters)}")
+        return self.fitters[group]
+
+    def plot(self, ax=None, *, ci: bool = True):
+        """Kaplan-Meier curves (share still active vs days) with confidence bands."""
+        import matplotlib.pyplot as plt
+
+        ax = ax if ax is not None else plt.gca()
+        for g, kmf in self.fitters.items():
+            kmf.plot_survival_function(ax=ax, ci_show=ci, label=f"{g} (n={int(self.counts.loc[g, 'customers']):,})")
+        ax.set_xlabel("days since start")
+        ax.set_ylabel("share still active")
+        ax.set_ylim(0, 1.02)
+        ttl = "Retention (Kaplan-Meier)" + (f" by {' / '.join(self.by)}" if self.by else "")
+        ax.set_title(ttl + f", {100 * (1 - self.alpha):g}% bands")
+        # fixed corners: loc="best" is slow on big data (matplotlib warns); curves start at 1
+        # and fall, so the lower left is free, as is the upper left of a rising hazard
+        ax.legend(title=" / ".join(self.by) if self.by else None, loc="lower left")
+        return ax
+
+    def plot_cumulative_hazard(self, ax=None):
+        """Nelson-Aalen cumulative hazard per group (its slope is the churn rate)."""
+        import matplotlib.pyplot as plt
+
+        ax = ax if ax is not None else plt.gca()
+        for g, kmf in self.fitters.items():
+            naf = NelsonAalenFitter(alpha=self.alpha)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=Warning)
+                naf.fit(kmf.durations, event_observed=kmf.event_observed, weights=kmf.weights, label=str(g))
+            t = naf.cumulative_hazard_.index.to_numpy(float)
+            ci = naf.confidence_interval_.to_numpy(float)
+            line, = ax.step(t, naf.cumulative_hazard_.iloc[:, 0].to_numpy(float), where="post", label=str(g))
+            ax.fill_between(t, ci[:, 0], ci[:, 1], step="post", alpha=0.2, color=line.get_color(), linewidth=0)
+        ax.set_xlabel("days since start")
+        ax.set_ylabel("cumulative hazard (churns per customer)")
+        ax.set_title("Cumulative churn hazard (Nelson-Aalen)")
+        ax.legend(title=" / ".join(self.by) if self.by else None, loc="upper left")
+        return ax
+
+    def plot_retention(self, ax=None):
+        """Bars: retention at each horizon per group, with confidence intervals."""
+        import matplotlib.pyplot as plt
+
+        ax = ax if ax is not None else plt.gca()
+        r = self.retention
+        groups, hs = list(self.fitters), list(self.horizons)
+        width = 0.8 / max(len(groups), 1)
+        x = np.arange(len(hs))
+        for i, g in enumerate(groups):
+            sub = r[r["group"] == g].set_index("horizon_days").reindex(hs)
+            y = sub["retention"].to_numpy() * 100
+            err = np.clip(np.vstack([y - sub["ci_low"].to_numpy() * 100, sub["ci_high"].to_numpy() * 100 - y]), 0, None)
+            ax.bar(x + (i - (len(groups) - 1) / 2) * width, y, width, yerr=err, capsize=3, label=g, alpha=0.85)
+        ax.set_xticks(x, [f"{h:g} days" for h in hs])
+        ax.set_xlabel("horizon")
+        ax.set_ylabel("still active (%)")
+        ax.set_ylim(0, 100)
+        ax.set_title("Retention at horizon")
+        if len(groups) > 1:
+            ax.legend(title=" / ".join(self.by), loc="upper right")
+        return ax
+
+    @property
+    def reading(self) -> str:
+        """One markdown bullet per group: median lifetime and the share still active at each horizon."""
+        lines = []
+        for r in self.summary.to_dict("records"):
+            med = ("more than half are still active at the end of follow-up" if np.isinf(r["median_days"])
+                   else f"half have churned after about {r['median_days']:.0f} days")
+            ret = ", ".join(f"{r[f'retention_{h:g}d']:.0%} after {h:g} days" for h in self.horizons
+                            if pd.notna(r[f"retention_{h:g}d"]))
+            lines.append(f"- **{r['group']}** ({r['customers']:,} customers): {med}"
+                         + (f"; still active: {ret}." if ret else "."))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"KaplanMeierResult(by={list(self.by)}, groups={len(self.fitters)})\n" + \
+            self.summary.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+
+    def _repr_html_(self) -> str:
+        return html_table(self.summary, "{:.3f}")
+
+
+def kaplan_meier(
+    data: Any,
+    *,
+    duration_col: str = "duration",
+    event_col: str = "churned",
+    by: str | Sequence[str] | None = None,
+    weights_col: str | None = None,
+    horizons: Sequence[float] = DEFAULT_HORIZONS,
+    alpha: float = 0.05,
+) -> KaplanMeierResult:
+    """Kaplan-Meier retention curves, overall or per group.
+
+    Parameters
+    ----------
+    data
+        One row per customer (:func:`churn_labels`) or counts per cell
+        (:func:`churn_counts`, with ``weights_col="n"``).
+    duration_col, event_col
+        Lifetime (days) and churn indicator (True = churn observed, False = censored).
+    by
+        Column(s) to split on (e.g. ``"segment"``); missing values form a group.
+    weights_col
+        Column of counts: each row stands for that many customers. Gives exactly
+        the same curve and Greenwood bands as the expanded rows.
+    horizons
+        Days at which the retention table is reported.
+    alpha
+        1 - confidence level of the bands and of the median's interval.
+    """
+    if not 0 < alpha < 1:
+        raise JourneyParameterError(f"alpha={alpha!r}; expected a number between 0 and 1")
+    df = _frame(data)
+    d, e, w = _survival_columns(df, duration_col, event_col, weights_col)
+    cols, key = _group_keys(df, by)
+    if len(df) == 0:
+        raise JourneyDataError("survival data: no rows; expected at least one customer")
+    fitters: dict[str, KaplanMeierFitter] = {}
+    counts = []
+    for g in sorted(key.unique(), key=str):
+        m = (key == g).to_numpy()
+        kmf = KaplanMeierFitter(alpha=alpha)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=Warning)  # lifelines' note on non-integer weights
+            kmf.fit(d[m], event_observed=e[m], weights=None if w is None else w[m], label=str(g))
+        fitters[str(g)] = kmf
+        ww = np.ones(m.sum()) if w is None else w[m]
+        counts.append({"group": str(g), "customers": ww.sum(), "churned": ww[e[m]].sum()})
+    return KaplanMeierResult(fitters, tuple(cols), tuple(float(h) for h in horizons), alpha,
+                             pd.DataFrame(counts).set_index("group"))
+
+
+# --------------------------------------------------------------------------- log-rank
+@dataclass(frozen=True)
+class LogRankResult:
+    """Log-rank test that the churn curves of the groups are equal.
+
+    ``statistic`` is chi-squared with ``df`` degrees of freedom; ``summary`` shows per
+    group the observed churns against those expected if all groups were alike.
+    """
+
+    statistic: float
+    pvalue: float
+    df: int
+    by: tuple[str, ...]
+    table: pd.DataFrame = field(repr=False)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.table
+
+    @property
+    def reading(self) -> str:
+        worst = self.table.sort_values("observed_over_expected").iloc[[0, -1]]
+        sig = "differ" if self.pvalue < 0.05 else "are not distinguishable"
+        return (f"Churn curves {sig} between {' / '.join(self.by)} groups (log-rank chi2={self.statistic:.1f}, "
+                f"df={self.df}, p={self.pvalue:.3g}). Lowest churn relative to expectation: "
+                f"{worst.iloc[0]['group']} ({worst.iloc[0]['observed_over_expected']:.2f}x expected); highest: "
+                f"{worst.iloc[1]['group']} ({worst.iloc[1]['observed_over_expected']:.2f}x).")
+
+    def __repr__(self) -> str:
+        return (f"LogRankResult(statistic={self.statistic:.4g}, pvalue={self.pvalue:.4g}, df={self.df})\n"
+                + self.table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+
+    def _repr_html_(self) -> str:
+        return f"<p>{html.escape(self.reading)}</p>" + html_table(self.table, "{:.2f}")
+
+
+def _observed_expected(d: np.ndarray, e: np.ndarray, w: np.ndarray, key: np.ndarray) -> pd.DataFrame:
+    frame = pd.DataFrame({"t": d, "e": e.astype(float) * w, "w": w, "g": key})
+    groups = sorted(pd.unique(key), key=str)
+    ev = frame.pivot_table(index="t", columns="g", values="e", aggfunc="sum", fill_value=0.0)
+    n_at = frame.pivot_table(index="t", columns="g", values="w", aggfunc="sum", fill_value=0.0)
+    ev, n_at = ev.reindex(columns=groups, fill_value=0.0), n_at.reindex(columns=groups, fill_value=0.0)
+    at_risk = n_at.iloc[::-1].cumsum().iloc[::-1]  # still in the risk set at t
+    total_d, total_n = ev.sum(axis=1), at_risk.sum(axis=1)
+    expected = at_risk.mul(total_d / total_n, axis=0).sum()
+    observed = ev.sum()
+    customers = n_at.sum()
+    out = pd.DataFrame({"group": groups, "customers": customers.to_numpy(), "observed": observed.to_numpy(),
+                        "expected": expected.to_numpy()})
+    out["observed_over_expected"] = out["observed"] / out["expected"]
+    return out
+
+
+def logrank(
+    data: Any,
+    by: str | Sequence[str],
+    *,
+    duration_col: str = "duration",
+    event_col: str = "churned",
+    weights_col: str | None = None,
+) -> LogRankResult:
+    """Log-rank test across the groups of ``by`` (two groups or more).
+
+    Two groups use lifelines' ``logrank_test``, more use ``multivariate_logrank_test``
+    (the same statistic with ``k - 1`` degrees of freedom).
+    """
+    df = _frame(data)
+    d, e, w = _survival_columns(df, duration_col, event_col, weights_col)
+    cols, key = _group_keys(df, by)
+    if not cols:
+        raise JourneyParameterError("by is empty; expected the column(s) defining the groups to compare")
+    k = key.to_numpy(object)
+    groups = sorted(pd.unique(k), key=str)
+    if len(groups) < 2:
+        raise JourneyDataError(f"column(s) {cols}: only one group ({groups}); the log-rank test needs at least two")
+    ww = np.ones(len(d)) if w is None else w
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=Warning)
+        if len(groups) == 2:
+            a, b = k == groups[0], k == groups[1]
+            res = logrank_test(d[a], d[b], event_observed_A=e[a], event_observed_B=e[b],
+                               weights_A=ww[a], weights_B=ww[b])
+        else:
+            res = multivariate_logrank_test(d, k, event_observed=e, weights=ww)
+    return LogRankResult(float(res.test_statistic), float(res.p_value), len(groups) - 1, tuple(cols),
+                         _observed_expected(d, e, ww, k))
+
+
+# --------------------------------------------------------------------------- Cox
+@dataclass(frozen=True)
+class CoxResult:
+    """Cox proportional-hazards fit: hazard ratios, concordance, PH check.
+
+    ``summary`` has one row per covariate term: ``hazard_ratio``, ``ci_low``, ``ci_high``,
+    ``pvalue`` (a hazard ratio below 1 means slower churn). ``ph_test`` holds the
+    Schoenfeld-residual test per term (rank time transform); ``ph_ok`` is False when
+    any term fails at ``ph_alpha``. ``kind`` is ``"baseline"`` or ``"time-varying"``.
+    """
+
+    model: Any = field(repr=False)
+    kind: str
+    terms: pd.DataFrame = field(repr=False)
+    concordance: float | None
+    ph_test: pd.DataFrame | None = field(repr=False)
+    ph_alpha: float
+    strata: tuple[str, ...]
+    n: float
+    events: float
+    reference: dict = field(default_factory=dict)
+    n_available: float | None = None
+    missing: dict = field(default_factory=dict)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.terms
+
+    @property
+    def note(self) -> str:
+        """Which customers the model was fitted on: rows left out for missing values, sampling."""
+        parts = []
+        if self.missing:
+            what = ", ".join(f"{n:,} without {c}" for c, n in self.missing.items())
+            parts.append(f"Customers with a missing covariate are left out ({what}).")
+        if self.n_available is not None and self.n < self.n_available:
+            parts.append(f"Fitted on a seeded random sample of {self.n:,.0f} of the {self.n_available:,.0f} "
+                         "customers: the hazard ratios are as precise as that sample allows, shown by their intervals.")
+        if self.concordance is not None:
+            parts.append(f"Concordance {self.concordance:.3f} (0.5 = no better than chance, 1 = perfect ordering).")
+        return " ".join(parts)
+
+    @property
+    def reading(self) -> str:
+        """Plain words: the covariates that clearly change churn, and whether their ratios hold at every age."""
+        sig = self.terms[self.terms["pvalue"] < 0.05]
+        drivers = "; ".join(f"{t} churns {'faster' if hr > 1 else 'slower'} (x{hr:.2f})"
+                            for t, hr in zip(sig["term"], sig["hazard_ratio"]))
+        text = f"Drivers (Cox, p < 0.05): {drivers or 'no covariate clearly changes the churn rate'}."
+        if len(self.terms) > 3:
+            text += (" With many terms, one in twenty clears this bar by chance; trust effects that are large "
+                     "and stable across runs.")
+        if self.ph_ok is not None:
+            text += (" The hazard ratios hold across customer age." if self.ph_ok else
+                     " Some effects change with customer age (see the proportional-hazards check); read their "
+                     "hazard ratios as averages.")
+        return text
+
+    @property
+    def ph_ok(self) -> bool | None:
+        if self.ph_test is None:
+            return None
+        return bool((self.ph_test["pvalue"] >= self.ph_alpha).all())
+
+    def hazard_ratio(self, term: str) -> float:
+        return float(self.terms.set_index("term").loc[term, "hazard_ratio"])
+
+    def confidence_interval(self, term: str) -> tuple[float, float]:
+        row = self.terms.set_index("term").loc[term]
+        return float(row["ci_low"]), float(row["ci_high"])
+
+    @property
+    def ph_reading(self) -> str:
+        """The proportional-hazards check in plain words, with the remedy."""
+        if self.ph_test is None:
+            return ("Proportional-hazards check not run (the time-varying start/stop form has no Schoenfeld "
+                    "test in lifelines).")
+        bad = self.ph_test[self.ph_test["pvalue"] < self.ph_alpha]
+        if bad.empty:
+            return (f"Proportional-hazards assumption holds: no covariate's effect drifts over lifetime "
+                    f"(Schoenfeld test, every p >= {self.ph_alpha:g}). The hazard ratios apply at every age.")
+        names = ", ".join(f"{t} (p={p:.2g})" for t, p in zip(bad["term"], bad["pvalue"]))
+        vars_ = sorted({str(t).split(": ")[0] for t in bad["term"]})
+        return (f"Proportional-hazards assumption questionable for {names}: their effect changes with "
+                f"customer age, so the hazard ratio shown is an average over lifetime. Remedy: stratify on "
+                f"{', '.join(vars_)} (strata=[...]) to compare the other covariates within its levels, or split "
+                f"the time axis. With many customers this test flags even small, harmless drifts.")
+
+    def plot(self, ax=None):
+        """Forest plot of hazard ratios with confidence intervals (log scale)."""
+        import matplotlib.pyplot as plt
+
+        ax = ax if ax is not None else plt.gca()
+        t = self.terms.iloc[::-1]
+        y = np.arange(len(t))
+        ax.errorbar(t["hazard_ratio"], y, xerr=[t["hazard_ratio"] - t["ci_low"], t["ci_high"] - t["hazard_ratio"]],
+                    fmt="o", color="#4C72B0", ecolor="black", capsize=3)
+        ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_yticks(y, t["term"])
+        lo, hi = float(t["ci_low"].min()), float(t["ci_high"].max())
+        ticks = [v for v in (0.25, 0.33, 0.5, 0.7, 1, 1.5, 2, 3, 4) if lo / 1.3 <= v <= hi * 1.3]
+        ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+        ax.minorticks_off()
+        ax.set_xlabel("hazard ratio (log scale; < 1 = churns less)")
+        title = f"Cox model ({self.kind}): hazard ratios, 95% CI"
+        if self.reference:
+            title += "\nreference: " + ", ".join(f"{k} = {v}" for k, v in self.reference.items())
+        ax.set_title(title)
+        return ax
+
+    def __repr__(self) -> str:
+        c = f"{self.concordance:.3f}" if self.concordance is not None else "n/a"
+        return (f"CoxResult(kind={self.kind!r}, n={self.n:,.0f}, events={self.events:,.0f}, concordance={c}, "
+                f"ph_ok={self.ph_ok})\n" + self.terms.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+    def _repr_html_(self) -> str:
+        c = f"{self.concordance:.3f}" if self.concordance is not None else "n/a"
+        head = html.escape(f"Cox ({self.kind}): {self.n:,.0f} customers, {self.events:,.0f} churned, "
+                           f"concordance {c}. {self.ph_reading} {self.note}")
+        return f"<p>{head}</p>" + html_table(self.terms, "{:.3f}")
+
+
+def _design(df: pd.DataFrame, covariates: Sequence[str], reference: Mapping[str, Any],
+            used: dict | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Numeric design: numbers/booleans as is, text/categories one-hot against a reference level."""
+    out, terms = {}, []
+    used = {} if used is None else used
+    for c in covariates:
+        s = df[c]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            if s.isna().any():
+                from .errors import data_error
+                raise data_error(c, int(s.isna().sum()), len(df), "no missing values in a Cox covariate",
+                                 df.loc[s.isna(), [c]], table="survival data",
+                                 hint="fill or drop the missing values, or make the column a category")
+            out[c] = s.astype(float).to_numpy()
+            terms.append(c)
+            continue
+        s = s.astype("string").fillna("(missing)")
+        levels = s.value_counts()
+        ref = reference.get(c, levels.index[0])
+        if ref not in levels.index:
+            raise JourneyParameterError(f"reference[{c!r}]={ref!r}; expected one of {sorted(levels.index)}")
+        used[c] = str(ref)
+        for lvl in sorted(levels.index):
+            if lvl != ref:
+                name = f"{c}: {lvl}"
+                out[name] = (s == lvl).astype(float).to_numpy()
+                terms.append(name)
+    return pd.DataFrame(out, index=df.index), terms
+
+
+def _terms_table(model: Any, alpha: float) -> pd.DataFrame:
+    s = model.summary
+    lo_col = [c for c in s.columns if c.startswith("exp(coef) lower")][0]
+    hi_col = [c for c in s.columns if c.startswith("exp(coef) upper")][0]
+    return pd.DataFrame({
+        "term": [str(i) for i in s.index],
+        "coef": s["coef"].to_numpy(),
+        "se": s["se(coef)"].to_numpy(),
+        "hazard_ratio": s["exp(coef)"].to_numpy(),
+        "ci_low": s[lo_col].to_numpy(),
+        "ci_high": s[hi_col].to_numpy(),
+        "pvalue": s["p"].to_numpy(),
+    })
+
+
+def to_start_stop(
+    data: pd.DataFrame,
+    switches: Mapping[str, str],
+    *,
+    duration_col: str = "duration",
+    event_col: str = "churned",
+    start_col: str = "start",
+    id_col: str = "customer_id",
+) -> pd.DataFrame:
+    """Split each customer's lifetime into (start, stop] periods at time-varying switches.
+
+    Parameters
+    ----------
+    data
+        One row per customer, e.g. :func:`churn_labels` joined with customers.
+    switches
+        ``{covariate: timestamp_column}``: the covariate is 0 before that time and 1 from
+        it on (e.g. ``{"loyalty": "loyalty_joined_at"}``); missing = never switched.
+    start_col
+        Timestamp column of time zero (``start`` in :func:`churn_labels`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id, start, stop`` (days since time zero), one 0/1 column per switch, the event
+        only on each customer's last period, and the other columns carried over.
+        Switches at or before time zero count from time zero; switches after the end of
+        follow-up are ignored.
+    """
+    _check_columns(data, [duration_col, event_col, start_col, id_col, *switches.values()])
+    t0 = pd.to_datetime(data[start_col], utc=True)
+    dur = data[duration_col].to_numpy(float)
+    cuts = {}
+    for name, col in switches.items():
+        at = (pd.to_datetime(data[col], utc=True) - t0).dt.total_seconds().to_numpy() / 86400.0
+        cuts[name] = np.clip(at, 0.0, None)  # NaN stays NaN
+    carry = [c for c in data.columns if c not in (duration_col, event_col, *switches.values())]
+    n = len(data)
+    # every customer: a period starting at 0, plus one starting at each switch inside (0, duration)
+    ids, starts = [np.arange(n)], [np.zeros(n)]
+    for at in cuts.values():
+        inside = np.isfinite(at) & (at > 0.0) & (at < dur)
+        ids.append(np.flatnonzero(inside))
+        starts.append(at[inside])
+    ids_a, starts_a = np.concatenate(ids), np.concatenate(starts)
+    order = np.lexsort((starts_a, ids_a))
+    ids_a, starts_a = ids_a[order], starts_a[order]
+    keep = np.ones(len(ids_a), dtype=bool)  # two switches on the same day: one period boundary
+    keep[1:] = (ids_a[1:] != ids_a[:-1]) | (starts_a[1:] != starts_a[:-1])
+    ids_a, starts_a = ids_a[keep], starts_a[keep]
+    last_a = np.ones(len(ids_a), dtype=bool)
+    last_a[:-1] = ids_a[1:] != ids_a[:-1]
+    stops_a = np.where(last_a, dur[ids_a], np.append(starts_a[1:], 0.0))
+    rows = (ids_a, starts_a, stops_a, last_a)
+    idx, period_start, period_stop, last = rows
+    out = data[carry].iloc[idx].reset_index(drop=True)
+    out["start"] = period_start
+    out["stop"] = period_stop
+    for name, at in cuts.items():
+        out[name] = (np.isfinite(at[idx]) & (at[idx] <= out["start"].to_numpy())).astype(float)
+    out[event_col] = data[event_col].to_numpy()[idx].astype(bool) & last
+    return out
+
+
+def cox(
+    data: Any,
+    covariates: Sequence[str],
+    *,
+    duration_col: str = "duration",
+    event_col: str = "churned",
+    strata: Sequence[str] | None = None,
+    time_varying: Mapping[str, str] | None = None,
+    reference: Mapping[str, Any] | None = None,
+    weights_col: str | None = None,
+    penalizer: float = 0.0,
+    alpha: float = 0.05,
+    check_assumptions: bool = True,
+    ph_alpha: float = 0.01,
+    sample: int | None = None,
+    seed: int = 0,
+    missing: str = "raise",
+    record_health: bool = True,
+) -> CoxResult:
+    """Cox proportional-hazards model of churn.
+
+    Parameters
+    ----------
+    data
+        One row per customer (:func:`churn_labels`, joined with customers) or any frame
+        with a duration and event column.
+    covariates
+        Baseline covariates. Numbers and booleans enter as is; text/categorical columns
+        are one-hot coded against ``reference[col]`` (default: the most frequent level).
+    strata
+        Columns to stratify on instead of estimating a hazard ratio: the standard
+        remedy when a covariate fails the proportional-hazards check.
+    time_varying
+        ``{name: timestamp_column}`` covariates that switch from 0 to 1 mid-life (e.g.
+        ``{"loyalty": "loyalty_joined_at"}``). Fitted in start/stop form
+        (lifelines ``CoxTimeVaryingFitter``), which avoids immortal-time bias; needs the
+        ``start`` and ``customer_id`` columns of :func:`churn_labels`. Period boundaries
+        are rounded up to whole days (ties by Efron's method), which keeps the fit fast.
+    weights_col
+        Case weights (counts). Baseline model only.
+    check_assumptions
+        Run the Schoenfeld-residual proportional-hazards test and record it in the
+        run's health panel (``health.add_check``) when ``record_health``.
+    ph_alpha
+        A covariate fails the PH check when its p-value is below this.
+    sample, seed
+        Fit on a seeded random sample of ``sample`` rows when ``data`` has more (``None``:
+        all rows). Each Newton step of the partial likelihood and the Schoenfeld test
+        cost at least one pass over every customer: 10^5 customers give hazard ratios
+        to a few per cent in seconds, 10^6 take minutes. The intervals are those of
+        the sample (honestly wider); ``n`` reports the rows used, ``n_available`` the rows
+        there were.
+    missing
+        A missing value in a numeric or boolean covariate: ``"raise"`` (default) a
+        :class:`~journeylib.errors.JourneyDataError` naming the rows, or ``"drop"`` those
+        customers before sampling, counted per column in ``missing`` and ``note`` (like
+        R's ``na.omit``). Text covariates keep a ``(missing)`` level either way.
+    """
+    df = _frame(data)
+    if missing not in ("raise", "drop"):
+        raise JourneyParameterError(f"missing={missing!r}; expected 'raise' or 'drop'")
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+    _check_columns(df, covariates)
+    dropped: dict[str, int] = {}
+    if missing == "drop":
+        numeric = [c for c in covariates if pd.api.types.is_bool_dtype(df[c]) or pd.api.types.is_numeric_dtype(df[c])]
+        na = df[numeric].isna()
+        dropped = {c: int(n) for c, n in na.sum().items() if n}
+        df = df[~na.any(axis=1)]
+    n_available = float(len(df))
+    if sample is not None:
+        if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 10:
+            raise JourneyParameterError(f"sample={sample!r}; expected a number of rows (at least 10) or None")
+        if len(df) > sample:
+            df = df.sample(n=int(sample), random_state=seed).sort_index()
+    strata = [strata] if isinstance(strata, str) else list(strata or [])
+    reference = dict(reference or {})
+    time_varying = dict(time_varying or {})
+    _check_columns(df, [*covariates, *strata])
+    d, e, w = _survival_columns(df, duration_col, event_col, weights_col)
+    if e.sum() == 0:
+        raise JourneyDataError(f"column '{event_col}': no churn observed; a Cox model needs events")
+    refs: dict = {}
+    X, terms = _design(df, covariates, reference, refs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=FutureWarning)
+        if time_varying:
+            if weights_col:
+                raise JourneyParameterError("weights_col is not supported with time_varying (one row per customer)")
+            base = pd.concat([df[["customer_id", "start", duration_col, event_col, *time_varying.values(), *strata]]
+                              if "customer_id" in df.columns else df, X], axis=1)
+            base = base.loc[:, ~base.columns.duplicated()]
+            long = to_start_stop(base, time_varying, duration_col=duration_col, event_col=event_col)
+            # Whole days (each boundary rounded up, so the periods still tile each lifetime):
+            # CoxTimeVaryingFitter loops over distinct event times with a pass over every
+            # row each, so continuous times made it quadratic (400 s for 50,000 customers).
+            long["start"], long["stop"] = np.ceil(long["start"]), np.ceil(long["stop"])
+            long = long[(long["stop"] > long["start"]) | long[event_col]]
+            # lifelines needs stop > start: a day-0 churn gets a tiny positive length
+            long.loc[long["stop"] <= long["start"], "stop"] = long["start"] + 1e-6
+            cols = ["customer_id", "start", "stop", event_col, *terms, *time_varying.keys(), *strata]
+            model = CoxTimeVaryingFitter(penalizer=penalizer, alpha=alpha)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", ConvergenceWarning)
+                    model.fit(long[cols], event_col=event_col, start_col="start", stop_col="stop",
+                              id_col="customer_id", strata=strata or None)
+            except (ConvergenceError, ConvergenceWarning) as exc:
+                raise JourneyFitError(f"time-varying Cox did not converge: {exc}. Try penalizer=0.01 or fewer covariates.") from exc
+            result = CoxResult(model, "time-varying", _terms_table(model, alpha), None, None, ph_alpha,
+                               tuple(strata), float(len(df)), float(e.sum()), refs, n_available, dropped)
+            return result
+        fit_df = pd.concat([X, df[strata]], axis=1)
+        fit_df["_duration"], fit_df["_event"] = d, e
+        if w is not None:
+            fit_df["_weight"] = w
+        model = CoxPHFitter(penalizer=penalizer, alpha=alpha)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", ConvergenceWarning)
+                warnings.filterwarnings("ignore", message=".*weights are not integers.*")
+                model.fit(fit_df, duration_col="_duration", event_col="_event",
+                          weights_col="_weight" if w is not None else None, strata=strata or None)
+        except (ConvergenceError, ConvergenceWarning) as exc:
+            raise JourneyFitError(f"Cox model did not converge: {exc}. Try penalizer=0.01, fewer covariates, "
+                                  "or merging rare categories.") from exc
+        ph = None
+        if check_assumptions:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = proportional_hazard_test(model, fit_df, time_transform="rank")
+            s = res.summary
+            ph = pd.DataFrame({"term": [str(i) for i in s.index], "statistic": s["test_statistic"].to_numpy(),
+                               "pvalue": s["p"].to_numpy()})
+        ww = np.ones(len(d)) if w is None else w
+        result = CoxResult(model, "baseline", _terms_table(model, alpha), float(model.concordance_index_), ph,
+                           ph_alpha, tuple(strata), float(ww.sum()), float(ww[e].sum()), refs,
+                           n_available if w is None else None, dropped)
+    if check_assumptions and record_health:
+        health.add_check("Cox proportional-hazards assumption", bool(result.ph_ok), result.ph_reading)
+    return result
+
+
+# --------------------------------------------------------------------------- membership (immortal time)
+@dataclass(frozen=True)
+class MembershipEffect:
+    """Churn hazard ratio of a programme joined mid-life, two ways.
+
+    ``naive`` treats *ever a member* as a fixed trait (biased: members had to survive
+    until they joined, the immortal time); ``start_stop`` counts each customer as a
+    non-member until the day they join (the honest estimate). ``summary`` has one row
+    per model: ``model, hazard_ratio, ci_low, ci_high``.
+    """
+
+    naive: CoxResult
+    start_stop: CoxResult
+
+    @property
+    def hazard_ratio(self) -> float:
+        """The start/stop hazard ratio of membership (below 1: members churn less)."""
+        return self.start_stop.hazard_ratio("member")
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        rows = []
+        for name, res, term in (("naive: ever a member (wrong)", self.naive, "ever_member"),
+                                ("start/stop: member from joining on", self.start_stop, "member")):
+            lo, hi = res.confidence_interval(term)
+            rows.append({"model": name, "hazard_ratio": res.hazard_ratio(term), "ci_low": lo, "ci_high": hi})
+        return pd.DataFrame(rows)
+
+    @property
+    def reading(self) -> str:
+        hr, naive = self.hazard_ratio, self.naive.hazard_ratio("ever_member")
+        return (f"Once they join, members churn about **{abs(1 - hr):.0%} {'less' if hr < 1 else 'more'}** than "
+                f"comparable non-members (hazard ratio {hr:.2f}). The naive comparison would have claimed "
+                f"{abs(1 - naive):.0%} {'less' if naive < 1 else 'more'}.")
+
+    def __repr__(self) -> str:
+        return "MembershipEffect\n" + self.summary.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+
+    def _repr_html_(self) -> str:
+        return f"<p>{html.escape(self.reading.replace('**', ''))}</p>" + html_table(self.summary, "{:.2f}")
+
+
+def membership_effect(
+    data: Any,
+    joined_col: str,
+    covariates: Sequence[str] = (),
+    **cox_options: Any,
+) -> MembershipEffect:
+    """Effect on churn of joining a programme (loyalty, subscription) part-way through life.
+
+    Fits two Cox models on the same customers, adjusted for ``covariates``: the naive
+    one with a fixed ``ever_member`` flag, and the start/stop one in which ``member``
+    switches from 0 to 1 at ``joined_col`` (a timestamp column; missing = never
+    joined). ``cox_options`` (``strata``, ``sample``, ``seed``, ``missing``, ...) go to
+    both :func:`cox` fits; only the start/stop one is recorded in the health panel.
+    """
+    df = _frame(data)
+    _check_columns(df, [joined_col])
+    if "ever_member" in covariates:
+        raise JourneyParameterError("covariates: 'ever_member' is the naive model's own term; leave it out")
+    df = df.assign(ever_member=df[joined_col].notna())
+    naive = cox(df, [*covariates, "ever_member"], **{**cox_options, "record_health": False})
+    start_stop = cox(df, list(covariates), time_varying={"member": joined_col}, **cox_options)
+    return MembershipEffect(naive, start_stop)
+
+
+# --------------------------------------------------------------------------- planted truth
+def against_truth(truth: Mapping[str, Any], *, cox: CoxResult | None = None,
+                  membership: MembershipEffect | None = None,
+                  winback: WinbackResult | None = None) -> pd.DataFrame:
+    """Planted vs estimated values on simulated data (:func:`journeylib.simulate.simulate`).
+
+    Compares the segments' churn hazard ratios (``cox`` with a ``segment`` covariate),
+    the loyalty hazard ratio (both models of ``membership``; the naive row is expected
+    to miss) and the win-back return rate per touch channel (``winback`` by
+    ``touch_channel`` alone). Returns ``quantity, planted, estimate, ci_low, ci_high,
+    covered`` (planted value inside the 95% interval).
+    """
+    rows = []
+    if cox is not None:
+        terms = cox.summary.set_index("term")
+        for seg, hr in truth["segments"]["churn_hazard_ratio"].items():
+            if f"segment: {seg}" in terms.index:
+                r = terms.loc[f"segment: {seg}"]
+                rows.append((f"churn hazard ratio, {seg} vs {cox.reference.get('segment', 'reference')}",
+                             hr / truth["segments"]["churn_hazard_ratio"].get(cox.reference.get("segment"), 1.0),
+                             r["hazard_ratio"], r["ci_low"], r["ci_high"]))
+    if membership is not None:
+        planted = truth["churn"]["loyalty_hazard_ratio"]
+        for name, row in zip(("start/stop", "naive"), membership.summary.iloc[[1, 0]].itertuples()):
+            rows.append((f"loyalty hazard ratio ({name})", planted, row.hazard_ratio, row.ci_low, row.ci_high))
+    if winback is not None and winback.by == ("touch_channel",):
+        s = winback.summary.set_index("touch_channel")
+        for ch, p in truth["winback"]["return_prob"].items():
+            if ch in s.index:
+                rows.append((f"win-back return rate, {ch}", p, *s.loc[ch, ["rate", "ci_low", "ci_high"]]))
+    out = pd.DataFrame(rows, columns=["quantity", "planted", "estimate", "ci_low", "ci_high"])
+    out["covered"] = (out["ci_low"] <= out["planted"]) & (out["planted"] <= out["ci_high"])
+    return out

@@ -1,0 +1,91 @@
+"""Tables for notebooks and HTML reports: formatted, and safe for strings from data."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, Mapping
+
+import pandas as pd
+
+
+def styled(df: pd.DataFrame, formats: Mapping[str, Any] | None = None, *, caption: str | None = None,
+           na_rep: str = "–", index: bool = False):
+    """A pandas ``Styler`` with number formats, HTML-escaped cells and headers.
+
+    Parameters
+    ----------
+    df
+        Table to show (not modified).
+    formats
+        ``{column: format string or callable}``, e.g. ``{"share": "{:.1%}"}``.
+    caption
+        Optional caption (a sentence with units helps the reader).
+    na_rep
+        Text shown for missing values.
+    index
+        Show the index (hidden by default: tidy tables carry their keys as columns).
+
+    Notes
+    -----
+    ``Styler`` does not escape HTML by default, so a channel named
+    ``<script>...</script>`` would run in the report; every journeylib table goes through here.
+    """
+    sty = df.style.format(dict(formats or {}), escape="html", na_rep=na_rep)
+    short = [c for c in df.columns if df[c].astype(str).str.len().max() <= _NOWRAP_CHARS] if len(df) else []
+    if short:  # "2024-01" or "+4.8% (-8.8% to +18.4%)" read badly broken over two lines
+        sty = sty.set_properties(subset=short, **{"white-space": "nowrap"})
+    sty = sty.format_index(escape="html", axis=1)
+    if index:
+        sty = sty.format_index(escape="html", axis=0)
+    else:
+        sty = sty.hide(axis="index")
+    if caption:
+        import html
+
+        sty = sty.set_caption(html.escape(caption))
+    return sty
+
+
+_NOWRAP_CHARS = 40
+
+
+def html_table(df: pd.DataFrame, float_format: str | Callable[[float], str] | None = None, *,
+               formats: Mapping[str, str] | None = None, index: bool = False, na_rep: str = "–") -> str:
+    """``df`` as escaped HTML for a result's ``_repr_html_``.
+
+    Integer columns get thousands separators, other floats ``float_format`` (a format
+    string like ``"{:.3f}"`` or a callable; ``None``: pandas' display precision), and
+    ``formats`` sets single columns (``{"share": "{:.1%}"}``). Missing values show as
+    ``na_rep``. Cells up to 40 characters do not wrap (a wide table scrolls instead).
+    """
+    def fmt(spec):
+        return lambda v: na_rep if pd.isna(v) else spec.format(v)
+
+    cols = {c: fmt("{:,}") for c in df.columns
+            if pd.api.types.is_integer_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])}
+    cols.update({c: fmt(spec) for c, spec in (formats or {}).items() if c in df.columns})
+    shown = df.copy()
+    if not index:  # a columns name (a pivot's) would head a column of its own, shifting the others
+        shown.columns.name = None
+    for c, f in cols.items():  # formatted here: to_html skips formatters for pandas' NA
+        shown[c] = [f(v) for v in df[c]]
+    floats = float_format.format if isinstance(float_format, str) else float_format
+    body = shown.to_html(index=index, escape=True, float_format=floats, na_rep=na_rep)
+    # Headers, numbers and labels stay on one line (a squeezed table breaks "2024-01" at
+    # the hyphen); only long text wraps.
+    body = re.sub(r"<(td|th)>(.{0,%d}?)</\1>" % _NOWRAP_CHARS, r'<\1 style="white-space: nowrap">\2</\1>', body)
+    return f'<div style="overflow-x: auto">{body}</div>'
+
+
+def markdown(text: str):
+    """IPython ``Markdown`` for report prose that may contain strings from data.
+
+    The text is HTML-escaped first: Markdown passes raw HTML through, so a segment named
+    ``<script>...</script>`` would otherwise run in the report. Markdown syntax
+    (``**bold**``, lists, backticks) is unaffected.
+    """
+    import html
+
+    from IPython.display import Markdown
+
+    return Markdown(html.escape(str(text), quote=False))
