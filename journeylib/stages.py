@@ -159,6 +159,24 @@ class FunnelResult:
     def summary(self) -> pd.DataFrame:
         return self._summary.copy()
 
+    @property
+    def reading(self) -> str:
+        """How many entrants went all the way, and the step with the largest drop-off (per group)."""
+        s = self._summary
+        parts = []
+        for group, g in (s.groupby("group", sort=False) if self.by else [(None, s)]):
+            first, last = g.iloc[0], g.iloc[-1]
+            who = f"In {self.by} '{group}', of" if self.by else "Of"
+            text = (f"{who} {first['customers']:,} customers who entered at '{first['stage']}', "
+                    f"{last['customers']:,} ({last['cumulative_conversion']:.1%}) went all the way to '{last['stage']}'.")
+            drops = g.iloc[1:].dropna(subset=["drop_off"])
+            if len(drops):
+                worst = drops.sort_values("drop_off", ascending=False, kind="stable").iloc[0]  # ties: the earlier step
+                text += (f" The largest drop-off is into '{worst['stage']}': {worst['drop_off']:.1%} of the "
+                         "customers at the step before did not get there.")
+            parts.append(text)
+        return "\n\n".join(parts)
+
     def __repr__(self) -> str:
         kind = "closed" if self.closed else "open"
         win = "no window" if self.window_days is None else f"window {self.window_days:g} days"

@@ -33,6 +33,10 @@ def test_closed_funnel_hand_case():
     assert s["dropped"].tolist() == [0, 2, 1]
     assert s.loc["b", "median_days_from_previous"] == pytest.approx(3.0)  # 2 and 4 days
     assert s.loc["c", "median_days_from_previous"] == pytest.approx(1.0)
+    # b and c both lose half: the earlier step is named
+    assert funnel(ev, STAGES).reading == ("Of 4 customers who entered at 'a', 1 (25.0%) went all the way to 'c'. "
+                                          "The largest drop-off is into 'b': 50.0% of the customers at the step "
+                                          "before did not get there.")
     # the open funnel counts customer 2 at b and c, customer 3 at b
     o = funnel(ev, STAGES, closed=False).summary.set_index("stage")
     assert o["customers"].tolist() == [4, 3, 2]
@@ -156,6 +160,8 @@ def test_funnel_by_segment_sums_to_total(small_sim):
     assert set(by["group"]) == {"standard", "premium", "budget"}
     np.testing.assert_array_equal(by.groupby("stage", sort=False)["customers"].sum().to_numpy(),
                                   total["customers"].to_numpy())
+    paragraphs = funnel(small_sim.events, by="segment", customers=small_sim.customers).reading.split("\n\n")
+    assert len(paragraphs) == 3 and all(p.startswith("In segment '") for p in paragraphs)
 
 
 def test_funnel_errors_and_display(small_sim):
