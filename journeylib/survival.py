@@ -48,7 +48,11 @@ def _frame(data: Any) -> pd.DataFrame:
 def _check_columns(df: pd.DataFrame, cols: Sequence[str], what: str = "survival data") -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise JourneyDataError(f"{what}: missing column(s) {missing}; found {list(df.columns)}")
+        hint = ""
+        if {"customer_id", "churned"} <= set(df.columns):  # a churn_labels table
+            hint = ("\nWhat to do: customer attributes come from the customers table (churn_labels(events, "
+                    "customers) joins its columns), or leave the column out of the split or the model")
+        raise JourneyDataError(f"{what}: missing column(s) {missing}; found {list(df.columns)}{hint}")
 
 
 def _survival_columns(df: pd.DataFrame, duration_col: str, event_col: str,
