@@ -717,6 +717,9 @@ def cox(
     d, e, w = _survival_columns(df, duration_col, event_col, weights_col)
     if e.sum() == 0:
         raise JourneyDataError(f"column '{event_col}': no churn observed; a Cox model needs events")
+    if not covariates and not time_varying:
+        raise JourneyParameterError("covariates: expected at least one column for the Cox model (or a "
+                                    "time_varying covariate); for curves without covariates use kaplan_meier")
     refs: dict = {}
     X, terms = _design(df, covariates, reference, refs)
     with warnings.catch_warnings():

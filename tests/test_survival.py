@@ -188,6 +188,8 @@ def test_bad_inputs():
         sv.cox(ok, ["g"], reference={"g": "zzz"}, record_health=False)
     with pytest.raises(JourneyDataError, match="no churn"):
         sv.cox(ok.assign(churned=False), ["g"], record_health=False)
+    with pytest.raises(JourneyParameterError, match="at least one column"):
+        sv.cox(ok, [], record_health=False)
     # labels without the customers table: the error says where segment comes from
     labels = ok.assign(customer_id=["c1", "c2"])
     with pytest.raises(JourneyDataError, match=r"(?s)missing column\(s\) \['segment'\].*churn_labels\(events, customers\)"):

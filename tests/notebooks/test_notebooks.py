@@ -96,3 +96,20 @@ def _check_in_browser(html_path: Path, screenshot: Path) -> None:
     subprocess.run([CHROMIUM, *flags, f"--screenshot={screenshot}", "--window-size=1200,2400", url],
                    capture_output=True, timeout=120)
     assert screenshot.exists() and screenshot.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_an_event_log_without_customers_runs_with_the_default_parameters(small_sim, tmp_path):
+    """Sections that need customers say so and are skipped; the A/B notebook says what it needs."""
+    folder = tmp_path / "events_only"
+    folder.mkdir()
+    small_sim.events.to_parquet(folder / "events.parquet")
+    for name in ("02_retention_survival", "04_loyalty_cohorts"):
+        res = report.run_notebook(NOTEBOOKS_DIR / f"{name}.ipynb", {"data_dir": str(folder)}, tmp_path / name,
+                                  new_run_folder=False)
+        assert res.ok, res.error
+    html = (tmp_path / "02_retention_survival" / "02_retention_survival.html").read_text()
+    assert "the curves are not split" in html and "the Cox model is skipped" in html
+    res = report.run_notebook(NOTEBOOKS_DIR / "03_ab_test.ipynb", {"data_dir": str(folder)}, tmp_path / "03",
+                              new_run_folder=False)
+    assert not res.ok and "no assignments.parquet or assignments.csv" in res.error
