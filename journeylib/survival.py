@@ -295,6 +295,10 @@ def kaplan_meier(
     """
     if not 0 < alpha < 1:
         raise JourneyParameterError(f"alpha={alpha!r}; expected a number between 0 and 1")
+    bad = [h for h in horizons if isinstance(h, bool) or not isinstance(h, (int, float, np.integer, np.floating))
+           or not np.isfinite(h) or h < 0]
+    if bad:
+        raise JourneyParameterError(f"horizons={list(horizons)!r}; expected days >= 0 (numbers), got {bad!r}")
     df = _frame(data)
     d, e, w = _survival_columns(df, duration_col, event_col, weights_col)
     cols, key = _group_keys(df, by)
@@ -605,7 +609,13 @@ def to_start_stop(
     dur = data[duration_col].to_numpy(float)
     cuts = {}
     for name, col in switches.items():
-        at = (pd.to_datetime(data[col], utc=True) - t0).dt.total_seconds().to_numpy() / 86400.0
+        when = pd.to_datetime(data[col], utc=True, errors="coerce")
+        unparsed = when.isna() & data[col].notna()
+        if unparsed.any():
+            from .errors import data_error
+            raise data_error(col, int(unparsed.sum()), len(data), "a timestamp (the switch time) or missing (never)",
+                             data.loc[unparsed, [id_col, col]], table="survival data")
+        at = (when - t0).dt.total_seconds().to_numpy() / 86400.0
         cuts[name] = np.clip(at, 0.0, None)  # NaN stays NaN
     carry = [c for c in data.columns if c not in (duration_col, event_col, *switches.values())]
     n = len(data)
@@ -859,6 +869,11 @@ def against_truth(truth: Mapping[str, Any], *, cox: CoxResult | None = None,
     ``touch_channel`` alone). Returns ``quantity, planted, estimate, ci_low, ci_high,
     covered`` (planted value inside the 95% interval).
     """
+    needed = [part for part, res in (("segments", cox), ("churn", membership), ("winback", winback))
+              if res is not None and part not in (truth or {})]
+    if needed:
+        raise JourneyParameterError(f"truth: expected a simulator's ground truth with the parts {needed}; "
+                                    f"got {sorted(truth or {})}")
     rows = []
     if cox is not None:
         terms = cox.summary.set_index("term")

@@ -115,3 +115,15 @@ def test_loyalty_without_members():
     customers = pd.DataFrame({"customer_id": ["a"], "loyalty_joined_at": [pd.NaT]})
     res = run(loyalty.loyalty_effect, SINGLE_CUSTOMER, customers)
     assert isinstance(res, JourneyError) and "member" in str(res).lower()
+
+
+def test_an_empty_event_frame_gives_an_explained_error_or_an_empty_result():
+    """Zero rows: object columns have no type to hand to the engine; they go as text."""
+    empty = SINGLE_CUSTOMER.iloc[:0].astype({"customer_id": object, "event": object, "channel": object,
+                                             "stage": object})
+    res = run(stages.funnel, empty)
+    assert isinstance(res, JourneyError) and "empty" in str(res)
+    res = run(survival.churn_labels, empty)
+    assert isinstance(res, JourneyError) and "empty" in str(res)
+    assert len(paths.path_table(empty)) == 0
+    assert stages.stage_transitions(empty).customers == 0

@@ -190,6 +190,10 @@ def test_bad_inputs():
         sv.cox(ok.assign(churned=False), ["g"], record_health=False)
     with pytest.raises(JourneyParameterError, match="at least one column"):
         sv.cox(ok, [], record_health=False)
+    for horizons in (["x"], [-5], [float("nan")]):
+        with pytest.raises(JourneyParameterError, match="horizons"):
+            sv.kaplan_meier(ok, horizons=horizons)
+
     # labels without the customers table: the error says where segment comes from
     labels = ok.assign(customer_id=["c1", "c2"])
     with pytest.raises(JourneyDataError, match=r"(?s)missing column\(s\) \['segment'\].*churn_labels\(events, customers\)"):
@@ -212,6 +216,12 @@ def test_plots_and_repr(sim8k):
     assert [t.get_text() for t in ax.get_yticklabels()] == ["segment: premium", "segment: budget"]
     assert "hazard_ratio" in repr(res) and "<table" in res._repr_html_()
     assert "median_days" in repr(km) and "<table" in km._repr_html_()
+
+
+def test_a_switch_column_that_is_not_timestamps_names_the_rows(sim8k):
+    _, lab = sim8k
+    with pytest.raises(JourneyDataError, match=r"(?s)'segment'.*a timestamp \(the switch time\)"):
+        sv.cox(lab, ["loyalty_member"], time_varying={"member": "segment"}, record_health=False)
 
 
 def test_to_start_stop_two_switches_and_day_zero():
@@ -321,5 +331,7 @@ def test_against_truth_on_simulated_data(sim8k):
     # against another reference level the planted ratio is relative to it
     other = sv.cox(lab, ["segment"], reference={"segment": "premium"}, record_health=False)
     rel = sv.against_truth(truth, cox=other).set_index("quantity")
+    with pytest.raises(JourneyParameterError, match=r"truth: .*\['segments'\]"):
+        sv.against_truth({}, cox=other)
     assert rel.loc["churn hazard ratio, budget vs premium", "planted"] == pytest.approx(1.5 / 0.6)
     assert rel.loc["churn hazard ratio, budget vs premium", "covered"]
