@@ -581,10 +581,13 @@ def customer_lifetime_value(summary: pd.DataFrame, bgf: BetaGeoFitter, ggf: Gamm
         ``customer_id`` (if present), ``frequency, recency, T, monetary_value``,
         ``expected_purchases`` (over the horizon), ``p_alive``, ``expected_spend``, ``clv``.
     """
-    if horizon <= 0:
-        raise JourneyParameterError(f"horizon={horizon}; expected a positive number of time units")
-    if not 0 <= discount_rate < 1:
-        raise JourneyParameterError(f"discount_rate={discount_rate}; expected a yearly rate in [0, 1)")
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and np.isfinite(v)
+
+    if not number(horizon) or horizon <= 0:
+        raise JourneyParameterError(f"horizon={horizon!r}; expected a positive number of time units")
+    if not number(discount_rate) or not 0 <= discount_rate < 1:
+        raise JourneyParameterError(f"discount_rate={discount_rate!r}; expected a yearly rate in [0, 1)")
     unit = time_unit or summary.attrs.get("time_unit") or bgf.time_unit or "W"
     x, tx, T = _summary_arrays(summary)
     _, m = _gg_arrays(summary)

@@ -849,6 +849,7 @@ def membership_effect(
     """
     df = _frame(data)
     _check_columns(df, [joined_col])
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
     if "ever_member" in covariates:
         raise JourneyParameterError("covariates: 'ever_member' is the naive model's own term; leave it out")
     df = df.assign(ever_member=df[joined_col].notna())

@@ -160,6 +160,9 @@ def test_clv_consistency_and_bootstrap(cdnow_from_log):
     np.testing.assert_allclose(undiscounted["clv"],
                                undiscounted["expected_purchases"] * undiscounted["expected_spend"], rtol=1e-9)
     disc = customer_lifetime_value(s, bgf, ggf, horizon=52, discount_rate=0.2)
+    for bad in ({"discount_rate": "10%"}, {"discount_rate": 1.0}, {"horizon": "52"}, {"horizon": float("nan")}):
+        with pytest.raises(JourneyParameterError, match=next(iter(bad))):
+            customer_lifetime_value(s, bgf, ggf, **{"horizon": 52, "discount_rate": 0.1, **bad})
     assert (disc["clv"] < undiscounted["clv"]).all()
     # Gamma-Gamma: expected spend of a customer without repeats is the population mean p*gamma/(q-1)
     p, q, g = ggf.params_["p"], ggf.params_["q"], ggf.params_["gamma"]

@@ -309,6 +309,8 @@ def test_membership_effect_is_the_two_cox_fits_and_recovers_the_planted_ratio(si
     assert lo < planted < hi
     assert s.loc[0, "ci_high"] < planted  # immortal-time bias: the naive flag looks far more protective
     assert f"hazard ratio {eff.hazard_ratio:.2f}" in eff.reading and "<table" in eff._repr_html_()
+    one = sv.membership_effect(lab, "loyalty_joined_at", "segment", reference={"segment": "standard"})
+    assert one.hazard_ratio == pytest.approx(eff.hazard_ratio)  # a single covariate may be a string
     with pytest.raises(JourneyDataError, match="no_such_column"):
         sv.membership_effect(lab, "no_such_column")
 
