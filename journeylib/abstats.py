@@ -325,9 +325,13 @@ def srm_test(observed: Sequence[int], planned_share: Sequence[float] | None = No
         p-value below which the check fails (0.001 is the usual SRM threshold: the
         check runs on every experiment, and a real mismatch gives tiny p-values).
     """
-    obs = np.asarray(observed, dtype=float)
-    if obs.ndim != 1 or len(obs) < 2:
-        raise JourneyParameterError("observed: expected the number of users of at least two arms")
+    try:
+        obs = np.asarray(observed, dtype=float)
+    except (TypeError, ValueError):
+        obs = np.array([np.nan])
+    if obs.ndim != 1 or len(obs) < 2 or not np.all(np.isfinite(obs)) or np.any(obs < 0) or np.any(obs != np.round(obs)):
+        raise JourneyParameterError(f"observed={list(observed)!r}; expected the number of users (whole numbers "
+                                    ">= 0) of at least two arms")
     share = np.full(len(obs), 1 / len(obs)) if planned_share is None else np.asarray(planned_share, dtype=float)
     if share.shape != obs.shape or np.any(share <= 0):
         raise JourneyParameterError(f"planned_share={list(share)}; expected one positive share per arm ({len(obs)} arms)")

@@ -38,6 +38,8 @@ def _z(alpha: float, power: float, alternative: str) -> tuple[float, float]:
 
 
 def _mde_abs(baseline: float, mde: float, relative: bool) -> float:
+    if isinstance(mde, bool) or not isinstance(mde, (int, float, np.integer, np.floating)):
+        raise JourneyParameterError(f"mde={mde!r}; expected a non-zero number (the effect to detect)")
     d = baseline * mde if relative else mde
     if d == 0 or not np.isfinite(d):
         raise JourneyParameterError(f"mde={mde!r}; expected a non-zero effect")

@@ -151,6 +151,9 @@ def test_srm_matches_chisquare_and_flags_lost_assignments(rng):
     assert np.mean(p < 0.001) < 0.005
     with pytest.raises(JourneyParameterError, match="planned_share"):
         abstats.srm_test([10, 20], [0.5, 0.3, 0.2])
+    for bad in ([-1, 10], ["a", 10], [10.5, 10], [10, float("nan")]):  # never a silent chi-square
+        with pytest.raises(JourneyParameterError, match="observed"):
+            abstats.srm_test(bad)
 
 
 def test_adjust_pvalues():

@@ -80,3 +80,7 @@ def test_power_errors():
         power.sample_size_means(1, 0.1, alpha=5)
     with pytest.raises(JourneyParameterError, match="relative=True needs baseline"):
         power.sample_size_means(1, 0.1, relative=True)
+    with pytest.raises(JourneyParameterError, match="mde"):
+        power.sample_size_proportions(0.1, "2%")
+    with pytest.raises(JourneyParameterError, match="mde"):
+        power.sample_size_means(1.0, 0)
