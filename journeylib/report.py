@@ -47,6 +47,19 @@ _TYPES = {"int": int, "float": float, "bool": bool, "str": str, "list": list, "d
 
 # --- parameters -----------------------------------------------------------------
 
+def resolve_notebook(notebook: str | Path) -> Path:
+    """The notebook file: a path, or the name of one of the kit's notebooks (``02_retention_survival``)."""
+    from .paths_config import NOTEBOOKS_DIR
+
+    path = Path(notebook)
+    bare = path.parent == Path(".")  # a bare name may be the kit's; a path is taken as given
+    for candidate in (path, *((NOTEBOOKS_DIR / path.name, NOTEBOOKS_DIR / f"{path.name}.ipynb") if bare else ())):
+        if candidate.is_file() and candidate.suffix == ".ipynb":
+            return candidate.resolve()
+    names = sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb"))
+    raise JourneyParameterError(f"notebook not found: {notebook}; expected a .ipynb path or one of {names}")
+
+
 def notebook_parameters(notebook: str | Path) -> dict[str, dict[str, Any]]:
     """Parameters declared in the notebook's ``parameters`` cell.
 
@@ -56,7 +69,7 @@ def notebook_parameters(notebook: str | Path) -> dict[str, dict[str, Any]]:
 
     import papermill as pm
 
-    declared = pm.inspect_notebook(str(notebook))
+    declared = pm.inspect_notebook(str(resolve_notebook(notebook)))
     out = {}
     for name, p in declared.items():
         try:
@@ -187,7 +200,7 @@ def run_notebook(notebook: str | Path, parameters: Mapping[str, Any] | None = No
     timeout
         Seconds allowed per cell (``None``: no limit).
     """
-    notebook = Path(notebook).resolve()
+    notebook = resolve_notebook(notebook)
     params = check_parameters(notebook, dict(parameters or {}))
     out = _new_run_folder(Path(output_dir)) if new_run_folder else Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)

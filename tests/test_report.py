@@ -28,6 +28,19 @@ def test_value_checked_against_default_type(capsys, tmp_path, name, value, expec
     assert expected in capsys.readouterr().err
 
 
+def test_a_notebook_is_a_path_or_the_name_of_one_of_the_kit(capsys, tmp_path, monkeypatch):
+    from journeylib.paths_config import NOTEBOOKS_DIR
+
+    assert report.resolve_notebook("02_retention_survival") == NOTEBOOKS_DIR / "02_retention_survival.ipynb"
+    assert report.resolve_notebook("03_ab_test.ipynb") == NOTEBOOKS_DIR / "03_ab_test.ipynb"
+    monkeypatch.chdir(tmp_path)  # a path that does not exist is not swapped for the kit's notebook
+    with pytest.raises(JourneyParameterError, match="notebook not found: elsewhere/03_ab_test.ipynb"):
+        report.resolve_notebook("elsewhere/03_ab_test.ipynb")
+    assert cli.main(["run", "nope", "--output-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "notebook not found: nope" in err and "02_retention_survival" in err and "Traceback" not in err
+
+
 def test_yaml_values_type_checked(tmp_path):
     f = tmp_path / "p.yaml"
     f.write_text("rows: 2.5\n")
