@@ -39,21 +39,20 @@ def main(argv: list[str] | None = None) -> int:
     ra.add_argument("--with-input", dest="no_input", action="store_false", default=True)
 
     args = parser.parse_args(argv)
-    if args.command == "simulate":
-        from .simulate import simulate_journeys, simulate_to_parquet
-
-        if args.partitioned:
-            print(f"wrote {simulate_to_parquet(args.out, args.customers, seed=args.seed)}")
-            return 0
-        data = simulate_journeys(args.customers, seed=args.seed)
-        folder = data.write(args.out)
-        print(f"wrote {len(data.events):,} events of {args.customers:,} customers to {folder}")
-        return 0
-
     from . import report
     from .errors import JourneyError
 
     try:
+        if args.command == "simulate":
+            from .simulate import simulate_journeys, simulate_to_parquet
+
+            if args.partitioned:
+                print(f"wrote {simulate_to_parquet(args.out, args.customers, seed=args.seed)}")
+                return 0
+            data = simulate_journeys(args.customers, seed=args.seed)
+            folder = data.write(args.out)
+            print(f"wrote {len(data.events):,} events of {args.customers:,} customers to {folder}")
+            return 0
         if args.command == "run":
             params = report.parse_cli_parameters(args.notebook, args.parameter, args.parameters_file)
             result = report.run_notebook(args.notebook, params, args.output_dir,

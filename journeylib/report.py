@@ -225,6 +225,9 @@ def run_all(notebooks_dir: str | Path, output_dir: str | Path = "reports", *,
     notebooks = sorted(Path(notebooks_dir).glob("*.ipynb"))
     if not notebooks:
         raise JourneyParameterError(f"no notebooks found in {notebooks_dir}")
+    if params_dir is not None and not Path(params_dir).is_dir():
+        raise JourneyParameterError(f"params_dir={str(params_dir)!r}: no such folder; expected a folder of "
+                                    "<notebook name>.yaml parameter files")
     out = _new_run_folder(Path(output_dir))
     print(f"running {len(notebooks)} notebooks into {out} ({jobs} at a time)", flush=True)
     plan = []

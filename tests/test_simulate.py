@@ -104,3 +104,15 @@ def test_chunked_simulation_is_partitioned_by_month_and_loads_as_one_dataset(tmp
     parts = [jl.simulate_journeys(400, seed=42), jl.simulate_journeys(400, seed=43, id_offset=400),
              jl.simulate_journeys(100, seed=44, id_offset=800)]
     assert data.events.count().execute() == sum(len(p.events) for p in parts)
+
+
+def test_a_customer_count_that_is_not_a_positive_whole_number_is_refused(tmp_path):
+    from journeylib.errors import JourneyParameterError
+    from journeylib.simulate import simulate_to_parquet
+
+    for bad in (0, -5, 2.5, "10"):
+        with pytest.raises(JourneyParameterError, match="n_customers"):
+            jl.simulate_journeys(bad)
+    with pytest.raises(JourneyParameterError, match="n_customers"):
+        simulate_to_parquet(tmp_path / "x", -1)
+    assert not (tmp_path / "x").exists()  # refused before any folder is made
