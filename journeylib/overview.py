@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from .engine import to_pandas, to_table
+from .errors import JourneyDataError
 from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
 
 
@@ -45,6 +46,9 @@ def data_summary(events, *, purchase_event: str = PURCHASE_EVENT) -> pd.DataFram
 def channel_summary(events, *, exclude_events=OUTBOUND_EVENTS) -> pd.DataFrame:
     """Touches and customers per channel, with shares (events without a channel are left out)."""
     t = to_table(events)
+    missing = [c for c in ("customer_id", "event", "channel") if c not in t.columns]
+    if missing:
+        raise JourneyDataError(f"events: missing column(s) {missing} for the channel summary; found {list(t.columns)}")
     t = t.filter(t.channel.notnull() & ~t.event.isin(list(exclude_events)))
     df = to_pandas(t.group_by("channel").aggregate(touches=t.count(), customers=t.customer_id.nunique()))
     df = df.sort_values("touches", ascending=False, kind="mergesort").reset_index(drop=True)

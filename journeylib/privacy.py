@@ -13,6 +13,8 @@ from typing import Iterable
 
 import pandas as pd
 
+from .errors import JourneyParameterError
+
 _SALT = secrets.token_bytes(16)
 PERSONAL_COLUMNS: tuple[str, ...] = ("customer_id", "email", "name", "phone", "address", "ip")
 
@@ -31,6 +33,8 @@ def pseudonymize(df: pd.DataFrame, *, show_ids: bool = False,
     ``customer_id`` becomes a pseudonym; other personal columns present (email, name,
     phone, address, ip) are dropped. The input is not modified.
     """
+    if not isinstance(show_ids, bool):  # "no" is truthy: a string here would show every id
+        raise JourneyParameterError(f"show_ids={show_ids!r}; expected True or False")
     if show_ids:
         return df
     out = df.copy()

@@ -127,3 +127,13 @@ def test_an_empty_event_frame_gives_an_explained_error_or_an_empty_result():
     assert isinstance(res, JourneyError) and "empty" in str(res)
     assert len(paths.path_table(empty)) == 0
     assert stages.stage_transitions(empty).customers == 0
+
+
+def test_parameters_that_would_silently_change_the_result_are_refused():
+    from journeylib import overview
+
+    for n_boot in (-1, 1.5, True):
+        res = run(attribution.attribute, SINGLE_CUSTOMER, n_boot=n_boot)
+        assert isinstance(res, JourneyError) and "n_boot" in str(res)
+    res = run(overview.channel_summary, SINGLE_CUSTOMER.drop(columns="channel"))
+    assert isinstance(res, JourneyError) and "['channel']" in str(res)

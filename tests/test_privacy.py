@@ -21,3 +21,13 @@ def test_show_ids_keeps_them():
 def test_index_of_ids_is_pseudonymised():
     df = pd.DataFrame({"clv": [1.0]}, index=pd.Index(["a"], name="customer_id"))
     assert pseudonymize(df).index[0] == pseudonym("a")
+
+
+def test_show_ids_must_be_a_boolean():
+    """A string such as "no" is truthy: taken as is it would show every id."""
+    import pytest
+
+    from journeylib.errors import JourneyParameterError
+
+    with pytest.raises(JourneyParameterError, match="show_ids"):
+        pseudonymize(pd.DataFrame({"customer_id": ["C1"]}), show_ids="no")
