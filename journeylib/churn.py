@@ -292,6 +292,8 @@ def churn_labels(
                            observation_end=observation_end, censor_at=censor_at,
                            exclude_events=exclude_events, gap=gap)
     df = engine.to_pandas(expr.order_by("customer_id"))
+    if df.empty and start_event:
+        _no_start_event(events, start_event)
     df["start"] = _to_ts(df["start"])
     df["last_active"] = _to_ts(df["last_active"])
     df["churned"] = df["churned"].astype(bool)
@@ -304,6 +306,14 @@ def churn_labels(
     df.attrs.update(observation_end=end, churn_after=float(churn_after), start_event=start_event,
                     censor_at=censor_at, gap=gap)
     return df.reset_index(drop=True)
+
+
+def _no_start_event(events: Any, start_event: str) -> None:
+    """Raise when nobody's clock started: a misspelt ``start_event`` would give an empty table."""
+    ev = engine.to_table(events)
+    names = sorted(engine.to_pandas(ev.select("event").distinct())["event"].dropna().astype(str))
+    raise JourneyDataError(f"start_event={start_event!r}: no customer has that event before the observation end, "
+                           f"so no clock starts; events in the log: {names[:20]}")
 
 
 def churn_overview(labels: pd.DataFrame) -> pd.DataFrame:
@@ -365,6 +375,8 @@ def churn_counts(
     keys = [*by, "duration", "churned"]
     agg = expr.mutate(duration=expr.duration.floor().cast("int64")).group_by(keys).aggregate(n=ibis._.count())
     df = engine.to_pandas(agg.order_by(keys))
+    if df.empty and start_event:
+        _no_start_event(events, start_event)
     df["churned"] = df["churned"].astype(bool)
     df.attrs.update(observation_end=end, churn_after=float(churn_after), start_event=start_event,
                     censor_at=censor_at)

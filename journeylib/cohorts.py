@@ -117,8 +117,13 @@ def _period_label(idx, period: str) -> list[str]:
     return [d.strftime("%Y-%m-%d") for d in starts]
 
 
-def _utc(x: Any) -> pd.Timestamp:
-    ts = pd.Timestamp(x)
+def _utc(x: Any, name: str = "observation_end") -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(x)
+    except (ValueError, TypeError) as exc:
+        raise JourneyParameterError(f"{name}={x!r}; expected a date/time such as '2025-06-30'") from exc
+    if ts is pd.NaT:
+        raise JourneyParameterError(f"{name}={x!r}; expected a date/time such as '2025-06-30'")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
@@ -519,8 +524,8 @@ def repeat_purchase(
     from statsmodels.stats.proportion import proportion_confint
 
     _check_period(period)
-    if int(within_days) <= 0:
-        raise JourneyParameterError(f"within_days={within_days}; expected a positive number of days")
+    if isinstance(within_days, bool) or not isinstance(within_days, (int, np.integer)) or within_days <= 0:
+        raise JourneyParameterError(f"within_days={within_days!r}; expected a positive whole number of days")
     t = _prepare(events)
     end = _observation_end(t, observation_end)
     p = t.filter((t.event == purchase_event) & (t.ts < _lit(end)))

@@ -109,7 +109,7 @@ def rfm_table(events: Any, *, as_of: Any = None, bins: int = 5, purchase_event: 
             raise JourneyDataError("events: no rows; expected purchases")
         end = _utc(last).floor("D") + pd.Timedelta(days=1)
     else:
-        end = _utc(as_of)
+        end = _utc(as_of, "as_of")
     p = t.filter((t.event == purchase_event) & (t.ts < _lit(end)))
     duck = _is_duckdb_tz(p.ts)
     # DuckDB: the last purchase as integer microseconds (EPOCH_US, no ICU calendar and a
@@ -229,7 +229,7 @@ def rfm_migration(events: Any, start: Any, end: Any, *, bins: int = 5, normalize
     each row is divided by its total (share of the row's customers moving to each
     segment).
     """
-    if _utc(end) <= _utc(start):
+    if _utc(end, "end") <= _utc(start, "start"):
         raise JourneyParameterError(f"end={end} must be after start={start}")
     a = rfm_table(events, as_of=start, bins=bins, purchase_event=purchase_event)[["customer_id", "segment"]]
     b = rfm_table(events, as_of=end, bins=bins, purchase_event=purchase_event)[["customer_id", "segment"]]

@@ -29,6 +29,7 @@ import pandas as pd
 from scipy import optimize
 
 from .abstats import check_level
+from .errors import JourneyParameterError
 from .tables import html_table
 
 
@@ -71,6 +72,8 @@ def msprt(estimate, variance, tau2, *, alpha: float = 0.05, n=None, min_n: int =
     d = np.asarray(estimate, dtype=float)
     v = np.asarray(variance, dtype=float)
     t2 = np.asarray(tau2, dtype=float)
+    if not np.all(np.isfinite(t2) & (t2 > 0)):
+        raise JourneyParameterError(f"tau2={tau2!r}; expected a positive mixing variance")
     if t2.ndim and t2.ndim < d.ndim:
         t2 = t2[..., None]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):

@@ -310,3 +310,10 @@ def test_winback_reading_names_the_best_group():
     b = big.summary.set_index("touch_channel").sort_values("rate", ascending=False)
     assert b.index[0] == "email" and b.loc["email", "ci_low"] > b["rate"].iloc[1]  # planted 12% vs 6%
     assert big.reading.startswith("Win-back: best return rate with **email**") and "not clearly" not in big.reading
+
+
+def test_a_start_event_nobody_has_is_an_error_that_lists_the_events():
+    sim = jl.simulate_journeys(500, seed=1)
+    for fn in (churn.churn_labels, churn.churn_counts):
+        with pytest.raises(JourneyDataError, match=r"start_event='Purchase'.*'purchase'"):
+            fn(sim.events, start_event="Purchase")

@@ -134,3 +134,15 @@ def test_day_numbers_to_timestamps_with_many_missing_days():
     ref = pd.Timestamp("1970-01-01", tz="UTC") + pd.to_timedelta(days.fillna(0).astype("int64"), unit="D")
     ref[days.isna()] = pd.NaT
     pd.testing.assert_series_equal(got, ref, check_names=False)
+
+
+def test_repeat_window_and_dates_must_be_what_they_say(tiny):
+    from journeylib.rfm import rfm_table
+
+    for bad in ("90", 2.5, 0):
+        with pytest.raises(JourneyParameterError, match="within_days"):
+            repeat_purchase(tiny, within_days=bad)
+    with pytest.raises(JourneyParameterError, match="as_of='garbage'"):
+        rfm_table(tiny, as_of="garbage")
+    with pytest.raises(JourneyParameterError, match="observation_end"):
+        cohort_table(tiny, observation_end="not a date")

@@ -74,3 +74,11 @@ def test_optimal_tau2_makes_boundary_narrowest_at_horizon():
     widths = [sequential.msprt([0.0], [v], t)["radius"][0] for t in (best / 3, best, best * 3)]
     assert widths[1] < widths[0] and widths[1] < widths[2]
     assert sequential.msprt([0.0], [v], best, n=[10], min_n=100)["pvalue"][0] == 1.0
+
+
+def test_a_mixing_variance_that_is_not_positive_is_refused():
+    from journeylib.errors import JourneyParameterError
+
+    for tau2 in (-1.0, 0.0, float("nan")):
+        with pytest.raises(JourneyParameterError, match="tau2"):
+            sequential.msprt([0.1, 0.2], [0.01, 0.005], tau2)
