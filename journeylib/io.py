@@ -19,7 +19,7 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 
 from . import engine, health, validation_cache
-from .errors import JourneyDataError, JourneyDataWarning, data_error
+from .errors import JourneyDataError, JourneyDataWarning, JourneyParameterError, data_error
 from .schema import ASSIGNMENTS_REQUIRED, CUSTOMERS_REQUIRED, EVENTS_OPTIONAL, EVENTS_REQUIRED
 
 UTC = "timestamp('UTC')"
@@ -54,6 +54,8 @@ def load_events(
         ``revenue`` (float, nullable, >= 0), plus any extra source columns.
         Exact duplicate rows are dropped with a :class:`JourneyDataWarning`.
     """
+    if isinstance(stages, str):
+        raise JourneyParameterError(f"stages={stages!r}; expected a list of stage names, e.g. [{stages!r}, ...]")
     t = _prepare(source, columns, EVENTS_REQUIRED, "events", con)
     for col in EVENTS_OPTIONAL:
         if col not in t.columns:

@@ -14,6 +14,8 @@ compiles on DuckDB and Spark alike. The path table
 """
 from __future__ import annotations
 
+import warnings
+
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Sequence
@@ -24,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 from . import buckets, engine
-from .errors import JourneyParameterError
+from .errors import JourneyDataWarning, JourneyParameterError
 from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
-from .stages import _events_table, _max_ts, _window_seconds
+from .stages import _check_flag, _events_table, _max_ts, _window_seconds
 
 __all__ = ["SEP", "journeys", "journeys_expr", "journey_aggregate", "path_table", "path_table_expr", "path_table_of",
            "top_paths", "path_lengths", "time_to_convert", "plot_path_lengths", "plot_time_to_convert", "sankey_data",
@@ -71,6 +73,7 @@ def touch_rows_expr(
     first conversion.
     """
     cut = _check_cut(cut_at_conversion)
+    collapse_repeats = _check_flag(collapse_repeats, "collapse_repeats")
     gap = _window_seconds(session_gap, "session_gap")
     look = _window_seconds(lookback, "lookback")
     t = _touch_source(events, touch_col, exclude_events)
@@ -304,9 +307,20 @@ def journeys(
     kw = dict(touch_col=touch_col, conversion_event=conversion_event, cut_at_conversion=cut_at_conversion,
               session_gap=session_gap, lookback=lookback, collapse_repeats=collapse_repeats,
               exclude_events=exclude_events)
-    out = pd.concat(buckets.per_bucket(engine.to_table(events), lambda t: fetch_with_first_conversions(
-        t, journeys_expr, kw)), ignore_index=True)
+    t = engine.to_table(events)
+    out = pd.concat(buckets.per_bucket(t, lambda part: fetch_with_first_conversions(
+        part, journeys_expr, kw)), ignore_index=True)
+    if len(out) and not out["conversions"].any():
+        _warn_no_conversion_event(t, conversion_event)
     return out.sort_values(["customer_id", "journey"], kind="mergesort").reset_index(drop=True)
+
+
+def _warn_no_conversion_event(t: ibis.Table, conversion_event: str) -> None:
+    """No journey converts: say so when the log has no such event at all (a misspelt name?)."""
+    names = sorted(engine.to_pandas(t.select("event").distinct())["event"].dropna().astype(str))
+    if conversion_event not in names:
+        warnings.warn(f"conversion_event={conversion_event!r} does not occur in the events, so no journey "
+                      f"converts; events in the log: {names[:20]}", JourneyDataWarning, stacklevel=3)
 
 
 def path_table_expr(events: Any, **kwargs: Any) -> ibis.Table:
@@ -347,9 +361,11 @@ def path_table(events: Any, *, partitions: int | None = None, **kwargs: Any) -> 
         j = events[["path", "conversions", "conversion_value"]].assign(null_count=events["conversions"].eq(0))
         out = j.groupby("path", as_index=False, sort=False).sum()
         return _sorted_path_table(out)
-    out = buckets.summed_per_bucket(engine.to_table(events),
-                                    lambda t: fetch_with_first_conversions(t, path_table_expr, kwargs), "path",
-                                    ["conversions", "conversion_value", "null_count"], partitions)
+    t = engine.to_table(events)
+    out = buckets.summed_per_bucket(t, lambda part: fetch_with_first_conversions(part, path_table_expr, kwargs),
+                                    "path", ["conversions", "conversion_value", "null_count"], partitions)
+    if len(out) and not out["conversions"].any():
+        _warn_no_conversion_event(t, kwargs.get("conversion_event", PURCHASE_EVENT))
     return _sorted_path_table(out)
 
 

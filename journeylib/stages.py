@@ -53,6 +53,13 @@ def _drop_outbound(t: ibis.Table) -> ibis.Table:
     return t
 
 
+def _check_flag(value: Any, name: str) -> bool:
+    """A True/False option: a string such as "no" is truthy and would silently mean yes."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise JourneyParameterError(f"{name}={value!r}; expected True or False")
+    return bool(value)
+
+
 def _check_stages(stages: Sequence[str] | str, name: str = "stages") -> tuple[str, ...]:
     if isinstance(stages, str):
         stages = [s.strip() for s in stages.split(",") if s.strip()]
@@ -293,6 +300,7 @@ def funnel(
     FunnelResult
     """
     stages = _check_stages(stages)
+    closed = _check_flag(closed, "closed")
     win = _window_seconds(window)
     t = _drop_outbound(_events_table(events))
     win_us = None if win is None else int(round(win * 1_000_000))
@@ -571,6 +579,7 @@ def stage_transitions(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES,
     customer-hash buckets (:mod:`journeylib.buckets`).
     """
     stages = _check_stages(stages)
+    collapse_repeats = _check_flag(collapse_repeats, "collapse_repeats")
     t = _drop_outbound(_events_table(events, ("customer_id", "ts", "stage")))
     out = buckets.summed_per_bucket(t, lambda tb: _transition_cells(tb, stages, collapse_repeats),
                                     ["_kind", "_prev", "_r"], ["n"])

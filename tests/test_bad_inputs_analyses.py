@@ -45,7 +45,10 @@ def test_zero_conversions():
     assert isinstance(res, JourneyError) and "no conversions" in str(res)
     fun = stages.funnel(NO_CONVERSIONS).summary
     assert fun.set_index("stage").loc["purchase", "customers"] == 0
-    pt = paths.path_table(NO_CONVERSIONS)
+    from journeylib.errors import JourneyDataWarning
+
+    with pytest.warns(JourneyDataWarning, match="no journey converts"):  # the log has no purchase at all
+        pt = paths.path_table(NO_CONVERSIONS)
     assert pt["conversions"].sum() == 0 and pt["null_count"].sum() == 2
     assert isinstance(run(clv.customer_summary, NO_CONVERSIONS), (JourneyError, pd.DataFrame))
     res = run(cohorts.cohort_table, NO_CONVERSIONS)
@@ -137,3 +140,19 @@ def test_parameters_that_would_silently_change_the_result_are_refused():
         assert isinstance(res, JourneyError) and "n_boot" in str(res)
     res = run(overview.channel_summary, SINGLE_CUSTOMER.drop(columns="channel"))
     assert isinstance(res, JourneyError) and "['channel']" in str(res)
+
+
+def test_flags_counts_and_names_that_would_be_misread_are_refused_or_flagged():
+    from journeylib import io
+    from journeylib.errors import JourneyDataWarning
+
+    for fn, kw in ((stages.funnel, {"closed": "no"}), (stages.stage_transitions, {"collapse_repeats": "yes"}),
+                   (paths.path_table, {"collapse_repeats": 1}), (paths.path_table, {"partitions": 0}),
+                   (paths.path_table, {"partitions": "2"})):
+        res = run(fn, SINGLE_CUSTOMER, **kw)
+        assert isinstance(res, JourneyError) and next(iter(kw)) in str(res), (fn.__name__, kw, res)
+    res = run(io.load_events, SINGLE_CUSTOMER, stages="awareness")
+    assert isinstance(res, JourneyError) and "list of stage names" in str(res)
+    with pytest.warns(JourneyDataWarning, match="conversion_event='Purchase' does not occur"):
+        pt = paths.path_table(SINGLE_CUSTOMER, conversion_event="Purchase")
+    assert pt["conversions"].sum() == 0  # still the honest table, with the warning beside it
