@@ -609,7 +609,9 @@ def to_start_stop(
     dur = data[duration_col].to_numpy(float)
     cuts = {}
     for name, col in switches.items():
-        when = pd.to_datetime(data[col], utc=True, errors="coerce")
+        with warnings.catch_warnings():  # text that is not dates: reported below, row by row
+            warnings.simplefilter("ignore", UserWarning)
+            when = pd.to_datetime(data[col], utc=True, errors="coerce")
         unparsed = when.isna() & data[col].notna()
         if unparsed.any():
             from .errors import data_error
