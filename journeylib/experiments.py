@@ -134,6 +134,20 @@ def _base_key(m: Metric) -> tuple[str, str | None]:
     return (m.event, m.value if m.kind == "sum" else None)
 
 
+def _raise_repeated_assignments(a: ibis.Table, n_rows: int, by: str | None) -> None:
+    """A user assigned twice in one experiment would be counted twice (or in two arms)."""
+    g = a.group_by(["experiment", "customer_id"]).aggregate(rows=a.count(), variants=a.variant.nunique())
+    rep = to_pandas(g.filter(g.rows > 1).order_by(["experiment", "customer_id"]))
+    if rep.empty:  # every user once: the extra rows came from the customers join
+        raise JourneyDataError(f"customers: customer ids repeat, so joining '{by}' repeats assignments; "
+                               "expected one row per customer")
+    raise JourneyDataError(
+        f"assignments: {len(rep):,} users appear more than once in the same experiment "
+        f"({int((rep['variants'] > 1).sum()):,} of them in more than one variant); expected one assignment per "
+        f"user and experiment. Examples:\n{rep.head(5).to_string(index=False)}\nWhat to do: load_assignments "
+        "drops exact duplicate rows; a user in two variants is contaminated: drop or fix those users first")
+
+
 def variant_stats(
     assignments: Any,
     events: Any,
@@ -188,6 +202,7 @@ def variant_stats(
         a = a.filter(a.experiment.isin(names))
     keys = ["experiment", "variant", "entry_day"]
     a = a.select("customer_id", "experiment", "variant", "assigned_at")
+    plain = a
     if by is not None:
         if customers is None:
             raise JourneyParameterError(f"by={by!r} needs customers= (a table with customer_id and {by!r})")
@@ -218,11 +233,14 @@ def variant_stats(
     # One small round trip: the assignment time range (to prune events before the join)
     # and the last event time (to flag windows that the data do not cover yet).
     a_us, ev_us = _micros(a, "assigned_at"), _micros(ev, "ts")
-    rng_q = a.aggregate(first=a_us.min(), last_assigned=a_us.max()).cross_join(
-        ev.aggregate(last_ts=ev_us.max()))
+    pairs = plain.select("experiment", "customer_id").distinct()
+    rng_q = a.aggregate(first=a_us.min(), last_assigned=a_us.max(), n_rows=a.count()).cross_join(
+        ev.aggregate(last_ts=ev_us.max())).cross_join(pairs.aggregate(n_pairs=pairs.count()))
     lims = to_pandas(rng_q).iloc[0]
     if pd.isna(lims["first"]):
         raise JourneyDataError("assignments: no rows to analyse (after selecting experiments)")
+    if int(lims["n_rows"]) != int(lims["n_pairs"]):
+        _raise_repeated_assignments(plain, int(lims["n_rows"]), by)
     first_us, last_assigned_us = int(lims["first"]), int(lims["last_assigned"])
     last_us = None if pd.isna(lims["last_ts"]) else int(lims["last_ts"])
     # pruning bounds as UTC literals computed here (a filter on the raw column keeps
@@ -712,6 +730,12 @@ def readout_from_stats(
     need = {"experiment", "variant", "entry_day", "metric", "kind", *_SUMS}
     if not isinstance(stats, pd.DataFrame) or need - set(stats.columns):
         raise JourneyParameterError(f"stats: expected the output of variant_stats() with columns {sorted(need)}")
+    if not isinstance(cuped, (bool, np.bool_)):  # "no" is truthy
+        raise JourneyParameterError(f"cuped={cuped!r}; expected True or False")
+    unknown = sorted(set(planned_split or {}) - set(stats["experiment"]))
+    if unknown:
+        raise JourneyParameterError(f"planned_split: no experiment {unknown} in the assignments; "
+                                    f"experiments: {sorted(set(stats['experiment']))}")
     seg_col = [c for c in stats.columns if c not in need | {"n_incomplete"}]
     seg_col = seg_col[0] if seg_col else None
     results, srms, skipped = [], [], []

@@ -10,7 +10,7 @@ from statsmodels.stats.multitest import multipletests
 import journeylib as jl
 from journeylib import experiments as ex
 from journeylib import health
-from journeylib.errors import JourneyDataWarning, JourneyParameterError
+from journeylib.errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
 
 WINDOW = pd.Timedelta(days=28)
 
@@ -244,3 +244,20 @@ def test_errors(small_sim):
     before = small_sim.assignments.copy()
     ex.variant_stats(small_sim.assignments, small_sim.events)
     pd.testing.assert_frame_equal(before, small_sim.assignments)  # inputs untouched
+
+
+def test_assignments_and_options_that_would_give_a_wrong_readout_are_refused(small_sim):
+    a, e, c = small_sim.assignments, small_sim.events, small_sim.customers
+    twice = pd.concat([a, a.head(3)], ignore_index=True)
+    with pytest.raises(JourneyDataError, match=r"(?s)3 users appear more than once in the same experiment.*C0"):
+        ex.ab_readout(twice, e)
+    switched = a.head(1).assign(variant="other")  # the same user in a second arm
+    with pytest.raises(JourneyDataError, match=r"1 of them in more than one variant"):
+        ex.ab_readout(pd.concat([a, switched], ignore_index=True), e)
+    assigned = c[c["customer_id"].isin(a["customer_id"])].head(2)
+    with pytest.raises(JourneyDataError, match="customer ids repeat"):
+        ex.segment_breakdown(a, e, pd.concat([c, assigned], ignore_index=True), "segment")
+    with pytest.raises(JourneyParameterError, match="cuped='no'"):
+        ex.ab_readout(a, e, cuped="no")
+    with pytest.raises(JourneyParameterError, match=r"planned_split: no experiment \['nope'\]"):
+        ex.ab_readout(a, e, planned_split={"nope": {"control": 0.5, "b": 0.5}})
