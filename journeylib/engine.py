@@ -119,17 +119,19 @@ def to_table(source: Any, con: ibis.BaseBackend | None = None, *, table: str = "
     if isinstance(source, pd.DataFrame):
         # Object columns holding mixed types cannot go to Arrow; send them as text
         # and let validation parse them (and report what does not parse).
-        # An object column with no value at all (an empty frame) has no Arrow type: text too.
         df = source
         bad = [c for c in df.columns if df[c].dtype == object and not _is_plain_text(df[c])]
-        empty = [c for c in df.columns if df[c].dtype == object and pd.api.types.infer_dtype(df[c]) == "empty"]
-        if bad or empty:
+        if bad:
             df = df.copy()
             for c in bad:
                 df[c] = df[c].map(lambda v: None if _isna(v) else str(v))
-            for c in empty:
-                df[c] = df[c].astype("string")
-        return ibis.memtable(df)
+        t = ibis.memtable(df)
+        # An object column without a single value (an empty frame) has no type; DuckDB
+        # cannot make a table of it. Declared as text, the values stay as they are.
+        if any(typ.is_null() for typ in t.schema().types):
+            t = ibis.memtable(df, schema=ibis.schema({n: "string" if typ.is_null() else typ
+                                                      for n, typ in t.schema().items()}))
+        return t
     if isinstance(source, (str, Path)):
         return _read_path(str(source), con, table)
     raise JourneyDataError(
