@@ -7,6 +7,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from .errors import JourneyParameterError
+
 
 def styled(df: pd.DataFrame, formats: Mapping[str, Any] | None = None, *, caption: str | None = None,
            na_rep: str = "–", index: bool = False):
@@ -30,6 +32,9 @@ def styled(df: pd.DataFrame, formats: Mapping[str, Any] | None = None, *, captio
     ``Styler`` does not escape HTML by default, so a channel named
     ``<script>...</script>`` would run in the report; every journeylib table goes through here.
     """
+    if not isinstance(df, pd.DataFrame):
+        raise JourneyParameterError(f"styled: expected a pandas DataFrame, got a {type(df).__name__}; "
+                                    "a result object's table is its .summary")
     sty = df.style.format(dict(formats or {}), escape="html", na_rep=na_rep)
     short = [c for c in df.columns if df[c].astype(str).str.len().max() <= _NOWRAP_CHARS] if len(df) else []
     if short:  # "2024-01" or "+4.8% (-8.8% to +18.4%)" read badly broken over two lines

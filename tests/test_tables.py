@@ -39,3 +39,12 @@ def test_html_table_of_a_reset_pivot_has_one_header_per_column():
     out = html_table(pivot.reset_index(), "{:.1%}")
     header = re.search(r"<thead>(.*?)</thead>", out, re.S).group(1)
     assert re.findall(r"<th[^>]*>([^<]*)</th>", header) == ["channel", "a", "b"]
+
+
+def test_styled_says_what_it_needs():
+    import pytest
+
+    from journeylib.errors import JourneyParameterError
+
+    with pytest.raises(JourneyParameterError, match=r"DataFrame.*\.summary"):
+        styled([1, 2])
