@@ -524,8 +524,11 @@ def repeat_purchase(
     from statsmodels.stats.proportion import proportion_confint
 
     _check_period(period)
-    if isinstance(within_days, bool) or not isinstance(within_days, (int, np.integer)) or within_days <= 0:
+    whole = isinstance(within_days, (int, float, np.integer, np.floating)) and not isinstance(within_days, bool) \
+        and float(within_days).is_integer()
+    if not whole or within_days <= 0:
         raise JourneyParameterError(f"within_days={within_days!r}; expected a positive whole number of days")
+    within_days = int(within_days)
     t = _prepare(events)
     end = _observation_end(t, observation_end)
     p = t.filter((t.event == purchase_event) & (t.ts < _lit(end)))

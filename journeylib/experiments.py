@@ -134,7 +134,7 @@ def _base_key(m: Metric) -> tuple[str, str | None]:
     return (m.event, m.value if m.kind == "sum" else None)
 
 
-def _raise_repeated_assignments(a: ibis.Table, n_rows: int, by: str | None) -> None:
+def _raise_repeated_assignments(a: ibis.Table, by: str | None) -> None:
     """A user assigned twice in one experiment would be counted twice (or in two arms)."""
     g = a.group_by(["experiment", "customer_id"]).aggregate(rows=a.count(), variants=a.variant.nunique())
     rep = to_pandas(g.filter(g.rows > 1).order_by(["experiment", "customer_id"]))
@@ -240,7 +240,7 @@ def variant_stats(
     if pd.isna(lims["first"]):
         raise JourneyDataError("assignments: no rows to analyse (after selecting experiments)")
     if int(lims["n_rows"]) != int(lims["n_pairs"]):
-        _raise_repeated_assignments(plain, int(lims["n_rows"]), by)
+        _raise_repeated_assignments(plain, by)
     first_us, last_assigned_us = int(lims["first"]), int(lims["last_assigned"])
     last_us = None if pd.isna(lims["last_ts"]) else int(lims["last_ts"])
     # pruning bounds as UTC literals computed here (a filter on the raw column keeps
