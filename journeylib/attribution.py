@@ -61,6 +61,7 @@ from scipy import sparse
 
 from . import buckets, engine
 from .errors import JourneyDataError, JourneyParameterError
+from .checks import whole_number
 from .paths import SEP, _path_of, _touch_item, touch_rows_expr
 from .tables import html_table
 
@@ -510,8 +511,7 @@ def attribute(
         raise JourneyParameterError("models: 'time_decay' needs touch timestamps; pass events, not a path table")
     if half_life <= 0:
         raise JourneyParameterError(f"half_life: expected a positive number of days, got {half_life}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
-        raise JourneyParameterError(f"n_boot={n_boot!r}; expected a whole number of bootstrap resamples (0: none)")
+    n_boot = whole_number(n_boot, "n_boot", minimum=0, expected="a whole number of bootstrap resamples (0: none)")
     decay = None
     if not from_events:
         pt = as_path_table(source)

@@ -15,7 +15,7 @@ import ibis
 import pandas as pd
 
 from . import engine
-from .errors import JourneyParameterError
+from .checks import whole_number
 
 EVENTS_PER_BUCKET = 20_000_000
 
@@ -27,10 +27,9 @@ def n_buckets(t: ibis.Table) -> int:
 
 def bucket_tables(t: ibis.Table, buckets: int | None = None) -> list[ibis.Table]:
     """``t`` split by customer hash into ``buckets`` tables (``None``: :func:`n_buckets`)."""
-    if buckets is not None and (isinstance(buckets, bool) or not isinstance(buckets, int) or buckets < 1):
-        raise JourneyParameterError(f"partitions={buckets!r}; expected a whole number of customer buckets (>= 1) "
-                                    "or None (one per 20 million events)")
-    buckets = n_buckets(t) if buckets is None else buckets
+    buckets = n_buckets(t) if buckets is None else whole_number(
+        buckets, "partitions", minimum=1,
+        expected="a whole number of customer buckets (>= 1) or None (one per 20 million events)")
     if buckets == 1:
         return [t]
     key = t.customer_id.hash().abs() % buckets

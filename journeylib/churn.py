@@ -310,8 +310,7 @@ def churn_labels(
 
 def _no_start_event(events: Any, start_event: str) -> None:
     """Raise when nobody's clock started: a misspelt ``start_event`` would give an empty table."""
-    ev = engine.to_table(events)
-    names = sorted(engine.to_pandas(ev.select("event").distinct())["event"].dropna().astype(str))
+    names = engine.distinct_values(engine.to_table(events), "event")
     raise JourneyDataError(f"start_event={start_event!r}: no customer has that event before the observation end, "
                            f"so no clock starts; events in the log: {names[:20]}")
 

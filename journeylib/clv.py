@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from . import engine, health
+from .checks import is_number
 from .errors import JourneyDataError, JourneyFitError, JourneyParameterError
 from .cohorts import _day_number
 from .schema import PURCHASE_EVENT
@@ -581,12 +582,9 @@ def customer_lifetime_value(summary: pd.DataFrame, bgf: BetaGeoFitter, ggf: Gamm
         ``customer_id`` (if present), ``frequency, recency, T, monetary_value``,
         ``expected_purchases`` (over the horizon), ``p_alive``, ``expected_spend``, ``clv``.
     """
-    def number(v: Any) -> bool:
-        return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and np.isfinite(v)
-
-    if not number(horizon) or horizon <= 0:
+    if not is_number(horizon) or horizon <= 0:
         raise JourneyParameterError(f"horizon={horizon!r}; expected a positive number of time units")
-    if not number(discount_rate) or not 0 <= discount_rate < 1:
+    if not is_number(discount_rate) or not 0 <= discount_rate < 1:
         raise JourneyParameterError(f"discount_rate={discount_rate!r}; expected a yearly rate in [0, 1)")
     unit = time_unit or summary.attrs.get("time_unit") or bgf.time_unit or "W"
     x, tx, T = _summary_arrays(summary)

@@ -22,6 +22,7 @@ import pandas as pd
 
 from . import engine
 from .errors import JourneyDataError, JourneyParameterError
+from .checks import whole_number
 from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
 from .tables import html_table
 
@@ -524,11 +525,7 @@ def repeat_purchase(
     from statsmodels.stats.proportion import proportion_confint
 
     _check_period(period)
-    whole = isinstance(within_days, (int, float, np.integer, np.floating)) and not isinstance(within_days, bool) \
-        and float(within_days).is_integer()
-    if not whole or within_days <= 0:
-        raise JourneyParameterError(f"within_days={within_days!r}; expected a positive whole number of days")
-    within_days = int(within_days)
+    within_days = whole_number(within_days, "within_days", minimum=1, expected="a positive whole number of days")
     t = _prepare(events)
     end = _observation_end(t, observation_end)
     p = t.filter((t.event == purchase_event) & (t.ts < _lit(end)))

@@ -140,6 +140,11 @@ def to_table(source: Any, con: ibis.BaseBackend | None = None, *, table: str = "
     )
 
 
+def distinct_values(t: ibis.Table, col: str) -> list[str]:
+    """The distinct non-missing values of a (small-cardinality) column, as sorted text."""
+    return sorted(to_pandas(t.select(col).distinct())[col].dropna().astype(str))
+
+
 def _isna(v: Any) -> bool:
     try:
         return bool(pd.isna(v))

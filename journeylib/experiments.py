@@ -31,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 from . import abstats, bayes, health, power, sequential
+from .checks import flag
 from .churn import _micros
-from .engine import to_pandas, to_table
+from .engine import distinct_values, to_pandas, to_table
 from .errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
 from .schema import PURCHASE_EVENT
 from .tables import html_table
@@ -195,7 +196,7 @@ def variant_stats(
             raise JourneyDataError(f"assignments: missing column '{col}'; expected customer_id, experiment, variant, assigned_at")
     if experiments is not None:
         names = [experiments] if isinstance(experiments, str) else list(experiments)
-        known = set(to_pandas(a.select("experiment").distinct())["experiment"])
+        known = set(distinct_values(a, "experiment"))
         bad = [e for e in names if e not in known]
         if bad:
             raise JourneyParameterError(f"experiments={bad}: not in assignments; available: {sorted(known)}")
@@ -730,8 +731,7 @@ def readout_from_stats(
     need = {"experiment", "variant", "entry_day", "metric", "kind", *_SUMS}
     if not isinstance(stats, pd.DataFrame) or need - set(stats.columns):
         raise JourneyParameterError(f"stats: expected the output of variant_stats() with columns {sorted(need)}")
-    if not isinstance(cuped, (bool, np.bool_)):  # "no" is truthy
-        raise JourneyParameterError(f"cuped={cuped!r}; expected True or False")
+    cuped = flag(cuped, "cuped")
     unknown = sorted(set(planned_split or {}) - set(stats["experiment"]))
     if unknown:
         raise JourneyParameterError(f"planned_split: no experiment {unknown} in the assignments; "

@@ -26,9 +26,10 @@ import numpy as np
 import pandas as pd
 
 from . import buckets, engine
+from .checks import flag
 from .errors import JourneyDataWarning, JourneyParameterError
 from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
-from .stages import _check_flag, _events_table, _max_ts, _window_seconds
+from .stages import _events_table, _max_ts, _window_seconds
 
 __all__ = ["SEP", "journeys", "journeys_expr", "journey_aggregate", "path_table", "path_table_expr", "path_table_of",
            "top_paths", "path_lengths", "time_to_convert", "plot_path_lengths", "plot_time_to_convert", "sankey_data",
@@ -73,7 +74,7 @@ def touch_rows_expr(
     first conversion.
     """
     cut = _check_cut(cut_at_conversion)
-    collapse_repeats = _check_flag(collapse_repeats, "collapse_repeats")
+    collapse_repeats = flag(collapse_repeats, "collapse_repeats")
     gap = _window_seconds(session_gap, "session_gap")
     look = _window_seconds(lookback, "lookback")
     t = _touch_source(events, touch_col, exclude_events)
@@ -317,7 +318,7 @@ def journeys(
 
 def _warn_no_conversion_event(t: ibis.Table, conversion_event: str) -> None:
     """No journey converts: say so when the log has no such event at all (a misspelt name?)."""
-    names = sorted(engine.to_pandas(t.select("event").distinct())["event"].dropna().astype(str))
+    names = engine.distinct_values(t, "event")
     if conversion_event not in names:
         warnings.warn(f"conversion_event={conversion_event!r} does not occur in the events, so no journey "
                       f"converts; events in the log: {names[:20]}", JourneyDataWarning, stacklevel=3)

@@ -26,6 +26,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from .abstats import check_alternative, check_level, norm_cdf, norm_ppf, norm_sf
+from .checks import is_number
 from .errors import JourneyParameterError
 
 
@@ -38,7 +39,7 @@ def _z(alpha: float, power: float, alternative: str) -> tuple[float, float]:
 
 
 def _mde_abs(baseline: float, mde: float, relative: bool) -> float:
-    if isinstance(mde, bool) or not isinstance(mde, (int, float, np.integer, np.floating)):
+    if not is_number(mde):
         raise JourneyParameterError(f"mde={mde!r}; expected a non-zero number (the effect to detect)")
     d = baseline * mde if relative else mde
     if d == 0 or not np.isfinite(d):

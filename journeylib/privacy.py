@@ -13,7 +13,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from .errors import JourneyParameterError
+from .checks import flag
 
 _SALT = secrets.token_bytes(16)
 PERSONAL_COLUMNS: tuple[str, ...] = ("customer_id", "email", "name", "phone", "address", "ip")
@@ -33,9 +33,7 @@ def pseudonymize(df: pd.DataFrame, *, show_ids: bool = False,
     ``customer_id`` becomes a pseudonym; other personal columns present (email, name,
     phone, address, ip) are dropped. The input is not modified.
     """
-    if not isinstance(show_ids, bool):  # "no" is truthy: a string here would show every id
-        raise JourneyParameterError(f"show_ids={show_ids!r}; expected True or False")
-    if show_ids:
+    if flag(show_ids, "show_ids"):  # a truthy string such as "no" would show every id
         return df
     out = df.copy()
     for col in columns:

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import JourneyParameterError
+from .checks import whole_number
 from .schema import CHANNELS, DEFAULT_STAGES
 
 ACQUISITION_SHARE = {"search": 0.26, "social": 0.20, "email": 0.10, "paid_ads": 0.18, "referral": 0.10, "direct": 0.16}
@@ -85,11 +85,6 @@ class SimulatedData:
         tmp.write_text(json.dumps(self.ground_truth, indent=2, default=str) + "\n")
         tmp.replace(folder / "ground_truth.json")
         return folder
-
-
-def _check_customers(n: Any) -> None:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise JourneyParameterError(f"n_customers={n!r}; expected a whole number of customers, at least 1")
 
 
 def simulate_journeys(
@@ -133,7 +128,7 @@ def simulate_journeys(
     -------
     SimulatedData
     """
-    _check_customers(n_customers)
+    whole_number(n_customers, "n_customers", minimum=1, expected="a whole number of customers, at least 1")
     rng = np.random.default_rng(seed)
     t_start = pd.Timestamp(start, tz="UTC")
     horizon = round(months * 30.4)
@@ -408,7 +403,7 @@ def simulate_to_parquet(folder: str | Path, n_customers: int, *, seed: int = 42,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    _check_customers(n_customers)
+    whole_number(n_customers, "n_customers", minimum=1, expected="a whole number of customers, at least 1")
     folder = Path(folder)
     (folder / "customers").mkdir(parents=True, exist_ok=True)
     (folder / "assignments").mkdir(parents=True, exist_ok=True)

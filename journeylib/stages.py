@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from . import buckets, engine
+from .checks import flag
 from .errors import JourneyDataError, JourneyParameterError
 from .schema import DEFAULT_STAGES, OUTBOUND_EVENTS
 from .tables import html_table
@@ -51,13 +52,6 @@ def _drop_outbound(t: ibis.Table) -> ibis.Table:
     if "event" in t.columns and OUTBOUND_EVENTS:
         return t.filter(~t.event.isin(list(OUTBOUND_EVENTS)))
     return t
-
-
-def _check_flag(value: Any, name: str) -> bool:
-    """A True/False option: a string such as "no" is truthy and would silently mean yes."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise JourneyParameterError(f"{name}={value!r}; expected True or False")
-    return bool(value)
 
 
 def _check_stages(stages: Sequence[str] | str, name: str = "stages") -> tuple[str, ...]:
@@ -300,7 +294,7 @@ def funnel(
     FunnelResult
     """
     stages = _check_stages(stages)
-    closed = _check_flag(closed, "closed")
+    closed = flag(closed, "closed")
     win = _window_seconds(window)
     t = _drop_outbound(_events_table(events))
     win_us = None if win is None else int(round(win * 1_000_000))
@@ -579,7 +573,7 @@ def stage_transitions(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES,
     customer-hash buckets (:mod:`journeylib.buckets`).
     """
     stages = _check_stages(stages)
-    collapse_repeats = _check_flag(collapse_repeats, "collapse_repeats")
+    collapse_repeats = flag(collapse_repeats, "collapse_repeats")
     t = _drop_outbound(_events_table(events, ("customer_id", "ts", "stage")))
     out = buckets.summed_per_bucket(t, lambda tb: _transition_cells(tb, stages, collapse_repeats),
                                     ["_kind", "_prev", "_r"], ["n"])

@@ -24,6 +24,7 @@ from lifelines.statistics import logrank_test, multivariate_logrank_test, propor
 from lifelines.utils import median_survival_times
 
 from . import engine, health
+from .checks import is_number
 from .churn import (WinbackResult, churn_counts, churn_expr, churn_labels, churn_overview,  # noqa: F401
                     first_order_value, winback_rates)
 from .errors import JourneyDataError, JourneyFitError, JourneyParameterError
@@ -295,8 +296,7 @@ def kaplan_meier(
     """
     if not 0 < alpha < 1:
         raise JourneyParameterError(f"alpha={alpha!r}; expected a number between 0 and 1")
-    bad = [h for h in horizons if isinstance(h, bool) or not isinstance(h, (int, float, np.integer, np.floating))
-           or not np.isfinite(h) or h < 0]
+    bad = [h for h in horizons if not is_number(h) or h < 0]
     if bad:
         raise JourneyParameterError(f"horizons={list(horizons)!r}; expected days >= 0 (numbers), got {bad!r}")
     df = _frame(data)
