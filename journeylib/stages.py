@@ -200,9 +200,10 @@ class FunnelResult:
         """
         import matplotlib.pyplot as plt
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(8, 0.6 * len(self.stages) + 1.2))
         s = self._summary
+        if ax is None:  # grouped bars get a row of height each, so their labels do not overlap
+            rows = len(self.stages) * (s["group"].nunique() if self.by else 1)
+            _, ax = plt.subplots(figsize=(8, (0.6 * rows if not self.by else 0.24 * rows + 0.6 * len(self.stages)) + 1.2))
         y = np.arange(len(self.stages))
         if self.by is None:
             counts = s["customers"].to_numpy(dtype=float)
