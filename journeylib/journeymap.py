@@ -22,6 +22,23 @@ _PAIN = "#c0392b"
 _BOX = "#2c6fad"
 
 
+def _fit(ax, text, width: float, min_size: float = 6.5) -> None:
+    """Shrink ``text`` until it is at most ``width`` data units wide (as drawn now).
+
+    A text that would need less than ``min_size`` points is broken into two lines first.
+    """
+    renderer = ax.figure.canvas.get_renderer()
+    (x0, _), (x1, _) = ax.transData.transform([(0, 0), (width, 0)])
+
+    def scale() -> float:
+        return (x1 - x0) / text.get_window_extent(renderer).width
+
+    words = text.get_text()
+    if text.get_fontsize() * scale() < min_size and " " in words:
+        text.set_text(textwrap.fill(words, max(-(-len(words) // 2), *map(len, words.split()))))
+    text.set_fontsize(max(5.0, text.get_fontsize() * min(scale(), 1.0)))
+
+
 def plot_journey_map(data, ax=None, *, score_range: tuple[float, float] = (1.0, 5.0), title: str | None = None):
     """Draw a journey map from :class:`journeylib.stages.JourneyMapData`.
 
@@ -52,6 +69,7 @@ def plot_journey_map(data, ax=None, *, score_range: tuple[float, float] = (1.0, 
     ax.axis("off")
     w = 0.76
     max_c = max(float(s["customers"].max()), 1.0)
+    names, counts = [], []  # the chevrons' texts, fitted to the chevrons below
     for i, r in enumerate(s.itertuples(index=False)):
         pain = bool(r.pain_point)
         # column background
@@ -66,10 +84,11 @@ def plot_journey_map(data, ax=None, *, score_range: tuple[float, float] = (1.0, 
                               (x0 + (tip if i else 0), (y0 + y1) / 2)], closed=True,
                              fc=plt.cm.Blues(shade), ec="white", zorder=2))
         name = str(r.stage).replace("_", " ").upper()
-        ax.text(i, 4.02, name, ha="center", va="center", fontsize=10 if len(name) <= 10 else 8,
-                weight="bold", color="white" if shade > 0.6 else "black", zorder=3)
-        ax.text(i, 3.66, f"{int(r.customers):,} customers", ha="center", va="center", fontsize=9,
-                color="white" if shade > 0.6 else "black", zorder=3)
+        ink = "white" if shade > 0.6 else "black"
+        names.append(ax.text(i, 4.02, name, ha="center", va="center", fontsize=10, weight="bold", color=ink,
+                             zorder=3))
+        counts.append(ax.text(i, 3.66, f"{int(r.customers):,} customer{'' if r.customers == 1 else 's'}",
+                              ha="center", va="center", fontsize=9, color=ink, zorder=3))
         if i < k - 1 and np.isfinite(r.conversion_to_next):
             ax.annotate("", xy=(i + 0.62, 3.25), xytext=(i + 0.38, 3.25),
                         arrowprops={"arrowstyle": "-|>", "color": _PAIN if pain else "0.35", "lw": 1.5})
@@ -81,9 +100,12 @@ def plot_journey_map(data, ax=None, *, score_range: tuple[float, float] = (1.0, 
         # bottom band: time in stage and touchpoints
         days = "" if not np.isfinite(r.median_days_in_stage) else f"{r.median_days_in_stage:.1f} days in stage\n(median)"
         ax.text(i, 0.95, days, ha="center", va="center", fontsize=8.5, color="0.25")
-        tps = textwrap.fill(r.top_touchpoints.replace(", ", " · ") if r.top_touchpoints else "none", 22)
+        tps = textwrap.fill(r.top_touchpoints.replace(", ", " · ") if r.top_touchpoints else "none recorded", 22)
         ax.text(i, 0.45, "top touchpoints\n" + tps, ha="center", va="center", fontsize=8, color="0.2",
                 linespacing=1.3)
+    # at a text's height the notch and the tip leave the chevron's width less ``tip``; keep a margin
+    for text in names + counts:
+        _fit(ax, text, w - 0.06 - tip - 0.08)
     # middle band: score line
     ax.plot([-0.5, k - 0.5], [1.3, 1.3], color="0.8", lw=0.8)
     ax.text(-0.66, 0.7, "touchpoints", fontsize=8, color="0.35", va="center", ha="center", rotation=90)

@@ -183,3 +183,27 @@ def test_paths_of_a_log_with_duplicate_rows_equal_those_of_the_clean_log(small_s
     pd.testing.assert_frame_equal(P.path_table(loaded), P.path_table(clean))
     a, b = attribute(loaded, n_boot=0), attribute(clean, n_boot=0)
     pd.testing.assert_frame_equal(a.summary, b.summary)
+
+
+def test_journey_map_labels_fit_inside_their_chevrons():
+    """A long stage name and a five-digit count are shrunk to the chevron, not drawn over its edges."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Polygon
+
+    ev = _log().replace({"stage": {"consideration": "consideration_and_comparison"}})
+    jm = journey_map_data(ev, ["awareness", "consideration_and_comparison", "purchase"], score_col=None)
+    fig, ax = plt.subplots(figsize=(6, 5))  # narrower than the default: forces shrinking
+    jm.plot(ax=ax)
+    renderer = fig.canvas.get_renderer()
+    chevrons = [p for p in ax.patches if isinstance(p, Polygon)]
+    labels = [t for t in ax.texts if t.get_text().replace("\n", " ") == "CONSIDERATION AND COMPARISON"
+              or t.get_text().endswith((" customers", " customer"))]
+    assert len(chevrons) == 3 and len(labels) == 4
+    for t in labels:
+        box = t.get_window_extent(renderer)
+        i = round(ax.transData.inverted().transform(((box.x0 + box.x1) / 2, 0))[0])
+        xs = ax.transData.transform(chevrons[i].get_xy())[:, 0]
+        assert xs.min() <= box.x0 and box.x1 <= xs.max(), t.get_text()
+    assert labels[1].get_text().count("\n") == 1  # too long for one line at this width: two lines
+    assert [t.get_text() for t in labels if "customer" in t.get_text()] == ["2 customers", "2 customers", "1 customer"]
+    plt.close(fig)
