@@ -5,11 +5,12 @@ string such as ``"no"`` is truthy, so an option passed as text would silently me
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
-from .errors import JourneyParameterError
+from .errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
 
 
 def is_number(value: Any) -> bool:
@@ -31,3 +32,28 @@ def flag(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise JourneyParameterError(f"{name}={value!r}; expected True or False")
     return bool(value)
+
+
+def event_note(events: Any, name: str, param: str) -> str:
+    """``""`` when an event called ``name`` occurs in ``events`` (an Ibis table); otherwise
+    a note naming the log's events, for a warning or error about a misspelt event name."""
+    from .engine import distinct_values
+
+    names = distinct_values(events, "event")
+    if name in names:
+        return ""
+    return f"{param}={name!r} does not occur in the events; events in the log: {names[:20]}"
+
+
+def warn_missing_event(events: Any, name: str, param: str, consequence: str, stacklevel: int = 3) -> None:
+    """A :class:`JourneyDataWarning` (``consequence``: what it leads to) when no event is called ``name``."""
+    note = event_note(events, name, param)
+    if note:
+        warnings.warn(f"{consequence}: {note}", JourneyDataWarning, stacklevel=stacklevel + 1)
+
+
+def no_event_error(events: Any, name: str, param: str, message: str) -> JourneyDataError:
+    """``message`` as a :class:`JourneyDataError`, with the log's event names when ``name`` is not one."""
+    note = event_note(events, name, param)
+    return JourneyDataError(message + (f"\nWhat to do: {note}; pass {param}= with the name your log uses"
+                                       if note else ""))

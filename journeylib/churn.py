@@ -51,6 +51,7 @@ import pandas as pd
 from scipy import stats
 
 from . import engine
+from .checks import warn_missing_event
 from .errors import JourneyDataError, JourneyParameterError
 from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
 from .tables import html_table
@@ -571,4 +572,6 @@ def first_order_value(events: Any, *, purchase_event: str = PURCHASE_EVENT) -> p
     p = p.mutate(k=ibis.row_number().over(ibis.window(group_by="customer_id", order_by=order)))
     out = engine.to_pandas(p.filter(p.k == 0).select("customer_id", first_order_value=p.revenue.cast("float64"))
                            .order_by("customer_id"))
+    if out.empty:
+        warn_missing_event(ev, purchase_event, "purchase_event", "no first orders")
     return out.reset_index(drop=True)

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from . import engine, health
-from .checks import is_number
+from .checks import is_number, no_event_error
 from .errors import JourneyDataError, JourneyFitError, JourneyParameterError
 from .cohorts import _day_number
 from .schema import PURCHASE_EVENT
@@ -40,10 +40,15 @@ UNITS_PER_YEAR = {u: 365.25 / d for u, d in TIME_UNITS.items()}
 
 # --------------------------------------------------------------------------- engine half
 
-def _last_purchase_day(p: ibis.Table, purchase_event: str) -> pd.Timestamp:
+def _no_purchases(t: ibis.Table, purchase_event: str) -> JourneyDataError:
+    return no_event_error(t, purchase_event, "purchase_event",
+                          f"events: no '{purchase_event}' events; expected purchases to summarise")
+
+
+def _last_purchase_day(t: ibis.Table, p: ibis.Table, purchase_event: str) -> pd.Timestamp:
     last = p.day.max().to_pandas()
     if last is None or pd.isna(last):
-        raise JourneyDataError(f"events: no '{purchase_event}' events; expected purchases to summarise")
+        raise _no_purchases(t, purchase_event)
     return pd.Timestamp(int(last) * 86400, unit="s", tz="UTC")
 
 
@@ -95,7 +100,7 @@ def customer_summary(
         cal_d = None  # the last purchase day, read off the result (no extra scan)
         calib = p
     else:
-        cal = _last_purchase_day(p, purchase_event) if calibration_end is None else _day(calibration_end)
+        cal = _last_purchase_day(t, p, purchase_event) if calibration_end is None else _day(calibration_end)
         cal_d = int(cal.timestamp() // 86400)
         calib = p.filter(p.day <= cal_d)
     # one row per purchase day (same-day purchases merged), then one per customer
@@ -124,7 +129,7 @@ def customer_summary(
     out = engine.to_pandas(agg.select(*cols))
     if cal_d is None:
         if out.empty:
-            raise JourneyDataError(f"events: no '{purchase_event}' events; expected purchases to summarise")
+            raise _no_purchases(t, purchase_event)
         cal_d = int(out["last_day"].max())
         cal = pd.Timestamp(cal_d * 86400, unit="s", tz="UTC")
     out.insert(out.columns.get_loc("recency") + 1, "T", (cal_d - out["first_day"].astype("int64")) / unit)

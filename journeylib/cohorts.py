@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import engine
 from .errors import JourneyDataError, JourneyParameterError
-from .checks import whole_number
+from .checks import no_event_error, whole_number
 from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
 from .tables import html_table
 
@@ -359,8 +359,9 @@ def cohort_table(
         # each customer is active in the first period of his own cohort: sizes come for free
         sizes = cells.loc[cells["k"] == 0, ["cohort_idx", "active"]].rename(columns={"active": "size"})
     if sizes.empty:
-        raise JourneyDataError(f"events: nobody has a {'purchase' if cohort_by == 'first_purchase' else 'event'} "
-                               f"before {end}; no cohorts to build")
+        raise no_event_error(t, purchase_event, "purchase_event",
+                             f"events: nobody has a {'purchase' if cohort_by == 'first_purchase' else 'event'} "
+                             f"before {end}; no cohorts to build")
     # full grid of cohorts x ages up to the last period, so unobserved cells exist as NaN
     last_idx = int(pd.Series(_period_index_pd(end - pd.Timedelta(microseconds=1), period)).iloc[0])
     rows = []
@@ -541,7 +542,8 @@ def repeat_purchase(
     )
     per = engine.to_pandas(per)
     if per.empty:
-        raise JourneyDataError(f"events: no '{purchase_event}' events before {end}; nothing to analyse")
+        raise no_event_error(t, purchase_event, "purchase_event",
+                             f"events: no '{purchase_event}' events before {end}; nothing to analyse")
     for col in ("first_day", "second_day"):
         per[col] = _day_to_timestamp(per[col])
     per["days_to_second"] = (per["second_day"] - per["first_day"]).dt.days

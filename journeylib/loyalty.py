@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from . import engine, health
+from .checks import no_event_error
 from .cohorts import _as_utc, _lit, _observation_end, _prepare
 from .errors import JourneyDataError, JourneyParameterError
 from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
@@ -246,7 +247,7 @@ def loyalty_effect(
     per = engine.to_pandas(per.join(last, "customer_id")).sort_values("customer_id", kind="mergesort")
     per = per.reset_index(drop=True)
     if per.empty:
-        raise JourneyDataError(f"events: no '{purchase_event}' events; nothing to compare")
+        raise no_event_error(t, purchase_event, "purchase_event", f"events: no '{purchase_event}' events; nothing to compare")
     for c in ("t0", "last_activity"):
         per[c] = _as_utc(per[c])
     per = per.merge(cu, on="customer_id", how="left")

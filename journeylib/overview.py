@@ -5,6 +5,7 @@ import ibis
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from .checks import warn_missing_event
 from .engine import to_pandas, to_table
 from .errors import JourneyDataError
 from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
@@ -28,6 +29,8 @@ def data_summary(events, *, purchase_event: str = PURCHASE_EVENT) -> pd.DataFram
         revenue=t.revenue.sum(),
         channels=t.channel.nunique(),
     )).iloc[0]
+    if not agg.orders:
+        warn_missing_event(t, purchase_event, "purchase_event", "no purchasers or orders")
     rows = [
         ("customers", f"{int(agg.customers):,}"),
         ("events", f"{int(agg.events):,}"),
@@ -63,6 +66,8 @@ def monthly_activity(events, *, purchase_event: str = PURCHASE_EVENT) -> pd.Data
     df = to_pandas(m.group_by("month").aggregate(
         active_customers=m.customer_id.nunique(), events=m.count(),
         orders=(m.event == purchase_event).cast("int64").sum()))
+    if not df["orders"].any():
+        warn_missing_event(t, purchase_event, "purchase_event", "no orders in any month")
     df["month"] = pd.to_datetime(df["month"], utc=True).dt.tz_localize(None)
     return df.sort_values("month").reset_index(drop=True)
 

@@ -14,8 +14,6 @@ compiles on DuckDB and Spark alike. The path table
 """
 from __future__ import annotations
 
-import warnings
-
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Sequence
@@ -26,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from . import buckets, engine
-from .checks import flag
-from .errors import JourneyDataWarning, JourneyParameterError
+from .checks import flag, warn_missing_event
+from .errors import JourneyParameterError
 from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
 from .stages import _events_table, _max_ts, _window_seconds
 
@@ -318,10 +316,7 @@ def journeys(
 
 def _warn_no_conversion_event(t: ibis.Table, conversion_event: str) -> None:
     """No journey converts: say so when the log has no such event at all (a misspelt name?)."""
-    names = engine.distinct_values(t, "event")
-    if conversion_event not in names:
-        warnings.warn(f"conversion_event={conversion_event!r} does not occur in the events, so no journey "
-                      f"converts; events in the log: {names[:20]}", JourneyDataWarning, stacklevel=3)
+    warn_missing_event(t, conversion_event, "conversion_event", "no journey converts", stacklevel=4)
 
 
 def path_table_expr(events: Any, **kwargs: Any) -> ibis.Table:

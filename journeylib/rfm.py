@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from . import engine
+from .checks import no_event_error
 from .cohorts import _duckdb_epoch_us, _is_duckdb_tz, _lit, _prepare, _utc
 from .errors import JourneyDataError, JourneyParameterError
 from .schema import PURCHASE_EVENT
@@ -119,7 +120,8 @@ def rfm_table(events: Any, *, as_of: Any = None, bins: int = 5, purchase_event: 
                                               monetary=p.revenue.cast("float64").fill_null(0.0).sum())
     df = engine.to_pandas(agg)
     if df.empty:
-        raise JourneyDataError(f"events: no '{purchase_event}' events before {end}; nothing to score")
+        raise no_event_error(t, purchase_event, "purchase_event",
+                             f"events: no '{purchase_event}' events before {end}; nothing to score")
     df = df.sort_values("customer_id", kind="mergesort", ignore_index=True)
     if duck:
         last = pd.Series(df["last_purchase"].to_numpy("int64").astype("datetime64[us]")).dt.tz_localize("UTC")

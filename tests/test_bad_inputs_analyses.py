@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from journeylib import (attribution, cohorts, clv, experiments, loyalty, paths, rfm, stages, survival)
-from journeylib.errors import JourneyError
+from journeylib.errors import JourneyDataError, JourneyDataWarning, JourneyError
 
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
 
@@ -156,3 +156,33 @@ def test_flags_counts_and_names_that_would_be_misread_are_refused_or_flagged():
     with pytest.warns(JourneyDataWarning, match="conversion_event='Purchase' does not occur"):
         pt = paths.path_table(SINGLE_CUSTOMER, conversion_event="Purchase")
     assert pt["conversions"].sum() == 0  # still the honest table, with the warning beside it
+
+
+def test_a_misspelt_purchase_event_names_the_events_of_the_log(small_sim):
+    """Every purchase analysis says which events the log has when purchase_event is not one of them:
+    the errors in a 'What to do' line, the summaries (which still have numbers to show) in a warning."""
+    from journeylib import churn, clv, cohorts, loyalty, overview, rfm
+
+    ev, cu = small_sim.events, small_sim.customers
+    listed = r"purchase_event='Purchase' does not occur in the events; events in the log: \['add_to_cart'"
+    for call in (lambda: rfm.rfm_table(ev, purchase_event="Purchase"),
+                 lambda: clv.customer_summary(ev, purchase_event="Purchase"),
+                 lambda: clv.customer_summary(ev, purchase_event="Purchase", holdout_end="2025-06-30"),
+                 lambda: cohorts.cohort_table(ev, purchase_event="Purchase"),
+                 lambda: cohorts.repeat_purchase(ev, purchase_event="Purchase"),
+                 lambda: loyalty.loyalty_effect(ev, cu, purchase_event="Purchase")):
+        with pytest.raises(JourneyDataError, match="What to do: " + listed):
+            call()
+    for call in (lambda: churn.first_order_value(ev, purchase_event="Purchase"),
+                 lambda: overview.data_summary(ev, purchase_event="Purchase"),
+                 lambda: overview.monthly_activity(ev, purchase_event="Purchase")):
+        with pytest.warns(JourneyDataWarning, match=listed):
+            call()
+    # purchases, but none before as_of: the error stays, without a hint about the name
+    first = ev.loc[ev["event"] == "purchase", "ts"].min()
+    with pytest.raises(JourneyDataError, match="no 'purchase' events before") as e:
+        rfm.rfm_table(ev, as_of=first)
+    assert "What to do" not in str(e.value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert churn.first_order_value(ev)["first_order_value"].gt(0).all()  # the right name: no warning
