@@ -189,7 +189,10 @@ def _id_check(t, col):
         bad = x.isnull() | (x != x.floor())
         clean = x.cast("int64").cast("string")
         return clean, bad, "a non-missing customer id (integers or text)"
-    clean = x.cast("string").strip()
+    x = x.cast("string")
+    # TRIM only ids with whitespace at an end: every character TRIM drops sorts at or
+    # below " ", and TRIM itself is a fifth of the validation pass at 10^7 events
+    clean = ibis.ifelse((x.substr(0, 1) <= " ") | (x.right(1) <= " "), x.strip(), x)
     bad = clean.isnull() | (clean == "")
     return clean, bad, "a non-missing customer id"
 

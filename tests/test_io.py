@@ -270,6 +270,17 @@ def test_ids_are_trimmed_and_the_trim_is_dropped_when_it_changes_nothing(tmp_pat
         assert "TRIM" not in ibis.to_sql(jl.load_events(str(tmp_path / "e.csv"))).upper()
 
 
+def test_ids_trimmed_like_python_strip_whatever_sits_at_their_ends():
+    """Only ids with whitespace at an end go through TRIM: the result equals str.strip of
+    the six ASCII whitespace characters on ids with tabs, newlines, inner spaces, accents."""
+    ids = ["\ta", "b\n", "\r\x0bc\x0c", "d e", " é ", "ü", "f\t \n", "!g", "~", "  h  i  ", "j "]
+    ev = pd.DataFrame({"customer_id": ids, "ts": pd.to_datetime(["2024-01-01"] * len(ids)), "event": "visit"})
+    got = jl.to_pandas(jl.load_events(ev))["customer_id"]
+    assert sorted(got) == sorted(i.strip(" \t\n\r\x0b\x0c") for i in ids)
+    with pytest.raises(JourneyDataError, match="customer_id"):  # nothing left after the trim
+        jl.load_events(ev.assign(customer_id=ids[:-1] + [" \t "]))
+
+
 def test_two_processes_loading_the_same_file_together_validate_it_once(tmp_path):
     import subprocess
     import sys

@@ -54,6 +54,14 @@ def test_dataframe_input_is_the_same_table(both, small_sim, same):
     same(a, b, sort_by=EVENT_KEYS, what="events from a DataFrame")
 
 
+def test_ids_with_whitespace_at_an_end_are_trimmed_alike(both, same):
+    ids = ["\ta", "b\n", " c ", "d e", " é ", "ü", "j "]
+    ev = pd.DataFrame({"customer_id": ids, "ts": pd.to_datetime(["2024-01-01"] * len(ids)), "event": "visit"})
+    a, b = both(lambda: jl.load_events(ev).to_pandas())
+    assert sorted(a["customer_id"]) == sorted(i.strip() for i in ids)
+    same(a, b, sort_by=EVENT_KEYS, what="trimmed ids")
+
+
 def test_partitioned_folder(both, tmp_path_factory, same):
     """A month-partitioned dataset written in chunks by simulate_to_parquet loads the same."""
     folder = simulate_to_parquet(tmp_path_factory.mktemp("parts"), 600, seed=3, chunk_customers=300,
