@@ -359,9 +359,11 @@ def cohort_table(
         # each customer is active in the first period of his own cohort: sizes come for free
         sizes = cells.loc[cells["k"] == 0, ["cohort_idx", "active"]].rename(columns={"active": "size"})
     if sizes.empty:
-        raise no_event_error(t, purchase_event, "purchase_event",
-                             f"events: nobody has a {'purchase' if cohort_by == 'first_purchase' else 'event'} "
-                             f"before {end}; no cohorts to build")
+        msg = (f"events: nobody has a {'purchase' if cohort_by == 'first_purchase' else 'event'} "
+               f"before {end}; no cohorts to build")
+        if cohort_by == "first_purchase" or active_on == "purchase":
+            raise no_event_error(t, purchase_event, "purchase_event", msg)
+        raise JourneyDataError(msg)
     # full grid of cohorts x ages up to the last period, so unobserved cells exist as NaN
     last_idx = int(pd.Series(_period_index_pd(end - pd.Timedelta(microseconds=1), period)).iloc[0])
     rows = []

@@ -247,7 +247,8 @@ def loyalty_effect(
     per = engine.to_pandas(per.join(last, "customer_id")).sort_values("customer_id", kind="mergesort")
     per = per.reset_index(drop=True)
     if per.empty:
-        raise no_event_error(t, purchase_event, "purchase_event", f"events: no '{purchase_event}' events; nothing to compare")
+        raise no_event_error(t, purchase_event, "purchase_event",
+                             f"events: no '{purchase_event}' events; nothing to compare")
     for c in ("t0", "last_activity"):
         per[c] = _as_utc(per[c])
     per = per.merge(cu, on="customer_id", how="left")
