@@ -345,12 +345,16 @@ def _kernel_config():
 
     Nothing then listens on a TCP port (ipykernel warns about every unencrypted one),
     and kernels started side by side cannot race for the same port or socket file.
+    The kernel logs only critical messages: a cell's error is reported from the notebook,
+    and what else reached the batch's console was "[IPKernelApp] ERROR | KeyboardInterrupt
+    caught in kernel", from the interrupt jupyter_client sends every kernel it shuts down.
     """
+    quiet = {"NotebookClient": {"extra_arguments": ["--IPKernelApp.log_level=CRITICAL"]}}
     if os.name != "posix":
-        yield Config()
+        yield Config(quiet)
         return
     with tempfile.TemporaryDirectory(prefix="jl-kernel-") as d:
-        yield Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(d, "k")}})
+        yield Config({**quiet, "KernelManager": {"transport": "ipc", "ip": os.path.join(d, "k")}})
 
 
 _ENGINE = "journeylib"

@@ -202,7 +202,7 @@ def test_parallel_notebooks_share_the_cores(monkeypatch):
     assert os.environ["JOURNEYLIB_DUCKDB_THREADS"] == "3"
 
 
-def test_kernels_talk_over_unix_sockets_that_are_removed_afterwards(tmp_path, capfd, monkeypatch):
+def test_kernels_talk_over_unix_sockets_that_are_removed_afterwards_and_log_quietly(tmp_path, capfd, monkeypatch):
     import nbformat
 
     if os.name != "posix":
@@ -217,15 +217,16 @@ def test_kernels_talk_over_unix_sockets_that_are_removed_afterwards(tmp_path, ca
 
     monkeypatch.setattr(report, "_kernel_config", spy)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "import json\nfrom ipykernel.connect import get_connection_file\n"
-        "info = json.load(open(get_connection_file()))\nprint(info['transport'], info['ip'])")])
+        "import json\nfrom ipykernel.connect import get_connection_file\nfrom ipykernel.kernelapp import IPKernelApp\n"
+        "info = json.load(open(get_connection_file()))\n"
+        "print(info['transport'], info['ip'], IPKernelApp.instance().log_level)")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     src = tmp_path / "where.ipynb"
     nbformat.write(nb, src)
     res = report.run_notebook(src, {}, tmp_path / "out")
     assert res.ok, res.error
     printed = "".join(json.loads(res.ipynb.read_text())["cells"][-1]["outputs"][0]["text"])
-    assert printed.split() == ["ipc", made[0]]
+    assert printed.split() == ["ipc", made[0], "50"]  # logging.CRITICAL: no shutdown-interrupt noise
     assert not Path(made[0]).parent.exists()  # the socket folder went with the kernel
     assert "without encryption" not in capfd.readouterr().err
 
