@@ -100,7 +100,9 @@ def plot_journey_map(data, ax=None, *, score_range: tuple[float, float] = (1.0, 
         # bottom band: time in stage and touchpoints
         days = "" if not np.isfinite(r.median_days_in_stage) else f"{r.median_days_in_stage:.1f} days in stage\n(median)"
         ax.text(i, 0.95, days, ha="center", va="center", fontsize=8.5, color="0.25")
-        tps = textwrap.fill(r.top_touchpoints.replace(", ", " · ") if r.top_touchpoints else "none recorded", 22)
+        # a touchpoint and its share stay on one line (textwrap never breaks at a no-break space)
+        items = [t.replace(" ", "\u00a0") for t in r.top_touchpoints.split(", ")] if r.top_touchpoints else []
+        tps = textwrap.fill(" · ".join(items) or "none recorded", 22)
         ax.text(i, 0.45, "top touchpoints\n" + tps, ha="center", va="center", fontsize=8, color="0.2",
                 linespacing=1.3)
     # at a text's height the notch and the tip leave the chevron's width less ``tip``; keep a margin

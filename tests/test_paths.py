@@ -1,6 +1,8 @@
 """Paths: hand-built event logs with known journeys, path table and Sankey links."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -137,6 +139,9 @@ def test_stage_transitions_and_journey_map():
     assert sm["pain_point"].tolist() == [False, True, False]
     assert sm.loc["awareness", "top_touchpoints"].startswith(("direct 33%", "search 33%", "social 33%"))
     ax = jm.plot()
+    lines = [ln for t in ax.texts if t.get_text().startswith("top touchpoints") for ln in t.get_text().splitlines()[1:]]
+    pieces = [p.strip(" ·") for ln in lines if ln != "none recorded" for p in ln.split(" · ")]
+    assert pieces and all(re.fullmatch(r"\S+\u00a0\d+%", p) for p in pieces), pieces  # name and share on one line
     assert "journey map" in ax.get_title(loc="left").lower()
 
 
