@@ -27,11 +27,10 @@ def _fit(ax, text, width: float, min_size: float = 6.5) -> None:
 
     A text that would need less than ``min_size`` points is broken into two lines first.
     """
-    renderer = ax.figure.canvas.get_renderer()
     (x0, _), (x1, _) = ax.transData.transform([(0, 0), (width, 0)])
 
-    def scale() -> float:
-        return (x1 - x0) / text.get_window_extent(renderer).width
+    def scale() -> float:  # the figure's own renderer measures the text, whatever the backend
+        return (x1 - x0) / text.get_window_extent().width
 
     words = text.get_text()
     if text.get_fontsize() * scale() < min_size and " " in words:
