@@ -11,7 +11,8 @@ kept for the next run). Every analysis then runs in a fresh subprocess
 (``python -m bench._analysis``), so the wall time and the peak resident memory (the
 child's VmHWM) belong to that analysis alone. The table in ``bench/RESULTS.md`` gives
 events, wall seconds, peak RSS, events per second and the ratio to the bare scan
-(``SELECT customer_id, count(*), max(ts) FROM read_parquet(...) GROUP BY 1``), plus
+(``SELECT customer_id, count(*), max(ts) FROM read_parquet(...) GROUP BY 1``) run in
+the same round (``--repeat`` rounds of every analysis once), plus
 links to the per-topic peer comparisons (``bench/RESULTS_<topic>.md``). An analysis
 whose module is missing or fails is reported as ``n/a``.
 """
@@ -126,22 +127,42 @@ def run_child(name: str, folder: Path, args: argparse.Namespace) -> dict:
 
 
 def run_size(folder: Path, info: dict, args: argparse.Namespace) -> list[dict]:
+    """Every analysis once per round, the bare scan first, ``args.repeat`` rounds.
+
+    Each round's ratio divides an analysis by the bare scan of the same round, so a
+    machine that gets busier or quieter during the run moves both sides of a ratio.
+    """
+    runs: dict[str, list[dict]] = {name: [] for name in args.analyses}
+    for k in range(args.repeat):
+        for name in args.analyses:
+            r = run_child(name, folder, args)
+            runs[name].append(r)
+            shown = f"{r['wall_s']:.2f} s, {r['peak_rss_mb']:.0f} MB" if r.get("status") == "ok" else r["detail"]
+            print(f"  round {k + 1}/{args.repeat}  {name:14s} {shown}", flush=True)
+    bare = runs.get("bare_scan", [])
     rows = []
     for name in args.analyses:
-        runs = [run_child(name, folder, args) for _ in range(args.repeat)]
-        ok = [r for r in runs if r.get("status") == "ok"]
-        if ok:
-            ok.sort(key=lambda r: r["wall_s"])
-            best = dict(ok[len(ok) // 2])  # median run
-            best["peak_rss_mb"] = max(r["peak_rss_mb"] for r in ok)
-            best["runs"] = [round(r["wall_s"], 2) for r in runs if r.get("status") == "ok"]
-        else:
-            best = runs[-1]
+        ok = [r for r in runs[name] if r.get("status") == "ok"]
+        if not ok:
+            rows.append({**runs[name][-1], "events": info["events"]})
+            continue
+        best = dict(sorted(ok, key=lambda r: r["wall_s"])[len(ok) // 2])  # median run
+        best["peak_rss_mb"] = max(r["peak_rss_mb"] for r in ok)
+        best["runs"] = [round(r["wall_s"], 2) for r in ok]
+        best["ratios"] = sorted(r["wall_s"] / b["wall_s"] for r, b in zip(runs[name], bare)
+                                if r.get("status") == b.get("status") == "ok")
         best["events"] = info["events"]
         rows.append(best)
-        shown = f"{best['wall_s']:.2f} s, {best['peak_rss_mb']:.0f} MB" if best.get("status") == "ok" else best["detail"]
-        print(f"  {name:14s} {shown}", flush=True)
     return rows
+
+
+def _ratio(r: dict) -> str:
+    """Median of the per-round ratios, with their range when there are several rounds."""
+    q = r.get("ratios") or []
+    if not q:
+        return "n/a"
+    med = q[len(q) // 2] if len(q) % 2 else (q[len(q) // 2 - 1] + q[len(q) // 2]) / 2
+    return f"{med:.1f}x" + (f" ({q[0]:.1f}-{q[-1]:.1f})" if len(q) > 1 else "")
 
 
 def peer_lines() -> list[str]:
@@ -184,17 +205,18 @@ def write_results(path: Path, machine: dict, results: dict, infos: dict, args: a
               "connection are set up before the clock starts; the analyses read the Parquet files directly, "
               "validation is the separate `load_validate` row); peak RSS is the child's high-water resident "
               "memory (VmHWM, including about 150-250 MB of Python, pandas, Ibis and DuckDB). "
-              f"Runs per cell: {args.repeat} (median shown). Ratio = wall time / bare scan of the same files.", "",
+              f"Runs per cell: {args.repeat}, in rounds (every analysis once per round, the bare scan first); "
+              "wall time: the median run. Ratio: the median over rounds of the wall time divided by the same "
+              "round's bare scan of the same files, with the lowest and highest round in brackets.", "",
               "| analysis | events | wall (s) | peak RSS (MB) | events/s | ratio to bare scan | note |",
               "|---|---:|---:|---:|---:|---:|---|"]
     for n, rows in results.items():
-        bare = next((r for r in rows if r["name"] == "bare_scan" and r.get("status") == "ok"), None)
         for r in rows:
             label = ANALYSES[r["name"]][0]
             if r.get("status") != "ok":
                 lines.append(f"| {label} | {r['events']:,} | n/a | n/a | n/a | n/a | {r.get('detail', '')} |")
                 continue
-            ratio = f"{r['wall_s'] / bare['wall_s']:.1f}x" if bare else "n/a"
+            ratio = "1.0x" if r["name"] == "bare_scan" else _ratio(r)
             eps = r["events"] / r["wall_s"] if r["wall_s"] > 0 else float("nan")
             lines.append(f"| {label} | {r['events']:,} | {r['wall_s']:.2f} | {r['peak_rss_mb']:,.0f} | "
                          f"{eps:,.0f} | {ratio} | {r.get('detail', '')} |")
