@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sizes", nargs="+", type=float, default=[1e5, 1e6, 1e7], help="event counts (e.g. 1e5 1e6)")
     ap.add_argument("--with-1e8", action="store_true", help="also run 10^8 events (long; needs ~10 GB disk)")
     ap.add_argument("--analyses", nargs="+", default=list(ANALYSES), choices=list(ANALYSES))
-    ap.add_argument("--repeat", type=int, default=1, help="runs per analysis and size (median reported)")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds: each analysis once per round, the bare scan first")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--memory-limit", default=None, help="DuckDB memory limit, e.g. 4GB")
     ap.add_argument("--temp-directory", default=None, help="where DuckDB spills (default: DuckDB's own)")
