@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import re
+import sys
 import tempfile
 import time
 import traceback
@@ -229,7 +230,7 @@ def run_all(notebooks_dir: str | Path, output_dir: str | Path = "reports", *,
         raise JourneyParameterError(f"params_dir={str(params_dir)!r}: no such folder; expected a folder of "
                                     "<notebook name>.yaml parameter files")
     out = _new_run_folder(Path(output_dir))
-    print(f"running {len(notebooks)} notebooks into {out} ({jobs} at a time)", flush=True)
+    _say(f"running {len(notebooks)} notebooks into {out} ({jobs} at a time)")
     plan = []
     for nb in notebooks:
         pfile = Path(params_dir) / f"{nb.stem}.yaml" if params_dir else None
@@ -243,14 +244,13 @@ def run_all(notebooks_dir: str | Path, output_dir: str | Path = "reports", *,
         for fut in as_completed(futures):
             res = fut.result()
             results[futures[fut]] = res
-            print(("  ok     " if res.ok else "  FAILED ") + f"{res.notebook} ({res.seconds:.1f} s)", flush=True)
-            if res.error:
-                print(f"         {res.error}", flush=True)
+            _say(("  ok     " if res.ok else "  FAILED ") + f"{res.notebook} ({res.seconds:.1f} s)"
+                 + (f"\n         {res.error}" if res.error else ""))
     ordered = [results[nb] for nb, _ in plan]
     _write_index(out, ordered)
     _point_latest(Path(output_dir), out)
     n_failed = sum(not r.ok for r in ordered)
-    print(f"{len(ordered) - n_failed} of {len(ordered)} notebooks succeeded; index: {out / 'index.html'}", flush=True)
+    _say(f"{len(ordered) - n_failed} of {len(ordered)} notebooks succeeded; index: {out / 'index.html'}")
     return ordered
 
 
@@ -301,6 +301,14 @@ def _run_one_safely(nb: Path, pfile: Path | None, out: Path, no_input: bool, tim
 HEARTBEAT_SECONDS = 60.0
 
 
+def _say(text: str) -> None:
+    """Print ``text`` and its newline in ONE write: the notebooks of a batch print from
+    several processes into the same stdout, and ``print`` writes the text and the newline
+    separately (two writes when Python runs unbuffered), so two lines could run together."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
 @contextlib.contextmanager
 def _heartbeat(name: str):
     """While a notebook runs, print which cell it is on every :data:`HEARTBEAT_SECONDS`.
@@ -326,9 +334,9 @@ def _heartbeat(name: str):
             if "index" not in state:
                 continue
             first = next((ln.strip() for ln in state["source"].splitlines() if ln.strip()), "")
-            print(f"  ...    {name}: cell {state['index'] + 1} of {state['total']} running for "
-                  f"{(time.time() - state['start']) / 60:.1f} min ({(time.time() - t0) / 60:.1f} min in all): "
-                  f"{first[:70]}", flush=True)
+            _say(f"  ...    {name}: cell {state['index'] + 1} of {state['total']} running for "
+                 f"{(time.time() - state['start']) / 60:.1f} min ({(time.time() - t0) / 60:.1f} min in all): "
+                 f"{first[:70]}")
 
     thread = threading.Thread(target=beat, daemon=True)
     thread.start()

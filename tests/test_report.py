@@ -2,6 +2,7 @@
 import contextlib
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -248,3 +249,21 @@ def test_a_long_notebook_prints_which_cell_it_is_on(tmp_path, capsys, monkeypatc
     assert any("cell 2 of 2 running for" in ln and ln.endswith("import time") for ln in beats)
     time.sleep(1.2)  # the heartbeat stopped with the notebook
     assert not capsys.readouterr().out.strip()
+
+
+def test_each_progress_line_is_one_write(monkeypatch):
+    """The notebooks of a batch print into one stdout from several processes: a line and its
+    newline go out in one write, so two lines cannot run together (print writes them apart,
+    and with PYTHONUNBUFFERED each is its own system call)."""
+    writes = []
+
+    class Recorder:
+        def write(self, s):
+            writes.append(s)
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stdout", Recorder())
+    report._say("  ok     00_journey_overview.ipynb (5.2 s)\n         ValueError: planted")
+    assert writes == ["  ok     00_journey_overview.ipynb (5.2 s)\n         ValueError: planted\n"]
