@@ -51,7 +51,7 @@ import pandas as pd
 from scipy import stats
 
 from . import engine
-from .checks import warn_missing_event
+from .checks import no_event_error, warn_missing_event
 from .errors import JourneyDataError, JourneyParameterError
 from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
 from .tables import html_table
@@ -311,9 +311,9 @@ def churn_labels(
 
 def _no_start_event(events: Any, start_event: str) -> None:
     """Raise when nobody's clock started: a misspelt ``start_event`` would give an empty table."""
-    names = engine.distinct_values(engine.to_table(events), "event")
-    raise JourneyDataError(f"start_event={start_event!r}: no customer has that event before the observation end, "
-                           f"so no clock starts; events in the log: {names[:20]}")
+    raise no_event_error(engine.to_table(events), start_event, "start_event",
+                         f"start_event={start_event!r}: no customer has that event before the observation end, "
+                         "so no clock starts")
 
 
 def churn_overview(labels: pd.DataFrame) -> pd.DataFrame:
