@@ -36,6 +36,7 @@ from .tables import html_table
 TIME_UNITS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
 """Model time units in days: day, week, month (average)."""
 UNITS_PER_YEAR = {u: 365.25 / d for u, d in TIME_UNITS.items()}
+UNIT_NAMES = {"D": "days", "W": "weeks", "M": "months"}
 
 
 # --------------------------------------------------------------------------- engine half
@@ -635,7 +636,7 @@ class CLVBootstrap:
     def reading(self) -> str:
         """The value of an average customer over the horizon, with its interval, in words."""
         est, lo, hi = self.summary.loc["CLV per customer"]
-        unit = {"D": "days", "W": "weeks", "M": "months"}.get(self.time_unit, self.time_unit)
+        unit = UNIT_NAMES.get(self.time_unit, self.time_unit)
         return (f"Expected value of an average customer over the next {self.horizon:g} {unit}: {est:,.1f} "
                 f"({self.confidence_level:.0%} CI {lo:,.1f}-{hi:,.1f}; parameter uncertainty only), discounted at "
                 f"{self.discount_rate:.0%} a year.")
@@ -745,7 +746,7 @@ class CalibrationCheck:
     @property
     def reading(self) -> str:
         """Actual vs predicted holdout purchases in one sentence."""
-        unit = {"D": "days", "W": "weeks", "M": "months"}.get(self.time_unit, self.time_unit)
+        unit = UNIT_NAMES.get(self.time_unit, self.time_unit)
         gap = self.total_predicted / self.total_actual - 1 if self.total_actual else float("nan")
         return (f"Holdout ({self.duration:.3g} {unit}): actual {self.total_actual:,.0f} repeat purchase days, "
                 f"predicted {self.total_predicted:,.0f} ({gap:+.0%}).")
@@ -760,7 +761,7 @@ class CalibrationCheck:
         ax.plot(xs, self.table["actual"], "o-", label="actual", color="#4c72b0")
         ax.plot(xs, self.table["predicted"], "s--", label="BG/NBD predicted", color="#dd8452")
         ax.set_xticks(xs, lab)
-        unit = {"D": "days", "W": "weeks", "M": "months"}.get(self.time_unit, self.time_unit)
+        unit = UNIT_NAMES.get(self.time_unit, self.time_unit)
         ax.set(xlabel="repeat purchases in calibration period",
                ylabel=f"mean purchases in holdout ({self.duration:.3g} {unit})",
                title="Calibration vs holdout: conditional expectations")

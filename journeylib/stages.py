@@ -201,9 +201,9 @@ class FunnelResult:
         import matplotlib.pyplot as plt
 
         s = self._summary
-        if ax is None:  # grouped bars get a row of height each, so their labels do not overlap
-            rows = len(self.stages) * (s["group"].nunique() if self.by else 1)
-            _, ax = plt.subplots(figsize=(8, (0.6 * rows if not self.by else 0.24 * rows + 0.6 * len(self.stages)) + 1.2))
+        if ax is None:  # each group's bar gets height of its own, so their labels do not overlap
+            n_groups = s["group"].nunique() if self.by else 0
+            _, ax = plt.subplots(figsize=(8, len(self.stages) * (0.6 + 0.24 * n_groups) + 1.2))
         y = np.arange(len(self.stages))
         if self.by is None:
             counts = s["customers"].to_numpy(dtype=float)
