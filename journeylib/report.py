@@ -532,7 +532,7 @@ _CSS = """<style>
 .jl-health .pass{color:#1a7f37}.jl-health .fail{color:#cf222e;font-weight:bold}
 .jl-title{font-size:16px;margin:4px 0}
 .jl-banner{background:#ffebe9;border:2px solid #cf222e;padding:8px;margin-bottom:8px;color:#82071e}
-.jp-OutputArea-output pre{white-space:pre-wrap;overflow-wrap:break-word}
+.jp-OutputArea-output pre{white-space:pre-wrap;word-break:normal;overflow-wrap:break-word}
 </style>"""
 
 
