@@ -274,7 +274,8 @@ class CohortTable:
         ax.set(xlabel=f"{unit}s since acquisition", ylabel="share of cohort active",
                title="Retention curves by acquisition cohort", ylim=(0, 1.05))
         ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
-        ax.legend(fontsize=7, ncol=2, title="cohort")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # whole periods, not "2.5 months"
+        ax.legend(fontsize=7, ncol=2, title=f"cohort (latest {len(ret)})")
         return ax
 
     def __repr__(self) -> str:

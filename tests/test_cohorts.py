@@ -49,7 +49,9 @@ def test_retention_triangle_cell_by_cell(tiny):
     assert "CohortTable" in repr(c) and "<table" in c._repr_html_()
     ax = c.plot(kind="retention")
     assert ax.get_xlabel() == "months since acquisition"
-    assert c.plot_curves().get_ylabel() == "share of cohort active"
+    curves = c.plot_curves()
+    assert curves.get_ylabel() == "share of cohort active"
+    assert all(float(t).is_integer() for t in curves.get_xticks())  # whole months on the axis
 
 
 def test_first_activity_cohorts_ignore_outbound_events(tiny):
