@@ -92,7 +92,7 @@ def ensure_data(data_dir: Path, n_events: int, seed: int) -> tuple[Path, dict]:
     customers = max(int(round(n_events / EVENTS_PER_CUSTOMER)), 100)
     print(f"simulating {customers:,} customers (~{n_events:,} events) into {folder} ...", flush=True)
     t = time.perf_counter()
-    code = ("import sys; from journeylib.simulate import simulate_to_parquet; "
+    code = ("import sys; from journeylib.simulate.journeys import simulate_to_parquet; "
             f"simulate_to_parquet({str(folder)!r}, {customers}, seed={seed}, progress=False)")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
     files = sorted((folder / "events").glob("*/*.parquet"))

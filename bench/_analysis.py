@@ -115,7 +115,7 @@ def _jl(opts: argparse.Namespace):
 def _tables(folder: Path, opts: argparse.Namespace, *names: str):
     """Raw canonical tables (the simulator writes the canonical schema; validation is timed apart)."""
     _jl(opts)
-    from journeylib import engine
+    from journeylib.core import engine
 
     return [engine.to_table(_glob(folder, n), table=n) for n in names]
 
@@ -133,7 +133,7 @@ def load_validate(folder: Path, opts: argparse.Namespace):
 
 def funnel(folder: Path, opts: argparse.Namespace):
     (ev,) = _tables(folder, opts, "events")
-    from journeylib.stages import funnel as f
+    from journeylib.journeys.stages import funnel as f
 
     def run() -> str:
         s = f(ev, window=30).summary
@@ -144,7 +144,7 @@ def funnel(folder: Path, opts: argparse.Namespace):
 
 def transitions(folder: Path, opts: argparse.Namespace):
     (ev,) = _tables(folder, opts, "events")
-    from journeylib.stages import stage_transitions
+    from journeylib.journeys.stages import stage_transitions
 
     def run() -> str:
         r = stage_transitions(ev)
@@ -155,8 +155,8 @@ def transitions(folder: Path, opts: argparse.Namespace):
 
 def paths_markov(folder: Path, opts: argparse.Namespace):
     (ev,) = _tables(folder, opts, "events")
-    from journeylib.attribution import attribute
-    from journeylib.paths import path_table
+    from journeylib.journeys.attribution import attribute
+    from journeylib.journeys.paths import path_table
 
     def run() -> str:
         pt = path_table(ev)
@@ -169,10 +169,10 @@ def paths_markov(folder: Path, opts: argparse.Namespace):
 def survival(folder: Path, opts: argparse.Namespace):
     ev, cu = _tables(folder, opts, "events", "customers")
     try:
-        from journeylib.churn import churn_counts
+        from journeylib.retention.churn import churn_counts
     except ImportError:
-        from journeylib.survival import churn_counts
-    from journeylib.survival import kaplan_meier
+        from journeylib.retention.survival import churn_counts
+    from journeylib.retention.survival import kaplan_meier
 
     def run() -> str:
         cnt = churn_counts(ev, cu, by=["segment"], churn_after=60)
@@ -184,7 +184,7 @@ def survival(folder: Path, opts: argparse.Namespace):
 
 def ab_readout(folder: Path, opts: argparse.Namespace):
     ev, asg = _tables(folder, opts, "events", "assignments")
-    from journeylib.experiments import ab_readout as readout
+    from journeylib.experiments.readout import ab_readout as readout
 
     def run() -> str:
         r = readout(asg, ev)
@@ -196,7 +196,7 @@ def ab_readout(folder: Path, opts: argparse.Namespace):
 
 def cohorts(folder: Path, opts: argparse.Namespace):
     (ev,) = _tables(folder, opts, "events")
-    from journeylib.cohorts import cohort_table
+    from journeylib.loyalty.cohorts import cohort_table
 
     def run() -> str:
         cohort_table(ev, period="M")
@@ -207,7 +207,7 @@ def cohorts(folder: Path, opts: argparse.Namespace):
 
 def rfm(folder: Path, opts: argparse.Namespace):
     (ev,) = _tables(folder, opts, "events")
-    from journeylib.rfm import rfm_table
+    from journeylib.loyalty.rfm import rfm_table
 
     def run() -> str:
         r = rfm_table(ev)
@@ -218,7 +218,7 @@ def rfm(folder: Path, opts: argparse.Namespace):
 
 def bgnbd(folder: Path, opts: argparse.Namespace):
     (ev,) = _tables(folder, opts, "events")
-    from journeylib.clv import BetaGeoFitter, customer_summary
+    from journeylib.loyalty.clv import BetaGeoFitter, customer_summary
 
     def run() -> str:
         s = customer_summary(ev)

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 import journeylib as jl
-from journeylib import attribution as A
-from journeylib import paths as P
+from journeylib.journeys import attribution as A
+from journeylib.journeys import paths as P
 
 
 def rss_mb() -> float:

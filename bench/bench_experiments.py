@@ -39,7 +39,7 @@ def generate(folder: Path, n_events: int, seed: int = 1) -> dict:
     import numpy as np
     import pandas as pd
 
-    from journeylib.simulate import simulate_journeys
+    from journeylib.simulate.journeys import simulate_journeys
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "events").mkdir(exist_ok=True)
@@ -84,8 +84,8 @@ def _peak_rss_mb() -> float:
 def measure(folder: Path, what: str) -> dict:
     import ibis
 
-    from journeylib import engine
-    from journeylib import experiments as ex
+    from journeylib.core import engine
+    from journeylib.experiments import readout as ex
 
     import statsmodels.stats.multitest  # noqa: F401  (imports are not part of the timing)
     from scipy import integrate, optimize, stats  # noqa: F401

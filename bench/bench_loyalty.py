@@ -76,10 +76,10 @@ def main() -> None:
     args = ap.parse_args()
 
     import journeylib as jl
-    from journeylib import engine
-    from journeylib.clv import BetaGeoFitter, customer_summary
-    from journeylib.cohorts import cohort_table
-    from journeylib.rfm import rfm_table
+    from journeylib.core import engine
+    from journeylib.loyalty.clv import BetaGeoFitter, customer_summary
+    from journeylib.loyalty.cohorts import cohort_table
+    from journeylib.loyalty.rfm import rfm_table
 
     tmp = None
     if args.data:
@@ -89,7 +89,7 @@ def main() -> None:
         path = tmp / "events.parquet"
         _, t_gen = timed(lambda: make_log(args.customers, args.seed, path))
     else:
-        from journeylib.simulate import simulate_to_parquet
+        from journeylib.simulate.journeys import simulate_to_parquet
 
         tmp = Path(tempfile.mkdtemp(prefix="bench_loyalty_sim_"))
         _, t_gen = timed(lambda: simulate_to_parquet(tmp, args.customers, seed=args.seed, progress=False))

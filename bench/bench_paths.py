@@ -11,7 +11,7 @@ Both sides read the same month-partitioned Parquet files that ``python -m bench`
 (``bench/data/events_1e6`` and ``events_1e7``) and count stage-to-stage transitions
 between consecutive staged events of each customer (outbound touches left out):
 
-* ours:  :func:`journeylib.stages.stage_transitions` (DuckDB window ``lag``);
+* ours:  :func:`journeylib.journeys.stages.stage_transitions` (DuckDB window ``lag``);
 * peer:  pandas reads the files, ``Eventstream(df)`` (sorts every path) and
          ``transition_graph_data(edge_weight="count")``.
 
@@ -71,8 +71,8 @@ def ours(folder: Path) -> dict:
     from bench._analysis import _glob, peak_rss_mb
 
     import journeylib as jl
-    from journeylib import engine
-    from journeylib.stages import stage_transitions
+    from journeylib.core import engine
+    from journeylib.journeys.stages import stage_transitions
 
     jl.connect()
     ev = engine.to_table(_glob(folder, "events"), table="events")

@@ -62,7 +62,7 @@ def run_step(step: str, folder: Path) -> dict:
     import ibis
 
     import journeylib as jl
-    from journeylib import survival as sv
+    from journeylib.retention import survival as sv
 
     con = jl.connect()
     ev_path, cu_path = str(folder / "events.parquet"), str(folder / "customers.parquet")

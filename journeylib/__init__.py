@@ -1,20 +1,21 @@
-"""journeylib: customer-journey analytics (funnels, attribution, survival, A/B tests, loyalty)."""
-from .engine import connect, to_pandas
-from .errors import (JourneyDataError, JourneyDataWarning, JourneyError, JourneyFitError,
-                     JourneyParameterError)
-from .io import load_assignments, load_customers, load_events
-from .schema import DEFAULT_STAGES
+"""journeylib: customer-journey analytics (funnels, attribution, survival, A/B tests, loyalty).
+
+``import journeylib as jl`` gives every analysis at the top level (``jl.funnel``,
+``jl.kaplan_meier``, ``jl.ab_readout``, ``jl.rfm_table``, ...); the same functions live
+in their family: ``jl.journeys``, ``jl.retention``, ``jl.experiments``, ``jl.loyalty``,
+with ``jl.core`` (loading, engine, errors), ``jl.report`` and ``jl.simulate`` beside them.
+"""
+from . import core, experiments, journeys, loyalty, report, retention, simulate
+from .core import *  # noqa: F401,F403
+from .experiments import *  # noqa: F401,F403
+from .journeys import *  # noqa: F401,F403
+from .loyalty import *  # noqa: F401,F403
+from .report import pseudonymize, setup_notebook
+from .retention import *  # noqa: F401,F403
+from .simulate import *  # noqa: F401,F403
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "connect", "to_pandas", "load_events", "load_customers", "load_assignments",
-    "JourneyError", "JourneyDataError", "JourneyDataWarning", "JourneyFitError",
-    "JourneyParameterError", "DEFAULT_STAGES",
-]
-
-from .datasets import Dataset, cdnow_events_path, load_dataset  # noqa: E402
-from .simulate import SimulatedData, simulate_journeys  # noqa: E402
-from .notebook import setup_notebook  # noqa: E402
-
-__all__ += ["Dataset", "load_dataset", "cdnow_events_path", "simulate_journeys", "SimulatedData", "setup_notebook"]
+__all__ = ["core", "journeys", "retention", "experiments", "loyalty", "report", "simulate",
+           *core.__all__, *journeys.__all__, *retention.__all__, *experiments.__all__, *loyalty.__all__,
+           "setup_notebook", "pseudonymize", *simulate.__all__]

@@ -17,7 +17,7 @@ def _validation_cache(tmp_path_factory):
     """Validation results are cached per session in a temporary folder, never in ~/.cache."""
     import os
 
-    from journeylib import validation_cache
+    from journeylib.core import validation_cache
 
     os.environ[validation_cache.ENV_VAR] = str(tmp_path_factory.mktemp("validation_cache"))
 

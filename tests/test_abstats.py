@@ -7,8 +7,8 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
-from journeylib import abstats
-from journeylib.errors import JourneyParameterError
+from journeylib.experiments import statistics as abstats
+from journeylib.core.errors import JourneyParameterError
 
 N_SIM = 4000  # A/A experiments per coverage check: binomial sd of the coverage = 0.0034
 

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from journeylib import attribution as A
-from journeylib import buckets
-from journeylib import paths as P
-from journeylib.errors import JourneyDataError, JourneyParameterError
+from journeylib.journeys import attribution as A
+from journeylib.core import buckets
+from journeylib.journeys import paths as P
+from journeylib.core.errors import JourneyDataError, JourneyParameterError
 
 CLASSIC = pd.DataFrame({
     "path": ["Google Ads", "Mailing", "Google Ads > Mailing", "Google Ads"],

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import journeylib as jl
-from journeylib.errors import JourneyDataError, JourneyDataWarning
+from journeylib.core.errors import JourneyDataError, JourneyDataWarning
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 
@@ -90,8 +90,10 @@ LOADABLE = sorted(n for n, (loader, outcome, _, _) in CASES.items() if outcome !
 @pytest.mark.parametrize("name", LOADABLE)
 def test_every_analysis_runs_on_each_loadable_corpus_file(name):
     """Files that load (odd but valid) go through every analysis: a result or a JourneyError."""
-    from journeylib import attribution, clv, cohorts, paths, rfm, stages, survival
-    from journeylib.errors import JourneyError
+    from journeylib.journeys import attribution, paths, stages
+    from journeylib.loyalty import clv, cohorts, rfm
+    from journeylib.retention import survival
+    from journeylib.core.errors import JourneyError
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -7,8 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from journeylib import (attribution, cohorts, clv, experiments, loyalty, paths, rfm, stages, survival)
-from journeylib.errors import JourneyDataError, JourneyDataWarning, JourneyError
+from journeylib.journeys import attribution, paths, stages
+from journeylib.loyalty import cohorts, clv, programme as loyalty, rfm
+from journeylib.experiments import readout as experiments
+from journeylib.retention import survival
+from journeylib.core.errors import JourneyDataError, JourneyDataWarning, JourneyError
 
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
 
@@ -45,7 +48,7 @@ def test_zero_conversions():
     assert isinstance(res, JourneyError) and "no conversions" in str(res)
     fun = stages.funnel(NO_CONVERSIONS).summary
     assert fun.set_index("stage").loc["purchase", "customers"] == 0
-    from journeylib.errors import JourneyDataWarning
+    from journeylib.core.errors import JourneyDataWarning
 
     with pytest.warns(JourneyDataWarning, match="no journey converts"):  # the log has no purchase at all
         pt = paths.path_table(NO_CONVERSIONS)
@@ -133,7 +136,7 @@ def test_an_empty_event_frame_gives_an_explained_error_or_an_empty_result():
 
 
 def test_parameters_that_would_silently_change_the_result_are_refused():
-    from journeylib import overview
+    from journeylib.journeys import overview
 
     for n_boot in (-1, 1.5, True):
         res = run(attribution.attribute, SINGLE_CUSTOMER, n_boot=n_boot)
@@ -143,8 +146,8 @@ def test_parameters_that_would_silently_change_the_result_are_refused():
 
 
 def test_flags_counts_and_names_that_would_be_misread_are_refused_or_flagged():
-    from journeylib import io
-    from journeylib.errors import JourneyDataWarning
+    from journeylib.core import load as io
+    from journeylib.core.errors import JourneyDataWarning
 
     for fn, kw in ((stages.funnel, {"closed": "no"}), (stages.stage_transitions, {"collapse_repeats": "yes"}),
                    (paths.path_table, {"collapse_repeats": 1}), (paths.path_table, {"partitions": 0}),
@@ -161,7 +164,9 @@ def test_flags_counts_and_names_that_would_be_misread_are_refused_or_flagged():
 def test_a_misspelt_purchase_event_names_the_events_of_the_log(small_sim):
     """Every purchase analysis says which events the log has when purchase_event is not one of them:
     the errors in a 'What to do' line, the summaries (which still have numbers to show) in a warning."""
-    from journeylib import churn, clv, cohorts, loyalty, overview, rfm
+    from journeylib.retention import churn
+    from journeylib.loyalty import clv, cohorts, programme as loyalty, rfm
+    from journeylib.journeys import overview
 
     ev, cu = small_sim.events, small_sim.customers
     listed = r"purchase_event='Purchase' does not occur in the events; events in the log: \['add_to_cart'"

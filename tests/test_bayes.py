@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from journeylib import bayes
-from journeylib.errors import JourneyParameterError
+from journeylib.experiments import bayes
+from journeylib.core.errors import JourneyParameterError
 
 
 def evan_miller_prob_b_beats_a(a_a, b_a, a_b, b_b):

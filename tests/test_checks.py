@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from journeylib.checks import flag, is_number, whole_number
-from journeylib.errors import JourneyParameterError
+from journeylib.core.checks import flag, is_number, whole_number
+from journeylib.core.errors import JourneyParameterError
 
 
 def test_numbers_whole_numbers_and_flags():

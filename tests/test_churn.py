@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 import journeylib as jl
-from journeylib import churn
-from journeylib.errors import JourneyDataError, JourneyParameterError
+from journeylib.retention import churn
+from journeylib.core.errors import JourneyDataError, JourneyParameterError
 
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
 
@@ -116,7 +116,7 @@ def test_labels_brute_force(small_sim):
     ev = small_sim.events
     lab = churn.churn_labels(ev, churn_after=60).set_index("customer_id")
     end = ev["ts"].max()
-    act = ev[~ev["event"].isin(jl.schema.OUTBOUND_EVENTS)]
+    act = ev[~ev["event"].isin(jl.core.schema.OUTBOUND_EVENTS)]
     rng = np.random.default_rng(0)
     ids = rng.choice(act["customer_id"].unique(), 300, replace=False)
     for cid in ids:
@@ -157,7 +157,7 @@ def test_observable_censoring_is_unbiased_last_activity_is_not():
     complete-data retention; censoring at the last activity overstates it.
     """
     sim = jl.simulate_journeys(15000, seed=1)
-    from journeylib import survival as sv
+    from journeylib.retention import survival as sv
 
     full = churn.churn_labels(sim.events, start_event="purchase")
     cohort = full.loc[full["start"] < T0 + pd.Timedelta(days=150), "customer_id"]

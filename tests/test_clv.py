@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 
 import journeylib as jl
-from journeylib import clv
-from journeylib.clv import (BetaGeoFitter, GammaGammaFitter, calibration_holdout, clv_bootstrap,
+from journeylib.loyalty import clv
+from journeylib.loyalty.clv import (BetaGeoFitter, GammaGammaFitter, calibration_holdout, clv_bootstrap,
                             customer_lifetime_value, customer_summary)
-from journeylib.errors import JourneyDataError, JourneyFitError, JourneyParameterError
-from journeylib.paths_config import CDNOW_DIR
+from journeylib.core.errors import JourneyDataError, JourneyFitError, JourneyParameterError
+from journeylib.core.locations import CDNOW_DIR
 
 # Fader, Hardie & Lee (2005) and Fader & Hardie (2013), CDNOW 1/10 sample
 BGNBD_REF = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -236,7 +236,7 @@ def test_bgnbd_gradient_matches_finite_differences():
 
 def test_compress_gives_the_distinct_rows_and_their_counts():
     """The likelihood's sufficient statistics, against numpy's row-wise unique."""
-    from journeylib.clv import _compress
+    from journeylib.loyalty.clv import _compress
 
     rng = np.random.default_rng(1)
     cols = [rng.integers(0, 5, 2000).astype(float), rng.integers(0, 3, 2000) / 7, rng.integers(0, 4, 2000) * 1.5]

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from journeylib.cohorts import cohort_table, repeat_purchase
-from journeylib.errors import JourneyDataError, JourneyParameterError
+from journeylib.loyalty.cohorts import cohort_table, repeat_purchase
+from journeylib.core.errors import JourneyDataError, JourneyParameterError
 
 
 @pytest.fixture
@@ -127,7 +127,7 @@ def test_repeat_purchase_by_channel(small_sim):
 
 def test_day_numbers_to_timestamps_with_many_missing_days():
     """The conversion repeat_purchase uses; pandas' float unit cast fails at random here (pandas#58419)."""
-    from journeylib.cohorts import _day_to_timestamp
+    from journeylib.loyalty.cohorts import _day_to_timestamp
 
     rng = np.random.default_rng(5)
     days = pd.Series(rng.integers(-3000, 30000, 300_000).astype(float))
@@ -139,7 +139,7 @@ def test_day_numbers_to_timestamps_with_many_missing_days():
 
 
 def test_repeat_window_and_dates_must_be_what_they_say(tiny):
-    from journeylib.rfm import rfm_table
+    from journeylib.loyalty.rfm import rfm_table
 
     for bad in ("90", 2.5, 0):
         with pytest.raises(JourneyParameterError, match="within_days"):

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from journeylib import engine
-from journeylib.errors import JourneyParameterError
+from journeylib.core import engine
+from journeylib.core.errors import JourneyParameterError
 
 
 def _frame(seed: int = 3) -> pd.DataFrame:

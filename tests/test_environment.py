@@ -4,7 +4,7 @@ import tomllib
 
 import yaml
 
-from journeylib.paths_config import PROJ_ROOT
+from journeylib.core.locations import PROJ_ROOT
 
 # pip name -> conda-forge name where they differ
 CONDA_NAME = {"duckdb": "python-duckdb", "ibis-framework": "ibis-duckdb"}

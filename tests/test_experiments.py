@@ -8,9 +8,9 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 import journeylib as jl
-from journeylib import experiments as ex
-from journeylib import health
-from journeylib.errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
+from journeylib.experiments import readout as ex
+from journeylib.core import health
+from journeylib.core.errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
 
 WINDOW = pd.Timedelta(days=28)
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import journeylib as jl
-from journeylib.errors import JourneyDataError, JourneyDataWarning
+from journeylib.core.errors import JourneyDataError, JourneyDataWarning
 
 
 @pytest.fixture
@@ -106,15 +106,15 @@ def test_repeated_row_hash_alone_drops_nothing(frame):
     """A repeated hash only triggers the exact comparison; distinct rows stay distinct."""
     import warnings
 
-    from journeylib.io import _drop_duplicates
+    from journeylib.core.load import _drop_duplicates
 
     frame = frame.rename(columns={"user": "customer_id", "time": "ts"})
-    t = jl.engine.to_table(frame)
+    t = jl.core.engine.to_table(frame)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         out, n, customers = _drop_duplicates(t, "events", 4, n_hashes=3)  # as if two rows' hashes collided
     assert n == 4 and out is t and customers == []
-    dup = jl.engine.to_table(pd.concat([frame, frame.iloc[[0]]], ignore_index=True))
+    dup = jl.core.engine.to_table(pd.concat([frame, frame.iloc[[0]]], ignore_index=True))
     with pytest.warns(JourneyDataWarning, match="dropped 1 exact duplicate rows of 5"):
         out, n, customers = _drop_duplicates(dup, "events", 5, n_hashes=4)
     assert n == 4 and customers == [frame["customer_id"].iloc[0]]
@@ -210,7 +210,7 @@ def test_each_connection_spills_into_a_folder_of_its_own(tmp_path, monkeypatch):
 
 
 def test_validation_of_identical_files_is_reused_and_an_edit_is_checked_again(tmp_path, monkeypatch):
-    from journeylib import health, io, validation_cache
+    from journeylib.core import health, load as io, validation_cache
 
     monkeypatch.setenv(validation_cache.ENV_VAR, str(tmp_path / "cache"))
     ev = tmp_path / "events.csv"
@@ -290,7 +290,7 @@ def test_two_processes_loading_the_same_file_together_validate_it_once(tmp_path)
     passes = tmp_path / "passes.txt"
     code = f"""
 import time, journeylib as jl
-from journeylib import io
+from journeylib.core import load as io
 real = io._run_checks
 def slow(*a, **k):
     with open({str(passes)!r}, "a") as fh:
@@ -310,7 +310,7 @@ print(len(jl.to_pandas(jl.load_events({str(ev)!r}))))
 
 def test_a_validation_that_dropped_duplicates_is_reused_with_the_same_rows_and_warning(tmp_path, monkeypatch):
     """Duplicates are cached with the customers that had them: the reuse drops the same rows."""
-    from journeylib import io, validation_cache
+    from journeylib.core import load as io, validation_cache
 
     monkeypatch.setenv(validation_cache.ENV_VAR, str(tmp_path / "cache"))
     rows = ["a,2024-01-01 10:00,visit,", "a,2024-01-01 10:00,visit,", "b,2024-01-02 10:00,purchase,9.5",
@@ -346,7 +346,7 @@ def test_a_file_uri_loads_like_the_local_folder(small_dir):
 
 def test_a_uri_without_wildcards_is_listed_not_taken_as_given(small_dir):
     """DuckDB's glob returns a wildcard-free object-store path as given; the engine is asked to list it."""
-    from journeylib.engine import _listing_glob, list_files
+    from journeylib.core.engine import _listing_glob, list_files
 
     assert _listing_glob("s3://b/lake/events.parquet") == "s3://b/lake/events.parque[t]"
     assert _listing_glob("s3://b/lake/events/*/*.parquet") == "s3://b/lake/events/*/*.parquet"

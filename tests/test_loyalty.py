@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 import journeylib as jl
-from journeylib.errors import JourneyDataError
-from journeylib.loyalty import _gamma_on_sums, _window_counts, loyalty_effect
+from journeylib.core.errors import JourneyDataError
+from journeylib.loyalty.programme import _gamma_on_sums, _window_counts, loyalty_effect
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_gamma_fit_on_order_sums_equals_the_order_level_fit():
     """Estimates, clustered covariance and intervals equal statsmodels' fit on every order."""
     import statsmodels.api as sm
 
-    from journeylib.loyalty import _row
+    from journeylib.loyalty.programme import _row
 
     rng = np.random.default_rng(1)
     rows = []
@@ -105,7 +105,7 @@ def test_result_object_and_plots(effect):
 
 def test_window_counts_by_hand():
     ts = pd.to_datetime(["2024-01-01", "2024-01-20", "2024-02-05", "2024-02-10", "2024-03-20", "2024-05-01"], utc=True)
-    p = jl.engine.to_table(pd.DataFrame({"customer_id": "a", "ts": ts, "event": "purchase", "revenue": 1.0}))
+    p = jl.core.engine.to_table(pd.DataFrame({"customer_id": "a", "ts": ts, "event": "purchase", "revenue": 1.0}))
     win = pd.DataFrame({"pair": [0], "customer_id": ["a"], "lo": pd.to_datetime(["2024-01-01"], utc=True),
                         "mid": pd.to_datetime(["2024-02-05"], utc=True), "hi": pd.to_datetime(["2024-04-01"], utc=True)})
     got = _window_counts(p, win).iloc[0]
@@ -143,7 +143,7 @@ def _brute_eligible(i, cohort, t0, last, joined, members, w):
 def test_matched_controls_are_eligible_distinct_and_as_many_as_possible(draws):
     import numpy as np
 
-    from journeylib.loyalty import _matched_controls
+    from journeylib.loyalty.programme import _matched_controls
 
     rng = np.random.default_rng(5)
     n, day, w = 3000, 86_400 * 10**9, 30 * 86_400 * 10**9
@@ -166,7 +166,7 @@ def test_matched_controls_are_eligible_distinct_and_as_many_as_possible(draws):
 def test_matched_controls_pick_each_eligible_customer_equally_often():
     import numpy as np
 
-    from journeylib.loyalty import _matched_controls
+    from journeylib.loyalty.programme import _matched_controls
 
     # one member, 10 eligible customers and 30 ineligible ones in its cohort; 5 picked per run
     day = 86_400 * 10**9

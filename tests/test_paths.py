@@ -6,10 +6,10 @@ import re
 import pandas as pd
 import pytest
 
-from journeylib import buckets
-from journeylib import paths as P
-from journeylib.errors import JourneyParameterError
-from journeylib.stages import journey_map_data, stage_transitions
+from journeylib.core import buckets
+from journeylib.journeys import paths as P
+from journeylib.core.errors import JourneyParameterError
+from journeylib.journeys.stages import journey_map_data, stage_transitions
 
 
 def _log():
@@ -146,7 +146,7 @@ def test_stage_transitions_and_journey_map():
 
 
 def test_partitioned_path_table_equals_the_single_pass(small_sim):
-    from journeylib import paths
+    from journeylib.journeys import paths
 
     whole = paths.path_table(small_sim.events, partitions=1)
     split = paths.path_table(small_sim.events, partitions=4)
@@ -176,14 +176,14 @@ def test_paths_of_a_log_with_duplicate_rows_equal_those_of_the_clean_log(small_s
     import warnings
 
     import journeylib as jl
-    from journeylib.attribution import attribute
+    from journeylib.journeys.attribution import attribute
 
     monkeypatch.setenv("JOURNEYLIB_CACHE_DIR", "")
     clean = small_sim.events
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loaded = jl.load_events(pd.concat([clean, clean.iloc[:40]], ignore_index=True))
-    assert not P._reads_a_table(loaded) and P._reads_a_table(jl.engine.to_table(clean))
+    assert not P._reads_a_table(loaded) and P._reads_a_table(jl.core.engine.to_table(clean))
     pd.testing.assert_frame_equal(P.journeys(loaded), P.journeys(clean))
     pd.testing.assert_frame_equal(P.path_table(loaded), P.path_table(clean))
     a, b = attribute(loaded, n_boot=0), attribute(clean, n_boot=0)

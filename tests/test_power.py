@@ -7,8 +7,8 @@ import pytest
 from statsmodels.stats.power import NormalIndPower, TTestIndPower
 from statsmodels.stats.proportion import samplesize_proportions_2indep_onetail
 
-from journeylib import power
-from journeylib.errors import JourneyParameterError
+from journeylib.experiments import power
+from journeylib.core.errors import JourneyParameterError
 
 
 @pytest.mark.parametrize("d,ratio,alt", [(0.2, 1, "two-sided"), (0.1, 2, "two-sided"), (0.3, 1, "larger")])

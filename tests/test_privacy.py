@@ -1,6 +1,6 @@
 import pandas as pd
 
-from journeylib.privacy import pseudonym, pseudonymize
+from journeylib.report.privacy import pseudonym, pseudonymize
 
 
 def test_ids_are_replaced_consistently_and_other_personal_columns_dropped():
@@ -27,7 +27,7 @@ def test_show_ids_must_be_a_boolean():
     """A string such as "no" is truthy: taken as is it would show every id."""
     import pytest
 
-    from journeylib.errors import JourneyParameterError
+    from journeylib.core.errors import JourneyParameterError
 
     with pytest.raises(JourneyParameterError, match="show_ids"):
         pseudonymize(pd.DataFrame({"customer_id": ["C1"]}), show_ids="no")

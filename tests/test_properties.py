@@ -8,9 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from journeylib import abstats, attribution, stages, survival
-from journeylib.errors import JourneyDataError
-from journeylib.schema import DEFAULT_STAGES
+from journeylib.experiments import statistics as abstats
+from journeylib.journeys import attribution, stages
+from journeylib.retention import survival
+from journeylib.core.errors import JourneyDataError
+from journeylib.core.schema import DEFAULT_STAGES
 
 CHANNELS = ["search", "email", "social", "direct"]
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
@@ -128,7 +130,7 @@ def test_relative_lift_ci_contains_estimate(m1, se1, m0, se0):
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_path_table_does_not_depend_on_row_order(small_sim, seed):
-    from journeylib import paths
+    from journeylib.journeys import paths
 
     ev = small_sim.events
     a = paths.path_table(ev).sort_values("path").reset_index(drop=True)

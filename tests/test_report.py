@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from journeylib import cli, report
-from journeylib.errors import JourneyParameterError
+from journeylib.report import cli, runner as report
+from journeylib.core.errors import JourneyParameterError
 
 FIX = Path(__file__).parent / "fixtures"
 OK, RAISES = FIX / "ok.ipynb", FIX / "raises.ipynb"
@@ -30,7 +30,7 @@ def test_value_checked_against_default_type(capsys, tmp_path, name, value, expec
 
 
 def test_a_notebook_is_a_path_or_the_name_of_one_of_the_kit(capsys, tmp_path, monkeypatch):
-    from journeylib.paths_config import NOTEBOOKS_DIR
+    from journeylib.core.locations import NOTEBOOKS_DIR
 
     assert report.resolve_notebook("02_retention_survival") == NOTEBOOKS_DIR / "02_retention_survival.ipynb"
     assert report.resolve_notebook("03_ab_test.ipynb") == NOTEBOOKS_DIR / "03_ab_test.ipynb"
@@ -142,7 +142,7 @@ def test_concurrent_run_alls_do_not_clobber_each_other(tmp_path):
 def test_inputs_are_byte_identical_after_a_run(small_dir, tmp_path):
     import hashlib
 
-    from journeylib.paths_config import NOTEBOOKS_DIR
+    from journeylib.core.locations import NOTEBOOKS_DIR
 
     digests = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in Path(small_dir).glob("*")}
     res = report.run_notebook(NOTEBOOKS_DIR / "00_journey_overview.ipynb", {"data_dir": str(small_dir)}, tmp_path)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from journeylib.errors import JourneyParameterError
-from journeylib.rfm import rfm_migration, rfm_segments, rfm_table, segment_name
+from journeylib.core.errors import JourneyParameterError
+from journeylib.loyalty.rfm import rfm_migration, rfm_segments, rfm_table, segment_name
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from journeylib import sequential
+from journeylib.experiments import sequential
 
 N_SIM, N_USERS = 2000, 1000
 
@@ -77,7 +77,7 @@ def test_optimal_tau2_makes_boundary_narrowest_at_horizon():
 
 
 def test_a_mixing_variance_that_is_not_positive_is_refused():
-    from journeylib.errors import JourneyParameterError
+    from journeylib.core.errors import JourneyParameterError
 
     for tau2 in (-1.0, 0.0, float("nan")):
         with pytest.raises(JourneyParameterError, match="tau2"):

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import journeylib as jl
-from journeylib.paths_config import SAMPLE_DIR
+from journeylib.core.locations import SAMPLE_DIR
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_bundled_sample_is_the_documented_simulation():
 
 
 def test_chunked_simulation_is_partitioned_by_month_and_loads_as_one_dataset(tmp_path):
-    from journeylib.simulate import simulate_to_parquet
+    from journeylib.simulate.journeys import simulate_to_parquet
 
     simulate_to_parquet(tmp_path, 900, chunk_customers=400, progress=False)
     assert len(list((tmp_path / "customers").glob("*.parquet"))) == 3
@@ -107,8 +107,8 @@ def test_chunked_simulation_is_partitioned_by_month_and_loads_as_one_dataset(tmp
 
 
 def test_a_customer_count_that_is_not_a_positive_whole_number_is_refused(tmp_path):
-    from journeylib.errors import JourneyParameterError
-    from journeylib.simulate import simulate_to_parquet
+    from journeylib.core.errors import JourneyParameterError
+    from journeylib.simulate.journeys import simulate_to_parquet
 
     for bad in (0, -5, 2.5, "10"):
         with pytest.raises(JourneyParameterError, match="n_customers"):

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from journeylib.errors import JourneyDataError, JourneyParameterError
-from journeylib.stages import funnel
+from journeylib.core.errors import JourneyDataError, JourneyParameterError
+from journeylib.journeys.stages import funnel
 
 STAGES = ("a", "b", "c")
 
@@ -187,9 +187,9 @@ def test_funnel_errors_and_display(small_sim):
 def test_stage_transitions_brute_force(small_sim, collapse, per_bucket, monkeypatch):
     """Counts and the share of customers who ever move back, against a pandas sort + shift;
     also counted in customer-hash buckets, as logs over 20 million events are."""
-    from journeylib import buckets
-    from journeylib.schema import DEFAULT_STAGES, ORDER_KEYS, OUTBOUND_EVENTS
-    from journeylib.stages import stage_transitions
+    from journeylib.core import buckets
+    from journeylib.core.schema import DEFAULT_STAGES, ORDER_KEYS, OUTBOUND_EVENTS
+    from journeylib.journeys.stages import stage_transitions
 
     if per_bucket:
         monkeypatch.setattr(buckets, "EVENTS_PER_BUCKET", 4000)  # ~15,000 staged events: 4 buckets
@@ -212,7 +212,7 @@ def test_stage_transitions_brute_force(small_sim, collapse, per_bucket, monkeypa
 
 
 def test_journey_map_from_an_existing_funnel_equals_computing_it(small_sim):
-    from journeylib.stages import journey_map_data
+    from journeylib.journeys.stages import journey_map_data
 
     st = ["awareness", "consideration", "cart", "purchase"]
     own = journey_map_data(small_sim.events, st, window=30)
@@ -227,7 +227,7 @@ def test_journey_map_from_an_existing_funnel_equals_computing_it(small_sim):
 def test_stage_transitions_break_ties_by_stage_name():
     """Equal timestamp, event and channel: the stage *name* orders the two events
     (schema.ORDER_KEYS), whatever the rows' order or the journey order of the stages."""
-    from journeylib.stages import stage_transitions
+    from journeylib.journeys.stages import stage_transitions
 
     ev = _ev([
         ("1", "2024-01-02", "cart"),

@@ -9,9 +9,9 @@ from lifelines.datasets import load_rossi, load_waltons
 from lifelines.statistics import logrank_test, multivariate_logrank_test, proportional_hazard_test
 
 import journeylib as jl
-from journeylib import health
-from journeylib import survival as sv
-from journeylib.errors import JourneyDataError, JourneyParameterError
+from journeylib.core import health
+from journeylib.retention import survival as sv
+from journeylib.core.errors import JourneyDataError, JourneyParameterError
 
 # Rossi recidivism data, Cox model with all covariates: Fox (2002), "Cox Proportional-
 # Hazards Regression for Survival Data", Appendix to An R and S-PLUS Companion to

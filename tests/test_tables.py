@@ -3,7 +3,7 @@ import re
 
 import pandas as pd
 
-from journeylib.tables import html_table, styled
+from journeylib.core.display import html_table, styled
 
 
 def test_html_table_formats_counts_shares_and_missing_values_and_escapes_text():
@@ -44,7 +44,7 @@ def test_html_table_of_a_reset_pivot_has_one_header_per_column():
 def test_styled_says_what_it_needs():
     import pytest
 
-    from journeylib.errors import JourneyParameterError
+    from journeylib.core.errors import JourneyParameterError
 
     with pytest.raises(JourneyParameterError, match=r"DataFrame.*\.summary"):
         styled([1, 2])

@@ -31,9 +31,11 @@ import pandas as pd
 from moto.server import ThreadedMotoServer
 
 import journeylib as jl
-from journeylib import attribution, clv, cohorts, experiments, paths, rfm, stages
-from journeylib import survival as sv
-from journeylib.simulate import simulate_to_parquet
+from journeylib.journeys import attribution, paths, stages
+from journeylib.loyalty import clv, cohorts, rfm
+from journeylib.experiments import readout as experiments
+from journeylib.retention import survival as sv
+from journeylib.simulate.journeys import simulate_to_parquet
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"  # the checkout's copy
 PORT = 5555

@@ -7,8 +7,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from journeylib import report
-from journeylib.paths_config import NOTEBOOKS_DIR
+from journeylib.report import runner as report
+from journeylib.core.locations import NOTEBOOKS_DIR
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import journeylib as jl
-from journeylib import engine
+from journeylib.core import engine
 
 RTOL = 1e-9  # sums and other floating results; counts and labels must be equal exactly
 

@@ -35,9 +35,11 @@ pytestmark = pytest.mark.spark
 # One analysis per area; the same code runs on the cluster (driver subprocess) and on DuckDB here.
 ANALYSES = """
 import journeylib as jl
-from journeylib import churn, experiments, paths, stages
-from journeylib.clv import customer_summary
-from journeylib.cohorts import cohort_table
+from journeylib.retention import churn
+from journeylib.experiments import readout as experiments
+from journeylib.journeys import paths, stages
+from journeylib.loyalty.clv import customer_summary
+from journeylib.loyalty.cohorts import cohort_table
 
 
 def analyses(data_dir):

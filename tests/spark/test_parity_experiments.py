@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from journeylib import experiments as ex
+from journeylib.experiments import readout as ex
 
 pytestmark = pytest.mark.spark
 

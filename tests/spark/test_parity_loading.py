@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import journeylib as jl
-from journeylib.errors import JourneyDataError, JourneyDataWarning
-from journeylib.simulate import simulate_to_parquet
+from journeylib.core.errors import JourneyDataError, JourneyDataWarning
+from journeylib.simulate.journeys import simulate_to_parquet
 
 pytestmark = pytest.mark.spark
 
@@ -87,7 +87,7 @@ def test_csv_events(both, same):
     """The real CDNOW purchase log (CSV) loads to the same table."""
     path = jl.cdnow_events_path() if hasattr(jl, "cdnow_events_path") else None
     if path is None:
-        from journeylib.datasets import cdnow_events_path
+        from journeylib.simulate.datasets import cdnow_events_path
         path = cdnow_events_path()
     a, b = both(lambda: jl.load_events(path).to_pandas())
     assert len(a) > 1000
@@ -160,7 +160,7 @@ def test_bad_input_corpus_csv(both, name, pattern):
 
 def test_shift_within_one_sort_on_duckdb_equals_the_partitioned_window_on_spark(both, small_sim, same):
     """engine.shift_within sorts once on DuckDB and partitions on Spark: same previous/next rows."""
-    from journeylib import engine
+    from journeylib.core import engine
 
     def run():
         t = jl.load_events(small_sim.events.head(5000))

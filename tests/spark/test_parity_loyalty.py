@@ -19,11 +19,11 @@ import pandas as pd
 import pytest
 
 import journeylib as jl
-from journeylib.clv import BetaGeoFitter, customer_summary
-from journeylib.cohorts import cohort_table, repeat_purchase
-from journeylib.loyalty import loyalty_effect
-from journeylib.rfm import rfm_migration, rfm_segments, rfm_table
-from journeylib.schema import OUTBOUND_EVENTS
+from journeylib.loyalty.clv import BetaGeoFitter, customer_summary
+from journeylib.loyalty.cohorts import cohort_table, repeat_purchase
+from journeylib.loyalty.programme import loyalty_effect
+from journeylib.loyalty.rfm import rfm_migration, rfm_segments, rfm_table
+from journeylib.core.schema import OUTBOUND_EVENTS
 
 pytestmark = pytest.mark.spark
 

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 import journeylib as jl
-from journeylib import attribution, overview, paths, stages
-from journeylib.schema import OUTBOUND_EVENTS
+from journeylib.journeys import attribution, overview, paths, stages
+from journeylib.core.schema import OUTBOUND_EVENTS
 
 pytestmark = pytest.mark.spark
 

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 import journeylib as jl
-from journeylib import churn
-from journeylib import survival as sv
+from journeylib.retention import churn
+from journeylib.retention import survival as sv
 
 pytestmark = pytest.mark.spark
 
@@ -201,7 +201,7 @@ def test_spark_session_time_zone_does_not_matter(spark_con, datasets, labels, sa
     win-back episodes: the engine half works on instants (epoch microseconds), not wall-clock
     fields. (Timestamp *columns* fetched as such, e.g. customer attributes joined to the labels,
     come back from Spark as wall-clock time of the session zone: keep the session in UTC.)"""
-    from journeylib import experiments as ex
+    from journeylib.experiments import readout as ex
 
     session = spark_con._session
     before = session.conf.get("spark.sql.session.timeZone")

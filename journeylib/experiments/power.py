@@ -25,9 +25,9 @@ import math
 import numpy as np
 from scipy import optimize, stats
 
-from .abstats import check_alternative, check_level, norm_cdf, norm_ppf, norm_sf
-from .checks import is_number
-from .errors import JourneyParameterError
+from .statistics import check_alternative, check_level, norm_cdf, norm_ppf, norm_sf
+from ..core.checks import is_number
+from ..core.errors import JourneyParameterError
 
 
 def _z(alpha: float, power: float, alternative: str) -> tuple[float, float]:

@@ -38,8 +38,8 @@ import nbformat
 import yaml
 from traitlets.config import Config
 
-from .errors import JourneyParameterError
-from .health import ENV_VAR
+from ..core.errors import JourneyParameterError
+from ..core.health import ENV_VAR
 
 KEY_LIBRARIES = ("journeylib", "pandas", "numpy", "ibis-framework", "duckdb", "statsmodels", "lifelines",
                  "scipy", "seaborn", "papermill")
@@ -50,7 +50,7 @@ _TYPES = {"int": int, "float": float, "bool": bool, "str": str, "list": list, "d
 
 def resolve_notebook(notebook: str | Path) -> Path:
     """The notebook file: a path, or the name of one of the kit's notebooks (``02_retention_survival``)."""
-    from .paths_config import NOTEBOOKS_DIR
+    from ..core.locations import NOTEBOOKS_DIR
 
     path = Path(notebook)
     bare = path.parent == Path(".")  # a bare name may be the kit's; a path is taken as given

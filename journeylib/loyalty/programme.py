@@ -42,12 +42,12 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from . import engine, health
-from .checks import no_event_error
+from ..core import engine, health
+from ..core.checks import no_event_error
 from .cohorts import _as_utc, _lit, _observation_end, _prepare
-from .errors import JourneyDataError, JourneyParameterError
-from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
-from .tables import html_table
+from ..core.errors import JourneyDataError, JourneyParameterError
+from ..core.schema import OUTBOUND_EVENTS, PURCHASE_EVENT
+from ..core.display import html_table
 
 Z95 = NormalDist().inv_cdf(0.975)
 
@@ -176,7 +176,7 @@ def _customers_frame(customers: Any, joined_col: str) -> pd.DataFrame:
         parsed = pd.to_datetime(j, utc=True, errors="coerce", format="ISO8601")
         bad = j.notna() & parsed.isna()
         if bad.any():
-            from .errors import data_error
+            from ..core.errors import data_error
             raise data_error(joined_col, int(bad.sum()), len(df), "a timestamp or missing (non-member)",
                              df[bad], table="customers")
         j = parsed
@@ -482,7 +482,7 @@ class _Estimate(NamedTuple):
 
 def _retention(per: pd.DataFrame, end: pd.Timestamp, churn_after_days: int, sample: int | None,
                seed: int) -> list[dict]:
-    from .survival import cox
+    from ..retention.survival import cox
 
     d = pd.DataFrame({"customer_id": per["customer_id"], "start": per["t0"], "joined": per["joined"],
                       "member": per["member"].astype(float)})

@@ -50,11 +50,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import engine
-from .checks import no_event_error, warn_missing_event
-from .errors import JourneyDataError, JourneyParameterError
-from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
-from .tables import html_table
+from ..core import engine
+from ..core.checks import no_event_error, warn_missing_event
+from ..core.errors import JourneyDataError, JourneyParameterError
+from ..core.schema import OUTBOUND_EVENTS, PURCHASE_EVENT
+from ..core.display import html_table
 
 DAY = 86_400_000_000  # microseconds: the engine works on integer epoch microseconds
 CENSOR_MODES = ("observable", "last_activity")

@@ -59,11 +59,11 @@ import pyarrow.compute as pc
 import pandas as pd
 from scipy import sparse
 
-from . import buckets, engine
-from .errors import JourneyDataError, JourneyParameterError
-from .checks import whole_number
+from ..core import buckets, engine
+from ..core.errors import JourneyDataError, JourneyParameterError
+from ..core.checks import whole_number
 from .paths import SEP, _path_of, _touch_item, touch_rows_expr
-from .tables import html_table
+from ..core.display import html_table
 
 __all__ = [
     "RULE_MODELS", "ALL_MODELS", "AttributionResult", "attribute", "as_path_table", "markov_removal_effects",
@@ -661,7 +661,7 @@ def stage_path_table(events: Any, from_stage: str, to_stage: str, *, touch_col: 
 def _stage_path_tables(events: Any, transitions: Sequence[tuple[str, str]], touch_col: str, window: Any,
                        exclude_events: Sequence[str] | None) -> dict[tuple[str, str], pd.DataFrame]:
     """:func:`stage_path_table` of several transitions, sharing one grouped pass per customer bucket."""
-    from .schema import OUTBOUND_EVENTS
+    from ..core.schema import OUTBOUND_EVENTS
     from .stages import _events_table, _window_seconds
 
     win = _window_seconds(window)
@@ -779,7 +779,7 @@ def stage_attribution(
     -------
     StageAttributionResult
     """
-    from .schema import DEFAULT_STAGES, PURCHASE_EVENT
+    from ..core.schema import DEFAULT_STAGES, PURCHASE_EVENT
     from .stages import _check_stages
 
     if transitions is None:

@@ -5,10 +5,10 @@ import ibis
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .checks import warn_missing_event
-from .engine import to_pandas, to_table
-from .errors import JourneyDataError
-from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
+from ..core.checks import warn_missing_event
+from ..core.engine import to_pandas, to_table
+from ..core.errors import JourneyDataError
+from ..core.schema import OUTBOUND_EVENTS, PURCHASE_EVENT
 
 
 def data_summary(events, *, purchase_event: str = PURCHASE_EVENT) -> pd.DataFrame:

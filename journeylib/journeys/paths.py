@@ -23,10 +23,10 @@ import ibis.expr.operations as ops
 import numpy as np
 import pandas as pd
 
-from . import buckets, engine
-from .checks import flag, warn_missing_event
-from .errors import JourneyParameterError
-from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
+from ..core import buckets, engine
+from ..core.checks import flag, warn_missing_event
+from ..core.errors import JourneyParameterError
+from ..core.schema import OUTBOUND_EVENTS, PURCHASE_EVENT
 from .stages import _events_table, _max_ts, _window_seconds
 
 __all__ = ["SEP", "journeys", "journeys_expr", "journey_aggregate", "path_table", "path_table_expr", "path_table_of",

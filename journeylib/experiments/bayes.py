@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import integrate, stats
 
-from .abstats import check_level, norm_cdf, norm_ppf
-from .errors import JourneyParameterError
+from .statistics import check_level, norm_cdf, norm_ppf
+from ..core.errors import JourneyParameterError
 
 
 def beta_binomial(x1: int, n1: int, x0: int, n0: int, *, prior: tuple[float, float] = (1.0, 1.0),

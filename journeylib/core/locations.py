@@ -1,7 +1,7 @@
 """Project paths in one place (cookiecutter-data-science style)."""
 from pathlib import Path
 
-PROJ_ROOT = Path(__file__).resolve().parents[1]
+PROJ_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = PROJ_ROOT / "data"
 SAMPLE_DIR = DATA_DIR / "sample"
 CDNOW_DIR = DATA_DIR / "cdnow"

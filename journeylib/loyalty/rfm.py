@@ -33,12 +33,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import engine
-from .checks import no_event_error
+from ..core import engine
+from ..core.checks import no_event_error
 from .cohorts import _duckdb_epoch_us, _is_duckdb_tz, _lit, _prepare, _utc
-from .errors import JourneyDataError, JourneyParameterError
-from .schema import PURCHASE_EVENT
-from .tables import html_table
+from ..core.errors import JourneyDataError, JourneyParameterError
+from ..core.schema import PURCHASE_EVENT
+from ..core.display import html_table
 
 SEGMENT_ORDER = ("champions", "loyal", "potential loyalists", "new customers", "promising", "need attention",
                  "about to sleep", "cannot lose them", "at risk", "hibernating")

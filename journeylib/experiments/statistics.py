@@ -37,8 +37,8 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from .errors import JourneyParameterError
-from .tables import html_table
+from ..core.errors import JourneyParameterError
+from ..core.display import html_table
 
 ALTERNATIVES = ("two-sided", "greater", "less")
 

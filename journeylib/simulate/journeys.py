@@ -51,8 +51,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .checks import whole_number
-from .schema import CHANNELS, DEFAULT_STAGES
+from ..core.checks import whole_number
+from ..core.schema import CHANNELS, DEFAULT_STAGES
 
 ACQUISITION_SHARE = {"search": 0.26, "social": 0.20, "email": 0.10, "paid_ads": 0.18, "referral": 0.10, "direct": 0.16}
 TOUCH_SHARE = {"search": 0.22, "social": 0.20, "email": 0.14, "paid_ads": 0.18, "referral": 0.10, "direct": 0.16}

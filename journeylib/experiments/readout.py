@@ -30,13 +30,14 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from . import abstats, bayes, health, power, sequential
-from .checks import flag
-from .churn import _micros
-from .engine import distinct_values, to_pandas, to_table
-from .errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
-from .schema import PURCHASE_EVENT
-from .tables import html_table
+from . import bayes, power, sequential, statistics
+from ..core import health
+from ..core.checks import flag
+from ..retention.churn import _micros
+from ..core.engine import distinct_values, to_pandas, to_table
+from ..core.errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
+from ..core.schema import PURCHASE_EVENT
+from ..core.display import html_table
 
 KINDS = ("conversion", "count", "sum", "ratio")
 _DAY_US = 86_400_000_000
@@ -324,46 +325,46 @@ def _compare(kind: str, c: Mapping[str, np.ndarray], v: Mapping[str, np.ndarray]
     out: dict[str, np.ndarray] = {}
     can_cuped = use_cuped and kind != "ratio" and np.all(np.isfinite(c["s_x"])) and np.all(np.isfinite(v["s_x"]))
     if kind == "ratio":
-        mc, vc = abstats.ratio_stats(c["n"], c["s_y"], c["s_d"], c["ss_y"], c["ss_d"], c["s_yd"])
-        mv, vv = abstats.ratio_stats(v["n"], v["s_y"], v["s_d"], v["ss_y"], v["ss_d"], v["s_yd"])
+        mc, vc = statistics.ratio_stats(c["n"], c["s_y"], c["s_d"], c["ss_y"], c["ss_d"], c["s_yd"])
+        mv, vv = statistics.ratio_stats(v["n"], v["s_y"], v["s_d"], v["ss_y"], v["ss_d"], v["s_yd"])
         se_c, se_v = np.sqrt(vc), np.sqrt(vv)
-        res = abstats.z_inference(mv - mc, np.sqrt(vc + vv), alternative=alternative, confidence_level=level)
+        res = statistics.z_inference(mv - mc, np.sqrt(vc + vv), alternative=alternative, confidence_level=level)
         res["df"] = np.full_like(mc, np.inf)
         test = "delta-method z"
     else:
-        mc, var_c = abstats.mean_var(c["n"], c["s_y"], c["ss_y"])
-        mv, var_v = abstats.mean_var(v["n"], v["s_y"], v["ss_y"])
+        mc, var_c = statistics.mean_var(c["n"], c["s_y"], c["ss_y"])
+        mv, var_v = statistics.mean_var(v["n"], v["s_y"], v["ss_y"])
         out["raw_se"] = np.sqrt(var_c / c["n"] + var_v / v["n"])
         if can_cuped:
             stack = lambda key: np.stack([c[key], v[key]], axis=-1)
-            adj_m, adj_v, theta = abstats.cuped_vectorised(*(stack(k) for k in ("n", "s_y", "ss_y", "s_x", "ss_x", "s_xy")))
+            adj_m, adj_v, theta = statistics.cuped_vectorised(*(stack(k) for k in ("n", "s_y", "ss_y", "s_x", "ss_x", "s_xy")))
             out["mean_control_raw"], out["mean_variant_raw"] = mc, mv
             mc, mv, var_c, var_v = adj_m[..., 0], adj_m[..., 1], adj_v[..., 0], adj_v[..., 1]
             out["theta"] = theta
             # pre-period balance between the arms (Welch test on the covariate)
-            pxc, pvc = abstats.mean_var(c["n"], c["s_x"], c["ss_x"])
-            pxv, pvv = abstats.mean_var(v["n"], v["s_x"], v["ss_x"])
-            out["pre_balance_pvalue"] = abstats.welch_test(pxv, pvv, v["n"], pxc, pvc, c["n"])["pvalue"]
+            pxc, pvc = statistics.mean_var(c["n"], c["s_x"], c["ss_x"])
+            pxv, pvv = statistics.mean_var(v["n"], v["s_x"], v["ss_x"])
+            out["pre_balance_pvalue"] = statistics.welch_test(pxv, pvv, v["n"], pxc, pvc, c["n"])["pvalue"]
             n_all = c["n"] + v["n"]
-            _, vy = abstats.mean_var(n_all, c["s_y"] + v["s_y"], c["ss_y"] + v["ss_y"])
-            _, vx = abstats.mean_var(n_all, c["s_x"] + v["s_x"], c["ss_x"] + v["ss_x"])
-            cxy = abstats.covariance(n_all, c["s_x"] + v["s_x"], c["s_y"] + v["s_y"], c["s_xy"] + v["s_xy"])
+            _, vy = statistics.mean_var(n_all, c["s_y"] + v["s_y"], c["ss_y"] + v["ss_y"])
+            _, vx = statistics.mean_var(n_all, c["s_x"] + v["s_x"], c["ss_x"] + v["ss_x"])
+            cxy = statistics.covariance(n_all, c["s_x"] + v["s_x"], c["s_y"] + v["s_y"], c["s_xy"] + v["s_xy"])
             with np.errstate(divide="ignore", invalid="ignore"):
                 out["pre_correlation"] = cxy / np.sqrt(vx * vy)
         se_c, se_v = np.sqrt(var_c / c["n"]), np.sqrt(var_v / v["n"])
         if kind == "conversion" and not can_cuped:
-            res = abstats.two_proportion_test(v["s_y"], v["n"], c["s_y"], c["n"], alternative=alternative,
+            res = statistics.two_proportion_test(v["s_y"], v["n"], c["s_y"], c["n"], alternative=alternative,
                                               confidence_level=level)
             res["df"] = np.full_like(mc, np.inf)
             test = "two-proportion z"
         else:
-            res = abstats.welch_test(mv, var_v, v["n"], mc, var_c, c["n"], alternative=alternative,
+            res = statistics.welch_test(mv, var_v, v["n"], mc, var_c, c["n"], alternative=alternative,
                                      confidence_level=level)
             test = "Welch t" + (" (CUPED)" if can_cuped else "")
         if can_cuped:
             with np.errstate(divide="ignore", invalid="ignore"):
                 out["variance_reduction"] = 1 - res["se"] ** 2 / out["raw_se"] ** 2
-    rel = abstats.relative_lift(mv, se_v, mc, se_c, alternative=alternative, confidence_level=level)
+    rel = statistics.relative_lift(mv, se_v, mc, se_c, alternative=alternative, confidence_level=level)
     out.update(mean_control=mc, mean_variant=mv, se_control=se_c, se_variant=se_v, estimate=res["estimate"],
                se=res["se"], df=res["df"], statistic=res["statistic"], pvalue=res["pvalue"],
                ci_low=res["ci_low"], ci_high=res["ci_high"], rel_lift=rel["estimate"], rel_se=rel["se"],
@@ -431,12 +432,12 @@ class ABResult:
         if confidence_level is None:
             return (self.ci_low, self.ci_high)
         if self.df == np.inf or not np.isfinite(self.df):
-            r = abstats.z_inference(self.estimate, self.se, alternative=self.alternative,
+            r = statistics.z_inference(self.estimate, self.se, alternative=self.alternative,
                                     confidence_level=confidence_level)
         else:
             from scipy import stats
 
-            a = 1 - abstats.check_level(confidence_level)
+            a = 1 - statistics.check_level(confidence_level)
             q = stats.t.ppf(1 - a / 2 if self.alternative == "two-sided" else 1 - a, self.df)
             lo, hi = self.estimate - q * self.se, self.estimate + q * self.se
             r = {"ci_low": lo if self.alternative != "less" else -np.inf,
@@ -526,8 +527,8 @@ def _make_result(exp: str, metric: str, kind: str, control: str, variant: str, s
         b = {k: float(x) for k, x in bayes.normal_posterior(mv, se_v, mc, se_c, credible_level=level).items()}
     se = _scalar(r["se"])
     pw = power.achieved_power(mde * mc, se, alpha=alpha, alternative=alternative) if mde else float("nan")
-    za = abstats.norm_ppf(1 - alpha / 2 if alternative == "two-sided" else 1 - alpha)
-    detectable = float((za + abstats.norm_ppf(0.8)) * se / abs(mc)) if mc else float("nan")
+    za = statistics.norm_ppf(1 - alpha / 2 if alternative == "two-sided" else 1 - alpha)
+    detectable = float((za + statistics.norm_ppf(0.8)) * se / abs(mc)) if mc else float("nan")
     get = lambda k: _scalar(r[k]) if k in r else float("nan")
     return ABResult(
         experiment=exp, metric=metric, kind=kind, variant=variant, control=control, segment=segment,
@@ -555,7 +556,7 @@ class Readout:
     """
 
     results: tuple[ABResult, ...]
-    srm: tuple[abstats.SRMResult, ...]
+    srm: tuple[statistics.SRMResult, ...]
     family: str
     alpha: float
     note: str = ""
@@ -573,8 +574,8 @@ class Readout:
         df.insert(0, "family", fam.values if self.family != "none" else "single")
         df["p_holm"], df["p_bh"] = np.nan, np.nan
         for _, idx in df.groupby(fam.values).groups.items():
-            df.loc[idx, "p_holm"] = abstats.adjust_pvalues(df.loc[idx, "pvalue"], "holm")
-            df.loc[idx, "p_bh"] = abstats.adjust_pvalues(df.loc[idx, "pvalue"], "fdr_bh")
+            df.loc[idx, "p_holm"] = statistics.adjust_pvalues(df.loc[idx, "pvalue"], "holm")
+            df.loc[idx, "p_bh"] = statistics.adjust_pvalues(df.loc[idx, "pvalue"], "fdr_bh")
         df["significant_holm"] = df["p_holm"] < self.alpha
         return df
 
@@ -672,7 +673,7 @@ class Readout:
 # --- stats half entry points ------------------------------------------------------------
 
 def _srm_for(exp: str, counts: pd.Series, planned: Mapping[str, float] | None,
-             threshold: float) -> abstats.SRMResult:
+             threshold: float) -> statistics.SRMResult:
     variants = list(counts.index)
     share = None
     if planned is not None:
@@ -681,7 +682,7 @@ def _srm_for(exp: str, counts: pd.Series, planned: Mapping[str, float] | None,
             raise JourneyParameterError(f"planned_split[{exp!r}] has no share for variant(s) {missing}; "
                                         f"expected shares for {variants}")
         share = [planned[v] for v in variants]
-    return abstats.srm_test(counts.to_numpy(), share, experiment=exp, variants=variants, threshold=threshold)
+    return statistics.srm_test(counts.to_numpy(), share, experiment=exp, variants=variants, threshold=threshold)
 
 
 def readout_from_stats(
@@ -724,8 +725,8 @@ def readout_from_stats(
     min_n
         Smallest arm size before the sequential test starts looking.
     """
-    abstats.check_alternative(alternative)
-    abstats.check_level(alpha, "alpha")
+    statistics.check_alternative(alternative)
+    statistics.check_level(alpha, "alpha")
     if family not in ("experiment", "all", "none"):
         raise JourneyParameterError(f"family={family!r}; expected 'experiment', 'all' or 'none'")
     need = {"experiment", "variant", "entry_day", "metric", "kind", *_SUMS}

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .paths_config import NOTEBOOKS_DIR, REPORTS_DIR, SAMPLE_DIR
+from ..core.locations import NOTEBOOKS_DIR, REPORTS_DIR, SAMPLE_DIR
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,12 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     ra.add_argument("--with-input", dest="no_input", action="store_false", default=True)
 
     args = parser.parse_args(argv)
-    from . import report
-    from .errors import JourneyError
+    from . import runner
+    from ..core.errors import JourneyError
 
     try:
         if args.command == "simulate":
-            from .simulate import simulate_journeys, simulate_to_parquet
+            from ..simulate.journeys import simulate_journeys, simulate_to_parquet
 
             if args.partitioned:
                 print(f"wrote {simulate_to_parquet(args.out, args.customers, seed=args.seed)}")
@@ -54,12 +54,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {len(data.events):,} events of {args.customers:,} customers to {folder}")
             return 0
         if args.command == "run":
-            params = report.parse_cli_parameters(args.notebook, args.parameter, args.parameters_file)
-            result = report.run_notebook(args.notebook, params, args.output_dir,
+            params = runner.parse_cli_parameters(args.notebook, args.parameter, args.parameters_file)
+            result = runner.run_notebook(args.notebook, params, args.output_dir,
                                          no_input=args.no_input, timeout=args.timeout)
             print(result.describe())
             return 0 if result.ok else 1
-        results = report.run_all(args.notebooks_dir, args.output_dir, params_dir=args.params_dir,
+        results = runner.run_all(args.notebooks_dir, args.output_dir, params_dir=args.params_dir,
                                  jobs=args.jobs, no_input=args.no_input, timeout=args.timeout)
         return 0 if all(r.ok for r in results) else 1
     except JourneyError as exc:

@@ -20,11 +20,11 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
-from . import engine
-from .errors import JourneyDataError, JourneyParameterError
-from .checks import no_event_error, whole_number
-from .schema import OUTBOUND_EVENTS, PURCHASE_EVENT
-from .tables import html_table
+from ..core import engine
+from ..core.errors import JourneyDataError, JourneyParameterError
+from ..core.checks import no_event_error, whole_number
+from ..core.schema import OUTBOUND_EVENTS, PURCHASE_EVENT
+from ..core.display import html_table
 
 PERIODS = {"W": "week", "M": "month", "Q": "quarter"}
 _MONDAY = 345600  # epoch seconds of Monday 1970-01-05

@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from .abstats import check_level
-from .errors import JourneyParameterError
-from .tables import html_table
+from .statistics import check_level
+from ..core.errors import JourneyParameterError
+from ..core.display import html_table
 
 
 @lru_cache(maxsize=32)

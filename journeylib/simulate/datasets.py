@@ -8,10 +8,10 @@ from typing import Any
 
 import ibis
 
-from . import engine
-from .errors import JourneyDataError
-from .io import load_assignments, load_customers, load_events
-from .paths_config import CDNOW_DIR, SAMPLE_DIR
+from ..core import engine
+from ..core.errors import JourneyDataError
+from ..core.load import load_assignments, load_customers, load_events
+from ..core.locations import CDNOW_DIR, SAMPLE_DIR
 
 
 @dataclass(frozen=True)

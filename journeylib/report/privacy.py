@@ -13,7 +13,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from .checks import flag
+from ..core.checks import flag
 
 _SALT = secrets.token_bytes(16)
 PERSONAL_COLUMNS: tuple[str, ...] = ("customer_id", "email", "name", "phone", "address", "ip")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 import warnings
 
-from .errors import JourneyDataWarning
+from ..core.errors import JourneyDataWarning
 
 _original_showwarning = warnings.showwarning
 

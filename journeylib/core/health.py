@@ -18,7 +18,7 @@ _STATE: dict[str, list[dict[str, Any]]] = {"inputs": [], "checks": []}
 
 def record_input(table: str, source: Any, n_rows: int, digest: str | None = None) -> None:
     """Note a loaded table: where it came from, its row count and content hash."""
-    from .io import content_hash
+    from .load import content_hash
 
     if isinstance(source, (str, os.PathLike)):
         name = str(source)

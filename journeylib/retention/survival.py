@@ -23,12 +23,12 @@ from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 from lifelines.statistics import logrank_test, multivariate_logrank_test, proportional_hazard_test
 from lifelines.utils import median_survival_times
 
-from . import engine, health
-from .checks import is_number
+from ..core import engine, health
+from ..core.checks import is_number
 from .churn import (WinbackResult, churn_counts, churn_expr, churn_labels, churn_overview,  # noqa: F401
                     first_order_value, winback_rates)
-from .errors import JourneyDataError, JourneyFitError, JourneyParameterError
-from .tables import html_table
+from ..core.errors import JourneyDataError, JourneyFitError, JourneyParameterError
+from ..core.display import html_table
 
 DEFAULT_HORIZONS: tuple[int, ...] = (30, 90, 180, 365)
 
@@ -62,17 +62,17 @@ def _survival_columns(df: pd.DataFrame, duration_col: str, event_col: str,
     d = pd.to_numeric(df[duration_col], errors="coerce").to_numpy(float)
     bad = ~np.isfinite(d) | (d < 0)
     if bad.any():
-        from .errors import data_error
+        from ..core.errors import data_error
         raise data_error(duration_col, int(bad.sum()), len(df), "a finite duration >= 0",
                          df.loc[bad], table="survival data")
     e = df[event_col]
     if e.isna().any():
-        from .errors import data_error
+        from ..core.errors import data_error
         raise data_error(event_col, int(e.isna().sum()), len(df), "True/False or 1/0 (no missing)",
                          df.loc[e.isna()], table="survival data")
     ev = e.to_numpy().astype(float)
     if not np.isin(ev, (0.0, 1.0)).all():
-        from .errors import data_error
+        from ..core.errors import data_error
         nb = ~np.isin(ev, (0.0, 1.0))
         raise data_error(event_col, int(nb.sum()), len(df), "True/False or 1/0", df.loc[nb], table="survival data")
     w = None
@@ -80,7 +80,7 @@ def _survival_columns(df: pd.DataFrame, duration_col: str, event_col: str,
         w = pd.to_numeric(df[weights_col], errors="coerce").to_numpy(float)
         wb = ~np.isfinite(w) | (w <= 0)
         if wb.any():
-            from .errors import data_error
+            from ..core.errors import data_error
             raise data_error(weights_col, int(wb.sum()), len(df), "a positive count/weight",
                              df.loc[wb], table="survival data")
     return d, ev.astype(bool), w
@@ -539,7 +539,7 @@ def _design(df: pd.DataFrame, covariates: Sequence[str], reference: Mapping[str,
         s = df[c]
         if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
             if s.isna().any():
-                from .errors import data_error
+                from ..core.errors import data_error
                 raise data_error(c, int(s.isna().sum()), len(df), "no missing values in a Cox covariate",
                                  df.loc[s.isna(), [c]], table="survival data",
                                  hint="fill or drop the missing values, or make the column a category")
@@ -614,7 +614,7 @@ def to_start_stop(
             when = pd.to_datetime(data[col], utc=True, errors="coerce")
         unparsed = when.isna() & data[col].notna()
         if unparsed.any():
-            from .errors import data_error
+            from ..core.errors import data_error
             raise data_error(col, int(unparsed.sum()), len(data), "a timestamp (the switch time) or missing (never)",
                              data.loc[unparsed, [id_col, col]], table="survival data")
         at = (when - t0).dt.total_seconds().to_numpy() / 86400.0

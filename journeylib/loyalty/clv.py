@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from . import engine, health
-from .checks import is_number, no_event_error
-from .errors import JourneyDataError, JourneyFitError, JourneyParameterError
+from ..core import engine, health
+from ..core.checks import is_number, no_event_error
+from ..core.errors import JourneyDataError, JourneyFitError, JourneyParameterError
 from .cohorts import _day_number
-from .schema import PURCHASE_EVENT
-from .tables import html_table
+from ..core.schema import PURCHASE_EVENT
+from ..core.display import html_table
 
 TIME_UNITS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
 """Model time units in days: day, week, month (average)."""

@@ -23,11 +23,11 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from . import buckets, engine
-from .checks import flag
-from .errors import JourneyDataError, JourneyParameterError
-from .schema import DEFAULT_STAGES, OUTBOUND_EVENTS
-from .tables import html_table
+from ..core import buckets, engine
+from ..core.checks import flag
+from ..core.errors import JourneyDataError, JourneyParameterError
+from ..core.schema import DEFAULT_STAGES, OUTBOUND_EVENTS
+from ..core.display import html_table
 
 __all__ = [
     "FunnelResult", "funnel", "TransitionResult", "stage_transitions", "JourneyMapData", "journey_map_data",
@@ -623,7 +623,7 @@ class JourneyMapData:
 
     def plot(self, ax=None, **kwargs):
         """Draw the journey map (delegates to :func:`journeylib.journeymap.plot_journey_map`)."""
-        from .journeymap import plot_journey_map
+        from .plots import plot_journey_map
 
         return plot_journey_map(self, ax=ax, **kwargs)
 

@@ -1,0 +1,13 @@
+"""Core: errors, the canonical schema, loading and validation, the engine, run health.
+
+Everything here is shared by the four analysis families; nothing here imports them.
+"""
+from .engine import connect, to_pandas, to_table
+from .errors import (JourneyDataError, JourneyDataWarning, JourneyError, JourneyFitError,
+                     JourneyParameterError)
+from .load import load_assignments, load_customers, load_events
+from .schema import DEFAULT_STAGES, OUTBOUND_EVENTS, PURCHASE_EVENT
+
+__all__ = ["connect", "to_pandas", "to_table", "load_events", "load_customers", "load_assignments",
+           "JourneyError", "JourneyDataError", "JourneyDataWarning", "JourneyFitError", "JourneyParameterError",
+           "DEFAULT_STAGES", "OUTBOUND_EVENTS", "PURCHASE_EVENT"]

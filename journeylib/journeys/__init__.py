@@ -1,0 +1,13 @@
+"""Journeys: funnels, stage transitions, paths, channel and stage attribution, the journey map.
+
+``journeys`` (one row per journey) is left out of ``__all__``: at the top level
+``jl.journeys`` is this family, so the table is ``jl.journeys.journeys``.
+"""
+from .attribution import attribute, markov_removal_effects, shapley_values, stage_attribution
+from .overview import channel_summary, data_summary, monthly_activity
+from .paths import journeys, path_lengths, path_table, sankey_data, time_to_convert, top_paths
+from .stages import funnel, journey_map_data, stage_transitions
+
+__all__ = ["funnel", "stage_transitions", "journey_map_data", "path_table", "top_paths",
+           "path_lengths", "time_to_convert", "sankey_data", "attribute", "stage_attribution",
+           "markov_removal_effects", "shapley_values", "data_summary", "channel_summary", "monthly_activity"]
