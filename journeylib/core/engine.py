@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import ibis
-import ibis.expr.datatypes as dt
 import pandas as pd
 
 from .errors import JourneyDataError, JourneyParameterError
@@ -309,34 +308,6 @@ def _spark_csv_options(con: ibis.BaseBackend, path: str) -> dict[str, Any]:
     schema = T.StructType([T.StructField(f.name, T.StringType() if f.name in keep else f.dataType, True)
                            for f in typed.schema.fields])
     return {"schema": schema}
-
-
-@ibis.udf.scalar.builtin(name="epoch_us")
-def _duckdb_epoch_us(x: dt.Timestamp(timezone="UTC")) -> dt.int64:  # pragma: no cover - SQL builtin
-    """DuckDB's ``epoch_us``."""
-
-
-@ibis.udf.scalar.builtin(name="unix_micros")
-def _spark_unix_micros(x: dt.Timestamp(timezone="UTC")) -> dt.int64:  # pragma: no cover - SQL builtin
-    """Spark SQL's ``unix_micros`` (Spark >= 3.1)."""
-
-
-def epoch_us(t: ibis.Table, col: str = "ts") -> ibis.Value:
-    """Microseconds since 1970-01-01 UTC of a timestamp column: exact and equal on every engine.
-
-    Ibis' portable ``epoch_seconds`` *rounds* to whole seconds on DuckDB (through the
-    time-zone library, slowly) and *truncates* on Spark (``unix_timestamp``), so
-    sub-second timestamps would order and subtract differently. DuckDB's ``epoch_us``
-    and Spark's ``unix_micros`` are exact (and fast); other backends fall back to whole
-    seconds.
-    """
-    name = _backend_name(t)
-    x = t[col].cast(dt.Timestamp(timezone="UTC"))
-    if name == "duckdb":
-        return _duckdb_epoch_us(x)
-    if name == "pyspark":
-        return _spark_unix_micros(x)
-    return t[col].epoch_seconds().cast("int64") * 1_000_000
 
 
 def _backend_name(t: ibis.Table) -> str:

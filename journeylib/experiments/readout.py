@@ -33,14 +33,13 @@ import pandas as pd
 from . import bayes, power, sequential, statistics
 from ..core import health
 from ..core.checks import flag
-from ..retention.churn import _micros
 from ..core.engine import distinct_values, to_pandas, to_table
 from ..core.errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
 from ..core.schema import PURCHASE_EVENT
+from ..core.time import DAY_US, epoch_us
 from ..core.display import html_table
 
 KINDS = ("conversion", "count", "sum", "ratio")
-_DAY_US = 86_400_000_000
 
 
 # --- metric definitions ---------------------------------------------------------
@@ -234,7 +233,7 @@ def variant_stats(
     # Ibis' epoch_seconds rounds on DuckDB but truncates on Spark; integers do neither.
     # One small round trip: the assignment time range (to prune events before the join)
     # and the last event time (to flag windows that the data do not cover yet).
-    a_us, ev_us = _micros(a, "assigned_at"), _micros(ev, "ts")
+    a_us, ev_us = epoch_us(a, "assigned_at"), epoch_us(ev, "ts")
     pairs = plain.select("experiment", "customer_id").distinct()
     rng_q = a.aggregate(first=a_us.min(), last_assigned=a_us.max(), n_rows=a.count()).cross_join(
         ev.aggregate(last_ts=ev_us.max())).cross_join(pairs.aggregate(n_pairs=pairs.count()))
@@ -252,16 +251,16 @@ def variant_stats(
                    ev.ts >= as_lit(first_us - w_us if pre_period else first_us),
                    ev.ts < as_lit(last_assigned_us + w_us))
     values = sorted({v for _, v in bases if v})
-    ev = ev.select(ev_customer_id=ev.customer_id, ev_us=_micros(ev, "ts"), ev_event=ev.event,
+    ev = ev.select(ev_customer_id=ev.customer_id, ev_us=epoch_us(ev, "ts"), ev_event=ev.event,
                    **{f"ev_{v}": ev[v] for v in values})
     # Window sums are computed once per distinct (customer, assignment time): users
     # who enter several concurrent experiments at the same moment (the usual case)
     # are joined to their events once, not once per experiment. entry_day is the UTC
     # day number.
     pairs = a.select(p_customer_id=a.customer_id, p_at=a.assigned_at).distinct()
-    pairs = pairs.mutate(p_us=_micros(pairs, "p_at"))
+    pairs = pairs.mutate(p_us=epoch_us(pairs, "p_at"))
     pairs = pairs.mutate(p_lo=pairs.p_us - w_us if pre_period else pairs.p_us, p_hi=pairs.p_us + w_us,
-                         p_day=(pairs.p_us // _DAY_US).cast("int64"),
+                         p_day=(pairs.p_us // DAY_US).cast("int64"),
                          p_incomplete=((pairs.p_us + w_us > last_us).cast("int64")
                                        if last_us is not None else ibis.literal(0, "int64")))
     j = pairs.left_join(ev, [pairs.p_customer_id == ev.ev_customer_id, ev.ev_us >= pairs.p_lo,

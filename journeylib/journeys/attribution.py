@@ -60,6 +60,7 @@ import pandas as pd
 from scipy import sparse
 
 from ..core import buckets, engine
+from ..core.time import epoch_us
 from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.checks import whole_number
 from .paths import SEP, _path_of, _touch_item, touch_rows_expr
@@ -687,7 +688,7 @@ def _stage_paths(t, transitions: Sequence[tuple[str, str]], touch_col: str, win:
     (a table of its own); each transition's journey starts follow from it
     (:func:`_stage_starts`), then one path query per transition reads the events once.
     """
-    t = t.mutate(_e=engine.epoch_us(t))
+    t = t.mutate(_e=epoch_us(t))
     names = sorted({s for pair in transitions for s in pair})
 
     def at(s):

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import buckets, engine
+from ..core.time import epoch_us
 from ..core.checks import flag, warn_missing_event
 from ..core.errors import JourneyParameterError
 from ..core.schema import OUTBOUND_EVENTS, PURCHASE_EVENT
@@ -134,7 +135,7 @@ def _as_rows(t: ibis.Table, touch_col: str, conversion_event: str) -> ibis.Table
     """``customer_id, event, _e, label, _conv, _rev``: touch rows (label) and conversion rows (revenue)."""
     conv = t.event == conversion_event
     rev = t.revenue.cast("float64").fill_null(0.0) if "revenue" in t.columns else ibis.literal(0.0)
-    return t.select("customer_id", "event", _e=engine.epoch_us(t),
+    return t.select("customer_id", "event", _e=epoch_us(t),
                     label=ibis.ifelse(conv, ibis.null("string"), t[touch_col].cast("string")),
                     _conv=conv.cast("int64"), _rev=ibis.ifelse(conv, rev, 0.0))
 

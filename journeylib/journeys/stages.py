@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import buckets, engine
+from ..core.time import epoch_us
 from ..core.checks import flag
 from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.schema import DEFAULT_STAGES, OUTBOUND_EVENTS
@@ -100,7 +101,7 @@ def _from_epoch_us(value: Any) -> pd.Timestamp:
 
 def _max_ts(t: ibis.Table) -> pd.Timestamp:
     """The last event's time (the default observation end)."""
-    return _from_epoch_us(engine.epoch_us(t).max().execute())
+    return _from_epoch_us(epoch_us(t).max().execute())
 
 
 def _attach_group(per_customer: ibis.Table, by: str | None, customers: Any) -> ibis.Table:
@@ -303,7 +304,7 @@ def funnel(
     # times in exact epoch microseconds (engine.epoch_us: equal on DuckDB and Spark)
     # each event's position in the stage list (_s, null for other stages) is computed once
     ev = t.select("customer_id", _s=ibis.cases(*[(t.stage == s, k) for k, s in enumerate(stages)], else_=None),
-                  _e=engine.epoch_us(t))
+                  _e=epoch_us(t))
     k_cols = [f"_t{k}" for k in range(len(stages))]
     with (_closed_reaches if closed else _open_reaches)(ev, stages, win_us) as (cur, last_us):
         if observation_end is None:

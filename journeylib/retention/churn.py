@@ -45,7 +45,6 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 import ibis
-import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -55,8 +54,9 @@ from ..core.checks import no_event_error, warn_missing_event
 from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.schema import OUTBOUND_EVENTS, PURCHASE_EVENT
 from ..core.display import html_table
+from ..core.time import DAY_US, epoch_us, from_epoch_us, to_epoch_us
+from ..core.time import observation_end as observation_end_of
 
-DAY = 86_400_000_000  # microseconds: the engine works on integer epoch microseconds
 CENSOR_MODES = ("observable", "last_activity")
 GAP_MODES = ("first", "final")
 
@@ -80,68 +80,11 @@ def _require(t: ibis.Table, cols: Iterable[str], table: str) -> None:
         )
 
 
-def _observation_end(events: ibis.Table, observation_end: Any) -> pd.Timestamp:
-    if observation_end is None:
-        # as epoch microseconds: a timestamp fetched from Spark comes back as wall-clock time
-        # in the session's zone, an integer is the same instant on every engine
-        # max first, then convert: DuckDB answers max(ts) of a Parquet scan from the file's
-        # statistics (about 1 ms), while max(epoch_us(ts)) converts every row (0.14 s for 10^7)
-        last = events.aggregate(last_ts=events.ts.max())
-        value = engine.to_pandas(last.select(v=_micros(last, "last_ts")))["v"].iloc[0]
-        if value is None or pd.isna(value):
-            raise JourneyDataError("events: the table is empty; expected at least one event with a timestamp")
-        ts = pd.Timestamp(int(value), unit="us", tz="UTC")
-    else:
-        try:
-            ts = pd.Timestamp(observation_end)
-        except (TypeError, ValueError) as exc:
-            raise JourneyParameterError(
-                f"observation_end={observation_end!r}; expected a date/time such as '2025-06-30'") from exc
-        if pd.isna(ts):
-            raise JourneyParameterError(f"observation_end={observation_end!r}; expected a date/time")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
-def _epoch(ts: pd.Timestamp) -> int:
-    """Epoch microseconds of a UTC timestamp."""
-    return int(ts.value // 1_000)
-
-
-@ibis.udf.scalar.builtin(name="epoch_us")
-def _duckdb_epoch_us(x: dt.Timestamp(timezone="UTC")) -> dt.int64:  # pragma: no cover - SQL builtin
-    """DuckDB's ``epoch_us``."""
-
-
-@ibis.udf.scalar.builtin(name="unix_micros")
-def _spark_unix_micros(x: dt.Timestamp(timezone="UTC")) -> dt.int64:  # pragma: no cover - SQL builtin
-    """Spark SQL's ``unix_micros`` (Spark >= 3.1)."""
-
-
-def _micros(t: ibis.Table, col: str = "ts") -> ibis.Expr:
-    """Epoch microseconds of a timestamp column (exact, sub-second digits kept).
-
-    DuckDB: the builtin ``epoch_us`` (a reinterpretation, about 20x faster than Ibis'
-    portable ``epoch_seconds``, which converts every value through the time zone
-    library and *rounds* to whole seconds). Spark: the builtin ``unix_micros``
-    (``epoch_seconds`` there is ``unix_timestamp``, which *truncates*). Other backends:
-    the portable ``epoch_seconds`` (whole seconds: sub-second digits are dropped).
-    """
-    try:
-        name = t._find_backend(use_default=True).name
-    except Exception:  # noqa: BLE001 - unbound or unknown backend: stay portable
-        name = ""
-    if name == "duckdb":
-        return _duckdb_epoch_us(t[col].cast(dt.Timestamp(timezone="UTC")))
-    if name == "pyspark":
-        return _spark_unix_micros(t[col].cast(dt.Timestamp(timezone="UTC")))
-    return t[col].epoch_seconds().cast("int64") * 1_000_000
-
-
 # --------------------------------------------------------------------------- engine half
 def _activity(events: ibis.Table, exclude: Sequence[str], start_event: str | None, end_us: int) -> ibis.Table:
     """Activity rows (``customer_id``, ``t`` in epoch microseconds) up to the observation end,
     at or after each customer's time zero; with ``start_event`` also ``start``."""
-    t = events.select("customer_id", "event", t=_micros(events))
+    t = events.select("customer_id", "event", t=epoch_us(events))
     t = t.filter(t.t <= end_us)
     act = t.filter(~t.event.isin(list(exclude))) if exclude else t
     if not start_event:
@@ -213,8 +156,8 @@ def churn_expr(
         raise JourneyParameterError(f"gap={gap!r}; expected one of {GAP_MODES}")
     ev = engine.to_table(events)
     _require(ev, ("customer_id", "ts", "event"), "events")
-    end = _observation_end(ev, observation_end)
-    end_s, gap_s = _epoch(end), int(round(churn_after * DAY))
+    end = observation_end_of(ev, observation_end)
+    end_s, gap_s = to_epoch_us(end), int(round(churn_after * DAY_US))
 
     a = _activity(ev, exclude_events, start_event, end_s)
     if gap == "first":
@@ -235,15 +178,11 @@ def churn_expr(
         start=per.start,
         last_active=last_active,
         churned=churned,
-        duration=(stop - per.start).cast("float64") / DAY,
+        duration=(stop - per.start).cast("float64") / DAY_US,
         returned=gap_found if gap == "first" else ibis.null("boolean"),
         n_events=per.n_events,
     )
     return out, end
-
-
-def _to_ts(s: pd.Series) -> pd.Series:
-    return pd.to_datetime(s.astype("int64"), unit="us", utc=True)
 
 
 def churn_labels(
@@ -295,8 +234,8 @@ def churn_labels(
     df = engine.to_pandas(expr.order_by("customer_id"))
     if df.empty and start_event:
         _no_start_event(events, start_event)
-    df["start"] = _to_ts(df["start"])
-    df["last_active"] = _to_ts(df["last_active"])
+    df["start"] = from_epoch_us(df["start"])
+    df["last_active"] = from_epoch_us(df["last_active"])
     df["churned"] = df["churned"].astype(bool)
     df["returned"] = df["returned"].astype(bool) if gap == "first" else df["returned"].astype("boolean")
     df["n_events"] = df["n_events"].astype("int64")
@@ -513,14 +452,14 @@ def winback_rates(
     by = (by,) if isinstance(by, str) else tuple(by)
     ev = engine.to_table(events)
     _require(ev, ("customer_id", "ts", "event"), "events")
-    end = _observation_end(ev, observation_end)
-    end_s = _epoch(end)
+    end = observation_end_of(ev, observation_end)
+    end_s = to_epoch_us(end)
     a = _activity(ev, touch_events, start_event, end_s)
     a = engine.shift_within(a, "customer_id", [a.t], periods=-1, nxt=a.t)
     # a long gap after activity at t: next activity later than t + N, or none before end > t + N
     gap_after = a.nxt.isnull().ifelse(ibis.literal(end_s, type="int64") - a.t, a.nxt - a.t)
-    ep = a.filter(gap_after > int(round(n_days * DAY)))
-    window_end = ep.t + int(round((n_days + m_days) * DAY))
+    ep = a.filter(gap_after > int(round(n_days * DAY_US)))
+    window_end = ep.t + int(round((n_days + m_days) * DAY_US))
     returned = ep.nxt.notnull() & (ep.nxt <= window_end)
     ep = ep.select("customer_id", last=ep.t, nxt=ep.nxt, returned=returned,
                    complete=(window_end <= end_s) | returned)
@@ -528,9 +467,9 @@ def winback_rates(
 
     tc = ev.filter(ev.event.isin(list(touch_events))) if touch_events else None
     if tc is not None and "channel" in ev.columns:
-        tc = tc.select(tc.customer_id, tt=_micros(tc), touch_channel=tc.channel)
+        tc = tc.select(tc.customer_id, tt=epoch_us(tc), touch_channel=tc.channel)
         j = ep.join(tc, "customer_id")
-        limit = j.returned.ifelse(j.nxt, j.last + int(round((n_days + m_days) * DAY)))
+        limit = j.returned.ifelse(j.nxt, j.last + int(round((n_days + m_days) * DAY_US)))
         j = j.filter((j.tt > j.last) & (j.tt <= limit))
         j = j.mutate(k=ibis.row_number().over(ibis.window(group_by="episode", order_by=["tt", "touch_channel"])))
         first = j.filter(j.k == 0).select("episode", "touch_channel")
@@ -550,8 +489,8 @@ def winback_rates(
     complete = df["complete"].astype(bool)
     n_censored = int((~complete).sum())
     df = df[complete].drop(columns=["complete"])
-    df["days_to_return"] = (df["nxt"] - df["last"]) / DAY
-    df["last_active"] = _to_ts(df.pop("last"))
+    df["days_to_return"] = (df["nxt"] - df["last"]) / DAY_US
+    df["last_active"] = from_epoch_us(df.pop("last"))
     df = df.drop(columns="nxt")
     df.loc[~df["returned"], "days_to_return"] = np.nan
     df = df.sort_values(["customer_id", "last_active"]).reset_index(drop=True)

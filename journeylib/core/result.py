@@ -1,0 +1,99 @@
+"""The one shape of an analysis result: ``summary``, ``findings``, ``checks``, ``plot``, HTML.
+
+Every public analysis returns a small frozen result (a ``@dataclass(frozen=True)``
+that inherits :class:`Result`):
+
+* ``summary`` — a tidy DataFrame, always a fresh copy (changing it never changes the
+  result); intervals are ``ci_low`` / ``ci_high``.
+* ``findings`` — a tuple of :class:`Finding`: short plain sentences with their number
+  and its interval, for the findings box at the top of a report.
+* ``checks`` — a tuple of :class:`Check`: what the analysis verified or warned about
+  (sample ratio, convergence, proportional hazards, ...).
+* ``plot(ax=None)`` — draws on ``ax`` (or the current Axes) and returns it; the drawing
+  itself lives in the family's ``plots`` module.
+* ``_repr_html_`` — findings, then the summary table, escaped (names from data never
+  become markup).
+
+Hypothesis tests add scipy's names: ``statistic``, ``pvalue`` and
+``confidence_interval(confidence_level=0.95)`` returning ``(low, high)``.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+
+from .display import html_table
+
+INTERVAL_COLUMNS = ("ci_low", "ci_high")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One plain-language statement with its number and uncertainty.
+
+    ``text`` is a full sentence for a reader who has two minutes (no Markdown, no
+    parameter names); ``value``, ``ci_low`` and ``ci_high`` are the number it quotes
+    (``None`` when the sentence has no single number); ``action`` says what to do
+    about it, if anything.
+    """
+
+    text: str
+    value: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    action: str = ""
+
+    def __str__(self) -> str:
+        return self.text + (f" {self.action}" if self.action else "")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check an analysis ran: ``status`` is ``"pass"``, ``"warn"`` or ``"fail"``."""
+
+    name: str
+    status: Literal["pass", "warn", "fail"]
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+
+class Result:
+    """Mixin for the frozen result dataclasses: the shared parts of the protocol.
+
+    Subclasses define ``summary`` (returning a copy), and usually ``findings``,
+    ``checks`` and ``plot``; the defaults here give an empty tuple and a readable
+    ``_repr_html_`` and ``__repr__``.
+    """
+
+    @property
+    def summary(self) -> pd.DataFrame:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return ()
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        return ()
+
+    def _float_format(self) -> str:
+        return "{:.3g}"
+
+    def _repr_html_(self) -> str:
+        parts = [f"<p>{html.escape(str(f))}</p>" for f in self.findings]
+        failed = [c for c in self.checks if c.status != "pass"]
+        parts += [f"<p><b>{html.escape(c.status)}:</b> {html.escape(c.name)}"
+                  f"{' — ' + html.escape(c.detail) if c.detail else ''}</p>" for c in failed]
+        return "".join(parts) + html_table(self.summary, self._float_format())
+
+    def __repr__(self) -> str:
+        head = type(self).__name__
+        lines = [str(f) for f in self.findings]
+        return "\n".join([head, *lines, self.summary.to_string(index=False, max_rows=20)])
