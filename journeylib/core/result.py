@@ -97,3 +97,18 @@ class Result:
         head = type(self).__name__
         lines = [str(f) for f in self.findings]
         return "\n".join([head, *lines, self.summary.to_string(index=False, max_rows=20)])
+
+
+TRUTH_COLUMNS = ("quantity", "planted", "estimate", "ci_low", "ci_high", "covered")
+
+
+def truth_table(rows: list[tuple[str, float, float, float, float]]) -> pd.DataFrame:
+    """The one way to hold an estimate against planted truth (simulated data).
+
+    ``rows`` are ``(quantity, planted, estimate, ci_low, ci_high)``; the table adds
+    ``covered``: the planted value lies inside the interval. Every result's
+    ``against_truth(truth)`` returns this table.
+    """
+    out = pd.DataFrame(rows, columns=list(TRUTH_COLUMNS[:-1]))
+    out["covered"] = (out["ci_low"] <= out["planted"]) & (out["planted"] <= out["ci_high"])
+    return out

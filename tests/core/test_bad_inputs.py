@@ -9,7 +9,7 @@ import pytest
 import journeylib as jl
 from journeylib.core.errors import JourneyDataError, JourneyDataWarning
 
-CORPUS = Path(__file__).parent / "bad_inputs"
+CORPUS = Path(__file__).parents[1] / "bad_inputs"
 
 # file -> (loader, outcome, pattern, rows when loaded)
 CASES = {

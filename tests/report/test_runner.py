@@ -11,7 +11,7 @@ import pytest
 from journeylib.report import cli, runner as report
 from journeylib.core.errors import JourneyParameterError
 
-FIX = Path(__file__).parent / "fixtures"
+FIX = Path(__file__).parents[1] / "fixtures"
 OK, RAISES = FIX / "ok.ipynb", FIX / "raises.ipynb"
 
 
