@@ -10,7 +10,7 @@ from .core import *  # noqa: F401,F403
 from .experiments import *  # noqa: F401,F403
 from .journeys import *  # noqa: F401,F403
 from .loyalty import *  # noqa: F401,F403
-from .report import pseudonymize, setup_notebook
+from .report import pseudonymize, record, setup_notebook
 from .retention import *  # noqa: F401,F403
 from .simulate import *  # noqa: F401,F403
 
@@ -18,4 +18,4 @@ __version__ = "0.1.0"
 
 __all__ = ["core", "journeys", "retention", "experiments", "loyalty", "report", "simulate",
            *core.__all__, *journeys.__all__, *retention.__all__, *experiments.__all__, *loyalty.__all__,
-           "setup_notebook", "pseudonymize", *simulate.__all__]
+           "setup_notebook", "pseudonymize", "record", *simulate.__all__]

@@ -39,6 +39,20 @@ def add_check(name: str, passed: bool, detail: str = "") -> None:
     _flush()
 
 
+def record(*results: Any) -> None:
+    """Record the ``checks`` of analysis results (see :mod:`journeylib.core.result`) for the panel.
+
+    Analyses never write here themselves: a notebook passes the results it shows, so
+    the report's health panel lists exactly the checks of what the reader sees.
+    ``None`` entries (a skipped section) are ignored.
+    """
+    for result in results:
+        for check in getattr(result, "checks", ()) if result is not None else ():
+            _STATE["checks"].append({"name": check.name, "passed": check.status == "pass",
+                                     "status": check.status, "detail": check.detail})
+    _flush()
+
+
 def checks() -> list[dict[str, Any]]:
     """Checks recorded so far in this process."""
     return list(_STATE["checks"])

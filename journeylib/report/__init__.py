@@ -3,10 +3,11 @@
 ``run_notebook`` and ``run_all`` load on first use: the runner imports nbformat and
 papermill (about a second), which a notebook kernel importing journeylib does not need.
 """
+from ..core.health import record
 from .notebook import setup_notebook
 from .privacy import pseudonymize
 
-__all__ = ["run_notebook", "run_all", "setup_notebook", "pseudonymize"]
+__all__ = ["run_notebook", "run_all", "setup_notebook", "pseudonymize", "record"]
 
 
 def __getattr__(name: str):
