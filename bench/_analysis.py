@@ -168,10 +168,7 @@ def paths_markov(folder: Path, opts: argparse.Namespace):
 
 def survival(folder: Path, opts: argparse.Namespace):
     ev, cu = _tables(folder, opts, "events", "customers")
-    try:
-        from journeylib.retention.churn import churn_counts
-    except ImportError:
-        from journeylib.retention.survival import churn_counts
+    from journeylib.retention.churn import churn_counts
     from journeylib.retention.survival import kaplan_meier
 
     def run() -> str:

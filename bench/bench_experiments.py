@@ -106,7 +106,7 @@ def measure(folder: Path, what: str) -> dict:
         metrics = (*ex.DEFAULT_METRICS, ex.count_per_user("add_to_cart", name="carts_per_user"))
         st = ex.variant_stats(assignments, events, metrics, window_days=28)
         t_engine = time.perf_counter() - t0
-        ro = ex.readout_from_stats(st, record_health=False)
+        ro = ex.readout_from_stats(st)
         n_out = len(ro.summary)
         assert n_out == 5 * (N_EXPERIMENTS + 1), n_out
     wall = time.perf_counter() - t0

@@ -74,7 +74,7 @@ def run_step(step: str, folder: Path) -> dict:
         rows = out.num_rows
     elif step == "counts":
         ev, cu = con.read_parquet(ev_path), con.read_parquet(cu_path)
-        cnt = sv.churn_counts(ev, cu, by=["segment"], churn_after=60)
+        cnt = jl.churn_counts(ev, cu, by=["segment"], churn_after=60)
         t_km = time.perf_counter()
         km = sv.kaplan_meier(cnt, by="segment", weights_col="n")
         extra["km_s"] = time.perf_counter() - t_km
@@ -83,13 +83,13 @@ def run_step(step: str, folder: Path) -> dict:
         extra["surv"] = {g: [float(km.survival_at(h, g)) for h in HORIZONS] for g in sorted(cnt["segment"].unique())}
     elif step == "counts_final":
         ev, cu = con.read_parquet(ev_path), con.read_parquet(cu_path)
-        cnt = sv.churn_counts(ev, cu, by=["segment"], churn_after=60, gap="final")
+        cnt = jl.churn_counts(ev, cu, by=["segment"], churn_after=60, gap="final")
         km = sv.kaplan_meier(cnt, by="segment", weights_col="n")
         rows = len(cnt)
         _ = km.summary
     elif step == "labels":
         ev, cu = con.read_parquet(ev_path), con.read_parquet(cu_path)
-        lab = sv.churn_labels(ev, cu, churn_after=60)
+        lab = jl.churn_labels(ev, cu, churn_after=60)
         km = sv.kaplan_meier(lab, by="segment")
         rows = len(lab)
         _ = km.summary
@@ -101,7 +101,7 @@ def run_step(step: str, folder: Path) -> dict:
         from lifelines import KaplanMeierFitter
 
         ev, cu = con.read_parquet(ev_path), con.read_parquet(cu_path)
-        lab = sv.churn_labels(ev, cu, churn_after=60)
+        lab = jl.churn_labels(ev, cu, churn_after=60)
         t_km = time.perf_counter()
         dur = np.floor(lab["duration"].to_numpy())
         extra["surv"] = {}

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from journeylib.experiments import statistics as abstats
-from journeylib.journeys import attribution, stages
-from journeylib.retention import survival
+from journeylib.journeys import attribution, paths, stages
+from journeylib.retention import churn, survival
 from journeylib.core.errors import JourneyDataError
 from journeylib.core.schema import DEFAULT_STAGES
 
@@ -47,11 +47,11 @@ def shuffled(df, seed=0):
 @ENGINE
 @given(event_logs())
 def test_closed_funnel_is_monotone_and_row_order_free(ev):
-    try:
-        res = stages.funnel(ev).summary
-    except JourneyDataError as exc:
-        assert "no event at the first funnel stage" in str(exc)
+    if not (ev["stage"] == DEFAULT_STAGES[0]).any():  # nobody enters the funnel: the one outcome is an error
+        with pytest.raises(JourneyDataError, match=f"no event at the first funnel stage '{DEFAULT_STAGES[0]}'"):
+            stages.funnel(ev)
         return
+    res = stages.funnel(ev).summary
     counts = res["customers"].to_numpy()
     assert (np.diff(counts) <= 0).all()
     assert res["step_conversion"].dropna().between(0, 1).all()
@@ -61,11 +61,11 @@ def test_closed_funnel_is_monotone_and_row_order_free(ev):
 @ENGINE
 @given(event_logs(min_customers=2))
 def test_attribution_shares_are_a_distribution(ev):
-    try:
-        res = attribution.attribute(ev, n_boot=0)
-    except JourneyDataError as exc:  # no converting path with a touch: a clear error, not a crash
-        assert "no conversions" in str(exc) or "touch" in str(exc), exc
+    if paths.path_table(ev)["conversions"].sum() == 0:  # no converting path: the one outcome is an error
+        with pytest.raises(JourneyDataError, match="no conversions at all; attribution needs converting paths"):
+            attribution.attribute(ev, n_boot=0)
         return
+    res = attribution.attribute(ev, n_boot=0)
     s = res.summary
     assert (s["share"] >= -1e-12).all()
     sums = s.groupby("model")["share"].sum()
@@ -77,8 +77,8 @@ def test_attribution_shares_are_a_distribution(ev):
 @ENGINE
 @given(event_logs(), st.integers(10, 120))
 def test_km_is_a_non_increasing_probability_and_labels_are_row_order_free(ev, churn_after):
-    labels = survival.churn_labels(ev, churn_after=churn_after)
-    again = survival.churn_labels(shuffled(ev, 1), churn_after=churn_after)
+    labels = churn.churn_labels(ev, churn_after=churn_after)
+    again = churn.churn_labels(shuffled(ev, 1), churn_after=churn_after)
     key = ["customer_id"]
     pd.testing.assert_frame_equal(labels.sort_values(key).reset_index(drop=True),
                                   again.sort_values(key).reset_index(drop=True))

@@ -55,7 +55,7 @@ def upload(folder: Path, bucket: str, prefix: str) -> None:
 
 def analyses(folder: str | Path) -> dict[str, pd.DataFrame]:
     ds = jl.load_dataset(folder)
-    labels = sv.churn_labels(ds.events, ds.customers, start_event="purchase")
+    labels = jl.churn_labels(ds.events, ds.customers, start_event="purchase")
     return {
         "events": pd.DataFrame({"rows": [int(ds.events.count().execute())]}),
         "funnel": stages.funnel(ds.events, window=30).summary,

@@ -10,22 +10,82 @@ stopping rule of Bayesian A/B testing.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
+import pandas as pd
 from scipy import integrate, stats
 
+from . import plots
 from .statistics import check_level, norm_cdf, norm_ppf
 from ..core.errors import JourneyParameterError
+from ..core.result import Finding, Result
+
+
+@dataclass(frozen=True, repr=False)
+class PosteriorComparison(Result):
+    """Posterior comparison of a variant with control (one comparison, or arrays of them).
+
+    ``estimate`` is the posterior mean of the absolute lift (variant - control) with
+    its credible interval ``ci_low``/``ci_high``; ``rel_lift`` with ``rel_ci_low``/
+    ``rel_ci_high`` the same for the relative lift; the intervals are at
+    ``confidence_level``. ``chance_to_beat`` is ``P(variant > control)``, not a p-value;
+    ``expected_loss`` is what choosing the variant gives up on average if control is
+    better (``expected_loss_control``: the same for keeping control, Beta-Binomial only).
+    """
+
+    method: str
+    confidence_level: float
+    chance_to_beat: Any
+    expected_loss: Any
+    estimate: Any
+    ci_low: Any
+    ci_high: Any
+    rel_lift: Any
+    rel_ci_low: Any
+    rel_ci_high: Any
+    expected_loss_control: Any = None
+
+    _COLUMNS = ("chance_to_beat", "expected_loss", "estimate", "ci_low", "ci_high", "rel_lift", "rel_ci_low",
+                "rel_ci_high")
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per comparison: the posterior numbers (intervals are credible intervals)."""
+        cols = {c: np.atleast_1d(np.asarray(getattr(self, c), dtype=float)) for c in self._COLUMNS}
+        if self.expected_loss_control is not None:
+            cols["expected_loss_control"] = np.atleast_1d(np.asarray(self.expected_loss_control, dtype=float))
+        out = pd.DataFrame(cols)
+        out.insert(0, "method", self.method)
+        return out
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        if np.ndim(self.chance_to_beat):  # many comparisons at once: no sentence per array
+            return ()
+        ctb, lvl = float(self.chance_to_beat), self.confidence_level
+        action = ("Choose the variant." if ctb >= lvl else "Keep control." if ctb <= 1 - lvl else
+                  "The data do not yet favour either arm clearly.")
+        return (Finding(f"The variant beats control with a probability of {ctb:.1%}; its lift is "
+                        f"{float(self.rel_lift):+.1%} ({float(self.rel_ci_low):+.1%} to {float(self.rel_ci_high):+.1%}, "
+                        f"{lvl:.0%} credible interval).", value=float(self.rel_lift),
+                        ci_low=float(self.rel_ci_low), ci_high=float(self.rel_ci_high), action=action),)
+
+    def plot(self, ax=None):
+        """Posterior relative lift with its credible interval."""
+        return plots.plot_posterior(self, ax=ax)
 
 
 def beta_binomial(x1: int, n1: int, x0: int, n0: int, *, prior: tuple[float, float] = (1.0, 1.0),
-                  credible_level: float = 0.95, draws: int = 200_000, seed: int = 0) -> dict[str, float]:
+                  confidence_level: float = 0.95, draws: int = 200_000, seed: int = 0) -> PosteriorComparison:
     """Posterior comparison of two conversion rates (variant 1 vs control 0).
 
     Posteriors are ``Beta(a + x, b + n - x)``. ``chance_to_beat`` is computed by
     numerical integration; expected loss and the credible intervals of the absolute
     and relative lift by Monte Carlo with ``draws`` (seeded, so reproducible).
     """
-    check_level(credible_level, "credible_level")
+    check_level(confidence_level)
     a, b = prior
     if a <= 0 or b <= 0:
         raise JourneyParameterError(f"prior={prior!r}; expected two positive Beta parameters")
@@ -38,39 +98,41 @@ def beta_binomial(x1: int, n1: int, x0: int, n0: int, *, prior: tuple[float, flo
     ctb = integrate.quad(f, lo, hi, limit=200, points=[a0 / (a0 + b0)])[0]
     rng = np.random.default_rng(seed)
     p1, p0 = rng.beta(a1, b1, draws), rng.beta(a0, b0, draws)
-    q = [(1 - credible_level) / 2, (1 + credible_level) / 2]
+    q = [(1 - confidence_level) / 2, (1 + confidence_level) / 2]
     rel = p1 / p0 - 1
-    return {
-        "chance_to_beat": float(np.clip(ctb, 0, 1)),
-        "expected_loss": float(np.mean(np.maximum(p0 - p1, 0))),
-        "expected_loss_control": float(np.mean(np.maximum(p1 - p0, 0))),
-        "abs_lift_mean": float(np.mean(p1 - p0)),
-        "abs_cred_low": float(np.quantile(p1 - p0, q[0])), "abs_cred_high": float(np.quantile(p1 - p0, q[1])),
-        "rel_lift_mean": float(np.mean(rel)),
-        "rel_cred_low": float(np.quantile(rel, q[0])), "rel_cred_high": float(np.quantile(rel, q[1])),
-    }
+    return PosteriorComparison(
+        "beta-binomial", float(confidence_level),
+        chance_to_beat=float(np.clip(ctb, 0, 1)),
+        expected_loss=float(np.mean(np.maximum(p0 - p1, 0))),
+        estimate=float(np.mean(p1 - p0)),
+        ci_low=float(np.quantile(p1 - p0, q[0])), ci_high=float(np.quantile(p1 - p0, q[1])),
+        rel_lift=float(np.mean(rel)),
+        rel_ci_low=float(np.quantile(rel, q[0])), rel_ci_high=float(np.quantile(rel, q[1])),
+        expected_loss_control=float(np.mean(np.maximum(p1 - p0, 0))),
+    )
 
 
-def normal_posterior(mean1, se1, mean0, se0, *, credible_level: float = 0.95):
+def normal_posterior(mean1, se1, mean0, se0, *, confidence_level: float = 0.95) -> PosteriorComparison:
     """Flat-prior normal posterior of a difference of means (arrays allowed).
 
     ``D = mu1 - mu0 ~ N(mean1 - mean0, se1^2 + se0^2)``; chance to beat control is
     ``P(D > 0)``, expected loss of choosing the variant is ``E[max(-D, 0)]``. The
     relative lift's interval uses the delta method on the same normal posterior.
     """
-    check_level(credible_level, "credible_level")
+    check_level(confidence_level)
     mean1, se1, mean0, se0 = (np.asarray(v, dtype=float) for v in (mean1, se1, mean0, se0))
     d = mean1 - mean0
     s = np.sqrt(se1**2 + se0**2)
-    z = norm_ppf((1 + credible_level) / 2)
+    z = norm_ppf((1 + confidence_level) / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         zd = np.where(s > 0, d / s, np.nan)  # no posterior spread: undefined, as in scipy.stats
         ctb = norm_cdf(zd)
         loss = s * np.exp(-zd**2 / 2) / np.sqrt(2 * np.pi) - d * norm_cdf(-zd)
         rel = mean1 / mean0 - 1
         rel_se = np.sqrt(se1**2 / mean0**2 + mean1**2 * se0**2 / mean0**4)
-    return {
-        "chance_to_beat": ctb, "expected_loss": loss,
-        "abs_lift_mean": d, "abs_cred_low": d - z * s, "abs_cred_high": d + z * s,
-        "rel_lift_mean": rel, "rel_cred_low": rel - z * rel_se, "rel_cred_high": rel + z * rel_se,
-    }
+    out = lambda x: float(x) if np.ndim(x) == 0 else x  # one comparison: plain floats
+    return PosteriorComparison(
+        "normal", float(confidence_level), chance_to_beat=out(ctb), expected_loss=out(loss),
+        estimate=out(d), ci_low=out(d - z * s), ci_high=out(d + z * s),
+        rel_lift=out(rel), rel_ci_low=out(rel - z * rel_se), rel_ci_high=out(rel + z * rel_se),
+    )

@@ -9,11 +9,13 @@ small table is all the statistics need.
 
 Stats half (:func:`readout_from_stats`, :func:`ab_readout`): sample-ratio check
 first, then per (experiment, metric, variant) an :class:`ABResult` with absolute and
-relative lift and CIs (:mod:`journeylib.abstats`), CUPED, the always-valid
-sequential test (:mod:`journeylib.sequential`), the Bayesian view
-(:mod:`journeylib.bayes`) and power at the MDE (:mod:`journeylib.power`); a
-:class:`Readout` collects them with Holm and Benjamini-Hochberg adjusted p-values
-over an explicit family.
+relative lift and CIs (:mod:`journeylib.experiments.statistics`), CUPED, the
+always-valid sequential test (:mod:`journeylib.experiments.sequential`), the Bayesian
+view (:mod:`journeylib.experiments.bayes`) and power at the MDE
+(:mod:`journeylib.experiments.power`); a :class:`Readout` collects them with Holm and
+Benjamini-Hochberg adjusted p-values over an explicit family, and its ``checks``
+(sample ratio, incomplete windows, CUPED pre-period balance, too few users). Drawing
+lives in :mod:`journeylib.experiments.plots`.
 
 Looks (for cumulative lift and the sequential test) are entry days: the look of
 day *d* holds every user who entered up to day *d*, each measured over their full
@@ -30,14 +32,13 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from . import bayes, power, sequential, statistics
-from ..core import health
+from . import bayes, plots, power, sequential, statistics
 from ..core.checks import flag
 from ..core.engine import distinct_values, to_pandas, to_table
 from ..core.errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
+from ..core.result import Check, Finding, Result
 from ..core.schema import PURCHASE_EVENT
 from ..core.time import DAY_US, epoch_us
-from ..core.display import html_table
 
 KINDS = ("conversion", "count", "sum", "ratio")
 
@@ -315,7 +316,7 @@ def variant_stats(
 
 # --- one comparison over looks (vectorised) ----------------------------------------
 
-_SUMS = ["n", "s_y", "ss_y", "s_x", "ss_x", "s_xy", "s_d", "ss_d", "s_yd"]
+SUMS = ["n", "s_y", "ss_y", "s_x", "ss_x", "s_xy", "s_d", "ss_d", "s_yd"]
 
 
 def _compare(kind: str, c: Mapping[str, np.ndarray], v: Mapping[str, np.ndarray], *, use_cuped: bool,
@@ -376,13 +377,17 @@ def _compare(kind: str, c: Mapping[str, np.ndarray], v: Mapping[str, np.ndarray]
 # --- result objects -----------------------------------------------------------------
 
 @dataclass(frozen=True)
-class ABResult:
+class ABResult(Result):
     """Comparison of one variant with control on one metric of one experiment.
 
     ``statistic``/``pvalue`` are the fixed-horizon test (two-proportion z for
-    conversion, Welch t for means, delta-method z for ratios); ``seq_pvalue`` the
-    always-valid p-value; ``chance_to_beat`` the Bayesian posterior probability that
-    the variant is better (not a p-value).
+    conversion, Welch t for means, delta-method z for ratios) of the absolute
+    difference ``estimate`` (variant - control), whose interval is ``ci_low``/``ci_high``
+    (:meth:`confidence_interval`); ``rel_lift`` with ``rel_ci_low``/``rel_ci_high`` is the
+    relative lift. ``seq_pvalue`` is the always-valid p-value (``seq_ci_low``/
+    ``seq_ci_high`` its confidence sequence); ``chance_to_beat`` the Bayesian posterior
+    probability that the variant is better (not a p-value), ``bayes_rel_ci_low``/
+    ``bayes_rel_ci_high`` the credible interval of the relative lift.
     """
 
     experiment: str
@@ -415,29 +420,32 @@ class ABResult:
     pre_balance_pvalue: float
     chance_to_beat: float
     expected_loss: float
-    rel_cred_low: float
-    rel_cred_high: float
+    bayes_rel_ci_low: float
+    bayes_rel_ci_high: float
     seq_pvalue: float
     seq_ci_low: float
     seq_ci_high: float
+    seq_tau2: float
     mde: float
     power_at_mde: float
     detectable_rel_lift: float
     srm_passed: bool
     looks: pd.DataFrame = field(repr=False, compare=False)
 
-    def confidence_interval(self, confidence_level: float | None = None) -> tuple[float, float]:
-        """CI of the absolute difference (variant - control) at another level (same test)."""
-        if confidence_level is None:
+    def confidence_interval(self, confidence_level: float = 0.95) -> tuple[float, float]:
+        """``(low, high)`` of the absolute difference (variant - control) at ``confidence_level`` (same test).
+
+        At the readout's level (``1 - alpha``) these are ``ci_low``/``ci_high``.
+        """
+        statistics.check_level(confidence_level)
+        if np.isclose(confidence_level, self.confidence_level):
             return (self.ci_low, self.ci_high)
         if self.df == np.inf or not np.isfinite(self.df):
             r = statistics.z_inference(self.estimate, self.se, alternative=self.alternative,
                                     confidence_level=confidence_level)
         else:
-            from scipy import stats
-
-            a = 1 - statistics.check_level(confidence_level)
-            q = stats.t.ppf(1 - a / 2 if self.alternative == "two-sided" else 1 - a, self.df)
+            a = 1 - confidence_level
+            q = statistics.t_ppf(1 - a / 2 if self.alternative == "two-sided" else 1 - a, self.df)
             lo, hi = self.estimate - q * self.se, self.estimate + q * self.se
             r = {"ci_low": lo if self.alternative != "less" else -np.inf,
                  "ci_high": hi if self.alternative != "greater" else np.inf}
@@ -455,21 +463,39 @@ class ABResult:
             d.pop("segment")
         return pd.DataFrame([d])
 
+    @property
+    def significant(self) -> bool:
+        """The fixed-horizon p-value is below ``alpha = 1 - confidence_level`` (not adjusted for multiplicity)."""
+        return bool(self.pvalue < 1 - self.confidence_level)
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return (lift_finding(self, self.significant),)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        out = [Check(f"SRM: {self.experiment}", "pass" if self.srm_passed else "fail",
+                     "" if self.srm_passed else f"sample ratio mismatch in {self.experiment}: do not trust its results")]
+        if self.cuped:
+            out.append(balance_check(self))
+        return tuple(out)
+
     def plot(self, ax=None):
         """Forest plot of the relative lift with its CI."""
-        return _forest([self], ax=ax)
+        return plots.plot_forest([self], ax=ax)
 
     def plot_cumulative(self, ax=None):
         """Cumulative relative lift over entry days with the fixed-horizon CI."""
-        return _plot_cumulative(self, ax=ax)
+        return plots.plot_cumulative(self, ax=ax)
 
     def plot_sequential(self, ax=None):
         """Difference over looks with the always-valid confidence sequence."""
-        return self.sequential.plot(ax=ax, xlabel="users entered up to (entry day)")
+        return plots.plot_sequential(self.sequential, ax=ax, xlabel="users entered up to (entry day)")
 
     @property
     def sequential(self) -> sequential.SequentialResult:
-        return sequential.SequentialResult(self.looks, 1 - self.confidence_level, float("nan"))
+        """The always-valid test of this comparison over its looks (entry days)."""
+        return sequential.SequentialResult(self.looks, 1 - self.confidence_level, self.seq_tau2)
 
     def __repr__(self) -> str:
         seg = f" [{self.segment}]" if self.segment is not None else ""
@@ -477,8 +503,39 @@ class ABResult:
                 f"lift {self.rel_lift:+.1%} [{self.rel_ci_low:+.1%}, {self.rel_ci_high:+.1%}], "
                 f"{self.test} statistic={self.statistic:.3f}, pvalue={self.pvalue:.4g})")
 
-    def _repr_html_(self) -> str:
-        return f"<p>{html.escape(repr(self))}</p>" + html_table(self.summary)
+
+BALANCE_THRESHOLD = 0.001
+"""Pre-period balance p-value below which a CUPED comparison is flagged."""
+
+
+def balance_check(r: ABResult) -> Check:
+    """CUPED pre-period balance of one comparison: ``warn`` below :data:`BALANCE_THRESHOLD`."""
+    name = f"CUPED pre-period balance: {r.experiment} / {r.metric} / {r.variant}"
+    if r.pre_balance_pvalue < BALANCE_THRESHOLD:
+        return Check(name, "warn", f"pre-period means differ between arms (p={r.pre_balance_pvalue:.2g}); "
+                                   "CUPED-adjusted results may be biased; compare with cuped=False")
+    return Check(name, "pass", f"pre-period means balanced (p={r.pre_balance_pvalue:.2g})")
+
+
+def lift_finding(r: ABResult, significant: bool, adjusted: str = "") -> Finding:
+    """The sentence of one comparison: the relative lift, its interval and the decision.
+
+    ``significant`` is the decision rule's verdict (unadjusted for one result, Holm in a
+    readout; ``adjusted`` says so in words).
+    """
+    where = f" in {r.experiment}" + (f" ({r.segment})" if r.segment is not None else "")
+    metric = r.metric.replace("_", " ")
+    verb = "lifts" if r.rel_lift >= 0 else "lowers"
+    verdict = ("significant" if significant else "not significant") + adjusted
+    text = (f"{r.variant} {verb} {metric} by {abs(r.rel_lift):.1%} ({r.rel_ci_low:+.1%} to {r.rel_ci_high:+.1%}) "
+            f"against {r.control}{where}; {verdict}.")
+    if not r.srm_passed:
+        action = "Do not act: the split of users is off plan (sample ratio mismatch)."
+    elif significant and r.rel_lift > 0:
+        action = f"Roll out {r.variant}."
+    else:
+        action = f"Keep {r.control}."
+    return Finding(text, value=r.rel_lift, ci_low=r.rel_ci_low, ci_high=r.rel_ci_high, action=action)
 
 
 def _scalar(x, i=-1) -> float:
@@ -495,10 +552,10 @@ def _cumulative(em: pd.DataFrame) -> tuple[np.ndarray, dict[str, dict[str, np.nd
     """
     day_codes, days = pd.factorize(em["entry_day"], sort=True)
     var_codes, variants = pd.factorize(em["variant"])
-    sums = np.zeros((len(variants), len(days), len(_SUMS)))
-    np.add.at(sums, (var_codes, day_codes), em[_SUMS].to_numpy(dtype=float))
+    sums = np.zeros((len(variants), len(days), len(SUMS)))
+    np.add.at(sums, (var_codes, day_codes), em[SUMS].to_numpy(dtype=float))
     sums = sums.cumsum(axis=1)
-    return days.to_numpy(), {v: {k: sums[i, :, j] for j, k in enumerate(_SUMS)} for i, v in enumerate(variants)}
+    return days.to_numpy(), {v: {k: sums[i, :, j] for j, k in enumerate(SUMS)} for i, v in enumerate(variants)}
 
 
 def _make_result(exp: str, metric: str, kind: str, control: str, variant: str, segment: str | None,
@@ -521,9 +578,9 @@ def _make_result(exp: str, metric: str, kind: str, control: str, variant: str, s
     mc, mv, se_c, se_v = (_scalar(r[k]) for k in ("mean_control", "mean_variant", "se_control", "se_variant"))
     if kind == "conversion" and not r["cuped"]:
         b = bayes.beta_binomial(int(round(v["s_y"][-1])), int(v["n"][-1]), int(round(c["s_y"][-1])),
-                                int(c["n"][-1]), credible_level=level, seed=seed)
+                                int(c["n"][-1]), confidence_level=level, seed=seed)
     else:
-        b = {k: float(x) for k, x in bayes.normal_posterior(mv, se_v, mc, se_c, credible_level=level).items()}
+        b = bayes.normal_posterior(mv, se_v, mc, se_c, confidence_level=level)
     se = _scalar(r["se"])
     pw = power.achieved_power(mde * mc, se, alpha=alpha, alternative=alternative) if mde else float("nan")
     za = statistics.norm_ppf(1 - alpha / 2 if alternative == "two-sided" else 1 - alpha)
@@ -537,21 +594,26 @@ def _make_result(exp: str, metric: str, kind: str, control: str, variant: str, s
         ci_low=get("ci_low"), ci_high=get("ci_high"), rel_lift=get("rel_lift"), rel_ci_low=get("rel_ci_low"),
         rel_ci_high=get("rel_ci_high"), cuped=bool(r["cuped"]), variance_reduction=get("variance_reduction"),
         theta=get("theta"), pre_correlation=get("pre_correlation"), pre_balance_pvalue=get("pre_balance_pvalue"),
-        chance_to_beat=float(b["chance_to_beat"]), expected_loss=float(b["expected_loss"]),
-        rel_cred_low=float(b["rel_cred_low"]), rel_cred_high=float(b["rel_cred_high"]),
+        chance_to_beat=float(b.chance_to_beat), expected_loss=float(b.expected_loss),
+        bayes_rel_ci_low=float(b.rel_ci_low), bayes_rel_ci_high=float(b.rel_ci_high),
         seq_pvalue=float(seq["pvalue"][-1]), seq_ci_low=float(seq["ci_low"][-1]),
-        seq_ci_high=float(seq["ci_high"][-1]), mde=float(mde) if mde else float("nan"), power_at_mde=pw,
+        seq_ci_high=float(seq["ci_high"][-1]), seq_tau2=float(tau2), mde=float(mde) if mde else float("nan"), power_at_mde=pw,
         detectable_rel_lift=detectable, srm_passed=srm_passed, looks=looks,
     )
 
 
 @dataclass(frozen=True)
-class Readout:
+class Readout(Result):
     """All comparisons of a family of experiments, metrics and variants, with adjusted p-values.
 
     ``family`` says which comparisons share a multiplicity correction:
     ``"experiment"`` (every metric x variant of one experiment, the default),
-    ``"all"`` (everything in the readout) or ``"none"``.
+    ``"all"`` (everything in the readout) or ``"none"``. ``alpha`` is the decision
+    threshold for the Holm-adjusted p-values (intervals are at ``1 - alpha``).
+    ``checks``: the sample-ratio check of every experiment (``fail`` below the SRM
+    threshold, ``warn`` below the warning level), incomplete analysis windows, CUPED
+    pre-period imbalance and comparisons skipped for too few users (``warn``).
+    ``findings``: up to four sentences, one per experiment (SRM failures first).
     """
 
     results: tuple[ABResult, ...]
@@ -559,6 +621,7 @@ class Readout:
     family: str
     alpha: float
     note: str = ""
+    checks: tuple[Check, ...] = ()
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -579,6 +642,36 @@ class Readout:
         return df
 
     @property
+    def findings(self) -> tuple[Finding, ...]:
+        """One sentence per experiment (at most four; sample-ratio failures first).
+
+        A failed SRM check gives the "do not act" sentence; otherwise the comparison with
+        the smallest Holm-adjusted p-value among the significant ones, or else the first
+        metric's comparison with the smallest p-value, with the Holm decision.
+        """
+        s = self.summary
+        if s.empty:
+            return ()
+        srm = {x.experiment: x for x in self.srm}
+        exps = sorted(dict.fromkeys(s["experiment"]), key=lambda e: (e not in srm or srm[e].passed, e))
+        out = []
+        for exp in exps[:4]:
+            if exp in srm and not srm[exp].passed:
+                out.extend(srm[exp].findings)
+                continue
+            rows = s[s["experiment"] == exp]
+            wins = rows[rows["significant_holm"]]
+            if len(wins):
+                i = wins["p_holm"].idxmin()
+            else:
+                first = rows[rows["metric"] == rows["metric"].iloc[0]]
+                i = first["pvalue"].idxmin() if first["pvalue"].notna().any() else first.index[0]
+            n = len(rows)
+            adjusted = f" after correcting for {n} comparisons" if n > 1 and self.family != "none" else ""
+            out.append(lift_finding(self.results[i], bool(s.loc[i, "significant_holm"]), adjusted))
+        return tuple(out)
+
+    @property
     def srm_summary(self) -> pd.DataFrame:
         return pd.concat([s.summary for s in self.srm], ignore_index=True) if self.srm else pd.DataFrame()
 
@@ -593,11 +686,12 @@ class Readout:
             return s
         lift = [f"{v:+.1%} ({lo:+.1%} to {hi:+.1%})" if np.isfinite(v) else "–"
                 for v, lo, hi in zip(s["rel_lift"], s["rel_ci_low"], s["rel_ci_high"])]
+        level = self.results[0].confidence_level
         keys = [c for c in ("family", "experiment", "segment", "metric", "variant") if c in s.columns]
         if self.family == "experiment":
             keys.remove("family")
         out = s[keys + ["n_control", "n_variant", "mean_control", "mean_variant"]].copy()
-        out["relative lift (95% CI)"] = lift
+        out[f"relative lift ({level:.0%} CI)"] = lift
         return pd.concat([out, s[["pvalue", "p_holm", "p_bh"]], s["significant_holm"].rename("significant")], axis=1)
 
     @property
@@ -625,8 +719,7 @@ class Readout:
 
     def plot(self, ax=None, *, experiment: str | None = None):
         """Forest plot of relative lifts with CIs (all comparisons or one experiment)."""
-        rs = [r for r in self.results if experiment is None or r.experiment == experiment]
-        return _forest(rs, ax=ax)
+        return plots.plot_forest(self.results, ax=ax, experiment=experiment)
 
     def conclusion(self, experiment: str) -> str:
         """Plain-language reading of one experiment: what can and cannot be concluded."""
@@ -666,13 +759,13 @@ class Readout:
 
     def _repr_html_(self) -> str:
         note = f"<p><i>{html.escape(self.note)}</i></p>" if self.note else ""
-        return f"<p>{html.escape(repr(self))}</p>{note}" + html_table(self.summary)
+        return f"<p>{html.escape(repr(self))}</p>{note}" + super()._repr_html_()
 
 
 # --- stats half entry points ------------------------------------------------------------
 
 def _srm_for(exp: str, counts: pd.Series, planned: Mapping[str, float] | None,
-             threshold: float) -> statistics.SRMResult:
+             threshold: float, warn_threshold: float) -> statistics.SRMResult:
     variants = list(counts.index)
     share = None
     if planned is not None:
@@ -681,7 +774,8 @@ def _srm_for(exp: str, counts: pd.Series, planned: Mapping[str, float] | None,
             raise JourneyParameterError(f"planned_split[{exp!r}] has no share for variant(s) {missing}; "
                                         f"expected shares for {variants}")
         share = [planned[v] for v in variants]
-    return statistics.srm_test(counts.to_numpy(), share, experiment=exp, variants=variants, threshold=threshold)
+    return statistics.srm_test(counts.to_numpy(), share, experiment=exp, variants=variants, threshold=threshold,
+                               warn_threshold=warn_threshold)
 
 
 def readout_from_stats(
@@ -697,7 +791,6 @@ def readout_from_stats(
     srm_threshold: float = 0.001,
     srm_warn: float = 0.05,
     min_n: int = 100,
-    record_health: bool = True,
     seed: int = 0,
 ) -> Readout:
     """Statistics for every (experiment, [segment], metric, variant) of :func:`variant_stats` output.
@@ -728,7 +821,7 @@ def readout_from_stats(
     statistics.check_level(alpha, "alpha")
     if family not in ("experiment", "all", "none"):
         raise JourneyParameterError(f"family={family!r}; expected 'experiment', 'all' or 'none'")
-    need = {"experiment", "variant", "entry_day", "metric", "kind", *_SUMS}
+    need = {"experiment", "variant", "entry_day", "metric", "kind", *SUMS}
     if not isinstance(stats, pd.DataFrame) or need - set(stats.columns):
         raise JourneyParameterError(f"stats: expected the output of variant_stats() with columns {sorted(need)}")
     cuped = flag(cuped, "cuped")
@@ -738,7 +831,7 @@ def readout_from_stats(
                                     f"experiments: {sorted(set(stats['experiment']))}")
     seg_col = [c for c in stats.columns if c not in need | {"n_incomplete"}]
     seg_col = seg_col[0] if seg_col else None
-    results, srms, skipped = [], [], []
+    results, srms, skipped, checks = [], [], [], []
     first_metric = stats["metric"].iloc[0]
     for exp, e in stats.groupby("experiment", sort=True):
         variants = list(dict.fromkeys(e["variant"]))
@@ -752,20 +845,15 @@ def readout_from_stats(
         counts = e[e["metric"] == first_metric].groupby("variant")["n"].sum()
         counts = counts.reindex([control] + sorted(v for v in variants if v != control))
         plan = (planned_split or {}).get(exp)
-        srm = _srm_for(exp, counts, plan, srm_threshold)
+        srm = _srm_for(exp, counts, plan, srm_threshold, srm_warn)
         srms.append(srm)
-        warn_only = srm.passed and srm.pvalue < srm_warn
-        if record_health:
-            detail = srm.message() if not warn_only else (
-                f"possible sample ratio mismatch in {exp}: chi-square p={srm.pvalue:.2g} < {srm_warn:g} "
-                f"(failure level {srm_threshold:g} not reached); check assignment and logging")
-            health.add_check(f"SRM: {exp}", srm.passed and not warn_only, detail)
+        checks.extend(srm.checks)
         if not srm.passed:
             warnings.warn(srm.message(), JourneyDataWarning, stacklevel=2)
         inc = int(e[e["metric"] == first_metric]["n_incomplete"].sum())
-        if inc and record_health:
-            health.add_check(f"analysis window complete: {exp}", False,
-                             f"{inc:,} users' windows end after the last event; their metrics are truncated")
+        if inc:
+            checks.append(Check(f"analysis window complete: {exp}", "warn",
+                                f"{inc:,} users' windows end after the last event; their metrics are truncated"))
         segs = [None] if seg_col is None else sorted(e[seg_col].unique())
         for seg in segs:
             es = e if seg is None else e[e[seg_col] == seg]
@@ -789,18 +877,15 @@ def readout_from_stats(
                                      alternative=alternative, alpha=alpha, mde=mde, srm_passed=srm.passed,
                                      min_n=min_n, seed=seed)
                     results.append(r)
-                    if record_health and r.cuped and seg is None and r.pre_balance_pvalue < 0.001:
-                        health.add_check(f"CUPED pre-period balance: {exp} / {metric} / {var}", False,
-                                         f"pre-period means differ between arms (p={r.pre_balance_pvalue:.2g}); "
-                                         "CUPED-adjusted results may be biased; compare with cuped=False")
+                    if r.cuped and seg is None and r.pre_balance_pvalue < BALANCE_THRESHOLD:
+                        checks.append(balance_check(r))
     if skipped:
         msg = ("no test possible with fewer than 2 users in an arm, skipped: " + "; ".join(skipped[:5])
                + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""))
         if not results:
             raise JourneyDataError(f"assignments: {msg}. Collect more users before reading out")
         warnings.warn(msg, JourneyDataWarning, stacklevel=2)
-        if record_health:
-            health.add_check("comparisons with too few users", False, msg)
+        checks.append(Check("comparisons with too few users", "warn", msg))
     order = {m: i for i, m in enumerate(dict.fromkeys(stats["metric"]))}
     results.sort(key=lambda r: (r.experiment, r.segment or "", order[r.metric], r.variant))
     note = ""
@@ -809,7 +894,7 @@ def readout_from_stats(
         note = (f"Segment breakdown over {n_seg} segments of '{seg_col}': with many segments some will look "
                 "significant by chance; use the adjusted p-values (family = all segments of an experiment) and "
                 "treat segment differences as hypotheses for a new test, not conclusions.")
-    return Readout(tuple(results), tuple(srms), family, alpha, note)
+    return Readout(tuple(results), tuple(srms), family, alpha, note, tuple(checks))
 
 
 def ab_readout(
@@ -862,57 +947,12 @@ def segment_breakdown(
     """
     st = variant_stats(assignments, events, metrics, window_days=window_days, experiments=experiments,
                        customers=customers, by=by, pre_period=cuped)
-    ro = readout_from_stats(st, control=control, alpha=alpha, cuped=cuped, record_health=False)
+    ro = readout_from_stats(st, control=control, alpha=alpha, cuped=cuped)
     warnings.warn(ro.note, UserWarning, stacklevel=2)
     return ro
 
 
-# --- plots ------------------------------------------------------------------------------
-
-def _forest(results: Sequence[ABResult], ax=None):
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.gca()
-    if not results:
-        ax.set_title("no comparisons")
-        return ax
-    labels, y = [], np.arange(len(results))[::-1]
-    for yi, r in zip(y, results):
-        seg = f" [{r.segment}]" if r.segment is not None else ""
-        labels.append(f"{r.experiment}{seg} | {r.metric} | {r.variant}")
-        lo, hi = r.rel_ci_low, r.rel_ci_high
-        color = "tab:green" if lo > 0 else ("tab:red" if hi < 0 else "tab:grey")
-        ax.errorbar(r.rel_lift * 100, yi, xerr=[[max(r.rel_lift - lo, 0) * 100], [max(hi - r.rel_lift, 0) * 100]]
-                    if np.isfinite(lo) and np.isfinite(hi) else None, fmt="o", color=color, capsize=3)
-    ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(y)
-    ax.set_yticklabels(labels, fontsize="small")
-    level = results[0].confidence_level
-    ax.set_xlabel(f"relative lift vs control (%), {level:.0%} CI (unadjusted)")
-    ax.set_title("Lift by experiment, metric and variant")
-    return ax
-
-
-def _plot_cumulative(r: ABResult, ax=None):
-    import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.gca()
-    lk = r.looks
-    ax.fill_between(lk["look"], lk["rel_ci_low"] * 100, lk["rel_ci_high"] * 100, alpha=0.25,
-                    label=f"{r.confidence_level:.0%} CI (fixed horizon)")
-    ax.plot(lk["look"], lk["rel_lift"] * 100, marker="o", ms=3, label="cumulative relative lift")
-    ax.axhline(0, color="black", lw=0.8)
-    ax.set_xlabel("users entered up to (entry day)")
-    ax.set_ylabel("relative lift (%)")
-    ax.set_title(f"{r.experiment} / {r.metric}: {r.variant} vs {r.control}, cumulative")
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
-    for lbl in ax.get_xticklabels():
-        lbl.set_rotation(30)
-        lbl.set_ha("right")
-    ax.legend(fontsize="small")
-    return ax
-
+# --- plain-language reading --------------------------------------------------------------
 
 def _fmt_ci(lo: float, hi: float) -> str:
     return f"[{lo:+.1%}, {hi:+.1%}]"

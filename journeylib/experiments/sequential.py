@@ -19,8 +19,6 @@ the last look (:func:`optimal_tau2`).
 """
 from __future__ import annotations
 
-import html
-
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -28,9 +26,10 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from . import plots
 from .statistics import check_level
 from ..core.errors import JourneyParameterError
-from ..core.display import html_table
+from ..core.result import Finding, Result
 
 
 @lru_cache(maxsize=32)
@@ -89,10 +88,17 @@ def msprt(estimate, variance, tau2, *, alpha: float = 0.05, n=None, min_n: int =
 
 
 @dataclass(frozen=True)
-class SequentialResult:
-    """Always-valid test of one comparison over the looks of an experiment."""
+class SequentialResult(Result):
+    """Always-valid test of one comparison over the looks of an experiment.
 
-    looks: pd.DataFrame = field(repr=False)  # look, n_control, n_variant, estimate, ci_low, ci_high, pvalue, ...
+    ``looks`` has one row per look: ``look, n_control, n_variant, estimate, se``, the
+    fixed-horizon ``ci_low, ci_high, pvalue`` (valid only at the planned end) and the
+    always-valid ``seq_pvalue, seq_ci_low, seq_ci_high`` (at level ``1 - alpha``).
+    ``alpha`` is the significance threshold of the sequential decision; ``tau2`` the
+    mixing variance.
+    """
+
+    looks: pd.DataFrame = field(repr=False)
     alpha: float
     tau2: float
 
@@ -102,43 +108,50 @@ class SequentialResult:
         return float(self.looks["seq_pvalue"].iloc[-1])
 
     @property
+    def estimate(self) -> float:
+        """The difference (variant - control) at the last look."""
+        return float(self.looks["estimate"].iloc[-1])
+
+    @property
     def rejected(self) -> bool:
         return bool(self.pvalue < self.alpha)
+
+    def confidence_interval(self, confidence_level: float = 0.95) -> tuple[float, float]:
+        """Confidence sequence at the last look (valid at every look) at ``confidence_level``.
+
+        At ``1 - alpha`` this is the stored ``seq_ci_low``/``seq_ci_high``; other levels are
+        recomputed with the same mixing variance.
+        """
+        check_level(confidence_level)
+        last = self.looks.iloc[-1]
+        if np.isclose(confidence_level, 1 - self.alpha):
+            return (float(last["seq_ci_low"]), float(last["seq_ci_high"]))
+        if not (np.isfinite(self.tau2) and self.tau2 > 0):
+            raise JourneyParameterError(f"confidence_level={confidence_level!r}: this result has no mixing variance "
+                                        f"(tau2={self.tau2!r}); only {1 - self.alpha:g} is available")
+        if not np.isfinite(last["seq_ci_low"]):  # the last look was not valid (too few users)
+            return (-np.inf, np.inf)
+        r = msprt([last["estimate"]], [last["se"] ** 2], self.tau2, alpha=1 - confidence_level)
+        return (float(r["ci_low"][0]), float(r["ci_high"][0]))
 
     @property
     def summary(self) -> pd.DataFrame:
         return self.looks.copy()
 
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        lo, hi = self.confidence_interval(1 - self.alpha)
+        verdict = "shows" if self.rejected else "does not yet show"
+        action = ("The difference is established: the test may stop." if self.rejected else
+                  "Keep the test running to its planned end, or stop it for lack of an effect.")
+        return (Finding(f"The always-valid test {verdict} a difference at the last look: {self.estimate:+.3g} "
+                        f"({lo:+.3g} to {hi:+.3g}, p={self.pvalue:.2g}), valid however often the results were "
+                        "checked.", value=self.estimate, ci_low=lo, ci_high=hi, action=action),)
+
     def plot(self, ax=None, *, xlabel: str = "look"):
         """Estimate with the confidence sequence (always valid) and the fixed-horizon CI."""
-        import matplotlib.pyplot as plt
-
-        ax = ax or plt.gca()
-        lk = self.looks
-        x = lk["look"]
-        # y range: the fixed-horizon intervals widened by half; the sequence is clipped to it
-        # (before the first valid look it is infinite)
-        lo, hi = np.nanmin(lk["ci_low"]), np.nanmax(lk["ci_high"])
-        if "ci_low" not in lk or not np.isfinite([lo, hi]).all():
-            lo, hi = np.nanmin(lk["estimate"] - 4 * lk["se"]), np.nanmax(lk["estimate"] + 4 * lk["se"])
-        pad = 0.5 * (hi - lo)
-        ax.fill_between(x, lk["seq_ci_low"].clip(lower=lo - pad), lk["seq_ci_high"].clip(upper=hi + pad),
-                        alpha=0.25, label=f"{1 - self.alpha:.0%} confidence sequence (valid at every look)")
-        ax.set_ylim(lo - pad, hi + pad)
-        if "ci_low" in lk:
-            ax.plot(x, lk["ci_low"], ls=":", color="grey", label="fixed-horizon CI (valid only at the planned end)")
-            ax.plot(x, lk["ci_high"], ls=":", color="grey")
-        ax.plot(x, lk["estimate"], marker="o", ms=3, label="estimate")
-        ax.axhline(0, color="black", lw=0.8)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("difference (variant - control)")
-        ax.set_title(f"Sequential test: always-valid p = {self.pvalue:.3g}")
-        ax.legend(fontsize="small", loc="best")
-        return ax
+        return plots.plot_sequential(self, ax=ax, xlabel=xlabel)
 
     def __repr__(self) -> str:
         return (f"SequentialResult(looks={len(self.looks)}, pvalue={self.pvalue:.4g}, alpha={self.alpha}, "
                 f"rejected={self.rejected})")
-
-    def _repr_html_(self) -> str:
-        return f"<p>{html.escape(repr(self))}</p>" + html_table(self.looks)

@@ -37,8 +37,9 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from . import plots
 from ..core.errors import JourneyParameterError
-from ..core.display import html_table
+from ..core.result import Check, Finding, Result
 
 ALTERNATIVES = ("two-sided", "greater", "less")
 
@@ -202,9 +203,13 @@ def ratio_stats(n, s_num, s_den, ss_num, ss_den, s_num_den):
     return r, var
 
 
-@dataclass(frozen=True)
-class CupedAdjustment:
-    """CUPED adjustment of several arms computed from pooled sufficient statistics."""
+@dataclass(frozen=True, repr=False)
+class CupedAdjustment(Result):
+    """CUPED adjustment of several arms computed from pooled sufficient statistics.
+
+    ``summary``: one row per arm (adjusted mean, pre-period mean, per-user variance
+    before and after); ``findings``: the share of variance removed.
+    """
 
     theta: float
     correlation: float
@@ -218,6 +223,25 @@ class CupedAdjustment:
         """Share of variance removed, ``1 - sum(var_adj/n) / sum(var/n)`` over arms (equal n: ~rho^2)."""
         raw = float(np.sum(self.raw_var))
         return float(1 - np.sum(self.var) / raw) if raw > 0 else 0.0
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        mean = np.atleast_1d(self.mean)
+        return pd.DataFrame({"arm": np.arange(len(mean)), "adjusted_mean": mean,
+                             "pre_mean": np.atleast_1d(self.pre_mean), "raw_var": np.atleast_1d(self.raw_var),
+                             "adjusted_var": np.atleast_1d(self.var), "theta": self.theta,
+                             "pre_correlation": self.correlation})
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        vr = self.variance_reduction
+        return (Finding(f"The pre-period explains {vr:.0%} of the metric's variance (correlation "
+                        f"{self.correlation:.2f}), so the adjusted comparison needs about {vr:.0%} fewer users "
+                        "for the same precision.", value=vr),)
+
+    def plot(self, ax=None, *, arms: Sequence[str] | None = None):
+        """Per-user variance per arm before and after the adjustment."""
+        return plots.plot_cuped(self, ax=ax, arms=arms)
 
 
 def cuped(n, s_y, ss_y, s_x, ss_x, s_xy) -> CupedAdjustment:
@@ -259,8 +283,13 @@ def cuped_vectorised(n, s_y, ss_y, s_x, ss_x, s_xy):
 
 
 @dataclass(frozen=True)
-class SRMResult:
-    """Sample-ratio-mismatch check: chi-square goodness of fit against the planned split."""
+class SRMResult(Result):
+    """Sample-ratio-mismatch check: chi-square goodness of fit against the planned split.
+
+    ``statistic``/``pvalue`` as :func:`scipy.stats.chisquare`; the check fails below
+    ``threshold`` and warns below ``warn_threshold``. There is no single estimate, so
+    no ``confidence_interval``.
+    """
 
     experiment: str
     variants: tuple[str, ...]
@@ -269,6 +298,7 @@ class SRMResult:
     statistic: float
     pvalue: float
     threshold: float
+    warn_threshold: float = 0.05
 
     @property
     def passed(self) -> bool:
@@ -291,8 +321,40 @@ class SRMResult:
 
     @property
     def flag(self) -> str:
-        """``"FAILED"`` below ``threshold``, ``"CHECK"`` below 0.05 (worth a look), else ``"ok"``."""
-        return "FAILED" if not self.passed else ("CHECK" if self.pvalue < 0.05 else "ok")
+        """``"FAILED"`` below ``threshold``, ``"CHECK"`` below ``warn_threshold`` (worth a look), else ``"ok"``."""
+        return "FAILED" if not self.passed else ("CHECK" if self.pvalue < self.warn_threshold else "ok")
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        name = f"SRM: {self.experiment}" if self.experiment else "SRM"
+        if not self.passed:
+            return (Check(name, "fail", self.message()),)
+        if self.pvalue < self.warn_threshold:
+            return (Check(name, "warn", f"possible sample ratio mismatch in {self.experiment or 'the split'}: "
+                                        f"chi-square p={self.pvalue:.2g} < {self.warn_threshold:g} (failure level "
+                                        f"{self.threshold:g} not reached); check assignment and logging"),)
+        return (Check(name, "pass", self.message()),)
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        total = sum(self.observed) or 1
+        split = ", ".join(f"{v} {o / total:.1%}" for v, o in zip(self.variants, self.observed))
+        plan = "/".join(f"{s:.0%}" for s in self.planned_share)
+        where = f" of {self.experiment}" if self.experiment else ""
+        if not self.passed:
+            return (Finding(f"The split of users{where} ({split}) is off the planned {plan} far more than chance "
+                            f"allows (p={self.pvalue:.2g}): assignment or logging is broken.", value=self.pvalue,
+                            action="Do not act on this experiment's results until the cause is found."),)
+        if self.pvalue < self.warn_threshold:
+            return (Finding(f"The split of users{where} ({split}) is somewhat off the planned {plan} "
+                            f"(p={self.pvalue:.2g}).", value=self.pvalue,
+                            action="Check assignment and logging before relying on the results."),)
+        return (Finding(f"The split of users{where} ({split}) matches the planned {plan} (p={self.pvalue:.2g}).",
+                        value=self.pvalue),)
+
+    def plot(self, ax=None):
+        """Observed vs planned share of users per variant."""
+        return plots.plot_srm(self, ax=ax)
 
     def message(self) -> str:
         split = ", ".join(f"{v}={o:,}" for v, o in zip(self.variants, self.observed))
@@ -306,13 +368,10 @@ class SRMResult:
     def __repr__(self) -> str:
         return f"SRMResult({self.message()})"
 
-    def _repr_html_(self) -> str:
-        return f"<p><b>{'OK' if self.passed else 'SRM FAILED'}</b></p>" + html_table(self.summary)
-
 
 def srm_test(observed: Sequence[int], planned_share: Sequence[float] | None = None, *,
              experiment: str = "", variants: Sequence[str] | None = None,
-             threshold: float = 0.001) -> SRMResult:
+             threshold: float = 0.001, warn_threshold: float = 0.05) -> SRMResult:
     """Chi-square test of observed arm sizes against the planned split.
 
     Parameters
@@ -324,6 +383,8 @@ def srm_test(observed: Sequence[int], planned_share: Sequence[float] | None = No
     threshold
         p-value below which the check fails (0.001 is the usual SRM threshold: the
         check runs on every experiment, and a real mismatch gives tiny p-values).
+    warn_threshold
+        p-value below which the check warns (worth a look, not yet a failure).
     """
     try:
         obs = np.asarray(observed, dtype=float)
@@ -339,7 +400,7 @@ def srm_test(observed: Sequence[int], planned_share: Sequence[float] | None = No
     res = stats.chisquare(obs, obs.sum() * share)
     names = tuple(variants) if variants is not None else tuple(str(i) for i in range(len(obs)))
     return SRMResult(experiment, names, tuple(int(o) for o in obs), tuple(float(s) for s in share),
-                     float(res.statistic), float(res.pvalue), float(threshold))
+                     float(res.statistic), float(res.pvalue), float(threshold), float(warn_threshold))
 
 
 def adjust_pvalues(pvalues: Sequence[float], method: str = "holm") -> np.ndarray:

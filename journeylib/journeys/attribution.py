@@ -41,7 +41,7 @@ Models (``model`` column of the result):
 
 Bootstrap: journeys are resampled with replacement (multinomially over the
 converting and non-converting units of every path) ``n_boot`` times and every model
-is refitted; percentile intervals of each share are reported.
+is refitted; percentile intervals of each share are reported (``ci_low``, ``ci_high``).
 """
 from __future__ import annotations
 
@@ -59,12 +59,17 @@ import pyarrow.compute as pc
 import pandas as pd
 from scipy import sparse
 
+from . import plots
 from ..core import buckets, engine
-from ..core.time import epoch_us
-from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.checks import whole_number
-from .paths import SEP, _path_of, _touch_item, touch_rows_expr
 from ..core.display import html_table
+from ..core.errors import JourneyDataError, JourneyParameterError
+from ..core.result import Check, Finding, Result
+from ..core.schema import DEFAULT_STAGES, OUTBOUND_EVENTS, PURCHASE_EVENT
+from ..core.time import epoch_us
+from .common import check_stages, events_table, findings_html, window_seconds
+from .paths import (BUILT_PATHS, SEP, fetch_with_first_conversions, journey_aggregate, path_of, path_table,
+                    path_table_of, sorted_path_table, touch_item, touch_rows_expr)
 
 __all__ = [
     "RULE_MODELS", "ALL_MODELS", "AttributionResult", "attribute", "as_path_table", "markov_removal_effects",
@@ -82,7 +87,10 @@ def as_path_table(table: pd.DataFrame) -> pd.DataFrame:
     """Validate a path table (``path, conversions, conversion_value, null_count``).
 
     ``conversion_value`` may be missing (taken as 0). Rows with the same path are
-    summed; rows with neither conversions nor nulls are dropped.
+    summed; rows with neither conversions nor nulls are dropped. Separators written
+    loosely (``a>b``, ``a >b``) become ``" > "``, except in a table built by
+    :func:`journeylib.journeys.paths.path_table` (``attrs[BUILT_PATHS]``), whose
+    touchpoint names may hold ``>`` themselves.
     """
     if not isinstance(table, pd.DataFrame):
         raise JourneyParameterError(f"path table: expected a pandas DataFrame, got {type(table).__name__}")
@@ -105,14 +113,16 @@ def as_path_table(table: pd.DataFrame) -> pd.DataFrame:
     if bad.any():
         raise JourneyDataError(f"column 'path' of the path table: {int(bad.sum())} of {len(pt)} rows are empty; "
                                f"expected touchpoints joined by '{SEP}'")
-    sep = SEP.strip()
-    arr = pa.array(pt["path"].astype(str).to_numpy(dtype=object), type=pa.string())
-    arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, rf"\s*{re.escape(sep)}\s*", SEP))
-    pt["path"] = arr.to_numpy(zero_copy_only=False)
+    if not table.attrs.get(BUILT_PATHS):
+        sep = SEP.strip()
+        arr = pa.array(pt["path"].astype(str).to_numpy(dtype=object), type=pa.string())
+        arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, rf"\s*{re.escape(sep)}\s*", SEP))
+        pt["path"] = arr.to_numpy(zero_copy_only=False)
     pt = pt.groupby("path", as_index=False, sort=True)[["conversions", "conversion_value", "null_count"]].sum()
     pt = pt[(pt["conversions"] + pt["null_count"]) > 0].reset_index(drop=True)
     if pt["conversions"].sum() <= 0:
         raise JourneyDataError("path table: no conversions at all; attribution needs converting paths")
+    pt.attrs[BUILT_PATHS] = True
     return pt
 
 
@@ -315,14 +325,15 @@ def _shapley(paths: _Paths, conv, null, value: str, n_permutations: int, rng) ->
 
 # --------------------------------------------------------------------------- result
 @dataclass(frozen=True)
-class AttributionResult:
+class AttributionResult(Result):
     """Credit per channel and model, with bootstrap intervals.
 
-    ``summary``: ``channel, model, conversions, value, share, share_low, share_high,
+    ``summary``: ``channel, model, conversions, value, share, ci_low, ci_high,
     journeys_reached, per_1000_reached`` (conversions and value sum to the totals
-    within each model; ``per_1000_reached`` = credited conversions per 1,000 journeys
-    that touched the channel, which compares channels fairly when they are touched
-    with different frequencies).
+    within each model; ``ci_low``/``ci_high`` are the bootstrap percentile interval of
+    ``share`` at ``confidence_level``, missing without a bootstrap; ``per_1000_reached``
+    = credited conversions per 1,000 journeys that touched the channel, which compares
+    channels fairly when they are touched with different frequencies).
     ``removal_effects``: Markov removal effects per channel.
     """
 
@@ -344,9 +355,45 @@ class AttributionResult:
     def removal_effects(self) -> pd.DataFrame:
         return self._removal.copy()
 
+    @property
+    def headline_model(self) -> str:
+        """The model the findings quote: Markov when fitted, else Shapley, else the first model."""
+        return next((m for m in ("markov", "shapley") if m in self.models), self.models[0])
+
     def shares(self) -> pd.DataFrame:
         """Share of conversions, channels x models."""
         return self._summary.pivot(index="channel", columns="model", values="share")[list(self.models)]
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """The two channels with the most credit (headline model, with intervals) and where models disagree."""
+        model = self.headline_model
+        name = model.replace("_", " ").replace("markov", "Markov").replace("shapley", "Shapley")
+        part = self._summary[self._summary["model"] == model].sort_values("share", ascending=False, kind="stable")
+        out = []
+        for r in part.head(2).itertuples(index=False):
+            ci = f" ({r.ci_low:.0%} to {r.ci_high:.0%})" if np.isfinite(r.ci_low) and np.isfinite(r.ci_high) else ""
+            out.append(Finding(f"{r.channel} brings {r.share:.0%} of conversions{ci} by the {name} model.",
+                               float(r.share), _finite(r.ci_low), _finite(r.ci_high)))
+        if len(self.models) > 1:
+            sh = self.shares()
+            spread = (sh.max(axis=1) - sh.min(axis=1)).sort_values(ascending=False, kind="stable")
+            ch = spread.index[0]
+            lo_m, hi_m = sh.loc[ch].idxmin(), sh.loc[ch].idxmax()
+            out.append(Finding(
+                f"Models disagree most on {ch}: from {sh.loc[ch, lo_m]:.0%} ({lo_m.replace('_', ' ')}) to "
+                f"{sh.loc[ch, hi_m]:.0%} ({hi_m.replace('_', ' ')}) of conversions.", float(spread.iloc[0]),
+                action=f"Before moving budget to or from {ch}, decide which model matches how it is used."))
+        return tuple(out)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        """Warns when the shares have no bootstrap interval."""
+        if self.n_boot:
+            return (Check("attribution: bootstrap intervals", "pass",
+                          f"{self.n_boot} resamples, {self.confidence_level:.0%} intervals"),)
+        return (Check("attribution: bootstrap intervals", "warn",
+                      "no bootstrap resamples: the shares have no interval"),)
 
     def __repr__(self) -> str:
         head = (f"AttributionResult({len(self.models)} models, {self.total_conversions:,.0f} conversions, "
@@ -359,41 +406,16 @@ class AttributionResult:
                 f"share of conversions per model")
         if self.n_boot:
             note += f" ({self.confidence_level:.0%} bootstrap intervals in summary, {self.n_boot} resamples)"
-        return (f"<h4>Attribution</h4><p>{html.escape(note)}</p>"
+        return (findings_html(self) + f"<h4>Attribution</h4><p>{html.escape(note)}</p>"
                 + html_table(self.shares().reset_index(), "{:.1%}"))
 
     def plot(self, ax=None):
-        """Grouped bars: share of conversions per channel for each model, with CIs."""
-        import matplotlib.pyplot as plt
+        """Grouped bars with intervals (:func:`journeylib.journeys.plots.plot_attribution`); returns the Axes."""
+        return plots.plot_attribution(self, ax=ax)
 
-        s = self._summary
-        channels = list(self.shares().mean(axis=1).sort_values(ascending=False).index)
-        if ax is None:
-            _, ax = plt.subplots(figsize=(max(8, 1.3 * len(channels) + 3), 4.8))
-        m = len(self.models)
-        width = 0.8 / m
-        x = np.arange(len(channels))
-        colors = plt.cm.tab10(np.arange(m) % 10)
-        for i, model in enumerate(self.models):
-            part = s[s["model"] == model].set_index("channel").reindex(channels)
-            pos = x - 0.4 + width * (i + 0.5)
-            yerr = None
-            if self.n_boot and part["share_low"].notna().any():
-                yerr = np.vstack([(part["share"] - part["share_low"]).clip(lower=0),
-                                  (part["share_high"] - part["share"]).clip(lower=0)]) * 100
-            ax.bar(pos, part["share"] * 100, width=width, color=colors[i], label=model.replace("_", " "),
-                   yerr=yerr, capsize=2, error_kw={"elinewidth": 0.8, "ecolor": "0.3"})
-        ax.set_xticks(x, labels=channels)
-        ax.set_xlabel("channel")
-        ax.set_ylabel("share of conversions (%)")
-        title = "Attribution by model"
-        if self.n_boot:
-            title += f" ({self.confidence_level:.0%} bootstrap intervals)"
-        ax.set_title(title)
-        ax.legend(fontsize=8, ncol=min(m, 4), frameon=False)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-        return ax
+
+def _finite(v: float) -> float | None:
+    return float(v) if v is not None and np.isfinite(v) else None
 
 
 def _paths_and_decay(events: Any, half_life: float, path_kwargs: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -405,8 +427,6 @@ def _paths_and_decay(events: Any, half_life: float, path_kwargs: dict) -> tuple[
     rows with a join and a window it added 1.8 s). Per customer bucket over 20 million
     events, as :func:`journeylib.paths.path_table` is.
     """
-    from .paths import _sorted_path_table, fetch_with_first_conversions, journey_aggregate, path_table_of
-
     cols = ["_kind", "path", "label", "credit", "conversions", "conversion_value", "null_count"]
 
     def both(ev, **kw):
@@ -423,7 +443,7 @@ def _paths_and_decay(events: Any, half_life: float, path_kwargs: dict) -> tuple[
 
     out = buckets.summed_per_bucket(engine.to_table(events), build, ["_kind", "path", "label"], cols[3:])
     is_path = out["_kind"] == "path"
-    pt = _sorted_path_table(out.loc[is_path, ["path", "conversions", "conversion_value", "null_count"]]
+    pt = sorted_path_table(out.loc[is_path, ["path", "conversions", "conversion_value", "null_count"]]
                             .reset_index(drop=True))
     return pt, out.loc[~is_path, ["path", "label", "credit"]]
 
@@ -520,9 +540,7 @@ def attribute(
         pt, decay = _paths_and_decay(source, half_life, path_kwargs)
         pt = as_path_table(pt)
     else:
-        from .paths import path_table as _pt
-
-        pt = as_path_table(_pt(source, **path_kwargs))
+        pt = as_path_table(path_table(source, **path_kwargs))
     fw, lw = position_weights
     if fw < 0 or lw < 0 or fw + lw > 1:
         raise JourneyParameterError(f"position_weights: expected two non-negative weights summing to <= 1, got {position_weights}")
@@ -576,8 +594,8 @@ def attribute(
         frames.append(pd.DataFrame({
             "channel": paths.channels, "model": m, "conversions": c, "value": v,
             "share": c / c.sum() if c.sum() else c,
-            "share_low": np.quantile(b, alpha, axis=0) if b is not None else np.nan,
-            "share_high": np.quantile(b, 1 - alpha, axis=0) if b is not None else np.nan,
+            "ci_low": np.quantile(b, alpha, axis=0) if b is not None else np.nan,
+            "ci_high": np.quantile(b, 1 - alpha, axis=0) if b is not None else np.nan,
         }))
     summary = pd.concat(frames, ignore_index=True)
     reach = (paths.sets * (paths.conv + paths.null)[:, None]).sum(axis=0)
@@ -591,8 +609,13 @@ def attribute(
 
 # --------------------------------------------------------------------------- per stage
 @dataclass(frozen=True)
-class StageAttributionResult:
-    """Attribution per stage transition: ``transition, channel, model, conversions, share, ...``."""
+class StageAttributionResult(Result):
+    """Attribution per stage transition.
+
+    ``summary``: ``transition, channel, model, conversions, share, ci_low, ci_high,
+    journeys_reached, per_1000_reached`` (as :class:`AttributionResult`, per transition);
+    ``totals``: journeys, conversions and conversion rate per transition.
+    """
 
     transitions: tuple[tuple[str, str], ...]
     _summary: pd.DataFrame = field(repr=False)
@@ -607,43 +630,64 @@ class StageAttributionResult:
         """Journeys and conversions per transition."""
         return self._totals.copy()
 
-    def __repr__(self) -> str:
-        return "StageAttributionResult\n" + self._pivot().round(3).to_string()
-
-    def _pivot(self, model: str | None = None) -> pd.DataFrame:
+    @property
+    def default_model(self) -> str:
+        """The model shown by default: Markov when fitted, else the first model."""
         s = self._summary
-        model = model or ("markov" if "markov" in set(s["model"]) else s["model"].iloc[0])
+        return "markov" if "markov" in set(s["model"]) else s["model"].iloc[0]
+
+    def shares(self, model: str | None = None) -> pd.DataFrame:
+        """Share of each transition's conversions per channel (channels x transitions) under ``model``."""
+        model = model or self.default_model
+        s = self._summary
+        if model not in set(s["model"]):
+            raise JourneyParameterError(f"model: '{model}' was not fitted; expected one of {sorted(set(s['model']))}")
         s = s[s["model"] == model]
         order = [f"{a} → {b}" for a, b in self.transitions]
         return s.pivot(index="channel", columns="transition", values="share").reindex(columns=order)
 
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Per transition (up to four), the channel with the most credit under the default model."""
+        model = self.default_model
+        name = model.replace("_", " ").replace("markov", "Markov").replace("shapley", "Shapley")
+        s = self._summary[self._summary["model"] == model]
+        out = []
+        for a, b in self.transitions:
+            part = s[s["transition"] == f"{a} → {b}"].sort_values("share", ascending=False, kind="stable")
+            if part.empty:
+                continue
+            r = part.iloc[0]
+            ci = (f" ({r['ci_low']:.0%} to {r['ci_high']:.0%})"
+                  if np.isfinite(r["ci_low"]) and np.isfinite(r["ci_high"]) else "")
+            out.append(Finding(f"From {a} to {b}, {r['channel']} gets the most credit: {r['share']:.0%} of the "
+                               f"conversions{ci} by the {name} model.", float(r["share"]),
+                               _finite(r["ci_low"]), _finite(r["ci_high"])))
+        return tuple(out[:4])
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        """Warns about transitions without any conversion (left out of the summary)."""
+        empty = self._totals[self._totals["conversions"] == 0]["transition"].tolist()
+        if empty:
+            return (Check("stage attribution: transitions with conversions", "warn",
+                          f"no conversion, so no attribution, for {', '.join(empty)}"),)
+        return (Check("stage attribution: transitions with conversions", "pass",
+                      f"all {len(self.transitions)} transitions have conversions"),)
+
+    def __repr__(self) -> str:
+        return "StageAttributionResult\n" + self.shares().round(3).to_string()
+
     def _repr_html_(self) -> str:
-        return ("<h4>Attribution per stage transition (share of conversions, Markov)</h4>"
+        return (findings_html(self)
+                + "<h4>Attribution per stage transition (share of conversions, "
+                + html.escape(self.default_model.replace("_", " ")) + ")</h4>"
                 + html_table(self._totals, formats={"conversion_rate": "{:.1%}"})
-                + html_table(self._pivot().reset_index(), "{:.1%}"))
+                + html_table(self.shares().reset_index(), "{:.1%}"))
 
     def plot(self, ax=None, *, model: str | None = None):
-        """Heatmap: share of each transition's conversions credited to each channel."""
-        import matplotlib.pyplot as plt
-
-        piv = self._pivot(model).fillna(0.0)
-        if ax is None:
-            _, ax = plt.subplots(figsize=(2.8 * piv.shape[1] + 3, 0.5 * piv.shape[0] + 1.8))
-        im = ax.imshow(piv.to_numpy() * 100, cmap="Blues", aspect="auto", vmin=0)
-        ax.grid(False)
-        for i in range(piv.shape[0]):
-            for j in range(piv.shape[1]):
-                v = piv.iat[i, j] * 100
-                ax.text(j, i, f"{v:.0f}%", ha="center", va="center", fontsize=9,
-                        color="white" if v > 0.6 * np.nanmax(piv.to_numpy() * 100) else "black")
-        ax.set_xticks(range(piv.shape[1]), labels=list(piv.columns))
-        ax.set_yticks(range(piv.shape[0]), labels=list(piv.index))
-        ax.set_xlabel("stage transition")
-        ax.set_ylabel("channel")
-        used = model or ("markov" if "markov" in set(self._summary["model"]) else self._summary["model"].iloc[0])
-        ax.set_title(f"Who moves customers between stages ({used.replace('_', ' ')}, % of each transition)")
-        ax.figure.colorbar(im, ax=ax, label="share of transition conversions (%)")
-        return ax
+        """Heat map of channel shares per transition (:func:`journeylib.journeys.plots.plot_stage_attribution`)."""
+        return plots.plot_stage_attribution(self, ax=ax, model=model)
 
 
 def stage_path_table(events: Any, from_stage: str, to_stage: str, *, touch_col: str = "channel",
@@ -662,12 +706,9 @@ def stage_path_table(events: Any, from_stage: str, to_stage: str, *, touch_col: 
 def _stage_path_tables(events: Any, transitions: Sequence[tuple[str, str]], touch_col: str, window: Any,
                        exclude_events: Sequence[str] | None) -> dict[tuple[str, str], pd.DataFrame]:
     """:func:`stage_path_table` of several transitions, sharing one grouped pass per customer bucket."""
-    from ..core.schema import OUTBOUND_EVENTS
-    from .stages import _events_table, _window_seconds
-
-    win = _window_seconds(window)
+    win = window_seconds(window)
     win = None if win is None else int(round(win * 1_000_000))  # times are epoch microseconds
-    t = _events_table(events, ("customer_id", "ts", "event", "stage"))
+    t = events_table(events, ("customer_id", "ts", "event", "stage"))
     if touch_col not in t.columns:
         raise JourneyParameterError(f"touch_col='{touch_col}': not a column of events")
     excl = list(OUTBOUND_EVENTS if exclude_events is None else exclude_events)
@@ -677,8 +718,11 @@ def _stage_path_tables(events: Any, transitions: Sequence[tuple[str, str]], touc
                                     ["_from", "_to", "path"], ["conversions", "null_count"])
     out["conversion_value"] = 0.0
     cols = ["path", "conversions", "conversion_value", "null_count"]
-    return {(a, b): out[(out["_from"] == a) & (out["_to"] == b)][cols].reset_index(drop=True)
-            for a, b in transitions}
+    tables = {(a, b): out[(out["_from"] == a) & (out["_to"] == b)][cols].reset_index(drop=True)
+              for a, b in transitions}
+    for pt in tables.values():
+        pt.attrs[BUILT_PATHS] = True
+    return tables
 
 
 def _stage_paths(t, transitions: Sequence[tuple[str, str]], touch_col: str, win: int | None) -> pd.DataFrame:
@@ -705,8 +749,8 @@ def _stage_paths(t, transitions: Sequence[tuple[str, str]], touch_col: str, win:
                 end_ok = ibis.ifelse(j._tb.isnull(), ibis.literal(True) if win is None else j._e <= j._ta + (win or 0),
                                      j._e <= j._tb)
                 j = j.filter((j._e >= j._ta) & end_ok)
-                per = j.group_by("customer_id").aggregate(_items=_touch_item(j).collect(), _conv=j._tb.notnull().max())
-                per = per.mutate(path=_path_of(per._items), _c=per._conv.cast("int64"))
+                per = j.group_by("customer_id").aggregate(_items=touch_item(j).collect(), _conv=j._tb.notnull().max())
+                per = per.mutate(path=path_of(per._items), _c=per._conv.cast("int64"))
                 pt = per.group_by("path").aggregate(conversions=per._c.sum(), null_count=(1 - per._c).sum())
                 frames.append(engine.to_pandas(pt).assign(_from=a, _to=b))
     return pd.concat(frames, ignore_index=True)[["_from", "_to", "path", "conversions", "null_count"]]
@@ -780,11 +824,8 @@ def stage_attribution(
     -------
     StageAttributionResult
     """
-    from ..core.schema import DEFAULT_STAGES, PURCHASE_EVENT
-    from .stages import _check_stages
-
     if transitions is None:
-        st = _check_stages(stages or DEFAULT_STAGES)
+        st = check_stages(stages or DEFAULT_STAGES)
         upto = st.index(PURCHASE_EVENT) + 1 if PURCHASE_EVENT in st else len(st)
         transitions = list(zip(st[: upto - 1], st[1:upto]))
     transitions = tuple((str(a), str(b)) for a, b in transitions)

@@ -1,8 +1,6 @@
 """Data overview: what is in an event log, in a few small tables."""
 from __future__ import annotations
 
-import ibis
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from ..core.checks import warn_missing_event
@@ -71,16 +69,3 @@ def monthly_activity(events, *, purchase_event: str = PURCHASE_EVENT) -> pd.Data
     df["month"] = pd.to_datetime(df["month"], utc=True).dt.tz_localize(None)
     return df.sort_values("month").reset_index(drop=True)
 
-
-def plot_monthly_activity(monthly: pd.DataFrame, *, ax=None):
-    """Line plot of active customers and orders per month; returns the Axes."""
-    if ax is None:
-        ax = plt.gca()
-    ax.plot(monthly["month"], monthly["active_customers"], marker="o", label="active customers")
-    ax.plot(monthly["month"], monthly["orders"], marker="s", label="orders")
-    ax.set_xlabel("month (UTC)")
-    ax.set_ylabel("count per month")
-    ax.set_title("Monthly activity")
-    ax.legend(frameon=False)
-    ax.grid(alpha=0.3)
-    return ax

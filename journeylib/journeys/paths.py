@@ -28,14 +28,18 @@ from ..core.time import epoch_us
 from ..core.checks import flag, warn_missing_event
 from ..core.errors import JourneyParameterError
 from ..core.schema import OUTBOUND_EVENTS, PURCHASE_EVENT
-from .stages import _events_table, _max_ts, _window_seconds
+from .common import events_table, window_seconds
 
 __all__ = ["SEP", "journeys", "journeys_expr", "journey_aggregate", "path_table", "path_table_expr", "path_table_of",
-           "top_paths", "path_lengths", "time_to_convert", "plot_path_lengths", "plot_time_to_convert", "sankey_data",
-           "touch_rows_expr"]
+           "top_paths", "path_lengths", "time_to_convert", "sankey_data", "touch_rows_expr", "touch_item", "path_of",
+           "sorted_path_table", "fetch_with_first_conversions", "BUILT_PATHS"]
 
 SEP = " > "
 """Separator of touchpoints in a path string (as in the ``channelattribution`` package)."""
+
+BUILT_PATHS = "journeylib_built_paths"
+"""Flag in ``DataFrame.attrs`` of a path table built here: its paths are joined by exactly
+:data:`SEP`, so a touchpoint whose name holds ``>`` (``<b>x</b>``) is not split again."""
 
 CUT_MODES = ("first", "each", "none")
 
@@ -74,8 +78,8 @@ def touch_rows_expr(
     """
     cut = _check_cut(cut_at_conversion)
     collapse_repeats = flag(collapse_repeats, "collapse_repeats")
-    gap = _window_seconds(session_gap, "session_gap")
-    look = _window_seconds(lookback, "lookback")
+    gap = window_seconds(session_gap, "session_gap")
+    look = window_seconds(lookback, "lookback")
     t = _touch_source(events, touch_col, exclude_events)
     is_conv = t.event == conversion_event
     label = t[touch_col].cast("string")
@@ -123,7 +127,7 @@ def touch_rows_expr(
 
 def _touch_source(events: Any, touch_col: str, exclude_events: Sequence[str]) -> ibis.Table:
     """The events that can be touches or conversions (``exclude_events`` left out)."""
-    t = _events_table(events, ("customer_id", "ts", "event"))
+    t = events_table(events, ("customer_id", "ts", "event"))
     if touch_col not in t.columns:
         raise JourneyParameterError(
             f"touch_col='{touch_col}': not a column of events; available: {list(t.columns)}"
@@ -172,7 +176,7 @@ def _first_conversions(events: ibis.Table, kwargs: dict) -> Iterator[dict]:
     (one row per converting customer) and the path query reads the events once.
     """
     cut = _check_cut(kwargs.get("cut_at_conversion", "first"))
-    if not _cuts_once(cut, _window_seconds(kwargs.get("session_gap"), "session_gap")) or _reads_a_table(events):
+    if not _cuts_once(cut, window_seconds(kwargs.get("session_gap"), "session_gap")) or _reads_a_table(events):
         yield kwargs
         return
     touch_col = kwargs.get("touch_col", "channel")
@@ -206,25 +210,25 @@ def fetch_with_first_conversions(events: ibis.Table, build: Callable[..., ibis.T
         return engine.to_pandas(build(events, **kw))
 
 
-def _touch_item(t: ibis.Table) -> ibis.Value:
+def touch_item(t: ibis.Table) -> ibis.Value:
     """A touch as a struct that sorts in path order: time, then event and label (``ORDER_KEYS``)."""
     return ibis.struct({"e": t._e, "ev": t.event, "l": t.label})
 
 
-def _path_of(items: ibis.Value) -> ibis.Value:
-    """The path string of a collected array of :func:`_touch_item` structs."""
+def path_of(items: ibis.Value) -> ibis.Value:
+    """The path string of a collected array of :func:`touch_item` structs."""
     return items.sort().map(lambda s: s.l).join(SEP)
 
 
 def journey_aggregate(rows: ibis.Table) -> ibis.Table:
     """One row per journey with a touch, from :func:`touch_rows_expr` rows (engine expression).
 
-    ``customer_id, journey, _items`` (the touches as :func:`_touch_item` structs, not in
+    ``customer_id, journey, _items`` (the touches as :func:`touch_item` structs, not in
     order), ``n_touches, conversions, conversion_value``, in epoch microseconds ``_first,
     _last`` (touches) and ``_conv_e`` (the journey's first conversion), and ``path``.
     """
     touch = rows._conv == 0
-    item = _touch_item(rows)
+    item = touch_item(rows)
     agg = rows.group_by(["customer_id", "journey"]).aggregate(
         _items=ibis.ifelse(touch, item, ibis.null(item.type())).collect(),
         n_touches=touch.cast("int64").sum(),
@@ -235,7 +239,7 @@ def journey_aggregate(rows: ibis.Table) -> ibis.Table:
         _conv_e=rows._e.min(where=rows._conv == 1),
     )
     agg = agg.filter(agg.n_touches > 0)
-    return agg.mutate(path=_path_of(agg._items))
+    return agg.mutate(path=path_of(agg._items))
 
 
 def journeys_expr(events: Any, **kwargs: Any) -> ibis.Table:
@@ -357,21 +361,25 @@ def path_table(events: Any, *, partitions: int | None = None, **kwargs: Any) -> 
                                         "journeys() output (those were built with their own options)")
         j = events[["path", "conversions", "conversion_value"]].assign(null_count=events["conversions"].eq(0))
         out = j.groupby("path", as_index=False, sort=False).sum()
-        return _sorted_path_table(out)
+        return sorted_path_table(out)
     t = engine.to_table(events)
     out = buckets.summed_per_bucket(t, lambda part: fetch_with_first_conversions(part, path_table_expr, kwargs),
                                     "path", ["conversions", "conversion_value", "null_count"], partitions)
     if len(out) and not out["conversions"].any():
         _warn_no_conversion_event(t, kwargs.get("conversion_event", PURCHASE_EVENT))
-    return _sorted_path_table(out)
+    return sorted_path_table(out)
 
 
-def _sorted_path_table(out: pd.DataFrame) -> pd.DataFrame:
+def sorted_path_table(out: pd.DataFrame) -> pd.DataFrame:
+    """A summed path table with integer counts, most frequent paths first (ties: by path)."""
+    out = out.copy()
     out["conversions"] = out["conversions"].astype("int64")
     out["null_count"] = out["null_count"].astype("int64")
     out["conversion_value"] = out["conversion_value"].astype(float)
     order = (out["conversions"] + out["null_count"]).to_numpy()
-    return out.iloc[np.lexsort((out["path"].to_numpy(), -order))].reset_index(drop=True)
+    out = out.iloc[np.lexsort((out["path"].to_numpy(), -order))].reset_index(drop=True)
+    out.attrs[BUILT_PATHS] = True
+    return out
 
 
 def top_paths(paths: pd.DataFrame, n: int = 10) -> pd.DataFrame:
@@ -435,32 +443,6 @@ def time_to_convert(journeys_df: pd.DataFrame) -> pd.DataFrame:
                           "p75": q[0.75], "p90": q[0.9]}])
 
 
-def plot_path_lengths(journeys_df: pd.DataFrame, ax=None):
-    """Bars of journeys by number of touchpoints, the converting ones overlaid."""
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.gca()
-    pl = path_lengths(journeys_df)
-    ax.bar(pl["n_touches"], pl["journeys"], color="#9ecae1", label="all journeys")
-    ax.bar(pl["n_touches"], pl["converting"], color="#3182bd", label="converting")
-    ax.set(xlabel="touchpoints in the journey", ylabel="journeys", title="Path length")
-    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
-    ax.legend()
-    return ax
-
-
-def plot_time_to_convert(journeys_df: pd.DataFrame, ax=None, *, bins: int = 40):
-    """Histogram of days from first touch to conversion, converting journeys."""
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.gca()
-    d = journeys_df.loc[journeys_df["conversions"] > 0, "days_to_convert"].dropna()
-    ax.hist(d, bins=bins, color="#3182bd")
-    ax.set(xlabel="days from first touch to conversion", ylabel="converting journeys", title="Time to convert")
-    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
-    return ax
-
-
 def sankey_data(paths: pd.DataFrame, steps: int = 4, *, end_labels: bool = True) -> pd.DataFrame:
     """Links of a Sankey diagram of the first ``steps`` touches of every journey.
 
@@ -491,9 +473,4 @@ def sankey_data(paths: pd.DataFrame, steps: int = 4, *, end_labels: bool = True)
                     links[key] = links.get(key, 0) + int(n_all - n_conv)
     out = pd.DataFrame([(a, b, v) for (a, b), v in links.items()], columns=["source", "target", "value"])
     return out.sort_values(["source", "value"], ascending=[True, False]).reset_index(drop=True)
-
-
-def observation_end_of(events: Any) -> pd.Timestamp:
-    """Last event timestamp (UTC) of an event table."""
-    return _max_ts(_events_table(events, ("customer_id", "ts")))
 

@@ -1,6 +1,10 @@
-"""The journey map figure: stages as columns, drawn from data.
+"""All drawing of the journeys family: funnel, transitions, journey map, attribution, paths, activity.
 
-One Axes, three bands per stage column:
+Every function takes a result (or a small frame) first, draws on ``ax`` (the current
+Axes when ``None``) and returns it; none calls ``plt.show()``. The result classes'
+``plot`` methods delegate here.
+
+The journey map (:func:`plot_journey_map`) is one Axes with three bands per stage column:
 
 * top: the stage as a chevron with the customers who reached it, and the share that
   continues to the next stage on the arrow between columns;
@@ -14,9 +18,16 @@ from __future__ import annotations
 
 import textwrap
 
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+from matplotlib.patches import FancyBboxPatch, Polygon
+from matplotlib.ticker import StrMethodFormatter
 
-__all__ = ["plot_journey_map"]
+from .paths import path_lengths
+
+__all__ = ["plot_funnel", "plot_transitions", "plot_journey_map", "plot_attribution", "plot_stage_attribution",
+           "plot_path_lengths", "plot_time_to_convert", "plot_monthly_activity"]
 
 _PAIN = "#c0392b"
 _BOX = "#2c6fad"
@@ -39,14 +50,15 @@ def _fit(ax, text, width: float, min_size: float = 6.5) -> None:
 
 
 def plot_journey_map(data, ax=None, *, score_range: tuple[float, float] = (1.0, 5.0), title: str | None = None):
-    """Draw a journey map from :class:`journeylib.stages.JourneyMapData`.
+    """Draw a journey map from :class:`journeylib.journeys.stages.JourneyMapData`.
 
     Parameters
     ----------
     data
-        Output of :func:`journeylib.stages.journey_map_data`.
+        Output of :func:`journeylib.journeys.stages.journey_map_data`.
     ax
-        Matplotlib Axes (a new wide figure if ``None``).
+        Matplotlib Axes (the current Axes if ``None``; the map reads best about
+        ``2.3 * stages`` by 7 inches).
     score_range
         Scale of the score column (1-5 for CSAT; use (0, 10) for NPS-style ratings).
     title
@@ -56,13 +68,10 @@ def plot_journey_map(data, ax=None, *, score_range: tuple[float, float] = (1.0, 
     -------
     matplotlib.axes.Axes
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyBboxPatch, Polygon
-
+    if ax is None:
+        ax = plt.gca()
     s = data.summary
     k = len(s)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(max(10, 2.3 * k), 7.2))
     ax.set_xlim(-0.78, k - 0.45)
     ax.set_ylim(-0.15, 4.55)
     ax.axis("off")
@@ -130,4 +139,205 @@ def plot_journey_map(data, ax=None, *, score_range: tuple[float, float] = (1.0, 
                 color="0.5", style="italic")
     ax.set_title(title or "Customer journey map: reach, conversion to the next stage, satisfaction, touchpoints",
                  fontsize=12, loc="left")
+    return ax
+
+
+# --------------------------------------------------------------------------- funnel
+def _pct(v: float) -> str:
+    return "n/a" if v is None or not np.isfinite(v) else f"{100 * v:.1f}%"
+
+
+def plot_funnel(result, ax=None):
+    """Horizontal funnel bars of a :class:`~journeylib.journeys.stages.FunnelResult`.
+
+    Without groups: one bar per stage (customers reached), labelled with the count,
+    the step conversion and the cumulative conversion. With groups (``by``): grouped
+    bars of the cumulative conversion per group. A figure about
+    ``len(stages) * (0.6 + 0.24 * groups) + 1.2`` inches high keeps the labels apart.
+    """
+    if ax is None:
+        ax = plt.gca()
+    s = result.summary
+    stages = list(result.stages)
+    y = np.arange(len(stages))
+    if result.by is None:
+        counts = s["customers"].to_numpy(dtype=float)
+        colors = plt.cm.Blues(np.linspace(0.85, 0.45, len(stages)))
+        ax.barh(y, counts, color=colors, height=0.7)
+        top = counts.max() if len(counts) and counts.max() > 0 else 1.0
+        for i, row in enumerate(s.itertuples(index=False)):
+            if i == 0:
+                label = f"{row.customers:,}"
+            else:
+                label = (f"{row.customers:,}  |  step {_pct(row.step_conversion)}"
+                         f"  |  of entry {_pct(row.cumulative_conversion)}")
+            if row.not_yet_mature:
+                label += f"  (+{row.not_yet_mature:,} not yet mature)"
+            ax.text(counts[i] + top * 0.01, i, label, va="center", fontsize=9)
+        ax.set_xlim(0, top * 1.9)
+        ax.set_xlabel("customers reaching the stage (count)")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(4))  # room for "1,500,000" at any scale
+        ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    else:
+        groups = list(dict.fromkeys(s["group"]))
+        h = 0.8 / max(len(groups), 1)
+        palette = plt.cm.tab10(np.arange(len(groups)) % 10)
+        for g, (name, color) in enumerate(zip(groups, palette)):
+            part = s[s["group"] == name].set_index("stage").reindex(stages)
+            vals = part["cumulative_conversion"].to_numpy(dtype=float) * 100
+            pos = y - 0.4 + h * (g + 0.5)
+            ax.barh(pos, np.nan_to_num(vals), height=h, color=color, label=str(name))
+            for p, v in zip(pos, vals):
+                if np.isfinite(v):
+                    ax.text(v + 1, p, f"{v:.1f}%", va="center", fontsize=7)
+        ax.set_xlim(0, 118)
+        ax.set_xlabel("entrants reaching the stage (% of the mature cohort)")
+        ax.legend(title=result.by, fontsize=8, loc="lower right")
+    ax.set_yticks(y, labels=stages)
+    ax.invert_yaxis()
+    ax.set_ylabel("stage")
+    kind = "Closed" if result.closed else "Open"
+    win = "" if result.window_days is None else f", {result.window_days:g}-day window"
+    ax.set_title(f"{kind} stage funnel{win}" + (f", by {result.by}" if result.by else ""))
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return ax
+
+
+# --------------------------------------------------------------------------- transitions
+def plot_transitions(result, ax=None):
+    """Heat map of a :class:`~journeylib.journeys.stages.TransitionResult`: row %, annotated with counts.
+
+    Backward moves are outlined in red. About ``1.2 * k + 3`` by ``k + 1.2`` inches for k stages.
+    """
+    if ax is None:
+        ax = plt.gca()
+    p = result.probabilities.fillna(0.0).to_numpy() * 100
+    c = result.counts.to_numpy()
+    stages = list(result.stages)
+    k = len(stages)
+    im = ax.imshow(p, cmap="Purples", vmin=0, vmax=100)
+    ax.grid(False)  # a themed grid (seaborn whitegrid) would cut through the cells
+    for a in range(k):
+        for b in range(k):
+            if c[a, b]:
+                ax.text(b, a, f"{p[a, b]:.0f}%\n({c[a, b]:,})", ha="center", va="center", fontsize=8,
+                        color="white" if p[a, b] > 55 else "black")
+            if b < a and c[a, b]:
+                ax.add_patch(plt.Rectangle((b - 0.5, a - 0.5), 1, 1, fill=False, ec="#d62728", lw=1.2))
+    ax.set_xticks(range(k), labels=stages, rotation=30, ha="right")
+    ax.set_yticks(range(k), labels=stages)
+    ax.set_xlabel("next stage")
+    ax.set_ylabel("current stage")
+    ax.set_title(f"Stage transitions (row %); red = backward move\n"
+                 f"{result.share_going_back:.1%} of customers go back at least once")
+    ax.figure.colorbar(im, ax=ax, label="% of moves out of the current stage")
+    return ax
+
+
+# --------------------------------------------------------------------------- attribution
+def plot_attribution(result, ax=None):
+    """Grouped bars of an :class:`~journeylib.journeys.attribution.AttributionResult`.
+
+    Share of conversions per channel for each model, with the bootstrap intervals
+    (``ci_low``, ``ci_high``) as error bars when there are any.
+    """
+    if ax is None:
+        ax = plt.gca()
+    s = result.summary
+    models = list(result.models)
+    channels = list(result.shares().mean(axis=1).sort_values(ascending=False).index)
+    m = len(models)
+    width = 0.8 / m
+    x = np.arange(len(channels))
+    colors = plt.cm.tab10(np.arange(m) % 10)
+    for i, model in enumerate(models):
+        part = s[s["model"] == model].set_index("channel").reindex(channels)
+        pos = x - 0.4 + width * (i + 0.5)
+        yerr = None
+        if result.n_boot and part["ci_low"].notna().any():
+            yerr = np.vstack([(part["share"] - part["ci_low"]).clip(lower=0),
+                              (part["ci_high"] - part["share"]).clip(lower=0)]) * 100
+        ax.bar(pos, part["share"] * 100, width=width, color=colors[i], label=model.replace("_", " "),
+               yerr=yerr, capsize=2, error_kw={"elinewidth": 0.8, "ecolor": "0.3"})
+    ax.set_xticks(x, labels=channels)
+    ax.set_xlabel("channel")
+    ax.set_ylabel("share of conversions (%)")
+    title = "Attribution by model"
+    if result.n_boot:
+        title += f" ({result.confidence_level:.0%} bootstrap intervals)"
+    ax.set_title(title)
+    ax.legend(fontsize=8, ncol=min(m, 4), frameon=False)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return ax
+
+
+def plot_stage_attribution(result, ax=None, *, model: str | None = None):
+    """Heat map of a :class:`~journeylib.journeys.attribution.StageAttributionResult`.
+
+    Share of each transition's conversions credited to each channel under ``model``
+    (default: Markov when fitted, else the first model).
+    """
+    if ax is None:
+        ax = plt.gca()
+    used = model or result.default_model
+    piv = result.shares(used).fillna(0.0)
+    vals = piv.to_numpy() * 100
+    im = ax.imshow(vals, cmap="Blues", aspect="auto", vmin=0)
+    ax.grid(False)
+    top = np.nanmax(vals) if vals.size else 0.0
+    for i in range(piv.shape[0]):
+        for j in range(piv.shape[1]):
+            v = vals[i, j]
+            ax.text(j, i, f"{v:.0f}%", ha="center", va="center", fontsize=9,
+                    color="white" if v > 0.6 * top else "black")
+    ax.set_xticks(range(piv.shape[1]), labels=list(piv.columns))
+    ax.set_yticks(range(piv.shape[0]), labels=list(piv.index))
+    ax.set_xlabel("stage transition")
+    ax.set_ylabel("channel")
+    ax.set_title(f"Who moves customers between stages ({used.replace('_', ' ')}, % of each transition)")
+    ax.figure.colorbar(im, ax=ax, label="share of transition conversions (%)")
+    return ax
+
+
+# --------------------------------------------------------------------------- paths
+def plot_path_lengths(journeys_df: pd.DataFrame, ax=None):
+    """Bars of journeys by number of touchpoints (:func:`journeylib.journeys.paths.journeys` output),
+    the converting ones overlaid."""
+    if ax is None:
+        ax = plt.gca()
+    pl = path_lengths(journeys_df)
+    ax.bar(pl["n_touches"], pl["journeys"], color="#9ecae1", label="all journeys")
+    ax.bar(pl["n_touches"], pl["converting"], color="#3182bd", label="converting")
+    ax.set(xlabel="touchpoints in the journey (count)", ylabel="journeys (count)", title="Path length")
+    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    ax.legend()
+    return ax
+
+
+def plot_time_to_convert(journeys_df: pd.DataFrame, ax=None, *, bins: int = 40):
+    """Histogram of days from first touch to conversion, converting journeys."""
+    if ax is None:
+        ax = plt.gca()
+    d = journeys_df.loc[journeys_df["conversions"] > 0, "days_to_convert"].dropna()
+    ax.hist(d, bins=bins, color="#3182bd")
+    ax.set(xlabel="days from first touch to conversion", ylabel="converting journeys (count)",
+           title="Time to convert")
+    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    return ax
+
+
+# --------------------------------------------------------------------------- overview
+def plot_monthly_activity(monthly: pd.DataFrame, ax=None):
+    """Lines of active customers and orders per month (:func:`journeylib.journeys.overview.monthly_activity`)."""
+    if ax is None:
+        ax = plt.gca()
+    ax.plot(monthly["month"], monthly["active_customers"], marker="o", label="active customers")
+    ax.plot(monthly["month"], monthly["orders"], marker="s", label="orders")
+    ax.set_xlabel("month (UTC)")
+    ax.set_ylabel("count per month")
+    ax.set_title("Monthly activity")
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3)
     return ax

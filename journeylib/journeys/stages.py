@@ -23,12 +23,15 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from . import plots
 from ..core import buckets, engine
-from ..core.time import epoch_us
 from ..core.checks import flag
-from ..core.errors import JourneyDataError, JourneyParameterError
-from ..core.schema import DEFAULT_STAGES, OUTBOUND_EVENTS
 from ..core.display import html_table
+from ..core.errors import JourneyDataError, JourneyParameterError
+from ..core.result import Check, Finding, Result
+from ..core.schema import DEFAULT_STAGES
+from ..core.time import DAY_SECONDS, epoch_us, observation_end as observation_end_of, to_epoch_us
+from .common import check_stages, drop_outbound, events_table, findings_html, wilson_interval, window_seconds
 
 __all__ = [
     "FunnelResult", "funnel", "TransitionResult", "stage_transitions", "JourneyMapData", "journey_map_data",
@@ -38,72 +41,6 @@ _MISSING_GROUP = "(missing)"
 
 
 # --------------------------------------------------------------------------- helpers
-def _events_table(events: Any, required: Sequence[str] = ("customer_id", "ts", "stage")) -> ibis.Table:
-    t = engine.to_table(events)
-    missing = [c for c in required if c not in t.columns]
-    if missing:
-        raise JourneyDataError(
-            f"events: missing column(s) {missing}; expected the canonical event columns "
-            f"{list(required)} (load the file with journeylib.load_events)"
-        )
-    return t
-
-
-def _drop_outbound(t: ibis.Table) -> ibis.Table:
-    if "event" in t.columns and OUTBOUND_EVENTS:
-        return t.filter(~t.event.isin(list(OUTBOUND_EVENTS)))
-    return t
-
-
-def _check_stages(stages: Sequence[str] | str, name: str = "stages") -> tuple[str, ...]:
-    if isinstance(stages, str):
-        stages = [s.strip() for s in stages.split(",") if s.strip()]
-    stages = tuple(stages)
-    if len(stages) < 2:
-        raise JourneyParameterError(f"{name}: expected at least two stage names in journey order, got {list(stages)}")
-    if len(set(stages)) != len(stages):
-        raise JourneyParameterError(f"{name}: stage names must be unique, got {list(stages)}")
-    return stages
-
-
-def _window_seconds(window: Any, name: str = "window") -> float | None:
-    """``None`` | days as a number | ``pd.Timedelta`` | a Timedelta string (``"30D"``)."""
-    if window is None:
-        return None
-    if isinstance(window, (int, float, np.integer, np.floating)) and not isinstance(window, bool):
-        secs = float(window) * 86400.0
-    else:
-        try:
-            secs = pd.Timedelta(window).total_seconds()
-        except (ValueError, TypeError) as exc:
-            raise JourneyParameterError(
-                f"{name}: expected a number of days, a pandas Timedelta or a string like '30D', got {window!r}"
-            ) from exc
-    if not np.isfinite(secs) or secs <= 0:
-        raise JourneyParameterError(f"{name}: expected a positive duration, got {window!r}")
-    return secs
-
-
-def _timestamp(value: Any, name: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise JourneyParameterError(f"{name}: expected a timestamp (e.g. '2025-07-01'), got {value!r}") from exc
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
-def _from_epoch_us(value: Any) -> pd.Timestamp:
-    """The default observation end from the last event's epoch microseconds (null: no events)."""
-    if pd.isna(value):
-        raise JourneyDataError("events: the table is empty; expected at least one event")
-    return pd.Timestamp(int(value), unit="us", tz="UTC")
-
-
-def _max_ts(t: ibis.Table) -> pd.Timestamp:
-    """The last event's time (the default observation end)."""
-    return _from_epoch_us(epoch_us(t).max().execute())
-
-
 def _attach_group(per_customer: ibis.Table, by: str | None, customers: Any) -> ibis.Table:
     """Add a ``_group`` column from ``customers[by]`` (missing attributes -> '(missing)')."""
     if by is None:
@@ -136,7 +73,7 @@ def _html_block(title: str, body: pd.DataFrame, note: str = "") -> str:
 
 # --------------------------------------------------------------------------- funnel
 @dataclass(frozen=True)
-class FunnelResult:
+class FunnelResult(Result):
     """Stage funnel: one row per stage (per group).
 
     Attributes
@@ -148,6 +85,11 @@ class FunnelResult:
         step_conversion, cumulative_conversion, drop_off, dropped, not_yet_mature,
         median_days_from_previous``. ``customers`` counts everyone who reached the
         stage; rates use the mature cohort (window elapsed) only.
+    findings
+        How many entrants went all the way (with a 95% Wilson interval on the mature
+        cohort) and the step with the largest drop-off, per group.
+    checks
+        Whether most entrants are mature (their conversion window has elapsed).
     """
 
     stages: tuple[str, ...]
@@ -161,23 +103,68 @@ class FunnelResult:
     def summary(self) -> pd.DataFrame:
         return self._summary.copy()
 
+    def _groups(self):
+        s = self._summary
+        return list(s.groupby("group", sort=False)) if self.by else [(None, s)]
+
     @property
     def reading(self) -> str:
         """How many entrants went all the way, and the step with the largest drop-off (per group)."""
-        s = self._summary
         parts = []
-        for group, g in (s.groupby("group", sort=False) if self.by else [(None, s)]):
+        for group, g in self._groups():
             first, last = g.iloc[0], g.iloc[-1]
             who = f"In {self.by} '{group}', of" if self.by else "Of"
             text = (f"{who} {first['customers']:,} customers who entered at '{first['stage']}', "
                     f"{last['customers']:,} ({last['cumulative_conversion']:.1%}) went all the way to '{last['stage']}'.")
-            drops = g.iloc[1:].dropna(subset=["drop_off"])
-            if len(drops):
-                worst = drops.sort_values("drop_off", ascending=False, kind="stable").iloc[0]  # ties: the earlier step
+            worst = _largest_drop(g)
+            if worst is not None:
                 text += (f" The largest drop-off is into '{worst['stage']}': {worst['drop_off']:.1%} of the "
                          "customers at the step before did not get there.")
             parts.append(text)
         return "\n\n".join(parts)
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """All the way through (with a 95% interval) and the largest drop-off.
+
+        With groups: the way through per group, highest first (of more than four groups,
+        the two highest and the two lowest).
+        """
+        out = []
+        for group, g in self._groups():
+            first, last = g.iloc[0], g.iloc[-1]
+            value = float(last["cumulative_conversion"])
+            if not np.isfinite(value):
+                continue
+            lo, hi = wilson_interval(int(last["mature_customers"]), int(first["mature_customers"]))
+            who = f"In {self.by.replace('_', ' ')} {group}, " if self.by else ""
+            out.append(Finding(
+                f"{who}{value:.1%} of the customers who entered at {first['stage']} went all the way to "
+                f"{last['stage']} ({lo:.1%} to {hi:.1%}).", value, lo, hi))
+        if self.by:
+            out.sort(key=lambda f: -f.value)
+            return tuple(out if len(out) <= 4 else out[:2] + out[-2:])
+        worst = _largest_drop(self._summary)
+        if worst is not None:
+            prev = self.stages[int(worst["step"]) - 2]
+            out.append(Finding(
+                f"The largest drop-off is from {prev} to {worst['stage']}: {worst['drop_off']:.1%} of the "
+                f"customers at {prev} did not get to {worst['stage']}.", float(worst["drop_off"]),
+                action=f"Look for friction between {prev} and {worst['stage']} first."))
+        return tuple(out)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        """Warns when fewer than 80% of the entrants are mature (their rates rest on the rest)."""
+        first = self._summary[self._summary["step"] == 1]
+        entrants, mature = int(first["customers"].sum()), int(first["mature_customers"].sum())
+        if self.window_days is None:
+            return (Check("funnel: mature cohort", "pass",
+                          f"no conversion window: all {entrants:,} entrants count in the rates"),)
+        share = mature / entrants if entrants else float("nan")
+        detail = (f"{mature:,} of {entrants:,} entrants ({share:.0%}) have had their whole conversion window "
+                  "by the end of the data; the rates use only them")
+        return (Check("funnel: mature cohort", "pass" if entrants and share >= 0.8 else "warn", detail),)
 
     def __repr__(self) -> str:
         kind = "closed" if self.closed else "open"
@@ -188,70 +175,22 @@ class FunnelResult:
     def _repr_html_(self) -> str:
         kind = "Closed" if self.closed else "Open"
         win = "no conversion window" if self.window_days is None else f"conversion window {self.window_days:g} days"
-        return _html_block(f"{kind} funnel ({win})", self._summary,
-                           "Rates use customers whose conversion window has elapsed; "
-                           "'not_yet_mature' customers are still inside their window.")
+        return findings_html(self) + _html_block(
+            f"{kind} funnel ({win})", self._summary,
+            "Rates use customers whose conversion window has elapsed; "
+            "'not_yet_mature' customers are still inside their window.")
 
     def plot(self, ax=None):
-        """Horizontal funnel bars labelled with customers and conversion.
-
-        Without ``by``: one bar per stage (customers reached), labelled with the
-        count, the step conversion and the cumulative conversion. With ``by``:
-        grouped bars of the cumulative conversion per group.
-        """
-        import matplotlib.pyplot as plt
-
-        s = self._summary
-        if ax is None:  # each group's bar gets height of its own, so their labels do not overlap
-            n_groups = s["group"].nunique() if self.by else 0
-            _, ax = plt.subplots(figsize=(8, len(self.stages) * (0.6 + 0.24 * n_groups) + 1.2))
-        y = np.arange(len(self.stages))
-        if self.by is None:
-            counts = s["customers"].to_numpy(dtype=float)
-            colors = plt.cm.Blues(np.linspace(0.85, 0.45, len(self.stages)))
-            ax.barh(y, counts, color=colors, height=0.7)
-            top = counts.max() if len(counts) and counts.max() > 0 else 1.0
-            for i, row in enumerate(s.itertuples(index=False)):
-                if i == 0:
-                    label = f"{row.customers:,}"
-                else:
-                    label = (f"{row.customers:,}  |  step {_pct(row.step_conversion)}"
-                             f"  |  of entry {_pct(row.cumulative_conversion)}")
-                if row.not_yet_mature:
-                    label += f"  (+{row.not_yet_mature:,} not yet mature)"
-                ax.text(counts[i] + top * 0.01, i, label, va="center", fontsize=9)
-            ax.set_xlim(0, top * 1.9)
-            ax.set_xlabel("customers reaching the stage")
-            ax.xaxis.set_major_locator(plt.MaxNLocator(4))  # room for "1,500,000" at any scale
-            ax.xaxis.set_major_formatter(plt.matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
-        else:
-            groups = list(dict.fromkeys(s["group"]))
-            h = 0.8 / max(len(groups), 1)
-            palette = plt.cm.tab10(np.arange(len(groups)) % 10)
-            for g, (name, color) in enumerate(zip(groups, palette)):
-                part = s[s["group"] == name].set_index("stage").reindex(self.stages)
-                vals = part["cumulative_conversion"].to_numpy(dtype=float) * 100
-                pos = y - 0.4 + h * (g + 0.5)
-                ax.barh(pos, np.nan_to_num(vals), height=h, color=color, label=str(name))
-                for p, v in zip(pos, vals):
-                    if np.isfinite(v):
-                        ax.text(v + 1, p, f"{v:.1f}%", va="center", fontsize=7)
-            ax.set_xlim(0, 118)
-            ax.set_xlabel("% of entrants reaching the stage (mature cohort)")
-            ax.legend(title=self.by, fontsize=8, loc="lower right")
-        ax.set_yticks(y, labels=list(self.stages))
-        ax.invert_yaxis()
-        ax.set_ylabel("stage")
-        kind = "Closed" if self.closed else "Open"
-        win = "" if self.window_days is None else f", {self.window_days:g}-day window"
-        ax.set_title(f"{kind} stage funnel{win}" + (f", by {self.by}" if self.by else ""))
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-        return ax
+        """Horizontal funnel bars (:func:`journeylib.journeys.plots.plot_funnel`); returns the Axes."""
+        return plots.plot_funnel(self, ax=ax)
 
 
-def _pct(v: float) -> str:
-    return "n/a" if v is None or not np.isfinite(v) else f"{100 * v:.1f}%"
+def _largest_drop(g: pd.DataFrame) -> pd.Series | None:
+    """The step with the largest drop-off (ties: the earlier step); ``None`` without one."""
+    drops = g.iloc[1:].dropna(subset=["drop_off"])
+    if not len(drops):
+        return None
+    return drops.sort_values("drop_off", ascending=False, kind="stable").iloc[0]
 
 
 def funnel(
@@ -295,23 +234,22 @@ def funnel(
     -------
     FunnelResult
     """
-    stages = _check_stages(stages)
+    stages = check_stages(stages)
     closed = flag(closed, "closed")
-    win = _window_seconds(window)
-    t = _drop_outbound(_events_table(events))
+    win = window_seconds(window)
+    everything = events_table(events)
+    t = drop_outbound(everything)
     win_us = None if win is None else int(round(win * 1_000_000))
 
     # times in exact epoch microseconds (engine.epoch_us: equal on DuckDB and Spark)
     # each event's position in the stage list (_s, null for other stages) is computed once
     ev = t.select("customer_id", _s=ibis.cases(*[(t.stage == s, k) for k, s in enumerate(stages)], else_=None),
                   _e=epoch_us(t))
+    ev = ev.filter(ev._s.notnull())
     k_cols = [f"_t{k}" for k in range(len(stages))]
-    with (_closed_reaches if closed else _open_reaches)(ev, stages, win_us) as (cur, last_us):
-        if observation_end is None:
-            obs_end = _from_epoch_us(last_us.execute())
-        else:
-            obs_end = _timestamp(observation_end, "observation_end")
-        obs_us = int(obs_end.value // 1_000)
+    obs_end = observation_end_of(everything, observation_end)  # given, or the log's last event (outbound too)
+    obs_us = to_epoch_us(obs_end)
+    with (_closed_reaches if closed else _open_reaches)(ev, stages, win_us) as cur:
         cur = _attach_group(cur, by, customers)
         mature = ibis.literal(True) if win_us is None else (cur._entry + win_us <= obs_us)
         agg = _step_stats(cur.mutate(_mature=mature), k_cols)
@@ -331,7 +269,7 @@ def funnel(
                 cum = m_k / m0 if m0 else np.nan
                 dropped = max(m_prev - m_k, 0)
                 nym = int(rec[f"nym{k}"] or 0)
-                med = float(rec[f"med{k}"]) / 1e6 / 86400.0 if pd.notna(rec[f"med{k}"]) else np.nan
+                med = float(rec[f"med{k}"]) / 1e6 / DAY_SECONDS if pd.notna(rec[f"med{k}"]) else np.nan
             rows.append({
                 "group": rec["_group"], "stage": s, "step": k + 1, "customers": n_k, "mature_customers": m_k,
                 "step_conversion": step_conv, "cumulative_conversion": cum,
@@ -348,29 +286,23 @@ def funnel(
             f"column 'stage' of events: no event at the first funnel stage '{stages[0]}'; "
             f"expected stages among {list(stages)}"
         )
-    return FunnelResult(stages, bool(closed), None if win is None else win / 86400.0, by, obs_end, summary)
+    return FunnelResult(stages, bool(closed), None if win is None else win / DAY_SECONDS, by, obs_end, summary)
 
 
 @contextmanager
-def _open_reaches(ev: ibis.Table, stages: Sequence[str],
-                  win_us: int | None) -> Iterator[tuple[ibis.Table, ibis.Scalar]]:
-    """One row per customer: ``customer_id, _entry, _t0.._tK``, the first time at each stage within the window.
-
-    Also yields the last event's time (epoch microseconds, a lazy scalar), as :func:`_closed_reaches` does.
-    """
-    last = ev._e.max()
+def _open_reaches(ev: ibis.Table, stages: Sequence[str], win_us: int | None) -> Iterator[ibis.Table]:
+    """One row per customer: ``customer_id, _entry, _t0.._tK``, the first time at each stage within the window."""
     ev = ev.filter(ev._s.notnull())
     entry = ev.group_by("customer_id").aggregate(_entry=ev._e.min())
     ev2 = ev.join(entry, "customer_id")
     if win_us is not None:
         ev2 = ev2.filter(ev2._e <= ev2._entry + win_us)
     aggs = {f"_t{k}": ev2._e.min(where=ev2._s == k) for k in range(len(stages))}
-    yield ev2.group_by("customer_id").aggregate(_entry=ev2._entry.min(), **aggs), last
+    yield ev2.group_by("customer_id").aggregate(_entry=ev2._entry.min(), **aggs)
 
 
 @contextmanager
-def _closed_reaches(ev: ibis.Table, stages: Sequence[str],
-                    win_us: int | None) -> Iterator[tuple[ibis.Table, ibis.Scalar]]:
+def _closed_reaches(ev: ibis.Table, stages: Sequence[str], win_us: int | None) -> Iterator[ibis.Table]:
     """One row per entrant: ``customer_id, _entry, _t0.._tK``, the time of each closed-funnel step (null: not reached).
 
     Step k is reached at the first stage-k event no earlier than step k-1's time (and
@@ -381,15 +313,11 @@ def _closed_reaches(ev: ibis.Table, stages: Sequence[str],
     step k-1's time needs their events in order: those "tangled" customers, usually
     few or none, go through the exact event-level chain. The per-customer table is
     cached (a temporary table; a persisted DataFrame on Spark) while the caller uses it.
-
-    ``ev`` holds every event (``_s`` null off the stage list), so the same pass also
-    gives the last event's time, yielded as a lazy scalar over the cached table.
     """
     k_cols = [f"_t{k}" for k in range(len(stages))]
     at = [ibis.ifelse(ev._s == k, ev._e, ibis.null("int64")) for k in range(len(stages))]
     p = ev.group_by("customer_id").aggregate(**{f"_lo{k}": e.min() for k, e in enumerate(at)},
-                                             **{f"_hi{k}": e.max() for k, e in enumerate(at) if k},
-                                             _last=ev._e.max())
+                                             **{f"_hi{k}": e.max() for k, e in enumerate(at) if k})
     # Without a tangle, step k-1 was reached at _lo{k-1}: step k is reached at _lo{k} when
     # that is no earlier (and within the window); it is tangled when some stage-k
     # event precedes _lo{k-1} and another does not. (Each step's condition extends the
@@ -403,7 +331,7 @@ def _closed_reaches(ev: ibis.Table, stages: Sequence[str],
             step &= lo <= p._lo0 + win_us
         reached = (reached & step).fill_null(False)
         times.append(ibis.ifelse(reached, lo, ibis.null("int64")))
-    p = p.select("customer_id", "_last", _tangled=tangled, **dict(zip(k_cols, times)))
+    p = p.select("customer_id", _tangled=tangled, **dict(zip(k_cols, times)))
     with engine.materialized(p) as p:
         cols = ["customer_id", "_entry", *k_cols]
         cur = p.filter(p._t0.notnull() & ~p._tangled).mutate(_entry=p._t0).select(*cols)
@@ -412,7 +340,7 @@ def _closed_reaches(ev: ibis.Table, stages: Sequence[str],
             ids = p.filter(p._tangled).select(_tid=p.customer_id)
             exact = _closed_chain(ev.semi_join(ids, ev.customer_id == ids._tid), stages, win_us)
             cur = cur.union(exact.select(*cols))
-        yield cur, p._last.max()
+        yield cur
 
 
 def _closed_chain(ev: ibis.Table, stages: Sequence[str], win_us: int | None) -> ibis.Table:
@@ -464,7 +392,7 @@ def _step_stats(cur: ibis.Table, k_cols: Sequence[str]) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- transitions
 @dataclass(frozen=True)
-class TransitionResult:
+class TransitionResult(Result):
     """Stage-to-stage transitions between consecutive staged events of a customer.
 
     ``counts`` and ``probabilities`` (row-normalised) are stage x stage DataFrames
@@ -496,41 +424,38 @@ class TransitionResult:
         out["share"] = out["transitions"] / max(out["transitions"].sum(), 1)
         return out
 
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Customers going back, the share of backward moves and the most frequent one."""
+        if not self.customers:
+            return ()
+        out = [Finding(f"{self.share_going_back:.1%} of {self.customers:,} customers go back to an earlier stage "
+                       "at least once.", float(self.share_going_back))]
+        back = self.summary.set_index("move").loc["backward"]
+        out.append(Finding(f"{back['share']:.1%} of all moves between staged events go back to an earlier stage.",
+                           float(back["share"])))
+        c = self._counts.to_numpy()
+        i, j = np.indices(c.shape)
+        below = np.where(j < i, c, 0)
+        if below.max() > 0:
+            a, b = np.unravel_index(np.argmax(below), c.shape)
+            out.append(Finding(f"The most frequent move back is from {self.stages[a]} to {self.stages[b]} "
+                               f"({int(c[a, b]):,} moves).", float(c[a, b]),
+                               action="A funnel alone hides this back-and-forth: check why customers return there."))
+        return tuple(out)
+
     def __repr__(self) -> str:
         return (f"TransitionResult({self.customers:,} customers, {self.share_going_back:.1%} go back at least once)\n"
                 + self._counts.to_string())
 
     def _repr_html_(self) -> str:
-        return _html_block(
+        return findings_html(self) + _html_block(
             f"Stage transitions: {self.share_going_back:.1%} of {self.customers:,} customers go back at least once",
             self.probabilities.reset_index().rename(columns={"index": "from \\ to"}))
 
     def plot(self, ax=None):
-        """Heatmap of row probabilities (from-stage rows), annotated with % and counts."""
-        import matplotlib.pyplot as plt
-
-        p = self.probabilities.fillna(0.0).to_numpy() * 100
-        c = self._counts.to_numpy()
-        k = len(self.stages)
-        if ax is None:
-            _, ax = plt.subplots(figsize=(1.2 * k + 3, 1.0 * k + 1.2))
-        im = ax.imshow(p, cmap="Purples", vmin=0, vmax=100)
-        ax.grid(False)  # a themed grid (seaborn whitegrid) would cut through the cells
-        for a in range(k):
-            for b in range(k):
-                if c[a, b]:
-                    ax.text(b, a, f"{p[a, b]:.0f}%\n({c[a, b]:,})", ha="center", va="center", fontsize=8,
-                            color="white" if p[a, b] > 55 else "black")
-                if b < a and c[a, b]:
-                    ax.add_patch(plt.Rectangle((b - 0.5, a - 0.5), 1, 1, fill=False, ec="#d62728", lw=1.2))
-        ax.set_xticks(range(k), labels=list(self.stages), rotation=30, ha="right")
-        ax.set_yticks(range(k), labels=list(self.stages))
-        ax.set_xlabel("next stage")
-        ax.set_ylabel("current stage")
-        ax.set_title(f"Stage transitions (row %); red = backward move\n"
-                     f"{self.share_going_back:.1%} of customers go back at least once")
-        ax.figure.colorbar(im, ax=ax, label="% of moves out of the current stage")
-        return ax
+        """Heat map of row probabilities (:func:`journeylib.journeys.plots.plot_transitions`); returns the Axes."""
+        return plots.plot_transitions(self, ax=ax)
 
 
 def _transition_cells(t: ibis.Table, stages: Sequence[str], collapse_repeats: bool) -> ibis.Table:
@@ -574,9 +499,9 @@ def stage_transitions(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES,
     same-stage transitions (the diagonal). Logs over 20 million events are counted in
     customer-hash buckets (:mod:`journeylib.buckets`).
     """
-    stages = _check_stages(stages)
+    stages = check_stages(stages)
     collapse_repeats = flag(collapse_repeats, "collapse_repeats")
-    t = _drop_outbound(_events_table(events, ("customer_id", "ts", "stage")))
+    t = drop_outbound(events_table(events, ("customer_id", "ts", "stage")))
     out = buckets.summed_per_bucket(t, lambda tb: _transition_cells(tb, stages, collapse_repeats),
                                     ["_kind", "_prev", "_r"], ["n"])
     names = sorted(stages)
@@ -595,8 +520,8 @@ def stage_transitions(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES,
 
 # --------------------------------------------------------------------------- journey map data
 @dataclass(frozen=True)
-class JourneyMapData:
-    """Per-stage numbers behind the journey map (see :mod:`journeylib.journeymap`).
+class JourneyMapData(Result):
+    """Per-stage numbers behind the journey map (drawn by :func:`journeylib.journeys.plots.plot_journey_map`).
 
     ``summary``: ``stage, customers, conversion_to_next, drop_off, median_days_in_stage,
     top_touchpoints`` (text), ``score_mean, score_n`` (when a score column exists),
@@ -616,17 +541,35 @@ class JourneyMapData:
     def touchpoints(self) -> pd.DataFrame:
         return self._touchpoints.copy()
 
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """The pain points (largest drop-off first) and, with scores, the least satisfied stage."""
+        s = self._summary
+        out = []
+        pains = s[s["pain_point"]].sort_values("drop_off", ascending=False, kind="stable")
+        for r in pains.head(3).itertuples(index=False):
+            if not np.isfinite(r.drop_off):
+                continue
+            nxt = self.stages[self.stages.index(r.stage) + 1]
+            out.append(Finding(f"Pain point at {r.stage}: {r.drop_off:.0%} of its customers do not reach {nxt}.",
+                               float(r.drop_off),
+                               action=f"Look at the experience between {r.stage} and {nxt} first."))
+        if "score_mean" in s.columns and s["score_mean"].notna().any():
+            low = s.loc[s["score_mean"].idxmin()]
+            out.append(Finding(f"Satisfaction is lowest at {low['stage']}: mean {self.score_col} "
+                               f"{low['score_mean']:.2f} from {int(low['score_n']):,} ratings.",
+                               float(low["score_mean"])))
+        return tuple(out)
+
     def __repr__(self) -> str:
         return "JourneyMapData\n" + self._summary.to_string(index=False)
 
     def _repr_html_(self) -> str:
-        return _html_block("Journey map data", self._summary)
+        return findings_html(self) + _html_block("Journey map data", self._summary)
 
     def plot(self, ax=None, **kwargs):
-        """Draw the journey map (delegates to :func:`journeylib.journeymap.plot_journey_map`)."""
-        from .plots import plot_journey_map
-
-        return plot_journey_map(self, ax=ax, **kwargs)
+        """Draw the journey map (:func:`journeylib.journeys.plots.plot_journey_map`); returns the Axes."""
+        return plots.plot_journey_map(self, ax=ax, **kwargs)
 
 
 def journey_map_data(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, window: Any = None,
@@ -644,20 +587,20 @@ def journey_map_data(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, 
     :func:`funnel` of the same events and stages, when it is already computed (it then
     also fixes ``window`` and ``observation_end``); saves one pass over the events.
     """
-    stages = _check_stages(stages)
+    stages = check_stages(stages)
     if funnel_result is None:
         f = funnel(events, stages, window=window, observation_end=observation_end).summary
     else:
         r = funnel_result
-        win = _window_seconds(window)
+        win = window_seconds(window)
         if (tuple(r.stages) != tuple(stages) or not r.closed or r.by is not None
-                or (win is not None and r.window_days != win / 86400.0)):
+                or (win is not None and r.window_days != win / DAY_SECONDS)):
             raise JourneyParameterError(
                 f"funnel_result: computed for stages {list(r.stages)}, closed={r.closed}, by={r.by!r}, "
                 f"window_days={r.window_days}; expected the closed, ungrouped funnel of {list(stages)}"
-                + (f" with window {win / 86400.0:g} days" if win is not None else ""))
+                + (f" with window {win / DAY_SECONDS:g} days" if win is not None else ""))
         f = r.summary
-    t = _drop_outbound(_events_table(events))
+    t = drop_outbound(events_table(events))
     t = t.filter(t.stage.isin(list(stages)))
     rows = pd.DataFrame({"stage": list(stages), "customers": f["customers"].to_numpy()})
     rows["conversion_to_next"] = list(f["step_conversion"].to_numpy()[1:]) + [np.nan]

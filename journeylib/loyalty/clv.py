@@ -26,12 +26,13 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from ..core import engine, health
+from ..core import engine
 from ..core.checks import is_number, no_event_error
 from ..core.errors import JourneyDataError, JourneyFitError, JourneyParameterError
-from .cohorts import _day_number
+from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import PURCHASE_EVENT
-from ..core.display import html_table
+from ..core.time import DAY_SECONDS, day_number, to_utc
+from . import plots
 
 TIME_UNITS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
 """Model time units in days: day, week, month (average)."""
@@ -50,7 +51,7 @@ def _last_purchase_day(t: ibis.Table, p: ibis.Table, purchase_event: str) -> pd.
     last = p.day.max().to_pandas()
     if last is None or pd.isna(last):
         raise _no_purchases(t, purchase_event)
-    return pd.Timestamp(int(last) * 86400, unit="s", tz="UTC")
+    return pd.Timestamp(int(last) * DAY_SECONDS, unit="s", tz="UTC")
 
 
 def customer_summary(
@@ -96,13 +97,14 @@ def customer_summary(
     rev = t.revenue.cast("float64") if "revenue" in t.columns else ibis.literal(0.0)
     # integer day numbers (UTC) from epoch seconds: portable and fast (no calendar calls)
     p = t.filter(t.event == purchase_event)
-    p = p.select("customer_id", day=_day_number(p.ts), rev=rev.fill_null(0.0))
+    p = p.select("customer_id", day=day_number(p.ts), rev=rev.fill_null(0.0))
     if calibration_end is None and holdout_end is None:
         cal_d = None  # the last purchase day, read off the result (no extra scan)
         calib = p
     else:
-        cal = _last_purchase_day(t, p, purchase_event) if calibration_end is None else _day(calibration_end)
-        cal_d = int(cal.timestamp() // 86400)
+        cal = (_last_purchase_day(t, p, purchase_event) if calibration_end is None
+               else _day(calibration_end, "calibration_end"))
+        cal_d = int(cal.timestamp() // DAY_SECONDS)
         calib = p.filter(p.day <= cal_d)
     # one row per purchase day (same-day purchases merged), then one per customer
     days = calib.group_by(["customer_id", "day"]).aggregate(rev=calib.rev.sum())
@@ -119,10 +121,10 @@ def customer_summary(
                      repeat_revenue=agg.revenue_total - agg.first_revenue)
     cols = ["customer_id", "first_day", "last_day", "frequency", "recency", "repeat_revenue", "revenue_total"]
     if holdout_end is not None:
-        hold = _day(holdout_end)
+        hold = _day(holdout_end, "holdout_end")
         if hold <= cal:
             raise JourneyParameterError(f"holdout_end={hold.date()} must be after calibration_end={cal.date()}")
-        hold_d = int(hold.timestamp() // 86400)
+        hold_d = int(hold.timestamp() // DAY_SECONDS)
         h = p.filter((p.day > cal_d) & (p.day <= hold_d))
         hc = h.group_by("customer_id").aggregate(frequency_holdout=h.day.nunique())
         agg = agg.left_join(hc, "customer_id").select(*cols, "frequency_holdout")
@@ -132,10 +134,11 @@ def customer_summary(
         if out.empty:
             raise _no_purchases(t, purchase_event)
         cal_d = int(out["last_day"].max())
-        cal = pd.Timestamp(cal_d * 86400, unit="s", tz="UTC")
+        cal = pd.Timestamp(cal_d * DAY_SECONDS, unit="s", tz="UTC")
     out.insert(out.columns.get_loc("recency") + 1, "T", (cal_d - out["first_day"].astype("int64")) / unit)
     out = out.drop(columns="last_day")
-    out.insert(1, "first_purchase", pd.to_datetime(out.pop("first_day").astype("int64") * 86400, unit="s", utc=True))
+    out.insert(1, "first_purchase",
+               pd.to_datetime(out.pop("first_day").astype("int64") * DAY_SECONDS, unit="s", utc=True))
     out["frequency"] = out["frequency"].astype("int64")
     out["monetary_value"] = np.where(out["frequency"] > 0,
                                      out["repeat_revenue"] / out["frequency"].where(out["frequency"] > 0, 1),
@@ -155,10 +158,9 @@ def _require(t: ibis.Table, cols: tuple[str, ...], table: str = "events") -> Non
         raise JourneyDataError(f"{table}: missing column(s) {missing}; expected {list(cols)} (load it with load_events)")
 
 
-def _day(x: Any) -> pd.Timestamp:
-    ts = pd.Timestamp(x)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.floor("D")
+def _day(x: Any, name: str) -> pd.Timestamp:
+    """A date parameter as the UTC midnight that starts its day."""
+    return to_utc(x, name).floor("D")
 
 
 # --------------------------------------------------------------------------- stats half
@@ -189,9 +191,13 @@ def _compress(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(uniq[:, i] for i in range(uniq.shape[1])) + (counts.astype(float),)
 
 
-@dataclass(frozen=True)
-class FitResult:
-    """Parameters and fit diagnostics of a maximum-likelihood fit."""
+@dataclass(frozen=True, repr=False)
+class FitResult(Result):
+    """Parameters and fit diagnostics of a maximum-likelihood fit.
+
+    ``summary``: ``parameter, estimate, se, ci_low, ci_high`` (95% intervals, normal on
+    the log scale: the parameters are positive). ``checks``: the convergence of the fit.
+    """
 
     model: str
     params: dict[str, float]
@@ -201,22 +207,36 @@ class FitResult:
     iterations: int
     penalizer: float
     standard_errors: dict[str, float] = field(default_factory=dict)
+    method: str = "BFGS"
 
     @property
     def summary(self) -> pd.DataFrame:
-        se = [self.standard_errors.get(k, np.nan) for k in self.params]
-        v = np.array(list(self.params.values()))
-        return pd.DataFrame({"estimate": v, "se": se,
-                             "lower_95": v * np.exp(-1.96 * np.array(se) / v),
-                             "upper_95": v * np.exp(1.96 * np.array(se) / v)},
-                            index=pd.Index(list(self.params), name="parameter"))
+        se = np.array([self.standard_errors.get(k, np.nan) for k in self.params], dtype=float)
+        v = np.array(list(self.params.values()), dtype=float)
+        return pd.DataFrame({"parameter": list(self.params), "estimate": v, "se": se,
+                             "ci_low": v * np.exp(-1.96 * se / v), "ci_high": v * np.exp(1.96 * se / v)})
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        p = ", ".join(f"{k} = {v:.3g}" for k, v in self.params.items())
+        return (Finding(f"The {self.model} model was fitted on {self.n:,} customers ({p}).", None),)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        how = "BFGS" if self.method == "BFGS" else f"{self.method} after BFGS stalled"
+        return (Check(f"{self.model} fit converged", "pass" if self.converged else "fail",
+                      f"{how}, {self.iterations} iterations, log-likelihood {self.log_likelihood:,.2f}"),)
+
+    def _float_format(self) -> str:
+        return "{:.4g}"
+
+    def plot(self, ax=None):
+        """The estimates with their 95% intervals, on a log scale."""
+        return plots.plot_fit_parameters(self, ax=ax)
 
     def __repr__(self) -> str:
         p = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
         return f"{self.model}({p}; log-likelihood={self.log_likelihood:.2f}, n={self.n:,}, converged={self.converged})"
-
-    def _repr_html_(self) -> str:
-        return f"<p>{html.escape(repr(self))}</p>" + html_table(self.summary, index=True)
 
 
 def _minimize(nll_grad, x0: np.ndarray, name: str, maxiter: int = 2000,
@@ -231,12 +251,13 @@ def _minimize(nll_grad, x0: np.ndarray, name: str, maxiter: int = 2000,
     ok = np.all(np.isfinite(res.x)) and np.isfinite(res.fun)
     # BFGS reports "precision loss" at an optimum it cannot improve in floating point: accept a tiny gradient
     if ok and (res.success or np.max(np.abs(nll_grad(res.x)[1])) < 1e-5):
+        res["method"] = "BFGS"
         return res
     res2 = optimize.minimize(lambda z: nll_grad(z)[0], res.x if np.all(np.isfinite(res.x)) else x0,
                              method="Nelder-Mead", options={"maxiter": 20000, "xatol": 1e-8, "fatol": 1e-12})
     if res2.success and np.isfinite(res2.fun) and np.max(np.abs(nll_grad(res2.x)[1])) < 1e-4:
+        res2["method"] = "Nelder-Mead"
         return res2
-    health.add_check(f"{name} fit converged", False, str(res.message))
     raise JourneyFitError(f"{name}: maximum likelihood did not converge ({res.message}); "
                           "try penalizer=0.001 or check the summary (very few repeat buyers?)")
 
@@ -265,13 +286,19 @@ def _se_from_hessian(fun, z: np.ndarray, scale: float) -> tuple[np.ndarray, np.n
 
 
 class _FittedModel:
-    """Display shared by the fitters: ``summary`` table, repr and HTML repr of the fit."""
+    """Display shared by the fitters: ``summary`` table, ``checks``, repr and HTML repr of the fit."""
 
     result_: FitResult | None
 
     @property
     def summary(self) -> pd.DataFrame:
+        """The fit's parameter table (:attr:`FitResult.summary`); empty before :meth:`fit`."""
         return self.result_.summary if self.result_ else pd.DataFrame()
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        """The fit's checks (convergence); empty before :meth:`fit`."""
+        return self.result_.checks if self.result_ else ()
 
     def __repr__(self) -> str:
         return repr(self.result_) if self.result_ else f"{type(self).__name__}(unfitted)"
@@ -359,7 +386,6 @@ class BetaGeoFitter(_FittedModel):
             msg = (f"BG/NBD: the data do not identify the model ({what} ran off to the edge; "
                    f"{int(w.sum()):,} customers, {int(w[x > 0].sum()):,} with repeat purchases). "
                    "Fit on more customers, or pass penalizer=0.001 to regularise")
-            health.add_check("BG/NBD fit", False, msg)
             raise JourneyFitError(msg)
         return self
 
@@ -392,7 +418,8 @@ class BetaGeoFitter(_FittedModel):
         se, self._hess_inv = _se_from_hessian(nll, res.x, n) if pen == 0 and not start else (np.full(4, np.nan), None)
         self.params_ = dict(zip(self.param_names, map(float, params)))
         self.result_ = FitResult("BG/NBD", self.params_, float(w @ ll), int(round(n)), True,
-                                 int(getattr(res, "nit", 0)), pen, dict(zip(self.param_names, map(float, se))))
+                                 int(getattr(res, "nit", 0)), pen, dict(zip(self.param_names, map(float, se))),
+                                 res.get("method", "BFGS"))
         return self
 
     # ---- predictions
@@ -517,7 +544,8 @@ class GammaGammaFitter(_FittedModel):
         se, self._hess_inv = _se_from_hessian(nll, res.x, n) if pen == 0 and not start else (np.full(3, np.nan), None)
         self.params_ = dict(zip(self.param_names, map(float, pr)))
         self.result_ = FitResult("Gamma-Gamma", self.params_, float(w @ ll), int(round(n)), True,
-                                 int(getattr(res, "nit", 0)), pen, dict(zip(self.param_names, map(float, se))))
+                                 int(getattr(res, "nit", 0)), pen, dict(zip(self.param_names, map(float, se))),
+                                 res.get("method", "BFGS"))
         return self
 
     def expected_spend(self, frequency, monetary_value) -> np.ndarray:
@@ -605,12 +633,14 @@ def customer_lifetime_value(summary: pd.DataFrame, bgf: BetaGeoFitter, ggf: Gamm
     return out
 
 
-@dataclass(frozen=True)
-class CLVBootstrap:
+@dataclass(frozen=True, repr=False)
+class CLVBootstrap(Result):
     """Bootstrap (resampling customers, refitting both models) intervals for CLV.
 
     The intervals reflect parameter uncertainty only, not the randomness of each
-    customer's future purchases.
+    customer's future purchases. ``per_customer`` has ``clv, ci_low, ci_high`` per
+    customer; ``total`` is ``(estimate, ci_low, ci_high)`` of the summed CLV, the
+    headline estimate (:meth:`confidence_interval`).
     """
 
     per_customer: pd.DataFrame
@@ -621,48 +651,78 @@ class CLVBootstrap:
     horizon: float = float("nan")
     discount_rate: float = float("nan")
     time_unit: str = "W"
+    total_draws: np.ndarray | None = field(default=None, compare=False)
+    n_failed: int = 0
+    fit_checks: tuple[Check, ...] = ()
 
     @property
     def summary(self) -> pd.DataFrame:
+        """``quantity`` (total CLV, CLV per customer), ``estimate, ci_low, ci_high``."""
         est, lo, hi = self.total
         n = len(self.per_customer)
-        return pd.DataFrame({"estimate": [est, est / n], "lower": [lo, lo / n], "upper": [hi, hi / n]},
-                            index=pd.Index(["total CLV", "CLV per customer"], name="quantity"))
+        return pd.DataFrame({"quantity": ["total CLV", "CLV per customer"], "estimate": [est, est / n],
+                             "ci_low": [lo, lo / n], "ci_high": [hi, hi / n]})
 
-    def confidence_interval(self) -> tuple[float, float]:
-        return self.total[1], self.total[2]
+    def confidence_interval(self, confidence_level: float = 0.95) -> tuple[float, float]:
+        """Percentile interval of the total CLV, the headline estimate (from the kept replicates)."""
+        if not is_number(confidence_level) or not 0 < confidence_level < 1:
+            raise JourneyParameterError(f"confidence_level={confidence_level!r}; expected a number in (0, 1)")
+        if confidence_level == self.confidence_level:
+            return self.total[1], self.total[2]
+        if self.total_draws is None:
+            raise JourneyParameterError(f"confidence_level={confidence_level}: no replicates kept; only "
+                                        f"{self.confidence_level} is available")
+        tail = (1 - confidence_level) / 2
+        lo, hi = np.quantile(self.total_draws, [tail, 1 - tail])
+        return float(lo), float(hi)
+
+    def _per_customer(self) -> tuple[float, float, float]:
+        n = len(self.per_customer)
+        return tuple(float(v) / n for v in self.total)
 
     @property
     def reading(self) -> str:
         """The value of an average customer over the horizon, with its interval, in words."""
-        est, lo, hi = self.summary.loc["CLV per customer"]
+        est, lo, hi = self._per_customer()
         unit = UNIT_NAMES.get(self.time_unit, self.time_unit)
         return (f"Expected value of an average customer over the next {self.horizon:g} {unit}: {est:,.1f} "
                 f"({self.confidence_level:.0%} CI {lo:,.1f}-{hi:,.1f}; parameter uncertainty only), discounted at "
                 f"{self.discount_rate:.0%} a year.")
 
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Value of an average customer and of the whole base over the horizon, with intervals."""
+        est, lo, hi = self._per_customer()
+        unit = UNIT_NAMES.get(self.time_unit, self.time_unit)
+        t_est, t_lo, t_hi = self.total
+        return (
+            Finding(f"An average customer is worth {est:,.1f} over the next {self.horizon:g} {unit} "
+                    f"({lo:,.1f} to {hi:,.1f}), discounted at {self.discount_rate:.0%} a year.", est, lo, hi,
+                    action="Spend at most this much to keep an average customer; less to acquire one who may "
+                           "never come back."),
+            Finding(f"All {len(self.per_customer):,} customers together are worth {t_est:,.0f} "
+                    f"({t_lo:,.0f} to {t_hi:,.0f}); the interval covers the model's uncertainty only.",
+                    t_est, t_lo, t_hi),
+        )
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        requested = self.n_boot + self.n_failed
+        boot = Check("CLV bootstrap replicates converged", "pass" if self.n_failed == 0 else "warn",
+                     f"{self.n_boot} of {requested} replicates converged")
+        return (*self.fit_checks, boot)
+
+    def _float_format(self) -> str:
+        return "{:,.1f}"
+
     def plot(self, ax=None):
         """Histogram of per-customer CLV with the bootstrap interval of the mean."""
-        import matplotlib.pyplot as plt
-
-        ax = ax or plt.gca()
-        v = self.per_customer["clv"]
-        ax.hist(v.clip(upper=v.quantile(0.99)), bins=50, color="#4c72b0")
-        est, lo, hi = (x / len(v) for x in self.total)
-        ax.axvline(est, color="black", lw=1.5, label=f"mean {est:,.1f}")
-        ax.axvspan(lo, hi, color="orange", alpha=0.3, label=f"{self.confidence_level:.0%} CI {lo:,.1f}-{hi:,.1f}")
-        ax.set(xlabel="CLV per customer (revenue units, top 1% clipped)", ylabel="customers",
-               title="Distribution of customer lifetime value")
-        ax.legend()
-        return ax
+        return plots.plot_clv_distribution(self, ax=ax)
 
     def __repr__(self) -> str:
         est, lo, hi = self.total
         return (f"CLVBootstrap(total={est:,.0f}, {self.confidence_level:.0%} CI [{lo:,.0f}, {hi:,.0f}], "
                 f"n_boot={self.n_boot}, customers={len(self.per_customer):,})")
-
-    def _repr_html_(self) -> str:
-        return f"<p>{html.escape(repr(self))}</p>" + html_table(self.summary, "{:,.1f}", index=True)
 
 
 def clv_bootstrap(summary: pd.DataFrame, *, horizon: float = 52.0, discount_rate: float = 0.10,
@@ -672,7 +732,7 @@ def clv_bootstrap(summary: pd.DataFrame, *, horizon: float = 52.0, discount_rate
 
     Each replicate draws customers with replacement (multinomial frequency weights),
     refits both models starting from the full-data estimates, and recomputes every
-    customer's CLV. Returns per-customer ``clv, clv_lower, clv_upper`` and the total.
+    customer's CLV. Returns per-customer ``clv, ci_low, ci_high`` and the total.
     """
     if n_boot < 10:
         raise JourneyParameterError(f"n_boot={n_boot}; expected at least 10 replicates")
@@ -713,27 +773,35 @@ def clv_bootstrap(summary: pd.DataFrame, *, horizon: float = 52.0, discount_rate
     alpha = (1 - confidence_level) / 2
     lo_u, hi_u = np.quantile(d, [alpha, 1 - alpha], axis=0)
     per = base.copy()
-    per["clv_lower"], per["clv_upper"] = lo_u[inv], hi_u[inv]
+    per["ci_low"], per["ci_high"] = lo_u[inv], hi_u[inv]
     totals = d[:, inv].sum(axis=1) if len(inv) * len(d) < 5e7 else np.array(
         [np.bincount(inv, minlength=len(uniq)) @ row for row in d])
     lo_t, hi_t = np.quantile(totals, [alpha, 1 - alpha])
     return CLVBootstrap(per, (float(per["clv"].sum()), float(lo_t), float(hi_t)), pd.DataFrame(pars),
-                        len(draws), confidence_level, float(horizon), float(discount_rate), unit)
+                        len(draws), confidence_level, float(horizon), float(discount_rate), unit,
+                        totals, n_boot - len(draws), (*bgf.checks, *ggf.checks))
 
 
 # --------------------------------------------------------------------------- calibration / holdout
 
-@dataclass(frozen=True)
-class CalibrationCheck:
-    """Predicted vs actual holdout purchases by calibration-period frequency."""
+@dataclass(frozen=True, repr=False)
+class CalibrationCheck(Result):
+    """Predicted vs actual holdout purchases by calibration-period frequency.
+
+    ``table`` (also ``summary``): ``frequency_bucket, customers, actual, predicted``
+    (mean holdout purchases per customer).
+    """
 
     table: pd.DataFrame
     duration: float
     time_unit: str
 
+    TOLERANCE = 0.2
+    """Relative gap between predicted and actual holdout totals above which the check warns."""
+
     @property
     def summary(self) -> pd.DataFrame:
-        return self.table
+        return self.table.copy()
 
     @property
     def total_actual(self) -> float:
@@ -744,36 +812,40 @@ class CalibrationCheck:
         return float((self.table["predicted"] * self.table["customers"]).sum())
 
     @property
+    def gap(self) -> float:
+        """Predicted / actual holdout purchases - 1."""
+        return self.total_predicted / self.total_actual - 1 if self.total_actual else float("nan")
+
+    @property
     def reading(self) -> str:
         """Actual vs predicted holdout purchases in one sentence."""
         unit = UNIT_NAMES.get(self.time_unit, self.time_unit)
-        gap = self.total_predicted / self.total_actual - 1 if self.total_actual else float("nan")
         return (f"Holdout ({self.duration:.3g} {unit}): actual {self.total_actual:,.0f} repeat purchase days, "
-                f"predicted {self.total_predicted:,.0f} ({gap:+.0%}).")
+                f"predicted {self.total_predicted:,.0f} ({self.gap:+.0%}).")
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        unit = UNIT_NAMES.get(self.time_unit, self.time_unit)
+        ok = abs(self.gap) <= self.TOLERANCE
+        return (Finding(f"Over {self.duration:.3g} {unit} the model predicted {self.total_predicted:,.0f} repeat "
+                        f"purchase days and customers made {self.total_actual:,.0f} ({self.gap:+.0%}).", self.gap,
+                        action="" if ok else "Treat the lifetime values as rough: the model misses the holdout "
+                                             "by more than 20%."),)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        ok = bool(np.isfinite(self.gap) and abs(self.gap) <= self.TOLERANCE)
+        return (Check("CLV model predicts the holdout within 20%", "pass" if ok else "warn",
+                      f"predicted {self.total_predicted:,.0f} vs actual {self.total_actual:,.0f} "
+                      f"({self.gap:+.0%})"),)
 
     def plot(self, ax=None):
         """Mean actual vs predicted holdout purchases per calibration frequency."""
-        import matplotlib.pyplot as plt
-
-        ax = ax or plt.gca()
-        lab = self.table["frequency_bucket"].astype(str)
-        xs = np.arange(len(lab))
-        ax.plot(xs, self.table["actual"], "o-", label="actual", color="#4c72b0")
-        ax.plot(xs, self.table["predicted"], "s--", label="BG/NBD predicted", color="#dd8452")
-        ax.set_xticks(xs, lab)
-        unit = UNIT_NAMES.get(self.time_unit, self.time_unit)
-        ax.set(xlabel="repeat purchases in calibration period",
-               ylabel=f"mean purchases in holdout ({self.duration:.3g} {unit})",
-               title="Calibration vs holdout: conditional expectations")
-        ax.legend()
-        return ax
+        return plots.plot_calibration(self, ax=ax)
 
     def __repr__(self) -> str:
         return (f"CalibrationCheck(actual={self.total_actual:,.0f}, predicted={self.total_predicted:,.0f}, "
                 f"holdout={self.duration:.3g} {self.time_unit})")
-
-    def _repr_html_(self) -> str:
-        return f"<p>{html.escape(repr(self))}</p>" + html_table(self.table)
 
 
 def calibration_holdout(summary: pd.DataFrame, bgf: BetaGeoFitter, *, max_frequency: int = 7) -> CalibrationCheck:
@@ -821,18 +893,15 @@ def against_truth(truth: dict, ggf: GammaGammaFitter) -> pd.DataFrame:
     """Planted vs fitted Gamma-Gamma parameters on simulated data, with the fit's 95% intervals.
 
     ``truth``: :func:`journeylib.simulate.simulate`'s ground truth (its ``"spend"``
-    part). Returns ``parameter, planted, estimate, lower_95, upper_95, covered``.
+    part). Returns :func:`journeylib.core.result.truth_table`: ``quantity`` (``Gamma-Gamma
+    p``, ``q``, ``gamma``), ``planted, estimate, ci_low, ci_high, covered``.
     """
     if ggf.result_ is None:
         raise JourneyParameterError("ggf: not fitted yet; call GammaGammaFitter().fit(summary) first")
     spend = truth.get("spend") if isinstance(truth, dict) else None
     if not spend:
         raise JourneyParameterError("truth: expected a simulator's ground truth with a 'spend' part")
-    fit = ggf.result_.summary
-    rows = []
-    for name in ("p", "q", "gamma"):
-        planted = float(spend[f"gamma_gamma_{name}"])
-        lo, hi = fit.loc[name, "lower_95"], fit.loc[name, "upper_95"]
-        rows.append({"parameter": name, "planted": planted, "estimate": fit.loc[name, "estimate"],
-                     "lower_95": lo, "upper_95": hi, "covered": bool(lo <= planted <= hi)})
-    return pd.DataFrame(rows)
+    fit = ggf.result_.summary.set_index("parameter")
+    return truth_table([(f"Gamma-Gamma {name}", float(spend[f"gamma_gamma_{name}"]), float(fit.loc[name, "estimate"]),
+                         float(fit.loc[name, "ci_low"]), float(fit.loc[name, "ci_high"]))
+                        for name in ("p", "q", "gamma")])

@@ -16,15 +16,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import ibis
-import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
 from ..core import engine
-from ..core.errors import JourneyDataError, JourneyParameterError
-from ..core.checks import no_event_error, whole_number
-from ..core.schema import OUTBOUND_EVENTS, PURCHASE_EVENT
+from ..core.checks import is_number, no_event_error, whole_number
 from ..core.display import html_table
+from ..core.errors import JourneyDataError, JourneyParameterError
+from ..core.result import Check, Finding, Result
+from ..core.schema import OUTBOUND_EVENTS, PURCHASE_EVENT
+from ..core.time import DAY_SECONDS, day_number, end_of_day, month_number, observation_end, to_utc, utc_literal
+from . import plots
 
 PERIODS = {"W": "week", "M": "month", "Q": "quarter"}
 _MONDAY = 345600  # epoch seconds of Monday 1970-01-05
@@ -37,56 +39,6 @@ def _check_period(period: str) -> None:
         raise JourneyParameterError(f"period={period!r}; expected one of {list(PERIODS)} (week, month, quarter)")
 
 
-@ibis.udf.scalar.builtin(name="epoch_us")
-def _duckdb_epoch_us(ts: dt.Timestamp(timezone="UTC")) -> dt.int64:  # type: ignore[empty-body]
-    """DuckDB's EPOCH_US: microseconds since 1970 straight from a TIMESTAMPTZ."""
-
-
-def _is_duckdb_tz(ts: ibis.Value) -> bool:
-    """True for a time-zone-aware timestamp bound to a DuckDB table."""
-    try:
-        duck = ibis.get_backend(ts).name == "duckdb"
-    except Exception:  # noqa: BLE001 - unbound expression: use the portable form
-        return False
-    return duck and ts.type().is_timestamp() and ts.type().timezone is not None
-
-
-@ibis.udf.scalar.builtin(name="make_timestamp")
-def _duckdb_make_timestamp(us: dt.int64) -> dt.Timestamp(timezone=None):  # type: ignore[empty-body]
-    """DuckDB's MAKE_TIMESTAMP(microseconds): a plain (UTC wall-clock) TIMESTAMP, no ICU calendar."""
-
-
-def _epoch_seconds(ts: ibis.Value) -> ibis.Value:
-    """Integer seconds since 1970-01-01 UTC.
-
-    Ibis compiles ``epoch_seconds()`` of a time-zone-aware timestamp on DuckDB as
-    ``EPOCH(CAST(ts AS TIMESTAMP))``, and that cast goes through the ICU calendar
-    (about 10x slower than the scan itself). On DuckDB we call ``EPOCH_US`` directly;
-    every other backend gets the portable ``epoch_seconds()``.
-    """
-    if _is_duckdb_tz(ts):
-        return _duckdb_epoch_us(ts) // 1_000_000
-    return ts.epoch_seconds()
-
-
-def _day_number(ts: ibis.Value) -> ibis.Value:
-    """Days since 1970-01-01 (UTC) as an integer, from epoch seconds (no time-zone calendar calls)."""
-    return _epoch_seconds(ts) // 86400
-
-
-def _month_number(ts: ibis.Value) -> ibis.Value:
-    """UTC month index ``year * 12 + month - 1``.
-
-    DuckDB: year and month of ``MAKE_TIMESTAMP(EPOCH_US(ts))``, a plain TIMESTAMP holding
-    the UTC wall clock, so no ICU time-zone calendar runs (extracting from the
-    TIMESTAMPTZ itself costs about 10x the scan). Other engines (Spark with its session
-    time zone set to UTC by :func:`journeylib.connect`): ``year()`` and ``month()``.
-    """
-    if _is_duckdb_tz(ts):
-        ts = _duckdb_make_timestamp(_duckdb_epoch_us(ts))
-    return ts.year().cast("int64") * 12 + ts.month().cast("int64") - 1
-
-
 def _period_number(ts: ibis.Value, period: str) -> ibis.Value:
     """Integer index of the UTC calendar period holding ``ts``.
 
@@ -95,8 +47,8 @@ def _period_number(ts: ibis.Value, period: str) -> ibis.Value:
     :func:`_period_start` and :func:`_period_index_pd`.
     """
     if period == "W":
-        return (_day_number(ts) - 4) // 7
-    m = _month_number(ts)
+        return (day_number(ts) - 4) // 7
+    m = month_number(ts)
     return m if period == "M" else m // 3
 
 
@@ -118,36 +70,18 @@ def _period_label(idx, period: str) -> list[str]:
     return [d.strftime("%Y-%m-%d") for d in starts]
 
 
-def _utc(x: Any, name: str = "observation_end") -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(x)
-    except (ValueError, TypeError) as exc:
-        raise JourneyParameterError(f"{name}={x!r}; expected a date/time such as '2025-06-30'") from exc
-    if ts is pd.NaT:
-        raise JourneyParameterError(f"{name}={x!r}; expected a date/time such as '2025-06-30'")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+def whole_day_end(events: Any, given: Any = None, name: str = "observation_end") -> pd.Timestamp:
+    """The end of an analysis in whole days: ``given`` (as UTC), else the end of the last day with data.
+
+    Events strictly before it count. Used by cohorts, RFM and the loyalty programme windows.
+    """
+    if given is not None:
+        return to_utc(given, name)
+    return end_of_day(observation_end(events))
 
 
-def _as_utc(s: pd.Series) -> pd.Series:
-    s = pd.to_datetime(s)
-    return s.dt.tz_localize("UTC") if s.dt.tz is None else s.dt.tz_convert("UTC")
-
-
-def _lit(ts: pd.Timestamp) -> ibis.Value:
-    return ibis.literal(ts.to_pydatetime(), type="timestamp('UTC')")
-
-
-def _observation_end(t: ibis.Table, observation_end: Any) -> pd.Timestamp:
-    """Given, or the end of the last day with data (data observed up to, not including, it)."""
-    if observation_end is not None:
-        return _utc(observation_end)
-    last = t.ts.max().to_pandas()
-    if last is None or pd.isna(last):
-        raise JourneyDataError("events: no rows; expected at least one event")
-    return _utc(last).floor("D") + pd.Timedelta(days=1)
-
-
-def _prepare(events: Any) -> ibis.Table:
+def prepare_events(events: Any) -> ibis.Table:
+    """The event log as an engine table with ``customer_id, ts, event`` and a ``revenue`` column (null if absent)."""
     t = engine.to_table(events)
     missing = [c for c in ("customer_id", "ts", "event") if c not in t.columns]
     if missing:
@@ -160,8 +94,8 @@ def _prepare(events: Any) -> ibis.Table:
 
 # --------------------------------------------------------------------------- cohort triangles
 
-@dataclass(frozen=True)
-class CohortTable:
+@dataclass(frozen=True, repr=False)
+class CohortTable(Result):
     """Cohort x period cells with retention and revenue triangles.
 
     ``cells`` is tidy: ``cohort, cohort_start, period, size, active, orders, revenue,
@@ -195,30 +129,79 @@ class CohortTable:
         """Cumulative revenue per cohort customer up to each period."""
         return self._pivot("cumulative_revenue_per_customer")
 
-    def average_retention(self) -> pd.DataFrame:
-        """Size-weighted mean retention per period over the cohorts that can be observed."""
+    def average_retention(self, confidence_level: float = 0.95) -> pd.DataFrame:
+        """Size-weighted mean retention per period over the cohorts that can be observed.
+
+        ``ci_low``, ``ci_high``: Wilson interval of the pooled share (active / customers).
+        """
+        from statsmodels.stats.proportion import proportion_confint
+
         c = self.cells[self.cells["observed"]]
         g = c.groupby("period").agg(cohorts=("cohort", "size"), customers=("size", "sum"),
                                     active=("active", "sum"), revenue=("revenue", "sum"))
         g["retention"] = g["active"] / g["customers"]
         g["revenue_per_customer"] = g["revenue"] / g["customers"]
+        if len(g):
+            lo, hi = proportion_confint(g["active"], g["customers"], alpha=round(1 - confidence_level, 12),
+                                        method="wilson")
+            g["ci_low"], g["ci_high"] = np.asarray(lo, float), np.asarray(hi, float)
+        else:
+            g["ci_low"], g["ci_high"] = pd.Series(dtype=float), pd.Series(dtype=float)
         return g.reset_index()
+
+    def _milestones(self, first: int = 0) -> tuple[pd.DataFrame, int, int] | None:
+        avg = self.average_retention().set_index("period")
+        avg = avg[avg.index >= first]
+        if avg.empty:
+            return None
+        return avg, (1 if 1 in avg.index else int(avg.index.max())), int(avg.index.max())
 
     @property
     def reading(self) -> str:
         """Average retention one period after acquisition and at the oldest observable age, in words."""
-        avg = self.average_retention().set_index("period")
-        if avg.empty:
+        m = self._milestones()
+        if m is None:
             return "No cohort is old enough yet to show retention."
+        avg, k, last = m
         unit = PERIODS[self.period]
-        k = 1 if 1 in avg.index else int(avg.index.max())
-        last = int(avg.index.max())
         text = (f"On average {avg.loc[k, 'retention']:.0%} of a cohort buys again in {unit} {k} after acquisition "
                 f"({int(avg.loc[k, 'cohorts'])} observable cohorts, size-weighted).")
         if last != k:
             text += (f" After {last} {unit}s {avg.loc[last, 'retention']:.0%} are still buying (only "
                      f"{int(avg.loc[last, 'cohorts'])} cohort(s) are old enough to show this).")
         return text
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Retention one period after acquisition and at the oldest observable age, with 95% intervals."""
+        m = self._milestones(first=1)  # period 0 is everyone's first purchase: 100% by construction
+        if m is None:
+            return (Finding("No cohort is old enough yet to show retention."),)
+        avg, k, last = m
+        unit = PERIODS[self.period]
+        what = "buys" if self.active_on == "purchase" else "is active"
+        out = []
+        for age, text in ((k, f"{{v:.0%}} of a cohort {what} again in {unit} {k} after acquisition "
+                               f"({{lo:.0%}} to {{hi:.0%}}, {int(avg.loc[k, 'cohorts'])} cohorts)."),
+                          (last, f"After {last} {unit}s {{v:.0%}} of a cohort still {what.replace('buys', 'buy')} "
+                                 f"({{lo:.0%}} to {{hi:.0%}}, {int(avg.loc[last, 'cohorts'])} cohorts old enough).")):
+            if age == k and out:
+                continue
+            r = avg.loc[age]
+            v, lo, hi = float(r["retention"]), float(r["ci_low"]), float(r["ci_high"])
+            out.append(Finding(text.format(v=v, lo=lo, hi=hi), v, lo, hi))
+            if last == k:
+                break
+        return tuple(out)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        """Whether any cohort is old enough to show retention one period after acquisition."""
+        observed = self.cells[self.cells["observed"] & (self.cells["period"] == 1)]
+        n = int(observed["cohort"].nunique())
+        unit = PERIODS[self.period]
+        return (Check(f"cohorts observable one {unit} after acquisition", "pass" if n >= 2 else "warn",
+                      f"{n} cohort(s) have a complete {unit} 1"),)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -235,48 +218,12 @@ class CohortTable:
         return out.reset_index()
 
     def plot(self, ax=None, *, kind: str = "retention", annotate: bool | None = None):
-        """Heatmap of the triangle (``kind`` = retention, revenue or cumulative); blank = not observable."""
-        import matplotlib.pyplot as plt
-        import seaborn as sns
-
-        ax = ax or plt.gca()
-        data = {"retention": self.retention, "revenue": self.revenue, "cumulative": self.cumulative_revenue}
-        if kind not in data:
-            raise JourneyParameterError(f"kind={kind!r}; expected one of {list(data)}")
-        d = data[kind]
-        if annotate is None:
-            annotate = d.shape[0] <= 20 and d.shape[1] <= 20
-        fmt = ".0%" if kind == "retention" else ".0f"
-        label = {"retention": "share of cohort active", "revenue": "revenue per customer in period",
-                 "cumulative": "cumulative revenue per customer"}[kind]
-        sns.heatmap(d, ax=ax, cmap="viridis", annot=annotate, fmt=fmt, annot_kws={"fontsize": 7},
-                    cbar_kws={"label": label}, mask=d.isna())
-        unit = PERIODS[self.period]
-        ax.set(xlabel=f"{unit}s since acquisition", ylabel=f"acquisition cohort ({unit} of {self.cohort_by.replace('_', ' ')})",
-               title=f"Cohort {kind} triangle (blank = not observable yet)")
-        ax.tick_params(axis="y", labelrotation=0)
-        step = max(1, d.shape[0] // 25)
-        ax.set_yticks(np.arange(0, d.shape[0], step) + 0.5, d.index[::step])
-        return ax
+        """Heat map of the triangle (``kind`` = retention, revenue or cumulative); blank = not observable."""
+        return plots.plot_cohort_heatmap(self, ax=ax, kind=kind, annotate=annotate)
 
     def plot_curves(self, ax=None, *, max_cohorts: int = 12):
         """Retention curve of each cohort (latest ``max_cohorts``) and the weighted average."""
-        import matplotlib.pyplot as plt
-
-        ax = ax or plt.gca()
-        ret = self.retention.iloc[-max_cohorts:]
-        cmap = plt.get_cmap("viridis")
-        for i, (cohort, row) in enumerate(ret.iterrows()):
-            ax.plot(row.index, row.to_numpy(), color=cmap(i / max(1, len(ret) - 1)), lw=1, alpha=0.7, label=cohort)
-        avg = self.average_retention()
-        ax.plot(avg["period"], avg["retention"], color="black", lw=2.5, label="weighted average")
-        unit = PERIODS[self.period]
-        ax.set(xlabel=f"{unit}s since acquisition", ylabel="share of cohort active",
-               title="Retention curves by acquisition cohort", ylim=(0, 1.05))
-        ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
-        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # whole periods, not "2.5 months"
-        ax.legend(fontsize=7, ncol=2, title=f"cohort (latest {len(ret)})")
-        return ax
+        return plots.plot_cohort_curves(self, ax=ax, max_cohorts=max_cohorts)
 
     def __repr__(self) -> str:
         n = self.cells.groupby("cohort")["size"].first()
@@ -289,8 +236,16 @@ class CohortTable:
                    if c.startswith(("retention_", "revenue_"))}
         note = ("Retention: share of the cohort buying in that period. Revenue: cumulative revenue per cohort customer "
                 "up to that period. – : not observable yet (the period had not ended when the data stop).")
-        return (f"<p>{html.escape(repr(self))}</p><p>{html.escape(note)}</p>"
+        return (_head_html(self) + f"<p>{html.escape(repr(self))}</p><p>{html.escape(note)}</p>"
                 + html_table(s, "{:.3g}", formats=formats))
+
+
+def _head_html(result: Result) -> str:
+    """Findings and the checks that did not pass, escaped, above a result's table."""
+    parts = [f"<p>{html.escape(str(f))}</p>" for f in result.findings]
+    parts += [f"<p><b>{html.escape(c.status)}:</b> {html.escape(c.name)}"
+              f"{' — ' + html.escape(c.detail) if c.detail else ''}</p>" for c in result.checks if c.status != "pass"]
+    return "".join(parts)
 
 
 def cohort_table(
@@ -330,9 +285,9 @@ def cohort_table(
         raise JourneyParameterError(f"cohort_by={cohort_by!r}; expected 'first_purchase' or 'first_activity'")
     if active_on not in ("purchase", "any"):
         raise JourneyParameterError(f"active_on={active_on!r}; expected 'purchase' or 'any'")
-    t = _prepare(events)
-    end = _observation_end(t, observation_end)
-    t = t.filter(t.ts < _lit(end))
+    t = prepare_events(events)
+    end = whole_day_end(t, observation_end)
+    t = t.filter(t.ts < utc_literal(end))
     # The cohort is each customer's first period (a per-customer aggregate, one row per
     # customer); every activity row is joined to it and counted per (cohort, age) cell.
     # Only the columns needed travel; the period is plain arithmetic on the timestamp
@@ -400,9 +355,14 @@ def _period_index_pd(ts: pd.Timestamp, period: str) -> int:
 
 # --------------------------------------------------------------------------- repeat purchase
 
-@dataclass(frozen=True)
-class RepeatPurchase:
-    """Repeat rate by group, inter-purchase gaps and time to the second order."""
+@dataclass(frozen=True, repr=False)
+class RepeatPurchase(Result):
+    """Repeat rate by group, inter-purchase gaps and time to the second order.
+
+    ``by_group``: ``<by>, eligible, repeaters, repeat_rate, ci_low, ci_high`` (Wilson
+    interval at ``confidence_level``); ``time_to_second``: ``days,
+    share_with_second_order, ci_low, ci_high`` (Kaplan-Meier).
+    """
 
     by_group: pd.DataFrame
     gaps: pd.DataFrame
@@ -410,10 +370,11 @@ class RepeatPurchase:
     customers: pd.DataFrame
     within_days: int
     by: str
+    confidence_level: float = 0.95
 
     @property
     def summary(self) -> pd.DataFrame:
-        return self.by_group
+        return self.by_group.copy()
 
     @property
     def median_gap_days(self) -> float:
@@ -421,55 +382,64 @@ class RepeatPurchase:
         c = g["count"].cumsum()
         return float(g["gap_days"][c >= c.iloc[-1] / 2].iloc[0]) if len(g) else float("nan")
 
-    def plot(self, ax=None):
-        """Repeat rate within ``within_days`` by group with 95% Wilson intervals."""
-        import matplotlib.pyplot as plt
+    def overall_rate(self) -> tuple[float, float, float]:
+        """Repeat rate over all eligible customers with its Wilson interval: ``(rate, ci_low, ci_high)``."""
+        from statsmodels.stats.proportion import proportion_confint
 
-        ax = ax or plt.gca()
-        d = self.by_group
-        x = np.arange(len(d))
-        ax.bar(x, d["repeat_rate"], color="#4c72b0")
-        err = [(d["repeat_rate"] - d["lower"]).clip(lower=0), (d["upper"] - d["repeat_rate"]).clip(lower=0)]
-        ax.errorbar(x, d["repeat_rate"], yerr=err,
-                    fmt="none", color="black", capsize=3)
-        step = max(1, int(np.ceil(len(d) / 24)))  # at most ~24 readable labels
-        ax.set_xticks(x[::step], d[self.by].astype(str).iloc[::step], rotation=45 if len(d) > 6 else 0,
-                      ha="right" if len(d) > 6 else "center")
-        ax.set(xlabel=self.by.replace("_", " "), ylabel=f"share with a 2nd order within {self.within_days} days",
-               title=f"Repeat purchase rate by {self.by.replace('_', ' ')}")
-        ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
-        return ax
+        n, k = int(self.by_group["eligible"].sum()), int(self.by_group["repeaters"].sum())
+        if n == 0:
+            return float("nan"), float("nan"), float("nan")
+        lo, hi = proportion_confint(k, n, alpha=round(1 - self.confidence_level, 12), method="wilson")
+        return k / n, float(lo), float(hi)
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """The overall repeat rate, the best and worst group, and the typical gap between orders."""
+        rate, lo, hi = self.overall_rate()
+        out = []
+        if np.isfinite(rate):
+            out.append(Finding(f"{rate:.0%} of customers place a second order within {self.within_days} days of "
+                               f"their first ({lo:.0%} to {hi:.0%}).", rate, lo, hi))
+        g = self.by_group[self.by_group["eligible"] > 0]
+        if len(g) > 1:
+            best, worst = g.loc[g["repeat_rate"].idxmax()], g.loc[g["repeat_rate"].idxmin()]
+            label = self.by.replace("_", " ")
+            if best["ci_low"] > worst["ci_high"]:
+                out.append(Finding(f"By {label}, {best[self.by]} repeats most ({best['repeat_rate']:.0%}, "
+                                   f"{best['ci_low']:.0%} to {best['ci_high']:.0%}) and {worst[self.by]} least "
+                                   f"({worst['repeat_rate']:.0%}, {worst['ci_low']:.0%} to {worst['ci_high']:.0%}).",
+                                   float(best["repeat_rate"]), float(best["ci_low"]), float(best["ci_high"]),
+                                   action=f"Look at what {best[self.by]} does differently before its customers' "
+                                          "second order."))
+        if np.isfinite(self.median_gap_days):
+            out.append(Finding(f"Half of all repeat orders come within {self.median_gap_days:.0f} days of the "
+                               "previous one.", self.median_gap_days))
+        return tuple(out)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        """Groups with fewer than 30 eligible customers give wide, unstable repeat rates.
+
+        By cohort, the youngest cohort is left out: only its first days are old enough to
+        be eligible, so it is small by construction.
+        """
+        groups = self.by_group.iloc[:-1] if self.by == "cohort" else self.by_group
+        small = groups[groups["eligible"] < 30]
+        what = "cohort(s) before the youngest" if self.by == "cohort" else "group(s)"
+        return (Check("repeat rate: at least 30 eligible customers per group", "warn" if len(small) else "pass",
+                      f"{len(small)} of {len(groups)} {what} have fewer than 30"),)
+
+    def plot(self, ax=None):
+        """Repeat rate within ``within_days`` by group with its Wilson intervals."""
+        return plots.plot_repeat_rate(self, ax=ax)
 
     def plot_gaps(self, ax=None, *, max_days: int = 365):
         """Histogram of days between consecutive purchase days, up to the 99th percentile (at most ``max_days``)."""
-        import matplotlib.pyplot as plt
-
-        ax = ax or plt.gca()
-        g = self.gaps.set_index("gap_days")["count"]
-        g = g[g.index <= max_days]
-        if len(g):  # one filled step per day: 1-day bars over months of axis are thinner than a pixel
-            g = g.reindex(range(int(g.index.max()) + 1), fill_value=0)
-            ax.fill_between(g.index, g.to_numpy(), step="mid", color="#55a868", lw=0)
-            c = g.cumsum()
-            ax.set_xlim(-0.5, g.index[c >= 0.99 * c.iloc[-1]][0] + 0.5)
-        ax.axvline(self.median_gap_days, color="black", ls="--", label=f"median {self.median_gap_days:.0f} days")
-        ax.set(xlabel="days between consecutive purchases (99% of gaps shown)", ylabel="number of gaps",
-               title="Inter-purchase time distribution")
-        ax.legend()
-        return ax
+        return plots.plot_purchase_gaps(self, ax=ax, max_days=max_days)
 
     def plot_time_to_second(self, ax=None):
         """Kaplan-Meier share of customers with a second order by days since the first."""
-        import matplotlib.pyplot as plt
-
-        ax = ax or plt.gca()
-        d = self.time_to_second
-        ax.step(d["days"], d["share_with_second_order"], where="post", color="#c44e52")
-        ax.fill_between(d["days"], d["lower"], d["upper"], step="post", alpha=0.25, color="#c44e52")
-        ax.set(xlabel="days since first purchase", ylabel="share with a second order",
-               title="Time to second order (Kaplan-Meier)")
-        ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
-        return ax
+        return plots.plot_time_to_second(self, ax=ax)
 
     def __repr__(self) -> str:
         n = int(self.by_group["eligible"].sum())
@@ -478,8 +448,8 @@ class RepeatPurchase:
                 f"repeat_rate={r:.1%}, median_gap_days={self.median_gap_days:g})")
 
     def _repr_html_(self) -> str:
-        shares = {c: "{:.1%}" for c in ("repeat_rate", "lower", "upper")}
-        return f"<p>{html.escape(repr(self))}</p>" + html_table(self.by_group, formats=shares)
+        shares = {c: "{:.1%}" for c in ("repeat_rate", "ci_low", "ci_high")}
+        return _head_html(self) + f"<p>{html.escape(repr(self))}</p>" + html_table(self.by_group, formats=shares)
 
 
 def _day_to_timestamp(days: pd.Series) -> pd.Series:
@@ -491,7 +461,7 @@ def _day_to_timestamp(days: pd.Series) -> pd.Series:
     """
     v = pd.to_numeric(days).astype("float64").to_numpy()
     missing = np.isnan(v)
-    secs = np.where(missing, 0, v).astype("int64") * 86400
+    secs = np.where(missing, 0, v).astype("int64") * DAY_SECONDS
     out = secs.astype("datetime64[s]").astype("datetime64[ns]")
     out[missing] = np.datetime64("NaT")
     return pd.Series(pd.DatetimeIndex(out).tz_localize("UTC"), index=days.index)
@@ -506,6 +476,7 @@ def repeat_purchase(
     period: str = "M",
     observation_end: Any = None,
     purchase_event: str = PURCHASE_EVENT,
+    confidence_level: float = 0.95,
 ) -> RepeatPurchase:
     """Repeat purchase: rate within ``within_days`` by group, gaps, time to second order.
 
@@ -524,16 +495,20 @@ def repeat_purchase(
     within_days, period, observation_end, purchase_event
         Repeat window; cohort period (``"W"``, ``"M"``, ``"Q"``); data end (default:
         end of the last day with data); purchase event name.
+    confidence_level
+        Level of the Wilson intervals of the repeat rates and of the Kaplan-Meier band.
     """
     from lifelines import KaplanMeierFitter
     from statsmodels.stats.proportion import proportion_confint
 
     _check_period(period)
+    if not is_number(confidence_level) or not 0 < confidence_level < 1:
+        raise JourneyParameterError(f"confidence_level={confidence_level!r}; expected a number in (0, 1)")
     within_days = whole_number(within_days, "within_days", minimum=1, expected="a positive whole number of days")
-    t = _prepare(events)
-    end = _observation_end(t, observation_end)
-    p = t.filter((t.event == purchase_event) & (t.ts < _lit(end)))
-    daily = p.group_by(["customer_id", _day_number(p.ts).name("day")]).aggregate()
+    t = prepare_events(events)
+    end = whole_day_end(t, observation_end)
+    p = t.filter((t.event == purchase_event) & (t.ts < utc_literal(end)))
+    daily = p.group_by(["customer_id", day_number(p.ts).name("day")]).aggregate()
     w = ibis.window(group_by="customer_id", order_by="day")
     daily = daily.mutate(n=ibis.row_number().over(w), prev=daily.day.lag().over(w))
     gaps_e = daily.filter(daily.prev.notnull()).mutate(gap_days=daily.day - daily.prev)
@@ -550,7 +525,7 @@ def repeat_purchase(
     for col in ("first_day", "second_day"):
         per[col] = _day_to_timestamp(per[col])
     per["days_to_second"] = (per["second_day"] - per["first_day"]).dt.days
-    per["followup_days"] = (end - per["first_day"]).dt.total_seconds() / 86400
+    per["followup_days"] = (end - per["first_day"]).dt.total_seconds() / DAY_SECONDS
     if by == "cohort":
         idx = [_period_index_pd(d, period) for d in per["first_day"]]
         per["cohort"] = _period_label(idx, period)
@@ -566,11 +541,12 @@ def repeat_purchase(
     rep = eligible["days_to_second"].le(within_days)
     g = eligible.assign(rep=rep).groupby(by).agg(eligible=("rep", "size"), repeaters=("rep", "sum")).reset_index()
     g["repeat_rate"] = g["repeaters"] / g["eligible"]
-    lo, hi = proportion_confint(g["repeaters"], g["eligible"], alpha=0.05, method="wilson")
-    g["lower"], g["upper"] = np.asarray(lo), np.asarray(hi)
+    lo, hi = proportion_confint(g["repeaters"], g["eligible"], alpha=round(1 - confidence_level, 12), method="wilson")
+    g["ci_low"], g["ci_high"] = np.asarray(lo), np.asarray(hi)
     dur = per["days_to_second"].fillna(per["followup_days"]).clip(lower=0)
-    kmf = KaplanMeierFitter().fit(dur, event_observed=per["days_to_second"].notna())
+    kmf = KaplanMeierFitter(alpha=round(1 - confidence_level, 12))
+    kmf.fit(dur, event_observed=per["days_to_second"].notna())
     ci = kmf.confidence_interval_survival_function_
     tts = pd.DataFrame({"days": kmf.timeline, "share_with_second_order": 1 - kmf.survival_function_.iloc[:, 0].to_numpy(),
-                        "lower": 1 - ci.iloc[:, 1].to_numpy(), "upper": 1 - ci.iloc[:, 0].to_numpy()})
-    return RepeatPurchase(g, gaps, tts, per, int(within_days), by)
+                        "ci_low": 1 - ci.iloc[:, 1].to_numpy(), "ci_high": 1 - ci.iloc[:, 0].to_numpy()})
+    return RepeatPurchase(g, gaps, tts, per, int(within_days), by, float(confidence_level))

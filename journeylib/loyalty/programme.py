@@ -26,142 +26,165 @@ done without joining):
 the same difference-in-differences on order values in the windows (Gamma GLM, log
 link, customer-clustered errors).
 
-**Retention**: churn = no activity for ``churn_after_days``. Naive Cox model with
-membership as a baseline covariate (immortal-time bias: members had to survive to
-join) vs a Cox model with membership as a time-varying covariate (lifelines
-``CoxTimeVaryingFitter``), which is the honest comparison.
+**Retention**: the one churn definition of the retention family
+(:func:`journeylib.retention.churn.churn_labels`: churn = a gap of more than
+``churn_after`` days, clock started at the first purchase, censored at the last
+moment churn could have been seen) and its membership model
+(:func:`journeylib.retention.survival.membership_effect`): a naive Cox model with
+*ever a member* as a baseline covariate (immortal-time bias: members had to survive
+to join) vs a start/stop Cox model with membership switching on at the join date,
+the honest comparison. Both are adjusted for ``covariates``, exactly as report 02
+computes them, so the two reports state the same hazard ratio.
 """
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 import ibis
 import numpy as np
 import pandas as pd
 
-from ..core import engine, health
+from ..core import engine
 from ..core.checks import no_event_error
-from .cohorts import _as_utc, _lit, _observation_end, _prepare
-from ..core.errors import JourneyDataError, JourneyParameterError
+from ..core.errors import JourneyDataError, JourneyParameterError, data_error
+from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import OUTBOUND_EVENTS, PURCHASE_EVENT
-from ..core.display import html_table
+from ..core.time import DAY_SECONDS, series_to_utc, utc_literal
+from ..retention.churn import churn_labels, first_order_value
+from ..retention.survival import membership_effect
+from . import plots
+from .cohorts import prepare_events, whole_day_end
 
 Z95 = NormalDist().inv_cdf(0.975)
 
-DAY = 86400.0
+DAY = float(DAY_SECONDS)
+
+COVARIATES = ("segment", "acquisition_channel")
+"""Default adjustment of the churn models: the customers columns report 02 uses."""
 
 
-@dataclass(frozen=True)
-class LoyaltyEffect:
+@dataclass(frozen=True, repr=False)
+class LoyaltyEffect(Result):
     """Naive and adjusted loyalty-programme effects with 95% intervals.
 
-    ``table`` has one row per (outcome, method): ``outcome, method, estimate, lower,
-    upper, scale, n_members, n_controls, note``.
+    ``table`` (also ``summary``) has one row per (outcome, method): ``outcome, method,
+    estimate, ci_low, ci_high, scale, n_members, n_controls, note``. ``churn`` is the
+    retention family's :class:`~journeylib.retention.survival.MembershipEffect` the
+    churn-hazard rows come from.
     """
 
     table: pd.DataFrame
     windows: pd.DataFrame
     per_customer: pd.DataFrame
     window_days: int
+    churn: Any = None
+    churn_checks: tuple[Check, ...] = ()
 
     @property
     def summary(self) -> pd.DataFrame:
-        return self.table
+        return self.table.copy()
 
     def estimate(self, outcome: str = "purchase rate", method: str = "adjusted") -> pd.Series:
-        """One row of the table as a Series (``estimate, lower, upper`` ...)."""
+        """One row of the table as a Series (``estimate, ci_low, ci_high`` ...)."""
         t = self.table
         row = t[(t["outcome"] == outcome) & (t["method"] == method)]
         if row.empty:
             raise JourneyParameterError(f"no estimate for outcome={outcome!r}, method={method!r}; "
                                         f"available: {list(zip(t.outcome, t.method))}")
-        return row.iloc[0]
+        return row.iloc[0].copy()
 
-    def confidence_interval(self, outcome: str = "purchase rate", method: str = "adjusted") -> tuple[float, float]:
+    def interval(self, outcome: str = "purchase rate", method: str = "adjusted") -> tuple[float, float]:
+        """``(ci_low, ci_high)`` of one row of the table (95%)."""
         r = self.estimate(outcome, method)
-        return float(r["lower"]), float(r["upper"])
+        return float(r["ci_low"]), float(r["ci_high"])
+
+    def _churn_row(self) -> pd.Series | None:
+        t = self.table
+        churn = t[(t["outcome"] == "churn hazard") & (t["method"] == "adjusted")]
+        return churn.iloc[0] if len(churn) else None
 
     @property
     def reading(self) -> str:
         """Naive vs adjusted purchase-rate effect (and the churn hazard ratio) in words."""
         n, a = self.estimate("purchase rate", "naive"), self.estimate("purchase rate", "adjusted")
         text = (f"Naively, members buy {n['estimate']:.2f}x as often as non-members. Controlling for who joins, "
-                f"joining raises the purchase rate {a['estimate']:.2f}x (95% CI {a['lower']:.2f}-{a['upper']:.2f}).")
-        churn = self.table[(self.table["outcome"] == "churn hazard") & (self.table["method"] == "adjusted")]
-        if len(churn):
-            c = churn.iloc[0]
+                f"joining raises the purchase rate {a['estimate']:.2f}x (95% CI {a['ci_low']:.2f}-{a['ci_high']:.2f}).")
+        c = self._churn_row()
+        if c is not None:
             text += (f" After joining, members churn at {c['estimate']:.2f}x the rate of non-members "
-                     f"(95% CI {c['lower']:.2f}-{c['upper']:.2f}).")
+                     f"(95% CI {c['ci_low']:.2f}-{c['ci_high']:.2f}).")
         return text
 
-    def against_truth(self, truth: dict) -> pd.DataFrame:
-        """Planted vs estimated effects on simulated data: ``outcome, method, planted, estimate, lower, upper, covered``.
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """What joining does to the purchase rate and to churn, and how much the naive view overstates it."""
+        n, a = self.estimate("purchase rate", "naive"), self.estimate("purchase rate", "adjusted")
+        est, lo, hi = float(a["estimate"]), float(a["ci_low"]), float(a["ci_high"])
+        if lo > 1:
+            action = "The programme pays off in purchases: keep recruiting members."
+        elif hi < 1:
+            action = "Joining lowers purchasing: review what the programme asks of members."
+        else:
+            action = ""
+        out = [Finding(f"Joining the loyalty programme changes how often a customer buys by a factor of {est:.2f} "
+                       f"({lo:.2f} to {hi:.2f}), comparing each member with himself before joining and with "
+                       "similar non-members.", est, lo, hi, action=action),
+               Finding(f"A plain comparison would say members buy {float(n['estimate']):.2f} times as often "
+                       f"({float(n['ci_low']):.2f} to {float(n['ci_high']):.2f}): mostly because heavy buyers "
+                       "are the ones who join.", float(n["estimate"]), float(n["ci_low"]), float(n["ci_high"]),
+                       action="Do not quote the plain comparison as the programme's effect.")]
+        c = self._churn_row()
+        if c is not None:
+            hr, clo, chi = float(c["estimate"]), float(c["ci_low"]), float(c["ci_high"])
+            out.append(Finding(f"After joining, members stop buying at {hr:.2f} times the rate of non-members "
+                               f"({clo:.2f} to {chi:.2f}).", hr, clo, chi,
+                               action="Members are retained better: invite customers at risk of lapsing."
+                               if chi < 1 else ""))
+        return tuple(out)
 
-        ``truth``: :func:`journeylib.simulate.simulate`'s ground truth. The naive rows
-        are expected to miss (selection into the programme, immortal time).
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        a = self.estimate("purchase rate", "adjusted")
+        return (Check("loyalty: adjusted purchase-rate effect estimated", "pass",
+                      f"rate ratio {a.estimate:.2f} [{a.ci_low:.2f}, {a.ci_high:.2f}] from {int(a.n_members)} "
+                      "members"), *self.churn_checks)
+
+    def against_truth(self, truth: dict) -> pd.DataFrame:
+        """Planted vs estimated effects on simulated data (:func:`journeylib.core.result.truth_table`).
+
+        ``quantity`` is ``"<outcome> (<method>)"`` for the naive and adjusted purchase-rate
+        and churn-hazard rows. ``truth``: :func:`journeylib.simulate.simulate`'s ground
+        truth. The naive rows are expected to miss (selection into the programme,
+        immortal time).
         """
         planted = (truth or {}).get("loyalty")
         if not planted:
             raise JourneyParameterError("truth: expected a simulator's ground truth with a 'loyalty' part")
         values = {"purchase rate": planted["purchase_rate_multiplier"], "churn hazard": planted["hazard_ratio"]}
         t = self.table[self.table["outcome"].isin(list(values)) & self.table["method"].isin(["naive", "adjusted"])]
-        out = t[["outcome", "method", "estimate", "lower", "upper"]].copy()
-        out.insert(2, "planted", out["outcome"].map(values).astype(float))
-        out["covered"] = (out["lower"] <= out["planted"]) & (out["planted"] <= out["upper"])
-        return out.reset_index(drop=True)
+        return truth_table([(f"{r.outcome} ({r.method})", float(values[r.outcome]), float(r.estimate),
+                             float(r.ci_low), float(r.ci_high)) for r in t.itertuples()])
+
+    def _float_format(self) -> str:
+        return "{:.3f}"
 
     def plot(self, ax=None):
         """Forest plot: naive vs adjusted estimates per outcome, with the no-effect line."""
-        import matplotlib.pyplot as plt
-
-        ax = ax or plt.gca()
-        t = self.table.iloc[::-1].reset_index(drop=True)
-        colors = {"naive": "#c44e52", "adjusted": "#4c72b0", "within members only": "#8c8c8c"}
-        for i, r in t.iterrows():
-            c = colors.get(r["method"], "#55a868")
-            ax.errorbar(r["estimate"], i, xerr=[[r["estimate"] - r["lower"]], [r["upper"] - r["estimate"]]],
-                        fmt="o", color=c, capsize=3)
-        ax.axvline(1.0, color="black", lw=1, ls="--")
-        ax.set_yticks(range(len(t)), [f"{o} ({s}): {m}" for o, s, m in zip(t["outcome"], t["scale"], t["method"])])
-        ax.set_xscale("log")
-        lo, hi = float(t["lower"].min()), float(t["upper"].max())
-        ticks = [v for v in (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.25, 1.5, 2, 3, 5, 10) if lo / 1.3 <= v <= hi * 1.3]
-        ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
-        ax.xaxis.set_minor_locator(plt.matplotlib.ticker.NullLocator())
-        ax.set(xlabel="ratio, members vs counterfactual (log scale; 1 = no effect)",
-               title="Loyalty programme effect: naive vs adjusted (95% CI)")
-        return ax
+        return plots.plot_loyalty_effect(self, ax=ax)
 
     def plot_rates(self, ax=None):
         """Purchases per 30 days in the pre and post windows, members vs matched controls."""
-        import matplotlib.pyplot as plt
-
-        ax = ax or plt.gca()
-        w = self.windows
-        g = w.groupby("member").agg(pre=("n_pre", "sum"), e1=("e_pre", "sum"), post=("n_post", "sum"),
-                                    e2=("e_post", "sum"))
-        for member, r in g.iterrows():
-            lab = "members (join date)" if member else "matched non-members (same windows)"
-            ax.plot([0, 1], [30 * r["pre"] / r["e1"], 30 * r["post"] / r["e2"]], "o-", lw=2, label=lab,
-                    color="#4c72b0" if member else "#8c8c8c")
-        ax.set_xticks([0, 1], [f"{self.window_days} days before join", f"{self.window_days} days after"])
-        ax.set(ylabel="repeat purchases per customer per 30 days", title="Purchase rate around the join date",
-               xlim=(-0.3, 1.3))
-        ax.legend()
-        return ax
+        return plots.plot_loyalty_rates(self, ax=ax)
 
     def __repr__(self) -> str:
         lines = [f"LoyaltyEffect(window_days={self.window_days})"]
         for _, r in self.table.iterrows():
             lines.append(f"  {r['outcome']:<16} {r['method']:<20} {r['estimate']:.3f} "
-                         f"[{r['lower']:.3f}, {r['upper']:.3f}] ({r['scale']})")
+                         f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}] ({r['scale']})")
         return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        return "<p>Loyalty programme effect</p>" + html_table(self.table, "{:.3f}")
 
 
 def _customers_frame(customers: Any, joined_col: str) -> pd.DataFrame:
@@ -176,11 +199,10 @@ def _customers_frame(customers: Any, joined_col: str) -> pd.DataFrame:
         parsed = pd.to_datetime(j, utc=True, errors="coerce", format="ISO8601")
         bad = j.notna() & parsed.isna()
         if bad.any():
-            from ..core.errors import data_error
             raise data_error(joined_col, int(bad.sum()), len(df), "a timestamp or missing (non-member)",
                              df[bad], table="customers")
         j = parsed
-    df["joined"] = _as_utc(j)
+    df["joined"] = series_to_utc(j)
     return df[["customer_id", "joined"]]
 
 
@@ -191,7 +213,9 @@ def loyalty_effect(
     joined_col: str = "loyalty_joined_at",
     window_days: int = 90,
     controls_per_member: int = 5,
-    churn_after_days: int = 60,
+    churn_after: int = 60,
+    covariates: Sequence[str] = COVARIATES,
+    strata: Sequence[str] | None = None,
     observation_end: Any = None,
     purchase_event: str = PURCHASE_EVENT,
     cox_sample: int | None = None,
@@ -210,15 +234,23 @@ def loyalty_effect(
         Length of the pre and post windows around the join date.
     controls_per_member
         Matched non-members per member (same acquisition month, same calendar windows).
-    churn_after_days
-        Inactivity (days) that counts as churn for the retention comparison.
+    churn_after
+        Days of inactivity that count as churn (a gap longer than this): the churn
+        rule of :func:`journeylib.retention.churn.churn_labels`, clock started at the
+        first ``purchase_event``.
+    covariates
+        Columns of ``customers`` (or ``"first_order_value"``) the churn models adjust
+        for; the default is report 02's. Text columns are one-hot coded.
+    strata
+        Columns to stratify the churn models on (see :func:`journeylib.retention.survival.cox`).
     observation_end
-        Data end (default: end of the last day with data).
+        Data end. Default: the end of the last day with data for the purchase and spend
+        windows, and the last timestamp for the churn labels (as ``churn_labels``).
     purchase_event
         Name of the purchase event.
     cox_sample
         Fit the two churn-hazard Cox models on a seeded random sample of this many
-        customers (``None``: all); see :func:`journeylib.survival.cox`. Lifelines'
+        customers (``None``: all); see :func:`journeylib.retention.survival.cox`. Lifelines'
         partial likelihood costs seconds per 10^5 customers and minutes per 10^6.
     seed
         Seed of the random choice of controls and of the Cox sample.
@@ -229,11 +261,12 @@ def loyalty_effect(
     """
     import statsmodels.api as sm
 
-    if window_days <= 0 or controls_per_member < 1 or churn_after_days <= 0:
-        raise JourneyParameterError("window_days, controls_per_member and churn_after_days must be positive")
-    t = _prepare(events)
-    end = _observation_end(t, observation_end)
-    t = t.filter(t.ts < _lit(end))
+    if window_days <= 0 or controls_per_member < 1 or churn_after <= 0:
+        raise JourneyParameterError("window_days, controls_per_member and churn_after must be positive")
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
+    t = prepare_events(events)
+    end = whole_day_end(t, observation_end)
+    t = t.filter(t.ts < utc_literal(end))
     cu = _customers_frame(customers, joined_col)
 
     # ---- engine half: per-customer first purchase, purchases, revenue, last own activity
@@ -250,7 +283,7 @@ def loyalty_effect(
         raise no_event_error(t, purchase_event, "purchase_event",
                              f"events: no '{purchase_event}' events; nothing to compare")
     for c in ("t0", "last_activity"):
-        per[c] = _as_utc(per[c])
+        per[c] = series_to_utc(per[c])
     per = per.merge(cu, on="customer_id", how="left")
     per["member"] = per["joined"].notna() & (per["joined"] < end)
     per.loc[~per["member"], "joined"] = pd.NaT
@@ -329,14 +362,15 @@ def loyalty_effect(
                          "difference-in-differences of mean order value in the same windows",
                          scale="ratio of means"))
 
-    # ---- retention: churn = no own activity for churn_after_days
-    rows.extend(_retention(per, end, churn_after_days, cox_sample, seed))
-    table = pd.DataFrame(rows)[["outcome", "method", "estimate", "lower", "upper", "scale", "n_members",
+    # ---- retention: the retention family's churn labels and membership model (as report 02)
+    churn_rows, churn = churn_effect(events, customers, joined_col=joined_col, churn_after=churn_after,
+                                     covariates=covariates, strata=strata, observation_end=observation_end,
+                                     purchase_event=purchase_event, cox_sample=cox_sample, seed=seed)
+    rows.extend(churn_rows)
+    table = pd.DataFrame(rows)[["outcome", "method", "estimate", "ci_low", "ci_high", "scale", "n_members",
                                 "n_controls", "note"]]
-    adj = table[(table.outcome == "purchase rate") & (table.method == "adjusted")].iloc[0]
-    health.add_check("loyalty: adjusted purchase-rate effect estimated", True,
-                     f"rate ratio {adj.estimate:.2f} [{adj.lower:.2f}, {adj.upper:.2f}] from {nm} members")
-    return LoyaltyEffect(table, win.drop(columns=["t0"]), per, int(window_days))
+    return LoyaltyEffect(table, win.drop(columns=["t0"]), per, int(window_days), churn,
+                         tuple(getattr(churn.start_stop, "checks", ()) or ()))
 
 
 def _matched_controls(cohort: np.ndarray, t0: np.ndarray, last: np.ndarray, joined: np.ndarray,
@@ -411,7 +445,8 @@ def _combo(fit, c):
     """exp(c'b) with the 95% normal interval (as statsmodels' ``conf_int``)."""
     b = float(c @ np.asarray(fit.params))
     se = float(np.sqrt(c @ np.asarray(fit.cov_params()) @ c))
-    return {"estimate": float(np.exp(b)), "lower": float(np.exp(b - Z95 * se)), "upper": float(np.exp(b + Z95 * se))}
+    return {"estimate": float(np.exp(b)), "ci_low": float(np.exp(b - Z95 * se)),
+            "ci_high": float(np.exp(b + Z95 * se))}
 
 
 def _window_table(win: pd.DataFrame) -> ibis.Table:
@@ -480,27 +515,38 @@ class _Estimate(NamedTuple):
         return self.cov
 
 
-def _retention(per: pd.DataFrame, end: pd.Timestamp, churn_after_days: int, sample: int | None,
-               seed: int) -> list[dict]:
-    from ..retention.survival import cox
+def churn_effect(events: Any, customers: Any, *, joined_col: str = "loyalty_joined_at", churn_after: int = 60,
+                 covariates: Sequence[str] = COVARIATES, strata: Sequence[str] | None = None,
+                 observation_end: Any = None, purchase_event: str = PURCHASE_EVENT, cox_sample: int | None = None,
+                 seed: int = 0) -> tuple[list[dict], Any]:
+    """The churn-hazard rows of :func:`loyalty_effect`, from the retention family's one churn definition.
 
-    d = pd.DataFrame({"customer_id": per["customer_id"], "start": per["t0"], "joined": per["joined"],
-                      "member": per["member"].astype(float)})
-    d["churned"] = (end - per["last_activity"]).dt.total_seconds() / DAY >= churn_after_days
-    # churned customers are followed to their last activity, the others (censored) to the data end
-    d["duration"] = (per["last_activity"].where(d["churned"], end) - per["t0"]).dt.total_seconds() / DAY
-    d["duration"] = d["duration"].clip(lower=0.01)
-    n = {"n_members": int(per["member"].sum()), "n_controls": int((~per["member"]).sum())}
-    fits = [("naive", cox(d, ["member"], sample=sample, seed=seed, check_assumptions=False, record_health=False),
-             f"Cox, membership fixed at baseline (immortal-time bias); churn = {churn_after_days} days inactive"),
-            ("adjusted", cox(d, [], time_varying={"member": "joined"}, sample=sample, seed=seed,
-                             record_health=False),
-             "Cox, membership as a time-varying covariate from the join date")]
-    out = []
-    for method, fit, note in fits:
-        lo, hi = fit.confidence_interval("member")
-        if sample is not None and len(d) > sample:
-            note += f" (fitted on a random {sample:,} of {len(d):,} customers)"
-        out.append({"outcome": "churn hazard", "method": method, "estimate": fit.hazard_ratio("member"),
-                    "lower": lo, "upper": hi, "scale": "hazard ratio", **n, "note": note})
-    return out
+    Labels: :func:`journeylib.retention.churn.churn_labels` with the clock started at the
+    first ``purchase_event``; model: :func:`journeylib.retention.survival.membership_effect`
+    (naive row = its naive model, adjusted row = its start/stop model), fitted exactly as
+    report 02 fits it. Returns the rows and the ``MembershipEffect``.
+    """
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
+    labels = churn_labels(events, customers, churn_after=churn_after, start_event=purchase_event,
+                          observation_end=observation_end)
+    if "first_order_value" in covariates and "first_order_value" not in labels.columns:
+        labels = labels.merge(first_order_value(events, purchase_event=purchase_event), on="customer_id", how="left")
+    effect = membership_effect(labels, joined_col, covariates, strata=list(strata or []), sample=cox_sample,
+                               seed=seed, missing="drop")
+    s = effect.summary
+    is_naive = s["model"].astype(str).str.lower().str.startswith("naive")
+    member = labels[joined_col].notna()
+    n = {"n_members": int(member.sum()), "n_controls": int((~member).sum())}
+    adjusted_for = f"adjusted for {', '.join(covariates)}" if covariates else "no other covariates"
+    notes = {"naive": f"Cox, ever a member as a fixed trait (immortal-time bias); churn = more than {churn_after} "
+                      f"days inactive; {adjusted_for}",
+             "adjusted": f"Cox, membership as a time-varying covariate from the join date; {adjusted_for}"}
+    rows = []
+    for method, r in (("naive", s[is_naive].iloc[0]), ("adjusted", s[~is_naive].iloc[0])):
+        note = notes[method]
+        if cox_sample is not None and len(labels) > cox_sample:
+            note += f" (fitted on a random {cox_sample:,} of {len(labels):,} customers)"
+        rows.append({"outcome": "churn hazard", "method": method, "estimate": float(r["hazard_ratio"]),
+                     "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]), "scale": "hazard ratio", **n,
+                     "note": note})
+    return rows, effect

@@ -26,7 +26,6 @@ hibernating                   1-2              1-2
 """
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,10 +34,12 @@ import pandas as pd
 
 from ..core import engine
 from ..core.checks import no_event_error
-from .cohorts import _duckdb_epoch_us, _is_duckdb_tz, _lit, _prepare, _utc
 from ..core.errors import JourneyDataError, JourneyParameterError
+from ..core.result import Check, Finding, Result
 from ..core.schema import PURCHASE_EVENT
-from ..core.display import html_table
+from ..core.time import epoch_us, to_utc, utc_literal
+from . import plots
+from .cohorts import prepare_events, whole_day_end
 
 SEGMENT_ORDER = ("champions", "loyal", "potential loyalists", "new customers", "promising", "need attention",
                  "about to sleep", "cannot lose them", "at risk", "hibernating")
@@ -103,32 +104,18 @@ def rfm_table(events: Any, *, as_of: Any = None, bins: int = 5, purchase_event: 
     """
     if not isinstance(bins, (int, np.integer)) or not 2 <= bins <= 10:
         raise JourneyParameterError(f"bins={bins!r}; expected an integer from 2 to 10")
-    t = _prepare(events)
-    if as_of is None:
-        last = t.ts.max().to_pandas()
-        if last is None or pd.isna(last):
-            raise JourneyDataError("events: no rows; expected purchases")
-        end = _utc(last).floor("D") + pd.Timedelta(days=1)
-    else:
-        end = _utc(as_of, "as_of")
-    p = t.filter((t.event == purchase_event) & (t.ts < _lit(end)))
-    duck = _is_duckdb_tz(p.ts)
-    # DuckDB: the last purchase as integer microseconds (EPOCH_US, no ICU calendar and a
-    # cheap transfer); other engines return the timestamp itself
-    last_expr = _duckdb_epoch_us(p.ts).max() if duck else p.ts.max()
-    agg = p.group_by("customer_id").aggregate(last_purchase=last_expr, frequency=p.count(),
+    t = prepare_events(events)
+    end = whole_day_end(t, as_of, "as_of")
+    p = t.filter((t.event == purchase_event) & (t.ts < utc_literal(end)))
+    # the last purchase as integer microseconds (exact, no time-zone calendar, a cheap transfer)
+    agg = p.group_by("customer_id").aggregate(last_purchase=epoch_us(p.ts).max(), frequency=p.count(),
                                               monetary=p.revenue.cast("float64").fill_null(0.0).sum())
     df = engine.to_pandas(agg)
     if df.empty:
         raise no_event_error(t, purchase_event, "purchase_event",
                              f"events: no '{purchase_event}' events before {end}; nothing to score")
     df = df.sort_values("customer_id", kind="mergesort", ignore_index=True)
-    if duck:
-        last = pd.Series(df["last_purchase"].to_numpy("int64").astype("datetime64[us]")).dt.tz_localize("UTC")
-    else:
-        last = pd.to_datetime(df["last_purchase"])
-        last = last.dt.tz_localize("UTC") if last.dt.tz is None else last.dt.tz_convert("UTC")
-        last = last.astype("datetime64[us, UTC]")
+    last = pd.Series(df["last_purchase"].to_numpy("int64").astype("datetime64[us]")).dt.tz_localize("UTC")
     recency = ((end - last).dt.total_seconds() / 86400).to_numpy()
     frequency = df["frequency"].to_numpy("int64")
     monetary = df["monetary"].to_numpy("float64")
@@ -147,9 +134,13 @@ def rfm_table(events: Any, *, as_of: Any = None, bins: int = 5, purchase_event: 
     return df
 
 
-@dataclass(frozen=True)
-class RFMSegments:
-    """Segment sizes and value, and the R x F grid, of one RFM snapshot."""
+@dataclass(frozen=True, repr=False)
+class RFMSegments(Result):
+    """Segment sizes and value, and the R x F grid, of one RFM snapshot.
+
+    ``table`` (also ``summary``): ``segment, customers, mean_recency_days,
+    mean_frequency, revenue, share_customers, share_revenue, revenue_per_customer``.
+    """
 
     table: pd.DataFrame
     grid: pd.DataFrame
@@ -158,52 +149,54 @@ class RFMSegments:
 
     @property
     def summary(self) -> pd.DataFrame:
-        return self.table
+        return self.table.copy()
 
-    def plot(self, ax=None):
-        """R x F grid: number of customers per cell, coloured by mean revenue."""
-        import matplotlib.pyplot as plt
-        import seaborn as sns
-
-        ax = ax or plt.gca()
-        counts = self.grid.pivot(index="R", columns="F", values="customers").sort_index(ascending=False)
-        value = self.grid.pivot(index="R", columns="F", values="mean_monetary").sort_index(ascending=False)
-        sns.heatmap(value, annot=counts, fmt=",.0f", cmap="YlGnBu", ax=ax,
-                    cbar_kws={"label": "mean revenue per customer"})
-        ax.set(xlabel="F score (1 = fewest orders)", ylabel="R score (5 = most recent)",
-               title=f"RFM grid at {self.as_of[:10]}: customers per cell")
-        ax.tick_params(axis="y", labelrotation=0)
-        return ax
-
-    def plot_segments(self, ax=None):
-        """Horizontal bars: share of customers and share of revenue per segment."""
-        import matplotlib.pyplot as plt
-
-        ax = ax or plt.gca()
-        d = self.table.iloc[::-1]
-        y = np.arange(len(d))
-        ax.barh(y - 0.2, d["share_customers"], height=0.4, label="share of customers", color="#4c72b0")
-        ax.barh(y + 0.2, d["share_revenue"], height=0.4, label="share of revenue", color="#dd8452")
-        ax.set_yticks(y, d["segment"])
-        ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
-        ax.set(xlabel="share", title="RFM segments: size and value")
-        ax.legend()
-        return ax
+    def _top2(self) -> pd.DataFrame:
+        return self.table.sort_values("share_revenue", ascending=False).head(2)
 
     @property
     def reading(self) -> str:
         """The two segments bringing the most revenue, and their share of customers."""
-        t = self.table.sort_values("share_revenue", ascending=False).head(2)
+        t = self._top2()
         return (f"{' and '.join(t['segment'])} are {t['share_customers'].sum():.0%} of customers and bring "
                 f"{t['share_revenue'].sum():.0%} of revenue.")
 
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Where the revenue comes from, and how many valuable customers are slipping."""
+        t = self._top2()
+        share_rev, share_cust = float(t["share_revenue"].sum()), float(t["share_customers"].sum())
+        out = [Finding(f"{' and '.join(t['segment'])} are {share_cust:.0%} of customers and bring "
+                       f"{share_rev:.0%} of revenue.", share_rev,
+                       action="Protect these customers first: they carry the business.")]
+        seg = self.table.set_index("segment")
+        slipping = [s for s in ("at risk", "cannot lose them") if s in seg.index]
+        if slipping:
+            share = float(seg.loc[slipping, "share_revenue"].sum())
+            out.append(Finding(f"Customers who used to buy often but have gone quiet ({' and '.join(slipping)}) "
+                               f"brought {share:.0%} of revenue.", share,
+                               action="Target them with a win-back offer before they lapse for good."))
+        return tuple(out)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        n = int(self.table["customers"].sum())
+        return (Check("RFM: at least one customer per score bin", "pass" if n >= self.bins else "warn",
+                      f"{n:,} customers in {self.bins} bins per score"),)
+
+    def _float_format(self):
+        return lambda v: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+
+    def plot(self, ax=None):
+        """R x F grid: number of customers per cell, coloured by mean revenue."""
+        return plots.plot_rfm_grid(self, ax=ax)
+
+    def plot_segments(self, ax=None):
+        """Horizontal bars: share of customers and share of revenue per segment."""
+        return plots.plot_rfm_segments(self, ax=ax)
+
     def __repr__(self) -> str:
         return f"RFMSegments(as_of={self.as_of[:10]}, customers={int(self.table['customers'].sum()):,}, bins={self.bins})"
-
-    def _repr_html_(self) -> str:
-        formats = {"mean_recency_days": "{:.0f}", "mean_frequency": "{:.1f}", "revenue": "{:,.0f}",
-                   "share_customers": "{:.1%}", "share_revenue": "{:.1%}", "revenue_per_customer": "{:,.0f}"}
-        return f"<p>{html.escape(repr(self))}</p>" + html_table(self.table, "{:.3g}", formats=formats)
 
 
 def rfm_segments(rfm: pd.DataFrame) -> RFMSegments:
@@ -231,7 +224,7 @@ def rfm_migration(events: Any, start: Any, end: Any, *, bins: int = 5, normalize
     each row is divided by its total (share of the row's customers moving to each
     segment).
     """
-    if _utc(end, "end") <= _utc(start, "start"):
+    if to_utc(end, "end") <= to_utc(start, "start"):
         raise JourneyParameterError(f"end={end} must be after start={start}")
     a = rfm_table(events, as_of=start, bins=bins, purchase_event=purchase_event)[["customer_id", "segment"]]
     b = rfm_table(events, as_of=end, bins=bins, purchase_event=purchase_event)[["customer_id", "segment"]]
@@ -241,7 +234,8 @@ def rfm_migration(events: Any, start: Any, end: Any, *, bins: int = 5, normalize
     rows = [s for s in (*SEGMENT_ORDER, NOT_YET) if s in tab.index]
     cols = [s for s in SEGMENT_ORDER if s in tab.columns]
     tab = tab.loc[rows, cols]
-    tab.index.name, tab.columns.name = f"segment at {_utc(start).date()}", f"segment at {_utc(end).date()}"
+    tab.index.name = f"segment at {to_utc(start, 'start').date()}"
+    tab.columns.name = f"segment at {to_utc(end, 'end').date()}"
     if normalize:
         tab = tab.div(tab.sum(axis=1), axis=0)
     return tab

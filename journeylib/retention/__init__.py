@@ -1,6 +1,18 @@
-"""Retention: churn labels (the one definition of churn), survival curves and models, win-back."""
-from .churn import churn_labels, churn_overview, first_order_value, winback_rates
-from .survival import cox, kaplan_meier, logrank, membership_effect
+"""Retention: churn labels (the one definition of churn), survival curves and models, win-back.
 
-__all__ = ["churn_labels", "churn_overview", "first_order_value", "winback_rates", "kaplan_meier", "logrank",
-           "cox", "membership_effect"]
+* :mod:`.churn` — the churn rule in the engine: :func:`churn_labels` (one row per
+  customer), :func:`churn_counts` (the Kaplan-Meier sufficient statistic),
+  :func:`churn_overview`, :func:`first_order_value`.
+* :mod:`.survival` — the stats half: :func:`kaplan_meier`, :func:`logrank`, :func:`cox`,
+  :func:`membership_effect` (immortal-time-safe programme effect), ``against_truth``.
+* :mod:`.winback` — :func:`winback_rates`: how many inactive customers come back.
+* :mod:`.plots` — every drawing of the family.
+"""
+from .churn import churn_counts, churn_labels, churn_overview, first_order_value
+from .survival import (CoxResult, KaplanMeierResult, LogRankResult, MembershipEffect, cox, kaplan_meier, logrank,
+                       membership_effect)
+from .winback import WinbackResult, winback_rates
+
+# the functions reach the top level (jl.kaplan_meier); the result classes stay in the family
+__all__ = ["churn_labels", "churn_counts", "churn_overview", "first_order_value", "winback_rates", "kaplan_meier",
+           "logrank", "cox", "membership_effect"]

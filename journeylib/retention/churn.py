@@ -1,4 +1,4 @@
-"""Churn from inactivity (engine half) and win-back / reactivation rates.
+"""Churn from inactivity (engine half): the one definition of churn.
 
 Churn is never observed directly in an event log; it is *inferred* from silence. This
 module turns an event log into one survival row per customer, written once as Ibis
@@ -23,7 +23,7 @@ The definition (read this before trusting any retention number)
 * **Returns after a long gap are reactivations, not a longer first lifetime.** A
   customer who disappears for 90 days and then buys again churned at the start of
   the gap (``returned=True`` flags them). Their comeback is measured by
-  :func:`winback_rates`, not by stretching their lifetime.
+  :func:`journeylib.retention.winback.winback_rates`, not by stretching their lifetime.
 * **Right-censoring.** A customer whose inactivity at the observation end is
   ``churn_after`` days or less has not churned *yet*; they are censored. A churn
   at time ``t`` can only be seen once ``t + churn_after`` has passed, so the
@@ -40,29 +40,29 @@ The definition (read this before trusting any retention number)
 """
 from __future__ import annotations
 
-import html
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 import ibis
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..core import engine
 from ..core.checks import no_event_error, warn_missing_event
 from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.schema import OUTBOUND_EVENTS, PURCHASE_EVENT
-from ..core.display import html_table
 from ..core.time import DAY_US, epoch_us, from_epoch_us, to_epoch_us
 from ..core.time import observation_end as observation_end_of
+
+__all__ = ["churn_expr", "churn_labels", "churn_overview", "churn_counts", "first_order_value",
+           "activity_expr", "customer_table", "check_days", "require_columns", "CENSOR_MODES", "GAP_MODES"]
 
 CENSOR_MODES = ("observable", "last_activity")
 GAP_MODES = ("first", "final")
 
 
 # --------------------------------------------------------------------------- checks
-def _check_days(name: str, value: Any, *, allow_zero: bool = False) -> float:
+def check_days(name: str, value: Any, *, allow_zero: bool = False) -> float:
+    """A day-count parameter as a float; a :class:`JourneyParameterError` unless it is a positive number."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise JourneyParameterError(f"{name}={value!r}; expected a number of days")
     v = float(value)
@@ -71,7 +71,8 @@ def _check_days(name: str, value: Any, *, allow_zero: bool = False) -> float:
     return v
 
 
-def _require(t: ibis.Table, cols: Iterable[str], table: str) -> None:
+def require_columns(t: ibis.Table, cols: Iterable[str], table: str) -> None:
+    """Raise a :class:`JourneyDataError` naming the columns of ``cols`` that ``t`` lacks."""
     missing = [c for c in cols if c not in t.columns]
     if missing:
         raise JourneyDataError(
@@ -81,9 +82,12 @@ def _require(t: ibis.Table, cols: Iterable[str], table: str) -> None:
 
 
 # --------------------------------------------------------------------------- engine half
-def _activity(events: ibis.Table, exclude: Sequence[str], start_event: str | None, end_us: int) -> ibis.Table:
+def activity_expr(events: ibis.Table, exclude: Sequence[str], start_event: str | None, end_us: int) -> ibis.Table:
     """Activity rows (``customer_id``, ``t`` in epoch microseconds) up to the observation end,
-    at or after each customer's time zero; with ``start_event`` also ``start``."""
+    at or after each customer's time zero; with ``start_event`` also ``start``.
+
+    The activity of the churn definition (every event but ``exclude``), shared with win-back.
+    """
     t = events.select("customer_id", "event", t=epoch_us(events))
     t = t.filter(t.t <= end_us)
     act = t.filter(~t.event.isin(list(exclude))) if exclude else t
@@ -149,17 +153,17 @@ def churn_expr(
 
     Returns the per-customer expression and the observation end used.
     """
-    churn_after = _check_days("churn_after", churn_after)
+    churn_after = check_days("churn_after", churn_after)
     if censor_at not in CENSOR_MODES:
         raise JourneyParameterError(f"censor_at={censor_at!r}; expected one of {CENSOR_MODES}")
     if gap not in GAP_MODES:
         raise JourneyParameterError(f"gap={gap!r}; expected one of {GAP_MODES}")
     ev = engine.to_table(events)
-    _require(ev, ("customer_id", "ts", "event"), "events")
+    require_columns(ev, ("customer_id", "ts", "event"), "events")
     end = observation_end_of(ev, observation_end)
     end_s, gap_s = to_epoch_us(end), int(round(churn_after * DAY_US))
 
-    a = _activity(ev, exclude_events, start_event, end_s)
+    a = activity_expr(ev, exclude_events, start_event, end_s)
     if gap == "first":
         per = _first_gap(a, gap_s, end_s, start_event is not None)
     else:  # only the silence at the end counts: one group-by, no ordering
@@ -240,7 +244,7 @@ def churn_labels(
     df["returned"] = df["returned"].astype(bool) if gap == "first" else df["returned"].astype("boolean")
     df["n_events"] = df["n_events"].astype("int64")
     if customers is not None:
-        cu = engine.to_pandas(_customer_table(customers))
+        cu = engine.to_pandas(customer_table(customers))
         overlap = [c for c in cu.columns if c in df.columns and c != "customer_id"]
         df = df.merge(cu.drop(columns=overlap), on="customer_id", how="left")
     df.attrs.update(observation_end=end, churn_after=float(churn_after), start_event=start_event,
@@ -276,9 +280,10 @@ def churn_overview(labels: pd.DataFrame) -> pd.DataFrame:
     }])
 
 
-def _customer_table(customers: Any) -> ibis.Table:
+def customer_table(customers: Any) -> ibis.Table:
+    """The customers table as an Ibis table (it must have ``customer_id``)."""
     cu = engine.to_table(customers, table="customers")
-    _require(cu, ("customer_id",), "customers")
+    require_columns(cu, ("customer_id",), "customers")
     return cu
 
 
@@ -297,7 +302,7 @@ def churn_counts(
     """Customers per (group, whole-day duration, churned), aggregated in the engine.
 
     The sufficient statistic for Kaplan-Meier and the log-rank test: feed it to
-    :func:`journeylib.survival.kaplan_meier` with ``weights_col="n"``. Durations are
+    :func:`journeylib.retention.survival.kaplan_meier` with ``weights_col="n"``. Durations are
     floored to whole days. Parameters are those of :func:`churn_labels`; ``by`` names
     columns of ``customers`` to group on.
     """
@@ -308,8 +313,8 @@ def churn_counts(
     if by:
         if customers is None:
             raise JourneyParameterError(f"by={by} needs the customers table (customers=...)")
-        cu = _customer_table(customers)
-        _require(cu, by, "customers")
+        cu = customer_table(customers)
+        require_columns(cu, by, "customers")
         expr = expr.left_join(cu.select("customer_id", *by), "customer_id")
     keys = [*by, "duration", "churned"]
     agg = expr.mutate(duration=expr.duration.floor().cast("int64")).group_by(keys).aggregate(n=ibis._.count())
@@ -322,181 +327,6 @@ def churn_counts(
     return df
 
 
-# --------------------------------------------------------------------------- win-back
-@dataclass(frozen=True)
-class WinbackResult:
-    """Share of inactive customers who come back, by group.
-
-    ``episodes`` holds one row per inactivity episode with full follow-up; ``summary``
-    one row per group with ``n``, ``returned``, ``rate`` and a Wilson 95% interval.
-    """
-
-    episodes: pd.DataFrame = field(repr=False)
-    inactive_days: float
-    within_days: float
-    by: tuple[str, ...]
-    n_censored: int
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        return _rate_table(self.episodes, list(self.by))
-
-    def rate(self, **where: Any) -> float:
-        """Return rate of the episodes matching ``column=value`` filters."""
-        ep = self.episodes
-        for k, v in where.items():
-            ep = ep[ep[k] == v]
-        return float(ep["returned"].mean()) if len(ep) else float("nan")
-
-    @property
-    def reading(self) -> str:
-        """Plain words: the group with the best return rate, and whether it is clearly ahead of the next."""
-        s = self.summary.sort_values("rate", ascending=False)
-        if s.empty:
-            return f"Win-back: no customer was inactive {self.inactive_days:g}+ days with full follow-up."
-
-        def name(r) -> str:
-            return " / ".join(str(r[c]) for c in self.by) if self.by else "all"
-
-        best = s.iloc[0]
-        text = (f"Win-back: best return rate with **{name(best)}** ({best['rate']:.1%}, 95% CI {best['ci_low']:.1%} "
-                f"to {best['ci_high']:.1%}, {best['n']:,} customers) among customers inactive {self.inactive_days:g}+ days")
-        if len(s) > 1 and s.iloc[1]["rate"] >= best["ci_low"]:
-            nxt = s.iloc[1]
-            text += (f", not clearly ahead of **{name(nxt)}** ({nxt['rate']:.1%}, 95% CI {nxt['ci_low']:.1%} to "
-                     f"{nxt['ci_high']:.1%}): the intervals overlap")
-        return text + "."
-
-    def plot(self, ax=None):
-        """Bar chart of the return rate per group with 95% intervals."""
-        import matplotlib.pyplot as plt
-
-        ax = ax if ax is not None else plt.gca()
-        s = self.summary
-        labels = [" / ".join(str(v) for v in row) for row in s[list(self.by)].itertuples(index=False)] \
-            if self.by else ["all"]
-        y = np.arange(len(s))
-        ax.barh(y, s["rate"] * 100, color="#4C72B0", alpha=0.8)
-        err = np.clip(np.vstack([(s["rate"] - s["ci_low"]) * 100, (s["ci_high"] - s["rate"]) * 100]), 0, None)
-        ax.errorbar(s["rate"] * 100, y, xerr=err, fmt="none", ecolor="black", capsize=3)
-        ax.set_yticks(y, labels)
-        ax.invert_yaxis()
-        ax.set_xlabel(f"returned within {self.within_days:g} days (%)")
-        ax.set_ylabel(" / ".join(self.by) if self.by else "")
-        ax.set_title(f"Win-back: customers inactive {self.inactive_days:g}+ days who came back")
-        return ax
-
-    def __repr__(self) -> str:
-        return (f"WinbackResult(inactive_days={self.inactive_days:g}, within_days={self.within_days:g}, "
-                f"episodes={len(self.episodes):,}, censored={self.n_censored:,})\n{self.summary.to_string(index=False)}")
-
-    def _repr_html_(self) -> str:
-        head = html.escape(f"Win-back after {self.inactive_days:g} days inactive, return within "
-                           f"{self.within_days:g} days ({self.n_censored:,} episodes without full follow-up left out)")
-        return f"<p><b>{head}</b></p>" + html_table(self.summary)
-
-
-def _wilson(k: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    z = stats.norm.ppf(0.5 + level / 2)
-    n = np.asarray(n, float)
-    p = np.divide(k, n, out=np.full_like(n, np.nan), where=n > 0)
-    den = 1 + z**2 / n
-    mid = (p + z**2 / (2 * n)) / den
-    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / den
-    return np.clip(mid - half, 0.0, 1.0), np.clip(mid + half, 0.0, 1.0)
-
-
-def _rate_table(ep: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    if by:
-        g = ep.groupby(by, dropna=False, observed=True)["returned"].agg(["size", "sum"]).reset_index()
-    else:
-        g = pd.DataFrame({"size": [len(ep)], "sum": [int(ep["returned"].sum())]})
-    g = g.rename(columns={"size": "n", "sum": "returned"})
-    g["returned"] = g["returned"].astype("int64")
-    g["rate"] = g["returned"] / g["n"]
-    g["ci_low"], g["ci_high"] = _wilson(g["returned"].to_numpy(), g["n"].to_numpy())
-    return g
-
-
-def winback_rates(
-    events: Any,
-    customers: Any = None,
-    *,
-    inactive_days: float = 60,
-    within_days: float = 30,
-    by: Sequence[str] = ("touch_channel",),
-    start_event: str | None = PURCHASE_EVENT,
-    touch_events: Sequence[str] = OUTBOUND_EVENTS,
-    observation_end: Any = None,
-) -> WinbackResult:
-    """Of customers inactive for ``inactive_days``, what share return within ``within_days``.
-
-    An *episode* starts when a customer (after ``start_event``) has been inactive for
-    ``inactive_days``; it ends with a **return** if their next activity comes within
-    ``within_days`` of that moment. Every long gap is an episode (a customer can have
-    several). Episodes whose ``within_days`` window is not fully observed and who have
-    not returned are left out (counted in ``n_censored``), as are returns in such
-    windows, so the rate is not biased by follow-up.
-
-    ``touch_channel`` is the channel of the first outbound touch (``touch_events``,
-    e.g. ``winback_sent``) sent between the last activity and the end of the window or
-    the return, ``"none"`` without one; ``by`` may also name ``customers`` columns.
-
-    Returns
-    -------
-    WinbackResult
-        ``summary``: ``n``, ``returned``, ``rate``, ``ci_low``, ``ci_high`` per group.
-    """
-    n_days = _check_days("inactive_days", inactive_days)
-    m_days = _check_days("within_days", within_days)
-    by = (by,) if isinstance(by, str) else tuple(by)
-    ev = engine.to_table(events)
-    _require(ev, ("customer_id", "ts", "event"), "events")
-    end = observation_end_of(ev, observation_end)
-    end_s = to_epoch_us(end)
-    a = _activity(ev, touch_events, start_event, end_s)
-    a = engine.shift_within(a, "customer_id", [a.t], periods=-1, nxt=a.t)
-    # a long gap after activity at t: next activity later than t + N, or none before end > t + N
-    gap_after = a.nxt.isnull().ifelse(ibis.literal(end_s, type="int64") - a.t, a.nxt - a.t)
-    ep = a.filter(gap_after > int(round(n_days * DAY_US)))
-    window_end = ep.t + int(round((n_days + m_days) * DAY_US))
-    returned = ep.nxt.notnull() & (ep.nxt <= window_end)
-    ep = ep.select("customer_id", last=ep.t, nxt=ep.nxt, returned=returned,
-                   complete=(window_end <= end_s) | returned)
-    ep = ep.mutate(episode=ibis.row_number().over(ibis.window(order_by=["customer_id", "last"])))
-
-    tc = ev.filter(ev.event.isin(list(touch_events))) if touch_events else None
-    if tc is not None and "channel" in ev.columns:
-        tc = tc.select(tc.customer_id, tt=epoch_us(tc), touch_channel=tc.channel)
-        j = ep.join(tc, "customer_id")
-        limit = j.returned.ifelse(j.nxt, j.last + int(round((n_days + m_days) * DAY_US)))
-        j = j.filter((j.tt > j.last) & (j.tt <= limit))
-        j = j.mutate(k=ibis.row_number().over(ibis.window(group_by="episode", order_by=["tt", "touch_channel"])))
-        first = j.filter(j.k == 0).select("episode", "touch_channel")
-        ep = ep.left_join(first, "episode").drop("episode_right")
-    else:
-        ep = ep.mutate(touch_channel=ibis.null("string"))
-    extra = [c for c in by if c != "touch_channel"]
-    if extra:
-        if customers is None:
-            raise JourneyParameterError(f"by={list(by)} needs the customers table (customers=...)")
-        cu = _customer_table(customers)
-        _require(cu, extra, "customers")
-        ep = ep.left_join(cu.select("customer_id", *extra), "customer_id").drop("customer_id_right")
-    df = engine.to_pandas(ep.drop("episode"))
-    df["touch_channel"] = df["touch_channel"].fillna("none")
-    df["returned"] = df["returned"].astype(bool)
-    complete = df["complete"].astype(bool)
-    n_censored = int((~complete).sum())
-    df = df[complete].drop(columns=["complete"])
-    df["days_to_return"] = (df["nxt"] - df["last"]) / DAY_US
-    df["last_active"] = from_epoch_us(df.pop("last"))
-    df = df.drop(columns="nxt")
-    df.loc[~df["returned"], "days_to_return"] = np.nan
-    df = df.sort_values(["customer_id", "last_active"]).reset_index(drop=True)
-    return WinbackResult(df, n_days, m_days, by, n_censored)
-
-
 def first_order_value(events: Any, *, purchase_event: str = PURCHASE_EVENT) -> pd.DataFrame:
     """Revenue of each customer's first purchase (a common Cox covariate).
 
@@ -505,7 +335,7 @@ def first_order_value(events: Any, *, purchase_event: str = PURCHASE_EVENT) -> p
     are absent. Returns ``customer_id, first_order_value``.
     """
     ev = engine.to_table(events)
-    _require(ev, ("customer_id", "ts", "event", "revenue"), "events")
+    require_columns(ev, ("customer_id", "ts", "event", "revenue"), "events")
     p = ev.filter(ev.event == purchase_event)
     order = [p.ts] + [p[c] for c in ("channel", "stage") if c in p.columns] + [p.revenue]
     p = p.mutate(k=ibis.row_number().over(ibis.window(group_by="customer_id", order_by=order)))

@@ -1,13 +1,16 @@
 """Retention and survival: Kaplan-Meier, log-rank, Cox (with checks), time-varying Cox.
 
 Stats half of the churn analysis. The input is the small table from
-:func:`journeylib.churn.churn_labels` (one row per customer) or
-:func:`journeylib.churn.churn_counts` (customers per duration/churned/group cell; pass
-``weights_col="n"``), or any DataFrame with a duration and an event column. Fitting is
-done by lifelines; this module adds grouping, plain-language summaries, plots and the
-checks an analyst tends to skip (proportional hazards, immortal-time bias).
+:func:`journeylib.retention.churn.churn_labels` (one row per customer) or
+:func:`journeylib.retention.churn.churn_counts` (customers per duration/churned/group
+cell; pass ``weights_col="n"``), or any DataFrame with a duration and an event column.
+Fitting is done by lifelines; this module adds grouping, plain-language summaries and
+findings, and the checks an analyst tends to skip (proportional hazards, immortal-time
+bias). Churn labelling lives in :mod:`journeylib.retention.churn`, win-back in
+:mod:`journeylib.retention.winback`, drawing in :mod:`journeylib.retention.plots`.
 
-Churn labelling and win-back live in :mod:`journeylib.churn` and are re-exported here.
+Intervals are ``ci_low`` / ``ci_high`` at ``confidence_level`` (lifelines' ``alpha`` is
+``1 - confidence_level``, converted here).
 """
 from __future__ import annotations
 
@@ -23,17 +26,20 @@ from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 from lifelines.statistics import logrank_test, multivariate_logrank_test, proportional_hazard_test
 from lifelines.utils import median_survival_times
 
-from ..core import engine, health
+from scipy import stats
+
+from ..core import engine
 from ..core.checks import is_number
-from .churn import (WinbackResult, churn_counts, churn_expr, churn_labels, churn_overview,  # noqa: F401
-                    first_order_value, winback_rates)
-from ..core.errors import JourneyDataError, JourneyFitError, JourneyParameterError
 from ..core.display import html_table
+from ..core.errors import JourneyDataError, JourneyFitError, JourneyParameterError, data_error
+from ..core.result import TRUTH_COLUMNS, Check, Finding, Result, truth_table
+from ..core.time import DAY_SECONDS, series_to_utc
+from . import plots
+from .winback import WinbackResult
 
 DEFAULT_HORIZONS: tuple[int, ...] = (30, 90, 180, 365)
 
 __all__ = [
-    "churn_labels", "churn_overview", "churn_counts", "churn_expr", "winback_rates", "WinbackResult", "first_order_value",
     "kaplan_meier", "KaplanMeierResult", "logrank", "LogRankResult", "cox", "CoxResult",
     "to_start_stop", "membership_effect", "MembershipEffect", "against_truth", "DEFAULT_HORIZONS",
 ]
@@ -62,17 +68,14 @@ def _survival_columns(df: pd.DataFrame, duration_col: str, event_col: str,
     d = pd.to_numeric(df[duration_col], errors="coerce").to_numpy(float)
     bad = ~np.isfinite(d) | (d < 0)
     if bad.any():
-        from ..core.errors import data_error
         raise data_error(duration_col, int(bad.sum()), len(df), "a finite duration >= 0",
                          df.loc[bad], table="survival data")
     e = df[event_col]
     if e.isna().any():
-        from ..core.errors import data_error
         raise data_error(event_col, int(e.isna().sum()), len(df), "True/False or 1/0 (no missing)",
                          df.loc[e.isna()], table="survival data")
     ev = e.to_numpy().astype(float)
     if not np.isin(ev, (0.0, 1.0)).all():
-        from ..core.errors import data_error
         nb = ~np.isin(ev, (0.0, 1.0))
         raise data_error(event_col, int(nb.sum()), len(df), "True/False or 1/0", df.loc[nb], table="survival data")
     w = None
@@ -80,8 +83,7 @@ def _survival_columns(df: pd.DataFrame, duration_col: str, event_col: str,
         w = pd.to_numeric(df[weights_col], errors="coerce").to_numpy(float)
         wb = ~np.isfinite(w) | (w <= 0)
         if wb.any():
-            from ..core.errors import data_error
-            raise data_error(weights_col, int(wb.sum()), len(df), "a positive count/weight",
+                raise data_error(weights_col, int(wb.sum()), len(df), "a positive count/weight",
                              df.loc[wb], table="survival data")
     return d, ev.astype(bool), w
 
@@ -98,10 +100,11 @@ def _group_keys(df: pd.DataFrame, by: str | Sequence[str] | None) -> tuple[list[
     return cols, key
 
 
-def _fmt(x: float, digits: int = 0) -> str:
-    if x is None or not np.isfinite(x):
-        return "not reached" if x is not None and np.isinf(x) else "n/a"
-    return f"{x:,.{digits}f}"
+def _check_level(confidence_level: Any) -> float:
+    if isinstance(confidence_level, bool) or not is_number(confidence_level) or not 0 < confidence_level < 1:
+        raise JourneyParameterError(f"confidence_level={confidence_level!r}; expected a number between 0 and 1, "
+                                    "such as 0.95")
+    return float(confidence_level)
 
 
 def _step_at(index: np.ndarray, values: np.ndarray, t: float) -> float:
@@ -110,35 +113,40 @@ def _step_at(index: np.ndarray, values: np.ndarray, t: float) -> float:
     return float(values[i]) if i >= 0 else 1.0
 
 
+def _pct(x: float) -> str:
+    return f"{x:.0%}"
+
+
 # --------------------------------------------------------------------------- Kaplan-Meier
 @dataclass(frozen=True)
-class KaplanMeierResult:
+class KaplanMeierResult(Result):
     """Kaplan-Meier curves per group, with medians and retention at horizons.
 
     Attributes
     ----------
     fitters
         ``{group: lifelines.KaplanMeierFitter}`` (``survival_function_``, ``confidence_interval_``).
-    by, horizons, alpha
-        Grouping columns, retention horizons (days), 1 - confidence level.
+    by, horizons, confidence_level
+        Grouping columns, retention horizons (days), level of the bands and intervals.
     """
 
     fitters: dict[str, KaplanMeierFitter] = field(repr=False)
     by: tuple[str, ...]
     horizons: tuple[float, ...]
-    alpha: float
+    confidence_level: float
     counts: pd.DataFrame = field(repr=False)
 
     @property
     def summary(self) -> pd.DataFrame:
-        """One row per group: customers, churned, median lifetime with CI, retention at horizons."""
+        """One row per group: customers, churned, median lifetime (days) with its interval
+        (``ci_low``, ``ci_high``), share still active at each horizon (``retention_<h>d``)."""
         rows = []
         for g, kmf in self.fitters.items():
             med_ci = median_survival_times(kmf.confidence_interval_)
             row = {"group": g, "customers": int(self.counts.loc[g, "customers"]),
                    "churned": int(self.counts.loc[g, "churned"]),
                    "median_days": float(kmf.median_survival_time_),
-                   "median_ci_low": float(med_ci.iloc[0, 0]), "median_ci_high": float(med_ci.iloc[0, 1])}
+                   "ci_low": float(med_ci.iloc[0, 0]), "ci_high": float(med_ci.iloc[0, 1])}
             for h in self.horizons:
                 row[f"retention_{h:g}d"] = self._at(kmf, h)[0]
             rows.append(row)
@@ -157,6 +165,21 @@ class KaplanMeierResult:
                 rows.append({"group": g, "horizon_days": h, "retention": s, "ci_low": lo, "ci_high": hi,
                              "at_risk": at_risk})
         return pd.DataFrame(rows)
+
+    def cumulative_hazard(self) -> pd.DataFrame:
+        """Nelson-Aalen cumulative hazard per group (its slope is the churn rate):
+        ``group, days, cumulative_hazard, ci_low, ci_high``."""
+        frames = []
+        for g, kmf in self.fitters.items():
+            naf = NelsonAalenFitter(alpha=1 - self.confidence_level)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=Warning)
+                naf.fit(kmf.durations, event_observed=kmf.event_observed, weights=kmf.weights, label=str(g))
+            ci = naf.confidence_interval_.to_numpy(float)
+            frames.append(pd.DataFrame({"group": g, "days": naf.cumulative_hazard_.index.to_numpy(float),
+                                        "cumulative_hazard": naf.cumulative_hazard_.iloc[:, 0].to_numpy(float),
+                                        "ci_low": ci[:, 0], "ci_high": ci[:, 1]}))
+        return pd.concat(frames, ignore_index=True)
 
     @staticmethod
     def _at(kmf: KaplanMeierFitter, t: float) -> tuple[float, float, float]:
@@ -186,63 +209,15 @@ class KaplanMeierResult:
 
     def plot(self, ax=None, *, ci: bool = True):
         """Kaplan-Meier curves (share still active vs days) with confidence bands."""
-        import matplotlib.pyplot as plt
-
-        ax = ax if ax is not None else plt.gca()
-        for g, kmf in self.fitters.items():
-            kmf.plot_survival_function(ax=ax, ci_show=ci, label=f"{g} (n={int(self.counts.loc[g, 'customers']):,})")
-        ax.set_xlabel("days since start")
-        ax.set_ylabel("share still active")
-        ax.set_ylim(0, 1.02)
-        ttl = "Retention (Kaplan-Meier)" + (f" by {' / '.join(self.by)}" if self.by else "")
-        ax.set_title(ttl + f", {100 * (1 - self.alpha):g}% bands")
-        # fixed corners: loc="best" is slow on big data (matplotlib warns); curves start at 1
-        # and fall, so the lower left is free, as is the upper left of a rising hazard
-        ax.legend(title=" / ".join(self.by) if self.by else None, loc="lower left")
-        return ax
+        return plots.plot_survival(self, ax=ax, ci=ci)
 
     def plot_cumulative_hazard(self, ax=None):
         """Nelson-Aalen cumulative hazard per group (its slope is the churn rate)."""
-        import matplotlib.pyplot as plt
-
-        ax = ax if ax is not None else plt.gca()
-        for g, kmf in self.fitters.items():
-            naf = NelsonAalenFitter(alpha=self.alpha)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", category=Warning)
-                naf.fit(kmf.durations, event_observed=kmf.event_observed, weights=kmf.weights, label=str(g))
-            t = naf.cumulative_hazard_.index.to_numpy(float)
-            ci = naf.confidence_interval_.to_numpy(float)
-            line, = ax.step(t, naf.cumulative_hazard_.iloc[:, 0].to_numpy(float), where="post", label=str(g))
-            ax.fill_between(t, ci[:, 0], ci[:, 1], step="post", alpha=0.2, color=line.get_color(), linewidth=0)
-        ax.set_xlabel("days since start")
-        ax.set_ylabel("cumulative hazard (churns per customer)")
-        ax.set_title("Cumulative churn hazard (Nelson-Aalen)")
-        ax.legend(title=" / ".join(self.by) if self.by else None, loc="upper left")
-        return ax
+        return plots.plot_cumulative_hazard(self, ax=ax)
 
     def plot_retention(self, ax=None):
         """Bars: retention at each horizon per group, with confidence intervals."""
-        import matplotlib.pyplot as plt
-
-        ax = ax if ax is not None else plt.gca()
-        r = self.retention
-        groups, hs = list(self.fitters), list(self.horizons)
-        width = 0.8 / max(len(groups), 1)
-        x = np.arange(len(hs))
-        for i, g in enumerate(groups):
-            sub = r[r["group"] == g].set_index("horizon_days").reindex(hs)
-            y = sub["retention"].to_numpy() * 100
-            err = np.clip(np.vstack([y - sub["ci_low"].to_numpy() * 100, sub["ci_high"].to_numpy() * 100 - y]), 0, None)
-            ax.bar(x + (i - (len(groups) - 1) / 2) * width, y, width, yerr=err, capsize=3, label=g, alpha=0.85)
-        ax.set_xticks(x, [f"{h:g} days" for h in hs])
-        ax.set_xlabel("horizon")
-        ax.set_ylabel("still active (%)")
-        ax.set_ylim(0, 100)
-        ax.set_title("Retention at horizon")
-        if len(groups) > 1:
-            ax.legend(title=" / ".join(self.by), loc="upper right")
-        return ax
+        return plots.plot_retention(self, ax=ax)
 
     @property
     def reading(self) -> str:
@@ -257,12 +232,39 @@ class KaplanMeierResult:
                          + (f"; still active: {ret}." if ret else "."))
         return "\n".join(lines)
 
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Per group (the four largest): the median lifetime with its interval or, when more than
+        half are still active, the share still active at the last horizon that can be estimated."""
+        s = self.summary
+        ret = self.retention.set_index(["group", "horizon_days"])
+        if len(s) > 4:
+            s = s.sort_values("customers", ascending=False, kind="stable").head(4)
+        out = []
+        for r in s.to_dict("records"):
+            n = f"the {r['customers']:,} customers" + (f" in {r['group']}" if self.by else "")
+            if np.isfinite(r["median_days"]):
+                ci = (f"{r['ci_low']:,.0f} to {r['ci_high']:,.0f} days" if np.isfinite(r["ci_high"])
+                      else f"at least {r['ci_low']:,.0f} days")
+                out.append(Finding(f"Half of {n} have churned after about {r['median_days']:,.0f} days ({ci}).",
+                                   float(r["median_days"]), float(r["ci_low"]), float(r["ci_high"])))
+                continue
+            known = [h for h in self.horizons if pd.notna(r[f"retention_{h:g}d"])]
+            if not known:
+                out.append(Finding(f"More than half of {n} are still active at the end of follow-up."))
+                continue
+            h = known[-1]
+            v, lo, hi = (float(ret.loc[(r["group"], h), c]) for c in ("retention", "ci_low", "ci_high"))
+            out.append(Finding(f"More than half of {n} are still active at the end of follow-up: "
+                               f"{_pct(v)} after {h:g} days ({_pct(lo)} to {_pct(hi)}).", v, lo, hi))
+        return tuple(out)
+
+    def _float_format(self) -> str:
+        return "{:.3f}"
+
     def __repr__(self) -> str:
         return f"KaplanMeierResult(by={list(self.by)}, groups={len(self.fitters)})\n" + \
             self.summary.to_string(index=False, float_format=lambda v: f"{v:.3f}")
-
-    def _repr_html_(self) -> str:
-        return html_table(self.summary, "{:.3f}")
 
 
 def kaplan_meier(
@@ -273,7 +275,7 @@ def kaplan_meier(
     by: str | Sequence[str] | None = None,
     weights_col: str | None = None,
     horizons: Sequence[float] = DEFAULT_HORIZONS,
-    alpha: float = 0.05,
+    confidence_level: float = 0.95,
 ) -> KaplanMeierResult:
     """Kaplan-Meier retention curves, overall or per group.
 
@@ -291,11 +293,10 @@ def kaplan_meier(
         the same curve and Greenwood bands as the expanded rows.
     horizons
         Days at which the retention table is reported.
-    alpha
-        1 - confidence level of the bands and of the median's interval.
+    confidence_level
+        Level of the bands and of the median's interval (default 0.95).
     """
-    if not 0 < alpha < 1:
-        raise JourneyParameterError(f"alpha={alpha!r}; expected a number between 0 and 1")
+    confidence_level = _check_level(confidence_level)
     bad = [h for h in horizons if not is_number(h) or h < 0]
     if bad:
         raise JourneyParameterError(f"horizons={list(horizons)!r}; expected days >= 0 (numbers), got {bad!r}")
@@ -308,20 +309,20 @@ def kaplan_meier(
     counts = []
     for g in sorted(key.unique(), key=str):
         m = (key == g).to_numpy()
-        kmf = KaplanMeierFitter(alpha=alpha)
+        kmf = KaplanMeierFitter(alpha=1 - confidence_level)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=Warning)  # lifelines' note on non-integer weights
             kmf.fit(d[m], event_observed=e[m], weights=None if w is None else w[m], label=str(g))
         fitters[str(g)] = kmf
         ww = np.ones(m.sum()) if w is None else w[m]
         counts.append({"group": str(g), "customers": ww.sum(), "churned": ww[e[m]].sum()})
-    return KaplanMeierResult(fitters, tuple(cols), tuple(float(h) for h in horizons), alpha,
+    return KaplanMeierResult(fitters, tuple(cols), tuple(float(h) for h in horizons), confidence_level,
                              pd.DataFrame(counts).set_index("group"))
 
 
 # --------------------------------------------------------------------------- log-rank
 @dataclass(frozen=True)
-class LogRankResult:
+class LogRankResult(Result):
     """Log-rank test that the churn curves of the groups are equal.
 
     ``statistic`` is chi-squared with ``df`` degrees of freedom; ``summary`` shows per
@@ -336,16 +337,43 @@ class LogRankResult:
 
     @property
     def summary(self) -> pd.DataFrame:
-        return self.table
+        return self.table.copy()
+
+    def _extremes(self) -> tuple[dict, dict]:
+        t = self.table.sort_values("observed_over_expected", kind="stable")
+        return t.iloc[0].to_dict(), t.iloc[-1].to_dict()
 
     @property
     def reading(self) -> str:
-        worst = self.table.sort_values("observed_over_expected").iloc[[0, -1]]
+        low, high = self._extremes()
         sig = "differ" if self.pvalue < 0.05 else "are not distinguishable"
         return (f"Churn curves {sig} between {' / '.join(self.by)} groups (log-rank chi2={self.statistic:.1f}, "
                 f"df={self.df}, p={self.pvalue:.3g}). Lowest churn relative to expectation: "
-                f"{worst.iloc[0]['group']} ({worst.iloc[0]['observed_over_expected']:.2f}x expected); highest: "
-                f"{worst.iloc[1]['group']} ({worst.iloc[1]['observed_over_expected']:.2f}x).")
+                f"{low['group']} ({low['observed_over_expected']:.2f}x expected); highest: "
+                f"{high['group']} ({high['observed_over_expected']:.2f}x).")
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Whether the groups' churn differs (the p-value), and the groups furthest from expectation."""
+        low, high = self._extremes()
+        p = "p < 0.001" if self.pvalue < 0.001 else f"p = {self.pvalue:.3f}"
+        if self.pvalue < 0.05:
+            first = Finding(f"Churn differs between the {len(self.table)} groups ({p}).", float(self.pvalue))
+            second = Finding(f"The {high['group']} group churns {high['observed_over_expected']:.2f} times as often "
+                             f"as expected if all groups churned alike, the {low['group']} group "
+                             f"{low['observed_over_expected']:.2f} times.", float(high["observed_over_expected"]),
+                             action=f"Look at what sets the {high['group']} group apart before spending on "
+                                    "retention.")
+            return first, second
+        return (Finding(f"The {len(self.table)} groups' churn cannot be told apart ({p}).", float(self.pvalue),
+                        action="Do not target retention by this split on these data."),)
+
+    def plot(self, ax=None):
+        """Bars: churns observed per group over those expected."""
+        return plots.plot_logrank(self, ax=ax)
+
+    def _float_format(self) -> str:
+        return "{:.2f}"
 
     def __repr__(self) -> str:
         return (f"LogRankResult(statistic={self.statistic:.4g}, pvalue={self.pvalue:.4g}, df={self.df})\n"
@@ -408,14 +436,18 @@ def logrank(
 
 
 # --------------------------------------------------------------------------- Cox
+PH_CHECK = "Cox proportional-hazards assumption"
+
+
 @dataclass(frozen=True)
-class CoxResult:
+class CoxResult(Result):
     """Cox proportional-hazards fit: hazard ratios, concordance, PH check.
 
-    ``summary`` has one row per covariate term: ``hazard_ratio``, ``ci_low``, ``ci_high``,
-    ``pvalue`` (a hazard ratio below 1 means slower churn). ``ph_test`` holds the
-    Schoenfeld-residual test per term (rank time transform); ``ph_ok`` is False when
-    any term fails at ``ph_alpha``. ``kind`` is ``"baseline"`` or ``"time-varying"``.
+    ``summary`` has one row per covariate term: ``hazard_ratio``, ``ci_low``, ``ci_high``
+    (at ``confidence_level``), ``pvalue`` (a hazard ratio below 1 means slower churn).
+    ``ph_test`` holds the Schoenfeld-residual test per term (rank time transform);
+    ``ph_ok`` is False when any term fails at ``ph_alpha``, and ``checks`` carries it.
+    ``kind`` is ``"baseline"`` or ``"time-varying"``.
     """
 
     model: Any = field(repr=False)
@@ -430,10 +462,11 @@ class CoxResult:
     reference: dict = field(default_factory=dict)
     n_available: float | None = None
     missing: dict = field(default_factory=dict)
+    confidence_level: float = 0.95
 
     @property
     def summary(self) -> pd.DataFrame:
-        return self.terms
+        return self.terms.copy()
 
     @property
     def note(self) -> str:
@@ -466,17 +499,60 @@ class CoxResult:
         return text
 
     @property
+    def findings(self) -> tuple[Finding, ...]:
+        """The terms that clearly change churn (p < 0.05), strongest first (at most four)."""
+        sig = self.terms[self.terms["pvalue"] < 0.05]
+        if sig.empty:
+            return (Finding(f"No characteristic in the model clearly changes how fast customers churn "
+                            f"({self.n:,.0f} customers, {self.events:,.0f} churned)."),)
+        sig = sig.assign(strength=np.abs(np.log(sig["hazard_ratio"]))).sort_values("strength", ascending=False,
+                                                                                     kind="stable").head(4)
+        out = []
+        for r in sig.to_dict("records"):
+            name, _, level = str(r["term"]).partition(": ")
+            hr, ci = r["hazard_ratio"], f"({r['ci_low']:.2f} to {r['ci_high']:.2f})"
+            if level:
+                ref = self.reference.get(name)
+                than = f"those with {name} {ref}" if ref is not None else "the reference group"
+                text = (f"Customers with {name} {level} churn {hr:.2f} times as fast as {than} {ci}." if hr > 1 else
+                        f"Customers with {name} {level} churn {1 - hr:.0%} slower than {than} (hazard ratio "
+                        f"{hr:.2f}, {ci[1:-1]}).")
+            else:
+                text = f"Each unit of {name} multiplies the churn rate by {hr:.2f} {ci}."
+            out.append(Finding(text, float(hr), float(r["ci_low"]), float(r["ci_high"])))
+        return tuple(out)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        """The proportional-hazards check (Schoenfeld residuals), when it ran."""
+        if self.ph_test is None:
+            return ()
+        return (Check(PH_CHECK, "pass" if self.ph_ok else "warn", self.ph_reading),)
+
+    @property
     def ph_ok(self) -> bool | None:
         if self.ph_test is None:
             return None
         return bool((self.ph_test["pvalue"] >= self.ph_alpha).all())
 
-    def hazard_ratio(self, term: str) -> float:
-        return float(self.terms.set_index("term").loc[term, "hazard_ratio"])
+    def _row(self, term: str) -> pd.Series:
+        t = self.terms.set_index("term")
+        if term not in t.index:
+            raise JourneyParameterError(f"term={term!r}; expected one of {list(t.index)}")
+        return t.loc[term]
 
-    def confidence_interval(self, term: str) -> tuple[float, float]:
-        row = self.terms.set_index("term").loc[term]
-        return float(row["ci_low"]), float(row["ci_high"])
+    def hazard_ratio(self, term: str) -> float:
+        """Hazard ratio of one term (a row of ``summary``)."""
+        return float(self._row(term)["hazard_ratio"])
+
+    def interval(self, term: str, confidence_level: float | None = None) -> tuple[float, float]:
+        """``(ci_low, ci_high)`` of one term's hazard ratio: the fitted level by default, or
+        ``exp(coef -/+ z * se)`` at another ``confidence_level`` (the same Wald interval)."""
+        row = self._row(term)
+        if confidence_level is None or confidence_level == self.confidence_level:
+            return float(row["ci_low"]), float(row["ci_high"])
+        z = stats.norm.ppf(0.5 + _check_level(confidence_level) / 2)
+        return float(np.exp(row["coef"] - z * row["se"])), float(np.exp(row["coef"] + z * row["se"]))
 
     @property
     def ph_reading(self) -> str:
@@ -497,26 +573,31 @@ class CoxResult:
 
     def plot(self, ax=None):
         """Forest plot of hazard ratios with confidence intervals (log scale)."""
-        import matplotlib.pyplot as plt
+        return plots.plot_cox(self, ax=ax)
 
-        ax = ax if ax is not None else plt.gca()
-        t = self.terms.iloc[::-1]
-        y = np.arange(len(t))
-        ax.errorbar(t["hazard_ratio"], y, xerr=[t["hazard_ratio"] - t["ci_low"], t["ci_high"] - t["hazard_ratio"]],
-                    fmt="o", color="#4C72B0", ecolor="black", capsize=3)
-        ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
-        ax.set_xscale("log")
-        ax.set_yticks(y, t["term"])
-        lo, hi = float(t["ci_low"].min()), float(t["ci_high"].max())
-        ticks = [v for v in (0.25, 0.33, 0.5, 0.7, 1, 1.5, 2, 3, 4) if lo / 1.3 <= v <= hi * 1.3]
-        ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
-        ax.minorticks_off()
-        ax.set_xlabel("hazard ratio (log scale; < 1 = churns less)")
-        title = f"Cox model ({self.kind}): hazard ratios, 95% CI"
-        if self.reference:
-            title += "\nreference: " + ", ".join(f"{k} = {v}" for k, v in self.reference.items())
-        ax.set_title(title)
-        return ax
+    def against_truth(self, truth: Mapping[str, Any]) -> pd.DataFrame:
+        """Planted vs estimated segment hazard ratios (a model with a ``segment`` covariate).
+
+        The planted ratios are relative to this model's reference segment. Returns
+        :func:`journeylib.core.result.truth_table` rows ``churn hazard ratio, <segment> vs <reference>``.
+        """
+        if "segments" not in (truth or {}):
+            raise JourneyParameterError(f"truth: expected a simulator's ground truth with the parts ['segments']; "
+                                        f"got {sorted(truth or {})}")
+        planted = truth["segments"]["churn_hazard_ratio"]
+        ref = self.reference.get("segment")
+        terms = self.terms.set_index("term")
+        rows = []
+        for seg, hr in planted.items():
+            if f"segment: {seg}" in terms.index:
+                r = terms.loc[f"segment: {seg}"]
+                rows.append((f"churn hazard ratio, {seg} vs {ref if ref is not None else 'reference'}",
+                             hr / planted.get(ref, 1.0), float(r["hazard_ratio"]), float(r["ci_low"]),
+                             float(r["ci_high"])))
+        return truth_table(rows)
+
+    def _float_format(self) -> str:
+        return "{:.3f}"
 
     def __repr__(self) -> str:
         c = f"{self.concordance:.3f}" if self.concordance is not None else "n/a"
@@ -527,7 +608,8 @@ class CoxResult:
         c = f"{self.concordance:.3f}" if self.concordance is not None else "n/a"
         head = html.escape(f"Cox ({self.kind}): {self.n:,.0f} customers, {self.events:,.0f} churned, "
                            f"concordance {c}. {self.ph_reading} {self.note}")
-        return f"<p>{head}</p>" + html_table(self.terms, "{:.3f}")
+        body = "".join(f"<p>{html.escape(str(f))}</p>" for f in self.findings)
+        return f"<p>{head}</p>" + body + html_table(self.terms, "{:.3f}")
 
 
 def _design(df: pd.DataFrame, covariates: Sequence[str], reference: Mapping[str, Any],
@@ -539,8 +621,7 @@ def _design(df: pd.DataFrame, covariates: Sequence[str], reference: Mapping[str,
         s = df[c]
         if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
             if s.isna().any():
-                from ..core.errors import data_error
-                raise data_error(c, int(s.isna().sum()), len(df), "no missing values in a Cox covariate",
+                        raise data_error(c, int(s.isna().sum()), len(df), "no missing values in a Cox covariate",
                                  df.loc[s.isna(), [c]], table="survival data",
                                  hint="fill or drop the missing values, or make the column a category")
             out[c] = s.astype(float).to_numpy()
@@ -560,7 +641,7 @@ def _design(df: pd.DataFrame, covariates: Sequence[str], reference: Mapping[str,
     return pd.DataFrame(out, index=df.index), terms
 
 
-def _terms_table(model: Any, alpha: float) -> pd.DataFrame:
+def _terms_table(model: Any) -> pd.DataFrame:
     s = model.summary
     lo_col = [c for c in s.columns if c.startswith("exp(coef) lower")][0]
     hi_col = [c for c in s.columns if c.startswith("exp(coef) upper")][0]
@@ -605,7 +686,7 @@ def to_start_stop(
         follow-up are ignored.
     """
     _check_columns(data, [duration_col, event_col, start_col, id_col, *switches.values()])
-    t0 = pd.to_datetime(data[start_col], utc=True)
+    t0 = series_to_utc(data[start_col])
     dur = data[duration_col].to_numpy(float)
     cuts = {}
     for name, col in switches.items():
@@ -614,10 +695,9 @@ def to_start_stop(
             when = pd.to_datetime(data[col], utc=True, errors="coerce")
         unparsed = when.isna() & data[col].notna()
         if unparsed.any():
-            from ..core.errors import data_error
-            raise data_error(col, int(unparsed.sum()), len(data), "a timestamp (the switch time) or missing (never)",
+                raise data_error(col, int(unparsed.sum()), len(data), "a timestamp (the switch time) or missing (never)",
                              data.loc[unparsed, [id_col, col]], table="survival data")
-        at = (when - t0).dt.total_seconds().to_numpy() / 86400.0
+        at = (when - t0).dt.total_seconds().to_numpy() / DAY_SECONDS
         cuts[name] = np.clip(at, 0.0, None)  # NaN stays NaN
     carry = [c for c in data.columns if c not in (duration_col, event_col, *switches.values())]
     n = len(data)
@@ -658,13 +738,12 @@ def cox(
     reference: Mapping[str, Any] | None = None,
     weights_col: str | None = None,
     penalizer: float = 0.0,
-    alpha: float = 0.05,
+    confidence_level: float = 0.95,
     check_assumptions: bool = True,
     ph_alpha: float = 0.01,
     sample: int | None = None,
     seed: int = 0,
     missing: str = "raise",
-    record_health: bool = True,
 ) -> CoxResult:
     """Cox proportional-hazards model of churn.
 
@@ -687,11 +766,13 @@ def cox(
         are rounded up to whole days (ties by Efron's method), which keeps the fit fast.
     weights_col
         Case weights (counts). Baseline model only.
+    confidence_level
+        Level of the hazard ratios' intervals (``ci_low``, ``ci_high``); default 0.95.
     check_assumptions
-        Run the Schoenfeld-residual proportional-hazards test and record it in the
-        run's health panel (``health.add_check``) when ``record_health``.
+        Run the Schoenfeld-residual proportional-hazards test (baseline model); the
+        result's ``checks`` carry it (a notebook records them with ``jl.record``).
     ph_alpha
-        A covariate fails the PH check when its p-value is below this.
+        A covariate fails the PH check when its p-value is below this (a decision threshold).
     sample, seed
         Fit on a seeded random sample of ``sample`` rows when ``data`` has more (``None``:
         all rows). Each Newton step of the partial likelihood and the Schoenfeld test
@@ -705,6 +786,7 @@ def cox(
         customers before sampling, counted per column in ``missing`` and ``note`` (like
         R's ``na.omit``). Text covariates keep a ``(missing)`` level either way.
     """
+    confidence_level = _check_level(confidence_level)
     df = _frame(data)
     if missing not in ("raise", "drop"):
         raise JourneyParameterError(f"missing={missing!r}; expected 'raise' or 'drop'")
@@ -751,7 +833,7 @@ def cox(
             # lifelines needs stop > start: a day-0 churn gets a tiny positive length
             long.loc[long["stop"] <= long["start"], "stop"] = long["start"] + 1e-6
             cols = ["customer_id", "start", "stop", event_col, *terms, *time_varying.keys(), *strata]
-            model = CoxTimeVaryingFitter(penalizer=penalizer, alpha=alpha)
+            model = CoxTimeVaryingFitter(penalizer=penalizer, alpha=1 - confidence_level)
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("error", ConvergenceWarning)
@@ -759,14 +841,14 @@ def cox(
                               id_col="customer_id", strata=strata or None)
             except (ConvergenceError, ConvergenceWarning) as exc:
                 raise JourneyFitError(f"time-varying Cox did not converge: {exc}. Try penalizer=0.01 or fewer covariates.") from exc
-            result = CoxResult(model, "time-varying", _terms_table(model, alpha), None, None, ph_alpha,
-                               tuple(strata), float(len(df)), float(e.sum()), refs, n_available, dropped)
-            return result
+            return CoxResult(model, "time-varying", _terms_table(model), None, None, ph_alpha,
+                             tuple(strata), float(len(df)), float(e.sum()), refs, n_available, dropped,
+                             confidence_level)
         fit_df = pd.concat([X, df[strata]], axis=1)
         fit_df["_duration"], fit_df["_event"] = d, e
         if w is not None:
             fit_df["_weight"] = w
-        model = CoxPHFitter(penalizer=penalizer, alpha=alpha)
+        model = CoxPHFitter(penalizer=penalizer, alpha=1 - confidence_level)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", ConvergenceWarning)
@@ -785,17 +867,14 @@ def cox(
             ph = pd.DataFrame({"term": [str(i) for i in s.index], "statistic": s["test_statistic"].to_numpy(),
                                "pvalue": s["p"].to_numpy()})
         ww = np.ones(len(d)) if w is None else w
-        result = CoxResult(model, "baseline", _terms_table(model, alpha), float(model.concordance_index_), ph,
-                           ph_alpha, tuple(strata), float(ww.sum()), float(ww[e].sum()), refs,
-                           n_available if w is None else None, dropped)
-    if check_assumptions and record_health:
-        health.add_check("Cox proportional-hazards assumption", bool(result.ph_ok), result.ph_reading)
-    return result
+        return CoxResult(model, "baseline", _terms_table(model), float(model.concordance_index_), ph,
+                         ph_alpha, tuple(strata), float(ww.sum()), float(ww[e].sum()), refs,
+                         n_available if w is None else None, dropped, confidence_level)
 
 
 # --------------------------------------------------------------------------- membership (immortal time)
 @dataclass(frozen=True)
-class MembershipEffect:
+class MembershipEffect(Result):
     """Churn hazard ratio of a programme joined mid-life, two ways.
 
     ``naive`` treats *ever a member* as a fixed trait (biased: members had to survive
@@ -812,12 +891,16 @@ class MembershipEffect:
         """The start/stop hazard ratio of membership (below 1: members churn less)."""
         return self.start_stop.hazard_ratio("member")
 
+    def confidence_interval(self, confidence_level: float = 0.95) -> tuple[float, float]:
+        """``(low, high)`` of the start/stop hazard ratio (the headline estimate)."""
+        return self.start_stop.interval("member", confidence_level)
+
     @property
     def summary(self) -> pd.DataFrame:
         rows = []
         for name, res, term in (("naive: ever a member (wrong)", self.naive, "ever_member"),
                                 ("start/stop: member from joining on", self.start_stop, "member")):
-            lo, hi = res.confidence_interval(term)
+            lo, hi = res.interval(term)
             rows.append({"model": name, "hazard_ratio": res.hazard_ratio(term), "ci_low": lo, "ci_high": hi})
         return pd.DataFrame(rows)
 
@@ -827,6 +910,50 @@ class MembershipEffect:
         return (f"Once they join, members churn about **{abs(1 - hr):.0%} {'less' if hr < 1 else 'more'}** than "
                 f"comparable non-members (hazard ratio {hr:.2f}). The naive comparison would have claimed "
                 f"{abs(1 - naive):.0%} {'less' if naive < 1 else 'more'}.")
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """The honest (start/stop) hazard ratio with its interval, and what the naive comparison claims."""
+        s = self.summary
+        hr, lo, hi = (float(s.loc[1, c]) for c in ("hazard_ratio", "ci_low", "ci_high"))
+        nhr, nlo, nhi = (float(s.loc[0, c]) for c in ("hazard_ratio", "ci_low", "ci_high"))
+        clear = hi < 1 or lo > 1
+        action = ""
+        if hi < 1:
+            action = "Count the programme's retention benefit at this size, not at the naive one."
+        elif not clear:
+            action = "Do not credit the programme with lower churn on these data."
+        word = "less" if hr < 1 else "more"
+        first = Finding(f"Once they join, members churn about {abs(1 - hr):.0%} {word} than comparable "
+                        f"non-members (hazard ratio {hr:.2f}, {lo:.2f} to {hi:.2f}).", hr, lo, hi, action)
+        second = Finding(f"Comparing ever-members with never-members would have claimed {abs(1 - nhr):.0%} "
+                         f"{'less' if nhr < 1 else 'more'} churn (hazard ratio {nhr:.2f}, {nlo:.2f} to {nhi:.2f}): "
+                         "it credits the programme with the time before joining, when members could not churn.",
+                         nhr, nlo, nhi)
+        return first, second
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        """The checks of the start/stop model (the estimate shown)."""
+        return self.start_stop.checks
+
+    def plot(self, ax=None):
+        """The membership hazard ratio of both models with their intervals."""
+        return plots.plot_membership(self, ax=ax)
+
+    def against_truth(self, truth: Mapping[str, Any]) -> pd.DataFrame:
+        """Planted loyalty hazard ratio vs both models (the naive row is expected to miss)."""
+        if "churn" not in (truth or {}):
+            raise JourneyParameterError(f"truth: expected a simulator's ground truth with the parts ['churn']; "
+                                        f"got {sorted(truth or {})}")
+        planted = truth["churn"]["loyalty_hazard_ratio"]
+        s = self.summary
+        return truth_table([(f"loyalty hazard ratio ({name})", planted, float(s.loc[i, "hazard_ratio"]),
+                             float(s.loc[i, "ci_low"]), float(s.loc[i, "ci_high"]))
+                            for name, i in (("start/stop", 1), ("naive", 0))])
+
+    def _float_format(self) -> str:
+        return "{:.2f}"
 
     def __repr__(self) -> str:
         return "MembershipEffect\n" + self.summary.to_string(index=False, float_format=lambda v: f"{v:.3f}")
@@ -846,8 +973,9 @@ def membership_effect(
     Fits two Cox models on the same customers, adjusted for ``covariates``: the naive
     one with a fixed ``ever_member`` flag, and the start/stop one in which ``member``
     switches from 0 to 1 at ``joined_col`` (a timestamp column; missing = never
-    joined). ``cox_options`` (``strata``, ``sample``, ``seed``, ``missing``, ...) go to
-    both :func:`cox` fits; only the start/stop one is recorded in the health panel.
+    joined). ``cox_options`` (``strata``, ``sample``, ``seed``, ``missing``,
+    ``confidence_level``, ...) go to both :func:`cox` fits; ``checks`` are the start/stop
+    model's.
     """
     df = _frame(data)
     _check_columns(df, [joined_col])
@@ -855,7 +983,7 @@ def membership_effect(
     if "ever_member" in covariates:
         raise JourneyParameterError("covariates: 'ever_member' is the naive model's own term; leave it out")
     df = df.assign(ever_member=df[joined_col].notna())
-    naive = cox(df, [*covariates, "ever_member"], **{**cox_options, "record_health": False})
+    naive = cox(df, [*covariates, "ever_member"], **cox_options)
     start_stop = cox(df, list(covariates), time_varying={"member": joined_col}, **cox_options)
     return MembershipEffect(naive, start_stop)
 
@@ -864,37 +992,21 @@ def membership_effect(
 def against_truth(truth: Mapping[str, Any], *, cox: CoxResult | None = None,
                   membership: MembershipEffect | None = None,
                   winback: WinbackResult | None = None) -> pd.DataFrame:
-    """Planted vs estimated values on simulated data (:func:`journeylib.simulate.simulate`).
+    """Planted vs estimated values on simulated data (:func:`journeylib.simulate.simulate_journeys`).
 
-    Compares the segments' churn hazard ratios (``cox`` with a ``segment`` covariate),
-    the loyalty hazard ratio (both models of ``membership``; the naive row is expected
-    to miss) and the win-back return rate per touch channel (``winback`` by
-    ``touch_channel`` alone). Returns ``quantity, planted, estimate, ci_low, ci_high,
-    covered`` (planted value inside the 95% interval).
+    The rows of each result's ``against_truth(truth)``, in one table: the segments'
+    churn hazard ratios (``cox`` with a ``segment`` covariate), the loyalty hazard ratio
+    (both models of ``membership``; the naive row is expected to miss) and the win-back
+    return rate per touch channel (``winback`` by ``touch_channel`` alone). Returns
+    :func:`journeylib.core.result.truth_table`: ``quantity, planted, estimate, ci_low,
+    ci_high, covered`` (planted value inside the interval).
     """
-    needed = [part for part, res in (("segments", cox), ("churn", membership), ("winback", winback))
-              if res is not None and part not in (truth or {})]
+    parts = [(part, res) for part, res in (("segments", cox), ("churn", membership), ("winback", winback))
+             if res is not None]
+    needed = [part for part, _ in parts if part not in (truth or {})]
     if needed:
         raise JourneyParameterError(f"truth: expected a simulator's ground truth with the parts {needed}; "
                                     f"got {sorted(truth or {})}")
-    rows = []
-    if cox is not None:
-        terms = cox.summary.set_index("term")
-        for seg, hr in truth["segments"]["churn_hazard_ratio"].items():
-            if f"segment: {seg}" in terms.index:
-                r = terms.loc[f"segment: {seg}"]
-                rows.append((f"churn hazard ratio, {seg} vs {cox.reference.get('segment', 'reference')}",
-                             hr / truth["segments"]["churn_hazard_ratio"].get(cox.reference.get("segment"), 1.0),
-                             r["hazard_ratio"], r["ci_low"], r["ci_high"]))
-    if membership is not None:
-        planted = truth["churn"]["loyalty_hazard_ratio"]
-        for name, row in zip(("start/stop", "naive"), membership.summary.iloc[[1, 0]].itertuples()):
-            rows.append((f"loyalty hazard ratio ({name})", planted, row.hazard_ratio, row.ci_low, row.ci_high))
-    if winback is not None and winback.by == ("touch_channel",):
-        s = winback.summary.set_index("touch_channel")
-        for ch, p in truth["winback"]["return_prob"].items():
-            if ch in s.index:
-                rows.append((f"win-back return rate, {ch}", p, *s.loc[ch, ["rate", "ci_low", "ci_high"]]))
-    out = pd.DataFrame(rows, columns=["quantity", "planted", "estimate", "ci_low", "ci_high"])
-    out["covered"] = (out["ci_low"] <= out["planted"]) & (out["planted"] <= out["ci_high"])
-    return out
+    rows = [tuple(r) for _, res in parts for r in res.against_truth(truth)[list(TRUTH_COLUMNS[:-1])]
+            .itertuples(index=False)]
+    return truth_table(rows)

@@ -9,7 +9,6 @@ from statsmodels.stats.multitest import multipletests
 
 import journeylib as jl
 from journeylib.experiments import readout as ex
-from journeylib.core import health
 from journeylib.core.errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
 
 WINDOW = pd.Timedelta(days=28)
@@ -38,7 +37,7 @@ def brute_force_users(sim, experiment):
 def test_variant_stats_match_brute_force(small_sim):
     st = ex.variant_stats(small_sim.assignments, small_sim.events)
     u = brute_force_users(small_sim, "personalised_offer")
-    s = st[st["experiment"] == "personalised_offer"].groupby(["metric", "variant"])[ex._SUMS].sum()
+    s = st[st["experiment"] == "personalised_offer"].groupby(["metric", "variant"])[ex.SUMS].sum()
     for variant, g in u.groupby("variant"):
         conv, conv_pre = (g["y_orders"] > 0).astype(float), (g["x_orders"] > 0).astype(float)
         row = s.loc[("conversion", variant)]
@@ -139,7 +138,6 @@ def test_cuped_reduces_variance_on_sample(sample):
 
 
 def test_srm_flagged_on_planted_mismatch(big_sim):
-    health.reset()
     with pytest.warns(JourneyDataWarning, match="SAMPLE RATIO MISMATCH in email_send_time"):
         ro = ex.ab_readout(big_sim.assignments, big_sim.events, metrics=ex.metrics_by_name(["conversion"]))
     srm = {s.experiment: s for s in ro.srm}
@@ -149,13 +147,12 @@ def test_srm_flagged_on_planted_mismatch(big_sim):
     lines = ro.srm_reading.splitlines()
     assert len(lines) == len(ro.srm) and lines[[s.experiment for s in ro.srm].index("email_send_time")].startswith(
         "[FAILED] SAMPLE RATIO MISMATCH in email_send_time")
-    checks = {c["name"]: c for c in health.checks()}
-    assert checks["SRM: email_send_time"]["passed"] is False
-    assert "SAMPLE RATIO MISMATCH" in checks["SRM: email_send_time"]["detail"]
+    checks = {c.name: c for c in ro.checks}
+    assert checks["SRM: email_send_time"].status == "fail"
+    assert "SAMPLE RATIO MISMATCH" in checks["SRM: email_send_time"].detail
     assert "Do not act on email_send_time" in ro.conclusion("email_send_time")
     summ = ro.summary
     assert not summ.loc[summ["experiment"] == "email_send_time", "srm_passed"].any()
-    health.reset()
 
 
 def test_family_adjustment_matches_multipletests(small_sim):
@@ -165,8 +162,7 @@ def test_family_adjustment_matches_multipletests(small_sim):
         assert len(g) == 4 * (g["variant"].nunique())
         np.testing.assert_allclose(g["p_holm"], multipletests(g["pvalue"], method="holm")[1])
         np.testing.assert_allclose(g["p_bh"], multipletests(g["pvalue"], method="fdr_bh")[1])
-    allfam = ex.readout_from_stats(ex.variant_stats(small_sim.assignments, small_sim.events), family="all",
-                                   record_health=False).summary
+    allfam = ex.readout_from_stats(ex.variant_stats(small_sim.assignments, small_sim.events), family="all").summary
     np.testing.assert_allclose(allfam["p_holm"], multipletests(allfam["pvalue"], method="holm")[1])
     assert (allfam["family"] == "all").all()
 

@@ -8,6 +8,7 @@ import pytest
 
 from journeylib.core import buckets
 from journeylib.journeys import paths as P
+from journeylib.journeys import plots
 from journeylib.core.errors import JourneyParameterError
 from journeylib.journeys.stages import journey_map_data, stage_transitions
 
@@ -112,11 +113,11 @@ def test_path_table_top_paths_sankey(small_sim):
     import matplotlib.pyplot as plt
 
     fig, (a, b) = plt.subplots(1, 2)
-    P.plot_path_lengths(j, ax=a)
+    assert plots.plot_path_lengths(j, ax=a) is a
     heights = [r.get_height() for r in a.patches]
     assert heights == lengths["journeys"].tolist() + lengths["converting"].tolist()
-    assert a.yaxis.get_major_formatter()(12345, 0) == "12,345" and a.get_xlabel() == "touchpoints in the journey"
-    P.plot_time_to_convert(j, ax=b)
+    assert a.yaxis.get_major_formatter()(12345, 0) == "12,345" and a.get_xlabel() == "touchpoints in the journey (count)"
+    assert plots.plot_time_to_convert(j, ax=b) is b
     assert sum(r.get_height() for r in b.patches) == ttc.loc[0, "journeys"]
     plt.close(fig)
 

@@ -1,6 +1,8 @@
 """Funnel and stage transitions: hand-computed cases and a brute-force pandas check."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -61,22 +63,38 @@ def test_window_and_not_yet_mature():
     assert s2.loc["b", "customers"] == 3 and s2.loc["b", "not_yet_mature"] == 0
 
 
-def test_default_observation_end_is_the_last_event_of_any_stage():
-    """The default end is the last event, staged or not (outbound messages excluded), closed or open."""
+def test_default_observation_end_is_the_last_event_of_the_log():
+    """The default end is core.time.observation_end: the last event of any kind (unstaged and
+    outbound messages included), closed or open; a given end is taken as UTC."""
+    from journeylib.core.time import observation_end
+
     ev = _ev([
         ("1", "2024-01-01", "a"), ("1", "2024-01-02", "b"),
         ("2", "2024-01-10", "a"),                        # window of 10 days ends 01-20
         ("3", "2024-01-15", None),                       # an unstaged event: obs end 01-15 -> 2 immature
     ])
-    outbound = ev.iloc[[0]].assign(ts=pd.Timestamp("2024-03-01", tz="UTC"), event="winback_sent", stage=None)
-    ev = pd.concat([ev, outbound], ignore_index=True)
     for closed in (True, False):
         f = funnel(ev, ("a", "b"), window=10, closed=closed)
         assert f.observation_end == pd.Timestamp("2024-01-15", tz="UTC")
         s = f.summary.set_index("stage")
         assert s.loc["a", "mature_customers"] == 1 and s.loc["b", "not_yet_mature"] == 1
-    with pytest.raises(JourneyDataError, match="empty"):
+    # a win-back send on 03-01 shows the log was still recorded: customer 2's window has elapsed
+    outbound = ev.iloc[[0]].assign(ts=pd.Timestamp("2024-03-01", tz="UTC"), event="winback_sent", stage=None)
+    ev = pd.concat([ev, outbound], ignore_index=True)
+    for closed in (True, False):
+        f = funnel(ev, ("a", "b"), window=10, closed=closed)
+        assert f.observation_end == observation_end(ev) == pd.Timestamp("2024-03-01", tz="UTC")
+        s = f.summary.set_index("stage")
+        assert s.loc["a", "mature_customers"] == 2 and s.loc["b", "not_yet_mature"] == 0
+        assert s.loc["b", "step_conversion"] == pytest.approx(0.5)
+    assert funnel(ev, ("a", "b"), observation_end="2024-01-15 00:00").observation_end == pd.Timestamp(
+        "2024-01-15", tz="UTC")
+    with pytest.raises(JourneyDataError, match="the table is empty"):
+        funnel(ev.iloc[:0], ("a", "b"))
+    with pytest.raises(JourneyDataError, match="no event at the first funnel stage 'a'"):
         funnel(ev[ev["event"] == "winback_sent"], ("a", "b"))
+    with pytest.raises(JourneyParameterError, match="observation_end='soon'"):
+        funnel(ev, ("a", "b"), observation_end="soon")
 
 
 def _brute_closed(df: pd.DataFrame, stages, window_days=None):
@@ -179,7 +197,7 @@ def test_funnel_errors_and_display(small_sim):
     assert "<table" in f._repr_html_() and "FunnelResult" in repr(f)
     ax = f.plot()
     assert ax.get_xlabel() and [t.get_text() for t in ax.get_yticklabels()][0] == "awareness"
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'stages'"):
         f.stages = ()  # frozen
 
 

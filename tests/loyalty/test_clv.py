@@ -1,8 +1,10 @@
 """BG/NBD + Gamma-Gamma: published CDNOW values, the event-log summary, Monte Carlo checks."""
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +15,7 @@ from journeylib.loyalty.clv import (BetaGeoFitter, GammaGammaFitter, calibration
                             customer_lifetime_value, customer_summary)
 from journeylib.core.errors import JourneyDataError, JourneyFitError, JourneyParameterError
 from journeylib.core.locations import CDNOW_DIR
+from journeylib.core.result import Result
 
 # Fader, Hardie & Lee (2005) and Fader & Hardie (2013), CDNOW 1/10 sample
 BGNBD_REF = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -48,6 +51,19 @@ def test_bgnbd_reproduces_published_cdnow_fit(cdnow_summary):
     assert bgf.result_.log_likelihood == pytest.approx(-9582.4, abs=0.1)
     assert bgf.result_.n == 2357
     assert "alpha" in repr(bgf) and "<table" in bgf._repr_html_()
+    # the fit's summary: tidy, intervals ci_low/ci_high around each estimate; its check: converged
+    fit = bgf.summary
+    assert list(fit.columns) == ["parameter", "estimate", "se", "ci_low", "ci_high"]
+    assert list(fit["parameter"]) == ["r", "alpha", "a", "b"]
+    assert (fit["ci_low"] < fit["estimate"]).all() and (fit["estimate"] < fit["ci_high"]).all()
+    np.testing.assert_allclose(fit["ci_low"] * fit["ci_high"], fit["estimate"] ** 2, rtol=1e-12)  # log-symmetric
+    fit.loc[:, "estimate"] = 0.0
+    assert bgf.summary["estimate"].gt(0).all()
+    (check,) = bgf.checks
+    assert (check.name, check.status) == ("BG/NBD fit converged", "pass") and "-9,582" in check.detail
+    assert BetaGeoFitter().checks == () and isinstance(bgf.result_, Result)
+    ax = plt.subplots()[1]
+    assert bgf.result_.plot(ax=ax) is ax and [t.get_text() for t in ax.get_yticklabels()] == ["b", "a", "alpha", "r"]
     # the package's reference table carries the same published values (typed in independently above)
     cmp = clv.against_published(bgf).set_index("quantity")
     assert cmp["published"].drop("log_likelihood").to_dict() == BGNBD_REF
@@ -171,13 +187,31 @@ def test_clv_consistency_and_bootstrap(cdnow_from_log):
     lo, hi = bs.confidence_interval()
     assert lo < undiscounted["clv"].sum() < hi
     per = bs.per_customer
-    assert (per["clv_lower"] <= per["clv_upper"]).all()
+    assert (per["ci_low"] <= per["ci_high"]).all()
+    assert (per["ci_low"] <= per["clv"] * (1 + 1e-9)).mean() > 0.9  # the point estimate sits inside (almost always)
     assert bs.params["r"].between(0.2, 0.3).all()
     assert "CLVBootstrap" in repr(bs) and "<table" in bs._repr_html_()
-    est, lo_c, hi_c = bs.summary.loc["CLV per customer"]
+    assert isinstance(bs, Result)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        bs.n_boot = 3
+    assert list(bs.summary.columns) == ["quantity", "estimate", "ci_low", "ci_high"]
+    est, lo_c, hi_c = bs.summary.set_index("quantity").loc["CLV per customer"]
+    # findings quote the summary's numbers; the headline interval is the total's, recomputable at other levels
+    per_c, total = bs.findings
+    assert (per_c.value, per_c.ci_low, per_c.ci_high) == (est, lo_c, hi_c)
+    assert (total.value, total.ci_low, total.ci_high) == bs.total
+    assert f"{est:,.1f} over the next 52 weeks ({lo_c:,.1f} to {hi_c:,.1f})" in per_c.text
+    assert bs.confidence_interval(0.95) == (lo, hi)
+    lo80, hi80 = bs.confidence_interval(confidence_level=0.8)
+    assert (lo80, hi80) == tuple(np.quantile(bs.total_draws, [0.1, 0.9])) and lo < lo80 < hi80 < hi
+    names = [c.name for c in bs.checks]
+    assert names == ["BG/NBD fit converged", "Gamma-Gamma fit converged", "CLV bootstrap replicates converged"]
+    assert bs.checks[-1].detail == f"{bs.n_boot} of 20 replicates converged"
+    ax = plt.subplots()[1]
+    assert bs.plot(ax=ax) is ax and ax.get_xlabel().startswith("CLV per customer (revenue units")
+    assert est == pytest.approx(undiscounted["clv"].sum() / len(s), rel=1e-12)
     assert bs.reading == (f"Expected value of an average customer over the next 52 weeks: {est:,.1f} (95% CI "
                           f"{lo_c:,.1f}-{hi_c:,.1f}; parameter uncertainty only), discounted at 0% a year.")
-    assert bs.plot().get_xlabel().startswith("CLV")
 
 
 def test_calibration_plot_and_errors(cdnow_from_log):
@@ -189,8 +223,16 @@ def test_calibration_plot_and_errors(cdnow_from_log):
     gap = chk.total_predicted / chk.total_actual - 1
     assert f"actual {chk.total_actual:,.0f} repeat purchase days, predicted {chk.total_predicted:,.0f} ({gap:+.0%})" \
         in chk.reading
-    ax = chk.plot()
-    assert ax.get_ylabel().startswith("mean purchases in holdout")
+    ax = plt.subplots()[1]
+    assert chk.plot(ax=ax) is ax and ax.get_ylabel().startswith("mean purchases in holdout")
+    (finding,) = chk.findings
+    assert finding.value == gap == chk.gap
+    assert f"predicted {chk.total_predicted:,.0f} repeat purchase days and customers made {chk.total_actual:,.0f}" \
+        in finding.text
+    assert chk.checks[0].status == ("pass" if abs(gap) <= 0.2 else "warn")
+    copy = chk.summary
+    copy.loc[:, "customers"] = 0
+    assert chk.table["customers"].sum() == 2357
     with pytest.raises(JourneyDataError, match="frequency_holdout"):
         calibration_holdout(cdnow_from_log.drop(columns="frequency_holdout"), bgf)
     with pytest.raises(JourneyFitError, match="repeat"):
@@ -250,9 +292,11 @@ def test_gamma_gamma_against_planted_truth():
     sim = jl.simulate_journeys(6000, seed=2)
     s = customer_summary(sim.events, time_unit="W")
     ggf = GammaGammaFitter().fit(s)
-    chk = clv.against_truth(sim.ground_truth, ggf).set_index("parameter")
+    chk = clv.against_truth(sim.ground_truth, ggf).set_index("quantity")
     planted = sim.ground_truth["spend"]
-    assert chk.loc["q", "planted"] == planted["gamma_gamma_q"] and chk.loc["p", "estimate"] == ggf.params_["p"]
+    assert list(chk.index) == ["Gamma-Gamma p", "Gamma-Gamma q", "Gamma-Gamma gamma"]
+    assert chk.loc["Gamma-Gamma q", "planted"] == planted["gamma_gamma_q"]
+    assert chk.loc["Gamma-Gamma p", "estimate"] == ggf.params_["p"]
     # the simulator draws spend exactly from the Gamma-Gamma model: the intervals cover it
     assert chk["covered"].all(), chk
     with pytest.raises(JourneyParameterError, match="spend"):

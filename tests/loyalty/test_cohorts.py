@@ -1,12 +1,24 @@
 """Cohort triangles and repeat purchase: hand-built data cell by cell, brute force on simulated data."""
 from __future__ import annotations
 
+import dataclasses
+import html
+
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
-from journeylib.loyalty.cohorts import cohort_table, repeat_purchase
 from journeylib.core.errors import JourneyDataError, JourneyParameterError
+from journeylib.core.result import Finding, Result
+from journeylib.loyalty.cohorts import cohort_table, repeat_purchase
+
+
+def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score interval by its textbook formula (an independent check of statsmodels' method)."""
+    centre = (k + z * z / 2) / (n + z * z)
+    half = z * np.sqrt(k * (n - k) / n + z * z / 4) / (n + z * z)
+    return centre - half, centre + half
 
 
 @pytest.fixture
@@ -112,15 +124,28 @@ def test_repeat_purchase_by_hand(tiny):
     assert km.loc[36] == pytest.approx(1 - 0.8 * 2 / 3)
     assert km.loc[42] == pytest.approx(1 - 0.8 * 2 / 3 * 1 / 2)
     assert r.median_gap_days == 36
+    # the youngest cohort is small by construction and left out of the sample-size check
+    assert (r.checks[0].status, r.checks[0].detail) == ("warn", "1 of 1 cohort(s) before the youngest have fewer than 30")
     assert r.plot().get_ylabel().startswith("share with a 2nd order")
-    r.plot_gaps(), r.plot_time_to_second()
+    _, (ax_gaps, ax_km) = plt.subplots(1, 2)
+    assert r.plot_gaps(ax=ax_gaps) is ax_gaps
+    median = ax_gaps.lines[0]  # the median line sits at 36 days; all four gaps (longest 50 days) are shown
+    assert list(median.get_xdata()) == [36, 36] and median.get_label() == "median 36 days"
+    assert ax_gaps.get_xlim() == (-0.5, 50.5)
+    assert r.plot_time_to_second(ax=ax_km) is ax_km
+    curve = ax_km.lines[0]
+    np.testing.assert_allclose(curve.get_xdata(), r.time_to_second["days"])
+    np.testing.assert_allclose(curve.get_ydata(), r.time_to_second["share_with_second_order"])
+    assert curve.get_drawstyle() == "steps-post" and ax_km.get_xlabel() == "days since first purchase"
 
 
 def test_repeat_purchase_by_channel(small_sim):
     r = repeat_purchase(small_sim.events, small_sim.customers, by="acquisition_channel", within_days=60)
     g = r.by_group
     assert set(g["acquisition_channel"]) <= set(small_sim.customers["acquisition_channel"])
-    assert (g["lower"] <= g["repeat_rate"]).all() and (g["repeat_rate"] <= g["upper"]).all()
+    assert (g["ci_low"] <= g["repeat_rate"]).all() and (g["repeat_rate"] <= g["ci_high"]).all()
+    for row in g.itertuples():
+        np.testing.assert_allclose((row.ci_low, row.ci_high), _wilson(row.repeaters, row.eligible), rtol=1e-12)
     with pytest.raises(JourneyParameterError, match="customers"):
         repeat_purchase(small_sim.events, by="acquisition_channel")
 
@@ -148,3 +173,56 @@ def test_repeat_window_and_dates_must_be_what_they_say(tiny):
         rfm_table(tiny, as_of="garbage")
     with pytest.raises(JourneyParameterError, match="observation_end"):
         cohort_table(tiny, observation_end="not a date")
+
+
+def test_cohort_table_protocol(tiny):
+    c = cohort_table(tiny, period="M", observation_end="2024-04-01")
+    assert isinstance(c, Result)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.period = "W"
+    s = c.summary
+    s.loc[:, "customers"] = -1
+    assert (c.summary["customers"] > 0).all()
+    # findings quote the size-weighted retention of month 1 (1 of 4) and month 2 (2 of 3) with Wilson intervals
+    f = c.findings
+    assert all(isinstance(x, Finding) for x in f) and len(f) == 2
+    assert (f[0].value, f[1].value) == pytest.approx((1 / 4, 2 / 3))
+    np.testing.assert_allclose((f[0].ci_low, f[0].ci_high), _wilson(1, 4), rtol=1e-12)
+    np.testing.assert_allclose((f[1].ci_low, f[1].ci_high), _wilson(2, 3), rtol=1e-12)
+    avg = c.average_retention().set_index("period")
+    assert (f[0].value, f[0].ci_low) == (avg.loc[1, "retention"], avg.loc[1, "ci_low"])
+    assert f[0].text == "25% of a cohort buys again in month 1 after acquisition (5% to 70%, 2 cohorts)."
+    assert f[1].text.startswith("After 2 months 67% of a cohort still buy (")
+    (check,) = c.checks
+    assert check.status == "pass" and check.detail == "2 cohort(s) have a complete month 1"
+    late = cohort_table(tiny, period="Q", observation_end="2024-04-01")  # one quarter: nothing to compare yet
+    assert late.checks[0].status == "warn" and late.findings[0].value is None
+    _, (a1, a2) = plt.subplots(1, 2)
+    assert c.plot(ax=a1) is a1 and c.plot_curves(ax=a2) is a2
+    with pytest.raises(JourneyParameterError, match="kind"):
+        c.plot(ax=a1, kind="profit")
+    assert f"<p>{html.escape(str(f[0]))}</p>" in c._repr_html_()
+
+
+def test_repeat_purchase_protocol_and_escaping(tiny):
+    hostile = "<script>alert(1)</script>"
+    cu = pd.DataFrame({"customer_id": list("abcdf"), "channel": [hostile, hostile, "email", "email", "email"]})
+    r = repeat_purchase(tiny, cu, by="channel", within_days=30, observation_end="2024-04-01")
+    g = r.summary.set_index("channel")
+    # eligible: a, b (hostile channel; neither repeats within 30 days), c and f (email; f repeats after 15 days)
+    assert g.loc[hostile, ["eligible", "repeaters"]].tolist() == [2, 0]
+    assert g.loc["email", ["eligible", "repeaters"]].tolist() == [2, 1]
+    copy = r.summary
+    copy.loc[:, "eligible"] = 0
+    assert r.by_group["eligible"].sum() == 4  # summary is a copy
+    f = r.findings[0]
+    assert f.value == 1 / 4
+    np.testing.assert_allclose((f.ci_low, f.ci_high), _wilson(1, 4), rtol=1e-12)
+    assert f.text == "25% of customers place a second order within 30 days of their first (5% to 70%)."
+    assert r.findings[-1].value == r.median_gap_days == 36
+    assert r.checks[0].status == "warn" and r.checks[0].detail == "2 of 2 group(s) have fewer than 30"
+    page = r._repr_html_()
+    assert hostile not in page and html.escape(hostile) in page
+    ax = plt.subplots()[1]
+    assert r.plot(ax=ax) is ax
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(r.by_group["channel"])

@@ -1,13 +1,22 @@
 """Loyalty-programme effect on simulated data with planted truth (self-selection, x1.25 rate, HR 0.7)."""
 from __future__ import annotations
 
+import dataclasses
+import html
+
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
 import journeylib as jl
 from journeylib.core.errors import JourneyDataError
-from journeylib.loyalty.programme import _gamma_on_sums, _window_counts, loyalty_effect
+from journeylib.core.locations import NOTEBOOKS_DIR
+from journeylib.core.result import TRUTH_COLUMNS, Check, Finding
+from journeylib.loyalty.programme import LoyaltyEffect, _gamma_on_sums, _window_counts, loyalty_effect
+from journeylib.report.runner import notebook_parameters
+from journeylib.retention.churn import churn_labels, first_order_value
+from journeylib.retention.survival import membership_effect
 
 
 @pytest.fixture(scope="module")
@@ -26,32 +35,37 @@ def test_adjusted_rate_ratio_covers_planted_effect_naive_is_biased_up(effect, si
     assert truth == 1.25
     adj = effect.estimate("purchase rate", "adjusted")
     naive = effect.estimate("purchase rate", "naive")
-    assert adj.lower < truth < adj.upper
-    assert adj.upper / adj.lower < 1.5  # a usable interval, not a vacuous one
+    assert adj.ci_low < truth < adj.ci_high
+    assert adj.ci_high / adj.ci_low < 1.5  # a usable interval, not a vacuous one
     # self-selection (heavy buyers join) inflates the naive member/non-member ratio
-    assert naive.lower > adj.upper and naive.lower > truth
+    assert naive.ci_low > adj.ci_high and naive.ci_low > truth
     within = effect.estimate("purchase rate", "within members only")
-    assert within.lower < truth < within.upper
-    assert effect.confidence_interval() == (adj.lower, adj.upper)
+    assert within.ci_low < truth < within.ci_high
+    assert effect.interval() == (adj.ci_low, adj.ci_high)
 
 
 def test_spend_and_churn_effects_against_truth(effect, sim5k):
     # the simulator gives members no spend effect ...
     spend = effect.estimate("spend per order", "adjusted")
-    assert spend.lower < 1.0 < spend.upper
+    assert spend.ci_low < 1.0 < spend.ci_high
     # ... and a churn hazard ratio of 0.7 from the join date on (time-varying)
     hr = sim5k.ground_truth["loyalty"]["hazard_ratio"]
     adj = effect.estimate("churn hazard", "adjusted")
     naive = effect.estimate("churn hazard", "naive")
-    assert adj.lower < hr < adj.upper
-    assert naive.upper < hr  # immortal-time bias: members had to survive until they joined
-    chk = effect.against_truth(sim5k.ground_truth).set_index(["outcome", "method"])
-    assert chk.loc[("purchase rate", "adjusted"), "covered"] and chk.loc[("churn hazard", "adjusted"), "covered"]
-    assert not chk.loc[("purchase rate", "naive"), "covered"] and not chk.loc[("churn hazard", "naive"), "covered"]
-    assert chk.loc[("churn hazard", "adjusted"), "planted"] == hr
-    assert chk.loc[("purchase rate", "adjusted"), "estimate"] == effect.estimate("purchase rate", "adjusted").estimate
+    assert adj.ci_low < hr < adj.ci_high
+    assert naive.ci_high < hr  # immortal-time bias: members had to survive until they joined
+    truth = effect.against_truth(sim5k.ground_truth)
+    assert tuple(truth.columns) == TRUTH_COLUMNS
+    chk = truth.set_index("quantity")
+    assert list(chk.index) == ["purchase rate (naive)", "purchase rate (adjusted)", "churn hazard (naive)",
+                               "churn hazard (adjusted)"]
+    assert chk.loc["purchase rate (adjusted)", "covered"] and chk.loc["churn hazard (adjusted)", "covered"]
+    assert not chk.loc["purchase rate (naive)", "covered"] and not chk.loc["churn hazard (naive)", "covered"]
+    assert chk.loc["churn hazard (adjusted)", "planted"] == hr
+    assert chk.loc["churn hazard (adjusted)", "ci_low"] == adj.ci_low
+    assert chk.loc["purchase rate (adjusted)", "estimate"] == effect.estimate("purchase rate", "adjusted").estimate
     a = effect.estimate("purchase rate", "adjusted")
-    assert f"joining raises the purchase rate {a.estimate:.2f}x (95% CI {a.lower:.2f}-{a.upper:.2f})" in effect.reading
+    assert f"joining raises the purchase rate {a.estimate:.2f}x (95% CI {a.ci_low:.2f}-{a.ci_high:.2f})" in effect.reading
     assert f"members churn at {adj.estimate:.2f}x" in effect.reading
 
 
@@ -79,7 +93,7 @@ def test_gamma_fit_on_order_sums_equals_the_order_level_fit():
     np.testing.assert_allclose(got.params, ref.params, rtol=1e-10)
     np.testing.assert_allclose(got.cov_params(), ref.cov_params(), rtol=1e-10)
     r = _row("spend per order", "adjusted", got, 3, 0, 0, "")
-    np.testing.assert_allclose([r["lower"], r["upper"]], np.exp(np.asarray(ref.conf_int())[3]), rtol=1e-10)
+    np.testing.assert_allclose([r["ci_low"], r["ci_high"]], np.exp(np.asarray(ref.conf_int())[3]), rtol=1e-10)
 
 
 def test_naive_spend_ratio_is_the_ratio_of_mean_order_values(effect, sim5k):
@@ -96,11 +110,101 @@ def test_naive_spend_ratio_is_the_ratio_of_mean_order_values(effect, sim5k):
 def test_result_object_and_plots(effect):
     assert "purchase rate" in repr(effect) and "<table" in effect._repr_html_()
     assert set(effect.summary["method"]) >= {"naive", "adjusted"}
-    import matplotlib.pyplot as plt
-
-    assert effect.plot(ax=plt.subplots()[1]).get_xscale() == "log"
-    assert effect.plot_rates(ax=plt.subplots()[1]).get_ylabel().startswith("repeat purchases")
+    assert list(effect.summary.columns) == ["outcome", "method", "estimate", "ci_low", "ci_high", "scale",
+                                            "n_members", "n_controls", "note"]
+    _, (ax1, ax2) = plt.subplots(1, 2)
+    assert effect.plot(ax=ax1) is ax1 and ax1.get_xscale() == "log"
+    assert effect.plot_rates(ax=ax2) is ax2 and ax2.get_ylabel().startswith("repeat purchases")
     assert effect.windows["member"].sum() >= 300
+
+
+def test_protocol_summary_copy_findings_and_checks(effect):
+    assert isinstance(effect, jl.core.result.Result)
+    s = effect.summary
+    s.loc[:, "estimate"] = -1.0
+    assert (effect.summary["estimate"] > 0).all()  # a copy: the result is unchanged
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        effect.window_days = 3
+    f = effect.findings
+    assert 1 <= len(f) <= 4 and all(isinstance(x, Finding) for x in f)
+    for finding, (outcome, method) in zip(f, [("purchase rate", "adjusted"), ("purchase rate", "naive"),
+                                              ("churn hazard", "adjusted")]):
+        row = effect.estimate(outcome, method)
+        assert (finding.value, finding.ci_low, finding.ci_high) == (row.estimate, row.ci_low, row.ci_high)
+        assert f"{row.estimate:.2f}" in finding.text and f"({row.ci_low:.2f} to {row.ci_high:.2f})" in finding.text
+        assert "`" not in finding.text and "**" not in finding.text and "_" not in finding.text
+    # the planted effects: joining raises the rate (interval above 1) and lowers churn (below 1)
+    assert f[0].action.startswith("The programme pays off") and f[2].action.startswith("Members are retained")
+    checks = {c.name: c for c in effect.checks}
+    assert all(isinstance(c, Check) for c in effect.checks)
+    assert checks["loyalty: adjusted purchase-rate effect estimated"].status == "pass"
+    a = effect.estimate("purchase rate", "adjusted")
+    assert f"rate ratio {a.estimate:.2f} [{a.ci_low:.2f}, {a.ci_high:.2f}]" in \
+        checks["loyalty: adjusted purchase-rate effect estimated"].detail
+
+
+def test_churn_rows_are_the_retention_familys_membership_effect(effect, sim5k):
+    """One churn definition: the rows equal churn_labels + membership_effect, naive and start/stop."""
+    labels = churn_labels(sim5k.events, sim5k.customers, churn_after=60, start_event="purchase")
+    ref = membership_effect(labels, "loyalty_joined_at", ["segment", "acquisition_channel"], sample=None, seed=1,
+                            missing="drop").summary
+    got = effect.summary.query("outcome == 'churn hazard'")
+    np.testing.assert_array_equal(got[["estimate", "ci_low", "ci_high"]].to_numpy(),
+                                  ref[["hazard_ratio", "ci_low", "ci_high"]].to_numpy())
+    assert list(got["method"]) == ["naive", "adjusted"]
+    assert got["n_members"].iloc[0] == labels["loyalty_joined_at"].notna().sum()
+    assert "more than 60 days inactive" in got["note"].iloc[0]
+    assert effect.churn.summary.equals(ref)
+
+
+def _defaults(notebook: str) -> dict:
+    return {name: p["default"] for name, p in notebook_parameters(NOTEBOOKS_DIR / notebook).items()}
+
+
+def _first(params: dict, *names: str):
+    """The value of the first of ``names`` the notebook declares (a parameter may be renamed)."""
+    return next(params[n] for n in names if n in params)
+
+
+def test_reports_02_and_04_state_the_same_loyalty_hazard_ratio(sample):
+    """Issue 20: report 02 said 0.62 (0.50-0.76), report 04 0.567 (0.461-0.699) on the same data."""
+    p02, p04 = _defaults("02_retention_survival.ipynb"), _defaults("04_loyalty_cohorts.ipynb")
+    assert p02["data_dir"] == p04["data_dir"] == "sample"
+    for shared in ("churn_after", "covariates", "cox_sample"):
+        assert p04[shared] == p02[shared], shared
+    ev, cu = sample.events, sample.customers
+    # notebook 02: churn labels, first-order value, Cox covariates present, membership effect
+    labels = churn_labels(ev, cu, churn_after=p02["churn_after"], start_event=p02["start_event"] or None,
+                          observation_end=p02["observation_end"] or None)
+    labels = labels.merge(first_order_value(ev), on="customer_id", how="left")
+    cox_cols = [c for c in p02["covariates"] if c in labels.columns]
+    joined = _first(p02, "joined_col", "loyalty_joined_column")
+    member = membership_effect(labels, joined, cox_cols, strata=p02["strata"], sample=p02["cox_sample"] or None,
+                               missing="drop")
+    hr02 = member.summary.iloc[1]
+    # notebook 04: the loyalty effect with its own defaults
+    cov04 = [c for c in p04["covariates"] if c in cu.columns]
+    loy = loyalty_effect(ev, cu, joined_col=_first(p04, "joined_col", "loyalty_column"),
+                         window_days=_first(p04, "window_days", "loyalty_window_days"), churn_after=p04["churn_after"],
+                         covariates=cov04, cox_sample=p04["cox_sample"] or None)
+    hr04 = loy.estimate("churn hazard", "adjusted")
+    assert hr04.estimate == pytest.approx(hr02["hazard_ratio"], abs=1e-9)
+    assert hr04.ci_low == pytest.approx(hr02["ci_low"], abs=1e-9)
+    assert hr04.ci_high == pytest.approx(hr02["ci_high"], abs=1e-9)
+    planted = sample.ground_truth["loyalty"]["hazard_ratio"]
+    assert planted == 0.7 and hr04.ci_low < planted < hr04.ci_high
+    assert loy.against_truth(sample.ground_truth).set_index("quantity").loc["churn hazard (adjusted)", "covered"]
+    # the numbers the issue quotes: 0.62 (0.50-0.76) in both reports now
+    assert (round(hr04.estimate, 2), round(hr04.ci_low, 2), round(hr04.ci_high, 2)) == (0.62, 0.50, 0.76)
+
+
+def test_repr_html_escapes_names_from_data(sim5k):
+    hostile = "<script>alert(1)</script>"
+    cu = sim5k.customers.rename(columns={"segment": hostile})
+    eff = loyalty_effect(sim5k.events, cu, window_days=90, seed=1, covariates=[hostile])
+    assert hostile in eff.summary["note"].iloc[-1]
+    page = eff._repr_html_()
+    assert hostile not in page and html.escape(hostile) in page
 
 
 def test_window_counts_by_hand():
@@ -126,8 +230,8 @@ def test_cox_sample_fits_churn_models_on_a_subset_only(effect, sim5k):
     # the purchase-rate and spend rows do not depend on the Cox sample
     pd.testing.assert_frame_equal(sub.summary.iloc[:5], effect.summary.iloc[:5])
     full, part = effect.estimate("churn hazard", "adjusted"), sub.estimate("churn hazard", "adjusted")
-    assert part.lower < sim5k.ground_truth["loyalty"]["hazard_ratio"] < part.upper
-    assert part.upper / part.lower > full.upper / full.lower  # a smaller sample, honestly wider
+    assert part.ci_low < sim5k.ground_truth["loyalty"]["hazard_ratio"] < part.ci_high
+    assert part.ci_high / part.ci_low > full.ci_high / full.ci_low  # a smaller sample, honestly wider
     assert f"random {half:,} of {len(effect.per_customer):,} customers" in part.note
 
 

@@ -1,11 +1,16 @@
 """RFM scores, segments and migration on hand-built data."""
 from __future__ import annotations
 
+import dataclasses
+import html
+
+import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
 from journeylib.core.errors import JourneyParameterError
-from journeylib.loyalty.rfm import rfm_migration, rfm_segments, rfm_table, segment_name
+from journeylib.core.result import Result
+from journeylib.loyalty.rfm import RFMSegments, rfm_migration, rfm_segments, rfm_table, segment_name
 
 
 @pytest.fixture
@@ -46,7 +51,10 @@ def test_rfm_scores_cell_by_cell(tiny):
     assert list(top2) == ["champions", "need attention"]
     assert s.reading == "champions and need attention are 40% of customers and bring 79% of revenue."
     assert s.grid["customers"].sum() == 5
-    assert s.plot().get_ylabel().startswith("R score") and s.plot_segments().get_xlabel() == "share"
+    _, (a1, a2) = plt.subplots(1, 2)
+    assert s.plot(ax=a1) is a1 and a1.get_ylabel().startswith("R score")
+    assert s.plot_segments(ax=a2) is a2 and a2.get_xlabel() == "share of all customers / of all revenue (%)"
+    assert [t.get_text() for t in a2.get_yticklabels()] == list(s.table["segment"])[::-1]
     assert "<table" in s._repr_html_()
 
 
@@ -71,3 +79,24 @@ def test_migration_table(tiny):
     assert share.sum(axis=1).round(12).eq(1).all()
     with pytest.raises(JourneyParameterError, match="after"):
         rfm_migration(tiny, "2024-04-01", "2024-02-01")
+
+
+def test_rfm_segments_protocol(tiny):
+    s = rfm_segments(rfm_table(tiny, as_of="2024-04-01"))
+    assert isinstance(s, Result)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.bins = 3
+    copy = s.summary
+    copy.loc[:, "revenue"] = 0.0
+    assert s.summary["revenue"].sum() == 57.0
+    top, slipping = s.findings
+    # champions (35) and need attention (10) of 57; f, "cannot lose them", brought 7
+    assert top.value == pytest.approx(45 / 57)
+    assert top.value == s.table.nlargest(2, "share_revenue")["share_revenue"].sum()
+    assert top.text == s.reading
+    assert slipping.value == pytest.approx(7 / 57) and "(cannot lose them)" in slipping.text and "12%" in slipping.text
+    assert s.checks[0].status == "pass"
+    hostile = "<img src=x onerror=alert(1)>"
+    bad = RFMSegments(s.table.assign(segment=s.table["segment"].replace("champions", hostile)), s.grid, 5, s.as_of)
+    page = bad._repr_html_()
+    assert hostile not in page and html.escape(hostile) in page

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import journeylib as jl
-from journeylib.retention import churn
+from journeylib.retention import churn, winback
 from journeylib.core.errors import JourneyDataError, JourneyParameterError
 
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
@@ -177,7 +177,7 @@ def test_winback_rates_recover_planted():
     truth = sim.ground_truth["winback"]
     # the touch goes out 75 days after the last activity, returns come within 30 days of it:
     # an inactivity threshold of 60 days and a 50-day window capture every planted return
-    wb = churn.winback_rates(sim.events, sim.customers, inactive_days=60, within_days=50)
+    wb = winback.winback_rates(sim.events, sim.customers, inactive_days=60, within_days=50)
     s = wb.summary.set_index("touch_channel")
     for ch, p in truth["return_prob"].items():
         n = s.loc[ch, "n"]
@@ -188,7 +188,7 @@ def test_winback_rates_recover_planted():
     share = s.loc["email", "n"] / (s.loc["email", "n"] + s.loc["paid_ads", "n"])
     assert abs(share - truth["channel_share"]["email"]) < 0.05
     # by segment too (customers joined)
-    seg = churn.winback_rates(sim.events, sim.customers, inactive_days=60, within_days=50,
+    seg = winback.winback_rates(sim.events, sim.customers, inactive_days=60, within_days=50,
                               by=("touch_channel", "segment")).summary
     assert seg["n"].sum() == s["n"].sum()
 
@@ -201,7 +201,7 @@ def test_winback_hand_built():
         ("D", 120, "purchase"),                                                              # window not observed
         ("Z", 200, "landing", "search"),
     ])
-    wb = churn.winback_rates(ev, inactive_days=60, within_days=40)
+    wb = winback.winback_rates(ev, inactive_days=60, within_days=40)
     ep = wb.episodes.groupby("customer_id").head(1).set_index("customer_id")  # first episode each
     # observation ends on day 200: D's window (day 120 + 60 + 40 = 220) is not fully observed
     assert wb.n_censored == 1
@@ -230,7 +230,7 @@ def test_wilson_interval_matches_statsmodels():
     from statsmodels.stats.proportion import proportion_confint
 
     k, n = np.array([0, 3, 50, 20]), np.array([7, 40, 50, 1000])
-    lo, hi = churn._wilson(k, n)
+    lo, hi = winback.wilson_interval(k, n)
     ref_lo, ref_hi = proportion_confint(k, n, alpha=0.05, method="wilson")
     np.testing.assert_allclose(lo, ref_lo, atol=1e-12)
     np.testing.assert_allclose(hi, ref_hi, atol=1e-12)
@@ -301,14 +301,14 @@ def test_churn_overview_counts_the_labels():
 
 def test_winback_reading_names_the_best_group():
     sim = jl.simulate_journeys(4000, seed=11)
-    wb = churn.winback_rates(sim.events, inactive_days=60, within_days=50)
+    wb = winback.winback_rates(sim.events, inactive_days=60, within_days=50)
     s = wb.summary.set_index("touch_channel").sort_values("rate", ascending=False)
     # 19 customers came back without a touch, 2 of them: a higher rate than e-mail's, but its
     # interval is wide, and the reading must not crown it
     assert list(s.index[:2]) == ["none", "email"] and s.loc["none", "n"] < 30
     assert f"**none** ({s.loc['none', 'rate']:.1%}" in wb.reading
     assert f"not clearly ahead of **email** ({s.loc['email', 'rate']:.1%}" in wb.reading
-    big = churn.winback_rates(jl.simulate_journeys(8000, seed=11).events, inactive_days=60, within_days=50)
+    big = winback.winback_rates(jl.simulate_journeys(8000, seed=11).events, inactive_days=60, within_days=50)
     b = big.summary.set_index("touch_channel").sort_values("rate", ascending=False)
     assert b.index[0] == "email" and b.loc["email", "ci_low"] > b["rate"].iloc[1]  # planted 12% vs 6%
     assert big.reading.startswith("Win-back: best return rate with **email**") and "not clearly" not in big.reading

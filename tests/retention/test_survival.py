@@ -7,10 +7,12 @@ import pytest
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.datasets import load_rossi, load_waltons
 from lifelines.statistics import logrank_test, multivariate_logrank_test, proportional_hazard_test
+from lifelines.utils import median_survival_times
 
 import journeylib as jl
-from journeylib.core import health
+from journeylib.retention import churn
 from journeylib.retention import survival as sv
+from journeylib.retention import winback
 from journeylib.core.errors import JourneyDataError, JourneyParameterError
 
 # Rossi recidivism data, Cox model with all covariates: Fox (2002), "Cox Proportional-
@@ -24,20 +26,20 @@ ROSSI_PUBLISHED = {"fin": -0.3794, "age": -0.0574, "race": 0.3139, "wexp": -0.14
 def sim8k():
     """8,000 simulated customers (about 2,200 purchasers): tight enough for the planted HRs."""
     sim = jl.simulate_journeys(8000, seed=1)
-    lab = sv.churn_labels(sim.events, sim.customers, start_event="purchase", churn_after=60)
+    lab = churn.churn_labels(sim.events, sim.customers, start_event="purchase", churn_after=60)
     return sim, lab
 
 
 # --------------------------------------------------------------------------- published / lifelines
 def test_cox_rossi_matches_published():
     rossi = load_rossi()
-    res = sv.cox(rossi, list(ROSSI_PUBLISHED), duration_col="week", event_col="arrest", record_health=False)
+    res = sv.cox(rossi, list(ROSSI_PUBLISHED), duration_col="week", event_col="arrest")
     coefs = res.summary.set_index("term")["coef"]
     for name, published in ROSSI_PUBLISHED.items():
         assert coefs[name] == pytest.approx(published, abs=1e-3), name
     assert res.concordance == pytest.approx(0.640, abs=1e-3)  # lifelines docs: Concordance = 0.64
     hr = res.hazard_ratio("fin")
-    lo, hi = res.confidence_interval("fin")
+    lo, hi = res.interval("fin")
     assert lo < hr < hi and hr == pytest.approx(np.exp(-0.3794), abs=1e-3)
     # the Schoenfeld check is lifelines' own test on the same fit
     ref = proportional_hazard_test(CoxPHFitter().fit(rossi, "week", "arrest"), rossi, time_transform="rank")
@@ -59,15 +61,18 @@ def test_km_matches_lifelines_waltons():
     row = km.summary.set_index("group").loc["control"]
     assert row["customers"] == (w["group"] == "control").sum()
     assert row["churned"] == w.loc[w["group"] == "control", "E"].sum()
-    # median CI is lifelines' median of the confidence band
-    assert row["median_ci_low"] <= row["median_days"] <= row["median_ci_high"]
+    # the median's interval (ci_low, ci_high) is lifelines' median of the confidence band
+    assert row["ci_low"] <= row["median_days"] <= row["ci_high"]
+    band = median_survival_times(KaplanMeierFitter().fit(w.loc[w.group == "control", "T"],
+                                                          w.loc[w.group == "control", "E"]).confidence_interval_)
+    assert (row["ci_low"], row["ci_high"]) == (band.iloc[0, 0], band.iloc[0, 1])
 
 
 def test_km_from_counts_equals_row_level(small_sim):
     sim = small_sim
-    lab = sv.churn_labels(sim.events, sim.customers, start_event="purchase")
+    lab = churn.churn_labels(sim.events, sim.customers, start_event="purchase")
     lab["day"] = np.floor(lab["duration"]).astype("int64")
-    cnt = sv.churn_counts(sim.events, sim.customers, by="segment", start_event="purchase")
+    cnt = churn.churn_counts(sim.events, sim.customers, by="segment", start_event="purchase")
     rows = sv.kaplan_meier(lab, duration_col="day", by="segment")
     agg = sv.kaplan_meier(cnt, by="segment", weights_col="n")
     assert len(cnt) < len(lab)
@@ -122,27 +127,27 @@ def test_logrank_matches_lifelines(sim8k):
 # --------------------------------------------------------------------------- planted truth
 def test_cox_recovers_planted_segment_hazard_ratios(sim8k):
     sim, lab = sim8k
-    health.reset()
     res = sv.cox(lab, ["segment"], reference={"segment": "standard"})
     planted = sim.ground_truth["segments"]["churn_hazard_ratio"]
     for seg in ("premium", "budget"):
-        lo, hi = res.confidence_interval(f"segment: {seg}")
+        lo, hi = res.interval(f"segment: {seg}")
         assert lo < planted[seg] < hi, (seg, lo, hi)
         assert hi / lo < 1.6  # tight enough to mean something
-    # PH holds by construction (constant hazards); the check is recorded for the report
+    # PH holds by construction (constant hazards); the check travels with the result
     assert res.ph_ok
-    checks = [c for c in health.checks() if c["name"] == "Cox proportional-hazards assumption"]
-    assert checks and checks[-1]["passed"] and "holds" in checks[-1]["detail"]
+    (check,) = res.checks
+    assert check.name == "Cox proportional-hazards assumption" and check.status == "pass"
+    assert "holds" in check.detail
 
 
 def test_time_varying_loyalty_recovers_planted_and_naive_is_biased(sim8k):
     sim, lab = sim8k
     planted = sim.ground_truth["churn"]["loyalty_hazard_ratio"]
     tv = sv.cox(lab, ["segment"], time_varying={"loyalty": "loyalty_joined_at"}, reference={"segment": "standard"})
-    lo, hi = tv.confidence_interval("loyalty")
+    lo, hi = tv.interval("loyalty")
     assert lo < planted < hi, (lo, hi)
     assert tv.kind == "time-varying"
-    naive = sv.cox(lab, ["segment", "loyalty_member"], reference={"segment": "standard"}, record_health=False)
+    naive = sv.cox(lab, ["segment", "loyalty_member"], reference={"segment": "standard"})
     # immortal time: members had to survive until they joined, so the baseline flag looks far more protective
     assert naive.hazard_ratio("loyalty_member") < lo
     assert naive.hazard_ratio("loyalty_member") < 0.5
@@ -150,7 +155,7 @@ def test_time_varying_loyalty_recovers_planted_and_naive_is_biased(sim8k):
 
 def test_stratified_cox_drops_the_stratum_term(sim8k):
     _, lab = sim8k
-    res = sv.cox(lab, ["loyalty_member"], strata=["segment"], record_health=False)
+    res = sv.cox(lab, ["loyalty_member"], strata=["segment"])
     assert list(res.summary["term"]) == ["loyalty_member"]
     assert res.strata == ("segment",)
 
@@ -182,14 +187,17 @@ def test_bad_inputs():
     with pytest.raises(JourneyDataError, match="missing column"):
         sv.kaplan_meier(df.drop(columns="churned"))
     ok = df.assign(duration=[1.0, 2.0])
-    with pytest.raises(JourneyParameterError, match="alpha"):
-        sv.kaplan_meier(ok, alpha=2)
+    for level in (2, 0, 95, True):
+        with pytest.raises(JourneyParameterError, match="confidence_level"):
+            sv.kaplan_meier(ok, confidence_level=level)
+    with pytest.raises(JourneyParameterError, match="confidence_level"):
+        sv.cox(ok, ["g"], confidence_level=1.5)
     with pytest.raises(JourneyParameterError, match="reference"):
-        sv.cox(ok, ["g"], reference={"g": "zzz"}, record_health=False)
+        sv.cox(ok, ["g"], reference={"g": "zzz"})
     with pytest.raises(JourneyDataError, match="no churn"):
-        sv.cox(ok.assign(churned=False), ["g"], record_health=False)
+        sv.cox(ok.assign(churned=False), ["g"])
     with pytest.raises(JourneyParameterError, match="at least one column"):
-        sv.cox(ok, [], record_health=False)
+        sv.cox(ok, [])
     for horizons in (["x"], [-5], [float("nan")]):
         with pytest.raises(JourneyParameterError, match="horizons"):
             sv.kaplan_meier(ok, horizons=horizons)
@@ -210,7 +218,7 @@ def test_plots_and_repr(sim8k):
         fig, ax = plt.subplots()
         out = draw(ax=ax)
         assert out is ax and ax.get_ylabel().startswith(ylabel) and ax.get_title()
-    res = sv.cox(lab, ["segment"], reference={"segment": "standard"}, record_health=False)
+    res = sv.cox(lab, ["segment"], reference={"segment": "standard"})
     fig, ax = plt.subplots()
     assert res.plot(ax=ax) is ax and ax.get_xscale() == "log" and ax.get_title().endswith("reference: segment = standard")
     assert [t.get_text() for t in ax.get_yticklabels()] == ["segment: premium", "segment: budget"]
@@ -221,7 +229,7 @@ def test_plots_and_repr(sim8k):
 def test_a_switch_column_that_is_not_timestamps_names_the_rows(sim8k):
     _, lab = sim8k
     with pytest.raises(JourneyDataError, match=r"(?s)'segment'.*a timestamp \(the switch time\)"):
-        sv.cox(lab, ["loyalty_member"], time_varying={"member": "segment"}, record_health=False)
+        sv.cox(lab, ["loyalty_member"], time_varying={"member": "segment"})
 
 
 def test_to_start_stop_two_switches_and_day_zero():
@@ -243,17 +251,17 @@ def test_to_start_stop_two_switches_and_day_zero():
 
 def test_cox_on_a_sample_uses_that_many_rows_and_still_covers_the_planted_ratio(sim8k):
     sim, lab = sim8k
-    full = sv.cox(lab, ["segment"], reference={"segment": "standard"}, record_health=False)
+    full = sv.cox(lab, ["segment"], reference={"segment": "standard"})
     half = len(lab) // 2
-    part = sv.cox(lab, ["segment"], reference={"segment": "standard"}, sample=half, seed=1, record_health=False)
+    part = sv.cox(lab, ["segment"], reference={"segment": "standard"}, sample=half, seed=1)
     assert part.n == half and full.n == len(lab)
     planted = sim.ground_truth["segments"]["churn_hazard_ratio"]["premium"]
-    lo, hi = part.confidence_interval("segment: premium")
+    lo, hi = part.interval("segment: premium")
     assert lo < planted < hi
     # half the customers: intervals about sqrt(2) wider on the log scale
-    flo, fhi = full.confidence_interval("segment: premium")
+    flo, fhi = full.interval("segment: premium")
     assert 1.2 < np.log(hi / lo) / np.log(fhi / flo) < 1.7
-    same = sv.cox(lab, ["segment"], reference={"segment": "standard"}, sample=len(lab) + 5, record_health=False)
+    same = sv.cox(lab, ["segment"], reference={"segment": "standard"}, sample=len(lab) + 5)
     assert same.hazard_ratio("segment: premium") == pytest.approx(full.hazard_ratio("segment: premium"))
     with pytest.raises(JourneyParameterError, match="sample"):
         sv.cox(lab, ["segment"], sample=0.5)
@@ -261,20 +269,20 @@ def test_cox_on_a_sample_uses_that_many_rows_and_still_covers_the_planted_ratio(
 
 def test_cox_drops_missing_covariates_only_when_asked_and_says_so(sim8k):
     sim, lab = sim8k
-    lab = lab.merge(sv.first_order_value(sim.events), on="customer_id", how="left")
+    lab = lab.merge(churn.first_order_value(sim.events), on="customer_id", how="left")
     gone = lab.sample(frac=0.1, random_state=3).index  # planted gaps (e.g. orders without a recorded value)
     lab.loc[gone, "first_order_value"] = np.nan
     n_na = len(gone)
     with pytest.raises(JourneyDataError, match="first_order_value"):
-        sv.cox(lab, ["segment", "first_order_value"], record_health=False)
-    res = sv.cox(lab, ["segment", "first_order_value"], missing="drop", record_health=False)
+        sv.cox(lab, ["segment", "first_order_value"])
+    res = sv.cox(lab, ["segment", "first_order_value"], missing="drop")
     assert res.missing == {"first_order_value": n_na}
     assert res.n == res.n_available == len(lab) - n_na
     # the same fit as on the complete rows by hand
-    by_hand = sv.cox(lab.dropna(subset=["first_order_value"]), ["segment", "first_order_value"], record_health=False)
+    by_hand = sv.cox(lab.dropna(subset=["first_order_value"]), ["segment", "first_order_value"])
     assert res.hazard_ratio("first_order_value") == pytest.approx(by_hand.hazard_ratio("first_order_value"))
     assert f"{n_na:,} without first_order_value" in res.note
-    part = sv.cox(lab, ["segment", "first_order_value"], missing="drop", sample=1000, record_health=False)
+    part = sv.cox(lab, ["segment", "first_order_value"], missing="drop", sample=1000)
     assert part.n == 1000 and f"sample of 1,000 of the {len(lab) - n_na:,}" in part.note
     with pytest.raises(JourneyParameterError, match="missing"):
         sv.cox(lab, ["segment"], missing="ignore")
@@ -291,7 +299,7 @@ def test_readings_follow_the_numbers(sim8k):
         assert f"{r['retention_30d']:.0%} after 30 days" in line and f"{r['retention_90d']:.0%} after 90 days" in line
         if np.isfinite(r["median_days"]):
             assert f"about {r['median_days']:.0f} days" in line
-    res = sv.cox(lab, ["segment"], reference={"segment": "standard"}, record_health=False)
+    res = sv.cox(lab, ["segment"], reference={"segment": "standard"})
     # premium churns slower (planted 0.6), budget faster (1.5), both clearly
     assert "segment: premium churns slower" in res.reading and "segment: budget churns faster" in res.reading
     assert "hold across customer age" in res.reading
@@ -318,9 +326,9 @@ def test_membership_effect_is_the_two_cox_fits_and_recovers_the_planted_ratio(si
 def test_against_truth_on_simulated_data(sim8k):
     sim, lab = sim8k
     truth = sim.ground_truth
-    res = sv.cox(lab, ["segment"], reference={"segment": "standard"}, record_health=False)
+    res = sv.cox(lab, ["segment"], reference={"segment": "standard"})
     eff = sv.membership_effect(lab, "loyalty_joined_at", ["segment"], reference={"segment": "standard"})
-    wb = sv.winback_rates(sim.events, sim.customers, inactive_days=60, within_days=50)
+    wb = winback.winback_rates(sim.events, sim.customers, inactive_days=60, within_days=50)
     check = sv.against_truth(truth, cox=res, membership=eff, winback=wb).set_index("quantity")
     assert check.loc["churn hazard ratio, premium vs standard", "planted"] == 0.6
     assert check.loc["churn hazard ratio, budget vs standard", "estimate"] == pytest.approx(
@@ -331,7 +339,7 @@ def test_against_truth_on_simulated_data(sim8k):
         row = check.loc[f"win-back return rate, {ch}"]
         assert row["planted"] == p and row["estimate"] == pytest.approx(wb.rate(touch_channel=ch))
     # against another reference level the planted ratio is relative to it
-    other = sv.cox(lab, ["segment"], reference={"segment": "premium"}, record_health=False)
+    other = sv.cox(lab, ["segment"], reference={"segment": "premium"})
     rel = sv.against_truth(truth, cox=other).set_index("quantity")
     with pytest.raises(JourneyParameterError, match=r"truth: .*\['segments'\]"):
         sv.against_truth({}, cox=other)

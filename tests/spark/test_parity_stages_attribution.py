@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import journeylib as jl
+from journeylib.core.time import observation_end
 from journeylib.journeys import attribution, overview, paths, stages
 from journeylib.core.schema import OUTBOUND_EVENTS
 
@@ -140,7 +141,7 @@ def test_expressions_and_observation_end(on_each, same):
         r = rows.group_by("label").aggregate(n=rows.count(), conv=rows._conv.sum(), rev=rows._rev.sum(),
                                              journeys=rows.journey.max()).to_pandas()
         pt = paths.path_table_expr(ds.events).to_pandas()
-        return r, pt, paths.observation_end_of(ds.events)
+        return r, pt, observation_end(ds.events)
 
     (ra, pa, oa), (rb, pb, ob) = on_each(agg)
     same(ra, rb, sort_by=["label"], what="touch rows per label")

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import journeylib as jl
-from journeylib.retention import churn
+from journeylib.retention import churn, winback
 from journeylib.retention import survival as sv
 
 pytestmark = pytest.mark.spark
@@ -82,7 +82,7 @@ def test_churn_counts_identical(on_each, labels, same):
 
 def test_winback_episodes_and_rates_identical(on_each, same):
     def run(ds):
-        return churn.winback_rates(ds.events, ds.customers, inactive_days=60, within_days=50,
+        return winback.winback_rates(ds.events, ds.customers, inactive_days=60, within_days=50,
                                    by=("touch_channel", "segment"))
 
     a, b = on_each(run)
@@ -176,10 +176,9 @@ def test_cox_identical(on_each, same):
         fov = churn.first_order_value(ds.events)
         lab = lab.merge(fov, on="customer_id", how="left")
         lab["log_first_order"] = np.log1p(lab["first_order_value"].fillna(0.0))
-        base = sv.cox(lab, ["segment", "log_first_order"], reference={"segment": "standard"},
-                      record_health=False)
+        base = sv.cox(lab, ["segment", "log_first_order"], reference={"segment": "standard"})
         tv = sv.cox(lab, ["segment"], time_varying={"loyalty": "loyalty_joined_at"},
-                    reference={"segment": "standard"}, record_health=False)
+                    reference={"segment": "standard"})
         long = sv.to_start_stop(lab[["customer_id", "start", "duration", "churned", "loyalty_joined_at"]],
                                 {"loyalty": "loyalty_joined_at"})
         return base, tv, long
@@ -210,7 +209,7 @@ def test_spark_session_time_zone_does_not_matter(spark_con, datasets, labels, sa
         jl.connect(spark_con)
         session.conf.set("spark.sql.session.timeZone", "America/New_York")  # DST on March 9 / Nov 2
         lab = churn.churn_labels(ds.events, **LABEL_CASES["purchase_start"])
-        wb = churn.winback_rates(ds.events, inactive_days=60, within_days=50)
+        wb = winback.winback_rates(ds.events, inactive_days=60, within_days=50)
         vs = ex.variant_stats(ds.assignments, ds.events)
     finally:
         session.conf.set("spark.sql.session.timeZone", before)
@@ -218,7 +217,7 @@ def test_spark_session_time_zone_does_not_matter(spark_con, datasets, labels, sa
     ref_lab = labels["purchase_start"][0]
     same(lab, ref_lab[list(lab.columns)], sort_by=["customer_id"], what="labels, New York session")
     duck = datasets["duckdb"]
-    ref = churn.winback_rates(duck.events, inactive_days=60, within_days=50)
+    ref = winback.winback_rates(duck.events, inactive_days=60, within_days=50)
     same(wb.episodes, ref.episodes, sort_by=["customer_id", "last_active"], what="win-back, New York session")
     ref_vs = ex.variant_stats(duck.assignments, duck.events)
     same(vs, ref_vs, sort_by=["experiment", "variant", "entry_day", "metric"], what="variant_stats, New York session")

@@ -1,0 +1,155 @@
+"""All drawing of the experiments family: forest plot, cumulative lift, sequential test, SRM, CUPED, posterior.
+
+Result classes only delegate here (``ABResult.plot`` -> :func:`plot_forest`, ...). Every
+function takes the result first, draws on ``ax`` (or the current Axes) and returns it;
+none calls ``plt.show()``.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["plot_forest", "plot_cumulative", "plot_sequential", "plot_srm", "plot_cuped", "plot_posterior"]
+
+
+def _axes(ax):
+    """``ax``, or the current Axes (matplotlib is imported on first drawing, not with the package)."""
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        ax = plt.gca()
+    return ax
+
+
+def plot_forest(results: Any, ax=None, *, experiment: str | None = None):
+    """Relative lift with its confidence interval, one row per comparison.
+
+    ``results``: a ``Readout``, one ``ABResult`` or a sequence of them; ``experiment``
+    keeps one experiment. Green: the whole interval above zero; red: below; grey: zero
+    is a plausible value.
+    """
+    ax = _axes(ax)
+    if hasattr(results, "results"):
+        results = results.results
+    elif not isinstance(results, (list, tuple)):
+        results = [results]
+    results = [r for r in results if experiment is None or r.experiment == experiment]
+    if not results:
+        ax.set_title("no comparisons")
+        return ax
+    labels, y = [], np.arange(len(results))[::-1]
+    for yi, r in zip(y, results):
+        seg = f" [{r.segment}]" if r.segment is not None else ""
+        labels.append(f"{r.experiment}{seg} | {r.metric} | {r.variant}")
+        lo, hi = r.rel_ci_low, r.rel_ci_high
+        color = "tab:green" if lo > 0 else ("tab:red" if hi < 0 else "tab:grey")
+        ax.errorbar(r.rel_lift * 100, yi, xerr=[[max(r.rel_lift - lo, 0) * 100], [max(hi - r.rel_lift, 0) * 100]]
+                    if np.isfinite(lo) and np.isfinite(hi) else None, fmt="o", color=color, capsize=3)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize="small")
+    level = results[0].confidence_level
+    ax.set_xlabel(f"relative lift vs control (%), {level:.0%} CI (unadjusted)")
+    ax.set_title("Lift by experiment, metric and variant")
+    return ax
+
+
+def plot_cumulative(result: Any, ax=None):
+    """Cumulative relative lift of one ``ABResult`` over entry days, with the fixed-horizon CI."""
+    ax = _axes(ax)
+    r = result
+    lk = r.looks
+    ax.fill_between(lk["look"], lk["rel_ci_low"] * 100, lk["rel_ci_high"] * 100, alpha=0.25,
+                    label=f"{r.confidence_level:.0%} CI (fixed horizon)")
+    ax.plot(lk["look"], lk["rel_lift"] * 100, marker="o", ms=3, label="cumulative relative lift")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xlabel("users entered up to (entry day)")
+    ax.set_ylabel("relative lift (%)")
+    ax.set_title(f"{r.experiment} / {r.metric}: {r.variant} vs {r.control}, cumulative")
+    import matplotlib.dates as mdates
+
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    for lbl in ax.get_xticklabels():
+        lbl.set_rotation(30)
+        lbl.set_ha("right")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_sequential(result: Any, ax=None, *, xlabel: str = "look", unit: str = ""):
+    """Estimate over looks with the always-valid confidence sequence and the fixed-horizon CI.
+
+    ``result``: a ``SequentialResult`` (or anything with ``looks``, ``alpha`` and ``pvalue``).
+    """
+    ax = _axes(ax)
+    lk = result.looks
+    x = lk["look"]
+    # y range: the fixed-horizon intervals widened by half; the sequence is clipped to it
+    # (before the first valid look it is infinite)
+    has_ci = "ci_low" in lk
+    lo, hi = (np.nanmin(lk["ci_low"]), np.nanmax(lk["ci_high"])) if has_ci else (np.nan, np.nan)
+    if not has_ci or not np.isfinite([lo, hi]).all():
+        lo, hi = np.nanmin(lk["estimate"] - 4 * lk["se"]), np.nanmax(lk["estimate"] + 4 * lk["se"])
+    pad = 0.5 * (hi - lo)
+    ax.fill_between(x, lk["seq_ci_low"].clip(lower=lo - pad), lk["seq_ci_high"].clip(upper=hi + pad),
+                    alpha=0.25, label=f"{1 - result.alpha:.0%} confidence sequence (valid at every look)")
+    ax.set_ylim(lo - pad, hi + pad)
+    if has_ci:
+        ax.plot(x, lk["ci_low"], ls=":", color="grey", label="fixed-horizon CI (valid only at the planned end)")
+        ax.plot(x, lk["ci_high"], ls=":", color="grey")
+    ax.plot(x, lk["estimate"], marker="o", ms=3, label="estimate")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"difference variant - control{f' ({unit})' if unit else ''}")
+    ax.set_title(f"Sequential test: always-valid p = {result.pvalue:.3g}")
+    ax.legend(fontsize="small", loc="best")
+    return ax
+
+
+def plot_srm(result: Any, ax=None):
+    """Observed vs planned share of users per variant (an ``SRMResult``)."""
+    ax = _axes(ax)
+    total = sum(result.observed)
+    x = np.arange(len(result.variants))
+    ax.bar(x - 0.2, [o / total * 100 for o in result.observed], width=0.4, label="observed")
+    ax.bar(x + 0.2, [s * 100 for s in result.planned_share], width=0.4, color="lightgrey", label="planned")
+    ax.set_xticks(x)
+    ax.set_xticklabels(list(result.variants))
+    ax.set_ylabel("share of users (%)")
+    ax.set_xlabel("variant")
+    ax.set_title(f"{result.experiment or 'split'}: chi-square p = {result.pvalue:.3g}")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_cuped(result: Any, ax=None, *, arms: Sequence[str] | None = None):
+    """Per-user variance per arm before and after the CUPED adjustment (a ``CupedAdjustment``)."""
+    ax = _axes(ax)
+    raw, adj = np.atleast_1d(result.raw_var), np.atleast_1d(result.var)
+    names = list(arms) if arms is not None else [f"arm {i}" for i in range(len(raw))]
+    x = np.arange(len(raw))
+    ax.bar(x - 0.2, raw, width=0.4, color="lightgrey", label="before CUPED")
+    ax.bar(x + 0.2, adj, width=0.4, label="after CUPED")
+    ax.set_xticks(x)
+    ax.set_xticklabels(names)
+    ax.set_ylabel("per-user variance (metric units squared)")
+    ax.set_title(f"CUPED removes {result.variance_reduction:.0%} of the variance")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_posterior(result: Any, ax=None):
+    """Posterior relative lift with its credible interval and the chance to beat control (a Bayesian result)."""
+    ax = _axes(ax)
+    est, lo, hi = (np.atleast_1d(np.asarray(v, dtype=float)) * 100
+                   for v in (result.rel_lift, result.rel_ci_low, result.rel_ci_high))
+    ctb = np.atleast_1d(np.asarray(result.chance_to_beat, dtype=float))
+    y = np.arange(len(est))[::-1]
+    ax.errorbar(est, y, xerr=[np.maximum(est - lo, 0), np.maximum(hi - est, 0)], fmt="o", capsize=3)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels([f"chance to beat {c:.1%}" for c in ctb], fontsize="small")
+    ax.set_xlabel(f"relative lift vs control (%), {result.confidence_level:.0%} credible interval")
+    ax.set_title("Posterior lift")
+    return ax

@@ -1,0 +1,89 @@
+"""Helpers shared by the journeys modules: the event table, stage lists, durations, result HTML.
+
+Stages, paths and attribution all read the canonical event log and take durations
+in days; these are the one definition of how they check them. Time itself (epoch
+microseconds, the observation end) lives in :mod:`journeylib.core.time`.
+"""
+from __future__ import annotations
+
+import html
+from typing import Any, Sequence
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from ..core import engine
+from ..core.errors import JourneyDataError, JourneyParameterError
+from ..core.schema import OUTBOUND_EVENTS
+from ..core.time import DAY_SECONDS
+
+__all__ = ["events_table", "drop_outbound", "check_stages", "window_seconds", "findings_html", "wilson_interval"]
+
+
+def events_table(events: Any, required: Sequence[str] = ("customer_id", "ts", "stage")) -> ibis.Table:
+    """The event log as an Ibis table, with the ``required`` columns (else :class:`JourneyDataError`)."""
+    t = engine.to_table(events)
+    missing = [c for c in required if c not in t.columns]
+    if missing:
+        raise JourneyDataError(
+            f"events: missing column(s) {missing}; expected the canonical event columns "
+            f"{list(required)} (load the file with journeylib.load_events)"
+        )
+    return t
+
+
+def drop_outbound(t: ibis.Table) -> ibis.Table:
+    """The events a customer did (outbound sends such as win-back emails left out)."""
+    if "event" in t.columns and OUTBOUND_EVENTS:
+        return t.filter(~t.event.isin(list(OUTBOUND_EVENTS)))
+    return t
+
+
+def check_stages(stages: Sequence[str] | str, name: str = "stages") -> tuple[str, ...]:
+    """Stage names in journey order: at least two, unique (one comma-separated string is split)."""
+    if isinstance(stages, str):
+        stages = [s.strip() for s in stages.split(",") if s.strip()]
+    stages = tuple(stages)
+    if len(stages) < 2:
+        raise JourneyParameterError(f"{name}: expected at least two stage names in journey order, got {list(stages)}")
+    if len(set(stages)) != len(stages):
+        raise JourneyParameterError(f"{name}: stage names must be unique, got {list(stages)}")
+    return stages
+
+
+def window_seconds(window: Any, name: str = "window") -> float | None:
+    """A duration in seconds from ``None`` | days as a number | ``pd.Timedelta`` | a string like ``"30D"``."""
+    if window is None:
+        return None
+    if isinstance(window, (int, float, np.integer, np.floating)) and not isinstance(window, bool):
+        secs = float(window) * DAY_SECONDS
+    else:
+        try:
+            secs = pd.Timedelta(window).total_seconds()
+        except (ValueError, TypeError) as exc:
+            raise JourneyParameterError(
+                f"{name}: expected a number of days, a pandas Timedelta or a string like '30D', got {window!r}"
+            ) from exc
+    if not np.isfinite(secs) or secs <= 0:
+        raise JourneyParameterError(f"{name}: expected a positive duration, got {window!r}")
+    return secs
+
+
+def wilson_interval(k: float, n: float, confidence_level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``k / n`` (``nan`` when ``n`` is 0)."""
+    if not n:
+        return float("nan"), float("nan")
+    from statsmodels.stats.proportion import proportion_confint
+
+    lo, hi = proportion_confint(k, n, alpha=1 - confidence_level, method="wilson")
+    return float(lo), float(hi)
+
+
+def findings_html(result: Any) -> str:
+    """The findings and the checks that did not pass, as escaped HTML paragraphs."""
+    parts = [f"<p>{html.escape(str(f))}</p>" for f in result.findings]
+    parts += [f"<p><b>{html.escape(c.status)}:</b> {html.escape(c.name)}"
+              f"{' — ' + html.escape(c.detail) if c.detail else ''}</p>"
+              for c in result.checks if c.status != "pass"]
+    return "".join(parts)

@@ -1,0 +1,248 @@
+"""All drawing of the loyalty family: cohort triangles and curves, repeat purchase, RFM, CLV, the programme effect.
+
+Each function takes a result (or the frame it names) and an optional Axes, draws on
+it (or on the current Axes) and returns it; nothing here computes a statistic or
+calls ``plt.show()``. The result classes' ``plot`` methods delegate here.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator, NullLocator, PercentFormatter
+
+from ..core.errors import JourneyParameterError
+
+__all__ = ["plot_cohort_heatmap", "plot_cohort_curves", "plot_repeat_rate", "plot_purchase_gaps",
+           "plot_time_to_second", "plot_rfm_grid", "plot_rfm_segments", "plot_clv_distribution",
+           "plot_calibration", "plot_fit_parameters", "plot_loyalty_effect", "plot_loyalty_rates"]
+
+PERIOD_NAMES = {"W": "week", "M": "month", "Q": "quarter"}
+UNIT_NAMES = {"D": "days", "W": "weeks", "M": "months"}
+
+
+def _axes(ax: Axes | None) -> Axes:
+    return plt.gca() if ax is None else ax
+
+
+# --------------------------------------------------------------------------- cohorts
+
+def plot_cohort_heatmap(cohorts: Any, ax: Axes | None = None, *, kind: str = "retention",
+                        annotate: bool | None = None) -> Axes:
+    """Heat map of a :class:`~journeylib.loyalty.cohorts.CohortTable` triangle; blank = not observable yet.
+
+    ``kind``: ``"retention"`` (share of the cohort active), ``"revenue"`` (revenue per
+    customer in the period) or ``"cumulative"`` (cumulative revenue per customer).
+    ``annotate``: write the values in the cells (default: when at most 20 x 20).
+    """
+    import seaborn as sns
+
+    data = {"retention": cohorts.retention, "revenue": cohorts.revenue, "cumulative": cohorts.cumulative_revenue}
+    if kind not in data:
+        raise JourneyParameterError(f"kind={kind!r}; expected one of {list(data)}")
+    ax = _axes(ax)
+    d = data[kind]
+    if annotate is None:
+        annotate = d.shape[0] <= 20 and d.shape[1] <= 20
+    fmt = ".0%" if kind == "retention" else ".0f"
+    label = {"retention": "share of cohort active", "revenue": "revenue per customer in period",
+             "cumulative": "cumulative revenue per customer"}[kind]
+    sns.heatmap(d, ax=ax, cmap="viridis", annot=annotate, fmt=fmt, annot_kws={"fontsize": 7},
+                cbar_kws={"label": label}, mask=d.isna())
+    unit = PERIOD_NAMES[cohorts.period]
+    ax.set(xlabel=f"{unit}s since acquisition",
+           ylabel=f"acquisition cohort ({unit} of {cohorts.cohort_by.replace('_', ' ')})",
+           title=f"Cohort {kind} triangle (blank = not observable yet)")
+    ax.tick_params(axis="y", labelrotation=0)
+    step = max(1, d.shape[0] // 25)
+    ax.set_yticks(np.arange(0, d.shape[0], step) + 0.5, d.index[::step])
+    return ax
+
+
+def plot_cohort_curves(cohorts: Any, ax: Axes | None = None, *, max_cohorts: int = 12) -> Axes:
+    """Retention curve of each cohort (the latest ``max_cohorts``) and the size-weighted average."""
+    ax = _axes(ax)
+    ret = cohorts.retention.iloc[-max_cohorts:]
+    cmap = plt.get_cmap("viridis")
+    for i, (cohort, row) in enumerate(ret.iterrows()):
+        ax.plot(row.index, row.to_numpy(), color=cmap(i / max(1, len(ret) - 1)), lw=1, alpha=0.7, label=cohort)
+    avg = cohorts.average_retention()
+    ax.plot(avg["period"], avg["retention"], color="black", lw=2.5, label="weighted average")
+    unit = PERIOD_NAMES[cohorts.period]
+    ax.set(xlabel=f"{unit}s since acquisition", ylabel="share of cohort active",
+           title="Retention curves by acquisition cohort", ylim=(0, 1.05))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole periods, not "2.5 months"
+    ax.legend(fontsize=7, ncol=2, title=f"cohort (latest {len(ret)})")
+    return ax
+
+
+# --------------------------------------------------------------------------- repeat purchase
+
+def plot_repeat_rate(repeat: Any, ax: Axes | None = None) -> Axes:
+    """Repeat rate within the window by group, with the Wilson intervals (``ci_low``, ``ci_high``)."""
+    ax = _axes(ax)
+    d = repeat.by_group
+    x = np.arange(len(d))
+    ax.bar(x, d["repeat_rate"], color="#4c72b0")
+    err = [(d["repeat_rate"] - d["ci_low"]).clip(lower=0), (d["ci_high"] - d["repeat_rate"]).clip(lower=0)]
+    ax.errorbar(x, d["repeat_rate"], yerr=err, fmt="none", color="black", capsize=3)
+    step = max(1, int(np.ceil(len(d) / 24)))  # at most ~24 readable labels
+    ax.set_xticks(x[::step], d[repeat.by].astype(str).iloc[::step], rotation=45 if len(d) > 6 else 0,
+                  ha="right" if len(d) > 6 else "center")
+    ax.set(xlabel=repeat.by.replace("_", " "),
+           ylabel=f"share with a 2nd order within {repeat.within_days} days",
+           title=f"Repeat purchase rate by {repeat.by.replace('_', ' ')}")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    return ax
+
+
+def plot_purchase_gaps(repeat: Any, ax: Axes | None = None, *, max_days: int = 365) -> Axes:
+    """Histogram of days between consecutive purchase days, up to the 99th percentile (at most ``max_days``)."""
+    ax = _axes(ax)
+    g = repeat.gaps.set_index("gap_days")["count"]
+    g = g[g.index <= max_days]
+    if len(g):  # one filled step per day: 1-day bars over months of axis are thinner than a pixel
+        g = g.reindex(range(int(g.index.max()) + 1), fill_value=0)
+        ax.fill_between(g.index, g.to_numpy(), step="mid", color="#55a868", lw=0)
+        c = g.cumsum()
+        ax.set_xlim(-0.5, g.index[c >= 0.99 * c.iloc[-1]][0] + 0.5)
+    median = repeat.median_gap_days
+    ax.axvline(median, color="black", ls="--", label=f"median {median:.0f} days")
+    ax.set(xlabel="days between consecutive purchases (99% of gaps shown)", ylabel="number of gaps",
+           title="Inter-purchase time distribution")
+    ax.legend()
+    return ax
+
+
+def plot_time_to_second(repeat: Any, ax: Axes | None = None) -> Axes:
+    """Kaplan-Meier share of customers with a second order by days since the first, with its interval."""
+    ax = _axes(ax)
+    d = repeat.time_to_second
+    ax.step(d["days"], d["share_with_second_order"], where="post", color="#c44e52")
+    ax.fill_between(d["days"], d["ci_low"], d["ci_high"], step="post", alpha=0.25, color="#c44e52")
+    ax.set(xlabel="days since first purchase", ylabel="share with a second order",
+           title="Time to second order (Kaplan-Meier)")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    return ax
+
+
+# --------------------------------------------------------------------------- RFM
+
+def plot_rfm_grid(segments: Any, ax: Axes | None = None) -> Axes:
+    """R x F grid of an :class:`~journeylib.loyalty.rfm.RFMSegments`: customers per cell, coloured by mean revenue."""
+    import seaborn as sns
+
+    ax = _axes(ax)
+    counts = segments.grid.pivot(index="R", columns="F", values="customers").sort_index(ascending=False)
+    value = segments.grid.pivot(index="R", columns="F", values="mean_monetary").sort_index(ascending=False)
+    sns.heatmap(value, annot=counts, fmt=",.0f", cmap="YlGnBu", ax=ax,
+                cbar_kws={"label": "mean revenue per customer (revenue units)"})
+    ax.set(xlabel="F score (1 = fewest orders)", ylabel="R score (5 = most recent)",
+           title=f"RFM grid at {segments.as_of[:10]}: customers per cell")
+    ax.tick_params(axis="y", labelrotation=0)
+    return ax
+
+
+def plot_rfm_segments(segments: Any, ax: Axes | None = None) -> Axes:
+    """Horizontal bars: share of customers and share of revenue per named segment."""
+    ax = _axes(ax)
+    d = segments.table.iloc[::-1]
+    y = np.arange(len(d))
+    ax.barh(y - 0.2, d["share_customers"], height=0.4, label="share of customers", color="#4c72b0")
+    ax.barh(y + 0.2, d["share_revenue"], height=0.4, label="share of revenue", color="#dd8452")
+    ax.set_yticks(y, d["segment"])
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set(xlabel="share of all customers / of all revenue (%)", title="RFM segments: size and value")
+    ax.legend()
+    return ax
+
+
+# --------------------------------------------------------------------------- CLV
+
+def plot_clv_distribution(boot: Any, ax: Axes | None = None) -> Axes:
+    """Histogram of per-customer CLV with the mean and its bootstrap interval."""
+    ax = _axes(ax)
+    v = boot.per_customer["clv"]
+    ax.hist(v.clip(upper=v.quantile(0.99)), bins=50, color="#4c72b0")
+    est, lo, hi = (x / len(v) for x in boot.total)
+    ax.axvline(est, color="black", lw=1.5, label=f"mean {est:,.1f}")
+    ax.axvspan(lo, hi, color="orange", alpha=0.3, label=f"{boot.confidence_level:.0%} CI {lo:,.1f}-{hi:,.1f}")
+    ax.set(xlabel="CLV per customer (revenue units, top 1% clipped)", ylabel="customers",
+           title="Distribution of customer lifetime value")
+    ax.legend()
+    return ax
+
+
+def plot_calibration(check: Any, ax: Axes | None = None) -> Axes:
+    """Mean actual vs predicted holdout purchases per calibration-period frequency."""
+    ax = _axes(ax)
+    table = check.table
+    lab = table["frequency_bucket"].astype(str)
+    xs = np.arange(len(lab))
+    ax.plot(xs, table["actual"], "o-", label="actual", color="#4c72b0")
+    ax.plot(xs, table["predicted"], "s--", label="BG/NBD predicted", color="#dd8452")
+    ax.set_xticks(xs, lab)
+    unit = UNIT_NAMES.get(check.time_unit, check.time_unit)
+    ax.set(xlabel="repeat purchases in calibration period",
+           ylabel=f"mean purchases in holdout ({check.duration:.3g} {unit})",
+           title="Calibration vs holdout: conditional expectations")
+    ax.legend()
+    return ax
+
+
+def plot_fit_parameters(fit: Any, ax: Axes | None = None) -> Axes:
+    """Estimates of a :class:`~journeylib.loyalty.clv.FitResult` with their 95% intervals (log scale)."""
+    ax = _axes(ax)
+    d = fit.summary.iloc[::-1].reset_index(drop=True)
+    y = np.arange(len(d))
+    err = np.vstack([(d["estimate"] - d["ci_low"]).fillna(0).clip(lower=0),
+                     (d["ci_high"] - d["estimate"]).fillna(0).clip(lower=0)])
+    ax.errorbar(d["estimate"], y, xerr=err, fmt="o", color="#4c72b0", capsize=3)
+    ax.set_yticks(y, d["parameter"])
+    ax.set_xscale("log")
+    ax.set(xlabel="parameter value (log scale; 95% CI)", ylabel="parameter",
+           title=f"{fit.model} fit on {fit.n:,} customers")
+    return ax
+
+
+# --------------------------------------------------------------------------- loyalty programme
+
+def plot_loyalty_effect(effect: Any, ax: Axes | None = None) -> Axes:
+    """Forest plot of a :class:`~journeylib.loyalty.programme.LoyaltyEffect`: naive vs adjusted, no-effect line."""
+    ax = _axes(ax)
+    t = effect.table.iloc[::-1].reset_index(drop=True)
+    colors = {"naive": "#c44e52", "adjusted": "#4c72b0", "within members only": "#8c8c8c"}
+    for i, r in t.iterrows():
+        c = colors.get(r["method"], "#55a868")
+        ax.errorbar(r["estimate"], i, xerr=[[r["estimate"] - r["ci_low"]], [r["ci_high"] - r["estimate"]]],
+                    fmt="o", color=c, capsize=3)
+    ax.axvline(1.0, color="black", lw=1, ls="--")
+    ax.set_yticks(range(len(t)), [f"{o} ({s}): {m}" for o, s, m in zip(t["outcome"], t["scale"], t["method"])])
+    ax.set_xscale("log")
+    lo, hi = float(t["ci_low"].min()), float(t["ci_high"].max())
+    ticks = [v for v in (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.25, 1.5, 2, 3, 5, 10) if lo / 1.3 <= v <= hi * 1.3]
+    ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set(xlabel="ratio, members vs counterfactual (log scale; 1 = no effect)",
+           title="Loyalty programme effect: naive vs adjusted (95% CI)")
+    return ax
+
+
+def plot_loyalty_rates(effect: Any, ax: Axes | None = None) -> Axes:
+    """Repeat purchases per 30 days in the pre and post windows, members vs matched controls."""
+    ax = _axes(ax)
+    w = effect.windows
+    g = w.groupby("member").agg(pre=("n_pre", "sum"), e1=("e_pre", "sum"), post=("n_post", "sum"),
+                                e2=("e_post", "sum"))
+    for member, r in g.iterrows():
+        lab = "members (join date)" if member else "matched non-members (same windows)"
+        ax.plot([0, 1], [30 * r["pre"] / r["e1"], 30 * r["post"] / r["e2"]], "o-", lw=2, label=lab,
+                color="#4c72b0" if member else "#8c8c8c")
+    ax.set_xticks([0, 1], [f"{effect.window_days} days before join", f"{effect.window_days} days after"])
+    ax.set(ylabel="repeat purchases per customer per 30 days", title="Purchase rate around the join date",
+           xlim=(-0.3, 1.3))
+    ax.legend()
+    return ax

@@ -1,0 +1,257 @@
+"""Win-back and reactivation: of customers inactive for a while, how many come back.
+
+Engine half and result. Activity is the activity of the churn definition
+(:func:`journeylib.retention.churn.activity_expr`: every event but the company's own
+outbound touches); an *episode* starts when a customer has been inactive for
+``inactive_days`` and ends with a return if their next activity comes within
+``within_days`` of that moment. Drawing lives in :mod:`journeylib.retention.plots`.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import ibis
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..core import engine
+from ..core.display import html_table
+from ..core.errors import JourneyParameterError
+from ..core.result import Check, Finding, Result, truth_table
+from ..core.schema import OUTBOUND_EVENTS, PURCHASE_EVENT
+from ..core.time import DAY_US, epoch_us, from_epoch_us, to_epoch_us
+from ..core.time import observation_end as observation_end_of
+from . import plots
+from .churn import activity_expr, check_days, customer_table, require_columns
+
+__all__ = ["WinbackResult", "winback_rates", "wilson_interval"]
+
+
+@dataclass(frozen=True)
+class WinbackResult(Result):
+    """Share of inactive customers who come back, by group.
+
+    ``episodes`` holds one row per inactivity episode with full follow-up; ``summary``
+    one row per group with ``n``, ``returned``, ``rate`` and a Wilson interval
+    ``ci_low``, ``ci_high`` at ``confidence_level``.
+    """
+
+    episodes: pd.DataFrame = field(repr=False)
+    inactive_days: float
+    within_days: float
+    by: tuple[str, ...]
+    n_censored: int
+    confidence_level: float = 0.95
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return _rate_table(self.episodes, list(self.by), self.confidence_level)
+
+    def rate(self, **where: Any) -> float:
+        """Return rate of the episodes matching ``column=value`` filters."""
+        ep = self.episodes
+        for k, v in where.items():
+            ep = ep[ep[k] == v]
+        return float(ep["returned"].mean()) if len(ep) else float("nan")
+
+    def _name(self, row: Mapping[str, Any]) -> str:
+        return " / ".join(str(row[c]) for c in self.by) if self.by else "all"
+
+    def _ranked(self) -> pd.DataFrame:
+        return self.summary.sort_values("rate", ascending=False, kind="stable")
+
+    @property
+    def reading(self) -> str:
+        """Plain words: the group with the best return rate, and whether it is clearly ahead of the next."""
+        s = self._ranked()
+        if s.empty:
+            return f"Win-back: no customer was inactive {self.inactive_days:g}+ days with full follow-up."
+        level = f"{self.confidence_level:.0%} CI"
+        best = s.iloc[0]
+        text = (f"Win-back: best return rate with **{self._name(best)}** ({best['rate']:.1%}, {level} "
+                f"{best['ci_low']:.1%} to {best['ci_high']:.1%}, {best['n']:,} customers) among customers inactive "
+                f"{self.inactive_days:g}+ days")
+        if len(s) > 1 and s.iloc[1]["rate"] >= best["ci_low"]:
+            nxt = s.iloc[1]
+            text += (f", not clearly ahead of **{self._name(nxt)}** ({nxt['rate']:.1%}, {level} {nxt['ci_low']:.1%} "
+                     f"to {nxt['ci_high']:.1%}): the intervals overlap")
+        return text + "."
+
+    def _where(self, row: Mapping[str, Any]) -> str:
+        name = self._name(row)
+        if self.by == ("touch_channel",):
+            return "without a win-back touch" if name == "none" else f"after a win-back touch by {name}"
+        return f"in {name}"
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """The best return rate with its interval and, if its lead is not clear, the runner-up."""
+        s = self._ranked()
+        if s.empty:
+            return (Finding(f"No customer was inactive for {self.inactive_days:g} days or more with a complete "
+                            f"{self.within_days:g}-day follow-up, so no return rate can be measured."),)
+        best = s.iloc[0]
+        clear = len(s) < 2 or s.iloc[1]["rate"] < best["ci_low"]
+        lead = ", the best return rate" if len(s) > 1 else ""
+        text = (f"Of {best['n']:,} customers inactive for {self.inactive_days:g} days {self._where(best)}, "
+                f"{best['rate']:.1%} came back within {self.within_days:g} days ({best['ci_low']:.1%} to "
+                f"{best['ci_high']:.1%}){lead}.")
+        action = ""
+        if len(s) > 1 and clear and self.by == ("touch_channel",) and self._name(best) != "none":
+            action = f"Send win-back touches by {self._name(best)} first."
+        out = [Finding(text, float(best["rate"]), float(best["ci_low"]), float(best["ci_high"]), action)]
+        if not clear:
+            nxt = s.iloc[1]
+            out.append(Finding(
+                f"That is not clearly ahead of the {nxt['n']:,} customers {self._where(nxt)}: {nxt['rate']:.1%} "
+                f"came back ({nxt['ci_low']:.1%} to {nxt['ci_high']:.1%}); the intervals overlap.",
+                float(nxt["rate"]), float(nxt["ci_low"]), float(nxt["ci_high"]),
+                "Collect more episodes before choosing between them."))
+        return tuple(out)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        return ()
+
+    def plot(self, ax=None):
+        """Bar chart of the return rate per group with its intervals."""
+        return plots.plot_winback(self, ax=ax)
+
+    def against_truth(self, truth: Mapping[str, Any]) -> pd.DataFrame:
+        """Planted vs estimated return rate per touch channel (``by`` must be ``("touch_channel",)``).
+
+        Returns :func:`journeylib.core.result.truth_table` rows ``win-back return rate, <channel>``.
+        """
+        if "winback" not in (truth or {}):
+            raise JourneyParameterError(f"truth: expected a simulator's ground truth with the parts ['winback']; "
+                                        f"got {sorted(truth or {})}")
+        rows = []
+        if self.by == ("touch_channel",):
+            s = self.summary.set_index("touch_channel")
+            for ch, p in truth["winback"]["return_prob"].items():
+                if ch in s.index:
+                    rows.append((f"win-back return rate, {ch}", p,
+                                  *(float(v) for v in s.loc[ch, ["rate", "ci_low", "ci_high"]])))
+        return truth_table(rows)
+
+    def __repr__(self) -> str:
+        return (f"WinbackResult(inactive_days={self.inactive_days:g}, within_days={self.within_days:g}, "
+                f"episodes={len(self.episodes):,}, censored={self.n_censored:,})\n{self.summary.to_string(index=False)}")
+
+    def _repr_html_(self) -> str:
+        head = html.escape(f"Win-back after {self.inactive_days:g} days inactive, return within "
+                           f"{self.within_days:g} days ({self.n_censored:,} episodes without full follow-up left out)")
+        body = "".join(f"<p>{html.escape(str(f))}</p>" for f in self.findings)
+        return f"<p><b>{head}</b></p>" + body + html_table(self.summary)
+
+
+def wilson_interval(k: Any, n: Any, confidence_level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of the proportions ``k / n`` (arrays); NaN where ``n`` is 0."""
+    z = stats.norm.ppf(0.5 + confidence_level / 2)
+    n = np.asarray(n, float)
+    k = np.asarray(k, float)
+    p = np.divide(k, n, out=np.full_like(n, np.nan), where=n > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        den = 1 + z**2 / n
+        mid = (p + z**2 / (2 * n)) / den
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / den
+    return np.clip(mid - half, 0.0, 1.0), np.clip(mid + half, 0.0, 1.0)
+
+
+def _rate_table(ep: pd.DataFrame, by: list[str], confidence_level: float = 0.95) -> pd.DataFrame:
+    if by:
+        g = ep.groupby(by, dropna=False, observed=True)["returned"].agg(["size", "sum"]).reset_index()
+    else:
+        g = pd.DataFrame({"size": [len(ep)], "sum": [int(ep["returned"].sum())]})
+    g = g.rename(columns={"size": "n", "sum": "returned"})
+    g["returned"] = g["returned"].astype("int64")
+    g["rate"] = g["returned"] / g["n"]
+    g["ci_low"], g["ci_high"] = wilson_interval(g["returned"].to_numpy(), g["n"].to_numpy(), confidence_level)
+    return g
+
+
+def winback_rates(
+    events: Any,
+    customers: Any = None,
+    *,
+    inactive_days: float = 60,
+    within_days: float = 30,
+    by: Sequence[str] = ("touch_channel",),
+    start_event: str | None = PURCHASE_EVENT,
+    touch_events: Sequence[str] = OUTBOUND_EVENTS,
+    observation_end: Any = None,
+    confidence_level: float = 0.95,
+) -> WinbackResult:
+    """Of customers inactive for ``inactive_days``, what share return within ``within_days``.
+
+    An *episode* starts when a customer (after ``start_event``) has been inactive for
+    ``inactive_days``; it ends with a **return** if their next activity comes within
+    ``within_days`` of that moment. Every long gap is an episode (a customer can have
+    several). Episodes whose ``within_days`` window is not fully observed and who have
+    not returned are left out (counted in ``n_censored``), as are returns in such
+    windows, so the rate is not biased by follow-up.
+
+    ``touch_channel`` is the channel of the first outbound touch (``touch_events``,
+    e.g. ``winback_sent``) sent between the last activity and the end of the window or
+    the return, ``"none"`` without one; ``by`` may also name ``customers`` columns.
+    ``confidence_level`` is that of the Wilson intervals.
+
+    Returns
+    -------
+    WinbackResult
+        ``summary``: ``n``, ``returned``, ``rate``, ``ci_low``, ``ci_high`` per group.
+    """
+    n_days = check_days("inactive_days", inactive_days)
+    m_days = check_days("within_days", within_days)
+    if isinstance(confidence_level, bool) or not isinstance(confidence_level, (int, float)) \
+            or not 0 < confidence_level < 1:
+        raise JourneyParameterError(f"confidence_level={confidence_level!r}; expected a number between 0 and 1")
+    by = (by,) if isinstance(by, str) else tuple(by)
+    ev = engine.to_table(events)
+    require_columns(ev, ("customer_id", "ts", "event"), "events")
+    end = observation_end_of(ev, observation_end)
+    end_s = to_epoch_us(end)
+    a = activity_expr(ev, touch_events, start_event, end_s)
+    a = engine.shift_within(a, "customer_id", [a.t], periods=-1, nxt=a.t)
+    # a long gap after activity at t: next activity later than t + N, or none before end > t + N
+    gap_after = a.nxt.isnull().ifelse(ibis.literal(end_s, type="int64") - a.t, a.nxt - a.t)
+    ep = a.filter(gap_after > int(round(n_days * DAY_US)))
+    window_end = ep.t + int(round((n_days + m_days) * DAY_US))
+    returned = ep.nxt.notnull() & (ep.nxt <= window_end)
+    ep = ep.select("customer_id", last=ep.t, nxt=ep.nxt, returned=returned,
+                   complete=(window_end <= end_s) | returned)
+    ep = ep.mutate(episode=ibis.row_number().over(ibis.window(order_by=["customer_id", "last"])))
+
+    tc = ev.filter(ev.event.isin(list(touch_events))) if touch_events else None
+    if tc is not None and "channel" in ev.columns:
+        tc = tc.select(tc.customer_id, tt=epoch_us(tc), touch_channel=tc.channel)
+        j = ep.join(tc, "customer_id")
+        limit = j.returned.ifelse(j.nxt, j.last + int(round((n_days + m_days) * DAY_US)))
+        j = j.filter((j.tt > j.last) & (j.tt <= limit))
+        j = j.mutate(k=ibis.row_number().over(ibis.window(group_by="episode", order_by=["tt", "touch_channel"])))
+        first = j.filter(j.k == 0).select("episode", "touch_channel")
+        ep = ep.left_join(first, "episode").drop("episode_right")
+    else:
+        ep = ep.mutate(touch_channel=ibis.null("string"))
+    extra = [c for c in by if c != "touch_channel"]
+    if extra:
+        if customers is None:
+            raise JourneyParameterError(f"by={list(by)} needs the customers table (customers=...)")
+        cu = customer_table(customers)
+        require_columns(cu, extra, "customers")
+        ep = ep.left_join(cu.select("customer_id", *extra), "customer_id").drop("customer_id_right")
+    df = engine.to_pandas(ep.drop("episode"))
+    df["touch_channel"] = df["touch_channel"].fillna("none")
+    df["returned"] = df["returned"].astype(bool)
+    complete = df["complete"].astype(bool)
+    n_censored = int((~complete).sum())
+    df = df[complete].drop(columns=["complete"])
+    df["days_to_return"] = (df["nxt"] - df["last"]) / DAY_US
+    df["last_active"] = from_epoch_us(df.pop("last"))
+    df = df.drop(columns="nxt")
+    df.loc[~df["returned"], "days_to_return"] = np.nan
+    df = df.sort_values(["customer_id", "last_active"]).reset_index(drop=True)
+    return WinbackResult(df, n_days, m_days, by, n_censored, float(confidence_level))
