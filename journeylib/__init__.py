@@ -5,14 +5,16 @@
 in their family: ``jl.journeys``, ``jl.retention``, ``jl.experiments``, ``jl.loyalty``,
 with ``jl.core`` (loading, engine, errors), ``jl.report`` and ``jl.simulate`` beside them.
 """
-from . import core, experiments, journeys, loyalty, report, retention, simulate
 from .core import *  # noqa: F401,F403
 from .experiments import *  # noqa: F401,F403
 from .journeys import *  # noqa: F401,F403
 from .loyalty import *  # noqa: F401,F403
-from .report import pseudonymize, record, setup_notebook
+from .report import pseudonymize, record, setup_notebook  # not run_notebook/run_all: they load papermill
 from .retention import *  # noqa: F401,F403
 from .simulate import *  # noqa: F401,F403
+
+# last, so a function that shares a family's name (journeys.journeys) never hides the family
+from . import core, experiments, journeys, loyalty, report, retention, simulate  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -1,13 +1,16 @@
-"""Run health: inputs read and checks raised, shown at the top of every HTML report.
+"""Run health: the inputs read and the checks raised, shown at the top of every HTML report.
 
-Analyses call :func:`add_check` (SRM failed, model did not converge, ...) and loaders
-call :func:`record_input`. When a notebook runs under the report runner, the
-environment variable ``JOURNEYLIB_HEALTH_FILE`` names a JSON file the runner reads
-after execution to build the health panel; otherwise this only keeps the log in
-memory (see :func:`checks`).
+Nothing writes here on its own: neither the loaders nor the analyses. A notebook passes
+what it shows to :func:`record` near its end (``jl.record(data, result_a, result_b)``):
+a ``Dataset`` (or a ``Loaded`` table) contributes its ``inputs`` (table, source, rows,
+content hash, how it was validated) and its loaders' ``checks``; a result contributes
+its ``checks``. When a notebook runs under the report runner, the environment variable
+``JOURNEYLIB_HEALTH_FILE`` names a JSON file the runner reads after execution to build
+the health panel; otherwise the log stays in memory (see :func:`checks`, :func:`inputs`).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Any
@@ -16,41 +19,43 @@ ENV_VAR = "JOURNEYLIB_HEALTH_FILE"
 _STATE: dict[str, list[dict[str, Any]]] = {"inputs": [], "checks": []}
 
 
-def record_input(table: str, source: Any, n_rows: int, digest: str | None = None) -> None:
-    """Note a loaded table: where it came from, its row count and content hash."""
-    from .load import content_hash
-
-    if isinstance(source, (str, os.PathLike)):
-        name = str(source)
-    else:
-        name = f"<{type(source).__name__}>"
-    if digest is None:
-        try:
-            digest = content_hash(source)
-        except OSError:
-            digest = "n/a"
-    _STATE["inputs"].append({"table": table, "source": name, "rows": int(n_rows), "sha256": digest})
-    _flush()
-
-
 def add_check(name: str, passed: bool, detail: str = "") -> None:
-    """Record a pass/fail check to show in the report's health panel."""
-    _STATE["checks"].append({"name": name, "passed": bool(passed), "detail": detail})
-    _flush()
+    """Record one pass/fail line for the health panel directly (a notebook's own check).
 
-
-def record(*results: Any) -> None:
-    """Record the ``checks`` of analysis results (see :mod:`journeylib.core.result`) for the panel.
-
-    Analyses never write here themselves: a notebook passes the results it shows, so
-    the report's health panel lists exactly the checks of what the reader sees.
-    ``None`` entries (a skipped section) are ignored.
+    Analyses do not call this: their checks travel on their results (see :func:`record`).
     """
-    for result in results:
-        for check in getattr(result, "checks", ()) if result is not None else ():
-            _STATE["checks"].append({"name": check.name, "passed": check.status == "pass",
-                                     "status": check.status, "detail": check.detail})
+    _STATE["checks"].append({"name": name, "passed": bool(passed), "status": "pass" if passed else "fail",
+                             "detail": detail})
     _flush()
+
+
+def record(*items: Any) -> None:
+    """Record what a notebook shows: the inputs and checks of datasets, the checks of results.
+
+    ``items`` are analysis results (see :mod:`journeylib.core.result`), datasets from
+    :func:`journeylib.load_dataset` or tables from :func:`journeylib.core.load.load_table`:
+    anything with ``checks`` (a tuple of ``Check``), and optionally ``inputs`` (a tuple of
+    ``InputRecord``). ``None`` entries (a skipped section) are ignored. An input already
+    recorded (same table, source, rows and content hash), or a check with the same name,
+    status and detail, is not listed twice.
+    """
+    for item in items:
+        if item is None:
+            continue
+        for record_ in getattr(item, "inputs", ()):
+            row = dataclasses.asdict(record_) if dataclasses.is_dataclass(record_) else dict(record_)
+            if not any(_same_input(row, seen) for seen in _STATE["inputs"]):
+                _STATE["inputs"].append(row)
+        for check in getattr(item, "checks", ()):
+            row = {"name": check.name, "passed": check.status == "pass", "status": check.status,
+                   "detail": check.detail}
+            if row not in _STATE["checks"]:  # two results saying the same thing: one line
+                _STATE["checks"].append(row)
+    _flush()
+
+
+def _same_input(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return all(a.get(k) == b.get(k) for k in ("table", "source", "sha256", "rows"))
 
 
 def checks() -> list[dict[str, Any]]:
@@ -58,7 +63,13 @@ def checks() -> list[dict[str, Any]]:
     return list(_STATE["checks"])
 
 
+def inputs() -> list[dict[str, Any]]:
+    """Inputs recorded so far in this process."""
+    return list(_STATE["inputs"])
+
+
 def reset() -> None:
+    """Forget everything recorded (a new run)."""
     _STATE["inputs"].clear()
     _STATE["checks"].clear()
     _flush()

@@ -5,12 +5,20 @@ rename the user's columns with ``columns={"their_name": "canonical_name"}``, che
 every column in one engine pass and return an Ibis table in the canonical schema.
 Problems raise :class:`~journeylib.errors.JourneyDataError` naming the column, the
 number of failing rows, up to five of them, and what was expected. Files whose exact
-bytes already passed are not checked again (:mod:`journeylib.validation_cache`).
+bytes already passed are not checked again (:mod:`journeylib.core.validation_cache`).
+
+The loaders write nothing global: :func:`load_table` returns the table together with
+what the report's health panel shows about it (an :class:`InputRecord`: source, rows,
+content hash, how it was validated) and the checks it passed or warned about;
+:func:`journeylib.simulate.load_dataset` keeps both on the ``Dataset`` and a notebook
+hands them to :func:`journeylib.record`.
 """
 from __future__ import annotations
 
 import hashlib
+import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -18,11 +26,85 @@ import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
 
-from . import engine, health, validation_cache
+from . import engine, validation_cache
 from .errors import JourneyDataError, JourneyDataWarning, JourneyParameterError, data_error
+from .locations import DATA_DIR
+from .result import Check
 from .schema import ASSIGNMENTS_REQUIRED, CUSTOMERS_REQUIRED, EVENTS_OPTIONAL, EVENTS_REQUIRED
 
 UTC = "timestamp('UTC')"
+TABLES = ("events", "customers", "assignments")
+
+
+@dataclass(frozen=True)
+class InputRecord:
+    """One loaded table as the report's health panel lists it.
+
+    ``source`` is a path (files of the bundled data relative to ``data/``, e.g.
+    ``sample/events.parquet``), a URI, or ``<DataFrame>``; ``sha256`` the first 16 hex
+    digits of the content hash (``"n/a"`` when there is none); ``validation`` is
+    ``"checked"`` (every check ran now) or ``"reused"`` (identical bytes passed before);
+    ``duplicates_dropped`` and ``future_rows`` count what the checks found.
+    """
+
+    table: str
+    source: str
+    rows: int
+    sha256: str
+    validation: str
+    duplicates_dropped: int = 0
+    future_rows: int = 0
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A validated table with its :class:`InputRecord` and the loader's checks."""
+
+    table: ibis.Table
+    input: InputRecord
+    checks: tuple[Check, ...] = ()
+
+    @property
+    def inputs(self) -> tuple[InputRecord, ...]:
+        """``(input,)``: so :func:`journeylib.record` takes a ``Loaded`` like a ``Dataset``."""
+        return (self.input,)
+
+
+def load_table(
+    table: str,
+    source: Any,
+    columns: Mapping[str, str] | None = None,
+    *,
+    stages: Iterable[str] | None = None,
+    con: ibis.BaseBackend | None = None,
+) -> Loaded:
+    """Load one canonical table (``"events"``, ``"customers"`` or ``"assignments"``) with its record.
+
+    The same checks as :func:`load_events`, :func:`load_customers` and
+    :func:`load_assignments` (which return only ``.table``); ``stages`` applies to events.
+    """
+    if table == "events":
+        return _events(source, columns, stages=stages, con=con)
+    if stages is not None:
+        raise JourneyParameterError(f"stages= applies to events only, not to {table!r}")
+    if table == "customers":
+        return _customers(source, columns, con=con)
+    if table == "assignments":
+        return _assignments(source, columns, con=con)
+    raise JourneyParameterError(f"table={table!r}; expected one of {list(TABLES)}")
+
+
+def source_name(source: Any) -> str:
+    """How the health panel names an input: bundled files relative to ``data/``, other paths
+    and URIs as given, ``<DataFrame>`` (the type) for in-memory inputs."""
+    if engine.is_uri(source):
+        return str(source)
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            return Path(source).resolve().relative_to(DATA_DIR.resolve()).as_posix()
+        except (ValueError, OSError):
+            return str(source)
+    return f"<{type(source).__name__}>"
 
 
 def load_events(
@@ -54,6 +136,10 @@ def load_events(
         ``revenue`` (float, nullable, >= 0), plus any extra source columns.
         Exact duplicate rows are dropped with a :class:`JourneyDataWarning`.
     """
+    return _events(source, columns, stages=stages, con=con).table
+
+
+def _events(source, columns, *, stages, con) -> Loaded:
     if isinstance(stages, str):
         raise JourneyParameterError(f"stages={stages!r}; expected a list of stage names, e.g. [{stages!r}, ...]")
     t = _prepare(source, columns, EVENTS_REQUIRED, "events", con)
@@ -70,26 +156,28 @@ def load_events(
     }
     allowed = None if stages is None else sorted(set(stages))
     digest, ck = _cache_key(source, t, "events", columns)
+    notes: list[Check] = []
+    n_future = 0
     with validation_cache.exclusive(ck):
-        known = _reuse(ck, "events", digest, stages=allowed)
+        known = _reuse(ck, "events", digest, notes, stages=allowed)
         if known is None:
             now = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)
             future = (checks["ts"][0] > ibis.literal(now.to_pydatetime())).cast("int64").sum()
             t, n, extra, unchanged = _run_checks(t, checks, "events", extra={
                 "future": future, "hashes": _distinct_row_hashes(t, checks)})
-            _warn_future(int(extra["future"]), now)
-            t, n_unique, dup_ids = _drop_duplicates(t, "events", n, int(extra["hashes"]))
-            if dup_ids is not None and not extra["future"]:  # later there are fewer future rows, never more
+            n_future = int(extra["future"])
+            _warn_future(n_future, now, notes)
+            t, n_unique, dup_ids = _drop_duplicates(t, "events", n, int(extra["hashes"]), notes)
+            if dup_ids is not None and not n_future:  # later there are fewer future rows, never more
                 validation_cache.remember(ck, str(source), rows=n_unique, unchanged=unchanged,
                                           dropped=n - n_unique, duplicate_customers=dup_ids,
                                           allowed_stages=allowed)
-            n = n_unique
-            _checked("events", n)
+            dropped, n = n - n_unique, n_unique
+            _checked("events", n, notes)
         else:
-            t, n = _as_validated(t, checks, known, "events")
+            t, n, dropped = _as_validated(t, checks, known, "events", notes)
     t = t.select(*EVENTS_REQUIRED, *EVENTS_OPTIONAL, *[c for c in t.columns if c not in EVENTS_REQUIRED + EVENTS_OPTIONAL])
-    health.record_input("events", source, n, digest)
-    return t
+    return _loaded(t, "events", source, n, digest, known, notes, dropped=dropped, future=n_future)
 
 
 def load_customers(source: Any, columns: Mapping[str, str] | None = None, *,
@@ -99,23 +187,27 @@ def load_customers(source: Any, columns: Mapping[str, str] | None = None, *,
     ``customer_id`` must be unique. Columns ending in ``_at`` are parsed as UTC
     timestamps (e.g. ``loyalty_joined_at``; missing values allowed).
     """
+    return _customers(source, columns, con=con).table
+
+
+def _customers(source, columns, *, con) -> Loaded:
     t = _prepare(source, columns, CUSTOMERS_REQUIRED, "customers", con)
     checks = {"customer_id": _id_check(t, "customer_id")}
     for c in t.columns:
         if c.endswith("_at"):
             checks[c] = _timestamp_check(t, c, "customers", nullable=True)
     digest, ck = _cache_key(source, t, "customers", columns)
+    notes: list[Check] = []
     with validation_cache.exclusive(ck):
-        known = _reuse(ck, "customers", digest)
+        known = _reuse(ck, "customers", digest, notes)
         if known is None:
             t, n, _, unchanged = _run_checks(t, checks, "customers")
             _check_unique(t, ["customer_id"], "customers", "one row per customer")
             validation_cache.remember(ck, str(source), rows=n, unchanged=unchanged)
-            _checked("customers", n)
+            _checked("customers", n, notes)
         else:
-            t, n = _as_validated(t, checks, known, "customers")
-    health.record_input("customers", source, n, digest)
-    return t
+            t, n, _ = _as_validated(t, checks, known, "customers", notes)
+    return _loaded(t, "customers", source, n, digest, known, notes)
 
 
 def load_assignments(source: Any, columns: Mapping[str, str] | None = None, *,
@@ -125,6 +217,10 @@ def load_assignments(source: Any, columns: Mapping[str, str] | None = None, *,
     A customer may appear once per experiment; two variants for one customer in one
     experiment is an error (the assignment log is broken).
     """
+    return _assignments(source, columns, con=con).table
+
+
+def _assignments(source, columns, *, con) -> Loaded:
     t = _prepare(source, columns, ASSIGNMENTS_REQUIRED, "assignments", con)
     checks = {
         "customer_id": _id_check(t, "customer_id"),
@@ -133,23 +229,35 @@ def load_assignments(source: Any, columns: Mapping[str, str] | None = None, *,
         "assigned_at": _timestamp_check(t, "assigned_at", "assignments"),
     }
     digest, ck = _cache_key(source, t, "assignments", columns)
+    notes: list[Check] = []
     with validation_cache.exclusive(ck):
-        known = _reuse(ck, "assignments", digest)
+        known = _reuse(ck, "assignments", digest, notes)
         if known is None:
             t, n, extra, unchanged = _run_checks(t, checks, "assignments",
                                                  extra={"hashes": _distinct_row_hashes(t, checks)})
-            t, n_unique, dup_ids = _drop_duplicates(t, "assignments", n, int(extra["hashes"]))
+            t, n_unique, dup_ids = _drop_duplicates(t, "assignments", n, int(extra["hashes"]), notes)
             _check_unique(t, ["experiment", "customer_id"], "assignments",
                           "each customer assigned to one variant per experiment")
             if dup_ids is not None:
                 validation_cache.remember(ck, str(source), rows=n_unique, unchanged=unchanged,
                                           dropped=n - n_unique, duplicate_customers=dup_ids)
-            n = n_unique
-            _checked("assignments", n)
+            dropped, n = n - n_unique, n_unique
+            _checked("assignments", n, notes)
         else:
-            t, n = _as_validated(t, checks, known, "assignments")
-    health.record_input("assignments", source, n, digest)
-    return t
+            t, n, dropped = _as_validated(t, checks, known, "assignments", notes)
+    return _loaded(t, "assignments", source, n, digest, known, notes, dropped=dropped)
+
+
+def _loaded(t, table, source, n, digest, known, notes, *, dropped=0, future=0) -> Loaded:
+    if digest is None:  # a DataFrame (hashed for the panel only) or an Ibis table
+        try:
+            digest = content_hash(source)
+        except OSError:
+            digest = "n/a"
+    record = InputRecord(table=table, source=source_name(source), rows=int(n), sha256=digest,
+                         validation="checked" if known is None else "reused",
+                         duplicates_dropped=int(dropped), future_rows=int(future))
+    return Loaded(t, record, tuple(notes))
 
 
 # --- helpers ---------------------------------------------------------------
@@ -297,12 +405,12 @@ def _utc_examples(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _warn_future(n_future: int, now: pd.Timestamp) -> None:
+def _warn_future(n_future: int, now: pd.Timestamp, notes: list[Check]) -> None:
     if n_future:
         msg = (f"events: {n_future:,} rows have timestamps after {now:%Y-%m-%d} (in the future); "
                "check the time zone or clock of the source")
-        warnings.warn(msg, JourneyDataWarning, stacklevel=3)
-        health.add_check("events: future timestamps", False, msg)
+        warnings.warn(msg, JourneyDataWarning, stacklevel=4)
+        notes.append(Check("events: future timestamps", "warn", msg))
 
 
 def _row_hash(columns: Mapping[str, ibis.Value]) -> ibis.Value:
@@ -317,7 +425,8 @@ def _distinct_row_hashes(t: ibis.Table, checks: dict) -> ibis.Value:
 MAX_DUPLICATE_CUSTOMERS = 10_000
 
 
-def _drop_duplicates(t: ibis.Table, table: str, n: int, n_hashes: int) -> tuple[ibis.Table, int, list | None]:
+def _drop_duplicates(t: ibis.Table, table: str, n: int, n_hashes: int,
+                     notes: list[Check]) -> tuple[ibis.Table, int, list | None]:
     """``t`` without exact duplicate rows, the rows kept, and the customers that had duplicates.
 
     Distinct row hashes <= distinct rows <= rows: when every hash is distinct, so is every
@@ -340,7 +449,7 @@ def _drop_duplicates(t: ibis.Table, table: str, n: int, n_hashes: int) -> tuple[
         d = _without_duplicates(t, customers)
         inside = t.filter(t.customer_id.isin(customers))
         n_unique = n - _count(inside) + _count(inside.distinct())
-    _warn_duplicates(table, n - n_unique, n)
+    _warn_duplicates(table, n - n_unique, n, notes)
     return (d, n_unique, customers) if n_unique < n else (t, n, [])
 
 
@@ -352,11 +461,11 @@ def _without_duplicates(t: ibis.Table, customers: list) -> ibis.Table:
     return t.filter(~inside).union(t.filter(inside).distinct())
 
 
-def _warn_duplicates(table: str, dropped: int, n: int) -> None:
+def _warn_duplicates(table: str, dropped: int, n: int, notes: list[Check]) -> None:
     if dropped:
         warnings.warn(f"{table}: dropped {dropped:,} exact duplicate rows of {n:,}", JourneyDataWarning,
-                      stacklevel=4)
-        health.add_check(f"{table}: duplicate rows", True, f"dropped {dropped:,} exact duplicates")
+                      stacklevel=5)
+        notes.append(Check(f"{table}: duplicate rows", "pass", f"dropped {dropped:,} exact duplicates"))
 
 
 def _check_unique(t, keys, table, expected):
@@ -409,20 +518,23 @@ def _cache_key(source, t: ibis.Table, table: str, *parts) -> tuple[str | None, s
     return digest, validation_cache.key(digest, table, t.get_backend().name, t.schema(), *parts)
 
 
-def _as_validated(t: ibis.Table, checks: dict, known: dict, table: str) -> tuple[ibis.Table, int]:
-    """The table as the earlier validation left it (clean columns, duplicates dropped) and its rows."""
+def _as_validated(t: ibis.Table, checks: dict, known: dict, table: str,
+                  notes: list[Check]) -> tuple[ibis.Table, int, int]:
+    """The table as the earlier validation left it (clean columns, duplicates dropped), its rows
+    and the duplicate rows dropped."""
     t = _without_duplicates(_clean(t, checks, known.get("unchanged", [])), known.get("duplicate_customers", []))
     n, dropped = int(known["rows"]), int(known.get("dropped", 0))
-    _warn_duplicates(table, dropped, n + dropped)
-    return t, n
+    _warn_duplicates(table, dropped, n + dropped, notes)
+    return t, n, dropped
 
 
-def _checked(table: str, n: int) -> None:
+def _checked(table: str, n: int, notes: list[Check]) -> None:
     """The health-panel line of a validation pass that ran (a reused one: :func:`_reuse`)."""
-    health.add_check(f"{table}: validated", True, f"checked now: {n:,} rows passed every check")
+    notes.append(Check(f"{table}: validated", "pass", f"checked now: {n:,} rows passed every check"))
 
 
-def _reuse(ck: str | None, table: str, digest: str | None, stages: list | None = None) -> dict | None:
+def _reuse(ck: str | None, table: str, digest: str | None, notes: list[Check],
+           stages: list | None = None) -> dict | None:
     """What an earlier clean validation of the same bytes recorded, noted in the health panel.
 
     A pass that allowed only the stages ``A`` also passes a check allowing ``B ⊇ A`` or any
@@ -434,6 +546,6 @@ def _reuse(ck: str | None, table: str, digest: str | None, stages: list | None =
         if checked is None or not set(checked) <= set(stages):
             known = None
     if known is not None:
-        health.add_check(f"{table}: validated", True,
-                         f"identical bytes (sha256 {digest}) passed every check before; not re-checked")
+        notes.append(Check(f"{table}: validated", "pass",
+                           f"identical bytes (sha256 {digest}) passed every check before; not re-checked"))
     return known

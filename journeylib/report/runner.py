@@ -497,25 +497,46 @@ def _health_panel(stem, started, seconds, params, health, error) -> str:
     params_html = f"<table>{rows}</table>" if rows else "<p>defaults of the notebook</p>"
     inputs = health.get("inputs", [])
     inputs_html = "".join(
-        f"<tr><td>{esc(i['table'])}</td><td>{esc(i['source'])}</td><td>{i['rows']:,}</td>"
-        f"<td><code>{esc(i['sha256'])}</code></td></tr>" for i in inputs)
+        f"<tr><td>{esc(str(i['table']))}</td><td>{esc(str(i['source']))}</td><td>{int(i['rows']):,}</td>"
+        f"<td><code>{esc(str(i['sha256']))}</code></td><td>{esc(_validation_note(i))}</td></tr>" for i in inputs)
     checks = health.get("checks", [])
+    statuses = [_check_status(c) for c in checks]
     checks_html = "".join(
-        f"<li class='{'pass' if c['passed'] else 'fail'}'>{'PASS' if c['passed'] else 'FAIL'}: "
-        f"{esc(c['name'])}{' — ' + esc(c['detail']) if c.get('detail') else ''}</li>" for c in checks)
+        f"<li class='{s}'>{s.upper()}: "
+        f"{esc(c['name'])}{' — ' + esc(c['detail']) if c.get('detail') else ''}</li>" for c, s in zip(checks, statuses))
     versions = ", ".join(f"{esc(n)} {esc(_version(n))}" for n in KEY_LIBRARIES)
-    n_fail = sum(not c["passed"] for c in checks)
+    n_fail, n_warn = statuses.count("fail"), statuses.count("warn")
     banner = _banner(error) if error else ""
-    status = "failed" if error else ("ok, with failed checks" if n_fail else "ok")
+    status = "failed" if error else ("ok, with failed checks" if n_fail else
+                                     "ok, with warnings" if n_warn else "ok")
     return f"""
 <section class="jl-health">
 {banner}
 <h2 class="jl-title">Report health: {esc(stem)} ({status})</h2>
 <p>Run {started:%Y-%m-%d %H:%M:%S} UTC, {seconds:.1f} s. Python {esc(platform.python_version())}; {versions}.</p>
 <details open><summary>Parameters</summary>{params_html}</details>
-<details open><summary>Inputs</summary><table><tr><th>table</th><th>source</th><th>rows</th><th>sha256 (16)</th></tr>{inputs_html}</table></details>
-<details open><summary>Checks ({len(checks) - n_fail} passed, {n_fail} failed)</summary><ul>{checks_html or '<li>none raised</li>'}</ul></details>
+<details open><summary>Inputs</summary><table><tr><th>table</th><th>source</th><th>rows</th><th>sha256 (16)</th><th>validation</th></tr>{inputs_html}</table></details>
+<details open><summary>Checks ({len(checks) - n_fail - n_warn} passed, {n_warn} warnings, {n_fail} failed)</summary><ul>{checks_html or '<li>none raised</li>'}</ul></details>
 </section>"""
+
+
+def _check_status(check: dict[str, Any]) -> str:
+    """``pass``, ``warn`` or ``fail`` of one recorded check (older files only have ``passed``)."""
+    status = check.get("status")
+    if status in ("pass", "warn", "fail"):
+        return status
+    return "pass" if check.get("passed") else "fail"
+
+
+def _validation_note(row: dict[str, Any]) -> str:
+    """The validation column of the inputs table: checked now or reused, and what was found."""
+    how = {"checked": "checked now", "reused": "identical bytes passed before"}.get(row.get("validation"), "")
+    found = []
+    if row.get("duplicates_dropped"):
+        found.append(f"{int(row['duplicates_dropped']):,} duplicate rows dropped")
+    if row.get("future_rows"):
+        found.append(f"{int(row['future_rows']):,} rows in the future")
+    return "; ".join([how, *found] if how else found)
 
 
 def _banner(error: str) -> str:
@@ -529,7 +550,7 @@ _CSS = """<style>
 .jl-health{font-family:system-ui,sans-serif;border:1px solid #ccc;border-radius:6px;padding:8px 16px;margin:16px;
  background:#fafafa;font-size:13px}
 .jl-health table{border-collapse:collapse}.jl-health td,.jl-health th{border:1px solid #ddd;padding:2px 8px;text-align:left}
-.jl-health .pass{color:#1a7f37}.jl-health .fail{color:#cf222e;font-weight:bold}
+.jl-health .pass{color:#1a7f37}.jl-health .warn{color:#9a6700;font-weight:bold}.jl-health .fail{color:#cf222e;font-weight:bold}
 .jl-title{font-size:16px;margin:4px 0}
 .jl-banner{background:#ffebe9;border:2px solid #cf222e;padding:8px;margin-bottom:8px;color:#82071e}
 .jp-OutputArea-output pre{white-space:pre-wrap;word-break:normal;overflow-wrap:break-word}

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -10,19 +10,28 @@ import ibis
 
 from ..core import engine
 from ..core.errors import JourneyDataError
-from ..core.load import load_assignments, load_customers, load_events
+from ..core.load import InputRecord, load_table
 from ..core.locations import CDNOW_DIR, SAMPLE_DIR
+from ..core.result import Check
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Validated tables of one dataset; ``customers``/``assignments`` may be ``None``."""
+    """Validated tables of one dataset; ``customers``/``assignments`` may be ``None``.
+
+    ``inputs`` lists each loaded table as the report's health panel shows it (source,
+    rows, content hash, how it was validated); ``checks`` are the loaders' checks
+    (validated or reused, duplicates dropped, future timestamps). A notebook hands both
+    to the panel with ``jl.record(data, ...)``.
+    """
 
     events: ibis.Table
     customers: ibis.Table | None
     assignments: ibis.Table | None
     ground_truth: dict[str, Any] | None
     folder: Path | str  # a str for a URI such as s3a://bucket/journeys
+    inputs: tuple[InputRecord, ...] = field(default=(), repr=False)
+    checks: tuple[Check, ...] = field(default=(), repr=False)
 
 
 def resolve_data_dir(data_dir: str | Path) -> Path | str:
@@ -64,12 +73,18 @@ def load_dataset(data_dir: str | Path = "sample", *, stages=None) -> Dataset:
         raise JourneyDataError(f"{folder} has no events.parquet or events.csv")
     cu, asg = find("customers"), find("assignments")
     truth = engine.read_text(f"{folder}/ground_truth.json")
+    loaded = {"events": load_table("events", ev, stages=stages),
+              "customers": load_table("customers", cu) if cu else None,
+              "assignments": load_table("assignments", asg) if asg else None}
+    found = [x for x in loaded.values() if x is not None]
     return Dataset(
-        events=load_events(ev, stages=stages),
-        customers=load_customers(cu) if cu else None,
-        assignments=load_assignments(asg) if asg else None,
+        events=loaded["events"].table,
+        customers=loaded["customers"].table if cu else None,
+        assignments=loaded["assignments"].table if asg else None,
         ground_truth=json.loads(truth) if truth is not None else None,
         folder=folder,
+        inputs=tuple(x.input for x in found),
+        checks=tuple(c for x in found for c in x.checks),
     )
 
 

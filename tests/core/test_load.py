@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import journeylib as jl
-from journeylib.core.errors import JourneyDataError, JourneyDataWarning
+from journeylib.core.errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
 
 
 @pytest.fixture
@@ -112,12 +112,15 @@ def test_repeated_row_hash_alone_drops_nothing(frame):
     t = jl.core.engine.to_table(frame)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        out, n, customers = _drop_duplicates(t, "events", 4, n_hashes=3)  # as if two rows' hashes collided
-    assert n == 4 and out is t and customers == []
+        notes = []
+        out, n, customers = _drop_duplicates(t, "events", 4, n_hashes=3, notes=notes)  # as if two hashes collided
+    assert n == 4 and out is t and customers == [] and notes == []
     dup = jl.core.engine.to_table(pd.concat([frame, frame.iloc[[0]]], ignore_index=True))
     with pytest.warns(JourneyDataWarning, match="dropped 1 exact duplicate rows of 5"):
-        out, n, customers = _drop_duplicates(dup, "events", 5, n_hashes=4)
+        out, n, customers = _drop_duplicates(dup, "events", 5, n_hashes=4, notes=notes)
     assert n == 4 and customers == [frame["customer_id"].iloc[0]]
+    assert [(c.name, c.status, c.detail) for c in notes] == [("events: duplicate rows", "pass",
+                                                              "dropped 1 exact duplicates")]
     pd.testing.assert_frame_equal(jl.to_pandas(out).sort_values(["customer_id", "ts"]).reset_index(drop=True),
                                   frame.sort_values(["customer_id", "ts"]).reset_index(drop=True))
 
@@ -210,7 +213,7 @@ def test_each_connection_spills_into_a_folder_of_its_own(tmp_path, monkeypatch):
 
 
 def test_validation_of_identical_files_is_reused_and_an_edit_is_checked_again(tmp_path, monkeypatch):
-    from journeylib.core import health, load as io, validation_cache
+    from journeylib.core import load as io, validation_cache
 
     monkeypatch.setenv(validation_cache.ENV_VAR, str(tmp_path / "cache"))
     ev = tmp_path / "events.csv"
@@ -219,13 +222,16 @@ def test_validation_of_identical_files_is_reused_and_an_edit_is_checked_again(tm
     real = io._run_checks
     monkeypatch.setattr(io, "_run_checks", lambda *a, **k: passes.append(1) or real(*a, **k))
     load_events = jl.load_events
-    first = jl.to_pandas(load_events(str(ev)))
-    second = jl.to_pandas(load_events(str(ev)))
+    first_load, second_load = io.load_table("events", str(ev)), io.load_table("events", str(ev))
+    first, second = jl.to_pandas(first_load.table), jl.to_pandas(second_load.table)
     assert len(passes) == 1  # the second load reused the first one's result
     pd.testing.assert_frame_equal(first, second)
-    said = [c["detail"] for c in health.checks() if c["name"] == "events: validated"]
-    assert said[-2:] == ["checked now: 2 rows passed every check",
-                         f"identical bytes (sha256 {io.content_hash(str(ev))}) passed every check before; not re-checked"]
+    digest = io.content_hash(str(ev))
+    assert [(c.name, c.status, c.detail) for c in first_load.checks + second_load.checks] == [
+        ("events: validated", "pass", "checked now: 2 rows passed every check"),
+        ("events: validated", "pass", f"identical bytes (sha256 {digest}) passed every check before; not re-checked")]
+    assert (first_load.input.validation, second_load.input.validation) == ("checked", "reused")
+    assert first_load.input.rows == second_load.input.rows == 2 and first_load.input.sha256 == digest
     # same path, new bytes with a bad timestamp: checked again, and the error is raised
     ev.write_text("customer_id,ts,event\na,2024-01-01 10:00,visit\nb,not a time,purchase\n")
     with pytest.raises(JourneyDataError, match="column 'ts'"):
@@ -359,3 +365,66 @@ def test_an_object_store_the_engine_cannot_reach_is_a_clear_error():
     """No httpfs (or no network): a JourneyDataError naming the URI and what to install."""
     with pytest.raises(JourneyDataError, match=r"(?s)s3://journeylib-no-such-bucket/.*httpfs"):
         jl.load_events("s3://journeylib-no-such-bucket/events/*.parquet")
+
+
+# --- what a load returns for the report's health panel ----------------------------------
+
+def test_load_table_returns_the_input_record_and_the_duplicate_check():
+    from journeylib.core import load as io
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", JourneyDataWarning)
+        got = io.load_table("events", jl.cdnow_events_path())
+    # 6,919 rows of which 21 exact repeats; a bundled file is named relative to data/
+    assert got.input == io.InputRecord(table="events", source="cdnow/cdnow_sample_events.csv", rows=6898,
+                                       sha256=io.content_hash(jl.cdnow_events_path()), validation=got.input.validation,
+                                       duplicates_dropped=21, future_rows=0)
+    assert got.input.validation in ("checked", "reused")  # the session cache may already know these bytes
+    assert ("events: duplicate rows", "pass", "dropped 21 exact duplicates") in [
+        (c.name, c.status, c.detail) for c in got.checks]
+    assert got.table.count().execute() == 6898 and got.inputs == (got.input,)
+
+
+def test_future_timestamps_are_a_warning_check_and_counted(tmp_path):
+    from journeylib.core import load as io
+
+    path = Path(__file__).parents[1] / "bad_inputs" / "future_timestamps.csv"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = io.load_table("events", path)
+    assert got.input.future_rows == 1 and got.input.rows == 2 and got.input.validation == "checked"
+    assert got.input.source == str(path)  # a user's file keeps its path
+    future = [c for c in got.checks if c.name == "events: future timestamps"]
+    assert len(future) == 1 and future[0].status == "warn" and "1 rows have timestamps after" in future[0].detail
+    assert any("(in the future)" in str(w.message) for w in caught)
+
+
+def test_a_dataframe_input_is_named_by_its_type_and_hashed_by_its_values():
+    from journeylib.core import load as io
+
+    df = pd.DataFrame({"customer_id": ["a", "b", "c"], "experiment": ["e"] * 3, "variant": ["x", "y", "x"],
+                       "assigned_at": ["2024-01-01"] * 3})
+    got = io.load_table("assignments", df)
+    assert (got.input.table, got.input.source, got.input.rows) == ("assignments", "<DataFrame>", 3)
+    assert got.input.sha256 == io.content_hash(df) and len(got.input.sha256) == 16
+    assert [(c.name, c.status) for c in got.checks] == [("assignments: validated", "pass")]
+
+
+def test_loaders_write_nothing_into_the_run_health_log():
+    from journeylib.core import health
+
+    health.reset()
+    with pytest.warns(JourneyDataWarning, match="dropped 1 exact duplicate rows of 2"):  # warned, not logged
+        jl.load_events(pd.DataFrame({"customer_id": ["a", "a"], "ts": ["2024-01-01", "2024-01-01"],
+                                     "event": ["v", "v"]}))
+    jl.load_customers(pd.DataFrame({"customer_id": ["a"]}))
+    assert health.inputs() == [] and health.checks() == []
+
+
+def test_load_table_names_a_wrong_table_or_a_stage_list_for_another_table():
+    from journeylib.core import load as io
+
+    with pytest.raises(JourneyParameterError, match=r"table='orders'; expected one of \['events', 'customers', 'assignments'\]"):
+        io.load_table("orders", pd.DataFrame({"customer_id": ["a"]}))
+    with pytest.raises(JourneyParameterError, match="stages= applies to events only, not to 'customers'"):
+        io.load_table("customers", pd.DataFrame({"customer_id": ["a"]}), stages=["x"])

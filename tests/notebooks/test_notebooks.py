@@ -5,6 +5,7 @@ import subprocess
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from journeylib.report import runner as report
@@ -75,6 +76,10 @@ def test_runs_on_small_hostile_data_and_renders_safe_html(path, hostile_dir, tmp
               if o.output_type == "stream" and o.name == "stderr"]
     assert not [t for t in stderr if "Error" in t or "Traceback" in t], stderr
     assert html.count("<img") >= 1, "expected at least one figure"
+    # the notebook recorded its data: the health panel lists the events it read, with their true row count
+    n_events = len(pd.read_parquet(Path(hostile_dir) / "events.parquet"))
+    source = Path(hostile_dir).resolve() / "events.parquet"
+    assert f"<tr><td>events</td><td>{source}</td><td>{n_events:,}</td>" in html, "events missing from the panel"
     assert XSS_IMG not in html and XSS_SCRIPT not in html, "a label from the data reached the HTML unescaped"
     assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']https?://", html), "report needs the network"
     if CHROMIUM:

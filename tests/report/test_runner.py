@@ -267,3 +267,45 @@ def test_each_progress_line_is_one_write(monkeypatch):
     monkeypatch.setattr(sys, "stdout", Recorder())
     report._say("  ok     00_journey_overview.ipynb (5.2 s)\n         ValueError: planted")
     assert writes == ["  ok     00_journey_overview.ipynb (5.2 s)\n         ValueError: planted\n"]
+
+
+def test_health_panel_lists_recorded_inputs_and_checks_with_their_status():
+    import datetime as dt
+
+    health = {"inputs": [{"table": "events", "source": "sample/<b>events</b>.parquet", "rows": 56460,
+                          "sha256": "6b2f871c455225db", "validation": "reused", "duplicates_dropped": 3,
+                          "future_rows": 0}],
+              "checks": [{"name": "events: validated", "passed": True, "status": "pass", "detail": "checked now"},
+                         {"name": "SRM: e1", "passed": False, "status": "warn", "detail": "p < 0.001"},
+                         {"name": "old file", "passed": False, "detail": ""}]}
+    html = report._health_panel("00_x", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), 1.0, {}, health, None)
+    assert ("<tr><td>events</td><td>sample/&lt;b&gt;events&lt;/b&gt;.parquet</td><td>56,460</td>"
+            "<td><code>6b2f871c455225db</code></td><td>identical bytes passed before; 3 duplicate rows dropped</td></tr>"
+            ) in html
+    assert "PASS: events: validated" in html and "WARN: SRM: e1" in html and "FAIL: old file" in html
+    assert "Checks (1 passed, 1 warnings, 1 failed)" in html and "(ok, with failed checks)" in html
+
+
+def test_a_notebook_that_records_its_data_shows_the_inputs_in_the_panel(tmp_path):
+    import nbformat
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "events.csv").write_text("customer_id,ts,event\na,2024-01-01,visit\na,2024-01-01,visit\nb,2024-01-02,buy\n")
+    (data / "customers.csv").write_text("customer_id,segment\na,x\nb,y\n")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell(f"data_dir: str = {str(data)!r}  # folder")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "import warnings\nimport journeylib as jl\nwarnings.simplefilter('ignore')\n"
+        "data = jl.load_dataset(data_dir)\njl.record(data)")]
+    path = tmp_path / "records.ipynb"
+    nbformat.write(nb, path)
+    res = report.run_notebook(path, {}, tmp_path / "out")
+    assert res.ok, res.error
+    html = res.html.read_text()
+    assert f"<tr><td>events</td><td>{data.resolve() / 'events.csv'}</td><td>2</td>" in html
+    assert "<td>customers</td>" in html and "1 duplicate rows dropped" in html
+    assert "PASS: events: duplicate rows — dropped 1 exact duplicates" in html
+    assert "PASS: customers: validated" in html and "Checks (3 passed, 0 warnings, 0 failed)" in html

@@ -116,3 +116,28 @@ def test_a_customer_count_that_is_not_a_positive_whole_number_is_refused(tmp_pat
     with pytest.raises(JourneyParameterError, match="n_customers"):
         simulate_to_parquet(tmp_path / "x", -1)
     assert not (tmp_path / "x").exists()  # refused before any folder is made
+
+
+def test_the_sample_dataset_carries_its_inputs_and_checks_for_the_health_panel(sample):
+    import pyarrow.parquet as pq
+
+    from journeylib.core.load import content_hash
+
+    rows = {t: pq.ParquetFile(SAMPLE_DIR / f"{t}.parquet").metadata.num_rows
+            for t in ("events", "customers", "assignments")}
+    assert [(i.table, i.source, i.rows) for i in sample.inputs] == [
+        (t, f"sample/{t}.parquet", rows[t]) for t in ("events", "customers", "assignments")]
+    assert [i.sha256 for i in sample.inputs] == [content_hash(SAMPLE_DIR / f"{t}.parquet") for t in rows]
+    assert all(i.validation in ("checked", "reused") and i.duplicates_dropped == 0 and i.future_rows == 0
+               for i in sample.inputs)
+    assert [(c.name, c.status) for c in sample.checks] == [
+        ("events: validated", "pass"), ("customers: validated", "pass"), ("assignments: validated", "pass")]
+    assert str(SAMPLE_DIR) not in repr([i.source for i in sample.inputs])  # no machine path in the panel
+
+
+def test_a_folder_without_optional_tables_lists_only_its_events(tmp_path, small_sim):
+    small_sim.events.to_csv(tmp_path / "events.csv", index=False)
+    data = jl.load_dataset(tmp_path)
+    assert [(i.table, i.source, i.rows) for i in data.inputs] == [
+        ("events", str(tmp_path.resolve() / "events.csv"), len(small_sim.events))]
+    assert data.customers is None and data.assignments is None and len(data.checks) == 1
