@@ -181,10 +181,14 @@ class CohortTable(Result):
         unit = PERIODS[self.period]
         what = "buys" if self.active_on == "purchase" else "is active"
         out = []
+        def cohorts(age: int) -> str:
+            n = int(avg.loc[age, "cohorts"])
+            return f"{n} cohort{'s' if n != 1 else ''}"
+
         for age, text in ((k, f"{{v:.0%}} of a cohort {what} again in {unit} {k} after acquisition "
-                               f"({{lo:.0%}} to {{hi:.0%}}, {int(avg.loc[k, 'cohorts'])} cohorts)."),
-                          (last, f"After {last} {unit}s {{v:.0%}} of a cohort still {what.replace('buys', 'buy')} "
-                                 f"({{lo:.0%}} to {{hi:.0%}}, {int(avg.loc[last, 'cohorts'])} cohorts old enough).")):
+                               f"({{lo:.0%}} to {{hi:.0%}}, {cohorts(k)})."),
+                          (last, f"After {last} {unit}s, {{v:.0%}} of a cohort still {what} "
+                                 f"({{lo:.0%}} to {{hi:.0%}}, {cohorts(last)} old enough).")):
             if age == k and out:
                 continue
             r = avg.loc[age]
@@ -236,7 +240,10 @@ class CohortTable(Result):
                    if c.startswith(("retention_", "revenue_"))}
         note = ("Retention: share of the cohort buying in that period. Revenue: cumulative revenue per cohort customer "
                 "up to that period. – : not observable yet (the period had not ended when the data stop).")
-        return (_head_html(self) + f"<p>{html.escape(repr(self))}</p><p>{html.escape(note)}</p>"
+        n = self.cells.groupby("cohort")["size"].first()
+        caption = (f"{len(n)} {PERIODS[self.period]}ly cohorts, {int(n.sum()):,} customers; data up to "
+                   f"{self.observation_end - pd.Timedelta(microseconds=1):%Y-%m-%d}.")
+        return (_head_html(self) + f"<p>{html.escape(caption)}</p><p>{html.escape(note)}</p>"
                 + html_table(s, "{:.3g}", formats=formats))
 
 
@@ -449,7 +456,11 @@ class RepeatPurchase(Result):
 
     def _repr_html_(self) -> str:
         shares = {c: "{:.1%}" for c in ("repeat_rate", "ci_low", "ci_high")}
-        return _head_html(self) + f"<p>{html.escape(repr(self))}</p>" + html_table(self.by_group, formats=shares)
+        n = int(self.by_group["eligible"].sum())
+        caption = (f"Second purchase within {self.within_days} days: {n:,} customers who could be followed that long, "
+                   f"{self.by_group['repeaters'].sum() / max(n, 1):.1%} bought again; median gap between orders "
+                   f"{self.median_gap_days:g} days.")
+        return _head_html(self) + f"<p>{html.escape(caption)}</p>" + html_table(self.by_group, formats=shares)
 
 
 def _day_to_timestamp(days: pd.Series) -> pd.Series:

@@ -192,7 +192,7 @@ def test_cohort_table_protocol(tiny):
     avg = c.average_retention().set_index("period")
     assert (f[0].value, f[0].ci_low) == (avg.loc[1, "retention"], avg.loc[1, "ci_low"])
     assert f[0].text == "25% of a cohort buys again in month 1 after acquisition (5% to 70%, 2 cohorts)."
-    assert f[1].text.startswith("After 2 months 67% of a cohort still buy (")
+    assert f[1].text.startswith("After 2 months, 67% of a cohort still buys (")
     (check,) = c.checks
     assert check.status == "pass" and check.detail == "2 cohort(s) have a complete month 1"
     late = cohort_table(tiny, period="Q", observation_end="2024-04-01")  # one quarter: nothing to compare yet

@@ -11,6 +11,7 @@ import pytest
 
 import journeylib as jl
 from journeylib.core.errors import JourneyDataError, JourneyDataWarning
+from journeylib.core.time import epoch_us
 from journeylib.simulate.journeys import simulate_to_parquet
 
 pytestmark = pytest.mark.spark
@@ -164,7 +165,7 @@ def test_shift_within_one_sort_on_duckdb_equals_the_partitioned_window_on_spark(
 
     def run():
         t = jl.load_events(small_sim.events.head(5000))
-        t = t.mutate(_e=engine.epoch_us(t))
+        t = t.mutate(_e=epoch_us(t))
         t = engine.shift_within(t, "customer_id", [t._e, t.event, t.channel, t.stage], prev_event=t.event,
                                 prev_e=t._e)
         t = engine.shift_within(t, "customer_id", [t._e, t.event, t.channel, t.stage], periods=-1,
