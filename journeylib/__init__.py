@@ -4,20 +4,45 @@
 ``jl.kaplan_meier``, ``jl.ab_readout``, ``jl.rfm_table``, ...); the same functions live
 in their family: ``jl.journeys``, ``jl.retention``, ``jl.experiments``, ``jl.loyalty``,
 with ``jl.core`` (loading, engine, errors), ``jl.report`` and ``jl.simulate`` beside them.
-"""
-from .core import *  # noqa: F401,F403
-from .experiments import *  # noqa: F401,F403
-from .journeys import *  # noqa: F401,F403
-from .loyalty import *  # noqa: F401,F403
-from .report import pseudonymize, record, setup_notebook  # not run_notebook/run_all: they load papermill
-from .retention import *  # noqa: F401,F403
-from .simulate import *  # noqa: F401,F403
 
-# last, so a function that shares a family's name (journeys.journeys) never hides the family
-from . import core, experiments, journeys, loyalty, report, retention, simulate  # noqa: E402
+A family is imported the first time one of its names is used, so ``import journeylib``
+and the command line start fast; ``jl.<name>`` is always the family's own object.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["core", "journeys", "retention", "experiments", "loyalty", "report", "simulate",
-           *core.__all__, *journeys.__all__, *retention.__all__, *experiments.__all__, *loyalty.__all__,
-           "setup_notebook", "pseudonymize", "record", *simulate.__all__]
+# searched in this order; a family's __all__ is its public API
+_FAMILIES = ("core", "journeys", "retention", "experiments", "loyalty", "simulate")
+_FROM_REPORT = ("setup_notebook", "pseudonymize", "record")  # not run_notebook/run_all: they load papermill
+
+
+def _family(name: str):
+    return importlib.import_module(f".{name}", __name__)
+
+
+def __getattr__(name: str) -> Any:
+    if name in (*_FAMILIES, "report"):
+        return _family(name)
+    if name == "__all__":
+        names = [*_FAMILIES, "report"]
+        for fam in _FAMILIES:
+            names += [n for n in _family(fam).__all__ if n not in names]
+        names += [n for n in _FROM_REPORT if n not in names]
+        globals()["__all__"] = names
+        return names
+    if name.startswith("__"):
+        raise AttributeError(name)
+    owner = "report" if name in _FROM_REPORT else next(
+        (fam for fam in _FAMILIES if name in _family(fam).__all__), None)
+    if owner is None:
+        raise AttributeError(f"module 'journeylib' has no attribute {name!r}")
+    value = globals()[name] = getattr(_family(owner), name)
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__getattr__("__all__")))
