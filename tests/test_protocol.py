@@ -53,6 +53,7 @@ def _cuped(sim):
 
 # id -> (class name, builder): every public result, built through the public API
 BUILDERS: dict[str, tuple[str, Callable]] = {
+    "load_journey": ("Journey", lambda s: jl.load_journey("sample")),
     "funnel": ("FunnelResult", lambda s: jl.funnel(s.events)),
     "stage_transitions": ("TransitionResult", lambda s: jl.stage_transitions(s.events)),
     "journey_map_data": ("JourneyMapData", lambda s: jl.journey_map_data(s.events, score_col=None)),

@@ -5,9 +5,11 @@ Everything here is shared by the four analysis families; nothing here imports th
 from .engine import connect, to_pandas, to_table
 from .errors import (JourneyDataError, JourneyDataWarning, JourneyError, JourneyFitError,
                      JourneyParameterError)
+from .journey import Journey, JourneyDefinition, load_journey, read_journey
 from .load import load_assignments, load_customers, load_events, load_table
 from .schema import DEFAULT_STAGES, OUTBOUND_EVENTS, PURCHASE_EVENT
 
 __all__ = ["connect", "to_pandas", "to_table", "load_events", "load_customers", "load_assignments", "load_table",
+           "read_journey", "load_journey", "Journey", "JourneyDefinition",
            "JourneyError", "JourneyDataError", "JourneyDataWarning", "JourneyFitError", "JourneyParameterError",
            "DEFAULT_STAGES", "OUTBOUND_EVENTS", "PURCHASE_EVENT"]

@@ -38,5 +38,25 @@ row order of the input file."""
 PURCHASE_EVENT = "purchase"
 """Event name that marks an order in the sample data (``revenue`` is set on it)."""
 
-OUTBOUND_EVENTS: tuple[str, ...] = ("winback_sent",)
+CART_EVENT = "add_to_cart"
+REVIEW_EVENT = "review"
+REFERRAL_EVENT = "referral"
+MESSAGE_SENT_EVENT = "message_sent"
+MESSAGE_OPEN_EVENT = "message_open"
+MESSAGE_CLICK_EVENT = "message_click"
+
+ROLE_EVENTS: dict[str, str] = {
+    "purchase": PURCHASE_EVENT,
+    "cart": CART_EVENT,
+    "review": REVIEW_EVENT,
+    "referral": REFERRAL_EVENT,
+    "message_sent": MESSAGE_SENT_EVENT,
+    "message_open": MESSAGE_OPEN_EVENT,
+    "message_click": MESSAGE_CLICK_EVENT,
+}
+"""Role of an event in a journey definition (``events:`` of ``journey.yml``) -> its canonical
+name. The loader renames the role events of a source to these names (keeping the source's
+name in ``source_event``), so no analysis needs an event-name parameter."""
+
+OUTBOUND_EVENTS: tuple[str, ...] = ("winback_sent", MESSAGE_SENT_EVENT)
 """Events the company sends (not customer activity): excluded when measuring activity."""

@@ -1,0 +1,1240 @@
+"""The journey definition (``journey.yml``): one file that describes a journey for every analysis.
+
+:func:`read_journey` parses and validates the YAML (no data is read); :func:`load_journey`
+reads the sources, assigns stages, gives role events their canonical names and returns a
+:class:`Journey`: the validated tables and the settings every analysis accepts, with the
+check table of ``journeylib check`` as its ``summary``.
+
+The file (version 1; paths are relative to the file's folder, URIs allowed)::
+
+    version: 1
+    name: Simulated shop
+    sources:
+      events: {path: events.csv, format: canonical, columns: {user: customer_id, time: ts, action: event},
+               timezone: Europe/Berlin, timestamp_format: "%d/%m/%Y %H:%M"}
+      customers: {path: customers.parquet}
+      assignments: {path: assignments.parquet}
+    stages:
+      order: [awareness, consideration, cart, purchase, repeat]
+      rules:                       # or column: stage (an existing stage column, used as is)
+        - {stage: awareness, event: landing}
+        - {stage: consideration, column: page_path, pattern: "^/catalog"}
+        - {stage: purchase, event: payment_done, occurrence: first}
+        - {stage: repeat, event: payment_done}
+    events: {purchase: [payment_done], revenue: amount, cart: [add_to_cart]}
+    touchpoints: {column: channel}  # or events: [email_click, ad_click]
+    experiments: {from: events, event: exposure, experiment_column: test, variant_column: arm}
+    segments: [segment]
+    period: {start: 2024-01-01, end: 2025-06-30}   # or {last_days: 365}
+
+Rules
+-----
+* Stage rules: the first rule whose conditions all hold assigns its stage; events no rule
+  matches keep a missing stage (counted and listed in ``summary``). A rule's conditions are
+  ``event`` / ``events`` (the source's event names, or the canonical role names), ``column``
+  with ``pattern`` (a regular expression searched in that column's text) and ``channel``
+  (a name or a list). ``occurrence: first`` restricts a rule to the customer's first event
+  that meets its conditions (by time; ties by event name, then channel).
+* Role events are renamed to the canonical names of :data:`journeylib.core.schema.ROLE_EVENTS`
+  (``purchase``, ``add_to_cart``, ``review``, ``referral``, ``message_sent``,
+  ``message_open``, ``message_click``); when a name changes, the source's name is kept in
+  a ``source_event`` column. The revenue column becomes ``revenue``.
+* Timestamps: naive values are read in ``timezone`` (default UTC). Text such as
+  ``03/04/2025`` (day-first or month-first?) needs ``timestamp_format``; the first 100,000
+  rows are checked.
+* Period: ``start``/``end`` are UTC dates or date-times; an end date includes the whole day.
+  ``last_days: N`` ends at the last event of the log. Events outside are dropped (counted).
+* Experiments ``from: events``: one assignment per customer and experiment, at the
+  customer's first exposure inside the period (``assigned_at`` = the time of that event); a customer seen
+  in two variants of one experiment is an error.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import difflib
+import inspect
+import json
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import ibis
+import ibis.expr.datatypes as dt
+import pandas as pd
+import yaml
+
+from . import engine
+from .errors import JourneyDataError, JourneyParameterError
+from .load import InputRecord, Loaded, content_hash, load_table, source_name
+from .locations import CDNOW_DIR, SAMPLE_DIR
+from .result import Check, Finding, Result
+from .schema import DEFAULT_STAGES, OUTBOUND_EVENTS, ROLE_EVENTS
+from .time import epoch_us, from_epoch_us, utc_literal
+
+__all__ = ["read_journey", "load_journey", "Journey", "JourneyDefinition", "Source", "StageRule",
+           "BUNDLED_JOURNEYS", "resolve_journey_path"]
+
+JOURNEY_FILE = "journey.yml"
+BUNDLED_JOURNEYS = {"sample": SAMPLE_DIR / JOURNEY_FILE, "cdnow": CDNOW_DIR / JOURNEY_FILE}
+"""Names that resolve to a bundled definition: ``load_journey("sample")``."""
+
+# --- the schema of journey.yml ---------------------------------------------------------
+
+TOP_KEYS = ("version", "name", "sources", "stages", "events", "touchpoints", "experiments",
+            "segments", "period")
+SOURCE_NAMES = ("events", "customers", "assignments", "messages", "feedback")
+SOURCE_KEYS = ("path", "format", "columns", "timezone", "timestamp_format", "options")
+FORMATS = ("canonical", "ga4", "segment", "amplitude", "snowplow", "orders")
+STAGES_KEYS = ("order", "column", "rules")
+RULE_KEYS = ("stage", "event", "events", "column", "pattern", "channel", "occurrence")
+OCCURRENCES = ("any", "first")
+ROLE_KEYS = tuple(ROLE_EVENTS)
+EVENTS_KEYS = (*ROLE_KEYS, "revenue", "currency", "campaign_column")
+TOUCH_KEYS = ("column", "events")
+EXPERIMENT_KEYS = ("from", "event", "experiment_column", "experiment", "variant_column")
+EXPERIMENT_FROM = ("events", "assignments")
+PERIOD_KEYS = ("start", "end", "last_days")
+SEGMENT_HINT = "a customers column name or a list of them, e.g. [segment, acquisition_channel]"
+
+AMBIGUOUS_CHECK_ROWS = 100_000
+"""Rows of a text timestamp column looked at for day-first/month-first dates."""
+
+_DMY = re.compile(r"^\s*(\d{1,2})([/.\-])(\d{1,2})\2(\d{2,4})(?:[ T](\d{1,2}):(\d{2})(:\d{2})?)?")
+_AMBIGUOUS_SQL = r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}"
+_OFFSET_SQL = r"(Z|[+-]\d{2}:?\d{2})\s*$"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input of a journey: a resolved ``path`` (or URI), its ``format`` and how to read it.
+
+    ``columns`` maps the source's names to canonical ones (``{"user": "customer_id"}``);
+    ``options`` go to the format's reader; ``line`` is where the source starts in the file.
+    """
+
+    name: str
+    path: str
+    format: str = "canonical"
+    columns: Mapping[str, str] = field(default_factory=dict)
+    timezone: str = "UTC"
+    timestamp_format: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class StageRule:
+    """One stage rule (``stages.rules[index]``); every given condition must hold."""
+
+    stage: str
+    index: int
+    events: tuple[str, ...] = ()
+    column: str | None = None
+    pattern: str | None = None
+    channels: tuple[str, ...] = ()
+    occurrence: str = "any"
+    line: int | None = None
+
+    @property
+    def key(self) -> str:
+        return f"stages.rules[{self.index}]"
+
+    def describe(self) -> str:
+        parts = []
+        if self.events:
+            parts.append("event " + (self.events[0] if len(self.events) == 1 else "in " + ", ".join(self.events)))
+        if self.column:
+            parts.append(f"{self.column} ~ {self.pattern}")
+        if self.channels:
+            parts.append("channel " + ", ".join(self.channels))
+        if self.occurrence == "first":
+            parts.append("first occurrence")
+        return f"{' and '.join(parts)} -> {self.stage}"
+
+
+@dataclass(frozen=True)
+class JourneyDefinition:
+    """A validated ``journey.yml`` (no data read). Build it with :func:`read_journey`.
+
+    ``period`` is ``(start, end)`` (UTC; events with ``start <= ts < end``, an end *date*
+    is the midnight after it), an ``int`` (last N days) or ``None``. ``lines`` maps each key
+    path (``stages.rules[3].pattern``) to its line in the file, for error messages.
+    """
+
+    name: str
+    folder: Path | str
+    sources: Mapping[str, Source]
+    stages: tuple[str, ...]
+    stage_column: str | None
+    rules: tuple[StageRule, ...]
+    roles: Mapping[str, tuple[str, ...]]
+    revenue_column: str = "revenue"
+    currency_column: str | None = None
+    campaign_column: str | None = None
+    touch_col: str | None = "channel"
+    touch_events: tuple[str, ...] = ()
+    experiments: Mapping[str, Any] | None = None
+    segments: tuple[str, ...] = ()
+    period: tuple[pd.Timestamp, pd.Timestamp] | int | None = None
+    path: str | None = None
+    lines: Mapping[str, int] = field(default_factory=dict, repr=False)
+
+    def where(self, key: str) -> str:
+        """``"journey.yml, line 12, stages.rules[3].pattern"``: how errors name a key."""
+        return _where(self.path, self.lines, key)
+
+
+# --- errors ----------------------------------------------------------------------------
+
+def _where(path: str | None, lines: Mapping[str, int], key: str) -> str:
+    file = Path(path).name if path else "journey definition"
+    k = key
+    while k and k not in lines:  # the nearest enclosing key that has a line
+        k = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", k) if re.search(r"(\.[^.\[]+|\[\d+\])$", k) else ""
+    line = lines.get(k)
+    return f"{file}, line {line}, {key}" if line else f"{file}, {key}"
+
+
+def _closest(word: str, known: Iterable[str]) -> str | None:
+    found = difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.5)
+    return found[0] if found else None
+
+
+class _Ctx:
+    """Where values came from while validating: file path and key-path -> line."""
+
+    def __init__(self, path: str | None, lines: dict[str, int]):
+        self.path, self.lines = path, lines
+
+    def fail(self, key: str, given: Any, expected: str, hint: str | None = None) -> JourneyParameterError:
+        msg = f"{_where(self.path, self.lines, key)}: got {_show(given)}; expected {expected}"
+        if hint:
+            msg += f"\nWhat to do: {hint}"
+        return JourneyParameterError(msg)
+
+    def mapping(self, value: Any, key: str, known: tuple[str, ...], *, required: tuple[str, ...] = (),
+                what: str = "") -> dict:
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise self.fail(key or "(top level)", value, f"a mapping with keys {', '.join(known)}")
+        for k in value:
+            if k not in known:
+                sub = f"{key}.{k}" if key else str(k)
+                near = _closest(k, known)
+                raise JourneyParameterError(
+                    f"{_where(self.path, self.lines, sub)}: unknown key '{k}'; expected one of "
+                    f"{', '.join(known)}" + (f" ({what})" if what else "")
+                    + (f"\nWhat to do: did you mean '{near}'?" if near else ""))
+        for k in required:
+            if value.get(k) is None:
+                raise self.fail(f"{key}.{k}" if key else k, None, f"'{k}' to be given" + (f" ({what})" if what else ""))
+        return value
+
+    def text(self, value: Any, key: str, expected: str = "a name (text)", *, optional: bool = True) -> str | None:
+        if value is None and optional:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)) or str(value).strip() == "":
+            raise self.fail(key, value, expected)
+        return str(value).strip()
+
+    def names(self, value: Any, key: str, expected: str = "a name or a list of names") -> tuple[str, ...]:
+        if value is None:
+            return ()
+        items = value if isinstance(value, list) else [value]
+        if not items:
+            raise self.fail(key, value, expected)
+        return tuple(self.text(v, f"{key}[{i}]" if isinstance(value, list) else key, expected, optional=False)
+                     for i, v in enumerate(items))
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# --- reading the YAML ------------------------------------------------------------------
+
+def resolve_journey_path(path: str | Path) -> Path | str:
+    """``"sample"``/``"cdnow"``: the bundled definitions; a folder: its ``journey.yml``; a URI as given."""
+    if str(path) in BUNDLED_JOURNEYS:
+        return BUNDLED_JOURNEYS[str(path)]
+    if engine.is_uri(path):
+        return str(path)
+    p = Path(path).expanduser()
+    if p.is_dir():
+        p = p / JOURNEY_FILE
+    return p.resolve()
+
+
+def _compose(text: str, path: str | None) -> tuple[Any, dict[str, int]]:
+    """The YAML's value and the line of every key path (from ``yaml.compose`` node marks)."""
+    name = Path(path).name if path else "journey definition"
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f"{name}, line {mark.line + 1}" if mark else name
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise JourneyParameterError(f"{where}: not valid YAML: {problem}; expected a YAML mapping "
+                                    "such as 'sources: {events: {path: events.csv}}'") from None
+    finally:
+        loader.dispose()
+    lines: dict[str, int] = {}
+
+    def walk(n: yaml.Node, key: str) -> None:
+        if key:
+            lines.setdefault(key, n.start_mark.line + 1)
+        if isinstance(n, yaml.MappingNode):
+            seen: set[str] = set()
+            for k, v in n.value:
+                sub = f"{key}.{k.value}" if key else str(k.value)
+                if k.value in seen:
+                    raise JourneyParameterError(f"{name}, line {k.start_mark.line + 1}, {sub}: the key is given "
+                                                "twice; expected each key once")
+                seen.add(k.value)
+                lines[sub] = k.start_mark.line + 1
+                walk(v, sub)
+        elif isinstance(n, yaml.SequenceNode):
+            for i, v in enumerate(n.value):
+                walk(v, f"{key}[{i}]")
+
+    if node is not None:
+        walk(node, "")
+    return data, lines
+
+
+def read_journey(path: str | Path) -> JourneyDefinition:
+    """Parse and validate a ``journey.yml`` (no data is read).
+
+    ``path`` is the file, its folder, a URI, or ``"sample"`` / ``"cdnow"`` (the bundled
+    definitions). Every problem raises :class:`JourneyParameterError` naming the key path
+    (``stages.rules[3].pattern``), the line, what was given and what was expected; an
+    unknown key names the closest known one.
+    """
+    resolved = resolve_journey_path(path)
+    text = engine.read_text(str(resolved))
+    if text is None:
+        raise JourneyParameterError(f"journey definition not found: {resolved}; expected a journey.yml file "
+                                    "(journeylib init PATH writes a draft)")
+    return _parse(text, str(resolved))
+
+
+def _parse(text: str, path: str | None) -> JourneyDefinition:
+    data, lines = _compose(text, path)
+    c = _Ctx(path, lines)
+    if data is None:
+        data = {}
+    top = c.mapping(data, "", TOP_KEYS, required=("sources",))
+    if top.get("version", 1) != 1:
+        raise c.fail("version", top.get("version"), "1 (the only version of the format)")
+    if path is None or engine.is_uri(path):
+        folder: Path | str = str(path).rsplit("/", 1)[0] if path else Path.cwd()
+    else:
+        folder = Path(path).parent
+    name = c.text(top.get("name"), "name", "a title (text)") or (
+        Path(folder).name if isinstance(folder, Path) else str(folder).rsplit("/", 1)[-1])
+
+    # sources
+    raw_sources = c.mapping(top["sources"], "sources", SOURCE_NAMES, required=("events",))
+    sources = {}
+    for sname, spec in raw_sources.items():
+        if spec is None:
+            continue
+        if isinstance(spec, str):  # shorthand: customers: customers.parquet
+            spec = {"path": spec}
+        key = f"sources.{sname}"
+        spec = c.mapping(spec, key, SOURCE_KEYS, required=("path",))
+        fmt = c.text(spec.get("format"), f"{key}.format") or "canonical"
+        if fmt not in FORMATS:
+            near = _closest(fmt, FORMATS)
+            raise c.fail(f"{key}.format", fmt, f"one of {', '.join(FORMATS)}",
+                         f"did you mean '{near}'?" if near else None)
+        cols = spec.get("columns") or {}
+        if not isinstance(cols, dict):
+            raise c.fail(f"{key}.columns", cols, "a mapping from your column name to the canonical name, "
+                         "e.g. {user: customer_id, time: ts, action: event}")
+        columns = {}
+        for theirs, ours in cols.items():
+            ours_t = c.text(ours, f"{key}.columns.{theirs}", "a canonical column name such as customer_id, ts, "
+                            "event", optional=False)
+            columns[str(theirs)] = ours_t
+        dupes = sorted({v for v in columns.values() if list(columns.values()).count(v) > 1})
+        if dupes:
+            raise c.fail(f"{key}.columns", cols, f"each canonical name once (two columns map to {dupes[0]})")
+        tz = c.text(spec.get("timezone"), f"{key}.timezone", "a time zone name such as UTC or Europe/Berlin") or "UTC"
+        try:
+            zoneinfo.ZoneInfo(tz)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            near = _closest(tz, zoneinfo.available_timezones())
+            raise c.fail(f"{key}.timezone", tz, "an IANA time zone name such as UTC or Europe/Berlin",
+                         f"did you mean '{near}'?" if near else None) from None
+        tsf = spec.get("timestamp_format")
+        if tsf is not None:
+            tsf = c.text(tsf, f"{key}.timestamp_format", "a strptime format such as '%d/%m/%Y %H:%M'")
+            probe = _dt.datetime(2025, 3, 14, 15, 9, 26)
+            try:
+                ok = "%" in tsf and _dt.datetime.strptime(probe.strftime(tsf), tsf) is not None
+            except ValueError:
+                ok = False
+            if not ok:
+                raise c.fail(f"{key}.timestamp_format", tsf, "a strptime format such as '%d/%m/%Y %H:%M' "
+                             "(%d day, %m month, %Y year, %H:%M:%S time)")
+        options = spec.get("options") or {}
+        if not isinstance(options, dict):
+            raise c.fail(f"{key}.options", options, "a mapping of reader options")
+        spath = c.text(spec["path"], f"{key}.path", "a file, folder, glob or URI", optional=False)
+        sources[sname] = Source(name=sname, path=_resolve(spath, folder), format=fmt, columns=columns,
+                                timezone=tz, timestamp_format=tsf, options=dict(options), line=lines.get(key))
+
+    # stages
+    st = c.mapping(top.get("stages"), "stages", STAGES_KEYS)
+    order = c.names(st.get("order"), "stages.order", "a list of stage names in journey order") or DEFAULT_STAGES
+    if not isinstance(st.get("order", []), list):
+        raise c.fail("stages.order", st.get("order"), "a list of stage names in journey order, "
+                     "e.g. [awareness, consideration, purchase]")
+    if len(set(order)) != len(order):
+        dup = next(s for s in order if order.count(s) > 1)
+        raise c.fail("stages.order", list(order), f"each stage once ({dup} is listed twice)")
+    stage_column = c.text(st.get("column"), "stages.column", "the name of a column holding the stage")
+    raw_rules = st.get("rules")
+    if stage_column and raw_rules:
+        raise c.fail("stages.rules", "rules and column", "either stages.column (an existing stage column) "
+                     "or stages.rules, not both")
+    if not stage_column and not raw_rules:
+        raise c.fail("stages", st or None, "stages.rules (rules that assign a stage to events) or "
+                     "stages.column (an existing stage column)")
+    rules = []
+    if raw_rules is not None:
+        if not isinstance(raw_rules, list):
+            raise c.fail("stages.rules", raw_rules, "a list of rules such as {stage: cart, event: add_to_cart}")
+        for i, r in enumerate(raw_rules):
+            rules.append(_rule(c, r, i, order))
+
+    # events with a role
+    ev = c.mapping(top.get("events"), "events", EVENTS_KEYS)
+    roles = {r: c.names(ev.get(r), f"events.{r}") for r in ROLE_KEYS if ev.get(r) is not None}
+    seen: dict[str, str] = {}
+    for role, names in roles.items():
+        for j, n in enumerate(names):
+            if n in seen and seen[n] != role:
+                raise c.fail(f"events.{role}", n, f"each event name in one role ({n} is also in events.{seen[n]})")
+            seen[n] = role
+    revenue = c.text(ev.get("revenue"), "events.revenue", "the name of the order-value column") or "revenue"
+    currency = c.text(ev.get("currency"), "events.currency", "the name of the currency column")
+    campaign = c.text(ev.get("campaign_column"), "events.campaign_column", "the name of the campaign column")
+
+    # touchpoints
+    tp = c.mapping(top.get("touchpoints"), "touchpoints", TOUCH_KEYS)
+    if tp.get("column") is not None and tp.get("events") is not None:
+        raise c.fail("touchpoints", tp, "either touchpoints.column or touchpoints.events, not both")
+    touch_events = c.names(tp.get("events"), "touchpoints.events")
+    touch_col = "touchpoint" if touch_events else (
+        c.text(tp.get("column"), "touchpoints.column", "the name of the touchpoint column") or "channel")
+
+    # experiments
+    experiments = None
+    if top.get("experiments") is not None:
+        ex = c.mapping(top["experiments"], "experiments", EXPERIMENT_KEYS)
+        frm = c.text(ex.get("from"), "experiments.from") or "assignments"
+        if frm not in EXPERIMENT_FROM:
+            raise c.fail("experiments.from", frm, "events (exposure events carry the variant) or assignments "
+                         "(the assignments source)")
+        experiments = {"from": frm}
+        if frm == "events":
+            for k in ("event", "experiment_column", "experiment", "variant_column"):
+                experiments[k] = c.text(ex.get(k), f"experiments.{k}")
+            if not experiments["variant_column"]:
+                raise c.fail("experiments.variant_column", None, "the events column holding the variant")
+            if bool(experiments["experiment_column"]) == bool(experiments["experiment"]):
+                raise c.fail("experiments.experiment_column", ex.get("experiment_column"),
+                             "either experiment_column (a column naming the experiment) or experiment "
+                             "(one experiment's name)")
+        else:
+            extra = [k for k in ex if k != "from"]
+            if extra:
+                raise c.fail(f"experiments.{extra[0]}", ex[extra[0]], "no other key with from: assignments "
+                             "(the assignments source has experiment, variant and assigned_at)")
+            if "assignments" not in sources:
+                raise c.fail("experiments.from", frm, "sources.assignments to be given (or from: events)")
+
+    segments_raw = top.get("segments")
+    if segments_raw is not None and not isinstance(segments_raw, (list, str)):
+        raise c.fail("segments", segments_raw, SEGMENT_HINT)
+    segments = c.names(segments_raw, "segments", SEGMENT_HINT)
+    period = _period(c, top.get("period"))
+    return JourneyDefinition(
+        name=name, folder=folder, sources=sources, stages=tuple(order), stage_column=stage_column,
+        rules=tuple(rules), roles=roles, revenue_column=revenue, currency_column=currency,
+        campaign_column=campaign, touch_col=touch_col, touch_events=touch_events,
+        experiments=experiments, segments=segments, period=period, path=path, lines=lines)
+
+
+def _resolve(path: str, folder: Path | str) -> str:
+    if engine.is_uri(path) or Path(path).expanduser().is_absolute():
+        return str(Path(path).expanduser()) if not engine.is_uri(path) else path
+    if isinstance(folder, str):
+        return f"{folder.rstrip('/')}/{path}"
+    return str(folder / path)
+
+
+def _rule(c: _Ctx, r: Any, i: int, order: tuple[str, ...]) -> StageRule:
+    key = f"stages.rules[{i}]"
+    r = c.mapping(r, key, RULE_KEYS, required=("stage",), what="a rule: stage plus its conditions")
+    stage = c.text(r["stage"], f"{key}.stage", optional=False)
+    if stage not in order:
+        near = _closest(stage, order)
+        raise c.fail(f"{key}.stage", stage, f"a stage of stages.order ({', '.join(order)})",
+                     f"did you mean '{near}'?" if near else "add it to stages.order")
+    if r.get("event") is not None and r.get("events") is not None:
+        raise c.fail(f"{key}.events", r["events"], "either event (one name) or events (a list), not both")
+    events = c.names(r.get("event"), f"{key}.event", "one event name") if r.get("event") is not None else \
+        c.names(r.get("events"), f"{key}.events", "a list of event names")
+    column = c.text(r.get("column"), f"{key}.column", "the name of the column the pattern is searched in")
+    pattern = r.get("pattern")
+    if (column is None) != (pattern is None):
+        missing = "pattern" if pattern is None else "column"
+        raise c.fail(f"{key}.{missing}", None, "column and pattern together (a regular expression searched "
+                     "in that column)")
+    if pattern is not None:
+        pattern = c.text(pattern, f"{key}.pattern", "a regular expression such as '^/catalog'", optional=False)
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise c.fail(f"{key}.pattern", pattern, f"a regular expression ({exc})") from None
+    channels = c.names(r.get("channel"), f"{key}.channel")
+    occurrence = c.text(r.get("occurrence"), f"{key}.occurrence") or "any"
+    if occurrence not in OCCURRENCES:
+        raise c.fail(f"{key}.occurrence", occurrence, "first (the customer's first such event only) or any")
+    if not (events or column or channels):
+        raise c.fail(key, r, "at least one condition: event, events, column with pattern, or channel")
+    return StageRule(stage=stage, index=i, events=events, column=column, pattern=pattern, channels=channels,
+                     occurrence=occurrence, line=c.lines.get(key))
+
+
+def _date(c: _Ctx, value: Any, key: str, *, end: bool) -> pd.Timestamp:
+    expected = "a date such as 2024-01-01 or a date-time such as 2024-01-01 08:00"
+    if isinstance(value, bool) or value is None:
+        raise c.fail(key, value, expected)
+    is_date = isinstance(value, _dt.date) and not isinstance(value, _dt.datetime)
+    if isinstance(value, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value):
+        is_date = True
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise c.fail(key, value, expected) from None
+    if ts is pd.NaT:
+        raise c.fail(key, value, expected)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts + pd.Timedelta(days=1) if (end and is_date) else ts
+
+
+def _period(c: _Ctx, value: Any) -> tuple[pd.Timestamp, pd.Timestamp] | int | None:
+    if value is None:
+        return None
+    p = c.mapping(value, "period", PERIOD_KEYS)
+    if p.get("last_days") is not None:
+        if p.get("start") is not None or p.get("end") is not None:
+            raise c.fail("period.last_days", p["last_days"], "either last_days or start/end, not both")
+        n = p["last_days"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise c.fail("period.last_days", n, "a whole number of days >= 1")
+        return int(n)
+    if p.get("start") is None and p.get("end") is None:
+        raise c.fail("period", p, "start and/or end (dates), or last_days")
+    start = _date(c, p["start"], "period.start", end=False) if p.get("start") is not None else \
+        pd.Timestamp("1900-01-01", tz="UTC")
+    end = _date(c, p["end"], "period.end", end=True) if p.get("end") is not None else \
+        pd.Timestamp("2200-01-01", tz="UTC")
+    if end <= start:
+        raise c.fail("period.end", p.get("end"), f"a time after period.start ({p.get('start')})")
+    return (start, end)
+
+
+# --- loading ---------------------------------------------------------------------------
+
+@ibis.udf.scalar.builtin(name="timezone")
+def _duckdb_timezone(zone: str, x: dt.Timestamp(timezone=None)) -> dt.Timestamp(timezone="UTC"):  # pragma: no cover
+    """DuckDB's ``timezone(zone, naive)``: the wall-clock time in ``zone`` as an instant."""
+
+
+@ibis.udf.scalar.builtin(name="to_utc_timestamp")
+def _spark_to_utc(x: dt.Timestamp(timezone=None), zone: str) -> dt.Timestamp(timezone="UTC"):  # pragma: no cover
+    """Spark SQL's ``to_utc_timestamp(naive, zone)``."""
+
+
+@ibis.udf.scalar.builtin(name="try_strptime")
+def _duckdb_try_strptime(x: str, fmt: str) -> dt.Timestamp(timezone=None):  # pragma: no cover
+    """DuckDB's ``try_strptime``: NULL where the text does not fit the format."""
+
+
+def _backend(t: ibis.Table | ibis.Value) -> str:
+    try:
+        return t._find_backend(use_default=True).name
+    except Exception:  # noqa: BLE001 - unbound or unknown backend
+        return ""
+
+
+CSV_SUFFIXES = (".csv", ".txt", ".tsv", ".gz")
+
+
+def _read_raw(src: Source, raw: ibis.Table, text_cols: list[str], con) -> ibis.Table:
+    """``raw`` with the given columns of a CSV kept as text (DuckDB would otherwise parse
+    03/04/2025 silently as one of the two readings)."""
+    files = engine.list_files(src.path, con)
+    con_ = con or engine.default_connection()
+    if text_cols and files and Path(files[0]).suffix.lower() in CSV_SUFFIXES and con_.name == "duckdb":
+        return con_.read_csv(files, types={c: "VARCHAR" for c in text_cols})
+    return raw
+
+
+def _timestamp_columns(table: str, source_cols: Iterable[str], columns: Mapping[str, str]) -> list[str]:
+    """Source columns that become timestamps of ``table``."""
+    out = []
+    for c in source_cols:
+        canon = columns.get(c, c)
+        if (table == "events" and canon == "ts") or (table == "assignments" and canon == "assigned_at") or \
+                (table == "customers" and canon.endswith("_at")):
+            out.append(c)
+    return out
+
+
+def _check_dates(t: ibis.Table, cols: list[str], src: Source, d: JourneyDefinition) -> None:
+    """Day-first/month-first text without a format, or text that does not fit the format."""
+    head = t.limit(AMBIGUOUS_CHECK_ROWS)
+    text = [c for c in cols if t[c].type().is_string()]
+    if not text:
+        return
+    key = f"sources.{src.name}.timestamp_format"
+    if src.timestamp_format is None:
+        aggs = {f"n{i}": head[c].re_search(_AMBIGUOUS_SQL).cast("int64").sum() for i, c in enumerate(text)}
+        counts = engine.to_pandas(head.aggregate(**aggs)).iloc[0].fillna(0)
+        for i, c in enumerate(text):
+            if int(counts[f"n{i}"]):
+                ex = engine.to_pandas(head.filter(head[c].re_search(_AMBIGUOUS_SQL)).select(c).limit(200))[c]
+                raise JourneyDataError(_ambiguous_message(d, src, c, ex.astype(str).tolist(), key))
+        return
+    if _backend(t) != "duckdb":
+        return
+    for c in text:
+        parsed = _duckdb_try_strptime(head[c], src.timestamp_format)
+        bad = head[c].notnull() & (head[c].strip() != "") & parsed.isnull()
+        n_bad = int(engine.to_pandas(head.aggregate(n=bad.cast("int64").sum()))["n"].fillna(0).iloc[0])
+        if n_bad:
+            ex = engine.to_pandas(head.filter(bad).select(c).limit(5))[c].tolist()
+            raise JourneyDataError(
+                f"{d.where(key)}: {n_bad:,} values of column '{c}' in {src.name} do not fit the format "
+                f"{src.timestamp_format!r}, e.g. {ex[:3]}; expected every timestamp in that format"
+                f"\nWhat to do: fix timestamp_format (%d day, %m month, %Y year, %H:%M:%S time)")
+
+
+def _ambiguous_message(d: JourneyDefinition, src: Source, col: str, examples: list[str], key: str) -> str:
+    m = [x for x in (_DMY.match(v) for v in examples) if x]
+    first = max(int(x.group(1)) for x in m) if m else 0
+    second = max(int(x.group(3)) for x in m) if m else 0
+    sep = m[0].group(2) if m else "/"
+    year = "%Y" if m and len(m[0].group(4)) == 4 else "%y"
+    clock = ""
+    if m and m[0].group(5):
+        clock = " %H:%M" + (":%S" if m[0].group(7) else "")
+    dmy, mdy = f"%d{sep}%m{sep}{year}{clock}", f"%m{sep}%d{sep}{year}{clock}"
+    if first > 12:
+        reading, fmt = "they look day-first (a first number above 12)", dmy
+    elif second > 12:
+        reading, fmt = "they look month-first (a second number above 12)", mdy
+    else:
+        reading, fmt = f"day-first ({dmy}) and month-first ({mdy}) both fit", dmy
+    return (f"{d.where(f'sources.{src.name}')}: column '{col}' of {src.name} holds dates such as "
+            f"{examples[0]!r} and no timestamp_format is given; {reading}; expected {key} "
+            f"to say how to read them.\nWhat to do: set {key}: \"{fmt}\" (or the other order if that is "
+            "how your system writes dates)")
+
+
+def _to_utc(x: ibis.Value, src: Source) -> ibis.Value:
+    """A timestamp column of ``src`` as UTC: parsed with ``timestamp_format``, naive values
+    read in ``timezone``."""
+    typ = x.type()
+    zone = src.timezone
+    name = _backend(x)
+
+    def localize(naive: ibis.Value) -> ibis.Value:
+        if zone == "UTC":
+            return naive.cast("timestamp").cast(dt.Timestamp(timezone="UTC"))
+        if name == "duckdb":
+            return _duckdb_timezone(zone, naive.cast("timestamp"))
+        if name == "pyspark":
+            return _spark_to_utc(naive.cast("timestamp"), zone)
+        raise JourneyParameterError(f"sources.{src.name}.timezone: {zone!r} is supported on DuckDB and Spark; "
+                                    f"this engine is {name or 'unknown'}; expected timezone: UTC")
+
+    if typ.is_string():
+        if src.timestamp_format:
+            naive = (_duckdb_try_strptime(x, src.timestamp_format) if name == "duckdb"
+                     else x.as_timestamp(src.timestamp_format).cast("timestamp"))
+            return localize(naive)
+        with_offset = x.re_search(_OFFSET_SQL)
+        return ibis.ifelse(with_offset, x.try_cast(dt.Timestamp(timezone="UTC")),
+                           localize(x.try_cast("timestamp")))
+    if typ.is_timestamp() and typ.timezone is None or typ.is_date():
+        return localize(x)
+    return x
+
+
+def _read_source(d: JourneyDefinition, name: str, con, *, extra_columns: Mapping[str, str] | None = None,
+                 stages: Iterable[str] | None = None) -> tuple[Loaded, dict[str, Any]]:
+    """One source through :func:`load_table` (with the definition's mapping), and the other
+    tables its reader gave (GA4's ``customers``; none for canonical files)."""
+    src = d.sources[name]
+    if not engine.list_files(src.path, con):
+        raise JourneyDataError(f"{d.where(f'sources.{name}.path')}: file not found: {src.path}; expected a "
+                               "file, a folder of partitions, a glob or a URI (relative paths start at the "
+                               "journey.yml's folder)")
+    if src.format != "canonical":
+        return _read_export(d, src, con, extra_columns=extra_columns, stages=stages)
+    columns = dict(src.columns)
+    for theirs, ours in (extra_columns or {}).items():
+        if theirs != ours and theirs not in columns and ours not in columns.values():
+            columns[theirs] = ours
+    raw = engine.to_table(src.path, con, table=name)
+    _check_mapping(d, name, raw.columns, columns, src.columns)
+    _check_stage_column(d, name, raw.columns, columns)
+    ts_cols = _timestamp_columns(name, raw.columns, columns)
+    t = _read_raw(src, raw, ts_cols, con)
+    _check_dates(t, ts_cols, src, d)
+    needs = src.timezone != "UTC" or src.timestamp_format is not None
+    if not needs:
+        return _load(d, name, src.path, columns, stages, con), {}
+    t = t.mutate(**{c: _to_utc(t[c], src) for c in ts_cols})
+    return _with_source(_load(d, name, t, columns, stages, con), source_name(src.path), src.path), {}
+
+
+def _hash(path: str) -> str:
+    try:
+        return content_hash(path)
+    except OSError:
+        return "n/a"
+
+
+def _load(d: JourneyDefinition, name: str, source: Any, columns: Mapping[str, str], stages, con) -> Loaded:
+    try:
+        return load_table(name, source, columns or None, stages=stages, con=con)
+    except JourneyDataError as exc:
+        if stages is not None and "column 'stage'" in str(exc):
+            key = "stages.order"
+            col = d.stage_column or "stage"
+            raise JourneyDataError(f"{d.where(key)}: the stage column '{col}' has values that are not in "
+                                   f"stages.order ({', '.join(d.stages)}).\n{exc}\nWhat to do: add the missing "
+                                   "stages to stages.order, or assign stages with stages.rules") from None
+        raise
+
+
+def _check_mapping(d: JourneyDefinition, name: str, have: Iterable[str], columns: Mapping[str, str],
+                   given: Mapping[str, str]) -> None:
+    have = list(have)
+    for theirs, ours in columns.items():
+        if theirs in have:
+            continue
+        if theirs in given:
+            key = f"sources.{name}.columns.{theirs}"
+        elif ours == "revenue":
+            key = "events.revenue"
+        elif ours == "stage":
+            key = "stages.column"
+        else:
+            key = f"sources.{name}.columns"
+        near = _closest(theirs, have)
+        raise JourneyDataError(
+            f"{d.where(key)}: maps column '{theirs}' to {ours}, but {name} has no column '{theirs}'; "
+            f"expected one of its columns: {', '.join(have)}"
+            + (f"\nWhat to do: did you mean '{near}'?" if near else ""))
+
+
+def _check_stage_column(d: JourneyDefinition, name: str, have: Iterable[str], columns: Mapping[str, str]) -> None:
+    have = list(have)
+    if name == "events" and d.stage_column and "stage" not in {columns.get(c, c) for c in have}:
+        near = _closest(d.stage_column, have)
+        raise JourneyDataError(f"{d.where('stages.column')}: no column '{d.stage_column}' in the events; expected "
+                               f"one of {', '.join(have)} (or stages.rules to assign stages)"
+                               + (f"\nWhat to do: did you mean '{near}'?" if near else ""))
+
+
+def _read_export(d: JourneyDefinition, src: Source, con, *, extra_columns, stages) -> tuple[Loaded, dict]:
+    """A non-canonical export through :func:`journeylib.core.readers.read_export`.
+
+    The source's ``columns`` go to the reader (its own column names, e.g. an orders table's
+    customer/time/amount), as do ``timezone``, ``timestamp_format``, the ``messages`` source
+    (orders) and ``options``. Other tables the reader returns (GA4's ``customers``) come
+    back beside the loaded one.
+    """
+    from . import readers  # written alongside; imported here so canonical sources never need it
+
+    params = inspect.signature(readers.read_export).parameters
+    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    options = {}
+    for k, v in src.options.items():
+        if not accepts_any and (k not in params or k in ("format", "path")):
+            known = [p for p in params if p not in ("format", "path")]
+            near = _closest(k, known)
+            raise JourneyParameterError(
+                f"{d.where(f'sources.{src.name}.options.{k}')}: unknown option '{k}' of the {src.format} reader; "
+                f"expected one of {', '.join(known)}" + (f"\nWhat to do: did you mean '{near}'?" if near else ""))
+        options[k] = v
+    wanted = {"columns": dict(src.columns) or None, "timezone": src.timezone,
+              "timestamp_format": src.timestamp_format, "con": con,
+              "messages": d.sources["messages"].path if "messages" in d.sources and src.format == "orders" else None}
+    for k, v in wanted.items():
+        if v is not None and (accepts_any or k in params):
+            options.setdefault(k, v)
+    out = readers.read_export(src.format, src.path, **options)
+    table = out.get(src.name)
+    if table is None:
+        raise JourneyDataError(f"{d.where(f'sources.{src.name}.format')}: the {src.format} reader gives no "
+                               f"{src.name} table; expected a canonical source for {src.name}")
+    have = list(engine.to_table(table, con, table=src.name).columns)
+    columns = {theirs: ours for theirs, ours in (extra_columns or {}).items() if theirs != ours and theirs in have}
+    _check_mapping(d, src.name, have, columns, {})
+    _check_stage_column(d, src.name, have, columns)
+    loaded = _load(d, src.name, table, columns, stages, con)
+    extras = {k: v for k, v in out.items() if k != src.name and v is not None}
+    return _with_source(loaded, f"{source_name(src.path)} ({src.format})", src.path), extras
+
+
+def _with_source(loaded: Loaded, name: str, path: str) -> Loaded:
+    """``loaded`` with its health-panel record naming the file it came from."""
+    record = dataclasses.replace(loaded.input, source=name, sha256=_hash(path))
+    return Loaded(loaded.table, record, loaded.checks)
+
+
+def _event_condition(t: ibis.Table, names: tuple[str, ...], canonical: ibis.Value) -> ibis.Value:
+    names = list(names)
+    return t.event.isin(names) | canonical.isin(names)
+
+
+def _rule_conditions(t: ibis.Table, d: JourneyDefinition, canonical: ibis.Value) -> list[ibis.Value]:
+    """One boolean expression per rule (``occurrence: first`` through a row_number window)."""
+    conds = []
+    for r in d.rules:
+        parts = []
+        if r.events:
+            parts.append(_event_condition(t, r.events, canonical))
+        if r.column:
+            if r.column not in t.columns:
+                near = _closest(r.column, t.columns)
+                raise JourneyDataError(
+                    f"{d.where(f'{r.key}.column')}: no column '{r.column}' in the events; expected one of "
+                    f"{', '.join(t.columns)}" + (f"\nWhat to do: did you mean '{near}'?" if near else ""))
+            parts.append(t[r.column].cast("string").re_search(r.pattern).fill_null(False))
+        if r.channels:
+            parts.append(t.channel.isin(list(r.channels)).fill_null(False))
+        cond = parts[0]
+        for p in parts[1:]:
+            cond = cond & p
+        if r.occurrence == "first":
+            w = ibis.window(group_by=[t.customer_id, cond], order_by=[t.ts, canonical, t.channel, t.revenue])
+            cond = cond & (ibis.row_number().over(w) == 0)
+        conds.append(cond)
+    return conds
+
+
+def _canonical_event(t: ibis.Table, d: JourneyDefinition) -> tuple[ibis.Value, bool]:
+    """The event renamed to its role's canonical name, and whether any name changes."""
+    pairs = [(names, ROLE_EVENTS[role]) for role, names in d.roles.items()
+             if any(n != ROLE_EVENTS[role] for n in names)]
+    if not pairs:
+        return t.event, False
+    return ibis.cases(*[(t.event.isin(list(names)), canon) for names, canon in pairs], else_=t.event), True
+
+
+def load_journey(path_or_definition: str | Path | JourneyDefinition, *, con: ibis.BaseBackend | None = None,
+                 strict: bool = True) -> "Journey":
+    """Read a journey's sources into validated tables (see the module docs for the rules).
+
+    ``path_or_definition``: a ``journey.yml`` (or its folder, a URI, ``"sample"``,
+    ``"cdnow"``) or a :class:`JourneyDefinition`. ``con``: the Ibis connection (default:
+    embedded DuckDB). With ``strict=True`` (the default) a rule that matches no event and a
+    role event name that never occurs raise :class:`JourneyDataError` naming the key and its
+    line; with ``strict=False`` they are ``fail`` checks of the returned journey (what
+    ``journeylib check`` prints).
+    """
+    d = path_or_definition if isinstance(path_or_definition, JourneyDefinition) else read_journey(path_or_definition)
+    extra = {}
+    if d.revenue_column != "revenue":
+        extra[d.revenue_column] = "revenue"
+    if d.stage_column and d.stage_column != "stage":
+        extra[d.stage_column] = "stage"
+    ev, extras = _read_source(d, "events", con, extra_columns=extra, stages=d.stages if d.stage_column else None)
+    loaded = [ev]
+    customers = None
+    if "customers" in d.sources:
+        customers = _read_source(d, "customers", con)[0]
+        loaded.append(customers)
+    elif extras.get("customers") is not None:  # e.g. GA4's first traffic source per user
+        src = d.sources["events"]
+        customers = _with_source(load_table("customers", extras["customers"], con=con),
+                                 f"{source_name(src.path)} ({src.format})", src.path)
+        loaded.append(customers)
+    t = ev.table
+    canonical, renamed = _canonical_event(t, d)
+    conds = _rule_conditions(t, d, canonical)
+    flags = {f"_r{i}": c for i, c in enumerate(conds)}
+    staged = t.mutate(**flags)
+    if conds:
+        stage = ibis.cases(*[(staged[f"_r{i}"], r.stage) for i, r in enumerate(d.rules)],
+                           else_=ibis.null("string"))
+        staged = staged.mutate(stage=stage)
+    if renamed:
+        staged = staged.mutate(source_event=staged.event, event=_canonical_event(staged, d)[0])
+    if d.touch_events:
+        names = list(d.touch_events)
+        src_event = staged.source_event if renamed else staged.event
+        staged = staged.mutate(touchpoint=ibis.ifelse(src_event.isin(names) | staged.event.isin(names),
+                                                      staged.event, ibis.null("string")))
+    period = _resolve_period(d, staged)
+    in_period = _in_period(staged, period)
+    stats = _profile(d, staged, in_period, renamed)
+    keep_cols = [c for c in staged.columns if not c.startswith("_r")]
+    events = staged.filter(in_period) if period is not None else staged
+    events = events.select(*keep_cols)
+    problems = _definition_checks(d, stats, customers)
+    if strict:
+        for chk, exc in problems:
+            if exc is not None:
+                raise exc
+    if d.segments and customers is None:
+        raise JourneyDataError(f"{d.where('segments')}: segments {list(d.segments)} need a customers table; "
+                               "expected sources.customers (or no segments)")
+    if customers is not None:
+        for i, s in enumerate(d.segments):
+            if s not in customers.table.columns:
+                near = _closest(s, customers.table.columns)
+                raise JourneyDataError(
+                    f"{d.where(f'segments[{i}]') if len(d.segments) > 1 else d.where('segments')}: no column "
+                    f"'{s}' in customers; expected one of {', '.join(customers.table.columns)}"
+                    + (f"\nWhat to do: did you mean '{near}'?" if near else ""))
+    if d.touch_col and not d.touch_events and d.touch_col not in events.columns:
+        raise JourneyDataError(f"{d.where('touchpoints.column')}: no column '{d.touch_col}' in the events; "
+                               f"expected one of {', '.join(events.columns)}")
+    assignments = None
+    exp = d.experiments or ({"from": "assignments"} if "assignments" in d.sources else None)
+    if exp and exp["from"] == "assignments":
+        a = _read_source(d, "assignments", con)[0]
+        loaded.append(a)
+        assignments = a.table
+    elif exp:
+        a = _assignments_from_events(d, events, con)
+        loaded.append(a)
+        assignments = a.table
+    truth = engine.read_text(_resolve("ground_truth.json", d.folder), con)
+    checks = tuple(c for x in loaded for c in x.checks) + tuple(chk for chk, _ in problems) + _data_checks(d, stats)
+    return Journey(events=events, customers=customers.table if customers is not None else None,
+                   assignments=assignments, ground_truth=json.loads(truth) if truth is not None else None,
+                   definition=d, inputs=tuple(x.input for x in loaded), checks=checks,
+                   folder=d.folder, period_bounds=period, stats=stats)
+
+
+def _resolve_period(d: JourneyDefinition, t: ibis.Table) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    if d.period is None or isinstance(d.period, tuple):
+        return d.period
+    last = t.aggregate(v=t.ts.max())
+    value = engine.to_pandas(last.select(v=epoch_us(last, "v")))["v"].iloc[0]
+    end = from_epoch_us(value) + pd.Timedelta(microseconds=1)
+    return (end - pd.Timedelta(days=d.period), end)
+
+
+def _in_period(t: ibis.Table, period) -> ibis.Value:
+    if period is None:  # a column (not a scalar), so it aggregates and groups like a bound
+        return t.ts.notnull()
+    return (t.ts >= utc_literal(period[0])) & (t.ts < utc_literal(period[1]))
+
+
+def _profile(d: JourneyDefinition, t: ibis.Table, in_period: ibis.Value, renamed: bool) -> dict:
+    """Every number of the check table, in four small queries."""
+    n_rules = len(d.rules)
+    aggs = {"n_all": t.count(), "n_in": in_period.cast("int64").sum(),
+            "first_us": t.ts.min(), "last_us": t.ts.max()}
+    prev = None
+    for i in range(n_rules):
+        c = t[f"_r{i}"]
+        aggs[f"matched_{i}"] = c.cast("int64").sum()
+        won = c if prev is None else c & ~prev
+        aggs[f"won_{i}"] = won.cast("int64").sum()
+        prev = c if prev is None else prev | c
+    touch = "touchpoint" if d.touch_events else d.touch_col
+    if touch and touch in t.columns:
+        aggs["n_touch"] = (in_period & t[touch].notnull()).cast("int64").sum()
+    head = engine.to_pandas(t.aggregate(**aggs)).iloc[0]
+    src = t.source_event if renamed else t.event
+    tagged = t.mutate(_name=src, _in=in_period, _staged=t.stage.notnull())
+    names = engine.to_pandas(tagged.group_by(["_name", "event", "_in", "_staged"]).aggregate(n=tagged.count()))
+    kept = t.filter(in_period)
+    stages = engine.to_pandas(kept.group_by("stage").aggregate(events=kept.count(),
+                                                              customers=kept.customer_id.nunique()))
+    own = kept.filter(~kept.event.isin(list(OUTBOUND_EVENTS)))
+    cust = engine.to_pandas(own.aggregate(
+        customers=own.customer_id.nunique(),
+        staged=own.customer_id.nunique(where=own.stage.notnull()),
+        unstaged=own.customer_id.nunique(where=own.stage.isnull()))).iloc[0]
+    return {
+        "n_all": int(head["n_all"]), "n_in": int(head["n_in"] or 0),
+        "first": _utc(head["first_us"]), "last": _utc(head["last_us"]),
+        "matched": [int(head[f"matched_{i}"] or 0) for i in range(n_rules)],
+        "won": [int(head[f"won_{i}"] or 0) for i in range(n_rules)],
+        "n_touch": int(head["n_touch"] or 0) if "n_touch" in head else 0,
+        "names": names, "stages": stages,
+        "customers": int(cust["customers"] or 0), "staged_customers": int(cust["staged"] or 0),
+        "unstaged_customers": int(cust["unstaged"] or 0),
+    }
+
+
+def _utc(v: Any) -> pd.Timestamp | None:
+    if v is None or pd.isna(v):
+        return None
+    ts = pd.Timestamp(v)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _definition_checks(d: JourneyDefinition, s: dict, customers) -> list[tuple[Check, JourneyDataError | None]]:
+    """Rules that match nothing and role events that never occur: a fail check and its error."""
+    out: list[tuple[Check, JourneyDataError | None]] = []
+    names = s["names"]
+    counts = names.groupby("_name")["n"].sum()
+    top = ", ".join(f"{k} ({v:,})" for k, v in counts.sort_values(ascending=False).head(8).items())
+    for r, matched, won in zip(d.rules, s["matched"], s["won"]):
+        label = f"stage rule {r.key}: {r.describe()}"
+        if matched == 0:
+            msg = (f"{d.where(r.key)}: the rule ({r.describe()}) matches no event; expected at least one "
+                   f"matching event. The most frequent events are: {top}")
+            out.append((Check(label, "fail", "matches no event"), JourneyDataError(msg)))
+        elif won == 0:
+            out.append((Check(label, "warn", f"matches {matched:,} events, all taken by earlier rules"), None))
+        else:
+            out.append((Check(label, "pass", f"assigns {won:,} events"), None))
+    for role, role_names in d.roles.items():
+        for j, n in enumerate(role_names):
+            key = f"events.{role}" + (f"[{j}]" if f"events.{role}[{j}]" in d.lines else "")
+            if n not in counts.index or counts[n] == 0:
+                near = _closest(n, counts.index)
+                msg = (f"{d.where(key)}: the {role} event '{n}' never occurs in the events; expected an event "
+                       f"name of the data: {top}" + (f"\nWhat to do: did you mean '{near}'?" if near else ""))
+                out.append((Check(f"role event {role}: {n}", "fail", "never occurs"), JourneyDataError(msg)))
+            else:
+                out.append((Check(f"role event {role}: {n}", "pass", f"{int(counts[n]):,} events"), None))
+    if s["n_in"] == 0 and s["n_all"]:
+        msg = (f"{d.where('period')}: no event lies in the period; expected a period overlapping the events "
+               f"({s['first']:%Y-%m-%d} to {s['last']:%Y-%m-%d})")
+        out.append((Check("period", "fail", "no event in the period"), JourneyDataError(msg)))
+    return out
+
+
+def _unmatched(d: JourneyDefinition, s: dict) -> pd.Series:
+    n = s["names"]
+    sel = n[n["_in"] & ~n["_staged"] & ~n["event"].isin(list(OUTBOUND_EVENTS))]
+    return sel.groupby("_name")["n"].sum().sort_values(ascending=False)
+
+
+def _data_checks(d: JourneyDefinition, s: dict) -> tuple[Check, ...]:
+    out = []
+    un = _unmatched(d, s)
+    total = un.sum()
+    what = "no stage rule" if d.rules else "no stage"
+    if total:
+        out.append(Check("events without a stage", "warn",
+                         f"{total:,} of {s['n_in']:,} events match {what}: {_top(un)}"))
+    else:
+        out.append(Check("events without a stage", "pass", "every customer event has a stage"))
+    if d.period is not None:
+        dropped = s["n_all"] - s["n_in"]
+        out.append(Check("period", "pass", f"{dropped:,} of {s['n_all']:,} events outside the period dropped"))
+    if not s["n_touch"]:
+        out.append(Check("touchpoints", "warn", _no_touch_text(d)))
+    return tuple(out)
+
+
+def _no_touch_text(d: JourneyDefinition) -> str:
+    col = d.touch_col if not d.touch_events else "touchpoint"
+    return (f"the events have no touchpoints (column '{col}' is empty): attribution cannot credit channels; "
+            "funnels, paths, retention and experiments are unaffected. Name touchpoint events in "
+            "touchpoints.events (e.g. email_click, ad_click) or map a channel column")
+
+
+def _top(counts: pd.Series, k: int = 5) -> str:
+    items = [f"{name} ({int(n):,})" for name, n in counts.head(k).items()]
+    more = len(counts) - k
+    return ", ".join(items) + (f" and {more} more" if more > 0 else "")
+
+
+# --- the result ------------------------------------------------------------------------
+
+SUMMARY_COLUMNS = ("item", "events", "customers", "detail")
+
+
+@dataclass(frozen=True)
+class Journey(Result):
+    """A loaded journey: validated tables and the settings every analysis accepts.
+
+    Has the attributes of :class:`journeylib.simulate.Dataset` (``events``, ``customers``,
+    ``assignments``, ``ground_truth``, ``inputs``, ``checks``, ``folder``), so a notebook can
+    use either and ``jl.record(journey)`` lists its inputs and checks. ``summary`` is the
+    check table of ``journeylib check``.
+    """
+
+    events: ibis.Table
+    customers: ibis.Table | None
+    assignments: ibis.Table | None
+    ground_truth: dict[str, Any] | None
+    definition: JourneyDefinition
+    inputs: tuple[InputRecord, ...] = field(default=(), repr=False)
+    checks: tuple[Check, ...] = field(default=(), repr=False)
+    folder: Path | str | None = None
+    period_bounds: tuple[pd.Timestamp, pd.Timestamp] | None = field(default=None, repr=False)
+    stats: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def stages(self) -> list[str]:
+        """Stage order (a list, as the analyses' ``stages=`` take it)."""
+        return list(self.definition.stages)
+
+    @property
+    def segment_by(self) -> str | None:
+        """The default segment split: the first of ``segments`` (``None`` without segments)."""
+        return self.definition.segments[0] if self.definition.segments else None
+
+    @property
+    def touch_col(self) -> str | None:
+        """The touchpoint column for attribution; ``None`` when the events have no touchpoints."""
+        return (self.definition.touch_col or None) if self.stats.get("n_touch") else None
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    def plot(self, ax=None):
+        """Events per stage and the events no rule placed (see :func:`journeylib.core.plots.plot_journey_check`)."""
+        from .plots import plot_journey_check
+
+        return plot_journey_check(self, ax=ax)
+
+    @property
+    def period(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """``(start, end)`` of the analysis period (UTC, end exclusive; ``last_days`` resolved)."""
+        return self.period_bounds
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        s, d = self.stats, self.definition
+        rows = []
+        st = s["stages"].set_index("stage", drop=False) if len(s["stages"]) else s["stages"]
+        for stage in d.stages:
+            if stage in st.index:
+                rows.append((stage, int(st.loc[stage, "events"]), int(st.loc[stage, "customers"]), ""))
+            else:
+                rows.append((stage, 0, 0, "no event has this stage"))
+        un = _unmatched(d, s)
+        names = s["names"]
+        nostage = names[names["_in"] & ~names["_staged"]]
+        outbound = nostage[nostage["event"].isin(list(OUTBOUND_EVENTS))]
+        label = "no stage (no rule matched)" if d.rules else "no stage"
+        rows.append((label, int(un.sum()), s["unstaged_customers"], _top(un, 8) if len(un) else ""))
+        if len(outbound):
+            rows.append(("outbound messages (not staged)", int(outbound["n"].sum()), pd.NA,
+                         ", ".join(sorted(set(outbound["_name"])))))
+        rows.append(("customers with no staged event", pd.NA, s["customers"] - s["staged_customers"],
+                     f"of {s['customers']:,} customers"))
+        span = f"{_day(s['first'])} to {_day(s['last'])}"
+        if self.period_bounds is not None:
+            p0, p1 = self.period_bounds
+            span += f"; period {_day(p0)} to {_day(p1 - pd.Timedelta(microseconds=1))}"
+        rows.append(("time range", s["n_in"], s["customers"], span))
+        if self.period_bounds is not None:
+            rows.append(("outside the period (dropped)", s["n_all"] - s["n_in"], pd.NA, ""))
+        dup = sum(r.duplicates_dropped for r in self.inputs if r.table == "events")
+        fut = sum(r.future_rows for r in self.inputs if r.table == "events")
+        rows.append(("duplicate events (dropped)", dup, pd.NA, ""))
+        rows.append(("future events", fut, pd.NA, "timestamps after tomorrow: check the time zone" if fut else ""))
+        out = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+        out["events"] = out["events"].astype("Int64")
+        out["customers"] = out["customers"].astype("Int64")
+        return out
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        s, d = self.stats, self.definition
+        out = []
+        un = _unmatched(d, s)
+        if s["n_in"] and un.sum():
+            share = un.sum() / s["n_in"]
+            what = "match no stage rule" if d.rules else "have no stage"
+            out.append(Finding(f"{share:.0%} of events {what}: {_top(un)}.", value=float(share),
+                               action="Add stage rules for them if they belong to a stage." if d.rules
+                               else "Give them a stage if they belong to one."))
+        if s["customers"]:
+            n = s["customers"] - s["staged_customers"]
+            if n:
+                out.append(Finding(f"{n / s['customers']:.0%} of customers ({n:,} of {s['customers']:,}) "
+                                   "have no event with a stage, so funnels do not count them.",
+                                   value=n / s["customers"]))
+        if not s["n_touch"]:
+            out.append(Finding("The events carry no touchpoints, so attribution cannot say which channels "
+                               "bring conversions; funnels, paths, retention and experiments are unaffected.",
+                               action="Map a channel column or list the touchpoint events in the journey file."))
+        if self.period_bounds is not None and s["n_all"] > s["n_in"]:
+            p0, p1 = self.period_bounds
+            out.append(Finding(f"The analysis period {_day(p0)} to {_day(p1 - pd.Timedelta(microseconds=1))} "
+                               f"keeps {s['n_in']:,} of {s['n_all']:,} events.", value=float(s["n_in"])))
+        return tuple(out[:4])
+
+    def _repr_html_(self) -> str:
+        return f"<h4>{_escape(self.name)}</h4>" + super()._repr_html_()
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(str(text))
+
+
+def _day(ts: pd.Timestamp | None) -> str:
+    return "?" if ts is None else f"{ts:%Y-%m-%d}"
+
+
+def _assignments_from_events(d: JourneyDefinition, events: ibis.Table, con) -> Loaded:
+    """Assignments at each customer's first exposure (``experiments.from: events``)."""
+    ex = d.experiments
+    for k in ("experiment_column", "variant_column"):
+        col = ex.get(k)
+        if col and col not in events.columns:
+            near = _closest(col, events.columns)
+            raise JourneyDataError(f"{d.where(f'experiments.{k}')}: no column '{col}' in the events; expected "
+                                   f"one of {', '.join(events.columns)}"
+                                   + (f"\nWhat to do: did you mean '{near}'?" if near else ""))
+    t = events
+    if ex.get("event"):
+        src = t.source_event if "source_event" in t.columns else t.event
+        t = t.filter(src == ex["event"])
+    variant = t[ex["variant_column"]].cast("string")
+    experiment = t[ex["experiment_column"]].cast("string") if ex.get("experiment_column") else \
+        ibis.literal(ex["experiment"])
+    t = t.select(customer_id=t.customer_id, experiment=experiment, variant=variant, ts=t.ts)
+    t = t.filter(t.variant.notnull() & t.experiment.notnull())
+    g = t.group_by(["customer_id", "experiment"]).aggregate(
+        assigned_at=t.ts.min(), variant=t.variant.max(), n_variants=t.variant.nunique())
+    n = engine.to_pandas(g.aggregate(rows=g.count(), bad=(g.n_variants > 1).cast("int64").sum())).iloc[0]
+    if not int(n["rows"] or 0):
+        raise JourneyDataError(f"{d.where('experiments.event')}: no exposure event with a variant; expected "
+                               f"events named {ex.get('event')!r} with {ex['variant_column']} set")
+    if int(n["bad"] or 0):
+        ex_rows = engine.to_pandas(g.filter(g.n_variants > 1).select("customer_id", "experiment").limit(5))
+        raise JourneyDataError(
+            f"{d.where('experiments.variant_column')}: {int(n['bad']):,} customers were exposed to more than "
+            f"one variant of an experiment (e.g. {ex_rows.to_dict('records')[:3]}); expected one variant per "
+            "customer and experiment")
+    loaded = load_table("assignments", g.select("customer_id", "experiment", "variant", "assigned_at"), con=con)
+    record = dataclasses.replace(loaded.input, source=f"{source_name(d.sources['events'].path)} (exposures)")
+    return Loaded(loaded.table, record, loaded.checks)

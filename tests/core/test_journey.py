@@ -1,0 +1,587 @@
+"""The journey definition (journey.yml): parsing, every definition error, loading with stage
+rules, role events, time zones, the period, experiments from events, the bundled definitions.
+
+Numbers are checked against an independent pandas computation on the files themselves."""
+from __future__ import annotations
+
+import sys
+import textwrap
+import types
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import journeylib as jl
+from journeylib.core.errors import JourneyDataError, JourneyParameterError
+from journeylib.core.journey import JourneyDefinition, read_journey
+from journeylib.core.locations import CDNOW_DIR, SAMPLE_DIR
+
+SHOP = Path(__file__).resolve().parents[1] / "fixtures" / "journeys" / "shop"
+STAGES = ["awareness", "consideration", "cart", "purchase", "repeat"]
+
+
+def write(tmp_path: Path, text: str, name: str = "journey.yml") -> Path:
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(text).lstrip("\n"))
+    return p
+
+
+def shop_yml(tmp_path: Path, *, rules: str | None = None, extra: str = "", events_keys: str | None = None) -> Path:
+    """The shop fixture's definition with parts replaced (the CSV by absolute path)."""
+    rules = rules if rules is not None else """
+        - {stage: awareness, event: main}
+        - {stage: consideration, events: [catalog, search]}
+        - {stage: consideration, column: page, pattern: "^/product/"}
+        - {stage: cart, events: [cart, delivery_choice, payment_choice]}
+        - {stage: purchase, event: payment_done, occurrence: first}
+        - {stage: repeat, event: payment_done}"""
+    events_keys = events_keys if events_keys is not None else "{purchase: payment_done, revenue: amount, cart: cart}"
+    rules = textwrap.indent(textwrap.dedent(rules).strip("\n"), "    ")
+    text = (
+        "version: 1\n"
+        "sources:\n"
+        "  events:\n"
+        f"    path: {SHOP / 'events.csv'}\n"
+        "    columns: {user_id: customer_id, event_time: ts, event_name: event}\n"
+        "    timezone: Europe/Berlin\n"
+        "    timestamp_format: \"%d/%m/%Y %H:%M\"\n"
+        "stages:\n"
+        f"  order: {STAGES}\n".replace("'", "")
+        + "  rules:\n" + rules + "\n"
+        + f"events: {events_keys}\n" + textwrap.dedent(extra)
+    )
+    p = tmp_path / "journey.yml"
+    p.write_text(text)
+    return p
+
+
+def shop_reference() -> pd.DataFrame:
+    """The shop's events with stages, computed independently with pandas."""
+    df = pd.read_csv(SHOP / "events.csv")
+    df["ts"] = (pd.to_datetime(df["event_time"], format="%d/%m/%Y %H:%M")
+                .dt.tz_localize("Europe/Berlin").dt.tz_convert("UTC"))
+    names = {"main": "awareness", "catalog": "consideration", "search": "consideration",
+             "cart": "cart", "delivery_choice": "cart", "payment_choice": "cart"}
+    df["stage"] = df["event_name"].map(names)
+    product = df["stage"].isna() & df["page"].str.match(r"^/product/")
+    df.loc[product, "stage"] = "consideration"
+    pay = df[df["event_name"] == "payment_done"].sort_values(["user_id", "ts"])
+    df.loc[pay.index, "stage"] = "repeat"
+    df.loc[pay.groupby("user_id").head(1).index, "stage"] = "purchase"
+    df["event"] = df["event_name"].replace({"payment_done": "purchase", "cart": "add_to_cart"})
+    return df.rename(columns={"user_id": "customer_id", "event_name": "source_event", "amount": "revenue"})
+
+
+@pytest.fixture(scope="module")
+def shop() -> jl.Journey:
+    return jl.load_journey(SHOP / "journey.yml")
+
+
+def frame(j: jl.Journey) -> pd.DataFrame:
+    return j.events.to_pandas().sort_values(["customer_id", "ts", "source_event"]).reset_index(drop=True)
+
+
+# --- the small shop's clickstream: values against pandas ---------------------------------
+
+def test_shop_events_equal_an_independent_computation(shop):
+    ref = shop_reference().sort_values(["customer_id", "ts", "source_event"]).reset_index(drop=True)
+    got = frame(shop)
+    assert len(got) == len(ref) == 272
+    cols = ["customer_id", "ts", "event", "source_event", "stage", "revenue", "page"]
+    pd.testing.assert_frame_equal(got[cols].fillna(float("nan")), ref[cols], check_dtype=False)
+    # day-first local time (CET, then CEST from 2025-03-30) read as UTC
+    first = got.iloc[0]
+    assert (first["customer_id"], first["ts"]) == ("u001", pd.Timestamp("2025-03-13 08:08", tz="UTC"))
+
+
+def test_shop_stage_table_counts(shop):
+    ref = shop_reference()
+    s = shop.summary.set_index("item")
+    for stage in STAGES:
+        sel = ref[ref["stage"] == stage]
+        assert s.loc[stage, "events"] == len(sel), stage
+        assert s.loc[stage, "customers"] == sel["customer_id"].nunique(), stage
+    unmatched = ref[ref["stage"].isna()]
+    row = s.loc["no stage (no rule matched)"]
+    assert row["events"] == len(unmatched) == 61
+    assert row["customers"] == unmatched["customer_id"].nunique()
+    top = unmatched["source_event"].value_counts()
+    assert row["detail"] == ", ".join(f"{k} ({v})" for k, v in top.items())
+    assert s.loc["customers with no staged event", "customers"] == 0
+    assert s.loc["time range", "events"] == 272 and s.loc["time range", "customers"] == 16
+    assert s.loc["time range", "detail"] == (f"{ref.ts.min():%Y-%m-%d} to {ref.ts.max():%Y-%m-%d}")
+    # repeat buyers and revenue as read from `amount`
+    pay = ref[ref["source_event"] == "payment_done"]
+    assert s.loc["repeat", "customers"] == (pay.groupby("customer_id").size() > 1).sum() == 6
+    got = shop.events.to_pandas()
+    assert got.loc[got.event == "purchase", "revenue"].sum() == pytest.approx(pay["revenue"].sum())
+
+
+def test_shop_settings_checks_and_findings(shop):
+    assert shop.stages == STAGES
+    assert shop.name == "Small shop clickstream"
+    assert shop.segment_by is None and shop.customers is None and shop.assignments is None
+    assert shop.touch_col is None  # no channel column: attribution has no touchpoints
+    checks = {c.name: c for c in shop.checks}
+    assert checks["events without a stage"].status == "warn"
+    assert checks["touchpoints"].status == "warn"
+    assert checks["role event purchase: payment_done"].detail == "20 events"
+    assert checks["stage rule stages.rules[4]: event payment_done and first occurrence -> purchase"].detail == \
+        "assigns 14 events"
+    texts = [f.text for f in shop.findings]
+    assert texts[0] == ("22% of events match no stage rule: delivery_submit (23), confirmation (20), "
+                        "account (12), contacts (6).")
+    assert shop.findings[0].value == pytest.approx(61 / 272)
+    assert "attribution cannot say which channels" in texts[1]
+    # the protocol: summary is a copy, HTML is escaped
+    table = shop.summary
+    table.loc[0, "events"] = -1
+    assert shop.summary.loc[0, "events"] == 24
+    assert "<h4>Small shop clickstream</h4>" in shop._repr_html_()
+    assert shop.inputs[0].source.endswith("events.csv") and shop.inputs[0].rows == 272
+
+
+def test_period_filter_after_stages(tmp_path):
+    p = shop_yml(tmp_path, extra="period: {start: 2025-03-20, end: 2025-04-05}\n")
+    j = jl.load_journey(p)
+    ref = shop_reference()
+    inside = ref[(ref.ts >= pd.Timestamp("2025-03-20", tz="UTC")) & (ref.ts < pd.Timestamp("2025-04-06", tz="UTC"))]
+    got = frame(j)
+    assert len(got) == len(inside) and len(inside) < len(ref)
+    # stages come from the whole log: a first purchase before the period keeps later ones 'repeat'
+    assert (got.groupby("stage").size().to_dict() == inside.groupby("stage").size().to_dict())
+    s = j.summary.set_index("item")
+    assert s.loc["outside the period (dropped)", "events"] == len(ref) - len(inside)
+    assert j.period == (pd.Timestamp("2025-03-20", tz="UTC"), pd.Timestamp("2025-04-06", tz="UTC"))
+    assert {c.name: c.detail for c in j.checks}["period"] == \
+        f"{len(ref) - len(inside)} of 272 events outside the period dropped"
+
+
+def test_period_last_days(tmp_path):
+    j = jl.load_journey(shop_yml(tmp_path, extra="period: {last_days: 7}\n"))
+    ref = shop_reference()
+    end = ref.ts.max() + pd.Timedelta(microseconds=1)
+    inside = ref[ref.ts >= end - pd.Timedelta(days=7)]
+    assert len(frame(j)) == len(inside) > 0
+
+
+def test_sample_rules_reproduce_the_bundled_stage_column(tmp_path):
+    p = write(tmp_path, f"""
+        sources:
+          events: {{path: {SAMPLE_DIR / 'events.parquet'}}}
+        stages:
+          order: [awareness, consideration, cart, purchase, repeat, advocacy]
+          rules:
+            - {{stage: awareness, event: landing}}
+            - {{stage: consideration, event: product_view}}
+            - {{stage: cart, event: add_to_cart}}
+            - {{stage: purchase, event: purchase, occurrence: first}}
+            - {{stage: repeat, event: purchase}}
+            - {{stage: advocacy, event: review}}
+        """)
+    got = jl.load_journey(p).events.to_pandas()
+    bundled = pd.read_parquet(SAMPLE_DIR / "events.parquet")
+    keys = ["customer_id", "ts", "event", "channel", "revenue"]
+    m = bundled.merge(got, on=keys, how="outer", suffixes=("_bundled", "_rules"), indicator=True)
+    assert len(got) == len(bundled) == len(m) and (m["_merge"] == "both").all()
+    assert m["stage_bundled"].fillna("-").equals(m["stage_rules"].fillna("-"))
+
+
+def test_sample_definition_gives_the_sample_dataset():
+    j = jl.load_journey("sample")
+    ds = jl.load_dataset("sample")
+    order = ["customer_id", "ts", "event", "stage"]
+    a = j.events.to_pandas().sort_values(order).reset_index(drop=True)
+    b = ds.events.to_pandas().sort_values(order).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+    ca, cb = (x.customers.to_pandas().sort_values("customer_id").reset_index(drop=True) for x in (j, ds))
+    pd.testing.assert_frame_equal(ca, cb)
+    aa, ab = (x.assignments.to_pandas().sort_values(["experiment", "customer_id"]).reset_index(drop=True)
+              for x in (j, ds))
+    pd.testing.assert_frame_equal(aa, ab)
+    assert j.ground_truth == ds.ground_truth
+    assert [(r.table, r.source, r.rows, r.sha256) for r in j.inputs] == \
+        [(r.table, r.source, r.rows, r.sha256) for r in ds.inputs]
+    assert j.stages == list(jl.DEFAULT_STAGES)
+    assert (j.segment_by, j.touch_col, j.name) == ("segment", "channel", "Simulated shop (sample data)")
+    assert j.definition.segments == ("segment", "acquisition_channel")
+    s = j.summary.set_index("item")
+    assert s.loc["outbound messages (not staged)", "events"] == (b.event == "winback_sent").sum()
+    assert s.loc["no stage", "events"] == 0
+    assert s.loc["purchase", "customers"] == b.loc[b.stage == "purchase", "customer_id"].nunique()
+    assert read_journey(SAMPLE_DIR) == read_journey(SAMPLE_DIR / "journey.yml")
+
+
+def test_cdnow_definition_first_and_repeat_purchases():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        j = jl.load_journey("cdnow")
+    raw = pd.read_csv(CDNOW_DIR / "cdnow_sample_events.csv", dtype={"customer_id": str}).drop_duplicates()
+    s = j.summary.set_index("item")
+    assert s.loc["purchase", "events"] == raw["customer_id"].nunique() == 2357
+    assert s.loc["repeat", "events"] == len(raw) - 2357
+    assert s.loc["repeat", "customers"] == (raw.groupby("customer_id").size() > 1).sum()
+    assert s.loc["duplicate events (dropped)", "events"] == 21
+    assert j.touch_col is None
+
+
+def test_role_events_are_canonical_and_outbound():
+    from journeylib.core.schema import OUTBOUND_EVENTS, ROLE_EVENTS
+
+    assert OUTBOUND_EVENTS == ("winback_sent", "message_sent")
+    assert ROLE_EVENTS == {"purchase": "purchase", "cart": "add_to_cart", "review": "review",
+                           "referral": "referral", "message_sent": "message_sent",
+                           "message_open": "message_open", "message_click": "message_click"}
+
+
+# --- experiments from events ----------------------------------------------------------
+
+def test_experiments_from_first_exposure(tmp_path):
+    (tmp_path / "ev.csv").write_text(textwrap.dedent("""\
+        uid,when,what,test,arm
+        a,2025-01-02 10:00:00,exposure,hero,B
+        a,2025-01-01 09:00:00,exposure,hero,B
+        a,2025-01-03 09:00:00,buy,,
+        b,2025-01-05 12:00:00,exposure,hero,A
+        b,2025-01-04 12:00:00,exposure,price,A
+        c,2025-01-06 08:30:00,view,,
+        """))
+    p = write(tmp_path, """
+        sources:
+          events: {path: ev.csv, columns: {uid: customer_id, when: ts, what: event}}
+        stages:
+          order: [purchase]
+          rules: [{stage: purchase, event: buy}]
+        events: {purchase: buy}
+        experiments: {from: events, event: exposure, experiment_column: test, variant_column: arm}
+        """)
+    j = jl.load_journey(p)
+    got = j.assignments.to_pandas().sort_values(["experiment", "customer_id"]).reset_index(drop=True)
+    want = pd.DataFrame({"customer_id": ["a", "b", "b"], "experiment": ["hero", "hero", "price"],
+                         "variant": ["B", "A", "A"],
+                         "assigned_at": pd.to_datetime(["2025-01-01 09:00", "2025-01-05 12:00",
+                                                        "2025-01-04 12:00"]).tz_localize("UTC")})
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    assert j.inputs[-1].table == "assignments" and j.inputs[-1].source.endswith("ev.csv (exposures)")
+    # one customer in two variants of one experiment: the log is broken
+    with open(tmp_path / "ev.csv", "a") as fh:
+        fh.write("a,2025-01-07 10:00:00,exposure,hero,A\n")
+    with pytest.raises(JourneyDataError, match=r"(?s)line 7, experiments.variant_column: 1 customers were exposed "
+                                                r"to more than one variant"):
+        jl.load_journey(p)
+
+
+# --- other formats go through readers.read_export -------------------------------------
+
+def test_other_formats_use_read_export(tmp_path, monkeypatch):
+    calls = []
+
+    def read_export(format, path, *, columns=None, timezone="UTC", con=None, messages=None, timestamp_format=None):
+        calls.append((format, path, dict(columns=columns, timezone=timezone, messages=messages,
+                                         timestamp_format=timestamp_format)))
+        return {"events": pd.DataFrame({"customer_id": ["x", "x", "y"],
+                                        "ts": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-03"], utc=True),
+                                        "event": ["order", "order", "order"], "amount": [10.0, 5.0, 7.5]}),
+                "customers": pd.DataFrame({"customer_id": ["x", "y"], "acquisition_channel": ["email", None]})}
+
+    monkeypatch.setitem(sys.modules, "journeylib.core.readers", types.SimpleNamespace(read_export=read_export))
+    (tmp_path / "orders.csv").write_text("anything\n1\n")
+    (tmp_path / "messages.csv").write_text("anything\n1\n")
+    p = write(tmp_path, """
+        sources:
+          events:
+            path: orders.csv
+            format: orders
+            columns: {client: customer_id}
+            timezone: Europe/Paris
+          messages: {path: messages.csv}
+        stages:
+          order: [purchase, repeat]
+          rules:
+            - {stage: purchase, event: order, occurrence: first}
+            - {stage: repeat, event: order}
+        events: {purchase: order, revenue: amount}
+        segments: acquisition_channel
+        """)
+    j = jl.load_journey(p)
+    assert calls == [("orders", str(tmp_path / "orders.csv"),
+                      {"columns": {"client": "customer_id"}, "timezone": "Europe/Paris",
+                       "messages": str(tmp_path / "messages.csv"), "timestamp_format": None})]
+    ev = j.events.to_pandas().sort_values("ts")
+    assert ev["event"].tolist() == ["purchase"] * 3 and ev["source_event"].tolist() == ["order"] * 3
+    assert ev["stage"].tolist() == ["purchase", "repeat", "purchase"]
+    assert ev["revenue"].tolist() == [10.0, 5.0, 7.5]
+    assert [r.table for r in j.inputs] == ["events", "customers"]
+    assert j.inputs[0].source.endswith("orders.csv (orders)")
+    assert j.segment_by == "acquisition_channel"
+    assert j.customers.to_pandas().set_index("customer_id")["acquisition_channel"].to_dict() == \
+        {"x": "email", "y": None}
+    # an option the reader does not take
+    p.write_text(p.read_text().replace("timezone: Europe/Paris", "options: {sheet: 2}"))
+    with pytest.raises(JourneyParameterError, match=r"(?s)line 6, sources.events.options.sheet: unknown option "
+                                                    r"'sheet' of the orders reader; expected one of columns"):
+        jl.load_journey(p)
+
+
+# --- every definition error names the key and the line --------------------------------
+
+def test_unknown_key_suggests_the_closest(tmp_path):
+    p = write(tmp_path, """
+        sources:
+          events: {path: x.csv}
+        stages:
+          ordr: [a, b]
+          column: stage
+        """)
+    with pytest.raises(JourneyParameterError) as e:
+        read_journey(p)
+    msg = str(e.value)
+    assert msg.startswith("journey.yml, line 4, stages.ordr: unknown key 'ordr'; expected one of order, column, rules")
+    assert "did you mean 'order'?" in msg
+    p = write(tmp_path, """
+        sources:
+          events:
+            path: x.csv
+            timestamp_fromat: "%d/%m/%Y"
+        stages: {column: stage}
+        """)
+    with pytest.raises(JourneyParameterError, match=r"(?s)line 4, sources.events.timestamp_fromat: unknown key .*"
+                                                    r"did you mean 'timestamp_format'\?"):
+        read_journey(p)
+
+
+@pytest.mark.parametrize("rules, key, line, expected", [
+    ('[{stage: awareness, event: main}, {stage: purchse, event: payment_done}]', r"stages.rules\[1\].stage", 3,
+     r"got 'purchse'; expected a stage of stages.order .*did you mean 'purchase'\?"),
+    ('\n  - {stage: awareness, event: main}\n  - {stage: cart, column: page, pattern: "(unclosed"}',
+     r"stages.rules\[1\].pattern", 5, r"got '\(unclosed'; expected a regular expression \(missing \)"),
+    ('\n  - {stage: cart, column: page}', r"stages.rules\[0\].pattern", 4,
+     "got nothing; expected column and pattern together"),
+    ('\n  - {stage: cart, occurrence: last, event: cart}', r"stages.rules\[0\].occurrence", 4,
+     "got 'last'; expected first"),
+    ('\n  - {stage: cart}', r"stages.rules\[0\]", 4, "got \\{'stage': 'cart'\\}; expected at least one condition"),
+])
+def test_bad_rules(tmp_path, rules, key, line, expected):
+    p = write(tmp_path, "stages:\n  order: [awareness, cart, purchase]\n  rules: " + rules.lstrip(" ") +
+              "\nsources: {events: {path: x.csv}}\n")
+    with pytest.raises(JourneyParameterError, match=rf"(?s)journey.yml, line {line}, {key}: {expected}"):
+        read_journey(p)
+
+
+@pytest.mark.parametrize("period, key, line, expected", [
+    ("{start: 2025-04-01, end: 2025-03-01}", "period.end", 4, r"got datetime.date\(2025, 3, 1\); expected a time "
+                                                             "after period.start"),
+    ("{last_days: 0}", "period.last_days", 4, "got 0; expected a whole number of days >= 1"),
+    ("{start: soon}", "period.start", 4, "got 'soon'; expected a date such as 2024-01-01"),
+    ("{last_days: 30, end: 2025-01-01}", "period.last_days", 4, "expected either last_days or start/end"),
+    ("\n  begin: 2025-01-01", "period.begin", 5, "unknown key 'begin'"),
+])
+def test_bad_period(tmp_path, period, key, line, expected):
+    p = write(tmp_path, "sources: {events: {path: x.csv}}\nstages: {column: stage}\n\nperiod: " + period + "\n")
+    with pytest.raises(JourneyParameterError, match=rf"(?s)journey.yml, line {line}, {key}: .*{expected}"):
+        read_journey(p)
+
+
+def test_other_definition_errors(tmp_path):
+    cases = [
+        ("sources: {events: {path: x.csv, format: ga5}}\nstages: {column: stage}\n",
+         r"line 1, sources.events.format: got 'ga5'; expected one of canonical, ga4.*did you mean 'ga4'\?"),
+        ("sources: {events: {path: x.csv, timezone: Europe/Berln}}\nstages: {column: stage}\n",
+         r"line 1, sources.events.timezone: got 'Europe/Berln'.*did you mean 'Europe/Berlin'\?"),
+        ("sources: {events: {path: x.csv, timestamp_format: dd/mm/yyyy}}\nstages: {column: stage}\n",
+         r"line 1, sources.events.timestamp_format: got 'dd/mm/yyyy'; expected a strptime format"),
+        ("sources: {customers: {path: c.csv}}\nstages: {column: stage}\n",
+         r"line 1, sources.events: got nothing; expected 'events' to be given"),
+        ("sources: {events: {path: x.csv}}\nstages: {order: [a]}\n",
+         r"line 2, stages: got \{'order': \['a'\]\}; expected stages.rules .* or stages.column"),
+        ("sources: {events: {path: x.csv}}\nstages: {column: stage}\nevents:\n  purchase: buy\n  cart: [buy]\n",
+         r"line 5, events.cart: got 'buy'; expected each event name in one role \(buy is also in events.purchase\)"),
+        ("sources: {events: {path: x.csv}}\nstages: {column: stage}\nversion: 2\n",
+         r"line 3, version: got 2; expected 1"),
+        ("sources: {events: {path: x.csv}}\nstages: {column: stage}\nstages: {column: s}\n",
+         r"line 3, stages: the key is given twice"),
+        ("sources: {events: {path: x.csv}\nstages: {column: stage}\n",
+         r"journey.yml, line 2: not valid YAML"),
+        ("sources: {events: {path: x.csv}}\nstages: {column: stage}\nsegments: {a: 1}\n",
+         r"line 3, segments: got \{'a': 1\}; expected a customers column name or a list"),
+    ]
+    for text, expected in cases:
+        p = write(tmp_path, text)
+        with pytest.raises(JourneyParameterError, match="(?s)" + expected):
+            read_journey(p)
+    with pytest.raises(JourneyParameterError, match="journey definition not found"):
+        read_journey(tmp_path / "missing.yml")
+
+
+def test_rule_matching_nothing(tmp_path):
+    rules = """
+        - {stage: awareness, event: main}
+        - {stage: consideration, event: catalogue}
+        - {stage: purchase, event: payment_done}"""
+    p = shop_yml(tmp_path, rules=rules)
+    with pytest.raises(JourneyDataError) as e:
+        jl.load_journey(p)
+    msg = str(e.value)
+    assert msg.startswith("journey.yml, line 12, stages.rules[1]: the rule (event catalogue -> consideration) "
+                          "matches no event; expected at least one matching event")
+    assert "catalog (50)" in msg
+    # not strict: a failed check, as `journeylib check` shows it
+    j = jl.load_journey(p, strict=False)
+    status = {c.name: c.status for c in j.checks}
+    assert status["stage rule stages.rules[1]: event catalogue -> consideration"] == "fail"
+    assert j.summary.set_index("item").loc["consideration", "events"] == 0
+
+
+def test_rule_on_a_missing_column(tmp_path):
+    p = shop_yml(tmp_path, rules="- {stage: consideration, column: path, pattern: ^/product/}")
+    with pytest.raises(JourneyDataError, match=r"(?s)line 11, stages.rules\[0\].column: no column 'path' in the "
+                                               r"events.*did you mean 'page'\?"):
+        jl.load_journey(p)
+
+
+def test_role_event_that_never_occurs(tmp_path):
+    p = shop_yml(tmp_path, events_keys="{purchase: payment_done, revenue: amount, review: [review, rating]}")
+    with pytest.raises(JourneyDataError, match=r"(?s)line 17, events.review\[0\]: the review event 'review' never "
+                                               r"occurs in the events; expected an event name of the data: "
+                                               r"catalog \(50\)"):
+        jl.load_journey(p)
+    j = jl.load_journey(p, strict=False)
+    assert {c.name: c.status for c in j.checks}["role event review: rating"] == "fail"
+
+
+def test_mapping_to_a_missing_column(tmp_path):
+    p = write(tmp_path, f"""
+        sources:
+          events:
+            path: {SHOP / 'events.csv'}
+            columns: {{user: customer_id, event_time: ts, event_name: event}}
+            timestamp_format: "%d/%m/%Y %H:%M"
+        stages: {{rules: [{{stage: awareness, event: main}}]}}
+        """)
+    with pytest.raises(JourneyDataError, match=r"(?s)line 4, sources.events.columns.user: maps column 'user' to "
+                                               r"customer_id, but events has no column 'user'; expected one of its "
+                                               r"columns: user_id, event_time.*did you mean 'user_id'\?"):
+        jl.load_journey(p)
+    p = shop_yml(tmp_path, events_keys="{purchase: payment_done, revenue: value}")
+    with pytest.raises(JourneyDataError, match=r"(?s)line 17, events.revenue: maps column 'value' to revenue"):
+        jl.load_journey(p)
+
+
+def test_ambiguous_dates_need_a_format(tmp_path):
+    p = write(tmp_path, f"""
+        sources:
+          events:
+            path: {SHOP / 'events.csv'}
+            columns: {{user_id: customer_id, event_time: ts, event_name: event}}
+        stages: {{rules: [{{stage: awareness, event: main}}]}}
+        """)
+    with pytest.raises(JourneyDataError) as e:
+        jl.load_journey(p)
+    msg = str(e.value)
+    assert msg.startswith("journey.yml, line 2, sources.events: column 'event_time' of events holds dates such as "
+                          "'13/03/2025 09:08' and no timestamp_format is given; they look day-first")
+    assert 'set sources.events.timestamp_format: "%d/%m/%Y %H:%M"' in msg
+    # both readings fit: DuckDB would silently read 03/04/2025 day-first; here it is an error
+    (tmp_path / "amb.csv").write_text("customer_id,ts,event\na,03/04/2025,main\nb,05/06/2025,main\n")
+    p = write(tmp_path, """
+        sources: {events: {path: amb.csv}}
+        stages: {rules: [{stage: awareness, event: main}]}
+        """)
+    with pytest.raises(JourneyDataError, match=r"(?s)day-first \(%d/%m/%Y\) and month-first \(%m/%d/%Y\) both fit"):
+        jl.load_journey(p)
+    # with the format: month-first as asked
+    p = write(tmp_path, """
+        sources: {events: {path: amb.csv, timestamp_format: "%m/%d/%Y"}}
+        stages: {rules: [{stage: awareness, event: main}]}
+        """)
+    ts = jl.load_journey(p).events.to_pandas().sort_values("customer_id")["ts"].tolist()
+    assert ts == [pd.Timestamp("2025-03-04", tz="UTC"), pd.Timestamp("2025-05-06", tz="UTC")]
+    # a format the text does not fit
+    p = write(tmp_path, """
+        sources: {events: {path: amb.csv, timestamp_format: "%Y-%m-%d"}}
+        stages: {rules: [{stage: awareness, event: main}]}
+        """)
+    with pytest.raises(JourneyDataError, match=r"(?s)line 1, sources.events.timestamp_format: 2 values of column 'ts' "
+                                               r"in events do not fit the format '%Y-%m-%d'"):
+        jl.load_journey(p)
+
+
+def test_stage_column_values_not_in_order(tmp_path):
+    (tmp_path / "ev.csv").write_text("customer_id,ts,event,phase\na,2025-01-01,visit,top\na,2025-01-02,buy,bottom\n")
+    p = write(tmp_path, """
+        sources: {events: {path: ev.csv}}
+        stages:
+          order: [top, middle]
+          column: phase
+        """)
+    with pytest.raises(JourneyDataError, match=r"(?s)journey.yml, line 3, stages.order: the stage column 'phase' has "
+                                               r"values that are not in stages.order \(top, middle\)"):
+        jl.load_journey(p)
+    p.write_text(p.read_text().replace("[top, middle]", "[top, middle, bottom]"))
+    got = jl.load_journey(p).events.to_pandas().sort_values("ts")
+    assert got["stage"].tolist() == ["top", "bottom"]
+
+
+def test_missing_files_and_segments(tmp_path):
+    p = write(tmp_path, """
+        sources:
+          events: {path: nowhere.csv}
+        stages: {column: stage}
+        """)
+    with pytest.raises(JourneyDataError, match=r"(?s)line 2, sources.events.path: file not found: .*nowhere.csv"):
+        jl.load_journey(p)
+    p = write(tmp_path, f"""
+        sources:
+          events: {{path: {SAMPLE_DIR / 'events.parquet'}}}
+          customers: {{path: {SAMPLE_DIR / 'customers.parquet'}}}
+        stages: {{column: stage}}
+        segments: [segment, acquisition]
+        """)
+    with pytest.raises(JourneyDataError, match=r"(?s)line 5, segments\[1\]: no column 'acquisition' in customers.*"
+                                               r"did you mean 'acquisition_channel'\?"):
+        jl.load_journey(p)
+
+
+def test_definition_object_and_keys(tmp_path):
+    d = read_journey(SHOP / "journey.yml")
+    assert isinstance(d, JourneyDefinition)
+    assert d.rules[4].occurrence == "first" and d.rules[2].pattern == "^/product/"
+    assert d.roles == {"purchase": ("payment_done",), "cart": ("cart",)}
+    assert d.revenue_column == "amount" and d.touch_col == "channel" and d.period is None
+    assert d.sources["events"].timezone == "Europe/Berlin"
+    assert d.where("stages.rules[3].events") == "journey.yml, line 16, stages.rules[3].events"
+    # a definition object loads like its file
+    assert len(frame(jl.load_journey(d))) == 272
+
+
+def test_stage_column_that_is_missing(tmp_path):
+    (tmp_path / "ev.csv").write_text("customer_id,ts,event,phase\na,2025-01-01,visit,top\n")
+    p = write(tmp_path, """
+        sources: {events: {path: ev.csv}}
+        stages:
+          order: [top]
+          column: phse
+        """)
+    with pytest.raises(JourneyDataError, match=r"(?s)journey.yml, line 4, stages.column: maps column 'phse' to "
+                                               r"stage, but events has no column 'phse'; expected one of its columns: "
+                                               r"customer_id, ts, event, phase.*did you mean 'phase'\?"):
+        jl.load_journey(p)
+    p.write_text(p.read_text().replace("phse", "stage"))
+    with pytest.raises(JourneyDataError, match=r"(?s)journey.yml, line 4, stages.column: no column 'stage' in the "
+                                               r"events; expected one of customer_id, ts, event, phase"):
+        jl.load_journey(p)
+
+
+def test_touchpoints_from_event_names(tmp_path):
+    j = jl.load_journey(shop_yml(tmp_path, extra="touchpoints: {events: [main, search]}\n"))
+    ref = shop_reference()
+    got = frame(j)
+    assert j.touch_col == "touchpoint" and j.definition.touch_events == ("main", "search")
+    want = ref.sort_values(["customer_id", "ts", "source_event"])["source_event"].where(
+        ref.sort_values(["customer_id", "ts", "source_event"])["source_event"].isin(["main", "search"]))
+    assert got["touchpoint"].fillna("-").tolist() == want.fillna("-").tolist()
+    assert got["touchpoint"].notna().sum() == 34
+    assert "touchpoints" not in {c.name for c in j.checks}
