@@ -1,0 +1,831 @@
+"""Readers for the event exports people have: GA4, Segment/RudderStack, Amplitude, Snowplow, orders.
+
+:func:`read_export` turns one published export shape into the canonical event table
+(``customer_id`` text, ``ts`` UTC timestamp, ``event`` text, ``channel`` nullable text,
+``revenue`` nullable float) plus flattened extra columns (source, medium, campaign,
+currency, page path...). The flattening runs in DuckDB (through the Ibis connection of
+:mod:`journeylib.core.engine`), so Parquet and newline-delimited JSON of any size are read
+by the engine, never by pandas. The result is a temporary DuckDB table: the files are read
+once. With a non-DuckDB connection (Spark) the export is flattened by a private DuckDB and
+handed over as an in-memory table.
+
+Shapes
+------
+``ga4``  Google Analytics 4 BigQuery export (Parquet, or newline-delimited JSON as
+    ``bq extract`` writes it, INT64 values possibly as strings): ``event_name``,
+    ``event_timestamp`` (microseconds since 1970 UTC), ``user_pseudo_id``, ``user_id``,
+    repeated ``event_params`` (``key`` and ``value.string_value/int_value/float_value/
+    double_value``), ``ecommerce.purchase_revenue``, ``traffic_source`` (the user's first
+    source), ``collected_traffic_source`` (the event's own ``manual_*`` UTM values).
+    Revenue: ``ecommerce.purchase_revenue``, else the ``value`` parameter of ``purchase`` /
+    ``in_app_purchase`` events. The event's source/medium/campaign: ``collected_traffic_source
+    .manual_source/manual_medium/manual_campaign_name`` where present, else the ``source``,
+    ``medium``, ``campaign`` event parameters; ``traffic_source`` is user-level (first
+    acquisition) and becomes ``first_source/first_medium/first_campaign`` and the
+    ``customers`` table (``acquisition_channel``), never the event's channel.
+    Extra columns: anonymous_id, user_id, source, medium, campaign, currency, page_location,
+    page_path, session_id, transaction_id, first_source, first_medium, first_campaign.
+``segment``  Segment / RudderStack calls as JSON lines (S3 / warehouse raw export): ``type``,
+    ``event``, ``anonymousId``/``anonymous_id``, ``userId``/``user_id``, ``timestamp``
+    (ISO 8601; ``originalTimestamp``/``receivedAt`` when missing), ``properties`` (revenue:
+    ``revenue``, else ``total``, else ``price`` x ``quantity`` (1 when absent) on order events
+    such as ``Order Completed``), ``context.campaign.{source, medium, name}``,
+    ``context.page.path``. ``track`` calls keep their event name, ``page`` calls become
+    ``page_view`` and ``screen`` calls ``screen_view``; ``identify`` and ``alias`` calls
+    (``previousId`` -> ``userId``) only link identities. Extra columns: anonymous_id,
+    user_id, source, medium, campaign, currency, page_path, message_id.
+``amplitude``  Amplitude export (JSON lines, gzip allowed): ``event_type``, ``event_time``
+    (``"2025-01-05 12:00:00.123000"``, UTC by Amplitude's definition), ``device_id``
+    (anonymous), ``user_id``, ``event_properties`` (revenue: ``$revenue``, ``revenue``, the
+    top-level ``revenue``, else ``$price`` x ``$quantity``; channel from ``utm_source``,
+    ``utm_medium``, ``utm_campaign``), ``user_properties``. Extra columns: anonymous_id,
+    user_id, source, medium, campaign, currency, page_path, session_id.
+``snowplow``  Snowplow enriched events (``atomic.events`` columns; Parquet, or CSV/TSV with a
+    header): ``domain_userid`` (anonymous), ``user_id``, ``network_userid``, ``event`` /
+    ``event_name``, ``se_category``/``se_action`` (structured events are named by their
+    ``se_action``), ``derived_tstamp`` (``collector_tstamp`` when missing; UTC by Snowplow's
+    definition), ``tr_total``, ``tr_currency``, ``mkt_source/mkt_medium/mkt_campaign``,
+    ``refr_medium``, ``page_urlpath``. Legacy ``transaction`` events are read as ``purchase``
+    with revenue ``tr_total``; their ``transaction_item`` rows are dropped (they would count
+    the order twice). Extra columns: anonymous_id, user_id, network_userid, source, medium,
+    campaign, currency, page_path, page_url, se_category, se_label, transaction_id.
+``orders``  A plain orders table (CSV, TSV or Parquet): customer, order time, amount (and
+    optional order id, currency, channel), one ``purchase`` event per row, plus an optional
+    message log (customer, time, kind, campaign, channel): kind ``send``/``sent``,
+    ``open``/``opened``, ``click``/``clicked`` become ``message_sent``, ``message_open``,
+    ``message_click``. ``path`` is the orders file, or a folder holding ``orders.*`` and
+    optionally ``messages.*``; ``messages=`` names the message log explicitly. Column names are
+    guessed from common spellings (:data:`ORDER_COLUMNS`, :data:`MESSAGE_COLUMNS`) or given by
+    ``columns={"their name": "canonical name"}``. Extra columns: campaign, currency, order_id.
+
+Identity stitching
+------------------
+Where a shape has an anonymous id (GA4 ``user_pseudo_id``, Segment ``anonymousId``,
+Amplitude ``device_id``, Snowplow ``domain_userid``) and a user id, events are stitched to
+the user: an event that carries a user id belongs to that user; an event without one
+belongs to the user its anonymous id is ever seen with (in any row, earlier or later: the
+pre-login browsing of a customer joins the customer). When one anonymous id is seen with
+several user ids (a shared device), its anonymous events go to the *first* user id by time
+(ties: the smallest user id). Anonymous ids never seen with a user id stay customers of
+their own (``customer_id`` is the anonymous id). ``anonymous_id`` and ``user_id`` are kept
+as extra columns.
+
+Channel
+-------
+Where a shape carries a source/medium, ``channel`` follows this mapping (medium and source
+compared in lower case, first match wins; :func:`channel_of` does the same in Python):
+
+1. no source and no medium (or ``(not set)``) -> null (not a touchpoint)
+2. medium ``cpc``, ``ppc``, ``cpm``, ``cpv``, ``cpa``, ``paid``, ``display``, ``banner``,
+   ``retargeting`` or starting with ``paid`` -> ``paid_ads``
+3. medium ``email``/``e-mail``/``newsletter`` (or no medium and such a source) -> ``email``
+4. medium ``organic`` (or no medium and a search-engine source) -> ``search``
+5. medium ``social``/``social-network``/``social-media``/``sm``, or a social source
+   (facebook, instagram, t.co, twitter, x, linkedin, pinterest, tiktok, youtube,
+   reddit, snapchat...) -> ``social``
+6. medium ``referral``/``affiliate``/``partner`` -> ``referral``
+7. medium ``(none)``/``none``/``direct`` or source ``(direct)``/``direct`` -> ``direct``
+8. a source without medium -> ``referral`` (a referring site)
+9. any other medium -> the medium itself, lower case (``sms``, ``push``...).
+
+Snowplow additionally uses ``refr_medium`` when there is no ``mkt_*`` value (search ->
+search, social -> social, email -> email, paid -> paid_ads, unknown -> referral,
+internal -> null) and calls a ``page_view`` with neither ``direct``. Amplitude reads
+the event's ``utm_*`` properties only. The orders shape takes ``channel`` as given.
+
+Time zones
+----------
+GA4 (epoch microseconds), Amplitude and Snowplow timestamps are UTC by the exporters'
+definitions. ``timezone`` is the zone of *naive* timestamps where the shape leaves it open:
+Segment timestamps without an offset and the orders/messages tables. Timestamps with an
+offset are converted to UTC.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import ibis
+
+from . import engine
+from .errors import JourneyDataError, JourneyParameterError
+
+__all__ = ["FORMATS", "read_export", "detect_format", "channel_of", "channel_sql", "ORDER_COLUMNS", "MESSAGE_COLUMNS",
+           "PAID_MEDIA", "EMAIL_MEDIA", "SOCIAL_MEDIA", "SOCIAL_SOURCES", "SEARCH_SOURCES"]
+
+FORMATS: tuple[str, ...] = ("ga4", "segment", "amplitude", "snowplow", "orders")
+
+PAID_MEDIA = ("cpc", "ppc", "cpm", "cpv", "cpa", "paid", "display", "banner", "retargeting")
+EMAIL_MEDIA = ("email", "e-mail", "e_mail", "newsletter")
+SOCIAL_MEDIA = ("social", "social-network", "social-media", "social_network", "social_media", "sm")
+SOCIAL_SOURCES = ("facebook", "facebook.com", "m.facebook.com", "l.facebook.com", "fb", "instagram",
+                  "instagram.com", "ig", "t.co", "twitter", "twitter.com", "x", "x.com", "linkedin",
+                  "linkedin.com", "lnkd.in", "pinterest", "pinterest.com", "tiktok", "tiktok.com", "youtube",
+                  "youtube.com", "reddit", "reddit.com", "snapchat", "threads", "threads.net", "whatsapp")
+SEARCH_SOURCES = ("google", "bing", "yahoo", "duckduckgo", "baidu", "yandex", "ecosia", "naver", "qwant",
+                  "google.com", "bing.com")
+REFERRAL_MEDIA = ("referral", "affiliate", "affiliates", "partner")
+DIRECT_MEDIA = ("(none)", "none", "direct")
+DIRECT_SOURCES = ("(direct)", "direct")
+
+ORDER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customer_id": ("customer_id", "customer", "user_id", "client_id", "customer_email", "email", "buyer_id"),
+    "ts": ("ts", "order_time", "ordered_at", "order_date", "created_at", "timestamp", "date", "time",
+           "purchase_date", "order_datetime"),
+    "revenue": ("revenue", "amount", "total", "order_total", "value", "price", "total_price", "order_value"),
+    "order_id": ("order_id", "order", "order_number", "id", "transaction_id"),
+    "currency": ("currency", "currency_code"),
+    "channel": ("channel", "order_channel", "marketing_channel"),
+}
+"""Column names the orders reader recognises (first present wins), per canonical name."""
+
+MESSAGE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customer_id": ("customer_id", "customer", "user_id", "client_id", "customer_email", "email", "recipient"),
+    "ts": ("ts", "time", "timestamp", "sent_at", "event_time", "created_at", "date"),
+    "kind": ("kind", "type", "event", "action", "message_event"),
+    "campaign": ("campaign", "campaign_name", "campaign_id"),
+    "channel": ("channel", "medium"),
+}
+"""Column names of the message log (first present wins), per canonical name."""
+
+MESSAGE_KINDS = {"send": "message_sent", "sent": "message_sent", "open": "message_open",
+                 "opened": "message_open", "click": "message_click", "clicked": "message_click"}
+
+_NOT_DATA = ("ground_truth.json", "journey.yml", "journey.yaml")
+"""Files beside an export that are never data (the simulator's truth, the journey definition)."""
+
+_EXTS = {
+    "parquet": (".parquet", ".pq"),
+    "json": (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz", ".gz"),
+    "csv": (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz"),
+}
+
+
+# --------------------------------------------------------------------------- channel mapping
+def _in(expr: str, values: tuple[str, ...]) -> str:
+    return f"{expr} IN ({', '.join(_lit(v) for v in values)})"
+
+
+def channel_sql(source: str, medium: str) -> str:
+    """SQL (DuckDB) ``CASE`` giving the channel of a source and medium (module docstring)."""
+    s = f"nullif(nullif(lower(trim(CAST({source} AS VARCHAR))), ''), '(not set)')"
+    m = f"nullif(nullif(lower(trim(CAST({medium} AS VARCHAR))), ''), '(not set)')"
+    return f"""(CASE
+        WHEN {m} IS NULL AND {s} IS NULL THEN NULL
+        WHEN {_in(m, PAID_MEDIA)} OR {m} LIKE 'paid%' THEN 'paid_ads'
+        WHEN {_in(m, EMAIL_MEDIA)} OR ({m} IS NULL AND {_in(s, EMAIL_MEDIA)}) THEN 'email'
+        WHEN {m} = 'organic' OR ({m} IS NULL AND {_in(s, SEARCH_SOURCES)}) THEN 'search'
+        WHEN {_in(m, SOCIAL_MEDIA)} OR {_in(s, SOCIAL_SOURCES)} THEN 'social'
+        WHEN {_in(m, REFERRAL_MEDIA)} THEN 'referral'
+        WHEN {_in(m, DIRECT_MEDIA)} OR {_in(s, DIRECT_SOURCES)} THEN 'direct'
+        WHEN {m} IS NULL THEN 'referral'
+        ELSE {m} END)"""
+
+
+def channel_of(source: str | None, medium: str | None) -> str | None:
+    """The channel of one source/medium pair, by the documented mapping (same as the readers')."""
+    def norm(v):
+        v = None if v is None else str(v).strip().lower()
+        return None if v in (None, "", "(not set)") else v
+
+    s, m = norm(source), norm(medium)
+    if m is None and s is None:
+        return None
+    if m in PAID_MEDIA or (m or "").startswith("paid"):
+        return "paid_ads"
+    if m in EMAIL_MEDIA or (m is None and s in EMAIL_MEDIA):
+        return "email"
+    if m == "organic" or (m is None and s in SEARCH_SOURCES):
+        return "search"
+    if m in SOCIAL_MEDIA or s in SOCIAL_SOURCES:
+        return "social"
+    if m in REFERRAL_MEDIA:
+        return "referral"
+    if m in DIRECT_MEDIA or s in DIRECT_SOURCES:
+        return "direct"
+    return "referral" if m is None else m
+
+
+# --------------------------------------------------------------------------- small helpers
+def _lit(value: Any) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _has_ext(name: str, exts: tuple[str, ...]) -> bool:
+    return name.lower().endswith(exts)
+
+
+def _kind_of(name: str) -> str | None:
+    low = name.lower()
+    for kind in ("parquet", "csv", "json"):
+        if low.endswith(_EXTS[kind]) and not (kind == "json" and low.endswith((".csv.gz", ".tsv.gz"))):
+            return kind
+    return None
+
+
+def _files(path: str | Path, kinds: tuple[str, ...], what: str) -> list[str]:
+    """Data files of ``path`` (a file, a folder searched recursively, a glob or a URI)."""
+    p = str(path)
+    if not engine.is_uri(p) and Path(p).is_dir():
+        found = sorted(str(f) for f in Path(p).rglob("*") if f.is_file() and not f.name.startswith((".", "_"))
+                       and f.name not in _NOT_DATA and _kind_of(f.name) in kinds)
+        # a folder: the files of the first kind present (the shape's usual one first)
+        kind = next((k for k in kinds if any(_kind_of(f) == k for f in found)), None)
+        files = [f for f in found if _kind_of(f) == kind]
+    else:
+        files = engine.list_files(p)
+    if not files:
+        raise JourneyDataError(f"{what}: no {' or '.join(kinds)} file found at {p}")
+    kinds_found = {_kind_of(f) for f in files}
+    if len(kinds_found) != 1 or None in kinds_found or not kinds_found <= set(kinds):
+        raise JourneyDataError(f"{what}: expected {' or '.join(kinds)} files at {p}, found "
+                               f"{', '.join(sorted(Path(f).name for f in files)[:5])}")
+    return files
+
+
+def _file_list(files: list[str]) -> str:
+    return "[" + ", ".join(_lit(f) for f in files) + "]"
+
+
+def _gist(exc: Exception) -> str:
+    """The first lines of an engine error (DuckDB messages are long)."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()] or [type(exc).__name__]
+    return " ".join(lines[:3])[:400]
+
+
+def _check_timezone(timezone: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(str(timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise JourneyParameterError(f"timezone: unknown time zone {timezone!r}; expected an IANA name such as "
+                                    "'UTC' or 'Europe/Paris'") from None
+    return str(timezone)
+
+
+class _Source:
+    """One raw relation in DuckDB and the expressions that bind on it."""
+
+    def __init__(self, duck: Any, relation: str, what: str):
+        self.duck, self.relation, self.what = duck, relation, what
+        try:
+            desc = duck.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+        except Exception as exc:  # noqa: BLE001 - DuckDB's reader errors: keep the gist
+            raise JourneyDataError(f"{what}: could not read: {_gist(exc)}") from exc
+        self.types = {row[0]: str(row[1]) for row in desc}
+        self.lower = {name.lower(): name for name in self.types}
+
+    def col(self, *names: str) -> str | None:
+        """The quoted column among ``names`` (any case) that exists, else None."""
+        for n in names:
+            if n.lower() in self.lower:
+                return _ident(self.lower[n.lower()])
+        return None
+
+    def binds(self, expr: str) -> bool:
+        try:
+            self.duck.execute(f"SELECT {expr} FROM {self.relation} LIMIT 0")
+            return True
+        except Exception:  # noqa: BLE001 - a missing nested field is a binder error
+            return False
+
+    def first(self, *exprs: str, default: str = "NULL") -> str:
+        ok = [e for e in exprs if e is not None and self.binds(e)]
+        if not ok:
+            return default
+        return ok[0] if len(ok) == 1 else f"coalesce({', '.join(ok)})"
+
+
+def _text(expr: str) -> str:
+    return f"nullif(CAST({expr} AS VARCHAR), '')"
+
+
+def _num(expr: str) -> str:
+    return f"TRY_CAST({expr} AS DOUBLE)"
+
+
+def _json_str(col: str, *keys: str) -> str:
+    path = "$" + "".join("." + (k if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) else json.dumps(k)) for k in keys)
+    return f"nullif(json_extract_string({col}, {_lit(path)}), '')"
+
+
+def _naive_ts(expr: str, col_type: str | None, timezone: str, fmt: str | None = None) -> str:
+    """A TIMESTAMPTZ from a column that may be text, a naive timestamp, a date or already zoned."""
+    t = (col_type or "VARCHAR").upper()
+    if "WITH TIME ZONE" in t:
+        return expr
+    if t.startswith("TIMESTAMP") or t == "DATE":
+        return f"timezone({_lit(timezone)}, CAST({expr} AS TIMESTAMP))"
+    if fmt:
+        parsed = f"try_strptime(CAST({expr} AS VARCHAR), {_lit(fmt)})"
+        return f"(CASE WHEN typeof({parsed}) = 'TIMESTAMP WITH TIME ZONE' THEN {parsed}::TIMESTAMPTZ " \
+               f"ELSE timezone({_lit(timezone)}, {parsed}::TIMESTAMP) END)" if "%z" in fmt or "%Z" in fmt \
+            else f"timezone({_lit(timezone)}, {parsed})"
+    s = f"trim(CAST({expr} AS VARCHAR))"
+    # an offset only after a time of day (a plain date's "-05" is not one)
+    return (f"(CASE WHEN regexp_matches({s}, '[0-9]:[0-9]{{2}}(:[0-9]{{2}}([.][0-9]+)?)? ?(Z|z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$') "
+            f"THEN TRY_CAST({s} AS TIMESTAMPTZ) ELSE timezone({_lit(timezone)}, TRY_CAST({s} AS TIMESTAMP)) END)")
+
+
+def _utc_ts(expr: str, col_type: str | None) -> str:
+    """A TIMESTAMPTZ from a UTC-by-definition column (text, naive or zoned timestamp)."""
+    return _naive_ts(expr, col_type, "UTC")
+
+
+# --------------------------------------------------------------------------- per-format SELECTs
+# Each returns (base SELECT with anonymous_id, user_id, ts, event, channel, revenue, extras..., _keep) and
+# the extra column names.
+def _ga4(src: _Source, timezone: str) -> tuple[str, list[str]]:
+    ep = src.col("event_params")
+
+    def param(key: str, field: str) -> str:
+        return f"list_filter({ep}, lambda p: p.key = {_lit(key)})[1].value.{field}" if ep else "NULL"
+
+    def pstr(key: str) -> str:
+        if not ep:
+            return "NULL"
+        return src.first(_text(param(key, "string_value")), f"CAST({param(key, 'int_value')} AS VARCHAR)",
+                         f"CAST({param(key, 'double_value')} AS VARCHAR)", f"CAST({param(key, 'float_value')} AS VARCHAR)")
+
+    def pnum(key: str) -> str:
+        if not ep:
+            return "NULL"
+        return src.first(_num(param(key, "double_value")), _num(param(key, "float_value")),
+                         _num(param(key, "int_value")), _num(param(key, "string_value")))
+
+    name, ts_col = src.col("event_name"), src.col("event_timestamp")
+    pseudo, uid = src.col("user_pseudo_id"), src.col("user_id")
+    if name is None or ts_col is None or (pseudo is None and uid is None):
+        raise JourneyDataError(f"{src.what}: not a GA4 BigQuery export: expected event_name, event_timestamp and "
+                               f"user_pseudo_id/user_id; found {', '.join(list(src.types)[:12])}")
+    cts = src.col("collected_traffic_source")
+    ctsf = (lambda f: f"{cts}.{f}") if cts else (lambda f: None)
+    source = src.first(_text(ctsf("manual_source")) if cts else None, pstr("source"))
+    medium = src.first(_text(ctsf("manual_medium")) if cts else None, pstr("medium"))
+    campaign = src.first(_text(ctsf("manual_campaign_name")) if cts else None, pstr("campaign"))
+    eco = src.col("ecommerce")
+    purchase_revenue = src.first(_num(f"{eco}.purchase_revenue")) if eco else "NULL"
+    revenue = (f"coalesce({purchase_revenue}, CASE WHEN {name} IN ('purchase', 'in_app_purchase') "
+               f"THEN {pnum('value')} END)")
+    page_location = pstr("page_location")
+    tsrc = src.col("traffic_source")
+    first = {k: src.first(_text(f"{tsrc}.{f}")) if tsrc else "NULL"
+             for k, f in (("first_source", "source"), ("first_medium", "medium"), ("first_campaign", "name"))}
+    transaction = src.first(_text(f"{eco}.transaction_id") if eco else None, pstr("transaction_id"))
+    session = pnum("ga_session_id")
+    sql = f"""SELECT
+        {_text(pseudo) if pseudo else 'NULL'} AS anonymous_id,
+        {_text(uid) if uid else 'NULL'} AS user_id,
+        timezone('UTC', make_timestamp(TRY_CAST({ts_col} AS BIGINT))) AS ts,
+        CAST({name} AS VARCHAR) AS event,
+        {channel_sql('_source', '_medium')} AS channel,
+        CAST({revenue} AS DOUBLE) AS revenue,
+        _source AS source, _medium AS medium, CAST({campaign} AS VARCHAR) AS campaign,
+        CAST({pstr('currency')} AS VARCHAR) AS currency,
+        CAST({page_location} AS VARCHAR) AS page_location,
+        CASE WHEN {page_location} IS NULL THEN NULL ELSE coalesce(nullif(regexp_extract(CAST({page_location} AS VARCHAR),
+            '^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)', 1), ''), '/') END AS page_path,
+        CAST({session} AS BIGINT) AS session_id,
+        CAST({transaction} AS VARCHAR) AS transaction_id,
+        CAST({first['first_source']} AS VARCHAR) AS first_source,
+        CAST({first['first_medium']} AS VARCHAR) AS first_medium,
+        CAST({first['first_campaign']} AS VARCHAR) AS first_campaign,
+        TRUE AS _keep
+    FROM (SELECT *, CAST({source} AS VARCHAR) AS _source, CAST({medium} AS VARCHAR) AS _medium FROM {src.relation})"""
+    return sql, ["source", "medium", "campaign", "currency", "page_location", "page_path", "session_id",
+                 "transaction_id", "first_source", "first_medium", "first_campaign"]
+
+
+_SEGMENT_JSON = {
+    "type": "VARCHAR", "event": "VARCHAR", "name": "VARCHAR", "anonymousId": "VARCHAR", "anonymous_id": "VARCHAR",
+    "userId": "VARCHAR", "user_id": "VARCHAR", "previousId": "VARCHAR", "previous_id": "VARCHAR",
+    "timestamp": "VARCHAR", "originalTimestamp": "VARCHAR", "original_timestamp": "VARCHAR",
+    "receivedAt": "VARCHAR", "received_at": "VARCHAR", "messageId": "VARCHAR", "message_id": "VARCHAR",
+    "properties": "JSON", "context": "JSON",
+}
+
+
+def _segment(src: _Source, timezone: str) -> tuple[str, list[str]]:
+    c = src.col
+    typ = f"lower(coalesce({c('type') or 'NULL'}, 'track'))"
+    anon = f"coalesce({c('anonymousId') or 'NULL'}, {c('anonymous_id') or 'NULL'})"
+    prev = f"coalesce({c('previousId') or 'NULL'}, {c('previous_id') or 'NULL'})"
+    uid = f"coalesce({c('userId') or 'NULL'}, {c('user_id') or 'NULL'})"
+    ts = f"coalesce({', '.join(x for x in (c('timestamp'), c('originalTimestamp'), c('original_timestamp'), c('receivedAt'), c('received_at')) if x) or 'NULL'})"
+    if c("event") is None or (c("anonymousId") is None and c("anonymous_id") is None
+                              and c("userId") is None and c("user_id") is None):
+        raise JourneyDataError(f"{src.what}: not a Segment/RudderStack export: expected event, anonymousId or "
+                               f"userId; found {', '.join(list(src.types)[:12])}")
+    props, ctx = c("properties") or "NULL", c("context") or "NULL"
+    props = f"CAST({props} AS JSON)" if props != "NULL" else props
+    ctx = f"CAST({ctx} AS JSON)" if ctx != "NULL" else ctx
+    event = (f"CASE WHEN {typ} = 'page' THEN 'page_view' WHEN {typ} = 'screen' THEN 'screen_view' "
+             f"ELSE CAST({c('event')} AS VARCHAR) END")
+    qty = f"coalesce({_num(_json_str(props, 'quantity'))}, 1)"
+    revenue = (f"coalesce({_num(_json_str(props, 'revenue'))}, {_num(_json_str(props, 'total'))}, "
+               f"CASE WHEN regexp_matches(lower(CAST({c('event')} AS VARCHAR)), '(order|checkout)[ _]?completed|purchase') "
+               f"THEN {_num(_json_str(props, 'price'))} * {qty} END)")
+    ts_type = src.types.get(src.lower.get("timestamp", ""), "VARCHAR")
+    sql = f"""SELECT
+        CASE WHEN {typ} = 'alias' THEN coalesce({prev}, {anon}) ELSE {anon} END AS anonymous_id,
+        {uid} AS user_id,
+        {_naive_ts(ts, ts_type, timezone)} AS ts,
+        {event} AS event,
+        {channel_sql('_source', '_medium')} AS channel,
+        CAST({revenue} AS DOUBLE) AS revenue,
+        _source AS source, _medium AS medium, {_json_str(ctx, 'campaign', 'name')} AS campaign,
+        {_json_str(props, 'currency')} AS currency,
+        coalesce({_json_str(ctx, 'page', 'path')}, {_json_str(props, 'path')}) AS page_path,
+        coalesce({c('messageId') or 'NULL'}, {c('message_id') or 'NULL'}) AS message_id,
+        {typ} IN ('track', 'page', 'screen') AS _keep
+    FROM (SELECT *, {_json_str(ctx, 'campaign', 'source')} AS _source, {_json_str(ctx, 'campaign', 'medium')} AS _medium
+          FROM {src.relation})"""
+    return sql, ["source", "medium", "campaign", "currency", "page_path", "message_id"]
+
+
+_AMPLITUDE_JSON = {
+    "event_type": "VARCHAR", "event_time": "VARCHAR", "user_id": "VARCHAR", "device_id": "VARCHAR",
+    "event_properties": "JSON", "user_properties": "JSON", "revenue": "DOUBLE", "session_id": "BIGINT",
+}
+
+
+def _amplitude(src: _Source, timezone: str) -> tuple[str, list[str]]:
+    c = src.col
+    if c("event_type") is None or c("event_time") is None:
+        raise JourneyDataError(f"{src.what}: not an Amplitude export: expected event_type and event_time; "
+                               f"found {', '.join(list(src.types)[:12])}")
+    ep = c("event_properties")
+    ep = f"CAST({ep} AS JSON)" if ep else "NULL"
+    price = f"{_num(_json_str(ep, '$price'))} * coalesce({_num(_json_str(ep, '$quantity'))}, 1)"
+    revenue = (f"coalesce({_num(_json_str(ep, '$revenue'))}, {_num(_json_str(ep, 'revenue'))}, "
+               f"{_num(c('revenue')) if c('revenue') else 'NULL'}, {price})")
+    ts_type = src.types.get(src.lower["event_time"])
+    sql = f"""SELECT
+        {_text(c('device_id')) if c('device_id') else 'NULL'} AS anonymous_id,
+        {_text(c('user_id')) if c('user_id') else 'NULL'} AS user_id,
+        {_utc_ts(c('event_time'), ts_type)} AS ts,
+        CAST({c('event_type')} AS VARCHAR) AS event,
+        {channel_sql('_source', '_medium')} AS channel,
+        CAST({revenue} AS DOUBLE) AS revenue,
+        _source AS source, _medium AS medium, {_json_str(ep, 'utm_campaign')} AS campaign,
+        coalesce({_json_str(ep, 'currency')}, {_json_str(ep, '$currency')}) AS currency,
+        coalesce({_json_str(ep, '[Amplitude] Page Path')}, {_json_str(ep, 'page_path')}) AS page_path,
+        {f"TRY_CAST({c('session_id')} AS BIGINT)" if c('session_id') else 'NULL'} AS session_id,
+        TRUE AS _keep
+    FROM (SELECT *, {_json_str(ep, 'utm_source')} AS _source, {_json_str(ep, 'utm_medium')} AS _medium
+          FROM {src.relation})"""
+    return sql, ["source", "medium", "campaign", "currency", "page_path", "session_id"]
+
+
+def _snowplow(src: _Source, timezone: str) -> tuple[str, list[str]]:
+    c = src.col
+
+    def col(name: str, cast: str = "VARCHAR") -> str:
+        x = c(name)
+        if x is None:
+            return "NULL"
+        return _text(x) if cast == "VARCHAR" else f"TRY_CAST({x} AS {cast})"
+
+    if c("derived_tstamp") is None and c("collector_tstamp") is None or (c("domain_userid") is None
+                                                                         and c("user_id") is None):
+        raise JourneyDataError(f"{src.what}: not Snowplow enriched events: expected derived_tstamp or "
+                               f"collector_tstamp, and domain_userid or user_id; found "
+                               f"{', '.join(list(src.types)[:12])}")
+    stamps = [_utc_ts(c(n), src.types[src.lower[n]]) for n in ("derived_tstamp", "collector_tstamp") if c(n)]
+    kind = f"lower(coalesce({col('event_name')}, {col('event')}))"
+    raw_event = f"lower({col('event')})"
+    event = (f"CASE WHEN {kind} IN ('event', 'struct') OR {raw_event} = 'struct' THEN {col('se_action')} "
+             f"WHEN {kind} IN ('transaction', 'transaction_tr') OR {raw_event} = 'transaction' THEN 'purchase' "
+             f"ELSE coalesce({col('event_name')}, {col('event')}) END")
+    refr = f"lower({col('refr_medium')})"
+    channel = (f"CASE WHEN _source IS NOT NULL OR _medium IS NOT NULL THEN {channel_sql('_source', '_medium')} "
+               f"WHEN {refr} = 'search' THEN 'search' WHEN {refr} = 'social' THEN 'social' "
+               f"WHEN {refr} = 'email' THEN 'email' WHEN {refr} = 'paid' THEN 'paid_ads' "
+               f"WHEN {refr} = 'unknown' THEN 'referral' WHEN {refr} = 'internal' THEN NULL "
+               f"WHEN {kind} = 'page_view' THEN 'direct' END")
+    sql = f"""SELECT
+        {col('domain_userid')} AS anonymous_id,
+        {col('user_id')} AS user_id,
+        {stamps[0] if len(stamps) == 1 else f"coalesce({', '.join(stamps)})"} AS ts,
+        {event} AS event,
+        {channel} AS channel,
+        CASE WHEN {event} = 'purchase' THEN {col('tr_total', 'DOUBLE')} END AS revenue,
+        _source AS source, _medium AS medium, {col('mkt_campaign')} AS campaign,
+        {col('tr_currency')} AS currency,
+        {col('page_urlpath')} AS page_path, {col('page_url')} AS page_url,
+        {col('network_userid')} AS network_userid,
+        {col('se_category')} AS se_category, {col('se_label')} AS se_label,
+        {col('tr_orderid')} AS transaction_id,
+        coalesce({kind}, '') NOT IN ('transaction_item', 'transaction_item_tr') AND coalesce({raw_event}, '') <> 'transaction_item' AS _keep
+    FROM (SELECT *, {col('mkt_source')} AS _source, {col('mkt_medium')} AS _medium FROM {src.relation})"""
+    return sql, ["source", "medium", "campaign", "currency", "page_path", "page_url", "network_userid",
+                 "se_category", "se_label", "transaction_id"]
+
+
+# --------------------------------------------------------------------------- orders
+def _pick(src: _Source, known: Mapping[str, tuple[str, ...]], columns: Mapping[str, str], required: tuple[str, ...],
+          what: str) -> dict[str, str]:
+    """canonical name -> quoted column of ``src`` (from ``columns`` THEIR -> canonical, else guessed)."""
+    out: dict[str, str] = {}
+    for theirs, canonical in columns.items():
+        if canonical in known:
+            q = src.col(theirs)
+            if q is None:
+                raise JourneyDataError(f"{what}: columns maps {theirs!r} to {canonical!r}, but there is no column "
+                                       f"{theirs!r}; found {', '.join(src.types)}")
+            out[canonical] = q
+    for canonical, names in known.items():
+        if canonical not in out:
+            q = src.col(*names)
+            if q is not None and q not in out.values():
+                out[canonical] = q
+    missing = [r for r in required if r not in out]
+    if missing:
+        raise JourneyDataError(
+            f"{what}: no column for {', '.join(missing)}; found {', '.join(src.types)}. "
+            f"What to do: name them with columns={{'their name': '{missing[0]}'}} "
+            f"(recognised names: {', '.join(known[missing[0]])})")
+    return out
+
+
+def _col_type(src: _Source, quoted: str) -> str:
+    return src.types[quoted[1:-1].replace('""', '"')]
+
+
+def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: Mapping[str, str], timezone: str,
+            timestamp_format: str | None) -> tuple[str, list[str]]:
+    p = str(path)
+    if not engine.is_uri(p) and Path(p).is_dir():
+        found = [f for f in sorted(Path(p).iterdir()) if f.is_file() and _kind_of(f.name) in ("csv", "parquet")]
+        orders = [str(f) for f in found if f.name.lower().startswith("orders")]
+        if not orders:
+            raise JourneyDataError(f"orders: no orders.csv / orders.parquet in {p}")
+        if messages is None:
+            msgs = [str(f) for f in found if f.name.lower().startswith("messages")]
+            messages = msgs[0] if msgs else None
+        order_files = orders[:1]
+    else:
+        order_files = _files(p, ("csv", "parquet"), "orders")
+    osrc = _Source(duck, _relation(order_files, _kind_of(order_files[0]), text=True), "orders")
+    oc = _pick(osrc, ORDER_COLUMNS, columns, ("customer_id", "ts", "revenue"), "orders")
+    opt = lambda k: _text(oc[k]) if k in oc else "NULL"  # noqa: E731
+    parts = [f"""SELECT NULL::VARCHAR AS anonymous_id, {_text(oc['customer_id'])} AS user_id,
+        {_naive_ts(oc['ts'], _col_type(osrc, oc['ts']), timezone, timestamp_format)} AS ts,
+        'purchase' AS event, {opt('channel')} AS channel, TRY_CAST({oc['revenue']} AS DOUBLE) AS revenue,
+        NULL::VARCHAR AS campaign, {opt('currency')} AS currency, {opt('order_id')} AS order_id,
+        {oc['ts']} IS NOT NULL AND CAST({oc['ts']} AS VARCHAR) <> '' AS _has_ts, TRUE AS _keep FROM {osrc.relation}"""]
+    msrc = None
+    if messages is not None:
+        mfiles = _files(messages, ("csv", "parquet"), "messages")
+        msrc = _Source(duck, _relation(mfiles, _kind_of(mfiles[0]), text=True), "messages")
+        mc = _pick(msrc, MESSAGE_COLUMNS, columns, ("customer_id", "ts", "kind"), "messages")
+        kinds = [r[0] for r in duck.execute(f"SELECT DISTINCT lower(trim(CAST({mc['kind']} AS VARCHAR))) "
+                                            f"FROM {msrc.relation}").fetchall()]
+        bad = sorted(str(k) for k in kinds if k not in MESSAGE_KINDS)
+        if bad:
+            raise JourneyDataError(f"messages: column {mc['kind']} has kinds {', '.join(bad[:5])}; expected "
+                                   f"send, open or click (also sent/opened/clicked)")
+        mapping = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in MESSAGE_KINDS.items())
+        mopt = lambda k: _text(mc[k]) if k in mc else "NULL"  # noqa: E731
+        parts.append(f"""SELECT NULL::VARCHAR, {_text(mc['customer_id'])},
+            {_naive_ts(mc['ts'], _col_type(msrc, mc['ts']), timezone, timestamp_format)},
+            CASE lower(trim(CAST({mc['kind']} AS VARCHAR))) {mapping} END, {mopt('channel')}, NULL::DOUBLE,
+            {mopt('campaign')}, NULL::VARCHAR, NULL::VARCHAR, {mc['ts']} IS NOT NULL, TRUE FROM {msrc.relation}""")
+    union = " UNION ALL ".join(parts)
+    bad = duck.execute(f"SELECT count(*) FILTER (WHERE ts IS NULL AND _has_ts) FROM ({union})").fetchone()[0]
+    if bad:
+        example = duck.execute(f"SELECT * FROM ({union}) WHERE ts IS NULL AND _has_ts LIMIT 3").fetchdf()
+        raise JourneyDataError(
+            f"orders: {bad:,} timestamps could not be read (e.g. user {example['user_id'].tolist()}); "
+            "expected ISO dates such as 2025-01-05 12:00:00. What to do: give timestamp_format (e.g. "
+            "'%d/%m/%Y %H:%M') for day-first or month-first dates")
+    sql = f"""SELECT anonymous_id, user_id, ts, event, channel, revenue, campaign, currency, order_id, _keep
+              FROM ({union})"""
+    return sql, ["campaign", "currency", "order_id"]
+
+
+# --------------------------------------------------------------------------- reading
+def _relation(files: list[str], kind: str, json_columns: Mapping[str, str] | None = None, text: bool = False) -> str:
+    if kind == "parquet":
+        return f"read_parquet({_file_list(files)}, union_by_name = true)"
+    if kind == "csv":
+        # text=True: every column as text, so dates are parsed here (never guessed day- or month-first)
+        return f"read_csv({_file_list(files)}, header = true, union_by_name = true{', all_varchar = true' if text else ''})"
+    cols = ""
+    if json_columns:
+        cols = ", columns = {" + ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in json_columns.items()) + "}"
+    return f"read_json({_file_list(files)}, format = 'newline_delimited'{cols})"
+
+
+_GA4_JSON = {
+    "event_date": "VARCHAR", "event_timestamp": "BIGINT", "event_name": "VARCHAR",
+    "event_params": "STRUCT(key VARCHAR, value STRUCT(string_value VARCHAR, int_value BIGINT, float_value DOUBLE, "
+                    "double_value DOUBLE))[]",
+    "user_id": "VARCHAR", "user_pseudo_id": "VARCHAR",
+    "traffic_source": "STRUCT(name VARCHAR, medium VARCHAR, source VARCHAR)",
+    "ecommerce": "STRUCT(purchase_revenue DOUBLE, purchase_revenue_in_usd DOUBLE, transaction_id VARCHAR, "
+                 "total_item_quantity BIGINT)",
+    "collected_traffic_source": "STRUCT(manual_campaign_id VARCHAR, manual_campaign_name VARCHAR, manual_source "
+                                "VARCHAR, manual_medium VARCHAR, manual_term VARCHAR, manual_content VARCHAR)",
+}
+
+_JSON_SCHEMAS = {"ga4": _GA4_JSON, "segment": _SEGMENT_JSON, "amplitude": _AMPLITUDE_JSON}
+_READERS = {"ga4": _ga4, "segment": _segment, "amplitude": _amplitude, "snowplow": _snowplow}
+_KINDS = {"ga4": ("parquet", "json"), "segment": ("json", "parquet"), "amplitude": ("json", "parquet"),
+          "snowplow": ("parquet", "csv")}
+
+
+def _raw_relation(duck: Any, fmt: str, path: str | Path, columns: Mapping[str, str]) -> str:
+    files = _files(path, _KINDS[fmt], fmt)
+    kind = _kind_of(files[0])
+    schema = None
+    if kind == "json":
+        # Explicit top-level schema: keys are read by name whatever the first rows hold; nested
+        # objects stay JSON. columns= renames THEIR key onto the expected one.
+        schema = dict(_JSON_SCHEMAS[fmt])
+        back = {canon: theirs for theirs, canon in columns.items()}
+        schema = {back.get(k, k): v for k, v in schema.items()}
+    rel = _relation(files, kind, schema)
+    if columns:
+        src = _Source(duck, rel, fmt)
+        for theirs in columns:
+            if src.col(theirs) is None:
+                raise JourneyDataError(f"{fmt}: columns maps {theirs!r}, but there is no such column; found "
+                                       f"{', '.join(src.types)}")
+        sel = ", ".join(f"{_ident(n)} AS {_ident(columns.get(n, n))}" for n in src.types)
+        rel = f"(SELECT {sel} FROM {rel})"
+    return rel
+
+
+def read_export(format: str, path: str | Path, *, columns: Mapping[str, str] | None = None,
+                timezone: str = "UTC", con: Any = None, messages: str | Path | None = None,
+                timestamp_format: str | None = None) -> dict[str, Any]:
+    """Read an export of ``format`` at ``path`` into canonical tables.
+
+    Parameters
+    ----------
+    format
+        ``ga4``, ``segment``, ``amplitude``, ``snowplow``, ``orders``, or ``auto``
+        (:func:`detect_format`).
+    path
+        A file, a folder (every file of the format in it), a glob or a URI.
+    columns
+        ``{"their name": "canonical name"}``: for ``orders`` the customer/time/amount
+        (``customer_id``, ``ts``, ``revenue``; also ``order_id``, ``currency``, ``channel`` and
+        the message log's ``kind``, ``campaign``) columns; for the other shapes a renaming of
+        top-level fields onto the published names (e.g. ``{"anon": "anonymousId"}``).
+    timezone
+        Zone of naive timestamps in shapes that leave it open (orders, Segment); see the module
+        docstring.
+    con
+        Ibis connection (default: :func:`journeylib.core.engine.default_connection`).
+    messages
+        ``orders`` only: the message log file (default: ``messages.*`` in the ``path`` folder).
+    timestamp_format
+        ``orders`` only: strptime format of text timestamps (e.g. ``"%d/%m/%Y %H:%M"``).
+
+    Returns
+    -------
+    dict
+        ``{"events": Ibis table}`` with ``customer_id, ts, event, channel, revenue`` and the
+        shape's extra columns (``anonymous_id``, ``user_id`` for stitched shapes), sorted by
+        customer and time; GA4 adds ``"customers"`` (``customer_id, first_source, first_medium,
+        first_campaign, acquisition_channel``) from ``traffic_source``.
+    """
+    fmt = str(format).lower()
+    if fmt == "auto":
+        fmt = detect_format(path)
+    if fmt not in FORMATS:
+        raise JourneyParameterError(f"format: got {format!r}; expected one of {', '.join(FORMATS)} or auto")
+    timezone = _check_timezone(timezone)
+    columns = dict(columns or {})
+    if messages is not None and fmt != "orders":
+        raise JourneyParameterError("messages: a message log goes with format='orders' only")
+    if timestamp_format is not None and fmt != "orders":
+        raise JourneyParameterError("timestamp_format: only the orders shape has free-form timestamps")
+    con = con if con is not None else engine.default_connection()
+    own = con if con.name == "duckdb" else ibis.duckdb.connect()
+    duck = own.con
+    duck.execute("SET TimeZone='UTC'")
+    if fmt == "orders":
+        base, extras = _orders(duck, path, messages, columns, timezone, timestamp_format)
+    else:
+        rel = _raw_relation(duck, fmt, path, columns)
+        base, extras = _READERS[fmt](_Source(duck, rel, fmt), timezone)
+    name = ibis.util.gen_name("journeylib_export")
+    extra_sql = ", ".join(f"b.{_ident(e)}" for e in extras)
+    stitched = "" if fmt == "orders" else ", b.anonymous_id, b.user_id"
+    sql = f"""CREATE TEMP TABLE {_ident(name)} AS
+        WITH b AS ({base}),
+        pairs AS (SELECT anonymous_id, user_id, row_number() OVER (PARTITION BY anonymous_id ORDER BY ts, user_id) AS rn
+                  FROM b WHERE anonymous_id IS NOT NULL AND user_id IS NOT NULL),
+        links AS (SELECT anonymous_id, user_id AS linked FROM pairs WHERE rn = 1)
+        SELECT CAST(coalesce(b.user_id, l.linked, b.anonymous_id) AS VARCHAR) AS customer_id,
+               CAST(b.ts AS TIMESTAMPTZ) AS ts, CAST(b.event AS VARCHAR) AS event,
+               CAST(b.channel AS VARCHAR) AS channel, CAST(b.revenue AS DOUBLE) AS revenue,
+               {extra_sql}{stitched}
+        FROM b LEFT JOIN links l ON b.anonymous_id = l.anonymous_id
+        WHERE b._keep
+        ORDER BY customer_id, ts, event, channel NULLS FIRST"""
+    try:
+        duck.execute(sql)
+    except JourneyDataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - DuckDB's errors are precise but long
+        raise JourneyDataError(f"{fmt}: could not read {path}: {_gist(exc)}") from exc
+    n, n_ts, n_event, n_id = duck.execute(f"SELECT count(*), count(ts), count(event), count(customer_id) "
+                                          f"FROM {_ident(name)}").fetchone()
+    if n and not (n_ts and n_event and n_id):
+        missing = [w for w, k in (("a timestamp", n_ts), ("an event name", n_event), ("an id", n_id)) if not k]
+        duck.execute(f"DROP TABLE IF EXISTS {_ident(name)}")
+        raise JourneyDataError(f"{path}: not a {fmt} export: none of its {n:,} rows has {' or '.join(missing)} "
+                               f"in the {fmt} fields; check format= (detect_format({str(path)!r}) guesses it)")
+    events = own.table(name)
+    out: dict[str, Any] = {"events": events}
+    if fmt == "ga4":
+        cname = ibis.util.gen_name("journeylib_export_customers")
+        duck.execute(f"""CREATE TEMP TABLE {_ident(cname)} AS
+            SELECT customer_id, arg_min(first_source, ts) AS first_source, arg_min(first_medium, ts) AS first_medium,
+                   arg_min(first_campaign, ts) AS first_campaign
+            FROM {_ident(name)} WHERE first_source IS NOT NULL OR first_medium IS NOT NULL
+            GROUP BY customer_id ORDER BY customer_id""")
+        duck.execute(f"""CREATE OR REPLACE TEMP TABLE {_ident(cname)} AS SELECT *,
+            {channel_sql('first_source', 'first_medium')} AS acquisition_channel FROM {_ident(cname)}""")
+        out["customers"] = own.table(cname)
+    if own is not con:
+        out = {k: ibis.memtable(v.to_pyarrow()) for k, v in out.items()}
+    return out
+
+
+# --------------------------------------------------------------------------- detection
+def _keys_of(path: Path) -> set[str]:
+    kind = _kind_of(path.name)
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return set(pq.read_schema(path).names)
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            if kind == "json":
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError:
+                    return set()
+                return set(obj) if isinstance(obj, dict) else set()
+            delim = "\t" if "\t" in line else ("," if line.count(",") >= line.count(";") else ";")
+            return {h.strip().strip('"').lower() for h in line.split(delim)}
+    return set()
+
+
+def detect_format(path: str | Path) -> str:
+    """The export shape of ``path``: ga4, segment, amplitude, snowplow, orders or canonical.
+
+    Looks at the column names (Parquet schema, the first JSON line, the CSV header) of the
+    first data file: ``event_params``/``user_pseudo_id`` -> ga4; ``domain_userid``/
+    ``derived_tstamp``/``collector_tstamp`` -> snowplow; ``event_type`` with ``event_time`` ->
+    amplitude; ``anonymousId``/``anonymous_id``/``messageId`` with ``event`` -> segment;
+    ``customer_id, ts, event`` -> canonical; a folder with ``orders.*`` or a table with a
+    customer, a time and an amount column -> orders.
+    """
+    p = Path(str(path))
+    if engine.is_uri(str(path)):
+        raise JourneyParameterError(f"{path}: the format of a URI is not detected; give format= explicitly")
+    if p.is_dir():
+        if any(f.name.lower().startswith("orders") and _kind_of(f.name) in ("csv", "parquet") for f in p.iterdir()):
+            return "orders"
+        files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith((".", "_"))
+                       and f.name not in _NOT_DATA and _kind_of(f.name) is not None)
+    else:
+        files = [Path(f) for f in engine.list_files(str(path))]
+    if not files:
+        raise JourneyDataError(f"{path}: no Parquet, JSON lines or CSV file found")
+    keys = _keys_of(files[0])
+    low = {k.lower() for k in keys}
+    if {"event_params", "user_pseudo_id"} & low and "event_name" in low:
+        return "ga4"
+    if {"domain_userid", "derived_tstamp", "collector_tstamp"} & low:
+        return "snowplow"
+    if {"event_type", "event_time"} <= low:
+        return "amplitude"
+    if {"anonymousid", "anonymous_id", "messageid", "message_id"} & low and ("event" in low or "type" in low):
+        return "segment"
+    if {"customer_id", "ts", "event"} <= low:
+        return "canonical"
+    has = lambda names: bool(set(names) & low)  # noqa: E731
+    if has(ORDER_COLUMNS["customer_id"]) and has(ORDER_COLUMNS["ts"]) and has(ORDER_COLUMNS["revenue"]):
+        return "orders"
+    raise JourneyDataError(f"{files[0]}: cannot tell the export format from its columns "
+                           f"({', '.join(sorted(keys)[:15])}); give format= explicitly "
+                           f"({', '.join(FORMATS)} or canonical)")

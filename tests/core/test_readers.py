@@ -1,0 +1,299 @@
+"""Readers of real export shapes: each fixture (tests/fixtures/exports, written in the published
+shape) read to hand-written canonical rows; identity stitching; the channel mapping; errors."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from journeylib.core import readers as R
+from journeylib.core.errors import JourneyDataError, JourneyParameterError
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "exports"
+CANON = ["customer_id", "ts", "event", "channel", "revenue"]
+
+
+def _read(fmt, path, **kw):
+    out = R.read_export(fmt, path, **kw)
+    df = out["events"].to_pandas()
+    return df.sort_values(["customer_id", "ts", "event"], kind="mergesort").reset_index(drop=True), out
+
+
+def _expected(rows, extra=()):
+    cols = CANON + list(extra)
+    df = pd.DataFrame(rows, columns=cols)
+    df["ts"] = pd.to_datetime(df["ts"], utc=True, format="ISO8601")
+    df["revenue"] = df["revenue"].astype(float)
+    return df.sort_values(["customer_id", "ts", "event"], kind="mergesort").reset_index(drop=True)
+
+
+def _same(got, want):
+    got = got[list(want.columns)].copy()
+    got["ts"] = got["ts"].astype("datetime64[us, UTC]")
+    want = want.copy()
+    want["ts"] = want["ts"].astype("datetime64[us, UTC]")
+    got = got.astype(object).where(got.notna(), None)
+    want = want.astype(object).where(want.notna(), None)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+
+
+GA4_ROWS = [
+    # customer, ts, event, channel, revenue, source, medium, campaign, currency, page_path, anonymous_id, user_id
+    ("U1", "2025-01-05 12:00:00", "page_view", "paid_ads", None, "google", "cpc", "winter_sale", None, "/", "111.222", None),
+    ("U1", "2025-01-05 12:01:00.123456", "view_item", None, None, None, None, None, None, "/products/42", "111.222", None),
+    ("U1", "2025-01-05 12:10:00.000001", "purchase", None, 59.9, None, None, None, "EUR", "/checkout/thanks", "111.222", "U1"),
+    ("333.444", "2025-01-06 12:00:00", "page_view", "social", None, "facebook", "referral", None, None, "/blog/gift-guide",
+     "333.444", None),
+    ("333.444", "2025-01-06 12:05:00", "purchase", None, 25.0, None, None, None, "USD", None, "333.444", None),
+    ("U2", "2025-01-07 12:00:00", "session_start", "direct", None, "(direct)", "(none)", None, None, None, "555.666", None),
+    ("U2", "2025-01-07 12:01:00", "login", None, None, None, None, None, None, None, "555.666", "U2"),
+    ("U3", "2025-01-07 12:02:00", "login", None, None, None, None, None, None, None, "555.666", "U3"),
+    ("U2", "2025-01-07 12:03:00", "page_view", "email", None, "newsletter", "email", "jan_news", None, "/blog", "555.666", None),
+]
+GA4_EXTRA = ("source", "medium", "campaign", "currency", "page_path", "anonymous_id", "user_id")
+
+
+def _ga4_parquet(tmp_path: Path) -> Path:
+    """The NDJSON fixture as a BigQuery Parquet export (INT64 as int64, nested records)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    value = pa.struct([("string_value", pa.string()), ("int_value", pa.int64()), ("float_value", pa.float64()),
+                       ("double_value", pa.float64())])
+    schema = pa.schema([
+        ("event_date", pa.string()), ("event_timestamp", pa.int64()), ("event_name", pa.string()),
+        ("event_params", pa.list_(pa.struct([("key", pa.string()), ("value", value)]))),
+        ("event_previous_timestamp", pa.int64()), ("event_value_in_usd", pa.float64()),
+        ("event_bundle_sequence_id", pa.int64()), ("user_id", pa.string()), ("user_pseudo_id", pa.string()),
+        ("user_first_touch_timestamp", pa.int64()),
+        ("traffic_source", pa.struct([("name", pa.string()), ("medium", pa.string()), ("source", pa.string())])),
+        ("stream_id", pa.string()), ("platform", pa.string()),
+        ("ecommerce", pa.struct([("total_item_quantity", pa.int64()), ("purchase_revenue_in_usd", pa.float64()),
+                                 ("purchase_revenue", pa.float64()), ("refund_value_in_usd", pa.float64()),
+                                 ("refund_value", pa.float64()), ("shipping_value_in_usd", pa.float64()),
+                                 ("shipping_value", pa.float64()), ("tax_value_in_usd", pa.float64()),
+                                 ("tax_value", pa.float64()), ("unique_items", pa.int64()),
+                                 ("transaction_id", pa.string())])),
+        ("collected_traffic_source", pa.struct([(k, pa.string()) for k in (
+            "manual_campaign_id", "manual_campaign_name", "manual_source", "manual_medium", "manual_term",
+            "manual_content", "gclid", "dclid", "srsltid")])),
+    ])
+
+    def typed(v, t):
+        if v is None:
+            return None
+        if pa.types.is_struct(t):
+            return {f.name: typed(v.get(f.name), f.type) for f in t}
+        if pa.types.is_list(t):
+            return [typed(x, t.value_type) for x in v]
+        if pa.types.is_int64(t):
+            return int(v)
+        return v
+
+    rows = [json.loads(line) for line in (FIX / "ga4_events.ndjson").read_text().splitlines()]
+    cols = {f.name: [typed(r.get(f.name), f.type) for r in rows] for f in schema}
+    out = tmp_path / "events_20250105.parquet"
+    pq.write_table(pa.table(cols, schema=schema), out)
+    return out
+
+
+@pytest.mark.parametrize("shape", ["ndjson", "parquet"])
+def test_ga4_bigquery_export(shape, tmp_path):
+    path = FIX / "ga4_events.ndjson" if shape == "ndjson" else _ga4_parquet(tmp_path)
+    got, out = _read("ga4", path)
+    _same(got, _expected(GA4_ROWS, GA4_EXTRA))
+    assert got["ts"].dt.tz is not None and str(got["ts"].dt.tz) == "UTC"
+    assert got.loc[got["event"] == "purchase", "transaction_id"].tolist() == [None, "T1"]
+    assert got["session_id"].tolist() == [1736164800] * 2 + [1736078400] * 3 + [1736251200] * 4
+    cust = out["customers"].to_pandas().set_index("customer_id")
+    assert cust["acquisition_channel"].to_dict() == {"333.444": "social", "U1": "paid_ads", "U2": "direct",
+                                                     "U3": "direct"}
+    assert cust.loc["U1", ["first_source", "first_medium", "first_campaign"]].tolist() == ["google", "cpc",
+                                                                                         "winter_sale"]
+
+
+def test_identity_stitching_rule():
+    """555.666 is seen with U2 (12:01) then U3 (12:02): its anonymous events (12:00, 12:03) go to the
+    first user by time, U2; the login carrying U3 stays U3's. 111.222's browsing before the login
+    (earlier rows) joins U1; 333.444 never logs in and stays its own customer."""
+    got, _ = _read("ga4", FIX / "ga4_events.ndjson")
+    owner = got.groupby("customer_id")["anonymous_id"].unique().map(list).to_dict()
+    assert owner == {"333.444": ["333.444"], "U1": ["111.222"], "U2": ["555.666"], "U3": ["555.666"]}
+    u2 = got[got["customer_id"] == "U2"]
+    assert u2["event"].tolist() == ["session_start", "login", "page_view"]
+    assert u2["user_id"].tolist() == [None, "U2", None]
+    # Segment: an identify call (not an event) and an alias call (previousId -> userId) link too
+    seg, _ = _read("segment", FIX / "segment_tracks.jsonl")
+    assert sorted(seg["customer_id"].unique()) == ["a-2", "a-4", "u-100", "u-300"]
+    assert seg.loc[seg["anonymous_id"] == "a-3", "customer_id"].tolist() == ["u-300"]
+    assert not seg["event"].isin(["identify", "alias"]).any() and len(seg) == 6
+
+
+SEGMENT_ROWS = [
+    ("u-100", "2025-01-05 12:00:00", "page_view", "search", None, "google", "organic", None, None, "/", "m-1"),
+    ("u-100", "2025-01-05 12:01:00.250", "Product Viewed", None, None, None, None, None, None, "/products/42", "m-2"),
+    ("u-100", "2025-01-05 11:06:00", "Order Completed", None, 40.0, None, None, None, "EUR", None, "m-4"),
+    ("a-2", "2025-01-06 08:30:00", "Order Completed", "email", 30.0, "newsletter", "email", "jan", "USD", None, "m-5"),
+    ("u-300", "2025-01-07 10:00:00.500", "Order Completed", "paid_ads", 30.0, "facebook", "cpc", "retarget", None, None,
+     "m-6"),
+    ("a-4", "2025-01-08 00:00:00", "screen_view", "social", None, "t.co", "referral", None, None, None, "m-8"),
+]
+
+
+def test_segment_tracks():
+    # the one naive timestamp (RudderStack/warehouse style row, 09:30) is Paris time: 08:30 UTC
+    got, _ = _read("segment", FIX / "segment_tracks.jsonl", timezone="Europe/Paris")
+    _same(got, _expected(SEGMENT_ROWS, ("source", "medium", "campaign", "currency", "page_path", "message_id")))
+    utc, _ = _read("segment", FIX / "segment_tracks.jsonl")
+    assert utc.loc[utc["message_id"] == "m-5", "ts"].iloc[0] == pd.Timestamp("2025-01-06 09:30", tz="UTC")
+
+
+AMPLITUDE_ROWS = [
+    ("user-1", "2025-01-05 12:00:00.123", "[Amplitude] Page Viewed", "paid_ads", None, "google", "cpc", "brand", None,
+     "/", 1736078400000, "d-1", None),
+    ("user-1", "2025-01-05 12:03:00", "add_to_cart", None, None, None, None, None, None, None, 1736078400000, "d-1",
+     "user-1"),
+    ("user-1", "2025-01-05 12:05:30.5", "purchase", None, 99.5, None, None, None, "EUR", None, 1736078400000, "d-1",
+     "user-1"),
+    ("d-2", "2025-01-06 08:00:00", "purchase", "social", 25.0, "instagram", "social", None, None, None, 1736150400000,
+     "d-2", None),
+    ("d-3", "2025-01-07 23:59:59.999", "Sign Up", "referral", None, "partner.example", None, None, None, None,
+     1736290799000, "d-3", None),
+]
+
+
+def test_amplitude_export():
+    got, _ = _read("amplitude", FIX / "amplitude_export.json")
+    _same(got, _expected(AMPLITUDE_ROWS, ("source", "medium", "campaign", "currency", "page_path", "session_id",
+                                          "anonymous_id", "user_id")))
+
+
+SNOWPLOW_ROWS = [
+    ("sp-user-1", "2025-01-05 12:00:00.123", "page_view", "paid_ads", None, "google", "cpc", "spring", None, "/landing"),
+    ("sp-user-1", "2025-01-05 12:01:00", "page_view", None, None, None, None, None, None, "/products/7"),
+    ("sp-user-1", "2025-01-05 12:02:00", "add_to_cart", None, None, None, None, None, None, "/products/7"),
+    ("sp-user-1", "2025-01-05 12:03:00", "purchase", None, 80.5, None, None, None, "EUR", "/checkout"),
+    ("d2", "2025-01-06 09:00:00", "page_view", "direct", None, None, None, None, None, "/"),
+    ("d2", "2025-01-06 09:10:00", "page_view", "search", None, None, None, None, None, "/products/8"),
+    ("d3", "2025-01-07 07:00:00", "page_view", "email", None, "newsletter", "email", "jan", None, "/"),
+]
+
+
+@pytest.mark.parametrize("shape", ["tsv", "parquet"])
+def test_snowplow_enriched_events(shape, tmp_path):
+    path = FIX / "snowplow_events.tsv"
+    if shape == "parquet":
+        # the warehouse shape: typed columns (timestamps naive UTC, tr_total a double)
+        df = pd.read_csv(path, sep="\t", dtype=str)
+        for c in ("collector_tstamp", "dvce_created_tstamp", "derived_tstamp"):
+            df[c] = pd.to_datetime(df[c]).astype("datetime64[ms]")
+        df["tr_total"] = df["tr_total"].astype(float)
+        path = tmp_path / "atomic_events.parquet"
+        df.to_parquet(path, index=False)
+    got, _ = _read("snowplow", path)
+    _same(got, _expected(SNOWPLOW_ROWS, ("source", "medium", "campaign", "currency", "page_path")))
+    assert got.loc[got["event"] == "add_to_cart", ["se_category", "se_label"]].values.tolist() == [["shop", "sku-7"]]
+    assert got.loc[got["event"] == "purchase", "transaction_id"].tolist() == ["o-9"]  # its transaction_item dropped
+
+
+ORDERS_ROWS = [
+    ("0042", "2025-01-03 09:00:00", "message_sent", "email", None, "new_year", None, None),
+    ("0042", "2025-01-03 10:30:00", "message_open", "email", None, "new_year", None, None),
+    ("0042", "2025-01-04 18:00:00", "message_click", "email", None, "new_year", None, None),
+    ("0042", "2025-01-05 12:00:00", "purchase", None, 19.9, None, "EUR", "1001"),
+    ("0042", "2025-02-01 08:15:30", "purchase", None, 35.0, None, "EUR", "1002"),
+    ("0077", "2025-01-19 09:00:00", "message_sent", "push", None, "winter_push", None, None),
+    ("0077", "2025-01-20 09:00:00", "purchase", None, 120.5, None, "EUR", "1003"),  # +01:00 offset in the file
+]
+
+
+def test_orders_and_message_log():
+    got, _ = _read("orders", FIX / "orders")
+    _same(got, _expected(ORDERS_ROWS, ("campaign", "currency", "order_id")))
+    only, _ = _read("orders", FIX / "orders" / "orders.csv")
+    assert only["event"].tolist() == ["purchase"] * 3  # a file: no message log unless given
+    both, _ = _read("orders", FIX / "orders" / "orders.csv", messages=FIX / "orders" / "messages.csv")
+    _same(both, _expected(ORDERS_ROWS, ("campaign", "currency", "order_id")))
+
+
+def test_orders_with_own_column_names_and_day_first_dates():
+    cols = {"client_ref": "customer_id", "placed": "ts", "total_eur": "revenue"}
+    got, _ = _read("orders", FIX / "shop_orders.csv", columns=cols, timestamp_format="%d/%m/%Y %H:%M",
+                   timezone="Europe/Paris")
+    _same(got, _expected([("A-1", "2025-01-05 11:00", "purchase", None, 10.0),
+                          ("A-1", "2025-01-12 08:30", "purchase", None, 22.5),
+                          ("B-2", "2025-03-02 17:45", "purchase", None, 7.25)]))
+    with pytest.raises(JourneyDataError, match="timestamp_format"):
+        R.read_export("orders", FIX / "shop_orders.csv", columns=cols)
+    with pytest.raises(JourneyDataError, match=r"no column for customer_id, ts, revenue.*columns="):
+        R.read_export("orders", FIX / "shop_orders.csv")
+    with pytest.raises(JourneyDataError, match="'buyer' to 'customer_id'"):
+        R.read_export("orders", FIX / "shop_orders.csv", columns={"buyer": "customer_id"})
+
+
+def test_message_kinds_are_checked(tmp_path):
+    (tmp_path / "orders.csv").write_text("customer,order_time,amount\nc1,2025-01-01 10:00:00,5\n")
+    (tmp_path / "messages.csv").write_text("customer,time,kind\nc1,2025-01-01 09:00:00,bounce\n")
+    with pytest.raises(JourneyDataError, match="bounce.*expected send, open or click"):
+        R.read_export("orders", tmp_path)
+
+
+def test_detect_format():
+    assert R.detect_format(FIX / "ga4_events.ndjson") == "ga4"
+    assert R.detect_format(FIX / "segment_tracks.jsonl") == "segment"
+    assert R.detect_format(FIX / "amplitude_export.json") == "amplitude"
+    assert R.detect_format(FIX / "snowplow_events.tsv") == "snowplow"
+    assert R.detect_format(FIX / "orders") == "orders"
+    assert R.detect_format(FIX / "orders" / "orders.csv") == "orders"
+    with pytest.raises(JourneyDataError, match="cannot tell the export format"):
+        R.detect_format(FIX / "shop_orders.csv")
+    got, _ = _read("auto", FIX / "amplitude_export.json")
+    assert len(got) == 5
+
+
+def test_parameter_errors():
+    with pytest.raises(JourneyParameterError, match="expected one of ga4, segment"):
+        R.read_export("mixpanel", FIX / "orders")
+    with pytest.raises(JourneyParameterError, match="unknown time zone"):
+        R.read_export("orders", FIX / "orders", timezone="Mars/Olympus")
+    with pytest.raises(JourneyParameterError, match="messages"):
+        R.read_export("ga4", FIX / "ga4_events.ndjson", messages=FIX / "orders" / "messages.csv")
+    with pytest.raises(JourneyDataError, match="not a ga4 export: none of its 5 rows has a timestamp or an event name"):
+        R.read_export("ga4", FIX / "amplitude_export.json")
+    with pytest.raises(JourneyDataError, match="no parquet or json file"):
+        R.read_export("ga4", FIX / "missing.parquet")
+
+
+CHANNEL_CASES = [
+    (None, None, None), ("(not set)", "(not set)", None), ("google", "cpc", "paid_ads"),
+    ("facebook", "paid_social", "paid_ads"), ("bing", "ppc", "paid_ads"), ("newsletter", "email", "email"),
+    ("newsletter", None, "email"), ("google", "organic", "search"), ("duckduckgo", None, "search"),
+    ("facebook", "referral", "social"), ("t.co", "referral", "social"), ("instagram", "social", "social"),
+    ("partner.example", "referral", "referral"), ("partner.example", "affiliate", "referral"),
+    ("(direct)", "(none)", "direct"), ("partner.example", None, "referral"), ("brevo", "SMS", "sms"),
+    (" Google ", " CPC ", "paid_ads"),
+]
+
+
+@pytest.mark.parametrize("source, medium, channel", CHANNEL_CASES)
+def test_channel_mapping(source, medium, channel):
+    assert R.channel_of(source, medium) == channel
+
+
+def test_channel_sql_equals_channel_of():
+    pairs = pd.DataFrame(CHANNEL_CASES, columns=["s", "m", "want"])
+    con = duckdb.connect()
+    con.register("pairs", pairs)
+    got = con.execute(f"SELECT {R.channel_sql('s', 'm')} AS c FROM pairs").fetchdf()["c"]
+    assert [None if pd.isna(v) else v for v in got] == [None if pd.isna(v) else v for v in pairs["want"]]
+    assert np.all([R.channel_of(s, m) == (None if pd.isna(w) else w) for s, m, w in CHANNEL_CASES])
+
+
+def test_wrong_shape_in_parquet_is_named(tmp_path):
+    pd.DataFrame({"customer_id": ["c1"], "ts": ["2025-01-01"], "event": ["x"]}).to_parquet(tmp_path / "e.parquet")
+    with pytest.raises(JourneyDataError, match="not a GA4 BigQuery export: expected event_name, event_timestamp"):
+        R.read_export("ga4", tmp_path / "e.parquet")
