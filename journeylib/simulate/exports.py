@@ -123,7 +123,9 @@ def write_export(data: SimulatedData, format: str, folder: str | Path) -> Path:
     ``segment``: ``tracks.jsonl`` (Segment track calls plus one ``identify`` per login);
     ``amplitude``: ``events.json`` (Amplitude export JSON lines); ``snowplow``:
     ``events.parquet`` (``atomic.events`` columns); ``orders``: ``orders.csv`` and
-    ``messages.csv``. ``ground_truth.json`` is written beside in every case.
+    ``messages.csv``. ``ground_truth.json``, the customers and assignments tables (Parquet)
+    and a ``journey.yml`` describing the export (:func:`journey_yml`) are written beside
+    in every case, so ``jl.load_journey(folder)`` reads it with no other input.
     """
     fmt = _check(format)
     folder = Path(folder)
@@ -132,7 +134,44 @@ def write_export(data: SimulatedData, format: str, folder: str | Path) -> Path:
     {"ga4": _write_ga4, "segment": _write_segment, "amplitude": _write_amplitude,
      "snowplow": _write_snowplow, "orders": _write_orders}[fmt](ev, folder)
     (folder / "ground_truth.json").write_text(json.dumps(data.ground_truth, indent=2, default=str) + "\n")
+    data.customers.to_parquet(folder / "customers.parquet", index=False)
+    data.assignments.to_parquet(folder / "assignments.parquet", index=False)
+    (folder / "journey.yml").write_text(journey_yml(fmt))
     return folder
+
+
+_SAMPLE_RULES = """    - {stage: awareness, event: landing}
+    - {stage: consideration, event: product_view}
+    - {stage: cart, event: add_to_cart}
+    - {stage: purchase, event: purchase, occurrence: first}
+    - {stage: repeat, event: purchase}
+    - {stage: advocacy, event: review}"""
+
+
+def journey_yml(format: str) -> str:
+    """The journey definition :func:`write_export` writes beside an export of ``format``.
+
+    The export itself, plus the customers and assignments tables a shop keeps in its CRM
+    and experiment tool (written as Parquet beside it). Stages come from rules on event
+    names, as a user would write them; the orders shape has only orders and messages, so
+    its journey is a clicked message -> first purchase -> repeat purchase.
+    """
+    fmt = _check(format)
+    files = export_files(fmt)
+    if fmt == "orders":
+        events = f"  events: {{path: {files[0]}, format: orders}}\n  messages: {{path: {files[1]}}}\n"
+        stages = ("  order: [awareness, purchase, repeat]\n  rules:\n    - {stage: awareness, event: message_click}\n"
+                  "    - {stage: purchase, event: purchase, occurrence: first}\n    - {stage: repeat, event: purchase}\n")
+        roles = "events:\n  purchase: purchase\n  message_sent: message_sent\n  message_click: message_click\n"
+    else:
+        events = f"  events: {{path: {files[0]}, format: {fmt}}}\n"
+        stages = ("  order: [awareness, consideration, cart, purchase, repeat, advocacy]\n  rules:\n"
+                  + _SAMPLE_RULES + "\n")
+        roles = "events:\n  purchase: purchase\n  cart: add_to_cart\n  review: review\n"
+    return (f"# Journey definition of a simulated {fmt} export (journeylib.simulate.write_export).\n"
+            f"version: 1\nname: Simulated shop ({fmt} export)\nsources:\n{events}"
+            "  customers: {path: customers.parquet}\n  assignments: {path: assignments.parquet}\n"
+            f"stages:\n{stages}{roles}touchpoints:\n  column: channel\nsegments: [segment, acquisition_channel]\n")
 
 
 def _us(ts: pd.Series) -> np.ndarray:

@@ -153,3 +153,22 @@ def test_anonymous_ids_are_stable_and_distinct():
         assert a.is_unique and a.equals(anonymous_ids(ids, fmt))
     assert anonymous_ids(["C000001"], "ga4").iloc[0].count(".") == 1
     assert len(anonymous_ids(["C000001"], "segment").iloc[0]) == 36
+
+
+@pytest.mark.parametrize("fmt", ["ga4", "segment", "amplitude", "snowplow", "orders"])
+def test_the_journey_file_written_beside_an_export_is_all_a_user_needs(fmt, tmp_path):
+    """load_journey on the written folder gives the simulator's own funnel (stages by rules on event names)."""
+    sim = jl.simulate_journeys(400, seed=1)
+    jl.write_export(sim, fmt, tmp_path)
+    j = jl.load_journey(tmp_path / "journey.yml")
+    assert [c for c in j.checks if c.status == "fail"] == []
+    got = jl.funnel(j.events, stages=j.stages).summary.set_index("stage")["customers"]
+    if fmt == "orders":  # only orders and messages: a clicked message, then the first and later purchases
+        truth = jl.funnel(sim.events, stages=["purchase", "repeat"]).summary.set_index("stage")["customers"]
+        assert got["awareness"] == sim.events.loc[sim.events["channel"].notna() & (sim.events["event"] != "winback_sent"),
+                                                  "customer_id"].nunique()
+        assert got[["purchase", "repeat"]].tolist() == truth.tolist()
+    else:
+        truth = jl.funnel(sim.events).summary.set_index("stage")["customers"]
+        assert got.tolist() == truth.tolist() == [400, 251, 142, 105, 88, 46]
+    assert j.customers is not None and j.assignments is not None and j.ground_truth == sim.ground_truth
