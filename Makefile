@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 REPORTS ?= reports
 JOBS ?= 2
+JOURNEY ?= sample
 
 .PHONY: help install report test test-spark lab data bench clean
 
@@ -23,8 +24,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the kit (done automatically by the other targets)
 
-report: $(STAMP) ## render every notebook to HTML on the bundled sample data (reports/latest/index.html)
-	$(BIN)/journeylib run-all --output-dir $(REPORTS) --params-dir notebooks/params --jobs $(JOBS)
+report: $(STAMP) ## render every notebook to HTML (JOURNEY=path/journey.yml; default the bundled sample) into reports/latest/
+	$(BIN)/journeylib run-all --output-dir $(REPORTS) --journey $(JOURNEY) --jobs $(JOBS)
 
 test: $(STAMP) ## run the test suite (without the Spark parity tests)
 	$(BIN)/python -m pytest -q -n $(JOBS) -m "not spark"

@@ -1,10 +1,11 @@
-"""Command line: ``journeylib run | run-all | simulate``."""
+"""Command line: ``journeylib init | check | run | run-all | simulate``."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
+from ..core.draft import FORMATS
 from ..core.locations import NOTEBOOKS_DIR, REPORTS_DIR, SAMPLE_DIR
 
 
@@ -19,8 +20,20 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--partitioned", action="store_true",
                      help="simulate in chunks and write Parquet partitioned by month (for large sizes)")
 
+    init = sub.add_parser("init", help="profile an export and write a draft journey.yml to edit")
+    init.add_argument("path", help="events file, folder (events/customers/assignments files) or glob")
+    init.add_argument("--format", choices=FORMATS, default="auto",
+                      help="shape of the export (default: detected from the columns)")
+    init.add_argument("--out", type=Path, default=None,
+                      help="draft to write (default: journey.yml beside the data); never overwritten")
+
+    chk = sub.add_parser("check", help="load a journey definition against its data and print the check table")
+    chk.add_argument("journey", help="journey definition file (journey.yml)")
+
+    journey_help = "journey definition file (journey.yml): sets the journey parameter"
     run = sub.add_parser("run", help="execute one notebook and render it to HTML")
     run.add_argument("notebook", type=Path)
+    run.add_argument("--journey", help=journey_help)
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     run.add_argument("-f", "--parameters-file", type=Path)
     run.add_argument("--output-dir", type=Path, default=REPORTS_DIR)
@@ -31,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     grp.add_argument("--with-input", dest="no_input", action="store_false", help="show code cells")
 
     ra = sub.add_parser("run-all", help="run every notebook, continue past failures, write index.html")
+    ra.add_argument("--journey", help=journey_help + " of every notebook")
+    ra.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                    help="applied to every notebook that declares NAME")
     ra.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR)
     ra.add_argument("--params-dir", type=Path, help="folder of <notebook-name>.yaml parameter files")
     ra.add_argument("--output-dir", type=Path, default=REPORTS_DIR)
@@ -39,8 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ra.add_argument("--with-input", dest="no_input", action="store_false", default=True)
 
     args = parser.parse_args(argv)
-    from . import runner
-    from ..core.errors import JourneyError
+    from ..core.errors import JourneyError, JourneyParameterError
 
     try:
         if args.command == "simulate":
@@ -53,18 +68,71 @@ def main(argv: list[str] | None = None) -> int:
             folder = data.write(args.out)
             print(f"wrote {len(data.events):,} events of {args.customers:,} customers to {folder}")
             return 0
+        if args.command == "init":
+            return _init(args)
+        if args.command == "check":
+            return _check(args.journey)
+        from . import runner
+
         if args.command == "run":
-            params = runner.parse_cli_parameters(args.notebook, args.parameter, args.parameters_file)
+            pairs = list(args.parameter)
+            if args.journey is not None:
+                if any(name == runner.JOURNEY_PARAMETER for name, _ in pairs):
+                    raise JourneyParameterError("give the journey once: --journey FILE or -p journey FILE, not both")
+                pairs.append((runner.JOURNEY_PARAMETER, args.journey))
+            params = runner.parse_cli_parameters(args.notebook, pairs, args.parameters_file)
             result = runner.run_notebook(args.notebook, params, args.output_dir,
                                          no_input=args.no_input, timeout=args.timeout)
             print(result.describe())
             return 0 if result.ok else 1
         results = runner.run_all(args.notebooks_dir, args.output_dir, params_dir=args.params_dir,
+                                 parameters=_pairs_to_text(args.parameter), journey=args.journey,
                                  jobs=args.jobs, no_input=args.no_input, timeout=args.timeout)
         return 0 if all(r.ok for r in results) else 1
     except JourneyError as exc:
         print(f"journeylib: {exc}", file=sys.stderr)
         return 2
+
+
+def _pairs_to_text(pairs: list[list[str]]) -> dict[str, str]:
+    """``-p`` pairs as ``{name: text}``; a name given twice is an error (which value would win?)."""
+    from ..core.errors import JourneyParameterError
+
+    out: dict[str, str] = {}
+    for name, value in pairs:
+        if name in out:
+            raise JourneyParameterError(f"parameter '{name}' given twice (-p {name} {out[name]!r} and {value!r})")
+        out[name] = value
+    return out
+
+
+def _init(args) -> int:
+    from ..core import draft
+
+    written = draft.write_draft(args.path, out=args.out, format=args.format)
+    print(written.profile.describe())
+    print(f"\nwrote {written.path}: edit the stage rules, then `journeylib check {written.path}`")
+    return 0
+
+
+def _check(path: str) -> int:
+    """Print the journey's check table and findings; 1 when a check failed."""
+    import pandas as pd
+
+    from ..core.journey import load_journey
+
+    journey = load_journey(path, strict=False)  # rules that match nothing become fail checks, not an error
+    with pd.option_context("display.max_rows", 200, "display.max_columns", 20, "display.width", 160,
+                           "display.max_colwidth", 80):
+        print(journey.summary.to_string(index=False))
+    for finding in journey.findings:
+        print(f"- {finding.text}")
+    failed = [c for c in journey.checks if c.status == "fail"]
+    for c in journey.checks:
+        if c.status != "pass":
+            print(f"{c.status.upper()}: {c.name}" + (f" — {c.detail}" if c.detail else ""))
+    print(f"{len(failed)} check(s) failed" if failed else "no check failed")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -118,13 +118,82 @@ def parse_cli_parameters(notebook: str | Path, pairs: list[tuple[str, str]] | No
     """
     params: dict[str, Any] = {}
     if params_file:
-        params.update(_read_yaml(params_file))
+        params.update(_with_journey(_read_yaml(params_file), Path(params_file).parent))
     declared = notebook_parameters(notebook)
     for name, raw in pairs or []:
         if name not in declared:
             check_parameters(notebook, {name: raw})  # raises with the list of valid names
-        params[name] = _convert(name, raw, declared[name]["type"])
+        params[name] = _convert(name, resolve_journey(raw) if name == JOURNEY_PARAMETER else raw,
+                                declared[name]["type"])
     return check_parameters(notebook, params)
+
+
+JOURNEY_PARAMETER = "journey"
+"""The notebook parameter naming the journey definition file (``journey.yml``)."""
+BUNDLED_JOURNEYS = ("sample", "cdnow")
+
+
+def resolve_journey(value: str, base: str | Path | None = None) -> str:
+    """A ``journey`` value as the kernel must see it.
+
+    Notebooks run with their own folder as the working directory, so a relative path
+    given on the command line (relative to the current directory) or in a parameter
+    file (relative to that file's folder, ``base``) is made absolute here. Bundled
+    names (``sample``, ``cdnow``) and URIs are passed on unchanged. A path that does
+    not exist is rejected before any notebook starts.
+    """
+    text = str(value)
+    if text in BUNDLED_JOURNEYS or "://" in text:
+        return text
+    path = Path(text).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
+    path = path.resolve()
+    if path.is_dir() and (path / "journey.yml").is_file():
+        path = path / "journey.yml"
+    if not path.is_file():
+        raise JourneyParameterError(f"journey={text!r}: no such file; expected a journey definition file "
+                                    f"(journey.yml, see `journeylib init`) or one of {list(BUNDLED_JOURNEYS)}")
+    return str(path)
+
+
+def _with_journey(params: dict[str, Any], base: str | Path | None = None) -> dict[str, Any]:
+    if isinstance(params.get(JOURNEY_PARAMETER), str):
+        params = {**params, JOURNEY_PARAMETER: resolve_journey(params[JOURNEY_PARAMETER], base)}
+    return params
+
+
+def parse_all_parameters(notebooks: list[str | Path], pairs: list[tuple[str, str]] | None = None,
+                         journey: str | None = None) -> dict[Path, dict[str, Any]]:
+    """``-p NAME VALUE`` pairs (and ``--journey``) for a batch: each applies to every notebook declaring NAME.
+
+    Values are converted to each notebook's declared type as :func:`parse_cli_parameters`
+    does. A name that no notebook declares is an error listing every notebook's
+    parameters; so is ``journey`` when no notebook takes one. Returns
+    ``{notebook path: parameters}`` (an empty dict for a notebook no pair applies to).
+    """
+    pairs = list(pairs or [])
+    if journey is not None:
+        if any(name == JOURNEY_PARAMETER for name, _ in pairs):
+            raise JourneyParameterError("give the journey once: --journey FILE or -p journey FILE, not both")
+        pairs.append((JOURNEY_PARAMETER, journey))
+    declared = {Path(nb): notebook_parameters(nb) for nb in notebooks}
+    out: dict[Path, dict[str, Any]] = {nb: {} for nb in declared}
+    for name, raw in pairs:
+        takers = [nb for nb, d in declared.items() if name in d]
+        if not takers:
+            listing = "; ".join(f"{nb.stem}: " + ", ".join(f"{n} ({p['type']})" for n, p in d.items())
+                                for nb, d in declared.items())
+            raise JourneyParameterError(f"parameter '{name}' is not a parameter of any notebook; "
+                                        f"the notebooks' parameters are: {listing}")
+        if name == JOURNEY_PARAMETER:
+            raw = resolve_journey(raw)
+        for nb in takers:
+            try:
+                out[nb][name] = _convert(name, raw, declared[nb][name]["type"])
+            except JourneyParameterError as exc:
+                raise JourneyParameterError(f"{nb.name}: {exc}") from None
+    return {nb: check_parameters(nb, params) for nb, params in out.items()}
 
 
 def _read_yaml(path: str | Path) -> dict[str, Any]:
@@ -202,7 +271,7 @@ def run_notebook(notebook: str | Path, parameters: Mapping[str, Any] | None = No
         Seconds allowed per cell (``None``: no limit).
     """
     notebook = resolve_notebook(notebook)
-    params = check_parameters(notebook, dict(parameters or {}))
+    params = check_parameters(notebook, _with_journey(dict(parameters or {})))
     out = _new_run_folder(Path(output_dir)) if new_run_folder else Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = _execute(notebook, params, out, no_input, timeout)
@@ -213,12 +282,16 @@ def run_notebook(notebook: str | Path, parameters: Mapping[str, Any] | None = No
 
 
 def run_all(notebooks_dir: str | Path, output_dir: str | Path = "reports", *,
-            params_dir: str | Path | None = None, jobs: int = 2, no_input: bool = True,
+            params_dir: str | Path | None = None, parameters: Mapping[str, Any] | None = None,
+            journey: str | None = None, jobs: int = 2, no_input: bool = True,
             timeout: int | None = None) -> list[RunResult]:
     """Run every notebook of ``notebooks_dir`` into one new timestamped folder.
 
     A failing notebook never stops the others. ``params_dir/<notebook stem>.yaml``
-    supplies parameters for that notebook. Notebooks start longest first, by their
+    supplies parameters for that notebook; ``parameters`` (``{name: value}``, values
+    typed or command-line text) apply to every notebook that declares the name, over
+    the files; ``journey`` sets every notebook's ``journey`` parameter (the definition
+    file). Both are checked before any notebook starts. Notebooks start longest first, by their
     durations in the previous run under ``output_dir``; parallel notebooks share the
     cores (DuckDB threads = cores // jobs unless ``JOURNEYLIB_DUCKDB_THREADS`` is set).
     Prints one line per notebook and a summary; returns the results in notebook order.
@@ -229,24 +302,28 @@ def run_all(notebooks_dir: str | Path, output_dir: str | Path = "reports", *,
     if params_dir is not None and not Path(params_dir).is_dir():
         raise JourneyParameterError(f"params_dir={str(params_dir)!r}: no such folder; expected a folder of "
                                     "<notebook name>.yaml parameter files")
+    common = (parse_all_parameters(notebooks, [(n, v if isinstance(v, str) else json.dumps(v))
+                                               for n, v in (parameters or {}).items()], journey)
+              if parameters or journey is not None else {})
     out = _new_run_folder(Path(output_dir))
     _say(f"running {len(notebooks)} notebooks into {out} ({jobs} at a time)")
     plan = []
     for nb in notebooks:
         pfile = Path(params_dir) / f"{nb.stem}.yaml" if params_dir else None
-        plan.append((nb, pfile if pfile is not None and pfile.exists() else None))
+        plan.append((nb, pfile if pfile is not None and pfile.exists() else None, common.get(nb, {})))
     results: dict[Path, RunResult] = {}
     # longest first (by the previous run's durations; new notebooks first), so the slowest
     # notebook does not start last and run alone while the other workers sit idle
     queue = _longest_first(plan, _previous_seconds(Path(output_dir)))
     with _duckdb_threads(jobs), ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(_run_one_safely, nb, pfile, out, no_input, timeout): nb for nb, pfile in queue}
+        futures = {pool.submit(_run_one_safely, nb, pfile, out, no_input, timeout, extra): nb
+                   for nb, pfile, extra in queue}
         for fut in as_completed(futures):
             res = fut.result()
             results[futures[fut]] = res
             _say(("  ok     " if res.ok else "  FAILED ") + f"{res.notebook} ({res.seconds:.1f} s)"
                  + (f"\n         {res.error}" if res.error else ""))
-    ordered = [results[nb] for nb, _ in plan]
+    ordered = [results[nb] for nb, *_ in plan]
     _write_index(out, ordered)
     _point_latest(Path(output_dir), out)
     n_failed = sum(not r.ok for r in ordered)
@@ -282,15 +359,19 @@ def _duckdb_threads(jobs: int):
 
 
 def _longest_first(plan: list, seconds: dict[str, float]) -> list:
-    """Plan entries ``(notebook, params)`` by previous duration, unknown ones first (stable)."""
+    """Plan entries ``(notebook, ...)`` by previous duration, unknown ones first (stable)."""
     return sorted(plan, key=lambda p: -seconds.get(p[0].name, float("inf")))
 
 
-def _run_one_safely(nb: Path, pfile: Path | None, out: Path, no_input: bool, timeout: int | None) -> RunResult:
-    """Worker: any problem (even a bad parameter file) becomes a failed result."""
+def _run_one_safely(nb: Path, pfile: Path | None, out: Path, no_input: bool, timeout: int | None,
+                    extra: Mapping[str, Any] | None = None) -> RunResult:
+    """Worker: any problem (even a bad parameter file) becomes a failed result.
+
+    ``extra`` (the batch's ``-p``/``--journey`` values) wins over the parameter file."""
     start = time.time()
     try:
-        params = check_parameters(nb, _read_yaml(pfile)) if pfile else {}
+        params = _with_journey(_read_yaml(pfile), pfile.parent) if pfile else {}
+        params = check_parameters(nb, {**params, **(extra or {})})
         return _execute(nb.resolve(), params, out, no_input, timeout)
     except Exception as exc:  # noqa: BLE001 - one notebook must never stop the batch
         html_path = out / f"{nb.stem}.html"

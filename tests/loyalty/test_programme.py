@@ -169,7 +169,7 @@ def _first(params: dict, *names: str):
 def test_reports_02_and_04_state_the_same_loyalty_hazard_ratio(sample):
     """Issue 20: report 02 said 0.62 (0.50-0.76), report 04 0.567 (0.461-0.699) on the same data."""
     p02, p04 = _defaults("02_retention_survival.ipynb"), _defaults("04_loyalty_cohorts.ipynb")
-    assert p02["data_dir"] == p04["data_dir"] == "sample"
+    assert p02["journey"] == p04["journey"] == "sample"
     for shared in ("churn_after", "covariates", "cox_sample"):
         assert p04[shared] == p02[shared], shared
     ev, cu = sample.events, sample.customers

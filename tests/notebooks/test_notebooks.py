@@ -21,15 +21,34 @@ HOSTILE = {"channel": {"email": XSS_IMG, "social": "sociål «médias» 📣 " +
            "variant": {"video_a": XSS_IMG}}
 
 
+SHOP = Path(__file__).parents[1] / "fixtures" / "journeys" / "shop" / "journey.yml"
+# the journey definition of simulated data written by SimulatedData.write (what data/sample/journey.yml says)
+SIMULATED_JOURNEY = """version: 1
+name: Small simulated shop
+sources:
+  events: {path: events.parquet}
+  customers: {path: customers.parquet}
+  assignments: {path: assignments.parquet}
+stages:
+  order: [awareness, consideration, cart, purchase, repeat, advocacy]
+  column: stage
+events: {purchase: purchase, revenue: revenue, cart: add_to_cart, review: review}
+touchpoints: {column: channel}
+segments: [segment, acquisition_channel]
+"""
+
+
 @pytest.fixture(scope="session")
 def hostile_dir(tmp_path_factory, small_sim):
-    """The small simulated data with channel/segment/variant names that are HTML/JS payloads."""
+    """The small simulated data with channel/segment/variant names that are HTML/JS payloads, and its journey.yml."""
     import journeylib as jl
 
     ev = small_sim.events.replace({"channel": HOSTILE["channel"]})
     cu = small_sim.customers.replace({"segment": HOSTILE["segment"], "acquisition_channel": HOSTILE["channel"]})
     asg = small_sim.assignments.replace({"variant": HOSTILE["variant"]})
-    return jl.SimulatedData(ev, cu, asg, small_sim.ground_truth).write(tmp_path_factory.mktemp("hostile"))
+    folder = jl.SimulatedData(ev, cu, asg, small_sim.ground_truth).write(tmp_path_factory.mktemp("hostile"))
+    (Path(folder) / "journey.yml").write_text(SIMULATED_JOURNEY)
+    return folder
 IDS = [nb.stem for nb in NOTEBOOKS]
 
 
@@ -53,7 +72,15 @@ def test_one_parameters_cell_and_every_line_parses(path):
                 if re.match(r"^\w+\s*[:=]", ln)]
     declared = report.notebook_parameters(path)
     assert sorted(declared) == sorted(assigned), "papermill could not parse some lines ('=' in a help comment?)"
-    assert "data_dir" in declared
+    assert declared["journey"] == {"default": "sample", "type": "str", "help": "journey definition file (journey.yml); "
+                                   "sample means the bundled simulated data"}
+    assert "data_dir" not in declared
+    # the definition holds columns, touchpoints and event names: no notebook asks for them again
+    assert not {"touch_col", "conversion_event", "purchase_event", "columns"} & set(declared)
+    if "stages" in declared:
+        assert declared["stages"]["default"] == [] and declared["stages"]["type"] == "list"
+    if "segment_by" in declared:
+        assert declared["segment_by"]["default"] == "" and "first segment" in declared["segment_by"]["help"]
     assert all(p["help"] for p in declared.values()), "every parameter needs a # help comment"
 
 
@@ -61,7 +88,8 @@ def test_one_parameters_cell_and_every_line_parses(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_runs_on_small_hostile_data_and_renders_safe_html(path, hostile_dir, tmp_path):
     """Runs on small data whose labels are HTML/JS payloads; the HTML must show them as text."""
-    res = report.run_notebook(path, {"data_dir": str(hostile_dir)}, tmp_path, new_run_folder=False)
+    res = report.run_notebook(path, {"journey": str(Path(hostile_dir) / "journey.yml")}, tmp_path,
+                              new_run_folder=False)
     assert res.ok, res.error
     html = res.html.read_text()
     nb = nbformat.read(path, as_version=4)
@@ -105,16 +133,49 @@ def _check_in_browser(html_path: Path, screenshot: Path) -> None:
 
 @pytest.mark.slow
 def test_an_event_log_without_customers_runs_with_the_default_parameters(small_sim, tmp_path):
-    """Sections that need customers say so and are skipped; the A/B notebook says what it needs."""
+    """Sections that need customers or assignments say so and are skipped; every notebook succeeds."""
     folder = tmp_path / "events_only"
     folder.mkdir()
     small_sim.events.to_parquet(folder / "events.parquet")
-    for name in ("02_retention_survival", "04_loyalty_cohorts"):
-        res = report.run_notebook(NOTEBOOKS_DIR / f"{name}.ipynb", {"data_dir": str(folder)}, tmp_path / name,
-                                  new_run_folder=False)
+    (folder / "journey.yml").write_text("version: 1\nsources: {events: {path: events.parquet}}\n"
+                                        "stages: {order: [awareness, consideration, cart, purchase, repeat, advocacy], "
+                                        "column: stage}\n")
+    for name in ("02_retention_survival", "03_ab_test", "04_loyalty_cohorts"):
+        res = report.run_notebook(NOTEBOOKS_DIR / f"{name}.ipynb", {"journey": str(folder / "journey.yml")},
+                                  tmp_path / name, new_run_folder=False)
         assert res.ok, res.error
     html = (tmp_path / "02_retention_survival" / "02_retention_survival.html").read_text()
-    assert "the curves are not split" in html and "the Cox model is skipped" in html
-    res = report.run_notebook(NOTEBOOKS_DIR / "03_ab_test.ipynb", {"data_dir": str(folder)}, tmp_path / "03",
-                              new_run_folder=False)
-    assert not res.ok and "no assignments.parquet or assignments.csv" in res.error
+    assert "the Cox model is skipped" in html
+    html = (tmp_path / "03_ab_test" / "03_ab_test.html").read_text()
+    assert "No A/B assignments in this data: nothing to read out." in html
+    html = (tmp_path / "04_loyalty_cohorts" / "04_loyalty_cohorts.html").read_text()
+    assert "loyalty section skipped" in html
+
+
+@pytest.mark.slow
+def test_all_notebooks_run_on_a_small_shop_clickstream_with_only_a_journey_file(tmp_path):
+    """The shop of issue 21: a dozen event names, no channel column, no customers table, payment_done as the
+    order. run-all with --journey and one -p for the notebooks that declare it; every notebook succeeds."""
+    import journeylib as jl
+
+    shop = jl.load_journey(SHOP)
+    assert shop.customers is None and shop.assignments is None and shop.touch_col is None
+    results = report.run_all(NOTEBOOKS_DIR, tmp_path, journey=str(SHOP), parameters={"n_boot": "20"}, jobs=1)
+    assert [r.notebook for r in results] == [nb.name for nb in NOTEBOOKS]
+    assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+    assert all(r.parameters["journey"] == str(SHOP.resolve()) for r in results)
+    assert [r.parameters.get("n_boot") for r in results] == [None, 20, None, None, 20]  # only where declared
+    html = {r.notebook[:2]: r.html.read_text() for r in results}
+    ev = shop.events
+    buyers = int(ev.filter(ev.event == "purchase").customer_id.nunique().execute())
+    n_customers = int(ev.customer_id.nunique().execute())
+    assert buyers > 0
+    # payment_done is the order event: 00 counts its buyers (it said "purchasers 0 (0.0%)" before the journey file)
+    assert f"{buyers:,} ({buyers / n_customers:.1%} of customers)" in html["00"]
+    # 01 states plainly that attribution needs touchpoints, and credits nothing (least of all the purchase)
+    assert "No touchpoints, so no channel attribution." in html["01"]
+    assert "share of conversions (and of value) lost" not in html["01"]
+    assert "Conversions credited per 1,000 journeys" not in html["01"]
+    assert "No A/B assignments in this data: nothing to read out." in html["03"]
+    for r in results:
+        assert f"<tr><td>events</td><td>{SHOP.parent.resolve() / 'events.csv'}</td>" in html[r.notebook[:2]]

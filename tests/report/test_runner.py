@@ -141,13 +141,104 @@ def test_concurrent_run_alls_do_not_clobber_each_other(tmp_path):
 
 def test_inputs_are_byte_identical_after_a_run(small_dir, tmp_path):
     import hashlib
+    import shutil
 
-    from journeylib.core.locations import NOTEBOOKS_DIR
+    from journeylib.core.locations import NOTEBOOKS_DIR, SAMPLE_DIR
 
-    digests = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in Path(small_dir).glob("*")}
-    res = report.run_notebook(NOTEBOOKS_DIR / "00_journey_overview.ipynb", {"data_dir": str(small_dir)}, tmp_path)
+    data = Path(shutil.copytree(small_dir, tmp_path / "data"))
+    shutil.copy(SAMPLE_DIR / "journey.yml", data / "journey.yml")  # the simulator's files: the sample's definition
+    digests = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in data.glob("*")}
+    res = report.run_notebook(NOTEBOOKS_DIR / "00_journey_overview.ipynb", {"journey": str(data / "journey.yml")},
+                              tmp_path / "out")
     assert res.ok, res.error
-    assert digests == {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in Path(small_dir).glob("*")}
+    assert digests == {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in data.glob("*")}
+
+
+def _notebook(path: Path, params: str, body: str = "print(sorted(k for k in dir() if not k.startswith('_')))") -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    cell = nbformat.v4.new_code_cell(params)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell(body)]
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def two_notebooks(tmp_path):
+    """A batch: one notebook takes a journey and rows, the other rows (as float) and a label."""
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "a.ipynb", 'journey: str = "sample"  # definition\nrows: int = 3  # rows')
+    _notebook(nbs / "b.ipynb", 'rows: float = 1.5  # rows\nlabel: str = "x"  # label')
+    journey = tmp_path / "shop" / "journey.yml"
+    journey.parent.mkdir()
+    journey.write_text("version: 1\n")
+    return nbs, journey
+
+
+def test_batch_parameters_go_to_every_notebook_that_declares_them_converted_to_its_type(two_notebooks, monkeypatch):
+    nbs, journey = two_notebooks
+    a, b = nbs / "a.ipynb", nbs / "b.ipynb"
+    monkeypatch.chdir(journey.parent.parent)
+    got = report.parse_all_parameters([a, b], [("rows", "7"), ("label", "5")], journey="shop/journey.yml")
+    # the relative path is made absolute (notebooks run in their own folder); 7 is int in a, float in b
+    assert got == {a: {"rows": 7, "journey": str(journey.resolve())}, b: {"rows": 7.0, "label": "5"}}
+    assert type(got[a]["rows"]) is int and type(got[b]["rows"]) is float
+    assert report.parse_all_parameters([a, b], [("journey", "shop")]) == {a: {"journey": str(journey.resolve())},
+                                                                          b: {}}  # a folder: its journey.yml
+    assert report.parse_all_parameters([a, b], [("journey", "sample")])[a] == {"journey": "sample"}
+
+
+def test_a_batch_parameter_no_notebook_declares_is_an_error_listing_every_notebooks_parameters(two_notebooks):
+    nbs, _ = two_notebooks
+    with pytest.raises(JourneyParameterError) as err:
+        report.parse_all_parameters([nbs / "a.ipynb", nbs / "b.ipynb"], [("colour", "red")])
+    assert str(err.value) == ("parameter 'colour' is not a parameter of any notebook; the notebooks' parameters are: "
+                              "a: journey (str), rows (int); b: rows (float), label (str)")
+    with pytest.raises(JourneyParameterError, match=r"a.ipynb: parameter 'rows' must be int; got '2\.5'"):
+        report.parse_all_parameters([nbs / "a.ipynb", nbs / "b.ipynb"], [("rows", "2.5")])  # int in a, float in b
+    with pytest.raises(JourneyParameterError, match="journey='nowhere.yml': no such file"):
+        report.parse_all_parameters([nbs / "a.ipynb"], journey="nowhere.yml")
+    with pytest.raises(JourneyParameterError, match="give the journey once"):
+        report.parse_all_parameters([nbs / "a.ipynb"], [("journey", "sample")], journey="sample")
+
+
+def test_run_all_journey_and_p_from_the_command_line(two_notebooks, tmp_path, capsys, monkeypatch):
+    nbs, journey = two_notebooks
+    out = tmp_path / "reports"
+    monkeypatch.chdir(journey.parent)
+    code = cli.main(["run-all", "--notebooks-dir", str(nbs), "--output-dir", str(out), "--jobs", "1",
+                     "--journey", "journey.yml", "-p", "rows", "4", "-p", "label", "hi"])
+    assert code == 0, capsys.readouterr()
+    index = json.loads((out / "latest" / "index.json").read_text())
+    assert [(r["notebook"], r["parameters"]) for r in index] == [
+        ("a.ipynb", {"journey": str(journey.resolve()), "rows": 4}), ("b.ipynb", {"rows": 4.0, "label": "hi"})]
+    # an unknown name stops the batch before any notebook runs, with exit code 2
+    before = sorted(out.iterdir())
+    assert cli.main(["run-all", "--notebooks-dir", str(nbs), "--output-dir", str(out), "-p", "colour", "red"]) == 2
+    assert "parameter 'colour' is not a parameter of any notebook" in capsys.readouterr().err
+    assert sorted(out.iterdir()) == before
+
+
+def test_run_journey_sets_the_journey_parameter(two_notebooks, tmp_path, capsys, monkeypatch):
+    nbs, journey = two_notebooks
+    monkeypatch.chdir(journey.parent)
+    assert cli.main(["run", str(nbs / "a.ipynb"), "--journey", "journey.yml", "--output-dir", str(tmp_path / "o")]) == 0
+    index = json.loads((tmp_path / "o" / "latest" / "index.json").read_text())
+    assert index[0]["parameters"] == {"journey": str(journey.resolve())}
+    # a notebook without a journey parameter rejects it, naming its parameters
+    assert cli.main(["run", str(nbs / "b.ipynb"), "--journey", "journey.yml", "--output-dir", str(tmp_path / "p")]) == 2
+    assert "unknown parameter(s) ['journey']" in capsys.readouterr().err
+
+
+def test_a_journey_in_a_parameter_file_is_relative_to_that_file(two_notebooks, tmp_path):
+    nbs, journey = two_notebooks
+    params = journey.parent / "a.yaml"
+    params.write_text("journey: journey.yml\n")
+    assert report.parse_cli_parameters(nbs / "a.ipynb", [], params) == {"journey": str(journey.resolve())}
 
 
 def test_yaml_text_with_quotes_newlines_and_code_stays_literal(tmp_path):

@@ -39,10 +39,13 @@ def _expected(data, fmt):
 
 def _read_back(data, fmt, folder):
     out = write_export(data, fmt, folder)
-    assert sorted(p.name for p in out.iterdir()) == sorted([*export_files(fmt), "ground_truth.json"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([*export_files(fmt), "ground_truth.json", "journey.yml",
+                                                            "customers.parquet", "assignments.parquet"])
     assert json.loads((out / "ground_truth.json").read_text()) == json.loads(json.dumps(data.ground_truth,
                                                                                          default=str))
-    return read_export(fmt, out)["events"].to_pandas()
+    files = export_files(fmt)
+    extra = {"messages": out / files[1]} if fmt == "orders" else {}
+    return read_export(fmt, out / files[0], **extra)["events"].to_pandas()
 
 
 def _sorted(ev):

@@ -1,0 +1,578 @@
+"""``journeylib init``: profile an export and write a draft journey definition (``journey.yml``).
+
+:func:`profile` reads the data once (DuckDB) and reports what a person writing a
+definition needs to see: the columns and their types, the most frequent event names
+with their counts, the time range, the id columns. :func:`draft_text` turns a profile
+into a draft ``journey.yml`` in which every guess carries a YAML comment saying what
+it was guessed from, and the event names it could not place are listed (commented)
+at the end. :func:`write_draft` does both and never overwrites an existing file.
+
+Guesses (column names and event names compared in lower case, split into words on
+``_``, ``-``, ``.``, spaces and camelCase):
+
+* columns: user/customer/client id -> ``customer_id``; time/timestamp/date -> ``ts``;
+  event/action/event_name/event_type -> ``event``; channel/source/medium -> ``channel``;
+  amount/revenue/total/price -> ``revenue``;
+* stages: page/view/visit/main/landing -> awareness; view_item/product/catalog/search
+  -> consideration; cart/add_to_cart/basket/checkout -> cart; purchase/order/
+  order_completed/payment_done/checkout_complete -> purchase for a customer's first
+  one and repeat for later ones; review/rating/referral/share -> advocacy;
+* roles: the purchase event, cart additions, reviews, referrals and outbound messages
+  (email/push/sms send, open, click).
+
+A draft is a starting point: ``journeylib check journey.yml`` says what it matches.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from .errors import JourneyDataError, JourneyParameterError
+from .schema import DEFAULT_STAGES
+
+FORMATS = ("auto", "canonical", "ga4", "segment", "amplitude", "snowplow", "orders")
+DATA_SUFFIXES = (".csv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".tsv", ".txt", ".gz")
+NOT_DATA = ("ground_truth.json", "journey.yml", "journey.yaml")
+"""Files beside an export that are never its events (the simulator's truth, a definition)."""
+TOP_EVENTS = 20
+"""Event names shown by :meth:`Profile.describe` (the draft places up to :data:`MAX_NAMES`)."""
+MAX_NAMES = 200
+
+# --- guessing rules ------------------------------------------------------------------
+
+COLUMN_GUESSES: dict[str, tuple[tuple[str, ...], ...]] = {
+    # canonical name -> candidate names in order of preference (exact, lower case)
+    "customer_id": (("customer_id", "user_id", "client_id", "customer", "user", "client", "userid", "customerid",
+                     "clientid", "customer_unique_id", "visitor_id", "member_id", "account_id", "user_pseudo_id",
+                     "anonymous_id", "device_id", "domain_userid", "session_user_id", "id"),),
+    "ts": (("ts", "timestamp", "event_timestamp", "event_time", "time", "datetime", "date", "event_date",
+            "created_at", "occurred_at", "order_date", "order_time", "derived_tstamp", "sent_at"),),
+    "event": (("event", "event_name", "event_type", "action", "event_action", "se_action", "activity", "type",
+               "name"),),
+    "channel": (("channel", "source", "medium", "utm_source", "utm_medium", "traffic_source", "mkt_medium",
+                 "mkt_source", "marketing_channel"),),
+    "revenue": (("revenue", "amount", "total", "price", "order_total", "order_value", "value", "purchase_revenue",
+                 "tr_total", "sales", "gmv"),),
+}
+COLUMN_WORDS = {  # fallback: a column whose words include one of these
+    "customer_id": ({"user", "customer", "client"}, {"id"}),
+    "ts": ({"time", "timestamp", "date", "datetime", "ts", "tstamp"}, set()),
+    "event": ({"event", "action"}, set()),
+    "channel": ({"channel", "source", "medium"}, set()),
+    "revenue": ({"amount", "revenue", "total", "price"}, set()),
+}
+WHY_COLUMN = {"customer_id": "a user/customer/client id", "ts": "a time/timestamp/date column",
+              "event": "an event/action name column", "channel": "a channel/source/medium column",
+              "revenue": "an amount/revenue/total/price column"}
+
+NEGATIVE = {"remove", "removed", "refund", "refunded", "cancel", "cancelled", "canceled", "fail", "failed", "error",
+            "abandon", "abandoned", "delete", "deleted", "return", "returned"}
+MESSAGE_WORDS = {"email", "mail", "push", "sms", "message", "newsletter", "notification", "inapp", "whatsapp"}
+PURCHASE_NAMES = ("purchase", "order_completed", "order_complete", "checkout_complete", "checkout_completed",
+                  "payment_done", "payment_success", "payment_completed", "transaction", "order", "purchased",
+                  "completed_order", "order_placed")
+STAGE_WORDS: tuple[tuple[str, set[str], str], ...] = (
+    # (stage, words any of which places a name, what the comment says), first match wins
+    ("cart", {"cart", "basket", "checkout", "bag"}, "cart/basket/checkout"),
+    ("consideration", {"product", "products", "catalog", "catalogue", "search", "item", "items", "category",
+                       "detail", "details", "pdp", "plp", "compare", "wishlist", "offer", "price", "pricing"},
+     "view_item/product/catalog/search"),
+    ("advocacy", {"review", "reviews", "rating", "rate", "rated", "referral", "refer", "referred", "share",
+                  "shared", "recommend", "nps"}, "review/rating/referral/share"),
+    ("awareness", {"page", "pageview", "view", "visit", "main", "landing", "home", "homepage", "screen",
+                   "session", "open", "start", "impression", "ad", "first"}, "page/view/visit/main/landing"),
+)
+ROLE_WORDS = {"review": {"review", "reviews", "rating", "rated"}, "referral": {"referral", "refer", "referred",
+                                                                                "share", "shared"}}
+
+
+def words(name: str) -> set[str]:
+    """The words of a column or event name: split on ``_ - . /`` spaces and camelCase, lower case."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(name))
+    return {w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w}
+
+
+def _norm(name: str) -> str:
+    return "_".join(w for w in re.split(r"[^A-Za-z0-9]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name)).lower())
+                    if w)
+
+
+def guess_stage(event: str) -> tuple[str | None, str]:
+    """``(stage, reason)`` for one event name; ``(None, reason)`` when it cannot be placed."""
+    w, n = words(event), _norm(event)
+    if w & NEGATIVE:
+        return None, "names an undo/failure"
+    if w & MESSAGE_WORDS:
+        return None, "a message event (a role, not a stage)"
+    if n in PURCHASE_NAMES or w & {"purchase", "purchased", "order", "orders", "transaction"} \
+            or n.startswith(("payment_done", "checkout_complete", "order_complete")):
+        return "purchase", "purchase/order/payment_done/checkout_complete"
+    if n in ("view_item", "view_item_list", "select_item", "product_view"):
+        return "consideration", "view_item/product/catalog/search"
+    for stage, keys, why in STAGE_WORDS:
+        if w & keys:
+            return stage, why
+    return None, "no known word"
+
+
+def guess_roles(names: list[str]) -> dict[str, list[str]]:
+    """Event names per role (``purchase``, ``cart``, ``review``, ``referral``, ``message_*``)."""
+    roles: dict[str, list[str]] = {}
+    for name in names:
+        w, n = words(name), _norm(name)
+        if w & NEGATIVE:
+            continue
+        if w & MESSAGE_WORDS:
+            role = ("message_click" if w & {"click", "clicked", "clicks"} else
+                    "message_open" if w & {"open", "opened", "opens", "read"} else
+                    "message_sent" if w & {"send", "sent", "delivered", "delivery", "dispatch"} else None)
+        elif guess_stage(name)[0] == "purchase":
+            role = "purchase"
+        elif n in ("add_to_cart", "addtocart", "cart_add", "add_cart", "basket_add", "add_to_basket") or \
+                (w & {"cart", "basket", "bag"} and w & {"add", "added", "adds"}) or n in ("cart", "basket"):
+            role = "cart"
+        elif w & ROLE_WORDS["review"]:
+            role = "review"
+        elif w & ROLE_WORDS["referral"]:
+            role = "referral"
+        else:
+            continue
+        roles.setdefault(role, []).append(name)
+    return roles
+
+
+def _pick_purchase(names: list[str]) -> tuple[str, list[str]]:
+    """The purchase event: the best-known name first (purchase, order_completed, ...), then the rest."""
+    def rank(n):
+        k = _norm(n)
+        return (PURCHASE_NAMES.index(k) if k in PURCHASE_NAMES else len(PURCHASE_NAMES), names.index(n))
+    ordered = sorted(names, key=rank)
+    return ordered[0], ordered[1:]
+
+
+# --- profiling -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Profile:
+    """What :func:`profile` found in an export (the basis of a draft)."""
+
+    source: str
+    """The path given."""
+    format: str
+    """The export's shape (detected when ``auto`` was asked)."""
+    files: dict[str, str]
+    """Table (``events``, ``customers``, ``assignments``, ``messages``) -> path read."""
+    rows: int
+    columns: tuple[tuple[str, str], ...]
+    """``(name, type)`` of the events as read (before any mapping)."""
+    mapping: dict[str, tuple[str, str]]
+    """Canonical name -> ``(their column, why)`` for the guessed columns."""
+    alternatives: dict[str, tuple[str, ...]]
+    """Canonical name -> other columns that could also be it."""
+    events: pd.DataFrame
+    """Event names by frequency: ``event``, ``events``, ``customers`` (every name, most frequent first)."""
+    time_range: tuple[Any, Any]
+    id_columns: dict[str, int]
+    """Id-like columns -> distinct values."""
+    customers: int | None
+    timestamp_format: str | None = None
+    timestamp_note: str | None = None
+    naive_time: bool = False
+    customer_columns: tuple[tuple[str, str, int], ...] = ()
+    """``(name, type, distinct)`` of the customers table, when there is one."""
+    customer_id_column: str | None = None
+    campaign_column: str | None = None
+    stage_column: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def describe(self) -> str:
+        """The profile as a few plain lines (what ``journeylib init`` prints)."""
+        lines = [f"{self.source}: {self.format} export, {self.rows:,} events"
+                 + (f" of {self.customers:,} customers" if self.customers is not None else "")]
+        for table, path in self.files.items():
+            lines.append(f"  {table}: {path}")
+        lines.append("columns: " + ", ".join(f"{n} ({t})" for n, t in self.columns))
+        if self.mapping:
+            lines.append("mapping guessed: " + ", ".join(f"{their} -> {canon}" if their != canon else canon
+                                                         for canon, (their, _) in self.mapping.items()))
+        lo, hi = self.time_range
+        if lo is not None:
+            lines.append(f"time range: {lo} to {hi}")
+        if self.id_columns:
+            lines.append("id columns: " + ", ".join(f"{c} ({n:,} distinct)" for c, n in self.id_columns.items()))
+        if len(self.events):
+            top = self.events.head(TOP_EVENTS)
+            lines.append(f"top event names ({len(self.events):,} distinct):")
+            width = max(len(str(e)) for e in top["event"])
+            lines += [f"  {str(r.event):<{width}}  {int(r.events):>10,}" for r in top.itertuples()]
+        lines += list(self.notes)
+        return "\n".join(lines)
+
+
+def find_files(path: str | Path) -> dict[str, str]:
+    """The tables of a folder (``events.*``, ``customers.*``, ``assignments.*``, ``messages.*``), or the file itself."""
+    text = str(path)
+    if "://" in text or any(ch in text for ch in "*?["):
+        return {"events": text}
+    p = Path(text)
+    if p.is_file():
+        return {"events": text}
+    if not p.is_dir():
+        raise JourneyDataError(f"init: {text}: no such file or folder; expected an export file, a glob or a folder")
+    found: dict[str, str] = {}
+    for table in ("events", "customers", "assignments", "messages", "orders"):
+        hits = sorted(f for f in p.iterdir() if f.name.split(".")[0] == table and f.name.lower().endswith(DATA_SUFFIXES))
+        parts = p / table
+        if hits:
+            found[table] = str(hits[0])
+        elif parts.is_dir() and any(parts.rglob("*.parquet")):
+            found[table] = str(parts / "**" / "*.parquet")
+    if "events" not in found and "orders" in found:
+        found["events"] = found.pop("orders")
+    if "events" not in found:
+        known = {Path(f).resolve() for f in found.values()}
+        data = sorted(f for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(DATA_SUFFIXES)
+                      and f.name.lower() not in NOT_DATA and not f.name.startswith((".", "_"))
+                      and f.resolve() not in known)
+        if not data:
+            raise JourneyDataError(f"init: {text} holds no data file; expected events.csv, events.parquet, "
+                                   "an export file or a folder of them")
+        found["events"] = str(data[0]) if len(data) == 1 else str(p / "**" / f"*{data[0].suffix}")
+    return found
+
+
+def _read(path: str):
+    """An ibis table over the file(s); JSON lines through DuckDB's reader."""
+    from . import engine
+
+    if path.lower().endswith((".json", ".jsonl", ".ndjson")):
+        con = engine.default_connection()
+        return con.read_json(path)
+    return engine.to_table(path)
+
+
+def _detect(path: str, format: str) -> str:
+    if format not in FORMATS:
+        raise JourneyParameterError(f"format={format!r}; expected one of {list(FORMATS)}")
+    if format != "auto":
+        return format
+    from . import readers
+
+    try:
+        fmt = readers.detect_format(path)
+    except JourneyDataError:  # no known export shape: a plain table whose columns are guessed
+        return "canonical"
+    if fmt == "orders":  # a table with an event-name column is a clickstream, not an orders table
+        cols = [c for c, _ in _read(path).schema().items()]
+        if "event" in _guess_columns(cols, {})[0]:
+            return "canonical"
+    return fmt
+
+
+def _guess_columns(cols: list[str], types: dict[str, str]) -> tuple[dict[str, tuple[str, str]], dict]:
+    lower = {c.lower(): c for c in cols}
+    taken: set[str] = set()
+    mapping, alternatives = {}, {}
+    for canon in ("customer_id", "ts", "event", "channel", "revenue"):
+        exact = [lower[n] for n in COLUMN_GUESSES[canon][0] if n in lower and lower[n] not in taken]
+        any_of, need = COLUMN_WORDS[canon]
+        loose = [c for c in cols if c not in taken and c not in exact and words(c) & any_of
+                 and (not need or words(c) & need)]
+        if canon == "ts":  # a real timestamp column beats a text one
+            exact.sort(key=lambda c: "timestamp" not in types.get(c, "") and "date" not in types.get(c, ""))
+        if canon == "revenue":
+            exact = [c for c in exact if _numeric(types.get(c, ""))]
+            loose = [c for c in loose if _numeric(types.get(c, ""))]
+        candidates = exact + loose
+        if candidates:
+            mapping[canon] = (candidates[0], WHY_COLUMN[canon])
+            taken.add(candidates[0])
+            if candidates[1:]:
+                alternatives[canon] = tuple(candidates[1:])
+    return mapping, alternatives
+
+
+def _numeric(typ: str) -> bool:
+    return any(k in typ for k in ("int", "float", "double", "decimal", "numeric", "real"))
+
+
+_DATE = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{2,4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*$")
+
+
+def timestamp_format(values: pd.Series) -> tuple[str | None, str | None]:
+    """``(strptime format, note)`` for text timestamps such as 03/04/2024 10:00; ``(None, None)`` otherwise."""
+    vals = values.dropna().astype(str)
+    matches = vals.str.extract(_DATE)
+    if len(vals) == 0 or matches[0].isna().mean() > 0.5:
+        return None, None
+    m = matches.dropna(subset=[0])
+    first, second = m[0].astype(int), m[2].astype(int)
+    sep = m[1].iloc[0]
+    year = "%Y" if m[3].str.len().max() == 4 else "%y"
+    clock = "" if m[4].isna().all() else (" %H:%M:%S" if m[6].notna().any() else " %H:%M")
+    if (first > 12).any() and not (second > 12).any():
+        return f"%d{sep}%m{sep}{year}{clock}", "day-first: some first numbers are above 12"
+    if (second > 12).any() and not (first > 12).any():
+        return f"%m{sep}%d{sep}{year}{clock}", "month-first: some second numbers are above 12"
+    return (f"%d{sep}%m{sep}{year}{clock}",
+            "AMBIGUOUS: no day above 12 in the data, so day-first and month-first both fit; check against "
+            "a date you know")
+
+
+def profile(path: str | Path, format: str = "auto") -> Profile:
+    """Profile an export: columns and types, event names with counts, time range, id columns.
+
+    ``path`` is an export file, a glob, or a folder holding ``events.*`` (and optionally
+    ``customers.*``, ``assignments.*``, ``messages.*``). ``format`` is the export's
+    shape (``auto`` detects it from the columns). Raises :class:`JourneyDataError` when
+    nothing readable is there.
+    """
+    from . import engine
+
+    files = find_files(path)
+    fmt = _detect(files["events"], format)
+    notes: list[str] = []
+    if fmt == "canonical":
+        t = _read(files["events"])
+    else:
+        from . import readers
+
+        kw = {"messages": files["messages"]} if fmt == "orders" and "messages" in files else {}
+        exported = readers.read_export(fmt, files["events"], **kw)
+        t = exported["events"]
+        notes.append(f"read as a {fmt} export: the reader maps its columns to the canonical names")
+    types = {c: str(typ).lower() for c, typ in t.schema().items()}
+    cols = list(types)
+    mapping, alternatives = _guess_columns(cols, types)
+    rows = int(t.count().execute())
+    if rows == 0:
+        raise JourneyDataError(f"init: {files['events']} has no rows")
+    ev_col = mapping.get("event", (None,))[0]
+    id_col = mapping.get("customer_id", (None,))[0]
+    ts_col = mapping.get("ts", (None,))[0]
+    if ev_col is not None:
+        grouped = t.group_by(t[ev_col].cast("string").name("event")).aggregate(
+            events=t.count(), **({"customers": t[id_col].nunique()} if id_col else {}))
+        events = engine.to_pandas(grouped.order_by([ibis.desc("events"), "event"]).limit(MAX_NAMES * 5))
+    else:
+        events = pd.DataFrame({"event": [], "events": []})
+        notes.append("no event name column found: map one under sources.events.columns")
+    customers = int(t[id_col].nunique().execute()) if id_col else None
+    time_range, fmt_str, fmt_note, naive = (None, None), None, None, False
+    if ts_col is not None:
+        typ = types[ts_col]
+        if "timestamp" in typ or "date" in typ:
+            agg = engine.to_pandas(t.aggregate(lo=t[ts_col].min(), hi=t[ts_col].max()))
+            time_range = (agg["lo"].iloc[0], agg["hi"].iloc[0])
+            naive = "utc" not in typ and "tz" not in typ and "timestamp" in typ or typ == "date"
+        elif _numeric(typ):
+            notes.append(f"'{ts_col}' is a number: epoch time? The loader expects timestamps")
+        else:
+            sample = engine.to_pandas(t.select(t[ts_col].cast("string").name("v")).limit(20000))["v"]
+            fmt_str, fmt_note = timestamp_format(sample)
+            parsed = pd.to_datetime(sample, format=fmt_str, errors="coerce", utc=False) if fmt_str else \
+                pd.to_datetime(sample, errors="coerce", format="mixed")
+            if parsed.notna().any():
+                time_range = (parsed.min(), parsed.max())
+                naive = getattr(parsed.dt, "tz", None) is None
+    id_columns = {}
+    for c in cols:
+        if c == id_col or (words(c) & {"id", "uuid", "userid", "customerid"} and "string" in types[c] + "int"):
+            try:
+                id_columns[c] = int(t[c].nunique().execute())
+            except Exception:  # noqa: BLE001 - a nested column has no distinct count
+                continue
+    campaign = next((c for c in cols if "campaign" in words(c)), None)
+    stage_col = next((c for c in cols if c.lower() == "stage"), None)
+    cust_cols: tuple = ()
+    cust_id = None
+    if "customers" in files:
+        ct = _read(files["customers"])
+        ctypes = {c: str(typ).lower() for c, typ in ct.schema().items()}
+        cmap, _ = _guess_columns(list(ctypes), ctypes)
+        cust_id = cmap.get("customer_id", (None,))[0]
+        cust_cols = tuple((c, ctypes[c], int(ct[c].nunique().execute())) for c in ctypes)
+    return Profile(str(path), fmt, files, rows, tuple(types.items()), mapping, alternatives, events,
+                   time_range, id_columns, customers, fmt_str, fmt_note, naive, cust_cols, cust_id, campaign,
+                   stage_col, tuple(notes))
+
+
+# --- the draft -------------------------------------------------------------------------
+
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
+_YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
+
+
+def _s(value: Any) -> str:
+    """A YAML scalar: bare when safe, else a double-quoted (JSON) string."""
+    text = str(value)
+    return text if _PLAIN.match(text) and text.lower() not in _YAML_WORDS else json.dumps(text, ensure_ascii=False)
+
+
+def _list(values: list[str]) -> str:
+    return "[" + ", ".join(_s(v) for v in values) + "]"
+
+
+def _rel(path: str, folder: Path) -> str:
+    if "://" in path:
+        return path
+    try:
+        rel = os.path.relpath(Path(path).resolve(), folder.resolve())
+    except ValueError:  # another drive (Windows)
+        rel = ".."
+    return str(Path(path).resolve()) if rel.startswith("..") else Path(rel).as_posix()
+
+
+def draft_text(prof: Profile, folder: str | Path) -> str:
+    """The draft ``journey.yml`` for ``prof``; source paths relative to ``folder`` (where the file goes)."""
+    folder = Path(folder)
+    out: list[str] = [
+        f"# Draft journey definition written by `journeylib init {prof.source}`.",
+        "# Every guess carries a comment: check each one, edit the stage rules, then run",
+        "#   journeylib check journey.yml",
+        "version: 1",
+        f"name: {_s(Path(str(prof.source).rstrip('/')).stem or 'My journey')}  # shown in report titles",
+        "sources:",
+        "  events:",
+        f"    path: {_s(_rel(prof.files['events'], folder))}  # {prof.rows:,} events",
+        f"    format: {prof.format}" + ("  # detected from the columns" if prof.format != "canonical" else ""),
+    ]
+    canonical = prof.format == "canonical"
+    if canonical:
+        renames = {their: canon for canon, (their, _) in prof.mapping.items() if their != canon and canon != "revenue"}
+        missing = [c for c in ("customer_id", "ts", "event") if c not in prof.mapping]
+        if renames or missing:
+            out.append("    columns:  # THEIR name: canonical name (guessed)")
+            for canon, (their, why) in prof.mapping.items():
+                if their != canon and canon != "revenue":
+                    alt = prof.alternatives.get(canon)
+                    extra = f"; other candidates: {', '.join(alt)}" if alt else ""
+                    out.append(f"      {_s(their)}: {canon}  # guess: {why}{extra}")
+            for canon in missing:
+                out.append(f"      # ???: {canon}  # could not guess which column is {canon}: fill in")
+        if prof.naive_time:
+            out.append("    timezone: UTC  # guess: the timestamps carry no zone; set the zone they were written in")
+        if prof.timestamp_format:
+            out.append(f"    timestamp_format: {_s(prof.timestamp_format)}  # guess: {prof.timestamp_note}")
+    for table in ("customers", "assignments", "messages"):
+        if table in prof.files:
+            out.append(f"  {table}:")
+            out.append(f"    path: {_s(_rel(prof.files[table], folder))}  # found beside the events")
+            if table == "customers" and prof.customer_id_column and prof.customer_id_column != "customer_id":
+                out.append(f"    columns: {{{_s(prof.customer_id_column)}: customer_id}}  # guess: the id column")
+    names = [str(e) for e in prof.events["event"]][:MAX_NAMES]
+    counts = dict(zip(prof.events["event"].astype(str), prof.events["events"]))
+    roles = guess_roles(names)
+    placed: dict[str, list[str]] = {}
+    unplaced: list[tuple[str, str]] = []
+    for name in names:
+        stage, why = guess_stage(name)
+        if stage is None:
+            unplaced.append((name, why))
+        else:
+            placed.setdefault(stage, []).append(name)
+    purchase, other_purchases = _pick_purchase(roles["purchase"]) if roles.get("purchase") else (None, [])
+    out.append("stages:")
+    if prof.stage_column:
+        order = list(DEFAULT_STAGES)
+        out.append(f"  order: {_list(order)}  # guess: the kit's stage names; use your stage column's values in order")
+        out.append(f"  column: {_s(prof.stage_column)}  # the data already has a stage column: used as is")
+    else:
+        stages_used = [s for s in DEFAULT_STAGES if s in placed or (s == "repeat" and "purchase" in placed)]
+        out.append(f"  order: {_list(stages_used or list(DEFAULT_STAGES))}  # the stages the rules below use, "
+                   "in journey order")
+        out.append("  rules:  # first matching rule wins; events no rule matches stay stage-less (check lists them)")
+        for stage in stages_used:
+            if stage == "repeat":
+                continue
+            group = placed.get(stage, [])
+            why = {"purchase": "purchase/order/payment_done/checkout_complete"}.get(stage) or \
+                next((w for s, _, w in STAGE_WORDS if s == stage), "")
+            if stage == "purchase":
+                first = purchase or group[0]
+                out.append(f"    - {{stage: purchase, event: {_s(first)}, occurrence: first}}  "
+                           f"# guess: {why}; a customer's first one")
+                out.append(f"    - {{stage: repeat, event: {_s(first)}}}  # later ones")
+                rest = [g for g in group if g != first]
+                if rest:
+                    out.append(f"    # - {{stage: purchase, events: {_list(rest)}}}  # also look like orders: "
+                               "add them only if each one is a separate order")
+                continue
+            counted = ", ".join(f"{g} {int(counts.get(g, 0)):,}" for g in group[:6])
+            key = f"event: {_s(group[0])}" if len(group) == 1 else f"events: {_list(group)}"
+            out.append(f"    - {{stage: {stage}, {key}}}  # guess: {why} ({counted}{', ...' if len(group) > 6 else ''})")
+    out.append("events:  # events with a role (renamed to the kit's names when loaded)")
+    if purchase:
+        extra = f"; also order-like: {', '.join(other_purchases)}" if other_purchases else ""
+        out.append(f"  purchase: [{_s(purchase)}]  # guess: the order event ({int(counts.get(purchase, 0)):,}){extra}")
+    else:
+        out.append("  # purchase: [your_order_event]  # no purchase/order event found: name yours")
+    if "revenue" in prof.mapping and canonical:
+        their, why = prof.mapping["revenue"]
+        out.append(f"  revenue: {_s(their)}  # guess: the order value ({why})")
+    for role in ("cart", "review", "referral", "message_sent", "message_open", "message_click"):
+        if roles.get(role):
+            out.append(f"  {role}: {_list(roles[role])}  # guess: from the event names")
+    if prof.campaign_column and any(r.startswith("message_") for r in roles):
+        out.append(f"  campaign_column: {_s(prof.campaign_column)}  # guess: the campaign of message events")
+    out.append("touchpoints:")
+    if "channel" in prof.mapping:
+        their, why = prof.mapping["channel"]
+        out.append(f"  column: channel  # guess: {_s(their)} is {why}; its non-null values are the touchpoints")
+    else:
+        clicks = roles.get("message_click", [])
+        out[-1] = "# touchpoints:  # no channel/source/medium column: channel attribution needs touchpoints"
+        out.append(f"#   events: {_list(clicks or ['ad_click'])}  # name the events that are touchpoints, if any")
+    segments = [c for c, typ, n in prof.customer_columns
+                if c != (prof.customer_id_column or "customer_id") and "string" in typ and 1 < n <= 30]
+    if segments:
+        out.append(f"segments: {_list(segments)}  # guess: customers' text columns with few values; "
+                   "the first is the default split")
+    lo, hi = prof.time_range
+    if lo is not None:
+        out.append(f"# period: {{start: {pd.Timestamp(lo).date()}, end: {pd.Timestamp(hi).date()}}}  "
+                   "# the data's range; or {last_days: 365}")
+    if unplaced:
+        out.append("")
+        out.append(f"# Event names no rule places ({len(unplaced)}): add a rule for those that mark a stage.")
+        for name, why in unplaced:
+            out.append(f"#   {name}: {int(counts.get(name, 0)):,} events ({why})")
+    if len(prof.events) > MAX_NAMES:
+        out.append(f"# ... and {len(prof.events) - MAX_NAMES:,} rarer event names not shown")
+    return "\n".join(out) + "\n"
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A written draft: where it went, what it says and the profile it came from."""
+
+    path: Path
+    text: str
+    profile: Profile
+
+
+def write_draft(path: str | Path, *, out: str | Path | None = None, format: str = "auto") -> Draft:
+    """Profile ``path`` and write a draft ``journey.yml`` (default: beside the data).
+
+    Never overwrites: an existing ``out`` is a :class:`JourneyParameterError` that says so.
+    """
+    files_at = Path(str(path))
+    if out is None:
+        out = (files_at if files_at.is_dir() else files_at.parent) / "journey.yml"
+    out = Path(out)
+    if out.exists():
+        raise JourneyParameterError(f"init: {out} already exists and is never overwritten; "
+                                    "pass --out NEW_FILE or move the old file away")
+    prof = profile(path, format)
+    text = draft_text(prof, out.parent)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "x", encoding="utf-8") as fh:  # "x": fails if the file appeared meanwhile
+        fh.write(text)
+    return Draft(out, text, prof)

@@ -1,0 +1,151 @@
+"""`journeylib init` (journeylib.core.draft) and `journeylib check`: a draft that loads, never an overwrite."""
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+import journeylib as jl
+from journeylib.core import draft
+from journeylib.core.errors import JourneyParameterError
+from journeylib.report import cli
+
+FIX = Path(__file__).parents[1] / "fixtures"
+SHOP = FIX / "journeys" / "shop" / "events.csv"
+CLICKS = FIX / "draft" / "events.csv"  # user,time,action,amount; day-first text times; 11 event names
+
+
+@pytest.fixture
+def shop(tmp_path):
+    """The shop clickstream alone in a folder (init writes its draft beside the data)."""
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    shutil.copy(SHOP, folder / "events.csv")
+    return folder
+
+
+def test_init_writes_a_draft_that_read_journey_accepts_and_load_journey_loads(shop, capsys):
+    assert cli.main(["init", str(shop)]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote {shop / 'journey.yml'}" in out and "top event names (12 distinct):" in out
+    raw = pd.read_csv(SHOP)
+    assert f"{len(raw):,} events of {raw['user_id'].nunique():,} customers" in out
+    d = jl.read_journey(shop / "journey.yml")
+    assert dict(d.sources["events"].columns) == {"user_id": "customer_id", "event_time": "ts", "event_name": "event"}
+    assert d.sources["events"].timestamp_format == "%d/%m/%Y %H:%M"  # 13/03/2025: day-first
+    assert d.roles["purchase"] == ("payment_done",) and d.revenue_column == "amount"
+    assert d.stages == ("awareness", "consideration", "cart", "purchase", "repeat")
+    journey = jl.load_journey(shop / "journey.yml")  # strict: every rule and role event matches the data
+    ev = journey.events.to_pyarrow().to_pandas()
+    payments = raw[raw["event_name"] == "payment_done"]
+    assert (ev["event"] == "purchase").sum() == len(payments)
+    # the first payment of each customer is the purchase stage, the later ones repeat
+    staged = ev[ev["event"] == "purchase"]["stage"].value_counts().to_dict()
+    assert staged == {"purchase": payments["user_id"].nunique(),
+                      "repeat": len(payments) - payments["user_id"].nunique()}
+    assert ev["revenue"].sum() == pytest.approx(payments["amount"].sum())
+    assert not [c for c in journey.checks if c.status == "fail"]
+
+
+def test_every_guess_has_a_comment_and_unplaced_names_are_listed(shop):
+    text = draft.write_draft(shop).text
+    body = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    guesses = [ln for ln in body if ln.lstrip().startswith(("- {stage", "user_id:", "event_time:", "event_name:",
+                                                            "purchase:", "revenue:", "cart:", "timestamp_format:"))]
+    assert guesses and all("# " in ln for ln in guesses), [ln for ln in guesses if "# " not in ln]
+    unplaced = text[text.index("# Event names no rule places"):]
+    for name in ("delivery_choice", "payment_choice", "account", "confirmation", "contacts"):
+        assert f"#   {name}: " in unplaced
+    assert "channel attribution needs touchpoints" in text  # no channel column: said, not guessed
+
+
+def test_init_never_overwrites(shop, capsys):
+    target = shop / "journey.yml"
+    target.write_text("# mine\n")
+    assert cli.main(["init", str(shop)]) == 2
+    err = capsys.readouterr().err
+    assert f"{target} already exists and is never overwritten" in err
+    assert target.read_text() == "# mine\n"
+    with pytest.raises(JourneyParameterError, match="already exists"):
+        draft.write_draft(shop / "events.csv", out=target)
+
+
+def test_check_exit_codes(shop, capsys):
+    draft.write_draft(shop)
+    path = shop / "journey.yml"
+    assert cli.main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "no stage (no rule matched)" in out and "no check failed" in out
+    # a rule that matches nothing is a failed check: exit 1, naming the rule
+    path.write_text(path.read_text().replace("{stage: cart, event: cart}", "{stage: cart, event: basket}"))
+    assert cli.main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL: stage rule stages.rules[2]: event basket -> cart" in out and "1 check(s) failed" in out
+    # a definition error (unknown key) is a journeylib error: exit 2
+    path.write_text(path.read_text().replace("stages:", "stagez:"))
+    assert cli.main(["check", str(path)]) == 2
+    assert "stagez" in capsys.readouterr().err
+    assert cli.main(["check", str(shop / "missing.yml")]) == 2
+
+
+def test_a_clickstream_with_other_column_names(tmp_path):
+    """user/time/action/amount are mapped; a message event gets its role, not a stage."""
+    d = draft.write_draft(CLICKS, out=tmp_path / "j.yml")
+    assert d.profile.format == "canonical"  # a customer, a time and an amount, but also an event column
+    assert {k: v[0] for k, v in d.profile.mapping.items()} == {
+        "customer_id": "user", "ts": "time", "event": "action", "revenue": "amount"}
+    spec = yaml.safe_load(d.text)
+    assert spec["events"]["message_open"] == ["email_open"] and spec["events"]["review"] == ["review"]
+    assert spec["sources"]["events"]["path"] == str(CLICKS.resolve())  # not beside the data: absolute
+    journey = jl.load_journey(tmp_path / "j.yml")
+    raw = pd.read_csv(CLICKS)
+    assert int(journey.events.count().execute()) == len(raw)
+    assert [c.status for c in journey.checks if c.name.startswith("stage rule")] == ["pass"] * 6
+
+
+@pytest.mark.parametrize("name, stage", [
+    ("page_view", "awareness"), ("main", "awareness"), ("landing", "awareness"), ("session_start", "awareness"),
+    ("view_item", "consideration"), ("product", "consideration"), ("catalog", "consideration"),
+    ("search", "consideration"), ("viewItemList", "consideration"),
+    ("add_to_cart", "cart"), ("basket", "cart"), ("begin_checkout", "cart"),
+    ("purchase", "purchase"), ("order_completed", "purchase"), ("payment_done", "purchase"),
+    ("checkout_complete", "purchase"), ("Order Completed", "purchase"),
+    ("review", "advocacy"), ("rating", "advocacy"), ("referral", "advocacy"), ("share", "advocacy"),
+    ("remove_from_cart", None), ("refund", None), ("email_open", None), ("delivery_choice", None),
+])
+def test_stage_guesses(name, stage):
+    assert draft.guess_stage(name)[0] == stage
+
+
+def test_role_guesses():
+    roles = draft.guess_roles(["page_view", "add_to_cart", "purchase", "order_completed", "email_send",
+                               "email_open", "push_click", "review", "referral", "remove_from_cart"])
+    assert roles == {"cart": ["add_to_cart"], "purchase": ["purchase", "order_completed"],
+                     "message_sent": ["email_send"], "message_open": ["email_open"], "message_click": ["push_click"],
+                     "review": ["review"], "referral": ["referral"]}
+
+
+@pytest.mark.parametrize("values, fmt, word", [
+    (["13/03/2025 09:02", "01/04/2025 10:00"], "%d/%m/%Y %H:%M", "day-first"),
+    (["03/13/2025 09:02:11", "04/01/2025 10:00:00"], "%m/%d/%Y %H:%M:%S", "month-first"),
+    (["03/04/2025", "01/02/2025"], "%d/%m/%Y", "AMBIGUOUS"),
+    (["2025-03-13 09:02", "2025-04-01"], None, None),
+])
+def test_timestamp_format_guess(values, fmt, word):
+    got, note = draft.timestamp_format(pd.Series(values))
+    assert got == fmt
+    assert (note is None) if word is None else note.startswith(word)
+
+
+@pytest.mark.parametrize("fmt", ["ga4", "segment", "orders"])
+def test_init_on_simulated_exports_writes_a_draft_that_check_accepts(fmt, tmp_path):
+    from journeylib.simulate.exports import write_export
+
+    folder = write_export(jl.simulate_journeys(300, seed=1), fmt, tmp_path / fmt)
+    d = draft.write_draft(folder, out=tmp_path / "draft.yml")
+    assert d.profile.format == fmt  # detected from the columns
+    journey = jl.load_journey(d.path)
+    assert not [c for c in journey.checks if c.status == "fail"]
+    assert jl.read_journey(d.path).roles["purchase"] == ("purchase",)
+    assert int(journey.events.filter(journey.events.stage == "purchase").count().execute()) > 0
