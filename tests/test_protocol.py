@@ -35,6 +35,10 @@ def _labels(sim):
     return jl.churn_labels(sim.events, sim.customers, start_event="purchase")
 
 
+def _exits(sim):
+    return jl.simulate_exits(800, seed=3).table
+
+
 def _clv_summary(sim):
     return jl.customer_summary(sim.events, calibration_end="2025-01-31", holdout_end="2025-06-30")
 
@@ -54,6 +58,10 @@ def _cuped(sim):
 # id -> (class name, builder): every public result, built through the public API
 BUILDERS: dict[str, tuple[str, Callable]] = {
     "load_journey": ("Journey", lambda s: jl.load_journey("sample")),
+    "cumulative_incidence": ("CumulativeIncidenceResult", lambda s: jl.cumulative_incidence(_exits(s), by="segment")),
+    "compare_incidence": ("IncidenceComparison", lambda s: jl.compare_incidence(_exits(s), "segment")),
+    "compare_models": ("ModelComparison", lambda s: jl.compare_models(_clv_summary(s))),
+    "time_to_next_stage": ("NextStepResult", lambda s: jl.time_to_next_stage(s.events)),
     "funnel": ("FunnelResult", lambda s: jl.funnel(s.events)),
     "stage_transitions": ("TransitionResult", lambda s: jl.stage_transitions(s.events)),
     "journey_map_data": ("JourneyMapData", lambda s: jl.journey_map_data(s.events, score_col=None)),

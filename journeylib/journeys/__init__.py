@@ -7,7 +7,9 @@ from .attribution import attribute, markov_removal_effects, shapley_values, stag
 from .overview import channel_summary, data_summary, monthly_activity
 from .paths import journeys, path_lengths, path_table, sankey_data, time_to_convert, top_paths
 from .stages import funnel, journey_map_data, stage_transitions
+from .timing import stage_reach_times, time_to_next_stage
 
 __all__ = ["funnel", "stage_transitions", "journey_map_data", "path_table", "top_paths",
            "path_lengths", "time_to_convert", "sankey_data", "attribute", "stage_attribution",
-           "markov_removal_effects", "shapley_values", "data_summary", "channel_summary", "monthly_activity"]
+           "markov_removal_effects", "shapley_values", "data_summary", "channel_summary", "monthly_activity",
+           "time_to_next_stage", "stage_reach_times"]

@@ -24,10 +24,11 @@ import pandas as pd
 from matplotlib.patches import FancyBboxPatch, Polygon
 from matplotlib.ticker import StrMethodFormatter
 
+from ..retention.plots import at_risk_cutoff
 from .paths import path_lengths
 
 __all__ = ["plot_funnel", "plot_transitions", "plot_journey_map", "plot_attribution", "plot_stage_attribution",
-           "plot_path_lengths", "plot_time_to_convert", "plot_monthly_activity"]
+           "plot_path_lengths", "plot_time_to_convert", "plot_monthly_activity", "plot_time_to_next_stage"]
 
 _PAIN = "#c0392b"
 _BOX = "#2c6fad"
@@ -340,4 +341,41 @@ def plot_monthly_activity(monthly: pd.DataFrame, ax=None):
     ax.set_title("Monthly activity")
     ax.legend(frameon=False)
     ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_time_to_next_stage(res, ax=None, *, ci: bool = True, min_at_risk: int | None = None):
+    """Share that has moved on to the next stage vs days since reaching a stage (Kaplan-Meier), with bands.
+
+    One colour per transition, one line style per group; each curve stops where fewer than
+    ``min_at_risk`` customers (default: the result's) are still waiting and followed.
+    """
+    if ax is None:
+        ax = plt.gca()
+    threshold = res.min_at_risk if min_at_risk is None else min_at_risk
+    c = res.curves
+    transitions = list(dict.fromkeys(res.table["transition"]))
+    groups = list(dict.fromkeys(res.table["group"]))
+    styles = ["-", "--", ":", "-."]
+    for i, tr in enumerate(transitions):
+        for j, g in enumerate(groups):
+            sub = c[(c["transition"] == tr) & (c["group"] == g)]
+            if sub.empty:
+                continue
+            t = sub["days"].to_numpy(float)
+            keep = t <= at_risk_cutoff(t, sub["at_risk"], threshold)
+            label = tr if len(groups) == 1 else f"{tr} ({g})"
+            ax.step(t[keep], sub["share_moved"].to_numpy(float)[keep], where="post", color=f"C{i}",
+                    linestyle=styles[j % len(styles)], label=label)
+            if ci:
+                ax.fill_between(t[keep], sub["ci_low"].to_numpy(float)[keep], sub["ci_high"].to_numpy(float)[keep],
+                                step="post", alpha=0.15, color=f"C{i}", linewidth=0)
+    for h in res.horizons:
+        ax.axvline(h, color="grey", linewidth=0.6, linestyle=":")
+    ax.set_xlabel("days since first reaching the stage")
+    ax.set_ylabel("share that has moved on to the next stage")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(f"Time to the next stage (Kaplan-Meier), {100 * res.confidence_level:g}% bands\n"
+                 f"(curves stop below {threshold} customers still waiting)")
+    ax.legend(fontsize=7, loc="lower right", title=res.by.replace("_", " ") if res.by else None)
     return ax

@@ -559,5 +559,6 @@ def repeat_purchase(
     kmf.fit(dur, event_observed=per["days_to_second"].notna())
     ci = kmf.confidence_interval_survival_function_
     tts = pd.DataFrame({"days": kmf.timeline, "share_with_second_order": 1 - kmf.survival_function_.iloc[:, 0].to_numpy(),
-                        "ci_low": 1 - ci.iloc[:, 1].to_numpy(), "ci_high": 1 - ci.iloc[:, 0].to_numpy()})
+                        "ci_low": 1 - ci.iloc[:, 1].to_numpy(), "ci_high": 1 - ci.iloc[:, 0].to_numpy(),
+                        "at_risk": kmf.event_table["at_risk"].reindex(kmf.timeline).to_numpy()})
     return RepeatPurchase(g, gaps, tts, per, int(within_days), by, float(confidence_level))

@@ -14,10 +14,12 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator, NullLocator, PercentFormatter
 
 from ..core.errors import JourneyParameterError
+from ..retention.plots import MIN_AT_RISK
 
 __all__ = ["plot_cohort_heatmap", "plot_cohort_curves", "plot_repeat_rate", "plot_purchase_gaps",
            "plot_time_to_second", "plot_rfm_grid", "plot_rfm_segments", "plot_clv_distribution",
-           "plot_calibration", "plot_fit_parameters", "plot_loyalty_effect", "plot_loyalty_rates"]
+           "plot_calibration", "plot_fit_parameters", "plot_loyalty_effect", "plot_loyalty_rates",
+           "plot_model_comparison"]
 
 PERIOD_NAMES = {"W": "week", "M": "month", "Q": "quarter"}
 UNIT_NAMES = {"D": "days", "W": "weeks", "M": "months"}
@@ -61,18 +63,36 @@ def plot_cohort_heatmap(cohorts: Any, ax: Axes | None = None, *, kind: str = "re
     return ax
 
 
-def plot_cohort_curves(cohorts: Any, ax: Axes | None = None, *, max_cohorts: int = 12) -> Axes:
-    """Retention curve of each cohort (the latest ``max_cohorts``) and the size-weighted average."""
+def plot_cohort_curves(cohorts: Any, ax: Axes | None = None, *, max_cohorts: int = 12,
+                       min_at_risk: int = MIN_AT_RISK, confidence_level: float = 0.95) -> Axes:
+    """Retention curve of each cohort (the latest ``max_cohorts``) and the size-weighted average
+    with its confidence band (Wilson, pooled over the cohorts observable at each age).
+
+    Following the retention family's rule (:data:`journeylib.retention.plots.MIN_AT_RISK`), a
+    cohort smaller than ``min_at_risk`` customers is not drawn, and the average stops at the
+    first age observed on fewer than ``min_at_risk`` customers.
+    """
     ax = _axes(ax)
     ret = cohorts.retention.iloc[-max_cohorts:]
+    sizes = cohorts.cells.groupby("cohort")["size"].first()
     cmap = plt.get_cmap("viridis")
+    small = 0
     for i, (cohort, row) in enumerate(ret.iterrows()):
+        if sizes.get(cohort, 0) < min_at_risk:
+            small += 1
+            continue
         ax.plot(row.index, row.to_numpy(), color=cmap(i / max(1, len(ret) - 1)), lw=1, alpha=0.7, label=cohort)
-    avg = cohorts.average_retention()
+    avg = cohorts.average_retention(confidence_level=confidence_level)
+    thin = avg.index[avg["customers"] < min_at_risk]
+    if len(thin):
+        avg = avg.loc[: thin[0]].iloc[:-1]
+    ax.fill_between(avg["period"], avg["ci_low"], avg["ci_high"], color="black", alpha=0.2, linewidth=0,
+                    label=f"{confidence_level:.0%} band of the average")
     ax.plot(avg["period"], avg["retention"], color="black", lw=2.5, label="weighted average")
     unit = PERIOD_NAMES[cohorts.period]
+    note = f"curves stop below {min_at_risk} customers" + (f"; {small} smaller cohort(s) not drawn" if small else "")
     ax.set(xlabel=f"{unit}s since acquisition", ylabel="share of cohort active",
-           title="Retention curves by acquisition cohort", ylim=(0, 1.05))
+           title=f"Retention curves by acquisition cohort\n({note})", ylim=(0, 1.05))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole periods, not "2.5 months"
     ax.legend(fontsize=7, ncol=2, title=f"cohort (latest {len(ret)})")
@@ -117,10 +137,16 @@ def plot_purchase_gaps(repeat: Any, ax: Axes | None = None, *, max_days: int = 3
     return ax
 
 
-def plot_time_to_second(repeat: Any, ax: Axes | None = None) -> Axes:
-    """Kaplan-Meier share of customers with a second order by days since the first, with its interval."""
+def plot_time_to_second(repeat: Any, ax: Axes | None = None, *, min_at_risk: int = MIN_AT_RISK) -> Axes:
+    """Kaplan-Meier share of customers with a second order by days since the first, with its interval.
+
+    Stops where fewer than ``min_at_risk`` customers are still at risk when the table carries
+    an ``at_risk`` column.
+    """
     ax = _axes(ax)
     d = repeat.time_to_second
+    if "at_risk" in d.columns:
+        d = d[d["at_risk"] >= min_at_risk]
     ax.step(d["days"], d["share_with_second_order"], where="post", color="#c44e52")
     ax.fill_between(d["days"], d["ci_low"], d["ci_high"], step="post", alpha=0.25, color="#c44e52")
     ax.set(xlabel="days since first purchase", ylabel="share with a second order",
@@ -244,5 +270,24 @@ def plot_loyalty_rates(effect: Any, ax: Axes | None = None) -> Axes:
     ax.set_xticks([0, 1], [f"{effect.window_days} days before join", f"{effect.window_days} days after"])
     ax.set(ylabel="repeat purchases per customer per 30 days", title="Purchase rate around the join date",
            xlim=(-0.3, 1.3))
+    ax.legend()
+    return ax
+
+
+def plot_model_comparison(cmp: Any, ax: Axes | None = None) -> Axes:
+    """Mean actual vs each model's predicted holdout purchases per calibration frequency."""
+    ax = _axes(ax)
+    t = cmp.by_frequency
+    xs = np.arange(len(t))
+    ax.plot(xs, t["actual"], "o-", color="black", lw=2, label="actual")
+    chosen = cmp.table.set_index("key").loc[cmp.chosen, "model"]
+    for i, name in enumerate(cmp.table["model"]):
+        ax.plot(xs, t[name], ["s--", "^:", "d-."][i % 3], label=name + (" (chosen)" if name == chosen else ""),
+                lw=2 if name == chosen else 1)
+    ax.set_xticks(xs, t["frequency_bucket"].astype(str))
+    unit = UNIT_NAMES.get(cmp.time_unit, cmp.time_unit)
+    ax.set(xlabel="repeat purchases in calibration period",
+           ylabel=f"mean purchases in holdout ({cmp.duration:.3g} {unit})",
+           title="CLV models on the holdout: predicted vs actual")
     ax.legend()
     return ax

@@ -6,13 +6,16 @@
 * :mod:`.survival` — the stats half: :func:`kaplan_meier`, :func:`logrank`, :func:`cox`,
   :func:`membership_effect` (immortal-time-safe programme effect), ``against_truth``.
 * :mod:`.winback` — :func:`winback_rates`: how many inactive customers come back.
+* :mod:`.competing` — competing exits (churn, downgrade, pause): :func:`cumulative_incidence`
+  (Aalen-Johansen, with bands) and :func:`compare_incidence` (groups compared at fixed horizons).
 * :mod:`.plots` — every drawing of the family.
 """
 from .churn import churn_counts, churn_labels, churn_overview, first_order_value
 from .survival import (CoxResult, KaplanMeierResult, LogRankResult, MembershipEffect, cox, kaplan_meier, logrank,
                        membership_effect)
 from .winback import WinbackResult, winback_rates
+from .competing import CumulativeIncidenceResult, IncidenceComparison, compare_incidence, cumulative_incidence
 
 # the functions reach the top level (jl.kaplan_meier); the result classes stay in the family
 __all__ = ["churn_labels", "churn_counts", "churn_overview", "first_order_value", "winback_rates", "kaplan_meier",
-           "logrank", "cox", "membership_effect"]
+           "logrank", "cox", "membership_effect", "cumulative_incidence", "compare_incidence"]

@@ -1,5 +1,11 @@
 """Drawing for the retention family: Kaplan-Meier curves, cumulative hazard, retention bars,
-log-rank observed vs expected, Cox forest plots, membership effect, win-back rates.
+log-rank observed vs expected, Cox forest plots, membership effect, win-back rates,
+cumulative incidence of competing exits.
+
+Every curve over time carries its confidence band and stops where fewer than
+:data:`MIN_AT_RISK` customers are still followed (``min_at_risk=`` to change it): past
+that point a few customers move the curve by whole percentage points and the band
+explodes, so the tail is not drawn rather than drawn misleadingly.
 
 Every function takes a result (``journeylib.retention.survival`` / ``winback``) and an
 optional ``ax`` (default: the current Axes), draws, and returns the Axes; nothing here
@@ -15,11 +21,25 @@ import numpy as np
 from matplotlib.axes import Axes
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from .competing import CumulativeIncidenceResult, IncidenceComparison
     from .survival import CoxResult, KaplanMeierResult, LogRankResult, MembershipEffect
     from .winback import WinbackResult
 
 __all__ = ["plot_survival", "plot_cumulative_hazard", "plot_retention", "plot_logrank", "plot_cox",
-           "plot_membership", "plot_winback"]
+           "plot_membership", "plot_winback", "plot_cumulative_incidence", "plot_incidence_comparison",
+           "MIN_AT_RISK", "at_risk_cutoff"]
+
+MIN_AT_RISK = 30
+"""Curves stop where fewer customers than this are still followed (at risk): the documented threshold
+for every retention curve drawn (Kaplan-Meier, cumulative hazard, cumulative incidence, cohort curves,
+time to the next stage)."""
+
+
+def at_risk_cutoff(days, at_risk, min_at_risk: int = MIN_AT_RISK) -> float:
+    """The last day at which at least ``min_at_risk`` customers are still followed (``-inf``: none)."""
+    days, at_risk = np.asarray(days, float), np.asarray(at_risk, float)
+    keep = at_risk >= min_at_risk
+    return float(days[keep].max()) if keep.any() else float("-inf")
 
 _HR_TICKS = (0.1, 0.2, 0.25, 0.33, 0.5, 0.7, 1, 1.5, 2, 3, 4, 5, 10)
 
@@ -28,37 +48,51 @@ def _level(result) -> str:
     return f"{100 * result.confidence_level:g}%"
 
 
-def plot_survival(km: KaplanMeierResult, ax: Axes | None = None, *, ci: bool = True) -> Axes:
-    """Kaplan-Meier curves (share still active vs days since start), with confidence bands."""
+def plot_survival(km: KaplanMeierResult, ax: Axes | None = None, *, ci: bool = True,
+                  min_at_risk: int = MIN_AT_RISK) -> Axes:
+    """Kaplan-Meier curves (share still active vs days since start), with confidence bands,
+    each stopped where fewer than ``min_at_risk`` customers are still at risk."""
     if ax is None:
         ax = plt.gca()
     for g, kmf in km.fitters.items():
-        kmf.plot_survival_function(ax=ax, ci_show=ci, label=f"{g} (n={int(km.counts.loc[g, 'customers']):,})")
+        t = kmf.survival_function_.index.to_numpy(float)
+        keep = t <= at_risk_cutoff(kmf.event_table.index, kmf.event_table["at_risk"], min_at_risk)
+        y = kmf.survival_function_.iloc[:, 0].to_numpy(float)
+        band = kmf.confidence_interval_.to_numpy(float)
+        line, = ax.step(t[keep], y[keep], where="post",
+                        label=f"{g} (n={int(km.counts.loc[g, 'customers']):,})")
+        if ci:
+            ax.fill_between(t[keep], band[keep, 0], band[keep, 1], step="post", alpha=0.25,
+                            color=line.get_color(), linewidth=0)
     ax.set_xlabel("days since start")
     ax.set_ylabel("share still active")
     ax.set_ylim(0, 1.02)
     ttl = "Retention (Kaplan-Meier)" + (f" by {' / '.join(km.by)}" if km.by else "")
-    ax.set_title(ttl + f", {_level(km)} bands")
+    ax.set_title(ttl + f", {_level(km)} bands\n(curves stop below {min_at_risk} customers at risk)")
     # fixed corners: loc="best" is slow on big data (matplotlib warns); curves start at 1
     # and fall, so the lower left is free, as is the upper left of a rising hazard
     ax.legend(title=" / ".join(km.by) if km.by else None, loc="lower left")
     return ax
 
 
-def plot_cumulative_hazard(km: KaplanMeierResult, ax: Axes | None = None) -> Axes:
-    """Nelson-Aalen cumulative hazard per group (its slope is the churn rate), with bands."""
+def plot_cumulative_hazard(km: KaplanMeierResult, ax: Axes | None = None, *,
+                           min_at_risk: int = MIN_AT_RISK) -> Axes:
+    """Nelson-Aalen cumulative hazard per group (its slope is the churn rate), with bands,
+    each stopped where fewer than ``min_at_risk`` customers are still at risk."""
     if ax is None:
         ax = plt.gca()
     table = km.cumulative_hazard()
-    for g in km.fitters:
+    for g, kmf in km.fitters.items():
         sub = table[table["group"] == g]
         t = sub["days"].to_numpy(float)
-        line, = ax.step(t, sub["cumulative_hazard"].to_numpy(float), where="post", label=str(g))
-        ax.fill_between(t, sub["ci_low"].to_numpy(float), sub["ci_high"].to_numpy(float), step="post", alpha=0.2,
-                        color=line.get_color(), linewidth=0)
+        keep = t <= at_risk_cutoff(kmf.event_table.index, kmf.event_table["at_risk"], min_at_risk)
+        line, = ax.step(t[keep], sub["cumulative_hazard"].to_numpy(float)[keep], where="post", label=str(g))
+        ax.fill_between(t[keep], sub["ci_low"].to_numpy(float)[keep], sub["ci_high"].to_numpy(float)[keep],
+                        step="post", alpha=0.2, color=line.get_color(), linewidth=0)
     ax.set_xlabel("days since start")
     ax.set_ylabel("cumulative hazard (churns per customer)")
-    ax.set_title("Cumulative churn hazard (Nelson-Aalen)")
+    ax.set_title(f"Cumulative churn hazard (Nelson-Aalen), {_level(km)} bands\n"
+                 f"(curves stop below {min_at_risk} customers at risk)")
     ax.legend(title=" / ".join(km.by) if km.by else None, loc="upper left")
     return ax
 
@@ -157,4 +191,52 @@ def plot_winback(wb: WinbackResult, ax: Axes | None = None) -> Axes:
     ax.set_ylabel(" / ".join(wb.by) if wb.by else "")
     ax.set_title(f"Win-back: customers inactive {wb.inactive_days:g}+ days who came back "
                  f"({_level(wb)} intervals)")
+    return ax
+
+
+def plot_cumulative_incidence(res: CumulativeIncidenceResult, ax: Axes | None = None, *, ci: bool = True,
+                              min_at_risk: int | None = None) -> Axes:
+    """Cumulative incidence of each exit type (colour) per group (line style), with bands,
+    each curve stopped where fewer than ``min_at_risk`` customers are still followed."""
+    if ax is None:
+        ax = plt.gca()
+    threshold = res.min_at_risk if min_at_risk is None else min_at_risk
+    colours = {k: f"C{i}" for i, k in enumerate(res.exit_types)}
+    styles = ["-", "--", ":", "-."]
+    groups = list(res.counts.index)
+    c = res.curves
+    for j, g in enumerate(groups):
+        for k in res.exit_types:
+            sub = c[(c["group"] == g) & (c["exit_type"] == k)]
+            t = sub["days"].to_numpy(float)
+            keep = t <= at_risk_cutoff(t, sub["at_risk"], threshold)
+            label = k if len(groups) == 1 else f"{k}, {g}"
+            ax.step(t[keep], sub["cumulative_incidence"].to_numpy(float)[keep], where="post",
+                    color=colours[k], linestyle=styles[j % len(styles)], label=label)
+            if ci:
+                ax.fill_between(t[keep], sub["ci_low"].to_numpy(float)[keep], sub["ci_high"].to_numpy(float)[keep],
+                                step="post", alpha=0.18, color=colours[k], linewidth=0)
+    ax.set_xlabel("days since start")
+    ax.set_ylabel("share of customers who left this way")
+    ax.set_ylim(0, None)
+    ax.set_title(f"Cumulative incidence of each exit (Aalen-Johansen), {_level(res)} bands\n"
+                 f"(curves stop below {threshold} customers at risk)")
+    ax.legend(title="exit" + (f" / {' / '.join(res.by)}" if res.by else ""), loc="upper left", fontsize=8)
+    return ax
+
+
+def plot_incidence_comparison(cmp: IncidenceComparison, ax: Axes | None = None) -> Axes:
+    """Forest plot: difference in cumulative incidence (group minus reference) per exit type and horizon."""
+    if ax is None:
+        ax = plt.gca()
+    t = cmp.summary.iloc[::-1].reset_index(drop=True)
+    y = np.arange(len(t))
+    d = t["difference"].to_numpy(float) * 100
+    err = np.clip(np.vstack([d - t["ci_low"].to_numpy(float) * 100, t["ci_high"].to_numpy(float) * 100 - d]), 0, None)
+    ax.errorbar(d, y, xerr=err, fmt="o", color="#4C72B0", ecolor="black", capsize=3)
+    ax.axvline(0.0, color="grey", linestyle="--", linewidth=1)
+    ax.set_yticks(y, [f"{r.exit_type}, {r.horizon_days:g} days: {r.group}" for r in t.itertuples()])
+    ax.set_xlabel(f"difference in share who left this way (percentage points, vs {cmp.reference})")
+    p = "p < 0.001" if cmp.pvalue < 0.001 else f"p = {cmp.pvalue:.3g}"
+    ax.set_title(f"Exits by group at fixed horizons, {_level(cmp)} CI (Holm-adjusted {p})")
     return ax

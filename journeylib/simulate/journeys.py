@@ -428,3 +428,72 @@ def simulate_to_parquet(folder: str | Path, n_customers: int, *, seed: int = 42,
         if progress:
             print(f"  chunk {k + 1}/{n_chunks}: {total:,} events so far", flush=True)
     return folder
+
+
+# --------------------------------------------------------------------------- competing exits
+EXIT_HAZARDS: dict[str, dict[str, float]] = {
+    "standard": {"churn": 1 / 300, "downgrade": 1 / 600},
+    "premium": {"churn": 1 / 600, "downgrade": 1 / 400},
+}
+"""Planted exit hazards per day, per segment (constant: competing exponential lifetimes)."""
+
+
+@dataclass(frozen=True)
+class SimulatedExits:
+    """Output of :func:`simulate_exits`: one row per customer and the planted hazards.
+
+    ``table``: ``customer_id, segment, duration`` (days from the start to the exit or to
+    the end of observation), ``exit_type`` (the exit's name, ``None`` when censored).
+    ``ground_truth["exits"]``: ``hazards`` (per segment and exit type, per day),
+    ``segment_share``, ``follow_up_days`` (min, max).
+    """
+
+    table: pd.DataFrame
+    ground_truth: dict[str, Any]
+
+
+def simulate_exits(
+    n_customers: int = 5000,
+    seed: int = 42,
+    *,
+    hazards: dict[str, dict[str, float]] | None = None,
+    segment_share: dict[str, float] | None = None,
+    follow_up_days: tuple[float, float] = (180.0, 545.0),
+) -> SimulatedExits:
+    """Customers who leave in one of several ways (churn, downgrade, ...), with known hazards.
+
+    Each customer of segment ``g`` has a latent time to every exit type ``k``,
+    Exponential with rate ``hazards[g][k]`` per day; the first one is the exit. Customers
+    start over a year and are watched until a common end, so the follow-up is uniform on
+    ``follow_up_days``; a customer still there at the end is censored (``exit_type``
+    None). The cumulative incidence of exit ``k`` by day ``t`` is then, in closed form,
+    ``lambda_k / Lambda * (1 - exp(-Lambda * t))`` with ``Lambda`` the sum of the
+    segment's rates.
+
+    A random stream of its own (``seed``): :func:`simulate_journeys` is not touched, so
+    its output for a seed stays the same.
+    """
+    whole_number(n_customers, "n_customers", minimum=1, expected="a whole number of customers, at least 1")
+    hazards = {g: dict(h) for g, h in (hazards or EXIT_HAZARDS).items()}
+    types = sorted({k for h in hazards.values() for k in h})
+    groups = list(hazards)
+    share = dict(segment_share or {g: 1 / len(groups) for g in groups})
+    p = np.array([share[g] for g in groups], float)
+    rng = np.random.default_rng([seed, 29])  # its own stream
+    seg = rng.choice(len(groups), n_customers, p=p / p.sum())
+    rates = np.array([[hazards[g].get(k, 0.0) for k in types] for g in groups])[seg]
+    with np.errstate(divide="ignore"):
+        latent = rng.exponential(1.0, (n_customers, len(types))) / rates
+    first = latent.argmin(axis=1)
+    t_exit = latent[np.arange(n_customers), first]
+    censor = rng.uniform(*follow_up_days, n_customers)
+    exited = t_exit <= censor
+    table = pd.DataFrame({
+        "customer_id": [f"x{i:06d}" for i in range(1, n_customers + 1)],
+        "segment": np.array(groups, dtype=object)[seg],
+        "duration": np.where(exited, t_exit, censor),
+        "exit_type": np.where(exited, np.array(types, dtype=object)[first], None),
+    })
+    truth = {"exits": {"hazards": hazards, "segment_share": {g: float(v) for g, v in zip(groups, p / p.sum())},
+                       "follow_up_days": [float(v) for v in follow_up_days], "exit_types": types}}
+    return SimulatedExits(table, truth)

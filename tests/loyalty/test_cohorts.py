@@ -133,6 +133,11 @@ def test_repeat_purchase_by_hand(tiny):
     assert list(median.get_xdata()) == [36, 36] and median.get_label() == "median 36 days"
     assert ax_gaps.get_xlim() == (-0.5, 50.5)
     assert r.plot_time_to_second(ax=ax_km) is ax_km
+    assert ax_km.lines[0].get_xdata().size == 0  # 5 customers: fewer than 30 at risk from the start, nothing drawn
+    _, ax_km = plt.subplots()
+    from journeylib.loyalty import plots
+
+    plots.plot_time_to_second(r, ax=ax_km, min_at_risk=1)
     curve = ax_km.lines[0]
     np.testing.assert_allclose(curve.get_xdata(), r.time_to_second["days"])
     np.testing.assert_allclose(curve.get_ydata(), r.time_to_second["share_with_second_order"])

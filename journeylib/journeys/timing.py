@@ -1,0 +1,295 @@
+"""Time to the next journey step, as a survival time.
+
+How long do customers take from reaching a stage to reaching the next one? Counting only
+those who have moved ignores everyone still waiting, and calling the waiters "never"
+ignores that many will move tomorrow. Here the time from a customer's **first** event at
+stage ``k`` to their first event at stage ``k+1`` at or after it is a survival time: a
+customer who has not reached ``k+1`` by the end of observation
+(:func:`journeylib.core.time.observation_end`) is censored there. Kaplan-Meier
+(:func:`journeylib.retention.survival.kaplan_meier`) then gives the median time to the next
+step and the share that moves on within 7, 30 and 90 days, with intervals, overall or by
+a customer attribute (segment, acquisition channel).
+
+Engine half: :func:`stage_reach_times`, one row per customer with the first time at each
+stage and the first time at each next stage after it (Ibis grouped aggregates and one
+join: the same on DuckDB and Spark). Stats half: :func:`time_to_next_stage`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from ..core import engine
+from ..core.checks import is_number
+from ..core.errors import JourneyDataError, JourneyParameterError
+from ..core.result import Check, Finding, Result, truth_table
+from ..core.schema import DEFAULT_STAGES
+from ..core.time import DAY_US, epoch_us, observation_end as observation_end_of, to_epoch_us
+from ..retention.plots import MIN_AT_RISK
+from ..retention.survival import kaplan_meier
+from . import plots
+from .common import check_stages, drop_outbound, events_table
+
+DEFAULT_HORIZONS: tuple[int, ...] = (7, 30, 90)
+
+__all__ = ["stage_reach_times", "time_to_next_stage", "NextStepResult", "DEFAULT_HORIZONS"]
+
+
+# --------------------------------------------------------------------------- engine half
+def stage_reach_times(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, by: str | None = None,
+                      customers: Any = None, observation_end: Any = None) -> pd.DataFrame:
+    """One row per customer who reached any listed stage (engine half).
+
+    Columns: ``customer_id``; ``reached_<k>`` (epoch microseconds of the first event at
+    stage ``k``, ``k`` = 0 .. K-1 in ``stages`` order; null = never); ``next_<k>`` for
+    ``k >= 1`` (the first event at stage ``k`` at or after ``reached_<k-1>``; null = has not
+    moved on); ``group`` when ``by`` names a column of ``customers`` (missing =
+    ``"(missing)"``). Outbound events are ignored, and so are events after the observation
+    end (``attrs["observation_end"]``, epoch microseconds in ``attrs["observation_end_us"]``).
+    """
+    stages = check_stages(stages)
+    everything = events_table(events)
+    t = drop_outbound(everything)
+    obs = observation_end_of(everything, observation_end)
+    obs_us = to_epoch_us(obs)
+    ev = t.select("customer_id", _s=ibis.cases(*[(t.stage == s, k) for k, s in enumerate(stages)], else_=None),
+                  _e=epoch_us(t))
+    ev = ev.filter(ev._s.notnull() & (ev._e <= obs_us))
+    first = ev.group_by("customer_id").aggregate(
+        **{f"reached_{k}": ev._e.min(where=ev._s == k) for k in range(len(stages))})
+    j = ev.join(first, "customer_id")
+    nxt = j.group_by("customer_id").aggregate(
+        **{f"next_{k}": j._e.min(where=(j._s == k) & (j._e >= j[f"reached_{k - 1}"])) for k in range(1, len(stages))})
+    out = first.join(nxt, "customer_id")
+    cols = ["customer_id", *[f"reached_{k}" for k in range(len(stages))], *[f"next_{k}" for k in range(1, len(stages))]]
+    out = out.select(*cols)
+    if by:
+        if customers is None:
+            raise JourneyParameterError(f"by='{by}' needs the customers table (pass customers=...)")
+        cu = engine.to_table(customers, table="customers")
+        if "customer_id" not in cu.columns or by not in cu.columns:
+            raise JourneyParameterError(f"by='{by}': not a column of customers; available: "
+                                        f"{[c for c in cu.columns if c != 'customer_id']}")
+        cu = cu.select(_cid=cu.customer_id.cast("string"), _grp=cu[by].cast("string"))
+        out = out.left_join(cu, out.customer_id.cast("string") == cu._cid)
+        out = out.mutate(group=out._grp.fill_null("(missing)")).drop("_cid", "_grp")
+    df = engine.to_pandas(out).sort_values("customer_id", kind="mergesort").reset_index(drop=True)
+    df.attrs.update(observation_end=str(obs), observation_end_us=obs_us, stages=list(stages))
+    return df
+
+
+# --------------------------------------------------------------------------- stats half
+def _share_columns(h: float) -> tuple[str, str, str]:
+    return f"moved_{h:g}d", f"moved_{h:g}d_ci_low", f"moved_{h:g}d_ci_high"
+
+
+@dataclass(frozen=True, repr=False)
+class NextStepResult(Result):
+    """Time from reaching each stage to reaching the next (Kaplan-Meier, censored at the end of observation).
+
+    ``summary``: one row per transition (and group): ``transition, from_stage, to_stage,
+    group, customers`` (reached the from-stage), ``moved``, ``median_days`` with ``ci_low,
+    ci_high``, and for each horizon ``moved_<h>d`` with ``moved_<h>d_ci_low,
+    moved_<h>d_ci_high`` (share that moved on within ``h`` days; blank when fewer than
+    ``min_at_risk`` customers were still waiting and followed at ``h``). ``curves``: the
+    whole curves (``transition, group, days, share_moved, ci_low, ci_high, at_risk``).
+    """
+
+    table: pd.DataFrame = field(repr=False)
+    curves: pd.DataFrame = field(repr=False)
+    stages: tuple[str, ...]
+    by: str | None
+    horizons: tuple[float, ...]
+    confidence_level: float
+    observation_end: str
+    min_at_risk: int = MIN_AT_RISK
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def median(self, transition: str, group: str = "all") -> float:
+        """Median days from reaching the first stage of ``transition`` (``"a -> b"``) to reaching the second."""
+        r = self.table[(self.table["transition"] == transition) & (self.table["group"] == group)]
+        if r.empty:
+            raise JourneyParameterError(f"transition={transition!r}, group={group!r}; expected one of "
+                                        f"{sorted(set(self.table['transition']))} and {sorted(set(self.table['group']))}")
+        return float(r["median_days"].iloc[0])
+
+    @property
+    def reading(self) -> str:
+        """One markdown bullet per transition (overall rows, or each group's)."""
+        lines = []
+        for r in self.table.to_dict("records"):
+            who = f" ({r['group']})" if self.by else ""
+            med = (f"half move on within **{r['median_days']:.1f} days**" if np.isfinite(r["median_days"])
+                   else "fewer than half have moved on by the end of the data")
+            shares = ", ".join(f"{r[_share_columns(h)[0]]:.0%} within {h:g} days" for h in self.horizons
+                               if pd.notna(r[_share_columns(h)[0]]))
+            lines.append(f"- {r['from_stage']} -> {r['to_stage']}{who}: {r['customers']:,} reached "
+                         f"{r['from_stage']}; {med}" + (f" ({shares})." if shares else "."))
+        return "\n".join(lines)
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Per transition (overall, or the largest group): the median time with its interval, or the share that
+        moved within the longest reliable horizon; the slowest step gets the action."""
+        t = self.table
+        if self.by:
+            big = t.groupby("group")["customers"].sum().sort_values(ascending=False, kind="stable").index[0]
+            t = t[t["group"] == big]
+        out, speed = [], []
+        for r in t.to_dict("records"):
+            who = "customers" + (f" in {r['group']}" if self.by else "")
+            if np.isfinite(r["median_days"]):
+                ci = (f"{r['ci_low']:.1f} to {r['ci_high']:.1f} days" if np.isfinite(r["ci_high"])
+                      else f"at least {r['ci_low']:.1f} days")
+                out.append(Finding(f"Half of the {who} who reach {r['from_stage']} get to {r['to_stage']} within "
+                                   f"{r['median_days']:.1f} days ({ci}).", float(r["median_days"]),
+                                   float(r["ci_low"]), float(r["ci_high"])))
+                speed.append((r["median_days"], len(out) - 1, r))
+                continue
+            known = [h for h in self.horizons if pd.notna(r[_share_columns(h)[0]])]
+            if not known:
+                out.append(Finding(f"Too few {who} reached {r['from_stage']} long enough ago to time the step to "
+                                   f"{r['to_stage']}."))
+                continue
+            v, lo, hi = (float(r[c]) for c in _share_columns(known[-1]))
+            out.append(Finding(f"Only {v:.0%} of the {who} who reach {r['from_stage']} get to {r['to_stage']} within "
+                               f"{known[-1]:g} days ({lo:.0%} to {hi:.0%}).", v, lo, hi))
+            speed.append((np.inf, len(out) - 1, r))
+        if speed:
+            _, i, r = max(speed, key=lambda s: s[0])
+            f = out[i]
+            out[i] = Finding(f.text, f.value, f.ci_low, f.ci_high,
+                             action=f"The step from {r['from_stage']} to {r['to_stage']} is the slowest: time follow-ups "
+                                    f"for customers at {r['from_stage']} to it, and look for friction there first.")
+        if len(out) > 4:
+            out = out[:3] + [out[i]] if speed and i >= 3 else out[:4]
+        return tuple(out)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        empty = self.table[self.table["customers"] == 0]
+        thin = [c for h in self.horizons for c in [_share_columns(h)[0]] if self.table[c].isna().any()]
+        return (
+            Check("next step: every stage reached", "warn" if len(empty) else "pass",
+                  f"no customer reached {sorted(set(empty['from_stage']))}" if len(empty)
+                  else "every from-stage has customers"),
+            Check("next step: customers followed at each horizon", "warn" if thin else "pass",
+                  (f"blank where fewer than {self.min_at_risk} customers were still followed: {', '.join(thin)}")
+                  if thin else f"at least {self.min_at_risk} customers still followed at every horizon"),
+        )
+
+    def plot(self, ax=None, *, ci: bool = True):
+        """Share that has moved on vs days since reaching the stage, one curve per transition (and group)."""
+        return plots.plot_time_to_next_stage(self, ax=ax, ci=ci)
+
+    def against_truth(self, truth: dict) -> pd.DataFrame:
+        """Planted vs estimated median days per transition: ``truth = {"a -> b": median_days, ...}``
+        (or ``{("a -> b", group): median_days}``)."""
+        rows = []
+        for r in self.table.to_dict("records"):
+            key = (r["transition"], r["group"]) if (r["transition"], r["group"]) in truth else r["transition"]
+            if key in truth:
+                rows.append((f"median days {r['transition']} ({r['group']})", float(truth[key]),
+                             float(r["median_days"]), float(r["ci_low"]), float(r["ci_high"])))
+        if not rows:
+            raise JourneyParameterError(f"truth: expected planted medians keyed by transition such as "
+                                        f"{self.table['transition'].iloc[0]!r}; got {sorted(map(str, truth))}")
+        return truth_table(rows)
+
+    def _float_format(self) -> str:
+        return "{:.3f}"
+
+
+def time_to_next_stage(
+    events: Any,
+    stages: Sequence[str] | str = DEFAULT_STAGES,
+    *,
+    by: str | None = None,
+    customers: Any = None,
+    observation_end: Any = None,
+    horizons: Sequence[float] = DEFAULT_HORIZONS,
+    confidence_level: float = 0.95,
+    min_at_risk: int = MIN_AT_RISK,
+) -> NextStepResult:
+    """Kaplan-Meier of the days from reaching each stage to reaching the next (stage ``k`` -> ``k+1``).
+
+    Parameters
+    ----------
+    events
+        Event log with ``customer_id, ts, stage`` (outbound events ignored).
+    stages
+        Stage names in journey order; transitions are consecutive pairs.
+    by, customers
+        A column of ``customers`` (``"segment"``, ``"acquisition_channel"``) to split on.
+    observation_end
+        End of observation (default: the log's last timestamp): customers who have not
+        moved on by then are censored there, and later events are ignored.
+    horizons
+        Days at which the share that moved on is reported (default 7, 30, 90).
+    confidence_level
+        Level of the median's interval and of the shares' intervals (Kaplan-Meier,
+        lifelines' exponential Greenwood bands).
+    min_at_risk
+        A share at a horizon is left blank when fewer customers than this were still
+        waiting and followed there; the plotted curves stop at the same point.
+    """
+    hs = [horizons] if is_number(horizons) else list(horizons)
+    if not hs or any(isinstance(h, bool) or not is_number(h) or h <= 0 for h in hs):
+        raise JourneyParameterError(f"horizons={horizons!r}; expected days > 0 (numbers)")
+    hs = tuple(sorted(float(h) for h in hs))
+    stages = check_stages(stages)
+    reach = stage_reach_times(events, stages, by=by, customers=customers, observation_end=observation_end)
+    if reach.empty:
+        raise JourneyDataError(f"column 'stage' of events: no event at any of the stages {list(stages)}")
+    obs_us = reach.attrs["observation_end_us"]
+    group = reach["group"] if by else pd.Series("all", index=reach.index)
+    rows, curves = [], []
+    for k in range(1, len(stages)):
+        start = pd.to_numeric(reach[f"reached_{k - 1}"])
+        at = start.notna()
+        end = pd.to_numeric(reach[f"next_{k}"])
+        moved = end.notna() & at
+        days = ((end.where(moved, obs_us) - start) / DAY_US).where(at)
+        d = pd.DataFrame({"days": days[at].clip(lower=0).astype(float), "moved": moved[at], "group": group[at]})
+        name = f"{stages[k - 1]} -> {stages[k]}"
+        groups = sorted(set(group), key=str)
+        km = kaplan_meier(d, duration_col="days", event_col="moved", by="group", horizons=hs,
+                          confidence_level=confidence_level) if len(d) else None
+        s = km.summary.set_index("group") if km is not None else pd.DataFrame()
+        ret = km.retention.set_index(["group", "horizon_days"]) if km is not None else pd.DataFrame()
+        for g in groups:
+            row = {"transition": name, "from_stage": stages[k - 1], "to_stage": stages[k], "group": g,
+                   "customers": int((d["group"] == g).sum()), "moved": int(d.loc[d["group"] == g, "moved"].sum()),
+                   "median_days": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+            if g in s.index:
+                row.update(median_days=float(s.loc[g, "median_days"]), ci_low=float(s.loc[g, "ci_low"]),
+                           ci_high=float(s.loc[g, "ci_high"]))
+            for h in hs:
+                c, lo_c, hi_c = _share_columns(h)
+                row[c] = row[lo_c] = row[hi_c] = np.nan
+                if g in s.index:
+                    r = ret.loc[(g, h)]
+                    waiting = int(((d["group"] == g) & (d["days"] >= h)).sum())
+                    if waiting >= min_at_risk and pd.notna(r["retention"]):
+                        row[c], row[lo_c], row[hi_c] = 1 - r["retention"], 1 - r["ci_high"], 1 - r["ci_low"]
+            rows.append(row)
+            if km is not None and g in km.fitters:
+                f = km.fitters[g]
+                band = f.confidence_interval_.to_numpy(float)
+                curves.append(pd.DataFrame({
+                    "transition": name, "group": g, "days": f.survival_function_.index.to_numpy(float),
+                    "share_moved": 1 - f.survival_function_.iloc[:, 0].to_numpy(float),
+                    "ci_low": 1 - band[:, 1], "ci_high": 1 - band[:, 0],
+                    "at_risk": f.event_table["at_risk"].to_numpy(float)}))
+    table = pd.DataFrame(rows)
+    cur = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(
+        columns=["transition", "group", "days", "share_moved", "ci_low", "ci_high", "at_risk"])
+    return NextStepResult(table, cur, stages, by, hs, float(confidence_level), reach.attrs["observation_end"],
+                          int(min_at_risk))
