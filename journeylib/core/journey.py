@@ -773,7 +773,7 @@ def _read_export(d: JourneyDefinition, src: Source, con, *, extra_columns, stage
     (orders) and ``options``. Other tables the reader returns (GA4's ``customers``) come
     back beside the loaded one.
     """
-    from . import readers  # written alongside; imported here so canonical sources never need it
+    from . import readers
 
     params = inspect.signature(readers.read_export).parameters
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())

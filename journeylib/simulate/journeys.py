@@ -84,7 +84,32 @@ class SimulatedData:
         tmp = folder / ".ground_truth.json.tmp"
         tmp.write_text(json.dumps(self.ground_truth, indent=2, default=str) + "\n")
         tmp.replace(folder / "ground_truth.json")
+        (folder / "journey.yml").write_text(journey_yml())
         return folder
+
+
+def journey_yml(events: str = "events.parquet", customers: str = "customers.parquet",
+                assignments: str = "assignments.parquet") -> str:
+    """The journey definition written beside simulated data (``data/sample/journey.yml`` is one)."""
+    return f"""# Journey definition of simulated data (journeylib simulate; see data/README.md for every key).
+version: 1
+name: Simulated shop (sample data)
+sources:
+  events: {{path: {events}}}
+  customers: {{path: {customers}}}
+  assignments: {{path: {assignments}}}
+stages:
+  order: [{", ".join(DEFAULT_STAGES)}]
+  column: stage               # the simulator writes the stage of every event
+events:                       # already the canonical names; winback_sent is a canonical outbound event
+  purchase: purchase
+  revenue: revenue
+  cart: add_to_cart
+  review: review
+touchpoints:
+  column: channel
+segments: [segment, acquisition_channel]
+"""
 
 
 def simulate_journeys(
@@ -424,6 +449,8 @@ def simulate_to_parquet(folder: str | Path, n_customers: int, *, seed: int = 42,
                                            coerce_timestamps="us", allow_truncated_timestamps=True)
         if k == 0:
             (folder / "ground_truth.json").write_text(json.dumps(data.ground_truth, indent=2, default=str))
+            (folder / "journey.yml").write_text(journey_yml("events/*/*.parquet", "customers/*.parquet",
+                                                            "assignments/*.parquet"))
         total += len(data.events)
         if progress:
             print(f"  chunk {k + 1}/{n_chunks}: {total:,} events so far", flush=True)

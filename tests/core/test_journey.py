@@ -4,9 +4,7 @@ rules, role events, time zones, the period, experiments from events, the bundled
 Numbers are checked against an independent pandas computation on the files themselves."""
 from __future__ import annotations
 
-import sys
 import textwrap
-import types
 from pathlib import Path
 
 import pandas as pd
@@ -287,7 +285,9 @@ def test_other_formats_use_read_export(tmp_path, monkeypatch):
                                         "event": ["order", "order", "order"], "amount": [10.0, 5.0, 7.5]}),
                 "customers": pd.DataFrame({"customer_id": ["x", "y"], "acquisition_channel": ["email", None]})}
 
-    monkeypatch.setitem(sys.modules, "journeylib.core.readers", types.SimpleNamespace(read_export=read_export))
+    from journeylib.core import readers
+
+    monkeypatch.setattr(readers, "read_export", read_export)
     (tmp_path / "orders.csv").write_text("anything\n1\n")
     (tmp_path / "messages.csv").write_text("anything\n1\n")
     p = write(tmp_path, """

@@ -141,3 +141,17 @@ def test_a_folder_without_optional_tables_lists_only_its_events(tmp_path, small_
     assert [(i.table, i.source, i.rows) for i in data.inputs] == [
         ("events", str(tmp_path.resolve() / "events.csv"), len(small_sim.events))]
     assert data.customers is None and data.assignments is None and len(data.checks) == 1
+
+
+def test_simulated_data_carries_its_journey_definition(tmp_path, small_sim):
+    """The bundled sample's journey.yml is what the simulator writes; partitioned output gets one too."""
+    from journeylib.simulate.journeys import journey_yml, simulate_to_parquet
+
+    assert (SAMPLE_DIR / "journey.yml").read_text() == journey_yml()
+    small_sim.write(tmp_path / "flat")
+    flat = jl.load_journey(tmp_path / "flat" / "journey.yml")
+    assert flat.events.count().execute() == len(small_sim.events)
+    simulate_to_parquet(tmp_path / "parts", 900, chunk_customers=400, progress=False)
+    parts = jl.load_journey(tmp_path / "parts" / "journey.yml")
+    assert parts.customers.count().execute() == 900
+    assert parts.events.count().execute() == jl.load_dataset(tmp_path / "parts").events.count().execute()
