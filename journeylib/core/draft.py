@@ -10,9 +10,14 @@ at the end. :func:`write_draft` does both and never overwrites an existing file.
 Guesses (column names and event names compared in lower case, split into words on
 ``_``, ``-``, ``.``, spaces and camelCase):
 
-* columns: user/customer/client id -> ``customer_id``; time/timestamp/date -> ``ts``;
+* columns: user/customer/client id (or ref/key/code) -> ``customer_id``; time/timestamp/
+  date/placed/created -> ``ts`` (else a text column whose values are dates);
   event/action/event_name/event_type -> ``event``; channel/source/medium -> ``channel``;
-  amount/revenue/total/price -> ``revenue``;
+  amount/revenue/total/price (numeric) -> ``revenue``;
+* format: a known export shape from its columns (GA4, Segment, ...); a table with no
+  event-name column but a customer id, a time and a numeric amount column is an
+  ``orders`` table (each row one purchase): its columns are mapped under
+  ``sources.events.columns`` and the rules are first purchase -> purchase, later -> repeat;
 * stages: page/view/visit/main/landing -> awareness; view_item/product/catalog/search
   -> consideration; cart/add_to_cart/basket/checkout -> cart; purchase/order/
   order_completed/payment_done/checkout_complete -> purchase for a customer's first
@@ -62,13 +67,15 @@ COLUMN_GUESSES: dict[str, tuple[tuple[str, ...], ...]] = {
                  "tr_total", "sales", "gmv"),),
 }
 COLUMN_WORDS = {  # fallback: a column whose words include one of these
-    "customer_id": ({"user", "customer", "client"}, {"id"}),
-    "ts": ({"time", "timestamp", "date", "datetime", "ts", "tstamp"}, set()),
+    "customer_id": ({"user", "customer", "client", "buyer", "shopper", "member", "account"},
+                    {"id", "ref", "reference", "key", "code", "number", "no", "email", "uuid"}),
+    "ts": ({"time", "timestamp", "date", "datetime", "ts", "tstamp", "placed", "ordered", "created", "purchased",
+            "when"}, set()),
     "event": ({"event", "action"}, set()),
     "channel": ({"channel", "source", "medium"}, set()),
     "revenue": ({"amount", "revenue", "total", "price"}, set()),
 }
-WHY_COLUMN = {"customer_id": "a user/customer/client id", "ts": "a time/timestamp/date column",
+WHY_COLUMN = {"customer_id": "a user/customer/client id", "ts": "a time/timestamp/date/placed column",
               "event": "an event/action name column", "channel": "a channel/source/medium column",
               "revenue": "an amount/revenue/total/price column"}
 
@@ -191,6 +198,8 @@ class Profile:
     campaign_column: str | None = None
     stage_column: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    source_mapping: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Orders: canonical name -> ``(their column, why)`` passed to the reader as ``columns``."""
 
     def describe(self) -> str:
         """The profile as a few plain lines (what ``journeylib init`` prints)."""
@@ -199,7 +208,10 @@ class Profile:
         for table, path in self.files.items():
             lines.append(f"  {table}: {path}")
         lines.append("columns: " + ", ".join(f"{n} ({t})" for n, t in self.columns))
-        if self.mapping:
+        if self.source_mapping:
+            lines.append("orders columns guessed: " + ", ".join(
+                f"{their} -> {canon}" for canon, (their, _) in self.source_mapping.items()))
+        elif self.mapping:
             lines.append("mapping guessed: " + ", ".join(f"{their} -> {canon}" if their != canon else canon
                                                          for canon, (their, _) in self.mapping.items()))
         lo, hi = self.time_range
@@ -267,8 +279,8 @@ def _detect(path: str, format: str) -> str:
 
     try:
         fmt = readers.detect_format(path)
-    except JourneyDataError:  # no known export shape: a plain table whose columns are guessed
-        return "canonical"
+    except JourneyDataError:  # no known export shape: an orders table by its columns, else a plain table
+        return "orders" if guess_orders_columns(path) is not None else "canonical"
     if fmt == "orders":  # a table with an event-name column is a clickstream, not an orders table
         cols = [c for c, _ in _read(path).schema().items()]
         if "event" in _guess_columns(cols, {})[0]:
@@ -301,6 +313,82 @@ def _guess_columns(cols: list[str], types: dict[str, str]) -> tuple[dict[str, tu
 
 def _numeric(typ: str) -> bool:
     return any(k in typ for k in ("int", "float", "double", "decimal", "numeric", "real"))
+
+
+ORDER_ROLES = ("customer_id", "ts", "revenue")
+"""What an orders table needs (the orders reader's required columns)."""
+_TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
+_DATE_SHAPE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+
+
+def _raw_text(path: str):
+    """The table as the orders reader sees it: CSV columns kept as text (dates unparsed)."""
+    from . import engine
+
+    con = engine.default_connection()
+    if path.lower().endswith(_TEXT_SUFFIXES) and getattr(con, "name", "") == "duckdb":
+        return con.read_csv(path, all_varchar=True)
+    return _read(path)
+
+
+def _text_sample(t, column: str, n: int = 20000) -> pd.Series:
+    from . import engine
+
+    return engine.to_pandas(t.select(t[column].cast("string").name("v")).limit(n))["v"]
+
+
+def _looks_like_dates(values: pd.Series) -> bool:
+    """Whether (nearly) every non-empty value is a date or a date and time."""
+    vals = values.dropna().astype(str).str.strip()
+    vals = vals[vals != ""]
+    if not len(vals) or vals.str.contains(_DATE_SHAPE).mean() < 0.9:
+        return False
+    fmt, _ = timestamp_format(vals)
+    parsed = pd.to_datetime(vals, format=fmt, errors="coerce") if fmt else \
+        pd.to_datetime(vals, errors="coerce", format="ISO8601")
+    return parsed.notna().mean() >= 0.9
+
+
+def guess_orders_columns(path: str) -> dict[str, tuple[str, str]] | None:
+    """``{canonical: (their column, why)}`` for ``customer_id``, ``ts`` and ``revenue`` when the
+    table at ``path`` reads as an orders table, else ``None``.
+
+    An orders table has no event-name column, a user/customer/client id column, a time
+    column (by its name, else a text column whose values are dates) and a numeric
+    amount/revenue/total/price column; each row is one purchase.
+    """
+    t = _read(path)
+    types = {c: str(typ).lower() for c, typ in t.schema().items()}
+    mapping, _ = _guess_columns(list(types), types)
+    if "event" in mapping:
+        return None
+    if "ts" not in mapping:
+        taken = {their for their, _ in mapping.values()}
+        raw = _raw_text(path)
+        for c in types:
+            if c in taken:
+                continue
+            typ = types[c]
+            if "timestamp" in typ or "date" in typ or \
+                    ("string" in typ and _looks_like_dates(_text_sample(raw, c, 2000))):
+                mapping["ts"] = (c, "its values are dates")
+                break
+    if not all(k in mapping for k in ORDER_ROLES):
+        return None
+    return {k: mapping[k] for k in ORDER_ROLES}
+
+
+def orders_renames(guessed: dict[str, tuple[str, str]], columns: list[str]) -> dict[str, tuple[str, str]]:
+    """The part of ``guessed`` the orders reader needs told: the columns it would not pick itself.
+
+    The reader applies ``columns`` to the message log as well, so only names it does not
+    recognise (:data:`journeylib.core.readers.ORDER_COLUMNS`) are mapped.
+    """
+    from .readers import ORDER_COLUMNS
+
+    lower = {c.lower(): c for c in columns}
+    own = {canon: next((lower[n] for n in names if n in lower), None) for canon, names in ORDER_COLUMNS.items()}
+    return {canon: (their, why) for canon, (their, why) in guessed.items() if own.get(canon) != their}
 
 
 _DATE = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{2,4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*$")
@@ -339,18 +427,40 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
     files = find_files(path)
     fmt = _detect(files["events"], format)
     notes: list[str] = []
+    source_mapping: dict[str, tuple[str, str]] = {}
+    raw_fmt, raw_note, raw_naive = None, None, False
     if fmt == "canonical":
         t = _read(files["events"])
     else:
         from . import readers
 
-        kw = {"messages": files["messages"]} if fmt == "orders" and "messages" in files else {}
+        kw: dict[str, Any] = {}
+        if fmt == "orders":
+            if "messages" in files:
+                kw["messages"] = files["messages"]
+            guessed = guess_orders_columns(files["events"]) or {}
+            if guessed:
+                source_mapping = orders_renames(guessed, list(_read(files["events"]).columns))
+                kw["columns"] = {their: canon for canon, (their, _) in source_mapping.items()} or None
+                their_ts = guessed["ts"][0]
+                raw = _raw_text(files["events"])
+                typ = str(raw.schema()[their_ts]).lower()
+                if "string" in typ:
+                    raw_fmt, raw_note = timestamp_format(_text_sample(raw, their_ts))
+                    raw_naive = True  # text dates carry no zone unless they end in an offset
+                    if raw_fmt:
+                        kw["timestamp_format"] = raw_fmt
+                else:
+                    raw_naive = "timestamp" in typ and "utc" not in typ and "tz" not in typ or typ == "date"
         exported = readers.read_export(fmt, files["events"], **kw)
         t = exported["events"]
-        notes.append(f"read as a {fmt} export: the reader maps its columns to the canonical names")
+        article = "an" if fmt[0] in "aeiou" else "a"
+        notes.append(f"read as {article} {fmt} export: the reader maps its columns to the canonical names")
     types = {c: str(typ).lower() for c, typ in t.schema().items()}
     cols = list(types)
     mapping, alternatives = _guess_columns(cols, types)
+    if fmt != "canonical" and "channel" in mapping and int(t[mapping["channel"][0]].count().execute()) == 0:
+        del mapping["channel"]  # the reader's channel column is empty: there are no touchpoints
     rows = int(t.count().execute())
     if rows == 0:
         raise JourneyDataError(f"init: {files['events']} has no rows")
@@ -399,9 +509,11 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
         cmap, _ = _guess_columns(list(ctypes), ctypes)
         cust_id = cmap.get("customer_id", (None,))[0]
         cust_cols = tuple((c, ctypes[c], int(ct[c].nunique().execute())) for c in ctypes)
+    if fmt == "orders":
+        fmt_str, fmt_note, naive = raw_fmt, raw_note, raw_naive
     return Profile(str(path), fmt, files, rows, tuple(types.items()), mapping, alternatives, events,
                    time_range, id_columns, customers, fmt_str, fmt_note, naive, cust_cols, cust_id, campaign,
-                   stage_col, tuple(notes))
+                   stage_col, tuple(notes), source_mapping)
 
 
 # --- the draft -------------------------------------------------------------------------
@@ -457,6 +569,11 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
                     out.append(f"      {_s(their)}: {canon}  # guess: {why}{extra}")
             for canon in missing:
                 out.append(f"      # ???: {canon}  # could not guess which column is {canon}: fill in")
+    elif prof.source_mapping:
+        out.append("    columns:  # THEIR name: canonical name (guessed; the orders reader's names)")
+        for canon, (their, why) in prof.source_mapping.items():
+            out.append(f"      {_s(their)}: {canon}  # guess: {why}")
+    if canonical or prof.format == "orders":
         if prof.naive_time:
             out.append("    timezone: UTC  # guess: the timestamps carry no zone; set the zone they were written in")
         if prof.timestamp_format:

@@ -254,7 +254,7 @@ def _minimize(nll_grad, x0: np.ndarray, name: str, maxiter: int = 2000,
         res["method"] = "BFGS"
         return res
     res2 = optimize.minimize(lambda z: nll_grad(z)[0], res.x if np.all(np.isfinite(res.x)) else x0,
-                             method="Nelder-Mead", options={"maxiter": 20000, "xatol": 1e-8, "fatol": 1e-12})
+                             method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-12})
     if res2.success and np.isfinite(res2.fun) and np.max(np.abs(nll_grad(res2.x)[1])) < 1e-4:
         res2["method"] = "Nelder-Mead"
         return res2
@@ -620,6 +620,14 @@ class ModifiedBetaGeoFitter(BetaGeoFitter):
         return 1 / (1 + a / (b + x) * ((al + T) / (al + tx)) ** (r + x))
 
 
+MAX_PARETO_S = 100.0
+"""Largest Pareto/NBD dropout shape ``s`` searched. Beyond it the lifetimes are practically
+exponential with one rate (BG/NBD-like data push ``s`` and ``beta`` up together without
+end), and the hypergeometric series converges so slowly that one likelihood takes seconds
+and returns NaN; the fit then reports non-convergence and :func:`compare_models` leaves
+Pareto/NBD out, saying so."""
+
+
 class ParetoNBDFitter(BetaGeoFitter):
     """Pareto/NBD (Schmittlein, Morrison & Colombo 1987): purchases at a Gamma(r, alpha) mixed
     Poisson rate, lifetimes Exponential with a Gamma(s, beta) mixed rate; fitted by maximum
@@ -650,8 +658,14 @@ class ParetoNBDFitter(BetaGeoFitter):
             big, diff, p2 = al, al - be, s + 1
         else:
             big, diff, p2 = be, be - al, r + x
-        log1 = np.log(special.hyp2f1(rsx, p2, rsx + 1, diff / (big + tx))) - rsx * np.log(big + tx)
-        log2 = np.log(special.hyp2f1(rsx, p2, rsx + 1, diff / (big + T))) - rsx * np.log(big + T)
+        # Euler's transformation, 2F1(a, b; a+1; z) = (1 - z)^(1 - b) 2F1(1, a + 1 - b; a + 1; z): a series
+        # of positive terms with ratio below z, which scipy evaluates without the overflow (NaN) that the
+        # untransformed form hits for large a near z = 1
+        def log_f(z):
+            return (1 - p2) * np.log1p(-z) + np.log(special.hyp2f1(1.0, rsx + 1 - p2, rsx + 1, z))
+
+        log1 = log_f(diff / (big + tx)) - rsx * np.log(big + tx)
+        log2 = log_f(diff / (big + T)) - rsx * np.log(big + T)
         with np.errstate(divide="ignore"):  # t_x == T: nobody can have died in between
             log_a0 = log1 + np.log(-np.expm1(np.minimum(log2 - log1, 0.0)))
         const = gl(r + x) - gl(r) + r * np.log(al) + s * np.log(be)
@@ -666,6 +680,9 @@ class ParetoNBDFitter(BetaGeoFitter):
             return c + np.logaddexp(alive, died)
 
         params = np.asarray(params, float)
+        if params[2] > MAX_PARETO_S:  # see MAX_PARETO_S: no finite, fast likelihood out there
+            ll = np.full(np.shape(x), -np.inf)
+            return ll, (np.zeros((4, *np.shape(x))) if with_grad else None)
         ll = ll_of(params)
         if not with_grad:
             return ll, None
@@ -1146,8 +1163,13 @@ def compare_models(summary: pd.DataFrame, models: tuple[str, ...] | list[str] = 
 
     bucket = np.minimum(x, max_frequency).astype(int)
     freq = pd.DataFrame({"b": bucket, "actual": actual})
+    skipped = {}
     for key in dict.fromkeys(models):
-        f = MODELS[key](penalizer).fit(summary)
+        try:
+            f = MODELS[key](penalizer).fit(summary)
+        except JourneyFitError as exc:  # one model failing to converge leaves the others to compare
+            skipped[MODELS[key].model_name] = str(exc)
+            continue
         pred = f.conditional_expected_purchases(dur, x, tx, T)
         fitters[key], errors[key] = f, (pred - actual) ** 2
         freq[key] = pred
@@ -1157,6 +1179,8 @@ def compare_models(summary: pd.DataFrame, models: tuple[str, ...] | list[str] = 
                      "mae": mae[0], "mae_ci_low": mae[1], "mae_ci_high": mae[2],
                      "mse": mse[0], "mse_ci_low": mse[1], "mse_ci_high": mse[2],
                      "predicted": float(pred.sum()), "actual": float(actual.sum())})
+    if not rows:
+        raise JourneyFitError("compare_models: no model could be fitted: " + "; ".join(skipped.values()))
     table = pd.DataFrame(rows)
     table["gap"] = table["predicted"] / table["actual"] - 1 if actual.sum() else np.nan
     lowest = str(table.loc[table["mse"].idxmin(), "key"])
@@ -1178,6 +1202,8 @@ def compare_models(summary: pd.DataFrame, models: tuple[str, ...] | list[str] = 
     else:
         reason = (f"{name[lowest]} has a slightly lower holdout squared error, but not clearly (the interval of the "
                   f"difference includes zero), and {name[chosen]} fits the calibration data better (lower AIC).")
+    if skipped:
+        reason += " " + " ".join(f"{m} is left out: its fit did not converge." for m in skipped)
     diffs = [paired(k, chosen) for k in table["key"]]
     table["mse_vs_chosen"] = [d[0] for d in diffs]
     table["diff_ci_low"] = [d[1] for d in diffs]

@@ -19,18 +19,14 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import functools
-import html
 import json
 import os
-import platform
-import re
 import sys
 import tempfile
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -40,9 +36,8 @@ from traitlets.config import Config
 
 from ..core.errors import JourneyParameterError
 from ..core.health import ENV_VAR
+from . import html as html_pages
 
-KEY_LIBRARIES = ("journeylib", "pandas", "numpy", "ibis-framework", "duckdb", "statsmodels", "lifelines",
-                 "scipy", "seaborn", "papermill")
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str, "list": list, "dict": dict}
 
 
@@ -375,7 +370,7 @@ def _run_one_safely(nb: Path, pfile: Path | None, out: Path, no_input: bool, tim
         return _execute(nb.resolve(), params, out, no_input, timeout)
     except Exception as exc:  # noqa: BLE001 - one notebook must never stop the batch
         html_path = out / f"{nb.stem}.html"
-        _atomic_write(html_path, _page(nb.stem, _banner(f"Could not start: {exc}"), ""))
+        _atomic_write(html_path, html_pages.page(nb.stem, html_pages.banner(f"Could not start: {exc}"), ""))
         return RunResult(nb.name, False, time.time() - start, html_path, out / f"{nb.stem}.ipynb", {}, str(exc))
 
 
@@ -524,9 +519,9 @@ def _execute(notebook: Path, params: dict[str, Any], out: Path, no_input: bool, 
         error = f"{notebook.name}, {where}: {error}"
     elif error:
         error = f"{notebook.name}: {error}"
-    panel = _health_panel(stem, started, seconds, params, health, error)
-    body = _render_html(nb, no_input)
-    _atomic_write(html_path, _inject(body, panel))
+    panel = html_pages.health_panel(stem, started, seconds, params, health, error)
+    body = html_pages.render_notebook(nb, no_input)
+    _atomic_write(html_path, html_pages.inject(body, panel))
     return RunResult(notebook.name, error is None, seconds, html_path, ipynb_path, params, error)
 
 
@@ -553,119 +548,8 @@ def _read_health(path: str) -> dict[str, Any]:
         return {}
 
 
-# --- HTML ---------------------------------------------------------------------------
-
-def _render_html(nb, no_input: bool) -> str:
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(template_name="lab")
-    exporter.exclude_input = no_input
-    exporter.exclude_input_prompt = True
-    exporter.exclude_output_prompt = True
-    # papermill's own "An Exception was encountered" cells and injected-parameters
-    # cells are shown in our banner and panel instead.
-    nb = nbformat.from_dict(nb)
-    nb.cells = [c for c in nb.cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
-    body, _ = exporter.from_notebook_node(nb)
-    # Reports must render offline: drop the template's CDN scripts (require.js and
-    # MathJax, unused here); images are already embedded as data URIs.
-    return _EXTERNAL_SCRIPT.sub("", body)
-
-
-def _health_panel(stem, started, seconds, params, health, error) -> str:
-    esc = html.escape
-    rows = "".join(f"<tr><td>{esc(str(k))}</td><td><code>{esc(repr(v))}</code></td></tr>" for k, v in params.items())
-    params_html = f"<table>{rows}</table>" if rows else "<p>defaults of the notebook</p>"
-    inputs = health.get("inputs", [])
-    inputs_html = "".join(
-        f"<tr><td>{esc(str(i['table']))}</td><td>{esc(str(i['source']))}</td><td>{int(i['rows']):,}</td>"
-        f"<td><code>{esc(str(i['sha256']))}</code></td><td>{esc(_validation_note(i))}</td></tr>" for i in inputs)
-    checks = health.get("checks", [])
-    statuses = [_check_status(c) for c in checks]
-    checks_html = "".join(
-        f"<li class='{s}'>{s.upper()}: "
-        f"{esc(c['name'])}{' — ' + esc(c['detail']) if c.get('detail') else ''}</li>" for c, s in zip(checks, statuses))
-    versions = ", ".join(f"{esc(n)} {esc(_version(n))}" for n in KEY_LIBRARIES)
-    n_fail, n_warn = statuses.count("fail"), statuses.count("warn")
-    banner = _banner(error) if error else ""
-    status = "failed" if error else ("ok, with failed checks" if n_fail else
-                                     "ok, with warnings" if n_warn else "ok")
-    return f"""
-<section class="jl-health">
-{banner}
-<h2 class="jl-title">Report health: {esc(stem)} ({status})</h2>
-<p>Run {started:%Y-%m-%d %H:%M:%S} UTC, {seconds:.1f} s. Python {esc(platform.python_version())}; {versions}.</p>
-<details open><summary>Parameters</summary>{params_html}</details>
-<details open><summary>Inputs</summary><table><tr><th>table</th><th>source</th><th>rows</th><th>sha256 (16)</th><th>validation</th></tr>{inputs_html}</table></details>
-<details open><summary>Checks ({len(checks) - n_fail - n_warn} passed, {n_warn} warnings, {n_fail} failed)</summary><ul>{checks_html or '<li>none raised</li>'}</ul></details>
-</section>"""
-
-
-def _check_status(check: dict[str, Any]) -> str:
-    """``pass``, ``warn`` or ``fail`` of one recorded check (older files only have ``passed``)."""
-    status = check.get("status")
-    if status in ("pass", "warn", "fail"):
-        return status
-    return "pass" if check.get("passed") else "fail"
-
-
-def _validation_note(row: dict[str, Any]) -> str:
-    """The validation column of the inputs table: checked now or reused, and what was found."""
-    how = {"checked": "checked now", "reused": "identical bytes passed before"}.get(row.get("validation"), "")
-    found = []
-    if row.get("duplicates_dropped"):
-        found.append(f"{int(row['duplicates_dropped']):,} duplicate rows dropped")
-    if row.get("future_rows"):
-        found.append(f"{int(row['future_rows']):,} rows in the future")
-    return "; ".join([how, *found] if how else found)
-
-
-def _banner(error: str) -> str:
-    return (f"<div class='jl-banner'><strong>This report failed.</strong> {html.escape(error)}<br>"
-            "The output below stops at the failing cell; fix the input or parameter and re-run.</div>")
-
-
-_EXTERNAL_SCRIPT = re.compile(r"<script[^>]*\bsrc=[\"']https?://[^>]*>\s*</script>", re.IGNORECASE)
-
-_CSS = """<style>
-.jl-health{font-family:system-ui,sans-serif;border:1px solid #ccc;border-radius:6px;padding:8px 16px;margin:16px;
- background:#fafafa;font-size:13px}
-.jl-health table{border-collapse:collapse}.jl-health td,.jl-health th{border:1px solid #ddd;padding:2px 8px;text-align:left}
-.jl-health .pass{color:#1a7f37}.jl-health .warn{color:#9a6700;font-weight:bold}.jl-health .fail{color:#cf222e;font-weight:bold}
-.jl-title{font-size:16px;margin:4px 0}
-.jl-banner{background:#ffebe9;border:2px solid #cf222e;padding:8px;margin-bottom:8px;color:#82071e}
-.jp-OutputArea-output pre{white-space:pre-wrap;word-break:normal;overflow-wrap:break-word}
-</style>"""
-
-
-def _inject(body: str, panel: str) -> str:
-    head_end = body.find("</head>")
-    if head_end != -1:
-        body = body[:head_end] + _CSS + body[head_end:]
-    i = body.find("<body")
-    if i == -1:
-        return panel + body
-    j = body.find(">", i) + 1
-    return body[:j] + panel + body[j:]
-
-
-def _page(title: str, content: str, extra: str) -> str:
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>{_CSS}"
-            f"</head><body><div class='jl-health'>{content}{extra}</div></body></html>")
-
-
 def _write_index(out: Path, results: list[RunResult]) -> None:
-    esc = html.escape
-    rows = "".join(
-        f"<tr><td><a href='{esc(r.html.name)}'>{esc(r.notebook)}</a></td>"
-        f"<td class='{'pass' if r.ok else 'fail'}'>{'ok' if r.ok else 'FAILED'}</td><td>{r.seconds:.1f} s</td>"
-        f"<td><code>{esc(json.dumps(r.parameters, default=str)) if r.parameters else 'defaults'}</code></td>"
-        f"<td>{esc(r.error or '')}</td></tr>" for r in results)
-    table = ("<h2 class='jl-title'>journeylib reports</h2>"
-             f"<p>Run folder {esc(out.name)}, {sum(r.ok for r in results)} of {len(results)} succeeded.</p>"
-             "<table><tr><th>report</th><th>status</th><th>duration</th><th>parameters</th><th>error</th></tr>"
-             f"{rows}</table>")
-    _atomic_write(out / "index.html", _page("journeylib reports", table, ""))
+    _atomic_write(out / "index.html", html_pages.index_page(out.name, results))
     _atomic_write(out / "index.json", json.dumps([
         {"notebook": r.notebook, "ok": r.ok, "seconds": round(r.seconds, 2), "html": r.html.name,
          "parameters": r.parameters, "error": r.error} for r in results], indent=2, default=str))
@@ -701,10 +585,3 @@ def _atomic_write(path: Path, text: str) -> None:
         fh.write(text)
     os.chmod(tmp, 0o644)  # mkstemp creates 0600; reports are meant to be shared
     os.replace(tmp, path)
-
-
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "?"

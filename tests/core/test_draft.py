@@ -1,7 +1,9 @@
 """`journeylib init` (journeylib.core.draft) and `journeylib check`: a draft that loads, never an overwrite."""
+import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -149,3 +151,80 @@ def test_init_on_simulated_exports_writes_a_draft_that_check_accepts(fmt, tmp_pa
     assert not [c for c in journey.checks if c.status == "fail"]
     assert jl.read_journey(d.path).roles["purchase"] == ("purchase",)
     assert int(journey.events.filter(journey.events.stage == "purchase").count().execute()) > 0
+
+
+SHOP_ORDERS = FIX / "exports" / "shop_orders.csv"  # client_ref;placed;total_eur, day-first text dates
+
+
+def _stage_counts_by_pandas(orders: pd.DataFrame, customer: str, when: pd.Series) -> dict[str, int]:
+    """First order of each customer -> purchase, later ones -> repeat (an independent computation)."""
+    order = orders.assign(_when=when).sort_values([customer, "_when"])
+    nth = order.groupby(customer).cumcount()
+    return {"purchase": int((nth == 0).sum()), "repeat": int((nth > 0).sum())}
+
+
+def test_init_on_an_orders_table_with_its_own_column_names_writes_a_draft_check_accepts(tmp_path, capsys):
+    folder = tmp_path / "x"
+    folder.mkdir()
+    shutil.copy(SHOP_ORDERS, folder / "shop_orders.csv")
+    target = folder / "journey.yml"
+    assert cli.main(["init", str(folder / "shop_orders.csv"), "--out", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "read as an orders export" in out and "orders columns guessed: client_ref -> customer_id, " \
+        "placed -> ts, total_eur -> revenue" in out
+    spec = yaml.safe_load(target.read_text())
+    assert spec["sources"]["events"] == {"path": "shop_orders.csv", "format": "orders", "timezone": "UTC",
+                                         "columns": {"client_ref": "customer_id", "placed": "ts",
+                                                     "total_eur": "revenue"},
+                                         "timestamp_format": "%d/%m/%Y %H:%M"}
+    assert spec["stages"]["order"] == ["purchase", "repeat"] and spec["events"]["purchase"] == ["purchase"]
+    text = target.read_text()
+    for their in ("client_ref: customer_id", "placed: ts", "total_eur: revenue", "timestamp_format:"):
+        line = next(ln for ln in text.splitlines() if ln.strip().startswith(their))
+        assert "  # guess: " in line, line
+    assert cli.main(["check", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "no check failed" in out
+    raw = pd.read_csv(SHOP_ORDERS, sep=";")
+    when = pd.to_datetime(raw["placed"], format="%d/%m/%Y %H:%M")
+    expected = _stage_counts_by_pandas(raw, "client_ref", when)
+    assert expected == {"purchase": 2, "repeat": 1}
+    journey = jl.load_journey(target)
+    ev = journey.events.to_pyarrow().to_pandas()
+    assert ev["stage"].value_counts().to_dict() == expected
+    assert sorted(ev["ts"].dt.tz_convert("UTC").dt.tz_localize(None)) == sorted(when)  # read day-first
+    assert ev["revenue"].sum() == pytest.approx(raw["total_eur"].sum())
+    for stage, n in expected.items():  # the check table states the same counts
+        assert re.search(rf"^\s*{stage}\s+{n}\s", out, re.M), out
+
+
+def test_an_orders_table_whose_time_column_is_known_by_its_values(tmp_path):
+    """No time word in 'datum': its values (13.01.2025, day-first) make it the order time."""
+    rng = np.random.default_rng(5)
+    n = 400
+    days = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D") \
+        + pd.to_timedelta(rng.integers(0, 86_400, n), unit="s")
+    orders = pd.DataFrame({"customer_no": rng.integers(1, 120, n).astype(str),
+                           "datum": days.strftime("%d.%m.%Y %H:%M:%S"), "total": rng.gamma(2.0, 20.0, n).round(2)})
+    orders.to_csv(tmp_path / "bestellungen.csv", index=False)
+    d = draft.write_draft(tmp_path / "bestellungen.csv", out=tmp_path / "journey.yml")
+    assert d.profile.format == "orders"
+    # the reader is told only what it would not find itself ('total' is one of its own names)
+    assert {k: v[0] for k, v in d.profile.source_mapping.items()} == {"customer_id": "customer_no", "ts": "datum"}
+    assert d.profile.source_mapping["ts"][1] == "its values are dates"
+    assert yaml.safe_load(d.text)["sources"]["events"]["columns"] == {"customer_no": "customer_id", "datum": "ts"}
+    assert d.profile.timestamp_format == "%d.%m.%Y %H:%M:%S" and d.profile.timestamp_note.startswith("day-first")
+    journey = jl.load_journey(d.path)
+    assert not [c for c in journey.checks if c.status == "fail"]
+    ev = journey.events.to_pyarrow().to_pandas()
+    when = pd.to_datetime(orders["datum"], format="%d.%m.%Y %H:%M:%S")
+    assert ev["stage"].value_counts().to_dict() == _stage_counts_by_pandas(orders, "customer_no", when)
+    assert ev["ts"].min().tz_convert("UTC").tz_localize(None) == when.min()
+
+
+def test_a_table_with_an_event_column_is_not_an_orders_table():
+    assert draft.guess_orders_columns(str(CLICKS)) is None  # user, time, action, amount: a clickstream
+    assert draft.guess_orders_columns(str(SHOP_ORDERS)) == {
+        "customer_id": ("client_ref", "a user/customer/client id"),
+        "ts": ("placed", "a time/timestamp/date/placed column"),
+        "revenue": ("total_eur", "an amount/revenue/total/price column")}

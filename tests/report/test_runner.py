@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from journeylib.report import cli, runner as report
+from journeylib.report import cli, html as html_pages, runner as report
 from journeylib.core.errors import JourneyParameterError
 
 FIX = Path(__file__).parents[1] / "fixtures"
@@ -369,7 +369,7 @@ def test_health_panel_lists_recorded_inputs_and_checks_with_their_status():
               "checks": [{"name": "events: validated", "passed": True, "status": "pass", "detail": "checked now"},
                          {"name": "SRM: e1", "passed": False, "status": "warn", "detail": "p < 0.001"},
                          {"name": "old file", "passed": False, "detail": ""}]}
-    html = report._health_panel("00_x", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), 1.0, {}, health, None)
+    html = html_pages.health_panel("00_x", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), 1.0, {}, health, None)
     assert ("<tr><td>events</td><td>sample/&lt;b&gt;events&lt;/b&gt;.parquet</td><td>56,460</td>"
             "<td><code>6b2f871c455225db</code></td><td>identical bytes passed before; 3 duplicate rows dropped</td></tr>"
             ) in html
