@@ -38,7 +38,8 @@ def render_notebook(nb, no_input: bool) -> str:
 
 def health_panel(stem, started, seconds, params, health, error) -> str:
     esc = html.escape
-    rows = "".join(f"<tr><td>{esc(str(k))}</td><td><code>{esc(repr(v))}</code></td></tr>" for k, v in params.items())
+    shown = {k: v if isinstance(v, str) else json.dumps(v, default=str) for k, v in params.items()}  # no Python reprs
+    rows = "".join(f"<tr><td>{esc(str(k))}</td><td><code>{esc(v)}</code></td></tr>" for k, v in shown.items())
     params_html = f"<table>{rows}</table>" if rows else "<p>defaults of the notebook</p>"
     inputs = health.get("inputs", [])
     inputs_html = "".join(
