@@ -18,7 +18,7 @@ from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.schema import OUTBOUND_EVENTS
 from ..core.time import DAY_SECONDS
 
-__all__ = ["events_table", "drop_outbound", "check_stages", "window_seconds", "findings_html", "wilson_interval"]
+__all__ = ["events_table", "drop_outbound", "check_stages", "window_seconds", "findings_html"]
 
 
 def events_table(events: Any, required: Sequence[str] = ("customer_id", "ts", "stage")) -> ibis.Table:
@@ -68,16 +68,6 @@ def window_seconds(window: Any, name: str = "window") -> float | None:
     if not np.isfinite(secs) or secs <= 0:
         raise JourneyParameterError(f"{name}: expected a positive duration, got {window!r}")
     return secs
-
-
-def wilson_interval(k: float, n: float, confidence_level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a proportion ``k / n`` (``nan`` when ``n`` is 0)."""
-    if not n:
-        return float("nan"), float("nan")
-    from statsmodels.stats.proportion import proportion_confint
-
-    lo, hi = proportion_confint(k, n, alpha=1 - confidence_level, method="wilson")
-    return float(lo), float(hi)
 
 
 def findings_html(result: Any) -> str:

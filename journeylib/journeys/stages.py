@@ -31,7 +31,8 @@ from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.result import Check, Finding, Result
 from ..core.schema import DEFAULT_STAGES
 from ..core.time import DAY_SECONDS, epoch_us, observation_end as observation_end_of, to_epoch_us
-from .common import check_stages, drop_outbound, events_table, findings_html, wilson_interval, window_seconds
+from ..core.intervals import wilson_interval
+from .common import check_stages, drop_outbound, events_table, findings_html, window_seconds
 
 __all__ = [
     "FunnelResult", "funnel", "TransitionResult", "stage_transitions", "JourneyMapData", "journey_map_data",

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..core import engine
 from ..core.checks import is_number, no_event_error, whole_number
+from ..core.intervals import wilson_interval
 from ..core.display import html_table
 from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.result import Check, Finding, Result
@@ -134,17 +135,13 @@ class CohortTable(Result):
 
         ``ci_low``, ``ci_high``: Wilson interval of the pooled share (active / customers).
         """
-        from statsmodels.stats.proportion import proportion_confint
-
         c = self.cells[self.cells["observed"]]
         g = c.groupby("period").agg(cohorts=("cohort", "size"), customers=("size", "sum"),
                                     active=("active", "sum"), revenue=("revenue", "sum"))
         g["retention"] = g["active"] / g["customers"]
         g["revenue_per_customer"] = g["revenue"] / g["customers"]
         if len(g):
-            lo, hi = proportion_confint(g["active"], g["customers"], alpha=round(1 - confidence_level, 12),
-                                        method="wilson")
-            g["ci_low"], g["ci_high"] = np.asarray(lo, float), np.asarray(hi, float)
+            g["ci_low"], g["ci_high"] = wilson_interval(g["active"], g["customers"], confidence_level)
         else:
             g["ci_low"], g["ci_high"] = pd.Series(dtype=float), pd.Series(dtype=float)
         return g.reset_index()
@@ -391,13 +388,10 @@ class RepeatPurchase(Result):
 
     def overall_rate(self) -> tuple[float, float, float]:
         """Repeat rate over all eligible customers with its Wilson interval: ``(rate, ci_low, ci_high)``."""
-        from statsmodels.stats.proportion import proportion_confint
-
         n, k = int(self.by_group["eligible"].sum()), int(self.by_group["repeaters"].sum())
         if n == 0:
             return float("nan"), float("nan"), float("nan")
-        lo, hi = proportion_confint(k, n, alpha=round(1 - self.confidence_level, 12), method="wilson")
-        return k / n, float(lo), float(hi)
+        return (k / n, *wilson_interval(k, n, self.confidence_level))
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -510,7 +504,6 @@ def repeat_purchase(
         Level of the Wilson intervals of the repeat rates and of the Kaplan-Meier band.
     """
     from lifelines import KaplanMeierFitter
-    from statsmodels.stats.proportion import proportion_confint
 
     _check_period(period)
     if not is_number(confidence_level) or not 0 < confidence_level < 1:
@@ -552,8 +545,7 @@ def repeat_purchase(
     rep = eligible["days_to_second"].le(within_days)
     g = eligible.assign(rep=rep).groupby(by).agg(eligible=("rep", "size"), repeaters=("rep", "sum")).reset_index()
     g["repeat_rate"] = g["repeaters"] / g["eligible"]
-    lo, hi = proportion_confint(g["repeaters"], g["eligible"], alpha=round(1 - confidence_level, 12), method="wilson")
-    g["ci_low"], g["ci_high"] = np.asarray(lo), np.asarray(hi)
+    g["ci_low"], g["ci_high"] = wilson_interval(g["repeaters"], g["eligible"], confidence_level)
     dur = per["days_to_second"].fillna(per["followup_days"]).clip(lower=0)
     kmf = KaplanMeierFitter(alpha=round(1 - confidence_level, 12))
     kmf.fit(dur, event_observed=per["days_to_second"].notna())

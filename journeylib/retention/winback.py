@@ -15,9 +15,9 @@ from typing import Any, Mapping, Sequence
 import ibis
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..core import engine
+from ..core.intervals import wilson_interval
 from ..core.display import html_table
 from ..core.errors import JourneyParameterError
 from ..core.result import Check, Finding, Result, truth_table
@@ -27,7 +27,7 @@ from ..core.time import observation_end as observation_end_of
 from . import plots
 from .churn import activity_expr, check_days, customer_table, require_columns
 
-__all__ = ["WinbackResult", "winback_rates", "wilson_interval"]
+__all__ = ["WinbackResult", "winback_rates"]
 
 
 @dataclass(frozen=True)
@@ -146,19 +146,6 @@ class WinbackResult(Result):
                            f"{self.within_days:g} days ({self.n_censored:,} episodes without full follow-up left out)")
         body = "".join(f"<p>{html.escape(str(f))}</p>" for f in self.findings)
         return f"<p><b>{head}</b></p>" + body + html_table(self.summary)
-
-
-def wilson_interval(k: Any, n: Any, confidence_level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of the proportions ``k / n`` (arrays); NaN where ``n`` is 0."""
-    z = stats.norm.ppf(0.5 + confidence_level / 2)
-    n = np.asarray(n, float)
-    k = np.asarray(k, float)
-    p = np.divide(k, n, out=np.full_like(n, np.nan), where=n > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        den = 1 + z**2 / n
-        mid = (p + z**2 / (2 * n)) / den
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / den
-    return np.clip(mid - half, 0.0, 1.0), np.clip(mid + half, 0.0, 1.0)
 
 
 def _rate_table(ep: pd.DataFrame, by: list[str], confidence_level: float = 0.95) -> pd.DataFrame:

@@ -1,0 +1,22 @@
+"""Intervals shared by every family: one definition of each, so reports agree to the last digit."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def wilson_interval(k: Any, n: Any, confidence_level: float = 0.95) -> tuple[Any, Any]:
+    """Wilson score interval of the proportion(s) ``k / n``: ``(ci_low, ci_high)``.
+
+    Scalars give floats, arrays give arrays; ``nan`` where ``n`` is 0. Computed by
+    statsmodels' ``proportion_confint(method="wilson")``.
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    scalar = np.ndim(k) == 0 and np.ndim(n) == 0
+    k, n = np.asarray(k, float), np.asarray(n, float)
+    safe = np.where(n > 0, n, 1.0)
+    lo, hi = proportion_confint(k, safe, alpha=round(1 - confidence_level, 12), method="wilson")
+    lo, hi = (np.where(n > 0, np.asarray(v, float), np.nan) for v in (lo, hi))
+    return (float(lo), float(hi)) if scalar else (lo, hi)
