@@ -82,6 +82,29 @@ def html_table(df: pd.DataFrame, float_format: str | Callable[[float], str] | No
     return f'<div style="overflow-x: auto">{body}</div>'
 
 
+# Every ASCII punctuation character may be backslash-escaped in CommonMark; '<', '>' and
+# '&' are left to the HTML escaping in :func:`markdown` (a backslash before them would
+# show up as a literal "&lt;").
+_MD_SPECIAL = re.compile(r"([!-%'-/:;=?@\[-`{-~])")
+
+
+def escape_markdown(value: object) -> str:
+    """A string from data, made inert for a Markdown cell: no link, image, heading, list,
+    emphasis, code span, table cell or TeX (``$``) can start inside it.
+
+    Use it on every name from data (event, channel, stage, variant, segment, file name)
+    interpolated into Markdown prose; :func:`markdown` then HTML-escapes the whole text.
+    Line breaks become spaces, so a name cannot begin a new block.
+
+    Examples
+    --------
+    >>> print(escape_markdown("[win](javascript:alert(1))"))
+    \\[win\\]\\(javascript\\:alert\\(1\\)\\)
+    """
+    text = re.sub(r"[\r\n\t\v\f\u2028\u2029]+", " ", str(value))
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
 def markdown(text: str):
     """IPython ``Markdown`` for report prose that may contain strings from data.
 
