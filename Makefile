@@ -9,7 +9,7 @@ REPORTS ?= reports
 JOBS ?= 2
 JOURNEY ?= sample
 
-.PHONY: help install report test test-spark lab data bench clean
+.PHONY: help install report test test-spark lab docs data bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -36,6 +36,15 @@ test-spark: $(STAMP) ## run the Spark parity tests (installs pyspark; needs Java
 
 lab: $(STAMP) ## open JupyterLab with the kit's kernel
 	$(BIN)/jupyter lab notebooks/
+
+DOCS_STAMP := $(VENV)/.docs-installed
+
+$(DOCS_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -c "import tomllib; print('\\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['docs']))" | xargs $(BIN)/python -m pip install --quiet
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP) ## build the documentation site into site/ (installs the docs extra once; offline after that)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 data: $(STAMP) ## regenerate the bundled sample data and the CDNOW event CSV
 	$(BIN)/journeylib simulate --customers 5000 --seed 42 --out data/sample
