@@ -40,8 +40,8 @@ Rules
   ``message_open``, ``message_click``); when a name changes, the source's name is kept in
   a ``source_event`` column. The revenue column becomes ``revenue``.
 * Timestamps: naive values are read in ``timezone`` (default UTC). Text such as
-  ``03/04/2025`` (day-first or month-first?) needs ``timestamp_format``; the first 100,000
-  rows are checked.
+  ``03/04/2025`` (day-first or month-first?) needs ``timestamp_format``; every row is
+  checked.
 * Period: ``start``/``end`` are UTC dates or date-times; an end date includes the whole day.
   ``last_days: N`` ends at the last event of the log. Events outside are dropped (counted).
 * Experiments ``from: events``: one assignment per customer and experiment, at the
@@ -607,8 +607,8 @@ def _timestamp_columns(table: str, source_cols: Iterable[str], columns: Mapping[
 
 
 def _check_dates(t: ibis.Table, cols: list[str], src: Source, d: JourneyDefinition) -> None:
-    """Day-first/month-first text without a format, or text that does not fit the format."""
-    head = t.limit(AMBIGUOUS_CHECK_ROWS)
+    """Day-first/month-first text without a format, or text that does not fit the format (every row)."""
+    head = t
     text = [c for c in cols if t[c].type().is_string()]
     if not text:
         return
@@ -702,7 +702,7 @@ def _read_source(d: JourneyDefinition, name: str, con, *, extra_columns: Mapping
     for theirs, ours in (extra_columns or {}).items():
         if theirs != ours and theirs not in columns and ours not in columns.values():
             columns[theirs] = ours
-    raw = engine.to_table(src.path, con, table=name)
+    raw = engine.to_table(src.path, con, table=name, raw=True)
     _check_mapping(d, name, raw.columns, columns, src.columns)
     _check_stage_column(d, name, raw.columns, columns)
     ts_cols = _timestamp_columns(name, raw.columns, columns)
@@ -797,7 +797,7 @@ def _read_export(d: JourneyDefinition, src: Source, con, *, extra_columns, stage
     if table is None:
         raise JourneyDataError(f"{d.where(f'sources.{src.name}.format')}: the {src.format} reader gives no "
                                f"{src.name} table; expected a canonical source for {src.name}")
-    have = list(engine.to_table(table, con, table=src.name).columns)
+    have = list(engine.to_table(table, con, table=src.name, raw=True).columns)
     columns = {theirs: ours for theirs, ours in (extra_columns or {}).items() if theirs != ours and theirs in have}
     _check_mapping(d, src.name, have, columns, {})
     _check_stage_column(d, src.name, have, columns)

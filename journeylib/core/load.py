@@ -30,7 +30,7 @@ from . import engine, validation_cache
 from .errors import JourneyDataError, JourneyDataWarning, JourneyParameterError, data_error
 from .locations import DATA_DIR
 from .result import Check
-from .schema import ASSIGNMENTS_REQUIRED, CUSTOMERS_REQUIRED, EVENTS_OPTIONAL, EVENTS_REQUIRED
+from .schema import ASSIGNMENTS_REQUIRED, CUSTOMERS_REQUIRED, EVENTS_OPTIONAL, EVENTS_REQUIRED, PURCHASE_EVENT
 
 UTC = "timestamp('UTC')"
 TABLES = ("events", "customers", "assignments")
@@ -77,6 +77,7 @@ def load_table(
     *,
     stages: Iterable[str] | None = None,
     con: ibis.BaseBackend | None = None,
+    timestamp_format: str | None = None,
 ) -> Loaded:
     """Load one canonical table (``"events"``, ``"customers"`` or ``"assignments"``) with its record.
 
@@ -84,13 +85,13 @@ def load_table(
     :func:`load_assignments` (which return only ``.table``); ``stages`` applies to events.
     """
     if table == "events":
-        return _events(source, columns, stages=stages, con=con)
+        return _events(source, columns, stages=stages, con=con, timestamp_format=timestamp_format)
     if stages is not None:
         raise JourneyParameterError(f"stages= applies to events only, not to {table!r}")
     if table == "customers":
-        return _customers(source, columns, con=con)
+        return _customers(source, columns, con=con, timestamp_format=timestamp_format)
     if table == "assignments":
-        return _assignments(source, columns, con=con)
+        return _assignments(source, columns, con=con, timestamp_format=timestamp_format)
     raise JourneyParameterError(f"table={table!r}; expected one of {list(TABLES)}")
 
 
@@ -113,6 +114,7 @@ def load_events(
     *,
     stages: Iterable[str] | None = None,
     con: ibis.BaseBackend | None = None,
+    timestamp_format: str | None = None,
 ) -> ibis.Table:
     """Load an event log into the canonical schema.
 
@@ -127,6 +129,10 @@ def load_events(
         Allowed stage names in journey order; rows with another stage are an error.
     con
         Ibis connection (default: embedded DuckDB).
+    timestamp_format
+        strptime format of text timestamps (e.g. ``"%d/%m/%Y %H:%M"``). Without it ISO text
+        is read, and day/month dates are read in the order the whole column shows (a
+        number above 12 first: day-first); ``03/04/2024``-only columns need the format.
 
     Returns
     -------
@@ -135,116 +141,150 @@ def load_events(
         ``channel`` (string, nullable), ``stage`` (string, nullable),
         ``revenue`` (float, nullable, >= 0), plus any extra source columns.
         Exact duplicate rows are dropped with a :class:`JourneyDataWarning`.
+        CSV columns are read as text and typed by role: ids and names stay text as
+        written (``007``, ``1E5``, ``1.10``), timestamps and revenue are parsed over every
+        row (a bad value names its column, line and value); other CSV columns become
+        whole numbers, numbers or booleans when every value of the column is one.
     """
-    return _events(source, columns, stages=stages, con=con).table
+    return _events(source, columns, stages=stages, con=con, timestamp_format=timestamp_format).table
 
 
-def _events(source, columns, *, stages, con) -> Loaded:
+def _events(source, columns, *, stages, con, timestamp_format=None) -> Loaded:
     if isinstance(stages, str):
         raise JourneyParameterError(f"stages={stages!r}; expected a list of stage names, e.g. [{stages!r}, ...]")
-    t = _prepare(source, columns, EVENTS_REQUIRED, "events", con)
+    t, src = _prepare(source, columns, EVENTS_REQUIRED, "events", con)
+    had_revenue = "revenue" in t.columns
     for col in EVENTS_OPTIONAL:
         if col not in t.columns:
             t = t.mutate(**{col: ibis.null("float64" if col == "revenue" else "string")})
-    checks = {
-        "customer_id": _id_check(t, "customer_id"),
-        "ts": _timestamp_check(t, "ts", "events"),
-        "event": _text_check(t, "event", nullable=False),
-        "channel": _text_check(t, "channel", nullable=True),
-        "stage": _text_check(t, "stage", nullable=True, allowed=stages),
-        "revenue": _revenue_check(t),
-    }
+
+    def build(formats):
+        return {
+            "customer_id": _id_check(t, "customer_id"),
+            "ts": _timestamp_check(t, "ts", "events", fmt=formats.get("ts")),
+            "event": _text_check(t, "event", nullable=False),
+            "channel": _text_check(t, "channel", nullable=True),
+            "stage": _text_check(t, "stage", nullable=True, allowed=stages),
+            "revenue": _revenue_check(t),
+        }
+
     allowed = None if stages is None else sorted(set(stages))
-    digest, ck = _cache_key(source, t, "events", columns)
+    digest, ck = _cache_key(source, t, "events", columns, timestamp_format)
     notes: list[Check] = []
     n_future = 0
     with validation_cache.exclusive(ck):
         known = _reuse(ck, "events", digest, notes, stages=allowed)
         if known is None:
             now = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)
-            future = (checks["ts"][0] > ibis.literal(now.to_pydatetime())).cast("int64").sum()
-            t, n, extra, unchanged = _run_checks(t, checks, "events", extra={
-                "future": future, "hashes": _distinct_row_hashes(t, checks)})
-            n_future = int(extra["future"])
+
+            def extra(checks):
+                out = {"future": (checks["ts"][0] > ibis.literal(now.to_pydatetime())).cast("int64").sum(),
+                       "hashes": _distinct_row_hashes(t, checks)}
+                if had_revenue:
+                    out["unpriced"] = ((checks["event"][0] == PURCHASE_EVENT)
+                                       & checks["revenue"][0].isnull()).cast("int64").sum()
+                return out
+
+            formats = {"ts": timestamp_format} if timestamp_format else {}
+            t, n, extra_v, unchanged, formats, types = _run_checks(t, build, "events", extra=extra, src=src,
+                                                                     formats=formats, declared=bool(timestamp_format))
+            n_future = int(extra_v["future"])
             _warn_future(n_future, now, notes)
-            t, n_unique, dup_ids = _drop_duplicates(t, "events", n, int(extra["hashes"]), notes)
+            _warn_unpriced(int(extra_v.get("unpriced", 0)), n, notes)
+            t, n_unique, dup_ids = _drop_duplicates(t, "events", n, int(extra_v["hashes"]), notes)
             if dup_ids is not None and not n_future:  # later there are fewer future rows, never more
                 validation_cache.remember(ck, str(source), rows=n_unique, unchanged=unchanged,
                                           dropped=n - n_unique, duplicate_customers=dup_ids,
-                                          allowed_stages=allowed)
+                                          allowed_stages=allowed, formats=formats, types=types,
+                                          unpriced=int(extra_v.get("unpriced", 0)))
             dropped, n = n - n_unique, n_unique
             _checked("events", n, notes)
         else:
-            t, n, dropped = _as_validated(t, checks, known, "events", notes)
+            t, n, dropped = _as_validated(t, build(known.get("formats", {})), known, "events", notes)
+            _warn_unpriced(int(known.get("unpriced", 0)), n, notes)
     t = t.select(*EVENTS_REQUIRED, *EVENTS_OPTIONAL, *[c for c in t.columns if c not in EVENTS_REQUIRED + EVENTS_OPTIONAL])
     return _loaded(t, "events", source, n, digest, known, notes, dropped=dropped, future=n_future)
 
 
 def load_customers(source: Any, columns: Mapping[str, str] | None = None, *,
-                   con: ibis.BaseBackend | None = None) -> ibis.Table:
+                   con: ibis.BaseBackend | None = None, timestamp_format: str | None = None) -> ibis.Table:
     """Load per-customer attributes (``customer_id`` plus any columns).
 
     ``customer_id`` must be unique. Columns ending in ``_at`` are parsed as UTC
-    timestamps (e.g. ``loyalty_joined_at``; missing values allowed).
+    timestamps (e.g. ``loyalty_joined_at``; missing values allowed; ``timestamp_format``
+    as in :func:`load_events`). Other columns of a CSV become whole numbers, numbers or
+    booleans when every value of the column is one, else stay text.
     """
-    return _customers(source, columns, con=con).table
+    return _customers(source, columns, con=con, timestamp_format=timestamp_format).table
 
 
-def _customers(source, columns, *, con) -> Loaded:
-    t = _prepare(source, columns, CUSTOMERS_REQUIRED, "customers", con)
-    checks = {"customer_id": _id_check(t, "customer_id")}
-    for c in t.columns:
-        if c.endswith("_at"):
-            checks[c] = _timestamp_check(t, c, "customers", nullable=True)
-    digest, ck = _cache_key(source, t, "customers", columns)
+def _customers(source, columns, *, con, timestamp_format=None) -> Loaded:
+    t, src = _prepare(source, columns, CUSTOMERS_REQUIRED, "customers", con)
+
+    def build(formats):
+        checks = {"customer_id": _id_check(t, "customer_id")}
+        for c in t.columns:
+            if c.endswith("_at"):
+                checks[c] = _timestamp_check(t, c, "customers", nullable=True, fmt=formats.get(c))
+        return checks
+
+    digest, ck = _cache_key(source, t, "customers", columns, timestamp_format)
     notes: list[Check] = []
     with validation_cache.exclusive(ck):
         known = _reuse(ck, "customers", digest, notes)
         if known is None:
-            t, n, _, unchanged = _run_checks(t, checks, "customers")
+            formats = {c: timestamp_format for c in t.columns if c.endswith("_at")} if timestamp_format else {}
+            t, n, _, unchanged, formats, types = _run_checks(t, build, "customers", src=src, formats=formats,
+                                                             declared=bool(timestamp_format))
             _check_unique(t, ["customer_id"], "customers", "one row per customer")
-            validation_cache.remember(ck, str(source), rows=n, unchanged=unchanged)
+            validation_cache.remember(ck, str(source), rows=n, unchanged=unchanged, formats=formats, types=types)
             _checked("customers", n, notes)
         else:
-            t, n, _ = _as_validated(t, checks, known, "customers", notes)
+            t, n, _ = _as_validated(t, build(known.get("formats", {})), known, "customers", notes)
     return _loaded(t, "customers", source, n, digest, known, notes)
 
 
 def load_assignments(source: Any, columns: Mapping[str, str] | None = None, *,
-                     con: ibis.BaseBackend | None = None) -> ibis.Table:
+                     con: ibis.BaseBackend | None = None, timestamp_format: str | None = None) -> ibis.Table:
     """Load A/B assignments: ``customer_id, experiment, variant, assigned_at``.
 
     A customer may appear once per experiment; two variants for one customer in one
     experiment is an error (the assignment log is broken).
     """
-    return _assignments(source, columns, con=con).table
+    return _assignments(source, columns, con=con, timestamp_format=timestamp_format).table
 
 
-def _assignments(source, columns, *, con) -> Loaded:
-    t = _prepare(source, columns, ASSIGNMENTS_REQUIRED, "assignments", con)
-    checks = {
-        "customer_id": _id_check(t, "customer_id"),
-        "experiment": _text_check(t, "experiment", nullable=False),
-        "variant": _text_check(t, "variant", nullable=False),
-        "assigned_at": _timestamp_check(t, "assigned_at", "assignments"),
-    }
-    digest, ck = _cache_key(source, t, "assignments", columns)
+def _assignments(source, columns, *, con, timestamp_format=None) -> Loaded:
+    t, src = _prepare(source, columns, ASSIGNMENTS_REQUIRED, "assignments", con)
+
+    def build(formats):
+        return {
+            "customer_id": _id_check(t, "customer_id"),
+            "experiment": _text_check(t, "experiment", nullable=False),
+            "variant": _text_check(t, "variant", nullable=False),
+            "assigned_at": _timestamp_check(t, "assigned_at", "assignments", fmt=formats.get("assigned_at")),
+        }
+
+    digest, ck = _cache_key(source, t, "assignments", columns, timestamp_format)
     notes: list[Check] = []
     with validation_cache.exclusive(ck):
         known = _reuse(ck, "assignments", digest, notes)
         if known is None:
-            t, n, extra, unchanged = _run_checks(t, checks, "assignments",
-                                                 extra={"hashes": _distinct_row_hashes(t, checks)})
+            formats = {"assigned_at": timestamp_format} if timestamp_format else {}
+            t, n, extra, unchanged, formats, types = _run_checks(
+                t, build, "assignments", extra=lambda checks: {"hashes": _distinct_row_hashes(t, checks)},
+                src=src, formats=formats, declared=bool(timestamp_format))
             t, n_unique, dup_ids = _drop_duplicates(t, "assignments", n, int(extra["hashes"]), notes)
             _check_unique(t, ["experiment", "customer_id"], "assignments",
                           "each customer assigned to one variant per experiment")
             if dup_ids is not None:
                 validation_cache.remember(ck, str(source), rows=n_unique, unchanged=unchanged,
-                                          dropped=n - n_unique, duplicate_customers=dup_ids)
+                                          dropped=n - n_unique, duplicate_customers=dup_ids,
+                                          formats=formats, types=types)
             dropped, n = n - n_unique, n_unique
             _checked("assignments", n, notes)
         else:
-            t, n, dropped = _as_validated(t, checks, known, "assignments", notes)
+            t, n, dropped = _as_validated(t, build(known.get("formats", {})), known, "assignments", notes)
     return _loaded(t, "assignments", source, n, digest, known, notes, dropped=dropped)
 
 
@@ -262,8 +302,69 @@ def _loaded(t, table, source, n, digest, known, notes, *, dropped=0, future=0) -
 
 # --- helpers ---------------------------------------------------------------
 
-def _prepare(source, columns, required, table, con) -> ibis.Table:
-    t = engine.to_table(source, con, table=table)
+@dataclass(frozen=True)
+class _Src:
+    """What the checks need to know of the source: CSV text (line numbers of bad rows)."""
+
+    csv: bool = False
+    files: tuple[str, ...] = ()
+
+
+def _csv_files(source, con) -> tuple[str, ...]:
+    if not isinstance(source, (str, os.PathLike)) or engine.is_uri(str(source)):
+        return ()
+    files = engine.list_files(str(source), con)
+    if len(files) == 1 and Path(files[0]).is_dir():
+        return ()
+    return tuple(f for f in files if f.lower().endswith((".csv", ".txt", ".tsv", ".gz")))
+
+
+def _duplicate_headers(files: tuple[str, ...], table: str) -> None:
+    import csv
+    import gzip
+
+    for f in files[:1]:
+        opener = gzip.open if f.lower().endswith(".gz") else open
+        try:
+            with opener(f, "rt", encoding="utf-8-sig", errors="replace", newline="") as fh:
+                sample = fh.readline()
+        except OSError:
+            return
+        delim = "\t" if "\t" in sample else ("," if sample.count(",") >= sample.count(";") else ";")
+        names = [h.strip() for h in next(csv.reader([sample], delimiter=delim), [])]
+        dupes = sorted({h for h in names if names.count(h) > 1})
+        if dupes:
+            raise JourneyDataError(f"{table}: {f} has the column name(s) {dupes} more than once in its header "
+                                   f"({', '.join(names)}); expected each column once.\nWhat to do: rename or "
+                                   "remove the repeated column(s)")
+
+
+def _check_mapping(columns: Mapping[str, str], have: list[str], table: str) -> None:
+    targets = list(columns.values())
+    twice = sorted({v for v in targets if targets.count(v) > 1})
+    if twice:
+        srcs = [k for k, v in columns.items() if v == twice[0]]
+        raise JourneyParameterError(f"columns: {srcs} are all mapped to {twice[0]!r}; expected each {table} "
+                                    "column to come from one source column")
+    clash = [(k, v) for k, v in columns.items() if v != k and v in have and v not in columns]
+    if clash:
+        k, v = clash[0]
+        raise JourneyParameterError(
+            f"columns: maps {k!r} to {v!r}, but {table} already has a column {v!r}; expected a name the "
+            f"source does not use.\nWhat to do: also map the existing column away (e.g. {{{v!r}: '{v}_original'}}) "
+            "or drop it before loading")
+
+
+def _prepare(source, columns, required, table, con) -> tuple[ibis.Table, _Src]:
+    if columns is not None and not isinstance(columns, Mapping):
+        raise JourneyParameterError(f"columns={columns!r}; expected a mapping such as {{'user': 'customer_id'}}")
+    files = _csv_files(source, con)
+    _duplicate_headers(files, table)
+    if isinstance(source, pd.DataFrame) and source.columns.duplicated().any():
+        dupes = sorted({str(c) for c in source.columns[source.columns.duplicated()]})
+        raise JourneyDataError(f"{table}: the DataFrame has the column name(s) {dupes} more than once; "
+                               "expected each column once")
+    t = engine.to_table(source, con, table=table, raw=True)
     if columns:
         missing_src = [k for k in columns if k not in t.columns]
         if missing_src:
@@ -271,6 +372,7 @@ def _prepare(source, columns, required, table, con) -> ibis.Table:
                 f"{table}: columns= maps {missing_src} but the source has no such column; "
                 f"available columns: {list(t.columns)}"
             )
+        _check_mapping(columns, list(t.columns), table)
         t = t.rename({v: k for k, v in columns.items()})
     missing = [c for c in required if c not in t.columns]
     if missing:
@@ -279,9 +381,16 @@ def _prepare(source, columns, required, table, con) -> ibis.Table:
             f"{table}: missing required column(s) {missing}; the source has {list(t.columns)}; "
             f"expected at least {list(required)}.\nWhat to do: {hint}"
         )
-    if int(t.limit(1).count().execute()) == 0:  # cheap: stops at the first row
+    try:
+        empty = int(t.limit(1).count().execute()) == 0  # cheap: stops at the first row
+    except JourneyDataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a malformed file fails at the first read: keep the gist
+        raise JourneyDataError(f"{table}: could not read {source_name(source)}: {engine.gist(exc)}") from exc
+    if empty:
         raise JourneyDataError(f"{table}: the input has no rows; expected at least one {table[:-1]} row")
-    return t
+    csv = bool(files) and t.get_backend().name == "duckdb"
+    return t, _Src(csv=csv, files=files)
 
 
 def _count(t: ibis.Table) -> int:
@@ -295,7 +404,7 @@ def _id_check(t, col):
     typ = x.type()
     if typ.is_floating():
         bad = x.isnull() | (x != x.floor())
-        clean = x.cast("int64").cast("string")
+        clean = engine.id_text(x)
         return clean, bad, "a non-missing customer id (integers or text)"
     x = x.cast("string")
     # TRIM only ids with whitespace at an end: every character TRIM drops sorts at or
@@ -305,7 +414,7 @@ def _id_check(t, col):
     return clean, bad, "a non-missing customer id"
 
 
-def _timestamp_check(t, col, table, nullable=False):
+def _timestamp_check(t, col, table, nullable=False, fmt=None):
     x = t[col]
     typ = x.type()
     if typ.is_timestamp():
@@ -316,8 +425,11 @@ def _timestamp_check(t, col, table, nullable=False):
         clean = x.cast("timestamp").cast(UTC)
         bad = None if nullable else clean.isnull()
     elif typ.is_string():
-        clean = x.try_cast(UTC)
-        bad = (x.notnull() & clean.isnull()) if nullable else clean.isnull()
+        clean = engine.parse_timestamp(x.strip() if fmt else x, fmt)  # a cast itself ignores spaces
+        bad = (x.notnull() & (x.strip() != "") & clean.isnull()) if nullable else clean.isnull()
+    elif typ.is_null():
+        clean = x.cast(UTC)
+        bad = None if nullable else clean.isnull()
     else:
         raise JourneyDataError(
             f"{table}: column '{col}' has type {typ}; expected timestamps "
@@ -329,15 +441,18 @@ def _timestamp_check(t, col, table, nullable=False):
     hi = ibis.timestamp("2200-01-01 00:00:00").cast(UTC)
     out_of_range = clean.notnull() & ((clean < lo) | (clean >= hi))
     bad = out_of_range if bad is None else bad | out_of_range
-    expected = "a timestamp between 1900 and 2200 such as 2024-05-01 13:45:00 or 2024-05-01T13:45:00+02:00"
+    if fmt:
+        expected = f"a timestamp between 1900 and 2200 in the format {fmt!r}"
+    else:
+        expected = "a timestamp between 1900 and 2200 such as 2024-05-01 13:45:00 or 2024-05-01T13:45:00+02:00"
     return clean, bad, expected + ("" if nullable else " (not missing)")
 
 
 def _text_check(t, col, nullable, allowed=None):
     x = t[col]
     clean = x.cast("string") if not x.type().is_string() else x
-    bad = None if nullable else clean.isnull() | (clean == "")
-    expected = "non-missing text"
+    bad = None if nullable else clean.isnull() | (clean.strip() == "")
+    expected = "non-missing text" if nullable else "a non-blank name"
     if allowed is not None:
         allowed = list(allowed)
         unknown = clean.notnull() & ~clean.isin(allowed)
@@ -355,8 +470,9 @@ def _revenue_check(t):
         clean = x.cast("float64")
         bad_type = None
     elif typ.is_string() or typ.is_null():
-        clean = x.try_cast("float64")
-        bad_type = x.notnull() & clean.isnull()
+        s = x.cast("string")
+        clean = s.strip().try_cast("float64")
+        bad_type = s.notnull() & (s.strip() != "") & clean.isnull()
     else:
         clean = x.cast("float64")
         bad_type = None
@@ -366,35 +482,142 @@ def _revenue_check(t):
     return clean, bad, "a finite number >= 0 (or missing for events without revenue)"
 
 
-def _run_checks(t, checks: dict, table: str, extra: dict | None = None):
+def _near_stages(t, col: str, allowed: list) -> str:
+    """Stage values that differ from the list only by case or surrounding spaces, with counts."""
+    key = {str(a).strip().lower(): a for a in allowed}
+    odd = t.filter(t[col].notnull() & ~t[col].isin(allowed))
+    got = engine.to_pandas(odd.group_by(col).aggregate(_n=odd.count()).order_by(ibis.desc("_n")).limit(50))
+    near = [(v, key[str(v).strip().lower()], int(n)) for v, n in zip(got[col], got["_n"])
+            if str(v).strip().lower() in key]
+    if not near:
+        return ""
+    return ("; these differ from a listed stage only by case or spaces: "
+            + ", ".join(f"{v!r} ({n:,} rows) -> {a!r}" for v, a, n in near[:5]))
+
+
+def _column_types(t: ibis.Table, cols: list[str]) -> dict[str, ibis.Value]:
+    """Aggregates telling, over every row, which text columns are all whole numbers, numbers or booleans."""
+    aggs = {}
+    for i, c in enumerate(cols):
+        x = t[c].strip()
+        given = x.notnull() & (x != "")
+        aggs[f"n{i}"] = given.cast("int64").sum()
+        zeros = x.re_search(r"^[+-]?0[0-9]")  # 0123 is a code (zip, id), not a number
+        aggs[f"i{i}"] = (given & (~x.re_search(r"^[+-]?[0-9]{1,18}$") | zeros)).cast("int64").sum()
+        aggs[f"f{i}"] = (given & (x.try_cast("float64").isnull() | zeros
+                                  | ~x.re_search(r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$")))
+        aggs[f"f{i}"] = aggs[f"f{i}"].cast("int64").sum()
+        aggs[f"b{i}"] = (given & ~x.lower().isin(["true", "false"])).cast("int64").sum()
+    return aggs
+
+
+def _chosen_types(counts, cols: list[str]) -> dict[str, str]:
+    out = {}
+    for i, c in enumerate(cols):
+        if not int(counts[f"n{i}"]):
+            continue
+        for k, typ in (("i", "int64"), ("f", "float64"), ("b", "boolean")):
+            if not int(counts[f"{k}{i}"]):
+                out[c] = typ
+                break
+    return out
+
+
+def _typed_columns(t: ibis.Table, types: Mapping[str, str]) -> ibis.Table:
+    return t.mutate(**{c: t[c].strip().cast(typ) for c, typ in types.items() if c in t.columns}) if types else t
+
+
+def _run_checks(t, build, table: str, extra=None, *, src: _Src | None = None, formats: dict | None = None,
+                declared: bool = False):
     """One engine pass: row count, failing rows per check, and any ``extra`` aggregates.
 
-    Returns the table with clean columns, the row count, the extra values and the
-    columns whose cleaning changed nothing (kept as read, see :func:`_clean`).
+    ``build(formats)`` gives the checks (column -> clean value, bad-row predicate, expectation);
+    a text timestamp column that does not read as ISO is read again with the format its
+    values show over every row (:func:`journeylib.core.engine.detect_timestamp_format`).
+    Returns the table with clean columns, the row count, the extra values, the columns
+    whose cleaning changed nothing (kept as read, see :func:`_clean`), the timestamp
+    formats used and the types given to the other text columns of a customers CSV.
     """
+    src = src or _Src()
+    formats = dict(formats or {})
+    checks = build(formats)
     tested = {c: v for c, v in checks.items() if v[1] is not None}
     aggs = {"_n": t.count()} | {f"bad_{c}": bad.cast("int64").sum() for c, (_, bad, _) in tested.items()}
-    aggs |= {f"extra_{k}": v for k, v in (extra or {}).items()}
+    extra_aggs = extra(checks) if extra else {}
+    aggs |= {f"extra_{k}": v for k, v in extra_aggs.items()}
+    others = [c for c in t.columns if c not in checks and t[c].type().is_string()] if (
+        src.csv and table == "customers") else []
+    aggs |= {f"type_{k}": v for k, v in _column_types(t, others).items()}
     # a cleaning step of the same type (e.g. trimming ids) that changes no row is dropped,
     # so every later query reads the column as stored instead of re-trimming it
     same_type = [c for c, (col, _, _) in checks.items() if col.type() == t[c].type() and not col.equals(t[c])]
     aggs |= {f"diff_{c}": ibis.ifelse(checks[c][0].isnull() & t[c].isnull(), 0,
                                       (checks[c][0] != t[c]).fill_null(True).cast("int64")).sum()
              for c in same_type}
-    counts = t.aggregate(**aggs).to_pandas().iloc[0].fillna(0)
+    try:
+        row = t.aggregate(**aggs).to_pandas().iloc[0]
+    except JourneyDataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an engine's conversion or reader error: keep the gist
+        raise JourneyDataError(f"{table}: could not read the input: {engine.gist(exc)}") from exc
+    counts = pd.Series({k: (0 if v is None or (isinstance(v, float) and v != v) else v) for k, v in row.items()},
+                       dtype=object)
     n_total = int(counts["_n"])
     if n_total == 0:
         raise JourneyDataError(f"{table}: the input has no rows; expected at least one {table[:-1]} row")
     for c, (_, bad, expected) in tested.items():
         n_bad = int(counts[f"bad_{c}"])
         if n_bad:
-            examples = _utc_examples(t.filter(bad).limit(5).to_pandas())
+            if (c == "ts" or c.endswith("_at")) and t[c].type().is_string() and c not in formats and not declared:
+                fmt = engine.detect_timestamp_format(
+                    t, c, table=table, hint=f"pass timestamp_format='%d/%m/%Y' (or '%m/%d/%Y') to load_{table}")
+                if fmt:
+                    return _run_checks(t, build, table, extra, src=src, formats=formats | {c: fmt})
+            examples = _examples(t, bad, src)
             hint = None
             if c == "ts" or c.endswith("_at"):
                 hint = "fix or drop these rows; naive timestamps are read as UTC"
-            raise data_error(c, n_bad, n_total, expected, examples, table=table, hint=hint)
+            if c == "stage" and table == "events":
+                hint = "add the missing stages to stages=, or fix the values" + _near_stages(t, c, _allowed_of(expected))
+            err = data_error(c, n_bad, n_total, expected, examples, table=table, hint=hint)
+            raise JourneyDataError(_with_line(str(err), examples, c)) from None
     unchanged = [c for c in same_type if int(counts[f"diff_{c}"]) == 0]
-    return _clean(t, checks, unchanged), n_total, {k: counts[f"extra_{k}"] for k in (extra or {})}, unchanged
+    types = _chosen_types({k[5:]: v for k, v in counts.items() if k.startswith("type_")}, others)
+    out = _typed_columns(_clean(t, checks, unchanged), types)
+    return out, n_total, {k: counts[f"extra_{k}"] for k in extra_aggs}, unchanged, formats, types
+
+
+def _allowed_of(expected: str) -> list:
+    import ast
+
+    m = expected[len("one of "):].split("]")[0] + "]"
+    try:
+        return list(ast.literal_eval(m))
+    except (ValueError, SyntaxError):
+        return []
+
+
+def _examples(t: ibis.Table, bad: ibis.Value, src: _Src) -> pd.DataFrame:
+    """Up to five failing rows; for one CSV file with a ``line`` (1-based file line, header = 1)."""
+    if src.csv and len(src.files) == 1:
+        numbered = t.mutate(_line=ibis.row_number() + 2)
+        rows = numbered.filter(bad).order_by("_line").limit(5).to_pandas()
+        rows = rows.rename(columns={"_line": "line"})
+        return _utc_examples(rows[["line", *[c for c in rows.columns if c != "line"]]])
+    return _utc_examples(t.filter(bad).limit(5).to_pandas())
+
+
+def _with_line(msg: str, examples: pd.DataFrame, col: str) -> str:
+    """The message with its first bad value named by line, or as is without line numbers."""
+    if "line" not in examples.columns or not len(examples):
+        if len(examples) and col in examples.columns:
+            return msg.replace("invalid; expected", f"invalid (first: {examples[col].iloc[0]!r}); expected", 1)
+        return msg
+    row = examples.iloc[0]
+    value = row[col] if col in examples.columns else None
+    lines = ", ".join(str(int(v)) for v in examples["line"])
+    return msg.replace("invalid; expected", f"invalid (first at line {int(row['line'])}: {value!r}; lines "
+                                            f"{lines}); expected", 1)
 
 
 def _utc_examples(df: pd.DataFrame) -> pd.DataFrame:
@@ -403,6 +626,14 @@ def _utc_examples(df: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_datetime64_dtype(df[c]) and getattr(df[c].dt, "tz", None) is None:
             df[c] = df[c].dt.tz_localize("UTC")
     return df
+
+
+def _warn_unpriced(n_unpriced: int, n: int, notes: list[Check]) -> None:
+    if n_unpriced:
+        msg = (f"events: {n_unpriced:,} '{PURCHASE_EVENT}' rows have no revenue (kept, with revenue missing, "
+               "not zero); revenue totals and CLV leave them out")
+        warnings.warn(msg, JourneyDataWarning, stacklevel=4)
+        notes.append(Check("events: purchases without revenue", "warn", msg))
 
 
 def _warn_future(n_future: int, now: pd.Timestamp, notes: list[Check]) -> None:
@@ -490,9 +721,10 @@ def content_hash(source: Any) -> str:
         h.update(pd.util.hash_pandas_object(source, index=False).values.tobytes())
         h.update(",".join(map(str, source.columns)).encode())
     elif isinstance(source, (str, Path)):
-        import glob
-
-        for f in sorted(glob.glob(str(source))) or [str(source)]:
+        files = engine.list_files(str(source)) or [str(source)]
+        if len(files) == 1 and Path(files[0]).is_dir():
+            files = sorted(str(f) for f in Path(files[0]).rglob("*") if f.is_file())
+        for f in files:
             with open(f, "rb") as fh:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
                     h.update(chunk)
@@ -522,7 +754,8 @@ def _as_validated(t: ibis.Table, checks: dict, known: dict, table: str,
                   notes: list[Check]) -> tuple[ibis.Table, int, int]:
     """The table as the earlier validation left it (clean columns, duplicates dropped), its rows
     and the duplicate rows dropped."""
-    t = _without_duplicates(_clean(t, checks, known.get("unchanged", [])), known.get("duplicate_customers", []))
+    t = _typed_columns(_clean(t, checks, known.get("unchanged", [])), known.get("types", {}))
+    t = _without_duplicates(t, known.get("duplicate_customers", []))
     n, dropped = int(known["rows"]), int(known.get("dropped", 0))
     _warn_duplicates(table, dropped, n + dropped, notes)
     return t, n, dropped

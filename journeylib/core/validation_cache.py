@@ -52,7 +52,7 @@ def key(digest: str, *parts: Any) -> str | None:
 def _checks_version() -> str:
     """Digest of the code that defines the checks: a changed check invalidates old passes."""
     here = Path(__file__).parent
-    return hashlib.sha256(b"".join((here / f).read_bytes() for f in ("load.py", "schema.py"))).hexdigest()[:16]
+    return hashlib.sha256(b"".join((here / f).read_bytes() for f in ("load.py", "schema.py", "engine.py"))).hexdigest()[:16]
 
 
 def lookup(k: str | None) -> dict | None:

@@ -4,6 +4,7 @@ import hashlib
 import warnings
 from pathlib import Path
 
+import ibis.expr.datatypes as dt
 import pandas as pd
 import pytest
 
@@ -109,13 +110,13 @@ def test_repeated_row_hash_alone_drops_nothing(frame):
     from journeylib.core.load import _drop_duplicates
 
     frame = frame.rename(columns={"user": "customer_id", "time": "ts"})
-    t = jl.core.engine.to_table(frame)
+    t = jl.core.engine.to_table(frame, raw=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         notes = []
         out, n, customers = _drop_duplicates(t, "events", 4, n_hashes=3, notes=notes)  # as if two hashes collided
     assert n == 4 and out is t and customers == [] and notes == []
-    dup = jl.core.engine.to_table(pd.concat([frame, frame.iloc[[0]]], ignore_index=True))
+    dup = jl.core.engine.to_table(pd.concat([frame, frame.iloc[[0]]], ignore_index=True), raw=True)
     with pytest.warns(JourneyDataWarning, match="dropped 1 exact duplicate rows of 5"):
         out, n, customers = _drop_duplicates(dup, "events", 5, n_hashes=4, notes=notes)
     assert n == 4 and customers == [frame["customer_id"].iloc[0]]
@@ -428,3 +429,193 @@ def test_load_table_names_a_wrong_table_or_a_stage_list_for_another_table():
         io.load_table("orders", pd.DataFrame({"customer_id": ["a"]}))
     with pytest.raises(JourneyParameterError, match="stages= applies to events only, not to 'customers'"):
         io.load_table("customers", pd.DataFrame({"customer_id": ["a"]}), stages=["x"])
+
+
+# --- issue 22: CSVs are typed by declaration; DataFrames are coerced the same way everywhere ---------
+
+def _csv(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_csv_ids_and_names_stay_text_as_written(tmp_path):
+    p = _csv(tmp_path, "e.csv", "customer_id,ts,event,channel\n007,2024-01-01,1.10,2\n7,2024-01-02,1.1,02\n"
+                                "1E5,2024-01-03,x,a\n100000,2024-01-04,x,a\n12345678901234567890,2024-01-05,x,a\n"
+                                "inf,2024-01-06,x,a\n")
+    df = jl.load_events(p).to_pandas().sort_values("ts")
+    assert df["customer_id"].tolist() == ["007", "7", "1E5", "100000", "12345678901234567890", "inf"]
+    assert df["event"].tolist()[:2] == ["1.10", "1.1"] and df["channel"].tolist()[:2] == ["2", "02"]
+
+
+def test_ids_that_change_type_after_row_20480_keep_customers_apart(tmp_path):
+    rows = [f"{i},2024-01-01,x" for i in range(25_000)] + ["00042,2024-01-02,x", "42,2024-01-02,x", "A-1,2024-01-02,x"]
+    p = _csv(tmp_path, "long.csv", "customer_id,ts,event\n" + "\n".join(rows) + "\n")
+    t = jl.load_events(p)
+    assert int(t.customer_id.nunique().execute()) == 25_002  # 42 twice (rows 43 and 25,003); 00042 and A-1 new
+    assert int(t.filter(t.customer_id == "00042").count().execute()) == 1
+
+
+@pytest.mark.parametrize("value, line", [("inf", 2), ("1e400", 3), ("abc", 4), ("-3", 4)])
+def test_bad_revenue_names_column_line_and_value(tmp_path, value, line):
+    vals = ["1", "2", "3"]
+    vals[line - 2] = value
+    p = _csv(tmp_path, "r.csv", "customer_id,ts,event,revenue\n" + "".join(
+        f"c{i},2024-01-0{i + 1},purchase,{v}\n" for i, v in enumerate(vals)))
+    with pytest.raises(JourneyDataError, match=rf"column 'revenue' of events: 1 of 3 rows invalid "
+                                               rf"\(first at line {line}: '{value}'"):
+        jl.load_events(p)
+
+
+def test_a_bad_timestamp_in_the_last_row_of_a_long_file_is_named_by_line(tmp_path):
+    rows = [f"c{i},2024-01-01 10:00:00,x" for i in range(30_000)] + ["last,2024-13-45,x"]
+    p = _csv(tmp_path, "ts.csv", "customer_id,ts,event\n" + "\n".join(rows) + "\n")
+    with pytest.raises(JourneyDataError, match=r"column 'ts' of events: 1 of 30,001 rows invalid "
+                                               r"\(first at line 30002: '2024-13-45'"):
+        jl.load_events(p)
+
+
+def test_day_month_dates_are_read_in_the_order_the_whole_file_shows(tmp_path):
+    # the only day above 12 is in the last row: a sniffer reading the first rows would guess month-first
+    rows = ["a,03/04/2024,x"] * 30_000 + ["b,25/04/2024,x"]
+    p = _csv(tmp_path, "dmy.csv", "customer_id,ts,event\n" + "\n".join(rows) + "\n")
+    got = jl.load_events(p).to_pandas()
+    assert sorted(set(got["ts"].dt.strftime("%Y-%m-%d"))) == ["2024-04-03", "2024-04-25"]
+    mdy = _csv(tmp_path, "mdy.csv", "customer_id,ts,event\na,04/03/2024 10:00,x\nb,04/25/2024 11:30,x\n")
+    assert sorted(jl.load_events(mdy).to_pandas()["ts"].dt.strftime("%Y-%m-%d %H:%M")) == [
+        "2024-04-03 10:00", "2024-04-25 11:30"]
+
+
+def test_ambiguous_dates_are_refused_unless_declared(tmp_path):
+    p = _csv(tmp_path, "amb.csv", "customer_id,ts,event\na,03/04/2024,x\nb,05/06/2024,x\n")
+    with pytest.raises(JourneyDataError, match=r"(?s)'03/04/2024' can be read day-first \(%d/%m/%Y\) or "
+                                               r"month-first \(%m/%d/%Y\).*timestamp_format="):
+        jl.load_events(p)
+    got = jl.load_events(p, timestamp_format="%d/%m/%Y").to_pandas().sort_values("customer_id")
+    assert got["ts"].dt.strftime("%Y-%m-%d").tolist() == ["2024-04-03", "2024-06-05"]
+    with pytest.raises(JourneyDataError, match=r"first at line 3: '05/06/2024'"):
+        jl.load_events(_csv(tmp_path, "amb2.csv", "customer_id,ts,event\na,2024-04-03,x\nb,05/06/2024,x\n"),
+                       timestamp_format="%Y-%m-%d")
+
+
+def test_customers_csv_columns_are_typed_over_every_row(tmp_path):
+    p = _csv(tmp_path, "c.csv", "customer_id,age,vip,zip,joined_at\n001,30,true,0123,2024-01-01\n"
+                                "002,41.5,false,0456,\n")
+    t = jl.load_customers(p)
+    assert dict(t.schema().items()) == {"customer_id": dt.string, "age": dt.float64, "vip": dt.boolean,
+                                        "zip": dt.string, "joined_at": dt.Timestamp(timezone="UTC")}
+    assert t.to_pandas().sort_values("customer_id")["customer_id"].tolist() == ["001", "002"]
+
+
+def test_columns_mapping_collisions_are_parameter_errors(frame):
+    df = frame.rename(columns={"user": "customer_id", "time": "ts"}).assign(user="x")
+    with pytest.raises(JourneyParameterError, match=r"maps 'user' to 'customer_id', but events already has"):
+        jl.load_events(df, columns={"user": "customer_id"})
+    df2 = frame.assign(other=frame["user"])
+    with pytest.raises(JourneyParameterError, match=r"\['user', 'other'\] are all mapped to 'customer_id'"):
+        jl.load_events(df2, columns={"user": "customer_id", "other": "customer_id", "time": "ts"})
+
+
+def test_purchases_without_revenue_are_counted_not_zeroed(tmp_path):
+    p = _csv(tmp_path, "p.csv", "customer_id,ts,event,revenue\na,2024-01-01,purchase,\nb,2024-01-02,purchase,3\n"
+                                "c,2024-01-03,purchase,\n")
+    with pytest.warns(JourneyDataWarning, match=r"2 'purchase' rows have no revenue"):
+        got = jl.load_table("events", p)
+    assert got.table.to_pandas()["revenue"].isna().sum() == 2
+    assert [c.status for c in got.checks if "without revenue" in c.name] == ["warn"]
+
+
+def test_stage_case_and_spaces_are_named_with_counts(tmp_path):
+    p = _csv(tmp_path, "s.csv", "customer_id,ts,event,stage\na,2024-01-01,x,Purchase\nb,2024-01-01,x, cart\n"
+                                "c,2024-01-01,x,Purchase\nd,2024-01-01,x,cart\n")
+    with pytest.raises(JourneyDataError, match=r"(?s)3 of 4 rows invalid.*'Purchase' \(2 rows\) -> 'purchase', "
+                                               r"' cart' \(1 rows\) -> 'cart'"):
+        jl.load_events(p, stages=["cart", "purchase"])
+
+
+def test_glob_characters_in_folder_names_are_literal(tmp_path):
+    for name, ids in (("run[1]", ["a"]), ("run1", ["b", "c"]), ("a*b", ["d"]), ("axb", ["e"]), ("q?", ["f"]),
+                      ("qx", ["g"])):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "events.csv").write_text(
+            "customer_id,ts,event\n" + "".join(f"{i},2024-01-01,x\n" for i in ids))
+    for name, ids in (("run[1]", ["a"]), ("a*b", ["d"]), ("q?", ["f"])):
+        assert sorted(jl.load_events(tmp_path / name / "events.csv").to_pandas()["customer_id"]) == ids
+        assert sorted(jl.load_events(str(tmp_path / name / "*.csv")).to_pandas()["customer_id"]) == ids
+    # a real glob (the folder does not exist by that name) still globs
+    assert sorted(jl.load_events(str(tmp_path / "run[0-9]" / "events.csv")).to_pandas()["customer_id"]) == ["b", "c"]
+
+
+def test_folder_with_top_level_parts_beside_partitions_is_an_error(tmp_path):
+    ev = tmp_path / "events"
+    (ev / "month=2024-01").mkdir(parents=True)
+    (ev / "month=2024-01" / "part-0.csv").write_text("customer_id,ts,event\na,2024-01-01,x\n")
+    assert jl.load_events(ev).to_pandas()["customer_id"].tolist() == ["a"]
+    (ev / "part-9.csv").write_text("customer_id,ts,event\nb,2024-02-01,x\n")
+    with pytest.raises(JourneyDataError, match=r"(?s)holds data files at its top \(part-9.csv\) beside files in "
+                                               r"sub-folders \(month=2024-01/part-0.csv\)"):
+        jl.load_events(ev)
+
+
+def test_csv_beside_parquet_is_an_error_naming_both(tmp_path):
+    pd.DataFrame({"customer_id": ["a"], "ts": ["2024-01-01"], "event": ["x"]}).to_parquet(tmp_path / "events.parquet")
+    (tmp_path / "events.csv").write_text("customer_id,ts,event\nb,2024-01-01,x\n")
+    with pytest.raises(JourneyDataError, match=r"matches files of different kinds \(events.csv, events.parquet\)"):
+        jl.load_events(str(tmp_path / "events.*"))
+    with pytest.raises(JourneyDataError, match=r"events is there 2 times \(events.parquet, events.csv\)"):
+        jl.core.engine.table_files(str(tmp_path), "events")
+    assert jl.core.engine.table_files(str(tmp_path), "customers") is None
+
+
+# --- DataFrames entering the analyses --------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_sample():
+    from journeylib.core.locations import SAMPLE_DIR
+
+    ev = pd.read_parquet(SAMPLE_DIR / "events.parquet")
+    asg = pd.read_parquet(SAMPLE_DIR / "assignments.parquet")
+    keep = sorted(asg["customer_id"].unique())[:600]
+    ev = ev[ev["customer_id"].isin(keep)].reset_index(drop=True)
+    asg = asg[asg["customer_id"].isin(keep)].reset_index(drop=True)
+    return ev, asg
+
+
+def _as_text(df, col):
+    out = df.copy()
+    out[col] = out[col].dt.tz_convert("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return out
+
+
+def test_text_timestamps_in_frames_give_the_same_rfm_cohorts_and_clv(small_sample):
+    ev, _ = small_sample
+    text = _as_text(ev, "ts")
+    assert text["ts"].dtype == object
+    pd.testing.assert_frame_equal(jl.rfm_table(text), jl.rfm_table(ev))
+    pd.testing.assert_frame_equal(jl.cohort_table(text).summary, jl.cohort_table(ev).summary)
+    pd.testing.assert_frame_equal(jl.customer_summary(text), jl.customer_summary(ev))
+
+
+def test_text_timestamps_and_integer_ids_in_frames_give_the_same_ab_readout(small_sample):
+    ev, asg = small_sample
+    want = jl.ab_readout(asg, ev).summary
+    pd.testing.assert_frame_equal(jl.ab_readout(_as_text(asg, "assigned_at"), _as_text(ev, "ts")).summary, want)
+    # integer ids in the events, text ids in the assignments: reconciled to text, the join matches
+    codes = {c: i for i, c in enumerate(sorted(ev["customer_id"].unique()))}
+    ev_int = ev.assign(customer_id=ev["customer_id"].map(codes).astype("int64"))
+    asg_txt = asg.assign(customer_id=asg["customer_id"].map(codes).astype(str))
+    got = jl.ab_readout(asg_txt, ev_int).summary
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_frames_with_null_ids_blank_events_or_negative_revenue_are_rejected(small_sample):
+    ev, _ = small_sample
+    base = ev.head(50).copy()
+    cases = [(base.assign(customer_id=[None] + list(base["customer_id"][1:])), r"column 'customer_id' of events: 1 of 50"),
+             (base.assign(event=[" "] + list(base["event"][1:])), r"column 'event' of events: 1 of 50"),
+             (base.assign(revenue=[-5.0] + list(base["revenue"][1:])), r"(?s)column 'revenue' of events: 1 of 50.*-5"),
+             (base.assign(ts=["not a date"] + list(base["ts"].astype(str)[1:])), r"column 'ts' of events: 1 of 50")]
+    for frame_, pattern in cases:
+        for entry in (jl.rfm_table, jl.customer_summary, lambda e: jl.cohort_table(e)):
+            with pytest.raises(JourneyDataError, match=pattern):
+                entry(frame_)
