@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import ibis
+import ibis.expr.datatypes as dt
 import pandas as pd
 
-from .errors import JourneyDataError, JourneyParameterError
+from .errors import JourneyDataError, JourneyParameterError, data_error
 
 _DEFAULT: ibis.BaseBackend | None = None
 
@@ -34,7 +35,8 @@ def connect(target: Any = None, *, threads: int | None = None,
     ----------
     target
         ``None`` or ``"duckdb"``: an embedded in-memory DuckDB (the default).
-        A path ending in ``.duckdb``/``.db``: a DuckDB database file.
+        A path ending in ``.duckdb``/``.db``: a DuckDB database file. Any other value is a
+        :class:`JourneyParameterError` (see :func:`engine_kind`), not a new file.
         ``"spark"`` (a local SparkSession), a Spark master URL (``"spark://host:7077"``,
         ``"local[4]"``, ``"yarn"``) or an existing ``SparkSession``: Ibis' PySpark backend.
         An existing Ibis connection (any backend Ibis supports) is used as is.
@@ -50,9 +52,9 @@ def connect(target: Any = None, *, threads: int | None = None,
         con = target
     elif type(target).__name__ == "SparkSession":
         con = _spark(target)
-    elif isinstance(target, str) and (target == "spark" or target.startswith(("spark://", "local", "yarn", "k8s://"))):
+    elif engine_kind(target) == "spark":
         con = _spark(target)
-    elif target is None or target in ("duckdb", ":memory:") or isinstance(target, (str, Path)):
+    elif engine_kind(target) == "duckdb":
         path = ":memory:" if target in (None, "duckdb") else str(target)
         con = ibis.duckdb.connect(path)
         # Timestamps are compared and truncated in UTC whatever the machine's zone.
@@ -73,13 +75,39 @@ def connect(target: Any = None, *, threads: int | None = None,
             atexit.register(shutil.rmtree, own, ignore_errors=True)
             con.raw_sql(f"SET temp_directory='{own}'")
     else:
-        raise JourneyParameterError(
-            f"connect() got {type(target).__name__}; expected None, 'duckdb', a DuckDB file path, "
-            "'spark', a Spark master URL, a SparkSession or an Ibis connection"
-        )
+        engine_kind(target, strict=True)  # raises, saying what was expected
     _DEFAULT = con
     ibis.set_backend(con)
     return con
+
+
+ENGINE_CHOICES = ("'duckdb' (or ':memory:'), a DuckDB database file ending .duckdb or .db, 'spark', "
+                  "a Spark master URL (spark://host:7077, local[4], yarn, k8s://...), a SparkSession "
+                  "or an Ibis connection")
+_SPARK_MASTER = re.compile(r"^(spark://|k8s://|mesos://)\S+$|^local(\[(\d+|\*)(,\s*\d+)?\])?$|^yarn$")
+
+
+def engine_kind(target: Any, *, strict: bool = False) -> str | None:
+    """``"duckdb"``, ``"spark"`` or ``"ibis"`` (an existing connection) for a valid engine value.
+
+    Anything else (a typo such as ``"duckbd"``, which used to create a stray DuckDB file of
+    that name) is ``None``, or with ``strict`` a :class:`JourneyParameterError` saying what
+    was expected.
+    """
+    if isinstance(target, ibis.BaseBackend):
+        return "ibis"
+    if type(target).__name__ == "SparkSession":
+        return "spark"
+    if target is None or (isinstance(target, str) and target in ("duckdb", ":memory:")):
+        return "duckdb"
+    if isinstance(target, str) and (target == "spark" or _SPARK_MASTER.match(target)):
+        return "spark"
+    if isinstance(target, (str, Path)) and Path(str(target)).suffix.lower() in (".duckdb", ".db"):
+        return "duckdb"
+    if strict:
+        raise JourneyParameterError(f"engine={str(target)!r} is not an engine journeylib knows; expected "
+                                    f"{ENGINE_CHOICES}")
+    return None
 
 
 def _spark(target: Any) -> ibis.BaseBackend:
@@ -107,13 +135,22 @@ def default_connection() -> ibis.BaseBackend:
     return _DEFAULT if _DEFAULT is not None else connect()
 
 
-def to_table(source: Any, con: ibis.BaseBackend | None = None, *, table: str = "events") -> ibis.Table:
+def to_table(source: Any, con: ibis.BaseBackend | None = None, *, table: str = "events",
+             raw: bool = False) -> ibis.Table:
     """Turn a DataFrame, an Ibis table or a CSV/Parquet path (or glob) into an Ibis table.
 
-    The source is never modified: a DataFrame is wrapped, files are only read.
+    The source is never modified: a DataFrame is wrapped, files are only read. CSV files
+    are read with every column as text (types are declared, never sniffed from the first
+    rows). Unless ``raw``, the columns of the canonical ``table`` (``events``,
+    ``customers``, ``assignments``) get their declared types as every analysis expects
+    them (:func:`typed`): ids as text, text timestamps parsed with one format for the whole
+    column, text revenue as numbers; a DataFrame, a file or a table whose columns needed
+    converting is also checked for null ids, blank event names, unparseable timestamps and
+    negative revenue (:class:`JourneyDataError` naming the column and the values).
+    ``raw=True`` returns the table as read (what the loaders validate themselves).
     """
     if isinstance(source, ibis.Table):
-        return source
+        return source if raw else typed(source, table, check=False)
     con = con or default_connection()
     if isinstance(source, pd.DataFrame):
         # Object columns holding mixed types cannot go to Arrow; send them as text
@@ -130,13 +167,181 @@ def to_table(source: Any, con: ibis.BaseBackend | None = None, *, table: str = "
         if any(typ.is_null() for typ in t.schema().types):
             t = ibis.memtable(df, schema=ibis.schema({n: "string" if typ.is_null() else typ
                                                       for n, typ in t.schema().items()}))
-        return t
+        return t if raw else typed(t, table, check=True)
     if isinstance(source, (str, Path)):
-        return _read_path(str(source), con, table)
+        t = _read_path(str(source), con, table)
+        return t if raw else typed(t, table, check=True)
     raise JourneyDataError(
         f"{table}: cannot read a {type(source).__name__}; expected a pandas DataFrame, "
         "an Ibis table, or a path to a CSV or Parquet file"
     )
+
+
+# --- declared types of the canonical tables ----------------------------------------
+
+UTC = dt.Timestamp(timezone="UTC")
+TEXT_ROLES = ("event", "channel", "stage", "experiment", "variant")
+"""Columns that are names: never re-typed (``1.10`` stays ``1.10``)."""
+
+DATE_PATTERN = r"^\s*(\d{1,2})([/.-])(\d{1,2})[/.-](\d{2,4})(\s+\d{1,2}:\d{2}(:\d{2})?)?\s*$"
+"""Day-first or month-first dates (``03/04/2024``, ``25.12.24 10:00``): read with a format."""
+
+
+@ibis.udf.scalar.builtin(name="try_strptime")
+def _duckdb_try_strptime(x: str, fmt: str) -> dt.Timestamp(timezone=None):  # pragma: no cover
+    """DuckDB's ``try_strptime``: NULL where the text does not fit the format."""
+
+
+def timestamp_columns(table: str, columns: Any) -> list[str]:
+    """The columns of ``table`` that hold timestamps (``ts``, ``assigned_at``, customers' ``*_at``)."""
+    return [c for c in columns if (table == "events" and c == "ts") or (table == "assignments" and c == "assigned_at")
+            or (table == "customers" and str(c).endswith("_at"))]
+
+
+def backend_name(t: ibis.Table | ibis.Value) -> str:
+    """The name of the engine a table or value runs on (``""`` when unbound or unknown)."""
+    try:
+        return t._find_backend(use_default=True).name
+    except Exception:  # noqa: BLE001 - unbound or unknown backend: stay portable
+        return ""
+
+
+def detect_timestamp_format(t: ibis.Table, col: str, *, table: str = "events",
+                            hint: str = "pass timestamp_format='%d/%m/%Y' (or '%m/%d/%Y')") -> str | None:
+    """The strptime format of a text timestamp column, detected over every row (one engine pass).
+
+    ``None`` when no value is a day/month date (ISO text such as ``2024-05-01 13:45:00``,
+    read without a format). Day-first when a first number above 12 occurs anywhere,
+    month-first when a second number does; when neither does (``03/04/2024`` only) the
+    order cannot be told and a :class:`JourneyDataError` asks for the format (``hint``).
+    """
+    x = t[col].cast("string")
+    hit = x.re_search(DATE_PATTERN).fill_null(False)
+    first = x.re_extract(DATE_PATTERN, 1).try_cast("int64")
+    second = x.re_extract(DATE_PATTERN, 3).try_cast("int64")
+    timed = x.re_extract(DATE_PATTERN, 5)
+    aggs = dict(n=hit.cast("int64").sum(), first=ibis.ifelse(hit, first, ibis.null("int64")).max(),
+                second=ibis.ifelse(hit, second, ibis.null("int64")).max(),
+                secs=(hit & (x.re_extract(DATE_PATTERN, 6) != "")).cast("int64").sum(),
+                mins=(hit & (timed != "")).cast("int64").sum())
+    row = to_pandas(t.aggregate(**aggs)).iloc[0]
+    if not int(row["n"] if pd.notna(row["n"]) else 0):
+        return None
+    example = str(to_pandas(t.filter(hit).select(col).limit(1))[col].iloc[0]).strip()
+    m = re.match(r"^(\d{1,2})([/.-])(\d{1,2})[/.-](\d{2,4})", example)
+    sep, year = m.group(2), "%Y" if len(m.group(4)) == 4 else "%y"
+    clock = " %H:%M:%S" if int(row["secs"]) else (" %H:%M" if int(row["mins"]) else "")
+    dmy, mdy = f"%d{sep}%m{sep}{year}{clock}", f"%m{sep}%d{sep}{year}{clock}"
+    hi1, hi2 = int(row["first"]), int(row["second"])
+    if hi1 > 12 and hi2 > 12:
+        raise JourneyDataError(
+            f"column '{col}' of {table}: dates such as {example!r} have a first number up to {hi1} and a second "
+            f"up to {hi2}; expected one order for the whole column (day-first {dmy} or month-first {mdy})."
+            "\nWhat to do: write every date in one order (ISO 2024-05-01 is safest)")
+    if hi1 > 12:
+        return dmy
+    if hi2 > 12:
+        return mdy
+    raise JourneyDataError(
+        f"column '{col}' of {table}: dates such as {example!r} can be read day-first ({dmy}) or month-first "
+        f"({mdy}): no number above 12 tells which; expected a declared format.\nWhat to do: {hint}")
+
+
+def parse_timestamp(x: ibis.Value, fmt: str | None = None) -> ibis.Value:
+    """Text timestamps as UTC: ISO text (offsets converted, naive read as UTC) or ``fmt`` (strptime)."""
+    if fmt is None:
+        return x.try_cast(UTC)
+    if backend_name(x) == "duckdb":
+        return _duckdb_try_strptime(x, fmt).cast(UTC)
+    return x.as_timestamp(fmt).cast("timestamp").cast(UTC)
+
+
+def id_text(x: ibis.Value) -> ibis.Value:
+    """Customer ids as text in one canonical form: integers (also whole floats) without ``.0``."""
+    typ = x.type()
+    if typ.is_floating():
+        return ibis.ifelse(x == x.floor(), x.cast("int64").cast("string"), ibis.null("string"))
+    if typ.is_string():
+        return x
+    return x.cast("string")
+
+
+def typed(t: ibis.Table, table: str = "events", *, check: bool = True,
+          timestamp_format: str | None = None) -> ibis.Table:
+    """``t`` with the canonical columns of ``table`` in their declared types (see :func:`to_table`).
+
+    Ids become text (:func:`id_text`), names text, text timestamps UTC timestamps (one
+    format for the whole column, :func:`detect_timestamp_format`), text revenue a number.
+    With ``check`` (or when a column had to be converted) one engine pass counts null ids,
+    blank event names, unparseable or missing timestamps and negative or non-finite
+    revenue, and raises :class:`JourneyDataError` naming the column and example values.
+    """
+    if table not in ("events", "customers", "assignments"):
+        return t
+    cols = t.columns
+    new: dict[str, ibis.Value] = {}
+    bad: dict[str, tuple[ibis.Value, str]] = {}
+    if "customer_id" in cols:
+        x = t.customer_id
+        if not x.type().is_string():
+            new["customer_id"] = id_text(x)
+            check = True
+        clean = new.get("customer_id", x)
+        bad["customer_id"] = (clean.isnull() | (clean.strip() == ""),
+                              "a non-missing customer id (whole numbers or text)")
+    for c in (c for c in TEXT_ROLES if c in cols):
+        x = t[c]
+        if not x.type().is_string():
+            new[c] = x.cast("string")
+            check = True
+        if (table == "events" and c == "event") or (table == "assignments" and c in ("experiment", "variant")):
+            clean = new.get(c, x)
+            bad[c] = (clean.isnull() | (clean.strip() == ""), "a non-blank name")
+    for c in timestamp_columns(table, cols):
+        x = t[c]
+        nullable = table == "customers"
+        if x.type().is_string():
+            check = True
+            fmt = timestamp_format or detect_timestamp_format(t, c, table=table)
+            parsed = parse_timestamp(x, fmt)
+            new[c] = parsed
+            blank = x.isnull() | (x.strip() == "")
+            bad[c] = ((~blank & parsed.isnull()) if nullable else parsed.isnull(),
+                      f"a timestamp in {fmt!r}" if fmt else "a timestamp such as 2024-05-01 13:45:00")
+        elif x.type().is_timestamp() and x.type().timezone is None or x.type().is_date():
+            new[c] = x.cast("timestamp").cast(UTC)
+        elif x.type().is_timestamp():
+            new[c] = x.cast(UTC) if x.type().timezone != "UTC" else x
+        elif not x.type().is_null():
+            raise JourneyDataError(f"column '{c}' of {table} has type {x.type()}; expected timestamps "
+                                   "(ISO text such as 2024-05-01 13:45:00, or a datetime column)")
+        if not nullable and c not in bad:
+            bad[c] = (new.get(c, x).isnull(), "a timestamp (not missing)")
+    if table == "events" and "revenue" in cols:
+        x = t.revenue
+        if x.type().is_string():
+            check = True
+            num = x.strip().try_cast("float64")
+            new["revenue"] = num
+            wrong = (x.notnull() & (x.strip() != "") & num.isnull())
+        else:
+            num = x.cast("float64") if x.type().is_numeric() or x.type().is_null() else x
+            if num is not x:
+                new["revenue"] = num
+            wrong = ibis.literal(False)
+        bad["revenue"] = (wrong | (num.notnull() & ((num < 0) | num.isinf() | num.isnan())),
+                          "a finite number >= 0 (or missing for events without revenue)")
+    if check and bad:
+        counts = to_pandas(t.aggregate(_n=t.count(), **{f"b{i}": v.fill_null(True).cast("int64").sum()
+                                                         for i, (v, _) in enumerate(bad.values())})).iloc[0]
+        for i, (c, (pred, expected)) in enumerate(bad.items()):
+            n_bad = int(counts[f"b{i}"] if pd.notna(counts[f"b{i}"]) else 0)
+            if n_bad:
+                examples = to_pandas(t.filter(pred.fill_null(True)).select(*cols).limit(5))
+                raise data_error(c, n_bad, int(counts["_n"]), expected, examples, table=table,
+                                 hint="fix or drop these rows (journeylib.load_%s names them with the line "
+                                      "number of a file)" % table)
+    return t.mutate(**new) if new else t
 
 
 def distinct_values(t: ibis.Table, col: str) -> list[str]:
@@ -177,9 +382,7 @@ def list_files(pattern: str, con: ibis.BaseBackend | None = None) -> list[str]:
     ``s3://``/``gs://``/``https://`` with httpfs).
     """
     if not is_uri(pattern):
-        if any(ch in pattern for ch in "*?["):
-            return sorted(glob.glob(pattern))
-        return [pattern] if Path(pattern).exists() else []
+        return _local_files(pattern)
     con = con or default_connection()
     try:
         if con.name == "pyspark":
@@ -191,10 +394,32 @@ def list_files(pattern: str, con: ibis.BaseBackend | None = None) -> list[str]:
             rows = con.con.execute("SELECT file FROM glob(?)", [_listing_glob(pattern)]).fetchall()
             return sorted(r[0] for r in rows)
     except Exception as exc:  # noqa: BLE001 - Py4J / DuckDB errors: keep the gist, say what to do
-        raise JourneyDataError(f"cannot list {pattern} on {con.name}: {_gist(exc)}\n"
+        raise JourneyDataError(f"cannot list {pattern} on {con.name}: {gist(exc)}\n"
                                f"What to do: {_STORAGE_HINT}") from exc
     raise JourneyDataError(f"{pattern}: URIs are listed and read by DuckDB or Spark, not by {con.name}; "
                            "read the table with your connection and pass the Ibis table instead")
+
+
+def _local_files(pattern: str) -> list[str]:
+    """A local path or glob: a path that exists is taken literally (a folder named ``run[1]``
+    is not the glob matching ``run1``), as is the longest existing folder it starts with."""
+    if Path(pattern).exists():
+        return [pattern]
+    if not any(ch in pattern for ch in "*?["):
+        return []
+    parts = Path(pattern).parts
+    for i in range(len(parts) - 1, 0, -1):
+        head = Path(*parts[:i])
+        if any(ch in str(head) for ch in "*?[") and head.is_dir():
+            return sorted(glob.glob(os.path.join(glob.escape(str(head)), *parts[i:])))
+    return sorted(glob.glob(pattern))
+
+
+def literal_path(path: str) -> str:
+    """A local file path as DuckDB reads it literally: its glob characters in brackets."""
+    if is_uri(path):
+        return path
+    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in path)
 
 
 def _listing_glob(pattern: str) -> str:
@@ -222,7 +447,7 @@ def read_text(path: str, con: ibis.BaseBackend | None = None) -> str | None:
     return con.con.execute("SELECT content FROM read_text(?)", [path]).fetchall()[0][0]
 
 
-def _gist(exc: Exception) -> str:
+def gist(exc: Exception) -> str:
     """The first lines of a reader's error (Py4J and DuckDB messages are long)."""
     lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()] or [type(exc).__name__]
     return " ".join(lines[:3])[:400]
@@ -236,10 +461,19 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
             hint = (f"\nWhat to do: for a folder of files pass a glob such as {path.rstrip('/')}/*.parquet, "
                     "or pass the dataset's folder to load_dataset")
         raise JourneyDataError(f"{table}: file not found: {path}{hint}")
+    if len(files) == 1 and not is_uri(files[0]) and Path(files[0]).is_dir():
+        files = _folder_files(files[0], table)
+        path = files[0] if len(files) == 1 else path
+    kinds = sorted({_kind(f) for f in files})
+    if len(kinds) > 1:
+        shown = ", ".join(Path(f).name for f in files[:6]) + (" ..." if len(files) > 6 else "")
+        raise JourneyDataError(f"{table}: {path} matches files of different kinds ({shown}); expected one "
+                               "kind (all Parquet or all CSV).\nWhat to do: remove or move the copy you do "
+                               "not mean, or pass the one file to read")
     suffix = Path(files[0]).suffix.lower()
     try:
-        # DuckDB takes a list of files; Spark and others take the path or glob itself.
-        arg = files if con.name == "duckdb" else path
+        # DuckDB takes a list of files (read literally); Spark and others take the path or glob itself.
+        arg = [literal_path(f) for f in files] if con.name == "duckdb" else path
         spark = con.name == "pyspark"
         if suffix in (".parquet", ".pq"):
             if spark:
@@ -251,7 +485,8 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
                 raise JourneyDataError(f"{table}: {path} is empty; expected a header row and data rows")
             if spark:
                 return con.read_csv(arg, **_spark_csv_options(con, path))
-            return con.read_csv(arg)
+            # every column as text: types are declared by the loaders, never sniffed from the first rows
+            return con.read_csv(arg, all_varchar=True)
     except JourneyDataError:
         raise
     except Exception as exc:  # DuckDB's reader errors are precise but deep; keep the gist
@@ -261,8 +496,48 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
                     "pandas.read_csv(..., encoding='latin-1') and pass the DataFrame")
         elif is_uri(path):
             hint = f"\nWhat to do: {_STORAGE_HINT}"
-        raise JourneyDataError(f"{table}: could not read {path}: {_gist(exc)}{hint}") from exc
+        raise JourneyDataError(f"{table}: could not read {path}: {gist(exc)}{hint}") from exc
     raise JourneyDataError(f"{table}: unsupported file type '{suffix}' ({path}); expected .csv or .parquet")
+
+
+def _kind(f: str) -> str:
+    low = f.lower()
+    if low.endswith((".parquet", ".pq")):
+        return "parquet"
+    if low.endswith((".csv", ".txt", ".tsv", ".csv.gz", ".tsv.gz")):
+        return "csv"
+    return Path(f).suffix.lower() or "folder"
+
+
+def _folder_files(folder: str, table: str) -> list[str]:
+    """The data files of a folder: top-level files or ``key=value`` partition folders, not both."""
+    top = sorted(str(f) for f in Path(folder).iterdir() if f.is_file() and not f.name.startswith((".", "_"))
+                 and _kind(f.name) in ("parquet", "csv"))
+    nested = sorted(str(f) for f in Path(folder).rglob("*") if f.is_file() and f.parent != Path(folder)
+                    and not f.name.startswith((".", "_")) and _kind(f.name) in ("parquet", "csv"))
+    if top and nested:
+        raise JourneyDataError(
+            f"{table}: {folder} holds data files at its top ({', '.join(Path(f).name for f in top[:3])}) beside "
+            f"files in sub-folders ({', '.join(str(Path(f).relative_to(folder)) for f in nested[:3])}); "
+            "expected one layout (files, or partition folders such as month=2024-01/).\nWhat to do: move the "
+            "stray files out of the folder")
+    files = top or nested
+    if not files:
+        raise JourneyDataError(f"{table}: {folder} is a folder without Parquet or CSV files")
+    return files
+
+
+def table_files(folder: str, name: str, con: ibis.BaseBackend | None = None) -> str | None:
+    """The source of table ``name`` in a dataset folder: ``name.parquet``, ``name.csv`` or a
+    folder ``name/`` (``None`` when there is none). Two of them at once is an error naming them."""
+    found = [f"{folder}/{name}{ext}" for ext in (".parquet", ".csv") if list_files(f"{folder}/{name}{ext}", con)]
+    sub = f"{folder}/{name}"
+    if not is_uri(sub) and Path(sub).is_dir():
+        found.append(sub)
+    if len(found) > 1:
+        raise JourneyDataError(f"{folder}: {name} is there {len(found)} times ({', '.join(Path(f).name for f in found)}); "
+                               "expected one source per table.\nWhat to do: remove or rename the copy you do not mean")
+    return found[0] if found else None
 
 
 def _spark_parquet(con: ibis.BaseBackend, path: str, files: list[str]) -> ibis.Table:
@@ -288,33 +563,8 @@ def _spark_parquet(con: ibis.BaseBackend, path: str, files: list[str]) -> ibis.T
 
 
 def _spark_csv_options(con: ibis.BaseBackend, path: str) -> dict[str, Any]:
-    """Spark CSV schema inference, with DuckDB's rule for ids: integers written with
-    leading zeros (``00042``) stay text, so ``customer_id`` keeps its zeros."""
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
-
-    session = con._session
-    typed = session.read.csv(path, header=True, inferSchema=True)
-    ints = [f.name for f in typed.schema.fields
-            if isinstance(f.dataType, (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.DecimalType))]
-    if not ints:
-        return {}
-    raw = session.read.csv(path, header=True, inferSchema=False)
-    flags = raw.agg(*[F.max(raw[c].rlike(r"^\s*[+-]?0[0-9]").cast("int")).alias(f"_z{i}")
-                      for i, c in enumerate(ints)]).collect()[0]
-    keep = {c for i, c in enumerate(ints) if flags[f"_z{i}"]}
-    if not keep:
-        return {}
-    schema = T.StructType([T.StructField(f.name, T.StringType() if f.name in keep else f.dataType, True)
-                           for f in typed.schema.fields])
-    return {"schema": schema}
-
-
-def _backend_name(t: ibis.Table) -> str:
-    try:
-        return t._find_backend(use_default=True).name
-    except Exception:  # noqa: BLE001 - unbound or unknown backend: stay portable
-        return ""
+    """Spark reads CSV columns as text, like DuckDB here: types are declared by the loaders."""
+    return {"inferSchema": False, "header": True}
 
 
 def shift_within(t: ibis.Table, by: str, order: list[ibis.Value], periods: int = 1,
@@ -334,7 +584,7 @@ def shift_within(t: ibis.Table, by: str, order: list[ibis.Value], periods: int =
     def shift(v: ibis.Value, w) -> ibis.Value:
         return (v.lag(periods) if periods > 0 else v.lead(-periods)).over(w)
 
-    if _backend_name(t) == "pyspark":
+    if backend_name(t) == "pyspark":
         w = ibis.window(group_by=t[by], order_by=order)
         return t.mutate(**{k: shift(v, w) for k, v in values.items()})
     w = ibis.window(order_by=[t[by], *order])
