@@ -59,6 +59,8 @@ def load_dataset(data_dir: str | Path = "sample", *, stages=None) -> Dataset:
                                "expected a folder with events.parquet or events.csv")
 
     def find(name: str) -> str | None:
+        if not remote:  # events.parquet beside events.csv (or events/) is an error naming them
+            return engine.table_files(str(folder), name)
         for ext in (".parquet", ".csv"):
             if engine.list_files(f"{folder}/{name}{ext}"):
                 return f"{folder}/{name}{ext}"
