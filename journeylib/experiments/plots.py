@@ -2,7 +2,8 @@
 
 Result classes only delegate here (``ABResult.plot`` -> :func:`plot_forest`, ...). Every
 function takes the result first, draws on ``ax`` (or the current Axes) and returns it;
-none calls ``plt.show()``.
+none calls ``plt.show()``. Text from data (experiment, metric, variant names) is drawn
+with ``parse_math=False``: a ``$`` in a name is a dollar sign, never mathtext.
 """
 from __future__ import annotations
 
@@ -22,36 +23,64 @@ def _axes(ax):
     return ax
 
 
-def plot_forest(results: Any, ax=None, *, experiment: str | None = None):
-    """Relative lift with its confidence interval, one row per comparison.
+FOREST_STYLE = {
+    "better": ("tab:green", "o", "better than control (after correction)"),
+    "worse": ("tab:red", "o", "worse than control (after correction)"),
+    "no clear difference": ("tab:grey", "o", "no clear difference"),
+    "invalid": ("black", "x", "invalid: sample ratio mismatch, do not use"),
+}
 
-    ``results``: a ``Readout``, one ``ABResult`` or a sequence of them; ``experiment``
-    keeps one experiment. Green: the whole interval above zero; red: below; grey: zero
-    is a plausible value.
+
+def _set_ticklabels(axis, labels, **kw):
+    """Tick labels from data, never parsed as mathtext (also for ticks made later at draw time)."""
+    axis.set_ticklabels(labels, **kw)
+    for t in axis.get_ticklabels():
+        t.set_parse_math(False)
+
+
+def plot_forest(results: Any, ax=None, *, experiment: str | None = None):
+    """Relative lift with its confidence interval, one row per comparison, coloured by the decision.
+
+    ``results``: a ``Readout`` (colours follow its Holm-adjusted decision), one
+    ``ABResult`` or a sequence of them (colours follow each result's own, unadjusted
+    test); ``experiment`` keeps one experiment. Green: better than control; red: worse;
+    grey: no clear difference; black crosses: the experiment failed its sample-ratio check
+    (invalid, do not use), whatever its numbers.
     """
     ax = _axes(ax)
     if hasattr(results, "results"):
-        results = results.results
-    elif not isinstance(results, (list, tuple)):
-        results = [results]
-    results = [r for r in results if experiment is None or r.experiment == experiment]
-    if not results:
+        s = results.summary
+        rows = list(zip(results.results, s["significant_holm"] if len(s) else []))
+        adjusted = True
+    else:
+        rows = [(r, r.significant) for r in (results if isinstance(results, (list, tuple)) else [results])]
+        adjusted = False
+    rows = [(r, sig) for r, sig in rows if experiment is None or r.experiment == experiment]
+    if not rows:
         ax.set_title("no comparisons")
         return ax
-    labels, y = [], np.arange(len(results))[::-1]
-    for yi, r in zip(y, results):
+    labels, y, used = [], np.arange(len(rows))[::-1], {}
+    for yi, (r, sig) in zip(y, rows):
         seg = f" [{r.segment}]" if r.segment is not None else ""
-        labels.append(f"{r.experiment}{seg} | {r.metric} | {r.variant}")
+        key = ("invalid" if not r.srm_passed else "better" if sig and r.rel_lift > 0
+               else "worse" if sig and r.rel_lift < 0 else "no clear difference")
+        labels.append(f"{r.experiment}{seg} | {r.metric} | {r.variant}" + (" (invalid)" if key == "invalid" else ""))
         lo, hi = r.rel_ci_low, r.rel_ci_high
-        color = "tab:green" if lo > 0 else ("tab:red" if hi < 0 else "tab:grey")
-        ax.errorbar(r.rel_lift * 100, yi, xerr=[[max(r.rel_lift - lo, 0) * 100], [max(hi - r.rel_lift, 0) * 100]]
-                    if np.isfinite(lo) and np.isfinite(hi) else None, fmt="o", color=color, capsize=3)
+        color, marker, text = FOREST_STYLE[key]
+        est = r.rel_lift * 100 if np.isfinite(r.rel_lift) else np.nan
+        h = ax.errorbar(est, yi, xerr=[[max(r.rel_lift - lo, 0) * 100], [max(hi - r.rel_lift, 0) * 100]]
+                        if np.isfinite(lo) and np.isfinite(hi) and np.isfinite(r.rel_lift) else None,
+                        fmt=marker, color=color, capsize=3, alpha=0.6 if key == "invalid" else 1.0)
+        used.setdefault(key, (h, text))
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y)
-    ax.set_yticklabels(labels, fontsize="small")
-    level = results[0].confidence_level
+    _set_ticklabels(ax.yaxis, labels, fontsize="small")
+    level = rows[0][0].confidence_level
     ax.set_xlabel(f"relative lift vs control (%), {level:.0%} CI (unadjusted)")
-    ax.set_title("Lift by experiment, metric and variant")
+    ax.set_title("Lift by experiment, metric and variant" + (": colour = decision after Holm correction"
+                                                             if adjusted else ""))
+    order = [k for k in FOREST_STYLE if k in used]
+    ax.legend([used[k][0] for k in order], [used[k][1] for k in order], fontsize="small", loc="best")
     return ax
 
 
@@ -66,7 +95,7 @@ def plot_cumulative(result: Any, ax=None):
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xlabel("users entered up to (entry day)")
     ax.set_ylabel("relative lift (%)")
-    ax.set_title(f"{r.experiment} / {r.metric}: {r.variant} vs {r.control}, cumulative")
+    ax.set_title(f"{r.experiment} / {r.metric}: {r.variant} vs {r.control}, cumulative", parse_math=False)
     import matplotlib.dates as mdates
 
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
@@ -88,10 +117,18 @@ def plot_sequential(result: Any, ax=None, *, xlabel: str = "look", unit: str = "
     # y range: the fixed-horizon intervals widened by half; the sequence is clipped to it
     # (before the first valid look it is infinite)
     has_ci = "ci_low" in lk
-    lo, hi = (np.nanmin(lk["ci_low"]), np.nanmax(lk["ci_high"])) if has_ci else (np.nan, np.nan)
+
+    def finite_range(low, high):  # min/max over finite values; NaN when there are none (no numpy warning)
+        low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+        low, high = low[np.isfinite(low)], high[np.isfinite(high)]
+        return (low.min() if low.size else np.nan), (high.max() if high.size else np.nan)
+
+    lo, hi = finite_range(lk["ci_low"], lk["ci_high"]) if has_ci else (np.nan, np.nan)
     if not has_ci or not np.isfinite([lo, hi]).all():
-        lo, hi = np.nanmin(lk["estimate"] - 4 * lk["se"]), np.nanmax(lk["estimate"] + 4 * lk["se"])
-    pad = 0.5 * (hi - lo)
+        lo, hi = finite_range(lk["estimate"] - 4 * lk["se"], lk["estimate"] + 4 * lk["se"])
+    if not np.isfinite([lo, hi]).all():
+        lo, hi = -1.0, 1.0
+    pad = 0.5 * (hi - lo) if hi > lo else 0.5 * max(abs(lo), 1.0)
     ax.fill_between(x, lk["seq_ci_low"].clip(lower=lo - pad), lk["seq_ci_high"].clip(upper=hi + pad),
                     alpha=0.25, label=f"{1 - result.alpha:.0%} confidence sequence (valid at every look)")
     ax.set_ylim(lo - pad, hi + pad)
@@ -115,10 +152,11 @@ def plot_srm(result: Any, ax=None):
     ax.bar(x - 0.2, [o / total * 100 for o in result.observed], width=0.4, label="observed")
     ax.bar(x + 0.2, [s * 100 for s in result.planned_share], width=0.4, color="lightgrey", label="planned")
     ax.set_xticks(x)
-    ax.set_xticklabels(list(result.variants))
+    _set_ticklabels(ax.xaxis, list(result.variants))
     ax.set_ylabel("share of users (%)")
     ax.set_xlabel("variant")
-    ax.set_title(f"{result.experiment or 'split'}: chi-square p = {result.pvalue:.3g}")
+    p = "p < 0.001" if result.pvalue < 0.001 else f"p = {result.pvalue:.3g}"
+    ax.set_title(f"{result.experiment or 'split'}: chi-square {p}", parse_math=False)
     ax.legend(fontsize="small")
     return ax
 
@@ -132,7 +170,7 @@ def plot_cuped(result: Any, ax=None, *, arms: Sequence[str] | None = None):
     ax.bar(x - 0.2, raw, width=0.4, color="lightgrey", label="before CUPED")
     ax.bar(x + 0.2, adj, width=0.4, label="after CUPED")
     ax.set_xticks(x)
-    ax.set_xticklabels(names)
+    _set_ticklabels(ax.xaxis, names)
     ax.set_ylabel("per-user variance (metric units squared)")
     ax.set_title(f"CUPED removes {result.variance_reduction:.0%} of the variance")
     ax.legend(fontsize="small")

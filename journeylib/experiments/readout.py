@@ -9,7 +9,9 @@ small table is all the statistics need.
 
 Stats half (:func:`readout_from_stats`, :func:`ab_readout`): sample-ratio check
 first, then per (experiment, metric, variant) an :class:`ABResult` with absolute and
-relative lift and CIs (:mod:`journeylib.experiments.statistics`), CUPED, the
+relative lift and CIs (:mod:`journeylib.experiments.statistics`; each interval comes from the
+same test as the p-value beside it: the relative lift from the delta-method Welch t test, as
+GrowthBook's gbstats, the absolute difference from its Wald z / Welch t test), CUPED, the
 always-valid sequential test (:mod:`journeylib.experiments.sequential`), the Bayesian
 view (:mod:`journeylib.experiments.bayes`) and power at the MDE
 (:mod:`journeylib.experiments.power`); a :class:`Readout` collects them with Holm and
@@ -34,6 +36,7 @@ import pandas as pd
 
 from . import bayes, plots, power, sequential, statistics
 from ..core.checks import flag
+from ..core.display import escape_markdown
 from ..core.engine import distinct_values, to_pandas, to_table
 from ..core.errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
 from ..core.result import Check, Finding, Result
@@ -324,17 +327,25 @@ def _compare(kind: str, c: Mapping[str, np.ndarray], v: Mapping[str, np.ndarray]
     """Compare variant ``v`` with control ``c`` given arrays of sufficient statistics (one entry per look)."""
     out: dict[str, np.ndarray] = {}
     can_cuped = use_cuped and kind != "ratio" and np.all(np.isfinite(c["s_x"])) and np.all(np.isfinite(v["s_x"]))
+    out["cuped_fallback"] = False
+    if can_cuped:  # a constant (or empty) pre-period at the final look explains nothing: unadjusted test
+        n_all, sx_all, ssx_all = (c[k][-1] + v[k][-1] for k in ("n", "s_x", "ss_x"))
+        mx_all, vx_all = statistics.mean_var(n_all, sx_all, ssx_all)
+        if statistics.constant_variance(vx_all, mx_all):
+            can_cuped, out["cuped_fallback"] = False, True
     if kind == "ratio":
         mc, vc = statistics.ratio_stats(c["n"], c["s_y"], c["s_d"], c["ss_y"], c["ss_d"], c["s_yd"])
         mv, vv = statistics.ratio_stats(v["n"], v["s_y"], v["s_d"], v["ss_y"], v["ss_d"], v["s_yd"])
         se_c, se_v = np.sqrt(vc), np.sqrt(vv)
         res = statistics.z_inference(mv - mc, np.sqrt(vc + vv), alternative=alternative, confidence_level=level)
         res["df"] = np.full_like(mc, np.inf)
+        rel_df = res["df"]
         test = "delta-method z"
     else:
         mc, var_c = statistics.mean_var(c["n"], c["s_y"], c["ss_y"])
         mv, var_v = statistics.mean_var(v["n"], v["s_y"], v["ss_y"])
-        out["raw_se"] = np.sqrt(var_c / c["n"] + var_v / v["n"])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["raw_se"] = np.sqrt(var_c / c["n"] + var_v / v["n"])
         if can_cuped:
             stack = lambda key: np.stack([c[key], v[key]], axis=-1)
             adj_m, adj_v, theta = statistics.cuped_vectorised(*(stack(k) for k in ("n", "s_y", "ss_y", "s_x", "ss_x", "s_xy")))
@@ -351,10 +362,14 @@ def _compare(kind: str, c: Mapping[str, np.ndarray], v: Mapping[str, np.ndarray]
             cxy = statistics.covariance(n_all, c["s_x"] + v["s_x"], c["s_y"] + v["s_y"], c["s_xy"] + v["s_xy"])
             with np.errstate(divide="ignore", invalid="ignore"):
                 out["pre_correlation"] = cxy / np.sqrt(vx * vy)
-        se_c, se_v = np.sqrt(var_c / c["n"]), np.sqrt(var_v / v["n"])
+        if kind == "conversion" and not can_cuped:  # per-user variance p(1-p), as gbstats' proportions
+            var_c, var_v = mc * (1 - mc), mv * (1 - mv)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            se_c, se_v = np.sqrt(var_c / c["n"]), np.sqrt(var_v / v["n"])
+        rel_df = statistics.welch_df(se_v, v["n"], se_c, c["n"])
         if kind == "conversion" and not can_cuped:
-            res = statistics.two_proportion_test(v["s_y"], v["n"], c["s_y"], c["n"], alternative=alternative,
-                                              confidence_level=level)
+            res = statistics.wald_proportion_test(v["s_y"], v["n"], c["s_y"], c["n"], alternative=alternative,
+                                                  confidence_level=level)
             res["df"] = np.full_like(mc, np.inf)
             test = "two-proportion z"
         else:
@@ -364,10 +379,11 @@ def _compare(kind: str, c: Mapping[str, np.ndarray], v: Mapping[str, np.ndarray]
         if can_cuped:
             with np.errstate(divide="ignore", invalid="ignore"):
                 out["variance_reduction"] = 1 - res["se"] ** 2 / out["raw_se"] ** 2
-    rel = statistics.relative_lift(mv, se_v, mc, se_c, alternative=alternative, confidence_level=level)
+    rel = statistics.relative_test(mv, se_v, mc, se_c, df=rel_df, alternative=alternative, confidence_level=level)
     out.update(mean_control=mc, mean_variant=mv, se_control=se_c, se_variant=se_v, estimate=res["estimate"],
                se=res["se"], df=res["df"], statistic=res["statistic"], pvalue=res["pvalue"],
                ci_low=res["ci_low"], ci_high=res["ci_high"], rel_lift=rel["estimate"], rel_se=rel["se"],
+               rel_df=rel["df"], rel_statistic=rel["statistic"], rel_pvalue=rel["pvalue"],
                rel_ci_low=rel["ci_low"], rel_ci_high=rel["ci_high"])
     out["test"] = test
     out["cuped"] = can_cuped
@@ -380,11 +396,21 @@ def _compare(kind: str, c: Mapping[str, np.ndarray], v: Mapping[str, np.ndarray]
 class ABResult(Result):
     """Comparison of one variant with control on one metric of one experiment.
 
-    ``statistic``/``pvalue`` are the fixed-horizon test (two-proportion z for
-    conversion, Welch t for means, delta-method z for ratios) of the absolute
-    difference ``estimate`` (variant - control), whose interval is ``ci_low``/``ci_high``
-    (:meth:`confidence_interval`); ``rel_lift`` with ``rel_ci_low``/``rel_ci_high`` is the
-    relative lift. ``seq_pvalue`` is the always-valid p-value (``seq_ci_low``/
+    Two tests of the same comparison, each with its own p-value and interval from the
+    same distribution (so an interval excludes 0 exactly when its p-value is below
+    ``1 - confidence_level``):
+
+    * absolute difference ``estimate`` (variant - control): ``statistic``/``pvalue`` and
+      ``ci_low``/``ci_high`` (:meth:`confidence_interval`); unpooled Wald z for conversion
+      without CUPED, Welch t for means (CUPED-adjusted when ``cuped``), delta-method z for
+      ratios;
+    * relative lift ``rel_lift`` (variant / control - 1): ``rel_statistic``/``rel_pvalue`` and
+      ``rel_ci_low``/``rel_ci_high``; delta-method variance, Student t with the Welch
+      degrees of freedom ``rel_df`` (normal for ratios), per-user variance ``p(1-p)`` for
+      conversion: GrowthBook gbstats' convention. Reports show the relative lift with
+      this p-value, and decisions (:attr:`significant`, the readout's Holm step) use it.
+
+    ``seq_pvalue`` is the always-valid p-value (``seq_ci_low``/
     ``seq_ci_high`` its confidence sequence); ``chance_to_beat`` the Bayesian posterior
     probability that the variant is better (not a p-value), ``bayes_rel_ci_low``/
     ``bayes_rel_ci_high`` the credible interval of the relative lift.
@@ -413,6 +439,9 @@ class ABResult(Result):
     rel_lift: float
     rel_ci_low: float
     rel_ci_high: float
+    rel_df: float
+    rel_statistic: float
+    rel_pvalue: float
     cuped: bool
     variance_reduction: float
     theta: float
@@ -456,8 +485,8 @@ class ABResult(Result):
         """One tidy row: the numbers a readout table shows."""
         d = {k: getattr(self, k) for k in (
             "experiment", "segment", "metric", "variant", "control", "n_control", "n_variant", "mean_control",
-            "mean_variant", "estimate", "ci_low", "ci_high", "rel_lift", "rel_ci_low", "rel_ci_high", "test",
-            "statistic", "pvalue", "cuped", "variance_reduction", "seq_pvalue", "chance_to_beat",
+            "mean_variant", "estimate", "ci_low", "ci_high", "rel_lift", "rel_ci_low", "rel_ci_high", "rel_pvalue",
+            "test", "statistic", "pvalue", "cuped", "variance_reduction", "seq_pvalue", "chance_to_beat",
             "expected_loss", "power_at_mde", "detectable_rel_lift", "srm_passed")}
         if self.segment is None:
             d.pop("segment")
@@ -465,8 +494,9 @@ class ABResult(Result):
 
     @property
     def significant(self) -> bool:
-        """The fixed-horizon p-value is below ``alpha = 1 - confidence_level`` (not adjusted for multiplicity)."""
-        return bool(self.pvalue < 1 - self.confidence_level)
+        """The relative lift's p-value (``rel_pvalue``, the test shown beside ``rel_ci_low``/``rel_ci_high``)
+        is below ``alpha = 1 - confidence_level`` (not adjusted for multiplicity)."""
+        return bool(self.rel_pvalue < 1 - self.confidence_level)
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -538,6 +568,136 @@ def lift_finding(r: ABResult, significant: bool, adjusted: str = "") -> Finding:
     return Finding(text, value=r.rel_lift, ci_low=r.rel_ci_low, ci_high=r.rel_ci_high, action=action)
 
 
+INVALID = "invalid: sample ratio mismatch"
+"""The decision (and verdict) of an experiment that failed its sample-ratio check."""
+
+
+def verdict(srm_passed: bool, significant: bool, rel_lift: float) -> str:
+    """A row's verdict after the multiplicity correction: ``"better"``, ``"worse"``, ``"no clear difference"``,
+    or ``"invalid: sample ratio mismatch (do not use)"`` when the experiment failed its sample-ratio check."""
+    if not srm_passed:
+        return INVALID + " (do not use)"
+    if significant and rel_lift > 0:
+        return "better"
+    if significant and rel_lift < 0:
+        return "worse"
+    return "no clear difference"
+
+
+def format_lift(value: float, low: float, high: float) -> str:
+    """``"+4.8% (-8.8% to +18.4%)"``; ``"–"`` when the lift is undefined (a control mean of 0)."""
+    if not np.isfinite(value):
+        return "–"
+    b = lambda x: f"{x:+.1%}" if np.isfinite(x) else "no limit"
+    return f"{value:+.1%} ({b(low)} to {b(high)})"
+
+
+def decision_action(row: Mapping[str, Any]) -> str:
+    """The action sentence of one row of :attr:`Readout.decisions`."""
+    d, var = row["decision"], row["variant"]
+    if d == "ship":
+        return f"Decision: ship {var}."
+    if d == "do not ship":
+        return "Decision: do not ship; keep control."
+    if d == "keep running":
+        more = row["more_users_needed"]
+        if pd.notna(more):
+            return f"Decision: keep running; about {int(more):,} more users are needed before deciding."
+        return "Decision: keep running; the users needed cannot be computed (a control mean of zero)."
+    return "Decision: invalid (sample ratio mismatch): do not use its results; find the cause first."
+
+
+def _users_needed(ro: "Readout", r: ABResult, n_comparisons: int) -> float:
+    """Users per arm (control arm) the power analysis asks for to detect ``r.mde`` at 80% power.
+
+    The level is ``alpha / n_comparisons`` (Bonferroni: a p-value below it survives Holm);
+    conversion without CUPED uses :func:`power.sample_size_proportions`, other metrics
+    :func:`power.sample_size_means` with the per-user standard deviation of the test
+    (CUPED-adjusted when CUPED ran). NaN when it cannot be computed.
+    """
+    if not (np.isfinite(r.mde) and r.mde and r.n_control > 0 and r.n_variant > 0):
+        return float("nan")
+    a = ro.alpha / max(n_comparisons, 1) if ro.family != "none" else ro.alpha
+    ratio = r.n_variant / r.n_control
+    try:
+        if r.kind == "conversion" and not r.cuped and 0 < r.mean_control < 1:
+            return float(power.sample_size_proportions(r.mean_control, r.mde, relative=True, alpha=a, ratio=ratio,
+                                                       alternative=r.alternative))
+        sd = r.se / np.sqrt(1 / r.n_control + 1 / r.n_variant)
+        if not (np.isfinite(sd) and sd > 0 and np.isfinite(r.mean_control) and r.mean_control != 0):
+            return float("nan")
+        return float(power.sample_size_means(sd, r.mde, baseline=r.mean_control, relative=True, alpha=a, ratio=ratio,
+                                             alternative=r.alternative))
+    except JourneyParameterError:
+        return float("nan")
+
+
+def _decide(ro: "Readout", exp: str, rows: pd.DataFrame) -> dict[str, Any]:
+    """One row of :attr:`Readout.decisions` (the rule is :attr:`Readout.decision_rule`)."""
+    srm = next((x for x in ro.srm if x.experiment == exp), None)
+    metric = ro.primary_metric or str(rows["metric"].iloc[0])
+    prim = rows[rows["metric"] == metric]
+    inc = int(dict(ro.incomplete).get(exp, 0))
+    out: dict[str, Any] = {"experiment": exp, "primary_metric": metric, "users_per_arm_needed": np.nan,
+                           "more_users_needed": np.nan, "incomplete_users": inc}
+    name = metric.replace("_", " ")
+
+    def numbers(i):
+        r = rows.loc[i]
+        out.update(variant=r["variant"], rel_lift=r["rel_lift"], ci_low=r["rel_ci_low"], ci_high=r["rel_ci_high"],
+                   rel_pvalue=r["rel_pvalue"], p_holm=r["p_holm"], n_control=int(r["n_control"]),
+                   n_variant=int(r["n_variant"]))
+        return (f"{r['variant']}: {format_lift(r['rel_lift'], r['rel_ci_low'], r['rel_ci_high'])} on {name}, "
+                f"{statistics.format_pvalue(r['p_holm'])} after correction")
+
+    if prim.empty:
+        out.update(decision="keep running", variant="", reason=f"no comparison of {name} could be computed")
+        return out
+    if srm is not None and not srm.passed:
+        i = prim["rel_pvalue"].fillna(1).idxmin()
+        numbers(i)
+        out.update(decision=INVALID, reason=f"the split of users is off plan (sample-ratio check "
+                                            f"{statistics.format_pvalue(srm.pvalue)}); its numbers are not used")
+        return out
+    ship = prim[prim["significant_holm"] & (prim["rel_lift"] > 0)]
+    if len(ship):
+        i = ship["rel_lift"].idxmax()
+        out.update(decision="ship", reason=f"{numbers(i)}: better than control")
+        return out
+    mde = ro._mde
+    worse = prim["significant_holm"] & (prim["rel_lift"] < 0)
+    futile = prim["rel_ci_high"] < mde if np.isfinite(mde) else pd.Series(False, index=prim.index)
+    open_ = prim[~(worse | futile)]
+    if open_.empty:
+        i = prim["rel_lift"].idxmax()
+        why = "significantly worse than control" if worse.loc[i] else f"a lift of +{mde:.0%} or more is ruled out"
+        out.update(decision="do not ship", reason=f"{numbers(i)}: {why}")
+        return out
+    i = open_["rel_pvalue"].fillna(1).idxmin()
+    text = numbers(i)
+    needs = {j: _users_needed(ro, ro.results[j], len(rows)) for j in open_.index}
+    per_arm = max(needs.values()) if all(np.isfinite(v) for v in needs.values()) else float("nan")
+    if np.isfinite(per_arm):
+        more = 0
+        for j in open_.index:
+            r = ro.results[j]
+            n_req = needs[j]
+            more_c = max(0, int(np.ceil(n_req - r.n_control)))
+            more_v = max(0, int(np.ceil(n_req * r.n_variant / r.n_control - r.n_variant)))
+            more = max(more, more_c + more_v)
+        out.update(users_per_arm_needed=int(per_arm), more_users_needed=int(more))
+        if more == 0:
+            out.update(decision="do not ship",
+                       reason=f"{text}: the planned sample for a +{mde:.0%} lift is reached without a significant lift")
+            return out
+        reason = (f"{text}: not clear yet; about {more:,} more users ({int(per_arm):,} per arm) are needed to detect "
+                  f"a +{mde:.0%} lift with 80% power")
+    else:
+        reason = f"{text}: not clear yet"
+    out.update(decision="keep running", reason=reason)
+    return out
+
+
 def _scalar(x, i=-1) -> float:
     a = np.asarray(x, dtype=float)
     return float(a[i]) if a.ndim else float(a)
@@ -572,7 +732,7 @@ def _make_result(exp: str, metric: str, kind: str, control: str, variant: str, s
         "look": pd.to_datetime(days), "n_control": c["n"].astype(int), "n_variant": v["n"].astype(int),
         "estimate": two["estimate"], "se": two["se"], "ci_low": two["ci_low"], "ci_high": two["ci_high"],
         "rel_lift": two["rel_lift"], "rel_ci_low": two["rel_ci_low"], "rel_ci_high": two["rel_ci_high"],
-        "pvalue": two["pvalue"], "seq_pvalue": seq["pvalue"], "seq_ci_low": seq["ci_low"],
+        "rel_pvalue": two["rel_pvalue"], "pvalue": two["pvalue"], "seq_pvalue": seq["pvalue"], "seq_ci_low": seq["ci_low"],
         "seq_ci_high": seq["ci_high"],
     })
     mc, mv, se_c, se_v = (_scalar(r[k]) for k in ("mean_control", "mean_variant", "se_control", "se_variant"))
@@ -592,7 +752,8 @@ def _make_result(exp: str, metric: str, kind: str, control: str, variant: str, s
         n_control=int(c["n"][-1]), n_variant=int(v["n"][-1]), mean_control=mc, mean_variant=mv,
         estimate=get("estimate"), se=se, df=get("df"), statistic=get("statistic"), pvalue=get("pvalue"),
         ci_low=get("ci_low"), ci_high=get("ci_high"), rel_lift=get("rel_lift"), rel_ci_low=get("rel_ci_low"),
-        rel_ci_high=get("rel_ci_high"), cuped=bool(r["cuped"]), variance_reduction=get("variance_reduction"),
+        rel_ci_high=get("rel_ci_high"), rel_df=get("rel_df"), rel_statistic=get("rel_statistic"),
+        rel_pvalue=get("rel_pvalue"), cuped=bool(r["cuped"]), variance_reduction=get("variance_reduction"),
         theta=get("theta"), pre_correlation=get("pre_correlation"), pre_balance_pvalue=get("pre_balance_pvalue"),
         chance_to_beat=float(b.chance_to_beat), expected_loss=float(b.expected_loss),
         bayes_rel_ci_low=float(b.rel_ci_low), bayes_rel_ci_high=float(b.rel_ci_high),
@@ -613,7 +774,20 @@ class Readout(Result):
     ``checks``: the sample-ratio check of every experiment (``fail`` below the SRM
     threshold, ``warn`` below the warning level), incomplete analysis windows, CUPED
     pre-period imbalance and comparisons skipped for too few users (``warn``).
-    ``findings``: up to four sentences, one per experiment (SRM failures first).
+    ``findings``: up to four sentences, one per experiment (SRM failures first), each
+    with the experiment's decision as its action.
+
+    Convention (stated in reports): an interval and the p-value beside it come from the
+    same test. The relative lift is shown with the p-value of the relative test (delta
+    method, Welch t, as GrowthBook's gbstats; see :class:`ABResult`),
+    and ``p_holm``/``p_bh`` adjust that p-value (``rel_pvalue``) over the family, so the
+    highlighted "significant" rows are the ones whose decision survives the correction.
+    The absolute difference keeps its own test (``pvalue``, ``ci_low``/``ci_high``).
+
+    :attr:`decisions`: one row per experiment with its primary metric, the decision rule
+    (:attr:`decision_rule`, stated before any number), the decision (``"ship"``,
+    ``"do not ship"``, ``"keep running"``, ``"invalid: sample ratio mismatch"``) and, for
+    "keep running", the users still needed from the power analysis.
     """
 
     results: tuple[ABResult, ...]
@@ -622,6 +796,8 @@ class Readout(Result):
     alpha: float
     note: str = ""
     checks: tuple[Check, ...] = ()
+    primary_metric: str = ""
+    incomplete: tuple[tuple[str, int], ...] = ()
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -636,9 +812,11 @@ class Readout(Result):
         df.insert(0, "family", fam.values if self.family != "none" else "single")
         df["p_holm"], df["p_bh"] = np.nan, np.nan
         for _, idx in df.groupby(fam.values).groups.items():
-            df.loc[idx, "p_holm"] = statistics.adjust_pvalues(df.loc[idx, "pvalue"], "holm")
-            df.loc[idx, "p_bh"] = statistics.adjust_pvalues(df.loc[idx, "pvalue"], "fdr_bh")
+            df.loc[idx, "p_holm"] = statistics.adjust_pvalues(df.loc[idx, "rel_pvalue"], "holm")
+            df.loc[idx, "p_bh"] = statistics.adjust_pvalues(df.loc[idx, "rel_pvalue"], "fdr_bh")
         df["significant_holm"] = df["p_holm"] < self.alpha
+        df["verdict"] = [verdict(ok, sig, lift) for ok, sig, lift in
+                         zip(df["srm_passed"], df["significant_holm"], df["rel_lift"])]
         return df
 
     @property
@@ -654,6 +832,7 @@ class Readout(Result):
             return ()
         srm = {x.experiment: x for x in self.srm}
         exps = sorted(dict.fromkeys(s["experiment"]), key=lambda e: (e not in srm or srm[e].passed, e))
+        dec = self.decisions.set_index("experiment") if "segment" not in s.columns else None
         out = []
         for exp in exps[:4]:
             if exp in srm and not srm[exp].passed:
@@ -668,8 +847,54 @@ class Readout(Result):
                 i = first["pvalue"].idxmin() if first["pvalue"].notna().any() else first.index[0]
             n = len(rows)
             adjusted = f" after correcting for {n} comparisons" if n > 1 and self.family != "none" else ""
-            out.append(lift_finding(self.results[i], bool(s.loc[i, "significant_holm"]), adjusted))
+            f = lift_finding(self.results[i], bool(s.loc[i, "significant_holm"]), adjusted)
+            if dec is not None and exp in dec.index:
+                f = Finding(f.text, f.value, f.ci_low, f.ci_high, decision_action(dec.loc[exp]))
+            out.append(f)
         return tuple(out)
+
+    # --- decisions ---------------------------------------------------------------
+
+    @property
+    def decision_rule(self) -> str:
+        """The rule every experiment's decision follows, in words (state it before the numbers)."""
+        mde = self._mde
+        mde_txt = f"{mde:.0%}" if np.isfinite(mde) else "the minimum detectable effect"
+        metric = (self.primary_metric or "the first metric").replace("_", " ")
+        return (f"Primary metric: {metric}. A variant ships when the sample-ratio check passes and its relative "
+                f"lift in {metric} is positive with a p-value below {self.alpha:g} after correcting for all "
+                f"comparisons of the experiment (Holm). It does not ship when the lift is significantly negative, "
+                f"or when the whole {1 - self.alpha:.0%} interval lies below +{mde_txt} (the smallest lift worth "
+                f"shipping). Otherwise the test keeps running until it has the users the power analysis asks for "
+                f"(80% power to detect +{mde_txt} at level {self.alpha:g} divided by the number of comparisons). "
+                "An experiment that fails the sample-ratio check is invalid: none of its numbers are used.")
+
+    @property
+    def _mde(self) -> float:
+        vals = [r.mde for r in self.results if np.isfinite(r.mde)]
+        return float(vals[0]) if vals else float("nan")
+
+    @property
+    def decisions(self) -> pd.DataFrame:
+        """One row per experiment: primary metric, decision, the numbers behind it and the users still needed.
+
+        Columns ``experiment, primary_metric, decision, variant, rel_lift, ci_low, ci_high,
+        rel_pvalue, p_holm, n_control, n_variant, users_per_arm_needed, more_users_needed,
+        incomplete_users, reason``. ``decision`` is ``"ship"``, ``"do not ship"``,
+        ``"keep running"`` or ``"invalid: sample ratio mismatch"`` (:attr:`decision_rule`);
+        ``variant`` is the variant the decision is about (the best one); for "keep running"
+        ``users_per_arm_needed`` is the per-arm size the power analysis asks for
+        (:mod:`journeylib.experiments.power`) and ``more_users_needed`` the users still
+        missing over all arms compared. Segment breakdowns have no decisions (empty frame).
+        """
+        cols = ["experiment", "primary_metric", "decision", "variant", "rel_lift", "ci_low", "ci_high",
+                "rel_pvalue", "p_holm", "n_control", "n_variant", "users_per_arm_needed", "more_users_needed",
+                "incomplete_users", "reason"]
+        s = self.summary
+        if s.empty or "segment" in s.columns:
+            return pd.DataFrame(columns=cols)
+        rows = [_decide(self, exp, s[s["experiment"] == exp]) for exp in dict.fromkeys(s["experiment"])]
+        return pd.DataFrame(rows, columns=cols)
 
     @property
     def srm_summary(self) -> pd.DataFrame:
@@ -684,15 +909,15 @@ class Readout(Result):
         s = self.summary
         if s.empty:
             return s
-        lift = [f"{v:+.1%} ({lo:+.1%} to {hi:+.1%})" if np.isfinite(v) else "–"
-                for v, lo, hi in zip(s["rel_lift"], s["rel_ci_low"], s["rel_ci_high"])]
+        lift = [format_lift(v, lo, hi) for v, lo, hi in zip(s["rel_lift"], s["rel_ci_low"], s["rel_ci_high"])]
         level = self.results[0].confidence_level
         keys = [c for c in ("family", "experiment", "segment", "metric", "variant") if c in s.columns]
         if self.family == "experiment":
             keys.remove("family")
         out = s[keys + ["n_control", "n_variant", "mean_control", "mean_variant"]].copy()
         out[f"relative lift ({level:.0%} CI)"] = lift
-        return pd.concat([out, s[["pvalue", "p_holm", "p_bh"]], s["significant_holm"].rename("significant")], axis=1)
+        sig = (s["significant_holm"] & s["srm_passed"]).rename("significant")
+        return pd.concat([out, s[["rel_pvalue", "p_holm", "p_bh"]], sig, s["verdict"]], axis=1)
 
     @property
     def srm_reading(self) -> str:
@@ -718,12 +943,15 @@ class Readout(Result):
         return hits[0]
 
     def plot(self, ax=None, *, experiment: str | None = None):
-        """Forest plot of relative lifts with CIs (all comparisons or one experiment)."""
-        return plots.plot_forest(self.results, ax=ax, experiment=experiment)
+        """Forest plot of relative lifts with CIs (all comparisons or one experiment), coloured by the
+        Holm decision; experiments that failed the sample-ratio check are drawn as invalid."""
+        return plots.plot_forest(self, ax=ax, experiment=experiment)
 
-    def conclusion(self, experiment: str) -> str:
-        """Plain-language reading of one experiment: what can and cannot be concluded."""
-        return _conclusion(self, experiment)
+    def conclusion(self, experiment: str, *, rule: bool = True) -> str:
+        """Markdown reading of one experiment: the decision rule (``rule=False`` leaves it out, e.g. when a
+        report states it once above), the decision, and what else can and cannot be concluded. Names from
+        data are escaped for Markdown; show it with :func:`journeylib.core.display.markdown`."""
+        return _conclusion(self, experiment, rule=rule)
 
     def against_truth(self, truth: Mapping[str, Any]) -> pd.DataFrame:
         """Planted vs estimated relative lift, for data with a simulator's ground truth.
@@ -792,6 +1020,7 @@ def readout_from_stats(
     srm_warn: float = 0.05,
     min_n: int = 100,
     seed: int = 0,
+    primary_metric: str | None = None,
 ) -> Readout:
     """Statistics for every (experiment, [segment], metric, variant) of :func:`variant_stats` output.
 
@@ -816,6 +1045,9 @@ def readout_from_stats(
         trusted) / is flagged as a possible mismatch to investigate.
     min_n
         Smallest arm size before the sequential test starts looking.
+    primary_metric
+        The metric each experiment's decision rests on (:attr:`Readout.decisions`); the
+        first metric of ``stats`` when ``None``.
     """
     statistics.check_alternative(alternative)
     statistics.check_level(alpha, "alpha")
@@ -829,10 +1061,18 @@ def readout_from_stats(
     if unknown:
         raise JourneyParameterError(f"planned_split: no experiment {unknown} in the assignments; "
                                     f"experiments: {sorted(set(stats['experiment']))}")
+    if stats.empty:
+        raise JourneyDataError("assignments: no assigned users to analyse; expected at least one experiment with users")
     seg_col = [c for c in stats.columns if c not in need | {"n_incomplete"}]
     seg_col = seg_col[0] if seg_col else None
-    results, srms, skipped, checks = [], [], [], []
+    results, srms, skipped, checks, incomplete, fallback = [], [], [], [], [], []
     first_metric = stats["metric"].iloc[0]
+    known_metrics = list(dict.fromkeys(stats["metric"]))
+    if primary_metric in (None, ""):
+        primary_metric = first_metric
+    elif primary_metric not in known_metrics:
+        raise JourneyParameterError(f"primary_metric={primary_metric!r} is not one of the metrics read out; "
+                                    f"expected one of {known_metrics}")
     for exp, e in stats.groupby("experiment", sort=True):
         variants = list(dict.fromkeys(e["variant"]))
         if len(variants) < 2:
@@ -852,6 +1092,7 @@ def readout_from_stats(
             warnings.warn(srm.message(), JourneyDataWarning, stacklevel=2)
         inc = int(e[e["metric"] == first_metric]["n_incomplete"].sum())
         if inc:
+            incomplete.append((exp, inc))
             checks.append(Check(f"analysis window complete: {exp}", "warn",
                                 f"{inc:,} users' windows end after the last event; their metrics are truncated"))
         segs = [None] if seg_col is None else sorted(e[seg_col].unique())
@@ -877,6 +1118,8 @@ def readout_from_stats(
                                      alternative=alternative, alpha=alpha, mde=mde, srm_passed=srm.passed,
                                      min_n=min_n, seed=seed)
                     results.append(r)
+                    if cuped and has_pre and kind != "ratio" and not r.cuped and (exp, metric) not in fallback:
+                        fallback.append((exp, metric))
                     if r.cuped and seg is None and r.pre_balance_pvalue < BALANCE_THRESHOLD:
                         checks.append(balance_check(r))
     if skipped:
@@ -886,6 +1129,11 @@ def readout_from_stats(
             raise JourneyDataError(f"assignments: {msg}. Collect more users before reading out")
         warnings.warn(msg, JourneyDataWarning, stacklevel=2)
         checks.append(Check("comparisons with too few users", "warn", msg))
+    if fallback:
+        msg = (statistics.CONSTANT_PRE_PERIOD + ": " + "; ".join(f"{e} / {m}" for e, m in fallback[:5])
+               + (f"; and {len(fallback) - 5} more" if len(fallback) > 5 else ""))
+        warnings.warn(msg, JourneyDataWarning, stacklevel=2)
+        checks.append(Check("CUPED pre-period", "warn", msg))
     order = {m: i for i, m in enumerate(dict.fromkeys(stats["metric"]))}
     results.sort(key=lambda r: (r.experiment, r.segment or "", order[r.metric], r.variant))
     note = ""
@@ -894,7 +1142,8 @@ def readout_from_stats(
         note = (f"Segment breakdown over {n_seg} segments of '{seg_col}': with many segments some will look "
                 "significant by chance; use the adjusted p-values (family = all segments of an experiment) and "
                 "treat segment differences as hypotheses for a new test, not conclusions.")
-    return Readout(tuple(results), tuple(srms), family, alpha, note, tuple(checks))
+    return Readout(tuple(results), tuple(srms), family, alpha, note, tuple(checks), str(primary_metric),
+                   tuple(incomplete))
 
 
 def ab_readout(
@@ -914,6 +1163,7 @@ def ab_readout(
     srm_threshold: float = 0.001,
     srm_warn: float = 0.05,
     min_n: int = 100,
+    primary_metric: str | None = None,
 ) -> Readout:
     """One call from assignments and events to the readout (:func:`variant_stats` + :func:`readout_from_stats`).
 
@@ -925,7 +1175,7 @@ def ab_readout(
         raise JourneyDataError("assignments: no assigned users to analyse; expected at least one experiment with users")
     return readout_from_stats(st, control=control, alpha=alpha, alternative=alternative, cuped=cuped, mde=mde,
                               planned_split=planned_split, family=family, srm_threshold=srm_threshold,
-                              srm_warn=srm_warn, min_n=min_n)
+                              srm_warn=srm_warn, min_n=min_n, primary_metric=primary_metric)
 
 
 def segment_breakdown(
@@ -954,35 +1204,58 @@ def segment_breakdown(
 
 # --- plain-language reading --------------------------------------------------------------
 
-def _fmt_ci(lo: float, hi: float) -> str:
-    return f"[{lo:+.1%}, {hi:+.1%}]"
+def _conclusion(ro: Readout, experiment: str, *, rule: bool = True) -> str:
+    """Markdown: the decision rule, the decision, then what else can and cannot be concluded.
 
-
-def _conclusion(ro: Readout, experiment: str) -> str:
+    Every name from data (experiment, metric, variant) goes through
+    :func:`~journeylib.core.display.escape_markdown`; the text is meant for
+    :func:`~journeylib.core.display.markdown`, which HTML-escapes the rest.
+    """
+    md = escape_markdown
     rs = [r for r in ro.results if r.experiment == experiment and r.segment is None]
     if not rs:
         raise JourneyParameterError(f"experiment={experiment!r} not in the readout")
     srm = next(s for s in ro.srm if s.experiment == experiment)
     summ = ro.summary
     summ = summ[(summ["experiment"] == experiment)]
-    lines = []
-    if not srm.passed:
-        lines.append(f"**Do not act on {experiment}.** {srm.message()}")
-    elif srm.pvalue < 0.05:
-        lines.append(f"**Caution:** the split of {experiment} is off plan (chi-square p={srm.pvalue:.2g}); "
-                     "below the usual 0.001 alarm level, but check the assignment and logging before relying on it.")
+    dec = ro.decisions.set_index("experiment").loc[experiment]
+    lines = [f"**Rule.** {md(ro.decision_rule)}"] if rule else []
+    if dec["decision"] == INVALID:
+        lines.append(f"**Do not act on {md(experiment)}.** {md(srm.message())}")
+    else:
+        lines.append(f"**Decision: {md(dec['decision'])}.** {md(dec['reason'])}.")
+        if srm.pvalue < srm.warn_threshold:
+            lines.append(f"**Caution:** the split of {md(experiment)} is off plan (chi-square "
+                         f"{statistics.format_pvalue(srm.pvalue)}); below the usual 0.001 alarm level, but check the "
+                         "assignment and logging before relying on it.")
+    inc = int(dec["incomplete_users"])
+    if inc:
+        lines.append(f"**Unfinished windows:** {inc:,} users entered too late for their analysis window to finish "
+                     "before the data ends; their metrics count only what happened so far, which pulls both arms "
+                     "towards zero. Read the numbers again once the data covers their whole window.")
     wins = summ[summ["significant_holm"]]
+    valid = srm.passed
     if len(wins):
-        parts = [f"{w.metric} ({w.variant}: {w.rel_lift:+.1%}, CI {_fmt_ci(w.rel_ci_low, w.rel_ci_high)}, "
-                 f"Holm-adjusted p={w.p_holm:.2g})" for w in wins.itertuples()]
-        lines.append(f"After correcting for {len(summ)} comparisons, these differences are statistically "
-                     f"significant at {ro.alpha:g}: " + "; ".join(parts) + ".")
+        parts = [f"{md(w.metric)} ({md(w.variant)}: {w.rel_lift:+.1%}, CI {_fmt_ci(w.rel_ci_low, w.rel_ci_high)}, "
+                 f"Holm-adjusted {statistics.format_pvalue(w.p_holm)})" for w in wins.itertuples()]
+        lead = ("After correcting for" if valid else
+                "These numbers are not valid (sample ratio mismatch); for the record, after correcting for")
+        lines.append(f"{lead} {len(summ)} comparisons, these differences are statistically significant at "
+                     f"{ro.alpha:g}: " + "; ".join(parts) + ".")
     else:
         lines.append(f"None of the {len(summ)} comparisons is significant at {ro.alpha:g} after Holm correction. "
                      "This does not show that there is no effect: effects smaller than the detectable lift below "
                      "may exist.")
-    det = ", ".join(f"{r.metric} {r.detectable_rel_lift:.0%}" for r in rs if r.variant == rs[0].variant)
-    lines.append(f"With these sample sizes a true lift of about this size would be detected 80% of the time: {det}.")
+    det = ", ".join(f"{md(r.metric)} {r.detectable_rel_lift:.0%}" for r in rs
+                    if r.variant == rs[0].variant and np.isfinite(r.detectable_rel_lift))
+    if det:
+        lines.append(f"With these sample sizes a true lift of about this size would be detected 80% of the time: {det}.")
+    lines.append("Intervals and p-values are those of the relative lift (delta method, Welch t), so an interval "
+                 "excludes zero exactly when its unadjusted p-value is below the significance level.")
     lines.append("Chance to beat control is the Bayesian probability that the variant is better given the data; "
                  "it is not a p-value and not a guarantee of the size of the effect.")
     return "\n\n".join(lines)
+
+
+def _fmt_ci(lo: float, hi: float) -> str:
+    return f"[{lo:+.1%}, {hi:+.1%}]"

@@ -19,10 +19,22 @@ Conventions
   ``scipy.stats.ttest_ind(equal_var=False)``).
 * Ratio metrics (sum of numerator / sum of denominator per variant, e.g. revenue
   per order): delta-method variance, z-test.
-* Relative lift ``mean_variant / mean_control - 1``: delta method (first-order
-  Taylor expansion of the ratio of two independent means). Fieller's interval is
-  not used; with the sample sizes of online tests and a control mean many standard
-  errors away from zero, the two agree closely.
+* Relative lift ``mean_variant / mean_control - 1`` (:func:`relative_test`): delta
+  method (first-order Taylor expansion of the ratio of two independent means),
+  ``Var = se1^2 / m0^2 + m1^2 se0^2 / m0^4``, tested and bounded with ONE distribution:
+  Student t with the Welch-Satterthwaite degrees of freedom of the two arms (normal
+  when ``df`` is infinite, e.g. ratio metrics), the same quantile for the interval and
+  the p-value, so the interval excludes 0 exactly when ``pvalue < 1 - confidence_level``.
+  This is GrowthBook gbstats' ``TwoSidedTTest`` (frequentist/tests.py); conversion
+  uses gbstats' variance ``p(1-p)`` per user. Fieller's interval is not used; with the
+  sample sizes of online tests and a control mean many standard errors away from zero,
+  the two agree closely.
+* Absolute difference of conversion rates (:func:`wald_proportion_test`): unpooled
+  Wald z for both the p-value and the interval (``p(1-p)/n`` per arm), so they
+  agree; :func:`two_proportion_test` keeps the classic pooled-variance p-value.
+* CUPED with a constant (or empty: nobody active) pre-period cannot adjust anything:
+  :func:`cuped` warns with :class:`~journeylib.core.errors.JourneyDataWarning` and
+  returns the unadjusted means (``theta = 0``).
 * CUPED: ``theta = cov(Y, X) / var(X)`` from all arms pooled, each arm's mean
   adjusted by ``theta * (mean_X(arm) - mean_X(pooled))``; variances are the
   within-arm residual variances ``var(Y) - 2 theta cov(Y, X) + theta^2 var(X)``
@@ -30,6 +42,7 @@ Conventions
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -38,7 +51,7 @@ import pandas as pd
 from scipy import special, stats
 
 from . import plots
-from ..core.errors import JourneyParameterError
+from ..core.errors import JourneyDataWarning, JourneyParameterError
 from ..core.result import Check, Finding, Result
 
 ALTERNATIVES = ("two-sided", "greater", "less")
@@ -139,9 +152,9 @@ def welch_test(mean1, var1, n1, mean0, var0, n0, *, alternative: str = "two-side
     check_alternative(alternative)
     check_level(confidence_level)
     mean1, var1, n1, mean0, var0, n0 = (np.asarray(v, dtype=float) for v in (mean1, var1, n1, mean0, var0, n0))
-    a1, a0 = var1 / n1, var0 / n0
-    se = np.sqrt(a1 + a0)
     with np.errstate(divide="ignore", invalid="ignore"):
+        a1, a0 = var1 / n1, var0 / n0
+        se = np.sqrt(a1 + a0)
         df = (a1 + a0) ** 2 / (a1**2 / (n1 - 1) + a0**2 / (n0 - 1))
         est = mean1 - mean0
         t = est / se
@@ -160,10 +173,11 @@ def two_proportion_test(x1, n1, x0, n0, *, alternative: str = "two-sided",
     ``confint_proportions_2indep(x1, n1, x0, n0, method="wald", compare="diff")``.
     """
     x1, n1, x0, n0 = (np.asarray(v, dtype=float) for v in (x1, n1, x0, n0))
-    p1, p0 = x1 / n1, x0 / n0
-    pooled = (x1 + x0) / (n1 + n0)
-    se0 = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
-    se = np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p1, p0 = x1 / n1, x0 / n0
+        pooled = (x1 + x0) / (n1 + n0)
+        se0 = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
+        se = np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
     out = z_inference(p1 - p0, se, alternative=alternative, confidence_level=confidence_level)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (p1 - p0) / se0
@@ -174,16 +188,90 @@ def two_proportion_test(x1, n1, x0, n0, *, alternative: str = "two-sided",
 
 def relative_lift(mean1, se1, mean0, se0, *, alternative: str = "two-sided",
                   confidence_level: float = 0.95) -> dict[str, np.ndarray]:
-    """Relative lift ``mean1 / mean0 - 1`` with a delta-method standard error.
+    """Relative lift ``mean1 / mean0 - 1`` with a delta-method standard error, normal quantiles.
 
     ``se1``/``se0`` are the standard errors of the two (independent) means:
-    ``Var(m1/m0) ~ se1^2 / m0^2 + m1^2 se0^2 / m0^4``.
+    ``Var(m1/m0) ~ se1^2 / m0^2 + m1^2 se0^2 / m0^4``. The readout uses
+    :func:`relative_test` (t with Welch degrees of freedom, as gbstats); this is its
+    large-sample limit (``df = inf``).
     """
+    return relative_test(mean1, se1, mean0, se0, df=np.inf, alternative=alternative,
+                         confidence_level=confidence_level)
+
+
+def welch_df(se1, n1, se0, n0):
+    """Welch-Satterthwaite degrees of freedom from the standard errors of two means and their sizes."""
+    se1, n1, se0, n0 = (np.asarray(v, dtype=float) for v in (se1, n1, se0, n0))
+    a1, a0 = se1**2, se0**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (a1 + a0) ** 2 / (a1**2 / (n1 - 1) + a0**2 / (n0 - 1))
+
+
+def relative_test(mean1, se1, mean0, se0, *, df=np.inf, alternative: str = "two-sided",
+                  confidence_level: float = 0.95) -> dict[str, np.ndarray]:
+    """Test of the relative lift ``mean1 / mean0 - 1``: delta-method variance, Student t with ``df``.
+
+    ``se1``/``se0`` are the standard errors of the two (independent) means (per-user
+    variance / n; for conversion ``p(1-p)/n``); ``df`` the Welch-Satterthwaite degrees of
+    freedom (:func:`welch_df`), or ``inf`` for a normal test. The p-value and the
+    interval use the same distribution, so the interval excludes 0 exactly when
+    ``pvalue < 1 - confidence_level``. Equals gbstats' ``TwoSidedTTest`` (and its
+    one-sided variants) on the same sufficient statistics. Returns arrays
+    ``estimate, se, df, statistic, pvalue, ci_low, ci_high``.
+    """
+    check_alternative(alternative)
+    check_level(confidence_level)
     mean1, se1, mean0, se0 = (np.asarray(v, dtype=float) for v in (mean1, se1, mean0, se0))
+    df = np.broadcast_to(np.asarray(df, dtype=float), np.broadcast(mean1, mean0).shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         est = mean1 / mean0 - 1
         se = np.sqrt(se1**2 / mean0**2 + mean1**2 * se0**2 / mean0**4)
-    return z_inference(est, se, alternative=alternative, confidence_level=confidence_level)
+        stat = est / se
+    p = _pvalue_from_dist(stat, alternative, lambda x: t_sf(x, df), lambda x: t_cdf(x, df))
+    a = 1 - confidence_level
+    lo, hi = _interval(est, se, t_ppf(1 - a / 2, df), t_ppf(1 - a, df), alternative)
+    return {"estimate": est, "se": se, "df": np.array(df, dtype=float), "statistic": stat, "pvalue": p,
+            "ci_low": lo, "ci_high": hi}
+
+
+def wald_proportion_test(x1, n1, x0, n0, *, alternative: str = "two-sided",
+                         confidence_level: float = 0.95) -> dict[str, np.ndarray]:
+    """Wald z-test of ``p1 - p0`` with unpooled variances ``p(1-p)/n``: the p-value and the interval
+    come from the same statistic (they agree on significance).
+
+    Equals ``statsmodels.stats.proportion.test_proportions_2indep(..., method="wald")`` and
+    ``confint_proportions_2indep(..., method="wald")``.
+    """
+    x1, n1, x0, n0 = (np.asarray(v, dtype=float) for v in (x1, n1, x0, n0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p1, p0 = x1 / n1, x0 / n0
+        se = np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    return z_inference(p1 - p0, se, alternative=alternative, confidence_level=confidence_level)
+
+
+def format_pvalue(p: float, prefix: bool = True) -> str:
+    """A p-value for people: ``"p < 0.001"``, ``"p = 0.032"``, ``"p = 0.48"`` (``"p = –"`` when missing);
+    ``prefix=False`` for a table cell: ``"< 0.001"``, ``"0.032"``."""
+    p = float(p) if p is not None else float("nan")
+    head = "p " if prefix else ""
+    eq = "= " if prefix else ""
+    if not np.isfinite(p):
+        return f"{head}{eq}–"
+    if p < 0.001:
+        return f"{head}< 0.001"
+    return f"{head}{eq}{p:.3f}" if p < 0.1 else f"{head}{eq}{p:.2f}"
+
+
+def format_number(x: float, digits: int = 3) -> str:
+    """A number for a table cell with about ``digits`` significant digits, thousands separators and
+    never scientific notation (``1,234``, ``47.96``, ``0.00123``); ``"–"`` when missing or infinite."""
+    x = float(x) if x is not None else float("nan")
+    if not np.isfinite(x):
+        return "–"
+    if x == 0:
+        return "0"
+    decimals = max(0, digits - 1 - int(np.floor(np.log10(abs(x)))))
+    return f"{x:,.{min(decimals, 12)}f}"
 
 
 def ratio_stats(n, s_num, s_den, ss_num, ss_den, s_num_den):
@@ -244,20 +332,36 @@ class CupedAdjustment(Result):
         return plots.plot_cuped(self, ax=ax, arms=arms)
 
 
+def constant_variance(var, mean) -> np.ndarray:
+    """True where a sample variance computed from sums is zero up to rounding (a constant value)."""
+    var, mean = np.asarray(var, dtype=float), np.asarray(mean, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return ~(var > 1e-12 * np.maximum(1.0, mean**2))
+
+
+CONSTANT_PRE_PERIOD = ("CUPED: the pre-period value is the same for every user (or there is no pre-period "
+                       "activity), so it cannot explain any variance; the unadjusted comparison is used")
+
+
 def cuped(n, s_y, ss_y, s_x, ss_x, s_xy) -> CupedAdjustment:
     """CUPED-adjust the means of several arms (arrays, one entry per arm).
 
     ``theta`` and the correlation come from all arms pooled; see the module docstring.
+    A constant or empty pre-period warns (:class:`~journeylib.core.errors.JourneyDataWarning`)
+    and leaves the means unadjusted (``theta = 0``).
     """
     n, s_y, ss_y, s_x, ss_x, s_xy = (np.asarray(v, dtype=float) for v in (n, s_y, ss_y, s_x, ss_x, s_xy))
     N = n.sum()
     _, vy_all = mean_var(N, s_y.sum(), ss_y.sum())
     mx_all, vx_all = mean_var(N, s_x.sum(), ss_x.sum())
     cxy_all = covariance(N, s_x.sum(), s_y.sum(), s_xy.sum())
-    theta = float(cxy_all / vx_all) if vx_all > 0 else 0.0
-    rho = float(cxy_all / np.sqrt(vx_all * vy_all)) if vx_all > 0 and vy_all > 0 else 0.0
     my, vy = mean_var(n, s_y, ss_y)
     mx, vx = mean_var(n, s_x, ss_x)
+    if constant_variance(vx_all, mx_all):
+        warnings.warn(CONSTANT_PRE_PERIOD, JourneyDataWarning, stacklevel=2)
+        return CupedAdjustment(0.0, 0.0, my, vy, vy, mx)
+    theta = float(cxy_all / vx_all)
+    rho = float(cxy_all / np.sqrt(vx_all * vy_all)) if vy_all > 0 else 0.0
     cxy = covariance(n, s_x, s_y, s_xy)
     adj_mean = my - theta * (mx - mx_all)
     adj_var = np.clip(vy - 2 * theta * cxy + theta**2 * vx, 0, None)
@@ -275,7 +379,8 @@ def cuped_vectorised(n, s_y, ss_y, s_x, ss_x, s_xy):
     N = tot(n)
     mx_all, vx_all = mean_var(N, tot(s_x), tot(ss_x))
     with np.errstate(divide="ignore", invalid="ignore"):
-        theta = np.where(vx_all > 0, covariance(N, tot(s_x), tot(s_y), tot(s_xy)) / vx_all, 0.0)
+        theta = np.where(constant_variance(vx_all, mx_all), 0.0,
+                         covariance(N, tot(s_x), tot(s_y), tot(s_xy)) / vx_all)
     my, vy = mean_var(n, s_y, ss_y)
     mx, vx = mean_var(n, s_x, ss_x)
     cxy = covariance(n, s_x, s_y, s_xy)

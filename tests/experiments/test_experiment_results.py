@@ -60,7 +60,7 @@ def test_ab_finding_quotes_the_summary_numbers_and_decides(offer):
     assert (f.value, f.ci_low, f.ci_high) == (row["rel_lift"], row["rel_ci_low"], row["rel_ci_high"])
     assert f"{abs(row['rel_lift']):.1%}" in f.text and f"{row['rel_ci_low']:+.1%}" in f.text
     assert f"{row['rel_ci_high']:+.1%}" in f.text
-    sig = row["pvalue"] < 0.05
+    sig = row["rel_pvalue"] < 0.05  # the test of the relative lift the sentence quotes
     assert ("; significant." in f.text) == sig and ("not significant" in f.text) == (not sig)
     assert f.action == ("Roll out treatment." if sig and row["rel_lift"] > 0 else "Keep control.")
 

@@ -66,11 +66,14 @@ def test_readout_equals_scipy_on_per_user_values(small_sim):
     assert r.statistic == pytest.approx(ref.statistic, rel=1e-9) and r.pvalue == pytest.approx(ref.pvalue, rel=1e-8)
     assert r.confidence_interval(0.9) == pytest.approx(tuple(ref.confidence_interval(0.9)), rel=1e-9)
     assert r.test == "Welch t"
-    from statsmodels.stats.proportion import proportions_ztest
+    from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
 
+    # conversion: unpooled Wald z for the p-value AND the interval (the same test, so they agree)
     rc = ro.result("personalised_offer", "conversion")
-    z, p = proportions_ztest([(t["y_orders"] > 0).sum(), (c["y_orders"] > 0).sum()], [len(t), len(c)])
-    assert rc.statistic == pytest.approx(z) and rc.pvalue == pytest.approx(p)
+    x1, n1, x0, n0 = (t["y_orders"] > 0).sum(), len(t), (c["y_orders"] > 0).sum(), len(c)
+    ref = test_proportions_2indep(x1, n1, x0, n0, method="wald", compare="diff")
+    assert rc.statistic == pytest.approx(ref.statistic, rel=1e-9) and rc.pvalue == pytest.approx(ref.pvalue, rel=1e-9)
+    assert (rc.ci_low, rc.ci_high) == pytest.approx(confint_proportions_2indep(x1, n1, x0, n0, method="wald"), rel=1e-9)
 
 
 def test_offer_ci_covers_planted_lift(sample):
@@ -150,7 +153,7 @@ def test_srm_flagged_on_planted_mismatch(big_sim):
     checks = {c.name: c for c in ro.checks}
     assert checks["SRM: email_send_time"].status == "fail"
     assert "SAMPLE RATIO MISMATCH" in checks["SRM: email_send_time"].detail
-    assert "Do not act on email_send_time" in ro.conclusion("email_send_time")
+    assert "Do not act on email\\_send\\_time" in ro.conclusion("email_send_time")  # name escaped for Markdown
     summ = ro.summary
     assert not summ.loc[summ["experiment"] == "email_send_time", "srm_passed"].any()
 
@@ -160,10 +163,11 @@ def test_family_adjustment_matches_multipletests(small_sim):
     s = ro.summary
     for exp, g in s.groupby("experiment"):
         assert len(g) == 4 * (g["variant"].nunique())
-        np.testing.assert_allclose(g["p_holm"], multipletests(g["pvalue"], method="holm")[1])
-        np.testing.assert_allclose(g["p_bh"], multipletests(g["pvalue"], method="fdr_bh")[1])
+        # the family adjusts the p-value shown beside the relative lift (the relative test)
+        np.testing.assert_allclose(g["p_holm"], multipletests(g["rel_pvalue"], method="holm")[1])
+        np.testing.assert_allclose(g["p_bh"], multipletests(g["rel_pvalue"], method="fdr_bh")[1])
     allfam = ex.readout_from_stats(ex.variant_stats(small_sim.assignments, small_sim.events), family="all").summary
-    np.testing.assert_allclose(allfam["p_holm"], multipletests(allfam["pvalue"], method="holm")[1])
+    np.testing.assert_allclose(allfam["p_holm"], multipletests(allfam["rel_pvalue"], method="holm")[1])
     assert (allfam["family"] == "all").all()
 
 
@@ -182,7 +186,7 @@ def test_segment_breakdown_warns(small_sim):
                                   experiments="personalised_offer", metrics=ex.metrics_by_name(["conversion"]))
     s = ro.summary
     assert set(s["segment"]) == {"standard", "premium", "budget"}
-    np.testing.assert_allclose(s["p_holm"], multipletests(s["pvalue"], method="holm")[1])
+    np.testing.assert_allclose(s["p_holm"], multipletests(s["rel_pvalue"], method="holm")[1])
     total = ex.variant_stats(small_sim.assignments, small_sim.events, ex.metrics_by_name("conversion"),
                              experiments="personalised_offer")["n"].sum()
     assert (s["n_control"] + s["n_variant"]).sum() == total
@@ -194,7 +198,9 @@ def test_decision_table_is_the_summary_in_reading_order(small_sim):
     assert "family" not in d.columns and len(d) == len(s)
     r = s.iloc[0]
     assert d["relative lift (95% CI)"].iloc[0] == f"{r.rel_lift:+.1%} ({r.rel_ci_low:+.1%} to {r.rel_ci_high:+.1%})"
-    assert (d["p_holm"] == s["p_holm"]).all() and (d["significant"] == s["significant_holm"]).all()
+    assert (d["p_holm"] == s["p_holm"]).all()
+    assert (d["significant"] == (s["significant_holm"] & s["srm_passed"])).all()
+    assert (d["verdict"] == s["verdict"]).all()
     everything = ex.readout_from_stats(ex.variant_stats(small_sim.assignments, small_sim.events), family="all")
     assert everything.decision_table.columns[0] == "family"
 
