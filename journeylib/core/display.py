@@ -94,14 +94,16 @@ def escape_markdown(value: object) -> str:
 
     Use it on every name from data (event, channel, stage, variant, segment, file name)
     interpolated into Markdown prose; :func:`markdown` then HTML-escapes the whole text.
-    Line breaks become spaces, so a name cannot begin a new block.
+    Line breaks become spaces, so a name cannot begin a new block, and runs of white space
+    become one space with none at either end (leading spaces would start a code block at the
+    beginning of a line, and spaces inside ``**...**`` would break the bold around a name).
 
     Examples
     --------
     >>> print(escape_markdown("[win](javascript:alert(1))"))
     \\[win\\]\\(javascript\\:alert\\(1\\)\\)
     """
-    text = re.sub(r"[\r\n\t\v\f\u2028\u2029]+", " ", str(value))
+    text = re.sub(r"[ \r\n\t\v\f\u2028\u2029]+", " ", str(value)).strip(" ")
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 

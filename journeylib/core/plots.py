@@ -1,9 +1,56 @@
-"""Drawing for core results: the journey check (events per stage, and what no rule placed)."""
+"""Drawing for core results (the journey check), and the rule every family's drawing follows:
+text from data is never mathtext.
+
+A channel named ``$x^2$`` or ``a$b_{x}^$`` must show as typed: matplotlib would
+otherwise render it as TeX, or stop the notebook with a mathtext parse error.
+:func:`no_mathtext` wraps a drawing function so that every Text it creates (titles,
+labels, tick labels, annotations, legends) is plain text; :func:`plain_text` does the
+same for an Axes drawn elsewhere. Matplotlib is imported only when drawing.
+"""
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, Callable, TypeVar
+
+__all__ = ["no_mathtext", "plain_text", "plot_journey_check"]
+
+_Draw = TypeVar("_Draw", bound=Callable[..., Any])
 
 
+def plain_text(ax: Any) -> Any:
+    """Make every Text on ``ax`` plain (``parse_math=False``): titles, axis and tick labels,
+    annotations and the legend; returns ``ax``.
+
+    Tick labels that matplotlib creates later, at draw time, follow the rcParam
+    ``text.parse_math`` (``setup_notebook`` turns it off for reports); fixed, categorical
+    tick labels set by the drawing functions exist already and are covered here.
+    """
+    from matplotlib.text import Text
+
+    for text in ax.findobj(Text):
+        text.set_parse_math(False)
+    return ax
+
+
+def no_mathtext(draw: _Draw) -> _Draw:
+    """Decorator for a drawing function that returns an Axes: draw with mathtext off
+    (``rc_context({"text.parse_math": False})``), then make every Text on the returned Axes
+    plain (:func:`plain_text`), so that names from data are drawn exactly as they are.
+    """
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import matplotlib as mpl
+
+        with mpl.rc_context({"text.parse_math": False}):
+            ax = draw(*args, **kwargs)
+            if ax is not None and hasattr(ax, "findobj"):
+                plain_text(ax)
+        return ax
+
+    return wrapper  # type: ignore[return-value]
+
+
+@no_mathtext
 def plot_journey_check(journey: Any, ax=None):
     """Horizontal bars: events per stage in journey order, then the events no stage rule matched.
 
@@ -28,9 +75,7 @@ def plot_journey_check(journey: Any, ax=None):
     values = rows["events"].fillna(0).astype(int).to_numpy()
     colors = ["#c0392b" if lab.startswith("no stage") else "#2c6fad" for lab in labels]
     ax.barh(range(len(labels)), values, color=colors)
-    ax.set_yticks(range(len(labels)), labels)
-    for text in ax.get_yticklabels():
-        text.set_parse_math(False)  # names from data are never TeX
+    ax.set_yticks(range(len(labels)), labels)  # names from data: plain text (no_mathtext)
     ax.invert_yaxis()
     for i, v in enumerate(values):
         ax.annotate(f"{v:,}", (v, i), xytext=(3, 0), textcoords="offset points", va="center", fontsize=9)

@@ -87,6 +87,9 @@ class Result:
         return "{:.3g}"
 
     def _repr_html_(self) -> str:
+        """Findings, the checks that did not pass, and the summary table. Findings and check
+        details are plain text: HTML-escaped here, never read as Markdown (a name from data
+        such as ``[x](javascript:...)`` shows as typed)."""
         parts = [f"<p>{html.escape(str(f))}</p>" for f in self.findings]
         failed = [c for c in self.checks if c.status != "pass"]
         parts += [f"<p><b>{html.escape(c.status)}:</b> {html.escape(c.name)}"

@@ -13,6 +13,10 @@ The journey map (:func:`plot_journey_map`) is one Axes with three bands per stag
 * bottom: median days in the stage and the top touchpoints.
 
 Stages with the largest drop-off are outlined in red and labelled "pain point".
+
+Every drawing function is wrapped in :func:`journeylib.core.plots.no_mathtext`: stage,
+channel and segment names are drawn as typed, never as TeX (a ``$`` in a name would
+otherwise crash the figure with a mathtext parse error).
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import pandas as pd
 from matplotlib.patches import FancyBboxPatch, Polygon
 from matplotlib.ticker import StrMethodFormatter
 
+from ..core.plots import no_mathtext
 from ..retention.plots import at_risk_cutoff
 from .paths import path_lengths
 
@@ -50,6 +55,7 @@ def _fit(ax, text, width: float, min_size: float = 6.5) -> None:
     text.set_fontsize(max(5.0, text.get_fontsize() * min(scale(), 1.0)))
 
 
+@no_mathtext
 def plot_journey_map(data, ax=None, *, score_range: tuple[float, float] = (1.0, 5.0), title: str | None = None):
     """Draw a journey map from :class:`journeylib.journeys.stages.JourneyMapData`.
 
@@ -148,6 +154,7 @@ def _pct(v: float) -> str:
     return "n/a" if v is None or not np.isfinite(v) else f"{100 * v:.1f}%"
 
 
+@no_mathtext
 def plot_funnel(result, ax=None):
     """Horizontal funnel bars of a :class:`~journeylib.journeys.stages.FunnelResult`.
 
@@ -206,6 +213,7 @@ def plot_funnel(result, ax=None):
 
 
 # --------------------------------------------------------------------------- transitions
+@no_mathtext
 def plot_transitions(result, ax=None):
     """Heat map of a :class:`~journeylib.journeys.stages.TransitionResult`: row %, annotated with counts.
 
@@ -237,6 +245,7 @@ def plot_transitions(result, ax=None):
 
 
 # --------------------------------------------------------------------------- attribution
+@no_mathtext
 def plot_attribution(result, ax=None):
     """Grouped bars of an :class:`~journeylib.journeys.attribution.AttributionResult`.
 
@@ -274,6 +283,7 @@ def plot_attribution(result, ax=None):
     return ax
 
 
+@no_mathtext
 def plot_stage_attribution(result, ax=None, *, model: str | None = None):
     """Heat map of a :class:`~journeylib.journeys.attribution.StageAttributionResult`.
 
@@ -303,6 +313,7 @@ def plot_stage_attribution(result, ax=None, *, model: str | None = None):
 
 
 # --------------------------------------------------------------------------- paths
+@no_mathtext
 def plot_path_lengths(journeys_df: pd.DataFrame, ax=None):
     """Bars of journeys by number of touchpoints (:func:`journeylib.journeys.paths.journeys` output),
     the converting ones overlaid."""
@@ -317,6 +328,7 @@ def plot_path_lengths(journeys_df: pd.DataFrame, ax=None):
     return ax
 
 
+@no_mathtext
 def plot_time_to_convert(journeys_df: pd.DataFrame, ax=None, *, bins: int = 40):
     """Histogram of days from first touch to conversion, converting journeys."""
     if ax is None:
@@ -330,6 +342,7 @@ def plot_time_to_convert(journeys_df: pd.DataFrame, ax=None, *, bins: int = 40):
 
 
 # --------------------------------------------------------------------------- overview
+@no_mathtext
 def plot_monthly_activity(monthly: pd.DataFrame, ax=None):
     """Lines of active customers and orders per month (:func:`journeylib.journeys.overview.monthly_activity`)."""
     if ax is None:
@@ -344,6 +357,7 @@ def plot_monthly_activity(monthly: pd.DataFrame, ax=None):
     return ax
 
 
+@no_mathtext
 def plot_time_to_next_stage(res, ax=None, *, ci: bool = True, min_at_risk: int | None = None):
     """Share that has moved on to the next stage vs days since reaching a stage (Kaplan-Meier), with bands.
 

@@ -26,7 +26,7 @@ import pandas as pd
 from . import plots
 from ..core import buckets, engine
 from ..core.checks import flag
-from ..core.display import html_table
+from ..core.display import escape_markdown, html_table
 from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.result import Check, Finding, Result
 from ..core.schema import DEFAULT_STAGES
@@ -110,16 +110,21 @@ class FunnelResult(Result):
 
     @property
     def reading(self) -> str:
-        """How many entrants went all the way, and the step with the largest drop-off (per group)."""
+        """How many entrants went all the way, and the step with the largest drop-off (per group).
+
+        Markdown: names from data (stages, the split column and its values) are escaped.
+        """
+        esc = escape_markdown
         parts = []
         for group, g in self._groups():
             first, last = g.iloc[0], g.iloc[-1]
-            who = f"In {self.by} '{group}', of" if self.by else "Of"
-            text = (f"{who} {first['customers']:,} customers who entered at '{first['stage']}', "
-                    f"{last['customers']:,} ({last['cumulative_conversion']:.1%}) went all the way to '{last['stage']}'.")
+            who = f"In {esc(self.by)} '{esc(group)}', of" if self.by else "Of"
+            text = (f"{who} {first['customers']:,} customers who entered at '{esc(first['stage'])}', "
+                    f"{last['customers']:,} ({last['cumulative_conversion']:.1%}) went all the way to "
+                    f"'{esc(last['stage'])}'.")
             worst = _largest_drop(g)
             if worst is not None:
-                text += (f" The largest drop-off is into '{worst['stage']}': {worst['drop_off']:.1%} of the "
+                text += (f" The largest drop-off is into '{esc(worst['stage'])}': {worst['drop_off']:.1%} of the "
                          "customers at the step before did not get there.")
             parts.append(text)
         return "\n\n".join(parts)

@@ -25,6 +25,7 @@ import pandas as pd
 
 from ..core import engine
 from ..core.checks import is_number
+from ..core.display import escape_markdown
 from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import DEFAULT_STAGES
@@ -122,16 +123,17 @@ class NextStepResult(Result):
 
     @property
     def reading(self) -> str:
-        """One markdown bullet per transition (overall rows, or each group's)."""
+        """One markdown bullet per transition (overall rows, or each group's); names from data escaped."""
+        esc = escape_markdown
         lines = []
         for r in self.table.to_dict("records"):
-            who = f" ({r['group']})" if self.by else ""
+            who = f" ({esc(r['group'])})" if self.by else ""
             med = (f"half move on within **{r['median_days']:.1f} days**" if np.isfinite(r["median_days"])
                    else "fewer than half have moved on by the end of the data")
             shares = ", ".join(f"{r[_share_columns(h)[0]]:.0%} within {h:g} days" for h in self.horizons
                                if pd.notna(r[_share_columns(h)[0]]))
-            lines.append(f"- {r['from_stage']} -> {r['to_stage']}{who}: {r['customers']:,} reached "
-                         f"{r['from_stage']}; {med}" + (f" ({shares})." if shares else "."))
+            lines.append(f"- {esc(r['from_stage'])} -> {esc(r['to_stage'])}{who}: {r['customers']:,} reached "
+                         f"{esc(r['from_stage'])}; {med}" + (f" ({shares})." if shares else "."))
         return "\n".join(lines)
 
     @property

@@ -2,7 +2,8 @@
 
 Each function takes a result (or the frame it names) and an optional Axes, draws on
 it (or on the current Axes) and returns it; nothing here computes a statistic or
-calls ``plt.show()``. The result classes' ``plot`` methods delegate here.
+calls ``plt.show()``. The result classes' ``plot`` methods delegate here. Each is wrapped
+in :func:`journeylib.core.plots.no_mathtext`: names from data are drawn as typed, never as TeX.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator, NullLocator, PercentFormatter
 
 from ..core.errors import JourneyParameterError
+from ..core.plots import no_mathtext
 from ..retention.plots import MIN_AT_RISK
 
 __all__ = ["plot_cohort_heatmap", "plot_cohort_curves", "plot_repeat_rate", "plot_purchase_gaps",
@@ -31,6 +33,7 @@ def _axes(ax: Axes | None) -> Axes:
 
 # --------------------------------------------------------------------------- cohorts
 
+@no_mathtext
 def plot_cohort_heatmap(cohorts: Any, ax: Axes | None = None, *, kind: str = "retention",
                         annotate: bool | None = None) -> Axes:
     """Heat map of a :class:`~journeylib.loyalty.cohorts.CohortTable` triangle; blank = not observable yet.
@@ -63,6 +66,7 @@ def plot_cohort_heatmap(cohorts: Any, ax: Axes | None = None, *, kind: str = "re
     return ax
 
 
+@no_mathtext
 def plot_cohort_curves(cohorts: Any, ax: Axes | None = None, *, max_cohorts: int = 12,
                        min_at_risk: int = MIN_AT_RISK, confidence_level: float = 0.95) -> Axes:
     """Retention curve of each cohort (the latest ``max_cohorts``) and the size-weighted average
@@ -101,6 +105,7 @@ def plot_cohort_curves(cohorts: Any, ax: Axes | None = None, *, max_cohorts: int
 
 # --------------------------------------------------------------------------- repeat purchase
 
+@no_mathtext
 def plot_repeat_rate(repeat: Any, ax: Axes | None = None) -> Axes:
     """Repeat rate within the window by group, with the Wilson intervals (``ci_low``, ``ci_high``)."""
     ax = _axes(ax)
@@ -119,6 +124,7 @@ def plot_repeat_rate(repeat: Any, ax: Axes | None = None) -> Axes:
     return ax
 
 
+@no_mathtext
 def plot_purchase_gaps(repeat: Any, ax: Axes | None = None, *, max_days: int = 365) -> Axes:
     """Histogram of days between consecutive purchase days, up to the 99th percentile (at most ``max_days``)."""
     ax = _axes(ax)
@@ -137,6 +143,7 @@ def plot_purchase_gaps(repeat: Any, ax: Axes | None = None, *, max_days: int = 3
     return ax
 
 
+@no_mathtext
 def plot_time_to_second(repeat: Any, ax: Axes | None = None, *, min_at_risk: int = MIN_AT_RISK) -> Axes:
     """Kaplan-Meier share of customers with a second order by days since the first, with its interval.
 
@@ -157,6 +164,7 @@ def plot_time_to_second(repeat: Any, ax: Axes | None = None, *, min_at_risk: int
 
 # --------------------------------------------------------------------------- RFM
 
+@no_mathtext
 def plot_rfm_grid(segments: Any, ax: Axes | None = None) -> Axes:
     """R x F grid of an :class:`~journeylib.loyalty.rfm.RFMSegments`: customers per cell, coloured by mean revenue."""
     import seaborn as sns
@@ -172,6 +180,7 @@ def plot_rfm_grid(segments: Any, ax: Axes | None = None) -> Axes:
     return ax
 
 
+@no_mathtext
 def plot_rfm_segments(segments: Any, ax: Axes | None = None) -> Axes:
     """Horizontal bars: share of customers and share of revenue per named segment."""
     ax = _axes(ax)
@@ -188,6 +197,7 @@ def plot_rfm_segments(segments: Any, ax: Axes | None = None) -> Axes:
 
 # --------------------------------------------------------------------------- CLV
 
+@no_mathtext
 def plot_clv_distribution(boot: Any, ax: Axes | None = None) -> Axes:
     """Histogram of per-customer CLV with the mean and its bootstrap interval."""
     ax = _axes(ax)
@@ -202,6 +212,7 @@ def plot_clv_distribution(boot: Any, ax: Axes | None = None) -> Axes:
     return ax
 
 
+@no_mathtext
 def plot_calibration(check: Any, ax: Axes | None = None) -> Axes:
     """Mean actual vs predicted holdout purchases per calibration-period frequency."""
     ax = _axes(ax)
@@ -219,6 +230,7 @@ def plot_calibration(check: Any, ax: Axes | None = None) -> Axes:
     return ax
 
 
+@no_mathtext
 def plot_fit_parameters(fit: Any, ax: Axes | None = None) -> Axes:
     """Estimates of a :class:`~journeylib.loyalty.clv.FitResult` with their 95% intervals (log scale)."""
     ax = _axes(ax)
@@ -236,6 +248,7 @@ def plot_fit_parameters(fit: Any, ax: Axes | None = None) -> Axes:
 
 # --------------------------------------------------------------------------- loyalty programme
 
+@no_mathtext
 def plot_loyalty_effect(effect: Any, ax: Axes | None = None) -> Axes:
     """Forest plot of a :class:`~journeylib.loyalty.programme.LoyaltyEffect`: naive vs adjusted, no-effect line."""
     ax = _axes(ax)
@@ -257,6 +270,7 @@ def plot_loyalty_effect(effect: Any, ax: Axes | None = None) -> Axes:
     return ax
 
 
+@no_mathtext
 def plot_loyalty_rates(effect: Any, ax: Axes | None = None) -> Axes:
     """Repeat purchases per 30 days in the pre and post windows, members vs matched controls."""
     ax = _axes(ax)
@@ -274,6 +288,7 @@ def plot_loyalty_rates(effect: Any, ax: Axes | None = None) -> Axes:
     return ax
 
 
+@no_mathtext
 def plot_model_comparison(cmp: Any, ax: Axes | None = None) -> Axes:
     """Mean actual vs each model's predicted holdout purchases per calibration frequency."""
     ax = _axes(ax)

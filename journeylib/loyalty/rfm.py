@@ -34,6 +34,7 @@ import pandas as pd
 
 from ..core import engine
 from ..core.checks import no_event_error
+from ..core.display import escape_markdown
 from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.result import Check, Finding, Result
 from ..core.schema import PURCHASE_EVENT
@@ -156,9 +157,9 @@ class RFMSegments(Result):
 
     @property
     def reading(self) -> str:
-        """The two segments bringing the most revenue, and their share of customers."""
+        """The two segments bringing the most revenue, and their share of customers (Markdown, names escaped)."""
         t = self._top2()
-        return (f"{' and '.join(t['segment'])} are {t['share_customers'].sum():.0%} of customers and bring "
+        return (f"{' and '.join(escape_markdown(s) for s in t['segment'])} are {t['share_customers'].sum():.0%} of customers and bring "
                 f"{t['share_revenue'].sum():.0%} of revenue.")
 
     @property

@@ -31,6 +31,7 @@ from scipy import stats
 
 from ..core import engine
 from ..core.checks import is_number
+from ..core.display import escape_markdown
 from ..core.errors import JourneyDataError, JourneyParameterError, data_error
 from ..core.result import Check, Finding, Result, truth_table
 from . import plots
@@ -211,16 +212,18 @@ class CumulativeIncidenceResult(Result):
 
     @property
     def reading(self) -> str:
-        """One markdown bullet per group: the share gone by each exit type at the last reliable horizon."""
+        """One markdown bullet per group: the share gone by each exit type at the last reliable horizon
+        (group and exit names escaped)."""
+        esc = escape_markdown
         lines = []
         for g in self.counts.index:
             h = self._last_horizon(g)
             if h is None:
-                lines.append(f"- **{g}**: too few customers followed long enough to say.")
+                lines.append(f"- **{esc(g)}**: too few customers followed long enough to say.")
                 continue
             s = self.table[(self.table["group"] == g) & (self.table["horizon_days"] == h)]
-            parts = ", ".join(f"{_pct(r.cumulative_incidence)} {r.exit_type}" for r in s.itertuples())
-            lines.append(f"- **{g}** ({int(self.counts.loc[g, 'customers']):,} customers): within {h:g} days "
+            parts = ", ".join(f"{_pct(r.cumulative_incidence)} {esc(r.exit_type)}" for r in s.itertuples())
+            lines.append(f"- **{esc(g)}** ({int(self.counts.loc[g, 'customers']):,} customers): within {h:g} days "
                          f"{parts}.")
         return "\n".join(lines)
 

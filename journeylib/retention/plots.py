@@ -10,7 +10,8 @@ explodes, so the tail is not drawn rather than drawn misleadingly.
 Every function takes a result (``journeylib.retention.survival`` / ``winback``) and an
 optional ``ax`` (default: the current Axes), draws, and returns the Axes; nothing here
 computes a statistic or calls ``plt.show()``. The result classes' ``plot`` methods
-delegate here.
+delegate here. Each is wrapped in :func:`journeylib.core.plots.no_mathtext`: group, exit
+and covariate names are drawn as typed, never as TeX.
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+
+from ..core.plots import no_mathtext
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .competing import CumulativeIncidenceResult, IncidenceComparison
@@ -48,6 +51,7 @@ def _level(result) -> str:
     return f"{100 * result.confidence_level:g}%"
 
 
+@no_mathtext
 def plot_survival(km: KaplanMeierResult, ax: Axes | None = None, *, ci: bool = True,
                   min_at_risk: int = MIN_AT_RISK) -> Axes:
     """Kaplan-Meier curves (share still active vs days since start), with confidence bands,
@@ -75,6 +79,7 @@ def plot_survival(km: KaplanMeierResult, ax: Axes | None = None, *, ci: bool = T
     return ax
 
 
+@no_mathtext
 def plot_cumulative_hazard(km: KaplanMeierResult, ax: Axes | None = None, *,
                            min_at_risk: int = MIN_AT_RISK) -> Axes:
     """Nelson-Aalen cumulative hazard per group (its slope is the churn rate), with bands,
@@ -97,6 +102,7 @@ def plot_cumulative_hazard(km: KaplanMeierResult, ax: Axes | None = None, *,
     return ax
 
 
+@no_mathtext
 def plot_retention(km: KaplanMeierResult, ax: Axes | None = None) -> Axes:
     """Bars: retention at each horizon per group, with confidence intervals."""
     if ax is None:
@@ -120,6 +126,7 @@ def plot_retention(km: KaplanMeierResult, ax: Axes | None = None) -> Axes:
     return ax
 
 
+@no_mathtext
 def plot_logrank(lr: LogRankResult, ax: Axes | None = None) -> Axes:
     """Bars: churns observed per group over those expected if all groups churned alike."""
     if ax is None:
@@ -151,6 +158,7 @@ def _forest(ax: Axes, labels, hr, lo, hi) -> None:
     ax.set_xlabel("hazard ratio (log scale; < 1 = churns less)")
 
 
+@no_mathtext
 def plot_cox(cox: CoxResult, ax: Axes | None = None) -> Axes:
     """Forest plot of the Cox hazard ratios with their confidence intervals (log scale)."""
     if ax is None:
@@ -164,6 +172,7 @@ def plot_cox(cox: CoxResult, ax: Axes | None = None) -> Axes:
     return ax
 
 
+@no_mathtext
 def plot_membership(effect: MembershipEffect, ax: Axes | None = None) -> Axes:
     """The membership hazard ratio of the naive and the start/stop model side by side."""
     if ax is None:
@@ -174,6 +183,7 @@ def plot_membership(effect: MembershipEffect, ax: Axes | None = None) -> Axes:
     return ax
 
 
+@no_mathtext
 def plot_winback(wb: WinbackResult, ax: Axes | None = None) -> Axes:
     """Bar chart of the return rate per group with its intervals."""
     if ax is None:
@@ -194,6 +204,7 @@ def plot_winback(wb: WinbackResult, ax: Axes | None = None) -> Axes:
     return ax
 
 
+@no_mathtext
 def plot_cumulative_incidence(res: CumulativeIncidenceResult, ax: Axes | None = None, *, ci: bool = True,
                               min_at_risk: int | None = None) -> Axes:
     """Cumulative incidence of each exit type (colour) per group (line style), with bands,
@@ -225,6 +236,7 @@ def plot_cumulative_incidence(res: CumulativeIncidenceResult, ax: Axes | None = 
     return ax
 
 
+@no_mathtext
 def plot_incidence_comparison(cmp: IncidenceComparison, ax: Axes | None = None) -> Axes:
     """Forest plot: difference in cumulative incidence (group minus reference) per exit type and horizon."""
     if ax is None:

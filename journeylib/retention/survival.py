@@ -30,7 +30,7 @@ from scipy import stats
 
 from ..core import engine
 from ..core.checks import is_number
-from ..core.display import html_table
+from ..core.display import escape_markdown, html_table
 from ..core.errors import JourneyDataError, JourneyFitError, JourneyParameterError, data_error
 from ..core.result import TRUTH_COLUMNS, Check, Finding, Result, truth_table
 from ..core.time import DAY_SECONDS, series_to_utc
@@ -221,14 +221,15 @@ class KaplanMeierResult(Result):
 
     @property
     def reading(self) -> str:
-        """One markdown bullet per group: median lifetime and the share still active at each horizon."""
+        """One markdown bullet per group (names escaped): median lifetime and the share still active at each
+        horizon."""
         lines = []
         for r in self.summary.to_dict("records"):
             med = ("more than half are still active at the end of follow-up" if np.isinf(r["median_days"])
                    else f"half have churned after about {r['median_days']:.0f} days")
             ret = ", ".join(f"{r[f'retention_{h:g}d']:.0%} after {h:g} days" for h in self.horizons
                             if pd.notna(r[f"retention_{h:g}d"]))
-            lines.append(f"- **{r['group']}** ({r['customers']:,} customers): {med}"
+            lines.append(f"- **{escape_markdown(r['group'])}** ({r['customers']:,} customers): {med}"
                          + (f"; still active: {ret}." if ret else "."))
         return "\n".join(lines)
 
@@ -345,12 +346,16 @@ class LogRankResult(Result):
 
     @property
     def reading(self) -> str:
+        """The test and the groups furthest from expectation, as Markdown (names from data escaped)."""
+        return self._reading(escape_markdown)
+
+    def _reading(self, name) -> str:
         low, high = self._extremes()
         sig = "differ" if self.pvalue < 0.05 else "are not distinguishable"
-        return (f"Churn curves {sig} between {' / '.join(self.by)} groups (log-rank chi2={self.statistic:.1f}, "
-                f"df={self.df}, p={self.pvalue:.3g}). Lowest churn relative to expectation: "
-                f"{low['group']} ({low['observed_over_expected']:.2f}x expected); highest: "
-                f"{high['group']} ({high['observed_over_expected']:.2f}x).")
+        return (f"Churn curves {sig} between {' / '.join(name(b) for b in self.by)} groups (log-rank "
+                f"chi2={self.statistic:.1f}, df={self.df}, p={self.pvalue:.3g}). Lowest churn relative to "
+                f"expectation: {name(low['group'])} ({low['observed_over_expected']:.2f}x expected); highest: "
+                f"{name(high['group'])} ({high['observed_over_expected']:.2f}x).")
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -380,7 +385,8 @@ class LogRankResult(Result):
                 + self.table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
     def _repr_html_(self) -> str:
-        return f"<p>{html.escape(self.reading)}</p>" + html_table(self.table, "{:.2f}")
+        body = "".join(f"<p>{html.escape(str(f))}</p>" for f in self.findings)
+        return body + f"<p>{html.escape(self._reading(str))}</p>" + html_table(self.table, "{:.2f}")
 
 
 def _observed_expected(d: np.ndarray, e: np.ndarray, w: np.ndarray, key: np.ndarray) -> pd.DataFrame:
@@ -470,7 +476,11 @@ class CoxResult(Result):
 
     @property
     def note(self) -> str:
-        """Which customers the model was fitted on: rows left out for missing values, sampling."""
+        """Which customers the model was fitted on: rows left out for missing values, sampling.
+
+        Plain text (it quotes covariate names): escape it whole with
+        :func:`journeylib.core.display.escape_markdown` before putting it into Markdown.
+        """
         parts = []
         if self.missing:
             what = ", ".join(f"{n:,} without {c}" for c, n in self.missing.items())
@@ -484,9 +494,12 @@ class CoxResult(Result):
 
     @property
     def reading(self) -> str:
-        """Plain words: the covariates that clearly change churn, and whether their ratios hold at every age."""
+        """Plain words: the covariates that clearly change churn, and whether their ratios hold at every age.
+
+        Markdown: covariate names and levels from data are escaped.
+        """
         sig = self.terms[self.terms["pvalue"] < 0.05]
-        drivers = "; ".join(f"{t} churns {'faster' if hr > 1 else 'slower'} (x{hr:.2f})"
+        drivers = "; ".join(f"{_markdown_term(t)} churns {'faster' if hr > 1 else 'slower'} (x{hr:.2f})"
                             for t, hr in zip(sig["term"], sig["hazard_ratio"]))
         text = f"Drivers (Cox, p < 0.05): {drivers or 'no covariate clearly changes the churn rate'}."
         if len(self.terms) > 3:
@@ -556,7 +569,11 @@ class CoxResult(Result):
 
     @property
     def ph_reading(self) -> str:
-        """The proportional-hazards check in plain words, with the remedy."""
+        """The proportional-hazards check in plain words, with the remedy.
+
+        Plain text (it quotes covariate names; it is also the check's detail): escape it
+        whole with :func:`journeylib.core.display.escape_markdown` before putting it into Markdown.
+        """
         if self.ph_test is None:
             return ("Proportional-hazards check not run (the time-varying start/stop form has no Schoenfeld "
                     "test in lifelines).")
@@ -610,6 +627,13 @@ class CoxResult(Result):
                            f"concordance {c}. {self.ph_reading} {self.note}")
         body = "".join(f"<p>{html.escape(str(f))}</p>" for f in self.findings)
         return f"<p>{head}</p>" + body + html_table(self.terms, "{:.3f}")
+
+
+def _markdown_term(term: Any) -> str:
+    """A Cox term (``"segment: premium"`` or a numeric covariate's name) for Markdown: the
+    covariate and the level escaped, the separator kept."""
+    name, sep, level = str(term).partition(": ")
+    return escape_markdown(name) + sep + (escape_markdown(level) if sep else "")
 
 
 def _design(df: pd.DataFrame, covariates: Sequence[str], reference: Mapping[str, Any],
@@ -959,7 +983,7 @@ class MembershipEffect(Result):
         return "MembershipEffect\n" + self.summary.to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
     def _repr_html_(self) -> str:
-        return f"<p>{html.escape(self.reading.replace('**', ''))}</p>" + html_table(self.summary, "{:.2f}")
+        return "".join(f"<p>{html.escape(str(f))}</p>" for f in self.findings) + html_table(self.summary, "{:.2f}")
 
 
 def membership_effect(

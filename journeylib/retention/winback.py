@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..core import engine
 from ..core.intervals import wilson_interval
-from ..core.display import html_table
+from ..core.display import escape_markdown, html_table
 from ..core.errors import JourneyParameterError
 from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import OUTBOUND_EVENTS, PURCHASE_EVENT
@@ -57,26 +57,31 @@ class WinbackResult(Result):
             ep = ep[ep[k] == v]
         return float(ep["returned"].mean()) if len(ep) else float("nan")
 
-    def _name(self, row: Mapping[str, Any]) -> str:
-        return " / ".join(str(row[c]) for c in self.by) if self.by else "all"
+    def _name(self, row: Mapping[str, Any], *, markdown: bool = False) -> str:
+        """The group's name (``"email / premium"``); ``markdown``: each value escaped for Markdown."""
+        esc = escape_markdown if markdown else str
+        return " / ".join(esc(row[c]) for c in self.by) if self.by else "all"
 
     def _ranked(self) -> pd.DataFrame:
         return self.summary.sort_values("rate", ascending=False, kind="stable")
 
     @property
     def reading(self) -> str:
-        """Plain words: the group with the best return rate, and whether it is clearly ahead of the next."""
+        """Plain words: the group with the best return rate, and whether it is clearly ahead of the next.
+
+        Markdown: the group names (touch channels, segment values) are escaped.
+        """
         s = self._ranked()
         if s.empty:
             return f"Win-back: no customer was inactive {self.inactive_days:g}+ days with full follow-up."
         level = f"{self.confidence_level:.0%} CI"
         best = s.iloc[0]
-        text = (f"Win-back: best return rate with **{self._name(best)}** ({best['rate']:.1%}, {level} "
+        text = (f"Win-back: best return rate with **{self._name(best, markdown=True)}** ({best['rate']:.1%}, {level} "
                 f"{best['ci_low']:.1%} to {best['ci_high']:.1%}, {best['n']:,} customers) among customers inactive "
                 f"{self.inactive_days:g}+ days")
         if len(s) > 1 and s.iloc[1]["rate"] >= best["ci_low"]:
             nxt = s.iloc[1]
-            text += (f", not clearly ahead of **{self._name(nxt)}** ({nxt['rate']:.1%}, {level} {nxt['ci_low']:.1%} "
+            text += (f", not clearly ahead of **{self._name(nxt, markdown=True)}** ({nxt['rate']:.1%}, {level} {nxt['ci_low']:.1%} "
                      f"to {nxt['ci_high']:.1%}): the intervals overlap")
         return text + "."
 
