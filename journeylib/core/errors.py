@@ -2,9 +2,12 @@
 
 Every data problem is raised as :class:`JourneyDataError` (a ``ValueError``) whose
 message names the column, how many rows fail, shows a few offending rows and says
-what was expected, so nobody has to read a pandas traceback to fix their file.
+what was expected, so nobody has to read a pandas traceback to fix their file. Ids in
+those rows are pseudonymised unless ``show_ids`` is on (:mod:`journeylib.core.privacy`).
 """
 from __future__ import annotations
+
+from typing import Iterable
 
 import pandas as pd
 
@@ -31,11 +34,24 @@ class JourneyDataWarning(UserWarning):
     """Something in the data was fixed up (e.g. duplicates dropped); the result is still valid."""
 
 
-def _format_examples(examples: pd.DataFrame | None) -> str:
+def format_examples(examples: pd.DataFrame | None, *, id_columns: Iterable[str] = (),
+                    title: str = "First offending rows", invalid_column: str | None = None) -> str:
+    """A message's block of example rows (a title line, then rows): the first :data:`MAX_EXAMPLES` rows, with ids
+    and contact details pseudonymised unless ``show_ids`` is on (see :mod:`journeylib.core.privacy`).
+
+    ``id_columns`` names further columns holding ids (a source's own name for the id).
+    ``invalid_column`` is a column whose shown values all failed a value check (a blank or
+    fractional id): they are nobody's id and the reader needs them, so they stay as they are.
+    Every message that quotes rows of the user's data builds them with this function.
+    """
+    from .privacy import PSEUDONYMISED_NOTE, scrub_examples
+
     if examples is None or len(examples) == 0:
         return ""
-    text = examples.head(MAX_EXAMPLES).to_string(index=False, max_colwidth=60)
-    return "\nFirst offending rows:\n" + text
+    shown, scrubbed = scrub_examples(examples.head(MAX_EXAMPLES), id_columns=id_columns,
+                                     keep=() if invalid_column is None else (invalid_column,))
+    text = shown.to_string(index=False, max_colwidth=60)
+    return f"\n{title}" + (f" {PSEUDONYMISED_NOTE}" if scrubbed else "") + ":\n" + text
 
 
 def data_error(
@@ -47,12 +63,19 @@ def data_error(
     *,
     table: str = "events",
     hint: str | None = None,
+    id_columns: Iterable[str] = (),
 ) -> JourneyDataError:
-    """Build a :class:`JourneyDataError` with the standard message layout."""
+    """Build a :class:`JourneyDataError` with the standard message layout.
+
+    The example rows have their ids pseudonymised (see :func:`format_examples`), except the
+    values of ``column`` itself when ``n_total`` is given (a value check: those values are
+    invalid, not anyone's id); rows quoted for another reason (duplicate keys, ``n_total``
+    ``None``) are pseudonymised in full."""
     where = f"column '{column}' of {table}" if column else table
     rows = f"{n_bad:,} of {n_total:,} rows" if n_total is not None else f"{n_bad:,} rows"
     msg = f"{where}: {rows} invalid; expected {expected}."
-    msg += _format_examples(examples)
+    msg += format_examples(examples, id_columns=id_columns,
+                           invalid_column=column if n_total is not None else None)
     if hint:
         msg += f"\nWhat to do: {hint}"
     return JourneyDataError(msg)

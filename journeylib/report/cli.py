@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--out", type=Path, default=SAMPLE_DIR)
     sim.add_argument("--partitioned", action="store_true",
                      help="simulate in chunks and write Parquet partitioned by month (for large sizes)")
+    sim.add_argument("--force", action="store_true",
+                     help="replace data files already in --out (refused by default)")
 
     init = sub.add_parser("init", help="profile an export and write a draft journey.yml to edit")
     init.add_argument("path", help="events file, folder (events/customers/assignments files) or glob")
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     run.add_argument("-f", "--parameters-file", type=Path)
     run.add_argument("--output-dir", type=Path, default=REPORTS_DIR)
-    run.add_argument("--timeout", type=int, default=None, help="seconds allowed per cell")
+    run.add_argument("--timeout", type=int, default=None, help="seconds allowed per cell (more than 0)")
     grp = run.add_mutually_exclusive_group()
     grp.add_argument("--no-input", dest="no_input", action="store_true", default=True,
                      help="hide code cells in the HTML (default)")
@@ -50,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     ra.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR)
     ra.add_argument("--params-dir", type=Path, help="folder of <notebook-name>.yaml parameter files")
     ra.add_argument("--output-dir", type=Path, default=REPORTS_DIR)
-    ra.add_argument("--jobs", type=int, default=2, help="notebooks run in parallel")
-    ra.add_argument("--timeout", type=int, default=None, help="seconds allowed per cell")
+    ra.add_argument("--jobs", type=int, default=2,
+                    help="notebooks run in parallel (at least 1; capped at the number of cores)")
+    ra.add_argument("--timeout", type=int, default=None, help="seconds allowed per cell (more than 0)")
     ra.add_argument("--with-input", dest="no_input", action="store_false", default=True)
 
     args = parser.parse_args(argv)
@@ -59,13 +62,14 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "simulate":
-            from ..simulate.journeys import simulate_journeys, simulate_to_parquet
+            from ..simulate.journeys import refuse_overwrite, simulate_journeys, simulate_to_parquet
 
+            refuse_overwrite(args.out, args.force)  # before simulating, not after
             if args.partitioned:
-                print(f"wrote {simulate_to_parquet(args.out, args.customers, seed=args.seed)}")
+                print(f"wrote {simulate_to_parquet(args.out, args.customers, seed=args.seed, overwrite=args.force)}")
                 return 0
             data = simulate_journeys(args.customers, seed=args.seed)
-            folder = data.write(args.out)
+            folder = data.write(args.out, overwrite=args.force)
             print(f"wrote {len(data.events):,} events of {args.customers:,} customers to {folder}")
             return 0
         if args.command == "init":
@@ -74,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
             return _check(args.journey)
         from . import runner
 
+        # one-line errors before anything runs (exit code 2)
+        runner.check_timeout(args.timeout)
+        runner.check_output_dir(args.output_dir)
+        if args.command == "run-all":
+            runner.check_jobs(args.jobs)
         if args.command == "run":
             pairs = list(args.parameter)
             if args.journey is not None:
@@ -81,16 +90,21 @@ def main(argv: list[str] | None = None) -> int:
                     raise JourneyParameterError("give the journey once: --journey FILE or -p journey FILE, not both")
                 pairs.append((runner.JOURNEY_PARAMETER, args.journey))
             params = runner.parse_cli_parameters(args.notebook, pairs, args.parameters_file)
-            result = runner.run_notebook(args.notebook, params, args.output_dir,
-                                         no_input=args.no_input, timeout=args.timeout)
+            with runner.cancel_on_signals():  # SIGTERM/Ctrl-C: stop the kernel, mark the report cancelled
+                result = runner.run_notebook(args.notebook, params, args.output_dir,
+                                             no_input=args.no_input, timeout=args.timeout)
             print(result.describe())
             return 0 if result.ok else 1
-        results = runner.run_all(args.notebooks_dir, args.output_dir, params_dir=args.params_dir,
-                                 parameters=_pairs_to_text(args.parameter), journey=args.journey,
-                                 jobs=args.jobs, no_input=args.no_input, timeout=args.timeout)
+        with runner.cancel_on_signals():
+            results = runner.run_all(args.notebooks_dir, args.output_dir, params_dir=args.params_dir,
+                                     parameters=_pairs_to_text(args.parameter), journey=args.journey,
+                                     jobs=args.jobs, no_input=args.no_input, timeout=args.timeout)
         return 0 if all(r.ok for r in results) else 1
     except JourneyError as exc:
         print(f"journeylib: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a folder that cannot be written, a file that vanished: one line, no traceback
+        print(f"journeylib: {exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror or exc}", file=sys.stderr)
         return 2
 
 

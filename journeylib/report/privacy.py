@@ -4,26 +4,19 @@ Notebooks take ``show_ids: bool = False``; any per-customer table goes through
 :func:`pseudonymize` before it is displayed. Pseudonyms are stable within one Python
 process (one report), so rows can be cross-referenced inside a report, but they use a
 random salt per process, so they cannot be reversed by hashing guessed ids.
+:func:`pseudonym` and the salt live in :mod:`journeylib.core.privacy` (error messages use
+them too); they are re-exported here unchanged.
 """
 from __future__ import annotations
 
-import hashlib
-import secrets
 from typing import Iterable
 
 import pandas as pd
 
 from ..core.checks import flag
+from ..core.privacy import PERSONAL_COLUMNS, pseudonym
 
-_SALT = secrets.token_bytes(16)
-PERSONAL_COLUMNS: tuple[str, ...] = ("customer_id", "email", "name", "phone", "address", "ip")
-
-
-def pseudonym(value: object) -> str:
-    """Stable (per process), irreversible short pseudonym of one id."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    return "cust-" + hashlib.sha256(_SALT + str(value).encode()).hexdigest()[:10]
+__all__ = ["PERSONAL_COLUMNS", "pseudonym", "pseudonymize"]
 
 
 def pseudonymize(df: pd.DataFrame, *, show_ids: bool = False,

@@ -13,6 +13,12 @@
 Parameters are checked against the notebook's ``parameters`` cell before a kernel
 starts: unknown names are rejected, values must match the type of the default.
 All files are written atomically (temporary file + rename).
+
+Failures leak nothing: the banner, the index and the console quote a journeylib error as
+the kernel raised it (ids already pseudonymised unless ``show_ids``) and any other error
+as its type and first line only, never a traceback or a DataFrame dump (:func:`error_text`).
+SIGTERM or SIGINT to the command line stops every worker and kernel, marks unfinished
+reports "cancelled" in the index and removes temporary files (:func:`cancel_on_signals`).
 """
 from __future__ import annotations
 
@@ -21,6 +27,8 @@ import datetime as _dt
 import functools
 import json
 import os
+import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -36,6 +44,7 @@ from traitlets.config import Config
 
 from ..core.errors import JourneyParameterError
 from ..core.health import ENV_VAR
+from ..core.privacy import ENV_VAR as SHOW_IDS_VAR, scrub_text
 from . import html as html_pages
 
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str, "list": list, "dict": dict}
@@ -99,8 +108,23 @@ def check_parameters(notebook: str | Path, params: Mapping[str, Any]) -> dict[st
                 f"{Path(notebook).name}: parameter '{name}' must be {declared[name]['type']} "
                 f"(default {declared[name]['default']!r}); got {type(value).__name__} {value!r}"
             )
+        if name == ENGINE_PARAMETER and isinstance(value, str):
+            from ..core.engine import engine_kind
+
+            try:  # a typo would otherwise start a kernel that creates a stray DuckDB file
+                engine_kind(value, strict=True)
+            except JourneyParameterError as exc:
+                raise JourneyParameterError(f"{Path(notebook).name}: {exc}") from None
         checked[name] = value
     return checked
+
+
+ENGINE_PARAMETER = "engine"
+"""The notebook parameter naming where the engine half runs (see :func:`journeylib.core.engine.connect`)."""
+SHOW_IDS_PARAMETER = "show_ids"
+"""The notebook parameter that shows raw ids (in tables and in error messages) when True."""
+PATH_SUFFIXES = ("_dir", "_path", "_file")
+"""A text parameter whose name ends so holds a path: relative paths are resolved before the kernel starts."""
 
 
 def parse_cli_parameters(notebook: str | Path, pairs: list[tuple[str, str]] | None = None,
@@ -118,8 +142,8 @@ def parse_cli_parameters(notebook: str | Path, pairs: list[tuple[str, str]] | No
     for name, raw in pairs or []:
         if name not in declared:
             check_parameters(notebook, {name: raw})  # raises with the list of valid names
-        params[name] = _convert(name, resolve_journey(raw) if name == JOURNEY_PARAMETER else raw,
-                                declared[name]["type"])
+        params[name] = _convert(name, raw, declared[name]["type"])
+        params.update(_with_journey({name: params[name]}))  # relative to the current directory
     return check_parameters(notebook, params)
 
 
@@ -152,10 +176,32 @@ def resolve_journey(value: str, base: str | Path | None = None) -> str:
     return str(path)
 
 
+def resolve_path_parameter(name: str, value: Any, base: str | Path | None = None) -> Any:
+    """A path-valued parameter as the kernel must see it (notebooks run in their own folder).
+
+    ``journey`` goes through :func:`resolve_journey`; an ``engine`` that is a DuckDB file
+    (``.duckdb``/``.db``) and a parameter named ``*_dir``/``*_path``/``*_file`` whose value is
+    an existing relative path are made absolute against ``base`` (a parameter file's folder)
+    or the current directory (the command line). Other values are returned unchanged.
+    """
+    if not isinstance(value, str) or not value or "://" in value:
+        return value
+    if name == JOURNEY_PARAMETER:
+        return resolve_journey(value, base)
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return value
+    where = Path(base) if base is not None else Path.cwd()
+    if name == ENGINE_PARAMETER:
+        return str((where / path).resolve()) if path.suffix.lower() in (".duckdb", ".db") else value
+    if name.endswith(PATH_SUFFIXES) and (where / path).exists():
+        return str((where / path).resolve())
+    return value
+
+
 def _with_journey(params: dict[str, Any], base: str | Path | None = None) -> dict[str, Any]:
-    if isinstance(params.get(JOURNEY_PARAMETER), str):
-        params = {**params, JOURNEY_PARAMETER: resolve_journey(params[JOURNEY_PARAMETER], base)}
-    return params
+    """``params`` with every path-valued parameter resolved (see :func:`resolve_path_parameter`)."""
+    return {name: resolve_path_parameter(name, value, base) for name, value in params.items()}
 
 
 def parse_all_parameters(notebooks: list[str | Path], pairs: list[tuple[str, str]] | None = None,
@@ -185,7 +231,7 @@ def parse_all_parameters(notebooks: list[str | Path], pairs: list[tuple[str, str
             raw = resolve_journey(raw)
         for nb in takers:
             try:
-                out[nb][name] = _convert(name, raw, declared[nb][name]["type"])
+                out[nb][name] = resolve_path_parameter(name, _convert(name, raw, declared[nb][name]["type"]))
             except JourneyParameterError as exc:
                 raise JourneyParameterError(f"{nb.name}: {exc}") from None
     return {nb: check_parameters(nb, params) for nb, params in out.items()}
@@ -226,7 +272,13 @@ def _convert(name: str, raw: str, typ: str) -> Any:
 
 @dataclass(frozen=True)
 class RunResult:
-    """Outcome of one notebook run."""
+    """Outcome of one notebook run.
+
+    ``ok`` means the notebook ran to its end. ``status`` says how well (see
+    :func:`journeylib.report.html.report_status`): ``"ok"``, ``"ok, with warnings"``,
+    ``"ok, with failed checks"``, ``"partial"`` (sections that could not be computed),
+    ``"failed"`` or ``"cancelled"``; ``notes`` names the failed sections or checks.
+    """
 
     notebook: str
     ok: bool
@@ -235,11 +287,43 @@ class RunResult:
     ipynb: Path
     parameters: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    status: str = ""
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if not self.status:
+            object.__setattr__(self, "status", "ok" if self.ok else "failed")
 
     def describe(self) -> str:
-        status = "ok" if self.ok else "FAILED"
-        text = f"{self.notebook}: {status} in {self.seconds:.1f} s -> {self.html}"
+        text = f"{self.notebook}: {_status_word(self)} in {self.seconds:.1f} s -> {self.html}"
         return text + (f"\n  {self.error}" if self.error else "")
+
+
+def _status_word(r: RunResult) -> str:
+    """The status as the console shows it: upper case when not ok, with what failed."""
+    word = r.status.upper() if r.status in ("failed", "cancelled", "partial") else r.status
+    return word + (f" ({', '.join(r.notes)})" if r.notes and r.status != "ok, with warnings" else "")
+
+
+JOURNEYLIB_ERRORS = ("JourneyError", "JourneyDataError", "JourneyParameterError", "JourneyFitError")
+MAX_FOREIGN_MESSAGE = 200
+
+
+def error_text(ename: str, evalue: str, *, show_ids: bool = False) -> str:
+    """``ename: evalue`` as a banner, the index and the console show it.
+
+    A journeylib error is shown as raised (its message already pseudonymises ids and says
+    what to do). Any other exception shows its type and the first line of its message,
+    at most :data:`MAX_FOREIGN_MESSAGE` characters, with e-mail addresses pseudonymised
+    (unless ``show_ids``): never a traceback, a DataFrame dump or a row of data.
+    """
+    if ename in JOURNEYLIB_ERRORS:
+        return f"{ename}: {evalue}".strip()
+    first = next((ln.strip() for ln in str(evalue).splitlines() if ln.strip()), "")
+    if len(first) > MAX_FOREIGN_MESSAGE:
+        first = first[:MAX_FOREIGN_MESSAGE].rstrip() + " ..."
+    text = f"{ename}: {first}".strip().rstrip(":")
+    return text if show_ids else scrub_text(text)
 
 
 def _kernel_start_race(error: str) -> bool:
@@ -266,13 +350,22 @@ def run_notebook(notebook: str | Path, parameters: Mapping[str, Any] | None = No
         Seconds allowed per cell (``None``: no limit).
     """
     notebook = resolve_notebook(notebook)
+    timeout = check_timeout(timeout)
+    check_output_dir(output_dir)
     params = check_parameters(notebook, _with_journey(dict(parameters or {})))
     out = _new_run_folder(Path(output_dir)) if new_run_folder else Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    result = _execute(notebook, params, out, no_input, timeout)
-    if new_run_folder:
-        _write_index(out, [result])
-        _point_latest(Path(output_dir), out)
+    _make_dir(out)
+    batch = _Batch(Path(output_dir), out, [notebook], {}, tempfile.mkdtemp(prefix="jl-run-"), new_run_folder)
+    _ACTIVE.append(batch)
+    try:
+        result = _execute(notebook, params, out, no_input, timeout, batch.scratch)
+        batch.results[notebook] = result
+        if new_run_folder:
+            _write_index(out, [result])
+            _point_latest(Path(output_dir), out)
+    finally:
+        _ACTIVE.remove(batch)
+        shutil.rmtree(batch.scratch, ignore_errors=True)
     return result
 
 
@@ -294,36 +387,268 @@ def run_all(notebooks_dir: str | Path, output_dir: str | Path = "reports", *,
     notebooks = sorted(Path(notebooks_dir).glob("*.ipynb"))
     if not notebooks:
         raise JourneyParameterError(f"no notebooks found in {notebooks_dir}")
-    if params_dir is not None and not Path(params_dir).is_dir():
-        raise JourneyParameterError(f"params_dir={str(params_dir)!r}: no such folder; expected a folder of "
-                                    "<notebook name>.yaml parameter files")
+    jobs, timeout = check_jobs(jobs), check_timeout(timeout)
+    check_output_dir(output_dir)
+    if params_dir is not None:
+        check_params_dir(params_dir, notebooks)
     common = (parse_all_parameters(notebooks, [(n, v if isinstance(v, str) else json.dumps(v))
                                                for n, v in (parameters or {}).items()], journey)
               if parameters or journey is not None else {})
+    cores = os.cpu_count() or 1
+    if jobs > cores:
+        _say(f"note: --jobs {jobs} is more than the {cores} cores of this machine; running {cores} at a time")
+        jobs = cores
     out = _new_run_folder(Path(output_dir))
     _say(f"running {len(notebooks)} notebooks into {out} ({jobs} at a time)")
     plan = []
     for nb in notebooks:
         pfile = Path(params_dir) / f"{nb.stem}.yaml" if params_dir else None
         plan.append((nb, pfile if pfile is not None and pfile.exists() else None, common.get(nb, {})))
-    results: dict[Path, RunResult] = {}
+    batch = _Batch(Path(output_dir), out, [nb for nb, *_ in plan], {}, tempfile.mkdtemp(prefix="jl-run-"))
+    results = batch.results
     # longest first (by the previous run's durations; new notebooks first), so the slowest
     # notebook does not start last and run alone while the other workers sit idle
     queue = _longest_first(plan, _previous_seconds(Path(output_dir)))
-    with _duckdb_threads(jobs), ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(_run_one_safely, nb, pfile, out, no_input, timeout, extra): nb
-                   for nb, pfile, extra in queue}
-        for fut in as_completed(futures):
-            res = fut.result()
-            results[futures[fut]] = res
-            _say(("  ok     " if res.ok else "  FAILED ") + f"{res.notebook} ({res.seconds:.1f} s)"
-                 + (f"\n         {res.error}" if res.error else ""))
+    _ACTIVE.append(batch)
+    try:
+        with _duckdb_threads(jobs), ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_worker_init) as pool:
+            futures = {pool.submit(_run_one_safely, nb, pfile, out, no_input, timeout, extra, batch.scratch): nb
+                       for nb, pfile, extra in queue}
+            for fut in as_completed(futures):
+                res = fut.result()
+                results[futures[fut]] = res
+                _say(f"  {_status_word(res):6} {res.notebook} "
+                     f"({res.seconds:.1f} s)" + (f"\n         {res.error}" if res.error else ""))
+    finally:
+        _ACTIVE.remove(batch)
+        shutil.rmtree(batch.scratch, ignore_errors=True)
     ordered = [results[nb] for nb, *_ in plan]
     _write_index(out, ordered)
     _point_latest(Path(output_dir), out)
     n_failed = sum(not r.ok for r in ordered)
     _say(f"{len(ordered) - n_failed} of {len(ordered)} notebooks succeeded; index: {out / 'index.html'}")
     return ordered
+
+
+def check_jobs(jobs: Any) -> int:
+    """``jobs`` as a whole number >= 1 (notebooks run in parallel)."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise JourneyParameterError(f"--jobs {jobs!r}: expected a whole number of notebooks to run at a time, "
+                                    "at least 1")
+    return jobs
+
+
+def check_timeout(timeout: Any) -> int | None:
+    """``timeout`` as seconds > 0 per cell, or ``None`` (no limit)."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise JourneyParameterError(f"--timeout {timeout!r}: expected seconds per cell, more than 0 "
+                                    "(leave it out for no limit)")
+    return timeout
+
+
+def check_output_dir(path: str | Path) -> Path:
+    """``path`` if it is a folder, or one that can be created; a one-line error otherwise.
+
+    Nothing is created here: a run rejected for another reason leaves no empty folder.
+    """
+    path = Path(path)
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise JourneyParameterError(f"output folder {path}: {probe} is a file, not a folder; expected a folder "
+                                    "that exists or can be created")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise JourneyParameterError(f"output folder {path}: cannot write in {probe} (permission denied); "
+                                    "expected a folder you can write to")
+    return path
+
+
+def _make_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise JourneyParameterError(f"output folder {path}: cannot be created ({exc.strerror or exc})") from None
+
+
+def check_params_dir(params_dir: str | Path, notebooks: list[Path]) -> None:
+    """Every parameter file in ``params_dir`` is one run-all reads: ``<notebook name>.yaml``.
+
+    A ``.yml`` file (beside a ``.yaml`` or alone) or a ``.yaml`` whose name matches no
+    notebook (a misspelling) would be silently ignored: it is an error naming the files.
+    """
+    folder = Path(params_dir)
+    if not folder.is_dir():
+        raise JourneyParameterError(f"params_dir={str(params_dir)!r}: no such folder; expected a folder of "
+                                    "<notebook name>.yaml parameter files")
+    stems = {nb.stem for nb in notebooks}
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".yaml", ".yml") and p.is_file())
+    yml = [p.name for p in files if p.suffix.lower() == ".yml" or p.suffix != ".yaml"]
+    stray = [p.name for p in files if p.suffix == ".yaml" and p.stem not in stems]
+    problems = []
+    if yml:
+        problems.append(f"{', '.join(yml)} (run-all reads only <notebook name>.yaml: rename to .yaml, "
+                        "keeping one file per notebook)")
+    if stray:
+        problems.append(f"{', '.join(stray)} (no notebook of that name)")
+    if problems:
+        raise JourneyParameterError(f"params_dir {folder}: parameter files that would not be read: "
+                                    f"{'; '.join(problems)}; expected one of "
+                                    f"{', '.join(sorted(s + '.yaml' for s in stems))}")
+
+
+# --- stopping -----------------------------------------------------------------------
+
+@dataclass
+class _Batch:
+    """A run in progress, for :func:`cancel_on_signals`: where it writes, what it runs, what finished."""
+
+    root: Path
+    out: Path
+    notebooks: list[Path]
+    results: dict[Path, RunResult]
+    scratch: str
+    indexed: bool = True
+
+
+_ACTIVE: list[_Batch] = []
+_OWNER: list[int] = []  # pid of the process whose handlers are installed
+STOP_GRACE_SECONDS = 3.0
+
+
+@contextlib.contextmanager
+def cancel_on_signals():
+    """While a run or batch runs: SIGTERM or SIGINT stops it cleanly, then exits with 128 + signal.
+
+    Every process started below this one (batch workers and the kernels they started,
+    each kernel with its own process group) gets SIGTERM, then SIGKILL after
+    :data:`STOP_GRACE_SECONDS`; the index lists finished reports and marks the others
+    "cancelled"; temporary files (atomic-write temporaries, partial notebooks, health
+    files, kernel sockets and scratch folders) are removed. Only the main thread can
+    install handlers; elsewhere this does nothing.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    _OWNER.append(os.getpid())
+    for sig in old:
+        signal.signal(sig, _on_signal)
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        _OWNER.pop()
+
+
+def _on_signal(signum, frame) -> None:
+    if not _OWNER or os.getpid() != _OWNER[-1]:  # a forked worker before its own handlers were set
+        os._exit(128 + signum)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)  # one stop at a time
+    try:
+        stop_descendants()
+        for batch in list(_ACTIVE):
+            _cancel_batch(batch)
+        _say(f"journeylib: stopped by {signal.Signals(signum).name}; unfinished reports are marked cancelled")
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(128 + signum)
+
+
+def stop_descendants(grace: float = STOP_GRACE_SECONDS) -> list[int]:
+    """Terminate every process below this one, then kill what is left after ``grace`` seconds.
+
+    A kernel runs in a session of its own (jupyter_client starts it so), so it is not in
+    this process's group and outlives its worker unless stopped here; its process group is
+    signalled too (anything the kernel started). Returns the pids that were signalled.
+    """
+    import psutil
+
+    me = psutil.Process()
+    procs = me.children(recursive=True)  # snapshot first: killing a worker orphans its kernel
+    own_group = os.getpgid(0)
+    groups = set()
+    for p in procs:
+        with contextlib.suppress(psutil.Error, OSError):
+            g = os.getpgid(p.pid)
+            if g != own_group:
+                groups.add(g)
+    for g in groups:
+        with contextlib.suppress(OSError):
+            os.killpg(g, signal.SIGTERM)
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            p.send_signal(signal.SIGTERM)
+    alive = _wait_gone(procs, grace)
+    for g in groups:
+        with contextlib.suppress(OSError):
+            os.killpg(g, signal.SIGKILL)
+    for p in alive:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    _wait_gone(alive, grace)
+    return [p.pid for p in procs]
+
+
+def _wait_gone(procs: list, timeout: float) -> list:
+    """The processes of ``procs`` still running after up to ``timeout`` seconds (zombies count as
+    gone: an orphaned kernel's exit status is for init to collect)."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for p in procs:
+            with contextlib.suppress(psutil.Error, ChildProcessError):
+                p.wait(0)  # reaps our own children
+            with contextlib.suppress(psutil.Error):
+                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(p)
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def _cancel_batch(batch: _Batch) -> None:
+    """Index the batch with unfinished reports as cancelled; remove its temporary files."""
+    _remove_temporaries(batch.out, batch.root, batch.scratch)
+    ordered = []
+    for nb in batch.notebooks:
+        res = batch.results.get(nb)
+        if res is None:
+            html_path = batch.out / f"{nb.stem}.html"
+            _atomic_write(html_path, html_pages.page(nb.stem, html_pages.cancelled_banner(), ""))
+            res = RunResult(nb.name, False, 0.0, html_path, batch.out / f"{nb.stem}.ipynb", {},
+                            "cancelled before it finished", "cancelled")
+        ordered.append(res)
+    if batch.indexed:
+        _write_index(batch.out, ordered)
+        _point_latest(batch.root, batch.out)
+    _remove_temporaries(batch.out, batch.root, batch.scratch)
+
+
+TEMPORARY_PATTERNS = (".*.tmp", ".*-health-*.json", ".*.running.ipynb")
+
+
+def _remove_temporaries(out: Path, root: Path, scratch: str | None) -> None:
+    for pattern in TEMPORARY_PATTERNS:
+        for p in Path(out).glob(pattern):
+            with contextlib.suppress(OSError):
+                p.unlink()
+    for p in Path(root).glob(".latest-*"):
+        with contextlib.suppress(OSError):
+            p.unlink()
+    if scratch:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _previous_seconds(root: Path) -> dict[str, float]:
@@ -359,7 +684,7 @@ def _longest_first(plan: list, seconds: dict[str, float]) -> list:
 
 
 def _run_one_safely(nb: Path, pfile: Path | None, out: Path, no_input: bool, timeout: int | None,
-                    extra: Mapping[str, Any] | None = None) -> RunResult:
+                    extra: Mapping[str, Any] | None = None, scratch: str | None = None) -> RunResult:
     """Worker: any problem (even a bad parameter file) becomes a failed result.
 
     ``extra`` (the batch's ``-p``/``--journey`` values) wins over the parameter file."""
@@ -367,11 +692,21 @@ def _run_one_safely(nb: Path, pfile: Path | None, out: Path, no_input: bool, tim
     try:
         params = _with_journey(_read_yaml(pfile), pfile.parent) if pfile else {}
         params = check_parameters(nb, {**params, **(extra or {})})
-        return _execute(nb.resolve(), params, out, no_input, timeout)
+        return _execute(nb.resolve(), params, out, no_input, timeout, scratch)
     except Exception as exc:  # noqa: BLE001 - one notebook must never stop the batch
         html_path = out / f"{nb.stem}.html"
-        _atomic_write(html_path, html_pages.page(nb.stem, html_pages.banner(f"Could not start: {exc}"), ""))
-        return RunResult(nb.name, False, time.time() - start, html_path, out / f"{nb.stem}.ipynb", {}, str(exc))
+        error = error_text(type(exc).__name__, str(exc))
+        _atomic_write(html_path, html_pages.page(nb.stem, html_pages.banner(f"Could not start: {error}"), ""))
+        return RunResult(nb.name, False, time.time() - start, html_path, out / f"{nb.stem}.ipynb", {}, error)
+
+
+def _worker_init() -> None:
+    """In each worker of a batch: the parent alone handles SIGTERM/SIGINT (it stops the workers
+    and their kernels). A worker dies on SIGTERM; Ctrl-C in a terminal reaches the whole
+    foreground group, so a worker lets it pass (a Python handler, not SIG_IGN, which the
+    kernels it starts would inherit)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, lambda *_: None)
 
 
 HEARTBEAT_SECONDS = 60.0
@@ -424,8 +759,8 @@ def _heartbeat(name: str):
 
 
 @contextlib.contextmanager
-def _kernel_config():
-    """Each kernel talks over Unix sockets in a folder of its own, where the OS has them.
+def _kernel_config(scratch: str | None = None):
+    """Each kernel talks over Unix sockets in a folder of its own (inside ``scratch`` when given).
 
     Nothing then listens on a TCP port (ipykernel warns about every unencrypted one),
     and kernels started side by side cannot race for the same port or socket file.
@@ -437,8 +772,12 @@ def _kernel_config():
     if os.name != "posix":
         yield Config(quiet)
         return
-    with tempfile.TemporaryDirectory(prefix="jl-kernel-") as d:
-        yield Config({**quiet, "KernelManager": {"transport": "ipc", "ip": os.path.join(d, "k")}})
+    if scratch is not None and len(os.path.join(scratch, "jl-kernel-xxxxxxxx", "k-99")) > 100:
+        scratch = None  # a Unix socket's path has at most 107 bytes: the system's temporary folder then
+    with tempfile.TemporaryDirectory(prefix="jl-kernel-", dir=scratch) as d:
+        # the connection file beside the sockets: a stopped run leaves neither behind
+        yield Config({**quiet, "KernelManager": {"transport": "ipc", "ip": os.path.join(d, "k"),
+                                                 "connection_file": os.path.join(d, "kernel.json")}})
 
 
 _ENGINE = "journeylib"
@@ -465,7 +804,30 @@ def _register_engine() -> None:
     papermill_engines.register(_ENGINE, Engine)
 
 
-def _execute(notebook: Path, params: dict[str, Any], out: Path, no_input: bool, timeout: int | None) -> RunResult:
+@contextlib.contextmanager
+def _kernel_env(values: Mapping[str, str | None]):
+    """Set (``None``: unset) environment variables for the kernel about to start, then restore them."""
+    old = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _execute(notebook: Path, params: dict[str, Any], out: Path, no_input: bool, timeout: int | None,
+             scratch: str | None = None) -> RunResult:
+    """Run one notebook into ``out``. Its kernel's temporary files (sockets, connection file,
+    DuckDB spill folders) go to a folder inside ``scratch``, removed afterwards (and by
+    :func:`cancel_on_signals` when the run is stopped)."""
     import papermill as pm
 
     _register_engine()
@@ -477,32 +839,32 @@ def _execute(notebook: Path, params: dict[str, Any], out: Path, no_input: bool, 
     started = _dt.datetime.now(_dt.timezone.utc)
     t0 = time.time()
     error = None
-    old_env = os.environ.get(ENV_VAR)
-    os.environ[ENV_VAR] = health_file
+    show_ids = params.get(SHOW_IDS_PARAMETER) is True
+    own = tempfile.mkdtemp(prefix="jl-", dir=scratch)
+    env = {ENV_VAR: health_file, "TMPDIR": own, "JUPYTER_RUNTIME_DIR": own,
+           SHOW_IDS_VAR: "1" if show_ids else os.environ.get(SHOW_IDS_VAR)}
     try:
-        for attempt in (1, 2):
-            try:
-                with _kernel_config() as config, _heartbeat(notebook.name) as on_cell:
-                    pm.execute_notebook(str(notebook), str(tmp_nb), parameters=params, kernel_name="python3",
-                                        cwd=str(notebook.parent), progress_bar=False, engine_name=_ENGINE,
-                                        execution_timeout=timeout, log_output=False, config=config,
-                                        on_cell=on_cell)
-                error = None
-            except pm.PapermillExecutionError as exc:
-                error = f"{exc.ename}: {exc.evalue}"
-            except Exception as exc:  # noqa: BLE001 - kernel death, timeout, ...
-                error = f"{type(exc).__name__}: {exc}".strip()
-                # On TCP (Windows), kernels started at the same moment can race for the
-                # same free port ("Address already in use", then "Kernel died before
-                # replying to kernel_info"): nothing ran yet, so start once more.
-                if attempt == 1 and _kernel_start_race(error):
-                    continue
-            break
+        with _kernel_env(env):
+            for attempt in (1, 2):
+                try:
+                    with _kernel_config(own) as config, _heartbeat(notebook.name) as on_cell:
+                        pm.execute_notebook(str(notebook), str(tmp_nb), parameters=params, kernel_name="python3",
+                                            cwd=str(notebook.parent), progress_bar=False, engine_name=_ENGINE,
+                                            execution_timeout=timeout, log_output=False, config=config,
+                                            on_cell=on_cell)
+                    error = None
+                except pm.PapermillExecutionError as exc:
+                    error = error_text(exc.ename, exc.evalue, show_ids=show_ids)
+                except Exception as exc:  # noqa: BLE001 - kernel death, timeout, ...
+                    error = error_text(type(exc).__name__, str(exc), show_ids=show_ids)
+                    # On TCP (Windows), kernels started at the same moment can race for the
+                    # same free port ("Address already in use", then "Kernel died before
+                    # replying to kernel_info"): nothing ran yet, so start once more.
+                    if attempt == 1 and _kernel_start_race(str(exc)):
+                        continue
+                break
     finally:
-        if old_env is None:
-            os.environ.pop(ENV_VAR, None)
-        else:
-            os.environ[ENV_VAR] = old_env
+        shutil.rmtree(own, ignore_errors=True)
     seconds = time.time() - t0
     health = _read_health(health_file)
     os.unlink(health_file)
@@ -522,7 +884,8 @@ def _execute(notebook: Path, params: dict[str, Any], out: Path, no_input: bool, 
     panel = html_pages.health_panel(stem, started, seconds, params, health, error)
     body = html_pages.render_notebook(nb, no_input)
     _atomic_write(html_path, html_pages.inject(body, panel))
-    return RunResult(notebook.name, error is None, seconds, html_path, ipynb_path, params, error)
+    status, notes = html_pages.report_status(error, health)
+    return RunResult(notebook.name, error is None, seconds, html_path, ipynb_path, params, error, status, notes)
 
 
 def _source_cells(nb) -> list:
@@ -551,12 +914,13 @@ def _read_health(path: str) -> dict[str, Any]:
 def _write_index(out: Path, results: list[RunResult]) -> None:
     _atomic_write(out / "index.html", html_pages.index_page(out.name, results))
     _atomic_write(out / "index.json", json.dumps([
-        {"notebook": r.notebook, "ok": r.ok, "seconds": round(r.seconds, 2), "html": r.html.name,
+        {"notebook": r.notebook, "ok": r.ok, "status": r.status, "notes": list(r.notes),
+         "seconds": round(r.seconds, 2), "html": r.html.name,
          "parameters": r.parameters, "error": r.error} for r in results], indent=2, default=str))
 
 
 def _new_run_folder(root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
+    _make_dir(root)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     for k in range(1000):
         folder = root / (stamp if k == 0 else f"{stamp}-{k}")

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import JourneyParameterError
-from .journeys import SimulatedData
+from .journeys import SimulatedData, refuse_overwrite
 
 __all__ = ["EXPORT_FORMATS", "CHANNEL_UTM", "write_export", "anonymous_ids", "export_files"]
 
@@ -116,7 +116,7 @@ def _nones(s: pd.Series) -> list:
     return [None if (v is None or (isinstance(v, float) and np.isnan(v))) else v for v in s.tolist()]
 
 
-def write_export(data: SimulatedData, format: str, folder: str | Path) -> Path:
+def write_export(data: SimulatedData, format: str, folder: str | Path, *, overwrite: bool = False) -> Path:
     """Write ``data`` in an export ``format`` into ``folder`` (created) and return the folder.
 
     ``ga4``: ``events.parquet`` (BigQuery export schema with nested ``event_params``);
@@ -125,10 +125,12 @@ def write_export(data: SimulatedData, format: str, folder: str | Path) -> Path:
     ``events.parquet`` (``atomic.events`` columns); ``orders``: ``orders.csv`` and
     ``messages.csv``. ``ground_truth.json``, the customers and assignments tables (Parquet)
     and a ``journey.yml`` describing the export (:func:`journey_yml`) are written beside
-    in every case, so ``jl.load_journey(folder)`` reads it with no other input.
+    in every case, so ``jl.load_journey(folder)`` reads it with no other input. A folder that
+    already holds data files (these or the simulator's) is refused unless ``overwrite=True``.
     """
     fmt = _check(format)
     folder = Path(folder)
+    refuse_overwrite(folder, overwrite, tuple({n for f in EXPORT_FORMATS for n in export_files(f)}))
     folder.mkdir(parents=True, exist_ok=True)
     ev = _prepared(data, fmt)
     {"ga4": _write_ga4, "segment": _write_segment, "amplitude": _write_amplitude,

@@ -51,7 +51,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core.checks import whole_number
+from ..core.checks import flag, whole_number
+from ..core.errors import JourneyParameterError
 from ..core.schema import CHANNELS, DEFAULT_STAGES
 
 ACQUISITION_SHARE = {"search": 0.26, "social": 0.20, "email": 0.10, "paid_ads": 0.18, "referral": 0.10, "direct": 0.16}
@@ -72,9 +73,14 @@ class SimulatedData:
     assignments: pd.DataFrame
     ground_truth: dict[str, Any]
 
-    def write(self, folder: str | Path) -> Path:
-        """Write ``events/customers/assignments.parquet`` and ``ground_truth.json``."""
+    def write(self, folder: str | Path, *, overwrite: bool = False) -> Path:
+        """Write ``events/customers/assignments.parquet``, ``ground_truth.json`` and ``journey.yml``.
+
+        A folder that already holds data files is refused (:func:`refuse_overwrite`) unless
+        ``overwrite=True``.
+        """
         folder = Path(folder)
+        refuse_overwrite(folder, overwrite)
         folder.mkdir(parents=True, exist_ok=True)
         for name in ("events", "customers", "assignments"):
             tmp = folder / f".{name}.parquet.tmp"
@@ -86,6 +92,38 @@ class SimulatedData:
         tmp.replace(folder / "ground_truth.json")
         (folder / "journey.yml").write_text(journey_yml())
         return folder
+
+
+DATA_FILE_STEMS = ("events", "customers", "assignments")
+"""Names (any extension, or a folder of parts) of the data files the simulator writes."""
+
+
+def existing_data_files(folder: str | Path, extra: tuple[str, ...] = ()) -> list[Path]:
+    """Data files in ``folder`` a simulation would replace: ``events.*``, ``customers.*``,
+    ``assignments.*`` (files or partition folders), ``journey.yml``, ``ground_truth*`` and the
+    ``extra`` names."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir()
+                  if p.name.split(".")[0] in DATA_FILE_STEMS or p.name == "journey.yml"
+                  or p.name.startswith("ground_truth") or p.name in extra)
+
+
+def refuse_overwrite(folder: str | Path, overwrite: bool, extra: tuple[str, ...] = ()) -> None:
+    """Raise :class:`JourneyParameterError` naming the data files in ``folder`` unless ``overwrite``.
+
+    A simulation never replaces a user's data by accident (``journeylib simulate --out``
+    into a folder of real exports); ``overwrite=True`` (``--force``) says it is meant.
+    """
+    if flag(overwrite, "overwrite"):
+        return
+    found = existing_data_files(folder, extra)
+    if found:
+        names = ", ".join(p.name + ("/" if p.is_dir() else "") for p in found)
+        raise JourneyParameterError(f"{folder} already holds data files ({names}); expected an empty or new "
+                                    "folder: choose another folder, or pass overwrite=True (--force on the "
+                                    "command line) to replace them")
 
 
 def journey_yml(events: str = "events.parquet", customers: str = "customers.parquet",
@@ -416,20 +454,22 @@ def _integrated_rate(lam, join, mult, lo, hi):
 
 
 def simulate_to_parquet(folder: str | Path, n_customers: int, *, seed: int = 42,
-                        chunk_customers: int = 200_000, progress: bool = True) -> Path:
+                        chunk_customers: int = 200_000, progress: bool = True, overwrite: bool = False) -> Path:
     """Simulate a large dataset in chunks, writing Parquet partitioned by month.
 
     Each chunk of ``chunk_customers`` customers is an independent simulation (seed
     ``seed + chunk``, ids continuing), so memory stays bounded whatever the size:
     ``events/month=YYYY-MM/part-NNNN.parquet``, ``customers/part-NNNN.parquet``,
     ``assignments/part-NNNN.parquet`` and the first chunk's ``ground_truth.json``.
-    About 11 events per customer: 9 million customers give 10^8 events.
+    About 11 events per customer: 9 million customers give 10^8 events. A folder that
+    already holds data files is refused (:func:`refuse_overwrite`) unless ``overwrite=True``.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     whole_number(n_customers, "n_customers", minimum=1, expected="a whole number of customers, at least 1")
     folder = Path(folder)
+    refuse_overwrite(folder, overwrite)
     (folder / "customers").mkdir(parents=True, exist_ok=True)
     (folder / "assignments").mkdir(parents=True, exist_ok=True)
     n_chunks = -(-int(n_customers) // chunk_customers)

@@ -302,8 +302,8 @@ def test_kernels_talk_over_unix_sockets_that_are_removed_afterwards_and_log_quie
     made, real = [], report._kernel_config
 
     @contextlib.contextmanager
-    def spy():
-        with real() as config:
+    def spy(scratch=None):
+        with real(scratch) as config:
             made.append(config.KernelManager.ip)
             yield config
 

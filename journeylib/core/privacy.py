@@ -1,0 +1,111 @@
+"""Ids never leave a run in the clear: pseudonyms for reports and for error messages.
+
+Pseudonyms are stable within one Python process (one report), so rows can be
+cross-referenced inside a report, but use a random salt per process, so they cannot be
+reversed by hashing guessed ids.
+
+Showing raw ids is one process-wide switch, :func:`show_ids`: the environment variable
+``JOURNEYLIB_SHOW_IDS=1``. The report runner sets it in a kernel's environment when the
+notebook runs with ``show_ids=True``; :func:`set_show_ids` sets it for this process (a
+notebook run by hand). Every message quoting offending rows goes through
+:func:`scrub_examples` (:func:`journeylib.core.errors.data_error` does it for you).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+from typing import Iterable
+
+import pandas as pd
+
+ENV_VAR = "JOURNEYLIB_SHOW_IDS"
+PERSONAL_COLUMNS: tuple[str, ...] = ("customer_id", "email", "name", "phone", "address", "ip")
+PSEUDONYMISED_NOTE = "(ids pseudonymised; run with show_ids to see them)"
+
+_SALT = secrets.token_bytes(16)
+_ID_COLUMNS: set[str] = set()  # source names mapped onto customer_id (see register_id_column)
+# a source's own name for the id: user, user_id, client_ref, buyer email, account no, ...
+_WHO_WORDS = {"user", "customer", "client", "buyer", "shopper", "member", "account", "person", "visitor", "anonymous"}
+_KEY_WORDS = {"id", "ref", "reference", "key", "code", "number", "no", "uuid", "email", "name"}
+_CONTACT_WORDS = {"email", "mail", "phone", "mobile", "userid", "customerid", "clientid", "anonymousid",
+                  "ip", "address"}
+
+
+def pseudonym(value: object) -> str:
+    """Stable (per process), irreversible short pseudonym of one id."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    return "cust-" + hashlib.sha256(_SALT + str(value).encode()).hexdigest()[:10]
+
+
+def show_ids() -> bool:
+    """True when raw ids may be shown (``JOURNEYLIB_SHOW_IDS=1``, see :func:`set_show_ids`)."""
+    return os.environ.get(ENV_VAR, "").strip().lower() in ("1", "true", "yes")
+
+
+def set_show_ids(value: bool) -> None:
+    """Show raw ids in this process (and the kernels it starts) or not."""
+    if not isinstance(value, bool):
+        raise TypeError(f"show_ids={value!r}; expected True or False")
+    if value:
+        os.environ[ENV_VAR] = "1"
+    else:
+        os.environ.pop(ENV_VAR, None)
+
+
+def register_id_column(name: str) -> None:
+    """Treat ``name`` (a source's column mapped onto ``customer_id``) as personal in messages."""
+    _ID_COLUMNS.add(str(name).lower())
+
+
+def is_personal_column(name: object, extra: Iterable[str] = ()) -> bool:
+    """A column holding ids or contact details: ``customer_id``, email, phone, name, address, ip,
+    a registered or given id column, or a source name made of id words (``user_id``, ``Client Email``)."""
+    low = str(name).strip().lower()
+    if low in PERSONAL_COLUMNS or low in _ID_COLUMNS or low in {str(e).lower() for e in extra}:
+        return True
+    words = set(re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", str(name)).lower())) - {""}
+    if words & _CONTACT_WORDS or low in ("id", "ipaddress"):
+        return True
+    return bool(words & _WHO_WORDS) and (len(words) == 1 or bool(words & _KEY_WORDS))
+
+
+def scrub_examples(examples: pd.DataFrame, *, id_columns: Iterable[str] = (),
+                   keep: Iterable[str] = ()) -> tuple[pd.DataFrame, bool]:
+    """``examples`` with every personal column's values replaced by pseudonyms, unless :func:`show_ids`.
+
+    Returns the (copied) frame and whether anything was pseudonymised (so a message can say so).
+    Unlike :func:`journeylib.report.privacy.pseudonymize`, no column is dropped: the row
+    still shows which value is wrong. Columns in ``keep`` are left as they are.
+    """
+    if show_ids():
+        return examples, False
+    extra, kept = tuple(id_columns), set(keep)
+    out, changed = examples.copy(), False
+    for col in out.columns:
+        if col not in kept and is_personal_column(col, extra):
+            out[col] = out[col].map(pseudonym).astype(object)
+            changed = True
+    if out.index.name is not None and is_personal_column(out.index.name, extra):
+        out.index = out.index.map(pseudonym)
+        changed = True
+    return out, changed
+
+
+def scrub_value(value: object) -> str:
+    """One id for a message: its pseudonym unless :func:`show_ids`."""
+    return str(value) if show_ids() else pseudonym(value)
+
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+
+
+def scrub_text(text: str) -> str:
+    """``text`` with e-mail addresses replaced by pseudonyms, unless :func:`show_ids`.
+
+    For messages journeylib did not write (a library's exception quoting a value), where the
+    columns are unknown: addresses are the ids that can be recognised in free text.
+    """
+    return text if show_ids() else _EMAIL.sub(lambda m: pseudonym(m.group(0)), text)
