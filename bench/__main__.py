@@ -93,7 +93,7 @@ def ensure_data(data_dir: Path, n_events: int, seed: int) -> tuple[Path, dict]:
     print(f"simulating {customers:,} customers (~{n_events:,} events) into {folder} ...", flush=True)
     t = time.perf_counter()
     code = ("import sys; from journeylib.simulate.journeys import simulate_to_parquet; "
-            f"simulate_to_parquet({str(folder)!r}, {customers}, seed={seed}, progress=False)")
+            f"simulate_to_parquet({str(folder)!r}, {customers}, seed={seed}, progress=False, overwrite=True)")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
     files = sorted((folder / "events").glob("*/*.parquet"))
     info = {"customers": customers, "events": count_rows(files), "files": len(files),

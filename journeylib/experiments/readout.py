@@ -38,7 +38,7 @@ from . import bayes, plots, power, sequential, statistics
 from ..core.checks import flag
 from ..core.display import escape_markdown
 from ..core.engine import distinct_values, to_pandas, to_table
-from ..core.errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
+from ..core.errors import JourneyDataError, JourneyDataWarning, JourneyParameterError, format_examples
 from ..core.result import Check, Finding, Result
 from ..core.schema import PURCHASE_EVENT
 from ..core.time import DAY_US, epoch_us
@@ -149,7 +149,7 @@ def _raise_repeated_assignments(a: ibis.Table, by: str | None) -> None:
     raise JourneyDataError(
         f"assignments: {len(rep):,} users appear more than once in the same experiment "
         f"({int((rep['variants'] > 1).sum()):,} of them in more than one variant); expected one assignment per "
-        f"user and experiment. Examples:\n{rep.head(5).to_string(index=False)}\nWhat to do: load_assignments "
+        f"user and experiment.{format_examples(rep, title='Examples')}\nWhat to do: load_assignments "
         "drops exact duplicate rows; a user in two variants is contaminated: drop or fix those users first")
 
 
