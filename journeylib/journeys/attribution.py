@@ -64,7 +64,7 @@ from ..core import buckets, engine
 from ..core.checks import whole_number
 from ..core.display import html_table
 from ..core.errors import JourneyDataError, JourneyParameterError
-from ..core.result import Check, Finding, Result
+from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import DEFAULT_STAGES, OUTBOUND_EVENTS, PURCHASE_EVENT
 from ..core.time import epoch_us
 from .common import check_stages, events_table, findings_html, window_seconds
@@ -335,6 +335,10 @@ class AttributionResult(Result):
     = credited conversions per 1,000 journeys that touched the channel, which compares
     channels fairly when they are touched with different frequencies).
     ``removal_effects``: Markov removal effects per channel.
+    ``incremental``: the headline ranking by incremental effect: credited conversions per
+    1,000 journeys that touched the channel under the Markov removal effect (Shapley when
+    Markov was not fitted), with bootstrap intervals (``ci_low``, ``ci_high``) and the
+    interval of the channel's rank. Volume (share of all conversions) is in ``summary``.
     """
 
     models: tuple[str, ...]
@@ -346,10 +350,56 @@ class AttributionResult(Result):
     _summary: pd.DataFrame = field(repr=False)
     _removal: pd.DataFrame = field(repr=False)
     path_table: pd.DataFrame = field(repr=False)
+    _per_reach: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def summary(self) -> pd.DataFrame:
         return self._summary.copy()
+
+    @property
+    def incremental_model(self) -> str | None:
+        """The model of the headline ranking: Markov when fitted, else Shapley; ``None`` without either."""
+        return next((m for m in ("markov", "shapley") if m in self.models), None)
+
+    @property
+    def incremental(self) -> pd.DataFrame:
+        """Channels ranked by incremental effect (see the class docstring), strongest first.
+
+        Columns ``rank, channel, model, journeys_reached, conversions, per_1000_reached,
+        ci_low, ci_high`` (interval of ``per_1000_reached``), ``rank_ci_low, rank_ci_high``
+        (bootstrap interval of the rank; 1 = strongest). Empty without Markov or Shapley.
+        """
+        cols = ["rank", "channel", "model", "journeys_reached", "conversions", "per_1000_reached", "ci_low",
+                "ci_high", "rank_ci_low", "rank_ci_high"]
+        model = self.incremental_model
+        if model is None or self._per_reach is None:
+            return pd.DataFrame(columns=cols)
+        part = self._per_reach[self._per_reach["model"] == model]
+        part = part.sort_values("per_1000_reached", ascending=False, kind="stable").reset_index(drop=True)
+        part.insert(0, "rank", np.arange(1, len(part) + 1))
+        return part[cols]
+
+    def against_truth(self, truth: dict) -> pd.DataFrame:
+        """Planted vs estimated rank of each channel by incremental effect (1 = strongest).
+
+        ``truth``: the simulator's ground truth (``truth["channels"]["conversion_weight"]``,
+        the planted noisy-OR effect of each channel), or its ``"channels"`` part. Estimate:
+        the channel's rank in :attr:`incremental`; interval: its bootstrap rank interval.
+        A :func:`journeylib.core.result.truth_table`.
+        """
+        ch = truth.get("channels", truth) if isinstance(truth, dict) else None
+        weights = ch.get("conversion_weight") if isinstance(ch, dict) else None
+        if not weights:
+            raise JourneyParameterError("truth: expected the ground truth with channels.conversion_weight "
+                                        "(the planted effect per channel)")
+        inc = self.incremental.set_index("channel")
+        if inc.empty:
+            raise JourneyParameterError("against_truth: needs the markov or shapley model (models=...)")
+        planted = sorted(weights, key=weights.get, reverse=True)
+        rows = [(f"rank of {c} by incremental effect", float(i + 1), float(inc.loc[c, "rank"]),
+                 float(inc.loc[c, "rank_ci_low"]), float(inc.loc[c, "rank_ci_high"]))
+                for i, c in enumerate(planted) if c in inc.index]
+        return truth_table(rows)
 
     @property
     def removal_effects(self) -> pd.DataFrame:
@@ -366,15 +416,19 @@ class AttributionResult(Result):
 
     @property
     def findings(self) -> tuple[Finding, ...]:
-        """The two channels with the most credit (headline model, with intervals) and where models disagree."""
+        """Incremental effect first (:attr:`incremental`: the strongest and the weakest channel per 1,000
+        reached, and the ranking), then volume apart (the channel with the largest share of
+        conversions), then where the models disagree."""
         model = self.headline_model
-        name = model.replace("_", " ").replace("markov", "Markov").replace("shapley", "Shapley")
+        name = _model_name(model)
+        out = list(self._incremental_findings())
         part = self._summary[self._summary["model"] == model].sort_values("share", ascending=False, kind="stable")
-        out = []
-        for r in part.head(2).itertuples(index=False):
-            ci = f" ({r.ci_low:.0%} to {r.ci_high:.0%})" if np.isfinite(r.ci_low) and np.isfinite(r.ci_high) else ""
-            out.append(Finding(f"{r.channel} brings {r.share:.0%} of conversions{ci} by the {name} model.",
-                               float(r.share), _finite(r.ci_low), _finite(r.ci_high)))
+        r = next(part.itertuples(index=False))
+        ci = f" ({r.ci_low:.0%} to {r.ci_high:.0%})" if np.isfinite(r.ci_low) and np.isfinite(r.ci_high) else ""
+        lead = "By volume, " if out else ""
+        out.append(Finding(f"{lead}{r.channel} brings the largest share of conversions: {r.share:.0%}{ci} by the "
+                           f"{name} model, from {int(r.journeys_reached):,} customers reached (volume mixes effect "
+                           "with reach).", float(r.share), _finite(r.ci_low), _finite(r.ci_high)))
         if len(self.models) > 1:
             sh = self.shares()
             spread = (sh.max(axis=1) - sh.min(axis=1)).sort_values(ascending=False, kind="stable")
@@ -385,6 +439,38 @@ class AttributionResult(Result):
                 f"{sh.loc[ch, hi_m]:.0%} ({hi_m.replace('_', ' ')}) of conversions.", float(spread.iloc[0]),
                 action=f"Before moving budget to or from {ch}, decide which model matches how it is used."))
         return tuple(out)
+
+    def _incremental_findings(self) -> tuple[Finding, ...]:
+        inc = self.incremental
+        if len(inc) < 2:
+            return ()
+        name = _model_name(str(inc["model"].iloc[0]))
+        top, low = inc.iloc[0], inc.iloc[-1]
+
+        def num(r) -> str:
+            v = f"{r['per_1000_reached']:,.0f}"
+            if np.isfinite(r["ci_low"]) and np.isfinite(r["ci_high"]):
+                v += f" ({r['ci_low']:,.0f} to {r['ci_high']:,.0f})"
+            return v
+
+        separated = np.isfinite(top["ci_low"]) and np.isfinite(low["ci_high"]) and top["ci_low"] > low["ci_high"]
+        action = (f"Move budget from {low['channel']} toward {top['channel']}, then confirm with a holdout test."
+                  if separated else "The intervals overlap: do not move budget on this ranking alone.")
+        first = Finding(
+            f"{top['channel']} brings the most conversions per 1,000 customers reached: {num(top)} by the {name} "
+            f"model, against {num(low)} for {low['channel']}.", float(top["per_1000_reached"]),
+            _finite(top["ci_low"]), _finite(top["ci_high"]), action=action)
+        ranking = ", ".join(f"{r.channel} {r.per_1000_reached:,.0f}" for r in inc.itertuples(index=False))
+        ratio = top["per_1000_reached"] / low["per_1000_reached"] if low["per_1000_reached"] > 0 else float("nan")
+        ratio_text = (f"; the strongest brings {ratio:.2f} times as many as the weakest" if np.isfinite(ratio)
+                      else "")
+        second = Finding(f"Ranked by conversions per 1,000 customers reached ({name} model): {ranking}{ratio_text}.",
+                         float(ratio) if np.isfinite(ratio) else None)
+        return first, second
+
+    def plot_incremental(self, ax=None):
+        """Channels ranked by incremental effect with intervals (:func:`journeylib.journeys.plots.plot_incremental`)."""
+        return plots.plot_incremental(self, ax=ax)
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -416,6 +502,11 @@ class AttributionResult(Result):
 
 def _finite(v: float) -> float | None:
     return float(v) if v is not None and np.isfinite(v) else None
+
+
+def _model_name(model: str) -> str:
+    """A model's name in words: ``"position_based"`` -> ``"position based"``, ``"markov"`` -> ``"Markov"``."""
+    return model.replace("_", " ").replace("markov", "Markov").replace("shapley", "Shapley")
 
 
 def _paths_and_decay(events: Any, half_life: float, path_kwargs: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -573,6 +664,7 @@ def attribute(
 
     point = fit(paths.conv, paths.value, paths.null)
     boot = {m: [] for m in models}
+    boot_rate = {m: [] for m in models}  # credited conversions per 1,000 journeys reached, per resample
     if n_boot:
         units = np.concatenate([paths.conv, paths.null])
         n_units = int(round(units.sum()))
@@ -584,8 +676,10 @@ def attribute(
             bc, bn = draw[:n], draw[n:]
             if bc.sum() == 0:
                 continue
+            reach_b = paths.sets.T.astype(float) @ (bc + bn)
             for m, (c, _) in fit(bc, bc * mean_val, bn).items():
                 boot[m].append(c / c.sum() if c.sum() else c)
+                boot_rate[m].append(1000 * c / np.maximum(reach_b, 1))
     alpha = (1 - confidence_level) / 2
     frames = []
     for m in models:
@@ -603,8 +697,24 @@ def attribute(
     summary["per_1000_reached"] = 1000 * summary["conversions"] / np.maximum(summary["journeys_reached"], 1)
     p, _, re, rev = _absorb(paths, paths.conv + paths.null, paths.conv, paths.value, paths.null)
     removal = pd.DataFrame({"channel": paths.channels, "removal_effect": re, "removal_effect_value": rev})
+    per_reach = []
+    for m in models:
+        c = point[m][0]
+        rate = 1000 * c / np.maximum(reach, 1)
+        b = np.array(boot_rate[m]) if boot_rate[m] else None
+        if b is not None:
+            # rank 1 = the most conversions per 1,000 reached, in each resample (ties: the average rank)
+            ranks = pd.DataFrame(-b).rank(axis=1, method="average").to_numpy()
+        per_reach.append(pd.DataFrame({
+            "channel": paths.channels, "model": m, "journeys_reached": reach, "conversions": c,
+            "per_1000_reached": rate,
+            "ci_low": np.quantile(b, alpha, axis=0) if b is not None else np.nan,
+            "ci_high": np.quantile(b, 1 - alpha, axis=0) if b is not None else np.nan,
+            "rank_ci_low": np.floor(np.quantile(ranks, alpha, axis=0)) if b is not None else np.nan,
+            "rank_ci_high": np.ceil(np.quantile(ranks, 1 - alpha, axis=0)) if b is not None else np.nan,
+        }))
     return AttributionResult(models, float(paths.conv.sum()), float(paths.value.sum()), float(p), int(n_boot),
-                             float(confidence_level), summary, removal, pt)
+                             float(confidence_level), summary, removal, pt, pd.concat(per_reach, ignore_index=True))
 
 
 # --------------------------------------------------------------------------- per stage

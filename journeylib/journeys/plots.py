@@ -25,15 +25,18 @@ import textwrap
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.patches import FancyBboxPatch, Polygon
+from matplotlib.patches import FancyBboxPatch, PathPatch, Polygon, Rectangle
+from matplotlib.path import Path as MplPath
 from matplotlib.ticker import StrMethodFormatter
 
+from ..core.errors import JourneyParameterError
 from ..core.plots import no_mathtext
 from ..retention.plots import at_risk_cutoff
 from .paths import path_lengths
 
-__all__ = ["plot_funnel", "plot_transitions", "plot_journey_map", "plot_attribution", "plot_stage_attribution",
-           "plot_path_lengths", "plot_time_to_convert", "plot_monthly_activity", "plot_time_to_next_stage"]
+__all__ = ["plot_funnel", "plot_journey_flow", "plot_transitions", "plot_journey_map", "plot_attribution",
+           "plot_incremental", "plot_stage_attribution", "plot_path_lengths", "plot_time_to_convert",
+           "plot_monthly_activity", "plot_time_to_next_stage"]
 
 _PAIN = "#c0392b"
 _BOX = "#2c6fad"
@@ -212,6 +215,78 @@ def plot_funnel(result, ax=None):
     return ax
 
 
+# --------------------------------------------------------------------------- journey flow
+def _band(ax, x0: float, lo0: float, hi0: float, x1: float, lo1: float, hi1: float, **kw) -> None:
+    """A flow band from ``[lo0, hi0]`` at ``x0`` to ``[lo1, hi1]`` at ``x1`` (cubic curves, constant width)."""
+    xm = (x0 + x1) / 2
+    verts = [(x0, hi0), (xm, hi0), (xm, hi1), (x1, hi1), (x1, lo1), (xm, lo1), (xm, lo0), (x0, lo0), (x0, hi0)]
+    codes = [MplPath.MOVETO] + [MplPath.CURVE4] * 3 + [MplPath.LINETO] + [MplPath.CURVE4] * 3 + [MplPath.CLOSEPOLY]
+    ax.add_patch(PathPatch(MplPath(verts, codes), lw=0, **kw))
+
+
+@no_mathtext
+def plot_journey_flow(result, ax=None):
+    """The journey as a flow (Sankey) figure of a closed, ungrouped :class:`~journeylib.journeys.stages.FunnelResult`.
+
+    One node per stage (height = customers who reached it), a band from each stage to the
+    next (width = customers who went on) and a band down from each stage to the customers
+    who did not go on (their count and the step's drop-off). The biggest drop-off
+    (:func:`journeylib.journeys.stages.biggest_drop_off`) is drawn in red and stated in the
+    title. Drawn with Matplotlib patches only (offline). About ``1.9 * stages`` by 5 inches.
+    """
+    if result.by is not None or not result.closed:
+        raise JourneyParameterError("plot_journey_flow: expected a closed funnel without by (funnel(events, stages)); "
+                                    f"got closed={result.closed}, by={result.by!r}")
+    if ax is None:
+        ax = plt.gca()
+    s = result.summary
+    stages = list(result.stages)
+    n = s["customers"].to_numpy(dtype=float)
+    total = max(n[0], n.max(), 1.0)
+    h = n / total  # node heights; 1 = the entrants
+    worst = result.biggest_drop_off  # the one definition (journeys.stages.biggest_drop_off)
+    w, base = 0.09, -0.08
+    tops = 0.5 + h / 2
+    lowest = base
+    for k, stage in enumerate(stages):
+        lo, hi = 0.5 - h[k] / 2, tops[k]
+        ax.add_patch(Rectangle((k - w / 2, lo), w, max(hi - lo, 0.0), fc=_BOX, ec="none", zorder=3))
+        label = f"{textwrap.fill(str(stage), 16)}\n{int(n[k]):,} customers"
+        ax.text(k, hi + 0.03, label, ha="center", va="bottom", fontsize=9, zorder=4)
+        if k == len(stages) - 1:
+            break
+        row = s.iloc[k + 1]
+        went_on = min(n[k + 1], n[k]) / total
+        red = worst is not None and worst.to_stage == stages[k + 1]
+        # band to the next stage: the top part of this node onto the whole next node
+        _band(ax, k + w / 2, hi - went_on, hi, k + 1 - w / 2, 0.5 - h[k + 1] / 2, tops[k + 1],
+              fc=_BOX, alpha=0.28, zorder=1)
+        left = hi - went_on - (0.5 - h[k] / 2)  # everyone at this stage who did not reach the next
+        if left <= 0:
+            continue
+        end = base  # the drop bands all end at the same baseline, below the nodes
+        _band(ax, k + w / 2, 0.5 - h[k] / 2, hi - went_on, k + 0.5, end - left, end,
+              fc=_PAIN if red else "#d9a19a", alpha=0.75 if red else 0.45, zorder=1)
+        lowest = min(lowest, end - left)
+        share = row["drop_off"]
+        text = f"{int(round(left * total)):,} did not go on"
+        if np.isfinite(share):
+            text += f"\n({_pct(share)} of {textwrap.shorten(str(stage), 18, placeholder='…')})"
+        if row["not_yet_mature"]:
+            text += f"\nincl. {int(row['not_yet_mature']):,} not yet mature"
+        ax.text(k + 0.5, end - left - 0.02, text, ha="center", va="top", fontsize=8,
+                color=_PAIN if red else "0.3", weight="bold" if red else "normal", zorder=4)
+    ax.set_xlim(-0.5, len(stages) - 0.5)
+    ax.set_ylim(lowest - 0.22, 1.2)
+    ax.axis("off")
+    if worst is not None:
+        title = f"Biggest drop-off {worst.step}: {_pct(worst.drop_off)} did not go on"
+    else:
+        title = "Journey flow from stage to stage"
+    ax.set_title(title + "\n(band width = customers)", fontsize=11)
+    return ax
+
+
 # --------------------------------------------------------------------------- transitions
 @no_mathtext
 def plot_transitions(result, ax=None):
@@ -273,11 +348,49 @@ def plot_attribution(result, ax=None):
     ax.set_xticks(x, labels=channels)
     ax.set_xlabel("channel")
     ax.set_ylabel("share of conversions (%)")
-    title = "Attribution by model"
+    title = "Share of conversions by model (volume: mixes each channel's effect with its reach)"
     if result.n_boot:
         title += f" ({result.confidence_level:.0%} bootstrap intervals)"
     ax.set_title(title)
     ax.legend(fontsize=8, ncol=min(m, 4), frameon=False)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return ax
+
+
+@no_mathtext
+def plot_incremental(result, ax=None):
+    """Channels ranked by incremental effect: conversions per 1,000 customers reached, with intervals.
+
+    From :attr:`~journeylib.journeys.attribution.AttributionResult.incremental` (Markov
+    removal effect, else Shapley); the axis starts at zero; the title states the leader.
+    """
+    if ax is None:
+        ax = plt.gca()
+    inc = result.incremental
+    if inc.empty:
+        raise JourneyParameterError("plot_incremental: needs the markov or shapley model (attribute(..., models=...))")
+    model = str(inc["model"].iloc[0]).replace("markov", "Markov").replace("shapley", "Shapley")
+    y = np.arange(len(inc))
+    v = inc["per_1000_reached"].to_numpy(dtype=float)
+    lo, hi = inc["ci_low"].to_numpy(dtype=float), inc["ci_high"].to_numpy(dtype=float)
+    has_ci = np.isfinite(lo).all() and np.isfinite(hi).all()
+    colors = [_BOX] + ["#9ecae1"] * (len(inc) - 1)
+    ax.barh(y, v, color=colors, height=0.65,
+            xerr=np.vstack([(v - lo).clip(min=0), (hi - v).clip(min=0)]) if has_ci else None,
+            capsize=3, error_kw={"elinewidth": 1, "ecolor": "0.25"})
+    right = np.where(np.isfinite(hi), hi, v) if has_ci else v
+    top = float(np.nanmax(right)) if len(right) else 1.0
+    for i in range(len(inc)):
+        text = f"{v[i]:,.0f}" + (f" ({lo[i]:,.0f} to {hi[i]:,.0f})" if has_ci else "")
+        ax.text(right[i] + top * 0.015, i, text, va="center", fontsize=8.5)
+    ax.set_xlim(0, top * 1.35)
+    ax.set_yticks(y, labels=[str(c) for c in inc["channel"]])
+    ax.invert_yaxis()
+    ax.set_ylabel("channel")
+    ax.set_xlabel(f"conversions credited per 1,000 customers reached ({model} model)")
+    level = f", {result.confidence_level:.0%} bootstrap intervals" if has_ci else ""
+    ax.set_title(f"{inc['channel'].iloc[0]} brings the most conversions per 1,000 customers reached{level}")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     return ax

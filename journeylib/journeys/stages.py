@@ -35,7 +35,8 @@ from ..core.intervals import wilson_interval
 from .common import check_stages, drop_outbound, events_table, findings_html, window_seconds
 
 __all__ = [
-    "FunnelResult", "funnel", "TransitionResult", "stage_transitions", "JourneyMapData", "journey_map_data",
+    "FunnelResult", "funnel", "DropOff", "biggest_drop_off", "TransitionResult", "stage_transitions",
+    "JourneyMapData", "journey_map_data",
 ]
 
 _MISSING_GROUP = "(missing)"
@@ -122,10 +123,10 @@ class FunnelResult(Result):
             text = (f"{who} {first['customers']:,} customers who entered at '{esc(first['stage'])}', "
                     f"{last['customers']:,} ({last['cumulative_conversion']:.1%}) went all the way to "
                     f"'{esc(last['stage'])}'.")
-            worst = _largest_drop(g)
+            worst = _drop_off_of(self.stages, g)
             if worst is not None:
-                text += (f" The largest drop-off is into '{esc(worst['stage'])}': {worst['drop_off']:.1%} of the "
-                         "customers at the step before did not get there.")
+                text += (f" The largest drop-off is from '{esc(worst.from_stage)}' to '{esc(worst.to_stage)}': "
+                         f"{worst.drop_off:.1%} of the customers at '{esc(worst.from_stage)}' did not get there.")
             parts.append(text)
         return "\n\n".join(parts)
 
@@ -150,14 +151,15 @@ class FunnelResult(Result):
         if self.by:
             out.sort(key=lambda f: -f.value)
             return tuple(out if len(out) <= 4 else out[:2] + out[-2:])
-        worst = _largest_drop(self._summary)
+        worst = self.biggest_drop_off
         if worst is not None:
-            prev = self.stages[int(worst["step"]) - 2]
-            out.append(Finding(
-                f"The largest drop-off is from {prev} to {worst['stage']}: {worst['drop_off']:.1%} of the "
-                f"customers at {prev} did not get to {worst['stage']}.", float(worst["drop_off"]),
-                action=f"Look for friction between {prev} and {worst['stage']} first."))
+            out.append(worst.finding)
         return tuple(out)
+
+    @property
+    def biggest_drop_off(self) -> "DropOff | None":
+        """The step with the largest drop-off (:func:`biggest_drop_off`); ``None`` with groups or without a step."""
+        return None if self.by else _drop_off_of(self.stages, self._summary)
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -190,13 +192,73 @@ class FunnelResult(Result):
         """Horizontal funnel bars (:func:`journeylib.journeys.plots.plot_funnel`); returns the Axes."""
         return plots.plot_funnel(self, ax=ax)
 
+    def plot_flow(self, ax=None):
+        """The journey as a flow (Sankey) figure (:func:`journeylib.journeys.plots.plot_journey_flow`)."""
+        return plots.plot_journey_flow(self, ax=ax)
 
-def _largest_drop(g: pd.DataFrame) -> pd.Series | None:
-    """The step with the largest drop-off (ties: the earlier step); ``None`` without one."""
+
+@dataclass(frozen=True)
+class DropOff:
+    """The one definition of "the biggest drop-off" of a journey (reports 00 and 01 both quote it).
+
+    Among the steps of a closed funnel, the step from ``from_stage`` to ``to_stage``
+    that loses the largest *share* of the customers who reached ``from_stage`` (mature
+    customers: their conversion window has elapsed); on a tie, the earlier step.
+    ``drop_off`` = ``lost / at_from`` with its Wilson interval (``ci_low``, ``ci_high``)
+    at ``confidence_level``.
+    """
+
+    from_stage: str
+    to_stage: str
+    drop_off: float
+    lost: int
+    at_from: int
+    ci_low: float
+    ci_high: float
+    confidence_level: float = 0.95
+
+    @property
+    def step(self) -> str:
+        """The step in words: ``"from repeat to advocacy"``."""
+        return f"from {self.from_stage} to {self.to_stage}"
+
+    @property
+    def finding(self) -> Finding:
+        """The sentence every report uses for it, with its number, interval and action."""
+        return Finding(
+            f"The biggest drop-off is {self.step}: {self.drop_off:.1%} of the {self.at_from:,} customers who "
+            f"reached {self.from_stage} did not go on to {self.to_stage} ({self.ci_low:.1%} to {self.ci_high:.1%}).",
+            float(self.drop_off), float(self.ci_low), float(self.ci_high),
+            action=f"Look for friction between {self.from_stage} and {self.to_stage} first.")
+
+
+def _drop_off_of(stages: Sequence[str], g: pd.DataFrame, confidence_level: float = 0.95) -> DropOff | None:
+    """The biggest drop-off of one funnel table (one group): see :class:`DropOff`."""
     drops = g.iloc[1:].dropna(subset=["drop_off"])
     if not len(drops):
         return None
-    return drops.sort_values("drop_off", ascending=False, kind="stable").iloc[0]
+    worst = drops.sort_values("drop_off", ascending=False, kind="stable").iloc[0]
+    k = int(worst["step"]) - 1
+    at_from = int(g.iloc[k - 1]["mature_customers"])
+    lost = at_from - int(worst["mature_customers"])
+    lo, hi = wilson_interval(lost, at_from, confidence_level)
+    return DropOff(str(stages[k - 1]), str(stages[k]), float(worst["drop_off"]), lost, at_from, float(lo), float(hi),
+                   float(confidence_level))
+
+
+def biggest_drop_off(result: "FunnelResult", *, confidence_level: float = 0.95) -> DropOff | None:
+    """The step of a closed, ungrouped funnel that loses the largest share of its customers.
+
+    The one definition behind the funnel's finding, the journey map's first pain point and
+    the journey flow figure. ``None`` when the funnel has no step with mature customers.
+    """
+    if not isinstance(result, FunnelResult):
+        raise JourneyParameterError(f"biggest_drop_off: expected the FunnelResult of funnel(...), got "
+                                    f"{type(result).__name__}")
+    if result.by is not None:
+        raise JourneyParameterError(f"biggest_drop_off: expected an ungrouped funnel, got one split by {result.by!r}; "
+                                    "call funnel(...) without by")
+    return _drop_off_of(result.stages, result.summary, confidence_level)
 
 
 def funnel(
@@ -538,6 +600,7 @@ class JourneyMapData(Result):
     score_col: str | None
     _summary: pd.DataFrame = field(repr=False)
     _touchpoints: pd.DataFrame = field(repr=False)
+    biggest_drop_off: DropOff | None = None
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -549,7 +612,11 @@ class JourneyMapData(Result):
 
     @property
     def findings(self) -> tuple[Finding, ...]:
-        """The pain points (largest drop-off first) and, with scores, the least satisfied stage."""
+        """The pain points (largest drop-off first) and, with scores, the least satisfied stage.
+
+        The first pain point is the biggest drop-off (:class:`DropOff`), in the same words as
+        the funnel's finding.
+        """
         s = self._summary
         out = []
         pains = s[s["pain_point"]].sort_values("drop_off", ascending=False, kind="stable")
@@ -557,9 +624,13 @@ class JourneyMapData(Result):
             if not np.isfinite(r.drop_off):
                 continue
             nxt = self.stages[self.stages.index(r.stage) + 1]
-            out.append(Finding(f"Pain point at {r.stage}: {r.drop_off:.0%} of its customers do not reach {nxt}.",
-                               float(r.drop_off),
-                               action=f"Look at the experience between {r.stage} and {nxt} first."))
+            d = self.biggest_drop_off
+            if d is not None and (d.from_stage, d.to_stage) == (r.stage, nxt):
+                out.append(d.finding)
+                continue
+            out.append(Finding(f"Pain point {r.stage} to {nxt}: {r.drop_off:.1%} of the customers who reached "
+                               f"{r.stage} did not go on to {nxt}.", float(r.drop_off),
+                               action=f"Look at the experience between {r.stage} and {nxt} next."))
         if "score_mean" in s.columns and s["score_mean"].notna().any():
             low = s.loc[s["score_mean"].idxmin()]
             out.append(Finding(f"Satisfaction is lowest at {low['stage']}: mean {self.score_col} "
@@ -595,7 +666,8 @@ def journey_map_data(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, 
     """
     stages = check_stages(stages)
     if funnel_result is None:
-        f = funnel(events, stages, window=window, observation_end=observation_end).summary
+        funnel_result = funnel(events, stages, window=window, observation_end=observation_end)
+        f = funnel_result.summary
     else:
         r = funnel_result
         win = window_seconds(window)
@@ -628,7 +700,8 @@ def journey_map_data(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, 
         agg = engine.to_pandas(sc.group_by("stage").aggregate(score_mean=sc[used_score].cast("float64").mean(),
                                                                score_n=sc.count()))
         rows = rows.merge(agg, on="stage", how="left")
-    ranked = rows["drop_off"].iloc[:-1].sort_values(ascending=False)
+    # the same order as biggest_drop_off: largest share first, ties to the earlier step
+    ranked = rows["drop_off"].iloc[:-1].dropna().sort_values(ascending=False, kind="stable")
     pains = set(ranked.index[: max(int(n_pain_points), 0)])
     rows["pain_point"] = rows.index.isin(pains)
-    return JourneyMapData(stages, used_score, rows, tp)
+    return JourneyMapData(stages, used_score, rows, tp, biggest_drop_off(funnel_result))

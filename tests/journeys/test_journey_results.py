@@ -70,6 +70,13 @@ def test_funnel_findings_quote_the_summary(results):
     assert f"{whole.value:.1%}" in whole.text and "awareness" in whole.text and "purchase" in whole.text
     worst = s.iloc[1:].sort_values("drop_off", ascending=False, kind="stable").iloc[0]
     assert drop.value == worst["drop_off"] and worst["stage"] in drop.text and drop.action
+    prev = STAGES[int(worst["step"]) - 2]
+    at_prev = int(s.loc[s["stage"] == prev, "mature_customers"].iloc[0])
+    lo, hi = proportion_confint(at_prev - int(worst["mature_customers"]), at_prev, alpha=0.05, method="wilson")
+    assert (drop.ci_low, drop.ci_high) == pytest.approx((lo, hi), rel=1e-12)
+    assert drop.text == (f"The biggest drop-off is from {prev} to {worst['stage']}: {worst['drop_off']:.1%} of the "
+                         f"{at_prev:,} customers who reached {prev} did not go on to {worst['stage']} "
+                         f"({lo:.1%} to {hi:.1%}).")
     by = results["funnel_by"]
     ends = by.summary.groupby("group", sort=False)["cumulative_conversion"].last().sort_values(ascending=False)
     assert [f.value for f in by.findings] == ends.tolist()
@@ -104,8 +111,11 @@ def test_journey_map_findings_quote_the_summary(results):
     r = results["journey_map"]
     s = r.summary
     pains = s[s["pain_point"]].sort_values("drop_off", ascending=False)
-    got = [f for f in r.findings if f.text.startswith("Pain point")]
+    got = [f for f in r.findings if f.text.startswith(("Pain point", "The biggest drop-off"))]
     assert [f.value for f in got] == pains["drop_off"].tolist() and len(got) == 2
+    # the first pain point is the funnel's biggest drop-off, in the funnel's own words
+    assert got[0] == results["funnel"].biggest_drop_off.finding
+    assert got[1].text.startswith(f"Pain point {pains['stage'].iloc[1]} to ") and f"{got[1].value:.1%}" in got[1].text
     if "score_mean" in s.columns:
         low = r.findings[-1]
         assert low.value == s["score_mean"].min() and s.loc[s["score_mean"].idxmin(), "stage"] in low.text
@@ -114,13 +124,27 @@ def test_journey_map_findings_quote_the_summary(results):
 def test_attribution_findings_quote_the_summary(results):
     r = results["attribution"]
     assert "ci_low" in r.summary.columns and not {"share_low", "share_high"} & set(r.summary.columns)
-    mk = r.summary[r.summary["model"] == "markov"].sort_values("share", ascending=False)
-    for f, row in zip(r.findings[:2], mk.itertuples(index=False)):
-        assert (f.value, f.ci_low, f.ci_high) == (row.share, row.ci_low, row.ci_high)
-        assert f.text.startswith(f"{row.channel} brings {row.share:.0%} of conversions ({row.ci_low:.0%} to")
+    inc = r.incremental
+    top, low = inc.iloc[0], inc.iloc[-1]
+    first, ranking, volume, disagree = r.findings
+    # incremental effect first: the strongest channel per 1,000 reached, with its bootstrap interval
+    assert (first.value, first.ci_low, first.ci_high) == (top["per_1000_reached"], top["ci_low"], top["ci_high"])
+    assert first.text == (f"{top['channel']} brings the most conversions per 1,000 customers reached: "
+                          f"{top['per_1000_reached']:,.0f} ({top['ci_low']:,.0f} to {top['ci_high']:,.0f}) by the "
+                          f"Markov model, against {low['per_1000_reached']:,.0f} ({low['ci_low']:,.0f} to "
+                          f"{low['ci_high']:,.0f}) for {low['channel']}.")
+    ratio = top["per_1000_reached"] / low["per_1000_reached"]
+    assert ranking.value == pytest.approx(ratio)
+    assert ranking.text.endswith(", ".join(f"{c} {v:,.0f}" for c, v in zip(inc["channel"], inc["per_1000_reached"]))
+                                 + f"; the strongest brings {ratio:.2f} times as many as the weakest.")
+    # volume apart
+    mk = r.summary[r.summary["model"] == "markov"].sort_values("share", ascending=False).iloc[0]
+    assert (volume.value, volume.ci_low, volume.ci_high) == (mk["share"], mk["ci_low"], mk["ci_high"])
+    assert volume.text.startswith(f"By volume, {mk['channel']} brings the largest share of conversions: "
+                                  f"{mk['share']:.0%} ({mk['ci_low']:.0%} to {mk['ci_high']:.0%})")
     sh = r.shares()
     spread = sh.max(axis=1) - sh.min(axis=1)
-    assert r.findings[2].value == pytest.approx(spread.max()) and spread.idxmax() in r.findings[2].text
+    assert disagree.value == pytest.approx(spread.max()) and spread.idxmax() in disagree.text
     assert r.checks[0].status == "pass"
     assert A.attribute(r.path_table, models=["linear"], n_boot=0).checks[0].status == "warn"
 

@@ -37,8 +37,10 @@ def test_closed_funnel_hand_case():
     assert s.loc["c", "median_days_from_previous"] == pytest.approx(1.0)
     # b and c both lose half: the earlier step is named
     assert funnel(ev, STAGES).reading == ("Of 4 customers who entered at 'a', 1 (25.0%) went all the way to 'c'. "
-                                          "The largest drop-off is into 'b': 50.0% of the customers at the step "
-                                          "before did not get there.")
+                                          "The largest drop-off is from 'a' to 'b': 50.0% of the customers at 'a' "
+                                          "did not get there.")
+    d = funnel(ev, STAGES).biggest_drop_off
+    assert (d.from_stage, d.to_stage, d.drop_off, d.lost, d.at_from) == ("a", "b", 0.5, 2, 4)
     # the open funnel counts customer 2 at b and c, customer 3 at b
     o = funnel(ev, STAGES, closed=False).summary.set_index("stage")
     assert o["customers"].tolist() == [4, 3, 2]
