@@ -46,6 +46,22 @@ def connect(target: Any = None, *, threads: int | None = None,
         that is removed at exit; default: the system's temporary folder). When not given, the
         environment variables ``JOURNEYLIB_DUCKDB_THREADS``, ``JOURNEYLIB_DUCKDB_MEMORY_LIMIT``
         and ``JOURNEYLIB_DUCKDB_TEMP_DIRECTORY`` are used (handy for scheduled notebook runs).
+
+    Returns
+    -------
+    ibis.BaseBackend
+        The connection, now the default of every journeylib call without ``con``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.core import engine
+    >>> before = engine.default_connection()
+    >>> con = jl.connect(threads=2)
+    >>> con.name
+    'duckdb'
+    >>> jl.connect(before) is before  # back to the previous default
+    True
     """
     global _DEFAULT
     if isinstance(target, ibis.BaseBackend):
@@ -93,6 +109,24 @@ def engine_kind(target: Any, *, strict: bool = False) -> str | None:
     Anything else (a typo such as ``"duckbd"``, which used to create a stray DuckDB file of
     that name) is ``None``, or with ``strict`` a :class:`JourneyParameterError` saying what
     was expected.
+
+    Parameters
+    ----------
+    target
+        An engine value as :func:`connect` takes it.
+    strict
+        Raise instead of returning ``None``.
+
+    Returns
+    -------
+    str or None
+        ``"duckdb"``, ``"spark"``, ``"ibis"`` or ``None``.
+
+    Examples
+    --------
+    >>> from journeylib.core import engine
+    >>> engine.engine_kind("duckdb"), engine.engine_kind("local[4]"), engine.engine_kind("duckbd")
+    ('duckdb', 'spark', None)
     """
     if isinstance(target, ibis.BaseBackend):
         return "ibis"
@@ -131,7 +165,19 @@ def _spark(target: Any) -> ibis.BaseBackend:
 
 
 def default_connection() -> ibis.BaseBackend:
-    """The connection used when none is given (created on first use)."""
+    """The connection used when none is given (created on first use).
+
+    Returns
+    -------
+    ibis.BaseBackend
+        The last connection made by :func:`connect`, else a new in-memory DuckDB.
+
+    Examples
+    --------
+    >>> from journeylib.core import engine
+    >>> engine.default_connection().name
+    'duckdb'
+    """
     return _DEFAULT if _DEFAULT is not None else connect()
 
 
@@ -148,6 +194,33 @@ def to_table(source: Any, con: ibis.BaseBackend | None = None, *, table: str = "
     converting is also checked for null ids, blank event names, unparseable timestamps and
     negative revenue (:class:`JourneyDataError` naming the column and the values).
     ``raw=True`` returns the table as read (what the loaders validate themselves).
+
+    Parameters
+    ----------
+    source
+        A pandas DataFrame, an Ibis table, or a CSV/Parquet path, glob, folder or URI.
+    con
+        Connection that reads files (default: :func:`default_connection`).
+    table
+        Canonical table whose declared types apply: ``"events"``, ``"customers"`` or
+        ``"assignments"`` (another name: no typing).
+    raw
+        Return the table as read, without typing or checks.
+
+    Returns
+    -------
+    ibis.Table
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import journeylib as jl
+    >>> t = jl.to_table(pd.DataFrame({"customer_id": [1, 2], "event": ["landing", "purchase"],
+    ...                               "ts": ["2024-05-01 10:00:00", "2024-05-02 11:30:00"]}))
+    >>> str(t.ts.type())
+    "timestamp('UTC')"
+    >>> jl.to_pandas(t)["customer_id"].tolist()
+    ['1', '2']
     """
     if isinstance(source, ibis.Table):
         return source if raw else typed(source, table, check=False)
@@ -193,13 +266,49 @@ def _duckdb_try_strptime(x: str, fmt: str) -> dt.Timestamp(timezone=None):  # pr
 
 
 def timestamp_columns(table: str, columns: Any) -> list[str]:
-    """The columns of ``table`` that hold timestamps (``ts``, ``assigned_at``, customers' ``*_at``)."""
+    """The columns of ``table`` that hold timestamps (``ts``, ``assigned_at``, customers' ``*_at``).
+
+    Parameters
+    ----------
+    table
+        ``"events"``, ``"customers"`` or ``"assignments"``.
+    columns
+        Column names of the table.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from journeylib.core import engine
+    >>> engine.timestamp_columns("customers", ["customer_id", "segment", "loyalty_joined_at"])
+    ['loyalty_joined_at']
+    """
     return [c for c in columns if (table == "events" and c == "ts") or (table == "assignments" and c == "assigned_at")
             or (table == "customers" and str(c).endswith("_at"))]
 
 
 def backend_name(t: ibis.Table | ibis.Value) -> str:
-    """The name of the engine a table or value runs on (``""`` when unbound or unknown)."""
+    """The name of the engine a table or value runs on (``""`` when unbound or unknown).
+
+    Parameters
+    ----------
+    t
+        An Ibis table or value expression.
+
+    Returns
+    -------
+    str
+        E.g. ``"duckdb"`` or ``"pyspark"``.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylib.core import engine
+    >>> engine.backend_name(ibis.memtable({"a": [1]}))
+    'duckdb'
+    """
     try:
         return t._find_backend(use_default=True).name
     except Exception:  # noqa: BLE001 - unbound or unknown backend: stay portable
@@ -214,6 +323,29 @@ def detect_timestamp_format(t: ibis.Table, col: str, *, table: str = "events",
     read without a format). Day-first when a first number above 12 occurs anywhere,
     month-first when a second number does; when neither does (``03/04/2024`` only) the
     order cannot be told and a :class:`JourneyDataError` asks for the format (``hint``).
+
+    Parameters
+    ----------
+    t
+        The table.
+    col
+        Its text timestamp column.
+    table
+        Table name for error messages.
+    hint
+        What the error advises when the order cannot be told.
+
+    Returns
+    -------
+    str or None
+        A strptime format such as ``"%d/%m/%Y %H:%M"``, or ``None`` for ISO text.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylib.core import engine
+    >>> engine.detect_timestamp_format(ibis.memtable({"ts": ["25/12/2024 10:00", "03/04/2024 09:15"]}), "ts")
+    '%d/%m/%Y %H:%M'
     """
     x = t[col].cast("string")
     hit = x.re_search(DATE_PATTERN).fill_null(False)
@@ -248,7 +380,28 @@ def detect_timestamp_format(t: ibis.Table, col: str, *, table: str = "events",
 
 
 def parse_timestamp(x: ibis.Value, fmt: str | None = None) -> ibis.Value:
-    """Text timestamps as UTC: ISO text (offsets converted, naive read as UTC) or ``fmt`` (strptime)."""
+    """Text timestamps as UTC: ISO text (offsets converted, naive read as UTC) or ``fmt`` (strptime).
+
+    Parameters
+    ----------
+    x
+        A text column expression.
+    fmt
+        strptime format; ``None`` for ISO text.
+
+    Returns
+    -------
+    ibis.Value
+        UTC timestamps; NULL where a value does not parse.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylib.core import engine
+    >>> t = ibis.memtable({"ts": ["2024-05-01 13:45:00+02:00"]})
+    >>> engine.to_pandas(t.select(ts=engine.parse_timestamp(t.ts)))["ts"].iloc[0]
+    Timestamp('2024-05-01 11:45:00+0000', tz='UTC')
+    """
     if fmt is None:
         return x.try_cast(UTC)
     if backend_name(x) == "duckdb":
@@ -257,7 +410,26 @@ def parse_timestamp(x: ibis.Value, fmt: str | None = None) -> ibis.Value:
 
 
 def id_text(x: ibis.Value) -> ibis.Value:
-    """Customer ids as text in one canonical form: integers (also whole floats) without ``.0``."""
+    """Customer ids as text in one canonical form: integers (also whole floats) without ``.0``.
+
+    Parameters
+    ----------
+    x
+        An id column expression (numbers or text).
+
+    Returns
+    -------
+    ibis.Value
+        Text ids; NULL for a float that is not a whole number.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylib.core import engine
+    >>> t = ibis.memtable({"id": [7.0, 8.5]})
+    >>> engine.to_pandas(t.select(id=engine.id_text(t.id)))["id"].tolist()
+    ['7', None]
+    """
     typ = x.type()
     if typ.is_floating():
         return ibis.ifelse(x == x.floor(), x.cast("int64").cast("string"), ibis.null("string"))
@@ -275,6 +447,29 @@ def typed(t: ibis.Table, table: str = "events", *, check: bool = True,
     With ``check`` (or when a column had to be converted) one engine pass counts null ids,
     blank event names, unparseable or missing timestamps and negative or non-finite
     revenue, and raises :class:`JourneyDataError` naming the column and example values.
+
+    Parameters
+    ----------
+    t
+        The table.
+    table
+        ``"events"``, ``"customers"`` or ``"assignments"`` (another name: ``t`` unchanged).
+    check
+        Run the checks even when no column needed converting.
+    timestamp_format
+        strptime format of text timestamps (default: detected).
+
+    Returns
+    -------
+    ibis.Table
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylib.core import engine
+    >>> t = engine.typed(ibis.memtable({"customer_id": [1], "event": ["purchase"], "revenue": ["9.90"]}))
+    >>> str(t.customer_id.type()), str(t.revenue.type())
+    ('string', 'float64')
     """
     if table not in ("events", "customers", "assignments"):
         return t
@@ -345,7 +540,26 @@ def typed(t: ibis.Table, table: str = "events", *, check: bool = True,
 
 
 def distinct_values(t: ibis.Table, col: str) -> list[str]:
-    """The distinct non-missing values of a (small-cardinality) column, as sorted text."""
+    """The distinct non-missing values of a (small-cardinality) column, as sorted text.
+
+    Parameters
+    ----------
+    t
+        The table.
+    col
+        The column.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylib.core import engine
+    >>> engine.distinct_values(ibis.memtable({"event": ["purchase", "landing", None, "landing"]}), "event")
+    ['landing', 'purchase']
+    """
     return sorted(to_pandas(t.select(col).distinct())[col].dropna().astype(str))
 
 
@@ -369,7 +583,23 @@ _STORAGE_HINT = ("Spark reads hdfs://, s3a://, abfss://, gs:// ... through the H
 
 
 def is_uri(path: Any) -> bool:
-    """``scheme://...`` (object store, HDFS, ``file://``): listed and read by the engine, not by Python."""
+    """``scheme://...`` (object store, HDFS, ``file://``): listed and read by the engine, not by Python.
+
+    Parameters
+    ----------
+    path
+        Anything; only a string can be a URI.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from journeylib.core import engine
+    >>> engine.is_uri("s3a://bucket/journeys"), engine.is_uri("data/sample")
+    (True, False)
+    """
     return isinstance(path, str) and bool(_URI.match(path))
 
 
@@ -380,6 +610,26 @@ def list_files(pattern: str, con: ibis.BaseBackend | None = None) -> list[str]:
     each sees the same files: Spark through its Hadoop file system (any scheme with a
     connector on the classpath), DuckDB through its ``glob`` function (``file://``, and
     ``s3://``/``gs://``/``https://`` with httpfs).
+
+    Parameters
+    ----------
+    pattern
+        A local path or glob, or a URI (with or without wildcards).
+    con
+        Connection that lists a URI (default: :func:`default_connection`).
+
+    Returns
+    -------
+    list of str
+        Sorted; empty when nothing matches.
+
+    Examples
+    --------
+    From the repository's root:
+
+    >>> from journeylib.core import engine
+    >>> engine.list_files("data/sample/*.parquet")
+    ['data/sample/assignments.parquet', 'data/sample/customers.parquet', 'data/sample/events.parquet']
     """
     if not is_uri(pattern):
         return _local_files(pattern)
@@ -416,7 +666,23 @@ def _local_files(pattern: str) -> list[str]:
 
 
 def literal_path(path: str) -> str:
-    """A local file path as DuckDB reads it literally: its glob characters in brackets."""
+    """A local file path as DuckDB reads it literally: its glob characters in brackets.
+
+    Parameters
+    ----------
+    path
+        A file path (a URI is returned unchanged).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from journeylib.core import engine
+    >>> engine.literal_path("run[1]/events.parquet")
+    'run[[]1]/events.parquet'
+    """
     if is_uri(path):
         return path
     return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in path)
@@ -436,7 +702,27 @@ def _listing_glob(pattern: str) -> str:
 
 
 def read_text(path: str, con: ibis.BaseBackend | None = None) -> str | None:
-    """A small text file (e.g. ``ground_truth.json``), local or a URI; ``None`` when missing."""
+    """A small text file (e.g. ``ground_truth.json``), local or a URI; ``None`` when missing.
+
+    Parameters
+    ----------
+    path
+        Local path or URI.
+    con
+        Connection that reads a URI (default: :func:`default_connection`).
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> from journeylib.core import engine
+    >>> engine.read_text("data/sample/ground_truth.json")[:1]
+    '{'
+    >>> engine.read_text("data/sample/no_such_file.json") is None
+    True
+    """
     if not list_files(path, con):
         return None
     if not is_uri(path):
@@ -448,7 +734,24 @@ def read_text(path: str, con: ibis.BaseBackend | None = None) -> str | None:
 
 
 def gist(exc: Exception) -> str:
-    """The first lines of a reader's error (Py4J and DuckDB messages are long)."""
+    """The first lines of a reader's error (Py4J and DuckDB messages are long).
+
+    Parameters
+    ----------
+    exc
+        The exception.
+
+    Returns
+    -------
+    str
+        Its first three non-blank lines joined, at most 400 characters.
+
+    Examples
+    --------
+    >>> from journeylib.core import engine
+    >>> engine.gist(ValueError("\\n".join(["line one", "line two", "", "line three", "line four"])))
+    'line one line two line three'
+    """
     lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()] or [type(exc).__name__]
     return " ".join(lines[:3])[:400]
 
@@ -528,8 +831,30 @@ def _folder_files(folder: str, table: str) -> list[str]:
 
 
 def table_files(folder: str, name: str, con: ibis.BaseBackend | None = None) -> str | None:
-    """The source of table ``name`` in a dataset folder: ``name.parquet``, ``name.csv`` or a
-    folder ``name/`` (``None`` when there is none). Two of them at once is an error naming them."""
+    """The source of table ``name`` in a dataset folder: ``name.parquet``, ``name.csv`` or a folder ``name/``.
+
+    Two of them at once is a :class:`JourneyDataError` naming them.
+
+    Parameters
+    ----------
+    folder
+        The dataset folder (local or URI).
+    name
+        ``"events"``, ``"customers"`` or ``"assignments"``.
+    con
+        Connection that lists a URI.
+
+    Returns
+    -------
+    str or None
+        The path, or ``None`` when the folder has no such table.
+
+    Examples
+    --------
+    >>> from journeylib.core import engine
+    >>> engine.table_files("data/sample", "events")
+    'data/sample/events.parquet'
+    """
     found = [f"{folder}/{name}{ext}" for ext in (".parquet", ".csv") if list_files(f"{folder}/{name}{ext}", con)]
     sub = f"{folder}/{name}"
     if not is_uri(sub) and Path(sub).is_dir():
@@ -577,6 +902,34 @@ def shift_within(t: ibis.Table, by: str, order: list[ibis.Value], periods: int =
     once by ``(by, *order)`` and null a value whose neighbour is in another group:
     DuckDB's window over a million small partitions costs about 1.5x that one sort
     (10^7 events), while Spark without partitions would move every row to one task.
+
+    Parameters
+    ----------
+    t
+        The table.
+    by
+        Group column (e.g. ``customer_id``).
+    order
+        Order within a group (expressions of ``t``).
+    periods
+        Row offset: 1 the previous row, -1 the next one (not 0).
+    **values
+        New column name = expression to take from the other row.
+
+    Returns
+    -------
+    ibis.Table
+        ``t`` with the new columns (row order not guaranteed: sort before reading).
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylib.core import engine
+    >>> t = ibis.memtable({"customer_id": ["a", "a", "b"], "t": [1, 2, 1],
+    ...                    "event": ["landing", "purchase", "landing"]})
+    >>> out = engine.shift_within(t, "customer_id", [t.t], previous=t.event)
+    >>> engine.to_pandas(out.order_by(["customer_id", "t"]))["previous"].tolist()
+    [None, 'landing', None]
     """
     if periods == 0:
         raise JourneyParameterError("periods: expected a non-zero row offset (1: previous row, -1: next row)")
@@ -600,6 +953,25 @@ def materialized(expr: ibis.Table) -> Iterator[ibis.Table]:
     Spark; dropped when the ``with`` block ends. Ibis' ``Table.cache()`` cannot be
     released on DuckDB with sqlglot >= 30 (its DROP statement renders empty), so the
     table is dropped here with plain SQL.
+
+    Parameters
+    ----------
+    expr
+        The (small) table expression to compute once.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        Yields the computed table inside the ``with`` block.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylib.core import engine
+    >>> t = ibis.memtable({"event": ["landing", "purchase", "landing"]})
+    >>> with engine.materialized(t.filter(t.event == "landing")) as landings:
+    ...     landings.count().to_pyarrow().as_py()
+    2
     """
     con = expr._find_backend(use_default=True)
     if con.name == "pyspark":
@@ -616,6 +988,26 @@ def materialized(expr: ibis.Table) -> Iterator[ibis.Table]:
 
 
 def to_pandas(expr: ibis.Expr) -> pd.DataFrame:
-    """Execute an (aggregating) expression and return a pandas DataFrame."""
+    """Execute an (aggregating) expression and return a pandas DataFrame.
+
+    Parameters
+    ----------
+    expr
+        An Ibis table or column expression (a column becomes a one-column frame).
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> import ibis
+    >>> import journeylib as jl
+    >>> t = ibis.memtable({"event": ["landing", "purchase", "landing"]})
+    >>> jl.to_pandas(t.group_by("event").aggregate(n=t.count()).order_by("event"))
+          event  n
+    0   landing  2
+    1  purchase  1
+    """
     out = expr.to_pandas()
     return out if isinstance(out, pd.DataFrame) else out.to_frame()

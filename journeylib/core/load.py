@@ -3,7 +3,7 @@
 Loaders accept a CSV/Parquet path (or glob), a pandas DataFrame or an Ibis table,
 rename the user's columns with ``columns={"their_name": "canonical_name"}``, check
 every column in one engine pass and return an Ibis table in the canonical schema.
-Problems raise :class:`~journeylib.errors.JourneyDataError` naming the column, the
+Problems raise :class:`journeylib.core.errors.JourneyDataError` naming the column, the
 number of failing rows, up to five of them, and what was expected. Files whose exact
 bytes already passed are not checked again (:mod:`journeylib.core.validation_cache`).
 
@@ -45,6 +45,28 @@ class InputRecord:
     digits of the content hash (``"n/a"`` when there is none); ``validation`` is
     ``"checked"`` (every check ran now) or ``"reused"`` (identical bytes passed before);
     ``duplicates_dropped`` and ``future_rows`` count what the checks found.
+
+    Attributes
+    ----------
+    table
+        ``"events"``, ``"customers"`` or ``"assignments"``.
+    source
+        Where the table came from (see above).
+    rows
+        Rows after validation (duplicates dropped).
+    sha256
+        First 16 hex digits of the content hash, or ``"n/a"``.
+    validation
+        ``"checked"`` or ``"reused"``.
+    duplicates_dropped, future_rows
+        Exact duplicate rows dropped; events more than a day in the future.
+
+    Examples
+    --------
+    >>> from journeylib.core.load import load_table
+    >>> rec = load_table("events", "data/sample/events.parquet").input
+    >>> rec.table, rec.source, rec.rows
+    ('events', 'sample/events.parquet', 56460)
     """
 
     table: str
@@ -58,7 +80,26 @@ class InputRecord:
 
 @dataclass(frozen=True)
 class Loaded:
-    """A validated table with its :class:`InputRecord` and the loader's checks."""
+    """A validated table with its :class:`InputRecord` and the loader's checks.
+
+    Attributes
+    ----------
+    table
+        The validated Ibis table in the canonical schema.
+    input
+        What the health panel lists about it.
+    checks
+        The loader's checks (validated or reused, duplicates dropped, future timestamps).
+
+    Examples
+    --------
+    >>> from journeylib.core.load import load_table
+    >>> loaded = load_table("customers", "data/sample/customers.parquet")
+    >>> [c.name for c in loaded.checks]
+    ['customers: validated']
+    >>> loaded.inputs == (loaded.input,)
+    True
+    """
 
     table: ibis.Table
     input: InputRecord
@@ -82,7 +123,34 @@ def load_table(
     """Load one canonical table (``"events"``, ``"customers"`` or ``"assignments"``) with its record.
 
     The same checks as :func:`load_events`, :func:`load_customers` and
-    :func:`load_assignments` (which return only ``.table``); ``stages`` applies to events.
+    :func:`load_assignments` (which return only ``.table``).
+
+    Parameters
+    ----------
+    table
+        ``"events"``, ``"customers"`` or ``"assignments"``.
+    source
+        CSV or Parquet path (globs, folders and URIs allowed), pandas DataFrame or Ibis table.
+    columns
+        Mapping from the source's column names to canonical ones.
+    stages
+        Allowed stage names in journey order (events only).
+    con
+        Ibis connection (default: embedded DuckDB).
+    timestamp_format
+        strptime format of text timestamps (as in :func:`load_events`).
+
+    Returns
+    -------
+    Loaded
+        The validated table, its :class:`InputRecord` and the checks.
+
+    Examples
+    --------
+    >>> from journeylib.core.load import load_table
+    >>> loaded = load_table("assignments", "data/sample/assignments.parquet")
+    >>> loaded.input.rows, loaded.table.columns
+    (2046, ('customer_id', 'experiment', 'variant', 'assigned_at'))
     """
     if table == "events":
         return _events(source, columns, stages=stages, con=con, timestamp_format=timestamp_format)
@@ -96,8 +164,26 @@ def load_table(
 
 
 def source_name(source: Any) -> str:
-    """How the health panel names an input: bundled files relative to ``data/``, other paths
-    and URIs as given, ``<DataFrame>`` (the type) for in-memory inputs."""
+    """How the health panel names an input.
+
+    Parameters
+    ----------
+    source
+        A path, URI, DataFrame or table.
+
+    Returns
+    -------
+    str
+        Bundled files relative to ``data/``, other paths and URIs as given, ``<DataFrame>``
+        (the type's name) for in-memory inputs.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.core.load import source_name
+    >>> source_name("data/sample/events.parquet"), source_name(pd.DataFrame())
+    ('sample/events.parquet', '<DataFrame>')
+    """
     if engine.is_uri(source):
         return str(source)
     if isinstance(source, (str, os.PathLike)):
@@ -145,6 +231,24 @@ def load_events(
         written (``007``, ``1E5``, ``1.10``), timestamps and revenue are parsed over every
         row (a bad value names its column, line and value); other CSV columns become
         whole numbers, numbers or booleans when every value of the column is one.
+
+    Examples
+    --------
+    Your own column names, mapped to the canonical ones:
+
+    >>> import pandas as pd
+    >>> import journeylib as jl
+    >>> raw = pd.DataFrame({"user": ["u1", "u1"], "time": ["2024-05-01 10:00:00", "2024-05-03 12:00:00"],
+    ...                     "event": ["landing", "purchase"], "revenue": [None, 25.0]})
+    >>> events = jl.load_events(raw, columns={"user": "customer_id", "time": "ts"})
+    >>> events.columns
+    ('customer_id', 'ts', 'event', 'channel', 'stage', 'revenue')
+
+    The bundled sample, with its stages declared:
+
+    >>> stages = ["awareness", "consideration", "cart", "purchase", "repeat", "advocacy"]
+    >>> jl.load_events("data/sample/events.parquet", stages=stages).count().to_pyarrow().as_py()
+    56460
     """
     return _events(source, columns, stages=stages, con=con, timestamp_format=timestamp_format).table
 
@@ -214,6 +318,29 @@ def load_customers(source: Any, columns: Mapping[str, str] | None = None, *,
     timestamps (e.g. ``loyalty_joined_at``; missing values allowed; ``timestamp_format``
     as in :func:`load_events`). Other columns of a CSV become whole numbers, numbers or
     booleans when every value of the column is one, else stay text.
+
+    Parameters
+    ----------
+    source
+        CSV or Parquet path (globs allowed), pandas DataFrame or Ibis table.
+    columns
+        Mapping from the source's column names to canonical ones, e.g. ``{"id": "customer_id"}``.
+    con
+        Ibis connection (default: embedded DuckDB).
+    timestamp_format
+        strptime format of the text ``*_at`` columns.
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id`` (string, unique) and the other columns.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> customers = jl.load_customers("data/sample/customers.parquet")
+    >>> customers.columns
+    ('customer_id', 'segment', 'acquisition_channel', 'first_seen_at', 'loyalty_member', 'loyalty_joined_at')
     """
     return _customers(source, columns, con=con, timestamp_format=timestamp_format).table
 
@@ -250,6 +377,29 @@ def load_assignments(source: Any, columns: Mapping[str, str] | None = None, *,
 
     A customer may appear once per experiment; two variants for one customer in one
     experiment is an error (the assignment log is broken).
+
+    Parameters
+    ----------
+    source
+        CSV or Parquet path (globs allowed), pandas DataFrame or Ibis table.
+    columns
+        Mapping from the source's column names to canonical ones, e.g. ``{"arm": "variant"}``.
+    con
+        Ibis connection (default: embedded DuckDB).
+    timestamp_format
+        strptime format of a text ``assigned_at``.
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id``, ``experiment``, ``variant`` (strings) and ``assigned_at`` (UTC timestamp).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> assignments = jl.load_assignments("data/sample/assignments.parquet")
+    >>> assignments.count().to_pyarrow().as_py()
+    2046
     """
     return _assignments(source, columns, con=con, timestamp_format=timestamp_format).table
 
@@ -713,6 +863,22 @@ def content_hash(source: Any) -> str:
 
     ``"n/a"`` for other inputs, URIs included (reading a lake's files just to hash them
     would cost a second full read), so their validation is never reused.
+
+    Parameters
+    ----------
+    source
+        A local path (file, glob or folder), a DataFrame, or anything else.
+
+    Returns
+    -------
+    str
+        The first 16 hex digits of the SHA-256, or ``"n/a"``.
+
+    Examples
+    --------
+    >>> from journeylib.core.load import content_hash
+    >>> len(content_hash("data/sample/events.parquet")), content_hash("s3a://bucket/events.parquet")
+    (16, 'n/a')
     """
     if engine.is_uri(source):
         return "n/a"

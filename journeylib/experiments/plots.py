@@ -46,6 +46,32 @@ def plot_forest(results: Any, ax=None, *, experiment: str | None = None):
     test); ``experiment`` keeps one experiment. Green: better than control; red: worse;
     grey: no clear difference; black crosses: the experiment failed its sample-ratio check
     (invalid, do not use), whatever its numbers.
+
+    Parameters
+    ----------
+    results
+        A ``Readout``, an ``ABResult`` or a sequence of ``ABResult``.
+    ax
+        Axes to draw on (default: the current Axes).
+    experiment
+        Keep only this experiment.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.experiments import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> ro = jl.ab_readout(ds.assignments, ds.events, experiments="personalised_offer")
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_forest(ro, ax=ax).get_xlabel()
+    'relative lift vs control (%), 95% CI (unadjusted)'
+    >>> plt.close(fig)
     """
     ax = _axes(ax)
     if hasattr(results, "results"):
@@ -85,7 +111,32 @@ def plot_forest(results: Any, ax=None, *, experiment: str | None = None):
 
 
 def plot_cumulative(result: Any, ax=None):
-    """Cumulative relative lift of one ``ABResult`` over entry days, with the fixed-horizon CI."""
+    """Cumulative relative lift of one ``ABResult`` over entry days, with the fixed-horizon CI.
+
+    Parameters
+    ----------
+    result
+        An ``ABResult`` (its ``looks``).
+    ax
+        Axes to draw on (default: the current Axes).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.experiments import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> ro = jl.ab_readout(ds.assignments, ds.events, experiments="personalised_offer")
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_cumulative(ro.result("personalised_offer", "conversion"), ax=ax).get_ylabel()
+    'relative lift (%)'
+    >>> plt.close(fig)
+    """
     ax = _axes(ax)
     r = result
     lk = r.looks
@@ -109,7 +160,34 @@ def plot_cumulative(result: Any, ax=None):
 def plot_sequential(result: Any, ax=None, *, xlabel: str = "look", unit: str = ""):
     """Estimate over looks with the always-valid confidence sequence and the fixed-horizon CI.
 
-    ``result``: a ``SequentialResult`` (or anything with ``looks``, ``alpha`` and ``pvalue``).
+    Parameters
+    ----------
+    result
+        A ``SequentialResult`` (or anything with ``looks``, ``alpha`` and ``pvalue``).
+    ax
+        Axes to draw on (default: the current Axes).
+    xlabel
+        Label of the x axis (what a look is).
+    unit
+        Unit of the difference, shown on the y axis.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.experiments import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> ro = jl.ab_readout(ds.assignments, ds.events, experiments="personalised_offer")
+    >>> fig, ax = plt.subplots()
+    >>> seq = ro.result("personalised_offer", "revenue_per_user").sequential
+    >>> plots.plot_sequential(seq, ax=ax, unit="EUR").get_ylabel()
+    'difference variant - control (EUR)'
+    >>> plt.close(fig)
     """
     ax = _axes(ax)
     lk = result.looks
@@ -145,7 +223,31 @@ def plot_sequential(result: Any, ax=None, *, xlabel: str = "look", unit: str = "
 
 
 def plot_srm(result: Any, ax=None):
-    """Observed vs planned share of users per variant (an ``SRMResult``)."""
+    """Observed vs planned share of users per variant (an ``SRMResult``).
+
+    Parameters
+    ----------
+    result
+        An ``SRMResult``.
+    ax
+        Axes to draw on (default: the current Axes).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.experiments import plots
+    >>> fig, ax = plt.subplots()
+    >>> srm = jl.srm_test([352, 264], experiment="email_send_time", variants=["control", "morning"])
+    >>> plots.plot_srm(srm, ax=ax).get_title()
+    'email_send_time: chi-square p < 0.001'
+    >>> plt.close(fig)
+    """
     ax = _axes(ax)
     total = sum(result.observed)
     x = np.arange(len(result.variants))
@@ -162,7 +264,32 @@ def plot_srm(result: Any, ax=None):
 
 
 def plot_cuped(result: Any, ax=None, *, arms: Sequence[str] | None = None):
-    """Per-user variance per arm before and after the CUPED adjustment (a ``CupedAdjustment``)."""
+    """Per-user variance per arm before and after the CUPED adjustment (a ``CupedAdjustment``).
+
+    Parameters
+    ----------
+    result
+        A ``CupedAdjustment``.
+    ax
+        Axes to draw on (default: the current Axes).
+    arms
+        Arm names for the x axis (default ``arm 0``, ``arm 1``, ...).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from journeylib.experiments import plots, statistics
+    >>> adj = statistics.cuped([100, 100], [50.0, 60.0], [60.0, 80.0], [40.0, 42.0], [50.0, 55.0], [35.0, 45.0])
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_cuped(adj, ax=ax, arms=["control", "treatment"]).get_title()
+    'CUPED removes 21% of the variance'
+    >>> plt.close(fig)
+    """
     ax = _axes(ax)
     raw, adj = np.atleast_1d(result.raw_var), np.atleast_1d(result.var)
     names = list(arms) if arms is not None else [f"arm {i}" for i in range(len(raw))]
@@ -178,7 +305,31 @@ def plot_cuped(result: Any, ax=None, *, arms: Sequence[str] | None = None):
 
 
 def plot_posterior(result: Any, ax=None):
-    """Posterior relative lift with its credible interval and the chance to beat control (a Bayesian result)."""
+    """Posterior relative lift with its credible interval and the chance to beat control (a Bayesian result).
+
+    Parameters
+    ----------
+    result
+        A ``PosteriorComparison`` (one comparison or arrays of them).
+    ax
+        Axes to draw on (default: the current Axes).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.experiments import plots
+    >>> fig, ax = plt.subplots()
+    >>> ax = plots.plot_posterior(jl.beta_binomial(120, 1000, 100, 1000), ax=ax)
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['chance to beat 92.3%']
+    >>> plt.close(fig)
+    """
     ax = _axes(ax)
     est, lo, hi = (np.atleast_1d(np.asarray(v, dtype=float)) * 100
                    for v in (result.rel_lift, result.rel_ci_low, result.rel_ci_high))

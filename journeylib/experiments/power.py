@@ -61,8 +61,23 @@ def sample_size_means(sd: float, mde: float, *, baseline: float | None = None, r
         ``relative=True`` (then ``baseline`` is the control mean).
     alpha, power, alternative
         Significance level, target power, and ``"two-sided"`` or one-sided.
+    baseline
+        Control mean; needed when ``relative=True``.
+    relative
+        Read ``mde`` as a share of ``baseline`` (0.05 = a 5% lift).
     ratio
         Variant arm size / control arm size.
+
+    Returns
+    -------
+    int
+        Users in the control arm (the variant arm gets ``ratio`` times as many), rounded up.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> jl.sample_size_means(sd=10.0, mde=1.0)
+    1570
     """
     if relative and baseline is None:
         raise JourneyParameterError("relative=True needs baseline= (the control mean)")
@@ -87,8 +102,36 @@ def sample_size_proportions(baseline: float, mde: float, *, relative: bool = Fal
                             method: str = "pooled") -> int:
     """Users per arm to detect a change ``mde`` of a conversion rate ``baseline``.
 
-    ``mde`` is absolute (0.01 = one percentage point) or relative to ``baseline``
-    (``relative=True``). ``method`` is ``"pooled"`` or ``"unpooled"`` (module docstring).
+    Parameters
+    ----------
+    baseline
+        Control conversion rate, strictly between 0 and 1.
+    mde
+        Minimum detectable effect: absolute (0.01 = one percentage point), or relative to
+        ``baseline`` when ``relative=True`` (0.10 = a 10% lift).
+    relative
+        Read ``mde`` as a share of ``baseline``.
+    alpha, power, alternative
+        Significance level, target power, and ``"two-sided"``, ``"greater"`` or ``"less"``.
+    ratio
+        Variant arm size / control arm size.
+    method
+        ``"pooled"`` (Fleiss, as statsmodels) or ``"unpooled"`` (see the module docstring).
+
+    Returns
+    -------
+    int
+        Users in the control arm (the variant arm gets ``ratio`` times as many), rounded up.
+
+    Examples
+    --------
+    A 5% conversion rate, to detect +1 percentage point, then a 10% relative lift:
+
+    >>> import journeylib as jl
+    >>> jl.sample_size_proportions(0.05, 0.01)
+    8158
+    >>> jl.sample_size_proportions(0.05, 0.10, relative=True)
+    31234
     """
     if not 0 < baseline < 1:
         raise JourneyParameterError(f"baseline={baseline!r}; expected a conversion rate strictly between 0 and 1")
@@ -104,7 +147,30 @@ def sample_size_proportions(baseline: float, mde: float, *, relative: bool = Fal
 
 def mde_means(n: float, sd: float, *, alpha: float = 0.05, power: float = 0.8,
               alternative: str = "two-sided", ratio: float = 1.0) -> float:
-    """Smallest absolute difference in means detectable with ``n`` control users (and ``ratio*n`` variant users)."""
+    """Smallest absolute difference in means detectable with ``n`` control users (and ``ratio*n`` variant users).
+
+    Parameters
+    ----------
+    n
+        Users in the control arm (more than one).
+    sd
+        Per-user standard deviation of the metric.
+    alpha, power, alternative
+        Significance level, target power, and ``"two-sided"``, ``"greater"`` or ``"less"``.
+    ratio
+        Variant arm size / control arm size.
+
+    Returns
+    -------
+    float
+        The minimum detectable difference, in the metric's units.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> round(jl.mde_means(1000, sd=10.0), 3)
+    1.253
+    """
     if not n > 1:
         raise JourneyParameterError(f"n={n!r}; expected more than one user per arm")
     za, zb = _z(alpha, power, alternative)
@@ -113,7 +179,33 @@ def mde_means(n: float, sd: float, *, alpha: float = 0.05, power: float = 0.8,
 
 def mde_proportions(n: float, baseline: float, *, alpha: float = 0.05, power: float = 0.8,
                     alternative: str = "two-sided", ratio: float = 1.0, method: str = "pooled") -> float:
-    """Smallest absolute increase of ``baseline`` detectable with ``n`` users per arm (solves the sample-size formula)."""
+    """Smallest absolute increase of ``baseline`` detectable with ``n`` users per arm (solves the sample-size formula).
+
+    Parameters
+    ----------
+    n
+        Users in the control arm (more than one).
+    baseline
+        Control conversion rate, strictly between 0 and 1.
+    alpha, power, alternative
+        Significance level, target power, and ``"two-sided"``, ``"greater"`` or ``"less"``.
+    ratio
+        Variant arm size / control arm size.
+    method
+        ``"pooled"`` or ``"unpooled"``, as in :func:`sample_size_proportions`.
+
+    Returns
+    -------
+    float
+        The detectable increase in conversion rate (0.01 = one percentage point); NaN when
+        no increase up to a rate of 1 is detectable.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> round(jl.mde_proportions(8000, 0.05), 4)
+    0.0101
+    """
     if not n > 1:
         raise JourneyParameterError(f"n={n!r}; expected more than one user per arm")
     if not 0 < baseline < 1:
@@ -131,6 +223,26 @@ def achieved_power(effect: float, se: float, *, alpha: float = 0.05, alternative
 
     Use it with a pre-registered MDE, not with the observed effect ("observed power"
     is a restatement of the p-value and says nothing new).
+
+    Parameters
+    ----------
+    effect
+        The true difference to detect, in the metric's units.
+    se
+        Standard error of the estimated difference.
+    alpha, alternative
+        Significance level, and ``"two-sided"``, ``"greater"`` or ``"less"``.
+
+    Returns
+    -------
+    float
+        The probability of a significant result; NaN when ``se`` is not positive.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> round(jl.achieved_power(0.01, se=0.004), 3)
+    0.705
     """
     check_alternative(alternative)
     if not se > 0:

@@ -55,7 +55,29 @@ class Metric:
     ``kind``: ``"conversion"`` (1 if ``event`` happened, else 0), ``"count"``
     (number of ``event``), ``"sum"`` (sum of ``value`` over ``event`` rows, e.g.
     revenue), ``"ratio"`` (sum of ``numerator`` / sum of ``denominator`` over users,
-    e.g. revenue per order; delta method).
+    e.g. revenue per order; delta method). Usually made with :func:`conversion`,
+    :func:`count_per_user`, :func:`sum_per_user` or :func:`ratio`.
+
+    Attributes
+    ----------
+    name
+        Name shown in readouts (unique within one readout).
+    kind
+        ``"conversion"``, ``"count"``, ``"sum"`` or ``"ratio"``.
+    event
+        The event counted (default ``purchase``).
+    value
+        Numeric events column summed by a ``"sum"`` metric (e.g. ``revenue``).
+    numerator, denominator
+        ``"count"`` or ``"sum"`` metrics of a ``"ratio"``.
+    unit
+        Unit in words, for labels.
+
+    Examples
+    --------
+    >>> from journeylib.experiments.readout import Metric
+    >>> Metric("reviews_per_user", "count", event="review").kind
+    'count'
     """
 
     name: str
@@ -79,23 +101,101 @@ class Metric:
 
 
 def conversion(event: str = PURCHASE_EVENT, name: str | None = None) -> Metric:
-    """Share of users with at least one ``event`` in the window."""
+    """Share of users with at least one ``event`` in the window.
+
+    Parameters
+    ----------
+    event
+        The event that counts as converting.
+    name
+        Metric name (default ``conversion``, or ``<event>_conversion``).
+
+    Returns
+    -------
+    Metric
+        A ``"conversion"`` metric.
+
+    Examples
+    --------
+    >>> from journeylib.experiments.readout import conversion
+    >>> conversion("add_to_cart").name
+    'add_to_cart_conversion'
+    """
     return Metric(name or ("conversion" if event == PURCHASE_EVENT else f"{event}_conversion"), "conversion", event,
                   unit="share of users")
 
 
 def count_per_user(event: str = PURCHASE_EVENT, name: str | None = None) -> Metric:
-    """Number of ``event`` per user in the window."""
+    """Number of ``event`` per user in the window.
+
+    Parameters
+    ----------
+    event
+        The event counted.
+    name
+        Metric name (default ``<event>s_per_user``).
+
+    Returns
+    -------
+    Metric
+        A ``"count"`` metric.
+
+    Examples
+    --------
+    >>> from journeylib.experiments.readout import count_per_user
+    >>> count_per_user().name
+    'purchases_per_user'
+    """
     return Metric(name or f"{event}s_per_user", "count", event, unit=f"{event}s per user")
 
 
 def sum_per_user(value: str = "revenue", event: str = PURCHASE_EVENT, name: str | None = None) -> Metric:
-    """Sum of column ``value`` over the user's ``event`` rows in the window (missing = 0)."""
+    """Sum of column ``value`` over the user's ``event`` rows in the window (missing = 0).
+
+    Parameters
+    ----------
+    value
+        Numeric events column.
+    event
+        The events whose ``value`` is summed.
+    name
+        Metric name (default ``<value>_per_user``).
+
+    Returns
+    -------
+    Metric
+        A ``"sum"`` metric.
+
+    Examples
+    --------
+    >>> from journeylib.experiments.readout import sum_per_user
+    >>> sum_per_user("revenue").unit
+    'revenue per user'
+    """
     return Metric(name or f"{value}_per_user", "sum", event, value=value, unit=f"{value} per user")
 
 
 def ratio(numerator: Metric, denominator: Metric, name: str | None = None) -> Metric:
-    """Ratio of sums over users (e.g. revenue per order); users are the randomisation unit."""
+    """Ratio of sums over users (e.g. revenue per order); users are the randomisation unit.
+
+    Parameters
+    ----------
+    numerator, denominator
+        ``"count"`` or ``"sum"`` metrics.
+    name
+        Metric name (default ``<numerator>_per_<denominator>``).
+
+    Returns
+    -------
+    Metric
+        A ``"ratio"`` metric (delta-method variance).
+
+    Examples
+    --------
+    >>> from journeylib.experiments.readout import count_per_user, ratio, sum_per_user
+    >>> ratio(sum_per_user("revenue"), count_per_user(), name="revenue_per_order").kind
+    'ratio'
+    """
     return Metric(name or f"{numerator.name}_per_{denominator.name}", "ratio", numerator=numerator,
                   denominator=denominator, unit=f"{numerator.unit} / {denominator.unit}")
 
@@ -110,7 +210,24 @@ DEFAULT_METRICS: tuple[Metric, ...] = (
 
 
 def metrics_by_name(names: str | Sequence[str] | None) -> tuple[Metric, ...]:
-    """Pick :data:`DEFAULT_METRICS` by name: a list, a comma-separated string, or ``"all"``/``None`` for all."""
+    """Pick :data:`DEFAULT_METRICS` by name.
+
+    Parameters
+    ----------
+    names
+        A list of names, a comma-separated string, or ``"all"``/``None`` for all.
+
+    Returns
+    -------
+    tuple of Metric
+        In the order asked for; an unknown name is a :class:`JourneyParameterError`.
+
+    Examples
+    --------
+    >>> from journeylib.experiments.readout import metrics_by_name
+    >>> [m.name for m in metrics_by_name("conversion,revenue_per_user")]
+    ['conversion', 'revenue_per_user']
+    """
     if names is None or names == "all":
         return DEFAULT_METRICS
     if isinstance(names, str):  # "a,b" as well as "a" (handy from a command line)
@@ -189,6 +306,16 @@ def variant_stats(
         s_x, ss_x, s_xy, s_d, ss_d, s_yd``: ``y`` is the metric (the numerator for
         ratios), ``x`` its pre-period value, ``d`` a ratio's denominator;
         ``n_incomplete`` counts users whose window ends after the last event.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> st = jl.variant_stats(ds.assignments, ds.events, experiments="personalised_offer")
+    >>> st.shape
+    (56, 15)
+    >>> st[st["metric"] == "conversion"].groupby("variant")["n"].sum().to_dict()
+    {'control': 357, 'treatment': 358}
     """
     metrics = _check_metrics(metrics)
     if not window_days > 0:
@@ -414,6 +541,42 @@ class ABResult(Result):
     ``seq_ci_high`` its confidence sequence); ``chance_to_beat`` the Bayesian posterior
     probability that the variant is better (not a p-value), ``bayes_rel_ci_low``/
     ``bayes_rel_ci_high`` the credible interval of the relative lift.
+
+    Attributes
+    ----------
+    experiment, metric, kind, variant, control, segment
+        What is compared (``segment`` is ``None`` outside segment breakdowns).
+    n_control, n_variant, mean_control, mean_variant
+        Users and metric means per arm (CUPED-adjusted means when ``cuped``).
+    estimate, se, df, statistic, pvalue, ci_low, ci_high
+        The absolute difference and its test.
+    rel_lift, rel_ci_low, rel_ci_high, rel_df, rel_statistic, rel_pvalue
+        The relative lift and its test.
+    cuped, variance_reduction, theta, pre_correlation, pre_balance_pvalue
+        Whether CUPED ran, what it removed, and the pre-period balance between arms.
+    chance_to_beat, expected_loss, bayes_rel_ci_low, bayes_rel_ci_high
+        The Bayesian view.
+    seq_pvalue, seq_ci_low, seq_ci_high, seq_tau2
+        The always-valid sequential test at the last look.
+    mde, power_at_mde, detectable_rel_lift
+        The relative MDE, the power to detect it, and the lift detectable with 80% power.
+    srm_passed
+        The experiment passed its sample-ratio check.
+    looks
+        Per entry day: cumulative estimates (:attr:`sequential`, :meth:`plot_cumulative`).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> ro = jl.ab_readout(ds.assignments, ds.events, experiments="personalised_offer")
+    >>> r = ro.result("personalised_offer", "conversion")
+    >>> r
+    ABResult(personalised_offer / conversion: treatment vs control, lift +4.8% [-8.8%, +18.4%], ...)
+    >>> r.significant
+    False
+    >>> print(r.findings[0].text)
+    treatment lifts conversion by 4.8% (-8.8% to +18.4%) against control in personalised_offer; not significant.
     """
 
     experiment: str
@@ -465,6 +628,16 @@ class ABResult(Result):
         """``(low, high)`` of the absolute difference (variant - control) at ``confidence_level`` (same test).
 
         At the readout's level (``1 - alpha``) these are ``ci_low``/``ci_high``.
+
+        Parameters
+        ----------
+        confidence_level
+            Level of the interval.
+
+        Returns
+        -------
+        tuple of float
+            ``(low, high)``; one bound is infinite for a one-sided test.
         """
         statistics.check_level(confidence_level)
         if np.isclose(confidence_level, self.confidence_level):
@@ -500,10 +673,12 @@ class ABResult(Result):
 
     @property
     def findings(self) -> tuple[Finding, ...]:
+        """One sentence: the relative lift, its interval and the unadjusted decision (:func:`lift_finding`)."""
         return (lift_finding(self, self.significant),)
 
     @property
     def checks(self) -> tuple[Check, ...]:
+        """The experiment's sample-ratio check, and the CUPED pre-period balance when CUPED ran."""
         out = [Check(f"SRM: {self.experiment}", "pass" if self.srm_passed else "fail",
                      "" if self.srm_passed else f"sample ratio mismatch in {self.experiment}: do not trust its results")]
         if self.cuped:
@@ -539,7 +714,27 @@ BALANCE_THRESHOLD = 0.001
 
 
 def balance_check(r: ABResult) -> Check:
-    """CUPED pre-period balance of one comparison: ``warn`` below :data:`BALANCE_THRESHOLD`."""
+    """CUPED pre-period balance of one comparison: ``warn`` below :data:`BALANCE_THRESHOLD`.
+
+    Parameters
+    ----------
+    r
+        A CUPED-adjusted comparison.
+
+    Returns
+    -------
+    Check
+        ``pass`` when the pre-period means of the arms are balanced, else ``warn``.
+
+    Examples
+    --------
+    >>> from journeylib.experiments.readout import balance_check
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> ro = jl.ab_readout(ds.assignments, ds.events, experiments="personalised_offer")
+    >>> balance_check(ro.result("personalised_offer", "conversion")).status
+    'pass'
+    """
     name = f"CUPED pre-period balance: {r.experiment} / {r.metric} / {r.variant}"
     if r.pre_balance_pvalue < BALANCE_THRESHOLD:
         return Check(name, "warn", f"pre-period means differ between arms (p={r.pre_balance_pvalue:.2g}); "
@@ -550,8 +745,29 @@ def balance_check(r: ABResult) -> Check:
 def lift_finding(r: ABResult, significant: bool, adjusted: str = "") -> Finding:
     """The sentence of one comparison: the relative lift, its interval and the decision.
 
-    ``significant`` is the decision rule's verdict (unadjusted for one result, Holm in a
-    readout; ``adjusted`` says so in words).
+    Parameters
+    ----------
+    r
+        The comparison.
+    significant
+        The decision rule's verdict (unadjusted for one result, Holm in a readout).
+    adjusted
+        Words appended to the verdict, e.g. ``" after correcting for 4 comparisons"``.
+
+    Returns
+    -------
+    Finding
+        Plain text, the relative lift with its interval, and the action (roll out, keep
+        control, or do not act after a sample ratio mismatch).
+
+    Examples
+    --------
+    >>> from journeylib.experiments.readout import lift_finding
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> ro = jl.ab_readout(ds.assignments, ds.events, experiments="personalised_offer")
+    >>> lift_finding(ro.result("personalised_offer", "conversion"), significant=False).action
+    'Keep control.'
     """
     where = f" in {r.experiment}" + (f" ({r.segment})" if r.segment is not None else "")
     metric = r.metric.replace("_", " ")
@@ -573,8 +789,29 @@ INVALID = "invalid: sample ratio mismatch"
 
 
 def verdict(srm_passed: bool, significant: bool, rel_lift: float) -> str:
-    """A row's verdict after the multiplicity correction: ``"better"``, ``"worse"``, ``"no clear difference"``,
-    or ``"invalid: sample ratio mismatch (do not use)"`` when the experiment failed its sample-ratio check."""
+    """A row's verdict after the multiplicity correction.
+
+    Parameters
+    ----------
+    srm_passed
+        The experiment passed its sample-ratio check.
+    significant
+        The (adjusted) test is significant.
+    rel_lift
+        The relative lift (its sign).
+
+    Returns
+    -------
+    str
+        ``"better"``, ``"worse"``, ``"no clear difference"``, or
+        ``"invalid: sample ratio mismatch (do not use)"`` when the sample-ratio check failed.
+
+    Examples
+    --------
+    >>> from journeylib.experiments.readout import verdict
+    >>> verdict(True, True, 0.05), verdict(True, False, 0.05)
+    ('better', 'no clear difference')
+    """
     if not srm_passed:
         return INVALID + " (do not use)"
     if significant and rel_lift > 0:
@@ -585,7 +822,24 @@ def verdict(srm_passed: bool, significant: bool, rel_lift: float) -> str:
 
 
 def format_lift(value: float, low: float, high: float) -> str:
-    """``"+4.8% (-8.8% to +18.4%)"``; ``"–"`` when the lift is undefined (a control mean of 0)."""
+    """A relative lift with its interval in one text cell.
+
+    Parameters
+    ----------
+    value, low, high
+        The lift and its interval (0.048 = +4.8%); an infinite bound is ``"no limit"``.
+
+    Returns
+    -------
+    str
+        E.g. ``"+4.8% (-8.8% to +18.4%)"``; ``"–"`` when the lift is undefined (a control mean of 0).
+
+    Examples
+    --------
+    >>> from journeylib.experiments.readout import format_lift
+    >>> format_lift(0.048, -0.088, 0.184)
+    '+4.8% (-8.8% to +18.4%)'
+    """
     if not np.isfinite(value):
         return "–"
     b = lambda x: f"{x:+.1%}" if np.isfinite(x) else "no limit"
@@ -593,7 +847,24 @@ def format_lift(value: float, low: float, high: float) -> str:
 
 
 def decision_action(row: Mapping[str, Any]) -> str:
-    """The action sentence of one row of :attr:`Readout.decisions`."""
+    """The action sentence of one row of :attr:`Readout.decisions`.
+
+    Parameters
+    ----------
+    row
+        A row (mapping) with ``decision``, ``variant`` and ``more_users_needed``.
+
+    Returns
+    -------
+    str
+        ``"Decision: ..."`` in plain words.
+
+    Examples
+    --------
+    >>> from journeylib.experiments.readout import decision_action
+    >>> decision_action({"decision": "ship", "variant": "treatment", "more_users_needed": None})
+    'Decision: ship treatment.'
+    """
     d, var = row["decision"], row["variant"]
     if d == "ship":
         return f"Decision: ship {var}."
@@ -788,6 +1059,40 @@ class Readout(Result):
     (:attr:`decision_rule`, stated before any number), the decision (``"ship"``,
     ``"do not ship"``, ``"keep running"``, ``"invalid: sample ratio mismatch"``) and, for
     "keep running", the users still needed from the power analysis.
+
+    Attributes
+    ----------
+    results
+        One :class:`ABResult` per comparison.
+    srm
+        One sample-ratio check per experiment.
+    family, alpha
+        Multiplicity family and decision threshold.
+    note
+        A caution shown with the readout (segment breakdowns).
+    checks
+        Sample ratio, incomplete windows, CUPED balance, too few users.
+    primary_metric
+        The metric decisions rest on.
+    incomplete
+        ``(experiment, users)`` whose analysis window ends after the data.
+
+    Examples
+    --------
+    The bundled sample plants a sample-ratio mismatch in ``email_send_time``:
+
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> ro = jl.ab_readout(ds.assignments, ds.events)
+    >>> ro
+    Readout(16 comparisons over 3 experiment(s), family='experiment', SRM problems: ['email_send_time'])
+    >>> ro.decisions[["experiment", "decision"]]
+               experiment                        decision
+    0     email_send_time  invalid: sample ratio mismatch
+    1      homepage_video                    keep running
+    2  personalised_offer                    keep running
+    >>> [c.status for c in ro.checks]
+    ['fail', 'pass', 'pass']
     """
 
     results: tuple[ABResult, ...]
@@ -898,6 +1203,7 @@ class Readout(Result):
 
     @property
     def srm_summary(self) -> pd.DataFrame:
+        """One row per experiment and variant: users, observed and planned share, the SRM p-value."""
         return pd.concat([s.summary for s in self.srm], ignore_index=True) if self.srm else pd.DataFrame()
 
     @property
@@ -933,7 +1239,22 @@ class Readout(Result):
         return pd.DataFrame([{c: getattr(r, c) for c in cols} for r in self.results], columns=cols)
 
     def result(self, experiment: str, metric: str, variant: str | None = None, segment: str | None = None) -> ABResult:
-        """The :class:`ABResult` of one comparison (``variant`` may be omitted when there is one)."""
+        """The :class:`ABResult` of one comparison (``variant`` may be omitted when there is one).
+
+        Parameters
+        ----------
+        experiment, metric
+            The experiment and metric names.
+        variant
+            The variant (the first one when ``None``).
+        segment
+            The segment, in a segment breakdown.
+
+        Returns
+        -------
+        ABResult
+            A :class:`JourneyParameterError` lists the available comparisons when there is none.
+        """
         hits = [r for r in self.results if r.experiment == experiment and r.metric == metric
                 and (variant is None or r.variant == variant) and (segment is None or r.segment == segment)]
         if not hits:
@@ -956,11 +1277,32 @@ class Readout(Result):
     def against_truth(self, truth: Mapping[str, Any]) -> pd.DataFrame:
         """Planted vs estimated relative lift, for data with a simulator's ground truth.
 
-        ``truth``: the ``"experiments"`` part of :func:`journeylib.simulate.simulate`'s
+        ``truth``: the ``"experiments"`` part of :func:`journeylib.simulate.simulate_journeys`'
         ground truth. Returns ``experiment, metric, variant, true_rel_lift, estimate,
         ci_low, ci_high, covered`` for each comparison with a planted lift: a number for
         every metric, or a per-metric mapping; conversion's is the planted absolute lift
         over the control rate.
+
+        Parameters
+        ----------
+        truth
+            ``ground_truth["experiments"]`` of simulated data.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per comparison with a planted lift.
+
+        Examples
+        --------
+        >>> import journeylib as jl
+        >>> ds = jl.load_dataset("sample")
+        >>> ro = jl.ab_readout(ds.assignments, ds.events, experiments="personalised_offer")
+        >>> ro.against_truth(ds.ground_truth["experiments"])[["metric", "true_rel_lift", "covered"]]
+                       metric  true_rel_lift  covered
+        0          conversion       0.131894     True
+        1  purchases_per_user       0.300000     True
+        2    revenue_per_user       0.300000     True
         """
         rows = []
         for r in self.results:
@@ -1048,6 +1390,23 @@ def readout_from_stats(
     primary_metric
         The metric each experiment's decision rests on (:attr:`Readout.decisions`); the
         first metric of ``stats`` when ``None``.
+    seed
+        Random seed of the Bayesian Monte Carlo draws.
+
+    Returns
+    -------
+    Readout
+        Every comparison with adjusted p-values, decisions and checks. An experiment that
+        fails its sample-ratio check also emits a :class:`JourneyDataWarning`.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> st = jl.variant_stats(ds.assignments, ds.events, experiments="homepage_video")
+    >>> ro = jl.readout_from_stats(st, family="all")
+    >>> len(ro.results), ro.srm[0].passed
+    (8, True)
     """
     statistics.check_alternative(alternative)
     statistics.check_level(alpha, "alpha")
@@ -1167,7 +1526,49 @@ def ab_readout(
 ) -> Readout:
     """One call from assignments and events to the readout (:func:`variant_stats` + :func:`readout_from_stats`).
 
-    See those two functions for the parameters.
+    Parameters
+    ----------
+    assignments, events
+        Canonical tables (DataFrame, Ibis table or path).
+    metrics
+        :class:`Metric` definitions (default :data:`DEFAULT_METRICS`).
+    window_days
+        Analysis window after ``assigned_at`` (and CUPED pre-period length), in days.
+    experiments
+        Experiment name(s) to read out; all when ``None``.
+    control
+        Label of the control variant.
+    alpha, alternative
+        Decision threshold (intervals at ``1 - alpha``) and ``"two-sided"``, ``"greater"`` or ``"less"``.
+    cuped
+        Adjust with the pre-period covariate.
+    mde
+        Relative minimum detectable effect for the power readout (0.05 = 5% lift).
+    planned_split
+        ``{experiment: {variant: share}}``; equal split when an experiment is missing.
+    family
+        Multiplicity family: ``"experiment"``, ``"all"`` or ``"none"``.
+    srm_threshold, srm_warn
+        SRM p-values below which an experiment fails / is flagged.
+    min_n
+        Smallest arm size before the sequential test starts looking.
+    primary_metric
+        The metric decisions rest on; the first metric when ``None``.
+
+    Returns
+    -------
+    Readout
+        As :func:`readout_from_stats`.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> ro = jl.ab_readout(ds.assignments, ds.events, experiments="personalised_offer")
+    >>> ro.decision_table[["metric", "relative lift (95% CI)", "verdict"]]
+                   metric   relative lift (95% CI)              verdict
+    0          conversion   +4.8% (-8.8% to +18.4%)  no clear difference
+    ...
     """
     st = variant_stats(assignments, events, metrics, window_days=window_days, experiments=experiments,
                        pre_period=cuped)
@@ -1194,6 +1595,31 @@ def segment_breakdown(
     """Readout per segment of ``customers[by]``, adjusted over all segments x metrics x variants of an experiment.
 
     Emits a warning about multiplicity: segment results are exploratory.
+
+    Parameters
+    ----------
+    assignments, events, customers
+        Canonical tables (DataFrame, Ibis table or path).
+    by
+        Column of ``customers`` that names each customer's segment (missing: ``"(missing)"``).
+    experiments
+        Experiment name(s) to read out; all when ``None``.
+    metrics, window_days, control, alpha, cuped
+        As in :func:`ab_readout`.
+
+    Returns
+    -------
+    Readout
+        One comparison per segment, metric and variant (``segment`` set); no decisions.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> ro = jl.segment_breakdown(ds.assignments, ds.events, ds.customers, by="segment",
+    ...                           experiments="personalised_offer")
+    >>> sorted({r.segment for r in ro.results})
+    ['budget', 'premium', 'standard']
     """
     st = variant_stats(assignments, events, metrics, window_days=window_days, experiments=experiments,
                        customers=customers, by=by, pre_period=cuped)

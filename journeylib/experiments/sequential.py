@@ -40,8 +40,26 @@ def _best_ratio(alpha: float) -> float:
 
 
 def optimal_tau2(variance_at_horizon: float, alpha: float = 0.05) -> float:
-    """Mixing variance ``tau^2`` that makes the confidence sequence narrowest when the
-    estimate's variance equals ``variance_at_horizon`` (the planned end of the test)."""
+    """Mixing variance ``tau^2`` that makes the confidence sequence narrowest at the planned end.
+
+    Parameters
+    ----------
+    variance_at_horizon
+        Variance of the estimate at the planned end of the test (``s1^2/n1 + s0^2/n0``).
+    alpha
+        Level of the confidence sequence (``1 - alpha`` coverage).
+
+    Returns
+    -------
+    float
+        ``tau^2``, to pass to :func:`msprt`.
+
+    Examples
+    --------
+    >>> from journeylib.experiments.sequential import optimal_tau2
+    >>> round(optimal_tau2(0.0004), 5)
+    0.00328
+    """
     check_level(alpha, "alpha")
     return _best_ratio(float(alpha)) * float(variance_at_horizon)
 
@@ -63,9 +81,20 @@ def msprt(estimate, variance, tau2, *, alpha: float = 0.05, n=None, min_n: int =
 
     Returns
     -------
-    dict of arrays: ``log_lr``, ``pvalue`` (always valid, non-increasing),
-    ``ci_low``, ``ci_high`` (confidence sequence at each look, not intersected),
-    ``radius``.
+    dict[str, numpy.ndarray]
+        ``log_lr``, ``pvalue`` (always valid, non-increasing), ``ci_low``, ``ci_high``
+        (confidence sequence at each look, not intersected) and ``radius``.
+
+    Examples
+    --------
+    Three looks at a difference whose variance halves between looks:
+
+    >>> from journeylib.experiments.sequential import msprt, optimal_tau2
+    >>> r = msprt([0.02, 0.05, 0.06], [0.001, 0.0005, 0.00025], optimal_tau2(0.00025))
+    >>> r["pvalue"].round(4).tolist()
+    [1.0, 0.3027, 0.005]
+    >>> r["ci_low"].round(3).tolist()
+    [-0.083, -0.019, 0.012]
     """
     check_level(alpha, "alpha")
     d = np.asarray(estimate, dtype=float)
@@ -96,6 +125,30 @@ class SequentialResult(Result):
     always-valid ``seq_pvalue, seq_ci_low, seq_ci_high`` (at level ``1 - alpha``).
     ``alpha`` is the significance threshold of the sequential decision; ``tau2`` the
     mixing variance.
+
+    Attributes
+    ----------
+    looks
+        One row per look (columns above).
+    alpha
+        Significance threshold of the sequential decision.
+    tau2
+        Mixing variance of the mixture SPRT.
+
+    Examples
+    --------
+    The always-valid test of one comparison of a readout (the bundled sample):
+
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> ro = jl.ab_readout(ds.assignments, ds.events, experiments="personalised_offer")
+    >>> seq = ro.result("personalised_offer", "revenue_per_user").sequential
+    >>> seq.looks.shape
+    (7, 15)
+    >>> seq.rejected
+    False
+    >>> [round(x, 1) for x in seq.confidence_interval()]
+    [-13.3, 20.7]
     """
 
     looks: pd.DataFrame = field(repr=False)
@@ -114,6 +167,7 @@ class SequentialResult(Result):
 
     @property
     def rejected(self) -> bool:
+        """The always-valid p-value at the last look is below ``alpha``."""
         return bool(self.pvalue < self.alpha)
 
     def confidence_interval(self, confidence_level: float = 0.95) -> tuple[float, float]:
@@ -121,6 +175,16 @@ class SequentialResult(Result):
 
         At ``1 - alpha`` this is the stored ``seq_ci_low``/``seq_ci_high``; other levels are
         recomputed with the same mixing variance.
+
+        Parameters
+        ----------
+        confidence_level
+            Level of the confidence sequence.
+
+        Returns
+        -------
+        tuple of float
+            ``(low, high)``; infinite when the last look had too few users.
         """
         check_level(confidence_level)
         last = self.looks.iloc[-1]
@@ -136,10 +200,12 @@ class SequentialResult(Result):
 
     @property
     def summary(self) -> pd.DataFrame:
+        """A copy of :attr:`looks`."""
         return self.looks.copy()
 
     @property
     def findings(self) -> tuple[Finding, ...]:
+        """One sentence: the difference at the last look with its confidence sequence and p-value."""
         lo, hi = self.confidence_interval(1 - self.alpha)
         verdict = "shows" if self.rejected else "does not yet show"
         action = ("The difference is established: the test may stop." if self.rejected else

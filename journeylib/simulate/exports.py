@@ -1,6 +1,6 @@
 """Write simulated journeys in the shapes of real exports (GA4, Segment, Amplitude, Snowplow, orders).
 
-:func:`write_export` writes a :class:`~journeylib.simulate.journeys.SimulatedData` as one
+:func:`write_export` writes a :class:`journeylib.simulate.journeys.SimulatedData` as one
 published export shape, with its ``ground_truth.json`` beside it, so that readers, tests
 and benchmarks have realistic inputs of any size. :func:`journeylib.core.readers.read_export`
 reads every shape back to the simulator's events (see the round-trip tests):
@@ -61,7 +61,24 @@ CURRENCY = "EUR"
 
 
 def export_files(format: str) -> tuple[str, ...]:
-    """File names :func:`write_export` writes for ``format`` (besides ``ground_truth.json``)."""
+    """File names :func:`write_export` writes for ``format`` (besides ``ground_truth.json``).
+
+    Parameters
+    ----------
+    format
+        One of :data:`EXPORT_FORMATS` (case-insensitive).
+
+    Returns
+    -------
+    tuple of str
+        The export's own files.
+
+    Examples
+    --------
+    >>> from journeylib.simulate.exports import export_files
+    >>> export_files("orders")
+    ('orders.csv', 'messages.csv')
+    """
     return {"ga4": ("events.parquet",), "segment": ("tracks.jsonl",), "amplitude": ("events.json",),
             "snowplow": ("events.parquet",), "orders": ("orders.csv", "messages.csv")}[_check(format)]
 
@@ -81,6 +98,24 @@ def anonymous_ids(customer_ids: Any, format: str) -> pd.Series:
     """The anonymous id :func:`write_export` gives each customer in ``format`` (deterministic).
 
     GA4: a ``user_pseudo_id`` such as ``1234567890.1700000000``; the other shapes: a UUID.
+
+    Parameters
+    ----------
+    customer_ids
+        Customer ids (a list, array or Series).
+    format
+        One of :data:`EXPORT_FORMATS`.
+
+    Returns
+    -------
+    pandas.Series
+        One anonymous id per input id, in input order.
+
+    Examples
+    --------
+    >>> from journeylib.simulate.exports import anonymous_ids
+    >>> anonymous_ids(["C000001"], "ga4").tolist()
+    ['9389880563.1750710545']
     """
     fmt = _check(format)
     ids = pd.Series(customer_ids, dtype=object)
@@ -127,6 +162,33 @@ def write_export(data: SimulatedData, format: str, folder: str | Path, *, overwr
     and a ``journey.yml`` describing the export (:func:`journey_yml`) are written beside
     in every case, so ``jl.load_journey(folder)`` reads it with no other input. A folder that
     already holds data files (these or the simulator's) is refused unless ``overwrite=True``.
+
+    Parameters
+    ----------
+    data
+        Simulated journeys (:func:`journeylib.simulate.journeys.simulate_journeys`).
+    format
+        One of :data:`EXPORT_FORMATS`: ``"ga4"``, ``"segment"``, ``"amplitude"``,
+        ``"snowplow"`` or ``"orders"``.
+    folder
+        Where to write (created when missing).
+    overwrite
+        Replace data files already in ``folder``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``folder``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import journeylib as jl
+    >>> data = jl.simulate_journeys(200, seed=1)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     out = jl.write_export(data, "orders", tmp)
+    ...     sorted(p.name for p in out.iterdir())
+    ['assignments.parquet', 'customers.parquet', 'ground_truth.json', 'journey.yml', 'messages.csv', 'orders.csv']
     """
     fmt = _check(format)
     folder = Path(folder)
@@ -157,6 +219,22 @@ def journey_yml(format: str) -> str:
     and experiment tool (written as Parquet beside it). Stages come from rules on event
     names, as a user would write them; the orders shape has only orders and messages, so
     its journey is a clicked message -> first purchase -> repeat purchase.
+
+    Parameters
+    ----------
+    format
+        One of :data:`EXPORT_FORMATS`.
+
+    Returns
+    -------
+    str
+        The ``journey.yml`` text.
+
+    Examples
+    --------
+    >>> from journeylib.simulate.exports import journey_yml
+    >>> journey_yml("orders").splitlines()[2]
+    'name: Simulated shop (orders export)'
     """
     fmt = _check(format)
     files = export_files(fmt)

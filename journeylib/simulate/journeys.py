@@ -66,7 +66,22 @@ PRE_EVENT = {0: "landing", 1: "product_view", 2: "add_to_cart"}
 
 @dataclass(frozen=True)
 class SimulatedData:
-    """Output of :func:`simulate_journeys`: three canonical tables and the truth."""
+    """Output of :func:`simulate_journeys`: three canonical tables and the truth.
+
+    Attributes
+    ----------
+    events, customers, assignments
+        pandas DataFrames in the canonical schema.
+    ground_truth
+        Every planted parameter and effect (see the module docstring).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> data = jl.simulate_journeys(200, seed=1)
+    >>> data.events.shape, data.customers.shape, data.assignments.shape
+    ((2809, 7), (200, 6), (108, 4))
+    """
 
     events: pd.DataFrame
     customers: pd.DataFrame
@@ -78,6 +93,28 @@ class SimulatedData:
 
         A folder that already holds data files is refused (:func:`refuse_overwrite`) unless
         ``overwrite=True``.
+
+        Parameters
+        ----------
+        folder
+            Where to write (created when missing).
+        overwrite
+            Replace data files already in ``folder``.
+
+        Returns
+        -------
+        pathlib.Path
+            ``folder``, readable with :func:`journeylib.simulate.datasets.load_dataset`.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import journeylib as jl
+        >>> data = jl.simulate_journeys(200, seed=1)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     folder = data.write(tmp)
+        ...     sorted(p.name for p in folder.iterdir())
+        ['assignments.parquet', 'customers.parquet', 'events.parquet', 'ground_truth.json', 'journey.yml']
         """
         folder = Path(folder)
         refuse_overwrite(folder, overwrite)
@@ -99,9 +136,29 @@ DATA_FILE_STEMS = ("events", "customers", "assignments")
 
 
 def existing_data_files(folder: str | Path, extra: tuple[str, ...] = ()) -> list[Path]:
-    """Data files in ``folder`` a simulation would replace: ``events.*``, ``customers.*``,
-    ``assignments.*`` (files or partition folders), ``journey.yml``, ``ground_truth*`` and the
-    ``extra`` names."""
+    """Data files in ``folder`` a simulation would replace.
+
+    Parameters
+    ----------
+    folder
+        The folder (missing: no files).
+    extra
+        Further file names to count (e.g. an export's own files).
+
+    Returns
+    -------
+    list of pathlib.Path
+        ``events.*``, ``customers.*``, ``assignments.*`` (files or partition folders),
+        ``journey.yml``, ``ground_truth*`` and the ``extra`` names, sorted.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from journeylib.simulate.journeys import existing_data_files
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     existing_data_files(tmp)
+    []
+    """
     folder = Path(folder)
     if not folder.is_dir():
         return []
@@ -115,6 +172,28 @@ def refuse_overwrite(folder: str | Path, overwrite: bool, extra: tuple[str, ...]
 
     A simulation never replaces a user's data by accident (``journeylib simulate --out``
     into a folder of real exports); ``overwrite=True`` (``--force``) says it is meant.
+
+    Parameters
+    ----------
+    folder
+        The folder about to be written.
+    overwrite
+        Allow replacing data files.
+    extra
+        Further file names to count (:func:`existing_data_files`).
+
+    Returns
+    -------
+    None
+        Raises :class:`JourneyParameterError` when ``folder`` holds data files and
+        ``overwrite`` is false.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from journeylib.simulate.journeys import refuse_overwrite
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     refuse_overwrite(tmp, overwrite=False)  # an empty folder: nothing to refuse
     """
     if flag(overwrite, "overwrite"):
         return
@@ -128,7 +207,24 @@ def refuse_overwrite(folder: str | Path, overwrite: bool, extra: tuple[str, ...]
 
 def journey_yml(events: str = "events.parquet", customers: str = "customers.parquet",
                 assignments: str = "assignments.parquet") -> str:
-    """The journey definition written beside simulated data (``data/sample/journey.yml`` is one)."""
+    """The journey definition written beside simulated data (``data/sample/journey.yml`` is one).
+
+    Parameters
+    ----------
+    events, customers, assignments
+        Paths of the three tables, relative to the folder (globs allowed).
+
+    Returns
+    -------
+    str
+        The ``journey.yml`` text.
+
+    Examples
+    --------
+    >>> from journeylib.simulate.journeys import journey_yml
+    >>> "events: {path: events/*/*.parquet}" in journey_yml("events/*/*.parquet")
+    True
+    """
     return f"""# Journey definition of simulated data (journeylib simulate; see data/README.md for every key).
 version: 1
 name: Simulated shop (sample data)
@@ -190,6 +286,18 @@ def simulate_journeys(
     Returns
     -------
     SimulatedData
+        Events, customers and assignments (pandas DataFrames) and the ``ground_truth`` dict.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> data = jl.simulate_journeys(200, seed=1)
+    >>> data.events.shape
+    (2809, 7)
+    >>> list(data.events.columns)
+    ['customer_id', 'ts', 'event', 'channel', 'stage', 'revenue', 'score']
+    >>> sorted(data.assignments["experiment"].unique())
+    ['email_send_time', 'homepage_video', 'personalised_offer']
     """
     whole_number(n_customers, "n_customers", minimum=1, expected="a whole number of customers, at least 1")
     rng = np.random.default_rng(seed)
@@ -463,6 +571,35 @@ def simulate_to_parquet(folder: str | Path, n_customers: int, *, seed: int = 42,
     ``assignments/part-NNNN.parquet`` and the first chunk's ``ground_truth.json``.
     About 11 events per customer: 9 million customers give 10^8 events. A folder that
     already holds data files is refused (:func:`refuse_overwrite`) unless ``overwrite=True``.
+
+    Parameters
+    ----------
+    folder
+        Where to write (created when missing).
+    n_customers
+        Customers in total.
+    seed
+        Random seed of the first chunk (chunk ``k`` uses ``seed + k``).
+    chunk_customers
+        Customers per chunk (bounds the memory used).
+    progress
+        Print a line per chunk.
+    overwrite
+        Replace data files already in ``folder``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``folder``, readable with :func:`journeylib.simulate.datasets.load_dataset`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import journeylib as jl
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     folder = jl.simulate_to_parquet(tmp, 300, chunk_customers=200, progress=False)
+    ...     sorted(p.name for p in (folder / "customers").iterdir())
+    ['part-0000.parquet', 'part-0001.parquet']
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -513,6 +650,20 @@ class SimulatedExits:
     the end of observation), ``exit_type`` (the exit's name, ``None`` when censored).
     ``ground_truth["exits"]``: ``hazards`` (per segment and exit type, per day),
     ``segment_share``, ``follow_up_days`` (min, max).
+
+    Attributes
+    ----------
+    table
+        One row per customer (columns above).
+    ground_truth
+        The planted hazards and design.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> exits = jl.simulate_exits(500, seed=1)
+    >>> exits.table.shape, exits.ground_truth["exits"]["exit_types"]
+    ((500, 4), ['churn', 'downgrade'])
     """
 
     table: pd.DataFrame
@@ -539,6 +690,33 @@ def simulate_exits(
 
     A random stream of its own (``seed``): :func:`simulate_journeys` is not touched, so
     its output for a seed stays the same.
+
+    Parameters
+    ----------
+    n_customers
+        Number of customers.
+    seed
+        Random seed.
+    hazards
+        ``{segment: {exit_type: rate per day}}`` (default :data:`EXIT_HAZARDS`).
+    segment_share
+        Share of customers per segment (default equal).
+    follow_up_days
+        ``(min, max)`` of the uniform follow-up, in days.
+
+    Returns
+    -------
+    SimulatedExits
+        The customers' durations and exits, and the planted hazards.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> exits = jl.simulate_exits(500, seed=1)
+    >>> list(exits.table.columns)
+    ['customer_id', 'segment', 'duration', 'exit_type']
+    >>> exits.table["exit_type"].value_counts(dropna=False).to_dict()
+    {'churn': 199, 'downgrade': 190, None: 111}
     """
     whole_number(n_customers, "n_customers", minimum=1, expected="a whole number of customers, at least 1")
     hazards = {g: dict(h) for g, h in (hazards or EXIT_HAZARDS).items()}
