@@ -264,10 +264,14 @@ def _read(path: str):
     """An ibis table over the file(s); JSON lines through DuckDB's reader."""
     from . import engine
 
+    con = engine.default_connection()
     if path.lower().endswith((".json", ".jsonl", ".ndjson")):
-        con = engine.default_connection()
         return con.read_json(path)
-    return engine.to_table(path)
+    if path.lower().endswith((".csv", ".csv.gz", ".tsv")):
+        # A draft guesses roles from the types DuckDB sniffs (an "amount" column is numeric);
+        # the loaders then type every column by its declared role, never by sniffing.
+        return con.read_csv(path)
+    return engine.to_table(path, raw=True)
 
 
 def _detect(path: str, format: str) -> str:
