@@ -7,6 +7,11 @@ content hash, how it was validated) and its loaders' ``checks``; a result contri
 its ``checks``. When a notebook runs under the report runner, the environment variable
 ``JOURNEYLIB_HEALTH_FILE`` names a JSON file the runner reads after execution to build
 the health panel; otherwise the log stays in memory (see :func:`checks`, :func:`inputs`).
+
+A notebook section that could not be computed (see
+:func:`journeylib.report.notebook.section`) is recorded in ``sections``
+(:func:`add_section`): ``{"name", "status" ("failed" or "skipped"), "reason"}``; the
+report is then "partial", naming them.
 """
 from __future__ import annotations
 
@@ -15,8 +20,13 @@ import json
 import os
 from typing import Any
 
+from .errors import JourneyParameterError
+
 ENV_VAR = "JOURNEYLIB_HEALTH_FILE"
-_STATE: dict[str, list[dict[str, Any]]] = {"inputs": [], "checks": []}
+_STATE: dict[str, list[dict[str, Any]]] = {"inputs": [], "checks": [], "sections": [], "findings": [],
+                                            "captions": []}
+_OPEN_SECTIONS: list[str] = []  # titles of the enclosing ``with jl.section(...)`` blocks, innermost last
+SECTION_STATUSES = ("ok", "failed", "skipped")
 
 
 def add_check(name: str, passed: bool, detail: str = "") -> None:
@@ -29,8 +39,8 @@ def add_check(name: str, passed: bool, detail: str = "") -> None:
     _flush()
 
 
-def record(*items: Any) -> None:
-    """Record what a notebook shows: the inputs and checks of datasets, the checks of results.
+def record(*items: Any, headline: bool = False) -> None:
+    """Record what a notebook shows: the inputs and checks of datasets, the checks and findings of results.
 
     ``items`` are analysis results (see :mod:`journeylib.core.result`), datasets from
     :func:`journeylib.load_dataset` or tables from :func:`journeylib.core.load.load_table`:
@@ -38,10 +48,32 @@ def record(*items: Any) -> None:
     ``InputRecord``). ``None`` entries (a skipped section) are ignored. An input already
     recorded (same table, source, rows and content hash), or a check with the same name,
     status and detail, is not listed twice.
+
+    Each result's ``findings`` are recorded as ``{"text", "action", "value", "ci_low",
+    "ci_high", "section", "headline"}``: ``section`` is the title of the enclosing
+    ``with jl.section(...)`` block ("" outside one), ``headline`` says the report's findings
+    box opens with them (give ``headline=True`` for the 3-5 results that matter most, in
+    order of importance). A dataset or journey with a ``caption`` (see
+    :attr:`journeylib.core.journey.Journey.caption`) records the report's data caption.
     """
     for item in items:
         if item is None:
             continue
+        caption = _caption_of(item)
+        if caption is not None and caption not in _STATE["captions"]:
+            _STATE["captions"].append(caption)
+        for finding in _findings_of(item):
+            row = {"text": str(finding.text), "action": str(getattr(finding, "action", "") or ""),
+                   "value": _number(getattr(finding, "value", None)),
+                   "ci_low": _number(getattr(finding, "ci_low", None)),
+                   "ci_high": _number(getattr(finding, "ci_high", None)),
+                   "section": current_section(), "headline": bool(headline)}
+            seen = next((f for f in _STATE["findings"] if f["text"] == row["text"]
+                         and f["section"] == row["section"]), None)
+            if seen is None:
+                _STATE["findings"].append(row)
+            elif headline:
+                seen["headline"] = True
         for record_ in getattr(item, "inputs", ()):
             row = dataclasses.asdict(record_) if dataclasses.is_dataclass(record_) else dict(record_)
             if not any(_same_input(row, seen) for seen in _STATE["inputs"]):
@@ -54,8 +86,84 @@ def record(*items: Any) -> None:
     _flush()
 
 
+def _caption_of(item: Any) -> dict[str, Any] | None:
+    """The data caption of a dataset or journey (its ``caption`` property), ``None`` for anything else."""
+    if not isinstance(getattr(type(item), "caption", None), property):
+        return None
+    caption = item.caption
+    return {k: (v if isinstance(v, (str, int, float, bool)) or v is None else str(v))
+            for k, v in dict(caption).items()} if caption else None
+
+
+def _findings_of(item: Any) -> tuple:
+    found = getattr(item, "findings", ())
+    if callable(found) or isinstance(found, (str, bytes)):
+        return ()
+    try:
+        return tuple(f for f in found if hasattr(f, "text"))
+    except TypeError:
+        return ()
+
+
+def _number(x: Any) -> float | None:
+    """A finding's number as a plain float (``None`` when missing or not finite)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if v == v and v not in (float("inf"), float("-inf")) else None
+
+
+def enter_section(title: str) -> None:
+    """Findings recorded from now on belong to section ``title`` (see :class:`journeylib.report.notebook.section`)."""
+    _OPEN_SECTIONS.append(str(title))
+
+
+def leave_section(title: str) -> None:
+    """End section ``title`` (and any section opened inside it and not closed)."""
+    title = str(title)
+    if title in _OPEN_SECTIONS:
+        del _OPEN_SECTIONS[len(_OPEN_SECTIONS) - 1 - _OPEN_SECTIONS[::-1].index(title):]
+
+
+def current_section() -> str:
+    """Title of the innermost open section ("" outside any)."""
+    return _OPEN_SECTIONS[-1] if _OPEN_SECTIONS else ""
+
+
+def findings() -> list[dict[str, Any]]:
+    """Findings recorded so far in this process (see :func:`record`)."""
+    return [dict(f) for f in _STATE["findings"]]
+
+
+def captions() -> list[dict[str, Any]]:
+    """Data captions recorded so far in this process (one per dataset recorded)."""
+    return [dict(c) for c in _STATE["captions"]]
+
+
 def _same_input(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return all(a.get(k) == b.get(k) for k in ("table", "source", "sha256", "rows"))
+
+
+def add_section(name: str, status: str, reason: str = "") -> None:
+    """Record the outcome of a notebook section: ``"failed"`` (with the reason), ``"skipped"``
+    (it needs a section that failed) or ``"ok"``.
+
+    Only sections that did not complete are listed; a section recorded again (a cell run
+    twice) replaces its earlier entry, and ``"ok"`` removes it.
+    """
+    if status not in SECTION_STATUSES:
+        raise JourneyParameterError(f"status={status!r}; expected one of {SECTION_STATUSES}")
+    rows = [s for s in _STATE["sections"] if s["name"] != str(name)]
+    if status != "ok":
+        rows.append({"name": str(name), "status": status, "reason": str(reason)})
+    _STATE["sections"][:] = rows
+    _flush()
+
+
+def sections() -> list[dict[str, Any]]:
+    """Sections that did not complete in this process: ``{"name", "status", "reason"}``."""
+    return [dict(s) for s in _STATE["sections"]]
 
 
 def checks() -> list[dict[str, Any]]:
@@ -72,6 +180,10 @@ def reset() -> None:
     """Forget everything recorded (a new run)."""
     _STATE["inputs"].clear()
     _STATE["checks"].clear()
+    _STATE["sections"].clear()
+    _STATE["findings"].clear()
+    _STATE["captions"].clear()
+    _OPEN_SECTIONS.clear()
     _flush()
 
 

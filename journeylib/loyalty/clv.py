@@ -27,11 +27,11 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from ..core import engine
-from ..core.checks import is_number, no_event_error
+from ..core.checks import is_number
 from ..core.errors import JourneyDataError, JourneyFitError, JourneyParameterError
 from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import PURCHASE_EVENT
-from ..core.time import DAY_SECONDS, day_number, to_utc
+from ..core.time import DAY_SECONDS, day_number, observation_end, to_utc
 from . import plots
 
 TIME_UNITS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
@@ -43,8 +43,72 @@ UNIT_NAMES = {"D": "days", "W": "weeks", "M": "months"}
 # --------------------------------------------------------------------------- engine half
 
 def _no_purchases(t: ibis.Table, purchase_event: str) -> JourneyDataError:
-    return no_event_error(t, purchase_event, "purchase_event",
-                          f"events: no '{purchase_event}' events; expected purchases to summarise")
+    names = engine.distinct_values(t, "event")
+    msg = f"events: no '{purchase_event}' events; expected purchases to summarise"
+    if purchase_event not in names:
+        msg += (f" (events in the log: {names[:20]})\nWhat to do: name your order event in the journey "
+                f"definition (events: purchase: <your event name>), or pass purchase_event= to customer_summary")
+    return JourneyDataError(msg)
+
+
+HOLDOUT_SHARE = 1 / 3
+"""Default share of the observed days (first purchase to the end of the data) held out."""
+
+
+def purchase_range(events: Any, purchase_event: str = PURCHASE_EVENT) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``(first purchase day, last day of data)`` as UTC midnights: the range a calibration/holdout
+    split must fall in. The last day is that of :func:`journeylib.core.time.observation_end`
+    (the last timestamp in the whole log)."""
+    t = engine.to_table(events)
+    _require(t, ("customer_id", "ts", "event"))
+    p = t.filter(t.event == purchase_event)
+    first = engine.to_pandas(p.aggregate(first=day_number(p.ts).min()))["first"].iloc[0]
+    if first is None or pd.isna(first):
+        raise _no_purchases(t, purchase_event)
+    return (pd.Timestamp(int(first) * DAY_SECONDS, unit="s", tz="UTC"), observation_end(t).floor("D"))
+
+
+def holdout_split(events: Any, calibration_end: Any = None, *, holdout_share: float = HOLDOUT_SHARE,
+                  purchase_event: str = PURCHASE_EVENT) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``(calibration_end, holdout_end)`` of a holdout check, adapted to the data's time range.
+
+    ``holdout_end`` is the last day of data. ``calibration_end`` (purchases on that day
+    are calibration) defaults to the day that leaves the last ``holdout_share`` of the
+    observed days (first purchase day to last day of data) as the holdout: on a six-month
+    log, the last two months. A given ``calibration_end`` must fall from the first purchase
+    day to the day before the last; otherwise a :class:`JourneyParameterError` names the
+    data's range.
+    """
+    if not is_number(holdout_share) or not 0 < holdout_share < 1:
+        raise JourneyParameterError(f"holdout_share={holdout_share!r}; expected a share in (0, 1), e.g. 1/3")
+    first, last = purchase_range(events, purchase_event)
+    days = (last - first).days
+    if days < 2:
+        raise JourneyDataError(f"events: purchases span {days} day(s) ({first.date()} to {last.date()}); a holdout "
+                               "check needs a calibration period and a later holdout period\nWhat to do: use a "
+                               "longer history (at least a few weeks of purchases)")
+    if calibration_end is None or (isinstance(calibration_end, str) and not calibration_end.strip()):
+        cal = first + pd.Timedelta(days=min(days - 1, max(1, round(days * (1 - holdout_share)))))
+    else:
+        cal = _day(calibration_end, "calibration_end")
+        _check_in_range(cal, first, last, holdout=True)
+    return cal, last
+
+
+def _check_in_range(cal: pd.Timestamp, first: pd.Timestamp, last: pd.Timestamp, *, holdout: bool) -> None:
+    """A :class:`JourneyParameterError` naming the data's range when ``calibration_end`` is outside it."""
+    latest = last - pd.Timedelta(days=1) if holdout else last
+    if first <= cal <= latest:
+        return
+    if cal < first:
+        where, so = "before the first purchase", "nobody would be in the calibration period"
+    else:
+        where = "after the end of the data" if cal > last else "on the last day of data"
+        so = "no day would be left for the holdout" if holdout else "the model would count days with no data"
+    raise JourneyParameterError(
+        f"calibration_end={cal.date()} is {where}: purchases run from {first.date()} to {last.date()}, so {so}"
+        f"\nWhat to do: set calibration_end to a day from {first.date()} to {latest.date()}, or leave it empty "
+        f"(the last third of the data is held out)")
 
 
 def _last_purchase_day(t: ibis.Table, p: ibis.Table, purchase_event: str) -> pd.Timestamp:
@@ -94,6 +158,9 @@ def customer_summary(
         raise JourneyParameterError(f"time_unit={time_unit!r}; expected one of {list(TIME_UNITS)}")
     t = engine.to_table(events)
     _require(t, ("customer_id", "ts", "event"))
+    if calibration_end is not None:  # a split outside the data would give an empty summary
+        first, last = purchase_range(t, purchase_event)
+        _check_in_range(_day(calibration_end, "calibration_end"), first, last, holdout=holdout_end is not None)
     rev = t.revenue.cast("float64") if "revenue" in t.columns else ibis.literal(0.0)
     # integer day numbers (UTC) from epoch seconds: portable and fast (no calendar calls)
     p = t.filter(t.event == purchase_event)
@@ -150,6 +217,12 @@ def customer_summary(
     out = out.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
     out.attrs.update(time_unit=time_unit, calibration_end=str(cal.date()))
     return out
+
+
+def _split_advice(message: str) -> tuple[str, str]:
+    """An error message as ``(reason, advice)``: the advice is its "What to do:" part."""
+    head, mark, tail = str(message).partition("\nWhat to do:")
+    return head.strip(), tail.strip() if mark else ""
 
 
 def _require(t: ibis.Table, cols: tuple[str, ...], table: str = "events") -> None:
@@ -240,26 +313,36 @@ class FitResult(Result):
 
 
 def _minimize(nll_grad, x0: np.ndarray, name: str, maxiter: int = 2000,
-              hess_inv0: np.ndarray | None = None) -> optimize.OptimizeResult:
+              hess_inv0: np.ndarray | None = None, nll_value=None) -> optimize.OptimizeResult:
     """BFGS on log-parameters with the analytic gradient; Nelder-Mead as a fallback.
 
     ``hess_inv0``: a start for BFGS' inverse Hessian (a bootstrap replicate starts from
     the full fit's curvature and converges in a few steps instead of ~40 evaluations).
+    ``nll_value``: the objective without its gradient, for the Nelder-Mead fallback (a
+    numeric gradient costs 8 more likelihoods per step: a failing Pareto/NBD fit took 80 s).
     """
     opts = {"maxiter": maxiter, "gtol": 1e-8} | ({"hess_inv0": hess_inv0} if hess_inv0 is not None else {})
+    # steps far into the parameter space may overflow: the objectives map non-finite values to a
+    # large penalty, so those numpy warnings carry no news
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        return _minimize_quietly(nll_grad, x0, name, opts, nll_value or (lambda z: nll_grad(z)[0]))
+
+
+def _minimize_quietly(nll_grad, x0: np.ndarray, name: str, opts: dict, nll_value) -> optimize.OptimizeResult:
     res = optimize.minimize(nll_grad, x0, jac=True, method="BFGS", options=opts)
     ok = np.all(np.isfinite(res.x)) and np.isfinite(res.fun)
     # BFGS reports "precision loss" at an optimum it cannot improve in floating point: accept a tiny gradient
     if ok and (res.success or np.max(np.abs(nll_grad(res.x)[1])) < 1e-5):
         res["method"] = "BFGS"
         return res
-    res2 = optimize.minimize(lambda z: nll_grad(z)[0], res.x if np.all(np.isfinite(res.x)) else x0,
+    res2 = optimize.minimize(nll_value, res.x if np.all(np.isfinite(res.x)) else x0,
                              method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-12})
     if res2.success and np.isfinite(res2.fun) and np.max(np.abs(nll_grad(res2.x)[1])) < 1e-4:
         res2["method"] = "Nelder-Mead"
         return res2
-    raise JourneyFitError(f"{name}: maximum likelihood did not converge ({res.message}); "
-                          "try penalizer=0.001 or check the summary (very few repeat buyers?)")
+    raise JourneyFitError(f"{name}: maximum likelihood did not converge ({res.message}); the data may hold "
+                          "too few repeat buyers\nWhat to do: pass penalizer=0.001 to regularise, or use a longer "
+                          "history")
 
 
 def _se_from_hessian(fun, z: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray | None]:
@@ -376,7 +459,9 @@ class BetaGeoFitter(_FittedModel):
         else:
             w = np.asarray(weights, float)
         if x.sum() == 0:
-            raise JourneyFitError(f"{self.model_name}: nobody made a repeat purchase; the model cannot be fitted")
+            raise JourneyFitError(f"{self.model_name}: none of the {int(w.sum()):,} customers made a repeat purchase; "
+                                  "the model cannot be fitted\nWhat to do: use a longer history (repeat purchases "
+                                  "take time to appear)")
         self._fit_arrays(x, tx, T, w, initial)
         self.time_unit = summary.attrs.get("time_unit", self.time_unit)
         runaway = {k: v for k, v in self.params_.items() if not 1e-6 < v < 1e6}
@@ -385,8 +470,8 @@ class BetaGeoFitter(_FittedModel):
             # the optimiser "converges" at the edge of the parameter space. Not a usable fit.
             what = ", ".join(f"{k}={v:.3g}" for k, v in runaway.items())
             msg = (f"{self.model_name}: the data do not identify the model ({what} ran off to the edge; "
-                   f"{int(w.sum()):,} customers, {int(w[x > 0].sum()):,} with repeat purchases). "
-                   "Fit on more customers, or pass penalizer=0.001 to regularise")
+                   f"{int(w.sum()):,} customers, {int(w[x > 0].sum()):,} with repeat purchases)"
+                   "\nWhat to do: pass penalizer=0.001 to regularise, or fit on more customers or a longer history")
             raise JourneyFitError(msg)
         return self
 
@@ -406,6 +491,11 @@ class BetaGeoFitter(_FittedModel):
                 return 1e10, np.zeros_like(z)
             return f, grad
 
+        def nll_value(z):
+            p = np.exp(z)
+            f = -(w @ self._ll(p, x, tx, T, with_grad=False, codes=codes)[0]) / n + pen * np.sum(p ** 2)
+            return f if np.isfinite(f) else 1e10
+
         start = initial if isinstance(initial, BetaGeoFitter) else None
         if initial is not None:
             x0 = np.log([(start.params_ if start else initial)[k] for k in self.param_names])
@@ -413,7 +503,7 @@ class BetaGeoFitter(_FittedModel):
             # method-of-moments-ish start: r/alpha ~ repeat rate per unit time of active customers
             rate = max((w @ x) / max(w @ T, 1e-9), 1e-6)
             x0 = np.log([0.5, 0.5 / rate, *self._dropout_start(T, w)])
-        res = _minimize(nll, x0, self.model_name, hess_inv0=start._hess_inv if start else None)
+        res = _minimize(nll, x0, self.model_name, hess_inv0=start._hess_inv if start else None, nll_value=nll_value)
         params = np.exp(res.x)
         ll, _ = self._ll(params, x, tx, T, with_grad=False, codes=codes)
         se, self._hess_inv = _se_from_hessian(nll, res.x, n) if pen == 0 and not start else (np.full(4, np.nan), None)
@@ -473,6 +563,32 @@ class BetaGeoFitter(_FittedModel):
 
 
 
+MIN_REPEAT_BUYERS = 3
+"""Fewest repeat buyers (customers with ``frequency > 0``) Gamma-Gamma is fitted on."""
+
+
+def _check_spend_fit(params: dict[str, float], penalizer: float, n: int, x: np.ndarray, w: np.ndarray) -> None:
+    """A :class:`JourneyFitError` when a Gamma-Gamma fit is not usable.
+
+    ``q <= 1``: the mean spend per order is infinite under the fitted model (the expected
+    spend formula turns negative). ``q`` or ``gamma`` beyond 1e6 without a penalty: the
+    likelihood is flat along a ridge (spend barely varies between customers beyond what one
+    order shows, typical when nearly every repeat buyer bought again only once), so the
+    fit sits at the edge of the parameter space with no usable interval.
+    """
+    once = int(round(w[x == 1].sum()))
+    if params["q"] <= 1:
+        raise JourneyFitError(f"Gamma-Gamma: the fit gives q = {params['q']:.3g} <= 1, so the average spend per order "
+                              f"is not finite ({n:,} repeat buyers)\nWhat to do: lower penalizer, or use a longer "
+                              "history or more customers")
+    runaway = {k: v for k, v in params.items() if not 1e-6 < v < 1e6}
+    if runaway and penalizer == 0:
+        what = ", ".join(f"{k}={v:.3g}" for k, v in runaway.items())
+        raise JourneyFitError(f"Gamma-Gamma: the data do not identify the spend model ({what} ran off to the edge; "
+                              f"{n:,} repeat buyers, {once:,} of them with a single repeat purchase)"
+                              "\nWhat to do: pass penalizer=0.001 to regularise, or use a longer history")
+
+
 class GammaGammaFitter(_FittedModel):
     """Gamma-Gamma model of spend per transaction (Fader & Hardie 2013).
 
@@ -524,9 +640,12 @@ class GammaGammaFitter(_FittedModel):
         if bad.any():
             raise JourneyDataError(f"summary: column 'monetary_value': {int(bad.sum())} repeat buyers with "
                                    "a value <= 0 or missing; expected positive spend (drop them or fix revenue)")
-        if len(x) < 3:
-            raise JourneyFitError("Gamma-Gamma: fewer than 3 repeat buyers; cannot fit")
-        n = w.sum()
+        n = w.sum()  # customers (rows are distinct (frequency, value) pairs with their counts)
+        if n < MIN_REPEAT_BUYERS or len(np.unique(m)) < 2:
+            raise JourneyFitError(f"Gamma-Gamma: {int(round(n)):,} repeat buyer(s) with "
+                                  f"{len(np.unique(m)):,} distinct mean spend(s); the spend model needs at least "
+                                  f"{MIN_REPEAT_BUYERS} repeat buyers whose spend varies"
+                                  "\nWhat to do: use a longer history or more customers (more repeat buyers)")
         pen = self.penalizer
         pre = (*np.unique(x, return_inverse=True), np.log(m), np.log(x))
 
@@ -546,6 +665,8 @@ class GammaGammaFitter(_FittedModel):
             x0 = np.log([2.0, 2.0, mean])  # E[M] = p*gamma/(q-1) = 4*mean/... rough, refined by ML
         res = _minimize(nll, x0, "Gamma-Gamma", hess_inv0=start._hess_inv if start else None)
         pr = np.exp(res.x)
+        if start is None:
+            _check_spend_fit(dict(zip(self.param_names, map(float, pr))), pen, int(round(n)), x, w)
         ll, _ = self._ll(pr, x, m, pre)
         se, self._hess_inv = _se_from_hessian(nll, res.x, n) if pen == 0 and not start else (np.full(3, np.nan), None)
         self.params_ = dict(zip(self.param_names, map(float, pr)))
@@ -676,8 +797,10 @@ class ParetoNBDFitter(BetaGeoFitter):
     @classmethod
     def _ll(cls, params: np.ndarray, x, tx, T, with_grad: bool = True, codes=None):
         def ll_of(p):
-            c, alive, died = cls._terms(p, x, tx, T)
-            return c + np.logaddexp(alive, died)
+            # far from the optimum the terms can be inf - inf: NaN, which the fit treats as "worse"
+            with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+                c, alive, died = cls._terms(p, x, tx, T)
+                return c + np.logaddexp(alive, died)
 
         params = np.asarray(params, float)
         if params[2] > MAX_PARETO_S:  # see MAX_PARETO_S: no finite, fast likelihood out there
@@ -926,11 +1049,16 @@ def clv_bootstrap(summary: pd.DataFrame, *, horizon: float = 52.0, discount_rate
             g = GammaGammaFitter(penalizer).fit(summary.loc[sel], weights=w[sel], initial=ggf)
         except JourneyFitError:
             continue
-        draws.append(_clv_values(b, g, uniq[:, 0], uniq[:, 1], uniq[:, 2], uniq[:, 3], horizon,
-                                 discount_rate, unit, xT_codes=xT_codes))
+        values = _clv_values(b, g, uniq[:, 0], uniq[:, 1], uniq[:, 2], uniq[:, 3], horizon,
+                             discount_rate, unit, xT_codes=xT_codes)
+        if not np.all(np.isfinite(values)):  # a replicate at the edge of the parameter space: no usable values
+            continue
+        draws.append(values)
         pars.append({**b.params_, **g.params_})
     if len(draws) < n_boot / 2:
-        raise JourneyFitError(f"CLV bootstrap: only {len(draws)} of {n_boot} replicates converged")
+        raise JourneyFitError(f"CLV bootstrap: only {len(draws)} of {n_boot} replicates converged to finite values "
+                              f"({int((x > 0).sum()):,} of {n:,} customers made a repeat purchase)"
+                              "\nWhat to do: pass penalizer=0.001 to regularise, or use a longer history")
     d = np.array(draws)
     alpha = (1 - confidence_level) / 2
     lo_u, hi_u = np.quantile(d, [alpha, 1 - alpha], axis=0)
@@ -1180,7 +1308,10 @@ def compare_models(summary: pd.DataFrame, models: tuple[str, ...] | list[str] = 
                      "mse": mse[0], "mse_ci_low": mse[1], "mse_ci_high": mse[2],
                      "predicted": float(pred.sum()), "actual": float(actual.sum())})
     if not rows:
-        raise JourneyFitError("compare_models: no model could be fitted: " + "; ".join(skipped.values()))
+        reasons = "; ".join(_split_advice(m)[0] for m in skipped.values())
+        advice = next((_split_advice(m)[1] for m in skipped.values() if _split_advice(m)[1]), "")
+        raise JourneyFitError(f"compare_models: no model could be fitted: {reasons}"
+                              + (f"\nWhat to do: {advice}" if advice else ""))
     table = pd.DataFrame(rows)
     table["gap"] = table["predicted"] / table["actual"] - 1 if actual.sum() else np.nan
     lowest = str(table.loc[table["mse"].idxmin(), "key"])

@@ -542,6 +542,13 @@ def repeat_purchase(
         per = per.merge(cu[["customer_id", by]].astype({"customer_id": str}), on="customer_id", how="left")
         per[by] = per[by].fillna("(unknown)")
     eligible = per[per["followup_days"] >= within_days]
+    if eligible.empty:  # a repeat rate of 0 eligible customers would read as "0% come back"
+        longest = int(per["followup_days"].max())
+        raise JourneyDataError(
+            f"events: none of the {len(per):,} buyers had their first order at least within_days={within_days} days "
+            f"before the end of the data ({end.date()}); the longest follow-up is {longest} day(s), so no repeat "
+            f"rate can be observed\nWhat to do: set within_days to {max(1, longest // 2)} or less, or use a longer "
+            "history")
     rep = eligible["days_to_second"].le(within_days)
     g = eligible.assign(rep=rep).groupby(by).agg(eligible=("rep", "size"), repeaters=("rep", "sum")).reset_index()
     g["repeat_rate"] = g["repeaters"] / g["eligible"]
