@@ -55,5 +55,7 @@ def warn_missing_event(events: Any, name: str, param: str, consequence: str, sta
 def no_event_error(events: Any, name: str, param: str, message: str) -> JourneyDataError:
     """``message`` as a :class:`JourneyDataError`, with the log's event names when ``name`` is not one."""
     note = event_note(events, name, param)
-    return JourneyDataError(message + (f"\nWhat to do: {note}; pass {param}= with the name your log uses"
-                                       if note else ""))
+    role = param.removesuffix("_event")  # purchase_event -> the journey definition's events: purchase:
+    return JourneyDataError(message + (f"\nWhat to do: {note}; name your {role} event in the journey definition "
+                                       f"(events: {role}: <your event name>) or pass {param}= with the name your "
+                                       "log uses" if note else ""))

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from ..core import engine
-from ..core.checks import is_number
+from ..core.checks import is_number, no_event_error
 from ..core.errors import JourneyDataError, JourneyFitError, JourneyParameterError
 from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import PURCHASE_EVENT
@@ -43,12 +43,8 @@ UNIT_NAMES = {"D": "days", "W": "weeks", "M": "months"}
 # --------------------------------------------------------------------------- engine half
 
 def _no_purchases(t: ibis.Table, purchase_event: str) -> JourneyDataError:
-    names = engine.distinct_values(t, "event")
-    msg = f"events: no '{purchase_event}' events; expected purchases to summarise"
-    if purchase_event not in names:
-        msg += (f" (events in the log: {names[:20]})\nWhat to do: name your order event in the journey "
-                f"definition (events: purchase: <your event name>), or pass purchase_event= to customer_summary")
-    return JourneyDataError(msg)
+    return no_event_error(t, purchase_event, "purchase_event",
+                          f"events: no '{purchase_event}' events; expected purchases to summarise")
 
 
 HOLDOUT_SHARE = 1 / 3

@@ -252,7 +252,7 @@ def test_section_lets_other_exceptions_through(fresh_health):
 
 def test_section_markdown_is_escaped(fresh_health, monkeypatch):
     shown = []
-    monkeypatch.setattr(nbmod, "_show", lambda md, plain: shown.append(md))
+    monkeypatch.setattr(nbmod, "_show_md", lambda md, plain: shown.append(md))
     with jl.section("[CLV](javascript:alert(1))", advice="more data"):
         raise JourneyDataError("channel '<img src=x>' and ![x](http://e.vil/x.png) $x$")
     text = shown[0]
