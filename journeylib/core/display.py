@@ -1,6 +1,7 @@
 """Tables for notebooks and HTML reports: formatted, and safe for strings from data."""
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any, Mapping
@@ -35,7 +36,7 @@ def styled(df: pd.DataFrame, formats: Mapping[str, Any] | None = None, *, captio
     if not isinstance(df, pd.DataFrame):
         raise JourneyParameterError(f"styled: expected a pandas DataFrame, got a {type(df).__name__}; "
                                     "a result object's table is its .summary")
-    sty = df.style.format(dict(formats or {}), escape="html", na_rep=na_rep)
+    sty = df.style.format({c: _plain(f) for c, f in dict(formats or {}).items()}, escape="html", na_rep=na_rep)
     short = [c for c in df.columns if df[c].astype(str).str.len().max() <= _NOWRAP_CHARS] if len(df) else []
     if short:  # "2024-01" or "+4.8% (-8.8% to +18.4%)" read badly broken over two lines
         sty = sty.set_properties(subset=short, **{"white-space": "nowrap"})
@@ -52,6 +53,19 @@ def styled(df: pd.DataFrame, formats: Mapping[str, Any] | None = None, *, captio
 
 
 _NOWRAP_CHARS = 40
+
+
+def _plain(spec):
+    """A cell format that never shows scientific notation, ``inf`` or ``nan`` (``"{:.3g}"`` of
+    4.6e-05 becomes ``"0.0000460"``, an infinite value ``"–"``)."""
+    def fmt(v):
+        text = spec.format(v) if isinstance(spec, str) else spec(v)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and _SCIENTIFIC.search(str(text)):
+            return format_number(v)
+        return text
+
+    return fmt
+_SCIENTIFIC = re.compile(r"\d[eE][-+]?\d|inf|nan", re.I)
 
 
 def html_table(df: pd.DataFrame, float_format: str | Callable[[float], str] | None = None, *,
@@ -74,7 +88,12 @@ def html_table(df: pd.DataFrame, float_format: str | Callable[[float], str] | No
         shown.columns.name = None
     for c, f in cols.items():  # formatted here: to_html skips formatters for pandas' NA
         shown[c] = [f(v) for v in df[c]]
-    floats = float_format.format if isinstance(float_format, str) else float_format
+    base = float_format.format if isinstance(float_format, str) else float_format
+
+    def floats(v):  # never scientific notation, inf or nan in a report ("{:.3g}" gives 2.31e-10)
+        text = base(v) if base is not None else f"{v:.6g}"
+        return format_number(v) if _SCIENTIFIC.search(text) or not math.isfinite(v) else text
+
     body = shown.to_html(index=index, escape=True, float_format=floats, na_rep=na_rep)
     # Headers, numbers and labels stay on one line (a squeezed table breaks "2024-01" at
     # the hyphen); only long text wraps.
@@ -119,3 +138,87 @@ def markdown(text: str):
     from IPython.display import Markdown
 
     return Markdown(html.escape(str(text), quote=False))
+
+
+# --- numbers for people ---------------------------------------------------------------
+# One place for how a report writes a number: thousands separators, "p < 0.001", never
+# scientific notation, "inf" or "nan" ("–" for a missing or infinite value).
+
+MISSING = "–"
+
+
+def _finite(x: object) -> float | None:
+    try:
+        v = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def format_pvalue(p: float | None, prefix: bool = True) -> str:
+    """A p-value for people: ``"p < 0.001"``, ``"p = 0.032"``, ``"p = 0.48"`` (``"p = –"`` when missing);
+    ``prefix=False`` for a table cell: ``"< 0.001"``, ``"0.032"``."""
+    v = _finite(p)
+    head = "p " if prefix else ""
+    eq = "= " if prefix else ""
+    if v is None:
+        return f"{head}{eq}{MISSING}"
+    if v < 0.001:
+        return f"{head}< 0.001"
+    return f"{head}{eq}{v:.3f}" if v < 0.1 else f"{head}{eq}{v:.2f}"
+
+
+def format_number(x: float | None, digits: int = 3) -> str:
+    """A number for a table cell with about ``digits`` significant digits, thousands separators and
+    never scientific notation (``1,234``, ``47.96``, ``0.00123``); ``"–"`` when missing or infinite."""
+    v = _finite(x)
+    if v is None:
+        return MISSING
+    if v == 0:
+        return "0"
+    decimals = max(0, digits - 1 - int(math.floor(math.log10(abs(v)))))
+    return f"{v:,.{min(decimals, 12)}f}"
+
+
+def format_percent(x: float | None, digits: int = 1) -> str:
+    """A share (0.1234) as a percentage with ``digits`` decimals: ``"12.3%"``; ``"–"`` when missing."""
+    v = _finite(x)
+    return MISSING if v is None else f"{v * 100:,.{int(digits)}f}%"
+
+
+def format_count(n: float | None) -> str:
+    """A count with thousands separators: ``"12,345"``; ``"–"`` when missing."""
+    v = _finite(n)
+    return MISSING if v is None else f"{round(v):,}"
+
+
+def format_interval(lo: float | None, hi: float | None, kind: str = "percent", digits: int = 1) -> str:
+    """An interval for people: ``"27.0% to 35.0%"`` (``kind="percent"``, shares as fractions) or
+    ``"1,234 to 1,560"`` (``kind="number"``); a missing or infinite bound shows as ``"–"``."""
+    if kind not in ("percent", "number"):
+        raise JourneyParameterError(f"kind={kind!r}; expected 'percent' or 'number'")
+    if kind == "percent":
+        return f"{format_percent(lo, digits)} to {format_percent(hi, digits)}"
+    return f"{format_number(lo)} to {format_number(hi)}"
+
+
+def format_value(x: object) -> str:
+    """Any cell for people: a count for whole numbers, :func:`format_number` for other numbers,
+    ``"–"`` for missing values, the text itself otherwise."""
+    if x is None or (not isinstance(x, str) and _is_na(x)):
+        return MISSING
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int) or (hasattr(x, "dtype") and getattr(x.dtype, "kind", "") in "iu"):
+        return format_count(x)
+    if isinstance(x, float) or (hasattr(x, "dtype") and getattr(x.dtype, "kind", "") == "f"):
+        v = float(x)
+        return format_count(v) if math.isfinite(v) and v.is_integer() and abs(v) >= 1000 else format_number(v)
+    return str(x)
+
+
+def _is_na(x: object) -> bool:
+    try:
+        return bool(pd.isna(x))
+    except (TypeError, ValueError):
+        return False

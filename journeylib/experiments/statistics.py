@@ -33,7 +33,7 @@ Conventions
   Wald z for both the p-value and the interval (``p(1-p)/n`` per arm), so they
   agree; :func:`two_proportion_test` keeps the classic pooled-variance p-value.
 * CUPED with a constant (or empty: nobody active) pre-period cannot adjust anything:
-  :func:`cuped` warns with :class:`~journeylib.core.errors.JourneyDataWarning` and
+  :func:`cuped` warns with :class:`journeylib.core.errors.JourneyDataWarning` and
   returns the unadjusted means (``theta = 0``).
 * CUPED: ``theta = cov(Y, X) / var(X)`` from all arms pooled, each arm's mean
   adjusted by ``theta * (mean_X(arm) - mean_X(pooled))``; variances are the
@@ -51,6 +51,7 @@ import pandas as pd
 from scipy import special, stats
 
 from . import plots
+from ..core.display import format_number, format_pvalue  # noqa: F401 - re-exported (readout, notebooks)
 from ..core.errors import JourneyDataWarning, JourneyParameterError
 from ..core.result import Check, Finding, Result
 
@@ -61,43 +62,209 @@ ALTERNATIVES = ("two-sided", "greater", "less")
 # scipy.stats.t (df=inf is the normal), without the per-call argument checks that made
 # them most of the cost of a readout with dozens of comparisons.
 def norm_sf(x):
+    """Standard normal survival function ``P(Z > x)`` (as ``scipy.stats.norm.sf``).
+
+    Parameters
+    ----------
+    x
+        Number or array.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``P(Z > x)``, elementwise.
+
+    Examples
+    --------
+    >>> from journeylib.experiments import statistics as st
+    >>> round(float(st.norm_sf(1.96)), 4)
+    0.025
+    """
     return special.ndtr(-np.asarray(x, dtype=float))
 
 
 def norm_cdf(x):
+    """Standard normal distribution function ``P(Z <= x)`` (as ``scipy.stats.norm.cdf``).
+
+    Parameters
+    ----------
+    x
+        Number or array.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``P(Z <= x)``, elementwise.
+
+    Examples
+    --------
+    >>> from journeylib.experiments import statistics as st
+    >>> round(float(st.norm_cdf(1.96)), 4)
+    0.975
+    """
     return special.ndtr(np.asarray(x, dtype=float))
 
 
 def norm_ppf(q):
+    """Standard normal quantile function (as ``scipy.stats.norm.ppf``).
+
+    Parameters
+    ----------
+    q
+        Probability or array of probabilities.
+
+    Returns
+    -------
+    numpy.ndarray
+        The quantiles, elementwise.
+
+    Examples
+    --------
+    >>> from journeylib.experiments import statistics as st
+    >>> round(float(st.norm_ppf(0.975)), 3)
+    1.96
+    """
     return special.ndtri(np.asarray(q, dtype=float))
 
 
 def t_sf(x, df):
+    """Student t survival function ``P(T > x)`` with ``df`` degrees of freedom (``inf``: normal).
+
+    Parameters
+    ----------
+    x, df
+        Numbers or arrays (broadcast).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``P(T > x)``, elementwise.
+
+    Examples
+    --------
+    >>> from journeylib.experiments import statistics as st
+    >>> round(float(st.t_sf(2.0, 10)), 4)
+    0.0367
+    """
     return special.stdtr(np.asarray(df, dtype=float), -np.asarray(x, dtype=float))
 
 
 def t_cdf(x, df):
+    """Student t distribution function ``P(T <= x)`` with ``df`` degrees of freedom.
+
+    Parameters
+    ----------
+    x, df
+        Numbers or arrays (broadcast).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``P(T <= x)``, elementwise.
+
+    Examples
+    --------
+    >>> from journeylib.experiments import statistics as st
+    >>> round(float(st.t_cdf(2.0, 10)), 4)
+    0.9633
+    """
     return special.stdtr(np.asarray(df, dtype=float), np.asarray(x, dtype=float))
 
 
 def t_ppf(q, df):
+    """Student t quantile function with ``df`` degrees of freedom (``inf``: normal).
+
+    Parameters
+    ----------
+    q, df
+        Probabilities and degrees of freedom (numbers or arrays, broadcast).
+
+    Returns
+    -------
+    numpy.ndarray
+        The quantiles, elementwise.
+
+    Examples
+    --------
+    >>> from journeylib.experiments import statistics as st
+    >>> round(float(st.t_ppf(0.975, 10)), 3)
+    2.228
+    """
     return special.stdtrit(np.asarray(df, dtype=float), np.asarray(q, dtype=float))
 
 
 def check_alternative(alternative: str) -> str:
+    """Return ``alternative`` when it is one of :data:`ALTERNATIVES`, else raise :class:`JourneyParameterError`.
+
+    Parameters
+    ----------
+    alternative
+        ``"two-sided"``, ``"greater"`` or ``"less"``.
+
+    Returns
+    -------
+    str
+        ``alternative`` unchanged.
+
+    Examples
+    --------
+    >>> from journeylib.experiments import statistics as st
+    >>> st.check_alternative("greater")
+    'greater'
+    """
     if alternative not in ALTERNATIVES:
         raise JourneyParameterError(f"alternative={alternative!r}; expected one of {ALTERNATIVES}")
     return alternative
 
 
 def check_level(confidence_level: float, name: str = "confidence_level") -> float:
+    """Return a level strictly between 0 and 1 as a float, else raise :class:`JourneyParameterError`.
+
+    Parameters
+    ----------
+    confidence_level
+        The level to check (also used for ``alpha`` and ``power``).
+    name
+        The parameter's name in the error message.
+
+    Returns
+    -------
+    float
+        The level.
+
+    Examples
+    --------
+    >>> from journeylib.experiments import statistics as st
+    >>> st.check_level(0.9)
+    0.9
+    """
     if not 0 < confidence_level < 1:
         raise JourneyParameterError(f"{name}={confidence_level!r}; expected a number strictly between 0 and 1")
     return float(confidence_level)
 
 
 def mean_var(n, s, ss):
-    """Mean and sample variance (ddof=1) from ``n``, sum and sum of squares."""
+    """Mean and sample variance (ddof=1) from ``n``, sum and sum of squares.
+
+    Parameters
+    ----------
+    n, s, ss
+        Count, sum and sum of squares (numbers or arrays).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(mean, variance)``.
+
+    Examples
+    --------
+    The values 1, 2, 3, 4:
+
+    >>> from journeylib.experiments import statistics as st
+    >>> mean, var = st.mean_var(4, 10, 30)
+    >>> float(mean), round(float(var), 4)
+    (2.5, 1.6667)
+    """
     n, s, ss = (np.asarray(v, dtype=float) for v in (n, s, ss))
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = s / n
@@ -106,7 +273,30 @@ def mean_var(n, s, ss):
 
 
 def covariance(n, sx, sy, sxy):
-    """Sample covariance (ddof=1) from ``n``, the two sums and the cross-product sum."""
+    """Sample covariance (ddof=1) from ``n``, the two sums and the cross-product sum.
+
+    Parameters
+    ----------
+    n
+        Count.
+    sx, sy
+        Sums of the two variables.
+    sxy
+        Sum of their products.
+
+    Returns
+    -------
+    numpy.ndarray
+        The sample covariance.
+
+    Examples
+    --------
+    ``x = 1, 2, 3, 4`` and ``y = 2, 1, 2, 1``:
+
+    >>> from journeylib.experiments import statistics as st
+    >>> round(float(st.covariance(4, 10, 6, 14)), 4)
+    -0.3333
+    """
     n, sx, sy, sxy = (np.asarray(v, dtype=float) for v in (n, sx, sy, sxy))
     with np.errstate(divide="ignore", invalid="ignore"):
         return (sxy - sx * sy / n) / (n - 1)
@@ -130,7 +320,33 @@ def _interval(est, se, q_two, q_one, alternative):
 
 def z_inference(est, se, *, null: float = 0.0, alternative: str = "two-sided",
                 confidence_level: float = 0.95) -> dict[str, np.ndarray]:
-    """z statistic, p-value and confidence interval of an estimate with standard error ``se``."""
+    """z statistic, p-value and confidence interval of an estimate with standard error ``se``.
+
+    Parameters
+    ----------
+    est, se
+        Estimate and its standard error (numbers or arrays).
+    null
+        Value of the estimate under the null hypothesis.
+    alternative
+        ``"two-sided"``, ``"greater"`` or ``"less"``; a one-sided test gets a one-sided interval.
+    confidence_level
+        Level of the interval.
+
+    Returns
+    -------
+    dict[str, numpy.ndarray]
+        ``estimate, se, statistic, pvalue, ci_low, ci_high``.
+
+    Examples
+    --------
+    >>> from journeylib.experiments import statistics as st
+    >>> r = st.z_inference(0.5, 0.2)
+    >>> float(r["statistic"]), round(float(r["pvalue"]), 4)
+    (2.5, 0.0124)
+    >>> round(float(r["ci_low"]), 3), round(float(r["ci_high"]), 3)
+    (0.108, 0.892)
+    """
     check_alternative(alternative)
     check_level(confidence_level)
     est, se = np.asarray(est, dtype=float), np.asarray(se, dtype=float)
@@ -146,8 +362,30 @@ def welch_test(mean1, var1, n1, mean0, var0, n0, *, alternative: str = "two-side
                confidence_level: float = 0.95) -> dict[str, np.ndarray]:
     """Welch's t-test of ``mean1 - mean0`` (group 1 = variant, 0 = control).
 
-    Returns arrays ``estimate, se, df, statistic, pvalue, ci_low, ci_high``.
     Matches ``scipy.stats.ttest_ind_from_stats(..., equal_var=False)``.
+
+    Parameters
+    ----------
+    mean1, var1, n1
+        Mean, sample variance and size of the variant (numbers or arrays).
+    mean0, var0, n0
+        The same for the control.
+    alternative
+        ``"two-sided"``, ``"greater"`` or ``"less"``.
+    confidence_level
+        Level of the interval.
+
+    Returns
+    -------
+    dict[str, numpy.ndarray]
+        ``estimate, se, df, statistic, pvalue, ci_low, ci_high``.
+
+    Examples
+    --------
+    >>> from journeylib.experiments import statistics as st
+    >>> r = st.welch_test(10.5, 4.0, 100, 10.0, 4.0, 100)
+    >>> float(r["df"]), round(float(r["statistic"]), 3), round(float(r["pvalue"]), 4)
+    (198.0, 1.768, 0.0786)
     """
     check_alternative(alternative)
     check_level(confidence_level)
@@ -171,6 +409,31 @@ def two_proportion_test(x1, n1, x0, n0, *, alternative: str = "two-sided",
     The statistic and p-value equal ``statsmodels.stats.proportion.proportions_ztest``
     (``[x1, x0], [n1, n0]``); the interval equals
     ``confint_proportions_2indep(x1, n1, x0, n0, method="wald", compare="diff")``.
+
+    Parameters
+    ----------
+    x1, n1
+        Conversions and users of the variant (numbers or arrays).
+    x0, n0
+        Conversions and users of the control.
+    alternative
+        ``"two-sided"``, ``"greater"`` or ``"less"``.
+    confidence_level
+        Level of the interval.
+
+    Returns
+    -------
+    dict[str, numpy.ndarray]
+        ``estimate, se, statistic, pvalue, ci_low, ci_high``.
+
+    Examples
+    --------
+    >>> from journeylib.experiments import statistics as st
+    >>> r = st.two_proportion_test(120, 1000, 100, 1000)
+    >>> round(float(r["estimate"]), 3), round(float(r["pvalue"]), 4)
+    (0.02, 0.1529)
+    >>> round(float(r["ci_low"]), 4), round(float(r["ci_high"]), 4)
+    (-0.0074, 0.0474)
     """
     x1, n1, x0, n0 = (np.asarray(v, dtype=float) for v in (x1, n1, x0, n0))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -194,13 +457,55 @@ def relative_lift(mean1, se1, mean0, se0, *, alternative: str = "two-sided",
     ``Var(m1/m0) ~ se1^2 / m0^2 + m1^2 se0^2 / m0^4``. The readout uses
     :func:`relative_test` (t with Welch degrees of freedom, as gbstats); this is its
     large-sample limit (``df = inf``).
+
+    Parameters
+    ----------
+    mean1, se1
+        Mean of the variant and its standard error (numbers or arrays).
+    mean0, se0
+        Mean of the control and its standard error.
+    alternative
+        ``"two-sided"``, ``"greater"`` or ``"less"``.
+    confidence_level
+        Level of the interval.
+
+    Returns
+    -------
+    dict[str, numpy.ndarray]
+        ``estimate, se, df, statistic, pvalue, ci_low, ci_high``.
+
+    Examples
+    --------
+    >>> from journeylib.experiments import statistics as st
+    >>> r = st.relative_lift(0.12, 0.0103, 0.10, 0.0095)
+    >>> round(float(r["estimate"]), 3), round(float(r["ci_low"]), 3), round(float(r["ci_high"]), 3)
+    (0.2, -0.101, 0.501)
     """
     return relative_test(mean1, se1, mean0, se0, df=np.inf, alternative=alternative,
                          confidence_level=confidence_level)
 
 
 def welch_df(se1, n1, se0, n0):
-    """Welch-Satterthwaite degrees of freedom from the standard errors of two means and their sizes."""
+    """Welch-Satterthwaite degrees of freedom from the standard errors of two means and their sizes.
+
+    Parameters
+    ----------
+    se1, n1
+        Standard error of the variant's mean and its size (numbers or arrays).
+    se0, n0
+        The same for the control.
+
+    Returns
+    -------
+    numpy.ndarray
+        The degrees of freedom.
+
+    Examples
+    --------
+    >>> from journeylib.experiments import statistics as st
+    >>> round(float(st.welch_df(0.2, 100, 0.3, 80)), 1)
+    142.4
+    """
     se1, n1, se0, n0 = (np.asarray(v, dtype=float) for v in (se1, n1, se0, n0))
     a1, a0 = se1**2, se0**2
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -216,8 +521,34 @@ def relative_test(mean1, se1, mean0, se0, *, df=np.inf, alternative: str = "two-
     freedom (:func:`welch_df`), or ``inf`` for a normal test. The p-value and the
     interval use the same distribution, so the interval excludes 0 exactly when
     ``pvalue < 1 - confidence_level``. Equals gbstats' ``TwoSidedTTest`` (and its
-    one-sided variants) on the same sufficient statistics. Returns arrays
-    ``estimate, se, df, statistic, pvalue, ci_low, ci_high``.
+    one-sided variants) on the same sufficient statistics.
+
+    Parameters
+    ----------
+    mean1, se1
+        Mean of the variant and its standard error (numbers or arrays).
+    mean0, se0
+        Mean of the control and its standard error.
+    df
+        Degrees of freedom (:func:`welch_df`); ``inf`` for a normal test.
+    alternative
+        ``"two-sided"``, ``"greater"`` or ``"less"``.
+    confidence_level
+        Level of the interval.
+
+    Returns
+    -------
+    dict[str, numpy.ndarray]
+        ``estimate, se, df, statistic, pvalue, ci_low, ci_high``.
+
+    Examples
+    --------
+    >>> from journeylib.experiments import statistics as st
+    >>> r = st.relative_test(0.12, 0.0103, 0.10, 0.0095, df=1900)
+    >>> round(float(r["estimate"]), 3), round(float(r["pvalue"]), 4)
+    (0.2, 0.1932)
+    >>> round(float(r["ci_low"]), 3), round(float(r["ci_high"]), 3)
+    (-0.101, 0.501)
     """
     check_alternative(alternative)
     check_level(confidence_level)
@@ -241,6 +572,29 @@ def wald_proportion_test(x1, n1, x0, n0, *, alternative: str = "two-sided",
 
     Equals ``statsmodels.stats.proportion.test_proportions_2indep(..., method="wald")`` and
     ``confint_proportions_2indep(..., method="wald")``.
+
+    Parameters
+    ----------
+    x1, n1
+        Conversions and users of the variant (numbers or arrays).
+    x0, n0
+        Conversions and users of the control.
+    alternative
+        ``"two-sided"``, ``"greater"`` or ``"less"``.
+    confidence_level
+        Level of the interval.
+
+    Returns
+    -------
+    dict[str, numpy.ndarray]
+        ``estimate, se, statistic, pvalue, ci_low, ci_high``.
+
+    Examples
+    --------
+    >>> from journeylib.experiments import statistics as st
+    >>> r = st.wald_proportion_test(120, 1000, 100, 1000)
+    >>> round(float(r["statistic"]), 3), round(float(r["pvalue"]), 4)
+    (1.43, 0.1527)
     """
     x1, n1, x0, n0 = (np.asarray(v, dtype=float) for v in (x1, n1, x0, n0))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -249,37 +603,39 @@ def wald_proportion_test(x1, n1, x0, n0, *, alternative: str = "two-sided",
     return z_inference(p1 - p0, se, alternative=alternative, confidence_level=confidence_level)
 
 
-def format_pvalue(p: float, prefix: bool = True) -> str:
-    """A p-value for people: ``"p < 0.001"``, ``"p = 0.032"``, ``"p = 0.48"`` (``"p = –"`` when missing);
-    ``prefix=False`` for a table cell: ``"< 0.001"``, ``"0.032"``."""
-    p = float(p) if p is not None else float("nan")
-    head = "p " if prefix else ""
-    eq = "= " if prefix else ""
-    if not np.isfinite(p):
-        return f"{head}{eq}–"
-    if p < 0.001:
-        return f"{head}< 0.001"
-    return f"{head}{eq}{p:.3f}" if p < 0.1 else f"{head}{eq}{p:.2f}"
-
-
-def format_number(x: float, digits: int = 3) -> str:
-    """A number for a table cell with about ``digits`` significant digits, thousands separators and
-    never scientific notation (``1,234``, ``47.96``, ``0.00123``); ``"–"`` when missing or infinite."""
-    x = float(x) if x is not None else float("nan")
-    if not np.isfinite(x):
-        return "–"
-    if x == 0:
-        return "0"
-    decimals = max(0, digits - 1 - int(np.floor(np.log10(abs(x)))))
-    return f"{x:,.{min(decimals, 12)}f}"
+# format_pvalue and format_number live in journeylib.core.display (imported above).
 
 
 def ratio_stats(n, s_num, s_den, ss_num, ss_den, s_num_den):
     """Ratio metric ``sum(num) / sum(den)`` and the delta-method variance of that ratio.
 
     Users are the randomisation unit; numerator and denominator are per-user sums
-    (e.g. revenue and orders). Returns ``(ratio, var_of_ratio)`` where
-    ``var = (var_N - 2 R cov_ND + R^2 var_D) / (n * mean_D^2)``.
+    (e.g. revenue and orders): ``var = (var_N - 2 R cov_ND + R^2 var_D) / (n * mean_D^2)``.
+
+    Parameters
+    ----------
+    n
+        Users.
+    s_num, s_den
+        Sums over users of the numerator and of the denominator.
+    ss_num, ss_den
+        Their sums of squares.
+    s_num_den
+        Sum of their products.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(ratio, var_of_ratio)``.
+
+    Examples
+    --------
+    100 users with 500 in revenue over 120 orders:
+
+    >>> from journeylib.experiments import statistics as st
+    >>> r, var = st.ratio_stats(100, 500.0, 120.0, 4000.0, 200.0, 800.0)
+    >>> round(float(r), 3), round(float(var), 4)
+    (4.167, 0.0565)
     """
     n = np.asarray(n, dtype=float)
     mn, vn = mean_var(n, s_num, ss_num)
@@ -297,6 +653,28 @@ class CupedAdjustment(Result):
 
     ``summary``: one row per arm (adjusted mean, pre-period mean, per-user variance
     before and after); ``findings``: the share of variance removed.
+
+    Attributes
+    ----------
+    theta
+        The CUPED coefficient ``cov(Y, X) / var(X)`` (0 when the pre-period is constant).
+    correlation
+        Correlation of the metric with its pre-period value, all arms pooled.
+    mean, var
+        Adjusted mean and per-user residual variance of each arm.
+    raw_var
+        Per-user variance of each arm before the adjustment.
+    pre_mean
+        Pre-period mean of each arm.
+
+    Examples
+    --------
+    >>> from journeylib.experiments import statistics as st
+    >>> adj = st.cuped([100, 100], [50.0, 60.0], [60.0, 80.0], [40.0, 42.0], [50.0, 55.0], [35.0, 45.0])
+    >>> round(adj.theta, 3), round(adj.variance_reduction, 3)
+    (0.489, 0.215)
+    >>> list(adj.summary.columns)
+    ['arm', 'adjusted_mean', 'pre_mean', 'raw_var', 'adjusted_var', 'theta', 'pre_correlation']
     """
 
     theta: float
@@ -314,6 +692,7 @@ class CupedAdjustment(Result):
 
     @property
     def summary(self) -> pd.DataFrame:
+        """One row per arm: adjusted mean, pre-period mean, variance before and after, ``theta``."""
         mean = np.atleast_1d(self.mean)
         return pd.DataFrame({"arm": np.arange(len(mean)), "adjusted_mean": mean,
                              "pre_mean": np.atleast_1d(self.pre_mean), "raw_var": np.atleast_1d(self.raw_var),
@@ -322,6 +701,7 @@ class CupedAdjustment(Result):
 
     @property
     def findings(self) -> tuple[Finding, ...]:
+        """One sentence: the share of variance the pre-period removes."""
         vr = self.variance_reduction
         return (Finding(f"The pre-period explains {vr:.0%} of the metric's variance (correlation "
                         f"{self.correlation:.2f}), so the adjusted comparison needs about {vr:.0%} fewer users "
@@ -333,7 +713,24 @@ class CupedAdjustment(Result):
 
 
 def constant_variance(var, mean) -> np.ndarray:
-    """True where a sample variance computed from sums is zero up to rounding (a constant value)."""
+    """True where a sample variance computed from sums is zero up to rounding (a constant value).
+
+    Parameters
+    ----------
+    var, mean
+        Sample variances and the means they belong to (numbers or arrays).
+
+    Returns
+    -------
+    numpy.ndarray
+        Booleans, elementwise.
+
+    Examples
+    --------
+    >>> from journeylib.experiments import statistics as st
+    >>> st.constant_variance([0.0, 1.0], [3.0, 3.0]).tolist()
+    [True, False]
+    """
     var, mean = np.asarray(var, dtype=float), np.asarray(mean, dtype=float)
     with np.errstate(invalid="ignore"):
         return ~(var > 1e-12 * np.maximum(1.0, mean**2))
@@ -347,8 +744,31 @@ def cuped(n, s_y, ss_y, s_x, ss_x, s_xy) -> CupedAdjustment:
     """CUPED-adjust the means of several arms (arrays, one entry per arm).
 
     ``theta`` and the correlation come from all arms pooled; see the module docstring.
-    A constant or empty pre-period warns (:class:`~journeylib.core.errors.JourneyDataWarning`)
+    A constant or empty pre-period warns (:class:`journeylib.core.errors.JourneyDataWarning`)
     and leaves the means unadjusted (``theta = 0``).
+
+    Parameters
+    ----------
+    n
+        Users per arm.
+    s_y, ss_y
+        Sum and sum of squares of the metric per arm.
+    s_x, ss_x
+        Sum and sum of squares of the pre-period value per arm.
+    s_xy
+        Sum of the products of metric and pre-period value per arm.
+
+    Returns
+    -------
+    CupedAdjustment
+        ``theta``, the correlation, and each arm's adjusted mean and variances.
+
+    Examples
+    --------
+    >>> from journeylib.experiments import statistics as st
+    >>> adj = st.cuped([100, 100], [50.0, 60.0], [60.0, 80.0], [40.0, 42.0], [50.0, 55.0], [35.0, 45.0])
+    >>> adj.mean.round(4).tolist()
+    [0.5049, 0.5951]
     """
     n, s_y, ss_y, s_x, ss_x, s_xy = (np.asarray(v, dtype=float) for v in (n, s_y, ss_y, s_x, ss_x, s_xy))
     N = n.sum()
@@ -371,8 +791,26 @@ def cuped(n, s_y, ss_y, s_x, ss_x, s_xy) -> CupedAdjustment:
 def cuped_vectorised(n, s_y, ss_y, s_x, ss_x, s_xy):
     """CUPED for many two-arm experiments at once: inputs have shape ``(..., 2)``.
 
-    Returns ``(adjusted_mean, adjusted_var, theta)`` with the arm axis last; used by
-    simulations. Same formulas as :func:`cuped`.
+    Used by simulations; same formulas as :func:`cuped` (a constant pre-period gives
+    ``theta = 0`` without a warning).
+
+    Parameters
+    ----------
+    n, s_y, ss_y, s_x, ss_x, s_xy
+        As in :func:`cuped`, with shape ``(..., 2)``: one pair of arms per leading index.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(adjusted_mean, adjusted_var, theta)``, the arm axis last (``theta`` without it).
+
+    Examples
+    --------
+    >>> from journeylib.experiments import statistics as st
+    >>> mean, var, theta = st.cuped_vectorised([[100, 100]], [[50.0, 60.0]], [[60.0, 80.0]],
+    ...                                        [[40.0, 42.0]], [[50.0, 55.0]], [[35.0, 45.0]])
+    >>> mean.round(4).tolist(), theta.round(3).tolist()
+    ([[0.5049, 0.5951]], [0.489])
     """
     n, s_y, ss_y, s_x, ss_x, s_xy = (np.asarray(v, dtype=float) for v in (n, s_y, ss_y, s_x, ss_x, s_xy))
     tot = lambda a: a.sum(axis=-1, keepdims=True)
@@ -394,6 +832,28 @@ class SRMResult(Result):
     ``statistic``/``pvalue`` as :func:`scipy.stats.chisquare`; the check fails below
     ``threshold`` and warns below ``warn_threshold``. There is no single estimate, so
     no ``confidence_interval``.
+
+    Attributes
+    ----------
+    experiment
+        The experiment's name (may be empty).
+    variants, observed, planned_share
+        Arm names, users per arm and the planned share of each arm (summing to 1).
+    statistic, pvalue
+        Chi-square statistic and its p-value.
+    threshold, warn_threshold
+        p-values below which the check fails / warns.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> srm = jl.srm_test([352, 264], experiment="email_send_time", variants=["control", "morning"])
+    >>> srm.passed, srm.flag
+    (False, 'FAILED')
+    >>> srm.summary[["variant", "users", "planned_share"]]
+       variant  users  planned_share
+    0  control    352            0.5
+    1  morning    264            0.5
     """
 
     experiment: str
@@ -412,6 +872,7 @@ class SRMResult(Result):
 
     @property
     def summary(self) -> pd.DataFrame:
+        """One row per variant: users, observed and planned share, expected users, the p-value and the verdict."""
         total = sum(self.observed)
         return pd.DataFrame({
             "experiment": self.experiment,
@@ -431,6 +892,7 @@ class SRMResult(Result):
 
     @property
     def checks(self) -> tuple[Check, ...]:
+        """One check: ``fail`` below ``threshold``, ``warn`` below ``warn_threshold``, else ``pass``."""
         name = f"SRM: {self.experiment}" if self.experiment else "SRM"
         if not self.passed:
             return (Check(name, "fail", self.message()),)
@@ -442,6 +904,7 @@ class SRMResult(Result):
 
     @property
     def findings(self) -> tuple[Finding, ...]:
+        """One sentence: the observed split against the plan, and what to do when it is off."""
         total = sum(self.observed) or 1
         split = ", ".join(f"{v} {o / total:.1%}" for v, o in zip(self.variants, self.observed))
         plan = "/".join(f"{s:.0%}" for s in self.planned_share)
@@ -462,6 +925,7 @@ class SRMResult(Result):
         return plots.plot_srm(self, ax=ax)
 
     def message(self) -> str:
+        """The check in one line: consistent with the plan, or a sample ratio mismatch."""
         split = ", ".join(f"{v}={o:,}" for v, o in zip(self.variants, self.observed))
         plan = "/".join(f"{s:.0%}" for s in self.planned_share)
         if self.passed:
@@ -490,6 +954,20 @@ def srm_test(observed: Sequence[int], planned_share: Sequence[float] | None = No
         check runs on every experiment, and a real mismatch gives tiny p-values).
     warn_threshold
         p-value below which the check warns (worth a look, not yet a failure).
+    experiment, variants
+        Names shown in messages and the summary (variants default to ``"0"``, ``"1"``, ...).
+
+    Returns
+    -------
+    SRMResult
+        ``statistic``/``pvalue`` as :func:`scipy.stats.chisquare`, ``passed``, ``checks``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> srm = jl.srm_test([5000, 4700])
+    >>> round(srm.pvalue, 4), srm.passed, srm.flag
+    (0.0023, True, 'CHECK')
     """
     try:
         obs = np.asarray(observed, dtype=float)
@@ -516,6 +994,26 @@ def adjust_pvalues(pvalues: Sequence[float], method: str = "holm") -> np.ndarray
     every Holm call, about 0.1 s each in a session with a large heap, which made the
     multiplicity step cost more than all the comparisons of a readout. NaN p-values are
     left out of the family and stay NaN.
+
+    Parameters
+    ----------
+    pvalues
+        The family's p-values.
+    method
+        ``"holm"``, ``"fdr_bh"`` or ``"bonferroni"``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Adjusted p-values, in the input's order.
+
+    Examples
+    --------
+    >>> from journeylib.experiments import statistics as st
+    >>> st.adjust_pvalues([0.01, 0.04, 0.03], "holm").round(3).tolist()
+    [0.03, 0.06, 0.06]
+    >>> st.adjust_pvalues([0.01, 0.04, 0.03], "fdr_bh").round(3).tolist()
+    [0.03, 0.04, 0.04]
     """
     from statsmodels.stats.multitest import multipletests
 
@@ -539,4 +1037,22 @@ def _holm(p: np.ndarray) -> np.ndarray:
 
 
 def as_float(x: Any) -> float:
+    """A number or a 0-d array (e.g. one value of a vectorised test) as a plain float.
+
+    Parameters
+    ----------
+    x
+        The value.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from journeylib.experiments import statistics as st
+    >>> st.as_float(np.array(0.25))
+    0.25
+    """
     return float(np.asarray(x, dtype=float))

@@ -46,6 +46,7 @@ from ..core.errors import JourneyParameterError
 from ..core.health import ENV_VAR
 from ..core.privacy import ENV_VAR as SHOW_IDS_VAR, scrub_text
 from . import html as html_pages
+from .notebook import TABLES_ENV_VAR
 
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str, "list": list, "dict": dict}
 
@@ -278,6 +279,8 @@ class RunResult:
     :func:`journeylib.report.html.report_status`): ``"ok"``, ``"ok, with warnings"``,
     ``"ok, with failed checks"``, ``"partial"`` (sections that could not be computed),
     ``"failed"`` or ``"cancelled"``; ``notes`` names the failed sections or checks.
+    ``title`` is the report's title (the notebook's ``# `` heading), ``findings`` its
+    headline findings and ``caption`` its data caption (see :mod:`journeylib.report.html`).
     """
 
     notebook: str
@@ -289,6 +292,9 @@ class RunResult:
     error: str | None = None
     status: str = ""
     notes: tuple[str, ...] = ()
+    title: str = ""
+    findings: tuple[dict[str, Any], ...] = ()
+    caption: dict[str, Any] | None = None
 
     def __post_init__(self):
         if not self.status:
@@ -355,13 +361,14 @@ def run_notebook(notebook: str | Path, parameters: Mapping[str, Any] | None = No
     params = check_parameters(notebook, _with_journey(dict(parameters or {})))
     out = _new_run_folder(Path(output_dir)) if new_run_folder else Path(output_dir)
     _make_dir(out)
-    batch = _Batch(Path(output_dir), out, [notebook], {}, tempfile.mkdtemp(prefix="jl-run-"), new_run_folder)
+    batch = _Batch(Path(output_dir), out, [notebook], {}, tempfile.mkdtemp(prefix="jl-run-"), new_run_folder,
+                   _previous_index(Path(output_dir)) if new_run_folder else {})
     _ACTIVE.append(batch)
     try:
         result = _execute(notebook, params, out, no_input, timeout, batch.scratch)
         batch.results[notebook] = result
         if new_run_folder:
-            _write_index(out, [result])
+            _write_index(out, [result], batch.previous)
             _point_latest(Path(output_dir), out)
     finally:
         _ACTIVE.remove(batch)
@@ -404,7 +411,8 @@ def run_all(notebooks_dir: str | Path, output_dir: str | Path = "reports", *,
     for nb in notebooks:
         pfile = Path(params_dir) / f"{nb.stem}.yaml" if params_dir else None
         plan.append((nb, pfile if pfile is not None and pfile.exists() else None, common.get(nb, {})))
-    batch = _Batch(Path(output_dir), out, [nb for nb, *_ in plan], {}, tempfile.mkdtemp(prefix="jl-run-"))
+    batch = _Batch(Path(output_dir), out, [nb for nb, *_ in plan], {}, tempfile.mkdtemp(prefix="jl-run-"),
+                   previous=_previous_index(Path(output_dir)))
     results = batch.results
     # longest first (by the previous run's durations; new notebooks first), so the slowest
     # notebook does not start last and run alone while the other workers sit idle
@@ -423,7 +431,7 @@ def run_all(notebooks_dir: str | Path, output_dir: str | Path = "reports", *,
         _ACTIVE.remove(batch)
         shutil.rmtree(batch.scratch, ignore_errors=True)
     ordered = [results[nb] for nb, *_ in plan]
-    _write_index(out, ordered)
+    _write_index(out, ordered, batch.previous)
     _point_latest(Path(output_dir), out)
     n_failed = sum(not r.ok for r in ordered)
     _say(f"{len(ordered) - n_failed} of {len(ordered)} notebooks succeeded; index: {out / 'index.html'}")
@@ -513,6 +521,7 @@ class _Batch:
     results: dict[Path, RunResult]
     scratch: str
     indexed: bool = True
+    previous: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 _ACTIVE: list[_Batch] = []
@@ -631,7 +640,7 @@ def _cancel_batch(batch: _Batch) -> None:
                             "cancelled before it finished", "cancelled")
         ordered.append(res)
     if batch.indexed:
-        _write_index(batch.out, ordered)
+        _write_index(batch.out, ordered, batch.previous)
         _point_latest(batch.root, batch.out)
     _remove_temporaries(batch.out, batch.root, batch.scratch)
 
@@ -649,6 +658,15 @@ def _remove_temporaries(out: Path, root: Path, scratch: str | None) -> None:
             p.unlink()
     if scratch:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _previous_index(root: Path) -> dict[str, dict[str, Any]]:
+    """The entries of the last run's ``index.json`` under ``root``, by notebook (empty when there is none)."""
+    try:
+        entries = json.loads((root / "latest" / "index.json").read_text())
+        return {e["notebook"]: e for e in entries if isinstance(e, dict) and "notebook" in e}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def _previous_seconds(root: Path) -> dict[str, float]:
@@ -842,7 +860,8 @@ def _execute(notebook: Path, params: dict[str, Any], out: Path, no_input: bool, 
     show_ids = params.get(SHOW_IDS_PARAMETER) is True
     own = tempfile.mkdtemp(prefix="jl-", dir=scratch)
     env = {ENV_VAR: health_file, "TMPDIR": own, "JUPYTER_RUNTIME_DIR": own,
-           SHOW_IDS_VAR: "1" if show_ids else os.environ.get(SHOW_IDS_VAR)}
+           SHOW_IDS_VAR: "1" if show_ids else os.environ.get(SHOW_IDS_VAR),
+           TABLES_ENV_VAR: str((out / f"{stem}{TABLES_SUFFIX}").resolve())}
     try:
         with _kernel_env(env):
             for attempt in (1, 2):
@@ -881,11 +900,41 @@ def _execute(notebook: Path, params: dict[str, Any], out: Path, no_input: bool, 
         error = f"{notebook.name}, {where}: {error}"
     elif error:
         error = f"{notebook.name}: {error}"
-    panel = html_pages.health_panel(stem, started, seconds, params, health, error)
+    try:
+        declared = notebook_parameters(notebook)
+    except Exception:  # noqa: BLE001 - the parameters are shown by name then
+        declared = None
     body = html_pages.render_notebook(nb, no_input)
-    _atomic_write(html_path, html_pages.inject(body, panel))
+    defaults = {k: d.get("default") for k, d in (declared or {}).items()}
+    bases = path_bases(notebook, {**defaults, **params}, out)
+    _atomic_write(html_path, html_pages.report_page(
+        body, nb, stem=stem, started=started, seconds=seconds, params=params, health=health, error=error,
+        declared=declared, bases=bases))
     status, notes = html_pages.report_status(error, health)
-    return RunResult(notebook.name, error is None, seconds, html_path, ipynb_path, params, error, status, notes)
+    title = html_pages.report_title(nb) or stem
+    found = tuple(html_pages.headline_findings(health))
+    return RunResult(notebook.name, error is None, seconds, html_path, ipynb_path, params, error, status, notes,
+                     title, found, html_pages.caption_of(health))
+
+
+TABLES_SUFFIX = "_tables"
+"""Key tables of a report are written in full as CSV into ``<report stem>_tables/`` beside it."""
+
+
+def path_bases(notebook: Path, params: Mapping[str, Any], out: Path) -> tuple[str, ...]:
+    """Folders whose paths a report shows relative to them: the journey's folder, the data
+    folder given, the bundled data, the output folder, the notebooks' folder, the current one."""
+    from ..core.locations import DATA_DIR
+
+    bases = []
+    for name, value in params.items():
+        if isinstance(value, str) and value and "://" not in value and os.path.isabs(value):
+            path = Path(value)
+            bases.append(str(path.parent if path.suffix else path))
+            bases.append(str(path.resolve().parent if path.suffix else path.resolve()))
+    bases += [str(DATA_DIR), str(Path(DATA_DIR).resolve()), str(out), str(out.resolve()),
+              str(notebook.parent), str(notebook.parent.resolve()), os.getcwd()]
+    return tuple(dict.fromkeys(b for b in bases if b and b != os.sep))
 
 
 def _source_cells(nb) -> list:
@@ -911,12 +960,17 @@ def _read_health(path: str) -> dict[str, Any]:
         return {}
 
 
-def _write_index(out: Path, results: list[RunResult]) -> None:
-    _atomic_write(out / "index.html", html_pages.index_page(out.name, results))
+def _write_index(out: Path, results: list[RunResult], previous: dict[str, dict[str, Any]] | None = None) -> None:
+    """``index.html`` (a card per report, beside the previous run's headlines) and ``index.json``."""
+    bases = tuple(dict.fromkeys([str(out), str(out.resolve()), str(out.parent), str(out.parent.resolve()),
+                                 os.getcwd()]))
+    page = html_pages.index_page(out.name, results, previous)
+    _atomic_write(out / "index.html", html_pages.prune_css(html_pages.scrub_paths(page, bases)))
     _atomic_write(out / "index.json", json.dumps([
         {"notebook": r.notebook, "ok": r.ok, "status": r.status, "notes": list(r.notes),
          "seconds": round(r.seconds, 2), "html": r.html.name,
-         "parameters": r.parameters, "error": r.error} for r in results], indent=2, default=str))
+         "parameters": r.parameters, "error": r.error, "title": r.title,
+         "findings": list(r.findings), "caption": r.caption} for r in results], indent=2, default=str))
 
 
 def _new_run_folder(root: Path) -> Path:

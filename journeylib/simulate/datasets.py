@@ -23,6 +23,27 @@ class Dataset:
     rows, content hash, how it was validated); ``checks`` are the loaders' checks
     (validated or reused, duplicates dropped, future timestamps). A notebook hands both
     to the panel with ``jl.record(data, ...)``.
+
+    Attributes
+    ----------
+    events, customers, assignments
+        Validated Ibis tables in the canonical schema (``customers``/``assignments``: ``None``
+        when the folder has none).
+    ground_truth
+        The simulator's planted truth (``ground_truth.json``), ``None`` for real data.
+    folder
+        Where the tables were read from (a ``str`` for a URI).
+    inputs, checks
+        What the health panel shows about each table.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> [x.table for x in ds.inputs]
+    ['events', 'customers', 'assignments']
+    >>> ds.events.count().to_pyarrow().as_py()
+    56460
     """
 
     events: ibis.Table
@@ -33,9 +54,49 @@ class Dataset:
     inputs: tuple[InputRecord, ...] = field(default=(), repr=False)
     checks: tuple[Check, ...] = field(default=(), repr=False)
 
+    @property
+    def caption(self) -> dict[str, Any]:
+        """The report's data caption: ``{"name", "simulated", "period_start", "period_end",
+        "customers", "events"}``; ``name`` is the folder's name (never a path), ``simulated``
+        is true for simulated data (it carries planted truth); dates as ``YYYY-MM-DD``."""
+        ev = self.events
+        row = engine.to_pandas(ev.aggregate(events=ev.count(), customers=ev.customer_id.nunique(),
+                                            first=ev.ts.min(), last=ev.ts.max())).iloc[0]
+        name = "sample" if str(self.folder) == str(SAMPLE_DIR) else str(self.folder).rstrip("/\\")
+        name = name.replace("\\", "/").rsplit("/", 1)[-1] or "data"
+
+        def day(v):
+            import pandas as pd
+
+            return None if v is None or pd.isna(v) else f"{pd.Timestamp(v):%Y-%m-%d}"
+
+        return {"name": name, "simulated": self.ground_truth is not None,
+                "period_start": day(row["first"]), "period_end": day(row["last"]),
+                "customers": int(row["customers"]), "events": int(row["events"])}
+
 
 def resolve_data_dir(data_dir: str | Path) -> Path | str:
-    """``"sample"`` is the bundled synthetic sample; a URI stays as given; anything else is a folder path."""
+    """The folder a ``data_dir`` names.
+
+    Parameters
+    ----------
+    data_dir
+        ``"sample"`` (the bundled synthetic sample), a URI, or a folder path.
+
+    Returns
+    -------
+    pathlib.Path or str
+        The bundled sample's folder, the URI as given (without a trailing ``/``), or the
+        folder path made absolute (``~`` expanded).
+
+    Examples
+    --------
+    >>> from journeylib.simulate.datasets import resolve_data_dir
+    >>> resolve_data_dir("sample").name
+    'sample'
+    >>> resolve_data_dir("s3a://bucket/journeys/")
+    's3a://bucket/journeys'
+    """
     if str(data_dir) == "sample":
         return SAMPLE_DIR
     if engine.is_uri(data_dir):
@@ -50,7 +111,30 @@ def load_dataset(data_dir: str | Path = "sample", *, stages=None) -> Dataset:
     files (partitioned one level deep, e.g. by month); ``ground_truth.json`` is read
     when present (the simulator writes it). ``data_dir`` may be a URI
     (``s3a://bucket/journeys``, ``hdfs://...``, ``file:///...``): the current engine
-    lists and reads it (:func:`journeylib.engine.list_files`).
+    lists and reads it (:func:`journeylib.core.engine.list_files`).
+
+    Parameters
+    ----------
+    data_dir
+        ``"sample"`` (the bundled synthetic sample, the default), a folder path or a URI.
+    stages
+        Allowed stage names of the events, in journey order (as in
+        :func:`journeylib.core.load.load_events`); any stage when ``None``.
+
+    Returns
+    -------
+    Dataset
+        The validated tables, the ground truth when present, and what the health panel
+        shows about each input.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> ds.events.columns
+    ('customer_id', 'ts', 'event', 'channel', 'stage', 'revenue', 'score')
+    >>> ds.ground_truth is not None
+    True
     """
     folder = resolve_data_dir(data_dir)
     remote = isinstance(folder, str)
@@ -91,5 +175,19 @@ def load_dataset(data_dir: str | Path = "sample", *, stages=None) -> Dataset:
 
 
 def cdnow_events_path() -> Path:
-    """CSV of the real CDNOW 1/10 sample purchase log (2,357 customers, 1997-98)."""
+    """CSV of the real CDNOW 1/10 sample purchase log (2,357 customers, 1997-98).
+
+    Returns
+    -------
+    pathlib.Path
+        The bundled file (one row per purchase); read it with :func:`journeylib.core.load.load_events`.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> jl.cdnow_events_path().name
+    'cdnow_sample_events.csv'
+    >>> jl.load_events(jl.cdnow_events_path()).count().to_pyarrow().as_py()  # exact duplicate rows dropped
+    6898
+    """
     return CDNOW_DIR / "cdnow_sample_events.csv"

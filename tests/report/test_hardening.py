@@ -224,14 +224,18 @@ def test_failed_sections_make_a_report_partial_and_failed_checks_show_in_the_ind
         ("w.ipynb", True, "ok, with warnings", ("events: future timestamps",))]
     run = tmp_path / "out" / "latest"
     index = (run / "index.html").read_text()
-    assert "<td class='warn'>PARTIAL</td>" in index and "sections not computed: CLV model" in index
-    assert "<td class='warn'>ok, with failed checks</td>" in index and "failed checks: SRM: e1" in index
-    assert "<td class='pass'>ok, with warnings</td>" in index
-    assert "3 of 3 succeeded (1 partial, 1 ok, with failed checks)" in index
+    # one card per report; a report whose checks failed is visibly not "ok"
+    assert ("<article class='jl-card warn'><h3><a href='p.html'>p</a></h3><p><span class='jl-status-word warn'>"
+            "PARTIAL</span> sections not computed: CLV model</p>") in index
+    assert ("<span class='jl-status-word warn'>CHECKS FAILED</span> failed checks: SRM: e1</p>") in index
+    assert "<span class='jl-status-word pass'>OK, with warnings</span>" in index
+    assert "3 of 3 ran to the end (1 partial, 1 checks failed)" in index
     assert [r["status"] for r in json.loads((run / "index.json").read_text())] == [
         "ok, with failed checks", "partial", "ok, with warnings"]
     page = (run / "p.html").read_text()
-    assert "Report health: p (partial)" in page and "Part of this report could not be computed." in page
+    assert "Report health: p (partial)" in page
+    assert "<span class='jl-status-word warn'>PARTIAL</span> 0 checks passed, 0 warnings, 0 failed." in page
+    assert "Not computed: CLV model (too few repeat buyers (3))." in page
     assert "CLV model: too few repeat buyers (3)" in page and "This report failed." not in page
     assert results[1].describe().startswith("p.ipynb: PARTIAL (CLV model) in ")
 
