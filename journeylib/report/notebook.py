@@ -211,6 +211,8 @@ def show_table(df, name: str, *, formats=None, caption: str | None = None, max_r
         Rows shown in the page; a longer table shows its first ``max_rows`` rows and says how
         many there are.
 
+    Notes
+    -----
     Under the report runner the full table is also written as ``<report>_tables/<name>.csv``
     beside the HTML and linked ("Full table: 48 rows, CSV"). Customer ids are pseudonymised
     in the page and in the CSV unless the run shows ids (``show_ids``).
