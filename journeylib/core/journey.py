@@ -600,7 +600,7 @@ def _timestamp_columns(table: str, source_cols: Iterable[str], columns: Mapping[
     out = []
     for c in source_cols:
         canon = columns.get(c, c)
-        if (table == "events" and canon == "ts") or (table == "assignments" and canon == "assigned_at") or \
+        if (table in ("events", "feedback") and canon == "ts") or (table == "assignments" and canon == "assigned_at") or \
                 (table == "customers" and canon.endswith("_at")):
             out.append(c)
     return out
@@ -931,12 +931,17 @@ def load_journey(path_or_definition: str | Path | JourneyDefinition, *, con: ibi
         a = _assignments_from_events(d, events, con)
         loaded.append(a)
         assignments = a.table
+    feedback = None
+    if "feedback" in d.sources:
+        fb = _read_source(d, "feedback", con)[0]
+        loaded.append(fb)
+        feedback = fb.table
     truth = engine.read_text(_resolve("ground_truth.json", d.folder), con)
     checks = tuple(c for x in loaded for c in x.checks) + tuple(chk for chk, _ in problems) + _data_checks(d, stats)
     return Journey(events=events, customers=customers.table if customers is not None else None,
                    assignments=assignments, ground_truth=json.loads(truth) if truth is not None else None,
                    definition=d, inputs=tuple(x.input for x in loaded), checks=checks,
-                   folder=d.folder, period_bounds=period, stats=stats)
+                   folder=d.folder, period_bounds=period, stats=stats, feedback=feedback)
 
 
 def _resolve_period(d: JourneyDefinition, t: ibis.Table) -> tuple[pd.Timestamp, pd.Timestamp] | None:
@@ -1082,7 +1087,8 @@ class Journey(Result):
     Has the attributes of :class:`journeylib.simulate.Dataset` (``events``, ``customers``,
     ``assignments``, ``ground_truth``, ``inputs``, ``checks``, ``folder``), so a notebook can
     use either and ``jl.record(journey)`` lists its inputs and checks. ``summary`` is the
-    check table of ``journeylib check``.
+    check table of ``journeylib check``. ``feedback``: the validated feedback table of the
+    definition's ``sources.feedback`` (surveys, reviews, NPS), or ``None``.
     """
 
     events: ibis.Table
@@ -1095,6 +1101,7 @@ class Journey(Result):
     folder: Path | str | None = None
     period_bounds: tuple[pd.Timestamp, pd.Timestamp] | None = field(default=None, repr=False)
     stats: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    feedback: ibis.Table | None = field(default=None, repr=False)
 
     @property
     def stages(self) -> list[str]:
@@ -1125,6 +1132,28 @@ class Journey(Result):
     def period(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         """``(start, end)`` of the analysis period (UTC, end exclusive; ``last_days`` resolved)."""
         return self.period_bounds
+
+    @property
+    def caption(self) -> dict[str, Any]:
+        """The report's data caption: ``{"name", "simulated", "period_start", "period_end",
+        "customers", "events"}``; ``name`` is the journey's name (else its folder's name, never
+        a path), ``simulated`` is true for simulated data (it carries planted truth), the period
+        is the analysis period (else the first and last event), as ``YYYY-MM-DD``."""
+        s = self.stats
+        if self.period_bounds is not None:
+            start, end = self.period_bounds[0], self.period_bounds[1] - pd.Timedelta(microseconds=1)
+            if s.get("first") is not None:
+                start = max(start, s["first"])
+            if s.get("last") is not None:
+                end = min(end, s["last"])
+        else:
+            start, end = s.get("first"), s.get("last")
+        folder = str(self.folder or self.definition.folder or "").rstrip("/\\")
+        name = self.name or folder.replace("\\", "/").rsplit("/", 1)[-1] or "journey"
+        return {"name": str(name), "simulated": self.ground_truth is not None,
+                "period_start": None if start is None else f"{start:%Y-%m-%d}",
+                "period_end": None if end is None else f"{end:%Y-%m-%d}",
+                "customers": int(s.get("customers") or 0), "events": int(s.get("n_in") or 0)}
 
     @property
     def summary(self) -> pd.DataFrame:

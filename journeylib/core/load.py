@@ -1,4 +1,4 @@
-"""Load and validate the canonical tables: events, customers, assignments.
+"""Load and validate the canonical tables: events, customers, assignments, feedback.
 
 Loaders accept a CSV/Parquet path (or glob), a pandas DataFrame or an Ibis table,
 rename the user's columns with ``columns={"their_name": "canonical_name"}``, check
@@ -30,10 +30,11 @@ from . import engine, validation_cache
 from .errors import JourneyDataError, JourneyDataWarning, JourneyParameterError, data_error
 from .locations import DATA_DIR
 from .result import Check
-from .schema import ASSIGNMENTS_REQUIRED, CUSTOMERS_REQUIRED, EVENTS_OPTIONAL, EVENTS_REQUIRED, PURCHASE_EVENT
+from .schema import (ASSIGNMENTS_REQUIRED, CUSTOMERS_REQUIRED, EVENTS_OPTIONAL, EVENTS_REQUIRED, FEEDBACK_KINDS,
+                     FEEDBACK_OPTIONAL, FEEDBACK_REQUIRED, PURCHASE_EVENT)
 
 UTC = "timestamp('UTC')"
-TABLES = ("events", "customers", "assignments")
+TABLES = ("events", "customers", "assignments", "feedback")
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,8 @@ def load_table(
         return _customers(source, columns, con=con, timestamp_format=timestamp_format)
     if table == "assignments":
         return _assignments(source, columns, con=con, timestamp_format=timestamp_format)
+    if table == "feedback":
+        return _feedback(source, columns, con=con, timestamp_format=timestamp_format)
     raise JourneyParameterError(f"table={table!r}; expected one of {list(TABLES)}")
 
 
@@ -436,6 +439,94 @@ def _assignments(source, columns, *, con, timestamp_format=None) -> Loaded:
         else:
             t, n, dropped = _as_validated(t, build(known.get("formats", {})), known, "assignments", notes)
     return _loaded(t, "assignments", source, n, digest, known, notes, dropped=dropped)
+
+
+def load_feedback(source: Any, columns: Mapping[str, str] | None = None, *,
+                  con: ibis.BaseBackend | None = None, timestamp_format: str | None = None) -> ibis.Table:
+    """Load feedback: ``customer_id, ts, kind, score`` and optional ``stage``, ``text``.
+
+    ``kind`` is one of ``survey`` (a satisfaction score about a stage), ``review`` (a
+    rating after an order) or ``nps`` (0-10, whole numbers); ``score`` is a finite
+    number; ``stage`` and ``text`` may be missing (added as empty columns when absent).
+    Text is kept for counting only: reports never show it.
+
+    Parameters
+    ----------
+    source
+        CSV or Parquet path (globs allowed), pandas DataFrame or Ibis table.
+    columns
+        Mapping from the source's column names to canonical ones, e.g. ``{"rating": "score"}``.
+    con
+        Ibis connection (default: embedded DuckDB).
+    timestamp_format
+        strptime format of a text ``ts`` column (as in :func:`load_events`).
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id, ts, kind, score, stage, text``.
+
+    Examples
+    --------
+    >>> from journeylib.core.load import load_feedback
+    >>> feedback = load_feedback("data/sample/feedback.parquet")
+    >>> feedback.columns
+    ('customer_id', 'ts', 'kind', 'score', 'stage', 'text')
+    """
+    return _feedback(source, columns, con=con, timestamp_format=timestamp_format).table
+
+
+def _score_check(t):
+    x = t["score"]
+    typ = x.type()
+    if typ.is_numeric():
+        clean, bad_type = x.cast("float64"), None
+    elif typ.is_string() or typ.is_null():
+        s = x.cast("string")
+        clean = s.strip().try_cast("float64")
+        bad_type = s.isnull() | (s.strip() == "") | clean.isnull()
+    else:
+        clean, bad_type = x.cast("float64"), None
+    kind = t["kind"].cast("string").strip().lower()
+    bad = clean.isnull() | clean.isinf() | clean.isnan() | (
+        (kind == "nps") & ((clean < 0) | (clean > 10) | (clean != clean.round())))
+    if bad_type is not None:
+        bad = bad_type | bad
+    return clean, bad, "a finite number (not missing); for kind nps a whole number from 0 to 10"
+
+
+def _feedback(source, columns, *, con, timestamp_format=None) -> Loaded:
+    t, src = _prepare(source, columns, FEEDBACK_REQUIRED, "feedback", con)
+    for c in FEEDBACK_OPTIONAL:
+        if c not in t.columns:
+            t = t.mutate(**{c: ibis.null("string")})
+    t = t.select(*FEEDBACK_REQUIRED, *FEEDBACK_OPTIONAL)
+
+    def build(formats):
+        kind = _text_check(t, "kind", nullable=False, allowed=FEEDBACK_KINDS)
+        return {
+            "customer_id": _id_check(t, "customer_id"),
+            "ts": _timestamp_check(t, "ts", "feedback", fmt=formats.get("ts")),
+            "kind": (kind[0].strip().lower(), kind[0].isnull() | ~kind[0].strip().lower().isin(list(FEEDBACK_KINDS)),
+                     kind[2]),
+            "score": _score_check(t),
+            "stage": _text_check(t, "stage", nullable=True),
+            "text": _text_check(t, "text", nullable=True),
+        }
+
+    digest, ck = _cache_key(source, t, "feedback", columns, timestamp_format)
+    notes: list[Check] = []
+    with validation_cache.exclusive(ck):
+        known = _reuse(ck, "feedback", digest, notes)
+        if known is None:
+            formats = {"ts": timestamp_format} if timestamp_format else {}
+            t, n, _, unchanged, formats, types = _run_checks(t, build, "feedback", src=src, formats=formats,
+                                                             declared=bool(timestamp_format))
+            validation_cache.remember(ck, str(source), rows=n, unchanged=unchanged, formats=formats, types=types)
+            _checked("feedback", n, notes)
+        else:
+            t, n, _ = _as_validated(t, build(known.get("formats", {})), known, "feedback", notes)
+    return _loaded(t, "feedback", source, n, digest, known, notes)
 
 
 def _loaded(t, table, source, n, digest, known, notes, *, dropped=0, future=0) -> Loaded:

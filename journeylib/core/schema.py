@@ -3,6 +3,8 @@
 ``events``      one row per customer interaction; purchases are events too.
 ``customers``   optional per-customer attributes.
 ``assignments`` A/B test assignments.
+``feedback``    optional survey scores, review ratings and NPS answers (text, if any, is counted,
+                never shown).
 
 Timestamps are UTC. A naive timestamp (no offset) is read as UTC; timestamps with
 offsets (even mixed offsets in one column) are converted to UTC.
@@ -29,6 +31,13 @@ EVENTS_COLUMNS = EVENTS_REQUIRED + EVENTS_OPTIONAL
 CUSTOMERS_REQUIRED = ("customer_id",)
 
 ASSIGNMENTS_REQUIRED = ("customer_id", "experiment", "variant", "assigned_at")
+
+FEEDBACK_REQUIRED = ("customer_id", "ts", "kind", "score")
+FEEDBACK_OPTIONAL = ("stage", "text")
+FEEDBACK_KINDS: tuple[str, ...] = ("survey", "review", "nps")
+"""``survey``: a satisfaction score (any scale, e.g. 1-5) about a ``stage``; ``review``: a rating
+(e.g. 1-5 stars) left after an order; ``nps``: the answer 0-10 to "how likely are you to recommend
+us?"."""
 
 ORDER_KEYS: tuple[str, ...] = ("ts", "event", "channel", "stage")
 """Events of one customer are ordered by these columns: by time, and ties on equal

@@ -34,7 +34,8 @@ from ..core.plots import no_mathtext
 from ..retention.plots import at_risk_cutoff
 from .paths import path_lengths
 
-__all__ = ["plot_funnel", "plot_journey_flow", "plot_transitions", "plot_journey_map", "plot_attribution",
+__all__ = ["plot_funnel", "plot_journey_flow", "plot_transitions", "plot_journey_map", "plot_measured_journey_map",
+           "plot_nps", "plot_ratings", "plot_referrals", "plot_attribution",
            "plot_incremental", "plot_stage_attribution", "plot_path_lengths", "plot_time_to_convert",
            "plot_monthly_activity", "plot_time_to_next_stage"]
 
@@ -505,4 +506,190 @@ def plot_time_to_next_stage(res, ax=None, *, ci: bool = True, min_at_risk: int |
     ax.set_title(f"Time to the next stage (Kaplan-Meier), {100 * res.confidence_level:g}% bands\n"
                  f"(curves stop below {threshold} customers still waiting)")
     ax.legend(fontsize=7, loc="lower right", title=res.by.replace("_", " ") if res.by else None)
+    return ax
+
+
+# --------------------------------------------------------------------------- feedback
+@no_mathtext
+def plot_nps(result, ax=None):
+    """NPS per group (everyone first) with its interval, in points (-100 to +100)."""
+    if ax is None:
+        ax = plt.gca()
+    s = result.summary
+    y = np.arange(len(s))[::-1]
+    ok = s["nps"].notna().to_numpy()
+    colors = np.where(s["nps"].fillna(0) >= 0, "#2e8b57", _PAIN)
+    ax.barh(y[ok], s["nps"][ok], color=colors[ok], height=0.6)
+    err = np.vstack([s["nps"] - s["ci_low"], s["ci_high"] - s["nps"]])[:, ok]
+    ax.errorbar(s["nps"][ok], y[ok], xerr=err, fmt="none", ecolor="0.2", capsize=3)
+    ax.set_yticks(y, [f"{g} (n={int(n):,})" for g, n in zip(s["group"], s["answers"])])
+    ax.axvline(0, color="0.5", lw=0.8)
+    ax.set_xlim(-100, 100)
+    ax.set_xlabel("Net Promoter Score (points, promoters % minus detractors %)")
+    ax.set_title(f"NPS {result.nps:+.0f}: promoters minus detractors, with 95% intervals" if np.isfinite(result.nps)
+                 else "No NPS answers", loc="left")
+    return ax
+
+
+@no_mathtext
+def plot_ratings(result, ax=None):
+    """The rating distribution of the reviews (share of reviews per score)."""
+    if ax is None:
+        ax = plt.gca()
+    r = result.ratings
+    if len(r):
+        ax.bar(r["score"].astype(float), r["share"] * 100, color=_BOX, width=0.7)
+        ax.set_xticks(r["score"].astype(float), [f"{v:g}" for v in r["score"]])
+    ax.set_xlabel("rating (stars)")
+    ax.set_ylabel("share of reviews (%)")
+    ax.set_title(f"Reviews average {result.mean_rating:.2f} stars" if np.isfinite(result.mean_rating)
+                 else "No review ratings", loc="left")
+    return ax
+
+
+@no_mathtext
+def plot_referrals(result, ax=None):
+    """Conversion of referred customers against the others, with Wilson intervals."""
+    if ax is None:
+        ax = plt.gca()
+    s = result.summary
+    x = np.arange(len(s))
+    v = s["conversion"].to_numpy(dtype=float) * 100
+    ax.bar(x, np.nan_to_num(v), color=[_BOX, "0.6"][: len(s)], width=0.6)
+    err = np.vstack([v - s["ci_low"] * 100, s["ci_high"] * 100 - v])
+    ax.errorbar(x, v, yerr=np.nan_to_num(err), fmt="none", ecolor="0.2", capsize=4)
+    ax.set_xticks(x, [f"{w} (n={int(n):,})" for w, n in zip(s["customers"], s["followed"])])
+    ax.set_ylabel("placed an order (% of customers)")
+    ax.set_title("Conversion of referred customers against the others", loc="left")
+    return ax
+
+
+# --------------------------------------------------------------------------- the measured journey map
+_KPI_FORMAT = {"share": "{:.0%}", "count": "{:,.0f}", "days": "{:.1f} d", "currency": "{:,.2f}",
+               "points": "{:+.0f}", "stars": "{:.2f}"}
+_SHOWN_KPIS = ("new customers", "events per customer (first-time)", "cart-to-purchase rate",
+               "abandoned carts (customers)", "conversion (customers who ordered)", "first order value (mean)",
+               "repeat rate within", "median days to the second order", "review rate", "NPS",
+               "conversion of referred customers", "median days in stage")
+
+
+_KPI_LABELS = {"events per customer": "events per customer", "conversion (customers": "ordered (of all customers)",
+               "first order value": "first order value", "review rate": "orders reviewed (30 days)",
+               "conversion of referred": "referred who ordered", "median days to the second": "days to 2nd order",
+               "abandoned carts": "abandoned carts", "repeat rate within": "repeat within 90 days"}
+
+
+@no_mathtext
+def plot_measured_journey_map(result, ax=None, *, top_n: int = 3, max_kpis: int = 3, title: str | None = None):
+    """Draw the measured journey map (:class:`journeylib.journeys.journey_map.JourneyMap`).
+
+    Stages are columns; the rows, top to bottom: the stage with its first-time and repeat
+    customers and the share going on; the top first-time touchpoints (share of the stage's
+    events, conversion to the next stage); the stage KPIs; the emotion line (satisfaction,
+    first-time solid and repeat dashed, with intervals); the pain score with its rank (the
+    top pain point outlined in red). Reads best about ``2.1 * stages`` by 8 inches (fits
+    1280 px at 100 dpi with six stages).
+    """
+    if ax is None:
+        ax = plt.gca()
+    s = result.summary
+    k = len(s)
+    w = 0.9
+    ax.set_xlim(-0.95, k - 0.5)
+    ax.set_ylim(0, 10.6)
+    ax.axis("off")
+    top = s.sort_values("pain_rank").iloc[0] if len(s) else None
+    rows = {"stage": (9.2, 10.3), "touch": (6.9, 9.1), "kpi": (4.7, 6.8), "emotion": (1.6, 4.6), "pain": (0.05, 1.5)}
+    labels = {"touch": "touchpoints\n(first-time)", "kpi": "KPIs", "emotion": "satisfaction", "pain": "pain score"}
+    for key, lab in labels.items():
+        y0, y1 = rows[key]
+        ax.text(-0.9, (y0 + y1) / 2, lab, fontsize=8.5, color="0.3", va="center", ha="left", rotation=90,
+                weight="bold")
+    tp = result.touchpoints
+    tp = tp[tp["journey"] == "first-time"]
+    kp = result.kpis
+    max_c = max(float((s["customers_first_time"] + s["customers_repeat"]).max()), 1.0)
+    for i, r in enumerate(s.itertuples(index=False)):
+        is_top = top is not None and r.stage == top["stage"] and r.pain_score > 0
+        ax.add_patch(FancyBboxPatch((i - w / 2, 0.0), w, 10.35, boxstyle="round,pad=0.0,rounding_size=0.04",
+                                    fc="#fbeeee" if is_top else "#f4f6f9", ec=_PAIN if is_top else "none",
+                                    lw=2 if is_top else 0, zorder=0))
+        # stage header
+        y0, y1 = rows["stage"]
+        shade = 0.35 + 0.6 * ((r.customers_first_time + r.customers_repeat) / max_c)
+        ax.add_patch(Rectangle((i - w / 2 + 0.03, y0), w - 0.06, y1 - y0, fc=plt.cm.Blues(shade), ec="white",
+                               zorder=2))
+        ink = "white" if shade > 0.6 else "black"
+        name = ax.text(i, y1 - 0.3, str(r.stage).replace("_", " ").upper(), ha="center", va="center", fontsize=10,
+                       weight="bold", color=ink, zorder=3)
+        _fit(ax, name, w - 0.12)
+        _fit(ax, ax.text(i, y0 + 0.3, f"{int(r.customers_first_time):,} first-time · {int(r.customers_repeat):,} repeat",
+                         ha="center", va="center", fontsize=7.5, color=ink, zorder=3), w - 0.12)
+        if i < k - 1 and np.isfinite(r.conversion_to_next):
+            ax.text(i + 0.5, y0 - 0.12, f"{r.conversion_to_next:.0%} →", ha="center", va="top", fontsize=8,
+                    color="0.2", weight="bold", zorder=4)
+        # touchpoints
+        g = tp[tp["stage"] == r.stage].sort_values("customers", ascending=False).head(top_n)
+        lines = []
+        for t in g.itertuples(index=False):
+            conv = f", {t.conversion_to_next:.0%} go on" if np.isfinite(t.conversion_to_next) else ""
+            lines.append(f"{t.touchpoint}\n{t.share:.0%} of events{conv}")
+        ax.text(i, rows["touch"][1] - 0.1, "\n".join(lines) or "none recorded", ha="center", va="top", fontsize=7,
+                color="0.15", linespacing=1.15)
+        # KPIs
+        g = kp[kp["stage"] == r.stage]
+        g = g[[any(str(n).startswith(p) for p in _SHOWN_KPIS) for n in g["kpi"]]].head(max_kpis)
+        lines = []
+        for q in g.itertuples(index=False):
+            val = _KPI_FORMAT.get(q.unit, "{:.3g}").format(q.value)
+            label = next((v for p, v in _KPI_LABELS.items() if str(q.kpi).startswith(p)), str(q.kpi))
+            lines.append(f"{textwrap.shorten(label, 28, placeholder='…')}\n{val}")
+        ax.text(i, rows["kpi"][1] - 0.1, "\n".join(lines), ha="center", va="top", fontsize=7, color="0.15",
+                linespacing=1.15)
+        # pain score
+        y0, y1 = rows["pain"]
+        ps = float(r.pain_score) if np.isfinite(r.pain_score) else 0.0
+        ax.add_patch(Rectangle((i - w / 2 + 0.08, y0 + 0.35), (w - 0.16) * ps, 0.4, fc=_PAIN if is_top else "0.6",
+                               ec="none", zorder=2))
+        ax.add_patch(Rectangle((i - w / 2 + 0.08, y0 + 0.35), w - 0.16, 0.4, fc="none", ec="0.7", lw=0.6, zorder=2))
+        _fit(ax, ax.text(i, y0 + 1.05, f"#{int(r.pain_rank)}  {ps:.0%}" + ("  TOP PAIN POINT" if is_top else ""),
+                         ha="center", va="center", fontsize=7.5, color=_PAIN if is_top else "0.25", weight="bold"),
+             w - 0.12)
+    # emotion line
+    lo, hi = result.score_range
+    y0, y1 = rows["emotion"]
+
+    def ypos(v):
+        return y0 + 0.3 + (np.asarray(v, dtype=float) - lo) / (hi - lo) * (y1 - y0 - 0.6)
+
+    for v in (lo, (lo + hi) / 2, hi):
+        ax.plot([-0.5, k - 0.5], [ypos(v)] * 2, color="0.85", lw=0.6, zorder=1)
+        ax.text(-0.55, ypos(v), f"{v:g}", fontsize=7, color="0.45", va="center", ha="right")
+    e = result.emotion
+    if "group" in e.columns:
+        e = e[e["group"] == "all"]
+    xs = {st: i for i, st in enumerate(s["stage"])}
+    drawn = False
+    for journey, style, off in (("first-time", "-", -0.06), ("repeat", "--", 0.06)):
+        g = e[(e["journey"] == journey) & e["satisfaction"].notna()]
+        if g.empty:
+            continue
+        x = np.array([xs[st] for st in g["stage"]], dtype=float) + off
+        yv = ypos(g["satisfaction"])
+        ax.plot(x, yv, style, color="0.35", lw=1.6, zorder=3, label=f"{journey} journey")
+        ax.vlines(x, ypos(g["ci_low"].fillna(g["satisfaction"])), ypos(g["ci_high"].fillna(g["satisfaction"])),
+                  color="0.35", lw=1, zorder=3)
+        colors = plt.cm.RdYlGn((g["satisfaction"].to_numpy(dtype=float) - lo) / (hi - lo))
+        ax.scatter(x, yv, s=45, color=colors, ec="0.3", zorder=4)
+        for xi, yi, v in zip(x, yv, g["satisfaction"]):
+            ax.text(xi + (-0.05 if off < 0 else 0.05), yi + 0.15, f"{v:.2f}", fontsize=7,
+                    ha="right" if off < 0 else "left", va="bottom", zorder=5)
+        drawn = True
+    if drawn:
+        ax.legend(loc="upper right", bbox_to_anchor=(1.0, (y1 + 0.05) / 10.6), fontsize=7, frameon=False, ncol=2)
+    else:
+        ax.text((k - 1) / 2, (y0 + y1) / 2, "no satisfaction scores: emotion line not shown", ha="center",
+                fontsize=9, color="0.5", style="italic")
+    ax.set_title(title or (f"Customer journey map: the top pain point is {top['stage']}" if top is not None
+                           else "Customer journey map"), fontsize=12, loc="left")
     return ax

@@ -594,6 +594,10 @@ class JourneyMapData(Result):
     ``summary``: ``stage, customers, conversion_to_next, drop_off, median_days_in_stage,
     top_touchpoints`` (text), ``score_mean, score_n`` (when a score column exists),
     ``pain_point`` (bool). ``touchpoints``: ``stage, touchpoint, events, share``.
+
+    The measured map (first-time and repeat journeys apart, KPIs, the emotion line with
+    intervals, the pain score) is :func:`journeylib.journeys.journey_map.journey_map`, which
+    builds on this (its ``data``); this stays the quick per-stage table of report 01.
     """
 
     stages: tuple[str, ...]

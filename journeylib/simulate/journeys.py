@@ -63,6 +63,20 @@ SEGMENT_HAZARD_RATIO = {"standard": 1.0, "premium": 0.6, "budget": 1.5}
 STAGE_SCORE_MEAN = {"awareness": 3.9, "consideration": 3.7, "cart": 2.8, "purchase": 4.2, "repeat": 4.3, "advocacy": 4.6}
 PRE_EVENT = {0: "landing", 1: "product_view", 2: "add_to_cart"}
 
+# --- the feedback table (its own random stream: the other tables do not change) ---------
+SURVEY_SHARE = 0.08
+"""Share of staged customer events followed by a one-question survey (score 1-5, the stage's mean
+:data:`STAGE_SCORE_MEAN`, sd 0.9, rounded and clipped to 1-5)."""
+NPS_MIX = {"standard": (0.45, 0.30, 0.25), "premium": (0.60, 0.25, 0.15), "budget": (0.30, 0.30, 0.40)}
+"""(promoters, passives, detractors) of the NPS answers per segment: NPS +20, +45 and -10."""
+NPS_RESPONSE = 0.35
+"""Share of buyers answering the NPS survey sent 30 to 60 days after their first order."""
+REVIEW_RATE = 0.12
+"""Share of repeat orders followed by a review (event ``review`` and a feedback row), about 3 days later."""
+REVIEW_RATING = {1: 0.05, 2: 0.07, 3: 0.13, 4: 0.35, 5: 0.40}
+"""Rating distribution of the reviews (stars)."""
+_REVIEW_TEXTS = ("Fast delivery.", "Good value.", "Not as described.", "Would buy again.", "Okay.")
+
 
 @dataclass(frozen=True)
 class SimulatedData:
@@ -74,6 +88,9 @@ class SimulatedData:
         pandas DataFrames in the canonical schema.
     ground_truth
         Every planted parameter and effect (see the module docstring).
+    feedback
+        The feedback table (``customer_id, ts, kind, score, stage, text``: surveys, reviews,
+        NPS answers), or ``None``.
 
     Examples
     --------
@@ -87,9 +104,10 @@ class SimulatedData:
     customers: pd.DataFrame
     assignments: pd.DataFrame
     ground_truth: dict[str, Any]
+    feedback: pd.DataFrame | None = None
 
     def write(self, folder: str | Path, *, overwrite: bool = False) -> Path:
-        """Write ``events/customers/assignments.parquet``, ``ground_truth.json`` and ``journey.yml``.
+        """Write ``events/customers/assignments.parquet`` (and ``feedback.parquet``), ``ground_truth.json`` and ``journey.yml``.
 
         A folder that already holds data files is refused (:func:`refuse_overwrite`) unless
         ``overwrite=True``.
@@ -114,12 +132,13 @@ class SimulatedData:
         >>> with tempfile.TemporaryDirectory() as tmp:
         ...     folder = data.write(tmp)
         ...     sorted(p.name for p in folder.iterdir())
-        ['assignments.parquet', 'customers.parquet', 'events.parquet', 'ground_truth.json', 'journey.yml']
+        ['assignments.parquet', 'customers.parquet', 'events.parquet', 'feedback.parquet', 'ground_truth.json', 'journey.yml']
         """
         folder = Path(folder)
         refuse_overwrite(folder, overwrite)
         folder.mkdir(parents=True, exist_ok=True)
-        for name in ("events", "customers", "assignments"):
+        names = ("events", "customers", "assignments") + (("feedback",) if self.feedback is not None else ())
+        for name in names:
             tmp = folder / f".{name}.parquet.tmp"
             # microsecond timestamps: Spark cannot read Parquet nanosecond timestamps
             getattr(self, name).to_parquet(tmp, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
@@ -127,11 +146,12 @@ class SimulatedData:
         tmp = folder / ".ground_truth.json.tmp"
         tmp.write_text(json.dumps(self.ground_truth, indent=2, default=str) + "\n")
         tmp.replace(folder / "ground_truth.json")
-        (folder / "journey.yml").write_text(journey_yml())
+        (folder / "journey.yml").write_text(journey_yml(feedback="feedback.parquet" if self.feedback is not None
+                                                        else None))
         return folder
 
 
-DATA_FILE_STEMS = ("events", "customers", "assignments")
+DATA_FILE_STEMS = ("events", "customers", "assignments", "feedback")
 """Names (any extension, or a folder of parts) of the data files the simulator writes."""
 
 
@@ -148,7 +168,7 @@ def existing_data_files(folder: str | Path, extra: tuple[str, ...] = ()) -> list
     Returns
     -------
     list of pathlib.Path
-        ``events.*``, ``customers.*``, ``assignments.*`` (files or partition folders),
+        ``events.*``, ``customers.*``, ``assignments.*``, ``feedback.*`` (files or partition folders),
         ``journey.yml``, ``ground_truth*`` and the ``extra`` names, sorted.
 
     Examples
@@ -206,13 +226,15 @@ def refuse_overwrite(folder: str | Path, overwrite: bool, extra: tuple[str, ...]
 
 
 def journey_yml(events: str = "events.parquet", customers: str = "customers.parquet",
-                assignments: str = "assignments.parquet") -> str:
+                assignments: str = "assignments.parquet", feedback: str | None = "feedback.parquet") -> str:
     """The journey definition written beside simulated data (``data/sample/journey.yml`` is one).
 
     Parameters
     ----------
     events, customers, assignments
         Paths of the three tables, relative to the folder (globs allowed).
+    feedback
+        Path of the feedback table (``None``: no feedback source).
 
     Returns
     -------
@@ -232,7 +254,7 @@ sources:
   events: {{path: {events}}}
   customers: {{path: {customers}}}
   assignments: {{path: {assignments}}}
-stages:
+{f"  feedback: {{path: {feedback}}}" + chr(10) if feedback else ""}stages:
   order: [{", ".join(DEFAULT_STAGES)}]
   column: stage               # the simulator writes the stage of every event
 events:                       # already the canonical names; winback_sent is a canonical outbound event
@@ -398,7 +420,7 @@ def simulate_journeys(
     keep = up < rate / lam_max[pi]
     pi, tp = pi[keep], tp[keep]
     frames.append(_events(cids[b][pi], tp, "purchase", None, "repeat", _spend(rng, spend_p, nu[pi])))
-    rv = rng.random(len(pi)) < 0.12
+    rv = rng.random(len(pi)) < REVIEW_RATE
     tr = tp[rv] + rng.exponential(3.0, rv.sum())
     ok = tr < alive_until[pi[rv]]
     frames.append(_events(cids[b][pi[rv]][ok], tr[ok], "review", None, "advocacy", None))
@@ -511,7 +533,117 @@ def simulate_journeys(
                     "return_prob": return_prob, "channel_share": {"email": 0.7, "paid_ads": 0.3}},
         "tie_order": ["ts", "event", "channel", "stage"],
     }
-    return SimulatedData(events, customers, assignments, truth)
+    # --- 8. feedback: surveys, reviews, NPS (its own random stream) ----------------
+    feedback, truth["feedback"] = _feedback(
+        np.random.default_rng([seed, 24]), events, customers, t_start, obs_end, cids[b], t0[b], alive_until,
+        review_orders=(tp, alive_until[pi], t_ret[ret]),
+        referral=(p_convert, acq_time, ch[acq_ch]))
+    return SimulatedData(events, customers, assignments, truth, feedback)
+
+
+def _expected_score(mean: float, sd: float = 0.9) -> float:
+    """Mean of ``clip(round(Normal(mean, sd)), 1, 5)``: what a survey's average converges to."""
+    from scipy.stats import norm
+
+    cuts = norm.cdf((np.array([1.5, 2.5, 3.5, 4.5]) - mean) / sd)
+    probs = np.diff(np.concatenate([[0.0], cuts, [1.0]]))
+    return float(np.dot(probs, np.arange(1, 6)))
+
+
+def _feedback(rng, events, customers, t_start, obs_end, buyer_ids, t0, alive_until, *, review_orders, referral,
+              review_within: int = 30, referral_followed: int = 60):
+    """The feedback table and its planted truth (see :data:`SURVEY_SHARE`, :data:`NPS_MIX`, ...).
+
+    Surveys are answered at a share of staged customer events (same time); every ``review``
+    event gets a rating (and, for half of them, a short text); buyers answer an NPS survey
+    30 to 60 days after their first order. Draws only from ``rng``.
+    """
+    day = pd.Timedelta(days=1)
+    end_ts = t_start + obs_end * day
+    # surveys after staged customer events
+    staged = events[events["stage"].notna() & (events["event"] != "review")]
+    pick = staged[rng.random(len(staged)) < SURVEY_SHARE]
+    mean = pick["stage"].map(STAGE_SCORE_MEAN).to_numpy(dtype=float)
+    surveys = pd.DataFrame({"customer_id": pick["customer_id"].to_numpy(), "ts": pick["ts"],
+                            "kind": "survey", "score": np.clip(np.round(rng.normal(mean, 0.9)), 1, 5),
+                            "stage": pick["stage"].to_numpy(), "text": None})
+    # ratings of the review events
+    rev = events[events["event"] == "review"]
+    stars = np.array(list(REVIEW_RATING))
+    has_text = rng.random(len(rev)) < 0.5
+    texts = np.array(_REVIEW_TEXTS, dtype=object)[rng.integers(0, len(_REVIEW_TEXTS), len(rev))]
+    reviews = pd.DataFrame({"customer_id": rev["customer_id"].to_numpy(), "ts": rev["ts"].to_numpy(),
+                            "kind": "review",
+                            "score": rng.choice(stars, len(rev), p=list(REVIEW_RATING.values())).astype(float),
+                            "stage": rev["stage"].to_numpy(), "text": np.where(has_text, texts, None)})
+    # NPS 30-60 days after the first order
+    seg = customers.set_index("customer_id").loc[buyer_ids, "segment"].to_numpy()
+    t_nps = t0 + rng.uniform(30, 60, len(buyer_ids))
+    answer = (rng.random(len(buyer_ids)) < NPS_RESPONSE) & (t_nps < alive_until)
+    u = rng.random(len(buyer_ids))
+    mix = np.array([NPS_MIX[g] for g in seg])
+    cat = np.where(u < mix[:, 0], 0, np.where(u < mix[:, 0] + mix[:, 1], 1, 2))
+    score = np.where(cat == 0, rng.choice([9, 10], len(u), p=[0.4, 0.6]),
+                     np.where(cat == 1, rng.choice([7, 8], len(u)),
+                              rng.choice(7, len(u), p=[0.03, 0.03, 0.05, 0.09, 0.15, 0.25, 0.40])))
+    nps_rows = pd.DataFrame({"customer_id": buyer_ids[answer],
+                             "ts": t_start + pd.to_timedelta(np.floor(t_nps[answer] * 86400), unit="s"),
+                             "kind": "nps", "score": score[answer].astype(float), "stage": None, "text": None})
+    fb = pd.concat([surveys, reviews, nps_rows], ignore_index=True)
+    fb = fb[fb["ts"] < end_ts]
+    fb["ts"] = fb["ts"].dt.floor("s")
+    fb = fb.sort_values(["customer_id", "ts", "kind"], kind="mergesort").reset_index(drop=True)
+    fb["stage"] = fb["stage"].astype(object).where(fb["stage"].notna(), None)
+    fb["text"] = fb["text"].astype(object).where(fb["text"].notna(), None)
+
+    # review rate per repeat order with review_within days of follow-up: the expectation given
+    # the orders (win-back returns are never reviewed; a review after the end of life is lost)
+    tp, alive, t_winback = review_orders
+    late = obs_end - review_within
+    kept = tp <= late
+    expected_reviews = REVIEW_RATE * np.sum(1 - np.exp(-(alive[kept] - tp[kept]) / 3.0))
+    n_orders = int(kept.sum() + (t_winback <= late).sum())
+    p_convert, acq_time, acq_channel = referral
+    followed = acq_time <= obs_end - referral_followed
+    referred = followed & (acq_channel == "referral")
+    share = customers["segment"].value_counts(normalize=True)
+    nps_seg = {g: 100 * (m[0] - m[2]) for g, m in NPS_MIX.items()}
+    truth = {
+        "table": "feedback: customer_id, ts, kind (survey, review, nps), score, stage, text",
+        "random_stream": "its own (seed, 24): the other tables are those of the seed without feedback",
+        "survey": {"share_of_staged_events": SURVEY_SHARE, "sd": 0.9, "scale": [1, 5],
+                   "stage_score_mean": STAGE_SCORE_MEAN,
+                   "stage_expected_score": {k: _expected_score(v) for k, v in STAGE_SCORE_MEAN.items()},
+                   "same_in_first_time_and_repeat_journeys": True,
+                   "emotion_line_expected": {**{k: _expected_score(v) for k, v in STAGE_SCORE_MEAN.items()
+                                                if k != "advocacy"},
+                                             "advocacy": float(sum(k * v for k, v in REVIEW_RATING.items()))},
+                   "emotion_line_note": "surveys at every stage but advocacy, where the review ratings speak",
+                   "lowest_stage": min(STAGE_SCORE_MEAN, key=STAGE_SCORE_MEAN.get)},
+        "nps": {"mix_promoters_passives_detractors": {g: list(m) for g, m in NPS_MIX.items()},
+                "by_segment": nps_seg,
+                "overall_expected": float(sum(share.get(g, 0.0) * v for g, v in nps_seg.items())),
+                "response_rate": NPS_RESPONSE, "sent_days_after_first_order": [30, 60],
+                "loyalty_member_effect": 0.0},
+        "reviews": {"rate_per_repeat_order": REVIEW_RATE, "mean_days_to_review": 3.0,
+                    "within_days": review_within,
+                    "expected_rate_per_repeat_order": float(expected_reviews / n_orders) if n_orders else None,
+                    "repeat_orders_followed": n_orders,
+                    "note": "win-back returns are never reviewed and a review after churn is lost, so the "
+                            "expected rate per repeat order is a little below rate_per_repeat_order",
+                    "rating_share": {str(k): v for k, v in REVIEW_RATING.items()},
+                    "mean_rating": float(sum(k * v for k, v in REVIEW_RATING.items())),
+                    "first_orders_reviewed": 0.0},
+        "referral": {"acquisition_channel": "referral", "followed_days": referral_followed,
+                     "referred_conversion_expected": float(p_convert[referred].mean()) if referred.any() else None,
+                     "other_conversion_expected": float(p_convert[followed & ~referred].mean())
+                     if (followed & ~referred).any() else None,
+                     "referred_customers": int(referred.sum()),
+                     "referral_events": 0,
+                     "definition": "expected conversion (noisy-OR over the channels touched) of the customers "
+                                   "acquired through referral at least followed_days before the end"},
+    }
+    return fb[["customer_id", "ts", "kind", "score", "stage", "text"]], truth
 
 
 def _group_cumsum(x: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -568,7 +700,8 @@ def simulate_to_parquet(folder: str | Path, n_customers: int, *, seed: int = 42,
     Each chunk of ``chunk_customers`` customers is an independent simulation (seed
     ``seed + chunk``, ids continuing), so memory stays bounded whatever the size:
     ``events/month=YYYY-MM/part-NNNN.parquet``, ``customers/part-NNNN.parquet``,
-    ``assignments/part-NNNN.parquet`` and the first chunk's ``ground_truth.json``.
+    ``assignments/part-NNNN.parquet``, ``feedback/part-NNNN.parquet`` and the first chunk's
+    ``ground_truth.json``.
     About 11 events per customer: 9 million customers give 10^8 events. A folder that
     already holds data files is refused (:func:`refuse_overwrite`) unless ``overwrite=True``.
 
@@ -621,13 +754,14 @@ def simulate_to_parquet(folder: str | Path, n_customers: int, *, seed: int = 42,
             table = pa.Table.from_pandas(part.drop(columns="month"), preserve_index=False)
             pq.write_table(table, out / f"part-{k:04d}.parquet", coerce_timestamps="us",
                            allow_truncated_timestamps=True)
-        for name in ("customers", "assignments"):
+        for name in ("customers", "assignments", "feedback"):
+            (folder / name).mkdir(parents=True, exist_ok=True)
             getattr(data, name).to_parquet(folder / name / f"part-{k:04d}.parquet", index=False,
                                            coerce_timestamps="us", allow_truncated_timestamps=True)
         if k == 0:
             (folder / "ground_truth.json").write_text(json.dumps(data.ground_truth, indent=2, default=str))
             (folder / "journey.yml").write_text(journey_yml("events/*/*.parquet", "customers/*.parquet",
-                                                            "assignments/*.parquet"))
+                                                            "assignments/*.parquet", "feedback/*.parquet"))
         total += len(data.events)
         if progress:
             print(f"  chunk {k + 1}/{n_chunks}: {total:,} events so far", flush=True)

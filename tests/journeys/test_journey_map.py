@@ -1,0 +1,158 @@
+"""The measured journey map: each KPI on a tiny hand-computed log, and the sample's planted truth."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from scipy import stats  # noqa: E402
+
+import journeylib as jl  # noqa: E402
+from journeylib.journeys.journey_map import journey_map  # noqa: E402
+
+T0 = pd.Timestamp("2024-01-01", tz="UTC")
+ST = ["awareness", "consideration", "cart", "purchase", "repeat"]
+
+
+def day(d: float) -> pd.Timestamp:
+    return T0 + pd.Timedelta(days=d)
+
+
+def tiny_log() -> pd.DataFrame:
+    rows = [
+        ("c1", 0, "landing", "search", "awareness", None), ("c1", 1, "product_view", "email", "consideration", None),
+        ("c1", 2, "add_to_cart", "email", "cart", None), ("c1", 3, "purchase", None, "purchase", 10.0),
+        ("c1", 13, "purchase", None, "repeat", 20.0),
+        ("c2", 0, "landing", "social", "awareness", None), ("c2", 2, "product_view", "social", "consideration", None),
+        ("c2", 10, "add_to_cart", "social", "cart", None),
+        ("c3", 0, "landing", "search", "awareness", None), ("c3", 1, "product_view", "search", "consideration", None),
+        ("c3", 1.5, "landing", "search", "awareness", None),
+        ("c4", 0, "landing", "email", "awareness", None),
+    ]
+    return pd.DataFrame([(c, day(d), e, ch, s, r) for c, d, e, ch, s, r in rows],
+                        columns=["customer_id", "ts", "event", "channel", "stage", "revenue"])
+
+
+def tiny_feedback() -> pd.DataFrame:
+    return pd.DataFrame({"customer_id": ["c1", "c2", "c1", "c3"], "ts": [day(2), day(10), day(1), day(1)],
+                         "kind": "survey", "score": [2.0, 1, 4, 5], "stage": ["cart", "cart", "consideration",
+                                                                               "consideration"],
+                         "text": None})
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return journey_map(tiny_log(), ST, feedback=tiny_feedback(), observation_end=day(200))
+
+
+def test_reach_per_journey(tiny):
+    s = tiny.summary.set_index("stage")
+    assert s["customers_first_time"].tolist() == [4, 3, 2, 1, 0]
+    assert s["customers_repeat"].tolist() == [0, 0, 0, 0, 1]
+
+
+def test_role_kpis_by_hand(tiny):
+    assert tiny.kpi("awareness", "new customers")["value"] == 4
+    assert tiny.kpi("consideration", "events per customer (first-time)")["value"] == pytest.approx(1.0)
+    assert tiny.kpi("cart", "cart-to-purchase rate")["value"] == pytest.approx(0.5)
+    assert tiny.kpi("cart", "abandoned carts (customers)")["value"] == 1
+    assert tiny.kpi("purchase", "conversion (customers who ordered)")["value"] == pytest.approx(0.25)
+    assert tiny.kpi("purchase", "first order value (mean)")["value"] == pytest.approx(10.0)
+    assert tiny.kpi("repeat", "repeat rate within 90 days")["value"] == pytest.approx(1.0)
+    assert tiny.kpi("repeat", "median days to the second order")["value"] == pytest.approx(10.0)
+    assert tiny.kpi("repeat", "buyers inactive for 60+ days")["value"] == pytest.approx(1.0)
+    assert tiny.kpi("consideration", "share going back")["value"] == pytest.approx(1 / 3)
+    # median days from first reaching consideration to first reaching cart: c1 1 day, c2 8 days
+    assert tiny.kpi("consideration", "median days in stage")["value"] == pytest.approx(4.5)
+
+
+def test_touchpoints_and_acquisition_by_hand(tiny):
+    tp = tiny.touchpoints.set_index(["journey", "stage", "touchpoint"]).sort_index()
+    aw = tp.loc[("first-time", "awareness")]
+    assert aw.loc["search landing", ["customers", "reached_next"]].tolist() == [2, 2]
+    assert aw.loc["email landing", "conversion_to_next"] == 0.0
+    assert aw.loc["search landing", "events"] == 3 and aw["share"].sum() == pytest.approx(1.0)
+    mix = tiny.acquisition_mix.set_index("channel")["customers"].to_dict()
+    assert mix == {"search": 2, "social": 1, "email": 1}
+
+
+def test_emotion_and_pain_score_by_hand(tiny):
+    e = tiny.emotion.set_index(["journey", "stage"])
+    assert e.loc[("first-time", "cart"), "satisfaction"] == pytest.approx(1.5)
+    assert e.loc[("first-time", "cart"), "dissatisfied_share"] == 1.0
+    assert e.loc[("first-time", "consideration"), "satisfaction"] == pytest.approx(4.5)
+    # t interval of [4, 5]
+    half = stats.t.ppf(0.975, 1) * np.std([4, 5], ddof=1) / np.sqrt(2)
+    assert e.loc[("first-time", "consideration"), "ci_high"] == pytest.approx(4.5 + half)
+    p = tiny.pain_points.set_index("stage")
+    # consideration: leave 1/3 (c3), stuck 1/3 (c2: 8 days to cart), back 1/3 (c3), dissatisfied 0
+    assert p.loc["consideration", ["leave", "stuck", "back", "dissatisfied"]].tolist() == pytest.approx(
+        [1 / 3, 1 / 3, 1 / 3, 0.0])
+    assert p.loc["consideration", "pain_score"] == pytest.approx(1 - (2 / 3) ** 3)
+    assert p.loc["cart", "pain_score"] == pytest.approx(1.0)
+    assert tiny.pain_points.iloc[0]["stage"] == "cart"
+
+
+def test_repeat_visits_belong_to_the_repeat_journey():
+    ev = tiny_log()
+    ev.loc[len(ev)] = ["c1", day(20), "product_view", "search", "consideration", np.nan]
+    m = journey_map(ev, ST, observation_end=day(200), score_col=None)
+    s = m.summary.set_index("stage")
+    assert s.loc["consideration", "customers_first_time"] == 3
+    assert s.loc["consideration", "customers_repeat"] == 1
+    assert m.source == "none" and m.checks[0].status == "warn"
+
+
+# --------------------------------------------------------------------------- sample: planted truth
+@pytest.fixture(scope="module")
+def sample_map():
+    j = jl.load_journey("sample")
+    return j, journey_map(j.events, j.stages, feedback=j.feedback, customers=j.customers)
+
+
+def test_sample_cart_dip_is_the_top_pain_point(sample_map):
+    j, m = sample_map
+    top = m.pain_points.iloc[0]
+    assert top["stage"] == "cart" == j.ground_truth["feedback"]["survey"]["lowest_stage"]
+    assert top["pain_score"] > m.pain_points.iloc[1]["pain_score"]
+    assert m.findings[0].text.startswith("The top pain point is cart: pain score")
+    assert f"satisfaction {top['satisfaction']:.2f}" in m.findings[0].text
+
+
+def test_sample_satisfaction_within_intervals(sample_map):
+    j, m = sample_map
+    truth = m.against_truth(j.ground_truth)
+    sat = truth[truth["quantity"].str.startswith("satisfaction")]
+    assert len(sat) >= 7 and sat["covered"].all(), sat
+
+
+def test_sample_touchpoints_match_the_planted_channel_mix(sample_map):
+    j, m = sample_map
+    ch = j.ground_truth["channels"]
+    # the first touch of the first-time journey is the acquisition channel
+    a = m.acquisition_mix.set_index("channel")["customers"]
+    realised = j.customers.to_pandas()["acquisition_channel"].value_counts()
+    assert a.sort_index().to_dict() == realised.sort_index().to_dict()
+    p = np.array([ch["acquisition_share"][c] for c in a.index])
+    assert stats.chisquare(a.to_numpy(), p * a.sum()).pvalue > 0.001
+    # first-time consideration touchpoints: the later touches, drawn from the touch mix
+    tp = m.touchpoints
+    c = tp[(tp["journey"] == "first-time") & (tp["stage"] == "consideration")].groupby("channel")["events"].sum()
+    p = np.array([ch["touch_share"][k] for k in c.index])
+    assert stats.chisquare(c.to_numpy(), p * c.sum()).pvalue > 0.001
+
+
+def test_sample_map_draws_every_row(sample_map):
+    _, m = sample_map
+    fig, ax = plt.subplots(figsize=(12.8, 8))
+    try:
+        assert m.plot(ax=ax) is ax
+        texts = [" ".join(t.get_text().split()) for t in ax.texts]
+        assert any("TOP PAIN POINT" in t for t in texts)
+        assert "cart" in ax.get_title(loc="left")
+        assert m.table.shape[0] == len(m.stages)
+    finally:
+        plt.close(fig)
