@@ -26,9 +26,9 @@ class Dataset:
 
     Attributes
     ----------
-    events, customers, assignments
-        Validated Ibis tables in the canonical schema (``customers``/``assignments``: ``None``
-        when the folder has none).
+    events, customers, assignments, feedback
+        Validated Ibis tables in the canonical schema (``customers``/``assignments``/``feedback``:
+        ``None`` when the folder has none).
     ground_truth
         The simulator's planted truth (``ground_truth.json``), ``None`` for real data.
     folder
@@ -41,7 +41,7 @@ class Dataset:
     >>> import journeylib as jl
     >>> ds = jl.load_dataset("sample")
     >>> [x.table for x in ds.inputs]
-    ['events', 'customers', 'assignments']
+    ['events', 'customers', 'assignments', 'feedback']
     >>> ds.events.count().to_pyarrow().as_py()
     56460
     """
@@ -53,6 +53,7 @@ class Dataset:
     folder: Path | str  # a str for a URI such as s3a://bucket/journeys
     inputs: tuple[InputRecord, ...] = field(default=(), repr=False)
     checks: tuple[Check, ...] = field(default=(), repr=False)
+    feedback: ibis.Table | None = field(default=None, repr=False)
 
     @property
     def caption(self) -> dict[str, Any]:
@@ -157,11 +158,12 @@ def load_dataset(data_dir: str | Path = "sample", *, stages=None) -> Dataset:
     ev = find("events")
     if ev is None:
         raise JourneyDataError(f"{folder} has no events.parquet or events.csv")
-    cu, asg = find("customers"), find("assignments")
+    cu, asg, fb = find("customers"), find("assignments"), find("feedback")
     truth = engine.read_text(f"{folder}/ground_truth.json")
     loaded = {"events": load_table("events", ev, stages=stages),
               "customers": load_table("customers", cu) if cu else None,
-              "assignments": load_table("assignments", asg) if asg else None}
+              "assignments": load_table("assignments", asg) if asg else None,
+              "feedback": load_table("feedback", fb) if fb else None}
     found = [x for x in loaded.values() if x is not None]
     return Dataset(
         events=loaded["events"].table,
@@ -171,6 +173,7 @@ def load_dataset(data_dir: str | Path = "sample", *, stages=None) -> Dataset:
         folder=folder,
         inputs=tuple(x.input for x in found),
         checks=tuple(c for x in found for c in x.checks),
+        feedback=loaded["feedback"].table if fb else None,
     )
 
 

@@ -37,7 +37,7 @@ def test_force_replaces_them_and_a_new_or_empty_folder_needs_nothing(tmp_path, c
     assert cli.main(["simulate", "--customers", "50", "--out", str(tmp_path / "empty")]) == 0
     # a second run into the same folder is refused
     assert cli.main(["simulate", "--customers", "50", "--out", str(tmp_path / "empty")]) == 2
-    assert "assignments.parquet, customers.parquet, events.parquet, ground_truth.json, journey.yml" in \
+    assert "assignments.parquet, customers.parquet, events.parquet, feedback.parquet, ground_truth.json, journey.yml" in \
         capsys.readouterr().err
 
 
@@ -50,7 +50,7 @@ def test_the_python_api_refuses_likewise(tmp_path):
     with pytest.raises(JourneyParameterError, match="overwrite='yes'; expected True or False"):
         sim.write(tmp_path / "a", overwrite="yes")
     simulate_to_parquet(tmp_path / "parts", 60, chunk_customers=40, progress=False)
-    with pytest.raises(JourneyParameterError, match=r"\(assignments/, customers/, events/, ground_truth.json"):
+    with pytest.raises(JourneyParameterError, match=r"\(assignments/, customers/, events/, feedback/, ground_truth.json"):
         simulate_to_parquet(tmp_path / "parts", 60, chunk_customers=40, progress=False)
     (tmp_path / "export").mkdir()
     (tmp_path / "export" / "orders.csv").write_text("order_id\n1\n")
