@@ -1085,6 +1085,11 @@ class CalibrationCheck(Result):
     TOLERANCE = 0.2
     """Relative gap between predicted and actual holdout totals above which the check warns."""
 
+    REPEATER_TOLERANCE = 0.5
+    """Relative gap between predicted and actual holdout purchases of the calibration repeat buyers above
+    which the check warns: the total can match while the model writes off every repeat buyer (their
+    predictions near zero) and over-predicts the one-time buyers."""
+
     @property
     def summary(self) -> pd.DataFrame:
         return self.table.copy()
@@ -1102,36 +1107,112 @@ class CalibrationCheck(Result):
         """Predicted / actual holdout purchases - 1."""
         return self.total_predicted / self.total_actual - 1 if self.total_actual else float("nan")
 
+    def _repeat_rows(self) -> pd.DataFrame:
+        return self.table[self.table["frequency_bucket"].astype(str) != "0"]
+
+    @property
+    def repeaters(self) -> int:
+        """Customers who bought again in the calibration period (calibration frequency 1 or more)."""
+        return int(self._repeat_rows()["customers"].sum())
+
+    @property
+    def actual_per_repeater(self) -> float:
+        """Mean holdout purchases of the calibration repeat buyers."""
+        r = self._repeat_rows()
+        return float((r["actual"] * r["customers"]).sum() / r["customers"].sum()) if len(r) else float("nan")
+
+    @property
+    def predicted_per_repeater(self) -> float:
+        """The model's mean holdout purchases of the calibration repeat buyers."""
+        r = self._repeat_rows()
+        return float((r["predicted"] * r["customers"]).sum() / r["customers"].sum()) if len(r) else float("nan")
+
+    @property
+    def repeater_gap(self) -> float:
+        """Predicted / actual holdout purchases of the calibration repeat buyers - 1."""
+        a = self.actual_per_repeater
+        return self.predicted_per_repeater / a - 1 if np.isfinite(a) and a > 0 else float("nan")
+
+    def _ok(self) -> bool:
+        return bool(np.isfinite(self.gap) and abs(self.gap) <= self.TOLERANCE)
+
+    def _repeaters_ok(self) -> bool:
+        g = self.repeater_gap
+        return not np.isfinite(g) or abs(g) <= self.REPEATER_TOLERANCE
+
+    def _sentences(self) -> tuple[str, str]:
+        unit = UNIT_NAMES.get(self.time_unit, self.time_unit)
+        total = (f"Over the {self.duration:.3g}-{unit[:-1] if unit.endswith('s') else unit} holdout customers made "
+                 f"{self.total_actual:,.0f} repeat purchase days and the model predicted "
+                 f"{self.total_predicted:,.0f} ({_signed_percent(self.gap)}).")
+        if not self.repeaters:
+            return total, ""
+        pred, act = self.predicted_per_repeater, self.actual_per_repeater
+        rep = (f"The {self.repeaters:,} customers who had bought again before the holdout made {_per(act)} purchase "
+               f"days each in it; the model predicted {_per(pred)} ({_signed_percent(self.repeater_gap)})")
+        if not self._repeaters_ok() and pred < act:
+            rep += ": it wrongly treats repeat buyers as lost"
+        elif not self._repeaters_ok():
+            rep += ": it overrates repeat buyers"
+        return total, rep + "."
+
     @property
     def reading(self) -> str:
-        """Actual vs predicted holdout purchases in one sentence."""
-        unit = UNIT_NAMES.get(self.time_unit, self.time_unit)
-        return (f"Holdout ({self.duration:.3g} {unit}): actual {self.total_actual:,.0f} repeat purchase days, "
-                f"predicted {self.total_predicted:,.0f} ({self.gap:+.0%}).")
+        """Actual vs predicted holdout purchases, in total and for the customers who bought again before the
+        holdout (the total alone can match while every repeat buyer is written off)."""
+        total, rep = self._sentences()
+        text = f"{total} {rep}".strip()
+        if not (self._ok() and self._repeaters_ok()):
+            text += " Treat the lifetime values as unreliable."
+        return text
 
     @property
     def findings(self) -> tuple[Finding, ...]:
-        unit = UNIT_NAMES.get(self.time_unit, self.time_unit)
-        ok = abs(self.gap) <= self.TOLERANCE
-        return (Finding(f"Over {self.duration:.3g} {unit} the model predicted {self.total_predicted:,.0f} repeat "
-                        f"purchase days and customers made {self.total_actual:,.0f} ({self.gap:+.0%}).", self.gap,
-                        action="" if ok else "Treat the lifetime values as rough: the model misses the holdout "
-                                             "by more than 20%."),)
+        """The holdout total against the prediction and, when any, the calibration repeat buyers' purchases
+        against theirs."""
+        total, rep = self._sentences()
+        out = [Finding(total, self.gap, action="" if self._ok() else "Treat the lifetime values as rough: the "
+                                                                    "model misses the holdout by more than 20%.")]
+        if rep:
+            out.append(Finding(rep, self.predicted_per_repeater,
+                               action="" if self._repeaters_ok() else
+                               "Do not use these lifetime values to rank or target customers: the model misses what "
+                               "repeat buyers do; use a longer history or more customers."))
+        return tuple(out)
 
     @property
     def checks(self) -> tuple[Check, ...]:
-        ok = bool(np.isfinite(self.gap) and abs(self.gap) <= self.TOLERANCE)
-        return (Check("CLV model predicts the holdout within 20%", "pass" if ok else "warn",
-                      f"predicted {self.total_predicted:,.0f} vs actual {self.total_actual:,.0f} "
-                      f"({self.gap:+.0%})"),)
+        out = [Check("CLV model predicts the holdout within 20%", "pass" if self._ok() else "warn",
+                     f"predicted {self.total_predicted:,.0f} vs actual {self.total_actual:,.0f} "
+                     f"({_signed_percent(self.gap)})")]
+        if self.repeaters:
+            out.append(Check("CLV model predicts repeat buyers' holdout purchases within 50%",
+                             "pass" if self._repeaters_ok() else "warn",
+                             f"{self.repeaters:,} repeat buyers: predicted {_per(self.predicted_per_repeater)} vs "
+                             f"actual {_per(self.actual_per_repeater)} purchase days each "
+                             f"({_signed_percent(self.repeater_gap)})"))
+        return tuple(out)
 
     def plot(self, ax=None):
         """Mean actual vs predicted holdout purchases per calibration frequency."""
         return plots.plot_calibration(self, ax=ax)
 
     def __repr__(self) -> str:
-        return (f"CalibrationCheck(actual={self.total_actual:,.0f}, predicted={self.total_predicted:,.0f}, "
-                f"holdout={self.duration:.3g} {self.time_unit})")
+        return self.reading
+
+
+def _per(x: float) -> str:
+    """A mean number of purchases for people: ``0.267``, ``1.4``, ``less than 0.001`` (never 1.95e-10)."""
+    if not np.isfinite(x):
+        return "–"
+    if 0 < x < 0.001:
+        return "less than 0.001"
+    return f"{x:.3f}" if x < 1 else f"{x:,.2f}"
+
+
+def _signed_percent(g: float) -> str:
+    """A relative gap: ``+7%``, ``-100%``, ``–`` when undefined."""
+    return f"{g:+.0%}" if np.isfinite(g) else "–"
 
 
 def calibration_holdout(summary: pd.DataFrame, bgf: BetaGeoFitter, *, max_frequency: int = 7) -> CalibrationCheck:

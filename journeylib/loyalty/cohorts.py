@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import ibis
 import numpy as np
@@ -147,11 +147,16 @@ class CohortTable(Result):
         return g.reset_index()
 
     def _milestones(self, first: int = 0) -> tuple[pd.DataFrame, int, int] | None:
+        """The average retention, the age one period after acquisition and the oldest age that at least
+        :data:`journeylib.loyalty.plots.MIN_COHORTS` cohorts are old enough to show (the oldest age at all when none is)."""
         avg = self.average_retention().set_index("period")
         avg = avg[avg.index >= first]
         if avg.empty:
             return None
-        return avg, (1 if 1 in avg.index else int(avg.index.max())), int(avg.index.max())
+        enough = avg.index[(avg.index >= 1) & (avg["cohorts"] >= plots.MIN_COHORTS)]  # age 0 is 100% anyway
+        last = int(enough.max()) if len(enough) else int(avg.index.max())
+        k = 1 if 1 in avg.index else last
+        return avg, k, max(k, last)
 
     @property
     def reading(self) -> str:
@@ -161,10 +166,11 @@ class CohortTable(Result):
             return "No cohort is old enough yet to show retention."
         avg, k, last = m
         unit = PERIODS[self.period]
-        text = (f"On average {avg.loc[k, 'retention']:.0%} of a cohort buys again in {unit} {k} after acquisition "
-                f"({int(avg.loc[k, 'cohorts'])} observable cohorts, size-weighted).")
+        what = "buys" if self.active_on == "purchase" else "is active"
+        text = (f"Cohort retention: on average {avg.loc[k, 'retention']:.0%} of a cohort {what} in {unit} {k} after "
+                f"acquisition ({int(avg.loc[k, 'cohorts'])} observable cohorts, size-weighted).")
         if last != k:
-            text += (f" After {last} {unit}s {avg.loc[last, 'retention']:.0%} are still buying (only "
+            text += (f" In {unit} {last}, {avg.loc[last, 'retention']:.0%} of a cohort still {what} (only "
                      f"{int(avg.loc[last, 'cohorts'])} cohort(s) are old enough to show this).")
         return text
 
@@ -182,9 +188,9 @@ class CohortTable(Result):
             n = int(avg.loc[age, "cohorts"])
             return f"{n} cohort{'s' if n != 1 else ''}"
 
-        for age, text in ((k, f"{{v:.0%}} of a cohort {what} again in {unit} {k} after acquisition "
+        for age, text in ((k, f"Cohort retention: {{v:.0%}} of a cohort {what} in {unit} {k} after acquisition "
                                f"({{lo:.0%}} to {{hi:.0%}}, {cohorts(k)})."),
-                          (last, f"After {last} {unit}s, {{v:.0%}} of a cohort still {what} "
+                          (last, f"In {unit} {last} after acquisition, {{v:.0%}} of a cohort still {what} "
                                  f"({{lo:.0%}} to {{hi:.0%}}, {cohorts(last)} old enough).")):
             if age == k and out:
                 continue
@@ -228,8 +234,9 @@ class CohortTable(Result):
 
     def __repr__(self) -> str:
         n = self.cells.groupby("cohort")["size"].first()
-        return (f"CohortTable(period={self.period!r}, cohorts={len(n)}, customers={int(n.sum()):,}, "
-                f"observed cells={int(self.cells['observed'].sum())}, observation_end={self.observation_end})")
+        return (f"Acquisition cohorts: {len(n)} {PERIODS[self.period]}ly cohorts, {int(n.sum()):,} customers, "
+                f"{int(self.cells['observed'].sum()):,} observable cells, data up to "
+                f"{self.observation_end - pd.Timedelta(microseconds=1):%Y-%m-%d}")
 
     def _repr_html_(self) -> str:
         s = self.summary
@@ -399,8 +406,8 @@ class RepeatPurchase(Result):
         rate, lo, hi = self.overall_rate()
         out = []
         if np.isfinite(rate):
-            out.append(Finding(f"{rate:.0%} of customers place a second order within {self.within_days} days of "
-                               f"their first ({lo:.0%} to {hi:.0%}).", rate, lo, hi))
+            out.append(Finding(f"Repeat-purchase rate: {rate:.0%} of customers place a second order within "
+                               f"{self.within_days} days of their first ({lo:.0%} to {hi:.0%}).", rate, lo, hi))
         g = self.by_group[self.by_group["eligible"] > 0]
         if len(g) > 1:
             best, worst = g.loc[g["repeat_rate"].idxmax()], g.loc[g["repeat_rate"].idxmin()]
@@ -445,8 +452,8 @@ class RepeatPurchase(Result):
     def __repr__(self) -> str:
         n = int(self.by_group["eligible"].sum())
         r = self.by_group["repeaters"].sum() / max(n, 1)
-        return (f"RepeatPurchase(by={self.by!r}, within_days={self.within_days}, eligible={n:,}, "
-                f"repeat_rate={r:.1%}, median_gap_days={self.median_gap_days:g})")
+        return (f"Repeat purchase by {self.by.replace('_', ' ')}: {r:.1%} of {n:,} customers ordered again within "
+                f"{self.within_days} days; median gap between orders {self.median_gap_days:g} days")
 
     def _repr_html_(self) -> str:
         shares = {c: "{:.1%}" for c in ("repeat_rate", "ci_low", "ci_high")}
@@ -455,6 +462,35 @@ class RepeatPurchase(Result):
                    f"{self.by_group['repeaters'].sum() / max(n, 1):.1%} bought again; median gap between orders "
                    f"{self.median_gap_days:g} days.")
         return _head_html(self) + f"<p>{html.escape(caption)}</p>" + html_table(self.by_group, formats=shares)
+
+
+class RepeatRate(NamedTuple):
+    """The repeat-purchase rate with its Wilson interval (:func:`repeat_purchase_rate`)."""
+
+    rate: float
+    ci_low: float
+    ci_high: float
+    eligible: int
+    repeaters: int
+    within_days: int
+
+
+def repeat_purchase_rate(events: Any, *, within_days: int = 90, observation_end: Any = None,
+                         purchase_event: str = PURCHASE_EVENT, confidence_level: float = 0.95) -> RepeatRate:
+    """THE repeat-purchase rate of every report: the share of buyers who place a second order (a purchase on
+    another day) within ``within_days`` days of their first, among buyers whose first order is at least
+    ``within_days`` before ``observation_end`` (younger buyers could not have repeated yet), with a Wilson
+    interval (:func:`journeylib.core.intervals.wilson_interval`).
+
+    Cohort retention ("share of a cohort buying in month k") and retention after n days (the retention
+    report) are different concepts and are named so. Same numbers as
+    :meth:`RepeatPurchase.overall_rate` of :func:`repeat_purchase`.
+    """
+    rep = repeat_purchase(events, within_days=within_days, observation_end=observation_end,
+                          purchase_event=purchase_event, confidence_level=confidence_level)
+    rate, lo, hi = rep.overall_rate()
+    return RepeatRate(rate, lo, hi, int(rep.by_group["eligible"].sum()), int(rep.by_group["repeaters"].sum()),
+                      rep.within_days)
 
 
 def _day_to_timestamp(days: pd.Series) -> pd.Series:

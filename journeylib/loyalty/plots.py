@@ -24,6 +24,9 @@ __all__ = ["plot_cohort_heatmap", "plot_cohort_curves", "plot_repeat_rate", "plo
            "plot_model_comparison"]
 
 PERIOD_NAMES = {"W": "week", "M": "month", "Q": "quarter"}
+MIN_COHORTS = 3
+"""The average cohort curve is drawn faded (dashed) where fewer cohorts than this are old enough; cohort
+readings and findings state the oldest age at least this many cohorts show."""
 UNIT_NAMES = {"D": "days", "W": "weeks", "M": "months"}
 
 
@@ -41,6 +44,8 @@ def plot_cohort_heatmap(cohorts: Any, ax: Axes | None = None, *, kind: str = "re
     ``kind``: ``"retention"`` (share of the cohort active), ``"revenue"`` (revenue per
     customer in the period) or ``"cumulative"`` (cumulative revenue per customer).
     ``annotate``: write the values in the cells (default: when at most 20 x 20).
+    For retention, period 0 (everyone's first period: 100% by construction) is left blank so the colour
+    scale shows the differences between later periods instead of being swamped by it.
     """
     import seaborn as sns
 
@@ -54,12 +59,25 @@ def plot_cohort_heatmap(cohorts: Any, ax: Axes | None = None, *, kind: str = "re
     fmt = ".0%" if kind == "retention" else ".0f"
     label = {"retention": "share of cohort active", "revenue": "revenue per customer in period",
              "cumulative": "cumulative revenue per customer"}[kind]
-    sns.heatmap(d, ax=ax, cmap="viridis", annot=annotate, fmt=fmt, annot_kws={"fontsize": 7},
-                cbar_kws={"label": label}, mask=d.isna())
+    mask = d.isna()
     unit = PERIOD_NAMES[cohorts.period]
+    title = f"Cohort {kind} triangle (blank = not observable yet)"
+    if kind == "retention" and 0 in d.columns:
+        mask[0] = True  # period 0 is 100% for every cohort
+        later = d.drop(columns=0)
+        avg = cohorts.average_retention().set_index("period")["retention"]
+        if 1 in avg.index:
+            what = "buys" if cohorts.active_on == "purchase" else "is active"
+            title = (f"{avg[1]:.0%} of a cohort {what} in {unit} 1, on average\n"
+                     f"({unit} 0 = 100% by definition, left blank; blank = not observable yet)")
+        vmax = float(np.nanmax(later.to_numpy(float))) if later.notna().any().any() else 1.0
+    else:
+        vmax = None
+    sns.heatmap(d, ax=ax, cmap="viridis", annot=annotate, fmt=fmt, annot_kws={"fontsize": 7},
+                cbar_kws={"label": label}, mask=mask, vmin=0, vmax=vmax)
     ax.set(xlabel=f"{unit}s since acquisition",
            ylabel=f"acquisition cohort ({unit} of {cohorts.cohort_by.replace('_', ' ')})",
-           title=f"Cohort {kind} triangle (blank = not observable yet)")
+           title=title)
     ax.tick_params(axis="y", labelrotation=0)
     step = max(1, d.shape[0] // 25)
     ax.set_yticks(np.arange(0, d.shape[0], step) + 0.5, d.index[::step])
@@ -92,7 +110,13 @@ def plot_cohort_curves(cohorts: Any, ax: Axes | None = None, *, max_cohorts: int
         avg = avg.loc[: thin[0]].iloc[:-1]
     ax.fill_between(avg["period"], avg["ci_low"], avg["ci_high"], color="black", alpha=0.2, linewidth=0,
                     label=f"{confidence_level:.0%} band of the average")
-    ax.plot(avg["period"], avg["retention"], color="black", lw=2.5, label="weighted average")
+    # the average is solid where at least MIN_COHORTS cohorts are old enough, faded where fewer are
+    solid = avg[avg["cohorts"] >= MIN_COHORTS]
+    ax.plot(solid["period"], solid["retention"], color="black", lw=2.5, label="weighted average")
+    faded = avg[avg["period"] >= (solid["period"].max() if len(solid) else -1)]
+    if len(faded) > 1 or not len(solid):
+        ax.plot(faded["period"], faded["retention"], color="black", lw=1.5, ls="--", alpha=0.4,
+                label=f"average of fewer than {MIN_COHORTS} cohorts")
     unit = PERIOD_NAMES[cohorts.period]
     note = f"curves stop below {min_at_risk} customers" + (f"; {small} smaller cohort(s) not drawn" if small else "")
     ax.set(xlabel=f"{unit}s since acquisition", ylabel="share of cohort active",
@@ -156,8 +180,11 @@ def plot_time_to_second(repeat: Any, ax: Axes | None = None, *, min_at_risk: int
         d = d[d["at_risk"] >= min_at_risk]
     ax.step(d["days"], d["share_with_second_order"], where="post", color="#c44e52")
     ax.fill_between(d["days"], d["ci_low"], d["ci_high"], step="post", alpha=0.25, color="#c44e52")
+    title = "Time to second order (Kaplan-Meier)"
+    if len(d):
+        title = f"{d['share_with_second_order'].iloc[-1]:.0%} have ordered again by day {d['days'].iloc[-1]:,.0f}"
     ax.set(xlabel="days since first purchase", ylabel="share with a second order",
-           title="Time to second order (Kaplan-Meier)")
+           title=f"{title}\n(curve stops below {min_at_risk} customers still waiting)", ylim=(0, None))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     return ax
 
@@ -202,12 +229,14 @@ def plot_clv_distribution(boot: Any, ax: Axes | None = None) -> Axes:
     """Histogram of per-customer CLV with the mean and its bootstrap interval."""
     ax = _axes(ax)
     v = boot.per_customer["clv"]
-    ax.hist(v.clip(upper=v.quantile(0.99)), bins=50, color="#4c72b0")
+    cut = float(v.quantile(0.99))
+    above = int((v > cut).sum())
+    ax.hist(v[v <= cut], bins=50, color="#4c72b0")  # the top 1% left out, not piled into the last bar
     est, lo, hi = (x / len(v) for x in boot.total)
     ax.axvline(est, color="black", lw=1.5, label=f"mean {est:,.1f}")
     ax.axvspan(lo, hi, color="orange", alpha=0.3, label=f"{boot.confidence_level:.0%} CI {lo:,.1f}-{hi:,.1f}")
-    ax.set(xlabel="CLV per customer (revenue units, top 1% clipped)", ylabel="customers",
-           title="Distribution of customer lifetime value")
+    ax.set(xlabel=f"CLV per customer (revenue units; the top {above:,} customers above {cut:,.0f} not shown)",
+           ylabel="customers", title=f"An average customer is worth {est:,.1f} ({lo:,.1f} to {hi:,.1f})")
     ax.legend()
     return ax
 
@@ -223,9 +252,11 @@ def plot_calibration(check: Any, ax: Axes | None = None) -> Axes:
     ax.plot(xs, table["predicted"], "s--", label="BG/NBD predicted", color="#dd8452")
     ax.set_xticks(xs, lab)
     unit = UNIT_NAMES.get(check.time_unit, check.time_unit)
+    ok = abs(check.gap) <= check.TOLERANCE if np.isfinite(check.gap) else False
     ax.set(xlabel="repeat purchases in calibration period",
            ylabel=f"mean purchases in holdout ({check.duration:.3g} {unit})",
-           title="Calibration vs holdout: conditional expectations")
+           title=f"Holdout: the model predicts {check.total_predicted:,.0f} purchase days, customers made "
+                 f"{check.total_actual:,.0f}" + ("" if ok else " (off by more than 20%)"), ylim=(0, None))
     ax.legend()
     return ax
 
@@ -284,6 +315,7 @@ def plot_loyalty_rates(effect: Any, ax: Axes | None = None) -> Axes:
     ax.set_xticks([0, 1], [f"{effect.window_days} days before join", f"{effect.window_days} days after"])
     ax.set(ylabel="repeat purchases per customer per 30 days", title="Purchase rate around the join date",
            xlim=(-0.3, 1.3))
+    ax.set_ylim(0, None)  # from zero: a truncated axis exaggerates the change
     ax.legend()
     return ax
 
@@ -303,6 +335,6 @@ def plot_model_comparison(cmp: Any, ax: Axes | None = None) -> Axes:
     unit = UNIT_NAMES.get(cmp.time_unit, cmp.time_unit)
     ax.set(xlabel="repeat purchases in calibration period",
            ylabel=f"mean purchases in holdout ({cmp.duration:.3g} {unit})",
-           title="CLV models on the holdout: predicted vs actual")
+           title=f"CLV models on the holdout: {chosen} predicts best", ylim=(0, None))
     ax.legend()
     return ax

@@ -54,7 +54,7 @@ from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import OUTBOUND_EVENTS, PURCHASE_EVENT
 from ..core.time import DAY_SECONDS, series_to_utc, utc_literal
 from ..retention.churn import churn_labels, first_order_value
-from ..retention.survival import membership_effect
+from ..retention.survival import membership_effect, membership_sentence
 from . import plots
 from .cohorts import prepare_events, whole_day_end
 
@@ -111,11 +111,11 @@ class LoyaltyEffect(Result):
         """Naive vs adjusted purchase-rate effect (and the churn hazard ratio) in words."""
         n, a = self.estimate("purchase rate", "naive"), self.estimate("purchase rate", "adjusted")
         text = (f"Naively, members buy {n['estimate']:.2f}x as often as non-members. Controlling for who joins, "
-                f"joining raises the purchase rate {a['estimate']:.2f}x (95% CI {a['ci_low']:.2f}-{a['ci_high']:.2f}).")
+                f"joining multiplies the purchase rate by {a['estimate']:.2f} (95% CI {a['ci_low']:.2f} to "
+                f"{a['ci_high']:.2f}).")
         c = self._churn_row()
         if c is not None:
-            text += (f" After joining, members churn at {c['estimate']:.2f}x the rate of non-members "
-                     f"(95% CI {c['ci_low']:.2f}-{c['ci_high']:.2f}).")
+            text += " " + membership_sentence(float(c["estimate"]), float(c["ci_low"]), float(c["ci_high"]))
         return text
 
     @property
@@ -139,8 +139,7 @@ class LoyaltyEffect(Result):
         c = self._churn_row()
         if c is not None:
             hr, clo, chi = float(c["estimate"]), float(c["ci_low"]), float(c["ci_high"])
-            out.append(Finding(f"After joining, members stop buying at {hr:.2f} times the rate of non-members "
-                               f"({clo:.2f} to {chi:.2f}).", hr, clo, chi,
+            out.append(Finding(membership_sentence(hr, clo, chi), hr, clo, chi,
                                action="Members are retained better: invite customers at risk of lapsing."
                                if chi < 1 else ""))
         return tuple(out)

@@ -31,7 +31,7 @@ from scipy import stats
 
 from ..core import engine
 from ..core.checks import is_number
-from ..core.display import escape_markdown
+from ..core.display import escape_markdown, format_pvalue
 from ..core.errors import JourneyDataError, JourneyParameterError, data_error
 from ..core.result import Check, Finding, Result, truth_table
 from . import plots
@@ -408,7 +408,7 @@ class IncidenceComparison(Result):
     @property
     def findings(self) -> tuple[Finding, ...]:
         """Whether the groups differ at all (the Holm-adjusted p-value), then the largest clear differences."""
-        p = "p < 0.001" if self.pvalue < 0.001 else f"p = {self.pvalue:.3f}"
+        p = format_pvalue(self.pvalue)
         if not np.isfinite(self.pvalue):
             return (Finding("No horizon has enough customers followed in every group to compare."),)
         if self.pvalue >= 0.05:

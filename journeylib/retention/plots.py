@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
+from ..core.display import format_pvalue
 from ..core.plots import no_mathtext
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -139,7 +140,8 @@ def plot_logrank(lr: LogRankResult, ax: Axes | None = None) -> Axes:
     ax.invert_yaxis()
     ax.set_xlabel("churns observed / expected (1 = as if all groups churned alike)")
     ax.set_ylabel(" / ".join(lr.by))
-    ax.set_title(f"Log-rank test: chi2 = {lr.statistic:.1f}, df = {lr.df}, p = {lr.pvalue:.3g}")
+    ax.set_title(f"Churns observed vs expected by {' / '.join(lr.by)}: groups "
+                 f"{'differ' if lr.pvalue < 0.05 else 'cannot be told apart'} (log-rank {format_pvalue(lr.pvalue)})")
     return ax
 
 
@@ -249,6 +251,6 @@ def plot_incidence_comparison(cmp: IncidenceComparison, ax: Axes | None = None) 
     ax.axvline(0.0, color="grey", linestyle="--", linewidth=1)
     ax.set_yticks(y, [f"{r.exit_type}, {r.horizon_days:g} days: {r.group}" for r in t.itertuples()])
     ax.set_xlabel(f"difference in share who left this way (percentage points, vs {cmp.reference})")
-    p = "p < 0.001" if cmp.pvalue < 0.001 else f"p = {cmp.pvalue:.3g}"
+    p = format_pvalue(cmp.pvalue)
     ax.set_title(f"Exits by group at fixed horizons, {_level(cmp)} CI (Holm-adjusted {p})")
     return ax

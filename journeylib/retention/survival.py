@@ -30,7 +30,7 @@ from scipy import stats
 
 from ..core import engine
 from ..core.checks import is_number
-from ..core.display import escape_markdown, html_table
+from ..core.display import escape_markdown, format_pvalue, html_table
 from ..core.errors import JourneyDataError, JourneyFitError, JourneyParameterError, data_error
 from ..core.result import TRUTH_COLUMNS, Check, Finding, Result, truth_table
 from ..core.time import DAY_SECONDS, series_to_utc
@@ -42,6 +42,7 @@ DEFAULT_HORIZONS: tuple[int, ...] = (30, 90, 180, 365)
 __all__ = [
     "kaplan_meier", "KaplanMeierResult", "logrank", "LogRankResult", "cox", "CoxResult",
     "to_start_stop", "membership_effect", "MembershipEffect", "against_truth", "DEFAULT_HORIZONS",
+    "membership_sentence",
 ]
 
 
@@ -327,7 +328,10 @@ class LogRankResult(Result):
     """Log-rank test that the churn curves of the groups are equal.
 
     ``statistic`` is chi-squared with ``df`` degrees of freedom; ``summary`` shows per
-    group the observed churns against those expected if all groups were alike.
+    group the observed churns against those expected if all groups were alike, and the
+    group's hazard ratio against the reference group (the largest) with its interval
+    (``hazard_ratio, ci_low, ci_high``: the log-rank estimate ``(O/E) / (O_ref/E_ref)``,
+    standard error of its log ``sqrt(1/E + 1/E_ref)``, Berry et al. 1991).
     """
 
     statistic: float
@@ -345,30 +349,48 @@ class LogRankResult(Result):
         return t.iloc[0].to_dict(), t.iloc[-1].to_dict()
 
     @property
+    def reference(self) -> str:
+        """The group the hazard ratios compare with (the largest)."""
+        return str(self.table.loc[self.table["customers"].idxmax(), "group"])
+
+    def _contrast(self) -> dict:
+        """The group whose hazard ratio against the reference is furthest from 1 (finite ratios first)."""
+        t = self.table[self.table["group"].astype(str) != self.reference]
+        finite = t[np.isfinite(t["hazard_ratio"]) & (t["hazard_ratio"] > 0)]
+        if finite.empty:
+            return t.iloc[0].to_dict()
+        return finite.loc[np.abs(np.log(finite["hazard_ratio"])).idxmax()].to_dict()
+
+    @property
     def reading(self) -> str:
         """The test and the groups furthest from expectation, as Markdown (names from data escaped)."""
         return self._reading(escape_markdown)
 
     def _reading(self, name) -> str:
-        low, high = self._extremes()
-        sig = "differ" if self.pvalue < 0.05 else "are not distinguishable"
-        return (f"Churn curves {sig} between {' / '.join(name(b) for b in self.by)} groups (log-rank "
-                f"chi2={self.statistic:.1f}, df={self.df}, p={self.pvalue:.3g}). Lowest churn relative to "
-                f"expectation: {name(low['group'])} ({low['observed_over_expected']:.2f}x expected); highest: "
-                f"{name(high['group'])} ({high['observed_over_expected']:.2f}x).")
+        sig = "differ" if self.pvalue < 0.05 else "cannot be told apart"
+        c = self._contrast()
+        return (f"Churn curves {sig} between {' / '.join(name(b) for b in self.by)} groups (log-rank test, "
+                f"chi-squared {self.statistic:.1f} on {self.df} degrees of freedom, {format_pvalue(self.pvalue)}). "
+                f"Largest difference: {name(c['group'])} against {name(self.reference)}, the largest group "
+                f"(hazard ratio {c['hazard_ratio']:.2f}, {c['ci_low']:.2f} to "
+                f"{c['ci_high']:.2f}).")
 
     @property
     def findings(self) -> tuple[Finding, ...]:
         """Whether the groups' churn differs (the p-value), and the groups furthest from expectation."""
-        low, high = self._extremes()
-        p = "p < 0.001" if self.pvalue < 0.001 else f"p = {self.pvalue:.3f}"
+        p = format_pvalue(self.pvalue)
         if self.pvalue < 0.05:
-            first = Finding(f"Churn differs between the {len(self.table)} groups ({p}).", float(self.pvalue))
-            second = Finding(f"The {high['group']} group churns {high['observed_over_expected']:.2f} times as often "
-                             f"as expected if all groups churned alike, the {low['group']} group "
-                             f"{low['observed_over_expected']:.2f} times.", float(high["observed_over_expected"]),
-                             action=f"Look at what sets the {high['group']} group apart before spending on "
-                                    "retention.")
+            first = Finding(f"Churn differs between the {len(self.table)} groups (log-rank test, {p}).",
+                            float(self.pvalue))
+            c = self._contrast()
+            hr, lo, hi = float(c["hazard_ratio"]), float(c["ci_low"]), float(c["ci_high"])
+            fast, slow = (c["group"], self.reference) if hr > 1 else (self.reference, c["group"])
+            clear = lo > 1 or hi < 1
+            how = f"{hr:.2f} times as fast as" if hr >= 1 else f"{1 - hr:.0%} slower than"
+            second = Finding(f"The {c['group']} group churns {how} the {self.reference} group "
+                             f"(hazard ratio {hr:.2f}, {lo:.2f} to {hi:.2f}).", hr, lo, hi,
+                             action=f"Look at what sets the {fast} group apart from the {slow} group before "
+                                    "spending on retention." if clear else "")
             return first, second
         return (Finding(f"The {len(self.table)} groups' churn cannot be told apart ({p}).", float(self.pvalue),
                         action="Do not target retention by this split on these data."),)
@@ -381,7 +403,8 @@ class LogRankResult(Result):
         return "{:.2f}"
 
     def __repr__(self) -> str:
-        return (f"LogRankResult(statistic={self.statistic:.4g}, pvalue={self.pvalue:.4g}, df={self.df})\n"
+        return (f"Log-rank test: chi-squared {self.statistic:.1f}, {self.df} degrees of freedom, "
+                f"{format_pvalue(self.pvalue)}\n"
                 + self.table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
     def _repr_html_(self) -> str:
@@ -403,6 +426,17 @@ def _observed_expected(d: np.ndarray, e: np.ndarray, w: np.ndarray, key: np.ndar
     out = pd.DataFrame({"group": groups, "customers": customers.to_numpy(), "observed": observed.to_numpy(),
                         "expected": expected.to_numpy()})
     out["observed_over_expected"] = out["observed"] / out["expected"]
+    # log-rank hazard ratio of each group against the largest (Berry, Kitchin & Mock 1991)
+    ref = int(np.argmax(out["customers"].to_numpy(float)))
+    ratio = out["observed_over_expected"].to_numpy(float)
+    e = out["expected"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hr = ratio / ratio[ref]
+        se = np.sqrt(1 / e + 1 / e[ref])
+    z = stats.norm.ppf(0.975)
+    out["hazard_ratio"] = hr
+    out["ci_low"] = np.where(np.arange(len(out)) == ref, np.nan, hr * np.exp(-z * se))
+    out["ci_high"] = np.where(np.arange(len(out)) == ref, np.nan, hr * np.exp(z * se))
     return out
 
 
@@ -897,6 +931,15 @@ def cox(
 
 
 # --------------------------------------------------------------------------- membership (immortal time)
+def membership_sentence(hazard_ratio: float, ci_low: float, ci_high: float) -> str:
+    """The loyalty hazard ratio in the words both the retention and the loyalty report use:
+    ``"Once they join, members churn about 38% less than comparable non-members (hazard ratio 0.62,
+    0.50 to 0.76)."``"""
+    word = "less" if hazard_ratio < 1 else "more"
+    return (f"Once they join, members churn about {abs(1 - hazard_ratio):.0%} {word} than comparable non-members "
+            f"(hazard ratio {hazard_ratio:.2f}, {ci_low:.2f} to {ci_high:.2f}).")
+
+
 @dataclass(frozen=True)
 class MembershipEffect(Result):
     """Churn hazard ratio of a programme joined mid-life, two ways.
@@ -947,9 +990,7 @@ class MembershipEffect(Result):
             action = "Count the programme's retention benefit at this size, not at the naive one."
         elif not clear:
             action = "Do not credit the programme with lower churn on these data."
-        word = "less" if hr < 1 else "more"
-        first = Finding(f"Once they join, members churn about {abs(1 - hr):.0%} {word} than comparable "
-                        f"non-members (hazard ratio {hr:.2f}, {lo:.2f} to {hi:.2f}).", hr, lo, hi, action)
+        first = Finding(membership_sentence(hr, lo, hi), hr, lo, hi, action)
         second = Finding(f"Comparing ever-members with never-members would have claimed {abs(1 - nhr):.0%} "
                          f"{'less' if nhr < 1 else 'more'} churn (hazard ratio {nhr:.2f}, {nlo:.2f} to {nhi:.2f}): "
                          "it credits the programme with the time before joining, when members could not churn.",

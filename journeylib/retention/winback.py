@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 import ibis
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..core import engine
 from ..core.intervals import wilson_interval
@@ -65,6 +66,26 @@ class WinbackResult(Result):
     def _ranked(self) -> pd.DataFrame:
         return self.summary.sort_values("rate", ascending=False, kind="stable")
 
+    def lead(self) -> tuple[float, float, float]:
+        """The best group's return rate minus the runner-up's, with its interval (unpooled normal
+        approximation at ``confidence_level``): ``(difference, ci_low, ci_high)``; NaN with one group."""
+        s = self._ranked()
+        if len(s) < 2:
+            return float("nan"), float("nan"), float("nan")
+        a, b = s.iloc[0], s.iloc[1]
+        d = float(a["rate"] - b["rate"])
+        se = float(np.sqrt(a["rate"] * (1 - a["rate"]) / a["n"] + b["rate"] * (1 - b["rate"]) / b["n"]))
+        z = float(stats.norm.ppf(0.5 + self.confidence_level / 2))
+        return d, d - z * se, d + z * se
+
+    def _clear_lead(self) -> bool:
+        d, lo, _ = self.lead()
+        return bool(np.isfinite(d) and lo > 0)
+
+    @property
+    def _touches(self) -> bool:
+        return self.by == ("touch_channel",)
+
     @property
     def reading(self) -> str:
         """Plain words: the group with the best return rate, and whether it is clearly ahead of the next.
@@ -79,11 +100,17 @@ class WinbackResult(Result):
         text = (f"Win-back: best return rate with **{self._name(best, markdown=True)}** ({best['rate']:.1%}, {level} "
                 f"{best['ci_low']:.1%} to {best['ci_high']:.1%}, {best['n']:,} customers) among customers inactive "
                 f"{self.inactive_days:g}+ days")
-        if len(s) > 1 and s.iloc[1]["rate"] >= best["ci_low"]:
+        if len(s) > 1:
             nxt = s.iloc[1]
-            text += (f", not clearly ahead of **{self._name(nxt, markdown=True)}** ({nxt['rate']:.1%}, {level} {nxt['ci_low']:.1%} "
-                     f"to {nxt['ci_high']:.1%}): the intervals overlap")
-        return text + "."
+            d, lo, hi = self.lead()
+            text += (f", {'clearly' if self._clear_lead() else 'not clearly'} ahead of "
+                     f"**{self._name(nxt, markdown=True)}** ({nxt['rate']:.1%}; difference {d * 100:+.1f} points, "
+                     f"{level} {lo * 100:+.1f} to {hi * 100:+.1f})")
+        text += "."
+        if self._touches:
+            text += (" These rates are associations: who receives which touch is not random, so they do not show "
+                     "what a touch causes; only a random holdout (customers deliberately not touched) measures that.")
+        return text
 
     def _where(self, row: Mapping[str, Any]) -> str:
         name = self._name(row)
@@ -99,22 +126,24 @@ class WinbackResult(Result):
             return (Finding(f"No customer was inactive for {self.inactive_days:g} days or more with a complete "
                             f"{self.within_days:g}-day follow-up, so no return rate can be measured."),)
         best = s.iloc[0]
-        clear = len(s) < 2 or s.iloc[1]["rate"] < best["ci_low"]
         lead = ", the best return rate" if len(s) > 1 else ""
         text = (f"Of {best['n']:,} customers inactive for {self.inactive_days:g} days {self._where(best)}, "
                 f"{best['rate']:.1%} came back within {self.within_days:g} days ({best['ci_low']:.1%} to "
                 f"{best['ci_high']:.1%}){lead}.")
         action = ""
-        if len(s) > 1 and clear and self.by == ("touch_channel",) and self._name(best) != "none":
-            action = f"Send win-back touches by {self._name(best)} first."
+        if self._touches and len(s) > 1:
+            action = ("Returns after a touch are associated with the touch, not proven caused by it: test each "
+                      "channel against a random holdout of customers not touched before moving budget.")
         out = [Finding(text, float(best["rate"]), float(best["ci_low"]), float(best["ci_high"]), action)]
-        if not clear:
+        if len(s) > 1:
             nxt = s.iloc[1]
+            d, lo, hi = self.lead()
+            clear = self._clear_lead()
             out.append(Finding(
-                f"That is not clearly ahead of the {nxt['n']:,} customers {self._where(nxt)}: {nxt['rate']:.1%} "
-                f"came back ({nxt['ci_low']:.1%} to {nxt['ci_high']:.1%}); the intervals overlap.",
-                float(nxt["rate"]), float(nxt["ci_low"]), float(nxt["ci_high"]),
-                "Collect more episodes before choosing between them."))
+                f"That is {'clearly' if clear else 'not clearly'} more than the {nxt['n']:,} customers "
+                f"{self._where(nxt)}, of whom {nxt['rate']:.1%} came back: a difference of {d * 100:+.1f} points "
+                f"({lo * 100:+.1f} to {hi * 100:+.1f}).", d, lo, hi,
+                "" if clear else "Collect more episodes before choosing between them."))
         return tuple(out)
 
     @property

@@ -221,15 +221,24 @@ def test_calibration_plot_and_errors(cdnow_from_log):
     # holdout purchases counted from the log: every purchase day after 1997-09-30
     assert chk.total_actual == cdnow_from_log["frequency_holdout"].sum()
     gap = chk.total_predicted / chk.total_actual - 1
-    assert f"actual {chk.total_actual:,.0f} repeat purchase days, predicted {chk.total_predicted:,.0f} ({gap:+.0%})" \
-        in chk.reading
+    assert (f"customers made {chk.total_actual:,.0f} repeat purchase days and the model predicted "
+            f"{chk.total_predicted:,.0f} ({gap:+.0%})") in chk.reading
     ax = plt.subplots()[1]
     assert chk.plot(ax=ax) is ax and ax.get_ylabel().startswith("mean purchases in holdout")
-    (finding,) = chk.findings
+    finding, repeaters = chk.findings
     assert finding.value == gap == chk.gap
-    assert f"predicted {chk.total_predicted:,.0f} repeat purchase days and customers made {chk.total_actual:,.0f}" \
-        in finding.text
+    assert finding.text in chk.reading and repeaters.text in chk.reading
+    # the repeat buyers' sentence quotes their numbers, computed here from the summary
+    rep = cdnow_from_log[cdnow_from_log["frequency"] > 0]
+    pred = bgf.conditional_expected_purchases(rep["duration_holdout"].to_numpy(float), rep["frequency"],
+                                              rep["recency"], rep["T"])
+    assert chk.repeaters == len(rep)
+    assert chk.actual_per_repeater == pytest.approx(rep["frequency_holdout"].mean(), rel=1e-12)
+    assert chk.predicted_per_repeater == pytest.approx(pred.mean(), rel=1e-9) == repeaters.value
+    assert f"The {len(rep):,} customers who had bought again" in repeaters.text
+    assert f"made {rep['frequency_holdout'].mean():.2f} purchase days" in repeaters.text and f"predicted {pred.mean():.2f}" in repeaters.text
     assert chk.checks[0].status == ("pass" if abs(gap) <= 0.2 else "warn")
+    assert chk.checks[1].status == ("pass" if abs(pred.mean() / rep["frequency_holdout"].mean() - 1) <= 0.5 else "warn")
     copy = chk.summary
     copy.loc[:, "customers"] = 0
     assert chk.table["customers"].sum() == 2357
@@ -301,3 +310,41 @@ def test_gamma_gamma_against_planted_truth():
     assert chk["covered"].all(), chk
     with pytest.raises(JourneyParameterError, match="spend"):
         clv.against_truth({}, ggf)
+
+
+def test_calibration_reading_does_not_hide_written_off_repeat_buyers():
+    """Issue 23: on a real small shop the model predicted 1.95e-10 holdout purchases per calibration repeater
+    where 0.267 happened, and the reading said only "actual 16, predicted 17 (+7%)". The issue's numbers:"""
+    table = pd.DataFrame({"frequency_bucket": ["0", "1", "2"], "customers": [300, 12, 3],
+                          "actual": [12 / 300, 0.25, 1 / 3], "predicted": [17 / 300, 1.95e-10, 1.95e-10]})
+    chk = clv.CalibrationCheck(table, 12.0, "W")
+    assert (chk.total_actual, round(chk.total_predicted, 6)) == (16.0, 17.0)
+    assert chk.repeaters == 15 and chk.actual_per_repeater == pytest.approx(4 / 15) and f"{4 / 15:.3f}" == "0.267"
+    assert chk.reading == ("Over the 12-week holdout customers made 16 repeat purchase days and the model predicted "
+                           "17 (+6%). The 15 customers who had bought again before the holdout made 0.267 purchase "
+                           "days each in it; the model predicted less than 0.001 (-100%): it wrongly treats repeat "
+                           "buyers as lost. Treat the lifetime values as unreliable.")
+    total, repeaters = chk.checks
+    assert total.status == "pass" and repeaters.status == "warn" and "0.267" in repeaters.detail
+    assert "e-" not in chk.reading + repeaters.detail + "".join(f.text for f in chk.findings)
+    assert chk.findings[1].action.startswith("Do not use these lifetime values")
+
+
+def test_calibration_reading_on_a_small_shop_simulation():
+    """A small shop (about 3,700 visitors, 19 calibration repeat buyers): the penalised BG/NBD fit is
+    degenerate (dropout a, b near 0: every repeat buyer is taken for gone), and the reading says so with
+    the numbers it describes."""
+    shop = jl.simulate_journeys(3700, seed=3, months=6, mean_purchase_rate=1 / 2000)
+    split, end = clv.holdout_split(shop.events)
+    cal = clv.customer_summary(shop.events, calibration_end=split, holdout_end=end, time_unit="W")
+    bgf = BetaGeoFitter(0.001).fit(cal)
+    chk = calibration_holdout(cal, bgf)
+    rep = cal[cal["frequency"] > 0]
+    actual = rep["frequency_holdout"].mean()
+    pred = bgf.conditional_expected_purchases(rep["duration_holdout"].to_numpy(float), rep["frequency"],
+                                              rep["recency"], rep["T"]).mean()
+    assert len(rep) == chk.repeaters == 19 and actual > 0.05 and pred < 1e-3
+    assert f"The 19 customers who had bought again before the holdout made {actual:.3f} purchase days" in chk.reading
+    assert "the model predicted less than 0.001 (-100%): it wrongly treats repeat buyers as lost" in chk.reading
+    assert f"made {cal['frequency_holdout'].sum():,.0f} repeat purchase days" in chk.reading
+    assert [c.status for c in chk.checks] == ["warn", "warn"]

@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import journeylib as jl
+
 from journeylib.core.errors import JourneyDataError, JourneyParameterError
 from journeylib.core.result import Finding, Result
-from journeylib.loyalty.cohorts import cohort_table, repeat_purchase
+from journeylib.loyalty.cohorts import cohort_table, repeat_purchase, repeat_purchase_rate
 
 
 def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -54,11 +56,13 @@ def test_retention_triangle_cell_by_cell(tiny):
     assert avg.loc[1, "retention"] == pytest.approx(1 / 4)  # (1 + 0) / (3 + 1)
     assert avg.loc[2, "retention"] == pytest.approx(2 / 3)  # only the January cohort is observable
     assert avg.loc[2, "cohorts"] == 1
-    assert c.reading == ("On average 25% of a cohort buys again in month 1 after acquisition (2 observable cohorts, "
-                         "size-weighted). After 2 months 67% are still buying (only 1 cohort(s) are old enough to show this).")
+    # Issue 23: cohort retention is named so, never "buys again" (that reads as the repeat-purchase rate)
+    assert c.reading == ("Cohort retention: on average 25% of a cohort buys in month 1 after acquisition (2 observable "
+                         "cohorts, size-weighted). In month 2, 67% of a cohort still buys (only 1 cohort(s) are old "
+                         "enough to show this).")
     s = c.summary.set_index("cohort")
     assert s.loc["2024-01", "customers"] == 3 and np.isnan(s.loc["2024-03", "retention_month_1"])
-    assert "CohortTable" in repr(c) and "<table" in c._repr_html_()
+    assert "CohortTable(" not in repr(c) and "3 monthly cohorts, 5 customers" in repr(c) and "<table" in c._repr_html_()
     ax = c.plot(kind="retention")
     assert ax.get_xlabel() == "months since acquisition"
     curves = c.plot_curves()
@@ -196,8 +200,8 @@ def test_cohort_table_protocol(tiny):
     np.testing.assert_allclose((f[1].ci_low, f[1].ci_high), _wilson(2, 3), rtol=1e-12)
     avg = c.average_retention().set_index("period")
     assert (f[0].value, f[0].ci_low) == (avg.loc[1, "retention"], avg.loc[1, "ci_low"])
-    assert f[0].text == "25% of a cohort buys again in month 1 after acquisition (5% to 70%, 2 cohorts)."
-    assert f[1].text.startswith("After 2 months, 67% of a cohort still buys (")
+    assert f[0].text == "Cohort retention: 25% of a cohort buys in month 1 after acquisition (5% to 70%, 2 cohorts)."
+    assert f[1].text.startswith("In month 2 after acquisition, 67% of a cohort still buys (")
     (check,) = c.checks
     assert check.status == "pass" and check.detail == "2 cohort(s) have a complete month 1"
     late = cohort_table(tiny, period="Q", observation_end="2024-04-01")  # one quarter: nothing to compare yet
@@ -223,7 +227,12 @@ def test_repeat_purchase_protocol_and_escaping(tiny):
     f = r.findings[0]
     assert f.value == 1 / 4
     np.testing.assert_allclose((f.ci_low, f.ci_high), _wilson(1, 4), rtol=1e-12)
-    assert f.text == "25% of customers place a second order within 30 days of their first (5% to 70%)."
+    assert f.text == ("Repeat-purchase rate: 25% of customers place a second order within 30 days of their first "
+                      "(5% to 70%).")
+    # the one definition: repeat_purchase_rate gives the same numbers as the result's overall rate
+    one = repeat_purchase_rate(tiny, within_days=30, observation_end="2024-04-01")
+    assert (one.rate, one.ci_low, one.ci_high, one.eligible, one.repeaters) == (*r.overall_rate(), 4, 1)
+    assert "RepeatPurchase(" not in repr(r) and "25.0% of 4 customers ordered again within 30 days" in repr(r)
     assert r.findings[-1].value == r.median_gap_days == 36
     assert r.checks[0].status == "warn" and r.checks[0].detail == "2 of 2 group(s) have fewer than 30"
     page = r._repr_html_()
@@ -231,3 +240,15 @@ def test_repeat_purchase_protocol_and_escaping(tiny):
     ax = plt.subplots()[1]
     assert r.plot(ax=ax) is ax
     assert [t.get_text() for t in ax.get_xticklabels()] == list(r.by_group["channel"])
+
+
+def test_cohort_findings_state_the_oldest_age_three_cohorts_show():
+    """Issue 23: on the sample the last finding was "In month 17, 20% still buys (1 cohort old enough)"."""
+    sim = jl.simulate_journeys(2000, seed=4)
+    c = cohort_table(sim.events, period="M")
+    avg = c.average_retention().set_index("period")
+    oldest = int(avg.index[(avg.index >= 1) & (avg["cohorts"] >= 3)].max())
+    assert oldest < int(avg.index.max())
+    last = c.findings[-1]
+    assert last.text.startswith(f"In month {oldest} after acquisition, {avg.loc[oldest, 'retention']:.0%} of a cohort")
+    assert last.value == avg.loc[oldest, "retention"] and f"{int(avg.loc[oldest, 'cohorts'])} cohorts old enough" in last.text

@@ -1,6 +1,8 @@
 """Churn labelling (censoring edge cases, engine vs pandas) and win-back rates."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -312,8 +314,22 @@ def test_winback_reading_names_the_best_group():
     assert f"not clearly ahead of **email** ({s.loc['email', 'rate']:.1%}" in wb.reading
     big = winback.winback_rates(jl.simulate_journeys(8000, seed=11).events, inactive_days=60, within_days=50)
     b = big.summary.set_index("touch_channel").sort_values("rate", ascending=False)
-    assert b.index[0] == "email" and b.loc["email", "ci_low"] > b["rate"].iloc[1]  # planted 12% vs 6%
-    assert big.reading.startswith("Win-back: best return rate with **email**") and "not clearly" not in big.reading
+    assert b.index[0] == "email"  # planted 12% vs 6%
+    assert big.reading.startswith("Win-back: best return rate with **email**")
+    # Issue 23: whether the best group is ahead is the difference's interval, not "the intervals do not
+    # overlap": e-mail's interval excludes the runner-up's rate, yet with 58 untouched customers the
+    # difference's interval (independent computation, unpooled normal approximation) includes zero
+    (p1, n1), (p2, n2) = (b.iloc[i][["rate", "n"]] for i in (0, 1))
+    d, se = p1 - p2, math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    assert big.lead() == pytest.approx((d, d - 1.959964 * se, d + 1.959964 * se), abs=1e-6)
+    assert b.loc["email", "ci_low"] > p2 and d - 1.959964 * se < 0
+    assert f"not clearly ahead of **{b.index[1]}** ({p2:.1%}; difference {d * 100:+.1f} points" in big.reading
+    # a touch's return rate is an association, and the report says a holdout is needed for the effect
+    assert "associations" in big.reading and "random holdout" in big.reading
+    f = big.findings
+    assert f[0].value == pytest.approx(p1) and "associated with the touch" in f[0].action
+    assert "random holdout" in f[0].action and not any("Send win-back" in x.action for x in f)
+    assert f[1].text.startswith("That is not clearly more than") and f"{d * 100:+.1f} points" in f[1].text
 
 
 def test_a_start_event_nobody_has_is_an_error_that_lists_the_events():

@@ -70,8 +70,24 @@ def test_findings_quote_the_summary(results):
     lr = results["logrank"]
     first, second = lr.findings
     assert first.value == lr.pvalue and "p < 0.001" in first.text
-    assert second.value == lr.summary["observed_over_expected"].max()
-    assert f"The {HOSTILE} group churns {second.value:.2f} times" in second.text
+    # Issue 23: the difference is the log-rank hazard ratio against the largest group with its interval
+    # (independent computation: (O/E) / (O_ref/E_ref), se of the log sqrt(1/E + 1/E_ref))
+    t = lr.summary.set_index("group")
+    ref = t["customers"].idxmax()
+    assert lr.reference == ref == "standard"
+    oe = t["observed"] / t["expected"]
+    hr = oe / oe[ref]
+    se = np.sqrt(1 / t["expected"] + 1 / t.loc[ref, "expected"])
+    assert t["hazard_ratio"].to_numpy() == pytest.approx(hr.to_numpy(), rel=1e-12)
+    assert t.drop(index=ref)["ci_low"].to_numpy() == pytest.approx((hr * np.exp(-1.959964 * se)).drop(index=ref), rel=1e-5)
+    assert np.isnan(t.loc[ref, "ci_low"])
+    far = np.abs(np.log(hr.drop(index=ref))).idxmax()
+    assert far == "premium"  # planted 0.6 vs standard
+    assert (second.value, second.ci_low, second.ci_high) == tuple(t.loc[far, ["hazard_ratio", "ci_low", "ci_high"]])
+    assert second.text == (f"The premium group churns {1 - hr[far]:.0%} slower than the standard group (hazard ratio "
+                           f"{hr[far]:.2f}, {t.loc[far, 'ci_low']:.2f} to {t.loc[far, 'ci_high']:.2f}).")
+    assert second.ci_high < 1 and "log-rank test" in first.text
+    assert "overlap" not in lr.reading and "p < 0.001" in lr.reading and f"{hr[far]:.2f}" in lr.reading
 
     cox = results["cox"].summary.set_index("term")
     found = {}
