@@ -75,6 +75,7 @@ def connect(target: Any = None, *, threads: int | None = None,
         con = ibis.duckdb.connect(path)
         # Timestamps are compared and truncated in UTC whatever the machine's zone.
         con.raw_sql("SET TimeZone='UTC'")
+        con.raw_sql("SET enable_progress_bar=false")  # engine output never reaches a report
         # Scheduled runs (notebooks take only an engine name) set the knobs from the environment.
         threads = threads or os.environ.get("JOURNEYLIB_DUCKDB_THREADS")
         memory_limit = memory_limit or os.environ.get("JOURNEYLIB_DUCKDB_MEMORY_LIMIT")
@@ -144,20 +145,67 @@ def engine_kind(target: Any, *, strict: bool = False) -> str | None:
     return None
 
 
+ENGINE_LOG_VAR = "JOURNEYLIB_ENGINE_LOG"
+"""Environment variable naming the file that receives the engine's own output (the report runner
+sets it to ``<run folder>/engine.log``): a Spark session started with it set writes its JVM's
+stdout and stderr (log lines, warnings) there, never into a notebook or report."""
+
+
+@contextmanager
+def _engine_output(path: str | None) -> Iterator[None]:
+    """While the block runs, file descriptors 1 and 2 point at ``path`` (appended to), so a
+    process started in it (Spark's JVM) writes there for its whole life; restored afterwards.
+    Nothing changes without ``path`` or when it cannot be opened."""
+    import sys
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644) if path else None
+    except OSError:
+        fd = None
+    if fd is None:
+        yield
+        return
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):  # a closed or replaced stream
+                pass
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for f in (*saved, fd):
+            os.close(f)
+
+
 def _spark(target: Any) -> ibis.BaseBackend:
+    """An Ibis PySpark connection; a new local session logs quietly: no console progress bars, its
+    JVM's output in the file named by :data:`ENGINE_LOG_VAR` when set, only errors once started."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise JourneyParameterError(
             "the Spark engine needs pyspark: pip install 'journeylib[spark]' (and Java 17)"
         ) from None
+    import logging
+
+    logging.getLogger("py4j").setLevel(logging.ERROR)  # py4j's connection chatter is no analysis output
     if isinstance(target, str):
         master = "local[2]" if target == "spark" else target
-        session = (SparkSession.builder.master(master).appName("journeylib")
-                   .config("spark.sql.session.timeZone", "UTC")
-                   .config("spark.ui.enabled", "false")
-                   .config("spark.sql.shuffle.partitions", "8")
-                   .getOrCreate())
+        log_file = os.environ.get(ENGINE_LOG_VAR) or None
+        with _engine_output(log_file):
+            session = (SparkSession.builder.master(master).appName("journeylib")
+                       .config("spark.sql.session.timeZone", "UTC")
+                       .config("spark.ui.enabled", "false")
+                       .config("spark.ui.showConsoleProgress", "false")
+                       .config("spark.sql.shuffle.partitions", "8")
+                       .getOrCreate())
+        # warnings stay in the engine log when there is one; an interactive session shows only errors
+        session.sparkContext.setLogLevel("WARN" if log_file else "ERROR")
     else:
         session = target
         session.conf.set("spark.sql.session.timeZone", "UTC")
@@ -629,7 +677,7 @@ def list_files(pattern: str, con: ibis.BaseBackend | None = None) -> list[str]:
 
     >>> from journeylib.core import engine
     >>> engine.list_files("data/sample/*.parquet")
-    ['data/sample/assignments.parquet', 'data/sample/customers.parquet', 'data/sample/events.parquet']
+    ['data/sample/assignments.parquet', 'data/sample/costs.parquet', 'data/sample/customers.parquet', 'data/sample/events.parquet', 'data/sample/feedback.parquet', 'data/sample/messages.parquet']
     """
     if not is_uri(pattern):
         return _local_files(pattern)

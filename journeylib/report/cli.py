@@ -1,4 +1,4 @@
-"""Command line: ``journeylib init | check | run | run-all | simulate``."""
+"""Command line: ``journeylib init | check | run | run-all | runs | simulate``."""
 from __future__ import annotations
 
 import argparse
@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     chk.add_argument("journey", help="journey definition file (journey.yml)")
 
     journey_help = "journey definition file (journey.yml): sets the journey parameter"
+    retries_help = ("run a notebook again, up to N more times, when it failed for a transient reason (kernel "
+                    "died, engine connection lost, timeout); never after a data or parameter error (default 0)")
     run = sub.add_parser("run", help="execute one notebook and render it to HTML")
     run.add_argument("notebook", type=Path)
     run.add_argument("--journey", help=journey_help)
@@ -40,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("-f", "--parameters-file", type=Path)
     run.add_argument("--output-dir", type=Path, default=REPORTS_DIR)
     run.add_argument("--timeout", type=int, default=None, help="seconds allowed per cell (more than 0)")
+    run.add_argument("--retries", type=int, default=0, metavar="N", help=retries_help)
     grp = run.add_mutually_exclusive_group()
     grp.add_argument("--no-input", dest="no_input", action="store_true", default=True,
                      help="hide code cells in the HTML (default)")
@@ -56,6 +59,20 @@ def main(argv: list[str] | None = None) -> int:
                     help="notebooks run in parallel (at least 1; capped at the number of cores)")
     ra.add_argument("--timeout", type=int, default=None, help="seconds allowed per cell (more than 0)")
     ra.add_argument("--with-input", dest="no_input", action="store_false", default=True)
+    ra.add_argument("--retries", type=int, default=0, metavar="N", help=retries_help)
+    ra.add_argument("--on-failure", metavar="CMD",
+                    help="command run when a notebook did not run to its end, with the run record's path "
+                         "(run.json) as its last argument (split like a shell line, run without a shell)")
+    ra.add_argument("--on-success", metavar="CMD",
+                    help="command run when every notebook ran to its end, with the run record's path as its "
+                         "last argument")
+    ra.add_argument("--keep", metavar="N|Nd",
+                    help="after a successful run, remove older run folders: keep the N newest (e.g. 10) or "
+                         "those of the last N days (e.g. 30d); the latest successful run is always kept")
+
+    rs = sub.add_parser("runs", help="list past runs: status, notebooks, time, tries, headline changes")
+    rs.add_argument("--output-dir", type=Path, default=REPORTS_DIR)
+    rs.add_argument("--limit", type=int, default=None, metavar="N", help="show only the N newest runs")
 
     args = parser.parse_args(argv)
     from ..core.errors import JourneyError, JourneyParameterError
@@ -78,11 +95,20 @@ def main(argv: list[str] | None = None) -> int:
             return _check(args.journey)
         from . import runner
 
+        if args.command == "runs":
+            print(runner.runs_text(args.output_dir, args.limit))
+            return 0
         # one-line errors before anything runs (exit code 2)
+        runner.check_retries(args.retries)
         runner.check_timeout(args.timeout)
         runner.check_output_dir(args.output_dir)
         if args.command == "run-all":
             runner.check_jobs(args.jobs)
+            if args.keep is not None:
+                runner.parse_keep(args.keep)
+            for option, command in (("--on-failure", args.on_failure), ("--on-success", args.on_success)):
+                if command is not None:
+                    runner.check_command(command, option)
         if args.command == "run":
             pairs = list(args.parameter)
             if args.journey is not None:
@@ -92,13 +118,15 @@ def main(argv: list[str] | None = None) -> int:
             params = runner.parse_cli_parameters(args.notebook, pairs, args.parameters_file)
             with runner.cancel_on_signals():  # SIGTERM/Ctrl-C: stop the kernel, mark the report cancelled
                 result = runner.run_notebook(args.notebook, params, args.output_dir,
-                                             no_input=args.no_input, timeout=args.timeout)
+                                             no_input=args.no_input, timeout=args.timeout, retries=args.retries)
             print(result.describe())
             return 0 if result.ok else 1
         with runner.cancel_on_signals():
             results = runner.run_all(args.notebooks_dir, args.output_dir, params_dir=args.params_dir,
                                      parameters=_pairs_to_text(args.parameter), journey=args.journey,
-                                     jobs=args.jobs, no_input=args.no_input, timeout=args.timeout)
+                                     jobs=args.jobs, no_input=args.no_input, timeout=args.timeout,
+                                     retries=args.retries, on_failure=args.on_failure,
+                                     on_success=args.on_success, keep=args.keep)
         return 0 if all(r.ok for r in results) else 1
     except JourneyError as exc:
         print(f"journeylib: {exc}", file=sys.stderr)

@@ -721,7 +721,9 @@ def index_page(run_folder: str, results: list, previous: dict[str, dict[str, Any
         caption = getattr(r, "caption", None)
         note = _index_note(r)
         title = getattr(r, "title", "") or r.notebook
-        meta = " · ".join(x for x in (caption_text(caption), f"run time {r.seconds:.1f} s") if x)
+        tries = int(getattr(r, "tries", 1) or 1)
+        meta = " · ".join(x for x in (caption_text(caption), f"run time {r.seconds:.1f} s",
+                                      f"{tries} tries" if tries > 1 else "") if x)
         cards.append(
             f"<article class='jl-card {cls}'><h3><a href='{esc(r.html.name, quote=True)}'>{esc(title)}</a></h3>"
             f"<p><span class='jl-status-word {cls}'>{esc(status_label(status))}</span>"
@@ -738,6 +740,19 @@ def index_page(run_folder: str, results: list, previous: dict[str, dict[str, Any
                f"<div class='jl-cards'>{''.join(cards)}</div>")
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>journeylib reports — "
             f"{esc(run_folder)}</title>{_CSS}</head><body><main class='jl-head'>{content}</main></body></html>")
+
+
+def index_from_record(record: dict[str, Any], previous: dict[str, dict[str, Any]] | None = None) -> str:
+    """The index of a run rendered from its run record (``run.json``, see
+    :func:`journeylib.report.runner.run_record`): the same cards as :func:`index_page`."""
+    from pathlib import PurePosixPath
+    from types import SimpleNamespace
+
+    entries = [SimpleNamespace(**{**e, "html": PurePosixPath(str(e.get("html") or "")),
+                                  "notes": tuple(e.get("notes") or ()), "findings": tuple(e.get("findings") or ()),
+                                  "seconds": float(e.get("seconds") or 0.0), "tries": int(e.get("tries") or 1)})
+               for e in record.get("notebooks", []) if isinstance(e, dict)]
+    return index_page(str(record.get("run", "")), entries, previous)
 
 
 def _parameters_text(params: dict[str, Any] | None) -> str:

@@ -25,9 +25,14 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import functools
+import hashlib
 import json
 import os
+import platform
+import re
+import shlex
 import shutil
+import subprocess
 import signal
 import sys
 import tempfile
@@ -281,6 +286,10 @@ class RunResult:
     ``"failed"`` or ``"cancelled"``; ``notes`` names the failed sections or checks.
     ``title`` is the report's title (the notebook's ``# `` heading), ``findings`` its
     headline findings and ``caption`` its data caption (see :mod:`journeylib.report.html`).
+    ``tries`` counts the executions (more than 1 when ``retries`` re-ran it after a transient
+    failure, see :func:`is_transient`); ``inputs`` are the tables it read (table, source, rows,
+    sha256), ``failed_checks`` its checks that failed and ``journey`` the journey definition it
+    used (``{"source", "sha256"}``, ``None`` without one): the run record (``run.json``) lists them.
     """
 
     notebook: str
@@ -295,13 +304,18 @@ class RunResult:
     title: str = ""
     findings: tuple[dict[str, Any], ...] = ()
     caption: dict[str, Any] | None = None
+    tries: int = 1
+    inputs: tuple[dict[str, Any], ...] = ()
+    failed_checks: tuple[dict[str, Any], ...] = ()
+    journey: dict[str, Any] | None = None
 
     def __post_init__(self):
         if not self.status:
             object.__setattr__(self, "status", "ok" if self.ok else "failed")
 
     def describe(self) -> str:
-        text = f"{self.notebook}: {_status_word(self)} in {self.seconds:.1f} s -> {self.html}"
+        tries = f" ({self.tries} tries)" if self.tries > 1 else ""
+        text = f"{self.notebook}: {_status_word(self)} in {self.seconds:.1f} s{tries} -> {self.html}"
         return text + (f"\n  {self.error}" if self.error else "")
 
 
@@ -338,8 +352,11 @@ def _kernel_start_race(error: str) -> bool:
 
 def run_notebook(notebook: str | Path, parameters: Mapping[str, Any] | None = None,
                  output_dir: str | Path = "reports", *, no_input: bool = True,
-                 timeout: int | None = None, new_run_folder: bool = True) -> RunResult:
+                 timeout: int | None = None, new_run_folder: bool = True, retries: int = 0) -> RunResult:
     """Execute ``notebook`` with papermill and write ``.ipynb`` + ``.html`` reports.
+
+    With ``new_run_folder`` the folder also gets ``run.json`` (see :func:`run_record`) and
+    ``index.html``; ``engine.log`` receives the engine's own output.
 
     Parameters
     ----------
@@ -354,21 +371,26 @@ def run_notebook(notebook: str | Path, parameters: Mapping[str, Any] | None = No
         Hide code cells in the HTML (the default for shared reports).
     timeout
         Seconds allowed per cell (``None``: no limit).
+    retries
+        Run the notebook again, up to this many times, when it failed for a transient reason
+        (see :func:`is_transient`); never after a data or parameter error.
     """
     notebook = resolve_notebook(notebook)
-    timeout = check_timeout(timeout)
+    timeout, retries = check_timeout(timeout), check_retries(retries)
     check_output_dir(output_dir)
     params = check_parameters(notebook, _with_journey(dict(parameters or {})))
+    started = _dt.datetime.now(_dt.timezone.utc)
     out = _new_run_folder(Path(output_dir)) if new_run_folder else Path(output_dir)
     _make_dir(out)
     batch = _Batch(Path(output_dir), out, [notebook], {}, tempfile.mkdtemp(prefix="jl-run-"), new_run_folder,
-                   _previous_index(Path(output_dir)) if new_run_folder else {})
+                   _previous_index(Path(output_dir)) if new_run_folder else {}, started,
+                   {"jobs": 1, "timeout": timeout, "retries": retries, "no_input": no_input})
     _ACTIVE.append(batch)
     try:
-        result = _execute(notebook, params, out, no_input, timeout, batch.scratch)
+        result = _execute(notebook, params, out, no_input, timeout, batch.scratch, retries)
         batch.results[notebook] = result
         if new_run_folder:
-            _write_index(out, [result], batch.previous)
+            _write_index(out, [result], batch.previous, started=started, options=batch.options)
             _point_latest(Path(output_dir), out)
     finally:
         _ACTIVE.remove(batch)
@@ -379,7 +401,8 @@ def run_notebook(notebook: str | Path, parameters: Mapping[str, Any] | None = No
 def run_all(notebooks_dir: str | Path, output_dir: str | Path = "reports", *,
             params_dir: str | Path | None = None, parameters: Mapping[str, Any] | None = None,
             journey: str | None = None, jobs: int = 2, no_input: bool = True,
-            timeout: int | None = None) -> list[RunResult]:
+            timeout: int | None = None, retries: int = 0, on_failure: str | None = None,
+            on_success: str | None = None, keep: str | int | None = None) -> list[RunResult]:
     """Run every notebook of ``notebooks_dir`` into one new timestamped folder.
 
     A failing notebook never stops the others. ``params_dir/<notebook stem>.yaml``
@@ -390,11 +413,22 @@ def run_all(notebooks_dir: str | Path, output_dir: str | Path = "reports", *,
     durations in the previous run under ``output_dir``; parallel notebooks share the
     cores (DuckDB threads = cores // jobs unless ``JOURNEYLIB_DUCKDB_THREADS`` is set).
     Prints one line per notebook and a summary; returns the results in notebook order.
+
+    For scheduled runs: the run folder holds ``run.json`` (see :func:`run_record`; the index is
+    rendered from it) and ``engine.log``. ``retries`` re-runs a notebook that failed for a
+    transient reason (:func:`is_transient`). ``on_success`` / ``on_failure`` is a command run
+    afterwards with the run record's path as its last argument (see :func:`notify`; failure:
+    a notebook did not run to its end). ``keep`` (``N`` runs or ``"30d"``) removes older run
+    folders after a successful run, never the latest successful one (:func:`prune_runs`).
     """
     notebooks = sorted(Path(notebooks_dir).glob("*.ipynb"))
     if not notebooks:
         raise JourneyParameterError(f"no notebooks found in {notebooks_dir}")
-    jobs, timeout = check_jobs(jobs), check_timeout(timeout)
+    jobs, timeout, retries = check_jobs(jobs), check_timeout(timeout), check_retries(retries)
+    keep_rule = parse_keep(keep) if keep is not None else None
+    for option, command in (("--on-failure", on_failure), ("--on-success", on_success)):
+        if command is not None:
+            check_command(command, option)
     check_output_dir(output_dir)
     if params_dir is not None:
         check_params_dir(params_dir, notebooks)
@@ -405,6 +439,7 @@ def run_all(notebooks_dir: str | Path, output_dir: str | Path = "reports", *,
     if jobs > cores:
         _say(f"note: --jobs {jobs} is more than the {cores} cores of this machine; running {cores} at a time")
         jobs = cores
+    started = _dt.datetime.now(_dt.timezone.utc)
     out = _new_run_folder(Path(output_dir))
     _say(f"running {len(notebooks)} notebooks into {out} ({jobs} at a time)")
     plan = []
@@ -412,7 +447,8 @@ def run_all(notebooks_dir: str | Path, output_dir: str | Path = "reports", *,
         pfile = Path(params_dir) / f"{nb.stem}.yaml" if params_dir else None
         plan.append((nb, pfile if pfile is not None and pfile.exists() else None, common.get(nb, {})))
     batch = _Batch(Path(output_dir), out, [nb for nb, *_ in plan], {}, tempfile.mkdtemp(prefix="jl-run-"),
-                   previous=_previous_index(Path(output_dir)))
+                   previous=_previous_index(Path(output_dir)), started=started,
+                   options={"jobs": jobs, "timeout": timeout, "retries": retries, "no_input": no_input})
     results = batch.results
     # longest first (by the previous run's durations; new notebooks first), so the slowest
     # notebook does not start last and run alone while the other workers sit idle
@@ -420,22 +456,80 @@ def run_all(notebooks_dir: str | Path, output_dir: str | Path = "reports", *,
     _ACTIVE.append(batch)
     try:
         with _duckdb_threads(jobs), ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_worker_init) as pool:
-            futures = {pool.submit(_run_one_safely, nb, pfile, out, no_input, timeout, extra, batch.scratch): nb
+            futures = {pool.submit(_run_one_safely, nb, pfile, out, no_input, timeout, extra, batch.scratch,
+                                   retries): nb
                        for nb, pfile, extra in queue}
             for fut in as_completed(futures):
                 res = fut.result()
                 results[futures[fut]] = res
+                tries = f", {res.tries} tries" if res.tries > 1 else ""
                 _say(f"  {_status_word(res):6} {res.notebook} "
-                     f"({res.seconds:.1f} s)" + (f"\n         {res.error}" if res.error else ""))
+                     f"({res.seconds:.1f} s{tries})" + (f"\n         {res.error}" if res.error else ""))
     finally:
         _ACTIVE.remove(batch)
         shutil.rmtree(batch.scratch, ignore_errors=True)
     ordered = [results[nb] for nb, *_ in plan]
-    _write_index(out, ordered, batch.previous)
+    _write_index(out, ordered, batch.previous, started=started, options=batch.options)
     _point_latest(Path(output_dir), out)
     n_failed = sum(not r.ok for r in ordered)
     _say(f"{len(ordered) - n_failed} of {len(ordered)} notebooks succeeded; index: {out / 'index.html'}")
+    command = on_failure if n_failed else on_success
+    if command is not None:
+        notify(command, out / RUN_RECORD, "--on-failure" if n_failed else "--on-success")
+    if keep_rule is not None and not n_failed:
+        removed = prune_runs(Path(output_dir), keep_rule)
+        if removed:
+            _say(f"removed {len(removed)} older run folder(s) (--keep {keep}): {', '.join(p.name for p in removed)}")
     return ordered
+
+
+def check_retries(retries: Any) -> int:
+    """``retries`` as a whole number >= 0 (extra tries of a notebook that failed for a transient reason)."""
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise JourneyParameterError(f"--retries {retries!r}: expected a whole number of extra tries, at least 0 "
+                                    "(0: a failed notebook is not run again)")
+    return retries
+
+
+def check_command(command: Any, option: str = "--on-failure") -> list[str]:
+    """``command`` split as a shell would (``shlex.split``, never run through a shell), its program found."""
+    try:
+        argv = shlex.split(command) if isinstance(command, str) else []
+    except ValueError as exc:
+        raise JourneyParameterError(f"{option} {command!r}: cannot be split into a command ({exc}); "
+                                    "expected a program and its arguments, quoted as in a shell") from None
+    if not argv:
+        raise JourneyParameterError(f"{option} {command!r}: expected a program and its arguments "
+                                    "(the run record's path is added as the last argument)")
+    if shutil.which(argv[0]) is None:
+        raise JourneyParameterError(f"{option}: program {argv[0]!r} not found or not executable; expected a "
+                                    "program on PATH or a path to an executable file")
+    return argv
+
+
+NOTIFY_TIMEOUT_SECONDS = 300
+"""A notification command still running after this long is stopped (a scheduled run must end)."""
+
+
+def notify(command: str, record: str | Path, option: str = "--on-failure") -> int | None:
+    """Run ``command`` with the run record's path as its last argument; its exit code.
+
+    The command is split with ``shlex.split`` and run without a shell, so nothing in the
+    path or in data can inject a command; the path is one argument of its own. A command
+    that fails is reported on the console, it does not change the run's outcome.
+    """
+    argv = [*check_command(command, option), str(record)]
+    try:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, timeout=NOTIFY_TIMEOUT_SECONDS, check=False)
+    except subprocess.TimeoutExpired:
+        _say(f"journeylib: {option} command stopped after {NOTIFY_TIMEOUT_SECONDS} s: {argv[0]}")
+        return None
+    except OSError as exc:
+        _say(f"journeylib: {option} command could not run: {argv[0]}: {exc.strerror or exc}")
+        return None
+    if proc.returncode:
+        _say(f"journeylib: {option} command exited with code {proc.returncode}: {argv[0]}")
+    return proc.returncode
 
 
 def check_jobs(jobs: Any) -> int:
@@ -522,6 +616,8 @@ class _Batch:
     scratch: str
     indexed: bool = True
     previous: dict[str, dict[str, Any]] = field(default_factory=dict)
+    started: _dt.datetime | None = None
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 _ACTIVE: list[_Batch] = []
@@ -640,7 +736,7 @@ def _cancel_batch(batch: _Batch) -> None:
                             "cancelled before it finished", "cancelled")
         ordered.append(res)
     if batch.indexed:
-        _write_index(batch.out, ordered, batch.previous)
+        _write_index(batch.out, ordered, batch.previous, started=batch.started, options=batch.options)
         _point_latest(batch.root, batch.out)
     _remove_temporaries(batch.out, batch.root, batch.scratch)
 
@@ -661,12 +757,10 @@ def _remove_temporaries(out: Path, root: Path, scratch: str | None) -> None:
 
 
 def _previous_index(root: Path) -> dict[str, dict[str, Any]]:
-    """The entries of the last run's ``index.json`` under ``root``, by notebook (empty when there is none)."""
-    try:
-        entries = json.loads((root / "latest" / "index.json").read_text())
-        return {e["notebook"]: e for e in entries if isinstance(e, dict) and "notebook" in e}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
+    """The notebooks of the last run under ``root`` (its ``run.json``, else ``index.json``), by notebook
+    (empty when there is none)."""
+    record = read_run(root / "latest")
+    return {e["notebook"]: e for e in (record or {}).get("notebooks", []) if isinstance(e, dict) and "notebook" in e}
 
 
 def _previous_seconds(root: Path) -> dict[str, float]:
@@ -702,7 +796,8 @@ def _longest_first(plan: list, seconds: dict[str, float]) -> list:
 
 
 def _run_one_safely(nb: Path, pfile: Path | None, out: Path, no_input: bool, timeout: int | None,
-                    extra: Mapping[str, Any] | None = None, scratch: str | None = None) -> RunResult:
+                    extra: Mapping[str, Any] | None = None, scratch: str | None = None,
+                    retries: int = 0) -> RunResult:
     """Worker: any problem (even a bad parameter file) becomes a failed result.
 
     ``extra`` (the batch's ``-p``/``--journey`` values) wins over the parameter file."""
@@ -710,7 +805,7 @@ def _run_one_safely(nb: Path, pfile: Path | None, out: Path, no_input: bool, tim
     try:
         params = _with_journey(_read_yaml(pfile), pfile.parent) if pfile else {}
         params = check_parameters(nb, {**params, **(extra or {})})
-        return _execute(nb.resolve(), params, out, no_input, timeout, scratch)
+        return _execute(nb.resolve(), params, out, no_input, timeout, scratch, retries)
     except Exception as exc:  # noqa: BLE001 - one notebook must never stop the batch
         html_path = out / f"{nb.stem}.html"
         error = error_text(type(exc).__name__, str(exc))
@@ -786,7 +881,11 @@ def _kernel_config(scratch: str | None = None):
     and what else reached the batch's console was "[IPKernelApp] ERROR | KeyboardInterrupt
     caught in kernel", from the interrupt jupyter_client sends every kernel it shuts down.
     """
-    quiet = {"NotebookClient": {"extra_arguments": ["--IPKernelApp.log_level=CRITICAL"]}}
+    # capture_fd_output off: what is written to the kernel's file descriptors 1 and 2 below
+    # Python (a JVM, C libraries) goes to the kernel's stdout/stderr, i.e. the run's engine.log
+    # (see _register_engine), not into the report; print() and warnings still reach the notebook.
+    quiet = {"NotebookClient": {"extra_arguments": ["--IPKernelApp.log_level=CRITICAL",
+                                                    "--IPKernelApp.capture_fd_output=False"]}}
     if os.name != "posix":
         yield Config(quiet)
         return
@@ -803,12 +902,18 @@ _ENGINE = "journeylib"
 
 @functools.cache
 def _register_engine() -> None:
-    """papermill's nbclient engine, calling ``on_cell(cell, notebook)`` when each cell starts."""
+    """papermill's nbclient engine, calling ``on_cell(cell, notebook)`` when each cell starts and
+    starting the kernel with its stdout and stderr appended to ``engine_log`` (when given)."""
+    from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
 
     class Engine(NBClientEngine):
         @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, on_cell=None, **kwargs):
+        def execute_managed_notebook(cls, nb_man, kernel_name, on_cell=None, engine_log=None, log_output=False,
+                                     stdout_file=None, stderr_file=None, start_timeout=60,
+                                     execution_timeout=None, **kwargs):
             if on_cell is not None:
                 start = nb_man.cell_start
 
@@ -817,7 +922,17 @@ def _register_engine() -> None:
                     return start(cell, cell_index, **kw)
 
                 nb_man.cell_start = cell_start
-            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+            # as NBClientEngine.execute_managed_notebook, with Popen arguments for the kernel
+            kwargs = remove_args(["input_path"], **kwargs)
+            safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
+            final_kwargs = merge_kwargs(safe_kwargs, timeout=execution_timeout or kwargs.get("timeout"),
+                                        startup_timeout=start_timeout, kernel_name=kernel_name, log=logger,
+                                        log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file)
+            client = PapermillNotebookClient(nb_man, **final_kwargs)
+            if engine_log is None:
+                return client.execute()
+            with open(engine_log, "ab") as log:
+                return client.execute(stdout=log, stderr=log)
 
     papermill_engines.register(_ENGINE, Engine)
 
@@ -842,11 +957,15 @@ def _kernel_env(values: Mapping[str, str | None]):
 
 
 def _execute(notebook: Path, params: dict[str, Any], out: Path, no_input: bool, timeout: int | None,
-             scratch: str | None = None) -> RunResult:
+             scratch: str | None = None, retries: int = 0) -> RunResult:
     """Run one notebook into ``out``. Its kernel's temporary files (sockets, connection file,
     DuckDB spill folders) go to a folder inside ``scratch``, removed afterwards (and by
-    :func:`cancel_on_signals` when the run is stopped)."""
+    :func:`cancel_on_signals` when the run is stopped). A transient failure (see
+    :func:`is_transient`) is run again, up to ``retries`` more times. What the engine and
+    the kernel write below Python (Spark's JVM log, progress bars) goes to ``out/engine.log``."""
     import papermill as pm
+
+    from ..core.engine import ENGINE_LOG_VAR
 
     _register_engine()
     stem = notebook.stem
@@ -859,29 +978,46 @@ def _execute(notebook: Path, params: dict[str, Any], out: Path, no_input: bool, 
     error = None
     show_ids = params.get(SHOW_IDS_PARAMETER) is True
     own = tempfile.mkdtemp(prefix="jl-", dir=scratch)
+    engine_log = str((out / ENGINE_LOG).resolve())
     env = {ENV_VAR: health_file, "TMPDIR": own, "JUPYTER_RUNTIME_DIR": own,
            SHOW_IDS_VAR: "1" if show_ids else os.environ.get(SHOW_IDS_VAR),
-           TABLES_ENV_VAR: str((out / f"{stem}{TABLES_SUFFIX}").resolve())}
+           TABLES_ENV_VAR: str((out / f"{stem}{TABLES_SUFFIX}").resolve()), ENGINE_LOG_VAR: engine_log}
+    tries = 0
     try:
         with _kernel_env(env):
-            for attempt in (1, 2):
-                try:
-                    with _kernel_config(own) as config, _heartbeat(notebook.name) as on_cell:
-                        pm.execute_notebook(str(notebook), str(tmp_nb), parameters=params, kernel_name="python3",
-                                            cwd=str(notebook.parent), progress_bar=False, engine_name=_ENGINE,
-                                            execution_timeout=timeout, log_output=False, config=config,
-                                            on_cell=on_cell)
-                    error = None
-                except pm.PapermillExecutionError as exc:
-                    error = error_text(exc.ename, exc.evalue, show_ids=show_ids)
-                except Exception as exc:  # noqa: BLE001 - kernel death, timeout, ...
-                    error = error_text(type(exc).__name__, str(exc), show_ids=show_ids)
-                    # On TCP (Windows), kernels started at the same moment can race for the
-                    # same free port ("Address already in use", then "Kernel died before
-                    # replying to kernel_info"): nothing ran yet, so start once more.
-                    if attempt == 1 and _kernel_start_race(str(exc)):
-                        continue
-                break
+            while True:
+                tries += 1
+                ename = evalue = ""
+                _log_line(engine_log, f"=== {notebook.name}: try {tries} started "
+                                      f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
+                for attempt in (1, 2):
+                    try:
+                        with _kernel_config(own) as config, _heartbeat(notebook.name) as on_cell:
+                            pm.execute_notebook(str(notebook), str(tmp_nb), parameters=params,
+                                                kernel_name="python3", cwd=str(notebook.parent),
+                                                progress_bar=False, engine_name=_ENGINE,
+                                                execution_timeout=timeout, log_output=False, config=config,
+                                                on_cell=on_cell, engine_log=engine_log)
+                        error = None
+                    except pm.PapermillExecutionError as exc:
+                        ename, evalue = exc.ename, exc.evalue
+                        error = error_text(exc.ename, exc.evalue, show_ids=show_ids)
+                    except Exception as exc:  # noqa: BLE001 - kernel death, timeout, ...
+                        ename, evalue = type(exc).__name__, str(exc)
+                        error = error_text(type(exc).__name__, str(exc), show_ids=show_ids)
+                        # On TCP (Windows), kernels started at the same moment can race for the
+                        # same free port ("Address already in use", then "Kernel died before
+                        # replying to kernel_info"): nothing ran yet, so start once more.
+                        if attempt == 1 and _kernel_start_race(str(exc)):
+                            continue
+                    break
+                if error is None or tries > retries or not is_transient(ename, evalue):
+                    break
+                _say(f"  retry  {notebook.name}: try {tries} of {retries + 1} failed ({error}); running it again")
+                _log_line(engine_log, f"=== {notebook.name}: try {tries} failed: {error}")
+                with contextlib.suppress(OSError):
+                    tmp_nb.unlink()
+                Path(health_file).write_text("")  # the next try records its own health
     finally:
         shutil.rmtree(own, ignore_errors=True)
     seconds = time.time() - t0
@@ -914,7 +1050,71 @@ def _execute(notebook: Path, params: dict[str, Any], out: Path, no_input: bool, 
     title = html_pages.report_title(nb) or stem
     found = tuple(html_pages.headline_findings(health))
     return RunResult(notebook.name, error is None, seconds, html_path, ipynb_path, params, error, status, notes,
-                     title, found, html_pages.caption_of(health))
+                     title, found, html_pages.caption_of(health), tries, tuple(input_fingerprints(health)),
+                     tuple(failed_checks(health)), journey_fingerprint({**defaults, **params}))
+
+
+ENGINE_LOG = "engine.log"
+"""File of a run folder that receives what engines write below Python (Spark's JVM warnings and
+progress bars, DuckDB's progress bar): never the report."""
+
+TRANSIENT_ERRORS = ("DeadKernelError", "CellTimeoutError", "TimeoutError", "Py4JNetworkError", "ConnectionError",
+                    "ConnectionResetError", "ConnectionRefusedError", "ConnectionAbortedError", "BrokenPipeError")
+"""Errors that say nothing about the data or the parameters: the kernel died, a cell timed out,
+the engine's connection was lost. ``--retries`` runs such a notebook again."""
+
+
+def is_transient(ename: str, evalue: str = "") -> bool:
+    """Whether a notebook that failed with ``ename: evalue`` may succeed when simply run again.
+
+    A journeylib error (bad data, a bad parameter, a model that cannot be fitted) never is: it
+    fails the same way every time. The kernel dying, a cell timing out or the engine's connection
+    dropping (:data:`TRANSIENT_ERRORS`) are.
+    """
+    if ename in JOURNEYLIB_ERRORS:
+        return False
+    return ename in TRANSIENT_ERRORS or "Kernel died" in str(evalue) or _kernel_start_race(str(evalue))
+
+
+def _log_line(path: str, text: str) -> None:
+    """Append one line to the engine log (a missing folder is no reason to fail a run)."""
+    with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as fh:
+        fh.write(text + "\n")
+
+
+def input_fingerprints(health: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each input a notebook recorded as ``{"table", "source", "rows", "sha256"}`` (the run record's)."""
+    out = []
+    for i in health.get("inputs", []) or []:
+        if isinstance(i, dict):
+            rows = i.get("rows")
+            out.append({"table": str(i.get("table", "")), "source": str(i.get("source", "")),
+                        "rows": int(rows) if isinstance(rows, (int, float)) else None,
+                        "sha256": str(i.get("sha256", ""))})
+    return out
+
+
+def failed_checks(health: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The checks a notebook recorded with status ``fail``, as ``{"name", "detail"}``."""
+    return [{"name": str(c.get("name", "")), "detail": str(c.get("detail", "") or "")}
+            for c in health.get("checks", []) or []
+            if isinstance(c, dict) and (c.get("status") == "fail" or ("status" not in c and not c.get("passed")))]
+
+
+def journey_fingerprint(params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The journey definition a notebook used, ``{"source", "sha256"}`` (sha256 of the file's
+    bytes; ``None`` for a URI or a file that cannot be read), or ``None`` without a journey."""
+    value = params.get(JOURNEY_PARAMETER)
+    if not isinstance(value, str) or not value:
+        return None
+    from ..core.journey import resolve_journey_path
+
+    path = resolve_journey_path(value)
+    digest = None
+    if not (isinstance(path, str) and "://" in path):
+        with contextlib.suppress(OSError):
+            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return {"source": value if value in BUNDLED_JOURNEYS else str(path), "sha256": digest}
 
 
 TABLES_SUFFIX = "_tables"
@@ -960,17 +1160,282 @@ def _read_health(path: str) -> dict[str, Any]:
         return {}
 
 
-def _write_index(out: Path, results: list[RunResult], previous: dict[str, dict[str, Any]] | None = None) -> None:
-    """``index.html`` (a card per report, beside the previous run's headlines) and ``index.json``."""
+def _write_index(out: Path, results: list[RunResult], previous: dict[str, dict[str, Any]] | None = None, *,
+                 started: _dt.datetime | None = None, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``run.json`` (the run record, see :func:`run_record`), then ``index.html`` rendered from it
+    (a card per report, beside the previous run's headlines) and ``index.json``; returns the record."""
+    record = run_record(out, results, started=started, options=options)
+    _atomic_write(out / RUN_RECORD, json.dumps(record, indent=2))
     bases = tuple(dict.fromkeys([str(out), str(out.resolve()), str(out.parent), str(out.parent.resolve()),
                                  os.getcwd()]))
-    page = html_pages.index_page(out.name, results, previous)
+    page = html_pages.index_from_record(record, previous)
     _atomic_write(out / "index.html", html_pages.prune_css(html_pages.scrub_paths(page, bases)))
     _atomic_write(out / "index.json", json.dumps([
-        {"notebook": r.notebook, "ok": r.ok, "status": r.status, "notes": list(r.notes),
-         "seconds": round(r.seconds, 2), "html": r.html.name,
-         "parameters": r.parameters, "error": r.error, "title": r.title,
-         "findings": list(r.findings), "caption": r.caption} for r in results], indent=2, default=str))
+        {k: e[k] for k in ("notebook", "ok", "status", "notes", "seconds", "tries", "html", "parameters", "error",
+                           "title", "findings", "caption")} for e in record["notebooks"]], indent=2))
+    return record
+
+
+# --- the run record ------------------------------------------------------------------
+
+RUN_RECORD = "run.json"
+"""The machine-readable record of a run, in its folder (schema: :data:`RUN_SCHEMA`)."""
+RUN_SCHEMA = Path(__file__).with_name("run_schema.json")
+"""JSON Schema (draft 2020-12) of ``run.json``; see :func:`validate_run_record`."""
+RECORD_FORMAT = 1
+RUN_FOLDER = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
+"""Name of a run folder: its UTC start time, ``-N`` when two runs started in the same second."""
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON has it (dates and other objects as text)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def run_status(results: list[RunResult]) -> str:
+    """A run's status: ``"ok"`` (every notebook ran to its end), ``"cancelled"`` or ``"failed"``."""
+    if all(r.ok for r in results):
+        return "ok"
+    return "cancelled" if any(r.status == "cancelled" for r in results) else "failed"
+
+
+def library_versions() -> dict[str, str | None]:
+    """Versions of the libraries a report depends on (``None``: not installed); pyspark when installed."""
+    from importlib import metadata
+
+    out: dict[str, str | None] = {}
+    for dist in (*html_pages.KEY_LIBRARIES, "pyspark"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            if dist != "pyspark":
+                out[dist] = None
+    return out
+
+
+@functools.cache
+def kit_commit() -> str | None:
+    """The git commit of the kit when it runs from a git checkout (``None`` otherwise)."""
+    from ..core.locations import PROJ_ROOT
+
+    if not (PROJ_ROOT / ".git").exists() or shutil.which("git") is None:
+        return None
+    try:
+        proc = subprocess.run(["git", "-C", str(PROJ_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, stdin=subprocess.DEVNULL, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = proc.stdout.strip()
+    return commit if proc.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", commit) else None
+
+
+def run_record(out: Path, results: list[RunResult], *, started: _dt.datetime | None = None,
+               finished: _dt.datetime | None = None, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The run record written to ``<run folder>/run.json`` (schema: :data:`RUN_SCHEMA`).
+
+    ``{"format", "run", "status", "started", "finished", "seconds", "options", "kit": {"version",
+    "git_commit"}, "python", "libraries", "notebooks": [...]}``; each notebook entry has its
+    ``notebook``, ``title``, ``html``, ``ok``, ``status``, ``notes``, ``error``, ``seconds``,
+    ``tries``, ``parameters``, ``journey`` (``{"source", "sha256"}`` or null), ``inputs``
+    (table, source, rows, sha256 of each table read), ``failed_checks``, ``findings`` (the
+    headline findings) and ``caption``. Times are UTC, ISO 8601.
+    """
+    finished = finished or _dt.datetime.now(_dt.timezone.utc)
+    started = started or finished - _dt.timedelta(seconds=sum(r.seconds for r in results))
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    notebooks = [{"notebook": r.notebook, "title": r.title, "html": r.html.name, "ok": r.ok, "status": r.status,
+                  "notes": list(r.notes), "error": r.error, "seconds": round(r.seconds, 2), "tries": r.tries,
+                  "parameters": _plain(r.parameters), "journey": _plain(r.journey), "inputs": _plain(list(r.inputs)),
+                  "failed_checks": _plain(list(r.failed_checks)), "findings": _plain(list(r.findings)),
+                  "caption": _plain(r.caption)} for r in results]
+    from importlib import metadata
+
+    try:
+        kit_version = metadata.version("journeylib")
+    except metadata.PackageNotFoundError:
+        kit_version = None
+    return {"format": RECORD_FORMAT, "run": Path(out).name, "status": run_status(results),
+            "started": started.astimezone(_dt.timezone.utc).strftime(stamp),
+            "finished": finished.astimezone(_dt.timezone.utc).strftime(stamp),
+            "seconds": round(max(0.0, (finished - started).total_seconds()), 2),
+            "options": _plain(dict(options or {})),
+            "kit": {"version": kit_version, "git_commit": kit_commit()},
+            "python": platform.python_version(), "libraries": library_versions(), "notebooks": notebooks}
+
+
+def validate_run_record(record: Any) -> list[str]:
+    """Where ``record`` departs from :data:`RUN_SCHEMA` (empty: valid).
+
+    With ``jsonschema`` installed it checks; otherwise the schema's own keywords used there
+    (type, required, properties, additionalProperties, items, enum, minimum, pattern) are
+    checked here with the standard library.
+    """
+    schema = json.loads(RUN_SCHEMA.read_text())
+    try:
+        import jsonschema
+    except ImportError:
+        return _check_schema(record, schema, "run.json")
+    validator = jsonschema.Draft202012Validator(schema)
+    return [f"run.json{''.join(f'[{p!r}]' for p in e.absolute_path)}: {e.message}"
+            for e in validator.iter_errors(record)]
+
+
+_JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None),
+               "integer": int, "number": (int, float)}
+
+
+def _check_schema(value: Any, schema: Mapping[str, Any], where: str) -> list[str]:
+    types = schema.get("type")
+    if types is not None:
+        names = [types] if isinstance(types, str) else list(types)
+        if not any(isinstance(value, _JSON_TYPES[t]) and not (t in ("integer", "number") and isinstance(value, bool))
+                   for t in names):
+            return [f"{where}: {value!r} is not of type {names}"]
+    problems = []
+    if "enum" in schema and value not in schema["enum"]:
+        problems.append(f"{where}: {value!r} is not one of {schema['enum']}")
+    if "minimum" in schema and isinstance(value, (int, float)) and value < schema["minimum"]:
+        problems.append(f"{where}: {value!r} is less than the minimum of {schema['minimum']}")
+    if "pattern" in schema and isinstance(value, str) and not re.search(schema["pattern"], value):
+        problems.append(f"{where}: {value!r} does not match {schema['pattern']!r}")
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        problems += [f"{where}: {k!r} is a required property" for k in schema.get("required", []) if k not in value]
+        for k, v in value.items():
+            if k in props:
+                problems += _check_schema(v, props[k], f"{where}[{k!r}]")
+            elif schema.get("additionalProperties") is False:
+                problems.append(f"{where}: additional property {k!r} is not allowed")
+            elif isinstance(schema.get("additionalProperties"), dict):
+                problems += _check_schema(v, schema["additionalProperties"], f"{where}[{k!r}]")
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for k, v in enumerate(value):
+            problems += _check_schema(v, schema["items"], f"{where}[{k}]")
+    return problems
+
+
+def read_run(folder: Path) -> dict[str, Any] | None:
+    """The record of one run folder: its ``run.json``, or one made from ``index.json`` for runs
+    written before run records existed (``None`` when it has neither)."""
+    folder = Path(folder)
+    with contextlib.suppress(OSError, ValueError):
+        record = json.loads((folder / RUN_RECORD).read_text())
+        if isinstance(record, dict) and isinstance(record.get("notebooks"), list):
+            return record
+    try:
+        entries = [e for e in json.loads((folder / "index.json").read_text()) if isinstance(e, dict)]
+    except (OSError, ValueError, TypeError):
+        return None
+    status = "ok" if all(e.get("ok") for e in entries) else (
+        "cancelled" if any(e.get("status") == "cancelled" for e in entries) else "failed")
+    return {"run": folder.name, "status": status, "seconds": round(sum(float(e.get("seconds") or 0)
+                                                                        for e in entries), 2), "notebooks": entries}
+
+
+def run_folders(root: str | Path) -> list[Path]:
+    """The run folders under ``root``, oldest first (by name: the UTC start time)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return sorted((p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and RUN_FOLDER.match(p.name)),
+                  key=lambda p: (p.name[:16], int(p.name[17:] or 0)))
+
+
+def runs_text(root: str | Path, limit: int | None = None) -> str:
+    """Past runs under ``root``, newest first: status, notebooks that ran to the end, time, tries,
+    and what changed since the run before: a notebook's status, its headline numbers."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise JourneyParameterError(f"--limit {limit!r}: expected a whole number of runs to show, at least 1")
+    folders = run_folders(root)
+    if not folders:
+        return f"no runs in {root}"
+    records = [(f, read_run(f)) for f in folders]
+    latest = (Path(root) / "latest").resolve() if (Path(root) / "latest").exists() else None
+    before: dict[str, Any] | None = None
+    blocks = []
+    for folder, record in records:
+        if record is None:
+            blocks.append([f"{folder.name}  (no run record)"])
+            continue
+        entries = [e for e in record.get("notebooks", []) if isinstance(e, dict)]
+        n_ok = sum(bool(e.get("ok")) for e in entries)
+        tries = sum(int(e.get("tries") or 1) for e in entries) - len(entries)
+        head = (f"{folder.name}  {str(record.get('status', '?')).upper():9} {n_ok} of {len(entries)} notebooks ran "
+                f"to the end, {float(record.get('seconds') or 0):.1f} s"
+                + (f", {tries} retr{'y' if tries == 1 else 'ies'}" if tries > 0 else "")
+                + ("  (latest)" if latest is not None and folder.resolve() == latest else ""))
+        block = [head]
+        prev = {e.get("notebook"): e for e in (before or {}).get("notebooks", []) if isinstance(e, dict)}
+        for e in entries:
+            name, was = str(e.get("notebook", "")), prev.get(e.get("notebook"))
+            if e.get("status") not in ("ok", None) and (was is None or was.get("status") != e.get("status")):
+                error = str(e.get("error") or "") or ", ".join(str(n) for n in e.get("notes") or ())
+                error = error[len(name):].lstrip(",: ") if error.startswith(name) else error
+                block.append(f"    {name}: {e.get('status')}" + (f" (was {was.get('status')})" if was else "")
+                             + (f": {error}" if error else ""))
+            elif was is not None and was.get("status") != e.get("status"):
+                block.append(f"    {name}: {e.get('status')} (was {was.get('status')})")
+            if was is None:
+                continue
+            old = [f for f in was.get("findings", []) or [] if isinstance(f, dict)]
+            for k, f in enumerate([f for f in e.get("findings", []) or [] if isinstance(f, dict)]
+                                  [:html_pages.INDEX_FINDINGS]):
+                match = html_pages.previous_finding(f, k, old)
+                if match is None:
+                    continue
+                change, _ = html_pages.change_text(f, match)
+                if change and change != "no change":
+                    block.append(f"    {name}: {f.get('text', '')} ({change})")
+        blocks.append(block)
+        before = record
+    return "\n".join(line for block in reversed(blocks[-limit:] if limit else blocks) for line in block)
+
+
+def parse_keep(keep: Any) -> tuple[str, int]:
+    """``--keep`` as ``("runs", N)`` (``5``: the 5 newest run folders) or ``("days", N)`` (``"30d"``)."""
+    text = str(keep).strip().lower()
+    match = re.fullmatch(r"(\d+)\s*(d|days?)?", text) if not isinstance(keep, bool) else None
+    if match is None or int(match.group(1)) < 1:
+        raise JourneyParameterError(f"--keep {keep!r}: expected a number of runs (e.g. 10) or of days "
+                                    "(e.g. 30d), at least 1")
+    return ("days" if match.group(2) else "runs", int(match.group(1)))
+
+
+def _folder_time(folder: Path) -> _dt.datetime:
+    return _dt.datetime.strptime(folder.name[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=_dt.timezone.utc)
+
+
+def prune_runs(root: str | Path, keep: str | int | tuple[str, int], *,
+               now: _dt.datetime | None = None) -> list[Path]:
+    """Remove run folders under ``root`` beyond ``keep``; the removed folders.
+
+    ``keep`` is ``N`` (the N newest run folders stay) or ``"Nd"`` (folders started within the
+    last N days stay). The latest successful run (status ``ok``) and the folder ``latest``
+    points at are never removed, whatever their age. Only folders named as runs are touched.
+    """
+    kind, n = keep if isinstance(keep, tuple) else parse_keep(keep)
+    folders = run_folders(root)
+    protect = set()
+    ok = [f for f in folders if (read_run(f) or {}).get("status") == "ok"]
+    if ok:
+        protect.add(ok[-1].resolve())
+    link = Path(root) / "latest"
+    if link.is_symlink():
+        with contextlib.suppress(OSError):
+            protect.add(link.resolve())
+    if kind == "runs":
+        old = folders[:-n]
+    else:
+        cutoff = (now or _dt.datetime.now(_dt.timezone.utc)) - _dt.timedelta(days=n)
+        old = [f for f in folders if _folder_time(f) < cutoff]
+    removed = []
+    for folder in old:
+        if folder.resolve() in protect:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            removed.append(folder)
+    return removed
 
 
 def _new_run_folder(root: Path) -> Path:
