@@ -75,7 +75,6 @@ def connect(target: Any = None, *, threads: int | None = None,
         con = ibis.duckdb.connect(path)
         # Timestamps are compared and truncated in UTC whatever the machine's zone.
         con.raw_sql("SET TimeZone='UTC'")
-        con.raw_sql("SET enable_progress_bar=false")  # engine output never reaches a report
         # Scheduled runs (notebooks take only an engine name) set the knobs from the environment.
         threads = threads or os.environ.get("JOURNEYLIB_DUCKDB_THREADS")
         memory_limit = memory_limit or os.environ.get("JOURNEYLIB_DUCKDB_MEMORY_LIMIT")
