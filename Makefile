@@ -9,7 +9,7 @@ REPORTS ?= reports
 JOBS ?= 2
 JOURNEY ?= sample
 
-.PHONY: help install report test test-spark lab docs data bench clean
+.PHONY: help install report test test-slow test-spark lab docs data bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -27,8 +27,11 @@ install: $(STAMP) ## create .venv and install the kit (done automatically by the
 report: $(STAMP) ## render every notebook to HTML (JOURNEY=path/journey.yml; default the bundled sample) into reports/latest/
 	$(BIN)/journeylib run-all --output-dir $(REPORTS) --journey $(JOURNEY) --jobs $(JOBS)
 
-test: $(STAMP) ## run the test suite (without the Spark parity tests)
-	$(BIN)/python -m pytest -q -n $(JOBS) -m "not spark"
+test: $(STAMP) ## run the test suite (without the slow notebook runs and the Spark parity tests)
+	$(BIN)/python -m pytest -q -n $(JOBS) -m "not spark and not slow"
+
+test-slow: $(STAMP) ## run the slow tests: every notebook on export shapes, small and hostile data, in a browser
+	$(BIN)/python -m pytest -q -n $(JOBS) -m "slow and not spark"
 
 test-spark: $(STAMP) ## run the Spark parity tests (installs pyspark; needs Java 17)
 	$(BIN)/python -m pip install --quiet -e '.[spark]'
