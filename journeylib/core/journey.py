@@ -85,7 +85,7 @@ BUNDLED_JOURNEYS = {"sample": SAMPLE_DIR / JOURNEY_FILE, "cdnow": CDNOW_DIR / JO
 
 TOP_KEYS = ("version", "name", "sources", "stages", "events", "touchpoints", "experiments",
             "segments", "period")
-SOURCE_NAMES = ("events", "customers", "assignments", "messages", "feedback")
+SOURCE_NAMES = ("events", "customers", "assignments", "messages", "feedback", "costs")
 SOURCE_KEYS = ("path", "format", "columns", "timezone", "timestamp_format", "options")
 FORMATS = ("canonical", "ga4", "segment", "amplitude", "snowplow", "orders")
 STAGES_KEYS = ("order", "column", "rules")
@@ -936,12 +936,23 @@ def load_journey(path_or_definition: str | Path | JourneyDefinition, *, con: ibi
         fb = _read_source(d, "feedback", con)[0]
         loaded.append(fb)
         feedback = fb.table
+    messages = None
+    if "messages" in d.sources and d.sources["events"].format != "orders":
+        ms = _read_source(d, "messages", con)[0]
+        loaded.append(ms)
+        messages = ms.table
+    costs = None
+    if "costs" in d.sources:
+        co = _read_source(d, "costs", con)[0]
+        loaded.append(co)
+        costs = co.table
     truth = engine.read_text(_resolve("ground_truth.json", d.folder), con)
     checks = tuple(c for x in loaded for c in x.checks) + tuple(chk for chk, _ in problems) + _data_checks(d, stats)
     return Journey(events=events, customers=customers.table if customers is not None else None,
                    assignments=assignments, ground_truth=json.loads(truth) if truth is not None else None,
                    definition=d, inputs=tuple(x.input for x in loaded), checks=checks,
-                   folder=d.folder, period_bounds=period, stats=stats, feedback=feedback)
+                   folder=d.folder, period_bounds=period, stats=stats, feedback=feedback,
+                   messages=messages, costs=costs)
 
 
 def _resolve_period(d: JourneyDefinition, t: ibis.Table) -> tuple[pd.Timestamp, pd.Timestamp] | None:
@@ -1088,7 +1099,10 @@ class Journey(Result):
     ``assignments``, ``ground_truth``, ``inputs``, ``checks``, ``folder``), so a notebook can
     use either and ``jl.record(journey)`` lists its inputs and checks. ``summary`` is the
     check table of ``journeylib check``. ``feedback``: the validated feedback table of the
-    definition's ``sources.feedback`` (surveys, reviews, NPS), or ``None``.
+    definition's ``sources.feedback`` (surveys, reviews, NPS), or ``None``; ``messages``: the
+    validated message log of ``sources.messages`` (send/open/click per campaign), or ``None``;
+    ``costs``: the validated cost table of ``sources.costs`` (``channel, period, spend, campaign``:
+    marketing spend per channel and month or day, see :func:`journeylib.core.load.load_costs`), or ``None``.
     """
 
     events: ibis.Table
@@ -1102,6 +1116,8 @@ class Journey(Result):
     period_bounds: tuple[pd.Timestamp, pd.Timestamp] | None = field(default=None, repr=False)
     stats: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     feedback: ibis.Table | None = field(default=None, repr=False)
+    messages: ibis.Table | None = field(default=None, repr=False)
+    costs: ibis.Table | None = field(default=None, repr=False)
 
     @property
     def stages(self) -> list[str]:

@@ -1,4 +1,4 @@
-"""Load and validate the canonical tables: events, customers, assignments, feedback.
+"""Load and validate the canonical tables: events, customers, assignments, feedback, messages, costs.
 
 Loaders accept a CSV/Parquet path (or glob), a pandas DataFrame or an Ibis table,
 rename the user's columns with ``columns={"their_name": "canonical_name"}``, check
@@ -24,17 +24,18 @@ from typing import Any, Iterable, Mapping
 
 import ibis
 import ibis.expr.datatypes as dt
+import numpy as np
 import pandas as pd
 
 from . import engine, validation_cache
 from .errors import JourneyDataError, JourneyDataWarning, JourneyParameterError, data_error
 from .locations import DATA_DIR
 from .result import Check
-from .schema import (ASSIGNMENTS_REQUIRED, CUSTOMERS_REQUIRED, EVENTS_OPTIONAL, EVENTS_REQUIRED, FEEDBACK_KINDS,
-                     FEEDBACK_OPTIONAL, FEEDBACK_REQUIRED, PURCHASE_EVENT)
+from .schema import (ASSIGNMENTS_REQUIRED, COSTS_OPTIONAL, COSTS_REQUIRED, CUSTOMERS_REQUIRED, EVENTS_OPTIONAL, EVENTS_REQUIRED, FEEDBACK_KINDS,
+                     FEEDBACK_OPTIONAL, FEEDBACK_REQUIRED, MESSAGE_ACTIONS, MESSAGES_REQUIRED, PURCHASE_EVENT)
 
 UTC = "timestamp('UTC')"
-TABLES = ("events", "customers", "assignments", "feedback")
+TABLES = ("events", "customers", "assignments", "feedback", "messages", "costs")
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,10 @@ def load_table(
         return _assignments(source, columns, con=con, timestamp_format=timestamp_format)
     if table == "feedback":
         return _feedback(source, columns, con=con, timestamp_format=timestamp_format)
+    if table == "messages":
+        return _messages(source, columns, con=con, timestamp_format=timestamp_format)
+    if table == "costs":
+        return _costs(source, columns, con=con)
     raise JourneyParameterError(f"table={table!r}; expected one of {list(TABLES)}")
 
 
@@ -527,6 +532,224 @@ def _feedback(source, columns, *, con, timestamp_format=None) -> Loaded:
         else:
             t, n, _ = _as_validated(t, build(known.get("formats", {})), known, "feedback", notes)
     return _loaded(t, "feedback", source, n, digest, known, notes)
+
+
+def load_messages(source: Any, columns: Mapping[str, str] | None = None, *,
+                  con: ibis.BaseBackend | None = None, timestamp_format: str | None = None) -> ibis.Table:
+    """Load a message log: ``customer_id, ts, campaign, channel, action``.
+
+    One row per message sent (``action`` ``send``) and per open or click of it (``open``,
+    ``click``); ``campaign`` and ``channel`` (e.g. ``email``, ``push``, ``sms``,
+    ``retargeting``) are non-blank names. Action names are read case-insensitively.
+
+    Parameters
+    ----------
+    source
+        CSV or Parquet path (globs allowed), pandas DataFrame or Ibis table.
+    columns
+        Mapping from the source's column names to canonical ones, e.g. ``{"type": "action"}``.
+    con
+        Ibis connection (default: embedded DuckDB).
+    timestamp_format
+        strptime format of a text ``ts`` column (as in :func:`load_events`).
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id, ts, campaign, channel, action``.
+
+    Examples
+    --------
+    >>> from journeylib.core.load import load_messages
+    >>> messages = load_messages("data/sample/messages.parquet")
+    >>> messages.columns
+    ('customer_id', 'ts', 'campaign', 'channel', 'action')
+    """
+    return _messages(source, columns, con=con, timestamp_format=timestamp_format).table
+
+
+def _messages(source, columns, *, con, timestamp_format=None) -> Loaded:
+    t, src = _prepare(source, columns, MESSAGES_REQUIRED, "messages", con)
+    t = t.select(*MESSAGES_REQUIRED)
+
+    def build(formats):
+        action = _text_check(t, "action", nullable=False)
+        norm = action[0].strip().lower()
+        return {
+            "customer_id": _id_check(t, "customer_id"),
+            "ts": _timestamp_check(t, "ts", "messages", fmt=formats.get("ts")),
+            "campaign": _text_check(t, "campaign", nullable=False),
+            "channel": _text_check(t, "channel", nullable=False),
+            "action": (norm, norm.isnull() | ~norm.isin(list(MESSAGE_ACTIONS)),
+                       f"one of {list(MESSAGE_ACTIONS)}"),
+        }
+
+    digest, ck = _cache_key(source, t, "messages", columns, timestamp_format)
+    notes: list[Check] = []
+    with validation_cache.exclusive(ck):
+        known = _reuse(ck, "messages", digest, notes)
+        if known is None:
+            formats = {"ts": timestamp_format} if timestamp_format else {}
+            t, n, _, unchanged, formats, types = _run_checks(t, build, "messages", src=src, formats=formats,
+                                                             declared=bool(timestamp_format))
+            validation_cache.remember(ck, str(source), rows=n, unchanged=unchanged, formats=formats, types=types)
+            _checked("messages", n, notes)
+        else:
+            t, n, _ = _as_validated(t, build(known.get("formats", {})), known, "messages", notes)
+    return _loaded(t, "messages", source, n, digest, known, notes)
+
+
+def load_costs(source: Any, columns: Mapping[str, str] | None = None, *, channels: Iterable[str] | None = None,
+               con: ibis.BaseBackend | None = None) -> pd.DataFrame:
+    """Load marketing spend: ``channel, period, spend`` and an optional ``campaign``.
+
+    ``period`` is a month (``2024-03``) or a day (``2024-03-01``, a date or a timestamp);
+    it is read as the first day of the month, or the day. ``spend`` is a finite amount,
+    never negative. Rows with the same channel, period and campaign are added up (spend
+    split over several files). Errors name the column, the rows and what was expected:
+    negative or missing spend, blank channels, unreadable periods and, when ``channels``
+    is given (the touchpoints of the events), channels the events never touch. Months
+    without a row for a channel between its first and last month are a gap: a
+    :class:`journeylib.core.errors.JourneyDataWarning` (and a ``warn`` check in
+    :func:`load_table`), since a missing month reads as no spend.
+
+    Parameters
+    ----------
+    source
+        CSV or Parquet path, pandas DataFrame or Ibis table.
+    columns
+        Mapping from the source's column names to canonical ones, e.g. ``{"cost": "spend"}``.
+    channels
+        The channels of the events; a cost channel outside them is an error.
+    con
+        Ibis connection (default: embedded DuckDB).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``channel, period`` (datetime64, the month's or the day's start), ``spend`` (float),
+        ``campaign`` (text, missing when absent), sorted by channel, period and campaign.
+
+    Examples
+    --------
+    >>> from journeylib.core.load import load_costs
+    >>> costs = load_costs("data/sample/costs.parquet")
+    >>> list(costs.columns), sorted(costs["channel"].unique())
+    (['channel', 'period', 'spend', 'campaign'], ['email', 'paid_ads', 'social'])
+    """
+    df, notes = costs_frame(source, columns, channels=channels, con=con)
+    for c in notes:
+        warnings.warn(c.detail, JourneyDataWarning, stacklevel=2)
+    return df
+
+
+def costs_frame(source: Any, columns: Mapping[str, str] | None = None, *, channels: Iterable[str] | None = None,
+                con: ibis.BaseBackend | None = None) -> tuple[pd.DataFrame, list[Check]]:
+    """The validated cost table (see :func:`load_costs`) and its warnings as checks (period gaps)."""
+    if isinstance(source, pd.DataFrame):
+        raw = source.copy()
+        if columns:
+            t, _ = _prepare(source, columns, COSTS_REQUIRED, "costs", con)
+            raw = engine.to_pandas(t)
+        else:
+            missing = [c for c in COSTS_REQUIRED if c not in raw.columns]
+            if missing:
+                raise JourneyDataError(
+                    f"costs: missing required column(s) {missing}; the source has {list(raw.columns)}; expected at "
+                    f"least {list(COSTS_REQUIRED)}.\nWhat to do: pass columns={{'your_name': '{missing[0]}'}} to map "
+                    "your column names")
+            if raw.empty:
+                raise JourneyDataError("costs: the input has no rows; expected at least one cost row")
+    else:
+        t, _ = _prepare(source, columns, COSTS_REQUIRED, "costs", con)
+        raw = engine.to_pandas(t)
+    raw = raw.reset_index(drop=True)
+    if "campaign" not in raw.columns:
+        raw["campaign"] = None
+    line = pd.Series(raw.index + 2, index=raw.index)  # CSV line of each row (header on line 1)
+
+    def fail(col: str, bad: pd.Series, expected: str, hint: str | None = None) -> None:
+        ex = raw.loc[bad, [c for c in (*COSTS_REQUIRED, *COSTS_OPTIONAL) if c in raw.columns]].head(5).copy()
+        ex.insert(0, "row", line[bad].head(5).to_numpy() - 1)
+        raise data_error(col, int(bad.sum()), len(raw), expected, ex, table="costs", hint=hint)
+
+    ch = raw["channel"]
+    text = ch.astype("string").str.strip()
+    bad = ch.isna() | (text == "") | text.isna()
+    if bad.any():
+        fail("channel", bad, "a channel name (a touchpoint of the events), not blank")
+    raw["channel"] = text.astype(object)
+    spend = pd.to_numeric(raw["spend"].astype(object).where(raw["spend"].notna()), errors="coerce")
+    bad = spend.isna() | ~np.isfinite(spend.fillna(0).to_numpy(float))
+    if bad.any():
+        fail("spend", bad, "a finite amount (a number, no currency sign; 0 for no spend)")
+    bad = spend < 0
+    if bad.any():
+        fail("spend", bad, "an amount of 0 or more (spend is never negative)",
+             hint="a refund or credit note belongs to the period it refunds: subtract it there")
+    raw["spend"] = spend.astype(float)
+    raw["period"] = _cost_periods(raw["period"], fail)
+    if channels is not None:
+        known = {str(c) for c in channels}
+        bad = ~raw["channel"].isin(known)
+        if bad.any():
+            names = sorted(set(raw.loc[bad, "channel"]))
+            fail("channel", bad, f"a channel of the events ({', '.join(sorted(known))})",
+                 hint=f"rename {names[0]!r} to the events' name for it (names must match exactly, case "
+                      "included), or drop its rows")
+    camp = raw["campaign"].astype("string").str.strip()
+    raw["campaign"] = camp.where(camp.notna() & (camp != ""), None).astype(object)
+    out = (raw.groupby(["channel", "period", "campaign"], dropna=False, sort=True)["spend"].sum().reset_index()
+           [["channel", "period", "spend", "campaign"]])
+    out["campaign"] = out["campaign"].astype(object).where(out["campaign"].notna(), None)
+    notes = []
+    months = out["period"].dt.to_period("M")
+    for c, m in months.groupby(out["channel"], sort=True):
+        have = set(m)
+        full = pd.period_range(m.min(), m.max(), freq="M")
+        gaps = [str(p) for p in full if p not in have]
+        if gaps:
+            notes.append(Check("costs: periods without spend rows", "warn",
+                               f"costs: channel {c!r} has no rows for {len(gaps)} month(s) between {m.min()} and "
+                               f"{m.max()} ({', '.join(gaps[:6])}{', ...' if len(gaps) > 6 else ''}); they count as "
+                               "no spend. What to do: add those months (spend 0 if there was none)"))
+    return out.reset_index(drop=True), notes
+
+
+def _cost_periods(period: pd.Series, fail) -> pd.Series:
+    """Periods as the first day of their month (``2024-03``) or their day (dates, timestamps)."""
+    if pd.api.types.is_datetime64_any_dtype(period):
+        p = period.dt.tz_convert("UTC").dt.tz_localize(None) if getattr(period.dt, "tz", None) else period
+        bad = p.isna()
+        if bad.any():
+            fail("period", bad, "a month (2024-03) or a day (2024-03-01)")
+        return p.dt.normalize().astype("datetime64[ns]")
+    s = period.astype("string").str.strip()
+    month = s.str.fullmatch(r"\d{4}-\d{2}")
+    day = s.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
+    parsed = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    m_ok = month.fillna(False).astype(bool)
+    d_ok = day.fillna(False).astype(bool)
+    parsed[m_ok] = pd.to_datetime(s[m_ok] + "-01", format="%Y-%m-%d", errors="coerce")
+    parsed[d_ok] = pd.to_datetime(s[d_ok], format="%Y-%m-%d", errors="coerce")
+    bad = parsed.isna()
+    if bad.any():
+        fail("period", bad, "a month written 2024-03 or a day written 2024-03-01 (year first)")
+    return parsed
+
+
+def _costs(source, columns, *, con) -> Loaded:
+    df, notes = costs_frame(source, columns, con=con)
+    notes = list(notes) or [Check("costs: periods without spend rows", "pass",
+                                  "every channel has a row for every month between its first and last")]
+    try:
+        digest = content_hash(source) if not isinstance(source, ibis.Table) else "n/a"
+    except OSError:
+        digest = "n/a"
+    record = InputRecord(table="costs", source=source_name(source), rows=len(df), sha256=digest,
+                         validation="checked")
+    return Loaded(ibis.memtable(df.astype({"campaign": "string"})), record, tuple([Check("costs: validated", "pass",
+                                                          f"{len(df):,} rows checked"), *notes]))
 
 
 def _loaded(t, table, source, n, digest, known, notes, *, dropped=0, future=0) -> Loaded:

@@ -5,6 +5,8 @@
 ``assignments`` A/B test assignments.
 ``feedback``    optional survey scores, review ratings and NPS answers (text, if any, is counted,
                 never shown).
+``messages``    optional message log: ``customer_id, ts, campaign, channel, action`` (send/open/click).
+``costs``       optional marketing spend: ``channel, period, spend`` and an optional ``campaign``.
 
 Timestamps are UTC. A naive timestamp (no offset) is read as UTC; timestamps with
 offsets (even mixed offsets in one column) are converted to UTC.
@@ -38,6 +40,19 @@ FEEDBACK_KINDS: tuple[str, ...] = ("survey", "review", "nps")
 """``survey``: a satisfaction score (any scale, e.g. 1-5) about a ``stage``; ``review``: a rating
 (e.g. 1-5 stars) left after an order; ``nps``: the answer 0-10 to "how likely are you to recommend
 us?"."""
+
+MESSAGES_REQUIRED = ("customer_id", "ts", "campaign", "channel", "action")
+MESSAGE_CHANNELS: tuple[str, ...] = ("email", "push", "sms", "retargeting")
+"""Channels of the ``messages`` table (the company's outbound messages)."""
+MESSAGE_ACTIONS: tuple[str, ...] = ("send", "open", "click")
+"""``messages`` rows: a message ``send`` to a customer, and the customer's ``open`` and ``click`` of it
+(an open or click has the campaign and channel of its send)."""
+
+COSTS_REQUIRED = ("channel", "period", "spend")
+COSTS_OPTIONAL = ("campaign",)
+"""``costs`` rows: the ``spend`` (a non-negative amount, in the currency of ``revenue``) on a
+``channel`` (a touchpoint name of the events) in a ``period``: a month (``2024-03``) or a day
+(``2024-03-01``); an optional ``campaign`` splits a channel's spend."""
 
 ORDER_KEYS: tuple[str, ...] = ("ts", "event", "channel", "stage")
 """Events of one customer are ordered by these columns: by time, and ties on equal

@@ -36,7 +36,7 @@ from .paths import path_lengths
 
 __all__ = ["plot_funnel", "plot_journey_flow", "plot_transitions", "plot_journey_map", "plot_measured_journey_map",
            "plot_nps", "plot_ratings", "plot_referrals", "plot_attribution",
-           "plot_incremental", "plot_stage_attribution", "plot_path_lengths", "plot_time_to_convert",
+           "plot_incremental", "plot_budget", "plot_stage_attribution", "plot_path_lengths", "plot_time_to_convert",
            "plot_monthly_activity", "plot_time_to_next_stage"]
 
 _PAIN = "#c0392b"
@@ -398,6 +398,65 @@ def plot_incremental(result, ax=None):
 
 
 @no_mathtext
+def plot_budget(result, ax=None, *, model: str | None = None):
+    """Return per unit of spend per channel, with intervals, every model marked.
+
+    From :class:`journeylib.journeys.budget.BudgetResult`: a bar per channel with spend
+    (ROAS, or customer-value return with ``return_on="clv"``) under ``model`` (default: the
+    headline model) with its bootstrap interval, a dot per other model, and the break-even
+    line at 1. Bars are green when the channel pays back, red when it does not, grey when
+    uncertain. The axis starts at zero; the title states which channels pay back.
+    """
+    if ax is None:
+        ax = plt.gca()
+    model = model or result.headline_model
+    metric = "clv_return" if result.return_on == "clv" else "roas"
+    b = result.budget
+    order = list(b["channel"])
+    part = result.metric(metric, model).set_index("channel").reindex(order)
+    v = part["value"].to_numpy(dtype=float)
+    lo, hi = part["ci_low"].to_numpy(dtype=float), part["ci_high"].to_numpy(dtype=float)
+    colour = {"pays back": "#2e8b57", "does not pay back": _PAIN, "uncertain": "0.6"}
+    y = np.arange(len(order))
+    has_ci = np.isfinite(lo) & np.isfinite(hi)
+    err = np.vstack([np.where(has_ci, (v - lo).clip(min=0), 0), np.where(has_ci, (hi - v).clip(min=0), 0)])
+    ax.barh(y, np.nan_to_num(v), color=[colour.get(x, "0.6") for x in b["verdict"]], height=0.6, xerr=err,
+            capsize=3, error_kw={"elinewidth": 1, "ecolor": "0.2"}, label=f"{model.replace('_', ' ')} model")
+    others = [m for m in result.models if m != model]
+    markers = "osD^v<>"
+    for k, m in enumerate(others):
+        o = result.metric(metric, m).set_index("channel").reindex(order)["value"].to_numpy(dtype=float)
+        ax.scatter(o, y + 0.0, marker=markers[k % len(markers)], s=22, color="0.15", zorder=3,
+                   facecolors="none" if k % 2 else "0.15", label=m.replace("_", " "))
+    ax.axvline(1.0, color="0.3", linestyle="--", linewidth=1)
+    ax.text(1.0, -0.75, " break-even", fontsize=8, color="0.3", va="bottom")
+    right = np.nanmax(np.concatenate([np.where(has_ci, hi, v), v])) if len(v) else 1.0
+    ax.set_xlim(0, max(1.2, float(right) * 1.15))
+    ax.set_ylim(len(order) - 0.4, -1.0)
+    ax.set_yticks(y, labels=[str(c) for c in order])
+    ax.set_ylabel("channel (ranked by return)")
+    what = "customer value" if metric == "clv_return" else "first-order revenue"
+    ax.set_xlabel(f"{what} per unit of spend (currency per currency unit; 1 = break-even)")
+    good = [c for c, x in zip(order, b["verdict"]) if x == "pays back"]
+    bad = [c for c, x in zip(order, b["verdict"]) if x == "does not pay back"]
+    if good and bad:
+        title = f"{', '.join(good)} pays back, {', '.join(bad)} does not"
+    elif good:
+        title = f"{', '.join(good)} pays back"
+    elif bad:
+        title = f"{', '.join(bad)} does not pay back"
+    else:
+        title = "No channel clearly pays back or loses money"
+    level = f"; {result.confidence_level:.0%} bootstrap intervals" if has_ci.any() else ""
+    shown = model.replace("_", " ").replace("markov", "Markov").replace("shapley", "Shapley")
+    ax.set_title(f"{title} ({shown} model{level})")
+    ax.legend(fontsize=7.5, loc="lower right", frameon=False)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return ax
+
+
+@no_mathtext
 def plot_stage_attribution(result, ax=None, *, model: str | None = None):
     """Heat map of a :class:`~journeylib.journeys.attribution.StageAttributionResult`.
 
@@ -692,4 +751,41 @@ def plot_measured_journey_map(result, ax=None, *, top_n: int = 3, max_kpis: int 
                 fontsize=9, color="0.5", style="italic")
     ax.set_title(title or (f"Customer journey map: the top pain point is {top['stage']}" if top is not None
                            else "Customer journey map"), fontsize=12, loc="left")
+    return ax
+
+
+@no_mathtext
+def plot_cart_recovery(result, ax=None):
+    """Kaplan-Meier share of abandoned carts recovered by day since abandonment, per recovery channel."""
+    if ax is None:
+        ax = plt.gca()
+    curves = result.curves
+    for g, d in curves.groupby("group", sort=True):
+        style = {"color": "black", "lw": 2.2} if g == "all" else {"lw": 1.4}
+        line, = ax.step(d["days"], 100 * d["recovered_share"], where="post", label=str(g), **style)
+        ax.fill_between(d["days"], 100 * d["ci_low"], 100 * d["ci_high"], step="post", alpha=0.12,
+                        color=line.get_color())
+    ax.axvline(result.recovery_days, color="grey", ls=":", lw=1)
+    ax.set_xlim(0, max(2 * result.recovery_days, 1))
+    ax.set_xlabel("days since the cart was abandoned")
+    ax.set_ylabel("carts recovered by a purchase (%)")
+    ax.set_title(f"{100 * result.recovery_rate:.0f}% of abandoned carts are recovered within "
+                 f"{result.recovery_days:g} days")
+    ax.legend(title="recovery message", fontsize=8)
+    return ax
+
+
+@no_mathtext
+def plot_message_rates(result, ax=None, *, metric: str = "open rate"):
+    """Open (or click) rate per campaign and channel, with intervals."""
+    if ax is None:
+        ax = plt.gca()
+    t = result.by("campaign / channel", metric).sort_values("rate")
+    y = np.arange(len(t))
+    ax.errorbar(100 * t["rate"], y, xerr=[100 * (t["rate"] - t["ci_low"]), 100 * (t["ci_high"] - t["rate"])],
+                fmt="o", color="C0", capsize=3)
+    ax.set_yticks(y, list(t["group"]))
+    ax.set_xlabel(f"{metric} (% of messages sent)")
+    level = round(100 * result.confidence_level)
+    ax.set_title(f"{metric.capitalize()} by campaign and channel ({level}% intervals)")
     return ax

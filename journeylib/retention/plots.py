@@ -254,3 +254,17 @@ def plot_incidence_comparison(cmp: IncidenceComparison, ax: Axes | None = None) 
     p = format_pvalue(cmp.pvalue)
     ax.set_title(f"Exits by group at fixed horizons, {_level(cmp)} CI (Holm-adjusted {p})")
     return ax
+
+
+@no_mathtext
+def plot_winback_targets(result, ax=None) -> Axes:
+    """Value at stake against P(alive) of the customers on the win-back list."""
+    if ax is None:
+        ax = plt.gca()
+    t = result.targets
+    sc = ax.scatter(100 * t["p_alive"], t["value_at_stake"], c=t["days_inactive"], cmap="viridis", s=12)
+    plt.colorbar(sc, ax=ax, label="days inactive")
+    ax.set_xlabel("chance the customer is still active, P(alive) (%)")
+    ax.set_ylabel(f"expected value over {result.horizon_weeks:g} weeks (currency)")
+    ax.set_title(f"{len(t):,} inactive customers: the most valuable are still likely to come back")
+    return ax

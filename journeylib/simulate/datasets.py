@@ -26,9 +26,9 @@ class Dataset:
 
     Attributes
     ----------
-    events, customers, assignments, feedback
-        Validated Ibis tables in the canonical schema (``customers``/``assignments``/``feedback``:
-        ``None`` when the folder has none).
+    events, customers, assignments, feedback, messages, costs
+        Validated Ibis tables in the canonical schema (``customers``/``assignments``/``feedback``/``messages``/
+        ``costs``: ``None`` when the folder has none).
     ground_truth
         The simulator's planted truth (``ground_truth.json``), ``None`` for real data.
     folder
@@ -41,7 +41,7 @@ class Dataset:
     >>> import journeylib as jl
     >>> ds = jl.load_dataset("sample")
     >>> [x.table for x in ds.inputs]
-    ['events', 'customers', 'assignments', 'feedback']
+    ['events', 'customers', 'assignments', 'feedback', 'messages', 'costs']
     >>> ds.events.count().to_pyarrow().as_py()
     56460
     """
@@ -54,6 +54,8 @@ class Dataset:
     inputs: tuple[InputRecord, ...] = field(default=(), repr=False)
     checks: tuple[Check, ...] = field(default=(), repr=False)
     feedback: ibis.Table | None = field(default=None, repr=False)
+    messages: ibis.Table | None = field(default=None, repr=False)
+    costs: ibis.Table | None = field(default=None, repr=False)
 
     @property
     def caption(self) -> dict[str, Any]:
@@ -159,11 +161,15 @@ def load_dataset(data_dir: str | Path = "sample", *, stages=None) -> Dataset:
     if ev is None:
         raise JourneyDataError(f"{folder} has no events.parquet or events.csv")
     cu, asg, fb = find("customers"), find("assignments"), find("feedback")
+    msg = find("messages")
+    co = find("costs")
     truth = engine.read_text(f"{folder}/ground_truth.json")
     loaded = {"events": load_table("events", ev, stages=stages),
               "customers": load_table("customers", cu) if cu else None,
               "assignments": load_table("assignments", asg) if asg else None,
-              "feedback": load_table("feedback", fb) if fb else None}
+              "feedback": load_table("feedback", fb) if fb else None,
+              "messages": load_table("messages", msg) if msg else None,
+              "costs": load_table("costs", co) if co else None}
     found = [x for x in loaded.values() if x is not None]
     return Dataset(
         events=loaded["events"].table,
@@ -174,6 +180,8 @@ def load_dataset(data_dir: str | Path = "sample", *, stages=None) -> Dataset:
         inputs=tuple(x.input for x in found),
         checks=tuple(c for x in found for c in x.checks),
         feedback=loaded["feedback"].table if fb else None,
+        messages=loaded["messages"].table if msg else None,
+        costs=loaded["costs"].table if co else None,
     )
 
 

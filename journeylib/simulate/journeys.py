@@ -91,6 +91,12 @@ class SimulatedData:
     feedback
         The feedback table (``customer_id, ts, kind, score, stage, text``: surveys, reviews,
         NPS answers), or ``None``.
+    messages
+        The message log (``customer_id, ts, campaign, channel, action``: sends, opens, clicks of the
+        newsletter, promotions and cart-recovery messages), or ``None``.
+    costs
+        Monthly spend of the paid channels (``channel, period, spend``) with planted returns
+        (``ground_truth["costs"]``), or ``None``.
 
     Examples
     --------
@@ -105,6 +111,8 @@ class SimulatedData:
     assignments: pd.DataFrame
     ground_truth: dict[str, Any]
     feedback: pd.DataFrame | None = None
+    messages: pd.DataFrame | None = None
+    costs: pd.DataFrame | None = None
 
     def write(self, folder: str | Path, *, overwrite: bool = False) -> Path:
         """Write ``events/customers/assignments.parquet`` (and ``feedback.parquet``), ``ground_truth.json`` and ``journey.yml``.
@@ -132,12 +140,13 @@ class SimulatedData:
         >>> with tempfile.TemporaryDirectory() as tmp:
         ...     folder = data.write(tmp)
         ...     sorted(p.name for p in folder.iterdir())
-        ['assignments.parquet', 'customers.parquet', 'events.parquet', 'feedback.parquet', 'ground_truth.json', 'journey.yml']
+        ['assignments.parquet', 'costs.parquet', 'customers.parquet', 'events.parquet', 'feedback.parquet', 'ground_truth.json', 'journey.yml', 'messages.parquet']
         """
         folder = Path(folder)
         refuse_overwrite(folder, overwrite)
         folder.mkdir(parents=True, exist_ok=True)
-        names = ("events", "customers", "assignments") + (("feedback",) if self.feedback is not None else ())
+        names = ("events", "customers", "assignments") + (("feedback",) if self.feedback is not None else ()) \
+            + (("messages",) if self.messages is not None else ()) + (("costs",) if self.costs is not None else ())
         for name in names:
             tmp = folder / f".{name}.parquet.tmp"
             # microsecond timestamps: Spark cannot read Parquet nanosecond timestamps
@@ -147,11 +156,14 @@ class SimulatedData:
         tmp.write_text(json.dumps(self.ground_truth, indent=2, default=str) + "\n")
         tmp.replace(folder / "ground_truth.json")
         (folder / "journey.yml").write_text(journey_yml(feedback="feedback.parquet" if self.feedback is not None
-                                                        else None))
+                                                        else None,
+                                                        messages="messages.parquet" if self.messages is not None
+                                                        else None,
+                                                        costs="costs.parquet" if self.costs is not None else None))
         return folder
 
 
-DATA_FILE_STEMS = ("events", "customers", "assignments", "feedback")
+DATA_FILE_STEMS = ("events", "customers", "assignments", "feedback", "messages", "costs")
 """Names (any extension, or a folder of parts) of the data files the simulator writes."""
 
 
@@ -168,7 +180,8 @@ def existing_data_files(folder: str | Path, extra: tuple[str, ...] = ()) -> list
     Returns
     -------
     list of pathlib.Path
-        ``events.*``, ``customers.*``, ``assignments.*``, ``feedback.*`` (files or partition folders),
+        ``events.*``, ``customers.*``, ``assignments.*``, ``feedback.*``, ``messages.*``, ``costs.*`` (files or
+        partition folders),
         ``journey.yml``, ``ground_truth*`` and the ``extra`` names, sorted.
 
     Examples
@@ -226,7 +239,8 @@ def refuse_overwrite(folder: str | Path, overwrite: bool, extra: tuple[str, ...]
 
 
 def journey_yml(events: str = "events.parquet", customers: str = "customers.parquet",
-                assignments: str = "assignments.parquet", feedback: str | None = "feedback.parquet") -> str:
+                assignments: str = "assignments.parquet", feedback: str | None = "feedback.parquet",
+                messages: str | None = None, costs: str | None = None) -> str:
     """The journey definition written beside simulated data (``data/sample/journey.yml`` is one).
 
     Parameters
@@ -235,6 +249,10 @@ def journey_yml(events: str = "events.parquet", customers: str = "customers.parq
         Paths of the three tables, relative to the folder (globs allowed).
     feedback
         Path of the feedback table (``None``: no feedback source).
+    messages
+        Path of the message log (``None``: no messages source).
+    costs
+        Path of the cost table (``None``: no costs source).
 
     Returns
     -------
@@ -254,7 +272,7 @@ sources:
   events: {{path: {events}}}
   customers: {{path: {customers}}}
   assignments: {{path: {assignments}}}
-{f"  feedback: {{path: {feedback}}}" + chr(10) if feedback else ""}stages:
+{f"  feedback: {{path: {feedback}}}" + chr(10) if feedback else ""}{f"  messages: {{path: {messages}}}" + chr(10) if messages else ""}{f"  costs: {{path: {costs}}}" + chr(10) if costs else ""}stages:
   order: [{", ".join(DEFAULT_STAGES)}]
   column: stage               # the simulator writes the stage of every event
 events:                       # already the canonical names; winback_sent is a canonical outbound event
@@ -538,7 +556,75 @@ def simulate_journeys(
         np.random.default_rng([seed, 24]), events, customers, t_start, obs_end, cids[b], t0[b], alive_until,
         review_orders=(tp, alive_until[pi], t_ret[ret]),
         referral=(p_convert, acq_time, ch[acq_ch]))
-    return SimulatedData(events, customers, assignments, truth, feedback)
+    # --- 9. messages: newsletter, promotions, cart recovery (its own random stream) ---
+    messages, truth["messages"], truth["carts"] = _messages_log(
+        np.random.default_rng([seed, 31]), events, t_start, obs_end, cids[b], t0[b], alive_until, death)
+    # --- 10. costs: monthly spend of the paid channels (its own random stream) --------
+    costs, truth["costs"] = simulate_costs(np.random.default_rng([seed, 30]), events, t_start, obs_end)
+    return SimulatedData(events, customers, assignments, truth, feedback, messages, costs)
+
+
+# --- the cost table (its own random stream: the other tables do not change) -------------
+PLANTED_ROAS = {"email": 3.0, "paid_ads": 1.0, "social": 0.4}
+"""Planted return on ad spend of the paid channels: first-order revenue credited to the channel
+(linear credit: each touch before the first purchase an equal share) per unit of spend. Email
+clearly pays back, social clearly does not, paid ads breaks even (uncertain). The other channels
+(search, referral, direct) are organic: no spend."""
+COST_NOISE_SD = 0.25
+"""Month-to-month spread of the spend (lognormal sd) around the planted return."""
+
+
+def simulate_costs(rng: np.random.Generator, events: pd.DataFrame, t_start: pd.Timestamp,
+                   obs_end: float) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The monthly cost table of the paid channels and its planted truth; draws only from ``rng``.
+
+    For each paid channel (:data:`PLANTED_ROAS`) and month, the first-order revenue credited to
+    the channel by linear credit (journeys cut at the first purchase, as
+    :func:`journeylib.journeys.paths.journeys` builds them), divided by the planted return and
+    spread over months with lognormal noise (:data:`COST_NOISE_SD`); each channel's total spend is
+    its credited revenue over the planted return, so the channel's return over the whole period
+    is the planted one.
+
+    Returns
+    -------
+    (pandas.DataFrame, dict)
+        ``channel, period`` (``YYYY-MM``), ``spend``; the truth for ``ground_truth["costs"]``.
+    """
+    months = pd.period_range(t_start.tz_localize(None), (t_start + pd.Timedelta(days=obs_end)).tz_localize(None)
+                             - pd.Timedelta(seconds=1), freq="M").strftime("%Y-%m").tolist()
+    buys = events[events["event"] == "purchase"]
+    first = buys.groupby("customer_id", sort=True)["ts"].min().rename("ts0")
+    fb = buys.join(first, on="customer_id")
+    rev0 = fb[fb["ts"] == fb["ts0"]].groupby("customer_id")["revenue"].sum()
+    touch = events[events["channel"].notna() & (events["event"] != "purchase")
+                   & ~events["event"].isin(["winback_sent", "message_sent"])].join(first, on="customer_id", how="inner")
+    touch = touch[touch["ts"] <= touch["ts0"]]
+    n_touch = touch.groupby("customer_id")["ts"].transform("size")
+    credit = touch["customer_id"].map(rev0).fillna(0.0) / n_touch
+    month = touch["ts0"].dt.strftime("%Y-%m")
+    credited = credit.groupby([touch["channel"], month]).sum()
+    rows, truth_ch = [], {}
+    for c, roas in PLANTED_ROAS.items():
+        rev = np.array([float(credited.get((c, m), 0.0)) for m in months])
+        raw = rev * np.exp(rng.normal(0.0, COST_NOISE_SD, len(months)))
+        total = rev.sum() / roas
+        spend = np.round(raw * (total / raw.sum()) if raw.sum() > 0 else np.full(len(months), total / len(months)), 2)
+        rows += [{"channel": c, "period": m, "spend": float(s)} for m, s in zip(months, spend)]
+        truth_ch[c] = {"planted_roas": roas, "spend": float(spend.sum()), "credited_revenue": float(rev.sum())}
+    costs = pd.DataFrame(rows, columns=["channel", "period", "spend"])
+    truth = {
+        "table": "costs: channel, period (month YYYY-MM), spend",
+        "random_stream": "its own (seed, 30): the other tables are those of the seed without costs",
+        "return_model": "linear",
+        "return": "first-order revenue credited by linear credit (equal share per touch before the first "
+                  "purchase) per unit of spend, over the whole period",
+        "planted_roas": dict(PLANTED_ROAS),
+        "profitable": ["email"], "unprofitable": ["social"], "uncertain": ["paid_ads"],
+        "organic_channels": [c for c in CHANNELS if c not in PLANTED_ROAS],
+        "channels": truth_ch,
+        "month_noise_sd": COST_NOISE_SD,
+    }
+    return costs, truth
 
 
 def _expected_score(mean: float, sd: float = 0.9) -> float:
@@ -644,6 +730,142 @@ def _feedback(rng, events, customers, t_start, obs_end, buyer_ids, t0, alive_unt
                                    "acquired through referral at least followed_days before the end"},
     }
     return fb[["customer_id", "ts", "kind", "score", "stage", "text"]], truth
+
+
+# --- the message log (its own random stream: the other tables do not change) ------------
+MESSAGE_OPEN_RATE = {("newsletter", "email"): 0.30, ("promotion", "push"): 0.12, ("promotion", "sms"): 0.20,
+                     ("cart_recovery", "email"): 0.45, ("cart_recovery", "push"): 0.25,
+                     ("cart_recovery", "sms"): 0.35, ("cart_recovery", "retargeting"): 0.55}
+"""Planted probability that an engaged customer opens a message, per (campaign, channel)."""
+MESSAGE_CLICK_RATE = {"newsletter": 0.20, "promotion": 0.30, "cart_recovery": 0.40}
+"""Planted probability of a click given an open, per campaign."""
+MESSAGE_SEND_HOURS = (8, 12, 18, 21)
+"""Hours (UTC) messages go out at, equally often; the send hour has no planted effect."""
+FATIGUE_DAYS_BEFORE_CHURN = 45.0
+FATIGUE_OPEN_MULTIPLIER = 0.2
+"""Disengagement before churn: from 45 days before a customer's true churn on, opens are 5 times rarer."""
+CART_ABANDON_HOURS, CART_RECOVERY_DAYS = 24, 14
+RECOVERY_CHANNEL_SHARE = {"email": 0.40, "push": 0.25, "sms": 0.10, "retargeting": 0.25}
+RECOVERY_CHANNEL_RELATIVE = {"email": 1.0, "push": 0.7, "sms": 0.9, "retargeting": 1.4}
+"""Recovery message channel of an abandoned cart (share) and its planted recovery rate relative to e-mail."""
+
+
+def _messages_log(rng: np.random.Generator, events: pd.DataFrame, t_start: pd.Timestamp, obs_end: float,
+                      buyer_ids: np.ndarray, t0: np.ndarray, alive_until: np.ndarray,
+                      death: np.ndarray) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
+    """The message log and its planted truth (messages, carts); draws only from ``rng``.
+
+    Buyers get the ``newsletter`` (e-mail, every 14 days) and a ``promotion`` (push or SMS,
+    every 30 days) from their first order to the end, at one of :data:`MESSAGE_SEND_HOURS`.
+    Opens follow :data:`MESSAGE_OPEN_RATE`, multiplied by :data:`FATIGUE_OPEN_MULTIPLIER` from
+    :data:`FATIGUE_DAYS_BEFORE_CHURN` days before a customer's true churn; clicks follow
+    :data:`MESSAGE_CLICK_RATE` given an open. Every abandoned cart (an ``add_to_cart`` without a
+    purchase within 24 hours) gets one ``cart_recovery`` message at the moment of abandonment; its
+    channel is drawn so that the recovery rate (a purchase within 14 days) per channel is the
+    planted one: the realised overall rate times :data:`RECOVERY_CHANNEL_RELATIVE`, normalised over
+    :data:`RECOVERY_CHANNEL_SHARE` (the purchases themselves are those of the events table).
+    """
+    day = pd.Timedelta(days=1)
+    ids, sends = [], []  # (customer index, time, campaign, channel)
+    nb = len(buyer_ids)
+    for campaign, every in (("newsletter", 14.0), ("promotion", 30.0)):
+        first = t0 + rng.uniform(0, every, nb)
+        k = np.maximum(np.ceil((obs_end - first) / every), 0).astype(int)
+        who = np.repeat(np.arange(nb), k)
+        pos = np.arange(len(who)) - np.repeat(np.cumsum(k) - k, k)
+        t = np.floor(first[who] + pos * every)
+        if campaign == "newsletter":
+            chan = np.full(len(who), "email", dtype=object)
+        else:
+            chan = np.array(["push", "sms"], dtype=object)[(rng.random(nb) < 0.4).astype(int)][who]
+        ids.append(who)
+        sends.append(pd.DataFrame({"t": t, "campaign": campaign, "channel": chan}))
+    send = pd.concat(sends, ignore_index=True)
+    who = np.concatenate(ids)
+    hour = np.array(MESSAGE_SEND_HOURS)[rng.integers(0, len(MESSAGE_SEND_HOURS), len(send))]
+    send["t"] = send["t"].to_numpy() + hour / 24 + rng.uniform(0, 0.02, len(send))
+    send["cid"] = buyer_ids[who]
+    send["death"] = death[who]
+
+    # abandoned carts: the first purchase at or after each cart, from the events table
+    t_of = lambda ts: (ts - t_start) / day  # noqa: E731
+    carts = events.loc[events["event"] == "add_to_cart", ["customer_id", "ts"]].copy()
+    buys = events.loc[events["event"] == "purchase", ["customer_id", "ts"]].rename(columns={"ts": "ts_buy"})
+    carts["t"] = t_of(carts["ts"]).to_numpy()
+    buys["t"] = t_of(buys["ts_buy"]).to_numpy()
+    nxt = pd.merge_asof(carts.sort_values("t"), buys.sort_values("t")[["customer_id", "t"]].assign(t_buy=lambda d: d["t"]),
+                        on="t", by="customer_id", direction="forward")
+    abandon = nxt["t"] + CART_ABANDON_HOURS / 24
+    gone = (nxt["t_buy"].isna() | (nxt["t_buy"] > abandon)) & (abandon < obs_end)
+    ab = nxt[gone].assign(t=abandon[gone]).reset_index(drop=True)
+    recovered = (ab["t_buy"] - ab["t"] <= CART_RECOVERY_DAYS).to_numpy() & (ab["t_buy"] < obs_end).to_numpy()
+    complete = (ab["t"] + CART_RECOVERY_DAYS <= obs_end).to_numpy()
+    r = float(recovered[complete].mean()) if complete.any() else 0.0
+    chans = list(RECOVERY_CHANNEL_SHARE)
+    share = np.array([RECOVERY_CHANNEL_SHARE[c] for c in chans])
+    rel = np.array([RECOVERY_CHANNEL_RELATIVE[c] for c in chans])
+    p = np.clip(r * rel / float(share @ rel), 0.0, 1.0)
+    p_if_rec = share * p / max(float(share @ p), 1e-12)
+    p_if_not = share * (1 - p) / max(float(share @ (1 - p)), 1e-12)
+    u = rng.random(len(ab))
+    pick = np.where(recovered, np.searchsorted(np.cumsum(p_if_rec), u, side="right"),
+                    np.searchsorted(np.cumsum(p_if_not), u, side="right"))
+    pick = np.minimum(pick, len(chans) - 1)
+    rec_send = pd.DataFrame({"t": ab["t"].to_numpy(), "campaign": "cart_recovery",
+                             "channel": np.array(chans, dtype=object)[pick], "cid": ab["customer_id"].to_numpy()})
+    d_of = pd.Series(death, index=buyer_ids)
+    rec_send["death"] = rec_send["cid"].map(d_of).fillna(np.inf).to_numpy()
+    send = pd.concat([send, rec_send], ignore_index=True)
+    send = send[send["t"] < obs_end].reset_index(drop=True)
+
+    base = np.array([MESSAGE_OPEN_RATE[(c, h)] for c, h in zip(send["campaign"], send["channel"])])
+    tired = send["t"].to_numpy() >= send["death"].to_numpy() - FATIGUE_DAYS_BEFORE_CHURN
+    p_open = base * np.where(tired, FATIGUE_OPEN_MULTIPLIER, 1.0)
+    opened = rng.random(len(send)) < p_open
+    t_open = send["t"].to_numpy() + rng.exponential(0.2, len(send))
+    p_click = send["campaign"].map(MESSAGE_CLICK_RATE).to_numpy(dtype=float)
+    clicked = opened & (rng.random(len(send)) < p_click)
+    t_click = t_open + rng.exponential(0.01, len(send))
+    rows = [send.assign(action="send"),
+            send.assign(t=t_open, action="open")[opened],
+            send.assign(t=t_click, action="click")[clicked]]
+    log = pd.concat(rows, ignore_index=True)
+    log = log[log["t"] < obs_end]
+    log = pd.DataFrame({"customer_id": log["cid"].to_numpy(),
+                        "ts": t_start + pd.to_timedelta(np.floor(log["t"].to_numpy() * 86400), unit="s"),
+                        "campaign": log["campaign"].to_numpy(), "channel": log["channel"].to_numpy(),
+                        "action": log["action"].to_numpy()})
+    order = {"send": 0, "open": 1, "click": 2}
+    log = log.assign(_o=log["action"].map(order)).sort_values(["customer_id", "ts", "_o", "campaign", "channel"],
+                                                              kind="mergesort")
+    log = log.drop(columns="_o").reset_index(drop=True)
+
+    cells = send.assign(p_open=p_open, p_click=p_open * p_click).groupby(["campaign", "channel"])
+    expected = cells[["p_open", "p_click"]].mean()
+    truth_messages = {
+        "table": "messages: customer_id, ts, campaign, channel, action (send, open, click)",
+        "random_stream": "its own (seed, 31): the other tables are those of the seed without messages",
+        "open_rate_engaged": {f"{c}/{h}": v for (c, h), v in MESSAGE_OPEN_RATE.items()},
+        "click_rate_given_open": MESSAGE_CLICK_RATE,
+        "expected_open_rate": {f"{c}/{h}": float(v) for (c, h), v in expected["p_open"].items()},
+        "expected_click_rate": {f"{c}/{h}": float(v) for (c, h), v in expected["p_click"].items()},
+        "send_hours": list(MESSAGE_SEND_HOURS), "send_hour_effect": 0.0,
+        "cadence_days": {"newsletter": 14, "promotion": 30},
+        "fatigue": {"days_before_churn": FATIGUE_DAYS_BEFORE_CHURN, "open_multiplier": FATIGUE_OPEN_MULTIPLIER,
+                    "note": "customers stop opening before they churn: no opens in the last sends predicts churn"},
+    }
+    truth_carts = {
+        "abandon_window_hours": CART_ABANDON_HOURS, "recovery_days": CART_RECOVERY_DAYS,
+        "abandoned": int(len(ab)), "followed_up": int(complete.sum()),
+        "overall_recovery_rate": r,
+        "channel_share": RECOVERY_CHANNEL_SHARE,
+        "recovery_rate_by_channel": {c: float(v) for c, v in zip(chans, p)},
+        "definition": "an add_to_cart without a purchase within 24 hours is abandoned at 24 hours; it is "
+                      "recovered by a purchase within 14 days after; one cart_recovery message goes out at "
+                      "abandonment; rates are over carts followed up for the full 14 days",
+        "cart_value": "carts carry no value in the sample (revenue is on purchases only)",
+    }
+    return log, truth_messages, truth_carts
 
 
 def _group_cumsum(x: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -754,14 +976,15 @@ def simulate_to_parquet(folder: str | Path, n_customers: int, *, seed: int = 42,
             table = pa.Table.from_pandas(part.drop(columns="month"), preserve_index=False)
             pq.write_table(table, out / f"part-{k:04d}.parquet", coerce_timestamps="us",
                            allow_truncated_timestamps=True)
-        for name in ("customers", "assignments", "feedback"):
+        for name in ("customers", "assignments", "feedback", "messages", "costs"):
             (folder / name).mkdir(parents=True, exist_ok=True)
             getattr(data, name).to_parquet(folder / name / f"part-{k:04d}.parquet", index=False,
                                            coerce_timestamps="us", allow_truncated_timestamps=True)
         if k == 0:
             (folder / "ground_truth.json").write_text(json.dumps(data.ground_truth, indent=2, default=str))
             (folder / "journey.yml").write_text(journey_yml("events/*/*.parquet", "customers/*.parquet",
-                                                            "assignments/*.parquet", "feedback/*.parquet"))
+                                                            "assignments/*.parquet", "feedback/*.parquet",
+                                                            "messages/*.parquet", "costs/*.parquet"))
         total += len(data.events)
         if progress:
             print(f"  chunk {k + 1}/{n_chunks}: {total:,} events so far", flush=True)

@@ -37,20 +37,21 @@ def test_force_replaces_them_and_a_new_or_empty_folder_needs_nothing(tmp_path, c
     assert cli.main(["simulate", "--customers", "50", "--out", str(tmp_path / "empty")]) == 0
     # a second run into the same folder is refused
     assert cli.main(["simulate", "--customers", "50", "--out", str(tmp_path / "empty")]) == 2
-    assert "assignments.parquet, customers.parquet, events.parquet, feedback.parquet, ground_truth.json, journey.yml" in \
+    assert "assignments.parquet, costs.parquet, customers.parquet, events.parquet, feedback.parquet, ground_truth.json, " \
+        "journey.yml, messages.parquet" in \
         capsys.readouterr().err
 
 
 def test_the_python_api_refuses_likewise(tmp_path):
     sim = jl.simulate_journeys(60, seed=3)
     sim.write(tmp_path / "a")
-    with pytest.raises(JourneyParameterError, match=r"already holds data files \(assignments.parquet, customers"):
+    with pytest.raises(JourneyParameterError, match=r"already holds data files \(assignments.parquet, costs.parquet, customers"):
         sim.write(tmp_path / "a")
     assert sim.write(tmp_path / "a", overwrite=True) == tmp_path / "a"
     with pytest.raises(JourneyParameterError, match="overwrite='yes'; expected True or False"):
         sim.write(tmp_path / "a", overwrite="yes")
     simulate_to_parquet(tmp_path / "parts", 60, chunk_customers=40, progress=False)
-    with pytest.raises(JourneyParameterError, match=r"\(assignments/, customers/, events/, feedback/, ground_truth.json"):
+    with pytest.raises(JourneyParameterError, match=r"\(assignments/, costs/, customers/, events/, feedback/, ground_truth.json, journey.yml, messages/\)"):
         simulate_to_parquet(tmp_path / "parts", 60, chunk_customers=40, progress=False)
     (tmp_path / "export").mkdir()
     (tmp_path / "export" / "orders.csv").write_text("order_id\n1\n")
@@ -58,5 +59,5 @@ def test_the_python_api_refuses_likewise(tmp_path):
         jl.write_export(sim, "ga4", tmp_path / "export")
     jl.write_export(sim, "orders", tmp_path / "export", overwrite=True)
     assert [p.name for p in existing_data_files(tmp_path / "export")] == [
-        "assignments.parquet", "customers.parquet", "ground_truth.json", "journey.yml"]
+        "assignments.parquet", "customers.parquet", "ground_truth.json", "journey.yml", "messages.csv"]
     assert existing_data_files(tmp_path / "nowhere") == []

@@ -1,0 +1,343 @@
+"""Abandoned carts: who left a cart, when and with what value, and how many carts are recovered.
+
+A cart event (``add_to_cart``) without a purchase of the same customer within
+``window_hours`` is *abandoned* at the end of that window. It is *recovered* by the
+customer's next purchase. :func:`abandoned_carts` gives one row per abandoned cart and
+the recovery rate within ``recovery_days`` (over the carts followed up that long, with
+Wilson intervals), overall, by the channel of the recovery message (from a message log:
+the ``send`` of ``recovery_campaign`` at abandonment), by cart value band and by segment,
+and the time to recovery as a Kaplan-Meier curve (lifelines; carts still open at the end
+of the log are censored).
+
+Cart value is the ``revenue`` on the cart event when the log has one; otherwise the
+customer's average order value stands in for it (``value_source`` says which).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core import engine
+from ..core.display import format_count, format_interval, format_percent
+from ..core.errors import JourneyDataError, JourneyParameterError
+from ..core.intervals import wilson_interval
+from ..core.result import Check, Finding, Result, truth_table
+from ..core.schema import CART_EVENT, PURCHASE_EVENT
+from ..core import time as core_time
+from ..core.time import DAY_US, to_epoch_us
+
+__all__ = ["CartRecovery", "abandoned_carts"]
+
+RATE_COLUMNS = ("dimension", "group", "carts", "recovered", "recovery_rate", "ci_low", "ci_high",
+                "median_days_to_recovery")
+NO_MESSAGE = "no message"
+
+
+@dataclass(frozen=True)
+class CartRecovery(Result):
+    """Abandoned carts and their recovery (see :func:`abandoned_carts`).
+
+    Attributes
+    ----------
+    carts
+        One row per abandoned cart: ``customer_id``, ``cart_at``, ``abandoned_at`` (UTC),
+        ``value``, ``value_source``, ``value_band``, ``channel`` (of the recovery message,
+        ``"no message"`` when none), ``segment``, ``days_to_recovery`` (NaN when not recovered
+        before the end), ``followed_up`` (abandoned at least ``recovery_days`` before the end),
+        ``recovered`` (within ``recovery_days``).
+    rates
+        Recovery rate within ``recovery_days`` per ``dimension`` (overall, channel, value band,
+        segment) and group, with ``ci_low`` / ``ci_high``.
+    curves
+        Kaplan-Meier share recovered by day per channel (``group, days, recovered_share,
+        ci_low, ci_high``).
+    """
+
+    carts: pd.DataFrame = field(repr=False)
+    rates: pd.DataFrame = field(repr=False)
+    curves: pd.DataFrame = field(repr=False)
+    window_hours: float = 24
+    recovery_days: float = 14
+    confidence_level: float = 0.95
+    end: pd.Timestamp | None = None
+    has_messages: bool = False
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Recovery rate per dimension and group (a copy)."""
+        return self.rates.copy()
+
+    @property
+    def recovery_rate(self) -> float:
+        """Share of the followed-up abandoned carts recovered within ``recovery_days``."""
+        return float(self._overall["recovery_rate"])
+
+    @property
+    def _overall(self) -> pd.Series:
+        return self.rates[self.rates["dimension"] == "overall"].iloc[0]
+
+    def confidence_interval(self, confidence_level: float = 0.95) -> tuple[float, float]:
+        """Wilson interval ``(low, high)`` of the overall recovery rate."""
+        row = self._overall
+        return wilson_interval(int(row["recovered"]), int(row["carts"]), confidence_level)
+
+    def by(self, dimension: str) -> pd.DataFrame:
+        """The rate rows of one dimension (``"channel"``, ``"value_band"``, ``"segment"``)."""
+        return self.rates[self.rates["dimension"] == dimension].reset_index(drop=True)
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        row = self._overall
+        if not row["carts"]:
+            return (Finding(f"{format_count(len(self.carts))} carts were abandoned; none was followed up for "
+                            f"{self.recovery_days:g} days yet."),)
+        out = [Finding(f"{format_percent(row['recovery_rate'])} of abandoned carts are recovered within "
+                       f"{self.recovery_days:g} days ({format_interval(row['ci_low'], row['ci_high'])}), "
+                       f"of {format_count(row['carts'])} carts followed up.",
+                       float(row["recovery_rate"]), float(row["ci_low"]), float(row["ci_high"]))]
+        ch = self.by("channel")
+        ch = ch[(ch["group"] != NO_MESSAGE) & (ch["carts"] >= 30)]
+        if len(ch) >= 2:
+            best, worst = ch.loc[ch["recovery_rate"].idxmax()], ch.loc[ch["recovery_rate"].idxmin()]
+            clear = best["ci_low"] > worst["ci_high"]
+            out.append(Finding(
+                f"Recovery messages by {best['group']} recover {format_percent(best['recovery_rate'])} of carts "
+                f"({format_interval(best['ci_low'], best['ci_high'])}), by {worst['group']} "
+                f"{format_percent(worst['recovery_rate'])} ({format_interval(worst['ci_low'], worst['ci_high'])}).",
+                float(best["recovery_rate"]), float(best["ci_low"]), float(best["ci_high"]),
+                f"Send more cart reminders by {best['group']}; confirm the difference with an A/B test."
+                if clear else "The channels' intervals overlap: no channel is clearly better yet."))
+        return tuple(out)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        n = int(self._overall["carts"])
+        out = [Check("carts followed up", "pass" if n >= 100 else "warn",
+                     f"{n} abandoned carts followed up for {self.recovery_days:g} days"
+                     + ("" if n >= 100 else "; rates are uncertain below 100"))]
+        if not self.has_messages:
+            out.append(Check("recovery channel", "warn", "no message log: recovery by channel is not measured"))
+        if (self.carts["value_source"] == "customer average order").any():
+            out.append(Check("cart value", "warn", "carts carry no value: the customer's average order value "
+                                                   "stands in for it"))
+        return tuple(out)
+
+    def against_truth(self, truth: dict[str, Any]) -> pd.DataFrame:
+        """Recovery rate overall and per channel against the simulator's ``ground_truth["carts"]``."""
+        t = truth.get("carts", truth)
+        row = self._overall
+        rows = [("recovery rate: overall", t["overall_recovery_rate"], row["recovery_rate"], row["ci_low"],
+                 row["ci_high"])]
+        ch = self.by("channel").set_index("group")
+        for c, v in t["recovery_rate_by_channel"].items():
+            if c in ch.index:
+                r = ch.loc[c]
+                rows.append((f"recovery rate: {c}", v, r["recovery_rate"], r["ci_low"], r["ci_high"]))
+        return truth_table(rows)
+
+    def plot(self, ax=None):
+        """Kaplan-Meier share of abandoned carts recovered by day, per recovery channel."""
+        from . import plots
+
+        return plots.plot_cart_recovery(self, ax=ax)
+
+
+def series_us(ts: pd.Series) -> pd.Series:
+    """Epoch microseconds of a column of UTC timestamps (int64)."""
+    ts = pd.to_datetime(ts, utc=True)
+    return ((ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, "us")).astype("int64")
+
+
+def _frame(data: Any, what: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    t = engine.to_table(data)
+    missing = [c for c in columns if c not in t.columns]
+    if missing:
+        raise JourneyDataError(f"{what}: missing column(s) {missing}; expected {list(columns)} "
+                               f"(load the file with journeylib.load_{what})")
+    return t
+
+
+def _band(value: pd.Series) -> pd.Series:
+    known = value.dropna()
+    out = pd.Series("unknown", index=value.index, dtype=object)
+    if known.nunique() < 3:
+        out[value.notna()] = "all"
+        return out
+    q = known.quantile([1 / 3, 2 / 3]).to_numpy()
+    labels = [f"low (up to {q[0]:,.0f})", f"middle ({q[0]:,.0f} to {q[1]:,.0f})", f"high (over {q[1]:,.0f})"]
+    out[value.notna()] = np.where(known <= q[0], labels[0], np.where(known <= q[1], labels[1], labels[2]))
+    return out
+
+
+def _rates(carts: pd.DataFrame, dimension: str, col: str | None, level: float) -> pd.DataFrame:
+    f = carts[carts["followed_up"]]
+    groups = [("all", f)] if col is None else [(str(g), d) for g, d in f.groupby(col, sort=True)]
+    if col is not None and not groups:
+        return pd.DataFrame(columns=list(RATE_COLUMNS))
+    rows = []
+    for g, d in groups:
+        n, k = len(d), int(d["recovered"].sum())
+        lo, hi = wilson_interval(k, n, level)
+        med = d.loc[d["recovered"], "days_to_recovery"].median() if k else np.nan
+        rows.append((dimension, g, n, k, k / n if n else np.nan, lo, hi, med))
+    return pd.DataFrame(rows, columns=list(RATE_COLUMNS))
+
+
+def _km_curves(carts: pd.DataFrame, end_days: pd.Series, level: float) -> pd.DataFrame:
+    from lifelines import KaplanMeierFitter
+
+    rows = []
+    event = carts["days_to_recovery"].notna()
+    duration = carts["days_to_recovery"].where(event, end_days).clip(lower=1e-9)
+    for g, idx in [("all", carts.index)] + [(str(g), d.index) for g, d in carts.groupby("channel", sort=True)]:
+        if len(idx) < 2:
+            continue
+        kmf = KaplanMeierFitter(alpha=round(1 - level, 12))
+        kmf.fit(duration[idx], event_observed=event[idx])
+        sf = kmf.survival_function_.iloc[:, 0]
+        ci = kmf.confidence_interval_
+        rows.append(pd.DataFrame({"group": g, "days": sf.index.to_numpy(float),
+                                  "recovered_share": 1 - sf.to_numpy(),
+                                  "ci_low": 1 - ci.iloc[:, 1].to_numpy(), "ci_high": 1 - ci.iloc[:, 0].to_numpy()}))
+    if not rows:
+        return pd.DataFrame(columns=["group", "days", "recovered_share", "ci_low", "ci_high"])
+    return pd.concat(rows, ignore_index=True)
+
+
+def abandoned_carts(
+    events: Any,
+    messages: Any = None,
+    customers: Any = None,
+    *,
+    window_hours: float = 24,
+    recovery_days: float = 14,
+    recovery_campaign: str = "cart_recovery",
+    segment_by: str = "",
+    observation_end: Any = None,
+    confidence_level: float = 0.95,
+) -> CartRecovery:
+    """Abandoned carts, their recovery rate and time to recovery.
+
+    Parameters
+    ----------
+    events
+        Event log (DataFrame, Ibis table or path) with ``customer_id``, ``ts``, ``event``
+        (cart events are ``add_to_cart``, orders ``purchase``) and optionally ``revenue``.
+    messages
+        Optional message log (``customer_id, ts, campaign, channel, action``): the recovery
+        message of a cart is the first ``send`` of ``recovery_campaign`` from one minute before
+        abandonment to one day after; its ``channel`` splits the recovery rates.
+    customers
+        Optional customer attributes, for ``segment_by``.
+    window_hours
+        A cart without a purchase within this many hours is abandoned.
+    recovery_days
+        A purchase within this many days after abandonment recovers the cart; rates count only
+        carts abandoned at least this long before the end.
+    recovery_campaign
+        Campaign name of the recovery messages in ``messages``.
+    segment_by
+        Customer column to split by (``""``: no split).
+    observation_end
+        End of observation (default: the last timestamp of ``events``).
+    confidence_level
+        Level of the Wilson and Kaplan-Meier intervals.
+
+    Returns
+    -------
+    CartRecovery
+        ``carts`` (one row per abandoned cart), ``summary`` (rates with ``ci_low`` /
+        ``ci_high``), ``curves`` (Kaplan-Meier), ``findings``, ``checks``, ``plot()``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.carts import abandoned_carts
+    >>> ds = jl.load_dataset("sample")
+    >>> res = abandoned_carts(ds.events, ds.messages)
+    >>> round(res.recovery_rate, 3)
+    0.346
+    """
+    for name, v in (("window_hours", window_hours), ("recovery_days", recovery_days)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
+            raise JourneyParameterError(f"{name}={v!r}; expected a positive number")
+    if not 0 < confidence_level < 1:
+        raise JourneyParameterError(f"confidence_level={confidence_level!r}; expected a number between 0 and 1")
+    t = _frame(events, "events", ("customer_id", "ts", "event"))
+    end = core_time.observation_end(t, observation_end)
+    end_us = to_epoch_us(end)
+    cols = ["customer_id", "ts", "event"] + (["revenue"] if "revenue" in t.columns else [])
+    ev = engine.to_pandas(t.filter(t.event.isin([CART_EVENT, PURCHASE_EVENT])).select(*cols))
+    if "revenue" not in ev.columns:
+        ev["revenue"] = np.nan
+    ev["us"] = series_us(ev["ts"])
+    ev = ev[ev["us"] <= end_us]
+    carts = ev[ev["event"] == CART_EVENT].copy()
+    buys = ev[ev["event"] == PURCHASE_EVENT]
+    if carts.empty:
+        raise JourneyDataError(f"events: no '{CART_EVENT}' events up to {end:%Y-%m-%d}; expected cart events "
+                               f"(map your cart event to the role 'cart' in journey.yml)")
+    nb = buys[["customer_id", "us"]].rename(columns={"us": "buy_us"}).sort_values("buy_us")
+    carts = pd.merge_asof(carts.sort_values("us"), nb.assign(us=nb["buy_us"]), on="us", by="customer_id",
+                          direction="forward")
+    window_us = int(round(window_hours * 3600e6))
+    carts["ab_us"] = carts["us"] + window_us
+    gone = (carts["buy_us"].isna() | (carts["buy_us"] > carts["ab_us"])) & (carts["ab_us"] <= end_us)
+    ab = carts[gone].copy()
+    aov = buys.groupby("customer_id")["revenue"].mean()
+    has_value = ab["revenue"].notna()
+    ab["value"] = ab["revenue"].where(has_value, ab["customer_id"].map(aov))
+    ab["value_source"] = np.where(has_value, "cart", np.where(ab["value"].notna(), "customer average order",
+                                                               "unknown"))
+    days = (ab["buy_us"] - ab["ab_us"]) / DAY_US
+    ab["days_to_recovery"] = days.where(ab["buy_us"] <= end_us)
+    ab["followed_up"] = ab["ab_us"] + recovery_days * DAY_US <= end_us
+    ab["recovered"] = ab["days_to_recovery"].notna() & (ab["days_to_recovery"] <= recovery_days)
+    ab["channel"] = NO_MESSAGE
+    has_messages = messages is not None
+    if has_messages:
+        m = _frame(messages, "messages", ("customer_id", "ts", "campaign", "channel", "action"))
+        sends = engine.to_pandas(m.filter((m.action == "send") & (m.campaign == recovery_campaign))
+                                 .select("customer_id", "ts", "channel"))
+        if len(sends):
+            sends["key"] = series_us(sends["ts"])
+            ab["key"] = ab["ab_us"] - 60_000_000
+            hit = pd.merge_asof(ab.sort_values("key"), sends[["customer_id", "key", "channel"]].rename(
+                columns={"channel": "msg_channel"}).sort_values("key"), on="key", by="customer_id",
+                direction="forward", tolerance=DAY_US + 60_000_000)
+            ab = hit.drop(columns="key")
+            ab["channel"] = ab["msg_channel"].fillna(NO_MESSAGE)
+            ab = ab.drop(columns="msg_channel")
+    ab["segment"] = "all"
+    if segment_by:
+        if customers is None:
+            raise JourneyParameterError(f"segment_by={segment_by!r} needs the customers table; pass customers= "
+                                        "or segment_by=''")
+        c = engine.to_table(customers)
+        if segment_by not in c.columns:
+            raise JourneyDataError(f"customers: no column {segment_by!r}; expected one of {list(c.columns)}")
+        seg = engine.to_pandas(c.select("customer_id", segment_by)).set_index("customer_id")[segment_by]
+        ab["segment"] = ab["customer_id"].map(seg).astype(object).fillna("unknown").astype(str)
+    ab["value_band"] = _band(ab["value"])
+    ab["cart_at"] = pd.to_datetime(ab["us"], unit="us", utc=True)
+    ab["abandoned_at"] = pd.to_datetime(ab["ab_us"], unit="us", utc=True)
+    ab = ab.sort_values(["customer_id", "ab_us"], kind="mergesort").reset_index(drop=True)
+    end_days = (end_us - ab["ab_us"]) / DAY_US
+    out = ab[["customer_id", "cart_at", "abandoned_at", "value", "value_source", "value_band", "channel", "segment",
+              "days_to_recovery", "followed_up", "recovered"]].copy()
+    parts = [_rates(out, "overall", None, confidence_level)]
+    if has_messages:
+        parts.append(_rates(out, "channel", "channel", confidence_level))
+    if out["value"].notna().any():
+        parts.append(_rates(out, "value_band", "value_band", confidence_level))
+    if segment_by:
+        parts.append(_rates(out, "segment", "segment", confidence_level))
+    rates = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    rates[["carts", "recovered"]] = rates[["carts", "recovered"]].astype(int)
+    curves = _km_curves(out, end_days, confidence_level)
+    return CartRecovery(out, rates, curves, float(window_hours), float(recovery_days), float(confidence_level),
+                        end, has_messages)
+

@@ -1,0 +1,286 @@
+"""Message engagement: open and click rates per campaign, channel and send hour, and fatigue.
+
+The message log has one row per ``send`` of a message and per ``open`` / ``click`` of it
+(``customer_id, ts, campaign, channel, action``). Each open or click is matched to the
+latest earlier send of the same customer, campaign and channel, so a send is *opened*
+(*clicked*) when at least one open (click) follows it before the next such send. Rates are
+per send, with Wilson intervals.
+
+Fatigue: a customer is *fatigued* when none of their last ``fatigue_sends`` messages before
+the end was opened. :func:`message_engagement` compares the churn rate (the one churn
+definition, :func:`journeylib.retention.churn.churn_labels`) of fatigued and engaged
+customers with a two-proportion z-test.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..core import engine
+from ..core import time as core_time
+from ..core.display import format_count, format_interval, format_percent, format_pvalue
+from ..core.errors import JourneyDataError, JourneyParameterError
+from ..core.intervals import wilson_interval
+from ..core.result import Check, Finding, Result, truth_table
+from ..core.schema import MESSAGES_REQUIRED
+from .carts import series_us
+
+__all__ = ["MessageEngagement", "message_engagement"]
+
+RATE_COLUMNS = ("dimension", "group", "metric", "sends", "count", "rate", "ci_low", "ci_high")
+
+
+@dataclass(frozen=True)
+class MessageEngagement(Result):
+    """Open and click rates and the fatigue comparison (see :func:`message_engagement`).
+
+    Attributes
+    ----------
+    sends
+        One row per send: ``customer_id, ts, campaign, channel, send_hour, opened, clicked``.
+    rates
+        ``dimension`` (campaign, channel, campaign / channel, send hour), ``group``, ``metric``
+        (``open rate`` / ``click rate``), ``sends``, ``count``, ``rate``, ``ci_low``, ``ci_high``.
+    fatigue
+        One row per group (``fatigued`` / ``engaged``): ``customers``, ``churned``,
+        ``churn_rate``, ``ci_low``, ``ci_high``.
+    statistic, pvalue
+        Two-proportion z-test of the churn rates of fatigued and engaged customers.
+    difference, diff_ci_low, diff_ci_high
+        Fatigued minus engaged churn rate and its (Wald) interval.
+    """
+
+    sends: pd.DataFrame = field(repr=False)
+    rates: pd.DataFrame = field(repr=False)
+    fatigue: pd.DataFrame = field(repr=False)
+    statistic: float = np.nan
+    pvalue: float = np.nan
+    difference: float = np.nan
+    diff_ci_low: float = np.nan
+    diff_ci_high: float = np.nan
+    fatigue_sends: int = 5
+    churn_after: float = 60
+    confidence_level: float = 0.95
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Open and click rates per dimension and group (a copy)."""
+        return self.rates.copy()
+
+    def by(self, dimension: str, metric: str = "open rate") -> pd.DataFrame:
+        """Rate rows of one dimension (``"campaign"``, ``"channel"``, ``"campaign / channel"``, ``"send hour"``)."""
+        r = self.rates
+        return r[(r["dimension"] == dimension) & (r["metric"] == metric)].reset_index(drop=True)
+
+    def confidence_interval(self, confidence_level: float = 0.95) -> tuple[float, float]:
+        """Interval ``(low, high)`` of the churn-rate difference, fatigued minus engaged."""
+        return _diff_interval(self.fatigue, confidence_level)
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        out = []
+        cc = self.by("campaign / channel")
+        if len(cc):
+            best = cc.loc[cc["rate"].idxmax()]
+            worst = cc.loc[cc["rate"].idxmin()]
+            out.append(Finding(f"{best['group']} messages are opened most: {format_percent(best['rate'])} of sends "
+                               f"({format_interval(best['ci_low'], best['ci_high'])}); {worst['group']} least: "
+                               f"{format_percent(worst['rate'])} ({format_interval(worst['ci_low'], worst['ci_high'])}).",
+                               float(best["rate"]), float(best["ci_low"]), float(best["ci_high"])))
+        hours = self.by("send hour")
+        if len(hours):  # the campaign with the most sends
+            main = hours.groupby(hours["group"].str.rsplit(" at ", n=1).str[0])["sends"].sum().idxmax()
+            hours = hours[hours["group"].str.rsplit(" at ", n=1).str[0] == main].reset_index(drop=True)
+        if len(hours) >= 2:
+            spread = hours["ci_low"].max() > hours["ci_high"].min()
+            top = hours.loc[hours["rate"].idxmax()]
+            out.append(Finding(
+                f"{top['group'].replace(' at ', ' messages sent at ', 1).capitalize()} are opened by {format_percent(top['rate'])} "
+                f"({format_interval(top['ci_low'], top['ci_high'])})"
+                + ("; the send hours differ." if spread else "; the send hours do not differ clearly."),
+                float(top["rate"]), float(top["ci_low"]), float(top["ci_high"]),
+                "Test the best send hour in an A/B test before moving every send." if spread else ""))
+        f = self.fatigue.set_index("group")
+        if {"fatigued", "engaged"} <= set(f.index) and np.isfinite(self.difference):
+            fat, eng = f.loc["fatigued"], f.loc["engaged"]
+            out.append(Finding(
+                f"Customers who opened none of their last {self.fatigue_sends} messages churn "
+                f"{format_percent(fat['churn_rate'])} of the time against {format_percent(eng['churn_rate'])} "
+                f"for the others: {format_percent(self.difference)} more "
+                f"({format_interval(self.diff_ci_low, self.diff_ci_high)}, {format_pvalue(self.pvalue)}).",
+                float(self.difference), float(self.diff_ci_low), float(self.diff_ci_high),
+                "Send fewer messages to customers who stopped opening, and target them with a win-back offer."
+                if self.pvalue < 0.05 and self.difference > 0 else ""))
+        return tuple(out)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        n = len(self.sends)
+        out = [Check("sends", "pass" if n >= 100 else "warn", f"{n} messages sent")]
+        f = self.fatigue
+        small = f[f["customers"] < 30]
+        out.append(Check("fatigue groups", "warn" if len(small) or len(f) < 2 else "pass",
+                         "; ".join(f"{g}: {c} customers" for g, c in zip(f["group"], f["customers"]))
+                         or "no customer has enough sends"))
+        return tuple(out)
+
+    def against_truth(self, truth: dict[str, Any]) -> pd.DataFrame:
+        """Open and click rates per campaign / channel against ``ground_truth["messages"]``."""
+        t = truth.get("messages", truth)
+        rows = []
+        for metric, key in (("open rate", "expected_open_rate"), ("click rate", "expected_click_rate")):
+            r = self.by("campaign / channel", metric).set_index("group")
+            for g, v in t[key].items():
+                g = " / ".join(g.split("/"))
+                if g in r.index:
+                    x = r.loc[g]
+                    rows.append((f"{metric}: {g}", v, x["rate"], x["ci_low"], x["ci_high"]))
+        return truth_table(rows)
+
+    def plot(self, ax=None):
+        """Open rate per campaign and channel with intervals."""
+        from . import plots
+
+        return plots.plot_message_rates(self, ax=ax)
+
+
+def _diff_interval(f: pd.DataFrame, level: float) -> tuple[float, float]:
+    g = f.set_index("group")
+    if not {"fatigued", "engaged"} <= set(g.index):
+        return (np.nan, np.nan)
+    p1, n1 = g.loc["fatigued", "churn_rate"], g.loc["fatigued", "customers"]
+    p2, n2 = g.loc["engaged", "churn_rate"], g.loc["engaged", "customers"]
+    if not (n1 and n2):
+        return (np.nan, np.nan)
+    se = np.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    z = stats.norm.ppf(0.5 + level / 2)
+    return (float(p1 - p2 - z * se), float(p1 - p2 + z * se))
+
+
+def _matched(sends: pd.DataFrame, acts: pd.DataFrame) -> np.ndarray:
+    """Per send: at least one of ``acts`` falls after it and before the next send of its key."""
+    if acts.empty:
+        return np.zeros(len(sends), dtype=bool)
+    s = sends[["us", "key"]].assign(send_row=np.arange(len(sends))).sort_values("us")
+    a = acts[["us", "key"]].sort_values("us")
+    hit = pd.merge_asof(a, s, on="us", by="key", direction="backward")
+    rows = hit["send_row"].dropna().astype(int).unique()
+    out = np.zeros(len(sends), dtype=bool)
+    out[rows] = True
+    return out
+
+
+def message_engagement(
+    messages: Any,
+    events: Any = None,
+    *,
+    fatigue_sends: int = 5,
+    churn_after: float = 60,
+    observation_end: Any = None,
+    confidence_level: float = 0.95,
+) -> MessageEngagement:
+    """Open and click rates per campaign, channel and send hour; fatigue and churn.
+
+    Parameters
+    ----------
+    messages
+        Message log (DataFrame, Ibis table or path): ``customer_id, ts, campaign, channel, action``.
+    events
+        Event log for the churn labels of the fatigue comparison (``None``: no comparison).
+    fatigue_sends
+        A customer is fatigued when none of their last this-many sends was opened.
+    churn_after
+        Days of inactivity that count as churn (as in :func:`journeylib.retention.churn.churn_labels`).
+    observation_end
+        End of observation (default: the last timestamp of ``events``, else of ``messages``).
+    confidence_level
+        Level of the intervals.
+
+    Returns
+    -------
+    MessageEngagement
+        ``summary`` (rates with ``ci_low`` / ``ci_high``), ``fatigue``, ``statistic``,
+        ``pvalue``, ``findings``, ``checks``, ``plot()``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.messages import message_engagement
+    >>> ds = jl.load_dataset("sample")
+    >>> res = message_engagement(ds.messages, ds.events)
+    >>> res.pvalue < 0.001
+    True
+    """
+    if isinstance(fatigue_sends, bool) or not isinstance(fatigue_sends, (int, np.integer)) or fatigue_sends < 1:
+        raise JourneyParameterError(f"fatigue_sends={fatigue_sends!r}; expected a whole number of sends, at least 1")
+    if not 0 < confidence_level < 1:
+        raise JourneyParameterError(f"confidence_level={confidence_level!r}; expected a number between 0 and 1")
+    m = engine.to_table(messages)
+    missing = [c for c in MESSAGES_REQUIRED if c not in m.columns]
+    if missing:
+        raise JourneyDataError(f"messages: missing column(s) {missing}; expected {list(MESSAGES_REQUIRED)} "
+                               "(load the file with journeylib.core.load_messages)")
+    end = core_time.observation_end(events if events is not None else m, observation_end)
+    log = engine.to_pandas(m.select(*MESSAGES_REQUIRED))
+    log["us"] = series_us(log["ts"])
+    log = log[log["us"] <= core_time.to_epoch_us(end)]
+    log["key"] = log["customer_id"].astype(str) + "\x1f" + log["campaign"].astype(str) + "\x1f" + \
+        log["channel"].astype(str)
+    sends = log[log["action"] == "send"].sort_values(["customer_id", "us"], kind="mergesort").reset_index(drop=True)
+    if sends.empty:
+        raise JourneyDataError("messages: no 'send' rows; expected one row per message sent (action send)")
+    sends["opened"] = _matched(sends, log[log["action"] == "open"])
+    sends["clicked"] = _matched(sends, log[log["action"] == "click"])
+    sends["send_hour"] = pd.to_datetime(sends["ts"], utc=True).dt.hour
+    sends["campaign / channel"] = sends["campaign"].astype(str) + " / " + sends["channel"].astype(str)
+    # the send hour is compared within a campaign (campaigns go out at different hours)
+    sends["hour_key"] = list(zip(sends["campaign"].astype(str), sends["send_hour"]))
+    rows = []
+    for dim, col in (("campaign", "campaign"), ("channel", "channel"), ("campaign / channel", "campaign / channel"),
+                     ("send hour", "hour_key")):
+        for g, d in sends.groupby(col, sort=True):
+            n = len(d)
+            for metric, flag in (("open rate", "opened"), ("click rate", "clicked")):
+                k = int(d[flag].sum())
+                lo, hi = wilson_interval(k, n, confidence_level)
+                label = f"{g[0]} at {int(g[1]):02d}:00 UTC" if dim == "send hour" else str(g)
+                rows.append((dim, label, metric, n, k, k / n, lo, hi))
+    rates = pd.DataFrame(rows, columns=list(RATE_COLUMNS))
+
+    fatigue = pd.DataFrame(columns=["group", "customers", "churned", "churn_rate", "ci_low", "ci_high"])
+    z = p = diff = np.nan
+    lo_d = hi_d = np.nan
+    if events is not None:
+        from ..retention.churn import churn_labels
+
+        last = sends.groupby("customer_id").tail(fatigue_sends)
+        counts = last.groupby("customer_id")["opened"].agg(["size", "sum"])
+        counts = counts[counts["size"] >= fatigue_sends]
+        tired = (counts["sum"] == 0).rename("fatigued")
+        labels = churn_labels(events, churn_after=churn_after, observation_end=end)
+        lab = labels.set_index("customer_id")["churned"]
+        both = pd.concat([tired, lab], axis=1, join="inner")
+        frows = []
+        for g, is_tired in (("fatigued", True), ("engaged", False)):
+            d = both[both["fatigued"] == is_tired]
+            n, k = len(d), int(d["churned"].sum())
+            lo, hi = wilson_interval(k, n, confidence_level)
+            frows.append((g, n, k, k / n if n else np.nan, lo, hi))
+        fatigue = pd.DataFrame(frows, columns=list(fatigue.columns))
+        n1, n2 = fatigue["customers"]
+        if n1 and n2:
+            k1, k2 = fatigue["churned"]
+            pooled = (k1 + k2) / (n1 + n2)
+            se0 = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+            diff = float(k1 / n1 - k2 / n2)
+            if se0 > 0:
+                z = float(diff / se0)
+                p = float(2 * stats.norm.sf(abs(z)))
+            lo_d, hi_d = _diff_interval(fatigue, confidence_level)
+    return MessageEngagement(sends[["customer_id", "ts", "campaign", "channel", "send_hour", "opened", "clicked"]],
+                             rates, fatigue, z, p, diff, lo_d, hi_d, int(fatigue_sends), float(churn_after),
+                             float(confidence_level))

@@ -1,0 +1,323 @@
+"""Win-back targeting: whom to win back now, and whether a win-back campaign worked.
+
+:func:`winback_targets` lists the customers inactive beyond the churn threshold (the one
+churn rule, :func:`journeylib.retention.churn.churn_labels`, silence at the end of the log),
+with their probability of still being a customer (P(alive), BG/NBD) and their expected value
+(BG/NBD purchases times the Gamma-Gamma spend, discounted: :func:`journeylib.loyalty.clv.customer_lifetime_value`),
+ranked by value at stake. :meth:`WinbackTargets.to_csv` exports the list with pseudonymised ids
+unless ``show_ids``.
+
+:func:`winback_reactivation` reads a win-back campaign run as an experiment: the reactivation
+rate of the targeted customers against a holdout, with a two-proportion z-test (never a
+before/after comparison).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..core import engine, privacy
+from ..core import time as core_time
+from ..core.display import format_count, format_interval, format_number, format_percent, format_pvalue
+from ..core.errors import JourneyDataError, JourneyParameterError
+from ..core.intervals import wilson_interval
+from ..core.result import Check, Finding, Result
+from ..core.schema import OUTBOUND_EVENTS
+from .churn import churn_labels
+
+__all__ = ["WinbackTargets", "ReactivationResult", "winback_targets", "winback_reactivation"]
+
+TARGET_COLUMNS = ("rank", "customer_id", "last_active", "days_inactive", "p_alive", "expected_purchases",
+                  "expected_spend", "value_at_stake")
+
+
+@dataclass(frozen=True)
+class WinbackTargets(Result):
+    """The win-back list (see :func:`winback_targets`).
+
+    Attributes
+    ----------
+    targets
+        One row per inactive customer, best first: ``rank, customer_id, last_active,
+        days_inactive, p_alive, expected_purchases, expected_spend, value_at_stake`` (and the
+        segment column when asked).
+    churn_after, horizon_weeks
+        The churn threshold (days) and the value horizon (weeks).
+    customers_total
+        Purchasers scored by the models.
+    """
+
+    targets: pd.DataFrame = field(repr=False)
+    churn_after: float = 60
+    horizon_weeks: float = 52
+    customers_total: int = 0
+    model_checks: tuple[Check, ...] = field(default=(), repr=False)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The ranked list, ids pseudonymised unless ``show_ids`` (a copy)."""
+        out = self.targets.copy()
+        if not privacy.show_ids():
+            out["customer_id"] = out["customer_id"].map(privacy.pseudonym)
+        return out
+
+    def top(self, n: int = 20) -> pd.DataFrame:
+        """The ``n`` customers with the most value at stake (ids as in ``summary``)."""
+        return self.summary.head(n)
+
+    @property
+    def value_at_stake(self) -> float:
+        """Expected value of all listed customers (currency of the revenue column)."""
+        return float(self.targets["value_at_stake"].sum())
+
+    def to_csv(self, path: str | Path, *, show_ids: bool = False) -> Path:
+        """Write the list as CSV; ids are pseudonymised unless ``show_ids=True``."""
+        out = self.targets.copy()
+        if not show_ids:
+            out["customer_id"] = out["customer_id"].map(privacy.pseudonym)
+        path = Path(path)
+        out.to_csv(path, index=False)
+        return path
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        t = self.targets
+        if t.empty:
+            return (Finding(f"No customer has been inactive for more than {self.churn_after:g} days."),)
+        top = t.head(max(1, len(t) // 5))
+        share = top["value_at_stake"].sum() / t["value_at_stake"].sum() if t["value_at_stake"].sum() > 0 else np.nan
+        out = [Finding(f"{format_count(len(t))} customers have been inactive for more than {self.churn_after:g} "
+                       f"days; together they are still expected to spend {format_number(self.value_at_stake)} over "
+                       f"the next {self.horizon_weeks:g} weeks.", self.value_at_stake)]
+        if np.isfinite(share):
+            out.append(Finding(f"The top {format_count(len(top))} of them hold {format_percent(share)} of that value; "
+                               f"their median chance of still being a customer is "
+                               f"{format_percent(top['p_alive'].median())}.", float(share),
+                               action="Start the win-back campaign with the top of the list, and keep a random "
+                                      "holdout to measure it."))
+        return tuple(out)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        return self.model_checks + (Check("inactive customers", "pass" if len(self.targets) else "warn",
+                                          f"{len(self.targets)} of {self.customers_total} purchasers inactive for "
+                                          f"more than {self.churn_after:g} days"),)
+
+    def plot(self, ax=None):
+        """Value at stake against P(alive) for the listed customers."""
+        from . import plots
+
+        return plots.plot_winback_targets(self, ax=ax)
+
+
+def winback_targets(
+    events: Any,
+    customers: Any = None,
+    *,
+    churn_after: float = 60,
+    horizon: float = 52.0,
+    discount_rate: float = 0.10,
+    segment_by: str = "",
+    observation_end: Any = None,
+) -> WinbackTargets:
+    """Customers to win back now, ranked by the value at stake.
+
+    Parameters
+    ----------
+    events
+        Event log (DataFrame, Ibis table or path) with purchases (``revenue``).
+    customers
+        Optional customer attributes, for ``segment_by``.
+    churn_after
+        Days without activity after which a customer is inactive (churned, as in
+        :func:`journeylib.retention.churn.churn_labels`).
+    horizon
+        Weeks over which the expected value is counted.
+    discount_rate
+        Yearly discount rate of the expected value.
+    segment_by
+        Customer column added to the list (``""``: none).
+    observation_end
+        End of observation (default: the last timestamp of ``events``).
+
+    Returns
+    -------
+    WinbackTargets
+        ``targets`` / ``summary`` (ranked), ``to_csv(path, show_ids=False)``, ``findings``,
+        ``checks``, ``plot()``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.retention.targeting import winback_targets
+    >>> ds = jl.load_dataset("sample")
+    >>> res = winback_targets(ds.events)
+    >>> bool(res.targets["value_at_stake"].is_monotonic_decreasing)
+    True
+    """
+    from ..loyalty.clv import BetaGeoFitter, GammaGammaFitter, customer_lifetime_value, customer_summary
+
+    for name, v in (("churn_after", churn_after), ("horizon", horizon)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
+            raise JourneyParameterError(f"{name}={v!r}; expected a positive number")
+    t = engine.to_table(events)
+    end = core_time.observation_end(t, observation_end)
+    labels = churn_labels(t, churn_after=churn_after, observation_end=end, gap="final")
+    summary = customer_summary(t, calibration_end=end.floor("D"))
+    if summary.empty:
+        raise JourneyDataError("events: no purchases; expected purchase events with revenue to value customers")
+    bgf = BetaGeoFitter().fit(summary)
+    ggf = GammaGammaFitter().fit(summary)
+    clv = customer_lifetime_value(summary, bgf, ggf, horizon=horizon, discount_rate=discount_rate)
+    inactive = labels[labels["churned"].astype(bool)][["customer_id", "last_active"]]
+    out = inactive.merge(clv[["customer_id", "p_alive", "expected_purchases", "expected_spend", "clv"]],
+                         on="customer_id", how="inner")
+    out["days_inactive"] = (end - pd.to_datetime(out["last_active"], utc=True)) / pd.Timedelta(days=1)
+    out = out.rename(columns={"clv": "value_at_stake"})
+    out = out.sort_values(["value_at_stake", "customer_id"], ascending=[False, True], kind="mergesort")
+    out = out.reset_index(drop=True)
+    out["rank"] = np.arange(1, len(out) + 1)
+    cols = list(TARGET_COLUMNS)
+    if segment_by:
+        if customers is None:
+            raise JourneyParameterError(f"segment_by={segment_by!r} needs the customers table; pass customers= "
+                                        "or segment_by=''")
+        c = engine.to_table(customers)
+        if segment_by not in c.columns:
+            raise JourneyDataError(f"customers: no column {segment_by!r}; expected one of {list(c.columns)}")
+        seg = engine.to_pandas(c.select("customer_id", segment_by)).set_index("customer_id")[segment_by]
+        out[segment_by] = out["customer_id"].map(seg)
+        cols.append(segment_by)
+    checks = tuple(getattr(bgf, "checks", ())) if isinstance(getattr(bgf, "checks", ()), tuple) else ()
+    return WinbackTargets(out[cols], float(churn_after), float(horizon), int(len(summary)), checks)
+
+
+@dataclass(frozen=True)
+class ReactivationResult(Result):
+    """Reactivation of a win-back campaign against its holdout (see :func:`winback_reactivation`).
+
+    ``statistic`` / ``pvalue``: two-proportion z-test (targeted against holdout);
+    ``confidence_interval()``: the difference in reactivation rate, targeted minus holdout.
+    """
+
+    table: pd.DataFrame = field(repr=False)
+    statistic: float = np.nan
+    pvalue: float = np.nan
+    difference: float = np.nan
+    within_days: float = 30
+    confidence_level: float = 0.95
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Per group: ``customers``, ``reactivated``, ``rate``, ``ci_low``, ``ci_high`` (a copy)."""
+        return self.table.copy()
+
+    def confidence_interval(self, confidence_level: float = 0.95) -> tuple[float, float]:
+        """Wald interval ``(low, high)`` of the reactivation rate difference, targeted minus holdout."""
+        g = self.table.set_index("group")
+        p1, n1 = g.loc["targeted", "rate"], g.loc["targeted", "customers"]
+        p0, n0 = g.loc["holdout", "rate"], g.loc["holdout", "customers"]
+        se = np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+        z = stats.norm.ppf(0.5 + confidence_level / 2)
+        return (float(p1 - p0 - z * se), float(p1 - p0 + z * se))
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        g = self.table.set_index("group")
+        lo, hi = self.confidence_interval(self.confidence_level)
+        works = self.pvalue < 0.05 and self.difference > 0
+        return (Finding(
+            f"{format_percent(g.loc['targeted', 'rate'])} of targeted customers came back within "
+            f"{self.within_days:g} days against {format_percent(g.loc['holdout', 'rate'])} of the holdout: "
+            f"{format_percent(abs(self.difference))} {'more' if self.difference >= 0 else 'fewer'} (difference "
+            f"{format_interval(lo, hi)}, {format_pvalue(self.pvalue)}).",
+            float(self.difference), lo, hi,
+            "The campaign brings customers back: keep it, with a small holdout." if works else
+            "No clear effect: rethink the offer or the target before sending more."),)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        n = self.table.set_index("group")["customers"]
+        ok = bool((n >= 30).all())
+        return (Check("group sizes", "pass" if ok else "warn",
+                      f"targeted {int(n['targeted'])}, holdout {int(n['holdout'])} customers"),)
+
+
+def winback_reactivation(
+    events: Any,
+    assignments: Any,
+    *,
+    experiment: str,
+    holdout: str = "holdout",
+    within_days: float = 30,
+    observation_end: Any = None,
+    confidence_level: float = 0.95,
+) -> ReactivationResult:
+    """Reactivation rate of a win-back campaign against its randomised holdout.
+
+    A customer is reactivated when they have any activity (outbound messages aside) within
+    ``within_days`` after ``assigned_at``; customers whose window is not fully observed are
+    left out.
+
+    Parameters
+    ----------
+    events
+        Event log with ``customer_id, ts, event``.
+    assignments
+        ``customer_id, experiment, variant, assigned_at``.
+    experiment
+        The win-back experiment's name in ``assignments``.
+    holdout
+        The variant that got no message; every other variant counts as targeted.
+    within_days
+        Days after assignment in which a return counts.
+    observation_end
+        End of observation (default: the last timestamp of ``events``).
+    confidence_level
+        Level of the intervals.
+
+    Returns
+    -------
+    ReactivationResult
+        ``summary`` per group, ``statistic``, ``pvalue``, ``confidence_interval()``.
+    """
+    a = engine.to_pandas(engine.to_table(assignments))
+    a = a[a["experiment"] == experiment]
+    if a.empty:
+        raise JourneyDataError(f"assignments: no rows of experiment {experiment!r}; expected the win-back "
+                               "experiment's name (experiment=...)")
+    if holdout not in set(a["variant"]):
+        raise JourneyDataError(f"assignments: experiment {experiment!r} has no variant {holdout!r}; found "
+                               f"{sorted(map(str, a['variant'].unique()))}; pass holdout= the untreated variant")
+    t = engine.to_table(events)
+    end = core_time.observation_end(t, observation_end)
+    ev = engine.to_pandas(t.filter(~t.event.isin(list(OUTBOUND_EVENTS))).select("customer_id", "ts"))
+    a = a.assign(assigned_at=pd.to_datetime(a["assigned_at"], utc=True))
+    a = a[a["assigned_at"] + pd.Timedelta(days=within_days) <= end]
+    ev = ev.merge(a[["customer_id", "assigned_at"]], on="customer_id")
+    ev = ev[(ev["ts"] > ev["assigned_at"]) & (ev["ts"] <= ev["assigned_at"] + pd.Timedelta(days=within_days))]
+    back = set(ev["customer_id"])
+    a["reactivated"] = a["customer_id"].isin(back)
+    a["group"] = np.where(a["variant"] == holdout, "holdout", "targeted")
+    rows = []
+    for g in ("targeted", "holdout"):
+        d = a[a["group"] == g]
+        n, k = len(d), int(d["reactivated"].sum())
+        lo, hi = wilson_interval(k, n, confidence_level)
+        rows.append((g, n, k, k / n if n else np.nan, lo, hi))
+    table = pd.DataFrame(rows, columns=["group", "customers", "reactivated", "rate", "ci_low", "ci_high"])
+    (n1, n0), (k1, k0) = table["customers"], table["reactivated"]
+    if not (n1 and n0):
+        raise JourneyDataError(f"assignments: experiment {experiment!r} needs customers in both the targeted and "
+                               f"the holdout group with {within_days:g} days of follow-up")
+    pooled = (k1 + k0) / (n1 + n0)
+    se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
+    diff = k1 / n1 - k0 / n0
+    z = float(diff / se) if se > 0 else np.nan
+    p = float(2 * stats.norm.sf(abs(z))) if se > 0 else np.nan
+    return ReactivationResult(table, z, p, float(diff), float(within_days), float(confidence_level))

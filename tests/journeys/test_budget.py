@@ -1,0 +1,227 @@
+"""Channel cost and return: CAC and ROAS by hand, the sample's planted returns, cost-table errors."""
+from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+import journeylib as jl
+from journeylib.core.errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
+from journeylib.core.load import load_costs
+from journeylib.journeys.budget import BudgetResult, channel_budget
+
+CORPUS = Path(__file__).resolve().parents[1] / "bad_inputs"
+T0 = pd.Timestamp("2024-01-05", tz="UTC")
+HAND_MODELS = ("first_touch", "last_touch", "linear")
+
+
+def day(d: float) -> pd.Timestamp:
+    return T0 + pd.Timedelta(days=d)
+
+
+def tiny_log() -> pd.DataFrame:
+    """a: email, social, then buys 100; b: email, then buys 60; c: social, never buys."""
+    rows = [("a", day(0), "landing", "email", None), ("a", day(1), "product_view", "social", None),
+            ("a", day(2), "purchase", None, 100.0),
+            ("b", day(0), "landing", "email", None), ("b", day(1), "purchase", None, 60.0),
+            ("c", day(0), "landing", "social", None)]
+    return pd.DataFrame(rows, columns=["customer_id", "ts", "event", "channel", "revenue"])
+
+
+TINY_COSTS = pd.DataFrame({"channel": ["email", "social"], "period": ["2024-01", "2024-01"], "spend": [40.0, 50.0]})
+
+
+def value(r: BudgetResult, metric: str, model: str, channel: str) -> float:
+    m = r.metric(metric, model).set_index("channel")
+    return float(m.loc[channel, "value"])
+
+
+def test_cac_and_roas_by_hand():
+    r = channel_budget(tiny_log(), TINY_COSTS, models=HAND_MODELS, n_boot=0)
+    # linear: a's order is split email/social; b's is email's
+    assert value(r, "conversions", "linear", "email") == pytest.approx(1.5)
+    assert value(r, "revenue", "linear", "email") == pytest.approx(110.0)
+    assert value(r, "cac", "linear", "email") == pytest.approx(40 / 1.5)
+    assert value(r, "roas", "linear", "email") == pytest.approx(110 / 40)
+    assert value(r, "cac", "linear", "social") == pytest.approx(50 / 0.5)
+    assert value(r, "roas", "linear", "social") == pytest.approx(50 / 50)
+    # last touch: a's order is social's
+    assert value(r, "roas", "last_touch", "email") == pytest.approx(60 / 40)
+    assert value(r, "roas", "last_touch", "social") == pytest.approx(100 / 50)
+    assert value(r, "cac", "last_touch", "social") == pytest.approx(50.0)
+    # first touch: both orders are email's; social has no conversion, so no acquisition cost
+    assert value(r, "roas", "first_touch", "email") == pytest.approx(160 / 40)
+    assert value(r, "roas", "first_touch", "social") == pytest.approx(0.0)
+    assert np.isnan(value(r, "cac", "first_touch", "social"))
+    assert value(r, "marginal_return", "first_touch", "email") == pytest.approx(3.0)
+    assert value(r, "spend", "linear", "social") == pytest.approx(50.0)
+    # email: best by first touch, worst by last touch (and social the reverse): flagged with the reason
+    b = r.budget.set_index("channel")
+    assert b["flag"].all()
+    assert "social mostly closes journeys that other channels open" in b.loc["social", "reason"]
+    assert "email mostly opens journeys that other channels close" in b.loc["email", "reason"]
+    assert any("The models disagree on" in f.text for f in r.findings)
+    assert [c.status for c in r.checks if c.name == "budget: bootstrap intervals"] == ["warn"]
+
+
+def test_customer_value_return_and_periods_by_hand():
+    r = channel_budget(tiny_log(), TINY_COSTS, models=("linear",), n_boot=0, customer_value=200.0)
+    assert value(r, "clv_return", "linear", "email") == pytest.approx(1.5 * 200 / 40)
+    per = pd.Series({"a": 300.0, "b": 100.0, "c": 999.0})
+    r2 = channel_budget(tiny_log(), TINY_COSTS, models=("linear",), n_boot=0, customer_value=per,
+                        return_on="clv")
+    # a's value is split email/social, b's is email's; c never converts, so it counts nothing
+    assert value(r2, "clv_return", "linear", "email") == pytest.approx((150 + 100) / 40)
+    assert value(r2, "marginal_return", "linear", "social") == pytest.approx(150 / 50 - 1)
+    p = r.periods
+    row = p[(p["channel"] == "email") & (p["model"] == "linear")].iloc[0]
+    assert (row["period"], row["spend"], row["conversions"], row["roas"]) == ("2024-01", 40.0, 1.5, 110 / 40)
+
+
+def test_experiment_supports_the_model_inside_its_interval():
+    r = channel_budget(tiny_log(), TINY_COSTS, models=HAND_MODELS, n_boot=0,
+                       experiments={"email": (1.0, 0.8, 1.2)})
+    e = r.experiments.iloc[0]
+    assert (e["channel"], e["supported_models"], e["closest_model"]) == ("email", "last_touch", "last_touch")
+    with pytest.raises(JourneyParameterError, match="not a channel of the events"):
+        channel_budget(tiny_log(), TINY_COSTS, models=HAND_MODELS, n_boot=0, experiments={"tv": (1, 0, 2)})
+
+
+# --------------------------------------------------------------------------- the sample's planted returns
+@pytest.fixture(scope="module")
+def sample():
+    return jl.load_journey("sample")
+
+
+@pytest.fixture(scope="module")
+def sample_budget(sample):
+    return channel_budget(sample.events, sample.costs, n_boot=100, seed=1)
+
+
+def test_planted_returns_are_covered(sample, sample_budget):
+    t = sample_budget.against_truth(sample.ground_truth)
+    assert list(t["quantity"].str.split().str[4]) == ["email", "paid_ads", "social"]
+    assert t["covered"].all()
+    # the intervals are informative: email's lies above break-even, social's below, paid_ads' includes it
+    t = t.set_index(t["quantity"].str.split().str[4])
+    assert t.loc["email", "ci_low"] > 1.5 and t.loc["social", "ci_high"] < 0.6
+    assert t.loc["paid_ads", "ci_low"] < 1 < t.loc["paid_ads", "ci_high"]
+
+
+def test_profitable_and_unprofitable_channels_recovered_under_every_model(sample, sample_budget):
+    truth = sample.ground_truth["costs"]
+    b = sample_budget.budget.set_index("channel")
+    assert sample_budget.headline_model == "markov"
+    assert b.loc[truth["profitable"], "verdict"].eq("pays back").all()
+    assert b.loc[truth["unprofitable"], "verdict"].eq("does not pay back").all()
+    assert b.loc[truth["uncertain"], "verdict"].eq("uncertain").all()
+    assert list(b.index[:1]) == ["email"] and b.index[-1] == "social"
+    for m in sample_budget.models:
+        roas = sample_budget.metric("roas", m).set_index("channel")
+        assert roas.loc["email", "ci_low"] > 1, m
+        assert roas.loc["social", "ci_high"] < 1, m
+    first = sample_budget.findings[0]
+    assert first.text.startswith("email pays back and social does not")
+    assert first.ci_low <= first.value <= first.ci_high
+    assert "Move budget from social toward email" in first.action
+    assert "paid_ads is uncertain" in sample_budget.findings[1].text
+    assert {c.name for c in sample_budget.checks} >= {"budget: bootstrap intervals", "budget: channels without spend"}
+
+
+def test_protocol(sample_budget):
+    s = sample_budget.summary
+    s.loc[:, "value"] = -1
+    assert (sample_budget.summary["value"] != -1).any()
+    assert set(sample_budget.summary["metric"]) == {"spend", "conversions", "revenue", "cac", "roas",
+                                                    "marginal_return"}
+    assert all("*" not in f.text and "`" not in f.text for f in sample_budget.findings)
+    ax = sample_budget.plot()
+    assert "pays back" in ax.get_title() and "per unit of spend" in ax.get_xlabel()
+    plt.close("all")
+    assert "<table" in sample_budget._repr_html_()
+
+
+def test_names_from_data_are_escaped():
+    log = tiny_log().replace({"channel": {"email": "<b>e$mail</b>"}})
+    costs = TINY_COSTS.replace({"channel": {"email": "<b>e$mail</b>"}})
+    r = channel_budget(log, costs, models=HAND_MODELS, n_boot=0)
+    html = r._repr_html_()
+    assert "<b>e$mail" not in html and "&lt;b&gt;e$mail" in html
+    r.plot()
+    plt.gcf().canvas.draw()
+    plt.close("all")
+
+
+# --------------------------------------------------------------------------- cost-table errors
+COSTS_CASES = {
+    "costs_negative_spend.csv": ("error", r"(?s)column 'spend'.*1 of 3 rows.*0 or more.*refund"),
+    "costs_period_dayfirst.csv": ("error", r"(?s)column 'period'.*1 of 2 rows.*2024-03"),
+    "costs_blank_channel.csv": ("error", r"(?s)column 'channel'.*1 of 2 rows.*not blank"),
+    "costs_spend_currency.csv": ("error", r"(?s)column 'spend'.*no currency sign"),
+    "costs_month_gap.csv": ("warn", r"channel 'email' has no rows for 1 month\(s\) between 2024-01 and 2024-03 "
+                                    r"\(2024-02\)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COSTS_CASES))
+def test_cost_corpus_file(name):
+    outcome, pattern = COSTS_CASES[name]
+    path = CORPUS / name
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    if outcome == "error":
+        with pytest.raises(JourneyDataError, match=pattern):
+            load_costs(path)
+    else:
+        with pytest.warns(JourneyDataWarning, match=pattern):
+            out = load_costs(path)
+        assert out.groupby("channel")["spend"].sum().to_dict() == {"email": 190.0, "social": 30.0}
+        loaded = jl.load_table("costs", path)
+        assert [c.status for c in loaded.checks] == ["pass", "warn"]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def test_unknown_channels_are_a_clear_error():
+    with pytest.raises(JourneyDataError, match=r"(?s)column 'channel'.*1 of 2 rows.*a channel of the events "
+                                               r"\(email, social\).*rename 'Paid Ads'"):
+        load_costs(pd.DataFrame({"channel": ["email", "Paid Ads"], "period": ["2024-01", "2024-01"],
+                                 "spend": [1.0, 2.0]}), channels=["email", "social"])
+    costs = pd.DataFrame({"channel": ["email", "tv"], "period": ["2024-01", "2024-01"], "spend": [1.0, 2.0]})
+    with pytest.raises(JourneyDataError, match=r"rename 'tv'"):
+        channel_budget(tiny_log(), costs, models=HAND_MODELS, n_boot=0)
+
+
+def test_cost_table_reading():
+    raw = pd.DataFrame({"Channel": [" email", "email", "social"], "Month": ["2024-01", "2024-01-15", "2024-01"],
+                        "cost": [10, 5, 7], "campaign": ["spring", "spring", None]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = load_costs(raw, columns={"Channel": "channel", "Month": "period", "cost": "spend"})
+    assert list(out.columns) == ["channel", "period", "spend", "campaign"]
+    assert out["period"].tolist() == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-15"),
+                                      pd.Timestamp("2024-01-01")]
+    assert out["spend"].tolist() == [10.0, 5.0, 7.0] and out["campaign"].tolist() == ["spring", "spring", None]
+    dupes = pd.DataFrame({"channel": ["email", "email"], "period": ["2024-01", "2024-01"], "spend": [1.0, 2.5]})
+    assert load_costs(dupes)["spend"].tolist() == [3.5]  # spend split over two rows is added up
+    with pytest.raises(JourneyDataError, match=r"missing required column\(s\) \['spend'\]"):
+        load_costs(pd.DataFrame({"channel": ["email"], "period": ["2024-01"]}))
+    with pytest.raises(JourneyParameterError, match="no costs source"):
+        channel_budget(tiny_log(), None)
+    with pytest.raises(JourneyParameterError, match="return_on='clv' needs customer_value"):
+        channel_budget(tiny_log(), TINY_COSTS, return_on="clv")
+
+
+def test_simulator_plants_costs_from_its_own_stream():
+    data = jl.simulate_journeys(300, seed=3)
+    c = data.costs
+    assert sorted(c["channel"].unique()) == ["email", "paid_ads", "social"]
+    assert (c["spend"] >= 0).all() and c["period"].str.fullmatch(r"\d{4}-\d{2}").all()
+    truth = data.ground_truth["costs"]
+    assert truth["planted_roas"] == {"email": 3.0, "paid_ads": 1.0, "social": 0.4}
+    for ch, t in truth["channels"].items():
+        assert t["spend"] == pytest.approx(c.loc[c["channel"] == ch, "spend"].sum(), abs=0.01)
+        assert t["credited_revenue"] / t["spend"] == pytest.approx(t["planted_roas"], rel=1e-3)
