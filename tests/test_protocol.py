@@ -69,6 +69,12 @@ BUILDERS: dict[str, tuple[str, Callable]] = {
     "nps": ("NPSResult", lambda s: jl.nps(s.feedback)),
     "review_rates": ("ReviewResult", lambda s: jl.review_rates(s.events, s.feedback)),
     "referrals": ("ReferralResult", lambda s: jl.referrals(s.events, s.customers)),
+    "channel_budget": ("BudgetResult", lambda s: jl.channel_budget(s.events, s.costs, n_boot=20)),
+    "abandoned_carts": ("CartRecovery", lambda s: jl.abandoned_carts(s.events, s.messages, s.customers, segment_by="segment")),
+    "message_engagement": ("MessageEngagement", lambda s: jl.message_engagement(s.messages, s.events)),
+    "winback_targets": ("WinbackTargets", lambda s: jl.winback_targets(s.events)),
+    "winback_reactivation": ("ReactivationResult", lambda s: jl.winback_reactivation(
+        s.events, s.assignments, experiment="personalised_offer", holdout="control")),
     "attribute": ("AttributionResult", lambda s: jl.attribute(s.events, n_boot=20, seed=3)),
     "stage_attribution": ("StageAttributionResult", lambda s: jl.stage_attribution(s.events)),
     "kaplan_meier": ("KaplanMeierResult", lambda s: jl.kaplan_meier(_labels(s), by="segment")),

@@ -257,6 +257,7 @@ def plot_incidence_comparison(cmp: IncidenceComparison, ax: Axes | None = None) 
 
 
 @no_mathtext
+@no_mathtext
 def plot_winback_targets(result, ax=None) -> Axes:
     """Value at stake against P(alive) of the customers on the win-back list."""
     if ax is None:
@@ -268,3 +269,24 @@ def plot_winback_targets(result, ax=None) -> Axes:
     ax.set_ylabel(f"expected value over {result.horizon_weeks:g} weeks (currency)")
     ax.set_title(f"{len(t):,} inactive customers: the most valuable are still likely to come back")
     return ax
+
+
+@no_mathtext
+def plot_reactivation(result, ax=None) -> Axes:
+    """Reactivation rate of the targeted customers and of the holdout, with their intervals."""
+    if ax is None:
+        ax = plt.gca()
+    t = result.summary.set_index("group").loc[["holdout", "targeted"]]
+    y = np.arange(len(t))
+    ax.barh(y, 100 * t["rate"], color=["#9e9e9e", "#1f77b4"])
+    ax.errorbar(100 * t["rate"], y, xerr=[100 * (t["rate"] - t["ci_low"]), 100 * (t["ci_high"] - t["rate"])],
+                fmt="none", ecolor="black", capsize=4)
+    ax.set_yticks(y, [f"{g} ({n:,})" for g, n in zip(t.index, t["customers"])])
+    ax.set_xlim(left=0)
+    ax.set_xlabel(f"came back within {result.within_days:g} days (% of customers)")
+    lo, hi = result.confidence_interval(result.confidence_level)
+    verdict = "more" if lo > 0 else "fewer" if hi < 0 else "no clear difference from"
+    ax.set_title(f"Targeted customers came back {verdict} than the holdout" if verdict != "no clear difference from"
+                 else "Targeted customers: no clear difference from the holdout")
+    return ax
+

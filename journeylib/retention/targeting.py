@@ -247,6 +247,12 @@ class ReactivationResult(Result):
         return (Check("group sizes", "pass" if ok else "warn",
                       f"targeted {int(n['targeted'])}, holdout {int(n['holdout'])} customers"),)
 
+    def plot(self, ax=None):
+        """Reactivation rate of each group with its interval; returns the Axes."""
+        from . import plots
+
+        return plots.plot_reactivation(self, ax=ax)
+
 
 def winback_reactivation(
     events: Any,

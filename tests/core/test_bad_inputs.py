@@ -10,6 +10,7 @@ import pytest
 
 import journeylib as jl
 from journeylib.core.errors import JourneyDataError, JourneyDataWarning
+from journeylib.core.load import load_costs
 
 CORPUS = Path(__file__).parents[1] / "bad_inputs"
 
@@ -47,7 +48,7 @@ CASES = {
 
 def test_every_corpus_file_has_a_case():
     assert sorted(p.name for p in CORPUS.iterdir() if p.is_file()) == sorted(
-        list(CASES) + list(CSV_CASES) + ["unterminated_quote.csv"])
+        list(CASES) + list(CSV_CASES) + list(COSTS_CASES) + ["unterminated_quote.csv"])
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -203,3 +204,31 @@ def test_csv_corpus_file(name):
     elif outcome == "ok":
         assert not ours
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before, "the input file was modified"
+
+
+# the costs table (spend per channel and period): its own loader
+COSTS_CASES = {
+    "costs_negative_spend.csv": ("error", r"(?s)column 'spend'.*1 of 3 rows.*0 or more.*refund"),
+    "costs_period_dayfirst.csv": ("error", r"(?s)column 'period'.*1 of 2 rows.*2024-03"),
+    "costs_blank_channel.csv": ("error", r"(?s)column 'channel'.*1 of 2 rows.*not blank"),
+    "costs_spend_currency.csv": ("error", r"(?s)column 'spend'.*no currency sign"),
+    "costs_month_gap.csv": ("warn", r"channel 'email' has no rows for 1 month\(s\) between 2024-01 and 2024-03 "
+                                    r"\(2024-02\)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COSTS_CASES))
+def test_cost_corpus_file(name):
+    outcome, pattern = COSTS_CASES[name]
+    path = CORPUS / name
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    if outcome == "error":
+        with pytest.raises(JourneyDataError, match=pattern):
+            load_costs(path)
+    else:
+        with pytest.warns(JourneyDataWarning, match=pattern):
+            out = load_costs(path)
+        assert out.groupby("channel")["spend"].sum().to_dict() == {"email": 190.0, "social": 30.0}
+        loaded = jl.load_table("costs", path)
+        assert [c.status for c in loaded.checks] == ["pass", "warn"]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before

@@ -123,15 +123,15 @@ def test_the_sample_dataset_carries_its_inputs_and_checks_for_the_health_panel(s
 
     from journeylib.core.load import content_hash
 
-    rows = {t: pq.ParquetFile(SAMPLE_DIR / f"{t}.parquet").metadata.num_rows
-            for t in ("events", "customers", "assignments")}
+    tables = ("events", "customers", "assignments", "feedback", "messages", "costs")
+    rows = {t: pq.ParquetFile(SAMPLE_DIR / f"{t}.parquet").metadata.num_rows for t in tables}
     assert [(i.table, i.source, i.rows) for i in sample.inputs] == [
-        (t, f"sample/{t}.parquet", rows[t]) for t in ("events", "customers", "assignments")]
+        (t, f"sample/{t}.parquet", rows[t]) for t in tables]
     assert [i.sha256 for i in sample.inputs] == [content_hash(SAMPLE_DIR / f"{t}.parquet") for t in rows]
     assert all(i.validation in ("checked", "reused") and i.duplicates_dropped == 0 and i.future_rows == 0
                for i in sample.inputs)
-    assert [(c.name, c.status) for c in sample.checks] == [
-        ("events: validated", "pass"), ("customers: validated", "pass"), ("assignments: validated", "pass")]
+    assert [(c.name, c.status) for c in sample.checks] == [(f"{t}: validated", "pass") for t in tables] + [
+        ("costs: periods without spend rows", "pass")]
     assert str(SAMPLE_DIR) not in repr([i.source for i in sample.inputs])  # no machine path in the panel
 
 
@@ -147,7 +147,7 @@ def test_simulated_data_carries_its_journey_definition(tmp_path, small_sim):
     """The bundled sample's journey.yml is what the simulator writes; partitioned output gets one too."""
     from journeylib.simulate.journeys import journey_yml, simulate_to_parquet
 
-    assert (SAMPLE_DIR / "journey.yml").read_text() == journey_yml()
+    assert (SAMPLE_DIR / "journey.yml").read_text() == journey_yml(messages="messages.parquet", costs="costs.parquet")
     small_sim.write(tmp_path / "flat")
     flat = jl.load_journey(tmp_path / "flat" / "journey.yml")
     assert flat.events.count().execute() == len(small_sim.events)
