@@ -645,7 +645,35 @@ def load_costs(source: Any, columns: Mapping[str, str] | None = None, *, channel
 
 def costs_frame(source: Any, columns: Mapping[str, str] | None = None, *, channels: Iterable[str] | None = None,
                 con: ibis.BaseBackend | None = None) -> tuple[pd.DataFrame, list[Check]]:
-    """The validated cost table (see :func:`load_costs`) and its warnings as checks (period gaps)."""
+    """The validated cost table as a DataFrame, with its warnings as checks (period gaps).
+
+    Parameters
+    ----------
+    source
+        A DataFrame, a path (CSV or Parquet) or an Ibis table with ``channel``, ``period``, ``spend``
+        and optionally ``campaign``.
+    columns
+        ``{their name: canonical name}`` for sources with other column names.
+    channels
+        The channels of the event log; a cost row for another channel is an error naming it.
+    con
+        The Ibis connection to read with (default: the current one).
+
+    Returns
+    -------
+    (pandas.DataFrame, list of Check)
+        One row per channel, period (the month's first day) and campaign with its ``spend``;
+        the checks of the table (missing months are a warning).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.core.load import costs_frame
+    >>> df, checks = costs_frame(pd.DataFrame({"channel": ["email", "email"], "period": ["2024-01", "2024-02"],
+    ...                                        "spend": [100.0, 90.0]}))
+    >>> df.assign(period=df["period"].dt.strftime("%Y-%m"))[["channel", "period", "spend"]].to_dict("records")
+    [{'channel': 'email', 'period': '2024-01', 'spend': 100.0}, {'channel': 'email', 'period': '2024-02', 'spend': 90.0}]
+    """
     if isinstance(source, pd.DataFrame):
         raw = source.copy()
         if columns:

@@ -560,7 +560,7 @@ def simulate_journeys(
     messages, truth["messages"], truth["carts"] = _messages_log(
         np.random.default_rng([seed, 31]), events, t_start, obs_end, cids[b], t0[b], alive_until, death)
     # --- 10. costs: monthly spend of the paid channels (its own random stream) --------
-    costs, truth["costs"] = simulate_costs(np.random.default_rng([seed, 30]), events, t_start, obs_end)
+    costs, truth["costs"] = _simulate_costs(np.random.default_rng([seed, 30]), events, t_start, obs_end)
     return SimulatedData(events, customers, assignments, truth, feedback, messages, costs)
 
 
@@ -574,7 +574,7 @@ COST_NOISE_SD = 0.25
 """Month-to-month spread of the spend (lognormal sd) around the planted return."""
 
 
-def simulate_costs(rng: np.random.Generator, events: pd.DataFrame, t_start: pd.Timestamp,
+def _simulate_costs(rng: np.random.Generator, events: pd.DataFrame, t_start: pd.Timestamp,
                    obs_end: float) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The monthly cost table of the paid channels and its planted truth; draws only from ``rng``.
 
