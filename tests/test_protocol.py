@@ -69,6 +69,8 @@ BUILDERS: dict[str, tuple[str, Callable]] = {
     "nps": ("NPSResult", lambda s: jl.nps(s.feedback)),
     "review_rates": ("ReviewResult", lambda s: jl.review_rates(s.events, s.feedback)),
     "referrals": ("ReferralResult", lambda s: jl.referrals(s.events, s.customers)),
+    "compare_periods": ("PeriodComparison", lambda s: jl.compare_periods(s.events, n_boot=50)),
+    "compare_segments": ("SegmentComparison", lambda s: jl.compare_segments(s.events, s.customers, by="segment")),
     "channel_budget": ("BudgetResult", lambda s: jl.channel_budget(s.events, s.costs, n_boot=20)),
     "abandoned_carts": ("CartRecovery", lambda s: jl.abandoned_carts(s.events, s.messages, s.customers, segment_by="segment")),
     "message_engagement": ("MessageEngagement", lambda s: jl.message_engagement(s.messages, s.events)),

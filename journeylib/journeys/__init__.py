@@ -9,6 +9,7 @@ from .messages import message_engagement
 from .journey_map import journey_map
 from .attribution import attribute, markov_removal_effects, shapley_values, stage_attribution
 from .budget import channel_budget
+from .compare import compare_periods, compare_segments
 from .overview import channel_summary, data_summary, monthly_activity
 from .paths import journeys, path_lengths, path_table, sankey_data, time_to_convert, top_paths
 from .stages import funnel, journey_map_data, stage_transitions
@@ -18,4 +19,5 @@ __all__ = ["funnel", "stage_transitions", "journey_map_data", "path_table", "top
            "path_lengths", "time_to_convert", "sankey_data", "attribute", "stage_attribution",
            "markov_removal_effects", "shapley_values", "data_summary", "channel_summary", "monthly_activity",
            "time_to_next_stage", "stage_reach_times", "journey_map", "nps", "review_rates", "referrals",
-           "abandoned_carts", "message_engagement", "channel_budget"]
+           "abandoned_carts", "message_engagement", "channel_budget",
+           "compare_periods", "compare_segments"]

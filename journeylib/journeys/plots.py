@@ -37,7 +37,7 @@ from .paths import path_lengths
 __all__ = ["plot_funnel", "plot_journey_flow", "plot_transitions", "plot_journey_map", "plot_measured_journey_map",
            "plot_nps", "plot_ratings", "plot_referrals", "plot_attribution",
            "plot_incremental", "plot_budget", "plot_stage_attribution", "plot_path_lengths", "plot_time_to_convert",
-           "plot_monthly_activity", "plot_time_to_next_stage"]
+           "plot_monthly_activity", "plot_time_to_next_stage", "plot_period_comparison", "plot_segment_comparison"]
 
 _PAIN = "#c0392b"
 _BOX = "#2c6fad"
@@ -789,3 +789,58 @@ def plot_message_rates(result, ax=None, *, metric: str = "open rate"):
     level = round(100 * result.confidence_level)
     ax.set_title(f"{metric.capitalize()} by campaign and channel ({level}% intervals)")
     return ax
+
+
+def _comparison_bars(ax, labels, est, lo, hi, flagged, *, xlabel: str, title: str):
+    y = np.arange(len(labels))[::-1]
+    colors = np.where(flagged, "C3", "0.55")
+    ax.hlines(y, lo, hi, colors=list(colors), lw=1.3)
+    ax.scatter(est, y, c=list(colors), s=28, zorder=3)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, list(labels))
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, loc="left")
+    return ax
+
+
+@no_mathtext
+def plot_period_comparison(result, ax=None):
+    """Change of every compared figure from the previous period to the current one, as a percentage of
+    the previous value, with its interval; the figures that changed significantly in red."""
+    if ax is None:
+        ax = plt.gca()
+    t = result.summary
+    base = t["previous"].abs().replace(0, np.nan)
+    t = t.assign(_est=100 * t["change"] / base, _lo=100 * t["ci_low"] / base,
+                 _hi=100 * t["ci_high"] / base).dropna(subset=["_est"])
+    n = int(t["changed"].sum())
+    title = (f"{n} of {len(result.summary)} figures changed significantly" if n
+             else f"None of {len(result.summary)} figures changed significantly")
+    return _comparison_bars(ax, t["figure"], t["_est"].to_numpy(float), t["_lo"].fillna(t["_est"]).to_numpy(float),
+                            t["_hi"].fillna(t["_est"]).to_numpy(float), t["changed"].to_numpy(bool),
+                            xlabel="change from the previous period (% of the previous value)", title=title)
+
+
+@no_mathtext
+def plot_segment_comparison(result, ax=None, *, kind: str | None = None):
+    """Each segment's difference from the other customers (percentage points) on the share figures
+    (stage conversion and retention; ``kind`` picks one), significant differences in red."""
+    if ax is None:
+        ax = plt.gca()
+    t = result.summary
+    t = t[t["unit"] == "share"] if kind is None else t[t["kind"] == kind]
+    if kind is not None and t.empty:
+        raise JourneyParameterError(f"kind={kind!r}; expected one of {sorted(result.summary['kind'].unique())}")
+    labels = [f"{s}: {f}" for s, f in zip(t["segment"], t["figure"])]
+    n = int(t["significant"].sum())
+    pts = t["unit"].eq("share").all()
+    scale = 100 if pts else 1
+    return _comparison_bars(ax, labels, scale * t["difference"].to_numpy(float),
+                            scale * t["ci_low"].fillna(t["difference"]).to_numpy(float),
+                            scale * t["ci_high"].fillna(t["difference"]).to_numpy(float),
+                            t["significant"].to_numpy(bool),
+                            xlabel=("segment minus the other customers (percentage points)" if pts
+                                    else "segment minus the other customers (currency per customer)"),
+                            title=f"{n} of {len(t)} segment differences are significant")
+
+

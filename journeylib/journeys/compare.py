@@ -1,0 +1,822 @@
+"""The re-review: this period against the last, and segments compared with tests.
+
+:func:`compare_periods` holds two periods of the same length against each other (by
+default the last ``period_days`` days of the log against the ``period_days`` before;
+or two given date ranges) and tests every compared figure:
+
+========================  ==========================================  =====================================
+figure                    per period                                  test
+========================  ==========================================  =====================================
+stage conversion          of the customers with an event at a stage   two-proportion z-test (pooled);
+                          in the period, the share with an event at   interval: Newcombe's hybrid score
+                          the next stage later in the same period     interval of the difference
+time between stages       median days from the first event at a       Mann-Whitney U; interval: bootstrap
+                          stage to the next stage's first event after of the difference in medians
+touchpoint mix            per channel, the share of the period's      chi-square on the 2x2 table
+                          active customers reached through it         (reached or not, by period)
+retention                 the share of buyers in the period who buy   log-rank test on the days to the next
+                          again within ``return_days`` (Kaplan-Meier; purchase (censored at the period end);
+                          buyers at the period's end are censored)    interval: Greenwood
+revenue per customer      revenue in the period per active customer   Welch's t-test (from n, sum and sum
+                                                                      of squares per period)
+========================  ==========================================  =====================================
+
+Drop-off at a stage is one minus its conversion: the same test, so it is compared
+once (the summary shows both). Each period only uses the events inside it, so two
+periods of equal length have the same edge (customers who reach a stage near the end
+have less time to go on in both). Customers are the unit of every test; a customer
+active in both periods counts in both (the tests treat the periods as independent
+samples, which is conservative when customers behave alike in both).
+
+Multiple comparisons: the p-values of all compared figures are adjusted together
+(Holm by default, which keeps the chance of flagging *any* unchanged figure at or
+below ``alpha``; ``method="fdr_bh"``: Benjamini-Hochberg, which keeps the expected
+share of false flags among the flagged figures at or below ``alpha``). A figure has
+``changed`` when its adjusted p-value is below ``alpha``.
+
+:func:`compare_segments` does the same across customer segments (a column of the
+customer table): stage conversion, retention (the kit's churn definition,
+:func:`journeylib.retention.churn_labels`, Kaplan-Meier share still active at
+``retention_days``, log-rank) and revenue per customer, each segment against all
+other customers, adjusted across all segments and figures; plus a persona table that
+describes each segment by its behaviour (top channels, time to first purchase, value).
+For retention the interval is that of the difference in the share at the horizon
+(Greenwood), while the log-rank test compares the whole curves: the two can disagree
+(curves that cross, or a gap that opens only late).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import ibis
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..core import engine
+from ..core.display import format_count, format_percent, format_pvalue
+from ..core.errors import JourneyDataError, JourneyParameterError
+from ..core.result import Check, Finding, Result
+from ..core.schema import DEFAULT_STAGES, PURCHASE_EVENT
+from ..core.time import DAY_US, end_of_day, epoch_us, observation_end as observation_end_of, to_epoch_us, to_utc
+from .common import check_stages, drop_outbound, events_table
+from .feedback import customer_groups
+
+__all__ = ["PeriodComparison", "compare_periods", "SegmentComparison", "compare_segments",
+           "two_proportion_test", "km_share", "adjust_pvalues", "COMPARISON_METHODS"]
+
+COMPARISON_METHODS = ("holm", "fdr_bh")
+PERIOD_COLUMNS = ("figure", "kind", "unit", "previous", "current", "change", "ci_low", "ci_high",
+                  "relative_change", "test", "statistic", "pvalue", "p_adjusted", "changed",
+                  "n_previous", "n_current")
+SEGMENT_COLUMNS = ("figure", "kind", "unit", "segment", "value", "rest", "difference", "ci_low", "ci_high",
+                   "test", "statistic", "pvalue", "p_adjusted", "significant", "n_segment", "n_rest")
+PERSONA_COLUMNS = ("segment", "customers", "share_of_customers", "top_channels", "buyers_share",
+                   "median_days_to_first_purchase", "revenue_per_customer", "retention", "description")
+_METHOD_NAMES = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg"}
+
+
+# --------------------------------------------------------------------------- statistics (pure, tested)
+def _z(confidence_level: float) -> float:
+    return float(stats.norm.ppf(0.5 + confidence_level / 2))
+
+
+def two_proportion_test(k1: int, n1: int, k0: int, n0: int,
+                        confidence_level: float = 0.95) -> tuple[float, float, float, float]:
+    """Difference ``k1/n1 - k0/n0``: pooled two-proportion z statistic, two-sided p-value and
+    Newcombe's hybrid score interval ``(z, p, ci_low, ci_high)`` (statsmodels' ``proportions_ztest``
+    and ``confint_proportions_2indep(method="newcomb")``); NaN when a group is empty or both
+    shares are 0 or 1."""
+    from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
+
+    if n1 <= 0 or n0 <= 0:
+        return (np.nan,) * 4
+    lo, hi = confint_proportions_2indep(k1, n1, k0, n0, method="newcomb", compare="diff",
+                                        alpha=1 - confidence_level)
+    pooled = (k1 + k0) / (n1 + n0)
+    if pooled in (0.0, 1.0):
+        return np.nan, np.nan, float(lo), float(hi)
+    z, p = proportions_ztest([k1, k0], [n1, n0])
+    return float(z), float(p), float(lo), float(hi)
+
+
+def km_share(durations: np.ndarray, events: np.ndarray, horizon: float) -> tuple[float, float]:
+    """Kaplan-Meier survival at ``horizon`` and its Greenwood standard error ``(S, se)``."""
+    d = np.asarray(durations, float)
+    e = np.asarray(events, bool)
+    if len(d) == 0:
+        return np.nan, np.nan
+    times = np.unique(d[e & (d <= horizon)])
+    s, v = 1.0, 0.0
+    for t in times:
+        n_at = np.sum(d >= t)
+        k = np.sum((d == t) & e)
+        s *= 1 - k / n_at
+        if n_at > k:
+            v += k / (n_at * (n_at - k))
+    return float(s), float(s * np.sqrt(v))
+
+
+def _welch(n1: float, s1: float, ss1: float, n0: float, s0: float, ss0: float,
+           confidence_level: float) -> tuple[float, float, float, float, float, float]:
+    """Welch's t-test from n, sum, sum of squares: ``(mean1, mean0, t, p, ci_low, ci_high)``."""
+    if n1 < 2 or n0 < 2:
+        m1 = s1 / n1 if n1 else np.nan
+        m0 = s0 / n0 if n0 else np.nan
+        return m1, m0, np.nan, np.nan, np.nan, np.nan
+    m1, m0 = s1 / n1, s0 / n0
+    v1 = max((ss1 - n1 * m1 * m1) / (n1 - 1), 0.0)
+    v0 = max((ss0 - n0 * m0 * m0) / (n0 - 1), 0.0)
+    se2 = v1 / n1 + v0 / n0
+    if se2 <= 0:
+        return m1, m0, np.nan, np.nan, m1 - m0, m1 - m0
+    res = stats.ttest_ind_from_stats(m1, np.sqrt(v1), n1, m0, np.sqrt(v0), n0, equal_var=False)
+    df = se2 ** 2 / ((v1 / n1) ** 2 / (n1 - 1) + (v0 / n0) ** 2 / (n0 - 1))
+    half = stats.t.ppf(0.5 + confidence_level / 2, df) * np.sqrt(se2)
+    return m1, m0, float(res.statistic), float(res.pvalue), m1 - m0 - half, m1 - m0 + half
+
+
+def _median_diff_interval(a: np.ndarray, b: np.ndarray, confidence_level: float, n_boot: int,
+                          rng: np.random.Generator) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``median(a) - median(b)``."""
+    diffs = np.empty(n_boot)
+    chunk = max(1, int(2_000_000 // max(len(a) + len(b), 1)))
+    for i in range(0, n_boot, chunk):
+        m = min(chunk, n_boot - i)
+        diffs[i:i + m] = (np.median(a[rng.integers(0, len(a), (m, len(a)))], axis=1)
+                          - np.median(b[rng.integers(0, len(b), (m, len(b)))], axis=1))
+    q = (1 - confidence_level) / 2
+    return float(np.quantile(diffs, q)), float(np.quantile(diffs, 1 - q))
+
+
+def adjust_pvalues(p: Any, method: str = "holm") -> np.ndarray:
+    """Holm (step-down) or Benjamini-Hochberg (``"fdr_bh"``, step-up) adjusted p-values; NaN stays NaN.
+
+    The same numbers as statsmodels' ``multipletests(p, method=...)[1]`` on the non-missing values.
+    """
+    p = np.asarray(p, float)
+    out = np.full(len(p), np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    m = len(ok)
+    if not m:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    ranked = p[order]
+    if method == "holm":
+        adj = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * ranked))
+    else:
+        adj = np.minimum.accumulate(np.minimum(1.0, m / np.arange(1, m + 1) * ranked)[::-1])[::-1]
+    out[order] = adj
+    return out
+
+
+def _adjust(p: pd.Series, method: str) -> pd.Series:
+    return pd.Series(adjust_pvalues(p.to_numpy(float), method), index=p.index)
+
+
+def _check_common(alpha: Any, confidence_level: Any, method: Any) -> tuple[float, float, str]:
+    try:
+        a, c = float(alpha), float(confidence_level)
+    except (TypeError, ValueError):
+        a = c = np.nan
+    if not 0 < a < 1:
+        raise JourneyParameterError(f"alpha={alpha!r}; expected the error rate as a number between 0 and 1, "
+                                    "such as 0.05")
+    if not 0 < c < 1:
+        raise JourneyParameterError(f"confidence_level={confidence_level!r}; expected a number between 0 and 1, "
+                                    "such as 0.95")
+    if method not in COMPARISON_METHODS:
+        raise JourneyParameterError(f"method={method!r}; expected one of {list(COMPARISON_METHODS)} "
+                                    "(Holm or Benjamini-Hochberg)")
+    return a, c, method
+
+
+# --------------------------------------------------------------------------- engine half
+def _grouped(t: ibis.Table, group: ibis.Value) -> ibis.Table:
+    """Customer-made events with ``_e`` (epoch microseconds) and ``_g`` (the group); rows with no group dropped."""
+    return t.mutate(_g=group).filter(lambda x: x._g.notnull())
+
+
+def _step_frame(ev: ibis.Table, stages: Sequence[str]) -> pd.DataFrame:
+    """Per group, step and customer at the step's stage: first time there and the next stage's first time after."""
+    parts = []
+    for k in range(len(stages) - 1):
+        a = ev.filter(ev.stage == stages[k]).group_by(["_g", "customer_id"]).agg(_f=lambda x: x._e.min())
+        b = ev.filter(ev.stage == stages[k + 1]).select(_g2=ev._g, _c2=ev.customer_id, _e2=ev._e)
+        j = a.left_join(b, (a._g == b._g2) & (a.customer_id == b._c2) & (b._e2 >= a._f))
+        j = j.group_by(["_g", "customer_id"]).agg(_f=j._f.min(), _nx=j._e2.min())
+        parts.append(j.mutate(_k=ibis.literal(k, type="int64")))
+    if not parts:
+        return pd.DataFrame(columns=["_g", "customer_id", "_f", "_nx", "_k"])
+    u = parts[0]
+    for p in parts[1:]:
+        u = u.union(p)
+    df = engine.to_pandas(u)
+    df["days"] = (df["_nx"] - df["_f"]) / DAY_US
+    return df
+
+
+def _stage_rows(steps: pd.DataFrame, stages: Sequence[str], g1: Any, g0: Any) -> list[dict]:
+    """Conversion counts and days-to-next arrays per step for groups ``g1`` (current/segment) and ``g0``."""
+    out = []
+    for k in range(len(stages) - 1):
+        s = steps[steps["_k"] == k]
+        a, b = s[s["_g"].isin(g1)], s[s["_g"].isin(g0)]
+        out.append({"k": k, "from": stages[k], "to": stages[k + 1],
+                    "n1": len(a), "k1": int(a["_nx"].notna().sum()),
+                    "n0": len(b), "k0": int(b["_nx"].notna().sum()),
+                    "d1": a["days"].dropna().to_numpy(float), "d0": b["days"].dropna().to_numpy(float)})
+    return out
+
+
+def _purchase_frame(ev: ibis.Table, purchase_event: str) -> pd.DataFrame:
+    """Per group and buyer: the first purchase in the group's window and the next purchase after it."""
+    p = ev.filter(ev.event == purchase_event)
+    a = p.group_by(["_g", "customer_id"]).agg(_f=lambda x: x._e.min())
+    b = p.select(_g2=p._g, _c2=p.customer_id, _e2=p._e)
+    j = a.left_join(b, (a._g == b._g2) & (a.customer_id == b._c2) & (b._e2 > a._f))
+    return engine.to_pandas(j.group_by(["_g", "customer_id"]).agg(_f=j._f.min(), _nx=j._e2.min()))
+
+
+def _revenue_stats(ev: ibis.Table) -> pd.DataFrame:
+    """Per group: active customers, sum and sum of squares of revenue per customer."""
+    if "revenue" in ev.columns:
+        per = ev.group_by(["_g", "customer_id"]).agg(_r=lambda x: x.revenue.sum().fill_null(0).cast("float64"))
+    else:
+        per = ev.group_by(["_g", "customer_id"]).agg(_r=ibis.literal(0.0))
+    return engine.to_pandas(per.group_by("_g").agg(n=per.customer_id.count(), s=per._r.sum(),
+                                                    ss=(per._r * per._r).sum()))
+
+
+def _channel_counts(ev: ibis.Table) -> pd.DataFrame:
+    """Per group and channel: customers reached and touchpoints."""
+    if "channel" not in ev.columns:
+        return pd.DataFrame(columns=["_g", "channel", "customers", "touches"])
+    c = ev.filter(ev.channel.notnull())
+    return engine.to_pandas(c.group_by(["_g", "channel"]).agg(customers=c.customer_id.nunique(),
+                                                              touches=c.count()))
+
+
+# --------------------------------------------------------------------------- periods
+def _period(value: Any, name: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise JourneyParameterError(f"{name}={value!r}; expected a pair (start, end) of dates such as "
+                                    "('2024-10-01', '2025-01-01'), the end not included")
+    start, end = to_utc(value[0], name), to_utc(value[1], name)
+    if not start < end:
+        raise JourneyParameterError(f"{name}={value!r}: the start must come before the end")
+    return start, end
+
+
+def _date(ts: pd.Timestamp) -> str:
+    return ts.strftime("%Y-%m-%d")
+
+
+def _period_text(p: tuple[pd.Timestamp, pd.Timestamp]) -> str:
+    last = p[1] - pd.Timedelta(microseconds=1)
+    return f"{_date(p[0])} to {_date(last)}"
+
+
+def _show(unit: str, x: Any, change: bool = False) -> str:
+    """One value for people in its unit: a share as a percentage (a change in points), days, or money."""
+    if x is None or not np.isfinite(float(x)):
+        return "–"
+    if unit == "share":
+        return f"{100 * x:+.1f} pts" if change else format_percent(x)
+    if unit == "days":
+        return f"{x:+.1f} days" if change else f"{x:.1f} days"
+    return f"{x:+,.2f}" if change else f"{x:,.2f}"
+
+
+@dataclass(frozen=True)
+class PeriodComparison(Result):
+    """This period against the last (see :func:`compare_periods`).
+
+    ``summary`` has one row per compared figure: ``figure, kind, unit, previous, current,
+    change, ci_low, ci_high`` (the interval of the change), ``relative_change``, ``test,
+    statistic, pvalue, p_adjusted, changed, n_previous, n_current``. ``changes`` are the rows
+    that changed, biggest relative change first.
+    """
+
+    table: pd.DataFrame = field(repr=False)
+    previous: tuple[pd.Timestamp, pd.Timestamp]
+    current: tuple[pd.Timestamp, pd.Timestamp]
+    alpha: float = 0.05
+    method: str = "holm"
+    confidence_level: float = 0.95
+    active_previous: int = 0
+    active_current: int = 0
+    log_start: pd.Timestamp | None = None
+    has_stages: bool = True
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per compared figure (a copy)."""
+        return self.table.copy()
+
+    @property
+    def changes(self) -> pd.DataFrame:
+        """The figures that changed significantly, biggest relative change first."""
+        t = self.table[self.table["changed"]]
+        order = t["relative_change"].abs().fillna(t["change"].abs()).sort_values(ascending=False, kind="stable")
+        return t.loc[order.index].reset_index(drop=True)
+
+    def display_table(self) -> pd.DataFrame:
+        """The summary for people: each value in its unit (percent, days, money), changed figures first."""
+        t = self.table.assign(_o=~self.table["changed"]).sort_values("_o", kind="stable")
+        return pd.DataFrame({
+            "figure": t["figure"],
+            "previous period": [_show(u, v) for u, v in zip(t["unit"], t["previous"])],
+            "current period": [_show(u, v) for u, v in zip(t["unit"], t["current"])],
+            "change": [_show(u, v, True) for u, v in zip(t["unit"], t["change"])],
+            "interval": [f"{_show(u, lo, True)} to {_show(u, hi, True)}"
+                         for u, lo, hi in zip(t["unit"], t["ci_low"], t["ci_high"])],
+            "test": t["test"],
+            "p (corrected)": [format_pvalue(p, prefix=False) for p in t["p_adjusted"]],
+            "changed": np.where(t["changed"], "yes", ""),
+        }).reset_index(drop=True)
+
+    @property
+    def any_changed(self) -> bool:
+        """Whether at least one figure changed significantly."""
+        return bool(self.table["changed"].any())
+
+    def _sentence(self, r: pd.Series) -> str:
+        word = "rose" if r["change"] > 0 else "fell"
+        if r["unit"] == "share":
+            pts = f"{100 * r['change']:+.1f} points, {100 * r['ci_low']:+.1f} to {100 * r['ci_high']:+.1f}"
+            prev, cur = format_percent(r["previous"]), format_percent(r["current"])
+        elif r["unit"] == "days":
+            pts = f"{r['change']:+.1f} days, {r['ci_low']:+.1f} to {r['ci_high']:+.1f}"
+            prev, cur = f"{r['previous']:.1f} days", f"{r['current']:.1f} days"
+        else:
+            pts = f"{r['change']:+,.2f}, {r['ci_low']:+,.2f} to {r['ci_high']:+,.2f}"
+            prev, cur = f"{r['previous']:,.2f}", f"{r['current']:,.2f}"
+        return (f"{r['figure'][0].upper()}{r['figure'][1:]} {word} from {prev} to {cur} "
+                f"({pts}; {format_pvalue(r['p_adjusted'])} after correcting for {len(self.table)} comparisons).")
+
+    def _action(self, r: pd.Series) -> str:
+        if r["kind"] == "stage conversion":
+            return ("Find what changed at this step (site, offer, stock, traffic mix) and fix it first."
+                    if r["change"] < 0 else "Find what improved this step and keep it.")
+        if r["kind"] == "time between stages":
+            return "Check what slows customers down at this step." if r["change"] > 0 else ""
+        if r["kind"] == "touchpoint mix":
+            return "Check whether the channel's spend or reach changed on purpose."
+        if r["kind"] == "retention":
+            return "Look at recent buyers' experience and the follow-up messages." if r["change"] < 0 else ""
+        return ""
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """What changed significantly, biggest first (at most four sentences)."""
+        when = f"{_period_text(self.current)} against {_period_text(self.previous)}"
+        ch = self.changes
+        if ch.empty:
+            return (Finding(f"None of the {len(self.table)} compared figures changed significantly from the "
+                            f"previous period to the current one ({when}; at most a "
+                            f"{format_percent(self.alpha, 0)} chance of a false alarm).",
+                            action="No change calls for action; re-review the journey next period."),)
+        out = [Finding(self._sentence(r), float(r["change"]), float(r["ci_low"]), float(r["ci_high"]),
+                       self._action(r)) for _, r in ch.head(3).iterrows()]
+        more = len(ch) - 3
+        head = (f"{len(ch)} of {len(self.table)} compared figures changed significantly ({when}).")
+        out.insert(0, Finding(head + (f" {more} more are listed in the table." if more > 0 else "")))
+        return tuple(out)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        n = min(self.active_previous, self.active_current)
+        out = [Check("period sizes", "pass" if n >= 100 else "warn",
+                     f"{format_count(self.active_previous)} active customers in the previous period, "
+                     f"{format_count(self.active_current)} in the current one"
+                     + ("" if n >= 100 else "; with fewer than 100 only large changes can be detected"))]
+        if self.log_start is not None and self.log_start > self.previous[0] + pd.Timedelta(days=1):
+            out.append(Check("previous period complete", "warn",
+                             f"the log starts on {_date(self.log_start)}, after the previous period's start "
+                             f"({_date(self.previous[0])}): the previous period is partly empty"))
+        if not self.has_stages:
+            out.append(Check("stages compared", "warn", "the events carry no stage column: stage conversion "
+                                                        "and time between stages are not compared"))
+        out.append(Check("multiple comparisons", "pass",
+                         f"{_METHOD_NAMES[self.method]} correction across {int(self.table['pvalue'].notna().sum())} "
+                         f"tested figures at {format_percent(self.alpha, 0)}"))
+        return tuple(out)
+
+    def plot(self, ax=None):
+        """Change of every figure from the previous period, relative to its previous value, with intervals."""
+        from . import plots
+
+        return plots.plot_period_comparison(self, ax=ax)
+
+
+def compare_periods(
+    events: Any,
+    *,
+    current: Any = None,
+    previous: Any = None,
+    period_days: int = 90,
+    stages: Sequence[str] | str = DEFAULT_STAGES,
+    return_days: int = 30,
+    purchase_event: str = PURCHASE_EVENT,
+    alpha: float = 0.05,
+    method: str = "holm",
+    confidence_level: float = 0.95,
+    observation_end: Any = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> PeriodComparison:
+    """This period against the last: every journey figure compared with its test.
+
+    Parameters
+    ----------
+    events
+        Event log (DataFrame, Ibis table or path) with ``customer_id, ts`` and ``event``,
+        ``stage``, ``channel``, ``revenue`` where present (figures without their column are
+        left out). Outbound events (sends) are ignored.
+    current, previous
+        Periods as ``(start, end)`` pairs of dates, the end not included:
+        ``current=("2024-10-01", "2025-01-01")`` is the fourth quarter. ``current`` defaults
+        to the last ``period_days`` days up to the end of the observation's last day;
+        ``previous`` to the period of the same length just before ``current``. They must not
+        overlap.
+    period_days
+        Length of the default periods, in days.
+    stages
+        Stage names in journey order; conversion and time are compared for each step.
+    return_days
+        Retention is the share of the period's buyers who buy again within this many days.
+    purchase_event
+        The event that is an order.
+    alpha
+        Error rate of the decision "changed": with ``method="holm"`` the chance of flagging
+        any unchanged figure, with ``"fdr_bh"`` the expected share of false flags.
+    method
+        ``"holm"`` (default) or ``"fdr_bh"`` (Benjamini-Hochberg).
+    confidence_level
+        Level of the intervals of each change.
+    observation_end
+        End of the log (default: its last timestamp); the default current period ends at
+        midnight after it.
+    n_boot, seed
+        Bootstrap resamples for the interval of a change in median days, and their seed.
+
+    Returns
+    -------
+    PeriodComparison
+    """
+    alpha, confidence_level, method = _check_common(alpha, confidence_level, method)
+    for name, v in (("period_days", period_days), ("return_days", return_days), ("n_boot", n_boot)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise JourneyParameterError(f"{name}={v!r}; expected a whole number of at least 1")
+    everything = events_table(events, ("customer_id", "ts"))
+    has_stages = "stage" in everything.columns
+    stages = check_stages(stages) if has_stages else ()
+    if current is None:
+        if previous is not None:
+            raise JourneyParameterError("previous is given without current; give both periods, or neither "
+                                        "(then the last period_days days are compared with the ones before)")
+        end = end_of_day(observation_end_of(everything, observation_end))
+        current = (end - pd.Timedelta(days=int(period_days)), end)
+    else:
+        current = _period(current, "current")
+    if previous is None:
+        length = current[1] - current[0]
+        previous = (current[0] - length, current[0])
+    else:
+        previous = _period(previous, "previous")
+    if previous[0] < current[1] and current[0] < previous[1]:
+        raise JourneyParameterError(f"previous={_period_text(previous)} overlaps current={_period_text(current)}; "
+                                    "expected two separate periods")
+    t = drop_outbound(everything)
+    e = epoch_us(t)
+    cur_us = tuple(to_epoch_us(x) for x in current)
+    prev_us = tuple(to_epoch_us(x) for x in previous)
+    group = ibis.cases(((e >= prev_us[0]) & (e < prev_us[1]), 0), ((e >= cur_us[0]) & (e < cur_us[1]), 1),
+                       else_=ibis.null("int64"))
+    ev = _grouped(t.mutate(_e=e), group)
+    rev = _revenue_stats(ev).set_index("_g")
+    active = {g: int(rev["n"].get(g, 0)) for g in (0, 1)}
+    empty = [f"{name} ({_period_text(p)})" for name, p, g in (("previous", previous, 0), ("current", current, 1))
+             if not active[g]]
+    if empty:
+        raise JourneyDataError(f"events: no customer event in the {' and the '.join(empty)} period; expected "
+                               "events in both periods (pass current= and previous= as date ranges the log covers)")
+    rng = np.random.default_rng(seed)
+    rows: list[dict] = []
+
+    def share_row(figure, kind, k1, n1, k0, n0, test="two-proportion z-test"):
+        z, p, lo, hi = two_proportion_test(k1, n1, k0, n0, confidence_level)
+        cur_v, prev_v = (k1 / n1 if n1 else np.nan), (k0 / n0 if n0 else np.nan)
+        if kind == "touchpoint mix" and n1 and n0:
+            table = np.array([[k1, n1 - k1], [k0, n0 - k0]])
+            if (table.sum(axis=0) > 0).all():
+                chi2, p = stats.chi2_contingency(table, correction=False)[:2]
+                z = float(chi2)
+            test = "chi-square"
+        rows.append(dict(figure=figure, kind=kind, unit="share", previous=prev_v, current=cur_v,
+                         change=cur_v - prev_v, ci_low=lo, ci_high=hi, test=test, statistic=z, pvalue=p,
+                         n_previous=n0, n_current=n1))
+
+    if has_stages:
+        for r in _stage_rows(_step_frame(ev, stages), stages, [1], [0]):
+            share_row(f"conversion from {r['from']} to {r['to']}", "stage conversion",
+                      r["k1"], r["n1"], r["k0"], r["n0"])
+            d1, d0 = r["d1"], r["d0"]
+            if len(d1) and len(d0):
+                u, p = stats.mannwhitneyu(d1, d0, alternative="two-sided")
+                lo, hi = _median_diff_interval(d1, d0, confidence_level, n_boot, rng)
+            else:
+                u = p = lo = hi = np.nan
+            m1 = float(np.median(d1)) if len(d1) else np.nan
+            m0 = float(np.median(d0)) if len(d0) else np.nan
+            rows.append(dict(figure=f"median days from {r['from']} to {r['to']}", kind="time between stages",
+                             unit="days", previous=m0, current=m1, change=m1 - m0, ci_low=lo, ci_high=hi,
+                             test="Mann-Whitney U", statistic=float(u), pvalue=float(p),
+                             n_previous=len(d0), n_current=len(d1)))
+    ch = _channel_counts(ev)
+    for c in sorted(ch["channel"].unique(), key=str):
+        cc = ch[ch["channel"] == c].set_index("_g")["customers"]
+        share_row(f"customers reached through {c}", "touchpoint mix", int(cc.get(1, 0)), active[1],
+                  int(cc.get(0, 0)), active[0])
+    if "event" in everything.columns:
+        buy = _purchase_frame(ev, purchase_event)
+        if not buy.empty:
+            _retention_row(rows, buy, {0: prev_us[1], 1: cur_us[1]}, return_days, confidence_level)
+    if "revenue" in everything.columns:
+        def st(g):
+            return (float(rev["n"].get(g, 0)), float(rev["s"].get(g, 0) or 0), float(rev["ss"].get(g, 0) or 0))
+        m1, m0, tt, p, lo, hi = _welch(*st(1), *st(0), confidence_level)
+        rows.append(dict(figure="revenue per active customer", kind="revenue per customer", unit="currency",
+                         previous=m0, current=m1, change=m1 - m0, ci_low=lo, ci_high=hi,
+                         test="Welch's t-test", statistic=tt, pvalue=p, n_previous=active[0],
+                         n_current=active[1]))
+    table = pd.DataFrame(rows, columns=[c for c in PERIOD_COLUMNS if c not in ("relative_change", "p_adjusted",
+                                                                               "changed")])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = table["change"] / table["previous"].abs()
+    table["relative_change"] = rel.where(np.isfinite(rel))
+    table["p_adjusted"] = _adjust(table["pvalue"], method)
+    table["changed"] = (table["p_adjusted"] < alpha).fillna(False).astype(bool)
+    table = table[list(PERIOD_COLUMNS)]
+    log_start = engine.to_pandas(everything.select(_m=everything.ts.min()))["_m"].iloc[0]
+    return PeriodComparison(table, previous, current, alpha, method, confidence_level, active[0], active[1],
+                            to_utc(log_start) if pd.notna(log_start) else None, has_stages)
+
+
+def _retention_row(rows: list[dict], buy: pd.DataFrame, ends: dict, return_days: int, level: float) -> None:
+    from lifelines.statistics import logrank_test
+
+    buy = buy.copy()
+    end_us = buy["_g"].map(ends).astype("int64")
+    buy["returned"] = buy["_nx"].notna()
+    buy["days"] = np.where(buy["returned"], buy["_nx"] - buy["_f"], end_us - buy["_f"]) / DAY_US
+    a, b = buy[buy["_g"] == 1], buy[buy["_g"] == 0]
+    s1, se1 = km_share(a["days"].to_numpy(), a["returned"].to_numpy(), return_days)
+    s0, se0 = km_share(b["days"].to_numpy(), b["returned"].to_numpy(), return_days)
+    c1, c0 = 1 - s1, 1 - s0
+    if len(a) and len(b) and buy["returned"].any():
+        res = logrank_test(a["days"], b["days"], event_observed_A=a["returned"], event_observed_B=b["returned"])
+        stat, p = float(res.test_statistic), float(res.p_value)
+    else:
+        stat = p = np.nan
+    half = _z(level) * np.sqrt(se1 ** 2 + se0 ** 2)
+    rows.append(dict(figure=f"buyers buying again within {return_days} days", kind="retention", unit="share",
+                     previous=c0, current=c1, change=c1 - c0, ci_low=c1 - c0 - half, ci_high=c1 - c0 + half,
+                     test="log-rank", statistic=stat, pvalue=p, n_previous=len(b), n_current=len(a)))
+
+
+# --------------------------------------------------------------------------- segments
+@dataclass(frozen=True)
+class SegmentComparison(Result):
+    """Segments compared with tests (see :func:`compare_segments`).
+
+    ``summary``: one row per figure and segment: ``figure, kind, unit, segment, value`` (the
+    segment's), ``rest`` (all other customers'), ``difference, ci_low, ci_high, test, statistic,
+    pvalue, p_adjusted, significant, n_segment, n_rest``. ``persona``: one row per segment
+    described by its behaviour.
+    """
+
+    table: pd.DataFrame = field(repr=False)
+    persona: pd.DataFrame = field(repr=False)
+    by: str = "segment"
+    alpha: float = 0.05
+    method: str = "holm"
+    confidence_level: float = 0.95
+    retention_days: int = 180
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per figure and segment (a copy)."""
+        return self.table.copy()
+
+    @property
+    def differences(self) -> pd.DataFrame:
+        """The significant differences, largest relative to the rest first."""
+        t = self.table[self.table["significant"]]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = (t["difference"] / t["rest"].abs()).abs()
+        return t.loc[rel.fillna(0).sort_values(ascending=False, kind="stable").index].reset_index(drop=True)
+
+    def display_table(self) -> pd.DataFrame:
+        """The summary for people: each value in its unit (percent or money), significant rows first."""
+        t = self.table.assign(_o=~self.table["significant"]).sort_values("_o", kind="stable")
+        return pd.DataFrame({
+            "segment": t["segment"],
+            "figure": t["figure"],
+            "segment value": [_show(u, v) for u, v in zip(t["unit"], t["value"])],
+            "other customers": [_show(u, v) for u, v in zip(t["unit"], t["rest"])],
+            "difference": [_show(u, v, True) for u, v in zip(t["unit"], t["difference"])],
+            "interval": [f"{_show(u, lo, True)} to {_show(u, hi, True)}"
+                         for u, lo, hi in zip(t["unit"], t["ci_low"], t["ci_high"])],
+            "test": t["test"],
+            "p (corrected)": [format_pvalue(p, prefix=False) for p in t["p_adjusted"]],
+            "significant": np.where(t["significant"], "yes", ""),
+        }).reset_index(drop=True)
+
+    def _sentence(self, r: pd.Series) -> str:
+        if r["unit"] == "share":
+            v, rest = format_percent(r["value"]), format_percent(r["rest"])
+            ci = f"{100 * r['difference']:+.1f} points, {100 * r['ci_low']:+.1f} to {100 * r['ci_high']:+.1f}"
+        else:
+            v, rest = f"{r['value']:,.2f}", f"{r['rest']:,.2f}"
+            ci = f"{r['difference']:+,.2f}, {r['ci_low']:+,.2f} to {r['ci_high']:+,.2f}"
+        return (f"Segment {r['segment']}: {r['figure']} is {v} against {rest} for the other customers "
+                f"({ci}; {format_pvalue(r['p_adjusted'])} after correcting for {len(self.table)} comparisons).")
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        d = self.differences
+        n_seg = self.table["segment"].nunique()
+        if d.empty:
+            return (Finding(f"The {n_seg} groups of {self.by} cannot be told apart on any of the "
+                            f"{len(self.table)} compared figures.",
+                            action="Do not tailor the journey by this split on these data."),)
+        out = [Finding(f"{len(d)} of {len(self.table)} segment differences are significant (groups of {self.by}).")]
+        out += [Finding(self._sentence(r), float(r["difference"]), float(r["ci_low"]), float(r["ci_high"]),
+                        "Tailor this step for the segment." if r["kind"] == "stage conversion" else "")
+                for _, r in d.head(3).iterrows()]
+        return tuple(out)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        small = self.persona[self.persona["customers"] < 100]["segment"].tolist()
+        out = [Check("segment sizes", "pass" if not small else "warn",
+                     "every segment has at least 100 customers" if not small else
+                     f"segments with fewer than 100 customers: {', '.join(map(str, small))}; only large "
+                     "differences can be detected there")]
+        out.append(Check("multiple comparisons", "pass",
+                         f"{_METHOD_NAMES[self.method]} correction across {int(self.table['pvalue'].notna().sum())} "
+                         f"tests at {format_percent(self.alpha, 0)}"))
+        return tuple(out)
+
+    def plot(self, ax=None):
+        """Each segment's difference from the other customers on the share figures, with intervals."""
+        from . import plots
+
+        return plots.plot_segment_comparison(self, ax=ax)
+
+
+def compare_segments(
+    events: Any,
+    customers: Any,
+    by: str = "segment",
+    *,
+    stages: Sequence[str] | str = DEFAULT_STAGES,
+    churn_after: float = 60,
+    retention_days: int = 180,
+    purchase_event: str = PURCHASE_EVENT,
+    alpha: float = 0.05,
+    method: str = "holm",
+    confidence_level: float = 0.95,
+    top_channels: int = 2,
+) -> SegmentComparison:
+    """Funnel conversion, retention and value per segment, each segment against the rest, with tests.
+
+    Parameters
+    ----------
+    events
+        Event log with ``customer_id, ts, event`` and ``stage``, ``channel``, ``revenue`` where present.
+    customers
+        Customer table with ``customer_id`` and the ``by`` column.
+    by
+        The customers column that splits them (``"segment"``, ``"acquisition_channel"``, an RFM segment
+        joined to the table...). Customers without a value form the group "(missing)".
+    stages
+        Stage names in journey order: step conversion (of the customers ever at a stage, the share
+        later at the next stage) per step, two-proportion z-test.
+    churn_after, retention_days
+        Retention is the Kaplan-Meier share still active ``retention_days`` after the first activity,
+        with the kit's churn rule (a gap of more than ``churn_after`` days); log-rank test.
+    purchase_event
+        The event that is an order (for the persona's time to first purchase).
+    alpha, method, confidence_level
+        Error rate and correction (``"holm"`` or ``"fdr_bh"``) across all segments and figures; level
+        of the intervals of each difference.
+    top_channels
+        How many channels the persona table names per segment.
+
+    Returns
+    -------
+    SegmentComparison
+    """
+    from ..retention.churn import churn_labels
+    from ..retention.survival import logrank
+
+    alpha, confidence_level, method = _check_common(alpha, confidence_level, method)
+    if not isinstance(by, str) or not by:
+        raise JourneyParameterError(f"by={by!r}; expected the name of a customers column such as 'segment'")
+    groups = customer_groups(customers, by)
+    everything = events_table(events, ("customer_id", "ts"))
+    has_stages = "stage" in everything.columns
+    stages = check_stages(stages) if has_stages else ()
+    t = drop_outbound(everything)
+    gmap = pd.DataFrame({"_cid": groups.index.astype(str), "_seg": groups.to_numpy(object)})
+    gt = ibis.memtable(gmap)
+    j = t.left_join(gt, t.customer_id.cast("string") == gt._cid)
+    ev = _grouped(j.mutate(_e=epoch_us(j.ts)), j._seg.fill_null("(missing)")).drop("_cid", "_seg")
+    rev = _revenue_stats(ev).set_index("_g")
+    segs = sorted(rev.index.astype(str), key=str)
+    if len(segs) < 2:
+        raise JourneyDataError(f"column '{by}' of customers: the active customers form {len(segs)} group(s) "
+                               f"{segs}; expected at least two to compare")
+    rows: list[dict] = []
+    steps = _step_frame(ev, stages) if has_stages else None
+    for s in segs:
+        rest = [x for x in segs if x != s]
+        if has_stages:
+            for r in _stage_rows(steps, stages, [s], rest):
+                z, p, lo, hi = two_proportion_test(r["k1"], r["n1"], r["k0"], r["n0"], confidence_level)
+                v1 = r["k1"] / r["n1"] if r["n1"] else np.nan
+                v0 = r["k0"] / r["n0"] if r["n0"] else np.nan
+                rows.append(dict(figure=f"conversion from {r['from']} to {r['to']}", kind="stage conversion",
+                                 unit="share", segment=s, value=v1, rest=v0, difference=v1 - v0, ci_low=lo,
+                                 ci_high=hi, test="two-proportion z-test", statistic=z, pvalue=p,
+                                 n_segment=r["n1"], n_rest=r["n0"]))
+        def st(gs):
+            sub = rev.loc[gs]
+            return float(sub["n"].sum()), float(sub["s"].fillna(0).sum()), float(sub["ss"].fillna(0).sum())
+        m1, m0, tt, p, lo, hi = _welch(*st([s]), *st(rest), confidence_level)
+        rows.append(dict(figure="revenue per customer", kind="revenue per customer", unit="currency", segment=s,
+                         value=m1, rest=m0, difference=m1 - m0, ci_low=lo, ci_high=hi, test="Welch's t-test",
+                         statistic=tt, pvalue=p, n_segment=int(st([s])[0]), n_rest=int(st(rest)[0])))
+    labels = churn_labels(everything, churn_after=churn_after)
+    labels["_g"] = labels["customer_id"].astype(str).map(dict(zip(gmap["_cid"], gmap["_seg"]))).fillna("(missing)")
+    retention = {}
+    for s in segs:
+        a, b = labels[labels["_g"] == s], labels[labels["_g"] != s]
+        s1, se1 = km_share(a["duration"].to_numpy(), a["churned"].to_numpy(), retention_days)
+        s0, se0 = km_share(b["duration"].to_numpy(), b["churned"].to_numpy(), retention_days)
+        retention[s] = s1
+        if len(a) and len(b) and labels["churned"].any():
+            lr = logrank(labels.assign(_in=np.where(labels["_g"] == s, "segment", "rest")), "_in")
+            stat, p = lr.statistic, lr.pvalue
+        else:
+            stat = p = np.nan
+        half = _z(confidence_level) * np.sqrt(se1 ** 2 + se0 ** 2)
+        rows.append(dict(figure=f"still active after {retention_days} days", kind="retention", unit="share",
+                         segment=s, value=s1, rest=s0, difference=s1 - s0, ci_low=s1 - s0 - half,
+                         ci_high=s1 - s0 + half, test="log-rank", statistic=stat, pvalue=p, n_segment=len(a),
+                         n_rest=len(b)))
+    table = pd.DataFrame(rows, columns=[c for c in SEGMENT_COLUMNS if c not in ("p_adjusted", "significant")])
+    table["p_adjusted"] = _adjust(table["pvalue"], method)
+    table["significant"] = (table["p_adjusted"] < alpha).fillna(False).astype(bool)
+    table = table[list(SEGMENT_COLUMNS)]
+    persona = _persona(ev, rev, segs, retention, purchase_event, top_channels, retention_days)
+    return SegmentComparison(table, persona, by, alpha, method, confidence_level, int(retention_days))
+
+
+def _persona(ev: ibis.Table, rev: pd.DataFrame, segs: list[str], retention: dict, purchase_event: str,
+             top: int, retention_days: int) -> pd.DataFrame:
+    ch = _channel_counts(ev)
+    first = ev.group_by(["_g", "customer_id"]).agg(_a=lambda x: x._e.min())
+    if "event" in ev.columns:
+        p = ev.filter(ev.event == purchase_event).group_by(["_g", "customer_id"]).agg(_b=lambda x: x._e.min())
+        jj = first.left_join(p, (first._g == p._g) & (first.customer_id == p.customer_id))
+        buy = engine.to_pandas(jj.select(_g=first._g, _a=first._a, _b=p._b))
+    else:
+        buy = engine.to_pandas(first.select("_g", "_a")).assign(_b=np.nan)
+    total = float(rev["n"].sum())
+    all_rpc = float(rev["s"].fillna(0).sum()) / total if total else np.nan
+    rows = []
+    for s in segs:
+        n = int(rev["n"].get(s, 0))
+        c = ch[ch["_g"] == s].sort_values(["touches", "channel"], ascending=[False, True])
+        names = [str(x) for x in c["channel"].head(top)]
+        b = buy[buy["_g"] == s]
+        days = ((b["_b"] - b["_a"]) / DAY_US).dropna()
+        med = float(days.median()) if len(days) else np.nan
+        buyers = len(days) / len(b) if len(b) else np.nan
+        rpc = float(rev["s"].get(s, 0) or 0) / n if n else np.nan
+        level = "above" if rpc > all_rpc * 1.05 else "below" if rpc < all_rpc * 0.95 else "about"
+        desc = (f"Mostly reached through {' and '.join(names) or 'no channel'}; "
+                f"{format_percent(buyers, 0)} buy"
+                + (f", the first time after {med:.0f} days (median)" if np.isfinite(med) else "")
+                + f"; spends {rpc:,.2f} per customer, {level} the average"
+                + (f"; {format_percent(retention.get(s), 0)} still active after {retention_days} days."
+                   if np.isfinite(retention.get(s, np.nan)) else "."))
+        rows.append(dict(segment=s, customers=n, share_of_customers=n / total if total else np.nan,
+                         top_channels=", ".join(names), buyers_share=buyers, median_days_to_first_purchase=med,
+                         revenue_per_customer=rpc, retention=retention.get(s, np.nan), description=desc))
+    return pd.DataFrame(rows, columns=list(PERSONA_COLUMNS))

@@ -1,0 +1,360 @@
+"""The re-review (this period against the last) and segments compared with tests.
+
+Planted truth: period logs are built from simulated customers so that the two periods are
+exchangeable (disjoint random halves of the customers, the same calendar window, one half
+shifted by the period length): every figure is unchanged by construction, and a planted
+change (a random share of the cart customers' purchases removed) is known exactly.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines.statistics import logrank_test
+from scipy import stats
+from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
+
+from journeylib.core.errors import JourneyDataError, JourneyParameterError
+from journeylib.journeys import compare_periods, compare_segments
+from journeylib.journeys.compare import PeriodComparison, SegmentComparison, adjust_pvalues, km_share
+from journeylib.retention.churn import churn_labels
+from journeylib.simulate import simulate_journeys
+
+W0 = pd.Timestamp("2024-05-01", tz="UTC")
+L = pd.Timedelta(days=90)
+PREVIOUS = (W0, W0 + L)
+CURRENT = (W0 + L, W0 + 2 * L)
+
+
+def null_log(seed: int, n: int) -> pd.DataFrame:
+    """Two periods with no change: random halves of the customers in one window, one half shifted by L."""
+    ev = simulate_journeys(n, seed=seed, months=10).events
+    win = ev[(ev["ts"] >= PREVIOUS[0]) & (ev["ts"] < PREVIOUS[1])]
+    ids = np.sort(win["customer_id"].unique())
+    half = set(np.random.default_rng(seed).choice(ids, len(ids) // 2, replace=False))
+    later = win["customer_id"].isin(half)
+    return pd.concat([win[~later], win[later].assign(ts=win.loc[later, "ts"] + L)], ignore_index=True)
+
+
+def plant_drop(ev: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
+    """Remove the current period's purchase-stage events of a random ``share`` of its cart customers."""
+    cur = ev["ts"] >= CURRENT[0]
+    carts = np.sort(ev.loc[cur & (ev["stage"] == "cart"), "customer_id"].unique())
+    hit = set(np.random.default_rng(seed).choice(carts, int(round(share * len(carts))), replace=False))
+    drop = cur & (ev["stage"] == "purchase") & ev["customer_id"].isin(hit)
+    return ev[~drop].reset_index(drop=True)
+
+
+CART = "conversion from cart to purchase"
+
+
+# --------------------------------------------------------------------------- planted change
+@pytest.fixture(scope="module")
+def planted():
+    base = null_log(7, 3000)
+    before = compare_periods(base, current=CURRENT, previous=PREVIOUS, n_boot=200)
+    after = compare_periods(plant_drop(base, 0.5, 7), current=CURRENT, previous=PREVIOUS, n_boot=200)
+    return before, after
+
+
+def test_planted_conversion_change_is_detected(planted):
+    before, after = planted
+    s0 = before.summary.set_index("figure")
+    s1 = after.summary.set_index("figure")
+    # unmodified: the cart step has one conversion rate in both periods; planted: half of it now
+    pooled = ((s0.loc[CART, "previous"] * s0.loc[CART, "n_previous"] + s0.loc[CART, "current"] * s0.loc[CART, "n_current"])
+              / (s0.loc[CART, "n_previous"] + s0.loc[CART, "n_current"]))
+    planted_change = -0.5 * pooled
+    row = s1.loc[CART]
+    assert row["changed"] and row["p_adjusted"] < 0.001
+    assert row["ci_low"] <= planted_change <= row["ci_high"]
+    assert row["change"] < 0
+    # the previous period is untouched
+    assert row["previous"] == s0.loc[CART, "previous"] and row["n_previous"] == s0.loc[CART, "n_previous"]
+    # the stages before the cart are not flagged
+    for f in ("conversion from awareness to consideration", "conversion from consideration to cart"):
+        assert not s1.loc[f, "changed"]
+    # the report lists it, biggest first
+    assert after.changes["figure"].iloc[0] == CART
+    assert after.any_changed and not before.any_changed
+    text = after.findings[1].text
+    assert text.startswith("Conversion from cart to purchase fell from") and "after correcting for" in text
+    assert after.findings[1].value == pytest.approx(row["change"])
+
+
+def test_result_protocol(planted):
+    _, after = planted
+    assert isinstance(after, PeriodComparison)
+    s = after.summary
+    assert list(s.columns) == ["figure", "kind", "unit", "previous", "current", "change", "ci_low", "ci_high",
+                               "relative_change", "test", "statistic", "pvalue", "p_adjusted", "changed",
+                               "n_previous", "n_current"]
+    s.loc[:, "changed"] = True
+    assert not after.summary["changed"].all()  # a copy
+    assert set(after.summary["kind"]) == {"stage conversion", "time between stages", "touchpoint mix",
+                                          "retention", "revenue per customer"}
+    # Holm: adjusted p-values are at least the raw ones and monotone in the raw order
+    t = after.summary.sort_values("pvalue")
+    assert (t["p_adjusted"] >= t["pvalue"] - 1e-15).all()
+    assert t["p_adjusted"].is_monotonic_increasing
+    assert {c.name for c in after.checks} >= {"period sizes", "multiple comparisons"}
+    assert after.plot().get_xlabel() == "change from the previous period (% of the previous value)"
+    assert "<table" in after._repr_html_()
+
+
+# --------------------------------------------------------------------------- error rate
+def test_false_changes_stay_at_the_error_rate():
+    """40 exchangeable period pairs: Holm keeps the chance of any false flag at or below 5%."""
+    reps, alpha = 40, 0.05
+    any_flag, flags, tested, raw_small = 0, 0, 0, 0
+    for seed in range(reps):
+        s = compare_periods(null_log(100 + seed, 500), current=CURRENT, previous=PREVIOUS, n_boot=50).summary
+        tested_now = int(s["pvalue"].notna().sum())
+        assert tested_now >= 15
+        flags += int(s["changed"].sum())
+        any_flag += bool(s["changed"].any())
+        tested += tested_now
+        raw_small += int((s["pvalue"] < alpha).sum())
+    # binomial allowance: the 99.9% quantile of the count if the rate were exactly alpha
+    assert any_flag <= stats.binom.ppf(0.999, reps, alpha)
+    assert flags / tested <= stats.binom.ppf(0.999, tested, alpha) / tested
+    # the single tests are calibrated too (unadjusted p < 5% about 5% of the time among unchanged figures)
+    assert raw_small / tested <= stats.binom.ppf(0.999, tested, alpha) / tested
+
+
+# --------------------------------------------------------------------------- every statistic, by hand
+def tiny_log() -> pd.DataFrame:
+    day = pd.Timestamp("2024-01-01", tz="UTC")
+
+    def at(d, h=0):
+        return day + pd.Timedelta(days=d - 1, hours=h)
+
+    rows = [  # customer, day, hour, event, stage, channel, revenue
+        ("P1", at(-6), "landing", "a", "search", None),  # before the previous period: ignored
+        ("P1", at(1), "landing", "a", "search", None), ("P1", at(2), "view", "b", "email", None),
+        ("P1", at(4), "purchase", "c", "search", 10.0),
+        ("P2", at(1), "landing", "a", "search", None), ("P2", at(3), "view", "b", "search", None),
+        ("P3", at(2), "landing", "a", "social", None),
+        ("P3", at(3), "winback_sent", None, "email", None),  # outbound: not the customer's touch
+        ("P4", at(2), "view", "b", "email", None), ("P4", at(3), "purchase", "c", "search", 20.0),
+        ("P4", at(6), "purchase", "c", None, 5.0),
+        ("P5", at(3), "landing", "a", "search", None), ("P5", at(8), "view", "b", "direct", None),
+        ("C1", at(11), "landing", "a", "search", None), ("C1", at(12), "view", "b", "email", None),
+        ("C1", at(13), "purchase", "c", "search", 30.0),
+        ("C2", at(11), "landing", "a", "social", None),
+        ("C3", at(12), "landing", "a", "social", None), ("C3", at(16), "view", "b", "email", None),
+        ("C4", at(12), "view", "b", "search", None), ("C4", at(12, 12), "purchase", "c", "search", 15.0),
+        ("C4", at(14), "purchase", "c", None, 25.0),
+        ("C5", at(13), "view", "b", "email", None),
+        ("C6", at(14), "landing", "a", "direct", None), ("C6", at(14, 6), "view", "b", "direct", None),
+        ("C6", at(20), "purchase", "c", "direct", 40.0),
+        ("C6", at(25), "landing", "a", "direct", None),  # after the current period: ignored
+    ]
+    return pd.DataFrame(rows, columns=["customer_id", "ts", "event", "stage", "channel", "revenue"])
+
+
+TINY_PREVIOUS = ("2024-01-01", "2024-01-11")
+TINY_CURRENT = ("2024-01-11", "2024-01-21")
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return compare_periods(tiny_log(), current=TINY_CURRENT, previous=TINY_PREVIOUS, stages=["a", "b", "c"],
+                           n_boot=200).summary.set_index("figure")
+
+
+def test_tiny_stage_conversion_matches_statsmodels(tiny):
+    # a -> b: previous P1, P2, P3, P5 at a, three go on; current C1, C2, C3, C6, three go on
+    # b -> c: previous P1, P2, P4, P5 at b, P1 and P4 go on; current C1, C3, C4, C5, C6, C1, C4, C6 go on
+    for fig, (k1, n1, k0, n0) in {"conversion from a to b": (3, 4, 3, 4),
+                                  "conversion from b to c": (3, 5, 2, 4)}.items():
+        row = tiny.loc[fig]
+        assert (row["n_current"], row["n_previous"]) == (n1, n0)
+        assert row["current"] == pytest.approx(k1 / n1) and row["previous"] == pytest.approx(k0 / n0)
+        p = (k1 + k0) / (n1 + n0)
+        z = (k1 / n1 - k0 / n0) / np.sqrt(p * (1 - p) * (1 / n1 + 1 / n0))
+        assert row["statistic"] == pytest.approx(z, abs=1e-12)
+        assert row["pvalue"] == pytest.approx(2 * stats.norm.sf(abs(z)), abs=1e-12)
+        assert row["statistic"] == pytest.approx(proportions_ztest([k1, k0], [n1, n0])[0])
+        lo, hi = confint_proportions_2indep(k1, n1, k0, n0, method="newcomb", compare="diff")
+        assert (row["ci_low"], row["ci_high"]) == (pytest.approx(lo), pytest.approx(hi))
+
+
+def test_tiny_time_between_stages_matches_scipy(tiny):
+    for fig, (cur, prev) in {"median days from a to b": ([1.0, 4.0, 0.25], [1.0, 2.0, 5.0]),
+                             "median days from b to c": ([1.0, 0.5, 5.75], [2.0, 1.0])}.items():
+        row = tiny.loc[fig]
+        res = stats.mannwhitneyu(cur, prev, alternative="two-sided")
+        assert row["statistic"] == pytest.approx(res.statistic) and row["pvalue"] == pytest.approx(res.pvalue)
+        assert row["current"] == pytest.approx(np.median(cur)) and row["previous"] == pytest.approx(np.median(prev))
+        assert row["ci_low"] <= row["change"] <= row["ci_high"]
+
+
+def test_tiny_touchpoint_mix_matches_chi_square(tiny):
+    # active customers: 5 previous, 6 current; customers reached per channel (the win-back send left out)
+    for channel, (k1, k0) in {"search": (2, 4), "email": (3, 2), "social": (2, 1), "direct": (1, 1)}.items():
+        row = tiny.loc[f"customers reached through {channel}"]
+        chi2, p = stats.chi2_contingency([[k1, 6 - k1], [k0, 5 - k0]], correction=False)[:2]
+        assert row["test"] == "chi-square"
+        assert row["statistic"] == pytest.approx(chi2) and row["pvalue"] == pytest.approx(p)
+        assert row["current"] == pytest.approx(k1 / 6) and row["previous"] == pytest.approx(k0 / 5)
+
+
+def test_tiny_retention_matches_lifelines(tiny):
+    # buyers: previous P1 (no second order, censored 7 days later at the period end), P4 (again after 3 days);
+    # current C1 (censored after 8 days), C4 (again after 1.5 days), C6 (censored after 1 day)
+    row = tiny.loc["buyers buying again within 30 days"]
+    res = logrank_test([8.0, 1.5, 1.0], [7.0, 3.0], event_observed_A=[0, 1, 0], event_observed_B=[0, 1])
+    assert row["statistic"] == pytest.approx(res.test_statistic) and row["pvalue"] == pytest.approx(res.p_value)
+    assert row["current"] == pytest.approx(0.5) and row["previous"] == pytest.approx(0.5)
+    assert (row["n_current"], row["n_previous"]) == (3, 2)
+
+
+def test_tiny_revenue_matches_welch(tiny):
+    cur, prev = [30.0, 0, 0, 40.0, 0, 40.0], [10.0, 0, 0, 25.0, 0]
+    row = tiny.loc["revenue per active customer"]
+    res = stats.ttest_ind(cur, prev, equal_var=False)
+    assert row["statistic"] == pytest.approx(res.statistic) and row["pvalue"] == pytest.approx(res.pvalue)
+    lo, hi = res.confidence_interval(0.95)
+    assert (row["ci_low"], row["ci_high"]) == (pytest.approx(lo), pytest.approx(hi))
+    assert row["current"] == pytest.approx(np.mean(cur)) and row["previous"] == pytest.approx(np.mean(prev))
+
+
+def test_tiny_holm_across_all_figures(tiny):
+    from statsmodels.stats.multitest import multipletests
+
+    ok = tiny["pvalue"].notna()
+    assert tiny.loc[ok, "p_adjusted"].to_numpy() == pytest.approx(
+        multipletests(tiny.loc[ok, "pvalue"].to_numpy(), method="holm")[1])
+
+
+@pytest.mark.parametrize("method", ["holm", "fdr_bh"])
+def test_adjust_pvalues_matches_statsmodels(method):
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.array([0.01, np.nan, 0.04, 0.03, 0.005, 0.2, 0.04, 0.9])
+    got = adjust_pvalues(p, method)
+    ok = ~np.isnan(p)
+    assert np.isnan(got[~ok]).all()
+    assert got[ok] == pytest.approx(multipletests(p[ok], method=method)[1])
+
+
+def test_km_share_matches_lifelines():
+    from lifelines import KaplanMeierFitter
+
+    d = np.array([1, 2, 2, 3, 5, 8, 8, 9.0])
+    e = np.array([1, 1, 0, 1, 0, 1, 0, 1], bool)
+    s, se = km_share(d, e, 6)
+    k = KaplanMeierFitter().fit(d, e)
+    assert s == pytest.approx(float(k.survival_function_at_times(6).iloc[0]))
+    # Greenwood by hand: events at 1 (8 at risk), 2 (7), 3 (5)
+    assert se == pytest.approx(s * np.sqrt(1 / (8 * 7) + 1 / (7 * 6) + 1 / (5 * 4)))
+
+
+def test_default_periods_are_the_last_days():
+    ev = tiny_log()
+    r = compare_periods(ev, period_days=10, stages=["a", "b", "c"], n_boot=50)
+    end = pd.Timestamp("2024-01-26", tz="UTC")  # midnight after the last event (2024-01-25)
+    assert r.current == (end - pd.Timedelta(days=10), end)
+    assert r.previous == (end - pd.Timedelta(days=20), end - pd.Timedelta(days=10))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"previous": TINY_PREVIOUS}, "previous is given without current"),
+    ({"current": TINY_CURRENT, "previous": ("2024-01-05", "2024-01-15")}, "overlaps"),
+    ({"current": ("2024-01-11",)}, "expected a pair (start, end)"),
+    ({"current": ("2024-01-21", "2024-01-11")}, "the start must come before the end"),
+    ({"method": "bonferroni"}, "expected one of ['holm', 'fdr_bh']"),
+    ({"alpha": 1.5}, "alpha=1.5"),
+    ({"period_days": 0}, "period_days=0"),
+])
+def test_parameter_errors(kwargs, message):
+    with pytest.raises(JourneyParameterError) as err:
+        compare_periods(tiny_log(), stages=["a", "b", "c"], **kwargs)
+    assert message in str(err.value)
+
+
+def test_no_events_in_either_period():
+    with pytest.raises(JourneyDataError) as err:
+        compare_periods(tiny_log(), current=("2023-01-11", "2023-01-21"), stages=["a", "b", "c"])
+    assert "no customer event in the previous (2023-01-01 to 2023-01-10) and the current (2023-01-11 to " \
+           "2023-01-20) period" in str(err.value)
+    with pytest.raises(JourneyDataError) as err:
+        compare_periods(tiny_log(), current=("2024-01-11", "2024-01-21"), previous=("2023-01-01", "2023-01-11"),
+                        stages=["a", "b", "c"])
+    assert "no customer event in the previous (2023-01-01 to 2023-01-10) period" in str(err.value)
+
+
+# --------------------------------------------------------------------------- segments
+@pytest.fixture(scope="module")
+def segment_data():
+    d = simulate_journeys(2000, seed=11, months=10)
+    ev, cu = d.events, d.customers
+    budget = set(cu.loc[cu["segment"] == "budget", "customer_id"])
+    rng = np.random.default_rng(3)
+    hit = {c for c in sorted(budget) if rng.random() < 0.6}
+    ev = ev[~((ev["stage"] == "purchase") & ev["customer_id"].isin(hit))].reset_index(drop=True)
+    return ev, cu, compare_segments(ev, cu, "segment", churn_after=60, retention_days=120)
+
+
+def test_planted_segment_difference_is_detected(segment_data):
+    _, _, res = segment_data
+    assert isinstance(res, SegmentComparison)
+    s = res.summary.set_index(["figure", "segment"])
+    row = s.loc[(CART, "budget")]
+    assert row["significant"] and row["difference"] < 0
+    assert res.differences.iloc[0]["segment"] == "budget"
+    assert not s.loc[("conversion from awareness to consideration", "budget"), "significant"]
+    assert res.findings[1].text.startswith("Segment budget: conversion from cart to purchase is")
+
+
+def test_segment_statistics_match_independent_computation(segment_data):
+    ev, cu, res = segment_data
+    s = res.summary.set_index(["figure", "segment"])
+    seg = cu.set_index("customer_id")["segment"]
+    own = ev[ev["event"] != "winback_sent"].assign(segment=lambda x: x["customer_id"].map(seg))
+    # cart -> purchase: customers ever at cart, and whether a purchase-stage event follows their first cart
+    first_cart = own[own["stage"] == "cart"].groupby("customer_id")["ts"].min()
+    last_buy = own[own["stage"] == "purchase"].groupby("customer_id")["ts"].max()
+    conv = (last_buy.reindex(first_cart.index) >= first_cart).astype(int)
+    inseg = conv.index.map(seg) == "budget"
+    k1, n1, k0, n0 = conv[inseg].sum(), inseg.sum(), conv[~inseg].sum(), (~inseg).sum()
+    row = s.loc[(CART, "budget")]
+    assert (row["n_segment"], row["n_rest"]) == (n1, n0)
+    assert row["statistic"] == pytest.approx(proportions_ztest([k1, k0], [n1, n0])[0])
+    # revenue per active customer: Welch
+    rev = own.groupby("customer_id")["revenue"].sum()
+    rb = rev[rev.index.map(seg) == "budget"]
+    rr = rev[rev.index.map(seg) != "budget"]
+    w = stats.ttest_ind(rb, rr, equal_var=False)
+    row = s.loc[("revenue per customer", "budget")]
+    assert row["statistic"] == pytest.approx(w.statistic) and row["pvalue"] == pytest.approx(w.pvalue)
+    # retention: log-rank on the kit's churn labels
+    lab = churn_labels(ev, churn_after=60)
+    b = lab["customer_id"].map(seg) == "budget"
+    lr = logrank_test(lab.loc[b, "duration"], lab.loc[~b, "duration"], event_observed_A=lab.loc[b, "churned"],
+                      event_observed_B=lab.loc[~b, "churned"])
+    row = s.loc[("still active after 120 days", "budget")]
+    assert row["statistic"] == pytest.approx(lr.test_statistic) and row["pvalue"] == pytest.approx(lr.p_value)
+
+
+def test_persona_table(segment_data):
+    ev, cu, res = segment_data
+    p = res.persona.set_index("segment")
+    assert set(p.index) == {"budget", "premium", "standard"}
+    active = pd.Series(ev.loc[ev["event"] != "winback_sent", "customer_id"].unique())
+    counts = active.map(cu.set_index("customer_id")["segment"]).value_counts()
+    assert p["customers"].to_dict() == counts.reindex(p.index).to_dict()
+    assert p["share_of_customers"].sum() == pytest.approx(1)
+    assert all(len(c.split(", ")) == 2 for c in p["top_channels"])
+    assert p.loc["budget", "buyers_share"] < p.loc["standard", "buyers_share"]
+    assert p.loc["budget", "description"].startswith("Mostly reached through ")
+
+
+def test_segment_errors():
+    ev = tiny_log()
+    cu = pd.DataFrame({"customer_id": ev["customer_id"].unique(), "segment": "one"})
+    with pytest.raises(JourneyDataError, match="expected at least two to compare"):
+        compare_segments(ev, cu, "segment", stages=["a", "b", "c"])
+    with pytest.raises(JourneyParameterError, match="not a column of customers"):
+        compare_segments(ev, cu, "tier", stages=["a", "b", "c"])
