@@ -424,13 +424,15 @@ def plot_budget(result, ax=None, *, model: str | None = None):
             capsize=3, error_kw={"elinewidth": 1, "ecolor": "0.2"}, label=f"{model.replace('_', ' ')} model")
     others = [m for m in result.models if m != model]
     markers = "osD^v<>"
+    marks = []
     for k, m in enumerate(others):
         o = result.metric(metric, m).set_index("channel").reindex(order)["value"].to_numpy(dtype=float)
+        marks.append(o)
         ax.scatter(o, y + 0.0, marker=markers[k % len(markers)], s=22, color="0.15", zorder=3,
                    facecolors="none" if k % 2 else "0.15", label=m.replace("_", " "))
     ax.axvline(1.0, color="0.3", linestyle="--", linewidth=1)
     ax.text(1.0, -0.75, " break-even", fontsize=8, color="0.3", va="bottom")
-    right = np.nanmax(np.concatenate([np.where(has_ci, hi, v), v])) if len(v) else 1.0
+    right = np.nanmax(np.concatenate([np.where(has_ci, hi, v), v, *marks])) if len(v) else 1.0  # every mark shows
     ax.set_xlim(0, max(1.2, float(right) * 1.15))
     ax.set_ylim(len(order) - 0.4, -1.0)
     ax.set_yticks(y, labels=[str(c) for c in order])
