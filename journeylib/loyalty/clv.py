@@ -251,13 +251,104 @@ def _summary_arrays(summary: pd.DataFrame, cols=("frequency", "recency", "T")) -
 
 
 def _compress(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Distinct rows and their counts (sufficient statistics of the likelihood)."""
+    """Distinct rows and their counts (sufficient statistics of the likelihood), rows sorted."""
+    sizes, codes, uniqs = 1, [], []
+    if all(np.isfinite(a).all() for a in arrays):
+        # hash each column to sorted codes, then the rows to one mixed-radix integer key: linear
+        # passes instead of a 3-key sort (0.27 s instead of 0.4-0.9 s for 1M customers)
+        for a in arrays:
+            c, u = pd.factorize(a, sort=True)
+            codes.append(c.astype(np.int64))
+            uniqs.append(np.asarray(u, float))
+            sizes *= len(u)
+    if codes and sizes < 2 ** 62:
+        key = codes[0]
+        for c, u in zip(codes[1:], uniqs[1:]):
+            key = key * len(u) + c
+        kc, ku = pd.factorize(key, sort=True)
+        counts = np.bincount(kc, minlength=len(ku)).astype(float)
+        cols = []
+        for u in uniqs[::-1]:
+            cols.append(u[ku % len(u)])
+            ku = ku // len(u)
+        return tuple(cols[::-1]) + (counts,)
     # lexsort + run boundaries: np.unique(axis=0) sorts rows as opaque records, ~10x slower
     stacked = np.column_stack(arrays)[np.lexsort(arrays[::-1])]
     starts = np.flatnonzero(np.r_[True, np.any(stacked[1:] != stacked[:-1], axis=1)])
     counts = np.diff(np.r_[starts, len(stacked)])
     uniq = stacked[starts]
     return tuple(uniq[:, i] for i in range(uniq.shape[1])) + (counts.astype(float),)
+
+
+class _MixtureSums:
+    """Summed log-likelihood of a BG/NBD-family model over weighted distinct rows, and its gradient.
+
+    Each row's log-likelihood (Fader, Hardie & Lee 2005, eq. 6, in logs) is
+    ``P(x) - (r + x) log(alpha + T) + [mixture row] softplus(c(x) + (r + x) D)`` with
+    ``D = log(alpha + T) - log(alpha + t_x)``: ``P`` collects the terms of ``x`` alone, ``c`` is
+    the log ratio of the dropped-out to the alive term apart from ``(r + x) D``. Terms of ``x``
+    alone and of ``T`` alone are summed per distinct value with weights summed once
+    (``np.bincount``), so only the mixture term is evaluated per row, and the gradient is
+    reduced to dot products instead of a 4 x rows matrix. ``per_x(r, alpha, a, b, ux)``
+    returns ``P, dP/dr, dP/da, dP/db, c, dc/db`` per distinct ``x`` (``dP/dalpha = r/alpha``,
+    ``dc/da = 1/a`` in every member of the family).
+    """
+
+    def __init__(self, per_x, x, tx, T, w, mixture_all: bool):
+        self.per_x = per_x
+        self.ux, xi = np.unique(x, return_inverse=True)
+        self.uT, Ti = np.unique(T, return_inverse=True)
+        self.W = float(w.sum())
+        self.Wx = np.bincount(xi, w, len(self.ux))
+        self.WT = np.bincount(Ti, w, len(self.uT))
+        self.WXT = np.bincount(Ti, w * x, len(self.uT))
+        mix = slice(None) if mixture_all else x > 0
+        self.xm, self.wm, self.xim, self.Tim = x[mix], w[mix], xi[mix], Ti[mix]
+        self.utx, self.txim = np.unique(tx[mix], return_inverse=True)
+
+    def __call__(self, params: np.ndarray, with_grad: bool = True) -> tuple[float, np.ndarray | None]:
+        r, al, a, b = params
+        P, P_r, P_a, P_b, c, c_b = self.per_x(r, al, a, b, self.ux)
+        inv_T = 1 / (al + self.uT)
+        log_T = np.log(al + self.uT)
+        WrT = r * self.WT + self.WXT
+        LT = log_T[self.Tim]
+        D = LT - np.log(al + self.utx)[self.txim]
+        xr = self.xm + r
+        d = c[self.xim] + xr * D
+        # softplus(d) = log(1 + e^d) and the logistic e^d / (1 + e^d); e^d overflows only far from any optimum
+        big = d.max(initial=0.0) > 700
+        e = np.exp(-np.abs(d) if big else d)
+        sp = np.maximum(d, 0.0) + np.log1p(e) if big else np.log1p(e)
+        S = self.Wx @ P - WrT @ log_T + _dot(self.wm, sp)
+        if not with_grad:
+            return S, None
+        # weight x P(dropped out after the last purchase | row)
+        ws = self.wm * (np.where(d >= 0, 1.0, e) / (1 + e) if big else e / (1 + e))
+        WSx = np.bincount(self.xim, ws, len(self.ux))
+        E = inv_T[self.Tim] - (1 / (al + self.utx))[self.txim]
+        g_r = self.Wx @ P_r - self.WT @ log_T + _dot(ws, D)
+        g_al = self.W * r / al - WrT @ inv_T + _dot(ws * xr, E)
+        g_a = self.Wx @ P_a + WSx.sum() / a
+        g_b = self.Wx @ P_b + WSx @ c_b
+        return S, np.array([g_r, g_al, g_a, g_b])
+
+
+def _dot(u: np.ndarray, v: np.ndarray) -> float:
+    """``u @ v`` for long vectors without BLAS: a threaded BLAS dot waits for a busy second core
+    (measured 0.2-12 ms for 667k rows on 2 shared cores; this loop 0.4 ms)."""
+    return float(np.einsum("i,i->", u, v))
+
+
+def _row_sums(ll, x, tx, T, w):
+    """The summed log-likelihood and gradient from a per-row ``ll`` (models without :class:`_MixtureSums`)."""
+    codes = _codes(x, T, tx)
+
+    def total(params: np.ndarray, with_grad: bool = True) -> tuple[float, np.ndarray | None]:
+        v, g = ll(params, x, tx, T, with_grad=with_grad, codes=codes)
+        return _dot(w, v), (np.einsum("ki,i->k", g, w) if with_grad else None)
+
+    return total
 
 
 @dataclass(frozen=True, repr=False)
@@ -324,8 +415,40 @@ def _minimize(nll_grad, x0: np.ndarray, name: str, maxiter: int = 2000,
         return _minimize_quietly(nll_grad, x0, name, opts, nll_value or (lambda z: nll_grad(z)[0]))
 
 
+class _Stalled(Exception):
+    """BFGS' line search keeps evaluating one point: its steps fell below floating-point resolution."""
+
+
+STALL_EVALS = 3
+"""Consecutive evaluations at one point (to 1e-12) after which BFGS is stopped as stalled. At
+an optimum whose gradient is just above ``gtol`` but whose objective cannot decrease in floating
+point, scipy's line search would otherwise spend some 70 further evaluations there before it
+reports "precision loss" at that same point (measured on 1M customers: 94 evaluations, 20 useful)."""
+
+
 def _minimize_quietly(nll_grad, x0: np.ndarray, name: str, opts: dict, nll_value) -> optimize.OptimizeResult:
-    res = optimize.minimize(nll_grad, x0, jac=True, method="BFGS", options=opts)
+    seen: dict[str, Any] = {"f": np.inf, "best": None, "last": None, "same": 0, "nit": 0}
+
+    def watched(z):
+        f, g = nll_grad(z)
+        last = seen["last"]
+        seen["same"] = seen["same"] + 1 if last is not None and np.allclose(z, last, rtol=1e-12, atol=1e-12) else 0
+        seen["last"] = np.array(z, float)
+        if f < seen["f"]:
+            seen.update(f=f, best=seen["last"])
+        if seen["same"] >= STALL_EVALS:
+            raise _Stalled
+        return f, g
+
+    def count(*_):
+        seen["nit"] += 1
+
+    try:
+        res = optimize.minimize(watched, x0, jac=True, method="BFGS", options=opts, callback=count)
+    except _Stalled:
+        # what BFGS would return after its failed line searches: the point it cannot leave
+        res = optimize.OptimizeResult(x=seen["best"], fun=seen["f"], success=False, nit=seen["nit"],
+                                      message="Desired error not necessarily achieved due to precision loss.")
     ok = np.all(np.isfinite(res.x)) and np.isfinite(res.fun)
     # BFGS reports "precision loss" at an optimum it cannot improve in floating point: accept a tiny gradient
     if ok and (res.success or np.max(np.abs(nll_grad(res.x)[1])) < 1e-5):
@@ -441,6 +564,22 @@ class BetaGeoFitter(_FittedModel):
         d_b = (dg(a + b) + dg(b + ux) - dg(b) - dg(a + b + ux))[xi] - w4 * (1 / bx1)[xi]
         return ll, np.stack([d_r, d_al, d_a, d_b])
 
+    @staticmethod
+    def _per_x(r, al, a, b, ux):
+        """:class:`_MixtureSums` terms of BG/NBD: ``c = log a - log(b + x - 1)`` (rows with x > 0)."""
+        gl, dg = special.gammaln, special.digamma
+        bx1 = np.where(ux > 0, b + ux - 1, 1.0)
+        P = gl(r + ux) - gl(r) + r * np.log(al) + gl(a + b) + gl(b + ux) - gl(b) - gl(a + b + ux)
+        P_r = dg(r + ux) - dg(r) + np.log(al)
+        P_a = dg(a + b) - dg(a + b + ux)
+        P_b = dg(a + b) + dg(b + ux) - dg(b) - dg(a + b + ux)
+        return P, P_r, P_a, P_b, np.log(a) - np.log(bx1), -1 / bx1
+
+    @classmethod
+    def _sums(cls, x, tx, T, w):
+        """``f(params, with_grad) -> (sum of w * log-likelihood, its gradient)`` over the rows."""
+        return _MixtureSums(cls._per_x, x, tx, T, w, mixture_all=False)
+
     def fit(self, summary: pd.DataFrame, *, initial: dict[str, float] | None = None,
             weights: np.ndarray | None = None) -> "BetaGeoFitter":
         """Fit to a summary with ``frequency, recency, T`` (one row per customer).
@@ -476,20 +615,20 @@ class BetaGeoFitter(_FittedModel):
         its estimates and curvature as the start, no standard errors)."""
         n = w.sum()
         pen = self.penalizer
-        codes = _codes(x, T, tx)
+        total = self._sums(x, tx, T, w)
 
         def nll(z):
             p = np.exp(z)
-            ll, g = self._ll(p, x, tx, T, codes=codes)
-            f = -(w @ ll) / n + pen * np.sum(p ** 2)
-            grad = -(g @ w) / n * p + pen * 2 * p * p
+            s, g = total(p)
+            f = -s / n + pen * np.sum(p ** 2)
+            grad = -g / n * p + pen * 2 * p * p
             if not np.isfinite(f):
                 return 1e10, np.zeros_like(z)
             return f, grad
 
         def nll_value(z):
             p = np.exp(z)
-            f = -(w @ self._ll(p, x, tx, T, with_grad=False, codes=codes)[0]) / n + pen * np.sum(p ** 2)
+            f = -total(p, with_grad=False)[0] / n + pen * np.sum(p ** 2)
             return f if np.isfinite(f) else 1e10
 
         start = initial if isinstance(initial, BetaGeoFitter) else None
@@ -501,10 +640,10 @@ class BetaGeoFitter(_FittedModel):
             x0 = np.log([0.5, 0.5 / rate, *self._dropout_start(T, w)])
         res = _minimize(nll, x0, self.model_name, hess_inv0=start._hess_inv if start else None, nll_value=nll_value)
         params = np.exp(res.x)
-        ll, _ = self._ll(params, x, tx, T, with_grad=False, codes=codes)
+        ll = total(params, with_grad=False)[0]
         se, self._hess_inv = _se_from_hessian(nll, res.x, n) if pen == 0 and not start else (np.full(4, np.nan), None)
         self.params_ = dict(zip(self.param_names, map(float, params)))
-        self.result_ = FitResult(self.model_name, self.params_, float(w @ ll), int(round(n)), True,
+        self.result_ = FitResult(self.model_name, self.params_, float(ll), int(round(n)), True,
                                  int(getattr(res, "nit", 0)), pen, dict(zip(self.param_names, map(float, se))),
                                  res.get("method", "BFGS"))
         return self
@@ -618,6 +757,41 @@ class GammaGammaFitter(_FittedModel):
         d_g = q / g - (px + q) / (g + x * m)
         return ll, np.stack([d_p, d_q, d_g])
 
+    @staticmethod
+    def _sums(x, m, w):
+        """``f(params, with_grad) -> (sum of w * log-likelihood, its gradient)`` over the rows.
+
+        Per row: ``ll = G(x) - lgamma(q) + q log(gamma) + (p x - 1) log m + p x log x
+        - (p x + q) log(gamma + x m)`` with ``G(x) = lgamma(p x + q) - lgamma(p x)``. The terms of
+        ``x`` alone are summed per distinct ``x``, the ``log m`` terms once before the fit, so a
+        step costs one log and one reciprocal per row (``u = gamma + x m``) and four dot products.
+        """
+        ux, xi = np.unique(x, return_inverse=True)
+        W, wx, xm = float(w.sum()), w * x, x * m
+        Wx, WXx = np.bincount(xi, w, len(ux)), np.bincount(xi, wx, len(ux))
+        log_m = np.log(m)
+        sxlm, slm = _dot(wx, log_m), _dot(w, log_m)
+        xlx = WXx @ np.log(ux)
+        gl, dg = special.gammaln, special.digamma
+
+        def total(params: np.ndarray, with_grad: bool = True) -> tuple[float, np.ndarray | None]:
+            p, q, g = params
+            u = g + xm
+            lg = np.log(u)
+            t1, t0 = _dot(wx, lg), _dot(w, lg)
+            pu = p * ux
+            S = (Wx @ (gl(pu + q) - gl(pu)) + W * (q * np.log(g) - gl(q)) + p * (sxlm + xlx) - slm
+                 - p * t1 - q * t0)
+            if not with_grad:
+                return S, None
+            iu = 1 / u
+            d_p = WXx @ (dg(pu + q) - dg(pu)) + sxlm + xlx - t1
+            d_q = Wx @ dg(pu + q) - W * dg(q) + W * np.log(g) - t0
+            d_g = W * q / g - p * _dot(wx, iu) - q * _dot(w, iu)
+            return S, np.array([d_p, d_q, d_g])
+
+        return total
+
     def fit(self, summary: pd.DataFrame, *, initial: dict[str, float] | None = None,
             weights: np.ndarray | None = None) -> "GammaGammaFitter":
         """Fit on rows with ``frequency > 0`` using ``frequency`` and ``monetary_value``.
@@ -643,15 +817,15 @@ class GammaGammaFitter(_FittedModel):
                                   f"{MIN_REPEAT_BUYERS} repeat buyers whose spend varies"
                                   "\nWhat to do: use a longer history or more customers (more repeat buyers)")
         pen = self.penalizer
-        pre = (*np.unique(x, return_inverse=True), np.log(m), np.log(x))
+        total = self._sums(x, m, w)
 
         def nll(z):
             pr = np.exp(z)
-            ll, g = self._ll(pr, x, m, pre)
-            f = -(w @ ll) / n + pen * np.sum(pr ** 2)
+            f, g = total(pr)
+            f = -f / n + pen * np.sum(pr ** 2)
             if not np.isfinite(f):
                 return 1e10, np.zeros_like(z)
-            return f, -(g @ w) / n * pr + pen * 2 * pr * pr
+            return f, -g / n * pr + pen * 2 * pr * pr
 
         start = initial if isinstance(initial, GammaGammaFitter) else None
         if initial is not None:
@@ -663,10 +837,10 @@ class GammaGammaFitter(_FittedModel):
         pr = np.exp(res.x)
         if start is None:
             _check_spend_fit(dict(zip(self.param_names, map(float, pr))), pen, int(round(n)), x, w)
-        ll, _ = self._ll(pr, x, m, pre)
+        ll = total(pr, with_grad=False)[0]
         se, self._hess_inv = _se_from_hessian(nll, res.x, n) if pen == 0 and not start else (np.full(3, np.nan), None)
         self.params_ = dict(zip(self.param_names, map(float, pr)))
-        self.result_ = FitResult("Gamma-Gamma", self.params_, float(w @ ll), int(round(n)), True,
+        self.result_ = FitResult("Gamma-Gamma", self.params_, float(ll), int(round(n)), True,
                                  int(getattr(res, "nit", 0)), pen, dict(zip(self.param_names, map(float, se))),
                                  res.get("method", "BFGS"))
         return self
@@ -715,6 +889,21 @@ class ModifiedBetaGeoFitter(BetaGeoFitter):
         d_a = (dg(a + b) - dg(a + b + ux + 1))[xi] + w4 / a
         d_b = (dg(a + b) - dg(b) + dg(b + ux) - dg(a + b + ux + 1))[xi] + w3 * (1 / (b + ux))[xi]
         return ll, np.stack([d_r, d_al, d_a, d_b])
+
+    @staticmethod
+    def _per_x(r, al, a, b, ux):
+        """:class:`_MixtureSums` terms of MBG/NBD: ``c = log a - log(b + x)`` (every row)."""
+        gl, dg = special.gammaln, special.digamma
+        P = (gl(r + ux) - gl(r) + r * np.log(al) + gl(a + b) - gl(b) + gl(b + ux) - gl(a + b + ux + 1)
+             + np.log(b + ux))
+        P_r = dg(r + ux) - dg(r) + np.log(al)
+        P_a = dg(a + b) - dg(a + b + ux + 1)
+        P_b = dg(a + b) - dg(b) + dg(b + ux) - dg(a + b + ux + 1) + 1 / (b + ux)
+        return P, P_r, P_a, P_b, np.log(a) - np.log(b + ux), -1 / (b + ux)
+
+    @classmethod
+    def _sums(cls, x, tx, T, w):
+        return _MixtureSums(cls._per_x, x, tx, T, w, mixture_all=True)
 
     def expected_purchases(self, t: float | np.ndarray) -> np.ndarray:
         """Expected repeat purchases of a new customer in ``(0, t]`` (unconditional E[X(t)])."""
@@ -789,6 +978,11 @@ class ParetoNBDFitter(BetaGeoFitter):
         alive = -(r + x) * np.log(al + T) - s * np.log(be + T)
         died = np.log(s) - np.log(rsx) + log_a0
         return const, alive, died
+
+    @classmethod
+    def _sums(cls, x, tx, T, w):
+        # no closed-form gradient (hypergeometric parameters): row-level likelihood, central differences
+        return _row_sums(cls._ll, x, tx, T, w)
 
     @classmethod
     def _ll(cls, params: np.ndarray, x, tx, T, with_grad: bool = True, codes=None):
