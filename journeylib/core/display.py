@@ -28,10 +28,24 @@ def styled(df: pd.DataFrame, formats: Mapping[str, Any] | None = None, *, captio
     index
         Show the index (hidden by default: tidy tables carry their keys as columns).
 
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+        The styled table; a notebook shows it, ``.to_html()`` gives the markup.
+
     Notes
     -----
     ``Styler`` does not escape HTML by default, so a channel named
     ``<script>...</script>`` would run in the report; every journeylib table goes through here.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.core.display import styled
+    >>> df = pd.DataFrame({"channel": ["<b>email</b>", "search"], "share": [0.31, 0.69]})
+    >>> html = styled(df, {"share": "{:.1%}"}).to_html()
+    >>> "&lt;b&gt;email" in html, "31.0%" in html
+    (True, True)
     """
     if not isinstance(df, pd.DataFrame):
         raise JourneyParameterError(f"styled: expected a pandas DataFrame, got a {type(df).__name__}; "
@@ -76,6 +90,33 @@ def html_table(df: pd.DataFrame, float_format: str | Callable[[float], str] | No
     string like ``"{:.3f}"`` or a callable; ``None``: pandas' display precision), and
     ``formats`` sets single columns (``{"share": "{:.1%}"}``). Missing values show as
     ``na_rep``. Cells up to 40 characters do not wrap (a wide table scrolls instead).
+
+    Parameters
+    ----------
+    df
+        Table to show (not modified).
+    float_format
+        Format of float cells: a format string or a callable.
+    formats
+        ``{column: format string}`` for single columns.
+    index
+        Include the index.
+    na_rep
+        Text shown for missing values.
+
+    Returns
+    -------
+    str
+        An HTML ``<div>`` holding the table; every string from data is escaped.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.core.display import html_table
+    >>> df = pd.DataFrame({"channel": ["<b>email</b>"], "users": [1234]})
+    >>> html = html_table(df)
+    >>> "&lt;b&gt;email&lt;/b&gt;" in html, "1,234" in html
+    (True, True)
     """
     def fmt(spec):
         return lambda v: na_rep if pd.isna(v) else spec.format(v)
@@ -108,7 +149,7 @@ _MD_SPECIAL = re.compile(r"([!-%'-/:;=?@\[-`{-~])")
 
 
 def escape_markdown(value: object) -> str:
-    """A string from data, made inert for a Markdown cell: no link, image, heading, list,
+    r"""A string from data, made inert for a Markdown cell: no link, image, heading, list,
     emphasis, code span, table cell or TeX (``$``) can start inside it.
 
     Use it on every name from data (event, channel, stage, variant, segment, file name)
@@ -117,21 +158,48 @@ def escape_markdown(value: object) -> str:
     become one space with none at either end (leading spaces would start a code block at the
     beginning of a line, and spaces inside ``**...**`` would break the bold around a name).
 
+    Parameters
+    ----------
+    value
+        The name from data (converted with ``str``).
+
+    Returns
+    -------
+    str
+        The text with every Markdown punctuation character backslash-escaped.
+
     Examples
     --------
+    >>> from journeylib.core.display import escape_markdown
     >>> print(escape_markdown("[win](javascript:alert(1))"))
-    \\[win\\]\\(javascript\\:alert\\(1\\)\\)
+    \[win\]\(javascript\:alert\(1\)\)
     """
     text = re.sub(r"[ \r\n\t\v\f\u2028\u2029]+", " ", str(value)).strip(" ")
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def markdown(text: str):
-    """IPython ``Markdown`` for report prose that may contain strings from data.
+    r"""IPython ``Markdown`` for report prose that may contain strings from data.
 
     The text is HTML-escaped first: Markdown passes raw HTML through, so a segment named
     ``<script>...</script>`` would otherwise run in the report. Markdown syntax
     (``**bold**``, lists, backticks) is unaffected.
+
+    Parameters
+    ----------
+    text
+        Markdown prose; names from data in it should have gone through :func:`escape_markdown`.
+
+    Returns
+    -------
+    IPython.display.Markdown
+        The object a notebook cell displays.
+
+    Examples
+    --------
+    >>> from journeylib.core.display import escape_markdown, markdown
+    >>> markdown(f"**{escape_markdown('<b>email</b>')}** converts best").data
+    '**&lt;b&gt;email&lt;\\/b&gt;** converts best'
     """
     import html
 
@@ -157,7 +225,26 @@ def _finite(x: object) -> float | None:
 
 def format_pvalue(p: float | None, prefix: bool = True) -> str:
     """A p-value for people: ``"p < 0.001"``, ``"p = 0.032"``, ``"p = 0.48"`` (``"p = –"`` when missing);
-    ``prefix=False`` for a table cell: ``"< 0.001"``, ``"0.032"``."""
+    ``prefix=False`` for a table cell: ``"< 0.001"``, ``"0.032"``.
+
+    Parameters
+    ----------
+    p
+        The p-value (``None`` or ``nan`` when missing).
+    prefix
+        Start with ``"p = "`` / ``"p "`` (prose) or not (a table cell).
+
+    Returns
+    -------
+    str
+        Three decimals below 0.1, two above, ``"< 0.001"`` below 0.001.
+
+    Examples
+    --------
+    >>> from journeylib.core.display import format_pvalue
+    >>> format_pvalue(0.0004), format_pvalue(0.0321), format_pvalue(0.48, prefix=False)
+    ('p < 0.001', 'p = 0.032', '0.48')
+    """
     v = _finite(p)
     head = "p " if prefix else ""
     eq = "= " if prefix else ""
@@ -170,7 +257,26 @@ def format_pvalue(p: float | None, prefix: bool = True) -> str:
 
 def format_number(x: float | None, digits: int = 3) -> str:
     """A number for a table cell with about ``digits`` significant digits, thousands separators and
-    never scientific notation (``1,234``, ``47.96``, ``0.00123``); ``"–"`` when missing or infinite."""
+    never scientific notation (``1,234``, ``47.96``, ``0.00123``); ``"–"`` when missing or infinite.
+
+    Parameters
+    ----------
+    x
+        The number.
+    digits
+        Significant digits kept (whole numbers keep all of theirs).
+
+    Returns
+    -------
+    str
+        The formatted number.
+
+    Examples
+    --------
+    >>> from journeylib.core.display import format_number
+    >>> format_number(1234.5), format_number(47.9612), format_number(4.6e-05), format_number(float("inf"))
+    ('1,234', '48.0', '0.0000460', '–')
+    """
     v = _finite(x)
     if v is None:
         return MISSING
@@ -181,20 +287,77 @@ def format_number(x: float | None, digits: int = 3) -> str:
 
 
 def format_percent(x: float | None, digits: int = 1) -> str:
-    """A share (0.1234) as a percentage with ``digits`` decimals: ``"12.3%"``; ``"–"`` when missing."""
+    """A share (0.1234) as a percentage with ``digits`` decimals: ``"12.3%"``; ``"–"`` when missing.
+
+    Parameters
+    ----------
+    x
+        The share, as a fraction.
+    digits
+        Decimals shown.
+
+    Returns
+    -------
+    str
+        The percentage.
+
+    Examples
+    --------
+    >>> from journeylib.core.display import format_percent
+    >>> format_percent(0.1234), format_percent(0.5, digits=0), format_percent(None)
+    ('12.3%', '50%', '–')
+    """
     v = _finite(x)
     return MISSING if v is None else f"{v * 100:,.{int(digits)}f}%"
 
 
 def format_count(n: float | None) -> str:
-    """A count with thousands separators: ``"12,345"``; ``"–"`` when missing."""
+    """A count with thousands separators: ``"12,345"``; ``"–"`` when missing.
+
+    Parameters
+    ----------
+    n
+        The count (rounded to a whole number).
+
+    Returns
+    -------
+    str
+        The formatted count.
+
+    Examples
+    --------
+    >>> from journeylib.core.display import format_count
+    >>> format_count(12345.0), format_count(float("nan"))
+    ('12,345', '–')
+    """
     v = _finite(n)
     return MISSING if v is None else f"{round(v):,}"
 
 
 def format_interval(lo: float | None, hi: float | None, kind: str = "percent", digits: int = 1) -> str:
     """An interval for people: ``"27.0% to 35.0%"`` (``kind="percent"``, shares as fractions) or
-    ``"1,234 to 1,560"`` (``kind="number"``); a missing or infinite bound shows as ``"–"``."""
+    ``"1,234 to 1,560"`` (``kind="number"``); a missing or infinite bound shows as ``"–"``.
+
+    Parameters
+    ----------
+    lo, hi
+        The bounds (``ci_low``, ``ci_high``).
+    kind
+        ``"percent"`` (bounds are fractions) or ``"number"``.
+    digits
+        Decimals of a percentage.
+
+    Returns
+    -------
+    str
+        ``"<low> to <high>"``.
+
+    Examples
+    --------
+    >>> from journeylib.core.display import format_interval
+    >>> format_interval(0.27, 0.35), format_interval(1234, 1560, kind="number")
+    ('27.0% to 35.0%', '1,234 to 1,560')
+    """
     if kind not in ("percent", "number"):
         raise JourneyParameterError(f"kind={kind!r}; expected 'percent' or 'number'")
     if kind == "percent":
@@ -204,7 +367,24 @@ def format_interval(lo: float | None, hi: float | None, kind: str = "percent", d
 
 def format_value(x: object) -> str:
     """Any cell for people: a count for whole numbers, :func:`format_number` for other numbers,
-    ``"–"`` for missing values, the text itself otherwise."""
+    ``"–"`` for missing values, the text itself otherwise.
+
+    Parameters
+    ----------
+    x
+        A cell value of any type.
+
+    Returns
+    -------
+    str
+        The formatted cell.
+
+    Examples
+    --------
+    >>> from journeylib.core.display import format_value
+    >>> format_value(1234.0), format_value(0.01234), format_value(None), format_value("email")
+    ('1,234', '0.0123', '–', 'email')
+    """
     if x is None or (not isinstance(x, str) and _is_na(x)):
         return MISSING
     if isinstance(x, bool):

@@ -11,6 +11,29 @@ def wilson_interval(k: Any, n: Any, confidence_level: float = 0.95) -> tuple[Any
 
     Scalars give floats, arrays give arrays; ``nan`` where ``n`` is 0. Computed by
     statsmodels' ``proportion_confint(method="wilson")``.
+
+    Parameters
+    ----------
+    k
+        Successes: a number or an array.
+    n
+        Trials: a number or an array of the same shape.
+    confidence_level
+        Coverage of the interval (0.95 for a 95% interval).
+
+    Returns
+    -------
+    tuple
+        ``(ci_low, ci_high)``: two floats, or two arrays.
+
+    Examples
+    --------
+    >>> from journeylib.core.intervals import wilson_interval
+    >>> low, high = wilson_interval(31, 100)
+    >>> round(low, 3), round(high, 3)
+    (0.228, 0.406)
+    >>> wilson_interval([5, 0], [10, 0])[0]
+    array([0.23659309,        nan])
     """
     from statsmodels.stats.proportion import proportion_confint
 

@@ -5,27 +5,30 @@ reads the sources, assigns stages, gives role events their canonical names and r
 :class:`Journey`: the validated tables and the settings every analysis accepts, with the
 check table of ``journeylib check`` as its ``summary``.
 
-The file (version 1; paths are relative to the file's folder, URIs allowed)::
+The file (version 1; paths are relative to the file's folder, URIs allowed):
 
-    version: 1
-    name: Simulated shop
-    sources:
-      events: {path: events.csv, format: canonical, columns: {user: customer_id, time: ts, action: event},
-               timezone: Europe/Berlin, timestamp_format: "%d/%m/%Y %H:%M"}
-      customers: {path: customers.parquet}
-      assignments: {path: assignments.parquet}
-    stages:
-      order: [awareness, consideration, cart, purchase, repeat]
-      rules:                       # or column: stage (an existing stage column, used as is)
-        - {stage: awareness, event: landing}
-        - {stage: consideration, column: page_path, pattern: "^/catalog"}
-        - {stage: purchase, event: payment_done, occurrence: first}
-        - {stage: repeat, event: payment_done}
-    events: {purchase: [payment_done], revenue: amount, cart: [add_to_cart]}
-    touchpoints: {column: channel}  # or events: [email_click, ad_click]
-    experiments: {from: events, event: exposure, experiment_column: test, variant_column: arm}
-    segments: [segment]
-    period: {start: 2024-01-01, end: 2025-06-30}   # or {last_days: 365}
+```yaml
+version: 1
+name: Simulated shop
+sources:
+  events: {path: events.csv, format: canonical, columns: {user: customer_id, time: ts, action: event},
+           timezone: Europe/Berlin, timestamp_format: "%d/%m/%Y %H:%M"}
+  customers: {path: customers.parquet}
+  assignments: {path: assignments.parquet}
+stages:
+  order: [awareness, consideration, cart, purchase, repeat]
+  rules:                       # or column: stage (an existing stage column, used as is)
+    - {stage: awareness, event: landing}
+    - {stage: consideration, column: page_path, pattern: "^/catalog"}
+    - {stage: purchase, event: payment_done, occurrence: first}
+    - {stage: repeat, event: payment_done}
+events: {purchase: [payment_done], revenue: amount, cart: [add_to_cart]}
+touchpoints: {column: channel}  # or events: [email_click, ad_click]
+experiments: {from: events, event: exposure, experiment_column: test, variant_column: arm}
+segments: [segment]
+period: {start: 2024-01-01, end: 2025-06-30}   # or {last_days: 365}
+outcomes: {churn: cancel_subscription, downgrade: [plan_downgrade], pause: pause_account}
+```
 
 Rules
 -----
@@ -44,6 +47,9 @@ Rules
   checked.
 * Period: ``start``/``end`` are UTC dates or date-times; an end date includes the whole day.
   ``last_days: N`` ends at the last event of the log. Events outside are dropped (counted).
+* Outcomes (optional): exit type -> the event name(s) that record it, for competing exits
+  (:func:`journeylib.retention.competing.exits_from_events`). An event belongs to one exit
+  type; an outcome event that never occurs is a ``warn`` check naming the log's events.
 * Experiments ``from: events``: one assignment per customer and experiment, at the
   customer's first exposure inside the period (``assigned_at`` = the time of that event); a customer seen
   in two variants of one experiment is an error.
@@ -84,7 +90,7 @@ BUNDLED_JOURNEYS = {"sample": SAMPLE_DIR / JOURNEY_FILE, "cdnow": CDNOW_DIR / JO
 # --- the schema of journey.yml ---------------------------------------------------------
 
 TOP_KEYS = ("version", "name", "sources", "stages", "events", "touchpoints", "experiments",
-            "segments", "period")
+            "segments", "period", "outcomes")
 SOURCE_NAMES = ("events", "customers", "assignments", "messages", "feedback", "costs")
 SOURCE_KEYS = ("path", "format", "columns", "timezone", "timestamp_format", "options")
 FORMATS = ("canonical", "ga4", "segment", "amplitude", "snowplow", "orders")
@@ -113,6 +119,32 @@ class Source:
 
     ``columns`` maps the source's names to canonical ones (``{"user": "customer_id"}``);
     ``options`` go to the format's reader; ``line`` is where the source starts in the file.
+
+    Parameters
+    ----------
+    name
+        The source's role: ``events``, ``customers``, ``assignments``, ``feedback``, ...
+    path
+        The resolved file, folder or URI.
+    format
+        ``canonical`` or an export shape (:func:`journeylib.core.readers.read_export`).
+    columns
+        Source name -> canonical name.
+    timezone
+        Zone of naive timestamps.
+    timestamp_format
+        strptime format of text timestamps, or ``None``.
+    options
+        Further options for the format's reader.
+    line
+        Line of the source in ``journey.yml``.
+
+    Examples
+    --------
+    >>> from journeylib.core.journey import read_journey
+    >>> source = read_journey("sample").sources["events"]
+    >>> source.format, source.timezone, source.line
+    ('canonical', 'UTC', 5)
     """
 
     name: str
@@ -127,7 +159,32 @@ class Source:
 
 @dataclass(frozen=True)
 class StageRule:
-    """One stage rule (``stages.rules[index]``); every given condition must hold."""
+    """One stage rule (``stages.rules[index]``); every given condition must hold.
+
+    Parameters
+    ----------
+    stage
+        The stage the rule assigns.
+    index
+        Position in ``stages.rules``.
+    events
+        Event names that match (empty: any event).
+    column, pattern
+        A column whose text must contain a match of the regular expression ``pattern``.
+    channels
+        Channels that match (empty: any channel).
+    occurrence
+        ``"any"``, or ``"first"``: only the customer's first matching event.
+    line
+        Line of the rule in ``journey.yml``.
+
+    Examples
+    --------
+    >>> from journeylib.core.journey import StageRule
+    >>> rule = StageRule("purchase", 3, events=("payment_done",), occurrence="first")
+    >>> rule.key, rule.describe()
+    ('stages.rules[3]', 'event payment_done and first occurrence -> purchase')
+    """
 
     stage: str
     index: int
@@ -162,6 +219,15 @@ class JourneyDefinition:
     ``period`` is ``(start, end)`` (UTC; events with ``start <= ts < end``, an end *date*
     is the midnight after it), an ``int`` (last N days) or ``None``. ``lines`` maps each key
     path (``stages.rules[3].pattern``) to its line in the file, for error messages.
+
+    Examples
+    --------
+    >>> from journeylib.core.journey import read_journey
+    >>> definition = read_journey("sample")
+    >>> definition.name, definition.stage_column, definition.touch_col
+    ('Simulated shop (sample data)', 'stage', 'channel')
+    >>> definition.where("stages.order")
+    'journey.yml, line 12, stages.order'
     """
 
     name: str
@@ -181,6 +247,7 @@ class JourneyDefinition:
     period: tuple[pd.Timestamp, pd.Timestamp] | int | None = None
     path: str | None = None
     lines: Mapping[str, int] = field(default_factory=dict, repr=False)
+    outcomes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def where(self, key: str) -> str:
         """``"journey.yml, line 12, stages.rules[3].pattern"``: how errors name a key."""
@@ -261,7 +328,26 @@ def _show(value: Any) -> str:
 # --- reading the YAML ------------------------------------------------------------------
 
 def resolve_journey_path(path: str | Path) -> Path | str:
-    """``"sample"``/``"cdnow"``: the bundled definitions; a folder: its ``journey.yml``; a URI as given."""
+    """``"sample"``/``"cdnow"``: the bundled definitions; a folder: its ``journey.yml``; a URI as given.
+
+    Parameters
+    ----------
+    path
+        ``"sample"``, ``"cdnow"``, a ``journey.yml``, its folder, or a URI.
+
+    Returns
+    -------
+    pathlib.Path or str
+        The absolute path of the file (a URI stays a string).
+
+    Examples
+    --------
+    >>> from journeylib.core.journey import resolve_journey_path
+    >>> resolve_journey_path("data/sample").name
+    'journey.yml'
+    >>> resolve_journey_path("s3://bucket/shop/journey.yml")
+    's3://bucket/shop/journey.yml'
+    """
     if str(path) in BUNDLED_JOURNEYS:
         return BUNDLED_JOURNEYS[str(path)]
     if engine.is_uri(path):
@@ -318,6 +404,30 @@ def read_journey(path: str | Path) -> JourneyDefinition:
     definitions). Every problem raises :class:`JourneyParameterError` naming the key path
     (``stages.rules[3].pattern``), the line, what was given and what was expected; an
     unknown key names the closest known one.
+
+    Parameters
+    ----------
+    path
+        The ``journey.yml``, its folder, a URI, or ``"sample"`` / ``"cdnow"``.
+
+    Returns
+    -------
+    JourneyDefinition
+        The validated definition.
+
+    Raises
+    ------
+    JourneyParameterError
+        For any problem in the file, naming the key and its line.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> definition = jl.read_journey("sample")
+    >>> definition.stages
+    ('awareness', 'consideration', 'cart', 'purchase', 'repeat', 'advocacy')
+    >>> definition.segments
+    ('segment', 'acquisition_channel')
     """
     resolved = resolve_journey_path(path)
     text = engine.read_text(str(resolved))
@@ -470,11 +580,39 @@ def _parse(text: str, path: str | None) -> JourneyDefinition:
         raise c.fail("segments", segments_raw, SEGMENT_HINT)
     segments = c.names(segments_raw, "segments", SEGMENT_HINT)
     period = _period(c, top.get("period"))
+    outcomes = _outcomes(c, top.get("outcomes"))
     return JourneyDefinition(
         name=name, folder=folder, sources=sources, stages=tuple(order), stage_column=stage_column,
         rules=tuple(rules), roles=roles, revenue_column=revenue, currency_column=currency,
         campaign_column=campaign, touch_col=touch_col, touch_events=touch_events,
-        experiments=experiments, segments=segments, period=period, path=path, lines=lines)
+        experiments=experiments, segments=segments, period=period, path=path, lines=lines, outcomes=outcomes)
+
+
+OUTCOMES_HINT = "a mapping from exit type to event name(s), e.g. {churn: cancel_subscription, pause: pause_account}"
+
+
+def _outcomes(c: _Ctx, raw: Any) -> dict[str, tuple[str, ...]]:
+    """``outcomes``: exit type -> event names (each event in one exit type)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not raw:
+        raise c.fail("outcomes", raw, OUTCOMES_HINT)
+    out: dict[str, tuple[str, ...]] = {}
+    owner: dict[str, str] = {}
+    for kind, names in raw.items():
+        key = f"outcomes.{kind}"
+        k = c.text(kind, key, "an exit type name such as churn or downgrade", optional=False)
+        if k.lower() in ("0", "none", "false", "nan", "null"):
+            raise c.fail(key, kind, "an exit type name such as churn or downgrade (this one reads as 'no exit')")
+        if names is None or (isinstance(names, list) and not names):
+            raise c.fail(key, names, "an event name or a list of event names")
+        items = c.names(names, key, "an event name or a list of event names")
+        for n in items:
+            if n in owner and owner[n] != k:
+                raise c.fail(key, n, f"each event in one exit type ({n} is also in outcomes.{owner[n]})")
+            owner[n] = k
+        out[k] = tuple(dict.fromkeys(items))
+    return out
 
 
 def _resolve(path: str, folder: Path | str) -> str:
@@ -862,6 +1000,35 @@ def load_journey(path_or_definition: str | Path | JourneyDefinition, *, con: ibi
     role event name that never occurs raise :class:`JourneyDataError` naming the key and its
     line; with ``strict=False`` they are ``fail`` checks of the returned journey (what
     ``journeylib check`` prints).
+
+    Parameters
+    ----------
+    path_or_definition
+        A ``journey.yml`` (its folder, a URI, ``"sample"``, ``"cdnow"``) or a :class:`JourneyDefinition`.
+    con
+        The Ibis connection (default: embedded DuckDB).
+    strict
+        Raise on a rule without events and on a role event that never occurs (``False``:
+        report them as failed checks).
+
+    Returns
+    -------
+    Journey
+        The validated tables (``events``, ``customers``, ...), the settings and the checks.
+
+    Raises
+    ------
+    JourneyDataError
+        When a source cannot be read or (with ``strict``) a rule or role event matches nothing.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> journey = jl.load_journey("sample")
+    >>> journey.events.count().to_pyarrow().as_py()
+    56460
+    >>> journey.stages[:3], journey.segment_by, journey.touch_col
+    (['awareness', 'consideration', 'cart'], 'segment', 'channel')
     """
     d = path_or_definition if isinstance(path_or_definition, JourneyDefinition) else read_journey(path_or_definition)
     extra = {}
@@ -1042,6 +1209,18 @@ def _definition_checks(d: JourneyDefinition, s: dict, customers) -> list[tuple[C
                 out.append((Check(f"role event {role}: {n}", "fail", "never occurs"), JourneyDataError(msg)))
             else:
                 out.append((Check(f"role event {role}: {n}", "pass", f"{int(counts[n]):,} events"), None))
+    canonical = names.groupby("event")["n"].sum()
+    for kind, kind_names in d.outcomes.items():
+        for n in kind_names:
+            n_events = int(counts.get(n, 0)) or int(canonical.get(n, 0))
+            if n_events:
+                out.append((Check(f"outcome event {kind}: {n}", "pass", f"{n_events:,} events"), None))
+            else:
+                near = _closest(n, counts.index)
+                out.append((Check(f"outcome event {kind}: {n}", "warn",
+                                  f"{d.where(f'outcomes.{kind}')}: '{n}' never occurs, so no customer leaves by "
+                                  f"{kind}; the log's events are: {top}" + (f" (did you mean '{near}'?)" if near
+                                                                            else "")), None))
     if s["n_in"] == 0 and s["n_all"]:
         msg = (f"{d.where('period')}: no event lies in the period; expected a period overlapping the events "
                f"({s['first']:%Y-%m-%d} to {s['last']:%Y-%m-%d})")
@@ -1103,6 +1282,18 @@ class Journey(Result):
     validated message log of ``sources.messages`` (send/open/click per campaign), or ``None``;
     ``costs``: the validated cost table of ``sources.costs`` (``channel, period, spend, campaign``:
     marketing spend per channel and month or day, see :func:`journeylib.core.load.load_costs`), or ``None``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> journey = jl.load_journey("sample")
+    >>> journey.name
+    'Simulated shop (sample data)'
+    >>> journey.summary[["item", "events", "customers"]].head(3)
+                item  events  customers
+    0      awareness    7950       5000
+    1  consideration   26430       3345
+    2           cart   10037       2004
     """
 
     events: ibis.Table
@@ -1128,6 +1319,11 @@ class Journey(Result):
     def segment_by(self) -> str | None:
         """The default segment split: the first of ``segments`` (``None`` without segments)."""
         return self.definition.segments[0] if self.definition.segments else None
+
+    @property
+    def outcomes(self) -> dict[str, tuple[str, ...]]:
+        """Exit type -> outcome event names of the definition's ``outcomes`` (empty when none are named)."""
+        return dict(self.definition.outcomes)
 
     @property
     def touch_col(self) -> str | None:

@@ -34,19 +34,74 @@ _CONTACT_WORDS = {"email", "mail", "phone", "mobile", "userid", "customerid", "c
 
 
 def pseudonym(value: object) -> str:
-    """Stable (per process), irreversible short pseudonym of one id."""
+    """Stable (per process), irreversible short pseudonym of one id.
+
+    Parameters
+    ----------
+    value
+        The id (any type; converted with ``str``).
+
+    Returns
+    -------
+    str
+        ``"cust-"`` and 10 hex digits of a salted SHA-256; ``""`` for a missing id.
+
+    Examples
+    --------
+    >>> from journeylib.core.privacy import pseudonym
+    >>> p = pseudonym("u1")
+    >>> p.startswith("cust-"), len(p), p == pseudonym("u1"), pseudonym(None)
+    (True, 15, True, '')
+    """
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     return "cust-" + hashlib.sha256(_SALT + str(value).encode()).hexdigest()[:10]
 
 
 def show_ids() -> bool:
-    """True when raw ids may be shown (``JOURNEYLIB_SHOW_IDS=1``, see :func:`set_show_ids`)."""
+    """True when raw ids may be shown (``JOURNEYLIB_SHOW_IDS=1``, see :func:`set_show_ids`).
+
+    Returns
+    -------
+    bool
+        Whether the environment variable is ``1``, ``true`` or ``yes``.
+
+    Examples
+    --------
+    >>> from journeylib.core.privacy import show_ids
+    >>> show_ids()  # the default: pseudonyms
+    False
+    """
     return os.environ.get(ENV_VAR, "").strip().lower() in ("1", "true", "yes")
 
 
 def set_show_ids(value: bool) -> None:
-    """Show raw ids in this process (and the kernels it starts) or not."""
+    """Show raw ids in this process (and the kernels it starts) or not.
+
+    Parameters
+    ----------
+    value
+        ``True`` to show raw ids, ``False`` for pseudonyms.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    TypeError
+        When ``value`` is not a bool.
+
+    Examples
+    --------
+    >>> from journeylib.core.privacy import scrub_value, set_show_ids
+    >>> set_show_ids(True)
+    >>> scrub_value("u1")
+    'u1'
+    >>> set_show_ids(False)
+    >>> scrub_value("u1").startswith("cust-")
+    True
+    """
     if not isinstance(value, bool):
         raise TypeError(f"show_ids={value!r}; expected True or False")
     if value:
@@ -56,13 +111,51 @@ def set_show_ids(value: bool) -> None:
 
 
 def register_id_column(name: str) -> None:
-    """Treat ``name`` (a source's column mapped onto ``customer_id``) as personal in messages."""
+    """Treat ``name`` (a source's column mapped onto ``customer_id``) as personal in messages.
+
+    Parameters
+    ----------
+    name
+        The source's column name (case does not matter).
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> from journeylib.core.privacy import is_personal_column, register_id_column
+    >>> is_personal_column("shopper_tag")
+    False
+    >>> register_id_column("shopper_tag")
+    >>> is_personal_column("shopper_tag")
+    True
+    """
     _ID_COLUMNS.add(str(name).lower())
 
 
 def is_personal_column(name: object, extra: Iterable[str] = ()) -> bool:
     """A column holding ids or contact details: ``customer_id``, email, phone, name, address, ip,
-    a registered or given id column, or a source name made of id words (``user_id``, ``Client Email``)."""
+    a registered or given id column, or a source name made of id words (``user_id``, ``Client Email``).
+
+    Parameters
+    ----------
+    name
+        The column name.
+    extra
+        More column names to treat as personal.
+
+    Returns
+    -------
+    bool
+        Whether values of the column must be pseudonymised in messages.
+
+    Examples
+    --------
+    >>> from journeylib.core.privacy import is_personal_column
+    >>> [is_personal_column(c) for c in ("customer_id", "Client Email", "userId", "channel")]
+    [True, True, True, False]
+    """
     low = str(name).strip().lower()
     if low in PERSONAL_COLUMNS or low in _ID_COLUMNS or low in {str(e).lower() for e in extra}:
         return True
@@ -79,6 +172,29 @@ def scrub_examples(examples: pd.DataFrame, *, id_columns: Iterable[str] = (),
     Returns the (copied) frame and whether anything was pseudonymised (so a message can say so).
     Unlike :func:`journeylib.report.privacy.pseudonymize`, no column is dropped: the row
     still shows which value is wrong. Columns in ``keep`` are left as they are.
+
+    Parameters
+    ----------
+    examples
+        Offending rows to quote in a message.
+    id_columns
+        More columns to treat as personal.
+    keep
+        Columns never pseudonymised.
+
+    Returns
+    -------
+    tuple
+        ``(frame, changed)``: the scrubbed copy and whether any value was replaced.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.core.privacy import scrub_examples
+    >>> rows = pd.DataFrame({"user_id": ["u1"], "revenue": [-5.0]})
+    >>> out, changed = scrub_examples(rows)
+    >>> out["user_id"].iloc[0].startswith("cust-"), out["revenue"].tolist(), changed
+    (True, [-5.0], True)
     """
     if show_ids():
         return examples, False
@@ -95,7 +211,24 @@ def scrub_examples(examples: pd.DataFrame, *, id_columns: Iterable[str] = (),
 
 
 def scrub_value(value: object) -> str:
-    """One id for a message: its pseudonym unless :func:`show_ids`."""
+    """One id for a message: its pseudonym unless :func:`show_ids`.
+
+    Parameters
+    ----------
+    value
+        The id.
+
+    Returns
+    -------
+    str
+        The pseudonym (or the id itself when ids may be shown).
+
+    Examples
+    --------
+    >>> from journeylib.core.privacy import pseudonym, scrub_value
+    >>> scrub_value("u1") == pseudonym("u1")
+    True
+    """
     return str(value) if show_ids() else pseudonym(value)
 
 
@@ -107,5 +240,21 @@ def scrub_text(text: str) -> str:
 
     For messages journeylib did not write (a library's exception quoting a value), where the
     columns are unknown: addresses are the ids that can be recognised in free text.
+
+    Parameters
+    ----------
+    text
+        Free text, e.g. an exception message.
+
+    Returns
+    -------
+    str
+        The text with addresses pseudonymised.
+
+    Examples
+    --------
+    >>> from journeylib.core.privacy import scrub_text
+    >>> scrub_text("bounced: ann@example.com").startswith("bounced: cust-")
+    True
     """
     return text if show_ids() else _EMAIL.sub(lambda m: pseudonym(m.group(0)), text)

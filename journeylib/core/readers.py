@@ -11,52 +11,52 @@ handed over as an in-memory table.
 
 Shapes
 ------
-``ga4``  Google Analytics 4 BigQuery export (Parquet, or newline-delimited JSON as
-    ``bq extract`` writes it, INT64 values possibly as strings): ``event_name``,
-    ``event_timestamp`` (microseconds since 1970 UTC), ``user_pseudo_id``, ``user_id``,
-    repeated ``event_params`` (``key`` and ``value.string_value/int_value/float_value/
-    double_value``), ``ecommerce.purchase_revenue``, ``traffic_source`` (the user's first
-    source), ``collected_traffic_source`` (the event's own ``manual_*`` UTM values).
-    Revenue: ``ecommerce.purchase_revenue``, else the ``value`` parameter of ``purchase`` /
-    ``in_app_purchase`` events. The event's source/medium/campaign: ``collected_traffic_source
-    .manual_source/manual_medium/manual_campaign_name`` where present, else the ``source``,
-    ``medium``, ``campaign`` event parameters; ``traffic_source`` is user-level (first
-    acquisition) and becomes ``first_source/first_medium/first_campaign`` and the
-    ``customers`` table (``acquisition_channel``), never the event's channel.
-    Extra columns: anonymous_id, user_id, source, medium, campaign, currency, page_location,
-    page_path, session_id, transaction_id, first_source, first_medium, first_campaign.
-``segment``  Segment / RudderStack calls as JSON lines (S3 / warehouse raw export): ``type``,
-    ``event``, ``anonymousId``/``anonymous_id``, ``userId``/``user_id``, ``timestamp``
-    (ISO 8601; ``originalTimestamp``/``receivedAt`` when missing), ``properties`` (revenue:
-    ``revenue``, else ``total``, else ``price`` x ``quantity`` (1 when absent) on order events
-    such as ``Order Completed``), ``context.campaign.{source, medium, name}``,
-    ``context.page.path``. ``track`` calls keep their event name, ``page`` calls become
-    ``page_view`` and ``screen`` calls ``screen_view``; ``identify`` and ``alias`` calls
-    (``previousId`` -> ``userId``) only link identities. Extra columns: anonymous_id,
-    user_id, source, medium, campaign, currency, page_path, message_id.
-``amplitude``  Amplitude export (JSON lines, gzip allowed): ``event_type``, ``event_time``
-    (``"2025-01-05 12:00:00.123000"``, UTC by Amplitude's definition), ``device_id``
-    (anonymous), ``user_id``, ``event_properties`` (revenue: ``$revenue``, ``revenue``, the
-    top-level ``revenue``, else ``$price`` x ``$quantity``; channel from ``utm_source``,
-    ``utm_medium``, ``utm_campaign``), ``user_properties``. Extra columns: anonymous_id,
-    user_id, source, medium, campaign, currency, page_path, session_id.
-``snowplow``  Snowplow enriched events (``atomic.events`` columns; Parquet, or CSV/TSV with a
-    header): ``domain_userid`` (anonymous), ``user_id``, ``network_userid``, ``event`` /
-    ``event_name``, ``se_category``/``se_action`` (structured events are named by their
-    ``se_action``), ``derived_tstamp`` (``collector_tstamp`` when missing; UTC by Snowplow's
-    definition), ``tr_total``, ``tr_currency``, ``mkt_source/mkt_medium/mkt_campaign``,
-    ``refr_medium``, ``page_urlpath``. Legacy ``transaction`` events are read as ``purchase``
-    with revenue ``tr_total``; their ``transaction_item`` rows are dropped (they would count
-    the order twice). Extra columns: anonymous_id, user_id, network_userid, source, medium,
-    campaign, currency, page_path, page_url, se_category, se_label, transaction_id.
-``orders``  A plain orders table (CSV, TSV or Parquet): customer, order time, amount (and
-    optional order id, currency, channel), one ``purchase`` event per row, plus an optional
-    message log (customer, time, kind, campaign, channel): kind ``send``/``sent``,
-    ``open``/``opened``, ``click``/``clicked`` become ``message_sent``, ``message_open``,
-    ``message_click``. ``path`` is the orders file, or a folder holding ``orders.*`` and
-    optionally ``messages.*``; ``messages=`` names the message log explicitly. Column names are
-    guessed from common spellings (:data:`ORDER_COLUMNS`, :data:`MESSAGE_COLUMNS`) or given by
-    ``columns={"their name": "canonical name"}``. Extra columns: campaign, currency, order_id.
+* ``ga4``: Google Analytics 4 BigQuery export (Parquet, or newline-delimited JSON as
+  ``bq extract`` writes it, INT64 values possibly as strings): ``event_name``,
+  ``event_timestamp`` (microseconds since 1970 UTC), ``user_pseudo_id``, ``user_id``,
+  repeated ``event_params`` (``key`` and ``value.string_value/int_value/float_value/
+  double_value``), ``ecommerce.purchase_revenue``, ``traffic_source`` (the user's first
+  source), ``collected_traffic_source`` (the event's own ``manual_*`` UTM values).
+  Revenue: ``ecommerce.purchase_revenue``, else the ``value`` parameter of ``purchase`` /
+  ``in_app_purchase`` events. The event's source/medium/campaign: ``collected_traffic_source
+  .manual_source/manual_medium/manual_campaign_name`` where present, else the ``source``,
+  ``medium``, ``campaign`` event parameters; ``traffic_source`` is user-level (first
+  acquisition) and becomes ``first_source/first_medium/first_campaign`` and the
+  ``customers`` table (``acquisition_channel``), never the event's channel.
+  Extra columns: anonymous_id, user_id, source, medium, campaign, currency, page_location,
+  page_path, session_id, transaction_id, first_source, first_medium, first_campaign.
+* ``segment``: Segment / RudderStack calls as JSON lines (S3 / warehouse raw export): ``type``,
+  ``event``, ``anonymousId``/``anonymous_id``, ``userId``/``user_id``, ``timestamp``
+  (ISO 8601; ``originalTimestamp``/``receivedAt`` when missing), ``properties`` (revenue:
+  ``revenue``, else ``total``, else ``price`` x ``quantity`` (1 when absent) on order events
+  such as ``Order Completed``), ``context.campaign.{source, medium, name}``,
+  ``context.page.path``. ``track`` calls keep their event name, ``page`` calls become
+  ``page_view`` and ``screen`` calls ``screen_view``; ``identify`` and ``alias`` calls
+  (``previousId`` -> ``userId``) only link identities. Extra columns: anonymous_id,
+  user_id, source, medium, campaign, currency, page_path, message_id.
+* ``amplitude``: Amplitude export (JSON lines, gzip allowed): ``event_type``, ``event_time``
+  (``"2025-01-05 12:00:00.123000"``, UTC by Amplitude's definition), ``device_id``
+  (anonymous), ``user_id``, ``event_properties`` (revenue: ``$revenue``, ``revenue``, the
+  top-level ``revenue``, else ``$price`` x ``$quantity``; channel from ``utm_source``,
+  ``utm_medium``, ``utm_campaign``), ``user_properties``. Extra columns: anonymous_id,
+  user_id, source, medium, campaign, currency, page_path, session_id.
+* ``snowplow``: Snowplow enriched events (``atomic.events`` columns; Parquet, or CSV/TSV with a
+  header): ``domain_userid`` (anonymous), ``user_id``, ``network_userid``, ``event`` /
+  ``event_name``, ``se_category``/``se_action`` (structured events are named by their
+  ``se_action``), ``derived_tstamp`` (``collector_tstamp`` when missing; UTC by Snowplow's
+  definition), ``tr_total``, ``tr_currency``, ``mkt_source/mkt_medium/mkt_campaign``,
+  ``refr_medium``, ``page_urlpath``. Legacy ``transaction`` events are read as ``purchase``
+  with revenue ``tr_total``; their ``transaction_item`` rows are dropped (they would count
+  the order twice). Extra columns: anonymous_id, user_id, network_userid, source, medium,
+  campaign, currency, page_path, page_url, se_category, se_label, transaction_id.
+* ``orders``: A plain orders table (CSV, TSV or Parquet): customer, order time, amount (and
+  optional order id, currency, channel), one ``purchase`` event per row, plus an optional
+  message log (customer, time, kind, campaign, channel): kind ``send``/``sent``,
+  ``open``/``opened``, ``click``/``clicked`` become ``message_sent``, ``message_open``,
+  ``message_click``. ``path`` is the orders file, or a folder holding ``orders.*`` and
+  optionally ``messages.*``; ``messages=`` names the message log explicitly. Column names are
+  guessed from common spellings (:data:`ORDER_COLUMNS`, :data:`MESSAGE_COLUMNS`) or given by
+  ``columns={"their name": "canonical name"}``. Extra columns: campaign, currency, order_id.
 
 Identity stitching
 ------------------
@@ -170,7 +170,25 @@ def _in(expr: str, values: tuple[str, ...]) -> str:
 
 
 def channel_sql(source: str, medium: str) -> str:
-    """SQL (DuckDB) ``CASE`` giving the channel of a source and medium (module docstring)."""
+    """SQL (DuckDB) ``CASE`` giving the channel of a source and medium (module docstring).
+
+    Parameters
+    ----------
+    source, medium
+        SQL expressions (column names or literals) of the source and the medium.
+
+    Returns
+    -------
+    str
+        A DuckDB ``CASE`` expression giving the channel (``NULL``: not a touchpoint).
+
+    Examples
+    --------
+    >>> import duckdb
+    >>> from journeylib.core.readers import channel_sql
+    >>> duckdb.sql("SELECT " + channel_sql("'google'", "'cpc'") + " AS channel").fetchall()
+    [('paid_ads',)]
+    """
     s = f"nullif(nullif(lower(trim(CAST({source} AS VARCHAR))), ''), '(not set)')"
     m = f"nullif(nullif(lower(trim(CAST({medium} AS VARCHAR))), ''), '(not set)')"
     return f"""(CASE
@@ -186,7 +204,26 @@ def channel_sql(source: str, medium: str) -> str:
 
 
 def channel_of(source: str | None, medium: str | None) -> str | None:
-    """The channel of one source/medium pair, by the documented mapping (same as the readers')."""
+    """The channel of one source/medium pair, by the documented mapping (same as the readers').
+
+    Parameters
+    ----------
+    source, medium
+        The source and medium (``None`` when absent).
+
+    Returns
+    -------
+    str or None
+        The channel; ``None`` when neither is set (not a touchpoint).
+
+    Examples
+    --------
+    >>> from journeylib.core.readers import channel_of
+    >>> channel_of("google", "cpc"), channel_of("google", "organic"), channel_of("newsletter", None)
+    ('paid_ads', 'search', 'email')
+    >>> channel_of("(direct)", "(none)"), channel_of(None, None)
+    ('direct', None)
+    """
     def norm(v):
         v = None if v is None else str(v).strip().lower()
         return None if v in (None, "", "(not set)") else v
@@ -699,6 +736,19 @@ def read_export(format: str, path: str | Path, *, columns: Mapping[str, str] | N
         shape's extra columns (``anonymous_id``, ``user_id`` for stitched shapes), sorted by
         customer and time; GA4 adds ``"customers"`` (``customer_id, first_source, first_medium,
         first_campaign, acquisition_channel``) from ``traffic_source``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import journeylib as jl
+    >>> from journeylib.core.readers import read_export
+    >>> data = jl.simulate_journeys(200, seed=1)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = jl.write_export(data, "ga4", tmp)
+    ...     tables = read_export("ga4", Path(tmp) / "events.parquet")
+    ...     sorted(tables), tables["events"].count().to_pyarrow().as_py()
+    (['customers', 'events'], 2809)
     """
     fmt = str(format).lower()
     if fmt == "auto":
@@ -798,6 +848,27 @@ def detect_format(path: str | Path) -> str:
     amplitude; ``anonymousId``/``anonymous_id``/``messageId`` with ``event`` -> segment;
     ``customer_id, ts, event`` -> canonical; a folder with ``orders.*`` or a table with a
     customer, a time and an amount column -> orders.
+
+    Parameters
+    ----------
+    path
+        A file, a folder, a glob or a URI.
+
+    Returns
+    -------
+    str
+        ``ga4``, ``segment``, ``amplitude``, ``snowplow``, ``orders`` or ``canonical``.
+
+    Raises
+    ------
+    JourneyDataError
+        When the columns match no known shape.
+
+    Examples
+    --------
+    >>> from journeylib.core.readers import detect_format
+    >>> detect_format("data/sample/events.parquet")
+    'canonical'
     """
     p = Path(str(path))
     if engine.is_uri(str(path)):

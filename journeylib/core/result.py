@@ -38,6 +38,23 @@ class Finding:
     parameter names); ``value``, ``ci_low`` and ``ci_high`` are the number it quotes
     (``None`` when the sentence has no single number); ``action`` says what to do
     about it, if anything.
+
+    Parameters
+    ----------
+    text
+        The sentence, plain text.
+    value, ci_low, ci_high
+        The number quoted and its interval (``None`` when there is none).
+    action
+        What to do about it (empty when the number does not support an action).
+
+    Examples
+    --------
+    >>> from journeylib.core.result import Finding
+    >>> f = Finding("Email brings 31% of conversions (27% to 35%).", 0.31, 0.27, 0.35,
+    ...             action="Keep the email budget.")
+    >>> print(f)
+    Email brings 31% of conversions (27% to 35%). Keep the email budget.
     """
 
     text: str
@@ -52,7 +69,24 @@ class Finding:
 
 @dataclass(frozen=True)
 class Check:
-    """One check an analysis ran: ``status`` is ``"pass"``, ``"warn"`` or ``"fail"``."""
+    """One check an analysis ran: ``status`` is ``"pass"``, ``"warn"`` or ``"fail"``.
+
+    Parameters
+    ----------
+    name
+        What was checked, in a few words.
+    status
+        ``"pass"``, ``"warn"`` or ``"fail"``.
+    detail
+        The evidence, plain text (shown next to a warning or failure).
+
+    Examples
+    --------
+    >>> from journeylib.core.result import Check
+    >>> c = Check("sample ratio", "warn", "52% of users in A; 50% planned")
+    >>> c.passed, c.status
+    (False, 'warn')
+    """
 
     name: str
     status: Literal["pass", "warn", "fail"]
@@ -69,6 +103,26 @@ class Result:
     Subclasses define ``summary`` (returning a copy), and usually ``findings``,
     ``checks`` and ``plot``; the defaults here give an empty tuple and a readable
     ``_repr_html_`` and ``__repr__``.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> import pandas as pd
+    >>> from journeylib.core.result import Finding, Result
+    >>> @dataclass(frozen=True)
+    ... class Share(Result):
+    ...     table: pd.DataFrame
+    ...     @property
+    ...     def summary(self):
+    ...         return self.table.copy()
+    ...     @property
+    ...     def findings(self):
+    ...         return (Finding("Email brings 31% of conversions.", 0.31),)
+    >>> r = Share(pd.DataFrame({"channel": ["email"], "share": [0.31]}))
+    >>> [str(f) for f in r.findings], r.checks
+    (['Email brings 31% of conversions.'], ())
+    >>> "<table" in r._repr_html_()  # findings, failed checks, then the escaped summary
+    True
     """
 
     @property
@@ -111,6 +165,25 @@ def truth_table(rows: list[tuple[str, float, float, float, float]]) -> pd.DataFr
     ``rows`` are ``(quantity, planted, estimate, ci_low, ci_high)``; the table adds
     ``covered``: the planted value lies inside the interval. Every result's
     ``against_truth(truth)`` returns this table.
+
+    Parameters
+    ----------
+    rows
+        One tuple ``(quantity, planted, estimate, ci_low, ci_high)`` per quantity.
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns ``quantity, planted, estimate, ci_low, ci_high, covered``.
+
+    Examples
+    --------
+    >>> from journeylib.core.result import truth_table
+    >>> truth_table([("conversion rate", 0.30, 0.31, 0.27, 0.35),
+    ...              ("lift", 0.05, 0.01, -0.02, 0.04)])
+              quantity  planted  estimate  ci_low  ci_high  covered
+    0  conversion rate     0.30      0.31    0.27     0.35     True
+    1             lift     0.05      0.01   -0.02     0.04    False
     """
     out = pd.DataFrame(rows, columns=list(TRUTH_COLUMNS[:-1]))
     out["covered"] = (out["ci_low"] <= out["planted"]) & (out["planted"] <= out["ci_high"])

@@ -58,6 +58,26 @@ def epoch_us(t: ibis.Table | ibis.Value, col: str = "ts") -> ibis.Value:
     sub-second timestamps would order and subtract differently. DuckDB's ``epoch_us``
     and Spark's ``unix_micros`` are exact (and fast); other backends fall back to whole
     seconds.
+
+    Parameters
+    ----------
+    t
+        An Ibis table (then ``t[col]`` is converted) or an Ibis timestamp value.
+    col
+        The timestamp column when ``t`` is a table.
+
+    Returns
+    -------
+    ibis.Value
+        An int64 expression: microseconds since the epoch.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.core.time import epoch_us
+    >>> events = jl.load_dataset("sample").events
+    >>> events.select(us=epoch_us(events)).us.min().to_pyarrow().as_py()
+    1704091716000000
     """
     v = t[col] if isinstance(t, ibis.Table) else t
     name = _backend_name(v)
@@ -69,7 +89,26 @@ def epoch_us(t: ibis.Table | ibis.Value, col: str = "ts") -> ibis.Value:
 
 
 def day_number(ts: ibis.Value) -> ibis.Value:
-    """Whole UTC days since 1970-01-01 of a timestamp value, as an integer."""
+    """Whole UTC days since 1970-01-01 of a timestamp value, as an integer.
+
+    Parameters
+    ----------
+    ts
+        An Ibis timestamp value (a column such as ``events.ts``).
+
+    Returns
+    -------
+    ibis.Value
+        An int64 expression: ``epoch_us(ts) // DAY_US``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.core.time import day_number
+    >>> events = jl.load_dataset("sample").events
+    >>> day_number(events.ts).min().to_pyarrow().as_py()  # 2024-01-01
+    19723
+    """
     return epoch_us(ts) // DAY_US
 
 
@@ -80,6 +119,25 @@ def month_number(ts: ibis.Value) -> ibis.Value:
     the UTC wall clock, so no ICU time-zone calendar runs (extracting from the
     TIMESTAMPTZ itself costs about 10x the scan). Other engines (Spark with its session
     time zone set to UTC by :func:`journeylib.connect`): ``year()`` and ``month()``.
+
+    Parameters
+    ----------
+    ts
+        An Ibis timestamp value (a column such as ``events.ts``).
+
+    Returns
+    -------
+    ibis.Value
+        An int64 expression; consecutive months differ by 1.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.core.time import month_number
+    >>> events = jl.load_dataset("sample").events
+    >>> m = month_number(events.ts).min().to_pyarrow().as_py()  # January 2024
+    >>> m, divmod(m, 12)
+    (24288, (2024, 0))
     """
     if _backend_name(ts) == "duckdb" and ts.type().is_timestamp() and ts.type().timezone is not None:
         ts = _duckdb_make_timestamp(epoch_us(ts))
@@ -87,7 +145,33 @@ def month_number(ts: ibis.Value) -> ibis.Value:
 
 
 def to_utc(value: Any, name: str = "observation_end") -> pd.Timestamp:
-    """A date/time parameter as a UTC timestamp (naive values are taken as UTC)."""
+    """A date/time parameter as a UTC timestamp (naive values are taken as UTC).
+
+    Parameters
+    ----------
+    value
+        Anything ``pd.Timestamp`` reads: ``"2025-06-30"``, a ``datetime``, a Timestamp.
+    name
+        The parameter's name, used in the error message.
+
+    Returns
+    -------
+    pd.Timestamp
+        The time in UTC.
+
+    Raises
+    ------
+    JourneyParameterError
+        When ``value`` is not a date/time.
+
+    Examples
+    --------
+    >>> from journeylib.core.time import to_utc
+    >>> to_utc("2025-06-30")
+    Timestamp('2025-06-30 00:00:00+0000', tz='UTC')
+    >>> to_utc("2025-06-30 12:00+02:00")
+    Timestamp('2025-06-30 10:00:00+0000', tz='UTC')
+    """
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
@@ -98,25 +182,96 @@ def to_utc(value: Any, name: str = "observation_end") -> pd.Timestamp:
 
 
 def series_to_utc(s: pd.Series) -> pd.Series:
-    """A column of timestamps as UTC (naive values are taken as UTC)."""
+    """A column of timestamps as UTC (naive values are taken as UTC).
+
+    Parameters
+    ----------
+    s
+        A Series of timestamps or of text ``pd.to_datetime`` reads.
+
+    Returns
+    -------
+    pd.Series
+        Timestamps with time zone UTC.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.core.time import series_to_utc
+    >>> series_to_utc(pd.Series(["2025-01-01 10:00", "2025-01-02 00:00"])).tolist()
+    [Timestamp('2025-01-01 10:00:00+0000', tz='UTC'), Timestamp('2025-01-02 00:00:00+0000', tz='UTC')]
+    """
     s = pd.to_datetime(s)
     return s.dt.tz_localize("UTC") if s.dt.tz is None else s.dt.tz_convert("UTC")
 
 
 def from_epoch_us(values: Any) -> Any:
-    """Epoch microseconds (a number or a Series) back to UTC timestamps."""
+    """Epoch microseconds (a number or a Series) back to UTC timestamps.
+
+    Parameters
+    ----------
+    values
+        An integer, or a Series of integers, of microseconds since 1970-01-01 UTC.
+
+    Returns
+    -------
+    pd.Timestamp or pd.Series
+        A UTC Timestamp for a number, a Series of them for a Series.
+
+    Examples
+    --------
+    >>> from journeylib.core.time import from_epoch_us
+    >>> from_epoch_us(1_735_689_600_000_000)
+    Timestamp('2025-01-01 00:00:00+0000', tz='UTC')
+    """
     if isinstance(values, pd.Series):
         return pd.to_datetime(values.astype("int64"), unit="us", utc=True)
     return pd.Timestamp(int(values), unit="us", tz="UTC")
 
 
 def utc_literal(ts: pd.Timestamp) -> ibis.Value:
-    """A UTC timestamp as an engine literal, to compare with ``ts`` columns."""
+    """A UTC timestamp as an engine literal, to compare with ``ts`` columns.
+
+    Parameters
+    ----------
+    ts
+        A UTC ``pd.Timestamp`` (see :func:`to_utc`).
+
+    Returns
+    -------
+    ibis.Value
+        A ``timestamp('UTC')`` literal.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.core.time import to_utc, utc_literal
+    >>> events = jl.load_dataset("sample").events
+    >>> events.filter(events.ts <= utc_literal(to_utc("2024-02-01"))).count().to_pyarrow().as_py()
+    907
+    """
     return ibis.literal(ts.to_pydatetime(), type="timestamp('UTC')")
 
 
 def to_epoch_us(ts: pd.Timestamp) -> int:
-    """Epoch microseconds of a UTC timestamp."""
+    """Epoch microseconds of a UTC timestamp.
+
+    Parameters
+    ----------
+    ts
+        A time-zone aware ``pd.Timestamp``.
+
+    Returns
+    -------
+    int
+        Microseconds since 1970-01-01 UTC (the inverse of :func:`from_epoch_us`).
+
+    Examples
+    --------
+    >>> from journeylib.core.time import to_epoch_us, to_utc
+    >>> to_epoch_us(to_utc("2025-01-01"))
+    1735689600000000
+    """
     return int(ts.value // 1_000)
 
 
@@ -126,6 +281,34 @@ def observation_end(events: Any, given: Any = None) -> pd.Timestamp:
     Events at or before it count. The maximum is taken first and converted after:
     DuckDB answers ``max(ts)`` of a Parquet scan from the file's statistics, while
     converting every row first costs a scan.
+
+    Parameters
+    ----------
+    events
+        The event log (an Ibis table, a DataFrame or a path) with a ``ts`` column.
+    given
+        An explicit end (anything :func:`to_utc` reads); ``None`` or blank text means
+        "the last timestamp of the log".
+
+    Returns
+    -------
+    pd.Timestamp
+        The end of observation in UTC.
+
+    Raises
+    ------
+    JourneyDataError
+        When the log has no ``ts`` column or no events.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.core.time import observation_end
+    >>> events = jl.load_dataset("sample").events
+    >>> observation_end(events)
+    Timestamp('2025-06-30 23:41:27+0000', tz='UTC')
+    >>> observation_end(events, "2024-12-31")
+    Timestamp('2024-12-31 00:00:00+0000', tz='UTC')
     """
     if given is not None and not (isinstance(given, str) and not given.strip()):
         return to_utc(given, "observation_end")
@@ -140,6 +323,23 @@ def observation_end(events: Any, given: Any = None) -> pd.Timestamp:
 
 
 def end_of_day(ts: pd.Timestamp) -> pd.Timestamp:
-    """Midnight after ``ts`` (UTC): where analyses in whole days stop counting."""
+    """Midnight after ``ts`` (UTC): where analyses in whole days stop counting.
+
+    Parameters
+    ----------
+    ts
+        A timestamp (anything :func:`to_utc` reads).
+
+    Returns
+    -------
+    pd.Timestamp
+        The start of the next UTC day.
+
+    Examples
+    --------
+    >>> from journeylib.core.time import end_of_day
+    >>> end_of_day("2025-06-30 18:00")
+    Timestamp('2025-07-01 00:00:00+0000', tz='UTC')
+    """
     ts = to_utc(ts)
     return ts.floor("D") + pd.Timedelta(days=1)

@@ -1,43 +1,36 @@
 """Channel attribution: rule-based models, exact Markov removal effect, Shapley, bootstrap.
 
 Input is a path table ``path, conversions, conversion_value, null_count`` (paths are
-touchpoints joined by ``" > "``; see :func:`journeylib.paths.path_table`) or an
+touchpoints joined by ``" > "``; see :func:`journeylib.journeys.paths.path_table`) or an
 event log, from which the path table is built in the engine. Everything below works
 on the distinct paths, so it scales with the number of distinct paths, not events.
 
 Models (``model`` column of the result):
 
-``first_touch``, ``last_touch``
-    All credit of a conversion to the first / last touch.
-``last_non_direct``
-    Last touch that is not ``direct`` (all-direct paths credit ``direct``).
-``linear``
-    Equal credit to every touch (a channel touched twice gets two shares).
-``position_based``
-    40% first, 40% last, 20% spread over the middle (configurable); a two-touch
-    path splits 50/50, one touch gets all.
-``time_decay``
-    Weight ``2 ** (-(conversion time - touch time) / half_life)``, normalised per
-    journey. Needs timestamps, so only when built from events; the credit fractions
-    of a path are the average over its converting journeys.
-``markov``
-    First-order Markov chain over ``start, channels, conversion, null``; removal
-    effect ``RE_c = 1 - P(conversion | c removed) / P(conversion)`` computed
-    *exactly* from the absorbing chain (``(I - Q) x = r``), not by simulation.
-    Conversions are attributed in proportion to ``RE_c`` (so they sum to the total);
-    value uses the same chain with value-weighted absorption rewards.
-``shapley``
-    Shapley value over the set of distinct channels of each path. Default
-    ``shapley_value="conversions"``: coalition worth = conversions of journeys whose
-    channel set lies inside the coalition; its Shapley value has the closed form
-    ``sum over channel sets T containing c of conversions(T) / |T|`` (exact for any
-    number of channels). ``shapley_value="rate"``: worth = conversion rate of
-    journeys touching exactly that set (incremental, rewards channels that raise the
-    rate); exact enumeration of all coalitions up to 15 channels, beyond that
-    ``n_permutations`` random orderings (documented Monte-Carlo fallback). Shares
-    are the positive Shapley values normalised to 1 (a channel whose presence
-    lowers the conversion rate gets no credit; efficiency ``sum phi = v(all)``
-    holds for the raw ``shapley`` values, which rests on a rarely seen coalition).
+* ``first_touch``, ``last_touch``: All credit of a conversion to the first / last touch.
+* ``last_non_direct``: Last touch that is not ``direct`` (all-direct paths credit ``direct``).
+* ``linear``: Equal credit to every touch (a channel touched twice gets two shares).
+* ``position_based``: 40% first, 40% last, 20% spread over the middle (configurable); a two-touch
+  path splits 50/50, one touch gets all.
+* ``time_decay``: Weight ``2 ** (-(conversion time - touch time) / half_life)``, normalised per
+  journey. Needs timestamps, so only when built from events; the credit fractions
+  of a path are the average over its converting journeys.
+* ``markov``: First-order Markov chain over ``start, channels, conversion, null``; removal
+  effect ``RE_c = 1 - P(conversion | c removed) / P(conversion)`` computed
+  *exactly* from the absorbing chain (``(I - Q) x = r``), not by simulation.
+  Conversions are attributed in proportion to ``RE_c`` (so they sum to the total);
+  value uses the same chain with value-weighted absorption rewards.
+* ``shapley``: Shapley value over the set of distinct channels of each path. Default
+  ``shapley_value="conversions"``: coalition worth = conversions of journeys whose
+  channel set lies inside the coalition; its Shapley value has the closed form
+  ``sum over channel sets T containing c of conversions(T) / |T|`` (exact for any
+  number of channels). ``shapley_value="rate"``: worth = conversion rate of
+  journeys touching exactly that set (incremental, rewards channels that raise the
+  rate); exact enumeration of all coalitions up to 15 channels, beyond that
+  ``n_permutations`` random orderings (documented Monte-Carlo fallback). Shares
+  are the positive Shapley values normalised to 1 (a channel whose presence
+  lowers the conversion rate gets no credit; efficiency ``sum phi = v(all)``
+  holds for the raw ``shapley`` values, which rests on a rarely seen coalition).
 
 Bootstrap: journeys are resampled with replacement (multinomially over the
 converting and non-converting units of every path) ``n_boot`` times and every model
@@ -91,6 +84,32 @@ def as_path_table(table: pd.DataFrame) -> pd.DataFrame:
     loosely (``a>b``, ``a >b``) become ``" > "``, except in a table built by
     :func:`journeylib.journeys.paths.path_table` (``attrs[BUILT_PATHS]``), whose
     touchpoint names may hold ``>`` themselves.
+
+    Parameters
+    ----------
+    table
+        A path table, e.g. from :func:`journeylib.journeys.paths.path_table` or a
+        tool's export.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``path, conversions, conversion_value, null_count``, one row per distinct path.
+
+    Raises
+    ------
+    JourneyDataError
+        When a column is missing or a count is negative or not a number.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.journeys.attribution import as_path_table
+    >>> as_path_table(pd.DataFrame({"path": ["search>email", "search > email", "email"],
+    ...                             "conversions": [1, 2, 0], "null_count": [0, 1, 3]}))
+                 path  conversions  conversion_value  null_count
+    0           email            0               0.0           3
+    1  search > email            3               0.0           1
     """
     if not isinstance(table, pd.DataFrame):
         raise JourneyParameterError(f"path table: expected a pandas DataFrame, got {type(table).__name__}")
@@ -173,7 +192,38 @@ class _Paths:
 # --------------------------------------------------------------------------- rule based
 def rule_based_credit(paths: _Paths, model: str, *, direct: str = "direct",
                       position_weights: tuple[float, float] = (0.4, 0.4)) -> np.ndarray:
-    """Credit fractions per path (rows) and channel (columns); rows sum to 1."""
+    """Credit fractions per path (rows) and channel (columns); rows sum to 1.
+
+    Parameters
+    ----------
+    paths
+        The distinct paths parsed once (the module's internal ``_Paths`` of an
+        :func:`as_path_table` table); columns follow ``paths.channels``.
+    model
+        ``first_touch``, ``last_touch``, ``last_non_direct``, ``linear`` or ``position_based``.
+    direct
+        Touchpoint skipped by ``last_non_direct``.
+    position_weights
+        (first, last) weights of ``position_based``; the rest goes to the middle.
+
+    Returns
+    -------
+    numpy.ndarray
+        Paths x channels credit fractions.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.journeys import attribution
+    >>> table = attribution.as_path_table(pd.DataFrame(
+    ...     {"path": ["search > email > email", "email"], "conversions": [1, 1], "null_count": [0, 0]}))
+    >>> paths = attribution._Paths(table)
+    >>> paths.channels
+    ['email', 'search']
+    >>> attribution.rule_based_credit(paths, "position_based")
+    array([[1. , 0. ],
+           [0.6, 0.4]])
+    """
     tokens = paths.tokens
     n, k = len(tokens), paths.k
     C = np.zeros((n, k))
@@ -242,6 +292,28 @@ def markov_removal_effects(path_table: pd.DataFrame) -> pd.DataFrame:
         ``channel, removal_effect, removal_effect_value, conversions, value, share``
         with ``attrs["conversion_probability"]`` (probability that a journey from
         ``start`` is absorbed in conversion) and ``attrs["expected_value"]``.
+
+    Parameters
+    ----------
+    path_table
+        A path table (see :func:`as_path_table`).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.attribution import markov_removal_effects
+    >>> events = jl.load_dataset("sample").events
+    >>> effects = markov_removal_effects(jl.path_table(events))
+    >>> effects[["channel", "removal_effect", "share"]].round(3)
+        channel  removal_effect  share
+    0    direct           0.302  0.148
+    1     email           0.299  0.146
+    2  paid_ads           0.363  0.178
+    3  referral           0.250  0.122
+    4    search           0.445  0.218
+    5    social           0.385  0.188
+    >>> round(effects.attrs["conversion_probability"], 4)
+    0.2754
     """
     paths = _Paths(as_path_table(path_table))
     n_all = paths.conv + paths.null
@@ -301,6 +373,32 @@ def shapley_values(path_table: pd.DataFrame, *, value: str = "conversions", n_pe
     """Shapley attribution over distinct channel sets; see the module docstring.
 
     Returns ``channel, shapley, conversions, share``.
+
+    Parameters
+    ----------
+    path_table
+        A path table (see :func:`as_path_table`).
+    value
+        ``"conversions"`` (closed form) or ``"rate"`` (incremental conversion rate).
+    n_permutations
+        Random orderings when ``value="rate"`` and more than 15 channels.
+    seed
+        Random seed of those orderings.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``channel, shapley, conversions, share``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.attribution import shapley_values
+    >>> events = jl.load_dataset("sample").events
+    >>> shapley_values(jl.path_table(events)).round(3).head(2)
+      channel  shapley  conversions  share
+    0  direct  171.283      171.283  0.124
+    1   email  227.050      227.050  0.165
     """
     paths = _Paths(as_path_table(path_table))
     phi = _shapley(paths, paths.conv, paths.null, value, n_permutations, np.random.default_rng(seed))
@@ -339,6 +437,18 @@ class AttributionResult(Result):
     1,000 journeys that touched the channel under the Markov removal effect (Shapley when
     Markov was not fitted), with bootstrap intervals (``ci_low``, ``ci_high``) and the
     interval of the channel's rank. Volume (share of all conversions) is in ``summary``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> result = jl.attribute(jl.path_table(events), models=["last_touch", "markov"], n_boot=20, seed=1)
+    >>> result.incremental[["rank", "channel", "per_1000_reached"]].round(1).head(2)
+       rank   channel  per_1000_reached
+    0     1     email             152.1
+    1     2  referral             144.1
+    >>> print(result.findings[0].text)
+    email brings the most conversions per 1,000 customers reached: 152 (138 to 161) by the Markov model, against 119 (113 to 126) for direct.
     """
 
     models: tuple[str, ...]
@@ -512,11 +622,11 @@ def _model_name(model: str) -> str:
 def _paths_and_decay(events: Any, half_life: float, path_kwargs: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The path table and the time-decay credit per ``(path, label)``, from one engine query.
 
-    Both come from one :func:`journeylib.paths.journey_aggregate`: the credit is computed
+    Both come from one :func:`journeylib.journeys.paths.journey_aggregate`: the credit is computed
     from each converting journey's collected touches, so the journeys are built once (at
     10^7 events the credit adds 0.8 s to the path table's 1.8 s; rebuilt from the touch
     rows with a join and a window it added 1.8 s). Per customer bucket over 20 million
-    events, as :func:`journeylib.paths.path_table` is.
+    events, as :func:`journeylib.journeys.paths.path_table` is.
     """
     cols = ["_kind", "path", "label", "credit", "conversions", "conversion_value", "null_count"]
 
@@ -554,7 +664,7 @@ def _time_decay_credit(agg: pd.DataFrame, channels: list[str], pt: pd.DataFrame)
 def _time_decay_of(agg: ibis.Table, half_life: float) -> ibis.Table:
     """Engine expression: time-decay credit summed per (path, touchpoint) over converting journeys.
 
-    From the journeys' collected touches (:func:`journeylib.paths.journey_aggregate`): a
+    From the journeys' collected touches (:func:`journeylib.journeys.paths.journey_aggregate`): a
     touch ``d`` days before the journey's first conversion weighs ``2 ** (-d / half_life)``,
     and each journey's weights are normalized to sum to one.
     """
@@ -588,7 +698,7 @@ def attribute(
     source
         A path table (``path, conversions, conversion_value, null_count``) or an
         event log (DataFrame, Ibis table or path); events are turned into a path
-        table with :func:`journeylib.paths.path_table` and ``path_kwargs``
+        table with :func:`journeylib.journeys.paths.path_table` and ``path_kwargs``
         (``touch_col, conversion_event, cut_at_conversion, session_gap, lookback,
         collapse_repeats``).
     models
@@ -608,6 +718,17 @@ def attribute(
     Returns
     -------
     AttributionResult
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> result = jl.attribute(jl.path_table(events), models=["last_touch", "markov"], n_boot=20, seed=1)
+    >>> result.summary[["channel", "model", "conversions", "share"]].round(3).head(3)
+        channel       model  conversions  share
+    0    direct  last_touch        174.0  0.126
+    1     email  last_touch        250.0  0.182
+    2  paid_ads  last_touch        224.0  0.163
     """
     from_events = not _is_path_table(source)
     if not from_events and path_kwargs:
@@ -725,6 +846,18 @@ class StageAttributionResult(Result):
     ``summary``: ``transition, channel, model, conversions, share, ci_low, ci_high,
     journeys_reached, per_1000_reached`` (as :class:`AttributionResult`, per transition);
     ``totals``: journeys, conversions and conversion rate per transition.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.attribution import stage_attribution
+    >>> events = jl.load_dataset("sample").events
+    >>> result = stage_attribution(events, models=["last_touch", "markov"])
+    >>> result.totals[["transition", "journeys", "conversions"]]
+                      transition  journeys  conversions
+    0  awareness → consideration      5000         3345
+    1       consideration → cart      3345         2004
+    2            cart → purchase      2004         1377
     """
 
     transitions: tuple[tuple[str, str], ...]
@@ -808,6 +941,33 @@ def stage_path_table(events: Any, from_stage: str, to_stage: str, *, touch_col: 
     when the customer first reaches ``to_stage`` at or after that time (within
     ``window`` days if given). Its path is the touches from the start up to and
     including the converting event (or all later touches if it never converts).
+
+    Parameters
+    ----------
+    events
+        Event log with ``customer_id, ts, event, stage`` and ``touch_col``.
+    from_stage, to_stage
+        The transition.
+    touch_col
+        Column whose non-null values are the touchpoints.
+    window
+        Days allowed for the transition (``None``: no limit).
+    exclude_events
+        Event names that are never touches (default: outbound events).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A path table ``path, conversions, conversion_value, null_count``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.attribution import stage_path_table
+    >>> events = jl.load_dataset("sample").events
+    >>> table = stage_path_table(events, "awareness", "consideration")
+    >>> len(table), int(table.conversions.sum())
+    (499, 3345)
     """
     pair = (from_stage, to_stage)
     return _stage_path_tables(events, [pair], touch_col, window, exclude_events)[pair]
@@ -872,7 +1032,7 @@ def _stage_starts(t, firsts, ia: int, ib: int, to_stage: str, win: int | None) -
     and ``_tb``, the first to-stage event at or after it (within ``win``; null: none).
 
     ``firsts`` has each customer's first and last time at each stage (``_lo{i}``,
-    ``_hi{i}``). As in the funnel (:func:`journeylib.stages._closed_reaches`), the first
+    ``_hi{i}``). As in the funnel (:func:`journeylib.journeys.stages._closed_reaches`), the first
     to-stage event at or after ``_ta`` is simply the first one unless the customer has
     to-stage events on both sides of ``_ta``; only those "tangled" customers need the
     join of their to-stage events onto their start. Starts are a table of their own, so
@@ -933,6 +1093,15 @@ def stage_attribution(
     Returns
     -------
     StageAttributionResult
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.attribution import stage_attribution
+    >>> events = jl.load_dataset("sample").events
+    >>> result = stage_attribution(events, models=["last_touch", "markov"])
+    >>> print(result.findings[0].text)
+    From awareness to consideration, search gets the most credit: 23% of the conversions by the Markov model.
     """
     if transitions is None:
         st = check_stages(stages or DEFAULT_STAGES)

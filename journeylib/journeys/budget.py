@@ -61,7 +61,24 @@ _REMOVAL = {"markov", "shapley"}
 
 
 def model_name(model: str) -> str:
-    """A model's name in words: ``"position_based"`` -> ``"position based"``, ``"markov"`` -> ``"Markov"``."""
+    """A model's name in words: ``"position_based"`` -> ``"position based"``, ``"markov"`` -> ``"Markov"``.
+
+    Parameters
+    ----------
+    model
+        An attribution model's key (``ALL_MODELS`` of :mod:`journeylib.journeys.attribution`).
+
+    Returns
+    -------
+    str
+        The name for a sentence or a legend.
+
+    Examples
+    --------
+    >>> from journeylib.journeys.budget import model_name
+    >>> model_name("position_based"), model_name("markov")
+    ('position based', 'Markov')
+    """
     return model.replace("_", " ").replace("markov", "Markov").replace("shapley", "Shapley")
 
 
@@ -86,6 +103,17 @@ class BudgetResult(Result):
     ``periods``: spend, credited conversions and revenue, CAC and ROAS per channel, month
     and model. ``agreement``: per channel, its rank and verdict under every model.
     ``experiments``: which model each measured channel lift supports (empty without one).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.budget import channel_budget
+    >>> ds = jl.load_dataset("sample")
+    >>> result = channel_budget(ds.events, ds.costs, n_boot=20)
+    >>> result.budget[["rank", "channel", "model", "verdict"]].head(2)
+       rank   channel   model    verdict
+    0     1     email  markov  pays back
+    1     2  paid_ads  markov  uncertain
     """
 
     models: tuple[str, ...]
@@ -471,6 +499,18 @@ def channel_budget(
     Returns
     -------
     BudgetResult
+        Per channel and model: spend, credited conversions and revenue, CAC, ROAS and
+        marginal return with intervals (``summary``), the ranked ``budget`` view, findings
+        and checks.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.budget import channel_budget
+    >>> ds = jl.load_dataset("sample")
+    >>> result = channel_budget(ds.events, ds.costs, n_boot=20)
+    >>> print(result.findings[0].text)
+    email pays back and social does not: email returns 2.60 (2.39 to 2.79) and social returns 0.42 (0.41 to 0.46) (by the Markov model, first-order revenue per unit of spend; 1.00 is break-even).
     """
     models = tuple(models)
     unknown = [m for m in models if m not in ALL_MODELS or m == "time_decay"]

@@ -54,6 +54,17 @@ class CartRecovery(Result):
     curves
         Kaplan-Meier share recovered by day per channel (``group, days, recovered_share,
         ci_low, ci_high``).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.carts import abandoned_carts
+    >>> ds = jl.load_dataset("sample")
+    >>> result = abandoned_carts(ds.events, ds.messages)
+    >>> result.rates[["dimension", "group", "carts", "recovery_rate"]].head(2).round(3)
+      dimension  group  carts  recovery_rate
+    0   overall    all   8190          0.346
+    1   channel  email   3230          0.335
     """
 
     carts: pd.DataFrame = field(repr=False)
@@ -146,7 +157,25 @@ class CartRecovery(Result):
 
 
 def series_us(ts: pd.Series) -> pd.Series:
-    """Epoch microseconds of a column of UTC timestamps (int64)."""
+    """Epoch microseconds of a column of UTC timestamps (int64).
+
+    Parameters
+    ----------
+    ts
+        A Series of UTC timestamps.
+
+    Returns
+    -------
+    pandas.Series
+        int64 microseconds since 1970-01-01 UTC.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.journeys.carts import series_us
+    >>> series_us(pd.Series(pd.to_datetime(["2025-01-01"], utc=True))).tolist()
+    [1735689600000000]
+    """
     ts = pd.to_datetime(ts, utc=True)
     return ((ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, "us")).astype("int64")
 

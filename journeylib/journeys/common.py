@@ -22,7 +22,32 @@ __all__ = ["events_table", "drop_outbound", "check_stages", "window_seconds", "f
 
 
 def events_table(events: Any, required: Sequence[str] = ("customer_id", "ts", "stage")) -> ibis.Table:
-    """The event log as an Ibis table, with the ``required`` columns (else :class:`JourneyDataError`)."""
+    """The event log as an Ibis table, with the ``required`` columns (else :class:`JourneyDataError`).
+
+    Parameters
+    ----------
+    events
+        Event log: a DataFrame, an Ibis table or a path to CSV/Parquet.
+    required
+        Columns it must have.
+
+    Returns
+    -------
+    ibis.Table
+        The log as an Ibis table.
+
+    Raises
+    ------
+    JourneyDataError
+        When a required column is missing.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.common import events_table
+    >>> events_table(jl.load_dataset("sample").events).columns
+    ('customer_id', 'ts', 'event', 'channel', 'stage', 'revenue', 'score')
+    """
     t = engine.to_table(events)
     missing = [c for c in required if c not in t.columns]
     if missing:
@@ -34,14 +59,57 @@ def events_table(events: Any, required: Sequence[str] = ("customer_id", "ts", "s
 
 
 def drop_outbound(t: ibis.Table) -> ibis.Table:
-    """The events a customer did (outbound sends such as win-back emails left out)."""
+    """The events a customer did (outbound sends such as win-back emails left out).
+
+    Parameters
+    ----------
+    t
+        Event log (an Ibis table with ``event``).
+
+    Returns
+    -------
+    ibis.Table
+        The rows whose event is not outbound (``schema.OUTBOUND_EVENTS``).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.common import drop_outbound
+    >>> events = jl.load_dataset("sample").events
+    >>> events.count().to_pyarrow().as_py(), drop_outbound(events).count().to_pyarrow().as_py()
+    (56460, 55905)
+    """
     if "event" in t.columns and OUTBOUND_EVENTS:
         return t.filter(~t.event.isin(list(OUTBOUND_EVENTS)))
     return t
 
 
 def check_stages(stages: Sequence[str] | str, name: str = "stages") -> tuple[str, ...]:
-    """Stage names in journey order: at least two, unique (one comma-separated string is split)."""
+    """Stage names in journey order: at least two, unique (one comma-separated string is split).
+
+    Parameters
+    ----------
+    stages
+        A list of stage names, or one comma-separated string.
+    name
+        The parameter's name (for the message).
+
+    Returns
+    -------
+    tuple of str
+        The stage names.
+
+    Raises
+    ------
+    JourneyParameterError
+        When fewer than two stages are given or a stage repeats.
+
+    Examples
+    --------
+    >>> from journeylib.journeys.common import check_stages
+    >>> check_stages("awareness, consideration, purchase")
+    ('awareness', 'consideration', 'purchase')
+    """
     if isinstance(stages, str):
         stages = [s.strip() for s in stages.split(",") if s.strip()]
     stages = tuple(stages)
@@ -53,7 +121,26 @@ def check_stages(stages: Sequence[str] | str, name: str = "stages") -> tuple[str
 
 
 def window_seconds(window: Any, name: str = "window") -> float | None:
-    """A duration in seconds from ``None`` | days as a number | ``pd.Timedelta`` | a string like ``"30D"``."""
+    """A duration in seconds from ``None`` | days as a number | ``pd.Timedelta`` | a string like ``"30D"``.
+
+    Parameters
+    ----------
+    window
+        ``None`` (no window), days as a number, a ``pd.Timedelta`` or a string like ``"30D"``.
+    name
+        The parameter's name (for the message).
+
+    Returns
+    -------
+    float or None
+        Seconds, or ``None`` without a window.
+
+    Examples
+    --------
+    >>> from journeylib.journeys.common import window_seconds
+    >>> window_seconds(30), window_seconds("12h"), window_seconds(None)
+    (2592000.0, 43200.0, None)
+    """
     if window is None:
         return None
     if isinstance(window, (int, float, np.integer, np.floating)) and not isinstance(window, bool):
@@ -71,7 +158,26 @@ def window_seconds(window: Any, name: str = "window") -> float | None:
 
 
 def findings_html(result: Any) -> str:
-    """The findings and the checks that did not pass, as escaped HTML paragraphs."""
+    """The findings and the checks that did not pass, as escaped HTML paragraphs.
+
+    Parameters
+    ----------
+    result
+        A result with ``findings`` and ``checks``.
+
+    Returns
+    -------
+    str
+        ``<p>`` paragraphs, every string HTML-escaped.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.common import findings_html
+    >>> html = findings_html(jl.funnel(jl.load_dataset("sample").events, window=60))
+    >>> html.startswith("<p>4.7% of the customers who entered at awareness")
+    True
+    """
     parts = [f"<p>{html.escape(str(f))}</p>" for f in result.findings]
     parts += [f"<p><b>{html.escape(c.status)}:</b> {html.escape(c.name)}"
               f"{' — ' + html.escape(c.detail) if c.detail else ''}</p>"

@@ -52,6 +52,27 @@ def feedback_rows(feedback: Any, kind: str | None = None) -> pd.DataFrame:
     """Rows of the feedback table (of one ``kind``) as pandas: ``customer_id, ts, kind, score, stage, has_text``.
 
     The text itself never leaves the engine: only whether an answer has one.
+
+    Parameters
+    ----------
+    feedback
+        The feedback table (DataFrame, Ibis table or path).
+    kind
+        ``"nps"``, ``"survey"``, ``"review"``...; ``None``: every row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id, ts, kind, score, stage, has_text``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> from journeylib.journeys.feedback import feedback_rows
+    >>> rows = feedback_rows(ds.feedback, "nps")
+    >>> rows.shape, list(rows.columns)
+    ((360, 6), ['customer_id', 'ts', 'kind', 'score', 'stage', 'has_text'])
     """
     t = engine.to_table(feedback, table="feedback")
     missing = [c for c in ("customer_id", "ts", "kind", "score") if c not in t.columns]
@@ -78,7 +99,28 @@ def feedback_rows(feedback: Any, kind: str | None = None) -> pd.DataFrame:
 
 
 def customer_groups(customers: Any, by: str) -> pd.Series:
-    """``customers[by]`` as text, indexed by customer id (the split of every feedback result)."""
+    """``customers[by]`` as text, indexed by customer id (the split of every feedback result).
+
+    Parameters
+    ----------
+    customers
+        The customers table.
+    by
+        The column to split by.
+
+    Returns
+    -------
+    pandas.Series
+        Group per customer id (text).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> from journeylib.journeys.feedback import customer_groups
+    >>> customer_groups(ds.customers, "segment").head(2).to_dict()
+    {'C000001': 'premium', 'C000002': 'premium'}
+    """
     if customers is None:
         raise JourneyParameterError(f"by={by!r} needs the customers table (pass customers=...)")
     cu = engine.to_table(customers, table="customers")
@@ -111,11 +153,23 @@ def nps_interval(promoters: int, passives: int, detractors: int,
     ``(p_P + p_D - (p_P - p_D)^2) / n``; the interval is ``nps +- z * 100 * sqrt(var)``,
     clipped to [-100, 100]. ``nan`` for no answers.
 
+    Parameters
+    ----------
+    promoters, passives, detractors
+        Answer counts (9-10, 7-8, 0-6).
+    confidence_level
+        Of the interval.
+
+    Returns
+    -------
+    tuple of float
+        ``(nps, ci_low, ci_high)`` in points.
+
     Examples
     --------
     >>> from journeylib.journeys.feedback import nps_interval
-    >>> [round(v, 1) for v in nps_interval(50, 30, 20)]
-    [30.0, 14.4, 45.6]
+    >>> [round(float(v), 1) for v in nps_interval(50, 30, 20)]
+    [30.0, 14.7, 45.3]
     """
     z = _z(confidence_level)
     n = promoters + passives + detractors
@@ -131,6 +185,7 @@ def _nps_table(df: pd.DataFrame, keys: list[str], confidence_level: float) -> pd
     cat = np.where(df["score"] >= 9, "promoters", np.where(df["score"] >= 7, "passives", "detractors"))
     counts = (df.assign(_cat=cat).groupby([*keys, "_cat"], sort=True).size().unstack("_cat")
               .reindex(columns=["promoters", "passives", "detractors"]).fillna(0).astype(int).reset_index())
+    counts.columns.name = None  # the unstacked category name would print as an extra header row
     counts.insert(len(keys), "answers", counts[["promoters", "passives", "detractors"]].sum(axis=1))
     vals = [nps_interval(p, q, d, confidence_level) for p, q, d in
             counts[["promoters", "passives", "detractors"]].itertuples(index=False)]
@@ -150,6 +205,19 @@ class NPSResult(Result):
     ``group, answers, promoters, passives, detractors, promoter_share, detractor_share,
     nps, ci_low, ci_high`` (NPS in points, -100 to +100). ``by_month``: the same per
     calendar month (everyone). ``nps`` and ``confidence_interval()``: the overall value.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> from journeylib.journeys.feedback import nps
+    >>> result = nps(ds.feedback, by="segment", customers=ds.customers)
+    >>> print(result.summary[["group", "answers", "nps", "ci_low", "ci_high"]].round(1).to_string(index=False))
+       group  answers   nps  ci_low  ci_high
+         all      360  21.9    13.5     30.4
+      budget       47 -12.8   -36.1     10.5
+     premium       92  48.9    34.9     62.9
+    standard      221  18.1     7.1     29.1
     """
 
     by: str | None
@@ -284,6 +352,18 @@ class ReviewResult(Result):
     median_days_to_review`` (``order`` is ``first``, ``repeat`` or ``all``). ``ratings``:
     ``score, reviews, share`` (the rating distribution; empty without a feedback table).
     ``mean_rating`` with ``rating_ci_low``/``rating_ci_high`` (t interval).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> from journeylib.journeys.feedback import review_rates
+    >>> result = review_rates(ds.events, ds.feedback, within_days=30)
+    >>> result.summary[["order", "orders", "reviewed", "review_rate"]].round(3)
+        order  orders  reviewed  review_rate
+    0   first    1318         0        0.000
+    1  repeat    8281       939        0.113
+    2     all    9599       939        0.098
     """
 
     by: str | None
@@ -399,6 +479,17 @@ def review_rates(events: Any, feedback: Any = None, *, within_days: int = 30, by
     Returns
     -------
     ReviewResult
+        Review rates per order kind (and group) with intervals, the median days to review
+        and the rating distribution.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> from journeylib.journeys.feedback import review_rates
+    >>> result = review_rates(ds.events, ds.feedback, within_days=30)
+    >>> float(result.summary.set_index("order").loc["repeat", "review_rate"].round(3))
+    0.113
     """
     _z(confidence_level)
     if isinstance(within_days, bool) or not isinstance(within_days, (int, np.integer)) or within_days < 1:
@@ -477,6 +568,17 @@ class ReferralResult(Result):
     least ``followed_days`` before the end), ``converted``, ``conversion``, ``ci_low``,
     ``ci_high`` (Wilson). ``referral_rate`` (share of customers with a referral event, with
     its interval) is ``nan`` when the log has no referral events.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> from journeylib.journeys.feedback import referrals
+    >>> result = referrals(ds.events, ds.customers)
+    >>> result.summary[["customers", "followed", "converted", "conversion"]].round(3)
+      customers  followed  converted  conversion
+    0  referred       438        159       0.363
+    1    others      4034       1108       0.275
     """
 
     channel: str
@@ -565,6 +667,14 @@ def referrals(events: Any, customers: Any = None, *, channel: str = "referral", 
     Returns
     -------
     ReferralResult
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> from journeylib.journeys.feedback import referrals
+    >>> print(referrals(ds.events, ds.customers, followed_days=60).findings[0].text)
+    36.3% of the customers who came through referral placed an order (31.9% to 40.9%; 438 customers), against 27.5% of the others (26.1% to 28.9%).
     """
     _z(confidence_level)
     if isinstance(followed_days, bool) or not isinstance(followed_days, (int, np.integer)) or followed_days < 0:

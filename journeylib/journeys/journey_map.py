@@ -107,7 +107,19 @@ class JourneyMap(Result):
         ``rank, stage, leave, stuck, back, dissatisfied, pain_score, satisfaction,
         evidence``, highest score first.
     data
-        The :class:`~journeylib.journeys.stages.JourneyMapData` it builds on.
+        The :class:`journeylib.journeys.stages.JourneyMapData` it builds on.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.journey_map import journey_map
+    >>> ds = jl.load_dataset("sample")
+    >>> result = journey_map(ds.events, feedback=ds.feedback)
+    >>> result.pain_points[["rank", "stage", "pain_score"]].head(3).round(3)
+       rank          stage  pain_score
+    0     1           cart       0.605
+    1     2  consideration       0.538
+    2     3         repeat       0.531
     """
 
     stages: tuple[str, ...]
@@ -280,7 +292,7 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
     segment_by
         A customers column: the emotion line per group as well (``emotion`` rows by group).
     window
-        Conversion window of the funnel (as in :func:`~journeylib.journeys.stages.funnel`).
+        Conversion window of the funnel (as in :func:`journeylib.journeys.stages.funnel`).
     touch_col
         The events column naming the touchpoint's channel.
     score_col
@@ -298,12 +310,21 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
     confidence_level
         Of every interval.
     data
-        The :func:`~journeylib.journeys.stages.journey_map_data` of the same events and stages,
+        The :func:`journeylib.journeys.stages.journey_map_data` of the same events and stages,
         when already computed.
 
     Returns
     -------
     JourneyMap
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.journey_map import journey_map
+    >>> ds = jl.load_dataset("sample")
+    >>> result = journey_map(ds.events, feedback=ds.feedback)
+    >>> print(result.findings[0].text)  # doctest: +ELLIPSIS
+    The top pain point is cart: pain score 61%, satisfaction 2.77 against 3.68 to 4.25 elsewhere, ...
     """
     stages = check_stages(stages)
     if not 0 < float(confidence_level) < 1:

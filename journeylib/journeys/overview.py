@@ -14,6 +14,31 @@ def data_summary(events, *, purchase_event: str = PURCHASE_EVENT) -> pd.DataFram
 
     Customers, events, date range (UTC), events per customer, purchasers, orders
     and revenue (currency of the ``revenue`` column).
+
+    Parameters
+    ----------
+    events
+        Event log (DataFrame, Ibis table or path) with ``customer_id, ts, event``
+        (and ``revenue``, ``channel`` when present).
+    purchase_event
+        Event name of an order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``measure, value`` (values formatted as text for people).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.overview import data_summary
+    >>> events = jl.load_dataset("sample").events
+    >>> data_summary(events).head(4)
+                 measure       value
+    0          customers       5,000
+    1             events      56,460
+    2  first event (UTC)  2024-01-01
+    3   last event (UTC)  2025-06-30
     """
     t = to_table(events)
     is_order = t.event == purchase_event
@@ -45,7 +70,30 @@ def data_summary(events, *, purchase_event: str = PURCHASE_EVENT) -> pd.DataFram
 
 
 def channel_summary(events, *, exclude_events=OUTBOUND_EVENTS) -> pd.DataFrame:
-    """Touches and customers per channel, with shares (events without a channel are left out)."""
+    """Touches and customers per channel, with shares (events without a channel are left out).
+
+    Parameters
+    ----------
+    events
+        Event log with ``customer_id`` and ``channel`` (and ``event``).
+    exclude_events
+        Event names that are not touches (default: outbound sends).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``channel, touches, customers, share_of_touches``, most touches first.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.overview import channel_summary
+    >>> events = jl.load_dataset("sample").events
+    >>> channel_summary(events).head(2).round(3)
+      channel  touches  customers  share_of_touches
+    0  search    10076       2913             0.226
+    1  social     8852       2775             0.199
+    """
     t = to_table(events)
     missing = [c for c in ("customer_id", "event", "channel") if c not in t.columns]
     if missing:
@@ -58,7 +106,30 @@ def channel_summary(events, *, exclude_events=OUTBOUND_EVENTS) -> pd.DataFrame:
 
 
 def monthly_activity(events, *, purchase_event: str = PURCHASE_EVENT) -> pd.DataFrame:
-    """Active customers, events and orders per calendar month (UTC)."""
+    """Active customers, events and orders per calendar month (UTC).
+
+    Parameters
+    ----------
+    events
+        Event log with ``customer_id, ts, event``.
+    purchase_event
+        Event name of an order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``month`` (first day of the month), ``active_customers, events, orders``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.overview import monthly_activity
+    >>> events = jl.load_dataset("sample").events
+    >>> monthly_activity(events).head(2)
+           month  active_customers  events  orders
+    0 2024-01-01               276     907      91
+    1 2024-02-01               365    1225     144
+    """
     t = to_table(events)
     m = t.mutate(month=t.ts.truncate("M"))
     df = to_pandas(m.group_by("month").aggregate(

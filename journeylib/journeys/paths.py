@@ -10,7 +10,7 @@ over ``customer_id`` ordered by ``schema.ORDER_KEYS``); the path string is an
 unordered ``collect`` of ``(ts, event, label)`` structs sorted afterwards, which
 compiles on DuckDB and Spark alike. The path table
 ``path, conversions, conversion_value, null_count`` is the interchange format of
-:mod:`journeylib.attribution`.
+:mod:`journeylib.journeys.attribution`.
 """
 from __future__ import annotations
 
@@ -75,6 +75,26 @@ def touch_rows_expr(
     See :func:`journeys` for the parameters. ``_first``: the customers' first
     conversions already computed (:func:`_first_conversions`), for the cut at the
     first conversion.
+
+    Parameters
+    ----------
+    events
+        Event log with ``customer_id, ts, event`` and ``touch_col``.
+    touch_col, conversion_event, cut_at_conversion, session_gap, lookback, collapse_repeats, exclude_events
+        As in :func:`journeys`.
+
+    Returns
+    -------
+    ibis.Table
+        The labelled rows, not yet executed.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.paths import touch_rows_expr
+    >>> events = jl.load_dataset("sample").events
+    >>> touch_rows_expr(events).columns
+    ('customer_id', 'journey', '_e', 'event', 'label', '_conv', '_rev')
     """
     cut = _check_cut(cut_at_conversion)
     collapse_repeats = flag(collapse_repeats, "collapse_repeats")
@@ -205,18 +225,86 @@ def _up_to_first_conversion(touch: ibis.Table, first: ibis.Table, conversion_eve
 
 
 def fetch_with_first_conversions(events: ibis.Table, build: Callable[..., ibis.Table], kwargs: dict) -> pd.DataFrame:
-    """``build(events, **kwargs)`` fetched to pandas, the first conversions computed once before."""
+    """``build(events, **kwargs)`` fetched to pandas, the first conversions computed once before.
+
+    Parameters
+    ----------
+    events
+        Event log (an Ibis table).
+    build
+        A function of ``events`` and keyword arguments returning an engine expression
+        (such as :func:`path_table_expr`); it receives the first conversions as ``_first``.
+    kwargs
+        Keyword arguments for ``build`` (those of :func:`journeys`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The executed expression.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.paths import fetch_with_first_conversions, path_table_expr
+    >>> events = jl.load_dataset("sample").events
+    >>> fetch_with_first_conversions(events, path_table_expr, {}).shape
+    (1344, 4)
+    """
     with _first_conversions(events, kwargs) as kw:
         return engine.to_pandas(build(events, **kw))
 
 
 def touch_item(t: ibis.Table) -> ibis.Value:
-    """A touch as a struct that sorts in path order: time, then event and label (``ORDER_KEYS``)."""
+    """A touch as a struct that sorts in path order: time, then event and label (``ORDER_KEYS``).
+
+    Parameters
+    ----------
+    t
+        Rows of :func:`touch_rows_expr` (columns ``_e``, ``event``, ``label``).
+
+    Returns
+    -------
+    ibis.Value
+        A struct expression ``{e, ev, l}``; collect it and pass it to :func:`path_of`.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.paths import path_of, touch_item, touch_rows_expr
+    >>> events = jl.load_dataset("sample").events
+    >>> rows = touch_rows_expr(events).filter(lambda r: r._conv == 0)
+    >>> paths = rows.group_by("customer_id").aggregate(path=path_of(touch_item(rows).collect()))
+    >>> paths.order_by("customer_id").limit(2).to_pandas()
+      customer_id                                 path
+    0     C000001                    search > paid_ads
+    1     C000002  paid_ads > social > social > social
+    """
     return ibis.struct({"e": t._e, "ev": t.event, "l": t.label})
 
 
 def path_of(items: ibis.Value) -> ibis.Value:
-    """The path string of a collected array of :func:`touch_item` structs."""
+    """The path string of a collected array of :func:`touch_item` structs.
+
+    Parameters
+    ----------
+    items
+        An array of :func:`touch_item` structs (in any order; sorted here).
+
+    Returns
+    -------
+    ibis.Value
+        A string expression: the labels in path order joined by ``" > "``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.paths import path_of, touch_item, touch_rows_expr
+    >>> events = jl.load_dataset("sample").events
+    >>> rows = touch_rows_expr(events).filter(lambda r: r._conv == 0)
+    >>> paths = rows.group_by("customer_id").aggregate(path=path_of(touch_item(rows).collect()))
+    >>> paths.order_by("customer_id").limit(1).to_pandas().path.iloc[0]
+    'search > paid_ads'
+    """
     return items.sort().map(lambda s: s.l).join(SEP)
 
 
@@ -226,6 +314,25 @@ def journey_aggregate(rows: ibis.Table) -> ibis.Table:
     ``customer_id, journey, _items`` (the touches as :func:`touch_item` structs, not in
     order), ``n_touches, conversions, conversion_value``, in epoch microseconds ``_first,
     _last`` (touches) and ``_conv_e`` (the journey's first conversion), and ``path``.
+
+    Parameters
+    ----------
+    rows
+        Rows of :func:`touch_rows_expr`.
+
+    Returns
+    -------
+    ibis.Table
+        One row per journey, not yet executed.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.paths import journey_aggregate, touch_rows_expr
+    >>> events = jl.load_dataset("sample").events
+    >>> agg = journey_aggregate(touch_rows_expr(events))
+    >>> agg.count().to_pyarrow().as_py(), "path" in agg.columns
+    (5000, True)
     """
     touch = rows._conv == 0
     item = touch_item(rows)
@@ -243,7 +350,28 @@ def journey_aggregate(rows: ibis.Table) -> ibis.Table:
 
 
 def journeys_expr(events: Any, **kwargs: Any) -> ibis.Table:
-    """One row per journey with at least one touch (engine expression); see :func:`journeys`."""
+    """One row per journey with at least one touch (engine expression); see :func:`journeys`.
+
+    Parameters
+    ----------
+    events
+        Event log with ``customer_id, ts, event`` and the touch column.
+    **kwargs
+        The keyword arguments of :func:`journeys`.
+
+    Returns
+    -------
+    ibis.Table
+        The journeys, not yet executed.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.paths import journeys_expr
+    >>> events = jl.load_dataset("sample").events
+    >>> journeys_expr(events).count().to_pyarrow().as_py()
+    5000
+    """
     return _journeys_of(journey_aggregate(touch_rows_expr(events, **kwargs)))
 
 
@@ -307,6 +435,19 @@ def journeys(
         first_touch_ts, last_touch_ts, conversion_ts, days_to_convert``. Journeys
         without any touch are left out. Logs over 20 million events are built in
         customer-hash buckets, as :func:`path_table` does.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> from journeylib.journeys.paths import journeys  # ``jl.journeys`` is the family's package
+    >>> paths = journeys(events)
+    >>> len(paths)
+    5000
+    >>> paths[["path", "n_touches", "conversions"]].head(2)
+                                      path  n_touches  conversions
+    0                    search > paid_ads          2            0
+    1  paid_ads > social > social > social          4            1
     """
     kw = dict(touch_col=touch_col, conversion_event=conversion_event, cut_at_conversion=cut_at_conversion,
               session_gap=session_gap, lookback=lookback, collapse_repeats=collapse_repeats,
@@ -325,12 +466,53 @@ def _warn_no_conversion_event(t: ibis.Table, conversion_event: str) -> None:
 
 
 def path_table_expr(events: Any, **kwargs: Any) -> ibis.Table:
-    """The path table as an engine expression (from the journeys' :func:`journey_aggregate`)."""
+    """The path table as an engine expression (from the journeys' :func:`journey_aggregate`).
+
+    Parameters
+    ----------
+    events
+        Event log with ``customer_id, ts, event`` and the touch column.
+    **kwargs
+        The keyword arguments of :func:`journeys`.
+
+    Returns
+    -------
+    ibis.Table
+        ``path, conversions, conversion_value, null_count``, not yet executed.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.paths import path_table_expr
+    >>> events = jl.load_dataset("sample").events
+    >>> path_table_expr(events).count().to_pyarrow().as_py()  # distinct paths
+    1344
+    """
     return path_table_of(journey_aggregate(touch_rows_expr(events, **kwargs)))
 
 
 def path_table_of(agg: ibis.Table) -> ibis.Table:
-    """The path table of a :func:`journey_aggregate` (engine expression)."""
+    """The path table of a :func:`journey_aggregate` (engine expression).
+
+    Parameters
+    ----------
+    agg
+        Journeys from :func:`journey_aggregate`.
+
+    Returns
+    -------
+    ibis.Table
+        ``path, conversions, conversion_value, null_count``, not yet executed.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.paths import journey_aggregate, path_table_of, touch_rows_expr
+    >>> events = jl.load_dataset("sample").events
+    >>> table = path_table_of(journey_aggregate(touch_rows_expr(events)))
+    >>> table.columns
+    ('path', 'conversions', 'conversion_value', 'null_count')
+    """
     return agg.group_by("path").aggregate(
         conversions=agg.conversions.sum(),
         conversion_value=agg.conversion_value.sum(),
@@ -352,7 +534,34 @@ def path_table(events: Any, *, partitions: int | None = None, **kwargs: Any) -> 
     table one bucket at a time, then sums: exact, because journeys never cross
     customers, and it bounds the engine's memory (the per-customer ordered
     aggregation does not spill to disk). ``None`` uses one bucket per
-    20 million events (:mod:`journeylib.buckets`).
+    20 million events (:mod:`journeylib.core.buckets`).
+
+    Parameters
+    ----------
+    events
+        Event log with ``customer_id, ts, event`` and the touch column, or a
+        :func:`journeys` frame.
+    partitions
+        Customer-hash buckets to build the table in (``None``: one per 20 million events).
+    **kwargs
+        The keyword arguments of :func:`journeys`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``path, conversions, conversion_value, null_count``, most frequent paths first.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> table = jl.path_table(events)
+    >>> len(table), int(table.conversions.sum())
+    (1344, 1377)
+    >>> table.head(2)
+         path  conversions  conversion_value  null_count
+    0  search            0               0.0         220
+    1  social            0               0.0         194
     """
     if isinstance(events, pd.DataFrame) and {"journey", "path", "conversions", "conversion_value"} <= set(events.columns):
         # the output of journeys(): aggregating it is cheaper than a second pass over the events
@@ -371,7 +580,29 @@ def path_table(events: Any, *, partitions: int | None = None, **kwargs: Any) -> 
 
 
 def sorted_path_table(out: pd.DataFrame) -> pd.DataFrame:
-    """A summed path table with integer counts, most frequent paths first (ties: by path)."""
+    """A summed path table with integer counts, most frequent paths first (ties: by path).
+
+    Parameters
+    ----------
+    out
+        A path table summed over buckets (counts may be floats).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same rows, integer counts, by journeys (conversions + null_count) then path.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.journeys.paths import sorted_path_table
+    >>> sorted_path_table(pd.DataFrame({"path": ["a", "b > a", "b"], "conversions": [1.0, 3.0, 3.0],
+    ...                                 "conversion_value": [10.0, 30.0, 20.0], "null_count": [4.0, 0.0, 1.0]}))
+        path  conversions  conversion_value  null_count
+    0      a            1              10.0           4
+    1      b            3              20.0           1
+    2  b > a            3              30.0           0
+    """
     out = out.copy()
     out["conversions"] = out["conversions"].astype("int64")
     out["null_count"] = out["null_count"].astype("int64")
@@ -387,6 +618,28 @@ def top_paths(paths: pd.DataFrame, n: int = 10) -> pd.DataFrame:
 
     ``paths`` is a path table (:func:`path_table`) or a journeys frame
     (:func:`journeys`).
+
+    Parameters
+    ----------
+    paths
+        A path table or a journeys frame.
+    n
+        Paths kept.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``path, n_touches, journeys, conversions, conversion_rate, conversion_value,
+        share_of_journeys``, most frequent first.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> jl.top_paths(jl.path_table(events), 2)[["path", "journeys", "share_of_journeys"]]
+         path  journeys  share_of_journeys
+    0  search       220             0.0440
+    1  social       194             0.0388
     """
     if n < 1:
         raise JourneyParameterError(f"n: expected a positive number of paths, got {n}")
@@ -424,6 +677,27 @@ def path_lengths(journeys_df: pd.DataFrame) -> pd.DataFrame:
     """Distribution of path length (touches) for converting and non-converting journeys.
 
     Returns ``n_touches, journeys, converting, conversion_rate``.
+
+    Parameters
+    ----------
+    journeys_df
+        A :func:`journeys` frame.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``n_touches, journeys, converting, conversion_rate``, one row per path length.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.paths import journeys
+    >>> events = jl.load_dataset("sample").events
+    >>> jl.path_lengths(journeys(events)).head(3).round(3)
+       n_touches  journeys  converting  conversion_rate
+    0          1       865           0            0.000
+    1          2      1231           0            0.000
+    2          3      1353         448            0.331
     """
     j = journeys_df.assign(_c=(journeys_df["conversions"] > 0).astype(int))
     g = j.groupby("n_touches")["_c"]
@@ -436,6 +710,25 @@ def time_to_convert(journeys_df: pd.DataFrame) -> pd.DataFrame:
     """Summary of days from first touch to conversion among converting journeys.
 
     Returns one row: ``journeys, mean, median, p25, p75, p90`` (days).
+
+    Parameters
+    ----------
+    journeys_df
+        A :func:`journeys` frame.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``journeys, mean, median, p25, p75, p90`` (days).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.paths import journeys
+    >>> events = jl.load_dataset("sample").events
+    >>> jl.time_to_convert(journeys(events)).round(2)
+       journeys  mean  median   p25   p75    p90
+    0      1377  5.77    4.87  2.88  7.55  10.83
     """
     d = journeys_df.loc[journeys_df["conversions"] > 0, "days_to_convert"].dropna()
     q = d.quantile([0.25, 0.5, 0.75, 0.9]) if len(d) else pd.Series(np.nan, index=[0.25, 0.5, 0.75, 0.9])
@@ -451,6 +744,30 @@ def sankey_data(paths: pd.DataFrame, steps: int = 4, *, end_labels: bool = True)
     step (journeys longer than ``steps`` into ``"... (continues)"``).
 
     Returns ``source, target, value`` (journeys), ready for plotly's ``go.Sankey``.
+
+    Parameters
+    ----------
+    paths
+        A :func:`journeys` frame or a path table.
+    steps
+        Touches shown per journey.
+    end_labels
+        Add the ``conversion`` / ``no conversion`` / continues nodes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``source, target, value`` (journeys).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.paths import journeys
+    >>> events = jl.load_dataset("sample").events
+    >>> jl.sankey_data(journeys(events), steps=2).head(2)
+          source         target  value
+    0  1. direct  no conversion    136
+    1  1. direct      2. search    131
     """
     if steps < 1:
         raise JourneyParameterError(f"steps: expected at least 1, got {steps}")

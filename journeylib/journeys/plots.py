@@ -160,7 +160,7 @@ def _pct(v: float) -> str:
 
 @no_mathtext
 def plot_funnel(result, ax=None):
-    """Horizontal funnel bars of a :class:`~journeylib.journeys.stages.FunnelResult`.
+    """Horizontal funnel bars of a :class:`journeylib.journeys.stages.FunnelResult`.
 
     Without groups: one bar per stage (customers reached), labelled with the count,
     the step conversion and the cumulative conversion. With groups (``by``): grouped
@@ -227,7 +227,7 @@ def _band(ax, x0: float, lo0: float, hi0: float, x1: float, lo1: float, hi1: flo
 
 @no_mathtext
 def plot_journey_flow(result, ax=None):
-    """The journey as a flow (Sankey) figure of a closed, ungrouped :class:`~journeylib.journeys.stages.FunnelResult`.
+    """The journey as a flow (Sankey) figure of a closed, ungrouped :class:`journeylib.journeys.stages.FunnelResult`.
 
     One node per stage (height = customers who reached it), a band from each stage to the
     next (width = customers who went on) and a band down from each stage to the customers
@@ -291,7 +291,7 @@ def plot_journey_flow(result, ax=None):
 # --------------------------------------------------------------------------- transitions
 @no_mathtext
 def plot_transitions(result, ax=None):
-    """Heat map of a :class:`~journeylib.journeys.stages.TransitionResult`: row %, annotated with counts.
+    """Heat map of a :class:`journeylib.journeys.stages.TransitionResult`: row %, annotated with counts.
 
     Backward moves are outlined in red. About ``1.2 * k + 3`` by ``k + 1.2`` inches for k stages.
     """
@@ -323,7 +323,7 @@ def plot_transitions(result, ax=None):
 # --------------------------------------------------------------------------- attribution
 @no_mathtext
 def plot_attribution(result, ax=None):
-    """Grouped bars of an :class:`~journeylib.journeys.attribution.AttributionResult`.
+    """Grouped bars of an :class:`journeylib.journeys.attribution.AttributionResult`.
 
     Share of conversions per channel for each model, with the bootstrap intervals
     (``ci_low``, ``ci_high``) as error bars when there are any.
@@ -460,7 +460,7 @@ def plot_budget(result, ax=None, *, model: str | None = None):
 
 @no_mathtext
 def plot_stage_attribution(result, ax=None, *, model: str | None = None):
-    """Heat map of a :class:`~journeylib.journeys.attribution.StageAttributionResult`.
+    """Heat map of a :class:`journeylib.journeys.attribution.StageAttributionResult`.
 
     Share of each transition's conversions credited to each channel under ``model``
     (default: Markov when fitted, else the first model).

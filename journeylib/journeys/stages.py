@@ -92,6 +92,19 @@ class FunnelResult(Result):
         cohort) and the step with the largest drop-off, per group.
     checks
         Whether most entrants are mature (their conversion window has elapsed).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> result = jl.funnel(events, window=60)
+    >>> result.summary[["stage", "customers"]].head(3)
+               stage  customers
+    0      awareness       5000
+    1  consideration       3345
+    2           cart       2004
+    >>> print(result.findings[0].text)
+    4.7% of the customers who entered at awareness went all the way to advocacy (4.2% to 5.4%).
     """
 
     stages: tuple[str, ...]
@@ -206,6 +219,15 @@ class DropOff:
     customers: their conversion window has elapsed); on a tie, the earlier step.
     ``drop_off`` = ``lost / at_from`` with its Wilson interval (``ci_low``, ``ci_high``)
     at ``confidence_level``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.stages import biggest_drop_off
+    >>> events = jl.load_dataset("sample").events
+    >>> drop = biggest_drop_off(jl.funnel(events, window=60))
+    >>> drop.step, round(drop.drop_off, 3), round(drop.ci_low, 3), round(drop.ci_high, 3)
+    ('from repeat to advocacy', 0.745, 0.715, 0.774)
     """
 
     from_stage: str
@@ -251,6 +273,26 @@ def biggest_drop_off(result: "FunnelResult", *, confidence_level: float = 0.95) 
 
     The one definition behind the funnel's finding, the journey map's first pain point and
     the journey flow figure. ``None`` when the funnel has no step with mature customers.
+
+    Parameters
+    ----------
+    result
+        A closed, ungrouped :class:`FunnelResult`.
+    confidence_level
+        Coverage of the Wilson interval of the drop-off share.
+
+    Returns
+    -------
+    DropOff or None
+        The step, its drop-off share and interval; ``None`` without a step with mature customers.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.stages import biggest_drop_off
+    >>> events = jl.load_dataset("sample").events
+    >>> biggest_drop_off(jl.funnel(events, window=60)).step
+    'from repeat to advocacy'
     """
     if not isinstance(result, FunnelResult):
         raise JourneyParameterError(f"biggest_drop_off: expected the FunnelResult of funnel(...), got "
@@ -301,6 +343,21 @@ def funnel(
     Returns
     -------
     FunnelResult
+        One row per stage (per group) in ``summary``, with findings and checks.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> result = jl.funnel(events, window=60)
+    >>> result.summary[["stage", "customers", "step_conversion"]].round(3)
+               stage  customers  step_conversion
+    0      awareness       5000            1.000
+    1  consideration       3345            0.675
+    2           cart       2004            0.603
+    3       purchase       1377            0.696
+    4         repeat        885            0.657
+    5       advocacy        222            0.255
     """
     stages = check_stages(stages)
     closed = flag(closed, "closed")
@@ -467,6 +524,14 @@ class TransitionResult(Result):
     (rows: from, columns: to; the diagonal holds repeats). ``summary`` has one row
     per move kind (forward, repeat, backward). ``share_going_back`` is the share of
     customers with at least one backward move.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> result = jl.stage_transitions(events)
+    >>> int(result.counts.loc["awareness", "consideration"]) > 0
+    True
     """
 
     stages: tuple[str, ...]
@@ -565,7 +630,35 @@ def stage_transitions(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES,
     Consecutive events of a customer with a stage in ``stages`` (ordered by
     ``schema.ORDER_KEYS``) form one transition each. ``collapse_repeats`` drops
     same-stage transitions (the diagonal). Logs over 20 million events are counted in
-    customer-hash buckets (:mod:`journeylib.buckets`).
+    customer-hash buckets (:mod:`journeylib.core.buckets`).
+
+    Parameters
+    ----------
+    events
+        Event log (DataFrame, Ibis table or path) with ``customer_id, ts, stage``.
+    stages
+        Stage names in journey order (a list, or one comma-separated string).
+    collapse_repeats
+        Drop same-stage transitions (the diagonal).
+
+    Returns
+    -------
+    TransitionResult
+        Counts and row probabilities (stage x stage), a summary per move kind, and
+        the share of customers going back.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> result = jl.stage_transitions(events)
+    >>> result.summary.round(3)
+           move  transitions  share
+    0   forward        18618  0.366
+    1    repeat        19841  0.390
+    2  backward        12446  0.244
+    >>> round(result.share_going_back, 3)
+    0.326
     """
     stages = check_stages(stages)
     collapse_repeats = flag(collapse_repeats, "collapse_repeats")
@@ -598,6 +691,15 @@ class JourneyMapData(Result):
     The measured map (first-time and repeat journeys apart, KPIs, the emotion line with
     intervals, the pain score) is :func:`journeylib.journeys.journey_map.journey_map`, which
     builds on this (its ``data``); this stays the quick per-stage table of report 01.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.stages import journey_map_data
+    >>> events = jl.load_dataset("sample").events
+    >>> data = journey_map_data(events, window=60)
+    >>> data.summary.loc[data.summary.pain_point, "stage"].tolist()
+    ['consideration', 'repeat']
     """
 
     stages: tuple[str, ...]
@@ -667,6 +769,44 @@ def journey_map_data(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, 
     to the next stage are flagged. ``funnel_result``: the closed, ungrouped
     :func:`funnel` of the same events and stages, when it is already computed (it then
     also fixes ``window`` and ``observation_end``); saves one pass over the events.
+
+    Parameters
+    ----------
+    events
+        Event log (DataFrame, Ibis table or path) with ``customer_id, ts, stage`` and
+        ``touch_col`` (and ``score_col`` when there is one).
+    stages
+        Stage names in journey order (a list, or one comma-separated string).
+    window
+        Conversion window of the funnel (as in :func:`funnel`).
+    touch_col
+        Column naming the touchpoint of an event (``channel`` by default).
+    score_col
+        Satisfaction score column (CSAT/NPS/rating); ``None`` or absent: no score line.
+    top_n
+        Touchpoints listed per stage.
+    n_pain_points
+        Stages flagged as pain points (largest drop-off to the next stage).
+    observation_end
+        End of observation (default: the last event's timestamp).
+    funnel_result
+        The closed, ungrouped funnel of the same events, when already computed.
+
+    Returns
+    -------
+    JourneyMapData
+        One row per stage (``summary``) and the touchpoints per stage (``touchpoints``).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.stages import journey_map_data
+    >>> events = jl.load_dataset("sample").events
+    >>> data = journey_map_data(events, window=60)
+    >>> data.summary[["stage", "customers", "pain_point"]].head(2)
+               stage  customers  pain_point
+    0      awareness       5000       False
+    1  consideration       3345        True
     """
     stages = check_stages(stages)
     if funnel_result is None:

@@ -75,6 +75,28 @@ def whole_day_end(events: Any, given: Any = None, name: str = "observation_end")
     """The end of an analysis in whole days: ``given`` (as UTC), else the end of the last day with data.
 
     Events strictly before it count. Used by cohorts, RFM and the loyalty programme windows.
+
+    Parameters
+    ----------
+    events
+        Event log with ``ts``.
+    given
+        An explicit end (anything :func:`journeylib.core.time.to_utc` reads), or ``None``.
+    name
+        The parameter's name (for the message).
+
+    Returns
+    -------
+    pandas.Timestamp
+        The end, UTC.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> from journeylib.loyalty.cohorts import whole_day_end
+    >>> whole_day_end(events)  # the log's last event is on 2025-06-30
+    Timestamp('2025-07-01 00:00:00+0000', tz='UTC')
     """
     if given is not None:
         return to_utc(given, name)
@@ -82,7 +104,26 @@ def whole_day_end(events: Any, given: Any = None, name: str = "observation_end")
 
 
 def prepare_events(events: Any) -> ibis.Table:
-    """The event log as an engine table with ``customer_id, ts, event`` and a ``revenue`` column (null if absent)."""
+    """The event log as an engine table with ``customer_id, ts, event`` and a ``revenue`` column (null if absent).
+
+    Parameters
+    ----------
+    events
+        Event log: a DataFrame, an Ibis table or a path.
+
+    Returns
+    -------
+    ibis.Table
+        The log, with ``revenue`` added as nulls when it has none.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> from journeylib.loyalty.cohorts import prepare_events
+    >>> "revenue" in prepare_events(events.drop("revenue")).columns
+    True
+    """
     t = engine.to_table(events)
     missing = [c for c in ("customer_id", "ts", "event") if c not in t.columns]
     if missing:
@@ -102,6 +143,17 @@ class CohortTable(Result):
     ``cells`` is tidy: ``cohort, cohort_start, period, size, active, orders, revenue,
     observed, retention, revenue_per_customer, cumulative_revenue_per_customer``;
     unobserved cells have NaN in every measure.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> result = jl.cohort_table(events, period="M")
+    >>> result.cells[["cohort", "period", "size", "active", "retention"]].head(3).round(3)
+        cohort  period  size  active  retention
+    0  2024-01       0    70      70      1.000
+    1  2024-01       1    70      35      0.500
+    2  2024-01       2    70      34      0.486
     """
 
     cells: pd.DataFrame
@@ -145,6 +197,23 @@ class CohortTable(Result):
         else:
             g["ci_low"], g["ci_high"] = pd.Series(dtype=float), pd.Series(dtype=float)
         return g.reset_index()
+
+    def retention_intervals(self, confidence_level: float = 0.95) -> pd.DataFrame:
+        """Each cohort's retention per observable period with its Wilson interval (the band of its curve).
+
+        One row per observable cohort-period: ``cohort, period, customers`` (the cohort's size),
+        ``active, retention, ci_low, ci_high``.
+        """
+        c = self.cells[self.cells["observed"]]
+        out = pd.DataFrame({"cohort": c["cohort"].to_numpy(), "period": c["period"].to_numpy(),
+                            "customers": c["size"].to_numpy(), "active": c["active"].to_numpy(),
+                            "retention": c["retention"].to_numpy()})
+        if len(out):
+            lo, hi = wilson_interval(out["active"], out["customers"], confidence_level)
+            out["ci_low"], out["ci_high"] = np.asarray(lo, float), np.asarray(hi, float)
+        else:
+            out["ci_low"], out["ci_high"] = pd.Series(dtype=float), pd.Series(dtype=float)
+        return out
 
     def _milestones(self, first: int = 0) -> tuple[pd.DataFrame, int, int] | None:
         """The average retention, the age one period after acquisition and the oldest age that at least
@@ -290,6 +359,15 @@ def cohort_table(
     Returns
     -------
     CohortTable
+        Cells, retention and revenue triangles, findings and checks.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> result = jl.cohort_table(events, period="M")
+    >>> print(result.findings[0].text)
+    Cohort retention: 52% of a cohort buys in month 1 after acquisition (50% to 55%, 17 cohorts).
     """
     _check_period(period)
     if cohort_by not in ("first_purchase", "first_activity"):
@@ -373,6 +451,16 @@ class RepeatPurchase(Result):
     ``by_group``: ``<by>, eligible, repeaters, repeat_rate, ci_low, ci_high`` (Wilson
     interval at ``confidence_level``); ``time_to_second``: ``days,
     share_with_second_order, ci_low, ci_high`` (Kaplan-Meier).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> result = jl.repeat_purchase(events, within_days=90)
+    >>> result.by_group.head(2).round(3)
+        cohort  eligible  repeaters  repeat_rate  ci_low  ci_high
+    0  2024-01        70         52        0.743   0.630    0.831
+    1  2024-02        65         49        0.754   0.637    0.842
     """
 
     by_group: pd.DataFrame
@@ -465,7 +553,30 @@ class RepeatPurchase(Result):
 
 
 class RepeatRate(NamedTuple):
-    """The repeat-purchase rate with its Wilson interval (:func:`repeat_purchase_rate`)."""
+    """The repeat-purchase rate with its Wilson interval (:func:`repeat_purchase_rate`).
+
+    Attributes
+    ----------
+    rate
+        Share of eligible buyers with a second order within ``within_days``.
+    ci_low, ci_high
+        Its Wilson interval.
+    eligible
+        Buyers whose first order is at least ``within_days`` old.
+    repeaters
+        Of those, buyers with a second order in time.
+    within_days
+        The repeat window (days).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> from journeylib.loyalty.cohorts import repeat_purchase_rate
+    >>> r = repeat_purchase_rate(events, within_days=90)
+    >>> r.eligible, r.repeaters, round(r.rate, 3)
+    (1175, 896, 0.763)
+    """
 
     rate: float
     ci_low: float
@@ -485,6 +596,33 @@ def repeat_purchase_rate(events: Any, *, within_days: int = 90, observation_end:
     Cohort retention ("share of a cohort buying in month k") and retention after n days (the retention
     report) are different concepts and are named so. Same numbers as
     :meth:`RepeatPurchase.overall_rate` of :func:`repeat_purchase`.
+
+    Parameters
+    ----------
+    events
+        Event log with ``customer_id, ts, event``.
+    within_days
+        The repeat window (days).
+    observation_end
+        Data end (default: the end of the last day with data).
+    purchase_event
+        Name of the purchase event.
+    confidence_level
+        Level of the Wilson interval.
+
+    Returns
+    -------
+    RepeatRate
+        ``rate, ci_low, ci_high, eligible, repeaters, within_days``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> from journeylib.loyalty.cohorts import repeat_purchase_rate
+    >>> r = repeat_purchase_rate(events, within_days=90)
+    >>> round(r.rate, 3), round(r.ci_low, 3), round(r.ci_high, 3)
+    (0.763, 0.737, 0.786)
     """
     rep = repeat_purchase(events, within_days=within_days, observation_end=observation_end,
                           purchase_event=purchase_event, confidence_level=confidence_level)
@@ -538,6 +676,20 @@ def repeat_purchase(
         end of the last day with data); purchase event name.
     confidence_level
         Level of the Wilson intervals of the repeat rates and of the Kaplan-Meier band.
+
+    Returns
+    -------
+    RepeatPurchase
+        Repeat rate per group (``by_group``), inter-purchase gaps and the time to the
+        second order (``time_to_second``).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> result = jl.repeat_purchase(events, within_days=90)
+    >>> print(result.findings[0].text)
+    Repeat-purchase rate: 76% of customers place a second order within 90 days of their first (74% to 79%).
     """
     from lifelines import KaplanMeierFitter
 

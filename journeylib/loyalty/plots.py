@@ -39,7 +39,7 @@ def _axes(ax: Axes | None) -> Axes:
 @no_mathtext
 def plot_cohort_heatmap(cohorts: Any, ax: Axes | None = None, *, kind: str = "retention",
                         annotate: bool | None = None) -> Axes:
-    """Heat map of a :class:`~journeylib.loyalty.cohorts.CohortTable` triangle; blank = not observable yet.
+    """Heat map of a :class:`journeylib.loyalty.cohorts.CohortTable` triangle; blank = not observable yet.
 
     ``kind``: ``"retention"`` (share of the cohort active), ``"revenue"`` (revenue per
     customer in the period) or ``"cumulative"`` (cumulative revenue per customer).
@@ -87,8 +87,9 @@ def plot_cohort_heatmap(cohorts: Any, ax: Axes | None = None, *, kind: str = "re
 @no_mathtext
 def plot_cohort_curves(cohorts: Any, ax: Axes | None = None, *, max_cohorts: int = 12,
                        min_at_risk: int = MIN_AT_RISK, confidence_level: float = 0.95) -> Axes:
-    """Retention curve of each cohort (the latest ``max_cohorts``) and the size-weighted average
-    with its confidence band (Wilson, pooled over the cohorts observable at each age).
+    """Retention curve of each cohort (the latest ``max_cohorts``), each with its confidence band (Wilson
+    interval per cohort-period), and the size-weighted average with its band (Wilson, pooled over the
+    cohorts observable at each age).
 
     Following the retention family's rule (:data:`journeylib.retention.plots.MIN_AT_RISK`), a
     cohort smaller than ``min_at_risk`` customers is not drawn, and the average stops at the
@@ -98,12 +99,16 @@ def plot_cohort_curves(cohorts: Any, ax: Axes | None = None, *, max_cohorts: int
     ret = cohorts.retention.iloc[-max_cohorts:]
     sizes = cohorts.cells.groupby("cohort")["size"].first()
     cmap = plt.get_cmap("viridis")
+    bands = cohorts.retention_intervals(confidence_level=confidence_level)
     small = 0
     for i, (cohort, row) in enumerate(ret.iterrows()):
         if sizes.get(cohort, 0) < min_at_risk:
             small += 1
             continue
-        ax.plot(row.index, row.to_numpy(), color=cmap(i / max(1, len(ret) - 1)), lw=1, alpha=0.7, label=cohort)
+        colour = cmap(i / max(1, len(ret) - 1))
+        ax.plot(row.index, row.to_numpy(), color=colour, lw=1, alpha=0.7, label=cohort)
+        b = bands[bands["cohort"] == cohort].sort_values("period")
+        ax.fill_between(b["period"], b["ci_low"], b["ci_high"], color=colour, alpha=0.08, linewidth=0)
     avg = cohorts.average_retention(confidence_level=confidence_level)
     thin = avg.index[avg["customers"] < min_at_risk]
     if len(thin):
@@ -118,7 +123,8 @@ def plot_cohort_curves(cohorts: Any, ax: Axes | None = None, *, max_cohorts: int
         ax.plot(faded["period"], faded["retention"], color="black", lw=1.5, ls="--", alpha=0.4,
                 label=f"average of fewer than {MIN_COHORTS} cohorts")
     unit = PERIOD_NAMES[cohorts.period]
-    note = f"curves stop below {min_at_risk} customers" + (f"; {small} smaller cohort(s) not drawn" if small else "")
+    note = (f"{confidence_level:.0%} bands; curves stop below {min_at_risk} customers"
+            + (f"; {small} smaller cohort(s) not drawn" if small else ""))
     ax.set(xlabel=f"{unit}s since acquisition", ylabel="share of cohort active",
            title=f"Retention curves by acquisition cohort\n({note})", ylim=(0, 1.05))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
@@ -193,7 +199,7 @@ def plot_time_to_second(repeat: Any, ax: Axes | None = None, *, min_at_risk: int
 
 @no_mathtext
 def plot_rfm_grid(segments: Any, ax: Axes | None = None) -> Axes:
-    """R x F grid of an :class:`~journeylib.loyalty.rfm.RFMSegments`: customers per cell, coloured by mean revenue."""
+    """R x F grid of an :class:`journeylib.loyalty.rfm.RFMSegments`: customers per cell, coloured by mean revenue."""
     import seaborn as sns
 
     ax = _axes(ax)
@@ -263,7 +269,7 @@ def plot_calibration(check: Any, ax: Axes | None = None) -> Axes:
 
 @no_mathtext
 def plot_fit_parameters(fit: Any, ax: Axes | None = None) -> Axes:
-    """Estimates of a :class:`~journeylib.loyalty.clv.FitResult` with their 95% intervals (log scale)."""
+    """Estimates of a :class:`journeylib.loyalty.clv.FitResult` with their 95% intervals (log scale)."""
     ax = _axes(ax)
     d = fit.summary.iloc[::-1].reset_index(drop=True)
     y = np.arange(len(d))
@@ -281,7 +287,7 @@ def plot_fit_parameters(fit: Any, ax: Axes | None = None) -> Axes:
 
 @no_mathtext
 def plot_loyalty_effect(effect: Any, ax: Axes | None = None) -> Axes:
-    """Forest plot of a :class:`~journeylib.loyalty.programme.LoyaltyEffect`: naive vs adjusted, no-effect line."""
+    """Forest plot of a :class:`journeylib.loyalty.programme.LoyaltyEffect`: naive vs adjusted, no-effect line."""
     ax = _axes(ax)
     t = effect.table.iloc[::-1].reset_index(drop=True)
     colors = {"naive": "#c44e52", "adjusted": "#4c72b0", "within members only": "#8c8c8c"}

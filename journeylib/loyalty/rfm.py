@@ -9,20 +9,18 @@ average rank) cut into ``bins`` equal slices: ``ceil(bins * rank_pct)``; recency
 ranked on *minus* the days since the last purchase. Segments follow the widely used
 R x F grid (scores rescaled to 1-5 when ``bins != 5``):
 
-============================  ===============  ===============
-segment                       R (recency)      F (frequency)
-============================  ===============  ===============
-champions                     5                4-5
-loyal                         3-4              4-5
-potential loyalists           4-5              2-3
-new customers                 5                1
-promising                     4                1
-need attention                3                3
-about to sleep                3                1-2
-cannot lose them              1-2              5
-at risk                       1-2              3-4
-hibernating                   1-2              1-2
-============================  ===============  ===============
+| segment | R (recency) | F (frequency) |
+|---|---|---|
+| champions | 5 | 4-5 |
+| loyal | 3-4 | 4-5 |
+| potential loyalists | 4-5 | 2-3 |
+| new customers | 5 | 1 |
+| promising | 4 | 1 |
+| need attention | 3 | 3 |
+| about to sleep | 3 | 1-2 |
+| cannot lose them | 1-2 | 5 |
+| at risk | 1-2 | 3-4 |
+| hibernating | 1-2 | 1-2 |
 """
 from __future__ import annotations
 
@@ -48,7 +46,24 @@ NOT_YET = "not yet a customer"
 
 
 def segment_name(r: int, f: int) -> str:
-    """Named segment of an R and F score on the 1-5 scale."""
+    """Named segment of an R and F score on the 1-5 scale.
+
+    Parameters
+    ----------
+    r, f
+        Recency and frequency scores, 1 (worst) to 5 (best).
+
+    Returns
+    -------
+    str
+        The segment of the module's R x F grid.
+
+    Examples
+    --------
+    >>> from journeylib.loyalty.rfm import segment_name
+    >>> segment_name(5, 5), segment_name(4, 1), segment_name(1, 1)
+    ('champions', 'promising', 'hibernating')
+    """
     if r <= 2:
         return "hibernating" if f <= 2 else ("at risk" if f <= 4 else "cannot lose them")
     if r == 3:
@@ -102,6 +117,17 @@ def rfm_table(events: Any, *, as_of: Any = None, bins: int = 5, purchase_event: 
         ``customer_id, recency_days`` (days since the last purchase), ``frequency``
         (orders), ``monetary`` (total revenue), ``R, F, M`` scores, ``rfm`` code
         (e.g. ``"545"``) and ``segment``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> table = jl.rfm_table(events)
+    >>> table[["customer_id", "frequency", "monetary", "rfm", "segment"]].head(3)
+      customer_id  frequency  monetary  rfm              segment
+    0     C000002         26    365.99  554            champions
+    1     C000003          3     72.25  422  potential loyalists
+    2     C000004          1     12.98  211          hibernating
     """
     if not isinstance(bins, (int, np.integer)) or not 2 <= bins <= 10:
         raise JourneyParameterError(f"bins={bins!r}; expected an integer from 2 to 10")
@@ -141,6 +167,16 @@ class RFMSegments(Result):
 
     ``table`` (also ``summary``): ``segment, customers, mean_recency_days,
     mean_frequency, revenue, share_customers, share_revenue, revenue_per_customer``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> result = jl.rfm_segments(jl.rfm_table(events))
+    >>> result.summary[["segment", "customers", "share_revenue"]].head(2).round(3)
+         segment  customers  share_revenue
+    0  champions        183          0.315
+    1      loyal        274          0.367
     """
 
     table: pd.DataFrame
@@ -201,7 +237,26 @@ class RFMSegments(Result):
 
 
 def rfm_segments(rfm: pd.DataFrame) -> RFMSegments:
-    """Sizes and value of the named segments of an :func:`rfm_table` result."""
+    """Sizes and value of the named segments of an :func:`rfm_table` result.
+
+    Parameters
+    ----------
+    rfm
+        An :func:`rfm_table` result.
+
+    Returns
+    -------
+    RFMSegments
+        One row per segment: customers, mean recency and frequency, revenue and shares.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> result = jl.rfm_segments(jl.rfm_table(events))
+    >>> int(result.summary.customers.sum()) == len(jl.rfm_table(events))
+    True
+    """
     need = {"segment", "R", "F", "recency_days", "frequency", "monetary"}
     if not isinstance(rfm, pd.DataFrame) or not need <= set(rfm.columns):
         raise JourneyDataError(f"rfm: expected the output of rfm_table with columns {sorted(need)}")
@@ -224,6 +279,35 @@ def rfm_migration(events: Any, start: Any, end: Any, *, bins: int = 5, normalize
     ``start`` appear in the row ``"not yet a customer"``. With ``normalize=True``
     each row is divided by its total (share of the row's customers moving to each
     segment).
+
+    Parameters
+    ----------
+    events
+        Event log with ``customer_id, ts, event, revenue``.
+    start, end
+        The two snapshot instants.
+    bins
+        Quantile bins per score (as in :func:`rfm_table`).
+    normalize
+        Divide each row by its total.
+    purchase_event
+        Name of the purchase event.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Segments at ``start`` (rows) x segments at ``end`` (columns): customers, or shares.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> events = jl.load_dataset("sample").events
+    >>> moves = jl.rfm_migration(events, "2025-01-01", "2025-06-30")
+    >>> moves.loc["champions", ["champions", "loyal"]]
+    segment at 2025-06-30
+    champions    46
+    loyal        61
+    Name: champions, dtype: int64
     """
     if to_utc(end, "end") <= to_utc(start, "start"):
         raise JourneyParameterError(f"end={end} must be after start={start}")

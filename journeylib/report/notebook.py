@@ -36,6 +36,23 @@ def setup_notebook(show_ids: bool | None = None) -> None:
     figure. ``show_ids``: the notebook's parameter of that name; ``True`` shows raw
     customer ids in this run's tables and messages, ``False`` pseudonymises them, ``None``
     (default) keeps what the report runner set (see :mod:`journeylib.core.privacy`).
+
+    Parameters
+    ----------
+    show_ids
+        ``True``/``False`` to show or pseudonymise customer ids; ``None`` keeps the runner's setting.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    The first code cell of a notebook (it changes global plotting and warning settings,
+    so it is not run here):
+
+    >>> import journeylib as jl
+    >>> jl.setup_notebook(show_ids=False)  # doctest: +SKIP
     """
     import matplotlib as mpl
     import pandas as pd
@@ -73,18 +90,18 @@ class _Skip(Exception):
 class section:
     """A part of a notebook that may not be computable on the data at hand.
 
-    ::
+    ```python
+    with jl.section("Customer lifetime value", advice="a longer history, or penalizer=0.001"):
+        boot = clv_bootstrap(...)
+    ...
+    with jl.section("Top customers by value") as s:
+        s.needs("Customer lifetime value")   # one line "skipped: needs ..." if that failed
+        display(boot.per_customer.head())
+    ```
 
-        with jl.section("Customer lifetime value", advice="a longer history, or penalizer=0.001"):
-            boot = clv_bootstrap(...)
-        ...
-        with jl.section("Top customers by value") as s:
-            s.needs("Customer lifetime value")   # one line "skipped: needs ..." if that failed
-            display(boot.per_customer.head())
-
-    On a journeylib error (:class:`~journeylib.core.errors.JourneyDataError`,
-    :class:`~journeylib.core.errors.JourneyFitError`,
-    :class:`~journeylib.core.errors.JourneyParameterError`, e.g. from a default that
+    On a journeylib error (:class:`journeylib.core.errors.JourneyDataError`,
+    :class:`journeylib.core.errors.JourneyFitError`,
+    :class:`journeylib.core.errors.JourneyParameterError`, e.g. from a default that
     depends on the data's time range) inside the block, the block stops and shows in place
     "**<title> could not be computed.** <reason> What to change: <advice>" (escaped: names
     from data never become markup), and records ``{"name": title, "status": "failed",
@@ -94,6 +111,30 @@ class section:
 
     :meth:`needs` skips the rest of the block with one line when a section it names failed
     or was skipped (recorded as ``"skipped"``).
+
+    Parameters
+    ----------
+    title
+        The section's name, as the report shows it.
+    advice
+        What to change when it fails and the error gives no advice of its own.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.core import health
+    >>> from journeylib.core.errors import JourneyFitError
+    >>> with jl.section("Lifetime value") as s:
+    ...     raise JourneyFitError("the model did not converge. What to do: pass penalizer=0.001")
+    Lifetime value could not be computed. the model did not converge.
+    >>> s.status, s.reason, bool(s)
+    ('failed', 'the model did not converge.', False)
+    >>> with jl.section("Top customers by value") as t:
+    ...     t.needs("Lifetime value")
+    skipped: needs Lifetime value
+    >>> t.status
+    'skipped'
+    >>> health.reset()  # forget the sections recorded by this example
     """
 
     def __init__(self, title: str, *, advice: str = ""):
@@ -145,12 +186,53 @@ class section:
 
 
 def failed(title: str) -> bool:
-    """True when the section called ``title`` failed or was skipped in this run."""
+    """True when the section called ``title`` failed or was skipped in this run.
+
+    Parameters
+    ----------
+    title
+        A section's title.
+
+    Returns
+    -------
+    bool
+        Whether it failed or was skipped (``False`` when it ran or never ran).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.core import health
+    >>> from journeylib.core.errors import JourneyFitError
+    >>> from journeylib.report.notebook import failed
+    >>> with jl.section("Lifetime value"):
+    ...     raise JourneyFitError("the model did not converge")
+    Lifetime value could not be computed. the model did not converge
+    >>> failed("Lifetime value"), failed("Funnel")
+    (True, False)
+    >>> health.reset()
+    """
     return any(s["name"] == str(title) for s in health.sections())
 
 
 def split_advice(message: str) -> tuple[str, str]:
-    """A journeylib error message as ``(reason, advice)``: the advice is its "What to do:" part."""
+    """A journeylib error message as ``(reason, advice)``: the advice is its "What to do:" part.
+
+    Parameters
+    ----------
+    message
+        The error's text.
+
+    Returns
+    -------
+    tuple of str
+        ``(reason, advice)``; the advice is ``""`` without a "What to do:" part.
+
+    Examples
+    --------
+    >>> from journeylib.report.notebook import split_advice
+    >>> split_advice("the model did not converge. What to do: pass penalizer=0.001")
+    ('the model did not converge.', 'pass penalizer=0.001')
+    """
     head, mark, tail = message.partition(_ADVICE_MARK)
     return head.strip(), tail.strip() if mark else ""
 
@@ -185,7 +267,24 @@ MAX_ROWS = 12
 
 def table_file_name(name: str) -> str:
     """``name`` as a safe CSV file name: letters, digits, ``-`` and ``_`` (``"Top channels"`` ->
-    ``"top_channels.csv"``)."""
+    ``"top_channels.csv"``).
+
+    Parameters
+    ----------
+    name
+        The table's name.
+
+    Returns
+    -------
+    str
+        A lower-case file name ending in ``.csv``.
+
+    Examples
+    --------
+    >>> from journeylib.report.notebook import table_file_name
+    >>> table_file_name("Top channels"), table_file_name("Share (%) by <channel>")
+    ('top_channels.csv', 'share_by_channel.csv')
+    """
     import re
 
     stem = re.sub(r"[^a-z0-9_-]+", "_", str(name).strip().lower()).strip("_")[:80]
@@ -216,6 +315,20 @@ def show_table(df, name: str, *, formats=None, caption: str | None = None, max_r
     Under the report runner the full table is also written as ``<report>_tables/<name>.csv``
     beside the HTML and linked ("Full table: 48 rows, CSV"). Customer ids are pseudonymised
     in the page and in the CSV unless the run shows ids (``show_ids``).
+
+    Returns
+    -------
+    None
+        The table is displayed (outside a notebook: printed as text).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import journeylib as jl
+    >>> jl.show_table(pd.DataFrame({"channel": ["email"], "share": [0.31]}), "Channels",
+    ...               formats={"share": "{:.1%}"})
+    channel  share
+      email   0.31
     """
     import html
     import os
@@ -278,7 +391,31 @@ def _display_html(markup: str, *, plain: str) -> None:
 # --- figure alt text -----------------------------------------------------------------------
 
 def figure_alt_text(fig) -> str:
-    """Alt text of a figure: its title(s) and its axes' titles (else their axis labels)."""
+    """Alt text of a figure: its title(s) and its axes' titles (else their axis labels).
+
+    Parameters
+    ----------
+    fig
+        A matplotlib Figure.
+
+    Returns
+    -------
+    str
+        ``"Figure: <titles>"``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from journeylib.report.notebook import figure_alt_text
+    >>> fig, ax = plt.subplots()
+    >>> _ = fig.suptitle("Attribution")
+    >>> _ = ax.set_title("Conversions per channel")
+    >>> figure_alt_text(fig)
+    'Figure: Attribution; Conversions per channel'
+    >>> plt.close(fig)
+    """
     parts = []
     sup = getattr(fig, "_suptitle", None)
     if sup is not None and sup.get_text().strip():
@@ -298,7 +435,18 @@ _ALT_MARK = "_journeylib_alt"
 
 def register_figure_alt_text() -> None:
     """Every figure a notebook shows carries alt text (``metadata["image/png"]["alt"]``), from
-    :func:`figure_alt_text`; the report runner writes it into the ``<img alt>``."""
+    :func:`figure_alt_text`; the report runner writes it into the ``<img alt>``.
+
+    Returns
+    -------
+    None
+        Outside IPython nothing happens.
+
+    Examples
+    --------
+    >>> from journeylib.report.notebook import register_figure_alt_text
+    >>> register_figure_alt_text()  # called by setup_notebook; a no-op outside IPython
+    """
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover

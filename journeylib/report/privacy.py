@@ -25,6 +25,29 @@ def pseudonymize(df: pd.DataFrame, *, show_ids: bool = False,
 
     ``customer_id`` becomes a pseudonym; other personal columns present (email, name,
     phone, address, ip) are dropped. The input is not modified.
+
+    Parameters
+    ----------
+    df
+        A per-customer table.
+    show_ids
+        ``True`` returns ``df`` unchanged (the notebook parameter ``show_ids``).
+    columns
+        The personal columns to handle.
+
+    Returns
+    -------
+    pd.DataFrame
+        The table safe to show in a report.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.report.privacy import pseudonymize
+    >>> df = pd.DataFrame({"customer_id": ["u1"], "email": ["ann@example.com"], "orders": [3]})
+    >>> out = pseudonymize(df)
+    >>> list(out.columns), out["customer_id"].iloc[0].startswith("cust-")
+    (['customer_id', 'orders'], True)
     """
     if flag(show_ids, "show_ids"):  # a truthy string such as "no" would show every id
         return df

@@ -59,7 +59,30 @@ _TYPES = {"int": int, "float": float, "bool": bool, "str": str, "list": list, "d
 # --- parameters -----------------------------------------------------------------
 
 def resolve_notebook(notebook: str | Path) -> Path:
-    """The notebook file: a path, or the name of one of the kit's notebooks (``02_retention_survival``)."""
+    """The notebook file: a path, or the name of one of the kit's notebooks (``02_retention_survival``).
+
+    Parameters
+    ----------
+    notebook
+        A path to a ``.ipynb``, or a kit notebook's name with or without ``.ipynb``.
+
+    Returns
+    -------
+    pathlib.Path
+        The absolute path of the notebook.
+
+    Raises
+    ------
+    JourneyParameterError
+        When no such notebook exists.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from journeylib.report.runner import resolve_notebook
+    >>> resolve_notebook("02_retention_survival").relative_to(Path.cwd()).as_posix()
+    'notebooks/02_retention_survival.ipynb'
+    """
     from ..core.locations import NOTEBOOKS_DIR
 
     path = Path(notebook)
@@ -75,6 +98,25 @@ def notebook_parameters(notebook: str | Path) -> dict[str, dict[str, Any]]:
     """Parameters declared in the notebook's ``parameters`` cell.
 
     Returns ``{name: {"default": value, "type": "int" | ..., "help": text}}``.
+
+    Parameters
+    ----------
+    notebook
+        A notebook path or a kit notebook's name.
+
+    Returns
+    -------
+    dict
+        ``{name: {"default", "type", "help"}}`` in the cell's order.
+
+    Examples
+    --------
+    >>> from journeylib.report.runner import notebook_parameters
+    >>> params = notebook_parameters("02_retention_survival")
+    >>> list(params)[:3]
+    ['journey', 'churn_after', 'start_event']
+    >>> params["churn_after"]["type"]
+    'int'
     """
     import ast
 
@@ -95,7 +137,35 @@ def notebook_parameters(notebook: str | Path) -> dict[str, dict[str, Any]]:
 
 
 def check_parameters(notebook: str | Path, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Reject unknown names and values whose type does not match the default's."""
+    """Reject unknown names and values whose type does not match the default's.
+
+    Parameters
+    ----------
+    notebook
+        A notebook path or a kit notebook's name.
+    params
+        ``{name: value}`` overrides of the ``parameters`` cell.
+
+    Returns
+    -------
+    dict
+        ``params``, when valid.
+
+    Raises
+    ------
+    JourneyParameterError
+        Naming the unknown parameters (and listing the valid ones) or the mistyped value.
+
+    Examples
+    --------
+    >>> from journeylib.report.runner import check_parameters
+    >>> check_parameters("02_retention_survival", {"churn_after": 90})
+    {'churn_after': 90}
+    >>> check_parameters("02_retention_survival", {"churn_afer": 90})
+    Traceback (most recent call last):
+    ...
+    journeylib.core.errors.JourneyParameterError: 02_retention_survival: unknown parameter(s) ['churn_afer']; valid parameters are: journey (str), churn_after (int), ...
+    """
     declared = notebook_parameters(notebook)
     unknown = sorted(set(params) - set(declared))
     if unknown:
@@ -140,6 +210,26 @@ def parse_cli_parameters(notebook: str | Path, pairs: list[tuple[str, str]] | No
     Command-line values are text and are converted to the type of the parameter's
     default (``int``, ``float``, ``bool`` as true/false, lists/dicts as YAML).
     Text values are taken literally, never evaluated.
+
+    Parameters
+    ----------
+    notebook
+        A notebook path or a kit notebook's name.
+    pairs
+        ``(name, text value)`` pairs from ``-p NAME VALUE``.
+    params_file
+        A YAML file of ``name: value`` lines.
+
+    Returns
+    -------
+    dict
+        ``{name: typed value}``, checked with :func:`check_parameters`.
+
+    Examples
+    --------
+    >>> from journeylib.report.runner import parse_cli_parameters
+    >>> parse_cli_parameters("02_retention_survival", [("churn_after", "90"), ("horizons", "[30, 90]")])
+    {'churn_after': 90, 'horizons': [30, 90]}
     """
     params: dict[str, Any] = {}
     if params_file:
@@ -166,6 +256,32 @@ def resolve_journey(value: str, base: str | Path | None = None) -> str:
     file (relative to that file's folder, ``base``) is made absolute here. Bundled
     names (``sample``, ``cdnow``) and URIs are passed on unchanged. A path that does
     not exist is rejected before any notebook starts.
+
+    Parameters
+    ----------
+    value
+        The ``journey`` parameter: a path, ``sample``/``cdnow`` or a URI.
+    base
+        Folder relative paths are read against (a parameter file's folder; default: the
+        current directory).
+
+    Returns
+    -------
+    str
+        The absolute path, or the value unchanged.
+
+    Raises
+    ------
+    JourneyParameterError
+        When the path does not exist.
+
+    Examples
+    --------
+    >>> from journeylib.report.runner import resolve_journey
+    >>> resolve_journey("sample"), resolve_journey("s3://bucket/shop/journey.yml")
+    ('sample', 's3://bucket/shop/journey.yml')
+    >>> resolve_journey("data/sample/journey.yml").endswith("/data/sample/journey.yml")
+    True
     """
     text = str(value)
     if text in BUNDLED_JOURNEYS or "://" in text:
@@ -189,6 +305,28 @@ def resolve_path_parameter(name: str, value: Any, base: str | Path | None = None
     (``.duckdb``/``.db``) and a parameter named ``*_dir``/``*_path``/``*_file`` whose value is
     an existing relative path are made absolute against ``base`` (a parameter file's folder)
     or the current directory (the command line). Other values are returned unchanged.
+
+    Parameters
+    ----------
+    name
+        The parameter's name.
+    value
+        Its value.
+    base
+        Folder relative paths are read against (default: the current directory).
+
+    Returns
+    -------
+    object
+        The value, a path made absolute where it is one.
+
+    Examples
+    --------
+    >>> from journeylib.report.runner import resolve_path_parameter
+    >>> resolve_path_parameter("segment_by", "segment")
+    'segment'
+    >>> resolve_path_parameter("journey", "data/sample").endswith("/data/sample/journey.yml")
+    True
     """
     if not isinstance(value, str) or not value or "://" in value:
         return value
@@ -218,6 +356,32 @@ def parse_all_parameters(notebooks: list[str | Path], pairs: list[tuple[str, str
     does. A name that no notebook declares is an error listing every notebook's
     parameters; so is ``journey`` when no notebook takes one. Returns
     ``{notebook path: parameters}`` (an empty dict for a notebook no pair applies to).
+
+    Parameters
+    ----------
+    notebooks
+        The notebooks of the batch.
+    pairs
+        ``(name, text value)`` pairs from ``-p NAME VALUE``.
+    journey
+        The ``--journey`` value (``None``: not given).
+
+    Returns
+    -------
+    dict
+        ``{notebook path: {name: typed value}}``.
+
+    Raises
+    ------
+    JourneyParameterError
+        When no notebook declares a name.
+
+    Examples
+    --------
+    >>> from journeylib.report.runner import parse_all_parameters, resolve_notebook
+    >>> books = [resolve_notebook("02_retention_survival"), resolve_notebook("03_ab_test")]
+    >>> {path.name: params for path, params in parse_all_parameters(books, [("churn_after", "90")]).items()}
+    {'02_retention_survival.ipynb': {'churn_after': 90}, '03_ab_test.ipynb': {}}
     """
     pairs = list(pairs or [])
     if journey is not None:
@@ -290,6 +454,19 @@ class RunResult:
     failure, see :func:`is_transient`); ``inputs`` are the tables it read (table, source, rows,
     sha256), ``failed_checks`` its checks that failed and ``journey`` the journey definition it
     used (``{"source", "sha256"}``, ``None`` without one): the run record (``run.json``) lists them.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from journeylib.report.runner import RunResult
+    >>> done = RunResult("02_retention_survival", True, 41.5, Path("r.html"), Path("r.ipynb"))
+    >>> broke = RunResult("03_ab_test", False, 3.2, Path("a.html"), Path("a.ipynb"),
+    ...                   error="JourneyDataError: assignments: no 'variant' column")
+    >>> done.status, broke.status
+    ('ok', 'failed')
+    >>> print(broke.describe())
+    03_ab_test: FAILED in 3.2 s -> a.html
+      JourneyDataError: assignments: no 'variant' column
     """
 
     notebook: str
@@ -330,12 +507,34 @@ MAX_FOREIGN_MESSAGE = 200
 
 
 def error_text(ename: str, evalue: str, *, show_ids: bool = False) -> str:
-    """``ename: evalue`` as a banner, the index and the console show it.
+    r"""``ename: evalue`` as a banner, the index and the console show it.
 
     A journeylib error is shown as raised (its message already pseudonymises ids and says
     what to do). Any other exception shows its type and the first line of its message,
     at most :data:`MAX_FOREIGN_MESSAGE` characters, with e-mail addresses pseudonymised
     (unless ``show_ids``): never a traceback, a DataFrame dump or a row of data.
+
+    Parameters
+    ----------
+    ename
+        The exception's type name.
+    evalue
+        Its message.
+    show_ids
+        Keep e-mail addresses in other errors' messages.
+
+    Returns
+    -------
+    str
+        ``"<ename>: <message>"``.
+
+    Examples
+    --------
+    >>> from journeylib.report.runner import error_text
+    >>> error_text("JourneyDataError", "events: no 'ts' column")
+    "JourneyDataError: events: no 'ts' column"
+    >>> error_text("ValueError", "bad value for ann@example.com\nrow 1: ...")  # doctest: +ELLIPSIS
+    'ValueError: bad value for cust-...'
     """
     if ename in JOURNEYLIB_ERRORS:
         return f"{ename}: {evalue}".strip()
@@ -374,6 +573,21 @@ def run_notebook(notebook: str | Path, parameters: Mapping[str, Any] | None = No
     retries
         Run the notebook again, up to this many times, when it failed for a transient reason
         (see :func:`is_transient`); never after a data or parameter error.
+
+    Returns
+    -------
+    RunResult
+        The outcome: status, seconds, the HTML and notebook written, the error if any.
+
+    Examples
+    --------
+    Runs a kernel for a minute or so, so it is not run here:
+
+    >>> from journeylib.report.runner import run_notebook
+    >>> result = run_notebook("02_retention_survival", {"churn_after": 90},
+    ...                       output_dir="reports")  # doctest: +SKIP
+    >>> result.status  # doctest: +SKIP
+    'ok'
     """
     notebook = resolve_notebook(notebook)
     timeout, retries = check_timeout(timeout), check_retries(retries)
@@ -420,6 +634,45 @@ def run_all(notebooks_dir: str | Path, output_dir: str | Path = "reports", *,
     afterwards with the run record's path as its last argument (see :func:`notify`; failure:
     a notebook did not run to its end). ``keep`` (``N`` runs or ``"30d"``) removes older run
     folders after a successful run, never the latest successful one (:func:`prune_runs`).
+
+    Parameters
+    ----------
+    notebooks_dir
+        Folder of the notebooks to run (every ``*.ipynb`` in it).
+    output_dir
+        Report root; the run gets a new timestamped folder in it.
+    params_dir
+        Folder of ``<notebook stem>.yaml`` parameter files.
+    parameters
+        ``{name: value}`` for every notebook that declares the name.
+    journey
+        The journey definition every notebook's ``journey`` parameter gets.
+    jobs
+        Notebooks run in parallel.
+    no_input
+        Hide code cells in the HTML.
+    timeout
+        Seconds allowed per cell (``None``: no limit).
+    retries
+        Extra tries of a notebook that failed for a transient reason.
+    on_failure, on_success
+        Commands run afterwards with the run record's path as their last argument.
+    keep
+        Run folders kept afterwards: ``N`` runs or ``"Nd"`` days (``None``: all).
+
+    Returns
+    -------
+    list of RunResult
+        One per notebook, in notebook order.
+
+    Examples
+    --------
+    Runs every notebook (minutes), so it is not run here:
+
+    >>> from journeylib.report.runner import run_all
+    >>> results = run_all("notebooks", "reports", journey="sample", jobs=2, keep="30d")  # doctest: +SKIP
+    >>> [r.status for r in results]  # doctest: +SKIP
+    ['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok']
     """
     notebooks = sorted(Path(notebooks_dir).glob("*.ipynb"))
     if not notebooks:
@@ -484,7 +737,29 @@ def run_all(notebooks_dir: str | Path, output_dir: str | Path = "reports", *,
 
 
 def check_retries(retries: Any) -> int:
-    """``retries`` as a whole number >= 0 (extra tries of a notebook that failed for a transient reason)."""
+    """``retries`` as a whole number >= 0 (extra tries of a notebook that failed for a transient reason).
+
+    Parameters
+    ----------
+    retries
+        The option's value.
+
+    Returns
+    -------
+    int
+        The retries.
+
+    Raises
+    ------
+    JourneyParameterError
+        When it is not a whole number >= 0.
+
+    Examples
+    --------
+    >>> from journeylib.report.runner import check_retries
+    >>> check_retries(2)
+    2
+    """
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise JourneyParameterError(f"--retries {retries!r}: expected a whole number of extra tries, at least 0 "
                                     "(0: a failed notebook is not run again)")
@@ -492,7 +767,31 @@ def check_retries(retries: Any) -> int:
 
 
 def check_command(command: Any, option: str = "--on-failure") -> list[str]:
-    """``command`` split as a shell would (``shlex.split``, never run through a shell), its program found."""
+    """``command`` split as a shell would (``shlex.split``, never run through a shell), its program found.
+
+    Parameters
+    ----------
+    command
+        The command line (text).
+    option
+        The option that gave it (for the message).
+
+    Returns
+    -------
+    list of str
+        The program and its arguments.
+
+    Raises
+    ------
+    JourneyParameterError
+        When the command is empty, cannot be split or its program is not found.
+
+    Examples
+    --------
+    >>> from journeylib.report.runner import check_command
+    >>> check_command("true --flag 'two words'")
+    ['true', '--flag', 'two words']
+    """
     try:
         argv = shlex.split(command) if isinstance(command, str) else []
     except ValueError as exc:
@@ -517,6 +816,26 @@ def notify(command: str, record: str | Path, option: str = "--on-failure") -> in
     The command is split with ``shlex.split`` and run without a shell, so nothing in the
     path or in data can inject a command; the path is one argument of its own. A command
     that fails is reported on the console, it does not change the run's outcome.
+
+    Parameters
+    ----------
+    command
+        The command line (``--on-failure`` / ``--on-success``).
+    record
+        Path of the run record (``run.json``), appended as the last argument.
+    option
+        The option that gave the command (for messages).
+
+    Returns
+    -------
+    int or None
+        The command's exit code (``None`` when it could not be started).
+
+    Examples
+    --------
+    >>> from journeylib.report.runner import notify
+    >>> notify("true", "reports/2025-07-01T06-00-00Z/run.json")
+    0
     """
     argv = [*check_command(command, option), str(record)]
     try:
@@ -533,7 +852,29 @@ def notify(command: str, record: str | Path, option: str = "--on-failure") -> in
 
 
 def check_jobs(jobs: Any) -> int:
-    """``jobs`` as a whole number >= 1 (notebooks run in parallel)."""
+    """``jobs`` as a whole number >= 1 (notebooks run in parallel).
+
+    Parameters
+    ----------
+    jobs
+        The option's value.
+
+    Returns
+    -------
+    int
+        The number of parallel notebooks.
+
+    Raises
+    ------
+    JourneyParameterError
+        When it is not a whole number >= 1.
+
+    Examples
+    --------
+    >>> from journeylib.report.runner import check_jobs
+    >>> check_jobs(2)
+    2
+    """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise JourneyParameterError(f"--jobs {jobs!r}: expected a whole number of notebooks to run at a time, "
                                     "at least 1")
@@ -541,7 +882,29 @@ def check_jobs(jobs: Any) -> int:
 
 
 def check_timeout(timeout: Any) -> int | None:
-    """``timeout`` as seconds > 0 per cell, or ``None`` (no limit)."""
+    """``timeout`` as seconds > 0 per cell, or ``None`` (no limit).
+
+    Parameters
+    ----------
+    timeout
+        Seconds per cell, or ``None``.
+
+    Returns
+    -------
+    int or None
+        The seconds, or ``None``.
+
+    Raises
+    ------
+    JourneyParameterError
+        When it is not a whole number > 0.
+
+    Examples
+    --------
+    >>> from journeylib.report.runner import check_timeout
+    >>> check_timeout(600), check_timeout(None)
+    (600, None)
+    """
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
@@ -554,6 +917,31 @@ def check_output_dir(path: str | Path) -> Path:
     """``path`` if it is a folder, or one that can be created; a one-line error otherwise.
 
     Nothing is created here: a run rejected for another reason leaves no empty folder.
+
+    Parameters
+    ----------
+    path
+        The report root.
+
+    Returns
+    -------
+    pathlib.Path
+        The path.
+
+    Raises
+    ------
+    JourneyParameterError
+        When it is a file, or a folder that cannot be created.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from journeylib.report.runner import check_output_dir
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     out = check_output_dir(Path(tmp) / "reports")
+    ...     out.name, out.exists()
+    ('reports', False)
     """
     path = Path(path)
     probe = path
@@ -578,10 +966,35 @@ def _make_dir(path: Path) -> None:
 
 
 def check_params_dir(params_dir: str | Path, notebooks: list[Path]) -> None:
-    """Every parameter file in ``params_dir`` is one run-all reads: ``<notebook name>.yaml``.
+    r"""Every parameter file in ``params_dir`` is one run-all reads: ``<notebook name>.yaml``.
 
     A ``.yml`` file (beside a ``.yaml`` or alone) or a ``.yaml`` whose name matches no
     notebook (a misspelling) would be silently ignored: it is an error naming the files.
+
+    Parameters
+    ----------
+    params_dir
+        The parameter files' folder.
+    notebooks
+        The notebooks of the batch.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    JourneyParameterError
+        Naming the files run-all would ignore.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from journeylib.report.runner import check_params_dir, resolve_notebook
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = (Path(tmp) / "02_retention_survival.yaml").write_text("churn_after: 90\n")
+    ...     check_params_dir(tmp, [resolve_notebook("02_retention_survival")])
     """
     folder = Path(params_dir)
     if not folder.is_dir():
@@ -635,6 +1048,19 @@ def cancel_on_signals():
     "cancelled"; temporary files (atomic-write temporaries, partial notebooks, health
     files, kernel sockets and scratch folders) are removed. Only the main thread can
     install handlers; elsewhere this does nothing.
+
+    Yields
+    ------
+    None
+        Handlers are installed for the block and restored after it.
+
+    Examples
+    --------
+    Used around a run by the command line (a signal ends the process, so it is not run here):
+
+    >>> from journeylib.report.runner import cancel_on_signals, run_all
+    >>> with cancel_on_signals():  # doctest: +SKIP
+    ...     run_all("notebooks", "reports")
     """
     import threading
 
@@ -675,6 +1101,24 @@ def stop_descendants(grace: float = STOP_GRACE_SECONDS) -> list[int]:
     A kernel runs in a session of its own (jupyter_client starts it so), so it is not in
     this process's group and outlives its worker unless stopped here; its process group is
     signalled too (anything the kernel started). Returns the pids that were signalled.
+
+    Parameters
+    ----------
+    grace
+        Seconds between SIGTERM and SIGKILL.
+
+    Returns
+    -------
+    list of int
+        The signalled pids.
+
+    Examples
+    --------
+    Stops every child process (not run here):
+
+    >>> from journeylib.report.runner import stop_descendants
+    >>> stop_descendants(grace=5)  # doctest: +SKIP
+    []
     """
     import psutil
 
@@ -1070,6 +1514,24 @@ def is_transient(ename: str, evalue: str = "") -> bool:
     A journeylib error (bad data, a bad parameter, a model that cannot be fitted) never is: it
     fails the same way every time. The kernel dying, a cell timing out or the engine's connection
     dropping (:data:`TRANSIENT_ERRORS`) are.
+
+    Parameters
+    ----------
+    ename
+        The exception's type name.
+    evalue
+        Its message.
+
+    Returns
+    -------
+    bool
+        Whether a retry may help.
+
+    Examples
+    --------
+    >>> from journeylib.report.runner import is_transient
+    >>> is_transient("DeadKernelError"), is_transient("CellTimeoutError"), is_transient("JourneyDataError", "x")
+    (True, True, False)
     """
     if ename in JOURNEYLIB_ERRORS:
         return False
@@ -1083,7 +1545,24 @@ def _log_line(path: str, text: str) -> None:
 
 
 def input_fingerprints(health: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Each input a notebook recorded as ``{"table", "source", "rows", "sha256"}`` (the run record's)."""
+    """Each input a notebook recorded as ``{"table", "source", "rows", "sha256"}`` (the run record's).
+
+    Parameters
+    ----------
+    health
+        A notebook's health record (what ``jl.record`` wrote).
+
+    Returns
+    -------
+    list of dict
+        ``{"table", "source", "rows", "sha256"}`` per input.
+
+    Examples
+    --------
+    >>> from journeylib.report.runner import input_fingerprints
+    >>> input_fingerprints({"inputs": [{"table": "events", "source": "events.parquet", "rows": 10, "sha256": "ab"}]})
+    [{'table': 'events', 'source': 'events.parquet', 'rows': 10, 'sha256': 'ab'}]
+    """
     out = []
     for i in health.get("inputs", []) or []:
         if isinstance(i, dict):
@@ -1095,7 +1574,25 @@ def input_fingerprints(health: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def failed_checks(health: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The checks a notebook recorded with status ``fail``, as ``{"name", "detail"}``."""
+    """The checks a notebook recorded with status ``fail``, as ``{"name", "detail"}``.
+
+    Parameters
+    ----------
+    health
+        A notebook's health record.
+
+    Returns
+    -------
+    list of dict
+        ``{"name", "detail"}`` per failed check.
+
+    Examples
+    --------
+    >>> from journeylib.report.runner import failed_checks
+    >>> failed_checks({"checks": [{"name": "sample ratio", "status": "fail", "detail": "52% in A"},
+    ...                           {"name": "convergence", "status": "pass"}]})
+    [{'name': 'sample ratio', 'detail': '52% in A'}]
+    """
     return [{"name": str(c.get("name", "")), "detail": str(c.get("detail", "") or "")}
             for c in health.get("checks", []) or []
             if isinstance(c, dict) and (c.get("status") == "fail" or ("status" not in c and not c.get("passed")))]
@@ -1103,7 +1600,27 @@ def failed_checks(health: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def journey_fingerprint(params: Mapping[str, Any]) -> dict[str, Any] | None:
     """The journey definition a notebook used, ``{"source", "sha256"}`` (sha256 of the file's
-    bytes; ``None`` for a URI or a file that cannot be read), or ``None`` without a journey."""
+    bytes; ``None`` for a URI or a file that cannot be read), or ``None`` without a journey.
+
+    Parameters
+    ----------
+    params
+        The notebook's parameters (``journey`` among them, or not).
+
+    Returns
+    -------
+    dict or None
+        ``{"source", "sha256"}``, or ``None``.
+
+    Examples
+    --------
+    >>> from journeylib.report.runner import journey_fingerprint
+    >>> journey_fingerprint({}) is None
+    True
+    >>> fp = journey_fingerprint({"journey": "sample"})
+    >>> fp["source"], len(fp["sha256"])
+    ('sample', 64)
+    """
     value = params.get(JOURNEY_PARAMETER)
     if not isinstance(value, str) or not value:
         return None
@@ -1123,7 +1640,30 @@ TABLES_SUFFIX = "_tables"
 
 def path_bases(notebook: Path, params: Mapping[str, Any], out: Path) -> tuple[str, ...]:
     """Folders whose paths a report shows relative to them: the journey's folder, the data
-    folder given, the bundled data, the output folder, the notebooks' folder, the current one."""
+    folder given, the bundled data, the output folder, the notebooks' folder, the current one.
+
+    Parameters
+    ----------
+    notebook
+        The notebook run.
+    params
+        Its parameters.
+    out
+        The output folder.
+
+    Returns
+    -------
+    tuple of str
+        The folders, most specific first.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from journeylib.report.runner import path_bases, resolve_notebook
+    >>> bases = path_bases(resolve_notebook("02_retention_survival"), {"journey": "sample"}, Path("reports"))
+    >>> [Path(b).name for b in bases]
+    ['data', 'reports', 'reports', 'notebooks', 'main']
+    """
     from ..core.locations import DATA_DIR
 
     bases = []
@@ -1193,14 +1733,49 @@ def _plain(value: Any) -> Any:
 
 
 def run_status(results: list[RunResult]) -> str:
-    """A run's status: ``"ok"`` (every notebook ran to its end), ``"cancelled"`` or ``"failed"``."""
+    """A run's status: ``"ok"`` (every notebook ran to its end), ``"cancelled"`` or ``"failed"``.
+
+    Parameters
+    ----------
+    results
+        The runs' results.
+
+    Returns
+    -------
+    str
+        ``"ok"``, ``"cancelled"`` or ``"failed"``.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from journeylib.report.runner import RunResult
+    >>> done = RunResult("02_retention_survival", True, 41.5, Path("r.html"), Path("r.ipynb"))
+    >>> broke = RunResult("03_ab_test", False, 3.2, Path("a.html"), Path("a.ipynb"),
+    ...                   error="JourneyDataError: assignments: no 'variant' column")
+    >>> from journeylib.report.runner import run_status
+    >>> run_status([done]), run_status([done, broke])
+    ('ok', 'failed')
+    """
     if all(r.ok for r in results):
         return "ok"
     return "cancelled" if any(r.status == "cancelled" for r in results) else "failed"
 
 
 def library_versions() -> dict[str, str | None]:
-    """Versions of the libraries a report depends on (``None``: not installed); pyspark when installed."""
+    """Versions of the libraries a report depends on (``None``: not installed); pyspark when installed.
+
+    Returns
+    -------
+    dict
+        ``{library: version or None}``.
+
+    Examples
+    --------
+    >>> from journeylib.report.runner import library_versions
+    >>> versions = library_versions()
+    >>> "pandas" in versions and versions["pandas"] is not None
+    True
+    """
     from importlib import metadata
 
     out: dict[str, str | None] = {}
@@ -1215,7 +1790,20 @@ def library_versions() -> dict[str, str | None]:
 
 @functools.cache
 def kit_commit() -> str | None:
-    """The git commit of the kit when it runs from a git checkout (``None`` otherwise)."""
+    """The git commit of the kit when it runs from a git checkout (``None`` otherwise).
+
+    Returns
+    -------
+    str or None
+        The full commit hash.
+
+    Examples
+    --------
+    >>> from journeylib.report.runner import kit_commit
+    >>> commit = kit_commit()
+    >>> commit is None or len(commit) == 40
+    True
+    """
     from ..core.locations import PROJ_ROOT
 
     if not (PROJ_ROOT / ".git").exists() or shutil.which("git") is None:
@@ -1239,6 +1827,36 @@ def run_record(out: Path, results: list[RunResult], *, started: _dt.datetime | N
     ``tries``, ``parameters``, ``journey`` (``{"source", "sha256"}`` or null), ``inputs``
     (table, source, rows, sha256 of each table read), ``failed_checks``, ``findings`` (the
     headline findings) and ``caption``. Times are UTC, ISO 8601.
+
+    Parameters
+    ----------
+    out
+        The run folder.
+    results
+        The notebooks' results.
+    started, finished
+        UTC start and end of the run (default: now).
+    options
+        The run's options (jobs, timeout, retries, ...), as given.
+
+    Returns
+    -------
+    dict
+        The record, valid against :data:`RUN_SCHEMA`.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from journeylib.report.runner import RunResult
+    >>> done = RunResult("02_retention_survival", True, 41.5, Path("r.html"), Path("r.ipynb"))
+    >>> broke = RunResult("03_ab_test", False, 3.2, Path("a.html"), Path("a.ipynb"),
+    ...                   error="JourneyDataError: assignments: no 'variant' column")
+    >>> from journeylib.report.runner import run_record, validate_run_record
+    >>> record = run_record(Path("reports/2025-07-01T06-00-00Z"), [done, broke])
+    >>> record["status"], [n["status"] for n in record["notebooks"]]
+    ('failed', ['ok', 'failed'])
+    >>> validate_run_record(record)
+    []
     """
     finished = finished or _dt.datetime.now(_dt.timezone.utc)
     started = started or finished - _dt.timedelta(seconds=sum(r.seconds for r in results))
@@ -1269,6 +1887,22 @@ def validate_run_record(record: Any) -> list[str]:
     With ``jsonschema`` installed it checks; otherwise the schema's own keywords used there
     (type, required, properties, additionalProperties, items, enum, minimum, pattern) are
     checked here with the standard library.
+
+    Parameters
+    ----------
+    record
+        A parsed ``run.json``.
+
+    Returns
+    -------
+    list of str
+        One message per departure.
+
+    Examples
+    --------
+    >>> from journeylib.report.runner import validate_run_record
+    >>> validate_run_record({})[:2]
+    ["run.json: 'format' is a required property", "run.json: 'run' is a required property"]
     """
     schema = json.loads(RUN_SCHEMA.read_text())
     try:
@@ -1316,7 +1950,31 @@ def _check_schema(value: Any, schema: Mapping[str, Any], where: str) -> list[str
 
 def read_run(folder: Path) -> dict[str, Any] | None:
     """The record of one run folder: its ``run.json``, or one made from ``index.json`` for runs
-    written before run records existed (``None`` when it has neither)."""
+    written before run records existed (``None`` when it has neither).
+
+    Parameters
+    ----------
+    folder
+        A run folder.
+
+    Returns
+    -------
+    dict or None
+        The run record.
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> from journeylib.report.runner import RunResult, read_run, run_record
+    >>> done = RunResult("02_retention_survival", True, 41.5, Path("r.html"), Path("r.ipynb"))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     print(read_run(Path(tmp)))
+    ...     _ = (Path(tmp) / "run.json").write_text(json.dumps(run_record(Path(tmp), [done])))
+    ...     print(read_run(Path(tmp))["status"])
+    None
+    ok
+    """
     folder = Path(folder)
     with contextlib.suppress(OSError, ValueError):
         record = json.loads((folder / RUN_RECORD).read_text())
@@ -1333,7 +1991,27 @@ def read_run(folder: Path) -> dict[str, Any] | None:
 
 
 def run_folders(root: str | Path) -> list[Path]:
-    """The run folders under ``root``, oldest first (by name: the UTC start time)."""
+    """The run folders under ``root``, oldest first (by name: the UTC start time).
+
+    Parameters
+    ----------
+    root
+        The report root.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The run folders.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from journeylib.report.runner import run_folders
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     run_folders(tmp)
+    []
+    """
     root = Path(root)
     if not root.is_dir():
         return []
@@ -1343,7 +2021,28 @@ def run_folders(root: str | Path) -> list[Path]:
 
 def runs_text(root: str | Path, limit: int | None = None) -> str:
     """Past runs under ``root``, newest first: status, notebooks that ran to the end, time, tries,
-    and what changed since the run before: a notebook's status, its headline numbers."""
+    and what changed since the run before: a notebook's status, its headline numbers.
+
+    Parameters
+    ----------
+    root
+        The report root.
+    limit
+        Runs listed (``None``: all).
+
+    Returns
+    -------
+    str
+        Text for the console (``journeylib runs``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from journeylib.report.runner import runs_text
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     runs_text(tmp).startswith("no runs in ")
+    True
+    """
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise JourneyParameterError(f"--limit {limit!r}: expected a whole number of runs to show, at least 1")
     folders = run_folders(root)
@@ -1392,7 +2091,29 @@ def runs_text(root: str | Path, limit: int | None = None) -> str:
 
 
 def parse_keep(keep: Any) -> tuple[str, int]:
-    """``--keep`` as ``("runs", N)`` (``5``: the 5 newest run folders) or ``("days", N)`` (``"30d"``)."""
+    """``--keep`` as ``("runs", N)`` (``5``: the 5 newest run folders) or ``("days", N)`` (``"30d"``).
+
+    Parameters
+    ----------
+    keep
+        ``N`` (an int or its text) or ``"Nd"``.
+
+    Returns
+    -------
+    tuple
+        ``("runs", N)`` or ``("days", N)``.
+
+    Raises
+    ------
+    JourneyParameterError
+        For anything else.
+
+    Examples
+    --------
+    >>> from journeylib.report.runner import parse_keep
+    >>> parse_keep(5), parse_keep("30d")
+    (('runs', 5), ('days', 30))
+    """
     text = str(keep).strip().lower()
     match = re.fullmatch(r"(\d+)\s*(d|days?)?", text) if not isinstance(keep, bool) else None
     if match is None or int(match.group(1)) < 1:
@@ -1412,6 +2133,28 @@ def prune_runs(root: str | Path, keep: str | int | tuple[str, int], *,
     ``keep`` is ``N`` (the N newest run folders stay) or ``"Nd"`` (folders started within the
     last N days stay). The latest successful run (status ``ok``) and the folder ``latest``
     points at are never removed, whatever their age. Only folders named as runs are touched.
+
+    Parameters
+    ----------
+    root
+        The report root.
+    keep
+        ``N``, ``"Nd"`` or a :func:`parse_keep` tuple.
+    now
+        The current time (UTC; for tests).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The removed folders.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from journeylib.report.runner import prune_runs
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     prune_runs(tmp, 5)
+    []
     """
     kind, n = keep if isinstance(keep, tuple) else parse_keep(keep)
     folders = run_folders(root)

@@ -17,9 +17,10 @@ from .survival import (CoxResult, KaplanMeierResult, LogRankResult, MembershipEf
                        membership_effect)
 from .winback import WinbackResult, winback_rates
 from .targeting import ReactivationResult, WinbackTargets, winback_reactivation, winback_targets
-from .competing import CumulativeIncidenceResult, IncidenceComparison, compare_incidence, cumulative_incidence
+from .competing import (CumulativeIncidenceResult, IncidenceComparison, compare_incidence, cumulative_incidence,
+                        exits_from_events)
 
 # the functions reach the top level (jl.kaplan_meier); the result classes stay in the family
 __all__ = ["churn_labels", "churn_counts", "churn_overview", "first_order_value", "winback_rates", "kaplan_meier",
-           "logrank", "cox", "membership_effect", "cumulative_incidence", "compare_incidence",
+           "logrank", "cox", "membership_effect", "cumulative_incidence", "compare_incidence", "exits_from_events",
            "winback_targets", "winback_reactivation"]

@@ -10,7 +10,7 @@ comes back.
 The definition (read this before trusting any retention number)
 -------------------------------------------------------------------
 * **Activity** is every event except the company's own outbound touches
-  (:data:`journeylib.schema.OUTBOUND_EVENTS`, e.g. ``winback_sent``): an e-mail we
+  (:data:`journeylib.core.schema.OUTBOUND_EVENTS`, e.g. ``winback_sent``): an e-mail we
   send does not show that the customer is alive.
 * **Clock.** Time zero is the customer's first activity, or with
   ``start_event="purchase"`` their first purchase (then activity before it is
@@ -62,7 +62,37 @@ GAP_MODES = ("first", "final")
 
 # --------------------------------------------------------------------------- checks
 def check_days(name: str, value: Any, *, allow_zero: bool = False) -> float:
-    """A day-count parameter as a float; a :class:`JourneyParameterError` unless it is a positive number."""
+    """A day-count parameter as a float; a :class:`JourneyParameterError` unless it is a positive number.
+
+    Parameters
+    ----------
+    name
+        The parameter's name (for the message).
+    value
+        The number of days.
+    allow_zero
+        Accept 0 as well.
+
+    Returns
+    -------
+    float
+        The days.
+
+    Raises
+    ------
+    JourneyParameterError
+        When the value is not a positive (or, with ``allow_zero``, non-negative) number.
+
+    Examples
+    --------
+    >>> from journeylib.retention.churn import check_days
+    >>> check_days("churn_after", 60)
+    60.0
+    >>> check_days("churn_after", 0)
+    Traceback (most recent call last):
+    ...
+    journeylib.core.errors.JourneyParameterError: churn_after=0; expected a positive number of days
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise JourneyParameterError(f"{name}={value!r}; expected a number of days")
     v = float(value)
@@ -72,7 +102,37 @@ def check_days(name: str, value: Any, *, allow_zero: bool = False) -> float:
 
 
 def require_columns(t: ibis.Table, cols: Iterable[str], table: str) -> None:
-    """Raise a :class:`JourneyDataError` naming the columns of ``cols`` that ``t`` lacks."""
+    """Raise a :class:`JourneyDataError` naming the columns of ``cols`` that ``t`` lacks.
+
+    Parameters
+    ----------
+    t
+        The table (Ibis).
+    cols
+        Columns it must have.
+    table
+        The table's name in the message (``"events"``, ``"customers"``).
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    JourneyDataError
+        When a column is missing.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.retention.churn import require_columns
+    >>> events = jl.load_dataset("sample").events
+    >>> require_columns(events, ["customer_id", "ts"], "events")
+    >>> require_columns(events, ["segment"], "events")
+    Traceback (most recent call last):
+    ...
+    journeylib.core.errors.JourneyDataError: events: missing column(s) ['segment']; found [...]...
+    """
     missing = [c for c in cols if c not in t.columns]
     if missing:
         raise JourneyDataError(
@@ -87,6 +147,32 @@ def activity_expr(events: ibis.Table, exclude: Sequence[str], start_event: str |
     at or after each customer's time zero; with ``start_event`` also ``start``.
 
     The activity of the churn definition (every event but ``exclude``), shared with win-back.
+
+    Parameters
+    ----------
+    events
+        Event log (Ibis table) with ``customer_id, ts, event``.
+    exclude
+        Event names that are not activity (outbound touches).
+    start_event
+        Event that starts the clock, or ``None`` (first activity).
+    end_us
+        Observation end in epoch microseconds; later events are ignored.
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id, t`` (and ``start`` with ``start_event``), not yet executed.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.core.time import observation_end, to_epoch_us
+    >>> from journeylib.retention.churn import activity_expr
+    >>> events = jl.load_dataset("sample").events
+    >>> rows = activity_expr(events, ("winback_sent",), None, to_epoch_us(observation_end(events)))
+    >>> rows.columns, rows.count().to_pyarrow().as_py()
+    (('customer_id', 't'), 55905)
     """
     t = events.select("customer_id", "event", t=epoch_us(events))
     t = t.filter(t.t <= end_us)
@@ -152,6 +238,26 @@ def churn_expr(
     """The Ibis expression behind :func:`churn_labels` (nothing is executed but the end date).
 
     Returns the per-customer expression and the observation end used.
+
+    Parameters
+    ----------
+    events, churn_after, start_event, observation_end, censor_at, exclude_events, gap
+        As in :func:`churn_labels`.
+
+    Returns
+    -------
+    tuple
+        ``(expression, observation_end)``: the per-customer Ibis table and the UTC end used.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.retention.churn import churn_expr
+    >>> expr, end = churn_expr(jl.load_dataset("sample").events, churn_after=60)
+    >>> expr.columns
+    ('customer_id', 'start', 'last_active', 'churned', 'duration', 'returned', 'n_events')
+    >>> end
+    Timestamp('2025-06-30 23:41:27+0000', tz='UTC')
     """
     churn_after = check_days("churn_after", churn_after)
     if censor_at not in CENSOR_MODES:
@@ -231,6 +337,19 @@ def churn_labels(
         ``duration`` (days, float), ``returned`` (bool: active again after the first long
         gap, a reactivation), ``n_events``, then the customer attributes. The observation
         end and settings are in ``df.attrs``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> labels = jl.churn_labels(ds.events, ds.customers, churn_after=60)
+    >>> labels[["customer_id", "churned", "duration", "returned"]].head(3).round(2)
+      customer_id  churned  duration  returned
+    0     C000001     True      0.69     False
+    1     C000002    False    246.92     False
+    2     C000003    False     17.33     False
+    >>> round(float(labels.churned.mean()), 4)
+    0.7536
     """
     expr, end = churn_expr(events, churn_after=churn_after, start_event=start_event,
                            observation_end=observation_end, censor_at=censor_at,
@@ -264,6 +383,31 @@ def churn_overview(labels: pd.DataFrame) -> pd.DataFrame:
 
     "churn observable until" is the observation end minus ``churn_after``: later
     silences are too short to call churn yet.
+
+    Parameters
+    ----------
+    labels
+        A :func:`churn_labels` table (its ``attrs`` carry the settings).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``customers, churned, still active (censored), came back after churning,
+        observation end, churn observable until``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.retention.churn import churn_overview
+    >>> labels = jl.churn_labels(jl.load_dataset("sample").events, churn_after=60)
+    >>> churn_overview(labels).T
+                                       0
+    customers                       5000
+    churned                         3768
+    still active (censored)         1232
+    came back after churning          82
+    observation end           2025-06-30
+    churn observable until    2025-05-01
     """
     missing = [c for c in ("churned", "returned") if c not in labels.columns]
     if missing or "observation_end" not in labels.attrs:
@@ -281,7 +425,30 @@ def churn_overview(labels: pd.DataFrame) -> pd.DataFrame:
 
 
 def customer_table(customers: Any) -> ibis.Table:
-    """The customers table as an Ibis table (it must have ``customer_id``)."""
+    """The customers table as an Ibis table (it must have ``customer_id``).
+
+    Parameters
+    ----------
+    customers
+        The customer table: a DataFrame, an Ibis table or a path.
+
+    Returns
+    -------
+    ibis.Table
+        The table.
+
+    Raises
+    ------
+    JourneyDataError
+        When it has no ``customer_id`` column.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.retention.churn import customer_table
+    >>> customer_table(jl.load_dataset("sample").customers).columns[:3]
+    ('customer_id', 'segment', 'acquisition_channel')
+    """
     cu = engine.to_table(customers, table="customers")
     require_columns(cu, ("customer_id",), "customers")
     return cu
@@ -305,6 +472,32 @@ def churn_counts(
     :func:`journeylib.retention.survival.kaplan_meier` with ``weights_col="n"``. Durations are
     floored to whole days. Parameters are those of :func:`churn_labels`; ``by`` names
     columns of ``customers`` to group on.
+
+    Parameters
+    ----------
+    events, customers, churn_after, start_event, observation_end, censor_at, exclude_events, gap
+        As in :func:`churn_labels`.
+    by
+        Columns of ``customers`` to group on.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``[by...,] duration, churned, n``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.retention.churn import churn_counts
+    >>> ds = jl.load_dataset("sample")
+    >>> counts = churn_counts(ds.events, ds.customers, by=["segment"], churn_after=60)
+    >>> counts.head(3)
+      segment  duration  churned    n
+    0  budget         0    False   75
+    1  budget         0     True  195
+    2  budget         1    False    1
+    >>> int(counts.n.sum())
+    5000
     """
     by = [by] if isinstance(by, str) else list(by)
     expr, end = churn_expr(events, churn_after=churn_after, start_event=start_event,
@@ -333,6 +526,27 @@ def first_order_value(events: Any, *, purchase_event: str = PURCHASE_EVENT) -> p
     Ties on the first timestamp are broken by the canonical order keys, then by the
     smaller revenue (so every engine picks the same row); customers without a purchase
     are absent. Returns ``customer_id, first_order_value``.
+
+    Parameters
+    ----------
+    events
+        Event log with ``customer_id, ts, event, revenue``.
+    purchase_event
+        Event name of an order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id, first_order_value``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.retention.churn import first_order_value
+    >>> first_order_value(jl.load_dataset("sample").events).head(2).round(2)
+      customer_id  first_order_value
+    0     C000002              13.26
+    1     C000003              29.81
     """
     ev = engine.to_table(events)
     require_columns(ev, ("customer_id", "ts", "event", "revenue"), "events")

@@ -257,7 +257,6 @@ def plot_incidence_comparison(cmp: IncidenceComparison, ax: Axes | None = None) 
 
 
 @no_mathtext
-@no_mathtext
 def plot_winback_targets(result, ax=None) -> Axes:
     """Value at stake against P(alive) of the customers on the win-back list."""
     if ax is None:

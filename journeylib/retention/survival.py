@@ -129,6 +129,18 @@ class KaplanMeierResult(Result):
         ``{group: lifelines.KaplanMeierFitter}`` (``survival_function_``, ``confidence_interval_``).
     by, horizons, confidence_level
         Grouping columns, retention horizons (days), level of the bands and intervals.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> labels = jl.churn_labels(ds.events, ds.customers, churn_after=60)
+    >>> result = jl.kaplan_meier(labels, by="segment")
+    >>> result.summary[["group", "customers", "churned", "median_days"]].round(2)
+          group  customers  churned  median_days
+    0    budget        724      577         3.55
+    1   premium       1317      939         3.62
+    2  standard       2959     2252         4.00
     """
 
     fitters: dict[str, KaplanMeierFitter] = field(repr=False)
@@ -297,6 +309,24 @@ def kaplan_meier(
         Days at which the retention table is reported.
     confidence_level
         Level of the bands and of the median's interval (default 0.95).
+
+    Returns
+    -------
+    KaplanMeierResult
+        Per group: customers, churned, the median lifetime with its interval and the
+        retention at each horizon (``summary``); the fitted curves (``fitters``).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> labels = jl.churn_labels(ds.events, ds.customers, churn_after=60)
+    >>> result = jl.kaplan_meier(labels, by="segment", horizons=(30, 90))
+    >>> result.summary[["group", "retention_30d", "retention_90d"]].round(3)
+          group  retention_30d  retention_90d
+    0    budget          0.224          0.172
+    1   premium          0.262          0.234
+    2  standard          0.260          0.217
     """
     confidence_level = _check_level(confidence_level)
     bad = [h for h in horizons if not is_number(h) or h < 0]
@@ -332,6 +362,18 @@ class LogRankResult(Result):
     group's hazard ratio against the reference group (the largest) with its interval
     (``hazard_ratio, ci_low, ci_high``: the log-rank estimate ``(O/E) / (O_ref/E_ref)``,
     standard error of its log ``sqrt(1/E + 1/E_ref)``, Berry et al. 1991).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> labels = jl.churn_labels(ds.events, ds.customers, churn_after=60)
+    >>> result = jl.logrank(labels, "segment")
+    >>> result.summary[["group", "observed", "expected", "hazard_ratio"]].round(2)
+          group  observed  expected  hazard_ratio
+    0    budget     577.0    511.46          1.14
+    1   premium     939.0    987.63          0.96
+    2  standard    2252.0   2268.91          1.00
     """
 
     statistic: float
@@ -452,6 +494,31 @@ def logrank(
 
     Two groups use lifelines' ``logrank_test``, more use ``multivariate_logrank_test``
     (the same statistic with ``k - 1`` degrees of freedom).
+
+    Parameters
+    ----------
+    data
+        One row per customer (:func:`churn_labels`) or counts per cell (with ``weights_col``).
+    by
+        Column(s) whose groups are compared.
+    duration_col, event_col
+        Lifetime (days) and churn indicator.
+    weights_col
+        Column of counts (each row stands for that many customers).
+
+    Returns
+    -------
+    LogRankResult
+        ``statistic`` (chi-squared), ``df``, ``pvalue`` and per-group observed/expected churns.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> labels = jl.churn_labels(ds.events, ds.customers, churn_after=60)
+    >>> result = jl.logrank(labels, "segment")
+    >>> round(result.statistic, 1), result.df, round(result.pvalue, 4)
+    (11.3, 2, 0.0035)
     """
     df = _frame(data)
     d, e, w = _survival_columns(df, duration_col, event_col, weights_col)
@@ -488,6 +555,17 @@ class CoxResult(Result):
     ``ph_test`` holds the Schoenfeld-residual test per term (rank time transform);
     ``ph_ok`` is False when any term fails at ``ph_alpha``, and ``checks`` carries it.
     ``kind`` is ``"baseline"`` or ``"time-varying"``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> labels = jl.churn_labels(ds.events, ds.customers, churn_after=60)
+    >>> result = jl.cox(labels, ["segment"])
+    >>> result.summary[["term", "hazard_ratio", "ci_low", "ci_high"]].round(3)
+                  term  hazard_ratio  ci_low  ci_high
+    0  segment: budget         1.142   1.042    1.251
+    1 segment: premium         0.959   0.888    1.035
     """
 
     model: Any = field(repr=False)
@@ -734,6 +812,10 @@ def to_start_stop(
         it on (e.g. ``{"loyalty": "loyalty_joined_at"}``); missing = never switched.
     start_col
         Timestamp column of time zero (``start`` in :func:`churn_labels`).
+    duration_col, event_col
+        Lifetime (days) and churn indicator.
+    id_col
+        Customer id column.
 
     Returns
     -------
@@ -742,6 +824,19 @@ def to_start_stop(
         only on each customer's last period, and the other columns carried over.
         Switches at or before time zero count from time zero; switches after the end of
         follow-up are ignored.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> labels = jl.churn_labels(ds.events, ds.customers, churn_after=60)
+    >>> from journeylib.retention.survival import to_start_stop
+    >>> periods = to_start_stop(labels.head(2), {"loyalty": "loyalty_joined_at"})
+    >>> periods[["customer_id", "start", "stop", "loyalty", "churned"]].round(1)
+      customer_id  start   stop  loyalty  churned
+    0     C000001    0.0    0.7      0.0     True
+    1     C000002    0.0  112.7      0.0    False
+    2     C000002  112.7  246.9      1.0    False
     """
     _check_columns(data, [duration_col, event_col, start_col, id_col, *switches.values()])
     t0 = series_to_utc(data[start_col])
@@ -840,9 +935,26 @@ def cox(
         there were.
     missing
         A missing value in a numeric or boolean covariate: ``"raise"`` (default) a
-        :class:`~journeylib.errors.JourneyDataError` naming the rows, or ``"drop"`` those
+        :class:`journeylib.core.errors.JourneyDataError` naming the rows, or ``"drop"`` those
         customers before sampling, counted per column in ``missing`` and ``note`` (like
         R's ``na.omit``). Text covariates keep a ``(missing)`` level either way.
+
+    Returns
+    -------
+    CoxResult
+        Hazard ratios per term with intervals and p-values (``summary``), the
+        proportional-hazards test (``ph_test``, ``ph_ok``) and ``checks``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> labels = jl.churn_labels(ds.events, ds.customers, churn_after=60)
+    >>> result = jl.cox(labels, ["segment"])
+    >>> result.summary[["term", "hazard_ratio", "pvalue"]].round(3)
+                  term  hazard_ratio  pvalue
+    0  segment: budget         1.142   0.005
+    1 segment: premium         0.959   0.278
     """
     confidence_level = _check_level(confidence_level)
     df = _frame(data)
@@ -934,7 +1046,24 @@ def cox(
 def membership_sentence(hazard_ratio: float, ci_low: float, ci_high: float) -> str:
     """The loyalty hazard ratio in the words both the retention and the loyalty report use:
     ``"Once they join, members churn about 38% less than comparable non-members (hazard ratio 0.62,
-    0.50 to 0.76)."``"""
+    0.50 to 0.76)."``
+
+    Parameters
+    ----------
+    hazard_ratio, ci_low, ci_high
+        The start/stop hazard ratio of membership and its interval.
+
+    Returns
+    -------
+    str
+        One plain sentence.
+
+    Examples
+    --------
+    >>> from journeylib.retention.survival import membership_sentence
+    >>> print(membership_sentence(0.62, 0.50, 0.76))
+    Once they join, members churn about 38% less than comparable non-members (hazard ratio 0.62, 0.50 to 0.76).
+    """
     word = "less" if hazard_ratio < 1 else "more"
     return (f"Once they join, members churn about {abs(1 - hazard_ratio):.0%} {word} than comparable non-members "
             f"(hazard ratio {hazard_ratio:.2f}, {ci_low:.2f} to {ci_high:.2f}).")
@@ -948,6 +1077,18 @@ class MembershipEffect(Result):
     until they joined, the immortal time); ``start_stop`` counts each customer as a
     non-member until the day they join (the honest estimate). ``summary`` has one row
     per model: ``model, hazard_ratio, ci_low, ci_high``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> labels = jl.churn_labels(ds.events, ds.customers, churn_after=60)
+    >>> from journeylib.retention.survival import membership_effect
+    >>> result = membership_effect(labels, "loyalty_joined_at", ["segment"])
+    >>> result.summary.round(3)
+                                    model  hazard_ratio  ci_low  ci_high
+    0        naive: ever a member (wrong)         0.082   0.070    0.097
+    1  start/stop: member from joining on         0.584   0.475    0.716
     """
 
     naive: CoxResult
@@ -1041,6 +1182,32 @@ def membership_effect(
     joined). ``cox_options`` (``strata``, ``sample``, ``seed``, ``missing``,
     ``confidence_level``, ...) go to both :func:`cox` fits; ``checks`` are the start/stop
     model's.
+
+    Parameters
+    ----------
+    data
+        One row per customer (:func:`churn_labels` joined with customers).
+    joined_col
+        Timestamp column of joining (missing = never joined).
+    covariates
+        Baseline covariates adjusted for in both models.
+    **cox_options
+        Options of :func:`cox` for both fits.
+
+    Returns
+    -------
+    MembershipEffect
+        Both hazard ratios with intervals; the start/stop one is the estimate to quote.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> labels = jl.churn_labels(ds.events, ds.customers, churn_after=60)
+    >>> from journeylib.retention.survival import membership_effect
+    >>> result = membership_effect(labels, "loyalty_joined_at", ["segment"])
+    >>> print(result.findings[0].text)
+    Once they join, members churn about 42% less than comparable non-members (hazard ratio 0.58, 0.48 to 0.72).
     """
     df = _frame(data)
     _check_columns(df, [joined_col])
@@ -1065,6 +1232,33 @@ def against_truth(truth: Mapping[str, Any], *, cox: CoxResult | None = None,
     return rate per touch channel (``winback`` by ``touch_channel`` alone). Returns
     :func:`journeylib.core.result.truth_table`: ``quantity, planted, estimate, ci_low,
     ci_high, covered`` (planted value inside the interval).
+
+    Parameters
+    ----------
+    truth
+        The simulator's ground truth (``load_dataset(...).ground_truth``).
+    cox
+        A :func:`cox` fit with a ``segment`` covariate.
+    membership
+        A :func:`membership_effect`.
+    winback
+        A :func:`journeylib.retention.winback.winback_rates` by ``touch_channel``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The truth table.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.retention.survival import against_truth
+    >>> ds = jl.load_dataset("sample")
+    >>> table = against_truth(ds.ground_truth, winback=jl.winback_rates(ds.events))
+    >>> table[["quantity", "planted", "estimate", "ci_low", "ci_high", "covered"]].round(3)
+                             quantity  planted  estimate  ci_low  ci_high  covered
+    0     win-back return rate, email     0.12     0.080   0.056    0.111    False
+    1  win-back return rate, paid_ads     0.06     0.026   0.010    0.065     True
     """
     parts = [(part, res) for part, res in (("segments", cox), ("churn", membership), ("winback", winback))
              if res is not None]

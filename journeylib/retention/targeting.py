@@ -50,6 +50,16 @@ class WinbackTargets(Result):
         The churn threshold (days) and the value horizon (weeks).
     customers_total
         Purchasers scored by the models.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.retention.targeting import winback_targets
+    >>> result = winback_targets(jl.load_dataset("sample").events, churn_after=60)
+    >>> result.targets[["rank", "days_inactive", "p_alive", "value_at_stake"]].head(2).round(2)
+       rank  days_inactive  p_alive  value_at_stake
+    0     1          67.05     0.82          628.95
+    1     2          75.27     0.71          381.59
     """
 
     targets: pd.DataFrame = field(repr=False)
@@ -203,6 +213,21 @@ class ReactivationResult(Result):
 
     ``statistic`` / ``pvalue``: two-proportion z-test (targeted against holdout);
     ``confidence_interval()``: the difference in reactivation rate, targeted minus holdout.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.retention.targeting import winback_reactivation
+    >>> t0 = pd.Timestamp("2025-05-01", tz="UTC")
+    >>> assignments = pd.DataFrame({"customer_id": [f"c{i}" for i in range(8)], "experiment": "winback_may",
+    ...                             "variant": ["email"] * 4 + ["holdout"] * 4, "assigned_at": t0})
+    >>> events = pd.DataFrame({"customer_id": ["c0", "c1", "c2", "c4", "c7"],
+    ...                        "ts": t0 + pd.to_timedelta([3, 10, 40, 5, 90], unit="D"), "event": "purchase"})
+    >>> result = winback_reactivation(events, assignments, experiment="winback_may", within_days=30)
+    >>> result.summary[["group", "customers", "reactivated", "rate"]]
+          group  customers  reactivated  rate
+    0  targeted          4            2  0.50
+    1   holdout          4            1  0.25
     """
 
     table: pd.DataFrame = field(repr=False)
@@ -291,6 +316,22 @@ def winback_reactivation(
     -------
     ReactivationResult
         ``summary`` per group, ``statistic``, ``pvalue``, ``confidence_interval()``.
+
+    Examples
+    --------
+    A toy campaign: four customers emailed, four held out; two emailed customers and one
+    held-out customer buy again within 30 days:
+
+    >>> import pandas as pd
+    >>> from journeylib.retention.targeting import winback_reactivation
+    >>> t0 = pd.Timestamp("2025-05-01", tz="UTC")
+    >>> assignments = pd.DataFrame({"customer_id": [f"c{i}" for i in range(8)], "experiment": "winback_may",
+    ...                             "variant": ["email"] * 4 + ["holdout"] * 4, "assigned_at": t0})
+    >>> events = pd.DataFrame({"customer_id": ["c0", "c1", "c2", "c4", "c7"],
+    ...                        "ts": t0 + pd.to_timedelta([3, 10, 40, 5, 90], unit="D"), "event": "purchase"})
+    >>> result = winback_reactivation(events, assignments, experiment="winback_may", within_days=30)
+    >>> round(result.difference, 2)
+    0.25
     """
     a = engine.to_pandas(engine.to_table(assignments))
     a = a[a["experiment"] == experiment]

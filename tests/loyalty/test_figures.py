@@ -89,3 +89,39 @@ def test_clv_histogram_leaves_the_top_percent_out_instead_of_piling_it_up():
     # no spike: the last bar is no taller than the typical bar (clipping piled the top 1% into it)
     assert heights[-1] <= np.median(heights) + 1
     assert "not shown" in ax.get_xlabel() and ax.get_title().startswith(f"An average customer is worth {v.mean():,.1f}")
+
+
+def test_cohort_curves_carry_wilson_bands_and_the_average_stops_where_customers_are_few(sim):
+    from matplotlib.collections import PolyCollection
+    from statsmodels.stats.proportion import proportion_confint
+
+    coh = cohort_table(sim.events, period="M")
+    ax = plt.subplots()[1]
+    plots.plot_cohort_curves(coh, ax=ax, max_cohorts=6, min_at_risk=1)
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    cohorts = [l for l in ax.get_lines() if not l.get_label().startswith(("weighted", "average of"))]
+    assert len(cohorts) == 6 and len(bands) == 6 + 1  # one band per cohort curve, one for the average
+    # a cohort's band is the Wilson interval of each cell (independent: statsmodels)
+    cells = coh.cells[(coh.cells["cohort"] == cohorts[0].get_label()) & coh.cells["observed"]].sort_values("period")
+    lo, hi = proportion_confint(cells["active"], cells["size"], alpha=0.05, method="wilson")
+    band = next(b for b in bands if np.allclose(b.get_facecolor()[0][:3], cohorts[0].get_color()[:3]))
+    v = band.get_paths()[0].vertices
+    top = {x: y for x, y in v if x in set(cells["period"])}
+    for p, h, l in zip(cells["period"], hi, lo):
+        ys = v[v[:, 0] == p, 1]
+        assert np.isclose(ys.max(), h) and np.isclose(ys.min(), l), p
+    assert top and "95% bands" in ax.get_title()
+    # the average (and its band) stops before the first age seen on fewer than min_at_risk customers
+    avg = coh.average_retention()
+    threshold = int(avg["customers"].iloc[len(avg) // 2])
+    first_thin = int(avg.loc[avg["customers"] < threshold, "period"].min())
+    ax = plt.subplots()[1]
+    plots.plot_cohort_curves(coh, ax=ax, min_at_risk=threshold)
+    avg_lines = [l for l in ax.get_lines() if l.get_label().startswith(("weighted", "average of"))]
+    assert max(max(l.get_xdata()) for l in avg_lines) == first_thin - 1
+    avg_band = [b for b in ax.collections if isinstance(b, PolyCollection) and b.get_label().endswith("average")]
+    assert len(avg_band) == 1 and avg_band[0].get_paths()[0].vertices[:, 0].max() == first_thin - 1
+    drawn = [l.get_label() for l in ax.get_lines() if l not in avg_lines]
+    sizes = coh.cells.groupby("cohort")["size"].first()
+    assert all(sizes[c] >= threshold for c in drawn)  # cohorts smaller than the threshold are not drawn
+    assert f"curves stop below {threshold} customers" in ax.get_title()
