@@ -157,6 +157,9 @@ MESSAGE_KINDS = {"send": "message_sent", "sent": "message_sent", "open": "messag
 _NOT_DATA = ("ground_truth.json", "journey.yml", "journey.yaml")
 """Files beside an export that are never data (the simulator's truth, the journey definition)."""
 
+SIDE_TABLES = ("customers", "assignments", "feedback", "messages", "costs")
+"""Tables that may sit beside an event export (as files or folders of parts); never the events."""
+
 _EXTS = {
     "parquet": (".parquet", ".pq"),
     "json": (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz", ".gz"),
@@ -877,7 +880,9 @@ def detect_format(path: str | Path) -> str:
         if any(f.name.lower().startswith("orders") and _kind_of(f.name) in ("csv", "parquet") for f in p.iterdir()):
             return "orders"
         files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith((".", "_"))
-                       and f.name not in _NOT_DATA and _kind_of(f.name) is not None)
+                       and f.name not in _NOT_DATA and _kind_of(f.name) is not None
+                       and not {f.name.split(".")[0].lower(), *(q.lower() for q in f.relative_to(p).parts[:-1])}
+                       & set(SIDE_TABLES))
     else:
         files = [Path(f) for f in engine.list_files(str(path))]
     if not files:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import journeylib as jl
 from journeylib.core import readers as R
 from journeylib.core.errors import JourneyDataError, JourneyParameterError
 
@@ -297,3 +298,12 @@ def test_wrong_shape_in_parquet_is_named(tmp_path):
     pd.DataFrame({"customer_id": ["c1"], "ts": ["2025-01-01"], "event": ["x"]}).to_parquet(tmp_path / "e.parquet")
     with pytest.raises(JourneyDataError, match="not a GA4 BigQuery export: expected event_name, event_timestamp"):
         R.read_export("ga4", tmp_path / "e.parquet")
+
+
+@pytest.mark.parametrize("fmt", ["ga4", "segment", "amplitude", "snowplow"])
+def test_the_shape_of_an_export_folder_is_its_events_not_the_tables_beside_them(tmp_path, fmt):
+    """write_export puts customers/assignments beside the events; detection reads the events."""
+    from journeylib.core.readers import detect_format
+
+    jl.write_export(jl.simulate_journeys(120, seed=4), fmt, tmp_path)
+    assert detect_format(tmp_path) == fmt
