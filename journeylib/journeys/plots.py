@@ -640,27 +640,117 @@ _KPI_LABELS = {"events per customer": "events per customer", "conversion (custom
                "abandoned carts": "abandoned carts", "repeat rate within": "repeat within 90 days"}
 
 
+def _ellipsize(measure, word: str, width: float) -> str:
+    """The longest prefix of ``word`` that, followed by an ellipsis, measures at most ``width``."""
+    lo, hi = 0, len(word)
+    while lo < hi:  # binary search on the prefix length
+        mid = (lo + hi + 1) // 2
+        if measure(word[:mid] + "…") <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return word[:lo] + "…"
+
+
+def _wrap(measure, line: str, width: float) -> list[str]:
+    """Break ``line`` into lines at most ``width`` wide: at its " · " and ", " separators first,
+    then at spaces; a word too long alone is shortened with an ellipsis."""
+    if measure(line) <= width:
+        return [line]
+    for sep, keep in ((" · ", ""), (", ", ",")):
+        if sep in line:
+            parts = line.split(sep)
+            return [v for j, part in enumerate(parts)
+                    for v in _wrap(measure, part + (keep if j < len(parts) - 1 else ""), width)]
+    out: list[str] = []
+    cur = ""
+    for word in line.split(" "):
+        cand = f"{cur} {word}" if cur else word
+        if measure(cand) <= width:
+            cur = cand
+            continue
+        if cur:
+            out.append(cur)
+        cur = word if measure(word) <= width else _ellipsize(measure, word, width)
+    out.append(cur)
+    return out
+
+
+def _fit_text(ax, text, lines: list[str], width: float, height: float, *, min_size: float = 5.5,
+              wrap_below: float | None = None) -> None:
+    """Set ``text`` to ``lines`` fitted into a box ``width`` by ``height`` data units, as drawn now.
+
+    The font shrinks in half points down to ``min_size``; a line wider than the box is broken
+    at spaces (only once the font is at or below ``wrap_below``, when given), a word wider than
+    the box is shortened with an ellipsis, and lines that still do not fit the height are
+    dropped, the last one kept ending in an ellipsis. The figure's own renderer measures.
+    """
+    (x0, y0), (x1, y1) = ax.transData.transform([(0, 0), (width, height)])
+    w_px, h_px = abs(x1 - x0), abs(y1 - y0)
+    lines = [str(v) for v in lines] or [""]
+
+    def measure(s: str) -> float:
+        text.set_text(s)
+        return text.get_window_extent().width
+
+    def high() -> float:
+        return text.get_window_extent().height
+
+    size = float(text.get_fontsize())
+    while True:
+        text.set_fontsize(size)
+        if wrap_below is not None and size > wrap_below and all(measure(v) <= w_px for v in lines):
+            fitted = lines  # fits on its lines without breaking them
+        elif wrap_below is not None and size > wrap_below:
+            size = max(min_size, size - 0.5)
+            continue
+        else:
+            fitted = [part for v in lines for part in _wrap(measure, v, w_px)]
+        text.set_text("\n".join(fitted))
+        if high() <= h_px or size <= min_size:
+            break
+        size = max(min_size, size - 0.5)
+    while len(fitted) > 1 and high() > h_px:  # still too tall at the smallest size: drop lines
+        fitted = fitted[:-1]
+        last = fitted[-1]
+        fitted[-1] = last + "…" if measure(last + "…") <= w_px else _ellipsize(measure, last, w_px)
+        text.set_text("\n".join(fitted))
+
+
+# the measured map's rows, in data units (the Axes runs from 0 to 10.6): the step row between the
+# stage headers and the touchpoints holds the "67% →" share going on, between two columns
+_MAP_ROWS = {"stage": (9.2, 10.3), "step": (8.85, 9.15), "touch": (6.95, 8.8), "kpi": (4.75, 6.85),
+             "emotion": (1.6, 4.65), "pain": (0.05, 1.5)}
+
+
 @no_mathtext
 def plot_measured_journey_map(result, ax=None, *, top_n: int = 3, max_kpis: int = 3, title: str | None = None):
     """Draw the measured journey map (:class:`journeylib.journeys.journey_map.JourneyMap`).
 
     Stages are columns; the rows, top to bottom: the stage with its first-time and repeat
-    customers and the share going on; the top first-time touchpoints (share of the stage's
-    events, conversion to the next stage); the stage KPIs; the emotion line (satisfaction,
-    first-time solid and repeat dashed, with intervals); the pain score with its rank (the
-    top pain point outlined in red). Reads best about ``2.1 * stages`` by 8 inches (fits
-    1280 px at 100 dpi with six stages).
+    customers, the share going on to the next stage (between the columns); the top first-time
+    touchpoints (share of the stage's events, conversion to the next stage); the stage KPIs;
+    the emotion line (satisfaction, first-time solid and repeat dashed, with intervals); the
+    pain score with its rank (the top pain point outlined in red). Reads best about
+    ``2.1 * stages`` by 8 inches (fits 1280 px at 100 dpi with six stages).
+
+    Every text is fitted to its place as drawn: it shrinks, long lines are broken at spaces and
+    a word wider than its column is shortened with an ellipsis, so no two texts overlap and the
+    touchpoints and KPIs stay inside their stage's column. The column backgrounds carry the gid
+    ``journey-map:column:<i>`` and the texts ``journey-map:<row>:<i>`` (row: stage, customers,
+    step, touch, kpi, pain, satisfaction).
     """
     if ax is None:
         ax = plt.gca()
     s = result.summary
     k = len(s)
     w = 0.9
+    pad = 0.035  # text margin inside a column
     ax.set_xlim(-0.95, k - 0.5)
     ax.set_ylim(0, 10.6)
     ax.axis("off")
     top = s.sort_values("pain_rank").iloc[0] if len(s) else None
-    rows = {"stage": (9.2, 10.3), "touch": (6.9, 9.1), "kpi": (4.7, 6.8), "emotion": (1.6, 4.6), "pain": (0.05, 1.5)}
+    rows = _MAP_ROWS
     labels = {"touch": "touchpoints\n(first-time)", "kpi": "KPIs", "emotion": "satisfaction", "pain": "pain score"}
     for key, lab in labels.items():
         y0, y1 = rows[key]
@@ -674,29 +764,38 @@ def plot_measured_journey_map(result, ax=None, *, top_n: int = 3, max_kpis: int 
         is_top = top is not None and r.stage == top["stage"] and r.pain_score > 0
         ax.add_patch(FancyBboxPatch((i - w / 2, 0.0), w, 10.35, boxstyle="round,pad=0.0,rounding_size=0.04",
                                     fc="#fbeeee" if is_top else "#f4f6f9", ec=_PAIN if is_top else "none",
-                                    lw=2 if is_top else 0, zorder=0))
-        # stage header
+                                    lw=2 if is_top else 0, zorder=0, gid=f"journey-map:column:{i}"))
+        # stage header: the name on the upper half, the customers on the lower half
         y0, y1 = rows["stage"]
         shade = 0.35 + 0.6 * ((r.customers_first_time + r.customers_repeat) / max_c)
         ax.add_patch(Rectangle((i - w / 2 + 0.03, y0), w - 0.06, y1 - y0, fc=plt.cm.Blues(shade), ec="white",
                                zorder=2))
         ink = "white" if shade > 0.6 else "black"
-        name = ax.text(i, y1 - 0.3, str(r.stage).replace("_", " ").upper(), ha="center", va="center", fontsize=10,
-                       weight="bold", color=ink, zorder=3)
-        _fit(ax, name, w - 0.12)
-        _fit(ax, ax.text(i, y0 + 0.3, f"{int(r.customers_first_time):,} first-time · {int(r.customers_repeat):,} repeat",
-                         ha="center", va="center", fontsize=7.5, color=ink, zorder=3), w - 0.12)
+        mid = (y0 + y1) / 2 + 0.05
+        name = ax.text(i, (mid + y1) / 2, "", ha="center", va="center", fontsize=10, weight="bold", color=ink,
+                       zorder=3, gid=f"journey-map:stage:{i}")
+        _fit_text(ax, name, [str(r.stage).replace("_", " ").upper()], w - 2 * pad - 0.06, y1 - mid - 0.04,
+                  min_size=6.5, wrap_below=7.0)
+        count = ax.text(i, (y0 + mid) / 2, "", ha="center", va="center", fontsize=7.5, color=ink, zorder=3,
+                        gid=f"journey-map:customers:{i}")
+        _fit_text(ax, count, [f"{int(r.customers_first_time):,} first-time · {int(r.customers_repeat):,} repeat"],
+                  w - 2 * pad - 0.06, mid - y0 - 0.04, min_size=5.5, wrap_below=6.5)
+        # the share going on, between this column and the next, in its own row
         if i < k - 1 and np.isfinite(r.conversion_to_next):
-            ax.text(i + 0.5, y0 - 0.12, f"{r.conversion_to_next:.0%} →", ha="center", va="top", fontsize=8,
-                    color="0.2", weight="bold", zorder=4)
+            s0, s1 = rows["step"]
+            step = ax.text(i + 0.5, (s0 + s1) / 2, "", ha="center", va="center", fontsize=8, color="0.2",
+                           weight="bold", zorder=4, gid=f"journey-map:step:{i}")
+            _fit_text(ax, step, [f"{r.conversion_to_next:.0%} →"], 1.0 - 2 * pad, s1 - s0, min_size=5.5)
         # touchpoints
         g = tp[tp["stage"] == r.stage].sort_values("customers", ascending=False).head(top_n)
         lines = []
         for t in g.itertuples(index=False):
             conv = f", {t.conversion_to_next:.0%} go on" if np.isfinite(t.conversion_to_next) else ""
-            lines.append(f"{t.touchpoint}\n{t.share:.0%} of events{conv}")
-        ax.text(i, rows["touch"][1] - 0.1, "\n".join(lines) or "none recorded", ha="center", va="top", fontsize=7,
-                color="0.15", linespacing=1.15)
+            lines += [str(t.touchpoint), f"{t.share:.0%} of events{conv}"]
+        y0, y1 = rows["touch"]
+        _fit_text(ax, ax.text(i, y1, "", ha="center", va="top", fontsize=7, color="0.15", linespacing=1.15,
+                              gid=f"journey-map:touch:{i}"),
+                  lines or ["none recorded"], w - 2 * pad, y1 - y0, wrap_below=6.0)
         # KPIs
         g = kp[kp["stage"] == r.stage]
         g = g[[any(str(n).startswith(p) for p in _SHOWN_KPIS) for n in g["kpi"]]].head(max_kpis)
@@ -704,18 +803,22 @@ def plot_measured_journey_map(result, ax=None, *, top_n: int = 3, max_kpis: int 
         for q in g.itertuples(index=False):
             val = _KPI_FORMAT.get(q.unit, "{:.3g}").format(q.value)
             label = next((v for p, v in _KPI_LABELS.items() if str(q.kpi).startswith(p)), str(q.kpi))
-            lines.append(f"{textwrap.shorten(label, 28, placeholder='…')}\n{val}")
-        ax.text(i, rows["kpi"][1] - 0.1, "\n".join(lines), ha="center", va="top", fontsize=7, color="0.15",
-                linespacing=1.15)
-        # pain score
+            lines += [textwrap.shorten(label, 28, placeholder="…"), val]
+        y0, y1 = rows["kpi"]
+        if lines:
+            _fit_text(ax, ax.text(i, y1, "", ha="center", va="top", fontsize=7, color="0.15", linespacing=1.15,
+                                  gid=f"journey-map:kpi:{i}"),
+                      lines, w - 2 * pad, y1 - y0, wrap_below=6.0)
+        # pain score: the bar, and the rank above it
         y0, y1 = rows["pain"]
         ps = float(r.pain_score) if np.isfinite(r.pain_score) else 0.0
         ax.add_patch(Rectangle((i - w / 2 + 0.08, y0 + 0.35), (w - 0.16) * ps, 0.4, fc=_PAIN if is_top else "0.6",
                                ec="none", zorder=2))
         ax.add_patch(Rectangle((i - w / 2 + 0.08, y0 + 0.35), w - 0.16, 0.4, fc="none", ec="0.7", lw=0.6, zorder=2))
-        _fit(ax, ax.text(i, y0 + 1.05, f"#{int(r.pain_rank)}  {ps:.0%}" + ("  TOP PAIN POINT" if is_top else ""),
-                         ha="center", va="center", fontsize=7.5, color=_PAIN if is_top else "0.25", weight="bold"),
-             w - 0.12)
+        pain = ax.text(i, (y0 + 0.8 + y1) / 2, "", ha="center", va="center", fontsize=7.5,
+                       color=_PAIN if is_top else "0.25", weight="bold", gid=f"journey-map:pain:{i}")
+        _fit_text(ax, pain, [f"#{int(r.pain_rank)}  {ps:.0%}" + ("  TOP PAIN POINT" if is_top else "")],
+                  w - 2 * pad, y1 - y0 - 0.85, min_size=5.5, wrap_below=7.0)
     # emotion line
     lo, hi = result.score_range
     y0, y1 = rows["emotion"]
@@ -742,12 +845,15 @@ def plot_measured_journey_map(result, ax=None, *, top_n: int = 3, max_kpis: int 
                   color="0.35", lw=1, zorder=3)
         colors = plt.cm.RdYlGn((g["satisfaction"].to_numpy(dtype=float) - lo) / (hi - lo))
         ax.scatter(x, yv, s=45, color=colors, ec="0.3", zorder=4)
+        # first-time values left of their point, repeat values right of theirs: never on each other
         for xi, yi, v in zip(x, yv, g["satisfaction"]):
             ax.text(xi + (-0.05 if off < 0 else 0.05), yi + 0.15, f"{v:.2f}", fontsize=7,
-                    ha="right" if off < 0 else "left", va="bottom", zorder=5)
+                    ha="right" if off < 0 else "left", va="bottom", zorder=5,
+                    gid=f"journey-map:satisfaction:{int(round(xi - off))}")
         drawn = True
-    if drawn:
-        ax.legend(loc="upper right", bbox_to_anchor=(1.0, (y1 + 0.05) / 10.6), fontsize=7, frameon=False, ncol=2)
+    if drawn:  # the legend sits on the title's line, at the right, away from the labelled points
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False, ncol=2,
+                  borderaxespad=0.2)
     else:
         ax.text((k - 1) / 2, (y0 + y1) / 2, "no satisfaction scores: emotion line not shown", ha="center",
                 fontsize=9, color="0.5", style="italic")
