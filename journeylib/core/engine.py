@@ -281,6 +281,12 @@ def to_table(source: Any, con: ibis.BaseBackend | None = None, *, table: str = "
             df = df.copy()
             for c in bad:
                 df[c] = df[c].map(lambda v: None if _isna(v) else str(v))
+        # The engines keep microseconds; Arrow refuses to drop a nanosecond part, so it is cut here.
+        fine = [c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c]) and (df[c].dt.nanosecond != 0).any()]
+        if fine:
+            df = df.copy() if df is source else df
+            for c in fine:
+                df[c] = df[c].dt.floor("us")
         t = ibis.memtable(df)
         # An object column without a single value (an empty frame) has no type; DuckDB
         # cannot make a table of it. Declared as text, the values stay as they are.

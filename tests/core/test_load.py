@@ -619,3 +619,12 @@ def test_frames_with_null_ids_blank_events_or_negative_revenue_are_rejected(smal
         for entry in (jl.rfm_table, jl.customer_summary, lambda e: jl.cohort_table(e)):
             with pytest.raises(JourneyDataError, match=pattern):
                 entry(frame_)
+
+
+def test_nanosecond_timestamps_in_a_dataframe_are_read_to_the_microsecond():
+    """Arrow refuses to drop a nanosecond part; the engines keep microseconds, so the frame is cut to them."""
+    sim = jl.simulate_journeys(60, seed=2).events
+    fine = sim.assign(ts=sim["ts"] + pd.Timedelta(nanoseconds=7))
+    pd.testing.assert_frame_equal(jl.funnel(fine).summary, jl.funnel(sim).summary)
+    assert jl.load_events(fine).count().execute() == len(sim)
+    assert (fine["ts"].dt.nanosecond == 7).all()  # the caller's frame is untouched
