@@ -82,6 +82,40 @@ def _plain(spec):
 _SCIENTIFIC = re.compile(r"\d[eE][-+]?\d|inf|nan", re.I)
 
 
+_HEADER_WORDS = {"ci_low": "low", "ci_high": "high", "pvalue": "p-value", "p_holm": "p-value (Holm)",
+                 "p_bh": "p-value (BH)", "pvalue_holm": "p-value (Holm)", "rel_pvalue": "p-value",
+                 "rel_lift": "relative lift", "srm_passed": "split as planned"}
+
+
+def header_words(column: object) -> object:
+    """A column name as a reader reads it: ``ci_low`` -> ``low``, ``pvalue_holm`` ->
+    ``p-value (Holm)``, ``n_members`` -> ``members``, other underscores -> spaces.
+
+    Parameters
+    ----------
+    column
+        A column label; labels that are not text are returned as they are.
+
+    Returns
+    -------
+    object
+        The label in words.
+
+    Examples
+    --------
+    >>> [header_words(c) for c in ["ci_low", "pvalue_holm", "n_members", "median_days", 3]]
+    ['low', 'p-value (Holm)', 'members', 'median days', 3]
+    """
+    if not isinstance(column, str):
+        return column
+    if column in _HEADER_WORDS:
+        return _HEADER_WORDS[column]
+    words = re.sub(r"^n_(?=[a-z])", "", column)
+    words = re.sub(r"_ci_low$", ", low", re.sub(r"_ci_high$", ", high", words))
+    words = re.sub(r"\bpvalue\b", "p-value", words)
+    return words.replace("_", " ")
+
+
 def html_table(df: pd.DataFrame, float_format: str | Callable[[float], str] | None = None, *,
                formats: Mapping[str, str] | None = None, index: bool = False, na_rep: str = "–") -> str:
     """``df`` as escaped HTML for a result's ``_repr_html_``.
@@ -124,6 +158,8 @@ def html_table(df: pd.DataFrame, float_format: str | Callable[[float], str] | No
     cols = {c: fmt("{:,}") for c in df.columns
             if pd.api.types.is_integer_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])}
     cols.update({c: fmt(spec) for c, spec in (formats or {}).items() if c in df.columns})
+    cols.update({c: (lambda v: na_rep if pd.isna(v) else ("yes" if v else "no")) for c in df.columns
+                 if pd.api.types.is_bool_dtype(df[c]) and c not in cols})
     shown = df.copy()
     if not index:  # a columns name (a pivot's) would head a column of its own, shifting the others
         shown.columns.name = None
@@ -135,6 +171,8 @@ def html_table(df: pd.DataFrame, float_format: str | Callable[[float], str] | No
         text = base(v) if base is not None else f"{v:.6g}"
         return format_number(v) if _SCIENTIFIC.search(text) or not math.isfinite(v) else text
 
+    if not isinstance(shown.columns, pd.MultiIndex):
+        shown.columns = [header_words(c) for c in shown.columns]
     body = shown.to_html(index=index, escape=True, float_format=floats, na_rep=na_rep)
     # Headers, numbers and labels stay on one line (a squeezed table breaks "2024-01" at
     # the hyphen); only long text wraps.

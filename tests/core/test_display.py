@@ -16,7 +16,9 @@ def test_html_table_formats_counts_shares_and_missing_values_and_escapes_text():
     assert "<td style=\"white-space: nowrap\">12,345</td>" in out and "<td style=\"white-space: nowrap\">7</td>" in out
     assert "<td style=\"white-space: nowrap\">66.9%</td>" in out and "<td style=\"white-space: nowrap\">1.23</td>" in out and "<td style=\"white-space: nowrap\">2.00</td>" in out
     assert "<td style=\"white-space: nowrap\">1,000</td>" in out and out.count("<td style=\"white-space: nowrap\">–</td>") == 2  # NaN share and NA count
-    assert "<td style=\"white-space: nowrap\">True</td>" in out  # booleans are not counts
+    assert "<td style=\"white-space: nowrap\">yes</td>" in out  # booleans are yes/no, not counts
+    with_intervals = html_table(pd.DataFrame({"n_members": [3], "share_ci_low": [0.1], "pvalue": [0.5]}))
+    assert re.findall(r"<th[^>]*>([^<]*)</th>", with_intervals) == ["members", "share, low", "p-value"]
     assert "<th style=\"white-space: nowrap\">customers</th>" in out
     pd.testing.assert_frame_equal(df, before)
     long = html_table(pd.DataFrame({"note": ["a long explanation " * 4]}))
