@@ -8,6 +8,9 @@ STAMP := $(VENV)/.installed
 REPORTS ?= reports
 JOBS ?= 2
 JOURNEY ?= sample
+# setuptools announces every editable install as a warning ("Editable installation ... be careful
+# with folders named like the package"); that one notice is silenced, every other warning still shows.
+QUIET_EDITABLE := PYTHONWARNINGS="ignore:Editable installation"
 
 .PHONY: help install report test test-slow test-spark lab docs data bench clean
 
@@ -18,7 +21,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (found $$($(PYTHON) --version)); set PYTHON=python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name journeylib --display-name "Python (journeylib)" > /dev/null
 	touch $(STAMP)
 
@@ -34,7 +37,7 @@ test-slow: $(STAMP) ## run the slow tests: every notebook on export shapes, smal
 	$(BIN)/python -m pytest -q -n $(JOBS) -m "slow and not spark"
 
 test-spark: $(STAMP) ## run the Spark parity tests (installs pyspark; needs Java 17)
-	$(BIN)/python -m pip install --quiet -e '.[spark]'
+	$(QUIET_EDITABLE) $(BIN)/python -m pip install --quiet -e '.[spark]'
 	$(BIN)/python -m pytest -q -m spark tests/spark
 
 lab: $(STAMP) ## open JupyterLab with the kit's kernel
