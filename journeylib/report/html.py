@@ -388,8 +388,9 @@ def scrub_paths(text: str, bases: tuple[str, ...] = ()) -> str:
         pieces.append((True, m.group(0)))
         last = m.end()
     pieces.append((False, text[last:]))
-    clean_bases = sorted({str(b).rstrip("/\\") for b in bases if b and len(str(b).rstrip("/\\")) > 1},
-                         key=len, reverse=True)
+    # Only absolute folders: a relative one ("reports") would also match that word in prose.
+    clean_bases = sorted({str(b).rstrip("/\\") for b in bases
+                          if b and len(str(b).rstrip("/\\")) > 1 and _is_absolute(str(b))}, key=len, reverse=True)
 
     def fix(chunk: str) -> str:
         for b in clean_bases:
@@ -400,6 +401,10 @@ def scrub_paths(text: str, bases: tuple[str, ...] = ()) -> str:
         return _WIN_PATH.sub(lambda m: _last_part(m.group(0).replace("\\", "/")), chunk)
 
     return "".join(p if keep else fix(p) for keep, p in pieces)
+
+
+def _is_absolute(path: str) -> bool:
+    return path.startswith(("/", "\\")) or bool(re.match(r"^[A-Za-z]:[\\/]", path))
 
 
 def _last_part(path: str) -> str:
@@ -732,7 +737,7 @@ def index_page(run_folder: str, results: list, previous: dict[str, dict[str, Any
             + f"<p class='jl-meta'>{esc(meta)}<br>{esc(r.notebook)}; parameters: "
             f"{esc(_parameters_text(r.parameters))}</p></article>")
     counts = [_status(r) for r in results]
-    not_ok = [f"{counts.count(s)} {status_label(s).lower()}"
+    not_ok = [f"{status_label(s).lower()}: {counts.count(s)}"
               for s in ("partial", "ok, with failed checks", "failed", "cancelled") if counts.count(s)]
     content = ("<h1 class='jl-h1'>journeylib reports</h1>"
                f"<p>Run {esc(run_folder)}: {sum(r.ok for r in results)} of {len(results)} ran to the end"

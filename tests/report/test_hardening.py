@@ -229,7 +229,7 @@ def test_failed_sections_make_a_report_partial_and_failed_checks_show_in_the_ind
             "PARTIAL</span> sections not computed: CLV model</p>") in index
     assert ("<span class='jl-status-word warn'>CHECKS FAILED</span> failed checks: SRM: e1</p>") in index
     assert "<span class='jl-status-word pass'>OK, with warnings</span>" in index
-    assert "3 of 3 ran to the end (1 partial, 1 checks failed)" in index
+    assert "3 of 3 ran to the end (partial: 1, checks failed: 1)" in index
     assert [r["status"] for r in json.loads((run / "index.json").read_text())] == [
         "ok, with failed checks", "partial", "ok, with warnings"]
     page = (run / "p.html").read_text()

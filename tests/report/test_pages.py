@@ -309,7 +309,7 @@ def test_index_cards_show_status_headlines_and_the_previous_run(tmp_path):
             "CHECKS FAILED</span> failed checks: email_send_time</p>") in page
     assert "<article class='jl-card fail'>" in page and "FAILED</span> boom" in page
     assert "Shop &lt;EU&gt; · 2024-01-01 to 2025-06-30 · 4,000 customers · 56,460 events · run time 12.3 s" in page
-    assert "2 of 3 ran to the end (1 checks failed, 1 failed)." in page
+    assert "2 of 3 ran to the end (checks failed: 1, failed: 1)." in page
 
 
 # --- end to end: a notebook under the runner ----------------------------------------------------
@@ -376,3 +376,11 @@ def test_a_report_run_records_findings_tables_and_compares_with_the_last_run(tmp
             "conversions (29% to 33%). <span class='jl-change-up'>(+4.0 points)</span>") in index
     entry = json.loads((second.html.parent / "index.json").read_text())[0]
     assert entry["title"] == "Tiny report" and entry["findings"][0]["value"] == pytest.approx(0.35)
+
+
+def test_a_relative_output_folder_is_not_scrubbed_out_of_prose():
+    """Only absolute folders are taken out of a page: "reports" the word stays when the output folder is reports/."""
+    from journeylib.report.html import scrub_paths
+
+    text = "journeylib reports, written to /srv/runs/reports/a.html"
+    assert scrub_paths(text, ("reports", "/srv/runs/reports")) == "journeylib reports, written to a.html"
