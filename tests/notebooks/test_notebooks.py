@@ -46,8 +46,13 @@ def hostile_dir(tmp_path_factory, small_sim):
     ev = small_sim.events.replace({"channel": HOSTILE["channel"]})
     cu = small_sim.customers.replace({"segment": HOSTILE["segment"], "acquisition_channel": HOSTILE["channel"]})
     asg = small_sim.assignments.replace({"variant": HOSTILE["variant"]})
-    folder = jl.SimulatedData(ev, cu, asg, small_sim.ground_truth).write(tmp_path_factory.mktemp("hostile"))
-    (Path(folder) / "journey.yml").write_text(SIMULATED_JOURNEY)
+    costs = small_sim.costs.replace({"channel": HOSTILE["channel"]}) if small_sim.costs is not None else None
+    folder = jl.SimulatedData(ev, cu, asg, small_sim.ground_truth, feedback=small_sim.feedback,
+                              messages=small_sim.messages, costs=costs).write(tmp_path_factory.mktemp("hostile"))
+    extra = "".join(f"  {t}: {{path: {t}.parquet}}\n" for t in ("feedback", "messages", "costs")
+                    if getattr(small_sim, t) is not None)
+    (Path(folder) / "journey.yml").write_text(SIMULATED_JOURNEY.replace(
+        "  assignments: {path: assignments.parquet}\n", "  assignments: {path: assignments.parquet}\n" + extra))
     return folder
 IDS = [nb.stem for nb in NOTEBOOKS]
 
