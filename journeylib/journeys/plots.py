@@ -78,6 +78,19 @@ def plot_journey_map(data, ax=None, *, score_range: tuple[float, float] = (1.0, 
     Returns
     -------
     matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> data = jl.journey_map_data(ds.events, ["awareness", "consideration", "cart", "purchase"])
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_journey_map(data, ax=ax).get_title(loc="left")
+    'Customer journey map: reach, conversion to the next stage, satisfaction, touchpoints'
+    >>> plt.close(fig)
     """
     if ax is None:
         ax = plt.gca()
@@ -166,6 +179,30 @@ def plot_funnel(result, ax=None):
     the step conversion and the cumulative conversion. With groups (``by``): grouped
     bars of the cumulative conversion per group. A figure about
     ``len(stages) * (0.6 + 0.24 * groups) + 1.2`` inches high keeps the labels apart.
+
+    Parameters
+    ----------
+    result : FunnelResult
+        Output of :func:`journeylib.journeys.stages.funnel`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> result = jl.funnel(ds.events, window=60)
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_funnel(result, ax=ax).get_xlabel()
+    'customers reaching the stage (count)'
+    >>> plt.close(fig)
     """
     if ax is None:
         ax = plt.gca()
@@ -234,6 +271,30 @@ def plot_journey_flow(result, ax=None):
     who did not go on (their count and the step's drop-off). The biggest drop-off
     (:func:`journeylib.journeys.stages.biggest_drop_off`) is drawn in red and stated in the
     title. Drawn with Matplotlib patches only (offline). About ``1.9 * stages`` by 5 inches.
+
+    Parameters
+    ----------
+    result : FunnelResult
+        Output of :func:`journeylib.journeys.stages.funnel` (closed, without ``by``).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> result = jl.funnel(ds.events, window=60)
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_journey_flow(result, ax=ax).get_title().splitlines()[0]
+    'Biggest drop-off from repeat to advocacy: 74.5% did not go on'
+    >>> plt.close(fig)
     """
     if result.by is not None or not result.closed:
         raise JourneyParameterError("plot_journey_flow: expected a closed funnel without by (funnel(events, stages)); "
@@ -294,6 +355,30 @@ def plot_transitions(result, ax=None):
     """Heat map of a :class:`journeylib.journeys.stages.TransitionResult`: row %, annotated with counts.
 
     Backward moves are outlined in red. About ``1.2 * k + 3`` by ``k + 1.2`` inches for k stages.
+
+    Parameters
+    ----------
+    result : TransitionResult
+        Output of :func:`journeylib.journeys.stages.stage_transitions`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> result = jl.stage_transitions(ds.events)
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_transitions(result, ax=ax).get_ylabel()
+    'current stage'
+    >>> plt.close(fig)
     """
     if ax is None:
         ax = plt.gca()
@@ -327,6 +412,30 @@ def plot_attribution(result, ax=None):
 
     Share of conversions per channel for each model, with the bootstrap intervals
     (``ci_low``, ``ci_high``) as error bars when there are any.
+
+    Parameters
+    ----------
+    result : AttributionResult
+        Output of :func:`journeylib.journeys.attribution.attribute`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> result = jl.attribute(jl.path_table(ds.events), models=["last_touch", "markov"], n_boot=20, seed=1)
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_attribution(result, ax=ax).get_ylabel()
+    'share of conversions (%)'
+    >>> plt.close(fig)
     """
     if ax is None:
         ax = plt.gca()
@@ -406,6 +515,33 @@ def plot_budget(result, ax=None, *, model: str | None = None):
     headline model) with its bootstrap interval, a dot per other model, and the break-even
     line at 1. Bars are green when the channel pays back, red when it does not, grey when
     uncertain. The axis starts at zero; the title states which channels pay back.
+
+    Parameters
+    ----------
+    result : BudgetResult
+        Output of :func:`journeylib.journeys.budget.channel_budget`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+    model : str, optional
+        Attribution model shown (default: the result's preferred model).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> from journeylib.journeys.budget import channel_budget
+    >>> result = channel_budget(ds.events, ds.costs, n_boot=20)
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_budget(result, ax=ax).get_ylabel()
+    'channel (ranked by return)'
+    >>> plt.close(fig)
     """
     if ax is None:
         ax = plt.gca()
@@ -464,6 +600,33 @@ def plot_stage_attribution(result, ax=None, *, model: str | None = None):
 
     Share of each transition's conversions credited to each channel under ``model``
     (default: Markov when fitted, else the first model).
+
+    Parameters
+    ----------
+    result : StageAttributionResult
+        Output of :func:`journeylib.journeys.attribution.stage_attribution`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+    model : str, optional
+        Attribution model shown (default: the result's preferred model).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> from journeylib.journeys.attribution import stage_attribution
+    >>> result = stage_attribution(ds.events, models=["last_touch", "markov"])
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_stage_attribution(result, ax=ax).get_xlabel()
+    'stage transition'
+    >>> plt.close(fig)
     """
     if ax is None:
         ax = plt.gca()
@@ -538,6 +701,35 @@ def plot_time_to_next_stage(res, ax=None, *, ci: bool = True, min_at_risk: int |
 
     One colour per transition, one line style per group; each curve stops where fewer than
     ``min_at_risk`` customers (default: the result's) are still waiting and followed.
+
+    Parameters
+    ----------
+    res : NextStepResult
+        Output of :func:`journeylib.journeys.timing.time_to_next_stage`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+    ci : bool, default True
+        Draw the confidence bands.
+    min_at_risk : int, optional
+        Curves stop below this many customers still waiting (default: the result's threshold).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> from journeylib.journeys.timing import time_to_next_stage
+    >>> res = time_to_next_stage(ds.events, ["awareness", "consideration", "cart"])
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_time_to_next_stage(res, ax=ax).get_xlabel()
+    'days since first reaching the stage'
+    >>> plt.close(fig)
     """
     if ax is None:
         ax = plt.gca()
@@ -573,7 +765,33 @@ def plot_time_to_next_stage(res, ax=None, *, ci: bool = True, min_at_risk: int |
 # --------------------------------------------------------------------------- feedback
 @no_mathtext
 def plot_nps(result, ax=None):
-    """NPS per group (everyone first) with its interval, in points (-100 to +100)."""
+    """NPS per group (everyone first) with its interval, in points (-100 to +100).
+
+    Parameters
+    ----------
+    result : NPSResult
+        Output of :func:`journeylib.journeys.feedback.nps`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> from journeylib.journeys.feedback import nps
+    >>> result = nps(ds.feedback, by="segment", customers=ds.customers)
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_nps(result, ax=ax).get_xlabel()
+    'Net Promoter Score (points, promoters % minus detractors %)'
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     s = result.summary
@@ -594,7 +812,33 @@ def plot_nps(result, ax=None):
 
 @no_mathtext
 def plot_ratings(result, ax=None):
-    """The rating distribution of the reviews (share of reviews per score)."""
+    """The rating distribution of the reviews (share of reviews per score).
+
+    Parameters
+    ----------
+    result : ReviewResult
+        Output of :func:`journeylib.journeys.feedback.review_rates`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> from journeylib.journeys.feedback import review_rates
+    >>> result = review_rates(ds.events, ds.feedback, within_days=30)
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_ratings(result, ax=ax).get_xlabel()
+    'rating (stars)'
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     r = result.ratings
@@ -610,7 +854,33 @@ def plot_ratings(result, ax=None):
 
 @no_mathtext
 def plot_referrals(result, ax=None):
-    """Conversion of referred customers against the others, with Wilson intervals."""
+    """Conversion of referred customers against the others, with Wilson intervals.
+
+    Parameters
+    ----------
+    result : ReferralResult
+        Output of :func:`journeylib.journeys.feedback.referrals`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> from journeylib.journeys.feedback import referrals
+    >>> result = referrals(ds.events, ds.customers)
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_referrals(result, ax=ax).get_ylabel()
+    'placed an order (% of customers)'
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     s = result.summary
@@ -864,7 +1134,33 @@ def plot_measured_journey_map(result, ax=None, *, top_n: int = 3, max_kpis: int 
 
 @no_mathtext
 def plot_cart_recovery(result, ax=None):
-    """Kaplan-Meier share of abandoned carts recovered by day since abandonment, per recovery channel."""
+    """Kaplan-Meier share of abandoned carts recovered by day since abandonment, per recovery channel.
+
+    Parameters
+    ----------
+    result : CartRecovery
+        Output of :func:`journeylib.journeys.carts.abandoned_carts`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> from journeylib.journeys.carts import abandoned_carts
+    >>> result = abandoned_carts(ds.events, ds.messages)
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_cart_recovery(result, ax=ax).get_xlabel()
+    'days since the cart was abandoned'
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     curves = result.curves
@@ -885,7 +1181,35 @@ def plot_cart_recovery(result, ax=None):
 
 @no_mathtext
 def plot_message_rates(result, ax=None, *, metric: str = "open rate"):
-    """Open (or click) rate per campaign and channel, with intervals."""
+    """Open (or click) rate per campaign and channel, with intervals.
+
+    Parameters
+    ----------
+    result : MessageEngagement
+        Output of :func:`journeylib.journeys.messages.message_engagement`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+    metric : str, default "open rate"
+        Rate drawn ("open rate" or "click rate").
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> from journeylib.journeys.messages import message_engagement
+    >>> result = message_engagement(ds.messages, ds.events)
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_message_rates(result, ax=ax).get_xlabel()
+    'open rate (% of messages sent)'
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     t = result.by("campaign / channel", metric).sort_values("rate")

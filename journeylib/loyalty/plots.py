@@ -41,11 +41,37 @@ def plot_cohort_heatmap(cohorts: Any, ax: Axes | None = None, *, kind: str = "re
                         annotate: bool | None = None) -> Axes:
     """Heat map of a :class:`journeylib.loyalty.cohorts.CohortTable` triangle; blank = not observable yet.
 
-    ``kind``: ``"retention"`` (share of the cohort active), ``"revenue"`` (revenue per
-    customer in the period) or ``"cumulative"`` (cumulative revenue per customer).
-    ``annotate``: write the values in the cells (default: when at most 20 x 20).
     For retention, period 0 (everyone's first period: 100% by construction) is left blank so the colour
     scale shows the differences between later periods instead of being swamped by it.
+
+    Parameters
+    ----------
+    cohorts : CohortTable
+        Output of :func:`journeylib.loyalty.cohorts.cohort_table`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+    kind : {"retention", "revenue", "cumulative"}, default "retention"
+        ``"retention"`` (share of the cohort active), ``"revenue"`` (revenue per customer in
+        the period) or ``"cumulative"`` (cumulative revenue per customer).
+    annotate : bool, optional
+        Write the values in the cells (default: when the triangle is at most 20 x 20).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty import plots
+    >>> events = jl.load_dataset("sample").events
+    >>> cohorts = jl.cohort_table(events, period="M")
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_cohort_heatmap(cohorts, ax=ax).get_xlabel()
+    'months since acquisition'
+    >>> plt.close(fig)
     """
     import seaborn as sns
 
@@ -94,6 +120,36 @@ def plot_cohort_curves(cohorts: Any, ax: Axes | None = None, *, max_cohorts: int
     Following the retention family's rule (:data:`journeylib.retention.plots.MIN_AT_RISK`), a
     cohort smaller than ``min_at_risk`` customers is not drawn, and the average stops at the
     first age observed on fewer than ``min_at_risk`` customers.
+
+    Parameters
+    ----------
+    cohorts : CohortTable
+        Output of :func:`journeylib.loyalty.cohorts.cohort_table`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+    max_cohorts : int, default 12
+        Draw the latest this many cohorts.
+    min_at_risk : int, default MIN_AT_RISK (30)
+        Smaller cohorts are not drawn; the average stops at the first age observed on fewer customers.
+    confidence_level : float, default 0.95
+        Level of the bands.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty import plots
+    >>> events = jl.load_dataset("sample").events
+    >>> cohorts = jl.cohort_table(events, period="M")
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_cohort_curves(cohorts, ax=ax).get_ylabel()
+    'share of cohort active'
+    >>> plt.close(fig)
     """
     ax = _axes(ax)
     ret = cohorts.retention.iloc[-max_cohorts:]
@@ -137,7 +193,32 @@ def plot_cohort_curves(cohorts: Any, ax: Axes | None = None, *, max_cohorts: int
 
 @no_mathtext
 def plot_repeat_rate(repeat: Any, ax: Axes | None = None) -> Axes:
-    """Repeat rate within the window by group, with the Wilson intervals (``ci_low``, ``ci_high``)."""
+    """Repeat rate within the window by group, with the Wilson intervals (``ci_low``, ``ci_high``).
+
+    Parameters
+    ----------
+    repeat : RepeatPurchase
+        Output of :func:`journeylib.loyalty.cohorts.repeat_purchase`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty import plots
+    >>> events = jl.load_dataset("sample").events
+    >>> repeat = jl.repeat_purchase(events, within_days=90)
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_repeat_rate(repeat, ax=ax).get_ylabel()
+    'share with a 2nd order within 90 days'
+    >>> plt.close(fig)
+    """
     ax = _axes(ax)
     d = repeat.by_group
     x = np.arange(len(d))
@@ -156,7 +237,34 @@ def plot_repeat_rate(repeat: Any, ax: Axes | None = None) -> Axes:
 
 @no_mathtext
 def plot_purchase_gaps(repeat: Any, ax: Axes | None = None, *, max_days: int = 365) -> Axes:
-    """Histogram of days between consecutive purchase days, up to the 99th percentile (at most ``max_days``)."""
+    """Histogram of days between consecutive purchase days, up to the 99th percentile (at most ``max_days``).
+
+    Parameters
+    ----------
+    repeat : RepeatPurchase
+        Output of :func:`journeylib.loyalty.cohorts.repeat_purchase`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+    max_days : int, default 365
+        Longest gap drawn (days).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty import plots
+    >>> events = jl.load_dataset("sample").events
+    >>> repeat = jl.repeat_purchase(events, within_days=90)
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_purchase_gaps(repeat, ax=ax).get_ylabel()
+    'number of gaps'
+    >>> plt.close(fig)
+    """
     ax = _axes(ax)
     g = repeat.gaps.set_index("gap_days")["count"]
     g = g[g.index <= max_days]
@@ -179,6 +287,32 @@ def plot_time_to_second(repeat: Any, ax: Axes | None = None, *, min_at_risk: int
 
     Stops where fewer than ``min_at_risk`` customers are still at risk when the table carries
     an ``at_risk`` column.
+
+    Parameters
+    ----------
+    repeat : RepeatPurchase
+        Output of :func:`journeylib.loyalty.cohorts.repeat_purchase`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+    min_at_risk : int, default MIN_AT_RISK (30)
+        The curve stops at the last day with at least this many customers still waiting.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty import plots
+    >>> events = jl.load_dataset("sample").events
+    >>> repeat = jl.repeat_purchase(events, within_days=90)
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_time_to_second(repeat, ax=ax).get_xlabel()
+    'days since first purchase'
+    >>> plt.close(fig)
     """
     ax = _axes(ax)
     d = repeat.time_to_second
@@ -199,7 +333,32 @@ def plot_time_to_second(repeat: Any, ax: Axes | None = None, *, min_at_risk: int
 
 @no_mathtext
 def plot_rfm_grid(segments: Any, ax: Axes | None = None) -> Axes:
-    """R x F grid of an :class:`journeylib.loyalty.rfm.RFMSegments`: customers per cell, coloured by mean revenue."""
+    """R x F grid of an :class:`journeylib.loyalty.rfm.RFMSegments`: customers per cell, coloured by mean revenue.
+
+    Parameters
+    ----------
+    segments : RFMSegments
+        Output of :func:`journeylib.loyalty.rfm.rfm_segments`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty import plots
+    >>> events = jl.load_dataset("sample").events
+    >>> segments = jl.rfm_segments(jl.rfm_table(events))
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_rfm_grid(segments, ax=ax).get_ylabel()
+    'R score (5 = most recent)'
+    >>> plt.close(fig)
+    """
     import seaborn as sns
 
     ax = _axes(ax)
@@ -215,7 +374,32 @@ def plot_rfm_grid(segments: Any, ax: Axes | None = None) -> Axes:
 
 @no_mathtext
 def plot_rfm_segments(segments: Any, ax: Axes | None = None) -> Axes:
-    """Horizontal bars: share of customers and share of revenue per named segment."""
+    """Horizontal bars: share of customers and share of revenue per named segment.
+
+    Parameters
+    ----------
+    segments : RFMSegments
+        Output of :func:`journeylib.loyalty.rfm.rfm_segments`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty import plots
+    >>> events = jl.load_dataset("sample").events
+    >>> segments = jl.rfm_segments(jl.rfm_table(events))
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_rfm_segments(segments, ax=ax).get_title()
+    'RFM segments: size and value'
+    >>> plt.close(fig)
+    """
     ax = _axes(ax)
     d = segments.table.iloc[::-1]
     y = np.arange(len(d))
@@ -232,7 +416,35 @@ def plot_rfm_segments(segments: Any, ax: Axes | None = None) -> Axes:
 
 @no_mathtext
 def plot_clv_distribution(boot: Any, ax: Axes | None = None) -> Axes:
-    """Histogram of per-customer CLV with the mean and its bootstrap interval."""
+    """Histogram of per-customer CLV with the mean and its bootstrap interval.
+
+    The top 1% of customers is left out of the bars (and counted in the x label).
+
+    Parameters
+    ----------
+    boot : CLVBootstrap
+        Output of :func:`journeylib.loyalty.clv.clv_bootstrap`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty import plots
+    >>> events = jl.load_dataset("sample").events
+    >>> from journeylib.loyalty import clv
+    >>> boot = clv.clv_bootstrap(clv.customer_summary(events), n_boot=20, seed=0)
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_clv_distribution(boot, ax=ax).get_ylabel()
+    'customers'
+    >>> plt.close(fig)
+    """
     ax = _axes(ax)
     v = boot.per_customer["clv"]
     cut = float(v.quantile(0.99))
@@ -249,7 +461,34 @@ def plot_clv_distribution(boot: Any, ax: Axes | None = None) -> Axes:
 
 @no_mathtext
 def plot_calibration(check: Any, ax: Axes | None = None) -> Axes:
-    """Mean actual vs predicted holdout purchases per calibration-period frequency."""
+    """Mean actual vs predicted holdout purchases per calibration-period frequency.
+
+    Parameters
+    ----------
+    check : CalibrationCheck
+        Output of :func:`journeylib.loyalty.clv.calibration_holdout`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty import plots
+    >>> events = jl.load_dataset("sample").events
+    >>> from journeylib.loyalty import clv
+    >>> cal = clv.customer_summary(events, calibration_end="2025-01-31", holdout_end="2025-06-30")
+    >>> check = clv.calibration_holdout(cal, clv.BetaGeoFitter().fit(cal))
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_calibration(check, ax=ax).get_xlabel()
+    'repeat purchases in calibration period'
+    >>> plt.close(fig)
+    """
     ax = _axes(ax)
     table = check.table
     lab = table["frequency_bucket"].astype(str)
@@ -269,7 +508,33 @@ def plot_calibration(check: Any, ax: Axes | None = None) -> Axes:
 
 @no_mathtext
 def plot_fit_parameters(fit: Any, ax: Axes | None = None) -> Axes:
-    """Estimates of a :class:`journeylib.loyalty.clv.FitResult` with their 95% intervals (log scale)."""
+    """Estimates of a :class:`journeylib.loyalty.clv.FitResult` with their 95% intervals (log scale).
+
+    Parameters
+    ----------
+    fit : FitResult
+        A fitted model's ``result_`` (e.g. ``BetaGeoFitter().fit(summary).result_``).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty import plots
+    >>> events = jl.load_dataset("sample").events
+    >>> from journeylib.loyalty import clv
+    >>> fit = clv.BetaGeoFitter().fit(clv.customer_summary(events)).result_
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_fit_parameters(fit, ax=ax).get_xlabel()
+    'parameter value (log scale; 95% CI)'
+    >>> plt.close(fig)
+    """
     ax = _axes(ax)
     d = fit.summary.iloc[::-1].reset_index(drop=True)
     y = np.arange(len(d))
@@ -287,7 +552,33 @@ def plot_fit_parameters(fit: Any, ax: Axes | None = None) -> Axes:
 
 @no_mathtext
 def plot_loyalty_effect(effect: Any, ax: Axes | None = None) -> Axes:
-    """Forest plot of a :class:`journeylib.loyalty.programme.LoyaltyEffect`: naive vs adjusted, no-effect line."""
+    """Forest plot of a :class:`journeylib.loyalty.programme.LoyaltyEffect`: naive vs adjusted, no-effect line.
+
+    Parameters
+    ----------
+    effect : LoyaltyEffect
+        Output of :func:`journeylib.loyalty.programme.loyalty_effect`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty import plots
+    >>> events = jl.load_dataset("sample").events
+    >>> ds = jl.load_dataset("sample")
+    >>> effect = jl.loyalty_effect(ds.events, ds.customers, window_days=90)
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_loyalty_effect(effect, ax=ax).get_xlabel()
+    'ratio, members vs counterfactual (log scale; 1 = no effect)'
+    >>> plt.close(fig)
+    """
     ax = _axes(ax)
     t = effect.table.iloc[::-1].reset_index(drop=True)
     colors = {"naive": "#c44e52", "adjusted": "#4c72b0", "within members only": "#8c8c8c"}
@@ -309,7 +600,33 @@ def plot_loyalty_effect(effect: Any, ax: Axes | None = None) -> Axes:
 
 @no_mathtext
 def plot_loyalty_rates(effect: Any, ax: Axes | None = None) -> Axes:
-    """Repeat purchases per 30 days in the pre and post windows, members vs matched controls."""
+    """Repeat purchases per 30 days in the pre and post windows, members vs matched controls.
+
+    Parameters
+    ----------
+    effect : LoyaltyEffect
+        Output of :func:`journeylib.loyalty.programme.loyalty_effect`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty import plots
+    >>> events = jl.load_dataset("sample").events
+    >>> ds = jl.load_dataset("sample")
+    >>> effect = jl.loyalty_effect(ds.events, ds.customers, window_days=90)
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_loyalty_rates(effect, ax=ax).get_ylabel()
+    'repeat purchases per customer per 30 days'
+    >>> plt.close(fig)
+    """
     ax = _axes(ax)
     w = effect.windows
     g = w.groupby("member").agg(pre=("n_pre", "sum"), e1=("e_pre", "sum"), post=("n_post", "sum"),
@@ -328,7 +645,34 @@ def plot_loyalty_rates(effect: Any, ax: Axes | None = None) -> Axes:
 
 @no_mathtext
 def plot_model_comparison(cmp: Any, ax: Axes | None = None) -> Axes:
-    """Mean actual vs each model's predicted holdout purchases per calibration frequency."""
+    """Mean actual vs each model's predicted holdout purchases per calibration frequency.
+
+    Parameters
+    ----------
+    cmp : ModelComparison
+        Output of :func:`journeylib.loyalty.clv.compare_models`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty import plots
+    >>> events = jl.load_dataset("sample").events
+    >>> from journeylib.loyalty import clv
+    >>> cal = clv.customer_summary(events, calibration_end="2025-01-31", holdout_end="2025-06-30")
+    >>> cmp = clv.compare_models(cal)
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_model_comparison(cmp, ax=ax).get_xlabel()
+    'repeat purchases in calibration period'
+    >>> plt.close(fig)
+    """
     ax = _axes(ax)
     t = cmp.by_frequency
     xs = np.arange(len(t))

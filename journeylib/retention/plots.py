@@ -40,7 +40,30 @@ time to the next stage)."""
 
 
 def at_risk_cutoff(days, at_risk, min_at_risk: int = MIN_AT_RISK) -> float:
-    """The last day at which at least ``min_at_risk`` customers are still followed (``-inf``: none)."""
+    """The last day at which at least ``min_at_risk`` customers are still followed (``-inf``: none).
+
+    Parameters
+    ----------
+    days : array-like
+        Days of the curve's steps.
+    at_risk : array-like
+        Customers still followed (at risk) at each of ``days``.
+    min_at_risk : int, default MIN_AT_RISK (30)
+        Fewest customers at risk for a day to be drawn.
+
+    Returns
+    -------
+    float
+        The last such day, ``-inf`` when no day has ``min_at_risk`` customers at risk.
+
+    Examples
+    --------
+    >>> from journeylib.retention.plots import at_risk_cutoff
+    >>> at_risk_cutoff([0, 10, 20, 30], [100, 60, 31, 12])
+    20.0
+    >>> at_risk_cutoff([0, 10], [5, 2])
+    -inf
+    """
     days, at_risk = np.asarray(days, float), np.asarray(at_risk, float)
     keep = at_risk >= min_at_risk
     return float(days[keep].max()) if keep.any() else float("-inf")
@@ -56,7 +79,37 @@ def _level(result) -> str:
 def plot_survival(km: KaplanMeierResult, ax: Axes | None = None, *, ci: bool = True,
                   min_at_risk: int = MIN_AT_RISK) -> Axes:
     """Kaplan-Meier curves (share still active vs days since start), with confidence bands,
-    each stopped where fewer than ``min_at_risk`` customers are still at risk."""
+    each stopped where fewer than ``min_at_risk`` customers are still at risk.
+
+    Parameters
+    ----------
+    km : KaplanMeierResult
+        Output of :func:`journeylib.retention.survival.kaplan_meier`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+    ci : bool, default True
+        Draw the confidence band around each curve.
+    min_at_risk : int, default MIN_AT_RISK (30)
+        Each curve stops at the last day with at least this many customers at risk.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.retention import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> labels = jl.churn_labels(ds.events, ds.customers, churn_after=60)
+    >>> km = jl.kaplan_meier(labels, by="segment")
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_survival(km, ax=ax).get_ylabel()
+    'share still active'
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     for g, kmf in km.fitters.items():
@@ -84,7 +137,35 @@ def plot_survival(km: KaplanMeierResult, ax: Axes | None = None, *, ci: bool = T
 def plot_cumulative_hazard(km: KaplanMeierResult, ax: Axes | None = None, *,
                            min_at_risk: int = MIN_AT_RISK) -> Axes:
     """Nelson-Aalen cumulative hazard per group (its slope is the churn rate), with bands,
-    each stopped where fewer than ``min_at_risk`` customers are still at risk."""
+    each stopped where fewer than ``min_at_risk`` customers are still at risk.
+
+    Parameters
+    ----------
+    km : KaplanMeierResult
+        Output of :func:`journeylib.retention.survival.kaplan_meier`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+    min_at_risk : int, default MIN_AT_RISK (30)
+        Each curve stops at the last day with at least this many customers at risk.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.retention import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> labels = jl.churn_labels(ds.events, ds.customers, churn_after=60)
+    >>> km = jl.kaplan_meier(labels, by="segment")
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_cumulative_hazard(km, ax=ax).get_ylabel()
+    'cumulative hazard (churns per customer)'
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     table = km.cumulative_hazard()
@@ -105,7 +186,33 @@ def plot_cumulative_hazard(km: KaplanMeierResult, ax: Axes | None = None, *,
 
 @no_mathtext
 def plot_retention(km: KaplanMeierResult, ax: Axes | None = None) -> Axes:
-    """Bars: retention at each horizon per group, with confidence intervals."""
+    """Bars: retention at each horizon per group, with confidence intervals.
+
+    Parameters
+    ----------
+    km : KaplanMeierResult
+        Output of :func:`journeylib.retention.survival.kaplan_meier` (its ``horizons`` are the bars).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.retention import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> labels = jl.churn_labels(ds.events, ds.customers, churn_after=60)
+    >>> km = jl.kaplan_meier(labels, by="segment", horizons=(30, 90))
+    >>> fig, ax = plt.subplots()
+    >>> [t.get_text() for t in plots.plot_retention(km, ax=ax).get_xticklabels()]
+    ['30 days', '90 days']
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     r = km.retention
@@ -129,7 +236,33 @@ def plot_retention(km: KaplanMeierResult, ax: Axes | None = None) -> Axes:
 
 @no_mathtext
 def plot_logrank(lr: LogRankResult, ax: Axes | None = None) -> Axes:
-    """Bars: churns observed per group over those expected if all groups churned alike."""
+    """Bars: churns observed per group over those expected if all groups churned alike.
+
+    Parameters
+    ----------
+    lr : LogRankResult
+        Output of :func:`journeylib.retention.survival.logrank`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.retention import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> labels = jl.churn_labels(ds.events, ds.customers, churn_after=60)
+    >>> lr = jl.logrank(labels, "segment")
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_logrank(lr, ax=ax).get_title()
+    'Churns observed vs expected by segment: groups differ (log-rank p = 0.004)'
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     t = lr.summary
@@ -162,7 +295,33 @@ def _forest(ax: Axes, labels, hr, lo, hi) -> None:
 
 @no_mathtext
 def plot_cox(cox: CoxResult, ax: Axes | None = None) -> Axes:
-    """Forest plot of the Cox hazard ratios with their confidence intervals (log scale)."""
+    """Forest plot of the Cox hazard ratios with their confidence intervals (log scale).
+
+    Parameters
+    ----------
+    cox : CoxResult
+        Output of :func:`journeylib.retention.survival.cox`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.retention import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> labels = jl.churn_labels(ds.events, ds.customers, churn_after=60)
+    >>> result = jl.cox(labels, ["segment"])
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_cox(result, ax=ax).get_xlabel()
+    'hazard ratio (log scale; < 1 = churns less)'
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     t = cox.summary.iloc[::-1]
@@ -176,7 +335,34 @@ def plot_cox(cox: CoxResult, ax: Axes | None = None) -> Axes:
 
 @no_mathtext
 def plot_membership(effect: MembershipEffect, ax: Axes | None = None) -> Axes:
-    """The membership hazard ratio of the naive and the start/stop model side by side."""
+    """The membership hazard ratio of the naive and the start/stop model side by side.
+
+    Parameters
+    ----------
+    effect : MembershipEffect
+        Output of :func:`journeylib.retention.survival.membership_effect`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.retention import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> labels = jl.churn_labels(ds.events, ds.customers, churn_after=60)
+    >>> from journeylib.retention.survival import membership_effect
+    >>> effect = membership_effect(labels, "loyalty_joined_at", ["segment"])
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_membership(effect, ax=ax).get_title()
+    'Churn hazard ratio of membership, 95% CI'
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     s = effect.summary.iloc[::-1]
@@ -187,7 +373,31 @@ def plot_membership(effect: MembershipEffect, ax: Axes | None = None) -> Axes:
 
 @no_mathtext
 def plot_winback(wb: WinbackResult, ax: Axes | None = None) -> Axes:
-    """Bar chart of the return rate per group with its intervals."""
+    """Bar chart of the return rate per group with its intervals.
+
+    Parameters
+    ----------
+    wb : WinbackResult
+        Output of :func:`journeylib.retention.winback.winback_rates`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.retention import plots
+    >>> wb = jl.winback_rates(jl.load_dataset("sample").events)
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_winback(wb, ax=ax).get_xlabel()
+    'returned within 30 days (%)'
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     s = wb.summary
@@ -210,7 +420,36 @@ def plot_winback(wb: WinbackResult, ax: Axes | None = None) -> Axes:
 def plot_cumulative_incidence(res: CumulativeIncidenceResult, ax: Axes | None = None, *, ci: bool = True,
                               min_at_risk: int | None = None) -> Axes:
     """Cumulative incidence of each exit type (colour) per group (line style), with bands,
-    each curve stopped where fewer than ``min_at_risk`` customers are still followed."""
+    each curve stopped where fewer than ``min_at_risk`` customers are still followed.
+
+    Parameters
+    ----------
+    res : CumulativeIncidenceResult
+        Output of :func:`journeylib.retention.competing.cumulative_incidence`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+    ci : bool, default True
+        Draw the confidence band around each curve.
+    min_at_risk : int, optional
+        Fewest customers followed for a day to be drawn (default: the result's ``min_at_risk``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.retention import plots
+    >>> exits = jl.simulate_exits(2000, seed=1).table
+    >>> res = jl.cumulative_incidence(exits, by="segment", horizons=(90,))
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_cumulative_incidence(res, ax=ax).get_ylabel()
+    'share of customers who left this way'
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     threshold = res.min_at_risk if min_at_risk is None else min_at_risk
@@ -240,7 +479,32 @@ def plot_cumulative_incidence(res: CumulativeIncidenceResult, ax: Axes | None = 
 
 @no_mathtext
 def plot_incidence_comparison(cmp: IncidenceComparison, ax: Axes | None = None) -> Axes:
-    """Forest plot: difference in cumulative incidence (group minus reference) per exit type and horizon."""
+    """Forest plot: difference in cumulative incidence (group minus reference) per exit type and horizon.
+
+    Parameters
+    ----------
+    cmp : IncidenceComparison
+        Output of :func:`journeylib.retention.competing.compare_incidence`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.retention import plots
+    >>> exits = jl.simulate_exits(2000, seed=1).table
+    >>> cmp = jl.compare_incidence(exits, "segment", horizons=(90,))
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_incidence_comparison(cmp, ax=ax).get_xlabel()
+    'difference in share who left this way (percentage points, vs premium)'
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     t = cmp.summary.iloc[::-1].reset_index(drop=True)
@@ -258,7 +522,32 @@ def plot_incidence_comparison(cmp: IncidenceComparison, ax: Axes | None = None) 
 
 @no_mathtext
 def plot_winback_targets(result, ax=None) -> Axes:
-    """Value at stake against P(alive) of the customers on the win-back list."""
+    """Value at stake against P(alive) of the customers on the win-back list.
+
+    Parameters
+    ----------
+    result : WinbackTargets
+        Output of :func:`journeylib.retention.targeting.winback_targets`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.retention import plots
+    >>> from journeylib.retention.targeting import winback_targets
+    >>> result = winback_targets(jl.load_dataset("sample").events, churn_after=60)
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_winback_targets(result, ax=ax).get_xlabel()
+    'chance the customer is still active, P(alive) (%)'
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     t = result.targets
@@ -272,7 +561,38 @@ def plot_winback_targets(result, ax=None) -> Axes:
 
 @no_mathtext
 def plot_reactivation(result, ax=None) -> Axes:
-    """Reactivation rate of the targeted customers and of the holdout, with their intervals."""
+    """Reactivation rate of the targeted customers and of the holdout, with their intervals.
+
+    Parameters
+    ----------
+    result : ReactivationResult
+        Output of :func:`journeylib.retention.targeting.winback_reactivation`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.retention import plots
+    >>> import pandas as pd
+    >>> from journeylib.retention.targeting import winback_reactivation
+    >>> t0 = pd.Timestamp("2025-05-01", tz="UTC")
+    >>> assignments = pd.DataFrame({"customer_id": [f"c{i}" for i in range(8)], "experiment": "winback_may",
+    ...                             "variant": ["email"] * 4 + ["holdout"] * 4, "assigned_at": t0})
+    >>> events = pd.DataFrame({"customer_id": ["c0", "c1", "c2", "c4", "c7"],
+    ...                        "ts": t0 + pd.to_timedelta([3, 10, 40, 5, 90], unit="D"), "event": "purchase"})
+    >>> result = winback_reactivation(events, assignments, experiment="winback_may", within_days=30)
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_reactivation(result, ax=ax).get_xlabel()
+    'came back within 30 days (% of customers)'
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     t = result.summary.set_index("group").loc[["holdout", "targeted"]]
