@@ -47,6 +47,7 @@ MODULES = [
     "journeylib.report.notebook",
     "journeylib.report.privacy",
     "journeylib.report.runner",
+    "journeylib.journeys.plots",
     "journeylib.loyalty.plots",
     "journeylib.retention.churn",
     "journeylib.retention.competing",

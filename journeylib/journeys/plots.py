@@ -472,8 +472,31 @@ def plot_attribution(result, ax=None):
 def plot_incremental(result, ax=None):
     """Channels ranked by incremental effect: conversions per 1,000 customers reached, with intervals.
 
-    From :attr:`~journeylib.journeys.attribution.AttributionResult.incremental` (Markov
+    From :attr:`journeylib.journeys.attribution.AttributionResult.incremental` (Markov
     removal effect, else Shapley); the axis starts at zero; the title states the leader.
+
+    Parameters
+    ----------
+    result
+        An :class:`journeylib.journeys.attribution.AttributionResult` (with a bootstrap for intervals).
+    ax
+        Axes to draw on (default: the current Axes).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_incremental(jl.attribute(ds.events, n_boot=20, seed=1), ax=ax).get_xlabel()
+    'conversions credited per 1,000 customers reached (Markov model)'
+    >>> plt.close(fig)
     """
     if ax is None:
         ax = plt.gca()
@@ -654,7 +677,32 @@ def plot_stage_attribution(result, ax=None, *, model: str | None = None):
 @no_mathtext
 def plot_path_lengths(journeys_df: pd.DataFrame, ax=None):
     """Bars of journeys by number of touchpoints (:func:`journeylib.journeys.paths.journeys` output),
-    the converting ones overlaid."""
+    the converting ones overlaid.
+
+    Parameters
+    ----------
+    journeys_df
+        One row per journey, as :func:`journeylib.journeys.paths.journeys` returns.
+    ax
+        Axes to draw on (default: the current Axes).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> fig, ax = plt.subplots()
+    >>> from journeylib.journeys.paths import journeys
+    >>> plots.plot_path_lengths(journeys(ds.events), ax=ax).get_xlabel()
+    'touchpoints in the journey (count)'
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     pl = path_lengths(journeys_df)
@@ -668,7 +716,34 @@ def plot_path_lengths(journeys_df: pd.DataFrame, ax=None):
 
 @no_mathtext
 def plot_time_to_convert(journeys_df: pd.DataFrame, ax=None, *, bins: int = 40):
-    """Histogram of days from first touch to conversion, converting journeys."""
+    """Histogram of days from first touch to conversion, converting journeys.
+
+    Parameters
+    ----------
+    journeys_df
+        One row per journey, as :func:`journeylib.journeys.paths.journeys` returns.
+    bins
+        Number of histogram bins.
+    ax
+        Axes to draw on (default: the current Axes).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> fig, ax = plt.subplots()
+    >>> from journeylib.journeys.paths import journeys
+    >>> plots.plot_time_to_convert(journeys(ds.events), ax=ax).get_xlabel()
+    'days from first touch to conversion'
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     d = journeys_df.loc[journeys_df["conversions"] > 0, "days_to_convert"].dropna()
@@ -682,7 +757,31 @@ def plot_time_to_convert(journeys_df: pd.DataFrame, ax=None, *, bins: int = 40):
 # --------------------------------------------------------------------------- overview
 @no_mathtext
 def plot_monthly_activity(monthly: pd.DataFrame, ax=None):
-    """Lines of active customers and orders per month (:func:`journeylib.journeys.overview.monthly_activity`)."""
+    """Lines of active customers and orders per month (:func:`journeylib.journeys.overview.monthly_activity`).
+
+    Parameters
+    ----------
+    monthly
+        The table :func:`journeylib.journeys.overview.monthly_activity` returns.
+    ax
+        Axes to draw on (default: the current Axes).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_monthly_activity(jl.monthly_activity(ds.events), ax=ax).get_xlabel()
+    'month (UTC)'
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     ax.plot(monthly["month"], monthly["active_customers"], marker="o", label="active customers")
@@ -1009,6 +1108,35 @@ def plot_measured_journey_map(result, ax=None, *, top_n: int = 3, max_kpis: int 
     touchpoints and KPIs stay inside their stage's column. The column backgrounds carry the gid
     ``journey-map:column:<i>`` and the texts ``journey-map:<row>:<i>`` (row: stage, customers,
     step, touch, kpi, pain, satisfaction).
+
+    Parameters
+    ----------
+    result
+        A :class:`journeylib.journeys.journey_map.JourneyMap`.
+    ax
+        Axes to draw on (default: the current Axes).
+    top_n
+        Touchpoints shown per stage.
+    max_kpis
+        KPIs shown per stage.
+    title
+        Figure title (default: one naming the top pain point).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> fig, ax = plt.subplots(figsize=(12.6, 8))
+    >>> plots.plot_measured_journey_map(jl.journey_map(ds.events, feedback=ds.feedback), ax=ax).get_title(loc="left")
+    'Customer journey map: the top pain point is cart'
+    >>> plt.close(fig)
     """
     if ax is None:
         ax = plt.gca()
@@ -1238,7 +1366,31 @@ def _comparison_bars(ax, labels, est, lo, hi, flagged, *, xlabel: str, title: st
 @no_mathtext
 def plot_period_comparison(result, ax=None):
     """Change of every compared figure from the previous period to the current one, as a percentage of
-    the previous value, with its interval; the figures that changed significantly in red."""
+    the previous value, with its interval; the figures that changed significantly in red.
+
+    Parameters
+    ----------
+    result
+        A :class:`journeylib.journeys.compare.PeriodComparison`.
+    ax
+        Axes to draw on (default: the current Axes).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_period_comparison(jl.compare_periods(ds.events, n_boot=50), ax=ax).get_xlabel()
+    'change from the previous period (% of the previous value)'
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     t = result.summary
@@ -1256,7 +1408,33 @@ def plot_period_comparison(result, ax=None):
 @no_mathtext
 def plot_segment_comparison(result, ax=None, *, kind: str | None = None):
     """Each segment's difference from the other customers (percentage points) on the share figures
-    (stage conversion and retention; ``kind`` picks one), significant differences in red."""
+    (stage conversion and retention; ``kind`` picks one), significant differences in red.
+
+    Parameters
+    ----------
+    result
+        A :class:`journeylib.journeys.compare.SegmentComparison`.
+    kind
+        One kind of figure to show (default: every share figure).
+    ax
+        Axes to draw on (default: the current Axes).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> ds = jl.load_dataset("sample")
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_segment_comparison(jl.compare_segments(ds.events, ds.customers, by="segment"), ax=ax).get_xlabel()
+    'segment minus the other customers (percentage points)'
+    >>> plt.close(fig)
+    """
     if ax is None:
         ax = plt.gca()
     t = result.summary
