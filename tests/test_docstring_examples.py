@@ -14,6 +14,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 MODULES = [
+    "journeylib.core.buckets",
+    "journeylib.core.draft",
+    "journeylib.core.errors",
+    "journeylib.core.health",
+    "journeylib.core.plots",
+    "journeylib.core.validation_cache",
+    "journeylib.journeys.compare",
+    "journeylib.loyalty.clv",
     "journeylib.core.checks",
     "journeylib.core.display",
     "journeylib.core.engine",

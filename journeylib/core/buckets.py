@@ -21,12 +21,52 @@ EVENTS_PER_BUCKET = 20_000_000
 
 
 def n_buckets(t: ibis.Table) -> int:
-    """One bucket per :data:`EVENTS_PER_BUCKET` rows of ``t`` (at least one)."""
+    """One bucket per :data:`EVENTS_PER_BUCKET` rows of ``t`` (at least one).
+
+    Parameters
+    ----------
+    t
+        An events table with a ``customer_id`` column.
+
+    Returns
+    -------
+    int
+        The number of customer buckets to run ``t`` in.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.core.buckets import n_buckets
+    >>> n_buckets(jl.load_dataset("sample").events)
+    1
+    """
     return max(1, -(-int(t.count().execute()) // EVENTS_PER_BUCKET))
 
 
 def bucket_tables(t: ibis.Table, buckets: int | None = None) -> list[ibis.Table]:
-    """``t`` split by customer hash into ``buckets`` tables (``None``: :func:`n_buckets`)."""
+    """``t`` split by customer hash into ``buckets`` tables (``None``: :func:`n_buckets`).
+
+    Parameters
+    ----------
+    t
+        An events table with a ``customer_id`` column.
+    buckets
+        Number of buckets (a whole number >= 1), or ``None`` for :func:`n_buckets`.
+
+    Returns
+    -------
+    list of ibis.Table
+        One filtered table per bucket; every customer's events are in exactly one.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.core.buckets import bucket_tables
+    >>> events = jl.load_dataset("sample").events
+    >>> parts = bucket_tables(events, 3)
+    >>> len(parts), sum(p.count().execute() for p in parts) == events.count().execute()
+    (3, True)
+    """
     buckets = n_buckets(t) if buckets is None else whole_number(
         buckets, "partitions", minimum=1,
         expected="a whole number of customer buckets (>= 1) or None (one per 20 million events)")
@@ -38,7 +78,31 @@ def bucket_tables(t: ibis.Table, buckets: int | None = None) -> list[ibis.Table]
 
 def per_bucket(t: ibis.Table, build: Callable[[ibis.Table], ibis.Table | pd.DataFrame],
                buckets: int | None = None) -> list[pd.DataFrame]:
-    """``build(events)`` fetched to pandas once per customer bucket of ``t`` (a DataFrame is kept as is)."""
+    """``build(events)`` fetched to pandas once per customer bucket of ``t`` (a DataFrame is kept as is).
+
+    Parameters
+    ----------
+    t
+        An events table with a ``customer_id`` column.
+    build
+        Function from one bucket's events to an ibis table or a DataFrame.
+    buckets
+        Number of buckets, or ``None`` for :func:`n_buckets`.
+
+    Returns
+    -------
+    list of pandas.DataFrame
+        One frame per bucket, in bucket order.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.core.buckets import per_bucket
+    >>> events = jl.load_dataset("sample").events
+    >>> frames = per_bucket(events, lambda e: e.agg(customers=e.customer_id.nunique()), buckets=2)
+    >>> len(frames), sum(int(f["customers"].iloc[0]) for f in frames) == events.customer_id.nunique().execute()
+    (2, True)
+    """
     out = []
     for part in bucket_tables(t, buckets):
         got = build(part)
@@ -51,6 +115,34 @@ def summed_per_bucket(t: ibis.Table, build: Callable[[ibis.Table], ibis.Table | 
     """:func:`per_bucket` for an aggregate additive over customers: ``cols`` summed ``by``.
 
     Missing keys in ``by`` form their own group, as in the engine's ``GROUP BY``.
+
+    Parameters
+    ----------
+    t
+        An events table with a ``customer_id`` column.
+    build
+        Function from one bucket's events to an aggregate (ibis table or DataFrame).
+    by
+        Key column(s) of the aggregate.
+    cols
+        Columns summed over the buckets.
+    buckets
+        Number of buckets, or ``None`` for :func:`n_buckets`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by`` and ``cols``, one row per key (a single bucket's frame as built).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.core.buckets import summed_per_bucket
+    >>> events = jl.load_dataset("sample").events
+    >>> counts = summed_per_bucket(events, lambda e: e.group_by("event").agg(n=e.count()),
+    ...                            "event", ["n"], buckets=2)
+    >>> int(counts.set_index("event").loc["purchase", "n"])
+    10452
     """
     parts = per_bucket(t, build, buckets)
     if len(parts) == 1:

@@ -101,7 +101,24 @@ ROLE_WORDS = {"review": {"review", "reviews", "rating", "rated"}, "referral": {"
 
 
 def words(name: str) -> set[str]:
-    """The words of a column or event name: split on ``_ - . /`` spaces and camelCase, lower case."""
+    """The words of a column or event name: split on ``_ - . /`` spaces and camelCase, lower case.
+
+    Parameters
+    ----------
+    name
+        A column or event name.
+
+    Returns
+    -------
+    set of str
+        Its lower-case words.
+
+    Examples
+    --------
+    >>> from journeylib.core.draft import words
+    >>> sorted(words("addToCart_v2"))
+    ['add', 'cart', 'to', 'v2']
+    """
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(name))
     return {w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w}
 
@@ -112,7 +129,26 @@ def _norm(name: str) -> str:
 
 
 def guess_stage(event: str) -> tuple[str | None, str]:
-    """``(stage, reason)`` for one event name; ``(None, reason)`` when it cannot be placed."""
+    """``(stage, reason)`` for one event name; ``(None, reason)`` when it cannot be placed.
+
+    Parameters
+    ----------
+    event
+        An event name as it appears in the export.
+
+    Returns
+    -------
+    tuple of (str or None, str)
+        The guessed stage (``None``: not placed) and what the guess rests on.
+
+    Examples
+    --------
+    >>> from journeylib.core.draft import guess_stage
+    >>> guess_stage("add_to_cart")
+    ('cart', 'cart/basket/checkout')
+    >>> guess_stage("email_click")
+    (None, 'a message event (a role, not a stage)')
+    """
     w, n = words(event), _norm(event)
     if w & NEGATIVE:
         return None, "names an undo/failure"
@@ -130,7 +166,25 @@ def guess_stage(event: str) -> tuple[str | None, str]:
 
 
 def guess_roles(names: list[str]) -> dict[str, list[str]]:
-    """Event names per role (``purchase``, ``cart``, ``review``, ``referral``, ``message_*``)."""
+    """Event names per role (``purchase``, ``cart``, ``review``, ``referral``, ``message_*``).
+
+    Parameters
+    ----------
+    names
+        Event names as they appear in the export.
+
+    Returns
+    -------
+    dict of str to list of str
+        Role -> the names guessed to play it (names with no role, or naming an undo or a
+        failure, are left out).
+
+    Examples
+    --------
+    >>> from journeylib.core.draft import guess_roles
+    >>> guess_roles(["page_view", "add_to_cart", "purchase", "email_click", "refund_issued"])
+    {'cart': ['add_to_cart'], 'purchase': ['purchase'], 'message_click': ['email_click']}
+    """
     roles: dict[str, list[str]] = {}
     for name in names:
         w, n = words(name), _norm(name)
@@ -168,7 +222,19 @@ def _pick_purchase(names: list[str]) -> tuple[str, list[str]]:
 
 @dataclass(frozen=True)
 class Profile:
-    """What :func:`profile` found in an export (the basis of a draft)."""
+    """What :func:`profile` found in an export (the basis of a draft).
+
+    Examples
+    --------
+    >>> from journeylib.core.draft import profile
+    >>> prof = profile("data/sample")
+    >>> prof.format, prof.rows, prof.customers
+    ('canonical', 56460, 5000)
+    >>> prof.events.head(2)
+              event  events  customers
+    0  product_view   26430       3345
+    1      purchase   10452       1377
+    """
 
     source: str
     """The path given."""
@@ -229,7 +295,27 @@ class Profile:
 
 
 def find_files(path: str | Path) -> dict[str, str]:
-    """The tables of a folder (``events.*``, ``customers.*``, ``assignments.*``, ``messages.*``), or the file itself."""
+    """The tables of a folder (``events.*``, ``customers.*``, ``assignments.*``, ``messages.*``), or the file itself.
+
+    Parameters
+    ----------
+    path
+        An export file, a glob, a URI or a folder.
+
+    Returns
+    -------
+    dict of str to str
+        Table -> path (or glob) to read; always has ``events`` (an ``orders.*`` file is the
+        events when there is no ``events.*``).
+
+    Examples
+    --------
+    >>> from journeylib.core.draft import find_files
+    >>> find_files("data/sample")["events"]
+    'data/sample/events.parquet'
+    >>> sorted(find_files("data/sample"))
+    ['assignments', 'customers', 'events', 'messages']
+    """
     text = str(path)
     if "://" in text or any(ch in text for ch in "*?["):
         return {"events": text}
@@ -360,6 +446,29 @@ def guess_orders_columns(path: str) -> dict[str, tuple[str, str]] | None:
     An orders table has no event-name column, a user/customer/client id column, a time
     column (by its name, else a text column whose values are dates) and a numeric
     amount/revenue/total/price column; each row is one purchase.
+
+    Parameters
+    ----------
+    path
+        An export file (or glob).
+
+    Returns
+    -------
+    dict or None
+        ``{canonical: (their column, why)}``, or ``None`` when it is not an orders table.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import pandas as pd
+    >>> from journeylib.core.draft import guess_orders_columns
+    >>> path = tempfile.mkdtemp() + "/orders.csv"
+    >>> pd.DataFrame({"shopper_ref": ["u1", "u2", "u1"], "placed": ["2024-01-05", "2024-02-01", "2024-03-09"],
+    ...               "amount": [20.0, 35.5, 12.0]}).to_csv(path, index=False)
+    >>> {k: their for k, (their, why) in guess_orders_columns(path).items()}
+    {'customer_id': 'shopper_ref', 'ts': 'placed', 'revenue': 'amount'}
+    >>> guess_orders_columns("data/sample/events.parquet") is None
+    True
     """
     t = _read(path)
     types = {c: str(typ).lower() for c, typ in t.schema().items()}
@@ -387,6 +496,26 @@ def orders_renames(guessed: dict[str, tuple[str, str]], columns: list[str]) -> d
 
     The reader applies ``columns`` to the message log as well, so only names it does not
     recognise (:data:`journeylib.core.readers.ORDER_COLUMNS`) are mapped.
+
+    Parameters
+    ----------
+    guessed
+        The mapping from :func:`guess_orders_columns`.
+    columns
+        The orders table's columns.
+
+    Returns
+    -------
+    dict
+        The entries of ``guessed`` the reader would not find itself.
+
+    Examples
+    --------
+    >>> from journeylib.core.draft import orders_renames
+    >>> guessed = {"customer_id": ("shopper_ref", "an id"), "ts": ("placed", "a time"),
+    ...            "revenue": ("amount", "an amount")}
+    >>> sorted(orders_renames(guessed, ["shopper_ref", "placed", "amount"]))
+    ['customer_id', 'ts']
     """
     from .readers import ORDER_COLUMNS
 
@@ -399,7 +528,29 @@ _DATE = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{2,4})(?:[ T](\d{1,2}):(\
 
 
 def timestamp_format(values: pd.Series) -> tuple[str | None, str | None]:
-    """``(strptime format, note)`` for text timestamps such as 03/04/2024 10:00; ``(None, None)`` otherwise."""
+    """``(strptime format, note)`` for text timestamps such as 03/04/2024 10:00; ``(None, None)`` otherwise.
+
+    Parameters
+    ----------
+    values
+        Timestamps as text.
+
+    Returns
+    -------
+    tuple of (str or None, str or None)
+        The ``strptime`` format and a note on how day and month were told apart (flagged
+        ``AMBIGUOUS`` when the data cannot tell), or ``(None, None)`` when the values are not
+        numeric dates with separators.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.core.draft import timestamp_format
+    >>> timestamp_format(pd.Series(["03/04/2024 10:00", "25/04/2024 11:30"]))
+    ('%d/%m/%Y %H:%M', 'day-first: some first numbers are above 12')
+    >>> timestamp_format(pd.Series(["2024-04-03T10:00:00Z"]))
+    (None, None)
+    """
     vals = values.dropna().astype(str)
     matches = vals.str.extract(_DATE)
     if len(vals) == 0 or matches[0].isna().mean() > 0.5:
@@ -425,6 +576,27 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
     ``customers.*``, ``assignments.*``, ``messages.*``). ``format`` is the export's
     shape (``auto`` detects it from the columns). Raises :class:`JourneyDataError` when
     nothing readable is there.
+
+    Parameters
+    ----------
+    path
+        An export file, a glob, or a folder.
+    format
+        One of :data:`FORMATS` (``"auto"``: detect it).
+
+    Returns
+    -------
+    Profile
+        What was found; :meth:`Profile.describe` prints it.
+
+    Examples
+    --------
+    >>> from journeylib.core.draft import profile
+    >>> prof = profile("data/sample")
+    >>> print(prof.describe().splitlines()[0])
+    data/sample: canonical export, 56,460 events of 5,000 customers
+    >>> list(prof.mapping)
+    ['customer_id', 'ts', 'event', 'channel', 'revenue']
     """
     from . import engine
 
@@ -547,7 +719,28 @@ def _rel(path: str, folder: Path) -> str:
 
 
 def draft_text(prof: Profile, folder: str | Path) -> str:
-    """The draft ``journey.yml`` for ``prof``; source paths relative to ``folder`` (where the file goes)."""
+    """The draft ``journey.yml`` for ``prof``; source paths relative to ``folder`` (where the file goes).
+
+    Parameters
+    ----------
+    prof
+        A profile from :func:`profile`.
+    folder
+        The folder the draft will be written to.
+
+    Returns
+    -------
+    str
+        The YAML text, every guess with a comment.
+
+    Examples
+    --------
+    >>> from journeylib.core.draft import draft_text, profile
+    >>> text = draft_text(profile("data/sample"), "data/sample")
+    >>> print("\\n".join(text.splitlines()[6:8]))
+      events:
+        path: events.parquet  # 56,460 events
+    """
     folder = Path(folder)
     out: list[str] = [
         f"# Draft journey definition written by `journeylib init {prof.source}`.",
@@ -672,7 +865,16 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
 
 @dataclass(frozen=True)
 class Draft:
-    """A written draft: where it went, what it says and the profile it came from."""
+    """A written draft: where it went, what it says and the profile it came from.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from journeylib.core.draft import write_draft
+    >>> draft = write_draft("data/sample", out=tempfile.mkdtemp() + "/journey.yml")
+    >>> draft.path.name, draft.profile.rows, draft.text.startswith("# Draft journey definition")
+    ('journey.yml', 56460, True)
+    """
 
     path: Path
     text: str
@@ -683,6 +885,36 @@ def write_draft(path: str | Path, *, out: str | Path | None = None, format: str 
     """Profile ``path`` and write a draft ``journey.yml`` (default: beside the data).
 
     Never overwrites: an existing ``out`` is a :class:`JourneyParameterError` that says so.
+
+    Parameters
+    ----------
+    path
+        An export file, a glob, or a folder.
+    out
+        Where to write the draft (default: ``journey.yml`` beside the data).
+    format
+        One of :data:`FORMATS` (``"auto"``: detect it).
+
+    Returns
+    -------
+    Draft
+        The path written, the text and the profile.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import pandas as pd
+    >>> from journeylib.core.draft import write_draft
+    >>> folder = tempfile.mkdtemp()
+    >>> pd.DataFrame({"user_id": ["u1", "u2", "u1"], "order_date": ["2024-01-05", "2024-02-01", "2024-03-09"],
+    ...               "total": [20.0, 35.5, 12.0]}).to_csv(folder + "/orders.csv", index=False)
+    >>> draft = write_draft(folder)
+    >>> draft.profile.format, draft.path.name
+    ('orders', 'journey.yml')
+    >>> write_draft(folder)
+    Traceback (most recent call last):
+    ...
+    journeylib.core.errors.JourneyParameterError: init: ... already exists and is never overwritten; ...
     """
     files_at = Path(str(path))
     if out is None:

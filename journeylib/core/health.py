@@ -33,6 +33,28 @@ def add_check(name: str, passed: bool, detail: str = "") -> None:
     """Record one pass/fail line for the health panel directly (a notebook's own check).
 
     Analyses do not call this: their checks travel on their results (see :func:`record`).
+
+    Parameters
+    ----------
+    name
+        Short name of the check, as shown in the panel.
+    passed
+        Whether it passed (status ``"pass"``, otherwise ``"fail"``).
+    detail
+        One line on what was checked and what was found.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> from journeylib.core import health
+    >>> health.reset()
+    >>> health.add_check("orders file read", True, "1,204 rows")
+    >>> health.checks()
+    [{'name': 'orders file read', 'passed': True, 'status': 'pass', 'detail': '1,204 rows'}]
+    >>> health.reset()
     """
     _STATE["checks"].append({"name": name, "passed": bool(passed), "status": "pass" if passed else "fail",
                              "detail": detail})
@@ -55,6 +77,36 @@ def record(*items: Any, headline: bool = False) -> None:
     box opens with them (give ``headline=True`` for the 3-5 results that matter most, in
     order of importance). A dataset or journey with a ``caption`` (see
     :attr:`journeylib.core.journey.Journey.caption`) records the report's data caption.
+
+    Parameters
+    ----------
+    *items
+        Results, datasets or loaded tables (``None`` is ignored).
+    headline
+        Whether these results' findings open the report's findings box.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from types import SimpleNamespace
+    >>> from journeylib.core import health
+    >>> from journeylib.core.result import Check, Finding
+    >>> health.reset()
+    >>> ds = jl.load_dataset("sample")
+    >>> result = SimpleNamespace(findings=(Finding("Email brings 31% of conversions", 0.31, 0.27, 0.35),),
+    ...                          checks=(Check("enough conversions", "pass", "10,452"),))
+    >>> health.record(ds, result, None, headline=True)
+    >>> [row["table"] for row in health.inputs()][:2]
+    ['events', 'customers']
+    >>> health.findings()[0]["ci_low"], health.findings()[0]["headline"]
+    (0.27, True)
+    >>> health.captions()[0]["customers"]
+    5000
+    >>> health.reset()
     """
     for item in items:
         if item is None:
@@ -115,29 +167,120 @@ def _number(x: Any) -> float | None:
 
 
 def enter_section(title: str) -> None:
-    """Findings recorded from now on belong to section ``title`` (see :class:`journeylib.report.notebook.section`)."""
+    """Findings recorded from now on belong to section ``title`` (see :class:`journeylib.report.notebook.section`).
+
+    Parameters
+    ----------
+    title
+        The section's title.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> from journeylib.core import health
+    >>> health.reset()
+    >>> health.enter_section("Channels")
+    >>> health.current_section()
+    'Channels'
+    >>> health.reset()
+    """
     _OPEN_SECTIONS.append(str(title))
 
 
 def leave_section(title: str) -> None:
-    """End section ``title`` (and any section opened inside it and not closed)."""
+    """End section ``title`` (and any section opened inside it and not closed).
+
+    Parameters
+    ----------
+    title
+        The title given to :func:`enter_section`; an unknown title is ignored.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> from journeylib.core import health
+    >>> health.reset()
+    >>> health.enter_section("Channels")
+    >>> health.enter_section("Email")
+    >>> health.leave_section("Channels")
+    >>> health.current_section()
+    ''
+    """
     title = str(title)
     if title in _OPEN_SECTIONS:
         del _OPEN_SECTIONS[len(_OPEN_SECTIONS) - 1 - _OPEN_SECTIONS[::-1].index(title):]
 
 
 def current_section() -> str:
-    """Title of the innermost open section ("" outside any)."""
+    """Title of the innermost open section ("" outside any).
+
+    Returns
+    -------
+    str
+        The innermost open section's title, or ``""``.
+
+    Examples
+    --------
+    >>> from journeylib.core import health
+    >>> health.reset()
+    >>> health.current_section()
+    ''
+    >>> health.enter_section("Retention")
+    >>> health.current_section()
+    'Retention'
+    >>> health.reset()
+    """
     return _OPEN_SECTIONS[-1] if _OPEN_SECTIONS else ""
 
 
 def findings() -> list[dict[str, Any]]:
-    """Findings recorded so far in this process (see :func:`record`)."""
+    """Findings recorded so far in this process (see :func:`record`).
+
+    Returns
+    -------
+    list of dict
+        Copies of ``{"text", "action", "value", "ci_low", "ci_high", "section", "headline"}``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from journeylib.core import health
+    >>> from journeylib.core.result import Finding
+    >>> health.reset()
+    >>> health.enter_section("Channels")
+    >>> health.record(SimpleNamespace(findings=(Finding("Email brings 31% of conversions", 0.31),), checks=()))
+    >>> [(f["text"], f["value"], f["section"]) for f in health.findings()]
+    [('Email brings 31% of conversions', 0.31, 'Channels')]
+    >>> health.reset()
+    """
     return [dict(f) for f in _STATE["findings"]]
 
 
 def captions() -> list[dict[str, Any]]:
-    """Data captions recorded so far in this process (one per dataset recorded)."""
+    """Data captions recorded so far in this process (one per dataset recorded).
+
+    Returns
+    -------
+    list of dict
+        Copies of the captions (name, period, customers, events, ...).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.core import health
+    >>> health.reset()
+    >>> health.record(jl.load_dataset("sample"))
+    >>> caption = health.captions()[0]
+    >>> caption["name"], caption["events"]
+    ('sample', 56460)
+    >>> health.reset()
+    """
     return [dict(c) for c in _STATE["captions"]]
 
 
@@ -151,6 +294,30 @@ def add_section(name: str, status: str, reason: str = "") -> None:
 
     Only sections that did not complete are listed; a section recorded again (a cell run
     twice) replaces its earlier entry, and ``"ok"`` removes it.
+
+    Parameters
+    ----------
+    name
+        The section's title.
+    status
+        ``"ok"``, ``"failed"`` or ``"skipped"``.
+    reason
+        Why it failed or was skipped.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> from journeylib.core import health
+    >>> health.reset()
+    >>> health.add_section("Win-back", "failed", "no win-back messages in the log")
+    >>> health.sections()
+    [{'name': 'Win-back', 'status': 'failed', 'reason': 'no win-back messages in the log'}]
+    >>> health.add_section("Win-back", "ok")
+    >>> health.sections()
+    []
     """
     if status not in SECTION_STATUSES:
         raise JourneyParameterError(f"status={status!r}; expected one of {SECTION_STATUSES}")
@@ -162,22 +329,84 @@ def add_section(name: str, status: str, reason: str = "") -> None:
 
 
 def sections() -> list[dict[str, Any]]:
-    """Sections that did not complete in this process: ``{"name", "status", "reason"}``."""
+    """Sections that did not complete in this process: ``{"name", "status", "reason"}``.
+
+    Returns
+    -------
+    list of dict
+        Copies of the recorded sections, in the order recorded.
+
+    Examples
+    --------
+    >>> from journeylib.core import health
+    >>> health.reset()
+    >>> health.add_section("Churn", "skipped", "needs Retention")
+    >>> [s["status"] for s in health.sections()]
+    ['skipped']
+    >>> health.reset()
+    """
     return [dict(s) for s in _STATE["sections"]]
 
 
 def checks() -> list[dict[str, Any]]:
-    """Checks recorded so far in this process."""
+    """Checks recorded so far in this process.
+
+    Returns
+    -------
+    list of dict
+        ``{"name", "passed", "status", "detail"}`` per check, in the order recorded.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from journeylib.core import health
+    >>> from journeylib.core.result import Check
+    >>> health.reset()
+    >>> health.record(SimpleNamespace(checks=(Check("fit converged", "warn", "2 restarts"),)))
+    >>> [(c["name"], c["status"], c["passed"]) for c in health.checks()]
+    [('fit converged', 'warn', False)]
+    >>> health.reset()
+    """
     return list(_STATE["checks"])
 
 
 def inputs() -> list[dict[str, Any]]:
-    """Inputs recorded so far in this process."""
+    """Inputs recorded so far in this process.
+
+    Returns
+    -------
+    list of dict
+        One row per input table (table, source, rows, content hash, how it was validated).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.core import health
+    >>> health.reset()
+    >>> ds = jl.load_dataset("sample")
+    >>> health.record(ds, ds)  # the same inputs are listed once
+    >>> len(health.inputs())
+    6
+    >>> health.reset()
+    """
     return list(_STATE["inputs"])
 
 
 def reset() -> None:
-    """Forget everything recorded (a new run)."""
+    """Forget everything recorded (a new run).
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> from journeylib.core import health
+    >>> health.add_check("orders file read", True)
+    >>> health.reset()
+    >>> health.checks(), health.sections(), health.current_section()
+    ([], [], '')
+    """
     _STATE["inputs"].clear()
     _STATE["checks"].clear()
     _STATE["sections"].clear()

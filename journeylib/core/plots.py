@@ -24,6 +24,26 @@ def plain_text(ax: Any) -> Any:
     Tick labels that matplotlib creates later, at draw time, follow the rcParam
     ``text.parse_math`` (``setup_notebook`` turns it off for reports); fixed, categorical
     tick labels set by the drawing functions exist already and are covered here.
+
+    Parameters
+    ----------
+    ax
+        A matplotlib Axes, already drawn.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The same ``ax``.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from journeylib.core.plots import plain_text
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.set_title("$x^2$ channel")
+    >>> plain_text(ax).title.get_parse_math()
+    False
+    >>> plt.close(fig)
     """
     from matplotlib.text import Text
 
@@ -36,6 +56,36 @@ def no_mathtext(draw: _Draw) -> _Draw:
     """Decorator for a drawing function that returns an Axes: draw with mathtext off
     (``rc_context({"text.parse_math": False})``), then make every Text on the returned Axes
     plain (:func:`plain_text`), so that names from data are drawn exactly as they are.
+
+    Parameters
+    ----------
+    draw
+        A drawing function returning an Axes.
+
+    Returns
+    -------
+    callable
+        ``draw`` wrapped (same name, docstring and signature).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from journeylib.core.plots import no_mathtext
+    >>> @no_mathtext
+    ... def plot_names(names, ax=None):
+    ...     ax = ax if ax is not None else plt.gca()
+    ...     ax.bar(range(len(names)), [1] * len(names))
+    ...     ax.set_xticks(range(len(names)), names)
+    ...     ax.set_ylabel("customers (count)")
+    ...     return ax
+    >>> fig, ax = plt.subplots()
+    >>> ax = plot_names(["email", "a$b_{x}^$"], ax=ax)
+    >>> [t.get_text() for t in ax.get_xticklabels()]
+    ['email', 'a$b_{x}^$']
+    >>> ax.get_xticklabels()[1].get_parse_math()
+    False
+    >>> fig.canvas.draw()  # no mathtext parse error
+    >>> plt.close(fig)
     """
     @functools.wraps(draw)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -64,6 +114,18 @@ def plot_journey_check(journey: Any, ax=None):
     Returns
     -------
     matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.core.plots import plot_journey_check
+    >>> fig, ax = plt.subplots()
+    >>> ax = plot_journey_check(jl.load_journey("sample"), ax=ax)
+    >>> ax.get_xlabel(), ax.get_yticklabels()[0].get_text()
+    ('events (count)', 'awareness')
+    >>> plt.close(fig)
     """
     import matplotlib.pyplot as plt
 

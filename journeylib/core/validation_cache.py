@@ -43,7 +43,30 @@ def _folder() -> Path | None:
 
 
 def key(digest: str, *parts: Any) -> str | None:
-    """Cache key of one validation; ``None`` when the input has no content digest."""
+    """Cache key of one validation; ``None`` when the input has no content digest.
+
+    Parameters
+    ----------
+    digest
+        Content digest (SHA-256) of the input files; ``""`` or ``"n/a"`` when unknown.
+    *parts
+        Everything else the checks depend on (table, column mapping, engine, schema).
+
+    Returns
+    -------
+    str or None
+        A hex SHA-256 key, or ``None`` (the input cannot be cached).
+
+    Examples
+    --------
+    >>> from journeylib.core.validation_cache import key
+    >>> len(key("abc123", "events", "duckdb"))
+    64
+    >>> key("abc123", "events") == key("abc123", "customers")
+    False
+    >>> key("n/a", "events") is None
+    True
+    """
     if not digest or digest == "n/a":
         return None
     return hashlib.sha256(json.dumps([digest, _checks_version(), *map(str, parts)]).encode()).hexdigest()
@@ -56,7 +79,33 @@ def _checks_version() -> str:
 
 
 def lookup(k: str | None) -> dict | None:
-    """What a validation that passed with this key recorded (``rows``, ...), or ``None``."""
+    """What a validation that passed with this key recorded (``rows``, ...), or ``None``.
+
+    Parameters
+    ----------
+    k
+        A key from :func:`key` (``None``: nothing cached).
+
+    Returns
+    -------
+    dict or None
+        The values stored by :func:`remember`, or ``None`` when absent, unreadable or the
+        cache is off.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from journeylib.core import validation_cache as vc
+    >>> old = os.environ.get(vc.ENV_VAR)
+    >>> os.environ[vc.ENV_VAR] = tempfile.mkdtemp()
+    >>> k = vc.key("abc123", "events")
+    >>> vc.lookup(k) is None
+    True
+    >>> vc.remember(k, "events.parquet", rows=10)
+    >>> vc.lookup(k)
+    {'source': 'events.parquet', 'rows': 10}
+    >>> _ = os.environ.pop(vc.ENV_VAR) if old is None else os.environ.update({vc.ENV_VAR: old})
+    """
     folder = _folder()
     if k is None or folder is None:
         return None
@@ -69,7 +118,33 @@ def lookup(k: str | None) -> dict | None:
 
 
 def remember(k: str | None, source: str, **values: Any) -> None:
-    """Store a passed validation (atomically; an unwritable cache is silently skipped)."""
+    """Store a passed validation (atomically; an unwritable cache is silently skipped).
+
+    Parameters
+    ----------
+    k
+        A key from :func:`key` (``None``: nothing is stored).
+    source
+        The input's source, as shown in the health panel.
+    **values
+        What the pass recorded; must include ``rows``.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from journeylib.core import validation_cache as vc
+    >>> old = os.environ.get(vc.ENV_VAR)
+    >>> os.environ[vc.ENV_VAR] = tempfile.mkdtemp()
+    >>> k = vc.key("def456", "events")
+    >>> vc.remember(k, "events.csv", rows=3, stages=["visit", "buy"])
+    >>> vc.lookup(k)["stages"]
+    ['visit', 'buy']
+    >>> _ = os.environ.pop(vc.ENV_VAR) if old is None else os.environ.update({vc.ENV_VAR: old})
+    """
     folder = _folder()
     if k is None or folder is None:
         return
@@ -84,7 +159,32 @@ def remember(k: str | None, source: str, **values: Any) -> None:
 
 @contextlib.contextmanager
 def exclusive(k: str | None) -> Iterator[None]:
-    """Hold the key's lock file while validating, so concurrent runs do not repeat the pass."""
+    """Hold the key's lock file while validating, so concurrent runs do not repeat the pass.
+
+    Parameters
+    ----------
+    k
+        A key from :func:`key` (``None``: no lock).
+
+    Yields
+    ------
+    None
+        While the lock is held (released on exit, also when the block raises).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from journeylib.core import validation_cache as vc
+    >>> old = os.environ.get(vc.ENV_VAR)
+    >>> os.environ[vc.ENV_VAR] = tempfile.mkdtemp()
+    >>> k = vc.key("abc123", "events")
+    >>> with vc.exclusive(k):
+    ...     if vc.lookup(k) is None:
+    ...         vc.remember(k, "events.parquet", rows=10)
+    >>> vc.lookup(k)["rows"]
+    10
+    >>> _ = os.environ.pop(vc.ENV_VAR) if old is None else os.environ.update({vc.ENV_VAR: old})
+    """
     folder = _folder()
     if k is None or folder is None or fcntl is None:
         yield

@@ -87,7 +87,29 @@ def two_proportion_test(k1: int, n1: int, k0: int, n0: int,
     """Difference ``k1/n1 - k0/n0``: pooled two-proportion z statistic, two-sided p-value and
     Newcombe's hybrid score interval ``(z, p, ci_low, ci_high)`` (statsmodels' ``proportions_ztest``
     and ``confint_proportions_2indep(method="newcomb")``); NaN when a group is empty or both
-    shares are 0 or 1."""
+    shares are 0 or 1.
+
+    Parameters
+    ----------
+    k1, n1
+        Successes and size of the first group (e.g. the current period).
+    k0, n0
+        Successes and size of the second group (e.g. the previous period).
+    confidence_level
+        Level of the interval of the difference.
+
+    Returns
+    -------
+    tuple of float
+        ``(z, pvalue, ci_low, ci_high)``.
+
+    Examples
+    --------
+    >>> from journeylib.journeys.compare import two_proportion_test
+    >>> z, p, lo, hi = two_proportion_test(45, 100, 30, 100)
+    >>> round(z, 3), round(p, 4), round(lo, 3), round(hi, 3)
+    (2.191, 0.0285, 0.016, 0.277)
+    """
     from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
     if n1 <= 0 or n0 <= 0:
@@ -102,7 +124,30 @@ def two_proportion_test(k1: int, n1: int, k0: int, n0: int,
 
 
 def km_share(durations: np.ndarray, events: np.ndarray, horizon: float) -> tuple[float, float]:
-    """Kaplan-Meier survival at ``horizon`` and its Greenwood standard error ``(S, se)``."""
+    """Kaplan-Meier survival at ``horizon`` and its Greenwood standard error ``(S, se)``.
+
+    Parameters
+    ----------
+    durations
+        Time of each subject to the event or to censoring.
+    events
+        Whether the event was observed (``False``: censored).
+    horizon
+        Time at which the survival share is read.
+
+    Returns
+    -------
+    tuple of float
+        ``(S, se)``; NaN for no subjects.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from journeylib.journeys.compare import km_share
+    >>> s, se = km_share(np.array([1, 2, 3, 4, 5.0]), np.array([1, 0, 1, 1, 0]), horizon=3.5)
+    >>> round(s, 4), round(se, 4)
+    (0.5333, 0.2483)
+    """
     d = np.asarray(durations, float)
     e = np.asarray(events, bool)
     if len(d) == 0:
@@ -154,6 +199,27 @@ def adjust_pvalues(p: Any, method: str = "holm") -> np.ndarray:
     """Holm (step-down) or Benjamini-Hochberg (``"fdr_bh"``, step-up) adjusted p-values; NaN stays NaN.
 
     The same numbers as statsmodels' ``multipletests(p, method=...)[1]`` on the non-missing values.
+
+    Parameters
+    ----------
+    p
+        Raw p-values (NaN allowed: left out of the count and returned as NaN).
+    method
+        ``"holm"`` or ``"fdr_bh"``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Adjusted p-values, in the order given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from journeylib.journeys.compare import adjust_pvalues
+    >>> adjust_pvalues([0.01, 0.04, 0.03, np.nan]).round(3).tolist()
+    [0.03, 0.06, 0.06, nan]
+    >>> adjust_pvalues([0.01, 0.04, 0.03], method="fdr_bh").round(3).tolist()
+    [0.03, 0.04, 0.04]
     """
     p = np.asarray(p, float)
     out = np.full(len(p), np.nan)
@@ -297,6 +363,18 @@ class PeriodComparison(Result):
     change, ci_low, ci_high`` (the interval of the change), ``relative_change``, ``test,
     statistic, pvalue, p_adjusted, changed, n_previous, n_current``. ``changes`` are the rows
     that changed, biggest relative change first.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.compare import compare_periods
+    >>> ds = jl.load_dataset("sample")
+    >>> result = compare_periods(ds.events, n_boot=200)
+    >>> [str(d.date()) for d in result.current], result.any_changed
+    (['2025-04-02', '2025-07-01'], False)
+    >>> result.summary[["figure", "previous", "current"]].head(1).round(3)
+                                           figure  previous  current
+    0  conversion from awareness to consideration     0.642    0.639
     """
 
     table: pd.DataFrame = field(repr=False)
@@ -465,6 +543,18 @@ def compare_periods(
     Returns
     -------
     PeriodComparison
+        One tested row per figure, the periods compared, findings and checks.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.compare import compare_periods
+    >>> ds = jl.load_dataset("sample")
+    >>> result = compare_periods(ds.events, current=("2025-01-01", "2025-07-01"),
+    ...                          previous=("2024-07-01", "2025-01-01"), n_boot=200)
+    >>> row = result.summary.set_index("figure").loc["revenue per active customer"]
+    >>> f"{row['previous']:.1f} -> {row['current']:.1f}", bool(row["changed"])
+    ('68.4 -> 88.9', True)
     """
     alpha, confidence_level, method = _check_common(alpha, confidence_level, method)
     for name, v in (("period_days", period_days), ("return_days", return_days), ("n_boot", n_boot)):
@@ -596,6 +686,17 @@ class SegmentComparison(Result):
     segment's), ``rest`` (all other customers'), ``difference, ci_low, ci_high, test, statistic,
     pvalue, p_adjusted, significant, n_segment, n_rest``. ``persona``: one row per segment
     described by its behaviour.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.compare import compare_segments
+    >>> ds = jl.load_dataset("sample")
+    >>> result = compare_segments(ds.events, ds.customers, "segment")
+    >>> result.persona["segment"].tolist()
+    ['budget', 'premium', 'standard']
+    >>> print(result.findings[0].text)
+    1 of 21 segment differences are significant (groups of segment).
     """
 
     table: pd.DataFrame = field(repr=False)
@@ -720,6 +821,17 @@ def compare_segments(
     Returns
     -------
     SegmentComparison
+        One tested row per figure and segment, the persona table, findings and checks.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.compare import compare_segments
+    >>> ds = jl.load_dataset("sample")
+    >>> result = compare_segments(ds.events, ds.customers, "segment")
+    >>> result.differences[["figure", "segment", "value", "rest"]].round(3)
+                            figure segment  value  rest
+    0  still active after 180 days  budget  0.113  0.18
     """
     from ..retention.churn import churn_labels
     from ..retention.survival import logrank

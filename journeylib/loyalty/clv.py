@@ -54,7 +54,28 @@ HOLDOUT_SHARE = 1 / 3
 def purchase_range(events: Any, purchase_event: str = PURCHASE_EVENT) -> tuple[pd.Timestamp, pd.Timestamp]:
     """``(first purchase day, last day of data)`` as UTC midnights: the range a calibration/holdout
     split must fall in. The last day is that of :func:`journeylib.core.time.observation_end`
-    (the last timestamp in the whole log)."""
+    (the last timestamp in the whole log).
+
+    Parameters
+    ----------
+    events
+        Event log (DataFrame, Ibis table or path) with ``customer_id, ts, event``.
+    purchase_event
+        Name of the purchase event.
+
+    Returns
+    -------
+    tuple of pandas.Timestamp
+        ``(first purchase day, last day of data)``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty.clv import purchase_range
+    >>> first, last = purchase_range(jl.load_dataset("sample").events)
+    >>> str(first.date()), str(last.date())
+    ('2024-01-03', '2025-06-30')
+    """
     t = engine.to_table(events)
     _require(t, ("customer_id", "ts", "event"))
     p = t.filter(t.event == purchase_event)
@@ -74,6 +95,30 @@ def holdout_split(events: Any, calibration_end: Any = None, *, holdout_share: fl
     log, the last two months. A given ``calibration_end`` must fall from the first purchase
     day to the day before the last; otherwise a :class:`JourneyParameterError` names the
     data's range.
+
+    Parameters
+    ----------
+    events
+        Event log (DataFrame, Ibis table or path) with ``customer_id, ts, event``.
+    calibration_end
+        Last calibration day (``None`` or empty: chosen from ``holdout_share``).
+    holdout_share
+        Share of the observed days held out when ``calibration_end`` is not given.
+    purchase_event
+        Name of the purchase event.
+
+    Returns
+    -------
+    tuple of pandas.Timestamp
+        ``(calibration_end, holdout_end)`` as UTC midnights, for :func:`customer_summary`.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty.clv import holdout_split
+    >>> cal, hold = holdout_split(jl.load_dataset("sample").events)
+    >>> str(cal.date()), str(hold.date())
+    ('2024-12-31', '2025-06-30')
     """
     if not is_number(holdout_share) or not 0 < holdout_share < 1:
         raise JourneyParameterError(f"holdout_share={holdout_share!r}; expected a share in (0, 1), e.g. 1/3")
@@ -149,6 +194,18 @@ def customer_summary(
         ``frequency == 0``), ``revenue_total`` and, with a holdout, ``frequency_holdout,
         duration_holdout``; customers whose first purchase is after ``calibration_end``
         are left out.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty.clv import customer_summary
+    >>> summary = customer_summary(jl.load_dataset("sample").events)
+    >>> len(summary), summary.attrs["time_unit"]
+    (1377, 'W')
+    >>> summary[["customer_id", "frequency", "recency", "T"]].head(2).round(2)
+      customer_id  frequency  recency      T
+    0     C000002         24    41.00  42.00
+    1     C000003          2     8.14  10.57
     """
     if time_unit not in TIME_UNITS:
         raise JourneyParameterError(f"time_unit={time_unit!r}; expected one of {list(TIME_UNITS)}")
@@ -357,6 +414,17 @@ class FitResult(Result):
 
     ``summary``: ``parameter, estimate, se, ci_low, ci_high`` (95% intervals, normal on
     the log scale: the parameters are positive). ``checks``: the convergence of the fit.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty.clv import BetaGeoFitter, customer_summary
+    >>> summary = customer_summary(jl.load_dataset("sample").events)
+    >>> result = BetaGeoFitter().fit(summary).result_
+    >>> result.model, result.n, result.converged
+    ('BG/NBD', 1377, True)
+    >>> result.summary["parameter"].tolist(), result.checks[0].status
+    (['r', 'alpha', 'a', 'b'], 'pass')
     """
 
     model: str
@@ -522,6 +590,19 @@ class BetaGeoFitter(_FittedModel):
     ------------------------------
     params_ : dict with ``r, alpha, a, b``
     result_ : :class:`FitResult` (log-likelihood, convergence, standard errors)
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty.clv import BetaGeoFitter, customer_summary
+    >>> summary = customer_summary(jl.load_dataset("sample").events)
+    >>> bgf = BetaGeoFitter().fit(summary)
+    >>> {k: round(v, 1) for k, v in bgf.params_.items()}
+    {'r': 0.9, 'alpha': 3.7, 'a': 0.6, 'b': 7.2}
+    >>> bgf.predict(summary.head(2), t=52).round(2)
+      customer_id  expected_purchases  p_alive
+    0     C000002               21.90     0.96
+    1     C000003                6.93     0.88
     """
 
     param_names = ("r", "alpha", "a", "b")
@@ -729,6 +810,17 @@ class GammaGammaFitter(_FittedModel):
 
     Fitted on repeat buyers only (``frequency > 0``) with their mean repeat-purchase
     value ``monetary_value``. ``penalizer`` as in :class:`BetaGeoFitter`.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty.clv import GammaGammaFitter, customer_summary
+    >>> summary = customer_summary(jl.load_dataset("sample").events)
+    >>> ggf = GammaGammaFitter().fit(summary)
+    >>> {k: round(v, 1) for k, v in ggf.params_.items()}, ggf.result_.n
+    ({'p': 5.5, 'q': 4.0, 'gamma': 21.5}, 1122)
+    >>> round(float(ggf.expected_spend(24, 14.697)), 2)
+    15.25
     """
 
     param_names = ("p", "q", "gamma")
@@ -864,6 +956,17 @@ class ModifiedBetaGeoFitter(BetaGeoFitter):
 
     Likelihood: ``Gamma(r+x) alpha^r / Gamma(r) * [B(a, b+x+1) (alpha+T)^-(r+x) + B(a+1, b+x)
     (alpha+t_x)^-(r+x)] / B(a, b)``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty.clv import ModifiedBetaGeoFitter, customer_summary
+    >>> summary = customer_summary(jl.load_dataset("sample").events)
+    >>> mbgf = ModifiedBetaGeoFitter().fit(summary)
+    >>> {k: round(v, 1) for k, v in mbgf.params_.items()}
+    {'r': 1.8, 'alpha': 6.5, 'a': 0.5, 'b': 4.0}
+    >>> float(mbgf.probability_alive(0, 0.0, 10.0).round(2)) < 1  # a one-time buyer may be gone
+    True
     """
 
     model_name = "MBG/NBD"
@@ -945,6 +1048,15 @@ class ParetoNBDFitter(BetaGeoFitter):
     central differences (the hypergeometric function's parameter derivatives have no closed
     form in scipy). On the CDNOW calibration sample it gives r = 0.553, alpha = 10.58,
     s = 0.606, beta = 11.67, log-likelihood -9,595.0 (:data:`PARETO_NBD_CDNOW_PUBLISHED`).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty.clv import ParetoNBDFitter, customer_summary
+    >>> summary = customer_summary(jl.load_dataset("sample").events)
+    >>> pnbd = ParetoNBDFitter().fit(summary)
+    >>> pnbd.result_.converged, round(pnbd.params_["r"], 1), round(pnbd.params_["s"], 1)
+    (True, 1.5, 7.6)
     """
 
     param_names = ("r", "alpha", "s", "beta")
@@ -1085,11 +1197,39 @@ def customer_lifetime_value(summary: pd.DataFrame, bgf: BetaGeoFitter, ggf: Gamm
     Expected purchases per month (BG/NBD, conditional on each history) times the
     expected spend per purchase (Gamma-Gamma), discounted at ``discount_rate`` per year.
 
+    Parameters
+    ----------
+    summary
+        Customer summary from :func:`customer_summary`.
+    bgf
+        A fitted purchase model (:class:`BetaGeoFitter` or a subclass).
+    ggf
+        A fitted :class:`GammaGammaFitter`.
+    horizon
+        How far ahead, in time units.
+    discount_rate
+        Yearly discount rate, in [0, 1).
+    time_unit
+        ``"D"``, ``"W"`` or ``"M"`` (default: the summary's, else the model's, else weeks).
+
     Returns
     -------
     pandas.DataFrame
         ``customer_id`` (if present), ``frequency, recency, T, monetary_value``,
         ``expected_purchases`` (over the horizon), ``p_alive``, ``expected_spend``, ``clv``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty.clv import (BetaGeoFitter, GammaGammaFitter, customer_lifetime_value,
+    ...                                     customer_summary)
+    >>> summary = customer_summary(jl.load_dataset("sample").events)
+    >>> clv = customer_lifetime_value(summary, BetaGeoFitter().fit(summary), GammaGammaFitter().fit(summary),
+    ...                               horizon=52)
+    >>> clv[["customer_id", "p_alive", "expected_spend", "clv"]].head(2).round(2)
+      customer_id  p_alive  expected_spend     clv
+    0     C000002     0.96           15.25  318.34
+    1     C000003     0.88           25.19  166.56
     """
     if not is_number(horizon) or horizon <= 0:
         raise JourneyParameterError(f"horizon={horizon!r}; expected a positive number of time units")
@@ -1116,6 +1256,17 @@ class CLVBootstrap(Result):
     customer's future purchases. ``per_customer`` has ``clv, ci_low, ci_high`` per
     customer; ``total`` is ``(estimate, ci_low, ci_high)`` of the summed CLV, the
     headline estimate (:meth:`confidence_interval`).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty.clv import clv_bootstrap, customer_summary
+    >>> summary = customer_summary(jl.load_dataset("sample").events)
+    >>> boot = clv_bootstrap(summary, n_boot=20, seed=0)
+    >>> boot.summary["quantity"].tolist()
+    ['total CLV', 'CLV per customer']
+    >>> print(boot.findings[0].text)
+    An average customer is worth 213.8 over the next 52 weeks (200.7 to 222.5), discounted at 10% a year.
     """
 
     per_customer: pd.DataFrame
@@ -1208,6 +1359,40 @@ def clv_bootstrap(summary: pd.DataFrame, *, horizon: float = 52.0, discount_rate
     Each replicate draws customers with replacement (multinomial frequency weights),
     refits both models starting from the full-data estimates, and recomputes every
     customer's CLV. Returns per-customer ``clv, ci_low, ci_high`` and the total.
+
+    Parameters
+    ----------
+    summary
+        Customer summary from :func:`customer_summary`.
+    horizon
+        How far ahead, in time units.
+    discount_rate
+        Yearly discount rate, in [0, 1).
+    n_boot
+        Bootstrap replicates (at least 10).
+    confidence_level
+        Level of the percentile intervals.
+    seed
+        Seed of the resampling.
+    penalizer
+        L2 penalty of both fits (see :class:`BetaGeoFitter`).
+    time_unit
+        ``"D"``, ``"W"`` or ``"M"`` (default: the summary's, else weeks).
+
+    Returns
+    -------
+    CLVBootstrap
+        Per-customer and total CLV with intervals, the replicates' parameters, findings and checks.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty.clv import clv_bootstrap, customer_summary
+    >>> summary = customer_summary(jl.load_dataset("sample").events)
+    >>> boot = clv_bootstrap(summary, horizon=52, n_boot=20, seed=0)
+    >>> low, high = boot.confidence_interval()
+    >>> round(boot.total[0], -3), round(low, -3), round(high, -3)
+    (294000.0, 276000.0, 306000.0)
     """
     if n_boot < 10:
         raise JourneyParameterError(f"n_boot={n_boot}; expected at least 10 replicates")
@@ -1270,6 +1455,19 @@ class CalibrationCheck(Result):
 
     ``table`` (also ``summary``): ``frequency_bucket, customers, actual, predicted``
     (mean holdout purchases per customer).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty.clv import BetaGeoFitter, calibration_holdout, customer_summary, holdout_split
+    >>> events = jl.load_dataset("sample").events
+    >>> cal, hold = holdout_split(events)
+    >>> summary = customer_summary(events, calibration_end=cal, holdout_end=hold)
+    >>> check = calibration_holdout(summary, BetaGeoFitter().fit(summary))
+    >>> check.summary.head(2).round(2)
+      frequency_bucket  customers  actual  predicted
+    0                0        226    1.36       1.60
+    1                1        161    2.25       2.02
     """
 
     table: pd.DataFrame
@@ -1415,6 +1613,31 @@ def calibration_holdout(summary: pd.DataFrame, bgf: BetaGeoFitter, *, max_freque
     ``summary`` must come from :func:`customer_summary` with ``holdout_end`` (columns
     ``frequency_holdout, duration_holdout``); the model is fitted on the calibration
     columns. Customers are grouped by calibration frequency ``0 .. max_frequency+``.
+
+    Parameters
+    ----------
+    summary
+        Customer summary with a holdout (``customer_summary(..., holdout_end=...)``).
+    bgf
+        A purchase model fitted on that summary.
+    max_frequency
+        Calibration frequencies from this one up form one group (``7+``).
+
+    Returns
+    -------
+    CalibrationCheck
+        Mean actual and predicted holdout purchases per group, totals, findings and checks.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty.clv import BetaGeoFitter, calibration_holdout, customer_summary, holdout_split
+    >>> events = jl.load_dataset("sample").events
+    >>> cal, hold = holdout_split(events)
+    >>> summary = customer_summary(events, calibration_end=cal, holdout_end=hold)
+    >>> check = calibration_holdout(summary, BetaGeoFitter().fit(summary))
+    >>> print(check.findings[0].text)
+    Over the 25.9-week holdout customers made 3,223 repeat purchase days and the model predicted 3,328 (+3%).
     """
     for c in ("frequency_holdout", "duration_holdout"):
         if c not in summary.columns:
@@ -1462,6 +1685,21 @@ class ModelComparison(Result):
     smallest for the median, which for most customers is 0, so it favours whichever model
     predicts too low (on data drawn from BG/NBD it prefers Pareto/NBD every time). The
     absolute error is reported because it reads in purchases per customer.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty.clv import compare_models, customer_summary, holdout_split
+    >>> events = jl.load_dataset("sample").events
+    >>> cal, hold = holdout_split(events)
+    >>> summary = customer_summary(events, calibration_end=cal, holdout_end=hold)
+    >>> comparison = compare_models(summary, models=("bgnbd", "mbgnbd"))
+    >>> comparison.summary[["model", "chosen"]]
+         model  chosen
+    0   BG/NBD   False
+    1  MBG/NBD    True
+    >>> comparison.best.model_name
+    'MBG/NBD'
     """
 
     table: pd.DataFrame
@@ -1537,6 +1775,35 @@ def compare_models(summary: pd.DataFrame, models: tuple[str, ...] | list[str] = 
     max_frequency+``), mean absolute and mean squared error per customer (normal intervals,
     and paired intervals of each model's squared-error difference to the chosen one),
     calibration log-likelihood and AIC. See :class:`ModelComparison` for the rule that picks the model.
+
+    Parameters
+    ----------
+    summary
+        Customer summary with a holdout (``customer_summary(..., holdout_end=...)``).
+    models
+        Keys of the models to compare (see :data:`MODELS`).
+    max_frequency
+        Calibration frequencies from this one up form one group in ``by_frequency``.
+    confidence_level
+        Level of the error intervals.
+    penalizer
+        L2 penalty of every fit (see :class:`BetaGeoFitter`).
+
+    Returns
+    -------
+    ModelComparison
+        One row per model, the fitted models, the chosen one and why.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty.clv import compare_models, customer_summary, holdout_split
+    >>> events = jl.load_dataset("sample").events
+    >>> cal, hold = holdout_split(events)
+    >>> summary = customer_summary(events, calibration_end=cal, holdout_end=hold)
+    >>> comparison = compare_models(summary, models=("bgnbd", "mbgnbd"))
+    >>> comparison.chosen, int(comparison.summary["actual"].iloc[0])
+    ('mbgnbd', 3223)
     """
     if isinstance(models, str):
         models = [models]
@@ -1635,7 +1902,34 @@ BTYD's tests reproduce r = 0.5531, alpha = 10.576, s = 0.6062, beta = 11.672, LL
 
 
 def against_published(bgf: BetaGeoFitter, published: dict[str, float] = CDNOW_PUBLISHED) -> pd.DataFrame:
-    """Fitted vs published BG/NBD parameters and log-likelihood: ``quantity, fitted, published, difference``."""
+    """Fitted vs published BG/NBD parameters and log-likelihood: ``quantity, fitted, published, difference``.
+
+    Parameters
+    ----------
+    bgf
+        A fitted :class:`BetaGeoFitter` (on CDNOW, to compare with the paper).
+    published
+        Published values by quantity (default: Fader, Hardie & Lee 2005 on CDNOW).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``quantity, fitted, published, difference``, one row per published quantity.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty.clv import BetaGeoFitter, against_published, customer_summary
+    >>> bgf = BetaGeoFitter().fit(customer_summary(jl.load_dataset("sample").events))
+    >>> table = against_published(bgf)  # the sample is not CDNOW: only the layout matters here
+    >>> table[["quantity", "published"]]
+             quantity  published
+    0               r      0.243
+    1           alpha      4.414
+    2               a      0.793
+    3               b      2.426
+    4  log_likelihood  -9582.400
+    """
     if bgf.result_ is None:
         raise JourneyParameterError("bgf: not fitted yet; call BetaGeoFitter().fit(summary) first")
     fitted = {**bgf.params_, "log_likelihood": bgf.result_.log_likelihood}
@@ -1651,6 +1945,30 @@ def against_truth(truth: dict, ggf: GammaGammaFitter) -> pd.DataFrame:
     ``truth``: :func:`journeylib.simulate.simulate`'s ground truth (its ``"spend"``
     part). Returns :func:`journeylib.core.result.truth_table`: ``quantity`` (``Gamma-Gamma
     p``, ``q``, ``gamma``), ``planted, estimate, ci_low, ci_high, covered``.
+
+    Parameters
+    ----------
+    truth
+        The simulator's ground truth (``Dataset.ground_truth``).
+    ggf
+        A :class:`GammaGammaFitter` fitted on the simulated data.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``quantity, planted, estimate, ci_low, ci_high, covered``.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.loyalty.clv import GammaGammaFitter, against_truth, customer_summary
+    >>> ds = jl.load_dataset("sample")
+    >>> ggf = GammaGammaFitter().fit(customer_summary(ds.events))
+    >>> against_truth(ds.ground_truth, ggf)[["quantity", "planted", "covered"]]
+                quantity  planted  covered
+    0      Gamma-Gamma p      6.0     True
+    1      Gamma-Gamma q      4.0     True
+    2  Gamma-Gamma gamma     20.0     True
     """
     if ggf.result_ is None:
         raise JourneyParameterError("ggf: not fitted yet; call GammaGammaFitter().fit(summary) first")
