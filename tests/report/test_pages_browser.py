@@ -25,7 +25,8 @@ FIRST_SCREEN = 1000
 FINDINGS_BACKGROUND = (243, 248, 255)  # .jl-findings{background:#f3f8ff} in journeylib.report.html
 RAW_REPRS = ("Readout(", "CohortTable(", "<journeylib.", "object at 0x")
 ABSOLUTE = ("/work/", "/home/", "/tmp/")
-SCIENTIFIC = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?[eE][-+]?\d+\b")
+# A number in scientific notation; not a pseudonym's hex part ("cust-9415e97949"), hence no "-" before it.
+SCIENTIFIC = re.compile(r"(?<![\w.-])[-+]?\d+(?:\.\d+)?[eE][-+]?\d+\b")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-default-apps", "--run-all-compositor-stages-before-draw", "--virtual-time-budget=3000"]
