@@ -60,11 +60,12 @@ from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.result import Check, Finding, Result
 from ..core.schema import DEFAULT_STAGES, PURCHASE_EVENT
 from ..core.time import DAY_US, end_of_day, epoch_us, observation_end as observation_end_of, to_epoch_us, to_utc
+from ..experiments.statistics import adjust_pvalues
 from .common import check_stages, drop_outbound, events_table
 from .feedback import customer_groups
 
 __all__ = ["PeriodComparison", "compare_periods", "SegmentComparison", "compare_segments",
-           "two_proportion_test", "km_share", "adjust_pvalues", "COMPARISON_METHODS"]
+           "two_proportion_test", "km_share", "COMPARISON_METHODS"]
 
 COMPARISON_METHODS = ("holm", "fdr_bh")
 PERIOD_COLUMNS = ("figure", "kind", "unit", "previous", "current", "change", "ci_low", "ci_high",
@@ -193,48 +194,6 @@ def _median_diff_interval(a: np.ndarray, b: np.ndarray, confidence_level: float,
                           - np.median(b[rng.integers(0, len(b), (m, len(b)))], axis=1))
     q = (1 - confidence_level) / 2
     return float(np.quantile(diffs, q)), float(np.quantile(diffs, 1 - q))
-
-
-def adjust_pvalues(p: Any, method: str = "holm") -> np.ndarray:
-    """Holm (step-down) or Benjamini-Hochberg (``"fdr_bh"``, step-up) adjusted p-values; NaN stays NaN.
-
-    The same numbers as statsmodels' ``multipletests(p, method=...)[1]`` on the non-missing values.
-
-    Parameters
-    ----------
-    p
-        Raw p-values (NaN allowed: left out of the count and returned as NaN).
-    method
-        ``"holm"`` or ``"fdr_bh"``.
-
-    Returns
-    -------
-    numpy.ndarray
-        Adjusted p-values, in the order given.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from journeylib.journeys.compare import adjust_pvalues
-    >>> adjust_pvalues([0.01, 0.04, 0.03, np.nan]).round(3).tolist()
-    [0.03, 0.06, 0.06, nan]
-    >>> adjust_pvalues([0.01, 0.04, 0.03], method="fdr_bh").round(3).tolist()
-    [0.03, 0.04, 0.04]
-    """
-    p = np.asarray(p, float)
-    out = np.full(len(p), np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    m = len(ok)
-    if not m:
-        return out
-    order = ok[np.argsort(p[ok], kind="stable")]
-    ranked = p[order]
-    if method == "holm":
-        adj = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * ranked))
-    else:
-        adj = np.minimum.accumulate(np.minimum(1.0, m / np.arange(1, m + 1) * ranked)[::-1])[::-1]
-    out[order] = adj
-    return out
 
 
 def _adjust(p: pd.Series, method: str) -> pd.Series:

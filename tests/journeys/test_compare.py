@@ -16,7 +16,8 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportions
 
 from journeylib.core.errors import JourneyDataError, JourneyParameterError
 from journeylib.journeys import compare_periods, compare_segments
-from journeylib.journeys.compare import PeriodComparison, SegmentComparison, adjust_pvalues, km_share
+from journeylib.experiments.statistics import adjust_pvalues
+from journeylib.journeys.compare import PeriodComparison, SegmentComparison, km_share
 from journeylib.retention.churn import churn_labels
 from journeylib.simulate import simulate_journeys
 
