@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..core import engine
 from ..core import time as core_time
@@ -27,6 +26,7 @@ from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.intervals import wilson_interval
 from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import MESSAGES_REQUIRED
+from ..experiments.statistics import two_proportion_test
 from .carts import series_us
 
 __all__ = ["MessageEngagement", "message_engagement"]
@@ -161,15 +161,11 @@ class MessageEngagement(Result):
 
 def _diff_interval(f: pd.DataFrame, level: float) -> tuple[float, float]:
     g = f.set_index("group")
-    if not {"fatigued", "engaged"} <= set(g.index):
+    if not {"fatigued", "engaged"} <= set(g.index) or not (g.loc["fatigued", "customers"] and g.loc["engaged", "customers"]):
         return (np.nan, np.nan)
-    p1, n1 = g.loc["fatigued", "churn_rate"], g.loc["fatigued", "customers"]
-    p2, n2 = g.loc["engaged", "churn_rate"], g.loc["engaged", "customers"]
-    if not (n1 and n2):
-        return (np.nan, np.nan)
-    se = np.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
-    z = stats.norm.ppf(0.5 + level / 2)
-    return (float(p1 - p2 - z * se), float(p1 - p2 + z * se))
+    t = two_proportion_test(g.loc["fatigued", "churned"], g.loc["fatigued", "customers"],
+                            g.loc["engaged", "churned"], g.loc["engaged", "customers"], confidence_level=level)
+    return (float(t["ci_low"]), float(t["ci_high"]))
 
 
 def _matched(sends: pd.DataFrame, acts: pd.DataFrame) -> np.ndarray:
@@ -285,13 +281,9 @@ def message_engagement(
         n1, n2 = fatigue["customers"]
         if n1 and n2:
             k1, k2 = fatigue["churned"]
-            pooled = (k1 + k2) / (n1 + n2)
-            se0 = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-            diff = float(k1 / n1 - k2 / n2)
-            if se0 > 0:
-                z = float(diff / se0)
-                p = float(2 * stats.norm.sf(abs(z)))
-            lo_d, hi_d = _diff_interval(fatigue, confidence_level)
+            t = two_proportion_test(k1, n1, k2, n2, confidence_level=confidence_level)
+            z, p, diff = float(t["statistic"]), float(t["pvalue"]), float(t["estimate"])
+            lo_d, hi_d = float(t["ci_low"]), float(t["ci_high"])
     return MessageEngagement(sends[["customer_id", "ts", "campaign", "channel", "send_hour", "opened", "clicked"]],
                              rates, fatigue, z, p, diff, lo_d, hi_d, int(fatigue_sends), float(churn_after),
                              float(confidence_level))

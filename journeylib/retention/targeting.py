@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..core import engine, privacy
 from ..core import time as core_time
@@ -28,6 +27,7 @@ from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.intervals import wilson_interval
 from ..core.result import Check, Finding, Result
 from ..core.schema import OUTBOUND_EVENTS
+from ..experiments.statistics import two_proportion_test
 from .churn import churn_labels
 
 __all__ = ["WinbackTargets", "ReactivationResult", "winback_targets", "winback_reactivation"]
@@ -245,11 +245,10 @@ class ReactivationResult(Result):
     def confidence_interval(self, confidence_level: float = 0.95) -> tuple[float, float]:
         """Wald interval ``(low, high)`` of the reactivation rate difference, targeted minus holdout."""
         g = self.table.set_index("group")
-        p1, n1 = g.loc["targeted", "rate"], g.loc["targeted", "customers"]
-        p0, n0 = g.loc["holdout", "rate"], g.loc["holdout", "customers"]
-        se = np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
-        z = stats.norm.ppf(0.5 + confidence_level / 2)
-        return (float(p1 - p0 - z * se), float(p1 - p0 + z * se))
+        t = two_proportion_test(g.loc["targeted", "reactivated"], g.loc["targeted", "customers"],
+                                g.loc["holdout", "reactivated"], g.loc["holdout", "customers"],
+                                confidence_level=confidence_level)
+        return (float(t["ci_low"]), float(t["ci_high"]))
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -362,9 +361,6 @@ def winback_reactivation(
     if not (n1 and n0):
         raise JourneyDataError(f"assignments: experiment {experiment!r} needs customers in both the targeted and "
                                f"the holdout group with {within_days:g} days of follow-up")
-    pooled = (k1 + k0) / (n1 + n0)
-    se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
-    diff = k1 / n1 - k0 / n0
-    z = float(diff / se) if se > 0 else np.nan
-    p = float(2 * stats.norm.sf(abs(z))) if se > 0 else np.nan
-    return ReactivationResult(table, z, p, float(diff), float(within_days), float(confidence_level))
+    t = two_proportion_test(k1, n1, k0, n0, confidence_level=confidence_level)
+    return ReactivationResult(table, float(t["statistic"]), float(t["pvalue"]), float(t["estimate"]),
+                              float(within_days), float(confidence_level))
