@@ -52,6 +52,8 @@ MODULES = [
     "journeylib.loyalty.cohorts",
     "journeylib.loyalty.programme",
     "journeylib.loyalty.rfm",
+    "journeylib.report.cli",
+    "journeylib.report.html",
     "journeylib.report.notebook",
     "journeylib.report.privacy",
     "journeylib.report.runner",

@@ -8,7 +8,10 @@ the page is long. The notebook follows; the run's health (versions, hashes, para
 inputs, every check) is a collapsed appendix at the end. No absolute path appears anywhere
 (:func:`scrub_paths`), and the page carries only the CSS it uses (:func:`prune_css`).
 
-Functions here build strings; :mod:`journeylib.report.runner` writes them (atomically).
+Functions here build strings; :mod:`journeylib.report.runner` writes them (atomically):
+:func:`render_notebook` then :func:`report_page` for a report, :func:`page` for a report
+that could not start or was cancelled, :func:`index_page` (or :func:`index_from_record`,
+from ``run.json``) for the index of a run.
 Everything that comes from data or parameters is escaped; pages load nothing from the
 network (nbconvert's CDN scripts are dropped, images are embedded).
 """
@@ -29,8 +32,35 @@ KEY_LIBRARIES = ("journeylib", "pandas", "numpy", "ibis-framework", "duckdb", "s
 
 
 def render_notebook(nb, no_input: bool) -> str:
-    """The executed notebook as nbconvert's lab HTML: no code (``no_input``), no prompts, no
-    papermill error cells, no network scripts, and alt text on every figure."""
+    """The executed notebook as a page: nbconvert's lab HTML, cleaned for a report.
+
+    No code cells when ``no_input``, no prompts, no papermill error cells (the report's banner
+    says what failed), no network scripts (require.js, MathJax and the mermaid loader are
+    dropped; images are embedded), and alt text on every figure: the titles recorded by
+    :func:`journeylib.report.notebook.register_figure_alt_text`, else "Figure".
+
+    Parameters
+    ----------
+    nb
+        The executed notebook (an ``nbformat`` node or its dict).
+    no_input
+        ``True`` hides the code cells (the default of ``journeylib run``; ``--with-input``
+        shows them).
+
+    Returns
+    -------
+    str
+        A whole HTML document; :func:`report_page` adds the report's header and appendix.
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> from journeylib.report.html import render_notebook
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Retention")])
+    >>> body = render_notebook(nb, no_input=True)
+    >>> body.startswith("<!DOCTYPE html>"), '<h1 id="Retention">' in body, "<script" in body
+    (True, True, False)
+    """
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_name="lab")
@@ -47,7 +77,7 @@ def render_notebook(nb, no_input: bool) -> str:
     body = _EXTERNAL_SCRIPT.sub("", body)
     body = _MODULE_SCRIPT.sub("", body)
     body = _MATHJAX_CONFIG.sub("", body)
-    return add_alt_text(body, nb)
+    return _add_alt_text(body, nb)
 
 
 _MODULE_SCRIPT = re.compile(r"<script type=\"module\">.*?</script>", re.S | re.I)
@@ -55,7 +85,7 @@ _MATHJAX_CONFIG = re.compile(r"<script type=\"text/x-mathjax-config\">.*?</scrip
 _IMG_PNG = re.compile(r"<img(?: alt=\"[^\"]*\")?((?: class=\"[^\"]*\")?) src=\"data:image/png;base64,")
 
 
-def add_alt_text(body: str, nb) -> str:
+def _add_alt_text(body: str, nb) -> str:
     """``<img alt="...">`` on every embedded PNG: the figure's alt text recorded by
     :func:`journeylib.report.notebook.register_figure_alt_text` (its titles), else "Figure"."""
     alts = {}
@@ -78,7 +108,28 @@ def add_alt_text(body: str, nb) -> str:
 
 
 def report_title(nb) -> str:
-    """The notebook's first Markdown ``# `` heading ("" when it has none)."""
+    """The report's title: the notebook's first Markdown ``# `` heading.
+
+    Parameters
+    ----------
+    nb
+        A notebook (an ``nbformat`` node or its dict).
+
+    Returns
+    -------
+    str
+        The heading's text without the ``#``; "" when the notebook has none.
+
+    Examples
+    --------
+    >>> from journeylib.report.html import report_title
+    >>> nb = {"cells": [{"cell_type": "code", "source": "# a comment, not a title"},
+    ...                 {"cell_type": "markdown", "source": ["# Retention and survival"]}]}
+    >>> report_title(nb)
+    'Retention and survival'
+    >>> report_title({"cells": []})
+    ''
+    """
     for cell in nb.get("cells", []) if hasattr(nb, "get") else nb.cells:
         if cell.get("cell_type") != "markdown":
             continue
@@ -91,18 +142,41 @@ def report_title(nb) -> str:
 
 
 def caption_of(health: dict[str, Any]) -> dict[str, Any] | None:
-    """The data caption the notebook recorded (the first dataset it recorded), if any."""
+    """The data caption the notebook recorded: that of the first dataset it recorded.
+
+    Parameters
+    ----------
+    health
+        The run's health record (what the notebook recorded through
+        :mod:`journeylib.core.health`: ``captions``, ``findings``, ``checks``, ``inputs``,
+        ``sections``).
+
+    Returns
+    -------
+    dict or None
+        The caption as recorded (``name``, ``simulated``, ``period_start``, ``period_end``,
+        ``customers``, ``events``: :attr:`journeylib.core.journey.Journey.caption`); ``None``
+        when the notebook recorded no data.
+
+    Examples
+    --------
+    >>> from journeylib.report.html import caption_of
+    >>> caption_of({"captions": [{"name": "Shop export", "customers": 1200}, {"name": "costs"}]})
+    {'name': 'Shop export', 'customers': 1200}
+    >>> caption_of({}) is None
+    True
+    """
     caps = [c for c in health.get("captions", []) or [] if isinstance(c, dict)]
     return caps[0] if caps else None
 
 
-def period_text(caption: dict[str, Any] | None) -> str:
+def _period_text(caption: dict[str, Any] | None) -> str:
     if not caption or not caption.get("period_start"):
         return ""
     return f"{caption['period_start']} to {caption.get('period_end') or '?'}"
 
 
-def data_name(caption: dict[str, Any] | None) -> str:
+def _data_name(caption: dict[str, Any] | None) -> str:
     """How a report names its data: the source's name, "simulated sample data" for the bundled sample."""
     if not caption:
         return ""
@@ -115,17 +189,40 @@ def data_name(caption: dict[str, Any] | None) -> str:
     return name or "data"
 
 
-def page_title(title: str, caption: dict[str, Any] | None) -> str:
+def _page_title(title: str, caption: dict[str, Any] | None) -> str:
     """``"<title> — <data name>, <period>"`` (parts that are unknown are left out)."""
-    data = ", ".join(x for x in (data_name(caption), period_text(caption)) if x)
+    data = ", ".join(x for x in (_data_name(caption), _period_text(caption)) if x)
     return f"{title} — {data}" if data else title
 
 
 def caption_text(caption: dict[str, Any] | None) -> str:
-    """``"Simulated sample data · 2024-01-01 to 2025-06-30 · 4,000 customers · 56,460 events"``."""
+    """The data caption as one line: data name, period, customers and events.
+
+    The bundled sample is called "Simulated sample data", other simulated data keeps its
+    name with "(simulated data)"; parts that are unknown are left out.
+
+    Parameters
+    ----------
+    caption
+        A recorded caption (see :func:`caption_of`), or ``None``.
+
+    Returns
+    -------
+    str
+        The caption's line; "" without a caption.
+
+    Examples
+    --------
+    >>> from journeylib.report.html import caption_text
+    >>> caption_text({"name": "sample", "simulated": True, "period_start": "2024-01-01",
+    ...               "period_end": "2025-06-30", "customers": 5000, "events": 56460})
+    'Simulated sample data · 2024-01-01 to 2025-06-30 · 5,000 customers · 56,460 events'
+    >>> caption_text({"name": "Shop export", "customers": 1200})
+    'Shop export · 1,200 customers'
+    """
     if not caption:
         return ""
-    parts = [data_name(caption), period_text(caption)]
+    parts = [_data_name(caption), _period_text(caption)]
     for key, word in (("customers", "customers"), ("events", "events")):
         if isinstance(caption.get(key), (int, float)):
             parts.append(f"{format_count(caption[key])} {word}")
@@ -136,8 +233,33 @@ MAX_FINDINGS = 5
 
 
 def headline_findings(health: dict[str, Any], limit: int = MAX_FINDINGS) -> list[dict[str, Any]]:
-    """The findings that open the report: those recorded with ``headline=True`` in order,
-    else the first findings recorded; at most ``limit``."""
+    """The findings that open the report.
+
+    Those recorded with ``headline=True``, in order; else the first findings recorded.
+
+    Parameters
+    ----------
+    health
+        The run's health record; its ``findings`` are dicts with ``text``, ``action``,
+        ``value``, ``ci_low``, ``ci_high``, ``section`` and ``headline``.
+    limit
+        At most this many findings (default 5).
+
+    Returns
+    -------
+    list of dict
+        The findings to show, as recorded.
+
+    Examples
+    --------
+    >>> from journeylib.report.html import headline_findings
+    >>> found = [{"text": "4.7% of customers buy."},
+    ...          {"text": "Email brings 31% of conversions (27% to 35%).", "headline": True}]
+    >>> [f["text"] for f in headline_findings({"findings": found})]
+    ['Email brings 31% of conversions (27% to 35%).']
+    >>> [f["text"] for f in headline_findings({"findings": found[:1]})]
+    ['4.7% of customers buy.']
+    """
     found = [f for f in health.get("findings", []) or [] if isinstance(f, dict) and f.get("text")]
     heads = [f for f in found if f.get("headline")]
     return (heads or found)[:limit]
@@ -147,8 +269,27 @@ _HEADING = re.compile(r"<h([1-3])\b[^>]*\bid=\"([^\"]+)\"[^>]*>(.*?)</h\1>", re.
 
 
 def headings(body: str) -> list[tuple[int, str, str]]:
-    """``(level, id, text)`` of the page's h1-h3 headings that carry an id (nbconvert gives
-    Markdown headings one)."""
+    """The page's h1-h3 headings that carry an id: the contents and the evidence links use them.
+
+    nbconvert gives every Markdown heading an id; the ``¶`` anchor link is not part of the text.
+
+    Parameters
+    ----------
+    body
+        A page's HTML (:func:`render_notebook`).
+
+    Returns
+    -------
+    list of tuple
+        ``(level, id, text)`` of each heading, in page order.
+
+    Examples
+    --------
+    >>> from journeylib.report.html import headings
+    >>> headings('<h1 id="Retention">Retention</h1><h2 id="Who-stays">Who stays'
+    ...          '<a class="anchor-link" href="#Who-stays">¶</a></h2><h4 id="note">Note</h4>')
+    [(1, 'Retention', 'Retention'), (2, 'Who-stays', 'Who stays')]
+    """
     out = []
     for level, hid, inner in _HEADING.findall(body):
         inner = re.sub(r"<a class=.anchor-link.*?</a>", "", inner, flags=re.S)
@@ -162,7 +303,7 @@ def _norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text).strip()
 
 
-def section_anchor(section: str, heads: list[tuple[int, str, str]], nb=None) -> str | None:
+def _section_anchor(section: str, heads: list[tuple[int, str, str]], nb=None) -> str | None:
     """The id of the heading that shows ``section``'s evidence.
 
     A heading with the section's title (ignoring case, numbering and punctuation), else one
@@ -198,7 +339,7 @@ def section_anchor(section: str, heads: list[tuple[int, str, str]], nb=None) -> 
     return None
 
 
-def findings_box(found: list[dict[str, Any]], heads: list[tuple[int, str, str]], nb=None) -> str:
+def _findings_box(found: list[dict[str, Any]], heads: list[tuple[int, str, str]], nb=None) -> str:
     """The findings box: one sentence per finding (its number and interval are in the text),
     its action, and a link to the section that shows the evidence."""
     esc = html.escape
@@ -209,7 +350,7 @@ def findings_box(found: list[dict[str, Any]], heads: list[tuple[int, str, str]],
     for f in found:
         text = esc(str(f.get("text", "")).strip())
         action = str(f.get("action") or "").strip()
-        anchor = section_anchor(str(f.get("section") or ""), heads, nb)
+        anchor = _section_anchor(str(f.get("section") or ""), heads, nb)
         link = (f" <a class='jl-evidence' href='#{esc(anchor, quote=True)}'>Evidence: "
                 f"{esc(str(f.get('section')))}</a>") if anchor else ""
         items.append(f"<li>{text}{' <strong>' + esc(action) + '</strong>' if action else ''}{link}</li>")
@@ -217,7 +358,7 @@ def findings_box(found: list[dict[str, Any]], heads: list[tuple[int, str, str]],
             "</section>")
 
 
-def status_line(health: dict[str, Any], error: str | None) -> str:
+def _status_line(health: dict[str, Any], error: str | None) -> str:
     """One line: checks passed / warnings / failed with the failed checks named, or the
     sections of a partial report, or that the report failed."""
     esc = html.escape
@@ -236,7 +377,7 @@ def status_line(health: dict[str, Any], error: str | None) -> str:
     cls = STATUS_CLASS.get(status, "fail")
     text += "" if text.endswith((".", "!", "?")) else "."
     parts = [f"<span class='jl-status-word {cls}'>{esc(status_label(status))}</span> {esc(text)}"]
-    sections = failed_sections(health)
+    sections = _failed_sections(health)
     if sections:
         parts.append("Not computed: " + esc("; ".join(
             f"{s.get('name', '')}" + (f" ({s['reason']})" if s.get("reason") else "") for s in sections)) + ".")
@@ -247,7 +388,7 @@ TOC_MIN_HEIGHT = 2 * 900
 """A table of contents is shown when the page is estimated longer than two screens (pixels)."""
 
 
-def estimated_height(body: str) -> int:
+def _estimated_height(body: str) -> int:
     """A rough height of the page in pixels: figures, table rows and lines of text."""
     images = len(re.findall(r"<img\b", body))
     rows = len(re.findall(r"<tr\b", body))
@@ -257,17 +398,44 @@ def estimated_height(body: str) -> int:
 
 
 def table_of_contents(heads: list[tuple[int, str, str]], body: str) -> str:
-    """Links to the h2/h3 headings, when the page is longer than two screens."""
+    """Links to the page's h2/h3 headings, when the page is longer than two screens.
+
+    A page with fewer than three such headings, or estimated shorter than two screens
+    (figures, table rows and lines of text), gets no contents.
+
+    Parameters
+    ----------
+    heads
+        The page's headings (:func:`headings`).
+    body
+        The page's HTML, to estimate its height.
+
+    Returns
+    -------
+    str
+        A ``<nav class='jl-toc'>`` block, or "".
+
+    Examples
+    --------
+    >>> from journeylib.report.html import table_of_contents
+    >>> heads = [(2, "funnel", "Funnel"), (2, "paths", "Paths"), (3, "top", "Top <paths>")]
+    >>> table_of_contents(heads, "<p>A short page.</p>")
+    ''
+    >>> print(table_of_contents(heads, "<img src='figure.png'>" * 5))
+    <nav class='jl-toc'><strong>Contents</strong><ul><li class='jl-toc-2'><a href='#funnel'>Funnel</a></li><li
+    class='jl-toc-2'><a href='#paths'>Paths</a></li><li
+    class='jl-toc-3'><a href='#top'>Top &lt;paths&gt;</a></li></ul></nav>
+    """
     esc = html.escape
     entries = [(lvl, hid, text) for lvl, hid, text in heads if lvl in (2, 3) and text]
-    if len(entries) < 3 or estimated_height(body) < TOC_MIN_HEIGHT:
+    if len(entries) < 3 or _estimated_height(body) < TOC_MIN_HEIGHT:
         return ""
     items = "".join(f"<li class='jl-toc-{lvl}'><a href='#{esc(hid, quote=True)}'>{esc(text)}</a></li>"
                     for lvl, hid, text in entries)
     return f"<nav class='jl-toc'><strong>Contents</strong><ul>{items}</ul></nav>"
 
 
-def parameter_label(name: str, declared: dict[str, Any] | None) -> str:
+def _parameter_label(name: str, declared: dict[str, Any] | None) -> str:
     """A parameter as words: the first clause of its help comment, else its name in words."""
     help_text = str(((declared or {}).get(name) or {}).get("help") or "").strip()
     words = re.split(r"[;(]", help_text)[0].strip().rstrip(":,. ") if help_text else ""
@@ -290,8 +458,53 @@ def _parameter_value(value: Any) -> str:
 
 
 def health_panel(stem, started, seconds, params, health, error, *, declared: dict[str, Any] | None = None) -> str:
-    """The appendix: run time, versions, parameters (as words), inputs, every check, the
-    sections not computed; collapsed (``<details>``) at the end of the page."""
+    """The report's appendix: run time, versions, parameters, inputs, every check.
+
+    Collapsed (``<details>``) at the end of the page. Parameters are shown in words (the first
+    clause of their help comment, else the name) with their value, "(set for this run)" on
+    those given; the sections not computed come first.
+
+    Parameters
+    ----------
+    stem
+        The notebook's name without ``.ipynb``.
+    started
+        UTC start of the run (a ``datetime``).
+    seconds
+        Run time in seconds.
+    params
+        The parameters given for this run.
+    health
+        The run's health record (``checks``, ``inputs``, ``sections``).
+    error
+        The error that stopped the report, or ``None``.
+    declared
+        The notebook's declared parameters
+        (:func:`journeylib.report.runner.notebook_parameters`); ``None`` lists the given
+        parameters by name.
+
+    Returns
+    -------
+    str
+        The ``<details class="jl-health jl-appendix">`` block.
+
+    Examples
+    --------
+    >>> import re
+    >>> from datetime import datetime
+    >>> from journeylib.report.html import health_panel
+    >>> health = {"checks": [{"name": "enough data", "status": "pass"},
+    ...                      {"name": "sample ratio", "status": "fail", "detail": "p < 0.001"}]}
+    >>> declared = {"churn_after": {"default": 90, "help": "days without a purchase that count as churn"}}
+    >>> panel = health_panel("02_retention_survival", datetime(2025, 7, 1, 6, 0), 12.3, {"churn_after": 60},
+    ...                      health, None, declared=declared)
+    >>> "Run 2025-07-01 06:00:00 UTC, 12.3 s." in panel
+    True
+    >>> re.findall(r"<tr><td>.*?</tr>", panel)
+    ['<tr><td>Days without a purchase that count as churn</td><td>60 (set for this run)</td></tr>']
+    >>> re.findall(r"<li class='fail'>.*?</li>", panel)
+    ["<li class='fail'>FAIL: sample ratio — p &lt; 0.001</li>"]
+    """
     esc = html.escape
     given = dict(params or {})
     names = list(declared or {}) + [k for k in given if k not in (declared or {})]
@@ -299,7 +512,7 @@ def health_panel(stem, started, seconds, params, health, error, *, declared: dic
     for k in names:
         value = given[k] if k in given else (declared or {}).get(k, {}).get("default")
         note = " (set for this run)" if k in given and declared else ""
-        rows.append(f"<tr><td>{esc(parameter_label(str(k), declared))}</td>"
+        rows.append(f"<tr><td>{esc(_parameter_label(str(k), declared))}</td>"
                     f"<td>{esc(_parameter_value(value))}{esc(note)}</td></tr>")
     params_html = f"<table>{''.join(rows)}</table>" if rows else "<p>defaults of the notebook</p>"
     inputs = health.get("inputs", [])
@@ -311,10 +524,10 @@ def health_panel(stem, started, seconds, params, health, error, *, declared: dic
     checks_html = "".join(
         f"<li class='{s}'>{s.upper()}: "
         f"{esc(c['name'])}{' — ' + esc(c['detail']) if c.get('detail') else ''}</li>" for c, s in zip(checks, statuses))
-    versions = ", ".join(f"{esc(n)} {esc(version(n))}" for n in KEY_LIBRARIES)
+    versions = ", ".join(f"{esc(n)} {esc(_version(n))}" for n in KEY_LIBRARIES)
     n_fail, n_warn = statuses.count("fail"), statuses.count("warn")
     status, _ = report_status(error, health)
-    sections = failed_sections(health)
+    sections = _failed_sections(health)
     sections_html = ("<details open><summary>Sections not computed</summary><ul>"
                      + "".join(f"<li>{esc(str(s.get('name', '')))}: {esc(str(s.get('reason', '')))}</li>"
                                for s in sections) + "</ul></details>") if sections else ""
@@ -332,25 +545,83 @@ def health_panel(stem, started, seconds, params, health, error, *, declared: dic
 def report_page(body: str, nb, *, stem: str, started, seconds: float, params: dict[str, Any],
                 health: dict[str, Any], error: str | None, declared: dict[str, Any] | None = None,
                 bases: tuple[str, ...] = ()) -> str:
-    """The report: heading, findings box, status line, data caption, contents, the notebook,
-    and the health appendix; only the CSS it uses, no absolute path (``bases`` are folders
-    whose paths are shown relative to them, see :func:`scrub_paths`)."""
+    """The report page: the notebook under a header that decides, with the health appendix.
+
+    The header has the heading (the report's title, its data and period), the findings box
+    (each headline finding with its action and a link to the section that shows the
+    evidence), the status line (checks passed, warnings, failures named), the data caption
+    and, on a long page, the contents. The page carries only the CSS it uses
+    (:func:`prune_css`) and no absolute path (:func:`scrub_paths`).
+
+    Parameters
+    ----------
+    body
+        The notebook's HTML (:func:`render_notebook`).
+    nb
+        The executed notebook (its title and ``jl.section`` cells).
+    stem
+        The notebook's name without ``.ipynb`` (the title when the notebook has none).
+    started
+        UTC start of the run (a ``datetime``).
+    seconds
+        Run time in seconds.
+    params
+        The parameters given for this run.
+    health
+        The run's health record (captions, findings, checks, inputs, sections).
+    error
+        The error that stopped the report (it gets the failure banner), or ``None``.
+    declared
+        The notebook's declared parameters, for the appendix (see :func:`health_panel`).
+    bases
+        Folders whose paths are shown relative to them (the journey's, the output folder).
+
+    Returns
+    -------
+    str
+        The page's HTML.
+
+    Examples
+    --------
+    >>> import re
+    >>> from datetime import datetime
+    >>> from journeylib.report.html import report_page
+    >>> nb = {"cells": [{"cell_type": "markdown", "source": "# A/B test"}]}
+    >>> body = ('<html><head><title>Notebook</title></head><body><h1 id="A/B-test">A/B test</h1>'
+    ...         '<h2 id="Readout">Readout</h2><p>Read from /home/ann/shop/events.csv</p></body></html>')
+    >>> health = {"captions": [{"name": "sample", "simulated": True, "period_start": "2024-01-01",
+    ...                         "period_end": "2025-06-30"}],
+    ...           "findings": [{"text": "Variant B converts 12% better (4% to 20%).",
+    ...                         "action": "Roll out B.", "section": "Readout"}],
+    ...           "checks": [{"name": "sample ratio", "status": "pass"}]}
+    >>> out = report_page(body, nb, stem="03_ab_test", started=datetime(2025, 7, 1, 6, 0), seconds=12.3,
+    ...                   params={}, health=health, error=None)
+    >>> re.search(r"<title>(.*?)</title>", out).group(1)
+    'A/B test — Simulated sample data, 2024-01-01 to 2025-06-30'
+    >>> print(re.search(r"<ol>(.*?)</ol>", out).group(1))
+    <li>Variant B converts 12% better (4% to 20%). <strong>Roll out B.</strong>
+    <a class='jl-evidence' href='#Readout'>Evidence: Readout</a></li>
+    >>> "1 check passed, 0 warnings, 0 failed." in out
+    True
+    >>> "Read from events.csv" in out, "/home/ann" in out
+    (True, False)
+    """
     esc = html.escape
     title = report_title(nb) or stem
     caption = caption_of(health)
-    full_title = page_title(title, caption)
+    full_title = _page_title(title, caption)
     body = _drop_first_h1(body, title)
     heads = headings(body)
     top = [banner(error) if error else "",
            f"<h1 class='jl-h1' id='jl-top'>{esc(full_title)}</h1>",
-           findings_box(headline_findings(health), heads, nb),
-           status_line(health, error)]
+           _findings_box(headline_findings(health), heads, nb),
+           _status_line(health, error)]
     if caption:
         top.append(f"<p class='jl-caption'>{esc(caption_text(caption))}</p>")
     top.append(table_of_contents(heads, body))
     header = f"<header class='jl-head'>{''.join(top)}</header>"
     appendix = health_panel(stem, started, seconds, params, health, error, declared=declared)
-    page_html = inject(body, header, appendix)
+    page_html = _inject(body, header, appendix)
     page_html = _TITLE.sub(f"<title>{esc(full_title)}</title>", page_html, count=1)
     return prune_css(scrub_paths(page_html, bases))
 
@@ -378,9 +649,31 @@ _WIN_PATH = re.compile(r"(?<![\w])[A-Za-z]:\\(?:[^\s\"'<>()\[\],;|*?\\]+\\?)+")
 
 
 def scrub_paths(text: str, bases: tuple[str, ...] = ()) -> str:
-    """``text`` with no absolute path: a path under one of ``bases`` (the journey's folder, the
-    output folder, ...) is shown relative to it, any other absolute path by its last part.
-    Embedded images (data URIs) are left alone."""
+    """``text`` with no absolute path in it.
+
+    A path under one of ``bases`` (the journey's folder, the output folder, ...) is shown
+    relative to it, any other absolute path (POSIX, ``~/...`` or Windows) by its last part.
+    Embedded images (data URIs) are left alone.
+
+    Parameters
+    ----------
+    text
+        A page, an error message, any text a report shows.
+    bases
+        Absolute folders whose paths are shown relative to them.
+
+    Returns
+    -------
+    str
+        The text with its paths shortened.
+
+    Examples
+    --------
+    >>> from journeylib.report.html import scrub_paths
+    >>> scrub_paths("Read /home/ann/shop/events.csv; wrote /srv/reports/run-1/01.html",
+    ...             bases=("/srv/reports",))
+    'Read events.csv; wrote run-1/01.html'
+    """
     pieces = []
     last = 0
     for m in _DATA_URI.finditer(text):
@@ -420,9 +713,31 @@ _FUNCTIONAL = re.compile(r":(?:not|is|where|has|matches|-webkit-any|-moz-any)\((
 
 
 def prune_css(page_html: str) -> str:
-    """``page_html`` with the CSS rules it cannot use removed: a rule stays when one of its
-    selectors needs only classes the page has (JupyterLab's stylesheet is about 260 KB, of
-    which a report uses a small part). Variables, fonts and at-rules stay; the look is kept."""
+    """``page_html`` with the CSS rules it cannot use removed.
+
+    A rule stays when one of its selectors needs only classes the page has (JupyterLab's
+    stylesheet is about 260 KB, of which a report uses a small part). Fonts and at-rules
+    stay, and so do the CSS variables that a kept rule uses; the look is kept.
+
+    Parameters
+    ----------
+    page_html
+        A whole page with its ``<style>`` blocks.
+
+    Returns
+    -------
+    str
+        The page with smaller ``<style>`` blocks.
+
+    Examples
+    --------
+    >>> from journeylib.report.html import prune_css
+    >>> page = ("<html><head><style>.used{color:red} .unused{color:blue} p{margin:0}</style></head>"
+    ...         "<body><p class='used'>x</p></body></html>")
+    >>> print(prune_css(page))
+    <html><head><style>.used{color:red}
+    p{margin:0}</style></head><body><p class='used'>x</p></body></html>
+    """
     used = set()
     outside = _STYLE_BLOCK.sub("", page_html)
     for m in _CLASS_ATTR.finditer(outside):
@@ -545,7 +860,7 @@ def _split_selectors(prelude: str) -> list[str]:
     return [s for s in out if s]
 
 
-def failed_sections(health: dict[str, Any]) -> list[dict[str, Any]]:
+def _failed_sections(health: dict[str, Any]) -> list[dict[str, Any]]:
     """Sections a notebook recorded as failed (``journeylib.report.notebook.section``)."""
     return [s for s in health.get("sections", []) or [] if isinstance(s, dict) and s.get("status") == "failed"]
 
@@ -556,10 +871,33 @@ def report_status(error: str | None, health: dict[str, Any]) -> tuple[str, tuple
     ``"failed"`` (an error stopped it), ``"partial"`` (it ran to the end but sections could
     not be computed: their names), ``"ok, with failed checks"`` (the failed checks' names),
     ``"ok, with warnings"`` (the warned checks' names) or ``"ok"``.
+
+    Parameters
+    ----------
+    error
+        The error that stopped the report, or ``None``.
+    health
+        The run's health record (``checks``, ``sections``).
+
+    Returns
+    -------
+    tuple
+        ``(status, names)``.
+
+    Examples
+    --------
+    >>> from journeylib.report.html import report_status
+    >>> checks = [{"name": "enough data", "status": "pass"}, {"name": "sample ratio", "status": "fail"}]
+    >>> report_status(None, {"checks": checks})
+    ('ok, with failed checks', ('sample ratio',))
+    >>> report_status(None, {"sections": [{"name": "Survival", "status": "failed", "reason": "too few"}]})
+    ('partial', ('Survival',))
+    >>> report_status("KeyError: 'customer_id'", {"checks": checks})
+    ('failed', ())
     """
     if error:
         return "failed", ()
-    sections = failed_sections(health)
+    sections = _failed_sections(health)
     if sections:
         return "partial", tuple(str(s.get("name", "")) for s in sections)
     checks = health.get("checks", []) or []
@@ -595,13 +933,45 @@ def _validation_note(row: dict[str, Any]) -> str:
 
 
 def banner(error: str) -> str:
-    """The failed report's banner; ``error`` is shown as given (the runner scrubs it, see
-    :func:`journeylib.report.runner.error_text`), escaped."""
+    """The failed report's banner.
+
+    Parameters
+    ----------
+    error
+        The error, shown as given (the runner scrubs it first, see
+        :func:`journeylib.report.runner.error_text`), escaped.
+
+    Returns
+    -------
+    str
+        A ``<div class='jl-banner'>`` block.
+
+    Examples
+    --------
+    >>> from journeylib.report.html import banner
+    >>> print(banner("JourneyDataError: no <customer_id> column"))
+    <div class='jl-banner'><strong>This report failed.</strong> JourneyDataError: no &lt;customer_id&gt;
+    column<br>The output below stops at the failing cell; fix the input or parameter and re-run.</div>
+    """
     return (f"<div class='jl-banner'><strong>This report failed.</strong> {html.escape(error)}<br>"
             "The output below stops at the failing cell; fix the input or parameter and re-run.</div>")
 
 
 def cancelled_banner() -> str:
+    """The banner of a report whose run was cancelled (SIGTERM or Ctrl-C).
+
+    Returns
+    -------
+    str
+        A ``<div class='jl-banner'>`` block.
+
+    Examples
+    --------
+    >>> from journeylib.report.html import cancelled_banner
+    >>> print(cancelled_banner())
+    <div class='jl-banner'><strong>This report was cancelled.</strong> The run was stopped (SIGTERM or
+    Ctrl-C) before this notebook finished; run it again for its report.</div>
+    """
     return ("<div class='jl-banner'><strong>This report was cancelled.</strong> The run was stopped "
             "(SIGTERM or Ctrl-C) before this notebook finished; run it again for its report.</div>")
 
@@ -638,7 +1008,7 @@ body{max-width:1180px;margin:0 auto}
 </style>"""
 
 
-def inject(body: str, header: str, appendix: str = "") -> str:
+def _inject(body: str, header: str, appendix: str = "") -> str:
     """``header`` first in the page's body, ``appendix`` last; the report's CSS in the head."""
     head_end = body.find("</head>")
     if head_end != -1:
@@ -654,7 +1024,32 @@ def inject(body: str, header: str, appendix: str = "") -> str:
 
 
 def page(title: str, content: str, extra: str) -> str:
-    """A page of its own (a report that could not start or was cancelled); no absolute path in it."""
+    """A page of its own: the report of a notebook that could not start or was cancelled.
+
+    Parameters
+    ----------
+    title
+        The page's title (the notebook's name).
+    content
+        HTML to show (a :func:`banner` or :func:`cancelled_banner`).
+    extra
+        More HTML after it ("" for none).
+
+    Returns
+    -------
+    str
+        A whole page with the report's CSS and no absolute path (:func:`scrub_paths`).
+
+    Examples
+    --------
+    >>> import re
+    >>> from journeylib.report.html import banner, page
+    >>> out = page("03_ab_test", banner("Could not start: /home/ann/nb/03_ab_test.ipynb not found"), "")
+    >>> re.search(r"<title>(.*?)</title>", out).group(1)
+    '03_ab_test'
+    >>> "Could not start: 03_ab_test.ipynb not found" in out, "/home/ann" in out
+    (True, False)
+    """
     return scrub_paths(f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}"
                        f"</title>{_CSS}</head><body><div class='jl-health'>{content}{extra}</div></body></html>")
 
@@ -664,17 +1059,83 @@ STATUS_LABELS = {"ok": "OK", "ok, with warnings": "OK, with warnings", "ok, with
 
 
 def status_label(status: str) -> str:
-    """The status as a page shows it: a report whose checks failed says so, never just "ok"."""
+    """The status as a page shows it: a report whose checks failed says so, never just "ok".
+
+    Parameters
+    ----------
+    status
+        A report's status (:func:`report_status`, or ``"cancelled"``).
+
+    Returns
+    -------
+    str
+        Its label.
+
+    Examples
+    --------
+    >>> from journeylib.report.html import status_label
+    >>> status_label("ok"), status_label("ok, with failed checks"), status_label("partial")
+    ('OK', 'CHECKS FAILED', 'PARTIAL')
+    """
     return STATUS_LABELS.get(status, status.upper())
 
 
 def finding_key(text: str) -> str:
-    """A finding's sentence with its numbers masked: the same headline in another run."""
+    """A finding's sentence with its numbers masked: the same headline in another run has the same key.
+
+    Parameters
+    ----------
+    text
+        The finding's sentence.
+
+    Returns
+    -------
+    str
+        The sentence in lower case with each number replaced by ``#``.
+
+    Examples
+    --------
+    >>> from journeylib.report.html import finding_key
+    >>> finding_key("Email brings 31% of conversions (27% to 35%).")
+    'email brings # of conversions (# to #).'
+    """
     return re.sub(r"[-+−]?\d[\d,.]*%?", "#", str(text)).strip().lower()
 
 
 def previous_finding(finding: dict[str, Any], position: int, previous: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The same headline in the previous run: same section and sentence (numbers aside), else same place."""
+    """The same headline in the previous run.
+
+    The previous finding of the same section with the same sentence (numbers aside, see
+    :func:`finding_key`), else the one at the same place when it is of the same section.
+
+    Parameters
+    ----------
+    finding
+        A headline finding of this run (``text``, ``section``, ``value``).
+    position
+        Its place among this report's headline findings (0 first).
+    previous
+        The report's headline findings in the previous run.
+
+    Returns
+    -------
+    dict or None
+        The previous finding; ``None`` when there is none.
+
+    Examples
+    --------
+    >>> from journeylib.report.html import previous_finding
+    >>> before = [{"section": "Funnel", "text": "4.5% of customers buy.", "value": 0.045},
+    ...           {"section": "Attribution", "text": "Email brings 29% of conversions (25% to 33%).",
+    ...            "value": 0.29}]
+    >>> now = {"section": "Attribution", "text": "Email brings 31% of conversions (27% to 35%).", "value": 0.31}
+    >>> previous_finding(now, 0, before)["text"]
+    'Email brings 29% of conversions (25% to 33%).'
+    >>> previous_finding({"section": "Funnel", "text": "Most customers leave at the cart."}, 0, before)["text"]
+    '4.5% of customers buy.'
+    >>> previous_finding({"section": "Paths", "text": "A new finding."}, 0, before) is None
+    True
+    """
     key = (str(finding.get("section") or ""), finding_key(finding.get("text", "")))
     for p in previous:
         if (str(p.get("section") or ""), finding_key(p.get("text", ""))) == key:
@@ -685,7 +1146,34 @@ def previous_finding(finding: dict[str, Any], position: int, previous: list[dict
 
 
 def change_text(now: dict[str, Any], before: dict[str, Any]) -> tuple[str, str]:
-    """``("+2.1 points", "up")``: the change of a finding's number since the previous run."""
+    """The change of a finding's number since the previous run, in words, and its direction.
+
+    A share (a percentage in the sentence, values within ±1.5) changes in percentage points,
+    any other number by its difference.
+
+    Parameters
+    ----------
+    now
+        The finding in this run (``text``, ``value``).
+    before
+        The same finding in the previous run (:func:`previous_finding`).
+
+    Returns
+    -------
+    tuple of str
+        ``(change, direction)``: direction ``"up"``, ``"down"`` or ""; ``("", "")`` when
+        either run has no number.
+
+    Examples
+    --------
+    >>> from journeylib.report.html import change_text
+    >>> change_text({"text": "Email brings 31% of conversions.", "value": 0.31}, {"value": 0.29})
+    ('+2.0 points', 'up')
+    >>> change_text({"text": "1,180 orders.", "value": 1180}, {"value": 1200})
+    ('−20', 'down')
+    >>> change_text({"text": "No number.", "value": None}, {"value": 0.3})
+    ('', '')
+    """
     a, b = now.get("value"), before.get("value")
     if not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
         return ("", "")
@@ -702,10 +1190,47 @@ INDEX_FINDINGS = 3
 
 
 def index_page(run_folder: str, results: list, previous: dict[str, dict[str, Any]] | None = None) -> str:
-    """The index of one run: a card per report with its status (failed checks and sections
-    named), its two or three headline findings, the data period, the run time, and each
-    headline as the previous run in the same output folder had it (``previous``:
-    ``{notebook: its entry in that run's index.json}``)."""
+    """The index of one run: a card per report.
+
+    Each card has the report's status (failed checks and sections named), its first three
+    headline findings, the data caption, the run time, and each headline as the previous run
+    in the same output folder had it, with the change of its number. Above the headlines, one
+    line says what changed since the last run: "Since the last run: 1 of 3 headline numbers
+    changed: <opening words> +2.0 points", or "no headline number changed" (only headlines with
+    the same section and sentence, numbers aside, in both runs count; the same sentence is no
+    change).
+
+    Parameters
+    ----------
+    run_folder
+        The run's folder name (its UTC start time).
+    results
+        The notebooks' outcomes (:class:`journeylib.report.runner.RunResult`, or objects with
+        the same attributes).
+    previous
+        ``{notebook: its entry in the previous run's index.json}``; ``None`` for none.
+
+    Returns
+    -------
+    str
+        The index page's HTML.
+
+    Examples
+    --------
+    >>> import re
+    >>> from pathlib import Path
+    >>> from journeylib.report.html import index_page
+    >>> from journeylib.report.runner import RunResult
+    >>> done = RunResult("01_attribution.ipynb", True, 41.5, Path("01_attribution.html"), Path("01.ipynb"),
+    ...                  title="Attribution", findings=({"text": "Email brings 31% of conversions."},))
+    >>> broke = RunResult("03_ab_test.ipynb", False, 3.2, Path("03_ab_test.html"), Path("03.ipynb"),
+    ...                   error="JourneyDataError: assignments: no 'variant' column")
+    >>> out = index_page("2025-07-01T06-00-00Z", [done, broke])
+    >>> re.findall(r"<p>(Run .*?)</p>", out)
+    ['Run 2025-07-01T06-00-00Z: 1 of 2 ran to the end (failed: 1).']
+    >>> re.findall(r"<h3>(.*?)</h3>", out)
+    ["<a href='01_attribution.html'>Attribution</a>", "<a href='03_ab_test.html'>03_ab_test.ipynb</a>"]
+    """
     esc = html.escape
     previous = previous or {}
     cards = []
@@ -714,15 +1239,28 @@ def index_page(run_folder: str, results: list, previous: dict[str, dict[str, Any
         cls = STATUS_CLASS.get(status, "fail")
         before = [f for f in (previous.get(r.notebook) or {}).get("findings", []) or [] if isinstance(f, dict)]
         items = []
+        compared, changed = 0, []  # headlines with the same key (section, sentence) in the last run; changed ones
         for k, f in enumerate(list(getattr(r, "findings", ()) or ())[:INDEX_FINDINGS]):
             line = esc(str(f.get("text", "")))
             prev = previous_finding(f, k, before)
             if prev is not None:
                 change, direction = change_text(f, prev)
+                if change and str(f.get("text", "")) == str(prev.get("text", "")):
+                    change, direction = "no change", ""  # the same sentence: a difference below its precision
+                if (str(f.get("section") or ""), finding_key(f.get("text", ""))) == (
+                        str(prev.get("section") or ""), finding_key(prev.get("text", ""))):
+                    compared += 1
+                    if change and change != "no change":
+                        words = str(f.get("text", "")).split()
+                        changed.append(f"{esc(' '.join(words[:5]) + ('…' if len(words) > 5 else ''))} "
+                                       f"<span class='jl-change-{direction}'>{esc(change)}</span>")
                 line += (f"<span class='jl-prev'>Previous run: {esc(str(prev.get('text', '')))}"
                          + (f" <span class='jl-change-{direction}'>({esc(change)})</span>" if change else "")
                          + "</span>")
             items.append(f"<li>{line}</li>")
+        since = ("<p class='jl-meta jl-since'>Since the last run: "
+                 + (f"{len(changed)} of {compared} headline numbers changed: {'; '.join(changed)}" if changed
+                    else "no headline number changed") + ".</p>") if compared else ""
         caption = getattr(r, "caption", None)
         note = _index_note(r)
         title = getattr(r, "title", "") or r.notebook
@@ -732,7 +1270,7 @@ def index_page(run_folder: str, results: list, previous: dict[str, dict[str, Any
         cards.append(
             f"<article class='jl-card {cls}'><h3><a href='{esc(r.html.name, quote=True)}'>{esc(title)}</a></h3>"
             f"<p><span class='jl-status-word {cls}'>{esc(status_label(status))}</span>"
-            f"{' ' + esc(note) if note else ''}</p>"
+            f"{' ' + esc(note) if note else ''}</p>" + since
             + (f"<ul>{''.join(items)}</ul>" if items else "")
             + f"<p class='jl-meta'>{esc(meta)}<br>{esc(r.notebook)}; parameters: "
             f"{esc(_parameters_text(r.parameters))}</p></article>")
@@ -748,8 +1286,31 @@ def index_page(run_folder: str, results: list, previous: dict[str, dict[str, Any
 
 
 def index_from_record(record: dict[str, Any], previous: dict[str, dict[str, Any]] | None = None) -> str:
-    """The index of a run rendered from its run record (``run.json``, see
-    :func:`journeylib.report.runner.run_record`): the same cards as :func:`index_page`."""
+    """The index of a run rendered from its run record: the same cards as :func:`index_page`.
+
+    Parameters
+    ----------
+    record
+        The run record (``run.json``, see :func:`journeylib.report.runner.run_record`).
+    previous
+        ``{notebook: its entry in the previous run's index.json}``; ``None`` for none.
+
+    Returns
+    -------
+    str
+        The index page's HTML.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from journeylib.report.html import index_from_record, index_page
+    >>> from journeylib.report.runner import RunResult, run_record
+    >>> done = RunResult("02_retention_survival.ipynb", True, 41.5, Path("02_retention_survival.html"),
+    ...                  Path("02.ipynb"), title="Retention and survival")
+    >>> record = run_record(Path("reports/2025-07-01T06-00-00Z"), [done])
+    >>> index_from_record(record) == index_page("2025-07-01T06-00-00Z", [done])
+    True
+    """
     from pathlib import PurePosixPath
     from types import SimpleNamespace
 
@@ -789,7 +1350,7 @@ def _index_note(r) -> str:
     return ""
 
 
-def version(dist: str) -> str:
+def _version(dist: str) -> str:
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
