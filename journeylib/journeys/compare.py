@@ -19,6 +19,11 @@ retention                 the share of buyers in the period who buy   log-rank t
                           buyers at the period's end are censored)    interval: Greenwood
 revenue per customer      revenue in the period per active customer   Welch's t-test (from n, sum and sum
                                                                       of squares per period)
+NPS (with ``feedback``)   Net Promoter Score of the period's ``nps``  z-test on the two independent NPS
+                          answers, in points (-100 to +100)           estimates, multinomial variance
+                                                                      (:func:`nps_difference_test`)
+satisfaction (with        mean score of the period's ``survey``       Welch's t-test on the answers
+``feedback``)             answers (the feedback table's scale, 1-5)
 ========================  ==========================================  =====================================
 
 Drop-off at a stage is one minus its conversion: the same test, so it is compared
@@ -27,6 +32,12 @@ periods of equal length have the same edge (customers who reach a stage near the
 have less time to go on in both). Customers are the unit of every test; a customer
 active in both periods counts in both (the tests treat the periods as independent
 samples, which is conservative when customers behave alike in both).
+
+NPS and satisfaction are compared only when a feedback table is given (``feedback=``): answers
+are the unit (a customer who answers twice counts twice, as in
+:func:`journeylib.journeys.feedback.nps`), each answer belongs to the period of its timestamp.
+NPS and its variance come from :func:`journeylib.journeys.feedback.nps` and
+:func:`~journeylib.journeys.feedback.nps_interval` (the one NPS definition of the kit).
 
 Multiple comparisons: the p-values of all compared figures are adjusted together
 (Holm by default, which keeps the chance of flagging *any* unchanged figure at or
@@ -38,8 +49,10 @@ share of false flags among the flagged figures at or below ``alpha``). A figure 
 customer table): stage conversion, retention (the kit's churn definition,
 :func:`journeylib.retention.churn_labels`, Kaplan-Meier share still active at
 ``retention_days``, log-rank) and revenue per customer, each segment against all
-other customers, adjusted across all segments and figures; plus a persona table that
-describes each segment by its behaviour (top channels, time to first purchase, value).
+other customers, adjusted across all segments and figures (with ``feedback=``: NPS and
+satisfaction too, each segment's answers against all other answers); plus a persona table that
+describes each segment by its behaviour (top channels, time to first purchase, value, and with
+feedback its NPS and satisfaction).
 For retention the interval is that of the difference in the share at the horizon
 (Greenwood), while the log-rank test compares the whole curves: the two can disagree
 (curves that cross, or a gap that opens only late).
@@ -62,10 +75,10 @@ from ..core.schema import DEFAULT_STAGES, PURCHASE_EVENT
 from ..core.time import DAY_US, end_of_day, epoch_us, observation_end as observation_end_of, to_epoch_us, to_utc
 from ..experiments.statistics import adjust_pvalues
 from .common import check_stages, drop_outbound, events_table
-from .feedback import customer_groups
+from .feedback import customer_groups, feedback_rows, nps, nps_interval
 
 __all__ = ["PeriodComparison", "compare_periods", "SegmentComparison", "compare_segments",
-           "two_proportion_test", "km_share", "COMPARISON_METHODS"]
+           "two_proportion_test", "nps_difference_test", "km_share", "COMPARISON_METHODS"]
 
 COMPARISON_METHODS = ("holm", "fdr_bh")
 PERIOD_COLUMNS = ("figure", "kind", "unit", "previous", "current", "change", "ci_low", "ci_high",
@@ -74,7 +87,10 @@ PERIOD_COLUMNS = ("figure", "kind", "unit", "previous", "current", "change", "ci
 SEGMENT_COLUMNS = ("figure", "kind", "unit", "segment", "value", "rest", "difference", "ci_low", "ci_high",
                    "test", "statistic", "pvalue", "p_adjusted", "significant", "n_segment", "n_rest")
 PERSONA_COLUMNS = ("segment", "customers", "share_of_customers", "top_channels", "buyers_share",
-                   "median_days_to_first_purchase", "revenue_per_customer", "retention", "description")
+                   "median_days_to_first_purchase", "revenue_per_customer", "retention", "nps", "satisfaction",
+                   "description")
+NPS_FIGURE = "Net Promoter Score"
+SATISFACTION_FIGURE = "satisfaction (mean survey score)"
 _METHOD_NAMES = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg"}
 
 
@@ -122,6 +138,61 @@ def two_proportion_test(k1: int, n1: int, k0: int, n0: int,
         return np.nan, np.nan, float(lo), float(hi)
     z, p = proportions_ztest([k1, k0], [n1, n0])
     return float(z), float(p), float(lo), float(hi)
+
+
+# LOCAL CALL (no public helper in feedback.py gives the NPS standard error): nps_interval at the level whose
+# normal quantile is 1 returns NPS +- 1 standard error (clipped to [-100, 100] on at most one side, since the
+# standard error is at most 100 points), so the wider half-width is the standard error. Replace with a public
+# ``feedback.nps_standard_error`` when one exists.
+_ONE_SE_LEVEL = float(2 * stats.norm.cdf(1.0) - 1)
+
+
+def _nps_and_se(promoters: int, passives: int, detractors: int) -> tuple[float, float]:
+    """NPS in points and its standard error in points (multinomial), from :func:`feedback.nps_interval`."""
+    value, lo, hi = nps_interval(int(promoters), int(passives), int(detractors), _ONE_SE_LEVEL)
+    if not np.isfinite(value):
+        return np.nan, np.nan
+    return float(value), float(max(value - lo, hi - value))
+
+
+def nps_difference_test(first: Sequence[int], second: Sequence[int],
+                        confidence_level: float = 0.95) -> tuple[float, float, float, float, float, float]:
+    """Difference of two independent Net Promoter Scores ``NPS(first) - NPS(second)`` in points: z-test
+    with the multinomial variance of each NPS (:func:`journeylib.journeys.feedback.nps_interval`)
+    and the normal interval of the difference.
+
+    ``z = (NPS1 - NPS0) / sqrt(se1^2 + se0^2)`` with ``se^2 = 100^2 (p_P + p_D - (p_P - p_D)^2) / n``;
+    two-sided p-value; interval ``difference +- z_level * sqrt(se1^2 + se0^2)``. NaN for the test when
+    a group has no answers or both standard errors are 0.
+
+    Parameters
+    ----------
+    first, second
+        ``(promoters, passives, detractors)`` answer counts of each group.
+    confidence_level
+        Level of the interval of the difference.
+
+    Returns
+    -------
+    tuple of float
+        ``(nps_first, nps_second, z, pvalue, ci_low, ci_high)``, NPS and interval in points.
+
+    Examples
+    --------
+    >>> from journeylib.journeys.compare import nps_difference_test
+    >>> n1, n0, z, p, lo, hi = nps_difference_test((60, 25, 15), (45, 30, 25))
+    >>> round(n1, 1), round(n0, 1), round(z, 3), round(p, 4), round(lo, 1), round(hi, 1)
+    (45.0, 20.0, 2.275, 0.0229, 3.5, 46.5)
+    """
+    v1, se1 = _nps_and_se(*first)
+    v0, se0 = _nps_and_se(*second)
+    se = float(np.hypot(se1, se0)) if np.isfinite(se1) and np.isfinite(se0) else np.nan
+    if not np.isfinite(se) or se <= 0:
+        d = v1 - v0
+        return v1, v0, np.nan, np.nan, d if se == 0 else np.nan, d if se == 0 else np.nan
+    z = (v1 - v0) / se
+    half = _z(confidence_level) * se
+    return v1, v0, float(z), float(2 * stats.norm.sf(abs(z))), v1 - v0 - half, v1 - v0 + half
 
 
 def km_share(durations: np.ndarray, events: np.ndarray, horizon: float) -> tuple[float, float]:
@@ -194,6 +265,15 @@ def _median_diff_interval(a: np.ndarray, b: np.ndarray, confidence_level: float,
                           - np.median(b[rng.integers(0, len(b), (m, len(b)))], axis=1))
     q = (1 - confidence_level) / 2
     return float(np.quantile(diffs, q)), float(np.quantile(diffs, 1 - q))
+
+
+def _nps_counts(answers: pd.DataFrame) -> tuple[int, int, int]:
+    """``(promoters, passives, detractors)`` of ``nps`` answers (rows of :func:`feedback.feedback_rows`),
+    counted by :func:`journeylib.journeys.feedback.nps` (the kit's one NPS definition)."""
+    if answers.empty:
+        return 0, 0, 0
+    r = nps(answers[["customer_id", "ts", "kind", "score"]]).summary.iloc[0]
+    return int(r["promoters"]), int(r["passives"]), int(r["detractors"])
 
 
 def _adjust(p: pd.Series, method: str) -> pd.Series:
@@ -304,14 +384,33 @@ def _period_text(p: tuple[pd.Timestamp, pd.Timestamp]) -> str:
 
 
 def _show(unit: str, x: Any, change: bool = False) -> str:
-    """One value for people in its unit: a share as a percentage (a change in points), days, or money."""
+    """One value for people in its unit: a share as a percentage (a change in points), days, NPS points,
+    a mean score, or money."""
     if x is None or not np.isfinite(float(x)):
         return "–"
     if unit == "share":
         return f"{100 * x:+.1f} pts" if change else format_percent(x)
     if unit == "days":
         return f"{x:+.1f} days" if change else f"{x:.1f} days"
+    if unit == "points":
+        return f"{x:+.1f} pts" if change else f"{x:+.0f}"
+    if unit == "score":
+        return f"{x:+.2f}" if change else f"{x:.2f}"
     return f"{x:+,.2f}" if change else f"{x:,.2f}"
+
+
+def _values_text(unit: str, a: float, b: float, d: float, lo: float, hi: float) -> tuple[str, str, str]:
+    """Two values and the difference with its interval, for a sentence: ``("45%", "38%", "+7.0 points, ...")``."""
+    if unit == "share":
+        return (format_percent(a), format_percent(b),
+                f"{100 * d:+.1f} points, {100 * lo:+.1f} to {100 * hi:+.1f}")
+    if unit == "days":
+        return f"{a:.1f} days", f"{b:.1f} days", f"{d:+.1f} days, {lo:+.1f} to {hi:+.1f}"
+    if unit == "points":
+        return f"{a:+.0f}", f"{b:+.0f}", f"{d:+.1f} points, {lo:+.1f} to {hi:+.1f}"
+    if unit == "score":
+        return f"{a:.2f}", f"{b:.2f}", f"{d:+.2f}, {lo:+.2f} to {hi:+.2f}"
+    return f"{a:,.2f}", f"{b:,.2f}", f"{d:+,.2f}, {lo:+,.2f} to {hi:+,.2f}"
 
 
 @dataclass(frozen=True)
@@ -320,8 +419,10 @@ class PeriodComparison(Result):
 
     ``summary`` has one row per compared figure: ``figure, kind, unit, previous, current,
     change, ci_low, ci_high`` (the interval of the change), ``relative_change``, ``test,
-    statistic, pvalue, p_adjusted, changed, n_previous, n_current``. ``changes`` are the rows
-    that changed, biggest relative change first.
+    statistic, pvalue, p_adjusted, changed, n_previous, n_current``. ``unit`` is ``share``,
+    ``days``, ``currency``, and with a feedback table ``points`` (the Net Promoter Score) and
+    ``score`` (mean survey score); ``n_*`` count customers, or answers for those two. ``changes``
+    are the rows that changed, biggest relative change first.
 
     Examples
     --------
@@ -381,15 +482,8 @@ class PeriodComparison(Result):
 
     def _sentence(self, r: pd.Series) -> str:
         word = "rose" if r["change"] > 0 else "fell"
-        if r["unit"] == "share":
-            pts = f"{100 * r['change']:+.1f} points, {100 * r['ci_low']:+.1f} to {100 * r['ci_high']:+.1f}"
-            prev, cur = format_percent(r["previous"]), format_percent(r["current"])
-        elif r["unit"] == "days":
-            pts = f"{r['change']:+.1f} days, {r['ci_low']:+.1f} to {r['ci_high']:+.1f}"
-            prev, cur = f"{r['previous']:.1f} days", f"{r['current']:.1f} days"
-        else:
-            pts = f"{r['change']:+,.2f}, {r['ci_low']:+,.2f} to {r['ci_high']:+,.2f}"
-            prev, cur = f"{r['previous']:,.2f}", f"{r['current']:,.2f}"
+        prev, cur, pts = _values_text(r["unit"], r["previous"], r["current"], r["change"], r["ci_low"],
+                                      r["ci_high"])
         return (f"{r['figure'][0].upper()}{r['figure'][1:]} {word} from {prev} to {cur} "
                 f"({pts}; {format_pvalue(r['p_adjusted'])} after correcting for {len(self.table)} comparisons).")
 
@@ -403,6 +497,9 @@ class PeriodComparison(Result):
             return "Check whether the channel's spend or reach changed on purpose."
         if r["kind"] == "retention":
             return "Look at recent buyers' experience and the follow-up messages." if r["change"] < 0 else ""
+        if r["kind"] in ("NPS", "satisfaction"):
+            return ("Ask this period's detractors and least satisfied customers what changed for them."
+                    if r["change"] < 0 else "")
         return ""
 
     @property
@@ -436,6 +533,14 @@ class PeriodComparison(Result):
         if not self.has_stages:
             out.append(Check("stages compared", "warn", "the events carry no stage column: stage conversion "
                                                         "and time between stages are not compared"))
+        for kind, what in (("NPS", "NPS answers"), ("satisfaction", "survey answers")):
+            r = self.table[self.table["kind"] == kind]
+            if len(r):
+                a, b = int(r["n_previous"].iloc[0]), int(r["n_current"].iloc[0])
+                out.append(Check(f"{what} per period", "pass" if min(a, b) >= 100 else "warn",
+                                 f"{format_count(a)} {what} in the previous period, {format_count(b)} in the "
+                                 "current one" + ("" if min(a, b) >= 100 else
+                                                  "; with fewer than 100 only large changes can be detected")))
         out.append(Check("multiple comparisons", "pass",
                          f"{_METHOD_NAMES[self.method]} correction across {int(self.table['pvalue'].notna().sum())} "
                          f"tested figures at {format_percent(self.alpha, 0)}"))
@@ -463,6 +568,7 @@ def compare_periods(
     observation_end: Any = None,
     n_boot: int = 1000,
     seed: int = 0,
+    feedback: Any = None,
 ) -> PeriodComparison:
     """This period against the last: every journey figure compared with its test.
 
@@ -498,6 +604,11 @@ def compare_periods(
         midnight after it.
     n_boot, seed
         Bootstrap resamples for the interval of a change in median days, and their seed.
+    feedback
+        The feedback table (``customer_id, ts, kind, score``; optional): adds the Net Promoter Score
+        of each period's ``nps`` answers (z-test, :func:`nps_difference_test`) and the mean score of its
+        ``survey`` answers (Welch's t-test) to the compared figures (and to the multiple-comparison
+        correction). ``None``: neither is compared.
 
     Returns
     -------
@@ -513,7 +624,7 @@ def compare_periods(
     ...                          previous=("2024-07-01", "2025-01-01"), n_boot=200)
     >>> row = result.summary.set_index("figure").loc["revenue per active customer"]
     >>> f"{row['previous']:.1f} -> {row['current']:.1f}", bool(row["changed"])
-    ('68.4 -> 88.9', True)
+    ('68.4 -> 88.8', True)
     """
     alpha, confidence_level, method = _check_common(alpha, confidence_level, method)
     for name, v in (("period_days", period_days), ("return_days", return_days), ("n_boot", n_boot)):
@@ -601,6 +712,29 @@ def compare_periods(
                          previous=m0, current=m1, change=m1 - m0, ci_low=lo, ci_high=hi,
                          test="Welch's t-test", statistic=tt, pvalue=p, n_previous=active[0],
                          n_current=active[1]))
+    if feedback is not None:
+        def period_of(ts: pd.Series) -> pd.Series:
+            g = pd.Series(np.nan, index=ts.index)
+            g[(ts >= previous[0]) & (ts < previous[1])] = 0
+            g[(ts >= current[0]) & (ts < current[1])] = 1
+            return g
+        answers = feedback_rows(feedback, "nps")
+        answers = answers.assign(_g=period_of(answers["ts"]))
+        c1, c0 = (_nps_counts(answers[answers["_g"] == g]) for g in (1, 0))
+        if sum(c1) + sum(c0):
+            v1, v0, z, p, lo, hi = nps_difference_test(c1, c0, confidence_level)
+            rows.append(dict(figure=NPS_FIGURE, kind="NPS", unit="points", previous=v0, current=v1,
+                             change=v1 - v0, ci_low=lo, ci_high=hi, test="z-test (NPS, multinomial variance)",
+                             statistic=z, pvalue=p, n_previous=sum(c0), n_current=sum(c1)))
+        survey = feedback_rows(feedback, "survey").dropna(subset=["score"])
+        survey = survey.assign(_g=period_of(survey["ts"]))
+        if ((survey["_g"] == 0) | (survey["_g"] == 1)).any():
+            a, b = (survey.loc[survey["_g"] == g, "score"].to_numpy(float) for g in (1, 0))
+            m1, m0, tt, p, lo, hi = _welch(len(a), a.sum(), (a * a).sum(), len(b), b.sum(), (b * b).sum(),
+                                           confidence_level)
+            rows.append(dict(figure=SATISFACTION_FIGURE, kind="satisfaction", unit="score", previous=m0,
+                             current=m1, change=m1 - m0, ci_low=lo, ci_high=hi, test="Welch's t-test",
+                             statistic=tt, pvalue=p, n_previous=len(b), n_current=len(a)))
     table = pd.DataFrame(rows, columns=[c for c in PERIOD_COLUMNS if c not in ("relative_change", "p_adjusted",
                                                                                "changed")])
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -643,8 +777,10 @@ class SegmentComparison(Result):
 
     ``summary``: one row per figure and segment: ``figure, kind, unit, segment, value`` (the
     segment's), ``rest`` (all other customers'), ``difference, ci_low, ci_high, test, statistic,
-    pvalue, p_adjusted, significant, n_segment, n_rest``. ``persona``: one row per segment
-    described by its behaviour.
+    pvalue, p_adjusted, significant, n_segment, n_rest`` (with a feedback table also ``Net Promoter
+    Score``, unit ``points``, and ``satisfaction (mean survey score)``, unit ``score``, counted in
+    answers). ``persona``: one row per segment described by its behaviour (``nps`` and
+    ``satisfaction`` empty without a feedback table).
 
     Examples
     --------
@@ -696,12 +832,7 @@ class SegmentComparison(Result):
         }).reset_index(drop=True)
 
     def _sentence(self, r: pd.Series) -> str:
-        if r["unit"] == "share":
-            v, rest = format_percent(r["value"]), format_percent(r["rest"])
-            ci = f"{100 * r['difference']:+.1f} points, {100 * r['ci_low']:+.1f} to {100 * r['ci_high']:+.1f}"
-        else:
-            v, rest = f"{r['value']:,.2f}", f"{r['rest']:,.2f}"
-            ci = f"{r['difference']:+,.2f}, {r['ci_low']:+,.2f} to {r['ci_high']:+,.2f}"
+        v, rest, ci = _values_text(r["unit"], r["value"], r["rest"], r["difference"], r["ci_low"], r["ci_high"])
         return (f"Segment {r['segment']}: {r['figure']} is {v} against {rest} for the other customers "
                 f"({ci}; {format_pvalue(r['p_adjusted'])} after correcting for {len(self.table)} comparisons).")
 
@@ -715,7 +846,9 @@ class SegmentComparison(Result):
                             action="Do not tailor the journey by this split on these data."),)
         out = [Finding(f"{len(d)} of {len(self.table)} segment differences are significant (groups of {self.by}).")]
         out += [Finding(self._sentence(r), float(r["difference"]), float(r["ci_low"]), float(r["ci_high"]),
-                        "Tailor this step for the segment." if r["kind"] == "stage conversion" else "")
+                        "Tailor this step for the segment." if r["kind"] == "stage conversion" else
+                        "Ask the segment's detractors what went wrong first."
+                        if r["kind"] in ("NPS", "satisfaction") and r["difference"] < 0 else "")
                 for _, r in d.head(3).iterrows()]
         return tuple(out)
 
@@ -726,6 +859,14 @@ class SegmentComparison(Result):
                      "every segment has at least 100 customers" if not small else
                      f"segments with fewer than 100 customers: {', '.join(map(str, small))}; only large "
                      "differences can be detected there")]
+        for kind, what in (("NPS", "NPS answers"), ("satisfaction", "survey answers")):
+            r = self.table[self.table["kind"] == kind]
+            if len(r):
+                few = r.loc[r["n_segment"] < 100, "segment"].astype(str).tolist()
+                out.append(Check(f"{what} per segment", "pass" if not few else "warn",
+                                 f"every segment has at least 100 {what}" if not few else
+                                 f"segments with fewer than 100 {what}: {', '.join(few)}; only large "
+                                 "differences can be detected there"))
         out.append(Check("multiple comparisons", "pass",
                          f"{_METHOD_NAMES[self.method]} correction across {int(self.table['pvalue'].notna().sum())} "
                          f"tests at {format_percent(self.alpha, 0)}"))
@@ -751,6 +892,7 @@ def compare_segments(
     method: str = "holm",
     confidence_level: float = 0.95,
     top_channels: int = 2,
+    feedback: Any = None,
 ) -> SegmentComparison:
     """Funnel conversion, retention and value per segment, each segment against the rest, with tests.
 
@@ -776,6 +918,11 @@ def compare_segments(
         of the intervals of each difference.
     top_channels
         How many channels the persona table names per segment.
+    feedback
+        The feedback table (optional): adds each segment's Net Promoter Score (its ``nps`` answers
+        against all other answers, z-test, :func:`nps_difference_test`) and mean ``survey`` score
+        (Welch's t-test) to the compared figures and the correction, and both to the persona table.
+        ``None``: neither (the persona's ``nps`` and ``satisfaction`` are empty).
 
     Returns
     -------
@@ -850,16 +997,52 @@ def compare_segments(
                          segment=s, value=s1, rest=s0, difference=s1 - s0, ci_low=s1 - s0 - half,
                          ci_high=s1 - s0 + half, test="log-rank", statistic=stat, pvalue=p, n_segment=len(a),
                          n_rest=len(b)))
+    nps_of, satisfaction_of = {}, {}
+    if feedback is not None:
+        rows += _feedback_segment_rows(feedback, customers, by, groups, segs, confidence_level, nps_of,
+                                       satisfaction_of)
     table = pd.DataFrame(rows, columns=[c for c in SEGMENT_COLUMNS if c not in ("p_adjusted", "significant")])
     table["p_adjusted"] = _adjust(table["pvalue"], method)
     table["significant"] = (table["p_adjusted"] < alpha).fillna(False).astype(bool)
     table = table[list(SEGMENT_COLUMNS)]
-    persona = _persona(ev, rev, segs, retention, purchase_event, top_channels, retention_days)
+    persona = _persona(ev, rev, segs, retention, purchase_event, top_channels, retention_days, nps_of,
+                       satisfaction_of)
     return SegmentComparison(table, persona, by, alpha, method, confidence_level, int(retention_days))
 
 
+def _feedback_segment_rows(feedback: Any, customers: Any, by: str, groups: pd.Series, segs: list[str],
+                           level: float, nps_of: dict, satisfaction_of: dict) -> list[dict]:
+    """NPS and satisfaction rows of each segment against all other answers; fills ``nps_of`` and
+    ``satisfaction_of`` (segment -> value) for the persona table."""
+    rows = []
+    summary = nps(feedback, by=by, customers=customers).summary  # first row: every answer; then one per group
+    table = summary.iloc[1:].set_index("group")
+    cols = ["promoters", "passives", "detractors"]
+    everyone = summary.iloc[0][cols].astype(int).to_numpy()
+    if everyone.sum():
+        for s in segs:
+            mine = table.loc[s, cols].astype(int).to_numpy() if s in table.index else np.zeros(3, int)
+            v1, v0, z, p, lo, hi = nps_difference_test(tuple(mine), tuple(everyone - mine), level)
+            nps_of[s] = v1
+            rows.append(dict(figure=NPS_FIGURE, kind="NPS", unit="points", segment=s, value=v1, rest=v0,
+                             difference=v1 - v0, ci_low=lo, ci_high=hi, test="z-test (NPS, multinomial variance)",
+                             statistic=z, pvalue=p, n_segment=int(mine.sum()), n_rest=int((everyone - mine).sum())))
+    survey = feedback_rows(feedback, "survey").dropna(subset=["score"])
+    if len(survey):
+        group = survey["customer_id"].map(groups).fillna("(missing)")
+        for s in segs:
+            a = survey.loc[group == s, "score"].to_numpy(float)
+            b = survey.loc[group != s, "score"].to_numpy(float)
+            m1, m0, tt, p, lo, hi = _welch(len(a), a.sum(), (a * a).sum(), len(b), b.sum(), (b * b).sum(), level)
+            satisfaction_of[s] = m1
+            rows.append(dict(figure=SATISFACTION_FIGURE, kind="satisfaction", unit="score", segment=s, value=m1,
+                             rest=m0, difference=m1 - m0, ci_low=lo, ci_high=hi, test="Welch's t-test",
+                             statistic=tt, pvalue=p, n_segment=len(a), n_rest=len(b)))
+    return rows
+
+
 def _persona(ev: ibis.Table, rev: pd.DataFrame, segs: list[str], retention: dict, purchase_event: str,
-             top: int, retention_days: int) -> pd.DataFrame:
+             top: int, retention_days: int, nps_of: dict, satisfaction_of: dict) -> pd.DataFrame:
     ch = _channel_counts(ev)
     first = ev.group_by(["_g", "customer_id"]).agg(_a=lambda x: x._e.min())
     if "event" in ev.columns:
@@ -885,9 +1068,13 @@ def _persona(ev: ibis.Table, rev: pd.DataFrame, segs: list[str], retention: dict
                 f"{format_percent(buyers, 0)} buy"
                 + (f", the first time after {med:.0f} days (median)" if np.isfinite(med) else "")
                 + f"; spends {rpc:,.2f} per customer, {level} the average"
-                + (f"; {format_percent(retention.get(s), 0)} still active after {retention_days} days."
-                   if np.isfinite(retention.get(s, np.nan)) else "."))
+                + (f"; {format_percent(retention.get(s), 0)} still active after {retention_days} days"
+                   if np.isfinite(retention.get(s, np.nan)) else "")
+                + (f"; NPS {nps_of[s]:+.0f}" if np.isfinite(nps_of.get(s, np.nan)) else "")
+                + (f"; satisfaction {satisfaction_of[s]:.2f} on average"
+                   if np.isfinite(satisfaction_of.get(s, np.nan)) else "") + ".")
         rows.append(dict(segment=s, customers=n, share_of_customers=n / total if total else np.nan,
                          top_channels=", ".join(names), buyers_share=buyers, median_days_to_first_purchase=med,
-                         revenue_per_customer=rpc, retention=retention.get(s, np.nan), description=desc))
+                         revenue_per_customer=rpc, retention=retention.get(s, np.nan),
+                         nps=nps_of.get(s, np.nan), satisfaction=satisfaction_of.get(s, np.nan), description=desc))
     return pd.DataFrame(rows, columns=list(PERSONA_COLUMNS))

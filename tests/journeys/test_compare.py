@@ -17,7 +17,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportions
 from journeylib.core.errors import JourneyDataError, JourneyParameterError
 from journeylib.journeys import compare_periods, compare_segments
 from journeylib.experiments.statistics import adjust_pvalues
-from journeylib.journeys.compare import PeriodComparison, SegmentComparison, km_share
+from journeylib.journeys.compare import PeriodComparison, SegmentComparison, km_share, nps_difference_test
 from journeylib.retention.churn import churn_labels
 from journeylib.simulate import simulate_journeys
 
@@ -27,14 +27,28 @@ PREVIOUS = (W0, W0 + L)
 CURRENT = (W0 + L, W0 + 2 * L)
 
 
-def null_log(seed: int, n: int) -> pd.DataFrame:
-    """Two periods with no change: random halves of the customers in one window, one half shifted by L."""
-    ev = simulate_journeys(n, seed=seed, months=10).events
+def null_tables(seed: int, n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two periods with no change: random halves of the customers in one window, one half shifted by L;
+    the feedback answers of that window go with their customer (customers with answers but no event in
+    the window are split by a second coin), so NPS and satisfaction are unchanged by construction too."""
+    d = simulate_journeys(n, seed=seed, months=10)
+    ev, fb = d.events, d.feedback
     win = ev[(ev["ts"] >= PREVIOUS[0]) & (ev["ts"] < PREVIOUS[1])]
     ids = np.sort(win["customer_id"].unique())
     half = set(np.random.default_rng(seed).choice(ids, len(ids) // 2, replace=False))
     later = win["customer_id"].isin(half)
-    return pd.concat([win[~later], win[later].assign(ts=win.loc[later, "ts"] + L)], ignore_index=True)
+    events = pd.concat([win[~later], win[later].assign(ts=win.loc[later, "ts"] + L)], ignore_index=True)
+    fwin = fb[(fb["ts"] >= PREVIOUS[0]) & (fb["ts"] < PREVIOUS[1])]
+    others = np.sort(np.setdiff1d(fwin["customer_id"].unique(), ids))
+    half |= set(np.random.default_rng([seed, 1]).choice(others, len(others) // 2, replace=False))
+    flater = fwin["customer_id"].isin(half)
+    feedback = pd.concat([fwin[~flater], fwin[flater].assign(ts=fwin.loc[flater, "ts"] + L)], ignore_index=True)
+    return events, feedback
+
+
+def null_log(seed: int, n: int) -> pd.DataFrame:
+    """The events of :func:`null_tables`."""
+    return null_tables(seed, n)[0]
 
 
 def plant_drop(ev: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
@@ -105,13 +119,16 @@ def test_result_protocol(planted):
 
 # --------------------------------------------------------------------------- error rate
 def test_false_changes_stay_at_the_error_rate():
-    """40 exchangeable period pairs: Holm keeps the chance of any false flag at or below 5%."""
+    """40 exchangeable period pairs (events and feedback): Holm keeps the chance of any false flag at or
+    below 5%, with NPS and satisfaction in the family."""
     reps, alpha = 40, 0.05
     any_flag, flags, tested, raw_small = 0, 0, 0, 0
     for seed in range(reps):
-        s = compare_periods(null_log(100 + seed, 500), current=CURRENT, previous=PREVIOUS, n_boot=50).summary
+        ev, fb = null_tables(100 + seed, 500)
+        s = compare_periods(ev, current=CURRENT, previous=PREVIOUS, n_boot=50, feedback=fb).summary
+        assert {"NPS", "satisfaction"} <= set(s["kind"])
         tested_now = int(s["pvalue"].notna().sum())
-        assert tested_now >= 15
+        assert tested_now >= 17
         flags += int(s["changed"].sum())
         any_flag += bool(s["changed"].any())
         tested += tested_now
@@ -121,6 +138,151 @@ def test_false_changes_stay_at_the_error_rate():
     assert flags / tested <= stats.binom.ppf(0.999, tested, alpha) / tested
     # the single tests are calibrated too (unadjusted p < 5% about 5% of the time among unchanged figures)
     assert raw_small / tested <= stats.binom.ppf(0.999, tested, alpha) / tested
+
+
+UNAFFECTED = ("conversion from awareness to consideration", "conversion from consideration to cart",
+              "median days from awareness to consideration", "median days from consideration to cart",
+              "Net Promoter Score", "satisfaction (mean survey score)")
+"""Figures a drop of purchases after the cart cannot move: the steps before the cart, NPS and satisfaction
+(the feedback is untouched). Stages after the cart, retention, revenue and channel reach (purchases carry a
+channel) do move."""
+
+
+def test_planted_change_found_and_no_false_change_elsewhere_over_repeated_simulations():
+    """30 simulated logs, each with one planted change (60% of the current period's cart customers lose their
+    purchases): the change is flagged in nearly every run, and the share of runs flagging any of the unmoved
+    figures stays within the error rate (Holm controls it for any set of unchanged figures)."""
+    reps, alpha = 30, 0.05
+    found, false_any = 0, 0
+    for seed in range(reps):
+        ev, fb = null_tables(200 + seed, 1500)
+        s = compare_periods(plant_drop(ev, 0.6, seed), current=CURRENT, previous=PREVIOUS, n_boot=50,
+                            feedback=fb).summary.set_index("figure")
+        found += bool(s.loc[CART, "changed"] and s.loc[CART, "change"] < 0)
+        false_any += bool(s.loc[list(UNAFFECTED), "changed"].any())
+    # power: with ~150 cart customers a period and the conversion halved, nearly every run finds it
+    assert found >= 0.8 * reps
+    assert false_any <= stats.binom.ppf(0.999, reps, alpha)
+
+
+# --------------------------------------------------------------------------- NPS and satisfaction
+def nps_answers(mix: tuple[float, float, float], n: int, start: pd.Timestamp, days: int, seed: int,
+                prefix: str) -> pd.DataFrame:
+    """``n`` NPS answers drawn from a planted (promoters, passives, detractors) mix, spread over ``days``."""
+    rng = np.random.default_rng(seed)
+    cat = rng.choice(3, n, p=mix)
+    score = np.where(cat == 0, rng.integers(9, 11, n), np.where(cat == 1, rng.integers(7, 9, n),
+                                                                  rng.integers(0, 7, n))).astype(float)
+    ts = start + pd.to_timedelta(rng.uniform(0, days * 86400, n), unit="s")
+    return pd.DataFrame({"customer_id": [f"{prefix}{i}" for i in range(n)], "ts": ts, "kind": "nps", "score": score})
+
+
+def nps_by_hand(scores: np.ndarray) -> tuple[float, float]:
+    """NPS and its multinomial standard error, in points, written out independently of the kit."""
+    p, d = np.mean(scores >= 9), np.mean(scores <= 6)
+    return 100 * (p - d), 100 * np.sqrt((p + d - (p - d) ** 2) / len(scores))
+
+
+@pytest.mark.parametrize("first, second", [((60, 25, 15), (45, 30, 25)), ((9, 1, 0), (3, 3, 4)),
+                                           ((5, 0, 0), (0, 2, 3))])
+def test_nps_difference_test_matches_the_formula(first, second):
+    a = np.repeat([10.0, 8.0, 3.0], first)
+    b = np.repeat([10.0, 8.0, 3.0], second)
+    (n1, se1), (n0, se0) = nps_by_hand(a), nps_by_hand(b)
+    se = np.hypot(se1, se0)
+    v1, v0, z, p, lo, hi = nps_difference_test(first, second, 0.9)
+    assert (v1, v0) == (pytest.approx(n1), pytest.approx(n0))
+    assert z == pytest.approx((n1 - n0) / se) and p == pytest.approx(2 * stats.norm.sf(abs(n1 - n0) / se))
+    # (9, 1, 0): the kit's 95% NPS interval is clipped at +100; the test still uses the full standard error
+    assert (lo, hi) == (pytest.approx(n1 - n0 - stats.norm.ppf(0.95) * se),
+                        pytest.approx(n1 - n0 + stats.norm.ppf(0.95) * se))
+    nan = nps_difference_test((0, 0, 0), second)
+    assert np.isnan(nan[0]) and np.isnan(nan[2]) and np.isnan(nan[3])
+
+
+def test_nps_difference_test_is_calibrated():
+    """Planted multinomial mixes: the interval covers the planted difference ~95% of the time and the test
+    rejects ~5% of the time when the two mixes are equal (binomial allowances)."""
+    rng = np.random.default_rng(5)
+    reps, n = 400, 150
+    a_mix, b_mix = np.array([0.45, 0.30, 0.25]), np.array([0.30, 0.30, 0.40])  # NPS +20 and -10
+    covered, rejected = 0, 0
+    for _ in range(reps):
+        _, _, _, _, lo, hi = nps_difference_test(rng.multinomial(n, a_mix), rng.multinomial(n, b_mix))
+        covered += lo <= 30 <= hi
+        rejected += nps_difference_test(rng.multinomial(n, a_mix), rng.multinomial(n, a_mix))[3] < 0.05
+    assert stats.binom.ppf(0.001, reps, 0.95) <= covered <= stats.binom.ppf(0.999, reps, 0.95)
+    assert rejected <= stats.binom.ppf(0.999, reps, 0.05)
+
+
+@pytest.fixture(scope="module")
+def feedback_periods():
+    """The tiny log's two periods with planted feedback: NPS +20 before and -10 now (300 answers each);
+    survey scores 1-5 with means of 3.5 and 3.0 (fewer answers)."""
+    prev = nps_answers((0.45, 0.30, 0.25), 300, pd.Timestamp("2024-01-01", tz="UTC"), 10, 1, "p")
+    cur = nps_answers((0.30, 0.30, 0.40), 300, pd.Timestamp("2024-01-11", tz="UTC"), 10, 2, "c")
+    rng = np.random.default_rng(3)
+    survey = pd.DataFrame({"customer_id": [f"s{i}" for i in range(80)], "kind": "survey",
+                           "ts": [pd.Timestamp("2024-01-02", tz="UTC")] * 40 + [pd.Timestamp("2024-01-12", tz="UTC")] * 40,
+                           "score": np.r_[rng.choice([3.0, 4.0], 40), rng.choice([2.0, 3.0, 4.0], 40)]})
+    late = pd.DataFrame({"customer_id": ["x"], "ts": [pd.Timestamp("2024-02-01", tz="UTC")], "kind": "nps",
+                         "score": [0.0]})  # after the current period: not counted
+    fb = pd.concat([prev, cur, survey, late], ignore_index=True)
+    res = compare_periods(tiny_log(), current=TINY_CURRENT, previous=TINY_PREVIOUS, stages=["a", "b", "c"],
+                          n_boot=50, feedback=fb)
+    return fb, res
+
+
+def test_planted_nps_change_between_periods(feedback_periods):
+    fb, res = feedback_periods
+    row = res.summary.set_index("figure").loc["Net Promoter Score"]
+    a = fb.loc[(fb["kind"] == "nps") & fb["customer_id"].str.startswith("c"), "score"].to_numpy()
+    b = fb.loc[(fb["kind"] == "nps") & fb["customer_id"].str.startswith("p"), "score"].to_numpy()
+    (n1, se1), (n0, se0) = nps_by_hand(a), nps_by_hand(b)
+    assert (row["kind"], row["unit"], row["n_current"], row["n_previous"]) == ("NPS", "points", 300, 300)
+    assert (row["current"], row["previous"]) == (pytest.approx(n1), pytest.approx(n0))
+    assert row["statistic"] == pytest.approx((n1 - n0) / np.hypot(se1, se0))
+    assert row["ci_low"] <= -30 <= row["ci_high"]  # the planted change: +20 to -10
+    assert row["changed"] and row["p_adjusted"] < 0.01
+    text = next(f.text for f in res.findings if f.text.startswith("Net Promoter Score"))
+    assert text.startswith(f"Net Promoter Score fell from {n0:+.0f} to {n1:+.0f} ({n1 - n0:+.1f} points, ")
+    checks = {c.name: c for c in res.checks}
+    assert checks["NPS answers per period"].status == "pass"
+    assert checks["survey answers per period"].status == "warn"  # 40 answers a period
+
+
+def test_satisfaction_between_periods_is_welch(feedback_periods):
+    fb, res = feedback_periods
+    row = res.summary.set_index("figure").loc["satisfaction (mean survey score)"]
+    sv = fb[fb["kind"] == "survey"]
+    cur = sv.loc[sv["ts"] >= pd.Timestamp("2024-01-11", tz="UTC"), "score"]
+    prev = sv.loc[sv["ts"] < pd.Timestamp("2024-01-11", tz="UTC"), "score"]
+    w = stats.ttest_ind(cur, prev, equal_var=False)
+    assert (row["statistic"], row["pvalue"]) == (pytest.approx(w.statistic), pytest.approx(w.pvalue))
+    assert (row["ci_low"], row["ci_high"]) == tuple(pytest.approx(x) for x in w.confidence_interval(0.95))
+    assert (row["current"], row["previous"]) == (pytest.approx(cur.mean()), pytest.approx(prev.mean()))
+    # both are in the one family: Holm over every tested figure
+    from statsmodels.stats.multitest import multipletests
+
+    s = res.summary[res.summary["pvalue"].notna()]
+    assert s["p_adjusted"].to_numpy() == pytest.approx(multipletests(s["pvalue"].to_numpy(), method="holm")[1])
+
+
+def test_without_feedback_nothing_changes(feedback_periods):
+    _, res = feedback_periods
+    plain = compare_periods(tiny_log(), current=TINY_CURRENT, previous=TINY_PREVIOUS, stages=["a", "b", "c"],
+                            n_boot=50).summary
+    assert not {"NPS", "satisfaction"} & set(plain["kind"])
+    both = res.summary.set_index("figure").loc[plain["figure"]]
+    for col in ("previous", "current", "statistic", "pvalue", "n_previous", "n_current"):
+        assert both[col].to_numpy() == pytest.approx(plain[col].to_numpy(), nan_ok=True)
+
+
+def test_feedback_without_its_columns_is_a_data_error():
+    with pytest.raises(JourneyDataError) as err:
+        compare_periods(tiny_log(), current=TINY_CURRENT, previous=TINY_PREVIOUS, stages=["a", "b", "c"],
+                        feedback=pd.DataFrame({"customer_id": ["a"], "score": [9.0]}))
+    assert "feedback: missing column(s) ['ts', 'kind']" in str(err.value)
 
 
 # --------------------------------------------------------------------------- every statistic, by hand
@@ -359,3 +521,65 @@ def test_segment_errors():
         compare_segments(ev, cu, "segment", stages=["a", "b", "c"])
     with pytest.raises(JourneyParameterError, match="not a column of customers"):
         compare_segments(ev, cu, "tier", stages=["a", "b", "c"])
+
+
+# --------------------------------------------------------------------------- segments: NPS and satisfaction
+@pytest.fixture(scope="module")
+def sample_segments():
+    import journeylib as jl
+
+    ds = jl.load_dataset("sample")
+    res = compare_segments(ds.events, ds.customers, "segment", feedback=ds.feedback)
+    fb = ds.feedback.to_pandas()
+    seg = ds.customers.to_pandas().set_index("customer_id")["segment"]
+    return ds, fb.assign(segment=fb["customer_id"].map(seg).fillna("(missing)")), res
+
+
+def test_segment_nps_recovers_the_planted_scores(sample_segments):
+    ds, fb, res = sample_segments
+    planted = ds.ground_truth["feedback"]["nps"]["by_segment"]  # standard +20, premium +45, budget -10
+    answers = fb[fb["kind"] == "nps"]
+    rows = res.summary[res.summary["kind"] == "NPS"].set_index("segment")
+    assert set(rows.index) == {"budget", "premium", "standard"}
+    for s, r in rows.iterrows():
+        mine, rest = answers[answers["segment"] == s], answers[answers["segment"] != s]
+        (v1, se1), (v0, se0) = nps_by_hand(mine["score"].to_numpy()), nps_by_hand(rest["score"].to_numpy())
+        assert (r["value"], r["rest"], r["n_segment"], r["n_rest"]) == (
+            pytest.approx(v1), pytest.approx(v0), len(mine), len(rest))
+        assert r["statistic"] == pytest.approx((v1 - v0) / np.hypot(se1, se0))
+        # planted: the segment's NPS against the rest's, the rest weighted by its answers per segment
+        counts = rest["segment"].value_counts()
+        rest_planted = sum(planted[g] * n for g, n in counts.items()) / counts.sum()
+        assert r["ci_low"] <= planted[s] - rest_planted <= r["ci_high"]
+    # premium is planted 25 points above standard and 55 above budget: found after the correction
+    assert rows.loc["premium", "significant"] and rows.loc["premium", "difference"] > 0
+    p = res.persona.set_index("segment")
+    assert p["nps"].to_dict() == pytest.approx(rows["value"].to_dict())
+    assert "NPS +49" in p.loc["premium", "description"]
+
+
+def test_segment_satisfaction_is_welch_on_survey_answers(sample_segments):
+    _, fb, res = sample_segments
+    survey = fb[fb["kind"] == "survey"]
+    rows = res.summary[res.summary["kind"] == "satisfaction"].set_index("segment")
+    for s, r in rows.iterrows():
+        a, b = survey.loc[survey["segment"] == s, "score"], survey.loc[survey["segment"] != s, "score"]
+        w = stats.ttest_ind(a, b, equal_var=False)
+        assert (r["statistic"], r["pvalue"]) == (pytest.approx(w.statistic), pytest.approx(w.pvalue))
+        assert (r["value"], r["rest"]) == (pytest.approx(a.mean()), pytest.approx(b.mean()))
+    assert res.persona.set_index("segment")["satisfaction"].to_dict() == pytest.approx(rows["value"].to_dict())
+    # one family: Holm over every segment and figure, NPS and satisfaction included
+    from statsmodels.stats.multitest import multipletests
+
+    s = res.summary[res.summary["pvalue"].notna()]
+    assert s["p_adjusted"].to_numpy() == pytest.approx(multipletests(s["pvalue"].to_numpy(), method="holm")[1])
+    checks = {c.name: c for c in res.checks}
+    assert checks["NPS answers per segment"].status == "warn"  # budget and premium have fewer than 100
+    assert "budget, premium" in checks["NPS answers per segment"].detail
+
+
+def test_segments_without_feedback_have_no_nps(segment_data):
+    _, _, res = segment_data
+    assert not {"NPS", "satisfaction"} & set(res.summary["kind"])
+    assert res.persona["nps"].isna().all() and res.persona["satisfaction"].isna().all()
+    assert "NPS" not in res.persona["description"].iloc[0]
