@@ -193,3 +193,12 @@ def test_srm_is_stated_once_and_as_the_code_does():
     defining = [name for name, t in texts.items() if "srm_threshold=" in t]
     assert defining == ["docs/guides/experiments.md"], defining
     assert not any("SRM is not detectable" in t for t in texts.values())
+
+
+def test_every_module_of_the_package_is_in_the_api_reference():
+    """A new module gets its ``::: journeylib.family.module`` line in docs/api/<family>.md."""
+    listed = set(re.findall(r"^::: (journeylib\.\S+)", "\n".join(p.read_text() for p in (DOCS / "api").glob("*.md")),
+                            flags=re.M))
+    modules = {f"journeylib.{p.parent.name}.{p.stem}" for p in (ROOT / "journeylib").glob("*/*.py")
+               if p.stem != "__init__"}
+    assert modules - listed == set()

@@ -450,8 +450,8 @@ def _parameter_value(value: Any) -> str:
         return ", ".join(str(v) for v in value) if value else "(none)"
     if isinstance(value, dict):
         return ", ".join(f"{k}: {v}" for k, v in value.items()) if value else "(none)"
-    if isinstance(value, float):
-        return format_number(value, 6) if value != int(value) else f"{value:,.1f}"
+    if isinstance(value, float):  # as given: 0.05, not 0.0500000
+        return format_number(value, 6).rstrip("0").rstrip(".") if value != int(value) else f"{value:,.1f}"
     if isinstance(value, int):
         return f"{value:,}" if abs(value) >= 10000 else str(value)
     return str(value) if value != "" else "(empty)"
@@ -1181,7 +1181,7 @@ def change_text(now: dict[str, Any], before: dict[str, Any]) -> tuple[str, str]:
     if delta == 0:
         return ("no change", "")
     share = "%" in str(now.get("text", "")) and abs(a) <= 1.5 and abs(b) <= 1.5
-    text = f"{delta * 100:+.1f} points" if share else ("+" if delta > 0 else "−") + (
+    text = f"{delta * 100:+.1f} points".replace("-", "−") if share else ("+" if delta > 0 else "−") + (
         format_count(abs(delta)) if float(delta).is_integer() else format_number(abs(delta)))
     return (text, "up" if delta > 0 else "down")
 
