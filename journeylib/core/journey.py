@@ -1026,7 +1026,7 @@ def load_journey(path_or_definition: str | Path | JourneyDefinition, *, con: ibi
     >>> import journeylib as jl
     >>> journey = jl.load_journey("sample")
     >>> journey.events.count().to_pyarrow().as_py()
-    56460
+    56346
     >>> journey.stages[:3], journey.segment_by, journey.touch_col
     (['awareness', 'consideration', 'cart'], 'segment', 'channel')
     """

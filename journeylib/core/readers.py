@@ -751,7 +751,7 @@ def read_export(format: str, path: str | Path, *, columns: Mapping[str, str] | N
     ...     _ = jl.write_export(data, "ga4", tmp)
     ...     tables = read_export("ga4", Path(tmp) / "events.parquet")
     ...     sorted(tables), tables["events"].count().to_pyarrow().as_py()
-    (['customers', 'events'], 2809)
+    (['customers', 'events'], 2808)
     """
     fmt = str(format).lower()
     if fmt == "auto":

@@ -77,7 +77,7 @@ def drop_outbound(t: ibis.Table) -> ibis.Table:
     >>> from journeylib.journeys.common import drop_outbound
     >>> events = jl.load_dataset("sample").events
     >>> events.count().to_pyarrow().as_py(), drop_outbound(events).count().to_pyarrow().as_py()
-    (56460, 55905)
+    (56346, 55896)
     """
     if "event" in t.columns and OUTBOUND_EVENTS:
         return t.filter(~t.event.isin(list(OUTBOUND_EVENTS)))

@@ -119,7 +119,7 @@ class JourneyMap(Result):
        rank          stage  pain_score
     0     1           cart       0.605
     1     2  consideration       0.538
-    2     3         repeat       0.531
+    2     3         repeat       0.530
     """
 
     stages: tuple[str, ...]

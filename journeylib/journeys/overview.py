@@ -36,7 +36,7 @@ def data_summary(events, *, purchase_event: str = PURCHASE_EVENT) -> pd.DataFram
     >>> data_summary(events).head(4)
                  measure       value
     0          customers       5,000
-    1             events      56,460
+    1             events      56,346
     2  first event (UTC)  2024-01-01
     3   last event (UTC)  2025-06-30
     """
@@ -91,7 +91,7 @@ def channel_summary(events, *, exclude_events=OUTBOUND_EVENTS) -> pd.DataFrame:
     >>> events = jl.load_dataset("sample").events
     >>> channel_summary(events).head(2).round(3)
       channel  touches  customers  share_of_touches
-    0  search    10076       2913             0.226
+    0  search    10076       2913             0.227
     1  social     8852       2775             0.199
     """
     t = to_table(events)

@@ -654,9 +654,9 @@ def stage_transitions(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES,
     >>> result = jl.stage_transitions(events)
     >>> result.summary.round(3)
            move  transitions  share
-    0   forward        18618  0.366
-    1    repeat        19841  0.390
-    2  backward        12446  0.244
+    0   forward        18613  0.366
+    1    repeat        19838  0.390
+    2  backward        12445  0.245
     >>> round(result.share_going_back, 3)
     0.326
     """

@@ -82,8 +82,8 @@ class LoyaltyEffect(Result):
     >>> result = jl.loyalty_effect(ds.events, ds.customers)
     >>> result.summary[["outcome", "method", "estimate", "ci_low", "ci_high"]].round(2).head(2)
              outcome    method  estimate  ci_low  ci_high
-    0  purchase rate     naive      3.95    3.51     4.45
-    1  purchase rate  adjusted      1.28    1.14     1.45
+    0  purchase rate     naive      3.97    3.52     4.47
+    1  purchase rate  adjusted      1.28    1.13     1.45
     """
 
     table: pd.DataFrame
@@ -275,7 +275,7 @@ def loyalty_effect(
     >>> ds = jl.load_dataset("sample")
     >>> result = jl.loyalty_effect(ds.events, ds.customers, window_days=90)
     >>> print(result.findings[0].text)
-    Joining the loyalty programme changes how often a customer buys by a factor of 1.28 (1.14 to 1.45), comparing each member with himself before joining and with similar non-members.
+    Joining the loyalty programme changes how often a customer buys by a factor of 1.28 (1.13 to 1.45), comparing each member with himself before joining and with similar non-members.
     """
     import statsmodels.api as sm
 

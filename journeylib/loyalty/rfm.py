@@ -175,8 +175,8 @@ class RFMSegments(Result):
     >>> result = jl.rfm_segments(jl.rfm_table(events))
     >>> result.summary[["segment", "customers", "share_revenue"]].head(2).round(3)
          segment  customers  share_revenue
-    0  champions        183          0.315
-    1      loyal        274          0.367
+    0  champions        184          0.315
+    1      loyal        273          0.369
     """
 
     table: pd.DataFrame
@@ -306,7 +306,7 @@ def rfm_migration(events: Any, start: Any, end: Any, *, bins: int = 5, normalize
     >>> moves.loc["champions", ["champions", "loyal"]]
     segment at 2025-06-30
     champions    46
-    loyal        61
+    loyal        60
     Name: champions, dtype: int64
     """
     if to_utc(end, "end") <= to_utc(start, "start"):

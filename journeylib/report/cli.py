@@ -10,6 +10,52 @@ from ..core.locations import NOTEBOOKS_DIR, REPORTS_DIR, SAMPLE_DIR
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``journeylib`` command: ``init``, ``check``, ``run``, ``run-all``, ``runs``, ``simulate``.
+
+    The console script ``journeylib`` calls it with the shell's arguments; ``journeylib
+    <command> --help`` lists each command's options. An error the kit raises on purpose (a bad
+    parameter, data that does not fit) or a file-system error prints one line on stderr
+    (``journeylib: ...``), no traceback, and returns 2 before anything runs; ``--help`` and
+    unknown options exit through argparse (``SystemExit``).
+
+    Parameters
+    ----------
+    argv
+        The arguments after ``journeylib`` (default: the command line's, ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit code: 0 done; 1 a notebook did not run to its end (``run``, ``run-all``) or a
+        check failed (``check``); 2 an error in the parameters, the data or the file system.
+
+    Examples
+    --------
+    Your own data (here the bundled sample's events stand in for an export): ``init`` writes a
+    draft journey definition to edit, ``check`` prints what the definition finds in the data;
+    ``runs`` lists the past runs of an output folder.
+
+    >>> import shutil, tempfile
+    >>> from journeylib.report.cli import main
+    >>> folder = tempfile.mkdtemp()
+    >>> main(["init", "data/sample/events.parquet", "--out", f"{folder}/journey.yml"])
+    data/sample/events.parquet: canonical export, ... events of ... customers
+    ...
+    wrote .../journey.yml: edit the stage rules, then `journeylib check .../journey.yml`
+    0
+    >>> main(["check", f"{folder}/journey.yml"])
+    item events customers detail
+    awareness ...
+    ...
+    no check failed
+    0
+    >>> main(["runs", "--output-dir", folder])
+    no runs in ...
+    0
+    >>> main(["run", "no_such_notebook.ipynb"])  # stderr: "journeylib: notebook not found: ..."
+    2
+    >>> shutil.rmtree(folder)
+    """
     parser = argparse.ArgumentParser(prog="journeylib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -21,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
                      help="simulate in chunks and write Parquet partitioned by month (for large sizes)")
     sim.add_argument("--force", action="store_true",
                      help="replace data files already in --out (refused by default)")
+    sim.add_argument("--channel-holdout", default=None, metavar="CHANNEL",
+                     help="hold this channel's touches after the first touch out of a share of the customers "
+                          "(experiment CHANNEL_holdout, randomised at acquisition); off by default")
+    sim.add_argument("--channel-holdout-share", type=float, default=0.5, metavar="SHARE",
+                     help="share of customers in the holdout arm of --channel-holdout (default 0.5)")
 
     init = sub.add_parser("init", help="profile an export and write a draft journey.yml to edit")
     init.add_argument("path", help="events file, folder (events/customers/assignments files) or glob")
@@ -82,10 +133,12 @@ def main(argv: list[str] | None = None) -> int:
             from ..simulate.journeys import refuse_overwrite, simulate_journeys, simulate_to_parquet
 
             refuse_overwrite(args.out, args.force)  # before simulating, not after
+            holdout = {"channel_holdout": args.channel_holdout, "channel_holdout_share": args.channel_holdout_share}
             if args.partitioned:
-                print(f"wrote {simulate_to_parquet(args.out, args.customers, seed=args.seed, overwrite=args.force)}")
+                folder = simulate_to_parquet(args.out, args.customers, seed=args.seed, overwrite=args.force, **holdout)
+                print(f"wrote {folder}")
                 return 0
-            data = simulate_journeys(args.customers, seed=args.seed)
+            data = simulate_journeys(args.customers, seed=args.seed, **holdout)
             folder = data.write(args.out, overwrite=args.force)
             print(f"wrote {len(data.events):,} events of {args.customers:,} customers to {folder}")
             return 0

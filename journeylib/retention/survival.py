@@ -1257,8 +1257,8 @@ def against_truth(truth: Mapping[str, Any], *, cox: CoxResult | None = None,
     >>> table = against_truth(ds.ground_truth, winback=jl.winback_rates(ds.events))
     >>> table[["quantity", "planted", "estimate", "ci_low", "ci_high", "covered"]].round(3)
                              quantity  planted  estimate  ci_low  ci_high  covered
-    0     win-back return rate, email     0.12     0.080   0.056    0.111    False
-    1  win-back return rate, paid_ads     0.06     0.026   0.010    0.065     True
+    0     win-back return rate, email     0.12     0.089   0.062    0.126     True
+    1  win-back return rate, paid_ads     0.06     0.024   0.008    0.068     True
     """
     parts = [(part, res) for part, res in (("segments", cox), ("churn", membership), ("winback", winback))
              if res is not None]

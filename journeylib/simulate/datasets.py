@@ -43,7 +43,7 @@ class Dataset:
     >>> [x.table for x in ds.inputs]
     ['events', 'customers', 'assignments', 'feedback', 'messages', 'costs']
     >>> ds.events.count().to_pyarrow().as_py()
-    56460
+    56346
     """
 
     events: ibis.Table

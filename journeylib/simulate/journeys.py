@@ -14,6 +14,12 @@ parameter recorded in the returned ``ground_truth``):
    channel's planted effect is its ``conversion_weight``. The first purchase follows
    the last touch (event ``purchase``, stage ``purchase``, channel missing); converters
    first step on to the cart stage on the channel of their last touch.
+   *Option* ``channel_holdout`` (off by default, not in the bundled sample): each customer is
+   randomised at acquisition (its own stream) into ``exposed`` or ``holdout`` of experiment
+   ``f"{channel}_holdout"``; the holdout arm sees none of the channel's touches after its first
+   touch (a retargeting holdout: the acquisition touch stays; converters' last steps to the cart
+   stay on the channel of their last touch seen, which may be that acquisition touch), so its
+   conversion is the noisy-OR without them.
 3. **Life as a customer** (from the first purchase ``t0``). Purchase rate
    ``lambda ~ Gamma(2, mean 1/30 per day)``; spend per order is Gamma-Gamma
    (``p, q, gamma``). Alive customers browse (``product_view`` / ``add_to_cart``,
@@ -32,11 +38,29 @@ parameter recorded in the returned ``ground_truth``):
    before, entering over 7 days: ``personalised_offer`` multiplies the purchase rate
    by ``rate_multiplier`` for ``window_days`` after assignment; ``homepage_video``
    (three arms) and ``email_send_time`` have no effect, and ``email_send_time`` loses
-   a share of its ``morning`` assignments (a planted sample-ratio mismatch).
+   a share of its ``morning`` assignments (a planted sample-ratio mismatch). The ``morning``
+   arm's newsletter goes out at 09:00 (:data:`SEND_TIME_MORNING_HOUR`) from its assignment
+   on; the open rate does not depend on the hour.
 7. **Win-back.** ``send_after_days`` after a purchaser's last activity, a
    ``winback_sent`` touch goes out (email or paid_ads, an outbound event); the
    customer returns with a purchase within 30 days with probability
-   ``return_prob[channel]``.
+   ``return_prob[channel]``. Experiment ``winback``: every customer reaching the send is
+   assigned at the send time; a share :data:`WINBACK_HOLDOUT_SHARE` is held out (variant
+   ``holdout``: no ``winback_sent``, returns with :data:`WINBACK_BASELINE_RETURN`, a purchase
+   without channel), the others' variant is the channel sent.
+8. **Feedback** (surveys, reviews, NPS), **9. messages** (newsletter, promotions, a
+   cart-recovery message at each abandoned cart, and the ``cart_recovery`` experiment: each
+   customer's first cart abandoned from the experiments' start on is held out with share
+   :data:`CART_HOLDOUT_SHARE` and recovers :data:`RECOVERY_HOLDOUT_RELATIVE` times as often as
+   a messaged cart) and **10. costs** (monthly spend of the paid channels) draw from random
+   streams of their own.
+
+The campaign experiments (the win-back and cart holdouts, the morning sends) are planted by
+thinning: their random numbers come from streams of their own, every row is built as without
+them, and the rows they remove (a held-out send or return, a survey at a removed return, a
+held-out cart's message with its open and click) are dropped after every draw; a held-out
+customer's return loses its channel and the morning arm's newsletter (with its opens and
+clicks) moves to 09:00. Every other row of every table is the same as without them.
 
 Events after ``observation_end`` are not observed. Timestamps are whole seconds;
 ties are resolved by :data:`journeylib.schema.ORDER_KEYS`.
@@ -63,6 +87,28 @@ SEGMENT_HAZARD_RATIO = {"standard": 1.0, "premium": 0.6, "budget": 1.5}
 STAGE_SCORE_MEAN = {"awareness": 3.9, "consideration": 3.7, "cart": 2.8, "purchase": 4.2, "repeat": 4.3, "advocacy": 4.6}
 PRE_EVENT = {0: "landing", 1: "product_view", 2: "add_to_cart"}
 
+# --- the campaign experiments (each draws from a stream of its own: the rows they do not concern stay as
+# they are without them; see the module docstring, steps 6, 7 and 9) ------------------------------------
+WINBACK_HOLDOUT_SHARE = 0.2
+"""Share of the customers reaching the win-back send held out (experiment ``winback``, variant ``holdout``):
+they get no ``winback_sent``; the others' variant is the channel sent (``email`` or ``paid_ads``)."""
+WINBACK_BASELINE_RETURN = 0.03
+"""Return probability (a purchase within 30 days of the would-be send) of a held-out win-back customer.
+Coupled with the sent customers' draw: with the same uniform ``u``, a held-out customer returns iff
+``u < 0.03`` (below every channel's return probability, so the holdout only thins the returns)."""
+CART_HOLDOUT_SHARE = 0.5
+"""Planned share of the ``cart_recovery`` experiment's carts held out (no recovery message)."""
+RECOVERY_HOLDOUT_RELATIVE = 0.6
+"""Planted recovery rate of a held-out abandoned cart relative to a messaged one (0.6: the message
+brings 40% of the messaged carts' recoveries). The purchases come from the events table, so the arm
+is drawn given the cart's outcome: with ``r`` the realised recovery rate of the experiment's carts,
+``s`` = :data:`CART_HOLDOUT_SHARE` and ``rho`` = 0.6, ``P(holdout | recovered) = s*rho / (s*rho + 1 - s)``
+(0.375) and ``P(holdout | not recovered) = s * (1 - p_h) / (1 - r)`` with ``p_m = r / (s*rho + 1 - s)``,
+``p_h = rho * p_m``: then ``P(recovered | holdout) / P(recovered | message) = rho`` and the holdout's
+expected share is ``s``."""
+SEND_TIME_MORNING_HOUR = 9
+"""Hour (UTC) of the ``morning`` arm's newsletter sends from its assignment on (experiment ``email_send_time``)."""
+
 # --- the feedback table (its own random stream: the other tables do not change) ---------
 SURVEY_SHARE = 0.08
 """Share of staged customer events followed by a one-question survey (score 1-5, the stage's mean
@@ -85,7 +131,9 @@ class SimulatedData:
     Attributes
     ----------
     events, customers, assignments
-        pandas DataFrames in the canonical schema.
+        pandas DataFrames in the canonical schema. The assignments hold the experiments
+        ``personalised_offer``, ``homepage_video``, ``email_send_time``, ``winback`` and
+        ``cart_recovery`` (and ``f"{channel}_holdout"`` with ``channel_holdout``).
     ground_truth
         Every planted parameter and effect (see the module docstring).
     feedback
@@ -103,7 +151,7 @@ class SimulatedData:
     >>> import journeylib as jl
     >>> data = jl.simulate_journeys(200, seed=1)
     >>> data.events.shape, data.customers.shape, data.assignments.shape
-    ((2809, 7), (200, 6), (108, 4))
+    ((2808, 7), (200, 6), (174, 4))
     """
 
     events: pd.DataFrame
@@ -302,6 +350,8 @@ def simulate_journeys(
     experiment_window_days: int = 28,
     srm_lost_share: float = 0.30,
     id_offset: int = 0,
+    channel_holdout: str | None = None,
+    channel_holdout_share: float = 0.5,
 ) -> SimulatedData:
     """Generate a realistic journey log with planted ground truth.
 
@@ -322,6 +372,13 @@ def simulate_journeys(
         Experiment parameters.
     id_offset
         Customer ids start after this number (to simulate in independent chunks).
+    channel_holdout
+        A channel of :data:`journeylib.core.schema.CHANNELS` to hold out (off by default): every customer
+        is randomised at acquisition into ``exposed`` or ``holdout`` of experiment ``f"{channel}_holdout"``;
+        the holdout arm gets none of the channel's touches after its first touch (the acquisition touch
+        stays), so its conversion is the noisy-OR without them. Truth in ``ground_truth["channel_holdout"]``.
+    channel_holdout_share
+        Share of customers in the ``holdout`` arm (between 0 and 1, exclusive).
 
     Returns
     -------
@@ -333,13 +390,17 @@ def simulate_journeys(
     >>> import journeylib as jl
     >>> data = jl.simulate_journeys(200, seed=1)
     >>> data.events.shape
-    (2809, 7)
+    (2808, 7)
     >>> list(data.events.columns)
     ['customer_id', 'ts', 'event', 'channel', 'stage', 'revenue', 'score']
     >>> sorted(data.assignments["experiment"].unique())
-    ['email_send_time', 'homepage_video', 'personalised_offer']
+    ['cart_recovery', 'email_send_time', 'homepage_video', 'personalised_offer', 'winback']
+    >>> held = jl.simulate_journeys(200, seed=1, channel_holdout="email")
+    >>> held.assignments.query("experiment == 'email_holdout'")["variant"].value_counts().to_dict()
+    {'exposed': 111, 'holdout': 89}
     """
     whole_number(n_customers, "n_customers", minimum=1, expected="a whole number of customers, at least 1")
+    _check_channel_holdout(channel_holdout, channel_holdout_share)
     rng = np.random.default_rng(seed)
     t_start = pd.Timestamp(start, tz="UTC")
     horizon = round(months * 30.4)
@@ -368,11 +429,28 @@ def simulate_journeys(
     for k in range(1, int(n_touch.max())):
         at_k = np.flatnonzero(pos == k)
         stage_idx[at_k] = np.clip(stage_idx[at_k - 1] + step[at_k], 0, 2)
+    # option: a channel holdout, randomised at acquisition on a stream of its own (off: nothing changes)
+    if channel_holdout is not None:
+        held = np.random.default_rng([seed, 43]).random(n) < channel_holdout_share
+        later = (pos > 0) & (touch_ch == CHANNELS.index(channel_holdout))  # the channel's touches after the first
+        hidden = held[cust] & later
+    else:
+        hidden = np.zeros(len(cust), dtype=bool)
     touched = np.zeros((n, len(ch)), dtype=bool)
-    touched[cust, touch_ch] = True
+    touched[cust[~hidden], touch_ch[~hidden]] = True
     w = np.array([CONVERSION_WEIGHT[c] for c in ch])
     p_convert = 1 - np.prod(np.where(touched, 1 - w, 1.0), axis=1)
     last = np.cumsum(n_touch) - 1
+    last_seen = last.copy()  # the last touch the customer saw (the holdout hides some)
+    if channel_holdout is not None:
+        last_seen = np.full(n, -1)
+        np.maximum.at(last_seen, cust[~hidden], np.flatnonzero(~hidden))
+        with_all = np.zeros((n, len(ch)), dtype=bool)
+        with_all[cust, touch_ch] = True
+        without = np.zeros((n, len(ch)), dtype=bool)
+        without[cust[~later], touch_ch[~later]] = True
+        p_with = 1 - np.prod(np.where(with_all, 1 - w, 1.0), axis=1)
+        p_without = 1 - np.prod(np.where(without, 1 - w, 1.0), axis=1)
     converts = rng.random(n) < p_convert
     # converters walk on to the cart before buying, on the channel of their last touch
     # (no new channel, so the noisy-OR truth is unchanged)
@@ -385,10 +463,11 @@ def simulate_journeys(
     np.maximum.at(last_touch, xc, x_time)
     t0 = last_touch + rng.exponential(0.5, n)
     buyer = converts & (t0 < obs_end)
-    frames.append(_events(np.concatenate([cids[cust], cids[xc]]), np.concatenate([t_touch, x_time]),
-                          [PRE_EVENT[s] for s in np.concatenate([stage_idx, x_stage])],
-                          ch[np.concatenate([touch_ch, touch_ch[last][xc]])],
-                          np.array(DEFAULT_STAGES)[np.concatenate([stage_idx, x_stage])], None))
+    pre = _events(np.concatenate([cids[cust], cids[xc]]), np.concatenate([t_touch, x_time]),
+                  [PRE_EVENT[s] for s in np.concatenate([stage_idx, x_stage])],
+                  ch[np.concatenate([touch_ch, touch_ch[last_seen][xc]])],
+                  np.array(DEFAULT_STAGES)[np.concatenate([stage_idx, x_stage])], None)
+    frames.append(pre[~np.concatenate([hidden, np.zeros(len(xc), dtype=bool)])] if hidden.any() else pre)
 
     # --- 3-5. life as a customer ------------------------------------------------
     b = np.flatnonzero(buyer)
@@ -453,12 +532,20 @@ def simulate_journeys(
     send = last_act + send_after
     sent = np.flatnonzero(send < obs_end)
     wb_ch = rng.choice(2, len(sent), p=[0.7, 0.3])
-    frames.append(_events(cids[b][sent], send[sent], "winback_sent", wb_channels[wb_ch], None, None))
-    returns = rng.random(len(sent)) < np.array([return_prob[c] for c in wb_channels])[wb_ch]
+    # the win-back experiment (its own stream): the holdout's sends are built, flagged and dropped at the end
+    wb_hold = np.random.default_rng([seed, 41]).random(len(sent)) < WINBACK_HOLDOUT_SHARE
+    frames.append(_events(cids[b][sent], send[sent], "winback_sent", wb_channels[wb_ch], None, None)
+                  .assign(_fix=np.where(wb_hold, _DROP, _KEEP)))
+    u_ret = rng.random(len(sent))
+    returns = u_ret < np.array([return_prob[c] for c in wb_channels])[wb_ch]
     t_ret = send[sent] + rng.uniform(0.5, return_within, len(sent))
     ret = returns & (t_ret < obs_end)
+    # a held-out customer returns iff u < WINBACK_BASELINE_RETURN (coupled: a subset of the returns drawn)
+    hold_returns = wb_hold & (u_ret < WINBACK_BASELINE_RETURN)
+    ret_kept = ret & (~wb_hold | hold_returns)
     frames.append(_events(cids[b][sent][ret], t_ret[ret], "purchase", wb_channels[wb_ch][ret], "repeat",
-                          _spend(rng, spend_p, nu[sent][ret])))
+                          _spend(rng, spend_p, nu[sent][ret]))
+                  .assign(_fix=np.where(~wb_hold[ret], _KEEP, np.where(hold_returns[ret], _NO_CHANNEL, _DROP))))
 
     # --- assemble -----------------------------------------------------------------
     events = pd.concat(frames, ignore_index=True)
@@ -470,7 +557,10 @@ def simulate_journeys(
     events["score"] = np.where(has_score, score, np.nan)
     events = events.drop(columns="t").sort_values(["customer_id", "ts", "event", "channel", "stage"],
                                                   na_position="first", kind="mergesort")
-    events = events.reset_index(drop=True)[["customer_id", "ts", "event", "channel", "stage", "revenue", "score"]]
+    events = events.reset_index(drop=True)
+    # rows of the campaign experiments: kept, dropped (a held-out send or return), or kept without a channel
+    fix = events["_fix"].fillna(_KEEP).to_numpy(dtype=int)
+    events = events[["customer_id", "ts", "event", "channel", "stage", "revenue", "score"]]
 
     joined = np.full(n, np.nan)
     joined[b[member]] = join[member]
@@ -483,6 +573,10 @@ def simulate_journeys(
         "loyalty_joined_at": t_start + pd.to_timedelta(np.floor(np.nan_to_num(joined, nan=0) * 86400), unit="s"),
     })
     customers.loc[~customers["loyalty_member"], "loyalty_joined_at"] = pd.NaT
+    wb_variant = np.where(wb_hold, "holdout", wb_channels[wb_ch])
+    assignments = pd.concat([assignments, pd.DataFrame({"customer_id": cids[b][sent], "experiment": "winback",
+                                                        "variant": wb_variant, "t": send[sent]})],
+                            ignore_index=True)
     assignments["assigned_at"] = t_start + pd.to_timedelta(np.floor(assignments["t"] * 86400), unit="s")
     assignments = assignments.drop(columns="t")
 
@@ -547,21 +641,119 @@ def simulate_journeys(
             "email_send_time": {"variants": ["control", "morning"], "planned_split": [0.5, 0.5],
                                 "true_relative_lift": 0.0, "srm_lost_share_of_morning": srm_lost_share},
         },
-        "winback": {"send_after_days_inactive": send_after, "return_within_days": return_within,
-                    "return_prob": return_prob, "channel_share": {"email": 0.7, "paid_ads": 0.3}},
+        "winback": _winback_truth(send_after, return_within, return_prob, wb_variant, send[sent], u_ret, ret_kept,
+                                  obs_end),
         "tie_order": ["ts", "event", "channel", "stage"],
     }
     # --- 8. feedback: surveys, reviews, NPS (its own random stream) ----------------
+    # (drawn over every row built, then the rows of the dropped events go: the other rows stay as they are)
     feedback, truth["feedback"] = _feedback(
         np.random.default_rng([seed, 24]), events, customers, t_start, obs_end, cids[b], t0[b], alive_until,
-        review_orders=(tp, alive_until[pi], t_ret[ret]),
-        referral=(p_convert, acq_time, ch[acq_ch]))
+        review_orders=(tp, alive_until[pi], t_ret[ret_kept]),
+        referral=(p_convert, acq_time, ch[acq_ch]), dropped=fix == _DROP)
     # --- 9. messages: newsletter, promotions, cart recovery (its own random stream) ---
-    messages, truth["messages"], truth["carts"] = _messages_log(
-        np.random.default_rng([seed, 31]), events, t_start, obs_end, cids[b], t0[b], alive_until, death)
+    morning = assignments[(assignments["experiment"] == "email_send_time") & (assignments["variant"] == "morning")]
+    messages, truth["messages"], truth["carts"], cart_assign = _messages_log(
+        np.random.default_rng([seed, 31]), events, t_start, obs_end, cids[b], t0[b], alive_until, death,
+        exp_rng=np.random.default_rng([seed, 42]), cart_start=exp_start,
+        morning=(morning["customer_id"].to_numpy(), (morning["assigned_at"] - t_start) / pd.Timedelta(days=1)))
+    # --- the campaign experiments' rows go (or lose their channel): everything else stays as drawn ---
+    events = events[fix != _DROP].reset_index(drop=True)
+    events.loc[fix[fix != _DROP] == _NO_CHANNEL, "channel"] = None
+    events = events.sort_values(["customer_id", "ts", "event", "channel", "stage"], na_position="first",
+                                kind="mergesort").reset_index(drop=True)
+    extra = [cart_assign.assign(assigned_at=t_start + pd.to_timedelta(np.floor(cart_assign["t"] * 86400), unit="s"))
+             .drop(columns="t")]
+    if channel_holdout is not None:
+        name = f"{channel_holdout}_holdout"
+        extra.append(pd.DataFrame({"customer_id": cids, "experiment": name,
+                                   "variant": np.where(held, "holdout", "exposed"),
+                                   "assigned_at": customers["first_seen_at"].to_numpy()}))
+        truth["channel_holdout"] = _channel_holdout_truth(channel_holdout, channel_holdout_share, held, p_with,
+                                                          p_without, converts, buyer, acq_time, obs_end)
+    assignments = pd.concat([assignments, *extra], ignore_index=True)
     # --- 10. costs: monthly spend of the paid channels (its own random stream) --------
     costs, truth["costs"] = _simulate_costs(np.random.default_rng([seed, 30]), events, t_start, obs_end)
     return SimulatedData(events, customers, assignments, truth, feedback, messages, costs)
+
+
+def _check_channel_holdout(channel, share) -> None:
+    if channel is not None and channel not in CHANNELS:
+        raise JourneyParameterError(f"channel_holdout={channel!r} is not a simulated channel; expected one "
+                                    f"of {list(CHANNELS)}, or None for no channel holdout")
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
+        raise JourneyParameterError(f"channel_holdout_share={share!r}; expected the holdout arm's share of "
+                                    "customers, a number between 0 and 1 (exclusive), e.g. 0.5")
+
+
+_KEEP, _DROP, _NO_CHANNEL = 0, 1, 2
+"""What becomes of a built event row: kept, dropped (a held-out win-back send or return), kept without channel."""
+
+
+def _winback_truth(send_after, return_within, return_prob, variant, t_send, u, returned, obs_end):
+    """``ground_truth["winback"]``: the planted win-back and its experiment, with the sample's truth.
+
+    ``variant`` per customer reaching the send (``holdout`` or the channel), ``t_send`` the (would-be) send
+    day, ``u`` the uniform of the return draw, ``returned`` whether the return is in the events.
+    """
+    followed = t_send + return_within <= obs_end
+    arms = ["holdout", *return_prob]
+    share = {"holdout": WINBACK_HOLDOUT_SHARE,
+             **{c: (1 - WINBACK_HOLDOUT_SHARE) * p for c, p in {"email": 0.7, "paid_ads": 0.3}.items()}}
+    n = {a: int((followed & (variant == a)).sum()) for a in arms}
+    k = {a: int((followed & (variant == a) & returned).sum()) for a in arms}
+    # the sample's incremental return per channel: each sent customer's return minus the return they would
+    # have had in the holdout (same uniform, u < baseline), over the customers followed for the whole window
+    incr = {}
+    for c, p in return_prob.items():
+        m = followed & (variant == c)
+        incr[c] = float(np.mean((u[m] < p).astype(float) - (u[m] < WINBACK_BASELINE_RETURN))) if m.any() else None
+    return {
+        "send_after_days_inactive": send_after, "return_within_days": return_within,
+        "return_prob": return_prob, "channel_share": {"email": 0.7, "paid_ads": 0.3},
+        "experiment": "winback", "holdout_share": WINBACK_HOLDOUT_SHARE,
+        "baseline_return_prob": WINBACK_BASELINE_RETURN,
+        "planned_split": share,
+        "assigned_at": "the (would-be) send time: last activity + send_after_days_inactive",
+        "incremental_return_prob": {c: p - WINBACK_BASELINE_RETURN for c, p in return_prob.items()},
+        "sample": {"followed": f"customers whose {return_within}-day window ends before the observation end",
+                   "customers": n, "returned": k,
+                   "return_rate": {a: (k[a] / n[a] if n[a] else None) for a in arms},
+                   "incremental_return_rate": incr},
+        "holdout_note": "the holdout gets no winback_sent; its returns are purchases without a channel",
+    }
+
+
+def _channel_holdout_truth(channel, share, held, p_with, p_without, converts, buyer, acq_time, obs_end,
+                           followed_days: int = 30):
+    """``ground_truth["channel_holdout"]``: the planted conversions of each arm (noisy-OR, exact) and the sample's."""
+    exposed = ~held
+    followed = acq_time <= obs_end - followed_days
+    arm = {"exposed": exposed, "holdout": held}
+    p_arm = {"exposed": p_with, "holdout": p_without}
+    return {
+        "experiment": f"{channel}_holdout", "channel": channel, "holdout_share": share,
+        "planned_split": {"exposed": 1 - share, "holdout": share},
+        "assigned_at": "first_seen_at (randomised at acquisition)",
+        "scope": "the holdout arm gets none of the channel's touches after its first touch (before the first "
+                 "purchase): a retargeting holdout, the acquisition touch stays",
+        "customers": {a: int(m.sum()) for a, m in arm.items()},
+        "expected_conversion_per_customer": {a: float(p_arm[a][m].mean()) if m.any() else None
+                                             for a, m in arm.items()},
+        "expected_conversions": {a: float(p_arm[a][m].sum()) for a, m in arm.items()},
+        "expected_incremental_conversions": float((p_with - p_without)[exposed].sum()),
+        "expected_incremental_per_exposed_customer": float((p_with - p_without)[exposed].mean())
+        if exposed.any() else None,
+        "realised_conversions": {a: int(converts[m].sum()) for a, m in arm.items()},
+        "observed_first_purchases": {a: int(buyer[m].sum()) for a, m in arm.items()},
+        "followed_days": followed_days,
+        "followed_customers": {a: int((m & followed).sum()) for a, m in arm.items()},
+        "expected_conversion_per_followed_customer": {
+            a: float(p_arm[a][m & followed].mean()) if (m & followed).any() else None for a, m in arm.items()},
+        "note": "realised conversions are drawn for every customer; a conversion after the observation end is "
+                "not in the events (observed_first_purchases): compare with customers acquired at least "
+                "followed_days before the end",
+    }
 
 
 # --- the cost table (its own random stream: the other tables do not change) -------------
@@ -637,12 +829,13 @@ def _expected_score(mean: float, sd: float = 0.9) -> float:
 
 
 def _feedback(rng, events, customers, t_start, obs_end, buyer_ids, t0, alive_until, *, review_orders, referral,
-              review_within: int = 30, referral_followed: int = 60):
+              review_within: int = 30, referral_followed: int = 60, dropped=None):
     """The feedback table and its planted truth (see :data:`SURVEY_SHARE`, :data:`NPS_MIX`, ...).
 
     Surveys are answered at a share of staged customer events (same time); every ``review``
     event gets a rating (and, for half of them, a short text); buyers answer an NPS survey
-    30 to 60 days after their first order. Draws only from ``rng``.
+    30 to 60 days after their first order. Draws only from ``rng``. ``dropped`` (one flag per
+    row of ``events``): events the campaign experiments remove after every draw; their surveys go too.
     """
     day = pd.Timedelta(days=1)
     end_ts = t_start + obs_end * day
@@ -653,6 +846,8 @@ def _feedback(rng, events, customers, t_start, obs_end, buyer_ids, t0, alive_unt
     surveys = pd.DataFrame({"customer_id": pick["customer_id"].to_numpy(), "ts": pick["ts"],
                             "kind": "survey", "score": np.clip(np.round(rng.normal(mean, 0.9)), 1, 5),
                             "stage": pick["stage"].to_numpy(), "text": None})
+    if dropped is not None:
+        surveys = surveys[~np.asarray(dropped)[pick.index.to_numpy()]]
     # ratings of the review events
     rev = events[events["event"] == "review"]
     stars = np.array(list(REVIEW_RATING))
@@ -751,9 +946,13 @@ RECOVERY_CHANNEL_RELATIVE = {"email": 1.0, "push": 0.7, "sms": 0.9, "retargeting
 
 
 def _messages_log(rng: np.random.Generator, events: pd.DataFrame, t_start: pd.Timestamp, obs_end: float,
-                      buyer_ids: np.ndarray, t0: np.ndarray, alive_until: np.ndarray,
-                      death: np.ndarray) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
-    """The message log and its planted truth (messages, carts); draws only from ``rng``.
+                  buyer_ids: np.ndarray, t0: np.ndarray, alive_until: np.ndarray, death: np.ndarray, *,
+                  exp_rng: np.random.Generator, cart_start: float,
+                  morning: tuple[np.ndarray, np.ndarray]) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any],
+                                                                   pd.DataFrame]:
+    """The message log, its planted truth (messages, carts) and the ``cart_recovery`` assignments.
+
+    Draws only from ``rng``, and the cart experiment's arms from ``exp_rng``.
 
     Buyers get the ``newsletter`` (e-mail, every 14 days) and a ``promotion`` (push or SMS,
     every 30 days) from their first order to the end, at one of :data:`MESSAGE_SEND_HOURS`.
@@ -764,6 +963,25 @@ def _messages_log(rng: np.random.Generator, events: pd.DataFrame, t_start: pd.Ti
     channel is drawn so that the recovery rate (a purchase within 14 days) per channel is the
     planted one: the realised overall rate times :data:`RECOVERY_CHANNEL_RELATIVE`, normalised over
     :data:`RECOVERY_CHANNEL_SHARE` (the purchases themselves are those of the events table).
+
+    **The cart-recovery experiment.** Each customer's first cart abandoned on or after ``cart_start``
+    (the experiments' start) assigns the customer to experiment ``cart_recovery`` (``assigned_at`` = the
+    abandonment), variant ``holdout`` (planned share ``s`` = :data:`CART_HOLDOUT_SHARE`) or ``message``.
+    A held-out cart gets no message (its send, open and click are dropped after every draw). The
+    purchases are those of the events table, so the arm is drawn given the cart's outcome: with ``r``
+    the realised recovery rate of the experiment's carts followed for the whole window and ``rho`` =
+    :data:`RECOVERY_HOLDOUT_RELATIVE`, the arms' rates are ``p_m = r / (s * rho + 1 - s)`` and
+    ``p_h = rho * p_m``, and a cart is held out with probability ``P(holdout | recovered) =
+    s * rho / (s * rho + 1 - s)`` (0.375 for ``s = 0.5, rho = 0.6``) and ``P(holdout | not recovered) =
+    s * (1 - p_h) / (1 - r)``; then ``P(recovered | holdout) / P(recovered | message) = rho`` and the
+    expected holdout share is ``s``. A messaged cart keeps the channel drawn as above. Carts abandoned
+    within the window of the end use the same probabilities on their outcome so far.
+
+    **The send-time test.** The ``morning`` arm of ``email_send_time`` (``morning``: its customers and
+    assignment days) gets its newsletter at :data:`SEND_TIME_MORNING_HOUR` from its assignment on: a send
+    at or after ``assigned_at`` moves to 09:00 (same minutes) of its day, or of the next day when that is
+    before ``assigned_at``. Opens and clicks are the same draws, moved with their send (the hour has no
+    effect). Customers whose assignment was lost (the planted SRM) keep their hours.
     """
     day = pd.Timedelta(days=1)
     ids, sends = [], []  # (customer index, time, campaign, channel)
@@ -811,11 +1029,13 @@ def _messages_log(rng: np.random.Generator, events: pd.DataFrame, t_start: pd.Ti
     pick = np.where(recovered, np.searchsorted(np.cumsum(p_if_rec), u, side="right"),
                     np.searchsorted(np.cumsum(p_if_not), u, side="right"))
     pick = np.minimum(pick, len(chans) - 1)
+    held, cart_assign, truth_exp = _cart_experiment(exp_rng, ab, recovered, complete, cart_start, t_start)
     rec_send = pd.DataFrame({"t": ab["t"].to_numpy(), "campaign": "cart_recovery",
                              "channel": np.array(chans, dtype=object)[pick], "cid": ab["customer_id"].to_numpy()})
     d_of = pd.Series(death, index=buyer_ids)
     rec_send["death"] = rec_send["cid"].map(d_of).fillna(np.inf).to_numpy()
-    send = pd.concat([send, rec_send], ignore_index=True)
+    rec_send["held"] = held
+    send = pd.concat([send.assign(held=False), rec_send], ignore_index=True)
     send = send[send["t"] < obs_end].reset_index(drop=True)
 
     base = np.array([MESSAGE_OPEN_RATE[(c, h)] for c, h in zip(send["campaign"], send["channel"])])
@@ -826,11 +1046,13 @@ def _messages_log(rng: np.random.Generator, events: pd.DataFrame, t_start: pd.Ti
     p_click = send["campaign"].map(MESSAGE_CLICK_RATE).to_numpy(dtype=float)
     clicked = opened & (rng.random(len(send)) < p_click)
     t_click = t_open + rng.exponential(0.01, len(send))
-    rows = [send.assign(action="send"),
-            send.assign(t=t_open, action="open")[opened],
-            send.assign(t=t_click, action="click")[clicked]]
+    # the send-time test moves the morning arm's newsletter (after every draw: the draws stay the same)
+    shift = _morning_shift(send, *morning)
+    rows = [send.assign(t=send["t"].to_numpy() + shift, action="send"),
+            send.assign(t=t_open + shift, action="open")[opened],
+            send.assign(t=t_click + shift, action="click")[clicked]]
     log = pd.concat(rows, ignore_index=True)
-    log = log[log["t"] < obs_end]
+    log = log[(log["t"] < obs_end) & ~log["held"].to_numpy(dtype=bool)]
     log = pd.DataFrame({"customer_id": log["cid"].to_numpy(),
                         "ts": t_start + pd.to_timedelta(np.floor(log["t"].to_numpy() * 86400), unit="s"),
                         "campaign": log["campaign"].to_numpy(), "channel": log["channel"].to_numpy(),
@@ -840,7 +1062,8 @@ def _messages_log(rng: np.random.Generator, events: pd.DataFrame, t_start: pd.Ti
                                                               kind="mergesort")
     log = log.drop(columns="_o").reset_index(drop=True)
 
-    cells = send.assign(p_open=p_open, p_click=p_open * p_click).groupby(["campaign", "channel"])
+    kept = ~send["held"].to_numpy(dtype=bool)
+    cells = send.assign(p_open=p_open, p_click=p_open * p_click)[kept].groupby(["campaign", "channel"])
     expected = cells[["p_open", "p_click"]].mean()
     truth_messages = {
         "table": "messages: customer_id, ts, campaign, channel, action (send, open, click)",
@@ -850,6 +1073,16 @@ def _messages_log(rng: np.random.Generator, events: pd.DataFrame, t_start: pd.Ti
         "expected_open_rate": {f"{c}/{h}": float(v) for (c, h), v in expected["p_open"].items()},
         "expected_click_rate": {f"{c}/{h}": float(v) for (c, h), v in expected["p_click"].items()},
         "send_hours": list(MESSAGE_SEND_HOURS), "send_hour_effect": 0.0,
+        "send_time_experiment": {
+            "experiment": "email_send_time", "campaign": "newsletter", "variant": "morning",
+            "hour": SEND_TIME_MORNING_HOUR,
+            "moved": "the morning arm's newsletter sends at or after its assigned_at go out at 09:00 (same "
+                     "minutes) of their day, or of the next day when that is before assigned_at; the control "
+                     "and the customers whose assignment was lost keep their drawn hour; opens and clicks are "
+                     "the same draws, moved with their send",
+            "sends_moved": int(((shift != 0) & kept & (send["t"].to_numpy() + shift < obs_end)).sum()),
+            "sends_moved_to_next_day": int(((shift > 0.5) & kept & (send["t"].to_numpy() + shift < obs_end)).sum()),
+            "open_rate_effect": 0.0},
         "cadence_days": {"newsletter": 14, "promotion": 30},
         "fatigue": {"days_before_churn": FATIGUE_DAYS_BEFORE_CHURN, "open_multiplier": FATIGUE_OPEN_MULTIPLIER,
                     "note": "customers stop opening before they churn: no opens in the last sends predicts churn"},
@@ -860,12 +1093,83 @@ def _messages_log(rng: np.random.Generator, events: pd.DataFrame, t_start: pd.Ti
         "overall_recovery_rate": r,
         "channel_share": RECOVERY_CHANNEL_SHARE,
         "recovery_rate_by_channel": {c: float(v) for c, v in zip(chans, p)},
+        "recovery_rate_by_channel_messaged": _messaged_rates(chans, p_if_rec, p_if_not, recovered & complete,
+                                                             ~recovered & complete, held),
         "definition": "an add_to_cart without a purchase within 24 hours is abandoned at 24 hours; it is "
                       "recovered by a purchase within 14 days after; one cart_recovery message goes out at "
-                      "abandonment; rates are over carts followed up for the full 14 days",
+                      "abandonment (not for the holdout carts of the cart_recovery experiment); rates are over "
+                      "carts followed up for the full 14 days",
+        "channel_rates_note": "recovery_rate_by_channel is the planted rate per channel had every cart been "
+                              "messaged; recovery_rate_by_channel_messaged the expected rate over the carts "
+                              "that got a message (the experiment's holdout takes out more unrecovered carts)",
         "cart_value": "carts carry no value in the sample (revenue is on purchases only)",
+        "experiment": truth_exp,
     }
-    return log, truth_messages, truth_carts
+    return log, truth_messages, truth_carts, cart_assign
+
+
+def _messaged_rates(chans, p_if_rec, p_if_not, rec, notrec, held) -> dict[str, float]:
+    """Expected recovery rate per channel over the messaged carts followed up (given the carts' outcomes).
+
+    A cart's channel is drawn with ``p_if_rec`` / ``p_if_not`` given its outcome, independently of its arm.
+    """
+    n1, n0 = float((rec & ~held).sum()), float((notrec & ~held).sum())
+    out = {}
+    for c, q1, q0 in zip(chans, p_if_rec, p_if_not):
+        den = q1 * n1 + q0 * n0
+        out[c] = float(q1 * n1 / den) if den > 0 else None
+    return out
+
+
+def _cart_experiment(rng, ab, recovered, complete, start, t_start):
+    """The ``cart_recovery`` experiment's arms (see :func:`_messages_log`): held-out flags per abandoned cart,
+    the assignments (``customer_id, experiment, variant, t``) and ``ground_truth["carts"]["experiment"]``."""
+    t = ab["t"].to_numpy()
+    after = np.flatnonzero(t >= start)
+    first = after[~pd.Series(ab["customer_id"].to_numpy()[after]).duplicated().to_numpy()]
+    y, comp = recovered[first], complete[first]
+    s, rho = CART_HOLDOUT_SHARE, RECOVERY_HOLDOUT_RELATIVE
+    r = float(y[comp].mean()) if comp.any() else 0.0
+    p_msg = r / (s * rho + 1 - s)
+    p_hold = rho * p_msg
+    h_rec = s * rho / (s * rho + 1 - s)
+    h_not = min(s * (1 - p_hold) / (1 - r), 1.0) if r < 1 else s
+    hold_exp = rng.random(len(first)) < np.where(y, h_rec, h_not)
+    held = np.zeros(len(ab), dtype=bool)
+    held[first[hold_exp]] = True
+    assign = pd.DataFrame({"customer_id": ab["customer_id"].to_numpy()[first], "experiment": "cart_recovery",
+                           "variant": np.where(hold_exp, "holdout", "message"), "t": t[first]})
+    arms = {"holdout": hold_exp, "message": ~hold_exp}
+    n = {a: int((m & comp).sum()) for a, m in arms.items()}
+    k = {a: int((m & comp & y).sum()) for a, m in arms.items()}
+    real = {a: (k[a] / n[a] if n[a] else None) for a in arms}
+    return held, assign, {
+        "experiment": "cart_recovery", "variants": ["holdout", "message"],
+        "planned_split": {"holdout": s, "message": 1 - s},
+        "start": str(t_start + pd.Timedelta(days=float(start))),
+        "entry": "each customer's first cart abandoned on or after the start (assigned_at = the abandonment)",
+        "window_days": CART_RECOVERY_DAYS,
+        "holdout_relative_recovery": rho,
+        "recovery_rate": {"holdout": p_hold, "message": p_msg},
+        "absolute_effect": p_msg - p_hold, "relative_effect": rho - 1,
+        "p_holdout_given_recovered": h_rec, "p_holdout_given_not_recovered": h_not,
+        "carts": int(len(first)), "followed_up": n, "recovered": k, "realised_recovery_rate": real,
+        "note": "recovery_rate is the expectation given the carts' outcomes (over the experiment's carts followed "
+                "for the whole window); realised_recovery_rate what the drawn arms give",
+    }
+
+
+def _morning_shift(send: pd.DataFrame, cids: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Days to add to each send: the ``morning`` arm's newsletter at :data:`SEND_TIME_MORNING_HOUR` from ``at`` on."""
+    at_of = pd.Series(np.asarray(at, dtype=float), index=np.asarray(cids))
+    a = send["cid"].map(at_of).to_numpy(dtype=float)
+    t = send["t"].to_numpy()
+    moved = (send["campaign"].to_numpy() == "newsletter") & ~np.isnan(a) & (t >= np.nan_to_num(a, nan=np.inf))
+    day = np.floor(t)
+    minutes = (t - day) - np.floor((t - day) * 24) / 24  # the jitter after the drawn hour (under an hour)
+    new = day + SEND_TIME_MORNING_HOUR / 24 + minutes
+    new = np.where(new < a, new + 1, new)
+    return np.where(moved, new - t, 0.0)
 
 
 def _group_cumsum(x: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -916,7 +1220,8 @@ def _integrated_rate(lam, join, mult, lo, hi):
 
 
 def simulate_to_parquet(folder: str | Path, n_customers: int, *, seed: int = 42,
-                        chunk_customers: int = 200_000, progress: bool = True, overwrite: bool = False) -> Path:
+                        chunk_customers: int = 200_000, progress: bool = True, overwrite: bool = False,
+                        channel_holdout: str | None = None, channel_holdout_share: float = 0.5) -> Path:
     """Simulate a large dataset in chunks, writing Parquet partitioned by month.
 
     Each chunk of ``chunk_customers`` customers is an independent simulation (seed
@@ -941,6 +1246,8 @@ def simulate_to_parquet(folder: str | Path, n_customers: int, *, seed: int = 42,
         Print a line per chunk.
     overwrite
         Replace data files already in ``folder``.
+    channel_holdout, channel_holdout_share
+        A channel held out of a share of the customers (off by default), as in :func:`simulate_journeys`.
 
     Returns
     -------
@@ -960,6 +1267,7 @@ def simulate_to_parquet(folder: str | Path, n_customers: int, *, seed: int = 42,
     import pyarrow.parquet as pq
 
     whole_number(n_customers, "n_customers", minimum=1, expected="a whole number of customers, at least 1")
+    _check_channel_holdout(channel_holdout, channel_holdout_share)
     folder = Path(folder)
     refuse_overwrite(folder, overwrite)
     (folder / "customers").mkdir(parents=True, exist_ok=True)
@@ -968,7 +1276,8 @@ def simulate_to_parquet(folder: str | Path, n_customers: int, *, seed: int = 42,
     total = 0
     for k in range(n_chunks):
         n = min(chunk_customers, int(n_customers) - k * chunk_customers)
-        data = simulate_journeys(n, seed=seed + k, id_offset=k * chunk_customers)
+        data = simulate_journeys(n, seed=seed + k, id_offset=k * chunk_customers, channel_holdout=channel_holdout,
+                                 channel_holdout_share=channel_holdout_share)
         ev = data.events.assign(month=data.events["ts"].dt.strftime("%Y-%m"))
         for month, part in ev.groupby("month", sort=True):
             out = folder / "events" / f"month={month}"
