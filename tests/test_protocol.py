@@ -67,6 +67,7 @@ BUILDERS: dict[str, tuple[str, Callable]] = {
     "journey_map_data": ("JourneyMapData", lambda s: jl.journey_map_data(s.events, score_col=None)),
     "journey_map": ("JourneyMap", lambda s: jl.journey_map(s.events, feedback=s.feedback, customers=s.customers)),
     "nps": ("NPSResult", lambda s: jl.nps(s.feedback)),
+    "feedback_by_group": ("FeedbackComparison", lambda s: jl.feedback_by_group(s.events, s.feedback, s.customers)),
     "review_rates": ("ReviewResult", lambda s: jl.review_rates(s.events, s.feedback)),
     "referrals": ("ReferralResult", lambda s: jl.referrals(s.events, s.customers)),
     "compare_periods": ("PeriodComparison", lambda s: jl.compare_periods(s.events, n_boot=50)),

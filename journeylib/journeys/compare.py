@@ -75,7 +75,7 @@ from ..core.schema import DEFAULT_STAGES, PURCHASE_EVENT
 from ..core.time import DAY_US, end_of_day, epoch_us, observation_end as observation_end_of, to_epoch_us, to_utc
 from ..experiments.statistics import adjust_pvalues
 from .common import check_stages, drop_outbound, events_table
-from .feedback import customer_groups, feedback_rows, nps, nps_interval
+from .feedback import customer_groups, feedback_rows, nps, nps_difference_test
 
 __all__ = ["PeriodComparison", "compare_periods", "SegmentComparison", "compare_segments",
            "two_proportion_test", "nps_difference_test", "km_share", "COMPARISON_METHODS"]
@@ -138,61 +138,6 @@ def two_proportion_test(k1: int, n1: int, k0: int, n0: int,
         return np.nan, np.nan, float(lo), float(hi)
     z, p = proportions_ztest([k1, k0], [n1, n0])
     return float(z), float(p), float(lo), float(hi)
-
-
-# LOCAL CALL (no public helper in feedback.py gives the NPS standard error): nps_interval at the level whose
-# normal quantile is 1 returns NPS +- 1 standard error (clipped to [-100, 100] on at most one side, since the
-# standard error is at most 100 points), so the wider half-width is the standard error. Replace with a public
-# ``feedback.nps_standard_error`` when one exists.
-_ONE_SE_LEVEL = float(2 * stats.norm.cdf(1.0) - 1)
-
-
-def _nps_and_se(promoters: int, passives: int, detractors: int) -> tuple[float, float]:
-    """NPS in points and its standard error in points (multinomial), from :func:`feedback.nps_interval`."""
-    value, lo, hi = nps_interval(int(promoters), int(passives), int(detractors), _ONE_SE_LEVEL)
-    if not np.isfinite(value):
-        return np.nan, np.nan
-    return float(value), float(max(value - lo, hi - value))
-
-
-def nps_difference_test(first: Sequence[int], second: Sequence[int],
-                        confidence_level: float = 0.95) -> tuple[float, float, float, float, float, float]:
-    """Difference of two independent Net Promoter Scores ``NPS(first) - NPS(second)`` in points: z-test
-    with the multinomial variance of each NPS (:func:`journeylib.journeys.feedback.nps_interval`)
-    and the normal interval of the difference.
-
-    ``z = (NPS1 - NPS0) / sqrt(se1^2 + se0^2)`` with ``se^2 = 100^2 (p_P + p_D - (p_P - p_D)^2) / n``;
-    two-sided p-value; interval ``difference +- z_level * sqrt(se1^2 + se0^2)``. NaN for the test when
-    a group has no answers or both standard errors are 0.
-
-    Parameters
-    ----------
-    first, second
-        ``(promoters, passives, detractors)`` answer counts of each group.
-    confidence_level
-        Level of the interval of the difference.
-
-    Returns
-    -------
-    tuple of float
-        ``(nps_first, nps_second, z, pvalue, ci_low, ci_high)``, NPS and interval in points.
-
-    Examples
-    --------
-    >>> from journeylib.journeys.compare import nps_difference_test
-    >>> n1, n0, z, p, lo, hi = nps_difference_test((60, 25, 15), (45, 30, 25))
-    >>> round(n1, 1), round(n0, 1), round(z, 3), round(p, 4), round(lo, 1), round(hi, 1)
-    (45.0, 20.0, 2.275, 0.0229, 3.5, 46.5)
-    """
-    v1, se1 = _nps_and_se(*first)
-    v0, se0 = _nps_and_se(*second)
-    se = float(np.hypot(se1, se0)) if np.isfinite(se1) and np.isfinite(se0) else np.nan
-    if not np.isfinite(se) or se <= 0:
-        d = v1 - v0
-        return v1, v0, np.nan, np.nan, d if se == 0 else np.nan, d if se == 0 else np.nan
-    z = (v1 - v0) / se
-    half = _z(confidence_level) * se
-    return v1, v0, float(z), float(2 * stats.norm.sf(abs(z))), v1 - v0 - half, v1 - v0 + half
 
 
 def km_share(durations: np.ndarray, events: np.ndarray, horizon: float) -> tuple[float, float]:

@@ -20,13 +20,19 @@ Definitions (each result's docstring repeats its own):
   referral channel (``customers.acquisition_channel``, else their first touch's
   channel); their conversion is the share who placed an order, among customers first
   seen at least ``followed_days`` before the end, against everyone else's.
+* **Groups compared** (:func:`feedback_by_group`): loyalty-programme members against the
+  others (or the groups of any customers column) on all of these, with a test per measure
+  and Holm's adjustment across them. Membership counts from the join time: an answer, an
+  order or a review before a customer joined is one of the others'.
+* **Over time**: :attr:`NPSResult.by_month` per month (and group), drawn by
+  :meth:`NPSResult.plot_by_month`.
 
 Text is never returned or shown: results count the answers with a text, only.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,17 +40,21 @@ from scipy import stats as sps
 
 from . import plots
 from ..core import engine
+from ..core.display import format_pvalue
 from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.intervals import wilson_interval
 from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import FEEDBACK_KINDS, PURCHASE_EVENT, REFERRAL_EVENT, REVIEW_EVENT
 from ..core.time import end_of_day, observation_end as observation_end_of, to_utc
+from ..experiments.statistics import adjust_pvalues, two_proportion_test, welch_test, z_inference
 from .common import drop_outbound, events_table
 
-__all__ = ["nps_interval", "NPSResult", "nps", "ReviewResult", "review_rates", "ReferralResult", "referrals",
-           "feedback_rows", "customer_groups"]
+__all__ = ["nps_interval", "nps_standard_error", "nps_difference_test", "NPSResult", "nps", "ReviewResult", "review_rates", "ReferralResult", "referrals",
+           "FeedbackComparison", "feedback_by_group", "feedback_rows", "customer_groups"]
 
 _MISSING = "(missing)"
+_NO_REFERRALS = Check("referrals: referral events", "warn", "no referral events in the log: the referral rate is "
+                      "unknown (the journey definition's events: referral: names the event)")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -175,10 +185,79 @@ def nps_interval(promoters: int, passives: int, detractors: int,
     n = promoters + passives + detractors
     if n <= 0:
         return float("nan"), float("nan"), float("nan")
+    d = (promoters - detractors) / n
+    se = nps_standard_error(promoters, passives, detractors) / 100
+    return 100 * d, max(-100.0, 100 * (d - z * se)), min(100.0, 100 * (d + z * se))
+
+
+def nps_standard_error(promoters: float, passives: float, detractors: float) -> float:
+    """Standard error of the NPS in points, from the multinomial: ``100 * sqrt((p_P + p_D - (p_P - p_D)^2) / n)``.
+
+    Parameters
+    ----------
+    promoters, passives, detractors
+        Answer counts (9-10, 7-8, 0-6).
+
+    Returns
+    -------
+    float
+        The standard error in points (``nan`` for no answers).
+
+    Examples
+    --------
+    >>> from journeylib.journeys.feedback import nps_standard_error
+    >>> round(nps_standard_error(50, 30, 20), 2)
+    7.81
+    """
+    n = promoters + passives + detractors
+    if n <= 0:
+        return float("nan")
     pp, pd_ = promoters / n, detractors / n
     d = pp - pd_
-    se = np.sqrt(max(pp + pd_ - d * d, 0.0) / n)
-    return 100 * d, max(-100.0, 100 * (d - z * se)), min(100.0, 100 * (d + z * se))
+    return 100 * float(np.sqrt(max(pp + pd_ - d * d, 0.0) / n))
+
+
+def nps_difference_test(first: Sequence[int], second: Sequence[int],
+                        confidence_level: float = 0.95) -> tuple[float, float, float, float, float, float]:
+    """Difference of two independent Net Promoter Scores ``NPS(first) - NPS(second)`` in points: z-test
+    with the multinomial variance of each NPS (:func:`nps_standard_error`) and the normal interval
+    of the difference.
+
+    ``z = (NPS1 - NPS0) / sqrt(se1^2 + se0^2)``; two-sided p-value; interval ``difference +-
+    z_level * sqrt(se1^2 + se0^2)``. NaN for the test when a group has no answers or both
+    standard errors are 0 (then the interval is the difference itself).
+
+    Parameters
+    ----------
+    first, second
+        ``(promoters, passives, detractors)`` answer counts of each group.
+    confidence_level
+        Level of the interval of the difference.
+
+    Returns
+    -------
+    tuple of float
+        ``(nps_first, nps_second, z, pvalue, ci_low, ci_high)``, NPS and interval in points.
+
+    Examples
+    --------
+    >>> from journeylib.journeys.feedback import nps_difference_test
+    >>> n1, n0, z, p, lo, hi = nps_difference_test((60, 25, 15), (45, 30, 25))
+    >>> round(n1, 1), round(n0, 1), round(z, 3), round(p, 4), round(lo, 1), round(hi, 1)
+    (45.0, 20.0, 2.275, 0.0229, 3.5, 46.5)
+    """
+    zq = _z(confidence_level)
+    (p1, q1, d1), (p0, q0, d0) = first, second
+    v1 = 100 * (p1 - d1) / (p1 + q1 + d1) if p1 + q1 + d1 > 0 else np.nan
+    v0 = 100 * (p0 - d0) / (p0 + q0 + d0) if p0 + q0 + d0 > 0 else np.nan
+    se1, se0 = nps_standard_error(p1, q1, d1), nps_standard_error(p0, q0, d0)
+    se = float(np.hypot(se1, se0)) if np.isfinite(se1) and np.isfinite(se0) else np.nan
+    if not np.isfinite(se) or se <= 0:
+        d = v1 - v0
+        return float(v1), float(v0), np.nan, np.nan, d if se == 0 else np.nan, d if se == 0 else np.nan
+    z = (v1 - v0) / se
+    half = zq * se
+    return float(v1), float(v0), float(z), float(2 * sps.norm.sf(abs(z))), v1 - v0 - half, v1 - v0 + half
 
 
 def _nps_table(df: pd.DataFrame, keys: list[str], confidence_level: float) -> pd.DataFrame:
@@ -204,7 +283,9 @@ class NPSResult(Result):
     ``summary``: one row for everyone (``group == "all"``) and, with ``by``, one per group:
     ``group, answers, promoters, passives, detractors, promoter_share, detractor_share,
     nps, ci_low, ci_high`` (NPS in points, -100 to +100). ``by_month``: the same per
-    calendar month (everyone). ``nps`` and ``confidence_interval()``: the overall value.
+    calendar month (``month``, ``YYYY-MM``, UTC): the rows of everyone (``group == "all"``)
+    first, then, with ``by``, one row per group and month. ``nps`` and
+    ``confidence_interval()``: the overall value. ``plot_by_month(ax)`` draws NPS per month.
 
     Examples
     --------
@@ -295,6 +376,11 @@ class NPSResult(Result):
         """NPS per group with intervals (:func:`journeylib.journeys.plots.plot_nps`); returns the Axes."""
         return plots.plot_nps(self, ax=ax)
 
+    def plot_by_month(self, ax=None, *, max_groups: int = 6, min_answers: int = 5):
+        """NPS per month with intervals, per group when split
+        (:func:`journeylib.journeys.plots.plot_nps_by_month`); returns the Axes."""
+        return plots.plot_nps_by_month(self, ax=ax, max_groups=max_groups, min_answers=min_answers)
+
 
 def nps(feedback: Any, *, by: str | None = None, customers: Any = None,
         confidence_level: float = 0.95) -> NPSResult:
@@ -335,11 +421,14 @@ def nps(feedback: Any, *, by: str | None = None, customers: Any = None,
         df["group"] = _groups_of(df["customer_id"], by, customers)
         if len(df):
             table = pd.concat([overall, _nps_table(df, ["group"], confidence_level)], ignore_index=True)
-    months = pd.DataFrame(columns=["month", "answers", "promoters", "passives", "detractors", "promoter_share",
-                                   "detractor_share", "nps", "ci_low", "ci_high"])
+    months = pd.DataFrame(columns=["month", "group", "answers", "promoters", "passives", "detractors",
+                                   "promoter_share", "detractor_share", "nps", "ci_low", "ci_high"])
     if len(df):
         df["month"] = df["ts"].dt.tz_convert("UTC").dt.strftime("%Y-%m")
-        months = _nps_table(df, ["month"], confidence_level)
+        parts = [_nps_table(df.assign(group="all"), ["month", "group"], confidence_level)]
+        if by is not None:
+            parts.append(_nps_table(df, ["group", "month"], confidence_level)[list(parts[0].columns)])
+        months = pd.concat(parts, ignore_index=True)
     return NPSResult(by, float(confidence_level), table.reset_index(drop=True), months)
 
 
@@ -362,8 +451,8 @@ class ReviewResult(Result):
     >>> result.summary[["order", "orders", "reviewed", "review_rate"]].round(3)
         order  orders  reviewed  review_rate
     0   first    1318         0        0.000
-    1  repeat    8281       939        0.113
-    2     all    9599       939        0.098
+    1  repeat    8274       939        0.113
+    2     all    9592       939        0.098
     """
 
     by: str | None
@@ -492,6 +581,60 @@ def review_rates(events: Any, feedback: Any = None, *, within_days: int = 30, by
     0.113
     """
     _z(confidence_level)
+    orders, rev = _review_orders(events, feedback, within_days, observation_end)
+    orders["group"] = "all"
+    parts = [orders]
+    if by is not None:
+        g = orders.copy()
+        g["group"] = _groups_of(g["customer_id"], by, customers)
+        parts.append(g)
+    both = pd.concat(parts, ignore_index=True)
+    both = pd.concat([both, both.assign(order="all")], ignore_index=True)
+    rows = []
+    for (group, kind), x in both.groupby(["group", "order"], sort=False):
+        n, k = len(x), int(x["reviewed"].sum())
+        lo, hi = wilson_interval(k, n, confidence_level)
+        rows.append((group, kind, n, k, k / n if n else np.nan, lo, hi,
+                     float(x["days"].median()) if k else np.nan))
+    summary = pd.DataFrame(rows, columns=["group", "order", "orders", "reviewed", "review_rate", "ci_low", "ci_high",
+                                          "median_days_to_review"])
+    if summary.empty:
+        summary = pd.DataFrame([("all", "all", 0, 0, np.nan, np.nan, np.nan, np.nan)], columns=summary.columns)
+    order_rank = {"first": 0, "repeat": 1, "all": 2}
+    summary["_g"] = summary["group"] != "all"
+    summary = summary.sort_values(["_g", "group", "order"], key=lambda c: c.map(order_rank) if c.name == "order"
+                                  else c, kind="mergesort").drop(columns="_g").reset_index(drop=True)
+    scores = rev["score"].dropna()
+    if len(scores):
+        ratings = scores.value_counts().sort_index().rename_axis("score").reset_index(name="reviews")
+        ratings["share"] = ratings["reviews"] / ratings["reviews"].sum()
+    else:
+        ratings = pd.DataFrame(columns=["score", "reviews", "share"])
+    mean, lo, hi = _mean_interval(scores, confidence_level)
+    return ReviewResult(by, int(within_days), float(confidence_level), mean, float(lo), float(hi),
+                        int(rev["has_text"].sum()), summary, ratings)
+
+
+def _mean_interval(scores: pd.Series, confidence_level: float) -> tuple[float, float, float]:
+    """Mean rating and its t interval: ``(mean, ci_low, ci_high)`` (``nan`` bounds for fewer than 2 or equal scores)."""
+    if not len(scores):
+        return float("nan"), float("nan"), float("nan")
+    m = float(scores.mean())
+    if len(scores) > 1 and scores.std() > 0:
+        half = sps.t.ppf(0.5 + confidence_level / 2, len(scores) - 1) * scores.std() / np.sqrt(len(scores))
+    else:
+        half = np.nan
+    return m, float(m - half), float(m + half)
+
+
+def _review_orders(events: Any, feedback: Any, within_days: int, observation_end: Any
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The orders followed for ``within_days`` and the reviews (the engine half of :func:`review_rates`).
+
+    Returns ``orders`` (``customer_id, ts, order`` first/repeat, ``order_id, days`` to its
+    first review within the window, ``reviewed``) and ``reviews`` (``customer_id, ts, score,
+    has_text``).
+    """
     if isinstance(within_days, bool) or not isinstance(within_days, (int, np.integer)) or within_days < 1:
         raise JourneyParameterError(f"within_days={within_days!r}; expected a whole number of days, at least 1")
     t = events_table(events, ("customer_id", "ts", "event"))
@@ -520,43 +663,7 @@ def review_rates(events: Any, feedback: Any = None, *, within_days: int = 30, by
         orders["days"] = np.nan
     orders = orders[orders["ts"] <= end - window].copy()
     orders["reviewed"] = orders["days"].notna()
-    orders["group"] = "all"
-    parts = [orders]
-    if by is not None:
-        g = orders.copy()
-        g["group"] = _groups_of(g["customer_id"], by, customers)
-        parts.append(g)
-    both = pd.concat(parts, ignore_index=True)
-    both = pd.concat([both, both.assign(order="all")], ignore_index=True)
-    rows = []
-    for (group, kind), x in both.groupby(["group", "order"], sort=False):
-        n, k = len(x), int(x["reviewed"].sum())
-        lo, hi = wilson_interval(k, n, confidence_level)
-        rows.append((group, kind, n, k, k / n if n else np.nan, lo, hi,
-                     float(x["days"].median()) if k else np.nan))
-    summary = pd.DataFrame(rows, columns=["group", "order", "orders", "reviewed", "review_rate", "ci_low", "ci_high",
-                                          "median_days_to_review"])
-    if summary.empty:
-        summary = pd.DataFrame([("all", "all", 0, 0, np.nan, np.nan, np.nan, np.nan)], columns=summary.columns)
-    order_rank = {"first": 0, "repeat": 1, "all": 2}
-    summary["_g"] = summary["group"] != "all"
-    summary = summary.sort_values(["_g", "group", "order"], key=lambda c: c.map(order_rank) if c.name == "order"
-                                  else c, kind="mergesort").drop(columns="_g").reset_index(drop=True)
-    scores = rev["score"].dropna()
-    if len(scores):
-        ratings = scores.value_counts().sort_index().rename_axis("score").reset_index(name="reviews")
-        ratings["share"] = ratings["reviews"] / ratings["reviews"].sum()
-        m = float(scores.mean())
-        if len(scores) > 1 and scores.std() > 0:
-            half = sps.t.ppf(0.5 + confidence_level / 2, len(scores) - 1) * scores.std() / np.sqrt(len(scores))
-        else:
-            half = np.nan
-        mean, lo, hi = m, m - half, m + half
-    else:
-        ratings = pd.DataFrame(columns=["score", "reviews", "share"])
-        mean = lo = hi = float("nan")
-    return ReviewResult(by, int(within_days), float(confidence_level), mean, float(lo), float(hi),
-                        int(rev["has_text"].sum()), summary, ratings)
+    return orders, rev
 
 
 # --------------------------------------------------------------------------- referrals
@@ -623,8 +730,7 @@ class ReferralResult(Result):
     def checks(self) -> tuple[Check, ...]:
         if np.isfinite(self.referral_rate):
             return (Check("referrals: referral events", "pass", f"{self.referrers:,} customers with a referral event"),)
-        return (Check("referrals: referral events", "warn", "no referral events in the log: the referral rate is "
-                      "unknown (the journey definition's events: referral: names the event)"),)
+        return (_NO_REFERRALS,)
 
     def against_truth(self, truth: dict) -> pd.DataFrame:
         """Conversions against ``ground_truth["feedback"]["referral"]``."""
@@ -677,6 +783,32 @@ def referrals(events: Any, customers: Any = None, *, channel: str = "referral", 
     36.3% of the customers who came through referral placed an order (31.9% to 40.9%; 438 customers), against 27.5% of the others (26.1% to 28.9%).
     """
     _z(confidence_level)
+    df, _, _ = _referral_customers(events, customers, channel, followed_days, observation_end, True)
+    rows = []
+    for who, x in (("referred", df[df["referred"]]), ("others", df[~df["referred"]])):
+        f = x[x["followed"]]
+        n, k = len(f), int(f["bought"].sum())
+        lo, hi = wilson_interval(k, n, confidence_level)
+        rows.append((who, len(x), n, k, k / n if n else np.nan, lo, hi))
+    summary = pd.DataFrame(rows, columns=["customers", "count", "followed", "converted", "conversion", "ci_low",
+                                          "ci_high"])
+    k = int(df["referred_someone"].sum())
+    if k:
+        lo, hi = wilson_interval(k, len(df), confidence_level)
+        rate = k / len(df)
+    else:
+        rate = lo = hi = float("nan")
+    return ReferralResult(channel, int(followed_days), rate, lo, hi, k, summary)
+
+
+def _referral_customers(events: Any, customers: Any, channel: str, followed_days: int, observation_end: Any,
+                        require_channel: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
+    """The engine half of :func:`referrals`: one row per customer and the referral events.
+
+    Returns ``customers`` (``customer_id, first_ts, bought, referred_someone, referred,
+    followed``), ``referral_events`` (``customer_id, ts``) and the end of the data. Without
+    an acquisition channel: an error, or (``require_channel=False``) nobody is referred.
+    """
     if isinstance(followed_days, bool) or not isinstance(followed_days, (int, np.integer)) or followed_days < 0:
         raise JourneyParameterError(f"followed_days={followed_days!r}; expected a whole number of days, 0 or more")
     t = drop_outbound(events_table(events, ("customer_id", "ts", "event")))
@@ -696,24 +828,607 @@ def referrals(events: Any, customers: Any = None, *, channel: str = "referral", 
         j = ch.join(first, [ch.customer_id == first.customer_id, ch.ts == first._t])
         acq = engine.to_pandas(j.group_by(j.customer_id).aggregate(acquisition_channel=j.channel.min())).set_index(
             "customer_id")["acquisition_channel"]
-    if acq is None:
+    if acq is None and require_channel:
         raise JourneyDataError("referrals: neither customers.acquisition_channel nor an events channel column; "
                                "expected one of them to tell referred customers apart")
     df["first_ts"] = pd.to_datetime(df["first_ts"], utc=True)
-    df["referred"] = df["customer_id"].map(acq).eq(channel)
+    df["referred"] = df["customer_id"].map(acq).eq(channel) if acq is not None else False
     df["followed"] = df["first_ts"] <= end - pd.Timedelta(days=int(followed_days))
-    rows = []
-    for who, x in (("referred", df[df["referred"]]), ("others", df[~df["referred"]])):
-        f = x[x["followed"]]
-        n, k = len(f), int(f["bought"].sum())
+    refs = t.filter(t.event == REFERRAL_EVENT).select("customer_id", "ts")
+    ref_events = engine.to_pandas(refs) if bool(df["referred_someone"].any()) else pd.DataFrame(
+        {"customer_id": pd.Series(dtype=object), "ts": pd.Series(dtype="datetime64[us, UTC]")})
+    ref_events["ts"] = pd.to_datetime(ref_events["ts"], utc=True)
+    return df, ref_events, end
+
+
+# --------------------------------------------------------------------------- groups compared
+_MEMBERS, _OTHERS = "members", "others"
+_ORDER_WORDS = {"first": "first orders", "repeat": "repeat orders", "all": "orders"}
+
+
+@dataclass(frozen=True)
+class _Grouping:
+    """Who is in which group at a time: a customers column, fixed or (membership) from the join time."""
+
+    by: str
+    mode: str  # "static", "flag" (a true/false column without a join time) or "join time"
+    joined_at: str | None
+    groups: pd.Series | None = None  # static: group per customer id
+    flag: pd.Series | None = None  # true/false per customer id (object, NaN unknown)
+    joined: pd.Series | None = None  # join time per customer id (NaT: member without a join time)
+
+    def at(self, ids: pd.Series, ts: pd.Series) -> tuple[pd.Series, int]:
+        """Group of each ``(customer, time)`` and how many rows of members came before they joined."""
+        ids = ids.reset_index(drop=True)
+        if self.mode == "static":
+            return ids.map(self.groups).fillna(_MISSING), 0
+        f = ids.map(self.flag)
+        member = f.eq(True).to_numpy()
+        before = np.zeros(len(ids), dtype=bool)
+        if self.mode == "join time":
+            j = pd.to_datetime(ids.map(self.joined), utc=True)
+            t = pd.to_datetime(pd.Series(ts).reset_index(drop=True), utc=True)
+            before = member & j.notna().to_numpy() & (t < j).fillna(False).to_numpy()
+            member = member & ~before
+        labels = np.where(f.isna().to_numpy(), _MISSING, np.where(member, _MEMBERS, _OTHERS))
+        return pd.Series(labels, index=ids.index, dtype=object), int(before.sum())
+
+    def order(self, labels: set) -> list[str]:
+        """Groups in display order: members then others for a membership flag, else sorted; missing last."""
+        if self.mode == "static":
+            return sorted(g for g in labels if g != _MISSING) + ([_MISSING] if _MISSING in labels else [])
+        return [g for g in (_MEMBERS, _OTHERS, _MISSING) if g in labels]
+
+
+def _grouping(customers: Any, by: str, joined_at: str | None) -> _Grouping:
+    groups = customer_groups(customers, by)  # checks customers and by
+    cu = engine.to_table(customers, table="customers")
+    raw = engine.to_pandas(cu.select("customer_id", by)).set_index("customer_id")[by]
+    values = raw.dropna().unique()
+    if not len(values) or not all(isinstance(v, (bool, np.bool_)) for v in values):
+        return _Grouping(by, "static", None, groups=groups)
+    flag = raw.astype(object).map(lambda v: np.nan if pd.isna(v) else bool(v))
+    if joined_at is not None and joined_at in cu.columns:
+        joined = pd.to_datetime(engine.to_pandas(cu.select("customer_id", joined_at))
+                                .set_index("customer_id")[joined_at], utc=True)
+        return _Grouping(by, "join time", joined_at, flag=flag, joined=joined)
+    return _Grouping(by, "flag", joined_at, flag=flag)
+
+
+def _median_interval(x: np.ndarray, confidence_level: float) -> tuple[float, float, float]:
+    """Median and its distribution-free interval (order statistics, exact binomial:
+    :func:`scipy.stats.quantile_test`); ``nan`` bounds when too few values for the level."""
+    if not len(x):
+        return float("nan"), float("nan"), float("nan")
+    m = float(np.median(x))
+    ci = sps.quantile_test(x, q=m, p=0.5).confidence_interval(confidence_level)
+    return m, float(ci.low), float(ci.high)
+
+
+@dataclass(frozen=True, repr=False)
+class FeedbackComparison(Result):
+    """Feedback of the groups of a customers column compared, with a test per measure
+    (see :func:`feedback_by_group`).
+
+    ``summary``: one row per measure and group: ``measure, unit, group, n, value, ci_low,
+    ci_high`` (NPS in points; shares as fractions; days; stars). ``tests``: one row per
+    comparison: ``measure, unit, group, versus, value, rest, difference, ci_low, ci_high``
+    (the interval of the difference), ``test, statistic, pvalue, p_adjusted`` (Holm across
+    every comparison), ``significant`` (``p_adjusted < alpha``), ``n_group, n_rest``. With two
+    groups there is one comparison per measure (members against the others); with more,
+    each group against all the others. ``ratings``: the rating distribution per group.
+    ``display_table()``: the tests in words.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.feedback import feedback_by_group
+    >>> ds = jl.load_dataset("sample")
+    >>> result = feedback_by_group(ds.events, ds.feedback, ds.customers)
+    >>> result.tests[["measure", "group", "versus", "difference", "p_adjusted"]].round(3)
+                           measure    group  versus  difference  p_adjusted
+    0                          NPS  members  others      -9.467         1.0
+    1  review rate (repeat orders)  members  others      -0.001         1.0
+    2        median days to review  members  others       0.032         1.0
+    3                  mean rating  members  others      -0.046         1.0
+    """
+
+    by: str
+    mode: str
+    joined_at: str | None
+    order: str
+    within_days: int
+    confidence_level: float
+    alpha: float
+    before_joining: tuple[tuple[str, int], ...]
+    members_without_join_time: int
+    referral_events: int
+    conversion_compared: bool
+    _summary: pd.DataFrame = field(repr=False)
+    _tests: pd.DataFrame = field(repr=False)
+    _ratings: pd.DataFrame = field(repr=False)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self._summary.copy()
+
+    @property
+    def tests(self) -> pd.DataFrame:
+        return self._tests.copy()
+
+    @property
+    def ratings(self) -> pd.DataFrame:
+        return self._ratings.copy()
+
+    @property
+    def differences(self) -> pd.DataFrame:
+        """The significant comparisons, smallest adjusted p-value first."""
+        t = self._tests[self._tests["significant"]]
+        return t.sort_values("p_adjusted", kind="stable").reset_index(drop=True)
+
+    def _who(self, group: str, capital: bool = False) -> str:
+        if self.mode != "static" and group in (_MEMBERS, _OTHERS):
+            w = "members" if group == _MEMBERS else "the others"
+        else:
+            w = f"{group} customers"
+        return w[0].upper() + w[1:] if capital else w
+
+    def _versus(self, r: pd.Series) -> str:
+        if r["versus"] == "the rest":
+            return "the other customers"
+        return self._who(r["versus"])
+
+    def display_table(self) -> pd.DataFrame:
+        """The comparisons for people: each value with its interval in its unit, the test and the
+        Holm-adjusted p-value; significant rows first."""
+        t = self._tests.assign(_o=~self._tests["significant"]).sort_values("_o", kind="stable")
+        s = self._summary.set_index(["measure", "group"])
+
+        def cell(r, group):
+            if group not in set(s.loc[r["measure"]].index):
+                return _show(r["unit"], r["rest"])
+            row = s.loc[(r["measure"], group)]
+            return f"{_show(r['unit'], row['value'])} ({_span(r['unit'], row['ci_low'], row['ci_high'])})"
+
+        return pd.DataFrame({
+            "measure": t["measure"],
+            "group": t["group"],
+            "value": [cell(r, r["group"]) for _, r in t.iterrows()],
+            "compared with": t["versus"],
+            "their value": [cell(r, r["versus"]) for _, r in t.iterrows()],
+            "difference": [f"{_show(u, d, True)} ({_span(u, lo, hi, True)})"
+                           for u, d, lo, hi in zip(t["unit"], t["difference"], t["ci_low"], t["ci_high"])],
+            "test": t["test"],
+            "p (Holm)": [format_pvalue(p, prefix=False) for p in t["p_adjusted"]],
+            "significant": np.where(t["significant"], "yes", ""),
+        }).reset_index(drop=True)
+
+    def _sentence(self, r: pd.Series) -> str:
+        s = self._summary.set_index(["measure", "group"])
+        u = r["unit"]
+
+        def value(group):
+            if (r["measure"], group) not in s.index:
+                return _show(u, r["rest"])
+            x = s.loc[(r["measure"], group)]
+            return f"{_show(u, x['value'])} ({_span(u, x['ci_low'], x['ci_high'])})"
+
+        me, them = value(r["group"]), value(r["versus"])
+        n = self._n_tests()
+        verdict = (f"the difference of {_show(u, r['difference'], True)} ({_span(u, r['ci_low'], r['ci_high'], True)})"
+                   f" is {'significant' if r['significant'] else 'within chance'} ({format_pvalue(r['p_adjusted'])} "
+                   f"after adjusting for {_plural(n, 'comparison')})")
+        who, other = self._who(r["group"], capital=True), self._versus(r)
+        if r["measure"] == "NPS":
+            return f"{who} give an NPS of {me} against {them} for {other}; {verdict}."
+        if r["measure"].startswith("review rate"):
+            return (f"{who} review {me} of their {self._orders_words()} within {self.within_days} days against "
+                    f"{them} for {other}; {verdict}.")
+        if r["measure"] == "mean rating":
+            return f"Reviews by {who[0].lower() + who[1:]} average {me} against {them} for {other}; {verdict}."
+        return f"{who}: {r['measure']} is {me} against {them} for {other}; {verdict}."
+
+    def _orders_words(self) -> str:
+        return _ORDER_WORDS[self.order]
+
+    def _n_tests(self) -> int:
+        return int(self._tests["pvalue"].notna().sum())
+
+    def _action(self, r: pd.Series) -> str:
+        if not r["significant"]:
+            return ""
+        if r["measure"] == "NPS":
+            return (f"Find out what {self._who(r['group'])} get that {self._versus(r)} miss, and whether it can be "
+                    "offered more widely." if r["difference"] > 0 else
+                    f"Ask the detractors among {self._who(r['group'])} what went wrong first.")
+        if r["measure"].startswith("review rate") and r["difference"] < 0:
+            return f"Ask {self._who(r['group'])} for a review after their orders."
+        return ""
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        t = self._tests[self._tests["pvalue"].notna()]
+        if t.empty:
+            return ()
+        n_groups = int(self._summary["group"].nunique())
+        if n_groups == 2:
+            out = []
+            for m in ("NPS", f"review rate ({self._orders_words()})", "mean rating"):
+                x = t[t["measure"] == m]
+                if len(x):
+                    r = x.iloc[0]
+                    out.append(Finding(self._sentence(r), float(r["difference"]), float(r["ci_low"]),
+                                       float(r["ci_high"]), self._action(r)))
+            rest = t[~t["measure"].isin(["NPS", f"review rate ({self._orders_words()})", "mean rating"])]
+            if len(rest):
+                sig = rest[rest["significant"]]
+                if len(sig):
+                    r = sig.iloc[0]
+                    out.append(Finding(self._sentence(r), float(r["difference"]), float(r["ci_low"]),
+                                       float(r["ci_high"])))
+                else:
+                    names = " and ".join(rest["measure"].tolist())
+                    out.append(Finding(f"No significant difference between {self._who(t.iloc[0]['group'])} and "
+                                       f"{self._versus(t.iloc[0])} in the {names}."))
+            return tuple(out[:4])
+        d = self.differences
+        if d.empty:
+            return (Finding(f"The {n_groups} groups of {self.by.replace('_', ' ')} cannot be told apart on any of the "
+                            f"{len(t)} feedback comparisons (Holm-adjusted, at {self.alpha:.0%})."),)
+        out = [Finding(f"{len(d)} of {len(t)} feedback comparisons between the groups of "
+                       f"{self.by.replace('_', ' ')} are significant.")]
+        out += [Finding(self._sentence(r), float(r["difference"]), float(r["ci_low"]), float(r["ci_high"]),
+                        self._action(r)) for _, r in d.head(3).iterrows()]
+        return tuple(out)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        out = []
+        counts = dict(self.before_joining)
+        if self.mode == "join time":
+            detail = (f"membership counted from {self.joined_at}: {_plural(counts.get('nps', 0), 'NPS answer')}, "
+                      f"{_plural(counts.get('orders', 0), 'order')} and {_plural(counts.get('reviews', 0), 'review')} "
+                      "of members came before they joined and count as the others'")
+            status = "pass"
+            if self.members_without_join_time:
+                status = "warn"
+                detail += (f"; {self.members_without_join_time:,} members have no join time and count as members "
+                           "throughout")
+            out.append(Check("membership over time", status, detail))
+        elif self.mode == "flag":
+            out.append(Check("membership over time", "warn",
+                             f"the customers table has no {self.joined_at or 'join time'} column: every answer, order "
+                             f"and review of a member counts as a member's, also those from before joining (members' "
+                             f"numbers mix in their time before the programme)"))
+        s = self._summary[self._summary["measure"] == "NPS"]
+        small = s[s["n"] < 30]["group"].tolist()
+        if len(s):
+            out.append(Check("answers per group", "warn" if small else "pass",
+                             "every group has at least 30 NPS answers" if not small else
+                             f"groups with fewer than 30 NPS answers: {', '.join(map(str, small))}; only large "
+                             "differences can be detected there"))
+        if not self.referral_events:
+            out.append(_NO_REFERRALS)  # the same check as referrals(): a report lists it once
+        if self.mode != "static":
+            out.append(Check("conversion of referred customers", "pass",
+                             "not compared between members and the others: members join after ordering, so "
+                             "their conversion says nothing about the programme"))
+        if not self._n_tests():
+            out.append(Check("groups compared", "warn", f"no measure has data in two groups of {self.by}: "
+                                                        "nothing could be compared"))
+        else:
+            out.append(Check("multiple comparisons", "pass",
+                             f"Holm correction across {_plural(self._n_tests(), 'test')} at {self.alpha:.0%}"))
+        return tuple(out)
+
+    def against_truth(self, truth: dict) -> pd.DataFrame:
+        """NPS, review rate and mean rating per group, and the NPS differences, against
+        ``ground_truth["feedback"]`` (simulated data).
+
+        NPS per group: the planted NPS of the segment (``by="segment"``); the planted NPS of
+        "the rest" is that of the other segments weighted by their answers here. Membership:
+        the planted member effect on NPS (``nps.loyalty_member_effect``). The review rate of
+        repeat orders and the mean rating are planted the same for every group.
+        """
+        fb = truth.get("feedback", truth)
+        t, rows = fb.get("nps", {}), []
+        s = self._summary
+        nps_rows = s[s["measure"] == "NPS"].set_index("group")
+        planted = t.get("by_segment", {}) if self.by == "segment" else {}
+        for g, r in nps_rows.iterrows():
+            if g in planted:
+                rows.append((f"NPS, {g}", planted[g], r["value"], r["ci_low"], r["ci_high"]))
+        for _, r in self._tests[self._tests["measure"] == "NPS"].iterrows():
+            if self.mode != "static" and "loyalty_member_effect" in t and r["group"] == _MEMBERS:
+                rows.append(("NPS, members minus others", t["loyalty_member_effect"], r["difference"], r["ci_low"],
+                             r["ci_high"]))
+            elif planted and r["group"] in planted:
+                rest = nps_rows.drop(index=r["group"])
+                if set(rest.index) <= set(planted):
+                    p_rest = float(np.average([planted[h] for h in rest.index], weights=rest["n"]))
+                    rows.append((f"NPS, {r['group']} minus {r['versus']}", planted[r["group"]] - p_rest,
+                                 r["difference"], r["ci_low"], r["ci_high"]))
+        rv = fb.get("reviews", {})
+        for measure, key in ((f"review rate ({_ORDER_WORDS['repeat']})", "expected_rate_per_repeat_order"),
+                             ("mean rating", "mean_rating")):
+            if rv.get(key) is None:
+                continue
+            for _, r in s[s["measure"] == measure].iterrows():
+                rows.append((f"{measure}, {r['group']}", rv[key], r["value"], r["ci_low"], r["ci_high"]))
+        return truth_table(rows)
+
+    def plot(self, ax=None):
+        """Each measure's value per group with its interval
+        (:func:`journeylib.journeys.plots.plot_feedback_comparison`); returns the Axes."""
+        return plots.plot_feedback_comparison(self, ax=ax)
+
+
+def _show(unit: str, x: Any, diff: bool = False, word: bool = True) -> str:
+    """One value in its unit for people (a difference with its sign; ``word=False``: without the unit word)."""
+    if x is None or not np.isfinite(float(x)):
+        return "–"
+    if unit == "points":
+        return f"{x:+.0f}" + (" points" if diff and word else "")
+    if unit == "share":
+        return f"{100 * x:+.1f}" + (" points" if word else "") if diff else f"{100 * x:.1f}%"
+    if unit == "days":
+        return (f"{x:+.1f}" if diff else f"{x:.1f}") + (" days" if word else "")
+    return (f"{x:+.2f}" if diff else f"{x:.2f}") + (" stars" if word else "")
+
+
+def _span(unit: str, lo: Any, hi: Any, diff: bool = False) -> str:
+    """An interval in its unit: ``+35 to +47``, ``11.0% to 13.0%``, ``-0.4 to +1.2 days``."""
+    return f"{_show(unit, lo, diff, word=unit == 'share' and not diff)} to {_show(unit, hi, diff)}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def feedback_by_group(events: Any, feedback: Any, customers: Any, *, by: str = "loyalty_member",
+                      joined_at: str | None = "loyalty_joined_at", within_days: int = 30, order: str = "repeat",
+                      channel: str = "referral", followed_days: int = 60, observation_end: Any = None,
+                      confidence_level: float = 0.95, alpha: float = 0.05) -> FeedbackComparison:
+    """Loyalty-programme members against the others (or the groups of any customers column)
+    on NPS, reviews, ratings and referrals, with a test per measure.
+
+    Measures, each with the definition of :func:`nps`, :func:`review_rates` and
+    :func:`referrals`, per group, with its interval:
+
+    ==================================  ===================================  ===============================
+    measure                             per group                            test between groups
+    ==================================  ===================================  ===============================
+    NPS (points)                        the group's NPS answers;             z-test of the difference, each
+                                        multinomial interval                 NPS's multinomial variance
+    review rate (``order`` orders)      share of the orders followed for     two-proportion z-test (pooled)
+                                        ``within_days`` reviewed within
+                                        them; Wilson
+    median days to review               of the reviewed orders; order-       Mann-Whitney U
+                                        statistic interval
+    mean rating (stars)                 of the reviews; t interval           Welch's t-test
+    share who referred someone          customers with a ``referral`` event  two-proportion z-test (pooled)
+                                        (see below); Wilson
+    conversion of referred customers    only for groups fixed per customer   two-proportion z-test (pooled)
+    ==================================  ===================================  ===============================
+
+    The interval of a difference: normal for NPS, Wald for the shares, Welch's for the mean
+    rating; for the median days each median's order-statistic interval is turned into a
+    standard error and the two are combined as independent (Bonett and Price, 2002).
+    p-values are adjusted together with Holm's method
+    (:func:`journeylib.experiments.statistics.adjust_pvalues`), which keeps the chance of
+    flagging any difference that is not there at or below ``alpha``.
+
+    **Membership changes over time.** When ``by`` is a true/false column (``loyalty_member``)
+    and the customers table has ``joined_at`` (``loyalty_joined_at``), an NPS answer, an
+    order (with its review) and a rating count as a member's only when they come at or after
+    the customer joined; before, the same customer is one of the others. So a member's first
+    order, usually placed before joining, is the others'; a member who joined mid-way adds
+    answers to both groups. Without a join-time column every row of a member counts as a
+    member's (the check ``membership over time`` says so): members then carry their time
+    before joining, which dilutes a programme effect. A member with a flag but no join time
+    counts as a member throughout (counted in the check). For the share who referred someone
+    the unit is a customer's time in a group: a customer who joined counts once as one of the
+    others (until joining) and once as a member (from joining), with a referral event in that
+    time or not. The conversion of referred customers is compared only for groups fixed per
+    customer (e.g. ``segment``): members join after ordering, so their conversion is one by
+    construction.
+
+    With two groups, one comparison per measure (members against the others; otherwise the
+    first group in sorted order against the second); with more (e.g. ``by="segment"``), each
+    group against all the others. Customers missing from the customers table form the group
+    ``(missing)``.
+
+    When not to use it: members choose to join (self-selection), so a difference is an
+    association, not the programme's effect; compare the same customers before and after
+    joining, or run a holdout, before crediting the programme. The days to review count from
+    the customer's latest order before the review (as in :func:`review_rates`): customers who
+    order often, as members do, more often see a review land after a newer order, so their
+    times come out shorter without any difference in how fast people review (about 0.2 days
+    on simulated shops with none planted); read that measure as a description.
+
+    Parameters
+    ----------
+    events
+        The event log (orders, referral events, first touches).
+    feedback
+        The feedback table (NPS answers, reviews with ratings); ``None``: reviews from the
+        ``review`` events, no NPS or ratings.
+    customers
+        The customers table with ``by`` (and ``joined_at``).
+    by
+        The customers column whose groups are compared.
+    joined_at
+        The customers column with the time a member joined (used when ``by`` is true/false);
+        ``None``: use the flag only.
+    within_days
+        Days after an order a review still counts (:func:`review_rates`).
+    order
+        The orders whose review rate is compared: ``"repeat"`` (default: first orders mostly
+        come before joining, so ``"all"`` would compare repeat against first orders),
+        ``"first"`` or ``"all"``.
+    channel, followed_days
+        The acquisition channel of referred customers and the days they must have been
+        followed (:func:`referrals`).
+    observation_end
+        End of the data (default: the last event).
+    confidence_level
+        Of every interval.
+    alpha
+        Significance threshold of the Holm-adjusted p-values.
+
+    Returns
+    -------
+    FeedbackComparison
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.journeys.feedback import feedback_by_group
+    >>> t = pd.Timestamp("2024-01-01", tz="UTC")
+    >>> ev = pd.DataFrame({"customer_id": ["a", "b"], "ts": t, "event": "purchase", "revenue": 10.0})
+    >>> fb = pd.DataFrame({"customer_id": ["a", "a", "b", "b"], "kind": "nps", "score": [0.0, 10, 10, 10],
+    ...                    "ts": [t, t + pd.Timedelta(days=9), t, t + pd.Timedelta(days=9)]})
+    >>> cu = pd.DataFrame({"customer_id": ["a", "b"], "loyalty_member": [True, False],
+    ...                    "loyalty_joined_at": [t + pd.Timedelta(days=5), pd.NaT]})
+    >>> r = feedback_by_group(ev, fb, cu)
+    >>> r.summary.query("measure == 'NPS'")[["group", "n", "value"]].round(1)  # a's answer of day 0 is the others'
+         group  n  value
+    0  members  1  100.0
+    1   others  3   33.3
+    """
+    z = _z(confidence_level)
+    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 < alpha < 1:
+        raise JourneyParameterError(f"alpha={alpha!r}; expected a number between 0 and 1 such as 0.05")
+    if order not in ("first", "repeat", "all"):
+        raise JourneyParameterError(f"order={order!r}; expected 'repeat', 'first' or 'all'")
+    grouping = _grouping(customers, by, joined_at)
+    before: dict[str, int] = {}
+    samples: dict[str, pd.DataFrame] = {}  # per measure: one row per unit with its group
+
+    # NPS answers
+    if feedback is not None:
+        ans = feedback_rows(feedback, "nps")
+        ans["group"], before["nps"] = grouping.at(ans["customer_id"], ans["ts"])
+        samples["NPS"] = ans
+    # orders and their reviews (membership at the order)
+    orders, rev = _review_orders(events, feedback, within_days, observation_end)
+    if order != "all":
+        orders = orders[orders["order"] == order]
+    orders = orders.reset_index(drop=True)
+    orders["group"], before["orders"] = grouping.at(orders["customer_id"], orders["ts"])
+    review_measure = f"review rate ({_ORDER_WORDS[order]})"
+    samples[review_measure] = orders
+    samples["median days to review"] = orders[orders["reviewed"]]
+    rated = rev[rev["score"].notna()].reset_index(drop=True)
+    rated["group"], before["reviews"] = grouping.at(rated["customer_id"], rated["ts"])
+    if len(rated):
+        samples["mean rating"] = rated
+    # referrals
+    cust, ref_events, end = _referral_customers(events, customers, channel, followed_days, observation_end, False)
+    if len(ref_events):
+        ref_events = ref_events.reset_index(drop=True)
+        ref_events["group"], _ = grouping.at(ref_events["customer_id"], ref_events["ts"])
+        g0, _ = grouping.at(cust["customer_id"], cust["first_ts"])
+        g1, _ = grouping.at(cust["customer_id"], pd.Series(end, index=cust.index))
+        spells = pd.concat([pd.DataFrame({"customer_id": cust["customer_id"].to_numpy(), "group": g.to_numpy()})
+                            for g in (g0, g1)], ignore_index=True).drop_duplicates()
+        hit = set(zip(ref_events["customer_id"], ref_events["group"]))
+        spells["referred_someone"] = [(c, g) in hit for c, g in zip(spells["customer_id"], spells["group"])]
+        samples["share who referred someone"] = spells
+    conversion = grouping.mode == "static" and bool((cust["referred"] & cust["followed"]).any())
+    if conversion:
+        ref = cust[cust["referred"] & cust["followed"]].reset_index(drop=True)
+        ref["group"], _ = grouping.at(ref["customer_id"], ref["first_ts"])
+        samples["conversion of referred customers"] = ref
+
+    labels = set()
+    for x in samples.values():
+        labels |= set(x["group"])
+    groups = grouping.order(labels)
+    units = {"NPS": "points", review_measure: "share", "median days to review": "days", "mean rating": "stars",
+             "share who referred someone": "share", "conversion of referred customers": "share"}
+
+    def estimate(measure: str, x: pd.DataFrame) -> dict[str, Any]:
+        """Value, interval, size and what the test needs, for the rows ``x`` of one group (or the rest)."""
+        if measure == "NPS":
+            if not len(x):
+                return {"n": 0, "value": np.nan, "ci_low": np.nan, "ci_high": np.nan, "counts": (0, 0, 0)}
+            c = _nps_table(x.assign(group="g"), ["group"], confidence_level).iloc[0]
+            return {"n": int(c["answers"]), "value": c["nps"], "ci_low": c["ci_low"], "ci_high": c["ci_high"],
+                    "counts": tuple(int(c[k]) for k in ("promoters", "passives", "detractors"))}
+        if measure == "median days to review":
+            m, lo, hi = _median_interval(x["days"].to_numpy(float), confidence_level)
+            return {"n": len(x), "value": m, "ci_low": lo, "ci_high": hi, "se": (hi - lo) / (2 * z),
+                    "x": x["days"].to_numpy(float)}
+        if measure == "mean rating":
+            m, lo, hi = _mean_interval(x["score"], confidence_level)
+            return {"n": len(x), "value": m, "ci_low": lo, "ci_high": hi,
+                    "var": float(x["score"].var()) if len(x) > 1 else np.nan}
+        col = {"share who referred someone": "referred_someone", "conversion of referred customers": "bought"}.get(
+            measure, "reviewed")
+        n, k = len(x), int(x[col].sum())
         lo, hi = wilson_interval(k, n, confidence_level)
-        rows.append((who, len(x), n, k, k / n if n else np.nan, lo, hi))
-    summary = pd.DataFrame(rows, columns=["customers", "count", "followed", "converted", "conversion", "ci_low",
-                                          "ci_high"])
-    k = int(df["referred_someone"].sum())
-    if k:
-        lo, hi = wilson_interval(k, len(df), confidence_level)
-        rate = k / len(df)
+        return {"n": n, "k": k, "value": k / n if n else np.nan, "ci_low": lo, "ci_high": hi}
+
+    def compare(measure: str, a: dict, b: dict) -> tuple[str, float, float, float, float, float]:
+        """``(test, difference, ci_low, ci_high, statistic, pvalue)`` of group ``a`` against ``b``."""
+        nan = float("nan")
+        if not a["n"] or not b["n"]:
+            return "", a["value"] - b["value"] if a["n"] and b["n"] else nan, nan, nan, nan, nan
+        if measure == "NPS":
+            _, _, stat, p, lo, hi = nps_difference_test(a["counts"], b["counts"], confidence_level)
+            r = {"statistic": stat, "pvalue": p, "ci_low": lo, "ci_high": hi}
+            test = "z-test (multinomial variance)"
+        elif measure == "median days to review":
+            u = sps.mannwhitneyu(a["x"], b["x"], alternative="two-sided")
+            r = z_inference(a["value"] - b["value"], np.hypot(a["se"], b["se"]), confidence_level=confidence_level)
+            r = {**r, "statistic": u.statistic, "pvalue": u.pvalue}
+            test = "Mann-Whitney U"
+        elif measure == "mean rating":
+            r = welch_test(a["value"], a["var"], a["n"], b["value"], b["var"], b["n"],
+                           confidence_level=confidence_level)
+            test = "Welch t-test"
+        else:
+            r = two_proportion_test(a["k"], a["n"], b["k"], b["n"], confidence_level=confidence_level)
+            test = "two-proportion z-test"
+        return (test, float(a["value"] - b["value"]), float(r["ci_low"]), float(r["ci_high"]), float(r["statistic"]),
+                float(r["pvalue"]))
+
+    rows, tests = [], []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for measure, x in samples.items():
+            if not len(x):
+                continue
+            est = {g: estimate(measure, x[x["group"] == g]) for g in groups}
+            rows += [{"measure": measure, "unit": units[measure], "group": g, "n": e["n"], "value": e["value"],
+                      "ci_low": e["ci_low"], "ci_high": e["ci_high"]} for g, e in est.items()]
+            for g in groups[:1] if len(groups) == 2 else groups:
+                rest = [h for h in groups if h != g]
+                if not rest:
+                    continue
+                versus = rest[0] if len(rest) == 1 else "the rest"
+                b = est[rest[0]] if len(rest) == 1 else estimate(measure, x[x["group"] != g])
+                test, diff, lo, hi, stat, p = compare(measure, est[g], b)
+                tests.append({"measure": measure, "unit": units[measure], "group": g, "versus": versus,
+                              "value": est[g]["value"], "rest": b["value"], "difference": diff, "ci_low": lo,
+                              "ci_high": hi, "test": test, "statistic": stat, "pvalue": p,
+                              "n_group": est[g]["n"], "n_rest": b["n"]})
+    summary = pd.DataFrame(rows, columns=["measure", "unit", "group", "n", "value", "ci_low", "ci_high"])
+    tests = pd.DataFrame(tests, columns=["measure", "unit", "group", "versus", "value", "rest", "difference", "ci_low",
+                                         "ci_high", "test", "statistic", "pvalue", "p_adjusted", "significant",
+                                         "n_group", "n_rest"])
+    tests["p_adjusted"] = adjust_pvalues(tests["pvalue"].to_numpy(float), "holm") if len(tests) else []
+    tests["significant"] = (tests["p_adjusted"] < alpha).fillna(False).astype(bool)
+    if len(rated):
+        ratings = (rated.groupby(["group", "score"]).size().rename("reviews").reset_index())
+        ratings["share"] = ratings["reviews"] / ratings.groupby("group")["reviews"].transform("sum")
+        ratings["_o"] = ratings["group"].map({g: i for i, g in enumerate(groups)})
+        ratings = ratings.sort_values(["_o", "score"], kind="mergesort").drop(columns="_o").reset_index(drop=True)
     else:
-        rate = lo = hi = float("nan")
-    return ReferralResult(channel, int(followed_days), rate, lo, hi, k, summary)
+        ratings = pd.DataFrame(columns=["group", "score", "reviews", "share"])
+    no_join = 0
+    if grouping.mode == "join time":
+        no_join = int((grouping.flag.eq(True) & grouping.joined.reindex(grouping.flag.index).isna()).sum())
+    return FeedbackComparison(by, grouping.mode, grouping.joined_at, order, int(within_days), float(confidence_level),
+                              float(alpha), tuple(before.items()), no_join, int(len(ref_events)), conversion,
+                              summary, tests, ratings)
