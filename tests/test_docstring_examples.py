@@ -40,6 +40,7 @@ MODULES = [
     "journeylib.experiments.statistics",
     "journeylib.journeys.attribution",
     "journeylib.journeys.budget",
+    "journeylib.journeys.calibration",
     "journeylib.journeys.carts",
     "journeylib.journeys.common",
     "journeylib.journeys.feedback",

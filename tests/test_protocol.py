@@ -67,6 +67,9 @@ BUILDERS: dict[str, tuple[str, Callable]] = {
     "journey_map_data": ("JourneyMapData", lambda s: jl.journey_map_data(s.events, score_col=None)),
     "journey_map": ("JourneyMap", lambda s: jl.journey_map(s.events, feedback=s.feedback, customers=s.customers)),
     "nps": ("NPSResult", lambda s: jl.nps(s.feedback)),
+    "calibrate_attribution": ("AttributionCalibration", lambda s: (lambda h: jl.calibrate_attribution(
+        h.events, h.assignments, experiment="email_holdout", channel="email"))(
+        jl.simulate_journeys(800, seed=3, channel_holdout="email"))),
     "feedback_by_group": ("FeedbackComparison", lambda s: jl.feedback_by_group(s.events, s.feedback, s.customers)),
     "review_rates": ("ReviewResult", lambda s: jl.review_rates(s.events, s.feedback)),
     "referrals": ("ReferralResult", lambda s: jl.referrals(s.events, s.customers)),
@@ -231,7 +234,7 @@ def test_fields_use_the_one_vocabulary(built):
 
 
 # results with one headline estimate: confidence_interval(confidence_level=0.95) -> (low, high)
-HEADLINE = ["ab_result", "clv_bootstrap", "membership_effect", "sequential"]
+HEADLINE = ["ab_result", "calibrate_attribution", "clv_bootstrap", "membership_effect", "sequential"]
 
 
 @pytest.mark.parametrize("built", HEADLINE, ids=HEADLINE, indirect=True)

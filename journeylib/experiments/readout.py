@@ -1044,7 +1044,8 @@ class Readout(Result):
     threshold for the Holm-adjusted p-values (intervals are at ``1 - alpha``).
     ``checks``: the sample-ratio check of every experiment (``fail`` below the SRM
     threshold, ``warn`` below the warning level), incomplete analysis windows, CUPED
-    pre-period imbalance and comparisons skipped for too few users (``warn``).
+    pre-period imbalance, comparisons skipped for too few users and experiments left out
+    because they have no ``control`` variant (``warn``).
     ``findings``: up to four sentences, one per experiment (SRM failures first), each
     with the experiment's decision as its action.
 
@@ -1091,8 +1092,8 @@ class Readout(Result):
     0     email_send_time  invalid: sample ratio mismatch
     1      homepage_video                    keep running
     2  personalised_offer                    keep running
-    >>> [c.status for c in ro.checks]
-    ['fail', 'pass', 'pass']
+    >>> [c.status for c in ro.checks]  # the campaign experiments (control "holdout") are left out: warn
+    ['warn', 'fail', 'pass', 'pass']
     """
 
     results: tuple[ABResult, ...]
@@ -1371,7 +1372,8 @@ def readout_from_stats(
     stats
         Output of :func:`variant_stats`.
     control
-        Label of the control variant (must exist in every experiment).
+        Label of the control variant. Experiments without it are left out (a warning and a
+        ``warn`` check say which), unless none has it (:class:`JourneyParameterError`).
     alpha, alternative
         Test level (CIs are ``1 - alpha``) and ``"two-sided"``, ``"greater"`` or ``"less"``.
     cuped
@@ -1425,6 +1427,18 @@ def readout_from_stats(
     seg_col = [c for c in stats.columns if c not in need | {"n_incomplete"}]
     seg_col = seg_col[0] if seg_col else None
     results, srms, skipped, checks, incomplete, fallback = [], [], [], [], [], []
+    # experiments read together may name their control differently (a campaign's "holdout"): those
+    # without ``control`` are left out with a warning, unless none has it (then the error below)
+    variants_of = stats.groupby("experiment", sort=True)["variant"].agg(lambda v: sorted(set(v)))
+    no_control = [exp for exp, vs in variants_of.items() if control not in vs and len(vs) >= 2]
+    if no_control and len(no_control) < len(variants_of):
+        msg = (f"control={control!r} is not a variant of " + "; ".join(
+            f"{exp} (variants {', '.join(map(str, variants_of[exp]))})" for exp in no_control)
+            + ": left out of this readout. Read each on its own, with experiments= its name and control= its "
+            "control variant (the one that got nothing, e.g. 'holdout')")
+        warnings.warn(msg, JourneyDataWarning, stacklevel=2)
+        checks.append(Check("experiments without the control variant", "warn", msg))
+        stats = stats[~stats["experiment"].isin(no_control)]
     first_metric = stats["metric"].iloc[0]
     known_metrics = list(dict.fromkeys(stats["metric"]))
     if primary_metric in (None, ""):
@@ -1537,7 +1551,8 @@ def ab_readout(
     experiments
         Experiment name(s) to read out; all when ``None``.
     control
-        Label of the control variant.
+        Label of the control variant (experiments without it are left out, see
+        :func:`readout_from_stats`).
     alpha, alternative
         Decision threshold (intervals at ``1 - alpha``) and ``"two-sided"``, ``"greater"`` or ``"less"``.
     cuped

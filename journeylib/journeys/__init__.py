@@ -3,9 +3,10 @@
 ``journeys`` (one row per journey) is left out of ``__all__``: at the top level
 ``jl.journeys`` is this family, so the table is ``jl.journeys.journeys``.
 """
-from .carts import abandoned_carts
-from .feedback import nps, referrals, review_rates
-from .messages import message_engagement
+from .carts import abandoned_carts, cart_recovery_readout
+from .feedback import feedback_by_group, nps, referrals, review_rates
+from .messages import message_engagement, message_events, message_readout
+from .calibration import calibrate_attribution
 from .journey_map import journey_map
 from .attribution import attribute, markov_removal_effects, shapley_values, stage_attribution
 from .budget import channel_budget
@@ -19,5 +20,6 @@ __all__ = ["funnel", "stage_transitions", "journey_map_data", "path_table", "top
            "path_lengths", "time_to_convert", "sankey_data", "attribute", "stage_attribution",
            "markov_removal_effects", "shapley_values", "data_summary", "channel_summary", "monthly_activity",
            "time_to_next_stage", "stage_reach_times", "journey_map", "nps", "review_rates", "referrals",
-           "abandoned_carts", "message_engagement", "channel_budget",
-           "compare_periods", "compare_segments"]
+           "abandoned_carts", "message_engagement", "channel_budget", "feedback_by_group",
+           "compare_periods", "compare_segments",
+           "message_events", "message_readout", "calibrate_attribution", "cart_recovery_readout"]

@@ -11,10 +11,16 @@ of the log are censored).
 
 Cart value is the ``revenue`` on the cart event when the log has one; otherwise the
 customer's average order value stands in for it (``value_source`` says which).
+
+When the recovery message was an experiment (each customer's abandoned cart assigned to a
+``message`` or a ``holdout`` arm, ``assigned_at`` = the abandonment), :func:`cart_recovery_readout`
+reads it with the A/B readout: the share of carts recovered (a purchase within ``recovery_days``
+after assignment) per arm, the incremental recovery with its interval (two-proportion test) and the
+sample-ratio check.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -29,7 +35,7 @@ from ..core.schema import CART_EVENT, PURCHASE_EVENT
 from ..core import time as core_time
 from ..core.time import DAY_US, to_epoch_us
 
-__all__ = ["CartRecovery", "abandoned_carts"]
+__all__ = ["CartRecovery", "abandoned_carts", "cart_recovery_readout"]
 
 RATE_COLUMNS = ("dimension", "group", "carts", "recovered", "recovery_rate", "ci_low", "ci_high",
                 "median_days_to_recovery")
@@ -64,7 +70,7 @@ class CartRecovery(Result):
     >>> result.rates[["dimension", "group", "carts", "recovery_rate"]].head(2).round(3)
       dimension  group  carts  recovery_rate
     0   overall    all   8190          0.346
-    1   channel  email   3230          0.335
+    1   channel  email   3062          0.337
     """
 
     carts: pd.DataFrame = field(repr=False)
@@ -370,3 +376,95 @@ def abandoned_carts(
     return CartRecovery(out, rates, curves, float(window_hours), float(recovery_days), float(confidence_level),
                         end, has_messages)
 
+
+
+def cart_recovery_readout(
+    events: Any,
+    assignments: Any,
+    *,
+    experiment: str = "cart_recovery",
+    recovery_days: float = 14,
+    holdout: str = "holdout",
+    planned_split: dict[str, float] | None = None,
+    observation_end: Any = None,
+    alpha: float = 0.05,
+) -> Any:
+    """A cart-recovery experiment read with the A/B readout: recovery within ``recovery_days`` per arm.
+
+    Each assigned customer (``assigned_at`` = the abandonment of their cart) counts as recovered
+    when they buy within ``recovery_days`` after assignment (metric ``recovery``); the held-out arm
+    is the control, so the lift is what the message adds. Customers whose window ends after the
+    data are left out (said in the readout's note). No CUPED: the rates shown are the arms' plain
+    recovery rates, and the interval of their difference is the two-proportion (Wald) interval.
+
+    Parameters
+    ----------
+    events
+        Event log with ``customer_id, ts, event`` (purchases are ``purchase``).
+    assignments
+        ``customer_id, experiment, variant, assigned_at``.
+    experiment
+        The cart-recovery experiment's name in ``assignments``.
+    recovery_days
+        A purchase within this many days after assignment recovers the cart.
+    holdout
+        The variant that got no recovery message (the readout's control).
+    planned_split
+        ``{variant: share}`` for the sample-ratio check (equal split when ``None``).
+    observation_end
+        End of observation (default: the last timestamp of ``events``).
+    alpha
+        Significance level of the decision (intervals at ``1 - alpha``).
+
+    Returns
+    -------
+    journeylib.experiments.readout.Readout
+        One comparison per messaged variant against the holdout on ``recovery``: ``estimate``
+        (incremental recovery rate) with ``ci_low`` / ``ci_high``, the relative lift, the SRM
+        check, the decision.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.journeys.carts import cart_recovery_readout
+    >>> t0 = pd.Timestamp("2025-03-01", tz="UTC")
+    >>> ids = [f"c{i}" for i in range(400)]
+    >>> assignments = pd.DataFrame({"customer_id": ids, "experiment": "cart_recovery",
+    ...                             "variant": ["message", "holdout"] * 200, "assigned_at": t0})
+    >>> buyers = [c for i, c in enumerate(ids) if (i % 2 == 0 and i % 10 < 6) or (i % 2 and i % 10 < 3)]
+    >>> events = pd.DataFrame({"customer_id": buyers + ["c0"], "event": "purchase",
+    ...                        "ts": [t0 + pd.Timedelta(days=2)] * len(buyers) + [t0 + pd.Timedelta(days=30)]})
+    >>> ro = cart_recovery_readout(events, assignments)
+    >>> r = ro.results[0]
+    >>> r.variant, r.control, round(r.mean_variant, 2), round(r.mean_control, 2), round(r.estimate, 2)
+    ('message', 'holdout', 0.6, 0.2, 0.4)
+    """
+    from ..experiments.readout import ab_readout, conversion
+
+    if (isinstance(recovery_days, bool) or not isinstance(recovery_days, (int, float))
+            or not np.isfinite(recovery_days) or recovery_days <= 0):
+        raise JourneyParameterError(f"recovery_days={recovery_days!r}; expected a positive number of days")
+    t = _frame(events, "events", ("customer_id", "ts", "event"))
+    end = core_time.observation_end(t, observation_end)
+    a = engine.to_table(assignments, table="assignments")
+    if "experiment" not in a.columns or "assigned_at" not in a.columns:
+        raise JourneyDataError("assignments: expected columns customer_id, experiment, variant, assigned_at")
+    known = engine.distinct_values(a, "experiment")
+    if experiment not in known:
+        raise JourneyDataError(f"assignments: no rows of experiment {experiment!r}; experiments found: "
+                               f"{sorted(known)}. Pass the cart-recovery experiment's name (experiment=...)")
+    a = a.filter(a.experiment == experiment)
+    last = end - pd.Timedelta(days=float(recovery_days))
+    done = a.filter(a.assigned_at <= core_time.utc_literal(last))
+    n_all, n_done = int(a.count().to_pyarrow().as_py()), int(done.count().to_pyarrow().as_py())
+    if not n_done:
+        raise JourneyDataError(f"assignments: no cart of {experiment!r} was abandoned {recovery_days:g} days or more "
+                               f"before the end of the data ({end:%Y-%m-%d}); wait for more data or use a shorter "
+                               "recovery_days")
+    ro = ab_readout(done, t, metrics=[conversion(PURCHASE_EVENT, name="recovery")], window_days=recovery_days,
+                    experiments=experiment, control=holdout, alpha=alpha, cuped=False,
+                    planned_split={experiment: dict(planned_split)} if planned_split else None)
+    if n_all > n_done:
+        ro = replace(ro, note=f"{n_all - n_done:,} carts abandoned less than {recovery_days:g} days before the end "
+                              "of the data are left out: their recovery window is not over.")
+    return ro

@@ -10,6 +10,12 @@ Fatigue: a customer is *fatigued* when none of their last ``fatigue_sends`` mess
 the end was opened. :func:`message_engagement` compares the churn rate (the one churn
 definition, :func:`journeylib.retention.churn.churn_labels`) of fatigued and engaged
 customers with a two-proportion z-test.
+
+A message experiment (e.g. a send-time test) is read with the A/B readout: :func:`message_events`
+turns the message log into an events-shaped table (one row per ``send``, ``open``, ``click``), so
+the readout's metrics count a customer's opens and sends in the window after assignment
+(``opens_per_send`` below, or ``count_per_user("open")``), with the sample-ratio check, CUPED on the
+pre-period and the decision rule unchanged.
 """
 from __future__ import annotations
 
@@ -29,7 +35,7 @@ from ..core.schema import MESSAGES_REQUIRED
 from ..experiments.statistics import two_proportion_test
 from .carts import series_us
 
-__all__ = ["MessageEngagement", "message_engagement"]
+__all__ = ["MessageEngagement", "message_engagement", "message_events", "opens_per_send", "message_readout"]
 
 RATE_COLUMNS = ("dimension", "group", "metric", "sends", "count", "rate", "ci_low", "ci_high")
 
@@ -61,8 +67,8 @@ class MessageEngagement(Result):
     >>> result = message_engagement(ds.messages, ds.events)
     >>> result.fatigue[["group", "customers", "churn_rate"]].round(3)
           group  customers  churn_rate
-    0  fatigued        659       0.684
-    1   engaged        652       0.206
+    0  fatigued        660       0.683
+    1   engaged        644       0.208
     """
 
     sends: pd.DataFrame = field(repr=False)
@@ -287,3 +293,152 @@ def message_engagement(
     return MessageEngagement(sends[["customer_id", "ts", "campaign", "channel", "send_hour", "opened", "clicked"]],
                              rates, fatigue, z, p, diff, lo_d, hi_d, int(fatigue_sends), float(churn_after),
                              float(confidence_level))
+
+
+def message_events(messages: Any, *, campaign: str | list[str] | None = None, channel: str | None = None) -> Any:
+    """The message log as an events-shaped table, to read message experiments with the A/B readout.
+
+    One row per message row: ``customer_id, ts``, ``event`` (the action: ``send``, ``open``,
+    ``click``), ``channel`` and ``campaign``. Pass it as ``events`` to
+    :func:`journeylib.experiments.readout.ab_readout` with metrics on those events
+    (:func:`opens_per_send`, ``count_per_user("open")``, ``conversion("click")``).
+
+    Parameters
+    ----------
+    messages
+        Message log (DataFrame, Ibis table or path): ``customer_id, ts, campaign, channel, action``.
+    campaign
+        Keep only this campaign (or these campaigns); ``None`` keeps all.
+    channel
+        Keep only this message channel; ``None`` keeps all.
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id, ts, event, channel, campaign`` (not yet executed).
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.messages import message_events
+    >>> ds = jl.load_dataset("sample")
+    >>> t = message_events(ds.messages, campaign="newsletter")
+    >>> t.columns
+    ('customer_id', 'ts', 'event', 'channel', 'campaign')
+    >>> sorted(jl.to_pandas(t.event.value_counts())["event"])
+    ['click', 'open', 'send']
+    """
+    m = engine.to_table(messages)
+    missing = [c for c in MESSAGES_REQUIRED if c not in m.columns]
+    if missing:
+        raise JourneyDataError(f"messages: missing column(s) {missing}; expected {list(MESSAGES_REQUIRED)} "
+                               "(load the file with journeylib.core.load_messages)")
+    if campaign is not None:
+        names = [campaign] if isinstance(campaign, str) else list(campaign)
+        known = engine.distinct_values(m, "campaign")
+        bad = [c for c in names if c not in known]
+        if bad:
+            raise JourneyParameterError(f"campaign={bad}: not in the message log; campaigns found: {sorted(known)}")
+        m = m.filter(m.campaign.isin(names))
+    if channel is not None:
+        m = m.filter(m.channel == channel)
+    return m.select(m.customer_id.cast("string").name("customer_id"), "ts", m.action.cast("string").name("event"),
+                    m.channel.cast("string").name("channel"), m.campaign.cast("string").name("campaign"))
+
+
+def opens_per_send(name: str = "opens_per_send") -> Any:
+    """The A/B readout metric "opens per message sent" (ratio of opens to sends over users, delta method).
+
+    For a message experiment read on :func:`message_events`: each user's opens and sends in
+    the window after assignment; the ratio of their sums is the open rate per send.
+
+    Parameters
+    ----------
+    name
+        Metric name in the readout.
+
+    Returns
+    -------
+    journeylib.experiments.readout.Metric
+        A ``"ratio"`` metric of ``count_per_user("open")`` over ``count_per_user("send")``.
+
+    Examples
+    --------
+    >>> from journeylib.journeys.messages import opens_per_send
+    >>> m = opens_per_send()
+    >>> m.kind, m.numerator.event, m.denominator.event
+    ('ratio', 'open', 'send')
+    """
+    from ..experiments.readout import count_per_user, ratio
+
+    m = ratio(count_per_user("open", name="opens"), count_per_user("send", name="sends"), name=name)
+    return m
+
+
+def message_readout(
+    messages: Any,
+    assignments: Any,
+    *,
+    experiment: str,
+    campaign: str | list[str] | None = None,
+    window_days: float = 28,
+    control: str = "control",
+    planned_split: dict[str, float] | None = None,
+    alpha: float = 0.05,
+    cuped: bool = True,
+) -> Any:
+    """A message experiment (e.g. send time) read with the A/B readout on the customers' message opens.
+
+    Per assigned customer, the opens and sends of ``campaign`` in the ``window_days`` after
+    assignment (:func:`message_events`); metrics: opens per message sent (:func:`opens_per_send`,
+    the primary metric) and opens per customer. The readout checks the sample ratio first: an
+    experiment whose split is off plan is invalid, and its findings say so.
+
+    Parameters
+    ----------
+    messages
+        Message log: ``customer_id, ts, campaign, channel, action``.
+    assignments
+        ``customer_id, experiment, variant, assigned_at``.
+    experiment
+        The message experiment's name in ``assignments``.
+    campaign
+        The campaign(s) the experiment changed (``None``: every campaign).
+    window_days
+        Days after assignment in which sends and opens count (the CUPED pre-period has the same length).
+    control
+        The control variant.
+    planned_split
+        ``{variant: share}`` for the sample-ratio check (equal split when ``None``).
+    alpha
+        Significance level of the decision (intervals at ``1 - alpha``).
+    cuped
+        Adjust ``opens_per_user`` with each customer's opens in the pre-period (the ratio metric is
+        never adjusted).
+
+    Returns
+    -------
+    journeylib.experiments.readout.Readout
+        ``opens_per_send`` and ``opens_per_user`` per variant, the SRM check, decisions, findings.
+
+    Examples
+    --------
+    The sample's send-time test lost part of its morning arm (a planted sample ratio mismatch):
+
+    >>> import warnings
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.messages import message_readout
+    >>> ds = jl.load_dataset("sample")
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     ro = message_readout(ds.messages, ds.assignments, experiment="email_send_time", campaign="newsletter")
+    >>> ro.decisions["decision"].tolist()
+    ['invalid: sample ratio mismatch']
+    """
+    from ..experiments.readout import ab_readout, count_per_user
+
+    metrics = [opens_per_send(), count_per_user("open", name="opens_per_user")]
+    plan = {experiment: dict(planned_split)} if planned_split else None
+    return ab_readout(assignments, message_events(messages, campaign=campaign), metrics=metrics,
+                      window_days=window_days, experiments=experiment, control=control, alpha=alpha,
+                      planned_split=plan, primary_metric="opens_per_send", cuped=cuped)

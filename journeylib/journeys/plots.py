@@ -35,7 +35,8 @@ from ..retention.plots import at_risk_cutoff
 from .paths import path_lengths
 
 __all__ = ["plot_funnel", "plot_journey_flow", "plot_transitions", "plot_journey_map", "plot_measured_journey_map",
-           "plot_nps", "plot_ratings", "plot_referrals", "plot_attribution",
+           "plot_nps", "plot_nps_by_month", "plot_ratings", "plot_referrals", "plot_feedback_comparison",
+           "plot_attribution",
            "plot_incremental", "plot_budget", "plot_stage_attribution", "plot_path_lengths", "plot_time_to_convert",
            "plot_monthly_activity", "plot_time_to_next_stage", "plot_period_comparison", "plot_segment_comparison"]
 
@@ -994,6 +995,169 @@ def plot_referrals(result, ax=None):
     return ax
 
 
+_FEEDBACK_AXIS = {"NPS": "NPS (points)", "review rate": "orders reviewed (%)",
+                  "median days to review": "days from the order to its review",
+                  "mean rating": "rating (stars)", "share who referred someone": "customers who referred someone (%)",
+                  "conversion of referred customers": "referred customers who ordered (%)"}
+
+
+@no_mathtext
+def plot_feedback_comparison(result, ax=None):
+    """Each feedback measure's value per group with its interval, one small panel per measure
+    (each on its own scale and unit); groups that differ significantly (Holm) in red.
+
+    Parameters
+    ----------
+    result : FeedbackComparison
+        Output of :func:`journeylib.journeys.feedback.feedback_by_group`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``); the panels are drawn inside it (about
+        1.5 inches of height per measure reads well).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on (its panels are inset Axes).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> from journeylib.journeys.feedback import feedback_by_group
+    >>> ds = jl.load_dataset("sample")
+    >>> fig, ax = plt.subplots(figsize=(8, 6))
+    >>> ax = plots.plot_feedback_comparison(feedback_by_group(ds.events, ds.feedback, ds.customers), ax=ax)
+    >>> [a.get_xlabel() for a in ax.child_axes][:2]
+    ['NPS (points)', 'orders reviewed (%)']
+    >>> plt.close(fig)
+    """
+    if ax is None:
+        ax = plt.gca()
+    ax.set_axis_off()
+    s, t = result.summary, result.tests
+    measures = list(dict.fromkeys(s["measure"]))
+    level = round(100 * result.confidence_level)
+    who = result.by.replace("_", " ")
+    if not measures:
+        ax.set_title(f"No feedback to compare by {who}", loc="left")
+        return ax
+    ax.set_title(f"Feedback by {who} with {level}% intervals; red: differs (Holm, {result.alpha:.0%})",
+                 loc="left", fontsize=10)
+    slot = 1 / len(measures)
+    for i, m in enumerate(measures):
+        x = s[s["measure"] == m]
+        tm = t[t["measure"] == m]
+        unit = x["unit"].iloc[0]
+        scale = 100 if unit == "share" else 1
+        sig = set(tm.loc[tm["significant"], "group"])
+        if len(x) == 2 and sig:
+            sig = set(x["group"])
+        sub = ax.inset_axes([0, 1 - (i + 1) * slot + 0.36 * slot, 1, 0.44 * slot])
+        y = np.arange(len(x))[::-1]
+        colors = ["C3" if g in sig else _BOX for g in x["group"]]
+        v = x["value"].to_numpy(float) * scale
+        lo = x["ci_low"].fillna(x["value"]).to_numpy(float) * scale
+        hi = x["ci_high"].fillna(x["value"]).to_numpy(float) * scale
+        sub.hlines(y, lo, hi, colors=colors, lw=1.6)
+        sub.scatter(v, y, c=colors, s=26, zorder=3)
+        sub.set_yticks(y, [f"{g} (n={int(n):,})" for g, n in zip(x["group"], x["n"])], fontsize=8)
+        sub.set_ylim(-0.6, len(x) - 0.4)
+        sub.tick_params(axis="x", labelsize=8)
+        sub.set_xlabel(next((w for k, w in _FEEDBACK_AXIS.items() if m.startswith(k)), m), fontsize=8, labelpad=1)
+        if len(tm) == 1:
+            r = tm.iloc[0]
+            p = r["p_adjusted"]
+            verdict = ("no test" if not np.isfinite(p) else
+                       f"{'differs' if r['significant'] else 'no significant difference'} (adjusted p "
+                       f"{'< 0.001' if p < 0.001 else f'= {p:.3f}' if p < 0.1 else f'= {p:.2f}'})")
+        else:
+            verdict = f"{len(sig)} of {len(tm)} groups differ from the rest"
+        sub.set_title(f"{m}: {verdict}", loc="left", fontsize=9)
+    return ax
+
+
+@no_mathtext
+def plot_nps_by_month(result, ax=None, *, max_groups: int = 6, min_answers: int = 5):
+    """NPS per calendar month with its interval: everyone, or each group (the ``max_groups``
+    with most answers) with everyone as a grey line; the legend sits outside on the right.
+
+    Parameters
+    ----------
+    result : NPSResult
+        Output of :func:`journeylib.journeys.feedback.nps` (with ``by`` for groups).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+    max_groups
+        Most groups drawn (the others are left out and the title says so).
+    min_answers
+        Months of a group with fewer answers are not drawn (their interval spans most of the scale).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys import plots
+    >>> from journeylib.journeys.feedback import nps
+    >>> ds = jl.load_dataset("sample")
+    >>> fig, ax = plt.subplots()
+    >>> ax = plots.plot_nps_by_month(nps(ds.feedback, by="segment", customers=ds.customers), ax=ax)
+    >>> ax.get_ylabel(), [t.get_text() for t in ax.get_legend().get_texts()]
+    ('NPS (points)', ['everyone', 'standard', 'premium', 'budget'])
+    >>> plt.close(fig)
+    """
+    import matplotlib.dates as mdates
+
+    if ax is None:
+        ax = plt.gca()
+    for name, v, least in (("max_groups", max_groups, 1), ("min_answers", min_answers, 1)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
+            raise JourneyParameterError(f"{name}={v!r}; expected a whole number, at least {least}")
+    m = result.by_month
+    level = round(100 * result.confidence_level)
+    ax.set_ylabel("NPS (points)")
+    ax.set_xlabel("month of the answer")
+    ax.set_ylim(-100, 100)
+    ax.axhline(0, color="0.5", lw=0.8)
+    if m.empty:
+        ax.set_title("No NPS answers", loc="left")
+        return ax
+    m = m.assign(date=pd.to_datetime(m["month"] + "-01"))
+    every = m[m["group"] == "all"]
+    totals = m[m["group"] != "all"].groupby("group")["answers"].sum().sort_values(ascending=False, kind="stable")
+    shown = list(totals.index[:max_groups])
+    span = pd.Timedelta(days=22)
+    if shown:
+        ax.plot(every["date"], every["nps"], color="0.6", lw=2.5, label="everyone", zorder=1)
+        for i, g in enumerate(shown):
+            x = m[(m["group"] == g) & (m["answers"] >= min_answers)].set_index("date")
+            x = x.reindex(every["date"]).reset_index()  # a month left out breaks the line
+            dodge = span * ((i + 0.5) / len(shown) - 0.5)
+            ax.errorbar(x["date"] + dodge, x["nps"], yerr=[x["nps"] - x["ci_low"], x["ci_high"] - x["nps"]],
+                        fmt="-o", ms=3.5, lw=1.2, elinewidth=0.8, capsize=2, color=f"C{i}", label=str(g))
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=8,
+                  title=result.by.replace("_", " ") if result.by else None, title_fontsize=8)
+    else:
+        x = every.where(every["answers"] >= min_answers).assign(date=every["date"])
+        ax.fill_between(x["date"], x["ci_low"], x["ci_high"], color=_BOX, alpha=0.18, lw=0,
+                        label=f"{level}% interval")
+        ax.plot(x["date"], x["nps"], "-o", color=_BOX, ms=3.5, label="everyone")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=8)
+    months = m["date"].nunique()
+    ax.xaxis.set_major_locator(mdates.MonthLocator(interval=max(1, -(-months // 8))))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
+    ax.tick_params(axis="x", labelsize=8)
+    left_out = f"; {len(totals) - len(shown)} smaller groups left out" if len(totals) > len(shown) else ""
+    ax.set_title(f"NPS per month{' by ' + result.by.replace('_', ' ') if shown else ''} with {level}% intervals "
+                 f"(months with fewer than {min_answers} answers left out{left_out})", loc="left", fontsize=10)
+    return ax
+
+
 # --------------------------------------------------------------------------- the measured journey map
 _KPI_FORMAT = {"share": "{:.0%}", "count": "{:,.0f}", "days": "{:.1f} d", "currency": "{:,.2f}",
                "points": "{:+.0f}", "stars": "{:.2f}"}
@@ -1454,3 +1618,65 @@ def plot_segment_comparison(result, ax=None, *, kind: str | None = None):
                             title=f"{n} of {len(t)} segment differences are significant")
 
 
+
+
+@no_mathtext
+def plot_calibration(result, ax=None):
+    """Each attribution model's credit for the held-out channel, against the holdout experiment's
+    incremental conversions (line) and their interval (band); the best-calibrated model in colour.
+
+    Parameters
+    ----------
+    result : AttributionCalibration
+        Output of :func:`journeylib.journeys.calibration.calibrate_attribution`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import pandas as pd
+    >>> from journeylib.journeys import plots
+    >>> from journeylib.journeys.calibration import calibrate_attribution
+    >>> t0 = pd.Timestamp("2025-03-01", tz="UTC")
+    >>> assignments = pd.DataFrame({"customer_id": [f"c{i}" for i in range(8)], "experiment": "email_holdout",
+    ...                             "variant": ["exposed"] * 4 + ["holdout"] * 4, "assigned_at": t0})
+    >>> events = pd.DataFrame({
+    ...     "customer_id": ["c0", "c0", "c0", "c1", "c1", "c1", "c4", "c4"],
+    ...     "ts": t0 + pd.to_timedelta([0, 1, 2, 0, 1, 2, 0, 2], unit="D"),
+    ...     "event": ["landing", "email_click", "purchase"] * 2 + ["landing", "purchase"],
+    ...     "channel": ["search", "email", None, "social", "email", None, "search", None]})
+    >>> cal = calibrate_attribution(events, assignments, experiment="email_holdout", channel="email",
+    ...                             models=["first_touch", "last_touch"])
+    >>> fig, ax = plt.subplots()
+    >>> plots.plot_calibration(cal, ax=ax).get_xlabel()
+    'conversions credited to email in the exposed arm'
+    >>> plt.close(fig)
+    """
+    if ax is None:
+        ax = plt.gca()
+    t = result.summary
+    y = np.arange(len(t))[::-1]
+    colors = ["#1f77b4" if b else "0.65" for b in t["best"]]
+    ax.barh(y, t["credited_conversions"].to_numpy(float), color=colors, height=0.6)
+    level = round(100 * result.confidence_level)
+    ax.axvspan(result.ci_low, result.ci_high, color="#2ca02c", alpha=0.15, lw=0, zorder=0,
+               label=f"holdout test, {level}% interval")
+    ax.axvline(result.incremental, color="#2ca02c", lw=2, label="holdout test: extra conversions")
+    for yi, v in zip(y, t["credited_conversions"]):
+        ax.text(v, yi, f" {v:,.0f}", va="center", fontsize=8)
+    ax.set_yticks(y, [m.replace("_", " ") for m in t["model"]])
+    ax.set_xlim(left=min(0.0, float(result.ci_low) * 1.1))
+    ax.set_xlabel(f"conversions credited to {result.channel} in the exposed arm")
+    words = {"markov": "Markov", "shapley": "Shapley"}
+    best = words.get(result.best_model, (result.best_model or "").replace("_", " "))
+    ax.set_title(f"{result.channel}: the {best} model agrees best with the holdout test"
+                 if result.best_model and result.measured
+                 else f"{result.channel}: the holdout test cannot rank the models", loc="left")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
+    return ax

@@ -32,6 +32,9 @@ from .churn import churn_labels
 
 __all__ = ["WinbackTargets", "ReactivationResult", "winback_targets", "winback_reactivation"]
 
+VARIANT_COLUMNS = ("variant", "customers", "reactivated", "rate", "difference", "ci_low", "ci_high", "statistic",
+                   "pvalue")
+"""Columns of :attr:`ReactivationResult.by_variant`."""
 TARGET_COLUMNS = ("rank", "customer_id", "last_active", "days_inactive", "p_alive", "expected_purchases",
                   "expected_spend", "value_at_stake")
 
@@ -58,8 +61,8 @@ class WinbackTargets(Result):
     >>> result = winback_targets(jl.load_dataset("sample").events, churn_after=60)
     >>> result.targets[["rank", "days_inactive", "p_alive", "value_at_stake"]].head(2).round(2)
        rank  days_inactive  p_alive  value_at_stake
-    0     1          67.05     0.82          628.95
-    1     2          75.27     0.71          381.59
+    0     1          67.05     0.81          628.66
+    1     2          88.12     0.68          440.49
     """
 
     targets: pd.DataFrame = field(repr=False)
@@ -213,6 +216,8 @@ class ReactivationResult(Result):
 
     ``statistic`` / ``pvalue``: two-proportion z-test (targeted against holdout);
     ``confidence_interval()``: the difference in reactivation rate, targeted minus holdout.
+    ``by_variant``: the same comparison for each targeted variant (e.g. each win-back channel)
+    against the holdout: the incremental return of that variant.
 
     Examples
     --------
@@ -236,6 +241,7 @@ class ReactivationResult(Result):
     difference: float = np.nan
     within_days: float = 30
     confidence_level: float = 0.95
+    variants: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -251,10 +257,32 @@ class ReactivationResult(Result):
         return (float(t["ci_low"]), float(t["ci_high"]))
 
     @property
+    def by_variant(self) -> pd.DataFrame:
+        """Each targeted variant against the holdout (a copy).
+
+        Columns ``variant, customers, reactivated, rate, difference, ci_low, ci_high, statistic,
+        pvalue``: ``difference`` is the variant's reactivation rate minus the holdout's (its
+        incremental return), ``ci_low`` / ``ci_high`` its interval and ``statistic`` / ``pvalue``
+        its two-proportion z-test (not adjusted for the number of variants).
+        """
+        if self.variants is None:
+            return pd.DataFrame(columns=list(VARIANT_COLUMNS))
+        return self.variants.copy()
+
+    @property
     def findings(self) -> tuple[Finding, ...]:
         g = self.table.set_index("group")
         lo, hi = self.confidence_interval(self.confidence_level)
         works = self.pvalue < 0.05 and self.difference > 0
+        v = self.by_variant
+        per = ()
+        if len(v) > 1:
+            parts = [f"{r.variant} {'+' if r.difference >= 0 else '-'}{format_percent(abs(r.difference))} "
+                     f"({format_interval(r.ci_low, r.ci_high)})" for r in v.itertuples(index=False)]
+            top = v.loc[v["difference"].idxmax()]
+            per = (Finding(f"Extra customers back within {self.within_days:g} days against the holdout, by "
+                           f"variant: {'; '.join(parts)}.", float(top["difference"]), float(top["ci_low"]),
+                           float(top["ci_high"])),)
         return (Finding(
             f"{format_percent(g.loc['targeted', 'rate'])} of targeted customers came back within "
             f"{self.within_days:g} days against {format_percent(g.loc['holdout', 'rate'])} of the holdout: "
@@ -262,7 +290,7 @@ class ReactivationResult(Result):
             f"{format_interval(lo, hi)}, {format_pvalue(self.pvalue)}).",
             float(self.difference), lo, hi,
             "The campaign brings customers back: keep it, with a small holdout." if works else
-            "No clear effect: rethink the offer or the target before sending more."),)
+            "No clear effect: rethink the offer or the target before sending more."),) + per
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -362,5 +390,12 @@ def winback_reactivation(
         raise JourneyDataError(f"assignments: experiment {experiment!r} needs customers in both the targeted and "
                                f"the holdout group with {within_days:g} days of follow-up")
     t = two_proportion_test(k1, n1, k0, n0, confidence_level=confidence_level)
+    vrows = []
+    for v, d in a[a["group"] == "targeted"].groupby(a["variant"].astype(str), sort=True):
+        n, k = len(d), int(d["reactivated"].sum())
+        tv = two_proportion_test(k, n, k0, n0, confidence_level=confidence_level)
+        vrows.append((v, n, k, k / n, float(tv["estimate"]), float(tv["ci_low"]), float(tv["ci_high"]),
+                      float(tv["statistic"]), float(tv["pvalue"])))
+    variants = pd.DataFrame(vrows, columns=list(VARIANT_COLUMNS))
     return ReactivationResult(table, float(t["statistic"]), float(t["pvalue"]), float(t["estimate"]),
-                              float(within_days), float(confidence_level))
+                              float(within_days), float(confidence_level), variants)
