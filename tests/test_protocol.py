@@ -70,6 +70,7 @@ BUILDERS: dict[str, tuple[str, Callable]] = {
     "calibrate_attribution": ("AttributionCalibration", lambda s: (lambda h: jl.calibrate_attribution(
         h.events, h.assignments, experiment="email_holdout", channel="email"))(
         jl.simulate_journeys(800, seed=3, channel_holdout="email"))),
+    "cart_recovery_readout": ("CartRecoveryReadout", lambda s: jl.journeys.cart_recovery_readout(s.events, s.assignments)),
     "feedback_by_group": ("FeedbackComparison", lambda s: jl.feedback_by_group(s.events, s.feedback, s.customers)),
     "review_rates": ("ReviewResult", lambda s: jl.review_rates(s.events, s.feedback)),
     "referrals": ("ReferralResult", lambda s: jl.referrals(s.events, s.customers)),

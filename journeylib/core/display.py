@@ -314,6 +314,8 @@ def format_number(x: float | None, digits: int = 3) -> str:
     >>> from journeylib.core.display import format_number
     >>> format_number(1234.5), format_number(47.9612), format_number(4.6e-05), format_number(float("inf"))
     ('1,234', '48.0', '0.0000460', '–')
+    >>> format_number(-1e-15)
+    '0'
     """
     v = _finite(x)
     if v is None:
@@ -321,7 +323,8 @@ def format_number(x: float | None, digits: int = 3) -> str:
     if v == 0:
         return "0"
     decimals = max(0, digits - 1 - int(math.floor(math.log10(abs(v)))))
-    return f"{v:,.{min(decimals, 12)}f}"
+    text = f"{v:,.{min(decimals, 12)}f}"
+    return text if text.strip("-0.,") else "0"  # 1e-15 (rounding noise) is 0, not 0.000000000000
 
 
 def format_percent(x: float | None, digits: int = 1) -> str:

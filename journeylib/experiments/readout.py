@@ -1432,10 +1432,10 @@ def readout_from_stats(
     variants_of = stats.groupby("experiment", sort=True)["variant"].agg(lambda v: sorted(set(v)))
     no_control = [exp for exp, vs in variants_of.items() if control not in vs and len(vs) >= 2]
     if no_control and len(no_control) < len(variants_of):
-        msg = (f"control={control!r} is not a variant of " + "; ".join(
+        msg = (f"No variant named {control!r} (the control) in " + "; ".join(
             f"{exp} (variants {', '.join(map(str, variants_of[exp]))})" for exp in no_control)
-            + ": left out of this readout. Read each on its own, with experiments= its name and control= its "
-            "control variant (the one that got nothing, e.g. 'holdout')")
+            + ": left out of this readout. Read each on its own, naming its untreated arm (such as 'holdout') "
+            "as the control")
         warnings.warn(msg, JourneyDataWarning, stacklevel=2)
         checks.append(Check("experiments without the control variant", "warn", msg))
         stats = stats[~stats["experiment"].isin(no_control)]

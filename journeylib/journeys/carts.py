@@ -20,7 +20,7 @@ sample-ratio check.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -34,8 +34,9 @@ from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import CART_EVENT, PURCHASE_EVENT
 from ..core import time as core_time
 from ..core.time import DAY_US, to_epoch_us
+from ..experiments.readout import Readout, ab_readout, conversion, decision_action
 
-__all__ = ["CartRecovery", "abandoned_carts", "cart_recovery_readout"]
+__all__ = ["CartRecovery", "CartRecoveryReadout", "abandoned_carts", "cart_recovery_readout"]
 
 RATE_COLUMNS = ("dimension", "group", "carts", "recovered", "recovery_rate", "ci_low", "ci_high",
                 "median_days_to_recovery")
@@ -378,6 +379,45 @@ def abandoned_carts(
 
 
 
+@dataclass(frozen=True, repr=False)
+class CartRecoveryReadout(Readout):
+    """The A/B readout of a cart-recovery experiment, with findings in the campaign's words.
+
+    Everything of :class:`journeylib.experiments.readout.Readout`; ``findings`` say what the
+    message adds over the holdout (share of carts and carts recovered, with intervals) and what
+    to do, from the readout's own decision (:attr:`Readout.decisions`).
+    """
+
+    recovery_days: float = 14
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        srm = {x.experiment: x for x in self.srm}
+        dec = self.decisions.set_index("experiment")
+        out: list[Finding] = []
+        for r in self.results:
+            if r.experiment in srm and not srm[r.experiment].passed:
+                out.extend(srm[r.experiment].findings)
+                continue
+            d = dec.loc[r.experiment] if r.experiment in dec.index else None
+            decision = d["decision"] if d is not None else ""
+            if decision == "ship":
+                action = "Keep sending the recovery messages, with a small holdout to keep measuring them."
+            elif decision == "do not ship":
+                action = "The messages do not bring carts back: change them or stop them, and test again."
+            else:
+                action = decision_action(d) if d is not None else ""
+            n = r.n_variant
+            out.append(Finding(
+                f"Cart-recovery messages ({r.variant}) bring back {format_percent(r.mean_variant)} of abandoned "
+                f"carts within {self.recovery_days:g} days against {format_percent(r.mean_control)} without one "
+                f"({r.control}): {100 * r.estimate:+.1f} points ({100 * r.ci_low:+.1f} to {100 * r.ci_high:+.1f}), "
+                f"about {format_count(r.estimate * n)} more carts recovered ({format_count(r.ci_low * n)} to "
+                f"{format_count(r.ci_high * n)}) of the {format_count(n)} messaged.",
+                float(r.estimate), float(r.ci_low), float(r.ci_high), action))
+        return tuple(out)
+
+
 def cart_recovery_readout(
     events: Any,
     assignments: Any,
@@ -418,10 +458,11 @@ def cart_recovery_readout(
 
     Returns
     -------
-    journeylib.experiments.readout.Readout
-        One comparison per messaged variant against the holdout on ``recovery``: ``estimate``
-        (incremental recovery rate) with ``ci_low`` / ``ci_high``, the relative lift, the SRM
-        check, the decision.
+    CartRecoveryReadout
+        A :class:`journeylib.experiments.readout.Readout` (one comparison per messaged variant
+        against the holdout on ``recovery``: ``estimate``, the incremental recovery rate, with
+        ``ci_low`` / ``ci_high``, the relative lift, the SRM check, the decision) whose findings
+        say in words what the message adds and what to do.
 
     Examples
     --------
@@ -438,9 +479,9 @@ def cart_recovery_readout(
     >>> r = ro.results[0]
     >>> r.variant, r.control, round(r.mean_variant, 2), round(r.mean_control, 2), round(r.estimate, 2)
     ('message', 'holdout', 0.6, 0.2, 0.4)
+    >>> print(ro.findings[0].text)
+    Cart-recovery messages (message) bring back 60.0% of abandoned carts within 14 days against 20.0% without one (holdout): +40.0 points (+31.2 to +48.8), about 80 more carts recovered (62 to 98) of the 200 messaged.
     """
-    from ..experiments.readout import ab_readout, conversion
-
     if (isinstance(recovery_days, bool) or not isinstance(recovery_days, (int, float))
             or not np.isfinite(recovery_days) or recovery_days <= 0):
         raise JourneyParameterError(f"recovery_days={recovery_days!r}; expected a positive number of days")
@@ -467,4 +508,4 @@ def cart_recovery_readout(
     if n_all > n_done:
         ro = replace(ro, note=f"{n_all - n_done:,} carts abandoned less than {recovery_days:g} days before the end "
                               "of the data are left out: their recovery window is not over.")
-    return ro
+    return CartRecoveryReadout(**{f.name: getattr(ro, f.name) for f in fields(ro)}, recovery_days=float(recovery_days))

@@ -904,9 +904,8 @@ def plot_nps(result, ax=None):
     ax.set_yticks(y, [f"{g} (n={int(n):,})" for g, n in zip(s["group"], s["answers"])])
     ax.axvline(0, color="0.5", lw=0.8)
     ax.set_xlim(-100, 100)
-    ax.set_xlabel("Net Promoter Score (points, promoters % minus detractors %)")
-    ax.set_title(f"NPS {result.nps:+.0f}: promoters minus detractors, with 95% intervals" if np.isfinite(result.nps)
-                 else "No NPS answers", loc="left")
+    ax.set_xlabel("NPS (points: promoters % minus detractors %), 95% intervals")
+    ax.set_title(f"Net Promoter Score {result.nps:+.0f}" if np.isfinite(result.nps) else "No NPS answers", loc="left")
     return ax
 
 

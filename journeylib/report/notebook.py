@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Iterable
+from typing import Any
 
 from ..core import health
 from ..core.display import escape_markdown, markdown
@@ -255,6 +256,35 @@ def _show_md(md_text: str, *, plain: str) -> None:
         print(plain)
     else:
         display(markdown(md_text))
+
+
+def show_findings(result: Any) -> None:
+    """Show a result's findings as a short list of plain sentences, each with its advice in bold.
+
+    Text from data is escaped; outside a notebook each finding is printed on one line.
+
+    Parameters
+    ----------
+    result
+        Any result with ``findings`` (a tuple of :class:`journeylib.core.result.Finding`).
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> from journeylib.core.result import Finding
+    >>> from types import SimpleNamespace
+    >>> show_findings(SimpleNamespace(findings=(Finding("Members give an NPS of +15", 15.0, action="Keep going"),)))
+    - Members give an NPS of +15. Keep going.
+    """
+    items = [(_md_sentence(f.text), _md_sentence(f.action) if f.action else "") for f in result.findings]
+    md_text = "\n".join(f"- {text}" + (f" **{action}**" if action else "") for text, action in items)
+    plain = "\n".join(f"- {' '.join(str(f.text).split())}" + ("" if str(f.text).rstrip()[-1:] in ".!?)" else ".")
+                      + (f" {' '.join(str(f.action).split())}" + ("" if str(f.action).rstrip()[-1:] in ".!?)" else ".")
+                         if f.action else "") for f in result.findings)
+    _show_md(md_text, plain=plain)
 
 
 # --- key tables --------------------------------------------------------------------------

@@ -93,6 +93,12 @@ def test_cart_readout_recovers_the_planted_effect_on_the_sample(sample):
     planted_lift = 1 / truth["holdout_relative_recovery"] - 1  # message against holdout: 1 / 0.6 - 1
     assert r.rel_ci_low <= planted_lift <= r.rel_ci_high
     assert ro.srm[0].passed and ro.decisions["decision"].tolist() == ["ship"]
+    # the headline says it in carts: the difference times the carts messaged, with its interval
+    f, = ro.findings
+    assert (f.value, f.ci_low, f.ci_high) == (r.estimate, r.ci_low, r.ci_high)
+    carts = [round(x * r.n_variant) for x in (r.estimate, r.ci_low, r.ci_high)]
+    assert f"about {carts[0]:,} more carts recovered ({carts[1]:,} to {carts[2]:,}) of the {r.n_variant:,}" in f.text
+    assert f.action.startswith("Keep sending the recovery messages")
 
 
 def test_cart_readout_recovers_the_planted_effect_on_a_second_seed(second):
