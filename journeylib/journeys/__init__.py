@@ -6,7 +6,7 @@
 from .carts import abandoned_carts, cart_recovery_readout
 from .feedback import feedback_by_group, nps, referrals, review_rates
 from .messages import message_engagement, message_events, message_readout
-from .calibration import calibrate_attribution
+from .calibration import calibrate_attribution, holdout_experiments
 from .journey_map import journey_map
 from .attribution import attribute, markov_removal_effects, shapley_values, stage_attribution
 from .budget import channel_budget
@@ -22,4 +22,4 @@ __all__ = ["funnel", "stage_transitions", "journey_map_data", "path_table", "top
            "time_to_next_stage", "stage_reach_times", "journey_map", "nps", "review_rates", "referrals",
            "abandoned_carts", "message_engagement", "channel_budget", "feedback_by_group",
            "compare_periods", "compare_segments",
-           "message_events", "message_readout", "calibrate_attribution", "cart_recovery_readout"]
+           "message_events", "message_readout", "calibrate_attribution", "holdout_experiments", "cart_recovery_readout"]

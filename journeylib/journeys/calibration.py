@@ -54,7 +54,7 @@ from ..experiments.statistics import srm_test, two_proportion_test
 from .attribution import ALL_MODELS, attribute
 from .carts import series_us
 
-__all__ = ["AttributionCalibration", "calibrate_attribution", "CALIBRATION_COLUMNS", "ARM_COLUMNS"]
+__all__ = ["AttributionCalibration", "calibrate_attribution", "holdout_experiments", "CALIBRATION_COLUMNS", "ARM_COLUMNS"]
 
 CALIBRATION_COLUMNS = ("model", "credited_conversions", "calibration_factor", "ci_low", "ci_high",
                        "log_distance", "best")
@@ -69,6 +69,9 @@ def _count(x: float) -> str:
 
 
 def _interval(lo: float, hi: float) -> str:
+    """Both ends to one precision: whole numbers when either is 10 or more (``"-3 to 87"``)."""
+    if np.isfinite(lo) and np.isfinite(hi) and max(abs(lo), abs(hi)) >= 10:
+        return f"{lo:,.0f} to {hi:,.0f}"
     return f"{_count(lo)} to {_count(hi)}"
 
 
@@ -489,3 +492,45 @@ def calibrate_attribution(
         best_model=best, attributed_conversions=float(res.total_conversions),
         window_days=None if window_days is None else float(window_days), excluded=excluded,
         srm_pvalue=float(srm.pvalue), planned_share=share, confidence_level=float(confidence_level))
+
+
+def holdout_experiments(assignments: Any, channels: Sequence[str], *, experiment: str = "",
+                        channel: str = "") -> list[tuple[str, str]]:
+    """The channel holdouts to check attribution against, as ``(experiment, channel)`` pairs.
+
+    The one named by ``experiment`` (its channel is ``channel``, or the name without its
+    ``_holdout`` suffix); otherwise every experiment of ``assignments`` named
+    ``<channel>_holdout`` for one of ``channels``.
+
+    Parameters
+    ----------
+    assignments
+        ``customer_id, experiment, variant, assigned_at`` (``None``: no experiments).
+    channels
+        The channels of the attribution.
+    experiment, channel
+        An experiment to use whatever its name, and the channel it held out.
+
+    Returns
+    -------
+    list of tuple
+        ``(experiment, channel)`` pairs, sorted by channel; empty when there is none.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.journeys.calibration import holdout_experiments
+    >>> a = pd.DataFrame({"customer_id": ["a", "b"], "experiment": ["email_holdout", "homepage_video"],
+    ...                   "variant": ["holdout", "control"], "assigned_at": pd.Timestamp("2025-01-01", tz="UTC")})
+    >>> holdout_experiments(a, ["email", "search"])
+    [('email_holdout', 'email')]
+    >>> holdout_experiments(a, ["email"], experiment="geo_test_q3", channel="search")
+    [('geo_test_q3', 'search')]
+    """
+    if experiment:
+        return [(experiment, channel or experiment.removesuffix("_holdout"))]
+    if assignments is None:
+        return []
+    found = set(engine.distinct_values(engine.to_table(assignments, table="assignments"), "experiment"))
+    return [(f"{c}_holdout", c) for c in sorted(set(channels)) if f"{c}_holdout" in found]
+
