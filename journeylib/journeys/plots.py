@@ -1557,12 +1557,16 @@ def plot_period_comparison(result, ax=None):
     if ax is None:
         ax = plt.gca()
     t = result.summary
+    # a score that can be negative or near zero (NPS, in points) has no meaningful change "in % of before"
+    t = t[t["unit"] != "points"]
     base = t["previous"].abs().replace(0, np.nan)
     t = t.assign(_est=100 * t["change"] / base, _lo=100 * t["ci_low"] / base,
                  _hi=100 * t["ci_high"] / base).dropna(subset=["_est"])
-    n = int(t["changed"].sum())
+    n = int(result.summary["changed"].sum())
     title = (f"{n} of {len(result.summary)} figures changed significantly" if n
              else f"None of {len(result.summary)} figures changed significantly")
+    if len(t) < len(result.summary):
+        title += f" ({len(result.summary) - len(t)} in the table only)"
     return _comparison_bars(ax, t["figure"], t["_est"].to_numpy(float), t["_lo"].fillna(t["_est"]).to_numpy(float),
                             t["_hi"].fillna(t["_est"]).to_numpy(float), t["changed"].to_numpy(bool),
                             xlabel="change from the previous period (% of the previous value)", title=title)
@@ -1606,6 +1610,11 @@ def plot_segment_comparison(result, ax=None, *, kind: str | None = None):
         raise JourneyParameterError(f"kind={kind!r}; expected one of {sorted(result.summary['kind'].unique())}")
     labels = [f"{s}: {f}" for s, f in zip(t["segment"], t["figure"])]
     n = int(t["significant"].sum())
+    everything = result.summary
+    title = f"{n} of {len(t)} segment differences are significant"
+    if len(t) < len(everything):  # the others (revenue, NPS, scores) have other units: in the table
+        title = (f"{n} of the {len(t)} differences shown are significant "
+                 f"({int(everything['significant'].sum())} of all {len(everything)}: see the table)")
     pts = t["unit"].eq("share").all()
     scale = 100 if pts else 1
     return _comparison_bars(ax, labels, scale * t["difference"].to_numpy(float),
@@ -1614,7 +1623,7 @@ def plot_segment_comparison(result, ax=None, *, kind: str | None = None):
                             t["significant"].to_numpy(bool),
                             xlabel=("segment minus the other customers (percentage points)" if pts
                                     else "segment minus the other customers (currency per customer)"),
-                            title=f"{n} of {len(t)} segment differences are significant")
+                            title=title)
 
 
 
