@@ -889,7 +889,7 @@ def plot_nps(result, ax=None):
     >>> result = nps(ds.feedback, by="segment", customers=ds.customers)
     >>> fig, ax = plt.subplots()
     >>> plots.plot_nps(result, ax=ax).get_xlabel()
-    'Net Promoter Score (points, promoters % minus detractors %)'
+    'NPS (points: promoters % minus detractors %), 95% intervals'
     >>> plt.close(fig)
     """
     if ax is None:
