@@ -1203,8 +1203,8 @@ def feedback_by_group(events: Any, feedback: Any, customers: Any, *, by: str = "
     review rate (``order`` orders)      share of the orders followed for     two-proportion z-test (pooled)
                                         ``within_days`` reviewed within
                                         them; Wilson
-    median days to review               of the reviewed orders; order-       Mann-Whitney U
-                                        statistic interval
+    median days to review               of the reviewed orders; order-       none: described with the
+                                        statistic interval                   interval of the difference
     mean rating (stars)                 of the reviews; t interval           Welch's t-test
     share who referred someone          customers with a ``referral`` event  two-proportion z-test (pooled)
                                         (see below); Wilson
@@ -1244,7 +1244,9 @@ def feedback_by_group(events: Any, feedback: Any, customers: Any, *, by: str = "
     the customer's latest order before the review (as in :func:`review_rates`): customers who
     order often, as members do, more often see a review land after a newer order, so their
     times come out shorter without any difference in how fast people review (about 0.2 days
-    on simulated shops with none planted); read that measure as a description.
+    on simulated shops with none planted). That measure is therefore described (with the
+    interval of the difference) but not tested, and stays out of the Holm family: tested, it
+    was flagged in 13-22% of simulated shops with no difference at the 5% level.
 
     Parameters
     ----------
@@ -1380,10 +1382,12 @@ def feedback_by_group(events: Any, feedback: Any, customers: Any, *, by: str = "
             r = {"statistic": stat, "pvalue": p, "ci_low": lo, "ci_high": hi}
             test = "z-test (multinomial variance)"
         elif measure == "median days to review":
-            u = sps.mannwhitneyu(a["x"], b["x"], alternative="two-sided")
+            # described, not tested: which order a review belongs to is not recorded, and crediting it to
+            # the latest order before it makes frequent buyers' times shorter with no real difference
+            # (a test would flag that far more often than alpha says)
             r = z_inference(a["value"] - b["value"], np.hypot(a["se"], b["se"]), confidence_level=confidence_level)
-            r = {**r, "statistic": u.statistic, "pvalue": u.pvalue}
-            test = "Mann-Whitney U"
+            r = {**r, "statistic": nan, "pvalue": nan}
+            test = "described only (not tested)"
         elif measure == "mean rating":
             r = welch_test(a["value"], a["var"], a["n"], b["value"], b["var"], b["n"],
                            confidence_level=confidence_level)
