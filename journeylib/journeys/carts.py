@@ -386,6 +386,24 @@ class CartRecoveryReadout(Readout):
     Everything of :class:`journeylib.experiments.readout.Readout`; ``findings`` say what the
     message adds over the holdout (share of carts and carts recovered, with intervals) and what
     to do, from the readout's own decision (:attr:`Readout.decisions`).
+
+    Parameters
+    ----------
+    recovery_days
+        The recovery period the findings name (the other fields are the readout's).
+
+    Returns
+    -------
+    CartRecoveryReadout
+        Made by :func:`cart_recovery_readout`.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> ro = jl.journeys.cart_recovery_readout(ds.events, ds.assignments)
+    >>> print(ro.findings[0].action)
+    Keep sending the recovery messages, with a small holdout to keep measuring them.
     """
 
     recovery_days: float = 14

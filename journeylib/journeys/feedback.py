@@ -929,7 +929,7 @@ class FeedbackComparison(Result):
                            measure    group  versus  difference  p_adjusted
     0                          NPS  members  others      -9.467         1.0
     1  review rate (repeat orders)  members  others      -0.001         1.0
-    2        median days to review  members  others       0.032         1.0
+    2        median days to review  members  others       0.032         NaN
     3                  mean rating  members  others      -0.046         1.0
     """
 
