@@ -1265,8 +1265,10 @@ def index_page(run_folder: str, results: list, previous: dict[str, dict[str, Any
         note = _index_note(r)
         title = getattr(r, "title", "") or r.notebook
         tries = int(getattr(r, "tries", 1) or 1)
-        meta = " · ".join(x for x in (caption_text(caption), f"run time {r.seconds:.1f} s",
-                                      f"{tries} tries" if tries > 1 else "") if x)
+        slow = getattr(r, "slowest", None)
+        run_time = f"run time {r.seconds:.1f} s" + (
+            f" (longest step: {slow['step']}, {slow['seconds']:.1f} s)" if isinstance(slow, dict) and slow else "")
+        meta = " · ".join(x for x in (caption_text(caption), run_time, f"{tries} tries" if tries > 1 else "") if x)
         cards.append(
             f"<article class='jl-card {cls}'><h3><a href='{esc(r.html.name, quote=True)}'>{esc(title)}</a></h3>"
             f"<p><span class='jl-status-word {cls}'>{esc(status_label(status))}</span>"

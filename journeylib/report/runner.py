@@ -454,6 +454,7 @@ class RunResult:
     failure, see :func:`is_transient`); ``inputs`` are the tables it read (table, source, rows,
     sha256), ``failed_checks`` its checks that failed and ``journey`` the journey definition it
     used (``{"source", "sha256"}``, ``None`` without one): the run record (``run.json``) lists them.
+    ``slowest`` is the step that took longest (``{"step", "seconds"}``, see :func:`slowest_step`).
 
     Examples
     --------
@@ -485,6 +486,7 @@ class RunResult:
     inputs: tuple[dict[str, Any], ...] = ()
     failed_checks: tuple[dict[str, Any], ...] = ()
     journey: dict[str, Any] | None = None
+    slowest: dict[str, Any] | None = None
 
     def __post_init__(self):
         if not self.status:
@@ -1400,6 +1402,46 @@ def _kernel_env(values: Mapping[str, str | None]):
                 os.environ[k] = v
 
 
+def slowest_step(nb) -> dict[str, Any] | None:
+    """The code cell of an executed notebook that took longest, named by the heading above it.
+
+    Papermill records each cell's duration (``metadata.papermill.duration``); the step is the
+    text of the nearest Markdown heading before the cell (``"set-up"`` before any heading).
+
+    Parameters
+    ----------
+    nb
+        The executed notebook (``nbformat`` node).
+
+    Returns
+    -------
+    dict or None
+        ``{"step": heading, "seconds": duration}``; ``None`` when no cell has a duration.
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> from journeylib.report.runner import slowest_step
+    >>> nb = nbformat.v4.new_notebook(cells=[
+    ...     nbformat.v4.new_code_cell("x = 1", metadata={"papermill": {"duration": 0.4}}),
+    ...     nbformat.v4.new_markdown_cell("## Journey map"),
+    ...     nbformat.v4.new_code_cell("jm = 2", metadata={"papermill": {"duration": 2.5}})])
+    >>> slowest_step(nb)
+    {'step': 'Journey map', 'seconds': 2.5}
+    """
+    step, best = "set-up", None
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            heading = next((line.lstrip("#").strip() for line in str(cell.source).splitlines()
+                            if line.startswith("#")), None)
+            step = heading or step
+        elif cell.cell_type == "code":
+            d = (cell.get("metadata", {}).get("papermill") or {}).get("duration")
+            if isinstance(d, (int, float)) and (best is None or d > best["seconds"]):
+                best = {"step": step, "seconds": round(float(d), 2)}
+    return best
+
+
 def _execute(notebook: Path, params: dict[str, Any], out: Path, no_input: bool, timeout: int | None,
              scratch: str | None = None, retries: int = 0) -> RunResult:
     """Run one notebook into ``out``. Its kernel's temporary files (sockets, connection file,
@@ -1495,7 +1537,7 @@ def _execute(notebook: Path, params: dict[str, Any], out: Path, no_input: bool, 
     found = tuple(html_pages.headline_findings(health))
     return RunResult(notebook.name, error is None, seconds, html_path, ipynb_path, params, error, status, notes,
                      title, found, html_pages.caption_of(health), tries, tuple(input_fingerprints(health)),
-                     tuple(failed_checks(health)), journey_fingerprint({**defaults, **params}))
+                     tuple(failed_checks(health)), journey_fingerprint({**defaults, **params}), slowest_step(nb))
 
 
 ENGINE_LOG = "engine.log"
@@ -1865,7 +1907,7 @@ def run_record(out: Path, results: list[RunResult], *, started: _dt.datetime | N
                   "notes": list(r.notes), "error": r.error, "seconds": round(r.seconds, 2), "tries": r.tries,
                   "parameters": _plain(r.parameters), "journey": _plain(r.journey), "inputs": _plain(list(r.inputs)),
                   "failed_checks": _plain(list(r.failed_checks)), "findings": _plain(list(r.findings)),
-                  "caption": _plain(r.caption)} for r in results]
+                  "caption": _plain(r.caption), "slowest": _plain(r.slowest)} for r in results]
     from importlib import metadata
 
     try:

@@ -376,6 +376,19 @@ def test_a_report_run_records_findings_tables_and_compares_with_the_last_run(tmp
             "conversions (29% to 33%). <span class='jl-change-up'>(+4.0 points)</span>") in index
     entry = json.loads((second.html.parent / "index.json").read_text())[0]
     assert entry["title"] == "Tiny report" and entry["findings"][0]["value"] == pytest.approx(0.35)
+    # the longest step: papermill's cell durations, named by the heading above the cell
+    executed = nbformat.read(second.ipynb, as_version=4)
+    durations = [(c.metadata["papermill"]["duration"], i) for i, c in enumerate(executed.cells)
+                 if c.cell_type == "code"]
+    longest = executed.cells[max(durations)[1]]
+    assert second.slowest["seconds"] == pytest.approx(max(durations)[0], abs=0.01)
+    above = [c for c in executed.cells[:executed.cells.index(longest)] if c.cell_type == "markdown"]
+    heading = next((l.lstrip("#").strip() for c in reversed(above) for l in c.source.splitlines()
+                    if l.startswith("#")), "set-up")
+    assert second.slowest["step"] == heading
+    record = json.loads((second.html.parent / "run.json").read_text())
+    assert record["notebooks"][0]["slowest"] == second.slowest
+    assert f"longest step: {heading}, {second.slowest['seconds']:.1f} s" in index
 
 
 def test_a_relative_output_folder_is_not_scrubbed_out_of_prose():
