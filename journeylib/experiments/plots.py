@@ -90,7 +90,8 @@ def plot_forest(results: Any, ax=None, *, experiment: str | None = None):
         seg = f" [{r.segment}]" if r.segment is not None else ""
         key = ("invalid" if not r.srm_passed else "better" if sig and r.rel_lift > 0
                else "worse" if sig and r.rel_lift < 0 else "no clear difference")
-        labels.append(f"{r.experiment}{seg} | {r.metric} | {r.variant}" + (" (invalid)" if key == "invalid" else ""))
+        labels.append(f"{r.experiment}{seg} | {r.metric.replace('_', ' ')} | {r.variant}"
+                      + (" (invalid)" if key == "invalid" else ""))
         lo, hi = r.rel_ci_low, r.rel_ci_high
         color, marker, text = FOREST_STYLE[key]
         est = r.rel_lift * 100 if np.isfinite(r.rel_lift) else np.nan

@@ -1687,7 +1687,7 @@ def _conclusion(ro: Readout, experiment: str, *, rule: bool = True) -> str:
         lines.append(f"None of the {len(summ)} comparisons is significant at {ro.alpha:g} after Holm correction. "
                      "This does not show that there is no effect: effects smaller than the detectable lift below "
                      "may exist.")
-    det = ", ".join(f"{md(r.metric)} {r.detectable_rel_lift:.0%}" for r in rs
+    det = ", ".join(f"{md(r.metric.replace('_', ' '))} {r.detectable_rel_lift:.0%}" for r in rs
                     if r.variant == rs[0].variant and np.isfinite(r.detectable_rel_lift))
     if det:
         lines.append(f"With these sample sizes a true lift of about this size would be detected 80% of the time: {det}.")
