@@ -1406,7 +1406,8 @@ def slowest_step(nb) -> dict[str, Any] | None:
     """The code cell of an executed notebook that took longest, named by the heading above it.
 
     Papermill records each cell's duration (``metadata.papermill.duration``); the step is the
-    text of the nearest Markdown heading before the cell (``"set-up"`` before any heading).
+    text of the nearest section heading (``##`` or deeper) before the cell, ``"set-up"`` before
+    the first one (imports, connecting, loading the data).
 
     Parameters
     ----------
@@ -1433,7 +1434,7 @@ def slowest_step(nb) -> dict[str, Any] | None:
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             heading = next((line.lstrip("#").strip() for line in str(cell.source).splitlines()
-                            if line.startswith("#")), None)
+                            if line.startswith("##")), None)  # the "# " title is the whole report
             step = heading or step
         elif cell.cell_type == "code":
             d = (cell.get("metadata", {}).get("papermill") or {}).get("duration")

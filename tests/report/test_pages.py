@@ -384,7 +384,7 @@ def test_a_report_run_records_findings_tables_and_compares_with_the_last_run(tmp
     assert second.slowest["seconds"] == pytest.approx(max(durations)[0], abs=0.01)
     above = [c for c in executed.cells[:executed.cells.index(longest)] if c.cell_type == "markdown"]
     heading = next((l.lstrip("#").strip() for c in reversed(above) for l in c.source.splitlines()
-                    if l.startswith("#")), "set-up")
+                    if l.startswith("##")), "set-up")
     assert second.slowest["step"] == heading
     record = json.loads((second.html.parent / "run.json").read_text())
     assert record["notebooks"][0]["slowest"] == second.slowest
