@@ -616,6 +616,42 @@ def distinct_values(t: ibis.Table, col: str) -> list[str]:
     return sorted(to_pandas(t.select(col).distinct())[col].dropna().astype(str))
 
 
+def customer_column(customers: Any, column: str, parameter: str = "by") -> pd.Series:
+    """One column of the customers table as a pandas Series indexed by ``customer_id``.
+
+    The lookup every per-customer split uses (segment, membership...), with the errors a caller
+    should see: no customers table, or a column it does not have.
+
+    Parameters
+    ----------
+    customers
+        The customers table (DataFrame, Ibis table or path); ``None`` is an error.
+    column
+        The column wanted.
+    parameter
+        The name of the caller's argument that asked for it (for the message).
+
+    Returns
+    -------
+    pandas.Series
+        ``customers[column]``, indexed by ``customer_id``, values as stored.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.core.engine import customer_column
+    >>> customer_column(pd.DataFrame({"customer_id": ["a", "b"], "segment": ["x", "y"]}), "segment").to_dict()
+    {'a': 'x', 'b': 'y'}
+    """
+    if customers is None:
+        raise JourneyParameterError(f"{parameter}={column!r} needs the customers table (pass customers=...)")
+    cu = to_table(customers, table="customers")
+    if column not in cu.columns or "customer_id" not in cu.columns:
+        raise JourneyParameterError(f"{parameter}={column!r}: not a column of customers; expected one of "
+                                    f"{[c for c in cu.columns if c != 'customer_id']}")
+    return to_pandas(cu.select("customer_id", column)).set_index("customer_id")[column]
+
+
 def _isna(v: Any) -> bool:
     try:
         return bool(pd.isna(v))

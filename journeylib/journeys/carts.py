@@ -349,13 +349,7 @@ def abandoned_carts(
             ab = ab.drop(columns="msg_channel")
     ab["segment"] = "all"
     if segment_by:
-        if customers is None:
-            raise JourneyParameterError(f"segment_by={segment_by!r} needs the customers table; pass customers= "
-                                        "or segment_by=''")
-        c = engine.to_table(customers)
-        if segment_by not in c.columns:
-            raise JourneyDataError(f"customers: no column {segment_by!r}; expected one of {list(c.columns)}")
-        seg = engine.to_pandas(c.select("customer_id", segment_by)).set_index("customer_id")[segment_by]
+        seg = engine.customer_column(customers, segment_by, "segment_by")
         ab["segment"] = ab["customer_id"].map(seg).astype(object).fillna("unknown").astype(str)
     ab["value_band"] = _band(ab["value"])
     ab["cart_at"] = pd.to_datetime(ab["us"], unit="us", utc=True)

@@ -131,14 +131,12 @@ def customer_groups(customers: Any, by: str) -> pd.Series:
     >>> customer_groups(ds.customers, "segment").head(2).to_dict()
     {'C000001': 'premium', 'C000002': 'premium'}
     """
-    if customers is None:
-        raise JourneyParameterError(f"by={by!r} needs the customers table (pass customers=...)")
-    cu = engine.to_table(customers, table="customers")
-    if by not in cu.columns or "customer_id" not in cu.columns:
-        raise JourneyParameterError(f"by={by!r}: not a column of customers; expected one of "
-                                    f"{[c for c in cu.columns if c != 'customer_id']}")
-    df = engine.to_pandas(cu.select("customer_id", by))
-    return df.set_index("customer_id")[by].astype(object).map(lambda v: _MISSING if pd.isna(v) else str(v))
+    return _as_groups(engine.customer_column(customers, by))
+
+
+def _as_groups(raw: pd.Series) -> pd.Series:
+    """Values as group labels: text, missing ones ``(missing)``."""
+    return raw.astype(object).map(lambda v: _MISSING if pd.isna(v) else str(v))
 
 
 def _groups_of(ids: pd.Series, by: str | None, customers: Any) -> pd.Series:
@@ -881,16 +879,15 @@ class _Grouping:
 
 
 def _grouping(customers: Any, by: str, joined_at: str | None) -> _Grouping:
-    groups = customer_groups(customers, by)  # checks customers and by
+    raw = engine.customer_column(customers, by)
+    groups = _as_groups(raw)
     cu = engine.to_table(customers, table="customers")
-    raw = engine.to_pandas(cu.select("customer_id", by)).set_index("customer_id")[by]
     values = raw.dropna().unique()
     if not len(values) or not all(isinstance(v, (bool, np.bool_)) for v in values):
         return _Grouping(by, "static", None, groups=groups)
     flag = raw.astype(object).map(lambda v: np.nan if pd.isna(v) else bool(v))
     if joined_at is not None and joined_at in cu.columns:
-        joined = pd.to_datetime(engine.to_pandas(cu.select("customer_id", joined_at))
-                                .set_index("customer_id")[joined_at], utc=True)
+        joined = pd.to_datetime(engine.customer_column(customers, joined_at, "joined_at"), utc=True)
         return _Grouping(by, "join time", joined_at, flag=flag, joined=joined)
     return _Grouping(by, "flag", joined_at, flag=flag)
 

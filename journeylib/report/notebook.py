@@ -238,6 +238,12 @@ def split_advice(message: str) -> tuple[str, str]:
     return head.strip(), tail.strip() if mark else ""
 
 
+def _sentence(text: str) -> str:
+    """``text`` on one line, ending with a full stop."""
+    text = " ".join(str(text).split())
+    return text + ("" if not text or text[-1] in ".!?)" else ".")
+
+
 def _md_sentence(text: str) -> str:
     """``text`` on one line, escaped for Markdown, ending with a full stop."""
     text = " ".join(str(text).split())
@@ -279,11 +285,10 @@ def show_findings(result: Any) -> None:
     >>> show_findings(SimpleNamespace(findings=(Finding("Members give an NPS of +15", 15.0, action="Keep going"),)))
     - Members give an NPS of +15. Keep going.
     """
-    items = [(_md_sentence(f.text), _md_sentence(f.action) if f.action else "") for f in result.findings]
-    md_text = "\n".join(f"- {text}" + (f" **{action}**" if action else "") for text, action in items)
-    plain = "\n".join(f"- {' '.join(str(f.text).split())}" + ("" if str(f.text).rstrip()[-1:] in ".!?)" else ".")
-                      + (f" {' '.join(str(f.action).split())}" + ("" if str(f.action).rstrip()[-1:] in ".!?)" else ".")
-                         if f.action else "") for f in result.findings)
+    md_text = "\n".join(f"- {_md_sentence(f.text)}" + (f" **{_md_sentence(f.action)}**" if f.action else "")
+                        for f in result.findings)
+    plain = "\n".join(f"- {_sentence(f.text)}" + (f" {_sentence(f.action)}" if f.action else "")
+                      for f in result.findings)
     _show_md(md_text, plain=plain)
 
 

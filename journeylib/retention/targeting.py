@@ -197,13 +197,7 @@ def winback_targets(
     out["rank"] = np.arange(1, len(out) + 1)
     cols = list(TARGET_COLUMNS)
     if segment_by:
-        if customers is None:
-            raise JourneyParameterError(f"segment_by={segment_by!r} needs the customers table; pass customers= "
-                                        "or segment_by=''")
-        c = engine.to_table(customers)
-        if segment_by not in c.columns:
-            raise JourneyDataError(f"customers: no column {segment_by!r}; expected one of {list(c.columns)}")
-        seg = engine.to_pandas(c.select("customer_id", segment_by)).set_index("customer_id")[segment_by]
+        seg = engine.customer_column(customers, segment_by, "segment_by")
         out[segment_by] = out["customer_id"].map(seg)
         cols.append(segment_by)
     checks = tuple(getattr(bgf, "checks", ())) if isinstance(getattr(bgf, "checks", ()), tuple) else ()
