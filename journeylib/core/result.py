@@ -25,7 +25,7 @@ from typing import Literal
 
 import pandas as pd
 
-from .display import html_table
+from .display import format_pvalue, html_table
 
 INTERVAL_COLUMNS = ("ci_low", "ci_high")
 
@@ -148,12 +148,38 @@ class Result:
         failed = [c for c in self.checks if c.status != "pass"]
         parts += [f"<p><b>{html.escape(c.status)}:</b> {html.escape(c.name)}"
                   f"{' — ' + html.escape(c.detail) if c.detail else ''}</p>" for c in failed]
-        return "".join(parts) + html_table(self.summary, self._float_format())
+        table = self.summary
+        for col in [c for c in table.columns if is_pvalue_column(c)]:  # "< 0.001", never 2.31e-10 or 0
+            table[col] = [format_pvalue(p, prefix=False) for p in table[col]]
+        return "".join(parts) + html_table(table, self._float_format())
 
     def __repr__(self) -> str:
         head = type(self).__name__
         lines = [str(f) for f in self.findings]
         return "\n".join([head, *lines, self.summary.to_string(index=False, max_rows=20)])
+
+
+def is_pvalue_column(name: object) -> bool:
+    """Whether a summary column holds p-values (``pvalue``, ``p_holm``, ``pvalue_holm``, ``rel_pvalue``...).
+
+    Parameters
+    ----------
+    name
+        The column name.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from journeylib.core.result import is_pvalue_column
+    >>> [is_pvalue_column(c) for c in ("pvalue", "p_holm", "pvalue_holm", "srm_pvalue", "power", "p")]
+    [True, True, True, True, False, True]
+    """
+    name = str(name)
+    return (name in ("p", "pvalue", "p_value") or name.startswith(("p_", "pvalue_"))
+            or name.endswith("_pvalue"))
 
 
 TRUTH_COLUMNS = ("quantity", "planted", "estimate", "ci_low", "ci_high", "covered")
