@@ -67,12 +67,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+import duckdb
 import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
 import yaml
 
-from . import engine
+from . import engine, shared_tables
 from .errors import JourneyDataError, JourneyParameterError
 from .load import InputRecord, Loaded, content_hash, load_table, source_name
 from .locations import CDNOW_DIR, SAMPLE_DIR
@@ -1031,6 +1032,82 @@ def load_journey(path_or_definition: str | Path | JourneyDefinition, *, con: ibi
     (['awareness', 'consideration', 'cart'], 'segment', 'channel')
     """
     d = path_or_definition if isinstance(path_or_definition, JourneyDefinition) else read_journey(path_or_definition)
+    shared = _shared_tables(d, con)
+    if shared is None:
+        return _load_tables(d, con, strict)
+    con = con if con is not None else engine.default_connection()
+    with shared.exclusive():
+        stored = shared.read(con)
+        if stored is None:
+            journey = _load_tables(d, con, strict)
+            try:
+                stored = shared.write(_tables_of(journey), _meta_of(journey), con)
+            except (OSError, duckdb.Error):  # a full or read-only disk: this notebook goes on unshared
+                return journey
+            return _from_shared(d, stored, strict, "materialised now, once for every report of this run")
+    return _from_shared(d, stored, strict, "read from the copy another report of this run materialised")
+
+
+def _shared_tables(d: JourneyDefinition, con) -> shared_tables.SharedTables | None:
+    """Where a run that shares tables keeps this journey's (``None``: this load does not share)."""
+    if shared_tables.folder() is None:
+        return None
+    digests = {name: _hash(src.path) for name, src in d.sources.items()}
+    con = con if con is not None else engine.default_connection()
+    return shared_tables.SharedTables.of(digests, repr(d), con)
+
+
+_JOURNEY_TABLES = ("events", "customers", "assignments", "feedback", "messages", "costs")
+
+
+def _tables_of(journey: "Journey") -> dict[str, ibis.Table | None]:
+    return {name: getattr(journey, name) for name in _JOURNEY_TABLES}
+
+
+def _meta_of(journey: "Journey") -> dict[str, Any]:
+    """What a shared copy needs besides the tables, as JSON values."""
+    bounds = journey.period_bounds
+    return {"inputs": [dataclasses.asdict(r) for r in journey.inputs],
+            "checks": [dataclasses.asdict(c) for c in journey.checks],
+            "period_bounds": None if bounds is None else [b.isoformat() for b in bounds],
+            "stats": {k: _json_value(v) for k, v in journey.stats.items()}}
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, pd.DataFrame):
+        return {"frame": v.to_dict(orient="list")}
+    if isinstance(v, pd.Timestamp):
+        return {"timestamp": v.isoformat()}
+    return v
+
+
+def _from_json_value(v: Any) -> Any:
+    if isinstance(v, dict) and "frame" in v:
+        return pd.DataFrame(v["frame"])
+    if isinstance(v, dict) and "timestamp" in v:
+        return pd.Timestamp(v["timestamp"])
+    return v
+
+
+def _from_shared(d: JourneyDefinition, stored, strict: bool, how: str) -> "Journey":
+    """The journey over its shared tables; the definition's strict checks apply as on a fresh load."""
+    tables, meta = stored
+    stats = {k: _from_json_value(v) for k, v in meta["stats"].items()}
+    if strict:
+        for _, exc in _definition_checks(d, stats, tables["customers"]):
+            if exc is not None:
+                raise exc
+    bounds = meta["period_bounds"]
+    truth = engine.read_text(_resolve("ground_truth.json", d.folder), None)
+    checks = tuple(Check(**c) for c in meta["checks"]) + (
+        Check("tables: shared", "pass", f"validated and staged tables {how}"),)
+    return Journey(**tables, ground_truth=json.loads(truth) if truth is not None else None, definition=d,
+                   inputs=tuple(InputRecord(**r) for r in meta["inputs"]), checks=checks, folder=d.folder,
+                   period_bounds=None if bounds is None else tuple(pd.Timestamp(b) for b in bounds), stats=stats)
+
+
+def _load_tables(d: JourneyDefinition, con, strict: bool) -> "Journey":
+    """:func:`load_journey` without sharing: read, validate, stage and profile every source."""
     extra = {}
     if d.revenue_column != "revenue":
         extra[d.revenue_column] = "revenue"

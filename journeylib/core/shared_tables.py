@@ -1,0 +1,228 @@
+"""One validated, stage-assigned copy of a journey's tables, made once and shared by a run's notebooks.
+
+A report suite runs several notebooks over one journey. Without sharing, each notebook reads
+the raw files, re-applies the cleaning casts of validation, assigns stages by the
+definition's rules and profiles the log (four full scans) before its first analysis, and
+every later query repeats the casts and the stage rules. When ``$JOURNEYLIB_SHARED_TABLES``
+names a folder (``journeylib run-all`` sets it to a folder of the run's own, removed when the
+run ends), :func:`journeylib.load_journey` writes the loaded tables once into a DuckDB file
+there, keyed by the definition and the content hash of every input file, and every other
+notebook of the run attaches that file read-only: no validation, no profiling, and queries
+over DuckDB's own storage instead of the casts over CSV or Parquet.
+
+Only the embedded DuckDB engine shares, and only inputs with a content hash (local files):
+a URI or a DataFrame is loaded as before. Notebooks that start together take turns
+(:meth:`SharedTables.exclusive`), so one of them materialises and the others wait and read.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; each notebook then loads on its own
+    fcntl = None
+
+ENV_VAR = "JOURNEYLIB_SHARED_TABLES"
+FORMAT = 1  # bump when what is stored changes, so an old file is never read as a new one
+
+
+def folder() -> Path | None:
+    """The folder of this run's shared tables (``$JOURNEYLIB_SHARED_TABLES``), or ``None``.
+
+    Returns
+    -------
+    pathlib.Path or None
+
+    Examples
+    --------
+    >>> import os
+    >>> from journeylib.core import shared_tables
+    >>> os.environ.pop(shared_tables.ENV_VAR, None) and None
+    >>> shared_tables.folder() is None
+    True
+    """
+    value = os.environ.get(ENV_VAR)
+    return Path(value) if value else None
+
+
+@dataclass(frozen=True)
+class SharedTables:
+    """Where one journey's shared tables live: ``<folder>/<key>.duckdb`` and ``<key>.json``.
+
+    Attributes
+    ----------
+    path
+        The DuckDB file; its description (what :meth:`write` was given as ``meta``) sits
+        next to it with the suffix ``.json`` and is written last, so a description means a
+        complete file.
+    """
+
+    path: Path
+
+    @classmethod
+    def of(cls, digests: Mapping[str, str], definition: str, con: ibis.BaseBackend) -> "SharedTables | None":
+        """The shared tables of these inputs, or ``None`` when this load does not share.
+
+        Parameters
+        ----------
+        digests
+            Content hash of every input file by source name (``"n/a"``: not hashable).
+        definition
+            Everything else the tables depend on (the definition's settings), as text.
+        con
+            The connection the notebook loads with.
+
+        Returns
+        -------
+        SharedTables or None
+            ``None`` when no run shares tables, the engine is not DuckDB or an input has no
+            content hash.
+
+        Examples
+        --------
+        >>> import ibis, os, tempfile
+        >>> from journeylib.core.shared_tables import ENV_VAR, SharedTables
+        >>> os.environ[ENV_VAR] = tempfile.mkdtemp()
+        >>> con = ibis.duckdb.connect()
+        >>> SharedTables.of({"events": "0a1b2c3d4e5f6a7b"}, "stages: a, b", con).path.suffix
+        '.duckdb'
+        >>> SharedTables.of({"events": "n/a"}, "stages: a, b", con) is None
+        True
+        >>> del os.environ[ENV_VAR]
+        """
+        where = folder()
+        if where is None or con.name != "duckdb" or not digests or any(
+                v in ("", "n/a", None) for v in digests.values()):
+            return None
+        h = hashlib.sha256(json.dumps([FORMAT, sorted(digests.items()), definition]).encode())
+        return cls(where / f"{h.hexdigest()[:24]}.duckdb")
+
+    @property
+    def _meta_path(self) -> Path:
+        return self.path.with_suffix(".json")
+
+    @property
+    def _alias(self) -> str:
+        return f"jl_shared_{self.path.stem}"
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold this key's lock, so one notebook materialises while the others wait."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path.with_suffix(".lock"), "a")
+        except OSError:  # the write fails the same way and the notebook loads unshared
+            fh = None
+        if fh is None or fcntl is None:
+            yield
+            return
+        with fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes, also on an error
+            yield
+
+    def read(self, con: ibis.BaseBackend) -> tuple[dict[str, ibis.Table | None], dict[str, Any]] | None:
+        """The stored tables (attached read-only to ``con``) and their description, or ``None``.
+
+        Parameters
+        ----------
+        con
+            The DuckDB connection to attach the file to.
+
+        Returns
+        -------
+        tuple or None
+            ``(tables, meta)``: every table :meth:`write` stored (``None`` where it was
+            ``None``) and its ``meta``; ``None`` when nothing is stored yet.
+        """
+        try:
+            meta = json.loads(self._meta_path.read_text())
+        except (OSError, ValueError):
+            return None
+        if not self.path.exists():
+            return None
+        attached = {row[0] for row in con.raw_sql("SELECT database_name FROM duckdb_databases()").fetchall()}
+        if self._alias not in attached:
+            con.raw_sql(f"ATTACH {_sql_text(self.path)} AS {self._alias} (READ_ONLY)")
+        tables = {name: _unscaled(con.table(name, database=(self._alias, "main"))) if stored else None
+                  for name, stored in meta["tables"].items()}
+        return tables, meta["meta"]
+
+    def write(self, tables: Mapping[str, ibis.Table | None], meta: Mapping[str, Any],
+              con: ibis.BaseBackend) -> tuple[dict[str, ibis.Table | None], dict[str, Any]]:
+        """Store the tables and their description (atomically), then read them back.
+
+        Parameters
+        ----------
+        tables
+            Name -> Ibis table on ``con`` (``None``: the journey has no such table).
+        meta
+            JSON-serialisable description returned by :meth:`read` with the tables.
+        con
+            The DuckDB connection the tables are on.
+
+        Returns
+        -------
+        tuple
+            What :meth:`read` returns now.
+
+        Examples
+        --------
+        >>> import ibis, os, tempfile
+        >>> from journeylib.core.shared_tables import ENV_VAR, SharedTables
+        >>> os.environ[ENV_VAR] = tempfile.mkdtemp()
+        >>> con = ibis.duckdb.connect()
+        >>> shared = SharedTables.of({"events": "0a1b2c3d4e5f6a7b"}, "", con)
+        >>> t = ibis.memtable({"customer_id": ["a", "b"], "n": [1, 2]})
+        >>> tables, meta = shared.write({"events": t, "costs": None}, {"rows": 2}, con)
+        >>> tables["events"].n.sum().to_pyarrow().as_py(), tables["costs"], meta
+        (3, None, {'rows': 2})
+        >>> again, _ = shared.read(ibis.duckdb.connect())  # another notebook of the run
+        >>> again["events"].count().to_pyarrow().as_py()
+        2
+        >>> del os.environ[ENV_VAR]
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.stem}-{os.getpid()}.duckdb")
+        tmp.unlink(missing_ok=True)
+        alias = f"{self._alias}_w"
+        con.raw_sql(f"ATTACH {_sql_text(tmp)} AS {alias}")
+        try:
+            for name, t in tables.items():
+                if t is not None:
+                    con.create_table(name, t, database=(alias, "main"))
+        except BaseException:
+            con.raw_sql(f"DETACH {alias}")
+            tmp.unlink(missing_ok=True)
+            raise
+        con.raw_sql(f"DETACH {alias}")
+        os.replace(tmp, self.path)
+        described = {"tables": {name: t is not None for name, t in tables.items()}, "meta": dict(meta)}
+        tmp_meta = self._meta_path.with_name(f".{self._meta_path.name}-{os.getpid()}")
+        tmp_meta.write_text(json.dumps(described))
+        os.replace(tmp_meta, self._meta_path)
+        out = self.read(con)
+        assert out is not None  # just written
+        return out
+
+
+def _unscaled(t: ibis.Table) -> ibis.Table:
+    """Timestamps typed as the loaders type them: DuckDB's stored ``TIMESTAMPTZ`` reads back with
+    an explicit microsecond scale, which Ibis does not treat as the same type in a union or join."""
+    casts = {c: dt.Timestamp(timezone=typ.timezone) for c, typ in t.schema().items()
+             if typ.is_timestamp() and typ.scale is not None}
+    return t.cast(casts) if casts else t
+
+
+def _sql_text(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"

@@ -1,0 +1,155 @@
+"""A run's notebooks share one validated, staged copy of the journey's tables.
+
+Every shared load is compared with an ordinary load of the same definition (each table's rows,
+the check table, the inputs, the profile), so sharing can never change a number."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import ibis
+import pandas as pd
+import pytest
+
+import journeylib as jl
+from journeylib.core import shared_tables
+from journeylib.core.errors import JourneyDataError
+from journeylib.core.journey import read_journey
+from journeylib.report import runner
+
+SHOP = Path(__file__).resolve().parents[1] / "fixtures" / "journeys" / "shop"
+TABLES = ("events", "customers", "assignments", "feedback", "messages", "costs")
+
+
+@pytest.fixture
+def shared(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "tables"
+    monkeypatch.setenv(shared_tables.ENV_VAR, str(folder))
+    monkeypatch.setenv("JOURNEYLIB_CACHE_DIR", "")  # every ordinary load validates, as the shared one did
+    return folder
+
+
+def rows(t: ibis.Table) -> pd.DataFrame:
+    df = t.to_pandas()
+    return df.sort_values(list(df.columns), na_position="first").reset_index(drop=True)
+
+
+def assert_same_journey(plain: jl.Journey, other: jl.Journey) -> None:
+    for name in TABLES:
+        a, b = getattr(plain, name), getattr(other, name)
+        assert (a is None) == (b is None), name
+        if a is not None:
+            assert a.schema() == b.schema(), name
+            pd.testing.assert_frame_equal(rows(a), rows(b), check_dtype=True)
+    pd.testing.assert_frame_equal(plain.summary, other.summary)
+    assert plain.inputs == other.inputs
+    assert plain.period_bounds == other.period_bounds
+    assert plain.ground_truth == other.ground_truth
+    assert plain.checks == other.checks[:-1]
+    for key, value in plain.stats.items():
+        if isinstance(value, pd.DataFrame):
+            cols = list(value.columns)
+            pd.testing.assert_frame_equal(
+                value.sort_values(cols, na_position="first").reset_index(drop=True),
+                other.stats[key].sort_values(cols, na_position="first").reset_index(drop=True))
+        else:
+            assert other.stats[key] == value, key
+
+
+def shared_check(j: jl.Journey) -> str:
+    return next(c.detail for c in j.checks if c.name == "tables: shared")
+
+
+@pytest.mark.parametrize("journey", ["sample", SHOP / "journey.yml"])
+def test_a_shared_load_equals_an_ordinary_one(journey, shared, monkeypatch):
+    monkeypatch.delenv(shared_tables.ENV_VAR)
+    plain = jl.load_journey(journey)
+    assert not [c for c in plain.checks if c.name == "tables: shared"]
+    monkeypatch.setenv(shared_tables.ENV_VAR, str(shared))
+    first = jl.load_journey(journey)
+    second = jl.load_journey(journey, con=ibis.duckdb.connect())  # another notebook's connection
+    assert "materialised now" in shared_check(first)
+    assert "another report of this run" in shared_check(second)
+    assert_same_journey(plain, first)
+    assert_same_journey(plain, second)
+    assert len(list(shared.glob("*.duckdb"))) == 1
+    # the shared events are a table of DuckDB's own, not casts over the input files
+    assert "read_parquet" not in ibis.to_sql(second.events).lower()
+
+
+def test_notebooks_that_start_together_materialise_once(shared):
+    code = textwrap.dedent("""
+        import journeylib as jl
+        j = jl.load_journey("sample")
+        print(next(c.detail for c in j.checks if c.name == "tables: shared"))
+        print(j.events.count().to_pyarrow().as_py())
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+             for _ in range(3)]
+    outs = [p.communicate(timeout=300)[0].splitlines() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    hows = sorted(o[0] for o in outs)
+    assert sum("materialised now" in h for h in hows) == 1
+    assert sum("another report of this run" in h for h in hows) == 2
+    n = jl.load_journey("sample").events.count().to_pyarrow().as_py()
+    assert {int(o[1]) for o in outs} == {n}
+
+
+def test_other_bytes_are_another_copy(shared, tmp_path):
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    csv = (SHOP / "events.csv").read_text()
+    (folder / "events.csv").write_text(csv)
+    yml = (SHOP / "journey.yml").read_text()
+    (folder / "journey.yml").write_text(yml)
+    first = jl.load_journey(folder / "journey.yml")
+    lines = csv.splitlines()
+    (folder / "events.csv").write_text("\n".join(lines[:-1]) + "\n")  # one row fewer
+    second = jl.load_journey(folder / "journey.yml")
+    assert "materialised now" in shared_check(second)
+    assert second.events.count().to_pyarrow().as_py() == first.events.count().to_pyarrow().as_py() - 1
+    assert len(list(shared.glob("*.duckdb"))) == 2
+
+
+def test_a_strict_load_still_fails_on_a_copy_a_lenient_load_made(shared, tmp_path):
+    text = (SHOP / "journey.yml").read_text().replace("events: [catalog, search]", "events: [catalogue, searches]")
+    assert "catalogue" in text
+    (tmp_path / "journey.yml").write_text(text.replace("path: events.csv", f"path: {SHOP / 'events.csv'}"))
+    lenient = jl.load_journey(tmp_path / "journey.yml", strict=False)
+    assert "materialised now" in shared_check(lenient)
+    with pytest.raises(JourneyDataError, match=r"matches no event"):
+        jl.load_journey(tmp_path / "journey.yml")
+
+
+def test_only_the_embedded_engine_and_hashable_inputs_share(shared):
+    con = ibis.duckdb.connect()
+    assert shared_tables.SharedTables.of({"events": "n/a"}, "", con) is None
+    assert shared_tables.SharedTables.of({"events": "abc", "customers": ""}, "", con) is None
+
+    class Other:
+        name = "pyspark"
+
+    assert shared_tables.SharedTables.of({"events": "abc"}, "", Other()) is None
+    d = read_journey("sample")
+    a = shared_tables.SharedTables.of({"events": "abc"}, repr(d), con)
+    b = shared_tables.SharedTables.of({"events": "abd"}, repr(d), con)
+    assert a.path.parent == shared and a.path != b.path
+
+
+def test_an_unwritable_folder_loads_unshared(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(shared_tables.ENV_VAR, str(blocker / "tables"))
+    j = jl.load_journey("sample")
+    assert not [c for c in j.checks if c.name == "tables: shared"]
+    assert j.events.count().to_pyarrow().as_py() > 0
+
+
+def test_run_all_gives_its_notebooks_a_folder_of_the_run(tmp_path, monkeypatch):
+    monkeypatch.delenv(shared_tables.ENV_VAR, raising=False)
+    with runner._shared_tables(str(tmp_path)):
+        assert os.environ[shared_tables.ENV_VAR] == str(tmp_path / "tables")
+    assert shared_tables.ENV_VAR not in os.environ
