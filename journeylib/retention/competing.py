@@ -698,6 +698,31 @@ class IncidenceComparison(Result):
         return (Check("competing risks: horizons compared", "pass" if n else "warn",
                       f"{n} exit type x horizon cells with enough customers in every group"),)
 
+    def display_table(self) -> pd.DataFrame:
+        """The summary for people: shares gone in percent, the difference in points with its
+        interval and the corrected p-value; clear differences first.
+
+        Examples
+        --------
+        >>> import journeylib as jl
+        >>> exits = jl.simulate_exits(2000, seed=1).table
+        >>> jl.compare_incidence(exits, "segment", horizons=(90,)).display_table().columns.tolist()
+        ['exit type', 'within days', 'group', 'compared with', 'share gone', 'share gone (compared)', 'difference', 'interval', 'p (corrected)', 'clear difference']
+        """
+        t = self.table.assign(_o=~(self.table["pvalue_holm"] < 0.05)).sort_values(["_o", "exit_type"], kind="stable")
+        return pd.DataFrame({
+            "exit type": t["exit_type"],
+            "within days": [f"{h:g}" for h in t["horizon_days"]],
+            "group": t["group"],
+            "compared with": t["reference"],
+            "share gone": [_pct(v) for v in t["cumulative_incidence"]],
+            "share gone (compared)": [_pct(v) for v in t["reference_incidence"]],
+            "difference": [f"{d * 100:+.1f} points" for d in t["difference"]],
+            "interval": [f"{lo * 100:+.1f} to {hi * 100:+.1f}" for lo, hi in zip(t["ci_low"], t["ci_high"])],
+            "p (corrected)": [format_pvalue(p, prefix=False) for p in t["pvalue_holm"]],
+            "clear difference": np.where(t["pvalue_holm"] < 0.05, "yes", ""),
+        }).reset_index(drop=True)
+
     def plot(self, ax=None):
         """Differences in cumulative incidence (group minus reference) with their intervals."""
         return plots.plot_incidence_comparison(self, ax=ax)
