@@ -53,7 +53,7 @@ docs: $(DOCS_STAMP) ## build the documentation site into site/ (installs the doc
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 data: $(STAMP) ## regenerate the bundled sample data and the CDNOW event CSV
-	$(BIN)/journeylib simulate --customers 5000 --seed 42 --out data/sample --force
+	$(BIN)/journeylib simulate --customers 5000 --seed 42 --channel-holdout email --out data/sample --force
 	$(BIN)/python data/cdnow/make_events_csv.py
 
 bench: $(STAMP) ## run the benchmarks (writes bench/RESULTS*.md; takes minutes)

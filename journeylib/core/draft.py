@@ -229,11 +229,11 @@ class Profile:
     >>> from journeylib.core.draft import profile
     >>> prof = profile("data/sample")
     >>> prof.format, prof.rows, prof.customers
-    ('canonical', 56346, 5000)
+    ('canonical', 52966, 5000)
     >>> prof.events.head(2)
               event  events  customers
-    0  product_view   26430       3345
-    1      purchase   10443       1377
+    0  product_view   24700       3186
+    1      purchase    9697       1292
     """
 
     source: str
@@ -594,7 +594,7 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
     >>> from journeylib.core.draft import profile
     >>> prof = profile("data/sample")
     >>> print(prof.describe().splitlines()[0])
-    data/sample: canonical export, 56,346 events of 5,000 customers
+    data/sample: canonical export, 52,966 events of 5,000 customers
     >>> list(prof.mapping)
     ['customer_id', 'ts', 'event', 'channel', 'revenue']
     """
@@ -739,7 +739,7 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
     >>> text = draft_text(profile("data/sample"), "data/sample")
     >>> print("\\n".join(text.splitlines()[6:8]))
       events:
-        path: events.parquet  # 56,346 events
+        path: events.parquet  # 52,966 events
     """
     folder = Path(folder)
     out: list[str] = [
@@ -873,7 +873,7 @@ class Draft:
     >>> from journeylib.core.draft import write_draft
     >>> draft = write_draft("data/sample", out=tempfile.mkdtemp() + "/journey.yml")
     >>> draft.path.name, draft.profile.rows, draft.text.startswith("# Draft journey definition")
-    ('journey.yml', 56346, True)
+    ('journey.yml', 52966, True)
     """
 
     path: Path

@@ -278,7 +278,7 @@ def captions() -> list[dict[str, Any]]:
     >>> health.record(jl.load_dataset("sample"))
     >>> caption = health.captions()[0]
     >>> caption["name"], caption["events"]
-    ('sample', 56346)
+    ('sample', 52966)
     >>> health.reset()
     """
     return [dict(c) for c in _STATE["captions"]]

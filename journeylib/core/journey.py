@@ -1027,7 +1027,7 @@ def load_journey(path_or_definition: str | Path | JourneyDefinition, *, con: ibi
     >>> import journeylib as jl
     >>> journey = jl.load_journey("sample")
     >>> journey.events.count().to_pyarrow().as_py()
-    56346
+    52966
     >>> journey.stages[:3], journey.segment_by, journey.touch_col
     (['awareness', 'consideration', 'cart'], 'segment', 'channel')
     """
@@ -1368,9 +1368,9 @@ class Journey(Result):
     'Simulated shop (sample data)'
     >>> journey.summary[["item", "events", "customers"]].head(3)
                 item  events  customers
-    0      awareness    7950       5000
-    1  consideration   26430       3345
-    2           cart   10037       2004
+    0      awareness    7770       5000
+    1  consideration   24700       3186
+    2           cart    9425       1913
     """
 
     events: ibis.Table

@@ -68,7 +68,7 @@ class InputRecord:
     >>> from journeylib.core.load import load_table
     >>> rec = load_table("events", "data/sample/events.parquet").input
     >>> rec.table, rec.source, rec.rows
-    ('events', 'sample/events.parquet', 56346)
+    ('events', 'sample/events.parquet', 52966)
     """
 
     table: str
@@ -152,7 +152,7 @@ def load_table(
     >>> from journeylib.core.load import load_table
     >>> loaded = load_table("assignments", "data/sample/assignments.parquet")
     >>> loaded.input.rows, loaded.table.columns
-    (3516, ('customer_id', 'experiment', 'variant', 'assigned_at'))
+    (8289, ('customer_id', 'experiment', 'variant', 'assigned_at'))
     """
     if table == "events":
         return _events(source, columns, stages=stages, con=con, timestamp_format=timestamp_format)
@@ -256,7 +256,7 @@ def load_events(
 
     >>> stages = ["awareness", "consideration", "cart", "purchase", "repeat", "advocacy"]
     >>> jl.load_events("data/sample/events.parquet", stages=stages).count().to_pyarrow().as_py()
-    56346
+    52966
     """
     return _events(source, columns, stages=stages, con=con, timestamp_format=timestamp_format).table
 
@@ -407,7 +407,7 @@ def load_assignments(source: Any, columns: Mapping[str, str] | None = None, *,
     >>> import journeylib as jl
     >>> assignments = jl.load_assignments("data/sample/assignments.parquet")
     >>> assignments.count().to_pyarrow().as_py()
-    3516
+    8289
     """
     return _assignments(source, columns, con=con, timestamp_format=timestamp_format).table
 

@@ -248,7 +248,7 @@ def utc_literal(ts: pd.Timestamp) -> ibis.Value:
     >>> from journeylib.core.time import to_utc, utc_literal
     >>> events = jl.load_dataset("sample").events
     >>> events.filter(events.ts <= utc_literal(to_utc("2024-02-01"))).count().to_pyarrow().as_py()
-    907
+    855
     """
     return ibis.literal(ts.to_pydatetime(), type="timestamp('UTC')")
 

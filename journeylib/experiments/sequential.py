@@ -148,7 +148,7 @@ class SequentialResult(Result):
     >>> seq.rejected
     False
     >>> [round(x, 1) for x in seq.confidence_interval()]
-    [-13.3, 20.7]
+    [-15.2, 20.4]
     """
 
     looks: pd.DataFrame = field(repr=False)

@@ -510,7 +510,7 @@ def channel_budget(
     >>> ds = jl.load_dataset("sample")
     >>> result = channel_budget(ds.events, ds.costs, n_boot=20)
     >>> print(result.findings[0].text)
-    email pays back and social does not: email returns 2.60 (2.39 to 2.79) and social returns 0.42 (0.41 to 0.46) (by the Markov model, first-order revenue per unit of spend; 1.00 is break-even).
+    email pays back and social does not: email returns 2.67 (2.44 to 2.87) and social returns 0.42 (0.40 to 0.46) (by the Markov model, first-order revenue per unit of spend; 1.00 is break-even).
     """
     models = tuple(models)
     unknown = [m for m in models if m not in ALL_MODELS or m == "time_decay"]

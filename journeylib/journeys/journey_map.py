@@ -117,9 +117,9 @@ class JourneyMap(Result):
     >>> result = journey_map(ds.events, feedback=ds.feedback)
     >>> result.pain_points[["rank", "stage", "pain_score"]].head(3).round(3)
        rank          stage  pain_score
-    0     1           cart       0.605
-    1     2  consideration       0.538
-    2     3         repeat       0.530
+    0     1           cart       0.609
+    1     2  consideration       0.546
+    2     3         repeat       0.520
     """
 
     stages: tuple[str, ...]

@@ -294,7 +294,7 @@ def plot_journey_flow(result, ax=None):
     >>> result = jl.funnel(ds.events, window=60)
     >>> fig, ax = plt.subplots()
     >>> plots.plot_journey_flow(result, ax=ax).get_title().splitlines()[0]
-    'Biggest drop-off from repeat to advocacy: 74.5% did not go on'
+    'Biggest drop-off from repeat to advocacy: 73.6% did not go on'
     >>> plt.close(fig)
     """
     if result.by is not None or not result.closed:

@@ -260,7 +260,7 @@ def plot_logrank(lr: LogRankResult, ax: Axes | None = None) -> Axes:
     >>> lr = jl.logrank(labels, "segment")
     >>> fig, ax = plt.subplots()
     >>> plots.plot_logrank(lr, ax=ax).get_title()
-    'Churns observed vs expected by segment: groups differ (log-rank p = 0.004)'
+    'Churns observed vs expected by segment: groups differ (log-rank p = 0.003)'
     >>> plt.close(fig)
     """
     if ax is None:

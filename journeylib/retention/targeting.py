@@ -61,8 +61,8 @@ class WinbackTargets(Result):
     >>> result = winback_targets(jl.load_dataset("sample").events, churn_after=60)
     >>> result.targets[["rank", "days_inactive", "p_alive", "value_at_stake"]].head(2).round(2)
        rank  days_inactive  p_alive  value_at_stake
-    0     1          67.05     0.81          628.66
-    1     2          88.12     0.68          440.49
+    0     1          67.05     0.81          625.42
+    1     2          88.12     0.68          436.82
     """
 
     targets: pd.DataFrame = field(repr=False)

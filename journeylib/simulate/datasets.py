@@ -43,7 +43,7 @@ class Dataset:
     >>> [x.table for x in ds.inputs]
     ['events', 'customers', 'assignments', 'feedback', 'messages', 'costs']
     >>> ds.events.count().to_pyarrow().as_py()
-    56346
+    52966
     """
 
     events: ibis.Table

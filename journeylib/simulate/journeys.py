@@ -14,12 +14,19 @@ parameter recorded in the returned ``ground_truth``):
    channel's planted effect is its ``conversion_weight``. The first purchase follows
    the last touch (event ``purchase``, stage ``purchase``, channel missing); converters
    first step on to the cart stage on the channel of their last touch.
-   *Option* ``channel_holdout`` (off by default, not in the bundled sample): each customer is
+   *Option* ``channel_holdout`` (off by default; the bundled sample has ``email``): each customer is
    randomised at acquisition (its own stream) into ``exposed`` or ``holdout`` of experiment
    ``f"{channel}_holdout"``; the holdout arm sees none of the channel's touches after its first
    touch (a retargeting holdout: the acquisition touch stays; converters' last steps to the cart
    stay on the channel of their last touch seen, which may be that acquisition touch), so its
-   conversion is the noisy-OR without them.
+   conversion is the noisy-OR without them. It is planted by thinning: everyone's conversion is
+   drawn as without the holdout (``p_with``, over all their touches); a held customer who converted
+   keeps the conversion with probability ``p_without / p_with`` (a stream of its own; 1 when the
+   hidden touches add no channel), so ``P(convert | holdout) = p_without`` exactly. The hidden
+   touches go; a conversion taken away takes with it every row that followed from it (the walk to
+   the cart, the purchase and the whole life as a customer: events, loyalty membership,
+   experiments, win-back, feedback, messages); its pre-purchase touches stay, and their carts are
+   abandoned carts that get a recovery message (drawn from a stream of its own).
 3. **Life as a customer** (from the first purchase ``t0``). Purchase rate
    ``lambda ~ Gamma(2, mean 1/30 per day)``; spend per order is Gamma-Gamma
    (``p, q, gamma``). Alive customers browse (``product_view`` / ``add_to_cart``,
@@ -60,7 +67,10 @@ thinning: their random numbers come from streams of their own, every row is buil
 them, and the rows they remove (a held-out send or return, a survey at a removed return, a
 held-out cart's message with its open and click) are dropped after every draw; a held-out
 customer's return loses its channel and the morning arm's newsletter (with its opens and
-clicks) moves to 09:00. Every other row of every table is the same as without them.
+clicks) moves to 09:00. Every other row of every table is the same as without them. The
+channel holdout is planted the same way (step 2): every row of a customer it does not concern
+(the exposed arm, and held customers with no hidden touch) is the row written without it; the
+monthly costs, computed from the events, follow the events that remain.
 
 Events after ``observation_end`` are not observed. Timestamps are whole seconds;
 ties are resolved by :data:`journeylib.schema.ORDER_KEYS`.
@@ -376,7 +386,9 @@ def simulate_journeys(
         A channel of :data:`journeylib.core.schema.CHANNELS` to hold out (off by default): every customer
         is randomised at acquisition into ``exposed`` or ``holdout`` of experiment ``f"{channel}_holdout"``;
         the holdout arm gets none of the channel's touches after its first touch (the acquisition touch
-        stays), so its conversion is the noisy-OR without them. Truth in ``ground_truth["channel_holdout"]``.
+        stays), so its conversion is the noisy-OR without them. Planted by thinning (module docstring,
+        step 2): the customers it does not concern keep every row they have without it. Truth in
+        ``ground_truth["channel_holdout"]``.
     channel_holdout_share
         Share of customers in the ``holdout`` arm (between 0 and 1, exclusive).
 
@@ -429,30 +441,34 @@ def simulate_journeys(
     for k in range(1, int(n_touch.max())):
         at_k = np.flatnonzero(pos == k)
         stage_idx[at_k] = np.clip(stage_idx[at_k - 1] + step[at_k], 0, 2)
-    # option: a channel holdout, randomised at acquisition on a stream of its own (off: nothing changes)
-    if channel_holdout is not None:
-        held = np.random.default_rng([seed, 43]).random(n) < channel_holdout_share
-        later = (pos > 0) & (touch_ch == CHANNELS.index(channel_holdout))  # the channel's touches after the first
-        hidden = held[cust] & later
-    else:
-        hidden = np.zeros(len(cust), dtype=bool)
+    # everyone's conversion is drawn over all their touches, with or without the channel holdout
     touched = np.zeros((n, len(ch)), dtype=bool)
-    touched[cust[~hidden], touch_ch[~hidden]] = True
+    touched[cust, touch_ch] = True
     w = np.array([CONVERSION_WEIGHT[c] for c in ch])
     p_convert = 1 - np.prod(np.where(touched, 1 - w, 1.0), axis=1)
     last = np.cumsum(n_touch) - 1
     last_seen = last.copy()  # the last touch the customer saw (the holdout hides some)
+    held = np.zeros(n, dtype=bool)
+    hidden = np.zeros(len(cust), dtype=bool)
+    p_planted = p_convert  # each customer's conversion probability in the data (the holdout's: without)
     if channel_holdout is not None:
+        # option: a channel holdout, randomised at acquisition on a stream of its own; planted by thinning
+        # (see _thin_conversions): the main stream draws the same numbers with and without it
+        held = np.random.default_rng([seed, 43]).random(n) < channel_holdout_share
+        later = (pos > 0) & (touch_ch == CHANNELS.index(channel_holdout))  # the channel's touches after the first
+        hidden = held[cust] & later
         last_seen = np.full(n, -1)
         np.maximum.at(last_seen, cust[~hidden], np.flatnonzero(~hidden))
-        with_all = np.zeros((n, len(ch)), dtype=bool)
-        with_all[cust, touch_ch] = True
         without = np.zeros((n, len(ch)), dtype=bool)
         without[cust[~later], touch_ch[~later]] = True
-        p_with = 1 - np.prod(np.where(with_all, 1 - w, 1.0), axis=1)
+        p_with = p_convert
         p_without = 1 - np.prod(np.where(without, 1 - w, 1.0), axis=1)
+        p_planted = np.where(held, p_without, p_with)
     converts = rng.random(n) < p_convert
-    # converters walk on to the cart before buying, on the channel of their last touch
+    # a held customer whose conversion used the hidden touches keeps it with probability p_without / p_with
+    lost = _thin_conversions(np.random.default_rng([seed, 44]), held, converts, p_convert, p_planted) \
+        if channel_holdout is not None else np.zeros(n, dtype=bool)
+    # converters walk on to the cart before buying, on the channel of their last touch seen
     # (no new channel, so the noisy-OR truth is unchanged)
     n_extra = np.where(converts, 2 - stage_idx[last], 0)
     xc = np.repeat(np.arange(n), n_extra)
@@ -467,11 +483,14 @@ def simulate_journeys(
                   [PRE_EVENT[s] for s in np.concatenate([stage_idx, x_stage])],
                   ch[np.concatenate([touch_ch, touch_ch[last_seen][xc]])],
                   np.array(DEFAULT_STAGES)[np.concatenate([stage_idx, x_stage])], None)
-    frames.append(pre[~np.concatenate([hidden, np.zeros(len(xc), dtype=bool)])] if hidden.any() else pre)
+    # the hidden touches go, and a lost conversion's walk to the cart (after every draw, see _DROP)
+    frames.append(pre.assign(_fix=np.where(np.concatenate([hidden, lost[xc]]), _DROP, _KEEP)))
 
     # --- 3-5. life as a customer ------------------------------------------------
     b = np.flatnonzero(buyer)
     nb = len(b)
+    gone = lost[b]  # buyers whose conversion the channel holdout takes away: every row of their life goes
+    drop_if = lambda who: np.where(gone[who], _DROP, _KEEP)  # noqa: E731
     lam = rng.gamma(2.0, mean_purchase_rate / 2.0, nb)
     spend_p, spend_q, spend_gamma = 6.0, 4.0, 20.0
     nu = rng.gamma(spend_q, 1 / spend_gamma, nb)
@@ -483,7 +502,8 @@ def simulate_journeys(
     member = join < np.minimum(death, obs_end)
     alive_until = np.minimum(death, obs_end)
 
-    frames.append(_events(cids[b], t0[b], "purchase", None, "purchase", _spend(rng, spend_p, nu)))
+    frames.append(_events(cids[b], t0[b], "purchase", None, "purchase", _spend(rng, spend_p, nu))
+                  .assign(_fix=drop_if(np.arange(nb))))
 
     # browsing while alive
     nv = rng.poisson(visit_rate * (alive_until - t0[b]))
@@ -492,7 +512,7 @@ def simulate_journeys(
     cart = rng.random(len(vi)) < 0.25
     frames.append(_events(cids[b][vi], tv, np.where(cart, "add_to_cart", "product_view"),
                           ch[rng.choice(len(ch), len(vi), p=[TOUCH_SHARE[c] for c in ch])],
-                          np.where(cart, "cart", "consideration"), None))
+                          np.where(cart, "cart", "consideration"), None).assign(_fix=drop_if(vi)))
 
     # repeat purchases by thinning a Poisson process at the largest possible rate
     lam_max = lam * loyalty_rate_multiplier * max(offer_rate_multiplier, 1.0)
@@ -516,11 +536,13 @@ def simulate_journeys(
     rate = base_rate * np.where(in_window, offer_rate_multiplier, 1.0)
     keep = up < rate / lam_max[pi]
     pi, tp = pi[keep], tp[keep]
-    frames.append(_events(cids[b][pi], tp, "purchase", None, "repeat", _spend(rng, spend_p, nu[pi])))
+    frames.append(_events(cids[b][pi], tp, "purchase", None, "repeat", _spend(rng, spend_p, nu[pi]))
+                  .assign(_fix=drop_if(pi)))
     rv = rng.random(len(pi)) < REVIEW_RATE
     tr = tp[rv] + rng.exponential(3.0, rv.sum())
     ok = tr < alive_until[pi[rv]]
-    frames.append(_events(cids[b][pi[rv]][ok], tr[ok], "review", None, "advocacy", None))
+    frames.append(_events(cids[b][pi[rv]][ok], tr[ok], "review", None, "advocacy", None)
+                  .assign(_fix=drop_if(pi[rv][ok])))
 
     # --- 7. win-back ------------------------------------------------------------
     last_act = t0[b].copy()
@@ -535,7 +557,7 @@ def simulate_journeys(
     # the win-back experiment (its own stream): the holdout's sends are built, flagged and dropped at the end
     wb_hold = np.random.default_rng([seed, 41]).random(len(sent)) < WINBACK_HOLDOUT_SHARE
     frames.append(_events(cids[b][sent], send[sent], "winback_sent", wb_channels[wb_ch], None, None)
-                  .assign(_fix=np.where(wb_hold, _DROP, _KEEP)))
+                  .assign(_fix=np.where(wb_hold | gone[sent], _DROP, _KEEP)))
     u_ret = rng.random(len(sent))
     returns = u_ret < np.array([return_prob[c] for c in wb_channels])[wb_ch]
     t_ret = send[sent] + rng.uniform(0.5, return_within, len(sent))
@@ -545,7 +567,9 @@ def simulate_journeys(
     ret_kept = ret & (~wb_hold | hold_returns)
     frames.append(_events(cids[b][sent][ret], t_ret[ret], "purchase", wb_channels[wb_ch][ret], "repeat",
                           _spend(rng, spend_p, nu[sent][ret]))
-                  .assign(_fix=np.where(~wb_hold[ret], _KEEP, np.where(hold_returns[ret], _NO_CHANNEL, _DROP))))
+                  .assign(_fix=np.where(gone[sent][ret], _DROP, np.where(~wb_hold[ret], _KEEP,
+                                                                         np.where(hold_returns[ret], _NO_CHANNEL,
+                                                                                  _DROP)))))
 
     # --- assemble -----------------------------------------------------------------
     events = pd.concat(frames, ignore_index=True)
@@ -562,6 +586,7 @@ def simulate_journeys(
     fix = events["_fix"].fillna(_KEEP).to_numpy(dtype=int)
     events = events[["customer_id", "ts", "event", "channel", "stage", "revenue", "score"]]
 
+    member = member & ~gone  # a lost conversion never joins the programme
     joined = np.full(n, np.nan)
     joined[b[member]] = join[member]
     customers = pd.DataFrame({
@@ -579,6 +604,8 @@ def simulate_journeys(
                             ignore_index=True)
     assignments["assigned_at"] = t_start + pd.to_timedelta(np.floor(assignments["t"] * 86400), unit="s")
     assignments = assignments.drop(columns="t")
+    if gone.any():  # a lost conversion's experiments (all among buyers) go with its life as a customer
+        assignments = assignments[~assignments["customer_id"].isin(cids[b][gone])].reset_index(drop=True)
 
     # sample truth of the offer experiment: expected purchases in the window per user
     # (integrated purchase rate while alive), under control and under treatment
@@ -601,7 +628,7 @@ def simulate_journeys(
             "order_by_effect": sorted(CONVERSION_WEIGHT, key=CONVERSION_WEIGHT.get, reverse=True),
             "conversion_model": "noisy-OR over distinct channels touched before the first purchase",
         },
-        "conversion": {"realised_rate": float(buyer.mean())},
+        "conversion": {"realised_rate": float((buyer & ~lost).mean())},
         "segments": {"share": SEGMENT_SHARE, "churn_hazard_ratio": SEGMENT_HAZARD_RATIO},
         "churn": {
             "base_hazard_per_day": base_hazard,
@@ -641,22 +668,23 @@ def simulate_journeys(
             "email_send_time": {"variants": ["control", "morning"], "planned_split": [0.5, 0.5],
                                 "true_relative_lift": 0.0, "srm_lost_share_of_morning": srm_lost_share},
         },
-        "winback": _winback_truth(send_after, return_within, return_prob, wb_variant, send[sent], u_ret, ret_kept,
-                                  obs_end),
+        "winback": _winback_truth(send_after, return_within, return_prob, wb_variant[~gone[sent]],
+                                  send[sent][~gone[sent]], u_ret[~gone[sent]], ret_kept[~gone[sent]], obs_end),
         "tie_order": ["ts", "event", "channel", "stage"],
     }
     # --- 8. feedback: surveys, reviews, NPS (its own random stream) ----------------
     # (drawn over every row built, then the rows of the dropped events go: the other rows stay as they are)
     feedback, truth["feedback"] = _feedback(
         np.random.default_rng([seed, 24]), events, customers, t_start, obs_end, cids[b], t0[b], alive_until,
-        review_orders=(tp, alive_until[pi], t_ret[ret_kept]),
-        referral=(p_convert, acq_time, ch[acq_ch]), dropped=fix == _DROP)
+        review_orders=(tp[~gone[pi]], alive_until[pi][~gone[pi]], t_ret[ret_kept & ~gone[sent]]),
+        referral=(p_planted, acq_time, ch[acq_ch]), dropped=fix == _DROP, gone=gone)
     # --- 9. messages: newsletter, promotions, cart recovery (its own random stream) ---
     morning = assignments[(assignments["experiment"] == "email_send_time") & (assignments["variant"] == "morning")]
     messages, truth["messages"], truth["carts"], cart_assign = _messages_log(
         np.random.default_rng([seed, 31]), events, t_start, obs_end, cids[b], t0[b], alive_until, death,
         exp_rng=np.random.default_rng([seed, 42]), cart_start=exp_start,
-        morning=(morning["customer_id"].to_numpy(), (morning["assigned_at"] - t_start) / pd.Timedelta(days=1)))
+        morning=(morning["customer_id"].to_numpy(), (morning["assigned_at"] - t_start) / pd.Timedelta(days=1)),
+        dropped=fix == _DROP, gone=gone, redraw_rng=np.random.default_rng([seed, 45]))
     # --- the campaign experiments' rows go (or lose their channel): everything else stays as drawn ---
     events = events[fix != _DROP].reset_index(drop=True)
     events.loc[fix[fix != _DROP] == _NO_CHANNEL, "channel"] = None
@@ -670,7 +698,8 @@ def simulate_journeys(
                                    "variant": np.where(held, "holdout", "exposed"),
                                    "assigned_at": customers["first_seen_at"].to_numpy()}))
         truth["channel_holdout"] = _channel_holdout_truth(channel_holdout, channel_holdout_share, held, p_with,
-                                                          p_without, converts, buyer, acq_time, obs_end)
+                                                          p_without, converts & ~lost, buyer & ~lost, acq_time,
+                                                          obs_end, hidden=hidden, cust=cust, lost=lost)
     assignments = pd.concat([assignments, *extra], ignore_index=True)
     # --- 10. costs: monthly spend of the paid channels (its own random stream) --------
     costs, truth["costs"] = _simulate_costs(np.random.default_rng([seed, 30]), events, t_start, obs_end)
@@ -724,9 +753,28 @@ def _winback_truth(send_after, return_within, return_prob, variant, t_send, u, r
     }
 
 
+def _thin_conversions(rng: np.random.Generator, held: np.ndarray, converts: np.ndarray, p_with: np.ndarray,
+                      p_without: np.ndarray) -> np.ndarray:
+    """The conversions the channel holdout takes away (one flag per customer); draws only from ``rng``.
+
+    Every customer's conversion is drawn with ``p_with`` (the noisy-OR over all their touches, as without
+    the holdout); a held customer who converted keeps it with probability ``p_without / p_with`` (1 when the
+    hidden touches add no channel: nothing to take away), so ``P(convert | held) = p_without`` exactly.
+    One uniform per customer, whoever they are: the stream does not depend on who converted.
+    """
+    u = rng.random(len(held))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        keep = np.where(p_with > 0, p_without / p_with, 1.0)
+    return held & converts & (p_without < p_with) & (u >= keep)
+
+
 def _channel_holdout_truth(channel, share, held, p_with, p_without, converts, buyer, acq_time, obs_end,
-                           followed_days: int = 30):
-    """``ground_truth["channel_holdout"]``: the planted conversions of each arm (noisy-OR, exact) and the sample's."""
+                           followed_days: int = 30, *, hidden, cust, lost):
+    """``ground_truth["channel_holdout"]``: the planted conversions of each arm (noisy-OR, exact) and the sample's.
+
+    ``converts`` and ``buyer``: the conversions in the data (after the thinning); ``hidden`` the touches the
+    holdout hid (customer ``cust``), ``lost`` the customers whose conversion it took away.
+    """
     exposed = ~held
     followed = acq_time <= obs_end - followed_days
     arm = {"exposed": exposed, "holdout": held}
@@ -737,6 +785,14 @@ def _channel_holdout_truth(channel, share, held, p_with, p_without, converts, bu
         "assigned_at": "first_seen_at (randomised at acquisition)",
         "scope": "the holdout arm gets none of the channel's touches after its first touch (before the first "
                  "purchase): a retargeting holdout, the acquisition touch stays",
+        "planting": "thinning: every conversion is drawn over all the customer's touches; a held customer "
+                    "whose hidden touches added the channel keeps it with probability p_without / p_with "
+                    "(stream (seed, 44)), so P(convert | holdout) = p_without exactly; the hidden touches and "
+                    "every row that followed from a lost conversion go, every other row is the one without "
+                    "the holdout",
+        "customers_with_hidden_touches": int(np.unique(cust[hidden]).size),
+        "hidden_touches": int(hidden.sum()),
+        "conversions_taken_away": int(lost.sum()),
         "customers": {a: int(m.sum()) for a, m in arm.items()},
         "expected_conversion_per_customer": {a: float(p_arm[a][m].mean()) if m.any() else None
                                              for a, m in arm.items()},
@@ -829,13 +885,15 @@ def _expected_score(mean: float, sd: float = 0.9) -> float:
 
 
 def _feedback(rng, events, customers, t_start, obs_end, buyer_ids, t0, alive_until, *, review_orders, referral,
-              review_within: int = 30, referral_followed: int = 60, dropped=None):
+              review_within: int = 30, referral_followed: int = 60, dropped=None, gone=None):
     """The feedback table and its planted truth (see :data:`SURVEY_SHARE`, :data:`NPS_MIX`, ...).
 
     Surveys are answered at a share of staged customer events (same time); every ``review``
     event gets a rating (and, for half of them, a short text); buyers answer an NPS survey
     30 to 60 days after their first order. Draws only from ``rng``. ``dropped`` (one flag per
-    row of ``events``): events the campaign experiments remove after every draw; their surveys go too.
+    row of ``events``): events the campaign experiments and the channel holdout remove after every
+    draw; their surveys and reviews go too. ``gone`` (one flag per buyer): buyers whose conversion the
+    channel holdout took away; their NPS answer goes.
     """
     day = pd.Timedelta(days=1)
     end_ts = t_start + obs_end * day
@@ -857,6 +915,8 @@ def _feedback(rng, events, customers, t_start, obs_end, buyer_ids, t0, alive_unt
                             "kind": "review",
                             "score": rng.choice(stars, len(rev), p=list(REVIEW_RATING.values())).astype(float),
                             "stage": rev["stage"].to_numpy(), "text": np.where(has_text, texts, None)})
+    if dropped is not None:
+        reviews = reviews[~np.asarray(dropped)[rev.index.to_numpy()]]
     # NPS 30-60 days after the first order
     seg = customers.set_index("customer_id").loc[buyer_ids, "segment"].to_numpy()
     t_nps = t0 + rng.uniform(30, 60, len(buyer_ids))
@@ -867,6 +927,8 @@ def _feedback(rng, events, customers, t_start, obs_end, buyer_ids, t0, alive_unt
     score = np.where(cat == 0, rng.choice([9, 10], len(u), p=[0.4, 0.6]),
                      np.where(cat == 1, rng.choice([7, 8], len(u)),
                               rng.choice(7, len(u), p=[0.03, 0.03, 0.05, 0.09, 0.15, 0.25, 0.40])))
+    if gone is not None:
+        answer = answer & ~np.asarray(gone)  # (after every draw)
     nps_rows = pd.DataFrame({"customer_id": buyer_ids[answer],
                              "ts": t_start + pd.to_timedelta(np.floor(t_nps[answer] * 86400), unit="s"),
                              "kind": "nps", "score": score[answer].astype(float), "stage": None, "text": None})
@@ -948,8 +1010,9 @@ RECOVERY_CHANNEL_RELATIVE = {"email": 1.0, "push": 0.7, "sms": 0.9, "retargeting
 def _messages_log(rng: np.random.Generator, events: pd.DataFrame, t_start: pd.Timestamp, obs_end: float,
                   buyer_ids: np.ndarray, t0: np.ndarray, alive_until: np.ndarray, death: np.ndarray, *,
                   exp_rng: np.random.Generator, cart_start: float,
-                  morning: tuple[np.ndarray, np.ndarray]) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any],
-                                                                   pd.DataFrame]:
+                  morning: tuple[np.ndarray, np.ndarray], dropped: np.ndarray | None = None,
+                  gone: np.ndarray | None = None, redraw_rng: np.random.Generator | None = None,
+                  ) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any], pd.DataFrame]:
     """The message log, its planted truth (messages, carts) and the ``cart_recovery`` assignments.
 
     Draws only from ``rng``, and the cart experiment's arms from ``exp_rng``.
@@ -982,6 +1045,14 @@ def _messages_log(rng: np.random.Generator, events: pd.DataFrame, t_start: pd.Ti
     at or after ``assigned_at`` moves to 09:00 (same minutes) of its day, or of the next day when that is
     before ``assigned_at``. Opens and clicks are the same draws, moved with their send (the hour has no
     effect). Customers whose assignment was lost (the planted SRM) keep their hours.
+
+    **The channel holdout** (option; thinning): ``dropped`` flags the rows of ``events`` removed after every
+    draw (the hidden touches, the rows of a lost conversion), ``gone`` the buyers whose conversion the holdout
+    took away. Everything above is drawn on all the rows; then a lost buyer's newsletter and promotions go, and
+    so does every cart at a dropped row or of a lost buyer, with its message. A lost buyer's ``add_to_cart``
+    touches that stay are abandoned carts never recovered: their messages, and the arms of the customers whose
+    first cart of the experiment changed, are drawn from ``redraw_rng`` with the same probabilities given the
+    outcome. The planted rates are then the expectations given the outcomes of the carts in the data.
     """
     day = pd.Timedelta(days=1)
     ids, sends = [], []  # (customer index, time, campaign, channel)
@@ -1004,18 +1075,21 @@ def _messages_log(rng: np.random.Generator, events: pd.DataFrame, t_start: pd.Ti
     send["t"] = send["t"].to_numpy() + hour / 24 + rng.uniform(0, 0.02, len(send))
     send["cid"] = buyer_ids[who]
     send["death"] = death[who]
+    send["gone"] = np.zeros(len(send), dtype=bool) if gone is None else np.asarray(gone, dtype=bool)[who]
 
-    # abandoned carts: the first purchase at or after each cart, from the events table
+    # abandoned carts: the first purchase at or after each cart, from the events table (every row built,
+    # the rows the channel holdout drops included: the draws are those without it; see below)
     t_of = lambda ts: (ts - t_start) / day  # noqa: E731
     carts = events.loc[events["event"] == "add_to_cart", ["customer_id", "ts"]].copy()
+    carts["dropped"] = False if dropped is None else np.asarray(dropped, dtype=bool)[carts.index.to_numpy()]
     buys = events.loc[events["event"] == "purchase", ["customer_id", "ts"]].rename(columns={"ts": "ts_buy"})
     carts["t"] = t_of(carts["ts"]).to_numpy()
     buys["t"] = t_of(buys["ts_buy"]).to_numpy()
     nxt = pd.merge_asof(carts.sort_values("t"), buys.sort_values("t")[["customer_id", "t"]].assign(t_buy=lambda d: d["t"]),
                         on="t", by="customer_id", direction="forward")
     abandon = nxt["t"] + CART_ABANDON_HOURS / 24
-    gone = (nxt["t_buy"].isna() | (nxt["t_buy"] > abandon)) & (abandon < obs_end)
-    ab = nxt[gone].assign(t=abandon[gone]).reset_index(drop=True)
+    is_ab = (nxt["t_buy"].isna() | (nxt["t_buy"] > abandon)) & (abandon < obs_end)
+    ab = nxt[is_ab].assign(t=abandon[is_ab]).reset_index(drop=True)
     recovered = (ab["t_buy"] - ab["t"] <= CART_RECOVERY_DAYS).to_numpy() & (ab["t_buy"] < obs_end).to_numpy()
     complete = (ab["t"] + CART_RECOVERY_DAYS <= obs_end).to_numpy()
     r = float(recovered[complete].mean()) if complete.any() else 0.0
@@ -1029,12 +1103,61 @@ def _messages_log(rng: np.random.Generator, events: pd.DataFrame, t_start: pd.Ti
     pick = np.where(recovered, np.searchsorted(np.cumsum(p_if_rec), u, side="right"),
                     np.searchsorted(np.cumsum(p_if_not), u, side="right"))
     pick = np.minimum(pick, len(chans) - 1)
-    held, cart_assign, truth_exp = _cart_experiment(exp_rng, ab, recovered, complete, cart_start, t_start)
+    first, hold_exp, design = _cart_arms(exp_rng, ab, recovered, complete, cart_start)
+    held = np.zeros(len(ab), dtype=bool)
+    held[first[hold_exp]] = True
+
+    # the channel holdout (option) thins the carts after every draw: a cart at a dropped row (a hidden touch, a
+    # lost conversion's life) goes with its message; a lost conversion's add_to_cart touches that stay are
+    # abandoned carts never recovered, their messages drawn from redraw_rng (channel given the outcome, as
+    # above); a customer whose first cart of the experiment changed gets an arm from redraw_rng with the same
+    # P(holdout | outcome). Every other cart keeps its draws.
+    lost_ids = buyer_ids[:0] if gone is None else buyer_ids[np.asarray(gone, dtype=bool)]
+    out = ab["dropped"].to_numpy(dtype=bool) | ab["customer_id"].isin(lost_ids).to_numpy()
+    thinned = bool(out.any() or len(lost_ids))
+    kept_idx = np.flatnonzero(~out)
+    new = _lost_carts(events, dropped, lost_ids, t_of, obs_end) if thinned else \
+        pd.DataFrame({"customer_id": np.array([], dtype=object), "t": np.array([], dtype=float)})
+    nc = len(new)
+    f_cid = np.concatenate([ab["customer_id"].to_numpy()[kept_idx], new["customer_id"].to_numpy()])
+    f_t = np.concatenate([ab["t"].to_numpy()[kept_idx], new["t"].to_numpy()])
+    f_y = np.concatenate([recovered[kept_idx], np.zeros(nc, dtype=bool)])
+    f_comp = np.concatenate([complete[kept_idx], new["t"].to_numpy() + CART_RECOVERY_DAYS <= obs_end])
+    if thinned:
+        new_pick = np.minimum(np.searchsorted(np.cumsum(p_if_not), redraw_rng.random(nc), side="right"),
+                              len(chans) - 1)
+        new_open = np.array([MESSAGE_OPEN_RATE[("cart_recovery", chans[i])] for i in new_pick], dtype=float)
+        new_opened = redraw_rng.random(nc) < new_open  # not customers: no fatigue (as every non-buyer's cart)
+        new_t_open = new["t"].to_numpy() + redraw_rng.exponential(0.2, nc)
+        new_clicked = new_opened & (redraw_rng.random(nc) < MESSAGE_CLICK_RATE["cart_recovery"])
+        new_t_click = new_t_open + redraw_rng.exponential(0.01, nc)
+        src = np.concatenate([kept_idx, np.full(nc, -1)])
+        order = np.argsort(f_t, kind="stable")
+        after = order[f_t[order] >= cart_start]
+        f_first = after[~pd.Series(f_cid[after]).duplicated().to_numpy()]
+        was_first = np.zeros(len(ab), dtype=bool)
+        was_first[first] = True
+        same = (src[f_first] >= 0) & was_first[np.maximum(src[f_first], 0)]
+        f_hold = np.zeros(len(f_first), dtype=bool)
+        f_hold[same] = held[src[f_first][same]]
+        fresh = ~same
+        f_hold[fresh] = redraw_rng.random(int(fresh.sum())) < np.where(f_y[f_first][fresh], design["h_rec"],
+                                                                        design["h_not"])
+        f_held = np.zeros(len(f_cid), dtype=bool)
+        f_held[f_first] = f_hold
+        held = np.zeros(len(ab), dtype=bool)
+        held[kept_idx] = f_held[:len(kept_idx)]
+        thin_note = {"carts_removed": int(out.sum()), "carts_added": int(nc), "arms_drawn_again": int(fresh.sum())}
+    else:
+        f_first, f_hold, f_held, thin_note = first, hold_exp, held, None
+    cart_assign, truth_exp = _cart_truth(design, f_cid[f_first], f_t[f_first], f_y[f_first], f_comp[f_first],
+                                         f_hold, cart_start, t_start, thin_note)
     rec_send = pd.DataFrame({"t": ab["t"].to_numpy(), "campaign": "cart_recovery",
                              "channel": np.array(chans, dtype=object)[pick], "cid": ab["customer_id"].to_numpy()})
     d_of = pd.Series(death, index=buyer_ids)
     rec_send["death"] = rec_send["cid"].map(d_of).fillna(np.inf).to_numpy()
     rec_send["held"] = held
+    rec_send["gone"] = out
     send = pd.concat([send.assign(held=False), rec_send], ignore_index=True)
     send = send[send["t"] < obs_end].reset_index(drop=True)
 
@@ -1051,8 +1174,14 @@ def _messages_log(rng: np.random.Generator, events: pd.DataFrame, t_start: pd.Ti
     rows = [send.assign(t=send["t"].to_numpy() + shift, action="send"),
             send.assign(t=t_open + shift, action="open")[opened],
             send.assign(t=t_click + shift, action="click")[clicked]]
+    if thinned:  # the messages at a lost conversion's carts (drawn above from redraw_rng)
+        ns = pd.DataFrame({"t": new["t"].to_numpy(), "campaign": "cart_recovery",
+                           "channel": np.array(chans, dtype=object)[new_pick], "cid": new["customer_id"].to_numpy(),
+                           "held": f_held[len(kept_idx):], "gone": False})
+        rows += [ns.assign(action="send"), ns.assign(t=new_t_open, action="open")[new_opened],
+                 ns.assign(t=new_t_click, action="click")[new_clicked]]
     log = pd.concat(rows, ignore_index=True)
-    log = log[(log["t"] < obs_end) & ~log["held"].to_numpy(dtype=bool)]
+    log = log[(log["t"] < obs_end) & ~log["held"].to_numpy(dtype=bool) & ~log["gone"].to_numpy(dtype=bool)]
     log = pd.DataFrame({"customer_id": log["cid"].to_numpy(),
                         "ts": t_start + pd.to_timedelta(np.floor(log["t"].to_numpy() * 86400), unit="s"),
                         "campaign": log["campaign"].to_numpy(), "channel": log["channel"].to_numpy(),
@@ -1062,9 +1191,14 @@ def _messages_log(rng: np.random.Generator, events: pd.DataFrame, t_start: pd.Ti
                                                               kind="mergesort")
     log = log.drop(columns="_o").reset_index(drop=True)
 
-    kept = ~send["held"].to_numpy(dtype=bool)
-    cells = send.assign(p_open=p_open, p_click=p_open * p_click)[kept].groupby(["campaign", "channel"])
-    expected = cells[["p_open", "p_click"]].mean()
+    kept = ~send["held"].to_numpy(dtype=bool) & ~send["gone"].to_numpy(dtype=bool)
+    cells = send.assign(p_open=p_open, p_click=p_open * p_click)[kept]
+    if thinned:
+        cells = pd.concat([cells[["campaign", "channel", "p_open", "p_click"]],
+                           ns.assign(p_open=new_open, p_click=new_open * MESSAGE_CLICK_RATE["cart_recovery"])
+                           [~ns["held"].to_numpy(dtype=bool)][["campaign", "channel", "p_open", "p_click"]]],
+                          ignore_index=True)
+    expected = cells.groupby(["campaign", "channel"])[["p_open", "p_click"]].mean()
     truth_messages = {
         "table": "messages: customer_id, ts, campaign, channel, action (send, open, click)",
         "random_stream": "its own (seed, 31): the other tables are those of the seed without messages",
@@ -1089,12 +1223,15 @@ def _messages_log(rng: np.random.Generator, events: pd.DataFrame, t_start: pd.Ti
     }
     truth_carts = {
         "abandon_window_hours": CART_ABANDON_HOURS, "recovery_days": CART_RECOVERY_DAYS,
-        "abandoned": int(len(ab)), "followed_up": int(complete.sum()),
-        "overall_recovery_rate": r,
+        "abandoned": int(len(f_cid)), "followed_up": int(f_comp.sum()),
+        "overall_recovery_rate": float(f_y[f_comp].mean()) if thinned and f_comp.any() else r,
         "channel_share": RECOVERY_CHANNEL_SHARE,
-        "recovery_rate_by_channel": {c: float(v) for c, v in zip(chans, p)},
-        "recovery_rate_by_channel_messaged": _messaged_rates(chans, p_if_rec, p_if_not, recovered & complete,
-                                                             ~recovered & complete, held),
+        # thinned: the expectation given the outcomes of the carts in the data (p is that of the carts drawn)
+        "recovery_rate_by_channel": _messaged_rates(chans, p_if_rec, p_if_not, f_y & f_comp, ~f_y & f_comp,
+                                                    np.zeros(len(f_cid), dtype=bool)) if thinned
+        else {c: float(v) for c, v in zip(chans, p)},
+        "recovery_rate_by_channel_messaged": _messaged_rates(chans, p_if_rec, p_if_not, f_y & f_comp,
+                                                             ~f_y & f_comp, f_held),
         "definition": "an add_to_cart without a purchase within 24 hours is abandoned at 24 hours; it is "
                       "recovered by a purchase within 14 days after; one cart_recovery message goes out at "
                       "abandonment (not for the holdout carts of the cart_recovery experiment); rates are over "
@@ -1105,6 +1242,12 @@ def _messages_log(rng: np.random.Generator, events: pd.DataFrame, t_start: pd.Ti
         "cart_value": "carts carry no value in the sample (revenue is on purchases only)",
         "experiment": truth_exp,
     }
+    if thinned:
+        truth_carts["channel_holdout_note"] = (
+            "the channel holdout removed carts after the channels were drawn (a hidden touch's, a lost "
+            "conversion's) and added a lost conversion's carts that stay (never recovered, channels drawn "
+            "from stream (seed, 45) given that outcome): the rates are the expectations given the outcomes "
+            "of the carts in the data; overall_recovery_rate is their realised rate")
     return log, truth_messages, truth_carts, cart_assign
 
 
@@ -1121,9 +1264,23 @@ def _messaged_rates(chans, p_if_rec, p_if_not, rec, notrec, held) -> dict[str, f
     return out
 
 
-def _cart_experiment(rng, ab, recovered, complete, start, t_start):
-    """The ``cart_recovery`` experiment's arms (see :func:`_messages_log`): held-out flags per abandoned cart,
-    the assignments (``customer_id, experiment, variant, t``) and ``ground_truth["carts"]["experiment"]``."""
+def _lost_carts(events: pd.DataFrame, dropped, lost_ids, t_of, obs_end: float) -> pd.DataFrame:
+    """The abandoned carts of the customers whose conversion the channel holdout took away (``customer_id, t``).
+
+    Their ``add_to_cart`` touches that stay (pre-purchase touches they saw) are never followed by a purchase:
+    each is abandoned 24 hours later (when that is before the end), in time order.
+    """
+    keep = ~np.asarray(dropped, dtype=bool) if dropped is not None else np.ones(len(events), dtype=bool)
+    m = keep & (events["event"] == "add_to_cart").to_numpy() & events["customer_id"].isin(lost_ids).to_numpy()
+    c = pd.DataFrame({"customer_id": events["customer_id"].to_numpy()[m],
+                      "t": t_of(events["ts"][m]).to_numpy() + CART_ABANDON_HOURS / 24})
+    c = c[c["t"] < obs_end]
+    return c.sort_values(["t", "customer_id"], kind="mergesort").reset_index(drop=True)
+
+
+def _cart_arms(rng, ab, recovered, complete, start):
+    """The ``cart_recovery`` experiment's arms (see :func:`_messages_log`): the first carts (indices into ``ab``),
+    whether each is held out, and the design (``h_rec``, ``h_not``: P(holdout | outcome); ``p_msg``, ``p_hold``)."""
     t = ab["t"].to_numpy()
     after = np.flatnonzero(t >= start)
     first = after[~pd.Series(ab["customer_id"].to_numpy()[after]).duplicated().to_numpy()]
@@ -1135,15 +1292,33 @@ def _cart_experiment(rng, ab, recovered, complete, start, t_start):
     h_rec = s * rho / (s * rho + 1 - s)
     h_not = min(s * (1 - p_hold) / (1 - r), 1.0) if r < 1 else s
     hold_exp = rng.random(len(first)) < np.where(y, h_rec, h_not)
-    held = np.zeros(len(ab), dtype=bool)
-    held[first[hold_exp]] = True
-    assign = pd.DataFrame({"customer_id": ab["customer_id"].to_numpy()[first], "experiment": "cart_recovery",
-                           "variant": np.where(hold_exp, "holdout", "message"), "t": t[first]})
+    return first, hold_exp, {"p_msg": p_msg, "p_hold": p_hold, "h_rec": h_rec, "h_not": h_not}
+
+
+def _cart_truth(design, cids, t, y, comp, hold_exp, start, t_start, thinned=None):
+    """The ``cart_recovery`` assignments (``customer_id, experiment, variant, t``) of the experiment's first carts
+    (``cids, t``, outcome ``y``, followed ``comp``, held out ``hold_exp``) and ``ground_truth["carts"]["experiment"]``.
+
+    ``thinned`` (the channel holdout's counts): the carts are no longer those the design was drawn on, so the
+    arms' expected rates are computed from the outcomes of these carts and the P(holdout | outcome) used.
+    """
+    s, rho = CART_HOLDOUT_SHARE, RECOVERY_HOLDOUT_RELATIVE
+    h_rec, h_not = design["h_rec"], design["h_not"]
+    if thinned is None:
+        p_msg, p_hold, rel = design["p_msg"], design["p_hold"], rho - 1
+    else:
+        k1, k0 = float((y & comp).sum()), float((~y & comp).sum())
+        p_hold = h_rec * k1 / (h_rec * k1 + h_not * k0) if h_rec * k1 + h_not * k0 > 0 else 0.0
+        p_msg = (1 - h_rec) * k1 / ((1 - h_rec) * k1 + (1 - h_not) * k0) if (1 - h_rec) * k1 + (1 - h_not) * k0 > 0 \
+            else 0.0
+        rel = p_hold / p_msg - 1 if p_msg > 0 else None
+    assign = pd.DataFrame({"customer_id": cids, "experiment": "cart_recovery",
+                           "variant": np.where(hold_exp, "holdout", "message"), "t": t})
     arms = {"holdout": hold_exp, "message": ~hold_exp}
     n = {a: int((m & comp).sum()) for a, m in arms.items()}
     k = {a: int((m & comp & y).sum()) for a, m in arms.items()}
     real = {a: (k[a] / n[a] if n[a] else None) for a in arms}
-    return held, assign, {
+    truth = {
         "experiment": "cart_recovery", "variants": ["holdout", "message"],
         "planned_split": {"holdout": s, "message": 1 - s},
         "start": str(t_start + pd.Timedelta(days=float(start))),
@@ -1151,12 +1326,22 @@ def _cart_experiment(rng, ab, recovered, complete, start, t_start):
         "window_days": CART_RECOVERY_DAYS,
         "holdout_relative_recovery": rho,
         "recovery_rate": {"holdout": p_hold, "message": p_msg},
-        "absolute_effect": p_msg - p_hold, "relative_effect": rho - 1,
+        "absolute_effect": p_msg - p_hold, "relative_effect": rel,
         "p_holdout_given_recovered": h_rec, "p_holdout_given_not_recovered": h_not,
-        "carts": int(len(first)), "followed_up": n, "recovered": k, "realised_recovery_rate": real,
+        "carts": int(len(cids)), "followed_up": n, "recovered": k, "realised_recovery_rate": real,
         "note": "recovery_rate is the expectation given the carts' outcomes (over the experiment's carts followed "
                 "for the whole window); realised_recovery_rate what the drawn arms give",
     }
+    if thinned is not None:
+        truth["channel_holdout"] = {
+            **thinned,
+            "note": "the channel holdout removed carts after the arms were drawn and a lost conversion's carts "
+                    "that stay joined (arms drawn from stream (seed, 45) with the same P(holdout | outcome)): "
+                    "recovery_rate is the expectation given the outcomes of the carts in the data, "
+                    "p_holdout_given_recovered * K / (p_holdout_given_recovered * K + "
+                    "p_holdout_given_not_recovered * (N - K)) for the holdout over N followed carts of which K "
+                    "recovered; its ratio to the message's is close to holdout_relative_recovery, not exactly it"}
+    return assign, truth
 
 
 def _morning_shift(send: pd.DataFrame, cids: np.ndarray, at: np.ndarray) -> np.ndarray:

@@ -241,10 +241,11 @@ def test_simulation_names_the_model_closest_to_the_planted_increment(planted):
     t = cal.summary.set_index("model")
     distance = (np.log(t["credited_conversions"]) - np.log(planted_inc)).abs()
     closest = distance.idxmin()
-    # the experiment's interval is about +-28% of the increment, the credits of the top models differ by a few
-    # percent: over seeds 1-8 the measured best equals the planted closest in half of them (the findings say which
-    # models the test cannot tell apart). Seed 7 has one model clearly closest to the planted increment (Markov,
-    # 0.3% away; the next is 10% away), and the measurement names it.
+    # the experiment's interval is about +-28% of the increment (24% to 34% over seeds 1-8), the credits of the top
+    # models differ by a few percent: over seeds 1-8 the measured best equals the planted closest in half of them
+    # (2, 3, 4, 7; the findings say which models the test cannot tell apart, and the planted closest is among them
+    # in all eight). Seed 7 has one model clearly closest to the planted increment (Markov, 0.4% away; the next
+    # is 10% away), and the measurement names it.
     assert closest == "markov" and distance.sort_values().iloc[1] > 0.05
     assert cal.best_model == closest
     assert t.loc[closest, "ci_low"] <= 1 <= t.loc[closest, "ci_high"]
@@ -253,6 +254,64 @@ def test_simulation_names_the_model_closest_to_the_planted_increment(planted):
     assert len(far) and all(t.loc[m, "ci_high"] < 1 for m in far if t.loc[m, "credited_conversions"] > planted_inc)
     texts = [f.text for f in cal.findings]
     assert "the Markov model" in texts[1] and "agrees best" in texts[1]
+
+
+@pytest.fixture(scope="module")
+def sample_journey():
+    sample = jl.load_journey("sample")
+    return sample, sample.events.to_pandas(), sample.assignments.to_pandas()
+
+
+@pytest.fixture(scope="module", params=["defaults", "report 01"])
+def sample_calibration(request, sample_journey):
+    """The bundled sample's e-mail holdout (make data: --channel-holdout email; 5,000 customers, seed 42), with
+    the function's defaults and with notebook 01's attribution settings (Shapley on conversion rates)."""
+    sample, events, assignments = sample_journey
+    truth = sample.ground_truth["channel_holdout"]
+    settings = {} if request.param == "defaults" else {"half_life": 7, "shapley_value": "rate"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cal = calibrate_attribution(events, assignments, experiment="email_holdout", channel="email",
+                                    planned_split=truth["planned_split"], **settings)
+    return sample, events, assignments, cal
+
+
+def test_the_sample_holdout_covers_the_planted_lift(sample_calibration):
+    sample, events, assignments, cal = sample_calibration
+    truth = sample.ground_truth["channel_holdout"]
+    # the arms, counted here from the tables: each customer's arm, and whether they ever bought
+    arm = assignments[assignments["experiment"] == "email_holdout"].set_index("customer_id")["variant"]
+    bought = arm.index.isin(events.loc[events["event"] == "purchase", "customer_id"])
+    n = arm.value_counts()
+    k = pd.Series(bought, index=arm.index).groupby(arm).sum()
+    assert n.to_dict() == truth["customers"] and k.to_dict() == truth["observed_first_purchases"]
+    assert cal.arms.set_index("variant")[["customers", "conversions"]].to_dict("list") == {
+        "customers": [n["exposed"], n["holdout"]], "conversions": [k["exposed"], k["holdout"]]}
+    # the lift (exposed minus holdout conversion rate): its interval covers the planted lift per exposed customer
+    lo, hi = confint_proportions_2indep(k["exposed"], n["exposed"], k["holdout"], n["holdout"], method="wald",
+                                        compare="diff")
+    assert cal.difference == pytest.approx(k["exposed"] / n["exposed"] - k["holdout"] / n["holdout"])
+    assert lo <= truth["expected_incremental_per_exposed_customer"] <= hi and lo > 0
+    # the incremental conversions in the exposed arm: the interval covers the planted (exact) expectation
+    assert cal.confidence_interval() == pytest.approx((lo * n["exposed"], hi * n["exposed"]))
+    assert cal.ci_low <= truth["expected_incremental_conversions"] <= cal.ci_high
+    assert cal.measured and cal.against_truth(sample.ground_truth)["covered"].all()
+    assert {c.name: c.status for c in cal.checks}["SRM: email_holdout"] == "pass"
+
+
+def test_the_sample_holdout_supports_the_model_closest_to_the_planted_increment(sample_calibration):
+    sample, _, _, cal = sample_calibration
+    planted = sample.ground_truth["channel_holdout"]["expected_incremental_conversions"]
+    t = cal.summary.set_index("model")
+    closest = (np.log(t["credited_conversions"]) - np.log(planted)).abs().idxmin()
+    # what the report names: the best-calibrated model and the models whose factor's interval also covers 1
+    # (the test cannot tell them apart); at 5,000 customers the interval is wide, so that set is large, and the
+    # planted closest must be in it
+    supported = {cal.best_model} | set(t.index[(t.index != cal.best_model) & (t["ci_low"] <= 1) & (t["ci_high"] >= 1)])
+    assert cal.best_model is not None and closest in supported
+    texts = " ".join(f.text for f in cal.findings)
+    words = closest.replace("_", " ").replace("markov", "Markov").replace("shapley", "Shapley")
+    assert words in texts and "cannot tell" in texts
 
 
 def test_a_channel_that_lowers_conversion_is_said_so_and_names_no_model():

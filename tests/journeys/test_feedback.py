@@ -131,7 +131,7 @@ def test_sample_referred_conversion_within_interval(sample):
 
 def test_feedback_does_not_change_the_other_tables(tmp_path):
     """The feedback table has its own random stream: the sample's other files are byte-identical."""
-    data = jl.simulate_journeys(5000, seed=42)
+    data = jl.simulate_journeys(5000, seed=42, channel_holdout="email")  # make data: --channel-holdout email
     data.write(tmp_path)
     for name in ("events", "customers", "assignments", "feedback"):
         assert filecmp.cmp(tmp_path / f"{name}.parquet", f"data/sample/{name}.parquet", shallow=False), name
@@ -356,7 +356,14 @@ def test_sample_segments_recover_the_planted_nps_differences(sample):
     """NPS is planted by segment (premium +45, budget -10, standard +20): the differences from the rest
     are recovered within their intervals, the two largest are flagged, and no other measure is."""
     r = feedback_by_group(sample.events, sample.feedback, sample.customers, by="segment")
-    truth = r.against_truth(sample.ground_truth)
+    # twelve planted quantities at once: each interval at 1 - 0.05 / 12 (Bonferroni), so that all twelve cover
+    # with 95% probability. (At 95% each, all twelve cover in only about half of the samples. The sample's
+    # standard segment's mean rating, 4.10 against the planted 3.98 from 566 reviews, z = 2.65, misses its 95%
+    # interval since the e-mail holdout took the 44 reviews of its lost conversions away: the ratings are the
+    # same independent draws, a subset of those without the holdout, where it was 4.06, z = 1.84.)
+    family = feedback_by_group(sample.events, sample.feedback, sample.customers, by="segment",
+                               confidence_level=1 - 0.05 / 12)
+    truth = family.against_truth(sample.ground_truth)
     assert len(truth) == 12 and truth["covered"].all(), truth
     flagged = r.tests[r.tests["significant"]]
     assert sorted(flagged["group"]) == ["budget", "premium"] and (flagged["measure"] == "NPS").all()
@@ -368,4 +375,4 @@ def test_sample_nps_by_segment_and_month(sample):
     assert set(m["group"]) == {"all", "budget", "premium", "standard"}
     every = m[m["group"] == "all"].set_index("month")["answers"]
     per_group = m[m["group"] != "all"].groupby("month")["answers"].sum()
-    assert every.equals(per_group.reindex(every.index)) and every.sum() == 360
+    assert every.equals(per_group.reindex(every.index)) and every.sum() == 338

@@ -138,11 +138,30 @@ def test_sample_touchpoints_match_the_planted_channel_mix(sample_map):
     assert a.sort_index().to_dict() == realised.sort_index().to_dict()
     p = np.array([ch["acquisition_share"][c] for c in a.index])
     assert stats.chisquare(a.to_numpy(), p * a.sum()).pvalue > 0.001
-    # first-time consideration touchpoints: the later touches, drawn from the touch mix
+    # first-time consideration touchpoints: the later touches, drawn from the touch mix; the sample's e-mail
+    # holdout (ground_truth["channel_holdout"]) hides the later e-mail touches of half of the customers, so the
+    # planted mix is touch_share in the exposed arm and touch_share without e-mail in the holdout arm (whose
+    # few e-mail touches left are e-mail acquisitions' own steps to the cart). The map's counts, split by arm
+    # here from the events (first-time: at or before the first order):
     tp = m.touchpoints
     c = tp[(tp["journey"] == "first-time") & (tp["stage"] == "consideration")].groupby("channel")["events"].sum()
-    p = np.array([ch["touch_share"][k] for k in c.index])
-    assert stats.chisquare(c.to_numpy(), p * c.sum()).pvalue > 0.001
+    ev, a = j.events.to_pandas(), j.assignments.to_pandas()
+    arm = a[a["experiment"] == j.ground_truth["channel_holdout"]["experiment"]].set_index("customer_id")["variant"]
+    first_buy = ev[ev["event"] == "purchase"].groupby("customer_id")["ts"].min()
+    ft = ev[(ev["stage"] == "consideration") & ev["channel"].notna()
+            & (ev["ts"] <= ev["customer_id"].map(first_buy).fillna(pd.Timestamp.max.tz_localize("UTC")))]
+    by_arm = ft.groupby([ft["customer_id"].map(arm), "channel"]).size().unstack(fill_value=0)
+    assert by_arm.sum().to_dict() == c.to_dict()
+    share = pd.Series(ch["touch_share"])
+    exposed = by_arm.loc["exposed"]
+    assert stats.chisquare(exposed.to_numpy(), share[exposed.index].to_numpy() * exposed.sum()).pvalue > 0.001
+    held = by_arm.loc["holdout"].drop("email")
+    p = share[held.index] / share[held.index].sum()
+    assert stats.chisquare(held.to_numpy(), p.to_numpy() * held.sum()).pvalue > 0.001
+    held_email = ft[(ft["channel"] == "email") & (ft["customer_id"].map(arm) == "holdout")]
+    assert (held_email["customer_id"].map(j.customers.to_pandas().set_index("customer_id")["acquisition_channel"])
+            == "email").all()
+    assert by_arm.loc["holdout", "email"] < 0.1 * by_arm.loc["exposed", "email"]
 
 
 def test_sample_map_draws_every_row(sample_map):

@@ -1,7 +1,9 @@
 """The simulator's campaign experiments (issue 25): the win-back and cart-recovery holdouts, the send-time
-test's morning sends and the optional channel holdout recover their planted truth, computed here again from
-the tables; and they are planted by thinning: every row they do not concern is the one the simulator wrote
-before them (content hashes taken from the code before the experiments existed)."""
+test's morning sends and the channel holdout (an option; the bundled sample has the e-mail holdout) recover
+their planted truth, computed here again from the tables; and they are planted by thinning: every row they
+do not concern is the one the simulator wrote before them (content hashes taken from the code before the
+experiments existed), and every row of a customer the channel holdout does not concern is the one written
+without it."""
 from __future__ import annotations
 
 import hashlib
@@ -85,7 +87,9 @@ BEFORE = {
                "morning_newsletter": {"send": 253, "open": 52, "click": 12}},
 }
 # The bundled sample before the experiments (data/sample at commit 32578b4): hashes of the rows _untied keeps,
-# all rows, and the rows the experiments changed: removed (-) and changed or added (+).
+# all rows, and the rows the experiments changed: removed (-) and changed or added (+). The sample now also has
+# the e-mail holdout (make data: --channel-holdout email), planted by thinning on top of these tables: they are
+# checked on the same seed without it (sample_without_holdout), and the bundled sample against that below.
 SAMPLE_BEFORE = {
     "events": ("9ea7cc07ea4a2850", 56460), "customers": ("a2604aec425e3a4a", 5000),
     "assignments": ("766eaecc9e55965c", 2046), "feedback": ("48caa41257642cbf", 5787),
@@ -113,6 +117,12 @@ def sample_tables():
 @pytest.fixture(scope="module")
 def sample_truth():
     return json.loads((SAMPLE_DIR / "ground_truth.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def sample_without_holdout():
+    """The bundled sample's simulation without its e-mail holdout (seed 42, 5,000 customers)."""
+    return jl.simulate_journeys(5000, seed=42)
 
 
 @pytest.fixture(scope="module")
@@ -146,14 +156,21 @@ def test_rows_the_experiments_do_not_concern_are_those_of_the_simulator_before_t
     assert _morning_newsletter(_tables(data))["action"].value_counts().to_dict() == BEFORE[size]["morning_newsletter"]
 
 
-def test_only_experiment_rows_of_the_bundled_sample_changed(sample_tables):
-    rest = _untied(sample_tables)
+def test_only_experiment_rows_of_the_bundled_sample_changed(sample_without_holdout):
+    tables = _tables(sample_without_holdout)
+    rest = _untied(tables)
     assert {t: _digest(rest[t]) for t in TABLES} == {t: h for t, (h, _) in SAMPLE_BEFORE.items()}
-    tied_now = {t: len(sample_tables[t]) - len(rest[t]) for t in TABLES}
-    tied_before = {t: n - (len(sample_tables[t]) - tied_now[t]) for t, (_, n) in SAMPLE_BEFORE.items()}
+    tied_now = {t: len(tables[t]) - len(rest[t]) for t in TABLES}
+    tied_before = {t: n - (len(tables[t]) - tied_now[t]) for t, (_, n) in SAMPLE_BEFORE.items()}
     assert {t: (tied_before[t], tied_now[t]) for t in TABLES} == SAMPLE_ROWS_TIED
-    assert _morning_newsletter(sample_tables)["action"].value_counts().to_dict() == {
+    assert _morning_newsletter(tables)["action"].value_counts().to_dict() == {
         "send": 2211, "open": 472, "click": 83}
+
+
+def test_the_bundled_sample_is_the_simulation_with_the_email_holdout(sample_tables, sample_truth):
+    data = jl.simulate_journeys(5000, seed=42, channel_holdout="email")
+    assert {t: _digest(sample_tables[t]) for t in TABLES} == {t: _digest(getattr(data, t)) for t in TABLES}
+    assert sample_truth["channel_holdout"]["holdout_share"] == 0.5
 
 
 # --- win-back holdout ----------------------------------------------------------------------------------
@@ -291,10 +308,19 @@ def test_cart_recovery_holdout_on_the_sample_matches_its_truth(sample_tables, sa
     assert n.to_dict() == exp["followed_up"] and k.to_dict() == exp["recovered"]
     assert exp["window_days"] == 14 and exp["holdout_relative_recovery"] == J.RECOVERY_HOLDOUT_RELATIVE == 0.6
     assert exp["start"] == sample_truth["experiments"]["start"]
-    # the arms' expected rates: r = s p_h + (1 - s) p_m over the followed carts, p_h = 0.6 p_m
-    r = f["recovered"].mean()
-    assert exp["recovery_rate"]["message"] == pytest.approx(r / (0.5 * 0.6 + 0.5))
-    assert exp["recovery_rate"]["holdout"] == pytest.approx(0.6 * r / (0.5 * 0.6 + 0.5))
+    # the arms' expected rates given the outcomes of the followed carts (K of N recovered), with the design's
+    # P(holdout | recovered) = s rho / (s rho + 1 - s) = 0.375 and P(holdout | not recovered) = h0
+    h1, h0 = exp["p_holdout_given_recovered"], exp["p_holdout_given_not_recovered"]
+    assert h1 == pytest.approx(0.5 * 0.6 / (0.5 * 0.6 + 0.5))
+    big_k, big_n = f["recovered"].sum(), len(f)
+    assert exp["recovery_rate"]["holdout"] == pytest.approx(h1 * big_k / (h1 * big_k + h0 * (big_n - big_k)))
+    assert exp["recovery_rate"]["message"] == pytest.approx(
+        (1 - h1) * big_k / ((1 - h1) * big_k + (1 - h0) * (big_n - big_k)))
+    # the e-mail holdout thinned the carts after the arms were drawn (a hidden touch's cart, a lost conversion's
+    # carts; its carts that stay joined): the expected ratio is the planted 0.6 up to that thinning
+    thinned = exp["channel_holdout"]
+    assert thinned["carts_removed"] > 0 and thinned["carts_added"] > 0
+    assert exp["recovery_rate"]["holdout"] / exp["recovery_rate"]["message"] == pytest.approx(0.6, abs=0.01)
     for v in ("holdout", "message"):
         lo, hi = _rate_ci(k[v], n[v])
         assert lo <= exp["recovery_rate"][v] <= hi, v
@@ -311,6 +337,13 @@ def test_cart_recovery_holdout_recovers_the_planted_ratio_on_a_second_seed(secon
     f = first[first["followed"]]
     n, k = f.groupby("variant").size(), f.groupby("variant")["recovered"].sum()
     assert n.to_dict() == truth["carts"]["experiment"]["followed_up"]
+    # without a channel holdout the carts are those the design was drawn on: r = s p_h + (1 - s) p_m over the
+    # followed carts, p_h = 0.6 p_m exactly
+    exp = truth["carts"]["experiment"]
+    assert "channel_holdout" not in exp
+    r = f["recovered"].mean()
+    assert exp["recovery_rate"]["message"] == pytest.approx(r / (0.5 * 0.6 + 0.5))
+    assert exp["recovery_rate"]["holdout"] == pytest.approx(0.6 * r / (0.5 * 0.6 + 0.5))
     ratio, lo, hi = _ratio_ci(k["holdout"], n["holdout"], k["message"], n["message"])
     assert lo <= 0.6 <= hi and hi < 1
     counts = first["variant"].value_counts()
@@ -403,6 +436,78 @@ def test_channel_holdout_hides_the_channel_after_the_first_touch(held_out):
     assert set(later["event"]) <= {"product_view", "add_to_cart"}
     exposed_later = ev[(ev["channel"] == "email") & ~ev["customer_id"].isin(held)]
     assert (exposed_later["customer_id"].map(acq) != "email").any()  # the exposed arm is retargeted by email
+
+
+def _by_customer(df: pd.DataFrame, ids) -> list[str]:
+    return sorted(_canonical(df[df["customer_id"].isin(ids)]))
+
+
+def _hidden_email(off: dict[str, pd.DataFrame], held: set) -> set:
+    """Held customers who, without the holdout, see e-mail after their first touch and before their first
+    purchase: those whose rows the holdout may change (a superset: an e-mail acquisition's own last steps to
+    the cart are on e-mail too)."""
+    ev = off["events"]
+    first_buy = ev[ev["event"] == "purchase"].groupby("customer_id")["ts"].min()
+    first_row = ev.groupby("customer_id")["ts"].min()
+    em = ev[(ev["channel"] == "email") & ev["event"].isin(["landing", "product_view", "add_to_cart"])]
+    em = em[(em["ts"] > em["customer_id"].map(first_row))
+            & (em["ts"] < em["customer_id"].map(first_buy).fillna(pd.Timestamp.max.tz_localize("UTC")))]
+    return set(em["customer_id"]) & held
+
+
+@pytest.mark.parametrize("which", ["small", "sample"])
+def test_channel_holdout_is_planted_by_thinning(which, sample_without_holdout, sample_tables, sample_truth):
+    """With the holdout, every row of a customer it does not concern (the exposed arm, and held customers who
+    would see no e-mail after their first touch) is the row written without it, in every table; a concerned
+    customer loses only e-mail touches, or, when the conversion is taken away, everything from the purchase on."""
+    if which == "small":
+        off = _tables(jl.simulate_journeys(600, seed=5))
+        data = jl.simulate_journeys(600, seed=5, channel_holdout="email")
+        on, truth = _tables(data), data.ground_truth
+    else:
+        off, on, truth = _tables(sample_without_holdout), sample_tables, sample_truth
+    t = truth["channel_holdout"]
+    a = on["assignments"]
+    held = set(a.loc[(a["experiment"] == "email_holdout") & (a["variant"] == "holdout"), "customer_id"])
+    assert len(held) == t["customers"]["holdout"]
+    concerned = _hidden_email(off, held)
+    acquired_by_email = set(on["customers"].loc[on["customers"]["acquisition_channel"] == "email", "customer_id"])
+    assert t["customers_with_hidden_touches"] <= len(concerned) <= t["customers_with_hidden_touches"] + len(
+        concerned & acquired_by_email)
+    on_tables = {**on, "assignments": a[a["experiment"] != "email_holdout"]}
+    for name in ("events", "customers", "assignments", "feedback", "messages"):
+        ids = (set(off[name]["customer_id"]) | set(on_tables[name]["customer_id"])) - concerned
+        assert _by_customer(on_tables[name], ids) == _by_customer(off[name], ids), name
+    # the concerned customers: the conversions taken away are theirs; a kept conversion keeps its whole life
+    ev_off, ev_on = off["events"], on["events"]
+    buy_off = ev_off[ev_off["event"] == "purchase"].groupby("customer_id")["ts"].min()
+    buy_on = ev_on[ev_on["event"] == "purchase"].groupby("customer_id")["ts"].min()
+    lost = set(buy_off.index) - set(buy_on.index)
+    assert set(buy_on.index) <= set(buy_off.index) and lost <= concerned
+    held_buyers = buy_off.index.isin(list(held))
+    assert t["observed_first_purchases"] == {"exposed": int((~held_buyers).sum()),
+                                             "holdout": int(held_buyers.sum()) - len(lost)}
+    kept = concerned & set(buy_on.index)
+    assert (buy_on[list(kept)] == buy_off[list(kept)]).all()
+    after = lambda ev, ids: ev[ev["customer_id"].isin(ids) & (ev["ts"] >= ev["customer_id"].map(buy_off))]  # noqa: E731
+    assert sorted(_canonical(after(ev_on, kept))) == sorted(_canonical(after(ev_off, kept)))
+    on_c, off_c = ev_on[ev_on["customer_id"].isin(concerned)], ev_off[ev_off["customer_id"].isin(concerned)]
+    key = ["customer_id", "ts", "event", "stage"]  # (an extra step to the cart may take the last channel seen)
+    assert on_c[key].merge(off_c[key], on=key, how="left", indicator=True)["_merge"].eq("both").all()
+    gone = off_c.merge(on_c[key], on=key, how="left", indicator=True)
+    gone = gone[gone["_merge"] == "left_only"]
+    # a lost conversion keeps only touches before its purchase, no purchase, and no life as a customer
+    lo = ev_on[ev_on["customer_id"].isin(lost)]
+    assert (lo["ts"] < lo["customer_id"].map(buy_off)).all() and not lo["event"].isin(["purchase", "review",
+                                                                                       "winback_sent"]).any()
+    m, fb = on["messages"], on["feedback"]
+    assert set(m.loc[m["customer_id"].isin(lost), "campaign"]) <= {"cart_recovery"}
+    assert set(fb.loc[fb["customer_id"].isin(lost), "kind"]) <= {"survey"}
+    assert set(a.loc[a["customer_id"].isin(lost), "experiment"]) <= {"email_holdout", "cart_recovery"}
+    assert not on["customers"].loc[on["customers"]["customer_id"].isin(lost), "loyalty_member"].any()
+    # the hidden touches are the held customers' e-mail touches after the first (the existing test below checks
+    # that only an e-mail acquisition's own steps to the cart stay on e-mail)
+    assert len(gone) > 0 and set(gone.loc[~gone["customer_id"].isin(lost), "channel"]) == {"email"}
 
 
 def test_channel_holdout_is_off_by_default_and_checks_its_arguments():

@@ -85,7 +85,8 @@ def test_sorted_with_documented_tie_order(small_sim):
 def test_bundled_sample_is_the_documented_simulation():
     truth = json.loads((SAMPLE_DIR / "ground_truth.json").read_text())
     assert truth["seed"] == 42 and truth["n_customers"] == 5000
-    regenerated = jl.simulate_journeys(5000, seed=42)
+    assert truth["channel_holdout"]["experiment"] == "email_holdout"  # make data: --channel-holdout email
+    regenerated = jl.simulate_journeys(5000, seed=42, channel_holdout="email")
     bundled = pd.read_parquet(SAMPLE_DIR / "events.parquet")
     assert len(bundled) == len(regenerated.events)
     assert bundled["revenue"].sum() == pytest.approx(regenerated.events["revenue"].sum())
