@@ -169,15 +169,12 @@ def km_share(durations: np.ndarray, events: np.ndarray, horizon: float) -> tuple
     e = np.asarray(events, bool)
     if len(d) == 0:
         return np.nan, np.nan
-    times = np.unique(d[e & (d <= horizon)])
-    s, v = 1.0, 0.0
-    for t in times:
-        n_at = np.sum(d >= t)
-        k = np.sum((d == t) & e)
-        s *= 1 - k / n_at
-        if n_at > k:
-            v += k / (n_at * (n_at - k))
-    return float(s), float(s * np.sqrt(v))
+    times, k = np.unique(d[e & (d <= horizon)], return_counts=True)
+    n_at = len(d) - np.searchsorted(np.sort(d), times, side="left")  # still at risk just before each time
+    s = float(np.prod(1 - k / n_at))
+    alive = n_at > k
+    v = float(np.sum(k[alive] / (n_at[alive] * (n_at[alive] - k[alive]))))
+    return s, s * float(np.sqrt(v))
 
 
 def _welch(n1: float, s1: float, ss1: float, n0: float, s0: float, ss0: float,
@@ -202,14 +199,56 @@ def _welch(n1: float, s1: float, ss1: float, n0: float, s0: float, ss0: float,
 def _median_diff_interval(a: np.ndarray, b: np.ndarray, confidence_level: float, n_boot: int,
                           rng: np.random.Generator) -> tuple[float, float]:
     """Percentile bootstrap interval of ``median(a) - median(b)``."""
-    diffs = np.empty(n_boot)
-    chunk = max(1, int(2_000_000 // max(len(a) + len(b), 1)))
-    for i in range(0, n_boot, chunk):
-        m = min(chunk, n_boot - i)
-        diffs[i:i + m] = (np.median(a[rng.integers(0, len(a), (m, len(a)))], axis=1)
-                          - np.median(b[rng.integers(0, len(b), (m, len(b)))], axis=1))
+    diffs = bootstrap_medians(a, n_boot, rng) - bootstrap_medians(b, n_boot, rng)
     q = (1 - confidence_level) / 2
     return float(np.quantile(diffs, q)), float(np.quantile(diffs, 1 - q))
+
+
+def bootstrap_medians(x: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Medians of ``n_boot`` bootstrap resamples of ``x``, drawn in O(n log n + n_boot).
+
+    A resample draws ``n`` indices uniformly; its ``k``-th smallest index is ``floor(n * U_(k))``
+    with ``U_(k)`` the ``k``-th smallest of ``n`` uniforms, ``Beta(k, n - k + 1)``; the next one
+    up is the smallest of the ``n - k`` uniforms above it. So the resample's middle values are
+    read off the sorted data at two drawn positions, with exactly the distribution resampling
+    gives, without drawing ``n`` indices per resample (10^8 events: minutes saved per figure).
+
+    Parameters
+    ----------
+    x
+        The observed values (at least one).
+    n_boot
+        Number of resamples.
+    rng
+        Random generator.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n_boot`` medians (``np.median`` of each resample: the mean of the two middle values
+        for an even ``n``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from journeylib.journeys.compare import bootstrap_medians
+    >>> x = np.arange(1.0, 102.0)  # median 51
+    >>> m = bootstrap_medians(x, 20_000, np.random.default_rng(0))
+    >>> [float(v) for v in np.quantile(m, [0.025, 0.5, 0.975])]
+    [41.0, 51.0, 61.0]
+    >>> slow = np.median(x[np.random.default_rng(1).integers(0, 101, (20_000, 101))], axis=1)  # resampling
+    >>> [float(v) for v in np.quantile(slow, [0.025, 0.5, 0.975])]
+    [41.0, 51.0, 61.0]
+    """
+    xs = np.sort(np.asarray(x, float))
+    n = len(xs)
+    k = (n + 1) // 2  # rank of the (lower) middle value
+    u = rng.beta(k, n - k + 1, n_boot)
+    low = xs[np.minimum((u * n).astype(np.int64), n - 1)]
+    if n % 2:
+        return low
+    v = u + (1 - u) * rng.beta(1, n - k, n_boot)
+    return (low + xs[np.minimum((v * n).astype(np.int64), n - 1)]) / 2
 
 
 def _nps_counts(answers: pd.DataFrame) -> tuple[int, int, int]:
@@ -379,7 +418,7 @@ class PeriodComparison(Result):
     (['2025-04-02', '2025-07-01'], False)
     >>> result.summary[["figure", "previous", "current"]].head(1).round(3)
                                            figure  previous  current
-    0  conversion from awareness to consideration     0.642    0.639
+    0  conversion from awareness to consideration     0.607    0.611
     """
 
     table: pd.DataFrame = field(repr=False)
@@ -569,7 +608,7 @@ def compare_periods(
     ...                          previous=("2024-07-01", "2025-01-01"), n_boot=200)
     >>> row = result.summary.set_index("figure").loc["revenue per active customer"]
     >>> f"{row['previous']:.1f} -> {row['current']:.1f}", bool(row["changed"])
-    ('68.4 -> 88.8', True)
+    ('63.6 -> 85.0', True)
     """
     alpha, confidence_level, method = _check_common(alpha, confidence_level, method)
     for name, v in (("period_days", period_days), ("return_days", return_days), ("n_boot", n_boot)):
@@ -882,7 +921,7 @@ def compare_segments(
     >>> result = compare_segments(ds.events, ds.customers, "segment")
     >>> result.differences[["figure", "segment", "value", "rest"]].round(3)
                             figure segment  value  rest
-    0  still active after 180 days  budget  0.113  0.18
+    0  still active after 180 days  budget  0.106  0.17
     """
     from ..retention.churn import churn_labels
     from ..retention.survival import logrank

@@ -555,7 +555,7 @@ def test_segment_nps_recovers_the_planted_scores(sample_segments):
     assert rows.loc["premium", "significant"] and rows.loc["premium", "difference"] > 0
     p = res.persona.set_index("segment")
     assert p["nps"].to_dict() == pytest.approx(rows["value"].to_dict())
-    assert "NPS +49" in p.loc["premium", "description"]
+    assert "NPS +50" in p.loc["premium", "description"]
 
 
 def test_segment_satisfaction_is_welch_on_survey_answers(sample_segments):
@@ -583,3 +583,16 @@ def test_segments_without_feedback_have_no_nps(segment_data):
     assert not {"NPS", "satisfaction"} & set(res.summary["kind"])
     assert res.persona["nps"].isna().all() and res.persona["satisfaction"].isna().all()
     assert "NPS" not in res.persona["description"].iloc[0]
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 10, 101, 400])
+def test_bootstrap_medians_have_the_distribution_resampling_gives(n):
+    from journeylib.journeys.compare import bootstrap_medians
+
+    rng = np.random.default_rng(n)
+    x = np.round(rng.exponential(5, n), 1)  # ties, as days between stages have
+    fast = bootstrap_medians(x, 20_000, np.random.default_rng(1))
+    slow = np.median(x[np.random.default_rng(2).integers(0, n, (20_000, n))], axis=1)
+    assert stats.ks_2samp(fast, slow).pvalue > 0.001
+    assert np.allclose(np.quantile(fast, [0.025, 0.5, 0.975]), np.quantile(slow, [0.025, 0.5, 0.975]),
+                       atol=0.05 * max(x.std(), 1e-9) + 1e-9)
