@@ -209,6 +209,37 @@ DEFAULT_METRICS: tuple[Metric, ...] = (
 """conversion, purchases_per_user, revenue_per_user, revenue_per_order."""
 
 
+def metric_words(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` with metric names in words, for a table people read.
+
+    The ``metric`` and ``primary_metric`` columns hold the kit's identifiers
+    (``purchases_per_user``); a report shows ``purchases per user``.
+
+    Parameters
+    ----------
+    table
+        Any readout table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same table; the two columns (where present) with ``_`` read as a space.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.experiments.readout import metric_words
+    >>> metric_words(pd.DataFrame({"metric": ["purchases_per_user"], "rel_lift": [0.1]}))
+                   metric  rel_lift
+    0  purchases per user       0.1
+    """
+    out = table.copy()
+    for col in ("metric", "primary_metric"):
+        if col in out.columns:
+            out[col] = [v.replace("_", " ") if isinstance(v, str) else v for v in out[col]]
+    return out
+
+
 def metrics_by_name(names: str | Sequence[str] | None) -> tuple[Metric, ...]:
     """Pick :data:`DEFAULT_METRICS` by name.
 
@@ -315,7 +346,7 @@ def variant_stats(
     >>> st.shape
     (56, 15)
     >>> st[st["metric"] == "conversion"].groupby("variant")["n"].sum().to_dict()
-    {'control': 357, 'treatment': 358}
+    {'control': 332, 'treatment': 335}
     """
     metrics = _check_metrics(metrics)
     if not window_days > 0:
@@ -572,11 +603,11 @@ class ABResult(Result):
     >>> ro = jl.ab_readout(ds.assignments, ds.events, experiments="personalised_offer")
     >>> r = ro.result("personalised_offer", "conversion")
     >>> r
-    ABResult(personalised_offer / conversion: treatment vs control, lift +4.8% [-8.8%, +18.4%], ...)
+    ABResult(personalised_offer / conversion: treatment vs control, lift +2.2% [-11.4%, +15.9%], ...)
     >>> r.significant
     False
     >>> print(r.findings[0].text)
-    treatment lifts conversion by 4.8% (-8.8% to +18.4%) against control in personalised_offer; not significant.
+    treatment lifts conversion by 2.2% (-11.4% to +15.9%) against control in personalised_offer; not significant.
     """
 
     experiment: str
@@ -1301,7 +1332,7 @@ class Readout(Result):
         >>> ro = jl.ab_readout(ds.assignments, ds.events, experiments="personalised_offer")
         >>> ro.against_truth(ds.ground_truth["experiments"])[["metric", "true_rel_lift", "covered"]]
                        metric  true_rel_lift  covered
-        0          conversion       0.131894     True
+        0          conversion       0.132125     True
         1  purchases_per_user       0.300000     True
         2    revenue_per_user       0.300000     True
         """
@@ -1581,8 +1612,8 @@ def ab_readout(
     >>> ds = jl.load_dataset("sample")
     >>> ro = jl.ab_readout(ds.assignments, ds.events, experiments="personalised_offer")
     >>> ro.decision_table[["metric", "relative lift (95% CI)", "verdict"]]
-                   metric   relative lift (95% CI)              verdict
-    0          conversion   +4.8% (-8.8% to +18.4%)  no clear difference
+                   metric    relative lift (95% CI)              verdict
+    0          conversion  +2.2% (-11.4% to +15.9%)  no clear difference
     ...
     """
     st = variant_stats(assignments, events, metrics, window_days=window_days, experiments=experiments,
