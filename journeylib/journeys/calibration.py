@@ -75,8 +75,27 @@ def _interval(lo: float, hi: float) -> str:
     return f"{_count(lo)} to {_count(hi)}"
 
 
-def _model_words(model: str) -> str:
-    return model.replace("_", " ").replace("markov", "Markov").replace("shapley", "Shapley")
+def model_words(model: str) -> str:
+    """An attribution model's name for people.
+
+    Parameters
+    ----------
+    model
+        The model's identifier (``"last_non_direct"``).
+
+    Returns
+    -------
+    str
+        The name in words (``"last non-direct"``, ``"Markov"``).
+
+    Examples
+    --------
+    >>> from journeylib.journeys.calibration import model_words
+    >>> [model_words(m) for m in ("last_non_direct", "markov", "time_decay")]
+    ['last non-direct', 'Markov', 'time decay']
+    """
+    return (model.replace("non_direct", "non-direct").replace("_", " ").replace("markov", "Markov")
+            .replace("shapley", "Shapley"))
 
 
 @dataclass(frozen=True)
@@ -221,9 +240,9 @@ class AttributionCalibration(Result):
             if worst["model"] != best["model"]:
                 ratio = worst["credited_conversions"] / self.incremental
                 how = (f"{ratio:.1f} times too many" if ratio >= 1 else f"{1 / ratio:.1f} times too few")
-                parts.append(f"{_model_words(worst['model'])} credits it with "
+                parts.append(f"{model_words(worst['model'])} credits it with "
                              f"{_count(worst['credited_conversions'])}, {how}")
-            parts.append(f"the {_model_words(best['model'])} model, {_count(best['credited_conversions'])}, "
+            parts.append(f"the {model_words(best['model'])} model, {_count(best['credited_conversions'])}, "
                          "agrees best")
             text = "; ".join(parts)
             covered = best["ci_low"] <= 1 <= best["ci_high"]
@@ -232,14 +251,14 @@ class AttributionCalibration(Result):
                 text[0].upper() + text[1:] + f" (the test measures {best['calibration_factor']:.2f} times its credit, "
                 f"{best['ci_low']:.2f} to {best['ci_high']:.2f}).",
                 float(best["calibration_factor"]), float(best["ci_low"]), float(best["ci_high"]),
-                "" if len(close) else f"Read {ch}'s attribution with the {_model_words(best['model'])} model"
+                "" if len(close) else f"Read {ch}'s attribution with the {model_words(best['model'])} model"
                 + ("." if covered else f", and scale its credit by {best['calibration_factor']:.2f} "
                    "(even this model is off the experiment's interval).")))
             if len(close):
-                names = ", ".join(f"{_model_words(r.model)} ({_count(r.credited_conversions)})"
+                names = ", ".join(f"{model_words(r.model)} ({_count(r.credited_conversions)})"
                                   for r in close.sort_values("log_distance").itertuples(index=False))
                 out.append(Finding(
-                    f"The test cannot tell the {_model_words(best['model'])} model apart from {names}: their credits "
+                    f"The test cannot tell the {model_words(best['model'])} model apart from {names}: their credits "
                     f"also lie within its interval of {_interval(self.ci_low, self.ci_high)}.", float(len(close)),
                     action="Treat these models as equally supported; a larger holdout would separate them."))
         return tuple(out)

@@ -1668,23 +1668,30 @@ def plot_calibration(result, ax=None):
     """
     if ax is None:
         ax = plt.gca()
+    from .calibration import model_words
+
     t = result.summary
     y = np.arange(len(t))[::-1]
-    colors = ["#1f77b4" if b else "0.65" for b in t["best"]]
-    ax.barh(y, t["credited_conversions"].to_numpy(float), color=colors, height=0.6)
+    credit = t["credited_conversions"].to_numpy(float)
+    inside = (credit >= result.ci_low) & (credit <= result.ci_high)  # the test cannot tell these apart
+    colors = ["#1f77b4" if b else "#9ecae1" if i else "0.65" for b, i in zip(t["best"], inside)]
+    ax.barh(y, credit, color=colors, height=0.6)
     level = round(100 * result.confidence_level)
     ax.axvspan(result.ci_low, result.ci_high, color="#2ca02c", alpha=0.15, lw=0, zorder=0,
                label=f"holdout test, {level}% interval")
     ax.axvline(result.incremental, color="#2ca02c", lw=2, label="holdout test: extra conversions")
     for yi, v in zip(y, t["credited_conversions"]):
         ax.text(v, yi, f" {v:,.0f}", va="center", fontsize=8)
-    ax.set_yticks(y, [m.replace("_", " ") for m in t["model"]])
+    ax.set_yticks(y, [model_words(m) for m in t["model"]])
     ax.set_xlim(left=min(0.0, float(result.ci_low) * 1.1))
     ax.set_xlabel(f"conversions credited to {result.channel} in the exposed arm")
-    words = {"markov": "Markov", "shapley": "Shapley"}
-    best = words.get(result.best_model, (result.best_model or "").replace("_", " "))
-    ax.set_title(f"{result.channel}: the {best} model agrees best with the holdout test"
-                 if result.best_model and result.measured
-                 else f"{result.channel}: the holdout test cannot rank the models", loc="left")
+    if not (result.best_model and result.measured):
+        title = f"{result.channel}: the holdout test cannot rank the models"
+    elif inside.sum() > 1:
+        title = (f"{result.channel}: {int(inside.sum())} of {len(t)} models lie within the holdout test's interval "
+                 f"(closest: {model_words(result.best_model)})")
+    else:
+        title = f"{result.channel}: the {model_words(result.best_model)} model agrees best with the holdout test"
+    ax.set_title(title, loc="left")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     return ax

@@ -312,6 +312,13 @@ def test_the_sample_holdout_supports_the_model_closest_to_the_planted_increment(
     texts = " ".join(f.text for f in cal.findings)
     words = closest.replace("_", " ").replace("markov", "Markov").replace("shapley", "Shapley")
     assert words in texts and "cannot tell" in texts
+    # the figure says the same: every model inside the test's interval, not one winner
+    fig, ax = plt.subplots()
+    title = cal.plot(ax=ax).get_title(loc="left")
+    plt.close(fig)
+    inside = int(((t["credited_conversions"] >= cal.ci_low) & (t["credited_conversions"] <= cal.ci_high)).sum())
+    assert inside == len(supported) > 1
+    assert title.startswith(f"email: {inside} of {len(t)} models lie within the holdout test's interval")
 
 
 def test_a_channel_that_lowers_conversion_is_said_so_and_names_no_model():
