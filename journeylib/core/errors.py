@@ -84,6 +84,20 @@ class JourneyDataWarning(UserWarning):
     """
 
 
+class SampleRatioWarning(JourneyDataWarning):
+    """An experiment's split is off plan (sample ratio mismatch): its results must not be used.
+
+    A :class:`JourneyDataWarning`, so one filter can silence both; a report that shows the
+    split check in its own section silences this one alone.
+
+    Examples
+    --------
+    >>> from journeylib.core.errors import JourneyDataWarning, SampleRatioWarning
+    >>> issubclass(SampleRatioWarning, JourneyDataWarning)
+    True
+    """
+
+
 def format_examples(examples: pd.DataFrame | None, *, id_columns: Iterable[str] = (),
                     title: str = "First offending rows", invalid_column: str | None = None) -> str:
     """A message's block of example rows (a title line, then rows): the first :data:`MAX_EXAMPLES` rows, with ids

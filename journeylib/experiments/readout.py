@@ -38,7 +38,7 @@ from . import bayes, plots, power, sequential, statistics
 from ..core.checks import flag
 from ..core.display import escape_markdown
 from ..core.engine import distinct_values, to_pandas, to_table
-from ..core.errors import JourneyDataError, JourneyDataWarning, JourneyParameterError, format_examples
+from ..core.errors import JourneyDataError, JourneyDataWarning, JourneyParameterError, SampleRatioWarning, format_examples
 from ..core.result import Check, Finding, Result
 from ..core.schema import PURCHASE_EVENT
 from ..core.time import DAY_US, epoch_us
@@ -1493,7 +1493,7 @@ def readout_from_stats(
         srms.append(srm)
         checks.extend(srm.checks)
         if not srm.passed:
-            warnings.warn(srm.message(), JourneyDataWarning, stacklevel=2)
+            warnings.warn(srm.message(), SampleRatioWarning, stacklevel=2)
         inc = int(e[e["metric"] == first_metric]["n_incomplete"].sum())
         if inc:
             incomplete.append((exp, inc))
