@@ -1274,8 +1274,7 @@ def index_page(run_folder: str, results: list, previous: dict[str, dict[str, Any
             f"<p><span class='jl-status-word {cls}'>{esc(status_label(status))}</span>"
             f"{' ' + esc(note) if note else ''}</p>" + since
             + (f"<ul>{''.join(items)}</ul>" if items else "")
-            + f"<p class='jl-meta'>{esc(meta)}<br>{esc(r.notebook)}; parameters: "
-            f"{esc(_parameters_text(r.parameters))}</p></article>")
+            + f"<p class='jl-meta'>{esc(meta)}<br>{esc(r.notebook)}; {esc(_settings_text(r.parameters))}</p></article>")
     counts = [_status(r) for r in results]
     not_ok = [f"{status_label(s).lower()}: {counts.count(s)}"
               for s in ("partial", "ok, with failed checks", "failed", "cancelled") if counts.count(s)]
@@ -1323,10 +1322,12 @@ def index_from_record(record: dict[str, Any], previous: dict[str, dict[str, Any]
     return index_page(str(record.get("run", "")), entries, previous)
 
 
-def _parameters_text(params: dict[str, Any] | None) -> str:
-    if not params:
-        return "defaults"
-    return "; ".join(f"{k} = {_parameter_value(v)}" for k, v in params.items())
+def _settings_text(params: dict[str, Any] | None) -> str:
+    """The card's line of settings: the journey is left out (the card's caption names the data)."""
+    changed = {k: v for k, v in (params or {}).items() if k != "journey"}
+    if not changed:
+        return "default settings"
+    return "settings: " + "; ".join(f"{k} = {_parameter_value(v)}" for k, v in changed.items())
 
 
 def _status(r) -> str:
