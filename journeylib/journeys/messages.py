@@ -2,9 +2,14 @@
 
 The message log has one row per ``send`` of a message and per ``open`` / ``click`` of it
 (``customer_id, ts, campaign, channel, action``). Each open or click is matched to the
-latest earlier send of the same customer, campaign and channel, so a send is *opened*
-(*clicked*) when at least one open (click) follows it before the next such send. Rates are
-per send, with Wilson intervals.
+latest send of the same customer, campaign and channel at or before it (an open at the very
+time of a send belongs to that send), so a send is *opened* (*clicked*) when at least one open
+(click) follows it before the next such send. Rates are per send, with Wilson intervals.
+
+Everything runs in the engine (portable Ibis, DuckDB or Spark): one window per customer,
+campaign and channel carries the time of the latest send to each open and click, sends are
+counted by aggregation, and only the counts per campaign, channel and send hour and the two
+fatigue groups come to pandas.
 
 Fatigue: a customer is *fatigued* when none of their last ``fatigue_sends`` messages before
 the end was opened. :func:`message_engagement` compares the churn rate (the one churn
@@ -22,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
 
@@ -33,11 +39,13 @@ from ..core.intervals import wilson_interval
 from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import MESSAGES_REQUIRED
 from ..experiments.statistics import two_proportion_test
-from .carts import series_us
 
 __all__ = ["MessageEngagement", "message_engagement", "message_events", "opens_per_send", "message_readout"]
 
 RATE_COLUMNS = ("dimension", "group", "metric", "sends", "count", "rate", "ci_low", "ci_high")
+FATIGUE_COLUMNS = ("group", "customers", "churned", "churn_rate", "ci_low", "ci_high")
+HOUR_US = 3_600 * 1_000_000
+MESSAGE_KEY = ("customer_id", "campaign", "channel")
 
 
 @dataclass(frozen=True)
@@ -46,14 +54,14 @@ class MessageEngagement(Result):
 
     Attributes
     ----------
-    sends
-        One row per send: ``customer_id, ts, campaign, channel, send_hour, opened, clicked``.
     rates
         ``dimension`` (campaign, channel, campaign / channel, send hour), ``group``, ``metric``
         (``open rate`` / ``click rate``), ``sends``, ``count``, ``rate``, ``ci_low``, ``ci_high``.
     fatigue
         One row per group (``fatigued`` / ``engaged``): ``customers``, ``churned``,
         ``churn_rate``, ``ci_low``, ``ci_high``.
+    n_sends
+        Messages sent up to the observation end.
     statistic, pvalue
         Two-proportion z-test of the churn rates of fatigued and engaged customers.
     difference, diff_ci_low, diff_ci_high
@@ -67,13 +75,13 @@ class MessageEngagement(Result):
     >>> result = message_engagement(ds.messages, ds.events)
     >>> result.fatigue[["group", "customers", "churn_rate"]].round(3)
           group  customers  churn_rate
-    0  fatigued        660       0.683
-    1   engaged        644       0.208
+    0  fatigued        609       0.677
+    1   engaged        611       0.203
     """
 
-    sends: pd.DataFrame = field(repr=False)
     rates: pd.DataFrame = field(repr=False)
     fatigue: pd.DataFrame = field(repr=False)
+    n_sends: int = 0
     statistic: float = np.nan
     pvalue: float = np.nan
     difference: float = np.nan
@@ -136,7 +144,7 @@ class MessageEngagement(Result):
 
     @property
     def checks(self) -> tuple[Check, ...]:
-        n = len(self.sends)
+        n = self.n_sends
         out = [Check("sends", "pass" if n >= 100 else "warn", f"{n} messages sent")]
         f = self.fatigue
         small = f[f["customers"] < 30]
@@ -174,17 +182,121 @@ def _diff_interval(f: pd.DataFrame, level: float) -> tuple[float, float]:
     return (float(t["ci_low"]), float(t["ci_high"]))
 
 
-def _matched(sends: pd.DataFrame, acts: pd.DataFrame) -> np.ndarray:
-    """Per send: at least one of ``acts`` falls after it and before the next send of its key."""
-    if acts.empty:
-        return np.zeros(len(sends), dtype=bool)
-    s = sends[["us", "key"]].assign(send_row=np.arange(len(sends))).sort_values("us")
-    a = acts[["us", "key"]].sort_values("us")
-    hit = pd.merge_asof(a, s, on="us", by="key", direction="backward")
-    rows = hit["send_row"].dropna().astype(int).unique()
-    out = np.zeros(len(sends), dtype=bool)
-    out[rows] = True
+def _log_rows(messages: ibis.Table, end_us: int) -> ibis.Table:
+    """``customer_id, campaign, channel, action, us`` (epoch microseconds) of the sends, opens and
+    clicks up to ``end_us``."""
+    t = messages.select(*MESSAGE_KEY, "action", us=core_time.epoch_us(messages))
+    return t.filter((t.us <= end_us) & t.action.isin(["send", "open", "click"]))
+
+
+def _opened_sends(log: ibis.Table) -> ibis.Table:
+    """The sends an open or click counts for: one row per such send, with whether it was opened, clicked.
+
+    An open (click) counts for the latest send of the same customer, campaign and channel at
+    or before it (a backward as-of match, ties included: an open at the very time of a send
+    belongs to it). One window per customer, campaign and channel, in time with sends before
+    opens and clicks at the same instant, carries the time of the latest send so far to every
+    open and click; those before the first send have none and drop out. A send is then named
+    by its key and time, so two sends of one message at the same instant are opened once, as
+    with ``pandas.merge_asof``. Sends nobody opened or clicked are not in the table.
+
+    Parameters
+    ----------
+    log
+        Rows of :func:`_log_rows`: ``customer_id, campaign, channel, action, us``.
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id, campaign, channel, us`` (the send's time, epoch microseconds),
+        ``opened``, ``clicked`` (booleans); not yet executed.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> import pandas as pd
+    >>> from journeylib.core import engine
+    >>> from journeylib.journeys import messages
+    >>> t0 = pd.Timestamp("2025-01-01", tz="UTC")
+    >>> log = ibis.memtable(pd.DataFrame({"customer_id": "a", "campaign": "news", "channel": "email",
+    ...     "ts": [t0 - pd.Timedelta(hours=1), t0, t0, t0 + pd.Timedelta(hours=5), t0 + pd.Timedelta(hours=6)],
+    ...     "action": ["open", "send", "open", "send", "click"]}))
+    >>> rows = messages._log_rows(log, messages.core_time.to_epoch_us(t0 + pd.Timedelta(days=1)))
+    >>> engine.to_pandas(messages._opened_sends(rows).order_by("us"))[["us", "opened", "clicked"]]
+                     us  opened  clicked
+    0  1735689600000000    True    False
+    1  1735707600000000   False     True
+    """
+    is_send = log.action == "send"
+    w = ibis.cumulative_window(group_by=[log[k] for k in MESSAGE_KEY], order_by=[log.us, is_send.ifelse(0, 1)])
+    t = log.mutate(_send_us=is_send.ifelse(log.us, ibis.null("int64")).max().over(w))
+    a = t.filter((t.action != "send") & t._send_us.notnull())
+    return a.group_by([*(a[k] for k in MESSAGE_KEY), a._send_us.name("us")]).aggregate(
+        opened=(a.action == "open").any(), clicked=(a.action == "click").any())
+
+
+def _utc_hour(us: ibis.Value) -> ibis.Value:
+    """Hour of the day (UTC, 0-23) of epoch microseconds, in integer arithmetic."""
+    r = us % core_time.DAY_US
+    r = ibis.ifelse(r < 0, r + core_time.DAY_US, r)  # % keeps the sign of the dividend before 1970
+    return ((r - r % HOUR_US) // HOUR_US).cast("int64")
+
+
+def _rate_counts(sends: ibis.Table, opened: ibis.Table) -> pd.DataFrame:
+    """``campaign, channel, hour, sends, opened, clicked``: counts per campaign, channel and send hour."""
+    s = sends.mutate(hour=_utc_hour(sends.us))
+    o = opened.mutate(hour=_utc_hour(opened.us))
+    keys = ["campaign", "channel", "hour"]
+    n = engine.to_pandas(s.group_by(keys).aggregate(sends=s.count()))
+    k = engine.to_pandas(o.group_by(keys).aggregate(opened=o.opened.sum(), clicked=o.clicked.sum()))
+    out = n.merge(k, on=keys, how="left")
+    out[["opened", "clicked"]] = out[["opened", "clicked"]].fillna(0).astype("int64")
     return out
+
+
+def _rate_rows(counts: pd.DataFrame, level: float) -> pd.DataFrame:
+    """Rate rows per campaign, channel, campaign / channel and campaign and send hour, from
+    ``counts`` (:func:`_rate_counts`)."""
+    # the send hour is compared within a campaign (campaigns go out at different hours)
+    c = counts.assign(**{"campaign / channel": counts["campaign"].astype(str) + " / " + counts["channel"].astype(str),
+                         "hour_key": list(zip(counts["campaign"].astype(str), counts["hour"]))})
+    rows = []
+    for dim, col in (("campaign", "campaign"), ("channel", "channel"), ("campaign / channel", "campaign / channel"),
+                     ("send hour", "hour_key")):
+        for g, d in c.groupby(col, sort=True):
+            n = int(d["sends"].sum())
+            for metric, flag in (("open rate", "opened"), ("click rate", "clicked")):
+                k = int(d[flag].sum())
+                lo, hi = wilson_interval(k, n, level)
+                label = f"{g[0]} at {int(g[1]):02d}:00 UTC" if dim == "send hour" else str(g)
+                rows.append((dim, label, metric, n, k, k / n, lo, hi))
+    return pd.DataFrame(rows, columns=list(RATE_COLUMNS))
+
+
+def _fatigue_counts(sends: ibis.Table, opened: ibis.Table, events: Any, fatigue_sends: int, churn_after: float,
+                    end: pd.Timestamp) -> pd.DataFrame:
+    """``fatigued, customers, churned``: customers and churned customers per fatigue flag.
+
+    A customer with at least ``fatigue_sends`` sends is fatigued when none of the last
+    ``fatigue_sends`` was opened, i.e. when at least that many sends came after the latest
+    opened one (a send at the same instant as it counts as not later). Churn as
+    :func:`journeylib.retention.churn.churn_labels`; customers are matched by
+    :func:`journeylib.core.engine.id_text`.
+    """
+    from ..retention.churn import churn_expr
+
+    o = opened.filter(opened.opened)
+    last = o.group_by(_cid=o.customer_id).aggregate(_last=o.us.max())
+    j = sends.left_join(last, sends.customer_id == last._cid)
+    later = (j._last.isnull() | (j.us > j._last)).cast("int64")
+    per = j.group_by("customer_id").aggregate(_n=j.count(), _later=later.sum())
+    per = per.filter(per._n >= fatigue_sends)
+    per = per.select(_id=engine.id_text(per.customer_id), fatigued=per._later >= fatigue_sends)
+    labels, _ = churn_expr(events, churn_after=churn_after, observation_end=end)
+    labels = labels.select(_id=engine.id_text(labels.customer_id), churned=labels.churned)
+    both = per.join(labels, "_id")
+    return engine.to_pandas(both.group_by("fatigued").aggregate(customers=both.count(),
+                                                                 churned=both.churned.sum()))
 
 
 def message_engagement(
@@ -237,62 +349,40 @@ def message_engagement(
     if missing:
         raise JourneyDataError(f"messages: missing column(s) {missing}; expected {list(MESSAGES_REQUIRED)} "
                                "(load the file with journeylib.core.load_messages)")
-    end = core_time.observation_end(events if events is not None else m, observation_end)
-    log = engine.to_pandas(m.select(*MESSAGES_REQUIRED))
-    log["us"] = series_us(log["ts"])
-    log = log[log["us"] <= core_time.to_epoch_us(end)]
-    log["key"] = log["customer_id"].astype(str) + "\x1f" + log["campaign"].astype(str) + "\x1f" + \
-        log["channel"].astype(str)
-    sends = log[log["action"] == "send"].sort_values(["customer_id", "us"], kind="mergesort").reset_index(drop=True)
-    if sends.empty:
-        raise JourneyDataError("messages: no 'send' rows; expected one row per message sent (action send)")
-    sends["opened"] = _matched(sends, log[log["action"] == "open"])
-    sends["clicked"] = _matched(sends, log[log["action"] == "click"])
-    sends["send_hour"] = pd.to_datetime(sends["ts"], utc=True).dt.hour
-    sends["campaign / channel"] = sends["campaign"].astype(str) + " / " + sends["channel"].astype(str)
-    # the send hour is compared within a campaign (campaigns go out at different hours)
-    sends["hour_key"] = list(zip(sends["campaign"].astype(str), sends["send_hour"]))
-    rows = []
-    for dim, col in (("campaign", "campaign"), ("channel", "channel"), ("campaign / channel", "campaign / channel"),
-                     ("send hour", "hour_key")):
-        for g, d in sends.groupby(col, sort=True):
-            n = len(d)
-            for metric, flag in (("open rate", "opened"), ("click rate", "clicked")):
-                k = int(d[flag].sum())
-                lo, hi = wilson_interval(k, n, confidence_level)
-                label = f"{g[0]} at {int(g[1]):02d}:00 UTC" if dim == "send hour" else str(g)
-                rows.append((dim, label, metric, n, k, k / n, lo, hi))
-    rates = pd.DataFrame(rows, columns=list(RATE_COLUMNS))
-
-    fatigue = pd.DataFrame(columns=["group", "customers", "churned", "churn_rate", "ci_low", "ci_high"])
-    z = p = diff = np.nan
-    lo_d = hi_d = np.nan
     if events is not None:
-        from ..retention.churn import churn_labels
+        from ..retention.churn import check_days
 
-        last = sends.groupby("customer_id").tail(fatigue_sends)
-        counts = last.groupby("customer_id")["opened"].agg(["size", "sum"])
-        counts = counts[counts["size"] >= fatigue_sends]
-        tired = (counts["sum"] == 0).rename("fatigued")
-        labels = churn_labels(events, churn_after=churn_after, observation_end=end)
-        lab = labels.set_index("customer_id")["churned"]
-        both = pd.concat([tired, lab], axis=1, join="inner")
+        check_days("churn_after", churn_after)
+    end = core_time.observation_end(events if events is not None else m, observation_end)
+    fatigue = pd.DataFrame(columns=list(FATIGUE_COLUMNS))
+    z = p = diff = lo_d = hi_d = np.nan
+    log = _log_rows(m.select(*MESSAGES_REQUIRED), core_time.to_epoch_us(end))
+    sends = log.filter(log.action == "send")
+    with engine.materialized(_opened_sends(log)) as opened:
+        counts = _rate_counts(sends, opened)
+        if counts.empty:
+            raise JourneyDataError("messages: no 'send' rows; expected one row per message sent (action send)")
+        if events is not None:
+            both = _fatigue_counts(sends, opened, events, fatigue_sends, churn_after, end).set_index("fatigued")
+    rates = _rate_rows(counts, confidence_level)
+    if events is not None:
         frows = []
         for g, is_tired in (("fatigued", True), ("engaged", False)):
-            d = both[both["fatigued"] == is_tired]
-            n, k = len(d), int(d["churned"].sum())
+            n, k = (int(both.loc[is_tired, "customers"]), int(both.loc[is_tired, "churned"])) \
+                if is_tired in both.index else (0, 0)
             lo, hi = wilson_interval(k, n, confidence_level)
             frows.append((g, n, k, k / n if n else np.nan, lo, hi))
-        fatigue = pd.DataFrame(frows, columns=list(fatigue.columns))
+        fatigue = pd.DataFrame(frows, columns=list(FATIGUE_COLUMNS))
         n1, n2 = fatigue["customers"]
         if n1 and n2:
             k1, k2 = fatigue["churned"]
             t = two_proportion_test(k1, n1, k2, n2, confidence_level=confidence_level)
             z, p, diff = float(t["statistic"]), float(t["pvalue"]), float(t["estimate"])
             lo_d, hi_d = float(t["ci_low"]), float(t["ci_high"])
-    return MessageEngagement(sends[["customer_id", "ts", "campaign", "channel", "send_hour", "opened", "clicked"]],
-                             rates, fatigue, z, p, diff, lo_d, hi_d, int(fatigue_sends), float(churn_after),
-                             float(confidence_level))
+    return MessageEngagement(rates=rates, fatigue=fatigue, n_sends=int(counts["sends"].sum()), statistic=z,
+                             pvalue=p, difference=diff, diff_ci_low=lo_d, diff_ci_high=hi_d,
+                             fatigue_sends=int(fatigue_sends), churn_after=float(churn_after),
+                             confidence_level=float(confidence_level))
 
 
 def message_events(messages: Any, *, campaign: str | list[str] | None = None, channel: str | None = None) -> Any:

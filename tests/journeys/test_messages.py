@@ -1,12 +1,98 @@
-"""Message engagement: planted open/click rates and fatigue of the sample, and a hand-made log."""
+"""Message engagement: planted open/click rates and fatigue of the sample, and a hand-made log.
+
+The engine implementation is checked against the former pandas one (``merge_asof``), kept
+below as an independent reference: every rate row, the fatigue table and the test are equal.
+"""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import journeylib as jl
-from journeylib.core.errors import JourneyParameterError
-from journeylib.journeys.messages import message_engagement
+from journeylib.core import engine
+from journeylib.core import time as core_time
+from journeylib.core.errors import JourneyDataError, JourneyParameterError
+from journeylib.core.intervals import wilson_interval
+from journeylib.experiments.statistics import two_proportion_test
+from journeylib.journeys.carts import series_us
+from journeylib.journeys.messages import RATE_COLUMNS, message_engagement
+from journeylib.retention.churn import churn_labels
+
+
+def _reference_matched(sends: pd.DataFrame, acts: pd.DataFrame) -> np.ndarray:
+    """Per send: at least one of ``acts`` falls after it and before the next send of its key."""
+    if acts.empty:
+        return np.zeros(len(sends), dtype=bool)
+    s = sends[["us", "key"]].assign(send_row=np.arange(len(sends))).sort_values("us")
+    a = acts[["us", "key"]].sort_values("us")
+    hit = pd.merge_asof(a, s, on="us", by="key", direction="backward")
+    rows = hit["send_row"].dropna().astype(int).unique()
+    out = np.zeros(len(sends), dtype=bool)
+    out[rows] = True
+    return out
+
+
+def reference_engagement(messages, events=None, *, fatigue_sends=5, churn_after=60, observation_end=None,
+                         confidence_level=0.95) -> dict:
+    """The former pandas implementation of ``message_engagement`` (whole log in pandas, ``merge_asof``)."""
+    m = engine.to_table(messages)
+    end = core_time.observation_end(events if events is not None else m, observation_end)
+    log = engine.to_pandas(m.select("customer_id", "ts", "campaign", "channel", "action"))
+    log["us"] = series_us(log["ts"])
+    log = log[log["us"] <= core_time.to_epoch_us(end)]
+    log["key"] = log["customer_id"].astype(str) + "\x1f" + log["campaign"].astype(str) + "\x1f" + \
+        log["channel"].astype(str)
+    sends = log[log["action"] == "send"].sort_values(["customer_id", "us"], kind="mergesort").reset_index(drop=True)
+    sends["opened"] = _reference_matched(sends, log[log["action"] == "open"])
+    sends["clicked"] = _reference_matched(sends, log[log["action"] == "click"])
+    sends["send_hour"] = pd.to_datetime(sends["ts"], utc=True).dt.hour
+    sends["campaign / channel"] = sends["campaign"].astype(str) + " / " + sends["channel"].astype(str)
+    sends["hour_key"] = list(zip(sends["campaign"].astype(str), sends["send_hour"]))
+    rows = []
+    for dim, col in (("campaign", "campaign"), ("channel", "channel"), ("campaign / channel", "campaign / channel"),
+                     ("send hour", "hour_key")):
+        for g, d in sends.groupby(col, sort=True):
+            n = len(d)
+            for metric, flag in (("open rate", "opened"), ("click rate", "clicked")):
+                k = int(d[flag].sum())
+                lo, hi = wilson_interval(k, n, confidence_level)
+                label = f"{g[0]} at {int(g[1]):02d}:00 UTC" if dim == "send hour" else str(g)
+                rows.append((dim, label, metric, n, k, k / n, lo, hi))
+    out = {"rates": pd.DataFrame(rows, columns=list(RATE_COLUMNS)), "n_sends": len(sends),
+           "fatigue": None, "statistic": np.nan, "pvalue": np.nan}
+    if events is not None:
+        last = sends.groupby("customer_id").tail(fatigue_sends)
+        counts = last.groupby("customer_id")["opened"].agg(["size", "sum"])
+        counts = counts[counts["size"] >= fatigue_sends]
+        tired = (counts["sum"] == 0).rename("fatigued")
+        labels = churn_labels(events, churn_after=churn_after, observation_end=end)
+        lab = labels.set_index("customer_id")["churned"]
+        both = pd.concat([tired, lab], axis=1, join="inner")
+        frows = []
+        for g, is_tired in (("fatigued", True), ("engaged", False)):
+            d = both[both["fatigued"] == is_tired]
+            n, k = len(d), int(d["churned"].sum())
+            lo, hi = wilson_interval(k, n, confidence_level)
+            frows.append((g, n, k, k / n if n else np.nan, lo, hi))
+        fatigue = pd.DataFrame(frows, columns=["group", "customers", "churned", "churn_rate", "ci_low", "ci_high"])
+        out["fatigue"] = fatigue
+        n1, n2 = fatigue["customers"]
+        if n1 and n2:
+            k1, k2 = fatigue["churned"]
+            t = two_proportion_test(k1, n1, k2, n2, confidence_level=confidence_level)
+            out["statistic"], out["pvalue"] = float(t["statistic"]), float(t["pvalue"])
+    return out
+
+
+def assert_same_as_reference(res, ref: dict) -> None:
+    pd.testing.assert_frame_equal(res.rates, ref["rates"])
+    assert res.n_sends == ref["n_sends"]
+    if ref["fatigue"] is None:
+        assert res.fatigue.empty
+    else:
+        pd.testing.assert_frame_equal(res.fatigue, ref["fatigue"])
+    np.testing.assert_equal((res.statistic, res.pvalue), (ref["statistic"], ref["pvalue"]))
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +154,110 @@ def test_small_log_by_hand():
 def test_bad_parameter(sample):
     with pytest.raises(JourneyParameterError, match="fatigue_sends"):
         message_engagement(sample.messages, fatigue_sends=0)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {},
+    {"fatigue_sends": 3, "churn_after": 30, "observation_end": "2025-03-31 12:00", "confidence_level": 0.9},
+    {"fatigue_sends": 1, "churn_after": 90},
+], ids=["default", "shorter", "last-send"])
+def test_same_as_the_pandas_reference_on_the_sample(sample, kwargs):
+    ref = reference_engagement(sample.messages, sample.events, **kwargs)
+    assert ref["n_sends"] > 1000 and ref["fatigue"]["customers"].min() > 100  # a real comparison
+    assert_same_as_reference(message_engagement(sample.messages, sample.events, **kwargs), ref)
+
+
+def test_same_as_the_pandas_reference_without_events(sample):
+    ref = reference_engagement(sample.messages)
+    assert_same_as_reference(message_engagement(sample.messages), ref)
+
+
+T0 = pd.Timestamp("2025-01-01 08:00", tz="UTC")
+H, D = pd.Timedelta(hours=1), pd.Timedelta(days=1)
+END = T0 + 20 * D
+
+
+def edge_log() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A message log with the edge cases of the as-of match and of fatigue (3 sends), and its events."""
+    rows = [
+        # a: an open at the very time of its send; an open before any push send (counts for none); two sends
+        # then one open (only the second is opened); several campaigns and channels
+        ("a", T0, "news", "email", "send"), ("a", T0, "news", "email", "open"),
+        ("a", T0 - H, "news", "push", "open"), ("a", T0 + 3 * H, "news", "push", "send"),
+        ("a", T0 + 4 * H, "news", "push", "click"),
+        ("a", T0 + 5 * H, "promo", "email", "send"), ("a", T0 + 6 * H, "promo", "email", "open"),
+        ("a", T0 + 6 * H, "promo", "email", "click"),
+        ("a", T0 + D, "news", "email", "send"), ("a", T0 + 2 * D, "news", "email", "send"),
+        ("a", T0 + 2 * D + H, "news", "email", "open"), ("a", T0 + 2 * D + 2 * H, "news", "email", "open"),
+        # b: fewer sends than fatigue_sends
+        ("b", T0, "news", "email", "send"), ("b", T0 + D, "news", "email", "send"),
+        ("b", T0 + D + H, "news", "email", "open"),
+        # c: opened only the first of six sends: fatigued; its send and open after the end do not count
+        *[("c", T0 + i * D, "news", "email", "send") for i in range(6)], ("c", T0 + 2 * H, "news", "email", "open"),
+        ("c", END + D, "news", "email", "send"), ("c", END + D + H, "news", "email", "open"),
+        # d: opened the second of its last three sends (push and sms): engaged; an open after the end
+        *[("d", T0 + i * D + 2 * H, "promo", "sms", "send") for i in range(2)],
+        *[("d", T0 + i * D + 2 * H, "promo", "push", "send") for i in range(2, 4)],
+        ("d", T0 + 2 * D + 3 * H, "promo", "push", "open"), ("d", END + 2 * H, "promo", "push", "open"),
+        # e: two sends of one message at the same instant, then one open: one of the two is opened
+        ("e", T0 - D, "news", "email", "send"), ("e", T0 + D, "news", "email", "send"),
+        ("e", T0 + D, "news", "email", "send"), ("e", T0 + D + H, "news", "email", "open"),
+        ("e", T0 + D + H, "news", "email", "click"),
+        # f: two campaigns sent at the same instant (opened), then three sends never opened: fatigued
+        ("f", T0, "news", "email", "send"), ("f", T0, "promo", "email", "send"),
+        ("f", T0 + H, "news", "email", "open"), ("f", T0 + H, "promo", "email", "open"),
+        *[("f", T0 + i * D + 5 * H, "promo", "email", "send") for i in range(1, 4)],
+        # g: opens and clicks only; h: a send before 1970 (hour 22 UTC)
+        ("g", T0, "news", "email", "open"), ("g", T0 + H, "news", "email", "click"),
+        ("h", pd.Timestamp("1969-12-31 22:30", tz="UTC"), "legacy", "email", "send"),
+        ("h", pd.Timestamp("1969-12-31 23:59", tz="UTC"), "legacy", "email", "open"),
+    ]
+    msg = pd.DataFrame(rows, columns=["customer_id", "ts", "campaign", "channel", "action"])
+    # activity: c and a stop early (churned after 10 quiet days), d, e, f stay active; events after the end
+    last = {"a": T0 + D, "b": END - D, "c": T0 + 3 * D, "d": END - 2 * D, "e": END - H, "f": END - 3 * D}
+    ev = [(c, t, "landing") for c, t_last in last.items() for t in pd.date_range(T0 - 2 * D, t_last, freq="5D")]
+    ev += [(c, t, "purchase") for c, t in last.items()]
+    ev += [("a", END + 5 * D, "purchase")]
+    events = pd.DataFrame(ev, columns=["customer_id", "ts", "event"])
+    return msg.sample(frac=1, random_state=4).reset_index(drop=True), events  # row order carries no meaning
+
+
+def test_edge_cases_as_the_reference_and_by_hand():
+    msg, events = edge_log()
+    kw = {"fatigue_sends": 3, "churn_after": 10, "observation_end": END}
+    res = message_engagement(msg, events, **kw)
+    assert_same_as_reference(res, reference_engagement(msg, events, **kw))
+    rate = res.rates.set_index(["dimension", "group", "metric"])[["sends", "count"]].apply(tuple, axis=1)
+    # sends up to the end: a 5, b 2, c 6, d 4, e 3, f 5, h 1
+    assert res.n_sends == 26
+    # news / email: a 3 (first and third opened), b 2 (second), c 6 (first), e 3 (one of the two at once),
+    # f 1 (opened)
+    assert rate["campaign / channel", "news / email", "open rate"] == (15, 6)
+    assert rate["campaign / channel", "news / email", "click rate"] == (15, 1)
+    assert rate["campaign / channel", "news / push", "open rate"] == (1, 0)  # the earlier open counts for none
+    assert rate["campaign / channel", "news / push", "click rate"] == (1, 1)
+    assert rate["campaign / channel", "promo / email", "open rate"] == (5, 2)
+    assert rate["campaign / channel", "promo / push", "open rate"] == (2, 1)  # the open after the end is ignored
+    assert rate["channel", "email", "open rate"] == (21, 9)
+    assert rate["send hour", "legacy at 22:00 UTC", "open rate"] == (1, 1)
+    assert rate["send hour", "news at 08:00 UTC", "open rate"] == (15, 6)
+    assert rate["send hour", "news at 11:00 UTC", "click rate"] == (1, 1)
+    # fatigued: c (churned), f (active); engaged: a (churned), d, e (active); b has too few sends
+    f = res.fatigue.set_index("group")
+    assert f.loc["fatigued", ["customers", "churned"]].tolist() == [2, 1]
+    assert f.loc["engaged", ["customers", "churned"]].tolist() == [3, 1]
+
+
+def test_no_sends_before_the_end():
+    msg, _ = edge_log()
+    with pytest.raises(JourneyDataError, match="no 'send' rows"):
+        message_engagement(msg, observation_end="1969-12-31 20:00")
+
+
+def test_sends_without_opens_as_the_reference():
+    msg, events = edge_log()
+    msg = msg[msg["action"] == "send"]
+    kw = {"fatigue_sends": 3, "churn_after": 10, "observation_end": END}
+    res = message_engagement(msg, events, **kw)
+    assert_same_as_reference(res, reference_engagement(msg, events, **kw))
+    assert res.rates["count"].eq(0).all() and res.fatigue["customers"].tolist() == [5, 0]

@@ -213,3 +213,17 @@ def test_subsecond_timestamps(both, same):
     same(pa, pb, sort_by=["path"], what="sub-second stage path table")
     # B reaches cart 3 days - 0.5 s + 1 us after consideration: inside the 3-day window
     assert pa.set_index("path").loc["direct > email", "conversions"] == 1
+
+
+# --------------------------------------------------------------------------- message engagement
+def test_message_engagement(on_each, small_sim, same):
+    from journeylib.journeys.messages import message_engagement
+
+    a, b = on_each(lambda ds: message_engagement(ds.messages, ds.events, fatigue_sends=3))
+    same(a.summary, b.summary, what="message rates")
+    same(a.fatigue, b.fatigue, what="fatigue")
+    assert a.n_sends == b.n_sends and a.statistic == pytest.approx(b.statistic, rel=1e-12)
+    assert a.pvalue == pytest.approx(b.pvalue, rel=1e-9, abs=1e-300)
+    # anchor: the sends counted are the log's send rows up to the end of observation (the last event)
+    m, end = small_sim.messages, small_sim.events["ts"].max()
+    assert a.n_sends == int(((m["action"] == "send") & (m["ts"] <= end)).sum()) > 0
