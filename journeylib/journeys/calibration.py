@@ -53,6 +53,7 @@ from ..core.time import DAY_US
 from ..experiments.statistics import srm_test, two_proportion_test
 from .attribution import ALL_MODELS, attribute
 from .carts import series_us
+from .common import model_words
 
 __all__ = ["AttributionCalibration", "calibrate_attribution", "holdout_experiments", "CALIBRATION_COLUMNS", "ARM_COLUMNS"]
 
@@ -73,29 +74,6 @@ def _interval(lo: float, hi: float) -> str:
     if np.isfinite(lo) and np.isfinite(hi) and max(abs(lo), abs(hi)) >= 10:
         return f"{lo:,.0f} to {hi:,.0f}"
     return f"{_count(lo)} to {_count(hi)}"
-
-
-def model_words(model: str) -> str:
-    """An attribution model's name for people.
-
-    Parameters
-    ----------
-    model
-        The model's identifier (``"last_non_direct"``).
-
-    Returns
-    -------
-    str
-        The name in words (``"last non-direct"``, ``"Markov"``).
-
-    Examples
-    --------
-    >>> from journeylib.journeys.calibration import model_words
-    >>> [model_words(m) for m in ("last_non_direct", "markov", "time_decay")]
-    ['last non-direct', 'Markov', 'time decay']
-    """
-    return (model.replace("non_direct", "non-direct").replace("_", " ").replace("markov", "Markov")
-            .replace("shapley", "Shapley"))
 
 
 @dataclass(frozen=True)

@@ -183,3 +183,26 @@ def findings_html(result: Any) -> str:
               f"{' — ' + html.escape(c.detail) if c.detail else ''}</p>"
               for c in result.checks if c.status != "pass"]
     return "".join(parts)
+
+
+def model_words(model: str) -> str:
+    """An attribution model's name for people.
+
+    Parameters
+    ----------
+    model
+        The model's identifier (``"last_non_direct"``).
+
+    Returns
+    -------
+    str
+        The name in words (``"last non-direct"``, ``"Markov"``).
+
+    Examples
+    --------
+    >>> from journeylib.journeys.common import model_words
+    >>> [model_words(m) for m in ("last_non_direct", "markov", "time_decay")]
+    ['last non-direct', 'Markov', 'time decay']
+    """
+    return (model.replace("non_direct", "non-direct").replace("_", " ").replace("markov", "Markov")
+            .replace("shapley", "Shapley"))

@@ -32,6 +32,7 @@ from matplotlib.ticker import StrMethodFormatter
 from ..core.errors import JourneyParameterError
 from ..core.plots import no_mathtext
 from ..retention.plots import at_risk_cutoff
+from .common import model_words
 from .paths import path_lengths
 
 __all__ = ["plot_funnel", "plot_journey_flow", "plot_transitions", "plot_journey_map", "plot_measured_journey_map",
@@ -1668,8 +1669,6 @@ def plot_calibration(result, ax=None):
     """
     if ax is None:
         ax = plt.gca()
-    from .calibration import model_words
-
     t = result.summary
     y = np.arange(len(t))[::-1]
     credit = t["credited_conversions"].to_numpy(float)
