@@ -60,7 +60,7 @@ from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import DEFAULT_STAGES, OUTBOUND_EVENTS, PURCHASE_EVENT
 from ..core.time import epoch_us
-from .common import check_stages, events_table, findings_html, window_seconds
+from .common import check_stages, events_table, findings_html, model_words, window_seconds
 from .paths import (BUILT_PATHS, SEP, fetch_with_first_conversions, journey_aggregate, path_of, path_table,
                     path_table_of, sorted_path_table, touch_item, touch_rows_expr)
 
@@ -545,8 +545,8 @@ class AttributionResult(Result):
             ch = spread.index[0]
             lo_m, hi_m = sh.loc[ch].idxmin(), sh.loc[ch].idxmax()
             out.append(Finding(
-                f"Models disagree most on {ch}: from {sh.loc[ch, lo_m]:.0%} ({lo_m.replace('_', ' ')}) to "
-                f"{sh.loc[ch, hi_m]:.0%} ({hi_m.replace('_', ' ')}) of conversions.", float(spread.iloc[0]),
+                f"Models disagree most on {ch}: from {sh.loc[ch, lo_m]:.0%} ({model_words(lo_m)}) to "
+                f"{sh.loc[ch, hi_m]:.0%} ({model_words(hi_m)}) of conversions.", float(spread.iloc[0]),
                 action=f"Before moving budget to or from {ch}, decide which model matches how it is used."))
         return tuple(out)
 
