@@ -164,6 +164,13 @@ class AttributionCalibration(Result):
         """One row per model: credit, calibration factor with ``ci_low`` / ``ci_high``, ``best`` (a copy)."""
         return self.table.copy()
 
+    @property
+    def supported_models(self) -> tuple[str, ...]:
+        """The models the experiment cannot tell apart from the truth: those whose factor's interval covers 1
+        (their credit lies within the test's interval), in the table's order."""
+        t = self.table
+        return tuple(t.loc[(t["ci_low"] <= 1) & (t["ci_high"] >= 1), "model"])
+
     def confidence_interval(self, confidence_level: float = 0.95) -> tuple[float, float]:
         """``(low, high)`` of the incremental conversions in the exposed arm (two-proportion Wald interval x n)."""
         a = self.arms.set_index("variant")
@@ -224,7 +231,7 @@ class AttributionCalibration(Result):
                          "agrees best")
             text = "; ".join(parts)
             covered = best["ci_low"] <= 1 <= best["ci_high"]
-            close = t[(t["model"] != best["model"]) & (t["ci_low"] <= 1) & (t["ci_high"] >= 1)]
+            close = t[(t["model"] != best["model"]) & t["model"].isin(self.supported_models)]
             out.append(Finding(
                 text[0].upper() + text[1:] + f" (the test measures {best['calibration_factor']:.2f} times its credit, "
                 f"{best['ci_low']:.2f} to {best['ci_high']:.2f}).",

@@ -1672,7 +1672,7 @@ def plot_calibration(result, ax=None):
     t = result.summary
     y = np.arange(len(t))[::-1]
     credit = t["credited_conversions"].to_numpy(float)
-    inside = (credit >= result.ci_low) & (credit <= result.ci_high)  # the test cannot tell these apart
+    inside = t["model"].isin(result.supported_models).to_numpy()
     colors = ["#1f77b4" if b else "#9ecae1" if i else "0.65" for b, i in zip(t["best"], inside)]
     ax.barh(y, credit, color=colors, height=0.6)
     level = round(100 * result.confidence_level)
