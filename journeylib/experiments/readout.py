@@ -236,8 +236,20 @@ def metric_words(table: pd.DataFrame) -> pd.DataFrame:
     out = table.copy()
     for col in ("metric", "primary_metric"):
         if col in out.columns:
-            out[col] = [v.replace("_", " ") if isinstance(v, str) else v for v in out[col]]
+            out[col] = [metric_label(v) if isinstance(v, str) else v for v in out[col]]
     return out
+
+
+def metric_label(name: str) -> str:
+    """A metric's name in words: ``"purchases_per_user"`` -> ``"purchases per user"``.
+
+    Examples
+    --------
+    >>> from journeylib.experiments.readout import metric_label
+    >>> metric_label("revenue_per_order")
+    'revenue per order'
+    """
+    return name.replace("_", " ")
 
 
 def metrics_by_name(names: str | Sequence[str] | None) -> tuple[Metric, ...]:
