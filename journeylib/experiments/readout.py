@@ -243,6 +243,16 @@ def metric_words(table: pd.DataFrame) -> pd.DataFrame:
 def metric_label(name: str) -> str:
     """A metric's name in words: ``"purchases_per_user"`` -> ``"purchases per user"``.
 
+    Parameters
+    ----------
+    name
+        The metric's identifier.
+
+    Returns
+    -------
+    str
+        The name for people.
+
     Examples
     --------
     >>> from journeylib.experiments.readout import metric_label
