@@ -455,7 +455,7 @@ def plot_attribution(result, ax=None):
         if result.n_boot and part["ci_low"].notna().any():
             yerr = np.vstack([(part["share"] - part["ci_low"]).clip(lower=0),
                               (part["ci_high"] - part["share"]).clip(lower=0)]) * 100
-        ax.bar(pos, part["share"] * 100, width=width, color=colors[i], label=model.replace("_", " "),
+        ax.bar(pos, part["share"] * 100, width=width, color=colors[i], label=model_words(model),
                yerr=yerr, capsize=2, error_kw={"elinewidth": 0.8, "ecolor": "0.3"})
     ax.set_xticks(x, labels=channels)
     ax.set_xlabel("channel")
@@ -582,7 +582,7 @@ def plot_budget(result, ax=None, *, model: str | None = None):
     has_ci = np.isfinite(lo) & np.isfinite(hi)
     err = np.vstack([np.where(has_ci, (v - lo).clip(min=0), 0), np.where(has_ci, (hi - v).clip(min=0), 0)])
     ax.barh(y, np.nan_to_num(v), color=[colour.get(x, "0.6") for x in b["verdict"]], height=0.6, xerr=err,
-            capsize=3, error_kw={"elinewidth": 1, "ecolor": "0.2"}, label=f"{model.replace('_', ' ')} model")
+            capsize=3, error_kw={"elinewidth": 1, "ecolor": "0.2"}, label=f"{model_words(model)} model")
     others = [m for m in result.models if m != model]
     markers = "osD^v<>"
     marks = []
@@ -590,7 +590,7 @@ def plot_budget(result, ax=None, *, model: str | None = None):
         o = result.metric(metric, m).set_index("channel").reindex(order)["value"].to_numpy(dtype=float)
         marks.append(o)
         ax.scatter(o, y + 0.0, marker=markers[k % len(markers)], s=22, color="0.15", zorder=3,
-                   facecolors="none" if k % 2 else "0.15", label=m.replace("_", " "))
+                   facecolors="none" if k % 2 else "0.15", label=model_words(m))
     ax.axvline(1.0, color="0.3", linestyle="--", linewidth=1)
     ax.text(1.0, -0.75, " break-even", fontsize=8, color="0.3", va="bottom")
     right = np.nanmax(np.concatenate([np.where(has_ci, hi, v), v, *marks])) if len(v) else 1.0  # every mark shows
@@ -611,8 +611,7 @@ def plot_budget(result, ax=None, *, model: str | None = None):
     else:
         title = "No channel clearly pays back or loses money"
     level = f"; {result.confidence_level:.0%} bootstrap intervals" if has_ci.any() else ""
-    shown = model.replace("_", " ").replace("markov", "Markov").replace("shapley", "Shapley")
-    ax.set_title(f"{title} ({shown} model{level})")
+    ax.set_title(f"{title} ({model_words(model)} model{level})")
     ax.legend(fontsize=7.5, loc="lower right", frameon=False)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -670,7 +669,7 @@ def plot_stage_attribution(result, ax=None, *, model: str | None = None):
     ax.set_yticks(range(piv.shape[0]), labels=list(piv.index))
     ax.set_xlabel("stage transition")
     ax.set_ylabel("channel")
-    ax.set_title(f"Who moves customers between stages ({used.replace('_', ' ')}, % of each transition)")
+    ax.set_title(f"Who moves customers between stages ({model_words(used)}, % of each transition)")
     ax.figure.colorbar(im, ax=ax, label="share of transition conversions (%)")
     return ax
 
