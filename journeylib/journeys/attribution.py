@@ -183,11 +183,6 @@ class _Paths:
         sets[rows, codes] = True
         self.sets = sets
 
-    @property
-    def tokens(self) -> list[np.ndarray]:
-        """Channel codes of each path (for the per-path rule-based models)."""
-        return np.split(self._codes, self._ends[:-1])
-
 
 # --------------------------------------------------------------------------- rule based
 def rule_based_credit(paths: _Paths, model: str, *, direct: str = "direct",
@@ -224,34 +219,32 @@ def rule_based_credit(paths: _Paths, model: str, *, direct: str = "direct",
     array([[1. , 0. ],
            [0.6, 0.4]])
     """
-    tokens = paths.tokens
-    n, k = len(tokens), paths.k
-    C = np.zeros((n, k))
+    if model not in RULE_MODELS:
+        raise JourneyParameterError(f"models: unknown rule-based model '{model}'; expected one of {RULE_MODELS}")
+    # One weight per touch of the flattened paths, summed per (path, channel): no loop over paths.
+    codes, ends = paths._codes, paths._ends
+    n, k = len(ends), paths.k
+    lengths = np.diff(ends, prepend=0)
+    starts = ends - lengths
+    at = np.arange(len(codes))
+    pos = at - np.repeat(starts, lengths)  # position of each touch within its path
+    size = np.repeat(lengths, lengths)
     first_w, last_w = position_weights
-    d = paths.channels.index(direct) if direct in paths.channels else -1
-    for i, t in enumerate(tokens):
-        if model == "first_touch":
-            C[i, t[0]] = 1.0
-        elif model == "last_touch":
-            C[i, t[-1]] = 1.0
-        elif model == "last_non_direct":
-            nd = t[t != d]
-            C[i, nd[-1] if len(nd) else t[-1]] = 1.0
-        elif model == "linear":
-            np.add.at(C[i], t, 1.0 / len(t))
-        elif model == "position_based":
-            if len(t) == 1:
-                C[i, t[0]] = 1.0
-            elif len(t) == 2:
-                C[i, t[0]] += 0.5
-                C[i, t[1]] += 0.5
-            else:
-                C[i, t[0]] += first_w
-                C[i, t[-1]] += last_w
-                np.add.at(C[i], t[1:-1], (1.0 - first_w - last_w) / (len(t) - 2))
-        else:
-            raise JourneyParameterError(f"models: unknown rule-based model '{model}'; expected one of {RULE_MODELS}")
-    return C
+    if model == "first_touch":
+        w = (pos == 0).astype(float)
+    elif model == "last_touch":
+        w = (pos == size - 1).astype(float)
+    elif model == "last_non_direct":
+        d = paths.channels.index(direct) if direct in paths.channels else -1
+        last_nd = np.maximum.reduceat(np.where(codes != d, at, -1), starts) if n else starts
+        w = np.zeros(len(codes))
+        w[np.where(last_nd >= starts, last_nd, ends - 1)] = 1.0
+    elif model == "linear":
+        w = 1.0 / size
+    else:  # position_based
+        middle = (1.0 - first_w - last_w) / np.maximum(size - 2, 1)
+        w = np.select([size == 1, size == 2, pos == 0, pos == size - 1], [1.0, 0.5, first_w, last_w], middle)
+    return np.bincount(np.repeat(np.arange(n), lengths) * k + codes, weights=w, minlength=n * k).reshape(n, k)
 
 
 # --------------------------------------------------------------------------- markov

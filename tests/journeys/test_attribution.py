@@ -12,6 +12,7 @@ from scipy import stats
 
 from journeylib.journeys import attribution as A
 from journeylib.core import buckets
+from journeylib.simulate.datasets import load_dataset
 from journeylib.journeys import paths as P
 from journeylib.core.errors import JourneyDataError, JourneyParameterError
 
@@ -331,3 +332,47 @@ def test_stage_path_table_equals_a_per_customer_loop_when_stages_come_in_any_ord
     ref = ref.sort_values("path").reset_index(drop=True)
     pd.testing.assert_frame_equal(got, ref, check_dtype=False)
     assert ref["conversions"].sum() > 50 and ref["null_count"].sum() > 10
+
+
+def _rule_credit_by_loop(paths, model, direct="direct", position_weights=(0.4, 0.4)):
+    """The per-path loop the vectorised rule_based_credit replaced (independent reference)."""
+    tokens = np.split(paths._codes, paths._ends[:-1])
+    C = np.zeros((len(tokens), paths.k))
+    first_w, last_w = position_weights
+    d = paths.channels.index(direct) if direct in paths.channels else -1
+    for i, t in enumerate(tokens):
+        if model == "first_touch":
+            C[i, t[0]] = 1.0
+        elif model == "last_touch":
+            C[i, t[-1]] = 1.0
+        elif model == "last_non_direct":
+            nd = t[t != d]
+            C[i, nd[-1] if len(nd) else t[-1]] = 1.0
+        elif model == "linear":
+            np.add.at(C[i], t, 1.0 / len(t))
+        elif len(t) == 1:
+            C[i, t[0]] = 1.0
+        elif len(t) == 2:
+            C[i, t[0]] += 0.5
+            C[i, t[1]] += 0.5
+        else:
+            C[i, t[0]] += first_w
+            C[i, t[-1]] += last_w
+            np.add.at(C[i], t[1:-1], (1.0 - first_w - last_w) / (len(t) - 2))
+    return C
+
+
+@pytest.mark.parametrize("model", A.RULE_MODELS)
+def test_rule_based_credit_equals_the_per_path_loop(model):
+    rng = np.random.default_rng(3)
+    names = ["direct", "email", "search", "social"]
+    made = [" > ".join(rng.choice(names, size=rng.integers(1, 7))) for _ in range(400)]
+    made += ["direct", "direct > direct", "email > direct", "direct > email > direct > email"]
+    sample = A.as_path_table(P.path_table(load_dataset("sample").events))
+    for table in (A.as_path_table(pd.DataFrame({"path": made, "conversions": 1, "null_count": 0})), sample):
+        paths = A._Paths(table)
+        for weights in ((0.4, 0.4), (0.3, 0.1)):
+            got = A.rule_based_credit(paths, model, position_weights=weights)
+            np.testing.assert_allclose(got, _rule_credit_by_loop(paths, model, position_weights=weights),
+                                       rtol=0, atol=1e-12)
+            np.testing.assert_allclose(got.sum(axis=1), 1.0)
