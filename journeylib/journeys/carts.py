@@ -6,8 +6,12 @@ customer's next purchase. :func:`abandoned_carts` gives one row per abandoned ca
 the recovery rate within ``recovery_days`` (over the carts followed up that long, with
 Wilson intervals), overall, by the channel of the recovery message (from a message log:
 the ``send`` of ``recovery_campaign`` at abandonment), by cart value band and by segment,
-and the time to recovery as a Kaplan-Meier curve (lifelines; carts still open at the end
-of the log are censored).
+and the time to recovery as a Kaplan-Meier curve (carts still open at the end of the log are
+censored; lifelines).
+
+The matching runs in the engine (portable Ibis, DuckDB or Spark): one window per customer carries
+the first purchase at or after each cart, the recovery send is a join on the customer within the
+abandonment's minute-before to day-after span, and only the abandoned carts come to pandas.
 
 Cart value is the ``revenue`` on the cart event when the log has one; otherwise the
 customer's average order value stands in for it (``value_source`` says which).
@@ -23,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
 
@@ -41,6 +46,7 @@ __all__ = ["CartRecovery", "CartRecoveryReadout", "abandoned_carts", "cart_recov
 RATE_COLUMNS = ("dimension", "group", "carts", "recovered", "recovery_rate", "ci_low", "ci_high",
                 "median_days_to_recovery")
 NO_MESSAGE = "no message"
+MINUTE_US = 60_000_000
 
 
 @dataclass(frozen=True)
@@ -210,7 +216,8 @@ def _band(value: pd.Series) -> pd.Series:
 
 def _rates(carts: pd.DataFrame, dimension: str, col: str | None, level: float) -> pd.DataFrame:
     f = carts[carts["followed_up"]]
-    groups = [("all", f)] if col is None else [(str(g), d) for g, d in f.groupby(col, sort=True)]
+    groups = ([("all", f)] if col is None
+              else [(str(g), d) for g, d in f.groupby(col, sort=True, observed=True)])
     if col is not None and not groups:
         return pd.DataFrame(columns=list(RATE_COLUMNS))
     rows = []
@@ -228,7 +235,7 @@ def _km_curves(carts: pd.DataFrame, end_days: pd.Series, level: float) -> pd.Dat
     rows = []
     event = carts["days_to_recovery"].notna()
     duration = carts["days_to_recovery"].where(event, end_days).clip(lower=1e-9)
-    for g, idx in [("all", carts.index)] + [(str(g), d.index) for g, d in carts.groupby("channel", sort=True)]:
+    for g, idx in [("all", carts.index)] + [(str(g), d.index) for g, d in carts.groupby("channel", sort=True, observed=True)]:
         if len(idx) < 2:
             continue
         kmf = KaplanMeierFitter(alpha=round(1 - level, 12))
@@ -241,6 +248,108 @@ def _km_curves(carts: pd.DataFrame, end_days: pd.Series, level: float) -> pd.Dat
     if not rows:
         return pd.DataFrame(columns=["group", "days", "recovered_share", "ci_low", "ci_high"])
     return pd.concat(rows, ignore_index=True)
+
+
+def _categorical(values: Any) -> pd.Categorical:
+    """Text labels as a categorical with its categories in sorted order (groups sort as the text does)."""
+    values = pd.Series(values, dtype=object)
+    return pd.Categorical(values, categories=sorted(values.dropna().unique()))
+
+
+def abandoned_table(events: ibis.Table, sends: ibis.Table | None, *, end_us: int, window_us: int) -> ibis.Table:
+    """The abandoned carts, matched in the engine: one row per abandoned cart, not yet executed.
+
+    Cart and purchase events up to ``end_us`` (epoch microseconds). One window per customer,
+    in reverse time with purchases before carts at the same instant, carries the time of the
+    first purchase at or after each cart (a purchase at the cart's own time counts, as
+    ``pandas.merge_asof(direction="forward")``). A cart is abandoned at ``us + window_us`` when
+    no purchase comes by then and that is not after the end. Its value is the cart's revenue,
+    else the customer's average order value (mean purchase revenue; NaN revenue counts as
+    missing). The recovery message is the first of ``sends`` to the customer from one minute
+    before abandonment to one day after (both ends included; of sends at the same instant, the
+    first channel in text order).
+
+    Parameters
+    ----------
+    events
+        Event log (``customer_id, ts, event`` and optionally ``revenue``).
+    sends
+        The recovery campaign's sends (``customer_id, ts, channel``), or ``None``.
+    end_us
+        End of observation, epoch microseconds.
+    window_us
+        Microseconds after a cart within which a purchase keeps it from being abandoned.
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id, us`` (the cart), ``ab_us`` (abandonment), ``days_to_recovery`` (to the
+        first purchase after the cart, null when none up to the end), ``value``, ``has_value``
+        (the cart carried revenue), ``channel`` (null when no message).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.core import engine
+    >>> from journeylib.journeys.carts import abandoned_table
+    >>> t0 = pd.Timestamp("2025-01-01", tz="UTC")
+    >>> ev = engine.to_table(pd.DataFrame({"customer_id": ["a", "a", "b"], "event": ["add_to_cart", "purchase",
+    ...     "add_to_cart"], "ts": [t0, t0 + pd.Timedelta(days=3), t0], "revenue": [None, 30.0, 5.0]}))
+    >>> q = abandoned_table(ev, None, end_us=1_736_000_000_000_000, window_us=86_400_000_000)
+    >>> engine.to_pandas(q.order_by("customer_id"))[["customer_id", "days_to_recovery", "value", "has_value"]]
+      customer_id  days_to_recovery  value  has_value
+    0           a               2.0   30.0      False
+    1           b               NaN    5.0       True
+    """
+    if "revenue" in events.columns:
+        rev = events.revenue.cast("float64")
+        rev = rev.isnan().ifelse(ibis.null("float64"), rev)
+    else:
+        rev = ibis.null("float64")
+    ev = events.filter(events.event.isin([CART_EVENT, PURCHASE_EVENT]))
+    ev = ev.select("customer_id", buy=ev.event == PURCHASE_EVENT, revenue=rev, us=core_time.epoch_us(ev))
+    ev = ev.filter(ev.us <= end_us)
+    w = ibis.cumulative_window(group_by=ev.customer_id, order_by=[ibis.desc(ev.us), ev.buy.ifelse(0, 1)])
+    ev = ev.mutate(_buy_us=ev.buy.ifelse(ev.us, ibis.null("int64")).min().over(w))
+    buys = ev.filter(ev.buy)
+    aov = buys.group_by(_aov_id=buys.customer_id).aggregate(_aov=buys.revenue.mean())
+    c = ev.filter(~ev.buy)
+    c = c.mutate(ab_us=c.us + window_us)
+    c = c.filter((c._buy_us.isnull() | (c._buy_us > c.ab_us)) & (c.ab_us <= end_us))
+    c = c.left_join(aov, c.customer_id == aov._aov_id)
+    c = c.select("customer_id", "us", "ab_us",
+                 days_to_recovery=(c._buy_us - c.ab_us) / core_time.DAY_US,
+                 value=c.revenue.notnull().ifelse(c.revenue, c._aov),
+                 has_value=c.revenue.notnull())
+    if sends is None:
+        return c.mutate(channel=ibis.null("string"))
+    s = sends.select(_s_id=sends.customer_id, _s_us=core_time.epoch_us(sends), _s_channel=sends.channel)
+    keys = c.select(_k_id=c.customer_id, _k_ab=c.ab_us).distinct()
+    j = keys.join(s, [keys._k_id == s._s_id, s._s_us >= keys._k_ab - MINUTE_US, s._s_us <= keys._k_ab + DAY_US])
+    j = j.mutate(_first=j._s_us.min().over(ibis.window(group_by=[j._k_id, j._k_ab])))
+    j = j.filter(j._s_us == j._first)
+    first = j.group_by([j._k_id, j._k_ab]).aggregate(_channel=j._s_channel.min())
+    c = c.left_join(first, [c.customer_id == first._k_id, c.ab_us == first._k_ab])
+    return c.select("customer_id", "us", "ab_us", "days_to_recovery", "value", "has_value", channel=c._channel)
+
+
+def _segments(customers: Any, segment_by: str, gone: ibis.Table) -> pd.Series:
+    """``segment_by`` of the customers with an abandoned cart (``gone``), as
+    :func:`journeylib.core.engine.customer_column` gives it for everyone."""
+    if customers is None:
+        return engine.customer_column(customers, segment_by, "segment_by")  # raises the usual error
+    cu = engine.to_table(customers, table="customers")
+    if (segment_by not in cu.columns or "customer_id" not in cu.columns
+            or cu.customer_id.type().copy(nullable=True) != gone.customer_id.type().copy(nullable=True)):
+        return engine.customer_column(customers, segment_by, "segment_by")
+    ids = gone.select(_g_id=gone.customer_id).distinct()
+    mine = cu.join(ids, cu.customer_id == ids._g_id).select("customer_id", segment_by)
+    seg = engine.to_pandas(mine).set_index("customer_id")[segment_by]
+    if cu[segment_by].type().is_integer() and pd.api.types.is_integer_dtype(seg.dtype):
+        # the whole column comes to pandas as floats when it has a null anywhere
+        if bool(cu[segment_by].isnull().any().to_pyarrow().as_py()):
+            seg = seg.astype("float64")
+    return seg
 
 
 def abandoned_carts(
@@ -305,59 +414,41 @@ def abandoned_carts(
     t = _frame(events, "events", ("customer_id", "ts", "event"))
     end = core_time.observation_end(t, observation_end)
     end_us = to_epoch_us(end)
-    cols = ["customer_id", "ts", "event"] + (["revenue"] if "revenue" in t.columns else [])
-    ev = engine.to_pandas(t.filter(t.event.isin([CART_EVENT, PURCHASE_EVENT])).select(*cols))
-    if "revenue" not in ev.columns:
-        ev["revenue"] = np.nan
-    ev["us"] = series_us(ev["ts"])
-    ev = ev[ev["us"] <= end_us]
-    carts = ev[ev["event"] == CART_EVENT].copy()
-    buys = ev[ev["event"] == PURCHASE_EVENT]
-    if carts.empty:
-        raise JourneyDataError(f"events: no '{CART_EVENT}' events up to {end:%Y-%m-%d}; expected cart events "
-                               f"(map your cart event to the role 'cart' in journey.yml)")
-    nb = buys[["customer_id", "us"]].rename(columns={"us": "buy_us"}).sort_values("buy_us")
-    carts = pd.merge_asof(carts.sort_values("us"), nb.assign(us=nb["buy_us"]), on="us", by="customer_id",
-                          direction="forward")
-    window_us = int(round(window_hours * 3600e6))
-    carts["ab_us"] = carts["us"] + window_us
-    gone = (carts["buy_us"].isna() | (carts["buy_us"] > carts["ab_us"])) & (carts["ab_us"] <= end_us)
-    ab = carts[gone].copy()
-    aov = buys.groupby("customer_id")["revenue"].mean()
-    has_value = ab["revenue"].notna()
-    ab["value"] = ab["revenue"].where(has_value, ab["customer_id"].map(aov))
-    ab["value_source"] = np.where(has_value, "cart", np.where(ab["value"].notna(), "customer average order",
-                                                               "unknown"))
-    days = (ab["buy_us"] - ab["ab_us"]) / DAY_US
-    ab["days_to_recovery"] = days.where(ab["buy_us"] <= end_us)
-    ab["followed_up"] = ab["ab_us"] + recovery_days * DAY_US <= end_us
-    ab["recovered"] = ab["days_to_recovery"].notna() & (ab["days_to_recovery"] <= recovery_days)
-    ab["channel"] = NO_MESSAGE
     has_messages = messages is not None
+    sends = None
     if has_messages:
         m = _frame(messages, "messages", ("customer_id", "ts", "campaign", "channel", "action"))
-        sends = engine.to_pandas(m.filter((m.action == "send") & (m.campaign == recovery_campaign))
-                                 .select("customer_id", "ts", "channel"))
-        if len(sends):
-            sends["key"] = series_us(sends["ts"])
-            ab["key"] = ab["ab_us"] - 60_000_000
-            hit = pd.merge_asof(ab.sort_values("key"), sends[["customer_id", "key", "channel"]].rename(
-                columns={"channel": "msg_channel"}).sort_values("key"), on="key", by="customer_id",
-                direction="forward", tolerance=DAY_US + 60_000_000)
-            ab = hit.drop(columns="key")
-            ab["channel"] = ab["msg_channel"].fillna(NO_MESSAGE)
-            ab = ab.drop(columns="msg_channel")
-    ab["segment"] = "all"
-    if segment_by:
-        seg = engine.customer_column(customers, segment_by, "segment_by")
-        ab["segment"] = ab["customer_id"].map(seg).astype(object).fillna("unknown").astype(str)
-    ab["value_band"] = _band(ab["value"])
-    ab["cart_at"] = pd.to_datetime(ab["us"], unit="us", utc=True)
-    ab["abandoned_at"] = pd.to_datetime(ab["ab_us"], unit="us", utc=True)
-    ab = ab.sort_values(["customer_id", "ab_us"], kind="mergesort").reset_index(drop=True)
-    end_days = (end_us - ab["ab_us"]) / DAY_US
-    out = ab[["customer_id", "cart_at", "abandoned_at", "value", "value_source", "value_band", "channel", "segment",
-              "days_to_recovery", "followed_up", "recovered"]].copy()
+        sends = m.filter((m.action == "send") & (m.campaign == recovery_campaign))
+    window_us = int(round(window_hours * 3600e6))
+    with engine.materialized(abandoned_table(t, sends, end_us=end_us, window_us=window_us)) as gone:
+        ab = engine.to_pandas(gone.order_by(["customer_id", "ab_us", "value", "channel"]))
+        if ab.empty:
+            carts_n = t.filter((t.event == CART_EVENT) & (core_time.epoch_us(t) <= end_us)).count()
+            if not int(carts_n.to_pyarrow().as_py()):
+                raise JourneyDataError(f"events: no '{CART_EVENT}' events up to {end:%Y-%m-%d}; expected cart "
+                                       f"events (map your cart event to the role 'cart' in journey.yml)")
+        seg = _segments(customers, segment_by, gone) if segment_by else None
+    has_value = ab["has_value"].to_numpy(bool)
+    value = ab["value"].astype(float)
+    value_source = np.where(has_value, "cart", np.where(value.notna(), "customer average order", "unknown"))
+    days = ab["days_to_recovery"].astype(float)
+    ab_us = ab["ab_us"].astype("int64")
+    out = pd.DataFrame({
+        "customer_id": ab["customer_id"],
+        "cart_at": pd.to_datetime(ab["us"].astype("int64"), unit="us", utc=True),
+        "abandoned_at": pd.to_datetime(ab_us, unit="us", utc=True),
+        "value": value,
+        "value_source": _categorical(value_source),
+        "value_band": _categorical(_band(value)),
+        "channel": _categorical(ab["channel"].astype(object).fillna(NO_MESSAGE)),
+        "segment": _categorical(np.full(len(ab), "all", dtype=object) if seg is None else
+                                ab["customer_id"].map(seg).astype(object).fillna("unknown").astype(str)),
+        "days_to_recovery": days,
+        "followed_up": ab_us + recovery_days * DAY_US <= end_us,
+        "recovered": days.notna() & (days <= recovery_days),
+    })
+    del ab
+    end_days = (end_us - ab_us) / DAY_US
     parts = [_rates(out, "overall", None, confidence_level)]
     if has_messages:
         parts.append(_rates(out, "channel", "channel", confidence_level))
