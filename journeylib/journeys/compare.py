@@ -75,7 +75,7 @@ from ..core.schema import DEFAULT_STAGES, PURCHASE_EVENT
 from ..core.time import DAY_US, end_of_day, epoch_us, observation_end as observation_end_of, to_epoch_us, to_utc
 from ..experiments.statistics import adjust_pvalues
 from .common import check_stages, drop_outbound, events_table
-from .feedback import customer_groups, feedback_rows, nps, nps_difference_test
+from .feedback import feedback_rows, nps, nps_difference_test
 
 __all__ = ["PeriodComparison", "compare_periods", "SegmentComparison", "compare_segments",
            "two_proportion_test", "nps_difference_test", "km_share", "COMPARISON_METHODS"]
@@ -282,69 +282,205 @@ def _check_common(alpha: Any, confidence_level: Any, method: Any) -> tuple[float
 
 
 # --------------------------------------------------------------------------- engine half
+MISSING_GROUP = "(missing)"
+_SURVIVAL_BATCH = 16  # groups per survival query (each adds a dozen columns)
+
+
 def _grouped(t: ibis.Table, group: ibis.Value) -> ibis.Table:
     """Customer-made events with ``_e`` (epoch microseconds) and ``_g`` (the group); rows with no group dropped."""
     return t.mutate(_g=group).filter(lambda x: x._g.notnull())
 
 
-def _step_frame(ev: ibis.Table, stages: Sequence[str]) -> pd.DataFrame:
-    """Per group, step and customer at the step's stage: first time there and the next stage's first time after."""
+def _group_labels(customers: Any, by: str) -> ibis.Table:
+    """``_cid`` (customer id as text) and ``_seg`` (the group: ``customers[by]`` as text, missing values
+    ``(missing)``, as :func:`journeylib.journeys.feedback.customer_groups` labels them), in the engine.
+
+    Text columns are labelled in place; other types get the labels of their few distinct values made
+    in pandas (``str`` of the value) and joined back, so no Python call runs per customer.
+    """
+    if customers is None:
+        raise JourneyParameterError(f"by={by!r} needs the customers table (pass customers=...)")
+    cu = engine.to_table(customers, table="customers")
+    if by not in cu.columns or "customer_id" not in cu.columns:
+        raise JourneyParameterError(f"by={by!r}: not a column of customers; expected one of "
+                                    f"{[c for c in cu.columns if c != 'customer_id']}")
+    col = cu[by]
+    if col.type().is_string():
+        return cu.select(_cid=cu.customer_id.cast("string"), _seg=col.fill_null(MISSING_GROUP))
+    # the distinct values with their null, so pandas gives them the dtype the whole column gets
+    values = engine.to_pandas(cu.select(_v=col).distinct())["_v"].astype(object)
+    values = values[~values.isna()]
+    labels = ibis.memtable(pd.DataFrame({"_v": values.to_numpy(), "_lab": [str(v) for v in values]}))
+    labels = labels.mutate(_v=labels._v.cast(col.type()))
+    j = cu.left_join(labels, col == labels._v)
+    return j.select(_cid=j.customer_id.cast("string"), _seg=j._lab.fill_null(MISSING_GROUP))
+
+
+def _with_labels(per: ibis.Table, labels: ibis.Table) -> ibis.Table:
+    """A table keyed by ``customer_id`` with the customer's group ``_g`` (:func:`_group_labels`) joined on."""
+    j = per.left_join(labels, per.customer_id.cast("string") == labels._cid)
+    return j.mutate(_g=j._seg.fill_null(MISSING_GROUP)).drop("_cid", "_seg")
+
+
+def _group_figures(ev: ibis.Table, stages: Sequence[str], purchase_event: str | None = None,
+                   labels: ibis.Table | None = None) -> pd.DataFrame:
+    """Per group, from one pass over its customers (grouped in the engine; one row per group in pandas).
+
+    The group is the events' ``_g``, or with ``labels`` (:func:`_group_labels`) each customer's group,
+    joined after the events are aggregated per customer (a join of customers, not of events).
+
+    ``n``: active customers; ``s``, ``ss``: sum and sum of squares of revenue per customer; per step
+    ``k``: ``n{k}`` customers with an event at ``stages[k]`` and ``k{k}`` those of them with an event at
+    ``stages[k + 1]`` at or after their first one at ``stages[k]``; with ``purchase_event``: ``buyers``
+    and ``median_days`` from the first event to the first purchase.
+    """
+    e = ev._e
+    aggs: dict[str, Any] = {}
+    if "revenue" in ev.columns:
+        aggs["_r"] = ev.revenue.sum().fill_null(0).cast("float64")
+    else:
+        aggs["_r"] = ibis.literal(0.0)
+    for k in range(len(stages) - 1):
+        aggs[f"_f{k}"] = e.min(where=ev.stage == stages[k])
+        aggs[f"_l{k}"] = e.max(where=ev.stage == stages[k + 1])
+    if purchase_event is not None:
+        aggs["_a"] = e.min()
+        aggs["_b"] = e.min(where=ev.event == purchase_event)
+    per = ev.group_by(["customer_id"] if labels is not None else ["_g", "customer_id"]).agg(**aggs)
+    if labels is not None:
+        per = _with_labels(per, labels)
+    out: dict[str, Any] = {"n": per.customer_id.count(), "s": per._r.sum(), "ss": (per._r * per._r).sum()}
+    for k in range(len(stages) - 1):
+        out[f"n{k}"] = per[f"_f{k}"].count()
+        out[f"k{k}"] = (per[f"_l{k}"] >= per[f"_f{k}"]).fill_null(False).cast("int64").sum()
+    if purchase_event is not None:
+        out["customers"] = per.count()
+        out["buyers"] = per._b.count()
+        out["median_days"] = ((per._b - per._a).cast("float64") / DAY_US).median()
+    df = engine.to_pandas(per.group_by("_g").agg(**out))
+    for c in [c for c in df.columns if c[0] in "nk" and c != "n" or c in ("customers", "buyers")]:
+        df[c] = df[c].fillna(0).astype("int64")
+    return df.set_index("_g")
+
+
+def _step_counts(figs: pd.DataFrame, stages: Sequence[str], g1: Any, g0: Any) -> list[dict]:
+    """Conversion counts per step for groups ``g1`` (current/segment) and ``g0`` (from :func:`_group_figures`)."""
+    out = []
+    for k in range(len(stages) - 1):
+        a, b = figs[figs.index.isin(g1)], figs[figs.index.isin(g0)]
+        out.append({"k": k, "from": stages[k], "to": stages[k + 1],
+                    "n1": int(a[f"n{k}"].sum()), "k1": int(a[f"k{k}"].sum()),
+                    "n0": int(b[f"n{k}"].sum()), "k0": int(b[f"k{k}"].sum())})
+    return out
+
+
+def _step_days(ev: ibis.Table, stages: Sequence[str]) -> pd.DataFrame:
+    """Per step ``_k`` and group ``_g``: the ``days`` from each customer's first event at the step's stage
+    to the first event at the next stage after it (customers who got there only; numeric columns)."""
     parts = []
     for k in range(len(stages) - 1):
         a = ev.filter(ev.stage == stages[k]).group_by(["_g", "customer_id"]).agg(_f=lambda x: x._e.min())
         b = ev.filter(ev.stage == stages[k + 1]).select(_g2=ev._g, _c2=ev.customer_id, _e2=ev._e)
-        j = a.left_join(b, (a._g == b._g2) & (a.customer_id == b._c2) & (b._e2 >= a._f))
+        j = a.inner_join(b, (a._g == b._g2) & (a.customer_id == b._c2) & (b._e2 >= a._f))
         j = j.group_by(["_g", "customer_id"]).agg(_f=j._f.min(), _nx=j._e2.min())
-        parts.append(j.mutate(_k=ibis.literal(k, type="int64")))
+        parts.append(j.select(_k=ibis.literal(k, type="int64"), _g=j._g,
+                              days=(j._nx - j._f).cast("float64") / DAY_US))
     if not parts:
-        return pd.DataFrame(columns=["_g", "customer_id", "_f", "_nx", "_k"])
+        return pd.DataFrame({"_k": pd.Series(dtype="int64"), "_g": pd.Series(dtype="int64"),
+                             "days": pd.Series(dtype="float64")})
     u = parts[0]
     for p in parts[1:]:
-        u = u.union(p)
-    df = engine.to_pandas(u)
-    df["days"] = (df["_nx"] - df["_f"]) / DAY_US
-    return df
+        u = u.union(p, distinct=False)
+    return engine.to_pandas(u)
 
 
-def _stage_rows(steps: pd.DataFrame, stages: Sequence[str], g1: Any, g0: Any) -> list[dict]:
-    """Conversion counts and days-to-next arrays per step for groups ``g1`` (current/segment) and ``g0``."""
-    out = []
-    for k in range(len(stages) - 1):
-        s = steps[steps["_k"] == k]
-        a, b = s[s["_g"].isin(g1)], s[s["_g"].isin(g0)]
-        out.append({"k": k, "from": stages[k], "to": stages[k + 1],
-                    "n1": len(a), "k1": int(a["_nx"].notna().sum()),
-                    "n0": len(b), "k0": int(b["_nx"].notna().sum()),
-                    "d1": a["days"].dropna().to_numpy(float), "d0": b["days"].dropna().to_numpy(float)})
-    return out
+def _survival_figures(base: ibis.Table, groups: Sequence[Any], horizon: float) -> pd.DataFrame:
+    """Each group against all other rows of ``base`` (``_g`` group, ``_t`` time, ``_d`` event observed),
+    from counts per distinct time aggregated in the engine (one row per group comes to pandas).
+
+    Columns per group: ``n``, ``n_rest`` (rows), ``share``/``se`` and ``share_rest``/``se_rest``
+    (Kaplan-Meier survival at ``horizon`` with Greenwood's standard error, as :func:`km_share`), ``events``
+    (observed in all rows) and the two-group log-rank ``statistic`` and ``pvalue`` (as lifelines'
+    ``logrank_test``: ``(O - E)^2 / V`` summed over the distinct event times, chi-squared with 1 df).
+    """
+    rows = []
+    for start in range(0, len(groups), _SURVIVAL_BATCH):
+        batch = list(groups[start:start + _SURVIVAL_BATCH])
+        rows += _survival_batch(base, batch, horizon)
+    return pd.DataFrame(rows).set_index("group") if rows else pd.DataFrame(
+        columns=["n", "n_rest", "share", "se", "share_rest", "se_rest", "events", "statistic", "pvalue"])
 
 
-def _purchase_frame(ev: ibis.Table, purchase_event: str) -> pd.DataFrame:
-    """Per group and buyer: the first purchase in the group's window and the next purchase after it."""
-    p = ev.filter(ev.event == purchase_event)
-    a = p.group_by(["_g", "customer_id"]).agg(_f=lambda x: x._e.min())
-    b = p.select(_g2=p._g, _c2=p.customer_id, _e2=p._e)
-    j = a.left_join(b, (a._g == b._g2) & (a.customer_id == b._c2) & (b._e2 > a._f))
-    return engine.to_pandas(j.group_by(["_g", "customer_id"]).agg(_f=j._f.min(), _nx=j._e2.min()))
+def _survival_batch(base: ibis.Table, groups: list, horizon: float) -> list[dict]:
+    dd = base._d.cast("int64")
+    aggs: dict[str, Any] = {"C": base.count(), "D": dd.sum()}
+    for i, g in enumerate(groups):
+        inside = base._g == g
+        aggs[f"c{i}"] = inside.cast("int64").sum()
+        aggs[f"d{i}"] = (inside & base._d).cast("int64").sum()
+    per_t = base.group_by("_t").agg(**aggs)
+    w = ibis.cumulative_window(order_by=ibis.desc(per_t._t))  # at risk at t: rows with a time >= t
+    at = per_t.mutate(N=per_t.C.sum().over(w), **{f"n{i}": per_t[f"c{i}"].sum().over(w)
+                                                  for i in range(len(groups))})
+    N, D = at.N.cast("float64"), at.D.cast("float64")
+    spread = ibis.ifelse(at.N > 1, D * (N - D) / ibis.greatest(N - 1, 1.0), 0.0)
+    early = at._t <= horizon
+
+    def km(d: ibis.Value, n: ibis.Value, name: str) -> dict:
+        step = early & (d > 0)
+        alive = step & (d < n)
+        d_f, n_f = d.cast("float64"), n.cast("float64")
+        log_s = ibis.greatest(1 - d_f / ibis.greatest(n_f, 1.0), 1e-300).ln()
+        return {f"L{name}": ibis.ifelse(alive, log_s, 0.0).sum(),
+                f"Z{name}": ibis.ifelse(step & (d >= n), 1, 0).sum(),
+                f"G{name}": ibis.ifelse(alive, d_f / ibis.greatest(n_f * (n_f - d_f), 1.0), 0.0).sum()}
+
+    out: dict[str, Any] = {"C": at.C.sum(), "D": at.D.sum()}
+    for i in range(len(groups)):
+        n, d = at[f"n{i}"], at[f"d{i}"]
+        frac = n.cast("float64") / N
+        out[f"c{i}"] = at[f"c{i}"].sum()
+        out[f"O{i}"] = d.cast("float64").sum()
+        out[f"E{i}"] = (D * frac).sum()
+        out[f"V{i}"] = (spread * frac * (1 - frac)).sum()
+        out.update(km(d, n, f"s{i}"))
+        out.update(km(at.D - d, at.N - n, f"r{i}"))
+    r = engine.to_pandas(at.agg(**out)).iloc[0]
+    total, events = int(r["C"] or 0), int(r["D"] or 0)
+
+    def share(name: str, size: int) -> tuple[float, float]:
+        if size <= 0:
+            return np.nan, np.nan
+        if (r[f"Z{name}"] or 0) > 0:
+            return 0.0, 0.0
+        s = float(np.exp(r[f"L{name}"] or 0.0))
+        return s, s * float(np.sqrt(r[f"G{name}"] or 0.0))
+
+    res = []
+    for i, g in enumerate(groups):
+        n1 = int(r[f"c{i}"] or 0)
+        s1, se1 = share(f"s{i}", n1)
+        s0, se0 = share(f"r{i}", total - n1)
+        v = float(r[f"V{i}"] or 0.0)
+        z = float(r[f"O{i}"] or 0.0) - float(r[f"E{i}"] or 0.0)
+        stat = z * z / v if v > 0 else 0.0  # lifelines: the pseudo-inverse of a zero variance is zero
+        res.append(dict(group=g, n=n1, n_rest=total - n1, share=s1, se=se1, share_rest=s0, se_rest=se0,
+                        events=events, statistic=stat, pvalue=float(stats.chi2.sf(stat, 1))))
+    return res
 
 
-def _revenue_stats(ev: ibis.Table) -> pd.DataFrame:
-    """Per group: active customers, sum and sum of squares of revenue per customer."""
-    if "revenue" in ev.columns:
-        per = ev.group_by(["_g", "customer_id"]).agg(_r=lambda x: x.revenue.sum().fill_null(0).cast("float64"))
-    else:
-        per = ev.group_by(["_g", "customer_id"]).agg(_r=ibis.literal(0.0))
-    return engine.to_pandas(per.group_by("_g").agg(n=per.customer_id.count(), s=per._r.sum(),
-                                                    ss=(per._r * per._r).sum()))
-
-
-def _channel_counts(ev: ibis.Table) -> pd.DataFrame:
-    """Per group and channel: customers reached and touchpoints."""
+def _channel_counts(ev: ibis.Table, labels: ibis.Table | None = None) -> pd.DataFrame:
+    """Per group and channel: customers reached and touchpoints (touches per customer and channel first,
+    then per group: no distinct count). The group is ``_g``, or with ``labels`` the customer's group."""
     if "channel" not in ev.columns:
         return pd.DataFrame(columns=["_g", "channel", "customers", "touches"])
     c = ev.filter(ev.channel.notnull())
-    return engine.to_pandas(c.group_by(["_g", "channel"]).agg(customers=c.customer_id.nunique(),
-                                                              touches=c.count()))
+    per = c.group_by(["customer_id", "channel"] if labels is not None else ["_g", "customer_id", "channel"]
+                     ).agg(_n=c.count())
+    if labels is not None:
+        per = _with_labels(per, labels)
+    return engine.to_pandas(per.group_by(["_g", "channel"]).agg(customers=per.customer_id.count(),
+                                                                touches=per._n.sum()))
 
 
 # --------------------------------------------------------------------------- periods
@@ -640,7 +776,7 @@ def compare_periods(
     group = ibis.cases(((e >= prev_us[0]) & (e < prev_us[1]), 0), ((e >= cur_us[0]) & (e < cur_us[1]), 1),
                        else_=ibis.null("int64"))
     ev = _grouped(t.mutate(_e=e), group)
-    rev = _revenue_stats(ev).set_index("_g")
+    rev = _group_figures(ev, stages)
     active = {g: int(rev["n"].get(g, 0)) for g in (0, 1)}
     empty = [f"{name} ({_period_text(p)})" for name, p, g in (("previous", previous, 0), ("current", current, 1))
              if not active[g]]
@@ -664,10 +800,13 @@ def compare_periods(
                          n_previous=n0, n_current=n1))
 
     if has_stages:
-        for r in _stage_rows(_step_frame(ev, stages), stages, [1], [0]):
+        days = _step_days(ev, stages)
+        for r in _step_counts(rev, stages, [1], [0]):
             share_row(f"conversion from {r['from']} to {r['to']}", "stage conversion",
                       r["k1"], r["n1"], r["k0"], r["n0"])
-            d1, d0 = r["d1"], r["d0"]
+            dk = days[days["_k"] == r["k"]]
+            d1 = dk.loc[dk["_g"] == 1, "days"].to_numpy(float)
+            d0 = dk.loc[dk["_g"] == 0, "days"].to_numpy(float)
             if len(d1) and len(d0):
                 u, p = stats.mannwhitneyu(d1, d0, alternative="two-sided")
                 lo, hi = _median_diff_interval(d1, d0, confidence_level, n_boot, rng)
@@ -685,9 +824,7 @@ def compare_periods(
         share_row(f"customers reached through {c}", "touchpoint mix", int(cc.get(1, 0)), active[1],
                   int(cc.get(0, 0)), active[0])
     if "event" in everything.columns:
-        buy = _purchase_frame(ev, purchase_event)
-        if not buy.empty:
-            _retention_row(rows, buy, {0: prev_us[1], 1: cur_us[1]}, return_days, confidence_level)
+        _retention_row(rows, ev, purchase_event, {0: prev_us[1], 1: cur_us[1]}, return_days, confidence_level)
     if "revenue" in everything.columns:
         def st(g):
             return (float(rev["n"].get(g, 0)), float(rev["s"].get(g, 0) or 0), float(rev["ss"].get(g, 0) or 0))
@@ -732,26 +869,33 @@ def compare_periods(
                             to_utc(log_start) if pd.notna(log_start) else None, has_stages)
 
 
-def _retention_row(rows: list[dict], buy: pd.DataFrame, ends: dict, return_days: int, level: float) -> None:
-    from lifelines.statistics import logrank_test
-
-    buy = buy.copy()
-    end_us = buy["_g"].map(ends).astype("int64")
-    buy["returned"] = buy["_nx"].notna()
-    buy["days"] = np.where(buy["returned"], buy["_nx"] - buy["_f"], end_us - buy["_f"]) / DAY_US
-    a, b = buy[buy["_g"] == 1], buy[buy["_g"] == 0]
-    s1, se1 = km_share(a["days"].to_numpy(), a["returned"].to_numpy(), return_days)
-    s0, se0 = km_share(b["days"].to_numpy(), b["returned"].to_numpy(), return_days)
-    c1, c0 = 1 - s1, 1 - s0
-    if len(a) and len(b) and buy["returned"].any():
-        res = logrank_test(a["days"], b["days"], event_observed_A=a["returned"], event_observed_B=b["returned"])
-        stat, p = float(res.test_statistic), float(res.p_value)
+def _retention_row(rows: list[dict], ev: ibis.Table, purchase_event: str, ends: dict, return_days: int,
+                   level: float) -> None:
+    """The retention row of :func:`compare_periods`: per period, its buyers' days from their first purchase
+    in the period to the next purchase (censored at the period's end), Kaplan-Meier and log-rank from
+    counts per distinct time (:func:`_survival_figures`); nothing when the periods have no buyer."""
+    p = ev.filter(ev.event == purchase_event)
+    a = p.group_by(["_g", "customer_id"]).agg(_f=lambda x: x._e.min())
+    b = p.select(_g2=p._g, _c2=p.customer_id, _e2=p._e)
+    j = a.left_join(b, (a._g == b._g2) & (a.customer_id == b._c2) & (b._e2 > a._f))
+    per = j.group_by(["_g", "customer_id"]).agg(_f=j._f.min(), _nx=j._e2.min())
+    returned = per._nx.notnull()
+    end = ibis.cases((per._g == 0, ibis.literal(int(ends[0]), type="int64")),
+                     else_=ibis.literal(int(ends[1]), type="int64"))
+    base = per.select(_g=per._g, _d=returned, _t=(returned.ifelse(per._nx, end) - per._f).cast("float64") / DAY_US)
+    r = _survival_figures(base, [1], return_days).iloc[0]
+    if r["n"] + r["n_rest"] == 0:
+        return
+    c1, c0 = 1 - r["share"], 1 - r["share_rest"]
+    if r["n"] and r["n_rest"] and r["events"]:
+        stat, p_value = float(r["statistic"]), float(r["pvalue"])
     else:
-        stat = p = np.nan
-    half = _z(level) * np.sqrt(se1 ** 2 + se0 ** 2)
+        stat = p_value = np.nan
+    half = _z(level) * np.sqrt(r["se"] ** 2 + r["se_rest"] ** 2)
     rows.append(dict(figure=f"buyers buying again within {return_days} days", kind="retention", unit="share",
                      previous=c0, current=c1, change=c1 - c0, ci_low=c1 - c0 - half, ci_high=c1 - c0 + half,
-                     test="log-rank", statistic=stat, pvalue=p, n_previous=len(b), n_current=len(a)))
+                     test="log-rank", statistic=stat, pvalue=p_value, n_previous=int(r["n_rest"]),
+                     n_current=int(r["n"])))
 
 
 # --------------------------------------------------------------------------- segments
@@ -923,32 +1067,28 @@ def compare_segments(
                             figure segment  value  rest
     0  still active after 180 days  budget  0.106  0.17
     """
-    from ..retention.churn import churn_labels
-    from ..retention.survival import logrank
+    from ..retention.churn import churn_expr
 
     alpha, confidence_level, method = _check_common(alpha, confidence_level, method)
     if not isinstance(by, str) or not by:
         raise JourneyParameterError(f"by={by!r}; expected the name of a customers column such as 'segment'")
-    groups = customer_groups(customers, by)
+    labels = _group_labels(customers, by)
     everything = events_table(events, ("customer_id", "ts"))
     has_stages = "stage" in everything.columns
     stages = check_stages(stages) if has_stages else ()
     t = drop_outbound(everything)
-    gmap = pd.DataFrame({"_cid": groups.index.astype(str), "_seg": groups.to_numpy(object)})
-    gt = ibis.memtable(gmap)
-    j = t.left_join(gt, t.customer_id.cast("string") == gt._cid)
-    ev = _grouped(j.mutate(_e=epoch_us(j.ts)), j._seg.fill_null("(missing)")).drop("_cid", "_seg")
-    rev = _revenue_stats(ev).set_index("_g")
-    segs = sorted(rev.index.astype(str), key=str)
+    ev = t.mutate(_e=epoch_us(t.ts))  # the customer's group is joined once per customer, not per event
+    rev = _group_figures(ev, stages, purchase_event if "event" in ev.columns else None, labels)
+    rev.index = rev.index.astype(str)
+    segs = sorted(rev.index, key=str)
     if len(segs) < 2:
         raise JourneyDataError(f"column '{by}' of customers: the active customers form {len(segs)} group(s) "
                                f"{segs}; expected at least two to compare")
     rows: list[dict] = []
-    steps = _step_frame(ev, stages) if has_stages else None
     for s in segs:
         rest = [x for x in segs if x != s]
         if has_stages:
-            for r in _stage_rows(steps, stages, [s], rest):
+            for r in _step_counts(rev, stages, [s], rest):
                 z, p, lo, hi = two_proportion_test(r["k1"], r["n1"], r["k0"], r["n0"], confidence_level)
                 v1 = r["k1"] / r["n1"] if r["n1"] else np.nan
                 v0 = r["k0"] / r["n0"] if r["n0"] else np.nan
@@ -963,78 +1103,93 @@ def compare_segments(
         rows.append(dict(figure="revenue per customer", kind="revenue per customer", unit="currency", segment=s,
                          value=m1, rest=m0, difference=m1 - m0, ci_low=lo, ci_high=hi, test="Welch's t-test",
                          statistic=tt, pvalue=p, n_segment=int(st([s])[0]), n_rest=int(st(rest)[0])))
-    labels = churn_labels(everything, churn_after=churn_after)
-    labels["_g"] = labels["customer_id"].astype(str).map(dict(zip(gmap["_cid"], gmap["_seg"]))).fillna("(missing)")
+    # retention: the kit's churn labels per customer stay in the engine; counts per distinct lifetime
+    expr, _ = churn_expr(everything, churn_after=churn_after)
+    lj = _with_labels(expr, labels)
+    base = lj.select(_g=lj._g, _t=lj.duration, _d=lj.churned)
+    surv = _survival_figures(base, segs, retention_days)
     retention = {}
     for s in segs:
-        a, b = labels[labels["_g"] == s], labels[labels["_g"] != s]
-        s1, se1 = km_share(a["duration"].to_numpy(), a["churned"].to_numpy(), retention_days)
-        s0, se0 = km_share(b["duration"].to_numpy(), b["churned"].to_numpy(), retention_days)
+        r = surv.loc[s]
+        s1, se1, s0, se0 = r["share"], r["se"], r["share_rest"], r["se_rest"]
         retention[s] = s1
-        if len(a) and len(b) and labels["churned"].any():
-            lr = logrank(labels.assign(_in=np.where(labels["_g"] == s, "segment", "rest")), "_in")
-            stat, p = lr.statistic, lr.pvalue
+        if r["n"] and r["n_rest"] and r["events"]:
+            stat, p = float(r["statistic"]), float(r["pvalue"])
         else:
             stat = p = np.nan
         half = _z(confidence_level) * np.sqrt(se1 ** 2 + se0 ** 2)
         rows.append(dict(figure=f"still active after {retention_days} days", kind="retention", unit="share",
                          segment=s, value=s1, rest=s0, difference=s1 - s0, ci_low=s1 - s0 - half,
-                         ci_high=s1 - s0 + half, test="log-rank", statistic=stat, pvalue=p, n_segment=len(a),
-                         n_rest=len(b)))
+                         ci_high=s1 - s0 + half, test="log-rank", statistic=stat, pvalue=p, n_segment=int(r["n"]),
+                         n_rest=int(r["n_rest"])))
     nps_of, satisfaction_of = {}, {}
     if feedback is not None:
-        rows += _feedback_segment_rows(feedback, customers, by, groups, segs, confidence_level, nps_of,
-                                       satisfaction_of)
+        rows += _feedback_segment_rows(feedback, labels, segs, confidence_level, nps_of, satisfaction_of)
     table = pd.DataFrame(rows, columns=[c for c in SEGMENT_COLUMNS if c not in ("p_adjusted", "significant")])
     table["p_adjusted"] = _adjust(table["pvalue"], method)
     table["significant"] = (table["p_adjusted"] < alpha).fillna(False).astype(bool)
     table = table[list(SEGMENT_COLUMNS)]
-    persona = _persona(ev, rev, segs, retention, purchase_event, top_channels, retention_days, nps_of,
+    persona = _persona(_channel_counts(ev, labels), rev, segs, retention, top_channels, retention_days, nps_of,
                        satisfaction_of)
     return SegmentComparison(table, persona, by, alpha, method, confidence_level, int(retention_days))
 
 
-def _feedback_segment_rows(feedback: Any, customers: Any, by: str, groups: pd.Series, segs: list[str],
-                           level: float, nps_of: dict, satisfaction_of: dict) -> list[dict]:
+def _feedback_segment_rows(feedback: Any, labels: ibis.Table, segs: list[str], level: float, nps_of: dict,
+                           satisfaction_of: dict) -> list[dict]:
     """NPS and satisfaction rows of each segment against all other answers; fills ``nps_of`` and
-    ``satisfaction_of`` (segment -> value) for the persona table."""
+    ``satisfaction_of`` (segment -> value) for the persona table. Answers are counted per segment in the
+    engine (NPS categories as :func:`journeylib.journeys.feedback.nps` makes them; survey n, sum, sum of
+    squares)."""
+    fb = engine.to_table(feedback, table="feedback")
+    missing = [c for c in ("customer_id", "ts", "kind", "score") if c not in fb.columns]
+    if missing:
+        raise JourneyDataError(f"feedback: missing column(s) {missing}; expected customer_id, ts, kind, score "
+                               "(and optional stage, text): load it with journeylib.core.load.load_feedback")
+    fb = fb.filter(fb.kind.isin(["nps", "survey"]))
+    j = fb.left_join(labels, fb.customer_id.cast("string") == labels._cid)
+    score = j.score.cast("float64")
+    blank = score.isnull() | score.isnan().fill_null(True)
+    x = j.select(_g=j._seg.fill_null(MISSING_GROUP), kind=j.kind, score=score,
+                 cat=ibis.cases((blank, 2), (score >= 9, 0), (score >= 7, 1), else_=2), blank=blank)
+    x = x.filter((x.kind == "nps") | ~x.blank)
+    counts = engine.to_pandas(x.group_by(["_g", "kind", "cat"]).agg(
+        n=x.count(), s=x.score.sum(), ss=(x.score * x.score).sum()))
+    counts["_g"] = counts["_g"].astype(str)
     rows = []
-    summary = nps(feedback, by=by, customers=customers).summary  # first row: every answer; then one per group
-    table = summary.iloc[1:].set_index("group")
     cols = ["promoters", "passives", "detractors"]
-    everyone = summary.iloc[0][cols].astype(int).to_numpy()
+    answers = counts[counts["kind"] == "nps"]
+    table = (answers.pivot_table(index="_g", columns="cat", values="n", aggfunc="sum", fill_value=0)
+             .reindex(columns=[0, 1, 2], fill_value=0).astype("int64"))
+    table.columns = cols
+    everyone = table.sum().to_numpy()
     if everyone.sum():
         for s in segs:
-            mine = table.loc[s, cols].astype(int).to_numpy() if s in table.index else np.zeros(3, int)
-            v1, v0, z, p, lo, hi = nps_difference_test(tuple(mine), tuple(everyone - mine), level)
+            mine = table.loc[s, cols].to_numpy() if s in table.index else np.zeros(3, int)
+            v1, v0, z, p, lo, hi = nps_difference_test(tuple(int(v) for v in mine),
+                                                       tuple(int(v) for v in everyone - mine), level)
             nps_of[s] = v1
             rows.append(dict(figure=NPS_FIGURE, kind="NPS", unit="points", segment=s, value=v1, rest=v0,
                              difference=v1 - v0, ci_low=lo, ci_high=hi, test="z-test (NPS, multinomial variance)",
                              statistic=z, pvalue=p, n_segment=int(mine.sum()), n_rest=int((everyone - mine).sum())))
-    survey = feedback_rows(feedback, "survey").dropna(subset=["score"])
-    if len(survey):
-        group = survey["customer_id"].map(groups).fillna("(missing)")
+    survey = counts[counts["kind"] == "survey"].groupby("_g")[["n", "s", "ss"]].sum()
+    if len(survey) and survey["n"].sum():
+        total = survey.sum()
         for s in segs:
-            a = survey.loc[group == s, "score"].to_numpy(float)
-            b = survey.loc[group != s, "score"].to_numpy(float)
-            m1, m0, tt, p, lo, hi = _welch(len(a), a.sum(), (a * a).sum(), len(b), b.sum(), (b * b).sum(), level)
+            n1, s1, ss1 = (float(survey.loc[s, c]) if s in survey.index else 0.0 for c in ("n", "s", "ss"))
+            n0, s0, ss0 = float(total["n"]) - n1, float(total["s"]) - s1, float(total["ss"]) - ss1
+            m1, m0, tt, p, lo, hi = _welch(n1, s1, ss1, n0, s0, ss0, level)
             satisfaction_of[s] = m1
             rows.append(dict(figure=SATISFACTION_FIGURE, kind="satisfaction", unit="score", segment=s, value=m1,
                              rest=m0, difference=m1 - m0, ci_low=lo, ci_high=hi, test="Welch's t-test",
-                             statistic=tt, pvalue=p, n_segment=len(a), n_rest=len(b)))
+                             statistic=tt, pvalue=p, n_segment=int(n1), n_rest=int(n0)))
     return rows
 
 
-def _persona(ev: ibis.Table, rev: pd.DataFrame, segs: list[str], retention: dict, purchase_event: str,
-             top: int, retention_days: int, nps_of: dict, satisfaction_of: dict) -> pd.DataFrame:
-    ch = _channel_counts(ev)
-    first = ev.group_by(["_g", "customer_id"]).agg(_a=lambda x: x._e.min())
-    if "event" in ev.columns:
-        p = ev.filter(ev.event == purchase_event).group_by(["_g", "customer_id"]).agg(_b=lambda x: x._e.min())
-        jj = first.left_join(p, (first._g == p._g) & (first.customer_id == p.customer_id))
-        buy = engine.to_pandas(jj.select(_g=first._g, _a=first._a, _b=p._b))
-    else:
-        buy = engine.to_pandas(first.select("_g", "_a")).assign(_b=np.nan)
+def _persona(ch: pd.DataFrame, rev: pd.DataFrame, segs: list[str], retention: dict, top: int,
+             retention_days: int, nps_of: dict, satisfaction_of: dict) -> pd.DataFrame:
+    """One row per segment from the per-group figures (:func:`_group_figures`) and channel counts
+    (:func:`_channel_counts`)."""
+    ch["_g"] = ch["_g"].astype(str)
     total = float(rev["n"].sum())
     all_rpc = float(rev["s"].fillna(0).sum()) / total if total else np.nan
     rows = []
@@ -1042,10 +1197,10 @@ def _persona(ev: ibis.Table, rev: pd.DataFrame, segs: list[str], retention: dict
         n = int(rev["n"].get(s, 0))
         c = ch[ch["_g"] == s].sort_values(["touches", "channel"], ascending=[False, True])
         names = [str(x) for x in c["channel"].head(top)]
-        b = buy[buy["_g"] == s]
-        days = ((b["_b"] - b["_a"]) / DAY_US).dropna()
-        med = float(days.median()) if len(days) else np.nan
-        buyers = len(days) / len(b) if len(b) else np.nan
+        people = int(rev["customers"].get(s, 0)) if "customers" in rev.columns else n
+        n_buyers = int(rev["buyers"].get(s, 0)) if "buyers" in rev.columns else 0
+        med = float(rev["median_days"].get(s, np.nan)) if n_buyers else np.nan
+        buyers = n_buyers / people if people else np.nan
         rpc = float(rev["s"].get(s, 0) or 0) / n if n else np.nan
         level = "above" if rpc > all_rpc * 1.05 else "below" if rpc < all_rpc * 0.95 else "about"
         desc = (f"Mostly reached through {' and '.join(names) or 'no channel'}; "

@@ -596,3 +596,99 @@ def test_bootstrap_medians_have_the_distribution_resampling_gives(n):
     assert stats.ks_2samp(fast, slow).pvalue > 0.001
     assert np.allclose(np.quantile(fast, [0.025, 0.5, 0.975]), np.quantile(slow, [0.025, 0.5, 0.975]),
                        atol=0.05 * max(x.std(), 1e-9) + 1e-9)
+
+
+# --------------------------------------------------------------------------- issue 26: grouped in the engine
+# Values of the sample computed by the per-customer implementation before issue 26 (pandas step frame,
+# lifelines on per-customer churn labels, a Python map over every customer): the engine-grouped one
+# must give them to floating-point noise.
+OLD_SEGMENT_STATISTICS = [
+    -1.1144143930691313, -0.9997583203804998, 0.050131046574052804, -2.0668832949053217, -2.6751156101648648,
+    -1.9602163824144478, 0.45458359840049445, 0.41728089039090827, -0.5404700757699215, 0.13469002582165046,
+    1.8136640665691153, 0.8893610170115598, 0.39049306194238687, 0.3324305534422665, 0.4520830327671364,
+    1.324565933978221, 0.18402890545665554, 0.3961130459878422, 10.744408420051007, 2.680675036140635,
+    0.6711960788682015, -3.1586964226868783, 4.0985626592559035, -1.1464453677488256, 1.3640870041244564,
+    1.66772579355329, -2.4239275444663475]
+OLD_SEGMENT_VALUES = [
+    0.6187845303867403, 0.5669642857142857, 0.6730769230769231, 0.7542857142857143, 0.3787878787878788,
+    60.001243093922675, 0.642369020501139, 0.5945626477541371, 0.6620825147347741, 0.8136094674556213,
+    0.5345454545454545, 81.38069855732724, 0.6394052044609665, 0.5909090909090909, 0.6756993006993007,
+    0.8228498074454429, 0.48985959438377535, 76.84833051706657, 0.1062895923922179, 0.19745029112954748,
+    0.15883657478069085, -13.636363636363637, 50.0, 18.446601941747574, 3.6898608349900597, 3.6761412575366066,
+    3.6035670855289825]
+OLD_PERSONA = {"customers": [724, 1317, 2959],
+               "buyers_share": [0.24171270718232044, 0.25664388762338647, 0.26326461642446775],
+               "median_days_to_first_purchase": [4.342974537037037, 4.9612384259259255, 4.825625]}
+OLD_PERIOD_STATISTICS = [
+    -1.479727259127533, 551252.5, 2.297163571237174, 560456.0, -2.0395328692152637, 83859.0, 1.9523084894385638,
+    42437.0, 1.0126968309525872, 35708.0, 4.085325960000866, 10.537685575874985, 5.903158142298567,
+    6.050910758574886, 0.3593558521819008, 2.8248371137650463, 2.7697857834251995, 3.567402271742077,
+    0.6741297077945357, 1.141933368779394]
+OLD_PERIOD_CURRENT = [
+    0.6172688303735456, 1.9707754629629628, 0.6920572916666666, 3.7549074074074076, 0.3789954337899543,
+    0.4463888888888889, 0.7355769230769231, 16.582488425925924, 0.41357234314980795, 22.75943287037037,
+    0.54922515952598, 0.43482224247948953, 0.5902461257976299, 0.43026435733819507, 0.6367365542388331,
+    0.6103008204193254, 0.5622238812990425, 84.98048769371006, 25.806451612903224, 3.6538252848616386]
+
+
+def test_segments_give_the_values_of_the_per_customer_implementation(sample_segments):
+    _, _, res = sample_segments
+    s = res.summary
+    assert s["statistic"].to_numpy() == pytest.approx(OLD_SEGMENT_STATISTICS, rel=1e-9)
+    assert s["value"].to_numpy() == pytest.approx(OLD_SEGMENT_VALUES, rel=1e-9)
+    p = res.persona
+    assert p["customers"].tolist() == OLD_PERSONA["customers"]
+    for col in ("buyers_share", "median_days_to_first_purchase"):
+        assert p[col].to_numpy() == pytest.approx(OLD_PERSONA[col], rel=1e-12)
+
+
+def test_periods_give_the_values_of_the_per_customer_implementation():
+    import journeylib as jl
+
+    ds = jl.load_dataset("sample")
+    res = compare_periods(ds.events, current=("2025-01-01", "2025-07-01"), previous=("2024-07-01", "2025-01-01"),
+                          n_boot=200, feedback=ds.feedback)
+    assert res.summary["statistic"].to_numpy() == pytest.approx(OLD_PERIOD_STATISTICS, rel=1e-9)
+    assert res.summary["current"].to_numpy() == pytest.approx(OLD_PERIOD_CURRENT, rel=1e-9)
+
+
+def test_segment_retention_is_lifelines_multivariate_logrank_on_customer_rows(sample_segments):
+    """The log-rank and Kaplan-Meier figures come from counts per distinct lifetime in the engine; they
+    equal lifelines' multivariate_logrank_test and km_share on one row per customer."""
+    from lifelines.statistics import multivariate_logrank_test
+
+    ds, _, res = sample_segments
+    lab = churn_labels(ds.events, churn_after=60)
+    seg = ds.customers.to_pandas().set_index("customer_id")["segment"]
+    group = lab["customer_id"].map(seg).fillna("(missing)")
+    rows = res.summary[res.summary["kind"] == "retention"].set_index("segment")
+    assert set(rows.index) == {"budget", "premium", "standard"}
+    for s, r in rows.iterrows():
+        mine = (group == s).to_numpy()
+        lr = multivariate_logrank_test(lab["duration"], np.where(mine, "segment", "rest"), lab["churned"])
+        assert r["statistic"] == pytest.approx(lr.test_statistic, rel=1e-9)
+        assert r["pvalue"] == pytest.approx(lr.p_value, rel=1e-9)
+        d, e = lab["duration"].to_numpy(), lab["churned"].to_numpy()
+        s1, se1 = km_share(d[mine], e[mine], 180)
+        s0, se0 = km_share(d[~mine], e[~mine], 180)
+        assert (r["value"], r["rest"]) == (pytest.approx(s1, rel=1e-12), pytest.approx(s0, rel=1e-12))
+        half = stats.norm.ppf(0.975) * np.hypot(se1, se0)
+        assert (r["ci_low"], r["ci_high"]) == (pytest.approx(s1 - s0 - half, rel=1e-9),
+                                               pytest.approx(s1 - s0 + half, rel=1e-9))
+        assert (r["n_segment"], r["n_rest"]) == (mine.sum(), (~mine).sum())
+
+
+def test_segments_by_a_boolean_column_are_labelled_as_text():
+    """A non-text split is labelled like feedback.customer_groups ('True', 'False', '(missing)'),
+    by a join in the engine rather than a Python call per customer."""
+    from journeylib.journeys.feedback import customer_groups
+
+    ev = tiny_log()
+    ids = sorted(ev["customer_id"].unique())
+    cu = pd.DataFrame({"customer_id": ids, "member": [True, False] * (len(ids) // 2) + [None] * (len(ids) % 2)})
+    cu["member"] = cu["member"].astype("boolean")
+    res = compare_segments(ev, cu, "member", stages=["a", "b", "c"])
+    groups = customer_groups(cu, "member")
+    assert res.persona["segment"].tolist() == sorted(set(groups))
+    counts = groups.value_counts()
+    assert res.persona.set_index("segment")["customers"].to_dict() == counts.to_dict()
