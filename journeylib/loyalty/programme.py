@@ -38,6 +38,7 @@ computes them, so the two reports state the same hazard ratio.
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -52,8 +53,9 @@ from ..core.checks import no_event_error
 from ..core.errors import JourneyDataError, JourneyParameterError, data_error
 from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import OUTBOUND_EVENTS, PURCHASE_EVENT
-from ..core.time import DAY_SECONDS, series_to_utc, utc_literal
-from ..retention.churn import churn_labels, first_order_value
+from ..core.time import DAY_SECONDS, epoch_us, from_epoch_us, series_to_utc, to_epoch_us, utc_literal
+from ..core.time import observation_end as observation_end_of
+from ..retention.churn import churn_expr, churn_labels, customer_table, first_order_value, require_columns
 from ..retention.survival import membership_effect, membership_sentence
 from . import plots
 from .cohorts import prepare_events, whole_day_end
@@ -566,16 +568,29 @@ def churn_effect(events: Any, customers: Any, *, joined_col: str = "loyalty_join
     [('naive', 0.218), ('adjusted', 0.634)]
     """
     covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
+    sampled = _sampled_membership(events, customers, joined_col=joined_col, churn_after=churn_after,
+                                  covariates=covariates, strata=list(strata or []),
+                                  observation_end=observation_end, purchase_event=purchase_event,
+                                  cox_sample=cox_sample, seed=seed)
+    if sampled is not None:
+        effect, n_labels, n_member = sampled
+        return _churn_rows(effect, n_labels, n_member, churn_after, covariates, cox_sample), effect
     labels = churn_labels(events, customers, churn_after=churn_after, start_event=purchase_event,
                           observation_end=observation_end)
     if "first_order_value" in covariates and "first_order_value" not in labels.columns:
         labels = labels.merge(first_order_value(events, purchase_event=purchase_event), on="customer_id", how="left")
     effect = membership_effect(labels, joined_col, covariates, strata=list(strata or []), sample=cox_sample,
                                seed=seed, missing="drop")
+    n_member = int(labels[joined_col].notna().sum())
+    return _churn_rows(effect, len(labels), n_member, churn_after, covariates, cox_sample), effect
+
+
+def _churn_rows(effect: Any, n_labels: int, n_member: int, churn_after: int, covariates: list,
+                cox_sample: int | None) -> list[dict]:
+    """The naive and adjusted churn-hazard rows of :func:`churn_effect` from a ``MembershipEffect``."""
     s = effect.summary
     is_naive = s["model"].astype(str).str.lower().str.startswith("naive")
-    member = labels[joined_col].notna()
-    n = {"n_members": int(member.sum()), "n_controls": int((~member).sum())}
+    n = {"n_members": n_member, "n_controls": n_labels - n_member}
     adjusted_for = f"adjusted for {', '.join(covariates)}" if covariates else "no other covariates"
     notes = {"naive": f"Cox, ever a member as a fixed trait (immortal-time bias); churn = more than {churn_after} "
                       f"days inactive; {adjusted_for}",
@@ -583,9 +598,99 @@ def churn_effect(events: Any, customers: Any, *, joined_col: str = "loyalty_join
     rows = []
     for method, r in (("naive", s[is_naive].iloc[0]), ("adjusted", s[~is_naive].iloc[0])):
         note = notes[method]
-        if cox_sample is not None and len(labels) > cox_sample:
-            note += f" (fitted on a random {cox_sample:,} of {len(labels):,} customers)"
+        if cox_sample is not None and n_labels > cox_sample:
+            note += f" (fitted on a random {cox_sample:,} of {n_labels:,} customers)"
         rows.append({"outcome": "churn hazard", "method": method, "estimate": float(r["hazard_ratio"]),
                      "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]), "scale": "hazard ratio", **n,
                      "note": note})
-    return rows, effect
+    return rows
+
+
+_LABEL_COLUMNS = ("customer_id", "start", "last_active", "churned", "duration", "returned", "n_events")
+"""Columns of :func:`journeylib.retention.churn.churn_labels` before the customer attributes."""
+
+
+def _sampled_membership(events: Any, customers: Any, *, joined_col: str, churn_after: int, covariates: list,
+                        strata: list, observation_end: Any, purchase_event: str, cox_sample: int | None,
+                        seed: int) -> tuple[Any, int, int] | None:
+    """``membership_effect`` on the Cox sample, with churn labels computed for the sampled customers only.
+
+    The same fit as ``membership_effect(churn_labels(...) + customers, ..., sample=cox_sample,
+    seed=seed, missing="drop")``: ``cox`` drops the customers with a missing numeric covariate,
+    then draws ``DataFrame.sample(n=cox_sample, random_state=seed)`` from the rest in
+    ``churn_labels``' order (by ``customer_id``) and keeps that order. That draw depends only
+    on the number of rows, so it is made here on row positions numbered in the engine in the
+    same order, and only the drawn customers' events are labelled (a customer's label
+    depends only on his own events and the observation end). The counts the results quote
+    (customers available, dropped per covariate, members) are grouped counts in the engine.
+
+    Returns ``(MembershipEffect, customers labelled, members among them)``, or ``None``
+    when the general path is needed (no sample, covariates that are not plain text or
+    numeric columns of ``customers``, a purchase event that is not activity).
+    """
+    if (cox_sample is None or isinstance(cox_sample, bool) or not isinstance(cox_sample, (int, np.integer))
+            or cox_sample < 10 or purchase_event in OUTBOUND_EVENTS or customers is None):
+        return None
+    cu = customer_table(customers)
+    wanted = list(dict.fromkeys([joined_col, *covariates, *strata]))
+    if any(c not in cu.columns or c in _LABEL_COLUMNS for c in wanted) or len(set(covariates)) < len(covariates):
+        return None
+    numeric = []
+    for c in dict.fromkeys([*covariates, *strata]):
+        dtype = cu[c].type()
+        if dtype.is_integer() or dtype.is_floating():
+            if c in covariates:
+                numeric.append(c)
+        elif not dtype.is_string():
+            return None
+    ev = engine.to_table(events)
+    require_columns(ev, ("customer_id", "ts", "event"), "events")
+    end = observation_end_of(ev, observation_end)
+    t = ev.select("customer_id", "event", t=epoch_us(ev))
+    t = t.filter((t.t <= to_epoch_us(end)) & (t.event == purchase_event))
+    starts = t.select("customer_id").distinct()  # the customers churn_labels labels (clock at the first purchase)
+    attrs = cu.select("customer_id", *wanted)
+    base = starts.left_join(attrs, starts.customer_id == attrs.customer_id).select(
+        starts.customer_id, *[attrs[c] for c in wanted])
+    missing = {c: (base[c].isnull() | base[c].isnan()) if base[c].type().is_floating() else base[c].isnull()
+               for c in numeric}
+    keep = None
+    for m in missing.values():
+        keep = ~m if keep is None else keep & ~m
+    counts = engine.to_pandas(base.aggregate(
+        n=base.count(), members=base[joined_col].notnull().sum(),
+        kept=base.count() if keep is None else keep.cast("int64").sum(),
+        **{f"m{i}": m.cast("int64").sum() for i, m in enumerate(missing.values())})).iloc[0]
+    n_labels = int(counts["n"])
+    if n_labels == 0:
+        return None  # the general path raises the error naming the missing purchase event
+    n_member, n_available = int(counts["members"] or 0), int(counts["kept"] or 0)
+    dropped = {c: int(counts[f"m{i}"]) for i, c in enumerate(missing) if int(counts[f"m{i}"] or 0)}
+    pos = np.arange(n_available)
+    if n_available > cox_sample:  # cox's draw (DataFrame.sample), on positions
+        pos = pd.Series(pos).sample(n=int(cox_sample), random_state=seed).sort_index().to_numpy()
+    numbered = base.mutate(pos=ibis.row_number().over(order_by=base.customer_id))
+    if keep is None:
+        kept = numbered.mutate(kpos=numbered.pos)
+    else:
+        kept = numbered.filter(keep)
+        kept = kept.mutate(kpos=ibis.row_number().over(order_by=kept.customer_id))
+    picks = ibis.memtable(pd.DataFrame({"kpos": pos.astype("int64")}))
+    chosen = kept.join(picks, kept.kpos == picks.kpos).select(kept.customer_id, kept.pos, *[kept[c] for c in wanted])
+    with engine.materialized(chosen) as chosen:
+        ids = chosen.select("customer_id")
+        expr, _ = churn_expr(ev.semi_join(ids, ev.customer_id == ids.customer_id), churn_after=churn_after,
+                             start_event=purchase_event, observation_end=end)
+        expr = expr.select("customer_id", "start", "churned", "duration")
+        out = expr.join(chosen, expr.customer_id == chosen.customer_id).select(
+            expr.customer_id, expr.start, expr.churned, expr.duration, chosen.pos, *[chosen[c] for c in wanted])
+        df = engine.to_pandas(out.order_by("customer_id"))
+    df["start"] = from_epoch_us(df["start"])
+    df["churned"] = df["churned"].astype(bool)
+    df = df.set_index(df.pop("pos").to_numpy(np.int64)).rename_axis(None)
+    effect = membership_effect(df, joined_col, covariates, strata=strata, sample=None, seed=seed, missing="drop")
+    effect = dataclasses.replace(
+        effect, **{f.name: dataclasses.replace(getattr(effect, f.name), n_available=float(n_available),
+                                               missing=dict(dropped))
+                   for f in dataclasses.fields(effect) if f.name in ("naive", "start_stop")})
+    return effect, n_labels, n_member

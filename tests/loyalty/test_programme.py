@@ -246,3 +246,43 @@ def test_matched_controls_pick_each_eligible_customer_equally_often():
     assert picks[11:].sum() == 0 and picks[0] == 0
     # each of the 10 is picked with probability 1/2: 1,000 of 2,000 runs, sd 22
     assert np.abs(picks[1:11] - 1000).max() < 100
+
+
+# ---- issue 26: the sampled churn fit and the linear-time Schoenfeld residuals equal the old code
+def _old_churn_effect(events, customers, covariates, strata, cox_sample, seed):
+    """The code churn_effect ran before issue 26: labels for every customer, cox draws the sample."""
+    labels = churn_labels(events, customers, churn_after=60, start_event="purchase")
+    ref = membership_effect(labels, "loyalty_joined_at", covariates, strata=strata, sample=cox_sample, seed=seed,
+                            missing="drop")
+    return labels, ref
+
+
+@pytest.mark.parametrize("covariates, strata, cox_sample", [
+    (["segment", "acquisition_channel"], [], 600),    # the notebook's covariates, sampled
+    (["segment", "score"], [], 700),                  # a numeric covariate with missing values: dropped first
+    (["score", "acquisition_channel"], ["tier"], 500),  # and strata
+    (["segment"], [], 100_000),                       # a sample larger than the data: every customer
+])
+def test_churn_effect_on_the_cox_sample_equals_labelling_everyone(sim5k, covariates, strata, cox_sample):
+    from journeylib.loyalty.programme import churn_effect
+
+    cu = sim5k.customers.copy()
+    rng = np.random.default_rng(3)
+    cu["score"] = np.where(rng.random(len(cu)) < 0.1, np.nan, rng.normal(size=len(cu)))
+    cu["tier"] = rng.integers(0, 3, len(cu))
+    rows, got = churn_effect(sim5k.events, cu, covariates=covariates, strata=strata, cox_sample=cox_sample, seed=4)
+    labels, ref = _old_churn_effect(sim5k.events, cu, covariates, strata, cox_sample, 4)
+    pd.testing.assert_frame_equal(got.summary, ref.summary, check_exact=True)
+    for name in ("naive", "start_stop"):
+        a, b = getattr(got, name), getattr(ref, name)
+        pd.testing.assert_frame_equal(a.terms, b.terms, check_exact=True)
+        assert (a.n, a.events, a.n_available, a.missing, a.reference, a.concordance, a.note) == \
+            (b.n, b.events, b.n_available, b.missing, b.reference, b.concordance, b.note)
+        if b.ph_test is not None:
+            pd.testing.assert_frame_equal(a.ph_test, b.ph_test, check_exact=True)
+    assert got.checks == ref.checks and got.findings == ref.findings
+    member = labels["loyalty_joined_at"].notna()
+    assert (rows[0]["n_members"], rows[0]["n_controls"]) == (member.sum(), (~member).sum())
+    assert (f"random {cox_sample:,} of {len(labels):,} customers" in rows[0]["note"]) == (len(labels) > cox_sample)
+    if "score" in covariates:
+        assert got.naive.missing == {"score": int(labels["score"].isna().sum())} and got.naive.missing["score"] > 0
