@@ -34,19 +34,23 @@
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+import ibis
 import numpy as np
 import pandas as pd
 
 from . import plots
+from ..core import buckets, engine
 from ..core.checks import whole_number
 from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.load import costs_frame
 from ..core.result import Check, Finding, Result, truth_table
+from ..core.time import month_number
 from .attribution import ALL_MODELS, attribute
-from .paths import BUILT_PATHS, journeys
+from .paths import BUILT_PATHS, fetch_with_first_conversions, journeys, journeys_expr
 
 __all__ = ["BUDGET_MODELS", "METRICS", "BudgetResult", "channel_budget"]
 
@@ -375,14 +379,31 @@ def _flags(agreement: pd.DataFrame) -> dict[str, dict[str, Any]]:
 
 # --------------------------------------------------------------------------- computing
 def _journey_months(events: Any, path_kwargs: dict) -> pd.DataFrame:
-    j = journeys(events, **path_kwargs)
+    """One row per journey (``customer_id, path, conversions, conversion_value, period``) in the order of
+    :func:`journeylib.journeys.paths.journeys`; ``period`` (categorical ``YYYY-MM``) is the UTC month of the
+    conversion, or of the last touch when the journey did not convert, taken in the engine."""
+    kw = {**_JOURNEY_DEFAULTS, **path_kwargs}
+    t = engine.to_table(events)
+    j = pd.concat(buckets.per_bucket(t, lambda part: fetch_with_first_conversions(part, _month_rows, kw)),
+                  ignore_index=True)
     if j.empty:
         raise JourneyDataError("channel budget: the events have no journeys with a touchpoint; expected touches "
                                "with a channel before the conversions")
-    end = j["conversion_ts"].where(j["conversions"] > 0, j["last_touch_ts"])
-    end = pd.to_datetime(end, utc=True)
-    j = j.assign(period=end.dt.tz_localize(None).dt.strftime("%Y-%m"))
+    j = j.sort_values(["customer_id", "journey"], kind="mergesort").reset_index(drop=True)
+    month = j.pop("month").astype("int64")
+    names = {m: f"{m // 12:04d}-{m % 12 + 1:02d}" for m in month.unique()}
+    j["period"] = pd.Categorical(month.map(names), categories=sorted(names.values()))
     return j[["customer_id", "path", "conversions", "conversion_value", "period"]]
+
+
+_JOURNEY_DEFAULTS = {name: p.default for name, p in inspect.signature(journeys).parameters.items()
+                     if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def _month_rows(events: Any, **kwargs: Any) -> Any:
+    j = journeys_expr(events, **kwargs)
+    end = ibis.ifelse(j.conversions > 0, j.conversion_ts, j.last_touch_ts)  # UTC wall clock, whole seconds
+    return j.select("customer_id", "journey", "path", "conversions", "conversion_value", month=month_number(end))
 
 
 def _path_rows(codes: np.ndarray, paths_: np.ndarray, weight: np.ndarray, conv: np.ndarray, rev: np.ndarray,
@@ -594,7 +615,7 @@ def channel_budget(
                               "verdict": "pays back" if mr[c] > 0 else "does not pay back"})
     agreement = pd.DataFrame(agreement, columns=["channel", "model", "marginal_return", "rank", "verdict"])
 
-    periods = _period_table(j, cost, months, paid, models, period_boot, confidence_level, seed)
+    periods = _period_table(j, codes, uniq, cost, months, paid, models, period_boot, confidence_level, seed)
     exp = _experiment_table(experiments, summary, models, channels)
     headline = next((m for m in ("markov", "shapley") if m in models), models[0])
     checks = _budget_checks(notes, n_boot, confidence_level, channels, paid, j, months, summary, agreement,
@@ -612,28 +633,29 @@ def _nanquantile(stack: np.ndarray, q: float) -> np.ndarray:
     return out
 
 
-def _period_table(j: pd.DataFrame, cost: pd.DataFrame, months: list[str], paid: list[str],
-                  models: tuple[str, ...], period_boot: int, confidence_level: float, seed: int) -> pd.DataFrame:
+def _period_table(j: pd.DataFrame, codes: np.ndarray, uniq: np.ndarray, cost: pd.DataFrame, months: list[str],
+                  paid: list[str], models: tuple[str, ...], period_boot: int, confidence_level: float,
+                  seed: int) -> pd.DataFrame:
     spend = cost.groupby(["channel", "month"])["spend"].sum()
     rng = np.random.default_rng(seed + 1)
     alpha = (1 - confidence_level) / 2
     frames = []
     for month in months:
-        part = j[j["period"] == month]
+        mask = (j["period"] == month).to_numpy()
+        part = j[mask]
         sp = np.array([float(spend.get((c, month), 0.0)) for c in paid])
         if part.empty or not (part["conversions"] > 0).any():
             cr = np.zeros((len(models), len(paid), 3))
             lo = hi = np.full((len(models), len(paid)), np.nan)
         else:
-            codes, uniq = pd.factorize(part["path"], sort=True)
-            uniq = np.asarray(uniq, dtype=object)
+            pcodes = codes[mask]  # the month's paths keep the sorted order: its path table is the same
             conv, rev = part["conversions"].to_numpy(float), part["conversion_value"].to_numpy(float)
-            pt, _ = _path_rows(codes, uniq, np.ones(len(part)), conv, rev, None)
+            pt, _ = _path_rows(pcodes, uniq, np.ones(len(part)), conv, rev, None)
             cr = _credit(pt, None, models, paid, seed)
             draws = []
             for _ in range(period_boot):
                 w = rng.multinomial(len(part), np.full(len(part), 1.0 / len(part))).astype(float)
-                bt, _ = _path_rows(codes, uniq, w, conv, rev, None)
+                bt, _ = _path_rows(pcodes, uniq, w, conv, rev, None)
                 r = _credit(bt, None, models, paid, seed)[..., 1]
                 with np.errstate(divide="ignore", invalid="ignore"):
                     draws.append(np.where(sp > 0, r / np.where(sp > 0, sp, 1), np.nan))

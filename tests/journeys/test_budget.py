@@ -200,3 +200,19 @@ def test_simulator_plants_costs_from_its_own_stream():
     for ch, t in truth["channels"].items():
         assert t["spend"] == pytest.approx(c.loc[c["channel"] == ch, "spend"].sum(), abs=0.01)
         assert t["credited_revenue"] / t["spend"] == pytest.approx(t["planted_roas"], rel=1e-3)
+
+
+def test_journey_months_from_the_engine_equal_the_journeys_frame():
+    """The budget's per-journey rows (month taken in the engine) equal journeys() with the month taken in pandas."""
+    from journeylib.journeys.budget import _journey_months
+    from journeylib.journeys.paths import journeys
+
+    events = jl.load_dataset("sample").events
+    for kwargs in ({}, {"lookback": 14}):
+        got = _journey_months(events, kwargs)
+        j = journeys(events, **kwargs)
+        end = pd.to_datetime(j["conversion_ts"].where(j["conversions"] > 0, j["last_touch_ts"]), utc=True)
+        want = j.assign(period=end.dt.tz_localize(None).dt.strftime("%Y-%m"))
+        pd.testing.assert_frame_equal(got.assign(period=got["period"].astype(str)),
+                                      want[["customer_id", "path", "conversions", "conversion_value", "period"]])
+        assert got["period"].nunique() > 6

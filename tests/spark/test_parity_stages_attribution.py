@@ -183,6 +183,16 @@ def test_stage_attribution(on_each, same):
     same(a.totals, b.totals, what="stage attribution totals")
 
 
+def test_budget_journey_months(on_each, same):
+    """The channel budget's journeys with their UTC month, taken in the engine."""
+    from journeylib.journeys.budget import _journey_months
+
+    a, b = on_each(lambda ds: _journey_months(ds.events, {"lookback": 20}))
+    same(a.assign(period=a["period"].astype(str)), b.assign(period=b["period"].astype(str)),
+         what="budget journeys with months")
+    assert a["period"].nunique() > 6 and len(a) > 1000
+
+
 # --------------------------------------------------------------------------- sub-second times
 def test_subsecond_timestamps(both, same):
     """Events inside one second: order and durations use exact microseconds on both engines
