@@ -287,7 +287,16 @@ def to_table(source: Any, con: ibis.BaseBackend | None = None, *, table: str = "
             df = df.copy() if df is source else df
             for c in fine:
                 df[c] = df[c].dt.floor("us")
-        t = ibis.memtable(df)
+        # pandas' nullable columns (Int64, boolean, Float64) reach Spark as all-null: sent as Python
+        # values with None for the missing ones, under their declared type, both engines read them alike
+        nullable = {c: ibis.dtype(df[c].dtype) for c in df.columns
+                    if isinstance(df[c].dtype, pd.api.extensions.ExtensionDtype)
+                    and df[c].dtype.kind in "iufb" and df[c].isna().any()}
+        if nullable:
+            df = df.copy() if df is source else df
+            for c in nullable:
+                df[c] = df[c].astype(object).where(df[c].notna(), None)
+        t = ibis.memtable(df, schema={**ibis.memtable(df.head(0)).schema(), **nullable}) if nullable else ibis.memtable(df)
         # An object column without a single value (an empty frame) has no type; DuckDB
         # cannot make a table of it. Declared as text, the values stay as they are.
         if any(typ.is_null() for typ in t.schema().types):

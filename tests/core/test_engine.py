@@ -1,6 +1,7 @@
 """Engine helpers that change how a query runs, not what it returns."""
 from __future__ import annotations
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -45,3 +46,18 @@ def test_shift_within_rejects_a_zero_offset():
     t = engine.to_table(_frame())
     with pytest.raises(JourneyParameterError, match="periods"):
         engine.shift_within(t, "g", [t.t], 0, x=t.v)
+
+
+def test_to_table_keeps_pandas_nullable_columns_with_their_missing_values():
+    """Int64 / boolean / Float64 columns keep their type and their values (Spark used to read them all-null)."""
+    df = pd.DataFrame({"customer_id": ["a", "b", "c"], "n": pd.array([1, pd.NA, 0], dtype="Int64"),
+                       "flag": pd.array([True, None, False], dtype="boolean"),
+                       "x": pd.array([0.5, None, 2.0], dtype="Float64")})
+    before = df.copy()
+    t = engine.to_table(df, raw=True)
+    assert dict(t.schema().items()) == {"customer_id": ibis.dtype("string"), "n": ibis.dtype("int64"),
+                                        "flag": ibis.dtype("boolean"), "x": ibis.dtype("float64")}
+    out = t.mutate(has=t.n.notnull(), big=t.n > 0).to_pandas()
+    assert out["has"].tolist() == [True, False, True] and out["big"].tolist()[::2] == [True, False]
+    assert out["n"].isna().tolist() == [False, True, False] and out["flag"].isna().sum() == 1
+    pd.testing.assert_frame_equal(df, before)  # the input is not modified
