@@ -1,9 +1,10 @@
 """Feedback: NPS with its interval, reviews after an order, referrals, satisfaction scores.
 
 Reads the canonical ``feedback`` table (``customer_id, ts, kind, score, stage, text``;
-:func:`journeylib.core.load.load_feedback`) and the event log. Engine half: the
-feedback rows of one kind, orders and first touches come back as small per-row or
-per-customer frames; stats half: pandas and closed-form intervals.
+:func:`journeylib.core.load.load_feedback`) and the event log. Engine half: orders are
+matched to their reviews (one window per customer) and customers counted for referrals in
+the engine, with group membership joined there; counts, the days to review and the feedback
+rows of one kind come back to pandas. Stats half: pandas and closed-form intervals.
 
 Definitions (each result's docstring repeats its own):
 
@@ -32,8 +33,10 @@ Text is never returned or shown: results count the answers with a text, only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Sequence
 
+import ibis
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
@@ -45,12 +48,14 @@ from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.intervals import wilson_interval
 from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import FEEDBACK_KINDS, PURCHASE_EVENT, REFERRAL_EVENT, REVIEW_EVENT
-from ..core.time import end_of_day, observation_end as observation_end_of, to_utc
+from ..core.time import (DAY_SECONDS, DAY_US, end_of_day, epoch_us, observation_end as observation_end_of,
+                         to_epoch_us, to_utc)
 from ..experiments.statistics import adjust_pvalues, two_proportion_test, welch_test, z_inference
 from .common import drop_outbound, events_table
 
 __all__ = ["nps_interval", "nps_standard_error", "nps_difference_test", "NPSResult", "nps", "ReviewResult", "review_rates", "ReferralResult", "referrals",
-           "FeedbackComparison", "feedback_by_group", "feedback_rows", "customer_groups"]
+           "FeedbackComparison", "feedback_by_group", "feedback_rows", "customer_groups", "customer_values",
+           "group_labels"]
 
 _MISSING = "(missing)"
 _NO_REFERRALS = Check("referrals: referral events", "warn", "no referral events in the log: the referral rate is "
@@ -134,9 +139,79 @@ def customer_groups(customers: Any, by: str) -> pd.Series:
     return _as_groups(engine.customer_column(customers, by))
 
 
+def customer_values(customers: Any, by: str) -> ibis.Table:
+    """``customers[by]`` in the engine, to join on a table and group by: ``_cid, _gv`` (the customer id and
+    the value as stored); label the grouped values with :func:`group_labels`.
+
+    Parameters
+    ----------
+    customers
+        The customers table; ``None`` is an error, as in :func:`customer_groups`.
+    by
+        The column to split by.
+
+    Returns
+    -------
+    ibis.Table
+        ``_cid, _gv``, not yet executed.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> ds = jl.load_dataset("sample")
+    >>> from journeylib.journeys.feedback import customer_values, group_labels
+    >>> v = customer_values(ds.customers, "segment")
+    >>> sorted(group_labels(jl.to_pandas(v.select("_gv").distinct())["_gv"]))
+    ['budget', 'premium', 'standard']
+    """
+    if customers is None:
+        raise JourneyParameterError(f"by={by!r} needs the customers table (pass customers=...)")
+    cu = engine.to_table(customers, table="customers")
+    if by not in cu.columns or "customer_id" not in cu.columns:
+        raise JourneyParameterError(f"by={by!r}: not a column of customers; expected one of "
+                                    f"{[c for c in cu.columns if c != 'customer_id']}")
+    return cu.select(_cid=cu.customer_id, _gv=cu[by])
+
+
+def group_labels(values: pd.Series) -> pd.Series:
+    """Values of a customers column as group labels: text (``str``), missing ones ``(missing)``.
+
+    The labels of :func:`customer_groups`, for values grouped in the engine (:func:`customer_values`).
+
+    Parameters
+    ----------
+    values
+        The values.
+
+    Returns
+    -------
+    pandas.Series
+        The labels, same index.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.journeys.feedback import group_labels
+    >>> group_labels(pd.Series([True, None, False])).tolist()
+    ['True', '(missing)', 'False']
+    """
+    return _as_groups(values)
+
+
 def _as_groups(raw: pd.Series) -> pd.Series:
-    """Values as group labels: text, missing ones ``(missing)``."""
-    return raw.astype(object).map(lambda v: _MISSING if pd.isna(v) else str(v))
+    """Values as group labels: text, missing ones ``(missing)``.
+
+    Each distinct value is turned into text once (``str``), then spread by its code; a column
+    of mixed Python types (where ``1`` and ``True`` would share a code) takes the value-by-value
+    path.
+    """
+    if raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=True) not in (
+            "string", "boolean", "integer", "floating", "empty", "datetime", "date"):
+        return raw.astype(object).map(lambda v: _MISSING if pd.isna(v) else str(v))
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    labels = [_MISSING if pd.isna(v) else str(v) for v in pd.Series(uniques).astype(object)]
+    out = np.array(labels + [_MISSING], dtype=object)[codes]
+    return pd.Series(out, index=raw.index, name=raw.name, dtype=object)
 
 
 def _groups_of(ids: pd.Series, by: str | None, customers: Any) -> pd.Series:
@@ -579,21 +654,25 @@ def review_rates(events: Any, feedback: Any = None, *, within_days: int = 30, by
     0.113
     """
     _z(confidence_level)
-    orders, rev = _review_orders(events, feedback, within_days, observation_end)
-    orders["group"] = "all"
-    parts = [orders]
+    orders, rev = _followed_orders(events, feedback, within_days, observation_end)
+    counts = _order_counts(orders)
+    counts["group"] = "all"
+    parts = [counts]
     if by is not None:
-        g = orders.copy()
-        g["group"] = _groups_of(g["customer_id"], by, customers)
+        grouping = _Grouping(by, "static", None, groups=customer_groups(customers, by))
+        g = _order_counts(orders, grouping)
+        g["group"] = grouping.labels_of(g["_g"], None, grouping.codes()[1])
         parts.append(g)
     both = pd.concat(parts, ignore_index=True)
+    both["order"] = np.where(both["first"], "first", "repeat")
     both = pd.concat([both, both.assign(order="all")], ignore_index=True)
+    both["_r"] = both["days"].notna()
     rows = []
     for (group, kind), x in both.groupby(["group", "order"], sort=False):
-        n, k = len(x), int(x["reviewed"].sum())
+        n, k = int(x["n"].sum()), int(x.loc[x["_r"], "n"].sum())
         lo, hi = wilson_interval(k, n, confidence_level)
-        rows.append((group, kind, n, k, k / n if n else np.nan, lo, hi,
-                     float(x["days"].median()) if k else np.nan))
+        days = np.repeat(x.loc[x["_r"], "days"].to_numpy(float), x.loc[x["_r"], "n"].to_numpy(int))
+        rows.append((group, kind, n, k, k / n if n else np.nan, lo, hi, float(np.median(days)) if k else np.nan))
     summary = pd.DataFrame(rows, columns=["group", "order", "orders", "reviewed", "review_rate", "ci_low", "ci_high",
                                           "median_days_to_review"])
     if summary.empty:
@@ -625,43 +704,69 @@ def _mean_interval(scores: pd.Series, confidence_level: float) -> tuple[float, f
     return m, float(m - half), float(m + half)
 
 
-def _review_orders(events: Any, feedback: Any, within_days: int, observation_end: Any
-                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The orders followed for ``within_days`` and the reviews (the engine half of :func:`review_rates`).
+def _followed_orders(events: Any, feedback: Any, within_days: int, observation_end: Any
+                     ) -> tuple[ibis.Table, pd.DataFrame]:
+    """The orders followed for ``within_days`` with their first review, and the reviews (the engine half of
+    :func:`review_rates`).
 
-    Returns ``orders`` (``customer_id, ts, order`` first/repeat, ``order_id, days`` to its
-    first review within the window, ``reviewed``) and ``reviews`` (``customer_id, ts, score,
-    has_text``).
+    In the engine, one window per customer over orders and reviews in time (orders first at the
+    same instant): a review belongs to the latest order at or before it (a backward as-of match,
+    ties included; of orders at the same instant, the later in rank), so an order's first review
+    is the row right after it when that row is a review. A review within ``within_days`` of its
+    order reviews it, and gives its days; the orders so far give each order's rank (the first
+    order is the customer's earliest).
+
+    Returns ``orders``, an unexecuted Ibis table of the orders at least ``within_days`` before
+    the end (``customer_id, us`` epoch microseconds, ``first``, ``_d`` microseconds to the first
+    review or null), and ``reviews`` (pandas, ``customer_id, ts, score, has_text``: the
+    feedback's review rows; empty without feedback, whose review events carry no rating).
     """
     if isinstance(within_days, bool) or not isinstance(within_days, (int, np.integer)) or within_days < 1:
         raise JourneyParameterError(f"within_days={within_days!r}; expected a whole number of days, at least 1")
     t = events_table(events, ("customer_id", "ts", "event"))
-    end = end_of_day(observation_end_of(t, observation_end))
-    orders = engine.to_pandas(t.filter(t.event == PURCHASE_EVENT).select("customer_id", "ts"))
-    orders["ts"] = pd.to_datetime(orders["ts"], utc=True)
+    end_us = to_epoch_us(end_of_day(observation_end_of(t, observation_end)))
+    win = int(within_days) * DAY_US
+    o = t.filter(t.event == PURCHASE_EVENT)
+    o = o.select("customer_id", us=epoch_us(o.ts))
     if feedback is not None:
         rev = feedback_rows(feedback, "review")
+        fb = engine.to_table(feedback, table="feedback")
+        r = fb.filter(fb.kind == "review")
     else:
-        rev = engine.to_pandas(t.filter(t.event == REVIEW_EVENT).select("customer_id", "ts"))
-        rev["ts"] = pd.to_datetime(rev["ts"], utc=True)
-        rev["score"], rev["has_text"] = np.nan, False
-    orders = orders.sort_values(["customer_id", "ts"], kind="mergesort").reset_index(drop=True)
-    orders["order"] = np.where(orders.groupby("customer_id").cumcount() == 0, "first", "repeat")
-    orders["order_id"] = np.arange(len(orders))
-    orders["order_ts"] = orders["ts"]
-    window = pd.Timedelta(days=int(within_days))
-    if len(rev) and len(orders):
-        r = pd.merge_asof(rev.sort_values("ts"), orders[["customer_id", "ts", "order_id", "order_ts"]]
-                          .sort_values("ts"), on="ts", by="customer_id", direction="backward")
-        r = r[r["order_id"].notna() & (r["ts"] - r["order_ts"] <= window)]
-        r["days"] = (r["ts"] - r["order_ts"]).dt.total_seconds() / 86400
-        first = r.sort_values("ts").drop_duplicates("order_id")
-        orders = orders.merge(first[["order_id", "days"]], on="order_id", how="left")
-    else:
-        orders["days"] = np.nan
-    orders = orders[orders["ts"] <= end - window].copy()
-    orders["reviewed"] = orders["days"].notna()
-    return orders, rev
+        rev = pd.DataFrame({"customer_id": pd.Series(dtype=object), "ts": pd.Series(dtype="datetime64[us, UTC]"),
+                            "score": pd.Series(dtype=float), "has_text": pd.Series(dtype=bool)})
+        r = t.filter(t.event == REVIEW_EVENT)
+    r = r.select(customer_id=r.customer_id.cast(o.customer_id.type()), us=epoch_us(r.ts))
+    u = o.select("customer_id", "us", _rev=ibis.literal(0, "int8")).union(
+        r.select("customer_id", "us", _rev=ibis.literal(1, "int8")), distinct=False)
+    # in time, orders before reviews at the same instant: the row after an order is its first review, unless it is
+    # another order (a later order, or one at the same instant, takes the reviews that follow); the orders so
+    # far give the rank. Orders at one instant are alike, so which of them comes first does not matter.
+    w = ibis.window(group_by=u.customer_id, order_by=[u.us, u._rev])
+    cw = ibis.cumulative_window(group_by=u.customer_id, order_by=[u.us, u._rev])
+    u = u.mutate(_k=(1 - u._rev).cast("int64").sum().over(cw), _nrev=u._rev.lead().over(w), _nus=u.us.lead().over(w))
+    j = u.filter((u._rev == 0) & (u.us <= end_us - win))
+    d = j._nus - j.us
+    return j.select("customer_id", "us", first=j._k == 1,
+                    _d=ibis.ifelse((j._nrev == 1) & (d <= win), d, ibis.null("int64"))), rev
+
+
+def _order_counts(orders: ibis.Table, grouping: "_Grouping | None" = None) -> pd.DataFrame:
+    """Followed orders counted by ``first`` and days to review (and group code ``_g``, ``_b`` before
+    joining): ``first, _d, n[, _g, _b]`` with ``days`` (float, NaN when not reviewed)."""
+    keys = ["first", "_d"]
+    if grouping is not None:
+        codes, g = grouping.codes()[0], grouping.table
+        j = orders.left_join(g, orders.customer_id == g.customer_id.cast(orders.customer_id.type()))
+        extra = {"_g": j._g}
+        if "_jus" in codes.columns:
+            extra["_b"] = (j._g == 1) & j._jus.notnull() & (j.us < j._jus)
+        orders = j.select("first", "_d", **extra)
+        keys += list(extra)
+    df = engine.to_pandas(orders.group_by(keys).aggregate(n=orders.count()))
+    df["days"] = (df["_d"].to_numpy(dtype=float, na_value=np.nan) / 1e6) / DAY_SECONDS
+    df["first"] = df["first"].astype(bool)
+    return df
 
 
 # --------------------------------------------------------------------------- referrals
@@ -781,62 +886,68 @@ def referrals(events: Any, customers: Any = None, *, channel: str = "referral", 
     34.2% of the customers who came through referral placed an order (30.0% to 38.8%; 438 customers), against 25.6% of the others (24.3% to 27.0%).
     """
     _z(confidence_level)
-    df, _, _ = _referral_customers(events, customers, channel, followed_days, observation_end, True)
+    per, _ = _referral_table(events, customers, channel, followed_days, observation_end, True)
+    keys = ["referred", "followed", "bought", "referred_someone"]
+    df = engine.to_pandas(per.group_by(keys).aggregate(n=per.count()))
+    for c in keys:
+        df[c] = df[c].fillna(False).astype(bool)
     rows = []
     for who, x in (("referred", df[df["referred"]]), ("others", df[~df["referred"]])):
         f = x[x["followed"]]
-        n, k = len(f), int(f["bought"].sum())
+        n, k = int(f["n"].sum()), int(f.loc[f["bought"], "n"].sum())
         lo, hi = wilson_interval(k, n, confidence_level)
-        rows.append((who, len(x), n, k, k / n if n else np.nan, lo, hi))
+        rows.append((who, int(x["n"].sum()), n, k, k / n if n else np.nan, lo, hi))
     summary = pd.DataFrame(rows, columns=["customers", "count", "followed", "converted", "conversion", "ci_low",
                                           "ci_high"])
-    k = int(df["referred_someone"].sum())
+    k, total = int(df.loc[df["referred_someone"], "n"].sum()), int(df["n"].sum())
     if k:
-        lo, hi = wilson_interval(k, len(df), confidence_level)
-        rate = k / len(df)
+        lo, hi = wilson_interval(k, total, confidence_level)
+        rate = k / total
     else:
         rate = lo = hi = float("nan")
     return ReferralResult(channel, int(followed_days), rate, lo, hi, k, summary)
 
 
-def _referral_customers(events: Any, customers: Any, channel: str, followed_days: int, observation_end: Any,
-                        require_channel: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
-    """The engine half of :func:`referrals`: one row per customer and the referral events.
+def _referral_table(events: Any, customers: Any, channel: str, followed_days: int, observation_end: Any,
+                    require_channel: bool = True) -> tuple[ibis.Table, int]:
+    """The engine half of :func:`referrals`: one row per customer, not executed, and the end (epoch microseconds).
 
-    Returns ``customers`` (``customer_id, first_ts, bought, referred_someone, referred,
-    followed``), ``referral_events`` (``customer_id, ts``) and the end of the data. Without
-    an acquisition channel: an error, or (``require_channel=False``) nobody is referred.
+    Columns ``customer_id, _first`` (first event, epoch microseconds), ``bought``,
+    ``referred_someone``, ``_rmin``/``_rmax`` (first and last referral event, null: none), ``_nref``
+    (referral events), ``referred`` (acquired through ``channel``) and ``followed`` (first seen at
+    least ``followed_days`` before the end). Without an acquisition channel: an error, or
+    (``require_channel=False``) nobody is referred.
     """
     if isinstance(followed_days, bool) or not isinstance(followed_days, (int, np.integer)) or followed_days < 0:
         raise JourneyParameterError(f"followed_days={followed_days!r}; expected a whole number of days, 0 or more")
     t = drop_outbound(events_table(events, ("customer_id", "ts", "event")))
-    end = to_utc(observation_end_of(t, observation_end))
+    end_us = to_epoch_us(to_utc(observation_end_of(t, observation_end)))
+    us = epoch_us(t.ts)
+    ref_us = ibis.ifelse(t.event == REFERRAL_EVENT, us, ibis.null("int64"))
     per = t.group_by("customer_id").aggregate(
-        first_ts=t.ts.min(), bought=(t.event == PURCHASE_EVENT).any(), referred_someone=(t.event == REFERRAL_EVENT).any())
-    df = engine.to_pandas(per)
+        _first=us.min(), bought=(t.event == PURCHASE_EVENT).any(), referred_someone=(t.event == REFERRAL_EVENT).any(),
+        _rmin=ref_us.min(), _rmax=ref_us.max(), _nref=(t.event == REFERRAL_EVENT).cast("int64").sum())
     acq = None
     if customers is not None:
         cu = engine.to_table(customers, table="customers")
         if "acquisition_channel" in cu.columns:
-            acq = engine.to_pandas(cu.select("customer_id", "acquisition_channel")).set_index("customer_id")[
-                "acquisition_channel"]
+            acq = cu.select(_cid=cu.customer_id.cast(per.customer_id.type()), _ac=cu.acquisition_channel)
     if acq is None and "channel" in t.columns:
         ch = t.filter(t.channel.notnull())
-        first = ch.group_by("customer_id").aggregate(_t=ch.ts.min())
-        j = ch.join(first, [ch.customer_id == first.customer_id, ch.ts == first._t])
-        acq = engine.to_pandas(j.group_by(j.customer_id).aggregate(acquisition_channel=j.channel.min())).set_index(
-            "customer_id")["acquisition_channel"]
+        first = ch.group_by(_c1=ch.customer_id).aggregate(_t=ch.ts.min())
+        j = ch.join(first, [ch.customer_id == first._c1, ch.ts == first._t])
+        acq = j.group_by(_cid=j.customer_id).aggregate(_ac=j.channel.min())
     if acq is None and require_channel:
         raise JourneyDataError("referrals: neither customers.acquisition_channel nor an events channel column; "
                                "expected one of them to tell referred customers apart")
-    df["first_ts"] = pd.to_datetime(df["first_ts"], utc=True)
-    df["referred"] = df["customer_id"].map(acq).eq(channel) if acq is not None else False
-    df["followed"] = df["first_ts"] <= end - pd.Timedelta(days=int(followed_days))
-    refs = t.filter(t.event == REFERRAL_EVENT).select("customer_id", "ts")
-    ref_events = engine.to_pandas(refs) if bool(df["referred_someone"].any()) else pd.DataFrame(
-        {"customer_id": pd.Series(dtype=object), "ts": pd.Series(dtype="datetime64[us, UTC]")})
-    ref_events["ts"] = pd.to_datetime(ref_events["ts"], utc=True)
-    return df, ref_events, end
+    if acq is not None:
+        per = per.left_join(acq, per.customer_id == acq._cid)
+        referred = (per._ac.cast("string") == channel).fill_null(False)
+    else:
+        referred = ibis.literal(False)
+    per = per.select("customer_id", "_first", "bought", "referred_someone", "_rmin", "_rmax", "_nref",
+                     referred=referred, followed=per._first <= end_us - int(followed_days) * DAY_US)
+    return per, end_us
 
 
 # --------------------------------------------------------------------------- groups compared
@@ -871,6 +982,42 @@ class _Grouping:
         labels = np.where(f.isna().to_numpy(), _MISSING, np.where(member, _MEMBERS, _OTHERS))
         return pd.Series(labels, index=ids.index, dtype=object), int(before.sum())
 
+    def codes(self) -> tuple[pd.DataFrame, list[str]]:
+        """The grouping as a small table for the engine: ``customer_id, _g`` (and ``_jus``, the join time in
+        epoch microseconds) and the label of each code ``_g`` (static: the group; else 0 others, 1 members)."""
+        return self._codes
+
+    @cached_property
+    def table(self) -> ibis.Table:
+        """:meth:`codes` as an engine table (built once)."""
+        return engine.to_table(self._codes[0], raw=True)
+
+    @cached_property
+    def _codes(self) -> tuple[pd.DataFrame, list[str]]:
+        if self.mode == "static":
+            codes, labels = pd.factorize(self.groups)
+            return pd.DataFrame({"customer_id": self.groups.index.to_numpy(), "_g": codes.astype("int64")}), \
+                [str(v) for v in labels]
+        f = self.flag
+        g = pd.array(np.where(f.isna().to_numpy(), 0, f.eq(True).to_numpy().astype("int64")), dtype="Int64")
+        g[f.isna().to_numpy()] = pd.NA
+        out = pd.DataFrame({"customer_id": f.index.to_numpy(), "_g": g})
+        if self.mode == "join time":
+            j = pd.to_datetime(self.joined.reindex(f.index), utc=True).dt.as_unit("us")
+            us = pd.array(j.array.asi8, dtype="Int64")
+            us[j.isna().to_numpy()] = pd.NA
+            out["_jus"] = us
+        return out, [_OTHERS, _MEMBERS]
+
+    def labels_of(self, g: pd.Series, before: pd.Series | None, labels: list[str]) -> pd.Series:
+        """Labels of the engine's codes ``g`` (null: missing), a member's rows ``before`` joining being the others'."""
+        codes = g.to_numpy(dtype=float, na_value=np.nan)
+        ok = ~np.isnan(codes)
+        if self.mode != "static" and before is not None:
+            codes = np.where(ok & before.fillna(False).to_numpy(dtype=bool), 0.0, codes)
+        lab = np.array(labels + [_MISSING], dtype=object)
+        return pd.Series(lab[np.where(ok, codes, len(labels)).astype(int)], index=g.index, dtype=object)
+
     def order(self, labels: set) -> list[str]:
         """Groups in display order: members then others for a membership flag, else sorted; missing last."""
         if self.mode == "static":
@@ -885,7 +1032,10 @@ def _grouping(customers: Any, by: str, joined_at: str | None) -> _Grouping:
     values = raw.dropna().unique()
     if not len(values) or not all(isinstance(v, (bool, np.bool_)) for v in values):
         return _Grouping(by, "static", None, groups=groups)
-    flag = raw.astype(object).map(lambda v: np.nan if pd.isna(v) else bool(v))
+    na = raw.isna().to_numpy()
+    flag = np.full(len(raw), np.nan, dtype=object)
+    flag[~na] = raw.to_numpy(dtype=object)[~na].astype(bool)
+    flag = pd.Series(flag, index=raw.index, name=raw.name, dtype=object)
     if joined_at is not None and joined_at in cu.columns:
         joined = pd.to_datetime(engine.customer_column(customers, joined_at, "joined_at"), utc=True)
         return _Grouping(by, "join time", joined_at, flag=flag, joined=joined)
@@ -1310,35 +1460,58 @@ def feedback_by_group(events: Any, feedback: Any, customers: Any, *, by: str = "
         ans["group"], before["nps"] = grouping.at(ans["customer_id"], ans["ts"])
         samples["NPS"] = ans
     # orders and their reviews (membership at the order)
-    orders, rev = _review_orders(events, feedback, within_days, observation_end)
+    orders, rev = _followed_orders(events, feedback, within_days, observation_end)
     if order != "all":
-        orders = orders[orders["order"] == order]
-    orders = orders.reset_index(drop=True)
-    orders["group"], before["orders"] = grouping.at(orders["customer_id"], orders["ts"])
+        orders = orders.filter(orders.first == (order == "first"))
+    counts = _order_counts(orders, grouping)
+    counts["group"] = grouping.labels_of(counts["_g"], counts.get("_b"), grouping.codes()[1])
+    counts["reviewed"] = counts["days"].notna()
+    before["orders"] = int(counts.loc[counts["_b"].fillna(False).astype(bool), "n"].sum()) if "_b" in counts else 0
     review_measure = f"review rate ({_ORDER_WORDS[order]})"
-    samples[review_measure] = orders
-    samples["median days to review"] = orders[orders["reviewed"]]
+    samples[review_measure] = counts.groupby(["group", "reviewed"], as_index=False)["n"].sum()
+    rv = counts[counts["reviewed"]]
+    samples["median days to review"] = pd.DataFrame({"group": np.repeat(rv["group"].to_numpy(object), rv["n"]),
+                                                     "days": np.repeat(rv["days"].to_numpy(float), rv["n"])})
     rated = rev[rev["score"].notna()].reset_index(drop=True)
     rated["group"], before["reviews"] = grouping.at(rated["customer_id"], rated["ts"])
     if len(rated):
         samples["mean rating"] = rated
     # referrals
-    cust, ref_events, end = _referral_customers(events, customers, channel, followed_days, observation_end, False)
-    if len(ref_events):
-        ref_events = ref_events.reset_index(drop=True)
-        ref_events["group"], _ = grouping.at(ref_events["customer_id"], ref_events["ts"])
-        g0, _ = grouping.at(cust["customer_id"], cust["first_ts"])
-        g1, _ = grouping.at(cust["customer_id"], pd.Series(end, index=cust.index))
-        spells = pd.concat([pd.DataFrame({"customer_id": cust["customer_id"].to_numpy(), "group": g.to_numpy()})
-                            for g in (g0, g1)], ignore_index=True).drop_duplicates()
-        hit = set(zip(ref_events["customer_id"], ref_events["group"]))
-        spells["referred_someone"] = [(c, g) in hit for c, g in zip(spells["customer_id"], spells["group"])]
-        samples["share who referred someone"] = spells
-    conversion = grouping.mode == "static" and bool((cust["referred"] & cust["followed"]).any())
+    per, end_us = _referral_table(events, customers, channel, followed_days, observation_end, False)
+    (codes, code_labels), gt = grouping.codes(), grouping.table
+    j = per.left_join(gt, per.customer_id == gt.customer_id.cast(per.customer_id.type()))
+    if "_jus" in codes.columns:
+        timed = (j._g == 1) & j._jus.notnull()
+        cols = {"_b0": timed & (j._first < j._jus), "_b1": timed & (end_us < j._jus),
+                "_rb": j._rmin.notnull() & timed & (j._rmin < j._jus),
+                "_ra": j._rmax.notnull() & ~(timed & (j._rmax < j._jus))}
+    else:
+        no = ibis.literal(False)
+        cols = {"_b0": no, "_b1": no, "_rb": no, "_ra": j._rmax.notnull()}
+    j = j.select("_g", "referred", "followed", "bought", "_nref", **cols)
+    keys = ["_g", "referred", "followed", "bought", *cols]
+    cust = engine.to_pandas(j.group_by(keys).aggregate(n=j.count(), _nref=j._nref.sum()))
+    for c in keys[1:]:
+        cust[c] = cust[c].fillna(False).astype(bool)
+    n_ref = int(cust["_nref"].fillna(0).sum())
+    if n_ref:
+        g0 = grouping.labels_of(cust["_g"], cust["_b0"], code_labels)
+        g1 = grouping.labels_of(cust["_g"], cust["_b1"], code_labels)
+        g_before = grouping.labels_of(cust["_g"], pd.Series(True, index=cust.index), code_labels)
+        g_after = grouping.labels_of(cust["_g"], pd.Series(False, index=cust.index), code_labels)
+        parts = []
+        for g, other in ((g0, None), (g1, g0)):  # a customer's spells: the group at the first event and at the end
+            hit = (cust["_rb"] & (g_before == g)) | (cust["_ra"] & (g_after == g))
+            keep = np.ones(len(cust), bool) if other is None else (g != other).to_numpy()
+            parts.append(pd.DataFrame({"group": g[keep], "referred_someone": hit[keep], "n": cust["n"][keep]}))
+        spells = pd.concat(parts, ignore_index=True)
+        samples["share who referred someone"] = spells.groupby(["group", "referred_someone"], as_index=False)[
+            "n"].sum()
+    rc = cust[cust["referred"] & cust["followed"]]
+    conversion = grouping.mode == "static" and len(rc) > 0
     if conversion:
-        ref = cust[cust["referred"] & cust["followed"]].reset_index(drop=True)
-        ref["group"], _ = grouping.at(ref["customer_id"], ref["first_ts"])
-        samples["conversion of referred customers"] = ref
+        ref = rc.assign(group=grouping.labels_of(rc["_g"], None, code_labels))
+        samples["conversion of referred customers"] = ref.groupby(["group", "bought"], as_index=False)["n"].sum()
 
     labels = set()
     for x in samples.values():
@@ -1363,9 +1536,10 @@ def feedback_by_group(events: Any, feedback: Any, customers: Any, *, by: str = "
             m, lo, hi = _mean_interval(x["score"], confidence_level)
             return {"n": len(x), "value": m, "ci_low": lo, "ci_high": hi,
                     "var": float(x["score"].var()) if len(x) > 1 else np.nan}
+        # counted units: ``group, <flag>, n``
         col = {"share who referred someone": "referred_someone", "conversion of referred customers": "bought"}.get(
             measure, "reviewed")
-        n, k = len(x), int(x[col].sum())
+        n, k = int(x["n"].sum()), int(x.loc[x[col].astype(bool), "n"].sum())
         lo, hi = wilson_interval(k, n, confidence_level)
         return {"n": n, "k": k, "value": k / n if n else np.nan, "ci_low": lo, "ci_high": hi}
 
@@ -1431,5 +1605,5 @@ def feedback_by_group(events: Any, feedback: Any, customers: Any, *, by: str = "
     if grouping.mode == "join time":
         no_join = int((grouping.flag.eq(True) & grouping.joined.reindex(grouping.flag.index).isna()).sum())
     return FeedbackComparison(by, grouping.mode, grouping.joined_at, order, int(within_days), float(confidence_level),
-                              float(alpha), tuple(before.items()), no_join, int(len(ref_events)), conversion,
+                              float(alpha), tuple(before.items()), no_join, n_ref, conversion,
                               summary, tests, ratings)
