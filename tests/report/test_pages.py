@@ -134,7 +134,7 @@ def test_show_table_shows_twelve_rows_and_writes_the_full_table(tmp_path, monkey
            "CSV</a>." in markup
     assert "&lt;b&gt;email&lt;/b&gt;" in markup and "<b>email</b>" not in markup
     assert "1,234,568" in markup and "0.0%" in markup and not re.search(r"\de-\d", markup)
-    assert "c0<" not in markup and "cust-" in markup  # ids pseudonymised
+    assert not re.search(r">c\d+<", markup) and "cust-" in markup  # ids pseudonymised (a pseudonym may end in "c0")
     full = pd.read_csv(tmp_path / "report_tables" / "top_customers_by_value.csv")
     assert len(full) == 48 and full["customer_id"].str.startswith("cust-").all()
     assert full["revenue"].iloc[-1] == pytest.approx(1234567.891 + 47)
