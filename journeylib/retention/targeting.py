@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
 
@@ -28,7 +29,7 @@ from ..core.intervals import wilson_interval
 from ..core.result import Check, Finding, Result
 from ..core.schema import OUTBOUND_EVENTS
 from ..experiments.statistics import two_proportion_test
-from .churn import churn_labels
+from .churn import churn_expr, require_columns
 
 __all__ = ["WinbackTargets", "ReactivationResult", "winback_targets", "winback_reactivation"]
 
@@ -180,14 +181,15 @@ def winback_targets(
             raise JourneyParameterError(f"{name}={v!r}; expected a positive number")
     t = engine.to_table(events)
     end = core_time.observation_end(t, observation_end)
-    labels = churn_labels(t, churn_after=churn_after, observation_end=end, gap="final")
+    labels, _ = churn_expr(t, churn_after=churn_after, observation_end=end, gap="final")
+    inactive = engine.to_pandas(labels.filter(labels.churned).select("customer_id", "last_active"))
+    inactive["last_active"] = core_time.from_epoch_us(inactive["last_active"])
     summary = customer_summary(t, calibration_end=end.floor("D"))
     if summary.empty:
         raise JourneyDataError("events: no purchases; expected purchase events with revenue to value customers")
     bgf = BetaGeoFitter().fit(summary)
     ggf = GammaGammaFitter().fit(summary)
     clv = customer_lifetime_value(summary, bgf, ggf, horizon=horizon, discount_rate=discount_rate)
-    inactive = labels[labels["churned"].astype(bool)][["customer_id", "last_active"]]
     out = inactive.merge(clv[["customer_id", "p_alive", "expected_purchases", "expected_spend", "clv"]],
                          on="customer_id", how="inner")
     out["days_inactive"] = (end - pd.to_datetime(out["last_active"], utc=True)) / pd.Timedelta(days=1)
@@ -300,6 +302,26 @@ class ReactivationResult(Result):
         return plots.plot_reactivation(self, ax=ax)
 
 
+def _returned(events: Any, a: pd.DataFrame, within_days: float) -> pd.Series:
+    """Ids of the customers of ``a`` (``customer_id``, ``assigned_at``) with activity (outbound
+    messages aside) after an ``assigned_at`` of theirs and at most ``within_days`` later.
+
+    One engine join of the log with the assignment windows; only the distinct ids come back.
+    The windows go to the engine in whole microseconds: ``lo < ts <= hi`` with ``lo`` and
+    ``hi`` the nanosecond bounds rounded down, which is exact for microsecond timestamps.
+    """
+    ns = a["assigned_at"].dt.as_unit("ns").astype("int64")
+    span = pd.Timedelta(days=within_days).value
+    win = ibis.memtable(pd.DataFrame({"w_customer_id": a["customer_id"].to_numpy(),
+                                      "lo": (ns // 1000).to_numpy(), "hi": ((ns + span) // 1000).to_numpy()}),
+                        schema=ibis.schema({"w_customer_id": "string", "lo": "int64", "hi": "int64"}))
+    ev = events.filter(~events.event.isin(list(OUTBOUND_EVENTS)))
+    ev = ev.select("customer_id", us=core_time.epoch_us(ev))
+    j = ev.join(win, ev.customer_id == win.w_customer_id)
+    j = j.filter((j.us > j.lo) & (j.us <= j.hi))
+    return engine.to_pandas(j.select("customer_id").distinct())["customer_id"]
+
+
 def winback_reactivation(
     events: Any,
     assignments: Any,
@@ -354,8 +376,9 @@ def winback_reactivation(
     >>> round(result.difference, 2)
     0.25
     """
-    a = engine.to_pandas(engine.to_table(assignments))
-    a = a[a["experiment"] == experiment]
+    at = engine.to_table(assignments)
+    require_columns(at, ("customer_id", "experiment", "variant", "assigned_at"), "assignments")
+    a = engine.to_pandas(at.filter(at.experiment == experiment))
     if a.empty:
         raise JourneyDataError(f"assignments: no rows of experiment {experiment!r}; expected the win-back "
                                "experiment's name (experiment=...)")
@@ -364,13 +387,9 @@ def winback_reactivation(
                                f"{sorted(map(str, a['variant'].unique()))}; pass holdout= the untreated variant")
     t = engine.to_table(events)
     end = core_time.observation_end(t, observation_end)
-    ev = engine.to_pandas(t.filter(~t.event.isin(list(OUTBOUND_EVENTS))).select("customer_id", "ts"))
     a = a.assign(assigned_at=pd.to_datetime(a["assigned_at"], utc=True))
     a = a[a["assigned_at"] + pd.Timedelta(days=within_days) <= end]
-    ev = ev.merge(a[["customer_id", "assigned_at"]], on="customer_id")
-    ev = ev[(ev["ts"] > ev["assigned_at"]) & (ev["ts"] <= ev["assigned_at"] + pd.Timedelta(days=within_days))]
-    back = set(ev["customer_id"])
-    a["reactivated"] = a["customer_id"].isin(back)
+    a["reactivated"] = a["customer_id"].isin(_returned(t, a, within_days))
     a["group"] = np.where(a["variant"] == holdout, "holdout", "targeted")
     rows = []
     for g in ("targeted", "holdout"):

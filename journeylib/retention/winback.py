@@ -26,7 +26,7 @@ from ..core.schema import OUTBOUND_EVENTS, PURCHASE_EVENT
 from ..core.time import DAY_US, epoch_us, from_epoch_us, to_epoch_us
 from ..core.time import observation_end as observation_end_of
 from . import plots
-from .churn import activity_expr, check_days, customer_table, require_columns
+from .churn import check_days, customer_table, require_columns
 
 __all__ = ["WinbackResult", "winback_rates"]
 
@@ -204,6 +204,54 @@ def _rate_table(ep: pd.DataFrame, by: list[str], confidence_level: float = 0.95)
     return g
 
 
+def _episodes(ev: ibis.Table, gap_us: int, window_us: int, end_us: int, start_event: str | None,
+              exclude: Sequence[str]) -> ibis.Table:
+    """Inactivity episodes: ``customer_id, last, nxt, returned, complete, episode`` (not executed).
+
+    ``last`` is an activity (:func:`journeylib.retention.churn.activity_expr`: every event but
+    ``exclude``, from the customer's ``start_event`` on, up to ``end_us``) followed by more than
+    ``gap_us`` of silence: the next activity ``nxt`` is later (or there is none and ``end_us``
+    is); ``returned`` when ``nxt`` is at most ``window_us`` after ``last``; ``complete`` when
+    that window ends by ``end_us`` or the customer returned; ``episode`` numbers the rows.
+
+    One hash aggregation of the log instead of ordering every event: time is cut into buckets
+    ``gap_us`` wide counted back from ``end_us`` (as :func:`journeylib.retention.churn.churn_expr`
+    does), two activities in one bucket are less than ``gap_us`` apart, so a long gap can only
+    follow the last activity of a bucket and end at the first activity of the customer's next
+    non-empty bucket: only the (customer, bucket) rows are ordered (:func:`engine.shift_within`).
+    With ``start_event``, buckets whose activity all precedes the customer's first
+    ``start_event`` are dropped; the first bucket kept may hold earlier activity, but its
+    first activity is never read (it is no bucket's next). Identical to ordering every
+    activity row (tested against that implementation).
+    """
+    width = max(int(gap_us), 1)
+    t = ev.select("customer_id", "event", t=epoch_us(ev))
+    t = t.filter(t.t <= end_us)
+    back = ibis.literal(end_us, type="int64") - t.t
+    t = t.mutate(bucket=back - back % width)  # integer arithmetic: Ibis' // divides in floating point
+    act = ~t.event.isin(list(exclude)) if exclude else None
+    aggs = {"t_first": t.t.min(where=act), "t_last": t.t.max(where=act)}
+    if start_event:
+        aggs["s"] = t.t.min(where=t.event == start_event)
+    b = t.group_by(["customer_id", "bucket"]).aggregate(**aggs)
+    if start_event:  # the start may lie in a bucket without activity (an outbound start_event)
+        starts = b.filter(b.s.notnull()).group_by("customer_id").aggregate(start=b.s.min())
+        b = b.join(starts, "customer_id")
+        b = b.filter(b.t_last >= b.start)
+    else:
+        b = b.filter(b.t_last.notnull())
+    b = b.select("customer_id", "t_first", "t_last")
+    b = engine.shift_within(b, "customer_id", [b.t_last], periods=-1, nxt=b.t_first)
+    # a long gap after the bucket's last activity: next activity later than last + gap, or none before end
+    gap_after = b.nxt.isnull().ifelse(ibis.literal(end_us, type="int64") - b.t_last, b.nxt - b.t_last)
+    ep = b.filter(gap_after > int(gap_us))
+    window_end = ep.t_last + int(window_us)
+    returned = ep.nxt.notnull() & (ep.nxt <= window_end)
+    ep = ep.select("customer_id", last=ep.t_last, nxt=ep.nxt, returned=returned,
+                   complete=(window_end <= end_us) | returned)
+    return ep.mutate(episode=ibis.row_number().over(ibis.window(order_by=["customer_id", "last"])))
+
+
 def winback_rates(
     events: Any,
     customers: Any = None,
@@ -274,36 +322,29 @@ def winback_rates(
     require_columns(ev, ("customer_id", "ts", "event"), "events")
     end = observation_end_of(ev, observation_end)
     end_s = to_epoch_us(end)
-    a = activity_expr(ev, touch_events, start_event, end_s)
-    a = engine.shift_within(a, "customer_id", [a.t], periods=-1, nxt=a.t)
-    # a long gap after activity at t: next activity later than t + N, or none before end > t + N
-    gap_after = a.nxt.isnull().ifelse(ibis.literal(end_s, type="int64") - a.t, a.nxt - a.t)
-    ep = a.filter(gap_after > int(round(n_days * DAY_US)))
-    window_end = ep.t + int(round((n_days + m_days) * DAY_US))
-    returned = ep.nxt.notnull() & (ep.nxt <= window_end)
-    ep = ep.select("customer_id", last=ep.t, nxt=ep.nxt, returned=returned,
-                   complete=(window_end <= end_s) | returned)
-    ep = ep.mutate(episode=ibis.row_number().over(ibis.window(order_by=["customer_id", "last"])))
-
-    tc = ev.filter(ev.event.isin(list(touch_events))) if touch_events else None
-    if tc is not None and "channel" in ev.columns:
-        tc = tc.select(tc.customer_id, tt=epoch_us(tc), touch_channel=tc.channel)
-        j = ep.join(tc, "customer_id")
-        limit = j.returned.ifelse(j.nxt, j.last + int(round((n_days + m_days) * DAY_US)))
-        j = j.filter((j.tt > j.last) & (j.tt <= limit))
-        j = j.mutate(k=ibis.row_number().over(ibis.window(group_by="episode", order_by=["tt", "touch_channel"])))
-        first = j.filter(j.k == 0).select("episode", "touch_channel")
-        ep = ep.left_join(first, "episode").drop("episode_right")
-    else:
-        ep = ep.mutate(touch_channel=ibis.null("string"))
+    n_us, nm_us = int(round(n_days * DAY_US)), int(round((n_days + m_days) * DAY_US))
     extra = [c for c in by if c != "touch_channel"]
+    cu = None
     if extra:
         if customers is None:
             raise JourneyParameterError(f"by={list(by)} needs the customers table (customers=...)")
         cu = customer_table(customers)
         require_columns(cu, extra, "customers")
-        ep = ep.left_join(cu.select("customer_id", *extra), "customer_id").drop("customer_id_right")
-    df = engine.to_pandas(ep.drop("episode"))
+    tc = ev.filter(ev.event.isin(list(touch_events))) if touch_events else None
+    with engine.materialized(_episodes(ev, n_us, nm_us, end_s, start_event, touch_events)) as ep:
+        if tc is not None and "channel" in ev.columns:
+            tc = tc.select(tc.customer_id, tt=epoch_us(tc), touch_channel=tc.channel)
+            j = ep.join(tc, "customer_id")
+            limit = j.returned.ifelse(j.nxt, j.last + nm_us)
+            j = j.filter((j.tt > j.last) & (j.tt <= limit))
+            j = j.mutate(k=ibis.row_number().over(ibis.window(group_by="episode", order_by=["tt", "touch_channel"])))
+            first = j.filter(j.k == 0).select("episode", "touch_channel")
+            out = ep.left_join(first, "episode").drop("episode_right")
+        else:
+            out = ep.mutate(touch_channel=ibis.null("string"))
+        if extra:
+            out = out.left_join(cu.select("customer_id", *extra), "customer_id").drop("customer_id_right")
+        df = engine.to_pandas(out.drop("episode"))
     df["touch_channel"] = df["touch_channel"].fillna("none")
     df["returned"] = df["returned"].astype(bool)
     complete = df["complete"].astype(bool)
