@@ -376,3 +376,115 @@ def test_rule_based_credit_equals_the_per_path_loop(model):
             np.testing.assert_allclose(got, _rule_credit_by_loop(paths, model, position_weights=weights),
                                        rtol=0, atol=1e-12)
             np.testing.assert_allclose(got.sum(axis=1), 1.0)
+
+
+# --------------------------------------------------------------------------- stage paths: equal to the old queries
+# Issue 26: one path query per transition, touches collected with their event and label text; now one
+# query for all transitions with each touch's (event, label) rank. The old queries are kept as the reference.
+def _old_stage_paths(t, transitions, touch_col, win, **_):
+    import contextlib
+
+    import ibis
+
+    from journeylib.core import engine
+    from journeylib.core.time import epoch_us
+
+    @contextlib.contextmanager
+    def old_starts(t, firsts, ia, ib, to_stage, win):
+        ta, lo, hi = firsts[f"_lo{ia}"], firsts[f"_lo{ib}"], firsts[f"_hi{ib}"]
+        reached = lo >= ta
+        if win is not None:
+            reached &= lo <= ta + win
+        p = firsts.filter(ta.notnull()).select(
+            "_ca", _ta=ta, _tb=ibis.ifelse(reached.fill_null(False), lo, ibis.null("int64")),
+            _tangled=((lo < ta) & (hi >= ta)).fill_null(False))
+        starts = p.filter(~p._tangled).select("_ca", "_ta", "_tb")
+        if not int(p._tangled.cast("int64").sum().execute() or 0):
+            yield starts
+            return
+        ids = p.filter(p._tangled).select("_ca", "_ta")
+        b = t.filter(t.stage == to_stage).select(_cb=t.customer_id, _e2=t._e)
+        ab = ids.join(b, (ids._ca == b._cb) & (b._e2 >= ids._ta))
+        if win is not None:
+            ab = ab.filter(ab._e2 <= ab._ta + win)
+        ab = ab.group_by(_cc="_ca").aggregate(_tb=ab._e2.min())
+        exact = ids.left_join(ab, ids._ca == ab._cc).select("_ca", "_ta", "_tb")
+        with engine.materialized(starts.union(exact)) as both:
+            yield both
+
+    t = t.mutate(_e=epoch_us(t))
+    names = sorted({s for pair in transitions for s in pair})
+
+    def at(s):
+        return ibis.ifelse(t.stage == s, t._e, ibis.null("int64"))
+
+    firsts = t.group_by(_ca=t.customer_id).aggregate(**{f"_lo{i}": at(s).min() for i, s in enumerate(names)},
+                                                     **{f"_hi{i}": at(s).max() for i, s in enumerate(names)})
+    touches = t.filter(t[touch_col].notnull()).select("customer_id", "_e", "event", label=t[touch_col].cast("string"))
+    frames = []
+    with engine.materialized(firsts) as firsts:
+        for a, b in transitions:
+            with old_starts(t, firsts, names.index(a), names.index(b), b, win) as starts:
+                j = touches.join(starts, touches.customer_id == starts._ca)
+                end_ok = ibis.ifelse(j._tb.isnull(), ibis.literal(True) if win is None else j._e <= j._ta + (win or 0),
+                                     j._e <= j._tb)
+                j = j.filter((j._e >= j._ta) & end_ok)
+                per = j.group_by("customer_id").aggregate(_items=P.touch_item(j).collect(), _conv=j._tb.notnull().max())
+                per = per.mutate(path=P.path_of(per._items), _c=per._conv.cast("int64"))
+                pt = per.group_by("path").aggregate(conversions=per._c.sum(), null_count=(1 - per._c).sum())
+                frames.append(engine.to_pandas(pt).assign(_from=a, _to=b))
+    return pd.concat(frames, ignore_index=True)[["_from", "_to", "path", "conversions", "null_count"]]
+
+
+def _tied_stage_events(seed: int = 3, n: int = 6000) -> pd.DataFrame:
+    """Stages in any order, many touches at the same second (ties broken by event, then label), one label
+    used by several events, a label holding the path separator, and touches with no channel."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "customer_id": rng.integers(0, 500, n).astype(str),
+        "ts": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 20 * 24, n) * 3600, unit="s"),
+        "event": rng.choice(["view", "cart_add", "visit", "open"], n),
+        "channel": rng.choice(["search", "email", "social > organic", "Émail", None], n),
+        "stage": rng.choice(["awareness", "consideration", "cart", "purchase"], n),
+    })
+
+
+@pytest.mark.parametrize("window", [None, 4])
+def test_stage_path_tables_equal_the_old_queries_with_ties_and_tangles(window, monkeypatch):
+    ev = _tied_stage_events()
+    pairs = [("awareness", "consideration"), ("consideration", "cart"), ("cart", "purchase")]
+    new = {p: A.stage_path_table(ev, *p, window=window) for p in pairs}
+    new_res = A.stage_attribution(ev, pairs, models=["first_touch", "last_touch", "markov"], window=window)
+    monkeypatch.setattr(A, "_stage_paths", _old_stage_paths)
+    for p in pairs:
+        old = A.stage_path_table(ev, *p, window=window)
+        got = new[p].sort_values("path").reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, old.sort_values("path").reset_index(drop=True), check_exact=True)
+        assert got.attrs[P.BUILT_PATHS] and got["conversions"].sum() > 50 and got["null_count"].sum() > 10
+        assert got["path"].str.contains("social > organic", regex=False).any()
+    old_res = A.stage_attribution(ev, pairs, models=["first_touch", "last_touch", "markov"], window=window)
+    pd.testing.assert_frame_equal(new_res.summary, old_res.summary, check_exact=True)
+    pd.testing.assert_frame_equal(new_res.totals, old_res.totals, check_exact=True)
+    # ties: the brute-force reference sorts each customer's events by time, event and channel
+    ref = _brute_stage_paths(ev, "consideration", "cart", window)
+    got = new[("consideration", "cart")][["path", "conversions", "null_count"]]
+    pd.testing.assert_frame_equal(got.sort_values("path").reset_index(drop=True),
+                                  ref.sort_values("path").reset_index(drop=True), check_dtype=False)
+
+
+def test_stage_attribution_equals_the_old_queries_on_the_simulated_data(small_sim, monkeypatch):
+    kw = dict(models=["first_touch", "linear", "markov", "shapley"], n_boot=20, seed=3)
+    new = [A.stage_attribution(small_sim.events, **kw), A.stage_attribution(small_sim.events, window=30, **kw)]
+    monkeypatch.setattr(A, "_stage_paths", _old_stage_paths)
+    old = [A.stage_attribution(small_sim.events, **kw), A.stage_attribution(small_sim.events, window=30, **kw)]
+    for a, b in zip(new, old):
+        pd.testing.assert_frame_equal(a.summary, b.summary, check_exact=True)
+        pd.testing.assert_frame_equal(a.totals, b.totals, check_exact=True)
+        assert [f.text for f in a.findings] == [f.text for f in b.findings]
+    assert new[0].totals["conversions"].min() > 100
+
+
+def test_stage_paths_without_any_touch():
+    ev = _tied_stage_events().assign(channel=None)
+    table = A.stage_path_table(ev, "awareness", "consideration")
+    assert table.empty and list(table.columns) == ["path", "conversions", "conversion_value", "null_count"]

@@ -150,3 +150,158 @@ def test_thin_horizons_are_blank_and_bad_inputs(sim):
         time_to_next_stage(ev, ["awareness"])
     with pytest.raises(JourneyDataError, match="no event"):
         time_to_next_stage(ev, ["x", "y"])
+
+
+# --------------------------------------------------------------------------- equal to the old implementation
+# Issue 26: the engine half used to join every event back to its customer's first times, and the
+# stats half fitted Kaplan-Meier on one row per customer. Both are kept here as the reference.
+def _old_stage_reach_times(events, stages, *, by=None, customers=None, observation_end=None) -> pd.DataFrame:
+    import ibis
+
+    from journeylib.core import engine
+    from journeylib.core.time import epoch_us, observation_end as observation_end_of, to_epoch_us
+    from journeylib.journeys.common import check_stages, drop_outbound, events_table
+
+    stages = check_stages(stages)
+    everything = events_table(events)
+    t = drop_outbound(everything)
+    obs = observation_end_of(everything, observation_end)
+    obs_us = to_epoch_us(obs)
+    ev = t.select("customer_id", _s=ibis.cases(*[(t.stage == s, k) for k, s in enumerate(stages)], else_=None),
+                  _e=epoch_us(t))
+    ev = ev.filter(ev._s.notnull() & (ev._e <= obs_us))
+    first = ev.group_by("customer_id").aggregate(
+        **{f"reached_{k}": ev._e.min(where=ev._s == k) for k in range(len(stages))})
+    j = ev.join(first, "customer_id")
+    nxt = j.group_by("customer_id").aggregate(
+        **{f"next_{k}": j._e.min(where=(j._s == k) & (j._e >= j[f"reached_{k - 1}"])) for k in range(1, len(stages))})
+    out = first.join(nxt, "customer_id")
+    cols = ["customer_id", *[f"reached_{k}" for k in range(len(stages))], *[f"next_{k}" for k in range(1, len(stages))]]
+    out = out.select(*cols)
+    if by:
+        cu = engine.to_table(customers, table="customers")
+        cu = cu.select(_cid=cu.customer_id.cast("string"), _grp=cu[by].cast("string"))
+        out = out.left_join(cu, out.customer_id.cast("string") == cu._cid)
+        out = out.mutate(group=out._grp.fill_null("(missing)")).drop("_cid", "_grp")
+    df = engine.to_pandas(out).sort_values("customer_id", kind="mergesort").reset_index(drop=True)
+    df.attrs.update(observation_end=str(obs), observation_end_us=obs_us, stages=list(stages))
+    return df
+
+
+def _old_next_stage_tables(reach, stages, by, hs=(7.0, 30.0, 90.0), confidence_level=0.95, min_at_risk=None):
+    """The old stats half: Kaplan-Meier on one row per customer (summary table and curves)."""
+    from journeylib.core.time import DAY_US
+    from journeylib.retention.survival import kaplan_meier
+
+    from journeylib.retention.plots import MIN_AT_RISK
+
+    min_at_risk = MIN_AT_RISK if min_at_risk is None else min_at_risk
+    obs_us = reach.attrs["observation_end_us"]
+    group = reach["group"] if by else pd.Series("all", index=reach.index)
+    rows, curves = [], []
+    for k in range(1, len(stages)):
+        start = pd.to_numeric(reach[f"reached_{k - 1}"])
+        at = start.notna()
+        end = pd.to_numeric(reach[f"next_{k}"])
+        moved = end.notna() & at
+        days = ((end.where(moved, obs_us) - start) / DAY_US).where(at)
+        d = pd.DataFrame({"days": days[at].clip(lower=0).astype(float), "moved": moved[at], "group": group[at]})
+        name = f"{stages[k - 1]} -> {stages[k]}"
+        km = kaplan_meier(d, duration_col="days", event_col="moved", by="group", horizons=hs,
+                          confidence_level=confidence_level) if len(d) else None
+        s = km.summary.set_index("group") if km is not None else pd.DataFrame()
+        ret = km.retention.set_index(["group", "horizon_days"]) if km is not None else pd.DataFrame()
+        for g in sorted(set(group), key=str):
+            row = {"transition": name, "from_stage": stages[k - 1], "to_stage": stages[k], "group": g,
+                   "customers": int((d["group"] == g).sum()), "moved": int(d.loc[d["group"] == g, "moved"].sum()),
+                   "median_days": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+            if g in s.index:
+                row.update(median_days=float(s.loc[g, "median_days"]), ci_low=float(s.loc[g, "ci_low"]),
+                           ci_high=float(s.loc[g, "ci_high"]))
+            for h in hs:
+                c, lo_c, hi_c = f"moved_{h:g}d", f"moved_{h:g}d_ci_low", f"moved_{h:g}d_ci_high"
+                row[c] = row[lo_c] = row[hi_c] = np.nan
+                if g in s.index:
+                    r = ret.loc[(g, h)]
+                    waiting = int(((d["group"] == g) & (d["days"] >= h)).sum())
+                    if waiting >= min_at_risk and pd.notna(r["retention"]):
+                        row[c], row[lo_c], row[hi_c] = 1 - r["retention"], 1 - r["ci_high"], 1 - r["ci_low"]
+            rows.append(row)
+            if km is not None and g in km.fitters:
+                f = km.fitters[g]
+                band = f.confidence_interval_.to_numpy(float)
+                curves.append(pd.DataFrame({
+                    "transition": name, "group": g, "days": f.survival_function_.index.to_numpy(float),
+                    "share_moved": 1 - f.survival_function_.iloc[:, 0].to_numpy(float),
+                    "ci_low": 1 - band[:, 1], "ci_high": 1 - band[:, 0],
+                    "at_risk": f.event_table["at_risk"].to_numpy(float)}))
+    return pd.DataFrame(rows), pd.concat(curves, ignore_index=True)
+
+
+def _shuffled_stages(seed: int = 5, n: int = 5000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stages in random order (many customers have stage-k events on both sides of their first
+    stage k-1 event: the "tangled" ones that need the exact join), ties in time, a customer
+    without a segment and outbound events after the last inbound one."""
+    rng = np.random.default_rng(seed)
+    ev = pd.DataFrame({
+        "customer_id": rng.integers(0, 600, n).astype(str),
+        "ts": START + pd.to_timedelta(rng.integers(0, 40 * 24, n) * 3600, unit="s"),
+        "event": rng.choice(["view", "add_to_cart", "landing"], n),
+        "stage": rng.choice(STAGES + ["purchase", None], n),
+    })
+    ev = pd.concat([ev, pd.DataFrame({"customer_id": ["1", "2"], "ts": [END, END], "event": ["winback_sent"] * 2,
+                                      "stage": [None, "cart"]})], ignore_index=True)
+    ids = sorted(set(ev["customer_id"]) - {"7"})
+    customers = pd.DataFrame({"customer_id": ids, "segment": rng.choice(["a", "b", "c"], len(ids))})
+    return ev, customers
+
+
+@pytest.mark.parametrize("by", [None, "segment"])
+@pytest.mark.parametrize("data", ["sim", "shuffled"])
+def test_engine_half_equals_the_old_join(sim, by, data):
+    ev, customers = sim if data == "sim" else _shuffled_stages()
+    stages = STAGES + (["purchase"] if data == "shuffled" else [])
+    end = END if data == "sim" else START + pd.Timedelta(days=30)
+    new = stage_reach_times(ev, stages, by=by, customers=customers, observation_end=end)
+    old = _old_stage_reach_times(ev, stages, by=by, customers=customers, observation_end=end)
+    pd.testing.assert_frame_equal(new, old, check_exact=True)
+    assert new.attrs == old.attrs
+    # the planted cart-before-consideration customers (sim) and the random orders are tangled: some
+    # have a later next stage although their first event there came earlier
+    tangled = (new["reached_2"] < new["reached_1"]) & new["next_2"].notna()
+    assert tangled.sum() > (50 if data == "sim" else 10)
+    if by and data == "shuffled":
+        assert "(missing)" in set(new["group"])
+
+
+@pytest.mark.parametrize("by", [None, "segment"])
+@pytest.mark.parametrize("data", ["sim", "shuffled"])
+def test_counts_and_weights_equal_the_old_per_customer_fit(sim, by, data):
+    ev, customers = sim if data == "sim" else _shuffled_stages()
+    stages = STAGES + (["purchase"] if data == "shuffled" else [])
+    end = END if data == "sim" else START + pd.Timedelta(days=30)
+    hs = (7.0, 30.0, 90.0) if data == "sim" else (2.0, 5.0, 20.0)
+    res = time_to_next_stage(ev, stages, by=by, customers=customers, observation_end=end, horizons=hs)
+    table, curves = _old_next_stage_tables(
+        _old_stage_reach_times(ev, stages, by=by, customers=customers, observation_end=end), stages, by, hs)
+    pd.testing.assert_frame_equal(res.summary, table, check_exact=True)
+    pd.testing.assert_frame_equal(res.curves, curves, check_exact=True)
+    assert res.observation_end == str(pd.Timestamp(end))
+    assert res.summary["median_days"].notna().sum() >= len(stages) - 1
+
+
+def test_customer_buckets_equal_one_pass(sim, monkeypatch):
+    """Above EVENTS_PER_BUCKET events the log runs per customer-hash bucket: same frame, same result."""
+    from journeylib.core import buckets
+
+    ev, customers = sim
+    whole = stage_reach_times(ev, STAGES, by="segment", customers=customers, observation_end=END)
+    res = time_to_next_stage(ev, STAGES, by="segment", customers=customers, observation_end=END)
+    monkeypatch.setattr(buckets, "EVENTS_PER_BUCKET", 6000)
+    from journeylib.core.engine import to_table
+    assert buckets.n_buckets(to_table(ev)) >= 4
+    split = stage_reach_times(ev, STAGES, by="segment", customers=customers, observation_end=END)
+    pd.testing.assert_frame_equal(split, whole, check_exact=True)
+    again = time_to_next_stage(ev, STAGES, by="segment", customers=customers, observation_end=END)
+    pd.testing.assert_frame_equal(again.summary, res.summary, check_exact=True)
+    pd.testing.assert_frame_equal(again.curves, res.curves, check_exact=True)
