@@ -75,7 +75,7 @@ from ..core.schema import DEFAULT_STAGES, PURCHASE_EVENT
 from ..core.time import DAY_US, end_of_day, epoch_us, observation_end as observation_end_of, to_epoch_us, to_utc
 from ..experiments.statistics import adjust_pvalues
 from .common import check_stages, drop_outbound, events_table
-from .feedback import feedback_rows, nps, nps_difference_test
+from .feedback import MISSING_GROUP, customer_values, feedback_rows, group_labels, nps, nps_difference_test
 
 __all__ = ["PeriodComparison", "compare_periods", "SegmentComparison", "compare_segments",
            "two_proportion_test", "nps_difference_test", "km_share", "COMPARISON_METHODS"]
@@ -282,7 +282,6 @@ def _check_common(alpha: Any, confidence_level: Any, method: Any) -> tuple[float
 
 
 # --------------------------------------------------------------------------- engine half
-MISSING_GROUP = "(missing)"
 _SURVIVAL_BATCH = 16  # groups per survival query (each adds a dozen columns)
 
 
@@ -298,22 +297,17 @@ def _group_labels(customers: Any, by: str) -> ibis.Table:
     Text columns are labelled in place; other types get the labels of their few distinct values made
     in pandas (``str`` of the value) and joined back, so no Python call runs per customer.
     """
-    if customers is None:
-        raise JourneyParameterError(f"by={by!r} needs the customers table (pass customers=...)")
-    cu = engine.to_table(customers, table="customers")
-    if by not in cu.columns or "customer_id" not in cu.columns:
-        raise JourneyParameterError(f"by={by!r}: not a column of customers; expected one of "
-                                    f"{[c for c in cu.columns if c != 'customer_id']}")
-    col = cu[by]
+    cu = customer_values(customers, by)
+    col = cu._gv
     if col.type().is_string():
-        return cu.select(_cid=cu.customer_id.cast("string"), _seg=col.fill_null(MISSING_GROUP))
+        return cu.select(_cid=cu._cid.cast("string"), _seg=col.fill_null(MISSING_GROUP))
     # the distinct values with their null, so pandas gives them the dtype the whole column gets
     values = engine.to_pandas(cu.select(_v=col).distinct())["_v"].astype(object)
     values = values[~values.isna()]
-    labels = ibis.memtable(pd.DataFrame({"_v": values.to_numpy(), "_lab": [str(v) for v in values]}))
+    labels = ibis.memtable(pd.DataFrame({"_v": values.to_numpy(), "_lab": group_labels(values).to_numpy()}))
     labels = labels.mutate(_v=labels._v.cast(col.type()))
     j = cu.left_join(labels, col == labels._v)
-    return j.select(_cid=j.customer_id.cast("string"), _seg=j._lab.fill_null(MISSING_GROUP))
+    return j.select(_cid=j._cid.cast("string"), _seg=j._lab.fill_null(MISSING_GROUP))
 
 
 def _with_labels(per: ibis.Table, labels: ibis.Table) -> ibis.Table:

@@ -57,7 +57,9 @@ __all__ = ["nps_interval", "nps_standard_error", "nps_difference_test", "NPSResu
            "FeedbackComparison", "feedback_by_group", "feedback_rows", "customer_groups", "customer_values",
            "group_labels"]
 
-_MISSING = "(missing)"
+MISSING_GROUP = "(missing)"
+"""The group of a customer whose value of the split column is missing."""
+_MISSING = MISSING_GROUP
 _NO_REFERRALS = Check("referrals: referral events", "warn", "no referral events in the log: the referral rate is "
                       "unknown (the journey definition's events: referral: names the event)")
 
