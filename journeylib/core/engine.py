@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import duckdb
 import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
@@ -1048,7 +1049,8 @@ def materialized(expr: ibis.Table) -> Iterator[ibis.Table]:
     """A small intermediate computed once and read by several later queries.
 
     A temporary table on DuckDB (and other SQL backends), a persisted DataFrame on
-    Spark; dropped when the ``with`` block ends. Ibis' ``Table.cache()`` cannot be
+    Spark; dropped when the ``with`` block ends. When DuckDB cannot hold it within its memory
+    limit, the expression itself is yielded and every later query computes it again. Ibis' ``Table.cache()`` cannot be
     released on DuckDB with sqlglot >= 30 (its DROP statement renders empty), so the
     table is dropped here with plain SQL.
 
@@ -1078,7 +1080,14 @@ def materialized(expr: ibis.Table) -> Iterator[ibis.Table]:
             yield cached
         return
     name = ibis.util.gen_name("journeylib")
-    cached = con.create_table(name, expr, temp=True)
+    try:
+        cached = con.create_table(name, expr, temp=True)
+    except duckdb.OutOfMemoryException:
+        # Larger than DuckDB's memory limit (an in-memory temporary table cannot spill): the later
+        # queries compute the expression again instead, which streams and spills like any query.
+        con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+        yield expr
+        return
     try:
         yield cached
     finally:

@@ -61,3 +61,17 @@ def test_to_table_keeps_pandas_nullable_columns_with_their_missing_values():
     assert out["has"].tolist() == [True, False, True] and out["big"].tolist()[::2] == [True, False]
     assert out["n"].isna().tolist() == [False, True, False] and out["flag"].isna().sum() == 1
     pd.testing.assert_frame_equal(df, before)  # the input is not modified
+
+
+def test_materialized_falls_back_to_the_expression_when_it_does_not_fit_in_memory():
+    """An intermediate larger than DuckDB's memory limit is recomputed by each later query, not an error."""
+    con = ibis.duckdb.connect()
+    con.raw_sql("SET memory_limit='30MB'; SET threads=1")
+    t = con.sql("SELECT (i % 3000000)::VARCHAR || 'customer' AS c, i % 7 AS k FROM range(6000000) r(i)")
+    big = t.group_by(["c", "k"]).aggregate(n=t.count())
+    with engine.materialized(big) as cached:
+        assert cached is big  # could not be held: the expression itself
+        assert cached.filter(cached.c == "42customer").n.sum().to_pyarrow().as_py() == 2
+    small = t.filter(t.k == 0).limit(5)
+    with engine.materialized(small) as cached:
+        assert cached is not small and cached.count().to_pyarrow().as_py() == 5
