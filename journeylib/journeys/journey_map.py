@@ -31,12 +31,6 @@ hand-drawn journey map holds, every number measured:
   stage's customers who would meet at least one of the four if they were independent:
   ``1 - (1 - leave)(1 - stuck)(1 - back)(1 - dissatisfied)``; stages are ranked by it and
   each pain point carries its evidence (the four shares and the satisfaction).
-
-How it is computed: one grouped pass over the stage events (per customer, journey, stage
-and touchpoint: events, first and last time), kept in the engine, feeds reach, touchpoints,
-conversion to the next stage, the acquisition mix, *stuck* and the stages holding each role;
-*back* needs the order of events (one window per customer; events at the same instant in
-stage order). Only small grouped tables come to pandas.
 """
 from __future__ import annotations
 
@@ -54,9 +48,9 @@ from ..core.errors import JourneyParameterError
 from ..core.intervals import wilson_interval
 from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import CART_EVENT, DEFAULT_STAGES, PURCHASE_EVENT, REVIEW_EVENT
-from ..core.time import DAY_SECONDS, epoch_us, observation_end as observation_end_of, to_utc
+from ..core.time import DAY_SECONDS, epoch_us, end_of_day, observation_end as observation_end_of, to_utc
 from .common import check_stages, drop_outbound, events_table
-from .feedback import customer_values, group_labels, nps, referrals, review_rates
+from .feedback import feedback_rows, customer_groups, nps, referrals, review_rates
 from .stages import JourneyMapData, journey_map_data
 
 __all__ = ["JourneyMap", "journey_map", "JOURNEYS"]
@@ -79,6 +73,13 @@ def _t_interval(mean: float, sd: float, n: int, confidence_level: float) -> tupl
         return float("nan"), float("nan")
     half = sps.t.ppf(0.5 + confidence_level / 2, n - 1) * sd / np.sqrt(n)
     return mean - half, mean + half
+
+
+def _mode_stage(t: ibis.Table, cond: ibis.Value, stages: Sequence[str]) -> str | None:
+    x = t.filter(cond & t.stage.notnull())
+    df = engine.to_pandas(x.group_by("stage").aggregate(n=x.count()))
+    df = df[df["stage"].isin(stages)]
+    return None if df.empty else str(df.sort_values(["n", "stage"], ascending=[False, True]).iloc[0]["stage"])
 
 
 @dataclass(frozen=True, repr=False)
@@ -339,83 +340,40 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
     if data is None:
         data = journey_map_data(events, stages, window=window, touch_col=touch_col, score_col=score_col,
                                 observation_end=observation_end)
-    with engine.materialized(_per_customer(base)) as per_c, \
-            engine.materialized(_stage_touches(base, stages, per_c, touch_col)) as cst:
-        return _measure(base, per_c, _named(cst, stages), stages, data, end, feedback, customers, segment_by,
-                        touch_col, score_col, cut, lo_s, hi_s, stuck_days, within_days, inactive_days,
-                        observation_end, confidence_level)
-
-
-def _per_customer(base: ibis.Table) -> ibis.Table:
-    """One row per customer of the log: ``customer_id, _fp`` (first order, null: none), ``_last`` (last event,
-    epoch microseconds)."""
-    return base.group_by("customer_id").aggregate(
-        _fp=ibis.ifelse(base.event == PURCHASE_EVENT, base.ts, ibis.null(base.ts.type())).min(),
-        _last=epoch_us(base.ts.max()))
-
-
-def _stage_touches(base: ibis.Table, stages: Sequence[str], per_c: ibis.Table, touch_col: str) -> ibis.Table:
-    """The one grouped pass over the stage events: per customer, journey (``_rep``: repeat), stage position
-    (``_p``) and touchpoint (``touch_col``, ``event``): ``_n`` events, ``_first``/``_last`` time (epoch
-    microseconds). Integer keys: the names come back in :func:`_named`."""
-    t = base.filter(base.stage.isin(list(stages)))
-    fo = per_c.select(_cid=per_c.customer_id, _fp=per_c._fp)
-    j = t.left_join(fo, t.customer_id == fo._cid)
-    j = j.mutate(_rep=j._fp.notnull() & (j.ts > j._fp),
-                 _p=ibis.cases(*[(j.stage == s, i) for i, s in enumerate(stages)], else_=None).cast("int64"))
-    keys = ["customer_id", "_rep", "_p", *([touch_col] if touch_col in t.columns else []), "event"]
-    us = epoch_us(j.ts)
-    return j.group_by(keys).aggregate(_n=j.count(), _first=us.min(), _last=us.max())
-
-
-def _named(cst: ibis.Table, stages: Sequence[str]) -> ibis.Table:
-    """``cst`` with ``journey`` and ``stage`` named."""
-    return cst.mutate(journey=ibis.ifelse(cst._rep, JOURNEYS[1], JOURNEYS[0]),
-                      stage=ibis.cases(*[(cst._p == i, s) for i, s in enumerate(stages)], else_=None))
-
-
-def _mode_of(counts: pd.DataFrame, stages: Sequence[str]) -> str | None:
-    """The stage with the most events in ``counts`` (``stage, n``; ties: the first in name order)."""
-    df = counts.groupby("stage", as_index=False)["n"].sum()
-    df = df[df["stage"].isin(stages) & (df["n"] > 0)]
-    return None if df.empty else str(df.sort_values(["n", "stage"], ascending=[False, True]).iloc[0]["stage"])
-
-
-def _measure(base, per_c, cst, stages, data, end, feedback, customers, segment_by, touch_col, score_col, cut, lo_s,
-             hi_s, stuck_days, within_days, inactive_days, observation_end, confidence_level) -> "JourneyMap":
-    """Every measure of the map from the per-customer table ``per_c`` and the grouped stage table ``cst``."""
     dm = data.summary
-    has_touch = touch_col in cst.columns
-    tp_cols = ([touch_col] if has_touch else []) + ["event"]
-    ft_c = cst.filter(~cst._rep)
+    orders = base.filter(base.event == PURCHASE_EVENT)
+    first_order = orders.group_by(_cid=orders.customer_id).aggregate(_fp=orders.ts.min())
+    t = base.filter(base.stage.isin(list(stages)))
+    tj = _with_journey(t, first_order)
 
     # --- reach per stage and journey, touchpoints -------------------------------------
-    def names(df: pd.DataFrame) -> pd.DataFrame:
-        df.insert(0, "journey", np.where(df.pop("_rep").astype(bool), JOURNEYS[1], JOURNEYS[0]))
-        df.insert(1, "stage", [stages[int(p)] for p in df.pop("_p")])
-        return df
-
-    reach = names(engine.to_pandas(cst.group_by(["_rep", "_p"]).aggregate(customers=cst.customer_id.nunique(),
-                                                                          events=cst._n.sum())))
-    tpg = names(engine.to_pandas(cst.group_by(["_rep", "_p", *tp_cols]).aggregate(events=cst._n.sum(),
-                                                                                   customers=cst.count())))
+    reach = engine.to_pandas(tj.group_by(["journey", "stage"]).aggregate(customers=tj.customer_id.nunique(),
+                                                                          events=tj.count()))
+    has_touch = touch_col in tj.columns
+    tp_cols = ([touch_col] if has_touch else []) + ["event"]
+    tpg = engine.to_pandas(tj.group_by(["journey", "stage", *tp_cols]).aggregate(
+        events=tj.count(), customers=tj.customer_id.nunique()))
     if not has_touch:
         tpg[touch_col] = None
     tpg = tpg.rename(columns={touch_col: "channel"})
-    ev_counts = tpg[["journey", "stage", "event", "events"]].rename(columns={"events": "n"})
     tpg["touchpoint"] = [f"{c} {e}" if isinstance(c, str) and c else str(e) for c, e in zip(tpg["channel"], tpg["event"])]
     tpg["share"] = tpg["events"] / tpg.groupby(["journey", "stage"])["events"].transform("sum")
-    # conversion of each first-time touchpoint to the next stage (reached, in either journey, after the touch)
-    last = len(stages) - 1
-    per = ft_c.filter(ft_c._p < last)
-    nx = cst.view()
-    nx = nx.filter(nx._p > 0)
-    nx = nx.group_by(_c2=nx.customer_id, _q=nx._p - 1).aggregate(_nt=nx._last.max())
-    j = per.left_join(nx, (per.customer_id == nx._c2) & (per._p == nx._q))
-    conv = engine.to_pandas(j.group_by(["_p", *tp_cols]).aggregate(
-        reached_next=(j._nt.notnull() & (j._nt >= j._first)).cast("int64").sum()))
+    # conversion of each first-time touchpoint to the next stage (reached after the touch)
+    conv = []
+    ft = tj.filter(tj.journey == JOURNEYS[0])
+    for i, s in enumerate(stages[:-1]):
+        x = ft.filter(ft.stage == s)
+        per = x.group_by(["customer_id", *tp_cols]).aggregate(_t=x.ts.min())
+        nx = t.filter(t.stage == stages[i + 1])
+        nx = nx.group_by(_c2=nx.customer_id).aggregate(_n=nx.ts.max())
+        j = per.left_join(nx, per.customer_id == nx._c2)
+        got = j.group_by(tp_cols).aggregate(_users=j.count(), reached_next=(j._n.notnull() & (j._n >= j._t))
+                                            .cast("int64").sum())
+        df = engine.to_pandas(got)
+        df["stage"] = s
+        conv.append(df)
+    conv = pd.concat(conv, ignore_index=True) if conv else pd.DataFrame()
     if len(conv):
-        conv["stage"] = [stages[int(p)] for p in conv["_p"]]
         if not has_touch:
             conv[touch_col] = None
         conv = conv.rename(columns={touch_col: "channel"})
@@ -437,10 +395,9 @@ def _measure(base, per_c, cst, stages, data, end, feedback, customers, segment_b
     # --- acquisition mix: the channel of each customer's first event at the first stage --
     acq = pd.DataFrame(columns=["channel", "customers", "share", "ci_low", "ci_high"])
     if has_touch:
-        # the first (time, event, channel) of a customer's events is the first of their touchpoints' first times
-        x = ft_c.filter((ft_c._p == 0) & ft_c[touch_col].notnull())
+        x = ft.filter((ft.stage == stages[0]) & ft[touch_col].notnull())
         w = x.mutate(_rk=ibis.row_number().over(ibis.window(group_by=x.customer_id,
-                                                            order_by=[x._first, x.event, x[touch_col]])))
+                                                            order_by=[x.ts, x.event, x[touch_col]])))
         w = w.filter(w._rk == 0)
         acq = engine.to_pandas(w.group_by(channel=w[touch_col]).aggregate(customers=w.count()))
         n_acq = int(acq["customers"].sum())
@@ -450,28 +407,26 @@ def _measure(base, per_c, cst, stages, data, end, feedback, customers, segment_b
         acq = acq.sort_values(["customers", "channel"], ascending=[False, True]).reset_index(drop=True)
 
     # --- first reach per stage in the first-time journey: stuck --------------------------
-    fr = ft_c.group_by(["customer_id", "_p"]).aggregate(_t=ft_c._first.min())
-    fb_ = fr.view()
-    nb = fb_.select(_c2=fb_.customer_id, _q=fb_._p - 1, _tb=fb_._t)
-    a = fr.filter(fr._p < last)
-    j = a.left_join(nb, (a.customer_id == nb._c2) & (a._p == nb._q))
-    late = j._tb.notnull() & (j._tb >= j._t) & ((j._tb - j._t) > int(stuck_days * DAY_SECONDS * _US))
-    rows = engine.to_pandas(j.group_by("_p").aggregate(n=j.count(), late=late.cast("int64").sum()))
-    stuck = {stages[int(p)]: (int(k or 0), int(n or 0)) for p, n, k in zip(rows["_p"], rows["n"], rows["late"])}
+    first_reach = ft.group_by(["customer_id", "stage"]).aggregate(_t=epoch_us(ft.ts.min()))
+    stuck, days_ft = {}, {}
+    for i, s in enumerate(stages[:-1]):
+        a = first_reach.filter(first_reach.stage == s)
+        b = first_reach.filter(first_reach.stage == stages[i + 1]).select(_c2="customer_id", _tb="_t")
+        j = a.left_join(b, a.customer_id == b._c2)
+        late = j._tb.notnull() & (j._tb >= j._t) & ((j._tb - j._t) > int(stuck_days * DAY_SECONDS * _US))
+        row = engine.to_pandas(j.aggregate(n=j.count(), late=late.cast("int64").sum()))
+        n = int(row["n"].iloc[0] or 0)
+        stuck[s] = (int(row["late"].iloc[0] or 0), n)
 
     # --- backward moves from each stage (first-time journey) ------------------------------
     names = list(stages)
-    t = base.filter(base.stage.isin(names))
-    tj = _with_journey(t, per_c.select(_cid=per_c.customer_id, _fp=per_c._fp))
-    ft = tj.filter(tj.journey == JOURNEYS[0])
     pos = ft.mutate(_p=ibis.cases(*[(ft.stage == s, i) for i, s in enumerate(names)], else_=None))
-    pos = engine.shift_within(pos, "customer_id", [pos.ts, pos.event, pos._p], _prev=pos._p)
+    pos = engine.shift_within(pos, "customer_id", [pos.ts, pos.event], _prev=pos._p)
     back_q = pos.filter(pos._prev.notnull() & (pos._p < pos._prev))
     back = engine.to_pandas(back_q.group_by("_prev").aggregate(customers=back_q.customer_id.nunique()))
     back_n = {names[int(p)]: int(c) for p, c in zip(back["_prev"], back["customers"])}
     reach_ft = reach[reach["journey"] == JOURNEYS[0]].set_index("stage")["customers"]
     reach_rp = reach[reach["journey"] == JOURNEYS[1]].set_index("stage")["customers"]
-    first_order = per_c.filter(per_c._fp.notnull()).select(_cid=per_c.customer_id, _fp=per_c._fp)
 
     # --- satisfaction: survey feedback with a stage, else the events' score ---------------
     emotion, source = _emotion(tj, feedback, first_order, stages, score_col, customers, segment_by, cut,
@@ -514,8 +469,8 @@ def _measure(base, per_c, cst, stages, data, end, feedback, customers, segment_b
     pain.insert(0, "rank", np.arange(1, len(pain) + 1))
 
     # --- KPIs ---------------------------------------------------------------------------
-    kpis = _kpis(base, tj, per_c, cst, ev_counts, reach, stages, dm, reach_ft, reach_rp, acq, feedback, customers,
-                 within_days, inactive_days, end, observation_end, confidence_level, back_n)
+    kpis = _kpis(base, tj, t, stages, dm, reach_ft, reach_rp, acq, feedback, customers, stuck_days, within_days,
+                 inactive_days, end, observation_end, confidence_level, back_n, pain)
 
     # --- summary --------------------------------------------------------------------------
     ranks = pain.set_index("stage")
@@ -562,11 +517,10 @@ def _emotion(tj, feedback, first_order, stages, score_col, customers, segment_by
     agg = dict(answers=x.count(), satisfaction=x._s.mean(), _ss=(x._s * x._s).sum(),
                _dis=(x._s <= cut).cast("int64").sum())
     if segment_by:
-        gv = customer_values(customers, segment_by)
-        xg = x.left_join(gv, x.customer_id == gv._cid)
-        df = engine.to_pandas(xg.group_by([*keys, "_gv"]).aggregate(
-            answers=xg.count(), _sum=xg._s.sum(), _ss=(xg._s * xg._s).sum(), _dis=(xg._s <= cut).cast("int64").sum()))
-        df["group"] = group_labels(df["_gv"])
+        df = engine.to_pandas(x.group_by([*keys, "customer_id"]).aggregate(**agg))
+        groups = customer_groups(customers, segment_by)
+        df["group"] = df["customer_id"].map(groups).fillna("(missing)")
+        df["_sum"] = df["satisfaction"] * df["answers"]
         per = df.groupby(["journey", "group", "stage"], as_index=False)[["answers", "_sum", "_ss", "_dis"]].sum()
         per["satisfaction"] = per["_sum"] / per["answers"]
         per = per.drop(columns="_sum")
@@ -587,8 +541,8 @@ def _emotion(tj, feedback, first_order, stages, score_col, customers, segment_by
     return df[cols], src
 
 
-def _kpis(base, tj, per_c, cst, ev_counts, reach, stages, dm, reach_ft, reach_rp, acq, feedback, customers,
-          within_days, inactive_days, end, observation_end, confidence_level, back_n) -> pd.DataFrame:
+def _kpis(base, tj, t, stages, dm, reach_ft, reach_rp, acq, feedback, customers, stuck_days, within_days,
+          inactive_days, end, observation_end, confidence_level, back_n, pain) -> pd.DataFrame:
     rows = []
 
     def add(stage, kpi, value, unit, lo=np.nan, hi=np.nan, n=np.nan):
@@ -613,17 +567,20 @@ def _kpis(base, tj, per_c, cst, ev_counts, reach, stages, dm, reach_ft, reach_rp
     # consideration: events per customer (first-time)
     if len(stages) > 1:
         s = stages[1]
-        ev = reach[(reach["stage"] == s) & (reach["journey"] == JOURNEYS[0])]["events"]
-        n_ev = int(ev.sum())
+        ev = tj.filter((tj.stage == s) & (tj.journey == JOURNEYS[0]))
+        n_ev = int(engine.to_pandas(ev.aggregate(n=ev.count()))["n"].iloc[0])
         if reach_ft.get(s, 0):
             add(s, "events per customer (first-time)", n_ev / reach_ft[s], "count", n=reach_ft[s])
     # cart: cart-to-purchase, abandoned carts (first-time journey)
-    ec = ev_counts
-    cart_stage = _mode_of(ec[ec["event"] == CART_EVENT], stages)
+    cart_stage = _mode_stage(t, t.event == CART_EVENT, stages)
     orders = base.filter(base.event == PURCHASE_EVENT)
+    per_c = base.group_by("customer_id").aggregate(
+        _fp=ibis.ifelse(base.event == PURCHASE_EVENT, base.ts, ibis.null("timestamp('UTC')")).min(),
+        _carted=((base.event == CART_EVENT)).any(),
+        _orders=(base.event == PURCHASE_EVENT).cast("int64").sum())
     if cart_stage is not None:
-        c = cst.filter((cst.event == CART_EVENT) & ~cst._rep)
-        cc = c.select(c.customer_id).distinct()
+        c = tj.filter((tj.event == CART_EVENT) & (tj.journey == JOURNEYS[0]))
+        cc = c.group_by("customer_id").aggregate(_x=c.count())
         j = cc.left_join(per_c, cc.customer_id == per_c.customer_id)
         row = engine.to_pandas(j.aggregate(n=j.count(), bought=j._fp.notnull().cast("int64").sum()))
         n, k = int(row["n"].iloc[0]), int(row["bought"].iloc[0] or 0)
@@ -632,7 +589,7 @@ def _kpis(base, tj, per_c, cst, ev_counts, reach, stages, dm, reach_ft, reach_rp
             add(cart_stage, "cart-to-purchase rate", k / n, "share", lo, hi, n)
             add(cart_stage, "abandoned carts (customers)", n - k, "count")
     # purchase: conversion and first order value
-    buy_stage = _mode_of(ec[(ec["event"] == PURCHASE_EVENT) & (ec["journey"] == JOURNEYS[0])], stages)
+    buy_stage = _mode_stage(tj, (tj.event == PURCHASE_EVENT) & (tj.journey == JOURNEYS[0]), stages)
     rev_col = "revenue" in base.columns
     agg = engine.to_pandas(per_c.aggregate(n=per_c.count(), buyers=per_c._fp.notnull().cast("int64").sum()))
     n_all, n_buy = int(agg["n"].iloc[0]), int(agg["buyers"].iloc[0] or 0)
@@ -648,13 +605,15 @@ def _kpis(base, tj, per_c, cst, ev_counts, reach, stages, dm, reach_ft, reach_rp
                 lo, hi = _t_interval(float(v["m"].iloc[0]), float(v["sd"].iloc[0]), k, confidence_level)
                 add(buy_stage, "first order value (mean)", v["m"].iloc[0], "currency", lo, hi, k)
     # repeat: repeat rate within within_days, days to the second order, inactive share
-    rep_stage = _mode_of(ec[(ec["event"] == PURCHASE_EVENT) & (ec["journey"] == JOURNEYS[1])], stages)
+    rep_stage = _mode_stage(tj, (tj.event == PURCHASE_EVENT) & (tj.journey == JOURNEYS[1]), stages)
     if rep_stage is not None:
         o = orders.mutate(_rk=ibis.row_number().over(ibis.window(group_by=orders.customer_id,
                                                                  order_by=[orders.ts])))
         o2 = o.filter(o._rk == 1).select(_c2="customer_id", _t2=epoch_us(o.ts))
         fo = per_c.filter(per_c._fp.notnull())
         j = fo.left_join(o2, fo.customer_id == o2._c2)
+        last = base.group_by(_c3=base.customer_id).aggregate(_last=epoch_us(base.ts.max()))
+        j = j.left_join(last, j.customer_id == last._c3)
         end_us = int(end.value // 1000)
         fp_us = epoch_us(j._fp)
         gap = j._t2 - fp_us
@@ -677,7 +636,7 @@ def _kpis(base, tj, per_c, cst, ev_counts, reach, stages, dm, reach_ft, reach_rp
             lo, hi = wilson_interval(k, n, confidence_level)
             add(rep_stage, f"buyers inactive for {inactive_days}+ days", k / n, "share", lo, hi, n)
     # advocacy: review rate, NPS, referred conversion
-    adv = _mode_of(ec[ec["event"] == REVIEW_EVENT], stages) or stages[-1]
+    adv = _mode_stage(t, t.event == REVIEW_EVENT, stages) or stages[-1]
     rv = review_rates(base, feedback, observation_end=observation_end, confidence_level=confidence_level)
     r = rv.rate("all")
     if r["orders"]:
