@@ -68,6 +68,11 @@ def _with_journey(t: ibis.Table, first_order: ibis.Table) -> ibis.Table:
     return j.drop("_cid")
 
 
+def _count(v: Any) -> int:
+    """A count from an engine's one-row aggregate: a sum over no rows is NULL on DuckDB and NaN on Spark."""
+    return 0 if pd.isna(v) else int(v)
+
+
 def _t_interval(mean: float, sd: float, n: int, confidence_level: float) -> tuple[float, float]:
     if n < 2 or not np.isfinite(sd):
         return float("nan"), float("nan")
@@ -415,8 +420,8 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
         j = a.left_join(b, a.customer_id == b._c2)
         late = j._tb.notnull() & (j._tb >= j._t) & ((j._tb - j._t) > int(stuck_days * DAY_SECONDS * _US))
         row = engine.to_pandas(j.aggregate(n=j.count(), late=late.cast("int64").sum()))
-        n = int(row["n"].iloc[0] or 0)
-        stuck[s] = (int(row["late"].iloc[0] or 0), n)
+        n = _count(row["n"].iloc[0])
+        stuck[s] = (_count(row["late"].iloc[0]), n)
 
     # --- backward moves from each stage (first-time journey) ------------------------------
     names = list(stages)
@@ -583,7 +588,7 @@ def _kpis(base, tj, t, stages, dm, reach_ft, reach_rp, acq, feedback, customers,
         cc = c.group_by("customer_id").aggregate(_x=c.count())
         j = cc.left_join(per_c, cc.customer_id == per_c.customer_id)
         row = engine.to_pandas(j.aggregate(n=j.count(), bought=j._fp.notnull().cast("int64").sum()))
-        n, k = int(row["n"].iloc[0]), int(row["bought"].iloc[0] or 0)
+        n, k = int(row["n"].iloc[0]), _count(row["bought"].iloc[0])
         if n:
             lo, hi = wilson_interval(k, n, confidence_level)
             add(cart_stage, "cart-to-purchase rate", k / n, "share", lo, hi, n)
@@ -592,7 +597,7 @@ def _kpis(base, tj, t, stages, dm, reach_ft, reach_rp, acq, feedback, customers,
     buy_stage = _mode_stage(tj, (tj.event == PURCHASE_EVENT) & (tj.journey == JOURNEYS[0]), stages)
     rev_col = "revenue" in base.columns
     agg = engine.to_pandas(per_c.aggregate(n=per_c.count(), buyers=per_c._fp.notnull().cast("int64").sum()))
-    n_all, n_buy = int(agg["n"].iloc[0]), int(agg["buyers"].iloc[0] or 0)
+    n_all, n_buy = int(agg["n"].iloc[0]), _count(agg["buyers"].iloc[0])
     if buy_stage is not None and n_all:
         lo, hi = wilson_interval(n_buy, n_all, confidence_level)
         add(buy_stage, "conversion (customers who ordered)", n_buy / n_all, "share", lo, hi, n_all)
@@ -625,13 +630,13 @@ def _kpis(base, tj, t, stages, dm, reach_ft, reach_rp, acq, feedback, customers,
             elig=elig.cast("int64").sum(), rep=in_win.cast("int64").sum(),
             med=ibis.ifelse(j._t2.notnull(), gap, ibis.null("int64")).median(),
             elig_i=elig_i.cast("int64").sum(), gone=gone.cast("int64").sum()))
-        n, k = int(row["elig"].iloc[0] or 0), int(row["rep"].iloc[0] or 0)
+        n, k = _count(row["elig"].iloc[0]), _count(row["rep"].iloc[0])
         if n:
             lo, hi = wilson_interval(k, n, confidence_level)
             add(rep_stage, f"repeat rate within {within_days} days", k / n, "share", lo, hi, n)
         if pd.notna(row["med"].iloc[0]):
             add(rep_stage, "median days to the second order", float(row["med"].iloc[0]) / (DAY_SECONDS * _US), "days")
-        n, k = int(row["elig_i"].iloc[0] or 0), int(row["gone"].iloc[0] or 0)
+        n, k = _count(row["elig_i"].iloc[0]), _count(row["gone"].iloc[0])
         if n:
             lo, hi = wilson_interval(k, n, confidence_level)
             add(rep_stage, f"buyers inactive for {inactive_days}+ days", k / n, "share", lo, hi, n)
