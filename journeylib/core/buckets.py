@@ -9,7 +9,12 @@ over customers). Logs up to :data:`EVENTS_PER_BUCKET` events run as one bucket.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import glob
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import ibis
 import pandas as pd
@@ -67,13 +72,67 @@ def bucket_tables(t: ibis.Table, buckets: int | None = None) -> list[ibis.Table]
     >>> len(parts), sum(p.count().execute() for p in parts) == events.count().execute()
     (3, True)
     """
-    buckets = n_buckets(t) if buckets is None else whole_number(
-        buckets, "partitions", minimum=1,
-        expected="a whole number of customer buckets (>= 1) or None (one per 20 million events)")
+    buckets = _number(t, buckets)
     if buckets == 1:
         return [t]
-    key = t.customer_id.hash().abs() % buckets
+    key = _key(t, buckets)
     return [t.filter(key == k) for k in range(buckets)]
+
+
+def _number(t: ibis.Table, buckets: int | None) -> int:
+    return n_buckets(t) if buckets is None else whole_number(
+        buckets, "partitions", minimum=1,
+        expected="a whole number of customer buckets (>= 1) or None (one per 20 million events)")
+
+
+def _key(t: ibis.Table, buckets: int) -> ibis.Value:
+    return t.customer_id.hash().abs() % buckets
+
+
+@contextmanager
+def bucket_files(t: ibis.Table, buckets: int | None = None) -> Iterator[list[ibis.Table]]:
+    """:func:`bucket_tables` computed once: on DuckDB ``t`` is written to Parquet split by bucket.
+
+    Filtering the log once per bucket scans all of it once per bucket; written once, each bucket's
+    queries read only its own files. The files go to DuckDB's spill folder (``temp_directory``)
+    and are removed when the ``with`` block ends. Other engines get :func:`bucket_tables`.
+
+    Parameters
+    ----------
+    t
+        An events table with a ``customer_id`` column.
+    buckets
+        Number of buckets, or ``None`` for :func:`n_buckets`.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        Yields one table per bucket; every customer's rows are in exactly one.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.core.buckets import bucket_files
+    >>> events = jl.load_dataset("sample").events
+    >>> with bucket_files(events, 3) as parts:
+    ...     len(parts), sum(p.count().execute() for p in parts) == events.count().execute()
+    (3, True)
+    """
+    buckets = _number(t, buckets)
+    con = t._find_backend(use_default=True)
+    if buckets == 1 or con.name != "duckdb":
+        yield bucket_tables(t, buckets)
+        return
+    spill = con.raw_sql("SELECT current_setting('temp_directory')").fetchone()[0] or None
+    if spill:  # DuckDB creates its spill folder only when it first spills
+        os.makedirs(spill, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix="journeylib-buckets-", dir=spill)
+    try:
+        con.to_parquet(t.mutate(_bucket=_key(t, buckets)), folder, partition_by="_bucket")
+        yield [engine.read_parquet(con, f"{folder}/_bucket={k}/*.parquet").drop("_bucket")
+               if glob.glob(f"{folder}/_bucket={k}/*.parquet") else t.limit(0) for k in range(buckets)]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def per_bucket(t: ibis.Table, build: Callable[[ibis.Table], ibis.Table | pd.DataFrame],
@@ -104,9 +163,10 @@ def per_bucket(t: ibis.Table, build: Callable[[ibis.Table], ibis.Table | pd.Data
     (2, True)
     """
     out = []
-    for part in bucket_tables(t, buckets):
-        got = build(part)
-        out.append(got if isinstance(got, pd.DataFrame) else engine.to_pandas(got))
+    with bucket_files(t, buckets) as parts:
+        for part in parts:
+            got = build(part)
+            out.append(got if isinstance(got, pd.DataFrame) else engine.to_pandas(got))
     return out
 
 
@@ -144,8 +204,45 @@ def summed_per_bucket(t: ibis.Table, build: Callable[[ibis.Table], ibis.Table | 
     >>> int(counts.set_index("event").loc["purchase", "n"])
     9697
     """
-    parts = per_bucket(t, build, buckets)
-    if len(parts) == 1:
-        return parts[0]
-    return (pd.concat(parts, ignore_index=True)
-            .groupby(by, as_index=False, sort=False, dropna=False)[list(cols)].sum())
+    return summed_frames(per_bucket(t, build, buckets), by, cols)
+
+
+def summed_frames(frames: Sequence[pd.DataFrame], by: str | Sequence[str],
+                  cols: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per-bucket aggregates added up: ``cols`` (default: every column not in ``by``) summed ``by``.
+
+    Missing keys in ``by`` form their own group, as in the engine's ``GROUP BY``; a single
+    frame is returned as it is.
+
+    Parameters
+    ----------
+    frames
+        One aggregate per customer bucket, with the same columns.
+    by
+        Key column(s).
+    cols
+        Columns to sum.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by`` and ``cols``, one row per key.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.core.buckets import summed_frames
+    >>> a = pd.DataFrame({"stage": ["cart", None], "n": [2, 1]})
+    >>> b = pd.DataFrame({"stage": ["cart"], "n": [3]})
+    >>> summed_frames([a, b], "stage").to_dict("list")
+    {'stage': ['cart', None], 'n': [5, 1]}
+    """
+    if len(frames) == 1:
+        return frames[0]
+    by = [by] if isinstance(by, str) else list(by)
+    cols = [c for c in frames[0].columns if c not in by] if cols is None else list(cols)
+    out = pd.concat(frames, ignore_index=True).groupby(by, as_index=False, sort=False, dropna=False)[cols].sum()
+    for k in by:  # a missing text key reads as None, as in a single bucket's frame
+        if out[k].dtype == object:
+            out[k] = out[k].astype(object).where(out[k].notna(), None)
+    return out

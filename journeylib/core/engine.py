@@ -1044,6 +1044,41 @@ def shift_within(t: ibis.Table, by: str, order: list[ibis.Value], periods: int =
     return t.mutate(**{k: ibis.ifelse(same, shift(v, w), ibis.null(v.type())) for k, v in values.items()})
 
 
+def read_parquet(con: ibis.BaseBackend, pattern: str | Path, table_name: str | None = None) -> ibis.Table:
+    """Parquet files written by the engine, read back with timestamps typed as the loaders type them.
+
+    A stored ``TIMESTAMPTZ`` can read back with an explicit microsecond scale, which Ibis does not
+    treat as the same type in a union or join.
+
+    Parameters
+    ----------
+    con
+        The DuckDB connection.
+    pattern
+        File or glob of the Parquet files.
+    table_name
+        Name of the view (default: generated).
+
+    Returns
+    -------
+    ibis.Table
+
+    Examples
+    --------
+    >>> import ibis, tempfile
+    >>> from journeylib.core import engine
+    >>> con = ibis.duckdb.connect()
+    >>> path = tempfile.mkdtemp() + "/t.parquet"
+    >>> con.to_parquet(ibis.memtable({"ts": pd.to_datetime(["2024-01-01"], utc=True)}), path)
+    >>> engine.read_parquet(con, path).schema()["ts"]
+    Timestamp(timezone='UTC', scale=None, nullable=True)
+    """
+    t = con.read_parquet(str(pattern), table_name=table_name)
+    casts = {c: dt.Timestamp(timezone=typ.timezone) for c, typ in t.schema().items()
+             if typ.is_timestamp() and typ.scale is not None}
+    return t.cast(casts) if casts else t
+
+
 @contextmanager
 def materialized(expr: ibis.Table) -> Iterator[ibis.Table]:
     """A small intermediate computed once and read by several later queries.

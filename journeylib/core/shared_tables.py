@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import ibis
-import ibis.expr.datatypes as dt
+
+from . import engine
 
 try:
     import fcntl
@@ -152,8 +153,8 @@ class SharedTables:
             return None
         if not self.path.is_dir():
             return None
-        tables = {name: _unscaled(con.read_parquet(str(self.path / name / "*.parquet"),
-                                                   table_name=f"jl_shared_{self.path.name}_{name}"))
+        tables = {name: engine.read_parquet(con, self.path / name / "*.parquet",
+                                            table_name=f"jl_shared_{self.path.name}_{name}")
                   if stored else None for name, stored in meta["tables"].items()}
         return tables, meta["meta"]
 
@@ -210,12 +211,4 @@ class SharedTables:
         out = self.read(con)
         assert out is not None  # just written
         return out
-
-
-def _unscaled(t: ibis.Table) -> ibis.Table:
-    """Timestamps typed as the loaders type them: a stored ``TIMESTAMPTZ`` can read back with an
-    explicit microsecond scale, which Ibis does not treat as the same type in a union or join."""
-    casts = {c: dt.Timestamp(timezone=typ.timezone) for c, typ in t.schema().items()
-             if typ.is_timestamp() and typ.scale is not None}
-    return t.cast(casts) if casts else t
 

@@ -43,14 +43,14 @@ import pandas as pd
 from scipy import stats as sps
 
 from . import plots
-from ..core import engine
+from ..core import buckets, engine
 from ..core.errors import JourneyParameterError
 from ..core.intervals import wilson_interval
 from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import CART_EVENT, DEFAULT_STAGES, PURCHASE_EVENT, REVIEW_EVENT
 from ..core.time import DAY_SECONDS, epoch_us, end_of_day, observation_end as observation_end_of, to_utc
 from .common import check_stages, drop_outbound, events_table
-from .feedback import feedback_rows, customer_groups, nps, referrals, review_rates
+from .feedback import customer_values, group_labels, nps, referrals, review_rates
 from .stages import JourneyMapData, journey_map_data
 
 __all__ = ["JourneyMap", "journey_map", "JOURNEYS"]
@@ -66,6 +66,66 @@ def _with_journey(t: ibis.Table, first_order: ibis.Table) -> ibis.Table:
     j = t.left_join(first_order, t.customer_id == first_order._cid)
     j = j.mutate(journey=ibis.ifelse(j._fp.isnull() | (j.ts <= j._fp), JOURNEYS[0], JOURNEYS[1]))
     return j.drop("_cid")
+
+
+def _journey_tables(base: ibis.Table, stages: Sequence[str]) -> tuple[ibis.Table, ibis.Table, ibis.Table]:
+    """``(t, tj, first_order)``: the events at the map's stages, those with their ``journey``, first orders."""
+    orders = base.filter(base.event == PURCHASE_EVENT)
+    first_order = orders.group_by(_cid=orders.customer_id).aggregate(_fp=orders.ts.min())
+    t = base.filter(base.stage.isin(list(stages)))
+    return t, _with_journey(t, first_order), first_order
+
+
+def _customer_counts(base: ibis.Table, stages: Sequence[str], touch_col: str, tp_cols: list[str],
+                     stuck_days: float) -> dict[str, pd.DataFrame]:
+    """The map's counts over the customers of ``base``; each adds up over disjoint sets of customers.
+
+    ``reach`` and ``touchpoints``: customers and events per journey and stage (and touchpoint);
+    ``conversion``: first-time customers per stage and touchpoint, and those reaching the next stage
+    after it; ``acquisition``: customers per channel of their first event; ``stuck``: customers
+    moving on from each stage, and those taking longer than ``stuck_days``; ``back``: customers
+    going back from each stage position (``_prev``).
+    """
+    t, tj, _ = _journey_tables(base, stages)
+    out = {"reach": engine.to_pandas(tj.group_by(["journey", "stage"]).aggregate(
+               customers=tj.customer_id.nunique(), events=tj.count())),
+           "touchpoints": engine.to_pandas(tj.group_by(["journey", "stage", *tp_cols]).aggregate(
+               events=tj.count(), customers=tj.customer_id.nunique()))}
+    ft = tj.filter(tj.journey == JOURNEYS[0])
+    conv = []
+    for i, s in enumerate(stages[:-1]):
+        x = ft.filter(ft.stage == s)
+        per = x.group_by(["customer_id", *tp_cols]).aggregate(_t=x.ts.min())
+        nx = t.filter(t.stage == stages[i + 1])
+        nx = nx.group_by(_c2=nx.customer_id).aggregate(_n=nx.ts.max())
+        j = per.left_join(nx, per.customer_id == nx._c2)
+        got = j.group_by(tp_cols).aggregate(_users=j.count(), reached_next=(j._n.notnull() & (j._n >= j._t))
+                                            .cast("int64").sum())
+        conv.append(engine.to_pandas(got).assign(stage=s))
+    out["conversion"] = (pd.concat(conv, ignore_index=True) if conv
+                         else pd.DataFrame(columns=["stage", *tp_cols, "_users", "reached_next"]))
+    out["acquisition"] = pd.DataFrame(columns=["channel", "customers"])
+    if touch_col in tj.columns:
+        x = ft.filter((ft.stage == stages[0]) & ft[touch_col].notnull())
+        w = x.mutate(_rk=ibis.row_number().over(ibis.window(group_by=x.customer_id,
+                                                            order_by=[x.ts, x.event, x[touch_col]])))
+        w = w.filter(w._rk == 0)
+        out["acquisition"] = engine.to_pandas(w.group_by(channel=w[touch_col]).aggregate(customers=w.count()))
+    first_reach = ft.group_by(["customer_id", "stage"]).aggregate(_t=epoch_us(ft.ts.min()))
+    stuck = []
+    for i, s in enumerate(stages[:-1]):
+        a = first_reach.filter(first_reach.stage == s)
+        b = first_reach.filter(first_reach.stage == stages[i + 1]).select(_c2="customer_id", _tb="_t")
+        j = a.left_join(b, a.customer_id == b._c2)
+        late = j._tb.notnull() & (j._tb >= j._t) & ((j._tb - j._t) > int(stuck_days * DAY_SECONDS * _US))
+        row = engine.to_pandas(j.aggregate(n=j.count(), late=late.cast("int64").sum()))
+        stuck.append((s, _count(row["n"].iloc[0]), _count(row["late"].iloc[0])))
+    out["stuck"] = pd.DataFrame(stuck, columns=["stage", "n", "late"])
+    pos = ft.mutate(_p=ibis.cases(*[(ft.stage == s, i) for i, s in enumerate(stages)], else_=None))
+    pos = engine.shift_within(pos, "customer_id", [pos.ts, pos.event], _prev=pos._p)
+    back_q = pos.filter(pos._prev.notnull() & (pos._p < pos._prev))
+    out["back"] = engine.to_pandas(back_q.group_by("_prev").aggregate(customers=back_q.customer_id.nunique()))
+    return out
 
 
 def _count(v: Any) -> int:
@@ -346,38 +406,27 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
         data = journey_map_data(events, stages, window=window, touch_col=touch_col, score_col=score_col,
                                 observation_end=observation_end)
     dm = data.summary
-    orders = base.filter(base.event == PURCHASE_EVENT)
-    first_order = orders.group_by(_cid=orders.customer_id).aggregate(_fp=orders.ts.min())
-    t = base.filter(base.stage.isin(list(stages)))
-    tj = _with_journey(t, first_order)
-
-    # --- reach per stage and journey, touchpoints -------------------------------------
-    reach = engine.to_pandas(tj.group_by(["journey", "stage"]).aggregate(customers=tj.customer_id.nunique(),
-                                                                          events=tj.count()))
+    t, tj, first_order = _journey_tables(base, stages)
     has_touch = touch_col in tj.columns
     tp_cols = ([touch_col] if has_touch else []) + ["event"]
-    tpg = engine.to_pandas(tj.group_by(["journey", "stage", *tp_cols]).aggregate(
-        events=tj.count(), customers=tj.customer_id.nunique()))
+    # Every count below is over customers, so it adds up over disjoint customer buckets: a log
+    # larger than one bucket runs slice by slice within the engine's memory.
+    slim = base.select("customer_id", "ts", "event", "stage", *([touch_col] if has_touch else []))
+    with buckets.bucket_files(slim) as slices:
+        parts = [_customer_counts(b, stages, touch_col, tp_cols, stuck_days) for b in slices]
+    keys = {"reach": ["journey", "stage"], "touchpoints": ["journey", "stage", *tp_cols],
+            "conversion": ["stage", *tp_cols], "acquisition": ["channel"], "stuck": ["stage"], "back": ["_prev"]}
+    counts = {k: buckets.summed_frames([p[k] for p in parts], by) for k, by in keys.items()}
+    reach = counts["reach"]
+
+    # --- touchpoints and the conversion of each first-time touchpoint to the next stage ---
+    tpg = counts["touchpoints"]
     if not has_touch:
         tpg[touch_col] = None
     tpg = tpg.rename(columns={touch_col: "channel"})
     tpg["touchpoint"] = [f"{c} {e}" if isinstance(c, str) and c else str(e) for c, e in zip(tpg["channel"], tpg["event"])]
     tpg["share"] = tpg["events"] / tpg.groupby(["journey", "stage"])["events"].transform("sum")
-    # conversion of each first-time touchpoint to the next stage (reached after the touch)
-    conv = []
-    ft = tj.filter(tj.journey == JOURNEYS[0])
-    for i, s in enumerate(stages[:-1]):
-        x = ft.filter(ft.stage == s)
-        per = x.group_by(["customer_id", *tp_cols]).aggregate(_t=x.ts.min())
-        nx = t.filter(t.stage == stages[i + 1])
-        nx = nx.group_by(_c2=nx.customer_id).aggregate(_n=nx.ts.max())
-        j = per.left_join(nx, per.customer_id == nx._c2)
-        got = j.group_by(tp_cols).aggregate(_users=j.count(), reached_next=(j._n.notnull() & (j._n >= j._t))
-                                            .cast("int64").sum())
-        df = engine.to_pandas(got)
-        df["stage"] = s
-        conv.append(df)
-    conv = pd.concat(conv, ignore_index=True) if conv else pd.DataFrame()
+    conv = counts["conversion"]
     if len(conv):
         if not has_touch:
             conv[touch_col] = None
@@ -400,36 +449,16 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
     # --- acquisition mix: the channel of each customer's first event at the first stage --
     acq = pd.DataFrame(columns=["channel", "customers", "share", "ci_low", "ci_high"])
     if has_touch:
-        x = ft.filter((ft.stage == stages[0]) & ft[touch_col].notnull())
-        w = x.mutate(_rk=ibis.row_number().over(ibis.window(group_by=x.customer_id,
-                                                            order_by=[x.ts, x.event, x[touch_col]])))
-        w = w.filter(w._rk == 0)
-        acq = engine.to_pandas(w.group_by(channel=w[touch_col]).aggregate(customers=w.count()))
+        acq = counts["acquisition"]
         n_acq = int(acq["customers"].sum())
         acq["share"] = acq["customers"] / n_acq
         acq["ci_low"], acq["ci_high"] = wilson_interval(acq["customers"].to_numpy(), np.full(len(acq), n_acq),
                                                         confidence_level)
         acq = acq.sort_values(["customers", "channel"], ascending=[False, True]).reset_index(drop=True)
 
-    # --- first reach per stage in the first-time journey: stuck --------------------------
-    first_reach = ft.group_by(["customer_id", "stage"]).aggregate(_t=epoch_us(ft.ts.min()))
-    stuck, days_ft = {}, {}
-    for i, s in enumerate(stages[:-1]):
-        a = first_reach.filter(first_reach.stage == s)
-        b = first_reach.filter(first_reach.stage == stages[i + 1]).select(_c2="customer_id", _tb="_t")
-        j = a.left_join(b, a.customer_id == b._c2)
-        late = j._tb.notnull() & (j._tb >= j._t) & ((j._tb - j._t) > int(stuck_days * DAY_SECONDS * _US))
-        row = engine.to_pandas(j.aggregate(n=j.count(), late=late.cast("int64").sum()))
-        n = _count(row["n"].iloc[0])
-        stuck[s] = (_count(row["late"].iloc[0]), n)
-
-    # --- backward moves from each stage (first-time journey) ------------------------------
+    stuck = {r.stage: (int(r.late), int(r.n)) for r in counts["stuck"].itertuples(index=False)}
     names = list(stages)
-    pos = ft.mutate(_p=ibis.cases(*[(ft.stage == s, i) for i, s in enumerate(names)], else_=None))
-    pos = engine.shift_within(pos, "customer_id", [pos.ts, pos.event], _prev=pos._p)
-    back_q = pos.filter(pos._prev.notnull() & (pos._p < pos._prev))
-    back = engine.to_pandas(back_q.group_by("_prev").aggregate(customers=back_q.customer_id.nunique()))
-    back_n = {names[int(p)]: int(c) for p, c in zip(back["_prev"], back["customers"])}
+    back_n = {names[int(p)]: int(c) for p, c in zip(counts["back"]["_prev"], counts["back"]["customers"])}
     reach_ft = reach[reach["journey"] == JOURNEYS[0]].set_index("stage")["customers"]
     reach_rp = reach[reach["journey"] == JOURNEYS[1]].set_index("stage")["customers"]
 
@@ -522,11 +551,12 @@ def _emotion(tj, feedback, first_order, stages, score_col, customers, segment_by
     agg = dict(answers=x.count(), satisfaction=x._s.mean(), _ss=(x._s * x._s).sum(),
                _dis=(x._s <= cut).cast("int64").sum())
     if segment_by:
-        df = engine.to_pandas(x.group_by([*keys, "customer_id"]).aggregate(**agg))
-        groups = customer_groups(customers, segment_by)
-        df["group"] = df["customer_id"].map(groups).fillna("(missing)")
-        df["_sum"] = df["satisfaction"] * df["answers"]
-        per = df.groupby(["journey", "group", "stage"], as_index=False)[["answers", "_sum", "_ss", "_dis"]].sum()
+        cv = customer_values(customers, segment_by)
+        xg = x.left_join(cv, x.customer_id == cv._cid)
+        per = engine.to_pandas(xg.group_by([*keys, "_gv"]).aggregate(
+            answers=xg.count(), _sum=xg._s.sum(), _ss=(xg._s * xg._s).sum(), _dis=(xg._s <= cut).cast("int64").sum()))
+        per["group"] = group_labels(per["_gv"])  # values with one label (e.g. missing) are added up
+        per = per.groupby(["journey", "group", "stage"], as_index=False)[["answers", "_sum", "_ss", "_dis"]].sum()
         per["satisfaction"] = per["_sum"] / per["answers"]
         per = per.drop(columns="_sum")
         allg = engine.to_pandas(x.group_by(keys).aggregate(**agg)).assign(group="all")
