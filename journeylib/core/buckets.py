@@ -2,10 +2,12 @@
 
 Per-customer ordered work (windows over a customer's events, first-reach joins) holds a
 whole customer set in the engine at once; at 10^8 events on a 4 GB DuckDB limit that
-either spills heavily or, for ordered aggregations that cannot spill, runs out of
-memory. Anything computed customer by customer is exact when built per bucket of
-``hash(customer_id) % B`` and then concatenated (or summed, for aggregates additive
-over customers). Logs up to :data:`EVENTS_PER_BUCKET` events run as one bucket.
+either spills heavily or, for ordered aggregations and distinct counts that cannot spill,
+runs out of memory. Anything computed customer by customer is exact when built per bucket
+of ``hash(customer_id) % B`` and then concatenated (or summed, for counts over customers,
+distinct counts included). Logs up to :data:`EVENTS_PER_BUCKET` events run as one bucket.
+On DuckDB the buckets are written to Parquet once (:func:`bucket_files`), so each bucket's
+queries read only its own rows instead of filtering the whole log again.
 """
 from __future__ import annotations
 
