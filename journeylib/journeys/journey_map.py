@@ -460,6 +460,7 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
     names = list(stages)
     back_n = {names[int(p)]: int(c) for p, c in zip(counts["back"]["_prev"], counts["back"]["customers"])}
     reach_ft = reach[reach["journey"] == JOURNEYS[0]].set_index("stage")["customers"]
+    events_ft = reach[reach["journey"] == JOURNEYS[0]].set_index("stage")["events"]
     reach_rp = reach[reach["journey"] == JOURNEYS[1]].set_index("stage")["customers"]
 
     # --- satisfaction: survey feedback with a stage, else the events' score ---------------
@@ -503,8 +504,8 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
     pain.insert(0, "rank", np.arange(1, len(pain) + 1))
 
     # --- KPIs ---------------------------------------------------------------------------
-    kpis = _kpis(base, tj, t, stages, dm, reach_ft, reach_rp, acq, feedback, customers, stuck_days, within_days,
-                 inactive_days, end, observation_end, confidence_level, back_n, pain)
+    kpis = _kpis(base, tj, t, stages, dm, reach_ft, events_ft, reach_rp, acq, feedback, customers, stuck_days,
+                 within_days, inactive_days, end, observation_end, confidence_level, back_n, pain)
 
     # --- summary --------------------------------------------------------------------------
     ranks = pain.set_index("stage")
@@ -576,8 +577,8 @@ def _emotion(tj, feedback, first_order, stages, score_col, customers, segment_by
     return df[cols], src
 
 
-def _kpis(base, tj, t, stages, dm, reach_ft, reach_rp, acq, feedback, customers, stuck_days, within_days,
-          inactive_days, end, observation_end, confidence_level, back_n, pain) -> pd.DataFrame:
+def _kpis(base, tj, t, stages, dm, reach_ft, events_ft, reach_rp, acq, feedback, customers, stuck_days,
+          within_days, inactive_days, end, observation_end, confidence_level, back_n, pain) -> pd.DataFrame:
     rows = []
 
     def add(stage, kpi, value, unit, lo=np.nan, hi=np.nan, n=np.nan):
@@ -602,10 +603,9 @@ def _kpis(base, tj, t, stages, dm, reach_ft, reach_rp, acq, feedback, customers,
     # consideration: events per customer (first-time)
     if len(stages) > 1:
         s = stages[1]
-        ev = tj.filter((tj.stage == s) & (tj.journey == JOURNEYS[0]))
-        n_ev = int(engine.to_pandas(ev.aggregate(n=ev.count()))["n"].iloc[0])
         if reach_ft.get(s, 0):
-            add(s, "events per customer (first-time)", n_ev / reach_ft[s], "count", n=reach_ft[s])
+            add(s, "events per customer (first-time)", int(events_ft.get(s, 0)) / reach_ft[s], "count",
+                n=reach_ft[s])
     # cart: cart-to-purchase, abandoned carts (first-time journey)
     cart_stage = _mode_stage(t, t.event == CART_EVENT, stages)
     orders = base.filter(base.event == PURCHASE_EVENT)
