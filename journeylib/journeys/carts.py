@@ -202,30 +202,37 @@ def _frame(data: Any, what: str, columns: tuple[str, ...]) -> pd.DataFrame:
     return t
 
 
-def _band(value: pd.Series) -> pd.Series:
+def _band(value: pd.Series) -> pd.Categorical:
+    """Value tertiles as labels (``"all"`` with fewer than three distinct values, ``"unknown"`` when missing)."""
     known = value.dropna()
-    out = pd.Series("unknown", index=value.index, dtype=object)
     if known.nunique() < 3:
-        out[value.notna()] = "all"
-        return out
+        return _coded(np.where(value.notna(), 0, 1), ["all", "unknown"])
     q = known.quantile([1 / 3, 2 / 3]).to_numpy()
-    labels = [f"low (up to {q[0]:,.0f})", f"middle ({q[0]:,.0f} to {q[1]:,.0f})", f"high (over {q[1]:,.0f})"]
-    out[value.notna()] = np.where(known <= q[0], labels[0], np.where(known <= q[1], labels[1], labels[2]))
-    return out
+    labels = [f"low (up to {q[0]:,.0f})", f"middle ({q[0]:,.0f} to {q[1]:,.0f})", f"high (over {q[1]:,.0f})",
+              "unknown"]
+    v = value.to_numpy(float)
+    return _coded(np.where(value.isna(), 3, np.where(v <= q[0], 0, np.where(v <= q[1], 1, 2))), labels)
 
 
 def _rates(carts: pd.DataFrame, dimension: str, col: str | None, level: float) -> pd.DataFrame:
-    f = carts[carts["followed_up"]]
-    groups = ([("all", f)] if col is None
-              else [(str(g), d) for g, d in f.groupby(col, sort=True, observed=True)])
-    if col is not None and not groups:
+    # counts per category code: at 10^8 events a per-group copy of the cart rows held gigabytes
+    f = carts["followed_up"].to_numpy(bool)
+    if col is None:
+        labels, codes = np.array(["all"], dtype=object), np.zeros(int(f.sum()), dtype=np.int64)
+    else:
+        cat = carts[col].array
+        labels, codes = np.asarray(cat.categories, dtype=object), cat.codes[f].astype(np.int64)
+    if col is not None and not f.any():
         return pd.DataFrame(columns=list(RATE_COLUMNS))
+    rec = carts["recovered"].to_numpy(bool)[f]
+    n = np.bincount(codes, minlength=len(labels))
+    k = np.bincount(codes, weights=rec, minlength=len(labels)).astype(np.int64)
+    med = pd.Series(carts["days_to_recovery"].to_numpy(float)[f][rec]).groupby(codes[rec]).median()
     rows = []
-    for g, d in groups:
-        n, k = len(d), int(d["recovered"].sum())
-        lo, hi = wilson_interval(k, n, level)
-        med = d.loc[d["recovered"], "days_to_recovery"].median() if k else np.nan
-        rows.append((dimension, g, n, k, k / n if n else np.nan, lo, hi, med))
+    for i in (np.flatnonzero(n) if col is not None else [0]):  # the overall row also when nothing is followed up
+        lo, hi = wilson_interval(int(k[i]), int(n[i]), level)
+        rows.append((dimension, str(labels[i]), int(n[i]), int(k[i]), k[i] / n[i] if n[i] else np.nan, lo, hi,
+                     med.get(i, np.nan)))
     return pd.DataFrame(rows, columns=list(RATE_COLUMNS))
 
 
@@ -254,6 +261,13 @@ def _categorical(values: Any) -> pd.Categorical:
     """Text labels as a categorical with its categories in sorted order (groups sort as the text does)."""
     values = pd.Series(values, dtype=object)
     return pd.Categorical(values, categories=sorted(values.dropna().unique()))
+
+
+def _coded(codes: np.ndarray, labels: list[str]) -> pd.Categorical:
+    """``labels[codes]`` as :func:`_categorical` gives it (used labels only, in sorted order), without
+    building the text per row."""
+    cat = pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), labels).remove_unused_categories()
+    return cat.reorder_categories(sorted(cat.categories))
 
 
 def abandoned_table(events: ibis.Table, sends: ibis.Table | None, *, end_us: int, window_us: int) -> ibis.Table:
@@ -352,6 +366,16 @@ def _segments(customers: Any, segment_by: str, gone: ibis.Table) -> pd.Series:
     return seg
 
 
+def _segment_of(ids: pd.Series, seg: pd.Series) -> pd.Categorical:
+    """Each cart's segment as text (``"unknown"`` when missing), labelled once per customer, not per cart."""
+    per_customer = _categorical(seg.astype(object).where(seg.notna(), "unknown").astype(str))
+    labels = list(per_customer.categories)
+    if "unknown" not in labels:
+        labels.append("unknown")
+    at = seg.index.get_indexer(ids)
+    return _coded(np.where(at >= 0, per_customer.codes[at], labels.index("unknown")), labels)
+
+
 def abandoned_carts(
     events: Any,
     messages: Any = None,
@@ -430,7 +454,6 @@ def abandoned_carts(
         seg = _segments(customers, segment_by, gone) if segment_by else None
     has_value = ab["has_value"].to_numpy(bool)
     value = ab["value"].astype(float)
-    value_source = np.where(has_value, "cart", np.where(value.notna(), "customer average order", "unknown"))
     days = ab["days_to_recovery"].astype(float)
     ab_us = ab["ab_us"].astype("int64")
     out = pd.DataFrame({
@@ -438,11 +461,11 @@ def abandoned_carts(
         "cart_at": pd.to_datetime(ab["us"].astype("int64"), unit="us", utc=True),
         "abandoned_at": pd.to_datetime(ab_us, unit="us", utc=True),
         "value": value,
-        "value_source": _categorical(value_source),
-        "value_band": _categorical(_band(value)),
-        "channel": _categorical(ab["channel"].astype(object).fillna(NO_MESSAGE)),
-        "segment": _categorical(np.full(len(ab), "all", dtype=object) if seg is None else
-                                ab["customer_id"].map(seg).astype(object).fillna("unknown").astype(str)),
+        "value_source": _coded(np.where(has_value, 0, np.where(value.notna(), 1, 2)),
+                               ["cart", "customer average order", "unknown"]),
+        "value_band": _band(value),
+        "channel": _categorical(ab["channel"].fillna(NO_MESSAGE)),
+        "segment": _coded(np.zeros(len(ab), np.int64), ["all"]) if seg is None else _segment_of(ab["customer_id"], seg),
         "days_to_recovery": days,
         "followed_up": ab_us + recovery_days * DAY_US <= end_us,
         "recovered": days.notna() & (days <= recovery_days),

@@ -325,3 +325,16 @@ def test_curves_from_counts_equal_one_row_per_cart():
     assert_same_as_reference(r, reference_carts(ev))
     km = r.curves[r.curves["group"] == "all"].set_index("days")["recovered_share"]
     assert km.loc[1.0] == pytest.approx(2 / 8) and km.loc[2.0] == pytest.approx(5 / 8)
+
+
+def test_numeric_and_missing_segments_as_the_reference():
+    """Segments that are numbers, missing, or the text "unknown" label the carts as the reference does."""
+    ev, msg, cust = edge_log()
+    cust = cust.assign(tier=[1.0, 2.0, None, 1.0, 2.0, None, 1.0, 2.0],
+                       word=["unknown", "y", None, "y", "x", "unknown", "x", "y"])
+    kw = dict(window_hours=24, recovery_days=14)
+    for col in ("tier", "word"):
+        r = abandoned_carts(ev, msg, cust, segment_by=col, **kw)
+        assert_same_as_reference(r, reference_carts(ev, msg, cust, segment_by=col, **kw))
+        assert "unknown" in set(r.carts["segment"])
+    assert set(abandoned_carts(ev, msg, cust, segment_by="tier", **kw).carts["segment"]) == {"1.0", "2.0", "unknown"}

@@ -90,7 +90,7 @@ def test_gamma_fit_on_order_sums_equals_the_order_level_fit():
         cov_type="cluster", cov_kwds={"groups": pd.factorize(orders["customer_id"])[0]})
     cells = orders.groupby(["customer_id", "member", "post"], as_index=False).agg(
         orders=("rev", "size"), rev=("rev", "sum"))
-    got = _gamma_on_sums(sm, cells, np.column_stack([cells["member"], cells["post"], cells["member"] * cells["post"]]))
+    got = _gamma_on_sums(cells, np.column_stack([cells["member"], cells["post"], cells["member"] * cells["post"]]))
     assert len(cells) < len(orders) / 2
     np.testing.assert_allclose(got.params, ref.params, rtol=1e-10)
     np.testing.assert_allclose(got.cov_params(), ref.cov_params(), rtol=1e-10)
@@ -107,6 +107,52 @@ def test_naive_spend_ratio_is_the_ratio_of_mean_order_values(effect, sim5k):
     member = joined.notna() & (joined < end)
     ratio = orders.loc[member, "revenue"].mean() / orders.loc[~member, "revenue"].mean()
     assert effect.estimate("spend per order", "naive").estimate == pytest.approx(ratio, rel=1e-9)
+
+
+def test_naive_rows_equal_statsmodels_glms_on_customer_and_order_rows(effect, sim5k):
+    """The naive rows come from cell sums (_ratio_fit): the same numbers as statsmodels' Poisson GLM
+    with robust errors on one row per customer and its clustered Gamma GLM on every order."""
+    import statsmodels.api as sm
+
+    ev, cu = sim5k.events, sim5k.customers
+    end = ev["ts"].max().normalize() + pd.Timedelta(days=1)
+    joined = cu.set_index("customer_id")["loyalty_joined_at"]
+    p = ev[(ev["event"] == "purchase") & (ev["ts"] < end)]
+    per = p.groupby("customer_id").agg(t0=("ts", "min"), n=("ts", "size"))
+    expo = (end - per["t0"]).dt.total_seconds() / 86400
+    member = per.index.map(joined).notna() & (per.index.map(joined) < end)
+    ref = sm.GLM((per["n"] - 1).to_numpy(float), sm.add_constant(member.astype(float)), family=sm.families.Poisson(),
+                 offset=np.log(expo.to_numpy())).fit(cov_type="HC0")
+    got = effect.estimate("purchase rate", "naive")
+    np.testing.assert_allclose([got.estimate, got.ci_low, got.ci_high],
+                               np.exp([ref.params[1], *np.asarray(ref.conf_int())[1]]), rtol=1e-9)
+
+    orders = p[p["revenue"] > 0]
+    is_member = orders["customer_id"].map(joined).pipe(lambda j: j.notna() & (j < end)).to_numpy(float)
+    ref = sm.GLM(orders["revenue"].to_numpy(float), sm.add_constant(is_member),
+                 family=sm.families.Gamma(sm.families.links.Log())).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(orders["customer_id"])[0]})
+    got = effect.estimate("spend per order", "naive")
+    np.testing.assert_allclose([got.estimate, got.ci_low, got.ci_high],
+                               np.exp([ref.params[1], *np.asarray(ref.conf_int())[1]]), rtol=1e-9)
+
+
+def test_ratio_fit_needs_a_saturated_design():
+    from journeylib.loyalty.programme import _ratio_fit
+
+    x = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # 4 cells, 3 coefficients: not saturated
+    with pytest.raises(ValueError, match="saturated"):
+        _ratio_fit(np.ones(4), np.ones(4), x, np.arange(4))
+
+
+def test_join_dates_that_are_not_dates_are_named(sim5k):
+    cu = sim5k.customers.assign(loyalty_joined_at=sim5k.customers["loyalty_joined_at"].astype(object))
+    first = cu.index[cu["loyalty_joined_at"].notna()][0]
+    cu.loc[first, "loyalty_joined_at"] = "joined in spring"
+    cu["loyalty_joined_at"] = cu["loyalty_joined_at"].map(lambda v: v if isinstance(v, str) or pd.isna(v) else v.isoformat())
+    with pytest.raises(JourneyDataError, match="loyalty_joined_at") as err:
+        loyalty_effect(sim5k.events, cu)
+    assert "joined in spring" in str(err.value) and "1 of" in str(err.value)
 
 
 def test_result_object_and_plots(effect):
