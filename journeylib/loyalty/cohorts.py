@@ -710,6 +710,15 @@ def repeat_purchase(
         second_day=ibis.ifelse(daily.n == 0, ibis.null("int64"), daily.day).min(),  # ibis row_number() is 0-based
         orders=daily.count(),
     )
+    if by != "cohort":
+        if customers is None:
+            raise JourneyParameterError(f"by={by!r} needs the customers table (customers=...)")
+        cu = engine.to_table(customers, table="customers")
+        if by not in cu.columns or "customer_id" not in cu.columns:
+            raise JourneyDataError(f"customers: no column '{by}'; available: {list(cu.columns)}")
+        # joined in the engine: only the buyers' values come to pandas, not the whole customer table
+        cu = cu.select(_cu_id=cu.customer_id.cast("string"), _by=cu[by])
+        per = per.left_join(cu, per.customer_id == cu._cu_id).drop("_cu_id").rename({by: "_by"})
     per = engine.to_pandas(per)
     if per.empty:
         raise no_event_error(t, purchase_event, "purchase_event",
@@ -722,13 +731,7 @@ def repeat_purchase(
         idx = [_period_index_pd(d, period) for d in per["first_day"]]
         per["cohort"] = _period_label(idx, period)
     else:
-        if customers is None:
-            raise JourneyParameterError(f"by={by!r} needs the customers table (customers=...)")
-        cu = engine.to_pandas(engine.to_table(customers, table="customers"))
-        if by not in cu.columns or "customer_id" not in cu.columns:
-            raise JourneyDataError(f"customers: no column '{by}'; available: {list(cu.columns)}")
-        per = per.merge(cu[["customer_id", by]].astype({"customer_id": str}), on="customer_id", how="left")
-        per[by] = per[by].fillna("(unknown)")
+        per[by] = per[by].astype(object).fillna("(unknown)")
     eligible = per[per["followup_days"] >= within_days]
     if eligible.empty:  # a repeat rate of 0 eligible customers would read as "0% come back"
         longest = int(per["followup_days"].max())
