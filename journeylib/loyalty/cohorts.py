@@ -717,8 +717,8 @@ def repeat_purchase(
         if by not in cu.columns or "customer_id" not in cu.columns:
             raise JourneyDataError(f"customers: no column '{by}'; available: {list(cu.columns)}")
         # joined in the engine: only the buyers' values come to pandas, not the whole customer table
-        cu = cu.select(_cu_id=cu.customer_id.cast("string"), _by=cu[by])
-        per = per.left_join(cu, per.customer_id == cu._cu_id).drop("_cu_id").rename({by: "_by"})
+        cu = cu.select(_cu_id=engine.id_text(cu.customer_id), _by=cu[by])
+        per = per.left_join(cu, engine.id_text(per.customer_id) == cu._cu_id).drop("_cu_id").rename({by: "_by"})
     per = engine.to_pandas(per)
     if per.empty:
         raise no_event_error(t, purchase_event, "purchase_event",

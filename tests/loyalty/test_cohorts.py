@@ -254,11 +254,12 @@ def test_cohort_findings_state_the_oldest_age_three_cohorts_show():
     assert last.value == avg.loc[oldest, "retention"] and f"{int(avg.loc[oldest, 'cohorts'])} cohorts old enough" in last.text
 
 
-def test_repeat_purchase_by_a_column_of_customers_with_number_ids_and_gaps(tiny):
+@pytest.mark.parametrize("ids", [[1, 2, 3], [1.0, 2.0, 3.0], ["1", "2", "3"]])
+def test_repeat_purchase_by_a_column_of_customers_with_number_ids_and_gaps(tiny, ids):
     """The customers' column is joined in the engine: number ids match the log's text ids, and buyers
     missing from the customers table (or with no value) are '(unknown)'."""
     ev = tiny.assign(customer_id=tiny["customer_id"].map({k: str(i) for i, k in enumerate("abcdef", 1)}))
-    cu = pd.DataFrame({"customer_id": [1, 2, 3], "tier": ["gold", None, "gold"], "other": [0.5, 1.5, 2.5]})
+    cu = pd.DataFrame({"customer_id": ids, "tier": ["gold", None, "gold"], "other": [0.5, 1.5, 2.5]})
     r = repeat_purchase(ev, cu, by="tier", within_days=30, observation_end="2024-04-01")
     g = r.summary.set_index("tier")
     # eligible: a (gold, no repeat in 30 days), b (no tier), c (gold), f (not in customers; repeats)
