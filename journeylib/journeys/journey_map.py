@@ -24,7 +24,7 @@ hand-drawn journey map holds, every number measured:
 * **Pain points** ranked by a documented score. For stage ``s`` four shares of its
   customers: *leave* (do not reach the next stage: the funnel's drop-off), *stuck*
   (reach the next stage more than ``stuck_days`` later), *back* (move to an earlier
-  stage from ``s``) and *dissatisfied* (answers at or below ``dissatisfied_at``, by default
+  stage from ``s``; events at one instant are taken in stage order, so they never go back) and *dissatisfied* (answers at or below ``dissatisfied_at``, by default
   the bottom quarter of ``score_range``: 1-2 on a 1-5 scale). *stuck* and *back* count
   in the first-time journey only: after the first order, browsing again and taking time
   between orders are what loyal customers do. The **pain score** is the share of the
@@ -122,7 +122,8 @@ def _customer_counts(base: ibis.Table, stages: Sequence[str], touch_col: str, tp
         stuck.append((s, _count(row["n"].iloc[0]), _count(row["late"].iloc[0])))
     out["stuck"] = pd.DataFrame(stuck, columns=["stage", "n", "late"])
     pos = ft.mutate(_p=ibis.cases(*[(ft.stage == s, i) for i, s in enumerate(stages)], else_=None))
-    pos = engine.shift_within(pos, "customer_id", [pos.ts, pos.event], _prev=pos._p)
+    # events at one instant have no order of their own: taken in stage order, they never count as going back
+    pos = engine.shift_within(pos, "customer_id", [pos.ts, pos._p, pos.event], _prev=pos._p)
     back_q = pos.filter(pos._prev.notnull() & (pos._p < pos._prev))
     out["back"] = engine.to_pandas(back_q.group_by("_prev").aggregate(customers=back_q.customer_id.nunique()))
     return out

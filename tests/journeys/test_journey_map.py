@@ -210,3 +210,70 @@ def test_sample_emotion_by_segment_by_hand(sample_map):
     np.testing.assert_allclose(got["satisfaction"], want["mean"], rtol=1e-12)
     np.testing.assert_allclose(got["sd"], want["std"], rtol=1e-9)
     np.testing.assert_allclose(got["dissatisfied_share"], want["dis"], rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- the map against pandas
+def pandas_reference(ev: pd.DataFrame, stages: list, stuck_days: float = 7.0) -> dict:
+    """Reach, touchpoints (with conversion to the next stage), stuck shares and the acquisition mix, computed
+    event by event in pandas (independently of the map's per-bucket engine counts)."""
+    ev = ev[ev["event"] != "winback_sent"]
+    fp = ev[ev["event"] == "purchase"].groupby("customer_id")["ts"].min()
+    t = ev[ev["stage"].isin(stages)].copy()
+    f = t["customer_id"].map(fp)
+    t["journey"] = np.where(f.isna() | (t["ts"] <= f), "first-time", "repeat")
+    reach = t.groupby(["journey", "stage"])["customer_id"].nunique()
+    tp = t.groupby(["journey", "stage", "channel", "event"], dropna=False).agg(
+        events=("ts", "size"), customers=("customer_id", "nunique"))
+    ft = t[t["journey"] == "first-time"]
+    reached, stuck = {}, {}
+    for i, s in enumerate(stages[:-1]):
+        nx = t[t["stage"] == stages[i + 1]].groupby("customer_id")["ts"].max()
+        x = ft[ft["stage"] == s].groupby(["customer_id", "channel", "event"], dropna=False)["ts"].min().reset_index()
+        x["ok"] = x["customer_id"].map(nx) >= x["ts"]
+        for (ch, e), g in x.groupby(["channel", "event"], dropna=False):
+            reached[(s, ch, e)] = int(g["ok"].sum())
+        a = ft[ft["stage"] == s].groupby("customer_id")["ts"].min()
+        b = ft[ft["stage"] == stages[i + 1]].groupby("customer_id")["ts"].min().reindex(a.index)
+        late = (b >= a) & ((b - a) > pd.Timedelta(days=stuck_days))
+        stuck[s] = float(late.mean()) if len(a) else 0.0
+    x = ft[(ft["stage"] == stages[0]) & ft["channel"].notna()].sort_values(["customer_id", "ts", "event", "channel"])
+    acq = x.drop_duplicates("customer_id")["channel"].value_counts()
+    return {"reach": reach, "tp": tp, "reached": reached, "stuck": stuck, "acq": acq}
+
+
+@pytest.mark.parametrize("floor", [False, True])
+def test_map_matches_a_pandas_computation(sample_map, floor):
+    j, m = sample_map
+    ev = j.events.to_pandas()
+    stages = list(j.stages)
+    if floor:  # ties everywhere
+        ev["ts"] = ev["ts"].dt.floor("D")
+        m = journey_map(ev, stages)
+    ref = pandas_reference(ev, stages)
+    s = m.summary.set_index("stage")
+    for journey, col in (("first-time", "customers_first_time"), ("repeat", "customers_repeat")):
+        want = ref["reach"].xs(journey, level="journey").reindex(stages, fill_value=0)
+        assert s[col].tolist() == want.tolist()
+    tp = m.touchpoints
+    got = tp.set_index(["journey", "stage", "channel", "event"])[["events", "customers"]].sort_index()
+    want = ref["tp"].rename(index=lambda v: None if isinstance(v, float) and np.isnan(v) else v).sort_index()
+    assert got.to_numpy().tolist() == want.reindex(got.index).to_numpy().tolist() and len(got) == len(want)
+    ft = tp[(tp["journey"] == "first-time") & (tp["stage"] != stages[-1])]
+    for r in ft.itertuples(index=False):
+        ch = r.channel if isinstance(r.channel, str) else np.nan
+        key = next(k for k in ref["reached"] if k[0] == r.stage and k[2] == r.event
+                   and (k[1] == ch or (not isinstance(ch, str) and not isinstance(k[1], str))))
+        assert r.reached_next == ref["reached"][key], r
+    p = m.pain_points.set_index("stage")["stuck"]
+    assert p[stages[:-1]].tolist() == pytest.approx([ref["stuck"][x] for x in stages[:-1]])
+    assert m.acquisition_mix.set_index("channel")["customers"].sort_index().to_dict() == \
+        ref["acq"].sort_index().to_dict()
+
+
+def test_ties_give_one_map_whatever_the_row_order(sample_map):
+    j, _ = sample_map
+    ev = j.events.to_pandas()
+    ev["ts"] = ev["ts"].dt.floor("D")  # many events of a customer at one instant, at different stages
+    maps = [journey_map(ev.sample(frac=1, random_state=seed), j.stages) for seed in (0, 1)]
+    for attr in ("summary", "kpis", "touchpoints", "pain_points", "acquisition_mix"):
+        pd.testing.assert_frame_equal(getattr(maps[0], attr), getattr(maps[1], attr))
