@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-from ..core import health
+from ..core import engine, health
 from ..core.display import escape_markdown, markdown
 from ..core.errors import (JourneyDataError, JourneyDataWarning, JourneyFitError,
                            JourneyParameterError)
@@ -157,6 +157,7 @@ class section:
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         health.leave_section(self.title)
+        engine.release_memory()  # what the section's steps freed, before the next section allocates
         if exc_type is None:
             self.status = "ok"
             health.add_section(self.title, "ok")

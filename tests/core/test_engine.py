@@ -1,6 +1,8 @@
 """Engine helpers that change how a query runs, not what it returns."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import ibis
 import numpy as np
 import pandas as pd
@@ -75,3 +77,20 @@ def test_materialized_falls_back_to_the_expression_when_it_does_not_fit_in_memor
     small = t.filter(t.k == 0).limit(5)
     with engine.materialized(small) as cached:
         assert cached is not small and cached.count().to_pyarrow().as_py() == 5
+
+
+@pytest.mark.skipif(engine._MALLOC_TRIM is None or not Path("/proc/self/status").exists(),
+                    reason="glibc's malloc_trim and /proc: Linux only")
+def test_release_memory_gives_freed_heap_back():
+    """Freed blocks below the top of the heap stay resident until trimmed (what DuckDB's threads and
+    pandas leave after a large query); release_memory hands them back."""
+    def rss() -> int:
+        return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS")) * 1024
+
+    chunks = [np.ones(10_000 // 8) for _ in range(30_000)]  # 300 MB in heap blocks below the mmap threshold
+    pin = chunks[-1]  # keeps the top of the heap in use, so free() alone cannot shrink it
+    del chunks
+    before = rss()
+    engine.release_memory()
+    assert before - rss() > 200e6
+    assert pin.sum() == 10_000 // 8
