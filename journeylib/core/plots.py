@@ -101,6 +101,46 @@ def no_mathtext(draw: _Draw) -> _Draw:
 
 
 @no_mathtext
+def step_points(x: Any, xmax: float, points: int = 2000) -> Any:
+    """Positions of a step curve's rows to draw between 0 and ``xmax``: at most ``points`` of them.
+
+    A Kaplan-Meier curve over millions of carts has a step per distinct time; drawing them all
+    held gigabytes in one figure at 10^8 events. This keeps, for each of ``points`` equally
+    spaced times up to ``xmax``, the last row at or before it (the curve's value there, so the
+    drawn steps are exact at those times), plus the first row after ``xmax`` so the line reaches
+    the axis' edge.
+
+    Parameters
+    ----------
+    x
+        The curve's times, ascending.
+    xmax
+        The largest time shown.
+    points
+        Most rows drawn.
+
+    Returns
+    -------
+    numpy.ndarray
+        Row positions, ascending and distinct.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from journeylib.core.plots import step_points
+    >>> step_points(np.arange(10.0), 4.0, points=3).tolist()
+    [0, 2, 4, 5]
+    """
+    import numpy as np
+
+    x = np.asarray(x, dtype=float)
+    inside = int(np.searchsorted(x, xmax, side="right"))
+    if inside <= points:
+        return np.arange(min(inside + 1, len(x)))
+    at = np.searchsorted(x, np.linspace(x[0], xmax, points), side="right") - 1
+    return np.unique(np.append(at[at >= 0], min(inside, len(x) - 1)))
+
+
 def plot_journey_check(journey: Any, ax=None):
     """Horizontal bars: events per stage in journey order, then the events no stage rule matched.
 

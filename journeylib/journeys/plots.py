@@ -30,7 +30,7 @@ from matplotlib.path import Path as MplPath
 from matplotlib.ticker import StrMethodFormatter
 
 from ..core.errors import JourneyParameterError
-from ..core.plots import no_mathtext
+from ..core.plots import no_mathtext, step_points
 from ..retention.plots import at_risk_cutoff
 from .common import model_words
 from .paths import path_lengths
@@ -1455,13 +1455,16 @@ def plot_cart_recovery(result, ax=None):
     if ax is None:
         ax = plt.gca()
     curves = result.curves
-    for g, d in curves.groupby("group", sort=True):
+    xmax = max(2 * result.recovery_days, 1)
+    days = curves["days"].to_numpy(float)
+    for g, rows in sorted(curves.groupby("group").indices.items()):  # positions: no copy of the rows
+        d = curves.iloc[rows[step_points(days[rows], xmax)]]
         style = {"color": "black", "lw": 2.2} if g == "all" else {"lw": 1.4}
         line, = ax.step(d["days"], 100 * d["recovered_share"], where="post", label=str(g), **style)
         ax.fill_between(d["days"], 100 * d["ci_low"], 100 * d["ci_high"], step="post", alpha=0.12,
                         color=line.get_color())
     ax.axvline(result.recovery_days, color="grey", ls=":", lw=1)
-    ax.set_xlim(0, max(2 * result.recovery_days, 1))
+    ax.set_xlim(0, xmax)
     ax.set_xlabel("days since the cart was abandoned")
     ax.set_ylabel("carts recovered by a purchase (%)")
     ax.set_title(f"{100 * result.recovery_rate:.0f}% of abandoned carts are recovered within "

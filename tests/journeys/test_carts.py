@@ -338,3 +338,29 @@ def test_numeric_and_missing_segments_as_the_reference():
         assert_same_as_reference(r, reference_carts(ev, msg, cust, segment_by=col, **kw))
         assert "unknown" in set(r.carts["segment"])
     assert set(abandoned_carts(ev, msg, cust, segment_by="tier", **kw).carts["segment"]) == {"1.0", "2.0", "unknown"}
+
+
+def test_recovery_plot_draws_the_curve_exactly_at_its_thinned_times():
+    """Millions of steps are drawn as at most a few thousand points, each on the Kaplan-Meier curve."""
+    import matplotlib.pyplot as plt
+
+    from journeylib.core.plots import step_points
+
+    days = np.sort(np.random.default_rng(3).exponential(5.0, 50_000))
+    share = np.arange(1, len(days) + 1) / (len(days) + 1)
+    at = step_points(days, 28.0, points=500)
+    assert len(at) <= 501 and np.all(np.diff(at) > 0)
+    assert days[at[-1]] > 28.0 and days[at[-2]] <= 28.0  # reaches past the axis' edge
+    grid = np.linspace(days[0], 28.0, 500)
+    # the curve's value at every grid time is the value drawn there
+    drawn = share[at][np.searchsorted(days[at], grid, side="right") - 1]
+    assert np.array_equal(drawn, share[np.searchsorted(days, grid, side="right") - 1])
+    curves = pd.DataFrame({"group": "all", "days": days, "recovered_share": share, "ci_low": share, "ci_high": share})
+    res = jl.journeys.carts.CartRecovery(pd.DataFrame(), pd.DataFrame({"dimension": ["overall"], "recovery_rate": [0.3]}),
+                                         curves, recovery_days=14.0)
+    fig, ax = plt.subplots()
+    try:
+        res.plot(ax=ax)
+        assert max(len(line.get_xdata()) for line in ax.get_lines()) <= 2001  # of 50,000 steps
+    finally:
+        plt.close(fig)
