@@ -1153,6 +1153,10 @@ def release_memory() -> None:
     results were dropped (1.7 GB after this call), and the next step's memory came on top.
     :func:`to_pandas` and every report section call this; without glibc it does nothing.
 
+    Returns
+    -------
+    None
+
     Examples
     --------
     >>> from journeylib.core import engine

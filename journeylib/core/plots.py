@@ -100,7 +100,6 @@ def no_mathtext(draw: _Draw) -> _Draw:
     return wrapper  # type: ignore[return-value]
 
 
-@no_mathtext
 def step_points(x: Any, xmax: float, points: int = 2000) -> Any:
     """Positions of a step curve's rows to draw between 0 and ``xmax``: at most ``points`` of them.
 
@@ -141,6 +140,7 @@ def step_points(x: Any, xmax: float, points: int = 2000) -> Any:
     return np.unique(np.append(at[at >= 0], min(inside, len(x) - 1)))
 
 
+@no_mathtext
 def plot_journey_check(journey: Any, ax=None):
     """Horizontal bars: events per stage in journey order, then the events no stage rule matched.
 
