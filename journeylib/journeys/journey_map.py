@@ -390,7 +390,7 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
     >>> ds = jl.load_dataset("sample")
     >>> result = journey_map(ds.events, feedback=ds.feedback)
     >>> print(result.findings[0].text)  # doctest: +ELLIPSIS
-    The top pain point is cart: pain score 61%, satisfaction 2.77 against 3.68 to 4.25 elsewhere, ...
+    The top pain point is cart: pain score 61%, satisfaction 2.77 against 3.68 to 4.25 elsewhere (all answers, ...
     """
     stages = check_stages(stages)
     if not 0 < float(confidence_level) < 1:
@@ -493,6 +493,7 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
             sat = f"satisfaction {r.satisfaction:.2f}"
             if len(rest):
                 sat += f" against {rest.min():.2f} to {rest.max():.2f} elsewhere"
+            sat += " (all answers, both journeys)"  # the next finding quotes the first-time journey alone
             parts.append(sat)
         parts.append(f"{r.dissatisfied:.0%} of answers dissatisfied")
         parts.append(f"{r.leave:.0%} do not reach the next stage")
