@@ -7,7 +7,9 @@ runs out of memory. Anything computed customer by customer is exact when built p
 of ``hash(customer_id) % B`` and then concatenated (or summed, for counts over customers,
 distinct counts included). Logs up to :data:`EVENTS_PER_BUCKET` events run as one bucket.
 On DuckDB the buckets are written to Parquet once (:func:`bucket_files`), so each bucket's
-queries read only its own rows instead of filtering the whole log again.
+queries read only its own rows instead of filtering the whole log again. A table stored split
+by bucket (:func:`write_parquet`, as a run's shared copy is) is not written again: an analysis
+over it, through row-wise selections and filters only, reads the stored buckets.
 """
 from __future__ import annotations
 
@@ -19,12 +21,20 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import ibis
+import ibis.expr.operations as ops
 import pandas as pd
 
 from . import engine
 from .checks import whole_number
 
 EVENTS_PER_BUCKET = 20_000_000
+
+# Tables stored split by bucket in this process: the table's node -> one table per bucket.
+_STORED: dict[ops.Node, list[ibis.Table]] = {}
+# What may lie between a stored table and an analysis' input for the stored buckets to be its
+# buckets: row-wise steps. An aggregate, window, join or subquery sees other customers' rows.
+_ROW_WISE = (ops.Project, ops.Filter, ops.DropColumns, ops.Sort)
+_ACROSS_ROWS = (ops.Reduction, ops.Analytic, ops.WindowFunction, ops.Subquery)
 
 
 def n_buckets(t: ibis.Table) -> int:
@@ -120,6 +130,10 @@ def bucket_files(t: ibis.Table, buckets: int | None = None) -> Iterator[list[ibi
     ...     len(parts), sum(p.count().execute() for p in parts) == events.count().execute()
     (3, True)
     """
+    stored = _stored_buckets(t, buckets)
+    if stored is not None:
+        yield stored
+        return
     buckets = _number(t, buckets)
     con = t._find_backend(use_default=True)
     if buckets == 1 or con.name != "duckdb":
@@ -135,6 +149,91 @@ def bucket_files(t: ibis.Table, buckets: int | None = None) -> Iterator[list[ibi
                if glob.glob(f"{folder}/_bucket={k}/*.parquet") else t.limit(0) for k in range(buckets)]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_parquet(t: ibis.Table, folder: str | os.PathLike) -> int:
+    """Write ``t`` to a folder of Parquet files, split by customer bucket when it is larger than one.
+
+    A table with a ``customer_id`` column and more than :data:`EVENTS_PER_BUCKET` rows is
+    written in :func:`n_buckets` sub-folders ``_bucket=k``; anything else as one file per
+    DuckDB thread. :func:`read_parquet` reads either back.
+
+    Parameters
+    ----------
+    t
+        A table on DuckDB.
+    folder
+        The folder to write (created).
+
+    Returns
+    -------
+    int
+        The number of buckets written (1: not split).
+    """
+    con = t._find_backend(use_default=True)
+    buckets = n_buckets(t) if "customer_id" in t.columns else 1
+    if buckets == 1:  # one file per thread: the write runs in parallel
+        con.to_parquet(t, folder, per_thread_output=True)
+    else:
+        con.to_parquet(t.mutate(_bucket=_key(t, buckets)), folder, partition_by="_bucket")
+    return buckets
+
+
+def read_parquet(con: ibis.BaseBackend, folder: str | os.PathLike, buckets: int,
+                 table_name: str | None = None) -> ibis.Table:
+    """A table :func:`write_parquet` wrote; its buckets are then what :func:`bucket_files` gives.
+
+    Parameters
+    ----------
+    con
+        The DuckDB connection to read with.
+    folder
+        The folder :func:`write_parquet` wrote.
+    buckets
+        What :func:`write_parquet` returned.
+    table_name
+        Name of the view over the whole table (default: generated).
+
+    Returns
+    -------
+    ibis.Table
+        The whole table, columns as written.
+
+    Examples
+    --------
+    >>> import ibis, tempfile
+    >>> import journeylib as jl
+    >>> from journeylib.core import buckets
+    >>> events = jl.load_dataset("sample").events
+    >>> folder = tempfile.mkdtemp() + "/events"
+    >>> n = buckets.write_parquet(events, folder)
+    >>> stored = buckets.read_parquet(events._find_backend(use_default=True), folder, n)
+    >>> n, stored.count().execute() == events.count().execute()
+    (1, True)
+    """
+    if buckets == 1:
+        return engine.read_parquet(con, f"{folder}/*.parquet", table_name=table_name)
+    whole = engine.read_parquet(con, f"{folder}/_bucket=*/*.parquet", table_name=table_name).drop("_bucket")
+    parts = [engine.read_parquet(con, f"{folder}/_bucket={k}/*.parquet").drop("_bucket")
+             if glob.glob(f"{folder}/_bucket={k}/*.parquet") else whole.limit(0) for k in range(buckets)]
+    _STORED[whole.op()] = parts
+    return whole
+
+
+def _stored_buckets(t: ibis.Table, buckets: int | None) -> list[ibis.Table] | None:
+    """``t``'s buckets from a table stored split by bucket, when ``t`` is row-wise over it."""
+    if not _STORED:
+        return None
+    nodes = set(t.op().find(ops.Node))
+    found = [n for n in _STORED if n in nodes]
+    if len(found) != 1 or buckets not in (None, len(_STORED[found[0]])):
+        return None
+    stored = found[0]
+    between = nodes - set(stored.find(ops.Node))
+    if any(isinstance(n, _ACROSS_ROWS) or isinstance(n, ops.Relation) and not isinstance(n, _ROW_WISE)
+           for n in between):
+        return None
+    return [t.op().replace({stored: part.op()}).to_expr() for part in _STORED[stored]]
 
 
 def per_bucket(t: ibis.Table, build: Callable[[ibis.Table], ibis.Table | pd.DataFrame],

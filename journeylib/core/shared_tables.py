@@ -12,7 +12,9 @@ of the casts over CSV or Parquet.
 
 The copy is a folder of Parquet files per table, written by DuckDB's parallel ``COPY`` (at
 10^7 events about 2.6x faster than writing DuckDB's own compressed storage, which is what
-a first version used). Only the embedded DuckDB engine shares, and only inputs with a
+a first version used). A table larger than one customer bucket is stored split by bucket
+(:func:`journeylib.core.buckets.write_parquet`), so the run's analyses that go bucket by
+bucket read those files instead of each writing its own split. Only the embedded DuckDB engine shares, and only inputs with a
 content hash (local files): a URI or a DataFrame is loaded as before. Notebooks that start
 together take turns (:meth:`SharedTables.exclusive`), so one of them materialises and the
 others wait and read.
@@ -31,7 +33,7 @@ from typing import Any
 
 import ibis
 
-from . import engine
+from . import buckets
 
 try:
     import fcntl
@@ -39,7 +41,7 @@ except ImportError:  # Windows: no advisory locks; each notebook then loads on i
     fcntl = None
 
 ENV_VAR = "JOURNEYLIB_SHARED_TABLES"
-FORMAT = 1  # bump when what is stored changes, so an old file is never read as a new one
+FORMAT = 2  # bump when what is stored changes, so an old file is never read as a new one
 
 
 def folder() -> Path | None:
@@ -153,9 +155,8 @@ class SharedTables:
             return None
         if not self.path.is_dir():
             return None
-        tables = {name: engine.read_parquet(con, self.path / name / "*.parquet",
-                                            table_name=f"jl_shared_{self.path.name}_{name}")
-                  if stored else None for name, stored in meta["tables"].items()}
+        tables = {name: buckets.read_parquet(con, self.path / name, n, table_name=f"jl_shared_{self.path.name}_{name}")
+                  if n else None for name, n in meta["tables"].items()}
         return tables, meta["meta"]
 
     def write(self, tables: Mapping[str, ibis.Table | None], meta: Mapping[str, Any],
@@ -195,16 +196,16 @@ class SharedTables:
         tmp = self.path.with_name(f".{self.path.name}-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
+        split = {}  # table -> number of customer buckets it is stored in (0: no such table)
         try:
             for name, t in tables.items():
-                if t is not None:  # one file per DuckDB thread: the write runs in parallel
-                    con.to_parquet(t, tmp / name, per_thread_output=True)
+                split[name] = 0 if t is None else buckets.write_parquet(t, tmp / name)
             shutil.rmtree(self.path, ignore_errors=True)  # a copy whose description was never written
             os.replace(tmp, self.path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        described = {"tables": {name: t is not None for name, t in tables.items()}, "meta": dict(meta)}
+        described = {"tables": split, "meta": dict(meta)}
         tmp_meta = self._meta_path.with_name(f".{self._meta_path.name}-{os.getpid()}")
         tmp_meta.write_text(json.dumps(described))
         os.replace(tmp_meta, self._meta_path)

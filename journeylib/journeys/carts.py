@@ -65,8 +65,9 @@ class CartRecovery(Result):
         Recovery rate within ``recovery_days`` per ``dimension`` (overall, channel, value band,
         segment) and group, with ``ci_low`` / ``ci_high``.
     curves
-        Kaplan-Meier share recovered by day per channel (``group, days, recovered_share,
-        ci_low, ci_high``).
+        Kaplan-Meier share recovered per channel, read every hour since abandonment up to
+        the group's longest wait (``group, days, recovered_share, ci_low, ci_high``; exact
+        at those times, whatever the number of carts).
 
     Examples
     --------
@@ -236,6 +237,9 @@ def _rates(carts: pd.DataFrame, dimension: str, col: str | None, level: float) -
     return pd.DataFrame(rows, columns=list(RATE_COLUMNS))
 
 
+CURVE_STEPS_PER_DAY = 24
+
+
 def _km_curves(carts: pd.DataFrame, end_days: pd.Series, level: float) -> pd.DataFrame:
     from lifelines import KaplanMeierFitter
 
@@ -245,8 +249,10 @@ def _km_curves(carts: pd.DataFrame, end_days: pd.Series, level: float) -> pd.Dat
     for g, idx in [("all", carts.index)] + [(str(g), d.index) for g, d in carts.groupby("channel", sort=True, observed=True)]:
         if len(idx) < 2:
             continue
+        # on an hourly grid: one row per distinct wait would be one row per cart on a large log
+        grid = np.arange(np.ceil(duration[idx].max() * CURVE_STEPS_PER_DAY) + 1) / CURVE_STEPS_PER_DAY
         kmf = KaplanMeierFitter(alpha=round(1 - level, 12))
-        kmf.fit(duration[idx], event_observed=event[idx])
+        kmf.fit(duration[idx], event_observed=event[idx], timeline=grid)
         sf = kmf.survival_function_.iloc[:, 0]
         ci = kmf.confidence_interval_
         rows.append(pd.DataFrame({"group": g, "days": sf.index.to_numpy(float),

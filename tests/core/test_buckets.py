@@ -54,3 +54,48 @@ def test_summed_frames_adds_counts_and_keeps_missing_keys():
     out = buckets.summed_frames([a, b], "stage")
     assert out.to_dict("list") == {"stage": ["cart", None, "buy"], "n": [5, 3, 4], "m": [2.0, 1.0, 1.0]}
     assert buckets.summed_frames([a], "stage") is a
+
+
+def test_a_table_stored_by_bucket_is_read_per_bucket_not_written_again(log, tmp_path, monkeypatch):
+    monkeypatch.setattr(buckets, "EVENTS_PER_BUCKET", 150)  # 500 rows: stored in 4 buckets
+    monkeypatch.setattr(buckets, "_STORED", {})
+    con = log._find_backend(use_default=True)
+    n = buckets.write_parquet(log, tmp_path / "events")
+    assert n == 4 and sorted(os.listdir(tmp_path / "events")) == [f"_bucket={k}" for k in range(4)]
+    stored = buckets.read_parquet(con, tmp_path / "events", n)
+    pd.testing.assert_frame_equal(_rows(stored), _rows(log))
+    rowwise = stored.filter(stored.event == "landing").select("customer_id", "ts", "channel").order_by("ts")
+    writes = []
+    monkeypatch.setattr(type(con), "to_parquet", lambda *a, **k: writes.append(a))
+    with buckets.bucket_files(rowwise) as parts:
+        got = [_rows(p) for p in parts]
+    assert not writes  # the stored buckets, not a new split
+    assert len(got) == 4
+    ids = [set(g["customer_id"]) for g in got]
+    assert sum(len(s) for s in ids) == len(set().union(*ids))  # each customer in exactly one bucket
+    pd.testing.assert_frame_equal(pd.concat(got).sort_values(["customer_id", "ts"]).reset_index(drop=True),
+                                  _rows(rowwise))
+    # same numbers through per_bucket as on the table written in one piece
+    count = lambda e: e.group_by("channel").agg(n=e.customer_id.nunique())  # noqa: E731
+    want = engine.to_pandas(count(log.filter(log.event == "landing")))
+    got = buckets.summed_per_bucket(rowwise, count, "channel", ["n"])
+    assert not writes
+    assert dict(zip(got["channel"], got["n"])) == dict(zip(want["channel"], want["n"]))
+
+
+@pytest.mark.parametrize("across", [
+    lambda s: s.filter(s.ts > s.ts.min()),  # a subquery over every customer
+    lambda s: s.mutate(k=ibis.row_number().over(order_by=s.ts)),  # a window over every customer
+    lambda s: s.group_by("customer_id").agg(n=s.count()),
+    lambda s: s.join(s.group_by("event").agg(m=s.count()), "event"),
+    lambda s: s.limit(10),
+])
+def test_a_step_across_customers_gets_its_own_split(log, tmp_path, monkeypatch, across):
+    monkeypatch.setattr(buckets, "EVENTS_PER_BUCKET", 150)
+    monkeypatch.setattr(buckets, "_STORED", {})
+    con = log._find_backend(use_default=True)
+    stored = buckets.read_parquet(con, tmp_path / "events", buckets.write_parquet(log, tmp_path / "events"))
+    t = across(stored)
+    assert buckets._stored_buckets(t, None) is None
+    with buckets.bucket_files(t, 3) as parts:  # its own split still holds exactly its rows
+        assert sum(int(p.count().execute()) for p in parts) == int(t.count().execute())

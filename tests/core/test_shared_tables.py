@@ -4,6 +4,7 @@ Every shared load is compared with an ordinary load of the same definition (each
 the check table, the inputs, the profile), so sharing can never change a number."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -155,3 +156,36 @@ def test_run_all_gives_its_notebooks_a_folder_of_the_run(tmp_path, monkeypatch):
     with runner._shared_tables(str(tmp_path)):
         assert os.environ[shared_tables.ENV_VAR] == str(tmp_path / "tables")
     assert shared_tables.ENV_VAR not in os.environ
+
+
+def test_a_large_log_is_shared_split_by_bucket_and_its_analyses_read_the_split(shared, monkeypatch):
+    """The copy of a log larger than one bucket is stored by customer bucket; the bucketed analyses
+    of the run read that split instead of writing their own, with the same numbers as unshared."""
+    from journeylib.core import buckets
+    from journeylib.journeys import paths
+
+    monkeypatch.setattr(buckets, "EVENTS_PER_BUCKET", 15_000)  # the sample's 52,966 events: 4 buckets
+    monkeypatch.setattr(buckets, "_STORED", {})
+    monkeypatch.delenv(shared_tables.ENV_VAR)
+    plain = jl.load_journey("sample")
+    monkeypatch.setenv(shared_tables.ENV_VAR, str(shared))
+    first = jl.load_journey("sample")
+    again = jl.load_journey("sample", con=ibis.duckdb.connect())
+    assert_same_journey(plain, again)
+    copy = next(p for p in shared.iterdir() if p.is_dir())
+    assert sorted(p.name for p in (copy / "events").iterdir()) == [f"_bucket={k}" for k in range(4)]
+    assert not (copy / "customers" / "_bucket=0").exists()  # 5,000 rows: one piece
+    split = []
+    real = buckets.bucket_files.__wrapped__
+
+    def spy(t, n=None):
+        split.append(buckets._stored_buckets(t, n) is not None)
+        return real(t, n)
+
+    monkeypatch.setattr(buckets, "bucket_files", contextlib.contextmanager(spy))
+    results = [(jl.stage_transitions(j.events).summary, paths.journeys(j.events),
+                jl.path_table(j.events).sort_values("path").reset_index(drop=True)) for j in (plain, again)]
+    assert split == [False] * 3 + [True] * 3  # the plain journey splits on its own, the shared reads
+    for a, b in zip(*results):
+        pd.testing.assert_frame_equal(a, b)
+    assert first.events.count().to_pyarrow().as_py() == plain.events.count().to_pyarrow().as_py()
