@@ -76,6 +76,11 @@ def _journey_tables(base: ibis.Table, stages: Sequence[str]) -> tuple[ibis.Table
     return t, _with_journey(t, first_order), first_order
 
 
+def _stage_before(stage: ibis.Value, stages: Sequence[str]) -> ibis.Value:
+    """The name of the stage before ``stage`` in ``stages`` (null for the first)."""
+    return ibis.cases(*[(stage == s, stages[i - 1]) for i, s in enumerate(stages) if i], else_=None)
+
+
 def _customer_counts(base: ibis.Table, stages: Sequence[str], touch_col: str, tp_cols: list[str],
                      stuck_days: float) -> dict[str, pd.DataFrame]:
     """The map's counts over the customers of ``base``; each adds up over disjoint sets of customers.
@@ -92,18 +97,14 @@ def _customer_counts(base: ibis.Table, stages: Sequence[str], touch_col: str, tp
            "touchpoints": engine.to_pandas(tj.group_by(["journey", "stage", *tp_cols]).aggregate(
                events=tj.count(), customers=tj.customer_id.nunique()))}
     ft = tj.filter(tj.journey == JOURNEYS[0])
-    conv = []
-    for i, s in enumerate(stages[:-1]):
-        x = ft.filter(ft.stage == s)
-        per = x.group_by(["customer_id", *tp_cols]).aggregate(_t=x.ts.min())
-        nx = t.filter(t.stage == stages[i + 1])
-        nx = nx.group_by(_c2=nx.customer_id).aggregate(_n=nx.ts.max())
-        j = per.left_join(nx, per.customer_id == nx._c2)
-        got = j.group_by(tp_cols).aggregate(_users=j.count(), reached_next=(j._n.notnull() & (j._n >= j._t))
-                                            .cast("int64").sum())
-        conv.append(engine.to_pandas(got).assign(stage=s))
-    out["conversion"] = (pd.concat(conv, ignore_index=True) if conv
-                         else pd.DataFrame(columns=["stage", *tp_cols, "_users", "reached_next"]))
+    # every stage in one query: a stage's first-time touchpoints against the next stage's last reach
+    per = ft.filter(ft.stage.isin(list(stages[:-1])))
+    per = per.group_by(["customer_id", "stage", *tp_cols]).aggregate(_t=per.ts.min())
+    nx = t.filter(t.stage.isin(list(stages[1:])))
+    nx = nx.group_by(_c2=nx.customer_id, _s2=_stage_before(nx.stage, stages)).aggregate(_n=nx.ts.max())
+    j = per.left_join(nx, (per.customer_id == nx._c2) & (per.stage == nx._s2))
+    out["conversion"] = engine.to_pandas(j.group_by(["stage", *tp_cols]).aggregate(
+        _users=j.count(), reached_next=(j._n.notnull() & (j._n >= j._t)).cast("int64").sum()))
     out["acquisition"] = pd.DataFrame(columns=["channel", "customers"])
     if touch_col in tj.columns:
         x = ft.filter((ft.stage == stages[0]) & ft[touch_col].notnull())
@@ -112,15 +113,14 @@ def _customer_counts(base: ibis.Table, stages: Sequence[str], touch_col: str, tp
         w = w.filter(w._rk == 0)
         out["acquisition"] = engine.to_pandas(w.group_by(channel=w[touch_col]).aggregate(customers=w.count()))
     first_reach = ft.group_by(["customer_id", "stage"]).aggregate(_t=epoch_us(ft.ts.min()))
-    stuck = []
-    for i, s in enumerate(stages[:-1]):
-        a = first_reach.filter(first_reach.stage == s)
-        b = first_reach.filter(first_reach.stage == stages[i + 1]).select(_c2="customer_id", _tb="_t")
-        j = a.left_join(b, a.customer_id == b._c2)
-        late = j._tb.notnull() & (j._tb >= j._t) & ((j._tb - j._t) > int(stuck_days * DAY_SECONDS * _US))
-        row = engine.to_pandas(j.aggregate(n=j.count(), late=late.cast("int64").sum()))
-        stuck.append((s, _count(row["n"].iloc[0]), _count(row["late"].iloc[0])))
-    out["stuck"] = pd.DataFrame(stuck, columns=["stage", "n", "late"])
+    a = first_reach.filter(first_reach.stage.isin(list(stages[:-1])))
+    b = first_reach.filter(first_reach.stage.isin(list(stages[1:])))
+    b = b.select(_c2="customer_id", _s2=_stage_before(b.stage, stages), _tb="_t")
+    j = a.left_join(b, (a.customer_id == b._c2) & (a.stage == b._s2))
+    late = j._tb.notnull() & (j._tb >= j._t) & ((j._tb - j._t) > int(stuck_days * DAY_SECONDS * _US))
+    stuck = engine.to_pandas(j.group_by("stage").aggregate(n=j.count(), late=late.cast("int64").sum()))
+    out["stuck"] = (pd.DataFrame({"stage": list(stages[:-1])}).merge(stuck, on="stage", how="left")
+                    .fillna({"n": 0, "late": 0}).astype({"n": "int64", "late": "int64"}))
     pos = ft.mutate(_p=ibis.cases(*[(ft.stage == s, i) for i, s in enumerate(stages)], else_=None))
     # events at one instant have no order of their own: taken in stage order, they never count as going back
     pos = engine.shift_within(pos, "customer_id", [pos.ts, pos._p, pos.event], _prev=pos._p)
