@@ -68,10 +68,16 @@ def _with_journey(t: ibis.Table, first_order: ibis.Table) -> ibis.Table:
     return j.drop("_cid")
 
 
-def _journey_tables(base: ibis.Table, stages: Sequence[str]) -> tuple[ibis.Table, ibis.Table, ibis.Table]:
-    """``(t, tj, first_order)``: the events at the map's stages, those with their ``journey``, first orders."""
+def _first_orders(base: ibis.Table) -> ibis.Table:
+    """``_cid, _fp``: each buyer's first order time."""
     orders = base.filter(base.event == PURCHASE_EVENT)
-    first_order = orders.group_by(_cid=orders.customer_id).aggregate(_fp=orders.ts.min())
+    return orders.group_by(_cid=orders.customer_id).aggregate(_fp=orders.ts.min())
+
+
+def _journey_tables(base: ibis.Table, stages: Sequence[str],
+                    first_order: ibis.Table | None = None) -> tuple[ibis.Table, ibis.Table, ibis.Table]:
+    """``(t, tj, first_order)``: the events at the map's stages, those with their ``journey``, first orders."""
+    first_order = _first_orders(base) if first_order is None else first_order
     t = base.filter(base.stage.isin(list(stages)))
     return t, _with_journey(t, first_order), first_order
 
@@ -91,7 +97,12 @@ def _customer_counts(base: ibis.Table, stages: Sequence[str], touch_col: str, tp
     moving on from each stage, and those taking longer than ``stuck_days``; ``back``: customers
     going back from each stage position (``_prev``).
     """
-    t, tj, _ = _journey_tables(base, stages)
+    with engine.materialized(_first_orders(base)) as first_order:  # read by every query below
+        return _counts_with(base, stages, touch_col, tp_cols, stuck_days, first_order)
+
+
+def _counts_with(base, stages, touch_col, tp_cols, stuck_days, first_order) -> dict[str, pd.DataFrame]:
+    t, tj, _ = _journey_tables(base, stages, first_order)
     out = {"reach": engine.to_pandas(tj.group_by(["journey", "stage"]).aggregate(
                customers=tj.customer_id.nunique(), events=tj.count())),
            "touchpoints": engine.to_pandas(tj.group_by(["journey", "stage", *tp_cols]).aggregate(
