@@ -19,6 +19,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
+import numpy as np
 import pandas as pd
 
 from . import engine
@@ -320,6 +321,36 @@ def observation_end(events: Any, given: Any = None) -> pd.Timestamp:
     if value is None or pd.isna(value):
         raise JourneyDataError("events: the table is empty; expected at least one event with a timestamp")
     return from_epoch_us(value)
+
+
+CURVE_STEPS_PER_DAY = 24
+
+
+def curve_grid(longest_days: float) -> np.ndarray:
+    """Where a survival curve over waits of up to ``longest_days`` is read: every hour from 0.
+
+    One row per distinct wait would be one row per customer (or cart) on a large log; read
+    every hour, a curve over two years has 17,521 points whatever the number of customers,
+    each the curve's exact value at that time.
+
+    Parameters
+    ----------
+    longest_days
+        The longest wait (days, >= 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``0, 1/24, 2/24, ...`` up to the first hour at or after ``longest_days``.
+
+    Examples
+    --------
+    >>> from journeylib.core.time import curve_grid
+    >>> g = curve_grid(1.01)
+    >>> len(g), float(g[24]), float(g[-1])
+    (26, 1.0, 1.0416666666666667)
+    """
+    return np.arange(np.ceil(max(float(longest_days), 0.0) * CURVE_STEPS_PER_DAY) + 1) / CURVE_STEPS_PER_DAY
 
 
 def end_of_day(ts: pd.Timestamp) -> pd.Timestamp:

@@ -237,9 +237,6 @@ def _rates(carts: pd.DataFrame, dimension: str, col: str | None, level: float) -
     return pd.DataFrame(rows, columns=list(RATE_COLUMNS))
 
 
-CURVE_STEPS_PER_DAY = 24
-
-
 def _km_curves(carts: pd.DataFrame, end_days: pd.Series, level: float) -> pd.DataFrame:
     from lifelines import KaplanMeierFitter
 
@@ -249,10 +246,8 @@ def _km_curves(carts: pd.DataFrame, end_days: pd.Series, level: float) -> pd.Dat
     for g, idx in [("all", carts.index)] + [(str(g), d.index) for g, d in carts.groupby("channel", sort=True, observed=True)]:
         if len(idx) < 2:
             continue
-        # on an hourly grid: one row per distinct wait would be one row per cart on a large log
-        grid = np.arange(np.ceil(duration[idx].max() * CURVE_STEPS_PER_DAY) + 1) / CURVE_STEPS_PER_DAY
         kmf = KaplanMeierFitter(alpha=round(1 - level, 12))
-        kmf.fit(duration[idx], event_observed=event[idx], timeline=grid)
+        kmf.fit(duration[idx], event_observed=event[idx], timeline=core_time.curve_grid(duration[idx].max()))
         sf = kmf.survival_function_.iloc[:, 0]
         ci = kmf.confidence_interval_
         rows.append(pd.DataFrame({"group": g, "days": sf.index.to_numpy(float),

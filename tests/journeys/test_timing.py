@@ -189,7 +189,7 @@ def _old_stage_reach_times(events, stages, *, by=None, customers=None, observati
 
 
 def _old_next_stage_tables(reach, stages, by, hs=(7.0, 30.0, 90.0), confidence_level=0.95, min_at_risk=None):
-    """The old stats half: Kaplan-Meier on one row per customer (summary table and curves)."""
+    """The old stats half: Kaplan-Meier on one row per customer (summary table, and curves read every hour)."""
     from journeylib.core.time import DAY_US
     from journeylib.retention.survival import kaplan_meier
 
@@ -228,13 +228,16 @@ def _old_next_stage_tables(reach, stages, by, hs=(7.0, 30.0, 90.0), confidence_l
                         row[c], row[lo_c], row[hi_c] = 1 - r["retention"], 1 - r["ci_high"], 1 - r["ci_low"]
             rows.append(row)
             if km is not None and g in km.fitters:
-                f = km.fitters[g]
-                band = f.confidence_interval_.to_numpy(float)
+                # the per-customer curve read every hour: the step in force then, and who is still waiting
+                f, waits = km.fitters[g], d.loc[d["group"] == g, "days"].to_numpy()
+                grid = np.arange(np.ceil(waits.max() * 24) + 1) / 24
+                at = np.searchsorted(f.survival_function_.index.to_numpy(float), grid, side="right") - 1
+                band = f.confidence_interval_.to_numpy(float)[at]
                 curves.append(pd.DataFrame({
-                    "transition": name, "group": g, "days": f.survival_function_.index.to_numpy(float),
-                    "share_moved": 1 - f.survival_function_.iloc[:, 0].to_numpy(float),
+                    "transition": name, "group": g, "days": grid,
+                    "share_moved": 1 - f.survival_function_.iloc[:, 0].to_numpy(float)[at],
                     "ci_low": 1 - band[:, 1], "ci_high": 1 - band[:, 0],
-                    "at_risk": f.event_table["at_risk"].to_numpy(float)}))
+                    "at_risk": np.array([(waits >= x).sum() for x in grid], dtype=float)}))
     return pd.DataFrame(rows), pd.concat(curves, ignore_index=True)
 
 
