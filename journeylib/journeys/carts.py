@@ -37,6 +37,7 @@ from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.intervals import wilson_interval
 from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import CART_EVENT, PURCHASE_EVENT
+from ..retention.survival import curve_every_hour
 from ..core import time as core_time
 from ..core.time import DAY_US, to_epoch_us
 from ..experiments.readout import Readout, ab_readout, conversion, decision_action
@@ -246,13 +247,10 @@ def _km_curves(carts: pd.DataFrame, end_days: pd.Series, level: float) -> pd.Dat
     for g, idx in [("all", carts.index)] + [(str(g), d.index) for g, d in carts.groupby("channel", sort=True, observed=True)]:
         if len(idx) < 2:
             continue
-        kmf = KaplanMeierFitter(alpha=round(1 - level, 12))
-        kmf.fit(duration[idx], event_observed=event[idx], timeline=core_time.curve_grid(duration[idx].max()))
-        sf = kmf.survival_function_.iloc[:, 0]
-        ci = kmf.confidence_interval_
-        rows.append(pd.DataFrame({"group": g, "days": sf.index.to_numpy(float),
-                                  "recovered_share": 1 - sf.to_numpy(),
-                                  "ci_low": 1 - ci.iloc[:, 1].to_numpy(), "ci_high": 1 - ci.iloc[:, 0].to_numpy()}))
+        kmf = KaplanMeierFitter(alpha=round(1 - level, 12)).fit(duration[idx], event_observed=event[idx])
+        c = curve_every_hour(kmf, duration[idx])
+        rows.append(pd.DataFrame({"group": g, "days": c["days"], "recovered_share": 1 - c["survival"],
+                                  "ci_low": 1 - c["ci_high"], "ci_high": 1 - c["ci_low"]}))
     if not rows:
         return pd.DataFrame(columns=["group", "days", "recovered_share", "ci_low", "ci_high"])
     return pd.concat(rows, ignore_index=True)

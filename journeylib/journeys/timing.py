@@ -35,9 +35,9 @@ from ..core.display import escape_markdown
 from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import DEFAULT_STAGES
-from ..core.time import DAY_US, curve_grid, epoch_us, observation_end as observation_end_of, to_epoch_us
+from ..core.time import DAY_US, epoch_us, observation_end as observation_end_of, to_epoch_us
 from ..retention.plots import MIN_AT_RISK
-from ..retention.survival import kaplan_meier
+from ..retention.survival import curve_every_hour, kaplan_meier
 from . import plots
 from .common import check_stages, drop_outbound, events_table
 
@@ -197,23 +197,6 @@ def _transition_counts(events: Any, stages: Sequence[str], by: str | None, custo
 
 
 # --------------------------------------------------------------------------- stats half
-def _curve_every_hour(fitter: Any, days: np.ndarray, n: np.ndarray) -> pd.DataFrame:
-    """A fitted Kaplan-Meier curve read every hour (:func:`~journeylib.core.time.curve_grid`).
-
-    ``share_moved`` and its band are the curve's values in force at each hour; ``at_risk`` the
-    customers still waiting and followed then (``n`` of the rows with ``days`` at or after it).
-    """
-    grid = curve_grid(days.max() if len(days) else 0.0)
-    sf = fitter.survival_function_.iloc[:, 0]
-    at = np.searchsorted(sf.index.to_numpy(float), grid, side="right") - 1  # lifelines' curve starts at 0
-    band = fitter.confidence_interval_.to_numpy(float)[at]
-    order = np.argsort(days, kind="stable")
-    later = np.concatenate([np.cumsum(n[order][::-1])[::-1], [0]])  # customers at or after each sorted wait
-    return pd.DataFrame({"days": grid, "share_moved": 1 - sf.to_numpy(float)[at], "ci_low": 1 - band[:, 1],
-                         "ci_high": 1 - band[:, 0],
-                         "at_risk": later[np.searchsorted(days[order], grid, side="left")].astype(float)})
-
-
 def _share_columns(h: float) -> tuple[str, str, str]:
     return f"moved_{h:g}d", f"moved_{h:g}d_ci_low", f"moved_{h:g}d_ci_high"
 
@@ -441,9 +424,10 @@ def time_to_next_stage(
                 if waiting >= min_at_risk and pd.notna(r["retention"]):
                     row[c], row[lo_c], row[hi_c] = 1 - r["retention"], 1 - r["ci_high"], 1 - r["ci_low"]
             rows.append(row)
-            curves.append(_curve_every_hour(next(iter(km.fitters.values())), days[m], n[m]).assign(
-                transition=name, group=g))
+            c = curve_every_hour(next(iter(km.fitters.values())), days[m], n[m])
+            curves.append(pd.DataFrame({"transition": name, "group": g, "days": c["days"], "share_moved": 1 - c["survival"],
+                                        "ci_low": 1 - c["ci_high"], "ci_high": 1 - c["ci_low"], "at_risk": c["at_risk"]}))
     table = pd.DataFrame(rows)
     cols = ["transition", "group", "days", "share_moved", "ci_low", "ci_high", "at_risk"]
-    cur = pd.concat(curves, ignore_index=True)[cols] if curves else pd.DataFrame(columns=cols)
+    cur = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=cols)
     return NextStepResult(table, cur, stages, by, hs, float(confidence_level), str(obs), int(min_at_risk))

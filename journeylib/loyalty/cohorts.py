@@ -450,7 +450,7 @@ class RepeatPurchase(Result):
 
     ``by_group``: ``<by>, eligible, repeaters, repeat_rate, ci_low, ci_high`` (Wilson
     interval at ``confidence_level``); ``time_to_second``: ``days,
-    share_with_second_order, ci_low, ci_high`` (Kaplan-Meier).
+    share_with_second_order, ci_low, ci_high, at_risk`` (Kaplan-Meier, read every hour).
 
     Examples
     --------
@@ -693,6 +693,8 @@ def repeat_purchase(
     """
     from lifelines import KaplanMeierFitter
 
+    from ..retention.survival import curve_every_hour
+
     _check_period(period)
     if not is_number(confidence_level) or not 0 < confidence_level < 1:
         raise JourneyParameterError(f"confidence_level={confidence_level!r}; expected a number in (0, 1)")
@@ -747,8 +749,7 @@ def repeat_purchase(
     dur = per["days_to_second"].fillna(per["followup_days"]).clip(lower=0)
     kmf = KaplanMeierFitter(alpha=round(1 - confidence_level, 12))
     kmf.fit(dur, event_observed=per["days_to_second"].notna())
-    ci = kmf.confidence_interval_survival_function_
-    tts = pd.DataFrame({"days": kmf.timeline, "share_with_second_order": 1 - kmf.survival_function_.iloc[:, 0].to_numpy(),
-                        "ci_low": 1 - ci.iloc[:, 1].to_numpy(), "ci_high": 1 - ci.iloc[:, 0].to_numpy(),
-                        "at_risk": kmf.event_table["at_risk"].reindex(kmf.timeline).to_numpy()})
+    c = curve_every_hour(kmf, dur)
+    tts = pd.DataFrame({"days": c["days"], "share_with_second_order": 1 - c["survival"], "ci_low": 1 - c["ci_high"],
+                        "ci_high": 1 - c["ci_low"], "at_risk": c["at_risk"]})
     return RepeatPurchase(g, gaps, tts, per, int(within_days), by, float(confidence_level))

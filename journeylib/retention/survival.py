@@ -33,7 +33,7 @@ from ..core.checks import is_number
 from ..core.display import escape_markdown, format_pvalue, html_table
 from ..core.errors import JourneyDataError, JourneyFitError, JourneyParameterError, data_error
 from ..core.result import TRUTH_COLUMNS, Check, Finding, Result, truth_table
-from ..core.time import DAY_SECONDS, series_to_utc
+from ..core.time import DAY_SECONDS, curve_grid, series_to_utc
 from . import plots
 from .winback import WinbackResult
 
@@ -42,7 +42,7 @@ DEFAULT_HORIZONS: tuple[int, ...] = (30, 90, 180, 365)
 __all__ = [
     "kaplan_meier", "KaplanMeierResult", "logrank", "LogRankResult", "cox", "CoxResult",
     "to_start_stop", "membership_effect", "MembershipEffect", "against_truth", "DEFAULT_HORIZONS",
-    "membership_sentence",
+    "membership_sentence", "curve_every_hour",
 ]
 
 
@@ -112,6 +112,51 @@ def _step_at(index: np.ndarray, values: np.ndarray, t: float) -> float:
     """Value of a right-continuous step function (given at ``index``) at time ``t``."""
     i = np.searchsorted(index, t, side="right") - 1
     return float(values[i]) if i >= 0 else 1.0
+
+
+def curve_every_hour(fitter: KaplanMeierFitter, durations: Any, weights: Any = None) -> pd.DataFrame:
+    """A fitted Kaplan-Meier curve read every hour (:func:`journeylib.core.time.curve_grid`).
+
+    One row per distinct duration is one row per customer on a large log (durations carry
+    seconds); read every hour the curve has a bounded size and is exact at those times.
+
+    Parameters
+    ----------
+    fitter
+        A fitted ``lifelines.KaplanMeierFitter``.
+    durations
+        The durations it was fitted on (days).
+    weights
+        Their weights (customers per row), ``None`` for one each.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``days`` (every hour up to the longest duration), ``survival`` with its band
+        ``ci_low, ci_high`` (the step in force then), ``at_risk`` (weight of the durations at
+        or after ``days``: still followed then).
+
+    Examples
+    --------
+    >>> from lifelines import KaplanMeierFitter
+    >>> from journeylib.retention.survival import curve_every_hour
+    >>> kmf = KaplanMeierFitter().fit([0.5, 1.0, 2.0], [1, 0, 1])
+    >>> curve_every_hour(kmf, [0.5, 1.0, 2.0]).iloc[[0, 12, 48]].round(3)
+        days  survival  ci_low  ci_high  at_risk
+    0    0.0     1.000   1.000    1.000      3.0
+    12   0.5     0.667   0.054    0.945      3.0
+    48   2.0     0.000   0.000    0.000      1.0
+    """
+    durations = np.asarray(durations, float)
+    n = np.ones(len(durations)) if weights is None else np.asarray(weights, float)
+    grid = curve_grid(durations.max() if len(durations) else 0.0)
+    sf = fitter.survival_function_.iloc[:, 0]
+    at = np.searchsorted(sf.index.to_numpy(float), grid, side="right") - 1  # lifelines' curve starts at 0
+    band = fitter.confidence_interval_.to_numpy(float)[at]
+    order = np.argsort(durations, kind="stable")
+    later = np.concatenate([np.cumsum(n[order][::-1])[::-1], [0.0]])  # weight at or after each sorted duration
+    return pd.DataFrame({"days": grid, "survival": sf.to_numpy(float)[at], "ci_low": band[:, 0], "ci_high": band[:, 1],
+                         "at_risk": later[np.searchsorted(durations[order], grid, side="left")]})
 
 
 def _pct(x: float) -> str:
