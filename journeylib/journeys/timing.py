@@ -172,7 +172,7 @@ def _transition_counts(events: Any, stages: Sequence[str], by: str | None, custo
     or to the observation end when censored), ``_moved`` and ``n`` (customers). The Kaplan-
     Meier fit weighs each row by ``n``, which gives exactly the curve of one row per
     customer (:func:`journeylib.retention.survival.kaplan_meier`), so no per-customer table
-    comes to pandas; summed over customer buckets above 20 million events.
+    comes to pandas; per customer bucket above 20 million events (a key can repeat across buckets).
     """
     everything = events_table(events)
     t = drop_outbound(everything)
@@ -193,7 +193,9 @@ def _transition_counts(events: Any, stages: Sequence[str], by: str | None, custo
             u = ibis.union(*rows)
             return engine.to_pandas(u.group_by(keys).aggregate(n=u.count()))
 
-    return buckets.summed_per_bucket(t, build, keys, ["n"]), obs
+    # not summed over buckets: the waits carry microseconds, so keys hardly repeat across buckets, and
+    # the weighted fit gives the same curve from a repeated key as from its summed row
+    return pd.concat(buckets.per_bucket(t, build), ignore_index=True), obs
 
 
 # --------------------------------------------------------------------------- stats half
