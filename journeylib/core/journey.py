@@ -1039,11 +1039,12 @@ def load_journey(path_or_definition: str | Path | JourneyDefinition, *, con: ibi
     with shared.exclusive():
         stored = shared.read(con)
         if stored is None:
-            journey = _load_tables(d, con, strict)
-            try:
-                stored = shared.write(_tables_of(journey), _meta_of(journey), con)
-            except (OSError, duckdb.Error):  # a full or read-only disk: this notebook goes on unshared
-                return journey
+            with shared.writing_threads(con):
+                journey = _load_tables(d, con, strict)
+                try:
+                    stored = shared.write(_tables_of(journey), _meta_of(journey), con)
+                except (OSError, duckdb.Error):  # a full or read-only disk: this notebook goes on unshared
+                    return journey
             return _from_shared(d, stored, strict, "materialised now, once for every report of this run")
     return _from_shared(d, stored, strict, "read from the copy another report of this run materialised")
 

@@ -41,6 +41,9 @@ except ImportError:  # Windows: no advisory locks; each notebook then loads on i
     fcntl = None
 
 ENV_VAR = "JOURNEYLIB_SHARED_TABLES"
+# DuckDB threads for writing the copy (``journeylib run-all`` sets every core when it splits the
+# cores between notebooks: the notebooks that need the copy wait for it, their cores idle)
+THREADS_VAR = "JOURNEYLIB_SHARED_TABLES_THREADS"
 FORMAT = 2  # bump when what is stored changes, so an old file is never read as a new one
 
 
@@ -119,6 +122,21 @@ class SharedTables:
     def _meta_path(self) -> Path:
         return self.path.with_suffix(".json")
 
+
+    @staticmethod
+    @contextlib.contextmanager
+    def writing_threads(con: ibis.BaseBackend) -> Iterator[None]:
+        """DuckDB's threads raised to ``$JOURNEYLIB_SHARED_TABLES_THREADS`` while the copy is made."""
+        threads = os.environ.get(THREADS_VAR)
+        if not threads or con.name != "duckdb":
+            yield
+            return
+        before = con.raw_sql("SELECT current_setting('threads')").fetchone()[0]
+        con.raw_sql(f"SET threads={int(threads)}")
+        try:
+            yield
+        finally:
+            con.raw_sql(f"SET threads={int(before)}")
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:

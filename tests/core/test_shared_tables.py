@@ -189,3 +189,22 @@ def test_a_large_log_is_shared_split_by_bucket_and_its_analyses_read_the_split(s
     for a, b in zip(*results):
         pd.testing.assert_frame_equal(a, b)
     assert first.events.count().to_pyarrow().as_py() == plain.events.count().to_pyarrow().as_py()
+
+
+def test_the_notebook_writing_the_copy_uses_every_core_it_is_given_then_its_own(shared, monkeypatch):
+    con = ibis.duckdb.connect()
+    con.raw_sql("SET threads=1")  # run-all's share of the cores for one of two notebooks
+    monkeypatch.setenv(shared_tables.THREADS_VAR, "2")
+    seen = []
+    real = shared_tables.SharedTables.write
+
+    def write(self, tables, meta, con):
+        seen.append(con.raw_sql("SELECT current_setting('threads')").fetchone()[0])
+        return real(self, tables, meta, con)
+
+    monkeypatch.setattr(shared_tables.SharedTables, "write", write)
+    jl.load_journey("sample", con=con)
+    assert seen == [2]
+    assert con.raw_sql("SELECT current_setting('threads')").fetchone()[0] == 1
+    jl.load_journey("sample", con=con)  # read from the copy: nothing written, threads untouched
+    assert seen == [2]

@@ -283,14 +283,15 @@ def test_a_kernel_start_race_is_retried_once_and_a_real_failure_is_not(tmp_path,
 def test_parallel_notebooks_share_the_cores(monkeypatch):
     monkeypatch.delenv("JOURNEYLIB_DUCKDB_THREADS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    both = "JOURNEYLIB_SHARED_TABLES_THREADS"  # the notebook writing the shared copy: every core
     with report._duckdb_threads(2):
-        assert os.environ["JOURNEYLIB_DUCKDB_THREADS"] == "4"
-    assert "JOURNEYLIB_DUCKDB_THREADS" not in os.environ
+        assert os.environ["JOURNEYLIB_DUCKDB_THREADS"] == "4" and os.environ[both] == "8"
+    assert "JOURNEYLIB_DUCKDB_THREADS" not in os.environ and both not in os.environ
     with report._duckdb_threads(1):  # one notebook at a time: DuckDB's own default
-        assert "JOURNEYLIB_DUCKDB_THREADS" not in os.environ
+        assert "JOURNEYLIB_DUCKDB_THREADS" not in os.environ and both not in os.environ
     monkeypatch.setenv("JOURNEYLIB_DUCKDB_THREADS", "3")
     with report._duckdb_threads(2):  # an explicit setting wins
-        assert os.environ["JOURNEYLIB_DUCKDB_THREADS"] == "3"
+        assert os.environ["JOURNEYLIB_DUCKDB_THREADS"] == "3" and both not in os.environ
     assert os.environ["JOURNEYLIB_DUCKDB_THREADS"] == "3"
 
 
