@@ -152,11 +152,19 @@ def _t_interval(mean: float, sd: float, n: int, confidence_level: float) -> tupl
     return mean - half, mean + half
 
 
-def _mode_stage(t: ibis.Table, cond: ibis.Value, stages: Sequence[str]) -> str | None:
-    x = t.filter(cond & t.stage.notnull())
-    df = engine.to_pandas(x.group_by("stage").aggregate(n=x.count()))
+def _role_stages(tj: ibis.Table, stages: Sequence[str]) -> dict[str, str | None]:
+    """The stage where most cart, first and repeat purchase and review events fall (one query)."""
+    x = tj.filter(tj.event.isin([CART_EVENT, PURCHASE_EVENT, REVIEW_EVENT]) & tj.stage.notnull())
+    df = engine.to_pandas(x.group_by(["event", "journey", "stage"]).aggregate(n=x.count()))
     df = df[df["stage"].isin(stages)]
-    return None if df.empty else str(df.sort_values(["n", "stage"], ascending=[False, True]).iloc[0]["stage"])
+
+    def mode(rows: pd.DataFrame) -> str | None:
+        n = rows.groupby("stage")["n"].sum().reset_index()
+        return None if n.empty else str(n.sort_values(["n", "stage"], ascending=[False, True]).iloc[0]["stage"])
+
+    return {"cart": mode(df[df["event"] == CART_EVENT]), "review": mode(df[df["event"] == REVIEW_EVENT]),
+            "first order": mode(df[(df["event"] == PURCHASE_EVENT) & (df["journey"] == JOURNEYS[0])]),
+            "repeat order": mode(df[(df["event"] == PURCHASE_EVENT) & (df["journey"] == JOURNEYS[1])])}
 
 
 @dataclass(frozen=True, repr=False)
@@ -619,72 +627,73 @@ def _kpis(base, tj, t, stages, dm, reach_ft, events_ft, reach_rp, acq, feedback,
         if reach_ft.get(s, 0):
             add(s, "events per customer (first-time)", int(events_ft.get(s, 0)) / reach_ft[s], "count",
                 n=reach_ft[s])
-    # cart: cart-to-purchase, abandoned carts (first-time journey)
-    cart_stage = _mode_stage(t, t.event == CART_EVENT, stages)
+    # one pass per customer for the cart, purchase and repeat KPIs: first order, first cart at a map
+    # stage, last event; a cart at or before the first order (or with none) is a first-time cart
+    role = _role_stages(tj, stages)
     orders = base.filter(base.event == PURCHASE_EVENT)
+    no_ts = ibis.null("timestamp('UTC')")
     per_c = base.group_by("customer_id").aggregate(
-        _fp=ibis.ifelse(base.event == PURCHASE_EVENT, base.ts, ibis.null("timestamp('UTC')")).min(),
-        _carted=((base.event == CART_EVENT)).any(),
-        _orders=(base.event == PURCHASE_EVENT).cast("int64").sum())
-    if cart_stage is not None:
-        c = tj.filter((tj.event == CART_EVENT) & (tj.journey == JOURNEYS[0]))
-        cc = c.group_by("customer_id").aggregate(_x=c.count())
-        j = cc.left_join(per_c, cc.customer_id == per_c.customer_id)
-        row = engine.to_pandas(j.aggregate(n=j.count(), bought=j._fp.notnull().cast("int64").sum()))
-        n, k = int(row["n"].iloc[0]), _count(row["bought"].iloc[0])
-        if n:
+        _fp=ibis.ifelse(base.event == PURCHASE_EVENT, base.ts, no_ts).min(),
+        _cart=ibis.ifelse((base.event == CART_EVENT) & base.stage.isin(list(stages)), base.ts, no_ts).min(),
+        _last=epoch_us(base.ts.max()))
+    with engine.materialized(per_c) as per_c:
+        carted = per_c._cart.notnull() & (per_c._fp.isnull() | (per_c._cart <= per_c._fp))
+        agg = engine.to_pandas(per_c.aggregate(
+            n=per_c.count(), buyers=per_c._fp.notnull().cast("int64").sum(), carted=carted.cast("int64").sum(),
+            carted_bought=(carted & per_c._fp.notnull()).cast("int64").sum()))
+        # cart: cart-to-purchase, abandoned carts (first-time journey)
+        n, k = _count(agg["carted"].iloc[0]), _count(agg["carted_bought"].iloc[0])
+        if role["cart"] is not None and n:
             lo, hi = wilson_interval(k, n, confidence_level)
-            add(cart_stage, "cart-to-purchase rate", k / n, "share", lo, hi, n)
-            add(cart_stage, "abandoned carts (customers)", n - k, "count")
-    # purchase: conversion and first order value
-    buy_stage = _mode_stage(tj, (tj.event == PURCHASE_EVENT) & (tj.journey == JOURNEYS[0]), stages)
-    rev_col = "revenue" in base.columns
-    agg = engine.to_pandas(per_c.aggregate(n=per_c.count(), buyers=per_c._fp.notnull().cast("int64").sum()))
-    n_all, n_buy = int(agg["n"].iloc[0]), _count(agg["buyers"].iloc[0])
-    if buy_stage is not None and n_all:
-        lo, hi = wilson_interval(n_buy, n_all, confidence_level)
-        add(buy_stage, "conversion (customers who ordered)", n_buy / n_all, "share", lo, hi, n_all)
-        if rev_col:
-            fo = tj.filter((tj.event == PURCHASE_EVENT) & (tj.journey == JOURNEYS[0]) & tj.revenue.notnull())
-            v = engine.to_pandas(fo.aggregate(n=fo.count(), m=fo.revenue.cast("float64").mean(),
-                                              sd=fo.revenue.cast("float64").std()))
-            k = int(v["n"].iloc[0])
-            if k:
-                lo, hi = _t_interval(float(v["m"].iloc[0]), float(v["sd"].iloc[0]), k, confidence_level)
-                add(buy_stage, "first order value (mean)", v["m"].iloc[0], "currency", lo, hi, k)
-    # repeat: repeat rate within within_days, days to the second order, inactive share
-    rep_stage = _mode_stage(tj, (tj.event == PURCHASE_EVENT) & (tj.journey == JOURNEYS[1]), stages)
-    if rep_stage is not None:
-        o = orders.mutate(_rk=ibis.row_number().over(ibis.window(group_by=orders.customer_id,
-                                                                 order_by=[orders.ts])))
-        o2 = o.filter(o._rk == 1).select(_c2="customer_id", _t2=epoch_us(o.ts))
-        fo = per_c.filter(per_c._fp.notnull())
-        j = fo.left_join(o2, fo.customer_id == o2._c2)
-        last = base.group_by(_c3=base.customer_id).aggregate(_last=epoch_us(base.ts.max()))
-        j = j.left_join(last, j.customer_id == last._c3)
-        end_us = int(end.value // 1000)
-        fp_us = epoch_us(j._fp)
-        gap = j._t2 - fp_us
-        elig = fp_us <= end_us - within_days * DAY_SECONDS * _US
-        in_win = elig & j._t2.notnull() & (gap <= within_days * DAY_SECONDS * _US)
-        elig_i = fp_us <= end_us - inactive_days * DAY_SECONDS * _US
-        gone = elig_i & (j._last < end_us - inactive_days * DAY_SECONDS * _US)
-        row = engine.to_pandas(j.aggregate(
-            elig=elig.cast("int64").sum(), rep=in_win.cast("int64").sum(),
-            med=ibis.ifelse(j._t2.notnull(), gap, ibis.null("int64")).median(),
-            elig_i=elig_i.cast("int64").sum(), gone=gone.cast("int64").sum()))
-        n, k = _count(row["elig"].iloc[0]), _count(row["rep"].iloc[0])
-        if n:
-            lo, hi = wilson_interval(k, n, confidence_level)
-            add(rep_stage, f"repeat rate within {within_days} days", k / n, "share", lo, hi, n)
-        if pd.notna(row["med"].iloc[0]):
-            add(rep_stage, "median days to the second order", float(row["med"].iloc[0]) / (DAY_SECONDS * _US), "days")
-        n, k = _count(row["elig_i"].iloc[0]), _count(row["gone"].iloc[0])
-        if n:
-            lo, hi = wilson_interval(k, n, confidence_level)
-            add(rep_stage, f"buyers inactive for {inactive_days}+ days", k / n, "share", lo, hi, n)
+            add(role["cart"], "cart-to-purchase rate", k / n, "share", lo, hi, n)
+            add(role["cart"], "abandoned carts (customers)", n - k, "count")
+        # purchase: conversion and first order value
+        buy_stage = role["first order"]
+        rev_col = "revenue" in base.columns
+        n_all, n_buy = int(agg["n"].iloc[0]), _count(agg["buyers"].iloc[0])
+        if buy_stage is not None and n_all:
+            lo, hi = wilson_interval(n_buy, n_all, confidence_level)
+            add(buy_stage, "conversion (customers who ordered)", n_buy / n_all, "share", lo, hi, n_all)
+            if rev_col:
+                fo = tj.filter((tj.event == PURCHASE_EVENT) & (tj.journey == JOURNEYS[0]) & tj.revenue.notnull())
+                v = engine.to_pandas(fo.aggregate(n=fo.count(), m=fo.revenue.cast("float64").mean(),
+                                                  sd=fo.revenue.cast("float64").std()))
+                k = int(v["n"].iloc[0])
+                if k:
+                    lo, hi = _t_interval(float(v["m"].iloc[0]), float(v["sd"].iloc[0]), k, confidence_level)
+                    add(buy_stage, "first order value (mean)", v["m"].iloc[0], "currency", lo, hi, k)
+        # repeat: repeat rate within within_days, days to the second order, inactive share
+        rep_stage = role["repeat order"]
+        if rep_stage is not None:
+            o = orders.mutate(_rk=ibis.row_number().over(ibis.window(group_by=orders.customer_id,
+                                                                     order_by=[orders.ts])))
+            o2 = o.filter(o._rk == 1).select(_c2="customer_id", _t2=epoch_us(o.ts))
+            j = per_c.filter(per_c._fp.notnull())
+            j = j.left_join(o2, j.customer_id == o2._c2)
+            end_us = int(end.value // 1000)
+            fp_us = epoch_us(j._fp)
+            gap = j._t2 - fp_us
+            elig = fp_us <= end_us - within_days * DAY_SECONDS * _US
+            in_win = elig & j._t2.notnull() & (gap <= within_days * DAY_SECONDS * _US)
+            elig_i = fp_us <= end_us - inactive_days * DAY_SECONDS * _US
+            gone = elig_i & (j._last < end_us - inactive_days * DAY_SECONDS * _US)
+            row = engine.to_pandas(j.aggregate(
+                elig=elig.cast("int64").sum(), rep=in_win.cast("int64").sum(),
+                med=ibis.ifelse(j._t2.notnull(), gap, ibis.null("int64")).median(),
+                elig_i=elig_i.cast("int64").sum(), gone=gone.cast("int64").sum()))
+            n, k = _count(row["elig"].iloc[0]), _count(row["rep"].iloc[0])
+            if n:
+                lo, hi = wilson_interval(k, n, confidence_level)
+                add(rep_stage, f"repeat rate within {within_days} days", k / n, "share", lo, hi, n)
+            if pd.notna(row["med"].iloc[0]):
+                add(rep_stage, "median days to the second order", float(row["med"].iloc[0]) / (DAY_SECONDS * _US),
+                    "days")
+            n, k = _count(row["elig_i"].iloc[0]), _count(row["gone"].iloc[0])
+            if n:
+                lo, hi = wilson_interval(k, n, confidence_level)
+                add(rep_stage, f"buyers inactive for {inactive_days}+ days", k / n, "share", lo, hi, n)
     # advocacy: review rate, NPS, referred conversion
-    adv = _mode_stage(t, t.event == REVIEW_EVENT, stages) or stages[-1]
+    adv = role["review"] or stages[-1]
     rv = review_rates(base, feedback, observation_end=observation_end, confidence_level=confidence_level)
     r = rv.rate("all")
     if r["orders"]:
