@@ -438,10 +438,14 @@ def _matched_controls(cohort: np.ndarray, t0: np.ndarray, last: np.ndarray, join
         owner.append(m[i])
         ctrl.append(rows[i, col])
         exact.extend(m[~hit])
+    cohorts = {}  # a cohort's rows and their times, gathered once for all its members below
     for i in exact:  # too few hits: the whole cohort, exactly
         c = cohort[members[i]]
-        rows = order[start[c]:start[c] + size[c]]
-        cand = rows[eligible(rows[None, :], np.array([i]))[0]]
+        if c not in cohorts:
+            rows = order[start[c]:start[c] + size[c]]
+            cohorts[c] = rows, t0[rows], ready[rows]
+        rows, t0_c, ready_c = cohorts[c]
+        cand = rows[(t0_c <= j[i] - day) & (ready_c >= j[i] + window_ns) & (rows != members[i])]
         if len(cand):
             ctrl.append(cand[rng.choice(len(cand), min(k, len(cand)), replace=False)])
             owner.append(np.full(len(ctrl[-1]), i))
@@ -532,10 +536,15 @@ def _ratio_fit(num: np.ndarray, den: np.ndarray, X: np.ndarray, groups: np.ndarr
     ``small_sample`` applies statsmodels' cluster factor ``G/(G-1) (N-1)/(N-K)`` with
     ``N = sum den``.
     """
-    exog = np.column_stack([np.ones(len(num)), np.asarray(X, float)])
-    design, cell = np.unique(exog, axis=0, return_inverse=True)
-    cell = cell.ravel()
-    k = exog.shape[1]
+    X = np.asarray(X, float)
+    k = X.shape[1] + 1
+    if not np.isin(X, (0.0, 1.0)).all():
+        raise ValueError("_ratio_fit: expected a design coded in 0/1 columns")
+    # each row's cell as the binary number of its columns (np.unique over rows sorts them: seconds at 10^8)
+    code = X.astype(np.int64) @ (1 << np.arange(k - 1, dtype=np.int64))
+    present = np.flatnonzero(np.bincount(code, minlength=1))
+    cell = np.searchsorted(present, code)
+    design = np.column_stack([np.ones(len(present)), (present[:, None] >> np.arange(k - 1)) & 1]).astype(float)
     if len(design) != k or np.linalg.matrix_rank(design) < k:
         raise ValueError(f"_ratio_fit: the design has {len(design)} distinct rows for {k} coefficients; "
                          "expected a saturated model")
