@@ -169,6 +169,15 @@ def write_parquet(t: ibis.Table, folder: str | os.PathLike) -> int:
     -------
     int
         The number of buckets written (1: not split).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import journeylib as jl
+    >>> from journeylib.core import buckets
+    >>> folder = tempfile.mkdtemp() + "/events"
+    >>> buckets.write_parquet(jl.load_dataset("sample").events, folder), os.path.isdir(folder)
+    (1, True)
     """
     con = t._find_backend(use_default=True)
     buckets = n_buckets(t) if "customer_id" in t.columns else 1
