@@ -240,9 +240,27 @@ def _stored_buckets(t: ibis.Table, buckets: int | None) -> list[ibis.Table] | No
     stored = found[0]
     between = nodes - set(stored.find(ops.Node))
     if any(isinstance(n, _ACROSS_ROWS) or isinstance(n, ops.Relation) and not isinstance(n, _ROW_WISE)
-           for n in between):
+           for n in between) or not _same_customers(t.op(), stored):
         return None
     return [t.op().replace({stored: part.op()}).to_expr() for part in _STORED[stored]]
+
+
+def _same_customers(rel: ops.Relation, stored: ops.Relation) -> bool:
+    """Whether ``rel``'s ``customer_id`` is the stored table's (through casts): the split is by it."""
+    name = "customer_id"
+    while rel != stored:
+        if isinstance(rel, ops.Project):
+            v = rel.values.get(name)
+            while isinstance(v, ops.Cast):
+                v = v.arg
+            if not isinstance(v, ops.Field):
+                return False
+            name, rel = v.name, v.rel
+        elif isinstance(rel, _ROW_WISE):
+            rel = rel.parent
+        else:
+            return False
+    return name == "customer_id"
 
 
 def per_bucket(t: ibis.Table, build: Callable[[ibis.Table], ibis.Table | pd.DataFrame],

@@ -89,6 +89,8 @@ def test_a_table_stored_by_bucket_is_read_per_bucket_not_written_again(log, tmp_
     lambda s: s.group_by("customer_id").agg(n=s.count()),
     lambda s: s.join(s.group_by("event").agg(m=s.count()), "event"),
     lambda s: s.limit(10),
+    lambda s: s.mutate(customer_id=s.channel),  # another column as the customer: not what the split is by
+    lambda s: s.select(customer_id=s.customer_id.upper(), ts=s.ts),
 ])
 def test_a_step_across_customers_gets_its_own_split(log, tmp_path, monkeypatch, across):
     monkeypatch.setattr(buckets, "EVENTS_PER_BUCKET", 150)
