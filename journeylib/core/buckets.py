@@ -246,14 +246,12 @@ def _stored_buckets(t: ibis.Table, buckets: int | None) -> list[ibis.Table] | No
 
 
 def _same_customers(rel: ops.Relation, stored: ops.Relation) -> bool:
-    """Whether ``rel``'s ``customer_id`` is the stored table's (through casts): the split is by it."""
+    """Whether ``rel``'s ``customer_id`` is the stored table's column itself: the split is by it."""
     name = "customer_id"
     while rel != stored:
         if isinstance(rel, ops.Project):
             v = rel.values.get(name)
-            while isinstance(v, ops.Cast):
-                v = v.arg
-            if not isinstance(v, ops.Field):
+            if not isinstance(v, ops.Field):  # even a cast can merge ids ('01' and '1' as numbers)
                 return False
             name, rel = v.name, v.rel
         elif isinstance(rel, _ROW_WISE):
