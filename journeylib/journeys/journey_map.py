@@ -426,7 +426,7 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
         data = journey_map_data(events, stages, window=window, touch_col=touch_col, score_col=score_col,
                                 observation_end=observation_end)
     dm = data.summary
-    t, tj, first_order = _journey_tables(base, stages)
+    _, tj, first_order = _journey_tables(base, stages)
     has_touch = touch_col in tj.columns
     tp_cols = ([touch_col] if has_touch else []) + ["event"]
     # Every count below is over customers, so it adds up over disjoint customer buckets: a log
@@ -525,7 +525,7 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
     pain.insert(0, "rank", np.arange(1, len(pain) + 1))
 
     # --- KPIs ---------------------------------------------------------------------------
-    kpis = _kpis(base, tj, t, stages, dm, reach_ft, events_ft, reach_rp, acq, feedback, customers, stuck_days,
+    kpis = _kpis(base, tj, stages, dm, reach_ft, events_ft, reach_rp, acq, feedback, customers, stuck_days,
                  within_days, inactive_days, end, observation_end, confidence_level, back_n, pain)
 
     # --- summary --------------------------------------------------------------------------
@@ -598,7 +598,7 @@ def _emotion(tj, feedback, first_order, stages, score_col, customers, segment_by
     return df[cols], src
 
 
-def _kpis(base, tj, t, stages, dm, reach_ft, events_ft, reach_rp, acq, feedback, customers, stuck_days,
+def _kpis(base, tj, stages, dm, reach_ft, events_ft, reach_rp, acq, feedback, customers, stuck_days,
           within_days, inactive_days, end, observation_end, confidence_level, back_n, pain) -> pd.DataFrame:
     rows = []
 
