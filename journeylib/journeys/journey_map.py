@@ -97,33 +97,49 @@ def _customer_counts(base: ibis.Table, stages: Sequence[str], touch_col: str, tp
     moving on from each stage, and those taking longer than ``stuck_days``; ``back``: customers
     going back from each stage position (``_prev``).
     """
-    with engine.materialized(_first_orders(base)) as first_order:  # read by every query below
-        return _counts_with(base, stages, touch_col, tp_cols, stuck_days, first_order)
+    with engine.materialized(_first_orders(base)) as first_order:
+        _, tj, _ = _journey_tables(base, stages, first_order)
+        # one row per customer, journey, stage and touchpoint, with its events and first and
+        # last time: every count but going back reads this instead of tagging each event again
+        per_tp = tj.group_by(["customer_id", "journey", "stage", *tp_cols]).aggregate(
+            _n=tj.count(), _t0=tj.ts.min(), _t1=tj.ts.max())
+        with engine.materialized(per_tp) as c:
+            out = _counts_from(c, stages, touch_col, tp_cols, stuck_days)
+        out["back"] = _going_back(tj.filter(tj.journey == JOURNEYS[0]), stages)
+        if "revenue" in base.columns:  # the first-time orders are the orders at the first order's time
+            o = base.filter((base.event == PURCHASE_EVENT) & base.stage.isin(list(stages)) & base.revenue.notnull())
+            o = o.join(first_order, (o.customer_id == first_order._cid) & (o.ts == first_order._fp))
+            r = o.revenue.cast("float64")
+            out["first_orders"] = engine.to_pandas(o.aggregate(n=o.count(), total=r.sum(), squares=(r * r).sum()))
+    return out
 
 
-def _counts_with(base, stages, touch_col, tp_cols, stuck_days, first_order) -> dict[str, pd.DataFrame]:
-    t, tj, _ = _journey_tables(base, stages, first_order)
-    out = {"reach": engine.to_pandas(tj.group_by(["journey", "stage"]).aggregate(
-               customers=tj.customer_id.nunique(), events=tj.count())),
-           "touchpoints": engine.to_pandas(tj.group_by(["journey", "stage", *tp_cols]).aggregate(
-               events=tj.count(), customers=tj.customer_id.nunique()))}
-    ft = tj.filter(tj.journey == JOURNEYS[0])
+def _counts_from(c: ibis.Table, stages: Sequence[str], touch_col: str, tp_cols: list[str],
+                 stuck_days: float) -> dict[str, pd.DataFrame]:
+    """:func:`_customer_counts` but going back, from the per-customer touchpoint rows ``c``."""
+    per_stage = c.group_by(["customer_id", "journey", "stage"]).aggregate(_n=c._n.sum())
+    out = {"reach": engine.to_pandas(per_stage.group_by(["journey", "stage"]).aggregate(
+               customers=per_stage.count(), events=per_stage._n.sum())),
+           "touchpoints": engine.to_pandas(c.group_by(["journey", "stage", *tp_cols]).aggregate(
+               events=c._n.sum(), customers=c.count()))}
+    ft = c.filter(c.journey == JOURNEYS[0])
     # every stage in one query: a stage's first-time touchpoints against the next stage's last reach
     per = ft.filter(ft.stage.isin(list(stages[:-1])))
-    per = per.group_by(["customer_id", "stage", *tp_cols]).aggregate(_t=per.ts.min())
-    nx = t.filter(t.stage.isin(list(stages[1:])))
-    nx = nx.group_by(_c2=nx.customer_id, _s2=_stage_before(nx.stage, stages)).aggregate(_n=nx.ts.max())
+    nx = c.filter(c.stage.isin(list(stages[1:])))
+    nx = nx.group_by(_c2=nx.customer_id, _s2=_stage_before(nx.stage, stages)).aggregate(_n2=nx._t1.max())
     j = per.left_join(nx, (per.customer_id == nx._c2) & (per.stage == nx._s2))
     out["conversion"] = engine.to_pandas(j.group_by(["stage", *tp_cols]).aggregate(
-        _users=j.count(), reached_next=(j._n.notnull() & (j._n >= j._t)).cast("int64").sum()))
+        _users=j.count(), reached_next=(j._n2.notnull() & (j._n2 >= j._t0)).cast("int64").sum()))
     out["acquisition"] = pd.DataFrame(columns=["channel", "customers"])
-    if touch_col in tj.columns:
+    if touch_col in c.columns:
+        # the first event of a customer is in the touchpoint row with the least (first time,
+        # event, channel): ties on time are broken as between the events themselves
         x = ft.filter((ft.stage == stages[0]) & ft[touch_col].notnull())
         w = x.mutate(_rk=ibis.row_number().over(ibis.window(group_by=x.customer_id,
-                                                            order_by=[x.ts, x.event, x[touch_col]])))
+                                                            order_by=[x._t0, x.event, x[touch_col]])))
         w = w.filter(w._rk == 0)
         out["acquisition"] = engine.to_pandas(w.group_by(channel=w[touch_col]).aggregate(customers=w.count()))
-    first_reach = ft.group_by(["customer_id", "stage"]).aggregate(_t=epoch_us(ft.ts.min()))
+    first_reach = ft.group_by(["customer_id", "stage"]).aggregate(_t=epoch_us(ft._t0.min()))
     a = first_reach.filter(first_reach.stage.isin(list(stages[:-1])))
     b = first_reach.filter(first_reach.stage.isin(list(stages[1:])))
     b = b.select(_c2="customer_id", _s2=_stage_before(b.stage, stages), _tb="_t")
@@ -132,12 +148,16 @@ def _counts_with(base, stages, touch_col, tp_cols, stuck_days, first_order) -> d
     stuck = engine.to_pandas(j.group_by("stage").aggregate(n=j.count(), late=late.cast("int64").sum()))
     out["stuck"] = (pd.DataFrame({"stage": list(stages[:-1])}).merge(stuck, on="stage", how="left")
                     .fillna({"n": 0, "late": 0}).astype({"n": "int64", "late": "int64"}))
+    return out
+
+
+def _going_back(ft: ibis.Table, stages: Sequence[str]) -> pd.DataFrame:
+    """Customers going back from each stage position (``_prev``) among the first-time events ``ft``."""
     pos = ft.mutate(_p=ibis.cases(*[(ft.stage == s, i) for i, s in enumerate(stages)], else_=None))
     # events at one instant have no order of their own: taken in stage order, they never count as going back
     pos = engine.shift_within(pos, "customer_id", [pos.ts, pos._p, pos.event], _prev=pos._p)
     back_q = pos.filter(pos._prev.notnull() & (pos._p < pos._prev))
-    out["back"] = engine.to_pandas(back_q.group_by("_prev").aggregate(customers=back_q.customer_id.nunique()))
-    return out
+    return engine.to_pandas(back_q.group_by("_prev").aggregate(customers=back_q.customer_id.nunique()))
 
 
 def _count(v: Any) -> int:
@@ -152,15 +172,13 @@ def _t_interval(mean: float, sd: float, n: int, confidence_level: float) -> tupl
     return mean - half, mean + half
 
 
-def _role_stages(tj: ibis.Table, stages: Sequence[str]) -> dict[str, str | None]:
-    """The stage where most cart, first and repeat purchase and review events fall (one query)."""
-    x = tj.filter(tj.event.isin([CART_EVENT, PURCHASE_EVENT, REVIEW_EVENT]) & tj.stage.notnull())
-    df = engine.to_pandas(x.group_by(["event", "journey", "stage"]).aggregate(n=x.count()))
-    df = df[df["stage"].isin(stages)]
+def _role_stages(tp: pd.DataFrame, stages: Sequence[str]) -> dict[str, str | None]:
+    """The stage where most cart, first and repeat purchase and review events fall, from the touchpoint counts."""
+    df = tp[tp["stage"].isin(stages)]
 
     def mode(rows: pd.DataFrame) -> str | None:
-        n = rows.groupby("stage")["n"].sum().reset_index()
-        return None if n.empty else str(n.sort_values(["n", "stage"], ascending=[False, True]).iloc[0]["stage"])
+        n = rows.groupby("stage")["events"].sum().reset_index()
+        return None if n.empty else str(n.sort_values(["events", "stage"], ascending=[False, True]).iloc[0]["stage"])
 
     return {"cart": mode(df[df["event"] == CART_EVENT]), "review": mode(df[df["event"] == REVIEW_EVENT]),
             "first order": mode(df[(df["event"] == PURCHASE_EVENT) & (df["journey"] == JOURNEYS[0])]),
@@ -431,7 +449,8 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
     tp_cols = ([touch_col] if has_touch else []) + ["event"]
     # Every count below is over customers, so it adds up over disjoint customer buckets: a log
     # larger than one bucket runs slice by slice within the engine's memory.
-    slim = base.select("customer_id", "ts", "event", "stage", *([touch_col] if has_touch else []))
+    slim = base.select("customer_id", "ts", "event", "stage", *([touch_col] if has_touch else []),
+                       *(["revenue"] if "revenue" in base.columns else []))
     with buckets.bucket_files(slim) as slices:
         parts = [_customer_counts(b, stages, touch_col, tp_cols, stuck_days) for b in slices]
     keys = {"reach": ["journey", "stage"], "touchpoints": ["journey", "stage", *tp_cols],
@@ -441,6 +460,8 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
 
     # --- touchpoints and the conversion of each first-time touchpoint to the next stage ---
     tpg = counts["touchpoints"]
+    role = _role_stages(tpg, stages)
+    first_orders = pd.concat([p["first_orders"] for p in parts]).fillna(0).sum() if "revenue" in slim.columns else None
     if not has_touch:
         tpg[touch_col] = None
     tpg = tpg.rename(columns={touch_col: "channel"})
@@ -525,7 +546,7 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
     pain.insert(0, "rank", np.arange(1, len(pain) + 1))
 
     # --- KPIs ---------------------------------------------------------------------------
-    kpis = _kpis(base, tj, stages, dm, reach_ft, events_ft, reach_rp, acq, feedback, customers, stuck_days,
+    kpis = _kpis(base, role, first_orders, stages, dm, reach_ft, events_ft, reach_rp, acq, feedback, customers, stuck_days,
                  within_days, inactive_days, end, observation_end, confidence_level, back_n, pain)
 
     # --- summary --------------------------------------------------------------------------
@@ -598,7 +619,7 @@ def _emotion(tj, feedback, first_order, stages, score_col, customers, segment_by
     return df[cols], src
 
 
-def _kpis(base, tj, stages, dm, reach_ft, events_ft, reach_rp, acq, feedback, customers, stuck_days,
+def _kpis(base, role, first_orders, stages, dm, reach_ft, events_ft, reach_rp, acq, feedback, customers, stuck_days,
           within_days, inactive_days, end, observation_end, confidence_level, back_n, pain) -> pd.DataFrame:
     rows = []
 
@@ -629,7 +650,6 @@ def _kpis(base, tj, stages, dm, reach_ft, events_ft, reach_rp, acq, feedback, cu
                 n=reach_ft[s])
     # one pass per customer for the cart, purchase and repeat KPIs: first order, first cart at a map
     # stage, last event; a cart at or before the first order (or with none) is a first-time cart
-    role = _role_stages(tj, stages)
     orders = base.filter(base.event == PURCHASE_EVENT)
     no_ts = ibis.null("timestamp('UTC')")
     per_c = base.group_by("customer_id").aggregate(
@@ -649,19 +669,17 @@ def _kpis(base, tj, stages, dm, reach_ft, events_ft, reach_rp, acq, feedback, cu
             add(role["cart"], "abandoned carts (customers)", n - k, "count")
         # purchase: conversion and first order value
         buy_stage = role["first order"]
-        rev_col = "revenue" in base.columns
         n_all, n_buy = int(agg["n"].iloc[0]), _count(agg["buyers"].iloc[0])
         if buy_stage is not None and n_all:
             lo, hi = wilson_interval(n_buy, n_all, confidence_level)
             add(buy_stage, "conversion (customers who ordered)", n_buy / n_all, "share", lo, hi, n_all)
-            if rev_col:
-                fo = tj.filter((tj.event == PURCHASE_EVENT) & (tj.journey == JOURNEYS[0]) & tj.revenue.notnull())
-                v = engine.to_pandas(fo.aggregate(n=fo.count(), m=fo.revenue.cast("float64").mean(),
-                                                  sd=fo.revenue.cast("float64").std()))
-                k = int(v["n"].iloc[0])
-                if k:
-                    lo, hi = _t_interval(float(v["m"].iloc[0]), float(v["sd"].iloc[0]), k, confidence_level)
-                    add(buy_stage, "first order value (mean)", v["m"].iloc[0], "currency", lo, hi, k)
+            if first_orders is not None and first_orders["n"]:
+                # the first-time orders' mean and t interval from their count, sum and sum of squares
+                k, total, squares = int(first_orders["n"]), float(first_orders["total"]), float(first_orders["squares"])
+                m = total / k
+                sd = np.sqrt(max(squares - k * m * m, 0.0) / (k - 1)) if k > 1 else np.nan
+                lo, hi = _t_interval(m, sd, k, confidence_level)
+                add(buy_stage, "first order value (mean)", m, "currency", lo, hi, k)
         # repeat: repeat rate within within_days, days to the second order, inactive share
         rep_stage = role["repeat order"]
         if rep_stage is not None:

@@ -270,6 +270,33 @@ def test_map_matches_a_pandas_computation(sample_map, floor):
         ref["acq"].sort_index().to_dict()
 
 
+def test_first_order_value_and_role_stages_match_pandas(sample_map):
+    """The first order value's mean and t interval, and the stage each KPI sits at, from the events in pandas."""
+    j, m = sample_map
+    ev = j.events.to_pandas()
+    ev = ev[ev["event"] != "winback_sent"]
+    fp = ev["customer_id"].map(ev[ev["event"] == "purchase"].groupby("customer_id")["ts"].min())
+    ev = ev.assign(journey=np.where(fp.isna() | (ev["ts"] <= fp), "first-time", "repeat"))
+    at_map = ev[ev["stage"].isin(j.stages)]
+    first = at_map[(at_map["event"] == "purchase") & (at_map["journey"] == "first-time")]["revenue"].dropna()
+    lo, hi = stats.t.interval(0.95, len(first) - 1, loc=first.mean(), scale=first.std() / np.sqrt(len(first)))
+
+    def mode(rows):
+        n = rows.groupby("stage").size()
+        return n[n == n.max()].index.min()
+
+    buy = mode(at_map[(at_map["event"] == "purchase") & (at_map["journey"] == "first-time")])
+    got = m.kpi(buy, "first order value (mean)")
+    assert got["n"] == len(first) > 500
+    assert got["value"] == pytest.approx(first.mean(), rel=1e-12)
+    assert (got["ci_low"], got["ci_high"]) == pytest.approx((lo, hi), rel=1e-9)
+    rep = mode(at_map[(at_map["event"] == "purchase") & (at_map["journey"] == "repeat")])
+    cart = mode(at_map[at_map["event"] == "add_to_cart"])
+    k = m.kpis
+    assert k[k["kpi"].str.startswith("repeat rate")]["stage"].tolist() == [rep]
+    assert k[k["kpi"] == "cart-to-purchase rate"]["stage"].tolist() == [cart]
+
+
 def test_ties_give_one_map_whatever_the_row_order(sample_map):
     j, _ = sample_map
     ev = j.events.to_pandas()
