@@ -249,7 +249,7 @@ def customer_summary(
         hc = h.group_by("customer_id").aggregate(frequency_holdout=h.day.nunique())
         agg = agg.left_join(hc, "customer_id").select(*cols, "frequency_holdout")
         cols = cols + ["frequency_holdout"]
-    out = engine.to_pandas(agg.select(*cols))
+    out = engine.to_pandas(agg.select(*cols).order_by("customer_id"))
     if cal_d is None:
         if out.empty:
             raise _no_purchases(t, purchase_event)
@@ -267,7 +267,6 @@ def customer_summary(
     if holdout_end is not None:
         out["frequency_holdout"] = pd.to_numeric(out["frequency_holdout"]).fillna(0).astype("int64")
         out["duration_holdout"] = (hold - cal).days / TIME_UNITS[time_unit]
-    out = out.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
     out.attrs.update(time_unit=time_unit, calibration_end=str(cal.date()))
     return out
 

@@ -137,11 +137,10 @@ def rfm_table(events: Any, *, as_of: Any = None, bins: int = 5, purchase_event: 
     # the last purchase as integer microseconds (exact, no time-zone calendar, a cheap transfer)
     agg = p.group_by("customer_id").aggregate(last_purchase=epoch_us(p.ts).max(), frequency=p.count(),
                                               monetary=p.revenue.cast("float64").fill_null(0.0).sum())
-    df = engine.to_pandas(agg)
+    df = engine.to_pandas(agg.order_by("customer_id"))
     if df.empty:
         raise no_event_error(t, purchase_event, "purchase_event",
                              f"events: no '{purchase_event}' events before {end}; nothing to score")
-    df = df.sort_values("customer_id", kind="mergesort", ignore_index=True)
     last = pd.Series(df["last_purchase"].to_numpy("int64").astype("datetime64[us]")).dt.tz_localize("UTC")
     recency = ((end - last).dt.total_seconds() / 86400).to_numpy()
     frequency = df["frequency"].to_numpy("int64")
