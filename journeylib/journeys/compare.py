@@ -858,7 +858,7 @@ def compare_periods(
     table["p_adjusted"] = _adjust(table["pvalue"], method)
     table["changed"] = (table["p_adjusted"] < alpha).fillna(False).astype(bool)
     table = table[list(PERIOD_COLUMNS)]
-    log_start = engine.to_pandas(everything.select(_m=everything.ts.min()))["_m"].iloc[0]
+    log_start = engine.to_pandas(everything.aggregate(_m=everything.ts.min()))["_m"].iloc[0]
     return PeriodComparison(table, previous, current, alpha, method, confidence_level, active[0], active[1],
                             to_utc(log_start) if pd.notna(log_start) else None, has_stages)
 

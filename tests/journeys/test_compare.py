@@ -692,3 +692,25 @@ def test_segments_by_a_boolean_column_are_labelled_as_text():
     assert res.persona["segment"].tolist() == sorted(set(groups))
     counts = groups.value_counts()
     assert res.persona.set_index("segment")["customers"].to_dict() == counts.to_dict()
+
+
+def test_comparisons_fetch_grouped_rows_not_the_log(monkeypatch):
+    """Every query of the comparisons returns grouped rows: at most one per customer, never one per event
+    (a scalar taken with select() instead of aggregate() fetched the whole log)."""
+    import journeylib as jl
+    from journeylib.core import engine
+
+    j = jl.load_journey("sample")
+    n_customers = int(j.events.customer_id.nunique().to_pyarrow().as_py())
+    fetched = []
+    real = engine.to_pandas
+
+    def counting(expr):
+        out = real(expr)
+        fetched.append(len(out))
+        return out
+
+    monkeypatch.setattr(engine, "to_pandas", counting)
+    compare_periods(j.events, stages=list(j.stages), period_days=90, feedback=j.feedback)
+    compare_segments(j.events, j.customers, "segment", stages=list(j.stages), feedback=j.feedback)
+    assert len(fetched) > 5 and max(fetched) <= n_customers, fetched
