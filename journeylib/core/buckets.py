@@ -23,6 +23,8 @@ from contextlib import contextmanager
 import ibis
 import ibis.expr.operations as ops
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import engine
 from .checks import whole_number
@@ -294,6 +296,44 @@ def per_bucket(t: ibis.Table, build: Callable[[ibis.Table], ibis.Table | pd.Data
             got = build(part)
             out.append(got if isinstance(got, pd.DataFrame) else engine.to_pandas(got))
     return out
+
+
+def concat_sorted(frames: Sequence[pd.DataFrame], by: Sequence[str]) -> pd.DataFrame:
+    """Per-bucket frames as one, sorted by the unique key columns ``by``: the same rows in the same order
+    whatever the number of buckets.
+
+    Arrow sorts the keys (in C++); pandas compares text ids as Python strings, 16 s for 8.8 million
+    journeys. Both order text by code point.
+
+    Parameters
+    ----------
+    frames
+        One frame per bucket, with the same columns.
+    by
+        Columns whose values identify a row (e.g. ``customer_id`` and ``journey``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of every frame, sorted by ``by``, with a fresh index.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.core.buckets import concat_sorted
+    >>> concat_sorted([pd.DataFrame({"customer_id": ["b", "a"], "n": [1, 2]}),
+    ...                pd.DataFrame({"customer_id": ["c"], "n": [3]})], ["customer_id"])
+      customer_id  n
+    0           a  2
+    1           b  1
+    2           c  3
+    """
+    out = pd.concat(frames, ignore_index=True)
+    if len(out) < 2:
+        return out
+    keys = pa.table({f"k{i}": pa.array(out[c]) for i, c in enumerate(by)})
+    order = pc.sort_indices(keys, sort_keys=[(f"k{i}", "ascending") for i in range(len(by))])
+    return out.take(order.to_numpy()).reset_index(drop=True)
 
 
 def summed_per_bucket(t: ibis.Table, build: Callable[[ibis.Table], ibis.Table | pd.DataFrame], by: str | Sequence[str],

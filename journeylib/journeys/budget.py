@@ -384,15 +384,13 @@ def _journey_months(events: Any, path_kwargs: dict) -> pd.DataFrame:
     conversion, or of the last touch when the journey did not convert, taken in the engine."""
     kw = {**_JOURNEY_DEFAULTS, **path_kwargs}
     t = engine.to_table(events)
-    j = pd.concat(buckets.per_bucket(t, lambda part: fetch_with_first_conversions(part, _month_rows, kw)),
-                  ignore_index=True)
+    j = buckets.concat_sorted(buckets.per_bucket(t, lambda part: fetch_with_first_conversions(part, _month_rows, kw)),
+                              ["customer_id", "journey"])
     if j.empty:
         raise JourneyDataError("channel budget: the events have no journeys with a touchpoint; expected touches "
                                "with a channel before the conversions")
-    j = j.sort_values(["customer_id", "journey"], kind="mergesort").reset_index(drop=True)
-    month = j.pop("month").astype("int64")
-    names = {m: f"{m // 12:04d}-{m % 12 + 1:02d}" for m in month.unique()}
-    j["period"] = pd.Categorical(month.map(names), categories=sorted(names.values()))
+    months, codes = np.unique(j.pop("month").to_numpy("int64"), return_inverse=True)
+    j["period"] = pd.Categorical.from_codes(codes, categories=[f"{m // 12:04d}-{m % 12 + 1:02d}" for m in months])
     return j[["customer_id", "path", "conversions", "conversion_value", "period"]]
 
 

@@ -453,11 +453,11 @@ def journeys(
               session_gap=session_gap, lookback=lookback, collapse_repeats=collapse_repeats,
               exclude_events=exclude_events)
     t = engine.to_table(events)
-    out = pd.concat(buckets.per_bucket(t, lambda part: fetch_with_first_conversions(
-        part, journeys_expr, kw)), ignore_index=True)
+    out = buckets.concat_sorted(buckets.per_bucket(t, lambda part: fetch_with_first_conversions(
+        part, journeys_expr, kw)), ["customer_id", "journey"])
     if len(out) and not out["conversions"].any():
         _warn_no_conversion_event(t, conversion_event)
-    return out.sort_values(["customer_id", "journey"], kind="mergesort").reset_index(drop=True)
+    return out
 
 
 def _warn_no_conversion_event(t: ibis.Table, conversion_event: str) -> None:
