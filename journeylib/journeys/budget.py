@@ -384,8 +384,8 @@ def _journey_months(events: Any, path_kwargs: dict) -> pd.DataFrame:
     conversion, or of the last touch when the journey did not convert, taken in the engine."""
     kw = {**_JOURNEY_DEFAULTS, **path_kwargs}
     t = engine.to_table(events)
-    j = buckets.concat_sorted(buckets.per_bucket(t, lambda part: fetch_with_first_conversions(part, _month_rows, kw)),
-                              ["customer_id", "journey"])
+    j = buckets.concat_sorted(buckets.per_bucket(
+        t, lambda part: fetch_with_first_conversions(part, _month_rows, kw)), ["customer_id", "journey"])
     if j.empty:
         raise JourneyDataError("channel budget: the events have no journeys with a touchpoint; expected touches "
                                "with a channel before the conversions")

@@ -95,7 +95,8 @@ def _customer_counts(base: ibis.Table, stages: Sequence[str], touch_col: str, tp
     ``conversion``: first-time customers per stage and touchpoint, and those reaching the next stage
     after it; ``acquisition``: customers per channel of their first event; ``stuck``: customers
     moving on from each stage, and those taking longer than ``stuck_days``; ``back``: customers
-    going back from each stage position (``_prev``).
+    going back from each stage position (``_prev``); with revenue, ``first_orders``: the priced
+    first-time orders' number, revenue and sum of squared revenue (one row).
     """
     with engine.materialized(_first_orders(base)) as first_order:
         _, tj, _ = _journey_tables(base, stages, first_order)
@@ -461,7 +462,8 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
     # --- touchpoints and the conversion of each first-time touchpoint to the next stage ---
     tpg = counts["touchpoints"]
     role = _role_stages(tpg, stages)
-    first_orders = pd.concat([p["first_orders"] for p in parts]).fillna(0).sum() if "revenue" in slim.columns else None
+    first_orders = (pd.concat([p["first_orders"] for p in parts]).fillna(0).sum()
+                    if "revenue" in slim.columns else None)
     if not has_touch:
         tpg[touch_col] = None
     tpg = tpg.rename(columns={touch_col: "channel"})
@@ -546,8 +548,8 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
     pain.insert(0, "rank", np.arange(1, len(pain) + 1))
 
     # --- KPIs ---------------------------------------------------------------------------
-    kpis = _kpis(base, role, first_orders, stages, dm, reach_ft, events_ft, reach_rp, acq, feedback, customers, stuck_days,
-                 within_days, inactive_days, end, observation_end, confidence_level, back_n, pain)
+    kpis = _kpis(base, role, first_orders, stages, dm, reach_ft, events_ft, reach_rp, acq, feedback, customers,
+                 stuck_days, within_days, inactive_days, end, observation_end, confidence_level, back_n, pain)
 
     # --- summary --------------------------------------------------------------------------
     ranks = pain.set_index("stage")
@@ -619,8 +621,9 @@ def _emotion(tj, feedback, first_order, stages, score_col, customers, segment_by
     return df[cols], src
 
 
-def _kpis(base, role, first_orders, stages, dm, reach_ft, events_ft, reach_rp, acq, feedback, customers, stuck_days,
-          within_days, inactive_days, end, observation_end, confidence_level, back_n, pain) -> pd.DataFrame:
+def _kpis(base, role, first_orders, stages, dm, reach_ft, events_ft, reach_rp, acq, feedback, customers,
+          stuck_days, within_days, inactive_days, end, observation_end, confidence_level, back_n,
+          pain) -> pd.DataFrame:
     rows = []
 
     def add(stage, kpi, value, unit, lo=np.nan, hi=np.nan, n=np.nan):
@@ -675,8 +678,8 @@ def _kpis(base, role, first_orders, stages, dm, reach_ft, events_ft, reach_rp, a
             add(buy_stage, "conversion (customers who ordered)", n_buy / n_all, "share", lo, hi, n_all)
             if first_orders is not None and first_orders["n"]:
                 # the first-time orders' mean and t interval from their count, sum and sum of squares
-                k, total, squares = int(first_orders["n"]), float(first_orders["total"]), float(first_orders["squares"])
-                m = total / k
+                k, total = int(first_orders["n"]), float(first_orders["total"])
+                m, squares = total / k, float(first_orders["squares"])
                 sd = np.sqrt(max(squares - k * m * m, 0.0) / (k - 1)) if k > 1 else np.nan
                 lo, hi = _t_interval(m, sd, k, confidence_level)
                 add(buy_stage, "first order value (mean)", m, "currency", lo, hi, k)
