@@ -122,7 +122,6 @@ class SharedTables:
     def _meta_path(self) -> Path:
         return self.path.with_suffix(".json")
 
-
     @staticmethod
     @contextlib.contextmanager
     def writing_threads(con: ibis.BaseBackend) -> Iterator[None]:

@@ -75,11 +75,10 @@ def _first_orders(base: ibis.Table) -> ibis.Table:
 
 
 def _journey_tables(base: ibis.Table, stages: Sequence[str],
-                    first_order: ibis.Table | None = None) -> tuple[ibis.Table, ibis.Table, ibis.Table]:
-    """``(t, tj, first_order)``: the events at the map's stages, those with their ``journey``, first orders."""
+                    first_order: ibis.Table | None = None) -> tuple[ibis.Table, ibis.Table]:
+    """``(tj, first_order)``: the events at the map's stages with their ``journey``, and the first orders."""
     first_order = _first_orders(base) if first_order is None else first_order
-    t = base.filter(base.stage.isin(list(stages)))
-    return t, _with_journey(t, first_order), first_order
+    return _with_journey(base.filter(base.stage.isin(list(stages))), first_order), first_order
 
 
 def _stage_before(stage: ibis.Value, stages: Sequence[str]) -> ibis.Value:
@@ -99,7 +98,7 @@ def _customer_counts(base: ibis.Table, stages: Sequence[str], touch_col: str, tp
     first-time orders' number, revenue and sum of squared revenue (one row).
     """
     with engine.materialized(_first_orders(base)) as first_order:
-        _, tj, _ = _journey_tables(base, stages, first_order)
+        tj, _ = _journey_tables(base, stages, first_order)
         # one row per customer, journey, stage and touchpoint, with its events and first and
         # last time: every count but going back reads this instead of tagging each event again
         per_tp = tj.group_by(["customer_id", "journey", "stage", *tp_cols]).aggregate(
@@ -445,7 +444,7 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
         data = journey_map_data(events, stages, window=window, touch_col=touch_col, score_col=score_col,
                                 observation_end=observation_end)
     dm = data.summary
-    _, tj, first_order = _journey_tables(base, stages)
+    tj, first_order = _journey_tables(base, stages)
     has_touch = touch_col in tj.columns
     tp_cols = ([touch_col] if has_touch else []) + ["event"]
     # Every count below is over customers, so it adds up over disjoint customer buckets: a log

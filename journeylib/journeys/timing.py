@@ -26,8 +26,6 @@ from typing import Any, Iterator, Sequence
 import ibis
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..core import buckets, engine
 from ..core.checks import is_number
@@ -152,13 +150,9 @@ def stage_reach_times(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES,
 
     def build(part: ibis.Table) -> pd.DataFrame:
         with _reach_rows(part, stages, obs_us, groups) as cur:
-            return engine.to_pandas(cur.order_by("customer_id"))
+            return engine.to_pandas(cur)
 
-    parts = buckets.per_bucket(t, build)
-    df = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-    if len(parts) > 1:  # each bucket is sorted; one stable Arrow sort of the ids merges them
-        order = pc.sort_indices(pa.array(df["customer_id"].to_numpy(dtype=object), type=pa.string()))
-        df = df.take(order.to_numpy()).reset_index(drop=True)
+    df = buckets.concat_sorted(buckets.per_bucket(t, build), ["customer_id"])
     df.attrs.update(observation_end=str(obs), observation_end_us=obs_us, stages=list(stages))
     return df
 

@@ -1233,7 +1233,6 @@ def _duckdb_threads(jobs: int):
         yield
         return
     os.environ[key] = str(max(1, (os.cpu_count() or 1) // jobs))
-    # the notebook that writes the run's shared tables may use every core: the others wait for it
     os.environ[SHARED_TABLES_THREADS_VAR] = str(os.cpu_count() or 1)
     try:
         yield
