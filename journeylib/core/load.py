@@ -27,7 +27,7 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 
-from . import engine, validation_cache
+from . import engine, shared_tables, validation_cache
 from .errors import JourneyDataError, JourneyDataWarning, JourneyParameterError, data_error
 from .locations import DATA_DIR
 from .result import Check
@@ -1162,9 +1162,14 @@ def _drop_duplicates(t: ibis.Table, table: str, n: int, n_hashes: int,
     if n_hashes == n:
         return t, n, []
     tagged = t.mutate(_h=_row_hash({c: t[c] for c in t.columns}))
-    repeated = tagged.group_by("_h").aggregate(_n=tagged.count()).filter(ibis._._n > 1)
-    ids = engine.to_pandas(tagged.semi_join(repeated, "_h").select("customer_id").distinct())
-    customers = sorted(ids["customer_id"].tolist())
+    repeated = tagged.group_by("_h").aggregate(_n=tagged.count(), _lo=tagged.customer_id.min(),
+                                               _hi=tagged.customer_id.max()).filter(ibis._._n > 1)
+    ends = engine.to_pandas(repeated.select("_lo", "_hi"))
+    if (ends["_lo"] == ends["_hi"]).all():  # each repeated hash is one customer's: no second pass
+        customers = sorted(set(ends["_lo"].tolist()))
+    else:  # a hash shared by customers (a collision): every customer of those hashes
+        ids = engine.to_pandas(tagged.semi_join(repeated, "_h").select("customer_id").distinct())
+        customers = sorted(ids["customer_id"].tolist())
     if len(customers) > MAX_DUPLICATE_CUSTOMERS:
         d, customers = t.distinct(), None
         n_unique = _count(d)
@@ -1204,7 +1209,9 @@ def content_hash(source: Any) -> str:
     """Short SHA-256 of the input: file bytes for local paths, cell values for DataFrames.
 
     ``"n/a"`` for other inputs, URIs included (reading a lake's files just to hash them
-    would cost a second full read), so their validation is never reused.
+    would cost a second full read), so their validation is never reused. Within one report
+    run, files that keep their size and modification time are hashed once
+    (:func:`journeylib.core.shared_tables.remembered_digest`).
 
     Parameters
     ----------
@@ -1232,10 +1239,15 @@ def content_hash(source: Any) -> str:
         files = engine.list_files(str(source)) or [str(source)]
         if len(files) == 1 and Path(files[0]).is_dir():
             files = sorted(str(f) for f in Path(files[0]).rglob("*") if f.is_file())
-        for f in files:
-            with open(f, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
+
+        def digest() -> str:
+            for f in files:
+                with open(f, "rb") as fh:
+                    for chunk in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(chunk)
+            return h.hexdigest()[:16]
+
+        return shared_tables.remembered_digest(files, digest)
     else:
         return "n/a"
     return h.hexdigest()[:16]

@@ -26,7 +26,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,60 @@ def folder() -> Path | None:
     """
     value = os.environ.get(ENV_VAR)
     return Path(value) if value else None
+
+
+def remembered_digest(files: Sequence[str], compute: Callable[[], str]) -> str:
+    """The content hash of ``files``, computed once per run for files that keep their size and time.
+
+    Every notebook of a run hashes its inputs twice (the shared copy's key, the validation
+    cache's key): at 10^8 events about 5 s each time. Within a run (``$JOURNEYLIB_SHARED_TABLES``
+    set) the first hash is kept in the run's folder under the files' names, sizes and
+    modification times, and the run's other loads reuse it; outside a run, or when a file's
+    size or time differs, ``compute`` runs.
+
+    Parameters
+    ----------
+    files
+        The input's files.
+    compute
+        Computes the hash.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from journeylib.core.shared_tables import ENV_VAR, remembered_digest
+    >>> os.environ[ENV_VAR] = tempfile.mkdtemp()
+    >>> f = os.path.join(os.environ[ENV_VAR], "events.csv")
+    >>> _ = open(f, "w").write("customer_id,ts")
+    >>> remembered_digest([f], lambda: "1234"), remembered_digest([f], lambda: "other")
+    ('1234', '1234')
+    >>> del os.environ[ENV_VAR]
+    """
+    where = folder()
+    if where is None:
+        return compute()
+    try:
+        stamp = [[os.path.abspath(f), st.st_size, st.st_mtime_ns] for f in files for st in [os.stat(f)]]
+    except OSError:
+        return compute()
+    memo = where / "digests" / hashlib.sha256(json.dumps(stamp).encode()).hexdigest()[:32]
+    try:
+        return memo.read_text()
+    except OSError:
+        pass
+    digest = compute()
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo.with_name(f".{memo.name}-{os.getpid()}")
+        tmp.write_text(digest)
+        os.replace(tmp, memo)
+    except OSError:  # a read-only folder: the next load hashes again
+        pass
+    return digest
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,16 @@ def _folder() -> Path | None:
     return Path(value).expanduser() if value else Path.home() / ".cache" / "journeylib"
 
 
+def enabled() -> bool:
+    """Whether passes are remembered (``$JOURNEYLIB_CACHE_DIR`` is not the empty string).
+
+    Returns
+    -------
+    bool
+    """
+    return _folder() is not None
+
+
 def key(digest: str, *parts: Any) -> str | None:
     """Cache key of one validation; ``None`` when the input has no content digest.
 

@@ -126,6 +126,21 @@ def test_repeated_row_hash_alone_drops_nothing(frame):
                                   frame.sort_values(["customer_id", "ts"]).reset_index(drop=True))
 
 
+def test_a_hash_shared_by_customers_looks_at_each_of_them(frame, monkeypatch):
+    """With a repeated hash spanning customers (forced: every row gets the customer's hash), every
+    customer of that hash is de-duplicated, and only the exact duplicate row goes."""
+    from journeylib.core import load as io
+
+    monkeypatch.setattr(io, "_row_hash", lambda cols: cols["event"].hash())  # collides across customers
+    frame = frame.rename(columns={"user": "customer_id", "time": "ts"})
+    dup = jl.core.engine.to_table(pd.concat([frame, frame.iloc[[2]]], ignore_index=True), raw=True)
+    with pytest.warns(JourneyDataWarning, match="dropped 1 exact duplicate rows of 5"):
+        out, n, customers = io._drop_duplicates(dup, "events", 5, n_hashes=2, notes=[])
+    assert n == 4 and customers == ["a", "b", "c"]  # the three customers with a 'landing'
+    pd.testing.assert_frame_equal(jl.to_pandas(out).sort_values(["customer_id", "ts"]).reset_index(drop=True),
+                                  frame.sort_values(["customer_id", "ts"]).reset_index(drop=True))
+
+
 def test_input_frame_is_not_modified(frame):
     before = frame.copy()
     load(frame)

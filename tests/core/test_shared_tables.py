@@ -172,7 +172,7 @@ def test_a_large_log_is_shared_split_by_bucket_and_its_analyses_read_the_split(s
     first = jl.load_journey("sample")
     again = jl.load_journey("sample", con=ibis.duckdb.connect())
     assert_same_journey(plain, again)
-    copy = next(p for p in shared.iterdir() if p.is_dir())
+    copy = next(shared.glob("*.json")).with_suffix("")
     assert sorted(p.name for p in (copy / "events").iterdir()) == [f"_bucket={k}" for k in range(4)]
     assert not (copy / "customers" / "_bucket=0").exists()  # 5,000 rows: one piece
     split = []
@@ -208,3 +208,55 @@ def test_the_notebook_writing_the_copy_uses_every_core_it_is_given_then_its_own(
     assert con.raw_sql("SELECT current_setting('threads')").fetchone()[0] == 1
     jl.load_journey("sample", con=con)  # read from the copy: nothing written, threads untouched
     assert seen == [2]
+
+
+def test_a_run_hashes_each_input_once_and_again_when_it_changes(shared, tmp_path, monkeypatch):
+    from journeylib.core import load as io
+
+    f = tmp_path / "events.csv"
+    f.write_text((SHOP / "events.csv").read_text())
+    opened = []
+    real_open = open
+
+    def counting_open(path, *args, **kwargs):
+        if str(path) == str(f):
+            opened.append(path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", counting_open)
+    first = io.content_hash(str(f))
+    assert io.content_hash(str(f)) == first and len(opened) == 1  # the run's second load reuses the hash
+    f.write_text(f.read_text() + "c9,2024-01-01,visit\n")  # new bytes: new size and time
+    second = io.content_hash(str(f))
+    assert second != first and len(opened) == 2
+    monkeypatch.delenv(shared_tables.ENV_VAR)  # outside a run every call reads the bytes
+    assert io.content_hash(str(f)) == second and len(opened) == 3
+    assert second == __import__("hashlib").sha256(f.read_bytes()).hexdigest()[:16]
+
+
+def test_the_message_log_is_read_from_its_files_when_the_validation_cache_is_on(shared, tmp_path, monkeypatch):
+    """Only the campaigns report reads the message log: the copy leaves it out, and each load of the
+    run reads the files with the first load's validation (the cache), with the same rows."""
+    from journeylib.core import load as io
+
+    monkeypatch.setenv("JOURNEYLIB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv(shared_tables.ENV_VAR)
+    plain = jl.load_journey("sample")
+    monkeypatch.setenv(shared_tables.ENV_VAR, str(shared))
+    passes = []
+    real = io._run_checks
+    monkeypatch.setattr(io, "_run_checks", lambda t, build, table, *a, **k: passes.append(table) or real(
+        t, build, table, *a, **k))
+    first = jl.load_journey("sample")
+    second = jl.load_journey("sample", con=ibis.duckdb.connect())
+    assert passes == []  # the plain load's passes are reused, messages included
+    copy = next(shared.glob("*.json")).with_suffix("")
+    assert (copy / "events").exists() and not (copy / "messages").exists()
+    for j in (first, second):
+        assert "jl_shared_" not in str(ibis.to_sql(j.messages))
+        pd.testing.assert_frame_equal(rows(plain.messages), rows(j.messages))
+    monkeypatch.delenv(shared_tables.ENV_VAR)
+    warm = jl.load_journey("sample")  # unshared, the cache warm
+    assert [i for i in second.inputs if i.table == "messages"] == [i for i in warm.inputs if i.table == "messages"]
+    assert [c for c in second.checks if c.name.startswith("messages")] == [
+        c for c in warm.checks if c.name.startswith("messages")]
