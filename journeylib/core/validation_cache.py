@@ -48,6 +48,16 @@ def enabled() -> bool:
     Returns
     -------
     bool
+
+    Examples
+    --------
+    >>> import os
+    >>> from journeylib.core import validation_cache
+    >>> before = os.environ.get(validation_cache.ENV_VAR)
+    >>> os.environ[validation_cache.ENV_VAR] = ""
+    >>> validation_cache.enabled()
+    False
+    >>> _ = os.environ.pop(validation_cache.ENV_VAR) if before is None else os.environ.update({validation_cache.ENV_VAR: before})
     """
     return _folder() is not None
 
