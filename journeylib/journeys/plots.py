@@ -12,7 +12,9 @@ The journey map (:func:`plot_journey_map`) is one Axes with three bands per stag
   when a score column exists;
 * bottom: median days in the stage and the top touchpoints.
 
-Stages with the largest drop-off are outlined in red and labelled "pain point".
+The stages with the largest drop-off to the next stage are outlined in red and labelled
+"large drop-off" (drop-offs, not pain points: :func:`plot_measured_journey_map` ranks
+those by the pain score).
 
 Every drawing function is wrapped in :func:`journeylib.core.plots.no_mathtext`: stage,
 channel and segment names are drawn as typed, never as TeX (a ``$`` in a name would
@@ -25,6 +27,7 @@ import textwrap
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, PathPatch, Polygon, Rectangle
 from matplotlib.path import Path as MplPath
 from matplotlib.ticker import StrMethodFormatter
@@ -65,6 +68,9 @@ def _fit(ax, text, width: float, min_size: float = 6.5) -> None:
 def plot_journey_map(data, ax=None, *, score_range: tuple[float, float] = (1.0, 5.0), title: str | None = None):
     """Draw a journey map from :class:`journeylib.journeys.stages.JourneyMapData`.
 
+    The stages flagged as top drop-offs (the largest share lost to the next stage) are
+    outlined in red and labelled "large drop-off".
+
     Parameters
     ----------
     data
@@ -103,13 +109,13 @@ def plot_journey_map(data, ax=None, *, score_range: tuple[float, float] = (1.0, 
     ax.axis("off")
     w = 0.76
     max_c = max(float(s["customers"].max()), 1.0)
-    names, counts = [], []  # the chevrons' texts, fitted to the chevrons below
+    names, counts, drops = [], [], []  # the chevrons' and drop-off labels' texts, fitted to their boxes below
     for i, r in enumerate(s.itertuples(index=False)):
-        pain = bool(r.pain_point)
+        top = bool(r.top_drop_off)
         # column background
         ax.add_patch(FancyBboxPatch((i - w / 2, 0.0), w, 4.45, boxstyle="round,pad=0.0,rounding_size=0.04",
-                                    fc="#fbeeee" if pain else "#f4f6f9", ec=_PAIN if pain else "none",
-                                    lw=2 if pain else 0, zorder=0))
+                                    fc="#fbeeee" if top else "#f4f6f9", ec=_PAIN if top else "none",
+                                    lw=2 if top else 0, zorder=0))
         # chevron with the stage name and customers
         x0, x1, y0, y1 = i - w / 2 + 0.03, i + w / 2 - 0.03, 3.45, 4.25
         tip = 0.08
@@ -125,12 +131,12 @@ def plot_journey_map(data, ax=None, *, score_range: tuple[float, float] = (1.0, 
                               ha="center", va="center", fontsize=9, color=ink, zorder=3))
         if i < k - 1 and np.isfinite(r.conversion_to_next):
             ax.annotate("", xy=(i + 0.62, 3.25), xytext=(i + 0.38, 3.25),
-                        arrowprops={"arrowstyle": "-|>", "color": _PAIN if pain else "0.35", "lw": 1.5})
+                        arrowprops={"arrowstyle": "-|>", "color": _PAIN if top else "0.35", "lw": 1.5})
             ax.text(i + 0.5, 3.33, f"{r.conversion_to_next:.0%}", ha="center", va="bottom", fontsize=8.5,
-                    color=_PAIN if pain else "0.2", weight="bold")
-        if pain:
-            ax.text(i, 3.05, f"PAIN POINT\n{r.drop_off:.0%} drop off", ha="center", va="center", fontsize=8.5,
-                    color=_PAIN, weight="bold")
+                    color=_PAIN if top else "0.2", weight="bold")
+        if top:
+            drops.append(ax.text(i, 3.05, f"LARGE DROP-OFF\n{r.drop_off:.0%} do not go on", ha="center",
+                                 va="center", fontsize=8.5, color=_PAIN, weight="bold"))
         # bottom band: time in stage and touchpoints
         days = "" if not np.isfinite(r.median_days_in_stage) else f"{r.median_days_in_stage:.1f} days in stage\n(median)"
         ax.text(i, 0.95, days, ha="center", va="center", fontsize=8.5, color="0.25")
@@ -142,6 +148,8 @@ def plot_journey_map(data, ax=None, *, score_range: tuple[float, float] = (1.0, 
     # at a text's height the notch and the tip leave the chevron's width less ``tip``; keep a margin
     for text in names + counts:
         _fit(ax, text, w - 0.06 - tip - 0.08)
+    for text in drops:
+        _fit(ax, text, w - 0.1)
     # middle band: score line
     ax.plot([-0.5, k - 0.5], [1.3, 1.3], color="0.8", lw=0.8)
     ax.text(-0.66, 0.7, "touchpoints", fontsize=8, color="0.35", va="center", ha="center", rotation=90)
@@ -795,28 +803,89 @@ def plot_monthly_activity(monthly: pd.DataFrame, ax=None):
     return ax
 
 
-@no_mathtext
-def plot_time_to_next_stage(res, ax=None, *, ci: bool = True, min_at_risk: int | None = None):
-    """Share that has moved on to the next stage vs days since reaching a stage (Kaplan-Meier), with bands.
+# time since reaching a stage: log-scale ticks labelled in words (the default horizons among them)
+_WAIT_TICKS = ((1 / 24, "1 hour"), (1.0, "1 day"), (7.0, "7 days"), (30.0, "30 days"), (90.0, "90 days"),
+               (365.0, "1 year"), (730.0, "2 years"), (1825.0, "5 years"))
+_PANEL_LEFT, _PANEL_GAP_X = 0.5, 0.3  # inches: the first column's y tick labels, between columns
 
-    One colour per transition, one line style per group; each curve stops where fewer than
-    ``min_at_risk`` customers (default: the result's) are still waiting and followed.
+
+def _panel_width(ax, cols: int) -> float:
+    """Width in inches of each of ``cols`` panels side by side inside ``ax``."""
+    w_in = ax.get_position().width * ax.figure.get_figwidth()
+    return max((w_in - _PANEL_LEFT - _PANEL_GAP_X * (cols - 1)) / cols, 0.3)
+
+
+def _panel_bounds(ax, n: int, cols: int, title_lines: int, tick_lines: int
+                  ) -> tuple[list[list[float]], list[float] | None]:
+    """Where ``n`` panels go inside ``ax`` (axes fractions), in rows of ``cols``, leaving room in
+    inches for their titles and x tick labels (of so many lines).
+
+    Returns the panels' ``[x0, y0, width, height]`` and the bounds of the free slots after the
+    last panel (``None`` when the last row is full).
+    """
+    rows = -(-n // cols)
+    pos = ax.get_position()
+    w_in, h_in = pos.width * ax.figure.get_figwidth(), pos.height * ax.figure.get_figheight()
+    top, bottom = 0.1 + 0.2 * title_lines, 0.14 + 0.15 * tick_lines
+    gap_y = bottom + top + 0.12
+    pw = _panel_width(ax, cols)
+    ph = max((h_in - top - bottom - gap_y * (rows - 1)) / rows, 0.3)
+    bounds = []
+    for i in range(n):
+        r, q = divmod(i, cols)
+        bounds.append([(_PANEL_LEFT + q * (pw + _PANEL_GAP_X)) / w_in, (h_in - top - r * (ph + gap_y) - ph) / h_in,
+                       pw / w_in, ph / h_in])
+    free = None
+    if n % cols:
+        x0, y0, _, h = bounds[-1]
+        x1 = x0 + (pw + _PANEL_GAP_X) / w_in
+        free = [x1, y0, 1 - x1, h]
+    return bounds, free
+
+
+def _log_tick_labels(ticks: list[tuple[float, str]], lo: float, hi: float, width_in: float,
+                     fontsize: float) -> list[str]:
+    """The labels of ticks on a log axis from ``lo`` to ``hi`` drawn ``width_in`` inches wide:
+    on one line ("30 days") when neighbours leave room, else number over unit ("30\\ndays")."""
+    per_decade = width_in / np.log10(hi / lo)
+    x = [np.log10(d) * per_decade for d, _ in ticks]
+    wide = [0.55 * fontsize / 72 * len(w) for _, w in ticks]  # about half an em per character
+    fits = all(x1 - x0 > (w0 + w1) / 2 + 0.1 for x0, x1, w0, w1 in zip(x, x[1:], wide, wide[1:]))
+    return [w if fits else w.replace(" ", "\n", 1) for _, w in ticks]
+
+
+@no_mathtext
+def plot_time_to_next_stage(res, ax=None, *, ci: bool = True, min_at_risk: int | None = None, ncols: int = 2):
+    """Share that has moved on to the next stage vs time since reaching a stage (Kaplan-Meier):
+    one small panel per step, one line per group.
+
+    The panels share their axes: the time since first reaching the stage on a log scale
+    labelled in hours, days and years (a step taken within hours and one taken over months
+    both show their shape), and the share moved on from 0 to 100%, with a dashed line at half
+    (where a curve crosses it is the median) and dotted lines at the result's horizons. Each
+    curve stops where fewer than ``min_at_risk`` customers (default: the result's) are still
+    waiting and followed. The groups' legend takes the free slot after the last panel, or
+    sits outside on the right; never over a curve.
 
     Parameters
     ----------
     res : NextStepResult
         Output of :func:`journeylib.journeys.timing.time_to_next_stage`.
     ax : matplotlib.axes.Axes, optional
-        Axes to draw on (the current Axes if ``None``).
+        Axes to draw on (the current Axes if ``None``); it carries the title and the axis
+        labels, the panels are inset Axes inside it (``ax.child_axes``). About 11 inches wide
+        and 2.6 inches per row of panels (plus 1.2) reads well.
     ci : bool, default True
         Draw the confidence bands.
     min_at_risk : int, optional
         Curves stop below this many customers still waiting (default: the result's threshold).
+    ncols : int, default 2
+        Panels per row.
 
     Returns
     -------
     matplotlib.axes.Axes
-        The Axes drawn on.
+        The Axes drawn on (its panels are inset Axes).
 
     Examples
     --------
@@ -826,9 +895,12 @@ def plot_time_to_next_stage(res, ax=None, *, ci: bool = True, min_at_risk: int |
     >>> ds = jl.load_dataset("sample")
     >>> from journeylib.journeys.timing import time_to_next_stage
     >>> res = time_to_next_stage(ds.events, ["awareness", "consideration", "cart"])
-    >>> fig, ax = plt.subplots()
-    >>> plots.plot_time_to_next_stage(res, ax=ax).get_xlabel()
-    'days since first reaching the stage'
+    >>> fig, ax = plt.subplots(figsize=(11, 3.8))
+    >>> ax = plots.plot_time_to_next_stage(res, ax=ax)
+    >>> ax.get_xlabel()
+    'time since first reaching the stage (log scale)'
+    >>> [p.get_title(loc="left") for p in ax.child_axes]
+    ['awareness → consideration', 'consideration → cart']
     >>> plt.close(fig)
     """
     if ax is None:
@@ -836,29 +908,73 @@ def plot_time_to_next_stage(res, ax=None, *, ci: bool = True, min_at_risk: int |
     threshold = res.min_at_risk if min_at_risk is None else min_at_risk
     c = res.curves
     transitions = list(dict.fromkeys(res.table["transition"]))
+    steps = dict(zip(res.table["transition"], zip(res.table["from_stage"], res.table["to_stage"])))
     groups = list(dict.fromkeys(res.table["group"]))
-    styles = ["-", "--", ":", "-."]
-    for i, tr in enumerate(transitions):
+    # the host Axes: title and shared axis labels only
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    ax.patch.set_visible(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_xlabel("time since first reaching the stage (log scale)", labelpad=4)
+    label = ax.set_ylabel("share that has moved on to the next stage", labelpad=8)
+    # one row of panels leaves a short Axes: the label keeps to its height
+    fill = ax.get_window_extent().height / label.get_window_extent().height
+    label.set_fontsize(label.get_fontsize() * min(1.0, fill))
+    ax.set_title(f"Time to the next stage (Kaplan-Meier, {100 * res.confidence_level:g}% bands)\n"
+                 f"Each curve stops where fewer than {threshold} customers are still waiting", loc="left",
+                 fontsize=11)
+    if not transitions:
+        return ax
+    drawn = {}
+    for tr in transitions:
         for j, g in enumerate(groups):
             sub = c[(c["transition"] == tr) & (c["group"] == g)]
             if sub.empty:
                 continue
             t = sub["days"].to_numpy(float)
             keep = t <= at_risk_cutoff(t, sub["at_risk"], threshold)
-            label = tr if len(groups) == 1 else f"{tr} ({g})"
-            ax.step(t[keep], sub["share_moved"].to_numpy(float)[keep], where="post", color=f"C{i}",
-                    linestyle=styles[j % len(styles)], label=label)
+            if keep.any():
+                drawn[tr, j] = t[keep], *(sub[k].to_numpy(float)[keep] for k in ("share_moved", "ci_low", "ci_high"))
+    lo = _WAIT_TICKS[0][0]  # curves are read every hour: the first reading after 0 is at one hour
+    longest = max([v[0].max() for v in drawn.values()] + [max(res.horizons), 1.0])
+    hi = longest * 1.3
+    ticks = sorted({**dict(_WAIT_TICKS), **{float(h): f"{h:g} days" for h in res.horizons}}.items())
+    ticks = [(d, w) for d, w in ticks if lo <= d <= hi]
+    cols = max(1, min(ncols, len(transitions)))
+    width = _panel_width(ax, cols)
+    labels = _log_tick_labels(ticks, lo, hi, width, 8)
+    titles = [textwrap.fill(f"{a} → {b}", max(int(width * 11), 16)) for a, b in (steps[t] for t in transitions)]
+    bounds, free = _panel_bounds(ax, len(transitions), cols, max(t.count("\n") + 1 for t in titles),
+                                 max(w.count("\n") + 1 for w in labels))
+    for i, (tr, title, b) in enumerate(zip(transitions, titles, bounds)):
+        p = ax.inset_axes(b)
+        for j in range(len(groups)):
+            if (tr, j) not in drawn:
+                continue
+            t, share, c_lo, c_hi = drawn[tr, j]
+            x = np.maximum(t, lo)  # the reading at 0 is drawn at the axis' left edge
+            p.step(x, share, where="post", color=f"C{j}", lw=1.8, gid=f"next-stage:curve:{groups[j]}")
             if ci:
-                ax.fill_between(t[keep], sub["ci_low"].to_numpy(float)[keep], sub["ci_high"].to_numpy(float)[keep],
-                                step="post", alpha=0.15, color=f"C{i}", linewidth=0)
-    for h in res.horizons:
-        ax.axvline(h, color="grey", linewidth=0.6, linestyle=":")
-    ax.set_xlabel("days since first reaching the stage")
-    ax.set_ylabel("share that has moved on to the next stage")
-    ax.set_ylim(0, 1.02)
-    ax.set_title(f"Time to the next stage (Kaplan-Meier), {100 * res.confidence_level:g}% bands\n"
-                 f"(curves stop below {threshold} customers still waiting)")
-    ax.legend(fontsize=7, loc="lower right", title=res.by.replace("_", " ") if res.by else None)
+                p.fill_between(x, c_lo, c_hi, step="post", alpha=0.15, color=f"C{j}", linewidth=0)
+        p.axhline(0.5, color="0.35", lw=0.9, ls="--", zorder=1)
+        for h in res.horizons:
+            p.axvline(h, color="grey", linewidth=0.6, linestyle=":")
+        p.set_xscale("log")
+        p.set_xlim(lo, hi)
+        p.set_xticks([d for d, _ in ticks], labels)
+        p.minorticks_off()
+        p.set_ylim(0, 1.02)
+        p.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+        p.yaxis.set_major_formatter(StrMethodFormatter("{x:.0%}"))
+        p.tick_params(labelsize=8, labelleft=i % cols == 0)
+        p.set_title(title, loc="left", fontsize=10, fontweight="bold")
+    if res.by:
+        handles = [Line2D([], [], color=f"C{j}", lw=2) for j in range(len(groups))]
+        where = ({"loc": "center", "bbox_to_anchor": free} if free is not None
+                 else {"loc": "upper left", "bbox_to_anchor": (1.01, 1)})
+        ax.legend(handles, groups, title=res.by.replace("_", " "), frameon=False, fontsize=9, **where)
     return ax
 
 

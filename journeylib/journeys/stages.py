@@ -271,7 +271,7 @@ def _drop_off_of(stages: Sequence[str], g: pd.DataFrame, confidence_level: float
 def biggest_drop_off(result: "FunnelResult", *, confidence_level: float = 0.95) -> DropOff | None:
     """The step of a closed, ungrouped funnel that loses the largest share of its customers.
 
-    The one definition behind the funnel's finding, the journey map's first pain point and
+    The one definition behind the funnel's finding, the quick journey map's top drop-off and
     the journey flow figure. ``None`` when the funnel has no step with mature customers.
 
     Parameters
@@ -686,11 +686,13 @@ class JourneyMapData(Result):
 
     ``summary``: ``stage, customers, conversion_to_next, drop_off, median_days_in_stage,
     top_touchpoints`` (text), ``score_mean, score_n`` (when a score column exists),
-    ``pain_point`` (bool). ``touchpoints``: ``stage, touchpoint, events, share``.
+    ``top_drop_off`` (bool: one of the stages that lose the largest share to the next).
+    ``touchpoints``: ``stage, touchpoint, events, share``.
 
     The measured map (first-time and repeat journeys apart, KPIs, the emotion line with
-    intervals, the pain score) is :func:`journeylib.journeys.journey_map.journey_map`, which
-    builds on this (its ``data``); this stays the quick per-stage table of report 01.
+    intervals, pain points ranked by the pain score) is
+    :func:`journeylib.journeys.journey_map.journey_map`, which builds on this (its ``data``);
+    this stays the quick per-stage table of report 01, which flags drop-offs, not pain points.
 
     Examples
     --------
@@ -698,7 +700,7 @@ class JourneyMapData(Result):
     >>> from journeylib.journeys.stages import journey_map_data
     >>> events = jl.load_dataset("sample").events
     >>> data = journey_map_data(events, window=60)
-    >>> data.summary.loc[data.summary.pain_point, "stage"].tolist()
+    >>> data.summary.loc[data.summary.top_drop_off, "stage"].tolist()
     ['consideration', 'repeat']
     """
 
@@ -718,15 +720,15 @@ class JourneyMapData(Result):
 
     @property
     def findings(self) -> tuple[Finding, ...]:
-        """The pain points (largest drop-off first) and, with scores, the least satisfied stage.
+        """The largest drop-offs (largest first) and, with scores, the least satisfied stage.
 
-        The first pain point is the biggest drop-off (:class:`DropOff`), in the same words as
-        the funnel's finding.
+        The first is the biggest drop-off (:class:`DropOff`), in the same words as the funnel's
+        finding.
         """
         s = self._summary
         out = []
-        pains = s[s["pain_point"]].sort_values("drop_off", ascending=False, kind="stable")
-        for r in pains.head(3).itertuples(index=False):
+        drops = s[s["top_drop_off"]].sort_values("drop_off", ascending=False, kind="stable")
+        for r in drops.head(3).itertuples(index=False):
             if not np.isfinite(r.drop_off):
                 continue
             nxt = self.stages[self.stages.index(r.stage) + 1]
@@ -734,7 +736,7 @@ class JourneyMapData(Result):
             if d is not None and (d.from_stage, d.to_stage) == (r.stage, nxt):
                 out.append(d.finding)
                 continue
-            out.append(Finding(f"Pain point {r.stage} to {nxt}: {r.drop_off:.1%} of the customers who reached "
+            out.append(Finding(f"Drop-off {r.stage} to {nxt}: {r.drop_off:.1%} of the customers who reached "
                                f"{r.stage} did not go on to {nxt}.", float(r.drop_off),
                                action=f"Look at the experience between {r.stage} and {nxt} next."))
         if "score_mean" in s.columns and s["score_mean"].notna().any():
@@ -757,7 +759,7 @@ class JourneyMapData(Result):
 
 def journey_map_data(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, window: Any = None,
                      touch_col: str = "channel", score_col: str | None = "score", top_n: int = 3,
-                     n_pain_points: int = 2, observation_end: Any = None,
+                     n_drop_offs: int = 2, observation_end: Any = None,
                      funnel_result: FunnelResult | None = None) -> JourneyMapData:
     """Numbers for the journey map: one row per stage.
 
@@ -765,8 +767,8 @@ def journey_map_data(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, 
     a stage is the median time from first reaching it to first reaching the next;
     top touchpoints are the most frequent ``touch_col`` values of events at that
     stage; the score line is the mean of ``score_col`` (CSAT/NPS/rating) per stage
-    when that column exists. The ``n_pain_points`` stages with the largest drop-off
-    to the next stage are flagged. ``funnel_result``: the closed, ungrouped
+    when that column exists. The ``n_drop_offs`` stages with the largest drop-off
+    to the next stage are flagged (``top_drop_off``). ``funnel_result``: the closed, ungrouped
     :func:`funnel` of the same events and stages, when it is already computed (it then
     also fixes ``window`` and ``observation_end``); saves one pass over the events.
 
@@ -785,8 +787,8 @@ def journey_map_data(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, 
         Satisfaction score column (CSAT/NPS/rating); ``None`` or absent: no score line.
     top_n
         Touchpoints listed per stage.
-    n_pain_points
-        Stages flagged as pain points (largest drop-off to the next stage).
+    n_drop_offs
+        Stages flagged as top drop-offs (largest drop-off to the next stage).
     observation_end
         End of observation (default: the last event's timestamp).
     funnel_result
@@ -803,10 +805,10 @@ def journey_map_data(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, 
     >>> from journeylib.journeys.stages import journey_map_data
     >>> events = jl.load_dataset("sample").events
     >>> data = journey_map_data(events, window=60)
-    >>> data.summary[["stage", "customers", "pain_point"]].head(2)
-               stage  customers  pain_point
-    0      awareness       5000       False
-    1  consideration       3186        True
+    >>> data.summary[["stage", "customers", "top_drop_off"]].head(2)
+               stage  customers  top_drop_off
+    0      awareness       5000         False
+    1  consideration       3186          True
     """
     stages = check_stages(stages)
     if funnel_result is None:
@@ -846,6 +848,6 @@ def journey_map_data(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, 
         rows = rows.merge(agg, on="stage", how="left")
     # the same order as biggest_drop_off: largest share first, ties to the earlier step
     ranked = rows["drop_off"].iloc[:-1].dropna().sort_values(ascending=False, kind="stable")
-    pains = set(ranked.index[: max(int(n_pain_points), 0)])
-    rows["pain_point"] = rows.index.isin(pains)
+    top = set(ranked.index[: max(int(n_drop_offs), 0)])
+    rows["top_drop_off"] = rows.index.isin(top)
     return JourneyMapData(stages, used_score, rows, tp, biggest_drop_off(funnel_result))

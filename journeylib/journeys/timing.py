@@ -308,8 +308,44 @@ class NextStepResult(Result):
                   if thin else f"at least {self.min_at_risk} customers still followed at every horizon"),
         )
 
+    def display_table(self) -> pd.DataFrame:
+        """The summary for people: one row per step (and group), the customers who reached the
+        step's first stage, the days until half of them moved on with its interval and the
+        share that moved on within each horizon, in percent ("–": too few still followed).
+
+        Examples
+        --------
+        >>> import journeylib as jl
+        >>> from journeylib.journeys.timing import time_to_next_stage
+        >>> events = jl.load_dataset("sample").events
+        >>> table = time_to_next_stage(events, ["awareness", "consideration", "cart"]).display_table()
+        >>> table.columns.tolist()
+        ['step', 'customers', 'half moved on within (days)', 'within 7 days', 'within 30 days', 'within 90 days']
+        >>> table.iloc[0, [0, 2, 3, 4, 5]].tolist()
+        ['awareness → consideration', '4.3 (4.0 to 4.6)', '59%', '64%', '64%']
+        """
+        t = self.table
+
+        def median(r: dict) -> str:
+            if not r["customers"]:
+                return "–"
+            if not np.isfinite(r["median_days"]):
+                return "not reached"
+            ci = (f"{r['ci_low']:.1f} to {r['ci_high']:.1f}" if np.isfinite(r["ci_high"])
+                  else f"at least {r['ci_low']:.1f}")
+            return f"{r['median_days']:.1f} ({ci})"
+
+        out = {"step": [f"{a} → {b}" for a, b in zip(t["from_stage"], t["to_stage"])]}
+        if self.by:
+            out[self.by.replace("_", " ")] = t["group"]
+        out["customers"] = t["customers"]
+        out["half moved on within (days)"] = [median(r) for r in t.to_dict("records")]
+        for h in self.horizons:
+            out[f"within {h:g} days"] = ["–" if pd.isna(v) else f"{v:.0%}" for v in t[_share_columns(h)[0]]]
+        return pd.DataFrame(out).reset_index(drop=True)
+
     def plot(self, ax=None, *, ci: bool = True):
-        """Share that has moved on vs days since reaching the stage, one curve per transition (and group)."""
+        """Share that has moved on vs time since reaching the stage: one panel per step, one curve per group."""
         return plots.plot_time_to_next_stage(self, ax=ax, ci=ci)
 
     def against_truth(self, truth: dict) -> pd.DataFrame:

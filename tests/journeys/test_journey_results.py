@@ -110,12 +110,13 @@ def test_transition_findings_quote_the_summary(results):
 def test_journey_map_findings_quote_the_summary(results):
     r = results["journey_map"]
     s = r.summary
-    pains = s[s["pain_point"]].sort_values("drop_off", ascending=False)
-    got = [f for f in r.findings if f.text.startswith(("Pain point", "The biggest drop-off"))]
-    assert [f.value for f in got] == pains["drop_off"].tolist() and len(got) == 2
-    # the first pain point is the funnel's biggest drop-off, in the funnel's own words
+    drops = s[s["top_drop_off"]].sort_values("drop_off", ascending=False)
+    got = [f for f in r.findings if f.text.startswith(("Drop-off", "The biggest drop-off"))]
+    assert [f.value for f in got] == drops["drop_off"].tolist() and len(got) == 2
+    # the first top drop-off is the funnel's biggest drop-off, in the funnel's own words
     assert got[0] == results["funnel"].biggest_drop_off.finding
-    assert got[1].text.startswith(f"Pain point {pains['stage'].iloc[1]} to ") and f"{got[1].value:.1%}" in got[1].text
+    assert got[1].text.startswith(f"Drop-off {drops['stage'].iloc[1]} to ") and f"{got[1].value:.1%}" in got[1].text
+    assert not any("pain" in f.text.lower() for f in r.findings)  # pain points are report 05's pain score
     if "score_mean" in s.columns:
         low = r.findings[-1]
         assert low.value == s["score_mean"].min() and s.loc[s["score_mean"].idxmin(), "stage"] in low.text

@@ -133,11 +133,11 @@ def test_stage_transitions_and_journey_map():
     s = tr.summary.set_index("move")["transitions"]
     assert s["backward"] == 1 and s["repeat"] == 1 and s["forward"] == 4
     assert tr.plot().get_xlabel() == "next stage"
-    jm = journey_map_data(ev, ["awareness", "consideration", "purchase"], score_col=None, n_pain_points=1)
+    jm = journey_map_data(ev, ["awareness", "consideration", "purchase"], score_col=None, n_drop_offs=1)
     sm = jm.summary.set_index("stage")
     assert sm.loc["awareness", "customers"] == 2 and sm.loc["purchase", "customers"] == 1
     assert sm.loc["consideration", "conversion_to_next"] == pytest.approx(0.5)
-    assert sm["pain_point"].tolist() == [False, True, False]
+    assert sm["top_drop_off"].tolist() == [False, True, False]
     assert sm.loc["awareness", "top_touchpoints"].startswith(("direct 33%", "search 33%", "social 33%"))
     ax = jm.plot()
     lines = [ln for t in ax.texts if t.get_text().startswith("top touchpoints") for ln in t.get_text().splitlines()[1:]]

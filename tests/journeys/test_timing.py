@@ -132,8 +132,56 @@ def test_result_protocol_and_plot(sim):
     assert res.plot(ax=ax) is ax and ax.get_ylabel() == "share that has moved on to the next stage"
     cur = res.curves[res.curves["transition"] == "awareness -> consideration"]
     cutoff = cur.loc[cur["at_risk"] >= res.min_at_risk, "days"].max()
-    assert ax.get_lines()[0].get_xdata().max() == pytest.approx(cutoff)
+    assert ax.child_axes[0].get_lines()[0].get_xdata().max() == pytest.approx(cutoff)  # the first step's panel
     plt.close(fig)
+
+
+def _overlap(a, b) -> bool:
+    """Whether two display boxes share more than a pixel."""
+    return min(a.x1, b.x1) - max(a.x0, b.x0) > 1 and min(a.y1, b.y1) - max(a.y0, b.y0) > 1
+
+
+@pytest.mark.parametrize("stages", [STAGES, STAGES + ["purchase"]])
+def test_plot_is_one_panel_per_step_with_one_curve_per_group_and_the_legend_off_the_data(sim, stages):
+    """Small multiples: a panel per step, a line per group, the legend beside the panels (in the free slot after
+    the last one, or outside on the right), panels and their tick labels apart; the table stays narrow."""
+    ev, customers = sim
+    if len(stages) > 3:  # a purchase after every other cart, 0 to 20 days later
+        carts = ev[ev["stage"] == "cart"].iloc[::2]
+        wait = pd.to_timedelta(np.random.default_rng(3).uniform(0, 20, len(carts)), unit="D")
+        ev = pd.concat([ev, carts.assign(stage="purchase", ts=carts["ts"] + wait)])
+    res = time_to_next_stage(ev, stages, by="segment", customers=customers, observation_end=END)
+    steps = len(stages) - 1
+    fig, ax = plt.subplots(figsize=(11, 2.6 * (len(stages) // 2) + 1.2))
+    res.plot(ax=ax)
+    fig.canvas.draw()
+    panels = ax.child_axes
+    assert len(panels) == steps
+    assert [p.get_title(loc="left") for p in panels] == [f"{a} → {b}" for a, b in zip(stages, stages[1:])]
+    for p in panels:
+        curves = [ln.get_gid() for ln in p.get_lines() if str(ln.get_gid()).startswith("next-stage:curve:")]
+        assert curves == ["next-stage:curve:premium", "next-stage:curve:standard"]
+        assert p.get_xscale() == "log" and p.get_xlim()[0] == pytest.approx(1 / 24)
+        labels = [t for t in p.get_xticklabels() if t.get_text()]
+        assert [t.get_text().replace("\n", " ") for t in labels][:3] == ["1 hour", "1 day", "7 days"]
+        boxes = [t.get_window_extent() for t in labels]
+        assert not any(_overlap(a, b) for a, b in zip(boxes, boxes[1:])), "x tick labels overlap"
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["premium", "standard"]
+    assert legend.get_title().get_text() == "segment"
+    box = legend.get_window_extent()
+    assert not any(_overlap(box, p.get_window_extent()) for p in panels), "the legend covers a panel"
+    if steps % 2:  # the free slot after the last panel holds it
+        assert box.x0 > panels[-1].get_window_extent().x1 and box.y1 > panels[-1].get_window_extent().y0
+    # panels, with their titles and tick labels, do not run into each other
+    tight = [p.get_tightbbox() for p in panels]
+    assert not any(_overlap(a, b) for i, a in enumerate(tight) for b in tight[i + 1:])
+    plt.close(fig)
+    table = res.display_table()
+    assert table.columns.tolist() == ["step", "segment", "customers", "half moved on within (days)", "within 7 days",
+                                      "within 30 days", "within 90 days"]
+    assert len(table) == steps * 2 and table["within 7 days"].str.fullmatch(r"\d+%|–").all()
+    assert table["half moved on within (days)"].str.fullmatch(r"\d+\.\d \((\d+\.\d to |at least )\d+\.\d\)").all()
 
 
 def test_thin_horizons_are_blank_and_bad_inputs(sim):

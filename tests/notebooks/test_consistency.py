@@ -42,7 +42,7 @@ def _code(notebook: str) -> str:
 
 
 def test_reports_00_and_01_name_the_same_biggest_drop_off(sample):
-    """00's funnel reading and 01's first pain point: one definition (journeys.stages.biggest_drop_off)."""
+    """00's funnel reading and 01's biggest drop-off: one definition (journeys.stages.biggest_drop_off)."""
     p00, p01 = _defaults(NB00), _defaults(NB01)
     for shared in ("journey", "stages", "conversion_window_days"):
         assert p00[shared] == p01[shared], shared
@@ -57,9 +57,9 @@ def test_reports_00_and_01_name_the_same_biggest_drop_off(sample):
     assert d == fun00.biggest_drop_off == jm.biggest_drop_off
     # the same step and the same sentence in both reports
     assert d.finding in fun00.findings
-    pains = [f for f in jm.findings if f.action.startswith(("Look for friction", "Look at the experience"))]
-    assert pains[0] == d.finding
-    assert jm.summary.loc[jm.summary["pain_point"]].sort_values("drop_off", ascending=False, kind="stable")[
+    drops = [f for f in jm.findings if f.action.startswith(("Look for friction", "Look at the experience"))]
+    assert drops[0] == d.finding
+    assert jm.summary.loc[jm.summary["top_drop_off"]].sort_values("drop_off", ascending=False, kind="stable")[
         "stage"].iloc[0] == d.from_stage
     # independent computation: the largest share lost between consecutive stages, per customer
     e = jl.core.engine.to_pandas(jl.core.engine.to_table(ev))
