@@ -347,7 +347,7 @@ def loyalty_effect(
     win["hi"] = win["mid"] + W
     win["e_pre"] = (win["mid"] - win["lo"]).dt.total_seconds() / DAY
     win["e_post"] = float(window_days)
-    counts = _window_counts(p, win)
+    counts, spend = _window_purchases(p, win)
     win = win.merge(counts, on="pair", how="left").fillna({"n_pre": 0, "n_post": 0})
     win["n"] = win["n_pre"] + win["n_post"]
     use = win[win["n"] > 0]
@@ -367,7 +367,6 @@ def loyalty_effect(
                  "note": "post/pre rate of members alone (no calendar or tenure control)"})
 
     # ---- spend per order (Gamma GLMs on order sums: see _ratio_fit)
-    spend = _window_orders(p, win)
     per_order = per[per["orders"] > 0]
     if len(per_order) and per_order["member"].nunique() == 2:
         fit_s = _gamma_on_sums(per_order, per_order["member"].to_numpy(float)[:, None])
@@ -438,14 +437,19 @@ def _matched_controls(cohort: np.ndarray, t0: np.ndarray, last: np.ndarray, join
         owner.append(m[i])
         ctrl.append(rows[i, col])
         exact.extend(m[~hit])
-    cohorts = {}  # a cohort's rows and their times, gathered once for all its members below
+    cohorts = {}  # a cohort's rows and times, sorted by ``ready``, gathered once for all its members below
     for i in exact:  # too few hits: the whole cohort, exactly
         c = cohort[members[i]]
         if c not in cohorts:
             rows = order[start[c]:start[c] + size[c]]
-            cohorts[c] = rows, t0[rows], ready[rows]
-        rows, t0_c, ready_c = cohorts[c]
-        cand = rows[(t0_c <= j[i] - day) & (ready_c >= j[i] + window_ns) & (rows != members[i])]
+            by_ready = np.argsort(ready[rows], kind="stable")
+            cohorts[c] = rows, t0[rows], by_ready, ready[rows][by_ready]
+        rows, t0_c, by_ready, ready_sorted = cohorts[c]
+        # members land here when few are still active at the window's end: those are a tail of
+        # by_ready, searched alone, then put back in the cohort's order (the same draw as a full scan)
+        late = by_ready[np.searchsorted(ready_sorted, j[i] + window_ns, side="left"):]
+        cand = rows[np.sort(late[t0_c[late] <= j[i] - day])]
+        cand = cand[cand != members[i]]
         if len(cand):
             ctrl.append(cand[rng.choice(len(cand), min(k, len(cand)), replace=False)])
             owner.append(np.full(len(ctrl[-1]), i))
@@ -476,29 +480,26 @@ def _window_table(win: pd.DataFrame) -> ibis.Table:
     return ibis.memtable(w)
 
 
-def _window_counts(p: ibis.Table, win: pd.DataFrame) -> pd.DataFrame:
-    """Engine join: purchases strictly after lo (so the first purchase is excluded) up to mid / hi."""
-    w = _window_table(win)
-    j = p.join(w, "customer_id")
+def _window_purchases(p: ibis.Table, win: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each pair's purchases strictly after ``lo`` (so the first purchase is excluded) up to ``mid`` (pre)
+    and ``hi`` (post), from one engine join.
+
+    Returns ``counts`` (``pair, n_pre, n_post``: every purchase) and ``orders`` (``pair, post, orders,
+    rev, customer_id, member``: those with revenue > 0, summed; one row per pair and period with one).
+    """
+    j = p.join(_window_table(win), "customer_id")
     j = j.filter((j.ts > j.lo.cast("timestamp('UTC')")) & (j.ts <= j.hi.cast("timestamp('UTC')")))
-    post = (j.ts > j.mid.cast("timestamp('UTC')")).cast("int64")
-    out = j.group_by("pair").aggregate(n_post=post.sum(), n_all=j.count())
-    df = engine.to_pandas(out).sort_values("pair", kind="mergesort")
-    df["n_pre"] = df["n_all"] - df["n_post"]
-    return df[["pair", "n_pre", "n_post"]]
-
-
-def _window_orders(p: ibis.Table, win: pd.DataFrame) -> pd.DataFrame:
-    """Orders with revenue > 0 in each pair's pre and post window: ``pair, post, orders, rev`` (sum)."""
-    w = _window_table(win)
-    j = p.join(w, "customer_id")
     rev = j.revenue.cast("float64")
-    j = j.filter((j.ts > j.lo.cast("timestamp('UTC')")) & (j.ts <= j.hi.cast("timestamp('UTC')"))
-                 & rev.notnull() & (rev > 0))
+    paid = rev.notnull() & (rev > 0)
     j = j.mutate(post=(j.ts > j.mid.cast("timestamp('UTC')")).cast("int64"))
-    out = j.group_by(["pair", "post"]).aggregate(orders=j.count(), rev=j.revenue.cast("float64").sum())
-    df = engine.to_pandas(out).sort_values(["pair", "post"], kind="mergesort")
-    return df.merge(win[["pair", "customer_id", "member"]], on="pair").astype({"member": float, "post": float})
+    cells = engine.to_pandas(j.group_by(["pair", "post"]).aggregate(
+        n=j.count(), orders=paid.cast("int64").sum(), rev=rev.sum(where=paid)))
+    cells = cells.sort_values(["pair", "post"], kind="mergesort").reset_index(drop=True)
+    n = cells.pivot(index="pair", columns="post", values="n").reindex(columns=[0, 1]).fillna(0).astype("int64")
+    counts = pd.DataFrame({"pair": n.index.to_numpy(), "n_pre": n[0].to_numpy(), "n_post": n[1].to_numpy()})
+    orders = cells.loc[cells["orders"] > 0, ["pair", "post", "orders", "rev"]].reset_index(drop=True)
+    orders = orders.merge(win[["pair", "customer_id", "member"]], on="pair")
+    return counts, orders.astype({"member": float, "post": float})
 
 
 def _gamma_on_sums(cells: pd.DataFrame, X: np.ndarray) -> "_Estimate":

@@ -6,13 +6,14 @@ import html
 
 import matplotlib.pyplot as plt
 import numpy as np
+import ibis
 import pandas as pd
 import pytest
 
 import journeylib as jl
 from journeylib.core.errors import JourneyDataError
 from journeylib.core.result import TRUTH_COLUMNS, Check, Finding
-from journeylib.loyalty.programme import LoyaltyEffect, _gamma_on_sums, _window_counts, loyalty_effect
+from journeylib.loyalty.programme import LoyaltyEffect, _gamma_on_sums, _window_purchases, loyalty_effect
 from journeylib.retention.churn import churn_labels
 from journeylib.retention.survival import membership_effect
 
@@ -219,9 +220,13 @@ def test_window_counts_by_hand():
     p = jl.core.engine.to_table(pd.DataFrame({"customer_id": "a", "ts": ts, "event": "purchase", "revenue": 1.0}))
     win = pd.DataFrame({"pair": [0], "customer_id": ["a"], "lo": pd.to_datetime(["2024-01-01"], utc=True),
                         "mid": pd.to_datetime(["2024-02-05"], utc=True), "hi": pd.to_datetime(["2024-04-01"], utc=True)})
-    got = _window_counts(p, win).iloc[0]
+    counts, orders = _window_purchases(p.mutate(revenue=ibis.ifelse(p.ts.month() == 3, 0.0, p.revenue)),
+                                       win.assign(member=True))
+    got = counts.iloc[0]
     # the first purchase at lo is excluded; the one at mid is pre; (mid, hi] holds two
     assert (got.n_pre, got.n_post) == (2, 2)
+    # orders are the purchases with revenue: both pre ones, and post only February's (March's is free)
+    assert orders[["pair", "post", "orders", "rev"]].values.tolist() == [[0, 0.0, 2, 2.0], [0, 1.0, 1, 1.0]]
 
 
 def test_errors(sim5k):
