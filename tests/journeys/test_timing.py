@@ -356,3 +356,13 @@ def test_customer_buckets_equal_one_pass(sim, monkeypatch):
     again = time_to_next_stage(ev, STAGES, by="segment", customers=customers, observation_end=END)
     pd.testing.assert_frame_equal(again.summary, res.summary, check_exact=True)
     pd.testing.assert_frame_equal(again.curves, res.curves, check_exact=True)
+
+
+def test_findings_of_a_split_name_the_column_and_the_largest_group():
+    import journeylib as jl
+
+    ds = jl.load_dataset("sample")
+    res = jl.time_to_next_stage(ds.events, by="segment", customers=ds.customers)
+    sizes = res.table.groupby("group")["customers"].sum()
+    assert sizes.idxmax() == "standard"
+    assert res.findings[0].text.startswith("Half of the customers in segment standard who reach awareness")
