@@ -279,9 +279,9 @@ def to_epoch_us(ts: pd.Timestamp) -> int:
 def observation_end(events: Any, given: Any = None) -> pd.Timestamp:
     """The end of observation: ``given``, or the last timestamp in the whole event log.
 
-    Events at or before it count. The maximum is taken first and converted after:
-    DuckDB answers ``max(ts)`` of a Parquet scan from the file's statistics, while
-    converting every row first costs a scan.
+    Events at or before it count. The maximum is taken first and converted after, so
+    only one value is converted (one pass over the ``ts`` column; DuckDB does not answer
+    it from the Parquet files' statistics).
 
     Parameters
     ----------
