@@ -267,7 +267,7 @@ class NextStepResult(Result):
             t = t[t["group"] == big]
         out, speed = [], []
         for r in t.to_dict("records"):
-            who = "customers" + (f" in {self.by} {r['group']}" if self.by else "")
+            who = "customers" + (f" in {self.by.replace('_', ' ')} {r['group']}" if self.by else "")
             if np.isfinite(r["median_days"]):
                 ci = (f"{r['ci_low']:.1f} to {r['ci_high']:.1f} days" if np.isfinite(r["ci_high"])
                       else f"at least {r['ci_low']:.1f} days")
