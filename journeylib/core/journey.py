@@ -1106,7 +1106,7 @@ def _from_json_value(v: Any) -> Any:
 def _from_shared(d: JourneyDefinition, stored, strict: bool, how: str, con) -> "Journey":
     """The journey over its shared tables; the definition's strict checks apply as on a fresh load."""
     tables, meta = stored
-    if _messages_from_source(d):
+    if "messages" not in tables:  # left out of the copy (_messages_from_source): read from its files
         tables = {**tables, "messages": _read_source(d, "messages", con)[0].table}
     stats = {k: _from_json_value(v) for k, v in meta["stats"].items()}
     if strict:

@@ -255,6 +255,10 @@ def test_the_message_log_is_read_from_its_files_when_the_validation_cache_is_on(
     for j in (first, second):
         assert "jl_shared_" not in str(ibis.to_sql(j.messages))
         pd.testing.assert_frame_equal(rows(plain.messages), rows(j.messages))
+    monkeypatch.setenv("JOURNEYLIB_CACHE_DIR", "")  # a notebook without the cache still gets the log
+    third = jl.load_journey("sample", con=ibis.duckdb.connect())
+    pd.testing.assert_frame_equal(rows(plain.messages), rows(third.messages))
+    monkeypatch.setenv("JOURNEYLIB_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv(shared_tables.ENV_VAR)
     warm = jl.load_journey("sample")  # unshared, the cache warm
     assert [i for i in second.inputs if i.table == "messages"] == [i for i in warm.inputs if i.table == "messages"]
