@@ -1188,6 +1188,8 @@ def to_pandas(expr: ibis.Expr) -> pd.DataFrame:
     0   landing  2
     1  purchase  1
     """
-    out = expr.to_pandas()
+    from .shared_tables import fetch  # shared_tables builds on this module
+
+    out = fetch(expr)  # computed once per report run when it reads only the run's shared tables
     release_memory()  # the query's working memory, freed by its threads
     return out if isinstance(out, pd.DataFrame) else out.to_frame()

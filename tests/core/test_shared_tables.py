@@ -264,3 +264,83 @@ def test_the_message_log_is_read_from_its_files_when_the_validation_cache_is_on(
     assert [i for i in second.inputs if i.table == "messages"] == [i for i in warm.inputs if i.table == "messages"]
     assert [c for c in second.checks if c.name.startswith("messages")] == [
         c for c in warm.checks if c.name.startswith("messages")]
+
+
+def _engine_runs(monkeypatch) -> list[str]:
+    """The SQL of every query the DuckDB engine runs for :func:`shared_tables.fetch` from now on."""
+    ran: list[str] = []
+    real = ibis.backends.duckdb.Backend._to_duckdb_relation
+
+    def counted(self, expr, *args, **kwargs):
+        ran.append(str(self.compile(expr)))
+        return real(self, expr, *args, **kwargs)
+
+    monkeypatch.setattr(ibis.backends.duckdb.Backend, "_to_duckdb_relation", counted)
+    return ran
+
+
+def test_a_query_over_the_copy_is_computed_once_per_run(shared, monkeypatch):
+    first = jl.load_journey("sample")
+    second = jl.load_journey("sample", con=ibis.duckdb.connect())  # another notebook of the run
+    ran = _engine_runs(monkeypatch)
+    ends = [jl.core.time.observation_end(j.events) for j in (first, second)]
+    summaries = [jl.loyalty.customer_summary(j.events, time_unit="W") for j in (first, second)]
+    # the second notebook reads what the first computed: the same frame, no query
+    assert len(ran) == 2 and all("jl_shared_" in sql for sql in ran)
+    assert ends[0] == ends[1] == pd.Timestamp("2025-06-30 23:41:27", tz="UTC")
+    pd.testing.assert_frame_equal(summaries[0], summaries[1])
+    monkeypatch.delenv(shared_tables.ENV_VAR)  # an ordinary load computes the same numbers
+    pd.testing.assert_frame_equal(summaries[0], jl.loyalty.customer_summary(jl.load_dataset("sample").events,
+                                                                            time_unit="W"))
+    assert len(list((shared / "results").glob("*.arrow"))) == 2
+
+
+def test_a_shared_result_is_the_frame_the_engine_gives(shared, monkeypatch):
+    """Every kind of column comes back as Ibis gives it: nulls, time zones, lists, text, a column alone."""
+    events = jl.load_journey("sample").events
+    t = events.mutate(
+        day=events.ts.date(), late=events.revenue > 50, maybe=ibis.ifelse(events.revenue > 0, events.revenue, None),
+        n=ibis.ifelse(events.event == "purchase", 1, None).cast("int64"), none=ibis.null().cast("string"))
+    per = t.group_by("customer_id").aggregate(
+        first=t.ts.min(), day=t.day.min(), late=t.late.any(), maybe=t.maybe.sum(), n=t.n.sum(), none=t.none.max(),
+        kinds=t.event.collect(distinct=True).sort(), channels=t.channel.nunique()).order_by("customer_id")
+    cases = [per, per.kinds, per.filter(per.n.isnull()), per.limit(0), events.select("customer_id", "stage").limit(7)]
+    for expr in cases:
+        computed, stored = shared_tables.fetch(expr), shared_tables.fetch(expr)
+        expected = expr.to_pandas()
+        check = pd.testing.assert_series_equal if isinstance(expected, pd.Series) else pd.testing.assert_frame_equal
+        check(computed, expected, check_exact=True)
+        check(stored, expected, check_exact=True)
+    assert len(list((shared / "results").glob("*.arrow"))) == len(cases)
+
+
+def test_only_queries_over_the_copy_alone_are_shared(shared, monkeypatch):
+    events = jl.load_journey("sample").events
+    ran = _engine_runs(monkeypatch)
+    stages = ibis.memtable({"stage": ["awareness"], "rank": [0]})
+    joined = events.join(stages, "stage")  # a table from memory: its name says nothing of its content
+    other = ibis.memtable({"ts": pd.to_datetime(["2025-01-01"], utc=True)})
+    for expr in (joined.aggregate(n=joined.count()), other.aggregate(last=other.ts.max())):
+        shared_tables.fetch(expr)
+        shared_tables.fetch(expr)
+    assert len(ran) == 4 and not (shared / "results").exists()
+    def buyers(above: float) -> ibis.Table:
+        big = events.filter(events.revenue > above)
+        return big.aggregate(n=big.customer_id.nunique())
+
+    for above in (5, 6):  # another literal is another query
+        shared_tables.fetch(buyers(above))
+    assert len(ran) == 6 and len(list((shared / "results").glob("*.arrow"))) == 2
+    monkeypatch.setattr(shared_tables, "LARGEST_SHARED_RESULT", 0)  # too large to write: computed each time
+    for _ in range(2):
+        shared_tables.fetch(buyers(7))
+    assert len(ran) == 8 and len(list((shared / "results").glob("*.arrow"))) == 2
+
+
+def test_without_a_run_every_query_is_computed(tmp_path, monkeypatch):
+    monkeypatch.delenv(shared_tables.ENV_VAR, raising=False)
+    events = jl.load_dataset("sample").events
+    ran = _engine_runs(monkeypatch)
+    for _ in range(2):
+        shared_tables.fetch(events.aggregate(n=events.count()))
+    assert len(ran) == 2
