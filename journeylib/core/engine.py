@@ -23,6 +23,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
 
+from . import shared_results
 from .errors import JourneyDataError, JourneyParameterError, data_error
 
 _DEFAULT: ibis.BaseBackend | None = None
@@ -1188,8 +1189,6 @@ def to_pandas(expr: ibis.Expr) -> pd.DataFrame:
     0   landing  2
     1  purchase  1
     """
-    from .shared_tables import fetch  # shared_tables builds on this module
-
-    out = fetch(expr)  # computed once per report run when it reads only the run's shared tables
+    out = shared_results.fetch(expr)  # computed once per report run when it reads only the run's shared tables
     release_memory()  # the query's working memory, freed by its threads
     return out if isinstance(out, pd.DataFrame) else out.to_frame()

@@ -19,9 +19,8 @@ content hash (local files): a URI or a DataFrame is loaded as before. Notebooks 
 together take turns (:meth:`SharedTables.exclusive`), so one of them materialises and the
 others wait and read.
 
-The queries the notebooks run over that copy are shared too (:func:`fetch`): a result the run
-has computed once (the end of observation, a per-customer summary, a repeat-purchase table) is
-read by the run's other notebooks instead of computed again.
+The queries the notebooks run over that copy are shared too
+(:func:`journeylib.core.shared_results.fetch`).
 """
 from __future__ import annotations
 
@@ -35,48 +34,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import ibis
-import ibis.expr.operations as ops
-import pandas as pd
-import pyarrow as pa
-import pyarrow.types as pat
 
 from . import buckets
+from .shared_results import ENV_VAR, VIEW_PREFIX, folder, locked
 
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks; each notebook then loads on its own
-    fcntl = None
-
-ENV_VAR = "JOURNEYLIB_SHARED_TABLES"
 # DuckDB threads for writing the copy (``journeylib run-all`` sets every core when it splits the
 # cores between notebooks: the notebooks that need the copy wait for it, their cores idle)
 THREADS_VAR = "JOURNEYLIB_SHARED_TABLES_THREADS"
 FORMAT = 2  # bump when what is stored changes, so an old file is never read as a new one
-VIEW_PREFIX = "jl_shared_"  # the copy's views are named jl_shared_<key>_<table>: the name says the content
-# Results larger than this are computed by each notebook rather than written for the others (a
-# per-event fetch would cost more to write than a second query).
-LARGEST_SHARED_RESULT = 256 * 2**20
-
-
-def folder() -> Path | None:
-    """The folder of this run's shared tables (``$JOURNEYLIB_SHARED_TABLES``), or ``None``.
-
-    Returns
-    -------
-    pathlib.Path or None
-
-    Examples
-    --------
-    >>> import os
-    >>> from journeylib.core import shared_tables
-    >>> os.environ.pop(shared_tables.ENV_VAR, None) and None
-    >>> shared_tables.folder() is None
-    True
-    """
-    value = os.environ.get(ENV_VAR)
-    return Path(value) if value else None
 
 
 def remembered_digest(files: Sequence[str], compute: Callable[[], str]) -> str:
@@ -131,102 +97,6 @@ def remembered_digest(files: Sequence[str], compute: Callable[[], str]) -> str:
     except OSError:  # a read-only folder: the next load hashes again
         pass
     return digest
-
-
-def fetch(expr: ibis.Expr) -> pd.DataFrame | pd.Series:
-    """``expr.to_pandas()``, computed once per run when ``expr`` reads only the run's shared copy.
-
-    The notebooks of a run ask many of the same questions of one journey: the end of
-    observation (34 times in a suite), each buyer's first orders, the per-customer purchase
-    summary. When ``expr`` reads nothing but the shared copy's tables, whose view names carry
-    the content hash of the inputs, its SQL names its result exactly: the first notebook to run
-    it stores the engine's Arrow result in the run's folder (under a lock, so a notebook asking
-    the same at the same time waits for it rather than computing it again) and every later one
-    reads it. Anything else (a table in memory, a file outside the copy, another engine, no
-    run) is computed as usual. Both paths build the pandas result from the Arrow table as
-    Ibis' DuckDB backend does, so it is the same frame either way.
-
-    Parameters
-    ----------
-    expr
-        An Ibis table or column expression.
-
-    Returns
-    -------
-    pandas.DataFrame or pandas.Series
-        What ``expr.to_pandas()`` returns.
-
-    Examples
-    --------
-    >>> import ibis
-    >>> from journeylib.core.shared_tables import fetch
-    >>> t = ibis.memtable({"n": [1, 2]})
-    >>> fetch(t.aggregate(total=t.n.sum()))
-       total
-    0      3
-    """
-    con = expr._find_backend(use_default=True)
-    path = _result_path(expr, con)
-    if path is None:
-        return expr.to_pandas()
-    with _locked(path.with_suffix(".lock")):
-        try:
-            with pa.memory_map(str(path)) as source:
-                table = pa.ipc.open_file(source).read_all()
-        except (OSError, pa.ArrowInvalid):
-            table = con._to_duckdb_relation(expr).to_arrow_table()
-            if table.nbytes <= LARGEST_SHARED_RESULT:
-                _write_arrow(table, path)
-    return _as_pandas(expr, table)
-
-
-def _result_path(expr: ibis.Expr, con: ibis.BaseBackend) -> Path | None:
-    """Where the run keeps ``expr``'s result, or ``None`` when ``expr`` does not read the copy alone."""
-    where = folder()
-    if where is None or getattr(con, "name", None) != "duckdb" or not isinstance(expr, (ibis.Table, ibis.Column)):
-        return None
-    leaves = expr.op().find((ops.PhysicalTable, ops.SQLQueryResult, ops.SQLStringView))
-    if not leaves or any(not isinstance(n, ops.DatabaseTable) or not n.name.startswith(VIEW_PREFIX)
-                         for n in leaves):
-        return None
-    sql = str(con.compile(expr))
-    key = hashlib.sha256(json.dumps([FORMAT, ibis.__version__, duckdb.__version__, sql]).encode()).hexdigest()
-    return where / "results" / f"{key[:32]}.arrow"
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(path, "a")
-    except OSError:
-        fh = None
-    if fh is None or fcntl is None:
-        yield
-        return
-    with fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes, also on an error
-        yield
-
-
-def _write_arrow(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}-{os.getpid()}")
-    try:
-        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
-        os.replace(tmp, path)
-    except OSError:  # a full or read-only folder: the other notebooks compute it themselves
-        tmp.unlink(missing_ok=True)
-
-
-def _as_pandas(expr: ibis.Expr, table: pa.Table) -> pd.DataFrame | pd.Series:
-    """The pandas result of ``expr`` from its Arrow result, as Ibis' DuckDB ``execute`` builds it."""
-    from ibis.backends.duckdb.converter import DuckDBPandasData
-
-    df = pd.DataFrame({name: col.to_pylist() if (pat.is_nested(col.type) or pat.is_dictionary(col.type)
-                                                 or col.null_count) else col.to_pandas()
-                       for name, col in zip(table.column_names, table.columns)})
-    return expr.__pandas_result__(DuckDBPandasData.convert_table(df, expr.as_table().schema()))
 
 
 @dataclass(frozen=True)
@@ -303,7 +173,7 @@ class SharedTables:
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
         """Hold this key's lock, so one notebook materialises while the others wait."""
-        with _locked(self.path.with_suffix(".lock")):  # without a lock, each notebook loads on its own
+        with locked(self.path.with_suffix(".lock")):  # without a lock, each notebook loads on its own
             yield
 
     def read(self, con: ibis.BaseBackend) -> tuple[dict[str, ibis.Table | None], dict[str, Any]] | None:

@@ -1585,7 +1585,8 @@ def plot_cart_recovery(result, ax=None):
     ax.set_ylabel("carts recovered by a purchase (%)")
     ax.set_title(f"{100 * result.recovery_rate:.0f}% of abandoned carts are recovered within "
                  f"{result.recovery_days:g} days")
-    ax.legend(title="recovery message", fontsize=8)
+    # beside the plot: recovered carts are recovered in the first days, so any corner inside covers curves
+    ax.legend(title="recovery message", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     return ax
 
 

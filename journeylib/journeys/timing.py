@@ -260,7 +260,8 @@ class NextStepResult(Result):
     @property
     def findings(self) -> tuple[Finding, ...]:
         """Per transition (overall, or the largest group): the median time with its interval, or the share that
-        moved within the longest reliable horizon; the slowest step gets the action."""
+        moved within the longest reliable horizon; the slowest step gets the action. With groups, a last
+        finding compares them: the step where they differ most, or that they do not clearly differ."""
         t = self.table
         if self.by:
             big = t.groupby("group")["customers"].sum().sort_values(ascending=False, kind="stable").index[0]
@@ -293,7 +294,34 @@ class NextStepResult(Result):
                                     f"for customers at {r['from_stage']} to it, and look for friction there first.")
         if len(out) > 4:
             out = out[:3] + [out[i]] if speed and i >= 3 else out[:4]
+        if self.by:
+            out.append(self._groups_compared())
         return tuple(out)
+
+    def _groups_compared(self) -> Finding:
+        """The step whose fastest and slowest groups differ most in median days, their 95% intervals apart."""
+        t = self.table[np.isfinite(self.table["median_days"]) & np.isfinite(self.table["ci_high"])]
+        words = self.by.replace("_", " ")
+        best = None
+        for _, g in t.groupby(["from_stage", "to_stage"], sort=False):
+            fast, slow = g.loc[g["median_days"].idxmin()], g.loc[g["median_days"].idxmax()]
+            apart = slow["ci_low"] > fast["ci_high"]
+            if apart and (best is None or slow["median_days"] - fast["median_days"] > best[1]["median_days"]
+                          - best[0]["median_days"]):
+                best = (fast, slow)
+        if best is None and t.empty:
+            return Finding(f"Too few customers of any {words} moved on to compare their median times.")
+        if best is None:
+            return Finding(f"The customers of each {words} move from stage to stage at similar speeds: wherever "
+                           f"half of them moved on, their intervals for the median time overlap.")
+        fast, slow = best
+        gap = slow["median_days"] - fast["median_days"]
+        return Finding(f"From {fast['from_stage']} to {fast['to_stage']}, customers in {words} {fast['group']} move "
+                       f"on fastest: half within {fast['median_days']:.1f} days ({fast['ci_low']:.1f} to "
+                       f"{fast['ci_high']:.1f}), against {slow['median_days']:.1f} days ({slow['ci_low']:.1f} to "
+                       f"{slow['ci_high']:.1f}) in {words} {slow['group']}.", float(gap),
+                       action=f"Look at what {words} {slow['group']} meets between {fast['from_stage']} and "
+                              f"{fast['to_stage']} that {words} {fast['group']} does not.")
 
     @property
     def checks(self) -> tuple[Check, ...]:

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import journeylib as jl
-from journeylib.core import shared_tables
+from journeylib.core import shared_results, shared_tables
 from journeylib.core.errors import JourneyDataError
 from journeylib.core.journey import read_journey
 from journeylib.report import runner
@@ -267,7 +267,7 @@ def test_the_message_log_is_read_from_its_files_when_the_validation_cache_is_on(
 
 
 def _engine_runs(monkeypatch) -> list[str]:
-    """The SQL of every query the DuckDB engine runs for :func:`shared_tables.fetch` from now on."""
+    """The SQL of every query the DuckDB engine runs for :func:`shared_results.fetch` from now on."""
     ran: list[str] = []
     real = ibis.backends.duckdb.Backend._to_duckdb_relation
 
@@ -306,7 +306,7 @@ def test_a_shared_result_is_the_frame_the_engine_gives(shared, monkeypatch):
         kinds=t.event.collect(distinct=True).sort(), channels=t.channel.nunique()).order_by("customer_id")
     cases = [per, per.kinds, per.filter(per.n.isnull()), per.limit(0), events.select("customer_id", "stage").limit(7)]
     for expr in cases:
-        computed, stored = shared_tables.fetch(expr), shared_tables.fetch(expr)
+        computed, stored = shared_results.fetch(expr), shared_results.fetch(expr)
         expected = expr.to_pandas()
         check = pd.testing.assert_series_equal if isinstance(expected, pd.Series) else pd.testing.assert_frame_equal
         check(computed, expected, check_exact=True)
@@ -321,19 +321,19 @@ def test_only_queries_over_the_copy_alone_are_shared(shared, monkeypatch):
     joined = events.join(stages, "stage")  # a table from memory: its name says nothing of its content
     other = ibis.memtable({"ts": pd.to_datetime(["2025-01-01"], utc=True)})
     for expr in (joined.aggregate(n=joined.count()), other.aggregate(last=other.ts.max())):
-        shared_tables.fetch(expr)
-        shared_tables.fetch(expr)
+        shared_results.fetch(expr)
+        shared_results.fetch(expr)
     assert len(ran) == 4 and not (shared / "results").exists()
     def buyers(above: float) -> ibis.Table:
         big = events.filter(events.revenue > above)
         return big.aggregate(n=big.customer_id.nunique())
 
     for above in (5, 6):  # another literal is another query
-        shared_tables.fetch(buyers(above))
+        shared_results.fetch(buyers(above))
     assert len(ran) == 6 and len(list((shared / "results").glob("*.arrow"))) == 2
-    monkeypatch.setattr(shared_tables, "LARGEST_SHARED_RESULT", 0)  # too large to write: computed each time
+    monkeypatch.setattr(shared_results, "LARGEST_SHARED_RESULT", 0)  # too large to write: computed each time
     for _ in range(2):
-        shared_tables.fetch(buyers(7))
+        shared_results.fetch(buyers(7))
     assert len(ran) == 8 and len(list((shared / "results").glob("*.arrow"))) == 2
 
 
@@ -342,5 +342,5 @@ def test_without_a_run_every_query_is_computed(tmp_path, monkeypatch):
     events = jl.load_dataset("sample").events
     ran = _engine_runs(monkeypatch)
     for _ in range(2):
-        shared_tables.fetch(events.aggregate(n=events.count()))
+        shared_results.fetch(events.aggregate(n=events.count()))
     assert len(ran) == 2

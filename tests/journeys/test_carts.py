@@ -377,3 +377,19 @@ def test_recovery_plot_draws_the_curve_exactly_at_its_thinned_times():
         assert max(len(line.get_xdata()) for line in ax.get_lines()) <= 2001  # of 50,000 steps
     finally:
         plt.close(fig)
+
+
+def test_recovery_plot_legend_sits_beside_the_curves(res):
+    """Carts are recovered in their first days: a legend inside the axes covered the curves there."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5))
+    try:
+        res.plot(ax=ax)
+        fig.canvas.draw()
+        legend, frame = ax.get_legend(), ax.get_window_extent()
+        assert legend.get_title().get_text() == "recovery message"
+        assert {t.get_text() for t in legend.get_texts()} == set(res.curves["group"].astype(str))
+        assert legend.get_window_extent().x0 >= frame.x1  # right of the plotting area, over no curve
+    finally:
+        plt.close(fig)

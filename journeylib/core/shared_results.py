@@ -1,0 +1,152 @@
+"""Answers to the queries of a report run, computed once and read by all its notebooks.
+
+``journeylib run-all`` gives its notebooks a folder of the run (``$JOURNEYLIB_SHARED_TABLES``),
+where the first notebook writes one validated, stage-assigned copy of the journey's tables
+(:mod:`journeylib.core.shared_tables`). The notebooks then ask many of the same questions of
+that copy: the end of observation (34 times in a suite), each buyer's first orders, the
+per-customer purchase summary. :func:`fetch`, behind :func:`journeylib.core.engine.to_pandas`,
+answers each of them once per run.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import ibis
+import ibis.expr.operations as ops
+import pandas as pd
+import pyarrow as pa
+import pyarrow.types as pat
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; each notebook then works on its own
+    fcntl = None
+
+ENV_VAR = "JOURNEYLIB_SHARED_TABLES"
+VIEW_PREFIX = "jl_shared_"  # the copy's views are named jl_shared_<key>_<table>: the name says the content
+FORMAT = 1  # bump when what is stored changes, so an old file is never read as a new one
+# Results larger than this are computed by each notebook rather than written for the others (a
+# per-event fetch would cost more to write than a second query).
+LARGEST_SHARED_RESULT = 256 * 2**20
+
+
+def folder() -> Path | None:
+    """The folder of this run's shared tables (``$JOURNEYLIB_SHARED_TABLES``), or ``None``.
+
+    Returns
+    -------
+    pathlib.Path or None
+
+    Examples
+    --------
+    >>> import os
+    >>> from journeylib.core import shared_results
+    >>> os.environ.pop(shared_results.ENV_VAR, None) and None
+    >>> shared_results.folder() is None
+    True
+    """
+    value = os.environ.get(ENV_VAR)
+    return Path(value) if value else None
+
+
+def fetch(expr: ibis.Expr) -> pd.DataFrame | pd.Series:
+    """``expr.to_pandas()``, computed once per run when ``expr`` reads only the run's shared copy.
+
+    The notebooks of a run ask many of the same questions of one journey: the end of
+    observation (34 times in a suite), each buyer's first orders, the per-customer purchase
+    summary. When ``expr`` reads nothing but the shared copy's tables, whose view names carry
+    the content hash of the inputs, its SQL names its result exactly: the first notebook to run
+    it stores the engine's Arrow result in the run's folder (under a lock, so a notebook asking
+    the same at the same time waits for it rather than computing it again) and every later one
+    reads it. Anything else (a table in memory, a file outside the copy, another engine, no
+    run) is computed as usual. Both paths build the pandas result from the Arrow table as
+    Ibis' DuckDB backend does, so it is the same frame either way.
+
+    Parameters
+    ----------
+    expr
+        An Ibis table or column expression.
+
+    Returns
+    -------
+    pandas.DataFrame or pandas.Series
+        What ``expr.to_pandas()`` returns.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylib.core.shared_results import fetch
+    >>> t = ibis.memtable({"n": [1, 2]})
+    >>> fetch(t.aggregate(total=t.n.sum()))
+       total
+    0      3
+    """
+    con = expr._find_backend(use_default=True)
+    path = _result_path(expr, con)
+    if path is None:
+        return expr.to_pandas()
+    with locked(path.with_suffix(".lock")):
+        try:
+            with pa.memory_map(str(path)) as source:
+                table = pa.ipc.open_file(source).read_all()
+        except (OSError, pa.ArrowInvalid):
+            table = con._to_duckdb_relation(expr).to_arrow_table()
+            if table.nbytes <= LARGEST_SHARED_RESULT:
+                _write_arrow(table, path)
+    return _as_pandas(expr, table)
+
+
+def _result_path(expr: ibis.Expr, con: ibis.BaseBackend) -> Path | None:
+    """Where the run keeps ``expr``'s result, or ``None`` when ``expr`` does not read the copy alone."""
+    where = folder()
+    if where is None or getattr(con, "name", None) != "duckdb" or not isinstance(expr, (ibis.Table, ibis.Column)):
+        return None
+    leaves = expr.op().find((ops.PhysicalTable, ops.SQLQueryResult, ops.SQLStringView))
+    if not leaves or any(not isinstance(n, ops.DatabaseTable) or not n.name.startswith(VIEW_PREFIX)
+                         for n in leaves):
+        return None
+    sql = str(con.compile(expr))
+    key = hashlib.sha256(json.dumps([FORMAT, ibis.__version__, duckdb.__version__, sql]).encode()).hexdigest()
+    return where / "results" / f"{key[:32]}.arrow"
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold the lock file ``path`` (none on Windows): one process at a time runs the block."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "a")
+    except OSError:
+        fh = None
+    if fh is None or fcntl is None:
+        yield
+        return
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes, also on an error
+        yield
+
+
+def _write_arrow(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}-{os.getpid()}")
+    try:
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        os.replace(tmp, path)
+    except OSError:  # a full or read-only folder: the other notebooks compute it themselves
+        tmp.unlink(missing_ok=True)
+
+
+def _as_pandas(expr: ibis.Expr, table: pa.Table) -> pd.DataFrame | pd.Series:
+    """The pandas result of ``expr`` from its Arrow result, as Ibis' DuckDB ``execute`` builds it."""
+    from ibis.backends.duckdb.converter import DuckDBPandasData
+
+    df = pd.DataFrame({name: col.to_pylist() if (pat.is_nested(col.type) or pat.is_dictionary(col.type)
+                                                 or col.null_count) else col.to_pandas()
+                       for name, col in zip(table.column_names, table.columns)})
+    return expr.__pandas_result__(DuckDBPandasData.convert_table(df, expr.as_table().schema()))
