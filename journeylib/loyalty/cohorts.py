@@ -311,6 +311,8 @@ class CohortTable(Result):
         s = self.summary
         formats = {c: "{:.1%}" if c.startswith("retention_") else "{:,.2f}" for c in s.columns
                    if c.startswith(("retention_", "revenue_"))}
+        # headers in words ("revenue per customer by month 12"): they wrap, so the table fits the page
+        s, formats = s.rename(columns=lambda c: c.replace("_", " ")), {k.replace("_", " "): v for k, v in formats.items()}
         note = ("Retention: share of the cohort buying in that period. Revenue: cumulative revenue per cohort customer "
                 "up to that period. – : not observable yet (the period had not ended when the data stop).")
         n = self.cells.groupby("cohort")["size"].first()
