@@ -50,7 +50,8 @@ from traitlets.config import Config
 from ..core.errors import JourneyParameterError
 from ..core.health import ENV_VAR
 from ..core.privacy import ENV_VAR as SHOW_IDS_VAR, scrub_text
-from ..core.shared_tables import ENV_VAR as SHARED_TABLES_VAR, THREADS_VAR as SHARED_TABLES_THREADS_VAR
+from ..core.shared_results import ENV_VAR as SHARED_TABLES_VAR
+from ..core.shared_tables import THREADS_VAR as SHARED_TABLES_THREADS_VAR
 from . import html as html_pages
 from .notebook import TABLES_ENV_VAR
 
