@@ -344,3 +344,31 @@ def test_without_a_run_every_query_is_computed(tmp_path, monkeypatch):
     for _ in range(2):
         shared_results.fetch(events.aggregate(n=events.count()))
     assert len(ran) == 2
+
+
+def test_notebooks_asking_the_same_at_once_compute_it_once(shared):
+    """Three processes fetch one query together: one runs it, the others wait for its answer."""
+    jl.load_journey("sample")  # the run's copy, as the first notebook makes it
+    code = textwrap.dedent("""
+        import time
+        from ibis.backends.duckdb import Backend
+        import journeylib as jl
+        from journeylib.core import engine
+
+        real = Backend._to_duckdb_relation
+        def counted(self, expr, *args, **kwargs):
+            print("computed")
+            time.sleep(2)  # a long query: the others arrive while it runs
+            return real(self, expr, *args, **kwargs)
+        Backend._to_duckdb_relation = counted
+        ev = jl.load_journey("sample").events
+        per = ev.group_by("customer_id").aggregate(n=ev.count(), last=ev.ts.max()).order_by("customer_id")
+        print(int(engine.to_pandas(per)["n"].sum()))
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+             for _ in range(3)]
+    outs = [p.communicate(timeout=300)[0].splitlines() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert sum(o.count("computed") for o in outs) == 1
+    n = jl.load_journey("sample").events.count().to_pyarrow().as_py()
+    assert {o[-1] for o in outs} == {str(n)}
