@@ -308,11 +308,16 @@ class CohortTable(Result):
                 f"{self.observation_end - pd.Timedelta(microseconds=1):%Y-%m-%d}")
 
     def _repr_html_(self) -> str:
-        s = self.summary
-        formats = {c: "{:.1%}" if c.startswith("retention_") else "{:,.2f}" for c in s.columns
-                   if c.startswith(("retention_", "revenue_"))}
-        # headers in words ("revenue per customer by month 12"): they wrap, so the table fits the page
-        s, formats = s.rename(columns=lambda c: c.replace("_", " ")), {k.replace("_", " "): v for k, v in formats.items()}
+        s = self.summary.copy()
+        # two header rows ("share buying in month" over 1, 3, 6, 12): the long headers made the table wider
+        # than the page
+        unit = PERIODS[self.period]
+        heads = {"retention": f"share of the cohort buying in {unit}",
+                 "revenue": f"revenue per customer up to {unit}"}
+        s.columns = pd.MultiIndex.from_tuples(
+            [(heads[c.split("_", 1)[0]], c.rsplit("_", 1)[1]) if c.startswith(("retention_", "revenue_")) else ("", c)
+             for c in s.columns])
+        formats = {c: "{:.1%}" if c[0] == heads["retention"] else "{:,.2f}" for c in s.columns if c[0]}
         note = ("Retention: share of the cohort buying in that period. Revenue: cumulative revenue per cohort customer "
                 "up to that period. – : not observable yet (the period had not ended when the data stop).")
         n = self.cells.groupby("cohort")["size"].first()

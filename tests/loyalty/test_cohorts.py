@@ -63,9 +63,10 @@ def test_retention_triangle_cell_by_cell(tiny):
     s = c.summary.set_index("cohort")
     assert s.loc["2024-01", "customers"] == 3 and np.isnan(s.loc["2024-03", "retention_month_1"])
     assert "CohortTable(" not in repr(c) and "3 monthly cohorts, 5 customers" in repr(c) and "<table" in c._repr_html_()
-    # headers in words, so they wrap and the table fits the report's page; the cells keep their formats
+    # two header rows (what over the months), so the table fits the report's page; the cells keep their formats
     page = c._repr_html_()
-    assert "revenue per customer by month 1<" in page and "retention_month" not in page
+    assert "share of the cohort buying in month<" in page and "revenue per customer up to month<" in page
+    assert "retention_month" not in page and "retention month" not in page
     assert f">{s.loc['2024-01', 'retention_month_1']:.1%}<" in page
     ax = c.plot(kind="retention")
     assert ax.get_xlabel() == "months since acquisition"
