@@ -34,6 +34,7 @@ FORMAT = 1  # bump when what is stored changes, so an old file is never read as 
 # Results larger than this are computed by each notebook rather than written for the others (a
 # per-event fetch would cost more to write than a second query).
 LARGEST_SHARED_RESULT = 256 * 2**20
+_RESULT_SETTINGS = ('TimeZone', 'Calendar', 'default_null_order', 'default_order')
 
 
 def folder() -> Path | None:
@@ -112,7 +113,10 @@ def _result_path(expr: ibis.Expr, con: ibis.BaseBackend) -> Path | None:
                          for n in leaves):
         return None
     sql = str(con.compile(expr))
-    key = hashlib.sha256(json.dumps([FORMAT, ibis.__version__, duckdb.__version__, sql]).encode()).hexdigest()
+    # the settings that change what one SQL text returns (a day or a null's place depends on them)
+    settings = con.raw_sql(f"SELECT name, value FROM duckdb_settings() WHERE name IN {_RESULT_SETTINGS} "
+                           "ORDER BY name").fetchall()
+    key = hashlib.sha256(json.dumps([FORMAT, ibis.__version__, duckdb.__version__, settings, sql]).encode()).hexdigest()
     return where / "results" / f"{key[:32]}.arrow"
 
 

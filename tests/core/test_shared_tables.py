@@ -372,3 +372,19 @@ def test_notebooks_asking_the_same_at_once_compute_it_once(shared):
     assert sum(o.count("computed") for o in outs) == 1
     n = jl.load_journey("sample").events.count().to_pyarrow().as_py()
     assert {o[-1] for o in outs} == {str(n)}
+
+
+def test_another_time_zone_is_another_answer(shared):
+    """A day boundary depends on the connection's time zone: the same SQL under another zone is not shared."""
+    events = jl.load_journey("sample").events
+    con = events._find_backend()
+    days = events.aggregate(days=events.ts.truncate("D").nunique())
+    utc = shared_results.fetch(days)["days"].iloc[0]
+    con.raw_sql("SET TimeZone='Pacific/Kiritimati'")  # UTC+14
+    try:
+        other = shared_results.fetch(days)["days"].iloc[0]
+        assert other == days.to_pandas()["days"].iloc[0]
+    finally:
+        con.raw_sql("SET TimeZone='UTC'")
+    assert len(list((shared / "results").glob("*.arrow"))) == 2
+    assert shared_results.fetch(days)["days"].iloc[0] == utc
