@@ -299,7 +299,7 @@ class NextStepResult(Result):
         return tuple(out)
 
     def _groups_compared(self) -> Finding:
-        """The step whose fastest and slowest groups differ most in median days, their 95% intervals apart."""
+        """The step whose fastest and slowest groups differ most in median days, with their intervals apart."""
         t = self.table[np.isfinite(self.table["median_days"]) & np.isfinite(self.table["ci_high"])]
         words = self.by.replace("_", " ")
         best = None
