@@ -662,7 +662,13 @@ def customer_column(customers: Any, column: str, parameter: str = "by") -> pd.Se
     if column not in cu.columns or "customer_id" not in cu.columns:
         raise JourneyParameterError(f"{parameter}={column!r}: not a column of customers; expected one of "
                                     f"{[c for c in cu.columns if c != 'customer_id']}")
-    return to_pandas(cu.select("customer_id", column)).set_index("customer_id")[column]
+    values = to_pandas(cu.select("customer_id", column)).set_index("customer_id")[column]
+    if values.index.has_duplicates:  # a lookup by id: which row would a customer get?
+        n = values.index[values.index.duplicated()].nunique()
+        raise JourneyDataError(f"customers: {n:,} customer_id value(s) appear on more than one row; expected one row "
+                               f"per customer to look up {column!r}\nWhat to do: keep one row per customer_id "
+                               "(the latest, say) before passing the table")
+    return values
 
 
 def _isna(v: Any) -> bool:

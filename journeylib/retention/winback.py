@@ -9,6 +9,7 @@ outbound touches); an *episode* starts when a customer has been inactive for
 from __future__ import annotations
 
 import html
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -60,6 +61,36 @@ class WinbackResult(Result):
     @property
     def summary(self) -> pd.DataFrame:
         return _rate_table(self.episodes, list(self.by), self.confidence_level)
+
+    def split_by(self, customers: Any, column: str) -> "WinbackResult":
+        """The same episodes, also split by a column of ``customers`` (segment, membership...).
+
+        No new pass over the event log: each episode's customer is looked up. Equal to
+        :func:`winback_rates` called again with ``column`` added to ``by``.
+
+        Parameters
+        ----------
+        customers
+            The customers table (DataFrame, Ibis table or path).
+        column
+            Its column to split by.
+
+        Returns
+        -------
+        WinbackResult
+
+        Examples
+        --------
+        >>> import journeylib as jl
+        >>> ds = jl.load_dataset("sample")
+        >>> by_segment = jl.winback_rates(ds.events).split_by(ds.customers, "segment")
+        >>> by_segment.by, len(by_segment.summary)
+        (('touch_channel', 'segment'), 9)
+        """
+        if column in self.by:
+            raise JourneyParameterError(f"column={column!r}: the episodes are already split by it ({list(self.by)})")
+        episodes = _with_customer_columns(self.episodes, customers, [column])
+        return dataclasses.replace(self, episodes=episodes, by=(*self.by, column))
 
     def rate(self, **where: Any) -> float:
         """Return rate of the episodes matching ``column=value`` filters."""
@@ -190,6 +221,16 @@ class WinbackResult(Result):
                            f"{self.within_days:g} days ({self.n_censored:,} episodes without full follow-up left out)")
         body = "".join(f"<p>{html.escape(str(f))}</p>" for f in self.findings)
         return f"<p><b>{head}</b></p>" + body + html_table(self.summary)
+
+
+def _with_customer_columns(episodes: pd.DataFrame, customers: Any, columns: Sequence[str]) -> pd.DataFrame:
+    """``episodes`` with each episode's customer's value of ``columns`` (blank for a customer not in the table)."""
+    if not columns:
+        return episodes
+    out = episodes.copy()
+    for c in columns:
+        out[c] = out["customer_id"].map(engine.customer_column(customers, c, "by"))
+    return out
 
 
 def _rate_table(ep: pd.DataFrame, by: list[str], confidence_level: float = 0.95) -> pd.DataFrame:
@@ -324,12 +365,10 @@ def winback_rates(
     end_s = to_epoch_us(end)
     n_us, nm_us = int(round(n_days * DAY_US)), int(round((n_days + m_days) * DAY_US))
     extra = [c for c in by if c != "touch_channel"]
-    cu = None
     if extra:
         if customers is None:
             raise JourneyParameterError(f"by={list(by)} needs the customers table (customers=...)")
-        cu = customer_table(customers)
-        require_columns(cu, extra, "customers")
+        require_columns(customer_table(customers), extra, "customers")
     tc = ev.filter(ev.event.isin(list(touch_events))) if touch_events else None
     with engine.materialized(_episodes(ev, n_us, nm_us, end_s, start_event, touch_events)) as ep:
         if tc is not None and "channel" in ev.columns:
@@ -342,9 +381,8 @@ def winback_rates(
             out = ep.left_join(first, "episode").drop("episode_right")
         else:
             out = ep.mutate(touch_channel=ibis.null("string"))
-        if extra:
-            out = out.left_join(cu.select("customer_id", *extra), "customer_id").drop("customer_id_right")
         df = engine.to_pandas(out.drop("episode"))
+    df = _with_customer_columns(df, customers, extra)
     df["touch_channel"] = df["touch_channel"].fillna("none")
     df["returned"] = df["returned"].astype(bool)
     complete = df["complete"].astype(bool)

@@ -331,3 +331,24 @@ def test_reactivation_missing_column_named(sample):
     bad = jl.to_pandas(sample.assignments).drop(columns="assigned_at")
     with pytest.raises(JourneyDataError, match=r"assignments: missing column\(s\) \['assigned_at'\]"):
         targeting.winback_reactivation(sample.events, bad, experiment="winback")
+
+
+def test_split_by_a_customer_column_equals_asking_for_it(sample):
+    """Report 02 splits its win-back rates by segment without a second pass over the log."""
+    kw = WINBACK_CASES["notebook_02"]
+    asked = winback.winback_rates(sample.events, sample.customers, by=("touch_channel", "segment"), **kw)
+    split = winback.winback_rates(sample.events, **kw).split_by(sample.customers, "segment")
+    assert split.by == asked.by
+    pd.testing.assert_frame_equal(split.summary, asked.summary, check_exact=True)
+    pd.testing.assert_frame_equal(split.episodes[asked.episodes.columns], asked.episodes, check_exact=True)
+    assert split.findings == asked.findings and split.reading == asked.reading
+    # a customer missing from the table is its own blank group, as with the engine's join before
+    fewer = sample.customers.to_pandas().iloc[100:]
+    blank = winback.winback_rates(sample.events, **kw).split_by(fewer, "segment").summary
+    lost = asked.episodes["customer_id"].isin(sample.customers.to_pandas()["customer_id"].iloc[:100])
+    assert blank.loc[blank["segment"].isna(), "n"].sum() == lost.sum() > 0
+    with pytest.raises(jl.JourneyParameterError, match="already split by it"):
+        split.split_by(sample.customers, "segment")
+    twice = pd.concat([fewer, fewer.iloc[:3]])
+    with pytest.raises(JourneyDataError, match="3 customer_id value.s. appear on more than one row"):
+        winback.winback_rates(sample.events, **kw).split_by(twice, "segment")
