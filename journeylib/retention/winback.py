@@ -8,8 +8,8 @@ outbound touches); an *episode* starts when a customer has been inactive for
 """
 from __future__ import annotations
 
-import html
 import dataclasses
+import html
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
