@@ -4,9 +4,9 @@ from __future__ import annotations
 import dataclasses
 import html
 
+import ibis
 import matplotlib.pyplot as plt
 import numpy as np
-import ibis
 import pandas as pd
 import pytest
 
