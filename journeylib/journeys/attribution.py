@@ -523,7 +523,7 @@ class AttributionResult(Result):
         reached, and the ranking), then volume apart (the channel with the largest share of
         conversions), then where the models disagree."""
         model = self.headline_model
-        name = _model_name(model)
+        name = model_words(model)
         out = list(self._incremental_findings())
         part = self._summary[self._summary["model"] == model].sort_values("share", ascending=False, kind="stable")
         r = next(part.itertuples(index=False))
@@ -547,7 +547,7 @@ class AttributionResult(Result):
         inc = self.incremental
         if len(inc) < 2:
             return ()
-        name = _model_name(str(inc["model"].iloc[0]))
+        name = model_words(str(inc["model"].iloc[0]))
         top, low = inc.iloc[0], inc.iloc[-1]
 
         def num(r) -> str:
@@ -605,11 +605,6 @@ class AttributionResult(Result):
 
 def _finite(v: float) -> float | None:
     return float(v) if v is not None and np.isfinite(v) else None
-
-
-def _model_name(model: str) -> str:
-    """A model's name in words: ``"position_based"`` -> ``"position based"``, ``"markov"`` -> ``"Markov"``."""
-    return model.replace("_", " ").replace("markov", "Markov").replace("shapley", "Shapley")
 
 
 def _paths_and_decay(events: Any, half_life: float, path_kwargs: dict) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -50,6 +50,7 @@ from ..core.load import costs_frame
 from ..core.result import Check, Finding, Result, truth_table
 from ..core.time import month_number
 from .attribution import ALL_MODELS, attribute
+from .common import model_words
 from .paths import BUILT_PATHS, fetch_with_first_conversions, journeys, journeys_expr
 
 __all__ = ["BUDGET_MODELS", "METRICS", "BudgetResult", "channel_budget"]
@@ -64,26 +65,9 @@ _FIRST = {"first_touch"}
 _REMOVAL = {"markov", "shapley"}
 
 
-def model_name(model: str) -> str:
-    """A model's name in words: ``"position_based"`` -> ``"position based"``, ``"markov"`` -> ``"Markov"``.
-
-    Parameters
-    ----------
-    model
-        An attribution model's key (``ALL_MODELS`` of :mod:`journeylib.journeys.attribution`).
-
-    Returns
-    -------
-    str
-        The name for a sentence or a legend.
-
-    Examples
-    --------
-    >>> from journeylib.journeys.budget import model_name
-    >>> model_name("position_based"), model_name("markov")
-    ('position based', 'Markov')
-    """
-    return model.replace("_", " ").replace("markov", "Markov").replace("shapley", "Shapley")
+_SHOWN = {"roas": "revenue per unit of spend", "cac": "cost per new customer",
+          "clv_return": "customer value per unit of spend"}
+"""The measures of :meth:`BudgetResult.display_models`, in their words."""
 
 
 def _num(x: float) -> str:
@@ -210,7 +194,7 @@ class BudgetResult(Result):
         b = self.budget
         if b.empty:
             return ()
-        name = model_name(self.headline_model)
+        name = model_words(self.headline_model)
         unit = "return per unit of spend"
         ret = "clv_return" if self.return_on == "clv" else "roas"
         vals = self.metric(ret).set_index("channel")
@@ -311,10 +295,84 @@ class BudgetResult(Result):
             raise JourneyParameterError(f"against_truth: the planted returns are measured with the {model} model; "
                                         f"fit it (models=[..., '{model}'])")
         roas = self.metric("roas", model).set_index("channel")
-        rows = [(f"return on spend of {c} ({model_name(model)} credit)", float(v), float(roas.loc[c, "value"]),
+        rows = [(f"return on spend of {c} ({model_words(model)} credit)", float(v), float(roas.loc[c, "value"]),
                  float(roas.loc[c, "ci_low"]), float(roas.loc[c, "ci_high"]))
                 for c, v in t["planted_roas"].items() if c in roas.index]
         return truth_table(rows)
+
+    def display_models(self) -> pd.DataFrame:
+        """Every model's cost and return per channel, for people: a row per channel and model.
+
+        The columns are the revenue per unit of spend, the cost per new customer and, with a
+        customer value, the customer value per unit of spend; each cell is the value with its
+        bootstrap interval ("3.29 (2.78–3.85)"). Channels are ranked as in :attr:`budget`, and
+        each channel's rows start with the headline model.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``channel, model`` (in words) and one text column per measure.
+
+        Examples
+        --------
+        >>> import journeylib as jl
+        >>> from journeylib.journeys.budget import channel_budget
+        >>> ds = jl.load_dataset("sample")
+        >>> table = channel_budget(ds.events, ds.costs, n_boot=20).display_models()
+        >>> list(table.columns), len(table)
+        (['channel', 'model', 'revenue per unit of spend', 'cost per new customer'], 18)
+        """
+        s = self._summary
+        measures = [m for m in _SHOWN if m in set(s["metric"])]
+        models = [self.headline_model] + [m for m in self.models if m != self.headline_model]
+        s = s[s["metric"].isin(measures)]
+        text = pd.Series([_num(v) + (f" ({lo:,.2f}–{hi:,.2f})" if np.isfinite(lo) and np.isfinite(hi) else "")
+                          for v, lo, hi in zip(s["value"], s["ci_low"], s["ci_high"])],
+                         index=pd.MultiIndex.from_arrays([s["channel"], s["model"], s["metric"]]))
+        wide = text.unstack("metric").reindex(columns=measures)
+        wide = wide.reindex(pd.MultiIndex.from_product([list(self.budget["channel"]), models])).dropna(how="all")
+        out = wide.reset_index(names=["channel", "model"])
+        out["model"] = out["model"].map(model_words)
+        out.columns.name = None
+        return out.rename(columns=_SHOWN)
+
+    def display_months(self) -> pd.DataFrame:
+        """How each channel's revenue per unit of spend moved month by month (headline model), for people.
+
+        One row per channel, ranked as in :attr:`budget`: the months with spend, the median month,
+        and the lowest and highest months with their value. :meth:`plot_months` draws every month;
+        :attr:`periods` has them all.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``channel, months with spend, median month, lowest month, highest month``.
+
+        Examples
+        --------
+        >>> import journeylib as jl
+        >>> from journeylib.journeys.budget import channel_budget
+        >>> ds = jl.load_dataset("sample")
+        >>> channel_budget(ds.events, ds.costs, n_boot=20).display_months().iloc[0].to_dict()
+        {'channel': 'email', 'months with spend': 18, 'median month': '2.77', 'lowest month': '1.38 (2024-12)', 'highest month': '4.82 (2024-01)'}
+        """
+        p = self._periods
+        p = p[(p["model"] == self.headline_model) & p["roas"].notna()]
+        rows = []
+        for c in self.budget["channel"]:
+            r = p[p["channel"] == c].set_index("period")["roas"]
+            if r.empty:
+                continue
+            rows.append({"channel": c, "months with spend": len(r), "median month": _num(float(r.median())),
+                         "lowest month": f"{_num(float(r.min()))} ({r.idxmin()})",
+                         "highest month": f"{_num(float(r.max()))} ({r.idxmax()})"})
+        return pd.DataFrame(rows, columns=["channel", "months with spend", "median month", "lowest month",
+                                           "highest month"])
+
+    def plot_months(self, ax=None):
+        """Revenue per unit of spend per month, a line per channel (headline model), break-even at 1
+        (:func:`journeylib.journeys.plots.plot_budget_months`); returns the Axes."""
+        return plots.plot_budget_months(self, ax=ax)
 
     def plot(self, ax=None, *, model: str | None = None):
         """Return per unit of spend per channel with intervals, every model marked
@@ -339,8 +397,8 @@ def _verdict(v: float, lo: float, hi: float) -> str:
 
 def _reason(channel: str, best: list[str], worst: list[str]) -> str:
     b, w = set(best), set(worst)
-    names_b = ", ".join(model_name(m) for m in best)
-    names_w = ", ".join(model_name(m) for m in worst)
+    names_b = ", ".join(model_words(m) for m in best)
+    names_w = ", ".join(model_words(m) for m in worst)
     head = f"best by {names_b}, worst by {names_w}"
     if b & _LAST and w & _FIRST:
         why = f"{channel} mostly closes journeys that other channels open"
@@ -369,8 +427,8 @@ def _flags(agreement: pd.DataFrame) -> dict[str, dict[str, Any]]:
         if flag:
             reason = _reason(str(c), best, worst)
         elif not agree:
-            reason = (f"it pays back by {', '.join(model_name(m) for m in positive)} but not by "
-                      f"{', '.join(model_name(m) for m in negative)}")
+            reason = (f"it pays back by {', '.join(model_words(m) for m in positive)} but not by "
+                      f"{', '.join(model_words(m) for m in negative)}")
         else:
             reason = ""
         out[c] = {"agree": agree, "flag": flag, "reason": reason}

@@ -627,6 +627,60 @@ def plot_budget(result, ax=None, *, model: str | None = None):
 
 
 @no_mathtext
+def plot_budget_months(result, ax=None):
+    """Revenue per unit of spend per month, a line per channel, under the headline model.
+
+    From :class:`journeylib.journeys.budget.BudgetResult`; the break-even line is at 1, and a
+    month without spend on a channel leaves a gap in its line.
+
+    Parameters
+    ----------
+    result : BudgetResult
+        Output of :func:`journeylib.journeys.budget.channel_budget`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (the current Axes if ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import journeylib as jl
+    >>> from journeylib.journeys.budget import channel_budget
+    >>> ds = jl.load_dataset("sample")
+    >>> fig, ax = plt.subplots()
+    >>> channel_budget(ds.events, ds.costs, n_boot=20).plot_months(ax=ax).get_xlabel()
+    'month'
+    >>> plt.close(fig)
+    """
+    if ax is None:
+        ax = plt.gca()
+    p = result.periods
+    p = p[p["model"] == result.headline_model]
+    months = sorted(p["period"].unique())
+    x = np.arange(len(months))
+    for c in result.budget["channel"]:
+        r = p[p["channel"] == c].set_index("period")["roas"].reindex(months)
+        ax.plot(x, r.to_numpy(dtype=float), marker="o", markersize=3, linewidth=1.5, label=str(c))
+    ax.axhline(1.0, color="0.3", linestyle="--", linewidth=1)
+    ax.text(1.01, 1.0, "break-even", fontsize=8, color="0.3", va="center",
+            transform=ax.get_yaxis_transform())  # beside the axes, off the lines
+    step = max(1, int(np.ceil(len(x) / 12)))
+    ax.set_xticks(x[::step], labels=[str(m) for m in months[::step]], rotation=45, ha="right")
+    ax.set_xlabel("month")
+    ax.set_ylabel("revenue per unit of spend\n(currency per currency unit)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"Return on spend month by month ({model_words(result.headline_model)} model)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="channel")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return ax
+
+
+@no_mathtext
 def plot_stage_attribution(result, ax=None, *, model: str | None = None):
     """Heat map of a :class:`journeylib.journeys.attribution.StageAttributionResult`.
 

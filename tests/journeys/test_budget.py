@@ -216,3 +216,51 @@ def test_journey_months_from_the_engine_equal_the_journeys_frame():
         pd.testing.assert_frame_equal(got.assign(period=got["period"].astype(str)),
                                       want[["customer_id", "path", "conversions", "conversion_value", "period"]])
         assert got["period"].nunique() > 6
+
+
+def test_display_models_has_a_row_per_channel_and_model(sample_budget):
+    t = sample_budget.display_models()
+    models = ["Markov", "first touch", "last touch", "linear", "position based", "Shapley"]
+    assert list(t.columns) == ["channel", "model", "revenue per unit of spend", "cost per new customer"]
+    # channels ranked as in the budget view, each starting with the headline model
+    assert list(t["channel"]) == [c for c in sample_budget.budget["channel"] for _ in models]
+    assert list(t["model"]) == models * 3
+    row = t[(t["channel"] == "social") & (t["model"] == "first touch")].iloc[0]
+    s = sample_budget.summary.set_index(["channel", "model", "metric"])
+    v, lo, hi = s.loc[("social", "first_touch", "cac"), ["value", "ci_low", "ci_high"]]
+    assert row["cost per new customer"] == f"{v:,.2f} ({lo:,.2f}–{hi:,.2f})"
+
+
+def test_display_models_adds_the_customer_value_return(sample):
+    r = channel_budget(sample.events, sample.costs, models=("linear",), n_boot=0, customer_value=200.0)
+    t = r.display_models()
+    assert list(t.columns) == ["channel", "model", "revenue per unit of spend", "cost per new customer",
+                               "customer value per unit of spend"]
+    assert list(t["model"]) == ["linear"] * 3
+    # without resamples a value has no interval
+    assert not t.iloc[:, 2:].stack().str.contains("–").any()
+
+
+def test_months_summarised_per_channel_and_plotted(sample_budget):
+    m = sample_budget.display_months()
+    p = sample_budget.periods
+    p = p[p["model"] == "markov"]
+    assert list(m["channel"]) == list(sample_budget.budget["channel"])
+    email = p[p["channel"] == "email"].set_index("period")["roas"]
+    row = m.set_index("channel").loc["email"]
+    assert row["months with spend"] == len(email) == 18
+    assert row["median month"] == f"{email.median():,.2f}"
+    assert row["lowest month"] == f"{email.min():,.2f} ({email.idxmin()})"
+    assert row["highest month"] == f"{email.max():,.2f} ({email.idxmax()})"
+    fig, ax = plt.subplots()
+    try:
+        sample_budget.plot_months(ax=ax)
+        lines = ax.get_lines()
+        assert [ln.get_label() for ln in lines[:3]] == list(m["channel"])
+        np.testing.assert_array_equal(lines[0].get_ydata(), email.sort_index().to_numpy())
+        assert ax.get_xlabel() == "month" and "revenue per unit of spend" in ax.get_ylabel()
+        assert [ln.get_ydata()[0] for ln in lines[3:]] == [1.0]  # break-even
+        r = fig.canvas.get_renderer()
+        assert ax.get_legend().get_window_extent(r).x0 >= ax.get_window_extent(r).x1  # beside the plot
+    finally:
+        plt.close(fig)
