@@ -385,7 +385,9 @@ def show_table(df, name: str, *, formats=None, caption: str | None = None, max_r
     if not isinstance(table.index, pd.RangeIndex) or table.index.name is not None:
         table = table.reset_index()
     table.columns = [" / ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in table.columns]
+    named = list(table.columns)
     table = pseudonymize(table, show_ids=privacy.show_ids())
+    left_out = [c for c in named if c not in table.columns]  # personal columns (email, name, ...): say so
     formats = dict(formats or {})
     for col in table.columns:
         if col not in formats and pd.api.types.is_numeric_dtype(table[col]) \
@@ -394,6 +396,8 @@ def show_table(df, name: str, *, formats=None, caption: str | None = None, max_r
     shown = table.head(max_rows)
     body = styled(shown, formats, caption=caption).to_html()
     notes = []
+    if left_out:
+        notes.append(html.escape(f"Left out as personal data: {', '.join(left_out)}."))
     if len(table) > max_rows:
         notes.append(f"Showing {format_count(max_rows)} of {format_count(len(table))} rows.")
     folder = os.environ.get(TABLES_ENV_VAR)

@@ -142,6 +142,21 @@ def test_show_table_shows_twelve_rows_and_writes_the_full_table(tmp_path, monkey
         jl.show_table(df, "x", max_rows=0)
 
 
+def test_show_table_says_which_personal_columns_it_left_out(tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(nbmod, "_display_html", lambda markup, plain: shown.append(markup))
+    monkeypatch.delenv("JOURNEYLIB_SHOW_IDS", raising=False)
+    # a column named after a channel ("email") holds numbers here, yet is personal by its name: it is
+    # left out of the page, and the page says so rather than dropping it silently
+    df = pd.DataFrame({"month": ["2024-01"], "email": [2.5], "social": [0.4], "phone": ["+1 555"]})
+    jl.show_table(df, "Return per month")
+    (markup,) = shown
+    assert "2.5" not in markup and "+1 555" not in markup and "0.4" in markup
+    assert "Left out as personal data: email, phone." in markup
+    jl.show_table(pd.DataFrame({"channel": ["email"], "n": [1]}), "Channels")
+    assert "Left out" not in shown[-1] and ">email<" in shown[-1]
+
+
 def test_show_table_outside_a_report_prints_and_writes_nothing(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv(nbmod.TABLES_ENV_VAR, raising=False)
     monkeypatch.chdir(tmp_path)
