@@ -617,9 +617,14 @@ class PeriodComparison(Result):
         return ""
 
     @property
+    def periods_text(self) -> str:
+        """The two periods in words: ``"2025-04-02 to 2025-06-30 against 2025-01-02 to 2025-04-01"``."""
+        return f"{_period_text(self.current)} against {_period_text(self.previous)}"
+
+    @property
     def findings(self) -> tuple[Finding, ...]:
         """What changed significantly, biggest first (at most four sentences)."""
-        when = f"{_period_text(self.current)} against {_period_text(self.previous)}"
+        when = self.periods_text
         ch = self.changes
         if ch.empty:
             return (Finding(f"None of the {len(self.table)} compared figures changed significantly from the "

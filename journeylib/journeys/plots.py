@@ -1739,8 +1739,9 @@ def plot_period_comparison(result, ax=None):
     n = int(result.summary["changed"].sum())
     title = (f"{n} of {len(result.summary)} figures changed significantly" if n
              else f"None of {len(result.summary)} figures changed significantly")
-    if len(t) < len(result.summary):
-        title += f" ({len(result.summary) - len(t)} in the table only)"
+    hidden = [f for f in result.summary["figure"] if f not in set(t["figure"])]
+    if hidden:  # named, so the reader knows what to look up below the chart
+        title += f"; {' and '.join(hidden) if len(hidden) <= 2 else f'{len(hidden)} figures'} in the table only"
     return _comparison_bars(ax, t["figure"], t["_est"].to_numpy(float), t["_lo"].fillna(t["_est"]).to_numpy(float),
                             t["_hi"].fillna(t["_est"]).to_numpy(float), t["changed"].to_numpy(bool),
                             xlabel="change from the previous period (% of the previous value)", title=title)
@@ -1785,9 +1786,10 @@ def plot_segment_comparison(result, ax=None, *, kind: str | None = None):
     labels = [f"{s}: {f}" for s, f in zip(t["segment"], t["figure"])]
     n = int(t["significant"].sum())
     everything = result.summary
-    title = f"{n} of {len(t)} segment differences are significant"
+    verb = "is" if n == 1 else "are"
+    title = f"{n} of {len(t)} segment differences {verb} significant"
     if len(t) < len(everything):  # the others (revenue, NPS, scores) have other units: in the table
-        title = (f"{n} of the {len(t)} differences shown are significant "
+        title = (f"{n} of the {len(t)} differences shown {verb} significant "
                  f"({int(everything['significant'].sum())} of all {len(everything)}: see the table)")
     pts = t["unit"].eq("share").all()
     scale = 100 if pts else 1

@@ -714,3 +714,25 @@ def test_comparisons_fetch_grouped_rows_not_the_log(monkeypatch):
     compare_periods(j.events, stages=list(j.stages), period_days=90, feedback=j.feedback)
     compare_segments(j.events, j.customers, "segment", stages=list(j.stages), feedback=j.feedback)
     assert len(fetched) > 5 and max(fetched) <= n_customers, fetched
+
+
+def test_plot_titles_name_what_the_chart_leaves_out_and_count_in_words(feedback_periods, sample_segments):
+    import matplotlib.pyplot as plt
+
+    _, res = feedback_periods
+    assert res.periods_text == "2024-01-11 to 2024-01-20 against 2024-01-01 to 2024-01-10"
+    assert res.periods_text in res.findings[0].text
+    fig, ax = plt.subplots()
+    try:
+        title = res.plot(ax=ax).get_title(loc="left")
+        # NPS is in points (no change "in % of before"): the title names it instead of "1 in the table only"
+        n = int(res.summary["changed"].sum())
+        assert title == f"{n} of {len(res.summary)} figures changed significantly; Net Promoter Score in the table only"
+        ax.clear()
+        _, _, seg = sample_segments
+        shown = seg.summary[seg.summary["unit"] == "share"]
+        k = int(shown["significant"].sum())
+        title = seg.plot(ax=ax).get_title(loc="left")
+        assert title.startswith(f"{k} of the {len(shown)} differences shown {'is' if k == 1 else 'are'} significant")
+    finally:
+        plt.close(fig)

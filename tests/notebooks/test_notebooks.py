@@ -89,6 +89,15 @@ def test_one_parameters_cell_and_every_line_parses(path):
     assert all(p["help"] for p in declared.values()), "every parameter needs a # help comment"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_text_quotes_a_parameter_name(path):
+    """A shared report speaks of "the most recent 90 days", not of `period_days`."""
+    nb = nbformat.read(path, as_version=4)
+    names = set(report.notebook_parameters(path))
+    quoted = {m for c in nb.cells if c.cell_type == "markdown" for m in re.findall(r"`([^`]+)`", c.source)}
+    assert not quoted & names, f"{path.name}: markdown quotes the parameter(s) {sorted(quoted & names)}"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_runs_on_small_hostile_data_and_renders_safe_html(path, hostile_dir, tmp_path):
