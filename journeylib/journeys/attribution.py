@@ -517,6 +517,23 @@ class AttributionResult(Result):
         """Share of conversions, channels x models."""
         return self._summary.pivot(index="channel", columns="model", values="share")[list(self.models)]
 
+    def display_shares(self) -> pd.DataFrame:
+        """:meth:`shares` for people: a ``channel`` column and one column per model, named in words.
+
+        Examples
+        --------
+        >>> import journeylib as jl
+        >>> from journeylib.journeys.attribution import attribute
+        >>> from journeylib.journeys.paths import path_table
+        >>> result = attribute(path_table(jl.load_dataset("sample").events), models=["last_non_direct", "markov"],
+        ...                    n_boot=0)
+        >>> list(result.display_shares().columns)
+        ['channel', 'last non-direct', 'Markov']
+        """
+        out = self.shares().rename(columns=model_words).reset_index()
+        out.columns.name = None
+        return out
+
     @property
     def findings(self) -> tuple[Finding, ...]:
         """Incremental effect first (:attr:`incremental`: the strongest and the weakest channel per 1,000
