@@ -232,6 +232,34 @@ class CumulativeIncidenceResult(Result):
     def summary(self) -> pd.DataFrame:
         return self.table.copy()
 
+    def display_table(self) -> pd.DataFrame:
+        """The summary for people: per exit type, group and horizon, the share gone with its interval
+        in percent, the customers still followed, and what one-exit survival curves would claim.
+
+        Examples
+        --------
+        >>> import journeylib as jl
+        >>> exits = jl.simulate_exits(2000, seed=1).table
+        >>> print(jl.cumulative_incidence(exits, by="segment", horizons=(90,)).display_table().iloc[0].to_string())
+        exit type                                           churn
+        group                                             premium
+        within days                                            90
+        customers still followed                              651
+        share gone this way                13.2% (11.1% to 15.4%)
+        if the other exits were ignored                     14.8%
+        """
+        t = self.table.sort_values(["exit_type", "group", "horizon_days"], kind="stable")
+        ci = [f"{v:.1%} ({lo:.1%} to {hi:.1%})" if np.isfinite(v) else "–"
+              for v, lo, hi in zip(t["cumulative_incidence"], t["ci_low"], t["ci_high"])]
+        return pd.DataFrame({
+            "exit type": t["exit_type"],
+            "group": t["group"],
+            "within days": [f"{h:g}" for h in t["horizon_days"]],
+            "customers still followed": t["at_risk"],
+            "share gone this way": ci,
+            "if the other exits were ignored": [f"{v:.1%}" if np.isfinite(v) else "–" for v in t["ignoring_other_exits"]],
+        }).reset_index(drop=True)
+
     def incidence(self, exit_type: str, t: float, group: str | None = None) -> tuple[float, float, float]:
         """``(cumulative incidence, ci_low, ci_high)`` of ``exit_type`` by day ``t`` in ``group``."""
         groups = list(self.counts.index)

@@ -122,6 +122,19 @@ def test_horizons_past_the_follow_up_are_blank_and_the_plot_stops_at_the_thresho
     plt.close(fig)
 
 
+def test_display_table_is_the_summary_in_percent_with_blanks_past_the_follow_up():
+    t = simulate_exits(400, seed=3, follow_up_days=(30.0, 200.0)).table
+    r = cumulative_incidence(t, horizons=[30, 199], min_at_risk=MIN_AT_RISK)
+    d = r.display_table().set_index(["exit type", "within days"])
+    s = r.summary.set_index(["exit_type", "horizon_days"])
+    v, lo, hi, one = s.loc[("churn", 30.0), ["cumulative_incidence", "ci_low", "ci_high", "ignoring_other_exits"]]
+    assert d.loc[("churn", "30"), "share gone this way"] == f"{v:.1%} ({lo:.1%} to {hi:.1%})"
+    assert d.loc[("churn", "30"), "if the other exits were ignored"] == f"{one:.1%}"
+    assert d.loc[("churn", "199"), "share gone this way"] == "–"  # fewer than MIN_AT_RISK still followed
+    assert d.loc[("churn", "199"), "customers still followed"] == s.loc[("churn", 199.0), "at_risk"]
+    assert len(d) == len(s)
+
+
 def test_comparison_detects_the_planted_difference(sim):
     c = compare_incidence(sim.table, "segment", horizons=[90, 365])
     s = c.summary.set_index(["exit_type", "horizon_days"])
