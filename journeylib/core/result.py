@@ -141,14 +141,16 @@ class Result:
         return "{:.3g}"
 
     def _repr_html_(self) -> str:
-        """Findings, the checks that did not pass, and the summary table. Findings and check
+        """Findings, the checks that did not pass, and the table: the result's ``display_table()``
+        (the summary for people) where it has one, else the summary. Findings and check
         details are plain text: HTML-escaped here, never read as Markdown (a name from data
         such as ``[x](javascript:...)`` shows as typed)."""
         parts = [f"<p>{html.escape(str(f))}</p>" for f in self.findings]
         failed = [c for c in self.checks if c.status != "pass"]
         parts += [f"<p><b>{html.escape(c.status)}:</b> {html.escape(c.name)}"
                   f"{' — ' + html.escape(c.detail) if c.detail else ''}</p>" for c in failed]
-        table = self.summary
+        people = getattr(self, "display_table", None)
+        table = people() if callable(people) else self.summary
         for col in [c for c in table.columns if is_pvalue_column(c)]:  # "< 0.001", never 2.31e-10 or 0
             table[col] = [format_pvalue(p, prefix=False) for p in table[col]]
         return "".join(parts) + html_table(table, self._float_format())

@@ -1770,6 +1770,35 @@ class ModelComparison(Result):
                              f"{c['model']}: predicted {c['predicted']:,.0f} vs actual {c['actual']:,.0f} "
                              f"({c['gap']:+.0%})"))
 
+    def display_table(self) -> pd.DataFrame:
+        """The comparison for people: per model, its holdout error per customer with the interval, the
+        predicted against the actual holdout purchases, the calibration fit, and which model is used.
+
+        Examples
+        --------
+        >>> import journeylib as jl
+        >>> from journeylib.loyalty.clv import compare_models, customer_summary, holdout_split
+        >>> events = jl.load_dataset("sample").events
+        >>> cal, hold = holdout_split(events)
+        >>> summary = customer_summary(events, calibration_end=cal, holdout_end=hold)
+        >>> compare_models(summary, models=("bgnbd", "mbgnbd")).display_table().columns.tolist()
+        ['model', 'missed purchases per customer', 'predicted purchases', 'actual purchases', 'gap', 'squared error against the chosen', 'log-likelihood', 'used']
+        """
+        t = self.table
+        return pd.DataFrame({
+            "model": t["model"],
+            "missed purchases per customer": [f"{v:.2f} ({lo:.2f} to {hi:.2f})"
+                                              for v, lo, hi in zip(t["mae"], t["mae_ci_low"], t["mae_ci_high"])],
+            "predicted purchases": [f"{v:,.0f}" for v in t["predicted"]],
+            "actual purchases": [f"{v:,.0f}" for v in t["actual"]],
+            "gap": [f"{v:+.1%}" for v in t["gap"]],
+            "squared error against the chosen": [
+                "–" if c else f"{v:+.3f} ({lo:+.3f} to {hi:+.3f})"
+                for c, v, lo, hi in zip(t["chosen"], t["mse_vs_chosen"], t["diff_ci_low"], t["diff_ci_high"])],
+            "log-likelihood": [f"{v:,.1f}" for v in t["log_likelihood"]],
+            "used": np.where(t["chosen"], "yes", ""),
+        })
+
     def plot(self, ax=None):
         """Mean actual vs each model's predicted holdout purchases per calibration frequency."""
         return plots.plot_model_comparison(self, ax=ax)

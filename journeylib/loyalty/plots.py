@@ -685,6 +685,6 @@ def plot_model_comparison(cmp: Any, ax: Axes | None = None) -> Axes:
     unit = UNIT_NAMES.get(cmp.time_unit, cmp.time_unit)
     ax.set(xlabel="repeat purchases in calibration period",
            ylabel=f"mean purchases in holdout ({cmp.duration:.3g} {unit})",
-           title=f"CLV models on the holdout: {chosen} predicts best", ylim=(0, None))
+           title=f"CLV models on the holdout: {chosen} chosen (see the table for why)", ylim=(0, None))
     ax.legend()
     return ax

@@ -220,6 +220,36 @@ class RFMSegments(Result):
         return (Check("RFM: at least one customer per score bin", "pass" if n >= self.bins else "warn",
                       f"{n:,} customers in {self.bins} bins per score"),)
 
+    def display_table(self) -> pd.DataFrame:
+        """The segments for people: customers and revenue with their shares in percent, revenue per
+        customer, and the mean days since the last order and mean orders.
+
+        Examples
+        --------
+        >>> import journeylib as jl
+        >>> result = jl.rfm_segments(jl.rfm_table(jl.load_dataset("sample").events))
+        >>> print(result.display_table().iloc[0].to_string())
+        segment                         champions
+        customers                             157
+        share of customers                  12.2%
+        revenue                           113,211
+        share of revenue                    29.9%
+        revenue per customer                  721
+        days since last order (mean)          6.3
+        orders (mean)                        19.4
+        """
+        t = self.table
+        return pd.DataFrame({
+            "segment": t["segment"],
+            "customers": t["customers"],
+            "share of customers": [f"{v:.1%}" for v in t["share_customers"]],
+            "revenue": [f"{v:,.0f}" for v in t["revenue"]],
+            "share of revenue": [f"{v:.1%}" if np.isfinite(v) else "–" for v in t["share_revenue"]],
+            "revenue per customer": [f"{v:,.0f}" for v in t["revenue_per_customer"]],
+            "days since last order (mean)": [f"{v:,.1f}" for v in t["mean_recency_days"]],
+            "orders (mean)": [f"{v:,.1f}" for v in t["mean_frequency"]],
+        })
+
     def _float_format(self):
         return lambda v: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
 

@@ -152,6 +152,21 @@ def test_comparison_prefers_bgnbd_on_data_drawn_from_it(seed):
     assert (t["diff_ci_high"] >= 0).all()
 
 
+def test_comparison_for_people(cdnow_holdout):
+    c = compare_models(cdnow_holdout, max_frequency=7)
+    d = c.display_table().set_index("model")
+    t = c.summary.set_index("model")
+    chosen = t.index[t["chosen"]][0]
+    assert d.loc[chosen, "used"] == "yes" and (d["used"] == "yes").sum() == 1
+    assert d.loc[chosen, "squared error against the chosen"] == "–"
+    for m in t.index.drop(chosen):
+        r = t.loc[m]
+        assert d.loc[m, "squared error against the chosen"] == (
+            f"{r['mse_vs_chosen']:+.3f} ({r['diff_ci_low']:+.3f} to {r['diff_ci_high']:+.3f})")
+    assert d.loc[chosen, "actual purchases"] == f"{cdnow_holdout['frequency_holdout'].sum():,.0f}"
+    assert d.loc[chosen, "gap"] == f"{t.loc[chosen, 'gap']:+.1%}"
+
+
 def test_comparison_on_cdnow(cdnow_holdout):
     c = compare_models(cdnow_holdout, max_frequency=7)
     t = c.summary

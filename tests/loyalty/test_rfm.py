@@ -81,6 +81,19 @@ def test_migration_table(tiny):
         rfm_migration(tiny, "2024-04-01", "2024-02-01")
 
 
+def test_segments_for_people_are_the_summary_in_percent_and_shown_by_the_result(tiny):
+    s = rfm_segments(rfm_table(tiny, as_of="2024-04-01"))
+    d = s.display_table().set_index("segment")
+    t = s.table.set_index("segment")
+    assert list(d.index) == list(t.index)
+    for seg in t.index:
+        assert d.loc[seg, "share of revenue"] == f"{t.loc[seg, 'share_revenue']:.1%}"
+        assert d.loc[seg, "share of customers"] == f"{t.loc[seg, 'share_customers']:.1%}"
+        assert d.loc[seg, "customers"] == t.loc[seg, "customers"]
+    page = s._repr_html_()  # what display(result) shows in a report: the table for people
+    assert "share of revenue" in page and "share_revenue" not in page
+
+
 def test_rfm_segments_protocol(tiny):
     s = rfm_segments(rfm_table(tiny, as_of="2024-04-01"))
     assert isinstance(s, Result)
