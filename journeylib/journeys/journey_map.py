@@ -185,6 +185,26 @@ def _role_stages(tp: pd.DataFrame, stages: Sequence[str]) -> dict[str, str | Non
             "repeat order": mode(df[(df["event"] == PURCHASE_EVENT) & (df["journey"] == JOURNEYS[1])])}
 
 
+def _kpi_text(unit: str, v: float, lo: float, hi: float) -> str:
+    """One KPI in its unit, with its interval when it has one: ``"26.2% (25.0% to 27.4%)"``, ``"1.9 days"``."""
+    def one(x: float) -> str:
+        if unit == "share":
+            return f"{x:.1%}"
+        if unit == "days":
+            return f"{x:,.1f}"
+        if unit == "points":
+            return f"{x:+.0f}"
+        if unit == "count" and float(x).is_integer():
+            return f"{x:,.0f}"
+        return f"{x:,.2f}"
+
+    if v is None or not np.isfinite(float(v)):
+        return "–"
+    words = {"days": " days", "stars": " stars", "points": " points"}.get(unit, "")
+    ci = f" ({one(lo)} to {one(hi)})" if lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi) else ""
+    return f"{one(v)}{words}{ci}"
+
+
 @dataclass(frozen=True, repr=False)
 class JourneyMap(Result):
     """The measured journey map (:func:`journey_map`); ``plot()`` draws it.
@@ -248,6 +268,23 @@ class JourneyMap(Result):
     @property
     def kpis(self) -> pd.DataFrame:
         return self._kpis.copy()
+
+    def display_kpis(self) -> pd.DataFrame:
+        """Every KPI of the map for people: ``stage, KPI, value``, each value in its unit (shares in
+        percent, days, stars, NPS points, money) with its interval where it has one.
+
+        Examples
+        --------
+        >>> import journeylib as jl
+        >>> ds = jl.load_dataset("sample")
+        >>> table = jl.journey_map(ds.events, feedback=ds.feedback).display_kpis()
+        >>> table[table["KPI"] == "reach via search"].iloc[0].tolist()
+        ['awareness', 'reach via search', '26.2% (25.0% to 27.4%)']
+        """
+        k = self._kpis
+        return pd.DataFrame({"stage": k["stage"], "KPI": k["kpi"],
+                             "value": [_kpi_text(u, v, lo, hi) for u, v, lo, hi in
+                                       zip(k["unit"], k["value"], k["ci_low"], k["ci_high"])]}).reset_index(drop=True)
 
     @property
     def emotion(self) -> pd.DataFrame:

@@ -304,3 +304,21 @@ def test_ties_give_one_map_whatever_the_row_order(sample_map):
     maps = [journey_map(ev.sample(frac=1, random_state=seed), j.stages) for seed in (0, 1)]
     for attr in ("summary", "kpis", "touchpoints", "pain_points", "acquisition_mix"):
         pd.testing.assert_frame_equal(getattr(maps[0], attr), getattr(maps[1], attr))
+
+
+def test_kpis_for_people_carry_their_unit_and_interval(sample_map):
+    _, jm = sample_map
+    d = jm.display_kpis()
+    k = jm.kpis
+    assert len(d) == len(k) and list(d.columns) == ["stage", "KPI", "value"]
+    by_unit = {u: (row, d.iloc[i]["value"]) for i, (u, row) in enumerate(zip(k["unit"], k.itertuples()))}
+    row, text = by_unit["share"]
+    assert text == (f"{row.value:.1%} ({row.ci_low:.1%} to {row.ci_high:.1%})" if np.isfinite(row.ci_low)
+                    else f"{row.value:.1%}")
+    row, text = by_unit["days"]
+    assert text.startswith(f"{row.value:,.1f} days")
+    row, text = by_unit["points"]
+    assert text.startswith(f"{row.value:+.0f} points (")  # NPS with its interval
+    counts = d[k["unit"].to_numpy() == "count"]["value"]
+    assert counts.str.fullmatch(r"[\d,]+(\.\d\d)?").all()  # 5,000 customers; 1.22 events per customer
+    assert not d["value"].str.contains(r"e-|\de\+").any()  # never scientific notation
