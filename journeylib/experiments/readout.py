@@ -240,6 +240,35 @@ def metric_words(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def verdict_words(decision_table: pd.DataFrame) -> pd.DataFrame:
+    """A readout's ``decision_table`` for a report: metric names in words, the verdict beside the
+    variant it judges, and no ``significant`` column (the verdict states it).
+
+    Parameters
+    ----------
+    decision_table
+        An :class:`ABResult`'s ``decision_table``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same rows; ``experiment, metric, variant, verdict`` first.
+
+    Examples
+    --------
+    >>> import journeylib as jl
+    >>> from journeylib.experiments.readout import ab_readout, verdict_words
+    >>> ds = jl.load_dataset("sample")
+    >>> table = ab_readout(ds.assignments, ds.events, experiments="personalised_offer").decision_table
+    >>> list(verdict_words(table).columns[:4]), "significant" in verdict_words(table)
+    (['experiment', 'metric', 'variant', 'verdict'], False)
+    """
+    table = metric_words(decision_table).drop(columns="significant", errors="ignore")
+    cols = [c for c in table.columns if c != "verdict"]
+    at = cols.index("variant") + 1 if "variant" in cols else len(cols)
+    return table[cols[:at] + ["verdict"] + cols[at:]] if "verdict" in table.columns else table
+
+
 def metric_label(name: str) -> str:
     """A metric's name in words: ``"purchases_per_user"`` -> ``"purchases per user"``.
 

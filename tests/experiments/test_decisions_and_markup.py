@@ -349,3 +349,17 @@ def test_no_runtime_warning_from_statistics_on_empty_arms():
         warnings.simplefilter("ignore", JourneyDataWarning)
         st.cuped([0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0])
         plots.plot_forest([], ax=plt.subplots()[1])
+
+
+def test_verdict_words_put_the_verdict_beside_its_variant(sample_readout):
+    from journeylib.experiments.readout import verdict_words
+
+    t = sample_readout.decision_table
+    w = verdict_words(t)
+    assert list(w.columns[:4]) == ["experiment", "metric", "variant", "verdict"]
+    assert "significant" not in w.columns and len(w) == len(t)
+    assert set(w.columns) == set(t.columns) - {"significant"}
+    pd.testing.assert_series_equal(w["verdict"], t["verdict"])
+    assert not w["metric"].str.contains("_").any()  # names in words
+    # the verdict states significance: every significant row has a verdict other than "no clear difference"
+    assert not (t["significant"] & (t["verdict"] == "no clear difference")).any()
