@@ -299,9 +299,11 @@ class NextStepResult(Result):
         return tuple(out)
 
     def _groups_compared(self) -> Finding:
-        """The step whose fastest and slowest groups differ most in median days, with their intervals apart."""
-        t = self.table[np.isfinite(self.table["median_days"]) & np.isfinite(self.table["ci_high"])]
+        """Where the groups differ: the step whose fastest and slowest groups differ most in median days,
+        with their intervals apart; else, as a group whose median is never reached has no median to
+        compare, the step and horizon whose groups differ most in the share that moved on within it."""
         words = self.by.replace("_", " ")
+        t = self.table[np.isfinite(self.table["median_days"]) & np.isfinite(self.table["ci_high"])]
         best = None
         for _, g in t.groupby(["from_stage", "to_stage"], sort=False):
             fast, slow = g.loc[g["median_days"].idxmin()], g.loc[g["median_days"].idxmax()]
@@ -309,19 +311,40 @@ class NextStepResult(Result):
             if apart and (best is None or slow["median_days"] - fast["median_days"] > best[1]["median_days"]
                           - best[0]["median_days"]):
                 best = (fast, slow)
-        if best is None and t.empty:
-            return Finding(f"Too few customers of any {words} moved on to compare their median times.")
-        if best is None:
-            return Finding(f"The customers of each {words} move from stage to stage at similar speeds: wherever "
-                           f"half of them moved on, their intervals for the median time overlap.")
-        fast, slow = best
-        gap = slow["median_days"] - fast["median_days"]
-        return Finding(f"From {fast['from_stage']} to {fast['to_stage']}, customers in {words} {fast['group']} move "
-                       f"on fastest: half within {fast['median_days']:.1f} days ({fast['ci_low']:.1f} to "
-                       f"{fast['ci_high']:.1f}), against {slow['median_days']:.1f} days ({slow['ci_low']:.1f} to "
-                       f"{slow['ci_high']:.1f}) in {words} {slow['group']}.", float(gap),
-                       action=f"Look at what {words} {slow['group']} meets between {fast['from_stage']} and "
-                              f"{fast['to_stage']} that {words} {fast['group']} does not.")
+        if best is not None:
+            fast, slow = best
+            gap = slow["median_days"] - fast["median_days"]
+            return Finding(f"From {fast['from_stage']} to {fast['to_stage']}, customers in {words} {fast['group']} "
+                           f"move on fastest: half within {fast['median_days']:.1f} days ({fast['ci_low']:.1f} to "
+                           f"{fast['ci_high']:.1f}), against {slow['median_days']:.1f} days ({slow['ci_low']:.1f} to "
+                           f"{slow['ci_high']:.1f}) in {words} {slow['group']}.", float(gap),
+                           action=f"Look at what {words} {slow['group']} meets between {fast['from_stage']} and "
+                                  f"{fast['to_stage']} that {words} {fast['group']} does not.")
+        shares = None  # (gap, fast row, slow row, horizon)
+        for _, g in self.table.groupby(["from_stage", "to_stage"], sort=False):
+            for h in self.horizons:
+                c, lo, hi = _share_columns(h)
+                known = g[np.isfinite(g[c].astype(float)) & np.isfinite(g[lo].astype(float))
+                          & np.isfinite(g[hi].astype(float))]
+                if len(known) < 2:
+                    continue
+                fast, slow = known.loc[known[c].astype(float).idxmax()], known.loc[known[c].astype(float).idxmin()]
+                if fast[lo] > slow[hi] and (shares is None or fast[c] - slow[c] > shares[0]):
+                    shares = (float(fast[c] - slow[c]), fast, slow, h)
+        if shares is not None:
+            gap, fast, slow, h = shares
+            c, lo, hi = _share_columns(h)
+            return Finding(f"From {fast['from_stage']} to {fast['to_stage']}, {fast[c]:.0%} of the customers in "
+                           f"{words} {fast['group']} moved on within {h:g} days ({fast[lo]:.0%} to {fast[hi]:.0%}), "
+                           f"against {slow[c]:.0%} ({slow[lo]:.0%} to {slow[hi]:.0%}) in {words} {slow['group']}.",
+                           gap, action=f"Look at what {words} {slow['group']} meets between {fast['from_stage']} "
+                                       f"and {fast['to_stage']} that {words} {fast['group']} does not.")
+        if t.empty:
+            return Finding(f"Too few customers of any {words} moved on to compare how fast they move.")
+        within = ", ".join(f"{h:g}" for h in self.horizons)
+        return Finding(f"The customers of each {words} move from stage to stage at similar speeds: wherever enough "
+                       f"of them were followed, their intervals overlap, for the median time and for the share "
+                       f"that moved on within {within} days.")
 
     @property
     def checks(self) -> tuple[Check, ...]:

@@ -384,4 +384,24 @@ def test_a_split_ends_with_the_step_where_the_groups_differ_most(sim):
     coin = customers.assign(half=np.where(np.random.default_rng(5).random(len(customers)) < 0.5, "a", "b"))
     same = time_to_next_stage(ev, STAGES, by="half", customers=coin, observation_end=END).findings[-1]
     assert same.text.startswith("The customers of each half move from stage to stage at similar speeds")
+    assert "and for the share that moved on within 7, 30, 90 days" in same.text
     assert same.value is None and same.action == ""
+
+
+def test_a_group_that_never_reaches_its_median_is_compared_on_the_share_that_moved_on():
+    """On the sample, budget customers at repeat never reach half moving on to advocacy, so the medians
+    cannot compare them; within 90 days 25% of them moved on against 43% in premium, intervals apart."""
+    import journeylib as jl
+
+    ds = jl.load_dataset("sample")
+    res = jl.time_to_next_stage(ds.events, by="segment", customers=ds.customers)
+    s = res.summary.set_index(["transition", "group"])
+    budget, premium = s.loc[("repeat -> advocacy", "budget")], s.loc[("repeat -> advocacy", "premium")]
+    assert np.isinf(budget["median_days"]) and budget["moved_90d_ci_high"] < premium["moved_90d_ci_low"]
+    last = res.findings[-1]
+    assert last.text == (f"From repeat to advocacy, {premium['moved_90d']:.0%} of the customers in segment premium "
+                         f"moved on within 90 days ({premium['moved_90d_ci_low']:.0%} to "
+                         f"{premium['moved_90d_ci_high']:.0%}), against {budget['moved_90d']:.0%} "
+                         f"({budget['moved_90d_ci_low']:.0%} to {budget['moved_90d_ci_high']:.0%}) in segment budget.")
+    assert last.value == pytest.approx(premium["moved_90d"] - budget["moved_90d"])
+    assert "segment budget meets between repeat and advocacy" in last.action
