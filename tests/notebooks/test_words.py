@@ -10,7 +10,7 @@ Fast and static: no papermill. Each notebook's code cells are parsed with ``ast`
 2. A table taken straight from a result (its source text contains one of ``RAW_SOURCES``:
    ``.summary``, ``against_truth(``, ``srm_summary``...) is renamed inside the call
    (``.rename(columns=...)``), unless it is a property documented to have reader-facing
-   column names (``READER_FACING``, e.g. ``display_table()``).
+   column names (``READER_FACING``, e.g. a result's ``display_table()`` or ``display_kpis()``).
 3. A raw name from ``RAW_NAMES`` written as a string in the shown frame's expression is a key
    of a ``rename(columns={...})`` in that same expression (a column selected by its raw name
    is renamed before it is shown).
@@ -40,9 +40,10 @@ RAW_NAMES = frozenset({
 })
 RAW_SOURCES = (".summary", "against_truth(", "srm_summary", "decision_table", "cuped_summary", ".fatigue",
                ".kpis", "kpis")
-# documented to return reader-facing column names: compare_periods/compare_segments display_table(),
-# JourneyMap.table, stage_transitions(...).summary (move, transitions, share)
-READER_FACING = ("display_table()", "jm.table", "tr.summary")
+# documented to return reader-facing column names: every result's display_*() method (display_table(),
+# JourneyMap.display_kpis(), BudgetResult.display_models()...), JourneyMap.table,
+# stage_transitions(...).summary (move, transitions, share)
+READER_FACING = (".display_", "jm.table", "tr.summary")
 TABLE_CALLS = {"show_table", "styled"}
 
 
