@@ -96,6 +96,34 @@ class MessageEngagement(Result):
         """Open and click rates per dimension and group (a copy)."""
         return self.rates.copy()
 
+    def display_table(self) -> pd.DataFrame:
+        """The rates for people: one row per campaign, channel and campaign / channel, with its sends
+        and its open and click rates, each with its interval. The send hours are in :attr:`summary`
+        and in the findings (the campaign with the most sends).
+
+        Examples
+        --------
+        >>> import journeylib as jl
+        >>> from journeylib.journeys.messages import message_engagement
+        >>> ds = jl.load_dataset("sample")
+        >>> print(message_engagement(ds.messages, ds.events).display_table().iloc[0].to_string())
+        by                          campaign
+        group                  cart_recovery
+        sends                          7,561
+        open rate     37.7% (36.6% to 38.8%)
+        click rate    14.6% (13.8% to 15.4%)
+        """
+        r = self.rates[self.rates["dimension"] != "send hour"]
+        text = [f"{v:.1%} ({lo:.1%} to {hi:.1%})" for v, lo, hi in zip(r["rate"], r["ci_low"], r["ci_high"])]
+        wide = r.assign(_t=text).pivot_table(index=["dimension", "group"], columns="metric", values="_t",
+                                              aggfunc="first", sort=False)
+        sends = r.groupby(["dimension", "group"], sort=False)["sends"].first()
+        out = pd.DataFrame({"by": [d for d, _ in wide.index], "group": [g for _, g in wide.index],
+                            "sends": [f"{int(sends.loc[k]):,}" for k in wide.index]})
+        for m in ("open rate", "click rate"):
+            out[m] = wide[m].to_numpy() if m in wide.columns else "–"
+        return out
+
     def by(self, dimension: str, metric: str = "open rate") -> pd.DataFrame:
         """Rate rows of one dimension (``"campaign"``, ``"channel"``, ``"campaign / channel"``, ``"send hour"``)."""
         r = self.rates

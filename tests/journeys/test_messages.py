@@ -261,3 +261,15 @@ def test_sends_without_opens_as_the_reference():
     res = message_engagement(msg, events, **kw)
     assert_same_as_reference(res, reference_engagement(msg, events, **kw))
     assert res.rates["count"].eq(0).all() and res.fatigue["customers"].tolist() == [5, 0]
+
+
+def test_rates_for_people_put_open_and_click_side_by_side(res):
+    d = res.display_table()
+    r = res.summary
+    shown = r[r["dimension"] != "send hour"]
+    assert len(d) == len(shown) // 2 and set(d["by"]) == {"campaign", "channel", "campaign / channel"}
+    row = d[(d["by"] == "channel") & (d["group"] == "email")].iloc[0]
+    for metric in ("open rate", "click rate"):
+        x = shown[(shown["dimension"] == "channel") & (shown["group"] == "email") & (shown["metric"] == metric)].iloc[0]
+        assert row[metric] == f"{x['rate']:.1%} ({x['ci_low']:.1%} to {x['ci_high']:.1%})"
+        assert row["sends"] == f"{int(x['sends']):,}"
