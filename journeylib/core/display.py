@@ -76,10 +76,13 @@ def _plain(spec):
         text = spec.format(v) if isinstance(spec, str) else spec(v)
         if isinstance(v, (int, float)) and not isinstance(v, bool) and _SCIENTIFIC.search(str(text)):
             return format_number(v)
+        if isinstance(text, str) and _NEGATIVE_ZERO.fullmatch(text):  # -0.0004 as "-0.0%": no sign
+            return text[1:]
         return text
 
     return fmt
 _SCIENTIFIC = re.compile(r"\d[eE][-+]?\d|inf|nan", re.I)
+_NEGATIVE_ZERO = re.compile(r"-0(?:[.,]0*)?(?:%| ?[a-z]+)?")
 
 
 _HEADER_WORDS = {"ci_low": "low", "ci_high": "high", "pvalue": "p-value", "p_holm": "p-value (Holm)",

@@ -50,3 +50,10 @@ def test_styled_says_what_it_needs():
 
     with pytest.raises(JourneyParameterError, match=r"DataFrame.*\.summary"):
         styled([1, 2])
+
+
+def test_a_value_that_rounds_to_zero_has_no_minus_sign():
+    df = pd.DataFrame({"extra": [-0.0004, -0.02, 0.0004], "gap": [-0.001, -1.0, 0.0]})
+    html = styled(df, {"extra": "{:+.1%}", "gap": "{:.2f}"}).to_html()
+    cells = re.findall(r">([^<]*)</td>", html)
+    assert cells == ["0.0%", "0.00", "-2.0%", "-1.00", "+0.0%", "0.00"]
