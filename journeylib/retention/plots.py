@@ -325,12 +325,10 @@ def plot_cox(cox: CoxResult, ax: Axes | None = None) -> Axes:
     if ax is None:
         ax = plt.gca()
     t = cox.summary.iloc[::-1]
-    # a covariate's column name in words ("acquisition channel: email"); the level is data, shown as it is
-    terms = [": ".join([a.replace("_", " "), *b]) for a, *b in (str(x).split(": ", 1) for x in t["term"])]
-    _forest(ax, terms, t["hazard_ratio"], t["ci_low"], t["ci_high"])
+    _forest(ax, t["term"], t["hazard_ratio"], t["ci_low"], t["ci_high"])
     title = f"Cox model ({cox.kind}): hazard ratios, {_level(cox)} CI"
     if cox.reference:
-        title += "\nreference: " + ", ".join(f"{str(k).replace('_', ' ')} = {v}" for k, v in cox.reference.items())
+        title += "\nreference: " + ", ".join(f"{k} = {v}" for k, v in cox.reference.items())
     ax.set_title(title)
     return ax
 

@@ -222,13 +222,6 @@ def test_plots_and_repr(sim8k):
     fig, ax = plt.subplots()
     assert res.plot(ax=ax) is ax and ax.get_xscale() == "log" and ax.get_title().endswith("reference: segment = standard")
     assert [t.get_text() for t in ax.get_yticklabels()] == ["segment: premium", "segment: budget"]
-    # a column name in words, its level as the data has it
-    both = sv.cox(lab.assign(acquisition_channel=lab["segment"].map({"budget": "paid_ads"}).fillna("email")),
-                  ["acquisition_channel"], reference={"acquisition_channel": "email"})
-    fig, ax = plt.subplots()
-    both.plot(ax=ax)
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["acquisition channel: paid_ads"]
-    assert ax.get_title().endswith("reference: acquisition channel = email")
     assert "hazard_ratio" in repr(res) and "<table" in res._repr_html_()
     assert "median_days" in repr(km) and "<table" in km._repr_html_()
 
