@@ -623,8 +623,12 @@ def channel_budget(
     if not (j["conversions"] > 0).any():
         raise JourneyDataError(f"channel budget: no conversion in the months of the cost table ({months[0]} to "
                                f"{months[-1]}); expected costs for months with conversions")
-    paid = sorted(cost["channel"].unique())
     spend_by = cost.groupby("channel")["spend"].sum()
+    paid = sorted(c for c, v in spend_by.items() if v > 0)  # a channel whose spend is all zero is organic
+    if not paid:
+        raise JourneyDataError(f"costs: every row's spend is 0 ({len(cost):,} rows, channels "
+                               f"{', '.join(map(str, sorted(spend_by.index)))}); expected a spend above 0 for "
+                               "at least one channel")
     spend = np.array([float(spend_by.get(c, 0.0)) for c in channels])
     clv_j = None
     if per_customer:

@@ -264,3 +264,18 @@ def test_months_summarised_per_channel_and_plotted(sample_budget):
         assert ax.get_legend().get_window_extent(r).x0 >= ax.get_window_extent(r).x1  # beside the plot
     finally:
         plt.close(fig)
+
+
+def test_a_channel_whose_spend_is_all_zero_is_organic():
+    """A paused channel exported with spend 0 raised a raw ValueError (its rank was NaN)."""
+    costs = pd.DataFrame({"channel": ["email", "social", "email"], "period": ["2024-01", "2024-01", "2024-02"],
+                          "spend": [40.0, 0.0, 0.0]})
+    r = channel_budget(tiny_log(), costs, models=("linear",), n_boot=0)
+    assert list(r.budget["channel"]) == ["email"]
+    assert value(r, "roas", "linear", "email") == pytest.approx(value(
+        channel_budget(tiny_log(), costs[costs["spend"] > 0], models=("linear",), n_boot=0), "roas", "linear", "email"))
+    assert "social" in next(c.detail for c in r.checks if c.name == "budget: channels without spend")
+    m = r.display_months().set_index("channel")
+    assert m.loc["email", "months with spend"] == 1  # February's zero spend has no return to show
+    with pytest.raises(JourneyDataError, match="every row's spend is 0"):
+        channel_budget(tiny_log(), costs.assign(spend=0.0), models=("linear",), n_boot=0)
