@@ -305,7 +305,7 @@ class BudgetResult(Result):
 
         The columns are the revenue per unit of spend, the cost per new customer and, with a
         customer value, the customer value per unit of spend; each cell is the value with its
-        bootstrap interval ("3.29 (2.78–3.85)"). Channels are ranked as in :attr:`budget`, and
+        bootstrap interval ("3.29 (2.78 to 3.85)", as in the findings). Channels are ranked as in :attr:`budget`, and
         each channel's rows start with the headline model.
 
         Returns
@@ -326,8 +326,7 @@ class BudgetResult(Result):
         measures = [m for m in _SHOWN if m in set(s["metric"])]
         models = [self.headline_model] + [m for m in self.models if m != self.headline_model]
         s = s[s["metric"].isin(measures)]
-        text = pd.Series([_num(v) + (f" ({lo:,.2f}–{hi:,.2f})" if np.isfinite(lo) and np.isfinite(hi) else "")
-                          for v, lo, hi in zip(s["value"], s["ci_low"], s["ci_high"])],
+        text = pd.Series([_num(v) + _interval(lo, hi) for v, lo, hi in zip(s["value"], s["ci_low"], s["ci_high"])],
                          index=pd.MultiIndex.from_arrays([s["channel"], s["model"], s["metric"]]))
         wide = text.unstack("metric").reindex(columns=measures)
         wide = wide.reindex(pd.MultiIndex.from_product([list(self.budget["channel"]), models])).dropna(how="all")

@@ -44,6 +44,7 @@ from scipy import stats as sps
 
 from . import plots
 from ..core import buckets, engine
+from ..core.display import format_percent
 from ..core.errors import JourneyParameterError
 from ..core.intervals import wilson_interval
 from ..core.result import Check, Finding, Result, truth_table
@@ -189,7 +190,7 @@ def _kpi_text(unit: str, v: float, lo: float, hi: float) -> str:
     """One KPI in its unit, with its interval when it has one: ``"26.2% (25.0% to 27.4%)"``, ``"1.9 days"``."""
     def one(x: float) -> str:
         if unit == "share":
-            return f"{x:.1%}"
+            return format_percent(x)
         if unit == "days":
             return f"{x:,.1f}"
         if unit == "points":

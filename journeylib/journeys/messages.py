@@ -114,7 +114,7 @@ class MessageEngagement(Result):
         click rate    14.6% (13.8% to 15.4%)
         """
         r = self.rates[self.rates["dimension"] != "send hour"]
-        text = [f"{v:.1%} ({lo:.1%} to {hi:.1%})" for v, lo, hi in zip(r["rate"], r["ci_low"], r["ci_high"])]
+        text = [f"{format_percent(v)} ({format_interval(lo, hi)})" for v, lo, hi in zip(r["rate"], r["ci_low"], r["ci_high"])]
         wide = r.assign(_t=text).pivot_table(index=["dimension", "group"], columns="metric", values="_t",
                                               aggfunc="first", sort=False)
         sends = r.groupby(["dimension", "group"], sort=False)["sends"].first()

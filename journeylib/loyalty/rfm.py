@@ -32,7 +32,7 @@ import pandas as pd
 
 from ..core import engine
 from ..core.checks import no_event_error
-from ..core.display import escape_markdown
+from ..core.display import escape_markdown, format_percent
 from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.result import Check, Finding, Result
 from ..core.schema import PURCHASE_EVENT
@@ -242,9 +242,9 @@ class RFMSegments(Result):
         return pd.DataFrame({
             "segment": t["segment"],
             "customers": t["customers"],
-            "share of customers": [f"{v:.1%}" for v in t["share_customers"]],
+            "share of customers": [format_percent(v) for v in t["share_customers"]],
             "revenue": [f"{v:,.0f}" for v in t["revenue"]],
-            "share of revenue": [f"{v:.1%}" if np.isfinite(v) else "–" for v in t["share_revenue"]],
+            "share of revenue": [format_percent(v) for v in t["share_revenue"]],
             "revenue per customer": [f"{v:,.0f}" for v in t["revenue_per_customer"]],
             "days since last order (mean)": [f"{v:,.1f}" for v in t["mean_recency_days"]],
             "orders (mean)": [f"{v:,.1f}" for v in t["mean_frequency"]],

@@ -31,7 +31,7 @@ from scipy import stats
 
 from ..core import engine
 from ..core.checks import is_number, no_event_error, warn_missing_event
-from ..core.display import escape_markdown, format_pvalue
+from ..core.display import escape_markdown, format_interval, format_percent, format_pvalue
 from ..core.errors import JourneyDataError, JourneyParameterError, data_error
 from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import OUTBOUND_EVENTS
@@ -249,7 +249,7 @@ class CumulativeIncidenceResult(Result):
         if the other exits were ignored                     14.8%
         """
         t = self.table.sort_values(["exit_type", "group", "horizon_days"], kind="stable")
-        ci = [f"{v:.1%} ({lo:.1%} to {hi:.1%})" if np.isfinite(v) else "–"
+        ci = [f"{format_percent(v)} ({format_interval(lo, hi)})" if np.isfinite(v) else format_percent(v)
               for v, lo, hi in zip(t["cumulative_incidence"], t["ci_low"], t["ci_high"])]
         return pd.DataFrame({
             "exit type": t["exit_type"],
@@ -257,7 +257,7 @@ class CumulativeIncidenceResult(Result):
             "within days": [f"{h:g}" for h in t["horizon_days"]],
             "customers still followed": t["at_risk"],
             "share gone this way": ci,
-            "if the other exits were ignored": [f"{v:.1%}" if np.isfinite(v) else "–" for v in t["ignoring_other_exits"]],
+            "if the other exits were ignored": [format_percent(v) for v in t["ignoring_other_exits"]],
         }).reset_index(drop=True)
 
     def incidence(self, exit_type: str, t: float, group: str | None = None) -> tuple[float, float, float]:
