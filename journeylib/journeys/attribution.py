@@ -247,6 +247,42 @@ def rule_based_credit(paths: _Paths, model: str, *, direct: str = "direct",
     return np.bincount(np.repeat(np.arange(n), lengths) * k + codes, weights=w, minlength=n * k).reshape(n, k)
 
 
+def rule_credits(paths: _Paths, models: Sequence[str], *, direct: str = "direct",
+                 position_weights: tuple[float, float] = (0.4, 0.4)) -> dict[str, np.ndarray]:
+    """:func:`rule_based_credit` of each rule-based model among ``models``: ``{model: paths x channels}``."""
+    return {m: rule_based_credit(paths, m, direct=direct, position_weights=position_weights)
+            for m in models if m in RULE_MODELS}
+
+
+def credit_by_model(paths: _Paths, models: Sequence[str], credit: dict[str, np.ndarray], conv: np.ndarray,
+                    value: np.ndarray, null: np.ndarray, *, shapley_value: str = "conversions",
+                    rng: np.random.Generator | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Conversions and value credited to each channel by each model, for one weighting of the paths.
+
+    ``conv``, ``value`` and ``null`` are per row of ``paths`` (a bootstrap resample weights the
+    same distinct paths again; a path of weight 0 credits nothing); ``credit`` holds the
+    rule-based fractions (:func:`rule_credits`). Returns ``{model: (conversions, value)}``,
+    each an array over ``paths.channels``.
+    """
+    rng = rng if rng is not None else np.random.default_rng(0)
+    out = {}
+    for m in models:
+        if m in credit:
+            c, v = conv @ credit[m], value @ credit[m]
+        elif m == "markov":
+            _, _, re, rev = _absorb(paths, conv + null, conv, value, null)
+            c = conv.sum() * re / re.sum() if re.sum() > 0 else np.zeros(paths.k)
+            v = value.sum() * rev / rev.sum() if rev.sum() > 0 else np.zeros(paths.k)
+        else:  # shapley
+            phi = _shapley(paths, conv, null, shapley_value, 500, rng)
+            sh = _shapley_share(phi)
+            phv = _shapley(paths, value, null, shapley_value, 500, rng) if shapley_value == "conversions" else phi
+            shv = _shapley_share(phv)
+            c, v = sh * conv.sum(), shv * value.sum()
+        out[m] = (c, v)
+    return out
+
+
 # --------------------------------------------------------------------------- markov
 def _absorb(paths: _Paths, w_all: np.ndarray, conv: np.ndarray, value: np.ndarray, null: np.ndarray):
     """Exact conversion probability, expected value and removal effects (per channel)."""
@@ -765,28 +801,13 @@ def attribute(
         raise JourneyParameterError(f"confidence_level: expected a number in (0, 1), got {confidence_level}")
 
     paths = _Paths(pt)
-    credit = {m: rule_based_credit(paths, m, direct=direct, position_weights=(fw, lw)) for m in models if m in RULE_MODELS}
+    credit = rule_credits(paths, models, direct=direct, position_weights=(fw, lw))
     if "time_decay" in models:
         credit["time_decay"] = _time_decay_credit(decay, paths.channels, pt)
     rng = np.random.default_rng(seed)
 
     def fit(conv, value, null):
-        out = {}
-        for m in models:
-            if m in credit:
-                c, v = conv @ credit[m], value @ credit[m]
-            elif m == "markov":
-                _, _, re, rev = _absorb(paths, conv + null, conv, value, null)
-                c = conv.sum() * re / re.sum() if re.sum() > 0 else np.zeros(paths.k)
-                v = value.sum() * rev / rev.sum() if rev.sum() > 0 else np.zeros(paths.k)
-            else:  # shapley
-                phi = _shapley(paths, conv, null, shapley_value, 500, rng)
-                sh = _shapley_share(phi)
-                phv = _shapley(paths, value, null, shapley_value, 500, rng) if shapley_value == "conversions" else phi
-                shv = _shapley_share(phv)
-                c, v = sh * conv.sum(), shv * value.sum()
-            out[m] = (c, v)
-        return out
+        return credit_by_model(paths, models, credit, conv, value, null, shapley_value=shapley_value, rng=rng)
 
     point = fit(paths.conv, paths.value, paths.null)
     boot = {m: [] for m in models}

@@ -49,9 +49,9 @@ from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.load import costs_frame
 from ..core.result import Check, Finding, Result, truth_table
 from ..core.time import month_number
-from .attribution import ALL_MODELS, attribute
+from .attribution import ALL_MODELS, _Paths, credit_by_model, rule_credits
 from .common import model_words
-from .paths import BUILT_PATHS, fetch_with_first_conversions, journeys, journeys_expr
+from .paths import fetch_with_first_conversions, journeys, journeys_expr
 
 __all__ = ["BUDGET_MODELS", "METRICS", "BudgetResult", "channel_budget"]
 
@@ -461,44 +461,45 @@ def _month_rows(events: Any, **kwargs: Any) -> Any:
     return j.select("customer_id", "journey", "path", "conversions", "conversion_value", month=month_number(end))
 
 
-def _path_rows(codes: np.ndarray, paths_: np.ndarray, weight: np.ndarray, conv: np.ndarray, rev: np.ndarray,
-               clv: np.ndarray | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Path tables (revenue, and customer value) of journeys weighted by ``weight`` (bootstrap counts)."""
-    k = len(paths_)
-    c = np.bincount(codes, weights=weight * conv, minlength=k)
-    v = np.bincount(codes, weights=weight * rev, minlength=k)
-    nn = np.bincount(codes, weights=weight * (conv == 0), minlength=k)
-    keep = (c + nn) > 0
-    pt = pd.DataFrame({"path": paths_[keep], "conversions": c[keep], "conversion_value": v[keep],
-                       "null_count": nn[keep]})
-    pt.attrs[BUILT_PATHS] = True
-    pv = None
-    if clv is not None:
-        cv = np.bincount(codes, weights=weight * clv, minlength=k)
-        pv = pt.assign(conversion_value=cv[keep])
-        pv.attrs[BUILT_PATHS] = True
-    return pt, pv
+class _Crediting:
+    """The journeys' distinct paths, parsed once; the credit of each model for any weighting of the journeys.
 
+    ``codes`` gives each journey's row in ``paths_`` (sorted distinct paths); a bootstrap resample
+    or one month weights the same journeys again, and a path of weight 0 credits nothing, so the
+    credit is the one :func:`journeylib.journeys.attribution.attribute` gives on that weighting's
+    path table.
+    """
 
-def _credit(pt: pd.DataFrame, pv: pd.DataFrame | None, models: tuple[str, ...], channels: list[str],
-            shapley_seed: int) -> np.ndarray:
-    """Credited ``(conversions, revenue, value)`` per model and channel: array (models, channels, 3)."""
-    out = np.zeros((len(models), len(channels), 3))
-    if pt["conversions"].sum() <= 0:
+    def __init__(self, codes: np.ndarray, paths_: np.ndarray, models: tuple[str, ...], conv: np.ndarray,
+                 rev: np.ndarray, clv: np.ndarray | None):
+        pt = pd.DataFrame({"path": paths_, "conversions": 0.0, "conversion_value": 0.0, "null_count": 0.0})
+        self.paths = _Paths(pt)
+        self.rules = rule_credits(self.paths, models)
+        self.codes, self.models, self.conv, self.rev, self.clv = codes, models, conv, rev, clv
+
+    def channels_at(self, channels: Sequence[str]) -> np.ndarray:
+        """Positions of ``channels`` among the paths' channels."""
+        at = {c: i for i, c in enumerate(self.paths.channels)}
+        return np.array([at[c] for c in channels], dtype=np.int64)
+
+    def __call__(self, weight: np.ndarray) -> np.ndarray:
+        """Credited ``(conversions, revenue, value)`` per model and channel: array (models, channels, 3)."""
+        k = len(self.paths.conv)
+        out = np.zeros((len(self.models), self.paths.k, 3))
+        c = np.bincount(self.codes, weights=weight * self.conv, minlength=k)
+        if c.sum() <= 0:
+            return out
+        v = np.bincount(self.codes, weights=weight * self.rev, minlength=k)
+        nn = np.bincount(self.codes, weights=weight * (self.conv == 0), minlength=k)
+        got = credit_by_model(self.paths, self.models, self.rules, c, v, nn)
+        for mi, m in enumerate(self.models):
+            out[mi, :, 0], out[mi, :, 1] = got[m]
+        if self.clv is not None:
+            cv = np.bincount(self.codes, weights=weight * self.clv, minlength=k)
+            got = credit_by_model(self.paths, self.models, self.rules, c, cv, nn)
+            for mi, m in enumerate(self.models):
+                out[mi, :, 2] = got[m][1]
         return out
-    idx = {c: i for i, c in enumerate(channels)}
-    s = attribute(pt, models=models, n_boot=0, seed=shapley_seed).summary
-    mi = s["model"].map({m: i for i, m in enumerate(models)}).to_numpy()
-    ci = s["channel"].map(idx)
-    ok = ci.notna().to_numpy()
-    ci = ci.fillna(0).astype(int).to_numpy()
-    out[mi[ok], ci[ok], 0] = s["conversions"].to_numpy(float)[ok]
-    out[mi[ok], ci[ok], 1] = s["value"].to_numpy(float)[ok]
-    if pv is not None:
-        sv = attribute(pv, models=models, n_boot=0, seed=shapley_seed).summary
-        out[sv["model"].map({m: i for i, m in enumerate(models)}).to_numpy()[ok], ci[ok], 2] = \
-            sv["value"].to_numpy(float)[ok]
-    return out
 
 
 def _measures(credit: np.ndarray, spend: np.ndarray, value: float | None, per_customer: bool,
@@ -637,14 +638,14 @@ def channel_budget(
     conv = j["conversions"].to_numpy(float)
     rev = j["conversion_value"].to_numpy(float)
 
-    pt, pv = _path_rows(codes, uniq, np.ones(len(j)), conv, rev, clv_j)
-    point = _measures(_credit(pt, pv, models, channels, seed), spend, value, per_customer, return_on)
+    credit = _Crediting(codes, uniq, models, conv, rev, clv_j)
+    at = credit.channels_at(channels)
+    point = _measures(credit(np.ones(len(j)))[:, at], spend, value, per_customer, return_on)
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(n_boot):
         w = rng.multinomial(len(j), np.full(len(j), 1.0 / len(j))).astype(float)
-        bt, bv = _path_rows(codes, uniq, w, conv, rev, clv_j)
-        draws.append(_measures(_credit(bt, bv, models, channels, seed), spend, value, per_customer, return_on))
+        draws.append(_measures(credit(w)[:, at], spend, value, per_customer, return_on))
     alpha = (1 - confidence_level) / 2
     keep = [i for i, c in enumerate(channels) if c in set(paid)]
     metrics = [m for m in METRICS if m != "clv_return" or customer_value is not None]
@@ -674,7 +675,7 @@ def channel_budget(
                               "verdict": "pays back" if mr[c] > 0 else "does not pay back"})
     agreement = pd.DataFrame(agreement, columns=["channel", "model", "marginal_return", "rank", "verdict"])
 
-    periods = _period_table(j, codes, uniq, cost, months, paid, models, period_boot, confidence_level, seed)
+    periods = _period_table(j, credit, cost, months, paid, models, period_boot, confidence_level, seed)
     exp = _experiment_table(experiments, summary, models, channels)
     headline = next((m for m in ("markov", "shapley") if m in models), models[0])
     checks = _budget_checks(notes, n_boot, confidence_level, channels, paid, j, months, summary, agreement,
@@ -692,7 +693,7 @@ def _nanquantile(stack: np.ndarray, q: float) -> np.ndarray:
     return out
 
 
-def _period_table(j: pd.DataFrame, codes: np.ndarray, uniq: np.ndarray, cost: pd.DataFrame, months: list[str],
+def _period_table(j: pd.DataFrame, credit: _Crediting, cost: pd.DataFrame, months: list[str],
                   paid: list[str], models: tuple[str, ...], period_boot: int, confidence_level: float,
                   seed: int) -> pd.DataFrame:
     spend = cost.groupby(["channel", "month"])["spend"].sum()
@@ -707,15 +708,13 @@ def _period_table(j: pd.DataFrame, codes: np.ndarray, uniq: np.ndarray, cost: pd
             cr = np.zeros((len(models), len(paid), 3))
             lo = hi = np.full((len(models), len(paid)), np.nan)
         else:
-            pcodes = codes[mask]  # the month's paths keep the sorted order: its path table is the same
-            conv, rev = part["conversions"].to_numpy(float), part["conversion_value"].to_numpy(float)
-            pt, _ = _path_rows(pcodes, uniq, np.ones(len(part)), conv, rev, None)
-            cr = _credit(pt, None, models, paid, seed)
+            at = credit.channels_at(paid)
+            cr = credit(mask.astype(float))[:, at]  # the other months' journeys weigh nothing
             draws = []
             for _ in range(period_boot):
-                w = rng.multinomial(len(part), np.full(len(part), 1.0 / len(part))).astype(float)
-                bt, _ = _path_rows(pcodes, uniq, w, conv, rev, None)
-                r = _credit(bt, None, models, paid, seed)[..., 1]
+                w = np.zeros(len(j))
+                w[mask] = rng.multinomial(len(part), np.full(len(part), 1.0 / len(part)))
+                r = credit(w)[:, at, 1]
                 with np.errstate(divide="ignore", invalid="ignore"):
                     draws.append(np.where(sp > 0, r / np.where(sp > 0, sp, 1), np.nan))
             if draws:

@@ -306,12 +306,14 @@ def _summary_arrays(summary: pd.DataFrame, cols=("frequency", "recency", "T")) -
     return tuple(arrs)
 
 
-def _compress(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Distinct rows and their counts (sufficient statistics of the likelihood), rows sorted."""
+def _distinct_rows(*arrays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of the columns, sorted, and each row's index into them: what
+    ``np.unique(np.column_stack(arrays), axis=0, return_inverse=True)`` gives, 5-10x faster."""
+    arrays = tuple(np.asarray(a, float).ravel() for a in arrays)
     sizes, codes, uniqs = 1, [], []
     if all(np.isfinite(a).all() for a in arrays):
         # hash each column to sorted codes, then the rows to one mixed-radix integer key: linear
-        # passes instead of a 3-key sort (0.27 s instead of 0.4-0.9 s for 1M customers)
+        # passes instead of a sort of the rows as records
         for a in arrays:
             c, u = pd.factorize(a, sort=True)
             codes.append(c.astype(np.int64))
@@ -321,19 +323,27 @@ def _compress(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
         key = codes[0]
         for c, u in zip(codes[1:], uniqs[1:]):
             key = key * len(u) + c
-        kc, ku = pd.factorize(key, sort=True)
-        counts = np.bincount(kc, minlength=len(ku)).astype(float)
+        inv, ku = pd.factorize(key, sort=True)
         cols = []
         for u in uniqs[::-1]:
             cols.append(u[ku % len(u)])
             ku = ku // len(u)
-        return tuple(cols[::-1]) + (counts,)
-    # lexsort + run boundaries: np.unique(axis=0) sorts rows as opaque records, ~10x slower
-    stacked = np.column_stack(arrays)[np.lexsort(arrays[::-1])]
-    starts = np.flatnonzero(np.r_[True, np.any(stacked[1:] != stacked[:-1], axis=1)])
-    counts = np.diff(np.r_[starts, len(stacked)])
-    uniq = stacked[starts]
-    return tuple(uniq[:, i] for i in range(uniq.shape[1])) + (counts.astype(float),)
+        return np.column_stack(cols[::-1]), inv.astype(np.int64)
+    # with missing values (or too many combinations): lexsort + run boundaries
+    order = np.lexsort(arrays[::-1])
+    stacked = np.column_stack(arrays)[order]
+    same = (stacked[1:] == stacked[:-1]) | (np.isnan(stacked[1:]) & np.isnan(stacked[:-1]))
+    new = np.r_[True, ~np.all(same, axis=1)] if len(stacked) else np.zeros(0, bool)
+    inv = np.empty(len(order), np.int64)
+    inv[order] = np.cumsum(new) - 1
+    return stacked[new], inv
+
+
+def _compress(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Distinct rows and their counts (sufficient statistics of the likelihood), rows sorted."""
+    uniq, inv = _distinct_rows(*arrays)
+    counts = np.bincount(inv, minlength=len(uniq)).astype(float)
+    return tuple(uniq[:, i] for i in range(uniq.shape[1])) + (counts,)
 
 
 class _MixtureSums:
@@ -1204,11 +1214,6 @@ def _pairs(x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> tuple[tuple[np.ndarr
     return out[0], out[1]
 
 
-def _distinct_rows(*cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    uniq, inv = np.unique(np.column_stack(cols), axis=0, return_inverse=True)
-    return uniq, inv.ravel()
-
-
 def customer_lifetime_value(summary: pd.DataFrame, bgf: BetaGeoFitter, ggf: GammaGammaFitter, *,
                             horizon: float = 52.0, discount_rate: float = 0.10,
                             time_unit: str | None = None) -> pd.DataFrame:
@@ -1430,18 +1435,22 @@ def clv_bootstrap(summary: pd.DataFrame, *, horizon: float = 52.0, discount_rate
     # BG/NBD needs only (x, t_x, T): a replicate's weights summed per distinct history give
     # the same likelihood over far fewer rows than one row per drawn customer
     hist, h_inv = _distinct_rows(x, tx, T)
+    # Gamma-Gamma likewise on distinct (x, mean spend): one row per drawn customer copied the summary
+    spend, s_inv = _distinct_rows(x, np.nan_to_num(m))
+    spend = pd.DataFrame({"frequency": spend[:, 0], "monetary_value": spend[:, 1]})
     rng = np.random.default_rng(seed)
     n = len(x)
     draws, pars = [], []
     for _ in range(n_boot):
         w = rng.multinomial(n, np.full(n, 1.0 / n)).astype(float)
-        sel = w > 0
         hw = np.bincount(h_inv, weights=w, minlength=len(hist))
         hs = hw > 0
+        sw = np.bincount(s_inv, weights=w, minlength=len(spend))
+        ss = sw > 0
         try:
             b = BetaGeoFitter(penalizer)
             b._fit_arrays(hist[hs, 0], hist[hs, 1], hist[hs, 2], hw[hs], initial=bgf)
-            g = GammaGammaFitter(penalizer).fit(summary.loc[sel], weights=w[sel], initial=ggf)
+            g = GammaGammaFitter(penalizer).fit(spend[ss], weights=sw[ss], initial=ggf)
         except JourneyFitError:
             continue
         values = _clv_values(b, g, uniq[:, 0], uniq[:, 1], uniq[:, 2], uniq[:, 3], horizon,

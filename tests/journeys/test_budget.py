@@ -279,3 +279,34 @@ def test_a_channel_whose_spend_is_all_zero_is_organic():
     assert m.loc["email", "months with spend"] == 1  # February's zero spend has no return to show
     with pytest.raises(JourneyDataError, match="every row's spend is 0"):
         channel_budget(tiny_log(), costs.assign(spend=0.0), models=("linear",), n_boot=0)
+
+
+def test_credit_of_a_weighting_equals_attribute_on_its_path_table(sample):
+    """The budget parses the journeys' paths once and weights them per resample and month; each
+    weighting credits what attribute() gives on that weighting's own path table (paths of weight 0
+    and a channel no journey of the weighting touched included)."""
+    from journeylib.journeys.attribution import attribute
+    from journeylib.journeys.budget import BUDGET_MODELS, _Crediting, _journey_months
+
+    j = _journey_months(sample.events, {})
+    codes, uniq = pd.factorize(j["path"], sort=True)
+    conv, rev = j["conversions"].to_numpy(float), j["conversion_value"].to_numpy(float)
+    clv = np.linspace(0, 50, len(j)) * (conv > 0)
+    credit = _Crediting(codes, np.asarray(uniq, dtype=object), BUDGET_MODELS, conv, rev, clv)
+    rng = np.random.default_rng(11)
+    no_social = ~j["path"].str.contains("social").to_numpy()
+    weights = {"resample": rng.multinomial(len(j), np.full(len(j), 1 / len(j))).astype(float),
+               "one month": (j["period"] == j["period"].iloc[0]).to_numpy(float),
+               "no social journey": no_social * rng.multinomial(len(j), np.full(len(j), 1 / len(j))).astype(float)}
+    for name, w in weights.items():
+        got = credit(w)
+        for value, axis in ((rev, 1), (clv, 2)):
+            pt = (pd.DataFrame({"path": j["path"], "conversions": w * conv, "conversion_value": w * value,
+                                "null_count": w * (conv == 0)}))
+            ref = attribute(pt, models=BUDGET_MODELS, n_boot=0).summary
+            for mi, m in enumerate(BUDGET_MODELS):
+                r = ref[ref["model"] == m].set_index("channel").reindex(credit.paths.channels).fillna(0.0)
+                np.testing.assert_allclose(got[mi, :, 0], r["conversions"], rtol=1e-9, atol=1e-9, err_msg=name)
+                np.testing.assert_allclose(got[mi, :, axis], r["value"], rtol=1e-9, atol=1e-9, err_msg=name)
+    social = credit.paths.channels.index("social")
+    assert (credit(weights["no social journey"])[:, social] == 0).all()

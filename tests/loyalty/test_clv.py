@@ -297,6 +297,37 @@ def test_compress_gives_the_distinct_rows_and_their_counts():
     np.testing.assert_array_equal(counts, ref_counts)
 
 
+@pytest.mark.parametrize("missing", [False, True])
+def test_distinct_rows_and_each_rows_index_as_numpy_gives_them(missing):
+    """The bootstrap's distinct histories, against numpy's row-wise unique (with and without a missing value)."""
+    from journeylib.loyalty.clv import _distinct_rows
+
+    rng = np.random.default_rng(4)
+    cols = [rng.integers(0, 5, 3000).astype(float), rng.integers(0, 3, 3000) / 7, rng.normal(size=3000).round(1)]
+    if missing:
+        cols[2][7] = np.nan
+    uniq, inv = _distinct_rows(*cols)
+    ref, ref_inv = np.unique(np.column_stack(cols), axis=0, return_inverse=True)
+    np.testing.assert_array_equal(uniq, ref)
+    np.testing.assert_array_equal(inv, ref_inv.ravel())
+    np.testing.assert_array_equal(uniq[inv], np.column_stack(cols))
+
+
+def test_gamma_gamma_on_distinct_spend_rows_equals_the_row_level_fit(cdnow_from_log):
+    """clv_bootstrap fits each replicate's Gamma-Gamma on distinct (x, mean spend) with summed weights."""
+    s = cdnow_from_log
+    w = np.random.default_rng(5).multinomial(len(s), np.full(len(s), 1 / len(s))).astype(float)
+    rows = GammaGammaFitter().fit(s[w > 0], weights=w[w > 0])
+    x, m = s["frequency"].to_numpy(float), np.nan_to_num(s["monetary_value"].to_numpy(float))
+    pairs, inv = np.unique(np.column_stack([x, m]), axis=0, return_inverse=True)
+    pw = np.bincount(inv.ravel(), weights=w)
+    comp = GammaGammaFitter().fit(pd.DataFrame({"frequency": pairs[pw > 0, 0], "monetary_value": pairs[pw > 0, 1]}),
+                                  weights=pw[pw > 0])
+    for k, v in rows.params_.items():
+        assert comp.params_[k] == pytest.approx(v, rel=1e-6)
+    assert (pw > 0).sum() < (w > 0).sum()
+
+
 def test_gamma_gamma_against_planted_truth():
     sim = jl.simulate_journeys(6000, seed=2)
     s = customer_summary(sim.events, time_unit="W")
