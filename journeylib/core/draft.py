@@ -34,13 +34,14 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Collection
 from typing import Any
 
 import ibis
 import pandas as pd
 
 from .errors import JourneyDataError, JourneyParameterError
-from .schema import DEFAULT_STAGES
+from .schema import COMMA_AMOUNT, DEFAULT_STAGES
 
 FORMATS = ("auto", "canonical", "ga4", "segment", "amplitude", "snowplow", "orders")
 DATA_SUFFIXES = (".csv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".tsv", ".txt", ".gz")
@@ -266,6 +267,9 @@ class Profile:
     notes: tuple[str, ...] = field(default_factory=tuple)
     source_mapping: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Orders: canonical name -> ``(their column, why)`` passed to the reader as ``columns``."""
+    decimal: str = "."
+    """The revenue column's decimal mark (``","`` for amounts such as ``13,26``)."""
+    decimal_note: str | None = None
 
     def describe(self) -> str:
         """The profile as a few plain lines (what ``journeylib init`` prints)."""
@@ -378,20 +382,23 @@ def _detect(path: str, format: str) -> str:
     return fmt
 
 
-def _guess_columns(cols: list[str], types: dict[str, str]) -> tuple[dict[str, tuple[str, str]], dict]:
+def _guess_columns(cols: list[str], types: dict[str, str],
+                   amounts: Collection[str] = ()) -> tuple[dict[str, tuple[str, str]], dict]:
+    """Canonical name -> ``(column, why)`` by the columns' names; ``amounts`` are text columns
+    holding numbers with a decimal comma, which may be the revenue like a numeric column."""
     lower = {c.lower(): c for c in cols}
     taken: set[str] = set()
     mapping, alternatives = {}, {}
     for canon in ("customer_id", "ts", "event", "channel", "revenue"):
         exact = [lower[n] for n in COLUMN_GUESSES[canon][0] if n in lower and lower[n] not in taken]
         any_of, need = COLUMN_WORDS[canon]
-        loose = [c for c in cols if c not in taken and c not in exact and words(c) & any_of
-                 and (not need or words(c) & need)]
+        loose = [c for c in cols if c not in taken and c not in exact and (words(c) & any_of
+                 and (not need or words(c) & need) or canon == "revenue" and _order_value(c))]
         if canon == "ts":  # a real timestamp column beats a text one
             exact.sort(key=lambda c: "timestamp" not in types.get(c, "") and "date" not in types.get(c, ""))
         if canon == "revenue":
-            exact = [c for c in exact if _numeric(types.get(c, ""))]
-            loose = [c for c in loose if _numeric(types.get(c, ""))]
+            exact = [c for c in exact if _numeric(types.get(c, "")) or c in amounts]
+            loose = [c for c in loose if _numeric(types.get(c, "")) or c in amounts]
         candidates = exact + loose
         if candidates:
             mapping[canon] = (candidates[0], WHY_COLUMN[canon])
@@ -399,6 +406,11 @@ def _guess_columns(cols: list[str], types: dict[str, str]) -> tuple[dict[str, tu
             if candidates[1:]:
                 alternatives[canon] = tuple(candidates[1:])
     return mapping, alternatives
+
+
+def _order_value(column: str) -> bool:
+    """A name such as "Order Value (EUR)": an order's value, though "value" alone names anything."""
+    return {"order", "value"} <= words(column)
 
 
 def _numeric(typ: str) -> bool:
@@ -634,7 +646,11 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
         notes.append(f"read as {article} {fmt} export: the reader maps its columns to the canonical names")
     types = {c: str(typ).lower() for c, typ in t.schema().items()}
     cols = list(types)
-    mapping, alternatives = _guess_columns(cols, types)
+    comma = _comma_amounts(files["events"], cols, types) if fmt == "canonical" else {}
+    mapping, alternatives = _guess_columns(cols, types, comma)
+    decimal, decimal_note = ".", None
+    if mapping.get("revenue", (None,))[0] in comma:
+        decimal, decimal_note = ",", f"amounts such as {comma[mapping['revenue'][0]]} are written with a decimal comma"
     if fmt != "canonical" and "channel" in mapping and int(t[mapping["channel"][0]].count().execute()) == 0:
         del mapping["channel"]  # the reader's channel column is empty: there are no touchpoints
     rows = int(t.count().execute())
@@ -658,6 +674,10 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
             agg = engine.to_pandas(t.aggregate(lo=t[ts_col].min(), hi=t[ts_col].max()))
             time_range = (agg["lo"].iloc[0], agg["hi"].iloc[0])
             naive = "utc" not in typ and "tz" not in typ and "timestamp" in typ or typ == "date"
+            if fmt == "canonical" and str(files["events"]).lower().endswith(_TEXT_SUFFIXES):
+                # the CSV reader took dates such as 27.02.2025 as timestamps; loading reads them with a
+                # stated format only (a day-first or month-first guess is never made silently)
+                fmt_str, fmt_note = timestamp_format(_text_sample(_raw_text(files["events"]), ts_col))
         elif _numeric(typ):
             notes.append(f"'{ts_col}' is a number: epoch time? The loader expects timestamps")
         else:
@@ -689,7 +709,24 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
         fmt_str, fmt_note, naive = raw_fmt, raw_note, raw_naive
     return Profile(str(path), fmt, files, rows, tuple(types.items()), mapping, alternatives, events,
                    time_range, id_columns, customers, fmt_str, fmt_note, naive, cust_cols, cust_id, campaign,
-                   stage_col, tuple(notes), source_mapping)
+                   stage_col, tuple(notes), source_mapping, decimal, decimal_note)
+
+
+def _comma_amounts(path: str, cols: list[str], types: dict[str, str]) -> dict[str, str]:
+    """Text columns of a CSV named like an amount whose values are all numbers with a decimal comma
+    (``13,26``, ``1.234,50``): column -> an example value."""
+    if not str(path).lower().endswith(_TEXT_SUFFIXES):
+        return {}
+    named = [c for c in cols if "string" in types[c] and (words(c) & COLUMN_WORDS["revenue"][0] or _order_value(c)
+                                                          or c.lower() in COLUMN_GUESSES["revenue"][0])]
+    out = {}
+    for c in named:
+        vals = _text_sample(_raw_text(path), c).dropna().astype(str).str.strip()
+        vals = vals[vals != ""]
+        comma = vals.str.contains(",", regex=False)
+        if len(vals) and comma.any() and vals.str.match(COMMA_AMOUNT).all():
+            out[c] = vals[comma].iloc[0]
+    return out
 
 
 # --- the draft -------------------------------------------------------------------------
@@ -775,6 +812,8 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
             out.append("    timezone: UTC  # guess: the timestamps carry no zone; set the zone they were written in")
         if prof.timestamp_format:
             out.append(f"    timestamp_format: {_s(prof.timestamp_format)}  # guess: {prof.timestamp_note}")
+    if canonical and prof.decimal != ".":
+        out.append(f"    decimal: {_s(prof.decimal)}  # guess: {prof.decimal_note}")
     for table in ("customers", "assignments", "messages"):
         if table in prof.files:
             out.append(f"  {table}:")

@@ -78,7 +78,7 @@ from .errors import JourneyDataError, JourneyParameterError
 from .load import InputRecord, Loaded, content_hash, load_table, source_name
 from .locations import CDNOW_DIR, SAMPLE_DIR
 from .result import Check, Finding, Result
-from .schema import DEFAULT_STAGES, OUTBOUND_EVENTS, ROLE_EVENTS
+from .schema import AMOUNT_COLUMNS, COMMA_AMOUNT, DEFAULT_STAGES, OUTBOUND_EVENTS, ROLE_EVENTS
 from .time import epoch_us, from_epoch_us, utc_literal
 
 __all__ = ["read_journey", "load_journey", "Journey", "JourneyDefinition", "Source", "StageRule",
@@ -93,7 +93,7 @@ BUNDLED_JOURNEYS = {"sample": SAMPLE_DIR / JOURNEY_FILE, "cdnow": CDNOW_DIR / JO
 TOP_KEYS = ("version", "name", "sources", "stages", "events", "touchpoints", "experiments",
             "segments", "period", "outcomes")
 SOURCE_NAMES = ("events", "customers", "assignments", "messages", "feedback", "costs")
-SOURCE_KEYS = ("path", "format", "columns", "timezone", "timestamp_format", "options")
+SOURCE_KEYS = ("path", "format", "columns", "timezone", "timestamp_format", "decimal", "options")
 FORMATS = ("canonical", "ga4", "segment", "amplitude", "snowplow", "orders")
 STAGES_KEYS = ("order", "column", "rules")
 RULE_KEYS = ("stage", "event", "events", "column", "pattern", "channel", "occurrence")
@@ -135,6 +135,9 @@ class Source:
         Zone of naive timestamps.
     timestamp_format
         strptime format of text timestamps, or ``None``.
+    decimal
+        Decimal mark of the amounts written as text (``revenue``, ``spend``, ``score``): ``"."``
+        (default) or ``","`` (``1.234,56`` is 1234.56; a dot groups thousands).
     options
         Further options for the format's reader.
     line
@@ -154,6 +157,7 @@ class Source:
     columns: Mapping[str, str] = field(default_factory=dict)
     timezone: str = "UTC"
     timestamp_format: str | None = None
+    decimal: str = "."
     options: Mapping[str, Any] = field(default_factory=dict)
     line: int | None = None
 
@@ -498,12 +502,22 @@ def _parse(text: str, path: str | None) -> JourneyDefinition:
             if not ok:
                 raise c.fail(f"{key}.timestamp_format", tsf, "a strptime format such as '%d/%m/%Y %H:%M' "
                              "(%d day, %m month, %Y year, %H:%M:%S time)")
+        decimal = spec.get("decimal", ".")
+        if decimal not in (".", ","):
+            raise c.fail(f"{key}.decimal", decimal, "'.' or ',' (the mark between whole units and cents: "
+                         "decimal: ',' reads 1.234,56 as 1234.56)")
+        if decimal == "," and fmt != "canonical":
+            raise c.fail(f"{key}.decimal", decimal, f"'.' for the {fmt} format (its reader types the amounts)")
         options = spec.get("options") or {}
         if not isinstance(options, dict):
             raise c.fail(f"{key}.options", options, "a mapping of reader options")
+        if options and fmt == "canonical":
+            raise c.fail(f"{key}.options", options, "no options for a canonical source (they go to an export "
+                         "format's reader, e.g. format: orders)")
         spath = c.text(spec["path"], f"{key}.path", "a file, folder, glob or URI", optional=False)
         sources[sname] = Source(name=sname, path=_resolve(spath, folder), format=fmt, columns=columns,
-                                timezone=tz, timestamp_format=tsf, options=dict(options), line=lines.get(key))
+                                timezone=tz, timestamp_format=tsf, decimal=decimal, options=dict(options),
+                                line=lines.get(key))
 
     # stages
     st = c.mapping(top.get("stages"), "stages", STAGES_KEYS)
@@ -796,6 +810,38 @@ def _ambiguous_message(d: JourneyDefinition, src: Source, col: str, examples: li
             "how your system writes dates)")
 
 
+def decimal_comma(x: ibis.Value) -> ibis.Value:
+    """Amounts written with a decimal comma (``1.234,56``, ``13,26``, ``7``) as text with a decimal point.
+
+    A dot is read as a thousands mark only in groups of three (``1.234``). Any other text is left
+    as written: ``12.5`` stays 12.5, and text that is no number is reported by the loader's number
+    check as it stands in the file.
+
+    Parameters
+    ----------
+    x
+        A column of amounts (text, or numbers, which are returned unchanged).
+
+    Returns
+    -------
+    ibis.Value
+        Text that the loader reads as numbers.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylib.core import engine
+    >>> from journeylib.core.journey import decimal_comma
+    >>> t = ibis.memtable({"v": ["1.234,56", "13,26", "7", " 0,5 ", "12.5", "abc", None]})
+    >>> engine.to_pandas(t.select(v=decimal_comma(t.v)))["v"].tolist()
+    ['1234.56', '13.26', '7', '0.5', '12.5', 'abc', None]
+    """
+    if not x.type().is_string():
+        return x
+    y = x.strip()
+    return ibis.ifelse(y.re_search(COMMA_AMOUNT), y.replace(".", "").replace(",", "."), x)
+
+
 def _to_utc(x: ibis.Value, src: Source) -> ibis.Value:
     """A timestamp column of ``src`` as UTC: parsed with ``timestamp_format``, naive values
     read in ``timezone``."""
@@ -845,12 +891,13 @@ def _read_source(d: JourneyDefinition, name: str, con, *, extra_columns: Mapping
     _check_mapping(d, name, raw.columns, columns, src.columns)
     _check_stage_column(d, name, raw.columns, columns)
     ts_cols = _timestamp_columns(name, raw.columns, columns)
-    t = _read_raw(src, raw, ts_cols, con)
+    amounts = [c for c in raw.columns if columns.get(c, c) in AMOUNT_COLUMNS] if src.decimal == "," else []
+    t = _read_raw(src, raw, ts_cols + amounts, con)
     _check_dates(t, ts_cols, src, d)
-    needs = src.timezone != "UTC" or src.timestamp_format is not None
+    needs = src.timezone != "UTC" or src.timestamp_format is not None or amounts
     if not needs:
         return _load(d, name, src.path, columns, stages, con), {}
-    t = t.mutate(**{c: _to_utc(t[c], src) for c in ts_cols})
+    t = t.mutate(**{c: _to_utc(t[c], src) for c in ts_cols}, **{c: decimal_comma(t[c]) for c in amounts})
     return _with_source(_load(d, name, t, columns, stages, con), source_name(src.path), src.path), {}
 
 

@@ -31,7 +31,7 @@ from . import engine, shared_tables, validation_cache
 from .errors import JourneyDataError, JourneyDataWarning, JourneyParameterError, data_error
 from .locations import DATA_DIR
 from .result import Check
-from .schema import (ASSIGNMENTS_REQUIRED, COSTS_OPTIONAL, COSTS_REQUIRED, CUSTOMERS_REQUIRED, EVENTS_OPTIONAL, EVENTS_REQUIRED, FEEDBACK_KINDS,
+from .schema import (AMOUNT_COLUMNS, COMMA_AMOUNT, ASSIGNMENTS_REQUIRED, COSTS_OPTIONAL, COSTS_REQUIRED, CUSTOMERS_REQUIRED, EVENTS_OPTIONAL, EVENTS_REQUIRED, FEEDBACK_KINDS,
                      FEEDBACK_OPTIONAL, FEEDBACK_REQUIRED, MESSAGE_ACTIONS, MESSAGES_REQUIRED, PURCHASE_EVENT)
 
 UTC = "timestamp('UTC')"
@@ -710,7 +710,8 @@ def costs_frame(source: Any, columns: Mapping[str, str] | None = None, *, channe
     spend = pd.to_numeric(raw["spend"].astype(object).where(raw["spend"].notna()), errors="coerce")
     bad = spend.isna() | ~np.isfinite(spend.fillna(0).to_numpy(float))
     if bad.any():
-        fail("spend", bad, "a finite amount (a number, no currency sign; 0 for no spend)")
+        fail("spend", bad, "a finite amount (a number, no currency sign; 0 for no spend)",
+             hint=decimal_comma_hint(raw.loc[bad, "spend"], "costs"))
     bad = spend < 0
     if bad.any():
         fail("spend", bad, "an amount of 0 or more (spend is never negative)",
@@ -883,6 +884,38 @@ def _prepare(source, columns, required, table, con) -> tuple[ibis.Table, _Src]:
         raise JourneyDataError(f"{table}: the input has no rows; expected at least one {table[:-1]} row")
     csv = bool(files) and t.get_backend().name == "duckdb"
     return t, _Src(csv=csv, files=files)
+
+
+def decimal_comma_hint(values: pd.Series, table: str) -> str | None:
+    """What to do when amounts that fail the number check are written with a decimal comma (``13,26``).
+
+    Parameters
+    ----------
+    values
+        Some of the failing values.
+    table
+        The source's name in ``journey.yml``.
+
+    Returns
+    -------
+    str or None
+        The hint, or ``None`` when no value looks like an amount with a decimal comma.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.core.load import decimal_comma_hint
+    >>> print(decimal_comma_hint(pd.Series(["13,26", "1.234,50"]), "events"))
+    these amounts use a decimal comma (13,26): add decimal: ',' to sources.events in journey.yml, or write them with a decimal point
+    >>> decimal_comma_hint(pd.Series(["n/a"]), "events") is None
+    True
+    """
+    text = values.dropna().astype(str)
+    comma = text[text.str.contains(",", regex=False) & text.str.match(COMMA_AMOUNT)]
+    if comma.empty:
+        return None
+    return (f"these amounts use a decimal comma ({comma.iloc[0].strip()}): add decimal: ',' to sources.{table} in "
+            "journey.yml, or write them with a decimal point")
 
 
 def _count(t: ibis.Table) -> int:
@@ -1071,6 +1104,8 @@ def _run_checks(t, build, table: str, extra=None, *, src: _Src | None = None, fo
                 hint = "fix or drop these rows; naive timestamps are read as UTC"
             if c == "stage" and table == "events":
                 hint = "add the missing stages to stages=, or fix the values" + _near_stages(t, c, _allowed_of(expected))
+            if c in AMOUNT_COLUMNS and examples is not None and c in examples.columns:
+                hint = decimal_comma_hint(examples[c], table)
             err = data_error(c, n_bad, n_total, expected, examples, table=table, hint=hint)
             raise JourneyDataError(_with_line(str(err), examples, c)) from None
     unchanged = [c for c in same_type if int(counts[f"diff_{c}"]) == 0]

@@ -54,6 +54,11 @@ COSTS_OPTIONAL = ("campaign",)
 ``channel`` (a touchpoint name of the events) in a ``period``: a month (``2024-03``) or a day
 (``2024-03-01``); an optional ``campaign`` splits a channel's spend."""
 
+AMOUNT_COLUMNS: tuple[str, ...] = ("revenue", "spend", "score")
+"""Canonical columns holding amounts: a source's ``decimal: ','`` reads them with a decimal comma."""
+COMMA_AMOUNT = r"^\s*[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?\s*$"
+"""An amount written with a decimal comma (``1.234,56``, ``13,26``; a dot only groups thousands)."""
+
 ORDER_KEYS: tuple[str, ...] = ("ts", "event", "channel", "stage")
 """Events of one customer are ordered by these columns: by time, and ties on equal
 timestamps by event name, then channel, then stage, so paths never depend on the

@@ -50,6 +50,31 @@ def test_init_writes_a_draft_that_read_journey_accepts_and_load_journey_loads(sh
     assert not [c for c in journey.checks if c.status == "fail"]
 
 
+def test_init_on_a_european_export_reads_its_dates_and_decimal_commas(tmp_path, capsys):
+    """The shop's export as a German system writes it: ';' between fields, dates 13.03.2025 14:05, amounts
+    12,50 in a column "Order Value (EUR)". The draft states the date format and the decimal comma, maps the
+    amount column as the revenue, and loads with the same revenue as the original."""
+    raw = pd.read_csv(SHOP)
+    german = pd.DataFrame({
+        "Customer ID": raw["user_id"], "Event Time": pd.to_datetime(raw["event_time"], format="%d/%m/%Y %H:%M")
+        .dt.strftime("%d.%m.%Y %H:%M"), "Event Name": raw["event_name"],
+        "Order Value (EUR)": raw["amount"].map(lambda v: "" if pd.isna(v) else f"{v:,.2f}".replace(",", "_")
+                                               .replace(".", ",").replace("_", "."))})
+    folder = tmp_path / "de"
+    folder.mkdir()
+    german.to_csv(folder / "events.csv", sep=";", index=False)
+    assert cli.main(["init", str(folder)]) == 0
+    capsys.readouterr()
+    d = jl.read_journey(folder / "journey.yml")
+    assert d.sources["events"].timestamp_format == "%d.%m.%Y %H:%M"
+    assert d.sources["events"].decimal == "," and d.revenue_column == "Order Value (EUR)"
+    text = (folder / "journey.yml").read_text()
+    assert re.search(r'decimal: ","  # guess: amounts such as \d+,\d\d are written with a decimal comma', text)
+    ev = jl.load_journey(folder / "journey.yml").events.to_pyarrow().to_pandas()
+    assert ev["revenue"].sum() == pytest.approx(raw["amount"].sum())
+    assert ev["ts"].min() == pd.to_datetime(raw["event_time"], format="%d/%m/%Y %H:%M", utc=True).min()
+
+
 def test_every_guess_has_a_comment_and_unplaced_names_are_listed(shop):
     text = draft.write_draft(shop).text
     body = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]

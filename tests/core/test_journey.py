@@ -407,6 +407,12 @@ def test_other_definition_errors(tmp_path):
          r"journey.yml, line 2: not valid YAML"),
         ("sources: {events: {path: x.csv}}\nstages: {column: stage}\nsegments: {a: 1}\n",
          r"line 3, segments: got \{'a': 1\}; expected a customers column name or a list"),
+        ("sources: {events: {path: x.csv, decimal: ';'}}\nstages: {column: stage}\n",
+         r"line 1, sources.events.decimal: got ';'; expected '.' or ','"),
+        ("sources: {events: {path: x.csv, format: ga4, decimal: ','}}\nstages: {column: stage}\n",
+         r"line 1, sources.events.decimal: got ','; expected '.' for the ga4 format"),
+        ("sources: {events: {path: x.csv, options: {decimal_separator: ','}}}\nstages: {column: stage}\n",
+         r"line 1, sources.events.options: got .*; expected no options for a canonical source"),
     ]
     for text, expected in cases:
         p = write(tmp_path, text)
@@ -585,3 +591,39 @@ def test_touchpoints_from_event_names(tmp_path):
     assert got["touchpoint"].fillna("-").tolist() == want.fillna("-").tolist()
     assert got["touchpoint"].notna().sum() == 34
     assert "touchpoints" not in {c.name for c in j.checks}
+
+
+def test_decimal_comma_amounts(tmp_path):
+    """A European export: revenue and cost spend written 1.234,56 are read as 1234.56 with decimal: ','; without
+    it, the loader names the decimal comma and the key that reads it."""
+    (tmp_path / "ev.csv").write_text(textwrap.dedent("""\
+        user;time;action;channel;value
+        a;2025-03-01 10:00;visit;email;
+        a;2025-03-02 10:00;buy;;1.234,56
+        b;2025-03-03 10:00;visit;search;
+        b;2025-03-04 10:00;buy;;13,26
+        b;2025-03-05 10:00;buy;;7
+        """))
+    (tmp_path / "costs.csv").write_text("channel;period;spend\nemail;2025-03;1.000,50\nsearch;2025-03;99,9\n")
+    text = """
+        sources:
+          events:
+            path: ev.csv
+            columns: {{user: customer_id, time: ts, action: event}}{decimal}
+          costs:
+            path: costs.csv{decimal}
+        stages:
+          order: [awareness, purchase]
+          rules: [{{stage: awareness, event: visit}}, {{stage: purchase, event: buy}}]
+        events:
+          purchase: [buy]
+          revenue: value
+        """
+    j = jl.load_journey(write(tmp_path, textwrap.dedent(text.format(decimal="\n            decimal: ','"))))
+    ev = j.events.to_pandas().sort_values("ts")
+    assert ev.loc[ev["event"] == "purchase", "revenue"].tolist() == [1234.56, 13.26, 7.0]
+    costs = j.costs.to_pandas() if hasattr(j.costs, "to_pandas") else j.costs
+    assert sorted(costs["spend"].tolist()) == [99.9, 1000.5]
+    with pytest.raises(JourneyDataError, match=r"(?s)column 'revenue' of events: 2 of 5 rows invalid.*What to do: "
+                       r"these amounts use a decimal comma \(1\.234,56\): add decimal: ',' to sources\.events"):
+        jl.load_journey(write(tmp_path, textwrap.dedent(text.format(decimal=""))))
