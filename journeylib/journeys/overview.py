@@ -118,7 +118,10 @@ def monthly_activity(events, *, purchase_event: str = PURCHASE_EVENT) -> pd.Data
     Returns
     -------
     pandas.DataFrame
-        ``month`` (first day of the month), ``active_customers, events, orders``.
+        ``month`` (first day of the month), ``active_customers, events, orders``,
+        ``days_observed`` (days of the month from the log's first to its last day) and
+        ``partial`` (the log covers only part of the month: an export taken mid-month
+        ends in one, and its counts are not comparable with the full months').
 
     Examples
     --------
@@ -126,17 +129,25 @@ def monthly_activity(events, *, purchase_event: str = PURCHASE_EVENT) -> pd.Data
     >>> from journeylib.journeys.overview import monthly_activity
     >>> events = jl.load_dataset("sample").events
     >>> monthly_activity(events).head(2)
-           month  active_customers  events  orders
-    0 2024-01-01               276     855      79
-    1 2024-02-01               356    1150     133
+           month  active_customers  events  orders  days_observed  partial
+    0 2024-01-01               276     855      79             31    False
+    1 2024-02-01               356    1150     133             29    False
     """
     t = to_table(events)
     m = t.mutate(month=t.ts.truncate("M"))
     df = to_pandas(m.group_by("month").aggregate(
         active_customers=m.customer_id.nunique(), events=m.count(),
-        orders=(m.event == purchase_event).cast("int64").sum()))
+        orders=(m.event == purchase_event).cast("int64").sum(), _first=m.ts.min(), _last=m.ts.max()))
     if not df["orders"].any():
         warn_missing_event(t, purchase_event, "purchase_event", "no orders in any month")
     df["month"] = pd.to_datetime(df["month"], utc=True).dt.tz_localize(None)
-    return df.sort_values("month").reset_index(drop=True)
+    df = df.sort_values("month").reset_index(drop=True)
+    first = pd.to_datetime(df.pop("_first"), utc=True).min().tz_localize(None).normalize()
+    last = pd.to_datetime(df.pop("_last"), utc=True).max().tz_localize(None).normalize()
+    month_end = df["month"] + pd.offsets.MonthEnd(0)
+    from_day = df["month"].where(df["month"] > first, first)
+    to_day = month_end.where(month_end < last, last)
+    df["days_observed"] = ((to_day - from_day).dt.days + 1).clip(lower=0).astype("int64")
+    df["partial"] = df["days_observed"] < df["month"].dt.days_in_month
+    return df
 

@@ -847,8 +847,19 @@ def plot_monthly_activity(monthly: pd.DataFrame, ax=None):
     """
     if ax is None:
         ax = plt.gca()
-    ax.plot(monthly["month"], monthly["active_customers"], marker="o", label="active customers")
-    ax.plot(monthly["month"], monthly["orders"], marker="s", label="orders")
+    partial = monthly["partial"].to_numpy(bool) if "partial" in monthly.columns else np.zeros(len(monthly), bool)
+    for col, marker, label in (("active_customers", "o", "active customers"), ("orders", "s", "orders")):
+        x, y = monthly["month"], monthly[col].astype(float)
+        line, = ax.plot(x, y.where(~pd.Series(partial, index=y.index)), marker=marker, label=label)
+        for i in np.flatnonzero(partial):  # a month the log covers only in part: hollow, joined by a dotted line
+            near = [k for k in (i - 1, i + 1) if 0 <= k < len(y) and not partial[k]]
+            for k in near:
+                ax.plot(x.iloc[[k, i]], y.iloc[[k, i]], ls=":", color=line.get_color())
+            ax.plot(x.iloc[[i]], y.iloc[[i]], marker=marker, ls="none", mfc="white", color=line.get_color())
+    if partial.any():
+        days = ", ".join(f"{m:%Y-%m} {d} day{'s' if d != 1 else ''}" for m, d in
+                         zip(monthly.loc[partial, "month"], monthly.loc[partial, "days_observed"]))
+        ax.plot([], [], marker="o", ls=":", mfc="white", color="0.4", label=f"part of the month only ({days})")
     ax.set_xlabel("month (UTC)")
     ax.set_ylabel("count per month")
     ax.set_title("Monthly activity")
