@@ -1104,6 +1104,11 @@ def _run_checks(t, build, table: str, extra=None, *, src: _Src | None = None, fo
                 hint = "fix or drop these rows; naive timestamps are read as UTC"
             if c == "stage" and table == "events":
                 hint = "add the missing stages to stages=, or fix the values" + _near_stages(t, c, _allowed_of(expected))
+            if c == "customer_id":
+                hint = ("an event without a customer belongs to no journey: drop these rows from the export, or map a "
+                        "column that names every customer or visitor (e.g. an anonymous id) as customer_id"
+                        if table == "events" else f"each row of {table} is about one customer: fill in the id or drop "
+                        "these rows from the export")
             if c in AMOUNT_COLUMNS and examples is not None and c in examples.columns:
                 hint = decimal_comma_hint(examples[c], table)
             err = data_error(c, n_bad, n_total, expected, examples, table=table, hint=hint)
