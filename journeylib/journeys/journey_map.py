@@ -549,9 +549,11 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
 
     # --- pain points ------------------------------------------------------------------------
     rows = []
+    measured = {}  # stage -> the frictions that could be measured there (the others count as 0 in the score)
     e_all = emotion[emotion["group"] == "all"] if "group" in emotion.columns else emotion
     for i, s in enumerate(stages):
-        leave = float(dm.loc[i, "drop_off"]) if i < len(stages) - 1 and np.isfinite(dm.loc[i, "drop_off"]) else 0.0
+        has_next = i < len(stages) - 1 and np.isfinite(dm.loc[i, "drop_off"])
+        leave = float(dm.loc[i, "drop_off"]) if has_next else 0.0
         k, n = stuck.get(s, (0, 0))
         st_share = k / n if n else 0.0
         n_ft = int(reach_ft.get(s, 0))
@@ -562,6 +564,7 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
         sat = float((em["satisfaction"] * em["answers"]).sum() / ans) if ans else float("nan")
         score = 1 - (1 - leave) * (1 - st_share) * (1 - bk) * (1 - dis)
         rows.append((s, leave, st_share, bk, dis, score, sat))
+        measured[s] = {"leave": has_next, "stuck": bool(n), "back": bool(n_ft and i), "dissatisfied": bool(ans)}
     pain = pd.DataFrame(rows, columns=["stage", "leave", "stuck", "back", "dissatisfied", "pain_score", "satisfaction"])
     others = pain["satisfaction"]
 
@@ -574,10 +577,15 @@ def journey_map(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES, *, fe
                 sat += f" against {rest.min():.2f} to {rest.max():.2f} elsewhere"
             sat += " (all answers, both journeys)"  # the next finding quotes the first-time journey alone
             parts.append(sat)
-        parts.append(f"{r.dissatisfied:.0%} of answers dissatisfied")
-        parts.append(f"{r.leave:.0%} do not reach the next stage")
-        parts.append(f"{r.back:.0%} go back to an earlier stage")
-        parts.append(f"{r.stuck:.0%} take more than {stuck_days:g} days to move on")
+        m = measured[r.stage]  # a friction that cannot be measured at the stage is not quoted as 0%
+        if m["dissatisfied"]:
+            parts.append(f"{r.dissatisfied:.0%} of answers dissatisfied")
+        if m["leave"]:
+            parts.append(f"{r.leave:.0%} do not reach the next stage")
+        if m["back"]:
+            parts.append(f"{r.back:.0%} go back to an earlier stage")
+        if m["stuck"]:
+            parts.append(f"{r.stuck:.0%} take more than {stuck_days:g} days to move on")
         return ", ".join(parts)
 
     pain["evidence"] = [evidence(r) for r in pain.itertuples(index=False)]

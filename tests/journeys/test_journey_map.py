@@ -122,6 +122,26 @@ def test_sample_cart_dip_is_the_top_pain_point(sample_map):
     assert f"satisfaction {top['satisfaction']:.2f}" in m.findings[0].text
 
 
+def test_pain_evidence_quotes_only_the_frictions_measured_at_the_stage(sample_map):
+    """Without feedback or scores no share of answers is quoted; a stage that no first-time journey reaches
+    (repeat) quotes no going back and no slow move; the last stage has no next stage to miss. The pain score is
+    the same product either way (an unmeasured friction counts 0)."""
+    j, with_feedback = sample_map
+    ev = j.events.to_pandas().drop(columns="score")
+    m = journey_map(ev, j.stages)
+    pain = m.pain_points.set_index("stage")
+    first_time = m.summary.set_index("stage")["customers_first_time"]
+    assert first_time["repeat"] == 0 and first_time["cart"] > 0
+    assert not pain["evidence"].str.contains("answers").any()
+    assert pain.loc["repeat", "evidence"] == f"pain score {pain.loc['repeat', 'pain_score']:.0%}, " \
+        f"{pain.loc['repeat', 'leave']:.0%} do not reach the next stage"
+    assert "go back" in pain.loc["cart", "evidence"] and "take more than 7 days" in pain.loc["cart", "evidence"]
+    assert "next stage" not in pain.loc[j.stages[-1], "evidence"]
+    for stage, r in pain.iterrows():
+        assert r["pain_score"] == pytest.approx(1 - (1 - r["leave"]) * (1 - r["stuck"]) * (1 - r["back"]))
+    assert "of answers dissatisfied" in with_feedback.pain_points.iloc[0]["evidence"]
+
+
 def test_sample_satisfaction_within_intervals(sample_map):
     j, m = sample_map
     truth = m.against_truth(j.ground_truth)
