@@ -14,7 +14,8 @@ the first purchase at or after each cart, the recovery send is a join on the cus
 abandonment's minute-before to day-after span, and only the abandoned carts come to pandas.
 
 Cart value is the ``revenue`` on the cart event when the log has one; otherwise the
-customer's average order value stands in for it (``value_source`` says which).
+customer's average order value before the cart stands in for it (``value_source`` says which;
+a later order, the recovery itself among them, would make the recovered carts look valuable).
 
 When the recovery message was an experiment (each customer's abandoned cart assigned to a
 ``message`` or a ``holdout`` arm, ``assigned_at`` = the abandonment), :func:`cart_recovery_readout`
@@ -244,7 +245,10 @@ def _km_curves(carts: pd.DataFrame, end_days: pd.Series, level: float) -> pd.Dat
     rows = []
     event = carts["days_to_recovery"].notna()
     duration = carts["days_to_recovery"].where(event, end_days).clip(lower=1e-9)
-    for g, idx in [("all", carts.index)] + [(str(g), d.index) for g, d in carts.groupby("channel", sort=True, observed=True)]:
+    by_channel = [(str(g), d.index) for g, d in carts.groupby("channel", sort=True, observed=True)]
+    if len(by_channel) < 2:  # one channel (or no message log): its curve is the overall one
+        by_channel = []
+    for g, idx in [("all", carts.index)] + by_channel:
         if len(idx) < 2:
             continue
         kmf = KaplanMeierFitter(alpha=round(1 - level, 12)).fit(duration[idx], event_observed=event[idx])
@@ -277,8 +281,10 @@ def abandoned_table(events: ibis.Table, sends: ibis.Table | None, *, end_us: int
     first purchase at or after each cart (a purchase at the cart's own time counts, as
     ``pandas.merge_asof(direction="forward")``). A cart is abandoned at ``us + window_us`` when
     no purchase comes by then and that is not after the end. Its value is the cart's revenue,
-    else the customer's average order value (mean purchase revenue; NaN revenue counts as
-    missing). The recovery message is the first of ``sends`` to the customer from one minute
+    else the customer's average order value before the cart (mean revenue of the earlier
+    purchases, what was known when the cart was left; NaN revenue counts as missing). A later
+    order, the recovery itself among them, never sets the value: a customer's first cart has
+    none, and its value band is ``unknown``. The recovery message is the first of ``sends`` to the customer from one minute
     before abandonment to one day after (both ends included; of sends at the same instant, the
     first channel in text order).
 
@@ -306,12 +312,14 @@ def abandoned_table(events: ibis.Table, sends: ibis.Table | None, *, end_us: int
     >>> from journeylib.core import engine
     >>> from journeylib.journeys.carts import abandoned_table
     >>> t0 = pd.Timestamp("2025-01-01", tz="UTC")
-    >>> ev = engine.to_table(pd.DataFrame({"customer_id": ["a", "a", "b"], "event": ["add_to_cart", "purchase",
-    ...     "add_to_cart"], "ts": [t0, t0 + pd.Timedelta(days=3), t0], "revenue": [None, 30.0, 5.0]}))
+    >>> day = pd.Timedelta(days=1)
+    >>> ev = engine.to_table(pd.DataFrame({"customer_id": ["a", "a", "a", "b"],
+    ...     "event": ["purchase", "add_to_cart", "purchase", "add_to_cart"],
+    ...     "ts": [t0 - day, t0, t0 + 3 * day, t0], "revenue": [20.0, None, 30.0, 5.0]}))
     >>> q = abandoned_table(ev, None, end_us=1_736_000_000_000_000, window_us=86_400_000_000)
     >>> engine.to_pandas(q.order_by("customer_id"))[["customer_id", "days_to_recovery", "value", "has_value"]]
       customer_id  days_to_recovery  value  has_value
-    0           a               2.0   30.0      False
+    0           a               2.0   20.0      False
     1           b               NaN    5.0       True
     """
     if "revenue" in events.columns:
@@ -322,17 +330,20 @@ def abandoned_table(events: ibis.Table, sends: ibis.Table | None, *, end_us: int
     ev = events.filter(events.event.isin([CART_EVENT, PURCHASE_EVENT]))
     ev = ev.select("customer_id", buy=ev.event == PURCHASE_EVENT, revenue=rev, us=core_time.epoch_us(ev))
     ev = ev.filter(ev.us <= end_us)
-    w = ibis.cumulative_window(group_by=ev.customer_id, order_by=[ibis.desc(ev.us), ev.buy.ifelse(0, 1)])
-    ev = ev.mutate(_buy_us=ev.buy.ifelse(ev.us, ibis.null("int64")).min().over(w))
-    buys = ev.filter(ev.buy)
-    aov = buys.group_by(_aov_id=buys.customer_id).aggregate(_aov=buys.revenue.mean())
+    order = [ibis.desc(ev.us), ev.buy.ifelse(0, 1)]
+    w = ibis.cumulative_window(group_by=ev.customer_id, order_by=order)
+    earlier = ibis.window(group_by=ev.customer_id, order_by=order, rows=(1, None))  # strictly before, same sort
+    paid = ev.buy & ev.revenue.notnull()
+    ev = ev.mutate(_buy_us=ev.buy.ifelse(ev.us, ibis.null("int64")).min().over(w),
+                   _rev_before=paid.ifelse(ev.revenue, 0.0).sum().over(earlier),
+                   _n_before=paid.cast("int64").sum().over(earlier))
     c = ev.filter(~ev.buy)
     c = c.mutate(ab_us=c.us + window_us)
     c = c.filter((c._buy_us.isnull() | (c._buy_us > c.ab_us)) & (c.ab_us <= end_us))
-    c = c.left_join(aov, c.customer_id == aov._aov_id)
+    aov = ibis.ifelse(c._n_before.fill_null(0) > 0, c._rev_before / c._n_before, ibis.null("float64"))
     c = c.select("customer_id", "us", "ab_us",
                  days_to_recovery=(c._buy_us - c.ab_us) / core_time.DAY_US,
-                 value=c.revenue.notnull().ifelse(c.revenue, c._aov),
+                 value=c.revenue.notnull().ifelse(c.revenue, aov),
                  has_value=c.revenue.notnull())
     if sends is None:
         return c.mutate(channel=ibis.null("string"))

@@ -1651,7 +1651,8 @@ def plot_cart_recovery(result, ax=None):
     ax.set_title(f"{100 * result.recovery_rate:.0f}% of abandoned carts are recovered within "
                  f"{result.recovery_days:g} days")
     # beside the plot: recovered carts are recovered in the first days, so any corner inside covers curves
-    ax.legend(title="recovery message", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    if curves["group"].nunique() > 1:  # one curve (no recovery channels to compare) needs no legend
+        ax.legend(title="recovery message", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     return ax
 
 

@@ -55,7 +55,8 @@ def _ref_km(carts, end_days, level):
     rows = []
     event = carts["days_to_recovery"].notna()
     duration = carts["days_to_recovery"].where(event, end_days).clip(lower=1e-9)
-    for g, idx in [("all", carts.index)] + [(str(g), d.index) for g, d in carts.groupby("channel", sort=True)]:
+    channels = [(str(g), d.index) for g, d in carts.groupby("channel", sort=True)]
+    for g, idx in [("all", carts.index)] + (channels if len(channels) > 1 else []):  # one channel: "all" alone
         if len(idx) < 2:
             continue
         kmf = KaplanMeierFitter(alpha=round(1 - level, 12))
@@ -91,9 +92,16 @@ def reference_carts(events, messages=None, customers=None, *, window_hours=24, r
     carts["ab_us"] = carts["us"] + window_us
     gone = (carts["buy_us"].isna() | (carts["buy_us"] > carts["ab_us"])) & (carts["ab_us"] <= end_us)
     ab = carts[gone].copy()
-    aov = buys.groupby("customer_id")["revenue"].mean()
+    # the customer's average order value before the cart: the mean revenue of the earlier purchases
+    paid = buys[buys["revenue"].notna()].sort_values("us", kind="stable")
+    known = paid.assign(_n=paid.groupby("customer_id").cumcount() + 1,
+                        _sum=paid.groupby("customer_id")["revenue"].cumsum())[["customer_id", "us", "_n", "_sum"]]
+    ab = pd.merge_asof(ab.sort_values("us"), known.rename(columns={"us": "_at"}).assign(us=lambda k: k["_at"]),
+                       on="us", by="customer_id", direction="backward", allow_exact_matches=False)
+    ab = ab.drop(columns="_at").sort_values(["customer_id", "us"], kind="stable")
     has_value = ab["revenue"].notna()
-    ab["value"] = ab["revenue"].where(has_value, ab["customer_id"].map(aov))
+    ab["value"] = ab["revenue"].where(has_value, ab["_sum"] / ab["_n"])
+    ab = ab.drop(columns=["_n", "_sum"])
     ab["value_source"] = np.where(has_value, "cart", np.where(ab["value"].notna(), "customer average order",
                                                                "unknown"))
     days = (ab["buy_us"] - ab["ab_us"]) / DAY_US
@@ -265,6 +273,8 @@ def edge_log():
         ("g", T0 + D, "add_to_cart", 14.0),
         ("h", T0 + D, "add_to_cart", 16.0), ("h", T0 + D + 24 * H, "purchase", 16.0),  # bought at the window's end
         ("i", T0 + 2 * D, "add_to_cart", 18.0), ("i", T0 + 2 * D + 24 * H + US, "purchase", 18.0),  # just after
+        ("j", T0, "purchase", 20.0), ("j", T0 + D, "purchase", 40.0), ("j", T0 + 3 * D, "add_to_cart", np.nan),
+        ("j", T0 + 5 * D, "purchase", 120.0),  # the recovery: its 120 is not the cart's value
         ("z", T0 + 60 * D, "landing", np.nan),
     ]
     ev = pd.DataFrame(rows, columns=["customer_id", "ts", "event", "revenue"])
@@ -293,12 +303,15 @@ def test_edge_cases_by_hand_and_as_reference(with_messages):
     r = abandoned_carts(*args, **kw)
     assert_same_as_reference(r, reference_carts(*args, **kw))
     c = r.carts
-    assert list(c["customer_id"]) == ["b", "b", "c", "d", "e", "f", "g", "i"]  # not a, h; c's late cart not
+    assert list(c["customer_id"]) == ["b", "b", "c", "d", "e", "f", "g", "i", "j"]  # not a, h; c's late cart not
     b = c[c["customer_id"] == "b"]
     assert b["days_to_recovery"].tolist() == pytest.approx([2.0, 2.0 - 2 / 24])  # both to the one purchase
-    assert b["value"].tolist() == [30.0, 30.0]                                 # average order, then its own
-    assert b["value_source"].tolist() == ["customer average order", "cart"]
+    # no order before b's first cart: no value (the later order is what recovered it); the second carries its own
+    assert np.isnan(b["value"].iloc[0]) and b["value"].iloc[1] == 30.0
+    assert b["value_source"].tolist() == ["unknown", "cart"]
     row = c.set_index("customer_id")
+    assert row.loc["j", "value"] == 30.0 and row.loc["j", "value_source"] == "customer average order"
+    assert row.loc["j", "recovered"] and row.loc["j", "days_to_recovery"] == pytest.approx(1.0)
     assert not row.loc["c", "followed_up"] and row.loc["e", "followed_up"]
     assert np.isnan(row.loc["d", "value"]) and row.loc["d", "value_source"] == "unknown"
     assert row.loc["d", "value_band"] == "unknown"
@@ -306,14 +319,17 @@ def test_edge_cases_by_hand_and_as_reference(with_messages):
     assert row.loc["e", "days_to_recovery"] == pytest.approx(28.0) and not row.loc["e", "recovered"]
     assert row.loc["i", "segment"] == "unknown" and row.loc["b", "segment"].tolist() == ["y", "y"]
     expected = {"b": ["email", NO_MESSAGE], "c": [NO_MESSAGE], "d": ["sms"], "e": [NO_MESSAGE], "f": ["push"],
-                "g": [NO_MESSAGE], "i": ["retargeting"]}
+                "g": [NO_MESSAGE], "i": ["retargeting"], "j": [NO_MESSAGE]}
     if not with_messages:
         expected = {k: [NO_MESSAGE] * len(v) for k, v in expected.items()}
     assert c.groupby("customer_id", observed=True)["channel"].agg(list).to_dict() == expected
     assert r.has_messages is with_messages
-    # followed up: every cart but c's late one (7 carts; b's two and i's recovered)
-    assert r.recovery_rate == pytest.approx(3 / 7)
-    assert r.by("segment").set_index("group")["carts"].to_dict() == {"unknown": 1, "x": 2, "y": 4}
+    # without a message log every cart is "no message": one curve, not the overall curve twice (with the log,
+    # the channels of one cart each have no curve)
+    assert set(r.curves["group"]) == ({"all", NO_MESSAGE} if with_messages else {"all"})
+    # followed up: every cart but c's late one (8 carts; b's two, i's and j's recovered)
+    assert r.recovery_rate == pytest.approx(4 / 8)
+    assert r.by("segment").set_index("group")["carts"].to_dict() == {"unknown": 2, "x": 2, "y": 4}
 
 
 def test_no_cart_raises_and_carts_none_abandoned():
@@ -391,5 +407,18 @@ def test_recovery_plot_legend_sits_beside_the_curves(res):
         assert legend.get_title().get_text() == "recovery message"
         assert {t.get_text() for t in legend.get_texts()} == set(res.curves["group"].astype(str))
         assert legend.get_window_extent().x0 >= frame.x1  # right of the plotting area, over no curve
+    finally:
+        plt.close(fig)
+
+
+def test_recovery_plot_without_a_message_log_draws_one_curve_and_no_legend(sample):
+    import matplotlib.pyplot as plt
+
+    r = abandoned_carts(sample.events)
+    fig, ax = plt.subplots(figsize=(9, 5))
+    try:
+        r.plot(ax=ax)
+        assert set(r.curves["group"]) == {"all"} and ax.get_legend() is None
+        assert len([ln for ln in ax.get_lines() if ln.get_label() == "all"]) == 1
     finally:
         plt.close(fig)
