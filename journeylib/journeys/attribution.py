@@ -149,8 +149,21 @@ def _is_path_table(x: Any) -> bool:
     return isinstance(x, pd.DataFrame) and "path" in x.columns and "null_count" in x.columns
 
 
-class _Paths:
-    """Distinct paths parsed once: channel index arrays and sparse incidence matrices."""
+class ParsedPaths:
+    """Distinct paths parsed once: channel index arrays and sparse incidence matrices.
+
+    ``channels`` (sorted), ``conv``, ``value`` and ``null`` per path of the path table ``pt``
+    (:func:`as_path_table`), and the arrays the models read.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.journeys.attribution import ParsedPaths, as_path_table
+    >>> paths = ParsedPaths(as_path_table(pd.DataFrame({"path": ["search > email", "email"],
+    ...                                                 "conversions": [2, 1], "null_count": [0, 1]})))
+    >>> paths.channels, paths.conv.tolist(), paths.null.tolist()
+    (['email', 'search'], [1.0, 2.0], [1.0, 0.0])
+    """
 
     def __init__(self, pt: pd.DataFrame):
         self.pt = pt
@@ -185,14 +198,14 @@ class _Paths:
 
 
 # --------------------------------------------------------------------------- rule based
-def rule_based_credit(paths: _Paths, model: str, *, direct: str = "direct",
+def rule_based_credit(paths: ParsedPaths, model: str, *, direct: str = "direct",
                       position_weights: tuple[float, float] = (0.4, 0.4)) -> np.ndarray:
     """Credit fractions per path (rows) and channel (columns); rows sum to 1.
 
     Parameters
     ----------
     paths
-        The distinct paths parsed once (the module's internal ``_Paths`` of an
+        The distinct paths parsed once (:class:`ParsedPaths` of an
         :func:`as_path_table` table); columns follow ``paths.channels``.
     model
         ``first_touch``, ``last_touch``, ``last_non_direct``, ``linear`` or ``position_based``.
@@ -212,7 +225,7 @@ def rule_based_credit(paths: _Paths, model: str, *, direct: str = "direct",
     >>> from journeylib.journeys import attribution
     >>> table = attribution.as_path_table(pd.DataFrame(
     ...     {"path": ["search > email > email", "email"], "conversions": [1, 1], "null_count": [0, 0]}))
-    >>> paths = attribution._Paths(table)
+    >>> paths = attribution.ParsedPaths(table)
     >>> paths.channels
     ['email', 'search']
     >>> attribution.rule_based_credit(paths, "position_based")
@@ -247,22 +260,79 @@ def rule_based_credit(paths: _Paths, model: str, *, direct: str = "direct",
     return np.bincount(np.repeat(np.arange(n), lengths) * k + codes, weights=w, minlength=n * k).reshape(n, k)
 
 
-def rule_credits(paths: _Paths, models: Sequence[str], *, direct: str = "direct",
+def rule_credits(paths: ParsedPaths, models: Sequence[str], *, direct: str = "direct",
                  position_weights: tuple[float, float] = (0.4, 0.4)) -> dict[str, np.ndarray]:
-    """:func:`rule_based_credit` of each rule-based model among ``models``: ``{model: paths x channels}``."""
+    """:func:`rule_based_credit` of each rule-based model among ``models``.
+
+    Parameters
+    ----------
+    paths
+        The distinct paths parsed once.
+    models
+        Model names; those that are not rule-based (Markov, Shapley) are skipped.
+    direct, position_weights
+        As in :func:`rule_based_credit`.
+
+    Returns
+    -------
+    dict
+        ``{model: paths x channels credit fractions}``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.journeys.attribution import ParsedPaths, as_path_table, rule_credits
+    >>> paths = ParsedPaths(as_path_table(pd.DataFrame({"path": ["search > email", "email", "search"],
+    ...                                                 "conversions": [2, 1, 0], "null_count": [0, 1, 3]})))
+    >>> credit = rule_credits(paths, ["last_touch", "markov"])
+    >>> list(credit), paths.channels
+    (['last_touch'], ['email', 'search'])
+    """
     return {m: rule_based_credit(paths, m, direct=direct, position_weights=position_weights)
             for m in models if m in RULE_MODELS}
 
 
-def credit_by_model(paths: _Paths, models: Sequence[str], credit: dict[str, np.ndarray], conv: np.ndarray,
+def credit_by_model(paths: ParsedPaths, models: Sequence[str], credit: dict[str, np.ndarray], conv: np.ndarray,
                     value: np.ndarray, null: np.ndarray, *, shapley_value: str = "conversions",
                     rng: np.random.Generator | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Conversions and value credited to each channel by each model, for one weighting of the paths.
 
-    ``conv``, ``value`` and ``null`` are per row of ``paths`` (a bootstrap resample weights the
-    same distinct paths again; a path of weight 0 credits nothing); ``credit`` holds the
-    rule-based fractions (:func:`rule_credits`). Returns ``{model: (conversions, value)}``,
-    each an array over ``paths.channels``.
+    A bootstrap resample or a month weights the same distinct paths again; a path of weight 0
+    credits nothing, so the result is what :func:`attribute` gives on that weighting's own path table.
+
+    Parameters
+    ----------
+    paths
+        The distinct paths parsed once.
+    models
+        Model names (rule-based, ``markov``, ``shapley``).
+    credit
+        The rule-based fractions (:func:`rule_credits`).
+    conv, value, null
+        Conversions, their value and non-converting journeys per row of ``paths``.
+    shapley_value
+        ``"conversions"`` or ``"rate"`` (see the module docstring).
+    rng
+        Random generator of the sampled Shapley value (``"rate"`` with many channels).
+
+    Returns
+    -------
+    dict
+        ``{model: (conversions, value)}``, each an array over ``paths.channels``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from journeylib.journeys.attribution import ParsedPaths, as_path_table, credit_by_model, rule_credits
+    >>> paths = ParsedPaths(as_path_table(pd.DataFrame({"path": ["search > email", "email", "search"],
+    ...                                                 "conversions": [2, 1, 0], "null_count": [0, 1, 3]})))
+    >>> paths.channels
+    ['email', 'search']
+    >>> credit = rule_credits(paths, ["last_touch"])
+    >>> got = credit_by_model(paths, ["last_touch", "markov"], credit, paths.conv, paths.value, paths.null)
+    >>> {m: c.tolist() for m, (c, v) in got.items()}
+    {'last_touch': [3.0, 0.0], 'markov': [2.0, 1.0]}
     """
     rng = rng if rng is not None else np.random.default_rng(0)
     out = {}
@@ -284,7 +354,7 @@ def credit_by_model(paths: _Paths, models: Sequence[str], credit: dict[str, np.n
 
 
 # --------------------------------------------------------------------------- markov
-def _absorb(paths: _Paths, w_all: np.ndarray, conv: np.ndarray, value: np.ndarray, null: np.ndarray):
+def _absorb(paths: ParsedPaths, w_all: np.ndarray, conv: np.ndarray, value: np.ndarray, null: np.ndarray):
     """Exact conversion probability, expected value and removal effects (per channel)."""
     k = paths.k
     counts = np.asarray(paths.through.T @ w_all).reshape(k + 1, k + 1)
@@ -344,7 +414,7 @@ def markov_removal_effects(path_table: pd.DataFrame) -> pd.DataFrame:
     >>> round(effects.attrs["conversion_probability"], 4)
     0.2584
     """
-    paths = _Paths(as_path_table(path_table))
+    paths = ParsedPaths(as_path_table(path_table))
     n_all = paths.conv + paths.null
     p, v, re, rev = _absorb(paths, n_all, paths.conv, paths.value, paths.null)
     total_c, total_v = paths.conv.sum(), paths.value.sum()
@@ -429,7 +499,7 @@ def shapley_values(path_table: pd.DataFrame, *, value: str = "conversions", n_pe
     0  direct   164.20       164.20  0.127
     1   email   167.95       167.95  0.130
     """
-    paths = _Paths(as_path_table(path_table))
+    paths = ParsedPaths(as_path_table(path_table))
     phi = _shapley(paths, paths.conv, paths.null, value, n_permutations, np.random.default_rng(seed))
     total = paths.conv.sum()
     share = _shapley_share(phi)
@@ -442,7 +512,7 @@ def _shapley_share(phi: np.ndarray) -> np.ndarray:
     return pos / pos.sum() if pos.sum() > 0 else np.zeros_like(phi)
 
 
-def _shapley(paths: _Paths, conv, null, value: str, n_permutations: int, rng) -> np.ndarray:
+def _shapley(paths: ParsedPaths, conv, null, value: str, n_permutations: int, rng) -> np.ndarray:
     if value == "conversions":
         return _shapley_additive(paths.sets, conv)
     if value == "rate":
@@ -800,7 +870,7 @@ def attribute(
     if not 0 < confidence_level < 1:
         raise JourneyParameterError(f"confidence_level: expected a number in (0, 1), got {confidence_level}")
 
-    paths = _Paths(pt)
+    paths = ParsedPaths(pt)
     credit = rule_credits(paths, models, direct=direct, position_weights=(fw, lw))
     if "time_decay" in models:
         credit["time_decay"] = _time_decay_credit(decay, paths.channels, pt)

@@ -50,7 +50,7 @@ from ..core.intervals import bootstrap_weights
 from ..core.load import costs_frame
 from ..core.result import Check, Finding, Result, truth_table
 from ..core.time import month_number
-from .attribution import ALL_MODELS, _Paths, credit_by_model, rule_credits
+from .attribution import ALL_MODELS, ParsedPaths, credit_by_model, rule_credits
 from .common import model_words
 from .paths import fetch_with_first_conversions, journeys, journeys_expr
 
@@ -474,7 +474,7 @@ class _Crediting:
     def __init__(self, codes: np.ndarray, paths_: np.ndarray, models: tuple[str, ...], conv: np.ndarray,
                  rev: np.ndarray, clv: np.ndarray | None):
         pt = pd.DataFrame({"path": paths_, "conversions": 0.0, "conversion_value": 0.0, "null_count": 0.0})
-        self.paths = _Paths(pt)
+        self.paths = ParsedPaths(pt)
         self.rules = rule_credits(self.paths, models)
         self.codes, self.models, self.conv, self.rev, self.clv = codes, models, conv, rev, clv
 

@@ -370,7 +370,7 @@ def test_rule_based_credit_equals_the_per_path_loop(model):
     made += ["direct", "direct > direct", "email > direct", "direct > email > direct > email"]
     sample = A.as_path_table(P.path_table(load_dataset("sample").events))
     for table in (A.as_path_table(pd.DataFrame({"path": made, "conversions": 1, "null_count": 0})), sample):
-        paths = A._Paths(table)
+        paths = A.ParsedPaths(table)
         for weights in ((0.4, 0.4), (0.3, 0.1)):
             got = A.rule_based_credit(paths, model, position_weights=weights)
             np.testing.assert_allclose(got, _rule_credit_by_loop(paths, model, position_weights=weights),
