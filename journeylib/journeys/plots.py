@@ -1543,7 +1543,8 @@ def plot_measured_journey_map(result, ax=None, *, top_n: int = 3, max_kpis: int 
         g = g[[any(str(n).startswith(p) for p in _SHOWN_KPIS) for n in g["kpi"]]].head(max_kpis)
         lines = []
         for q in g.itertuples(index=False):
-            val = _KPI_FORMAT.get(q.unit, "{:.3g}").format(q.value)
+            fmt = "{:,.1f}" if q.unit == "count" and not float(q.value).is_integer() else _KPI_FORMAT.get(q.unit, "{:.3g}")
+            val = fmt.format(q.value)  # a count per customer (1.2 events) keeps its decimal
             label = next((v for p, v in _KPI_LABELS.items() if str(q.kpi).startswith(p)), str(q.kpi))
             lines += [textwrap.shorten(label, 28, placeholder="…"), val]
         y0, y1 = rows["kpi"]

@@ -192,6 +192,10 @@ def test_sample_map_draws_every_row(sample_map):
         texts = [" ".join(t.get_text().split()) for t in ax.texts]
         assert any("TOP PAIN POINT" in t for t in texts)
         assert "cart" in ax.get_title(loc="left")
+        # a count per customer keeps its decimal on the card (1.2 events, not 1)
+        per = m.kpi("consideration", "events per customer (first-time)")["value"]
+        card = next(t for t in texts if "events per customer" in t)
+        assert f"events per customer {per:,.1f}" in card and not float(per).is_integer()
         assert m.table.shape[0] == len(m.stages)
     finally:
         plt.close(fig)
