@@ -76,11 +76,31 @@ def _plain(spec):
         text = spec.format(v) if isinstance(spec, str) else spec(v)
         if isinstance(v, (int, float)) and not isinstance(v, bool) and _SCIENTIFIC.search(str(text)):
             return format_number(v)
-        if isinstance(text, str) and _NEGATIVE_ZERO.fullmatch(text):  # -0.0004 as "-0.0%": no sign
-            return text[1:]
-        return text
+        return unsigned_zero(text) if isinstance(text, str) else text
 
     return fmt
+
+
+def unsigned_zero(text: str) -> str:
+    """A formatted number that rounds to zero, without its minus sign (-0.0004 as ``"-0.0%"``).
+
+    Parameters
+    ----------
+    text
+        The formatted value, e.g. ``"-0.00"``, ``"-0.0%"``, ``"-0.0 pts"``.
+
+    Returns
+    -------
+    str
+        ``text`` without the sign when it shows a zero, else ``text``.
+
+    Examples
+    --------
+    >>> from journeylib.core.display import unsigned_zero
+    >>> unsigned_zero("-0.00"), unsigned_zero("-0.0 pts"), unsigned_zero("-0.01"), unsigned_zero("+0.0%")
+    ('0.00', '0.0 pts', '-0.01', '+0.0%')
+    """
+    return text[1:] if _NEGATIVE_ZERO.fullmatch(text) else text
 _SCIENTIFIC = re.compile(r"\d[eE][-+]?\d|inf|nan", re.I)
 _NEGATIVE_ZERO = re.compile(r"-0(?:[.,]0*)?(?:%| ?[a-z]+)?")
 

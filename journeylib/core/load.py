@@ -732,6 +732,16 @@ def costs_frame(source: Any, columns: Mapping[str, str] | None = None, *, channe
            [["channel", "period", "spend", "campaign"]])
     out["campaign"] = out["campaign"].astype(object).where(out["campaign"].notna(), None)
     notes = []
+    same = raw.duplicated(["channel", "period", "campaign", "spend"], keep=False)
+    if same.any():  # rows of one channel, month and campaign are summed; identical ones may be a repeated export
+        first = raw.loc[same].iloc[0]
+        lines = ", ".join(str(n) for n in (line[same].head(6) - 1))
+        notes.append(Check("costs: identical rows", "warn",
+                           f"costs: {int(same.sum()):,} rows repeat another row exactly (same channel, period, "
+                           f"campaign and spend; rows {lines}{', ...' if same.sum() > 6 else ''}, e.g. "
+                           f"{first['channel']!r} {first['period']:%Y-%m-%d} spend {first['spend']:,.2f}); they are "
+                           "summed. What to do: if the export repeats rows, drop the copies; if they are separate "
+                           "spends, give each a campaign"))
     months = out["period"].dt.to_period("M")
     for c, m in months.groupby(out["channel"], sort=True):
         have = set(m)
@@ -769,8 +779,10 @@ def _cost_periods(period: pd.Series, fail) -> pd.Series:
 
 def _costs(source, columns, *, con) -> Loaded:
     df, notes = costs_frame(source, columns, con=con)
-    notes = list(notes) or [Check("costs: periods without spend rows", "pass",
-                                  "every channel has a row for every month between its first and last")]
+    notes = list(notes)
+    if not any(c.name == "costs: periods without spend rows" for c in notes):
+        notes.append(Check("costs: periods without spend rows", "pass",
+                           "every channel has a row for every month between its first and last"))
     try:
         digest = content_hash(source) if not isinstance(source, ibis.Table) else "n/a"
     except OSError:

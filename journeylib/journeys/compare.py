@@ -68,7 +68,7 @@ import pandas as pd
 from scipy import stats
 
 from ..core import engine
-from ..core.display import format_count, format_percent, format_pvalue
+from ..core.display import format_count, format_percent, format_pvalue, unsigned_zero
 from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.result import Check, Finding, Result
 from ..core.schema import DEFAULT_STAGES, PURCHASE_EVENT
@@ -499,9 +499,13 @@ def _period_text(p: tuple[pd.Timestamp, pd.Timestamp]) -> str:
 
 def _show(unit: str, x: Any, change: bool = False) -> str:
     """One value for people in its unit: a share as a percentage (a change in points), days, NPS points,
-    a mean score, or money."""
+    a mean score, or money; a value that rounds to zero has no minus sign."""
     if x is None or not np.isfinite(float(x)):
         return "–"
+    return unsigned_zero(_shown(unit, x, change))
+
+
+def _shown(unit: str, x: Any, change: bool) -> str:
     if unit == "share":
         return f"{100 * x:+.1f} pts" if change else format_percent(x)
     if unit == "days":
@@ -514,17 +518,21 @@ def _show(unit: str, x: Any, change: bool = False) -> str:
 
 
 def _values_text(unit: str, a: float, b: float, d: float, lo: float, hi: float) -> tuple[str, str, str]:
-    """Two values and the difference with its interval, for a sentence: ``("45%", "38%", "+7.0 points, ...")``."""
+    """Two values and the difference with its interval, for a sentence: ``("45%", "38%", "+7.0 points, ...")``;
+    a number that rounds to zero has no minus sign."""
+    def f(x: float, spec: str) -> str:
+        return unsigned_zero(format(x, spec))
+
     if unit == "share":
         return (format_percent(a), format_percent(b),
-                f"{100 * d:+.1f} points, {100 * lo:+.1f} to {100 * hi:+.1f}")
+                f"{f(100 * d, '+.1f')} points, {f(100 * lo, '+.1f')} to {f(100 * hi, '+.1f')}")
     if unit == "days":
-        return f"{a:.1f} days", f"{b:.1f} days", f"{d:+.1f} days, {lo:+.1f} to {hi:+.1f}"
+        return f"{f(a, '.1f')} days", f"{f(b, '.1f')} days", f"{f(d, '+.1f')} days, {f(lo, '+.1f')} to {f(hi, '+.1f')}"
     if unit == "points":
-        return f"{a:+.0f}", f"{b:+.0f}", f"{d:+.1f} points, {lo:+.1f} to {hi:+.1f}"
+        return f(a, "+.0f"), f(b, "+.0f"), f"{f(d, '+.1f')} points, {f(lo, '+.1f')} to {f(hi, '+.1f')}"
     if unit == "score":
-        return f"{a:.2f}", f"{b:.2f}", f"{d:+.2f}, {lo:+.2f} to {hi:+.2f}"
-    return f"{a:,.2f}", f"{b:,.2f}", f"{d:+,.2f}, {lo:+,.2f} to {hi:+,.2f}"
+        return f(a, ".2f"), f(b, ".2f"), f"{f(d, '+.2f')}, {f(lo, '+.2f')} to {f(hi, '+.2f')}"
+    return f(a, ",.2f"), f(b, ",.2f"), f"{f(d, '+,.2f')}, {f(lo, '+,.2f')} to {f(hi, '+,.2f')}"
 
 
 @dataclass(frozen=True)

@@ -182,6 +182,17 @@ def test_cost_table_reading():
     assert out["spend"].tolist() == [10.0, 5.0, 7.0] and out["campaign"].tolist() == ["spring", "spring", None]
     dupes = pd.DataFrame({"channel": ["email", "email"], "period": ["2024-01", "2024-01"], "spend": [1.0, 2.5]})
     assert load_costs(dupes)["spend"].tolist() == [3.5]  # spend split over two rows is added up
+    from journeylib.core.load import costs_frame
+
+    assert not [c for c in costs_frame(dupes)[1] if c.name == "costs: identical rows"]
+    # rows that repeat exactly are summed too, but said: a repeated export would double the spend
+    same = pd.DataFrame({"channel": ["email", "email", "social", "email"], "period": ["2024-01"] * 4,
+                         "spend": [40.0, 40.0, 40.0, 40.0], "campaign": [None, None, None, "promo"]})
+    out, checks = costs_frame(same)
+    assert out.loc[out["campaign"].isna() & (out["channel"] == "email"), "spend"].tolist() == [80.0]
+    warn = [c for c in checks if c.name == "costs: identical rows"]
+    assert len(warn) == 1 and warn[0].status == "warn"
+    assert "2 rows repeat another row exactly" in warn[0].detail and "rows 1, 2," in warn[0].detail
     with pytest.raises(JourneyDataError, match=r"missing required column\(s\) \['spend'\]"):
         load_costs(pd.DataFrame({"channel": ["email"], "period": ["2024-01"]}))
     with pytest.raises(JourneyParameterError, match="no costs source"):

@@ -736,3 +736,14 @@ def test_plot_titles_name_what_the_chart_leaves_out_and_count_in_words(feedback_
         assert title.startswith(f"{k} of the {len(shown)} differences shown {'is' if k == 1 else 'are'} significant")
     finally:
         plt.close(fig)
+
+
+def test_values_that_round_to_zero_have_no_minus_sign():
+    """Report 00's period table showed a difference of -0.001 as "-0.00"."""
+    from journeylib.journeys.compare import _show, _values_text
+
+    assert _show("score", -0.001, True) == "0.00" and _show("score", -0.01, True) == "-0.01"
+    assert _show("share", -0.0001, True) == "0.0 pts" and _show("days", -0.01, True) == "0.0 days"
+    assert _show("money", -0.004) == "0.00" and _show("points", -0.2) == "0"
+    assert _values_text("score", 4.1, 4.1, -0.001, -0.004, 0.05) == ("4.10", "4.10", "0.00, 0.00 to +0.05")
+    assert _values_text("share", 0.5, 0.5, -0.00001, -0.03, 0.02)[2] == "0.0 points, -3.0 to +2.0"
