@@ -48,6 +48,7 @@ __all__ = ["CartRecovery", "CartRecoveryReadout", "abandoned_carts", "cart_recov
 RATE_COLUMNS = ("dimension", "group", "carts", "recovered", "recovery_rate", "ci_low", "ci_high",
                 "median_days_to_recovery")
 NO_MESSAGE = "no message"
+NO_VALUE = "no earlier order"  # the value band of a cart without revenue whose customer had not ordered before
 MINUTE_US = 60_000_000
 
 
@@ -206,13 +207,14 @@ def _frame(data: Any, what: str, columns: tuple[str, ...]) -> pd.DataFrame:
 
 
 def _band(value: pd.Series) -> pd.Categorical:
-    """Value tertiles as labels (``"all"`` with fewer than three distinct values, ``"unknown"`` when missing)."""
+    """Value tertiles as labels (``"all"`` with fewer than three distinct values, ``"no earlier order"`` when
+    missing: a cart without revenue of a customer who had not ordered before)."""
     known = value.dropna()
     if known.nunique() < 3:
-        return _coded(np.where(value.notna(), 0, 1), ["all", "unknown"])
+        return _coded(np.where(value.notna(), 0, 1), ["all", NO_VALUE])
     q = known.quantile([1 / 3, 2 / 3]).to_numpy()
     labels = [f"low (up to {q[0]:,.0f})", f"middle ({q[0]:,.0f} to {q[1]:,.0f})", f"high (over {q[1]:,.0f})",
-              "unknown"]
+              NO_VALUE]
     v = value.to_numpy(float)
     return _coded(np.where(value.isna(), 3, np.where(v <= q[0], 0, np.where(v <= q[1], 1, 2))), labels)
 
@@ -284,9 +286,9 @@ def abandoned_table(events: ibis.Table, sends: ibis.Table | None, *, end_us: int
     else the customer's average order value before the cart (mean revenue of the earlier
     purchases, what was known when the cart was left; NaN revenue counts as missing). A later
     order, the recovery itself among them, never sets the value: a customer's first cart has
-    none, and its value band is ``unknown``. The recovery message is the first of ``sends`` to the customer from one minute
-    before abandonment to one day after (both ends included; of sends at the same instant, the
-    first channel in text order).
+    none (its value band is ``"no earlier order"``). The recovery message is the first of
+    ``sends`` to the customer from one minute before abandonment to one day after (both ends
+    included; of sends at the same instant, the first channel in text order).
 
     Parameters
     ----------

@@ -343,7 +343,8 @@ def show_table(df, name: str, *, formats=None, caption: str | None = None, max_r
     caption
         A sentence above the table (with units).
     max_rows
-        Rows shown in the page; a longer table shows its first ``max_rows`` rows and says how
+        Rows shown in the page (a table at most two rows longer is shown whole); a longer table
+        shows its first ``max_rows`` rows and says how
         many there are.
 
     Notes
@@ -393,6 +394,8 @@ def show_table(df, name: str, *, formats=None, caption: str | None = None, max_r
         if col not in formats and pd.api.types.is_numeric_dtype(table[col]) \
                 and not pd.api.types.is_bool_dtype(table[col]):
             formats[col] = format_value
+    if len(table) <= max_rows + 2:  # hiding a row or two saves no space and makes the reader open the CSV
+        max_rows = len(table)
     shown = table.head(max_rows)
     body = styled(shown, formats, caption=caption).to_html()
     notes = []

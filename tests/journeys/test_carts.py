@@ -25,7 +25,7 @@ def _ref_us(ts):
 
 def _ref_band(value):
     known = value.dropna()
-    out = pd.Series("unknown", index=value.index, dtype=object)
+    out = pd.Series("no earlier order", index=value.index, dtype=object)
     if known.nunique() < 3:
         out[value.notna()] = "all"
         return out
@@ -314,7 +314,7 @@ def test_edge_cases_by_hand_and_as_reference(with_messages):
     assert row.loc["j", "recovered"] and row.loc["j", "days_to_recovery"] == pytest.approx(1.0)
     assert not row.loc["c", "followed_up"] and row.loc["e", "followed_up"]
     assert np.isnan(row.loc["d", "value"]) and row.loc["d", "value_source"] == "unknown"
-    assert row.loc["d", "value_band"] == "unknown"
+    assert row.loc["d", "value_band"] == "no earlier order"
     assert row.loc["i", "days_to_recovery"] == pytest.approx(1 / DAY_US * 1.0)
     assert row.loc["e", "days_to_recovery"] == pytest.approx(28.0) and not row.loc["e", "recovered"]
     assert row.loc["i", "segment"] == "unknown" and row.loc["b", "segment"].tolist() == ["y", "y"]

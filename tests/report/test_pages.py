@@ -140,6 +140,11 @@ def test_show_table_shows_twelve_rows_and_writes_the_full_table(tmp_path, monkey
     assert full["revenue"].iloc[-1] == pytest.approx(1234567.891 + 47)
     with pytest.raises(jl.JourneyParameterError, match="max_rows=0"):
         jl.show_table(df, "x", max_rows=0)
+    # a table at most two rows longer than max_rows is shown whole (report 07 hid one row of 13)
+    shown.clear()
+    for n, rows in ((14, 14), (15, 12)):
+        jl.show_table(df.head(n), f"t{n}")
+        assert shown[-1].count("<tr>") == rows + 1 and ("Showing" in shown[-1]) == (rows < n)
 
 
 def test_show_table_says_which_personal_columns_it_left_out(tmp_path, monkeypatch):
