@@ -484,7 +484,7 @@ def guess_orders_columns(path: str) -> dict[str, tuple[str, str]] | None:
     """
     t = _read(path)
     types = {c: str(typ).lower() for c, typ in t.schema().items()}
-    mapping, _ = _guess_columns(list(types), types)
+    mapping, _ = _guess_columns(list(types), types, _comma_amounts(path, list(types), types))
     if "event" in mapping:
         return None
     if "ts" not in mapping:
@@ -617,6 +617,7 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
     notes: list[str] = []
     source_mapping: dict[str, tuple[str, str]] = {}
     raw_fmt, raw_note, raw_naive = None, None, False
+    order_decimal = (".", None)
     if fmt == "canonical":
         t = _read(files["events"])
     else:
@@ -640,6 +641,11 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
                         kw["timestamp_format"] = raw_fmt
                 else:
                     raw_naive = "timestamp" in typ and "utc" not in typ and "tz" not in typ or typ == "date"
+                comma = _comma_amounts(files["events"], list(raw.columns), {c: "string" for c in raw.columns})
+                if guessed["revenue"][0] in comma:
+                    kw["decimal"] = ","
+                    order_decimal = (",", f"amounts such as {comma[guessed['revenue'][0]]} are written with a "
+                                          "decimal comma")
         exported = readers.read_export(fmt, files["events"], **kw)
         t = exported["events"]
         article = "an" if fmt[0] in "aeiou" else "a"
@@ -707,6 +713,7 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
         cust_cols = tuple((c, ctypes[c], int(ct[c].nunique().execute())) for c in ctypes)
     if fmt == "orders":
         fmt_str, fmt_note, naive = raw_fmt, raw_note, raw_naive
+        decimal, decimal_note = order_decimal
     return Profile(str(path), fmt, files, rows, tuple(types.items()), mapping, alternatives, events,
                    time_range, id_columns, customers, fmt_str, fmt_note, naive, cust_cols, cust_id, campaign,
                    stage_col, tuple(notes), source_mapping, decimal, decimal_note)
@@ -812,7 +819,7 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
             out.append("    timezone: UTC  # guess: the timestamps carry no zone; set the zone they were written in")
         if prof.timestamp_format:
             out.append(f"    timestamp_format: {_s(prof.timestamp_format)}  # guess: {prof.timestamp_note}")
-    if canonical and prof.decimal != ".":
+    if (canonical or prof.format == "orders") and prof.decimal != ".":
         out.append(f"    decimal: {_s(prof.decimal)}  # guess: {prof.decimal_note}")
     for table in ("customers", "assignments", "messages"):
         if table in prof.files:

@@ -136,8 +136,8 @@ class Source:
     timestamp_format
         strptime format of text timestamps, or ``None``.
     decimal
-        Decimal mark of the amounts written as text (``revenue``, ``spend``, ``score``): ``"."``
-        (default) or ``","`` (``1.234,56`` is 1234.56; a dot groups thousands).
+        Decimal mark of the amounts written as text (``revenue``, ``spend``, ``score``; an orders
+        export's amount): ``"."`` (default) or ``","`` (``1.234,56`` is 1234.56; a dot groups thousands).
     options
         Further options for the format's reader.
     line
@@ -506,7 +506,7 @@ def _parse(text: str, path: str | None) -> JourneyDefinition:
         if decimal not in (".", ","):
             raise c.fail(f"{key}.decimal", decimal, "'.' or ',' (the mark between whole units and cents: "
                          "decimal: ',' reads 1.234,56 as 1234.56)")
-        if decimal == "," and fmt != "canonical":
+        if decimal == "," and fmt not in ("canonical", "orders"):
             raise c.fail(f"{key}.decimal", decimal, f"'.' for the {fmt} format (its reader types the amounts)")
         options = spec.get("options") or {}
         if not isinstance(options, dict):
@@ -973,7 +973,7 @@ def _read_export(d: JourneyDefinition, src: Source, con, *, extra_columns, stage
                 f"expected one of {', '.join(known)}" + (f"\nWhat to do: did you mean '{near}'?" if near else ""))
         options[k] = v
     wanted = {"columns": dict(src.columns) or None, "timezone": src.timezone,
-              "timestamp_format": src.timestamp_format, "con": con,
+              "timestamp_format": src.timestamp_format, "con": con, "decimal": src.decimal if src.decimal != "." else None,
               "messages": d.sources["messages"].path if "messages" in d.sources and src.format == "orders" else None}
     for k, v in wanted.items():
         if v is not None and (accepts_any or k in params):

@@ -109,9 +109,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import ibis
+import pandas as pd
 
 from . import engine
 from .errors import JourneyDataError, JourneyParameterError
+from .load import decimal_comma_hint
+from .schema import COMMA_AMOUNT
 
 __all__ = ["FORMATS", "read_export", "detect_format", "channel_of", "channel_sql", "ORDER_COLUMNS", "MESSAGE_COLUMNS",
            "PAID_MEDIA", "EMAIL_MEDIA", "SOCIAL_MEDIA", "SOCIAL_SOURCES", "SEARCH_SOURCES"]
@@ -600,8 +603,18 @@ def _col_type(src: _Source, quoted: str) -> str:
     return src.types[quoted[1:-1].replace('""', '"')]
 
 
+def _amount(quoted: str, decimal: str) -> str:
+    """An amount column as text with a decimal point (``decimal=","``: 1.234,56 -> 1234.56; see
+    :func:`journeylib.core.journey.decimal_comma`)."""
+    x = f"trim(CAST({quoted} AS VARCHAR))"
+    if decimal != ",":
+        return x
+    return (f"CASE WHEN regexp_full_match({x}, {_lit(COMMA_AMOUNT)}) THEN replace(replace({x}, '.', ''), ',', '.') "
+            f"ELSE {x} END")
+
+
 def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: Mapping[str, str], timezone: str,
-            timestamp_format: str | None) -> tuple[str, list[str]]:
+            timestamp_format: str | None, decimal: str = ".") -> tuple[str, list[str]]:
     p = str(path)
     if not engine.is_uri(p) and Path(p).is_dir():
         found = [f for f in sorted(Path(p).iterdir()) if f.is_file() and _kind_of(f.name) in ("csv", "parquet")]
@@ -617,11 +630,21 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
     osrc = _Source(duck, _relation(order_files, _kind_of(order_files[0]), text=True), "orders")
     oc = _pick(osrc, ORDER_COLUMNS, columns, ("customer_id", "ts", "revenue"), "orders")
     opt = lambda k: _text(oc[k]) if k in oc else "NULL"  # noqa: E731
+    amount = _amount(oc["revenue"], decimal)
+    bad_amount = f"{oc['revenue']} IS NOT NULL AND {amount} <> '' AND TRY_CAST({amount} AS DOUBLE) IS NULL"
+    n_bad, examples = duck.execute(f"SELECT count(*), list(CAST({oc['revenue']} AS VARCHAR))[1:3] FROM "
+                                   f"{osrc.relation} WHERE {bad_amount}").fetchone()
+    if n_bad:  # an amount that is no number would be a missing revenue: never silently
+        hint = decimal_comma_hint(pd.Series(examples), "events") if decimal != "," else None
+        hint = hint or "write them as numbers, without a currency sign"
+        raise JourneyDataError(f"orders: column {oc['revenue']}: {n_bad:,} amounts are not numbers (e.g. {examples}); "
+                               f"expected an amount such as 12.50. What to do: {hint}")
     parts = [f"""SELECT NULL::VARCHAR AS anonymous_id, {_text(oc['customer_id'])} AS user_id,
         {_naive_ts(oc['ts'], _col_type(osrc, oc['ts']), timezone, timestamp_format)} AS ts,
-        'purchase' AS event, {opt('channel')} AS channel, TRY_CAST({oc['revenue']} AS DOUBLE) AS revenue,
+        'purchase' AS event, {opt('channel')} AS channel, TRY_CAST({amount} AS DOUBLE) AS revenue,
         NULL::VARCHAR AS campaign, {opt('currency')} AS currency, {opt('order_id')} AS order_id,
-        {oc['ts']} IS NOT NULL AND CAST({oc['ts']} AS VARCHAR) <> '' AS _has_ts, TRUE AS _keep FROM {osrc.relation}"""]
+        {oc['ts']} IS NOT NULL AND CAST({oc['ts']} AS VARCHAR) <> '' AS _has_ts,
+        CAST({oc['ts']} AS VARCHAR) AS _ts_text, TRUE AS _keep FROM {osrc.relation}"""]
     msrc = None
     if messages is not None:
         mfiles = _files(messages, ("csv", "parquet"), "messages")
@@ -638,15 +661,16 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
         parts.append(f"""SELECT NULL::VARCHAR, {_text(mc['customer_id'])},
             {_naive_ts(mc['ts'], _col_type(msrc, mc['ts']), timezone, timestamp_format)},
             CASE lower(trim(CAST({mc['kind']} AS VARCHAR))) {mapping} END, {mopt('channel')}, NULL::DOUBLE,
-            {mopt('campaign')}, NULL::VARCHAR, NULL::VARCHAR, {mc['ts']} IS NOT NULL, TRUE FROM {msrc.relation}""")
+            {mopt('campaign')}, NULL::VARCHAR, NULL::VARCHAR, {mc['ts']} IS NOT NULL,
+            CAST({mc['ts']} AS VARCHAR), TRUE FROM {msrc.relation}""")
     union = " UNION ALL ".join(parts)
     bad = duck.execute(f"SELECT count(*) FILTER (WHERE ts IS NULL AND _has_ts) FROM ({union})").fetchone()[0]
     if bad:
         example = duck.execute(f"SELECT * FROM ({union}) WHERE ts IS NULL AND _has_ts LIMIT 3").fetchdf()
         raise JourneyDataError(
-            f"orders: {bad:,} timestamps could not be read (e.g. user {example['user_id'].tolist()}); "
-            "expected ISO dates such as 2025-01-05 12:00:00. What to do: give timestamp_format (e.g. "
-            "'%d/%m/%Y %H:%M') for day-first or month-first dates")
+            f"orders: {bad:,} timestamps could not be read (e.g. {example['_ts_text'].tolist()}); expected "
+            + (f"the format {timestamp_format!r}" if timestamp_format else "ISO dates such as 2025-01-05 12:00:00")
+            + ". What to do: give timestamp_format (e.g. '%d/%m/%Y %H:%M') for day-first or month-first dates")
     sql = f"""SELECT anonymous_id, user_id, ts, event, channel, revenue, campaign, currency, order_id, _keep
               FROM ({union})"""
     return sql, ["campaign", "currency", "order_id"]
@@ -707,7 +731,7 @@ def _raw_relation(duck: Any, fmt: str, path: str | Path, columns: Mapping[str, s
 
 def read_export(format: str, path: str | Path, *, columns: Mapping[str, str] | None = None,
                 timezone: str = "UTC", con: Any = None, messages: str | Path | None = None,
-                timestamp_format: str | None = None) -> dict[str, Any]:
+                timestamp_format: str | None = None, decimal: str = ".") -> dict[str, Any]:
     """Read an export of ``format`` at ``path`` into canonical tables.
 
     Parameters
@@ -731,6 +755,8 @@ def read_export(format: str, path: str | Path, *, columns: Mapping[str, str] | N
         ``orders`` only: the message log file (default: ``messages.*`` in the ``path`` folder).
     timestamp_format
         ``orders`` only: strptime format of text timestamps (e.g. ``"%d/%m/%Y %H:%M"``).
+    decimal
+        ``orders`` only: ``","`` reads amounts written with a decimal comma (``1.234,56``).
 
     Returns
     -------
@@ -764,12 +790,15 @@ def read_export(format: str, path: str | Path, *, columns: Mapping[str, str] | N
         raise JourneyParameterError("messages: a message log goes with format='orders' only")
     if timestamp_format is not None and fmt != "orders":
         raise JourneyParameterError("timestamp_format: only the orders shape has free-form timestamps")
+    if decimal not in (".", ",") or decimal == "," and fmt != "orders":
+        raise JourneyParameterError(f"decimal={decimal!r}; expected '.' or ',' (',' for the orders shape only: the "
+                                    "other shapes type their amounts)")
     con = con if con is not None else engine.default_connection()
     own = con if con.name == "duckdb" else ibis.duckdb.connect()
     duck = own.con
     duck.execute("SET TimeZone='UTC'")
     if fmt == "orders":
-        base, extras = _orders(duck, path, messages, columns, timezone, timestamp_format)
+        base, extras = _orders(duck, path, messages, columns, timezone, timestamp_format, decimal)
     else:
         rel = _raw_relation(duck, fmt, path, columns)
         base, extras = _READERS[fmt](_Source(duck, rel, fmt), timezone)

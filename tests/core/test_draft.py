@@ -223,6 +223,25 @@ def test_init_on_an_orders_table_with_its_own_column_names_writes_a_draft_check_
         assert re.search(rf"^\s*{stage}\s+{n}\s", out, re.M), out
 
 
+def test_init_on_a_european_orders_table_reads_its_decimal_commas(tmp_path, capsys):
+    """The shop's orders with amounts written 10,00 and 1.022,50: the draft says decimal: ',' and the journey
+    loads the same revenue as the amounts with a decimal point."""
+    raw = pd.read_csv(SHOP_ORDERS, sep=";")
+    euro = raw.assign(total_eur=[f"{v + 1000 * (i == 1):,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
+                                 for i, v in enumerate(raw["total_eur"])])
+    folder = tmp_path / "de"
+    folder.mkdir()
+    euro.to_csv(folder / "shop_orders.csv", sep=";", index=False)
+    assert "1.022,50" in (folder / "shop_orders.csv").read_text()
+    assert cli.main(["init", str(folder / "shop_orders.csv"), "--out", str(folder / "journey.yml")]) == 0
+    capsys.readouterr()
+    spec = yaml.safe_load((folder / "journey.yml").read_text())
+    assert spec["sources"]["events"]["decimal"] == "," and spec["sources"]["events"]["format"] == "orders"
+    assert spec["sources"]["events"]["columns"]["total_eur"] == "revenue"
+    ev = jl.load_journey(folder / "journey.yml").events.to_pyarrow().to_pandas()
+    assert ev["revenue"].sum() == pytest.approx(raw["total_eur"].sum() + 1000)
+
+
 def test_an_orders_table_whose_time_column_is_known_by_its_values(tmp_path):
     """No time word in 'datum': its values (13.01.2025, day-first) make it the order time."""
     rng = np.random.default_rng(5)

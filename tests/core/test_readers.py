@@ -228,12 +228,31 @@ def test_orders_with_own_column_names_and_day_first_dates():
     _same(got, _expected([("A-1", "2025-01-05 11:00", "purchase", None, 10.0),
                           ("A-1", "2025-01-12 08:30", "purchase", None, 22.5),
                           ("B-2", "2025-03-02 17:45", "purchase", None, 7.25)]))
-    with pytest.raises(JourneyDataError, match="timestamp_format"):
+    with pytest.raises(JourneyDataError, match=r"3 timestamps could not be read \(e\.g\. \['05/01/2025 12:00', "
+                                               r"'12/01/2025 09:30', '02/03/2025 18:45'\]\).*timestamp_format"):
         R.read_export("orders", FIX / "shop_orders.csv", columns=cols)
     with pytest.raises(JourneyDataError, match=r"no column for customer_id, ts, revenue.*columns="):
         R.read_export("orders", FIX / "shop_orders.csv")
     with pytest.raises(JourneyDataError, match="'buyer' to 'customer_id'"):
         R.read_export("orders", FIX / "shop_orders.csv", columns={"buyer": "customer_id"})
+
+
+def test_orders_with_decimal_commas(tmp_path):
+    """A European shop's orders: 12,50 and 1.234,00 are amounts with decimal=','; without it they are an error
+    that names the decimal comma (TRY_CAST had made them missing revenue without a word)."""
+    (tmp_path / "orders.csv").write_text("customer;order_time;total\nc1;2025-01-05 10:00;12,50\n"
+                                         "c1;2025-02-01 10:00;1.234,00\nc2;2025-01-07 10:00;7\nc3;2025-01-08 10:00;\n")
+    got = R.read_export("orders", tmp_path / "orders.csv", decimal=",")["events"].to_pandas()
+    assert got["revenue"].tolist()[:3] == [12.5, 1234.0, 7.0] and np.isnan(got["revenue"].iloc[3])
+    with pytest.raises(JourneyDataError, match=r"column \"total\": 2 amounts are not numbers \(e\.g\. \['12,50', "
+                                               r"'1\.234,00'\]\).*What to do: these amounts use a decimal comma"):
+        R.read_export("orders", tmp_path / "orders.csv")
+    (tmp_path / "orders.csv").write_text("customer;order_time;total\nc1;2025-01-05 10:00;EUR 12\n")
+    with pytest.raises(JourneyDataError, match=r"1 amounts are not numbers \(e\.g\. \['EUR 12'\]\).*without a "
+                                               r"currency sign"):
+        R.read_export("orders", tmp_path / "orders.csv", decimal=",")
+    with pytest.raises(JourneyParameterError, match="decimal=','; expected"):
+        R.read_export("ga4", FIX / "ga4_events.ndjson", decimal=",")
 
 
 def test_message_kinds_are_checked(tmp_path):
