@@ -32,9 +32,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Collection
 from typing import Any
 
 import ibis
@@ -644,8 +644,7 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
                 comma = _comma_amounts(files["events"], list(raw.columns), {c: "string" for c in raw.columns})
                 if guessed["revenue"][0] in comma:
                     kw["decimal"] = ","
-                    order_decimal = (",", f"amounts such as {comma[guessed['revenue'][0]]} are written with a "
-                                          "decimal comma")
+                    order_decimal = (",", _comma_note(comma[guessed["revenue"][0]]))
         exported = readers.read_export(fmt, files["events"], **kw)
         t = exported["events"]
         article = "an" if fmt[0] in "aeiou" else "a"
@@ -656,7 +655,7 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
     mapping, alternatives = _guess_columns(cols, types, comma)
     decimal, decimal_note = ".", None
     if mapping.get("revenue", (None,))[0] in comma:
-        decimal, decimal_note = ",", f"amounts such as {comma[mapping['revenue'][0]]} are written with a decimal comma"
+        decimal, decimal_note = ",", _comma_note(comma[mapping["revenue"][0]])
     if fmt != "canonical" and "channel" in mapping and int(t[mapping["channel"][0]].count().execute()) == 0:
         del mapping["channel"]  # the reader's channel column is empty: there are no touchpoints
     rows = int(t.count().execute())
@@ -717,6 +716,10 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
     return Profile(str(path), fmt, files, rows, tuple(types.items()), mapping, alternatives, events,
                    time_range, id_columns, customers, fmt_str, fmt_note, naive, cust_cols, cust_id, campaign,
                    stage_col, tuple(notes), source_mapping, decimal, decimal_note)
+
+
+def _comma_note(example: str) -> str:
+    return f"amounts such as {example} are written with a decimal comma"
 
 
 def _comma_amounts(path: str, cols: list[str], types: dict[str, str]) -> dict[str, str]:

@@ -973,7 +973,8 @@ def _read_export(d: JourneyDefinition, src: Source, con, *, extra_columns, stage
                 f"expected one of {', '.join(known)}" + (f"\nWhat to do: did you mean '{near}'?" if near else ""))
         options[k] = v
     wanted = {"columns": dict(src.columns) or None, "timezone": src.timezone,
-              "timestamp_format": src.timestamp_format, "con": con, "decimal": src.decimal if src.decimal != "." else None,
+              "timestamp_format": src.timestamp_format, "con": con,
+              "decimal": src.decimal if src.decimal != "." else None,
               "messages": d.sources["messages"].path if "messages" in d.sources and src.format == "orders" else None}
     for k, v in wanted.items():
         if v is not None and (accepts_any or k in params):

@@ -31,8 +31,9 @@ from . import engine, shared_tables, validation_cache
 from .errors import JourneyDataError, JourneyDataWarning, JourneyParameterError, data_error
 from .locations import DATA_DIR
 from .result import Check
-from .schema import (AMOUNT_COLUMNS, COMMA_AMOUNT, ASSIGNMENTS_REQUIRED, COSTS_OPTIONAL, COSTS_REQUIRED, CUSTOMERS_REQUIRED, EVENTS_OPTIONAL, EVENTS_REQUIRED, FEEDBACK_KINDS,
-                     FEEDBACK_OPTIONAL, FEEDBACK_REQUIRED, MESSAGE_ACTIONS, MESSAGES_REQUIRED, PURCHASE_EVENT)
+from .schema import (AMOUNT_COLUMNS, ASSIGNMENTS_REQUIRED, COMMA_AMOUNT, COSTS_OPTIONAL, COSTS_REQUIRED,
+                     CUSTOMERS_REQUIRED, EVENTS_OPTIONAL, EVENTS_REQUIRED, FEEDBACK_KINDS, FEEDBACK_OPTIONAL,
+                     FEEDBACK_REQUIRED, MESSAGE_ACTIONS, MESSAGES_REQUIRED, PURCHASE_EVENT)
 
 UTC = "timestamp('UTC')"
 TABLES = ("events", "customers", "assignments", "feedback", "messages", "costs")
