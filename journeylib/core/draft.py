@@ -730,8 +730,9 @@ def _comma_amounts(path: str, cols: list[str], types: dict[str, str]) -> dict[st
     named = [c for c in cols if "string" in types[c] and (words(c) & COLUMN_WORDS["revenue"][0] or _order_value(c)
                                                           or c.lower() in COLUMN_GUESSES["revenue"][0])]
     out = {}
+    raw = _raw_text(path) if named else None
     for c in named:
-        vals = _text_sample(_raw_text(path), c).dropna().astype(str).str.strip()
+        vals = _text_sample(raw, c).dropna().astype(str).str.strip()
         vals = vals[vals != ""]
         comma = vals.str.contains(",", regex=False)
         if len(vals) and comma.any() and vals.str.match(COMMA_AMOUNT).all():

@@ -631,20 +631,14 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
     oc = _pick(osrc, ORDER_COLUMNS, columns, ("customer_id", "ts", "revenue"), "orders")
     opt = lambda k: _text(oc[k]) if k in oc else "NULL"  # noqa: E731
     amount = _amount(oc["revenue"], decimal)
-    bad_amount = f"{oc['revenue']} IS NOT NULL AND {amount} <> '' AND TRY_CAST({amount} AS DOUBLE) IS NULL"
-    n_bad, examples = duck.execute(f"SELECT count(*), list(CAST({oc['revenue']} AS VARCHAR))[1:3] FROM "
-                                   f"{osrc.relation} WHERE {bad_amount}").fetchone()
-    if n_bad:  # an amount that is no number would be a missing revenue: never silently
-        hint = decimal_comma_hint(pd.Series(examples), "events") if decimal != "," else None
-        hint = hint or "write them as numbers, without a currency sign"
-        raise JourneyDataError(f"orders: column {oc['revenue']}: {n_bad:,} amounts are not numbers (e.g. {examples}); "
-                               f"expected an amount such as 12.50. What to do: {hint}")
     parts = [f"""SELECT NULL::VARCHAR AS anonymous_id, {_text(oc['customer_id'])} AS user_id,
         {_naive_ts(oc['ts'], _col_type(osrc, oc['ts']), timezone, timestamp_format)} AS ts,
         'purchase' AS event, {opt('channel')} AS channel, TRY_CAST({amount} AS DOUBLE) AS revenue,
         NULL::VARCHAR AS campaign, {opt('currency')} AS currency, {opt('order_id')} AS order_id,
         {oc['ts']} IS NOT NULL AND CAST({oc['ts']} AS VARCHAR) <> '' AS _has_ts,
-        CAST({oc['ts']} AS VARCHAR) AS _ts_text, TRUE AS _keep FROM {osrc.relation}"""]
+        CAST({oc['ts']} AS VARCHAR) AS _ts_text, CAST({oc['revenue']} AS VARCHAR) AS _amount_text,
+        {amount} <> '' AND TRY_CAST({amount} AS DOUBLE) IS NULL AS _bad_amount, TRUE AS _keep
+        FROM {osrc.relation}"""]
     msrc = None
     if messages is not None:
         mfiles = _files(messages, ("csv", "parquet"), "messages")
@@ -662,9 +656,17 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
             {_naive_ts(mc['ts'], _col_type(msrc, mc['ts']), timezone, timestamp_format)},
             CASE lower(trim(CAST({mc['kind']} AS VARCHAR))) {mapping} END, {mopt('channel')}, NULL::DOUBLE,
             {mopt('campaign')}, NULL::VARCHAR, NULL::VARCHAR, {mc['ts']} IS NOT NULL,
-            CAST({mc['ts']} AS VARCHAR), TRUE FROM {msrc.relation}""")
+            CAST({mc['ts']} AS VARCHAR), NULL::VARCHAR, FALSE, TRUE FROM {msrc.relation}""")
     union = " UNION ALL ".join(parts)
-    bad = duck.execute(f"SELECT count(*) FILTER (WHERE ts IS NULL AND _has_ts) FROM ({union})").fetchone()[0]
+    # one pass checks both: an amount that is no number would be a missing revenue, never silently
+    bad, n_bad, examples = duck.execute(
+        f"SELECT count(*) FILTER (WHERE ts IS NULL AND _has_ts), count(*) FILTER (WHERE _bad_amount), "
+        f"list(_amount_text) FILTER (WHERE _bad_amount)[1:3] FROM ({union})").fetchone()
+    if n_bad:
+        hint = decimal_comma_hint(pd.Series(examples), "events") if decimal != "," else None
+        hint = hint or "write them as numbers, without a currency sign"
+        raise JourneyDataError(f"orders: column {oc['revenue']}: {n_bad:,} amounts are not numbers (e.g. {examples}); "
+                               f"expected an amount such as 12.50. What to do: {hint}")
     if bad:
         example = duck.execute(f"SELECT * FROM ({union}) WHERE ts IS NULL AND _has_ts LIMIT 3").fetchdf()
         raise JourneyDataError(

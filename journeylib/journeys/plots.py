@@ -850,7 +850,7 @@ def plot_monthly_activity(monthly: pd.DataFrame, ax=None):
     partial = monthly["partial"].to_numpy(bool) if "partial" in monthly.columns else np.zeros(len(monthly), bool)
     for col, marker, label in (("active_customers", "o", "active customers"), ("orders", "s", "orders")):
         x, y = monthly["month"], monthly[col].astype(float)
-        line, = ax.plot(x, y.where(~pd.Series(partial, index=y.index)), marker=marker, label=label)
+        line, = ax.plot(x, y.mask(partial), marker=marker, label=label)
         for i in np.flatnonzero(partial):  # a month the log covers only in part: hollow, joined by a dotted line
             near = [k for k in (i - 1, i + 1) if 0 <= k < len(y) and not partial[k]]
             for k in near:
