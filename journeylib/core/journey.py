@@ -136,8 +136,8 @@ class Source:
     timestamp_format
         strptime format of text timestamps, or ``None``.
     decimal
-        Decimal mark of the amounts written as text (``revenue``, ``spend``, ``score``; an orders
-        export's amount): ``"."`` (default) or ``","`` (``1.234,56`` is 1234.56; a dot groups thousands).
+        Decimal mark of the amounts written as text (``revenue``, ``spend``, ``score``; an export's
+        amounts): ``"."`` (default) or ``","`` (``1.234,56`` is 1234.56; a dot groups thousands).
     options
         Further options for the format's reader.
     line
@@ -506,8 +506,6 @@ def _parse(text: str, path: str | None) -> JourneyDefinition:
         if decimal not in (".", ","):
             raise c.fail(f"{key}.decimal", decimal, "'.' or ',' (the mark between whole units and cents: "
                          "decimal: ',' reads 1.234,56 as 1234.56)")
-        if decimal == "," and fmt not in ("canonical", "orders"):
-            raise c.fail(f"{key}.decimal", decimal, f"'.' for the {fmt} format (its reader types the amounts)")
         options = spec.get("options") or {}
         if not isinstance(options, dict):
             raise c.fail(f"{key}.options", options, "a mapping of reader options")

@@ -317,14 +317,33 @@ def _check_timezone(timezone: str) -> str:
 class _Source:
     """One raw relation in DuckDB and the expressions that bind on it."""
 
-    def __init__(self, duck: Any, relation: str, what: str):
-        self.duck, self.relation, self.what = duck, relation, what
+    def __init__(self, duck: Any, relation: str, what: str, decimal: str = "."):
+        self.duck, self.relation, self.what, self.decimal = duck, relation, what, decimal
         try:
             desc = duck.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
         except Exception as exc:  # noqa: BLE001 - DuckDB's reader errors: keep the gist
             raise JourneyDataError(f"{what}: could not read: {_gist(exc)}") from exc
         self.types = {row[0]: str(row[1]) for row in desc}
         self.lower = {name.lower(): name for name in self.types}
+        self.amounts: list[tuple[str, str]] = []  # (field, text) of every amount read from text
+
+    def amount(self, expr: str, field: str) -> str:
+        """``expr`` as a DOUBLE. Text is read with the source's decimal mark and remembered, so that
+        :meth:`bad_amount` can name a value that is no number (``TRY_CAST`` would make it missing)."""
+        typ = str(self.duck.execute(f"DESCRIBE SELECT {expr} AS x FROM {self.relation}").fetchall()[0][1]).upper()
+        if typ in ("VARCHAR", "JSON"):
+            text = _amount(expr, self.decimal)
+            self.amounts.append((field, text))
+            return f"TRY_CAST({text} AS DOUBLE)"
+        return f"TRY_CAST({expr} AS DOUBLE)"
+
+    def bad_amount(self) -> str:
+        """A column: ``field<TAB>text`` of the first amount read from text that is no number, else NULL."""
+        if not self.amounts:
+            return "NULL::VARCHAR"
+        whens = " ".join(f"WHEN {t} <> '' AND TRY_CAST({t} AS DOUBLE) IS NULL THEN {_lit(f + chr(9))} || {t}"
+                         for f, t in self.amounts)
+        return f"CASE {whens} END"
 
     def col(self, *names: str) -> str | None:
         """The quoted column among ``names`` (any case) that exists, else None."""
@@ -355,9 +374,20 @@ def _num(expr: str) -> str:
     return f"TRY_CAST({expr} AS DOUBLE)"
 
 
+def _json_path(*keys: str) -> str:
+    return _lit("$" + "".join("." + (k if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) else json.dumps(k)) for k in keys))
+
+
 def _json_str(col: str, *keys: str) -> str:
-    path = "$" + "".join("." + (k if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) else json.dumps(k)) for k in keys)
-    return f"nullif(json_extract_string({col}, {_lit(path)}), '')"
+    return f"nullif(json_extract_string({col}, {_json_path(*keys)}), '')"
+
+
+def _json_amount(src: _Source, col: str, key: str, field: str) -> str:
+    """A JSON field's amount: a JSON number as it is, a JSON string through :meth:`_Source.amount`
+    (so ``decimal=","`` never turns the number 1.234 into 1234)."""
+    kind = f"json_type({col}, {_json_path(key)})"
+    text = f"CASE WHEN {kind} = 'VARCHAR' THEN {_json_str(col, key)} END"
+    return f"coalesce(CASE WHEN {kind} <> 'VARCHAR' THEN {_num(_json_str(col, key))} END, {src.amount(text, field)})"
 
 
 def _naive_ts(expr: str, col_type: str | None, timezone: str, fmt: str | None = None) -> str:
@@ -398,11 +428,13 @@ def _ga4(src: _Source, timezone: str) -> tuple[str, list[str]]:
         return src.first(_text(param(key, "string_value")), f"CAST({param(key, 'int_value')} AS VARCHAR)",
                          f"CAST({param(key, 'double_value')} AS VARCHAR)", f"CAST({param(key, 'float_value')} AS VARCHAR)")
 
-    def pnum(key: str) -> str:
+    def pnum(key: str, amount: bool = False) -> str:
         if not ep:
             return "NULL"
+        text = param(key, "string_value")
+        text = src.amount(text, f"event_params {key}") if amount and src.binds(text) else _num(text)
         return src.first(_num(param(key, "double_value")), _num(param(key, "float_value")),
-                         _num(param(key, "int_value")), _num(param(key, "string_value")))
+                         _num(param(key, "int_value")), text)
 
     name, ts_col = src.col("event_name"), src.col("event_timestamp")
     pseudo, uid = src.col("user_pseudo_id"), src.col("user_id")
@@ -415,9 +447,11 @@ def _ga4(src: _Source, timezone: str) -> tuple[str, list[str]]:
     medium = src.first(_text(ctsf("manual_medium")) if cts else None, pstr("medium"))
     campaign = src.first(_text(ctsf("manual_campaign_name")) if cts else None, pstr("campaign"))
     eco = src.col("ecommerce")
-    purchase_revenue = src.first(_num(f"{eco}.purchase_revenue")) if eco else "NULL"
+    purchase_revenue = f"{eco}.purchase_revenue" if eco else None
+    purchase_revenue = (src.amount(purchase_revenue, "ecommerce.purchase_revenue")
+                        if purchase_revenue and src.binds(purchase_revenue) else "NULL")
     revenue = (f"coalesce({purchase_revenue}, CASE WHEN {name} IN ('purchase', 'in_app_purchase') "
-               f"THEN {pnum('value')} END)")
+               f"THEN {pnum('value', amount=True)} END)")
     page_location = pstr("page_location")
     tsrc = src.col("traffic_source")
     first = {k: src.first(_text(f"{tsrc}.{f}")) if tsrc else "NULL"
@@ -438,6 +472,7 @@ def _ga4(src: _Source, timezone: str) -> tuple[str, list[str]]:
             '^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)', 1), ''), '/') END AS page_path,
         CAST({session} AS BIGINT) AS session_id,
         CAST({transaction} AS VARCHAR) AS transaction_id,
+        {src.bad_amount()} AS _bad_amount,
         CAST({first['first_source']} AS VARCHAR) AS first_source,
         CAST({first['first_medium']} AS VARCHAR) AS first_medium,
         CAST({first['first_campaign']} AS VARCHAR) AS first_campaign,
@@ -472,10 +507,11 @@ def _segment(src: _Source, timezone: str) -> tuple[str, list[str]]:
     ctx = f"CAST({ctx} AS JSON)" if ctx != "NULL" else ctx
     event = (f"CASE WHEN {typ} = 'page' THEN 'page_view' WHEN {typ} = 'screen' THEN 'screen_view' "
              f"ELSE CAST({c('event')} AS VARCHAR) END")
-    qty = f"coalesce({_num(_json_str(props, 'quantity'))}, 1)"
-    revenue = (f"coalesce({_num(_json_str(props, 'revenue'))}, {_num(_json_str(props, 'total'))}, "
+    prop = lambda key: _json_amount(src, props, key, f"properties.{key}")  # noqa: E731
+    qty = f"coalesce({prop('quantity')}, 1)"
+    revenue = (f"coalesce({prop('revenue')}, {prop('total')}, "
                f"CASE WHEN regexp_matches(lower(CAST({c('event')} AS VARCHAR)), '(order|checkout)[ _]?completed|purchase') "
-               f"THEN {_num(_json_str(props, 'price'))} * {qty} END)")
+               f"THEN {prop('price')} * {qty} END)")
     ts_type = src.types.get(src.lower.get("timestamp", ""), "VARCHAR")
     sql = f"""SELECT
         CASE WHEN {typ} = 'alias' THEN coalesce({prev}, {anon}) ELSE {anon} END AS anonymous_id,
@@ -488,6 +524,7 @@ def _segment(src: _Source, timezone: str) -> tuple[str, list[str]]:
         {_json_str(props, 'currency')} AS currency,
         coalesce({_json_str(ctx, 'page', 'path')}, {_json_str(props, 'path')}) AS page_path,
         coalesce({c('messageId') or 'NULL'}, {c('message_id') or 'NULL'}) AS message_id,
+        {src.bad_amount()} AS _bad_amount,
         {typ} IN ('track', 'page', 'screen') AS _keep
     FROM (SELECT *, {_json_str(ctx, 'campaign', 'source')} AS _source, {_json_str(ctx, 'campaign', 'medium')} AS _medium
           FROM {src.relation})"""
@@ -507,9 +544,10 @@ def _amplitude(src: _Source, timezone: str) -> tuple[str, list[str]]:
                                f"found {', '.join(list(src.types)[:12])}")
     ep = c("event_properties")
     ep = f"CAST({ep} AS JSON)" if ep else "NULL"
-    price = f"{_num(_json_str(ep, '$price'))} * coalesce({_num(_json_str(ep, '$quantity'))}, 1)"
-    revenue = (f"coalesce({_num(_json_str(ep, '$revenue'))}, {_num(_json_str(ep, 'revenue'))}, "
-               f"{_num(c('revenue')) if c('revenue') else 'NULL'}, {price})")
+    prop = lambda key: _json_amount(src, ep, key, f"event_properties.{key}")  # noqa: E731
+    price = f"{prop('$price')} * coalesce({prop('$quantity')}, 1)"
+    revenue = (f"coalesce({prop('$revenue')}, {prop('revenue')}, "
+               f"{src.amount(c('revenue'), 'revenue') if c('revenue') else 'NULL'}, {price})")
     ts_type = src.types.get(src.lower["event_time"])
     sql = f"""SELECT
         {_text(c('device_id')) if c('device_id') else 'NULL'} AS anonymous_id,
@@ -522,6 +560,7 @@ def _amplitude(src: _Source, timezone: str) -> tuple[str, list[str]]:
         coalesce({_json_str(ep, 'currency')}, {_json_str(ep, '$currency')}) AS currency,
         coalesce({_json_str(ep, '[Amplitude] Page Path')}, {_json_str(ep, 'page_path')}) AS page_path,
         {f"TRY_CAST({c('session_id')} AS BIGINT)" if c('session_id') else 'NULL'} AS session_id,
+        {src.bad_amount()} AS _bad_amount,
         TRUE AS _keep
     FROM (SELECT *, {_json_str(ep, 'utm_source')} AS _source, {_json_str(ep, 'utm_medium')} AS _medium
           FROM {src.relation})"""
@@ -531,11 +570,9 @@ def _amplitude(src: _Source, timezone: str) -> tuple[str, list[str]]:
 def _snowplow(src: _Source, timezone: str) -> tuple[str, list[str]]:
     c = src.col
 
-    def col(name: str, cast: str = "VARCHAR") -> str:
+    def col(name: str) -> str:
         x = c(name)
-        if x is None:
-            return "NULL"
-        return _text(x) if cast == "VARCHAR" else f"TRY_CAST({x} AS {cast})"
+        return "NULL" if x is None else _text(x)
 
     if c("derived_tstamp") is None and c("collector_tstamp") is None or (c("domain_userid") is None
                                                                          and c("user_id") is None):
@@ -560,13 +597,14 @@ def _snowplow(src: _Source, timezone: str) -> tuple[str, list[str]]:
         {stamps[0] if len(stamps) == 1 else f"coalesce({', '.join(stamps)})"} AS ts,
         {event} AS event,
         {channel} AS channel,
-        CASE WHEN {event} = 'purchase' THEN {col('tr_total', 'DOUBLE')} END AS revenue,
+        CASE WHEN {event} = 'purchase' THEN {src.amount(c('tr_total'), 'tr_total') if c('tr_total') else 'NULL'} END AS revenue,
         _source AS source, _medium AS medium, {col('mkt_campaign')} AS campaign,
         {col('tr_currency')} AS currency,
         {col('page_urlpath')} AS page_path, {col('page_url')} AS page_url,
         {col('network_userid')} AS network_userid,
         {col('se_category')} AS se_category, {col('se_label')} AS se_label,
         {col('tr_orderid')} AS transaction_id,
+        CASE WHEN {event} = 'purchase' THEN {src.bad_amount()} END AS _bad_amount,
         coalesce({kind}, '') NOT IN ('transaction_item', 'transaction_item_tr') AND coalesce({raw_event}, '') <> 'transaction_item' AS _keep
     FROM (SELECT *, {col('mkt_source')} AS _source, {col('mkt_medium')} AS _medium FROM {src.relation})"""
     return sql, ["source", "medium", "campaign", "currency", "page_path", "page_url", "network_userid",
@@ -627,17 +665,16 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
         order_files = orders[:1]
     else:
         order_files = _files(p, ("csv", "parquet"), "orders")
-    osrc = _Source(duck, _relation(order_files, _kind_of(order_files[0]), text=True), "orders")
+    osrc = _Source(duck, _relation(order_files, _kind_of(order_files[0]), text=True), "orders", decimal)
     oc = _pick(osrc, ORDER_COLUMNS, columns, ("customer_id", "ts", "revenue"), "orders")
     opt = lambda k: _text(oc[k]) if k in oc else "NULL"  # noqa: E731
-    amount = _amount(oc["revenue"], decimal)
     parts = [f"""SELECT NULL::VARCHAR AS anonymous_id, {_text(oc['customer_id'])} AS user_id,
         {_naive_ts(oc['ts'], _col_type(osrc, oc['ts']), timezone, timestamp_format)} AS ts,
-        'purchase' AS event, {opt('channel')} AS channel, TRY_CAST({amount} AS DOUBLE) AS revenue,
+        'purchase' AS event, {opt('channel')} AS channel,
+        {osrc.amount(oc['revenue'], 'column ' + oc['revenue'])} AS revenue,
         NULL::VARCHAR AS campaign, {opt('currency')} AS currency, {opt('order_id')} AS order_id,
         {oc['ts']} IS NOT NULL AND CAST({oc['ts']} AS VARCHAR) <> '' AS _has_ts,
-        CAST({oc['ts']} AS VARCHAR) AS _ts_text, CAST({oc['revenue']} AS VARCHAR) AS _amount_text,
-        {amount} <> '' AND TRY_CAST({amount} AS DOUBLE) IS NULL AS _bad_amount, TRUE AS _keep
+        CAST({oc['ts']} AS VARCHAR) AS _ts_text, {osrc.bad_amount()} AS _bad_amount, TRUE AS _keep
         FROM {osrc.relation}"""]
     msrc = None
     if messages is not None:
@@ -656,17 +693,13 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
             {_naive_ts(mc['ts'], _col_type(msrc, mc['ts']), timezone, timestamp_format)},
             CASE lower(trim(CAST({mc['kind']} AS VARCHAR))) {mapping} END, {mopt('channel')}, NULL::DOUBLE,
             {mopt('campaign')}, NULL::VARCHAR, NULL::VARCHAR, {mc['ts']} IS NOT NULL,
-            CAST({mc['ts']} AS VARCHAR), NULL::VARCHAR, FALSE, TRUE FROM {msrc.relation}""")
+            CAST({mc['ts']} AS VARCHAR), NULL::VARCHAR, TRUE FROM {msrc.relation}""")
     union = " UNION ALL ".join(parts)
     # one pass checks both: an amount that is no number would be a missing revenue, never silently
     bad, n_bad, examples = duck.execute(
-        f"SELECT count(*) FILTER (WHERE ts IS NULL AND _has_ts), count(*) FILTER (WHERE _bad_amount), "
-        f"list(_amount_text) FILTER (WHERE _bad_amount)[1:3] FROM ({union})").fetchone()
-    if n_bad:
-        hint = decimal_comma_hint(pd.Series(examples), "events") if decimal != "," else None
-        hint = hint or "write them as numbers, without a currency sign"
-        raise JourneyDataError(f"orders: column {oc['revenue']}: {n_bad:,} amounts are not numbers (e.g. {examples}); "
-                               f"expected an amount such as 12.50. What to do: {hint}")
+        f"SELECT count(*) FILTER (WHERE ts IS NULL AND _has_ts), count(_bad_amount), "
+        f"list(_bad_amount) FILTER (WHERE _bad_amount IS NOT NULL)[1:3] FROM ({union})").fetchone()
+    _check_amounts("orders", n_bad, examples, decimal)
     if bad:
         example = duck.execute(f"SELECT * FROM ({union}) WHERE ts IS NULL AND _has_ts LIMIT 3").fetchdf()
         raise JourneyDataError(
@@ -676,6 +709,18 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
     sql = f"""SELECT anonymous_id, user_id, ts, event, channel, revenue, campaign, currency, order_id, _keep
               FROM ({union})"""
     return sql, ["campaign", "currency", "order_id"]
+
+
+def _check_amounts(what: str, n_bad: int, examples: list[str] | None, decimal: str) -> None:
+    """Raise when amounts read from text are no numbers (``examples``: :meth:`_Source.bad_amount` values)."""
+    if not n_bad:
+        return
+    field = examples[0].split("\t")[0]
+    values = [e.split("\t", 1)[1] for e in examples]
+    hint = decimal_comma_hint(pd.Series(values), "events") if decimal != "," else None
+    hint = hint or "write them as numbers, without a currency sign"
+    raise JourneyDataError(f"{what}: {field}: {n_bad:,} amounts are not numbers (e.g. {values}); expected an amount "
+                           f"such as 12.50. What to do: {hint}")
 
 
 # --------------------------------------------------------------------------- reading
@@ -709,7 +754,7 @@ _KINDS = {"ga4": ("parquet", "json"), "segment": ("json", "parquet"), "amplitude
           "snowplow": ("parquet", "csv")}
 
 
-def _raw_relation(duck: Any, fmt: str, path: str | Path, columns: Mapping[str, str]) -> str:
+def _raw_relation(duck: Any, fmt: str, path: str | Path, columns: Mapping[str, str], decimal: str = ".") -> str:
     files = _files(path, _KINDS[fmt], fmt)
     kind = _kind_of(files[0])
     schema = None
@@ -719,7 +764,7 @@ def _raw_relation(duck: Any, fmt: str, path: str | Path, columns: Mapping[str, s
         schema = dict(_JSON_SCHEMAS[fmt])
         back = {canon: theirs for theirs, canon in columns.items()}
         schema = {back.get(k, k): v for k, v in schema.items()}
-    rel = _relation(files, kind, schema)
+    rel = _relation(files, kind, schema, text=decimal == ",")  # a CSV's 1.234 is no number to guess at then
     if columns:
         src = _Source(duck, rel, fmt)
         for theirs in columns:
@@ -758,7 +803,8 @@ def read_export(format: str, path: str | Path, *, columns: Mapping[str, str] | N
     timestamp_format
         ``orders`` only: strptime format of text timestamps (e.g. ``"%d/%m/%Y %H:%M"``).
     decimal
-        ``orders`` only: ``","`` reads amounts written with a decimal comma (``1.234,56``).
+        ``","`` reads amounts held as text with a decimal comma (``1.234,56``); typed numbers
+        are read as they are. Amounts held as text that are no numbers are an error.
 
     Returns
     -------
@@ -792,9 +838,8 @@ def read_export(format: str, path: str | Path, *, columns: Mapping[str, str] | N
         raise JourneyParameterError("messages: a message log goes with format='orders' only")
     if timestamp_format is not None and fmt != "orders":
         raise JourneyParameterError("timestamp_format: only the orders shape has free-form timestamps")
-    if decimal not in (".", ",") or decimal == "," and fmt != "orders":
-        raise JourneyParameterError(f"decimal={decimal!r}; expected '.' or ',' (',' for the orders shape only: the "
-                                    "other shapes type their amounts)")
+    if decimal not in (".", ","):
+        raise JourneyParameterError(f"decimal={decimal!r}; expected '.' or ',' (',' reads amounts written 1.234,56)")
     con = con if con is not None else engine.default_connection()
     own = con if con.name == "duckdb" else ibis.duckdb.connect()
     duck = own.con
@@ -802,11 +847,12 @@ def read_export(format: str, path: str | Path, *, columns: Mapping[str, str] | N
     if fmt == "orders":
         base, extras = _orders(duck, path, messages, columns, timezone, timestamp_format, decimal)
     else:
-        rel = _raw_relation(duck, fmt, path, columns)
-        base, extras = _READERS[fmt](_Source(duck, rel, fmt), timezone)
+        rel = _raw_relation(duck, fmt, path, columns, decimal)
+        base, extras = _READERS[fmt](_Source(duck, rel, fmt, decimal), timezone)
     name = ibis.util.gen_name("journeylib_export")
     extra_sql = ", ".join(f"b.{_ident(e)}" for e in extras)
     stitched = "" if fmt == "orders" else ", b.anonymous_id, b.user_id"
+    checked = "" if fmt == "orders" else ", b._bad_amount"  # the orders reader checks its amounts itself
     sql = f"""CREATE TEMP TABLE {_ident(name)} AS
         WITH b AS ({base}),
         pairs AS (SELECT anonymous_id, user_id, row_number() OVER (PARTITION BY anonymous_id ORDER BY ts, user_id) AS rn
@@ -815,7 +861,7 @@ def read_export(format: str, path: str | Path, *, columns: Mapping[str, str] | N
         SELECT CAST(coalesce(b.user_id, l.linked, b.anonymous_id) AS VARCHAR) AS customer_id,
                CAST(b.ts AS TIMESTAMPTZ) AS ts, CAST(b.event AS VARCHAR) AS event,
                CAST(b.channel AS VARCHAR) AS channel, CAST(b.revenue AS DOUBLE) AS revenue,
-               {extra_sql}{stitched}
+               {extra_sql}{stitched}{checked}
         FROM b LEFT JOIN links l ON b.anonymous_id = l.anonymous_id
         WHERE b._keep
         ORDER BY customer_id, ts, event, channel NULLS FIRST"""
@@ -825,8 +871,14 @@ def read_export(format: str, path: str | Path, *, columns: Mapping[str, str] | N
         raise
     except Exception as exc:  # noqa: BLE001 - DuckDB's errors are precise but long
         raise JourneyDataError(f"{fmt}: could not read {path}: {_gist(exc)}") from exc
-    n, n_ts, n_event, n_id = duck.execute(f"SELECT count(*), count(ts), count(event), count(customer_id) "
-                                          f"FROM {_ident(name)}").fetchone()
+    n, n_ts, n_event, n_id, n_bad, examples = duck.execute(
+        f"SELECT count(*), count(ts), count(event), count(customer_id), "
+        f"{'count(_bad_amount), list(_bad_amount) FILTER (WHERE _bad_amount IS NOT NULL)[1:3]' if checked else '0, NULL'} FROM {_ident(name)}").fetchone()
+    if checked:
+        if n_bad:
+            duck.execute(f"DROP TABLE IF EXISTS {_ident(name)}")
+        _check_amounts(fmt, n_bad, examples, decimal)
+        duck.execute(f"ALTER TABLE {_ident(name)} DROP COLUMN _bad_amount")
     if n and not (n_ts and n_event and n_id):
         missing = [w for w, k in (("a timestamp", n_ts), ("an event name", n_event), ("an id", n_id)) if not k]
         duck.execute(f"DROP TABLE IF EXISTS {_ident(name)}")

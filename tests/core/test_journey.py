@@ -409,8 +409,6 @@ def test_other_definition_errors(tmp_path):
          r"line 3, segments: got \{'a': 1\}; expected a customers column name or a list"),
         ("sources: {events: {path: x.csv, decimal: ';'}}\nstages: {column: stage}\n",
          r"line 1, sources.events.decimal: got ';'; expected '.' or ','"),
-        ("sources: {events: {path: x.csv, format: ga4, decimal: ','}}\nstages: {column: stage}\n",
-         r"line 1, sources.events.decimal: got ','; expected '.' for the ga4 format"),
         ("sources: {events: {path: x.csv, options: {decimal_separator: ','}}}\nstages: {column: stage}\n",
          r"line 1, sources.events.options: got .*; expected no options for a canonical source"),
     ]

@@ -251,8 +251,81 @@ def test_orders_with_decimal_commas(tmp_path):
     with pytest.raises(JourneyDataError, match=r"1 amounts are not numbers \(e\.g\. \['EUR 12'\]\).*without a "
                                                r"currency sign"):
         R.read_export("orders", tmp_path / "orders.csv", decimal=",")
-    with pytest.raises(JourneyParameterError, match="decimal=','; expected"):
-        R.read_export("ga4", FIX / "ga4_events.ndjson", decimal=",")
+    with pytest.raises(JourneyParameterError, match="decimal=';'; expected '.' or ','"):
+        R.read_export("ga4", FIX / "ga4_events.ndjson", decimal=";")
+
+
+def _segment_order(revenue, total=None):
+    props = {"order_id": "o1", "revenue": revenue, **({"total": total} if total is not None else {})}
+    return json.dumps({"type": "track", "event": "Order Completed", "userId": "u1",
+                       "timestamp": "2025-01-05T12:00:00Z", "properties": props})
+
+
+def _ga4_purchase(value):
+    line = (FIX / "ga4_events.ndjson").read_text().splitlines()[2]  # a purchase whose value is the double 59.9
+    row = json.loads(line)
+    row["ecommerce"]["purchase_revenue"] = None
+    for p in row["event_params"]:
+        if p["key"] == "value":
+            p["value"] = {"string_value": value, "int_value": None, "float_value": None, "double_value": None}
+    return json.dumps(row)
+
+
+def _amplitude_purchase(revenue):
+    return json.dumps({"event_type": "purchase", "event_time": "2025-01-05 12:00:00", "user_id": "u1",
+                       "event_properties": {"$revenue": revenue}})
+
+
+def _snowplow_purchase(total):
+    head = (FIX / "snowplow_events.tsv").read_text().splitlines()[0]
+    cols = head.split("\t")
+    row = dict.fromkeys(cols, "")
+    row.update(collector_tstamp="2025-01-05 12:03:00", derived_tstamp="2025-01-05 12:03:00", event="transaction",
+               domain_userid="d1", tr_orderid="o1", tr_total=total, event_name="transaction")
+    return head + "\n" + "\t".join(row[c] for c in cols)
+
+
+# format, file name, one purchase with a text amount, the field the error names
+TEXT_AMOUNTS = [
+    ("segment", "tracks.jsonl", _segment_order, "properties.revenue"),
+    ("ga4", "events.ndjson", _ga4_purchase, "event_params value"),
+    ("amplitude", "export.json", _amplitude_purchase, "event_properties.\\$revenue"),
+    ("snowplow", "events.tsv", _snowplow_purchase, "tr_total"),
+]
+
+
+@pytest.mark.parametrize("fmt, name, purchase, field", TEXT_AMOUNTS)
+def test_an_export_amount_that_is_no_number_is_an_error(fmt, name, purchase, field, tmp_path):
+    """Every export shape reads amounts held as text as the orders reader does: 12,50 with decimal=',' is 12.5,
+    without it an error naming the field and the decimal comma; 'EUR 12' an error in any case (TRY_CAST had
+    made both a missing revenue without a word)."""
+    path = tmp_path / name
+    path.write_text(purchase("1.234,50") + "\n")
+    got = R.read_export(fmt, path, decimal=",")["events"].to_pandas()
+    assert got["revenue"].dropna().tolist() == [1234.5]
+    assert "_bad_amount" not in got.columns
+    with pytest.raises(JourneyDataError, match=rf"{fmt}: {field}: 1 amounts are not numbers \(e\.g\. \['1\.234,50'\]\)"
+                                               r".*What to do: these amounts use a decimal comma \(1\.234,50\)"):
+        R.read_export(fmt, path)
+    path.write_text(purchase("12.50") + "\n")
+    got = R.read_export(fmt, path)["events"].to_pandas()
+    assert got["revenue"].dropna().tolist() == [12.5]
+    path.write_text(purchase("EUR 12") + "\n")
+    for decimal in (".", ","):
+        with pytest.raises(JourneyDataError, match=rf"{field}: 1 amounts are not numbers \(e\.g\. \['EUR 12'\]\).*"
+                                                   "without a currency sign"):
+            R.read_export(fmt, path, decimal=decimal)
+
+
+def test_a_json_number_is_never_read_with_the_decimal_comma(tmp_path):
+    """decimal=',' reads text; the JSON number 1.234 stays 1.234 (as text "1.234" it would be 1234)."""
+    path = tmp_path / "tracks.jsonl"
+    path.write_text(_segment_order(1.234) + "\n" + _segment_order("1.234").replace("u1", "u2") + "\n")
+    got = R.read_export("segment", path, decimal=",")["events"].to_pandas().sort_values("customer_id")
+    assert got["revenue"].tolist() == [1.234, 1234.0]
+    path.write_text(_segment_order(None, total="12,5") + "\n")
+    with pytest.raises(JourneyDataError, match=r"properties\.total: 1 amounts are not numbers"):
+        R.read_export("segment", path)
 
 
 def test_message_kinds_are_checked(tmp_path):
