@@ -25,6 +25,11 @@ Guesses (column names and event names compared in lower case, split into words o
 * roles: the purchase event, cart additions, reviews, referrals and outbound messages
   (email/push/sms send, open, click).
 
+The same words are known in German, French, Spanish, Italian, Dutch, Portuguese and the
+Scandinavian languages ("Kunden-Nr.", "Fecha", "Montant"; "In den Warenkorb gelegt",
+"Commande validée"), accents ignored, with German-style compounds ("Kundennummer",
+"Bestelldatum", "Gesamtbetrag").
+
 A draft is a starting point: ``journeylib check journey.yml`` says what it matches.
 """
 from __future__ import annotations
@@ -32,6 +37,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,42 +73,109 @@ COLUMN_GUESSES: dict[str, tuple[tuple[str, ...], ...]] = {
     "revenue": (("revenue", "amount", "total", "price", "order_total", "order_value", "value", "purchase_revenue",
                  "tr_total", "sales", "gmv"),),
 }
+# Words of column and event names in English and in the languages of European shops' exports
+# (German, French, Spanish, Italian, Dutch, Portuguese, Scandinavian), accents removed as words() does.
 COLUMN_WORDS = {  # fallback: a column whose words include one of these
-    "customer_id": ({"user", "customer", "client", "buyer", "shopper", "member", "account"},
-                    {"id", "ref", "reference", "key", "code", "number", "no", "email", "uuid"}),
+    "customer_id": ({"user", "customer", "client", "buyer", "shopper", "member", "account",
+                     "kunde", "kunden", "nutzer", "benutzer", "kaufer", "mitglied", "konto", "utilisateur", "acheteur",
+                     "membre", "compte", "cliente", "usuario", "comprador", "miembro", "socio", "cuenta", "utente",
+                     "acquirente", "klant", "gebruiker", "koper", "lid", "utilizador", "kund", "kunder", "bruger"},
+                    {"id", "ref", "reference", "key", "code", "number", "no", "email", "uuid", "nummer", "nr",
+                     "kennung", "referenz", "numero", "num", "identifiant", "codigo", "codice", "referencia",
+                     "riferimento", "identificador", "mail"}),
     "ts": ({"time", "timestamp", "date", "datetime", "ts", "tstamp", "placed", "ordered", "created", "purchased",
-            "when"}, set()),
-    "event": ({"event", "action"}, set()),
-    "channel": ({"channel", "source", "medium"}, set()),
-    "revenue": ({"amount", "revenue", "total", "price"}, set()),
+            "when", "datum", "zeit", "zeitpunkt", "zeitstempel", "uhrzeit", "heure", "horodatage", "fecha", "hora",
+            "orario", "tijd", "tijdstip", "tidspunkt", "tid", "dato"}, set()),
+    "event": ({"event", "action", "ereignis", "aktion", "evenement", "evento", "accion", "azione", "gebeurtenis",
+               "actie", "handelse", "acao"}, set()),
+    "channel": ({"channel", "source", "medium", "kanal", "quelle", "canal", "fuente", "canale", "sorgente", "kanaal",
+                 "bron", "origem"}, set()),
+    "revenue": ({"amount", "revenue", "total", "price", "betrag", "umsatz", "wert", "preis", "summe", "montant",
+                 "prix", "importe", "monto", "precio", "importo", "prezzo", "totale", "bedrag", "prijs", "omzet",
+                 "valor", "preco", "belopp", "pris", "summa", "belob"}, set()),
+}
+COMPOUND_WORDS = {
+    # canonical name -> (heads, tails): one word that starts with a head and ends with a tail, as
+    # German, Dutch and Scandinavian names join words ("Kundennummer", "Bestelldatum", "Gesamtbetrag");
+    # an empty set matches anything
+    "customer_id": ({"kunde", "kunden", "klant", "kund", "customer", "client", "user", "mitglied", "member"},
+                    {"id", "nummer", "nr", "ref", "number", "no"}),
+    "ts": (set(), {"datum", "zeit", "zeitpunkt", "zeitstempel", "tijd", "tijdstip", "tidspunkt", "dato"}),
+    "event": ({"ereignis", "gebeurtenis", "aktion"}, set()),
+    "channel": (set(), {"kanal", "kanaal"}),
+    "revenue": (set(), {"betrag", "wert", "umsatz", "preis", "summe", "bedrag", "waarde", "prijs", "omzet", "belopp",
+                        "summa", "belob"}),
 }
 WHY_COLUMN = {"customer_id": "a user/customer/client id", "ts": "a time/timestamp/date/placed column",
               "event": "an event/action name column", "channel": "a channel/source/medium column",
               "revenue": "an amount/revenue/total/price column"}
 
 NEGATIVE = {"remove", "removed", "refund", "refunded", "cancel", "cancelled", "canceled", "fail", "failed", "error",
-            "abandon", "abandoned", "delete", "deleted", "return", "returned"}
-MESSAGE_WORDS = {"email", "mail", "push", "sms", "message", "newsletter", "notification", "inapp", "whatsapp"}
+            "abandon", "abandoned", "delete", "deleted", "return", "returned",
+            "storno", "storniert", "stornierung", "ruckgabe", "retoure", "erstattung", "erstattet", "entfernt",
+            "entfernen", "geloscht", "fehlgeschlagen", "fehler", "abgebrochen", "abbruch", "annulation", "annule",
+            "annulee", "rembourse", "remboursement", "retour", "supprime", "echec", "erreur", "abandonne",
+            "cancelado", "cancelacion", "devolucion", "reembolso", "eliminado", "fallido", "abandonado", "annullato",
+            "rimborso", "reso", "rimosso", "fallito", "errore", "abbandonato", "geannuleerd", "terugbetaling",
+            "verwijderd", "mislukt", "fout", "afgebroken", "devolvido", "removido", "falhou"}
+MESSAGE_WORDS = {"email", "mail", "push", "sms", "message", "newsletter", "notification", "inapp", "whatsapp",
+                 "nachricht", "mailing", "benachrichtigung", "courriel", "correo", "mensaje", "messaggio", "bericht",
+                 "mensagem", "meddelelse", "meddelande"}
+MESSAGE_ACTIONS = {  # role -> words of a message event's action
+    "message_click": {"click", "clicked", "clicks", "klick", "geklickt", "angeklickt", "clic", "clique",
+                      "cliquee", "clicado", "cliccato", "geklikt", "klik"},
+    "message_open": {"open", "opened", "opens", "read", "geoffnet", "offnen", "gelesen", "ouvert", "ouverte", "lu",
+                     "abierto", "leido", "aperto", "letto", "geopend", "gelezen", "aberto", "lido"},
+    "message_sent": {"send", "sent", "delivered", "delivery", "dispatch", "gesendet", "versendet", "versand",
+                     "zugestellt", "envoye", "envoyee", "envoi", "enviado", "envio", "inviato", "invio",
+                     "verzonden", "verstuurd", "afgeleverd", "entregue", "sendt", "skickat"},
+}
 PURCHASE_NAMES = ("purchase", "order_completed", "order_complete", "checkout_complete", "checkout_completed",
                   "payment_done", "payment_success", "payment_completed", "transaction", "order", "purchased",
                   "completed_order", "order_placed")
+PURCHASE_WORDS = {"purchase", "purchased", "order", "orders", "transaction",
+                  "kauf", "gekauft", "bestellung", "bestellt", "kaufabschluss", "bestellabschluss", "achat",
+                  "commande", "compra", "pedido", "acquisto", "ordine", "aankoop", "bestelling", "encomenda", "kob",
+                  "kop", "bestallning", "ordre"}
+CART_WORDS = {"cart", "basket", "bag", "warenkorb", "panier", "carrito", "carrello", "winkelwagen", "winkelmand",
+              "cesta", "carrinho", "handlekurv", "varukorg", "indkobskurv"}
+ADD_WORDS = {"add", "added", "adds", "hinzufugen", "hinzugefugt", "gelegt", "ajout", "ajoute", "ajouter", "anadir",
+             "anadido", "agregar", "agregado", "aggiungi", "aggiunto", "aggiunta", "toevoegen", "toegevoegd",
+             "adicionar", "adicionado", "tilfoj", "lagt"}
 STAGE_WORDS: tuple[tuple[str, set[str], str], ...] = (
     # (stage, words any of which places a name, what the comment says), first match wins
-    ("cart", {"cart", "basket", "checkout", "bag"}, "cart/basket/checkout"),
+    ("cart", CART_WORDS | {"checkout", "kasse", "caisse", "kassa"}, "cart/basket/checkout"),
     ("consideration", {"product", "products", "catalog", "catalogue", "search", "item", "items", "category",
-                       "detail", "details", "pdp", "plp", "compare", "wishlist", "offer", "price", "pricing"},
+                       "detail", "details", "pdp", "plp", "compare", "wishlist", "offer", "price", "pricing",
+                       "produkt", "produkte", "artikel", "katalog", "suche", "kategorie", "wunschliste", "merkliste",
+                       "angebot", "produit", "produits", "recherche", "categorie", "producto", "productos",
+                       "busqueda", "catalogo", "categoria", "prodotto", "prodotti", "ricerca", "zoeken",
+                       "zoekopdracht", "produto", "produtos", "pesquisa", "sog", "sok"},
      "view_item/product/catalog/search"),
     ("advocacy", {"review", "reviews", "rating", "rate", "rated", "referral", "refer", "referred", "share",
-                  "shared", "recommend", "nps"}, "review/rating/referral/share"),
+                  "shared", "recommend", "nps", "bewertung", "rezension", "empfehlung", "weiterempfehlung", "teilen",
+                  "geteilt", "avis", "evaluation", "parrainage", "recommandation", "partage", "resena", "valoracion",
+                  "recomendacion", "referido", "compartir", "recensione", "valutazione", "raccomandazione",
+                  "condividi", "beoordeling", "recensie", "aanbeveling", "delen", "avaliacao", "indicacao",
+                  "partilhar", "anmeldelse", "recension"}, "review/rating/referral/share"),
     ("awareness", {"page", "pageview", "view", "visit", "main", "landing", "home", "homepage", "screen",
-                   "session", "open", "start", "impression", "ad", "first"}, "page/view/visit/main/landing"),
+                   "session", "open", "start", "impression", "ad", "first", "seite", "seitenaufruf", "startseite",
+                   "besuch", "aufruf", "sitzung", "accueil", "visite", "pagina", "inicio", "visita", "sesion",
+                   "sessione", "bezoek", "startpagina", "sessie", "side", "sida", "besok"},
+     "page/view/visit/main/landing"),
 )
-ROLE_WORDS = {"review": {"review", "reviews", "rating", "rated"}, "referral": {"referral", "refer", "referred",
-                                                                                "share", "shared"}}
+ROLE_WORDS = {"review": {"review", "reviews", "rating", "rated", "bewertung", "rezension", "avis", "evaluation",
+                         "resena", "valoracion", "recensione", "valutazione", "beoordeling", "recensie", "avaliacao",
+                         "anmeldelse", "recension"},
+              "referral": {"referral", "refer", "referred", "share", "shared", "empfehlung", "weiterempfehlung",
+                           "teilen", "geteilt", "parrainage", "recommandation", "partage", "referido",
+                           "recomendacion", "compartir", "raccomandazione", "condividi", "aanbeveling", "delen",
+                           "indicacao", "partilhar"}}
 
 
 def words(name: str) -> set[str]:
-    """The words of a column or event name: split on ``_ - . /`` spaces and camelCase, lower case.
+    """The words of a column or event name: split on ``_ - . /`` spaces and camelCase, lower case,
+    accents removed (``Käufer`` -> ``kaufer``).
 
     Parameters
     ----------
@@ -119,14 +192,31 @@ def words(name: str) -> set[str]:
     >>> from journeylib.core.draft import words
     >>> sorted(words("addToCart_v2"))
     ['add', 'cart', 'to', 'v2']
+    >>> sorted(words("Événement créé"))
+    ['cree', 'evenement']
     """
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(name))
-    return {w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w}
+    return set(_split(name))
+
+
+def _split(name: str) -> list[str]:
+    plain = "".join(c for c in unicodedata.normalize("NFKD", str(name)) if not unicodedata.combining(c))
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", plain.replace("ß", "ss"))
+    return [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w]
 
 
 def _norm(name: str) -> str:
-    return "_".join(w for w in re.split(r"[^A-Za-z0-9]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name)).lower())
-                    if w)
+    return "_".join(_split(name))
+
+
+def _named(column: str, canon: str) -> bool:
+    """``column``'s words name ``canon`` (:data:`COLUMN_WORDS`, :data:`COMPOUND_WORDS`)."""
+    w = words(column)
+    any_of, need = COLUMN_WORDS[canon]
+    if w & any_of and (not need or w & need):
+        return True
+    heads, tails = COMPOUND_WORDS[canon]
+    return any((not heads or x.startswith(tuple(heads))) and (not tails or x.endswith(tuple(tails)))
+               and len(x) > 4 for x in w)
 
 
 def guess_stage(event: str) -> tuple[str | None, str]:
@@ -155,7 +245,7 @@ def guess_stage(event: str) -> tuple[str | None, str]:
         return None, "names an undo/failure"
     if w & MESSAGE_WORDS:
         return None, "a message event (a role, not a stage)"
-    if n in PURCHASE_NAMES or w & {"purchase", "purchased", "order", "orders", "transaction"} \
+    if n in PURCHASE_NAMES or w & PURCHASE_WORDS \
             or n.startswith(("payment_done", "checkout_complete", "order_complete")):
         return "purchase", "purchase/order/payment_done/checkout_complete"
     if n in ("view_item", "view_item_list", "select_item", "product_view"):
@@ -192,13 +282,11 @@ def guess_roles(names: list[str]) -> dict[str, list[str]]:
         if w & NEGATIVE:
             continue
         if w & MESSAGE_WORDS:
-            role = ("message_click" if w & {"click", "clicked", "clicks"} else
-                    "message_open" if w & {"open", "opened", "opens", "read"} else
-                    "message_sent" if w & {"send", "sent", "delivered", "delivery", "dispatch"} else None)
+            role = next((r for r, acts in MESSAGE_ACTIONS.items() if w & acts), None)
         elif guess_stage(name)[0] == "purchase":
             role = "purchase"
         elif n in ("add_to_cart", "addtocart", "cart_add", "add_cart", "basket_add", "add_to_basket") or \
-                (w & {"cart", "basket", "bag"} and w & {"add", "added", "adds"}) or n in ("cart", "basket"):
+                (w & CART_WORDS and w & ADD_WORDS) or n in ("cart", "basket"):
             role = "cart"
         elif w & ROLE_WORDS["review"]:
             role = "review"
@@ -391,11 +479,11 @@ def _guess_columns(cols: list[str], types: dict[str, str],
     mapping, alternatives = {}, {}
     for canon in ("customer_id", "ts", "event", "channel", "revenue"):
         exact = [lower[n] for n in COLUMN_GUESSES[canon][0] if n in lower and lower[n] not in taken]
-        any_of, need = COLUMN_WORDS[canon]
-        loose = [c for c in cols if c not in taken and c not in exact and (words(c) & any_of
-                 and (not need or words(c) & need) or canon == "revenue" and _order_value(c))]
+        loose = [c for c in cols if c not in taken and c not in exact and (_named(c, canon)
+                 or canon == "revenue" and _order_value(c))]
         if canon == "ts":  # a real timestamp column beats a text one
             exact.sort(key=lambda c: "timestamp" not in types.get(c, "") and "date" not in types.get(c, ""))
+            loose.sort(key=lambda c: "timestamp" not in types.get(c, "") and "date" not in types.get(c, ""))
         if canon == "revenue":
             exact = [c for c in exact if _numeric(types.get(c, "")) or c in amounts]
             loose = [c for c in loose if _numeric(types.get(c, "")) or c in amounts]
@@ -727,7 +815,7 @@ def _comma_amounts(path: str, cols: list[str], types: dict[str, str]) -> dict[st
     (``13,26``, ``1.234,50``): column -> an example value."""
     if not str(path).lower().endswith(_TEXT_SUFFIXES):
         return {}
-    named = [c for c in cols if "string" in types[c] and (words(c) & COLUMN_WORDS["revenue"][0] or _order_value(c)
+    named = [c for c in cols if "string" in types[c] and (_named(c, "revenue") or _order_value(c)
                                                           or c.lower() in COLUMN_GUESSES["revenue"][0])]
     out = {}
     raw = _raw_text(path) if named else None

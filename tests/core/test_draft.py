@@ -243,25 +243,25 @@ def test_init_on_a_european_orders_table_reads_its_decimal_commas(tmp_path, caps
 
 
 def test_an_orders_table_whose_time_column_is_known_by_its_values(tmp_path):
-    """No time word in 'datum': its values (13.01.2025, day-first) make it the order time."""
+    """No time word in 'erfasst' (recorded): its values (13.01.2025, day-first) make it the order time."""
     rng = np.random.default_rng(5)
     n = 400
     days = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D") \
         + pd.to_timedelta(rng.integers(0, 86_400, n), unit="s")
     orders = pd.DataFrame({"customer_no": rng.integers(1, 120, n).astype(str),
-                           "datum": days.strftime("%d.%m.%Y %H:%M:%S"), "total": rng.gamma(2.0, 20.0, n).round(2)})
+                           "erfasst": days.strftime("%d.%m.%Y %H:%M:%S"), "total": rng.gamma(2.0, 20.0, n).round(2)})
     orders.to_csv(tmp_path / "bestellungen.csv", index=False)
     d = draft.write_draft(tmp_path / "bestellungen.csv", out=tmp_path / "journey.yml")
     assert d.profile.format == "orders"
     # the reader is told only what it would not find itself ('total' is one of its own names)
-    assert {k: v[0] for k, v in d.profile.source_mapping.items()} == {"customer_id": "customer_no", "ts": "datum"}
+    assert {k: v[0] for k, v in d.profile.source_mapping.items()} == {"customer_id": "customer_no", "ts": "erfasst"}
     assert d.profile.source_mapping["ts"][1] == "its values are dates"
-    assert yaml.safe_load(d.text)["sources"]["events"]["columns"] == {"customer_no": "customer_id", "datum": "ts"}
+    assert yaml.safe_load(d.text)["sources"]["events"]["columns"] == {"customer_no": "customer_id", "erfasst": "ts"}
     assert d.profile.timestamp_format == "%d.%m.%Y %H:%M:%S" and d.profile.timestamp_note.startswith("day-first")
     journey = jl.load_journey(d.path)
     assert not [c for c in journey.checks if c.status == "fail"]
     ev = journey.events.to_pyarrow().to_pandas()
-    when = pd.to_datetime(orders["datum"], format="%d.%m.%Y %H:%M:%S")
+    when = pd.to_datetime(orders["erfasst"], format="%d.%m.%Y %H:%M:%S")
     assert ev["stage"].value_counts().to_dict() == _stage_counts_by_pandas(orders, "customer_no", when)
     assert ev["ts"].min().tz_convert("UTC").tz_localize(None) == when.min()
 
@@ -272,3 +272,49 @@ def test_a_table_with_an_event_column_is_not_an_orders_table():
         "customer_id": ("client_ref", "a user/customer/client id"),
         "ts": ("placed", "a time/timestamp/date/placed column"),
         "revenue": ("total_eur", "an amount/revenue/total/price column")}
+
+
+# one clickstream written by a German, a French and a Spanish shop system: column names, event names
+LANGUAGES = {
+    "de": (("Kunden-Nr.", "Zeitpunkt", "Ereignis", "Kanal", "Bestellwert"),
+           ("Seitenaufruf", "Produkt angesehen", "In den Warenkorb gelegt", "Bestellung abgeschlossen",
+            "Bewertung abgegeben", "Newsletter geöffnet", "Artikel entfernt")),
+    "fr": (("Identifiant client", "Date", "Événement", "Canal", "Montant"),
+           ("Page vue", "Produit consulté", "Ajout au panier", "Commande validée", "Avis publié", "E-mail ouvert",
+            "Commande annulée")),
+    "es": (("ID de cliente", "Fecha", "Evento", "Canal", "Importe"),
+           ("Página vista", "Producto visto", "Añadir al carrito", "Compra", "Reseña", "Correo abierto",
+            "Pedido cancelado")),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(LANGUAGES))
+def test_init_reads_an_export_in_german_french_or_spanish(lang, tmp_path):
+    """Column and event names in the shop's own language are mapped and placed as the English ones are: the
+    draft loads with every stage rule matching and the same purchases and revenue as the file."""
+    (cid, ts, event, channel, amount), names = LANGUAGES[lang]
+    page, product, cart, order, review, opened, undo = names
+    rng = np.random.default_rng(3)
+    rows = []
+    for k in range(60):
+        t = pd.Timestamp("2025-03-01") + pd.Timedelta(hours=int(rng.integers(0, 2000)))
+        steps = [page, product, cart, order, review, opened, undo][: 2 + k % 6] + [page, order][: k % 3]
+        for i, name in enumerate(steps):
+            rows.append({cid: f"K{k:03d}", ts: t + pd.Timedelta(minutes=7 * i), event: name,
+                         channel: ["E-Mail", "Suche", "Direkt"][k % 3],
+                         amount: round(float(rng.gamma(2.0, 30.0)), 2) if name == order else None})
+    raw = pd.DataFrame(rows)
+    raw.to_csv(tmp_path / "export.csv", index=False)
+    d = draft.write_draft(tmp_path / "export.csv", out=tmp_path / "journey.yml")
+    assert {k: v[0] for k, v in d.profile.mapping.items()} == {
+        "customer_id": cid, "ts": ts, "event": event, "channel": channel, "revenue": amount}
+    spec = yaml.safe_load(d.text)
+    assert spec["events"]["purchase"] == [order] and spec["events"]["cart"] == [cart]
+    assert spec["events"]["review"] == [review] and spec["events"]["message_open"] == [opened]
+    assert [draft.guess_stage(n)[0] for n in names] == [
+        "awareness", "consideration", "cart", "purchase", "advocacy", None, None]
+    journey = jl.load_journey(d.path)
+    assert not [c for c in journey.checks if c.status == "fail"]
+    ev = journey.events.to_pyarrow().to_pandas()
+    assert (ev["event"] == "purchase").sum() == (raw[event] == order).sum()
+    assert ev["revenue"].sum() == pytest.approx(raw[amount].sum())
