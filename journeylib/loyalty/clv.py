@@ -38,7 +38,7 @@ from . import plots
 TIME_UNITS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
 """Model time units in days: day, week, month (average)."""
 UNITS_PER_YEAR = {u: 365.25 / d for u, d in TIME_UNITS.items()}
-UNIT_NAMES = {"D": "days", "W": "weeks", "M": "months"}
+UNIT_NAMES = plots.UNIT_NAMES  # one definition, beside the plots that name the units
 
 
 # --------------------------------------------------------------------------- engine half
@@ -586,6 +586,17 @@ class _FittedModel:
     def _repr_html_(self) -> str:
         return self.result_._repr_html_() if self.result_ else html.escape(repr(self))
 
+    def _fitted(self) -> dict[str, float]:
+        if self.params_ is None:
+            raise JourneyParameterError(f"{type(self).__name__}: not fitted; call fit(summary) first")
+        return self.params_
+
+    def _purchase_rate(self) -> str:
+        p = self._fitted()
+        unit = UNIT_NAMES.get(self.time_unit or "W", "weeks").rstrip("s")
+        return (f"While active, a customer buys about {p['r'] / p['alpha']:.2g} times a {unit} on average "
+                f"({self.model_name} fitted on {self.result_.n:,} customers)")
+
 
 class BetaGeoFitter(_FittedModel):
     """BG/NBD model of repeat purchasing and dropout, fitted by maximum likelihood.
@@ -617,6 +628,7 @@ class BetaGeoFitter(_FittedModel):
 
     param_names = ("r", "alpha", "a", "b")
     model_name = "BG/NBD"
+    drop_out = "after each repeat purchase"
 
     def __init__(self, penalizer: float = 0.0):
         if penalizer < 0:
@@ -670,6 +682,23 @@ class BetaGeoFitter(_FittedModel):
     def _sums(cls, x, tx, T, w):
         """``f(params, with_grad) -> (sum of w * log-likelihood, its gradient)`` over the rows."""
         return _MixtureSums(cls._per_x, x, tx, T, w, mixture_all=False)
+
+    @property
+    def reading(self) -> str:
+        """The fit in words: how often an active customer buys, and how many stop after a purchase
+        (the mean purchase rate ``r / alpha`` and dropout probability ``a / (a + b)``).
+
+        Examples
+        --------
+        >>> import journeylib as jl
+        >>> from journeylib.loyalty.clv import BetaGeoFitter, customer_summary
+        >>> bgf = BetaGeoFitter().fit(customer_summary(jl.load_dataset("sample").events))
+        >>> print(bgf.reading)
+        While active, a customer buys about 0.24 times a week on average (BG/NBD fitted on 1,292 customers); after each repeat purchase about 7% stop buying for good.
+        """
+        p = self._fitted()
+        return (f"{self._purchase_rate()}; {self.drop_out} about "
+                f"{p['a'] / (p['a'] + p['b']):.0%} stop buying for good.")
 
     def fit(self, summary: pd.DataFrame, *, initial: dict[str, float] | None = None,
             weights: np.ndarray | None = None) -> "BetaGeoFitter":
@@ -894,6 +923,26 @@ class GammaGammaFitter(_FittedModel):
 
         return total
 
+    @property
+    def reading(self) -> str:
+        """The fit in words: the mean value of an order across repeat buyers, ``p * gamma / (q - 1)``.
+
+        Examples
+        --------
+        >>> import journeylib as jl
+        >>> from journeylib.loyalty.clv import GammaGammaFitter, customer_summary
+        >>> ggf = GammaGammaFitter().fit(customer_summary(jl.load_dataset("sample").events))
+        >>> print(ggf.reading)
+        An order is worth about 39.93 on average across customers (Gamma-Gamma fitted on 1,045 repeat buyers; money in revenue units).
+        """
+        p = self._fitted()
+        who = f"Gamma-Gamma fitted on {self.result_.n:,} repeat buyers"
+        if p["q"] <= 1:
+            return (f"The spend model gives no finite mean order value ({who}; a few very large spenders): "
+                    "read the values customer by customer.")
+        return (f"An order is worth about {p['p'] * p['gamma'] / (p['q'] - 1):,.2f} on average across customers "
+                f"({who}; money in revenue units).")
+
     def fit(self, summary: pd.DataFrame, *, initial: dict[str, float] | None = None,
             weights: np.ndarray | None = None) -> "GammaGammaFitter":
         """Fit on rows with ``frequency > 0`` using ``frequency`` and ``monetary_value``.
@@ -980,6 +1029,7 @@ class ModifiedBetaGeoFitter(BetaGeoFitter):
     """
 
     model_name = "MBG/NBD"
+    drop_out = "after the first and after each repeat purchase"
 
     @staticmethod
     def _ll(params: np.ndarray, x, tx, T, with_grad: bool = True, codes=None):
@@ -1071,6 +1121,24 @@ class ParetoNBDFitter(BetaGeoFitter):
 
     param_names = ("r", "alpha", "s", "beta")
     model_name = "Pareto/NBD"
+
+    @property
+    def reading(self) -> str:
+        """The fit in words: how often an active customer buys, and the share still active a year
+        after the first purchase (``(beta / (beta + t)) ** s``, t one year).
+
+        Examples
+        --------
+        >>> import journeylib as jl
+        >>> from journeylib.loyalty.clv import ParetoNBDFitter, customer_summary
+        >>> pnbd = ParetoNBDFitter().fit(customer_summary(jl.load_dataset("sample").events))
+        >>> print(pnbd.reading)
+        While active, a customer buys about 0.24 times a week on average (Pareto/NBD fitted on 1,292 customers); about 41% are still active a year after their first purchase.
+        """
+        p = self._fitted()
+        year = UNITS_PER_YEAR[self.time_unit or "W"]
+        alive = (p["beta"] / (p["beta"] + year)) ** p["s"]
+        return f"{self._purchase_rate()}; about {alive:.0%} are still active a year after their first purchase."
 
     @staticmethod
     def _dropout_start(T: np.ndarray, w: np.ndarray) -> tuple[float, float]:

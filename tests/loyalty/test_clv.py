@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import warnings
 
 import matplotlib.pyplot as plt
@@ -341,6 +342,29 @@ def test_gamma_gamma_against_planted_truth():
     assert chk["covered"].all(), chk
     with pytest.raises(JourneyParameterError, match="spend"):
         clv.against_truth({}, ggf)
+
+
+def test_the_models_in_words_give_the_planted_order_value_and_purchase_rate():
+    """The readings state the models' implied means: the mean order value p*gamma/(q-1) is the planted 40 and
+    the purchase rate r/alpha the planted rate per week (loyalty members buy 1.25x as often: between the two)."""
+    sim = jl.simulate_journeys(6000, seed=2)
+    s = customer_summary(sim.events, time_unit="W")
+    ggf, bgf, pnbd = GammaGammaFitter().fit(s), BetaGeoFitter().fit(s), clv.ParetoNBDFitter().fit(s)
+    value = float(re.search(r"worth about ([\d.]+) on average", ggf.reading).group(1))
+    assert value == round(ggf.params_["p"] * ggf.params_["gamma"] / (ggf.params_["q"] - 1), 2)
+    assert value == pytest.approx(sim.ground_truth["spend"]["mean_order_value"], rel=0.05)
+    planted = sim.ground_truth["purchase_process"]
+    low, high = 7 * planted["mean_rate_per_day"], 7 * planted["mean_rate_per_day"] * planted["loyalty_rate_multiplier"]
+    for model in (bgf, pnbd):
+        rate = float(re.search(r"buys about ([\d.]+) times a week", model.reading).group(1))
+        assert low * 0.9 <= rate <= high * 1.1, (model.model_name, rate)
+    drop = re.search(r"after each repeat purchase about (\d+)% stop", bgf.reading).group(1)
+    assert int(drop) == round(100 * bgf.params_["a"] / (bgf.params_["a"] + bgf.params_["b"]))
+    alive = re.search(r"about (\d+)% are still active a year", pnbd.reading).group(1)
+    p = pnbd.params_
+    assert int(alive) == round(100 * (p["beta"] / (p["beta"] + 365.25 / 7)) ** p["s"])
+    with pytest.raises(JourneyParameterError, match="not fitted"):
+        BetaGeoFitter().reading
 
 
 def test_calibration_reading_does_not_hide_written_off_repeat_buyers():
