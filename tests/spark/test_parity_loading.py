@@ -205,3 +205,26 @@ def test_an_unknown_storage_scheme_says_what_spark_needs(spark_con):
             jl.load_dataset("nosuchfs://lake/journeys")
     finally:
         jl.connect()
+
+
+def test_decimal_comma_amounts(both, same, tmp_path):
+    """decimal: ',' reads revenue written 1.234,56 alike on both engines (the same Ibis expression), and its
+    absence names the decimal comma alike."""
+    (tmp_path / "ev.csv").write_text("user;time;action;value\na;2025-03-01 10:00;visit;\na;2025-03-02 10:00;buy;1.234,56\n"
+                                     "b;2025-03-03 10:00;visit;\nb;2025-03-04 10:00;buy;13,26\nb;2025-03-05 10:00;buy;7\n")
+    text = ("sources:\n  events:\n    path: ev.csv\n    columns: {user: customer_id, time: ts, action: event}\n"
+            "{decimal}stages:\n  order: [awareness, purchase]\n  rules: [{{stage: awareness, event: visit}}, "
+            "{{stage: purchase, event: buy}}]\nevents:\n  purchase: [buy]\n  revenue: value\n")
+    (tmp_path / "journey.yml").write_text(text.format(decimal="    decimal: ','\n"))
+    a, b = both(lambda: jl.load_journey(tmp_path / "journey.yml").events.to_pandas())
+    assert sorted(a["revenue"].dropna().tolist()) == [7.0, 13.26, 1234.56]
+    same(a, b, sort_by=EVENT_KEYS, what="events with decimal commas")
+    (tmp_path / "journey.yml").write_text(text.format(decimal=""))
+
+    def error():
+        with pytest.raises(JourneyDataError) as info:
+            jl.load_journey(tmp_path / "journey.yml")
+        return str(info.value)
+
+    a, b = both(error)
+    assert a == b and "these amounts use a decimal comma (1.234,56)" in a
