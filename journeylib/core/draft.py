@@ -628,7 +628,8 @@ _DATE = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{2,4})(?:[ T](\d{1,2}):(\
 
 
 def timestamp_format(values: pd.Series) -> tuple[str | None, str | None]:
-    """``(strptime format, note)`` for text timestamps such as 03/04/2024 10:00; ``(None, None)`` otherwise.
+    """``(format, note)`` for text timestamps such as 03/04/2024 10:00 (a strptime format) or Unix
+    times such as 1736078400 (``unix_s``, ``unix_ms``, ``unix_us``); ``(None, None)`` otherwise.
 
     Parameters
     ----------
@@ -650,8 +651,21 @@ def timestamp_format(values: pd.Series) -> tuple[str | None, str | None]:
     ('%d/%m/%Y %H:%M', 'day-first: some first numbers are above 12')
     >>> timestamp_format(pd.Series(["2024-04-03T10:00:00Z"]))
     (None, None)
+    >>> timestamp_format(pd.Series(["1736078400", "1751328000"]))
+    ('unix_s', 'Unix times in seconds: 1736078400 is 2025-01-05 12:00 UTC')
     """
+    from . import engine
+
     vals = values.dropna().astype(str)
+    text = vals.str.strip()
+    numbers = pd.to_numeric(text[text != ""], errors="coerce")
+    if len(numbers) and numbers.notna().all():
+        unit = engine.unix_unit(numbers.min(), numbers.max())
+        if unit is None:
+            return None, None
+        first = pd.Timestamp(round(numbers.iloc[0] * engine.UNIX_FORMATS[unit]), unit="us", tz="UTC")
+        words_ = {"unix_s": "seconds", "unix_ms": "milliseconds", "unix_us": "microseconds"}[unit]
+        return unit, f"Unix times in {words_}: {text[text != ''].iloc[0]} is {first:%Y-%m-%d %H:%M} UTC"
     matches = vals.str.extract(_DATE)
     if len(vals) == 0 or matches[0].isna().mean() > 0.5:
         return None, None
@@ -771,13 +785,19 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
                 # the CSV reader took dates such as 27.02.2025 as timestamps; loading reads them with a
                 # stated format only (a day-first or month-first guess is never made silently)
                 fmt_str, fmt_note = timestamp_format(_text_sample(_raw_text(files["events"]), ts_col))
-        elif _numeric(typ):
-            notes.append(f"'{ts_col}' is a number: epoch time? The loader expects timestamps")
         else:
             sample = engine.to_pandas(t.select(t[ts_col].cast("string").name("v")).limit(20000))["v"]
             fmt_str, fmt_note = timestamp_format(sample)
-            parsed = pd.to_datetime(sample, format=fmt_str, errors="coerce", utc=False) if fmt_str else \
-                pd.to_datetime(sample, errors="coerce", format="mixed")
+            if _numeric(typ) and fmt_str is None:
+                notes.append(f"'{ts_col}' holds numbers that are no Unix times in one unit: map a timestamp "
+                             "column as ts, or give timestamp_format")
+            if fmt_str in engine.UNIX_FORMATS:
+                parsed = engine.parse_timestamp(t[ts_col], fmt_str)
+                agg = engine.to_pandas(t.aggregate(lo=parsed.min(), hi=parsed.max()))
+                parsed = pd.Series([agg["lo"].iloc[0], agg["hi"].iloc[0]])
+            else:
+                parsed = pd.to_datetime(sample, format=fmt_str, errors="coerce", utc=False) if fmt_str else \
+                    pd.to_datetime(sample, errors="coerce", format="mixed")
             if parsed.notna().any():
                 time_range = (parsed.min(), parsed.max())
                 naive = getattr(parsed.dt, "tz", None) is None

@@ -7,6 +7,7 @@ table is; it becomes an in-memory table (``ibis.memtable``) of the same engine.
 from __future__ import annotations
 
 import atexit
+import csv
 import ctypes
 import ctypes.util
 import glob
@@ -324,6 +325,81 @@ TEXT_ROLES = ("event", "channel", "stage", "experiment", "variant")
 
 DATE_PATTERN = r"^\s*(\d{1,2})([/.-])(\d{1,2})[/.-](\d{2,4})(\s+\d{1,2}:\d{2}(:\d{2})?)?\s*$"
 """Day-first or month-first dates (``03/04/2024``, ``25.12.24 10:00``): read with a format."""
+UNIX_FORMATS = {"unix_s": 1_000_000, "unix_ms": 1_000, "unix_us": 1}
+"""``timestamp_format`` values for Unix times (seconds, milliseconds or microseconds since
+1970-01-01 UTC; UTC whatever the source's time zone) -> microseconds per unit."""
+UNIX_RANGES = {"unix_s": (1e8, 1e10), "unix_ms": (1e11, 1e13), "unix_us": (1e14, 1e16)}
+"""Numbers read as each unit when every one lies in its range: 1973 to 2286 in that unit
+(the ranges do not overlap, so the unit is never a guess between two)."""
+NUMBER_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*$"
+NOT_UNIX_HINT = ("these are numbers, not timestamps: Unix times all count seconds (10 digits, such as 1736078400 for "
+                 "2025-01-05 12:00 UTC), milliseconds (13) or microseconds (16), and are then read as such; give "
+                 "timestamp_format: unix_s, unix_ms or unix_us to read numbers in one unit, or '%Y%m%d' for dates "
+                 "written 20250105")
+"""What to do when a time column holds numbers that are no Unix times in one unit."""
+
+
+def unix_unit(low: float, high: float) -> str | None:
+    """The Unix-time unit whose range (:data:`UNIX_RANGES`) holds every value from ``low`` to ``high``.
+
+    Parameters
+    ----------
+    low, high
+        The smallest and largest value of a column of numbers.
+
+    Returns
+    -------
+    str or None
+        ``"unix_s"``, ``"unix_ms"`` or ``"unix_us"``; ``None`` when no one unit holds them all.
+
+    Examples
+    --------
+    >>> from journeylib.core import engine
+    >>> engine.unix_unit(1_736_078_400, 1_751_328_000), engine.unix_unit(1_736_078_400_000, 1_736_078_400_000)
+    ('unix_s', 'unix_ms')
+    >>> engine.unix_unit(20_250_105, 20_250_630) is None  # dates written 20250105 are no Unix times
+    True
+    """
+    return next((u for u, (lo, hi) in UNIX_RANGES.items() if lo <= low and high < hi), None)
+
+
+@ibis.udf.scalar.builtin(name="make_timestamp")
+def _duckdb_make_timestamp(us: dt.int64) -> dt.Timestamp(timezone=None):  # pragma: no cover - SQL builtin
+    """DuckDB's ``make_timestamp(microseconds)``: a plain (UTC wall-clock) TIMESTAMP."""
+
+
+@ibis.udf.scalar.builtin(name="timestamp_micros")
+def _spark_timestamp_micros(us: dt.int64) -> dt.Timestamp(timezone=None):  # pragma: no cover - SQL builtin
+    """Spark SQL's ``timestamp_micros`` (Spark >= 3.1)."""
+
+
+def from_epoch_micros(us: ibis.Value) -> ibis.Value:
+    """Microseconds since 1970-01-01 UTC as a plain timestamp holding the UTC wall clock.
+
+    Parameters
+    ----------
+    us
+        An int64 expression.
+
+    Returns
+    -------
+    ibis.Value
+        A timestamp without zone (cast to :data:`UTC` for an instant).
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylib.core import engine
+    >>> t = ibis.memtable({"us": [1_736_078_400_500_000]})
+    >>> engine.to_pandas(t.select(ts=engine.from_epoch_micros(t.us)))["ts"].iloc[0]
+    Timestamp('2025-01-05 12:00:00.500000')
+    """
+    name = backend_name(us)
+    if name == "duckdb":
+        return _duckdb_make_timestamp(us)
+    if name == "pyspark":
+        return _spark_timestamp_micros(us)
+    return ibis.timestamp("1970-01-01 00:00:00") + us.as_interval("us")
 
 
 @ibis.udf.scalar.builtin(name="try_strptime")
@@ -383,8 +459,10 @@ def backend_name(t: ibis.Table | ibis.Value) -> str:
 
 def detect_timestamp_format(t: ibis.Table, col: str, *, table: str = "events",
                             hint: str = "pass timestamp_format='%d/%m/%Y' (or '%m/%d/%Y')") -> str | None:
-    """The strptime format of a text timestamp column, detected over every row (one engine pass).
+    """The format of a text (or numeric) timestamp column, detected over every row (one engine pass).
 
+    A column of numbers only is Unix time when every number lies in one unit's range
+    (:func:`unix_unit`: ``"unix_s"``, ``"unix_ms"`` or ``"unix_us"``), else ``None``. Otherwise
     ``None`` when no value is a day/month date (ISO text such as ``2024-05-01 13:45:00``,
     read without a format). Day-first when a first number above 12 occurs anywhere,
     month-first when a second number does; when neither does (``03/04/2024`` only) the
@@ -404,7 +482,7 @@ def detect_timestamp_format(t: ibis.Table, col: str, *, table: str = "events",
     Returns
     -------
     str or None
-        A strptime format such as ``"%d/%m/%Y %H:%M"``, or ``None`` for ISO text.
+        A strptime format such as ``"%d/%m/%Y %H:%M"``, a Unix format, or ``None`` for ISO text.
 
     Examples
     --------
@@ -412,8 +490,13 @@ def detect_timestamp_format(t: ibis.Table, col: str, *, table: str = "events",
     >>> from journeylib.core import engine
     >>> engine.detect_timestamp_format(ibis.memtable({"ts": ["25/12/2024 10:00", "03/04/2024 09:15"]}), "ts")
     '%d/%m/%Y %H:%M'
+    >>> engine.detect_timestamp_format(ibis.memtable({"ts": [1736078400123, 1736164800000]}), "ts")
+    'unix_ms'
     """
     x = t[col].cast("string")
+    given = x.notnull() & (x.strip() != "")
+    number = x.re_search(NUMBER_PATTERN).fill_null(False)
+    value = ibis.ifelse(number, x.strip().try_cast("float64"), ibis.null("float64"))
     hit = x.re_search(DATE_PATTERN).fill_null(False)
     first = x.re_extract(DATE_PATTERN, 1).try_cast("int64")
     second = x.re_extract(DATE_PATTERN, 3).try_cast("int64")
@@ -421,8 +504,12 @@ def detect_timestamp_format(t: ibis.Table, col: str, *, table: str = "events",
     aggs = dict(n=hit.cast("int64").sum(), first=ibis.ifelse(hit, first, ibis.null("int64")).max(),
                 second=ibis.ifelse(hit, second, ibis.null("int64")).max(),
                 secs=(hit & (x.re_extract(DATE_PATTERN, 6) != "")).cast("int64").sum(),
-                mins=(hit & (timed != "")).cast("int64").sum())
+                mins=(hit & (timed != "")).cast("int64").sum(),
+                given=given.cast("int64").sum(), numbers=number.cast("int64").sum(), low=value.min(),
+                high=value.max())
     row = to_pandas(t.aggregate(**aggs)).iloc[0]
+    if pd.notna(row["given"]) and int(row["given"]) and int(row["numbers"]) == int(row["given"]):
+        return unix_unit(float(row["low"]), float(row["high"]))  # None: the rows' error says what numbers are
     if not int(row["n"] if pd.notna(row["n"]) else 0):
         return None
     example = str(to_pandas(t.filter(hit).select(col).limit(1))[col].iloc[0]).strip()
@@ -446,14 +533,15 @@ def detect_timestamp_format(t: ibis.Table, col: str, *, table: str = "events",
 
 
 def parse_timestamp(x: ibis.Value, fmt: str | None = None) -> ibis.Value:
-    """Text timestamps as UTC: ISO text (offsets converted, naive read as UTC) or ``fmt`` (strptime).
+    """Text timestamps as UTC: ISO text (offsets converted, naive read as UTC), ``fmt`` (strptime)
+    or Unix times (``fmt`` one of :data:`UNIX_FORMATS`; then ``x`` may also be numbers).
 
     Parameters
     ----------
     x
-        A text column expression.
+        A text column expression (or numbers, for a Unix format).
     fmt
-        strptime format; ``None`` for ISO text.
+        strptime format, a key of :data:`UNIX_FORMATS`, or ``None`` for ISO text.
 
     Returns
     -------
@@ -470,6 +558,11 @@ def parse_timestamp(x: ibis.Value, fmt: str | None = None) -> ibis.Value:
     """
     if fmt is None:
         return x.try_cast(UTC)
+    if fmt in UNIX_FORMATS:
+        number = (x.strip() if x.type().is_string() else x).try_cast("float64")
+        in_range = (number >= -9e15 / UNIX_FORMATS[fmt]) & (number <= 9e15 / UNIX_FORMATS[fmt])  # int64 microseconds
+        us = ibis.ifelse(in_range, number * UNIX_FORMATS[fmt], ibis.null("float64")).round().cast("int64")
+        return from_epoch_micros(us).cast(UTC)
     if backend_name(x) == "duckdb":
         return _duckdb_try_strptime(x, fmt).cast(UTC)
     return x.as_timestamp(fmt).cast("timestamp").cast(UTC)
@@ -573,9 +666,16 @@ def typed(t: ibis.Table, table: str = "events", *, check: bool = True,
             new[c] = x.cast("timestamp").cast(UTC)
         elif x.type().is_timestamp():
             new[c] = x.cast(UTC) if x.type().timezone != "UTC" else x
+        elif x.type().is_numeric() and not x.type().is_boolean() and (
+                fmt := timestamp_format or detect_timestamp_format(t, c, table=table)) in UNIX_FORMATS:
+            check = True
+            new[c] = parse_timestamp(x, fmt)
+            bad[c] = ((x.notnull() & new[c].isnull()) if table == "customers" else new[c].isnull(),
+                      f"a Unix time in {fmt!r}")
         elif not x.type().is_null():
             raise JourneyDataError(f"column '{c}' of {table} has type {x.type()}; expected timestamps "
-                                   "(ISO text such as 2024-05-01 13:45:00, or a datetime column)")
+                                   "(ISO text such as 2024-05-01 13:45:00, a datetime column, or Unix times)"
+                                   + (f"\nWhat to do: {NOT_UNIX_HINT}" if x.type().is_numeric() else ""))
         if not nullable and c not in bad:
             bad[c] = (new.get(c, x).isnull(), "a timestamp (not missing)")
     if table == "events" and "revenue" in cols:
@@ -895,7 +995,7 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
             if empty:
                 raise JourneyDataError(f"{table}: {path} is empty; expected a header row and data rows")
             if spark:
-                return con.read_csv(arg, **_spark_csv_options(con, path))
+                return con.read_csv(arg, **_spark_csv_options(files[0]))
             # every column as text: types are declared by the loaders, never sniffed from the first rows
             return con.read_csv(arg, all_varchar=True)
     except JourneyDataError:
@@ -995,9 +1095,20 @@ def _spark_parquet(con: ibis.BaseBackend, path: str, files: list[str]) -> ibis.T
     return con.table(name)
 
 
-def _spark_csv_options(con: ibis.BaseBackend, path: str) -> dict[str, Any]:
-    """Spark reads CSV columns as text, like DuckDB here: types are declared by the loaders."""
-    return {"inferSchema": False, "header": True}
+def _spark_csv_options(first: str) -> dict[str, Any]:
+    """Spark reads CSV columns as text, like DuckDB here (types are declared by the loaders), with
+    the delimiter DuckDB's reader would find: Spark takes "," unless told (a European export
+    writes ";"), so it is sniffed from the start of the first file."""
+    options: dict[str, Any] = {"inferSchema": False, "header": True}
+    if is_uri(first) or first.lower().endswith(".gz"):
+        return options
+    try:
+        with open(first, encoding="utf-8-sig", errors="replace") as f:
+            head = f.read(65536)
+        options["sep"] = csv.Sniffer().sniff(head.split("\n", 1)[0] + "\n", delimiters=",;\t|").delimiter
+    except (OSError, csv.Error):  # one column, or unreadable here: Spark's default
+        pass
+    return options
 
 
 def shift_within(t: ibis.Table, by: str, order: list[ibis.Value], periods: int = 1,

@@ -134,7 +134,8 @@ class Source:
     timezone
         Zone of naive timestamps.
     timestamp_format
-        strptime format of text timestamps, or ``None``.
+        strptime format of text timestamps, ``unix_s`` / ``unix_ms`` / ``unix_us`` for Unix times
+        (numbers or text), or ``None``.
     decimal
         Decimal mark of the amounts written as text (``revenue``, ``spend``, ``score``; an export's
         amounts): ``"."`` (default) or ``","`` (``1.234,56`` is 1234.56; a dot groups thousands).
@@ -496,12 +497,13 @@ def _parse(text: str, path: str | None) -> JourneyDefinition:
             tsf = c.text(tsf, f"{key}.timestamp_format", "a strptime format such as '%d/%m/%Y %H:%M'")
             probe = _dt.datetime(2025, 3, 14, 15, 9, 26)
             try:
-                ok = "%" in tsf and _dt.datetime.strptime(probe.strftime(tsf), tsf) is not None
+                ok = tsf in engine.UNIX_FORMATS or "%" in tsf and _dt.datetime.strptime(probe.strftime(tsf), tsf)
             except ValueError:
                 ok = False
             if not ok:
                 raise c.fail(f"{key}.timestamp_format", tsf, "a strptime format such as '%d/%m/%Y %H:%M' "
-                             "(%d day, %m month, %Y year, %H:%M:%S time)")
+                             "(%d day, %m month, %Y year, %H:%M:%S time), or unix_s, unix_ms or unix_us for "
+                             "Unix times")
         decimal = spec.get("decimal", ".")
         if decimal not in (".", ","):
             raise c.fail(f"{key}.decimal", decimal, "'.' or ',' (the mark between whole units and cents: "
@@ -775,7 +777,7 @@ def _check_dates(t: ibis.Table, cols: list[str], src: Source, d: JourneyDefiniti
     if _backend(t) != "duckdb":
         return
     for c in text:
-        parsed = _duckdb_try_strptime(head[c], src.timestamp_format)
+        parsed = engine.parse_timestamp(head[c].strip(), src.timestamp_format)
         bad = head[c].notnull() & (head[c].strip() != "") & parsed.isnull()
         n_bad = int(engine.to_pandas(head.aggregate(n=bad.cast("int64").sum()))["n"].fillna(0).iloc[0])
         if n_bad:
@@ -857,6 +859,8 @@ def _to_utc(x: ibis.Value, src: Source) -> ibis.Value:
         raise JourneyParameterError(f"sources.{src.name}.timezone: {zone!r} is supported on DuckDB and Spark; "
                                     f"this engine is {name or 'unknown'}; expected timezone: UTC")
 
+    if src.timestamp_format in engine.UNIX_FORMATS and (typ.is_string() or typ.is_numeric()):
+        return engine.parse_timestamp(x, src.timestamp_format)  # UTC by definition: the zone does not apply
     if typ.is_string():
         if src.timestamp_format:
             naive = (_duckdb_try_strptime(x, src.timestamp_format) if name == "duckdb"

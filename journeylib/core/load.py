@@ -965,6 +965,14 @@ def _timestamp_check(t, col, table, nullable=False, fmt=None):
     elif typ.is_string():
         clean = engine.parse_timestamp(x.strip() if fmt else x, fmt)  # a cast itself ignores spaces
         bad = (x.notnull() & (x.strip() != "") & clean.isnull()) if nullable else clean.isnull()
+    elif typ.is_numeric() and not typ.is_boolean():
+        # numbers are timestamps only as Unix times (a format detected over every row, or declared)
+        if fmt in engine.UNIX_FORMATS:
+            clean = engine.parse_timestamp(x, fmt)
+            bad = (x.notnull() & clean.isnull()) if nullable else clean.isnull()
+        else:  # every number is bad (and read again as Unix times when they all are)
+            clean = x.isnull().ifelse(ibis.null(UTC), ibis.null(UTC))  # a column of NULL timestamps
+            bad = x.notnull() if nullable else x.notnull() | x.isnull()
     elif typ.is_null():
         clean = x.cast(UTC)
         bad = None if nullable else clean.isnull()
@@ -1106,7 +1114,8 @@ def _run_checks(t, build, table: str, extra=None, *, src: _Src | None = None, fo
     for c, (_, bad, expected) in tested.items():
         n_bad = int(counts[f"bad_{c}"])
         if n_bad:
-            if (c == "ts" or c.endswith("_at")) and t[c].type().is_string() and c not in formats and not declared:
+            if (c == "ts" or c.endswith("_at")) and (t[c].type().is_string() or t[c].type().is_numeric()) \
+                    and c not in formats and not declared:
                 fmt = engine.detect_timestamp_format(
                     t, c, table=table, hint=f"pass timestamp_format='%d/%m/%Y' (or '%m/%d/%Y') to load_{table}")
                 if fmt:
@@ -1114,7 +1123,9 @@ def _run_checks(t, build, table: str, extra=None, *, src: _Src | None = None, fo
             examples = _examples(t, bad, src)
             hint = None
             if c == "ts" or c.endswith("_at"):
-                hint = "fix or drop these rows; naive timestamps are read as UTC"
+                numbers = examples is not None and c in examples.columns and examples[c].dropna().astype(str) \
+                    .str.fullmatch(engine.NUMBER_PATTERN).all()
+                hint = engine.NOT_UNIX_HINT if numbers else "fix or drop these rows; naive timestamps are read as UTC"
             if c == "stage" and table == "events":
                 hint = "add the missing stages to stages=, or fix the values" + _near_stages(t, c, _allowed_of(expected))
             if c == "customer_id":
@@ -1152,16 +1163,25 @@ def _examples(t: ibis.Table, bad: ibis.Value, src: _Src) -> pd.DataFrame:
     return _utc_examples(t.filter(bad).limit(5).to_pandas())
 
 
+def _shown(value: Any) -> str:
+    """A value as a message quotes it: text in quotes (so blanks show), anything else as written."""
+    if isinstance(value, str):
+        return repr(value)
+    if value is None or value is pd.NA or isinstance(value, float) and value != value:
+        return "missing"
+    return str(value.item() if hasattr(value, "item") else value)
+
+
 def _with_line(msg: str, examples: pd.DataFrame, col: str) -> str:
     """The message with its first bad value named by line, or as is without line numbers."""
     if "line" not in examples.columns or not len(examples):
         if len(examples) and col in examples.columns:
-            return msg.replace("invalid; expected", f"invalid (first: {examples[col].iloc[0]!r}); expected", 1)
+            return msg.replace("invalid; expected", f"invalid (first: {_shown(examples[col].iloc[0])}); expected", 1)
         return msg
     row = examples.iloc[0]
     value = row[col] if col in examples.columns else None
     lines = ", ".join(str(int(v)) for v in examples["line"])
-    return msg.replace("invalid; expected", f"invalid (first at line {int(row['line'])}: {value!r}; lines "
+    return msg.replace("invalid; expected", f"invalid (first at line {int(row['line'])}: {_shown(value)}; lines "
                                             f"{lines}); expected", 1)
 
 

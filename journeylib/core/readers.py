@@ -397,6 +397,9 @@ def _naive_ts(expr: str, col_type: str | None, timezone: str, fmt: str | None = 
         return expr
     if t.startswith("TIMESTAMP") or t == "DATE":
         return f"timezone({_lit(timezone)}, CAST({expr} AS TIMESTAMP))"
+    if fmt in engine.UNIX_FORMATS:  # UTC by definition (the session's zone is UTC)
+        us = f"TRY_CAST(trim(CAST({expr} AS VARCHAR)) AS DOUBLE) * {engine.UNIX_FORMATS[fmt]}"
+        return f"CAST(make_timestamp(CAST(round(CASE WHEN abs({us}) < 9e15 THEN {us} END) AS BIGINT)) AS TIMESTAMPTZ)"
     if fmt:
         parsed = f"try_strptime(CAST({expr} AS VARCHAR), {_lit(fmt)})"
         return f"(CASE WHEN typeof({parsed}) = 'TIMESTAMP WITH TIME ZONE' THEN {parsed}::TIMESTAMPTZ " \
@@ -705,7 +708,9 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
         raise JourneyDataError(
             f"orders: {bad:,} timestamps could not be read (e.g. {example['_ts_text'].tolist()}); expected "
             + (f"the format {timestamp_format!r}" if timestamp_format else "ISO dates such as 2025-01-05 12:00:00")
-            + ". What to do: give timestamp_format (e.g. '%d/%m/%Y %H:%M') for day-first or month-first dates")
+            + ". What to do: give timestamp_format (e.g. '%d/%m/%Y %H:%M') for day-first or month-first dates"
+            + (", unix_s, unix_ms or unix_us for Unix times" if all(
+                str(v).strip().replace(".", "", 1).isdigit() for v in example["_ts_text"]) else ""))
     sql = f"""SELECT anonymous_id, user_id, ts, event, channel, revenue, campaign, currency, order_id, _keep
               FROM ({union})"""
     return sql, ["campaign", "currency", "order_id"]
@@ -801,7 +806,8 @@ def read_export(format: str, path: str | Path, *, columns: Mapping[str, str] | N
     messages
         ``orders`` only: the message log file (default: ``messages.*`` in the ``path`` folder).
     timestamp_format
-        ``orders`` only: strptime format of text timestamps (e.g. ``"%d/%m/%Y %H:%M"``).
+        ``orders`` only: strptime format of text timestamps (e.g. ``"%d/%m/%Y %H:%M"``), or
+        ``unix_s`` / ``unix_ms`` / ``unix_us`` for Unix times.
     decimal
         ``","`` reads amounts held as text with a decimal comma (``1.234,56``); typed numbers
         are read as they are. Amounts held as text that are no numbers are an error.

@@ -39,11 +39,6 @@ def _spark_unix_micros(x: dt.Timestamp(timezone="UTC")) -> dt.int64:  # pragma: 
     """Spark SQL's ``unix_micros`` (Spark >= 3.1)."""
 
 
-@ibis.udf.scalar.builtin(name="make_timestamp")
-def _duckdb_make_timestamp(us: dt.int64) -> dt.Timestamp(timezone=None):  # pragma: no cover - SQL builtin
-    """DuckDB's ``make_timestamp(microseconds)``: a plain (UTC wall-clock) TIMESTAMP."""
-
-
 def _backend_name(x: ibis.Expr) -> str:
     try:
         return x._find_backend(use_default=True).name
@@ -141,7 +136,7 @@ def month_number(ts: ibis.Value) -> ibis.Value:
     (24288, (2024, 0))
     """
     if _backend_name(ts) == "duckdb" and ts.type().is_timestamp() and ts.type().timezone is not None:
-        ts = _duckdb_make_timestamp(epoch_us(ts))
+        ts = engine.from_epoch_micros(epoch_us(ts))
     return ts.year().cast("int64") * 12 + ts.month().cast("int64") - 1
 
 

@@ -318,3 +318,22 @@ def test_init_reads_an_export_in_german_french_or_spanish(lang, tmp_path):
     ev = journey.events.to_pyarrow().to_pandas()
     assert (ev["event"] == "purchase").sum() == (raw[event] == order).sum()
     assert ev["revenue"].sum() == pytest.approx(raw[amount].sum())
+
+
+@pytest.mark.parametrize("unit, scale, suffix", [("s", 1, ".csv"), ("ms", 1_000, ".parquet")])
+def test_init_on_unix_times_states_their_unit(unit, scale, suffix, tmp_path):
+    """An export whose time column holds Unix times (text in a CSV, integers in Parquet): the draft states the
+    unit with an example, writes no time-zone guess (a Unix time is UTC), and the journey loads the same
+    instants as pandas reads them."""
+    raw = pd.read_csv(CLICKS)
+    when = pd.to_datetime(raw["time"], format="%d/%m/%Y %H:%M", utc=True)
+    raw["time"] = (when.astype("int64") // 1_000_000_000 * scale).astype("int64")
+    path = tmp_path / f"events{suffix}"
+    raw.to_csv(path, index=False) if suffix == ".csv" else raw.to_parquet(path, index=False)
+    d = draft.write_draft(path, out=tmp_path / "journey.yml")
+    assert d.profile.timestamp_format == f"unix_{unit}"
+    assert re.search(rf"timestamp_format: unix_{unit}  # guess: Unix times in \w+: \d+ is \d{{4}}-\d\d-\d\d "
+                     r"\d\d:\d\d UTC", d.text)
+    assert "timezone:" not in d.text and d.profile.time_range[0] == when.min()
+    ev = jl.load_journey(d.path).events.to_pyarrow().to_pandas()
+    assert sorted(ev["ts"]) == sorted(when)

@@ -625,3 +625,36 @@ def test_decimal_comma_amounts(tmp_path):
     with pytest.raises(JourneyDataError, match=r"(?s)column 'revenue' of events: 2 of 5 rows invalid.*What to do: "
                        r"these amounts use a decimal comma \(1\.234,56\): add decimal: ',' to sources\.events"):
         jl.load_journey(write(tmp_path, textwrap.dedent(text.format(decimal=""))))
+
+
+def test_unix_times_declared_in_the_definition(tmp_path):
+    """timestamp_format: unix_ms reads epoch milliseconds as UTC whatever the source's time zone (a Unix time
+    names an instant); a customers' joined-at column of Unix seconds with blanks is read alike."""
+    (tmp_path / "ev.csv").write_text("user,time,action\na,1736078400123,visit\na,1736082000000,buy\n"
+                                     "b,1736164800000,visit\n")
+    (tmp_path / "cu.csv").write_text("user,joined_at\na,1736078400\nb,\n")
+    text = textwrap.dedent("""
+        sources:
+          events:
+            path: ev.csv
+            columns: {user: customer_id, time: ts, action: event}
+            timestamp_format: unix_ms
+            timezone: Europe/Paris
+          customers:
+            path: cu.csv
+            columns: {user: customer_id}
+            timestamp_format: unix_s
+        stages:
+          order: [awareness, purchase]
+          rules: [{stage: awareness, event: visit}, {stage: purchase, event: buy}]
+        events:
+          purchase: [buy]
+        """)
+    j = jl.load_journey(write(tmp_path, text))
+    ev = j.events.to_pandas().sort_values("ts")
+    assert ev["ts"].tolist() == list(pd.to_datetime([1736078400123, 1736082000000, 1736164800000], unit="ms",
+                                                    utc=True))
+    cu = j.customers.to_pandas().set_index("customer_id")
+    assert cu.loc["a", "joined_at"] == pd.Timestamp(1736078400, unit="s", tz="UTC") and pd.isna(cu.loc["b", "joined_at"])
+    with pytest.raises(JourneyParameterError, match=r"timestamp_format: got .unix_ns.*unix_s, unix_ms or unix_us"):
+        jl.load_journey(write(tmp_path, text.replace("unix_ms", "unix_ns")))

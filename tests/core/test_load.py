@@ -50,6 +50,34 @@ def test_tz_aware_pandas_column_is_converted(frame):
     assert pd.Timestamp("2024-01-01 09:00", tz="UTC") in set(out["ts"])
 
 
+@pytest.mark.parametrize("unit, scale, as_text", [("s", 1, True), ("s", 1, False), ("ms", 1_000, False),
+                                                   ("ms", 1_000, True), ("us", 1_000_000, False)])
+def test_unix_times_are_read_in_their_unit(frame, unit, scale, as_text):
+    """A column of Unix times (as text or numbers; seconds with a fraction too) is read in the one unit whose
+    range holds every value, as pandas reads it with that unit."""
+    when = pd.to_datetime(frame["time"], format="mixed", utc=True)
+    numbers = (when.astype("int64") // 1_000) / 1_000_000 * scale + [0, 0.5 * (unit != "us"), 0, 0]  # us -> the unit
+    frame["time"] = numbers.map(lambda v: f" {v:.1f} " if v % 1 else f"{v:.0f}") if as_text else numbers
+    out = load(frame)
+    want = pd.to_datetime((numbers * 1_000_000 / scale).round().astype("int64"), unit="us", utc=True)
+    assert sorted(out["ts"]) == sorted(want)
+    assert sorted(load(frame, timestamp_format=f"unix_{unit}")["ts"]) == sorted(want)  # declared: the same
+
+
+@pytest.mark.parametrize("values, first", [
+    ([1704103200, 1704189600, 5, 1704276000], "1704103200"),  # seconds, and a 5
+    ([1704103200, 1704189600000, 1704103200, 1704276000], "1704103200"),  # seconds and milliseconds
+    (["20240101", "20240102", "20240101", "20240103"], "'20240101'"),  # dates written without separators
+])
+def test_numbers_that_are_no_unix_times_in_one_unit_are_an_error(frame, values, first):
+    """Every row is named (none is read in a unit it may not be in) and the error says what numbers can be."""
+    frame["time"] = values
+    with pytest.raises(JourneyDataError, match=rf"(?s)column 'ts' of events: 4 of 4 rows invalid \(first: {first}\)"
+                                               r".*What to do: these are numbers, not timestamps: Unix times all "
+                                               r"count seconds.*unix_s, unix_ms or unix_us.*'%Y%m%d'"):
+        load(frame)
+
+
 def test_missing_required_column_names_it_and_the_fix(frame):
     with pytest.raises(JourneyDataError, match=r"(?s)missing required column\(s\) \['event'\].*columns=") as e:
         load(frame.drop(columns="event"))

@@ -399,3 +399,13 @@ def test_the_shape_of_an_export_folder_is_its_events_not_the_tables_beside_them(
 
     jl.write_export(jl.simulate_journeys(120, seed=4), fmt, tmp_path)
     assert detect_format(tmp_path) == fmt
+
+
+def test_orders_with_unix_times(tmp_path):
+    (tmp_path / "orders.csv").write_text("customer,order_time,total\nc1,1736078400,12.5\nc1,1736164800.5,3\n")
+    got = R.read_export("orders", tmp_path / "orders.csv", timestamp_format="unix_s", timezone="Europe/Paris")
+    ts = got["events"].to_pandas()["ts"].tolist()
+    assert ts == [pd.Timestamp(1736078400, unit="s", tz="UTC"), pd.Timestamp(1736164800.5, unit="s", tz="UTC")]
+    with pytest.raises(JourneyDataError, match=r"2 timestamps could not be read.*unix_s, unix_ms or unix_us for "
+                                               r"Unix times"):
+        R.read_export("orders", tmp_path / "orders.csv")
