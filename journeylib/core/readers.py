@@ -1,4 +1,4 @@
-"""Readers for the event exports people have: GA4, Segment/RudderStack, Amplitude, Snowplow, orders.
+"""Readers for the event exports people have: GA4, Segment/RudderStack, Amplitude, Mixpanel, Snowplow, orders.
 
 :func:`read_export` turns one published export shape into the canonical event table
 (``customer_id`` text, ``ts`` UTC timestamp, ``event`` text, ``channel`` nullable text,
@@ -40,6 +40,17 @@ Shapes
   top-level ``revenue``, else ``$price`` x ``$quantity``; channel from ``utm_source``,
   ``utm_medium``, ``utm_campaign``), ``user_properties``. Extra columns: anonymous_id,
   user_id, source, medium, campaign, currency, page_path, session_id.
+* ``mixpanel``: Mixpanel raw event export (JSON lines, gzip allowed, as the Export API and the
+  project's "export raw data" give them): ``event`` and ``properties`` with ``time`` (Unix
+  seconds, or milliseconds when the number is that large), ``distinct_id``, ``$device_id``
+  (anonymous), ``$user_id``, ``$insert_id``, ``utm_source``/``utm_medium``/``utm_campaign``,
+  ``$current_url``. An event carries a user when it has ``$user_id``, or a ``distinct_id``
+  that is neither ``$device:...`` nor its ``$device_id`` (original ID merge after login);
+  ``$identify`` events (``$anon_id`` -> ``$identified_id``) only link identities;
+  ``$mp_web_page_view`` becomes ``page_view``. Revenue: ``revenue``, else ``amount``, else
+  ``total``, else ``price`` x ``quantity`` on order events. ``time`` is UTC; ``timezone``
+  reads it as that zone's wall clock instead (projects whose export gives project time).
+  Extra columns: anonymous_id, user_id, source, medium, campaign, currency, page_path, insert_id.
 * ``snowplow``: Snowplow enriched events (``atomic.events`` columns; Parquet, or CSV/TSV with a
   header): ``domain_userid`` (anonymous), ``user_id``, ``network_userid``, ``event`` /
   ``event_name``, ``se_category``/``se_action`` (structured events are named by their
@@ -61,7 +72,7 @@ Shapes
 Identity stitching
 ------------------
 Where a shape has an anonymous id (GA4 ``user_pseudo_id``, Segment ``anonymousId``,
-Amplitude ``device_id``, Snowplow ``domain_userid``) and a user id, events are stitched to
+Amplitude ``device_id``, Mixpanel ``$device_id``, Snowplow ``domain_userid``) and a user id, events are stitched to
 the user: an event that carries a user id belongs to that user; an event without one
 belongs to the user its anonymous id is ever seen with (in any row, earlier or later: the
 pre-login browsing of a customer joins the customer). When one anonymous id is seen with
@@ -90,14 +101,15 @@ compared in lower case, first match wins; :func:`channel_of` does the same in Py
 
 Snowplow additionally uses ``refr_medium`` when there is no ``mkt_*`` value (search ->
 search, social -> social, email -> email, paid -> paid_ads, unknown -> referral,
-internal -> null) and calls a ``page_view`` with neither ``direct``. Amplitude reads
-the event's ``utm_*`` properties only. The orders shape takes ``channel`` as given.
+internal -> null) and calls a ``page_view`` with neither ``direct``. Amplitude and Mixpanel
+read the event's ``utm_*`` properties only. The orders shape takes ``channel`` as given.
 
 Time zones
 ----------
 GA4 (epoch microseconds), Amplitude and Snowplow timestamps are UTC by the exporters'
 definitions. ``timezone`` is the zone of *naive* timestamps where the shape leaves it open:
-Segment timestamps without an offset and the orders/messages tables. Timestamps with an
+Segment timestamps without an offset, the orders/messages tables, and Mixpanel's Unix times
+for projects that export project time. Timestamps with an
 offset are converted to UTC.
 """
 from __future__ import annotations
@@ -119,7 +131,7 @@ from .schema import COMMA_AMOUNT
 __all__ = ["FORMATS", "read_export", "detect_format", "channel_of", "channel_sql", "ORDER_COLUMNS", "MESSAGE_COLUMNS",
            "PAID_MEDIA", "EMAIL_MEDIA", "SOCIAL_MEDIA", "SOCIAL_SOURCES", "SEARCH_SOURCES"]
 
-FORMATS: tuple[str, ...] = ("ga4", "segment", "amplitude", "snowplow", "orders")
+FORMATS: tuple[str, ...] = ("ga4", "segment", "amplitude", "mixpanel", "snowplow", "orders")
 
 PAID_MEDIA = ("cpc", "ppc", "cpm", "cpv", "cpa", "paid", "display", "banner", "retargeting")
 EMAIL_MEDIA = ("email", "e-mail", "e_mail", "newsletter")
@@ -570,6 +582,50 @@ def _amplitude(src: _Source, timezone: str) -> tuple[str, list[str]]:
     return sql, ["source", "medium", "campaign", "currency", "page_path", "session_id"]
 
 
+_MIXPANEL_JSON = {"event": "VARCHAR", "properties": "JSON"}
+_MIXPANEL_LINKS = ("$identify", "$create_alias", "$merge")
+"""Mixpanel events that link identities and are no customer actions."""
+
+
+def _mixpanel(src: _Source, timezone: str) -> tuple[str, list[str]]:
+    c = src.col
+    if c("event") is None or c("properties") is None:
+        raise JourneyDataError(f"{src.what}: not a Mixpanel export: expected event and properties; found "
+                               f"{', '.join(list(src.types)[:12])}")
+    props = f"CAST({c('properties')} AS JSON)"
+    p = lambda key: _json_str(props, key)  # noqa: E731
+    amount = lambda key: _json_amount(src, props, key, f"properties.{key}")  # noqa: E731
+    name = f"CAST({c('event')} AS VARCHAR)"
+    t = f"TRY_CAST({p('time')} AS DOUBLE)"
+    us = f"CAST(round(CASE WHEN {t} >= 1e11 THEN {t} * 1000 ELSE {t} * 1000000 END) AS BIGINT)"
+    device, distinct, link = p("$device_id"), p("distinct_id"), f"{name} IN {tuple(_MIXPANEL_LINKS)}"
+    anonymous = (f"CASE WHEN {link} THEN coalesce({p('$anon_id')}, {device}) ELSE coalesce({device}, "
+                 f"CASE WHEN starts_with({distinct}, '$device:') THEN substr({distinct}, 9) END) END")
+    user = (f"CASE WHEN {link} THEN coalesce({p('$identified_id')}, {p('$user_id')}) ELSE coalesce({p('$user_id')}, "
+            f"CASE WHEN NOT starts_with({distinct}, '$device:') AND {distinct} IS DISTINCT FROM {device} "
+            f"THEN {distinct} END) END")
+    revenue = (f"coalesce({amount('revenue')}, {amount('amount')}, {amount('total')}, "
+               f"CASE WHEN regexp_matches(lower({name}), '(order|checkout)[ _]?completed|purchase') "
+               f"THEN {amount('price')} * coalesce({amount('quantity')}, 1) END)")
+    url = p("$current_url")
+    sql = f"""SELECT
+        {anonymous} AS anonymous_id,
+        {user} AS user_id,
+        timezone({_lit(timezone)}, make_timestamp({us})) AS ts,
+        CASE WHEN {name} = '$mp_web_page_view' THEN 'page_view' ELSE {name} END AS event,
+        {channel_sql('_source', '_medium')} AS channel,
+        CAST({revenue} AS DOUBLE) AS revenue,
+        _source AS source, _medium AS medium, {p('utm_campaign')} AS campaign,
+        coalesce({p('currency')}, {p('$currency')}) AS currency,
+        CASE WHEN {url} IS NULL THEN NULL ELSE coalesce(nullif(regexp_extract({url},
+            '^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)', 1), ''), '/') END AS page_path,
+        {p('$insert_id')} AS insert_id,
+        {src.bad_amount()} AS _bad_amount,
+        NOT ({link}) AS _keep
+    FROM (SELECT *, {p('utm_source')} AS _source, {p('utm_medium')} AS _medium FROM {src.relation})"""
+    return sql, ["source", "medium", "campaign", "currency", "page_path", "insert_id"]
+
+
 def _snowplow(src: _Source, timezone: str) -> tuple[str, list[str]]:
     c = src.col
 
@@ -753,10 +809,10 @@ _GA4_JSON = {
                                 "VARCHAR, manual_medium VARCHAR, manual_term VARCHAR, manual_content VARCHAR)",
 }
 
-_JSON_SCHEMAS = {"ga4": _GA4_JSON, "segment": _SEGMENT_JSON, "amplitude": _AMPLITUDE_JSON}
-_READERS = {"ga4": _ga4, "segment": _segment, "amplitude": _amplitude, "snowplow": _snowplow}
+_JSON_SCHEMAS = {"ga4": _GA4_JSON, "segment": _SEGMENT_JSON, "amplitude": _AMPLITUDE_JSON, "mixpanel": _MIXPANEL_JSON}
+_READERS = {"ga4": _ga4, "segment": _segment, "amplitude": _amplitude, "mixpanel": _mixpanel, "snowplow": _snowplow}
 _KINDS = {"ga4": ("parquet", "json"), "segment": ("json", "parquet"), "amplitude": ("json", "parquet"),
-          "snowplow": ("parquet", "csv")}
+          "mixpanel": ("json", "parquet"), "snowplow": ("parquet", "csv")}
 
 
 def _raw_relation(duck: Any, fmt: str, path: str | Path, columns: Mapping[str, str], decimal: str = ".") -> str:
@@ -789,7 +845,7 @@ def read_export(format: str, path: str | Path, *, columns: Mapping[str, str] | N
     Parameters
     ----------
     format
-        ``ga4``, ``segment``, ``amplitude``, ``snowplow``, ``orders``, or ``auto``
+        ``ga4``, ``segment``, ``amplitude``, ``mixpanel``, ``snowplow``, ``orders``, or ``auto``
         (:func:`detect_format`).
     path
         A file, a folder (every file of the format in it), a glob or a URI.
@@ -932,12 +988,13 @@ def _keys_of(path: Path) -> set[str]:
 
 
 def detect_format(path: str | Path) -> str:
-    """The export shape of ``path``: ga4, segment, amplitude, snowplow, orders or canonical.
+    """The export shape of ``path``: ga4, segment, amplitude, mixpanel, snowplow, orders or canonical.
 
     Looks at the column names (Parquet schema, the first JSON line, the CSV header) of the
     first data file: ``event_params``/``user_pseudo_id`` -> ga4; ``domain_userid``/
     ``derived_tstamp``/``collector_tstamp`` -> snowplow; ``event_type`` with ``event_time`` ->
     amplitude; ``anonymousId``/``anonymous_id``/``messageId`` with ``event`` -> segment;
+    ``event`` and ``properties`` alone -> mixpanel;
     ``customer_id, ts, event`` -> canonical; a folder with ``orders.*`` or a table with a
     customer, a time and an amount column -> orders.
 
@@ -949,7 +1006,7 @@ def detect_format(path: str | Path) -> str:
     Returns
     -------
     str
-        ``ga4``, ``segment``, ``amplitude``, ``snowplow``, ``orders`` or ``canonical``.
+        ``ga4``, ``segment``, ``amplitude``, ``mixpanel``, ``snowplow``, ``orders`` or ``canonical``.
 
     Raises
     ------
@@ -986,6 +1043,8 @@ def detect_format(path: str | Path) -> str:
         return "amplitude"
     if {"anonymousid", "anonymous_id", "messageid", "message_id"} & low and ("event" in low or "type" in low):
         return "segment"
+    if {"event", "properties"} <= low:
+        return "mixpanel"
     if {"customer_id", "ts", "event"} <= low:
         return "canonical"
     has = lambda names: bool(set(names) & low)  # noqa: E731

@@ -1,4 +1,4 @@
-"""Write simulated journeys in the shapes of real exports (GA4, Segment, Amplitude, Snowplow, orders).
+"""Write simulated journeys in the shapes of real exports (GA4, Segment, Amplitude, Mixpanel, Snowplow, orders).
 
 :func:`write_export` writes a :class:`journeylib.simulate.journeys.SimulatedData` as one
 published export shape, with its ``ground_truth.json`` beside it, so that readers, tests
@@ -6,7 +6,8 @@ and benchmarks have realistic inputs of any size. :func:`journeylib.core.readers
 reads every shape back to the simulator's events (see the round-trip tests):
 
 * **Identities.** A customer browses anonymously (GA4 ``user_pseudo_id``, Segment
-  ``anonymousId``, Amplitude ``device_id``, Snowplow ``domain_userid``: :func:`anonymous_ids`)
+  ``anonymousId``, Amplitude ``device_id``, Mixpanel ``$device_id``, Snowplow ``domain_userid``:
+  :func:`anonymous_ids`)
   and logs in at the first purchase: events from the first purchase on carry the user id
   (the simulator's ``customer_id``). Identity stitching gives the pre-purchase events of a
   buyer back to the buyer; customers who never buy stay anonymous, so their
@@ -22,8 +23,8 @@ reads every shape back to the simulator's events (see the round-trip tests):
   ``channel`` filled for win-back returns) and ``messages.csv``: every ``winback_sent`` as a
   ``send`` (campaign ``winback``) and every other channel touch as a tracked ``click``
   whose campaign is the touch's event name; reviews are not in this shape.
-* **Time precision**: GA4 microseconds, Segment, Amplitude and Snowplow milliseconds, orders
-  seconds (the simulator's timestamps are whole seconds, so all round trips are exact).
+* **Time precision**: GA4 microseconds, Segment, Amplitude and Snowplow milliseconds, Mixpanel
+  and orders seconds (the simulator's timestamps are whole seconds, so all round trips are exact).
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ from .journeys import SimulatedData, refuse_overwrite
 
 __all__ = ["EXPORT_FORMATS", "CHANNEL_UTM", "write_export", "anonymous_ids", "export_files"]
 
-EXPORT_FORMATS: tuple[str, ...] = ("ga4", "segment", "amplitude", "snowplow", "orders")
+EXPORT_FORMATS: tuple[str, ...] = ("ga4", "segment", "amplitude", "mixpanel", "snowplow", "orders")
 
 CHANNEL_UTM: dict[str, tuple[str, str, str | None]] = {
     "search": ("google", "organic", None),
@@ -80,7 +81,8 @@ def export_files(format: str) -> tuple[str, ...]:
     ('orders.csv', 'messages.csv')
     """
     return {"ga4": ("events.parquet",), "segment": ("tracks.jsonl",), "amplitude": ("events.json",),
-            "snowplow": ("events.parquet",), "orders": ("orders.csv", "messages.csv")}[_check(format)]
+            "mixpanel": ("export.jsonl",), "snowplow": ("events.parquet",),
+            "orders": ("orders.csv", "messages.csv")}[_check(format)]
 
 
 def _check(format: str) -> str:
@@ -156,7 +158,8 @@ def write_export(data: SimulatedData, format: str, folder: str | Path, *, overwr
 
     ``ga4``: ``events.parquet`` (BigQuery export schema with nested ``event_params``);
     ``segment``: ``tracks.jsonl`` (Segment track calls plus one ``identify`` per login);
-    ``amplitude``: ``events.json`` (Amplitude export JSON lines); ``snowplow``:
+    ``amplitude``: ``events.json`` (Amplitude export JSON lines); ``mixpanel``: ``export.jsonl``
+    (Mixpanel raw export, simplified ID merge); ``snowplow``:
     ``events.parquet`` (``atomic.events`` columns); ``orders``: ``orders.csv`` and
     ``messages.csv``. ``ground_truth.json``, the customers and assignments tables (Parquet)
     and a ``journey.yml`` describing the export (:func:`journey_yml`) are written beside
@@ -169,7 +172,7 @@ def write_export(data: SimulatedData, format: str, folder: str | Path, *, overwr
         Simulated journeys (:func:`journeylib.simulate.journeys.simulate_journeys`).
     format
         One of :data:`EXPORT_FORMATS`: ``"ga4"``, ``"segment"``, ``"amplitude"``,
-        ``"snowplow"`` or ``"orders"``.
+        ``"mixpanel"``, ``"snowplow"`` or ``"orders"``.
     folder
         Where to write (created when missing).
     overwrite
@@ -195,7 +198,7 @@ def write_export(data: SimulatedData, format: str, folder: str | Path, *, overwr
     refuse_overwrite(folder, overwrite, tuple({n for f in EXPORT_FORMATS for n in export_files(f)}))
     folder.mkdir(parents=True, exist_ok=True)
     ev = _prepared(data, fmt)
-    {"ga4": _write_ga4, "segment": _write_segment, "amplitude": _write_amplitude,
+    {"ga4": _write_ga4, "segment": _write_segment, "amplitude": _write_amplitude, "mixpanel": _write_mixpanel,
      "snowplow": _write_snowplow, "orders": _write_orders}[fmt](ev, folder)
     (folder / "ground_truth.json").write_text(json.dumps(data.ground_truth, indent=2, default=str) + "\n")
     data.customers.to_parquet(folder / "customers.parquet", index=False)
@@ -409,6 +412,29 @@ def _write_amplitude(ev: pd.DataFrame, folder: Path) -> None:
                    "event_properties": props, "user_properties": {}, "platform": "Web", "library": "amplitude-ts/2.0.0",
                    "paying": None if revenue is None else True, "data": {}}
             f.write(_ENCODER.encode(row) + "\n")
+
+
+# --------------------------------------------------------------------------- Mixpanel
+def _write_mixpanel(ev: pd.DataFrame, folder: Path) -> None:
+    seconds = (_us(ev["ts"]) // 1_000_000).tolist()
+    with open(folder / "export.jsonl", "w") as f:
+        for i, (anon, uid, event, source, medium, campaign, revenue, order_id, t) in enumerate(zip(
+                ev["anonymous_id"], _nones(ev["user_id"]), ev["event"], _nones(ev["source"]), _nones(ev["medium"]),
+                _nones(ev["campaign"]), _nones(ev["revenue"]), _nones(ev["order_id"]), seconds)):
+            props: dict[str, Any] = {"time": t, "distinct_id": uid if uid is not None else f"$device:{anon}",
+                                     "$device_id": anon, "$insert_id": f"{anon[:18]}{i:014d}", "mp_lib": "web"}
+            if uid is not None:
+                props["$user_id"] = uid
+            page = PAGE_PATH.get(event)
+            if page is not None:
+                props["$current_url"] = SITE + page
+            if source is not None:
+                props.update({"utm_source": source, "utm_medium": medium})
+                if campaign is not None:
+                    props["utm_campaign"] = campaign
+            if revenue is not None:
+                props.update({"revenue": revenue, "currency": CURRENCY, "order_id": order_id})
+            f.write(_ENCODER.encode({"event": event, "properties": props}) + "\n")
 
 
 # --------------------------------------------------------------------------- Snowplow

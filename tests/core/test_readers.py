@@ -276,6 +276,10 @@ def _amplitude_purchase(revenue):
                        "event_properties": {"$revenue": revenue}})
 
 
+def _mixpanel_purchase(revenue):
+    return json.dumps({"event": "Purchase", "properties": {"time": 1736078400, "distinct_id": "u1", "revenue": revenue}})
+
+
 def _snowplow_purchase(total):
     head = (FIX / "snowplow_events.tsv").read_text().splitlines()[0]
     cols = head.split("\t")
@@ -290,6 +294,7 @@ TEXT_AMOUNTS = [
     ("segment", "tracks.jsonl", _segment_order, "properties.revenue"),
     ("ga4", "events.ndjson", _ga4_purchase, "event_params value"),
     ("amplitude", "export.json", _amplitude_purchase, "event_properties.\\$revenue"),
+    ("mixpanel", "export.jsonl", _mixpanel_purchase, "properties.revenue"),
     ("snowplow", "events.tsv", _snowplow_purchase, "tr_total"),
 ]
 
@@ -350,7 +355,7 @@ def test_detect_format():
 
 def test_parameter_errors():
     with pytest.raises(JourneyParameterError, match="expected one of ga4, segment"):
-        R.read_export("mixpanel", FIX / "orders")
+        R.read_export("heap", FIX / "orders")
     with pytest.raises(JourneyParameterError, match="unknown time zone"):
         R.read_export("orders", FIX / "orders", timezone="Mars/Olympus")
     with pytest.raises(JourneyParameterError, match="messages"):
@@ -409,3 +414,27 @@ def test_orders_with_unix_times(tmp_path):
     with pytest.raises(JourneyDataError, match=r"2 timestamps could not be read.*unix_s, unix_ms or unix_us for "
                                                r"Unix times"):
         R.read_export("orders", tmp_path / "orders.csv")
+
+
+MIXPANEL_ROWS = [
+    # customer, ts, event, channel, revenue, source, medium, campaign, currency, page_path, anonymous_id, user_id
+    ("u-1", "2025-01-05 12:00:00", "page_view", "paid_ads", None, "google", "cpc", "brand", None, "/", "dev-1", None),
+    ("u-1", "2025-01-05 12:01:00", "Product Viewed", None, None, None, None, None, None, "/products/42", "dev-1", None),
+    ("u-1", "2025-01-05 12:10:00", "Order Completed", None, 59.9, None, None, None, "EUR", None, "dev-1", "u-1"),
+    # original ID merge: before login distinct_id is the device; $identify links it; after, distinct_id is the user
+    ("u-2", "2025-01-06 08:00:00", "Signed Up", "email", None, "newsletter", "email", None, None, None, "dev-2", None),
+    ("u-2", "2025-01-06 08:01:40.123", "Purchase", None, 25.0, None, None, None, None, None, "dev-2", "u-2"),
+    ("dev-3", "2025-01-07 08:00:00", "App Opened", None, None, None, None, None, None, None, None, "dev-3"),
+]
+
+
+def test_mixpanel_export():
+    """Simplified ID merge ($device_id / $user_id), original ID merge ($identify), Unix seconds and milliseconds,
+    price x quantity on an order event, $mp_web_page_view as page_view; the $identify row itself is dropped."""
+    got, _ = _read("mixpanel", FIX / "mixpanel_export.json")
+    _same(got, _expected(MIXPANEL_ROWS, ("source", "medium", "campaign", "currency", "page_path", "anonymous_id",
+                                         "user_id")))
+    assert sorted(got["insert_id"]) == ["i-1", "i-2", "i-3", "i-4", "i-6", "i-7"]
+    assert R.detect_format(FIX / "mixpanel_export.json") == "mixpanel"
+    paris, _ = _read("mixpanel", FIX / "mixpanel_export.json", timezone="Europe/Paris")  # project time, not UTC
+    assert (got["ts"] - paris["ts"]).unique().tolist() == [pd.Timedelta(hours=1)]
