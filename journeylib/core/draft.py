@@ -49,7 +49,7 @@ import pandas as pd
 from .errors import JourneyDataError, JourneyParameterError
 from .schema import COMMA_AMOUNT, DEFAULT_STAGES
 
-FORMATS = ("auto", "canonical", "ga4", "segment", "amplitude", "mixpanel", "snowplow", "orders")
+FORMATS = ("auto", "canonical", "ga4", "segment", "amplitude", "mixpanel", "posthog", "snowplow", "orders")
 DATA_SUFFIXES = (".csv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".tsv", ".txt", ".gz")
 NOT_DATA = ("ground_truth.json", "journey.yml", "journey.yaml")
 """Files beside an export that are never its events (the simulator's truth, a definition)."""

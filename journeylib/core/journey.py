@@ -94,7 +94,7 @@ TOP_KEYS = ("version", "name", "sources", "stages", "events", "touchpoints", "ex
             "segments", "period", "outcomes")
 SOURCE_NAMES = ("events", "customers", "assignments", "messages", "feedback", "costs")
 SOURCE_KEYS = ("path", "format", "columns", "timezone", "timestamp_format", "decimal", "options")
-FORMATS = ("canonical", "ga4", "segment", "amplitude", "mixpanel", "snowplow", "orders")
+FORMATS = ("canonical", "ga4", "segment", "amplitude", "mixpanel", "posthog", "snowplow", "orders")
 STAGES_KEYS = ("order", "column", "rules")
 RULE_KEYS = ("stage", "event", "events", "column", "pattern", "channel", "occurrence")
 OCCURRENCES = ("any", "first")

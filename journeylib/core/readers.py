@@ -1,4 +1,5 @@
-"""Readers for the event exports people have: GA4, Segment/RudderStack, Amplitude, Mixpanel, Snowplow, orders.
+"""Readers for the event exports people have: GA4, Segment/RudderStack, Amplitude, Mixpanel, PostHog,
+Snowplow, orders.
 
 :func:`read_export` turns one published export shape into the canonical event table
 (``customer_id`` text, ``ts`` UTC timestamp, ``event`` text, ``channel`` nullable text,
@@ -51,6 +52,16 @@ Shapes
   ``total``, else ``price`` x ``quantity`` on order events. ``time`` is UTC; ``timezone``
   reads it as that zone's wall clock instead (projects whose export gives project time).
   Extra columns: anonymous_id, user_id, source, medium, campaign, currency, page_path, insert_id.
+* ``posthog``: PostHog events (JSON lines or CSV as the events table and its exports give them;
+  Parquet from a warehouse): ``uuid``, ``event``, ``distinct_id``, ``timestamp`` (ISO 8601),
+  ``properties`` (JSON, or JSON text in a CSV) and, where present, ``person_id``. The person is
+  the customer when ``person_id`` is there; otherwise ``$identify`` events
+  (``$anon_distinct_id`` -> ``distinct_id``) link the anonymous browsing to the identified
+  ``distinct_id``. ``$pageview`` becomes ``page_view``, ``$screen`` ``screen_view``; person and
+  identity events (``$identify``, ``$create_alias``, ``$set``, ``$groupidentify``) are dropped.
+  Channel from the ``utm_*`` properties, page path from ``$pathname`` (else ``$current_url``),
+  revenue as for Mixpanel. Extra columns: anonymous_id, user_id, source, medium, campaign,
+  currency, page_path, session_id, event_uuid.
 * ``snowplow``: Snowplow enriched events (``atomic.events`` columns; Parquet, or CSV/TSV with a
   header): ``domain_userid`` (anonymous), ``user_id``, ``network_userid``, ``event`` /
   ``event_name``, ``se_category``/``se_action`` (structured events are named by their
@@ -72,7 +83,7 @@ Shapes
 Identity stitching
 ------------------
 Where a shape has an anonymous id (GA4 ``user_pseudo_id``, Segment ``anonymousId``,
-Amplitude ``device_id``, Mixpanel ``$device_id``, Snowplow ``domain_userid``) and a user id, events are stitched to
+Amplitude ``device_id``, Mixpanel ``$device_id``, PostHog ``distinct_id``, Snowplow ``domain_userid``) and a user id, events are stitched to
 the user: an event that carries a user id belongs to that user; an event without one
 belongs to the user its anonymous id is ever seen with (in any row, earlier or later: the
 pre-login browsing of a customer joins the customer). When one anonymous id is seen with
@@ -101,8 +112,8 @@ compared in lower case, first match wins; :func:`channel_of` does the same in Py
 
 Snowplow additionally uses ``refr_medium`` when there is no ``mkt_*`` value (search ->
 search, social -> social, email -> email, paid -> paid_ads, unknown -> referral,
-internal -> null) and calls a ``page_view`` with neither ``direct``. Amplitude and Mixpanel
-read the event's ``utm_*`` properties only. The orders shape takes ``channel`` as given.
+internal -> null) and calls a ``page_view`` with neither ``direct``. Amplitude, Mixpanel and
+PostHog read the event's ``utm_*`` properties only. The orders shape takes ``channel`` as given.
 
 Time zones
 ----------
@@ -131,7 +142,7 @@ from .schema import COMMA_AMOUNT
 __all__ = ["FORMATS", "read_export", "detect_format", "channel_of", "channel_sql", "ORDER_COLUMNS", "MESSAGE_COLUMNS",
            "PAID_MEDIA", "EMAIL_MEDIA", "SOCIAL_MEDIA", "SOCIAL_SOURCES", "SEARCH_SOURCES"]
 
-FORMATS: tuple[str, ...] = ("ga4", "segment", "amplitude", "mixpanel", "snowplow", "orders")
+FORMATS: tuple[str, ...] = ("ga4", "segment", "amplitude", "mixpanel", "posthog", "snowplow", "orders")
 
 PAID_MEDIA = ("cpc", "ppc", "cpm", "cpv", "cpa", "paid", "display", "banner", "retargeting")
 EMAIL_MEDIA = ("email", "e-mail", "e_mail", "newsletter")
@@ -483,8 +494,7 @@ def _ga4(src: _Source, timezone: str) -> tuple[str, list[str]]:
         _source AS source, _medium AS medium, CAST({campaign} AS VARCHAR) AS campaign,
         CAST({pstr('currency')} AS VARCHAR) AS currency,
         CAST({page_location} AS VARCHAR) AS page_location,
-        CASE WHEN {page_location} IS NULL THEN NULL ELSE coalesce(nullif(regexp_extract(CAST({page_location} AS VARCHAR),
-            '^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)', 1), ''), '/') END AS page_path,
+        {_url_path(page_location)} AS page_path,
         CAST({session} AS BIGINT) AS session_id,
         CAST({transaction} AS VARCHAR) AS transaction_id,
         {src.bad_amount()} AS _bad_amount,
@@ -594,7 +604,6 @@ def _mixpanel(src: _Source, timezone: str) -> tuple[str, list[str]]:
                                f"{', '.join(list(src.types)[:12])}")
     props = f"CAST({c('properties')} AS JSON)"
     p = lambda key: _json_str(props, key)  # noqa: E731
-    amount = lambda key: _json_amount(src, props, key, f"properties.{key}")  # noqa: E731
     name = f"CAST({c('event')} AS VARCHAR)"
     t = f"TRY_CAST({p('time')} AS DOUBLE)"
     us = f"CAST(round(CASE WHEN {t} >= 1e11 THEN {t} * 1000 ELSE {t} * 1000000 END) AS BIGINT)"
@@ -604,9 +613,6 @@ def _mixpanel(src: _Source, timezone: str) -> tuple[str, list[str]]:
     user = (f"CASE WHEN {link} THEN coalesce({p('$identified_id')}, {p('$user_id')}) ELSE coalesce({p('$user_id')}, "
             f"CASE WHEN NOT starts_with({distinct}, '$device:') AND {distinct} IS DISTINCT FROM {device} "
             f"THEN {distinct} END) END")
-    revenue = (f"coalesce({amount('revenue')}, {amount('amount')}, {amount('total')}, "
-               f"CASE WHEN regexp_matches(lower({name}), '(order|checkout)[ _]?completed|purchase') "
-               f"THEN {amount('price')} * coalesce({amount('quantity')}, 1) END)")
     url = p("$current_url")
     sql = f"""SELECT
         {anonymous} AS anonymous_id,
@@ -614,16 +620,66 @@ def _mixpanel(src: _Source, timezone: str) -> tuple[str, list[str]]:
         timezone({_lit(timezone)}, make_timestamp({us})) AS ts,
         CASE WHEN {name} = '$mp_web_page_view' THEN 'page_view' ELSE {name} END AS event,
         {channel_sql('_source', '_medium')} AS channel,
-        CAST({revenue} AS DOUBLE) AS revenue,
+        {_property_revenue(src, props, name)} AS revenue,
         _source AS source, _medium AS medium, {p('utm_campaign')} AS campaign,
         coalesce({p('currency')}, {p('$currency')}) AS currency,
-        CASE WHEN {url} IS NULL THEN NULL ELSE coalesce(nullif(regexp_extract({url},
-            '^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)', 1), ''), '/') END AS page_path,
+        {_url_path(url)} AS page_path,
         {p('$insert_id')} AS insert_id,
         {src.bad_amount()} AS _bad_amount,
         NOT ({link}) AS _keep
     FROM (SELECT *, {p('utm_source')} AS _source, {p('utm_medium')} AS _medium FROM {src.relation})"""
     return sql, ["source", "medium", "campaign", "currency", "page_path", "insert_id"]
+
+
+def _property_revenue(src: _Source, props: str, name: str) -> str:
+    """Revenue from an event's JSON properties: ``revenue``, else ``amount``, else ``total``, else
+    ``price`` x ``quantity`` (1 when absent) on order events."""
+    amount = lambda key: _json_amount(src, props, key, f"properties.{key}")  # noqa: E731
+    return (f"CAST(coalesce({amount('revenue')}, {amount('amount')}, {amount('total')}, "
+            f"CASE WHEN regexp_matches(lower({name}), '(order|checkout)[ _]?completed|purchase') "
+            f"THEN {amount('price')} * coalesce({amount('quantity')}, 1) END) AS DOUBLE)")
+
+
+def _url_path(url: str) -> str:
+    """The path of a URL expression (``/`` for a bare host, NULL for NULL)."""
+    return (f"CASE WHEN {url} IS NULL THEN NULL ELSE coalesce(nullif(regexp_extract(CAST({url} AS VARCHAR), "
+            f"'^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)', 1), ''), '/') END")
+
+
+_POSTHOG_JSON = {"uuid": "VARCHAR", "event": "VARCHAR", "distinct_id": "VARCHAR", "timestamp": "VARCHAR",
+                 "properties": "JSON", "person_id": "VARCHAR", "session_id": "VARCHAR"}
+_POSTHOG_PERSON_EVENTS = ("$identify", "$create_alias", "$set", "$groupidentify", "$merge_dangerously")
+
+
+def _posthog(src: _Source, timezone: str) -> tuple[str, list[str]]:
+    c = src.col
+    if c("event") is None or c("distinct_id") is None or c("timestamp") is None:
+        raise JourneyDataError(f"{src.what}: not a PostHog export: expected event, distinct_id and timestamp; "
+                               f"found {', '.join(list(src.types)[:12])}")
+    props = f"CAST({c('properties')} AS JSON)" if c("properties") else "NULL::JSON"
+    p = lambda key: _json_str(props, key)  # noqa: E731
+    name, distinct = f"CAST({c('event')} AS VARCHAR)", _text(c("distinct_id"))
+    person = _text(c("person_id")) if c("person_id") else "NULL"
+    identify = f"{name} = '$identify'"
+    events = {"$pageview": "page_view", "$screen": "screen_view"}
+    renamed = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in events.items())
+    ts_type = src.types.get(src.lower["timestamp"], "VARCHAR")
+    sql = f"""SELECT
+        CASE WHEN {identify} THEN coalesce({p('$anon_distinct_id')}, {distinct}) ELSE {distinct} END AS anonymous_id,
+        coalesce({person}, CASE WHEN {identify} THEN {distinct} END) AS user_id,
+        {_naive_ts(c('timestamp'), ts_type, timezone)} AS ts,
+        CASE {name} {renamed} ELSE {name} END AS event,
+        {channel_sql('_source', '_medium')} AS channel,
+        {_property_revenue(src, props, name)} AS revenue,
+        _source AS source, _medium AS medium, {p('utm_campaign')} AS campaign,
+        coalesce({p('currency')}, {p('$currency')}) AS currency,
+        coalesce({p('$pathname')}, {_url_path(p('$current_url'))}) AS page_path,
+        coalesce({_text(c('session_id')) if c('session_id') else 'NULL'}, {p('$session_id')}) AS session_id,
+        {_text(c('uuid')) if c('uuid') else 'NULL'} AS event_uuid,
+        {src.bad_amount()} AS _bad_amount,
+        {name} NOT IN {tuple(_POSTHOG_PERSON_EVENTS)} AS _keep
+    FROM (SELECT *, {p('utm_source')} AS _source, {p('utm_medium')} AS _medium FROM {src.relation})"""
+    return sql, ["source", "medium", "campaign", "currency", "page_path", "session_id", "event_uuid"]
 
 
 def _snowplow(src: _Source, timezone: str) -> tuple[str, list[str]]:
@@ -809,10 +865,12 @@ _GA4_JSON = {
                                 "VARCHAR, manual_medium VARCHAR, manual_term VARCHAR, manual_content VARCHAR)",
 }
 
-_JSON_SCHEMAS = {"ga4": _GA4_JSON, "segment": _SEGMENT_JSON, "amplitude": _AMPLITUDE_JSON, "mixpanel": _MIXPANEL_JSON}
-_READERS = {"ga4": _ga4, "segment": _segment, "amplitude": _amplitude, "mixpanel": _mixpanel, "snowplow": _snowplow}
+_JSON_SCHEMAS = {"ga4": _GA4_JSON, "segment": _SEGMENT_JSON, "amplitude": _AMPLITUDE_JSON, "mixpanel": _MIXPANEL_JSON,
+                 "posthog": _POSTHOG_JSON}
+_READERS = {"ga4": _ga4, "segment": _segment, "amplitude": _amplitude, "mixpanel": _mixpanel, "posthog": _posthog,
+            "snowplow": _snowplow}
 _KINDS = {"ga4": ("parquet", "json"), "segment": ("json", "parquet"), "amplitude": ("json", "parquet"),
-          "mixpanel": ("json", "parquet"), "snowplow": ("parquet", "csv")}
+          "mixpanel": ("json", "parquet"), "posthog": ("json", "csv", "parquet"), "snowplow": ("parquet", "csv")}
 
 
 def _raw_relation(duck: Any, fmt: str, path: str | Path, columns: Mapping[str, str], decimal: str = ".") -> str:
@@ -845,7 +903,7 @@ def read_export(format: str, path: str | Path, *, columns: Mapping[str, str] | N
     Parameters
     ----------
     format
-        ``ga4``, ``segment``, ``amplitude``, ``mixpanel``, ``snowplow``, ``orders``, or ``auto``
+        ``ga4``, ``segment``, ``amplitude``, ``mixpanel``, ``posthog``, ``snowplow``, ``orders``, or ``auto``
         (:func:`detect_format`).
     path
         A file, a folder (every file of the format in it), a glob or a URI.
@@ -988,13 +1046,14 @@ def _keys_of(path: Path) -> set[str]:
 
 
 def detect_format(path: str | Path) -> str:
-    """The export shape of ``path``: ga4, segment, amplitude, mixpanel, snowplow, orders or canonical.
+    """The export shape of ``path``: ga4, segment, amplitude, mixpanel, posthog, snowplow, orders or canonical.
 
     Looks at the column names (Parquet schema, the first JSON line, the CSV header) of the
     first data file: ``event_params``/``user_pseudo_id`` -> ga4; ``domain_userid``/
     ``derived_tstamp``/``collector_tstamp`` -> snowplow; ``event_type`` with ``event_time`` ->
     amplitude; ``anonymousId``/``anonymous_id``/``messageId`` with ``event`` -> segment;
-    ``event`` and ``properties`` alone -> mixpanel;
+    ``event``, ``distinct_id`` and ``timestamp`` -> posthog; ``event`` and ``properties`` alone ->
+    mixpanel;
     ``customer_id, ts, event`` -> canonical; a folder with ``orders.*`` or a table with a
     customer, a time and an amount column -> orders.
 
@@ -1006,7 +1065,8 @@ def detect_format(path: str | Path) -> str:
     Returns
     -------
     str
-        ``ga4``, ``segment``, ``amplitude``, ``mixpanel``, ``snowplow``, ``orders`` or ``canonical``.
+        ``ga4``, ``segment``, ``amplitude``, ``mixpanel``, ``posthog``, ``snowplow``, ``orders`` or
+        ``canonical``.
 
     Raises
     ------
@@ -1043,6 +1103,8 @@ def detect_format(path: str | Path) -> str:
         return "amplitude"
     if {"anonymousid", "anonymous_id", "messageid", "message_id"} & low and ("event" in low or "type" in low):
         return "segment"
+    if {"event", "distinct_id", "timestamp"} <= low:
+        return "posthog"
     if {"event", "properties"} <= low:
         return "mixpanel"
     if {"customer_id", "ts", "event"} <= low:

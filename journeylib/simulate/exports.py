@@ -1,4 +1,5 @@
-"""Write simulated journeys in the shapes of real exports (GA4, Segment, Amplitude, Mixpanel, Snowplow, orders).
+"""Write simulated journeys in the shapes of real exports (GA4, Segment, Amplitude, Mixpanel, PostHog,
+Snowplow, orders).
 
 :func:`write_export` writes a :class:`journeylib.simulate.journeys.SimulatedData` as one
 published export shape, with its ``ground_truth.json`` beside it, so that readers, tests
@@ -6,8 +7,8 @@ and benchmarks have realistic inputs of any size. :func:`journeylib.core.readers
 reads every shape back to the simulator's events (see the round-trip tests):
 
 * **Identities.** A customer browses anonymously (GA4 ``user_pseudo_id``, Segment
-  ``anonymousId``, Amplitude ``device_id``, Mixpanel ``$device_id``, Snowplow ``domain_userid``:
-  :func:`anonymous_ids`)
+  ``anonymousId``, Amplitude ``device_id``, Mixpanel ``$device_id``, PostHog's anonymous
+  ``distinct_id``, Snowplow ``domain_userid``: :func:`anonymous_ids`)
   and logs in at the first purchase: events from the first purchase on carry the user id
   (the simulator's ``customer_id``). Identity stitching gives the pre-purchase events of a
   buyer back to the buyer; customers who never buy stay anonymous, so their
@@ -23,8 +24,8 @@ reads every shape back to the simulator's events (see the round-trip tests):
   ``channel`` filled for win-back returns) and ``messages.csv``: every ``winback_sent`` as a
   ``send`` (campaign ``winback``) and every other channel touch as a tracked ``click``
   whose campaign is the touch's event name; reviews are not in this shape.
-* **Time precision**: GA4 microseconds, Segment, Amplitude and Snowplow milliseconds, Mixpanel
-  and orders seconds (the simulator's timestamps are whole seconds, so all round trips are exact).
+* **Time precision**: GA4 microseconds, Segment, Amplitude, PostHog and Snowplow milliseconds,
+  Mixpanel and orders seconds (the simulator's timestamps are whole seconds, so all round trips are exact).
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ from .journeys import SimulatedData, refuse_overwrite
 
 __all__ = ["EXPORT_FORMATS", "CHANNEL_UTM", "write_export", "anonymous_ids", "export_files"]
 
-EXPORT_FORMATS: tuple[str, ...] = ("ga4", "segment", "amplitude", "mixpanel", "snowplow", "orders")
+EXPORT_FORMATS: tuple[str, ...] = ("ga4", "segment", "amplitude", "mixpanel", "posthog", "snowplow", "orders")
 
 CHANNEL_UTM: dict[str, tuple[str, str, str | None]] = {
     "search": ("google", "organic", None),
@@ -81,7 +82,7 @@ def export_files(format: str) -> tuple[str, ...]:
     ('orders.csv', 'messages.csv')
     """
     return {"ga4": ("events.parquet",), "segment": ("tracks.jsonl",), "amplitude": ("events.json",),
-            "mixpanel": ("export.jsonl",), "snowplow": ("events.parquet",),
+            "mixpanel": ("export.jsonl",), "posthog": ("events.jsonl",), "snowplow": ("events.parquet",),
             "orders": ("orders.csv", "messages.csv")}[_check(format)]
 
 
@@ -159,7 +160,8 @@ def write_export(data: SimulatedData, format: str, folder: str | Path, *, overwr
     ``ga4``: ``events.parquet`` (BigQuery export schema with nested ``event_params``);
     ``segment``: ``tracks.jsonl`` (Segment track calls plus one ``identify`` per login);
     ``amplitude``: ``events.json`` (Amplitude export JSON lines); ``mixpanel``: ``export.jsonl``
-    (Mixpanel raw export, simplified ID merge); ``snowplow``:
+    (Mixpanel raw export, simplified ID merge); ``posthog``: ``events.jsonl`` (PostHog events
+    with one ``$identify`` per login); ``snowplow``:
     ``events.parquet`` (``atomic.events`` columns); ``orders``: ``orders.csv`` and
     ``messages.csv``. ``ground_truth.json``, the customers and assignments tables (Parquet)
     and a ``journey.yml`` describing the export (:func:`journey_yml`) are written beside
@@ -172,7 +174,7 @@ def write_export(data: SimulatedData, format: str, folder: str | Path, *, overwr
         Simulated journeys (:func:`journeylib.simulate.journeys.simulate_journeys`).
     format
         One of :data:`EXPORT_FORMATS`: ``"ga4"``, ``"segment"``, ``"amplitude"``,
-        ``"mixpanel"``, ``"snowplow"`` or ``"orders"``.
+        ``"mixpanel"``, ``"posthog"``, ``"snowplow"`` or ``"orders"``.
     folder
         Where to write (created when missing).
     overwrite
@@ -199,7 +201,7 @@ def write_export(data: SimulatedData, format: str, folder: str | Path, *, overwr
     folder.mkdir(parents=True, exist_ok=True)
     ev = _prepared(data, fmt)
     {"ga4": _write_ga4, "segment": _write_segment, "amplitude": _write_amplitude, "mixpanel": _write_mixpanel,
-     "snowplow": _write_snowplow, "orders": _write_orders}[fmt](ev, folder)
+     "posthog": _write_posthog, "snowplow": _write_snowplow, "orders": _write_orders}[fmt](ev, folder)
     (folder / "ground_truth.json").write_text(json.dumps(data.ground_truth, indent=2, default=str) + "\n")
     data.customers.to_parquet(folder / "customers.parquet", index=False)
     data.assignments.to_parquet(folder / "assignments.parquet", index=False)
@@ -435,6 +437,34 @@ def _write_mixpanel(ev: pd.DataFrame, folder: Path) -> None:
             if revenue is not None:
                 props.update({"revenue": revenue, "currency": CURRENCY, "order_id": order_id})
             f.write(_ENCODER.encode({"event": event, "properties": props}) + "\n")
+
+
+# --------------------------------------------------------------------------- PostHog
+def _write_posthog(ev: pd.DataFrame, folder: Path) -> None:
+    stamps = _iso_ms(ev["ts"])
+    logins: set = set()
+    with open(folder / "events.jsonl", "w") as f:
+        for i, (cid, anon, uid, event, source, medium, campaign, revenue, t) in enumerate(zip(
+                ev["customer_id"], ev["anonymous_id"], _nones(ev["user_id"]), ev["event"], _nones(ev["source"]),
+                _nones(ev["medium"]), _nones(ev["campaign"]), _nones(ev["revenue"]), stamps)):
+            if uid is not None and cid not in logins:
+                logins.add(cid)
+                f.write(_ENCODER.encode({"uuid": str(uuid.UUID(_digest(f"identify:{anon}"))), "event": "$identify",
+                                         "distinct_id": uid, "timestamp": t,
+                                         "properties": {"$anon_distinct_id": anon, "$lib": "web"}}) + "\n")
+            props: dict[str, Any] = {"$lib": "web"}
+            page = PAGE_PATH.get(event)
+            if page is not None:
+                props.update({"$current_url": SITE + page, "$pathname": page})
+            if source is not None:
+                props.update({"utm_source": source, "utm_medium": medium})
+                if campaign is not None:
+                    props["utm_campaign"] = campaign
+            if revenue is not None:
+                props.update({"revenue": revenue, "currency": CURRENCY})
+            f.write(_ENCODER.encode({"uuid": str(uuid.UUID(_digest(f"posthog:{i}:{anon}"))), "event": event,
+                                     "distinct_id": uid if uid is not None else anon, "timestamp": t,
+                                     "properties": props}) + "\n")
 
 
 # --------------------------------------------------------------------------- Snowplow

@@ -165,7 +165,7 @@ def test_timestamp_format_guess(values, fmt, word):
     assert (note is None) if word is None else note.startswith(word)
 
 
-@pytest.mark.parametrize("fmt", ["ga4", "segment", "mixpanel", "orders"])
+@pytest.mark.parametrize("fmt", ["ga4", "segment", "mixpanel", "posthog", "orders"])
 def test_init_on_simulated_exports_writes_a_draft_that_check_accepts(fmt, tmp_path):
     from journeylib.simulate.exports import write_export
 

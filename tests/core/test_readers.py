@@ -280,6 +280,11 @@ def _mixpanel_purchase(revenue):
     return json.dumps({"event": "Purchase", "properties": {"time": 1736078400, "distinct_id": "u1", "revenue": revenue}})
 
 
+def _posthog_purchase(revenue):
+    return json.dumps({"event": "purchase", "distinct_id": "u1", "timestamp": "2025-01-05T12:00:00Z",
+                       "properties": {"revenue": revenue}})
+
+
 def _snowplow_purchase(total):
     head = (FIX / "snowplow_events.tsv").read_text().splitlines()[0]
     cols = head.split("\t")
@@ -295,6 +300,7 @@ TEXT_AMOUNTS = [
     ("ga4", "events.ndjson", _ga4_purchase, "event_params value"),
     ("amplitude", "export.json", _amplitude_purchase, "event_properties.\\$revenue"),
     ("mixpanel", "export.jsonl", _mixpanel_purchase, "properties.revenue"),
+    ("posthog", "events.jsonl", _posthog_purchase, "properties.revenue"),
     ("snowplow", "events.tsv", _snowplow_purchase, "tr_total"),
 ]
 
@@ -438,3 +444,39 @@ def test_mixpanel_export():
     assert R.detect_format(FIX / "mixpanel_export.json") == "mixpanel"
     paris, _ = _read("mixpanel", FIX / "mixpanel_export.json", timezone="Europe/Paris")  # project time, not UTC
     assert (got["ts"] - paris["ts"]).unique().tolist() == [pd.Timedelta(hours=1)]
+
+
+POSTHOG_ROWS = [
+    # customer, ts, event, channel, revenue, source, medium, campaign, currency, page_path, anonymous_id
+    ("ann@example.com", "2025-01-05 12:00:00", "page_view", "paid_ads", None, "google", "cpc", "brand", None, "/",
+     "0193a1b2-anon-1"),
+    ("ann@example.com", "2025-01-05 12:01:00", "product viewed", None, None, None, None, None, None, "/products/42",
+     "0193a1b2-anon-1"),
+    ("ann@example.com", "2025-01-05 12:10:00", "order completed", None, 40.0, None, None, None, "EUR", "/checkout",
+     "ann@example.com"),
+    ("0193a1b2-anon-2", "2025-01-06 08:00:00.250", "page_view", "email", None, "newsletter", "email", None, None, "/blog",
+     "0193a1b2-anon-2"),
+]
+
+
+def test_posthog_events(tmp_path):
+    """$identify links the anonymous browsing to the identified distinct_id (and is dropped with $set); with a
+    person_id column (the warehouse's events table, here as CSV with JSON text properties) the person is the
+    customer whatever the distinct_id."""
+    got, _ = _read("posthog", FIX / "posthog_events.jsonl")
+    _same(got, _expected(POSTHOG_ROWS, ("source", "medium", "campaign", "currency", "page_path", "anonymous_id")))
+    assert got.loc[got["customer_id"] == "ann@example.com", "session_id"].tolist() == ["s-1"] * 3
+    assert sorted(got["event_uuid"].str[-1]) == ["1", "2", "4", "5"]
+    assert R.detect_format(FIX / "posthog_events.jsonl") == "posthog"
+    rows = [json.loads(line) for line in (FIX / "posthog_events.jsonl").read_text().splitlines()]
+    table = pd.DataFrame({"uuid": [r["uuid"] for r in rows], "event": [r["event"] for r in rows],
+                          "distinct_id": [r["distinct_id"] for r in rows],
+                          "timestamp": [r["timestamp"] for r in rows],
+                          "properties": [json.dumps(r["properties"]) for r in rows],
+                          "person_id": ["p-1", "p-1", "p-1", "p-1", "p-2", "p-2"]})
+    table.to_csv(tmp_path / "events.csv", index=False)
+    assert R.detect_format(tmp_path / "events.csv") == "posthog"
+    by_person, _ = _read("posthog", tmp_path / "events.csv")
+    assert by_person["customer_id"].tolist() == ["p-1", "p-1", "p-1", "p-2"]
+    assert by_person["revenue"].tolist()[2] == 40.0
+    assert by_person["page_path"].tolist() == ["/", "/products/42", "/checkout", "/blog"]

@@ -139,7 +139,7 @@ def test_round_trip_orders(sim, tmp_path):
     pd.testing.assert_frame_equal(P.path_table(got, exclude_events=OUTBOUND), P.path_table(sim.events))
 
 
-@pytest.mark.parametrize("fmt", ["amplitude", "mixpanel", "snowplow"])
+@pytest.mark.parametrize("fmt", ["amplitude", "mixpanel", "posthog", "snowplow"])
 def test_round_trip_other_shapes(fmt, small_sim, tmp_path):
     got = _read_back(small_sim, fmt, tmp_path / fmt)
     _assert_same_events(got, _expected(small_sim, fmt))
@@ -151,14 +151,14 @@ def test_round_trip_other_shapes(fmt, small_sim, tmp_path):
 
 def test_anonymous_ids_are_stable_and_distinct():
     ids = pd.Series([f"C{i:06d}" for i in range(1, 20_001)])
-    for fmt in ("ga4", "segment", "amplitude", "mixpanel", "snowplow"):
+    for fmt in ("ga4", "segment", "amplitude", "mixpanel", "posthog", "snowplow"):
         a = anonymous_ids(ids, fmt)
         assert a.is_unique and a.equals(anonymous_ids(ids, fmt))
     assert anonymous_ids(["C000001"], "ga4").iloc[0].count(".") == 1
     assert len(anonymous_ids(["C000001"], "segment").iloc[0]) == 36
 
 
-@pytest.mark.parametrize("fmt", ["ga4", "segment", "amplitude", "mixpanel", "snowplow", "orders"])
+@pytest.mark.parametrize("fmt", ["ga4", "segment", "amplitude", "mixpanel", "posthog", "snowplow", "orders"])
 def test_the_journey_file_written_beside_an_export_is_all_a_user_needs(fmt, tmp_path):
     """load_journey on the written folder gives the simulator's own funnel (stages by rules on event names)."""
     sim = jl.simulate_journeys(400, seed=1)
