@@ -50,7 +50,7 @@ from .errors import JourneyDataError, JourneyParameterError
 from .schema import COMMA_AMOUNT, DEFAULT_STAGES
 
 FORMATS = ("auto", "canonical", "ga4", "segment", "amplitude", "mixpanel", "posthog", "snowplow", "orders")
-DATA_SUFFIXES = (".csv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".tsv", ".txt", ".gz")
+DATA_SUFFIXES = (".csv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".tsv", ".txt", ".gz", ".xlsx", ".xlsm")
 NOT_DATA = ("ground_truth.json", "journey.yml", "journey.yaml")
 """Files beside an export that are never its events (the simulator's truth, a definition)."""
 TOP_EVENTS = 20
@@ -429,7 +429,7 @@ def find_files(path: str | Path) -> dict[str, str]:
     if "events" not in found:
         known = {Path(f).resolve() for f in found.values()}
         data = sorted(f for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(DATA_SUFFIXES)
-                      and f.name.lower() not in NOT_DATA and not f.name.startswith((".", "_"))
+                      and f.name.lower() not in NOT_DATA and not f.name.startswith((".", "_", "~$"))
                       and f.resolve() not in known)
         if not data:
             raise JourneyDataError(f"init: {text} holds no data file; expected events.csv, events.parquet, "
@@ -449,7 +449,15 @@ def _read(path: str):
         # A draft guesses roles from the types DuckDB sniffs (an "amount" column is numeric);
         # the loaders then type every column by its declared role, never by sniffing.
         return con.read_csv(path)
+    if path.lower().endswith(engine.EXCEL_SUFFIXES):  # numbers as numbers, as DuckDB sniffs a CSV's
+        frame = engine.excel_frame([path])
+        return ibis.memtable(frame.apply(lambda c: pd.to_numeric(c) if _all_numbers(c) else c))
     return engine.to_table(path, raw=True)
+
+
+def _all_numbers(text: pd.Series) -> bool:
+    values = text.dropna()
+    return bool(len(values)) and pd.to_numeric(values, errors="coerce").notna().all()
 
 
 def _detect(path: str, format: str) -> str:
@@ -518,6 +526,8 @@ def _raw_text(path: str):
     con = engine.default_connection()
     if path.lower().endswith(_TEXT_SUFFIXES) and getattr(con, "name", "") == "duckdb":
         return con.read_csv(path, all_varchar=True)
+    if path.lower().endswith(engine.EXCEL_SUFFIXES):
+        return engine.read_excel([path])
     return _read(path)
 
 
@@ -833,7 +843,7 @@ def _comma_note(example: str) -> str:
 def _comma_amounts(path: str, cols: list[str], types: dict[str, str]) -> dict[str, str]:
     """Text columns of a CSV named like an amount whose values are all numbers with a decimal comma
     (``13,26``, ``1.234,50``): column -> an example value."""
-    if not str(path).lower().endswith(_TEXT_SUFFIXES):
+    if not str(path).lower().endswith(_TEXT_SUFFIXES + (".xlsx", ".xlsm")):
         return {}
     named = [c for c in cols if "string" in types[c] and (_named(c, "revenue") or _order_value(c)
                                                           or c.lower() in COLUMN_GUESSES["revenue"][0])]

@@ -990,6 +990,8 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
             if spark:
                 return _spark_parquet(con, path, files)
             return con.read_parquet(arg)
+        if suffix in EXCEL_SUFFIXES:
+            return read_excel(files, table)
         if suffix in (".csv", ".txt", ".tsv", ".gz"):
             empty = not is_uri(path) and all(Path(f).stat().st_size == 0 for f in files)
             if empty:
@@ -1008,7 +1010,100 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
         elif is_uri(path):
             hint = f"\nWhat to do: {_STORAGE_HINT}"
         raise JourneyDataError(f"{table}: could not read {path}: {gist(exc)}{hint}") from exc
-    raise JourneyDataError(f"{table}: unsupported file type '{suffix}' ({path}); expected .csv or .parquet")
+    hint = "\nWhat to do: save the workbook as .xlsx (or each sheet as CSV)" if suffix in (".xls", ".ods") else ""
+    raise JourneyDataError(f"{table}: unsupported file type '{suffix}' ({path}); expected .csv, .parquet or "
+                           f".xlsx{hint}")
+
+
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+"""Excel workbooks read by :func:`read_excel` (openpyxl)."""
+
+
+def read_excel(files: list[str], table: str = "events") -> ibis.Table:
+    """Excel workbooks as one table of text columns, as a CSV is read (the loaders type the columns).
+
+    Each workbook's sheet named ``table`` is read when there is one, else its first sheet.
+    Date cells become ISO text (``2025-01-05 12:00:00``), numbers their plain text; an
+    Excel sheet holds at most 1,048,576 rows, so a workbook is read in memory.
+
+    Parameters
+    ----------
+    files
+        ``.xlsx`` / ``.xlsm`` paths (local).
+    table
+        The table's name, used to pick the sheet and in messages.
+
+    Returns
+    -------
+    ibis.Table
+        An in-memory table.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> from journeylib.core import engine
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     pd.DataFrame({"customer_id": [1001], "ts": [pd.Timestamp("2025-01-05 12:00")]}).to_excel(
+    ...         f"{tmp}/events.xlsx", sheet_name="events", index=False)
+    ...     engine.to_pandas(engine.read_excel([f"{tmp}/events.xlsx"]))
+      customer_id                   ts
+    0        1001  2025-01-05 12:00:00
+    """
+    return ibis.memtable(excel_frame(files, table))
+
+
+def excel_frame(files: list[str], table: str = "events", nrows: int | None = None) -> pd.DataFrame:
+    """The text frame :func:`read_excel` reads (``nrows``: only the first rows).
+
+    Parameters
+    ----------
+    files
+        ``.xlsx`` / ``.xlsm`` paths (local).
+    table
+        The table's name: its sheet is read when the workbook has one, else the first sheet.
+    nrows
+        Read only this many data rows (``0``: the header).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Text columns (``None`` for blank cells).
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> from journeylib.core import engine
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     pd.DataFrame({"amount": [12.5, 7.0]}).to_excel(f"{tmp}/orders.xlsx", index=False)
+    ...     engine.excel_frame([f"{tmp}/orders.xlsx"], "orders")["amount"].tolist()
+    ['12.5', '7']
+    """
+    frames = []
+    for f in files:
+        try:
+            with pd.ExcelFile(f, engine="openpyxl") as book:
+                sheet = next((n for n in book.sheet_names if n.strip().lower() == table), book.sheet_names[0])
+                df = book.parse(sheet, dtype=object, nrows=nrows)
+        except Exception as exc:  # noqa: BLE001 - openpyxl's errors on a damaged or protected workbook
+            raise JourneyDataError(f"{table}: could not read the workbook {f}: {gist(exc)}\nWhat to do: open it "
+                                   "in Excel and save it again as .xlsx, or save the sheet as CSV") from exc
+        frames.append(df.apply(_excel_text).astype(object).where(df.notna(), None))
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    out.columns = [str(c) for c in out.columns]
+    return out
+
+
+def _excel_text(col: pd.Series) -> pd.Series:
+    """A sheet column as text: whole numbers without ``.0``, dates in ISO form."""
+    def text(v: Any) -> Any:
+        if v is None or isinstance(v, float) and v != v:
+            return None
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        if isinstance(v, pd.Timestamp) or hasattr(v, "isoformat"):
+            return pd.Timestamp(v).isoformat(sep=" ")
+        return str(v)
+    return col.map(text)
 
 
 def _kind(f: str) -> str:
@@ -1017,15 +1112,17 @@ def _kind(f: str) -> str:
         return "parquet"
     if low.endswith((".csv", ".txt", ".tsv", ".csv.gz", ".tsv.gz")):
         return "csv"
+    if low.endswith(EXCEL_SUFFIXES):
+        return "excel"
     return Path(f).suffix.lower() or "folder"
 
 
 def _folder_files(folder: str, table: str) -> list[str]:
     """The data files of a folder: top-level files or ``key=value`` partition folders, not both."""
-    top = sorted(str(f) for f in Path(folder).iterdir() if f.is_file() and not f.name.startswith((".", "_"))
-                 and _kind(f.name) in ("parquet", "csv"))
+    top = sorted(str(f) for f in Path(folder).iterdir() if f.is_file() and not f.name.startswith((".", "_", "~$"))
+                 and _kind(f.name) in ("parquet", "csv", "excel"))
     nested = sorted(str(f) for f in Path(folder).rglob("*") if f.is_file() and f.parent != Path(folder)
-                    and not f.name.startswith((".", "_")) and _kind(f.name) in ("parquet", "csv"))
+                    and not f.name.startswith((".", "_", "~$")) and _kind(f.name) in ("parquet", "csv", "excel"))
     if top and nested:
         raise JourneyDataError(
             f"{table}: {folder} holds data files at its top ({', '.join(Path(f).name for f in top[:3])}) beside "
@@ -1034,12 +1131,13 @@ def _folder_files(folder: str, table: str) -> list[str]:
             "stray files out of the folder")
     files = top or nested
     if not files:
-        raise JourneyDataError(f"{table}: {folder} is a folder without Parquet or CSV files")
+        raise JourneyDataError(f"{table}: {folder} is a folder without Parquet, CSV or Excel files")
     return files
 
 
 def table_files(folder: str, name: str, con: ibis.BaseBackend | None = None) -> str | None:
-    """The source of table ``name`` in a dataset folder: ``name.parquet``, ``name.csv`` or a folder ``name/``.
+    """The source of table ``name`` in a dataset folder: ``name.parquet``, ``name.csv``, ``name.xlsx``
+    or a folder ``name/``.
 
     Two of them at once is a :class:`JourneyDataError` naming them.
 
@@ -1063,7 +1161,7 @@ def table_files(folder: str, name: str, con: ibis.BaseBackend | None = None) -> 
     >>> engine.table_files("data/sample", "events")
     'data/sample/events.parquet'
     """
-    found = [f"{folder}/{name}{ext}" for ext in (".parquet", ".csv") if list_files(f"{folder}/{name}{ext}", con)]
+    found = [f"{folder}/{name}{ext}" for ext in (".parquet", ".csv", ".xlsx") if list_files(f"{folder}/{name}{ext}", con)]
     sub = f"{folder}/{name}"
     if not is_uri(sub) and Path(sub).is_dir():
         found.append(sub)

@@ -190,6 +190,7 @@ _EXTS = {
     "parquet": (".parquet", ".pq"),
     "json": (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz", ".gz"),
     "csv": (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz"),
+    "excel": engine.EXCEL_SUFFIXES,
 }
 
 
@@ -290,7 +291,7 @@ def _has_ext(name: str, exts: tuple[str, ...]) -> bool:
 
 def _kind_of(name: str) -> str | None:
     low = name.lower()
-    for kind in ("parquet", "csv", "json"):
+    for kind in ("parquet", "csv", "json", "excel"):
         if low.endswith(_EXTS[kind]) and not (kind == "json" and low.endswith((".csv.gz", ".tsv.gz"))):
             return kind
     return None
@@ -770,7 +771,8 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
             timestamp_format: str | None, decimal: str = ".") -> tuple[str, list[str]]:
     p = str(path)
     if not engine.is_uri(p) and Path(p).is_dir():
-        found = [f for f in sorted(Path(p).iterdir()) if f.is_file() and _kind_of(f.name) in ("csv", "parquet")]
+        found = [f for f in sorted(Path(p).iterdir())
+                 if f.is_file() and _kind_of(f.name) in ("csv", "parquet", "excel") and not f.name.startswith("~$")]
         orders = [str(f) for f in found if f.name.lower().startswith("orders")]
         if not orders:
             raise JourneyDataError(f"orders: no orders.csv / orders.parquet in {p}")
@@ -779,8 +781,8 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
             messages = msgs[0] if msgs else None
         order_files = orders[:1]
     else:
-        order_files = _files(p, ("csv", "parquet"), "orders")
-    osrc = _Source(duck, _relation(order_files, _kind_of(order_files[0]), text=True), "orders", decimal)
+        order_files = _files(p, ("csv", "parquet", "excel"), "orders")
+    osrc = _Source(duck, _text_relation(duck, order_files, "orders"), "orders", decimal)
     oc = _pick(osrc, ORDER_COLUMNS, columns, ("customer_id", "ts", "revenue"), "orders")
     opt = lambda k: _text(oc[k]) if k in oc else "NULL"  # noqa: E731
     parts = [f"""SELECT NULL::VARCHAR AS anonymous_id, {_text(oc['customer_id'])} AS user_id,
@@ -793,8 +795,8 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
         FROM {osrc.relation}"""]
     msrc = None
     if messages is not None:
-        mfiles = _files(messages, ("csv", "parquet"), "messages")
-        msrc = _Source(duck, _relation(mfiles, _kind_of(mfiles[0]), text=True), "messages")
+        mfiles = _files(messages, ("csv", "parquet", "excel"), "messages")
+        msrc = _Source(duck, _text_relation(duck, mfiles, "messages"), "messages")
         mc = _pick(msrc, MESSAGE_COLUMNS, columns, ("customer_id", "ts", "kind"), "messages")
         kinds = [r[0] for r in duck.execute(f"SELECT DISTINCT lower(trim(CAST({mc['kind']} AS VARCHAR))) "
                                             f"FROM {msrc.relation}").fetchall()]
@@ -841,6 +843,16 @@ def _check_amounts(what: str, n_bad: int, examples: list[str] | None, decimal: s
 
 
 # --------------------------------------------------------------------------- reading
+def _text_relation(duck: Any, files: list[str], table: str) -> str:
+    """A plain table's files as a relation of text columns (an Excel workbook registered in ``duck``)."""
+    kind = _kind_of(files[0])
+    if kind != "excel":
+        return _relation(files, kind, text=True)
+    name = ibis.util.gen_name(f"journeylib_{table}_workbook")
+    duck.register(name, engine.excel_frame(files, table))
+    return _ident(name)
+
+
 def _relation(files: list[str], kind: str, json_columns: Mapping[str, str] | None = None, text: bool = False) -> str:
     if kind == "parquet":
         return f"read_parquet({_file_list(files)}, union_by_name = true)"
@@ -1028,6 +1040,8 @@ def _keys_of(path: Path) -> set[str]:
         import pyarrow.parquet as pq
 
         return set(pq.read_schema(path).names)
+    if kind == "excel":
+        return set(engine.excel_frame([str(path)], nrows=0).columns)
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8", errors="replace") as f:
         for line in f:
@@ -1083,7 +1097,8 @@ def detect_format(path: str | Path) -> str:
     if engine.is_uri(str(path)):
         raise JourneyParameterError(f"{path}: the format of a URI is not detected; give format= explicitly")
     if p.is_dir():
-        if any(f.name.lower().startswith("orders") and _kind_of(f.name) in ("csv", "parquet") for f in p.iterdir()):
+        if any(f.name.lower().startswith("orders") and _kind_of(f.name) in ("csv", "parquet", "excel")
+               for f in p.iterdir()):
             return "orders"
         files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith((".", "_"))
                        and f.name not in _NOT_DATA and _kind_of(f.name) is not None

@@ -337,3 +337,16 @@ def test_init_on_unix_times_states_their_unit(unit, scale, suffix, tmp_path):
     assert "timezone:" not in d.text and d.profile.time_range[0] == when.min()
     ev = jl.load_journey(d.path).events.to_pyarrow().to_pandas()
     assert sorted(ev["ts"]) == sorted(when)
+
+
+def test_init_on_an_excel_workbook(tmp_path):
+    """A clickstream saved from Excel: the draft maps its columns and revenue as for the CSV, and the journey
+    loads every event and the same revenue."""
+    raw = pd.read_csv(CLICKS)
+    raw.to_excel(tmp_path / "export.xlsx", index=False)
+    d = draft.write_draft(tmp_path / "export.xlsx", out=tmp_path / "journey.yml")
+    assert {k: v[0] for k, v in d.profile.mapping.items()} == {
+        "customer_id": "user", "ts": "time", "event": "action", "revenue": "amount"}
+    assert d.profile.timestamp_format == "%d/%m/%Y %H:%M"
+    ev = jl.load_journey(d.path).events.to_pyarrow().to_pandas()
+    assert len(ev) == len(raw) and ev["revenue"].sum() == pytest.approx(raw["amount"].sum())

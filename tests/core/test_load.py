@@ -671,3 +671,30 @@ def test_nanosecond_timestamps_in_a_dataframe_are_read_to_the_microsecond():
     pd.testing.assert_frame_equal(jl.funnel(fine).summary, jl.funnel(sim).summary)
     assert jl.load_events(fine).count().execute() == len(sim)
     assert (fine["ts"].dt.nanosecond == 7).all()  # the caller's frame is untouched
+
+
+def test_excel_workbooks(tmp_path):
+    """An .xlsx is read as a CSV is: text columns the loaders type (date cells as ISO text, whole numbers without
+    .0); the sheet named like the table is read when there is one, else the first; Excel's lock file is no data."""
+    cells = pd.DataFrame({"customer_id": [1001, 1001, 1002],
+                          "ts": [pd.Timestamp("2025-01-05 12:00"), pd.Timestamp("2025-01-06 08:30:15"),
+                                 pd.Timestamp("2025-01-07")],
+                          "event": ["landing", "purchase", "landing"], "revenue": [None, 12.5, None]})
+    with pd.ExcelWriter(tmp_path / "shop.xlsx") as book:
+        pd.DataFrame({"note": ["read me first"]}).to_excel(book, sheet_name="README", index=False)
+        cells.to_excel(book, sheet_name="Events", index=False)
+    got = jl.load_events(tmp_path / "shop.xlsx").to_pandas().sort_values("ts").reset_index(drop=True)
+    assert got["customer_id"].tolist() == ["1001", "1001", "1002"]
+    assert got["ts"].tolist() == list(cells["ts"].dt.tz_localize("UTC"))
+    assert got["revenue"].fillna(-1).tolist() == [-1, 12.5, -1]
+    folder = tmp_path / "events"
+    folder.mkdir()
+    cells.to_excel(folder / "january.xlsx", index=False)  # one sheet, not named events: the first
+    (folder / "~$january.xlsx").write_bytes(b"lock")  # Excel's lock file while the workbook is open
+    assert len(jl.load_events(folder).to_pandas()) == 3
+    (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0")
+    with pytest.raises(JourneyDataError, match=r"(?s)unsupported file type '\.xls'.*save the workbook as \.xlsx"):
+        jl.load_events(tmp_path / "old.xls")
+    (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 not a workbook")
+    with pytest.raises(JourneyDataError, match=r"(?s)could not read the workbook .*broken\.xlsx.*save the sheet as CSV"):
+        jl.load_events(tmp_path / "broken.xlsx")

@@ -480,3 +480,21 @@ def test_posthog_events(tmp_path):
     assert by_person["customer_id"].tolist() == ["p-1", "p-1", "p-1", "p-2"]
     assert by_person["revenue"].tolist()[2] == 40.0
     assert by_person["page_path"].tolist() == ["/", "/products/42", "/checkout", "/blog"]
+
+
+def test_orders_in_an_excel_workbook(tmp_path):
+    """A shop's orders kept in Excel (date cells, amounts as numbers or as text with a decimal comma) beside a
+    CSV message log: the same events as from CSV."""
+    orders = pd.DataFrame({"customer": ["c1", "c1", "c2"],
+                           "order_time": pd.to_datetime(["2025-01-05 10:00", "2025-02-01 10:00", "2025-01-07 10:00"]),
+                           "total": [12.5, 1234.0, 7]})
+    orders.to_excel(tmp_path / "orders.xlsx", index=False)
+    (tmp_path / "messages.csv").write_text("customer,time,kind\nc1,2025-01-04 09:00:00,send\n")
+    got = R.read_export("orders", tmp_path)["events"].to_pandas()
+    assert got["event"].tolist() == ["message_sent", "purchase", "purchase", "purchase"]
+    assert got["revenue"].dropna().tolist() == [12.5, 1234.0, 7.0]
+    assert got.loc[got["event"] == "purchase", "ts"].tolist() == list(orders["order_time"].dt.tz_localize("UTC"))
+    assert R.detect_format(tmp_path / "orders.xlsx") == "orders"
+    orders.assign(total=["12,50", "1.234,00", "7"]).to_excel(tmp_path / "orders.xlsx", index=False)
+    got = R.read_export("orders", tmp_path / "orders.xlsx", decimal=",")["events"].to_pandas()
+    assert got["revenue"].tolist() == [12.5, 1234.0, 7.0]

@@ -247,3 +247,13 @@ def test_unix_times(both, same, tmp_path):
     a, b = both(lambda: jl.load_journey(tmp_path / "journey.yml").events.to_pandas())
     assert sorted(a["ts"]) == [pd.Timestamp(1736078400.5, unit="s", tz="UTC"), pd.Timestamp(1736164800, unit="s", tz="UTC")]
     same(a, b, sort_by=["customer_id", "ts", "event"], what="a definition's Unix seconds")
+
+
+def test_excel_workbook(both, same, small_sim, tmp_path):
+    """An .xlsx (date cells, numbers) loads to the same table on both engines."""
+    ev = small_sim.events[["customer_id", "ts", "event", "channel", "revenue"]].head(3000).copy()
+    ev["ts"] = pd.to_datetime(ev["ts"], utc=True).dt.tz_localize(None)
+    ev.to_excel(tmp_path / "events.xlsx", index=False)
+    a, b = both(lambda: jl.load_events(tmp_path / "events.xlsx").to_pandas())
+    assert len(a) == 3000 and a["revenue"].sum() == pytest.approx(ev["revenue"].sum())
+    same(a, b, sort_by=EVENT_KEYS + ["revenue"], what="an Excel workbook's events")
