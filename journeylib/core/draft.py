@@ -443,12 +443,15 @@ def _read(path: str):
     from . import engine
 
     con = engine.default_connection()
-    if path.lower().endswith((".json", ".jsonl", ".ndjson")):
-        return con.read_json(path)
-    if path.lower().endswith((".csv", ".csv.gz", ".tsv")):
-        # A draft guesses roles from the types DuckDB sniffs (an "amount" column is numeric);
-        # the loaders then type every column by its declared role, never by sniffing.
-        return con.read_csv(path)
+    try:
+        if path.lower().endswith((".json", ".jsonl", ".ndjson")):
+            return con.read_json(path)
+        if path.lower().endswith((".csv", ".csv.gz", ".tsv")):
+            # A draft guesses roles from the types DuckDB sniffs (an "amount" column is numeric);
+            # the loaders then type every column by its declared role, never by sniffing.
+            return con.read_csv(path)
+    except Exception as exc:  # noqa: BLE001 - DuckDB's reader errors: the gist and what to do
+        raise engine.read_failure("init", path, exc) from exc
     if path.lower().endswith(engine.EXCEL_SUFFIXES):  # numbers as numbers, as DuckDB sniffs a CSV's
         frame = engine.excel_frame([path])
         return ibis.memtable(frame.apply(lambda c: pd.to_numeric(c) if _all_numbers(c) else c))
@@ -525,7 +528,10 @@ def _raw_text(path: str):
 
     con = engine.default_connection()
     if path.lower().endswith(_TEXT_SUFFIXES) and getattr(con, "name", "") == "duckdb":
-        return con.read_csv(path, all_varchar=True)
+        try:
+            return con.read_csv(path, all_varchar=True)
+        except Exception as exc:  # noqa: BLE001 - as in _read
+            raise engine.read_failure("init", path, exc) from exc
     if path.lower().endswith(engine.EXCEL_SUFFIXES):
         return engine.read_excel([path])
     return _read(path)

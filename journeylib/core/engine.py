@@ -1003,13 +1003,7 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
     except JourneyDataError:
         raise
     except Exception as exc:  # DuckDB's reader errors are precise but deep; keep the gist
-        hint = ""
-        if "unicode" in str(exc).lower() or "utf" in str(exc).lower():
-            hint = ("\nWhat to do: the file is not UTF-8; re-save it as UTF-8, or read it with "
-                    "pandas.read_csv(..., encoding='latin-1') and pass the DataFrame")
-        elif is_uri(path):
-            hint = f"\nWhat to do: {_STORAGE_HINT}"
-        raise JourneyDataError(f"{table}: could not read {path}: {gist(exc)}{hint}") from exc
+        raise read_failure(table, path, exc) from exc
     hint = "\nWhat to do: save the workbook as .xlsx (or each sheet as CSV)" if suffix in (".xls", ".ods") else ""
     raise JourneyDataError(f"{table}: unsupported file type '{suffix}' ({path}); expected .csv, .parquet or "
                            f".xlsx{hint}")
@@ -1104,6 +1098,40 @@ def _excel_text(col: pd.Series) -> pd.Series:
             return pd.Timestamp(v).isoformat(sep=" ")
         return str(v)
     return col.map(text)
+
+
+def read_failure(table: str, path: str, exc: Exception) -> JourneyDataError:
+    """The error for a file a reader could not read: the reader's gist and what to do.
+
+    Parameters
+    ----------
+    table
+        The table (or step) reading, for the message.
+    path
+        The file, glob or URI.
+    exc
+        The reader's exception.
+
+    Returns
+    -------
+    JourneyDataError
+        To raise (``from exc``).
+
+    Examples
+    --------
+    >>> from journeylib.core import engine
+    >>> print(engine.read_failure("events", "shop.csv", ValueError("Invalid unicode detected")))
+    events: could not read shop.csv: Invalid unicode detected
+    What to do: the file is not UTF-8 (Excel's plain "CSV" is written in the Windows encoding): save it as "CSV UTF-8", point journey.yml at the .xlsx workbook itself, or read it with pandas.read_csv(..., encoding='cp1252') and pass the DataFrame
+    """
+    hint = ""
+    if "unicode" in str(exc).lower() or "utf" in str(exc).lower():
+        hint = ("\nWhat to do: the file is not UTF-8 (Excel's plain \"CSV\" is written in the Windows encoding): "
+                "save it as \"CSV UTF-8\", point journey.yml at the .xlsx workbook itself, or read it with "
+                "pandas.read_csv(..., encoding='cp1252') and pass the DataFrame")
+    elif is_uri(path):
+        hint = f"\nWhat to do: {_STORAGE_HINT}"
+    return JourneyDataError(f"{table}: could not read {path}: {gist(exc)}{hint}")
 
 
 def _kind(f: str) -> str:

@@ -341,12 +341,12 @@ def _check_timezone(timezone: str) -> str:
 class _Source:
     """One raw relation in DuckDB and the expressions that bind on it."""
 
-    def __init__(self, duck: Any, relation: str, what: str, decimal: str = "."):
+    def __init__(self, duck: Any, relation: str, what: str, decimal: str = ".", path: Any = ""):
         self.duck, self.relation, self.what, self.decimal = duck, relation, what, decimal
         try:
             desc = duck.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
         except Exception as exc:  # noqa: BLE001 - DuckDB's reader errors: keep the gist
-            raise JourneyDataError(f"{what}: could not read: {_gist(exc)}") from exc
+            raise engine.read_failure(what, str(path), exc) from exc
         self.types = {row[0]: str(row[1]) for row in desc}
         self.lower = {name.lower(): name for name in self.types}
         self.amounts: list[tuple[str, str]] = []  # (field, text) of every amount read from text
@@ -782,7 +782,7 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
         order_files = orders[:1]
     else:
         order_files = _files(p, ("csv", "parquet", "excel"), "orders")
-    osrc = _Source(duck, _text_relation(duck, order_files, "orders"), "orders", decimal)
+    osrc = _Source(duck, _text_relation(duck, order_files, "orders"), "orders", decimal, path=p)
     oc = _pick(osrc, ORDER_COLUMNS, columns, ("customer_id", "ts", "revenue"), "orders")
     opt = lambda k: _text(oc[k]) if k in oc else "NULL"  # noqa: E731
     parts = [f"""SELECT NULL::VARCHAR AS anonymous_id, {_text(oc['customer_id'])} AS user_id,
@@ -796,7 +796,7 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
     msrc = None
     if messages is not None:
         mfiles = _files(messages, ("csv", "parquet", "excel"), "messages")
-        msrc = _Source(duck, _text_relation(duck, mfiles, "messages"), "messages")
+        msrc = _Source(duck, _text_relation(duck, mfiles, "messages"), "messages", path=messages)
         mc = _pick(msrc, MESSAGE_COLUMNS, columns, ("customer_id", "ts", "kind"), "messages")
         kinds = [r[0] for r in duck.execute(f"SELECT DISTINCT lower(trim(CAST({mc['kind']} AS VARCHAR))) "
                                             f"FROM {msrc.relation}").fetchall()]
@@ -897,7 +897,7 @@ def _raw_relation(duck: Any, fmt: str, path: str | Path, columns: Mapping[str, s
         schema = {back.get(k, k): v for k, v in schema.items()}
     rel = _relation(files, kind, schema, text=decimal == ",")  # a CSV's 1.234 is no number to guess at then
     if columns:
-        src = _Source(duck, rel, fmt)
+        src = _Source(duck, rel, fmt, path=path)
         for theirs in columns:
             if src.col(theirs) is None:
                 raise JourneyDataError(f"{fmt}: columns maps {theirs!r}, but there is no such column; found "
@@ -980,7 +980,7 @@ def read_export(format: str, path: str | Path, *, columns: Mapping[str, str] | N
         base, extras = _orders(duck, path, messages, columns, timezone, timestamp_format, decimal)
     else:
         rel = _raw_relation(duck, fmt, path, columns, decimal)
-        base, extras = _READERS[fmt](_Source(duck, rel, fmt, decimal), timezone)
+        base, extras = _READERS[fmt](_Source(duck, rel, fmt, decimal, path=path), timezone)
     name = ibis.util.gen_name("journeylib_export")
     extra_sql = ", ".join(f"b.{_ident(e)}" for e in extras)
     stitched = "" if fmt == "orders" else ", b.anonymous_id, b.user_id"

@@ -350,3 +350,13 @@ def test_init_on_an_excel_workbook(tmp_path):
     assert d.profile.timestamp_format == "%d/%m/%Y %H:%M"
     ev = jl.load_journey(d.path).events.to_pyarrow().to_pandas()
     assert len(ev) == len(raw) and ev["revenue"].sum() == pytest.approx(raw["amount"].sum())
+
+
+def test_init_on_a_csv_that_is_not_utf8_says_what_to_do(tmp_path, capsys):
+    """Excel's plain "CSV" in Europe is Windows-1252: init names the file and the ways out, without a
+    traceback (DuckDB's reader error had escaped)."""
+    (tmp_path / "events.csv").write_bytes("customer_id;ts;event\nKühne;2025-01-05 10:00;landing\n".encode("cp1252"))
+    assert cli.main(["init", str(tmp_path)]) != 0
+    err = capsys.readouterr().err
+    assert "init: could not read" in err and "events.csv" in err and 'save it as "CSV UTF-8"' in err
+    assert "Traceback" not in err and not (tmp_path / "journey.yml").exists()
