@@ -640,7 +640,7 @@ def orders_renames(guessed: dict[str, tuple[str, str]], columns: list[str]) -> d
     return {canon: (their, why) for canon, (their, why) in guessed.items() if own.get(canon) != their}
 
 
-_DATE = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{2,4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*$")
+_DATE = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{2,4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?(\s+[AP]M)?\s*$")
 
 
 def timestamp_format(values: pd.Series) -> tuple[str | None, str | None]:
@@ -690,6 +690,8 @@ def timestamp_format(values: pd.Series) -> tuple[str | None, str | None]:
     sep = m[1].iloc[0]
     year = "%Y" if m[3].str.len().max() == 4 else "%y"
     clock = "" if m[4].isna().all() else (" %H:%M:%S" if m[6].notna().any() else " %H:%M")
+    if m[7].notna().any():  # a 12-hour clock with AM / PM
+        clock = clock.replace("%H", "%I") + " %p"
     if (first > 12).any() and not (second > 12).any():
         return f"%d{sep}%m{sep}{year}{clock}", "day-first: some first numbers are above 12"
     if (second > 12).any() and not (first > 12).any():

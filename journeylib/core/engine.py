@@ -323,8 +323,8 @@ UTC = dt.Timestamp(timezone="UTC")
 TEXT_ROLES = ("event", "channel", "stage", "experiment", "variant")
 """Columns that are names: never re-typed (``1.10`` stays ``1.10``)."""
 
-DATE_PATTERN = r"^\s*(\d{1,2})([/.-])(\d{1,2})[/.-](\d{2,4})(\s+\d{1,2}:\d{2}(:\d{2})?)?\s*$"
-"""Day-first or month-first dates (``03/04/2024``, ``25.12.24 10:00``): read with a format."""
+DATE_PATTERN = r"^\s*(\d{1,2})([/.-])(\d{1,2})[/.-](\d{2,4})(\s+\d{1,2}:\d{2}(:\d{2})?)?(\s+[AP]M)?\s*$"
+"""Day-first or month-first dates (``03/04/2024``, ``25.12.24 10:00``, ``1/5/2025 2:30 PM``): read with a format."""
 UNIX_FORMATS = {"unix_s": 1_000_000, "unix_ms": 1_000, "unix_us": 1}
 """``timestamp_format`` values for Unix times (seconds, milliseconds or microseconds since
 1970-01-01 UTC; UTC whatever the source's time zone) -> microseconds per unit."""
@@ -505,6 +505,7 @@ def detect_timestamp_format(t: ibis.Table, col: str, *, table: str = "events",
                 second=ibis.ifelse(hit, second, ibis.null("int64")).max(),
                 secs=(hit & (x.re_extract(DATE_PATTERN, 6) != "")).cast("int64").sum(),
                 mins=(hit & (timed != "")).cast("int64").sum(),
+                noon=(hit & (x.re_extract(DATE_PATTERN, 7) != "")).cast("int64").sum(),
                 given=given.cast("int64").sum(), numbers=number.cast("int64").sum(), low=value.min(),
                 high=value.max())
     row = to_pandas(t.aggregate(**aggs)).iloc[0]
@@ -516,6 +517,8 @@ def detect_timestamp_format(t: ibis.Table, col: str, *, table: str = "events",
     m = re.match(r"^(\d{1,2})([/.-])(\d{1,2})[/.-](\d{2,4})", example)
     sep, year = m.group(2), "%Y" if len(m.group(4)) == 4 else "%y"
     clock = " %H:%M:%S" if int(row["secs"]) else (" %H:%M" if int(row["mins"]) else "")
+    if int(row["noon"]):  # a 12-hour clock with AM / PM
+        clock = clock.replace("%H", "%I") + " %p"
     dmy, mdy = f"%d{sep}%m{sep}{year}{clock}", f"%m{sep}%d{sep}{year}{clock}"
     hi1, hi2 = int(row["first"]), int(row["second"])
     if hi1 > 12 and hi2 > 12:

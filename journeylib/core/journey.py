@@ -109,7 +109,7 @@ SEGMENT_HINT = "a customers column name or a list of them, e.g. [segment, acquis
 AMBIGUOUS_CHECK_ROWS = 100_000
 """Rows of a text timestamp column looked at for day-first/month-first dates."""
 
-_DMY = re.compile(r"^\s*(\d{1,2})([/.\-])(\d{1,2})\2(\d{2,4})(?:[ T](\d{1,2}):(\d{2})(:\d{2})?)?")
+_DMY = re.compile(r"^\s*(\d{1,2})([/.\-])(\d{1,2})\2(\d{2,4})(?:[ T](\d{1,2}):(\d{2})(:\d{2})?)?(\s+[AP]M)?")
 _AMBIGUOUS_SQL = r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}"
 _OFFSET_SQL = r"(Z|[+-]\d{2}:?\d{2})\s*$"
 
@@ -797,6 +797,8 @@ def _ambiguous_message(d: JourneyDefinition, src: Source, col: str, examples: li
     clock = ""
     if m and m[0].group(5):
         clock = " %H:%M" + (":%S" if m[0].group(7) else "")
+        if m[0].group(8):  # a 12-hour clock with AM / PM
+            clock = clock.replace("%H", "%I") + " %p"
     dmy, mdy = f"%d{sep}%m{sep}{year}{clock}", f"%m{sep}%d{sep}{year}{clock}"
     if first > 12:
         reading, fmt = "they look day-first (a first number above 12)", dmy

@@ -1125,7 +1125,8 @@ def _run_checks(t, build, table: str, extra=None, *, src: _Src | None = None, fo
             if c == "ts" or c.endswith("_at"):
                 numbers = examples is not None and c in examples.columns and examples[c].dropna().astype(str) \
                     .str.fullmatch(engine.NUMBER_PATTERN).all()
-                hint = engine.NOT_UNIX_HINT if numbers else "fix or drop these rows; naive timestamps are read as UTC"
+                hint = engine.NOT_UNIX_HINT if numbers else FORMAT_HINT if n_bad == n_total and t[c].type().is_string() \
+                    else "fix or drop these rows; naive timestamps are read as UTC"
             if c == "stage" and table == "events":
                 hint = "add the missing stages to stages=, or fix the values" + _near_stages(t, c, _allowed_of(expected))
             if c == "customer_id":
@@ -1141,6 +1142,12 @@ def _run_checks(t, build, table: str, extra=None, *, src: _Src | None = None, fo
     types = _chosen_types({k[5:]: v for k, v in counts.items() if k.startswith("type_")}, others)
     out = _typed_columns(_clean(t, checks, unchanged), types)
     return out, n_total, {k: counts[f"extra_{k}"] for k in extra_aggs}, unchanged, formats, types
+
+
+FORMAT_HINT = ("no value reads as a date and time: give timestamp_format, the strptime format they are written in "
+               "(%d day, %m month, %b month name, %Y year, %H:%M time, %I:%M %p with AM/PM: 'Jan 5, 2025 2:30 PM' is "
+               "'%b %d, %Y %I:%M %p')")
+"""What to do when a whole text time column is in a form the loader does not detect."""
 
 
 def _allowed_of(expected: str) -> list:

@@ -157,6 +157,8 @@ def test_role_guesses():
     (["13/03/2025 09:02", "01/04/2025 10:00"], "%d/%m/%Y %H:%M", "day-first"),
     (["03/13/2025 09:02:11", "04/01/2025 10:00:00"], "%m/%d/%Y %H:%M:%S", "month-first"),
     (["03/04/2025", "01/02/2025"], "%d/%m/%Y", "AMBIGUOUS"),
+    (["1/5/2025 2:30 PM", "1/13/2025 11:05 AM"], "%m/%d/%Y %I:%M %p", "month-first"),
+    (["13/05/2025 02:30:10 PM"], "%d/%m/%Y %I:%M:%S %p", "day-first"),
     (["2025-03-13 09:02", "2025-04-01"], None, None),
 ])
 def test_timestamp_format_guess(values, fmt, word):

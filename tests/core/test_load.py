@@ -78,6 +78,19 @@ def test_numbers_that_are_no_unix_times_in_one_unit_are_an_error(frame, values, 
         load(frame)
 
 
+def test_us_dates_with_am_pm_and_dates_in_words(frame):
+    """1/13/2025 2:30 PM (a 12-hour clock, month-first) is detected; dates in words are read with the format the
+    error asks for, which shows how to write it."""
+    frame["time"] = ["1/5/2025 2:30 PM", "1/13/2025 11:05 AM", "12/1/2025 12:15 AM", "1/5/2025 12:00 PM"]
+    assert sorted(load(frame)["ts"]) == sorted(pd.to_datetime(frame["time"], format="%m/%d/%Y %I:%M %p", utc=True))
+    frame["time"] = ["Jan 5, 2025 2:30 PM", "Jan 13, 2025 11:05 AM", "Dec 1, 2025 12:15 AM", "Jan 5, 2025 12:00 PM"]
+    with pytest.raises(JourneyDataError, match=r"(?s)4 of 4 rows invalid.*What to do: no value reads as a date and "
+                                               r"time: give timestamp_format.*'%b %d, %Y %I:%M %p'"):
+        load(frame)
+    got = load(frame, timestamp_format="%b %d, %Y %I:%M %p")["ts"]
+    assert sorted(got) == sorted(pd.to_datetime(frame["time"], format="%b %d, %Y %I:%M %p", utc=True))
+
+
 def test_missing_required_column_names_it_and_the_fix(frame):
     with pytest.raises(JourneyDataError, match=r"(?s)missing required column\(s\) \['event'\].*columns=") as e:
         load(frame.drop(columns="event"))
