@@ -47,7 +47,7 @@ import ibis
 import pandas as pd
 
 from .errors import JourneyDataError, JourneyParameterError
-from .schema import COMMA_AMOUNT, DEFAULT_STAGES
+from .schema import COMMA_AMOUNT, DEFAULT_STAGES, THOUSANDS_COMMA
 
 FORMATS = ("auto", "canonical", "ga4", "segment", "amplitude", "mixpanel", "posthog", "snowplow", "orders")
 DATA_SUFFIXES = (".csv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".tsv", ".txt", ".gz", ".xlsx", ".xlsm")
@@ -588,7 +588,7 @@ def guess_orders_columns(path: str) -> dict[str, tuple[str, str]] | None:
     """
     t = _read(path)
     types = {c: str(typ).lower() for c, typ in t.schema().items()}
-    mapping, _ = _guess_columns(list(types), types, _comma_amounts(path, list(types), types))
+    mapping, _ = _guess_columns(list(types), types, _text_amounts(path, list(types), types))
     if "event" in mapping:
         return None
     if "ts" not in mapping:
@@ -761,21 +761,23 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
                         kw["timestamp_format"] = raw_fmt
                 else:
                     raw_naive = "timestamp" in typ and "utc" not in typ and "tz" not in typ or typ == "date"
-                comma = _comma_amounts(files["events"], list(raw.columns), {c: "string" for c in raw.columns})
-                if guessed["revenue"][0] in comma:
+                amounts = _text_amounts(files["events"], list(raw.columns), {c: "string" for c in raw.columns})
+                mark, example = amounts.get(guessed["revenue"][0], (".", ""))
+                if mark == ",":
                     kw["decimal"] = ","
-                    order_decimal = (",", _comma_note(comma[guessed["revenue"][0]]))
+                    order_decimal = (",", _comma_note(example))
         exported = readers.read_export(fmt, files["events"], **kw)
         t = exported["events"]
         article = "an" if fmt[0] in "aeiou" else "a"
         notes.append(f"read as {article} {fmt} export: the reader maps its columns to the canonical names")
     types = {c: str(typ).lower() for c, typ in t.schema().items()}
     cols = list(types)
-    comma = _comma_amounts(files["events"], cols, types) if fmt == "canonical" else {}
-    mapping, alternatives = _guess_columns(cols, types, comma)
+    amounts = _text_amounts(files["events"], cols, types) if fmt == "canonical" else {}
+    mapping, alternatives = _guess_columns(cols, types, amounts)
     decimal, decimal_note = ".", None
-    if mapping.get("revenue", (None,))[0] in comma:
-        decimal, decimal_note = ",", _comma_note(comma[mapping["revenue"][0]])
+    mark, example = amounts.get(mapping.get("revenue", (None,))[0], (".", ""))
+    if mark == ",":
+        decimal, decimal_note = ",", _comma_note(example)
     if fmt != "canonical" and "channel" in mapping and int(t[mapping["channel"][0]].count().execute()) == 0:
         del mapping["channel"]  # the reader's channel column is empty: there are no touchpoints
     rows = int(t.count().execute())
@@ -848,9 +850,11 @@ def _comma_note(example: str) -> str:
     return f"amounts such as {example} are written with a decimal comma"
 
 
-def _comma_amounts(path: str, cols: list[str], types: dict[str, str]) -> dict[str, str]:
-    """Text columns of a CSV named like an amount whose values are all numbers with a decimal comma
-    (``13,26``, ``1.234,50``): column -> an example value."""
+def _text_amounts(path: str, cols: list[str], types: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """Text columns of a CSV or workbook named like an amount whose values are all numbers written
+    with commas: column -> (decimal mark, an example). ``"."`` when the commas group thousands
+    (``1,234.50``; also when every comma is followed by three digits, as in ``1,250``), ``","`` for
+    a decimal comma (``13,26``, ``1.234,50``)."""
     if not str(path).lower().endswith(_TEXT_SUFFIXES + (".xlsx", ".xlsm")):
         return {}
     named = [c for c in cols if "string" in types[c] and (_named(c, "revenue") or _order_value(c)
@@ -861,9 +865,16 @@ def _comma_amounts(path: str, cols: list[str], types: dict[str, str]) -> dict[st
         vals = _text_sample(raw, c).dropna().astype(str).str.strip()
         vals = vals[vals != ""]
         comma = vals.str.contains(",", regex=False)
-        if len(vals) and comma.any() and vals.str.match(COMMA_AMOUNT).all():
-            out[c] = vals[comma].iloc[0]
+        if not len(vals) or not comma.any():
+            continue
+        if (vals.str.match(THOUSANDS_COMMA) | vals.str.match(_PLAIN_NUMBER)).all():
+            out[c] = (".", vals[comma].iloc[0])
+        elif vals.str.match(COMMA_AMOUNT).all():
+            out[c] = (",", vals[comma].iloc[0])
     return out
+
+
+_PLAIN_NUMBER = r"^\s*[+-]?\d+(\.\d+)?\s*$"
 
 
 # --- the draft -------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import pandas as pd
 
 from . import shared_results
 from .errors import JourneyDataError, JourneyParameterError, data_error
+from .schema import THOUSANDS_COMMA
 
 _DEFAULT: ibis.BaseBackend | None = None
 
@@ -337,6 +338,31 @@ NOT_UNIX_HINT = ("these are numbers, not timestamps: Unix times all count second
                  "timestamp_format: unix_s, unix_ms or unix_us to read numbers in one unit, or '%Y%m%d' for dates "
                  "written 20250105")
 """What to do when a time column holds numbers that are no Unix times in one unit."""
+
+
+def number_text(x: ibis.Value) -> ibis.Value:
+    """Amounts as text without the commas that group thousands (``1,234.56`` -> ``1234.56``,
+    :data:`journeylib.core.schema.THOUSANDS_COMMA`); any other text as written.
+
+    Parameters
+    ----------
+    x
+        A text column expression.
+
+    Returns
+    -------
+    ibis.Value
+        Text for ``try_cast("float64")``.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylib.core import engine
+    >>> t = ibis.memtable({"v": ["1,234.56", "12.50", "13,26", "1,000"]})
+    >>> engine.to_pandas(t.select(n=engine.number_text(t.v).try_cast("float64")))["n"].tolist()
+    [1234.56, 12.5, nan, 1000.0]
+    """
+    return ibis.ifelse(x.re_search(THOUSANDS_COMMA), x.replace(",", ""), x)
 
 
 def unix_unit(low: float, high: float) -> str | None:
@@ -685,7 +711,7 @@ def typed(t: ibis.Table, table: str = "events", *, check: bool = True,
         x = t.revenue
         if x.type().is_string():
             check = True
-            num = x.strip().try_cast("float64")
+            num = number_text(x.strip()).try_cast("float64")
             new["revenue"] = num
             wrong = (x.notnull() & (x.strip() != "") & num.isnull())
         else:

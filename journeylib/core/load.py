@@ -33,7 +33,7 @@ from .locations import DATA_DIR
 from .result import Check
 from .schema import (AMOUNT_COLUMNS, ASSIGNMENTS_REQUIRED, COMMA_AMOUNT, COSTS_OPTIONAL, COSTS_REQUIRED,
                      CUSTOMERS_REQUIRED, EVENTS_OPTIONAL, EVENTS_REQUIRED, FEEDBACK_KINDS, FEEDBACK_OPTIONAL,
-                     FEEDBACK_REQUIRED, MESSAGE_ACTIONS, MESSAGES_REQUIRED, PURCHASE_EVENT)
+                     FEEDBACK_REQUIRED, MESSAGE_ACTIONS, MESSAGES_REQUIRED, PURCHASE_EVENT, THOUSANDS_COMMA)
 
 UTC = "timestamp('UTC')"
 TABLES = ("events", "customers", "assignments", "feedback", "messages", "costs")
@@ -708,7 +708,9 @@ def costs_frame(source: Any, columns: Mapping[str, str] | None = None, *, channe
     if bad.any():
         fail("channel", bad, "a channel name (a touchpoint of the events), not blank")
     raw["channel"] = text.astype(object)
-    spend = pd.to_numeric(raw["spend"].astype(object).where(raw["spend"].notna()), errors="coerce")
+    text = raw["spend"].astype(object).where(raw["spend"].notna())
+    grouped = text.astype("string").str.fullmatch(THOUSANDS_COMMA).fillna(False).astype(bool)  # 1,200.50
+    spend = pd.to_numeric(text.mask(grouped, text.astype("string").str.replace(",", "")), errors="coerce")
     bad = spend.isna() | ~np.isfinite(spend.fillna(0).to_numpy(float))
     if bad.any():
         fail("spend", bad, "a finite amount (a number, no currency sign; 0 for no spend)",
@@ -1017,7 +1019,7 @@ def _revenue_check(t):
         bad_type = None
     elif typ.is_string() or typ.is_null():
         s = x.cast("string")
-        clean = s.strip().try_cast("float64")
+        clean = engine.number_text(s.strip()).try_cast("float64")
         bad_type = s.notnull() & (s.strip() != "") & clean.isnull()
     else:
         clean = x.cast("float64")

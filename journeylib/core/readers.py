@@ -137,7 +137,7 @@ import pandas as pd
 from . import engine
 from .errors import JourneyDataError, JourneyParameterError
 from .load import decimal_comma_hint
-from .schema import COMMA_AMOUNT
+from .schema import COMMA_AMOUNT, THOUSANDS_COMMA
 
 __all__ = ["FORMATS", "read_export", "detect_format", "channel_of", "channel_sql", "ORDER_COLUMNS", "MESSAGE_COLUMNS",
            "PAID_MEDIA", "EMAIL_MEDIA", "SOCIAL_MEDIA", "SOCIAL_SOURCES", "SEARCH_SOURCES"]
@@ -761,8 +761,8 @@ def _amount(quoted: str, decimal: str) -> str:
     """An amount column as text with a decimal point (``decimal=","``: 1.234,56 -> 1234.56; see
     :func:`journeylib.core.journey.decimal_comma`)."""
     x = f"trim(CAST({quoted} AS VARCHAR))"
-    if decimal != ",":
-        return x
+    if decimal != ",":  # commas that group thousands (1,234.56) go
+        return f"CASE WHEN regexp_full_match({x}, {_lit(THOUSANDS_COMMA)}) THEN replace({x}, ',', '') ELSE {x} END"
     return (f"CASE WHEN regexp_full_match({x}, {_lit(COMMA_AMOUNT)}) THEN replace(replace({x}, '.', ''), ',', '.') "
             f"ELSE {x} END")
 

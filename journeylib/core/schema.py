@@ -58,6 +58,8 @@ AMOUNT_COLUMNS: tuple[str, ...] = ("revenue", "spend", "score")
 """Canonical columns holding amounts: a source's ``decimal: ','`` reads them with a decimal comma."""
 COMMA_AMOUNT = r"^\s*[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?\s*$"
 """An amount written with a decimal comma (``1.234,56``, ``13,26``; a dot only groups thousands)."""
+THOUSANDS_COMMA = r"^\s*[+-]?\d{1,3}(,\d{3})+(\.\d+)?\s*$"
+"""An amount whose commas group thousands under a decimal point (``1,234.56``): read without them."""
 
 ORDER_KEYS: tuple[str, ...] = ("ts", "event", "channel", "stage")
 """Events of one customer are ordered by these columns: by time, and ties on equal

@@ -362,3 +362,15 @@ def test_init_on_a_csv_that_is_not_utf8_says_what_to_do(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "init: could not read" in err and "events.csv" in err and 'save it as "CSV UTF-8"' in err
     assert "Traceback" not in err and not (tmp_path / "journey.yml").exists()
+
+
+def test_init_maps_an_amount_written_with_thousands_commas(tmp_path):
+    """A US export's "Order Total" written 1,234.50: mapped as the revenue with no decimal key (a dot is the
+    default), and loaded as the numbers."""
+    raw = pd.read_csv(CLICKS)
+    raw["Order Total"] = raw.pop("amount").map(lambda v: "" if pd.isna(v) else f"{v * 100:,.2f}")
+    raw.to_csv(tmp_path / "events.csv", index=False)
+    d = draft.write_draft(tmp_path / "events.csv", out=tmp_path / "journey.yml")
+    assert d.profile.mapping["revenue"][0] == "Order Total" and "decimal:" not in d.text
+    ev = jl.load_journey(d.path).events.to_pyarrow().to_pandas()
+    assert ev["revenue"].sum() == pytest.approx(pd.read_csv(CLICKS)["amount"].sum() * 100)

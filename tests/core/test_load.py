@@ -91,6 +91,19 @@ def test_us_dates_with_am_pm_and_dates_in_words(frame):
     assert sorted(got) == sorted(pd.to_datetime(frame["time"], format="%b %d, %Y %I:%M %p", utc=True))
 
 
+def test_amounts_with_commas_grouping_thousands(frame, tmp_path):
+    """1,234.56 (a US or UK export's amount) is 1234.56; 13,26 is no number without decimal: ',' (the error names
+    the decimal comma); the same for cost spend."""
+    frame["revenue"] = [None, "1,234.56", None, " 2,000 "]
+    assert load(frame)["revenue"].fillna(-1).tolist() == [-1, 1234.56, -1, 2000.0]
+    frame["revenue"] = [None, "13,26", None, None]
+    with pytest.raises(JourneyDataError, match=r"(?s)first: '13,26'.*uses? a decimal comma"):
+        load(frame)
+    costs = pd.DataFrame({"channel": ["email", "search"], "period": ["2024-01", "2024-01"],
+                          "spend": ["1,200.50", "99.9"]})
+    assert jl.load_costs(costs)["spend"].tolist() == [1200.5, 99.9]
+
+
 def test_missing_required_column_names_it_and_the_fix(frame):
     with pytest.raises(JourneyDataError, match=r"(?s)missing required column\(s\) \['event'\].*columns=") as e:
         load(frame.drop(columns="event"))

@@ -498,3 +498,10 @@ def test_orders_in_an_excel_workbook(tmp_path):
     orders.assign(total=["12,50", "1.234,00", "7"]).to_excel(tmp_path / "orders.xlsx", index=False)
     got = R.read_export("orders", tmp_path / "orders.xlsx", decimal=",")["events"].to_pandas()
     assert got["revenue"].tolist() == [12.5, 1234.0, 7.0]
+
+
+def test_orders_with_commas_grouping_thousands(tmp_path):
+    (tmp_path / "orders.csv").write_text('customer,order_time,total\nc1,2025-01-05 10:00,"1,234.50"\n'
+                                         'c1,2025-02-01 10:00,12.00\nc2,2025-01-07 10:00,"2,000"\n')
+    got = R.read_export("orders", tmp_path / "orders.csv")["events"].to_pandas()
+    assert got["revenue"].tolist() == [1234.5, 12.0, 2000.0]
