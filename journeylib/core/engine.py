@@ -1015,10 +1015,13 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
         # DuckDB takes a list of files (read literally); Spark and others take the path or glob itself.
         arg = [literal_path(f) for f in files] if con.name == "duckdb" else path
         spark = con.name == "pyspark"
+        # several files: columns matched by name (a file may order them otherwise or add one; by
+        # default DuckDB took the first file's columns and dropped a later file's extra column unseen)
+        several = {"union_by_name": True} if len(files) > 1 else {}
         if suffix in (".parquet", ".pq"):
             if spark:
                 return _spark_parquet(con, path, files)
-            return con.read_parquet(arg)
+            return con.read_parquet(arg, **several)
         if suffix in EXCEL_SUFFIXES:
             return read_excel(files, table)
         if suffix in (".csv", ".txt", ".tsv", ".gz"):
@@ -1026,9 +1029,9 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
             if empty:
                 raise JourneyDataError(f"{table}: {path} is empty; expected a header row and data rows")
             if spark:
-                return con.read_csv(arg, **_spark_csv_options(files[0]))
+                return _spark_csv(con, arg, files)
             # every column as text: types are declared by the loaders, never sniffed from the first rows
-            return con.read_csv(arg, all_varchar=True)
+            return con.read_csv(arg, all_varchar=True, **several)
     except JourneyDataError:
         raise
     except Exception as exc:  # DuckDB's reader errors are precise but deep; keep the gist
@@ -1245,9 +1248,36 @@ def _spark_parquet(con: ibis.BaseBackend, path: str, files: list[str]) -> ibis.T
         rel_dirs = {q for f in files for q in f.split("/")[-depth:-1]}
         if rel_dirs and all("=" in q for q in rel_dirs):
             reader = reader.option("basePath", "/".join(parts[:wild]))
+    if len(files) > 1:
+        reader = reader.option("mergeSchema", "true")  # columns by name across files, as DuckDB's union_by_name
     name = util.gen_name("read_parquet")
     reader.parquet(path).createOrReplaceTempView(name)
     return con.table(name)
+
+
+def _spark_csv(con: ibis.BaseBackend, path: str, files: list[str]) -> ibis.Table:
+    """CSV files on Spark, columns matched by name as DuckDB's ``union_by_name`` does: Spark takes
+    the first file's header for every file (by position), so files whose headers differ are read
+    one by one and stacked by column name."""
+    headers = [_csv_header(f) for f in files] if not is_uri(files[0]) else [None]
+    if len(files) == 1 or None in headers or all(h == headers[0] for h in headers):
+        return con.read_csv(path, **_spark_csv_options(files[0]))
+    parts = [con.read_csv(f, **_spark_csv_options(f)) for f in files]
+    names = list(dict.fromkeys(c for t in parts for c in t.columns))
+    return ibis.union(*[t.select(*[t[c].cast("string") if c in t.columns else ibis.null("string").name(c)
+                                   for c in names]) for t in parts], distinct=False)
+
+
+def _csv_header(file: str) -> tuple[str, ...] | None:
+    """A local CSV's column names (its first line, split at the sniffed delimiter)."""
+    if file.lower().endswith(".gz"):
+        return None
+    sep = _spark_csv_options(file).get("sep", ",")
+    try:
+        with open(file, encoding="utf-8-sig", errors="replace", newline="") as f:
+            return tuple(next(csv.reader([f.readline()], delimiter=sep), []))
+    except OSError:
+        return None
 
 
 def _spark_csv_options(first: str) -> dict[str, Any]:

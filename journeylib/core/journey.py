@@ -744,7 +744,8 @@ def _read_raw(src: Source, raw: ibis.Table, text_cols: list[str], con) -> ibis.T
     files = engine.list_files(src.path, con)
     con_ = con or engine.default_connection()
     if text_cols and files and Path(files[0]).suffix.lower() in CSV_SUFFIXES and con_.name == "duckdb":
-        return con_.read_csv(files, types={c: "VARCHAR" for c in text_cols})
+        return con_.read_csv(files, types={c: "VARCHAR" for c in text_cols},
+                             **({"union_by_name": True} if len(files) > 1 else {}))
     return raw
 
 
