@@ -1138,6 +1138,10 @@ def _run_checks(t, build, table: str, extra=None, *, src: _Src | None = None, fo
                         "these rows from the export")
             if c in AMOUNT_COLUMNS and examples is not None and c in examples.columns:
                 hint = decimal_comma_hint(examples[c], table)
+                negative = pd.to_numeric(examples[c].astype("string").str.strip(), errors="coerce") < 0
+                if hint is None and c == "revenue" and negative.any():
+                    hint = ("negative amounts are refunds or corrections, and revenue is what customers paid: drop "
+                            "these rows, or keep them as events of their own (such as refund) without revenue")
             err = data_error(c, n_bad, n_total, expected, examples, table=table, hint=hint)
             raise JourneyDataError(_with_line(str(err), examples, c)) from None
     unchanged = [c for c in same_type if int(counts[f"diff_{c}"]) == 0]

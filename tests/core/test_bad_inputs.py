@@ -26,7 +26,7 @@ CASES = {
     "null_customer_id.csv": (jl.load_events, "error", r"column 'customer_id' of events: 1 of 2 rows", None),
     "id_fractional.csv": (jl.load_events, "ok", None, 2),  # ids are text: '1.5' is an id like any other
     "duplicate_rows.csv": (jl.load_events, "warning", r"dropped 1 exact duplicate rows of 3", 2),
-    "revenue_negative.csv": (jl.load_events, "error", r"(?s)column 'revenue'.*-5", None),
+    "revenue_negative.csv": (jl.load_events, "error", r"(?s)column 'revenue'.*-5.*What to do: negative amounts are refunds", None),
     "revenue_nan.csv": (jl.load_events, "error", r"column 'revenue' of events: 1 of 2 rows", None),
     "revenue_infinite.csv": (jl.load_events, "error", r"column 'revenue' of events: 1 of 2 rows", None),
     "revenue_decimal_comma.csv": (jl.load_events, "error", r"(?s)column 'revenue'.*12,50", None),
