@@ -325,7 +325,8 @@ TEXT_ROLES = ("event", "channel", "stage", "experiment", "variant")
 """Columns that are names: never re-typed (``1.10`` stays ``1.10``)."""
 
 DATE_PATTERN = r"^\s*(\d{1,2})([/.-])(\d{1,2})[/.-](\d{2,4})(\s+\d{1,2}:\d{2}(:\d{2})?)?(\s+[AP]M)?\s*$"
-"""Day-first or month-first dates (``03/04/2024``, ``25.12.24 10:00``, ``1/5/2025 2:30 PM``): read with a format."""
+"""Day-first or month-first dates (``03/04/2024``, ``25.12.24 10:00``, ``1/5/2025 2:30 PM``): read
+with a format."""
 UNIX_FORMATS = {"unix_s": 1_000_000, "unix_ms": 1_000, "unix_us": 1}
 """``timestamp_format`` values for Unix times (seconds, milliseconds or microseconds since
 1970-01-01 UTC; UTC whatever the source's time zone) -> microseconds per unit."""
@@ -333,6 +334,7 @@ UNIX_RANGES = {"unix_s": (1e8, 1e10), "unix_ms": (1e11, 1e13), "unix_us": (1e14,
 """Numbers read as each unit when every one lies in its range: 1973 to 2286 in that unit
 (the ranges do not overlap, so the unit is never a guess between two)."""
 NUMBER_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*$"
+"""A time value that is a plain number (a Unix time, or no time at all)."""
 NOT_UNIX_HINT = ("these are numbers, not timestamps: Unix times all count seconds (10 digits, such as 1736078400 for "
                  "2025-01-05 12:00 UTC), milliseconds (13) or microseconds (16), and are then read as such; give "
                  "timestamp_format: unix_s, unix_ms or unix_us to read numbers in one unit, or '%Y%m%d' for dates "
@@ -1221,7 +1223,8 @@ def table_files(folder: str, name: str, con: ibis.BaseBackend | None = None) -> 
     >>> engine.table_files("data/sample", "events")
     'data/sample/events.parquet'
     """
-    found = [f"{folder}/{name}{ext}" for ext in (".parquet", ".csv", ".xlsx") if list_files(f"{folder}/{name}{ext}", con)]
+    found = [f"{folder}/{name}{ext}" for ext in (".parquet", ".csv", ".xlsx")
+             if list_files(f"{folder}/{name}{ext}", con)]
     sub = f"{folder}/{name}"
     if not is_uri(sub) and Path(sub).is_dir():
         found.append(sub)

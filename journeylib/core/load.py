@@ -708,9 +708,9 @@ def costs_frame(source: Any, columns: Mapping[str, str] | None = None, *, channe
     if bad.any():
         fail("channel", bad, "a channel name (a touchpoint of the events), not blank")
     raw["channel"] = text.astype(object)
-    text = raw["spend"].astype(object).where(raw["spend"].notna())
-    grouped = text.astype("string").str.fullmatch(THOUSANDS_COMMA).fillna(False).astype(bool)  # 1,200.50
-    spend = pd.to_numeric(text.mask(grouped, text.astype("string").str.replace(",", "")), errors="coerce")
+    given = raw["spend"].astype(object).where(raw["spend"].notna())
+    grouped = given.astype("string").str.fullmatch(THOUSANDS_COMMA).fillna(False).astype(bool)  # 1,200.50
+    spend = pd.to_numeric(given.mask(grouped, given.astype("string").str.replace(",", "")), errors="coerce")
     bad = spend.isna() | ~np.isfinite(spend.fillna(0).to_numpy(float))
     if bad.any():
         fail("spend", bad, "a finite amount (a number, no currency sign; 0 for no spend)",
@@ -1127,8 +1127,9 @@ def _run_checks(t, build, table: str, extra=None, *, src: _Src | None = None, fo
             if c == "ts" or c.endswith("_at"):
                 numbers = examples is not None and c in examples.columns and examples[c].dropna().astype(str) \
                     .str.fullmatch(engine.NUMBER_PATTERN).all()
-                hint = engine.NOT_UNIX_HINT if numbers else FORMAT_HINT if n_bad == n_total and t[c].type().is_string() \
-                    else "fix or drop these rows; naive timestamps are read as UTC"
+                unread = n_bad == n_total and t[c].type().is_string()  # a whole column in a form not detected
+                hint = engine.NOT_UNIX_HINT if numbers else FORMAT_HINT if unread else \
+                    "fix or drop these rows; naive timestamps are read as UTC"
             if c == "stage" and table == "events":
                 hint = "add the missing stages to stages=, or fix the values" + _near_stages(t, c, _allowed_of(expected))
             if c == "customer_id":

@@ -83,10 +83,11 @@ Shapes
 Identity stitching
 ------------------
 Where a shape has an anonymous id (GA4 ``user_pseudo_id``, Segment ``anonymousId``,
-Amplitude ``device_id``, Mixpanel ``$device_id``, PostHog ``distinct_id``, Snowplow ``domain_userid``) and a user id, events are stitched to
-the user: an event that carries a user id belongs to that user; an event without one
-belongs to the user its anonymous id is ever seen with (in any row, earlier or later: the
-pre-login browsing of a customer joins the customer). When one anonymous id is seen with
+Amplitude ``device_id``, Mixpanel ``$device_id``, PostHog ``distinct_id``, Snowplow
+``domain_userid``) and a user id, events are stitched to the user: an event that carries a
+user id belongs to that user; an event without one belongs to the user its anonymous id is
+ever seen with (in any row, earlier or later: the pre-login browsing of a customer joins the
+customer). When one anonymous id is seen with
 several user ids (a shared device), its anonymous events go to the *first* user id by time
 (ties: the smallest user id). Anonymous ids never seen with a user id stay customers of
 their own (``customer_id`` is the anonymous id). ``anonymous_id`` and ``user_id`` are kept
@@ -120,8 +121,7 @@ Time zones
 GA4 (epoch microseconds), Amplitude and Snowplow timestamps are UTC by the exporters'
 definitions. ``timezone`` is the zone of *naive* timestamps where the shape leaves it open:
 Segment timestamps without an offset, the orders/messages tables, and Mixpanel's Unix times
-for projects that export project time. Timestamps with an
-offset are converted to UTC.
+for projects that export project time. Timestamps with an offset are converted to UTC.
 """
 from __future__ import annotations
 
@@ -702,6 +702,7 @@ def _snowplow(src: _Source, timezone: str) -> tuple[str, list[str]]:
              f"WHEN {kind} IN ('transaction', 'transaction_tr') OR {raw_event} = 'transaction' THEN 'purchase' "
              f"ELSE coalesce({col('event_name')}, {col('event')}) END")
     refr = f"lower({col('refr_medium')})"
+    total = src.amount(c("tr_total"), "tr_total") if c("tr_total") else "NULL"
     channel = (f"CASE WHEN _source IS NOT NULL OR _medium IS NOT NULL THEN {channel_sql('_source', '_medium')} "
                f"WHEN {refr} = 'search' THEN 'search' WHEN {refr} = 'social' THEN 'social' "
                f"WHEN {refr} = 'email' THEN 'email' WHEN {refr} = 'paid' THEN 'paid_ads' "
@@ -713,7 +714,7 @@ def _snowplow(src: _Source, timezone: str) -> tuple[str, list[str]]:
         {stamps[0] if len(stamps) == 1 else f"coalesce({', '.join(stamps)})"} AS ts,
         {event} AS event,
         {channel} AS channel,
-        CASE WHEN {event} = 'purchase' THEN {src.amount(c('tr_total'), 'tr_total') if c('tr_total') else 'NULL'} END AS revenue,
+        CASE WHEN {event} = 'purchase' THEN {total} END AS revenue,
         _source AS source, _medium AS medium, {col('mkt_campaign')} AS campaign,
         {col('tr_currency')} AS currency,
         {col('page_urlpath')} AS page_path, {col('page_url')} AS page_url,
@@ -775,7 +776,7 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
                  if f.is_file() and _kind_of(f.name) in ("csv", "parquet", "excel") and not f.name.startswith("~$")]
         orders = [str(f) for f in found if f.name.lower().startswith("orders")]
         if not orders:
-            raise JourneyDataError(f"orders: no orders.csv / orders.parquet in {p}")
+            raise JourneyDataError(f"orders: no orders.csv / orders.parquet / orders.xlsx in {p}")
         if messages is None:
             msgs = [str(f) for f in found if f.name.lower().startswith("messages")]
             messages = msgs[0] if msgs else None
@@ -1003,9 +1004,10 @@ def read_export(format: str, path: str | Path, *, columns: Mapping[str, str] | N
         raise
     except Exception as exc:  # noqa: BLE001 - DuckDB's errors are precise but long
         raise JourneyDataError(f"{fmt}: could not read {path}: {_gist(exc)}") from exc
+    bad_sql = "count(_bad_amount), list(_bad_amount) FILTER (WHERE _bad_amount IS NOT NULL)[1:3]" if checked \
+        else "0, NULL"
     n, n_ts, n_event, n_id, n_bad, examples = duck.execute(
-        f"SELECT count(*), count(ts), count(event), count(customer_id), "
-        f"{'count(_bad_amount), list(_bad_amount) FILTER (WHERE _bad_amount IS NOT NULL)[1:3]' if checked else '0, NULL'} FROM {_ident(name)}").fetchone()
+        f"SELECT count(*), count(ts), count(event), count(customer_id), {bad_sql} FROM {_ident(name)}").fetchone()
     if checked:
         if n_bad:
             duck.execute(f"DROP TABLE IF EXISTS {_ident(name)}")
