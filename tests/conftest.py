@@ -5,8 +5,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from pathlib import Path  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import journeylib as jl  # noqa: E402
@@ -49,3 +52,19 @@ def sample() -> jl.Dataset:
 def _close_figures():
     yield
     plt.close("all")
+
+
+@pytest.fixture(params=["csv", "parquet"])
+def differing_files(request, tmp_path) -> Path:
+    """A folder of two monthly event files whose columns come in another order, the second adding revenue."""
+    folder = tmp_path / "events"
+    folder.mkdir()
+    jan = pd.DataFrame({"customer_id": ["a", "b"], "ts": ["2025-01-05 10:00", "2025-01-06 10:00"],
+                        "event": ["landing", "landing"]})
+    feb = pd.DataFrame({"event": ["purchase"], "revenue": [12.5], "ts": ["2025-02-05 10:00"], "customer_id": ["a"]})
+    for name, df in (("2025-01", jan), ("2025-02", feb)):
+        if request.param == "csv":
+            df.to_csv(folder / f"{name}.csv", index=False)
+        else:
+            df.to_parquet(folder / f"{name}.parquet")
+    return folder
