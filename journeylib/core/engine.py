@@ -1050,9 +1050,11 @@ EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 def read_excel(files: list[str], table: str = "events") -> ibis.Table:
     """Excel workbooks as one table of text columns, as a CSV is read (the loaders type the columns).
 
-    Each workbook's sheet named ``table`` is read when there is one, else its first sheet.
-    Date cells become ISO text (``2025-01-05 12:00:00``), numbers their plain text; an
-    Excel sheet holds at most 1,048,576 rows, so a workbook is read in memory.
+    Each workbook's sheet named ``table`` is read when there is one, else its first sheet. The
+    header is the first of the top rows with (nearly) every cell filled, so a report's title and
+    blank lines above the table are skipped. Date cells become ISO text (``2025-01-05 12:00:00``),
+    numbers their plain text; an Excel sheet holds at most 1,048,576 rows, so a workbook is read
+    in memory.
 
     Parameters
     ----------
@@ -1111,10 +1113,19 @@ def excel_frame(files: list[str], table: str = "events", nrows: int | None = Non
         try:
             with pd.ExcelFile(f, engine="openpyxl") as book:
                 sheet = next((n for n in book.sheet_names if n.strip().lower() == table), book.sheet_names[0])
-                df = book.parse(sheet, dtype=object, nrows=nrows)
+                cells = book.parse(sheet, header=None, dtype=object, nrows=None if nrows is None else nrows + 30)
         except Exception as exc:  # noqa: BLE001 - openpyxl's errors on a damaged or protected workbook
             raise JourneyDataError(f"{table}: could not read the workbook {f}: {gist(exc)}\nWhat to do: open it "
                                    "in Excel and save it again as .xlsx, or save the sheet as CSV") from exc
+        # the header is the first of the top rows with (nearly) the most cells filled: a report's title
+        # and blank lines above it are no data; a header names every column but a blank corner above
+        # an index column (pandas' to_excel), and data rows may have gaps
+        filled = cells.head(30).notna().sum(axis=1)
+        at = int((filled >= filled.max() - 1).idxmax()) if len(filled) else 0
+        df = cells.iloc[at + 1:] if nrows is None else cells.iloc[at + 1:at + 1 + nrows]
+        df.columns = [_excel_text(pd.Series([c])).iloc[0] if pd.notna(c) else f"Unnamed: {i}"
+                      for i, c in enumerate(cells.iloc[at] if len(cells) else [])]
+        df = df.reset_index(drop=True)
         frames.append(df.apply(_excel_text).astype(object).where(df.notna(), None))
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     out.columns = [str(c) for c in out.columns]

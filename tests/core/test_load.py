@@ -713,6 +713,12 @@ def test_excel_workbooks(tmp_path):
     assert got["customer_id"].tolist() == ["1001", "1001", "1002"]
     assert got["ts"].tolist() == list(cells["ts"].dt.tz_localize("UTC"))
     assert got["revenue"].fillna(-1).tolist() == [-1, 12.5, -1]
+    with pd.ExcelWriter(tmp_path / "report.xlsx") as book:  # a report's title and a blank line above the table
+        pd.DataFrame([["Shop events, January 2025"], [None]]).to_excel(book, index=False, header=False)
+        cells.to_excel(book, index=False, startrow=3)
+    assert jl.load_events(tmp_path / "report.xlsx").to_pandas()["revenue"].sum() == 12.5
+    cells.to_excel(tmp_path / "indexed.xlsx")  # pandas' index column under a blank corner
+    assert jl.load_events(tmp_path / "indexed.xlsx").to_pandas()["customer_id"].tolist() == ["1001", "1001", "1002"]
     folder = tmp_path / "events"
     folder.mkdir()
     cells.to_excel(folder / "january.xlsx", index=False)  # one sheet, not named events: the first
