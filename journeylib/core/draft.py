@@ -63,7 +63,8 @@ COLUMN_GUESSES: dict[str, tuple[tuple[str, ...], ...]] = {
     # canonical name -> candidate names in order of preference (exact, lower case)
     "customer_id": (("customer_id", "user_id", "client_id", "customer", "user", "client", "userid", "customerid",
                      "clientid", "customer_unique_id", "visitor_id", "member_id", "account_id", "user_pseudo_id",
-                     "anonymous_id", "device_id", "domain_userid", "session_user_id", "id"),),
+                     "anonymous_id", "distinct_id", "person_id", "device_id", "domain_userid", "session_user_id",
+                     "id"),),
     "ts": (("ts", "timestamp", "event_timestamp", "event_time", "time", "datetime", "date", "event_date",
             "created_at", "occurred_at", "order_date", "order_time", "derived_tstamp", "sent_at"),),
     "event": (("event", "event_name", "event_type", "action", "event_action", "se_action", "activity", "type",
@@ -76,7 +77,8 @@ COLUMN_GUESSES: dict[str, tuple[tuple[str, ...], ...]] = {
 # Words of column and event names in English and in the languages of European shops' exports
 # (German, French, Spanish, Italian, Dutch, Portuguese, Scandinavian), accents removed as words() does.
 COLUMN_WORDS = {  # fallback: a column whose words include one of these
-    "customer_id": ({"user", "customer", "client", "buyer", "shopper", "member", "account",
+    "customer_id": ({"user", "customer", "client", "buyer", "shopper", "member", "account", "distinct", "person",
+                     "contact", "visitor",
                      "kunde", "kunden", "nutzer", "benutzer", "kaufer", "mitglied", "konto", "utilisateur", "acheteur",
                      "membre", "compte", "cliente", "usuario", "comprador", "miembro", "socio", "cuenta", "utente",
                      "acquirente", "klant", "gebruiker", "koper", "lid", "utilizador", "kund", "kunder", "bruger"},

@@ -374,3 +374,14 @@ def test_init_maps_an_amount_written_with_thousands_commas(tmp_path):
     assert d.profile.mapping["revenue"][0] == "Order Total" and "decimal:" not in d.text
     ev = jl.load_journey(d.path).events.to_pyarrow().to_pandas()
     assert ev["revenue"].sum() == pytest.approx(pd.read_csv(CLICKS)["amount"].sum() * 100)
+
+
+@pytest.mark.parametrize("columns, customer", [
+    (["Event Name", "Time", "Distinct ID"], "Distinct ID"),  # a product-analytics table export
+    (["event", "timestamp", "person_id", "distinct_id"], "distinct_id"),  # PostHog: the exact name first
+    (["Contact ID", "Activity Date", "Activity Type"], "Contact ID"),  # a CRM's activities
+    (["Visitor Id", "Visit Time", "Action"], "Visitor Id"),
+])
+def test_the_customer_column_of_common_exports_is_guessed(columns, customer):
+    mapping, _ = draft._guess_columns(columns, {})
+    assert mapping["customer_id"][0] == customer
