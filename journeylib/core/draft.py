@@ -46,11 +46,12 @@ from typing import Any
 import ibis
 import pandas as pd
 
+from .engine import EXCEL_SUFFIXES
 from .errors import JourneyDataError, JourneyParameterError
 from .schema import COMMA_AMOUNT, DEFAULT_STAGES, THOUSANDS_COMMA
 
 FORMATS = ("auto", "canonical", "ga4", "segment", "amplitude", "mixpanel", "posthog", "snowplow", "orders")
-DATA_SUFFIXES = (".csv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".tsv", ".txt", ".gz", ".xlsx", ".xlsm")
+DATA_SUFFIXES = (".csv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".tsv", ".txt", ".gz", *EXCEL_SUFFIXES)
 NOT_DATA = ("ground_truth.json", "journey.yml", "journey.yaml")
 """Files beside an export that are never its events (the simulator's truth, a definition)."""
 TOP_EVENTS = 20
@@ -857,7 +858,7 @@ def _text_amounts(path: str, cols: list[str], types: dict[str, str]) -> dict[str
     with commas: column -> (decimal mark, an example). ``"."`` when the commas group thousands
     (``1,234.50``; also when every comma is followed by three digits, as in ``1,250``), ``","`` for
     a decimal comma (``13,26``, ``1.234,50``)."""
-    if not str(path).lower().endswith(_TEXT_SUFFIXES + (".xlsx", ".xlsm")):
+    if not str(path).lower().endswith(_TEXT_SUFFIXES + EXCEL_SUFFIXES):
         return {}
     named = [c for c in cols if "string" in types[c] and (_named(c, "revenue") or _order_value(c)
                                                           or c.lower() in COLUMN_GUESSES["revenue"][0])]

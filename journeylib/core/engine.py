@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import csv
+import datetime
 import ctypes
 import ctypes.util
 import glob
@@ -1038,13 +1039,12 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
         raise
     except Exception as exc:  # DuckDB's reader errors are precise but deep; keep the gist
         raise read_failure(table, path, exc) from exc
-    hint = "\nWhat to do: save the workbook as .xlsx (or each sheet as CSV)" if suffix in (".xls", ".ods") else ""
-    raise JourneyDataError(f"{table}: unsupported file type '{suffix}' ({path}); expected .csv, .parquet or "
-                           f".xlsx{hint}")
+    raise JourneyDataError(f"{table}: unsupported file type '{suffix}' ({path}); expected .csv, .parquet or a "
+                           "workbook (.xlsx, .xls, .ods)")
 
 
-EXCEL_SUFFIXES = (".xlsx", ".xlsm")
-"""Excel workbooks read by :func:`read_excel` (openpyxl)."""
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
+"""Spreadsheet workbooks read by :func:`read_excel` (calamine: Excel old and new, OpenDocument)."""
 
 
 def read_excel(files: list[str], table: str = "events") -> ibis.Table:
@@ -1111,10 +1111,10 @@ def excel_frame(files: list[str], table: str = "events", nrows: int | None = Non
     frames = []
     for f in files:
         try:
-            with pd.ExcelFile(f, engine="openpyxl") as book:
+            with pd.ExcelFile(f, engine="calamine") as book:
                 sheet = next((n for n in book.sheet_names if n.strip().lower() == table), book.sheet_names[0])
                 cells = book.parse(sheet, header=None, dtype=object, nrows=None if nrows is None else nrows + 30)
-        except Exception as exc:  # noqa: BLE001 - openpyxl's errors on a damaged or protected workbook
+        except Exception as exc:  # noqa: BLE001 - the reader's errors on a damaged or protected workbook
             raise JourneyDataError(f"{table}: could not read the workbook {f}: {gist(exc)}\nWhat to do: open it "
                                    "in Excel and save it again as .xlsx, or save the sheet as CSV") from exc
         # the header is the first of the top rows with (nearly) the most cells filled: a report's title
@@ -1133,14 +1133,16 @@ def excel_frame(files: list[str], table: str = "events", nrows: int | None = Non
 
 
 def _excel_text(col: pd.Series) -> pd.Series:
-    """A sheet column as text: whole numbers without ``.0``, dates in ISO form."""
+    """A sheet column as text: whole numbers without ``.0``, dates and times in ISO form."""
     def text(v: Any) -> Any:
         if v is None or isinstance(v, float) and v != v:
             return None
         if isinstance(v, float) and v.is_integer():
             return str(int(v))
-        if isinstance(v, pd.Timestamp) or hasattr(v, "isoformat"):
+        if isinstance(v, datetime.datetime):  # pandas' Timestamp too
             return pd.Timestamp(v).isoformat(sep=" ")
+        if isinstance(v, (datetime.date, datetime.time)):
+            return v.isoformat()
         return str(v)
     return col.map(text)
 

@@ -39,7 +39,7 @@ CASES = {
     "future_timestamps.csv": (jl.load_events, "warning", r"1 rows have timestamps after .* \(in the future\)", 2),
     "stage_unknown.csv": (lambda f: jl.load_events(f, stages=jl.DEFAULT_STAGES), "error",
                           r"(?s)column 'stage'.*wishlist", None),
-    "events.xlsx": (jl.load_events, "error", r"could not read the workbook .*events\.xlsx: File is not a zip file", None),
+    "events.xlsx": (jl.load_events, "error", r"(?s)could not read the workbook .*events\.xlsx: .*save the sheet as CSV", None),
     "assignments_two_variants.csv": (jl.load_assignments, "error", r"one variant per experiment", None),
     "customers_duplicate_ids.csv": (jl.load_customers, "error", r"one row per customer", None),
     "ok_minimal.csv": (jl.load_events, "ok", None, 1),

@@ -724,9 +724,13 @@ def test_excel_workbooks(tmp_path):
     cells.to_excel(folder / "january.xlsx", index=False)  # one sheet, not named events: the first
     (folder / "~$january.xlsx").write_bytes(b"lock")  # Excel's lock file while the workbook is open
     assert len(jl.load_events(folder).to_pandas()) == 3
-    (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0")
-    with pytest.raises(JourneyDataError, match=r"(?s)unsupported file type '\.xls'.*save the workbook as \.xlsx"):
+    (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0")  # the old format is read too: this one is damaged
+    with pytest.raises(JourneyDataError, match=r"(?s)could not read the workbook .*old\.xls.*save the sheet as CSV"):
         jl.load_events(tmp_path / "old.xls")
+    (tmp_path / "events.numbers").write_bytes(b"x")
+    with pytest.raises(JourneyDataError, match=r"unsupported file type '\.numbers'.*expected \.csv, \.parquet or a "
+                                               r"workbook \(\.xlsx, \.xls, \.ods\)"):
+        jl.load_events(tmp_path / "events.numbers")
     (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 not a workbook")
     with pytest.raises(JourneyDataError, match=r"(?s)could not read the workbook .*broken\.xlsx.*save the sheet as CSV"):
         jl.load_events(tmp_path / "broken.xlsx")
