@@ -65,11 +65,10 @@ COLUMN_GUESSES: dict[str, tuple[tuple[str, ...], ...]] = {
     "customer_id": (("customer_id", "user_id", "client_id", "customer", "user", "client", "userid", "customerid",
                      "clientid", "customer_unique_id", "visitor_id", "member_id", "account_id", "user_pseudo_id",
                      "anonymous_id", "distinct_id", "person_id", "device_id", "domain_userid", "session_user_id",
-                     "id"),),
+                     "customer_email", "email", "id"),),
     "ts": (("ts", "timestamp", "event_timestamp", "event_time", "time", "datetime", "date", "event_date",
             "created_at", "occurred_at", "order_date", "order_time", "derived_tstamp", "sent_at"),),
-    "event": (("event", "event_name", "event_type", "action", "event_action", "se_action", "activity", "type",
-               "name"),),
+    "event": (("event", "event_name", "event_type", "action", "event_action", "se_action", "activity", "type"),),
     "channel": (("channel", "source", "medium", "utm_source", "utm_medium", "traffic_source", "mkt_medium",
                  "mkt_source", "marketing_channel"),),
     "revenue": (("revenue", "amount", "total", "price", "order_total", "order_value", "value", "purchase_revenue",
@@ -522,6 +521,7 @@ def _numeric(typ: str) -> bool:
 ORDER_ROLES = ("customer_id", "ts", "revenue")
 """What an orders table needs (the orders reader's required columns)."""
 _TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
+_OFFSET_END = r"[0-9]:[0-9]{2}(?::[0-9]{2}(?:[.][0-9]+)?)?\s?(?:Z|z|[+-][0-9]{2}:?[0-9]{2})$"
 _DATE_SHAPE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
 
 
@@ -758,8 +758,10 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
                 raw = _raw_text(files["events"])
                 typ = str(raw.schema()[their_ts]).lower()
                 if "string" in typ:
-                    raw_fmt, raw_note = timestamp_format(_text_sample(raw, their_ts))
-                    raw_naive = True  # text dates carry no zone unless they end in an offset
+                    sample = _text_sample(raw, their_ts)
+                    raw_fmt, raw_note = timestamp_format(sample)
+                    # text dates carry no zone unless they end in an offset (2025-01-05 10:00:00 -0500)
+                    raw_naive = not sample.dropna().astype(str).str.strip().str.contains(_OFFSET_END).all()
                     if raw_fmt:
                         kw["timestamp_format"] = raw_fmt
                 else:

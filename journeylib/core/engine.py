@@ -334,6 +334,9 @@ UNIX_FORMATS = {"unix_s": 1_000_000, "unix_ms": 1_000, "unix_us": 1}
 UNIX_RANGES = {"unix_s": (1e8, 1e10), "unix_ms": (1e11, 1e13), "unix_us": (1e14, 1e16)}
 """Numbers read as each unit when every one lies in its range: 1973 to 2286 in that unit
 (the ranges do not overlap, so the unit is never a guess between two)."""
+SPACED_OFFSET = r"^\s*\d{4}-\d{2}-\d{2}([ T])\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s+[+-]\d{2}:?\d{2}\s*$"
+"""ISO times with a space before the offset (``2025-01-05 10:00:00 -0500``, as Shopify and Ruby write
+them), which a cast does not read: read with a ``%z`` format."""
 NUMBER_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*$"
 """A time value that is a plain number (a Unix time, or no time at all)."""
 NOT_UNIX_HINT = ("these are numbers, not timestamps: Unix times all count seconds (10 digits, such as 1736078400 for "
@@ -491,7 +494,8 @@ def detect_timestamp_format(t: ibis.Table, col: str, *, table: str = "events",
     """The format of a text (or numeric) timestamp column, detected over every row (one engine pass).
 
     A column of numbers only is Unix time when every number lies in one unit's range
-    (:func:`unix_unit`: ``"unix_s"``, ``"unix_ms"`` or ``"unix_us"``), else ``None``. Otherwise
+    (:func:`unix_unit`: ``"unix_s"``, ``"unix_ms"`` or ``"unix_us"``), else ``None``. ISO times
+    with a space before their offset (:data:`SPACED_OFFSET`) get a ``%z`` format. Otherwise
     ``None`` when no value is a day/month date (ISO text such as ``2024-05-01 13:45:00``,
     read without a format). Day-first when a first number above 12 occurs anywhere,
     month-first when a second number does; when neither does (``03/04/2024`` only) the
@@ -536,10 +540,15 @@ def detect_timestamp_format(t: ibis.Table, col: str, *, table: str = "events",
                 mins=(hit & (timed != "")).cast("int64").sum(),
                 noon=(hit & (x.re_extract(DATE_PATTERN, 7) != "")).cast("int64").sum(),
                 given=given.cast("int64").sum(), numbers=number.cast("int64").sum(), low=value.min(),
-                high=value.max())
+                high=value.max(), spaced=x.re_search(SPACED_OFFSET).fill_null(False).cast("int64").sum())
     row = to_pandas(t.aggregate(**aggs)).iloc[0]
     if pd.notna(row["given"]) and int(row["given"]) and int(row["numbers"]) == int(row["given"]):
         return unix_unit(float(row["low"]), float(row["high"]))  # None: the rows' error says what numbers are
+    if pd.notna(row["given"]) and int(row["given"]) and int(row["spaced"]) == int(row["given"]):
+        example = str(to_pandas(t.filter(given).select(col).limit(1))[col].iloc[0]).strip()
+        m = re.match(SPACED_OFFSET, example)
+        clock = "%H:%M" + (":%S" if m.group(2) else "") + (".%f" if m.group(3) else "")
+        return f"%Y-%m-%d{m.group(1)}{clock} %z"
     if not int(row["n"] if pd.notna(row["n"]) else 0):
         return None
     example = str(to_pandas(t.filter(hit).select(col).limit(1))[col].iloc[0]).strip()

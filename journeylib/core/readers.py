@@ -71,8 +71,11 @@ Shapes
   with revenue ``tr_total``; their ``transaction_item`` rows are dropped (they would count
   the order twice). Extra columns: anonymous_id, user_id, network_userid, source, medium,
   campaign, currency, page_path, page_url, se_category, se_label, transaction_id.
-* ``orders``: A plain orders table (CSV, TSV or Parquet): customer, order time, amount (and
-  optional order id, currency, channel), one ``purchase`` event per row, plus an optional
+* ``orders``: A plain orders table (CSV, TSV, Parquet or a workbook): customer, order time, amount
+  (and optional order id, currency, channel, status), one ``purchase`` event per order: rows that
+  share an order id (line items, as in Shopify's orders export, whose order number ``Name`` is
+  read as the order id) are one purchase, and orders whose status is refunded, voided or
+  cancelled are left out (a warning says how many of each); plus an optional
   message log (customer, time, kind, campaign, channel): kind ``send``/``sent``,
   ``open``/``opened``, ``click``/``clicked`` become ``message_sent``, ``message_open``,
   ``message_click``. ``path`` is the orders file, or a folder holding ``orders.*`` and
@@ -128,6 +131,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -135,7 +139,7 @@ import ibis
 import pandas as pd
 
 from . import engine
-from .errors import JourneyDataError, JourneyParameterError
+from .errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
 from .load import decimal_comma_hint
 from .schema import COMMA_AMOUNT, THOUSANDS_COMMA
 
@@ -165,6 +169,7 @@ ORDER_COLUMNS: dict[str, tuple[str, ...]] = {
     "order_id": ("order_id", "order", "order_number", "id", "transaction_id"),
     "currency": ("currency", "currency_code"),
     "channel": ("channel", "order_channel", "marketing_channel"),
+    "status": ("financial_status", "order_status", "payment_status", "status"),
 }
 """Column names the orders reader recognises (first present wins), per canonical name."""
 
@@ -348,7 +353,7 @@ class _Source:
         except Exception as exc:  # noqa: BLE001 - DuckDB's reader errors: keep the gist
             raise engine.read_failure(what, str(path), exc) from exc
         self.types = {row[0]: str(row[1]) for row in desc}
-        self.lower = {name.lower(): name for name in self.types}
+        self.lower = {_key(name): name for name in self.types}
         self.amounts: list[tuple[str, str]] = []  # (field, text) of every amount read from text
 
     def amount(self, expr: str, field: str) -> str:
@@ -370,10 +375,10 @@ class _Source:
         return f"CASE {whens} END"
 
     def col(self, *names: str) -> str | None:
-        """The quoted column among ``names`` (any case) that exists, else None."""
+        """The quoted column among ``names`` that exists (any case; spaces and dashes as ``_``), else None."""
         for n in names:
-            if n.lower() in self.lower:
-                return _ident(self.lower[n.lower()])
+            if _key(n) in self.lower:
+                return _ident(self.lower[_key(n)])
         return None
 
     def binds(self, expr: str) -> bool:
@@ -388,6 +393,12 @@ class _Source:
         if not ok:
             return default
         return ok[0] if len(ok) == 1 else f"coalesce({', '.join(ok)})"
+
+
+def _key(name: str) -> str:
+    """A column name compared loosely: lower case, runs of other characters as one ``_``
+    (``Created at`` and ``created_at`` are one name; ``$device_id`` keeps its ``$``)."""
+    return re.sub(r"[^0-9a-z$]+", "_", str(name).lower()).strip("_")
 
 
 def _text(expr: str) -> str:
@@ -429,7 +440,8 @@ def _naive_ts(expr: str, col_type: str | None, timezone: str, fmt: str | None = 
         return f"(CASE WHEN typeof({parsed}) = 'TIMESTAMP WITH TIME ZONE' THEN {parsed}::TIMESTAMPTZ " \
                f"ELSE timezone({_lit(timezone)}, {parsed}::TIMESTAMP) END)" if "%z" in fmt or "%Z" in fmt \
             else f"timezone({_lit(timezone)}, {parsed})"
-    s = f"trim(CAST({expr} AS VARCHAR))"
+    # "2025-01-05 10:00:00 -0500" (Shopify, Ruby): the space before the offset goes, as a cast wants it
+    s = f"regexp_replace(trim(CAST({expr} AS VARCHAR)), '([0-9])\\s+([+-][0-9]{{2}}:?[0-9]{{2}})$', '\\1\\2')"
     # an offset only after a time of day (a plain date's "-05" is not one)
     return (f"(CASE WHEN regexp_matches({s}, '[0-9]:[0-9]{{2}}(:[0-9]{{2}}([.][0-9]+)?)? ?(Z|z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$') "
             f"THEN TRY_CAST({s} AS TIMESTAMPTZ) ELSE timezone({_lit(timezone)}, TRY_CAST({s} AS TIMESTAMP)) END)")
@@ -785,6 +797,11 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
         order_files = _files(p, ("csv", "parquet", "excel"), "orders")
     osrc = _Source(duck, _text_relation(duck, order_files, "orders"), "orders", decimal, path=p)
     oc = _pick(osrc, ORDER_COLUMNS, columns, ("customer_id", "ts", "revenue"), "orders")
+    number = osrc.col("name")  # Shopify: the order number (#1001) on every line-item row; its Id on the first only
+    if "order_id" not in columns.values() and number is not None and duck.execute(
+            f"SELECT bool_and(starts_with(trim({_text(number)}), '#')) FROM {osrc.relation} "
+            f"WHERE {_text(number)} IS NOT NULL").fetchone()[0]:
+        oc["order_id"] = number
     opt = lambda k: _text(oc[k]) if k in oc else "NULL"  # noqa: E731
     parts = [f"""SELECT NULL::VARCHAR AS anonymous_id, {_text(oc['customer_id'])} AS user_id,
         {_naive_ts(oc['ts'], _col_type(osrc, oc['ts']), timezone, timestamp_format)} AS ts,
@@ -792,7 +809,8 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
         {osrc.amount(oc['revenue'], 'column ' + oc['revenue'])} AS revenue,
         NULL::VARCHAR AS campaign, {opt('currency')} AS currency, {opt('order_id')} AS order_id,
         {oc['ts']} IS NOT NULL AND CAST({oc['ts']} AS VARCHAR) <> '' AS _has_ts,
-        CAST({oc['ts']} AS VARCHAR) AS _ts_text, {osrc.bad_amount()} AS _bad_amount, TRUE AS _keep
+        CAST({oc['ts']} AS VARCHAR) AS _ts_text, {osrc.bad_amount()} AS _bad_amount, TRUE AS _keep,
+        {_cancelled(opt('status'))} AS _cancelled
         FROM {osrc.relation}"""]
     msrc = None
     if messages is not None:
@@ -811,7 +829,7 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
             {_naive_ts(mc['ts'], _col_type(msrc, mc['ts']), timezone, timestamp_format)},
             CASE lower(trim(CAST({mc['kind']} AS VARCHAR))) {mapping} END, {mopt('channel')}, NULL::DOUBLE,
             {mopt('campaign')}, NULL::VARCHAR, NULL::VARCHAR, {mc['ts']} IS NOT NULL,
-            CAST({mc['ts']} AS VARCHAR), NULL::VARCHAR, TRUE FROM {msrc.relation}""")
+            CAST({mc['ts']} AS VARCHAR), NULL::VARCHAR, TRUE, FALSE FROM {msrc.relation}""")
     union = " UNION ALL ".join(parts)
     # one pass checks both: an amount that is no number would be a missing revenue, never silently
     bad, n_bad, examples = duck.execute(
@@ -826,9 +844,48 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
             + ". What to do: give timestamp_format (e.g. '%d/%m/%Y %H:%M') for day-first or month-first dates"
             + (", unix_s, unix_ms or unix_us for Unix times" if all(
                 str(v).strip().replace(".", "", 1).isdigit() for v in example["_ts_text"]) else ""))
-    sql = f"""SELECT anonymous_id, user_id, ts, event, channel, revenue, campaign, currency, order_id, _keep
-              FROM ({union})"""
-    return sql, ["campaign", "currency", "order_id"]
+    columns_out = "anonymous_id, user_id, ts, event, channel, revenue, campaign, currency, order_id, _keep"
+    rows = f"SELECT {columns_out} FROM ({union}) WHERE event <> 'purchase' OR order_id IS NULL AND NOT _cancelled"
+    if "order_id" in oc:
+        rows += " UNION ALL " + _one_row_per_order(duck, f"SELECT * FROM ({union}) WHERE event = 'purchase'",
+                                                   oc.get("status"))
+    return f"SELECT {columns_out} FROM ({rows})", ["campaign", "currency", "order_id"]
+
+
+ORDER_LEFT_OUT = ("refunded", "voided", "void", "cancelled", "canceled", "failed", "declined")
+"""Order statuses (any case) whose orders are left out: no customer paid for them."""
+
+
+def _cancelled(status: str) -> str:
+    return f"coalesce(lower(trim({status})) IN {ORDER_LEFT_OUT}, FALSE)"
+
+
+def _one_row_per_order(duck: Any, orders: str, status: str | None) -> str:
+    """One purchase per order id: an export with a row per line item (Shopify's orders export fills
+    the total on the order's first row only; others repeat it on every row) is one order. Its time is
+    the earliest, its value the one amount its rows carry (an amount repeated on every row counts
+    once), or the sum when they carry different amounts (line items); an order whose status is
+    refunded, voided or cancelled (:data:`ORDER_LEFT_OUT`) is left out. Both are said in a warning."""
+    grouped = f"""SELECT order_id, min(user_id) AS user_id, min(ts) AS ts, min(channel) AS channel,
+            min(currency) AS currency, count(*) AS n_rows, count(DISTINCT revenue) AS n_amounts,
+            CASE WHEN count(DISTINCT revenue) <= 1 THEN max(revenue) ELSE sum(revenue) END AS revenue,
+            bool_or(_cancelled) AS cancelled
+        FROM ({orders}) WHERE order_id IS NOT NULL GROUP BY order_id"""
+    n_orders, multi, summed, left_out = duck.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE n_rows > 1), count(*) FILTER (WHERE n_amounts > 1), "
+        f"count(*) FILTER (WHERE cancelled) FROM ({grouped})").fetchone()
+    said = []
+    if multi:
+        said.append(f"{multi:,} of {n_orders:,} orders span several rows (line items) and are one purchase each"
+                    + (f"; {summed:,} of them carry different amounts on their rows, whose sum is the order's value"
+                       if summed else ""))
+    if left_out:
+        said.append(f"{left_out:,} order{'s' if left_out != 1 else ''} whose {status} is refunded, voided or "
+                    "cancelled left out (no customer paid for them)")
+    if said:
+        warnings.warn("orders: " + "; ".join(said), JourneyDataWarning, stacklevel=4)
+    return f"""SELECT NULL::VARCHAR AS anonymous_id, user_id, ts, 'purchase' AS event, channel, revenue,
+        NULL::VARCHAR AS campaign, currency, order_id, TRUE AS _keep FROM ({grouped}) WHERE NOT cancelled"""
 
 
 def _check_amounts(what: str, n_bad: int, examples: list[str] | None, decimal: str) -> None:
@@ -1111,7 +1168,7 @@ def detect_format(path: str | Path) -> str:
     if not files:
         raise JourneyDataError(f"{path}: no Parquet, JSON lines or CSV file found")
     keys = _keys_of(files[0])
-    low = {k.lower() for k in keys}
+    low = {_key(k) for k in keys}
     if {"event_params", "user_pseudo_id"} & low and "event_name" in low:
         return "ga4"
     if {"domain_userid", "derived_tstamp", "collector_tstamp"} & low:

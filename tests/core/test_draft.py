@@ -385,3 +385,20 @@ def test_init_maps_an_amount_written_with_thousands_commas(tmp_path):
 def test_the_customer_column_of_common_exports_is_guessed(columns, customer):
     mapping, _ = draft._guess_columns(columns, {})
     assert mapping["customer_id"][0] == customer
+
+
+def test_init_on_a_shopify_orders_export(tmp_path):
+    """The draft reads it as orders keyed by the customer's email (the order Id is no customer), writes no time
+    zone guess (the times carry offsets), and the journey has one purchase per paid order at its total."""
+    from test_readers import SHOPIFY
+
+    (tmp_path / "orders_export.csv").write_text(SHOPIFY)
+    with pytest.warns(jl.JourneyDataWarning):
+        d = draft.write_draft(tmp_path, out=tmp_path / "journey.yml")
+    spec = yaml.safe_load(d.text)
+    assert spec["sources"]["events"]["format"] == "orders" and "timezone" not in spec["sources"]["events"]
+    assert "Id" not in (spec["sources"]["events"].get("columns") or {})
+    with pytest.warns(jl.JourneyDataWarning):
+        ev = jl.load_journey(d.path).events.to_pyarrow().to_pandas()
+    assert ev.groupby("customer_id")["revenue"].sum().to_dict() == {"ann@example.com": 86.5, "bob@example.com": 1296.0}
+    assert ev["stage"].tolist().count("repeat") == 1  # ann's second paid order

@@ -104,6 +104,14 @@ def test_amounts_with_commas_grouping_thousands(frame, tmp_path):
     assert jl.load_costs(costs)["spend"].tolist() == [1200.5, 99.9]
 
 
+def test_times_with_a_space_before_the_offset(frame):
+    """2025-01-05 10:00:00 -0500 (Shopify, Ruby) is read with the %z format it shows; a cast does not read it."""
+    frame["time"] = ["2024-01-01 10:00:00 -0500", "2024-01-02 11:00:00 +0100", "2024-01-01 09:30:00 +00:00",
+                     "2024-01-03 00:00:00 -0500"]
+    got = sorted(load(frame)["ts"])
+    assert got == sorted(pd.to_datetime(frame["time"], format="%Y-%m-%d %H:%M:%S %z", utc=True))
+
+
 def test_missing_required_column_names_it_and_the_fix(frame):
     with pytest.raises(JourneyDataError, match=r"(?s)missing required column\(s\) \['event'\].*columns=") as e:
         load(frame.drop(columns="event"))

@@ -505,3 +505,41 @@ def test_orders_with_commas_grouping_thousands(tmp_path):
                                          'c1,2025-02-01 10:00,12.00\nc2,2025-01-07 10:00,"2,000"\n')
     got = R.read_export("orders", tmp_path / "orders.csv")["events"].to_pandas()
     assert got["revenue"].tolist() == [1234.5, 12.0, 2000.0]
+
+
+SHOPIFY = '''Name,Email,Financial Status,Paid at,Currency,Subtotal,Shipping,Taxes,Total,Created at,Lineitem quantity,Lineitem name,Lineitem price,Id
+#1001,ann@example.com,paid,2025-01-05 10:01:00 -0500,USD,50.00,5.00,4.50,59.50,2025-01-05 10:00:00 -0500,1,Blue Mug,20.00,5551001
+#1001,ann@example.com,,,,,,,,2025-01-05 10:00:00 -0500,1,Red Mug,30.00,
+#1002,bob@example.com,paid,2025-01-07 12:00:00 -0500,USD,"1,200.00",0.00,96.00,"1,296.00",2025-01-07 11:59:00 -0500,2,Coffee Machine,600.00,5551002
+#1003,ann@example.com,refunded,2025-02-01 09:00:00 -0500,USD,20.00,5.00,2.00,27.00,2025-02-01 08:55:00 -0500,1,Blue Mug,20.00,5551003
+#1004,ann@example.com,partially_refunded,2025-03-01 09:00:00 +0100,USD,20.00,5.00,2.00,27.00,2025-03-01 08:55:00 +0100,1,Blue Mug,20.00,5551004
+'''
+
+
+def test_a_shopify_orders_export(tmp_path):
+    """Shopify's orders export: a row per line item (the total on the order's first row, the order number Name on
+    every row, Id on the first only), times with a space before the offset, 1,296.00, a refunded order. One purchase
+    per order at its total; the refunded order left out; both said in a warning."""
+    (tmp_path / "orders_export.csv").write_text(SHOPIFY)
+    assert R.detect_format(tmp_path / "orders_export.csv") == "orders"
+    with pytest.warns(jl.JourneyDataWarning, match=r"1 of 4 orders span several rows \(line items\) and are one "
+                                                   r"purchase each; 1 order whose \"Financial Status\" is refunded"):
+        got = R.read_export("orders", tmp_path / "orders_export.csv")["events"].to_pandas()
+    assert got["order_id"].tolist() == ["#1001", "#1004", "#1002"]  # by customer, then time
+    assert got["customer_id"].tolist() == ["ann@example.com", "ann@example.com", "bob@example.com"]
+    assert got["revenue"].tolist() == [59.5, 27.0, 1296.0]
+    assert got["ts"].tolist() == [pd.Timestamp("2025-01-05 15:00", tz="UTC"), pd.Timestamp("2025-03-01 07:55", tz="UTC"),
+                                  pd.Timestamp("2025-01-07 16:59", tz="UTC")]
+
+
+def test_orders_whose_rows_carry_line_amounts_are_one_purchase_at_their_sum(tmp_path):
+    """An order id on several rows with different amounts (line totals) is one purchase at their sum; one amount
+    repeated on every row (an order total) counts once; a cancelled status leaves the order out."""
+    (tmp_path / "orders.csv").write_text("order_id,customer,order_time,amount,status\n"
+                                         "A1,c1,2025-01-05 10:00,20,complete\nA1,c1,2025-01-05 10:00,30,complete\n"
+                                         "A2,c1,2025-01-06 10:00,45,complete\nA2,c1,2025-01-06 10:00,45,complete\n"
+                                         "A3,c2,2025-01-07 10:00,10,Cancelled\n")
+    with pytest.warns(jl.JourneyDataWarning, match=r"2 of 3 orders span several rows.*1 of them carry different amounts"
+                                                   r".*1 order whose \"status\" is refunded, voided or cancelled"):
+        got = R.read_export("orders", tmp_path / "orders.csv")["events"].to_pandas()
+    assert got[["order_id", "revenue"]].values.tolist() == [["A1", 50.0], ["A2", 45.0]]
