@@ -87,7 +87,7 @@ COLUMN_WORDS = {  # fallback: a column whose words include one of these
                      "riferimento", "identificador", "mail"}),
     "ts": ({"time", "timestamp", "date", "datetime", "ts", "tstamp", "placed", "ordered", "created", "purchased",
             "when", "datum", "zeit", "zeitpunkt", "zeitstempel", "uhrzeit", "heure", "horodatage", "fecha", "hora",
-            "orario", "tijd", "tijdstip", "tidspunkt", "tid", "dato"}, set()),
+            "orario", "tijd", "tijdstip", "tidspunkt", "dato"}, set()),
     "event": ({"event", "action", "ereignis", "aktion", "evenement", "evento", "accion", "azione", "gebeurtenis",
                "actie", "handelse", "acao"}, set()),
     "channel": ({"channel", "source", "medium", "kanal", "quelle", "canal", "fuente", "canale", "sorgente", "kanaal",
@@ -163,7 +163,7 @@ STAGE_WORDS: tuple[tuple[str, set[str], str], ...] = (
     ("awareness", {"page", "pageview", "view", "visit", "main", "landing", "home", "homepage", "screen",
                    "session", "open", "start", "impression", "ad", "first", "seite", "seitenaufruf", "startseite",
                    "besuch", "aufruf", "sitzung", "accueil", "visite", "pagina", "inicio", "visita", "sesion",
-                   "sessione", "bezoek", "startpagina", "sessie", "side", "sida", "besok"},
+                   "sessione", "bezoek", "startpagina", "sessie", "sida", "besok"},
      "page/view/visit/main/landing"),
 )
 ROLE_WORDS = {"review": {"review", "reviews", "rating", "rated", "bewertung", "rezension", "avis", "evaluation",
