@@ -960,7 +960,8 @@ def _raw_relation(duck: Any, fmt: str, path: str | Path, columns: Mapping[str, s
             if src.col(theirs) is None:
                 raise JourneyDataError(f"{fmt}: columns maps {theirs!r}, but there is no such column; found "
                                        f"{', '.join(src.types)}")
-        sel = ", ".join(f"{_ident(n)} AS {_ident(columns.get(n, n))}" for n in src.types)
+        renamed = {_key(theirs): canon for theirs, canon in columns.items()}  # matched as src.col matches
+        sel = ", ".join(f"{_ident(n)} AS {_ident(renamed.get(_key(n), n))}" for n in src.types)
         rel = f"(SELECT {sel} FROM {rel})"
     return rel
 

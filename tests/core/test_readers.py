@@ -543,3 +543,11 @@ def test_orders_whose_rows_carry_line_amounts_are_one_purchase_at_their_sum(tmp_
                                                    r".*1 order whose \"status\" is refunded, voided or cancelled"):
         got = R.read_export("orders", tmp_path / "orders.csv")["events"].to_pandas()
     assert got[["order_id", "revenue"]].values.tolist() == [["A1", 50.0], ["A2", 45.0]]
+
+
+def test_columns_given_in_another_case_rename_the_column(tmp_path):
+    """columns= matches a column as the readers do (any case, spaces as underscores), and renames it too."""
+    text = (FIX / "snowplow_events.tsv").read_text().replace("domain_userid", "Visitor Id", 1)
+    (tmp_path / "events.tsv").write_text(text)
+    got, _ = _read("snowplow", tmp_path / "events.tsv", columns={"visitor_id": "domain_userid"})
+    _same(got, _expected(SNOWPLOW_ROWS, ("source", "medium", "campaign", "currency", "page_path")))
