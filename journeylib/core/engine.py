@@ -1293,32 +1293,37 @@ def _spark_csv(con: ibis.BaseBackend, path: str, files: list[str]) -> ibis.Table
                                    for c in names]) for t in parts], distinct=False)
 
 
-def _csv_header(file: str) -> tuple[str, ...] | None:
-    """A local CSV's column names (its first line, split at the sniffed delimiter)."""
-    if file.lower().endswith(".gz"):
+def _first_line(file: str) -> str | None:
+    """A local, uncompressed CSV's header line (``None`` for a URI or a ``.gz``)."""
+    if is_uri(file) or file.lower().endswith(".gz"):
         return None
-    sep = _spark_csv_options(file).get("sep", ",")
     try:
         with open(file, encoding="utf-8-sig", errors="replace", newline="") as f:
-            return tuple(next(csv.reader([f.readline()], delimiter=sep), []))
+            return f.readline()
     except OSError:
         return None
+
+
+def _delimiter(line: str | None) -> str | None:
+    try:
+        return csv.Sniffer().sniff(line.rstrip("\r\n") + "\n", delimiters=",;\t|").delimiter if line else None
+    except csv.Error:  # one column: Spark's default
+        return None
+
+
+def _csv_header(file: str) -> tuple[str, ...] | None:
+    """A local CSV's column names (its first line, split at the sniffed delimiter)."""
+    line = _first_line(file)
+    return None if line is None else tuple(next(csv.reader([line], delimiter=_delimiter(line) or ","), []))
 
 
 def _spark_csv_options(first: str) -> dict[str, Any]:
     """Spark reads CSV columns as text, like DuckDB here (types are declared by the loaders), with
     the delimiter DuckDB's reader would find: Spark takes "," unless told (a European export
-    writes ";"), so it is sniffed from the start of the first file."""
+    writes ";"), so it is sniffed from the first file's header line."""
     options: dict[str, Any] = {"inferSchema": False, "header": True}
-    if is_uri(first) or first.lower().endswith(".gz"):
-        return options
-    try:
-        with open(first, encoding="utf-8-sig", errors="replace") as f:
-            head = f.read(65536)
-        options["sep"] = csv.Sniffer().sniff(head.split("\n", 1)[0] + "\n", delimiters=",;\t|").delimiter
-    except (OSError, csv.Error):  # one column, or unreadable here: Spark's default
-        pass
-    return options
+    sep = _delimiter(_first_line(first))
+    return options | ({"sep": sep} if sep else {})
 
 
 def shift_within(t: ibis.Table, by: str, order: list[ibis.Value], periods: int = 1,
