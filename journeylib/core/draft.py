@@ -48,7 +48,7 @@ import pandas as pd
 
 from .engine import EXCEL_SUFFIXES
 from .errors import JourneyDataError, JourneyParameterError
-from .schema import COMMA_AMOUNT, DEFAULT_STAGES, THOUSANDS_COMMA
+from .schema import COMMA_AMOUNT, DEFAULT_STAGES
 
 FORMATS = ("auto", "canonical", "ga4", "segment", "amplitude", "mixpanel", "posthog", "snowplow", "orders")
 DATA_SUFFIXES = (".csv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".tsv", ".txt", ".gz", *EXCEL_SUFFIXES)
@@ -360,6 +360,8 @@ class Profile:
     decimal: str = "."
     """The revenue column's decimal mark (``","`` for amounts such as ``13,26``)."""
     decimal_note: str | None = None
+    currency_column: str | None = None
+    """A column naming the currency of each amount: the loader checks that revenue is in one."""
 
     def describe(self) -> str:
         """The profile as a few plain lines (what ``journeylib init`` prints)."""
@@ -834,6 +836,7 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
             except Exception:  # noqa: BLE001 - a nested column has no distinct count
                 continue
     campaign = next((c for c in cols if "campaign" in words(c)), None)
+    currency = next((c for c in cols if words(c) & CURRENCY_WORDS and "string" in types[c]), None)
     stage_col = next((c for c in cols if c.lower() == "stage"), None)
     cust_cols: tuple = ()
     cust_id = None
@@ -848,7 +851,7 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
         decimal, decimal_note = order_decimal
     return Profile(str(path), fmt, files, rows, tuple(types.items()), mapping, alternatives, events,
                    time_range, id_columns, customers, fmt_str, fmt_note, naive, cust_cols, cust_id, campaign,
-                   stage_col, tuple(notes), source_mapping, decimal, decimal_note)
+                   stage_col, tuple(notes), source_mapping, decimal, decimal_note, currency)
 
 
 def _comma_note(example: str) -> str:
@@ -857,9 +860,12 @@ def _comma_note(example: str) -> str:
 
 def _text_amounts(path: str, cols: list[str], types: dict[str, str]) -> dict[str, tuple[str, str]]:
     """Text columns of a CSV or workbook named like an amount whose values are all numbers written
-    with commas: column -> (decimal mark, an example). ``"."`` when the commas group thousands
-    (``1,234.50``; also when every comma is followed by three digits, as in ``1,250``), ``","`` for
-    a decimal comma (``13,26``, ``1.234,50``)."""
+    with commas, spaces or a currency: column -> (decimal mark, an example). ``"."`` when the commas
+    group thousands (``1,234.50``; also when every comma is followed by three digits, as in
+    ``1,250``) or when only a currency or spaces set them apart from plain numbers (``$12.50``),
+    ``","`` for a decimal comma (``13,26``, ``1.234,50``, ``12,50 €``)."""
+    from . import engine
+
     if not str(path).lower().endswith(_TEXT_SUFFIXES + EXCEL_SUFFIXES):
         return {}
     named = [c for c in cols if "string" in types[c] and (_named(c, "revenue") or _order_value(c)
@@ -869,20 +875,24 @@ def _text_amounts(path: str, cols: list[str], types: dict[str, str]) -> dict[str
     for c in named:
         vals = _text_sample(raw, c).dropna().astype(str).str.strip()
         vals = vals[vals != ""]
-        comma = vals.str.contains(",", regex=False)
-        if not len(vals) or not comma.any():
+        if not len(vals):
             continue
-        if (vals.str.match(THOUSANDS_COMMA) | vals.str.match(_PLAIN_NUMBER)).all():
-            out[c] = (".", vals[comma].iloc[0])
-        elif vals.str.match(COMMA_AMOUNT).all():
+        read = engine.amount_values(vals)  # the numbers without a currency or spaces that group thousands
+        number = read["text"].astype(str)
+        comma = number.str.contains(",", regex=False)
+        if read["number"].notna().all() and (comma.any() or (number != vals).any()):
+            out[c] = (".", vals[comma | (number != vals)].iloc[0])
+        elif comma.any() and (number.str.match(COMMA_AMOUNT) | read["number"].notna()).all():
             out[c] = (",", vals[comma].iloc[0])
     return out
 
 
-_PLAIN_NUMBER = r"^\s*[+-]?\d+(\.\d+)?\s*$"
-
 
 # --- the draft -------------------------------------------------------------------------
+
+CURRENCY_WORDS = {"currency", "wahrung", "devise", "moneda", "divisa", "valuta", "moeda", "waluta", "mena"}
+"""Words of a column naming the currency of each amount (English, German, French, Spanish, Italian,
+Dutch and Scandinavian, Portuguese, Polish, Czech; accents ignored)."""
 
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
 _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
@@ -1023,6 +1033,9 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
     if "revenue" in prof.mapping and canonical:
         their, why = prof.mapping["revenue"]
         out.append(f"  revenue: {_s(their)}  # guess: the order value ({why})")
+        if prof.currency_column:
+            out.append(f"  currency: {_s(prof.currency_column)}  # guess: the currency of each amount (revenue "
+                       "must be in one currency: the check stops when it is not)")
     for role in ("cart", "review", "referral", "message_sent", "message_open", "message_click"):
         if roles.get(role):
             out.append(f"  {role}: {_list(roles[role])}  # guess: from the event names")

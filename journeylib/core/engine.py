@@ -27,7 +27,7 @@ import pandas as pd
 
 from . import shared_results
 from .errors import JourneyDataError, JourneyParameterError, data_error
-from .schema import THOUSANDS_COMMA
+from .schema import COMMA_AMOUNT, CURRENCY_AMOUNT, GROUP_SPACES, SPACED_THOUSANDS, THOUSANDS_COMMA
 
 _DEFAULT: ibis.BaseBackend | None = None
 
@@ -369,6 +369,101 @@ def number_text(x: ibis.Value) -> ibis.Value:
     [1234.56, 12.5, nan, 1000.0]
     """
     return ibis.ifelse(x.re_search(THOUSANDS_COMMA), x.replace(",", ""), x)
+
+
+def amount_parts(x: ibis.Value, decimal: str = ".") -> tuple[ibis.Value, ibis.Value]:
+    """Amounts written as text: the number as text with a decimal point, and the currency written
+    with it.
+
+    A currency sign or code before or after the number (``$1,234.56``, ``12,50 €``, ``EUR 12``;
+    :data:`journeylib.core.schema.CURRENCY_AMOUNT`) is taken off; spaces that group thousands
+    (``1 234,56``) and, under ``decimal="."``, commas that group thousands go; under
+    ``decimal=","`` a comma is the decimal mark and a dot groups thousands. Text that is no amount
+    is returned trimmed, for the loader's number check to name.
+
+    Parameters
+    ----------
+    x
+        A text column expression.
+    decimal
+        ``"."`` or ``","``: the mark between whole units and cents.
+
+    Returns
+    -------
+    tuple of ibis.Value
+        The number as text (for ``try_cast("float64")``) and the currency (null when none is written).
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylib.core import engine
+    >>> t = ibis.memtable({"v": ["$1,234.56", "-€5", "12.00 USD", "7", "abc"]})
+    >>> number, currency = engine.amount_parts(t.v)
+    >>> engine.to_pandas(t.select(n=number.try_cast("float64"), c=currency))
+             n     c
+    0  1234.56     $
+    1    -5.00     €
+    2    12.00   USD
+    3     7.00  None
+    4      NaN  None
+    >>> t = ibis.memtable({"v": ["1 234,56 €", "12,50"]})
+    >>> number, currency = engine.amount_parts(t.v, decimal=",")
+    >>> engine.to_pandas(t.select(n=number, c=currency)).values.tolist()
+    [['1234.56', '€'], ['12.50', None]]
+    """
+    y = x.strip()
+    before, after = y.re_extract(CURRENCY_AMOUNT, 2), y.re_extract(CURRENCY_AMOUNT, 5)
+    currency = ibis.ifelse(before != "", before, ibis.ifelse(after != "", after, ibis.null("string")))
+    number = ibis.ifelse(before != "", y.re_extract(CURRENCY_AMOUNT, 1) + y.re_extract(CURRENCY_AMOUNT, 3),
+                         ibis.ifelse(after != "", y.re_extract(CURRENCY_AMOUNT, 4), y))
+    number = ibis.ifelse(number.re_search(SPACED_THOUSANDS), number.re_replace(f"[{GROUP_SPACES}]", ""), number)
+    if decimal == ",":
+        return ibis.ifelse(number.re_search(COMMA_AMOUNT), number.replace(".", "").replace(",", "."),
+                           number), currency
+    return number_text(number), currency
+
+
+def amount_values(values: pd.Series) -> pd.DataFrame:
+    """Amounts of a small column read in pandas as :func:`amount_parts` reads them in the engine
+    (decimal point): for messages, guesses and small tables such as costs.
+
+    Parameters
+    ----------
+    values
+        Amounts as text or numbers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per value (same index): ``text`` (the number as text, or the value trimmed), ``number``
+        (NaN when none) and ``currency`` (the currency written with it, else None).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.core import engine
+    >>> engine.amount_values(pd.Series(["$1,234.56", "1 234,50 €", "7", None]))
+          text   number currency
+    0  1234.56  1234.56        $
+    1  1234,50      NaN        €
+    2        7     7.00     None
+    3     None      NaN     None
+    """
+    out = pd.DataFrame({"text": None, "number": float("nan"), "currency": None}, index=values.index)
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return out.assign(text=values.astype(str).where(values.notna(), None), number=values.astype(float))
+    text = values.astype(object).map(lambda v: v if isinstance(v, str) else None if pd.isna(v) else str(v))
+    if text.isna().all():
+        return out
+    distinct = ibis.memtable(pd.DataFrame({"v": text.dropna().unique()}), schema={"v": "string"})
+    number, currency = amount_parts(distinct.v)
+    read = to_pandas(distinct.select("v", t=number, n=number.try_cast("float64"), c=currency)).set_index("v")
+    def mapped(col: str) -> pd.Series:
+        v = text.map(read[col]).astype(object)
+        return v.where(v.notna(), None)
+
+    return pd.DataFrame({"text": mapped("t"), "number": text.map(read["n"]).astype(float), "currency": mapped("c")},
+                        index=values.index)
 
 
 def unix_unit(low: float, high: float) -> str | None:

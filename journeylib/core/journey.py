@@ -78,7 +78,7 @@ from .errors import JourneyDataError, JourneyParameterError
 from .load import InputRecord, Loaded, content_hash, load_table, source_name
 from .locations import CDNOW_DIR, SAMPLE_DIR
 from .result import Check, Finding, Result
-from .schema import AMOUNT_COLUMNS, COMMA_AMOUNT, DEFAULT_STAGES, OUTBOUND_EVENTS, ROLE_EVENTS
+from .schema import AMOUNT_COLUMNS, DEFAULT_STAGES, OUTBOUND_EVENTS, ROLE_EVENTS
 from .time import epoch_us, from_epoch_us, utc_literal
 
 __all__ = ["read_journey", "load_journey", "Journey", "JourneyDefinition", "Source", "StageRule",
@@ -816,9 +816,10 @@ def _ambiguous_message(d: JourneyDefinition, src: Source, col: str, examples: li
 def decimal_comma(x: ibis.Value) -> ibis.Value:
     """Amounts written with a decimal comma (``1.234,56``, ``13,26``, ``7``) as text with a decimal point.
 
-    A dot is read as a thousands mark only in groups of three (``1.234``). Any other text is left
-    as written: ``12.5`` stays 12.5, and text that is no number is reported by the loader's number
-    check as it stands in the file.
+    A dot is read as a thousands mark only in groups of three (``1.234``), as are spaces
+    (``1 234,56``). A currency written with the amount stays with it (``12,50 €`` ->
+    ``12.50€``) for the loader's one-currency check. Any other text is left as written (trimmed):
+    ``12.5`` stays 12.5, and text that is no number is reported by the loader's number check.
 
     Parameters
     ----------
@@ -835,14 +836,14 @@ def decimal_comma(x: ibis.Value) -> ibis.Value:
     >>> import ibis
     >>> from journeylib.core import engine
     >>> from journeylib.core.journey import decimal_comma
-    >>> t = ibis.memtable({"v": ["1.234,56", "13,26", "7", " 0,5 ", "12.5", "abc", None]})
+    >>> t = ibis.memtable({"v": ["1.234,56", "13,26", "7", " 0,5 ", "12.5", "1 234,50 €", "abc", None]})
     >>> engine.to_pandas(t.select(v=decimal_comma(t.v)))["v"].tolist()
-    ['1234.56', '13.26', '7', '0.5', '12.5', 'abc', None]
+    ['1234.56', '13.26', '7', '0.5', '12.5', '1234.50€', 'abc', None]
     """
     if not x.type().is_string():
         return x
-    y = x.strip()
-    return ibis.ifelse(y.re_search(COMMA_AMOUNT), y.replace(".", "").replace(",", "."), x)
+    number, currency = engine.amount_parts(x, decimal=",")
+    return ibis.ifelse(currency.isnull(), number, number + currency)
 
 
 def _to_utc(x: ibis.Value, src: Source) -> ibis.Value:
@@ -1180,6 +1181,8 @@ def _load_tables(d: JourneyDefinition, con, strict: bool) -> "Journey":
     extra = {}
     if d.revenue_column != "revenue":
         extra[d.revenue_column] = "revenue"
+    if d.currency_column and d.currency_column != "currency":  # the loader checks that revenue is in one currency
+        extra[d.currency_column] = "currency"
     if d.stage_column and d.stage_column != "stage":
         extra[d.stage_column] = "stage"
     ev, extras = _read_source(d, "events", con, extra_columns=extra, stages=d.stages if d.stage_column else None)

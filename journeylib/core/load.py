@@ -33,7 +33,7 @@ from .locations import DATA_DIR
 from .result import Check
 from .schema import (AMOUNT_COLUMNS, ASSIGNMENTS_REQUIRED, COMMA_AMOUNT, COSTS_OPTIONAL, COSTS_REQUIRED,
                      CUSTOMERS_REQUIRED, EVENTS_OPTIONAL, EVENTS_REQUIRED, FEEDBACK_KINDS, FEEDBACK_OPTIONAL,
-                     FEEDBACK_REQUIRED, MESSAGE_ACTIONS, MESSAGES_REQUIRED, PURCHASE_EVENT, THOUSANDS_COMMA)
+                     FEEDBACK_REQUIRED, MESSAGE_ACTIONS, MESSAGES_REQUIRED, PURCHASE_EVENT)
 
 UTC = "timestamp('UTC')"
 TABLES = ("events", "customers", "assignments", "feedback", "messages", "costs")
@@ -296,11 +296,15 @@ def _events(source, columns, *, stages, con, timestamp_format=None) -> Loaded:
                 if had_revenue:
                     out["unpriced"] = ((checks["event"][0] == PURCHASE_EVENT)
                                        & checks["revenue"][0].isnull()).cast("int64").sum()
+                    out |= {f"{k}_{end}": v for k, v in _currencies(t, checks).items()
+                            for end, v in (("lo", v.min()), ("hi", v.max()))}
                 return out
 
             formats = {"ts": timestamp_format} if timestamp_format else {}
+            raw, currencies = t, (_currencies(t, build(formats)) if had_revenue else {})
             t, n, extra_v, unchanged, formats, types = _run_checks(t, build, "events", extra=extra, src=src,
                                                                      formats=formats, declared=bool(timestamp_format))
+            _one_currency(raw, currencies, extra_v, src)
             n_future = int(extra_v["future"])
             _warn_future(n_future, now, notes)
             _warn_unpriced(int(extra_v.get("unpriced", 0)), n, notes)
@@ -708,13 +712,18 @@ def costs_frame(source: Any, columns: Mapping[str, str] | None = None, *, channe
     if bad.any():
         fail("channel", bad, "a channel name (a touchpoint of the events), not blank")
     raw["channel"] = text.astype(object)
-    given = raw["spend"].astype(object).where(raw["spend"].notna())
-    grouped = given.astype("string").str.fullmatch(THOUSANDS_COMMA).fillna(False).astype(bool)  # 1,200.50
-    spend = pd.to_numeric(given.mask(grouped, given.astype("string").str.replace(",", "")), errors="coerce")
+    read = engine.amount_values(raw["spend"])
+    spend, currency = read["number"], read["currency"]
     bad = spend.isna() | ~np.isfinite(spend.fillna(0).to_numpy(float))
     if bad.any():
-        fail("spend", bad, "a finite amount (a number, no currency sign; 0 for no spend)",
+        fail("spend", bad, "a finite amount (a number such as 1200.50; 0 for no spend)",
              hint=decimal_comma_hint(raw.loc[bad, "spend"], "costs"))
+    found = currency.value_counts()
+    if len(found) > 1:
+        fail("spend", currency.isin(found.index[1:]).to_numpy(bool),
+             "one currency for all spend, as spend is added up; found "
+             + ", ".join(f"{c} {n:,}" for c, n in found.items()) + " rows",
+             hint="convert the spend to one currency (the currency of the revenue)")
     bad = spend < 0
     if bad.any():
         fail("spend", bad, "an amount of 0 or more (spend is never negative)",
@@ -922,11 +931,14 @@ def decimal_comma_hint(values: pd.Series, table: str) -> str | None:
     >>> from journeylib.core.load import decimal_comma_hint
     >>> print(decimal_comma_hint(pd.Series(["13,26", "1.234,50"]), "events"))
     these amounts use a decimal comma (13,26): add decimal: ',' to sources.events in journey.yml, or write them with a decimal point
+    >>> print(decimal_comma_hint(pd.Series(["1 234,50 €"]), "costs"))
+    these amounts use a decimal comma (1 234,50 €): add decimal: ',' to sources.costs in journey.yml, or write them with a decimal point
     >>> decimal_comma_hint(pd.Series(["n/a"]), "events") is None
     True
     """
     text = values.dropna().astype(str)
-    comma = text[text.str.contains(",", regex=False) & text.str.match(COMMA_AMOUNT)]
+    number = engine.amount_values(text)["text"].astype(str)  # without a currency or spaces that group thousands
+    comma = text[number.str.contains(",", regex=False) & number.str.match(COMMA_AMOUNT)]
     if comma.empty:
         return None
     return (f"these amounts use a decimal comma ({comma.iloc[0].strip()}): add decimal: ',' to sources.{table} in "
@@ -1019,7 +1031,7 @@ def _revenue_check(t):
         bad_type = None
     elif typ.is_string() or typ.is_null():
         s = x.cast("string")
-        clean = engine.number_text(s.strip()).try_cast("float64")
+        clean = engine.amount_parts(s)[0].try_cast("float64")
         bad_type = s.notnull() & (s.strip() != "") & clean.isnull()
     else:
         clean = x.cast("float64")
@@ -1028,6 +1040,41 @@ def _revenue_check(t):
     if bad_type is not None:
         bad = bad_type | bad
     return clean, bad, "a finite number >= 0 (or missing for events without revenue)"
+
+
+def _currencies(t: ibis.Table, checks: dict) -> dict[str, ibis.Value]:
+    """The currency of each priced event: as written with the amount (``$12``), and in a
+    ``currency`` column (upper case, blank as none)."""
+    priced = checks["revenue"][0].notnull()
+    out = {}
+    if t.revenue.type().is_string():
+        out["written"] = engine.amount_parts(t.revenue.cast("string"))[1]
+    if "currency" in t.columns and t.currency.type().is_string():
+        code = t.currency.strip().upper()
+        out["currency"] = ibis.ifelse(priced & (code != ""), code, ibis.null("string"))
+    return out
+
+
+def _one_currency(t: ibis.Table, currencies: Mapping[str, ibis.Value], extra: Mapping[str, Any], src: _Src) -> None:
+    """Raise when the priced events are in more than one currency (:func:`_currencies` of ``t``):
+    revenue is added up, and a sum of euros and dollars is no amount (``extra``: the first and last
+    currency of each, from the checks' pass)."""
+    for key, currency in currencies.items():
+        if extra[f"{key}_lo"] == extra[f"{key}_hi"]:
+            continue
+        tagged = t.mutate(_currency=currency)
+        counts = engine.to_pandas(tagged.filter(tagged._currency.notnull()).group_by("_currency")
+                                  .aggregate(rows=ibis._.count()).order_by([ibis.desc("rows"), "_currency"]))
+        listed = ", ".join(f"{c} {n:,}" for c, n in zip(counts["_currency"], counts["rows"]))
+        col = "revenue" if key == "written" else "currency"
+        examples = _examples(tagged, tagged._currency.isin(counts["_currency"].iloc[1:].tolist()), src)
+        err = data_error(col, int(counts["rows"].iloc[1:].sum()), int(counts["rows"].sum()),
+                         f"one currency for all revenue, as revenue is added up; found {listed} priced rows",
+                         examples.drop(columns=["_currency"]), table="events",
+                         hint="export the amounts in one currency (shops and analytics tools can export amounts "
+                              "converted to the shop's or the report's currency), or keep one currency's orders "
+                              "and read the others as a journey of their own")
+        raise JourneyDataError(_with_line(str(err), examples, col)) from None
 
 
 def _near_stages(t, col: str, allowed: list) -> str:
@@ -1139,7 +1186,7 @@ def _run_checks(t, build, table: str, extra=None, *, src: _Src | None = None, fo
                         "these rows from the export")
             if c in AMOUNT_COLUMNS and examples is not None and c in examples.columns:
                 hint = decimal_comma_hint(examples[c], table)
-                negative = pd.to_numeric(examples[c].astype("string").str.strip(), errors="coerce") < 0
+                negative = engine.amount_values(examples[c])["number"] < 0
                 if hint is None and c == "revenue" and negative.any():
                     hint = ("negative amounts are refunds or corrections, and revenue is what customers paid: drop "
                             "these rows, or keep them as events of their own (such as refund) without revenue")

@@ -141,7 +141,7 @@ import pandas as pd
 from . import engine
 from .errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
 from .load import decimal_comma_hint
-from .schema import COMMA_AMOUNT, THOUSANDS_COMMA
+from .schema import COMMA_AMOUNT, CURRENCY_AMOUNT, GROUP_SPACES, SPACED_THOUSANDS, THOUSANDS_COMMA
 
 __all__ = ["FORMATS", "read_export", "detect_format", "channel_of", "channel_sql", "ORDER_COLUMNS", "MESSAGE_COLUMNS",
            "PAID_MEDIA", "EMAIL_MEDIA", "SOCIAL_MEDIA", "SOCIAL_SOURCES", "SEARCH_SOURCES"]
@@ -354,7 +354,7 @@ class _Source:
             raise engine.read_failure(what, str(path), exc) from exc
         self.types = {row[0]: str(row[1]) for row in desc}
         self.lower = {_key(name): name for name in self.types}
-        self.amounts: list[tuple[str, str]] = []  # (field, text) of every amount read from text
+        self.amounts: list[tuple[str, str, str]] = []  # (field, number text, text as written) of text amounts
 
     def amount(self, expr: str, field: str) -> str:
         """``expr`` as a DOUBLE. Text is read with the source's decimal mark and remembered, so that
@@ -362,7 +362,7 @@ class _Source:
         typ = str(self.duck.execute(f"DESCRIBE SELECT {expr} AS x FROM {self.relation}").fetchall()[0][1]).upper()
         if typ in ("VARCHAR", "JSON"):
             text = _amount(expr, self.decimal)
-            self.amounts.append((field, text))
+            self.amounts.append((field, text, f"trim(CAST({expr} AS VARCHAR))"))
             return f"TRY_CAST({text} AS DOUBLE)"
         return f"TRY_CAST({expr} AS DOUBLE)"
 
@@ -371,8 +371,15 @@ class _Source:
         if not self.amounts:
             return "NULL::VARCHAR"
         whens = " ".join(f"WHEN {t} <> '' AND TRY_CAST({t} AS DOUBLE) IS NULL THEN {_lit(f + chr(9))} || {t}"
-                         for f, t in self.amounts)
+                         for f, t, _ in self.amounts)
         return f"CASE {whens} END"
+
+    def currency(self, expr: str) -> str:
+        """The currency column ``expr``, else the currency written with the amounts read from text
+        (``$12``), so that the loader's one-currency check sees it."""
+        written = [f"nullif(regexp_extract({raw}, {_lit(CURRENCY_AMOUNT)}, 2) || "
+                   f"regexp_extract({raw}, {_lit(CURRENCY_AMOUNT)}, 5), '')" for _, _, raw in self.amounts]
+        return f"coalesce({', '.join([expr, *written])})" if written else expr
 
     def col(self, *names: str) -> str | None:
         """The quoted column among ``names`` that exists (any case; spaces and dashes as ``_``), else None."""
@@ -505,7 +512,7 @@ def _ga4(src: _Source, timezone: str) -> tuple[str, list[str]]:
         {channel_sql('_source', '_medium')} AS channel,
         CAST({revenue} AS DOUBLE) AS revenue,
         _source AS source, _medium AS medium, CAST({campaign} AS VARCHAR) AS campaign,
-        CAST({pstr('currency')} AS VARCHAR) AS currency,
+        {src.currency(f"CAST({pstr('currency')} AS VARCHAR)")} AS currency,
         CAST({page_location} AS VARCHAR) AS page_location,
         {_url_path(page_location)} AS page_path,
         CAST({session} AS BIGINT) AS session_id,
@@ -559,7 +566,7 @@ def _segment(src: _Source, timezone: str) -> tuple[str, list[str]]:
         {channel_sql('_source', '_medium')} AS channel,
         CAST({revenue} AS DOUBLE) AS revenue,
         _source AS source, _medium AS medium, {_json_str(ctx, 'campaign', 'name')} AS campaign,
-        {_json_str(props, 'currency')} AS currency,
+        {src.currency(_json_str(props, 'currency'))} AS currency,
         coalesce({_json_str(ctx, 'page', 'path')}, {_json_str(props, 'path')}) AS page_path,
         coalesce({c('messageId') or 'NULL'}, {c('message_id') or 'NULL'}) AS message_id,
         {src.bad_amount()} AS _bad_amount,
@@ -595,7 +602,7 @@ def _amplitude(src: _Source, timezone: str) -> tuple[str, list[str]]:
         {channel_sql('_source', '_medium')} AS channel,
         CAST({revenue} AS DOUBLE) AS revenue,
         _source AS source, _medium AS medium, {_json_str(ep, 'utm_campaign')} AS campaign,
-        coalesce({_json_str(ep, 'currency')}, {_json_str(ep, '$currency')}) AS currency,
+        {src.currency(f"coalesce({_json_str(ep, 'currency')}, {_json_str(ep, '$currency')})")} AS currency,
         coalesce({_json_str(ep, '[Amplitude] Page Path')}, {_json_str(ep, 'page_path')}) AS page_path,
         {f"TRY_CAST({c('session_id')} AS BIGINT)" if c('session_id') else 'NULL'} AS session_id,
         {src.bad_amount()} AS _bad_amount,
@@ -635,7 +642,7 @@ def _mixpanel(src: _Source, timezone: str) -> tuple[str, list[str]]:
         {channel_sql('_source', '_medium')} AS channel,
         {_property_revenue(src, props, name)} AS revenue,
         _source AS source, _medium AS medium, {p('utm_campaign')} AS campaign,
-        coalesce({p('currency')}, {p('$currency')}) AS currency,
+        {src.currency(f"coalesce({p('currency')}, {p('$currency')})")} AS currency,
         {_url_path(url)} AS page_path,
         {p('$insert_id')} AS insert_id,
         {src.bad_amount()} AS _bad_amount,
@@ -685,7 +692,7 @@ def _posthog(src: _Source, timezone: str) -> tuple[str, list[str]]:
         {channel_sql('_source', '_medium')} AS channel,
         {_property_revenue(src, props, name)} AS revenue,
         _source AS source, _medium AS medium, {p('utm_campaign')} AS campaign,
-        coalesce({p('currency')}, {p('$currency')}) AS currency,
+        {src.currency(f"coalesce({p('currency')}, {p('$currency')})")} AS currency,
         coalesce({p('$pathname')}, {_url_path(p('$current_url'))}) AS page_path,
         coalesce({_text(c('session_id')) if c('session_id') else 'NULL'}, {p('$session_id')}) AS session_id,
         {_text(c('uuid')) if c('uuid') else 'NULL'} AS event_uuid,
@@ -728,7 +735,7 @@ def _snowplow(src: _Source, timezone: str) -> tuple[str, list[str]]:
         {channel} AS channel,
         CASE WHEN {event} = 'purchase' THEN {total} END AS revenue,
         _source AS source, _medium AS medium, {col('mkt_campaign')} AS campaign,
-        {col('tr_currency')} AS currency,
+        {src.currency(col('tr_currency'))} AS currency,
         {col('page_urlpath')} AS page_path, {col('page_url')} AS page_url,
         {col('network_userid')} AS network_userid,
         {col('se_category')} AS se_category, {col('se_label')} AS se_label,
@@ -771,9 +778,16 @@ def _col_type(src: _Source, quoted: str) -> str:
 
 
 def _amount(quoted: str, decimal: str) -> str:
-    """An amount column as text with a decimal point (``decimal=","``: 1.234,56 -> 1234.56; see
-    :func:`journeylib.core.journey.decimal_comma`)."""
+    """An amount column as text with a decimal point, as :func:`journeylib.core.engine.amount_parts`
+    reads it: without a currency written with it (``$12``), spaces that group thousands, and commas
+    that group thousands (``decimal=","``: a comma is the decimal mark, 1.234,56 -> 1234.56)."""
     x = f"trim(CAST({quoted} AS VARCHAR))"
+    cur = _lit(CURRENCY_AMOUNT)
+    x = (f"CASE WHEN regexp_extract({x}, {cur}, 2) <> '' THEN regexp_extract({x}, {cur}, 1) || "
+         f"regexp_extract({x}, {cur}, 3) WHEN regexp_extract({x}, {cur}, 5) <> '' THEN regexp_extract({x}, {cur}, 4) "
+         f"ELSE {x} END")
+    x = (f"CASE WHEN regexp_full_match({x}, {_lit(SPACED_THOUSANDS)}) THEN regexp_replace({x}, "
+         f"{_lit('[' + GROUP_SPACES + ']')}, '', 'g') ELSE {x} END")
     if decimal != ",":  # commas that group thousands (1,234.56) go
         return f"CASE WHEN regexp_full_match({x}, {_lit(THOUSANDS_COMMA)}) THEN replace({x}, ',', '') ELSE {x} END"
     return (f"CASE WHEN regexp_full_match({x}, {_lit(COMMA_AMOUNT)}) THEN replace(replace({x}, '.', ''), ',', '.') "
@@ -807,7 +821,7 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
         {_naive_ts(oc['ts'], _col_type(osrc, oc['ts']), timezone, timestamp_format)} AS ts,
         'purchase' AS event, {opt('channel')} AS channel,
         {osrc.amount(oc['revenue'], 'column ' + oc['revenue'])} AS revenue,
-        NULL::VARCHAR AS campaign, {opt('currency')} AS currency, {opt('order_id')} AS order_id,
+        NULL::VARCHAR AS campaign, {osrc.currency(opt('currency'))} AS currency, {opt('order_id')} AS order_id,
         {oc['ts']} IS NOT NULL AND CAST({oc['ts']} AS VARCHAR) <> '' AS _has_ts,
         CAST({oc['ts']} AS VARCHAR) AS _ts_text, {osrc.bad_amount()} AS _bad_amount, TRUE AS _keep,
         {_cancelled(opt('status'))} AS _cancelled
@@ -895,7 +909,8 @@ def _check_amounts(what: str, n_bad: int, examples: list[str] | None, decimal: s
     field = examples[0].split("\t")[0]
     values = [e.split("\t", 1)[1] for e in examples]
     hint = decimal_comma_hint(pd.Series(values), "events") if decimal != "," else None
-    hint = hint or "write them as numbers, without a currency sign"
+    hint = hint or "write them as numbers such as 12.50 (a currency sign or code beside one, as in $12.50 or 12.50 EUR, " \
+                   "is read)"
     raise JourneyDataError(f"{what}: {field}: {n_bad:,} amounts are not numbers (e.g. {values}); expected an amount "
                            f"such as 12.50. What to do: {hint}")
 

@@ -60,6 +60,21 @@ COMMA_AMOUNT = r"^\s*[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?\s*$"
 """An amount written with a decimal comma (``1.234,56``, ``13,26``; a dot only groups thousands)."""
 THOUSANDS_COMMA = r"^\s*[+-]?\d{1,3}(,\d{3})+(\.\d+)?\s*$"
 """An amount whose commas group thousands under a decimal point (``1,234.56``): read without them."""
+CURRENCY_MARK = r"(?:[A-Z]{1,2}\$|[$€£¥₹₩₽₺₪₫₱₴₦]|[A-Z]{3}|kr\.?|zł|Kč)"
+"""A currency sign or code written next to an amount: ``$``, ``US$``, ``€``, ``£``, ``EUR``, ``kr``..."""
+GROUP_SPACES = " \u00a0\u202f"
+"""The spaces that group thousands: a space, a no-break space and a narrow no-break space (the characters
+themselves, so that Python's, DuckDB's and Spark's regular expressions read the patterns alike)."""
+SPACED_THOUSANDS = rf"^\s*[+-]?[0-9]{{1,3}}([{GROUP_SPACES}][0-9]{{3}})+([.,][0-9]+)?\s*$"
+"""An amount whose thousands are grouped by spaces (``1 234,56``, as French, Scandinavian and Polish
+spreadsheets write them, often with a no-break space): read without them."""
+_NUMBER = rf"[+-]?(?:[0-9]{{1,3}}(?:[{GROUP_SPACES}][0-9]{{3}})+(?:[.,][0-9]+)?|[0-9][0-9.,]*)"
+_SPACE = rf"[\s{GROUP_SPACES}]*"
+CURRENCY_AMOUNT = (rf"^{_SPACE}([+-]?){_SPACE}({CURRENCY_MARK}){_SPACE}({_NUMBER}){_SPACE}$"
+                   rf"|^{_SPACE}({_NUMBER}){_SPACE}({CURRENCY_MARK}){_SPACE}$")
+"""An amount with its currency before (``$1,234.56``, ``-€5``, ``EUR 12``; groups 1-3: sign, currency,
+number) or after it (``12,50 €``, ``12.00 USD``; groups 4-5: number, currency), as spreadsheets write a
+cell formatted as currency. The amount is read without its currency when a column uses one currency."""
 
 ORDER_KEYS: tuple[str, ...] = ("ts", "event", "channel", "stage")
 """Events of one customer are ordered by these columns: by time, and ties on equal

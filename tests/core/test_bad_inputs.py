@@ -157,7 +157,9 @@ CSV_CASES = {
                                                    r"line 2: '1e400'", None),
     "revenue_text.csv": (jl.load_events, "error", r"column 'revenue' of events: 1 of 3 rows invalid \(first at "
                                                   r"line 4: 'free'", None),
-    "revenue_currency_symbol.csv": (jl.load_events, "error", r"first at line 2: '\$12.50'", None),
+    "revenue_currency_symbol.csv": (jl.load_events, "ok", None, ("revenue", [12.5])),
+    "revenue_two_currencies.csv": (jl.load_events, "error", r"(?s)1 of 3 rows invalid \(first at line 4: '£8'.*one "
+                                                            r"currency for all revenue.*found \$ 2, £ 1 priced rows", None),
     "revenue_padded.csv": (jl.load_events, "ok", None, ("revenue", [12.5])),
     "revenue_late_text.csv": (jl.load_events, "error", r"1 of 61 rows invalid \(first at line 62: 'n/a'", None),
     "purchase_without_revenue.csv": (jl.load_events, "warning", r"1 'purchase' rows have no revenue",
@@ -212,7 +214,8 @@ COSTS_CASES = {
     "costs_negative_spend.csv": ("error", r"(?s)column 'spend'.*1 of 3 rows.*0 or more.*refund"),
     "costs_period_dayfirst.csv": ("error", r"(?s)column 'period'.*1 of 2 rows.*2024-03"),
     "costs_blank_channel.csv": ("error", r"(?s)column 'channel'.*1 of 2 rows.*not blank"),
-    "costs_spend_currency.csv": ("error", r"(?s)column 'spend'.*no currency sign"),
+    "costs_spend_two_currencies.csv": ("error", r"(?s)column 'spend' of costs: 1 of 3 rows invalid.*one currency for "
+                                                r"all spend.*found \$ 2, € 1 rows"),
     "costs_month_gap.csv": ("warn", r"channel 'email' has no rows for 1 month\(s\) between 2024-01 and 2024-03 "
                                     r"\(2024-02\)"),
 }

@@ -376,6 +376,25 @@ def test_init_maps_an_amount_written_with_thousands_commas(tmp_path):
     assert ev["revenue"].sum() == pytest.approx(pd.read_csv(CLICKS)["amount"].sum() * 100)
 
 
+@pytest.mark.parametrize("decimal, written", [
+    (".", lambda v: f"${v:,.2f}"),  # a US sheet formatted as currency: $1,234.50
+    (",", lambda v: f"{v:,.2f} €".replace(",", "\u00a0").replace(".", ",")),  # French: 1 234,50 € (no-break spaces)
+])
+def test_init_maps_an_amount_written_with_its_currency(decimal, written, tmp_path):
+    """An amount column written with its currency is mapped as the revenue (with decimal: ',' for 1 234,50 €), the
+    Currency column beside it is named as the revenue's currency, and the journey loads the numbers."""
+    raw = pd.read_csv(CLICKS)
+    amount = raw.pop("amount")
+    raw["Amount"] = amount.map(lambda v: "" if pd.isna(v) else written(v * 100))
+    raw["Currency"] = amount.map(lambda v: "" if pd.isna(v) else "EUR")
+    raw.to_csv(tmp_path / "events.csv", index=False, encoding="utf-8")
+    d = draft.write_draft(tmp_path / "events.csv", out=tmp_path / "journey.yml")
+    assert d.profile.mapping["revenue"][0] == "Amount" and ('decimal: ","' in d.text) == (decimal == ",")
+    assert "  currency: Currency  # guess" in d.text
+    ev = jl.load_journey(d.path).events.to_pyarrow().to_pandas()
+    assert ev["revenue"].sum() == pytest.approx(amount.sum() * 100)
+
+
 @pytest.mark.parametrize("columns, customer", [
     (["Event Name", "Time", "Distinct ID"], "Distinct ID"),  # a product-analytics table export
     (["event", "timestamp", "person_id", "distinct_id"], "distinct_id"),  # PostHog: the exact name first

@@ -627,6 +627,40 @@ def test_decimal_comma_amounts(tmp_path):
         jl.load_journey(write(tmp_path, textwrap.dedent(text.format(decimal=""))))
 
 
+def test_amounts_written_with_a_currency_and_the_currency_column(tmp_path):
+    """A French export: amounts written 1 234,56 € (a no-break space groups thousands) are read with decimal: ',';
+    the definition's events.currency names the column holding each order's currency, and orders in two currencies
+    are an error naming both (revenue is added up)."""
+    rows = [("a", "2025-03-01 10:00", "visite", ""), ("a", "2025-03-02 10:00", "achat", "1\u00a0234,56 €"),
+            ("b", "2025-03-03 10:00", "achat", "13,26 €"), ("b", "2025-03-05 10:00", "achat", "7 €")]
+    text = textwrap.dedent("""
+        sources:
+          events:
+            path: ev.csv
+            columns: {user: customer_id, time: ts, action: event}
+            decimal: ','
+        stages:
+          order: [awareness, purchase]
+          rules: [{stage: awareness, event: visite}, {stage: purchase, event: achat}]
+        events:
+          purchase: [achat]
+          revenue: montant
+          currency: Devise
+        """)
+
+    def journey(currencies):
+        lines = ["user;time;action;montant;Devise"] + [";".join(r) + f";{c}" for r, c in zip(rows, currencies)]
+        (tmp_path / "ev.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return jl.load_journey(write(tmp_path, text))
+
+    ev = journey(["", "EUR", "EUR", "eur"]).events.to_pandas().sort_values("ts")
+    assert ev.loc[ev["event"] == "purchase", "revenue"].tolist() == [1234.56, 13.26, 7.0]
+    assert ev.loc[ev["event"] == "purchase", "currency"].str.upper().tolist() == ["EUR"] * 3
+    with pytest.raises(JourneyDataError, match=r"(?s)column 'currency' of events: 1 of 3 rows invalid.*expected one "
+                                               r"currency for all revenue.*found EUR 2, CHF 1 priced rows"):
+        journey(["", "EUR", "CHF", "EUR"])
+
+
 def test_unix_times_declared_in_the_definition(tmp_path):
     """timestamp_format: unix_ms reads epoch milliseconds as UTC whatever the source's time zone (a Unix time
     names an instant); a customers' joined-at column of Unix seconds with blanks is read alike."""

@@ -104,6 +104,40 @@ def test_amounts_with_commas_grouping_thousands(frame, tmp_path):
     assert jl.load_costs(costs)["spend"].tolist() == [1200.5, 99.9]
 
 
+def test_amounts_written_with_their_currency(frame):
+    """A cell formatted as currency is written with its sign or code ($1,234.56, 12.50 USD, 1 234.00 with no-break
+    spaces): read as the number when the column uses one currency; two currencies in one column are an error naming
+    each with its count, as are two in a currency column, whose rows without revenue do not count."""
+    frame["revenue"] = [None, "$1,234.56", "\u00a0$ 12.50 ", "1\u00a0234.00 $"]
+    assert load(frame)["revenue"].fillna(-1).tolist() == [-1, 1234.56, 12.5, 1234.0]
+    frame["revenue"] = [None, "12.00 USD", "USD 3", "-USD 3"]
+    with pytest.raises(JourneyDataError, match=r"(?s)first: '-USD 3'.*What to do: negative amounts are refunds"):
+        load(frame)
+    frame["revenue"] = [None, "$5", "€7", "$1"]
+    with pytest.raises(JourneyDataError, match=r"(?s)column 'revenue' of events: 1 of 3 rows invalid \(first: '€7'\); "
+                                               r"expected one currency for all revenue.*found \$ 2, € 1 priced rows"
+                                               r".*What to do: export the amounts in one currency"):
+        load(frame)
+    frame["revenue"] = [None, 5.0, 7.0, None]
+    frame["currency"] = ["GBP", "usd", " EUR", None]
+    with pytest.raises(JourneyDataError, match=r"(?s)column 'currency' of events: 1 of 2 rows invalid.*found EUR 1, "
+                                               r"USD 1 priced rows"):
+        load(frame)
+    frame["currency"] = ["GBP", "usd", " USD ", "EUR"]  # the GBP and EUR rows carry no revenue
+    assert load(frame)["revenue"].sum() == 12.0
+
+
+def test_cost_spend_written_with_its_currency():
+    """A spend sheet formatted as currency is read; spend in two currencies is an error naming both."""
+    costs = pd.DataFrame({"channel": ["email", "search", "email"], "period": ["2024-01", "2024-01", "2024-02"],
+                          "spend": ["$1,200.50", "$ 99.90", "$0"]})
+    assert jl.load_costs(costs)["spend"].tolist() == [1200.5, 0.0, 99.9]
+    costs["spend"] = ["$1,200.50", "€99.90", "$0"]
+    with pytest.raises(JourneyDataError, match=r"(?s)column 'spend' of costs: 1 of 3 rows invalid; expected one "
+                                               r"currency for all spend.*found \$ 2, € 1 rows"):
+        jl.load_costs(costs)
+
+
 def test_times_with_a_space_before_the_offset(frame):
     """2025-01-05 10:00:00 -0500 (Shopify, Ruby) is read with the %z format it shows; a cast does not read it."""
     frame["time"] = ["2024-01-01 10:00:00 -0500", "2024-01-02 11:00:00 +0100", "2024-01-01 09:30:00 +00:00",

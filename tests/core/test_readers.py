@@ -247,9 +247,9 @@ def test_orders_with_decimal_commas(tmp_path):
     with pytest.raises(JourneyDataError, match=r"column \"total\": 2 amounts are not numbers \(e\.g\. \['12,50', "
                                                r"'1\.234,00'\]\).*What to do: these amounts use a decimal comma"):
         R.read_export("orders", tmp_path / "orders.csv")
-    (tmp_path / "orders.csv").write_text("customer;order_time;total\nc1;2025-01-05 10:00;EUR 12\n")
-    with pytest.raises(JourneyDataError, match=r"1 amounts are not numbers \(e\.g\. \['EUR 12'\]\).*without a "
-                                               r"currency sign"):
+    (tmp_path / "orders.csv").write_text("customer;order_time;total\nc1;2025-01-05 10:00;12 euros\n")
+    with pytest.raises(JourneyDataError, match=r"1 amounts are not numbers \(e\.g\. \['12 euros'\]\).*as numbers "
+                                               r"such as 12\.50 \(a currency sign or code beside one"):
         R.read_export("orders", tmp_path / "orders.csv", decimal=",")
     with pytest.raises(JourneyParameterError, match="decimal=';'; expected '.' or ','"):
         R.read_export("ga4", FIX / "ga4_events.ndjson", decimal=";")
@@ -308,8 +308,8 @@ TEXT_AMOUNTS = [
 @pytest.mark.parametrize("fmt, name, purchase, field", TEXT_AMOUNTS)
 def test_an_export_amount_that_is_no_number_is_an_error(fmt, name, purchase, field, tmp_path):
     """Every export shape reads amounts held as text as the orders reader does: 12,50 with decimal=',' is 12.5,
-    without it an error naming the field and the decimal comma; 'EUR 12' an error in any case (TRY_CAST had
-    made both a missing revenue without a word)."""
+    without it an error naming the field and the decimal comma; 'EUR 12,50' is 12.5 in EUR; '12 euros' an error in
+    any case (TRY_CAST had made both errors a missing revenue without a word)."""
     path = tmp_path / name
     path.write_text(purchase("1.234,50") + "\n")
     got = R.read_export(fmt, path, decimal=",")["events"].to_pandas()
@@ -321,10 +321,13 @@ def test_an_export_amount_that_is_no_number_is_an_error(fmt, name, purchase, fie
     path.write_text(purchase("12.50") + "\n")
     got = R.read_export(fmt, path)["events"].to_pandas()
     assert got["revenue"].dropna().tolist() == [12.5]
-    path.write_text(purchase("EUR 12") + "\n")
+    path.write_text(purchase("EUR 12,50") + "\n")
+    got = R.read_export(fmt, path, decimal=",")["events"].to_pandas()
+    assert got["revenue"].dropna().tolist() == [12.5] and "EUR" in set(got["currency"])
+    path.write_text(purchase("12 euros") + "\n")
     for decimal in (".", ","):
-        with pytest.raises(JourneyDataError, match=rf"{field}: 1 amounts are not numbers \(e\.g\. \['EUR 12'\]\).*"
-                                                   "without a currency sign"):
+        with pytest.raises(JourneyDataError, match=rf"{field}: 1 amounts are not numbers \(e\.g\. \['12 euros'\]\)"
+                                                   r".*as numbers such as 12\.50"):
             R.read_export(fmt, path, decimal=decimal)
 
 
@@ -505,6 +508,38 @@ def test_orders_with_commas_grouping_thousands(tmp_path):
                                          'c1,2025-02-01 10:00,12.00\nc2,2025-01-07 10:00,"2,000"\n')
     got = R.read_export("orders", tmp_path / "orders.csv")["events"].to_pandas()
     assert got["revenue"].tolist() == [1234.5, 12.0, 2000.0]
+
+
+def test_orders_with_amounts_written_with_their_currency(tmp_path):
+    """Square-style amounts ($1,234.50) are read, and the currency they are written with becomes the order's currency
+    where the export has no currency column, so that loading the journey stops on orders in two currencies."""
+    (tmp_path / "orders.csv").write_text('customer,order_time,total\nc1,2025-01-05 10:00,"$1,234.50"\n'
+                                         'c1,2025-02-01 10:00,$12.00\nc2,2025-01-07 10:00,"$ 2,000"\n', encoding="utf-8")
+    got = R.read_export("orders", tmp_path / "orders.csv")["events"].to_pandas()
+    assert got["revenue"].tolist() == [1234.5, 12.0, 2000.0] and set(got["currency"]) == {"$"}
+    (tmp_path / "orders.csv").write_text("customer;order_time;total\nc1;2025-01-05 10:00;1\u00a0234,50\u00a0€\n"
+                                         "c2;2025-01-07 10:00;12,00 €\n", encoding="utf-8")
+    got = R.read_export("orders", tmp_path / "orders.csv", decimal=",")["events"].to_pandas()
+    assert got["revenue"].tolist() == [1234.5, 12.0] and set(got["currency"]) == {"€"}
+    (tmp_path / "orders.csv").write_text("customer,order_time,total\nc1,2025-01-05 10:00,$5.00\n"
+                                         "c2,2025-01-07 10:00,€7.00\nc3,2025-01-08 10:00,$1.00\n", encoding="utf-8")
+    (tmp_path / "journey.yml").write_text("sources:\n  events: {path: orders.csv, format: orders}\nstages:\n"
+                                          "  order: [purchase]\n  rules: [{stage: purchase, event: purchase}]\n")
+    with pytest.raises(JourneyDataError, match=r"(?s)column 'currency' of events: 1 of 3 rows invalid.*expected one "
+                                               r"currency for all revenue.*found \$ 2, € 1 priced rows"):
+        jl.load_journey(tmp_path / "journey.yml")
+
+
+def test_an_export_with_revenue_in_two_currencies_is_an_error(tmp_path):
+    """The Segment fixture's orders are in EUR and USD (and one names none): the reader keeps each event's currency,
+    and loading stops, naming both with their counts; with the USD order in EUR it loads."""
+    events = R.read_export("segment", FIX / "segment_tracks.jsonl")["events"]
+    with pytest.raises(JourneyDataError, match=r"(?s)column 'currency' of events: 1 of 2 rows invalid.*expected one "
+                                               r"currency for all revenue.*found EUR 1, USD 1 priced rows"):
+        jl.load_events(events)
+    one = tmp_path / "tracks.jsonl"
+    one.write_text((FIX / "segment_tracks.jsonl").read_text().replace('"currency":"USD"', '"currency":"EUR"'))
+    assert jl.load_events(R.read_export("segment", one)["events"]).to_pandas()["revenue"].sum() == 100.0
 
 
 SHOPIFY = '''Name,Email,Financial Status,Paid at,Currency,Subtotal,Shipping,Taxes,Total,Created at,Lineitem quantity,Lineitem name,Lineitem price,Id

@@ -232,6 +232,31 @@ def test_decimal_comma_amounts(both, same, tmp_path):
             "What to do: these amounts use a decimal comma (1.234,56): add decimal: ',' to sources.events" in msg
 
 
+def test_amounts_written_with_their_currency(both, same, tmp_path):
+    """Amounts written with a currency and spaces grouping thousands are read alike (the same Ibis expression over
+    DuckDB's and Java's regular expressions), and two currencies in one column are the same error."""
+    (tmp_path / "ev.csv").write_text("customer_id;ts;event;revenue\na;2025-03-01 10:00;visit;\n"
+                                     "a;2025-03-02 10:00;buy;1\u00a0234,56\u00a0€\nb;2025-03-04 10:00;buy;€ 13,26\n"
+                                     "b;2025-03-05 10:00;buy;7 €\n", encoding="utf-8")
+    text = ("sources:\n  events:\n    path: ev.csv\n    decimal: ','\nstages:\n  order: [awareness, purchase]\n"
+            "  rules: [{stage: awareness, event: visit}, {stage: purchase, event: buy}]\nevents:\n  purchase: [buy]\n")
+    (tmp_path / "journey.yml").write_text(text)
+    a, b = both(lambda: jl.load_journey(tmp_path / "journey.yml").events.to_pandas())
+    assert sorted(a["revenue"].dropna().tolist()) == [7.0, 13.26, 1234.56]
+    same(a, b, sort_by=EVENT_KEYS, what="events with amounts written with their currency")
+    (tmp_path / "ev.csv").write_text("customer_id,ts,event,revenue\na,2025-03-02 10:00,buy,\"$1,234.56\"\n"
+                                     "b,2025-03-04 10:00,buy,£13.26\nb,2025-03-05 10:00,buy,$7\n", encoding="utf-8")
+
+    def error():
+        with pytest.raises(JourneyDataError) as info:
+            jl.load_events(tmp_path / "ev.csv")
+        return str(info.value)
+
+    a, b = both(error)
+    for msg in (a, b):
+        assert msg.startswith("column 'revenue' of events: 1 of 3 rows invalid") and "found $ 2, £ 1 priced rows" in msg
+
+
 def test_unix_times(both, same, tmp_path):
     """Unix times are read alike: detected in a CSV of milliseconds, declared as seconds in a definition."""
     (tmp_path / "ev.csv").write_text("customer_id,ts,event\na,1736078400123,visit\na,1736082000000,buy\n"
