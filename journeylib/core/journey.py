@@ -78,7 +78,8 @@ from .errors import JourneyDataError, JourneyParameterError
 from .load import InputRecord, Loaded, content_hash, load_table, source_name
 from .locations import CDNOW_DIR, SAMPLE_DIR
 from .result import Check, Finding, Result
-from .schema import AMOUNT_COLUMNS, DEFAULT_STAGES, OUTBOUND_EVENTS, ROLE_EVENTS
+from .schema import (AMOUNT_COLUMNS, DEFAULT_STAGES, MESSAGE_CLICK_EVENT, MESSAGE_OPEN_EVENT, MESSAGE_SENT_EVENT,
+                     OUTBOUND_EVENTS, ROLE_EVENTS)
 from .time import epoch_us, from_epoch_us, utc_literal
 
 __all__ = ["read_journey", "load_journey", "Journey", "JourneyDefinition", "Source", "StageRule",
@@ -1252,11 +1253,13 @@ def _load_tables(d: JourneyDefinition, con, strict: bool) -> "Journey":
         fb = _read_source(d, "feedback", con)[0]
         loaded.append(fb)
         feedback = fb.table
-    messages = None
     if "messages" in d.sources and d.sources["events"].format != "orders":
         ms = _read_source(d, "messages", con)[0]
+    else:  # the orders reader puts its message log among the events, as a clickstream may hold its messages
+        ms = _messages_from_events(d, events, stats, con)
+    if ms is not None:
         loaded.append(ms)
-        messages = ms.table
+    messages = ms.table if ms is not None else None
     costs = None
     if "costs" in d.sources:
         co = _read_source(d, "costs", con)[0]
@@ -1592,6 +1595,41 @@ def _escape(text: str) -> str:
 
 def _day(ts: pd.Timestamp | None) -> str:
     return "?" if ts is None else f"{ts:%Y-%m-%d}"
+
+
+MESSAGE_ACTION_OF = {MESSAGE_SENT_EVENT: "send", MESSAGE_OPEN_EVENT: "open", MESSAGE_CLICK_EVENT: "click"}
+"""The message log's action of each message event (the events' roles ``message_sent``, ``message_open`` and
+``message_click``)."""
+NOT_SET = "(not set)"
+"""The campaign or channel of a message event that names none."""
+
+
+def _messages_from_events(d: JourneyDefinition, events: ibis.Table, stats: dict, con) -> Loaded | None:
+    """The message log of the events with a message role, when the definition gives no message log:
+    the campaign from ``events.campaign_column`` (else a ``campaign`` column), the channel from the
+    touchpoint column; ``None`` when no event in the period has a message role."""
+    names = stats["names"]
+    if not names.loc[names["event"].isin(list(MESSAGE_ACTION_OF)) & names["_in"].astype(bool), "n"].sum():
+        return None
+    col = d.campaign_column
+    if col and col not in events.columns:
+        near = _closest(col, events.columns)
+        raise JourneyDataError(f"{d.where('events.campaign_column')}: no column '{col}' in the events; expected one "
+                               f"of {', '.join(events.columns)}" + (f"\nWhat to do: did you mean '{near}'?" if near else ""))
+    t = events.filter(events.event.isin(list(MESSAGE_ACTION_OF)))
+
+    def named(column: str | None) -> ibis.Value:
+        if not column or column not in t.columns:
+            return ibis.literal(NOT_SET)
+        text = t[column].cast("string").strip()
+        return ibis.ifelse(text.isnull() | (text == ""), NOT_SET, text)
+
+    action = ibis.cases(*[(t.event == e, a) for e, a in MESSAGE_ACTION_OF.items()])
+    log = t.select(customer_id=t.customer_id, ts=t.ts, campaign=named(col or "campaign"),
+                   channel=named(d.touch_col if not d.touch_events else None), action=action)
+    loaded = load_table("messages", log, con=con)
+    record = dataclasses.replace(loaded.input, source=f"{source_name(d.sources['events'].path)} (message events)")
+    return Loaded(loaded.table, record, loaded.checks)
 
 
 def _assignments_from_events(d: JourneyDefinition, events: ibis.Table, con) -> Loaded:

@@ -62,6 +62,11 @@ class MessageEngagement(Result):
         ``churn_rate``, ``ci_low``, ``ci_high``.
     n_sends
         Messages sent up to the observation end.
+    tracked
+        The rates the log can give: ``"open rate"`` when it records an open of some send,
+        ``"click rate"`` when it records a click of one. A log of sends only (or whose clicks are
+        of messages never sent, such as tracked links) measures no engagement: no rate is shown
+        as 0%; fatigue, defined by opens, needs opens.
     statistic, pvalue
         Two-proportion z-test of the churn rates of fatigued and engaged customers.
     difference, diff_ci_low, diff_ci_high
@@ -90,6 +95,7 @@ class MessageEngagement(Result):
     fatigue_sends: int = 5
     churn_after: float = 60
     confidence_level: float = 0.95
+    tracked: tuple[str, ...] = ("open rate", "click rate")
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -120,14 +126,17 @@ class MessageEngagement(Result):
         sends = r.groupby(["dimension", "group"], sort=False)["sends"].first()
         out = pd.DataFrame({"by": [d for d, _ in wide.index], "group": [g for _, g in wide.index],
                             "sends": [f"{int(sends.loc[k]):,}" for k in wide.index]})
-        for m in ("open rate", "click rate"):
-            out[m] = wide[m].to_numpy() if m in wide.columns else "–"
+        for m in self.tracked:
+            out[m] = wide[m].to_numpy()
         return out
 
-    def by(self, dimension: str, metric: str = "open rate") -> pd.DataFrame:
-        """Rate rows of one dimension (``"campaign"``, ``"channel"``, ``"campaign / channel"``, ``"send hour"``)."""
+    def by(self, dimension: str, metric: str | None = None) -> pd.DataFrame:
+        """Rate rows of one dimension (``"campaign"``, ``"channel"``, ``"campaign / channel"``, ``"send hour"``)
+        for ``metric`` (default: the first of :attr:`tracked`; every metric when none is tracked)."""
         r = self.rates
-        return r[(r["dimension"] == dimension) & (r["metric"] == metric)].reset_index(drop=True)
+        metric = metric or (self.tracked[0] if self.tracked else None)
+        keep = (r["dimension"] == dimension) & (r["metric"] == metric if metric else True)
+        return r[keep].reset_index(drop=True)
 
     def confidence_interval(self, confidence_level: float = 0.95) -> tuple[float, float]:
         """Interval ``(low, high)`` of the churn-rate difference, fatigued minus engaged."""
@@ -136,11 +145,17 @@ class MessageEngagement(Result):
     @property
     def findings(self) -> tuple[Finding, ...]:
         out = []
+        if not self.tracked:
+            return (Finding(f"The message log records {format_count(self.n_sends)} sends but no opens or clicks of "
+                            "them: how customers engage with the messages cannot be measured.", action="Add the opens "
+                            "and clicks of the sends to the message log (email and push tools export them) to compare "
+                            "campaigns."),)
+        verb = "opened" if self.tracked[0] == "open rate" else "clicked"
         cc = self.by("campaign / channel")
         if len(cc):
             best = cc.loc[cc["rate"].idxmax()]
             worst = cc.loc[cc["rate"].idxmin()]
-            out.append(Finding(f"{best['group']} messages are opened most: {format_percent(best['rate'])} of sends "
+            out.append(Finding(f"{best['group']} messages are {verb} most: {format_percent(best['rate'])} of sends "
                                f"({format_interval(best['ci_low'], best['ci_high'])}); {worst['group']} least: "
                                f"{format_percent(worst['rate'])} ({format_interval(worst['ci_low'], worst['ci_high'])}).",
                                float(best["rate"]), float(best["ci_low"]), float(best["ci_high"])))
@@ -152,7 +167,7 @@ class MessageEngagement(Result):
             spread = hours["ci_low"].max() > hours["ci_high"].min()
             top = hours.loc[hours["rate"].idxmax()]
             out.append(Finding(
-                f"{top['group'].replace(' at ', ' messages sent at ', 1).capitalize()} are opened by {format_percent(top['rate'])} "
+                f"{top['group'].replace(' at ', ' messages sent at ', 1).capitalize()} are {verb} by {format_percent(top['rate'])} "
                 f"({format_interval(top['ci_low'], top['ci_high'])})"
                 + ("; the send hours differ." if spread else "; the send hours do not differ clearly."),
                 float(top["rate"]), float(top["ci_low"]), float(top["ci_high"]),
@@ -174,8 +189,15 @@ class MessageEngagement(Result):
     def checks(self) -> tuple[Check, ...]:
         n = self.n_sends
         out = [Check("sends", "pass" if n >= 100 else "warn", f"{n} messages sent")]
+        missing = [m.split()[0] + "s" for m in ("open rate", "click rate") if m not in self.tracked]
+        out.append(Check("opens and clicks", "warn" if missing else "pass",
+                         f"the log records no {' and no '.join(missing)} of its sends: "
+                         + ("fatigue and open rates are not measured" if "opens" in missing else "no click rates")
+                         if missing else "both recorded"))
         f = self.fatigue
         small = f[f["customers"] < 30]
+        if "open rate" not in self.tracked:
+            return tuple(out)
         out.append(Check("fatigue groups", "warn" if len(small) or len(f) < 2 else "pass",
                          "; ".join(f"{g}: {c} customers" for g, c in zip(f["group"], f["customers"]))
                          or "no customer has enough sends"))
@@ -195,7 +217,7 @@ class MessageEngagement(Result):
         return truth_table(rows)
 
     def plot(self, ax=None):
-        """Open rate per campaign and channel with intervals."""
+        """Open rate (else click rate) per campaign and channel with intervals; sends when neither is recorded."""
         from . import plots
 
         return plots.plot_message_rates(self, ax=ax)
@@ -282,9 +304,9 @@ def _rate_counts(sends: ibis.Table, opened: ibis.Table) -> pd.DataFrame:
     return out
 
 
-def _rate_rows(counts: pd.DataFrame, level: float) -> pd.DataFrame:
-    """Rate rows per campaign, channel, campaign / channel and campaign and send hour, from
-    ``counts`` (:func:`_rate_counts`)."""
+def _rate_rows(counts: pd.DataFrame, level: float, metrics: tuple[str, ...]) -> pd.DataFrame:
+    """Rate rows of ``metrics`` per campaign, channel, campaign / channel and campaign and send hour,
+    from ``counts`` (:func:`_rate_counts`); one row per group with ``metric`` "sends" when none."""
     # the send hour is compared within a campaign (campaigns go out at different hours)
     c = counts.assign(**{"campaign / channel": counts["campaign"].astype(str) + " / " + counts["channel"].astype(str),
                          "hour_key": list(zip(counts["campaign"].astype(str), counts["hour"]))})
@@ -293,11 +315,14 @@ def _rate_rows(counts: pd.DataFrame, level: float) -> pd.DataFrame:
                      ("send hour", "hour_key")):
         for g, d in c.groupby(col, sort=True):
             n = int(d["sends"].sum())
+            label = f"{g[0]} at {int(g[1]):02d}:00 UTC" if dim == "send hour" else str(g)
+            if not metrics:
+                rows.append((dim, label, "sends", n, n, np.nan, np.nan, np.nan))
             for metric, flag in (("open rate", "opened"), ("click rate", "clicked")):
-                k = int(d[flag].sum())
-                lo, hi = wilson_interval(k, n, level)
-                label = f"{g[0]} at {int(g[1]):02d}:00 UTC" if dim == "send hour" else str(g)
-                rows.append((dim, label, metric, n, k, k / n, lo, hi))
+                if metric in metrics:
+                    k = int(d[flag].sum())
+                    lo, hi = wilson_interval(k, n, level)
+                    rows.append((dim, label, metric, n, k, k / n, lo, hi))
     return pd.DataFrame(rows, columns=list(RATE_COLUMNS))
 
 
@@ -390,10 +415,13 @@ def message_engagement(
         counts = _rate_counts(sends, opened)
         if counts.empty:
             raise JourneyDataError("messages: no 'send' rows; expected one row per message sent (action send)")
-        if events is not None:
+        # an action is recorded when some send has one (a log of sends only, or whose clicks are of messages never
+        # sent, such as tracked links, measures no rate: 0% would be a finding the log cannot make)
+        tracked = tuple(m for m, k in (("open rate", "opened"), ("click rate", "clicked")) if counts[k].sum())
+        if events is not None and "open rate" in tracked:  # fatigue is opening none of the last sends
             both = _fatigue_counts(sends, opened, events, fatigue_sends, churn_after, end).set_index("fatigued")
-    rates = _rate_rows(counts, confidence_level)
-    if events is not None:
+    rates = _rate_rows(counts, confidence_level, tracked)
+    if events is not None and "open rate" in tracked:
         frows = []
         for g, is_tired in (("fatigued", True), ("engaged", False)):
             n, k = (int(both.loc[is_tired, "customers"]), int(both.loc[is_tired, "churned"])) \
@@ -410,7 +438,7 @@ def message_engagement(
     return MessageEngagement(rates=rates, fatigue=fatigue, n_sends=int(counts["sends"].sum()), statistic=z,
                              pvalue=p, difference=diff, diff_ci_low=lo_d, diff_ci_high=hi_d,
                              fatigue_sends=int(fatigue_sends), churn_after=float(churn_after),
-                             confidence_level=float(confidence_level))
+                             confidence_level=float(confidence_level), tracked=tracked)
 
 
 def message_events(messages: Any, *, campaign: str | list[str] | None = None, channel: str | None = None) -> Any:
@@ -456,7 +484,9 @@ def message_events(messages: Any, *, campaign: str | list[str] | None = None, ch
         known = engine.distinct_values(m, "campaign")
         bad = [c for c in names if c not in known]
         if bad:
-            raise JourneyParameterError(f"campaign={bad}: not in the message log; campaigns found: {sorted(known)}")
+            listed = ", ".join(f"'{c}'" for c in sorted(known)[:12]) + (", ..." if len(known) > 12 else "")
+            raise JourneyParameterError(f"no campaign {', '.join(repr(str(b)) for b in bad)} in the message log; its "
+                                        f"campaigns are {listed}")
         m = m.filter(m.campaign.isin(names))
     if channel is not None:
         m = m.filter(m.channel == channel)

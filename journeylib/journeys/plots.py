@@ -1658,8 +1658,9 @@ def plot_cart_recovery(result, ax=None):
 
 
 @no_mathtext
-def plot_message_rates(result, ax=None, *, metric: str = "open rate"):
-    """Open (or click) rate per campaign and channel, with intervals.
+def plot_message_rates(result, ax=None, *, metric: str | None = None):
+    """Open (or click) rate per campaign and channel, with intervals; the sends when the log records
+    neither opens nor clicks.
 
     Parameters
     ----------
@@ -1667,8 +1668,8 @@ def plot_message_rates(result, ax=None, *, metric: str = "open rate"):
         Output of :func:`journeylib.journeys.messages.message_engagement`.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on (the current Axes if ``None``).
-    metric : str, default "open rate"
-        Rate drawn ("open rate" or "click rate").
+    metric : str, optional
+        Rate drawn ("open rate" or "click rate"; default: the first the log records).
 
     Returns
     -------
@@ -1690,13 +1691,22 @@ def plot_message_rates(result, ax=None, *, metric: str = "open rate"):
     """
     if ax is None:
         ax = plt.gca()
+    level = round(100 * result.confidence_level)
+    metric = metric or (result.tracked[0] if result.tracked else None)
+    if metric is None:  # sends only: how many went out is what the log can show
+        t = result.by("campaign / channel").sort_values("sends")
+        y = np.arange(len(t))
+        ax.barh(y, t["sends"], color="0.6")
+        ax.set_yticks(y, list(t["group"]))
+        ax.set_xlabel("messages sent")
+        ax.set_title("Messages sent by campaign and channel (no opens or clicks recorded)")
+        return ax
     t = result.by("campaign / channel", metric).sort_values("rate")
     y = np.arange(len(t))
     ax.errorbar(100 * t["rate"], y, xerr=[100 * (t["rate"] - t["ci_low"]), 100 * (t["ci_high"] - t["rate"])],
                 fmt="o", color="C0", capsize=3)
     ax.set_yticks(y, list(t["group"]))
     ax.set_xlabel(f"{metric} (% of messages sent)")
-    level = round(100 * result.confidence_level)
     ax.set_title(f"{metric.capitalize()} by campaign and channel ({level}% intervals)")
     return ax
 

@@ -692,3 +692,57 @@ def test_unix_times_declared_in_the_definition(tmp_path):
     assert cu.loc["a", "joined_at"] == pd.Timestamp(1736078400, unit="s", tz="UTC") and pd.isna(cu.loc["b", "joined_at"])
     with pytest.raises(JourneyParameterError, match=r"timestamp_format: got .unix_ns.*unix_s, unix_ms or unix_us"):
         jl.load_journey(write(tmp_path, text.replace("unix_ms", "unix_ns")))
+
+
+def test_the_message_log_of_an_orders_export_is_its_message_events(tmp_path):
+    """An orders export's message log is read into the events (message_sent, message_click); the journey's message
+    log is those events again, row for row as the file has them, so the campaigns report has it."""
+    jl.write_export(jl.simulate_journeys(300, seed=5), "orders", tmp_path)
+    j = jl.load_journey(tmp_path / "journey.yml")
+    got = j.messages.to_pandas()
+    raw = pd.read_csv(tmp_path / "messages.csv")
+    want = pd.DataFrame({"customer_id": raw["customer"], "ts": pd.to_datetime(raw["time"], utc=True),
+                         "campaign": raw["campaign"], "channel": raw["channel"], "action": raw["kind"]})
+    key = ["customer_id", "ts", "campaign", "channel", "action"]
+    pd.testing.assert_frame_equal(got[key].sort_values(key).reset_index(drop=True),
+                                  want.sort_values(key).reset_index(drop=True), check_dtype=False)
+    assert any(i.source.endswith("(message events)") for i in j.inputs)
+
+
+def test_message_events_of_a_clickstream_are_its_message_log(tmp_path):
+    """Message events with their roles give the message log: the action from the role, the campaign from
+    events.campaign_column ("(not set)" where blank), the channel from the touchpoint column. Without message
+    events there is no message log; a campaign column that is not in the events is named with the nearest one."""
+    (tmp_path / "ev.csv").write_text(textwrap.dedent("""\
+        user,time,action,medium,Campaign Name
+        a,2025-03-01 10:00,Received Email,email,spring
+        a,2025-03-01 11:00,Opened Email,email,spring
+        a,2025-03-01 11:05,Clicked Email,email,spring
+        a,2025-03-01 11:06,visit,email,spring
+        b,2025-03-02 10:00,Received SMS,sms,
+        b,2025-03-04 10:00,visit,search,
+        """))
+    text = """
+        sources:
+          events:
+            path: ev.csv
+            columns: {{user: customer_id, time: ts, action: event, medium: channel}}
+        stages:
+          order: [awareness]
+          rules: [{{stage: awareness, event: visit}}]
+        events:
+          {roles}
+          campaign_column: {campaign}
+        """
+    roles = "message_sent: [Received Email, Received SMS]\n          message_open: Opened Email\n" \
+            "          message_click: Clicked Email"
+    j = jl.load_journey(write(tmp_path, text.format(roles=roles, campaign='"Campaign Name"')))
+    got = j.messages.to_pandas().sort_values("ts")
+    assert got[["customer_id", "campaign", "channel", "action"]].values.tolist() == [
+        ["a", "spring", "email", "send"], ["a", "spring", "email", "open"], ["a", "spring", "email", "click"],
+        ["b", "(not set)", "sms", "send"]]
+    assert jl.load_journey(write(tmp_path, text.format(roles="review: visit", campaign='"Campaign Name"'))).messages \
+        is None
+    with pytest.raises(JourneyDataError, match=r"(?s)events\.campaign_column.*no column 'Campaign' in the events.*did "
+                                               r"you mean 'Campaign Name'"):
+        jl.load_journey(write(tmp_path, text.format(roles=roles, campaign="Campaign")))

@@ -254,13 +254,36 @@ def test_no_sends_before_the_end():
         message_engagement(msg, observation_end="1969-12-31 20:00")
 
 
-def test_sends_without_opens_as_the_reference():
+def test_a_log_of_sends_only_measures_no_engagement():
+    """No open and no click is recorded: no rate is given as 0%, and fatigue (opening none of the last sends) is not
+    measured; the sends per group are those of the reference, and the findings and checks say what is missing."""
     msg, events = edge_log()
     msg = msg[msg["action"] == "send"]
     kw = {"fatigue_sends": 3, "churn_after": 10, "observation_end": END}
     res = message_engagement(msg, events, **kw)
-    assert_same_as_reference(res, reference_engagement(msg, events, **kw))
-    assert res.rates["count"].eq(0).all() and res.fatigue["customers"].tolist() == [5, 0]
+    full = reference_engagement(msg, events, **kw)
+    ref = full["rates"][full["rates"]["metric"] == "open rate"].reset_index(drop=True)
+    assert res.tracked == () and res.fatigue.empty and np.isnan(res.pvalue)
+    assert res.rates["metric"].eq("sends").all() and res.rates["rate"].isna().all()
+    assert res.rates[["dimension", "group", "sends"]].equals(ref[["dimension", "group", "sends"]])
+    assert res.n_sends == full["n_sends"] and list(res.display_table().columns) == ["by", "group", "sends"]
+    assert "no opens or clicks" in res.findings[0].text and "Add the opens and clicks of the sends" in res.findings[0].action
+    assert [(c.name, c.status) for c in res.checks if c.name == "opens and clicks"] == [("opens and clicks", "warn")]
+    assert res.plot().get_xlabel() == "messages sent"
+
+
+def test_a_log_without_opens_gives_click_rates_only():
+    """Clicks without opens (a channel that records no opens, such as SMS): the click rates are the reference's,
+    and neither open rates nor fatigue are given."""
+    msg, events = edge_log()
+    msg = msg[msg["action"] != "open"]
+    kw = {"fatigue_sends": 3, "churn_after": 10, "observation_end": END}
+    res = message_engagement(msg, events, **kw)
+    ref = reference_engagement(msg, events, **kw)["rates"]
+    assert res.tracked == ("click rate",) and res.fatigue.empty
+    pd.testing.assert_frame_equal(res.rates, ref[ref["metric"] == "click rate"].reset_index(drop=True))
+    assert "clicked most" in res.findings[0].text and "open rate" not in res.display_table().columns
+    assert res.plot().get_xlabel() == "click rate (% of messages sent)"
 
 
 def test_rates_for_people_put_open_and_click_side_by_side(res):
@@ -273,3 +296,12 @@ def test_rates_for_people_put_open_and_click_side_by_side(res):
         x = shown[(shown["dimension"] == "channel") & (shown["group"] == "email") & (shown["metric"] == metric)].iloc[0]
         assert row[metric] == f"{x['rate']:.1%} ({x['ci_low']:.1%} to {x['ci_high']:.1%})"
         assert row["sends"] == f"{int(x['sends']):,}"
+
+
+def test_an_unknown_campaign_is_named_in_words(sample):
+    """The error a report shows when its campaign is not in the log: names quoted, no Python list."""
+    from journeylib.journeys.messages import message_events
+
+    with pytest.raises(JourneyParameterError, match=r"^no campaign 'nope' in the message log; its campaigns are "
+                                                    r"'cart_recovery', 'newsletter', 'promotion'$"):
+        message_events(sample.messages, campaign="nope")
