@@ -62,7 +62,9 @@ MAX_NAMES = 200
 
 COLUMN_GUESSES: dict[str, tuple[tuple[str, ...], ...]] = {
     # canonical name -> candidate names in order of preference (exact, lower case)
-    "customer_id": (("customer_id", "user_id", "client_id", "customer", "user", "client", "userid", "customerid",
+    "customer_id": (("customer_id", "user_id", "client_id", "customer", "user", "client", "kunde", "nutzer",
+                     "benutzer", "utilisateur", "cliente", "usuario", "utente", "klant", "gebruiker", "utilizador",
+                     "kund", "userid", "customerid",
                      "clientid", "customer_unique_id", "visitor_id", "member_id", "account_id", "user_pseudo_id",
                      "anonymous_id", "distinct_id", "person_id", "device_id", "domain_userid", "session_user_id",
                      "customer_email", "email", "id"),),
@@ -362,6 +364,9 @@ class Profile:
     decimal_note: str | None = None
     currency_column: str | None = None
     """A column naming the currency of each amount: the loader checks that revenue is in one."""
+    encodings: dict[str, str] = field(default_factory=dict)
+    """Table -> the encoding of its text file when it is not UTF-8 (``cp1252``, as Excel writes a
+    plain CSV in Western Europe); the profile read a UTF-8 copy."""
 
     def describe(self) -> str:
         """The profile as a few plain lines (what ``journeylib init`` prints)."""
@@ -737,7 +742,12 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
     """
     from . import engine
 
-    files = find_files(path)
+    found = find_files(path)
+    files, encodings = dict(found), {}
+    for table, f in found.items():  # a file that is not UTF-8 is read, as the loader will, through a copy
+        enc = _text_encoding(f)
+        if enc:
+            files[table], encodings[table] = engine.utf8_copy(f, enc, table), enc
     fmt = _detect(files["events"], format)
     notes: list[str] = []
     source_mapping: dict[str, tuple[str, str]] = {}
@@ -849,9 +859,39 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
     if fmt == "orders":
         fmt_str, fmt_note, naive = raw_fmt, raw_note, raw_naive
         decimal, decimal_note = order_decimal
-    return Profile(str(path), fmt, files, rows, tuple(types.items()), mapping, alternatives, events,
+    return Profile(str(path), fmt, found, rows, tuple(types.items()), mapping, alternatives, events,
                    time_range, id_columns, customers, fmt_str, fmt_note, naive, cust_cols, cust_id, campaign,
-                   stage_col, tuple(notes), source_mapping, decimal, decimal_note, currency)
+                   stage_col, tuple(notes), source_mapping, decimal, decimal_note, currency, encodings)
+
+
+def _text_encoding(pattern: str) -> str | None:
+    """``"cp1252"`` when a local CSV or TSV of ``pattern`` is not UTF-8 but reads as Windows-1252
+    (Excel's plain CSV in Western Europe); ``None`` when every one is UTF-8, or is no text file,
+    or reads as neither (the reader's error then says what to do)."""
+    import codecs
+
+    from . import engine
+
+    if engine.is_uri(pattern):
+        return None
+    files = [f for f in engine.list_files(pattern) if Path(f).is_file() and f.lower().endswith((".csv", ".tsv", ".txt"))]
+    for f in files:
+        utf8 = codecs.getincrementaldecoder("utf-8")()
+        try:
+            with open(f, "rb") as src:
+                while chunk := src.read(1 << 22):
+                    utf8.decode(chunk)
+                utf8.decode(b"", final=True)
+        except UnicodeDecodeError:
+            try:
+                with open(f, "rb") as src:
+                    cp = codecs.getincrementaldecoder("cp1252")()
+                    while chunk := src.read(1 << 22):
+                        cp.decode(chunk)
+                return "cp1252"
+            except UnicodeDecodeError:
+                return None
+    return None
 
 
 def _comma_note(example: str) -> str:
@@ -890,6 +930,8 @@ def _text_amounts(path: str, cols: list[str], types: dict[str, str]) -> dict[str
 
 # --- the draft -------------------------------------------------------------------------
 
+_ENCODING_LINE = ("encoding: {}  # guess: the file is not UTF-8; Windows-1252 is how Excel saves a plain CSV in "
+                  "Western Europe (check a name with accents in the reports)")
 CURRENCY_WORDS = {"currency", "wahrung", "devise", "moneda", "divisa", "valuta", "moeda", "waluta", "mena"}
 """Words of a column naming the currency of each amount (English, German, French, Spanish, Italian,
 Dutch and Scandinavian, Portuguese, Polish, Czech; accents ignored)."""
@@ -977,10 +1019,14 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
             out.append(f"    timestamp_format: {_s(prof.timestamp_format)}  # guess: {prof.timestamp_note}")
     if (canonical or prof.format == "orders") and prof.decimal != ".":
         out.append(f"    decimal: {_s(prof.decimal)}  # guess: {prof.decimal_note}")
+    if (canonical or prof.format == "orders") and "events" in prof.encodings:
+        out.append(f"    {_ENCODING_LINE.format(prof.encodings['events'])}")
     for table in ("customers", "assignments", "messages"):
         if table in prof.files:
             out.append(f"  {table}:")
             out.append(f"    path: {_s(_rel(prof.files[table], folder))}  # found beside the events")
+            if table in prof.encodings:
+                out.append(f"    {_ENCODING_LINE.format(prof.encodings[table])}")
             if table == "customers" and prof.customer_id_column and prof.customer_id_column != "customer_id":
                 out.append(f"    columns: {{{_s(prof.customer_id_column)}: customer_id}}  # guess: the id column")
     names = [str(e) for e in prof.events["event"]][:MAX_NAMES]

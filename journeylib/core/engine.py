@@ -1251,6 +1251,95 @@ def _excel_text(col: pd.Series) -> pd.Series:
     return col.map(text)
 
 
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
+"""Files read as delimited text (the only ones an ``encoding`` applies to: Parquet and JSON are UTF-8)."""
+
+
+def utf8_copy(path: str, encoding: str, table: str = "events") -> str:
+    """The text files of a local ``path`` (a file, a folder of partitions or a glob) written as UTF-8,
+    for readers that read UTF-8 only; the copies live in a temporary folder removed when the
+    process ends, the input is never touched.
+
+    A file that is valid UTF-8 with characters beyond ASCII is an error: a single-byte
+    encoding such as ``cp1252`` would read it without a complaint, and wrongly (``KÃ¼hne``).
+
+    Parameters
+    ----------
+    path
+        The source's path (local: a URI is read by the engine, which reads UTF-8).
+    encoding
+        A Python codec name: ``cp1252`` (Excel's plain CSV in Western Europe), ``latin-1``,
+        ``utf-16`` (Excel's "Unicode text")...
+    table
+        The source's name, for messages.
+
+    Returns
+    -------
+    str
+        A path of the same shape (file, folder or glob) over the UTF-8 copies.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from journeylib.core import engine
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "events.csv"), "wb") as f:
+    ...     _ = f.write("customer_id,ts,event\\nKühne,2025-01-05,landing\\n".encode("cp1252"))
+    >>> copy = engine.utf8_copy(os.path.join(folder, "events.csv"), "cp1252")
+    >>> open(copy, encoding="utf-8").read().splitlines()[1]
+    'Kühne,2025-01-05,landing'
+    """
+    import codecs
+    import gzip
+
+    if is_uri(path):
+        raise JourneyParameterError(f"{table}: encoding applies to local files; {path} is read by the engine as "
+                                    "UTF-8: convert the files to UTF-8 where they are stored")
+    files = [f for p in _local_files(path) for f in (sorted(str(x) for x in Path(p).rglob("*") if x.is_file())
+                                                       if Path(p).is_dir() else [p])]
+    files = [f for f in files if not Path(f).name.startswith((".", "_"))]
+    other = [f for f in files if not f.lower().endswith(TEXT_SUFFIXES)]
+    if other or not files:
+        raise JourneyParameterError(f"{table}: encoding applies to CSV and TSV files; {other[0] if other else path} is "
+                                    "not one (Parquet, JSON and workbooks are read in their own encoding): remove the "
+                                    "encoding key")
+    root = Path(path) if Path(path).is_dir() else None
+    out = tempfile.mkdtemp(prefix="journeylib-utf8-")
+    atexit.register(shutil.rmtree, out, ignore_errors=True)
+    for f in files:
+        rel = Path(f).relative_to(root) if root is not None else Path(f).name
+        target = Path(out) / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        opener = gzip.open if f.lower().endswith(".gz") else open
+        target = target.with_suffix("") if f.lower().endswith(".gz") else target
+        utf8 = codecs.getincrementaldecoder("utf-8")()
+        still_utf8, beyond_ascii = True, False
+        with opener(f, "rb") as src, open(target, "w", encoding="utf-8", newline="") as dst:
+            decoder = codecs.getincrementaldecoder(encoding)()
+            while chunk := src.read(1 << 22):
+                if still_utf8:
+                    try:
+                        utf8.decode(chunk)
+                        beyond_ascii = beyond_ascii or not chunk.isascii()
+                    except UnicodeDecodeError:
+                        still_utf8 = False
+                try:
+                    dst.write(decoder.decode(chunk))
+                except UnicodeDecodeError as exc:
+                    raise JourneyDataError(f"{table}: {f} is not {encoding}: byte {exc.object[exc.start:exc.end]!r} "
+                                           f"has no character in it. What to do: give the encoding the file is "
+                                           f"written in (cp1252 for Excel's plain CSV in Western Europe, latin-1, "
+                                           f"utf-16)") from None
+            dst.write(decoder.decode(b"", final=True))
+        if still_utf8 and beyond_ascii and codecs.lookup(encoding).name != "utf-8":
+            raise JourneyDataError(f"{table}: {f} is UTF-8 (its characters beyond ASCII read as UTF-8), not "
+                                   f"{encoding}: read as {encoding} its names would be garbled. What to do: remove "
+                                   "the encoding key")
+    if root is not None:
+        return out
+    return str(target) if Path(path).is_file() else os.path.join(out, "*")
+
+
 def read_failure(table: str, path: str, exc: Exception) -> JourneyDataError:
     """The error for a file a reader could not read: the reader's gist and what to do.
 
@@ -1273,13 +1362,13 @@ def read_failure(table: str, path: str, exc: Exception) -> JourneyDataError:
     >>> from journeylib.core import engine
     >>> print(engine.read_failure("events", "shop.csv", ValueError("Invalid unicode detected")))
     events: could not read shop.csv: Invalid unicode detected
-    What to do: the file is not UTF-8 (Excel's plain "CSV" is written in the Windows encoding): save it as "CSV UTF-8", point journey.yml at the .xlsx workbook itself, or read it with pandas.read_csv(..., encoding='cp1252') and pass the DataFrame
+    What to do: the file is not UTF-8 (Excel's plain "CSV" is written in the Windows encoding): give the source encoding: cp1252 in journey.yml (journeylib init writes it), save the file as "CSV UTF-8", or point journey.yml at the .xlsx workbook itself
     """
     hint = ""
     if "unicode" in str(exc).lower() or "utf" in str(exc).lower():
         hint = ("\nWhat to do: the file is not UTF-8 (Excel's plain \"CSV\" is written in the Windows encoding): "
-                "save it as \"CSV UTF-8\", point journey.yml at the .xlsx workbook itself, or read it with "
-                "pandas.read_csv(..., encoding='cp1252') and pass the DataFrame")
+                "give the source encoding: cp1252 in journey.yml (journeylib init writes it), save the file as "
+                "\"CSV UTF-8\", or point journey.yml at the .xlsx workbook itself")
     elif is_uri(path):
         hint = f"\nWhat to do: {_STORAGE_HINT}"
     return JourneyDataError(f"{table}: could not read {path}: {gist(exc)}{hint}")

@@ -56,6 +56,7 @@ Rules
 """
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import datetime as _dt
 import difflib
@@ -94,7 +95,7 @@ BUNDLED_JOURNEYS = {"sample": SAMPLE_DIR / JOURNEY_FILE, "cdnow": CDNOW_DIR / JO
 TOP_KEYS = ("version", "name", "sources", "stages", "events", "touchpoints", "experiments",
             "segments", "period", "outcomes")
 SOURCE_NAMES = ("events", "customers", "assignments", "messages", "feedback", "costs")
-SOURCE_KEYS = ("path", "format", "columns", "timezone", "timestamp_format", "decimal", "options")
+SOURCE_KEYS = ("path", "format", "columns", "timezone", "timestamp_format", "decimal", "encoding", "options")
 FORMATS = ("canonical", "ga4", "segment", "amplitude", "mixpanel", "posthog", "snowplow", "orders")
 STAGES_KEYS = ("order", "column", "rules")
 RULE_KEYS = ("stage", "event", "events", "column", "pattern", "channel", "occurrence")
@@ -140,6 +141,9 @@ class Source:
     decimal
         Decimal mark of the amounts written as text (``revenue``, ``spend``, ``score``; an export's
         amounts): ``"."`` (default) or ``","`` (``1.234,56`` is 1234.56; a dot groups thousands).
+    encoding
+        The text encoding of a CSV or TSV source (``utf-8`` default; ``cp1252`` for Excel's plain
+        CSV in Western Europe): read through a UTF-8 copy (:func:`journeylib.core.engine.utf8_copy`).
     options
         Further options for the format's reader.
     line
@@ -160,6 +164,7 @@ class Source:
     timezone: str = "UTC"
     timestamp_format: str | None = None
     decimal: str = "."
+    encoding: str = "utf-8"
     options: Mapping[str, Any] = field(default_factory=dict)
     line: int | None = None
 
@@ -509,6 +514,12 @@ def _parse(text: str, path: str | None) -> JourneyDefinition:
         if decimal not in (".", ","):
             raise c.fail(f"{key}.decimal", decimal, "'.' or ',' (the mark between whole units and cents: "
                          "decimal: ',' reads 1.234,56 as 1234.56)")
+        encoding = c.text(spec.get("encoding"), f"{key}.encoding", "a text encoding such as cp1252") or "utf-8"
+        try:
+            encoding = codecs.lookup(encoding).name
+        except LookupError:
+            raise c.fail(f"{key}.encoding", encoding, "a text encoding such as utf-8, cp1252 (Excel's plain CSV in "
+                         "Western Europe), latin-1 or utf-16") from None
         options = spec.get("options") or {}
         if not isinstance(options, dict):
             raise c.fail(f"{key}.options", options, "a mapping of reader options")
@@ -517,8 +528,8 @@ def _parse(text: str, path: str | None) -> JourneyDefinition:
                          "format's reader, e.g. format: orders)")
         spath = c.text(spec["path"], f"{key}.path", "a file, folder, glob or URI", optional=False)
         sources[sname] = Source(name=sname, path=_resolve(spath, folder), format=fmt, columns=columns,
-                                timezone=tz, timestamp_format=tsf, decimal=decimal, options=dict(options),
-                                line=lines.get(key))
+                                timezone=tz, timestamp_format=tsf, decimal=decimal, encoding=encoding,
+                                options=dict(options), line=lines.get(key))
 
     # stages
     st = c.mapping(top.get("stages"), "stages", STAGES_KEYS)
@@ -739,10 +750,10 @@ def _backend(t: ibis.Table | ibis.Value) -> str:
 CSV_SUFFIXES = (".csv", ".txt", ".tsv", ".gz")
 
 
-def _read_raw(src: Source, raw: ibis.Table, text_cols: list[str], con) -> ibis.Table:
+def _read_raw(path: str, raw: ibis.Table, text_cols: list[str], con) -> ibis.Table:
     """``raw`` with the given columns of a CSV kept as text (DuckDB would otherwise parse
     03/04/2025 silently as one of the two readings)."""
-    files = engine.list_files(src.path, con)
+    files = engine.list_files(path, con)
     con_ = con or engine.default_connection()
     if text_cols and files and Path(files[0]).suffix.lower() in CSV_SUFFIXES and con_.name == "duckdb":
         return con_.read_csv(files, types={c: "VARCHAR" for c in text_cols},
@@ -890,22 +901,34 @@ def _read_source(d: JourneyDefinition, name: str, con, *, extra_columns: Mapping
                                "journey.yml's folder)")
     if src.format != "canonical":
         return _read_export(d, src, con, extra_columns=extra_columns, stages=stages)
+    path = _utf8_path(d, src)
     columns = dict(src.columns)
     for theirs, ours in (extra_columns or {}).items():
         if theirs != ours and theirs not in columns and ours not in columns.values():
             columns[theirs] = ours
-    raw = engine.to_table(src.path, con, table=name, raw=True)
+    raw = engine.to_table(path, con, table=name, raw=True)
     _check_mapping(d, name, raw.columns, columns, src.columns)
     _check_stage_column(d, name, raw.columns, columns)
     ts_cols = _timestamp_columns(name, raw.columns, columns)
     amounts = [c for c in raw.columns if columns.get(c, c) in AMOUNT_COLUMNS] if src.decimal == "," else []
-    t = _read_raw(src, raw, ts_cols + amounts, con)
+    t = _read_raw(path, raw, ts_cols + amounts, con)
     _check_dates(t, ts_cols, src, d)
     needs = src.timezone != "UTC" or src.timestamp_format is not None or amounts
     if not needs:
-        return _load(d, name, src.path, columns, stages, con), {}
+        loaded = _load(d, name, path, columns, stages, con)
+        return (loaded if path == src.path else _with_source(loaded, source_name(src.path), src.path)), {}
     t = t.mutate(**{c: _to_utc(t[c], src) for c in ts_cols}, **{c: decimal_comma(t[c]) for c in amounts})
     return _with_source(_load(d, name, t, columns, stages, con), source_name(src.path), src.path), {}
+
+
+def _utf8_path(d: JourneyDefinition, src: Source) -> str:
+    """The source's path, or that of its UTF-8 copy when it declares another ``encoding``."""
+    if src.encoding == "utf-8":
+        return src.path
+    try:
+        return engine.utf8_copy(src.path, src.encoding, src.name)
+    except (JourneyDataError, JourneyParameterError) as exc:
+        raise type(exc)(f"{d.where(f'sources.{src.name}.encoding')}: {exc}") from None
 
 
 def _hash(path: str) -> str:
@@ -968,6 +991,10 @@ def _read_export(d: JourneyDefinition, src: Source, con, *, extra_columns, stage
     """
     from . import readers
 
+    if src.encoding != "utf-8" and src.format != "orders":
+        raise JourneyParameterError(f"{d.where(f'sources.{src.name}.encoding')}: the {src.format} export is read in "
+                                    "its own encoding (UTF-8); encoding applies to canonical and orders CSV files: "
+                                    "remove it")
     params = inspect.signature(readers.read_export).parameters
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     options = {}
@@ -982,11 +1009,12 @@ def _read_export(d: JourneyDefinition, src: Source, con, *, extra_columns, stage
     wanted = {"columns": dict(src.columns) or None, "timezone": src.timezone,
               "timestamp_format": src.timestamp_format, "con": con,
               "decimal": src.decimal if src.decimal != "." else None,
-              "messages": d.sources["messages"].path if "messages" in d.sources and src.format == "orders" else None}
+              "messages": _utf8_path(d, d.sources["messages"]) if "messages" in d.sources and src.format == "orders"
+              else None}
     for k, v in wanted.items():
         if v is not None and (accepts_any or k in params):
             options.setdefault(k, v)
-    out = readers.read_export(src.format, src.path, **options)
+    out = readers.read_export(src.format, _utf8_path(d, src), **options)
     table = out.get(src.name)
     if table is None:
         raise JourneyDataError(f"{d.where(f'sources.{src.name}.format')}: the {src.format} reader gives no "

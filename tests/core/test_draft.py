@@ -354,13 +354,26 @@ def test_init_on_an_excel_workbook(tmp_path):
     assert len(ev) == len(raw) and ev["revenue"].sum() == pytest.approx(raw["amount"].sum())
 
 
-def test_init_on_a_csv_that_is_not_utf8_says_what_to_do(tmp_path, capsys):
-    """Excel's plain "CSV" in Europe is Windows-1252: init names the file and the ways out, without a
-    traceback (DuckDB's reader error had escaped)."""
-    (tmp_path / "events.csv").write_bytes("customer_id;ts;event\nKühne;2025-01-05 10:00;landing\n".encode("cp1252"))
+def test_init_on_a_csv_that_is_not_utf8_writes_its_encoding(tmp_path, capsys):
+    """Excel's plain "CSV" in Europe is Windows-1252 (€ is byte 0x80, the en dash 0x96, which Latin-1 would not
+    read): init writes encoding: cp1252 and the journey loads the names and amounts as written. A file in neither
+    encoding is named with the ways out, without a traceback."""
+    text = ("Kunde;Zeit;Aktion;Kanal;Betrag\nKühne;05.01.2025 10:00;Besuch;E-Mail – Newsletter;\n"
+            "Kühne;06.01.2025 11:00;Kauf;;12,50 €\nMüller;07.01.2025 10:00;Besuch;Suche;\n")
+    (tmp_path / "events.csv").write_bytes(text.encode("cp1252"))
+    before = (tmp_path / "events.csv").read_bytes()
+    assert cli.main(["init", str(tmp_path)]) == 0
+    draft_text = (tmp_path / "journey.yml").read_text()
+    assert "    encoding: cp1252  # guess: the file is not UTF-8" in draft_text and 'decimal: ","' in draft_text
+    ev = jl.load_journey(tmp_path / "journey.yml").events.to_pandas().sort_values("ts")
+    assert ev["customer_id"].tolist() == ["Kühne", "Kühne", "Müller"]
+    assert ev["channel"].iloc[0] == "E-Mail – Newsletter" and ev["revenue"].dropna().tolist() == [12.5]
+    assert (tmp_path / "events.csv").read_bytes() == before
+    (tmp_path / "journey.yml").unlink()
+    (tmp_path / "events.csv").write_bytes(b"customer_id;ts;event\nK\x81hne;2025-01-05 10:00;landing\n")
     assert cli.main(["init", str(tmp_path)]) != 0
     err = capsys.readouterr().err
-    assert "init: could not read" in err and "events.csv" in err and 'save it as "CSV UTF-8"' in err
+    assert "init: could not read" in err and "events.csv" in err and "encoding: cp1252 in journey.yml" in err
     assert "Traceback" not in err and not (tmp_path / "journey.yml").exists()
 
 

@@ -746,3 +746,57 @@ def test_message_events_of_a_clickstream_are_its_message_log(tmp_path):
     with pytest.raises(JourneyDataError, match=r"(?s)events\.campaign_column.*no column 'Campaign' in the events.*did "
                                                r"you mean 'Campaign Name'"):
         jl.load_journey(write(tmp_path, text.format(roles=roles, campaign="Campaign")))
+
+
+def test_a_source_in_another_encoding(tmp_path):
+    """encoding: cp1252 reads Excel's plain CSV (a folder of monthly files too, and an orders export with its message
+    log); utf-16 reads Excel's "Unicode text". The input files are never touched; the health panel names them. An
+    unknown encoding, a Parquet source and an export read in UTF-8 are errors naming the key."""
+    rows = ["customer_id;ts;event;channel", "Kühne;2025-01-05 10:00;visit;E-Mail – Newsletter",
+            "Søren;2025-02-06 10:00;visit;Suche"]
+    (tmp_path / "events").mkdir()
+    for i, month in enumerate(("2025-01", "2025-02")):
+        (tmp_path / "events" / f"{month}.csv").write_bytes("\n".join([rows[0], rows[i + 1]]).encode("cp1252") + b"\n")
+    text = """
+        sources:
+          events: {{path: {path}, encoding: {encoding}}}
+        stages:
+          order: [awareness]
+          rules: [{{stage: awareness, event: visit}}]
+        """
+    before = {f: f.read_bytes() for f in (tmp_path / "events").iterdir()}
+    j = jl.load_journey(write(tmp_path, text.format(path="events", encoding="cp1252")))
+    ev = j.events.to_pandas().sort_values("ts")
+    assert ev["customer_id"].tolist() == ["Kühne", "Søren"] and ev["channel"].iloc[0] == "E-Mail – Newsletter"
+    assert {f: f.read_bytes() for f in (tmp_path / "events").iterdir()} == before
+    assert [i.source for i in j.inputs] == [str(tmp_path / "events")]
+    (tmp_path / "unicode.txt").write_text("\n".join(r.replace(";", "\t") for r in rows) + "\n", encoding="utf-16")
+    ev = jl.load_journey(write(tmp_path, text.format(path="unicode.txt", encoding="utf-16"))).events.to_pandas()
+    assert sorted(ev["customer_id"]) == ["Kühne", "Søren"]
+    (tmp_path / "orders.csv").write_bytes("Kunde;Datum;Betrag\nKühne;2025-01-05 10:00;12,50 €\n".encode("cp1252"))
+    (tmp_path / "messages.csv").write_bytes("Kunde;Datum;kind;campaign;channel\n"
+                                            "Kühne;2025-01-04 10:00;send;Rückkehr;email\n".encode("cp1252"))
+    orders = """
+        sources:
+          events: {path: orders.csv, format: orders, decimal: ',', encoding: cp1252,
+                   columns: {Kunde: customer_id, Datum: ts, Betrag: revenue}}
+          messages: {path: messages.csv, encoding: cp1252}
+        stages:
+          order: [purchase]
+          rules: [{stage: purchase, event: purchase}]
+        """
+    j = jl.load_journey(write(tmp_path, orders))
+    assert j.events.to_pandas()["revenue"].dropna().tolist() == [12.5]
+    assert j.messages.to_pandas()[["customer_id", "campaign"]].values.tolist() == [["Kühne", "Rückkehr"]]
+    with pytest.raises(JourneyParameterError, match=r"sources\.events\.encoding: got 'windows-9999'; expected a text "
+                                                    r"encoding such as utf-8, cp1252"):
+        jl.load_journey(write(tmp_path, text.format(path="events", encoding="windows-9999")))
+    ga4 = Path(__file__).parents[1] / "fixtures" / "exports" / "ga4_events.ndjson"
+    with pytest.raises(JourneyParameterError, match=r"sources\.events\.encoding: the ga4 export is read in its own "
+                                                    r"encoding"):
+        jl.load_journey(write(tmp_path, text.format(path=f"'{ga4}'", encoding="cp1252")
+                              .replace("encoding:", "format: ga4, encoding:")))
+    pd.DataFrame({"customer_id": ["a"], "ts": ["2025-01-05"], "event": ["visit"]}).to_parquet(tmp_path / "ev.parquet")
+    with pytest.raises(JourneyParameterError, match=r"sources\.events\.encoding: events: encoding applies to CSV and "
+                                                    r"TSV files; .*ev\.parquet is not one"):
+        jl.load_journey(write(tmp_path, text.format(path="ev.parquet", encoding="cp1252")))

@@ -257,6 +257,17 @@ def test_amounts_written_with_their_currency(both, same, tmp_path):
         assert msg.startswith("column 'revenue' of events: 1 of 3 rows invalid") and "found $ 2, £ 1 priced rows" in msg
 
 
+def test_a_csv_in_the_windows_encoding(both, same, tmp_path):
+    """encoding: cp1252 is read alike: both engines read the same UTF-8 copy."""
+    (tmp_path / "ev.csv").write_bytes("customer_id;ts;event;channel\nKühne;2025-01-05 10:00;visit;E-Mail – News\n"
+                                      "Søren;2025-02-06 10:00;visit;Suche\n".encode("cp1252"))
+    (tmp_path / "journey.yml").write_text("sources:\n  events: {path: ev.csv, encoding: cp1252}\nstages:\n"
+                                          "  order: [awareness]\n  rules: [{stage: awareness, event: visit}]\n")
+    a, b = both(lambda: jl.load_journey(tmp_path / "journey.yml").events.to_pandas())
+    assert sorted(a["customer_id"]) == ["Kühne", "Søren"]
+    same(a, b, sort_by=EVENT_KEYS, what="events read from a Windows-1252 CSV")
+
+
 def test_unix_times(both, same, tmp_path):
     """Unix times are read alike: detected in a CSV of milliseconds, declared as seconds in a definition."""
     (tmp_path / "ev.csv").write_text("customer_id,ts,event\na,1736078400123,visit\na,1736082000000,buy\n"
