@@ -130,9 +130,11 @@ MESSAGE_ACTIONS = {  # role -> words of a message event's action
                       "cliquee", "clicado", "cliccato", "geklikt", "klik"},
     "message_open": {"open", "opened", "opens", "read", "geoffnet", "offnen", "gelesen", "ouvert", "ouverte", "lu",
                      "abierto", "leido", "aperto", "letto", "geopend", "gelezen", "aberto", "lido"},
-    "message_sent": {"send", "sent", "delivered", "delivery", "dispatch", "gesendet", "versendet", "versand",
-                     "zugestellt", "envoye", "envoyee", "envoi", "enviado", "envio", "inviato", "invio",
-                     "verzonden", "verstuurd", "afgeleverd", "entregue", "sendt", "skickat"},
+    "message_sent": {"send", "sent", "delivered", "delivery", "dispatch", "received", "receive", "gesendet",
+                     "versendet", "versand", "zugestellt", "erhalten", "empfangen", "envoye", "envoyee", "envoi",
+                     "recu", "recue", "enviado", "envio", "recibido", "inviato", "invio", "ricevuto", "verzonden",
+                     "verstuurd", "afgeleverd", "ontvangen", "entregue", "recebido", "sendt", "skickat", "modtaget",
+                     "mottaget", "mottatt"},
 }
 PURCHASE_NAMES = ("purchase", "order_completed", "order_complete", "checkout_complete", "checkout_completed",
                   "payment_done", "payment_success", "payment_completed", "transaction", "order", "purchased",
@@ -828,13 +830,14 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
             if _numeric(typ) and fmt_str is None:
                 notes.append(f"'{ts_col}' holds numbers that are no Unix times in one unit: map a timestamp "
                              "column as ts, or give timestamp_format")
-            if fmt_str in engine.UNIX_FORMATS:
+            if fmt_str:  # the range of every row, as loading will read them (a sample's is not the data's)
                 parsed = engine.parse_timestamp(t[ts_col], fmt_str)
                 agg = engine.to_pandas(t.aggregate(lo=parsed.min(), hi=parsed.max()))
                 parsed = pd.Series([agg["lo"].iloc[0], agg["hi"].iloc[0]])
+                if fmt_str not in engine.UNIX_FORMATS:
+                    parsed = parsed.dt.tz_localize(None) if getattr(parsed.dt, "tz", None) is not None else parsed
             else:
-                parsed = pd.to_datetime(sample, format=fmt_str, errors="coerce", utc=False) if fmt_str else \
-                    pd.to_datetime(sample, errors="coerce", format="mixed")
+                parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
             if parsed.notna().any():
                 time_range = (parsed.min(), parsed.max())
                 naive = getattr(parsed.dt, "tz", None) is None
@@ -845,7 +848,7 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
                 id_columns[c] = int(t[c].nunique().execute())
             except Exception:  # noqa: BLE001 - a nested column has no distinct count
                 continue
-    campaign = next((c for c in cols if "campaign" in words(c)), None)
+    campaign = next((c for c in cols if words(c) & CAMPAIGN_WORDS), None)
     currency = next((c for c in cols if words(c) & CURRENCY_WORDS and "string" in types[c]), None)
     stage_col = next((c for c in cols if c.lower() == "stage"), None)
     cust_cols: tuple = ()
@@ -932,6 +935,8 @@ def _text_amounts(path: str, cols: list[str], types: dict[str, str]) -> dict[str
 
 _ENCODING_LINE = ("encoding: {}  # guess: the file is not UTF-8; Windows-1252 is how Excel saves a plain CSV in "
                   "Western Europe (check a name with accents in the reports)")
+CAMPAIGN_WORDS = {"campaign", "campagne", "kampagne", "campana", "campagna", "campanha", "kampanj", "kampanje"}
+"""Words of a column naming the campaign of a message event (in the languages above)."""
 CURRENCY_WORDS = {"currency", "wahrung", "devise", "moneda", "divisa", "valuta", "moeda", "waluta", "mena"}
 """Words of a column naming the currency of each amount (English, German, French, Spanish, Italian,
 Dutch and Scandinavian, Portuguese, Polish, Czech; accents ignored)."""

@@ -434,3 +434,25 @@ def test_init_on_a_shopify_orders_export(tmp_path):
         ev = jl.load_journey(d.path).events.to_pyarrow().to_pandas()
     assert ev.groupby("customer_id")["revenue"].sum().to_dict() == {"ann@example.com": 86.5, "bob@example.com": 1296.0}
     assert ev["stage"].tolist().count("repeat") == 1  # ann's second paid order
+
+
+def test_init_on_a_clickstream_with_its_messages_and_day_first_dates(tmp_path):
+    """Klaviyo-style message events ("Received Email", "Opened Email", "Clicked Email") get their roles and the
+    campaign column (here French, "Campagne") is named; the draft's time range is the data's, not that of the
+    first rows it sampled (25,000 day-first rows spanning two years); the journey's message log is those events."""
+    n = 25_000
+    ts = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(n) * (730 * 86400 // n), unit="s")
+    kinds = np.array(["Received Email", "Opened Email", "Clicked Email", "landing", "purchase"])[np.arange(n) % 5]
+    pd.DataFrame({"customer": [f"c{i % 900}" for i in range(n)], "Date": ts.strftime("%d/%m/%Y %H:%M"),
+                  "event": kinds, "Campagne": np.where(np.arange(n) % 5 < 3, "rentrée", ""),
+                  "amount": np.where(kinds == "purchase", 10.0, np.nan)}).to_csv(tmp_path / "events.csv", index=False)
+    d = draft.write_draft(tmp_path / "events.csv", out=tmp_path / "journey.yml")
+    assert {r: d.text.count(f'{r}: ["{e}"]') for r, e in (("message_sent", "Received Email"),
+            ("message_open", "Opened Email"), ("message_click", "Clicked Email"))} == \
+        {"message_sent": 1, "message_open": 1, "message_click": 1}
+    assert "  campaign_column: Campagne  # guess" in d.text
+    lo, hi = d.profile.time_range
+    assert (pd.Timestamp(lo), pd.Timestamp(hi).floor("D")) == (ts[0], ts[-1].floor("D"))
+    m = jl.load_journey(d.path).messages.to_pandas()
+    assert m.groupby("action").size().to_dict() == {"click": n // 5, "open": n // 5, "send": n // 5}
+    assert set(m["campaign"]) == {"rentrée"}
