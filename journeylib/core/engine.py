@@ -342,7 +342,8 @@ NUMBER_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*$"
 NOT_UNIX_HINT = ("these are numbers, not timestamps: Unix times all count seconds (10 digits, such as 1736078400 for "
                  "2025-01-05 12:00 UTC), milliseconds (13) or microseconds (16), and are then read as such; give "
                  "timestamp_format: unix_s, unix_ms or unix_us to read numbers in one unit, or '%Y%m%d' for dates "
-                 "written 20250105")
+                 "written 20250105; numbers such as 45667.5 are Excel's day numbers (a date cell saved as a plain "
+                 "number): format the column as a date in the workbook and save it again")
 """What to do when a time column holds numbers that are no Unix times in one unit."""
 
 

@@ -78,6 +78,15 @@ def test_numbers_that_are_no_unix_times_in_one_unit_are_an_error(frame, values, 
         load(frame)
 
 
+def test_excel_day_numbers_are_named(frame):
+    """A date cell saved as a plain number (45667.5, Excel's day number) is no Unix time: the error says what it
+    is and how to save it."""
+    frame["time"] = [45667.5, 45668.25, 45667.0, 45700.75]
+    with pytest.raises(JourneyDataError, match=r"(?s)4 of 4 rows invalid \(first: 45667\.5\).*numbers such as "
+                                               r"45667\.5 are Excel's day numbers.*format the column as a date"):
+        load(frame)
+
+
 def test_us_dates_with_am_pm_and_dates_in_words(frame):
     """1/13/2025 2:30 PM (a 12-hour clock, month-first) is detected; dates in words are read with the format the
     error asks for, which shows how to write it."""
