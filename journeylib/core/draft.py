@@ -834,10 +834,12 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
                 parsed = engine.parse_timestamp(t[ts_col], fmt_str)
                 agg = engine.to_pandas(t.aggregate(lo=parsed.min(), hi=parsed.max()))
                 parsed = pd.Series([agg["lo"].iloc[0], agg["hi"].iloc[0]])
-                if fmt_str not in engine.UNIX_FORMATS:
+                if fmt_str not in engine.UNIX_FORMATS and "%z" not in fmt_str:  # wall-clock times, as written
                     parsed = parsed.dt.tz_localize(None) if getattr(parsed.dt, "tz", None) is not None else parsed
-            else:
-                parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+            else:  # mixed offsets read as instants; no offset at all as written
+                parsed = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True)
+                if not sample.dropna().astype(str).str.strip().str.contains(_OFFSET_END).any():
+                    parsed = parsed.dt.tz_localize(None)
             if parsed.notna().any():
                 time_range = (parsed.min(), parsed.max())
                 naive = getattr(parsed.dt, "tz", None) is None

@@ -459,6 +459,7 @@ def amount_values(values: pd.Series) -> pd.DataFrame:
     distinct = ibis.memtable(pd.DataFrame({"v": text.dropna().unique()}), schema={"v": "string"})
     number, currency = amount_parts(distinct.v)
     read = to_pandas(distinct.select("v", t=number, n=number.try_cast("float64"), c=currency)).set_index("v")
+
     def mapped(col: str) -> pd.Series:
         v = text.map(read[col]).astype(object)
         return v.where(v.notna(), None)
@@ -1332,7 +1333,7 @@ def utf8_copy(path: str, encoding: str, table: str = "events") -> str:
                                            f"written in (cp1252 for Excel's plain CSV in Western Europe, latin-1, "
                                            f"utf-16)") from None
             dst.write(decoder.decode(b"", final=True))
-        if still_utf8 and beyond_ascii and codecs.lookup(encoding).name != "utf-8":
+        if still_utf8 and beyond_ascii and not codecs.lookup(encoding).name.startswith("utf-8"):  # with a BOM too
             raise JourneyDataError(f"{table}: {f} is UTF-8 (its characters beyond ASCII read as UTF-8), not "
                                    f"{encoding}: read as {encoding} its names would be garbled. What to do: remove "
                                    "the encoding key")

@@ -456,3 +456,13 @@ def test_init_on_a_clickstream_with_its_messages_and_day_first_dates(tmp_path):
     m = jl.load_journey(d.path).messages.to_pandas()
     assert m.groupby("action").size().to_dict() == {"click": n // 5, "open": n // 5, "send": n // 5}
     assert set(m["campaign"]) == {"rentrée"}
+
+
+def test_init_on_text_times_with_offsets_it_cannot_parse_does_not_stop(tmp_path):
+    """Day-first times with mixed offsets (05/01/2025 10:00:00 -0500): no format is guessed, and the draft is
+    written without a time-zone guess (the profile had stopped on pandas' mixed offsets)."""
+    pd.DataFrame({"customer": ["a", "b"], "time": ["05/01/2025 10:00:00 -0500", "13/01/2025 11:00:00 +0100"],
+                  "event": ["landing", "purchase"]}).to_csv(tmp_path / "events.csv", index=False)
+    d = draft.write_draft(tmp_path / "events.csv", out=tmp_path / "journey.yml")
+    assert d.profile.timestamp_format is None and not d.profile.naive_time
+    assert "timezone:" not in d.text
