@@ -192,8 +192,9 @@ class MessageEngagement(Result):
         missing = [m.split()[0] + "s" for m in ("open rate", "click rate") if m not in self.tracked]
         out.append(Check("opens and clicks", "warn" if missing else "pass",
                          f"the log records no {' and no '.join(missing)} of its sends: "
-                         + ("fatigue and open rates are not measured" if "opens" in missing else "no click rates")
-                         if missing else "both recorded"))
+                         + ("no rate and no fatigue are measured" if len(missing) == 2 else
+                            "fatigue and open rates are not measured" if "opens" in missing else
+                            "click rates are not measured") if missing else "both recorded"))
         f = self.fatigue
         small = f[f["customers"] < 30]
         if "open rate" not in self.tracked:
