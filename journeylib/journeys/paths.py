@@ -155,6 +155,20 @@ def _touch_source(events: Any, touch_col: str, exclude_events: Sequence[str]) ->
     return t.filter(~t.event.isin(list(exclude_events))) if exclude_events else t
 
 
+def _path_events(events: ibis.Table, kwargs: dict) -> ibis.Table:
+    """The rows and columns of ``events`` that paths are built from (``kwargs``: those of :func:`journeys`).
+
+    Selected before a large log is split into customer buckets, which writes it whole:
+    at 10^8 events writing every column took 21 s, the five that paths read 15 s. The
+    number of buckets is that of the whole log: counting the selected rows reads them.
+    """
+    touch_col = kwargs.get("touch_col", "channel")
+    t = _touch_source(events, touch_col, kwargs.get("exclude_events", OUTBOUND_EVENTS))
+    t = t.filter((t.event == kwargs.get("conversion_event", PURCHASE_EVENT)) | t[touch_col].notnull())
+    return t.select(*dict.fromkeys(["customer_id", "ts", "event", touch_col,
+                                    *(["revenue"] if "revenue" in t.columns else [])]))
+
+
 def _as_rows(t: ibis.Table, touch_col: str, conversion_event: str) -> ibis.Table:
     """``customer_id, event, _e, label, _conv, _rev``: touch rows (label) and conversion rows (revenue)."""
     conv = t.event == conversion_event
@@ -453,8 +467,8 @@ def journeys(
               session_gap=session_gap, lookback=lookback, collapse_repeats=collapse_repeats,
               exclude_events=exclude_events)
     t = engine.to_table(events)
-    out = buckets.concat_sorted(buckets.per_bucket(t, lambda part: fetch_with_first_conversions(
-        part, journeys_expr, kw)), ["customer_id", "journey"])
+    out = buckets.concat_sorted(buckets.per_bucket(_path_events(t, kw), lambda part: fetch_with_first_conversions(
+        part, journeys_expr, kw), buckets.n_buckets(t)), ["customer_id", "journey"])
     if len(out) and not out["conversions"].any():
         _warn_no_conversion_event(t, conversion_event)
     return out
@@ -572,8 +586,10 @@ def path_table(events: Any, *, partitions: int | None = None, **kwargs: Any) -> 
         out = j.groupby("path", as_index=False, sort=False).sum()
         return sorted_path_table(out)
     t = engine.to_table(events)
-    out = buckets.summed_per_bucket(t, lambda part: fetch_with_first_conversions(part, path_table_expr, kwargs),
-                                    "path", ["conversions", "conversion_value", "null_count"], partitions)
+    out = buckets.summed_per_bucket(_path_events(t, kwargs),
+                                    lambda part: fetch_with_first_conversions(part, path_table_expr, kwargs),
+                                    "path", ["conversions", "conversion_value", "null_count"],
+                                    buckets.n_buckets(t) if partitions is None else partitions)
     if len(out) and not out["conversions"].any():
         _warn_no_conversion_event(t, kwargs.get("conversion_event", PURCHASE_EVENT))
     return sorted_path_table(out)

@@ -591,19 +591,20 @@ class TransitionResult(Result):
         return plots.plot_transitions(self, ax=ax)
 
 
-def _transition_cells(t: ibis.Table, stages: Sequence[str], collapse_repeats: bool) -> ibis.Table:
+def _transition_cells(t: ibis.Table, stages: Sequence[str], collapse_repeats: bool, large: bool) -> ibis.Table:
     """``_kind, _prev, _r, n``: transition counts (``cell``) and customers going back (``back``).
 
     Stages travel as small integers: ``_r``, the stage's rank among the sorted stage
     names, so that ordering by it is ordering by the name (``schema.ORDER_KEYS``), and
     sorting and comparing integers is much cheaper than strings in the window.
+    Typed ``int8``: as SQL's default integer the window takes a tenth longer at 10^8 events.
     """
     names = sorted(stages)
-    t = t.mutate(_r=ibis.cases(*[(t.stage == s, r) for r, s in enumerate(names)], else_=None))
+    t = t.mutate(_r=ibis.cases(*[(t.stage == s, r) for r, s in enumerate(names)], else_=None).cast("int8"))
     t = t.filter(t._r.notnull())  # staged events only
     t = t.select("customer_id", "ts", *[c for c in ("event", "channel") if c in t.columns], "_r")
     order = [t[c] for c in t.columns[1:]]  # schema.ORDER_KEYS
-    t = engine.shift_within(t, "customer_id", order, _prev=t._r).select("customer_id", "_r", "_prev")
+    t = engine.shift_within(t, "customer_id", order, large=large, _prev=t._r).select("customer_id", "_r", "_prev")
     if collapse_repeats:
         t = t.filter(t._prev.isnull() | (t._prev != t._r))
     pos = [stages.index(s) for s in names]  # journey position of each rank
@@ -629,8 +630,8 @@ def stage_transitions(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES,
 
     Consecutive events of a customer with a stage in ``stages`` (ordered by
     ``schema.ORDER_KEYS``) form one transition each. ``collapse_repeats`` drops
-    same-stage transitions (the diagonal). Logs over 20 million events are counted in
-    customer-hash buckets (:mod:`journeylib.core.buckets`).
+    same-stage transitions (the diagonal). Counted in one query with a window per
+    customer (:func:`journeylib.core.buckets.summed_windowed`).
 
     Parameters
     ----------
@@ -663,8 +664,8 @@ def stage_transitions(events: Any, stages: Sequence[str] | str = DEFAULT_STAGES,
     stages = check_stages(stages)
     collapse_repeats = flag(collapse_repeats, "collapse_repeats")
     t = drop_outbound(events_table(events, ("customer_id", "ts", "stage")))
-    out = buckets.summed_per_bucket(t, lambda tb: _transition_cells(tb, stages, collapse_repeats),
-                                    ["_kind", "_prev", "_r"], ["n"])
+    out = buckets.summed_windowed(t, lambda tb, large: _transition_cells(tb, stages, collapse_repeats, large),
+                                  ["_kind", "_prev", "_r"], ["n"])
     names = sorted(stages)
     counts = out[(out["_kind"] == "cell") & out["_prev"].notna()]
     counts = pd.DataFrame({"_prev": [names[int(r)] for r in counts["_prev"]],

@@ -23,11 +23,12 @@ def _frame(seed: int = 3) -> pd.DataFrame:
     })
 
 
+@pytest.mark.parametrize("large", [False, True], ids=["one-sort", "partitioned"])
 @pytest.mark.parametrize("periods", [1, -1, 2])
-def test_shift_within_equals_pandas_groupby_shift(periods):
+def test_shift_within_equals_pandas_groupby_shift(periods, large):
     df = _frame()
     t = engine.to_table(df)
-    out = engine.shift_within(t, "g", [t.t, t.k], periods, prev_v=t.v, prev_t=t.t).to_pandas()
+    out = engine.shift_within(t, "g", [t.t, t.k], periods, large=large, prev_v=t.v, prev_t=t.t).to_pandas()
     ref = df.sort_values(["g", "t", "k"]).assign(
         prev_v=lambda d: d.groupby("g")["v"].shift(periods),
         prev_t=lambda d: d.groupby("g")["t"].shift(periods))

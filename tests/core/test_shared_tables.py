@@ -162,7 +162,7 @@ def test_a_large_log_is_shared_split_by_bucket_and_its_analyses_read_the_split(s
     """The copy of a log larger than one bucket is stored by customer bucket; the bucketed analyses
     of the run read that split instead of writing their own, with the same numbers as unshared."""
     from journeylib.core import buckets
-    from journeylib.journeys import paths
+    from journeylib.journeys import paths, stages
 
     monkeypatch.setattr(buckets, "EVENTS_PER_BUCKET", 15_000)  # the sample's 52,966 events: 4 buckets
     monkeypatch.setattr(buckets, "_STORED", {})
@@ -183,9 +183,19 @@ def test_a_large_log_is_shared_split_by_bucket_and_its_analyses_read_the_split(s
         return real(t, n)
 
     monkeypatch.setattr(buckets, "bucket_files", contextlib.contextmanager(spy))
+    windows = []
+    cells = stages._transition_cells
+
+    def window_spy(t, names, collapse, large):
+        windows.append(large)
+        return cells(t, names, collapse, large)
+
+    monkeypatch.setattr(stages, "_transition_cells", window_spy)
     results = [(jl.stage_transitions(j.events).summary, paths.journeys(j.events),
                 jl.path_table(j.events).sort_values("path").reset_index(drop=True)) for j in (plain, again)]
-    assert split == [False] * 3 + [True] * 3  # the plain journey splits on its own, the shared reads
+    assert split == [False] * 2 + [True] * 2  # paths: the plain journey splits on its own, the shared reads
+    # transitions: the plain log in one query with the window partitioned by customer, the shared per bucket
+    assert windows == [True] + [False] * 4
     for a, b in zip(*results):
         pd.testing.assert_frame_equal(a, b)
     assert first.events.count().to_pyarrow().as_py() == plain.events.count().to_pyarrow().as_py()
