@@ -48,9 +48,9 @@ import pandas as pd
 
 from .engine import EXCEL_SUFFIXES
 from .errors import JourneyDataError, JourneyParameterError
-from .schema import COMMA_AMOUNT, DEFAULT_STAGES
+from .schema import COMMA_AMOUNT, DEFAULT_STAGES, EXPORT_FORMATS
 
-FORMATS = ("auto", "canonical", "ga4", "segment", "amplitude", "mixpanel", "posthog", "snowplow", "orders")
+FORMATS = ("auto", "canonical", *EXPORT_FORMATS)
 DATA_SUFFIXES = (".csv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".tsv", ".txt", ".gz", *EXCEL_SUFFIXES)
 NOT_DATA = ("ground_truth.json", "journey.yml", "journey.yaml")
 """Files beside an export that are never its events (the simulator's truth, a definition)."""

@@ -79,8 +79,8 @@ from .errors import JourneyDataError, JourneyParameterError
 from .load import InputRecord, Loaded, content_hash, load_table, source_name
 from .locations import CDNOW_DIR, SAMPLE_DIR
 from .result import Check, Finding, Result
-from .schema import (AMOUNT_COLUMNS, DEFAULT_STAGES, MESSAGE_CLICK_EVENT, MESSAGE_OPEN_EVENT, MESSAGE_SENT_EVENT,
-                     OUTBOUND_EVENTS, ROLE_EVENTS)
+from .schema import (AMOUNT_COLUMNS, DEFAULT_STAGES, EXPORT_FORMATS, MESSAGE_CLICK_EVENT, MESSAGE_OPEN_EVENT,
+                     MESSAGE_SENT_EVENT, OUTBOUND_EVENTS, ROLE_EVENTS)
 from .time import epoch_us, from_epoch_us, utc_literal
 
 __all__ = ["read_journey", "load_journey", "Journey", "JourneyDefinition", "Source", "StageRule",
@@ -96,7 +96,7 @@ TOP_KEYS = ("version", "name", "sources", "stages", "events", "touchpoints", "ex
             "segments", "period", "outcomes")
 SOURCE_NAMES = ("events", "customers", "assignments", "messages", "feedback", "costs")
 SOURCE_KEYS = ("path", "format", "columns", "timezone", "timestamp_format", "decimal", "encoding", "options")
-FORMATS = ("canonical", "ga4", "segment", "amplitude", "mixpanel", "posthog", "snowplow", "orders")
+FORMATS = ("canonical", *EXPORT_FORMATS)
 STAGES_KEYS = ("order", "column", "rules")
 RULE_KEYS = ("stage", "event", "events", "column", "pattern", "channel", "occurrence")
 OCCURRENCES = ("any", "first")

@@ -141,12 +141,13 @@ import pandas as pd
 from . import engine
 from .errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
 from .load import decimal_comma_hint
-from .schema import COMMA_AMOUNT, CURRENCY_AMOUNT, GROUP_SPACES, SPACED_THOUSANDS, THOUSANDS_COMMA
+from .schema import (COMMA_AMOUNT, CURRENCY_AMOUNT, EXPORT_FORMATS, GROUP_SPACES, SPACED_THOUSANDS,
+                     THOUSANDS_COMMA)
 
 __all__ = ["FORMATS", "read_export", "detect_format", "channel_of", "channel_sql", "ORDER_COLUMNS", "MESSAGE_COLUMNS",
            "PAID_MEDIA", "EMAIL_MEDIA", "SOCIAL_MEDIA", "SOCIAL_SOURCES", "SEARCH_SOURCES"]
 
-FORMATS: tuple[str, ...] = ("ga4", "segment", "amplitude", "mixpanel", "posthog", "snowplow", "orders")
+FORMATS = EXPORT_FORMATS
 
 PAID_MEDIA = ("cpc", "ppc", "cpm", "cpv", "cpa", "paid", "display", "banner", "retargeting")
 EMAIL_MEDIA = ("email", "e-mail", "e_mail", "newsletter")

@@ -48,6 +48,9 @@ MESSAGE_ACTIONS: tuple[str, ...] = ("send", "open", "click")
 """``messages`` rows: a message ``send`` to a customer, and the customer's ``open`` and ``click`` of it
 (an open or click has the campaign and channel of its send)."""
 
+EXPORT_FORMATS: tuple[str, ...] = ("ga4", "segment", "amplitude", "mixpanel", "posthog", "snowplow", "orders")
+"""Export shapes a source's ``format`` may name besides ``canonical`` (:mod:`journeylib.core.readers`)."""
+
 COSTS_REQUIRED = ("channel", "period", "spend")
 COSTS_OPTIONAL = ("campaign",)
 """``costs`` rows: the ``spend`` (a non-negative amount, in the currency of ``revenue``) on a
