@@ -799,7 +799,7 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
         decimal, decimal_note = ",", _comma_note(example)
     if fmt != "canonical" and "channel" in mapping and int(t[mapping["channel"][0]].count().execute()) == 0:
         del mapping["channel"]  # the reader's channel column is empty: there are no touchpoints
-    rows = int(t.count().execute())
+    rows = int(engine.to_pandas(t.aggregate(n=t.count()))["n"].iloc[0])  # reads every line of a CSV first
     if rows == 0:
         raise JourneyDataError(f"init: {files['events']} has no rows")
     ev_col = mapping.get("event", (None,))[0]

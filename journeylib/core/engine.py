@@ -12,6 +12,7 @@ import datetime
 import ctypes
 import ctypes.util
 import glob
+import gzip
 import os
 import re
 import shutil
@@ -1080,7 +1081,8 @@ def read_text(path: str, con: ibis.BaseBackend | None = None) -> str | None:
 
 
 def gist(exc: Exception) -> str:
-    """The first lines of a reader's error (Py4J and DuckDB messages are long).
+    """The first lines of a reader's error (Py4J and DuckDB messages are long), without DuckDB's
+    copy of a CSV line it could not read (the line holds a customer's id).
 
     Parameters
     ----------
@@ -1098,7 +1100,8 @@ def gist(exc: Exception) -> str:
     >>> engine.gist(ValueError("\\n".join(["line one", "line two", "", "line three", "line four"])))
     'line one line two line three'
     """
-    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()] or [type(exc).__name__]
+    lines = [ln.strip() for ln in str(exc).strip().splitlines()
+             if ln.strip() and not ln.startswith("Original Line")] or [type(exc).__name__]  # a data row: ids
     return " ".join(lines[:3])[:400]
 
 
@@ -1140,7 +1143,11 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
             if spark:
                 return _spark_csv(con, arg, files)
             # every column as text: types are declared by the loaders, never sniffed from the first rows
-            return con.read_csv(arg, all_varchar=True, **several)
+            t = con.read_csv(arg, all_varchar=True, **several)
+            if len(t.columns) == 1 and _delimiter(t.columns[0] + "\n") and (ragged := _ragged_line(files)):
+                # the sniffer settled on one column because a line splits otherwise than the header
+                raise JourneyDataError(f"{table}: {ragged}")
+            return t
     except JourneyDataError:
         raise
     except Exception as exc:  # DuckDB's reader errors are precise but deep; keep the gist
@@ -1292,7 +1299,6 @@ def utf8_copy(path: str, encoding: str, table: str = "events") -> str:
     'Kühne,2025-01-05,landing'
     """
     import codecs
-    import gzip
 
     if is_uri(path):
         raise JourneyParameterError(f"{table}: encoding applies to local files; {path} is read by the engine as "
@@ -1342,6 +1348,86 @@ def utf8_copy(path: str, encoding: str, table: str = "events") -> str:
     return str(target) if Path(path).is_file() else os.path.join(out, "*")
 
 
+_ENCODING_HINT = ("\nWhat to do: the file is not UTF-8 (Excel's plain \"CSV\" is written in the Windows encoding): "
+                  "give the source encoding: cp1252 in journey.yml (journeylib init writes it), save the file as "
+                  "\"CSV UTF-8\", or point journey.yml at the .xlsx workbook itself")
+_CSV_ROW_ADVICE = ("a value holding the delimiter outside quotes, or a line of totals or notes above or below the "
+                   "data, shifts the columns.\nWhat to do: quote such values (spreadsheets do when saving as CSV) or "
+                   "delete the line; the file is read as it is and never changed")
+
+
+def csv_row_failure(exc: Exception) -> JourneyDataError | None:
+    """DuckDB's or Spark's error on a CSV line it cannot split into the header's columns, in words (else ``None``).
+
+    The error names the file, the line and its number of fields, not the line itself,
+    which holds a customer's id (a report shows the error).
+
+    Parameters
+    ----------
+    exc
+        An exception from a query reading a CSV file.
+
+    Returns
+    -------
+    JourneyDataError or None
+        To raise (``from exc``), or ``None`` when ``exc`` is no such error.
+
+    Examples
+    --------
+    >>> from journeylib.core import engine
+    >>> exc = ValueError("Invalid Input Error: CSV Error on Line: 45001\\nOriginal Line: C1,2025-01-01,buy,x\\n"
+    ...                  "Expected Number of Columns: 3 Found: 4\\n  file = shop.csv\\n")
+    >>> print(engine.csv_row_failure(exc))
+    shop.csv: line 45001 has 4 fields where the header has 3: a value holding the delimiter outside quotes, or a line of totals or notes above or below the data, shifts the columns.
+    What to do: quote such values (spreadsheets do when saving as CSV) or delete the line; the file is read as it is and never changed
+    """
+    text = str(exc)
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    if line is None and "MALFORMED_CSV_RECORD" in text:  # Spark (read in FAILFAST mode) names no line
+        file = re.search(r"reading file (\S+?)\.?\s", text)
+        local = file[1].removeprefix("file://") if file and file[1].startswith(("file:", "/")) else None
+        return JourneyDataError((local and _ragged_line([local])) or f"{Path(file[1]).name if file else 'a CSV file'}: "
+                                f"a line has another number of fields than the header: {_CSV_ROW_ADVICE}")
+    if line is None:
+        return None
+    file = re.search(r"^\s*file = (.+?)\s*$", text, re.M)
+    where = f"{Path(file[1]).name if file else 'a CSV file'}: line {line[1]}"
+    if fields := re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text):
+        return JourneyDataError(f"{where} has {fields[2]} fields where the header has {fields[1]}: {_CSV_ROW_ADVICE}")
+    if "invalid unicode" in text.lower():
+        return JourneyDataError(f"{where} is not UTF-8{_ENCODING_HINT}")
+    return None
+
+
+def _ragged_line(files: list[str]) -> str | None:
+    """The first line of a local CSV with another number of fields than its header, in words."""
+    for f in files:
+        if is_uri(f) or not f.lower().endswith((".csv", ".tsv", ".txt", ".gz")):
+            continue
+        opener = gzip.open if f.lower().endswith(".gz") else open
+        try:
+            with opener(f, "rt", encoding="utf-8-sig", errors="replace", newline="") as src:
+                rows = iter(csv.reader(src, delimiter=_delimiter(_first_data_line(f)) or ","))
+                header = next((r for r in rows if r and not r[0].startswith("#")), None)
+                for row in rows:
+                    if header is not None and row and len(row) != len(header):
+                        return (f"{Path(f).name}: line {rows.line_num} has {len(row)} fields where the header has "
+                                f"{len(header)}: {_CSV_ROW_ADVICE}")
+        except (OSError, csv.Error):
+            continue
+    return None
+
+
+def _first_data_line(file: str) -> str | None:
+    """The header line of a local CSV, after notes lines starting with ``#`` (as DuckDB skips them)."""
+    opener = gzip.open if file.lower().endswith(".gz") else open
+    try:
+        with opener(file, "rt", encoding="utf-8-sig", errors="replace", newline="") as f:
+            return next((ln for ln in f if ln.strip() and not ln.startswith("#")), None)
+    except OSError:
+        return None
+
+
 def read_failure(table: str, path: str, exc: Exception) -> JourneyDataError:
     """The error for a file a reader could not read: the reader's gist and what to do.
 
@@ -1366,11 +1452,16 @@ def read_failure(table: str, path: str, exc: Exception) -> JourneyDataError:
     events: could not read shop.csv: Invalid unicode detected
     What to do: the file is not UTF-8 (Excel's plain "CSV" is written in the Windows encoding): give the source encoding: cp1252 in journey.yml (journeylib init writes it), save the file as "CSV UTF-8", or point journey.yml at the .xlsx workbook itself
     """
+    if (row := csv_row_failure(exc)) is not None:
+        return JourneyDataError(f"{table}: {row}")
+    if "sniffing file" in str(exc) and not is_uri(path):  # a line that does not split as the header does
+        ragged = _ragged_line([f for p in _local_files(path) for f in (_folder_files(p, table) if Path(p).is_dir()
+                                                                     else [p])])
+        if ragged:
+            return JourneyDataError(f"{table}: {ragged}")
     hint = ""
-    if "unicode" in str(exc).lower() or "utf" in str(exc).lower():
-        hint = ("\nWhat to do: the file is not UTF-8 (Excel's plain \"CSV\" is written in the Windows encoding): "
-                "give the source encoding: cp1252 in journey.yml (journeylib init writes it), save the file as "
-                "\"CSV UTF-8\", or point journey.yml at the .xlsx workbook itself")
+    if "invalid unicode" in str(exc).lower() or "utf-8' codec" in str(exc).lower():
+        hint = _ENCODING_HINT
     elif is_uri(path):
         hint = f"\nWhat to do: {_STORAGE_HINT}"
     return JourneyDataError(f"{table}: could not read {path}: {gist(exc)}{hint}")
@@ -1506,8 +1597,9 @@ def _csv_header(file: str) -> tuple[str, ...] | None:
 def _spark_csv_options(first: str) -> dict[str, Any]:
     """Spark reads CSV columns as text, like DuckDB here (types are declared by the loaders), with
     the delimiter DuckDB's reader would find: Spark takes "," unless told (a European export
-    writes ";"), so it is sniffed from the first file's header line."""
-    options: dict[str, Any] = {"inferSchema": False, "header": True}
+    writes ";"), so it is sniffed from the first file's header line. A line with more or fewer
+    fields than the header stops the read, as in DuckDB (Spark's default pads or cuts it unseen)."""
+    options: dict[str, Any] = {"inferSchema": False, "header": True, "mode": "FAILFAST"}
     sep = _delimiter(_first_line(first))
     return options | ({"sep": sep} if sep else {})
 
@@ -1712,6 +1804,12 @@ def to_pandas(expr: ibis.Expr) -> pd.DataFrame:
     0   landing  2
     1  purchase  1
     """
-    out = shared_results.fetch(expr)  # computed once per report run when it reads only the run's shared tables
+    try:
+        out = shared_results.fetch(expr)  # computed once per report run when it reads only the run's shared tables
+    except Exception as exc:  # a CSV line past the lines DuckDB sniffed the columns from, or any on Spark
+        err = csv_row_failure(exc)
+        if err is None:
+            raise
+        raise err from exc
     release_memory()  # the query's working memory, freed by its threads
     return out if isinstance(out, pd.DataFrame) else out.to_frame()

@@ -903,7 +903,8 @@ def _prepare(source, columns, required, table, con) -> tuple[ibis.Table, _Src]:
     except JourneyDataError:
         raise
     except Exception as exc:  # noqa: BLE001 - a malformed file fails at the first read: keep the gist
-        raise JourneyDataError(f"{table}: could not read {source_name(source)}: {engine.gist(exc)}") from exc
+        raise engine.csv_row_failure(exc) or JourneyDataError(
+            f"{table}: could not read {source_name(source)}: {engine.gist(exc)}") from exc
     if empty:
         raise JourneyDataError(f"{table}: the input has no rows; expected at least one {table[:-1]} row")
     csv = bool(files) and t.get_backend().name == "duckdb"
@@ -1154,7 +1155,8 @@ def _run_checks(t, build, table: str, extra=None, *, src: _Src | None = None, fo
     except JourneyDataError:
         raise
     except Exception as exc:  # noqa: BLE001 - an engine's conversion or reader error: keep the gist
-        raise JourneyDataError(f"{table}: could not read the input: {engine.gist(exc)}") from exc
+        raise engine.csv_row_failure(exc) or JourneyDataError(
+            f"{table}: could not read the input: {engine.gist(exc)}") from exc
     counts = pd.Series({k: (0 if v is None or (isinstance(v, float) and v != v) else v) for k, v in row.items()},
                        dtype=object)
     n_total = int(counts["_n"])

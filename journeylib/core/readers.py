@@ -327,12 +327,6 @@ def _file_list(files: list[str]) -> str:
     return "[" + ", ".join(_lit(f) for f in files) + "]"
 
 
-def _gist(exc: Exception) -> str:
-    """The first lines of an engine error (DuckDB messages are long)."""
-    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()] or [type(exc).__name__]
-    return " ".join(lines[:3])[:400]
-
-
 def _check_timezone(timezone: str) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -1077,7 +1071,8 @@ def read_export(format: str, path: str | Path, *, columns: Mapping[str, str] | N
     except JourneyDataError:
         raise
     except Exception as exc:  # noqa: BLE001 - DuckDB's errors are precise but long
-        raise JourneyDataError(f"{fmt}: could not read {path}: {_gist(exc)}") from exc
+        raise engine.csv_row_failure(exc) or JourneyDataError(
+            f"{fmt}: could not read {path}: {engine.gist(exc)}") from exc
     bad_sql = "count(_bad_amount), list(_bad_amount) FILTER (WHERE _bad_amount IS NOT NULL)[1:3]" if checked \
         else "0, NULL"
     n, n_ts, n_event, n_id, n_bad, examples = duck.execute(

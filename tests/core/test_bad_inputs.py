@@ -32,7 +32,8 @@ CASES = {
     "revenue_decimal_comma.csv": (jl.load_events, "error", r"(?s)column 'revenue'.*12,50", None),
     "empty.csv": (jl.load_events, "error", r"is empty", None),
     "header_only.csv": (jl.load_events, "error", r"has no rows", None),
-    "non_utf8.csv": (jl.load_events, "error", r"(?s)not utf-8.*What to do", None),
+    "non_utf8.csv": (jl.load_events, "error", r"(?s)non_utf8\.csv: line 2 is not UTF-8.*What to do.*encoding: cp1252",
+                     None),
     "bom.csv": (jl.load_events, "ok", None, 1),
     "unicode_long_channel.csv": (jl.load_events, "ok", None, 2),
     "single_customer.csv": (jl.load_events, "ok", None, 2),
@@ -43,6 +44,9 @@ CASES = {
     "assignments_two_variants.csv": (jl.load_assignments, "error", r"one variant per experiment", None),
     "customers_duplicate_ids.csv": (jl.load_customers, "error", r"one row per customer", None),
     "ok_minimal.csv": (jl.load_events, "ok", None, 1),
+    "totals_row.csv": (jl.load_events, "error", r"(?s)totals_row\.csv: line 5 has 3 fields where the header has 4: "
+                                                r".*line of totals.*What to do", None),
+    "notes_above_header.csv": (jl.load_events, "ok", None, 2),  # an analytics UI's export: '#' notes first
 }
 
 
@@ -236,3 +240,36 @@ def test_cost_corpus_file(name):
         loaded = jl.load_table("costs", path)
         assert [c.status for c in loaded.checks] == ["pass", "warn"]
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+@pytest.mark.parametrize("fields", [8, 5], ids=["extra-field", "missing-fields"])
+def test_a_line_past_the_sniffed_rows_that_splits_otherwise_is_named_by_number(tmp_path, fields, capsys):
+    """DuckDB sniffs the columns from the first 20,480 lines; a later line with more or fewer fields
+    (a value with an unquoted comma, a totals line) stops the first query. The error names the file,
+    the line and its fields, never the line itself (it holds a customer id), from the loader and from init."""
+    from journeylib.report import cli
+
+    rows = [f"C{i:05d},2024-01-01 10:00:{i % 60:02d},landing,search,awareness,,4.0" for i in range(30_000)]
+    rows[25_000] = ",".join(rows[25_000].split(",")[:fields] + ["x"] * (fields - 7))
+    path = tmp_path / "events.csv"
+    path.write_text("customer_id,ts,event,channel,stage,revenue,score\n" + "\n".join(rows) + "\n")
+    expected = rf"(?s)events\.csv: line 25002 has {fields} fields where the header has 7: .*What to do"
+    with pytest.raises(JourneyDataError, match=expected) as err:
+        jl.load_events(path)
+    assert "C25000" not in str(err.value)
+    assert cli.main(["init", str(path)]) == 2
+    out = capsys.readouterr().err
+    assert re.search(expected, out, re.S) and "Traceback" not in out and "C25000" not in out
+    assert not (tmp_path / "journey.yml").exists()
+
+
+def test_a_windows_character_past_the_sniffed_rows_gets_the_encoding_advice(tmp_path):
+    """A Windows-1252 character first met at line 25,002 (DuckDB sniffed a UTF-8 file from the lines
+    before) is named with its line and the encoding key, not DuckDB's advice for its own reader."""
+    rows = [f"C{i:05d},2024-01-01 10:00:{i % 60:02d},landing,search" for i in range(30_000)]
+    rows[25_000] = rows[25_000].replace("search", "Suche – E-Mail")
+    path = tmp_path / "events.csv"
+    path.write_bytes(("customer_id,ts,event,channel\n" + "\n".join(rows) + "\n").encode("cp1252"))
+    with pytest.raises(JourneyDataError, match=r"(?s)^events\.csv: line 25002 is not UTF-8\nWhat to do: .*"
+                                               r"encoding: cp1252 in journey\.yml"):
+        jl.load_events(path)

@@ -373,7 +373,7 @@ def test_init_on_a_csv_that_is_not_utf8_writes_its_encoding(tmp_path, capsys):
     (tmp_path / "events.csv").write_bytes(b"customer_id;ts;event\nK\x81hne;2025-01-05 10:00;landing\n")
     assert cli.main(["init", str(tmp_path)]) != 0
     err = capsys.readouterr().err
-    assert "init: could not read" in err and "events.csv" in err and "encoding: cp1252 in journey.yml" in err
+    assert "init: events.csv: line 2 is not UTF-8" in err and "encoding: cp1252 in journey.yml" in err
     assert "Traceback" not in err and not (tmp_path / "journey.yml").exists()
 
 

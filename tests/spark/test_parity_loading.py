@@ -268,6 +268,24 @@ def test_a_csv_in_the_windows_encoding(both, same, tmp_path):
     same(a, b, sort_by=EVENT_KEYS, what="events read from a Windows-1252 CSV")
 
 
+@pytest.mark.parametrize("fields", [5, 3], ids=["extra-field", "missing-field"])
+def test_a_line_that_splits_otherwise_than_the_header_stops_both_engines(both, tmp_path, fields):
+    """A line with more or fewer fields than the header (an unquoted comma in a value, a totals line)
+    is an error naming the line on both engines: Spark's default read pads or cuts it unseen."""
+    rows = [f"C{i:04d},2025-01-01 10:00:{i % 60:02d},visit,search" for i in range(200)]
+    rows[150] = ",".join((rows[150].split(",") + ["x"])[:fields])
+    (tmp_path / "ev.csv").write_text("customer_id,ts,event,channel\n" + "\n".join(rows) + "\n")
+
+    def error():
+        with pytest.raises(JourneyDataError) as info:
+            jl.load_events(tmp_path / "ev.csv").to_pandas()
+        return str(info.value)
+
+    a, b = both(error)
+    for msg in (a, b):
+        assert f"ev.csv: line 152 has {fields} fields where the header has 4" in msg and "C0150" not in msg
+
+
 def test_unix_times(both, same, tmp_path):
     """Unix times are read alike: detected in a CSV of milliseconds, declared as seconds in a definition."""
     (tmp_path / "ev.csv").write_text("customer_id,ts,event\na,1736078400123,visit\na,1736082000000,buy\n"
