@@ -1613,7 +1613,7 @@ def shift_within(t: ibis.Table, by: str, order: list[ibis.Value], periods: int =
     has no such row. Spark, and DuckDB for a ``large`` table, run a window partitioned
     by ``by``. Otherwise DuckDB sorts once by ``(by, *order)`` and nulls a value whose
     neighbour is in another group: over a million small partitions its window costs
-    about 1.15x that one sort at 10^7 events, but the one sort spills as a whole
+    1.1-1.2x that one sort at 10^7 events, but the one sort spills as a whole
     beyond its memory limit (10^8 events under 4 GB: 56 s against 20 s for the
     partitioned window, whose partitions spill one by one). Spark without partitions
     would move every row to one task.
