@@ -290,12 +290,12 @@ def per_bucket(t: ibis.Table, build: Callable[[ibis.Table], ibis.Table | pd.Data
     >>> len(frames), sum(int(f["customers"].iloc[0]) for f in frames) == events.customer_id.nunique().execute()
     (2, True)
     """
-    out = []
     with bucket_files(t, buckets) as parts:
-        for part in parts:
-            got = build(part)
-            out.append(got if isinstance(got, pd.DataFrame) else engine.to_pandas(got))
-    return out
+        return [_fetched(build(part)) for part in parts]
+
+
+def _fetched(got: ibis.Table | pd.DataFrame) -> pd.DataFrame:
+    return got if isinstance(got, pd.DataFrame) else engine.to_pandas(got)
 
 
 def concat_sorted(frames: Sequence[pd.DataFrame], by: Sequence[str]) -> pd.DataFrame:
@@ -415,11 +415,7 @@ def summed_windowed(t: ibis.Table, build: Callable[[ibis.Table, bool], ibis.Tabl
     """
     stored = _stored_buckets(t, None)
     parts = [(p, False) for p in stored] if stored is not None else [(t, n_buckets(t) > 1)]
-    frames = []
-    for part, large in parts:
-        got = build(part, large)
-        frames.append(got if isinstance(got, pd.DataFrame) else engine.to_pandas(got))
-    return summed_frames(frames, by, cols)
+    return summed_frames([_fetched(build(part, large)) for part, large in parts], by, cols)
 
 
 def summed_frames(frames: Sequence[pd.DataFrame], by: str | Sequence[str],
