@@ -48,7 +48,7 @@ import pandas as pd
 
 from .engine import EXCEL_SUFFIXES
 from .errors import JourneyDataError, JourneyParameterError
-from .schema import COMMA_AMOUNT, DEFAULT_STAGES, EXPORT_FORMATS
+from .schema import COMMA_AMOUNT, DEFAULT_STAGES, EXPORT_FORMATS, ZONE_SUFFIX
 
 FORMATS = ("auto", "canonical", *EXPORT_FORMATS)
 DATA_SUFFIXES = (".csv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".tsv", ".txt", ".gz", *EXCEL_SUFFIXES)
@@ -530,7 +530,6 @@ def _numeric(typ: str) -> bool:
 ORDER_ROLES = ("customer_id", "ts", "revenue")
 """What an orders table needs (the orders reader's required columns)."""
 _TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
-_OFFSET_END = r"[0-9]:[0-9]{2}(?::[0-9]{2}(?:[.][0-9]+)?)?\s?(?:Z|z|[+-][0-9]{2}:?[0-9]{2})$"
 _DATE_SHAPE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
 
 
@@ -775,7 +774,7 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
                     sample = _text_sample(raw, their_ts)
                     raw_fmt, raw_note = timestamp_format(sample)
                     # text dates carry no zone unless they end in an offset (2025-01-05 10:00:00 -0500)
-                    raw_naive = not sample.dropna().astype(str).str.strip().str.contains(_OFFSET_END).all()
+                    raw_naive = not sample.dropna().astype(str).str.strip().str.contains(ZONE_SUFFIX).all()
                     if raw_fmt:
                         kw["timestamp_format"] = raw_fmt
                 else:
@@ -823,7 +822,10 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
             if fmt == "canonical" and str(files["events"]).lower().endswith(_TEXT_SUFFIXES):
                 # the CSV reader took dates such as 27.02.2025 as timestamps; loading reads them with a
                 # stated format only (a day-first or month-first guess is never made silently)
-                fmt_str, fmt_note = timestamp_format(_text_sample(_raw_text(files["events"]), ts_col))
+                sample = _text_sample(_raw_text(files["events"]), ts_col)
+                fmt_str, fmt_note = timestamp_format(sample)
+                # the reader also drops a zone written as UTC (2024-05-01 13:45:00 UTC): the text has it
+                naive = naive and not sample.dropna().astype(str).str.strip().str.contains(ZONE_SUFFIX).all()
         else:
             sample = engine.to_pandas(t.select(t[ts_col].cast("string").name("v")).limit(20000))["v"]
             fmt_str, fmt_note = timestamp_format(sample)
@@ -838,7 +840,7 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
                     parsed = parsed.dt.tz_localize(None) if getattr(parsed.dt, "tz", None) is not None else parsed
             else:  # mixed offsets read as instants; no offset at all as written
                 parsed = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True)
-                if not sample.dropna().astype(str).str.strip().str.contains(_OFFSET_END).any():
+                if not sample.dropna().astype(str).str.strip().str.contains(ZONE_SUFFIX).any():
                     parsed = parsed.dt.tz_localize(None)
             if parsed.notna().any():
                 time_range = (parsed.min(), parsed.max())

@@ -80,7 +80,7 @@ from .load import InputRecord, Loaded, content_hash, load_table, source_name
 from .locations import CDNOW_DIR, SAMPLE_DIR
 from .result import Check, Finding, Result
 from .schema import (AMOUNT_COLUMNS, DEFAULT_STAGES, EXPORT_FORMATS, MESSAGE_CLICK_EVENT, MESSAGE_OPEN_EVENT,
-                     MESSAGE_SENT_EVENT, OUTBOUND_EVENTS, ROLE_EVENTS)
+                     MESSAGE_SENT_EVENT, OUTBOUND_EVENTS, ROLE_EVENTS, ZONE_SUFFIX)
 from .time import epoch_us, from_epoch_us, utc_literal
 
 __all__ = ["read_journey", "load_journey", "Journey", "JourneyDefinition", "Source", "StageRule",
@@ -113,7 +113,6 @@ AMBIGUOUS_CHECK_ROWS = 100_000
 
 _DMY = re.compile(r"^\s*(\d{1,2})([/.\-])(\d{1,2})\2(\d{2,4})(?:[ T](\d{1,2}):(\d{2})(:\d{2})?)?(\s+[AP]M)?")
 _AMBIGUOUS_SQL = r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}"
-_OFFSET_SQL = r"(Z|[+-]\d{2}:?\d{2})\s*$"
 
 
 @dataclass(frozen=True)
@@ -882,7 +881,7 @@ def _to_utc(x: ibis.Value, src: Source) -> ibis.Value:
             naive = (_duckdb_try_strptime(x, src.timestamp_format) if name == "duckdb"
                      else x.as_timestamp(src.timestamp_format).cast("timestamp"))
             return localize(naive)
-        with_offset = x.re_search(_OFFSET_SQL)
+        with_offset = x.re_search(ZONE_SUFFIX)
         return ibis.ifelse(with_offset, x.try_cast(dt.Timestamp(timezone="UTC")),
                            localize(x.try_cast("timestamp")))
     if typ.is_timestamp() and typ.timezone is None or typ.is_date():

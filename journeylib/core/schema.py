@@ -79,6 +79,12 @@ CURRENCY_AMOUNT = (rf"^{_SPACE}([+-]?){_SPACE}({CURRENCY_MARK}){_SPACE}({_NUMBER
 number) or after it (``12,50 €``, ``12.00 USD``; groups 4-5: number, currency), as spreadsheets write a
 cell formatted as currency. The amount is read without its currency when a column uses one currency."""
 
+ZONE_SUFFIX = (r"[0-9]:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?\s?(?:Z|z|[+-][0-9]{2}(?::?[0-9]{2})?|UTC|utc|GMT|gmt"
+               r"|[A-Za-z]+/[A-Za-z_]+(?:/[A-Za-z_]+)?)\s*$")
+"""Text times that end in their zone: an offset (``+01:00``, ``-0500``, PostgreSQL's ``+01``), ``Z``,
+``UTC`` / ``GMT`` (BigQuery writes ``2024-05-01 13:45:00 UTC``) or a region (``Europe/Paris``). They
+are instants: a source's ``timezone`` applies only to times without one."""
+
 ORDER_KEYS: tuple[str, ...] = ("ts", "event", "channel", "stage")
 """Events of one customer are ordered by these columns: by time, and ties on equal
 timestamps by event name, then channel, then stage, so paths never depend on the

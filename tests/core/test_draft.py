@@ -466,3 +466,16 @@ def test_init_on_text_times_with_offsets_it_cannot_parse_does_not_stop(tmp_path)
     d = draft.write_draft(tmp_path / "events.csv", out=tmp_path / "journey.yml")
     assert d.profile.timestamp_format is None and not d.profile.naive_time
     assert "timezone:" not in d.text
+
+
+@pytest.mark.parametrize("suffix", [" UTC", "+01", " Europe/Paris"])
+def test_init_does_not_call_times_that_end_in_their_zone_zoneless(tmp_path, suffix):
+    """BigQuery's CSV writes 2024-05-01 13:45:00 UTC, PostgreSQL's 13:45:00+01: the times carry their zone,
+    so the draft guesses no timezone (it said they carry none, and suggested setting one)."""
+    pd.DataFrame({"customer": ["a", "b"], "time": [f"2025-01-05 10:00:00{suffix}", f"2025-01-13 11:00:00{suffix}"],
+                  "event": ["landing", "purchase"]}).to_csv(tmp_path / "events.csv", index=False)
+    d = draft.write_draft(tmp_path / "events.csv", out=tmp_path / "journey.yml")
+    assert not d.profile.naive_time and "timezone:" not in d.text
+    (tmp_path / "plain.csv").write_text("customer,time,event\na,2025-01-05 10:00:00,landing\n")
+    plain = draft.write_draft(tmp_path / "plain.csv", out=tmp_path / "plain.yml")
+    assert plain.profile.naive_time and "    timezone: UTC  # guess: the timestamps carry no zone" in plain.text

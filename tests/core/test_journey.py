@@ -800,3 +800,26 @@ def test_a_source_in_another_encoding(tmp_path):
     with pytest.raises(JourneyParameterError, match=r"sources\.events\.encoding: events: encoding applies to CSV and "
                                                     r"TSV files; .*ev\.parquet is not one"):
         jl.load_journey(write(tmp_path, text.format(path="ev.parquet", encoding="cp1252")))
+
+
+# Every way a text time can carry its zone: the source's timezone must not move these instants
+ZONED_TIMES = ["2024-01-05 10:00:00+01", "2024-07-05 10:00:00+02:00", "2024-01-05T10:00:00Z",
+               "2024-01-05 10:00:00 UTC", "2024-01-05 10:00:00.250 UTC", "2024-01-05 10:00:00 GMT",
+               "2024-01-05 10:00:00 Europe/Paris", "2024-01-05 10:00:00-0500"]
+
+
+def test_a_source_timezone_moves_only_the_times_that_carry_no_zone(tmp_path):
+    """PostgreSQL writes 10:00:00+01, BigQuery 10:00:00 UTC: such times are instants and stay put under
+    ``timezone: America/New_York``, which applies to the time without a zone alone (10:00 in New York).
+    A +01 offset, a UTC or a region name used to be dropped and the time read as New York's: off by hours."""
+    naive = "2024-01-05 10:00:00"
+    pd.DataFrame({"customer_id": [f"c{i}" for i in range(len(ZONED_TIMES) + 1)], "ts": ZONED_TIMES + [naive],
+                  "event": "visit"}).to_csv(tmp_path / "ev.csv", index=False)
+    (tmp_path / "journey.yml").write_text("sources:\n  events: {path: ev.csv, timezone: America/New_York}\n"
+                                          "stages:\n  order: [awareness]\n  rules: [{stage: awareness, event: visit}]\n")
+    got = jl.load_journey(tmp_path / "journey.yml").events.to_pandas().sort_values("customer_id")["ts"].tolist()
+    paris = pd.Timestamp("2024-01-05 10:00:00", tz="Europe/Paris").tz_convert("UTC")
+    expected = [pd.Timestamp(t.replace(" UTC", "Z").replace(" GMT", "Z"), tz=None).tz_convert("UTC")
+                if "Paris" not in t else paris for t in ZONED_TIMES]
+    expected.append(pd.Timestamp(naive, tz="America/New_York").tz_convert("UTC"))
+    assert [pd.Timestamp(x) for x in got] == expected

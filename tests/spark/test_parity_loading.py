@@ -286,6 +286,20 @@ def test_a_line_that_splits_otherwise_than_the_header_stops_both_engines(both, t
         assert f"ev.csv: line 152 has {fields} fields where the header has 4" in msg and "C0150" not in msg
 
 
+def test_times_that_carry_their_zone_are_not_moved_by_the_source_timezone(both, same, tmp_path):
+    """PostgreSQL's +01, BigQuery's UTC and a region name are instants on both engines; the source's
+    timezone moves only the time without a zone."""
+    times = ["2024-01-05 10:00:00+01", "2024-01-05 10:00:00 UTC", "2024-01-05 10:00:00 Europe/Paris",
+             "2024-01-05T10:00:00Z", "2024-01-05 10:00:00"]
+    (tmp_path / "ev.csv").write_text("customer_id,ts,event\n" + "".join(f"c{i},{t},visit\n" for i, t in enumerate(times)))
+    (tmp_path / "journey.yml").write_text("sources:\n  events: {path: ev.csv, timezone: America/New_York}\n"
+                                          "stages:\n  order: [awareness]\n  rules: [{stage: awareness, event: visit}]\n")
+    a, b = both(lambda: jl.load_journey(tmp_path / "journey.yml").events.to_pandas())
+    assert a.sort_values("customer_id")["ts"].dt.strftime("%H:%M").tolist() == ["09:00", "10:00", "09:00", "10:00",
+                                                                                 "15:00"]
+    same(a, b, sort_by=EVENT_KEYS, what="times with their zone under a source timezone")
+
+
 def test_unix_times(both, same, tmp_path):
     """Unix times are read alike: detected in a CSV of milliseconds, declared as seconds in a definition."""
     (tmp_path / "ev.csv").write_text("customer_id,ts,event\na,1736078400123,visit\na,1736082000000,buy\n"
