@@ -142,7 +142,7 @@ from . import engine
 from .errors import JourneyDataError, JourneyDataWarning, JourneyParameterError
 from .load import decimal_comma_hint
 from .schema import (COMMA_AMOUNT, CURRENCY_AMOUNT, EXPORT_FORMATS, GROUP_SPACES, SPACED_THOUSANDS,
-                     THOUSANDS_COMMA)
+                     THOUSANDS_COMMA, ZONE_SUFFIX)
 
 __all__ = ["FORMATS", "read_export", "detect_format", "channel_of", "channel_sql", "ORDER_COLUMNS", "MESSAGE_COLUMNS",
            "PAID_MEDIA", "EMAIL_MEDIA", "SOCIAL_MEDIA", "SOCIAL_SOURCES", "SEARCH_SOURCES"]
@@ -444,8 +444,8 @@ def _naive_ts(expr: str, col_type: str | None, timezone: str, fmt: str | None = 
             else f"timezone({_lit(timezone)}, {parsed})"
     # "2025-01-05 10:00:00 -0500" (Shopify, Ruby): the space before the offset goes, as a cast wants it
     s = f"regexp_replace(trim(CAST({expr} AS VARCHAR)), '([0-9])\\s+([+-][0-9]{{2}}:?[0-9]{{2}})$', '\\1\\2')"
-    # an offset only after a time of day (a plain date's "-05" is not one)
-    return (f"(CASE WHEN regexp_matches({s}, '[0-9]:[0-9]{{2}}(:[0-9]{{2}}([.][0-9]+)?)? ?(Z|z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$') "
+    # a zone only after a time of day (a plain date's "-05" is not one)
+    return (f"(CASE WHEN regexp_matches({s}, {_lit(ZONE_SUFFIX)}) "
             f"THEN TRY_CAST({s} AS TIMESTAMPTZ) ELSE timezone({_lit(timezone)}, TRY_CAST({s} AS TIMESTAMP)) END)")
 
 

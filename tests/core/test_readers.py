@@ -425,6 +425,17 @@ def test_orders_with_unix_times(tmp_path):
         R.read_export("orders", tmp_path / "orders.csv")
 
 
+def test_orders_times_with_their_zone_are_not_moved_by_the_timezone(tmp_path):
+    """An orders export from PostgreSQL (+01) or BigQuery (UTC), or with a region name: instants; the
+    timezone moves only the time without a zone."""
+    times = ["2025-01-05 10:00:00+01", "2025-01-05 10:00:00 UTC", "2025-01-05 10:00:00 Europe/Paris",
+             "2025-01-05 10:00:00"]
+    (tmp_path / "orders.csv").write_text("customer,order_time,total\n" + "".join(f"c{i},{t},10\n"
+                                                                                 for i, t in enumerate(times)))
+    got = R.read_export("orders", tmp_path / "orders.csv", timezone="America/New_York")["events"].to_pandas()
+    assert got.sort_values("customer_id")["ts"].dt.strftime("%H:%M").tolist() == ["09:00", "10:00", "09:00", "15:00"]
+
+
 MIXPANEL_ROWS = [
     # customer, ts, event, channel, revenue, source, medium, campaign, currency, page_path, anonymous_id, user_id
     ("u-1", "2025-01-05 12:00:00", "page_view", "paid_ads", None, "google", "cpc", "brand", None, "/", "dev-1", None),
