@@ -15,6 +15,7 @@ hands them to :func:`journeylib.record`.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import warnings
@@ -1192,6 +1193,7 @@ def _run_checks(t, build, table: str, extra=None, *, src: _Src | None = None, fo
                 if hint is None and c == "revenue" and negative.any():
                     hint = ("negative amounts are refunds or corrections, and revenue is what customers paid: drop "
                             "these rows, or keep them as events of their own (such as refund) without revenue")
+            hint = _repeated_header(src, examples) or hint
             err = data_error(c, n_bad, n_total, expected, examples, table=table, hint=hint)
             raise JourneyDataError(_with_line(str(err), examples, c)) from None
     unchanged = [c for c in same_type if int(counts[f"diff_{c}"]) == 0]
@@ -1233,6 +1235,26 @@ def _shown(value: Any) -> str:
     if value is None or value is pd.NA or isinstance(value, float) and value != value:
         return "missing"
     return str(value.item() if hasattr(value, "item") else value)
+
+
+def _repeated_header(src: _Src, examples: pd.DataFrame | None) -> str | None:
+    """What to do when bad rows of a one-file CSV are copies of its header line (files joined with cat)."""
+    if examples is None or "line" not in examples.columns or len(src.files) != 1:
+        return None
+    wanted = {int(n) for n in examples["line"]}
+    opener = gzip.open if src.files[0].lower().endswith(".gz") else open
+    with opener(src.files[0], "rt", encoding="utf-8-sig", errors="replace", newline="") as f:
+        header, repeats = f.readline().strip(), []
+        for n, text in enumerate(f, start=2):
+            if n in wanted and text.strip() == header:
+                repeats.append(n)
+            if n >= max(wanted):
+                break
+    if not repeats:
+        return None
+    return (f"line{'s' if len(repeats) > 1 else ''} {', '.join(map(str, repeats))} repeat{'' if len(repeats) > 1 else 's'} "
+            "the header line, as files joined with their headers do: delete the repeated header lines, or put "
+            "the files in one folder and read the folder (each file keeps its own header)")
 
 
 def _with_line(msg: str, examples: pd.DataFrame, col: str) -> str:

@@ -47,6 +47,8 @@ CASES = {
     "totals_row.csv": (jl.load_events, "error", r"(?s)totals_row\.csv: line 5 has 3 fields where the header has 4: "
                                                 r".*line of totals.*What to do", None),
     "notes_above_header.csv": (jl.load_events, "ok", None, 2),  # an analytics UI's export: '#' notes first
+    "repeated_header.csv": (jl.load_events, "error", r"(?s)first at line 4: 'ts'.*What to do: line 4 repeats the "
+                                                     r"header line, as files joined with their headers do", None),
 }
 
 
