@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from ..core.draft import FORMATS
@@ -126,6 +127,25 @@ def main(argv: list[str] | None = None) -> int:
     rs.add_argument("--limit", type=int, default=None, metavar="N", help="show only the N newest runs")
 
     args = parser.parse_args(argv)
+    from ..core.errors import JourneyDataWarning
+
+    with warnings.catch_warnings():  # the kit's warnings as one line each, not Python's file:line form
+        warnings.simplefilter("default", JourneyDataWarning)
+        warnings.showwarning = _warning_line
+        return _run(args)
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    from ..core.errors import JourneyDataWarning
+
+    if issubclass(category, JourneyDataWarning):
+        print(f"journeylib: warning: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command of parsed ``args``; the kit's errors as one line on stderr (exit code 2)."""
     from ..core.errors import JourneyError, JourneyParameterError
 
     try:

@@ -479,3 +479,16 @@ def test_init_does_not_call_times_that_end_in_their_zone_zoneless(tmp_path, suff
     (tmp_path / "plain.csv").write_text("customer,time,event\na,2025-01-05 10:00:00,landing\n")
     plain = draft.write_draft(tmp_path / "plain.csv", out=tmp_path / "plain.yml")
     assert plain.profile.naive_time and "    timezone: UTC  # guess: the timestamps carry no zone" in plain.text
+
+
+def test_the_command_line_prints_the_kits_warnings_as_one_line_each(tmp_path, capsys):
+    """A warning of init or check reads `journeylib: warning: ...`, not Python's form with the kit's
+    source file, line and code."""
+    (tmp_path / "orders.csv").write_text(
+        "Order Number,Order Status,Order Date,Customer Email,Order Total\n"
+        "1001,Completed,2025-01-05 10:01,ann@example.com,59.50\n1002,Refunded,2025-01-07 12:00,bob@example.com,20\n"
+        "1003,Completed,2025-02-01 09:00,ann@example.com,27.00\n")
+    assert cli.main(["init", str(tmp_path / "orders.csv")]) == 0
+    err = capsys.readouterr().err
+    assert 'journeylib: warning: orders: 1 order whose "Order Status" is refunded' in err
+    assert ".py:" not in err and "JourneyDataWarning" not in err
