@@ -947,6 +947,19 @@ def decimal_comma_hint(values: pd.Series, table: str) -> str | None:
             "journey.yml, or write them with a decimal point")
 
 
+_OTHER_GROUPING = r"^\s*[+-]?(\d{1,3}(['’]\d{3})+|\d{1,2}(,\d{2})+,\d{3})(\.\d+)?\s*$"  # 1'234.50, 1,23,456.50
+
+
+def _grouping_hint(values: pd.Series) -> str | None:
+    """What to do when amounts group digits with an apostrophe (Switzerland) or in lakhs (India)."""
+    text = values.dropna().astype(str)
+    grouped = text[text.str.match(_OTHER_GROUPING)]
+    if grouped.empty:
+        return None
+    return (f"these amounts group their digits with an apostrophe or in lakhs ({grouped.iloc[0].strip()}), which is "
+            "not read: export them as plain numbers (1234.50), or grouped by thousands with commas (1,234.50)")
+
+
 def _count(t: ibis.Table) -> int:
     return int(t.count().execute())
 
@@ -1188,7 +1201,7 @@ def _run_checks(t, build, table: str, extra=None, *, src: _Src | None = None, fo
                         if table == "events" else f"each row of {table} is about one customer: fill in the id or drop "
                         "these rows from the export")
             if c in AMOUNT_COLUMNS and examples is not None and c in examples.columns:
-                hint = decimal_comma_hint(examples[c], table)
+                hint = decimal_comma_hint(examples[c], table) or _grouping_hint(examples[c])
                 negative = engine.amount_values(examples[c])["number"] < 0
                 if hint is None and c == "revenue" and negative.any():
                     hint = ("negative amounts are refunds or corrections, and revenue is what customers paid: drop "

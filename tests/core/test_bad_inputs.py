@@ -167,6 +167,9 @@ CSV_CASES = {
     "revenue_two_currencies.csv": (jl.load_events, "error", r"(?s)1 of 3 rows invalid \(first at line 4: '£8'.*one "
                                                             r"currency for all revenue.*found \$ 2, £ 1 priced rows", None),
     "revenue_padded.csv": (jl.load_events, "ok", None, ("revenue", [12.5])),
+    "revenue_other_grouping.csv": (jl.load_events, "error", r"(?s)2 of 3 rows invalid \(first at line 2: \"1'234\.50\"; "
+                                                            r"lines 2, 3\).*What to do: these amounts group their digits "
+                                                            r"with an apostrophe or in lakhs", None),
     "revenue_late_text.csv": (jl.load_events, "error", r"1 of 61 rows invalid \(first at line 62: 'n/a'", None),
     "purchase_without_revenue.csv": (jl.load_events, "warning", r"1 'purchase' rows have no revenue",
                                      ("revenue", [3.0])),
