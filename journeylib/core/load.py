@@ -1254,15 +1254,18 @@ def _repeated_header(src: _Src, examples: pd.DataFrame | None) -> str | None:
     """What to do when bad rows of a one-file CSV are copies of its header line (files joined with cat)."""
     if examples is None or "line" not in examples.columns or len(src.files) != 1:
         return None
-    wanted = {int(n) for n in examples["line"]}
+    wanted, repeats = {int(n) for n in examples["line"]}, []
     opener = gzip.open if src.files[0].lower().endswith(".gz") else open
-    with opener(src.files[0], "rt", encoding="utf-8-sig", errors="replace", newline="") as f:
-        header, repeats = f.readline().strip(), []
-        for n, text in enumerate(f, start=2):
-            if n in wanted and text.strip() == header:
-                repeats.append(n)
-            if n >= max(wanted):
-                break
+    try:
+        with opener(src.files[0], "rt", encoding="utf-8-sig", errors="replace", newline="") as f:
+            header = f.readline().strip()
+            for n, text in enumerate(f, start=2):
+                if n in wanted and text.strip() == header:
+                    repeats.append(n)
+                if n >= max(wanted):
+                    break
+    except OSError:  # the file went away: the error names the rows without this hint
+        return None
     if not repeats:
         return None
     return (f"line{'s' if len(repeats) > 1 else ''} {', '.join(map(str, repeats))} repeat{'' if len(repeats) > 1 else 's'} "
