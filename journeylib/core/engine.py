@@ -1598,8 +1598,11 @@ def _spark_csv_options(first: str) -> dict[str, Any]:
     """Spark reads CSV columns as text, like DuckDB here (types are declared by the loaders), with
     the delimiter DuckDB's reader would find: Spark takes "," unless told (a European export
     writes ";"), so it is sniffed from the first file's header line. A line with more or fewer
-    fields than the header stops the read, as in DuckDB (Spark's default pads or cuts it unseen)."""
-    options: dict[str, Any] = {"inferSchema": False, "header": True, "mode": "FAILFAST"}
+    fields than the header stops the read, as in DuckDB (Spark's default pads or cuts it unseen).
+    Quoted values may hold line breaks and doubled quotes (``"the ""best"" shop"``), as CSV writes
+    them and DuckDB reads them; a file is then read by one task, not split."""
+    options: dict[str, Any] = {"inferSchema": False, "header": True, "mode": "FAILFAST", "multiLine": True,
+                               "escape": '"'}
     sep = _delimiter(_first_line(first))
     return options | ({"sep": sep} if sep else {})
 

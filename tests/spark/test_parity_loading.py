@@ -286,6 +286,16 @@ def test_a_line_that_splits_otherwise_than_the_header_stops_both_engines(both, t
         assert f"ev.csv: line 152 has {fields} fields where the header has 4" in msg and "C0150" not in msg
 
 
+def test_quoted_values_with_line_breaks_and_doubled_quotes(both, same, tmp_path):
+    """A quoted value holding a line break or doubled quotes, as CSV writes them, reads alike: Spark's
+    default read split the line and kept the backslash-escaped form."""
+    (tmp_path / "ev.csv").write_text('customer_id,ts,event,channel\na,2024-01-05 10:00:00,landing,"search\nads"\n'
+                                     'b,2024-01-06 10:00:00,landing,"the ""best"" shop, really"\n')
+    a, b = both(lambda: jl.load_events(tmp_path / "ev.csv").to_pandas())
+    assert sorted(a["channel"]) == ["search\nads", 'the "best" shop, really']
+    same(a, b, sort_by=["customer_id", "ts", "event"], what="quoted values with line breaks and quotes")
+
+
 def test_times_that_carry_their_zone_are_not_moved_by_the_source_timezone(both, same, tmp_path):
     """PostgreSQL's +01, BigQuery's UTC and a region name are instants on both engines; the source's
     timezone moves only the time without a zone."""
