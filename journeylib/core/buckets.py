@@ -40,7 +40,8 @@ _ACROSS_ROWS = (ops.Reduction, ops.Analytic, ops.WindowFunction, ops.Subquery)
 
 
 def n_buckets(t: ibis.Table) -> int:
-    """One bucket per :data:`EVENTS_PER_BUCKET` rows of ``t`` (at least one).
+    """One bucket per :data:`EVENTS_PER_BUCKET` rows of ``t`` (at least one); for a selection of a
+    table stored split by bucket, that table's buckets (so that ``t`` reads them, uncounted).
 
     Parameters
     ----------
@@ -59,6 +60,9 @@ def n_buckets(t: ibis.Table) -> int:
     >>> n_buckets(jl.load_dataset("sample").events)
     1
     """
+    stored = _stored_buckets(t, None)
+    if stored is not None:
+        return len(stored)
     return max(1, -(-int(t.count().execute()) // EVENTS_PER_BUCKET))
 
 
