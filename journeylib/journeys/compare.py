@@ -72,7 +72,8 @@ from ..core.display import format_count, format_percent, format_pvalue, unsigned
 from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.result import Check, Finding, Result
 from ..core.schema import DEFAULT_STAGES, PURCHASE_EVENT
-from ..core.time import DAY_US, end_of_day, epoch_us, observation_end as observation_end_of, to_epoch_us, to_utc
+from ..core.time import (DAY_US, end_of_day, epoch_us, observation_end as observation_end_of, to_epoch_us, to_utc,
+                         utc_literal)
 from ..experiments.statistics import adjust_pvalues
 from .common import check_stages, drop_outbound, events_table
 from .feedback import MISSING_GROUP, customer_values, feedback_rows, group_labels, nps, nps_difference_test
@@ -846,7 +847,11 @@ def compare_periods(
             g[(ts >= previous[0]) & (ts < previous[1])] = 0
             g[(ts >= current[0]) & (ts < current[1])] = 1
             return g
-        answers = feedback_rows(feedback, "nps")
+        fb = engine.to_table(feedback, table="feedback")
+        if "ts" in fb.columns and fb.ts.type().is_timestamp():  # only the two periods' answers leave the engine
+            fb = fb.filter((fb.ts >= utc_literal(min(previous[0], current[0])))
+                           & (fb.ts < utc_literal(max(previous[1], current[1]))))
+        answers = feedback_rows(fb, "nps")
         answers = answers.assign(_g=period_of(answers["ts"]))
         c1, c0 = (_nps_counts(answers[answers["_g"] == g]) for g in (1, 0))
         if sum(c1) + sum(c0):
@@ -854,7 +859,7 @@ def compare_periods(
             rows.append(dict(figure=NPS_FIGURE, kind="NPS", unit="points", previous=v0, current=v1,
                              change=v1 - v0, ci_low=lo, ci_high=hi, test="z-test (NPS, multinomial variance)",
                              statistic=z, pvalue=p, n_previous=sum(c0), n_current=sum(c1)))
-        survey = feedback_rows(feedback, "survey").dropna(subset=["score"])
+        survey = feedback_rows(fb, "survey").dropna(subset=["score"])
         survey = survey.assign(_g=period_of(survey["ts"]))
         if ((survey["_g"] == 0) | (survey["_g"] == 1)).any():
             a, b = (survey.loc[survey["_g"] == g, "score"].to_numpy(float) for g in (1, 0))
