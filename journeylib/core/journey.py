@@ -1331,7 +1331,8 @@ def _profile(d: JourneyDefinition, t: ibis.Table, in_period: ibis.Value, renamed
     touch = "touchpoint" if d.touch_events else d.touch_col
     if touch and touch in t.columns:
         aggs["n_touch"] = (in_period & t[touch].notnull()).cast("int64").sum()
-    aggs |= {f"events_{i}": (in_period & (t.stage == s)).cast("int64").sum() for i, s in enumerate(d.stages)}
+    aggs |= {f"events_{i}": (in_period & (t.stage == s).fill_null(False)).cast("int64").sum()
+             for i, s in enumerate(d.stages)}
     head = engine.to_pandas(t.aggregate(**aggs)).iloc[0]
     src = t.source_event if renamed else t.event
     tagged = t.mutate(_name=src, _in=in_period, _staged=t.stage.notnull())

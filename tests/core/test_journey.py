@@ -439,6 +439,18 @@ def test_rule_matching_nothing(tmp_path):
     assert j.summary.set_index("item").loc["consideration", "events"] == 0
 
 
+def test_no_rule_matching_anything_counts_no_staged_event(tmp_path):
+    """Every event without a stage (`journeylib check` on rules that all miss): the check table still
+    counts zero events and customers per stage, and every customer as one with no staged event."""
+    p = shop_yml(tmp_path, rules="- {stage: awareness, event: no_such_event}")
+    j = jl.load_journey(p, strict=False)
+    s = j.summary.set_index("item")
+    assert (s.loc[list(j.definition.stages), ["events", "customers"]] == 0).all().all()
+    n = j.stats["customers"]
+    assert n > 0 and j.stats["staged_customers"] == 0 and j.stats["unstaged_customers"] == n
+    assert s.loc["customers with no staged event", "customers"] == n
+
+
 def test_rule_on_a_missing_column(tmp_path):
     p = shop_yml(tmp_path, rules="- {stage: consideration, column: path, pattern: ^/product/}")
     with pytest.raises(JourneyDataError, match=r"(?s)line 11, stages.rules\[0\].column: no column 'path' in the "
