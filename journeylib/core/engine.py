@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, Any, Iterator
 
 import duckdb
 import ibis
@@ -1399,14 +1399,44 @@ def csv_row_failure(exc: Exception) -> JourneyDataError | None:
     return None
 
 
+def open_text(path: str | os.PathLike) -> IO[str]:
+    """A local text file (``.gz`` read through gzip) opened as the CSV module reads it.
+
+    UTF-8 with its byte-order mark dropped, undecodable bytes replaced (the encoding is
+    checked elsewhere), line ends kept for :mod:`csv`.
+
+    Parameters
+    ----------
+    path
+        A local file, optionally gzip-compressed.
+
+    Returns
+    -------
+    typing.IO[str]
+        The open file, to use in a ``with`` block.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from journeylib.core import engine
+    >>> path = tempfile.mkdtemp() + "/a.csv"
+    >>> _ = open(path, "w", encoding="utf-8-sig").write("customer_id,ts\\n")
+    >>> with engine.open_text(path) as f:
+    ...     f.readline()
+    'customer_id,ts\\n'
+    """
+    path = os.fspath(path)
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    return opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="")
+
+
 def _ragged_line(files: list[str]) -> str | None:
     """The first line of a local CSV with another number of fields than its header, in words."""
     for f in files:
         if is_uri(f) or not f.lower().endswith((".csv", ".tsv", ".txt", ".gz")):
             continue
-        opener = gzip.open if f.lower().endswith(".gz") else open
         try:
-            with opener(f, "rt", encoding="utf-8-sig", errors="replace", newline="") as src:
+            with open_text(f) as src:
                 rows = iter(csv.reader(src, delimiter=_delimiter(_first_data_line(f)) or ","))
                 header = next((r for r in rows if r and not r[0].startswith("#")), None)
                 for row in rows:
@@ -1420,9 +1450,8 @@ def _ragged_line(files: list[str]) -> str | None:
 
 def _first_data_line(file: str) -> str | None:
     """The header line of a local CSV, after notes lines starting with ``#`` (as DuckDB skips them)."""
-    opener = gzip.open if file.lower().endswith(".gz") else open
     try:
-        with opener(file, "rt", encoding="utf-8-sig", errors="replace", newline="") as f:
+        with open_text(file) as f:
             return next((ln for ln in f if ln.strip() and not ln.startswith("#")), None)
     except OSError:
         return None

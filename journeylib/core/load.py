@@ -15,7 +15,6 @@ hands them to :func:`journeylib.record`.
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import warnings
@@ -839,12 +838,10 @@ def _csv_files(source, con) -> tuple[str, ...]:
 
 def _duplicate_headers(files: tuple[str, ...], table: str) -> None:
     import csv
-    import gzip
 
     for f in files[:1]:
-        opener = gzip.open if f.lower().endswith(".gz") else open
         try:
-            with opener(f, "rt", encoding="utf-8-sig", errors="replace", newline="") as fh:
+            with engine.open_text(f) as fh:
                 sample = fh.readline()
         except OSError:
             return
@@ -1255,9 +1252,8 @@ def _repeated_header(src: _Src, examples: pd.DataFrame | None) -> str | None:
     if examples is None or "line" not in examples.columns or len(src.files) != 1:
         return None
     wanted, repeats = {int(n) for n in examples["line"]}, []
-    opener = gzip.open if src.files[0].lower().endswith(".gz") else open
     try:
-        with opener(src.files[0], "rt", encoding="utf-8-sig", errors="replace", newline="") as f:
+        with engine.open_text(src.files[0]) as f:
             header = f.readline().strip()
             for n, text in enumerate(f, start=2):
                 if n in wanted and text.strip() == header:
