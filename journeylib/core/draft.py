@@ -872,9 +872,10 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
 
 
 def _text_encoding(pattern: str) -> str | None:
-    """``"cp1252"`` when a local CSV or TSV of ``pattern`` is not UTF-8 but reads as Windows-1252
-    (Excel's plain CSV in Western Europe); ``None`` when every one is UTF-8, or is no text file,
-    or reads as neither (the reader's error then says what to do)."""
+    """``"utf-16"`` (or another :func:`journeylib.core.engine.wide_encoding`) when a local CSV or TSV
+    of ``pattern`` is written in two or four bytes per character; ``"cp1252"`` when one is not UTF-8
+    but reads as Windows-1252 (Excel's plain CSV in Western Europe); ``None`` when every one is
+    UTF-8, or is no text file, or reads as neither (the reader's error then says what to do)."""
     import codecs
 
     from . import engine
@@ -882,6 +883,8 @@ def _text_encoding(pattern: str) -> str | None:
     if engine.is_uri(pattern):
         return None
     files = [f for f in engine.list_files(pattern) if Path(f).is_file() and f.lower().endswith((".csv", ".tsv", ".txt"))]
+    if wide := next((w for f in files if (w := engine.wide_encoding(f))), None):
+        return wide
     for f in files:
         utf8 = codecs.getincrementaldecoder("utf-8")()
         try:
@@ -937,8 +940,14 @@ def _text_amounts(path: str, cols: list[str], types: dict[str, str]) -> dict[str
 
 # --- the draft -------------------------------------------------------------------------
 
-_ENCODING_LINE = ("encoding: {}  # guess: the file is not UTF-8; Windows-1252 is how Excel saves a plain CSV in "
-                  "Western Europe (check a name with accents in the reports)")
+def _encoding_line(encoding: str) -> str:
+    if encoding.startswith("utf-"):
+        return (f"encoding: {encoding}  # guess: the file has two or more bytes per character, as Excel's "
+                "\"Unicode Text\" saves it")
+    return (f"encoding: {encoding}  # guess: the file is not UTF-8; Windows-1252 is how Excel saves a plain CSV in "
+            "Western Europe (check a name with accents in the reports)")
+
+
 CAMPAIGN_WORDS = {"campaign", "campagne", "kampagne", "campana", "campagna", "campanha", "kampanj", "kampanje"}
 """Words of a column naming the campaign of a message event (in the languages above)."""
 CURRENCY_WORDS = {"currency", "wahrung", "devise", "moneda", "divisa", "valuta", "moeda", "waluta", "mena"}
@@ -1029,13 +1038,13 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
     if (canonical or prof.format == "orders") and prof.decimal != ".":
         out.append(f"    decimal: {_s(prof.decimal)}  # guess: {prof.decimal_note}")
     if (canonical or prof.format == "orders") and "events" in prof.encodings:
-        out.append(f"    {_ENCODING_LINE.format(prof.encodings['events'])}")
+        out.append(f"    {_encoding_line(prof.encodings['events'])}")
     for table in ("customers", "assignments", "messages"):
         if table in prof.files:
             out.append(f"  {table}:")
             out.append(f"    path: {_s(_rel(prof.files[table], folder))}  # found beside the events")
             if table in prof.encodings:
-                out.append(f"    {_ENCODING_LINE.format(prof.encodings[table])}")
+                out.append(f"    {_encoding_line(prof.encodings[table])}")
             if table == "customers" and prof.customer_id_column and prof.customer_id_column != "customer_id":
                 out.append(f"    columns: {{{_s(prof.customer_id_column)}: customer_id}}  # guess: the id column")
     names = [str(e) for e in prof.events["event"]][:MAX_NAMES]

@@ -1140,6 +1140,8 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
             empty = not is_uri(path) and all(Path(f).stat().st_size == 0 for f in files)
             if empty:
                 raise JourneyDataError(f"{table}: {path} is empty; expected a header row and data rows")
+            if wide := _wide_file_error(table, files[:20]):
+                raise wide
             if spark:
                 return _spark_csv(con, arg, files)
             # every column as text: types are declared by the loaders, never sniffed from the first rows
@@ -1351,6 +1353,70 @@ def utf8_copy(path: str, encoding: str, table: str = "events") -> str:
 _ENCODING_HINT = ("\nWhat to do: the file is not UTF-8 (Excel's plain \"CSV\" is written in the Windows encoding): "
                   "give the source encoding: cp1252 in journey.yml (journeylib init writes it), save the file as "
                   "\"CSV UTF-8\", or point journey.yml at the .xlsx workbook itself")
+_BYTE_ORDER_MARKS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"),
+                     (b"\xfe\xff", "utf-16"))
+
+
+def wide_encoding(path: str | os.PathLike) -> str | None:
+    """``"utf-16"`` or ``"utf-32"`` (or ``"utf-16-le"`` / ``"-be"`` without a byte-order mark) when a
+    local text file is written in two or four bytes per character, else ``None``.
+
+    Excel's "Unicode Text" and many Windows tools save such files. Read as UTF-8 their names
+    come out with a NUL between letters, so they are told apart from the first bytes: a
+    byte-order mark, or a NUL in every other byte of mostly ASCII text. A single-byte file
+    (UTF-8, Windows-1252) gives ``None``.
+
+    Parameters
+    ----------
+    path
+        A local file, optionally gzip-compressed.
+
+    Returns
+    -------
+    str or None
+        A Python codec name to give as the source's ``encoding``, or ``None``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from journeylib.core import engine
+    >>> path = tempfile.mkdtemp() + "/export.csv"
+    >>> _ = open(path, "w", encoding="utf-16").write("customer_id\\tts\\nC1\\t2025-01-05\\n")
+    >>> engine.wide_encoding(path)
+    'utf-16'
+    >>> _ = open(path, "w", encoding="utf-8").write("customer_id,ts\\nKühne,2025-01-05\\n")
+    >>> engine.wide_encoding(path) is None
+    True
+    """
+    path = os.fspath(path)
+    try:
+        with (gzip.open if path.lower().endswith(".gz") else open)(path, "rb") as f:
+            head = f.read(4096)
+    except (OSError, EOFError):
+        return None
+    for mark, name in _BYTE_ORDER_MARKS:
+        if head.startswith(mark):
+            return name
+    head = head[:len(head) // 2 * 2]
+    if len(head) < 8:
+        return None
+    even, odd = head[0::2].count(0) / (len(head) // 2), head[1::2].count(0) / (len(head) // 2)
+    if odd > 0.5 and even < 0.05:  # "c\0u\0s\0": ASCII letters, each followed by a NUL
+        return "utf-16-le"
+    if even > 0.5 and odd < 0.05:
+        return "utf-16-be"
+    return None
+
+
+def _wide_file_error(table: str, files: list[str]) -> JourneyDataError | None:
+    """The error for local text files written in UTF-16 or UTF-32, which read as UTF-8 give names with NULs."""
+    for f in files:
+        if not is_uri(f) and Path(f).is_file() and (wide := wide_encoding(f)):
+            return JourneyDataError(
+                f"{table}: {Path(f).name} is {wide.upper()} (as Excel's \"Unicode Text\" saves it), not UTF-8.\n"
+                f"What to do: give the source encoding: {wide} in journey.yml (journeylib init writes it), or save "
+                "the file as \"CSV UTF-8\"")
+    return None
 _CSV_ROW_ADVICE = ("a value holding the delimiter outside quotes, or a line of totals or notes above or below the "
                    "data, shifts the columns.\nWhat to do: quote such values (spreadsheets do when saving as CSV) or "
                    "delete the line; the file is read as it is and never changed")

@@ -377,6 +377,30 @@ def test_init_on_a_csv_that_is_not_utf8_writes_its_encoding(tmp_path, capsys):
     assert "Traceback" not in err and not (tmp_path / "journey.yml").exists()
 
 
+@pytest.mark.parametrize("codec, expected", [("utf-16", "utf-16"), ("utf-16-le", "utf-16-le"),
+                                             ("utf-16-be", "utf-16-be"), ("utf-32", "utf-32")])
+def test_init_on_a_utf16_export_writes_its_encoding(tmp_path, capsys, codec, expected):
+    """Excel's "Unicode Text" is UTF-16 with a byte-order mark, tab-separated; other tools write it without the
+    mark. Read as UTF-8 or as Windows-1252 its names have a NUL between letters (init stopped with DuckDB's parser
+    error). init names the encoding from the bytes and the journey loads the names as written; without the key
+    the loader's error names the encoding to give, not Windows-1252."""
+    text = ("Kunde\tZeit\tAktion\tKanal\tBetrag\nKühne\t05.01.2025 10:00\tBesuch\tE-Mail\t\n"
+            "Kühne\t06.01.2025 11:00\tKauf\t\t12,50\nMüller\t07.01.2025 10:00\tBesuch\tSuche\t\n")
+    (tmp_path / "events.txt").write_bytes(text.encode(codec))
+    before = (tmp_path / "events.txt").read_bytes()
+    assert cli.main(["init", str(tmp_path / "events.txt"), "--out", str(tmp_path / "journey.yml")]) == 0
+    draft_text = (tmp_path / "journey.yml").read_text()
+    assert f"    encoding: {expected}  # guess: the file has two or more bytes per character" in draft_text
+    ev = jl.load_journey(tmp_path / "journey.yml").events.to_pandas().sort_values("ts")
+    assert ev["customer_id"].tolist() == ["Kühne", "Kühne", "Müller"]
+    assert ev["revenue"].dropna().tolist() == [12.5] and (tmp_path / "events.txt").read_bytes() == before
+    (tmp_path / "journey.yml").write_text(draft_text.replace(f"    encoding: {expected}", "    # no encoding"))
+    with pytest.raises(jl.JourneyDataError) as err:
+        jl.load_journey(tmp_path / "journey.yml")
+    assert f"events.txt is {expected.upper()}" in str(err.value) and f"encoding: {expected} in journey.yml" in str(err.value)
+    assert "cp1252" not in str(err.value) and "/" not in str(err.value).split("\n")[0]
+
+
 def test_init_maps_an_amount_written_with_thousands_commas(tmp_path):
     """A US export's "Order Total" written 1,234.50: mapped as the revenue with no decimal key (a dot is the
     default), and loaded as the numbers."""
