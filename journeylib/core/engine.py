@@ -1796,7 +1796,7 @@ def read_parquet(con: ibis.BaseBackend, pattern: str | Path, table_name: str | N
 
 
 @contextmanager
-def materialized(expr: ibis.Table) -> Iterator[ibis.Table]:
+def materialized(expr: ibis.Table, *, reused: bool = False) -> Iterator[ibis.Table]:
     """A small intermediate computed once and read by several later queries.
 
     A temporary table on DuckDB (and other SQL backends), a persisted DataFrame on
@@ -1809,6 +1809,9 @@ def materialized(expr: ibis.Table) -> Iterator[ibis.Table]:
     ----------
     expr
         The (small) table expression to compute once.
+    reused
+        Other notebooks of a report run build the same table: over the run's shared copy it
+        is computed once per run instead (:func:`journeylib.core.shared_results.stored`).
 
     Returns
     -------
@@ -1829,6 +1832,9 @@ def materialized(expr: ibis.Table) -> Iterator[ibis.Table]:
         con._run_pre_execute_hooks(expr)  # Ibis' Spark cache() does not register in-memory inputs itself
         with expr.cache() as cached:
             yield cached
+        return
+    if reused and (kept := shared_results.stored(expr)) is not None:
+        yield kept
         return
     name = ibis.util.gen_name("journeylib")
     try:

@@ -103,7 +103,58 @@ def fetch(expr: ibis.Expr) -> pd.DataFrame | pd.Series:
     return _as_pandas(expr, table)
 
 
-def _result_path(expr: ibis.Expr, con: ibis.BaseBackend) -> Path | None:
+def stored(expr: ibis.Table) -> ibis.Table | None:
+    """``expr`` computed once per run and read back from the run's folder, or ``None`` outside a run.
+
+    The table counterpart of :func:`fetch`, for an intermediate that several notebooks of a
+    run build alike (the funnel's step times: five times in a suite): the first writes it as
+    Parquet under a lock, and every notebook reads it through a view whose name carries the
+    key of its SQL, so the queries over it are themselves shared by :func:`fetch`. ``None``
+    when ``expr`` reads anything but the run's shared copy (see :func:`fetch`).
+
+    Parameters
+    ----------
+    expr
+        An Ibis table expression.
+
+    Returns
+    -------
+    ibis.Table or None
+
+    Examples
+    --------
+    >>> import ibis, os, tempfile
+    >>> from journeylib.core import shared_results
+    >>> os.environ[shared_results.ENV_VAR] = tempfile.mkdtemp()
+    >>> con = ibis.duckdb.connect()
+    >>> _ = con.raw_sql("CREATE VIEW jl_shared_0a1b_events AS SELECT * FROM range(5) r(n)")
+    >>> t = con.table("jl_shared_0a1b_events")
+    >>> kept = shared_results.stored(t.filter(t.n > 2))
+    >>> kept.get_name().startswith(shared_results.VIEW_PREFIX), kept.count().to_pyarrow().as_py()
+    (True, 2)
+    >>> shared_results.stored(ibis.memtable({"n": [1]})) is None  # not the run's copy
+    True
+    >>> del os.environ[shared_results.ENV_VAR]
+    """
+    from .engine import read_parquet
+
+    con = expr._find_backend(use_default=True)
+    path = _result_path(expr, con, ".parquet")
+    if path is None:
+        return None
+    with locked(path.with_suffix(".lock")):
+        if not path.exists():
+            tmp = path.with_name(f".{path.name}-{os.getpid()}")
+            try:
+                con.to_parquet(expr, tmp)
+                os.replace(tmp, path)
+            except OSError:  # a full or read-only folder: this notebook keeps its own table
+                tmp.unlink(missing_ok=True)
+                return None
+    return read_parquet(con, path, table_name=f"{VIEW_PREFIX}{path.stem}")
+
+
+def _result_path(expr: ibis.Expr, con: ibis.BaseBackend, suffix: str = ".arrow") -> Path | None:
     """Where the run keeps ``expr``'s result, or ``None`` when ``expr`` does not read the copy alone."""
     where = folder()
     if where is None or getattr(con, "name", None) != "duckdb" or not isinstance(expr, (ibis.Table, ibis.Column)):
@@ -117,7 +168,7 @@ def _result_path(expr: ibis.Expr, con: ibis.BaseBackend) -> Path | None:
     settings = con.raw_sql(f"SELECT name, value FROM duckdb_settings() WHERE name IN {_RESULT_SETTINGS} "
                            "ORDER BY name").fetchall()
     key = hashlib.sha256(json.dumps([FORMAT, ibis.__version__, duckdb.__version__, settings, sql]).encode()).hexdigest()
-    return where / "results" / f"{key[:32]}.arrow"
+    return where / "results" / f"{key[:32]}{suffix}"
 
 
 @contextlib.contextmanager

@@ -437,7 +437,8 @@ def _closed_reaches(ev: ibis.Table, stages: Sequence[str], win_us: int | None) -
     before it (never reached). Only a customer with stage-k events on both sides of
     step k-1's time needs their events in order: those "tangled" customers, usually
     few or none, go through the exact event-level chain. The per-customer table is
-    cached (a temporary table; a persisted DataFrame on Spark) while the caller uses it.
+    cached (a temporary table; a persisted DataFrame on Spark) while the caller uses it;
+    in a report run it is computed once for all the run's notebooks.
     """
     k_cols = [f"_t{k}" for k in range(len(stages))]
     at = [ibis.ifelse(ev._s == k, ev._e, ibis.null("int64")) for k in range(len(stages))]
@@ -457,7 +458,7 @@ def _closed_reaches(ev: ibis.Table, stages: Sequence[str], win_us: int | None) -
         reached = (reached & step).fill_null(False)
         times.append(ibis.ifelse(reached, lo, ibis.null("int64")))
     p = p.select("customer_id", _tangled=tangled, **dict(zip(k_cols, times)))
-    with engine.materialized(p) as p:
+    with engine.materialized(p, reused=True) as p:  # three reports of a suite draw the same funnel
         cols = ["customer_id", "_entry", *k_cols]
         cur = p.filter(p._t0.notnull() & ~p._tangled).mutate(_entry=p._t0).select(*cols)
         n_tangled = engine.to_pandas(p.aggregate(n=p._tangled.cast("int64").sum()))["n"].iloc[0]

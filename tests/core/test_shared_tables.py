@@ -402,3 +402,26 @@ def test_another_time_zone_is_another_answer(shared):
         con.raw_sql("SET TimeZone='UTC'")
     assert len(list((shared / "results").glob("*.arrow"))) == 2
     assert shared_results.fetch(days)["days"].iloc[0] == utc
+
+
+def test_the_funnel_of_a_run_is_built_once_for_its_notebooks(shared, monkeypatch):
+    """Three reports of a suite draw the same closed funnel: its per-customer step times are written once to the
+    run's folder, another notebook reads them (no query of its own, by segment too), and the funnel is the one an
+    ordinary load gives, tangled customers included."""
+    first = jl.load_journey("sample")
+    second = jl.load_journey("sample", con=ibis.duckdb.connect())  # another notebook of the run
+    stages = ["awareness", "consideration", "cart", "purchase", "repeat"]
+    built = jl.funnel(first.events, stages, window=60)
+    assert len(list((shared / "results").glob("*.parquet"))) == 1
+    ran = _engine_runs(monkeypatch)
+    again = jl.funnel(second.events, stages, window=60)
+    assert ran == []  # the step times and their counts come from the run's folder
+    by_segment = jl.funnel(second.events, stages, window=60, by="segment", customers=second.customers)
+    assert len(ran) == 1 and len(list((shared / "results").glob("*.parquet"))) == 1
+    monkeypatch.delenv(shared_tables.ENV_VAR)
+    plain = jl.load_dataset("sample")
+    expected = jl.funnel(plain.events, stages, window=60)
+    for result in (built, again):
+        pd.testing.assert_frame_equal(result.summary, expected.summary)
+    pd.testing.assert_frame_equal(by_segment.summary, jl.funnel(plain.events, stages, window=60, by="segment",
+                                                                 customers=plain.customers).summary)
