@@ -1833,8 +1833,8 @@ def materialized(expr: ibis.Table, *, reused: bool = False) -> Iterator[ibis.Tab
         with expr.cache() as cached:
             yield cached
         return
-    if reused and (kept := shared_results.stored(expr)) is not None:
-        yield kept
+    if reused and (path := shared_results.stored(expr)) is not None:
+        yield read_parquet(con, path, table_name=f"{shared_results.VIEW_PREFIX}{path.stem}")
         return
     name = ibis.util.gen_name("journeylib")
     try:

@@ -103,14 +103,16 @@ def fetch(expr: ibis.Expr) -> pd.DataFrame | pd.Series:
     return _as_pandas(expr, table)
 
 
-def stored(expr: ibis.Table) -> ibis.Table | None:
-    """``expr`` computed once per run and read back from the run's folder, or ``None`` outside a run.
+def stored(expr: ibis.Table) -> Path | None:
+    """``expr`` computed once per run as a Parquet file in the run's folder, or ``None`` outside a run.
 
     The table counterpart of :func:`fetch`, for an intermediate that several notebooks of a
-    run build alike (the funnel's step times: five times in a suite): the first writes it as
-    Parquet under a lock, and every notebook reads it through a view whose name carries the
-    key of its SQL, so the queries over it are themselves shared by :func:`fetch`. ``None``
-    when ``expr`` reads anything but the run's shared copy (see :func:`fetch`).
+    run build alike (the funnel's step times: five times in a suite): the first writes it
+    under a lock and every one reads the file. Read through a view named ``VIEW_PREFIX`` +
+    the file's stem (the key of its SQL), the queries over it are shared by :func:`fetch`
+    too (:func:`journeylib.core.engine.materialized` with ``reused=True`` does both).
+    ``None`` when ``expr`` reads anything but the run's shared copy (see :func:`fetch`) or
+    the folder cannot be written.
 
     Parameters
     ----------
@@ -119,7 +121,7 @@ def stored(expr: ibis.Table) -> ibis.Table | None:
 
     Returns
     -------
-    ibis.Table or None
+    pathlib.Path or None
 
     Examples
     --------
@@ -129,15 +131,13 @@ def stored(expr: ibis.Table) -> ibis.Table | None:
     >>> con = ibis.duckdb.connect()
     >>> _ = con.raw_sql("CREATE VIEW jl_shared_0a1b_events AS SELECT * FROM range(5) r(n)")
     >>> t = con.table("jl_shared_0a1b_events")
-    >>> kept = shared_results.stored(t.filter(t.n > 2))
-    >>> kept.get_name().startswith(shared_results.VIEW_PREFIX), kept.count().to_pyarrow().as_py()
-    (True, 2)
+    >>> path = shared_results.stored(t.filter(t.n > 2))
+    >>> path.suffix, con.read_parquet(path).count().to_pyarrow().as_py()
+    ('.parquet', 2)
     >>> shared_results.stored(ibis.memtable({"n": [1]})) is None  # not the run's copy
     True
     >>> del os.environ[shared_results.ENV_VAR]
     """
-    from .engine import read_parquet
-
     con = expr._find_backend(use_default=True)
     path = _result_path(expr, con, ".parquet")
     if path is None:
@@ -148,10 +148,10 @@ def stored(expr: ibis.Table) -> ibis.Table | None:
             try:
                 con.to_parquet(expr, tmp)
                 os.replace(tmp, path)
-            except OSError:  # a full or read-only folder: this notebook keeps its own table
+            except OSError:  # a full or read-only folder: the notebook keeps its own table
                 tmp.unlink(missing_ok=True)
                 return None
-    return read_parquet(con, path, table_name=f"{VIEW_PREFIX}{path.stem}")
+    return path
 
 
 def _result_path(expr: ibis.Expr, con: ibis.BaseBackend, suffix: str = ".arrow") -> Path | None:
