@@ -34,21 +34,25 @@
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+import ibis
 import numpy as np
 import pandas as pd
 
 from . import plots
+from ..core import buckets, engine
 from ..core.checks import whole_number
 from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.intervals import bootstrap_weights
 from ..core.load import costs_frame
 from ..core.result import Check, Finding, Result, truth_table
+from ..core.time import month_number
 from .attribution import ALL_MODELS, ParsedPaths, credit_by_model, rule_credits
 from .common import model_words
-from .paths import journeys
+from .paths import fetch_with_first_conversions, journeys, journeys_expr
 
 __all__ = ["BUDGET_MODELS", "METRICS", "BudgetResult", "channel_budget"]
 
@@ -433,20 +437,29 @@ def _flags(agreement: pd.DataFrame) -> dict[str, dict[str, Any]]:
 
 # --------------------------------------------------------------------------- computing
 def _journey_months(events: Any, path_kwargs: dict) -> pd.DataFrame:
-    """One row per journey (``customer_id, path, conversions, conversion_value, period``) of
+    """One row per journey (``customer_id, path, conversions, conversion_value, period``) in the order of
     :func:`journeylib.journeys.paths.journeys`; ``period`` (categorical ``YYYY-MM``) is the UTC month of the
-    conversion, or of the last touch when the journey did not convert.
-
-    The journeys are fetched as :func:`journeys` fetches them, so in a report run the channel attribution's
-    journeys of the same definition are read, not built again (:func:`journeylib.core.shared_results.fetch`)."""
-    j = journeys(events, **path_kwargs)
+    conversion, or of the last touch when the journey did not convert, taken in the engine."""
+    kw = {**_JOURNEY_DEFAULTS, **path_kwargs}
+    t = engine.to_table(events)
+    j = buckets.concat_sorted(buckets.per_bucket(
+        t, lambda part: fetch_with_first_conversions(part, _month_rows, kw)), ["customer_id", "journey"])
     if j.empty:
         raise JourneyDataError("channel budget: the events have no journeys with a touchpoint; expected touches "
                                "with a channel before the conversions")
-    end = j["conversion_ts"].where(j["conversions"] > 0, j["last_touch_ts"])  # UTC wall clock, whole seconds
-    months, codes = np.unique((end.dt.year * 12 + end.dt.month - 1).to_numpy("int64"), return_inverse=True)
+    months, codes = np.unique(j.pop("month").to_numpy("int64"), return_inverse=True)
     j["period"] = pd.Categorical.from_codes(codes, categories=[f"{m // 12:04d}-{m % 12 + 1:02d}" for m in months])
     return j[["customer_id", "path", "conversions", "conversion_value", "period"]]
+
+
+_JOURNEY_DEFAULTS = {name: p.default for name, p in inspect.signature(journeys).parameters.items()
+                     if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def _month_rows(events: Any, **kwargs: Any) -> Any:
+    j = journeys_expr(events, **kwargs)
+    end = ibis.ifelse(j.conversions > 0, j.conversion_ts, j.last_touch_ts)  # UTC wall clock, whole seconds
+    return j.select("customer_id", "journey", "path", "conversions", "conversion_value", month=month_number(end))
 
 
 class _Crediting:

@@ -425,17 +425,3 @@ def test_the_funnel_of_a_run_is_built_once_for_its_notebooks(shared, monkeypatch
         pd.testing.assert_frame_equal(result.summary, expected.summary)
     pd.testing.assert_frame_equal(by_segment.summary, jl.funnel(plain.events, stages, window=60, by="segment",
                                                                  customers=plain.customers).summary)
-
-
-def test_the_channel_budget_reads_the_journeys_the_attribution_fetched(shared, monkeypatch):
-    """The stage attribution report fetches every journey; the channel budget report of the same run asks for the
-    same journeys (only its month of each is its own), so it builds no path, and its view is the ordinary one."""
-    first = jl.load_journey("sample")
-    second = jl.load_journey("sample", con=ibis.duckdb.connect())  # another notebook of the run
-    jl.journeys.journeys(first.events)
-    ran = _engine_runs(monkeypatch)
-    budget = jl.channel_budget(second.events, second.costs, n_boot=0)
-    assert ran and not [sql for sql in ran if "array_agg" in sql.lower() or "list(" in sql.lower()]
-    monkeypatch.delenv(shared_tables.ENV_VAR)
-    plain = jl.load_dataset("sample")
-    pd.testing.assert_frame_equal(budget.budget, jl.channel_budget(plain.events, plain.costs, n_boot=0).budget)
