@@ -1417,6 +1417,8 @@ def _wide_file_error(table: str, files: list[str]) -> JourneyDataError | None:
                 f"What to do: give the source encoding: {wide} in journey.yml (journeylib init writes it), or save "
                 "the file as \"CSV UTF-8\"")
     return None
+
+
 _CSV_ROW_ADVICE = ("a value holding the delimiter outside quotes, or a line of totals or notes above or below the "
                    "data, shifts the columns.\nWhat to do: quote such values (spreadsheets do when saving as CSV) or "
                    "delete the line; the file is read as it is and never changed")

@@ -148,7 +148,7 @@ def stored(expr: ibis.Table) -> Path | None:
             try:
                 con.to_parquet(expr, tmp)
                 os.replace(tmp, path)
-            except OSError:  # a full or read-only folder: the notebook keeps its own table
+            except (OSError, duckdb.Error):  # a full or read-only folder: the notebook keeps its own table
                 tmp.unlink(missing_ok=True)
                 return None
     return path

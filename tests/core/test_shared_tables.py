@@ -11,6 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import duckdb
 import ibis
 import pandas as pd
 import pytest
@@ -425,3 +426,18 @@ def test_the_funnel_of_a_run_is_built_once_for_its_notebooks(shared, monkeypatch
         pd.testing.assert_frame_equal(result.summary, expected.summary)
     pd.testing.assert_frame_equal(by_segment.summary, jl.funnel(plain.events, stages, window=60, by="segment",
                                                                  customers=plain.customers).summary)
+
+
+def test_a_funnel_whose_table_cannot_be_stored_keeps_its_own(shared, monkeypatch):
+    """A full disk under the run's folder (DuckDB's own I/O error, not an OSError) leaves the funnel computing its
+    table as outside a run: the same numbers, no error."""
+    events = jl.load_journey("sample").events
+
+    def full(self, *args, **kwargs):
+        raise duckdb.IOException("IO Error: No space left on device")
+
+    monkeypatch.setattr(ibis.backends.duckdb.Backend, "to_parquet", full)
+    result = jl.funnel(events, window=60)
+    assert not list((shared / "results").glob("*.parquet"))
+    monkeypatch.delenv(shared_tables.ENV_VAR)
+    pd.testing.assert_frame_equal(result.summary, jl.funnel(jl.load_dataset("sample").events, window=60).summary)
