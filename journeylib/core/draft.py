@@ -51,7 +51,8 @@ from .errors import JourneyDataError, JourneyParameterError
 from .schema import COMMA_AMOUNT, DEFAULT_STAGES, EXPORT_FORMATS, ZONE_SUFFIX
 
 FORMATS = ("auto", "canonical", *EXPORT_FORMATS)
-DATA_SUFFIXES = (".csv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".tsv", ".txt", ".gz", *EXCEL_SUFFIXES)
+DATA_SUFFIXES = (".csv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".tsv", ".txt", ".gz", ".zip",
+                 *EXCEL_SUFFIXES)
 NOT_DATA = ("ground_truth.json", "journey.yml", "journey.yaml")
 """Files beside an export that are never its events (the simulator's truth, a definition)."""
 TOP_EVENTS = 20
@@ -423,6 +424,11 @@ def find_files(path: str | Path) -> dict[str, str]:
     if "://" in text or any(ch in text for ch in "*?["):
         return {"events": text}
     p = Path(text)
+    if p.suffix.lower() == ".zip" and p.is_file():  # an archive is a folder: its tables, named through it
+        from . import engine
+
+        inside = Path(engine.unzipped_path(text))
+        return {t: str(p / Path(f).relative_to(inside)) for t, f in find_files(inside).items()}
     if p.is_file():
         return {"events": text}
     if not p.is_dir():
@@ -445,6 +451,8 @@ def find_files(path: str | Path) -> dict[str, str]:
         if not data:
             raise JourneyDataError(f"init: {text} holds no data file; expected events.csv, events.parquet, "
                                    "an export file or a folder of them")
+        if len(data) == 1 and data[0].suffix.lower() == ".zip":
+            return {**find_files(data[0]), **found}
         found["events"] = str(data[0]) if len(data) == 1 else str(p / "**" / f"*{data[0].suffix}")
     return found
 
@@ -744,7 +752,7 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
     from . import engine
 
     found = find_files(path)
-    files, encodings = dict(found), {}
+    files, encodings = {t: engine.unzipped_path(f) for t, f in found.items()}, {}
     for table, f in found.items():  # a file that is not UTF-8 is read, as the loader will, through a copy
         enc = _text_encoding(f)
         if enc:
@@ -800,7 +808,7 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
         del mapping["channel"]  # the reader's channel column is empty: there are no touchpoints
     rows = int(engine.to_pandas(t.aggregate(n=t.count()))["n"].iloc[0])  # reads every line of a CSV first
     if rows == 0:
-        raise JourneyDataError(f"init: {files['events']} has no rows")
+        raise JourneyDataError(f"init: {found['events']} has no rows")
     ev_col = mapping.get("event", (None,))[0]
     id_col = mapping.get("customer_id", (None,))[0]
     ts_col = mapping.get("ts", (None,))[0]

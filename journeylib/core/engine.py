@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import tempfile
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Iterator
@@ -999,7 +1000,9 @@ def list_files(pattern: str, con: ibis.BaseBackend | None = None) -> list[str]:
 
 def _local_files(pattern: str) -> list[str]:
     """A local path or glob: a path that exists is taken literally (a folder named ``run[1]``
-    is not the glob matching ``run1``), as is the longest existing folder it starts with."""
+    is not the glob matching ``run1``), as is the longest existing folder it starts with; a
+    ``.zip`` archive on the way is read as the folder it unpacks to (:func:`unzipped_path`)."""
+    pattern = unzipped_path(pattern)
     if Path(pattern).exists():
         return [pattern]
     if not any(ch in pattern for ch in "*?["):
@@ -1010,6 +1013,85 @@ def _local_files(pattern: str) -> list[str]:
         if any(ch in str(head) for ch in "*?[") and head.is_dir():
             return sorted(glob.glob(os.path.join(glob.escape(str(head)), *parts[i:])))
     return sorted(glob.glob(pattern))
+
+
+_UNZIPPED: dict[tuple[str, int, int], str] = {}
+
+
+def unzipped_path(path: str) -> str:
+    """``path`` with a ``.zip`` archive on the way replaced by the folder it unpacks to.
+
+    Exports often come zipped (Amplitude's export API, a shop's emailed orders, several CSVs
+    in one download). A local path through an archive reads it as a folder: ``export.zip``
+    is the folder, ``export.zip/events.csv`` a file in it (globs allowed after the archive).
+    The archive is unpacked once per process into a temporary folder removed when the process
+    ends, with the members' modification times (so the validation cache knows the bytes
+    again); the archive itself is never touched. Other paths and URIs are returned as given.
+
+    Parameters
+    ----------
+    path
+        A local path or glob, or a URI.
+
+    Returns
+    -------
+    str
+        The path to read.
+
+    Examples
+    --------
+    >>> import os, tempfile, zipfile
+    >>> from journeylib.core import engine
+    >>> folder = tempfile.mkdtemp()
+    >>> with zipfile.ZipFile(os.path.join(folder, "export.zip"), "w") as z:
+    ...     z.writestr("events.csv", "customer_id,ts,event\\nc1,2025-01-05,landing\\n")
+    >>> inside = engine.unzipped_path(os.path.join(folder, "export.zip", "events.csv"))
+    >>> open(inside).read().splitlines()[1]
+    'c1,2025-01-05,landing'
+    >>> engine.unzipped_path("data/sample/events.parquet")
+    'data/sample/events.parquet'
+    """
+    if is_uri(path) or ".zip" not in str(path).lower():
+        return path
+    parts = Path(path).parts
+    for i in range(1, len(parts) + 1):
+        head = Path(*parts[:i])
+        if head.suffix.lower() == ".zip" and not any(ch in str(head) for ch in "*?[") and head.is_file():
+            return str(Path(_unzipped(head), *parts[i:]))
+    return path
+
+
+def _unzipped(archive: Path) -> str:
+    st = archive.stat()
+    key = (str(archive.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _UNZIPPED and Path(_UNZIPPED[key]).is_dir():
+        return _UNZIPPED[key]
+    top = tempfile.mkdtemp(prefix="journeylib-zip-")
+    atexit.register(shutil.rmtree, top, ignore_errors=True)
+    out = os.path.join(top, archive.name)  # messages then name a file as <...>/export.zip/events.csv
+    try:
+        with zipfile.ZipFile(archive) as z:
+            members = [m for m in z.infolist() if not m.is_dir()
+                       and not any(p.startswith(".") or p == "__MACOSX" for p in Path(m.filename).parts)]
+            if locked := [m.filename for m in members if m.flag_bits & 0x1]:
+                raise JourneyDataError(f"{archive.name}: {locked[0]} in it is encrypted (the archive has a "
+                                       "password).\nWhat to do: unpack it with the password and point "
+                                       "journey.yml at the folder")
+            os.makedirs(out)
+            for m in members:
+                target = z.extract(m, out)  # member names are made safe: no absolute paths, no ".."
+                when = datetime.datetime(*m.date_time).timestamp()
+                os.utime(target, (when, when))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        raise JourneyDataError(f"{archive.name} is not a readable .zip archive ({exc}); expected an archive "
+                               "of CSV, Parquet, JSON or workbook files.\nWhat to do: unpack it with your "
+                               "archive tool and point journey.yml at the folder") from None
+    except OSError as exc:
+        raise JourneyDataError(f"{archive.name}: could not unpack it into the temporary folder "
+                               f"({exc.strerror or exc}).\nWhat to do: free disk space there (TMPDIR), or unpack "
+                               "it yourself and point journey.yml at the folder") from None
+    _UNZIPPED[key] = out
+    return out
 
 
 def literal_path(path: str) -> str:
@@ -1125,14 +1207,14 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
     suffix = Path(files[0]).suffix.lower()
     try:
         # DuckDB takes a list of files (read literally); Spark and others take the path or glob itself.
-        arg = [literal_path(f) for f in files] if con.name == "duckdb" else path
+        arg = [literal_path(f) for f in files] if con.name == "duckdb" else unzipped_path(path)
         spark = con.name == "pyspark"
         # several files: columns matched by name (a file may order them otherwise or add one; by
         # default DuckDB took the first file's columns and dropped a later file's extra column unseen)
         several = {"union_by_name": True} if len(files) > 1 else {}
         if suffix in (".parquet", ".pq"):
             if spark:
-                return _spark_parquet(con, path, files)
+                return _spark_parquet(con, arg, files)
             return con.read_parquet(arg, **several)
         if suffix in EXCEL_SUFFIXES:
             return read_excel(files, table)
@@ -1154,8 +1236,10 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
         raise
     except Exception as exc:  # DuckDB's reader errors are precise but deep; keep the gist
         raise read_failure(table, path, exc) from exc
+    hint = ("\nWhat to do: name one archive (export.zip, or export.zip/events.csv for one file in it), or "
+            "unpack the archives into one folder") if suffix == ".zip" else ""
     raise JourneyDataError(f"{table}: unsupported file type '{suffix}' ({path}); expected .csv, .parquet or a "
-                           "workbook (.xlsx, .xls, .ods)")
+                           f"workbook (.xlsx, .xls, .ods){hint}")
 
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
@@ -1305,6 +1389,7 @@ def utf8_copy(path: str, encoding: str, table: str = "events") -> str:
     if is_uri(path):
         raise JourneyParameterError(f"{table}: encoding applies to local files; {path} is read by the engine as "
                                     "UTF-8: convert the files to UTF-8 where they are stored")
+    path = unzipped_path(path)
     files = [f for p in _local_files(path) for f in (sorted(str(x) for x in Path(p).rglob("*") if x.is_file())
                                                        if Path(p).is_dir() else [p])]
     files = [f for f in files if not Path(f).name.startswith((".", "_"))]

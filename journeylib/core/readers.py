@@ -304,8 +304,8 @@ def _kind_of(name: str) -> str | None:
 
 
 def _files(path: str | Path, kinds: tuple[str, ...], what: str) -> list[str]:
-    """Data files of ``path`` (a file, a folder searched recursively, a glob or a URI)."""
-    p = str(path)
+    """Data files of ``path`` (a file, a folder searched recursively, a glob, a URI or a ``.zip``)."""
+    p = engine.unzipped_path(str(path))
     if not engine.is_uri(p) and Path(p).is_dir():
         found = sorted(str(f) for f in Path(p).rglob("*") if f.is_file() and not f.name.startswith((".", "_"))
                        and f.name not in _NOT_DATA and _kind_of(f.name) in kinds)
@@ -791,7 +791,7 @@ def _amount(quoted: str, decimal: str) -> str:
 
 def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: Mapping[str, str], timezone: str,
             timestamp_format: str | None, decimal: str = ".") -> tuple[str, list[str]]:
-    p = str(path)
+    p = engine.unzipped_path(str(path))
     if not engine.is_uri(p) and Path(p).is_dir():
         found = [f for f in sorted(Path(p).iterdir())
                  if f.is_file() and _kind_of(f.name) in ("csv", "parquet", "excel") and not f.name.startswith("~$")]
@@ -1164,9 +1164,9 @@ def detect_format(path: str | Path) -> str:
     >>> detect_format("data/sample/events.parquet")
     'canonical'
     """
-    p = Path(str(path))
     if engine.is_uri(str(path)):
         raise JourneyParameterError(f"{path}: the format of a URI is not detected; give format= explicitly")
+    p = Path(engine.unzipped_path(str(path)))
     if p.is_dir():
         if any(f.name.lower().startswith("orders") and _kind_of(f.name) in ("csv", "parquet", "excel")
                for f in p.iterdir()):
@@ -1176,7 +1176,7 @@ def detect_format(path: str | Path) -> str:
                        and not {f.name.split(".")[0].lower(), *(q.lower() for q in f.relative_to(p).parts[:-1])}
                        & set(SIDE_TABLES))
     else:
-        files = [Path(f) for f in engine.list_files(str(path))]
+        files = [Path(f) for f in engine.list_files(str(p))]
     if not files:
         raise JourneyDataError(f"{path}: no Parquet, JSON lines or CSV file found")
     keys = _keys_of(files[0])

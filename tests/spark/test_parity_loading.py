@@ -342,3 +342,23 @@ def test_files_whose_columns_differ(both, same, differing_files):
     a, b = both(lambda: jl.load_events(differing_files).to_pandas())
     assert sorted(a["revenue"].fillna(-1)) == [-1, -1, 12.5] and sorted(a["event"]) == ["landing", "landing", "purchase"]
     same(a, b, sort_by=EVENT_KEYS, what="files with different columns")
+
+
+def test_a_zipped_export_is_read_alike(both, same, tmp_path):
+    """A source inside a .zip (a CSV, and Parquet partitions) is read alike: both engines read the unpacked files."""
+    import zipfile
+
+    ev = pd.DataFrame({"customer_id": ["a", "a", "b"], "ts": ["2025-01-05 10:00", "2025-01-06 10:00", "2025-02-01 09:00"],
+                       "event": ["visit", "purchase", "visit"], "revenue": [None, 12.5, None]})
+    with zipfile.ZipFile(tmp_path / "export.zip", "w") as z:
+        z.writestr("events.csv", ev.to_csv(index=False))
+        for i, part in enumerate((ev.iloc[:2], ev.iloc[2:])):
+            frame = part.assign(ts=pd.to_datetime(part["ts"], utc=True))
+            z.writestr(f"parts/month={i}/part.parquet", frame.to_parquet(index=False, coerce_timestamps="us"))
+    for path in ("export.zip/events.csv", "export.zip/parts"):
+        (tmp_path / "journey.yml").write_text(f"sources:\n  events: {{path: {path}}}\nstages:\n  order: [awareness]\n"
+                                              "  rules: [{stage: awareness, event: visit}]\n")
+        a, b = both(lambda: jl.load_journey(tmp_path / "journey.yml").events.to_pandas())
+        assert sorted(a["customer_id"]) == ["a", "a", "b"] and a["revenue"].sum() == 12.5
+        same(a.drop(columns=["month"], errors="ignore"), b.drop(columns=["month"], errors="ignore"),
+             sort_by=EVENT_KEYS, what=f"events read from {path}")
