@@ -470,6 +470,59 @@ def amount_values(values: pd.Series) -> pd.DataFrame:
                         index=values.index)
 
 
+MONTH_NAME = r"(?i)\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?:\b|\d)"
+"""A month named in English (``Jan``, ``January``, ``05-Jan-2025``), as text timestamps from US tools write it."""
+_NAMED_DATES = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%d-%b-%y", "%b %d %Y", "%B %d %Y",
+                "%d %b, %Y", "%d-%B-%Y", "%a, %d %b %Y", "%a, %b %d, %Y", "%A, %B %d, %Y", "%A, %d %B %Y",
+                "%a %b %d %Y")
+_NAMED_CLOCKS = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", " %I:%M%p", ", %I:%M %p",
+                 ", %I:%M:%S %p", ", %H:%M", ", %H:%M:%S", " at %I:%M %p", " at %H:%M")
+
+
+def month_name_format(values: Any) -> str | None:
+    """The strptime format of text timestamps that name the month in English, or ``None``.
+
+    Exports of US tools write ``Jan 5, 2025 9:00 AM``, ``05-Jan-2025 09:00`` or ``Sunday,
+    January 5, 2025 09:00``: no reader takes them without their format, and a month name
+    leaves no doubt about day and month. pandas' guess is tried first, then the common
+    layouts; a format is returned only when every value of the sample fits it.
+
+    Parameters
+    ----------
+    values
+        Timestamps as text (a sample: a few thousand values are plenty).
+
+    Returns
+    -------
+    str or None
+        A strptime format with ``%b`` or ``%B`` (no zone: ``%z`` is left to the ISO readers).
+
+    Examples
+    --------
+    >>> from journeylib.core import engine
+    >>> engine.month_name_format(["Jan 5, 2025 9:00 AM", "Dec 12, 2025 11:30 PM"])
+    '%b %d, %Y %I:%M %p'
+    >>> engine.month_name_format(["5-Jan-25", "12-Feb-25"])
+    '%d-%b-%y'
+    >>> engine.month_name_format(["2025-01-05 09:00"]) is None
+    True
+    """
+    from pandas.tseries.api import guess_datetime_format
+
+    text = pd.Series(list(values), dtype=object).dropna().astype(str).str.strip()
+    text = text[text != ""].drop_duplicates()
+    if text.empty or not text.str.contains(MONTH_NAME).all():
+        return None
+    sample = text.head(500)
+    guessed = [g for v in sample.head(5) if (g := guess_datetime_format(v))]
+    candidates = dict.fromkeys(guessed + [d + c for d in _NAMED_DATES for c in _NAMED_CLOCKS])
+    for fmt in candidates:
+        if ("%b" in fmt or "%B" in fmt) and "%z" not in fmt and "%Z" not in fmt:
+            if pd.to_datetime(sample, format=fmt, errors="coerce").notna().all():
+                return fmt
+    return None
+
+
 def unix_unit(low: float, high: float) -> str | None:
     """The Unix-time unit whose range (:data:`UNIX_RANGES`) holds every value from ``low`` to ``high``.
 
@@ -538,6 +591,43 @@ def _duckdb_try_strptime(x: str, fmt: str) -> dt.Timestamp(timezone=None):  # pr
     """DuckDB's ``try_strptime``: NULL where the text does not fit the format."""
 
 
+_WEEKDAY_FIRST = re.compile(r"^%[aA][,.]?\s*")
+
+
+def strptime(x: ibis.Value, fmt: str) -> ibis.Value:
+    """Text read with a strptime format as naive timestamps, NULL where a value does not fit.
+
+    On Spark a leading weekday (``%A, %B %d, %Y``: ``Sunday, January 5, 2025``) is dropped from
+    format and text before parsing: Spark 3's parser cannot read day names, and the date
+    holds the day anyway.
+
+    Parameters
+    ----------
+    x
+        A text column expression.
+    fmt
+        strptime format (``%d/%m/%Y %H:%M``, ``%b %d, %Y %I:%M %p``...).
+
+    Returns
+    -------
+    ibis.Value
+        Timestamps without a zone.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylib.core import engine
+    >>> t = ibis.memtable({"ts": ["Sunday, January 5, 2025 09:00", "not a date"]})
+    >>> engine.to_pandas(t.select(ts=engine.strptime(t.ts, "%A, %B %d, %Y %H:%M")))["ts"].tolist()
+    [Timestamp('2025-01-05 09:00:00'), NaT]
+    """
+    if backend_name(x) == "duckdb":
+        return _duckdb_try_strptime(x, fmt)
+    if _WEEKDAY_FIRST.match(fmt):
+        fmt, x = _WEEKDAY_FIRST.sub("", fmt), x.re_replace(r"^\s*[A-Za-z]+[,.]?\s*", "")
+    return x.as_timestamp(fmt).cast("timestamp")
+
+
 def timestamp_columns(table: str, columns: Any) -> list[str]:
     """The columns of ``table`` that hold timestamps (``ts``, ``assigned_at``, customers' ``*_at``).
 
@@ -599,6 +689,8 @@ def detect_timestamp_format(t: ibis.Table, col: str, *, table: str = "events",
     read without a format). Day-first when a first number above 12 occurs anywhere,
     month-first when a second number does; when neither does (``03/04/2024`` only) the
     order cannot be told and a :class:`JourneyDataError` asks for the format (``hint``).
+    Dates that name the month in English (``Jan 5, 2025 9:00 AM``) get their format from
+    :func:`month_name_format`.
 
     Parameters
     ----------
@@ -624,6 +716,8 @@ def detect_timestamp_format(t: ibis.Table, col: str, *, table: str = "events",
     '%d/%m/%Y %H:%M'
     >>> engine.detect_timestamp_format(ibis.memtable({"ts": [1736078400123, 1736164800000]}), "ts")
     'unix_ms'
+    >>> engine.detect_timestamp_format(ibis.memtable({"ts": ["Jan 5, 2025 9:00 AM", "Feb 1, 2025 1:15 PM"]}), "ts")
+    '%b %d, %Y %I:%M %p'
     """
     x = t[col].cast("string")
     given = x.notnull() & (x.strip() != "")
@@ -639,7 +733,8 @@ def detect_timestamp_format(t: ibis.Table, col: str, *, table: str = "events",
                 mins=(hit & (timed != "")).cast("int64").sum(),
                 noon=(hit & (x.re_extract(DATE_PATTERN, 7) != "")).cast("int64").sum(),
                 given=given.cast("int64").sum(), numbers=number.cast("int64").sum(), low=value.min(),
-                high=value.max(), spaced=x.re_search(SPACED_OFFSET).fill_null(False).cast("int64").sum())
+                high=value.max(), spaced=x.re_search(SPACED_OFFSET).fill_null(False).cast("int64").sum(),
+                named=x.re_search(MONTH_NAME).fill_null(False).cast("int64").sum())
     row = to_pandas(t.aggregate(**aggs)).iloc[0]
     if pd.notna(row["given"]) and int(row["given"]) and int(row["numbers"]) == int(row["given"]):
         return unix_unit(float(row["low"]), float(row["high"]))  # None: the rows' error says what numbers are
@@ -649,6 +744,10 @@ def detect_timestamp_format(t: ibis.Table, col: str, *, table: str = "events",
         clock = "%H:%M" + (":%S" if m.group(2) else "") + (".%f" if m.group(3) else "")
         return f"%Y-%m-%d{m.group(1)}{clock} %z"
     if not int(row["n"] if pd.notna(row["n"]) else 0):
+        if pd.notna(row["given"]) and int(row["given"]) and 2 * int(row["named"]) >= int(row["given"]):
+            named = given & x.re_search(MONTH_NAME).fill_null(False)
+            sample = to_pandas(t.filter(named).select(v=x.strip()).distinct().limit(2000))["v"]
+            return month_name_format(sample)  # every row is then checked against it, and those in another form named
         return None
     example = str(to_pandas(t.filter(hit).select(col).limit(1))[col].iloc[0]).strip()
     m = re.match(r"^(\d{1,2})([/.-])(\d{1,2})[/.-](\d{2,4})", example)
@@ -703,9 +802,7 @@ def parse_timestamp(x: ibis.Value, fmt: str | None = None) -> ibis.Value:
         in_range = (number >= -9e15 / UNIX_FORMATS[fmt]) & (number <= 9e15 / UNIX_FORMATS[fmt])  # int64 microseconds
         us = ibis.ifelse(in_range, number * UNIX_FORMATS[fmt], ibis.null("float64")).round().cast("int64")
         return from_epoch_micros(us).cast(UTC)
-    if backend_name(x) == "duckdb":
-        return _duckdb_try_strptime(x, fmt).cast(UTC)
-    return x.as_timestamp(fmt).cast("timestamp").cast(UTC)
+    return strptime(x, fmt).cast(UTC)
 
 
 def id_text(x: ibis.Value) -> ibis.Value:

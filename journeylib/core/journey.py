@@ -734,11 +734,6 @@ def _spark_to_utc(x: dt.Timestamp(timezone=None), zone: str) -> dt.Timestamp(tim
     """Spark SQL's ``to_utc_timestamp(naive, zone)``."""
 
 
-@ibis.udf.scalar.builtin(name="try_strptime")
-def _duckdb_try_strptime(x: str, fmt: str) -> dt.Timestamp(timezone=None):  # pragma: no cover
-    """DuckDB's ``try_strptime``: NULL where the text does not fit the format."""
-
-
 def _backend(t: ibis.Table | ibis.Value) -> str:
     try:
         return t._find_backend(use_default=True).name
@@ -771,33 +766,52 @@ def _timestamp_columns(table: str, source_cols: Iterable[str], columns: Mapping[
     return out
 
 
-def _check_dates(t: ibis.Table, cols: list[str], src: Source, d: JourneyDefinition) -> None:
-    """Day-first/month-first text without a format, or text that does not fit the format (every row)."""
+def _check_dates(t: ibis.Table, cols: list[str], src: Source, d: JourneyDefinition) -> dict[str, str]:
+    """Day-first/month-first text without a format, or text that does not fit the format (every row).
+
+    Returns the formats found for text columns whose values name the month (``Jan 5, 2025
+    9:00 AM``; at least half of them: the others are then named as not fitting), which need no
+    declared format: a month name tells day from month."""
     head = t
     text = [c for c in cols if t[c].type().is_string()]
     if not text:
-        return
+        return {}
     key = f"sources.{src.name}.timestamp_format"
+    formats = {c: src.timestamp_format for c in text}
     if src.timestamp_format is None:
-        aggs = {f"n{i}": head[c].re_search(_AMBIGUOUS_SQL).cast("int64").sum() for i, c in enumerate(text)}
+        aggs = {}
+        for i, c in enumerate(text):
+            given = head[c].notnull() & (head[c].strip() != "")
+            aggs |= {f"n{i}": head[c].re_search(_AMBIGUOUS_SQL).cast("int64").sum(),
+                     f"named{i}": (given & head[c].re_search(engine.MONTH_NAME)).cast("int64").sum(),
+                     f"given{i}": given.cast("int64").sum()}
         counts = engine.to_pandas(head.aggregate(**aggs)).iloc[0].fillna(0)
+        formats = {}
         for i, c in enumerate(text):
             if int(counts[f"n{i}"]):
                 ex = engine.to_pandas(head.filter(head[c].re_search(_AMBIGUOUS_SQL)).select(c).limit(200))[c]
                 raise JourneyDataError(_ambiguous_message(d, src, c, ex.astype(str).tolist(), key))
-        return
+            if int(counts[f"given{i}"]) and 2 * int(counts[f"named{i}"]) >= int(counts[f"given{i}"]):
+                named = head.filter(head[c].re_search(engine.MONTH_NAME))
+                sample = engine.to_pandas(named.select(v=named[c].strip()).distinct().limit(2000))["v"]
+                if fmt := engine.month_name_format(sample):
+                    formats[c] = fmt
     if _backend(t) != "duckdb":
-        return
-    for c in text:
-        parsed = engine.parse_timestamp(head[c].strip(), src.timestamp_format)
+        return {c: f for c, f in formats.items() if src.timestamp_format is None}
+    for c, fmt in formats.items():
+        parsed = engine.parse_timestamp(head[c].strip(), fmt)
         bad = head[c].notnull() & (head[c].strip() != "") & parsed.isnull()
         n_bad = int(engine.to_pandas(head.aggregate(n=bad.cast("int64").sum()))["n"].fillna(0).iloc[0])
         if n_bad:
             ex = engine.to_pandas(head.filter(bad).select(c).limit(5))[c].tolist()
+            found = "the format" if src.timestamp_format else "the format the other values are written in,"
             raise JourneyDataError(
-                f"{d.where(key)}: {n_bad:,} values of column '{c}' in {src.name} do not fit the format "
-                f"{src.timestamp_format!r}, e.g. {ex[:3]}; expected every timestamp in that format"
-                f"\nWhat to do: fix timestamp_format (%d day, %m month, %Y year, %H:%M:%S time)")
+                f"{d.where(key)}: {n_bad:,} value{'s' * (n_bad != 1)} of column '{c}' in {src.name} "
+                f"do{'es' * (n_bad == 1)} not fit {found} "
+                f"{fmt!r}, e.g. {ex[:3]}; expected every timestamp in that format"
+                f"\nWhat to do: fix timestamp_format (%d day, %m month, %b month name, %Y year, %H:%M:%S time)"
+                + ("" if src.timestamp_format else ", or the rows"))
+    return {c: f for c, f in formats.items() if src.timestamp_format is None}
 
 
 def _ambiguous_message(d: JourneyDefinition, src: Source, col: str, examples: list[str], key: str) -> str:
@@ -878,9 +892,7 @@ def _to_utc(x: ibis.Value, src: Source) -> ibis.Value:
         return engine.parse_timestamp(x, src.timestamp_format)  # UTC by definition: the zone does not apply
     if typ.is_string():
         if src.timestamp_format:
-            naive = (_duckdb_try_strptime(x, src.timestamp_format) if name == "duckdb"
-                     else x.as_timestamp(src.timestamp_format).cast("timestamp"))
-            return localize(naive)
+            return localize(engine.strptime(x, src.timestamp_format))
         with_offset = x.re_search(ZONE_SUFFIX)
         return ibis.ifelse(with_offset, x.try_cast(dt.Timestamp(timezone="UTC")),
                            localize(x.try_cast("timestamp")))
@@ -911,12 +923,13 @@ def _read_source(d: JourneyDefinition, name: str, con, *, extra_columns: Mapping
     ts_cols = _timestamp_columns(name, raw.columns, columns)
     amounts = [c for c in raw.columns if columns.get(c, c) in AMOUNT_COLUMNS] if src.decimal == "," else []
     t = _read_raw(path, raw, ts_cols + amounts, con)
-    _check_dates(t, ts_cols, src, d)
-    needs = src.timezone != "UTC" or src.timestamp_format is not None or amounts
+    named = _check_dates(t, ts_cols, src, d)
+    needs = src.timezone != "UTC" or src.timestamp_format is not None or amounts or named
     if not needs:
         loaded = _load(d, name, path, columns, stages, con)
         return (loaded if path == src.path else _with_source(loaded, source_name(src.path), src.path)), {}
-    t = t.mutate(**{c: _to_utc(t[c], src) for c in ts_cols}, **{c: decimal_comma(t[c]) for c in amounts})
+    t = t.mutate(**{c: _to_utc(t[c], dataclasses.replace(src, timestamp_format=named[c]) if c in named else src) for c in ts_cols},
+                 **{c: decimal_comma(t[c]) for c in amounts})
     return _with_source(_load(d, name, t, columns, stages, con), source_name(src.path), src.path), {}
 
 

@@ -341,6 +341,31 @@ def test_init_on_unix_times_states_their_unit(unit, scale, suffix, tmp_path):
     assert sorted(ev["ts"]) == sorted(when)
 
 
+@pytest.mark.parametrize("written, fmt", [
+    ("%b %-d, %Y %-I:%M %p", "%b %d, %Y %I:%M %p"),  # Jan 5, 2025 9:00 AM (US tools)
+    ("%d-%b-%Y %H:%M", "%d-%b-%Y %H:%M"),  # 05-Jan-2025 09:00 (a spreadsheet's date style)
+    ("%A, %B %-d, %Y %H:%M", "%A, %B %d, %Y %H:%M"),  # Sunday, January 5, 2025 09:00
+    ("%-d %B %Y, %H:%M", "%d %B %Y, %H:%M"),  # 5 January 2025, 09:00
+])
+def test_init_on_dates_that_name_the_month(written, fmt, tmp_path):
+    """Text dates with an English month name: DuckDB's sniffer reads some of them for the profile, but loading
+    reads text with a format only. init states the format, the journey loads the instants pandas reads, and a
+    hand-written definition without the key reads them too (a month name leaves no day-month doubt), in the
+    source's time zone."""
+    raw = pd.read_csv(CLICKS)
+    when = pd.to_datetime(raw["time"], format="%d/%m/%Y %H:%M")
+    raw["time"] = when.dt.strftime(written)
+    raw.to_csv(tmp_path / "events.csv", index=False)
+    d = draft.write_draft(tmp_path / "events.csv", out=tmp_path / "journey.yml")
+    assert d.profile.timestamp_format == fmt and f'timestamp_format: "{fmt}"  # guess: the month is named' in d.text
+    ev = jl.load_journey(d.path).events.to_pyarrow().to_pandas()
+    assert sorted(ev["ts"]) == sorted(when.dt.tz_localize("UTC"))
+    (tmp_path / "journey.yml").write_text(re.sub(r"\n +timestamp_format: .*", "", d.text)
+                                          .replace("timezone: UTC", "timezone: Asia/Tokyo"))
+    ev = jl.load_journey(tmp_path / "journey.yml").events.to_pyarrow().to_pandas()
+    assert sorted(ev["ts"]) == sorted(when.dt.tz_localize("Asia/Tokyo").dt.tz_convert("UTC"))
+
+
 def test_init_on_an_excel_workbook(tmp_path):
     """A clickstream saved from Excel: the draft maps its columns and revenue as for the CSV, and the journey
     loads every event and the same revenue."""

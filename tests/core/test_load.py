@@ -64,6 +64,19 @@ def test_unix_times_are_read_in_their_unit(frame, unit, scale, as_text):
     assert sorted(load(frame, timestamp_format=f"unix_{unit}")["ts"]) == sorted(want)  # declared: the same
 
 
+@pytest.mark.parametrize("written", ["%b %d, %Y %I:%M %p", "%d-%b-%y %H:%M", "%a, %d %b %Y %H:%M:%S"])
+def test_dates_that_name_the_month_are_read_without_a_format(frame, written):
+    """``Jan 01, 2024 10:00 AM`` needs no declared format (the month name leaves no day-month doubt); a row in
+    another form is named with the format the others are in."""
+    when = pd.to_datetime(frame["time"], format="mixed", utc=True).dt.tz_localize(None)
+    frame["time"] = when.dt.strftime(written)
+    assert sorted(load(frame)["ts"]) == sorted(when.dt.tz_localize("UTC"))
+    frame.loc[1, "time"] = "2024-01-01 10:00"
+    with pytest.raises(JourneyDataError, match=r"column 'ts' of events: 1 of 4 rows invalid .*'2024-01-01 10:00'.*"
+                                               "in the format"):
+        load(frame)
+
+
 @pytest.mark.parametrize("values, first", [
     ([1704103200, 1704189600, 5, 1704276000], "1704103200"),  # seconds, and a 5
     ([1704103200, 1704189600000, 1704103200, 1704276000], "1704103200"),  # seconds and milliseconds
@@ -88,16 +101,18 @@ def test_excel_day_numbers_are_named(frame):
 
 
 def test_us_dates_with_am_pm_and_dates_in_words(frame):
-    """1/13/2025 2:30 PM (a 12-hour clock, month-first) is detected; dates in words are read with the format the
-    error asks for, which shows how to write it."""
+    """1/13/2025 2:30 PM (a 12-hour clock, month-first) is detected; dates in English words are read as with
+    their format declared; dates in words of another language are an error that shows how to write the format."""
     frame["time"] = ["1/5/2025 2:30 PM", "1/13/2025 11:05 AM", "12/1/2025 12:15 AM", "1/5/2025 12:00 PM"]
     assert sorted(load(frame)["ts"]) == sorted(pd.to_datetime(frame["time"], format="%m/%d/%Y %I:%M %p", utc=True))
     frame["time"] = ["Jan 5, 2025 2:30 PM", "Jan 13, 2025 11:05 AM", "Dec 1, 2025 12:15 AM", "Jan 5, 2025 12:00 PM"]
+    want = sorted(pd.to_datetime(frame["time"], format="%b %d, %Y %I:%M %p", utc=True))
+    assert sorted(load(frame)["ts"]) == want
+    assert sorted(load(frame, timestamp_format="%b %d, %Y %I:%M %p")["ts"]) == want
+    frame["time"] = ["5. Januar 2025 14:30", "13. Januar 2025 11:05", "1. Dezember 2025 00:15", "5. Januar 2025 12:00"]
     with pytest.raises(JourneyDataError, match=r"(?s)4 of 4 rows invalid.*What to do: no value reads as a date and "
                                                r"time: give timestamp_format.*'%b %d, %Y %I:%M %p'"):
         load(frame)
-    got = load(frame, timestamp_format="%b %d, %Y %I:%M %p")["ts"]
-    assert sorted(got) == sorted(pd.to_datetime(frame["time"], format="%b %d, %Y %I:%M %p", utc=True))
 
 
 def test_amounts_with_commas_grouping_thousands(frame, tmp_path):

@@ -362,3 +362,17 @@ def test_a_zipped_export_is_read_alike(both, same, tmp_path):
         assert sorted(a["customer_id"]) == ["a", "a", "b"] and a["revenue"].sum() == 12.5
         same(a.drop(columns=["month"], errors="ignore"), b.drop(columns=["month"], errors="ignore"),
              sort_by=EVENT_KEYS, what=f"events read from {path}")
+
+
+@pytest.mark.parametrize("written", ["%b %-d, %Y %-I:%M %p", "%A, %B %d, %Y %H:%M", "%d-%b-%y %H:%M"])
+def test_dates_that_name_the_month_are_read_alike(both, same, tmp_path, written):
+    """Text dates with an English month name and no declared format, in a source's time zone: both engines read
+    the format from the values and give the same instants as pandas."""
+    when = pd.Series(pd.to_datetime(["2025-01-05 09:00", "2025-03-14 15:09", "2025-11-30 23:45"]))
+    ev = pd.DataFrame({"customer_id": ["a", "a", "b"], "ts": when.dt.strftime(written), "event": "visit"})
+    ev.to_csv(tmp_path / "ev.csv", index=False)
+    (tmp_path / "journey.yml").write_text("sources:\n  events: {path: ev.csv, timezone: Asia/Tokyo}\nstages:\n"
+                                          "  order: [awareness]\n  rules: [{stage: awareness, event: visit}]\n")
+    a, b = both(lambda: jl.load_journey(tmp_path / "journey.yml").events.to_pandas())
+    assert sorted(a["ts"]) == sorted(when.dt.tz_localize("Asia/Tokyo").dt.tz_convert("UTC"))
+    same(a, b, sort_by=EVENT_KEYS, what=f"events with dates written {written}")
