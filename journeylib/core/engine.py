@@ -485,7 +485,8 @@ def month_name_format(values: Any) -> str | None:
     Exports of US tools write ``Jan 5, 2025 9:00 AM``, ``05-Jan-2025 09:00`` or ``Sunday,
     January 5, 2025 09:00``: no reader takes them without their format, and a month name
     leaves no doubt about day and month. pandas' guess is tried first, then the common
-    layouts; a format is returned only when every value of the sample fits it.
+    layouts; a format is returned only when at least half of the values name a month and
+    every one of those fits it (the reader then names the others).
 
     Parameters
     ----------
@@ -511,9 +512,10 @@ def month_name_format(values: Any) -> str | None:
 
     text = pd.Series(list(values), dtype=object).dropna().astype(str).str.strip()
     text = text[text != ""].drop_duplicates()
-    if text.empty or not text.str.contains(MONTH_NAME).all():
+    named = text[text.str.contains(MONTH_NAME)]
+    if named.empty or 2 * len(named) < len(text):
         return None
-    sample = text.head(500)
+    sample = named.head(500)
     guessed = [g for v in sample.head(5) if (g := guess_datetime_format(v))]
     candidates = dict.fromkeys(guessed + [d + c for d in _NAMED_DATES for c in _NAMED_CLOCKS])
     for fmt in candidates:

@@ -425,6 +425,22 @@ def test_orders_with_unix_times(tmp_path):
         R.read_export("orders", tmp_path / "orders.csv")
 
 
+def test_orders_with_dates_that_name_the_month(tmp_path):
+    """A shop's orders written Jan 5, 2025 9:00 AM: read without timestamp_format as with it, in the zone given;
+    a value in another form is named with the format the others are in."""
+    (tmp_path / "orders.csv").write_text('customer,Created at,total\nc1,"Jan 5, 2025 9:00 AM",12.5\n'
+                                         'c1,"Dec 12, 2025 11:30 PM",3\n')
+    want = [pd.Timestamp("2025-01-05 08:00", tz="UTC"), pd.Timestamp("2025-12-12 22:30", tz="UTC")]
+    for fmt in (None, "%b %d, %Y %I:%M %p"):
+        got = R.read_export("orders", tmp_path / "orders.csv", timezone="Europe/Paris", timestamp_format=fmt)
+        assert sorted(got["events"].to_pandas()["ts"]) == want
+    (tmp_path / "orders.csv").write_text('customer,Created at,total\nc1,"Jan 5, 2025 9:00 AM",12.5\n'
+                                         'c1,"Dec 12, 2025 11:30 PM",3\nc2,2025-13-01 10:00,4\n')
+    with pytest.raises(JourneyDataError, match=r"1 timestamps could not be read \(e\.g\. \['2025-13-01 10:00'\]\); "
+                                               r"expected the format '%b %d, %Y %I:%M %p'"):
+        R.read_export("orders", tmp_path / "orders.csv")
+
+
 def test_orders_times_with_their_zone_are_not_moved_by_the_timezone(tmp_path):
     """An orders export from PostgreSQL (+01) or BigQuery (UTC), or with a region name: instants; the
     timezone moves only the time without a zone."""
