@@ -38,6 +38,7 @@ import json
 import os
 import re
 import unicodedata
+import warnings
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -526,6 +527,74 @@ def _guess_columns(cols: list[str], types: dict[str, str],
     return mapping, alternatives
 
 
+TIME_OF_DAY_WORDS = {"time", "hour", "uhrzeit", "zeit", "heure", "hora", "ora", "orario", "tijd", "tid", "klokkeslett",
+                     "klockslag"}
+"""Names of a time-of-day column beside a date column (``Date`` and ``Time``, ``Datum`` and ``Uhrzeit``)."""
+_CLOCK = r"^\s*\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(\s*[AaPp]\.?[Mm]\.?)?\s*$"
+
+
+def _time_of_day(t, mapping: dict[str, tuple[str, str]], alternatives: dict, types: dict[str, str]) -> str | None:
+    """Map ``ts_time`` when the moment is split into a date column and a time-of-day column (``Date`` and
+    ``Time``, ``Datum`` and ``Uhrzeit``; a spreadsheet's date cells read as midnight): the date is ``ts``
+    (also when the names had put the time column there) and the time ``ts_time``; in place. Returns a
+    note when the ``ts`` guess holds times of day and no column holds their dates (``ts`` is then unmapped)."""
+    from . import engine
+
+    if "ts" not in mapping:
+        return None
+
+    def values(c: str) -> pd.Series:
+        v = engine.to_pandas(t.select(t[c].cast("string").name("v")).limit(2000))["v"].dropna().astype(str)
+        return v[v.str.strip() != ""]
+
+    def clock_only(c: str) -> bool:
+        if types[c] == "time":
+            return True
+        v = values(c) if "string" in types[c] else pd.Series([], dtype=object)
+        return len(v) > 0 and bool(v.str.match(_CLOCK).all())
+
+    def date_only(c: str) -> bool:
+        if types[c] == "date":
+            return True
+        if "timestamp" not in types[c] and "string" not in types[c]:
+            return False
+        v = values(c)
+        if not len(v) or v.str.match(_CLOCK).any():
+            return False
+        if v.str.contains(ZONE_SUFFIX).any():  # a time that carries its zone is no date alone
+            return False
+        with warnings.catch_warnings():  # day-first text is only checked for a time of day here
+            warnings.simplefilter("ignore")
+            p = pd.to_datetime(v, errors="coerce", format="mixed")
+        return bool(pd.api.types.is_datetime64_any_dtype(p) and p.notna().all() and (p == p.dt.normalize()).all())
+
+    ts = mapping["ts"][0]
+    others = [c for c in alternatives.get("ts", ()) if c in types]
+    if clock_only(ts):
+        date = next((c for c in others if date_only(c)), None)
+        if date is None:
+            del mapping["ts"]
+            return (f"'{ts}' holds times of day without their dates: map the date column as ts and "
+                    f"'{ts}' as ts_time")
+        time = ts
+    elif date_only(ts):
+        taken = {their for their, _ in mapping.values()}
+        date = ts
+        time = next((c for c in types if c not in taken and (types[c] == "time" or words(c) & TIME_OF_DAY_WORDS
+                     and not words(c) & {"date", "datum"}) and clock_only(c)), None)
+        if time is None:
+            return None
+    else:
+        return None
+    mapping["ts"] = (date, WHY_COLUMN["ts"])
+    mapping["ts_time"] = (time, f"the time of day of {date}, which holds dates only")
+    rest = tuple(a for a in others if a not in (date, time))
+    alternatives.pop("ts", None)
+    if rest:
+        alternatives["ts"] = rest
+    return None
+
+
 def _order_value(column: str) -> bool:
     """A name such as "Order Value (EUR)": an order's value, though "value" alone names anything."""
     return {"order", "value"} <= words(column)
@@ -804,6 +873,8 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
     cols = list(types)
     amounts = _text_amounts(files["events"], cols, types) if fmt == "canonical" else {}
     mapping, alternatives = _guess_columns(cols, types, amounts)
+    if fmt == "canonical" and (clock_note := _time_of_day(t, mapping, alternatives, types)):
+        notes.append(clock_note)
     decimal, decimal_note = ".", None
     mark, example = amounts.get(mapping.get("revenue", (None,))[0], (".", ""))
     if mark == ",":
@@ -827,6 +898,11 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
     time_range, fmt_str, fmt_note, naive = (None, None), None, None, False
     if ts_col is not None:
         typ = types[ts_col]
+        base, x = t, t[ts_col]
+        if "ts_time" in mapping:  # read as loading reads it: the date and its time of day as one text
+            if str(files["events"]).lower().endswith(_TEXT_SUFFIXES):
+                base = _raw_text(files["events"])
+            x, typ = engine.joined_date_time(base[ts_col], base[mapping["ts_time"][0]]), "string"
         if "timestamp" in typ or "date" in typ:
             agg = engine.to_pandas(t.aggregate(lo=t[ts_col].min(), hi=t[ts_col].max()))
             time_range = (agg["lo"].iloc[0], agg["hi"].iloc[0])
@@ -839,14 +915,14 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
                 # the reader also drops a zone written as UTC (2024-05-01 13:45:00 UTC): the text has it
                 naive = naive and not sample.dropna().astype(str).str.strip().str.contains(ZONE_SUFFIX).all()
         else:
-            sample = engine.to_pandas(t.select(t[ts_col].cast("string").name("v")).limit(20000))["v"]
+            sample = engine.to_pandas(base.select(x.cast("string").name("v")).limit(20000))["v"]
             fmt_str, fmt_note = timestamp_format(sample)
             if _numeric(typ) and fmt_str is None:
                 notes.append(f"'{ts_col}' holds numbers that are no Unix times in one unit: map a timestamp "
                              "column as ts, or give timestamp_format")
             if fmt_str:  # the range of every row, as loading will read them (a sample's is not the data's)
-                parsed = engine.parse_timestamp(t[ts_col], fmt_str)
-                agg = engine.to_pandas(t.aggregate(lo=parsed.min(), hi=parsed.max()))
+                parsed = engine.parse_timestamp(x, fmt_str)
+                agg = engine.to_pandas(base.aggregate(lo=parsed.min(), hi=parsed.max()))
                 parsed = pd.Series([agg["lo"].iloc[0], agg["hi"].iloc[0]])
                 if fmt_str not in engine.UNIX_FORMATS and "%z" not in fmt_str:  # wall-clock times, as written
                     parsed = parsed.dt.tz_localize(None) if getattr(parsed.dt, "tz", None) is not None else parsed

@@ -654,6 +654,44 @@ def timestamp_columns(table: str, columns: Any) -> list[str]:
             or (table == "customers" and str(c).endswith("_at"))]
 
 
+def joined_date_time(date: ibis.Value, time: ibis.Value) -> ibis.Value:
+    """A date column and its time-of-day column as one timestamp text, ``"2025-01-05 09:00:00"``.
+
+    Shop, till and spreadsheet exports often split the moment into a date and a time
+    column; read alone, the date puts every event of a day at midnight and the order of
+    a day's events is lost. A column mapped to ``ts_time`` (``<name>_time`` for any
+    timestamp column) is joined to its date this way when loading. A timestamp date keeps
+    its date (and a text date its date without a midnight time: ``2025-01-05 00:00:00``); a
+    timestamp time (a spreadsheet's time cell, dated 1899-12-30) its time.
+    The text is then read as any timestamp text is (formats, zones).
+
+    Parameters
+    ----------
+    date
+        The date column (text, date or timestamp).
+    time
+        The time-of-day column (text, time or timestamp); a missing time reads as midnight.
+
+    Returns
+    -------
+    ibis.Value
+        Text; NULL where the date is missing.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylib.core import engine
+    >>> t = ibis.memtable({"d": ["05.01.2025", "06.01.2025", None], "h": ["09:15", None, "10:00"]})
+    >>> engine.to_pandas(t.select(ts=engine.joined_date_time(t.d, t.h)))["ts"].tolist()
+    ['05.01.2025 09:15', '06.01.2025', None]
+    """
+    # a spreadsheet's date cell comes as text with its midnight: 2025-01-05 00:00:00
+    d = date.cast("date").cast("string") if date.type().is_timestamp() else \
+        date.cast("string").strip().re_replace(r"[ T]00:00(:00(\.0+)?)?$", "")
+    h = time.cast("time").cast("string") if time.type().is_timestamp() else time.cast("string").strip()
+    return ibis.ifelse(d.isnull() | (d == ""), ibis.null("string"), (d + " " + h.fill_null("")).strip())
+
+
 def backend_name(t: ibis.Table | ibis.Value) -> str:
     """The name of the engine a table or value runs on (``""`` when unbound or unknown).
 

@@ -922,9 +922,14 @@ def _read_source(d: JourneyDefinition, name: str, con, *, extra_columns: Mapping
     _check_stage_column(d, name, raw.columns, columns)
     ts_cols = _timestamp_columns(name, raw.columns, columns)
     amounts = [c for c in raw.columns if columns.get(c, c) in AMOUNT_COLUMNS] if src.decimal == "," else []
-    t = _read_raw(path, raw, ts_cols + amounts, con)
+    theirs = {columns.get(c, c): c for c in raw.columns}
+    times = {c: theirs[f"{columns.get(c, c)}_time"] for c in ts_cols if f"{columns.get(c, c)}_time" in theirs}
+    t = _read_raw(path, raw, ts_cols + amounts + list(times.values()), con)
+    if times:  # a date column and its time of day, joined before times are read (formats, zones)
+        t = t.mutate(**{c: engine.joined_date_time(t[c], t[h]) for c, h in times.items()}).drop(*times.values())
+        columns = {k: v for k, v in columns.items() if k not in times.values()}
     named = _check_dates(t, ts_cols, src, d)
-    needs = src.timezone != "UTC" or src.timestamp_format is not None or amounts or named
+    needs = src.timezone != "UTC" or src.timestamp_format is not None or amounts or named or times
     if not needs:
         loaded = _load(d, name, path, columns, stages, con)
         return (loaded if path == src.path else _with_source(loaded, source_name(src.path), src.path)), {}

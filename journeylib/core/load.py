@@ -870,6 +870,33 @@ def _check_mapping(columns: Mapping[str, str], have: list[str], table: str) -> N
             "or drop it before loading")
 
 
+def with_times_of_day(t: ibis.Table) -> ibis.Table:
+    """``t`` with each date column joined to its time of day: ``ts`` with ``ts_time`` (and
+    ``<name>_at`` with ``<name>_at_time``), by :func:`journeylib.core.engine.joined_date_time`.
+
+    Parameters
+    ----------
+    t
+        A table in canonical names.
+
+    Returns
+    -------
+    ibis.Table
+        The same table, the time-of-day columns joined into their dates and dropped.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylib.core.load import with_times_of_day
+    >>> t = ibis.memtable({"customer_id": ["c1"], "ts": ["2025-01-05"], "ts_time": ["09:15"]})
+    >>> with_times_of_day(t).to_pandas().to_dict("records")
+    [{'customer_id': 'c1', 'ts': '2025-01-05 09:15'}]
+    """
+    for c in [c for c in t.columns if (c == "ts" or c.endswith("_at")) and f"{c}_time" in t.columns]:
+        t = t.mutate(**{c: engine.joined_date_time(t[c], t[f"{c}_time"])}).drop(f"{c}_time")
+    return t
+
+
 def _prepare(source, columns, required, table, con) -> tuple[ibis.Table, _Src]:
     if columns is not None and not isinstance(columns, Mapping):
         raise JourneyParameterError(f"columns={columns!r}; expected a mapping such as {{'user': 'customer_id'}}")
@@ -889,6 +916,7 @@ def _prepare(source, columns, required, table, con) -> tuple[ibis.Table, _Src]:
             )
         _check_mapping(columns, list(t.columns), table)
         t = t.rename({v: k for k, v in columns.items()})
+    t = with_times_of_day(t)
     missing = [c for c in required if c not in t.columns]
     if missing:
         hint = "pass columns={'your_name': '%s'} to map your column names" % missing[0]

@@ -366,6 +366,51 @@ def test_init_on_dates_that_name_the_month(written, fmt, tmp_path):
     assert sorted(ev["ts"]) == sorted(when.dt.tz_localize("Asia/Tokyo").dt.tz_convert("UTC"))
 
 
+@pytest.mark.parametrize("suffix, names, date_fmt, time_fmt, sep", [
+    (".csv", ("Date", "Time"), "%Y-%m-%d", "%H:%M:%S", ","),  # ISO date, a TIME column to DuckDB
+    (".csv", ("Datum", "Uhrzeit"), "%d.%m.%Y", "%H:%M", ";"),  # a German till: day-first, semicolons
+    (".csv", ("Order Date", "Order Time"), "%m/%d/%Y", "%I:%M %p", ","),  # a US export: month-first, AM/PM
+    (".xlsx", ("Date", "Time"), None, None, None),  # date and time cells
+])
+def test_init_joins_a_date_column_and_its_time_of_day(suffix, names, date_fmt, time_fmt, sep, tmp_path):
+    """An export that splits each moment into a date and a time column: read alone, the date put every event of
+    a day at midnight (its order within the day lost) and the draft guessed the time column as ts for a workbook.
+    init maps the time of day as ts_time, the profile's range has the times, and the journey loads the instants
+    pandas reads, in the zone given."""
+    raw = pd.read_csv(CLICKS)
+    when = pd.to_datetime(raw.pop("time"), format="%d/%m/%Y %H:%M")
+    date_col, time_col = names
+    if suffix == ".xlsx":
+        raw.insert(1, date_col, when.dt.normalize())
+        raw.insert(2, time_col, when.dt.time)
+        raw.to_excel(tmp_path / "events.xlsx", index=False)
+    else:
+        raw.insert(1, date_col, when.dt.strftime(date_fmt))
+        raw.insert(2, time_col, when.dt.strftime(time_fmt))
+        raw.to_csv(tmp_path / "events.csv", index=False, sep=sep)
+    d = draft.write_draft(tmp_path / f"events{suffix}", out=tmp_path / "journey.yml")
+    assert d.profile.mapping["ts"][0] == date_col and d.profile.mapping["ts_time"][0] == time_col
+    assert f"{_yaml_key(time_col)}: ts_time  # guess: the time of day of {date_col}" in d.text
+    assert d.profile.time_range == (when.min(), when.max())
+    ev = jl.load_journey(d.path).events.to_pyarrow().to_pandas()
+    assert sorted(ev["ts"]) == sorted(when.dt.tz_localize("UTC"))
+    (tmp_path / "journey.yml").write_text(d.text.replace("timezone: UTC", "timezone: Asia/Tokyo"))
+    ev = jl.load_journey(tmp_path / "journey.yml").events.to_pyarrow().to_pandas()
+    assert sorted(ev["ts"]) == sorted(when.dt.tz_localize("Asia/Tokyo").dt.tz_convert("UTC"))
+
+
+def _yaml_key(name: str) -> str:
+    return f'"{name}"' if " " in name else name
+
+
+def test_init_on_times_of_day_without_dates_maps_no_timestamp(tmp_path):
+    """A time column with no date beside it is not taken for the timestamps (its range would be today's)."""
+    (tmp_path / "events.csv").write_text("Customer,Time,Event\nc1,09:00,landing\nc1,09:05,purchase\n")
+    d = draft.write_draft(tmp_path / "events.csv", out=tmp_path / "journey.yml")
+    assert "ts" not in d.profile.mapping and d.profile.time_range == (None, None)
+    assert "'Time' holds times of day without their dates: map the date column as ts" in "\n".join(d.profile.notes)
+
+
 def test_init_on_an_excel_workbook(tmp_path):
     """A clickstream saved from Excel: the draft maps its columns and revenue as for the CSV, and the journey
     loads every event and the same revenue."""

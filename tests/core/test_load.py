@@ -77,6 +77,21 @@ def test_dates_that_name_the_month_are_read_without_a_format(frame, written):
         load(frame)
 
 
+def test_a_date_and_its_time_of_day_are_one_timestamp(frame, tmp_path):
+    """ts_time joins the time of day to the ts date (text, or Parquet date and time types); a missing time is
+    midnight; without it every event of a day would sit at midnight."""
+    when = pd.to_datetime(frame["time"], format="mixed")
+    frame["time"], frame["clock"] = when.dt.strftime("%Y-%m-%d"), when.dt.strftime("%H:%M")
+    frame.loc[3, "clock"] = None
+    cols = {"user": "customer_id", "time": "ts", "clock": "ts_time"}
+    got = jl.load_events(frame, columns=cols).to_pandas()
+    assert sorted(got["ts"]) == sorted(when.dt.tz_localize("UTC")) and "ts_time" not in got.columns
+    typed = frame.assign(time=when.dt.date, clock=[t.time() for t in when])
+    typed.to_parquet(tmp_path / "events.parquet", index=False)
+    got = jl.load_events(tmp_path / "events.parquet", columns=cols).to_pandas()
+    assert sorted(got["ts"]) == sorted(when.dt.tz_localize("UTC"))
+
+
 @pytest.mark.parametrize("values, first", [
     ([1704103200, 1704189600, 5, 1704276000], "1704103200"),  # seconds, and a 5
     ([1704103200, 1704189600000, 1704103200, 1704276000], "1704103200"),  # seconds and milliseconds

@@ -376,3 +376,19 @@ def test_dates_that_name_the_month_are_read_alike(both, same, tmp_path, written)
     a, b = both(lambda: jl.load_journey(tmp_path / "journey.yml").events.to_pandas())
     assert sorted(a["ts"]) == sorted(when.dt.tz_localize("Asia/Tokyo").dt.tz_convert("UTC"))
     same(a, b, sort_by=EVENT_KEYS, what=f"events with dates written {written}")
+
+
+def test_a_date_and_its_time_of_day_are_joined_alike(both, same, tmp_path):
+    """A CSV with a day-first date column and a time column (ts_time), in a source's time zone: one instant per
+    row on both engines, as pandas reads it."""
+    when = pd.Series(pd.to_datetime(["2025-01-05 09:00", "2025-01-05 08:55", "2025-03-14 15:09"]))
+    ev = pd.DataFrame({"customer_id": ["a", "a", "b"], "Datum": when.dt.strftime("%d.%m.%Y"),
+                       "Uhrzeit": when.dt.strftime("%H:%M"), "event": "visit"})
+    ev.to_csv(tmp_path / "ev.csv", index=False)
+    (tmp_path / "journey.yml").write_text(
+        "sources:\n  events: {path: ev.csv, timezone: Asia/Tokyo, timestamp_format: '%d.%m.%Y %H:%M',\n"
+        "           columns: {Datum: ts, Uhrzeit: ts_time}}\nstages:\n"
+        "  order: [awareness]\n  rules: [{stage: awareness, event: visit}]\n")
+    a, b = both(lambda: jl.load_journey(tmp_path / "journey.yml").events.to_pandas())
+    assert sorted(a["ts"]) == sorted(when.dt.tz_localize("Asia/Tokyo").dt.tz_convert("UTC"))
+    same(a, b, sort_by=EVENT_KEYS, what="events with a date and a time column")
