@@ -1335,13 +1335,13 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
     if len(files) == 1 and not is_uri(files[0]) and Path(files[0]).is_dir():
         files = _folder_files(files[0], table)
         path = files[0] if len(files) == 1 else path
-    kinds = sorted({_kind(f) for f in files})
+    kinds = sorted({file_kind(f) for f in files})
     if len(kinds) > 1:
         shown = ", ".join(Path(f).name for f in files[:6]) + (" ..." if len(files) > 6 else "")
         raise JourneyDataError(f"{table}: {path} matches files of different kinds ({shown}); expected one "
                                "kind (all Parquet or all CSV).\nWhat to do: remove or move the copy you do "
                                "not mean, or pass the one file to read")
-    suffix = Path(files[0]).suffix.lower()
+    suffix, kind = Path(files[0]).suffix.lower(), kinds[0]
     try:
         # DuckDB takes a list of files (read literally); Spark and others take the path or glob itself.
         arg = [literal_path(f) for f in files] if con.name == "duckdb" else unzipped_path(path)
@@ -1349,13 +1349,17 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
         # several files: columns matched by name (a file may order them otherwise or add one; by
         # default DuckDB took the first file's columns and dropped a later file's extra column unseen)
         several = {"union_by_name": True} if len(files) > 1 else {}
-        if suffix in (".parquet", ".pq"):
+        if kind == "parquet":
             if spark:
                 return _spark_parquet(con, arg, files)
             return con.read_parquet(arg, **several)
-        if suffix in EXCEL_SUFFIXES:
+        if kind == "excel":
             return read_excel(files, table)
-        if suffix in (".csv", ".txt", ".tsv", ".gz"):
+        if kind == "json":  # types as written (text stays text: only ISO times are read as times)
+            if spark:
+                return con.read_json(arg)
+            return con.read_json(arg, **several)
+        if kind == "csv":
             empty = not is_uri(path) and all(Path(f).stat().st_size == 0 for f in files)
             if empty:
                 raise JourneyDataError(f"{table}: {path} is empty; expected a header row and data rows")
@@ -1375,8 +1379,8 @@ def _read_path(path: str, con: ibis.BaseBackend, table: str) -> ibis.Table:
         raise read_failure(table, path, exc) from exc
     hint = ("\nWhat to do: name one archive (export.zip, or export.zip/events.csv for one file in it), or "
             "unpack the archives into one folder") if suffix == ".zip" else ""
-    raise JourneyDataError(f"{table}: unsupported file type '{suffix}' ({path}); expected .csv, .parquet or a "
-                           f"workbook (.xlsx, .xls, .ods){hint}")
+    raise JourneyDataError(f"{table}: unsupported file type '{suffix}' ({path}); expected .csv, .parquet, JSON "
+                           f"lines or a workbook (.xlsx, .xls, .ods){hint}")
 
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
@@ -1786,11 +1790,35 @@ def read_failure(table: str, path: str, exc: Exception) -> JourneyDataError:
     return JourneyDataError(f"{table}: could not read {path}: {gist(exc)}{hint}")
 
 
-def _kind(f: str) -> str:
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
+"""JSON files (lines, or one array) that a canonical source may be, read by the engine's JSON reader."""
+
+
+def file_kind(f: str) -> str:
+    """What reads a data file: ``"parquet"``, ``"csv"`` (also ``.tsv``, ``.txt`` and a plain ``.gz``),
+    ``"json"``, ``"excel"``, else its suffix (``"folder"`` without one).
+
+    Parameters
+    ----------
+    f
+        A file name or path.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from journeylib.core import engine
+    >>> [engine.file_kind(f) for f in ["a.parquet", "a.csv.gz", "a.jsonl.gz", "a.xlsx", "a.zip"]]
+    ['parquet', 'csv', 'json', 'excel', '.zip']
+    """
     low = f.lower()
     if low.endswith((".parquet", ".pq")):
         return "parquet"
-    if low.endswith((".csv", ".txt", ".tsv", ".csv.gz", ".tsv.gz")):
+    if low.endswith(JSON_SUFFIXES):
+        return "json"
+    if low.endswith((".csv", ".txt", ".tsv", ".gz")):
         return "csv"
     if low.endswith(EXCEL_SUFFIXES):
         return "excel"
@@ -1800,9 +1828,10 @@ def _kind(f: str) -> str:
 def _folder_files(folder: str, table: str) -> list[str]:
     """The data files of a folder: top-level files or ``key=value`` partition folders, not both."""
     top = sorted(str(f) for f in Path(folder).iterdir() if f.is_file() and not f.name.startswith((".", "_", "~$"))
-                 and _kind(f.name) in ("parquet", "csv", "excel"))
+                 and file_kind(f.name) in ("parquet", "csv", "json", "excel"))
     nested = sorted(str(f) for f in Path(folder).rglob("*") if f.is_file() and f.parent != Path(folder)
-                    and not f.name.startswith((".", "_", "~$")) and _kind(f.name) in ("parquet", "csv", "excel"))
+                    and not f.name.startswith((".", "_", "~$"))
+                    and file_kind(f.name) in ("parquet", "csv", "json", "excel"))
     if top and nested:
         raise JourneyDataError(
             f"{table}: {folder} holds data files at its top ({', '.join(Path(f).name for f in top[:3])}) beside "

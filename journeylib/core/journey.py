@@ -741,7 +741,6 @@ def _backend(t: ibis.Table | ibis.Value) -> str:
         return ""
 
 
-CSV_SUFFIXES = (".csv", ".txt", ".tsv", ".gz")
 
 
 def _read_raw(path: str, raw: ibis.Table, text_cols: list[str], con) -> ibis.Table:
@@ -749,7 +748,7 @@ def _read_raw(path: str, raw: ibis.Table, text_cols: list[str], con) -> ibis.Tab
     03/04/2025 silently as one of the two readings)."""
     files = engine.list_files(path, con)
     con_ = con or engine.default_connection()
-    if text_cols and files and Path(files[0]).suffix.lower() in CSV_SUFFIXES and con_.name == "duckdb":
+    if text_cols and files and engine.file_kind(files[0]) == "csv" and con_.name == "duckdb":
         return con_.read_csv(files, types={c: "VARCHAR" for c in text_cols},
                              **({"union_by_name": True} if len(files) > 1 else {}))
     return raw

@@ -833,7 +833,7 @@ def _csv_files(source, con) -> tuple[str, ...]:
     files = engine.list_files(str(source), con)
     if len(files) == 1 and Path(files[0]).is_dir():
         return ()
-    return tuple(f for f in files if f.lower().endswith((".csv", ".txt", ".tsv", ".gz")))
+    return tuple(f for f in files if engine.file_kind(f) == "csv")
 
 
 def _duplicate_headers(files: tuple[str, ...], table: str) -> None:

@@ -1,4 +1,6 @@
 """`journeylib init` (journeylib.core.draft) and `journeylib check`: a draft that loads, never an overwrite."""
+import gzip
+import json
 import re
 import shutil
 from pathlib import Path
@@ -409,6 +411,27 @@ def test_init_on_times_of_day_without_dates_maps_no_timestamp(tmp_path):
     d = draft.write_draft(tmp_path / "events.csv", out=tmp_path / "journey.yml")
     assert "ts" not in d.profile.mapping and d.profile.time_range == (None, None)
     assert "'Time' holds times of day without their dates: map the date column as ts" in "\n".join(d.profile.notes)
+
+
+@pytest.mark.parametrize("name", ["events.jsonl", "events.json", "events.ndjson.gz"])
+def test_a_canonical_json_export_loads_as_its_draft_says(name, tmp_path):
+    """Events as JSON lines (or one JSON array, or gzipped lines): init profiled them, but loading stopped on
+    the file type. The journey now loads the same events as the CSV of the same rows, day-first text dates
+    with the format init states, a nested object kept as a column."""
+    raw = pd.read_csv(CLICKS)
+    raw["props"] = [{"page": f"/p{i % 3}"} for i in range(len(raw))]
+    records = [{k: v for k, v in r.items() if v == v} for r in raw.to_dict("records")]  # no amount: no key
+    if name == "events.json":
+        (tmp_path / name).write_text(json.dumps(records))
+    else:
+        text = "".join(json.dumps(r) + "\n" for r in records)
+        (tmp_path / name).write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    d = draft.write_draft(tmp_path / name, out=tmp_path / "journey.yml")
+    assert d.profile.timestamp_format == "%d/%m/%Y %H:%M"
+    ev = jl.load_journey(d.path).events.to_pyarrow().to_pandas()
+    want = pd.to_datetime(raw["time"], format="%d/%m/%Y %H:%M", utc=True)
+    assert sorted(ev["ts"]) == sorted(want) and len(ev) == len(raw)
+    assert ev["revenue"].sum() == pytest.approx(raw["amount"].sum()) and "props" in ev.columns
 
 
 def test_init_on_an_excel_workbook(tmp_path):

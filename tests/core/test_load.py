@@ -824,7 +824,7 @@ def test_excel_workbooks(tmp_path):
     with pytest.raises(JourneyDataError, match=r"(?s)could not read the workbook .*old\.xls.*save the sheet as CSV"):
         jl.load_events(tmp_path / "old.xls")
     (tmp_path / "events.numbers").write_bytes(b"x")
-    with pytest.raises(JourneyDataError, match=r"unsupported file type '\.numbers'.*expected \.csv, \.parquet or a "
+    with pytest.raises(JourneyDataError, match=r"unsupported file type '\.numbers'.*expected \.csv, \.parquet, JSON lines or a "
                                                r"workbook \(\.xlsx, \.xls, \.ods\)"):
         jl.load_events(tmp_path / "events.numbers")
     (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 not a workbook")

@@ -392,3 +392,17 @@ def test_a_date_and_its_time_of_day_are_joined_alike(both, same, tmp_path):
     a, b = both(lambda: jl.load_journey(tmp_path / "journey.yml").events.to_pandas())
     assert sorted(a["ts"]) == sorted(when.dt.tz_localize("Asia/Tokyo").dt.tz_convert("UTC"))
     same(a, b, sort_by=EVENT_KEYS, what="events with a date and a time column")
+
+
+def test_canonical_json_lines_are_read_alike(both, same, tmp_path):
+    """Events as JSON lines (numeric ids, ISO times, a missing amount as a missing key) load alike."""
+    import json
+
+    rows = [{"customer_id": 101, "ts": "2025-01-05T09:00:00Z", "event": "visit"},
+            {"customer_id": 101, "ts": "2025-01-05T09:05:00Z", "event": "purchase", "revenue": 12.5},
+            {"customer_id": 202, "ts": "2025-01-06T10:00:00+01:00", "event": "visit"}]
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    a, b = both(lambda: jl.load_events(tmp_path / "events.jsonl").to_pandas())
+    assert sorted(a["customer_id"]) == ["101", "101", "202"] and a["revenue"].sum() == 12.5
+    assert sorted(a["ts"])[-1] == pd.Timestamp("2025-01-06 09:00", tz="UTC")
+    same(a, b, sort_by=EVENT_KEYS, what="events read from JSON lines")
