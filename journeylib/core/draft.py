@@ -756,7 +756,7 @@ def timestamp_format(values: pd.Series) -> tuple[str | None, str | None]:
     >>> timestamp_format(pd.Series(["2024-04-03T10:00:00Z"]))
     (None, None)
     >>> timestamp_format(pd.Series(["Jan 5, 2025 9:00 AM"]))
-    ('%b %d, %Y %I:%M %p', 'the month is named: Jan 5, 2025 9:00 AM reads with this format')
+    ('%b %d, %Y %I:%M %p', 'no doubt about day and month: Jan 5, 2025 9:00 AM reads with this format')
     >>> timestamp_format(pd.Series(["1736078400", "1751328000"]))
     ('unix_s', 'Unix times in seconds: 1736078400 is 2025-01-05 12:00 UTC')
     """
@@ -774,8 +774,8 @@ def timestamp_format(values: pd.Series) -> tuple[str | None, str | None]:
         return unit, f"Unix times in {words_}: {text[text != ''].iloc[0]} is {first:%Y-%m-%d %H:%M} UTC"
     matches = vals.str.extract(_DATE)
     if len(vals) == 0 or matches[0].isna().mean() > 0.5:
-        if named := engine.month_name_format(text):
-            return named, f"the month is named: {text[text != ''].iloc[0]} reads with this format"
+        if named := engine.worded_time_format(text):
+            return named, f"no doubt about day and month: {text[text != ''].iloc[0]} reads with this format"
         return None, None
     m = matches.dropna(subset=[0])
     first, second = m[0].astype(int), m[2].astype(int)

@@ -470,23 +470,26 @@ def amount_values(values: pd.Series) -> pd.DataFrame:
                         index=values.index)
 
 
-MONTH_NAME = r"(?i)\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?:\b|\d)"
-"""A month named in English (``Jan``, ``January``, ``05-Jan-2025``), as text timestamps from US tools write it."""
+WORDED_TIME = (r"(?i)\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?:\b|\d)"
+               r"|^\s*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}.*\d\s*[ap]\.?\s?m\.?\s*$")
+"""Text timestamps that need a format but leave no doubt about day and month: a month named in
+English (``Jan 5, 2025``, ``05-Jan-2025``), or a year-first date with a 12-hour clock
+(``2025-01-05 9:00 PM``), as US tools write them."""
 _NAMED_DATES = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%d-%b-%y", "%b %d %Y", "%B %d %Y",
                 "%d %b, %Y", "%d-%B-%Y", "%a, %d %b %Y", "%a, %b %d, %Y", "%A, %B %d, %Y", "%A, %d %B %Y",
-                "%a %b %d %Y")
-_NAMED_CLOCKS = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", " %I:%M%p", ", %I:%M %p",
+                "%a %b %d %Y", "%Y-%m-%d", "%Y/%m/%d")
+_NAMED_CLOCKS = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", " %I:%M%p", " %I:%M:%S%p", ", %I:%M %p",
                  ", %I:%M:%S %p", ", %H:%M", ", %H:%M:%S", " at %I:%M %p", " at %H:%M")
 
 
-def month_name_format(values: Any) -> str | None:
-    """The strptime format of text timestamps that name the month in English, or ``None``.
+def worded_time_format(values: Any) -> str | None:
+    """The strptime format of text timestamps that no reader takes without one but that leave no
+    doubt about day and month (:data:`WORDED_TIME`), or ``None``.
 
-    Exports of US tools write ``Jan 5, 2025 9:00 AM``, ``05-Jan-2025 09:00`` or ``Sunday,
-    January 5, 2025 09:00``: no reader takes them without their format, and a month name
-    leaves no doubt about day and month. pandas' guess is tried first, then the common
-    layouts; a format is returned only when at least half of the values name a month and
-    every one of those fits it (the reader then names the others).
+    Exports of US tools write ``Jan 5, 2025 9:00 AM``, ``05-Jan-2025 09:00``, ``Sunday,
+    January 5, 2025 09:00`` or ``2025-01-05 9:00 PM``. pandas' guess is tried first, then the
+    common layouts; a format is returned only when at least half of the values are of this
+    kind and every one of those fits it (the reader then names the others).
 
     Parameters
     ----------
@@ -496,32 +499,35 @@ def month_name_format(values: Any) -> str | None:
     Returns
     -------
     str or None
-        A strptime format with ``%b`` or ``%B`` (no zone: ``%z`` is left to the ISO readers).
+        A strptime format with ``%b`` or ``%B``, or year-first with ``%p`` (no zone: ``%z`` is
+        left to the ISO readers).
 
     Examples
     --------
     >>> from journeylib.core import engine
-    >>> engine.month_name_format(["Jan 5, 2025 9:00 AM", "Dec 12, 2025 11:30 PM"])
+    >>> engine.worded_time_format(["Jan 5, 2025 9:00 AM", "Dec 12, 2025 11:30 PM"])
     '%b %d, %Y %I:%M %p'
-    >>> engine.month_name_format(["5-Jan-25", "12-Feb-25"])
+    >>> engine.worded_time_format(["5-Jan-25", "12-Feb-25"])
     '%d-%b-%y'
-    >>> engine.month_name_format(["2025-01-05 09:00"]) is None
+    >>> engine.worded_time_format(["2025-01-05 9:00 PM", "2025-01-06 10:30 AM"])
+    '%Y-%m-%d %I:%M %p'
+    >>> engine.worded_time_format(["2025-01-05 09:00"]) is None
     True
     """
     from pandas.tseries.api import guess_datetime_format
 
     text = pd.Series(list(values), dtype=object).dropna().astype(str).str.strip()
     text = text[text != ""].drop_duplicates()
-    named = text[text.str.contains(MONTH_NAME)]
-    if named.empty or 2 * len(named) < len(text):
+    worded = text[text.str.contains(WORDED_TIME)]
+    if worded.empty or 2 * len(worded) < len(text):
         return None
-    sample = named.head(500)
+    sample = worded.head(500)
     guessed = [g for v in sample.head(5) if (g := guess_datetime_format(v))]
     candidates = dict.fromkeys(guessed + [d + c for d in _NAMED_DATES for c in _NAMED_CLOCKS])
     for fmt in candidates:
-        if ("%b" in fmt or "%B" in fmt) and "%z" not in fmt and "%Z" not in fmt:
-            if pd.to_datetime(sample, format=fmt, errors="coerce").notna().all():
-                return fmt
+        if ("%b" in fmt or "%B" in fmt or fmt.startswith("%Y") and "%p" in fmt) and "%z" not in fmt \
+                and "%Z" not in fmt and pd.to_datetime(sample, format=fmt, errors="coerce").notna().all():
+            return fmt
     return None
 
 
@@ -729,8 +735,8 @@ def detect_timestamp_format(t: ibis.Table, col: str, *, table: str = "events",
     read without a format). Day-first when a first number above 12 occurs anywhere,
     month-first when a second number does; when neither does (``03/04/2024`` only) the
     order cannot be told and a :class:`JourneyDataError` asks for the format (``hint``).
-    Dates that name the month in English (``Jan 5, 2025 9:00 AM``) get their format from
-    :func:`month_name_format`.
+    Dates that name the month in English (``Jan 5, 2025 9:00 AM``) or are year-first with a
+    12-hour clock get their format from :func:`worded_time_format`.
 
     Parameters
     ----------
@@ -774,7 +780,7 @@ def detect_timestamp_format(t: ibis.Table, col: str, *, table: str = "events",
                 noon=(hit & (x.re_extract(DATE_PATTERN, 7) != "")).cast("int64").sum(),
                 given=given.cast("int64").sum(), numbers=number.cast("int64").sum(), low=value.min(),
                 high=value.max(), spaced=x.re_search(SPACED_OFFSET).fill_null(False).cast("int64").sum(),
-                named=x.re_search(MONTH_NAME).fill_null(False).cast("int64").sum())
+                named=x.re_search(WORDED_TIME).fill_null(False).cast("int64").sum())
     row = to_pandas(t.aggregate(**aggs)).iloc[0]
     if pd.notna(row["given"]) and int(row["given"]) and int(row["numbers"]) == int(row["given"]):
         return unix_unit(float(row["low"]), float(row["high"]))  # None: the rows' error says what numbers are
@@ -785,9 +791,9 @@ def detect_timestamp_format(t: ibis.Table, col: str, *, table: str = "events",
         return f"%Y-%m-%d{m.group(1)}{clock} %z"
     if not int(row["n"] if pd.notna(row["n"]) else 0):
         if pd.notna(row["given"]) and int(row["given"]) and 2 * int(row["named"]) >= int(row["given"]):
-            named = given & x.re_search(MONTH_NAME).fill_null(False)
+            named = given & x.re_search(WORDED_TIME).fill_null(False)
             sample = to_pandas(t.filter(named).select(v=x.strip()).distinct().limit(2000))["v"]
-            return month_name_format(sample)  # every row is then checked against it, and those in another form named
+            return worded_time_format(sample)  # every row is then checked against it, and those in another form named
         return None
     example = str(to_pandas(t.filter(hit).select(col).limit(1))[col].iloc[0]).strip()
     m = re.match(r"^(\d{1,2})([/.-])(\d{1,2})[/.-](\d{2,4})", example)

@@ -782,7 +782,7 @@ def _check_dates(t: ibis.Table, cols: list[str], src: Source, d: JourneyDefiniti
         for i, c in enumerate(text):
             given = head[c].notnull() & (head[c].strip() != "")
             aggs |= {f"n{i}": head[c].re_search(_AMBIGUOUS_SQL).cast("int64").sum(),
-                     f"named{i}": (given & head[c].re_search(engine.MONTH_NAME)).cast("int64").sum(),
+                     f"named{i}": (given & head[c].re_search(engine.WORDED_TIME)).cast("int64").sum(),
                      f"given{i}": given.cast("int64").sum()}
         counts = engine.to_pandas(head.aggregate(**aggs)).iloc[0].fillna(0)
         formats = {}
@@ -791,9 +791,9 @@ def _check_dates(t: ibis.Table, cols: list[str], src: Source, d: JourneyDefiniti
                 ex = engine.to_pandas(head.filter(head[c].re_search(_AMBIGUOUS_SQL)).select(c).limit(200))[c]
                 raise JourneyDataError(_ambiguous_message(d, src, c, ex.astype(str).tolist(), key))
             if int(counts[f"given{i}"]) and 2 * int(counts[f"named{i}"]) >= int(counts[f"given{i}"]):
-                named = head.filter(head[c].re_search(engine.MONTH_NAME))
+                named = head.filter(head[c].re_search(engine.WORDED_TIME))
                 sample = engine.to_pandas(named.select(v=named[c].strip()).distinct().limit(2000))["v"]
-                if fmt := engine.month_name_format(sample):
+                if fmt := engine.worded_time_format(sample):
                     formats[c] = fmt
     if _backend(t) != "duckdb":
         return {c: f for c, f in formats.items() if src.timestamp_format is None}

@@ -848,7 +848,7 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
     if bad and not timestamp_format:  # dates that name the month (Jan 5, 2025 9:00 AM) tell their format
         unread = duck.execute(f"SELECT DISTINCT trim(_ts_text) AS v FROM ({union}) WHERE ts IS NULL AND _has_ts "
                               "LIMIT 2000").fetchdf()["v"]
-        if named := engine.month_name_format(unread):
+        if named := engine.worded_time_format(unread):
             return _orders(duck, path, messages, columns, timezone, named, decimal)
     if bad:
         example = duck.execute(f"SELECT * FROM ({union}) WHERE ts IS NULL AND _has_ts LIMIT 3").fetchdf()

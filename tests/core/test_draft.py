@@ -348,6 +348,7 @@ def test_init_on_unix_times_states_their_unit(unit, scale, suffix, tmp_path):
     ("%d-%b-%Y %H:%M", "%d-%b-%Y %H:%M"),  # 05-Jan-2025 09:00 (a spreadsheet's date style)
     ("%A, %B %-d, %Y %H:%M", "%A, %B %d, %Y %H:%M"),  # Sunday, January 5, 2025 09:00
     ("%-d %B %Y, %H:%M", "%d %B %Y, %H:%M"),  # 5 January 2025, 09:00
+    ("%Y-%m-%d %-I:%M %p", "%Y-%m-%d %I:%M %p"),  # 2025-01-05 9:00 AM: year-first with a 12-hour clock
 ])
 def test_init_on_dates_that_name_the_month(written, fmt, tmp_path):
     """Text dates with an English month name: DuckDB's sniffer reads some of them for the profile, but loading
@@ -359,7 +360,7 @@ def test_init_on_dates_that_name_the_month(written, fmt, tmp_path):
     raw["time"] = when.dt.strftime(written)
     raw.to_csv(tmp_path / "events.csv", index=False)
     d = draft.write_draft(tmp_path / "events.csv", out=tmp_path / "journey.yml")
-    assert d.profile.timestamp_format == fmt and f'timestamp_format: "{fmt}"  # guess: the month is named' in d.text
+    assert d.profile.timestamp_format == fmt and f'timestamp_format: "{fmt}"  # guess: no doubt about day and month' in d.text
     ev = jl.load_journey(d.path).events.to_pyarrow().to_pandas()
     assert sorted(ev["ts"]) == sorted(when.dt.tz_localize("UTC"))
     (tmp_path / "journey.yml").write_text(re.sub(r"\n +timestamp_format: .*", "", d.text)

@@ -64,7 +64,8 @@ def test_unix_times_are_read_in_their_unit(frame, unit, scale, as_text):
     assert sorted(load(frame, timestamp_format=f"unix_{unit}")["ts"]) == sorted(want)  # declared: the same
 
 
-@pytest.mark.parametrize("written", ["%b %d, %Y %I:%M %p", "%d-%b-%y %H:%M", "%a, %d %b %Y %H:%M:%S"])
+@pytest.mark.parametrize("written", ["%b %d, %Y %I:%M %p", "%d-%b-%y %H:%M", "%a, %d %b %Y %H:%M:%S",
+                                     "%Y/%m/%d %I:%M:%S %p"])
 def test_dates_that_name_the_month_are_read_without_a_format(frame, written):
     """``Jan 01, 2024 10:00 AM`` needs no declared format (the month name leaves no day-month doubt); a row in
     another form is named with the format the others are in."""

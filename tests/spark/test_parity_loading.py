@@ -364,7 +364,8 @@ def test_a_zipped_export_is_read_alike(both, same, tmp_path):
              sort_by=EVENT_KEYS, what=f"events read from {path}")
 
 
-@pytest.mark.parametrize("written", ["%b %-d, %Y %-I:%M %p", "%A, %B %d, %Y %H:%M", "%d-%b-%y %H:%M"])
+@pytest.mark.parametrize("written", ["%b %-d, %Y %-I:%M %p", "%A, %B %d, %Y %H:%M", "%d-%b-%y %H:%M",
+                                     "%Y-%m-%d %-I:%M %p"])
 def test_dates_that_name_the_month_are_read_alike(both, same, tmp_path, written):
     """Text dates with an English month name and no declared format, in a source's time zone: both engines read
     the format from the values and give the same instants as pandas."""
