@@ -371,6 +371,8 @@ class Profile:
     encodings: dict[str, str] = field(default_factory=dict)
     """Table -> the encoding of its text file when it is not UTF-8 (``cp1252``, as Excel writes a
     plain CSV in Western Europe); the profile read a UTF-8 copy."""
+    side_columns: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, str]]]] = field(default_factory=dict)
+    """``assignments`` / ``messages`` -> (their columns, :func:`side_columns` guesses)."""
 
     def describe(self) -> str:
         """The profile as a few plain lines (what ``journeylib init`` prints)."""
@@ -951,12 +953,18 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
         cmap, _ = _guess_columns(list(ctypes), ctypes)
         cust_id = cmap.get("customer_id", (None,))[0]
         cust_cols = tuple((c, ctypes[c], int(ct[c].nunique().execute())) for c in ctypes)
+    side: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, str]]]] = {}
+    for table in ("assignments", "messages"):
+        if table in files and not (fmt == "orders" and table == "messages"):  # the orders reader reads its own
+            st = _read(files[table])
+            stypes = {c: str(typ).lower() for c, typ in st.schema().items()}
+            side[table] = (tuple(stypes), side_columns(table, list(stypes), stypes))
     if fmt == "orders":
         fmt_str, fmt_note, naive = raw_fmt, raw_note, raw_naive
         decimal, decimal_note = order_decimal
     return Profile(str(path), fmt, found, rows, tuple(types.items()), mapping, alternatives, events,
                    time_range, id_columns, customers, fmt_str, fmt_note, naive, cust_cols, cust_id, campaign,
-                   stage_col, tuple(notes), source_mapping, decimal, decimal_note, currency, encodings)
+                   stage_col, tuple(notes), source_mapping, decimal, decimal_note, currency, encodings, side)
 
 
 def _text_encoding(pattern: str) -> str | None:
@@ -1041,6 +1049,59 @@ CAMPAIGN_WORDS = {"campaign", "campagne", "kampagne", "campana", "campagna", "ca
 CURRENCY_WORDS = {"currency", "wahrung", "devise", "moneda", "divisa", "valuta", "moeda", "waluta", "mena"}
 """Words of a column naming the currency of each amount (English, German, French, Spanish, Italian,
 Dutch and Scandinavian, Portuguese, Polish, Czech; accents ignored)."""
+SIDE_WORDS = {  # the columns of the assignments and message tables, besides the customer and the time
+    "experiment": {"experiment", "experiments", "test", "exp", "experiment_id", "experimentid", "experiment_key",
+                   "experiment_name", "test_id", "test_name", "abtest", "experimento", "esperimento"},
+    "variant": {"variant", "variation", "variation_id", "variationid", "variant_id", "variant_name", "variation_name",
+                "arm", "bucket", "treatment", "group", "variante", "variantes", "gruppe", "groupe", "grupo"},
+    "campaign": CAMPAIGN_WORDS | {"campaign_id", "campaign_name", "flow", "journey_name"},
+    "action": {"action", "event", "event_type", "type", "status", "kind", "activity", "aktion", "ereignis"},
+}
+SIDE_WHY = {"experiment": "an experiment/test column", "variant": "a variant/variation/arm/group column",
+            "campaign": "a campaign column", "action": "an action/event/type column (send, open, click)"}
+SIDE_TIME = {"assignments": "assigned_at", "messages": "ts"}
+
+
+def side_columns(table: str, cols: list[str], types: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """Canonical name -> ``(column, why)`` for an assignments or message table, by the columns' names.
+
+    Parameters
+    ----------
+    table
+        ``"assignments"`` or ``"messages"``.
+    cols, types
+        The table's columns and their types (lower-case text, as :func:`profile` reads them).
+
+    Returns
+    -------
+    dict of str to tuple of (str, str)
+        Only the columns found; a canonical name already in ``cols`` maps to itself.
+
+    Examples
+    --------
+    >>> from journeylib.core.draft import side_columns
+    >>> cols = ["user_id", "experiment_id", "variation_id", "timestamp"]
+    >>> {k: v[0] for k, v in side_columns("assignments", cols, dict.fromkeys(cols, "string")).items()}
+    {'customer_id': 'user_id', 'assigned_at': 'timestamp', 'experiment': 'experiment_id', 'variant': 'variation_id'}
+    """
+    base, _ = _guess_columns(cols, types)
+    out = {k: base[k] for k in ("customer_id",) if k in base}
+    if "ts" in base:
+        out[SIDE_TIME[table]] = (base["ts"][0], WHY_COLUMN["ts"])
+    for canon in ("experiment", "variant") if table == "assignments" else ("campaign", "channel", "action"):
+        taken = {their for their, _ in out.values()}
+        if canon in cols:
+            out[canon] = (canon, "")
+        elif canon == "channel":
+            if "channel" in base and base["channel"][0] not in taken:
+                out["channel"] = base["channel"]
+        else:
+            free = [c for c in cols if c not in taken]
+            hit = next((c for c in free if re.sub(r"[\s-]+", "_", c.strip().lower()) in SIDE_WORDS[canon]), None) \
+                or next((c for c in free if words(c) & SIDE_WORDS[canon]), None)
+            if hit is not None:
+                out[canon] = (hit, SIDE_WHY[canon])
+    return out
 
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
 _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
@@ -1050,6 +1111,22 @@ def _s(value: Any) -> str:
     """A YAML scalar: bare when safe, else a double-quoted (JSON) string."""
     text = str(value)
     return text if _PLAIN.match(text) and text.lower() not in _YAML_WORDS else json.dumps(text, ensure_ascii=False)
+
+
+def _side_lines(table: str, cols: tuple[str, ...], guessed: dict[str, tuple[str, str]]) -> list[str]:
+    """The ``columns:`` block of an assignments or message source: guessed renames, and the columns
+    no name told (to fill in)."""
+    from .schema import ASSIGNMENTS_REQUIRED, MESSAGES_REQUIRED
+
+    required = ASSIGNMENTS_REQUIRED if table == "assignments" else MESSAGES_REQUIRED
+    renames = [(their, canon, why) for canon, (their, why) in guessed.items() if their != canon]
+    missing = [c for c in required if c not in guessed and c not in cols]
+    if not renames and not missing:
+        return []
+    lines = ["    columns:  # THEIR name: canonical name (guessed)"]
+    lines += [f"      {_s(their)}: {canon}  # guess: {why}" for their, canon, why in renames]
+    lines += [f"      # ???: {canon}  # could not guess which column is {canon}: fill in" for canon in missing]
+    return lines
 
 
 def _list(values: list[str]) -> str:
@@ -1135,6 +1212,8 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
                 out.append(f"    {_encoding_line(prof.encodings[table])}")
             if table == "customers" and prof.customer_id_column and prof.customer_id_column != "customer_id":
                 out.append(f"    columns: {{{_s(prof.customer_id_column)}: customer_id}}  # guess: the id column")
+            if table in prof.side_columns:
+                out.extend(_side_lines(table, *prof.side_columns[table]))
     names = [str(e) for e in prof.events["event"]][:MAX_NAMES]
     counts = dict(zip(prof.events["event"].astype(str), prof.events["events"]))
     roles = guess_roles(names)

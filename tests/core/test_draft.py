@@ -435,6 +435,35 @@ def test_a_canonical_json_export_loads_as_its_draft_says(name, tmp_path):
     assert ev["revenue"].sum() == pytest.approx(raw["amount"].sum()) and "props" in ev.columns
 
 
+def test_init_maps_the_columns_of_assignments_and_messages(tmp_path):
+    """An A/B tool's assignments (GrowthBook's user_id, experiment_id, variation_id, timestamp) and an email
+    tool's message log (Email, Date Sent, Campaign Name, Event Type) beside the events: the draft named the files
+    but mapped none of their columns, so check stopped on them. It maps them now, and the journey loads every
+    assignment and message; a column no name tells is left to fill in."""
+    shutil.copy(FIX / "journeys" / "shop" / "events.csv", tmp_path / "events.csv")
+    users = sorted(pd.read_csv(tmp_path / "events.csv")["user_id"].unique())
+    pd.DataFrame({"user_id": users, "experiment_id": "checkout-button", "variation_id": [i % 2 for i in range(len(users))],
+                  "timestamp": "2025-03-03 10:00:00"}).to_csv(tmp_path / "assignments.csv", index=False)
+    pd.DataFrame({"Email": users[:3] * 2, "Date Sent": ["2025-03-10 08:00"] * 3 + ["2025-03-10 09:00"] * 3,
+                  "Campaign Name": "spring", "Channel": "email", "Event Type": ["send"] * 3 + ["open"] * 3}
+                 ).to_csv(tmp_path / "messages.csv", index=False)
+    d = draft.write_draft(tmp_path)
+    for line in ("user_id: customer_id", "timestamp: assigned_at", "experiment_id: experiment",
+                 "variation_id: variant", "Email: customer_id", '"Date Sent": ts', '"Campaign Name": campaign',
+                 '"Event Type": action'):
+        assert f"      {line}  # guess: " in d.text
+    journey = jl.load_journey(d.path)
+    a = journey.assignments.to_pandas()
+    assert len(a) == len(users) and sorted(a["variant"].unique()) == ["0", "1"]
+    m = journey.messages.to_pandas()
+    assert m.groupby("action").size().to_dict() == {"open": 3, "send": 3}
+    pd.DataFrame({"user_id": users, "test_name": "x", "cell": "a", "at": "2025-03-03"}).to_csv(
+        tmp_path / "assignments.csv", index=False)
+    d = draft.write_draft(tmp_path, out=tmp_path / "j2.yml")
+    assert "      # ???: variant  # could not guess which column is variant: fill in" in d.text
+    assert "      test_name: experiment  # guess" in d.text
+
+
 def test_init_on_an_excel_workbook(tmp_path):
     """A clickstream saved from Excel: the draft maps its columns and revenue as for the CSV, and the journey
     loads every event and the same revenue."""
