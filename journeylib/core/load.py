@@ -33,7 +33,7 @@ from .locations import DATA_DIR
 from .result import Check
 from .schema import (AMOUNT_COLUMNS, ASSIGNMENTS_REQUIRED, COMMA_AMOUNT, COSTS_OPTIONAL, COSTS_REQUIRED,
                      CUSTOMERS_REQUIRED, EVENTS_OPTIONAL, EVENTS_REQUIRED, FEEDBACK_KINDS, FEEDBACK_OPTIONAL,
-                     FEEDBACK_REQUIRED, MESSAGE_ACTIONS, MESSAGES_REQUIRED, PURCHASE_EVENT)
+                     FEEDBACK_REQUIRED, MESSAGE_ACTION_NAMES, MESSAGE_ACTIONS, MESSAGES_REQUIRED, PURCHASE_EVENT)
 
 UTC = "timestamp('UTC')"
 TABLES = ("events", "customers", "assignments", "feedback", "messages", "costs")
@@ -576,6 +576,9 @@ def load_messages(source: Any, columns: Mapping[str, str] | None = None, *,
 def _messages(source, columns, *, con, timestamp_format=None) -> Loaded:
     t, src = _prepare(source, columns, MESSAGES_REQUIRED, "messages", con)
     t = t.select(*MESSAGES_REQUIRED)
+    named = t.action.cast("string").strip().lower()
+    other = named.notnull() & (named != "") & ~named.isin([*MESSAGE_ACTIONS, *MESSAGE_ACTION_NAMES])
+    raw = t
 
     def build(formats):
         action = _text_check(t, "action", nullable=False)
@@ -585,7 +588,8 @@ def _messages(source, columns, *, con, timestamp_format=None) -> Loaded:
             "ts": _timestamp_check(t, "ts", "messages", fmt=formats.get("ts")),
             "campaign": _text_check(t, "campaign", nullable=False),
             "channel": _text_check(t, "channel", nullable=False),
-            "action": (norm, norm.isnull() | ~norm.isin(list(MESSAGE_ACTIONS)),
+            # sent, opened, clicked are send, open, click; other actions (bounce, unsubscribe) are left out below
+            "action": (norm.substitute(MESSAGE_ACTION_NAMES, else_=norm), norm.isnull() | (norm == ""),
                        f"one of {list(MESSAGE_ACTIONS)}"),
         }
 
@@ -595,13 +599,40 @@ def _messages(source, columns, *, con, timestamp_format=None) -> Loaded:
         known = _reuse(ck, "messages", digest, notes)
         if known is None:
             formats = {"ts": timestamp_format} if timestamp_format else {}
-            t, n, _, unchanged, formats, types = _run_checks(t, build, "messages", src=src, formats=formats,
-                                                             declared=bool(timestamp_format))
-            validation_cache.remember(ck, str(source), rows=n, unchanged=unchanged, formats=formats, types=types)
+            t, n, ex, unchanged, formats, types = _run_checks(
+                t, build, "messages", lambda checks: {"other": other.cast("int64").sum()}, src=src,
+                formats=formats, declared=bool(timestamp_format))
+            left_out = _other_actions(raw, named, other, n) if int(ex["other"] or 0) else {}
+            n -= sum(left_out.values())
+            validation_cache.remember(ck, str(source), rows=n, unchanged=unchanged, formats=formats, types=types,
+                                      left_out=left_out)
             _checked("messages", n, notes)
         else:
             t, n, _ = _as_validated(t, build(known.get("formats", {})), known, "messages", notes)
+            left_out = known.get("left_out", {})
+    if left_out:
+        t = t.filter(t.action.isin(list(MESSAGE_ACTIONS)))
+        shown = ", ".join(f"{k} ({v:,})" for k, v in left_out.items())
+        warnings.warn(f"messages: left out {sum(left_out.values()):,} rows of other actions: {shown}; the campaigns "
+                      "report reads sends, opens and clicks", JourneyDataWarning, stacklevel=3)
+        notes.append(Check("messages: other actions", "pass", f"left out {shown}: only send, open and click are read"))
     return _loaded(t, "messages", source, n, digest, known, notes)
+
+
+def _other_actions(t: ibis.Table, named: ibis.Value, other: ibis.Value, n: int) -> dict[str, int]:
+    """Rows of actions other than send, open and click, per action (most first); none of them at all is an error
+    (the column mapped as the action says something else)."""
+    rows = t.mutate(_action=named, _other=other)
+    rows = rows.filter(rows._other)
+    counts = engine.to_pandas(rows.group_by(action=rows._action).aggregate(rows=rows.count())
+                              .order_by([ibis.desc("rows"), "action"]))
+    left_out = {str(a): int(r) for a, r in zip(counts["action"], counts["rows"])}
+    if sum(left_out.values()) == n:
+        shown = ", ".join(list(left_out)[:5])
+        raise JourneyDataError(f"column 'action' of messages: no row is a send, open or click (it holds {shown}); "
+                               f"expected one of {list(MESSAGE_ACTIONS)} (also sent, opened, clicked).\nWhat to do: "
+                               "map the column that says what happened to each message as action")
+    return left_out
 
 
 def load_costs(source: Any, columns: Mapping[str, str] | None = None, *, channels: Iterable[str] | None = None,

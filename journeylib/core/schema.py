@@ -47,6 +47,9 @@ MESSAGE_CHANNELS: tuple[str, ...] = ("email", "push", "sms", "retargeting")
 MESSAGE_ACTIONS: tuple[str, ...] = ("send", "open", "click")
 """``messages`` rows: a message ``send`` to a customer, and the customer's ``open`` and ``click`` of it
 (an open or click has the campaign and channel of its send)."""
+MESSAGE_ACTION_NAMES: dict[str, str] = {"sent": "send", "sends": "send", "opened": "open", "opens": "open",
+                                        "clicked": "click", "clicks": "click"}
+"""Other names of :data:`MESSAGE_ACTIONS` as email tools write them (read in lower case)."""
 
 EXPORT_FORMATS: tuple[str, ...] = ("ga4", "segment", "amplitude", "mixpanel", "posthog", "snowplow", "orders")
 """Export shapes a source's ``format`` may name besides ``canonical`` (:mod:`journeylib.core.readers`)."""

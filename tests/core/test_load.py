@@ -839,3 +839,26 @@ def test_a_folder_of_files_whose_columns_differ_is_read_by_column_name(differing
     got = jl.load_events(differing_files).to_pandas().sort_values("ts")
     assert got[["customer_id", "event"]].values.tolist() == [["a", "landing"], ["b", "landing"], ["a", "purchase"]]
     assert got["revenue"].fillna(-1).tolist() == [-1, -1, 12.5]
+
+
+def test_message_actions_as_email_tools_write_them(tmp_path):
+    """Sent, Opened, Clicked are send, open, click; other actions of an email tool's log (bounce, unsubscribe) are
+    left out with a warning that counts each, also when the validation of the same file is reused; a log with no
+    send, open or click at all is an error naming what it holds."""
+    from journeylib.core import load as io
+
+    m = pd.DataFrame({"customer_id": ["a", "a", "b", "b", "c", "c"], "ts": ["2025-01-01 10:00"] * 6,
+                      "campaign": "spring", "channel": "email",
+                      "action": ["Sent", "Opened", "bounce", "CLICKED", "unsubscribe", "bounce"]})
+    m.to_csv(tmp_path / "messages.csv", index=False)
+    for validation in ("checked", "reused"):
+        with pytest.warns(jl.JourneyDataWarning, match=r"left out 3 rows of other actions: bounce \(2\), "
+                                                        r"unsubscribe \(1\)"):
+            loaded = io.load_table("messages", str(tmp_path / "messages.csv"))
+        assert loaded.input.validation == validation and loaded.input.rows == 3
+        assert sorted(loaded.table.to_pandas()["action"]) == ["click", "open", "send"]
+        assert any(c.name == "messages: other actions" for c in loaded.checks)
+    m.assign(action="delivered").to_csv(tmp_path / "delivered.csv", index=False)
+    with pytest.raises(JourneyDataError, match=r"(?s)no row is a send, open or click \(it holds delivered\).*map the "
+                                               "column that says what happened"):
+        jl.load_messages(tmp_path / "delivered.csv")

@@ -407,3 +407,21 @@ def test_canonical_json_lines_are_read_alike(both, same, tmp_path):
     assert sorted(a["customer_id"]) == ["101", "101", "202"] and a["revenue"].sum() == 12.5
     assert sorted(a["ts"])[-1] == pd.Timestamp("2025-01-06 09:00", tz="UTC")
     same(a, b, sort_by=EVENT_KEYS, what="events read from JSON lines")
+
+
+def test_message_actions_as_email_tools_write_them_alike(both, same, tmp_path):
+    """Sent/Opened/Clicked read as send/open/click and other actions left out, alike."""
+    import warnings
+
+    m = pd.DataFrame({"customer_id": ["a", "a", "b", "b", "c"], "ts": ["2025-01-01 10:00"] * 5, "campaign": "spring",
+                      "channel": "email", "action": ["Sent", "Opened", "bounce", "CLICKED", "unsubscribe"]})
+    m.to_csv(tmp_path / "messages.csv", index=False)
+
+    def load():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return jl.load_messages(tmp_path / "messages.csv").to_pandas()
+
+    a, b = both(load)
+    assert sorted(a["action"]) == ["click", "open", "send"]
+    same(a, b, sort_by=["customer_id", "ts", "action"], what="messages")
