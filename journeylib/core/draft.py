@@ -338,7 +338,7 @@ class Profile:
     format: str
     """The export's shape (detected when ``auto`` was asked)."""
     files: dict[str, str]
-    """Table (``events``, ``customers``, ``assignments``, ``messages``) -> path read."""
+    """Table (``events``, ``customers``, ``assignments``, ``messages``, ``feedback``, ``costs``) -> path read."""
     rows: int
     columns: tuple[tuple[str, str], ...]
     """``(name, type)`` of the events as read (before any mapping)."""
@@ -402,7 +402,8 @@ class Profile:
 
 
 def find_files(path: str | Path) -> dict[str, str]:
-    """The tables of a folder (``events.*``, ``customers.*``, ``assignments.*``, ``messages.*``), or the file itself.
+    """The tables of a folder (``events.*``, ``customers.*``, ``assignments.*``, ``messages.*``,
+    ``feedback.*`` or ``reviews.*``, ``costs.*`` or ``spend.*``), or the file itself.
 
     Parameters
     ----------
@@ -421,7 +422,7 @@ def find_files(path: str | Path) -> dict[str, str]:
     >>> find_files("data/sample")["events"]
     'data/sample/events.parquet'
     >>> sorted(find_files("data/sample"))
-    ['assignments', 'customers', 'events', 'messages']
+    ['assignments', 'costs', 'customers', 'events', 'feedback', 'messages']
     """
     text = str(path)
     if "://" in text or any(ch in text for ch in "*?["):
@@ -437,8 +438,10 @@ def find_files(path: str | Path) -> dict[str, str]:
     if not p.is_dir():
         raise JourneyDataError(f"init: {text}: no such file or folder; expected an export file, a glob or a folder")
     found: dict[str, str] = {}
-    for table in ("events", "customers", "assignments", "messages", "orders"):
-        hits = sorted(f for f in p.iterdir() if f.name.split(".")[0] == table and f.name.lower().endswith(DATA_SUFFIXES))
+    for table in ("events", "customers", "assignments", "messages", "orders", "feedback", "costs"):
+        names = SIDE_FILES.get(table, (table,))
+        hits = sorted((f for f in p.iterdir() if f.name.split(".")[0].lower() in names
+                       and f.name.lower().endswith(DATA_SUFFIXES)), key=lambda f: names.index(f.name.split(".")[0].lower()))
         parts = p / table
         if hits:
             found[table] = str(hits[0])
@@ -954,7 +957,7 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
         cust_id = cmap.get("customer_id", (None,))[0]
         cust_cols = tuple((c, ctypes[c], int(ct[c].nunique().execute())) for c in ctypes)
     side: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, str]]]] = {}
-    for table in ("assignments", "messages"):
+    for table in ("assignments", "messages", "feedback", "costs"):
         if table in files and not (fmt == "orders" and table == "messages"):  # the orders reader reads its own
             st = _read(files[table])
             stypes = {c: str(typ).lower() for c, typ in st.schema().items()}
@@ -1056,19 +1059,34 @@ SIDE_WORDS = {  # the columns of the assignments and message tables, besides the
                 "arm", "bucket", "treatment", "group", "variante", "variantes", "gruppe", "groupe", "grupo"},
     "campaign": CAMPAIGN_WORDS | {"campaign_id", "campaign_name", "flow", "journey_name"},
     "action": {"action", "event", "event_type", "type", "status", "kind", "activity", "aktion", "ereignis"},
+    "spend": {"spend", "cost", "costs", "amount_spent", "spent", "ad_spend", "media_cost", "kosten", "ausgaben",
+              "cout", "couts", "gasto", "gastos", "coste", "costo", "kosten", "kostnad", "omkostninger"},
+    "score": {"score", "rating", "stars", "nps", "nps_score", "bewertung", "note", "puntuacion", "valutazione",
+              "cijfer", "betyg"},
+    "kind": {"kind", "feedback_type", "survey_type", "type", "source", "art", "typ"},
+    "text": {"text", "comment", "comments", "review", "review_text", "feedback", "kommentar", "commentaire",
+             "comentario", "commento", "opmerking"},
 }
 SIDE_WHY = {"experiment": "an experiment/test column", "variant": "a variant/variation/arm/group column",
-            "campaign": "a campaign column", "action": "an action/event/type column (send, open, click)"}
-SIDE_TIME = {"assignments": "assigned_at", "messages": "ts"}
+            "campaign": "a campaign column", "action": "an action/event/type column (send, open, click)",
+            "spend": "a spend/cost column", "score": "a score/rating column",
+            "kind": "a kind/type column (survey, review, nps)", "text": "a comment/text column"}
+SIDE_TIME = {"assignments": "assigned_at", "messages": "ts", "feedback": "ts", "costs": "period"}
+SIDE_ROLES = {"assignments": ("experiment", "variant"), "messages": ("campaign", "channel", "action"),
+              "feedback": ("kind", "score", "text"), "costs": ("channel", "campaign", "spend")}
+SIDE_FILES = {"feedback": ("feedback", "reviews", "nps", "surveys", "survey"),
+              "costs": ("costs", "spend", "ad_spend", "marketing_costs", "marketing_spend")}
+"""File names (before the first dot) of the feedback and spend tables beside the events."""
 
 
 def side_columns(table: str, cols: list[str], types: dict[str, str]) -> dict[str, tuple[str, str]]:
-    """Canonical name -> ``(column, why)`` for an assignments or message table, by the columns' names.
+    """Canonical name -> ``(column, why)`` for an assignments, message, feedback or spend table, by the
+    columns' names.
 
     Parameters
     ----------
     table
-        ``"assignments"`` or ``"messages"``.
+        ``"assignments"``, ``"messages"``, ``"feedback"`` or ``"costs"``.
     cols, types
         The table's columns and their types (lower-case text, as :func:`profile` reads them).
 
@@ -1083,12 +1101,21 @@ def side_columns(table: str, cols: list[str], types: dict[str, str]) -> dict[str
     >>> cols = ["user_id", "experiment_id", "variation_id", "timestamp"]
     >>> {k: v[0] for k, v in side_columns("assignments", cols, dict.fromkeys(cols, "string")).items()}
     {'customer_id': 'user_id', 'assigned_at': 'timestamp', 'experiment': 'experiment_id', 'variant': 'variation_id'}
+    >>> cols = ["Month", "Channel", "Campaign", "Cost"]
+    >>> {k: v[0] for k, v in side_columns("costs", cols, dict.fromkeys(cols, "string")).items()}
+    {'period': 'Month', 'channel': 'Channel', 'campaign': 'Campaign', 'spend': 'Cost'}
     """
     base, _ = _guess_columns(cols, types)
-    out = {k: base[k] for k in ("customer_id",) if k in base}
-    if "ts" in base:
+    out = {k: base[k] for k in ("customer_id",) if k in base and table != "costs"}
+    if SIDE_TIME[table] in cols:
+        out[SIDE_TIME[table]] = (SIDE_TIME[table], "")
+    elif "ts" in base:
         out[SIDE_TIME[table]] = (base["ts"][0], WHY_COLUMN["ts"])
-    for canon in ("experiment", "variant") if table == "assignments" else ("campaign", "channel", "action"):
+    elif table == "costs":  # a spend report's day, week or month
+        hit = next((c for c in cols if words(c) & {"period", "month", "day", "week", "date", "monat", "mois", "mes"}), None)
+        if hit is not None:
+            out["period"] = (hit, "a period/month/day column")
+    for canon in SIDE_ROLES[table]:
         taken = {their for their, _ in out.values()}
         if canon in cols:
             out[canon] = (canon, "")
@@ -1116,9 +1143,10 @@ def _s(value: Any) -> str:
 def _side_lines(table: str, cols: tuple[str, ...], guessed: dict[str, tuple[str, str]]) -> list[str]:
     """The ``columns:`` block of an assignments or message source: guessed renames, and the columns
     no name told (to fill in)."""
-    from .schema import ASSIGNMENTS_REQUIRED, MESSAGES_REQUIRED
+    from .schema import ASSIGNMENTS_REQUIRED, COSTS_REQUIRED, FEEDBACK_REQUIRED, MESSAGES_REQUIRED
 
-    required = ASSIGNMENTS_REQUIRED if table == "assignments" else MESSAGES_REQUIRED
+    required = {"assignments": ASSIGNMENTS_REQUIRED, "messages": MESSAGES_REQUIRED, "feedback": FEEDBACK_REQUIRED,
+                "costs": COSTS_REQUIRED}[table]
     renames = [(their, canon, why) for canon, (their, why) in guessed.items() if their != canon]
     missing = [c for c in required if c not in guessed and c not in cols]
     if not renames and not missing:
@@ -1204,7 +1232,7 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
         out.append(f"    decimal: {_s(prof.decimal)}  # guess: {prof.decimal_note}")
     if (canonical or prof.format == "orders") and "events" in prof.encodings:
         out.append(f"    {_encoding_line(prof.encodings['events'])}")
-    for table in ("customers", "assignments", "messages"):
+    for table in ("customers", "assignments", "messages", "feedback", "costs"):
         if table in prof.files:
             out.append(f"  {table}:")
             out.append(f"    path: {_s(_rel(prof.files[table], folder))}  # found beside the events")

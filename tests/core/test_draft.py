@@ -464,6 +464,25 @@ def test_init_maps_the_columns_of_assignments_and_messages(tmp_path):
     assert "      test_name: experiment  # guess" in d.text
 
 
+def test_init_finds_and_maps_spend_and_reviews_beside_the_events(tmp_path):
+    """costs.* / spend.* and feedback.* / reviews.* beside the events: the draft left them out, so the budget
+    report had no spend and the map no feedback. They are named and mapped now, and load as written."""
+    shutil.copy(FIX / "journeys" / "shop" / "events.csv", tmp_path / "events.csv")
+    (tmp_path / "spend.csv").write_text("Month,Channel,Campaign,Cost\n2025-03,email,spring,120.50\n"
+                                        "2025-04,email,spring,99.00\n")
+    (tmp_path / "reviews.csv").write_text("Customer,Date,Rating,Review,Type\nu001,2025-03-20,5,Great,review\n"
+                                          "u002,2025-03-21,3,ok,review\n")
+    d = draft.write_draft(tmp_path)
+    for line in ("Month: period", "Channel: channel", "Cost: spend", "Customer: customer_id", "Date: ts",
+                 "Rating: score", "Review: text", "Type: kind"):
+        assert f"      {line}  # guess: " in d.text
+    journey = jl.load_journey(d.path)
+    costs = journey.costs.to_pandas()
+    assert costs["spend"].sum() == pytest.approx(219.5) and sorted(costs["channel"].unique()) == ["email"]
+    fb = journey.feedback.to_pandas()
+    assert sorted(fb["score"]) == [3, 5] and set(fb["kind"]) == {"review"}
+
+
 def test_init_on_an_excel_workbook(tmp_path):
     """A clickstream saved from Excel: the draft maps its columns and revenue as for the CSV, and the journey
     loads every event and the same revenue."""
