@@ -440,8 +440,9 @@ def find_files(path: str | Path) -> dict[str, str]:
     found: dict[str, str] = {}
     for table in ("events", "customers", "assignments", "messages", "orders", "feedback", "costs"):
         names = SIDE_FILES.get(table, (table,))
-        hits = sorted((f for f in p.iterdir() if f.name.split(".")[0].lower() in names
-                       and f.name.lower().endswith(DATA_SUFFIXES)), key=lambda f: names.index(f.name.split(".")[0].lower()))
+        stem = lambda f: f.name.split(".")[0].lower()  # noqa: E731
+        hits = sorted((f for f in p.iterdir() if stem(f) in names and f.name.lower().endswith(DATA_SUFFIXES)),
+                      key=lambda f: names.index(stem(f)))
         parts = p / table
         if hits:
             found[table] = str(hits[0])
@@ -1112,7 +1113,8 @@ def side_columns(table: str, cols: list[str], types: dict[str, str]) -> dict[str
     elif "ts" in base:
         out[SIDE_TIME[table]] = (base["ts"][0], WHY_COLUMN["ts"])
     elif table == "costs":  # a spend report's day, week or month
-        hit = next((c for c in cols if words(c) & {"period", "month", "day", "week", "date", "monat", "mois", "mes"}), None)
+        period = {"period", "month", "day", "week", "date", "monat", "mois", "mes"}
+        hit = next((c for c in cols if words(c) & period), None)
         if hit is not None:
             out["period"] = (hit, "a period/month/day column")
     for canon in SIDE_ROLES[table]:

@@ -741,8 +741,6 @@ def _backend(t: ibis.Table | ibis.Value) -> str:
         return ""
 
 
-
-
 def _read_raw(path: str, raw: ibis.Table, text_cols: list[str], con) -> ibis.Table:
     """``raw`` with the given columns of a CSV kept as text (DuckDB would otherwise parse
     03/04/2025 silently as one of the two readings)."""
@@ -768,9 +766,9 @@ def _timestamp_columns(table: str, source_cols: Iterable[str], columns: Mapping[
 def _check_dates(t: ibis.Table, cols: list[str], src: Source, d: JourneyDefinition) -> dict[str, str]:
     """Day-first/month-first text without a format, or text that does not fit the format (every row).
 
-    Returns the formats found for text columns whose values name the month (``Jan 5, 2025
-    9:00 AM``; at least half of them: the others are then named as not fitting), which need no
-    declared format: a month name tells day from month."""
+    Returns the formats found for text columns written so that day and month are plain without a
+    declared format (:data:`journeylib.core.engine.WORDED_TIME`: ``Jan 5, 2025 9:00 AM``,
+    ``2025-01-05 9:00 PM``; at least half of the values: the others are then named as not fitting)."""
     head = t
     text = [c for c in cols if t[c].type().is_string()]
     if not text:
@@ -932,8 +930,8 @@ def _read_source(d: JourneyDefinition, name: str, con, *, extra_columns: Mapping
     if not needs:
         loaded = _load(d, name, path, columns, stages, con)
         return (loaded if path == src.path else _with_source(loaded, source_name(src.path), src.path)), {}
-    t = t.mutate(**{c: _to_utc(t[c], dataclasses.replace(src, timestamp_format=named[c]) if c in named else src) for c in ts_cols},
-                 **{c: decimal_comma(t[c]) for c in amounts})
+    as_read = {c: dataclasses.replace(src, timestamp_format=named[c]) if c in named else src for c in ts_cols}
+    t = t.mutate(**{c: _to_utc(t[c], as_read[c]) for c in ts_cols}, **{c: decimal_comma(t[c]) for c in amounts})
     return _with_source(_load(d, name, t, columns, stages, con), source_name(src.path), src.path), {}
 
 

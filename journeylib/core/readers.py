@@ -845,7 +845,7 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
         f"SELECT count(*) FILTER (WHERE ts IS NULL AND _has_ts), count(_bad_amount), "
         f"list(_bad_amount) FILTER (WHERE _bad_amount IS NOT NULL)[1:3] FROM ({union})").fetchone()
     _check_amounts("orders", n_bad, examples, decimal)
-    if bad and not timestamp_format:  # dates that name the month (Jan 5, 2025 9:00 AM) tell their format
+    if bad and not timestamp_format:  # Jan 5, 2025 9:00 AM or 2025-01-05 9:00 PM: their format is plain
         unread = duck.execute(f"SELECT DISTINCT trim(_ts_text) AS v FROM ({union}) WHERE ts IS NULL AND _has_ts "
                               "LIMIT 2000").fetchdf()["v"]
         if named := engine.worded_time_format(unread):
@@ -867,11 +867,12 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
 
 
 ORDER_LEFT_OUT = ("refunded", "voided", "void", "cancelled", "canceled", "failed", "declined")
-"""Order statuses (any case) whose orders are left out: no customer paid for them."""
+"""Order statuses (any case; WooCommerce's ``wc-`` prefix ignored) whose orders are left out: no customer
+paid for them."""
 
 
 def _cancelled(status: str) -> str:
-    return f"coalesce(lower(trim({status})) IN {ORDER_LEFT_OUT}, FALSE)"
+    return f"coalesce(regexp_replace(lower(trim({status})), '^wc-', '') IN {ORDER_LEFT_OUT}, FALSE)"
 
 
 def _one_row_per_order(duck: Any, orders: str, status: str | None) -> str:

@@ -600,11 +600,12 @@ def test_orders_whose_rows_carry_line_amounts_are_one_purchase_at_their_sum(tmp_
     (tmp_path / "orders.csv").write_text("order_id,customer,order_time,amount,status\n"
                                          "A1,c1,2025-01-05 10:00,20,complete\nA1,c1,2025-01-05 10:00,30,complete\n"
                                          "A2,c1,2025-01-06 10:00,45,complete\nA2,c1,2025-01-06 10:00,45,complete\n"
-                                         "A3,c2,2025-01-07 10:00,10,Cancelled\n")
-    with pytest.warns(jl.JourneyDataWarning, match=r"2 of 3 orders span several rows.*1 of them carry different amounts"
-                                                   r".*1 order whose \"status\" is refunded, voided or cancelled"):
+                                         "A3,c2,2025-01-07 10:00,10,Cancelled\nA4,c2,2025-01-08 10:00,12,wc-refunded\n"
+                                         "A5,c2,2025-01-09 10:00,8,wc-completed\n")
+    with pytest.warns(jl.JourneyDataWarning, match=r"2 of 5 orders span several rows.*1 of them carry different amounts"
+                                                   r".*2 orders whose \"status\" is refunded, voided or cancelled"):
         got = R.read_export("orders", tmp_path / "orders.csv")["events"].to_pandas()
-    assert got[["order_id", "revenue"]].values.tolist() == [["A1", 50.0], ["A2", 45.0]]
+    assert got[["order_id", "revenue"]].values.tolist() == [["A1", 50.0], ["A2", 45.0], ["A5", 8.0]]
 
 
 def test_columns_given_in_another_case_rename_the_column(tmp_path):
