@@ -451,17 +451,55 @@ def find_files(path: str | Path) -> dict[str, str]:
     if "events" not in found and "orders" in found:
         found["events"] = found.pop("orders")
     if "events" not in found:
+        usable = lambda f: (f.name.lower().endswith(DATA_SUFFIXES) and f.name.lower() not in NOT_DATA  # noqa: E731
+                            and not f.name.startswith((".", "_", "~$")))
+        inner = [d for d in p.iterdir() if d.is_dir() and not d.name.startswith((".", "_")) and d.name != "__MACOSX"]
+        if not found and len(inner) == 1 and not any(f.is_file() and usable(f) for f in p.iterdir()):
+            return find_files(inner[0])  # a folder zipped (or unpacked) with its own folder inside
         known = {Path(f).resolve() for f in found.values()}
-        data = sorted(f for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(DATA_SUFFIXES)
-                      and f.name.lower() not in NOT_DATA and not f.name.startswith((".", "_", "~$"))
-                      and f.resolve() not in known)
+        data = sorted(f for f in p.rglob("*") if f.is_file() and usable(f) and f.resolve() not in known
+                      and "__MACOSX" not in f.parts)
         if not data:
             raise JourneyDataError(f"init: {text} holds no data file; expected events.csv, events.parquet, "
                                    "an export file or a folder of them")
         if len(data) == 1 and data[0].suffix.lower() == ".zip":
             return {**find_files(data[0]), **found}
-        found["events"] = str(data[0]) if len(data) == 1 else str(p / "**" / f"*{data[0].suffix}")
+        parts = [f for f in data if f.suffix.lower() == data[0].suffix.lower()]
+        _one_table(text, parts)
+        deep = "" if all(f.parent == p for f in parts) else "**"
+        found["events"] = str(data[0]) if len(data) == 1 else str(p / deep / f"*{data[0].suffix}")
     return found
+
+
+def _one_table(folder: str, files: list[Path]) -> None:
+    """Stop when the files init would read as the event log are several tables (columns that barely
+    overlap: events.csv and customers.csv under other names), instead of stacking them."""
+    import csv
+
+    from . import engine
+
+    def columns(f: Path) -> set[str] | None:
+        try:
+            if engine.file_kind(f.name) == "parquet":
+                import pyarrow.parquet as pq
+
+                return set(pq.read_schema(f).names)
+            if engine.file_kind(f.name) == "csv":
+                with engine.open_text(f) as fh:
+                    return set(next(csv.reader(fh), []))
+        except (OSError, ValueError, UnicodeDecodeError, csv.Error):
+            return None
+        return None
+
+    seen = [(f, c) for f in files[:50] if (c := columns(f))]
+    for f, c in seen[1:]:
+        first, c0 = seen[0]
+        if len(c & c0) < 0.5 * len(c | c0):
+            raise JourneyDataError(
+                f"init: {Path(folder).name} holds several tables and none named events.* ({first.name} and "
+                f"{f.name} share few columns); expected the event log as events.csv (orders.csv for an orders "
+                "export) or one table's files.\nWhat to do: rename the event log's file to events.csv, or run "
+                "init on that file")
 
 
 def _read(path: str):

@@ -91,11 +91,27 @@ def test_init_on_a_zipped_amplitude_export(tmp_path):
              "187520/187520_2025-01-05_13#0.json.gz": gzip.compress(b"".join(lines[2:]))}
     archive = _zip(tmp_path / "amplitude.zip", files)
     d = draft.write_draft(archive)
-    assert d.profile.format == "amplitude" and "path: \"amplitude.zip/**/*.gz\"" in d.text
+    assert d.profile.format == "amplitude" and "path: \"amplitude.zip/187520/*.gz\"" in d.text
     zipped = jl.load_journey(d.path).events.to_pandas()
     whole = jl.read_export("amplitude", FIX / "exports" / "amplitude_export.json")["events"].to_pandas()
     assert len(zipped) == len(lines) == len(whole)
     assert sorted(zipped["event"]) == sorted(whole["event"])
+
+
+def test_init_on_an_archive_of_a_folder_finds_its_tables(tmp_path, capsys):
+    """A folder zipped with its own folder inside (export/events.csv, export/customers.csv): init names the
+    tables inside it, where it had stacked every CSV as the event log (DuckDB's schema error, raw). Files that
+    are several tables under other names stop with a journeylib error that says which to name events.*."""
+    shop = (FIX / "journeys" / "shop" / "events.csv").read_bytes()
+    archive = _zip(tmp_path / "shop.zip", {"export/events.csv": shop,
+                                           "export/customers.csv": b"user_id,segment\nu001,a\nu002,b\n"})
+    d = draft.write_draft(archive)
+    assert "path: shop.zip/export/events.csv" in d.text and "path: shop.zip/export/customers.csv" in d.text
+    assert len(jl.load_journey(d.path).events.to_pandas()) == 272
+    _zip(tmp_path / "other" / "shop.zip", {"export/clicks.csv": shop, "export/people.csv": b"user_id,segment\nu1,a\n"})
+    assert cli.main(["init", str(tmp_path / "other" / "shop.zip")]) != 0
+    err = capsys.readouterr().err
+    assert "holds several tables and none named events.*" in err and "Traceback" not in err
 
 
 def test_a_zip_path_outside_init_reads_as_its_folder(tmp_path):
