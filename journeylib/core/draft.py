@@ -372,7 +372,7 @@ class Profile:
     """Table -> the encoding of its text file when it is not UTF-8 (``cp1252``, as Excel writes a
     plain CSV in Western Europe); the profile read a UTF-8 copy."""
     side_columns: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, str]]]] = field(default_factory=dict)
-    """``assignments`` / ``messages`` -> (their columns, :func:`side_columns` guesses)."""
+    """``assignments``, ``messages``, ``feedback``, ``costs`` -> (their columns, :func:`side_columns` guesses)."""
 
     def describe(self) -> str:
         """The profile as a few plain lines (what ``journeylib init`` prints)."""
@@ -438,9 +438,9 @@ def find_files(path: str | Path) -> dict[str, str]:
     if not p.is_dir():
         raise JourneyDataError(f"init: {text}: no such file or folder; expected an export file, a glob or a folder")
     found: dict[str, str] = {}
+    stem = lambda f: f.name.split(".")[0].lower()  # noqa: E731
     for table in ("events", "customers", "assignments", "messages", "orders", "feedback", "costs"):
         names = SIDE_FILES.get(table, (table,))
-        stem = lambda f: f.name.split(".")[0].lower()  # noqa: E731
         hits = sorted((f for f in p.iterdir() if stem(f) in names and f.name.lower().endswith(DATA_SUFFIXES)),
                       key=lambda f: names.index(stem(f)))
         parts = p / table
@@ -479,12 +479,13 @@ def _one_table(folder: str, files: list[Path]) -> None:
     from . import engine
 
     def columns(f: Path) -> set[str] | None:
+        kind = engine.file_kind(f.name)
         try:
-            if engine.file_kind(f.name) == "parquet":
+            if kind == "parquet":
                 import pyarrow.parquet as pq
 
                 return set(pq.read_schema(f).names)
-            if engine.file_kind(f.name) == "csv":
+            if kind == "csv":
                 with engine.open_text(f) as fh:
                     return set(next(csv.reader(fh), []))
         except (OSError, ValueError, UnicodeDecodeError, csv.Error):
@@ -493,7 +494,7 @@ def _one_table(folder: str, files: list[Path]) -> None:
 
     seen = [(f, c) for f in files[:50] if (c := columns(f))]
     for f, c in seen[1:]:
-        first, c0 = seen[0]
+        first, c0 = seen[0]  # every file against the first: a later month's extra column still overlaps
         if len(c & c0) < 0.5 * len(c | c0):
             raise JourneyDataError(
                 f"init: {Path(folder).name} holds several tables and none named events.* ({first.name} and "
@@ -587,9 +588,13 @@ def _time_of_day(t, mapping: dict[str, tuple[str, str]], alternatives: dict, typ
     if "ts" not in mapping:
         return None
 
-    def values(c: str) -> pd.Series:
-        v = engine.to_pandas(t.select(t[c].cast("string").name("v")).limit(2000))["v"].dropna().astype(str)
-        return v[v.str.strip() != ""]
+    fetched: dict[str, pd.Series] = {}
+
+    def values(c: str) -> pd.Series:  # a column is asked about as a clock and as a date: fetched once
+        if c not in fetched:
+            v = engine.to_pandas(t.select(t[c].cast("string").name("v")).limit(2000))["v"].dropna().astype(str)
+            fetched[c] = v[v.str.strip() != ""]
+        return fetched[c]
 
     def clock_only(c: str) -> bool:
         if types[c] == "time":
@@ -1091,7 +1096,7 @@ CAMPAIGN_WORDS = {"campaign", "campagne", "kampagne", "campana", "campagna", "ca
 CURRENCY_WORDS = {"currency", "wahrung", "devise", "moneda", "divisa", "valuta", "moeda", "waluta", "mena"}
 """Words of a column naming the currency of each amount (English, German, French, Spanish, Italian,
 Dutch and Scandinavian, Portuguese, Polish, Czech; accents ignored)."""
-SIDE_WORDS = {  # the columns of the assignments and message tables, besides the customer and the time
+SIDE_WORDS = {  # the columns of the assignments, message, feedback and spend tables, besides customer and time
     "experiment": {"experiment", "experiments", "test", "exp", "experiment_id", "experimentid", "experiment_key",
                    "experiment_name", "test_id", "test_name", "abtest", "experimento", "esperimento"},
     "variant": {"variant", "variation", "variation_id", "variationid", "variant_id", "variant_name", "variation_name",
@@ -1099,7 +1104,7 @@ SIDE_WORDS = {  # the columns of the assignments and message tables, besides the
     "campaign": CAMPAIGN_WORDS | {"campaign_id", "campaign_name", "flow", "journey_name"},
     "action": {"action", "event", "event_type", "type", "status", "kind", "activity", "aktion", "ereignis"},
     "spend": {"spend", "cost", "costs", "amount_spent", "spent", "ad_spend", "media_cost", "kosten", "ausgaben",
-              "cout", "couts", "gasto", "gastos", "coste", "costo", "kosten", "kostnad", "omkostninger"},
+              "cout", "couts", "gasto", "gastos", "coste", "costo", "kostnad", "omkostninger"},
     "score": {"score", "rating", "stars", "nps", "nps_score", "bewertung", "note", "puntuacion", "valutazione",
               "cijfer", "betyg"},
     "kind": {"kind", "feedback_type", "survey_type", "type", "source", "art", "typ"},
@@ -1181,14 +1186,18 @@ def _s(value: Any) -> str:
 
 
 def _side_lines(table: str, cols: tuple[str, ...], guessed: dict[str, tuple[str, str]]) -> list[str]:
-    """The ``columns:`` block of an assignments or message source: guessed renames, and the columns
-    no name told (to fill in)."""
+    """The ``columns:`` block of an assignments, message, feedback or spend source."""
     from .schema import ASSIGNMENTS_REQUIRED, COSTS_REQUIRED, FEEDBACK_REQUIRED, MESSAGES_REQUIRED
 
     required = {"assignments": ASSIGNMENTS_REQUIRED, "messages": MESSAGES_REQUIRED, "feedback": FEEDBACK_REQUIRED,
                 "costs": COSTS_REQUIRED}[table]
     renames = [(their, canon, why) for canon, (their, why) in guessed.items() if their != canon]
-    missing = [c for c in required if c not in guessed and c not in cols]
+    return _columns_block(renames, [c for c in required if c not in guessed and c not in cols])
+
+
+def _columns_block(renames: list[tuple[str, str, str]], missing: list[str]) -> list[str]:
+    """A source's ``columns:`` block: guessed renames ``(their, canonical, why)``, and the columns no name
+    told (to fill in); nothing when there are neither."""
     if not renames and not missing:
         return []
     lines = ["    columns:  # THEIR name: canonical name (guessed)"]
@@ -1248,17 +1257,10 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
     ]
     canonical = prof.format == "canonical"
     if canonical:
-        renames = {their: canon for canon, (their, _) in prof.mapping.items() if their != canon and canon != "revenue"}
-        missing = [c for c in ("customer_id", "ts", "event") if c not in prof.mapping]
-        if renames or missing:
-            out.append("    columns:  # THEIR name: canonical name (guessed)")
-            for canon, (their, why) in prof.mapping.items():
-                if their != canon and canon != "revenue":
-                    alt = prof.alternatives.get(canon)
-                    extra = f"; other candidates: {', '.join(alt)}" if alt else ""
-                    out.append(f"      {_s(their)}: {canon}  # guess: {why}{extra}")
-            for canon in missing:
-                out.append(f"      # ???: {canon}  # could not guess which column is {canon}: fill in")
+        renames = [(their, canon, why + (f"; other candidates: {', '.join(prof.alternatives[canon])}"
+                                         if prof.alternatives.get(canon) else ""))
+                   for canon, (their, why) in prof.mapping.items() if their != canon and canon != "revenue"]
+        out.extend(_columns_block(renames, [c for c in ("customer_id", "ts", "event") if c not in prof.mapping]))
     elif prof.source_mapping:
         out.append("    columns:  # THEIR name: canonical name (guessed; the orders reader's names)")
         for canon, (their, why) in prof.source_mapping.items():
