@@ -8,7 +8,6 @@ while the rest of the notebook runs on.
 """
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -23,8 +22,9 @@ _original_showwarning = warnings.showwarning
 
 def _show(message, category, filename, lineno, file=None, line=None):
     if issubclass(category, JourneyDataWarning):
-        # In a report a warning is for the reader: one plain line, no source path.
-        print(f"Warning: {message}", file=sys.stdout)
+        # In a report a warning is for the reader: a short note in the text, no source path.
+        text = " ".join(str(message).split())
+        _show_md(f"> **Note:** {escape_markdown(text)}", plain=f"Warning: {text}")
     else:
         _original_showwarning(message, category, filename, lineno, file, line)
 

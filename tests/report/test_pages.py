@@ -339,6 +339,9 @@ import journeylib as jl
 from journeylib.core.result import Finding, Result
 
 jl.setup_notebook()
+import warnings
+from journeylib.core.errors import JourneyDataWarning
+warnings.warn("Shop <EU> left *3* rows out", JourneyDataWarning)
 
 class R(Result):
     def __init__(self, text, value):
@@ -389,6 +392,8 @@ def test_a_report_run_records_findings_tables_and_compares_with_the_last_run(tmp
     csv = pd.read_csv(first.html.parent / "tiny_tables" / "per_customer.csv")
     assert len(csv) == 30 and csv["customer_id"].str.startswith("cust-").all()
     assert str(tmp_path) not in page
+    # a data warning is a note in the text, its names escaped: not a monospace stream line
+    assert "<strong>Note:</strong> Shop &lt;EU&gt; left *3* rows out" in page and "Warning: Shop" not in page
     assert page.count('<img alt="Figure: Email leads"') == 1  # alt text from the figure's title
     second = runner.run_notebook(nb, {"share": 0.35}, out)
     index = (second.html.parent / "index.html").read_text()
@@ -417,3 +422,18 @@ def test_a_relative_output_folder_is_not_scrubbed_out_of_prose():
 
     text = "journeylib reports, written to /srv/runs/reports/a.html"
     assert scrub_paths(text, ("reports", "/srv/runs/reports")) == "journeylib reports, written to a.html"
+
+
+def test_outside_a_notebook_a_data_warning_is_one_plain_line(capsys):
+    import warnings
+
+    from journeylib.core.errors import JourneyDataWarning
+    from journeylib.report.notebook import setup_notebook
+
+    before = warnings.showwarning
+    try:
+        setup_notebook()
+        warnings.warn("3 rows\n  left out", JourneyDataWarning)
+    finally:
+        warnings.showwarning = before
+    assert capsys.readouterr().out == "Warning: 3 rows left out\n"
