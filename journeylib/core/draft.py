@@ -49,7 +49,7 @@ import pandas as pd
 
 from .engine import EXCEL_SUFFIXES
 from .errors import JourneyDataError, JourneyParameterError
-from .schema import COMMA_AMOUNT, DEFAULT_STAGES, EXPORT_FORMATS, ZONE_SUFFIX
+from .schema import COMMA_AMOUNT, DEFAULT_STAGES, EXPORT_FORMATS, ONE_VALUE_EXAMPLES, REQUIRED, ZONE_SUFFIX
 
 FORMATS = ("auto", "canonical", *EXPORT_FORMATS)
 DATA_SUFFIXES = (".csv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".tsv", ".txt", ".gz", ".zip",
@@ -497,7 +497,7 @@ def _one_table(folder: str, files: list[Path]) -> None:
         first, c0 = seen[0]  # every file against the first: a later month's extra column still overlaps
         if len(c & c0) < 0.5 * len(c | c0):
             raise JourneyDataError(
-                f"init: {Path(folder).name} holds several tables and none named events.* ({first.name} and "
+                f"init: {Path(folder).resolve().name} holds several tables and none named events.* ({first.name} and "
                 f"{f.name} share few columns); expected the event log as events.csv (orders.csv for an orders "
                 "export) or one table's files.\nWhat to do: rename the event log's file to events.csv, or run "
                 "init on that file")
@@ -1185,14 +1185,23 @@ def _s(value: Any) -> str:
     return text if _PLAIN.match(text) and text.lower() not in _YAML_WORDS else json.dumps(text, ensure_ascii=False)
 
 
-def _side_lines(table: str, cols: tuple[str, ...], guessed: dict[str, tuple[str, str]]) -> list[str]:
-    """The ``columns:`` block of an assignments, message, feedback or spend source."""
-    from .schema import ASSIGNMENTS_REQUIRED, COSTS_REQUIRED, FEEDBACK_REQUIRED, MESSAGES_REQUIRED
+FEEDBACK_KIND_FILES = {"reviews": "review", "nps": "nps", "surveys": "survey", "survey": "survey"}
+"""A feedback file's name (before the first dot) that tells the kind of every row when no column does."""
 
-    required = {"assignments": ASSIGNMENTS_REQUIRED, "messages": MESSAGES_REQUIRED, "feedback": FEEDBACK_REQUIRED,
-                "costs": COSTS_REQUIRED}[table]
+
+def _side_lines(table: str, cols: tuple[str, ...], guessed: dict[str, tuple[str, str]], path: str) -> list[str]:
+    """The ``columns:`` block of an assignments, message, feedback or spend source, and its ``values``
+    when the file's name tells a feedback table's kind."""
+    required = REQUIRED[table]
     renames = [(their, canon, why) for canon, (their, why) in guessed.items() if their != canon]
-    return _columns_block(renames, [c for c in required if c not in guessed and c not in cols])
+    missing = [c for c in required if c not in guessed and c not in cols]
+    stem = Path(path).name.split(".")[0].lower()
+    if table == "feedback" and "kind" in missing and stem in FEEDBACK_KIND_FILES:
+        missing.remove("kind")
+        return (_columns_block(renames, missing)
+                + [f"    values: {{kind: {FEEDBACK_KIND_FILES[stem]}}}  # guess: the file is named {_s(stem)}, "
+                   "and no column tells the kind: every row gets this one"])
+    return _columns_block(renames, missing)
 
 
 def _columns_block(renames: list[tuple[str, str, str]], missing: list[str]) -> list[str]:
@@ -1202,7 +1211,9 @@ def _columns_block(renames: list[tuple[str, str, str]], missing: list[str]) -> l
         return []
     lines = ["    columns:  # THEIR name: canonical name (guessed)"]
     lines += [f"      {_s(their)}: {canon}  # guess: {why}" for their, canon, why in renames]
-    lines += [f"      # ???: {canon}  # could not guess which column is {canon}: fill in" for canon in missing]
+    lines += [f"      # ???: {canon}  # could not guess which column is {canon}: fill in"
+              + (f", or give every row one {canon} under values: {{{canon}: {ONE_VALUE_EXAMPLES[canon]}}}"
+                 if canon in ONE_VALUE_EXAMPLES else "") for canon in missing]
     return lines
 
 
@@ -1283,7 +1294,7 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
             if table == "customers" and prof.customer_id_column and prof.customer_id_column != "customer_id":
                 out.append(f"    columns: {{{_s(prof.customer_id_column)}: customer_id}}  # guess: the id column")
             if table in prof.side_columns:
-                out.extend(_side_lines(table, *prof.side_columns[table]))
+                out.extend(_side_lines(table, *prof.side_columns[table], prof.files[table]))
     names = [str(e) for e in prof.events["event"]][:MAX_NAMES]
     counts = dict(zip(prof.events["event"].astype(str), prof.events["events"]))
     roles = guess_roles(names)

@@ -79,7 +79,7 @@ from .errors import JourneyDataError, JourneyParameterError
 from .load import InputRecord, Loaded, content_hash, load_table, source_name
 from .locations import CDNOW_DIR, SAMPLE_DIR
 from .result import Check, Finding, Result
-from .schema import (AMOUNT_COLUMNS, DEFAULT_STAGES, EXPORT_FORMATS, MESSAGE_CLICK_EVENT, MESSAGE_OPEN_EVENT,
+from .schema import (AMOUNT_COLUMNS, DEFAULT_STAGES, EXPORT_FORMATS, ONE_VALUE_EXAMPLES, REQUIRED, MESSAGE_CLICK_EVENT, MESSAGE_OPEN_EVENT,
                      MESSAGE_SENT_EVENT, OUTBOUND_EVENTS, ROLE_EVENTS, ZONE_SUFFIX)
 from .time import epoch_us, from_epoch_us, utc_literal
 
@@ -95,7 +95,8 @@ BUNDLED_JOURNEYS = {"sample": SAMPLE_DIR / JOURNEY_FILE, "cdnow": CDNOW_DIR / JO
 TOP_KEYS = ("version", "name", "sources", "stages", "events", "touchpoints", "experiments",
             "segments", "period", "outcomes")
 SOURCE_NAMES = ("events", "customers", "assignments", "messages", "feedback", "costs")
-SOURCE_KEYS = ("path", "format", "columns", "timezone", "timestamp_format", "decimal", "encoding", "options")
+SOURCE_KEYS = ("path", "format", "columns", "values", "timezone", "timestamp_format", "decimal", "encoding",
+               "options")
 FORMATS = ("canonical", *EXPORT_FORMATS)
 STAGES_KEYS = ("order", "column", "rules")
 RULE_KEYS = ("stage", "event", "events", "column", "pattern", "channel", "occurrence")
@@ -132,6 +133,9 @@ class Source:
         ``canonical`` or an export shape (:func:`journeylib.core.readers.read_export`).
     columns
         Source name -> canonical name.
+    values
+        Canonical columns the source lacks, with the one value every row gets (a review site's
+        export: ``{"kind": "review"}``; one ad platform's spend: ``{"channel": "paid_search"}``).
     timezone
         Zone of naive timestamps.
     timestamp_format
@@ -160,6 +164,7 @@ class Source:
     path: str
     format: str = "canonical"
     columns: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, Any] = field(default_factory=dict)
     timezone: str = "UTC"
     timestamp_format: str | None = None
     decimal: str = "."
@@ -490,6 +495,15 @@ def _parse(text: str, path: str | None) -> JourneyDefinition:
         dupes = sorted({v for v in columns.values() if list(columns.values()).count(v) > 1})
         if dupes:
             raise c.fail(f"{key}.columns", cols, f"each canonical name once (two columns map to {dupes[0]})")
+        values = spec.get("values") or {}
+        if not isinstance(values, dict) or any(isinstance(v, bool) or not isinstance(v, (str, int, float))
+                                               for v in values.values()):
+            raise c.fail(f"{key}.values", values, "a mapping from a canonical column the file lacks to the one value "
+                         "every row gets, e.g. {kind: review} or {channel: paid_search}")
+        if values and fmt != "canonical":
+            raise c.fail(f"{key}.values", values, "values only for a canonical source (an export format's reader "
+                         "writes its own columns)")
+        values = {str(k): v for k, v in values.items()}
         tz = c.text(spec.get("timezone"), f"{key}.timezone", "a time zone name such as UTC or Europe/Berlin") or "UTC"
         try:
             zoneinfo.ZoneInfo(tz)
@@ -527,7 +541,7 @@ def _parse(text: str, path: str | None) -> JourneyDefinition:
                          "format's reader, e.g. format: orders)")
         spath = c.text(spec["path"], f"{key}.path", "a file, folder, glob or URI", optional=False)
         sources[sname] = Source(name=sname, path=_resolve(spath, folder), format=fmt, columns=columns,
-                                timezone=tz, timestamp_format=tsf, decimal=decimal, encoding=encoding,
+                                values=values, timezone=tz, timestamp_format=tsf, decimal=decimal, encoding=encoding,
                                 options=dict(options), line=lines.get(key))
 
     # stages
@@ -926,12 +940,16 @@ def _read_source(d: JourneyDefinition, name: str, con, *, extra_columns: Mapping
         t = t.mutate(**{c: engine.joined_date_time(t[c], t[h]) for c, h in times.items()}).drop(*times.values())
         columns = {k: v for k, v in columns.items() if k not in times.values()}
     named = _check_dates(t, ts_cols, src, d)
-    needs = src.timezone != "UTC" or src.timestamp_format is not None or amounts or named or times
+    _check_values(d, name, t.columns, columns, src.values)
+    _check_required(d, name, t.columns, columns, src.values)
+    needs = (src.timezone != "UTC" or src.timestamp_format is not None or amounts or named or times
+             or src.values)
     if not needs:
         loaded = _load(d, name, path, columns, stages, con)
         return (loaded if path == src.path else _with_source(loaded, source_name(src.path), src.path)), {}
     as_read = {c: dataclasses.replace(src, timestamp_format=named[c]) if c in named else src for c in ts_cols}
     t = t.mutate(**{c: _to_utc(t[c], as_read[c]) for c in ts_cols}, **{c: decimal_comma(t[c]) for c in amounts})
+    t = t.mutate(**{c: ibis.literal(v) for c, v in src.values.items()})
     return _with_source(_load(d, name, t, columns, stages, con), source_name(src.path), src.path), {}
 
 
@@ -984,6 +1002,38 @@ def _check_mapping(d: JourneyDefinition, name: str, have: Iterable[str], columns
             f"{d.where(key)}: maps column '{theirs}' to {ours}, but {name} has no column '{theirs}'; "
             f"expected one of its columns: {', '.join(have)}"
             + (f"\nWhat to do: did you mean '{near}'?" if near else ""))
+
+
+def _check_values(d: JourneyDefinition, name: str, have: Iterable[str], columns: Mapping[str, str],
+                  values: Mapping[str, Any]) -> None:
+    """``values`` only for columns the source lacks: one value would hide what the file says."""
+    have = list(have)
+    named = {c: columns.get(c, c) for c in have}
+    for col in values:
+        theirs = next((c for c, ours in named.items() if ours == col or c == col), None)
+        if theirs is not None:
+            raise JourneyDataError(
+                f"{d.where(f'sources.{name}.values.{col}')}: gives every row of {name} one {col}, but the file "
+                f"has a column '{theirs}'" + (f" mapped to {col}" if theirs != col else "") + "; expected values "
+                f"only for columns the file lacks\nWhat to do: take {col} out of values to read the column, or "
+                f"map the column '{theirs}' to another name")
+
+
+def _check_required(d: JourneyDefinition, name: str, have: Iterable[str], columns: Mapping[str, str],
+                    values: Mapping[str, Any]) -> None:
+    have = list(have)
+    named = {columns.get(c, c) for c in have} | set(values)
+    missing = [c for c in REQUIRED[name] if c not in named and not (c == "ts" and "ts_time" in named)]
+    if not missing:
+        return
+    col = missing[0]
+    one = ONE_VALUE_EXAMPLES.get(col)
+    raise JourneyDataError(
+        f"{d.where(f'sources.{name}.columns')}: {name} has no column {', '.join(missing)} (after the mapping); "
+        f"expected the columns {', '.join(REQUIRED[name])}; the file has {', '.join(have)}\n"
+        f"What to do: map your column to {col} under sources.{name}.columns, e.g. {{\"Your column\": {col}}}"
+        + (f"; or, when every row has the same {col}, give it under sources.{name}.values, e.g. {{{col}: {one}}}"
+           if one else ""))
 
 
 def _check_stage_column(d: JourneyDefinition, name: str, have: Iterable[str], columns: Mapping[str, str]) -> None:

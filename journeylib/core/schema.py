@@ -60,6 +60,15 @@ COSTS_OPTIONAL = ("campaign",)
 ``channel`` (a touchpoint name of the events) in a ``period``: a month (``2024-03``) or a day
 (``2024-03-01``); an optional ``campaign`` splits a channel's spend."""
 
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "events": EVENTS_REQUIRED, "customers": CUSTOMERS_REQUIRED, "assignments": ASSIGNMENTS_REQUIRED,
+    "feedback": FEEDBACK_REQUIRED, "messages": MESSAGES_REQUIRED, "costs": COSTS_REQUIRED}
+"""The required columns of each table, by the table's name."""
+ONE_VALUE_EXAMPLES: dict[str, str] = {"kind": "review", "channel": "paid_search", "experiment": "checkout_test",
+                                      "campaign": "newsletter"}
+"""Required columns a whole export often has one value of (a review site's, one ad platform's, one test's),
+with an example value: a source's ``values`` in journey.yml gives every row one value."""
+
 AMOUNT_COLUMNS: tuple[str, ...] = ("revenue", "spend", "score")
 """Canonical columns holding amounts: a source's ``decimal: ','`` reads them with a decimal comma."""
 COMMA_AMOUNT = r"^\s*[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?\s*$"

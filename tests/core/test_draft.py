@@ -483,6 +483,27 @@ def test_init_finds_and_maps_spend_and_reviews_beside_the_events(tmp_path):
     assert sorted(fb["score"]) == [3, 5] and set(fb["kind"]) == {"review"}
 
 
+
+def test_a_review_export_without_a_kind_gets_it_from_its_file_name(tmp_path):
+    """A review site's export has stars but no kind: reviews.* gets values: {kind: review}, and loads as reviews;
+    a spend report without a channel is left to fill in, with the values key named, and check says which key."""
+    shutil.copy(FIX / "journeys" / "shop" / "events.csv", tmp_path / "events.csv")
+    (tmp_path / "reviews.csv").write_text("Customer,Date,Stars\nu001,2025-03-20,5\nu002,2025-03-21,3\n")
+    (tmp_path / "costs.csv").write_text("Day,Campaign,Cost\n2025-03-01,spring,12.5\n")
+    d = draft.write_draft(tmp_path)
+    assert "    values: {kind: review}  # guess: the file is named reviews" in d.text
+    assert ("      # ???: channel  # could not guess which column is channel: fill in, or give every row one channel "
+            "under values: {channel: paid_search}") in d.text
+    with pytest.raises(jl.JourneyDataError, match=r"(?s)sources\.costs\.columns: costs has no column channel.*"
+                       r"under sources\.costs\.values, e\.g\. \{channel: paid_search\}"):
+        jl.load_journey(d.path)
+    d.path.write_text(d.text.replace("  costs:\n", "  costs:\n    values: {channel: search}\n"))
+    journey = jl.load_journey(d.path)
+    fb = journey.feedback.to_pandas()
+    assert fb["kind"].tolist() == ["review", "review"] and sorted(fb["score"]) == [3, 5]
+    assert journey.costs.to_pandas()[["channel", "spend"]].values.tolist() == [["search", 12.5]]
+
+
 def test_init_on_an_excel_workbook(tmp_path):
     """A clickstream saved from Excel: the draft maps its columns and revenue as for the CSV, and the journey
     loads every event and the same revenue."""

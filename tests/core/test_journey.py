@@ -835,3 +835,51 @@ def test_a_source_timezone_moves_only_the_times_that_carry_no_zone(tmp_path):
                 if "Paris" not in t else paris for t in ZONED_TIMES]
     expected.append(pd.Timestamp(naive, tz="America/New_York").tz_convert("UTC"))
     assert [pd.Timestamp(x) for x in got] == expected
+
+
+def test_values_give_a_column_the_file_lacks_one_value_for_every_row(tmp_path):
+    """A review site's export has no kind and one ad platform's report no channel: sources.<name>.values gives
+    every row one value. A value for a column the file has is an error naming it, as is a value that is not
+    text or a number, or values on an export format."""
+    (tmp_path / "ev.csv").write_text("user,time,action,channel\na,2025-03-01 10:00,visit,paid_search\n"
+                                     "a,2025-03-02 10:00,buy,\nb,2025-03-03 10:00,visit,email\n")
+    (tmp_path / "reviews.csv").write_text("Reviewer,Review Created (UTC),Stars\na,2025-03-04 09:00,5\n"
+                                          "b,2025-03-05 09:30,2\n")
+    (tmp_path / "google_ads.csv").write_text("Month,Campaign,Cost\n2025-03,brand,120.5\n2025-03,generic,80\n")
+    text = """
+        sources:
+          events:
+            path: ev.csv
+            columns: {{user: customer_id, time: ts, action: event}}
+          feedback:
+            path: reviews.csv
+            columns: {{Reviewer: customer_id, "Review Created (UTC)": ts, Stars: score}}
+            values: {{kind: review{extra}}}
+          costs:
+            path: google_ads.csv
+            columns: {{Month: period, Campaign: campaign, Cost: spend}}
+            values: {{channel: paid_search}}
+        stages:
+          order: [awareness, purchase]
+          rules: [{{stage: awareness, event: visit}}, {{stage: purchase, event: buy}}]
+        events:
+          purchase: [buy]
+        """
+    j = jl.load_journey(write(tmp_path, text.format(extra="")))
+    fb = j.feedback.to_pandas().sort_values("ts")
+    assert fb["kind"].tolist() == ["review", "review"] and fb["score"].tolist() == [5.0, 2.0]
+    assert fb["customer_id"].tolist() == ["a", "b"]
+    assert fb["ts"].dt.strftime("%d %H:%M").tolist() == ["04 09:00", "05 09:30"]
+    costs = j.costs.to_pandas() if hasattr(j.costs, "to_pandas") else j.costs
+    assert costs[["channel", "campaign", "spend"]].values.tolist() == [["paid_search", "brand", 120.5],
+                                                                      ["paid_search", "generic", 80.0]]
+    with pytest.raises(JourneyDataError, match=r"(?s)sources\.feedback\.values\.score.*one score, but the file has a "
+                       r"column 'Stars' mapped to score.*What to do: take score out of values"):
+        jl.load_journey(write(tmp_path, text.format(extra=", score: 5")))
+    with pytest.raises(JourneyParameterError, match=r"sources\.costs\.values.*one value every row gets"):
+        jl.load_journey(write(tmp_path, text.format(extra="").replace("{channel: paid_search}",
+                                                                      "{channel: [a, b]}")))
+    with pytest.raises(JourneyParameterError, match=r"sources\.events\.values.*only for a canonical source"):
+        read_journey(write(tmp_path, text.format(extra="").replace(
+            "columns: {user: customer_id, time: ts, action: event}",
+            "format: orders\n            values: {channel: shop}")))

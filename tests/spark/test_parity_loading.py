@@ -425,3 +425,17 @@ def test_message_actions_as_email_tools_write_them_alike(both, same, tmp_path):
     a, b = both(load)
     assert sorted(a["action"]) == ["click", "open", "send"]
     same(a, b, sort_by=["customer_id", "ts", "action"], what="messages")
+
+
+def test_one_value_for_every_row_is_given_alike(both, same, tmp_path):
+    """A review export without a kind, given values: {kind: review}, is the same feedback table on both engines."""
+    (tmp_path / "ev.csv").write_text("user,time,action\na,2025-03-01 10:00,visit\nb,2025-03-02 10:00,buy\n")
+    (tmp_path / "reviews.csv").write_text("user,date,stars\na,2025-03-04 09:00,5\nb,2025-03-05 09:30,2\n")
+    (tmp_path / "journey.yml").write_text(
+        "sources:\n  events:\n    path: ev.csv\n    columns: {user: customer_id, time: ts, action: event}\n"
+        "  feedback:\n    path: reviews.csv\n    columns: {user: customer_id, date: ts, stars: score}\n"
+        "    values: {kind: review}\nstages:\n  order: [awareness, purchase]\n  rules: [{stage: awareness, "
+        "event: visit}, {stage: purchase, event: buy}]\nevents:\n  purchase: [buy]\n")
+    a, b = both(lambda: jl.load_journey(tmp_path / "journey.yml").feedback.to_pandas())
+    assert a["kind"].tolist() == ["review", "review"] and sorted(a["score"]) == [2.0, 5.0]
+    same(a, b, sort_by=["customer_id", "ts"], what="feedback with one kind")
