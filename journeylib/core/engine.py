@@ -1298,7 +1298,7 @@ def read_text(path: str, con: ibis.BaseBackend | None = None) -> str | None:
     if not list_files(path, con):
         return None
     if not is_uri(path):
-        return Path(path).read_text()
+        return Path(unzipped_path(path)).read_text()
     con = con or default_connection()
     if con.name == "pyspark":
         return con._session.read.text(path, wholetext=True).collect()[0][0]
@@ -1879,7 +1879,7 @@ def table_files(folder: str, name: str, con: ibis.BaseBackend | None = None) -> 
     found = [f"{folder}/{name}{ext}" for ext in (".parquet", ".csv", ".xlsx")
              if list_files(f"{folder}/{name}{ext}", con)]
     sub = f"{folder}/{name}"
-    if not is_uri(sub) and Path(sub).is_dir():
+    if not is_uri(sub) and Path(unzipped_path(sub)).is_dir():
         found.append(sub)
     if len(found) > 1:
         raise JourneyDataError(f"{folder}: {name} is there {len(found)} times ({', '.join(Path(f).name for f in found)}); "

@@ -108,7 +108,7 @@ def resolve_data_dir(data_dir: str | Path) -> Path | str:
 
 
 def load_dataset(data_dir: str | Path = "sample", *, stages=None) -> Dataset:
-    """Load ``events`` (required), ``customers`` and ``assignments`` from a folder.
+    """Load ``events`` (required), ``customers`` and ``assignments`` from a folder (or a ``.zip`` of one).
 
     Each table is ``<name>.parquet`` or ``<name>.csv``, or a folder ``<name>/`` of such
     files (partitioned one level deep, e.g. by month); ``ground_truth.json`` is read
@@ -119,7 +119,8 @@ def load_dataset(data_dir: str | Path = "sample", *, stages=None) -> Dataset:
     Parameters
     ----------
     data_dir
-        ``"sample"`` (the bundled synthetic sample, the default), a folder path or a URI.
+        ``"sample"`` (the bundled synthetic sample, the default), a folder path, a local ``.zip``
+        archive of the folder's files (read as the folder it unpacks to), or a URI.
     stages
         Allowed stage names of the events, in journey order (as in
         :func:`journeylib.core.load.load_events`); any stage when ``None``.
@@ -141,7 +142,7 @@ def load_dataset(data_dir: str | Path = "sample", *, stages=None) -> Dataset:
     """
     folder = resolve_data_dir(data_dir)
     remote = isinstance(folder, str)
-    if not (engine.list_files(f"{folder}/*") if remote else folder.is_dir()):
+    if not (engine.list_files(f"{folder}/*") if remote else Path(engine.unzipped_path(str(folder))).is_dir()):
         raise JourneyDataError(f"data folder not found (or empty): {folder}; "
                                "expected a folder with events.parquet or events.csv")
 
@@ -158,6 +159,12 @@ def load_dataset(data_dir: str | Path = "sample", *, stages=None) -> Dataset:
         return None
 
     ev = find("events")
+    if ev is None and not remote:  # a folder zipped with its own folder inside (as Finder and Explorer zip one)
+        here = Path(engine.unzipped_path(str(folder)))
+        inner = [d for d in here.iterdir() if d.is_dir() and not d.name.startswith((".", "_"))]
+        if len(inner) == 1 and not any(f.is_file() and not f.name.startswith(".") for f in here.iterdir()):
+            folder = folder / inner[0].name
+            ev = find("events")
     if ev is None:
         raise JourneyDataError(f"{folder} has no events.parquet or events.csv")
     cu, asg, fb = find("customers"), find("assignments"), find("feedback")

@@ -129,6 +129,27 @@ def test_a_zip_path_outside_init_reads_as_its_folder(tmp_path):
     assert not any("MACOSX" in p for p in os.listdir(inside.parents[1]))
 
 
+def test_load_dataset_reads_a_zipped_folder_as_the_folder(tmp_path):
+    """``load_dataset("export.zip")``: the archive of a dataset folder (its tables at the top, or in the one folder
+    that Finder or Explorer zips a folder with, beside __MACOSX) loads as the unpacked files do, ground truth too."""
+    names = ["events", "customers", "assignments", "messages", "feedback", "costs", "ground_truth"]
+    files = {n: (SAMPLE / f"{n}.{'json' if n == 'ground_truth' else 'parquet'}").read_bytes() for n in names}
+    plain = jl.load_dataset(SAMPLE)
+    flat = _zip(tmp_path / "flat.zip", {f"{n}.{'json' if n == 'ground_truth' else 'parquet'}": b
+                                        for n, b in files.items()})
+    nested = _zip(tmp_path / "nested.zip", {**{f"shop/{n}.{'json' if n == 'ground_truth' else 'parquet'}": b
+                                               for n, b in files.items()},
+                                            "__MACOSX/shop/._events.parquet": b"\x00\x05\x16\x07"})
+    for archive, inner in ((flat, "flat.zip"), (nested, "nested.zip/shop")):
+        before = _digest(archive)
+        ds = jl.load_dataset(archive)
+        pd.testing.assert_frame_equal(_frame(ds.events), _frame(plain.events))
+        assert ds.costs.count().execute() == plain.costs.count().execute()
+        assert ds.ground_truth == plain.ground_truth
+        assert {r.table: r.source for r in ds.inputs}["events"].endswith(f"{inner}/events.parquet")
+        assert _digest(archive) == before
+
+
 def test_archives_that_cannot_be_read_say_why(tmp_path, capsys):
     """A file that is no zip, a password-protected member and a path missing inside the archive: each is a
     JourneyDataError naming the archive and what to do, never zipfile's own error."""
