@@ -1156,7 +1156,8 @@ def side_columns(table: str, cols: list[str], types: dict[str, str]) -> dict[str
     elif "ts" in base:
         out[SIDE_TIME[table]] = (base["ts"][0], WHY_COLUMN["ts"])
     elif table == "costs":  # a spend report's day, week or month
-        period = {"period", "month", "day", "week", "date", "monat", "mois", "mes"}
+        period = {"period", "month", "day", "week", "date", "monat", "mois", "mes", "starts", "timeperiod", "zeitraum",
+                  "periode", "tag", "jour", "dia", "datum"}
         hit = next((c for c in cols if words(c) & period), None)
         if hit is not None:
             out["period"] = (hit, "a period/month/day column")

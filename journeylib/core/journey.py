@@ -935,7 +935,8 @@ def _read_source(d: JourneyDefinition, name: str, con, *, extra_columns: Mapping
     amounts = [c for c in raw.columns if columns.get(c, c) in AMOUNT_COLUMNS] if src.decimal == "," else []
     theirs = {columns.get(c, c): c for c in raw.columns}
     times = {c: theirs[f"{columns.get(c, c)}_time"] for c in ts_cols if f"{columns.get(c, c)}_time" in theirs}
-    t = _read_raw(path, raw, ts_cols + amounts + list(times.values()), con)
+    periods = [c for c in raw.columns if name == "costs" and columns.get(c, c) == "period"]  # read by the cost loader
+    t = _read_raw(path, raw, ts_cols + amounts + list(times.values()) + periods, con)
     if times:  # a date column and its time of day, joined before times are read (formats, zones)
         t = t.mutate(**{c: engine.joined_date_time(t[c], t[h]) for c, h in times.items()}).drop(*times.values())
         columns = {k: v for k, v in columns.items() if k not in times.values()}
@@ -971,8 +972,10 @@ def _hash(path: str) -> str:
 
 
 def _load(d: JourneyDefinition, name: str, source: Any, columns: Mapping[str, str], stages, con) -> Loaded:
+    # a spend report's periods are read by the cost loader, with the source's format (timestamps are read above)
+    fmt = d.sources[name].timestamp_format if name == "costs" else None
     try:
-        return load_table(name, source, columns or None, stages=stages, con=con)
+        return load_table(name, source, columns or None, stages=stages, con=con, timestamp_format=fmt)
     except JourneyDataError as exc:
         if stages is not None and "column 'stage'" in str(exc):
             key = "stages.order"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,7 +169,7 @@ def load_table(
     if table == "messages":
         return _messages(source, columns, con=con, timestamp_format=timestamp_format)
     if table == "costs":
-        return _costs(source, columns, con=con)
+        return _costs(source, columns, con=con, timestamp_format=timestamp_format)
     raise JourneyParameterError(f"table={table!r}; expected one of {list(TABLES)}")
 
 
@@ -636,11 +637,14 @@ def _other_actions(t: ibis.Table, named: ibis.Value, other: ibis.Value, n: int) 
 
 
 def load_costs(source: Any, columns: Mapping[str, str] | None = None, *, channels: Iterable[str] | None = None,
-               con: ibis.BaseBackend | None = None) -> pd.DataFrame:
+               con: ibis.BaseBackend | None = None, timestamp_format: str | None = None) -> pd.DataFrame:
     """Load marketing spend: ``channel, period, spend`` and an optional ``campaign``.
 
-    ``period`` is a month (``2024-03``) or a day (``2024-03-01``, a date or a timestamp);
-    it is read as the first day of the month, or the day. ``spend`` is a finite amount,
+    ``period`` is a month (``2024-03``, ``March 2025``) or a day (``2024-03-01``, ``Mar 1, 2025``,
+    a date or a timestamp, the first day of a range ``2025-03-01 - 2025-03-31``; day-first or
+    month-first numbers with ``timestamp_format``); it is read as the first day of the month, or
+    the day. Summary rows (``Total``, ``Total: Account``, ``Grand total``, :data:`SUMMARY_ROW`)
+    are left out with a warning: they repeat the spend above them. ``spend`` is a finite amount,
     never negative. Rows with the same channel, period and campaign are added up (spend
     split over several files). Errors name the column, the rows and what was expected:
     negative or missing spend, blank channels, unreadable periods and, when ``channels``
@@ -659,6 +663,8 @@ def load_costs(source: Any, columns: Mapping[str, str] | None = None, *, channel
         The channels of the events; a cost channel outside them is an error.
     con
         Ibis connection (default: embedded DuckDB).
+    timestamp_format
+        strptime format of periods such as ``01/03/2025`` (day-first or month-first).
 
     Returns
     -------
@@ -673,14 +679,15 @@ def load_costs(source: Any, columns: Mapping[str, str] | None = None, *, channel
     >>> list(costs.columns), sorted(costs["channel"].unique())
     (['channel', 'period', 'spend', 'campaign'], ['email', 'paid_ads', 'social'])
     """
-    df, notes = costs_frame(source, columns, channels=channels, con=con)
+    df, notes = costs_frame(source, columns, channels=channels, con=con, timestamp_format=timestamp_format)
     for c in notes:
         warnings.warn(c.detail, JourneyDataWarning, stacklevel=2)
     return df
 
 
 def costs_frame(source: Any, columns: Mapping[str, str] | None = None, *, channels: Iterable[str] | None = None,
-                con: ibis.BaseBackend | None = None) -> tuple[pd.DataFrame, list[Check]]:
+                con: ibis.BaseBackend | None = None, timestamp_format: str | None = None
+                ) -> tuple[pd.DataFrame, list[Check]]:
     """The validated cost table as a DataFrame, with its warnings as checks (period gaps).
 
     Parameters
@@ -694,6 +701,9 @@ def costs_frame(source: Any, columns: Mapping[str, str] | None = None, *, channe
         The channels of the event log; a cost row for another channel is an error naming it.
     con
         The Ibis connection to read with (default: the current one).
+    timestamp_format
+        strptime format of periods written as numbers that could be day-first or month-first
+        (``%d/%m/%Y``); ISO months and days, and dates that name the month, need none.
 
     Returns
     -------
@@ -731,6 +741,22 @@ def costs_frame(source: Any, columns: Mapping[str, str] | None = None, *, channe
     if "campaign" not in raw.columns:
         raw["campaign"] = None
     line = pd.Series(raw.index + 2, index=raw.index)  # CSV line of each row (header on line 1)
+    notes = []
+    total = np.zeros(len(raw), bool)
+    for col in ("period", "channel", "campaign"):
+        if not pd.api.types.is_datetime64_any_dtype(raw[col]):
+            total |= raw[col].astype("string").str.fullmatch(SUMMARY_ROW).fillna(False).to_numpy(bool)
+    if total.any():  # an ad platform's or a spreadsheet's totals under the rows: adding them would count spend twice
+        labels = sorted({str(v) for col in ("period", "channel", "campaign") for v in raw.loc[total, col]
+                         if isinstance(v, str) and re.fullmatch(SUMMARY_ROW, v)})
+        notes.append(Check("costs: summary rows left out", "warn",
+                           f"costs: {int(total.sum()):,} summary row(s) left out (rows "
+                           f"{', '.join(str(n - 1) for n in line[total].head(6))}{', ...' if total.sum() > 6 else ''}: "
+                           f"{', '.join(repr(x) for x in labels[:3])}): a report's totals, not spend of their own"))
+        raw, line = raw.loc[~total].reset_index(drop=True), line[~total].reset_index(drop=True)
+        if raw.empty:
+            raise JourneyDataError("costs: every row is a summary row (a total); expected spend rows per channel "
+                                   "and period")
 
     def fail(col: str, bad: pd.Series, expected: str, hint: str | None = None) -> None:
         ex = raw.loc[bad, [c for c in (*COSTS_REQUIRED, *COSTS_OPTIONAL) if c in raw.columns]].head(5).copy()
@@ -760,7 +786,7 @@ def costs_frame(source: Any, columns: Mapping[str, str] | None = None, *, channe
         fail("spend", bad, "an amount of 0 or more (spend is never negative)",
              hint="a refund or credit note belongs to the period it refunds: subtract it there")
     raw["spend"] = spend.astype(float)
-    raw["period"] = _cost_periods(raw["period"], fail)
+    raw["period"] = _cost_periods(raw["period"], fail, timestamp_format)
     if channels is not None:
         known = {str(c) for c in channels}
         bad = ~raw["channel"].isin(known)
@@ -774,7 +800,6 @@ def costs_frame(source: Any, columns: Mapping[str, str] | None = None, *, channe
     out = (raw.groupby(["channel", "period", "campaign"], dropna=False, sort=True)["spend"].sum().reset_index()
            [["channel", "period", "spend", "campaign"]])
     out["campaign"] = out["campaign"].astype(object).where(out["campaign"].notna(), None)
-    notes = []
     same = raw.duplicated(["channel", "period", "campaign", "spend"], keep=False)
     if same.any():  # rows of one channel, month and campaign are summed; identical ones may be a repeated export
         first = raw.loc[same].iloc[0]
@@ -798,8 +823,19 @@ def costs_frame(source: Any, columns: Mapping[str, str] | None = None, *, channe
     return out.reset_index(drop=True), notes
 
 
-def _cost_periods(period: pd.Series, fail) -> pd.Series:
-    """Periods as the first day of their month (``2024-03``) or their day (dates, timestamps)."""
+SUMMARY_ROW = (r"(?i)\s*(?:grand\s+|sub-?)?(?:totals?|sum|summe|gesamt|insgesamt|gesamtsumme|totaal|totale|totalt"
+               r"|suma|somme)\s*(?::.*)?")
+"""A cell that labels a summary row of a spend report (``Total``, ``Total: Account``, ``Grand total``,
+``Summe``, ``Gesamt``...): such rows repeat the spend above them and are left out."""
+_PERIOD_RANGE = r"\s*(\d{4}-\d{2}-\d{2})\s*(?:-|–|—|to|bis)\s*\d{4}-\d{2}-\d{2}\s*"
+_MONTH_FORMATS = ("%B %Y", "%b %Y", "%b-%Y", "%B-%Y", "%b-%y", "%b %y", "%Y-%b", "%m/%Y", "%m.%Y", "%Y/%m", "%Y.%m")
+_NUMERIC_DATE = r"\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}(?:[ T].*)?"
+
+
+def _cost_periods(period: pd.Series, fail, timestamp_format: str | None = None) -> pd.Series:
+    """Periods as the first day of their month (``2024-03``, ``March 2025``) or their day (dates,
+    timestamps, ``Mar 1, 2025``, a range's first day: ``2025-03-01 - 2025-03-31``; day-first or
+    month-first numbers with ``timestamp_format``)."""
     if pd.api.types.is_datetime64_any_dtype(period):
         p = period.dt.tz_convert("UTC").dt.tz_localize(None) if getattr(period.dt, "tz", None) else period
         bad = p.isna()
@@ -807,21 +843,41 @@ def _cost_periods(period: pd.Series, fail) -> pd.Series:
             fail("period", bad, "a month (2024-03) or a day (2024-03-01)")
         return p.dt.normalize().astype("datetime64[ns]")
     s = period.astype("string").str.strip()
-    month = s.str.fullmatch(r"\d{4}-\d{2}")
-    day = s.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
+    s = s.str.replace(_PERIOD_RANGE, r"\1", regex=True)  # a reporting range (Meta's "starts - ends"): its first day
     parsed = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
-    m_ok = month.fillna(False).astype(bool)
-    d_ok = day.fillna(False).astype(bool)
-    parsed[m_ok] = pd.to_datetime(s[m_ok] + "-01", format="%Y-%m-%d", errors="coerce")
-    parsed[d_ok] = pd.to_datetime(s[d_ok], format="%Y-%m-%d", errors="coerce")
+    if timestamp_format in engine.UNIX_FORMATS:
+        fail("period", s.notna(), "a month or a day, not a Unix time",
+             hint="take timestamp_format off sources.costs")
+    if timestamp_format:
+        parsed[:] = pd.to_datetime(s, format=timestamp_format, errors="coerce")
+        bad = parsed.isna()
+        if bad.any():
+            fail("period", bad, f"a day written as timestamp_format says ({timestamp_format})")
+        return parsed.dt.normalize()
+    month = s.str.fullmatch(r"\d{4}-\d{2}").fillna(False).astype(bool)
+    day = s.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).astype(bool)
+    parsed[month] = pd.to_datetime(s[month] + "-01", format="%Y-%m-%d", errors="coerce")
+    parsed[day] = pd.to_datetime(s[day], format="%Y-%m-%d", errors="coerce")
+    rest = parsed.isna() & s.notna()
+    if rest.any():  # months as reports name them (March 2025, 03/2025), then days (Mar 1, 2025, 01-Mar-2025)
+        sample = s[rest].head(5000)
+        worded = next((f for f in _MONTH_FORMATS if pd.to_datetime(sample, format=f, errors="coerce").notna().all()),
+                      None) or engine.worded_time_format(sample)
+        if worded:
+            parsed[rest] = pd.to_datetime(s[rest], format=worded, errors="coerce").dt.normalize()
     bad = parsed.isna()
     if bad.any():
+        numeric = s[bad].str.fullmatch(_NUMERIC_DATE).fillna(False)
+        if numeric.any():
+            fail("period", bad, "a month written 2024-03 or a day written 2024-03-01 (year first)",
+                 hint=f"dates such as {s[bad][numeric].iloc[0]!r} could be day-first or month-first: add "
+                      "timestamp_format to sources.costs, e.g. '%d/%m/%Y' or '%m/%d/%Y'")
         fail("period", bad, "a month written 2024-03 or a day written 2024-03-01 (year first)")
     return parsed
 
 
-def _costs(source, columns, *, con) -> Loaded:
-    df, notes = costs_frame(source, columns, con=con)
+def _costs(source, columns, *, con, timestamp_format=None) -> Loaded:
+    df, notes = costs_frame(source, columns, con=con, timestamp_format=timestamp_format)
     notes = list(notes)
     if not any(c.name == "costs: periods without spend rows" for c in notes):
         notes.append(Check("costs: periods without spend rows", "pass",

@@ -486,10 +486,13 @@ def test_init_finds_and_maps_spend_and_reviews_beside_the_events(tmp_path):
 
 def test_a_review_export_without_a_kind_gets_it_from_its_file_name(tmp_path):
     """A review site's export has stars but no kind: reviews.* gets values: {kind: review}, and loads as reviews;
-    a spend report without a channel is left to fill in, with the values key named, and check says which key."""
+    a spend report without a channel (Meta's: one platform) is left to fill in, with the values key named, and
+    check says which key; its reporting range reads as its first day, its totals row is left out."""
     shutil.copy(FIX / "journeys" / "shop" / "events.csv", tmp_path / "events.csv")
     (tmp_path / "reviews.csv").write_text("Customer,Date,Stars\nu001,2025-03-20,5\nu002,2025-03-21,3\n")
-    (tmp_path / "costs.csv").write_text("Day,Campaign,Cost\n2025-03-01,spring,12.5\n")
+    (tmp_path / "costs.csv").write_text(  # as Meta's Ads Manager exports it, with its totals row
+        "Reporting starts,Reporting ends,Campaign name,Amount spent (EUR)\n2025-03-01,2025-03-31,spring,12.5\n"
+        "2025-04-01,2025-04-30,spring,7.5\nTotal,,,20.0\n")
     d = draft.write_draft(tmp_path)
     assert "    values: {kind: review}  # guess: the file is named reviews" in d.text
     assert ("      # ???: channel  # could not guess which column is channel: fill in, or give every row one channel "
@@ -501,7 +504,9 @@ def test_a_review_export_without_a_kind_gets_it_from_its_file_name(tmp_path):
     journey = jl.load_journey(d.path)
     fb = journey.feedback.to_pandas()
     assert fb["kind"].tolist() == ["review", "review"] and sorted(fb["score"]) == [3, 5]
-    assert journey.costs.to_pandas()[["channel", "spend"]].values.tolist() == [["search", 12.5]]
+    assert journey.costs.to_pandas()[["channel", "period", "spend"]].values.tolist() == [
+        ["search", pd.Timestamp("2025-03-01"), 12.5], ["search", pd.Timestamp("2025-04-01"), 7.5]]
+    assert "1 summary row(s) left out" in next(c.detail for c in journey.checks if c.name.endswith("summary rows left out"))
 
 
 def test_init_on_an_excel_workbook(tmp_path):

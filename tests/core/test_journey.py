@@ -883,3 +883,30 @@ def test_values_give_a_column_the_file_lacks_one_value_for_every_row(tmp_path):
         read_journey(write(tmp_path, text.format(extra="").replace(
             "columns: {user: customer_id, time: ts, action: event}",
             "format: orders\n            values: {channel: shop}")))
+
+
+def test_a_spend_report_with_day_first_dates_reads_them_with_the_source_format(tmp_path):
+    """Microsoft's and LinkedIn's reports write periods as numbers (01/03/2025): the costs source's
+    timestamp_format reads them; without it, the error names that key."""
+    (tmp_path / "ev.csv").write_text("user,time,action,channel\na,2025-03-01 10:00,visit,email\n")
+    (tmp_path / "costs.csv").write_text("Date;Channel;Spend\n01/03/2025;email;10,5\n13/03/2025;email;2\n")
+    text = """
+        sources:
+          events:
+            path: ev.csv
+            columns: {{user: customer_id, time: ts, action: event}}
+          costs:
+            path: costs.csv
+            columns: {{Date: period, Channel: channel, Spend: spend}}
+            decimal: ','{fmt}
+        stages:
+          order: [awareness]
+          rules: [{{stage: awareness, event: visit}}]
+        """
+    with pytest.raises(JourneyDataError, match=r"could be day-first or month-first: add timestamp_format to "
+                                               r"sources\.costs"):
+        jl.load_journey(write(tmp_path, text.format(fmt="")))
+    j = jl.load_journey(write(tmp_path, text.format(fmt='\n            timestamp_format: "%d/%m/%Y"')))
+    costs = j.costs.to_pandas()
+    assert costs[["period", "spend"]].values.tolist() == [[pd.Timestamp("2025-03-01"), 10.5],
+                                                          [pd.Timestamp("2025-03-13"), 2.0]]

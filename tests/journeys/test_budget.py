@@ -201,6 +201,39 @@ def test_cost_table_reading():
         channel_budget(tiny_log(), TINY_COSTS, return_on="clv")
 
 
+def test_spend_reports_as_ad_platforms_and_spreadsheets_write_them(tmp_path):
+    """Periods as the platforms write them (ISO, named months, a reporting range's first day, day-first numbers
+    with the source's timestamp_format) and the totals under the rows (left out: they would double the spend)."""
+    (tmp_path / "gads.csv").write_text(
+        'Campaign report\n"March 1, 2025 - March 31, 2025"\nDay,Channel,Campaign,Cost\n2025-03-01,paid_search,brand,'
+        '12.50\n2025-03-02,paid_search,brand,"1,002.10"\nTotal: Account,,--,"1,014.60"\nTotal: Search,,--,"1,014.60"\n')
+    with pytest.warns(JourneyDataWarning, match=r"2 summary row\(s\) left out \(rows 3, 4: 'Total: Account', "
+                                                r"'Total: Search'\)"):
+        out = load_costs(tmp_path / "gads.csv", {"Day": "period", "Channel": "channel", "Campaign": "campaign",
+                                                 "Cost": "spend"})
+    assert out[["period", "spend"]].values.tolist() == [[pd.Timestamp("2025-03-01"), 12.5],
+                                                        [pd.Timestamp("2025-03-02"), 1002.1]]
+    written = {"March 2025": "2025-03-01", "Mar 2025": "2025-03-01", "Mar 5, 2025": "2025-03-05",
+               "05-Mar-2025": "2025-03-05", "2025-03-01 - 2025-03-31": "2025-03-01",
+               "2025-03-08 to 2025-03-14": "2025-03-08", "03/2025": "2025-03-01"}
+    for text, day in written.items():
+        got = load_costs(pd.DataFrame({"channel": ["email"] * 2, "period": [text, "2025-04"], "spend": [3.0, 4.0]}))
+        assert got["period"].tolist() == [pd.Timestamp(day), pd.Timestamp("2025-04-01")], text
+    numbers = pd.DataFrame({"channel": ["email"] * 2, "period": ["01/03/2025", "13/03/2025"], "spend": [1.0, 2.0]})
+    with pytest.raises(JourneyDataError, match=r"(?s)column 'period'.*2 of 2 rows.*could be day-first or "
+                                               r"month-first: add timestamp_format to sources\.costs"):
+        load_costs(numbers)
+    got = load_costs(numbers, timestamp_format="%d/%m/%Y")
+    assert got["period"].tolist() == [pd.Timestamp("2025-03-01"), pd.Timestamp("2025-03-13")]
+    with pytest.raises(JourneyDataError, match=r"(?s)1 of 2 rows.*as timestamp_format says \(%m/%d/%Y\)"):
+        load_costs(numbers, timestamp_format="%m/%d/%Y")
+    campaign_total = pd.DataFrame({"channel": ["email"] * 3, "period": ["2025-03"] * 3, "spend": [1.0, 2.0, 3.0],
+                                   "campaign": ["Total Recall", "spring", "Grand Total"]})
+    with pytest.warns(JourneyDataWarning, match="1 summary row"):
+        got = load_costs(campaign_total)
+    assert got["campaign"].tolist() == ["Total Recall", "spring"]  # a campaign named Total... is spend
+
+
 def test_simulator_plants_costs_from_its_own_stream():
     data = jl.simulate_journeys(300, seed=3)
     c = data.costs
