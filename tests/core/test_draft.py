@@ -684,3 +684,22 @@ def test_the_command_line_prints_the_kits_warnings_as_one_line_each(tmp_path, ca
     err = capsys.readouterr().err
     assert 'journeylib: warning: orders: 1 order whose "Order Status" is refunded' in err
     assert ".py:" not in err and "JourneyDataWarning" not in err
+
+
+def test_personal_columns_of_a_customers_export_are_never_guessed_as_segments(tmp_path):
+    """A shop's customers export (Shopify's: names, email, phone, address) beside the events: the draft splits
+    reports by the columns with few values, but never by a person's name, contact or address, whose values every
+    report would show, even in a small table where they have few values."""
+    shutil.copy(FIX / "journeys" / "shop" / "events.csv", tmp_path / "events.csv")
+    users = sorted(pd.read_csv(tmp_path / "events.csv")["user_id"].unique())
+    n = len(users)
+    pd.DataFrame({"Customer ID": users, "First Name": [["Ann", "Bo", "Cy"][i % 3] for i in range(n)],
+                  "Last Name": [["Li", "Ng"][i % 2] for i in range(n)], "Email": [f"{u}@x.org" for u in users][:n],
+                  "Phone": [["+1 555 0100", "+1 555 0101"][i % 2] for i in range(n)],
+                  "Default Address Zip": [["10115", "80331"][i % 2] for i in range(n)],
+                  "Accepts Email Marketing": [["subscribed", "not subscribed"][i % 2] for i in range(n)],
+                  "Country": [["DE", "FR", "IT"][i % 3] for i in range(n)]}).to_csv(tmp_path / "customers.csv",
+                                                                                   index=False)
+    d = draft.write_draft(tmp_path)
+    line = next(l for l in d.text.splitlines() if l.startswith("segments:"))
+    assert line.startswith('segments: ["Accepts Email Marketing", Country]'), line
