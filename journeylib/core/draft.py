@@ -551,7 +551,10 @@ def _guess_columns(cols: list[str], types: dict[str, str],
                    amounts: Collection[str] = ()) -> tuple[dict[str, tuple[str, str]], dict]:
     """Canonical name -> ``(column, why)`` by the columns' names; ``amounts`` are text columns
     holding numbers with a decimal comma, which may be the revenue like a numeric column."""
-    lower = {c.lower(): c for c in cols}
+    lower: dict[str, str] = {}
+    for c in cols:  # "Customer ID" is customer_id exactly: ahead of a bare "id" (a charge's or an order's own)
+        lower.setdefault(c.lower(), c)
+        lower.setdefault(re.sub(r"[^0-9a-z$]+", "_", c.lower()).strip("_"), c)
     taken: set[str] = set()
     mapping, alternatives = {}, {}
     for canon in ("customer_id", "ts", "event", "channel", "revenue"):

@@ -75,7 +75,9 @@ Shapes
   (and optional order id, currency, channel, status), one ``purchase`` event per order: rows that
   share an order id (line items, as in Shopify's orders export, whose order number ``Name`` is
   read as the order id) are one purchase, and orders whose status is refunded, voided or
-  cancelled are left out (a warning says how many of each); plus an optional
+  cancelled are left out (a warning says how many of each); a refunded amount (Shopify's
+  ``Refunded Amount``, Stripe's ``Amount Refunded``) is subtracted from its order's value, and
+  an order refunded in full is left out; plus an optional
   message log (customer, time, kind, campaign, channel): kind ``send``/``sent``,
   ``open``/``opened``, ``click``/``clicked`` become ``message_sent``, ``message_open``,
   ``message_click``. ``path`` is the orders file, or a folder holding ``orders.*`` and
@@ -165,12 +167,14 @@ DIRECT_SOURCES = ("(direct)", "direct")
 ORDER_COLUMNS: dict[str, tuple[str, ...]] = {
     "customer_id": ("customer_id", "customer", "user_id", "client_id", "customer_email", "email", "buyer_id"),
     "ts": ("ts", "order_time", "ordered_at", "order_date", "created_at", "timestamp", "date", "time",
-           "purchase_date", "order_datetime"),
+           "purchase_date", "order_datetime", "created", "created_utc", "created_date", "created_date_utc"),
     "revenue": ("revenue", "amount", "total", "order_total", "value", "price", "total_price", "order_value"),
     "order_id": ("order_id", "order", "order_number", "id", "transaction_id"),
     "currency": ("currency", "currency_code"),
     "channel": ("channel", "order_channel", "marketing_channel"),
     "status": ("financial_status", "order_status", "payment_status", "status"),
+    "refunded": ("refunded_amount", "refund_amount", "amount_refunded", "total_refunded", "refunded", "refunds",
+                 "order_refund_amount"),
 }
 """Column names the orders reader recognises (first present wins), per canonical name."""
 
@@ -812,14 +816,17 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
             f"WHERE {_text(number)} IS NOT NULL").fetchone()[0]:
         oc["order_id"] = number
     opt = lambda k: _text(oc[k]) if k in oc else "NULL"  # noqa: E731
+    total = osrc.amount(oc['revenue'], 'column ' + oc['revenue'])
+    refunded = f"coalesce({osrc.amount(oc['refunded'], 'column ' + oc['refunded'])}, 0)" if "refunded" in oc else "0"
     parts = [f"""SELECT NULL::VARCHAR AS anonymous_id, {_text(oc['customer_id'])} AS user_id,
         {_naive_ts(oc['ts'], _col_type(osrc, oc['ts']), timezone, timestamp_format)} AS ts,
         'purchase' AS event, {opt('channel')} AS channel,
-        {osrc.amount(oc['revenue'], 'column ' + oc['revenue'])} AS revenue,
+        CASE WHEN ({total}) IS NOT NULL THEN greatest(({total}) - {refunded}, 0) END AS revenue,
         NULL::VARCHAR AS campaign, {osrc.currency(opt('currency'))} AS currency, {opt('order_id')} AS order_id,
         {oc['ts']} IS NOT NULL AND CAST({oc['ts']} AS VARCHAR) <> '' AS _has_ts,
         CAST({oc['ts']} AS VARCHAR) AS _ts_text, {osrc.bad_amount()} AS _bad_amount, TRUE AS _keep,
-        {_cancelled(opt('status'))} AS _cancelled
+        {_cancelled(opt('status'))} OR coalesce({refunded} > 0 AND {refunded} >= ({total}), FALSE) AS _cancelled,
+        {refunded} > 0 AS _refunded
         FROM {osrc.relation}"""]
     msrc = None
     if messages is not None:
@@ -838,12 +845,15 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
             {_naive_ts(mc['ts'], _col_type(msrc, mc['ts']), timezone, timestamp_format)},
             CASE lower(trim(CAST({mc['kind']} AS VARCHAR))) {mapping} END, {mopt('channel')}, NULL::DOUBLE,
             {mopt('campaign')}, NULL::VARCHAR, NULL::VARCHAR, {mc['ts']} IS NOT NULL,
-            CAST({mc['ts']} AS VARCHAR), NULL::VARCHAR, TRUE, FALSE FROM {msrc.relation}""")
+            CAST({mc['ts']} AS VARCHAR), NULL::VARCHAR, TRUE, FALSE, FALSE FROM {msrc.relation}""")
     union = " UNION ALL ".join(parts)
     # one pass checks both: an amount that is no number would be a missing revenue, never silently
-    bad, n_bad, examples = duck.execute(
+    bad, n_bad, examples, n_partly, n_gone = duck.execute(
         f"SELECT count(*) FILTER (WHERE ts IS NULL AND _has_ts), count(_bad_amount), "
-        f"list(_bad_amount) FILTER (WHERE _bad_amount IS NOT NULL)[1:3] FROM ({union})").fetchone()
+        f"list(_bad_amount) FILTER (WHERE _bad_amount IS NOT NULL)[1:3], "
+        f"count(DISTINCT order_id) FILTER (WHERE _refunded AND NOT _cancelled) "
+        f"+ count(*) FILTER (WHERE _refunded AND NOT _cancelled AND order_id IS NULL), "
+        f"count(*) FILTER (WHERE _cancelled AND order_id IS NULL) FROM ({union})").fetchone()
     _check_amounts("orders", n_bad, examples, decimal)
     if bad and not timestamp_format:  # Jan 5, 2025 9:00 AM or 2025-01-05 9:00 PM: their format is plain
         unread = duck.execute(f"SELECT DISTINCT trim(_ts_text) AS v FROM ({union}) WHERE ts IS NULL AND _has_ts "
@@ -860,9 +870,15 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
                 str(v).strip().replace(".", "", 1).isdigit() for v in example["_ts_text"]) else ""))
     columns_out = "anonymous_id, user_id, ts, event, channel, revenue, campaign, currency, order_id, _keep"
     rows = f"SELECT {columns_out} FROM ({union}) WHERE event <> 'purchase' OR order_id IS NULL AND NOT _cancelled"
+    said = [f"{n_partly:,} order{'s' if n_partly != 1 else ''} partly refunded: the refund is subtracted from "
+            "the order's value"] if n_partly else []
+    if n_gone:
+        said.append(_left_out_text(n_gone, oc))
     if "order_id" in oc:
-        rows += " UNION ALL " + _one_row_per_order(duck, f"SELECT * FROM ({union}) WHERE event = 'purchase'",
-                                                   oc.get("status"))
+        rows += " UNION ALL " + _one_row_per_order(duck, f"SELECT * FROM ({union}) WHERE event = 'purchase'", oc,
+                                                   said)
+    elif said:
+        warnings.warn("orders: " + "; ".join(said), JourneyDataWarning, stacklevel=3)
     return f"SELECT {columns_out} FROM ({rows})", ["campaign", "currency", "order_id"]
 
 
@@ -875,12 +891,20 @@ def _cancelled(status: str) -> str:
     return f"coalesce(regexp_replace(lower(trim({status})), '^wc-', '') IN {ORDER_LEFT_OUT}, FALSE)"
 
 
-def _one_row_per_order(duck: Any, orders: str, status: str | None) -> str:
+def _left_out_text(n: int, oc: Mapping[str, str]) -> str:
+    why = " or ".join(w for w in (f"their {oc['status'][1:-1]} column says" if "status" in oc else "",
+                                  "their whole amount was refunded" if "refunded" in oc else "") if w)
+    return (f"{n:,} order{'s' if n != 1 else ''} refunded, voided or cancelled left out (as {why}: no customer "
+            "paid for them)")
+
+
+def _one_row_per_order(duck: Any, orders: str, oc: Mapping[str, str], said: list[str]) -> str:
     """One purchase per order id: an export with a row per line item (Shopify's orders export fills
     the total on the order's first row only; others repeat it on every row) is one order. Its time is
     the earliest, its value the one amount its rows carry (an amount repeated on every row counts
     once), or the sum when they carry different amounts (line items); an order whose status is
-    refunded, voided or cancelled (:data:`ORDER_LEFT_OUT`) is left out. Both are said in a warning."""
+    refunded, voided or cancelled (:data:`ORDER_LEFT_OUT`), or whose whole amount was refunded, is
+    left out. Both are said in a warning, after what ``said`` already holds."""
     grouped = f"""SELECT order_id, min(user_id) AS user_id, min(ts) AS ts, min(channel) AS channel,
             min(currency) AS currency, count(*) AS n_rows, count(DISTINCT revenue) AS n_amounts,
             CASE WHEN count(DISTINCT revenue) <= 1 THEN max(revenue) ELSE sum(revenue) END AS revenue,
@@ -889,14 +913,13 @@ def _one_row_per_order(duck: Any, orders: str, status: str | None) -> str:
     n_orders, multi, summed, left_out = duck.execute(
         f"SELECT count(*), count(*) FILTER (WHERE n_rows > 1), count(*) FILTER (WHERE n_amounts > 1), "
         f"count(*) FILTER (WHERE cancelled) FROM ({grouped})").fetchone()
-    said = []
+    said = list(said)
     if multi:
         said.append(f"{multi:,} of {n_orders:,} orders span several rows (line items) and are one purchase each"
                     + (f"; {summed:,} of them carry different amounts on their rows, whose sum is the order's value"
                        if summed else ""))
     if left_out:
-        said.append(f"{left_out:,} order{'s' if left_out != 1 else ''} whose {status} is refunded, voided or "
-                    "cancelled left out (no customer paid for them)")
+        said.append(_left_out_text(left_out, oc))
     if said:
         warnings.warn("orders: " + "; ".join(said), JourneyDataWarning, stacklevel=4)
     return f"""SELECT NULL::VARCHAR AS anonymous_id, user_id, ts, 'purchase' AS event, channel, revenue,

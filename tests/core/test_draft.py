@@ -624,7 +624,8 @@ def test_init_on_a_shopify_orders_export(tmp_path):
     assert "Id" not in (spec["sources"]["events"].get("columns") or {})
     with pytest.warns(jl.JourneyDataWarning):
         ev = jl.load_journey(d.path).events.to_pyarrow().to_pandas()
-    assert ev.groupby("customer_id")["revenue"].sum().to_dict() == {"ann@example.com": 86.5, "bob@example.com": 1296.0}
+    # ann: 59.50 and #1004's 27.00 less its 7.00 refund
+    assert ev.groupby("customer_id")["revenue"].sum().to_dict() == {"ann@example.com": 79.5, "bob@example.com": 1296.0}
     assert ev["stage"].tolist().count("repeat") == 1  # ann's second paid order
 
 
@@ -682,7 +683,8 @@ def test_the_command_line_prints_the_kits_warnings_as_one_line_each(tmp_path, ca
         "1003,Completed,2025-02-01 09:00,ann@example.com,27.00\n")
     assert cli.main(["init", str(tmp_path / "orders.csv")]) == 0
     err = capsys.readouterr().err
-    assert 'journeylib: warning: orders: 1 order whose "Order Status" is refunded' in err
+    assert ("journeylib: warning: orders: 1 order refunded, voided or cancelled left out (as their Order Status column "
+            "says: no customer paid for them)") in err
     assert ".py:" not in err and "JourneyDataWarning" not in err
 
 
@@ -703,3 +705,21 @@ def test_personal_columns_of_a_customers_export_are_never_guessed_as_segments(tm
     d = draft.write_draft(tmp_path)
     line = next(l for l in d.text.splitlines() if l.startswith("segments:"))
     assert line.startswith('segments: ["Accepts Email Marketing", Country]'), line
+
+
+def test_a_payments_export_is_read_per_customer_not_per_charge(tmp_path):
+    """Stripe's payments export has the charge's own ``id`` first and ``Customer ID`` later: the customer column is
+    Customer ID (the bare id would make every charge a customer of its own and no purchase a repeat), and the
+    refunds in Amount Refunded come off each order (a charge refunded in full, or failed, is left out)."""
+    (tmp_path / "payments.csv").write_text(
+        "id,Created date (UTC),Amount,Amount Refunded,Currency,Status,Customer ID,Customer Email\n"
+        "ch_1,2025-01-05 10:00:00,40.00,0.00,usd,Paid,cus_1,a@x.org\n"
+        "ch_2,2025-01-06 10:00:00,25.00,5.00,usd,Paid,cus_1,a@x.org\n"
+        "ch_3,2025-01-07 10:00:00,12.00,12.00,usd,Refunded,cus_2,b@x.org\n"
+        "ch_4,2025-01-08 10:00:00,9.50,0.00,usd,Failed,cus_2,b@x.org\n"
+        "ch_5,2025-02-08 10:00:00,19.50,0.00,usd,Paid,cus_2,b@x.org\n")
+    d = draft.write_draft(tmp_path / "payments.csv", out=tmp_path / "journey.yml")
+    assert '      "Customer ID": customer_id  # guess' in d.text and "id: customer_id" not in d.text
+    with pytest.warns(jl.JourneyDataWarning, match="1 order partly refunded"):
+        ev = jl.load_journey(d.path).events.to_pandas()
+    assert ev.groupby("customer_id")["revenue"].sum().to_dict() == {"cus_1": 60.0, "cus_2": 19.5}

@@ -569,27 +569,29 @@ def test_an_export_with_revenue_in_two_currencies_is_an_error(tmp_path):
     assert jl.load_events(R.read_export("segment", one)["events"]).to_pandas()["revenue"].sum() == 100.0
 
 
-SHOPIFY = '''Name,Email,Financial Status,Paid at,Currency,Subtotal,Shipping,Taxes,Total,Created at,Lineitem quantity,Lineitem name,Lineitem price,Id
-#1001,ann@example.com,paid,2025-01-05 10:01:00 -0500,USD,50.00,5.00,4.50,59.50,2025-01-05 10:00:00 -0500,1,Blue Mug,20.00,5551001
-#1001,ann@example.com,,,,,,,,2025-01-05 10:00:00 -0500,1,Red Mug,30.00,
-#1002,bob@example.com,paid,2025-01-07 12:00:00 -0500,USD,"1,200.00",0.00,96.00,"1,296.00",2025-01-07 11:59:00 -0500,2,Coffee Machine,600.00,5551002
-#1003,ann@example.com,refunded,2025-02-01 09:00:00 -0500,USD,20.00,5.00,2.00,27.00,2025-02-01 08:55:00 -0500,1,Blue Mug,20.00,5551003
-#1004,ann@example.com,partially_refunded,2025-03-01 09:00:00 +0100,USD,20.00,5.00,2.00,27.00,2025-03-01 08:55:00 +0100,1,Blue Mug,20.00,5551004
-'''
+SHOPIFY = '''Name,Email,Financial Status,Paid at,Currency,Subtotal,Shipping,Taxes,Total,Created at,Lineitem quantity,Lineitem name,Lineitem price,Id,Refunded Amount
+#1001,ann@example.com,paid,2025-01-05 10:01:00 -0500,USD,50.00,5.00,4.50,59.50,2025-01-05 10:00:00 -0500,1,Blue Mug,20.00,5551001,0.00
+#1001,ann@example.com,,,,,,,,2025-01-05 10:00:00 -0500,1,Red Mug,30.00,,
+#1002,bob@example.com,paid,2025-01-07 12:00:00 -0500,USD,"1,200.00",0.00,96.00,"1,296.00",2025-01-07 11:59:00 -0500,2,Coffee Machine,600.00,5551002,0.00
+#1003,ann@example.com,refunded,2025-02-01 09:00:00 -0500,USD,20.00,5.00,2.00,27.00,2025-02-01 08:55:00 -0500,1,Blue Mug,20.00,5551003,27.00
+#1004,ann@example.com,partially_refunded,2025-03-01 09:00:00 +0100,USD,20.00,5.00,2.00,27.00,2025-03-01 08:55:00 +0100,1,Blue Mug,20.00,5551004,7.00'''
 
 
 def test_a_shopify_orders_export(tmp_path):
     """Shopify's orders export: a row per line item (the total on the order's first row, the order number Name on
-    every row, Id on the first only), times with a space before the offset, 1,296.00, a refunded order. One purchase
-    per order at its total; the refunded order left out; both said in a warning."""
+    every row, Id on the first only), times with a space before the offset, 1,296.00, a refunded order and a partly
+    refunded one. One purchase per order at its total less its Refunded Amount; the refunded order left out; all
+    said in a warning."""
     (tmp_path / "orders_export.csv").write_text(SHOPIFY)
     assert R.detect_format(tmp_path / "orders_export.csv") == "orders"
-    with pytest.warns(jl.JourneyDataWarning, match=r"1 of 4 orders span several rows \(line items\) and are one "
-                                                   r"purchase each; 1 order whose \"Financial Status\" is refunded"):
+    with pytest.warns(jl.JourneyDataWarning, match=r"1 order partly refunded: the refund is subtracted from the "
+                                                   r"order's value; 1 of 4 orders span several rows \(line items\) and "
+                                                   r"are one purchase each; 1 order refunded, voided or cancelled left "
+                                                   r"out \(as their Financial Status column says or their whole amount"):
         got = R.read_export("orders", tmp_path / "orders_export.csv")["events"].to_pandas()
     assert got["order_id"].tolist() == ["#1001", "#1004", "#1002"]  # by customer, then time
     assert got["customer_id"].tolist() == ["ann@example.com", "ann@example.com", "bob@example.com"]
-    assert got["revenue"].tolist() == [59.5, 27.0, 1296.0]
+    assert got["revenue"].tolist() == [59.5, 20.0, 1296.0]  # #1004: 27.00 less its 7.00 refund
     assert got["ts"].tolist() == [pd.Timestamp("2025-01-05 15:00", tz="UTC"), pd.Timestamp("2025-03-01 07:55", tz="UTC"),
                                   pd.Timestamp("2025-01-07 16:59", tz="UTC")]
 
@@ -603,9 +605,28 @@ def test_orders_whose_rows_carry_line_amounts_are_one_purchase_at_their_sum(tmp_
                                          "A3,c2,2025-01-07 10:00,10,Cancelled\nA4,c2,2025-01-08 10:00,12,wc-refunded\n"
                                          "A5,c2,2025-01-09 10:00,8,wc-completed\n")
     with pytest.warns(jl.JourneyDataWarning, match=r"2 of 5 orders span several rows.*1 of them carry different amounts"
-                                                   r".*2 orders whose \"status\" is refunded, voided or cancelled"):
+                                                   r".*2 orders refunded, voided or cancelled left out \(as their "
+                                                   r"status column says"):
         got = R.read_export("orders", tmp_path / "orders.csv")["events"].to_pandas()
     assert got[["order_id", "revenue"]].values.tolist() == [["A1", 50.0], ["A2", 45.0], ["A5", 8.0]]
+
+
+def test_refunds_are_subtracted_from_orders_without_an_order_id_or_status(tmp_path):
+    """Stripe's and shops' exports without a status: an order's refunded amount is subtracted from its value, and
+    an order refunded in full is left out, each said; a refund that is not a number is named."""
+    (tmp_path / "orders.csv").write_text("Customer ID,Created (UTC),Amount,Amount Refunded\n"
+                                         "c1,2025-01-05 10:00,40.00,0.00\nc1,2025-01-06 10:00,25.00,5.00\n"
+                                         "c2,2025-01-07 10:00,12.00,12.00\nc2,2025-01-08 10:00,9.50,\n")
+    with pytest.warns(jl.JourneyDataWarning, match=r"orders: 1 order partly refunded: the refund is subtracted from "
+                                                   r"the order's value; 1 order refunded, voided or cancelled left out "
+                                                   r"\(as their whole amount was refunded"):
+        got = R.read_export("orders", tmp_path / "orders.csv")["events"].to_pandas()
+    assert got.sort_values("ts")[["customer_id", "revenue"]].values.tolist() == [["c1", 40.0], ["c1", 20.0],
+                                                                                ["c2", 9.5]]
+    (tmp_path / "orders.csv").write_text("Customer ID,Created (UTC),Amount,Amount Refunded\n"
+                                         "c1,2025-01-05 10:00,40.00,n/a\n")
+    with pytest.raises(jl.JourneyDataError, match=r"Amount Refunded.*1 amounts are not numbers"):
+        R.read_export("orders", tmp_path / "orders.csv")
 
 
 def test_columns_given_in_another_case_rename_the_column(tmp_path):
