@@ -389,8 +389,11 @@ def load_assignments(source: Any, columns: Mapping[str, str] | None = None, *,
                      con: ibis.BaseBackend | None = None, timestamp_format: str | None = None) -> ibis.Table:
     """Load A/B assignments: ``customer_id, experiment, variant, assigned_at``.
 
-    A customer may appear once per experiment; two variants for one customer in one
-    experiment is an error (the assignment log is broken).
+    One row per customer and experiment, or an exposure log (a row per exposure, as
+    GrowthBook, Optimizely or Statsig export them): the assignment is then each customer's
+    first exposure. A customer exposed to more than one variant of an experiment is left out
+    of it, with a :class:`journeylib.core.errors.JourneyDataWarning` and a ``warn`` check that
+    count them per experiment (their outcome belongs to no one variant).
 
     Parameters
     ----------
@@ -439,17 +442,64 @@ def _assignments(source, columns, *, con, timestamp_format=None) -> Loaded:
                 t, build, "assignments", extra=lambda checks: {"hashes": _distinct_row_hashes(t, checks)},
                 src=src, formats=formats, declared=bool(timestamp_format))
             t, n_unique, dup_ids = _drop_duplicates(t, "assignments", n, int(extra["hashes"]), notes)
-            _check_unique(t, ["experiment", "customer_id"], "assignments",
-                          "each customer assigned to one variant per experiment")
+            exposures = _exposures(t)
             if dup_ids is not None:
                 validation_cache.remember(ck, str(source), rows=n_unique, unchanged=unchanged,
                                           dropped=n - n_unique, duplicate_customers=dup_ids,
-                                          formats=formats, types=types)
+                                          formats=formats, types=types, exposures=exposures)
             dropped, n = n - n_unique, n_unique
             _checked("assignments", n, notes)
         else:
             t, n, dropped = _as_validated(t, build(known.get("formats", {})), known, "assignments", notes)
+            exposures = known.get("exposures", {})
+    if exposures:
+        t, n = _first_exposures(t, exposures, notes)
     return _loaded(t, "assignments", source, n, digest, known, notes, dropped=dropped)
+
+
+def _exposures(t: ibis.Table) -> dict[str, dict[str, int]]:
+    """Per experiment with more rows than customers (an exposure log, not one row per assignment): its
+    ``customers``, ``rows`` and ``multi``, the customers seen in more than one variant; ``{}`` when every
+    customer has one row per experiment."""
+    g = t.group_by(["experiment", "customer_id"]).aggregate(_rows=t.count(), _variants=t.variant.nunique())
+    per = g.group_by("experiment").aggregate(customers=g.count(), rows=g._rows.sum(),
+                                             multi=(g._variants > 1).cast("int64").sum())
+    df = engine.to_pandas(per.filter(per.rows > per.customers).order_by("experiment"))
+    return {str(r.experiment): {"customers": int(r.customers), "rows": int(r.rows), "multi": int(r.multi)}
+            for r in df.itertuples()}
+
+
+def _first_exposures(t: ibis.Table, exposures: Mapping[str, Mapping[str, int]],
+                     notes: list[Check]) -> tuple[ibis.Table, int]:
+    """One assignment per customer and experiment, at the first exposure; customers exposed to more than one
+    variant are left out of that experiment (their outcome belongs to no one variant), with a warning."""
+    g = t.group_by(["customer_id", "experiment"]).aggregate(variant=t.variant.min(), assigned_at=t.assigned_at.min(),
+                                                            _variants=t.variant.nunique())
+    out = g.filter(g._variants == 1).select(*ASSIGNMENTS_REQUIRED)
+    repeated = sum(e["rows"] - e["customers"] for e in exposures.values())
+    multi = {k: e for k, e in exposures.items() if e["multi"]}
+    notes.append(Check("assignments: repeated exposures", "pass",
+                       f"{repeated:,} rows repeat a customer's experiment (an exposure log): each customer's first "
+                       "exposure is the assignment"))
+    broken = {k: e for k, e in multi.items() if 2 * e["multi"] > e["customers"]}
+    if broken:
+        k, e = next(iter(broken.items()))
+        raise JourneyDataError(
+            f"column 'variant' of assignments: in experiment {k!r}, {e['multi']:,} of {e['customers']:,} customers "
+            "were exposed to more than one variant; expected one variant per customer and experiment (a few "
+            "customers in two variants are left out, but here most are).\nWhat to do: check that the column mapped "
+            "to variant holds the variant each customer was assigned, and that customer ids stay the same across "
+            "exposures")
+    if multi:
+        shown = "; ".join(f"{k}: {e['multi']:,} of {e['customers']:,} ({e['multi'] / e['customers']:.1%})"
+                          for k, e in multi.items())
+        msg = (f"assignments: customers exposed to more than one variant, left out of the experiment: {shown}. "
+               "Their outcome belongs to no one variant. What to do: if more than a few in a hundred, check how "
+               "the tool assigns variants (a customer id that changes, or a test restarted)")
+        warnings.warn(msg, JourneyDataWarning, stacklevel=4)
+        notes.append(Check("assignments: customers in several variants", "warn", msg))
+    n = _count(out)
+    return out, n
 
 
 def load_feedback(source: Any, columns: Mapping[str, str] | None = None, *,

@@ -41,7 +41,8 @@ CASES = {
     "stage_unknown.csv": (lambda f: jl.load_events(f, stages=jl.DEFAULT_STAGES), "error",
                           r"(?s)column 'stage'.*wishlist", None),
     "events.xlsx": (jl.load_events, "error", r"(?s)could not read the workbook .*events\.xlsx: .*save the sheet as CSV", None),
-    "assignments_two_variants.csv": (jl.load_assignments, "error", r"one variant per experiment", None),
+    "assignments_two_variants.csv": (jl.load_assignments, "error", r"1 of 1 customers were exposed to more than one "
+                                                                     r"variant", None),
     "customers_duplicate_ids.csv": (jl.load_customers, "error", r"one row per customer", None),
     "ok_minimal.csv": (jl.load_events, "ok", None, 1),
     "totals_row.csv": (jl.load_events, "error", r"(?s)totals_row\.csv: line 5 has 3 fields where the header has 4: "

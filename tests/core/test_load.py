@@ -331,10 +331,34 @@ def test_customers_must_be_unique():
 def test_assignments_one_variant_per_customer_and_experiment():
     df = pd.DataFrame({"customer_id": ["a", "a"], "experiment": ["e", "e"], "variant": ["control", "treatment"],
                        "assigned_at": ["2024-01-01", "2024-01-01"]})
-    with pytest.raises(JourneyDataError, match="one variant per experiment"):
+    with pytest.raises(JourneyDataError, match=r"(?s)in experiment 'e', 1 of 1 customers were exposed to more than "
+                                               r"one variant.*What to do: check that the column mapped to variant"):
         jl.load_assignments(df)
     ok = jl.load_assignments(df.iloc[:1]).to_pandas()
     assert ok.loc[0, "assigned_at"] == pd.Timestamp("2024-01-01", tz="UTC")
+
+
+def test_an_exposure_log_is_read_as_each_customers_first_exposure():
+    """GrowthBook's, Optimizely's and Statsig's exports are exposure logs: a row per exposure. The assignment is each
+    customer's first exposure; a customer exposed to two variants is left out of that experiment (as GrowthBook
+    does), counted in a warning and a check; most customers in two variants is an error (a wrong column)."""
+    rows = [("a", "e1", "A", "2025-01-03"), ("a", "e1", "A", "2025-01-01"), ("a", "e1", "A", "2025-01-02"),
+            ("b", "e1", "B", "2025-01-02"), ("c", "e1", "A", "2025-01-01"), ("c", "e1", "B", "2025-01-04"),
+            ("d", "e1", "B", "2025-01-05"), ("a", "e2", "X", "2025-02-01"), ("b", "e2", "Y", "2025-02-01")]
+    df = pd.DataFrame(rows, columns=["customer_id", "experiment", "variant", "assigned_at"])
+    with pytest.warns(jl.JourneyDataWarning, match=r"more than one variant, left out of the experiment: e1: 1 of 4 "
+                                                   r"\(25\.0%\)"):
+        loaded = jl.load_table("assignments", df)
+    got = loaded.table.to_pandas().sort_values(["experiment", "customer_id"]).reset_index(drop=True)
+    assert got[["customer_id", "experiment", "variant"]].values.tolist() == [
+        ["a", "e1", "A"], ["b", "e1", "B"], ["d", "e1", "B"], ["a", "e2", "X"], ["b", "e2", "Y"]]
+    assert got.loc[0, "assigned_at"] == pd.Timestamp("2025-01-01", tz="UTC")  # a's first exposure
+    assert loaded.input.rows == 5
+    checks = {c.name: c for c in loaded.checks}
+    assert checks["assignments: repeated exposures"].detail.startswith("3 rows repeat")
+    assert checks["assignments: customers in several variants"].status == "warn"
+    one_each = pd.DataFrame(rows[3:5] + rows[6:], columns=df.columns).drop_duplicates(["customer_id", "experiment"])
+    assert "assignments: repeated exposures" not in {c.name for c in jl.load_table("assignments", one_each).checks}
 
 
 def test_numeric_ids_become_text():
