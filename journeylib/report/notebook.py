@@ -24,7 +24,7 @@ def _show(message, category, filename, lineno, file=None, line=None):
     if issubclass(category, JourneyDataWarning):
         # In a report a warning is for the reader: a short note in the text, no source path.
         text = " ".join(str(message).split())
-        _show_md(f"> **Note:** {escape_markdown(text)}", plain=f"Warning: {text}")
+        _show_md(f"**Note:** {escape_markdown(text)}", plain=f"Warning: {text}")
     else:
         _original_showwarning(message, category, filename, lineno, file, line)
 
