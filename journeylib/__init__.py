@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 # searched in this order; a family's __all__ is its public API
 _FAMILIES = ("core", "journeys", "retention", "experiments", "loyalty", "simulate")
-_FROM_REPORT = ("setup_notebook", "section", "show_table", "show_findings", "pseudonymize", "record")  # not run_notebook/run_all: they load papermill
+_FROM_REPORT = ("setup_notebook", "section", "show_table", "show_findings", "show_note", "pseudonymize", "record")  # not run_notebook/run_all: they load papermill
 
 
 def _family(name: str):

@@ -39,7 +39,7 @@ import os
 import re
 import unicodedata
 import warnings
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1180,6 +1180,47 @@ def side_columns(table: str, cols: list[str], types: dict[str, str]) -> dict[str
                 out[canon] = (hit, SIDE_WHY[canon])
     return out
 
+LOYALTY_WORDS = {"loyalty", "member", "membership", "vip", "rewards", "reward", "club", "programme", "program",
+                 "treue", "mitglied", "mitgliedschaft", "fidelite", "fidelidad", "fedelta", "lidmaatschap"}
+"""Words of a customers column about a loyalty programme (English, German, French, Spanish, Italian, Dutch)."""
+JOIN_WORDS = {"joined", "join", "since", "enrolled", "enrollment", "enrolment", "start", "started", "date", "at",
+              "beitritt", "seit", "inscription", "alta", "iscrizione", "sinds"}
+"""Words of a column holding the date a customer joined (with a :data:`LOYALTY_WORDS` word)."""
+
+
+def loyalty_columns(customer_columns: Iterable[tuple[str, str, int]]) -> dict[str, tuple[str, str]]:
+    """``loyalty_joined_at`` and ``loyalty_member`` of a customers table, by the columns' names and types.
+
+    Parameters
+    ----------
+    customer_columns
+        ``(name, type, distinct values)`` of each column, as :func:`profile` reads them.
+
+    Returns
+    -------
+    dict of str to tuple of (str, str)
+        Canonical name -> ``(column, why)``, only those found: a date (or text) column named for
+        joining the programme, and a true/false column named for membership.
+
+    Examples
+    --------
+    >>> from journeylib.core.draft import loyalty_columns
+    >>> cols = [("Customer ID", "string", 90), ("VIP Member Since", "date", 40), ("Rewards Member", "boolean", 2)]
+    >>> {k: v[0] for k, v in loyalty_columns(cols).items()}
+    {'loyalty_joined_at': 'VIP Member Since', 'loyalty_member': 'Rewards Member'}
+    """
+    out: dict[str, tuple[str, str]] = {}
+    for c, typ, _ in customer_columns:
+        w = words(c)
+        if not w & LOYALTY_WORDS:
+            continue
+        if "loyalty_joined_at" not in out and w & JOIN_WORDS and any(k in typ for k in ("timestamp", "date", "string")):
+            out["loyalty_joined_at"] = (c, "a loyalty/member join date column")
+        elif "loyalty_member" not in out and "bool" in typ:
+            out["loyalty_member"] = (c, "a loyalty/member yes-no column")
+    return out
+
+
 PERSONAL_WORDS = {"surname", "vorname", "nachname", "prenom", "street", "strasse", "zip", "postcode", "postal",
                   "plz", "birthday", "birthdate", "dob", "geburtsdatum"}
 """Words of a customers column that holds personal details (besides ids and contact details): never a
@@ -1310,8 +1351,12 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
             out.append(f"    path: {_s(_rel(prof.files[table], folder))}  # found beside the events")
             if table in prof.encodings:
                 out.append(f"    {_encoding_line(prof.encodings[table])}")
-            if table == "customers" and prof.customer_id_column and prof.customer_id_column != "customer_id":
-                out.append(f"    columns: {{{_s(prof.customer_id_column)}: customer_id}}  # guess: the id column")
+            if table == "customers":
+                renames = [(prof.customer_id_column, "customer_id", "the id column")] \
+                    if prof.customer_id_column and prof.customer_id_column != "customer_id" else []
+                renames += [(their, canon, why) for canon, (their, why) in
+                            loyalty_columns(prof.customer_columns).items() if their != canon]
+                out.extend(_columns_block(renames, []))
             if table in prof.side_columns:
                 out.extend(_side_lines(table, *prof.side_columns[table], prof.files[table]))
     names = [str(e) for e in prof.events["event"]][:MAX_NAMES]

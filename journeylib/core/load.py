@@ -331,7 +331,9 @@ def load_customers(source: Any, columns: Mapping[str, str] | None = None, *,
     ``customer_id`` must be unique. Columns ending in ``_at`` are parsed as UTC
     timestamps (e.g. ``loyalty_joined_at``; missing values allowed; ``timestamp_format``
     as in :func:`load_events`). Other columns of a CSV become whole numbers, numbers or
-    booleans when every value of the column is one, else stay text.
+    booleans when every value of the column is one, else stay text. A table with
+    ``loyalty_joined_at`` and no ``loyalty_member`` gets ``loyalty_member``: whether the
+    customer has a join date.
 
     Parameters
     ----------
@@ -382,6 +384,8 @@ def _customers(source, columns, *, con, timestamp_format=None) -> Loaded:
             _checked("customers", n, notes)
         else:
             t, n, _ = _as_validated(t, build(known.get("formats", {})), known, "customers", notes)
+    if "loyalty_joined_at" in t.columns and "loyalty_member" not in t.columns:  # a member is who has joined
+        t = t.mutate(loyalty_member=t.loyalty_joined_at.notnull())
     return _loaded(t, "customers", source, n, digest, known, notes)
 
 

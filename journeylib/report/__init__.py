@@ -4,10 +4,10 @@
 papermill (about a second), which a notebook kernel importing journeylib does not need.
 """
 from ..core.health import record
-from .notebook import section, setup_notebook, show_findings, show_table
+from .notebook import section, setup_notebook, show_findings, show_note, show_table
 from .privacy import pseudonymize
 
-__all__ = ["run_notebook", "run_all", "setup_notebook", "section", "show_table", "show_findings", "pseudonymize", "record"]
+__all__ = ["run_notebook", "run_all", "setup_notebook", "section", "show_table", "show_findings", "show_note", "pseudonymize", "record"]
 
 
 def __getattr__(name: str):

@@ -265,6 +265,28 @@ def _show_md(md_text: str, *, plain: str) -> None:
         display(markdown(md_text))
 
 
+def show_note(text: str) -> None:
+    """Show one plain paragraph to the reader: why a part of the report is not shown, and what to do.
+
+    Text from data is escaped; outside a notebook it is printed on one line.
+
+    Parameters
+    ----------
+    text
+        The note, in plain words.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> show_note("No customer has a loyalty join date, so the programme is not assessed")
+    No customer has a loyalty join date, so the programme is not assessed.
+    """
+    _show_md(_md_sentence(text), plain=_sentence(text))
+
+
 def show_findings(result: Any) -> None:
     """Show a result's findings as a short list of plain sentences, each with its advice in bold.
 

@@ -16,6 +16,7 @@ from journeylib.core.errors import JourneyParameterError
 from journeylib.report import cli
 
 FIX = Path(__file__).parents[1] / "fixtures"
+SAMPLE = Path(__file__).parents[2] / "data" / "sample"
 SHOP = FIX / "journeys" / "shop" / "events.csv"
 CLICKS = FIX / "draft" / "events.csv"  # user,time,action,amount; day-first text times; 11 event names
 
@@ -723,3 +724,21 @@ def test_a_payments_export_is_read_per_customer_not_per_charge(tmp_path):
     with pytest.warns(jl.JourneyDataWarning, match="1 order partly refunded"):
         ev = jl.load_journey(d.path).events.to_pandas()
     assert ev.groupby("customer_id")["revenue"].sum().to_dict() == {"cus_1": 60.0, "cus_2": 19.5}
+
+
+def test_a_customers_export_with_a_loyalty_join_date_feeds_the_loyalty_reports(tmp_path):
+    """A shop's customers export names the programme its own way ("VIP Member Since"): init maps it to
+    loyalty_joined_at, and the loaded customers get loyalty_member (has a join date), which the journey map's
+    member comparison splits by; the sample's own columns give the same membership."""
+    sample = pd.read_parquet(SAMPLE / "customers.parquet")
+    (tmp_path / "events.parquet").write_bytes((SAMPLE / "events.parquet").read_bytes())
+    sample[["customer_id", "segment", "loyalty_joined_at"]].rename(
+        columns={"customer_id": "Customer ID", "loyalty_joined_at": "VIP Member Since"}).to_csv(
+        tmp_path / "customers.csv", index=False)
+    d = draft.write_draft(tmp_path)
+    assert '      "VIP Member Since": loyalty_joined_at  # guess: a loyalty/member join date column' in d.text
+    assert '      "Customer ID": customer_id  # guess: the id column' in d.text
+    cu = jl.load_journey(d.path).customers.to_pandas().set_index("customer_id").sort_index()
+    want = sample.set_index("customer_id").sort_index()
+    assert cu["loyalty_member"].tolist() == want["loyalty_member"].tolist()
+    assert (cu["loyalty_joined_at"].dropna() == want["loyalty_joined_at"].dropna()).all()
