@@ -49,7 +49,7 @@ import pandas as pd
 
 from .engine import EXCEL_SUFFIXES
 from .errors import JourneyDataError, JourneyParameterError
-from .privacy import is_personal_column
+from .privacy import is_personal_detail
 from .schema import COMMA_AMOUNT, DEFAULT_STAGES, EXPORT_FORMATS, ONE_VALUE_EXAMPLES, REQUIRED, ZONE_SUFFIX
 
 FORMATS = ("auto", "canonical", *EXPORT_FORMATS)
@@ -1221,20 +1221,6 @@ def loyalty_columns(customer_columns: Iterable[tuple[str, str, int]]) -> dict[st
     return out
 
 
-PERSONAL_WORDS = {"surname", "vorname", "nachname", "prenom", "street", "strasse", "zip", "postcode", "postal",
-                  "plz", "birthday", "birthdate", "dob", "geburtsdatum"}
-"""Words of a customers column that holds personal details (besides ids and contact details): never a
-segment, whose values every report shows."""
-
-
-def _personal(column: str) -> bool:
-    w = words(column)
-    if w & {"accepts", "consent", "marketing", "subscribed", "optin", "opted"}:  # yes/no of a contact channel
-        return False
-    return (is_personal_column(column) or bool(w & PERSONAL_WORDS)
-            or "name" in w and bool(w & {"first", "last", "full", "given", "family", "middle"}))
-
-
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
 _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
 
@@ -1427,7 +1413,7 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
         out.append(f"#   events: {_list(clicks or ['ad_click'])}  # name the events that are touchpoints, if any")
     segments = [c for c, typ, n in prof.customer_columns
                 if c != (prof.customer_id_column or "customer_id") and "string" in typ and 1 < n <= 30
-                and not _personal(c)]
+                and not is_personal_detail(c)]
     if segments:
         out.append(f"segments: {_list(segments)}  # guess: customers' text columns with few values; "
                    "the first is the default split")

@@ -78,9 +78,10 @@ from . import engine, shared_tables, validation_cache
 from .errors import JourneyDataError, JourneyParameterError
 from .load import InputRecord, Loaded, content_hash, load_table, source_name
 from .locations import CDNOW_DIR, SAMPLE_DIR
+from .privacy import is_personal_detail
 from .result import Check, Finding, Result
-from .schema import (AMOUNT_COLUMNS, DEFAULT_STAGES, EXPORT_FORMATS, ONE_VALUE_EXAMPLES, REQUIRED, MESSAGE_CLICK_EVENT, MESSAGE_OPEN_EVENT,
-                     MESSAGE_SENT_EVENT, OUTBOUND_EVENTS, ROLE_EVENTS, ZONE_SUFFIX)
+from .schema import (AMOUNT_COLUMNS, DEFAULT_STAGES, EXPORT_FORMATS, MESSAGE_CLICK_EVENT, MESSAGE_OPEN_EVENT,
+                     MESSAGE_SENT_EVENT, ONE_VALUE_EXAMPLES, OUTBOUND_EVENTS, REQUIRED, ROLE_EVENTS, ZONE_SUFFIX)
 from .time import epoch_us, from_epoch_us, utc_literal
 
 __all__ = ["read_journey", "load_journey", "Journey", "JourneyDefinition", "Source", "StageRule",
@@ -1324,11 +1325,16 @@ def _load_tables(d: JourneyDefinition, con, strict: bool) -> "Journey":
                                "expected sources.customers (or no segments)")
     if customers is not None:
         for i, s in enumerate(d.segments):
+            where = d.where(f'segments[{i}]') if len(d.segments) > 1 else d.where('segments')
+            if is_personal_detail(s):
+                raise JourneyParameterError(
+                    f"{where}: '{s}' holds personal details (an id, a name or contact details); expected a column "
+                    "that splits customers into a few groups, as every report shows a segment's values\nWhat to "
+                    "do: name a column such as a customer type, country or plan")
             if s not in customers.table.columns:
                 near = _closest(s, customers.table.columns)
                 raise JourneyDataError(
-                    f"{d.where(f'segments[{i}]') if len(d.segments) > 1 else d.where('segments')}: no column "
-                    f"'{s}' in customers; expected one of {', '.join(customers.table.columns)}"
+                    f"{where}: no column '{s}' in customers; expected one of {', '.join(customers.table.columns)}"
                     + (f"\nWhat to do: did you mean '{near}'?" if near else ""))
     if d.touch_col and not d.touch_events and d.touch_col not in events.columns:
         raise JourneyDataError(f"{d.where('touchpoints.column')}: no column '{d.touch_col}' in the events; "

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import unicodedata
 import secrets
 from typing import Iterable
 
@@ -258,3 +259,39 @@ def scrub_text(text: str) -> str:
     True
     """
     return text if show_ids() else _EMAIL.sub(lambda m: pseudonym(m.group(0)), text)
+
+
+PERSONAL_WORDS = {"surname", "vorname", "nachname", "prenom", "street", "strasse", "zip", "postcode", "postal",
+                  "plz", "birthday", "birthdate", "dob", "geburtsdatum"}
+"""Words of a column name that holds personal details besides ids and contact details."""
+_CONSENT_WORDS = {"accepts", "consent", "marketing", "subscribed", "optin", "opted"}
+
+
+def is_personal_detail(name: object) -> bool:
+    """A customers column whose values identify a person: an id or contact detail
+    (:func:`is_personal_column`), a name, an address or a birthday; never a segment, whose values
+    every report shows. A yes/no column about a contact channel (``Accepts Email Marketing``) is not.
+
+    Parameters
+    ----------
+    name
+        The column name.
+
+    Returns
+    -------
+    bool
+        Whether the column must not split a report.
+
+    Examples
+    --------
+    >>> from journeylib.core.privacy import is_personal_detail
+    >>> [is_personal_detail(c) for c in ("First Name", "Email", "Default Address Zip", "Accepts Email Marketing",
+    ...                                  "Country")]
+    [True, True, True, False, False]
+    """
+    plain = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()  # prénom -> prenom
+    w = set(re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", plain).lower())) - {""}
+    if w & _CONSENT_WORDS:
+        return False
+    return (is_personal_column(name) or bool(w & PERSONAL_WORDS)
+            or "name" in w and bool(w & {"first", "last", "full", "given", "family", "middle"}))

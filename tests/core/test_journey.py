@@ -911,3 +911,24 @@ def test_a_spend_report_with_day_first_dates_reads_them_with_the_source_format(t
     costs = j.costs.to_pandas()
     assert costs[["period", "spend"]].values.tolist() == [[pd.Timestamp("2025-03-01"), 10.5],
                                                           [pd.Timestamp("2025-03-13"), 2.0]]
+
+
+def test_a_segment_that_holds_personal_details_is_refused(tmp_path):
+    """segments: [email] would print every customer's email in every report's split: refused, naming the key;
+    a yes/no consent column or a country is a segment like any other."""
+    (tmp_path / "ev.csv").write_text("user,time,action\na,2025-03-01 10:00,visit\nb,2025-03-02 10:00,visit\n")
+    (tmp_path / "cu.csv").write_text("user,Email,Accepts Email Marketing,Country\na,a@x.org,yes,DE\nb,b@x.org,no,FR\n")
+    text = """
+        sources:
+          events: {{path: ev.csv, columns: {{user: customer_id, time: ts, action: event}}}}
+          customers: {{path: cu.csv, columns: {{user: customer_id}}}}
+        stages:
+          order: [awareness]
+          rules: [{{stage: awareness, event: visit}}]
+        segments: {segments}
+        """
+    with pytest.raises(JourneyParameterError, match=r"(?s)line 7, segments\[1\]: 'Email' holds personal details.*What to "
+                                                    r"do: name a column such as"):
+        jl.load_journey(write(tmp_path, text.format(segments="[Country, Email]")))
+    j = jl.load_journey(write(tmp_path, text.format(segments='[Country, "Accepts Email Marketing"]')))
+    assert j.definition.segments == ("Country", "Accepts Email Marketing")
