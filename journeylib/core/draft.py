@@ -39,7 +39,7 @@ import os
 import re
 import unicodedata
 import warnings
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,8 @@ COLUMN_GUESSES: dict[str, tuple[tuple[str, ...], ...]] = {
                      "kund", "userid", "customerid",
                      "clientid", "customer_unique_id", "visitor_id", "member_id", "account_id", "user_pseudo_id",
                      "anonymous_id", "distinct_id", "person_id", "device_id", "domain_userid", "session_user_id",
-                     "customer_email", "email", "id"),),
+                     "customer_email", "email", "email_address", "recipient", "recipient_email", "subscriber",
+                     "subscriber_id", "profile_id", "id"),),
     "ts": (("ts", "timestamp", "event_timestamp", "event_time", "time", "datetime", "date", "event_date",
             "created_at", "occurred_at", "order_date", "order_time", "derived_tstamp", "sent_at"),),
     "event": (("event", "event_name", "event_type", "action", "event_action", "se_action", "activity", "type"),),
@@ -1244,22 +1245,25 @@ def _side_lines(table: str, cols: tuple[str, ...], guessed: dict[str, tuple[str,
     stem = Path(path).name.split(".")[0].lower()
     if table == "feedback" and "kind" in missing and stem in FEEDBACK_KIND_FILES:
         missing.remove("kind")
-        return (_columns_block(renames, missing)
+        return (_columns_block(renames, missing, ONE_VALUE_EXAMPLES[table])
                 + [f"    values: {{kind: {FEEDBACK_KIND_FILES[stem]}}}  # guess: the file is named {_s(stem)}, "
                    "and no column tells the kind: every row gets this one"])
-    return _columns_block(renames, missing)
+    return _columns_block(renames, missing, ONE_VALUE_EXAMPLES.get(table))
 
 
-def _columns_block(renames: list[tuple[str, str, str]], missing: list[str]) -> list[str]:
+def _columns_block(renames: list[tuple[str, str, str]], missing: list[str],
+                   one_value: Mapping[str, str] | None = None) -> list[str]:
     """A source's ``columns:`` block: guessed renames ``(their, canonical, why)``, and the columns no name
-    told (to fill in); nothing when there are neither."""
+    told (to fill in; ``one_value``: an example for those a whole export may have one value of); nothing
+    when there are neither."""
+    one_value = one_value or {}
     if not renames and not missing:
         return []
     lines = ["    columns:  # THEIR name: canonical name (guessed)"]
     lines += [f"      {_s(their)}: {canon}  # guess: {why}" for their, canon, why in renames]
     lines += [f"      # ???: {canon}  # could not guess which column is {canon}: fill in"
-              + (f", or give every row one {canon} under values: {{{canon}: {ONE_VALUE_EXAMPLES[canon]}}}"
-                 if canon in ONE_VALUE_EXAMPLES else "") for canon in missing]
+              + (f", or give every row one {canon} under values: {{{canon}: {one_value[canon]}}}"
+                 if canon in one_value else "") for canon in missing]
     return lines
 
 

@@ -1031,7 +1031,7 @@ def _check_required(d: JourneyDefinition, name: str, have: Iterable[str], column
     if not missing:
         return
     col = missing[0]
-    one = ONE_VALUE_EXAMPLES.get(col)
+    one = ONE_VALUE_EXAMPLES.get(name, {}).get(col)
     raise JourneyDataError(
         f"{d.where(f'sources.{name}.columns')}: {name} has no column {', '.join(missing)} (after the mapping); "
         f"expected the columns {', '.join(REQUIRED[name])}; the file has {', '.join(have)}\n"

@@ -64,10 +64,12 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "events": EVENTS_REQUIRED, "customers": CUSTOMERS_REQUIRED, "assignments": ASSIGNMENTS_REQUIRED,
     "feedback": FEEDBACK_REQUIRED, "messages": MESSAGES_REQUIRED, "costs": COSTS_REQUIRED}
 """The required columns of each table, by the table's name."""
-ONE_VALUE_EXAMPLES: dict[str, str] = {"kind": "review", "channel": "paid_search", "experiment": "checkout_test",
-                                      "campaign": "newsletter"}
-"""Required columns a whole export often has one value of (a review site's, one ad platform's, one test's),
-with an example value: a source's ``values`` in journey.yml gives every row one value."""
+ONE_VALUE_EXAMPLES: dict[str, dict[str, str]] = {
+    "feedback": {"kind": "review"}, "costs": {"channel": "paid_search"},
+    "messages": {"channel": "email", "campaign": "newsletter"}, "assignments": {"experiment": "checkout_test"}}
+"""Per table, required columns a whole export often has one value of (a review site's kind, one ad platform's
+channel, an email tool's channel, one test's experiment), with an example value: a source's ``values`` in
+journey.yml gives every row one value."""
 
 AMOUNT_COLUMNS: tuple[str, ...] = ("revenue", "spend", "score")
 """Canonical columns holding amounts: a source's ``decimal: ','`` reads them with a decimal comma."""

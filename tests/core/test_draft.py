@@ -742,3 +742,22 @@ def test_a_customers_export_with_a_loyalty_join_date_feeds_the_loyalty_reports(t
     want = sample.set_index("customer_id").sort_index()
     assert cu["loyalty_member"].tolist() == want["loyalty_member"].tolist()
     assert (cu["loyalty_joined_at"].dropna() == want["loyalty_joined_at"].dropna()).all()
+
+
+def test_an_email_tools_log_without_a_channel_gets_one_for_every_row(tmp_path):
+    """HubSpot's email events (Recipient, Created, Type, Email Campaign Id) carry no channel: the draft names
+    values: {channel: email}; with it the message log loads, its sends, opens and clicks read, the rest left out."""
+    shutil.copy(FIX / "journeys" / "shop" / "events.csv", tmp_path / "events.csv")
+    users = sorted(pd.read_csv(tmp_path / "events.csv")["user_id"].unique())[:2]
+    (tmp_path / "messages.csv").write_text(
+        "Recipient,Created,Type,Email Campaign Id\n"
+        + "".join(f"{u},2025-03-10 08:0{i},{t},spring\n" for u in users
+                  for i, t in enumerate(["SENT", "DELIVERED", "OPEN", "CLICK"])))
+    d = draft.write_draft(tmp_path)
+    assert ("      # ???: channel  # could not guess which column is channel: fill in, or give every row one channel "
+            "under values: {channel: email}") in d.text
+    d.path.write_text(d.text.replace("  messages:\n", "  messages:\n    values: {channel: email}\n"))
+    with pytest.warns(jl.JourneyDataWarning, match=r"left out 2 rows of other actions: delivered \(2\)"):
+        m = jl.load_journey(d.path).messages.to_pandas()
+    assert m.groupby("action").size().to_dict() == {"click": 2, "open": 2, "send": 2}
+    assert set(m["channel"]) == {"email"} and set(m["campaign"]) == {"spring"}
