@@ -882,7 +882,8 @@ SUMMARY_ROW = (r"(?i)\s*(?:grand\s+|sub-?)?(?:totals?|sum|summe|gesamt|insgesamt
 """A cell that labels a summary row of a spend report (``Total``, ``Total: Account``, ``Grand total``,
 ``Summe``, ``Gesamt``...): such rows repeat the spend above them and are left out."""
 _PERIOD_RANGE = r"\s*(\d{4}-\d{2}-\d{2})\s*(?:-|–|—|to|bis)\s*\d{4}-\d{2}-\d{2}\s*"
-_MONTH_FORMATS = ("%B %Y", "%b %Y", "%b-%Y", "%B-%Y", "%b-%y", "%b %y", "%Y-%b", "%m/%Y", "%m.%Y", "%Y/%m", "%Y.%m")
+# "Mar 25" is left out: a day without its year as much as a month (Excel's month is written "Mar-25")
+_MONTH_FORMATS = ("%B %Y", "%b %Y", "%b-%Y", "%B-%Y", "%b-%y", "%Y-%b", "%m/%Y", "%m.%Y", "%Y/%m", "%Y.%m")
 _NUMERIC_DATE = r"\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}(?:[ T].*)?"
 
 
