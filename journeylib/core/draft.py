@@ -375,6 +375,8 @@ class Profile:
     plain CSV in Western Europe); the profile read a UTF-8 copy."""
     side_columns: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, str]]]] = field(default_factory=dict)
     """``assignments``, ``messages``, ``feedback``, ``costs`` -> (their columns, :func:`side_columns` guesses)."""
+    zone_abbreviations: tuple[str, ...] = ()
+    """Zone abbreviations the text times end in (``PST``, ``PDT``): the draft names the zone to read them in."""
 
     def describe(self) -> str:
         """The profile as a few plain lines (what ``journeylib init`` prints)."""
@@ -950,6 +952,7 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
         notes.append("no event name column found: map one under sources.events.columns")
     customers = int(t[id_col].nunique().execute()) if id_col else None
     time_range, fmt_str, fmt_note, naive = (None, None), None, None, False
+    abbreviations: tuple[str, ...] = ()
     if ts_col is not None:
         typ = types[ts_col]
         base, x = t, t[ts_col]
@@ -981,6 +984,11 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
                 if fmt_str not in engine.UNIX_FORMATS and "%z" not in fmt_str:  # wall-clock times, as written
                     parsed = parsed.dt.tz_localize(None) if getattr(parsed.dt, "tz", None) is not None else parsed
             else:  # mixed offsets read as instants; no offset at all as written
+                text = sample.dropna().astype(str).str.strip()
+                named = text.str.contains(engine.ZONE_ABBREVIATION) & ~text.str.contains(engine.NOT_ZONE_ABBREVIATION)
+                if named.any():  # PST, CEST: read as the zone the draft names (loading does the same)
+                    abbreviations = tuple(sorted(set(text[named].str.extract(r"([A-Za-z]{2,5})\s*$")[0].str.upper())))
+                    sample = text.where(~named, text.str.replace(r"\s?[A-Za-z]{2,5}\s*$", "", regex=True))
                 parsed = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True)
                 if not sample.dropna().astype(str).str.strip().str.contains(ZONE_SUFFIX).any():
                     parsed = parsed.dt.tz_localize(None)
@@ -1016,7 +1024,8 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
         decimal, decimal_note = order_decimal
     return Profile(str(path), fmt, found, rows, tuple(types.items()), mapping, alternatives, events,
                    time_range, id_columns, customers, fmt_str, fmt_note, naive, cust_cols, cust_id, campaign,
-                   stage_col, tuple(notes), source_mapping, decimal, decimal_note, currency, encodings, side)
+                   stage_col, tuple(notes), source_mapping, decimal, decimal_note, currency, encodings, side,
+                   abbreviations)
 
 
 def _text_encoding(pattern: str) -> str | None:
@@ -1181,6 +1190,17 @@ def side_columns(table: str, cols: list[str], types: dict[str, str]) -> dict[str
                 out[canon] = (hit, SIDE_WHY[canon])
     return out
 
+ZONE_OF_ABBREVIATION = {
+    **dict.fromkeys(("PST", "PDT"), "America/Los_Angeles"), **dict.fromkeys(("MST", "MDT"), "America/Denver"),
+    **dict.fromkeys(("CST", "CDT"), "America/Chicago"), **dict.fromkeys(("EST", "EDT"), "America/New_York"),
+    **dict.fromkeys(("AKST", "AKDT"), "America/Anchorage"), "HST": "Pacific/Honolulu",
+    **dict.fromkeys(("WET", "WEST"), "Europe/Lisbon"), "BST": "Europe/London",
+    **dict.fromkeys(("CET", "CEST", "MEZ", "MESZ"), "Europe/Berlin"), **dict.fromkeys(("EET", "EEST"), "Europe/Athens"),
+    **dict.fromkeys(("AEST", "AEDT"), "Australia/Sydney"), "JST": "Asia/Tokyo",
+    **dict.fromkeys(("NZST", "NZDT"), "Pacific/Auckland")}
+"""The zone ``init`` guesses for a zone abbreviation the times end in (always with a comment to check it: an
+abbreviation alone names no one zone, BST is also Bangladesh's and CST China's)."""
+
 LOYALTY_WORDS = {"loyalty", "member", "membership", "vip", "rewards", "reward", "club", "programme", "program",
                  "treue", "mitglied", "mitgliedschaft", "fidelite", "fidelidad", "fedelta", "lidmaatschap"}
 """Words of a customers column about a loyalty programme (English, German, French, Spanish, Italian, Dutch)."""
@@ -1327,7 +1347,14 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
         for canon, (their, why) in prof.source_mapping.items():
             out.append(f"      {_s(their)}: {canon}  # guess: {why}")
     if canonical or prof.format == "orders":
-        if prof.naive_time:
+        zones = {ZONE_OF_ABBREVIATION.get(a) for a in prof.zone_abbreviations}
+        if prof.zone_abbreviations and len(zones) == 1 and None not in zones:
+            out.append(f"    timezone: {zones.pop()}  # guess: the times end in {'/'.join(prof.zone_abbreviations)}, "
+                       "read as this zone's; an abbreviation names no one zone: check it")
+        elif prof.zone_abbreviations:
+            out.append(f"    timezone: UTC  # ???: the times end in {'/'.join(prof.zone_abbreviations)}: set the zone "
+                       "they were written in (e.g. Europe/London)")
+        elif prof.naive_time:
             out.append("    timezone: UTC  # guess: the timestamps carry no zone; set the zone they were written in")
         if prof.timestamp_format:
             out.append(f"    timestamp_format: {_s(prof.timestamp_format)}  # guess: {prof.timestamp_note}")

@@ -341,6 +341,17 @@ SPACED_OFFSET = r"^\s*\d{4}-\d{2}-\d{2}([ T])\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s+[+
 them), which a cast does not read: read with a ``%z`` format."""
 NUMBER_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*$"
 """A time value that is a plain number (a Unix time, or no time at all)."""
+ZONE_ABBREVIATION = r"[0-9]\s?[A-Za-z]{2,5}\s*$"
+"""A text time that ends in a zone abbreviation (``2025-07-05 09:00 BST``): not read, since one abbreviation
+names several zones (BST: British Summer Time, Bangladesh Standard Time; CST: US Central, China). ``UTC``,
+``GMT`` and AM/PM are not abbreviations of this kind (:data:`NOT_ZONE_ABBREVIATION`)."""
+NOT_ZONE_ABBREVIATION = r"(?i)[0-9]\s?(?:utc|gmt|[ap]\.?m\.?)\s*$"
+ZONE_ABBREVIATION_HINT = ("these times end in a zone abbreviation, which names more than one zone (BST is British "
+                          "Summer Time and Bangladesh Standard Time; CST is US Central and China) and is not read: "
+                          "give the zone they were written in as the source's timezone in journey.yml (timezone: "
+                          "America/Los_Angeles for PST and PDT, Europe/London for GMT and BST), which reads them as "
+                          "that zone's times, or export them with their offset (+01:00)")
+
 NOT_UNIX_HINT = ("these are numbers, not timestamps: Unix times all count seconds (10 digits, such as 1736078400 for "
                  "2025-01-05 12:00 UTC), milliseconds (13) or microseconds (16), and are then read as such; give "
                  "timestamp_format: unix_s, unix_ms or unix_us to read numbers in one unit, or '%Y%m%d' for dates "
@@ -842,7 +853,10 @@ def parse_timestamp(x: ibis.Value, fmt: str | None = None) -> ibis.Value:
     Timestamp('2024-05-01 11:45:00+0000', tz='UTC')
     """
     if fmt is None:
-        return x.try_cast(UTC)
+        if not x.type().is_string():
+            return x.try_cast(UTC)
+        named = x.re_search(ZONE_ABBREVIATION) & ~x.re_search(NOT_ZONE_ABBREVIATION)
+        return ibis.ifelse(named, ibis.null(UTC), x.try_cast(UTC))  # DuckDB would guess BST as Bangladesh
     if fmt in UNIX_FORMATS:
         number = (x.strip() if x.type().is_string() else x).try_cast("float64")
         in_range = (number >= -9e15 / UNIX_FORMATS[fmt]) & (number <= 9e15 / UNIX_FORMATS[fmt])  # int64 microseconds

@@ -1358,8 +1358,10 @@ def _run_checks(t, build, table: str, extra=None, *, src: _Src | None = None, fo
                 numbers = examples is not None and c in examples.columns and examples[c].dropna().astype(str) \
                     .str.fullmatch(engine.NUMBER_PATTERN).all()
                 unread = n_bad == n_total and t[c].type().is_string()  # a whole column in a form not detected
-                hint = engine.NOT_UNIX_HINT if numbers else FORMAT_HINT if unread else \
-                    "fix or drop these rows; naive timestamps are read as UTC"
+                zoned = examples is not None and c in examples.columns and examples[c].dropna().astype(str) \
+                    .str.contains(engine.ZONE_ABBREVIATION).any()
+                hint = engine.NOT_UNIX_HINT if numbers else engine.ZONE_ABBREVIATION_HINT if zoned else \
+                    FORMAT_HINT if unread else "fix or drop these rows; naive timestamps are read as UTC"
             if c == "stage" and table == "events":
                 hint = "add the missing stages to stages=, or fix the values" + _near_stages(t, c, _allowed_of(expected))
             if c == "customer_id":

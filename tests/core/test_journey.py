@@ -932,3 +932,34 @@ def test_a_segment_that_holds_personal_details_is_refused(tmp_path):
         jl.load_journey(write(tmp_path, text.format(segments="[Country, Email]")))
     j = jl.load_journey(write(tmp_path, text.format(segments='[Country, "Accepts Email Marketing"]')))
     assert j.definition.segments == ("Country", "Accepts Email Marketing")
+
+
+def test_times_that_end_in_a_zone_abbreviation(tmp_path):
+    """'2025-07-05 09:00 BST' was read by DuckDB as Bangladesh time (+06:00): an abbreviation names several zones,
+    so without a zone it is an error that says what to do; with the source's timezone the abbreviation is read
+    as that zone's (PST in January, PDT in July); init guesses the zone, with a comment to check it."""
+    (tmp_path / "events.csv").write_text("user,time,action\na,2025-01-05 09:00:00 PST,visit\n"
+                                         "b,2025-07-05 09:00:00 PDT,visit\nc,2025-07-05 10:00:00,visit\n")
+    text = """
+        sources:
+          events:
+            path: events.csv
+            columns: {{user: customer_id, time: ts, action: event}}{zone}
+        stages:
+          order: [awareness]
+          rules: [{{stage: awareness, event: visit}}]
+        """
+    with pytest.raises(JourneyDataError, match=r"(?s)2 of 3 rows invalid.*What to do: these times end in a zone "
+                                               r"abbreviation.*timezone: America/Los_Angeles for PST and PDT"):
+        jl.load_journey(write(tmp_path, text.format(zone="")))
+    j = jl.load_journey(write(tmp_path, text.format(zone="\n            timezone: America/Los_Angeles")))
+    got = j.events.to_pandas().sort_values("customer_id")["ts"].dt.strftime("%Y-%m-%d %H:%M").tolist()
+    assert got == ["2025-01-05 17:00", "2025-07-05 16:00", "2025-07-05 17:00"]
+    bst = pd.DataFrame({"customer_id": ["a"], "ts": ["2025-07-05 09:00:00 BST"], "event": ["visit"]})
+    with pytest.raises(JourneyDataError, match="zone abbreviation"):
+        jl.load_events(bst)
+    from journeylib.core import draft
+
+    d = draft.write_draft(tmp_path / "events.csv", out=tmp_path / "drafted.yml")
+    assert "    timezone: America/Los_Angeles  # guess: the times end in PDT/PST" in d.text
+    assert jl.load_journey(d.path).events.to_pandas()["ts"].dt.strftime("%H:%M").tolist().count("17:00") == 2

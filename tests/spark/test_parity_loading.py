@@ -439,3 +439,24 @@ def test_one_value_for_every_row_is_given_alike(both, same, tmp_path):
     a, b = both(lambda: jl.load_journey(tmp_path / "journey.yml").feedback.to_pandas())
     assert a["kind"].tolist() == ["review", "review"] and sorted(a["score"]) == [2.0, 5.0]
     same(a, b, sort_by=["customer_id", "ts"], what="feedback with one kind")
+
+
+def test_times_that_end_in_a_zone_abbreviation_are_read_alike(both, same, tmp_path):
+    """PST/PDT read in the source's timezone alike; without one, both engines refuse the abbreviation."""
+    (tmp_path / "ev.csv").write_text("user,time,action\na,2025-01-05 09:00:00 PST,visit\n"
+                                     "b,2025-07-05 09:00:00 PDT,visit\n")
+    text = ("sources:\n  events:\n    path: ev.csv\n    columns: {{user: customer_id, time: ts, action: event}}\n"
+            "{zone}stages:\n  order: [awareness]\n  rules: [{{stage: awareness, event: visit}}]\n")
+    (tmp_path / "journey.yml").write_text(text.format(zone="    timezone: America/Los_Angeles\n"))
+    a, b = both(lambda: jl.load_journey(tmp_path / "journey.yml").events.to_pandas())
+    assert sorted(a["ts"].dt.strftime("%H:%M")) == ["16:00", "17:00"]
+    same(a, b, sort_by=EVENT_KEYS, what="events with zone abbreviations")
+    (tmp_path / "journey.yml").write_text(text.format(zone=""))
+
+    def error():
+        with pytest.raises(JourneyDataError) as info:
+            jl.load_journey(tmp_path / "journey.yml")
+        return str(info.value)
+
+    for msg in both(error):
+        assert "What to do: these times end in a zone abbreviation" in msg
