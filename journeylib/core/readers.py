@@ -448,6 +448,9 @@ def _naive_ts(expr: str, col_type: str | None, timezone: str, fmt: str | None = 
             else f"timezone({_lit(timezone)}, {parsed})"
     # "2025-01-05 10:00:00 -0500" (Shopify, Ruby): the space before the offset goes, as a cast wants it
     s = f"regexp_replace(trim(CAST({expr} AS VARCHAR)), '([0-9])\\s+([+-][0-9]{{2}}:?[0-9]{{2}})$', '\\1\\2')"
+    if timezone != "UTC":  # PST/PDT, CET/CEST: read as the declared zone's (an abbreviation alone is ambiguous)
+        s = (f"(CASE WHEN regexp_matches({s}, {_lit(engine.ZONE_ABBREVIATION)}) AND NOT regexp_matches({s}, "
+             f"{_lit(engine.NOT_ZONE_ABBREVIATION)}) THEN regexp_replace({s}, '\\s?[A-Za-z]{{2,5}}\\s*$', '') ELSE {s} END)")
     # a zone only after a time of day (a plain date's "-05" is not one)
     return (f"(CASE WHEN regexp_matches({s}, {_lit(ZONE_SUFFIX)}) "
             f"THEN TRY_CAST({s} AS TIMESTAMPTZ) ELSE timezone({_lit(timezone)}, TRY_CAST({s} AS TIMESTAMP)) END)")
@@ -865,7 +868,9 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
         raise JourneyDataError(
             f"orders: {bad:,} timestamps could not be read (e.g. {example['_ts_text'].tolist()}); expected "
             + (f"the format {timestamp_format!r}" if timestamp_format else "ISO dates such as 2025-01-05 12:00:00")
-            + ". What to do: give timestamp_format (e.g. '%d/%m/%Y %H:%M') for day-first or month-first dates"
+            + (". What to do: " + engine.ZONE_ABBREVIATION_HINT if any(
+                re.search(engine.ZONE_ABBREVIATION, str(v)) for v in example["_ts_text"]) else
+               ". What to do: give timestamp_format (e.g. '%d/%m/%Y %H:%M') for day-first or month-first dates")
             + (", unix_s, unix_ms or unix_us for Unix times" if all(
                 str(v).strip().replace(".", "", 1).isdigit() for v in example["_ts_text"]) else ""))
     columns_out = "anonymous_id, user_id, ts, event, channel, revenue, campaign, currency, order_id, _keep"

@@ -635,3 +635,14 @@ def test_columns_given_in_another_case_rename_the_column(tmp_path):
     (tmp_path / "events.tsv").write_text(text)
     got, _ = _read("snowplow", tmp_path / "events.tsv", columns={"visitor_id": "domain_userid"})
     _same(got, _expected(SNOWPLOW_ROWS, ("source", "medium", "campaign", "currency", "page_path")))
+
+
+def test_an_orders_export_whose_times_end_in_a_zone_abbreviation(tmp_path):
+    """PST/PDT in an orders export: read in the declared zone (winter and summer offsets), refused without it."""
+    (tmp_path / "orders.csv").write_text("order_id,customer,order_time,amount\n1,a,2025-01-05 09:00:00 PST,10\n"
+                                         "2,b,2025-07-05 09:00:00 PDT,12\n")
+    got = R.read_export("orders", tmp_path / "orders.csv", timezone="America/Los_Angeles")["events"].to_pandas()
+    assert got.sort_values("customer_id")["ts"].dt.strftime("%m-%d %H:%M").tolist() == ["01-05 17:00", "07-05 16:00"]
+    with pytest.raises(jl.JourneyDataError, match=r"2 timestamps could not be read.*What to do: these times end in a "
+                                                  r"zone abbreviation"):
+        R.read_export("orders", tmp_path / "orders.csv")
