@@ -1760,8 +1760,10 @@ def _assignments_from_events(d: JourneyDefinition, events: ibis.Table, con) -> L
     variant = t[ex["variant_column"]].cast("string")
     experiment = t[ex["experiment_column"]].cast("string") if ex.get("experiment_column") else \
         ibis.literal(ex["experiment"])
-    t = t.select(customer_id=t.customer_id, experiment=experiment, variant=variant, assigned_at=t.ts)
+    t = t.select(customer_id=t.customer_id, experiment=experiment, variant=variant, ts=t.ts)
     t = t.filter(t.variant.notnull() & t.experiment.notnull())
+    # each variant's first exposure (repeated exposure events are no duplicate rows to warn about)
+    t = t.group_by(["customer_id", "experiment", "variant"]).aggregate(assigned_at=t.ts.min())
     if not int(t.limit(1).count().execute()):
         raise JourneyDataError(f"{d.where('experiments.event')}: no exposure event with a variant; expected "
                                f"events named {ex.get('event')!r} with {ex['variant_column']} set")
