@@ -824,7 +824,8 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
     parts = [f"""SELECT NULL::VARCHAR AS anonymous_id, {_text(oc['customer_id'])} AS user_id,
         {_naive_ts(oc['ts'], _col_type(osrc, oc['ts']), timezone, timestamp_format)} AS ts,
         'purchase' AS event, {opt('channel')} AS channel,
-        CASE WHEN ({total}) IS NOT NULL THEN greatest(({total}) - {refunded}, 0) END AS revenue,
+        CASE WHEN ({total}) IS NOT NULL AND {refunded} > 0 THEN greatest(({total}) - {refunded}, 0) ELSE {total} END
+            AS revenue,
         NULL::VARCHAR AS campaign, {osrc.currency(opt('currency'))} AS currency, {opt('order_id')} AS order_id,
         {oc['ts']} IS NOT NULL AND CAST({oc['ts']} AS VARCHAR) <> '' AS _has_ts,
         CAST({oc['ts']} AS VARCHAR) AS _ts_text, {osrc.bad_amount()} AS _bad_amount, TRUE AS _keep,

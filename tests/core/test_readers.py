@@ -646,3 +646,12 @@ def test_an_orders_export_whose_times_end_in_a_zone_abbreviation(tmp_path):
     with pytest.raises(jl.JourneyDataError, match=r"2 timestamps could not be read.*What to do: these times end in a "
                                                   r"zone abbreviation"):
         R.read_export("orders", tmp_path / "orders.csv")
+
+
+def test_a_negative_amount_without_a_refund_column_is_not_made_a_free_purchase(tmp_path):
+    """A refund written as its own row with a negative amount stays negative (the journey's revenue check names
+    it), never a purchase worth 0."""
+    (tmp_path / "orders.csv").write_text("order_id,customer,order_time,amount\n1,a,2025-01-05 09:00:00,40\n"
+                                         "1-R,a,2025-01-07 09:00:00,-10\n")
+    got = R.read_export("orders", tmp_path / "orders.csv")["events"].to_pandas()
+    assert sorted(got["revenue"]) == [-10.0, 40.0]
