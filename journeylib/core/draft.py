@@ -987,8 +987,9 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
                 text = sample.dropna().astype(str).str.strip()
                 named = text.str.contains(engine.ZONE_ABBREVIATION) & ~text.str.contains(engine.NOT_ZONE_ABBREVIATION)
                 if named.any():  # PST, CEST: read as the zone the draft names (loading does the same)
-                    abbreviations = tuple(sorted(set(text[named].str.extract(r"([A-Za-z]{2,5})\s*$")[0].str.upper())))
-                    sample = text.where(~named, text.str.replace(r"\s?[A-Za-z]{2,5}\s*$", "", regex=True))
+                    tails = text[named].str.extract(engine.ZONE_ABBREVIATION_TAIL)[0]
+                    abbreviations = tuple(sorted(set(tails.str.upper())))
+                    sample = text.where(~named, text.str.replace(engine.ZONE_ABBREVIATION_TAIL, "", regex=True))
                 parsed = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True)
                 if not sample.dropna().astype(str).str.strip().str.contains(ZONE_SUFFIX).any():
                     parsed = parsed.dt.tz_localize(None)

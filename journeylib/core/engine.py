@@ -346,6 +346,8 @@ ZONE_ABBREVIATION = r"[0-9]\s?[A-Za-z]{2,5}\s*$"
 names several zones (BST: British Summer Time, Bangladesh Standard Time; CST: US Central, China). ``UTC``,
 ``GMT`` and AM/PM are not abbreviations of this kind (:data:`NOT_ZONE_ABBREVIATION`)."""
 NOT_ZONE_ABBREVIATION = r"(?i)[0-9]\s?(?:utc|gmt|[ap]\.?m\.?)\s*$"
+ZONE_ABBREVIATION_TAIL = r"\s?([A-Za-z]{2,5})\s*$"
+"""The abbreviation at the end of such a time (its group), to take it out or name it."""
 ZONE_ABBREVIATION_HINT = ("these times end in a zone abbreviation, which names more than one zone (BST is British "
                           "Summer Time and Bangladesh Standard Time; CST is US Central and China) and is not read: "
                           "give the zone they were written in as the source's timezone in journey.yml (timezone: "
@@ -828,6 +830,30 @@ def detect_timestamp_format(t: ibis.Table, col: str, *, table: str = "events",
         f"({mdy}): no number above 12 tells which; expected a declared format.\nWhat to do: {hint}")
 
 
+def zone_abbreviated(x: ibis.Value) -> ibis.Value:
+    """Whether each text time ends in a zone abbreviation (:data:`ZONE_ABBREVIATION`).
+
+    Parameters
+    ----------
+    x
+        A text column expression.
+
+    Returns
+    -------
+    ibis.Value
+        Booleans (NULL where ``x`` is NULL).
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylib.core import engine
+    >>> t = ibis.memtable({"ts": ["2025-07-05 09:00 BST", "2025-07-05 09:00 UTC", "2025-07-05 9:00 PM"]})
+    >>> engine.to_pandas(t.select(z=engine.zone_abbreviated(t.ts)))["z"].tolist()
+    [True, False, False]
+    """
+    return x.re_search(ZONE_ABBREVIATION) & ~x.re_search(NOT_ZONE_ABBREVIATION)
+
+
 def parse_timestamp(x: ibis.Value, fmt: str | None = None) -> ibis.Value:
     """Text timestamps as UTC: ISO text (offsets converted, naive read as UTC), ``fmt`` (strptime)
     or Unix times (``fmt`` one of :data:`UNIX_FORMATS`; then ``x`` may also be numbers).
@@ -855,8 +881,7 @@ def parse_timestamp(x: ibis.Value, fmt: str | None = None) -> ibis.Value:
     if fmt is None:
         if not x.type().is_string():
             return x.try_cast(UTC)
-        named = x.re_search(ZONE_ABBREVIATION) & ~x.re_search(NOT_ZONE_ABBREVIATION)
-        return ibis.ifelse(named, ibis.null(UTC), x.try_cast(UTC))  # DuckDB would guess BST as Bangladesh
+        return ibis.ifelse(zone_abbreviated(x), ibis.null(UTC), x.try_cast(UTC))  # DuckDB would guess BST as Bangladesh
     if fmt in UNIX_FORMATS:
         number = (x.strip() if x.type().is_string() else x).try_cast("float64")
         in_range = (number >= -9e15 / UNIX_FORMATS[fmt]) & (number <= 9e15 / UNIX_FORMATS[fmt])  # int64 microseconds

@@ -907,8 +907,7 @@ def _to_utc(x: ibis.Value, src: Source) -> ibis.Value:
             return localize(engine.strptime(x, src.timestamp_format))
         with_offset = x.re_search(ZONE_SUFFIX)
         if zone != "UTC":  # PST/PDT, CET/CEST: read as the declared zone's (an abbreviation alone is ambiguous)
-            named = x.re_search(engine.ZONE_ABBREVIATION) & ~x.re_search(engine.NOT_ZONE_ABBREVIATION)
-            x = ibis.ifelse(named, x.re_replace(r"\s?[A-Za-z]{2,5}\s*$", ""), x)
+            x = ibis.ifelse(engine.zone_abbreviated(x), x.re_replace(engine.ZONE_ABBREVIATION_TAIL, ""), x)
         return ibis.ifelse(with_offset, x.try_cast(dt.Timestamp(timezone="UTC")),
                            localize(x.try_cast("timestamp")))
     if typ.is_timestamp() and typ.timezone is None or typ.is_date():

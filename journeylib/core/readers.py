@@ -449,8 +449,9 @@ def _naive_ts(expr: str, col_type: str | None, timezone: str, fmt: str | None = 
     # "2025-01-05 10:00:00 -0500" (Shopify, Ruby): the space before the offset goes, as a cast wants it
     s = f"regexp_replace(trim(CAST({expr} AS VARCHAR)), '([0-9])\\s+([+-][0-9]{{2}}:?[0-9]{{2}})$', '\\1\\2')"
     if timezone != "UTC":  # PST/PDT, CET/CEST: read as the declared zone's (an abbreviation alone is ambiguous)
-        s = (f"(CASE WHEN regexp_matches({s}, {_lit(engine.ZONE_ABBREVIATION)}) AND NOT regexp_matches({s}, "
-             f"{_lit(engine.NOT_ZONE_ABBREVIATION)}) THEN regexp_replace({s}, '\\s?[A-Za-z]{{2,5}}\\s*$', '') ELSE {s} END)")
+        named = (f"regexp_matches({s}, {_lit(engine.ZONE_ABBREVIATION)}) "
+                 f"AND NOT regexp_matches({s}, {_lit(engine.NOT_ZONE_ABBREVIATION)})")
+        s = f"(CASE WHEN {named} THEN regexp_replace({s}, {_lit(engine.ZONE_ABBREVIATION_TAIL)}, '') ELSE {s} END)"
     # a zone only after a time of day (a plain date's "-05" is not one)
     return (f"(CASE WHEN regexp_matches({s}, {_lit(ZONE_SUFFIX)}) "
             f"THEN TRY_CAST({s} AS TIMESTAMPTZ) ELSE timezone({_lit(timezone)}, TRY_CAST({s} AS TIMESTAMP)) END)")
