@@ -1359,8 +1359,10 @@ def _run_checks(t, build, table: str, extra=None, *, src: _Src | None = None, fo
                 numbers = examples is not None and c in examples.columns and examples[c].dropna().astype(str) \
                     .str.fullmatch(engine.NUMBER_PATTERN).all()
                 unread = n_bad == n_total and t[c].type().is_string()  # a whole column in a form not detected
-                zoned = examples is not None and c in examples.columns and examples[c].dropna().astype(str) \
-                    .str.contains(engine.ZONE_ABBREVIATION).any()
+                shown = examples[c].dropna().astype(str) if examples is not None and c in examples.columns \
+                    else pd.Series([], dtype=str)
+                zoned = (shown.str.contains(engine.ZONE_ABBREVIATION)
+                         & ~shown.str.contains(engine.NOT_ZONE_ABBREVIATION)).any()
                 hint = engine.NOT_UNIX_HINT if numbers else engine.ZONE_ABBREVIATION_HINT if zoned else \
                     FORMAT_HINT if unread else "fix or drop these rows; naive timestamps are read as UTC"
             if c == "stage" and table == "events":

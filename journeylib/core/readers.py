@@ -871,7 +871,8 @@ def _orders(duck: Any, path: str | Path, messages: str | Path | None, columns: M
             f"orders: {bad:,} timestamps could not be read (e.g. {example['_ts_text'].tolist()}); expected "
             + (f"the format {timestamp_format!r}" if timestamp_format else "ISO dates such as 2025-01-05 12:00:00")
             + (". What to do: " + engine.ZONE_ABBREVIATION_HINT if any(
-                re.search(engine.ZONE_ABBREVIATION, str(v)) for v in example["_ts_text"]) else
+                re.search(engine.ZONE_ABBREVIATION, str(v)) and not re.search(engine.NOT_ZONE_ABBREVIATION, str(v))
+                for v in example["_ts_text"]) else
                ". What to do: give timestamp_format (e.g. '%d/%m/%Y %H:%M') for day-first or month-first dates")
             + (", unix_s, unix_ms or unix_us for Unix times" if all(
                 str(v).strip().replace(".", "", 1).isdigit() for v in example["_ts_text"]) else ""))

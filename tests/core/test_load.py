@@ -886,3 +886,15 @@ def test_message_actions_as_email_tools_write_them(tmp_path):
     with pytest.raises(JourneyDataError, match=r"(?s)no row is a send, open or click \(it holds delivered\).*map the "
                                                "column that says what happened"):
         jl.load_messages(tmp_path / "delivered.csv")
+
+
+def test_a_time_with_am_pm_is_not_taken_for_a_zone_abbreviation_in_the_advice():
+    """A 12-hour time among ISO times fails the read; its advice is the format's, not the zone abbreviation's."""
+    df = pd.DataFrame({"customer_id": ["a", "b", "c"], "ts": ["2025-01-05 10:00", "2025-01-06 10:00",
+                                                            "2025-01-07 9:00 PM"], "event": ["visit"] * 3})
+    with pytest.raises(JourneyDataError) as err:
+        jl.load_events(df)
+    assert "2025-01-07 9:00 PM" in str(err.value) and "zone abbreviation" not in str(err.value)
+    zoned = df.assign(ts=["2025-01-05 10:00", "2025-01-06 10:00", "2025-01-07 09:00 CEST"])
+    with pytest.raises(JourneyDataError, match="these times end in a zone abbreviation"):
+        jl.load_events(zoned)
