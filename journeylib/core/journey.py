@@ -1328,11 +1328,7 @@ def _load_tables(d: JourneyDefinition, con, strict: bool) -> "Journey":
     if customers is not None:
         for i, s in enumerate(d.segments):
             where = d.where(f'segments[{i}]') if len(d.segments) > 1 else d.where('segments')
-            if is_personal_detail(s):
-                raise JourneyParameterError(
-                    f"{where}: '{s}' holds personal details (an id, a name or contact details); expected a column "
-                    "that splits customers into a few groups, as every report shows a segment's values\nWhat to "
-                    "do: name a column such as a customer type, country or plan")
+            _refuse_personal_segment(s, where)
             if s not in customers.table.columns:
                 near = _closest(s, customers.table.columns)
                 raise JourneyDataError(
@@ -1527,6 +1523,21 @@ def _top(counts: pd.Series, k: int = 5) -> str:
     return ", ".join(items) + (f" and {more} more" if more > 0 else "")
 
 
+# --- segments ----------------------------------------------------------------------------
+
+MAX_SEGMENT_GROUPS = 20
+"""Most values a segment column may have in a report (GrowthBook caps a dimension at 20 values too):
+a split into more groups is a list of near-individual customers, not a comparison of segments."""
+
+
+def _refuse_personal_segment(column: str, where: str) -> None:
+    if is_personal_detail(column):
+        raise JourneyParameterError(
+            f"{where}: '{column}' holds personal details (an id, a name or contact details); expected a column "
+            "that splits customers into a few groups, as every report shows a segment's values\nWhat to "
+            "do: name a column such as a customer type, country or plan")
+
+
 # --- the result ------------------------------------------------------------------------
 
 SUMMARY_COLUMNS = ("item", "events", "customers", "detail")
@@ -1581,6 +1592,59 @@ class Journey(Result):
     def segment_by(self) -> str | None:
         """The default segment split: the first of ``segments`` (``None`` without segments)."""
         return self.definition.segments[0] if self.definition.segments else None
+
+    def segment(self, choice: str = "") -> str:
+        """The customers column a report splits by, checked: ``""`` for no split.
+
+        Parameters
+        ----------
+        choice
+            A report's ``segment_by``: ``""`` for the definition's first segment (no split
+            without segments), ``"none"`` for no split, else a customers column.
+
+        Returns
+        -------
+        str
+            The column, or ``""``.
+
+        Raises
+        ------
+        JourneyParameterError
+            No customers table, no such column, a column of personal details, or one with more
+            than :data:`MAX_SEGMENT_GROUPS` values (the message says what to do).
+
+        Examples
+        --------
+        >>> import journeylib as jl
+        >>> journey = jl.load_journey("sample")
+        >>> journey.segment(), journey.segment("none"), journey.segment("acquisition_channel")
+        ('segment', '', 'acquisition_channel')
+        """
+        column = {"": self.segment_by or "", "none": ""}.get(str(choice).strip(), str(choice).strip())
+        if not column:
+            return ""
+        where = (self.definition.where("segments") if column == self.segment_by and not str(choice).strip()
+                 else f"segment_by '{column}'")
+        if self.customers is None:
+            raise JourneyParameterError(f"{where}: a split by segment needs the customers table; expected "
+                                        "sources.customers in journey.yml\nWhat to do: add the customers "
+                                        "export, or set segment_by to none")
+        _refuse_personal_segment(column, where)
+        cu = self.customers
+        if column not in cu.columns or column == "customer_id":
+            near = _closest(column, [c for c in cu.columns if c != "customer_id"])
+            raise JourneyParameterError(
+                f"{where}: no column '{column}' in customers; expected one of "
+                f"{', '.join(c for c in cu.columns if c != 'customer_id')}"
+                + (f"\nWhat to do: did you mean '{near}'?" if near else ""))
+        n = int(cu[column].nunique().to_pyarrow().as_py())
+        if n > MAX_SEGMENT_GROUPS:
+            raise JourneyParameterError(
+                f"{where}: '{column}' has {n:,} different values; expected at most {MAX_SEGMENT_GROUPS} groups, "
+                "as a report compares every segment with the others and shows each one's numbers\nWhat to do: "
+                "add a column that groups these values (a region for postal codes, a plan for product codes), "
+                "or set segment_by to none")
+        return column
 
     @property
     def outcomes(self) -> dict[str, tuple[str, ...]]:

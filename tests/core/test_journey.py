@@ -12,7 +12,7 @@ import pytest
 
 import journeylib as jl
 from journeylib.core.errors import JourneyDataError, JourneyParameterError
-from journeylib.core.journey import JourneyDefinition, read_journey
+from journeylib.core.journey import MAX_SEGMENT_GROUPS, JourneyDefinition, read_journey
 from journeylib.core.locations import CDNOW_DIR, SAMPLE_DIR
 
 SHOP = Path(__file__).resolve().parents[1] / "fixtures" / "journeys" / "shop"
@@ -932,6 +932,47 @@ def test_a_segment_that_holds_personal_details_is_refused(tmp_path):
         jl.load_journey(write(tmp_path, text.format(segments="[Country, Email]")))
     j = jl.load_journey(write(tmp_path, text.format(segments='[Country, "Accepts Email Marketing"]')))
     assert j.definition.segments == ("Country", "Accepts Email Marketing")
+
+
+def test_a_report_split_is_checked_where_the_report_asks_for_it(tmp_path):
+    """A report's segment_by goes through Journey.segment: empty is the definition's first segment, none no
+    split; a personal column, a column the customers lack, or one with more values than a report can compare
+    (a store number: every group a few customers, each one's numbers shown) is refused, naming the parameter
+    or the journey.yml key, with what to do."""
+    n = 2 * MAX_SEGMENT_GROUPS + 2
+    ids = [f"c{i}" for i in range(n)]
+    (tmp_path / "ev.csv").write_text("user,time,action\n" + "".join(f"{c},2025-03-01 10:00,visit\n" for c in ids))
+    (tmp_path / "cu.csv").write_text("user,Phone,Store,Plan\n" + "".join(
+        f"{c},+4930{i:05d},{10000 + i // 2},{'pro' if i % 3 else 'basic'}\n" for i, c in enumerate(ids)))
+    text = """
+        sources:
+          events: {{path: ev.csv, columns: {{user: customer_id, time: ts, action: event}}}}
+          customers: {{path: cu.csv, columns: {{user: customer_id}}}}
+        stages:
+          order: [awareness]
+          rules: [{{stage: awareness, event: visit}}]
+        segments: {segments}
+        """
+    j = jl.load_journey(write(tmp_path, text.format(segments="[Plan, Store]")))
+    assert (j.segment(), j.segment("none"), j.segment(" Plan ")) == ("Plan", "", "Plan")
+    with pytest.raises(JourneyParameterError, match=rf"(?s)segment_by 'Store': 'Store' has {n // 2} different values; "
+                                                    rf"expected at most {MAX_SEGMENT_GROUPS} groups.*What to do: add "
+                                                    r"a column that groups"):
+        j.segment("Store")
+    with pytest.raises(JourneyParameterError, match=r"segment_by 'Phone': 'Phone' holds personal details"):
+        j.segment("Phone")
+    with pytest.raises(JourneyParameterError, match=r"(?s)segment_by 'plan': no column 'plan' in customers.*did "
+                                                    r"you mean 'Plan'"):
+        j.segment("plan")
+    j = jl.load_journey(write(tmp_path, text.format(segments="[Store]")))
+    with pytest.raises(JourneyParameterError, match=r"journey\.yml, line 7, segments: 'Store' has"):
+        j.segment()
+    no_customers = jl.load_journey(write(tmp_path, text.format(segments="").replace(
+        "customers: {path: cu.csv, columns: {user: customer_id}}", "").replace("segments: ", "")))
+    assert no_customers.segment() == ""
+    with pytest.raises(JourneyParameterError, match=r"(?s)segment_by 'Plan': a split by segment needs the "
+                                                    r"customers table.*set segment_by to none"):
+        no_customers.segment("Plan")
 
 
 def test_times_that_end_in_a_zone_abbreviation(tmp_path):
