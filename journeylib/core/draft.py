@@ -50,7 +50,8 @@ import pandas as pd
 from .engine import EXCEL_SUFFIXES
 from .errors import JourneyDataError, JourneyParameterError
 from .privacy import is_personal_detail
-from .schema import COMMA_AMOUNT, DEFAULT_STAGES, EXPORT_FORMATS, ONE_VALUE_EXAMPLES, REQUIRED, ZONE_SUFFIX
+from .schema import (COMMA_AMOUNT, DEFAULT_STAGES, EXPORT_FORMATS, MAX_SEGMENT_GROUPS, ONE_VALUE_EXAMPLES,
+                     REQUIRED, ZONE_SUFFIX)
 
 FORMATS = ("auto", "canonical", *EXPORT_FORMATS)
 DATA_SUFFIXES = (".csv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".tsv", ".txt", ".gz", ".zip",
@@ -1444,7 +1445,7 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
         out[-1] = "# touchpoints:  # no channel/source/medium column: channel attribution needs touchpoints"
         out.append(f"#   events: {_list(clicks or ['ad_click'])}  # name the events that are touchpoints, if any")
     segments = [c for c, typ, n in prof.customer_columns
-                if c != (prof.customer_id_column or "customer_id") and "string" in typ and 1 < n <= 30
+                if c != (prof.customer_id_column or "customer_id") and "string" in typ and 1 < n <= MAX_SEGMENT_GROUPS
                 and not is_personal_detail(c)]
     if segments:
         out.append(f"segments: {_list(segments)}  # guess: customers' text columns with few values; "

@@ -80,8 +80,9 @@ from .load import InputRecord, Loaded, content_hash, load_table, source_name
 from .locations import CDNOW_DIR, SAMPLE_DIR
 from .privacy import is_personal_detail
 from .result import Check, Finding, Result
-from .schema import (AMOUNT_COLUMNS, DEFAULT_STAGES, EXPORT_FORMATS, MESSAGE_CLICK_EVENT, MESSAGE_OPEN_EVENT,
-                     MESSAGE_SENT_EVENT, ONE_VALUE_EXAMPLES, OUTBOUND_EVENTS, REQUIRED, ROLE_EVENTS, ZONE_SUFFIX)
+from .schema import (AMOUNT_COLUMNS, DEFAULT_STAGES, EXPORT_FORMATS, MAX_SEGMENT_GROUPS, MESSAGE_CLICK_EVENT,
+                     MESSAGE_OPEN_EVENT, MESSAGE_SENT_EVENT, ONE_VALUE_EXAMPLES, OUTBOUND_EVENTS, REQUIRED, ROLE_EVENTS,
+                     ZONE_SUFFIX)
 from .time import epoch_us, from_epoch_us, utc_literal
 
 __all__ = ["read_journey", "load_journey", "Journey", "JourneyDefinition", "Source", "StageRule",
@@ -1524,11 +1525,6 @@ def _top(counts: pd.Series, k: int = 5) -> str:
 
 
 # --- segments ----------------------------------------------------------------------------
-
-MAX_SEGMENT_GROUPS = 20
-"""Most values a segment column may have in a report (GrowthBook caps a dimension at 20 values too):
-a split into more groups is a list of near-individual customers, not a comparison of segments."""
-
 
 def _refuse_personal_segment(column: str, where: str) -> None:
     if is_personal_detail(column):

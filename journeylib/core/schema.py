@@ -129,3 +129,8 @@ name in ``source_event``), so no analysis needs an event-name parameter."""
 
 OUTBOUND_EVENTS: tuple[str, ...] = ("winback_sent", MESSAGE_SENT_EVENT)
 """Events the company sends (not customer activity): excluded when measuring activity."""
+
+MAX_SEGMENT_GROUPS = 20
+"""Most values a segment column may have in a report (GrowthBook caps a dimension at 20 values too):
+a split into more groups is a list of near-individual customers, not a comparison of segments. ``init``
+guesses no segment with more."""

@@ -12,6 +12,7 @@ import yaml
 
 import journeylib as jl
 from journeylib.core import draft
+from journeylib.core.schema import MAX_SEGMENT_GROUPS
 from journeylib.core.errors import JourneyParameterError
 from journeylib.report import cli
 
@@ -706,6 +707,19 @@ def test_personal_columns_of_a_customers_export_are_never_guessed_as_segments(tm
     d = draft.write_draft(tmp_path)
     line = next(l for l in d.text.splitlines() if l.startswith("segments:"))
     assert line.startswith('segments: ["Accepts Email Marketing", Country]'), line
+
+
+def test_a_column_with_more_values_than_a_report_compares_is_not_guessed_as_a_segment(tmp_path):
+    """A store number with 25 values splits customers into groups of a few each: reports refuse such a split
+    (Journey.segment), so the draft does not propose it; a plan with two values is proposed."""
+    ids = [f"c{i:03d}" for i in range(100)]
+    (tmp_path / "events.csv").write_text("user_id,timestamp,event\n" + "".join(
+        f"{c},2025-03-{1 + i % 28:02d} 10:00:00,page_view\n" for i, c in enumerate(ids)))
+    pd.DataFrame({"user_id": ids, "Store": [f"S{i % (MAX_SEGMENT_GROUPS + 5)}" for i in range(100)],
+                  "Plan": ["pro" if i % 2 else "basic" for i in range(100)]}).to_csv(tmp_path / "customers.csv",
+                                                                                     index=False)
+    line = next(l for l in draft.write_draft(tmp_path).text.splitlines() if l.startswith("segments:"))
+    assert line.startswith("segments: [Plan]"), line
 
 
 def test_a_payments_export_is_read_per_customer_not_per_charge(tmp_path):

@@ -12,7 +12,8 @@ import pytest
 
 import journeylib as jl
 from journeylib.core.errors import JourneyDataError, JourneyParameterError
-from journeylib.core.journey import MAX_SEGMENT_GROUPS, JourneyDefinition, read_journey
+from journeylib.core.journey import JourneyDefinition, read_journey
+from journeylib.core.schema import MAX_SEGMENT_GROUPS
 from journeylib.core.locations import CDNOW_DIR, SAMPLE_DIR
 
 SHOP = Path(__file__).resolve().parents[1] / "fixtures" / "journeys" / "shop"
