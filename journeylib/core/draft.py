@@ -50,8 +50,8 @@ import pandas as pd
 from .engine import EXCEL_SUFFIXES
 from .errors import JourneyDataError, JourneyParameterError
 from .privacy import is_personal_detail
-from .schema import (COMMA_AMOUNT, DEFAULT_STAGES, EXPORT_FORMATS, MAX_SEGMENT_GROUPS, ONE_VALUE_EXAMPLES,
-                     REQUIRED, ZONE_SUFFIX)
+from .schema import (COMMA_AMOUNT, DEFAULT_STAGES, EXPORT_FORMATS, LIST_SOURCES, MAX_SEGMENT_GROUPS,
+                     ONE_VALUE_EXAMPLES, REQUIRED, ZONE_SUFFIX)
 
 FORMATS = ("auto", "canonical", *EXPORT_FORMATS)
 DATA_SUFFIXES = (".csv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".tsv", ".txt", ".gz", ".zip",
@@ -375,7 +375,8 @@ class Profile:
     """Table -> the encoding of its text file when it is not UTF-8 (``cp1252``, as Excel writes a
     plain CSV in Western Europe); the profile read a UTF-8 copy."""
     side_columns: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, str]]]] = field(default_factory=dict)
-    """``assignments``, ``messages``, ``feedback``, ``costs`` -> (their columns, :func:`side_columns` guesses)."""
+    """``assignments``, ``messages``, ``feedback``, ``costs`` (``costs[1]``...: a further export of the table, as
+    in :attr:`files`) -> (their columns, :func:`side_columns` guesses)."""
     zone_abbreviations: tuple[str, ...] = ()
     """Zone abbreviations the text times end in (``PST``, ``PDT``): the draft names the zone to read them in."""
 
@@ -419,7 +420,9 @@ def find_files(path: str | Path) -> dict[str, str]:
     -------
     dict of str to str
         Table -> path (or glob) to read; always has ``events`` (an ``orders.*`` file is the
-        events when there is no ``events.*``).
+        events when there is no ``events.*``). A table several exports hold (``reviews.csv`` and
+        ``nps.csv``; ``spend_google.csv`` and ``spend_meta.csv``: a side table's name, then ``_`` or
+        ``-``) has its first under its name, the others under ``feedback[1]``, ``feedback[2]``...
 
     Examples
     --------
@@ -446,11 +449,14 @@ def find_files(path: str | Path) -> dict[str, str]:
     stem = lambda f: f.name.split(".")[0].lower()  # noqa: E731
     for table in ("events", "customers", "assignments", "messages", "orders", "feedback", "costs"):
         names = SIDE_FILES.get(table, (table,))
-        hits = sorted((f for f in p.iterdir() if stem(f) in names and f.name.lower().endswith(DATA_SUFFIXES)),
-                      key=lambda f: names.index(stem(f)))
+        of = lambda f: next((i for i, n in enumerate(names) if stem(f) == n or table in LIST_SOURCES  # noqa: E731
+                             and re.match(rf"{re.escape(n)}[_-]", stem(f))), None)
+        hits = sorted((f for f in p.iterdir() if of(f) is not None and f.name.lower().endswith(DATA_SUFFIXES)),
+                      key=lambda f: (of(f), f.name))
         parts = p / table
         if hits:
             found[table] = str(hits[0])
+            found.update({f"{table}[{i}]": str(f) for i, f in enumerate(hits[1:], 1)})  # several exports of it
         elif parts.is_dir() and any(parts.rglob("*.parquet")):
             found[table] = str(parts / "**" / "*.parquet")
     if "events" not in found and "orders" in found:
@@ -1016,11 +1022,12 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
         cust_id = cmap.get("customer_id", (None,))[0]
         cust_cols = tuple((c, ctypes[c], int(ct[c].nunique().execute())) for c in ctypes)
     side: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, str]]]] = {}
-    for table in ("assignments", "messages", "feedback", "costs"):
-        if table in files and not (fmt == "orders" and table == "messages"):  # the orders reader reads its own
-            st = _read(files[table])
+    for key in files:
+        table = key.split("[")[0]  # costs[1]: the second spend export
+        if table in REQUIRED and table not in ("events", "customers") and not (fmt == "orders" and table == "messages"):
+            st = _read(files[key])  # the orders reader reads its own messages
             stypes = {c: str(typ).lower() for c, typ in st.schema().items()}
-            side[table] = (tuple(stypes), side_columns(table, list(stypes), stypes))
+            side[key] = (tuple(stypes), side_columns(table, list(stypes), stypes))
     if fmt == "orders":
         fmt_str, fmt_note, naive = raw_fmt, raw_note, raw_naive
         decimal, decimal_note = order_decimal
@@ -1264,7 +1271,7 @@ def _side_lines(table: str, cols: tuple[str, ...], guessed: dict[str, tuple[str,
     required = REQUIRED[table]
     renames = [(their, canon, why) for canon, (their, why) in guessed.items() if their != canon]
     missing = [c for c in required if c not in guessed and c not in cols]
-    stem = Path(path).name.split(".")[0].lower()
+    stem = re.split(r"[_-]", Path(path).name.split(".")[0].lower())[0]  # reviews_trustpilot.csv: reviews
     if table == "feedback" and "kind" in missing and stem in FEEDBACK_KIND_FILES:
         missing.remove("kind")
         return (_columns_block(renames, missing, ONE_VALUE_EXAMPLES[table])
@@ -1365,6 +1372,17 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
     if (canonical or prof.format == "orders") and "events" in prof.encodings:
         out.append(f"    {_encoding_line(prof.encodings['events'])}")
     for table in ("customers", "assignments", "messages", "feedback", "costs"):
+        keys = [k for k in prof.files if k.split("[")[0] == table]
+        if len(keys) > 1:  # several exports of one table: a list, each item with its own keys
+            out.append(f"  {table}:  # {len(keys)} exports of this table, read as one: their rows together")
+            for k in keys:
+                block = [f"    path: {_s(_rel(prof.files[k], folder))}  # found beside the events"]
+                if k in prof.encodings:
+                    block.append(f"    {_encoding_line(prof.encodings[k])}")
+                if k in prof.side_columns:
+                    block.extend(_side_lines(table, *prof.side_columns[k], prof.files[k]))
+                out.extend(["    - " + block[0][4:]] + ["  " + line for line in block[1:]])
+            continue
         if table in prof.files:
             out.append(f"  {table}:")
             out.append(f"    path: {_s(_rel(prof.files[table], folder))}  # found beside the events")

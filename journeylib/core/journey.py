@@ -80,9 +80,9 @@ from .load import InputRecord, Loaded, content_hash, load_table, source_name
 from .locations import CDNOW_DIR, SAMPLE_DIR
 from .privacy import is_personal_detail
 from .result import Check, Finding, Result
-from .schema import (AMOUNT_COLUMNS, DEFAULT_STAGES, EXPORT_FORMATS, MAX_SEGMENT_GROUPS, MESSAGE_CLICK_EVENT,
-                     MESSAGE_OPEN_EVENT, MESSAGE_SENT_EVENT, ONE_VALUE_EXAMPLES, OUTBOUND_EVENTS, REQUIRED, ROLE_EVENTS,
-                     ZONE_SUFFIX)
+from .schema import (AMOUNT_COLUMNS, DEFAULT_STAGES, EXPORT_FORMATS, LIST_SOURCES, MAX_SEGMENT_GROUPS,
+                     MESSAGE_CLICK_EVENT, MESSAGE_OPEN_EVENT, MESSAGE_SENT_EVENT, ONE_VALUE_EXAMPLES, OUTBOUND_EVENTS,
+                     REQUIRED, ROLE_EVENTS, ZONE_SUFFIX)
 from .time import epoch_us, from_epoch_us, utc_literal
 
 __all__ = ["read_journey", "load_journey", "Journey", "JourneyDefinition", "Source", "StageRule",
@@ -153,6 +153,9 @@ class Source:
         Further options for the format's reader.
     line
         Line of the source in ``journey.yml``.
+    index
+        Position in the list when ``sources.<name>`` lists several exports of one table
+        (:data:`LIST_SOURCES`); ``None`` for a single source.
 
     Examples
     --------
@@ -173,6 +176,12 @@ class Source:
     encoding: str = "utf-8"
     options: Mapping[str, Any] = field(default_factory=dict)
     line: int | None = None
+    index: int | None = None
+
+    @property
+    def key(self) -> str:
+        """Where the source is in ``journey.yml``: ``sources.costs``, or ``sources.costs[1]`` in a list."""
+        return f"sources.{self.name}" + ("" if self.index is None else f"[{self.index}]")
 
 
 @dataclass(frozen=True)
@@ -266,6 +275,11 @@ class JourneyDefinition:
     path: str | None = None
     lines: Mapping[str, int] = field(default_factory=dict, repr=False)
     outcomes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    extra_sources: Mapping[str, tuple[Source, ...]] = field(default_factory=dict)
+
+    def sources_of(self, name: str) -> tuple[Source, ...]:
+        """Every source of one table: one, or the exports ``sources.<name>`` lists (:data:`LIST_SOURCES`)."""
+        return ((self.sources[name], *self.extra_sources.get(name, ())) if name in self.sources else ())
 
     def where(self, key: str) -> str:
         """``"journey.yml, line 12, stages.rules[3].pattern"``: how errors name a key."""
@@ -455,6 +469,80 @@ def read_journey(path: str | Path) -> JourneyDefinition:
     return _parse(text, str(resolved))
 
 
+def _source(c: "_Ctx", sname: str, spec: Any, index: int | None, folder: Path | str,
+            lines: Mapping[str, int]) -> Source:
+    """One source of ``sources.<sname>`` (``[index]`` of a list), its keys checked."""
+    if isinstance(spec, str):  # shorthand: customers: customers.parquet
+        spec = {"path": spec}
+    key = f"sources.{sname}" + ("" if index is None else f"[{index}]")
+    spec = c.mapping(spec, key, SOURCE_KEYS, required=("path",))
+    fmt = c.text(spec.get("format"), f"{key}.format") or "canonical"
+    if fmt not in FORMATS:
+        near = _closest(fmt, FORMATS)
+        raise c.fail(f"{key}.format", fmt, f"one of {', '.join(FORMATS)}",
+                     f"did you mean '{near}'?" if near else None)
+    cols = spec.get("columns") or {}
+    if not isinstance(cols, dict):
+        raise c.fail(f"{key}.columns", cols, "a mapping from your column name to the canonical name, "
+                     "e.g. {user: customer_id, time: ts, action: event}")
+    columns = {}
+    for theirs, ours in cols.items():
+        ours_t = c.text(ours, f"{key}.columns.{theirs}", "a canonical column name such as customer_id, ts, "
+                        "event", optional=False)
+        columns[str(theirs)] = ours_t
+    dupes = sorted({v for v in columns.values() if list(columns.values()).count(v) > 1})
+    if dupes:
+        raise c.fail(f"{key}.columns", cols, f"each canonical name once (two columns map to {dupes[0]})")
+    values = spec.get("values") or {}
+    if not isinstance(values, dict) or any(isinstance(v, bool) or not isinstance(v, (str, int, float))
+                                           for v in values.values()):
+        raise c.fail(f"{key}.values", values, "a mapping from a canonical column the file lacks to the one value "
+                     "every row gets, e.g. {kind: review} or {channel: paid_search}")
+    if values and fmt != "canonical":
+        raise c.fail(f"{key}.values", values, "values only for a canonical source (an export format's reader "
+                     "writes its own columns)")
+    values = {str(k): v for k, v in values.items()}
+    tz = c.text(spec.get("timezone"), f"{key}.timezone", "a time zone name such as UTC or Europe/Berlin") or "UTC"
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        near = _closest(tz, zoneinfo.available_timezones())
+        raise c.fail(f"{key}.timezone", tz, "an IANA time zone name such as UTC or Europe/Berlin",
+                     f"did you mean '{near}'?" if near else None) from None
+    tsf = spec.get("timestamp_format")
+    if tsf is not None:
+        tsf = c.text(tsf, f"{key}.timestamp_format", "a strptime format such as '%d/%m/%Y %H:%M'")
+        probe = _dt.datetime(2025, 3, 14, 15, 9, 26)
+        try:
+            ok = tsf in engine.UNIX_FORMATS or "%" in tsf and _dt.datetime.strptime(probe.strftime(tsf), tsf)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise c.fail(f"{key}.timestamp_format", tsf, "a strptime format such as '%d/%m/%Y %H:%M' "
+                         "(%d day, %m month, %Y year, %H:%M:%S time), or unix_s, unix_ms or unix_us for "
+                         "Unix times")
+    decimal = spec.get("decimal", ".")
+    if decimal not in (".", ","):
+        raise c.fail(f"{key}.decimal", decimal, "'.' or ',' (the mark between whole units and cents: "
+                     "decimal: ',' reads 1.234,56 as 1234.56)")
+    encoding = c.text(spec.get("encoding"), f"{key}.encoding", "a text encoding such as cp1252") or "utf-8"
+    try:
+        encoding = codecs.lookup(encoding).name
+    except LookupError:
+        raise c.fail(f"{key}.encoding", encoding, "a text encoding such as utf-8, cp1252 (Excel's plain CSV in "
+                     "Western Europe), latin-1 or utf-16") from None
+    options = spec.get("options") or {}
+    if not isinstance(options, dict):
+        raise c.fail(f"{key}.options", options, "a mapping of reader options")
+    if options and fmt == "canonical":
+        raise c.fail(f"{key}.options", options, "no options for a canonical source (they go to an export "
+                     "format's reader, e.g. format: orders)")
+    spath = c.text(spec["path"], f"{key}.path", "a file, folder, glob or URI", optional=False)
+    return Source(name=sname, path=_resolve(spath, folder), format=fmt, columns=columns, values=values,
+                  timezone=tz, timestamp_format=tsf, decimal=decimal, encoding=encoding, options=dict(options),
+                  line=lines.get(key), index=index)
+
+
 def _parse(text: str, path: str | None) -> JourneyDefinition:
     data, lines = _compose(text, path)
     c = _Ctx(path, lines)
@@ -472,79 +560,22 @@ def _parse(text: str, path: str | None) -> JourneyDefinition:
 
     # sources
     raw_sources = c.mapping(top["sources"], "sources", SOURCE_NAMES, required=("events",))
-    sources = {}
+    sources: dict[str, Source] = {}
+    extra_sources: dict[str, tuple[Source, ...]] = {}
     for sname, spec in raw_sources.items():
         if spec is None:
             continue
-        if isinstance(spec, str):  # shorthand: customers: customers.parquet
-            spec = {"path": spec}
-        key = f"sources.{sname}"
-        spec = c.mapping(spec, key, SOURCE_KEYS, required=("path",))
-        fmt = c.text(spec.get("format"), f"{key}.format") or "canonical"
-        if fmt not in FORMATS:
-            near = _closest(fmt, FORMATS)
-            raise c.fail(f"{key}.format", fmt, f"one of {', '.join(FORMATS)}",
-                         f"did you mean '{near}'?" if near else None)
-        cols = spec.get("columns") or {}
-        if not isinstance(cols, dict):
-            raise c.fail(f"{key}.columns", cols, "a mapping from your column name to the canonical name, "
-                         "e.g. {user: customer_id, time: ts, action: event}")
-        columns = {}
-        for theirs, ours in cols.items():
-            ours_t = c.text(ours, f"{key}.columns.{theirs}", "a canonical column name such as customer_id, ts, "
-                            "event", optional=False)
-            columns[str(theirs)] = ours_t
-        dupes = sorted({v for v in columns.values() if list(columns.values()).count(v) > 1})
-        if dupes:
-            raise c.fail(f"{key}.columns", cols, f"each canonical name once (two columns map to {dupes[0]})")
-        values = spec.get("values") or {}
-        if not isinstance(values, dict) or any(isinstance(v, bool) or not isinstance(v, (str, int, float))
-                                               for v in values.values()):
-            raise c.fail(f"{key}.values", values, "a mapping from a canonical column the file lacks to the one value "
-                         "every row gets, e.g. {kind: review} or {channel: paid_search}")
-        if values and fmt != "canonical":
-            raise c.fail(f"{key}.values", values, "values only for a canonical source (an export format's reader "
-                         "writes its own columns)")
-        values = {str(k): v for k, v in values.items()}
-        tz = c.text(spec.get("timezone"), f"{key}.timezone", "a time zone name such as UTC or Europe/Berlin") or "UTC"
-        try:
-            zoneinfo.ZoneInfo(tz)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            near = _closest(tz, zoneinfo.available_timezones())
-            raise c.fail(f"{key}.timezone", tz, "an IANA time zone name such as UTC or Europe/Berlin",
-                         f"did you mean '{near}'?" if near else None) from None
-        tsf = spec.get("timestamp_format")
-        if tsf is not None:
-            tsf = c.text(tsf, f"{key}.timestamp_format", "a strptime format such as '%d/%m/%Y %H:%M'")
-            probe = _dt.datetime(2025, 3, 14, 15, 9, 26)
-            try:
-                ok = tsf in engine.UNIX_FORMATS or "%" in tsf and _dt.datetime.strptime(probe.strftime(tsf), tsf)
-            except ValueError:
-                ok = False
-            if not ok:
-                raise c.fail(f"{key}.timestamp_format", tsf, "a strptime format such as '%d/%m/%Y %H:%M' "
-                             "(%d day, %m month, %Y year, %H:%M:%S time), or unix_s, unix_ms or unix_us for "
-                             "Unix times")
-        decimal = spec.get("decimal", ".")
-        if decimal not in (".", ","):
-            raise c.fail(f"{key}.decimal", decimal, "'.' or ',' (the mark between whole units and cents: "
-                         "decimal: ',' reads 1.234,56 as 1234.56)")
-        encoding = c.text(spec.get("encoding"), f"{key}.encoding", "a text encoding such as cp1252") or "utf-8"
-        try:
-            encoding = codecs.lookup(encoding).name
-        except LookupError:
-            raise c.fail(f"{key}.encoding", encoding, "a text encoding such as utf-8, cp1252 (Excel's plain CSV in "
-                         "Western Europe), latin-1 or utf-16") from None
-        options = spec.get("options") or {}
-        if not isinstance(options, dict):
-            raise c.fail(f"{key}.options", options, "a mapping of reader options")
-        if options and fmt == "canonical":
-            raise c.fail(f"{key}.options", options, "no options for a canonical source (they go to an export "
-                         "format's reader, e.g. format: orders)")
-        spath = c.text(spec["path"], f"{key}.path", "a file, folder, glob or URI", optional=False)
-        sources[sname] = Source(name=sname, path=_resolve(spath, folder), format=fmt, columns=columns,
-                                values=values, timezone=tz, timestamp_format=tsf, decimal=decimal, encoding=encoding,
-                                options=dict(options), line=lines.get(key))
+        if isinstance(spec, list):
+            if sname not in LIST_SOURCES:
+                raise c.fail(f"sources.{sname}", spec, f"one source (a list of exports only for "
+                             f"{', '.join(LIST_SOURCES)}; combine several {sname} files into one folder of "
+                             "files with the same columns and give its path)")
+            if not spec:
+                raise c.fail(f"sources.{sname}", spec, "a source, or a list of them, each with its path")
+            parsed = [_source(c, sname, one, i, folder, lines) for i, one in enumerate(spec)]
+            sources[sname], extra_sources[sname] = parsed[0], tuple(parsed[1:])
+        else:
+            sources[sname] = _source(c, sname, spec, None, folder, lines)
 
     # stages
     st = c.mapping(top.get("stages"), "stages", STAGES_KEYS)
@@ -627,7 +658,8 @@ def _parse(text: str, path: str | None) -> JourneyDefinition:
         name=name, folder=folder, sources=sources, stages=tuple(order), stage_column=stage_column,
         rules=tuple(rules), roles=roles, revenue_column=revenue, currency_column=currency,
         campaign_column=campaign, touch_col=touch_col, touch_events=touch_events,
-        experiments=experiments, segments=segments, period=period, path=path, lines=lines, outcomes=outcomes)
+        experiments=experiments, segments=segments, period=period, path=path, lines=lines, outcomes=outcomes,
+        extra_sources=extra_sources)
 
 
 OUTCOMES_HINT = "a mapping from exit type to event name(s), e.g. {churn: cancel_subscription, pause: pause_account}"
@@ -789,7 +821,7 @@ def _check_dates(t: ibis.Table, cols: list[str], src: Source, d: JourneyDefiniti
     text = [c for c in cols if t[c].type().is_string()]
     if not text:
         return {}
-    key = f"sources.{src.name}.timestamp_format"
+    key = f"{src.key}.timestamp_format"
     formats = {c: src.timestamp_format for c in text}
     if src.timestamp_format is None:
         aggs = {}
@@ -845,7 +877,7 @@ def _ambiguous_message(d: JourneyDefinition, src: Source, col: str, examples: li
         reading, fmt = "they look month-first (a second number above 12)", mdy
     else:
         reading, fmt = f"day-first ({dmy}) and month-first ({mdy}) both fit", dmy
-    return (f"{d.where(f'sources.{src.name}')}: column '{col}' of {src.name} holds dates such as "
+    return (f"{d.where(src.key)}: column '{col}' of {src.name} holds dates such as "
             f"{examples[0]!r} and no timestamp_format is given; {reading}; expected {key} "
             f"to say how to read them.\nWhat to do: set {key}: \"{fmt}\" (or the other order if that is "
             "how your system writes dates)")
@@ -898,7 +930,7 @@ def _to_utc(x: ibis.Value, src: Source) -> ibis.Value:
             return _duckdb_timezone(zone, naive.cast("timestamp"))
         if name == "pyspark":
             return _spark_to_utc(naive.cast("timestamp"), zone)
-        raise JourneyParameterError(f"sources.{src.name}.timezone: {zone!r} is supported on DuckDB and Spark; "
+        raise JourneyParameterError(f"{src.key}.timezone: {zone!r} is supported on DuckDB and Spark; "
                                     f"this engine is {name or 'unknown'}; expected timezone: UTC")
 
     if src.timestamp_format in engine.UNIX_FORMATS and (typ.is_string() or typ.is_numeric()):
@@ -916,13 +948,40 @@ def _to_utc(x: ibis.Value, src: Source) -> ibis.Value:
     return x
 
 
-def _read_source(d: JourneyDefinition, name: str, con, *, extra_columns: Mapping[str, str] | None = None,
+def _read_table(d: JourneyDefinition, name: str, con) -> tuple[ibis.Table, list[Loaded]]:
+    """A table of the definition and what each of its sources loaded: one source's table, or the rows
+    of the exports ``sources.<name>`` lists together (:func:`_together`)."""
+    parts = [_read_source(d, src, con)[0] for src in d.sources_of(name)]
+    return (parts[0].table if len(parts) == 1 else _together(name, [x.table for x in parts])), parts
+
+
+def _together(name: str, tables: list[ibis.Table]) -> ibis.Table:
+    """The rows of several validated exports of one table: every column any of them has, null where an
+    export lacks it (a column typed one way in one export and another way in the next is read as text, or
+    as a number when both are numbers); spend summed per channel, period and campaign, as within one
+    export."""
+    types: dict[str, dt.DataType] = {}
+    for t in tables:
+        for c, typ in t.schema().items():
+            have = types.setdefault(c, typ)
+            if have != typ:
+                types[c] = (dt.string if have.is_string() or typ.is_string()
+                            else dt.float64 if have.is_numeric() and typ.is_numeric() else have)
+    rows = ibis.union(*[t.select(**{c: (t[c].cast(typ) if c in t.columns else ibis.null(typ))
+                                    for c, typ in types.items()}) for t in tables], distinct=False)
+    if name != "costs":
+        return rows
+    keys = [c for c in types if c not in ("spend",)]
+    return rows.group_by(keys).aggregate(spend=rows.spend.sum()).select(*types)
+
+
+def _read_source(d: JourneyDefinition, src: Source, con, *, extra_columns: Mapping[str, str] | None = None,
                  stages: Iterable[str] | None = None) -> tuple[Loaded, dict[str, Any]]:
-    """One source through :func:`load_table` (with the definition's mapping), and the other
-    tables its reader gave (GA4's ``customers``; none for canonical files)."""
-    src = d.sources[name]
+    """One source (one file, folder or glob) through :func:`load_table` (with the definition's mapping),
+    and the other tables its reader gave (GA4's ``customers``; none for canonical files)."""
+    name = src.name
     if not engine.list_files(src.path, con):
-        raise JourneyDataError(f"{d.where(f'sources.{name}.path')}: file not found: {src.path}; expected a "
+        raise JourneyDataError(f"{d.where(f'{src.key}.path')}: file not found: {src.path}; expected a "
                                "file, a folder of partitions, a glob or a URI (relative paths start at the "
                                "journey.yml's folder)")
     if src.format != "canonical":
@@ -933,7 +992,7 @@ def _read_source(d: JourneyDefinition, name: str, con, *, extra_columns: Mapping
         if theirs != ours and theirs not in columns and ours not in columns.values():
             columns[theirs] = ours
     raw = engine.to_table(path, con, table=name, raw=True)
-    _check_mapping(d, name, raw.columns, columns, src.columns)
+    _check_mapping(d, src, raw.columns, columns)
     _check_stage_column(d, name, raw.columns, columns)
     ts_cols = _timestamp_columns(name, raw.columns, columns)
     amounts = [c for c in raw.columns if columns.get(c, c) in AMOUNT_COLUMNS] if src.decimal == "," else []
@@ -945,17 +1004,17 @@ def _read_source(d: JourneyDefinition, name: str, con, *, extra_columns: Mapping
         t = t.mutate(**{c: engine.joined_date_time(t[c], t[h]) for c, h in times.items()}).drop(*times.values())
         columns = {k: v for k, v in columns.items() if k not in times.values()}
     named = _check_dates(t, ts_cols, src, d)
-    _check_values(d, name, t.columns, columns, src.values)
-    _check_required(d, name, t.columns, columns, src.values)
+    _check_values(d, src, t.columns, columns)
+    _check_required(d, src, t.columns, columns)
     needs = (src.timezone != "UTC" or src.timestamp_format is not None or amounts or named or times
              or src.values)
     if not needs:
-        loaded = _load(d, name, path, columns, stages, con)
+        loaded = _load(d, src, path, columns, stages, con)
         return (loaded if path == src.path else _with_source(loaded, source_name(src.path), src.path)), {}
     as_read = {c: dataclasses.replace(src, timestamp_format=named[c]) if c in named else src for c in ts_cols}
     t = t.mutate(**{c: _to_utc(t[c], as_read[c]) for c in ts_cols}, **{c: decimal_comma(t[c]) for c in amounts})
     t = t.mutate(**{c: ibis.literal(v) for c, v in src.values.items()})
-    return _with_source(_load(d, name, t, columns, stages, con), source_name(src.path), src.path), {}
+    return _with_source(_load(d, src, t, columns, stages, con), source_name(src.path), src.path), {}
 
 
 def _utf8_path(d: JourneyDefinition, src: Source) -> str:
@@ -965,7 +1024,7 @@ def _utf8_path(d: JourneyDefinition, src: Source) -> str:
     try:
         return engine.utf8_copy(src.path, src.encoding, src.name)
     except (JourneyDataError, JourneyParameterError) as exc:
-        raise type(exc)(f"{d.where(f'sources.{src.name}.encoding')}: {exc}") from None
+        raise type(exc)(f"{d.where(f'{src.key}.encoding')}: {exc}") from None
 
 
 def _hash(path: str) -> str:
@@ -975,9 +1034,10 @@ def _hash(path: str) -> str:
         return "n/a"
 
 
-def _load(d: JourneyDefinition, name: str, source: Any, columns: Mapping[str, str], stages, con) -> Loaded:
+def _load(d: JourneyDefinition, src: Source, source: Any, columns: Mapping[str, str], stages, con) -> Loaded:
     # a spend report's periods are read by the cost loader, with the source's format (timestamps are read above)
-    fmt = d.sources[name].timestamp_format if name == "costs" else None
+    name = src.name
+    fmt = src.timestamp_format if name == "costs" else None
     try:
         return load_table(name, source, columns or None, stages=stages, con=con, timestamp_format=fmt)
     except JourneyDataError as exc:
@@ -990,20 +1050,19 @@ def _load(d: JourneyDefinition, name: str, source: Any, columns: Mapping[str, st
         raise
 
 
-def _check_mapping(d: JourneyDefinition, name: str, have: Iterable[str], columns: Mapping[str, str],
-                   given: Mapping[str, str]) -> None:
-    have = list(have)
+def _check_mapping(d: JourneyDefinition, src: Source, have: Iterable[str], columns: Mapping[str, str]) -> None:
+    have, name = list(have), src.name
     for theirs, ours in columns.items():
         if theirs in have:
             continue
-        if theirs in given:
-            key = f"sources.{name}.columns.{theirs}"
+        if theirs in src.columns:
+            key = f"{src.key}.columns.{theirs}"
         elif ours == "revenue":
             key = "events.revenue"
         elif ours == "stage":
             key = "stages.column"
         else:
-            key = f"sources.{name}.columns"
+            key = f"{src.key}.columns"
         near = _closest(theirs, have)
         raise JourneyDataError(
             f"{d.where(key)}: maps column '{theirs}' to {ours}, but {name} has no column '{theirs}'; "
@@ -1011,35 +1070,33 @@ def _check_mapping(d: JourneyDefinition, name: str, have: Iterable[str], columns
             + (f"\nWhat to do: did you mean '{near}'?" if near else ""))
 
 
-def _check_values(d: JourneyDefinition, name: str, have: Iterable[str], columns: Mapping[str, str],
-                  values: Mapping[str, Any]) -> None:
+def _check_values(d: JourneyDefinition, src: Source, have: Iterable[str], columns: Mapping[str, str]) -> None:
     """``values`` only for columns the source lacks: one value would hide what the file says."""
-    have = list(have)
+    have, name = list(have), src.name
     named = {c: columns.get(c, c) for c in have}
-    for col in values:
+    for col in src.values:
         theirs = next((c for c, ours in named.items() if ours == col or c == col), None)
         if theirs is not None:
             raise JourneyDataError(
-                f"{d.where(f'sources.{name}.values.{col}')}: gives every row of {name} one {col}, but the file "
+                f"{d.where(f'{src.key}.values.{col}')}: gives every row of {name} one {col}, but the file "
                 f"has a column '{theirs}'" + (f" mapped to {col}" if theirs != col else "") + "; expected values "
                 f"only for columns the file lacks\nWhat to do: take {col} out of values to read the column, or "
                 f"map the column '{theirs}' to another name")
 
 
-def _check_required(d: JourneyDefinition, name: str, have: Iterable[str], columns: Mapping[str, str],
-                    values: Mapping[str, Any]) -> None:
-    have = list(have)
-    named = {columns.get(c, c) for c in have} | set(values)
+def _check_required(d: JourneyDefinition, src: Source, have: Iterable[str], columns: Mapping[str, str]) -> None:
+    have, name = list(have), src.name
+    named = {columns.get(c, c) for c in have} | set(src.values)
     missing = [c for c in REQUIRED[name] if c not in named and not (c == "ts" and "ts_time" in named)]
     if not missing:
         return
     col = missing[0]
     one = ONE_VALUE_EXAMPLES.get(name, {}).get(col)
     raise JourneyDataError(
-        f"{d.where(f'sources.{name}.columns')}: {name} has no column {', '.join(missing)} (after the mapping); "
+        f"{d.where(f'{src.key}.columns')}: {name} has no column {', '.join(missing)} (after the mapping); "
         f"expected the columns {', '.join(REQUIRED[name])}; the file has {', '.join(have)}\n"
-        f"What to do: map your column to {col} under sources.{name}.columns, e.g. {{\"Your column\": {col}}}"
-        + (f"; or, when every row has the same {col}, give it under sources.{name}.values, e.g. {{{col}: {one}}}"
+        f"What to do: map your column to {col} under {src.key}.columns, e.g. {{\"Your column\": {col}}}"
+        + (f"; or, when every row has the same {col}, give it under {src.key}.values, e.g. {{{col}: {one}}}"
            if one else ""))
 
 
@@ -1063,7 +1120,7 @@ def _read_export(d: JourneyDefinition, src: Source, con, *, extra_columns, stage
     from . import readers
 
     if src.encoding != "utf-8" and src.format != "orders":
-        raise JourneyParameterError(f"{d.where(f'sources.{src.name}.encoding')}: the {src.format} export is read in "
+        raise JourneyParameterError(f"{d.where(f'{src.key}.encoding')}: the {src.format} export is read in "
                                     "its own encoding (UTF-8); encoding applies to canonical and orders CSV files: "
                                     "remove it")
     params = inspect.signature(readers.read_export).parameters
@@ -1074,9 +1131,13 @@ def _read_export(d: JourneyDefinition, src: Source, con, *, extra_columns, stage
             known = [p for p in params if p not in ("format", "path")]
             near = _closest(k, known)
             raise JourneyParameterError(
-                f"{d.where(f'sources.{src.name}.options.{k}')}: unknown option '{k}' of the {src.format} reader; "
+                f"{d.where(f'{src.key}.options.{k}')}: unknown option '{k}' of the {src.format} reader; "
                 f"expected one of {', '.join(known)}" + (f"\nWhat to do: did you mean '{near}'?" if near else ""))
         options[k] = v
+    if src.format == "orders" and len(d.sources_of("messages")) > 1:
+        raise JourneyParameterError(f"{d.where('sources.messages')}: the orders reader reads one message log beside "
+                                    "the orders; expected one messages source\nWhat to do: put the message logs "
+                                    "in one file with the same columns")
     wanted = {"columns": dict(src.columns) or None, "timezone": src.timezone,
               "timestamp_format": src.timestamp_format, "con": con,
               "decimal": src.decimal if src.decimal != "." else None,
@@ -1088,13 +1149,13 @@ def _read_export(d: JourneyDefinition, src: Source, con, *, extra_columns, stage
     out = readers.read_export(src.format, _utf8_path(d, src), **options)
     table = out.get(src.name)
     if table is None:
-        raise JourneyDataError(f"{d.where(f'sources.{src.name}.format')}: the {src.format} reader gives no "
+        raise JourneyDataError(f"{d.where(f'{src.key}.format')}: the {src.format} reader gives no "
                                f"{src.name} table; expected a canonical source for {src.name}")
     have = list(engine.to_table(table, con, table=src.name, raw=True).columns)
     columns = {theirs: ours for theirs, ours in (extra_columns or {}).items() if theirs != ours and theirs in have}
-    _check_mapping(d, src.name, have, columns, {})
+    _check_mapping(d, src, have, columns)
     _check_stage_column(d, src.name, have, columns)
-    loaded = _load(d, src.name, table, columns, stages, con)
+    loaded = _load(d, src, table, columns, stages, con)
     extras = {k: v for k, v in out.items() if k != src.name and v is not None}
     return _with_source(loaded, f"{source_name(src.path)} ({src.format})", src.path), extras
 
@@ -1207,7 +1268,7 @@ def _shared_tables(d: JourneyDefinition, con) -> shared_tables.SharedTables | No
     """Where a run that shares tables keeps this journey's (``None``: this load does not share)."""
     if shared_tables.folder() is None:
         return None
-    digests = {name: _hash(src.path) for name, src in d.sources.items()}
+    digests = {src.key: _hash(src.path) for name in d.sources for src in d.sources_of(name)}
     con = con if con is not None else engine.default_connection()
     return shared_tables.SharedTables.of(digests, repr(d), con)
 
@@ -1261,7 +1322,7 @@ def _from_shared(d: JourneyDefinition, stored, strict: bool, how: str, con) -> "
     """The journey over its shared tables; the definition's strict checks apply as on a fresh load."""
     tables, meta = stored
     if "messages" not in tables:  # left out of the copy (_messages_from_source): read from its files
-        tables = {**tables, "messages": _read_source(d, "messages", con)[0].table}
+        tables = {**tables, "messages": _read_table(d, "messages", con)[0]}
     stats = {k: _from_json_value(v) for k, v in meta["stats"].items()}
     if strict:
         for _, exc in _definition_checks(d, stats, tables["customers"]):
@@ -1285,11 +1346,11 @@ def _load_tables(d: JourneyDefinition, con, strict: bool) -> "Journey":
         extra[d.currency_column] = "currency"
     if d.stage_column and d.stage_column != "stage":
         extra[d.stage_column] = "stage"
-    ev, extras = _read_source(d, "events", con, extra_columns=extra, stages=d.stages if d.stage_column else None)
+    ev, extras = _read_source(d, d.sources["events"], con, extra_columns=extra, stages=d.stages if d.stage_column else None)
     loaded = [ev]
     customers = None
     if "customers" in d.sources:
-        customers = _read_source(d, "customers", con)[0]
+        customers = _read_source(d, d.sources["customers"], con)[0]
         loaded.append(customers)
     elif extras.get("customers") is not None:  # e.g. GA4's first traffic source per user
         src = d.sources["events"]
@@ -1341,30 +1402,28 @@ def _load_tables(d: JourneyDefinition, con, strict: bool) -> "Journey":
     assignments = None
     exp = d.experiments or ({"from": "assignments"} if "assignments" in d.sources else None)
     if exp and exp["from"] == "assignments":
-        a = _read_source(d, "assignments", con)[0]
+        a = _read_source(d, d.sources["assignments"], con)[0]
         loaded.append(a)
         assignments = a.table
     elif exp:
         a = _assignments_from_events(d, events, con)
         loaded.append(a)
         assignments = a.table
-    feedback = None
+    feedback = messages = costs = None
     if "feedback" in d.sources:
-        fb = _read_source(d, "feedback", con)[0]
-        loaded.append(fb)
-        feedback = fb.table
+        feedback, parts = _read_table(d, "feedback", con)
+        loaded += parts
     if "messages" in d.sources and d.sources["events"].format != "orders":
-        ms = _read_source(d, "messages", con)[0]
+        messages, parts = _read_table(d, "messages", con)
+        loaded += parts
     else:  # the orders reader puts its message log among the events, as a clickstream may hold its messages
         ms = _messages_from_events(d, events, stats, con)
-    if ms is not None:
-        loaded.append(ms)
-    messages = ms.table if ms is not None else None
-    costs = None
+        if ms is not None:
+            loaded.append(ms)
+            messages = ms.table
     if "costs" in d.sources:
-        co = _read_source(d, "costs", con)[0]
-        loaded.append(co)
-        costs = co.table
+        costs, parts = _read_table(d, "costs", con)
+        loaded += parts
     truth = engine.read_text(_resolve("ground_truth.json", d.folder), con)
     checks = tuple(c for x in loaded for c in x.checks) + tuple(chk for chk, _ in problems) + _data_checks(d, stats)
     return Journey(events=events, customers=customers.table if customers is not None else None,

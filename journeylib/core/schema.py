@@ -134,3 +134,8 @@ MAX_SEGMENT_GROUPS = 20
 """Most values a segment column may have in a report (GrowthBook caps a dimension at 20 values too):
 a split into more groups is a list of near-individual customers, not a comparison of segments. ``init``
 guesses no segment with more."""
+
+LIST_SOURCES = ("messages", "feedback", "costs")
+"""Tables that may come from several exports (an email tool's log and an SMS tool's, reviews and an NPS
+survey, each ad platform's spend): journey.yml's ``sources.<name>`` lists them, each read with its own
+keys, and the table is their rows together; ``init`` lists every file it finds for one."""

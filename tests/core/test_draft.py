@@ -775,3 +775,38 @@ def test_an_email_tools_log_without_a_channel_gets_one_for_every_row(tmp_path):
         m = jl.load_journey(d.path).messages.to_pandas()
     assert m.groupby("action").size().to_dict() == {"click": 2, "open": 2, "send": 2}
     assert set(m["channel"]) == {"email"} and set(m["campaign"]) == {"spring"}
+
+
+def test_several_exports_of_one_table_are_listed_and_read_as_that_table(tmp_path):
+    """A review site's export, an NPS tool's and a survey tool's; one spend report per ad platform: init lists
+    every file of a table under its source (each with its own columns and values; a spend report's channel to
+    fill in), and once the channels are named the journey's feedback and spend are the sample's."""
+    sample = jl.load_journey("sample")
+    pd.read_parquet(SAMPLE / "events.parquet").to_parquet(tmp_path / "events.parquet")
+    costs = pd.read_parquet(SAMPLE / "costs.parquet")
+    for ch in sorted(costs.channel.unique()):
+        costs[costs.channel == ch].drop(columns="channel").rename(columns={"period": "Month", "spend": "Cost"}).to_csv(
+            tmp_path / f"spend_{ch}.csv", index=False)
+    fb = pd.read_parquet(SAMPLE / "feedback.parquet")
+    fb[fb.kind == "review"].drop(columns="kind").rename(columns={"customer_id": "Customer", "score": "Stars"}).to_csv(
+        tmp_path / "reviews_trustpilot.csv", index=False)
+    fb[fb.kind == "nps"].drop(columns="kind").to_csv(tmp_path / "nps.csv", index=False)
+    fb[fb.kind == "survey"].to_parquet(tmp_path / "surveys.parquet")
+    d = draft.write_draft(tmp_path)
+    assert "  feedback:  # 3 exports of this table" in d.text and "  costs:  # 3 exports of this table" in d.text
+    assert d.text.count("# ???: channel") == 3
+    text = d.text
+    for ch in sorted(costs.channel.unique()):
+        at = text.index(f"- path: spend_{ch}.csv")
+        i = text.index("# ???: channel", at)
+        text = text[:text.rindex("\n", 0, i) + 1] + f"      values: {{channel: {ch}}}\n" + text[text.index("\n", i) + 1:]
+    (tmp_path / "journey.yml").write_text(text)
+    j = jl.load_journey(tmp_path / "journey.yml")
+    key = ["channel", "period", "spend"]
+    got = j.costs.to_pandas().sort_values(key).reset_index(drop=True)
+    want = sample.costs.to_pandas().sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got[key], want[key], check_dtype=False)
+    cols = ["customer_id", "ts", "kind", "score"]
+    got = j.feedback.to_pandas()[cols].sort_values(cols).reset_index(drop=True)
+    want = sample.feedback.to_pandas()[cols].sort_values(cols).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)

@@ -1005,3 +1005,75 @@ def test_times_that_end_in_a_zone_abbreviation(tmp_path):
     d = draft.write_draft(tmp_path / "events.csv", out=tmp_path / "drafted.yml")
     assert "    timezone: America/Los_Angeles  # guess: the times end in PDT/PST" in d.text
     assert jl.load_journey(d.path).events.to_pandas()["ts"].dt.strftime("%H:%M").tolist().count("17:00") == 2
+
+
+def _sample_as_several_exports(tmp_path: Path) -> str:
+    """The sample's spend, feedback and message log as a company holds them: one spend report per ad platform
+    (no channel column, a platform's own names), reviews without a kind beside a survey tool's export, and an
+    email tool's log beside the other channels'. Returns the journey.yml text that lists them."""
+    costs = pd.read_parquet(SAMPLE_DIR / "costs.parquet")
+    for ch, cols in (("email", {"period": "Month", "spend": "Cost"}), ("paid_ads", {"period": "Month", "spend": "Cost"}),
+                     ("social", {"period": "Reporting starts", "spend": "Amount spent (EUR)"})):
+        part = costs[costs.channel == ch].drop(columns="channel").rename(columns=cols)
+        if ch == "social":
+            part["Reporting starts"] = part["Reporting starts"] + "-01"
+        part.to_csv(tmp_path / f"spend_{ch}.csv", index=False)
+    fb = pd.read_parquet(SAMPLE_DIR / "feedback.parquet")
+    fb[fb.kind == "review"].drop(columns="kind").rename(columns={"customer_id": "Customer", "score": "Stars"}).to_csv(
+        tmp_path / "reviews.csv", index=False)
+    fb[fb.kind != "review"].to_parquet(tmp_path / "surveys.parquet")
+    ms = pd.read_parquet(SAMPLE_DIR / "messages.parquet")
+    ms[ms.channel == "email"].drop(columns="channel").to_parquet(tmp_path / "email.parquet")
+    ms[ms.channel != "email"].to_parquet(tmp_path / "other_messages.parquet")
+    return f"""
+        sources:
+          events: {SAMPLE_DIR / 'events.parquet'}
+          customers: {SAMPLE_DIR / 'customers.parquet'}
+          costs:
+            - {{path: spend_email.csv, columns: {{Month: period, Cost: spend}}, values: {{channel: email}}}}
+            - {{path: spend_paid_ads.csv, columns: {{Month: period, Cost: spend}}, values: {{channel: paid_ads}}}}
+            - path: spend_social.csv
+              columns: {{"Reporting starts": period, "Amount spent (EUR)": spend}}
+              values: {{channel: social}}
+          feedback:
+            - {{path: reviews.csv, columns: {{Customer: customer_id, Stars: score}}, values: {{kind: review}}}}
+            - surveys.parquet
+          messages:
+            - {{path: email.parquet, values: {{channel: email}}}}
+            - other_messages.parquet
+        stages:
+          order: [awareness, consideration, cart, purchase, repeat, advocacy]
+          column: stage
+        """
+
+
+def test_several_exports_of_one_table_are_read_as_that_table(tmp_path):
+    """Spend comes one report per ad platform, feedback from a review site and a survey tool, messages from an
+    email tool and another: sources.<name> lists them, each with its own columns and values, and the journey's
+    table is their rows together: the sample's tables exactly (spend to the cent, every answer and message)."""
+    text = _sample_as_several_exports(tmp_path)
+    j = jl.load_journey(write(tmp_path, text))
+    key = ["channel", "period"]
+    costs = j.costs.to_pandas().sort_values(key).reset_index(drop=True)
+    want = pd.read_parquet(SAMPLE_DIR / "costs.parquet").sort_values(key).reset_index(drop=True)
+    assert costs[key[0]].tolist() == want[key[0]].tolist()
+    assert costs["period"].dt.strftime("%Y-%m").tolist() == want["period"].tolist()
+    assert costs["spend"].round(2).tolist() == want["spend"].tolist()
+    cols = ["customer_id", "ts", "kind", "score", "stage"]
+    fb = j.feedback.to_pandas()[cols].sort_values(cols).reset_index(drop=True)
+    want = pd.read_parquet(SAMPLE_DIR / "feedback.parquet")[cols].sort_values(cols).reset_index(drop=True)
+    pd.testing.assert_frame_equal(fb, want, check_dtype=False)
+    cols = ["customer_id", "ts", "campaign", "channel", "action"]
+    ms = j.messages.to_pandas()[cols].sort_values(cols).reset_index(drop=True)
+    want = pd.read_parquet(SAMPLE_DIR / "messages.parquet")[cols].sort_values(cols).reset_index(drop=True)
+    pd.testing.assert_frame_equal(ms, want, check_dtype=False)
+    assert [Path(r.source).name for r in j.inputs if r.table == "costs"] == ["spend_email.csv", "spend_paid_ads.csv",
+                                                                 "spend_social.csv"]
+    # an error in the third export names it: its key and line
+    with pytest.raises(JourneyDataError, match=r"journey\.yml, line 8, sources\.costs\[2\]\.columns\.Amount spent "
+                                               r"\(USD\): maps column 'Amount spent \(USD\)' to spend"):
+        jl.load_journey(write(tmp_path, text.replace("(EUR)", "(USD)")))
+    with pytest.raises(JourneyParameterError, match=r"sources\.customers: got \[.*\]; expected one source \(a list of "
+                                                    r"exports only for messages, feedback, costs"):
+        jl.load_journey(write(tmp_path, text.replace(
+            f"customers: {SAMPLE_DIR / 'customers.parquet'}", f"customers: [{SAMPLE_DIR / 'customers.parquet'}]")))
