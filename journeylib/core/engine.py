@@ -16,6 +16,7 @@ import gzip
 import os
 import re
 import shutil
+import sys
 import tempfile
 import zipfile
 from contextlib import contextmanager
@@ -205,8 +206,13 @@ def _spark(target: Any) -> ibis.BaseBackend:
     if isinstance(target, str):
         master = "local[2]" if target == "spark" else target
         log_file = os.environ.get(ENGINE_LOG_VAR) or None
+        builder = SparkSession.builder.master(master)
+        if master.startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
+            # a local session's Python workers (a small table handed to Spark) need this Python's packages,
+            # not whatever python3 comes first on PATH
+            builder = builder.config("spark.pyspark.python", sys.executable)
         with _engine_output(log_file):
-            session = (SparkSession.builder.master(master).appName("journeylib")
+            session = (builder.appName("journeylib")
                        .config("spark.sql.session.timeZone", "UTC")
                        .config("spark.ui.enabled", "false")
                        .config("spark.ui.showConsoleProgress", "false")

@@ -944,8 +944,10 @@ def _costs(source, columns, *, con, timestamp_format=None) -> Loaded:
         digest = "n/a"
     record = InputRecord(table="costs", source=source_name(source), rows=len(df), sha256=digest,
                          validation="checked")
-    return Loaded(ibis.memtable(df.astype({"campaign": "string"})), record, tuple([Check("costs: validated", "pass",
-                                                          f"{len(df):,} rows checked"), *notes]))
+    # campaign's missing values as None, typed by the schema: pandas' NA reached Spark as a pickled object
+    table = ibis.memtable(df, schema={"channel": "string", "period": "timestamp", "spend": "float64",
+                                      "campaign": "string"})
+    return Loaded(table, record, (Check("costs: validated", "pass", f"{len(df):,} rows checked"), *notes))
 
 
 def _loaded(t, table, source, n, digest, known, notes, *, dropped=0, future=0) -> Loaded:

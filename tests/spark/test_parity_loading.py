@@ -441,6 +441,35 @@ def test_one_value_for_every_row_is_given_alike(both, same, tmp_path):
     same(a, b, sort_by=["customer_id", "ts"], what="feedback with one kind")
 
 
+def test_several_exports_of_one_table_are_read_alike(both, same, tmp_path):
+    """Reviews (no kind, ids as numbers) and an NPS export (ids as text), and two spend reports each given its
+    channel: the same feedback and costs tables on both engines, spend summed per channel and month."""
+    (tmp_path / "ev.csv").write_text("user,time,action,source\n1,2025-03-01 10:00,visit,ads\n2,2025-03-02 10:00,buy,mail\n")
+    (tmp_path / "reviews.csv").write_text("user,date,stars\n1,2025-03-04 09:00,5\n2,2025-03-05 09:30,2\n")
+    (tmp_path / "nps.csv").write_text("customer_id,ts,kind,score\nc3,2025-03-06 08:00,nps,9\n")
+    (tmp_path / "spend_ads.csv").write_text("Month,Cost\n2025-03,10.5\n2025-04,3\n")
+    (tmp_path / "spend_mail.csv").write_text("Month,Cost\n2025-03,1.25\n")
+    (tmp_path / "journey.yml").write_text(
+        "sources:\n  events:\n    path: ev.csv\n    columns: {user: customer_id, time: ts, action: event, source: channel}\n"
+        "  feedback:\n    - {path: reviews.csv, columns: {user: customer_id, date: ts, stars: score}, values: {kind: review}}\n"
+        "    - nps.csv\n  costs:\n    - {path: spend_ads.csv, columns: {Month: period, Cost: spend}, values: {channel: ads}}\n"
+        "    - {path: spend_mail.csv, columns: {Month: period, Cost: spend}, values: {channel: mail}}\n"
+        "stages:\n  order: [awareness, purchase]\n  rules: [{stage: awareness, event: visit}, {stage: purchase, event: buy}]\n"
+        "events:\n  purchase: [buy]\n")
+
+    def load():
+        j = jl.load_journey(tmp_path / "journey.yml")
+        return j.feedback.to_pandas(), j.costs.to_pandas()
+
+    (fa, ca), (fb, cb) = both(load)
+    assert sorted(zip(fa["customer_id"].astype(str), fa["kind"], fa["score"])) == [
+        ("1", "review", 5.0), ("2", "review", 2.0), ("c3", "nps", 9.0)]
+    assert sorted(zip(ca["channel"], ca["period"].dt.strftime("%Y-%m"), ca["spend"])) == [
+        ("ads", "2025-03", 10.5), ("ads", "2025-04", 3.0), ("mail", "2025-03", 1.25)]
+    same(fa, fb, sort_by=["customer_id", "ts"], what="feedback from two exports")
+    same(ca, cb, sort_by=["channel", "period"], what="spend from two reports")
+
+
 def test_times_that_end_in_a_zone_abbreviation_are_read_alike(both, same, tmp_path):
     """PST/PDT read in the source's timezone alike; without one, both engines refuse the abbreviation."""
     (tmp_path / "ev.csv").write_text("user,time,action\na,2025-01-05 09:00:00 PST,visit\n"
