@@ -49,7 +49,7 @@ import pandas as pd
 
 from .engine import EXCEL_SUFFIXES
 from .errors import JourneyDataError, JourneyParameterError
-from .privacy import is_personal_detail
+from .privacy import is_personal_detail, personal_values
 from .schema import (COMMA_AMOUNT, DEFAULT_STAGES, EXPORT_FORMATS, LIST_SOURCES, MAX_SEGMENT_GROUPS,
                      ONE_VALUE_EXAMPLES, REQUIRED, ZONE_SUFFIX)
 
@@ -379,6 +379,8 @@ class Profile:
     in :attr:`files`) -> (their columns, :func:`side_columns` guesses)."""
     zone_abbreviations: tuple[str, ...] = ()
     """Zone abbreviations the text times end in (``PST``, ``PDT``): the draft names the zone to read them in."""
+    contact_columns: tuple[str, ...] = ()
+    """Customers columns whose values are email addresses or phone numbers, whatever their names: never a segment."""
 
     def describe(self) -> str:
         """The profile as a few plain lines (what ``journeylib init`` prints)."""
@@ -1014,6 +1016,7 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
     currency = next((c for c in cols if words(c) & CURRENCY_WORDS and "string" in types[c]), None)
     stage_col = next((c for c in cols if c.lower() == "stage"), None)
     cust_cols: tuple = ()
+    contacts: tuple[str, ...] = ()
     cust_id = None
     if "customers" in files:
         ct = _read(files["customers"])
@@ -1021,6 +1024,8 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
         cmap, _ = _guess_columns(list(ctypes), ctypes)
         cust_id = cmap.get("customer_id", (None,))[0]
         cust_cols = tuple((c, ctypes[c], int(ct[c].nunique().execute())) for c in ctypes)
+        contacts = tuple(c for c, typ, n in cust_cols if "string" in typ and 1 < n <= MAX_SEGMENT_GROUPS
+                         and personal_values(ct.select(c).distinct().execute()[c]))
     side: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, str]]]] = {}
     for key in files:
         table = key.split("[")[0]  # costs[1]: the second spend export
@@ -1034,7 +1039,7 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
     return Profile(str(path), fmt, found, rows, tuple(types.items()), mapping, alternatives, events,
                    time_range, id_columns, customers, fmt_str, fmt_note, naive, cust_cols, cust_id, campaign,
                    stage_col, tuple(notes), source_mapping, decimal, decimal_note, currency, encodings, side,
-                   abbreviations)
+                   abbreviations, contacts)
 
 
 def _text_encoding(pattern: str) -> str | None:
@@ -1464,7 +1469,7 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
         out.append(f"#   events: {_list(clicks or ['ad_click'])}  # name the events that are touchpoints, if any")
     segments = [c for c, typ, n in prof.customer_columns
                 if c != (prof.customer_id_column or "customer_id") and "string" in typ and 1 < n <= MAX_SEGMENT_GROUPS
-                and not is_personal_detail(c)]
+                and not is_personal_detail(c) and c not in prof.contact_columns]
     if segments:
         out.append(f"segments: {_list(segments)}  # guess: customers' text columns with few values; "
                    "the first is the default split")

@@ -78,7 +78,7 @@ from . import engine, shared_tables, validation_cache
 from .errors import JourneyDataError, JourneyParameterError
 from .load import InputRecord, Loaded, content_hash, load_table, source_name
 from .locations import CDNOW_DIR, SAMPLE_DIR
-from .privacy import is_personal_detail
+from .privacy import is_personal_detail, personal_values
 from .result import Check, Finding, Result
 from .schema import (AMOUNT_COLUMNS, DEFAULT_STAGES, EXPORT_FORMATS, LIST_SOURCES, MAX_SEGMENT_GROUPS,
                      MESSAGE_CLICK_EVENT, MESSAGE_OPEN_EVENT, MESSAGE_SENT_EVENT, ONE_VALUE_EXAMPLES, OUTBOUND_EVENTS,
@@ -1396,6 +1396,7 @@ def _load_tables(d: JourneyDefinition, con, strict: bool) -> "Journey":
                 raise JourneyDataError(
                     f"{where}: no column '{s}' in customers; expected one of {', '.join(customers.table.columns)}"
                     + (f"\nWhat to do: did you mean '{near}'?" if near else ""))
+            _check_segment_values(customers.table, s, where)
     if d.touch_col and not d.touch_events and d.touch_col not in events.columns:
         raise JourneyDataError(f"{d.where('touchpoints.column')}: no column '{d.touch_col}' in the events; "
                                f"expected one of {', '.join(events.columns)}")
@@ -1593,6 +1594,26 @@ def _refuse_personal_segment(column: str, where: str) -> None:
             "do: name a column such as a customer type, country or plan")
 
 
+def _check_segment_values(customers: ibis.Table, column: str, where: str) -> None:
+    """A segment's values are a few groups, none of them a person's contact detail: every report shows
+    each segment's name and numbers."""
+    col = customers[column]
+    values = engine.to_pandas(customers.filter(col.notnull()).select(v=col).distinct().limit(MAX_SEGMENT_GROUPS + 1))
+    if len(values) > MAX_SEGMENT_GROUPS:
+        n = int(col.nunique().to_pyarrow().as_py())
+        raise JourneyParameterError(
+            f"{where}: '{column}' has {n:,} different values; expected at most {MAX_SEGMENT_GROUPS} groups, "
+            "as a report compares every segment with the others and shows each one's numbers\nWhat to do: "
+            "add a column that groups these values (a region for postal codes, a plan for product codes) and "
+            "split by it instead")
+    kind = personal_values(values["v"])
+    if kind:
+        raise JourneyParameterError(
+            f"{where}: '{column}' holds {kind}; expected a column that splits customers into a few groups, as "
+            "every report shows a segment's values\nWhat to do: name a column such as a customer type, country "
+            "or plan")
+
+
 # --- the result ------------------------------------------------------------------------
 
 SUMMARY_COLUMNS = ("item", "events", "customers", "detail")
@@ -1692,13 +1713,7 @@ class Journey(Result):
                 f"{where}: no column '{column}' in customers; expected one of "
                 f"{', '.join(c for c in cu.columns if c != 'customer_id')}"
                 + (f"\nWhat to do: did you mean '{near}'?" if near else ""))
-        n = int(cu[column].nunique().to_pyarrow().as_py())
-        if n > MAX_SEGMENT_GROUPS:
-            raise JourneyParameterError(
-                f"{where}: '{column}' has {n:,} different values; expected at most {MAX_SEGMENT_GROUPS} groups, "
-                "as a report compares every segment with the others and shows each one's numbers\nWhat to do: "
-                "add a column that groups these values (a region for postal codes, a plan for product codes), "
-                "or set segment_by to none")
+        _check_segment_values(cu, column, where)
         return column
 
     @property

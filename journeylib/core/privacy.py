@@ -295,3 +295,34 @@ def is_personal_detail(name: object) -> bool:
         return False
     return (is_personal_column(name) or bool(w & PERSONAL_WORDS)
             or "name" in w and bool(w & {"first", "last", "full", "given", "family", "middle"}))
+
+
+_PHONE = re.compile(r"^\s*\+\d[\d\s().-]{6,}\d\s*$")
+
+
+def personal_values(values: Iterable[object]) -> str | None:
+    """What kind of personal detail a column's values are, whatever the column is called: ``"email
+    addresses"`` or ``"phone numbers"`` (international, ``+49 30 1234567``) when any value is one, else ``None``.
+
+    Parameters
+    ----------
+    values
+        Some of the column's values (its distinct values, say).
+
+    Returns
+    -------
+    str or None
+        The kind, for a message; ``None`` when no value looks like a contact detail.
+
+    Examples
+    --------
+    >>> from journeylib.core.privacy import personal_values
+    >>> personal_values(["gold", "ann.lee@corp.example"]), personal_values(["+49 30 1234567"]), personal_values(["B2B"])
+    ('email addresses', 'phone numbers', None)
+    """
+    text = [str(v) for v in values if v is not None and not (isinstance(v, float) and v != v)]
+    if any(_EMAIL.search(v) for v in text):
+        return "email addresses"
+    if any(_PHONE.match(v) for v in text):
+        return "phone numbers"
+    return None

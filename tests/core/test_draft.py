@@ -710,12 +710,14 @@ def test_personal_columns_of_a_customers_export_are_never_guessed_as_segments(tm
 
 
 def test_a_column_with_more_values_than_a_report_compares_is_not_guessed_as_a_segment(tmp_path):
-    """A store number with 25 values splits customers into groups of a few each: reports refuse such a split
-    (Journey.segment), so the draft does not propose it; a plan with two values is proposed."""
+    """A store number with 25 values splits customers into groups of a few each, and a 'cohort' of two people's
+    emails would print them in every report: reports refuse such splits, so the draft does not propose them; a
+    plan with two values is proposed."""
     ids = [f"c{i:03d}" for i in range(100)]
     (tmp_path / "events.csv").write_text("user_id,timestamp,event\n" + "".join(
         f"{c},2025-03-{1 + i % 28:02d} 10:00:00,page_view\n" for i, c in enumerate(ids)))
     pd.DataFrame({"user_id": ids, "Store": [f"S{i % (MAX_SEGMENT_GROUPS + 5)}" for i in range(100)],
+                  "cohort": [["ann@corp.example", "bo@corp.example", ""][i % 3] for i in range(100)],
                   "Plan": ["pro" if i % 2 else "basic" for i in range(100)]}).to_csv(tmp_path / "customers.csv",
                                                                                      index=False)
     line = next(l for l in draft.write_draft(tmp_path).text.splitlines() if l.startswith("segments:"))

@@ -954,7 +954,7 @@ def test_a_report_split_is_checked_where_the_report_asks_for_it(tmp_path):
           rules: [{{stage: awareness, event: visit}}]
         segments: {segments}
         """
-    j = jl.load_journey(write(tmp_path, text.format(segments="[Plan, Store]")))
+    j = jl.load_journey(write(tmp_path, text.format(segments="[Plan]")))
     assert (j.segment(), j.segment("none"), j.segment(" Plan ")) == ("Plan", "", "Plan")
     with pytest.raises(JourneyParameterError, match=rf"(?s)segment_by 'Store': 'Store' has {n // 2} different values; "
                                                     rf"expected at most {MAX_SEGMENT_GROUPS} groups.*What to do: add "
@@ -965,15 +965,39 @@ def test_a_report_split_is_checked_where_the_report_asks_for_it(tmp_path):
     with pytest.raises(JourneyParameterError, match=r"(?s)segment_by 'plan': no column 'plan' in customers.*did "
                                                     r"you mean 'Plan'"):
         j.segment("plan")
-    j = jl.load_journey(write(tmp_path, text.format(segments="[Store]")))
-    with pytest.raises(JourneyParameterError, match=r"journey\.yml, line 7, segments: 'Store' has"):
-        j.segment()
+    with pytest.raises(JourneyParameterError, match=rf"journey\.yml, line 7, segments\[1\]: 'Store' has {n // 2} "
+                                                    r"different values.*"):
+        jl.load_journey(write(tmp_path, text.format(segments="[Plan, Store]")))
     no_customers = jl.load_journey(write(tmp_path, text.format(segments="").replace(
         "customers: {path: cu.csv, columns: {user: customer_id}}", "").replace("segments: ", "")))
     assert no_customers.segment() == ""
     with pytest.raises(JourneyParameterError, match=r"(?s)segment_by 'Plan': a split by segment needs the "
                                                     r"customers table.*set segment_by to none"):
         no_customers.segment("Plan")
+
+
+def test_a_segment_whose_values_are_contact_details_is_refused_whatever_its_name(tmp_path):
+    """A 'cohort' column that holds three people's emails has few values and an innocent name: every report
+    would print the addresses as segment names. Refused at load (naming the key) and as a report's split."""
+    (tmp_path / "ev.csv").write_text("user,time,action\na,2025-03-01 10:00,visit\nb,2025-03-02 10:00,visit\n")
+    (tmp_path / "cu.csv").write_text("user,cohort,desk,Plan\na,ann.lee@corp.example,+49 30 1234567,pro\n"
+                                     "b,bo@corp.example,+49 30 7654321,basic\n")
+    text = """
+        sources:
+          events: {{path: ev.csv, columns: {{user: customer_id, time: ts, action: event}}}}
+          customers: {{path: cu.csv, columns: {{user: customer_id}}}}
+        stages:
+          order: [awareness]
+          rules: [{{stage: awareness, event: visit}}]
+        segments: {segments}
+        """
+    with pytest.raises(JourneyParameterError, match=r"(?s)line 7, segments\[1\]: 'cohort' holds email addresses; "
+                                                    r"expected a column that splits.*What to do"):
+        jl.load_journey(write(tmp_path, text.format(segments="[Plan, cohort]")))
+    j = jl.load_journey(write(tmp_path, text.format(segments="[Plan]")))
+    with pytest.raises(JourneyParameterError, match=r"segment_by 'desk': 'desk' holds phone numbers"):
+        j.segment("desk")
+    assert j.segment() == "Plan"
 
 
 def test_times_that_end_in_a_zone_abbreviation(tmp_path):
