@@ -466,3 +466,41 @@ def _is_na(x: object) -> bool:
         return bool(pd.isna(x))
     except (TypeError, ValueError):
         return False
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` as a CSV for a spreadsheet may hold it: a text cell (or column name) that starts with
+    ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'``, so Excel, LibreOffice and
+    Google Sheets show it as text instead of running it as a formula (OWASP's advice on CSV injection).
+    Numbers are untouched.
+
+    Parameters
+    ----------
+    table
+        A frame about to be written as CSV (not modified).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with such text cells prefixed.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.core.display import spreadsheet_safe
+    >>> spreadsheet_safe(pd.DataFrame({"channel": ["=HYPERLINK(1)", "email"], "lift": [-0.5, 1.0]})).values.tolist()
+    [["'=HYPERLINK(1)", -0.5], ['email', 1.0]]
+    """
+    def safe(v: object) -> object:
+        return f"'{v}" if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+
+    out = table.copy()
+    for col in out.columns:
+        s = out[col]
+        if s.dtype == object or isinstance(s.dtype, (pd.StringDtype, pd.CategoricalDtype)):
+            out[col] = s.astype(object).map(safe)
+    out.columns = [safe(c) for c in out.columns]
+    return out

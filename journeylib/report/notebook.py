@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..core import engine, health
-from ..core.display import escape_markdown, markdown
+from ..core.display import escape_markdown, markdown, spreadsheet_safe
 from ..core.errors import (JourneyDataError, JourneyDataWarning, JourneyFitError,
                            JourneyParameterError)
 
@@ -430,7 +430,7 @@ def show_table(df, name: str, *, formats=None, caption: str | None = None, max_r
         path = Path(folder) / table_file_name(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
-        table.to_csv(tmp, index=False)
+        spreadsheet_safe(table).to_csv(tmp, index=False)  # a channel named =HYPERLINK(...) stays text in Excel
         os.replace(tmp, path)
         href = f"{path.parent.name}/{path.name}"
         notes.append(f"Full table: {format_count(len(table))} rows, "

@@ -23,7 +23,8 @@ import pandas as pd
 
 from ..core import engine, privacy
 from ..core import time as core_time
-from ..core.display import format_count, format_interval, format_number, format_percent, format_pvalue
+from ..core.display import (format_count, format_interval, format_number, format_percent, format_pvalue,
+                            spreadsheet_safe)
 from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.intervals import wilson_interval
 from ..core.result import Check, Finding, Result
@@ -95,7 +96,7 @@ class WinbackTargets(Result):
         if not show_ids:
             out["customer_id"] = out["customer_id"].map(privacy.pseudonym)
         path = Path(path)
-        out.to_csv(path, index=False)
+        spreadsheet_safe(out).to_csv(path, index=False)
         return path
 
     @property

@@ -147,6 +147,18 @@ def test_show_table_shows_twelve_rows_and_writes_the_full_table(tmp_path, monkey
         assert shown[-1].count("<tr>") == rows + 1 and ("Showing" in shown[-1]) == (rows < n)
 
 
+def test_a_full_table_from_data_opens_in_a_spreadsheet_as_text(tmp_path, monkeypatch):
+    """Channel names such as =HYPERLINK(...) or +cmd|... are data: in the CSV beside the report they start with a
+    quote, so Excel shows them instead of running them; numbers, negative ones too, stay numbers."""
+    monkeypatch.setattr(nbmod, "_display_html", lambda markup, plain: None)
+    monkeypatch.setenv(nbmod.TABLES_ENV_VAR, str(tmp_path / "t"))
+    names = ['=HYPERLINK("http://evil.example/f","click")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3", "email"]
+    jl.show_table(pd.DataFrame({"channel": names, "lift": [-0.5, 0.1, 0.2, -2.0, 1.0]}), "Channels")
+    text = (tmp_path / "t" / "channels.csv").read_text().splitlines()
+    assert text[1:] == ['"\'=HYPERLINK(""http://evil.example/f"",""click"")",-0.5', "'+cmd|' /C calc'!A0,0.1",
+                        "'@SUM(1+1),0.2", "'-2+3,-2.0", "email,1.0"]
+
+
 def test_show_table_says_which_personal_columns_it_left_out(tmp_path, monkeypatch):
     shown = []
     monkeypatch.setattr(nbmod, "_display_html", lambda markup, plain: shown.append(markup))
