@@ -74,7 +74,7 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 import yaml
 
-from . import engine, shared_tables, validation_cache
+from . import engine, privacy, shared_tables, validation_cache
 from .errors import JourneyDataError, JourneyParameterError
 from .load import InputRecord, Loaded, content_hash, load_table, source_name
 from .locations import CDNOW_DIR, SAMPLE_DIR
@@ -1380,6 +1380,8 @@ def _load_tables(d: JourneyDefinition, con, strict: bool) -> "Journey":
     events = staged.filter(in_period) if period is not None else staged
     events = events.select(*keep_cols)
     problems = _definition_checks(d, stats, customers)
+    if customers is not None:
+        problems.append(_ids_match(d, events, customers.table))
     if strict:
         for chk, exc in problems:
             if exc is not None:
@@ -1500,6 +1502,54 @@ def _utc(v: Any) -> pd.Timestamp | None:
         return None
     ts = pd.Timestamp(v)
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+ID_SAMPLE = 1_000
+"""Customers of the first events looked up in the customers table (a look-up of a thousand ids reads the
+customers table once, where matching every customer would join two tables of millions)."""
+
+
+def _ids_match(d: JourneyDefinition, events: ibis.Table, customers: ibis.Table) -> tuple[Check, JourneyDataError | None]:
+    """Whether the events' customers are found in the customers table: ids written two ways (``00042`` and
+    ``42``, ``42`` and ``42.0``) match no one, and every segment and attribute would be unknown."""
+    first = events.limit(20 * ID_SAMPLE)
+    ev = engine.to_pandas(first.select(v=first.customer_id.cast("string")).distinct().limit(ID_SAMPLE))["v"]
+    if ev.empty:
+        return Check("customers: ids match the events", "pass", "no events to look up"), None
+    found = customers.filter(customers.customer_id.cast("string").isin(ev.tolist()))
+    n_found = int(found.count().to_pyarrow().as_py())
+    share = n_found / len(ev)
+    if share >= 0.5:
+        return Check("customers: ids match the events", "pass",
+                     f"{n_found:,} of {len(ev):,} customers of the first events are in the customers table"), None
+    theirs = engine.to_pandas(customers.limit(5).select(v=customers.customer_id.cast("string")))["v"]
+    hint = ""
+    if any(str(v).endswith(".0") for v in theirs) or any(str(v).endswith(".0") for v in ev.head(50)):
+        hint = " One file writes the ids as decimals (42.0): read that column as text, or as whole numbers."
+    elif any(str(v).lstrip("0") != str(v) for v in ev.head(50)) or any(str(v).lstrip("0") != str(v) for v in theirs):
+        hint = " One file's ids start with zeros the other's lack (00042 and 42): a spreadsheet read them as numbers."
+    shapes = lambda ids: ", ".join(dict.fromkeys(_id_shape(v) for v in ids[:3]))  # noqa: E731
+    detail = (f"{n_found:,} of {len(ev):,} customers of the first events are in the customers table (the events' "
+              f"ids are written like {shapes(list(ev))}, the customers' like {shapes(list(theirs))}; # is a digit)")
+    if n_found == 0:
+        msg = (f"{d.where('sources.customers')}: none of the events' customers is in the customers table: {detail}; "
+               "expected the same customer_id in both, so that segments and attributes reach the events.\nWhat to "
+               "do: write the ids the same way in both exports." + hint)
+        return Check("customers: ids match the events", "fail", detail + hint), JourneyDataError(msg)
+    return Check("customers: ids match the events", "warn",
+                 f"{detail}: the others' segments and attributes are unknown.{hint}"), None
+
+
+def _id_shape(value: object) -> str:
+    """An id's form without the id: digits as ``#`` (leading zeros and a trailing ``.0`` kept), letters as ``a``
+    or ``A`` (``00042`` -> ``000##``, ``42.0`` -> ``##.0``, ``C-17`` -> ``A-##``)."""
+    text = str(value)
+    tail = ".0" if text.endswith(".0") and text[:-2].isdigit() else ""
+    body = text[:len(text) - len(tail)]
+    zeros = len(body) - len(body.lstrip("0")) if body.isdigit() and len(body) > 1 else 0
+    masked = "".join("#" if ch.isdigit() else "A" if ch.isupper() else "a" if ch.isalpha() else ch
+                     for ch in body[zeros:])
+    return "0" * zeros + masked + tail
 
 
 def _definition_checks(d: JourneyDefinition, s: dict, customers) -> list[tuple[Check, JourneyDataError | None]]:

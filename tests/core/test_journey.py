@@ -1101,3 +1101,35 @@ def test_several_exports_of_one_table_are_read_as_that_table(tmp_path):
                                                     r"exports only for messages, feedback, costs"):
         jl.load_journey(write(tmp_path, text.replace(
             f"customers: {SAMPLE_DIR / 'customers.parquet'}", f"customers: [{SAMPLE_DIR / 'customers.parquet'}]")))
+
+
+@pytest.mark.parametrize("theirs, hint", [(lambda i: str(i), "ids start with zeros the other's lack"),
+                                          (lambda i: f"{i}.0", "writes the ids as decimals")])
+def test_customer_ids_written_another_way_than_the_events_are_an_error(tmp_path, theirs, hint):
+    """Events with ids 00001... and a customers export with 1... (a spreadsheet dropped the zeros), or 1.0...: no
+    customer matches, so every segment would be unknown and later reports crashed; the load stops, saying how
+    each file writes its ids (never the ids themselves) and what to do. Half matching is a warning."""
+    (tmp_path / "ev.csv").write_text("user,time,action\n" + "".join(
+        f"{i:05d},2025-03-01 10:00,visit\n" for i in range(1, 41)))
+    text = f"""
+        sources:
+          events: {{path: ev.csv, columns: {{user: customer_id, time: ts, action: event}}}}
+          customers: {{path: cu.csv, columns: {{user: customer_id}}, values: {{}}}}
+        stages:
+          order: [awareness]
+          rules: [{{stage: awareness, event: visit}}]
+        """
+    (tmp_path / "cu.csv").write_text("user,plan\n" + "".join(f"{theirs(i)},pro\n" for i in range(1, 41)))
+    with pytest.raises(JourneyDataError, match=rf"(?s)sources\.customers: none of the events' customers is in the "
+                                               rf"customers table: 0 of 40 .*the events' ids are written like 0000#, .*"
+                                               rf"What to do: write the ids the same way in both exports\. One file"
+                                               rf"(.s)? {hint}"):
+        jl.load_journey(write(tmp_path, text))
+    (tmp_path / "cu.csv").write_text("user,plan\n" + "".join(
+        f"{i:05d}" + ",pro\n" if i <= 15 else f"{theirs(i)},pro\n" for i in range(1, 41)))
+    j = jl.load_journey(write(tmp_path, text))
+    (chk,) = [c for c in j.checks if c.name == "customers: ids match the events"]
+    assert chk.status == "warn" and chk.detail.startswith("15 of 40 customers of the first events are in the")
+    sample = jl.load_journey("sample")
+    (chk,) = [c for c in sample.checks if c.name == "customers: ids match the events"]
+    assert chk.status == "pass" and chk.detail.startswith("1,000 of 1,000 customers")
