@@ -80,7 +80,7 @@ from .load import InputRecord, Loaded, content_hash, load_table, source_name
 from .locations import CDNOW_DIR, SAMPLE_DIR
 from .privacy import is_personal_detail, personal_values
 from .result import Check, Finding, Result
-from .schema import (AMOUNT_COLUMNS, DEFAULT_STAGES, EXPORT_FORMATS, LIST_SOURCES, MAX_SEGMENT_GROUPS,
+from .schema import (AMOUNT_COLUMNS, DEFAULT_STAGES, EXPORT_FORMATS, LIST_SOURCES, MAX_SEGMENT_GROUPS, PLACEHOLDER_IDS,
                      MESSAGE_CLICK_EVENT, MESSAGE_OPEN_EVENT, MESSAGE_SENT_EVENT, ONE_VALUE_EXAMPLES, OUTBOUND_EVENTS,
                      REQUIRED, ROLE_EVENTS, ZONE_SUFFIX)
 from .time import epoch_us, from_epoch_us, utc_literal
@@ -1380,6 +1380,7 @@ def _load_tables(d: JourneyDefinition, con, strict: bool) -> "Journey":
     events = staged.filter(in_period) if period is not None else staged
     events = events.select(*keep_cols)
     problems = _definition_checks(d, stats, customers)
+    problems.append(_placeholder_ids(d, events, stats))
     if customers is not None:
         problems.append(_ids_match(d, events, customers.table))
     if strict:
@@ -1479,7 +1480,9 @@ def _profile(d: JourneyDefinition, t: ibis.Table, in_period: ibis.Value, renamed
     per = kept.group_by("customer_id").aggregate(
         customers=own.any(), staged=(own & kept.stage.notnull()).any(), unstaged=(own & kept.stage.isnull()).any(),
         **{f"stage_{i}": (kept.stage == s).fill_null(False).any() for i, s in enumerate(d.stages)})
-    cust = engine.to_pandas(per.aggregate(**{k: per[k].cast("int64").sum() for k in per.columns[1:]})).iloc[0]
+    sums = {k: per[k].cast("int64").sum() for k in per.columns[1:]}
+    sums["placeholders"] = per.customer_id.cast("string").lower().isin(list(PLACEHOLDER_IDS)).cast("int64").sum()
+    cust = engine.to_pandas(per.aggregate(**sums)).iloc[0]
     cust = cust.fillna(0).astype("int64")  # sums over no customers are NULL
     stages = pd.DataFrame({"stage": list(d.stages),
                            "events": [int(head[f"events_{i}"]) for i in range(len(d.stages))],
@@ -1493,7 +1496,7 @@ def _profile(d: JourneyDefinition, t: ibis.Table, in_period: ibis.Value, renamed
         "n_touch": int(head["n_touch"] or 0) if "n_touch" in head else 0,
         "names": names, "stages": stages,
         "customers": int(cust["customers"]), "staged_customers": int(cust["staged"]),
-        "unstaged_customers": int(cust["unstaged"]),
+        "unstaged_customers": int(cust["unstaged"]), "placeholder_customers": int(cust["placeholders"]),
     }
 
 
@@ -1502,6 +1505,25 @@ def _utc(v: Any) -> pd.Timestamp | None:
         return None
     ts = pd.Timestamp(v)
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _placeholder_ids(d: JourneyDefinition, events: ibis.Table, stats: dict) -> tuple[Check, JourneyDataError | None]:
+    """Events whose customer id is a placeholder (``NULL``, ``N/A``, ``(not set)``): one customer each, holding
+    every anonymous visitor's events, would pass for the most active customer of the log."""
+    name = "events: customer ids"
+    if not stats.get("placeholder_customers"):
+        return Check(name, "pass", "no placeholder (NULL, N/A, (not set)) among the customer ids"), None
+    ids = events.customer_id.cast("string")
+    bad = events.filter(ids.lower().isin(list(PLACEHOLDER_IDS)))
+    counts = engine.to_pandas(bad.group_by(v=bad.customer_id.cast("string")).aggregate(n=bad.count())
+                              .order_by(ibis.desc("n")))
+    listed = ", ".join(f"'{v}' ({int(n):,} event{'s' if n != 1 else ''})"
+                       for v, n in zip(counts["v"].head(6), counts["n"].head(6)))
+    detail = f"{int(counts['n'].sum()):,} events have a placeholder for their customer id: {listed}"
+    msg = (f"{d.where('sources.events')}: {detail}; expected a customer id: each placeholder would be read as one "
+           "customer with every anonymous visitor's events\nWhat to do: drop those rows from the export (visits "
+           "no customer can be tied to), or fill in the ids")
+    return Check(name, "fail", detail), JourneyDataError(msg)
 
 
 ID_SAMPLE = 1_000

@@ -139,3 +139,8 @@ LIST_SOURCES = ("messages", "feedback", "costs")
 """Tables that may come from several exports (an email tool's log and an SMS tool's, reviews and an NPS
 survey, each ad platform's spend): journey.yml's ``sources.<name>`` lists them, each read with its own
 keys, and the table is their rows together; ``init`` lists every file it finds for one."""
+
+PLACEHOLDER_IDS = ("null", "none", "nan", "n/a", "na", "#n/a", "nil", "undefined", "unknown", "(not set)",
+                   "not set", "(none)", "(null)", "<null>", "-", "anonymous", "guest")
+"""Customer ids that are no one's, as exports write a missing id (lower case): read as ids, each would be one
+customer holding everyone's events."""

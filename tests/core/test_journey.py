@@ -1133,3 +1133,24 @@ def test_customer_ids_written_another_way_than_the_events_are_an_error(tmp_path,
     sample = jl.load_journey("sample")
     (chk,) = [c for c in sample.checks if c.name == "customers: ids match the events"]
     assert chk.status == "pass" and chk.detail.startswith("1,000 of 1,000 customers")
+
+
+def test_placeholder_customer_ids_are_an_error(tmp_path):
+    """'NULL', 'N/A', '(not set)' written where an export has no customer: each would be one customer holding
+    every anonymous visitor's events. The load stops, counting the events of each placeholder."""
+    rows = [("a", "visit"), ("b", "visit"), ("NULL", "visit"), ("NULL", "visit"), ("(not set)", "visit"), ("n/a", "visit")]
+    (tmp_path / "ev.csv").write_text("user,time,action\n" + "".join(f"{u},2025-03-01 10:0{i},{e}\n"
+                                                                     for i, (u, e) in enumerate(rows)))
+    text = """
+        sources:
+          events: {path: ev.csv, columns: {user: customer_id, time: ts, action: event}}
+        stages:
+          order: [awareness]
+          rules: [{stage: awareness, event: visit}]
+        """
+    with pytest.raises(JourneyDataError, match=r"(?s)line 2, sources\.events: 4 events have a placeholder for their "
+                                               r"customer id: 'NULL' \(2 events\), .*'\(not set\)' \(1 events\).*What "
+                                               r"to do: drop those rows"):
+        jl.load_journey(write(tmp_path, text))
+    (chk,) = [c for c in jl.load_journey("sample").checks if c.name == "events: customer ids"]
+    assert chk.status == "pass"
