@@ -1149,7 +1149,7 @@ def test_placeholder_customer_ids_are_an_error(tmp_path):
           rules: [{stage: awareness, event: visit}]
         """
     with pytest.raises(JourneyDataError, match=r"(?s)line 2, sources\.events: 4 events have a placeholder for their "
-                                               r"customer id: 'NULL' \(2 events\), .*'\(not set\)' \(1 events\).*What "
+                                               r"customer id: 'NULL' \(2 events\), .*'\(not set\)' \(1 event\).*What "
                                                r"to do: drop those rows"):
         jl.load_journey(write(tmp_path, text))
     (chk,) = [c for c in jl.load_journey("sample").checks if c.name == "events: customer ids"]
