@@ -318,13 +318,14 @@ def _with_labels(per: ibis.Table, labels: ibis.Table) -> ibis.Table:
 
 
 def _group_figures(ev: ibis.Table, stages: Sequence[str], purchase_event: str | None = None,
-                   labels: ibis.Table | None = None) -> pd.DataFrame:
+                   labels: ibis.Table | None = None, *, order_event: str = PURCHASE_EVENT) -> pd.DataFrame:
     """Per group, from one pass over its customers (grouped in the engine; one row per group in pandas).
 
     The group is the events' ``_g``, or with ``labels`` (:func:`_group_labels`) each customer's group,
     joined after the events are aggregated per customer (a join of customers, not of events).
 
-    ``n``: active customers; ``s``, ``ss``: sum and sum of squares of revenue per customer; per step
+    ``n``: active customers; ``s``, ``ss``: sum and sum of squares of revenue per customer (of its
+    ``order_event`` events: a clickstream's product views and carts carry prices too); per step
     ``k``: ``n{k}`` customers with an event at ``stages[k]`` and ``k{k}`` those of them with an event at
     ``stages[k + 1]`` at or after their first one at ``stages[k]``; with ``purchase_event``: ``buyers``
     and ``median_days`` from the first event to the first purchase.
@@ -332,7 +333,8 @@ def _group_figures(ev: ibis.Table, stages: Sequence[str], purchase_event: str | 
     e = ev._e
     aggs: dict[str, Any] = {}
     if "revenue" in ev.columns:
-        aggs["_r"] = ev.revenue.sum().fill_null(0).cast("float64")
+        orders = (ev.event == order_event) if "event" in ev.columns else None
+        aggs["_r"] = ev.revenue.sum(where=orders).fill_null(0).cast("float64")
     else:
         aggs["_r"] = ibis.literal(0.0)
     for k in range(len(stages) - 1):
@@ -784,7 +786,7 @@ def compare_periods(
     group = ibis.cases(((e >= prev_us[0]) & (e < prev_us[1]), 0), ((e >= cur_us[0]) & (e < cur_us[1]), 1),
                        else_=ibis.null("int64"))
     ev = _grouped(t.mutate(_e=e), group)
-    rev = _group_figures(ev, stages)
+    rev = _group_figures(ev, stages, order_event=purchase_event)
     active = {g: int(rev["n"].get(g, 0)) for g in (0, 1)}
     empty = [f"{name} ({_period_text(p)})" for name, p, g in (("previous", previous, 0), ("current", current, 1))
              if not active[g]]
@@ -1090,7 +1092,8 @@ def compare_segments(
     stages = check_stages(stages) if has_stages else ()
     t = drop_outbound(everything)
     ev = t.mutate(_e=epoch_us(t.ts))  # the customer's group is joined once per customer, not per event
-    rev = _group_figures(ev, stages, purchase_event if "event" in ev.columns else None, labels)
+    rev = _group_figures(ev, stages, purchase_event if "event" in ev.columns else None, labels,
+                         order_event=purchase_event)
     rev.index = rev.index.astype(str)
     segs = sorted(rev.index, key=str)
     if len(segs) < 2:

@@ -49,7 +49,7 @@ def data_summary(events, *, purchase_event: str = PURCHASE_EVENT) -> pd.DataFram
         last=t.ts.max(),
         purchasers=t.customer_id.nunique(where=is_order),
         orders=is_order.cast("int64").sum(),
-        revenue=t.revenue.sum(),
+        revenue=t.revenue.sum(where=is_order),  # orders' revenue: views and carts may carry prices too
         channels=t.channel.nunique(),
     )).iloc[0]
     if not agg.orders:

@@ -501,6 +501,32 @@ def test_segment_statistics_match_independent_computation(segment_data):
     assert row["statistic"] == pytest.approx(lr.test_statistic) and row["pvalue"] == pytest.approx(lr.p_value)
 
 
+def test_revenue_per_customer_counts_orders_only(segment_data):
+    """A clickstream export carries the item's price on product views and carts too: revenue per customer is
+    still the orders' revenue (the same Welch test as without those prices), in the segment comparison, the
+    period comparison and the data summary."""
+    from journeylib.journeys.overview import data_summary
+
+    ev, cu, res = segment_data
+    priced = ev.copy()
+    views = priced["event"].isin(["product_view", "add_to_cart"])
+    priced.loc[views, "revenue"] = 49.0
+    again = compare_segments(priced, cu, "segment", churn_after=60, retention_days=120)
+    a = res.summary.set_index(["figure", "segment"]).loc[("revenue per customer", "budget")]
+    b = again.summary.set_index(["figure", "segment"]).loc[("revenue per customer", "budget")]
+    assert views.sum() > 1000 and (b["value"], b["statistic"]) == pytest.approx((a["value"], a["statistic"]))
+    assert again.persona["revenue_per_customer"].tolist() == pytest.approx(res.persona["revenue_per_customer"].tolist())
+    orders = ev.loc[ev["event"] == "purchase", "revenue"].sum()
+    summary = data_summary(priced).set_index("measure")["value"]
+    assert summary["revenue"] == f"{orders:,.2f}"
+    mid = ev["ts"].min() + (ev["ts"].max() - ev["ts"].min()) / 2
+    kw = dict(current=(mid, ev["ts"].max() + pd.Timedelta(seconds=1)))
+    p0, p1 = compare_periods(ev, **kw), compare_periods(priced, **kw)
+    r0 = p0.summary.set_index("figure").loc["revenue per active customer"]
+    r1 = p1.summary.set_index("figure").loc["revenue per active customer"]
+    assert (r1["current"], r1["statistic"]) == pytest.approx((r0["current"], r0["statistic"]))
+
+
 def test_persona_table(segment_data):
     ev, cu, res = segment_data
     p = res.persona.set_index("segment")
