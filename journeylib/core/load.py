@@ -316,6 +316,9 @@ def _events(source, columns, *, stages, con, timestamp_format=None) -> Loaded:
                                           allowed_stages=allowed, formats=formats, types=types,
                                           unpriced=int(extra_v.get("unpriced", 0)))
             dropped, n = n - n_unique, n_unique
+            if n_future:  # a clock or zone error: kept, they would set the end of observation years ahead
+                t = t.filter(t.ts <= ibis.literal(now.to_pydatetime()).cast(UTC))
+                n -= n_future
             _checked("events", n, notes)
         else:
             t, n, dropped = _as_validated(t, build(known.get("formats", {})), known, "events", notes)
@@ -1184,13 +1187,15 @@ def _timestamp_check(t, col, table, nullable=False, fmt=None):
     # would overflow pandas' timestamps downstream.
     lo = ibis.timestamp("1900-01-01 00:00:00").cast(UTC)
     hi = ibis.timestamp("2200-01-01 00:00:00").cast(UTC)
-    out_of_range = clean.notnull() & ((clean < lo) | (clean >= hi))
+    epoch = ibis.timestamp("1970-01-01 00:00:00").cast(UTC)  # a missing time written as 0 by the exporting system
+    out_of_range = clean.notnull() & ((clean < lo) | (clean >= hi) | (clean == epoch))
     bad = out_of_range if bad is None else bad | out_of_range
     if fmt:
         expected = f"a timestamp between 1900 and 2200 in the format {fmt!r}"
     else:
         expected = "a timestamp between 1900 and 2200 such as 2024-05-01 13:45:00 or 2024-05-01T13:45:00+02:00"
-    return clean, bad, expected + ("" if nullable else " (not missing)")
+    return clean, bad, expected + ("" if nullable else " (not missing)") + (
+        "; 1970-01-01 00:00:00 is a missing time written as 0")
 
 
 def _text_check(t, col, nullable, allowed=None):
@@ -1477,8 +1482,8 @@ def _warn_unpriced(n_unpriced: int, n: int, notes: list[Check]) -> None:
 
 def _warn_future(n_future: int, now: pd.Timestamp, notes: list[Check]) -> None:
     if n_future:
-        msg = (f"events: {n_future:,} rows have timestamps after {now:%Y-%m-%d} (in the future); "
-               "check the time zone or clock of the source")
+        msg = (f"events: {n_future:,} rows have timestamps after {now:%Y-%m-%d} (in the future) and are left out, "
+               "as they would set the end of observation; check the time zone or clock of the source")
         warnings.warn(msg, JourneyDataWarning, stacklevel=4)
         notes.append(Check("events: future timestamps", "warn", msg))
 

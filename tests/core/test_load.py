@@ -576,18 +576,36 @@ def test_load_table_returns_the_input_record_and_the_duplicate_check():
     assert got.table.count().execute() == 6898 and got.inputs == (got.input,)
 
 
-def test_future_timestamps_are_a_warning_check_and_counted(tmp_path):
+def test_future_timestamps_are_a_warning_check_counted_and_left_out(tmp_path):
+    """A row dated 2099 (a clock or zone error) is left out with a warning: kept, it set the end of observation
+    74 years ahead, and every customer looked churned."""
     from journeylib.core import load as io
+    from journeylib.core.time import observation_end
 
     path = Path(__file__).parents[1] / "bad_inputs" / "future_timestamps.csv"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         got = io.load_table("events", path)
-    assert got.input.future_rows == 1 and got.input.rows == 2 and got.input.validation == "checked"
+    assert got.input.future_rows == 1 and got.input.rows == 1 and got.input.validation == "checked"
+    assert got.table.to_pandas()["customer_id"].tolist() == ["A"]
+    assert observation_end(got.table) == pd.Timestamp("2024-01-01", tz="UTC")
     assert got.input.source == str(path)  # a user's file keeps its path
     future = [c for c in got.checks if c.name == "events: future timestamps"]
     assert len(future) == 1 and future[0].status == "warn" and "1 rows have timestamps after" in future[0].detail
-    assert any("(in the future)" in str(w.message) for w in caught)
+    assert any("(in the future) and are left out" in str(w.message) for w in caught)
+
+
+def test_a_time_written_as_zero_is_an_error(tmp_path):
+    """1970-01-01 00:00:00 is how a system writes a missing time as 0; read as a time, it became each customer's
+    first event 55 years back. It stops the load like a missing time, saying so."""
+    from journeylib.core import load as io
+
+    (tmp_path / "ev.csv").write_text("customer_id,ts,event\nA,2024-01-01 10:00,landing\nB,1970-01-01 00:00:00,landing\n"
+                                     "C,1970-01-01 00:00:01,landing\n")
+    with pytest.raises(JourneyDataError, match=r"(?s)column 'ts' of events: 1 of 3 rows invalid \(first at line 3: "
+                                               r"'1970-01-01 00:00:00'.*1970-01-01 00:00:00 is a missing time written "
+                                               r"as 0"):
+        io.load_table("events", tmp_path / "ev.csv")
 
 
 def test_a_dataframe_input_is_named_by_its_type_and_hashed_by_its_values():
