@@ -309,13 +309,15 @@ def guess_roles(names: list[str]) -> dict[str, list[str]]:
     return roles
 
 
-def _pick_purchase(names: list[str]) -> tuple[str, list[str]]:
-    """The purchase event: the best-known name first (purchase, order_completed, ...), then the rest."""
+def _pick_purchase(names: list[str]) -> tuple[list[str], list[str]]:
+    """The purchase event: the best-known name (purchase, order_completed, ...) with its spellings that differ
+    only in case or spaces (``Purchase``, ``purchase ``: one event an export wrote several ways), then the rest."""
     def rank(n):
         k = _norm(n)
         return (PURCHASE_NAMES.index(k) if k in PURCHASE_NAMES else len(PURCHASE_NAMES), names.index(n))
     ordered = sorted(names, key=rank)
-    return ordered[0], ordered[1:]
+    same = [n for n in ordered if n.strip().casefold() == ordered[0].strip().casefold()]
+    return same, [n for n in ordered if n not in same]
 
 
 # --- profiling -----------------------------------------------------------------------
@@ -1302,7 +1304,8 @@ def _columns_block(renames: list[tuple[str, str, str]], missing: list[str],
 
 
 def _list(values: list[str]) -> str:
-    return "[" + ", ".join(_s(v) for v in values) + "]"
+    # names as the loader reads them: spaces at an end dropped ("purchase " is purchase), each once
+    return "[" + ", ".join(_s(v) for v in dict.fromkeys(str(v).strip() for v in values)) + "]"
 
 
 def _rel(path: str, folder: Path) -> str:
@@ -1412,7 +1415,7 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
             unplaced.append((name, why))
         else:
             placed.setdefault(stage, []).append(name)
-    purchase, other_purchases = _pick_purchase(roles["purchase"]) if roles.get("purchase") else (None, [])
+    purchases, other_purchases = _pick_purchase(roles["purchase"]) if roles.get("purchase") else ([], [])
     out.append("stages:")
     if prof.stage_column:
         order = list(DEFAULT_STAGES)
@@ -1430,11 +1433,12 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
             why = {"purchase": "purchase/order/payment_done/checkout_complete"}.get(stage) or \
                 next((w for s, _, w in STAGE_WORDS if s == stage), "")
             if stage == "purchase":
-                first = purchase or group[0]
-                out.append(f"    - {{stage: purchase, event: {_s(first)}, occurrence: first}}  "
+                first = purchases or group[:1]
+                key = f"event: {_s(first[0])}" if len(first) == 1 else f"events: {_list(first)}"
+                out.append(f"    - {{stage: purchase, {key}, occurrence: first}}  "
                            f"# guess: {why}; a customer's first one")
-                out.append(f"    - {{stage: repeat, event: {_s(first)}}}  # later ones")
-                rest = [g for g in group if g != first]
+                out.append(f"    - {{stage: repeat, {key}}}  # later ones")
+                rest = [g for g in group if g not in first]
                 if rest:
                     out.append(f"    # - {{stage: purchase, events: {_list(rest)}}}  # also look like orders: "
                                "add them only if each one is a separate order")
@@ -1443,9 +1447,11 @@ def draft_text(prof: Profile, folder: str | Path) -> str:
             key = f"event: {_s(group[0])}" if len(group) == 1 else f"events: {_list(group)}"
             out.append(f"    - {{stage: {stage}, {key}}}  # guess: {why} ({counted}{', ...' if len(group) > 6 else ''})")
     out.append("events:  # events with a role (renamed to the kit's names when loaded)")
-    if purchase:
+    if purchases:
         extra = f"; also order-like: {', '.join(other_purchases)}" if other_purchases else ""
-        out.append(f"  purchase: [{_s(purchase)}]  # guess: the order event ({int(counts.get(purchase, 0)):,}){extra}")
+        spelt = "; one event written several ways" if len(purchases) > 1 else ""
+        n = sum(int(counts.get(p, 0)) for p in purchases)
+        out.append(f"  purchase: {_list(purchases)}  # guess: the order event ({n:,}{spelt}){extra}")
     else:
         out.append("  # purchase: [your_order_event]  # no purchase/order event found: name yours")
     if "revenue" in prof.mapping and canonical:

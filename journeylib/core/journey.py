@@ -1471,8 +1471,10 @@ def _profile(d: JourneyDefinition, t: ibis.Table, in_period: ibis.Value, renamed
              for i, s in enumerate(d.stages)}
     head = engine.to_pandas(t.aggregate(**aggs)).iloc[0]
     src = t.source_event if renamed else t.event
-    tagged = t.mutate(_name=src, _in=in_period, _staged=t.stage.notnull())
-    names = engine.to_pandas(tagged.group_by(["_name", "event", "_in", "_staged"]).aggregate(n=tagged.count()))
+    channel = t.channel.cast("string") if "channel" in t.columns else ibis.null("string")
+    tagged = t.mutate(_name=src, _in=in_period, _staged=t.stage.notnull(), _channel=channel)
+    names = engine.to_pandas(tagged.group_by(["_name", "event", "_in", "_staged", "_channel"])
+                             .aggregate(n=tagged.count()))
     # every distinct-customer count from one grouping by customer: a distinct count per stage
     # and three more over the whole log took two passes (12 s at 10^8 events against 6 s)
     kept = t.filter(in_period)
@@ -1640,7 +1642,26 @@ def _data_checks(d: JourneyDefinition, s: dict) -> tuple[Check, ...]:
         out.append(Check("period", "pass", f"{dropped:,} of {s['n_all']:,} events outside the period dropped"))
     if not s["n_touch"]:
         out.append(Check("touchpoints", "warn", _no_touch_text(d)))
+    for what, col, fix in (("event names", "event", "name every spelling where journey.yml names the event "
+                            "(events.purchase: [purchase, Purchase]; a stage rule's events)"),
+                           ("channels", "_channel", "write each channel one way in the export")):
+        spelt = _spellings(s["names"], col)
+        if spelt:
+            out.append(Check(f"{what}: one spelling each", "warn",
+                             f"{what} that differ only in case or spaces are counted apart: {'; '.join(spelt[:4])}"
+                             f"{'; ...' if len(spelt) > 4 else ''}. What to do: {fix}"))
     return tuple(out)
+
+
+def _spellings(names: pd.DataFrame, col: str) -> list[str]:
+    """Values of ``col`` written several ways (``Purchase``, ``purchase ``), with their event counts, one text
+    per value: ``'purchase ' (280), 'Purchase' (250), 'purchase' (260)``."""
+    if col not in names.columns:  # a shared copy made before channels were counted
+        return []
+    counts = names.dropna(subset=[col]).groupby(col)["n"].sum()
+    key = counts.index.to_series().astype(str).str.strip().str.casefold()
+    return [", ".join(f"'{v}' ({int(n):,})" for v, n in g.items())
+            for _, g in counts.groupby(key.to_numpy(), sort=True) if len(g) > 1]
 
 
 def _no_touch_text(d: JourneyDefinition) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 import journeylib as jl
 from journeylib.core.errors import JourneyDataError, JourneyParameterError
@@ -1154,3 +1155,25 @@ def test_placeholder_customer_ids_are_an_error(tmp_path):
         jl.load_journey(write(tmp_path, text))
     (chk,) = [c for c in jl.load_journey("sample").checks if c.name == "events: customer ids"]
     assert chk.status == "pass"
+
+
+def test_names_written_several_ways(tmp_path):
+    """An export writes one event 'purchase', 'purchase ' and 'Purchase', and one channel 'email', ' email ' and
+    'Email': spaces at an end are dropped when the log is read, init names every spelling of the order event, and
+    what still differs (case) is a warning that counts each spelling, so no purchase goes uncounted unnoticed."""
+    from journeylib.core import draft
+
+    rows = [("a", "purchase", "email"), ("b", "purchase ", " email "), ("c", "Purchase", "Email"), ("d", "visit", "ads")]
+    (tmp_path / "events.csv").write_text("user_id,timestamp,event,channel,revenue\n" + "".join(
+        f"{u},2025-03-0{i + 1} 10:00,{e},{c},{'10' if 'urchase' in e else ''}\n" for i, (u, e, c) in enumerate(rows)))
+    d = draft.write_draft(tmp_path)
+    line = next(x for x in d.text.splitlines() if x.startswith("  purchase: "))
+    assert sorted(yaml.safe_load(line)["purchase"]) == ["Purchase", "purchase"], line
+    j = jl.load_journey(tmp_path / "journey.yml")
+    ev = j.events.to_pandas()
+    assert sorted(ev["event"]) == ["purchase", "purchase", "purchase", "visit"]
+    assert sorted(ev["channel"]) == ["Email", "ads", "email", "email"]
+    (chk,) = [c for c in j.checks if c.name == "channels: one spelling each"]
+    assert chk.status == "warn" and "'Email' (1), 'email' (2)" in chk.detail
+    assert not [c for c in j.checks if c.name == "event names: one spelling each"]
+    assert not [c for c in jl.load_journey("sample").checks if "one spelling each" in c.name]
