@@ -1456,6 +1456,8 @@ def readout_from_stats(
     control
         Label of the control variant. Experiments without it are left out (a warning and a
         ``warn`` check say which), unless none has it (:class:`JourneyParameterError`).
+        Experiments with a single variant are left out the same way; when no experiment has
+        two variants, :class:`JourneyDataError`.
     alpha, alternative
         Test level (CIs are ``1 - alpha``) and ``"two-sided"``, ``"greater"`` or ``"less"``.
     cuped
@@ -1512,15 +1514,34 @@ def readout_from_stats(
     # experiments read together may name their control differently (a campaign's "holdout"): those
     # without ``control`` are left out with a warning, unless none has it (then the error below)
     variants_of = stats.groupby("experiment", sort=True)["variant"].agg(lambda v: sorted(set(v)))
+    # likewise an experiment with a single variant (all its users in one arm, or one user): nothing to
+    # compare, so it is left out with a warning rather than stopping the others' readout
+    single = [exp for exp, vs in variants_of.items() if len(vs) < 2]
     no_control = [exp for exp, vs in variants_of.items() if control not in vs and len(vs) >= 2]
-    if no_control and len(no_control) < len(variants_of):
-        msg = (f"No variant named {control!r} (the control) in " + "; ".join(
-            f"{exp} (variants {', '.join(map(str, variants_of[exp]))})" for exp in no_control)
-            + ": left out of this readout. Read each on its own, naming its untreated arm (such as 'holdout') "
-            "as the control")
-        warnings.warn(msg, JourneyDataWarning, stacklevel=2)
-        checks.append(Check("experiments without the control variant", "warn", msg))
-        stats = stats[~stats["experiment"].isin(no_control)]
+    if (single or no_control) and len(single) + len(no_control) < len(variants_of):
+        if single:
+            msg = ("Only one variant in " + "; ".join(f"{exp} (every user in {variants_of[exp][0]})"
+                                                      for exp in single)
+                   + ": nothing to compare it with, so left out of this readout. Check the experiment name and "
+                   "the variant column, or read it once users are assigned to its other arms")
+            warnings.warn(msg, JourneyDataWarning, stacklevel=2)
+            checks.append(Check("experiments with a single variant", "warn", msg))
+        if no_control:
+            msg = (f"No variant named {control!r} (the control) in " + "; ".join(
+                f"{exp} (variants {', '.join(map(str, variants_of[exp]))})" for exp in no_control)
+                + ": left out of this readout. Read each on its own, naming its untreated arm (such as 'holdout') "
+                "as the control")
+            warnings.warn(msg, JourneyDataWarning, stacklevel=2)
+            checks.append(Check("experiments without the control variant", "warn", msg))
+        stats = stats[~stats["experiment"].isin(single + no_control)]
+    elif single and len(variants_of) > 1:  # several experiments, none with two variants to compare
+        raise JourneyDataError(
+            "assignments: no experiment has two variants to compare; " + "; ".join(
+                f"{exp}: {'only ' + repr(vs[0]) if len(vs) < 2 else 'no ' + repr(control) + ' among ' + repr(vs)}"
+                for exp, vs in variants_of.items())
+            + "\nWhat to do: an A/B readout needs the control and at least one other variant with users; check the "
+            "variant column (and that the assignments' ids are the event log's), or read the data once users are "
+            "assigned to every arm")
     first_metric = stats["metric"].iloc[0]
     known_metrics = list(dict.fromkeys(stats["metric"]))
     if primary_metric in (None, ""):
@@ -1633,8 +1654,8 @@ def ab_readout(
     experiments
         Experiment name(s) to read out; all when ``None``.
     control
-        Label of the control variant (experiments without it are left out, see
-        :func:`readout_from_stats`).
+        Label of the control variant (experiments without it, or with a single variant, are
+        left out, see :func:`readout_from_stats`).
     alpha, alternative
         Decision threshold (intervals at ``1 - alpha``) and ``"two-sided"``, ``"greater"`` or ``"less"``.
     cuped

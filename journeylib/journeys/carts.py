@@ -384,8 +384,10 @@ def _segment_of(ids: pd.Series, seg: pd.Series) -> pd.Categorical:
     labels = list(per_customer.categories)
     if "unknown" not in labels:
         labels.append("unknown")
-    at = seg.index.get_indexer(ids)
-    return _coded(np.where(at >= 0, per_customer.codes[at], labels.index("unknown")), labels)
+    at = seg.index.get_indexer(ids)  # -1: a customer without a row in the customers table
+    # the "unknown" code appended last, so -1 reads it (also when no customer has a row: no codes at all)
+    codes = np.append(per_customer.codes, labels.index("unknown"))
+    return _coded(codes[at], labels)
 
 
 def abandoned_carts(

@@ -34,7 +34,7 @@ from matplotlib.ticker import StrMethodFormatter
 
 from ..core.errors import JourneyParameterError
 from ..core.plots import no_mathtext, step_points
-from ..retention.plots import at_risk_cutoff
+from ..retention.plots import at_risk_cutoff, error_widths
 from .common import model_words
 from .paths import path_lengths
 
@@ -1080,7 +1080,7 @@ def plot_nps(result, ax=None):
     ok = s["nps"].notna().to_numpy()
     colors = np.where(s["nps"].fillna(0) >= 0, "#2e8b57", _PAIN)
     ax.barh(y[ok], s["nps"][ok], color=colors[ok], height=0.6)
-    err = np.vstack([s["nps"] - s["ci_low"], s["ci_high"] - s["nps"]])[:, ok]
+    err = error_widths(s["nps"], s["ci_low"], s["ci_high"])[:, ok]
     ax.errorbar(s["nps"][ok], y[ok], xerr=err, fmt="none", ecolor="0.2", capsize=3)
     ax.set_yticks(y, [f"{g} (n={int(n):,})" for g, n in zip(s["group"], s["answers"])])
     ax.axvline(0, color="0.5", lw=0.8)
@@ -1167,7 +1167,7 @@ def plot_referrals(result, ax=None):
     x = np.arange(len(s))
     v = s["conversion"].to_numpy(dtype=float) * 100
     ax.bar(x, np.nan_to_num(v), color=[_BOX, "0.6"][: len(s)], width=0.6)
-    err = np.vstack([v - s["ci_low"] * 100, s["ci_high"] * 100 - v])
+    err = error_widths(s["conversion"], s["ci_low"], s["ci_high"], scale=100)
     ax.errorbar(x, v, yerr=np.nan_to_num(err), fmt="none", ecolor="0.2", capsize=4)
     ax.set_xticks(x, [f"{w} (n={int(n):,})" for w, n in zip(s["customers"], s["followed"])])
     ax.set_ylabel("placed an order (% of customers)")
@@ -1318,7 +1318,7 @@ def plot_nps_by_month(result, ax=None, *, max_groups: int = 6, min_answers: int 
             x = m[(m["group"] == g) & (m["answers"] >= min_answers)].set_index("date")
             x = x.reindex(every["date"]).reset_index()  # a month left out breaks the line
             dodge = span * ((i + 0.5) / len(shown) - 0.5)
-            ax.errorbar(x["date"] + dodge, x["nps"], yerr=[x["nps"] - x["ci_low"], x["ci_high"] - x["nps"]],
+            ax.errorbar(x["date"] + dodge, x["nps"], yerr=error_widths(x["nps"], x["ci_low"], x["ci_high"]),
                         fmt="-o", ms=3.5, lw=1.2, elinewidth=0.8, capsize=2, color=f"C{i}", label=str(g))
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=8,
                   title=result.by.replace("_", " ") if result.by else None, title_fontsize=8)
@@ -1703,7 +1703,7 @@ def plot_message_rates(result, ax=None, *, metric: str | None = None):
         return ax
     t = result.by("campaign / channel", metric).sort_values("rate")
     y = np.arange(len(t))
-    ax.errorbar(100 * t["rate"], y, xerr=[100 * (t["rate"] - t["ci_low"]), 100 * (t["ci_high"] - t["rate"])],
+    ax.errorbar(100 * t["rate"], y, xerr=error_widths(t["rate"], t["ci_low"], t["ci_high"], scale=100),
                 fmt="o", color="C0", capsize=3)
     ax.set_yticks(y, list(t["group"]))
     ax.set_xlabel(f"{metric} (% of messages sent)")

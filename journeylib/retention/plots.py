@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
 __all__ = ["plot_survival", "plot_cumulative_hazard", "plot_retention", "plot_logrank", "plot_cox",
            "plot_membership", "plot_winback", "plot_cumulative_incidence", "plot_incidence_comparison",
-           "MIN_AT_RISK", "at_risk_cutoff"]
+           "MIN_AT_RISK", "at_risk_cutoff", "error_widths"]
 
 MIN_AT_RISK = 30
 """Curves stop where fewer customers than this are still followed (at risk): the documented threshold
@@ -67,6 +67,40 @@ def at_risk_cutoff(days, at_risk, min_at_risk: int = MIN_AT_RISK) -> float:
     days, at_risk = np.asarray(days, float), np.asarray(at_risk, float)
     keep = at_risk >= min_at_risk
     return float(days[keep].max()) if keep.any() else float("-inf")
+
+
+def error_widths(estimate, low, high, scale: float = 1.0) -> np.ndarray:
+    """Error-bar lengths ``[below, above]`` of estimates with interval bounds, for matplotlib's
+    ``xerr`` / ``yerr``: never negative, ``nan`` where a bound or the estimate is missing.
+
+    matplotlib refuses any negative length. A Wilson interval of 0 successes has a lower bound a
+    rounding error above 0 (``6.9e-18``), and an interval that does not contain its estimate
+    (a bound from another method) would give a negative length too; those are drawn as 0.
+    Missing lengths draw no bar (matplotlib skips ``nan``).
+
+    Parameters
+    ----------
+    estimate, low, high : array-like
+        The estimates and their interval bounds, of one length.
+    scale : float, default 1.0
+        Multiplier of all three (100 for percentages).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(2, n)``: the lengths below and above each estimate.
+
+    Examples
+    --------
+    >>> from journeylib.retention.plots import error_widths
+    >>> error_widths([0.0, 0.5], [6.9e-18, 0.4], [0.26, float("nan")], scale=100)
+    array([[ 0., 10.],
+           [26., nan]])
+    """
+    est, lo, hi = (np.asarray(v, float) * scale for v in (estimate, low, high))
+    with np.errstate(invalid="ignore"):
+        return np.vstack([np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)])
+
 
 _HR_TICKS = (0.1, 0.2, 0.25, 0.33, 0.5, 0.7, 1, 1.5, 2, 3, 4, 5, 10)
 
@@ -222,7 +256,7 @@ def plot_retention(km: KaplanMeierResult, ax: Axes | None = None) -> Axes:
     for i, g in enumerate(groups):
         sub = r[r["group"] == g].set_index("horizon_days").reindex(hs)
         y = sub["retention"].to_numpy() * 100
-        err = np.clip(np.vstack([y - sub["ci_low"].to_numpy() * 100, sub["ci_high"].to_numpy() * 100 - y]), 0, None)
+        err = error_widths(sub["retention"], sub["ci_low"], sub["ci_high"], scale=100)
         ax.bar(x + (i - (len(groups) - 1) / 2) * width, y, width, yerr=err, capsize=3, label=g, alpha=0.85)
     ax.set_xticks(x, [f"{h:g} days" for h in hs])
     ax.set_xlabel("horizon (days since start)")
@@ -281,7 +315,7 @@ def plot_logrank(lr: LogRankResult, ax: Axes | None = None) -> Axes:
 def _forest(ax: Axes, labels, hr, lo, hi) -> None:
     hr, lo, hi = (np.asarray(v, float) for v in (hr, lo, hi))
     y = np.arange(len(hr))
-    ax.errorbar(hr, y, xerr=[hr - lo, hi - hr], fmt="o", color="#4C72B0", ecolor="black", capsize=3)
+    ax.errorbar(hr, y, xerr=error_widths(hr, lo, hi), fmt="o", color="#4C72B0", ecolor="black", capsize=3)
     ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
     ax.set_xscale("log")
     ax.set_yticks(y, [str(v) for v in labels])
@@ -405,7 +439,7 @@ def plot_winback(wb: WinbackResult, ax: Axes | None = None) -> Axes:
         if wb.by else ["all"]
     y = np.arange(len(s))
     ax.barh(y, s["rate"] * 100, color="#4C72B0", alpha=0.8)
-    err = np.clip(np.vstack([(s["rate"] - s["ci_low"]) * 100, (s["ci_high"] - s["rate"]) * 100]), 0, None)
+    err = error_widths(s["rate"], s["ci_low"], s["ci_high"], scale=100)
     ax.errorbar(s["rate"] * 100, y, xerr=err, fmt="none", ecolor="black", capsize=3)
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
@@ -510,7 +544,7 @@ def plot_incidence_comparison(cmp: IncidenceComparison, ax: Axes | None = None) 
     t = cmp.summary.iloc[::-1].reset_index(drop=True)
     y = np.arange(len(t))
     d = t["difference"].to_numpy(float) * 100
-    err = np.clip(np.vstack([d - t["ci_low"].to_numpy(float) * 100, t["ci_high"].to_numpy(float) * 100 - d]), 0, None)
+    err = error_widths(t["difference"], t["ci_low"], t["ci_high"], scale=100)
     ax.errorbar(d, y, xerr=err, fmt="o", color="#4C72B0", ecolor="black", capsize=3)
     ax.axvline(0.0, color="grey", linestyle="--", linewidth=1)
     ax.set_yticks(y, [f"{r.exit_type}, {r.horizon_days:g} days: {r.group}" for r in t.itertuples()])
@@ -598,7 +632,7 @@ def plot_reactivation(result, ax=None) -> Axes:
     t = result.summary.set_index("group").loc[["holdout", "targeted"]]
     y = np.arange(len(t))
     ax.barh(y, 100 * t["rate"], color=["#9e9e9e", "#1f77b4"])
-    ax.errorbar(100 * t["rate"], y, xerr=[100 * (t["rate"] - t["ci_low"]), 100 * (t["ci_high"] - t["rate"])],
+    ax.errorbar(100 * t["rate"], y, xerr=error_widths(t["rate"], t["ci_low"], t["ci_high"], scale=100),
                 fmt="none", ecolor="black", capsize=4)
     ax.set_yticks(y, [f"{g} ({n:,})" for g, n in zip(t.index, t["customers"])])
     ax.set_xlim(left=0)

@@ -574,6 +574,9 @@ def logrank(
     groups = sorted(pd.unique(k), key=str)
     if len(groups) < 2:
         raise JourneyDataError(f"column(s) {cols}: only one group ({groups}); the log-rank test needs at least two")
+    if not e.any():
+        raise JourneyDataError(f"column '{event_col}': no churn observed in any of the {len(df):,} rows; the log-rank "
+                               "test compares churns between groups, so it needs at least one")
     ww = np.ones(len(d)) if w is None else w
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=Warning)
@@ -599,7 +602,9 @@ class CoxResult(Result):
     (at ``confidence_level``), ``pvalue`` (a hazard ratio below 1 means slower churn).
     ``ph_test`` holds the Schoenfeld-residual test per term (rank time transform);
     ``ph_ok`` is False when any term fails at ``ph_alpha``, and ``checks`` carries it.
-    ``kind`` is ``"baseline"`` or ``"time-varying"``.
+    ``kind`` is ``"baseline"`` or ``"time-varying"``. ``constant``: the covariates left out
+    because every customer in the model has the same value, ``{covariate: that value}``
+    (``note`` names them).
 
     Examples
     --------
@@ -626,6 +631,7 @@ class CoxResult(Result):
     n_available: float | None = None
     missing: dict = field(default_factory=dict)
     confidence_level: float = 0.95
+    constant: dict = field(default_factory=dict)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -639,6 +645,9 @@ class CoxResult(Result):
         :func:`journeylib.core.display.escape_markdown` before putting it into Markdown.
         """
         parts = []
+        if self.constant:
+            what = ", ".join(f"{c} ({v})" for c, v in self.constant.items())
+            parts.append(f"Left out of the model because every customer in it has the same value: {what}.")
         if self.missing:
             what = ", ".join(f"{n:,} without {c}" for c, n in self.missing.items())
             parts.append(f"Customers with a missing covariate are left out ({what}).")
@@ -791,6 +800,30 @@ def _markdown_term(term: Any) -> str:
     covariate and the level escaped, the separator kept."""
     name, sep, level = str(term).partition(": ")
     return escape_markdown(name) + sep + (escape_markdown(level) if sep else "")
+
+
+def _every(n: int) -> str:
+    """``"the one customer"`` or ``"every one of the 1,234 customers"``: the subject of a sentence."""
+    return "the one customer" if n == 1 else f"every one of the {n:,} customers"
+
+
+def _constant_covariates(df: pd.DataFrame, covariates: Sequence[str]) -> dict[str, str]:
+    """``{covariate: its one value, in words}`` for the covariates with a single value in ``df``.
+
+    Text columns count a missing value as a level, as :func:`_design` does; a numeric column
+    with missing values is not listed (:func:`_design` reports those rows).
+    """
+    out = {}
+    for c in covariates:
+        s = df[c]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            if len(s) and not s.isna().any() and s.nunique() == 1:
+                out[c] = str(s.iloc[0])
+            continue
+        s = s.astype("string")
+        if len(s) and s.fillna("(missing)").nunique() == 1:
+            out[c] = "missing for every customer" if s.isna().all() else repr(str(s.iloc[0]))
+    return out
 
 
 def _design(df: pd.DataFrame, covariates: Sequence[str], reference: Mapping[str, Any],
@@ -953,6 +986,9 @@ def cox(
     covariates
         Baseline covariates. Numbers and booleans enter as is; text/categorical columns
         are one-hot coded against ``reference[col]`` (default: the most frequent level).
+        A covariate with the same value for every customer fitted has no hazard ratio: it is
+        left out (the result's ``constant`` and ``note`` name it), and when every covariate
+        is, :class:`journeylib.core.errors.JourneyDataError` says so.
     strata
         Columns to stratify on instead of estimating a hazard ratio: the standard
         remedy when a covariate fails the proportional-hazards check.
@@ -1023,12 +1059,31 @@ def cox(
     reference = dict(reference or {})
     time_varying = dict(time_varying or {})
     _check_columns(df, [*covariates, *strata])
+    if len(df) == 0:
+        why = (f" once the customers with a missing {', '.join(dropped)} are left out (missing='drop')"
+               if dropped else "")
+        raise JourneyDataError(f"survival data: no customers to fit the Cox model on{why}; expected at least one "
+                               "customer with a duration and a churn flag\nWhat to do: "
+                               + ("fill the missing values or leave that covariate out of the model (a value "
+                                  "missing for every customer usually means the customers table's ids do not match "
+                                  "the event log's)" if dropped else "pass the churn labels of at least one customer"))
     d, e, w = _survival_columns(df, duration_col, event_col, weights_col)
     if e.sum() == 0:
         raise JourneyDataError(f"column '{event_col}': no churn observed; a Cox model needs events")
     if not covariates and not time_varying:
         raise JourneyParameterError("covariates: expected at least one column for the Cox model (or a "
                                     "time_varying covariate); for curves without covariates use kaplan_meier")
+    # A covariate with one value (one customer, one segment, a customers table whose ids match no
+    # event) has no hazard ratio: lifelines fails on it (a fit without terms, a singular matrix).
+    constant = _constant_covariates(df, covariates)
+    if constant and len(constant) == len(covariates) and not time_varying:
+        what = "; ".join(f"{c}: {v}" for c, v in constant.items())
+        raise JourneyDataError(
+            f"covariates {list(covariates)}: {_every(len(df))} in the Cox model has the same value ({what}), so "
+            "there is no group to compare and no hazard ratio to estimate\nWhat to do: pass a covariate that "
+            "differs between customers; a value missing for every customer usually means the customers table's "
+            "ids do not match the event log's; for the overall curve use kaplan_meier")
+    covariates = [c for c in covariates if c not in constant]
     refs: dict = {}
     X, terms = _design(df, covariates, reference, refs)
     with warnings.catch_warnings():
@@ -1047,6 +1102,16 @@ def cox(
             long = long[(long["stop"] > long["start"]) | long[event_col]]
             # lifelines needs stop > start: a day-0 churn gets a tiny positive length
             long.loc[long["stop"] <= long["start"], "stop"] = long["start"] + 1e-6
+            for name, col in time_varying.items():
+                if long[name].nunique() < 2:
+                    state = (f"{_every(len(df))} in the Cox model is without '{name}' to the end of follow-up "
+                             f"({col} missing or later)" if long[name].max() < 1 else
+                             f"{_every(len(df))} in the Cox model has '{name}' from the start of follow-up "
+                             f"({col} at or before it)")
+                    raise JourneyDataError(
+                        f"column '{col}': {state}, so there is nothing to compare and no hazard ratio for "
+                        f"'{name}'\nWhat to do: the model needs time both before and after {col}; check the "
+                        "column, or leave the time-varying covariate out")
             cols = ["customer_id", "start", "stop", event_col, *terms, *time_varying.keys(), *strata]
             model = CoxTimeVaryingFitter(penalizer=penalizer, alpha=1 - confidence_level)
             try:
@@ -1058,7 +1123,7 @@ def cox(
                 raise JourneyFitError(f"time-varying Cox did not converge: {exc}. Try penalizer=0.01 or fewer covariates.") from exc
             return CoxResult(model, "time-varying", _terms_table(model), None, None, ph_alpha,
                              tuple(strata), float(len(df)), float(e.sum()), refs, n_available, dropped,
-                             confidence_level)
+                             confidence_level, constant)
         fit_df = pd.concat([X, df[strata]], axis=1)
         fit_df["_duration"], fit_df["_event"] = d, e
         if w is not None:
@@ -1084,7 +1149,7 @@ def cox(
         ww = np.ones(len(d)) if w is None else w
         return CoxResult(model, "baseline", _terms_table(model), float(model.concordance_index_), ph,
                          ph_alpha, tuple(strata), float(ww.sum()), float(ww[e].sum()), refs,
-                         n_available if w is None else None, dropped, confidence_level)
+                         n_available if w is None else None, dropped, confidence_level, constant)
 
 
 # --------------------------------------------------------------------------- membership (immortal time)
@@ -1260,9 +1325,25 @@ def membership_effect(
     if "ever_member" in covariates:
         raise JourneyParameterError("covariates: 'ever_member' is the naive model's own term; leave it out")
     df = df.assign(ever_member=df[joined_col].notna())
+    joined = int(df["ever_member"].sum())
+    if len(df) and joined in (0, len(df)):
+        raise JourneyDataError(_one_membership_state(joined_col, joined, len(df)))
     naive = cox(df, [*covariates, "ever_member"], **cox_options)
+    if "ever_member" in naive.constant:  # the customers left after missing="drop" or a sample
+        n = int(naive.n)
+        joined = n if naive.constant["ever_member"] == "True" else 0
+        raise JourneyDataError(_one_membership_state(joined_col, joined, n))
     start_stop = cox(df, list(covariates), time_varying={"member": joined_col}, **cox_options)
     return MembershipEffect(naive, start_stop)
+
+
+def _one_membership_state(joined_col: str, joined: int, n: int) -> str:
+    """The error text when the customers of a membership model are all members or all not."""
+    state = (f"{_every(n)} has a {joined_col} value (joined)" if joined else
+             f"{_every(n)} has no {joined_col} value (never joined)")
+    return (f"column '{joined_col}': {state}, so members cannot be compared with non-members\nWhat to do: the "
+            "membership effect needs customers who joined and customers who did not; check the column (and that "
+            "the customers table's ids match the event log's), or skip the membership model")
 
 
 # --------------------------------------------------------------------------- planted truth

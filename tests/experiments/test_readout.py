@@ -264,3 +264,41 @@ def test_assignments_and_options_that_would_give_a_wrong_readout_are_refused(sma
         ex.ab_readout(a, e, cuped="no")
     with pytest.raises(JourneyParameterError, match=r"planned_split: no experiment \['nope'\]"):
         ex.ab_readout(a, e, planned_split={"nope": {"control": 0.5, "b": 0.5}})
+
+
+def test_a_single_variant_experiment_is_left_out_and_the_others_read_out_unchanged(small_sim):
+    """An experiment whose users are all in one arm stopped the whole readout; it is left out, named in a
+    warning and a check, and every other experiment's numbers are those of the readout without it."""
+    a, e = small_sim.assignments, small_sim.events
+    readable = a[a["experiment"].isin(["homepage_video", "personalised_offer"])]
+    base = ex.ab_readout(readable, e, metrics=ex.metrics_by_name(["conversion", "revenue_per_user"]))
+    lonely = a[a["experiment"] == "cart_recovery"].assign(variant="holdout")  # 307 users, one arm
+    with pytest.warns(JourneyDataWarning) as caught:
+        got = ex.ab_readout(pd.concat([readable, lonely], ignore_index=True), e,
+                            metrics=ex.metrics_by_name(["conversion", "revenue_per_user"]))
+    msg = ("Only one variant in cart_recovery (every user in holdout): nothing to compare it with, so left out "
+           "of this readout. Check the experiment name and the variant column, or read it once users are "
+           "assigned to its other arms")
+    assert msg in [str(w.message) for w in caught]
+    assert [(c.name, c.status, c.detail) for c in got.checks if c.name == "experiments with a single variant"] == [
+        ("experiments with a single variant", "warn", msg)]
+    assert sorted({r.experiment for r in got.results}) == ["homepage_video", "personalised_offer"]
+    pd.testing.assert_frame_equal(got.summary, base.summary)
+    pd.testing.assert_frame_equal(got.decisions, base.decisions)
+    assert [s.experiment for s in got.srm] == ["homepage_video", "personalised_offer"]
+
+
+def test_no_experiment_with_two_variants_is_one_error_naming_each(small_sim):
+    a, e = small_sim.assignments, small_sim.events
+    one_arm = pd.concat([a[a["experiment"] == "cart_recovery"].assign(variant="holdout"),
+                         a[a["experiment"] == "personalised_offer"].assign(variant="control")], ignore_index=True)
+    with pytest.raises(JourneyDataError) as err:
+        ex.ab_readout(one_arm, e)
+    assert str(err.value) == (
+        "assignments: no experiment has two variants to compare; cart_recovery: only 'holdout'; "
+        "personalised_offer: only 'control'\nWhat to do: an A/B readout needs the control and at least one other "
+        "variant with users; check the variant column (and that the assignments' ids are the event log's), or "
+        "read the data once users are assigned to every arm")
+    # one experiment named on its own keeps its own message
+    with pytest.raises(JourneyDataError, match=r"experiment 'personalised_offer' has only one variant \('control'\)"):
+        ex.ab_readout(one_arm, e, experiments="personalised_offer")

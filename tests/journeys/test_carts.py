@@ -369,6 +369,25 @@ def test_numeric_and_missing_segments_as_the_reference():
     assert set(abandoned_carts(ev, msg, cust, segment_by="tier", **kw).carts["segment"]) == {"1.0", "2.0", "unknown"}
 
 
+def test_customers_whose_ids_match_no_cart_label_every_cart_unknown():
+    """A customers table whose ids match none of the log's (00042 against 42) used to raise IndexError
+    (an empty segment lookup indexed at -1); every cart is now in the segment "unknown", as the reference
+    labels it, and the recovery numbers are those of the log without customers."""
+    ev, msg, cust = edge_log()
+    other = cust.assign(customer_id=["00" + c for c in cust["customer_id"]])
+    kw = dict(window_hours=24, recovery_days=14)
+    r = abandoned_carts(ev, msg, other, segment_by="segment", **kw)
+    assert_same_as_reference(r, reference_carts(ev, msg, other, segment_by="segment", **kw))
+    assert list(r.carts["segment"].astype(str).unique()) == ["unknown"]
+    seg = r.summary[r.summary["dimension"] == "segment"]
+    assert list(seg["group"]) == ["unknown"]
+    alone = abandoned_carts(ev, msg, **kw)
+    overall = r.summary[r.summary["dimension"] == "overall"].drop(columns="dimension").reset_index(drop=True)
+    pd.testing.assert_frame_equal(overall, alone.summary[alone.summary["dimension"] == "overall"]
+                                  .drop(columns="dimension").reset_index(drop=True))
+    assert int(seg["carts"].iloc[0]) == int(overall["carts"].iloc[0]) == 8
+
+
 def test_recovery_plot_draws_the_curve_exactly_at_its_thinned_times():
     """Millions of steps are drawn as at most a few thousand points, each on the Kaplan-Meier curve."""
     import matplotlib.pyplot as plt

@@ -305,3 +305,31 @@ def test_an_unknown_campaign_is_named_in_words(sample):
     with pytest.raises(JourneyParameterError, match=r"^no campaign 'nope' in the message log; its campaigns are "
                                                     r"'cart_recovery', 'newsletter', 'promotion'$"):
         message_events(sample.messages, campaign="nope")
+
+
+def test_rate_plot_of_a_campaign_nobody_opened():
+    """0 opens of 14 sends: the Wilson interval's lower bound is a rounding error above the 0% rate, which made
+    matplotlib refuse the error bar ("'xerr' must not contain negative values"); it is drawn from 0."""
+    import matplotlib.pyplot as plt
+
+    t0 = pd.Timestamp("2025-01-01 08:00", tz="UTC")
+    ids = [f"c{i}" for i in range(21)]
+    sends = pd.DataFrame({"customer_id": ids, "ts": t0, "campaign": ["news"] * 14 + ["promo"] * 7,
+                          "channel": "email", "action": "send"})
+    opens = pd.DataFrame({"customer_id": ids[14:17], "ts": t0 + pd.Timedelta(hours=1), "campaign": "promo",
+                          "channel": "email", "action": "open"})
+    r = message_engagement(pd.concat([sends, opens], ignore_index=True))
+    t = r.by("campaign / channel", "open rate").set_index("group")
+    assert t.loc["news / email", ["sends", "count", "rate"]].tolist() == [14, 0, 0.0]
+    assert t.loc["news / email", "ci_low"] > 0  # the rounding error that broke the plot
+    fig, ax = plt.subplots()
+    try:
+        r.plot(ax=ax)  # the first rate tracked: open rate
+        bars = [c for c in ax.collections if len(c.get_segments()) == 2][0]
+        drawn = sorted((round(float(s[0][0]), 9), round(float(s[1][0]), 9)) for s in bars.get_segments())
+        lo, hi = wilson_interval(3, 7)
+        expected = sorted([(0.0, round(100 * wilson_interval(0, 14)[1], 9)),
+                           (round(100 * lo, 9), round(100 * hi, 9))])
+        assert drawn == expected
+    finally:
+        plt.close(fig)
