@@ -395,6 +395,13 @@ def _compose(text: str, path: str | None) -> tuple[Any, dict[str, int]]:
     name = Path(path).name if path else "journey definition"
     loader = yaml.SafeLoader(text)
     try:
+        # an alias repeats a value; nested ones multiply (ten levels of ten: 10^10 values), and a journey
+        # definition needs none, so they are refused before anything is expanded
+        alias = next((e for e in yaml.parse(text, Loader=yaml.SafeLoader) if isinstance(e, yaml.AliasEvent)), None)
+        if alias is not None:
+            raise JourneyParameterError(f"{name}, line {alias.start_mark.line + 1}: the alias *{alias.anchor} repeats "
+                                        "another value; expected every value written out (a journey definition "
+                                        "takes no YAML anchors or aliases)")
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
@@ -830,7 +837,7 @@ def _check_dates(t: ibis.Table, cols: list[str], src: Source, d: JourneyDefiniti
             aggs |= {f"n{i}": head[c].re_search(_AMBIGUOUS_SQL).cast("int64").sum(),
                      f"named{i}": (given & head[c].re_search(engine.WORDED_TIME)).cast("int64").sum(),
                      f"given{i}": given.cast("int64").sum()}
-        counts = engine.to_pandas(head.aggregate(**aggs)).iloc[0].fillna(0)
+        counts = pd.to_numeric(engine.to_pandas(head.aggregate(**aggs)).iloc[0]).fillna(0)  # sums of no rows: NULL
         formats = {}
         for i, c in enumerate(text):
             if int(counts[f"n{i}"]):

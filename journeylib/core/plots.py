@@ -12,7 +12,9 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, TypeVar
 
-__all__ = ["no_mathtext", "plain_text", "plot_journey_check"]
+import numpy as np
+
+__all__ = ["error_widths", "no_mathtext", "plain_text", "plot_journey_check"]
 
 _Draw = TypeVar("_Draw", bound=Callable[..., Any])
 
@@ -184,3 +186,36 @@ def plot_journey_check(journey: Any, ax=None):
     ax.set_xlabel("events (count)")
     ax.set_title("Events per journey stage")
     return ax
+
+
+def error_widths(estimate, low, high, scale: float = 1.0) -> np.ndarray:
+    """Error-bar lengths ``[below, above]`` of estimates with interval bounds, for matplotlib's
+    ``xerr`` / ``yerr``: never negative, ``nan`` where a bound or the estimate is missing.
+
+    matplotlib refuses any negative length. A Wilson interval of 0 successes has a lower bound a
+    rounding error above 0 (``6.9e-18``), and an interval that does not contain its estimate
+    (a bound from another method) would give a negative length too; those are drawn as 0.
+    Missing lengths draw no bar (matplotlib skips ``nan``).
+
+    Parameters
+    ----------
+    estimate, low, high : array-like
+        The estimates and their interval bounds, of one length.
+    scale : float, default 1.0
+        Multiplier of all three (100 for percentages).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(2, n)``: the lengths below and above each estimate.
+
+    Examples
+    --------
+    >>> from journeylib.core.plots import error_widths
+    >>> error_widths([0.0, 0.5], [6.9e-18, 0.4], [0.26, float("nan")], scale=100)
+    array([[ 0., 10.],
+           [26., nan]])
+    """
+    est, lo, hi = (np.asarray(v, float) * scale for v in (estimate, low, high))
+    with np.errstate(invalid="ignore"):
+        return np.vstack([np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)])

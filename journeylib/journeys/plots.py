@@ -33,8 +33,8 @@ from matplotlib.path import Path as MplPath
 from matplotlib.ticker import StrMethodFormatter
 
 from ..core.errors import JourneyParameterError
-from ..core.plots import no_mathtext, step_points
-from ..retention.plots import at_risk_cutoff, error_widths
+from ..core.plots import error_widths, no_mathtext, step_points
+from ..retention.plots import at_risk_cutoff
 from .common import model_words
 from .paths import path_lengths
 

@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator, NullLocator, PercentFormatter
 
 from ..core.errors import JourneyParameterError
-from ..core.plots import no_mathtext
+from ..core.plots import error_widths, no_mathtext
 from ..retention.plots import MIN_AT_RISK
 
 __all__ = ["plot_cohort_heatmap", "plot_cohort_curves", "plot_repeat_rate", "plot_purchase_gaps",
@@ -584,7 +584,7 @@ def plot_loyalty_effect(effect: Any, ax: Axes | None = None) -> Axes:
     colors = {"naive": "#c44e52", "adjusted": "#4c72b0", "within members only": "#8c8c8c"}
     for i, r in t.iterrows():
         c = colors.get(r["method"], "#55a868")
-        ax.errorbar(r["estimate"], i, xerr=[[r["estimate"] - r["ci_low"]], [r["ci_high"] - r["estimate"]]],
+        ax.errorbar(r["estimate"], i, xerr=error_widths([r["estimate"]], [r["ci_low"]], [r["ci_high"]]),
                     fmt="o", color=c, capsize=3)
     ax.axvline(1.0, color="black", lw=1, ls="--")
     ax.set_yticks(range(len(t)), [f"{o} ({s}): {m}" for o, s, m in zip(t["outcome"], t["scale"], t["method"])])

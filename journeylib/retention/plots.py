@@ -22,7 +22,7 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from ..core.display import format_pvalue
-from ..core.plots import no_mathtext
+from ..core.plots import error_widths, no_mathtext
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from .competing import CumulativeIncidenceResult, IncidenceComparison
@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 
 __all__ = ["plot_survival", "plot_cumulative_hazard", "plot_retention", "plot_logrank", "plot_cox",
            "plot_membership", "plot_winback", "plot_cumulative_incidence", "plot_incidence_comparison",
-           "MIN_AT_RISK", "at_risk_cutoff", "error_widths"]
+           "MIN_AT_RISK", "at_risk_cutoff"]
 
 MIN_AT_RISK = 30
 """Curves stop where fewer customers than this are still followed (at risk): the documented threshold
@@ -67,39 +67,6 @@ def at_risk_cutoff(days, at_risk, min_at_risk: int = MIN_AT_RISK) -> float:
     days, at_risk = np.asarray(days, float), np.asarray(at_risk, float)
     keep = at_risk >= min_at_risk
     return float(days[keep].max()) if keep.any() else float("-inf")
-
-
-def error_widths(estimate, low, high, scale: float = 1.0) -> np.ndarray:
-    """Error-bar lengths ``[below, above]`` of estimates with interval bounds, for matplotlib's
-    ``xerr`` / ``yerr``: never negative, ``nan`` where a bound or the estimate is missing.
-
-    matplotlib refuses any negative length. A Wilson interval of 0 successes has a lower bound a
-    rounding error above 0 (``6.9e-18``), and an interval that does not contain its estimate
-    (a bound from another method) would give a negative length too; those are drawn as 0.
-    Missing lengths draw no bar (matplotlib skips ``nan``).
-
-    Parameters
-    ----------
-    estimate, low, high : array-like
-        The estimates and their interval bounds, of one length.
-    scale : float, default 1.0
-        Multiplier of all three (100 for percentages).
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape ``(2, n)``: the lengths below and above each estimate.
-
-    Examples
-    --------
-    >>> from journeylib.retention.plots import error_widths
-    >>> error_widths([0.0, 0.5], [6.9e-18, 0.4], [0.26, float("nan")], scale=100)
-    array([[ 0., 10.],
-           [26., nan]])
-    """
-    est, lo, hi = (np.asarray(v, float) * scale for v in (estimate, low, high))
-    with np.errstate(invalid="ignore"):
-        return np.vstack([np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)])
 
 
 _HR_TICKS = (0.1, 0.2, 0.25, 0.33, 0.5, 0.7, 1, 1.5, 2, 3, 4, 5, 10)

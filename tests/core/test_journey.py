@@ -1177,3 +1177,13 @@ def test_names_written_several_ways(tmp_path):
     assert chk.status == "warn" and "'Email' (1), 'email' (2)" in chk.detail
     assert not [c for c in j.checks if c.name == "event names: one spelling each"]
     assert not [c for c in jl.load_journey("sample").checks if "one spelling each" in c.name]
+
+
+def test_yaml_aliases_are_refused_before_they_are_expanded(tmp_path):
+    """Nested aliases multiply (a 'billion laughs' of seven levels held 3.3 GB before an error): refused at once,
+    naming the line."""
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"] + [
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 8)]
+    text = "\n".join(levels) + "\nsources: {events: ev.csv}\nsegments: *a7\n"
+    with pytest.raises(JourneyParameterError, match=r"journey\.yml, line 2: the alias \*a0 repeats another value"):
+        read_journey(write(tmp_path, text))

@@ -10,6 +10,7 @@ import pytest
 from lifelines import CoxPHFitter
 
 import journeylib as jl
+from journeylib.core.plots import error_widths
 from journeylib.core.errors import JourneyDataError
 from journeylib.core.intervals import wilson_interval
 from journeylib.retention import plots
@@ -127,7 +128,7 @@ def test_logrank_without_a_churn_is_refused_not_p_one(customers200):
 
 
 def test_error_widths_are_never_negative():
-    got = plots.error_widths([0.0, 0.5, 0.3, 2.0], [6.9e-18, 0.4, np.nan, 1.0], [0.26, 0.7, 0.4, 1.5], scale=100)
+    got = error_widths([0.0, 0.5, 0.3, 2.0], [6.9e-18, 0.4, np.nan, 1.0], [0.26, 0.7, 0.4, 1.5], scale=100)
     np.testing.assert_allclose(got, [[0.0, 10.0, np.nan, 100.0], [26.0, 20.0, 10.0, 0.0]])
 
 
