@@ -887,7 +887,11 @@ def parse_timestamp(x: ibis.Value, fmt: str | None = None) -> ibis.Value:
     if fmt is None:
         if not x.type().is_string():
             return x.try_cast(UTC)
-        return ibis.ifelse(zone_abbreviated(x), ibis.null(UTC), x.try_cast(UTC))  # DuckDB would guess BST as Bangladesh
+        cast = x.try_cast(UTC)
+        # a space before the offset (2025-01-05 10:00:00 -0500, as Shopify writes it) among other forms: read
+        # without the space, tried only where the plain cast failed (a column of only these gets a %z format)
+        cast = ibis.ifelse(cast.isnull(), x.replace(" -", "-").replace(" +", "+").try_cast(UTC), cast)
+        return ibis.ifelse(zone_abbreviated(x), ibis.null(UTC), cast)  # DuckDB would guess BST as Bangladesh
     if fmt in UNIX_FORMATS:
         number = (x.strip() if x.type().is_string() else x).try_cast("float64")
         in_range = (number >= -9e15 / UNIX_FORMATS[fmt]) & (number <= 9e15 / UNIX_FORMATS[fmt])  # int64 microseconds

@@ -1194,8 +1194,7 @@ def _timestamp_check(t, col, table, nullable=False, fmt=None):
         expected = f"a timestamp between 1900 and 2200 in the format {fmt!r}"
     else:
         expected = "a timestamp between 1900 and 2200 such as 2024-05-01 13:45:00 or 2024-05-01T13:45:00+02:00"
-    return clean, bad, expected + ("" if nullable else " (not missing)") + (
-        "; 1970-01-01 00:00:00 is a missing time written as 0")
+    return clean, bad, expected + ("" if nullable else " (not missing)")
 
 
 def _text_check(t, col, nullable, allowed=None):
@@ -1375,6 +1374,9 @@ def _run_checks(t, build, table: str, extra=None, *, src: _Src | None = None, fo
                          & ~shown.str.contains(engine.NOT_ZONE_ABBREVIATION)).any()
                 hint = engine.NOT_UNIX_HINT if numbers else engine.ZONE_ABBREVIATION_HINT if zoned else \
                     FORMAT_HINT if unread else "fix or drop these rows; naive timestamps are read as UTC"
+                if shown.str.startswith("1970-01-01 00:00:00").any():
+                    hint = ("1970-01-01 00:00:00 is how a system writes a missing time as 0: fill in the times or "
+                            "drop these rows")
             if c == "stage" and table == "events":
                 hint = "add the missing stages to stages=, or fix the values" + _near_stages(t, c, _allowed_of(expected))
             if c == "customer_id":

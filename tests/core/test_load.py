@@ -603,8 +603,8 @@ def test_a_time_written_as_zero_is_an_error(tmp_path):
     (tmp_path / "ev.csv").write_text("customer_id,ts,event\nA,2024-01-01 10:00,landing\nB,1970-01-01 00:00:00,landing\n"
                                      "C,1970-01-01 00:00:01,landing\n")
     with pytest.raises(JourneyDataError, match=r"(?s)column 'ts' of events: 1 of 3 rows invalid \(first at line 3: "
-                                               r"'1970-01-01 00:00:00'.*1970-01-01 00:00:00 is a missing time written "
-                                               r"as 0"):
+                                               r"'1970-01-01 00:00:00'.*What to do: 1970-01-01 00:00:00 is how a system "
+                                               r"writes a missing time as 0"):
         io.load_table("events", tmp_path / "ev.csv")
 
 
@@ -918,3 +918,13 @@ def test_a_time_with_am_pm_is_not_taken_for_a_zone_abbreviation_in_the_advice():
     zoned = df.assign(ts=["2025-01-05 10:00", "2025-01-06 10:00", "2025-01-07 09:00 CEST"])
     with pytest.raises(JourneyDataError, match="these times end in a zone abbreviation"):
         jl.load_events(zoned)
+
+
+def test_a_space_before_the_offset_among_other_forms(tmp_path):
+    """Shopify's '2025-02-27 20:04:04 -0500' in a column that also holds ISO times with Z and naive times: every
+    row is read (before, the whole column needed the one form to get its %z format, and mixed rows were errors)."""
+    p = _csv(tmp_path, "e.csv", "customer_id,ts,event\na,2025-02-27T20:04:04Z,visit\nb,2025-02-27 20:04:04 -0500,visit\n"
+                                "c,2025-02-27 20:04:04,visit\nd,2025-02-27 20:04:04 +0130,visit\n")
+    got = jl.load_events(p).to_pandas().sort_values("customer_id")
+    assert got["ts"].dt.strftime("%Y-%m-%d %H:%M").tolist() == ["2025-02-27 20:04", "2025-02-28 01:04",
+                                                                "2025-02-27 20:04", "2025-02-27 18:34"]
