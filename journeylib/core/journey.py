@@ -1416,6 +1416,7 @@ def _load_tables(d: JourneyDefinition, con, strict: bool) -> "Journey":
         a = _read_source(d, d.sources["assignments"], con)[0]
         loaded.append(a)
         assignments = a.table
+        problems.append(_arms_in_events(events, assignments))
     elif exp:
         a = _assignments_from_events(d, events, con)
         loaded.append(a)
@@ -1533,6 +1534,36 @@ def _placeholder_ids(d: JourneyDefinition, events: ibis.Table, stats: dict) -> t
            "customer with every anonymous visitor's events\nWhat to do: drop those rows from the export (visits "
            "no customer can be tied to), or fill in the ids")
     return Check(name, "fail", detail), JourneyDataError(msg)
+
+
+ARM_SAMPLE = 200
+"""Assigned customers per experiment arm looked up in the events."""
+
+
+def _arms_in_events(events: ibis.Table, assignments: ibis.Table) -> tuple[Check, None]:
+    """Whether each experiment arm's customers are in the event log: an arm whose ids the log does not know
+    (another id column, a prefix) reads as an arm whose customers never did anything, a large and false effect.
+    A failed check (the readout still runs: the other experiments are sound), so every report shows it."""
+    name = "assignments: every arm's customers are in the events"
+    a = assignments.select("experiment", "variant", v=assignments.customer_id.cast("string"))
+    a = a.mutate(_k=ibis.row_number().over(group_by=[a.experiment, a.variant], order_by=a.v))
+    picked = engine.to_pandas(a.filter(a._k < ARM_SAMPLE).select("experiment", "variant", "v"))
+    if picked.empty:
+        return Check(name, "pass", "no assignments"), None
+    ids = events.customer_id.cast("string")
+    known = set(engine.to_pandas(events.filter(ids.isin(picked["v"].unique().tolist())).select(v=ids).distinct())["v"])
+    share = picked.assign(found=picked["v"].isin(known)).groupby(["experiment", "variant"])["found"].mean()
+    odd = []
+    for exp, arms in share.groupby(level=0):
+        best = arms.max()
+        odd += [f"{exp}: {v} {arms[(exp, v)]:.0%} against {best:.0%}" for _, v in arms.index
+                if best >= 0.5 and arms[(exp, v)] < best / 2]
+    if odd:
+        return Check(name, "fail", "the customers of some arms are missing from the event log, so their readout "
+                     "counts customers the log does not know as customers who did nothing (share of a sample of "
+                     f"each arm's customers found in the events: {'; '.join(odd)}). What to do: check that the "
+                     "assignments' customer ids are the event log's"), None
+    return Check(name, "pass", f"every arm's customers are found in the events ({len(share)} arms)"), None
 
 
 ID_SAMPLE = 1_000

@@ -1187,3 +1187,26 @@ def test_yaml_aliases_are_refused_before_they_are_expanded(tmp_path):
     text = "\n".join(levels) + "\nsources: {events: ev.csv}\nsegments: *a7\n"
     with pytest.raises(JourneyParameterError, match=r"journey\.yml, line 2: the alias \*a0 repeats another value"):
         read_journey(write(tmp_path, text))
+
+
+def test_an_experiment_arm_whose_customers_the_events_do_not_know_fails_a_check(tmp_path):
+    """One arm's ids written another way (prefixed) read as customers who never did anything: the readout then
+    claimed video_b lowered conversion by 65%. The journey's checks fail for that arm, naming it; the sample's pass."""
+    a = pd.read_parquet(SAMPLE_DIR / "assignments.parquet")
+    exp, arm = a["experiment"].iloc[0], sorted(a.loc[a["experiment"] == a["experiment"].iloc[0], "variant"].unique())[-1]
+    hit = (a["experiment"] == exp) & (a["variant"] == arm)
+    a.loc[hit, "customer_id"] = "ghost-" + a.loc[hit, "customer_id"].astype(str)
+    a.to_parquet(tmp_path / "assignments.parquet")
+    text = f"""
+        sources:
+          events: {SAMPLE_DIR / 'events.parquet'}
+          assignments: assignments.parquet
+        stages:
+          order: [awareness, consideration, cart, purchase, repeat, advocacy]
+          column: stage
+        """
+    j = jl.load_journey(write(tmp_path, text))
+    (chk,) = [c for c in j.checks if c.name == "assignments: every arm's customers are in the events"]
+    assert chk.status == "fail" and f"{exp}: {arm} 0% against 100%" in chk.detail
+    (chk,) = [c for c in jl.load_journey("sample").checks if c.name.startswith("assignments: every arm")]
+    assert chk.status == "pass"
