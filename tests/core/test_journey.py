@@ -915,20 +915,24 @@ def test_a_spend_report_with_day_first_dates_reads_them_with_the_source_format(t
                                                           [pd.Timestamp("2025-03-13"), 2.0]]
 
 
+SEGMENTS_YML = """
+    sources:
+      events: {{path: ev.csv, columns: {{user: customer_id, time: ts, action: event}}}}
+      customers: {{path: cu.csv, columns: {{user: customer_id}}}}
+    stages:
+      order: [awareness]
+      rules: [{{stage: awareness, event: visit}}]
+    segments: {segments}
+    """
+"""journey.yml of ev.csv and cu.csv in a test's folder, its segments to fill in (line 7)."""
+
+
 def test_a_segment_that_holds_personal_details_is_refused(tmp_path):
     """segments: [email] would print every customer's email in every report's split: refused, naming the key;
     a yes/no consent column or a country is a segment like any other."""
     (tmp_path / "ev.csv").write_text("user,time,action\na,2025-03-01 10:00,visit\nb,2025-03-02 10:00,visit\n")
     (tmp_path / "cu.csv").write_text("user,Email,Accepts Email Marketing,Country\na,a@x.org,yes,DE\nb,b@x.org,no,FR\n")
-    text = """
-        sources:
-          events: {{path: ev.csv, columns: {{user: customer_id, time: ts, action: event}}}}
-          customers: {{path: cu.csv, columns: {{user: customer_id}}}}
-        stages:
-          order: [awareness]
-          rules: [{{stage: awareness, event: visit}}]
-        segments: {segments}
-        """
+    text = SEGMENTS_YML
     with pytest.raises(JourneyParameterError, match=r"(?s)line 7, segments\[1\]: 'Email' holds personal details.*What to "
                                                     r"do: name a column such as"):
         jl.load_journey(write(tmp_path, text.format(segments="[Country, Email]")))
@@ -946,15 +950,7 @@ def test_a_report_split_is_checked_where_the_report_asks_for_it(tmp_path):
     (tmp_path / "ev.csv").write_text("user,time,action\n" + "".join(f"{c},2025-03-01 10:00,visit\n" for c in ids))
     (tmp_path / "cu.csv").write_text("user,Phone,Store,Plan\n" + "".join(
         f"{c},+4930{i:05d},{10000 + i // 2},{'pro' if i % 3 else 'basic'}\n" for i, c in enumerate(ids)))
-    text = """
-        sources:
-          events: {{path: ev.csv, columns: {{user: customer_id, time: ts, action: event}}}}
-          customers: {{path: cu.csv, columns: {{user: customer_id}}}}
-        stages:
-          order: [awareness]
-          rules: [{{stage: awareness, event: visit}}]
-        segments: {segments}
-        """
+    text = SEGMENTS_YML
     j = jl.load_journey(write(tmp_path, text.format(segments="[Plan]")))
     assert (j.segment(), j.segment("none"), j.segment(" Plan ")) == ("Plan", "", "Plan")
     with pytest.raises(JourneyParameterError, match=rf"(?s)segment_by 'Store': 'Store' has {n // 2} different values; "
@@ -983,15 +979,7 @@ def test_a_segment_whose_values_are_contact_details_is_refused_whatever_its_name
     (tmp_path / "ev.csv").write_text("user,time,action\na,2025-03-01 10:00,visit\nb,2025-03-02 10:00,visit\n")
     (tmp_path / "cu.csv").write_text("user,cohort,desk,Plan\na,ann.lee@corp.example,+49 30 1234567,pro\n"
                                      "b,bo@corp.example,+49 30 7654321,basic\n")
-    text = """
-        sources:
-          events: {{path: ev.csv, columns: {{user: customer_id, time: ts, action: event}}}}
-          customers: {{path: cu.csv, columns: {{user: customer_id}}}}
-        stages:
-          order: [awareness]
-          rules: [{{stage: awareness, event: visit}}]
-        segments: {segments}
-        """
+    text = SEGMENTS_YML
     with pytest.raises(JourneyParameterError, match=r"(?s)line 7, segments\[1\]: 'cohort' holds email addresses; "
                                                     r"expected a column that splits.*What to do"):
         jl.load_journey(write(tmp_path, text.format(segments="[Plan, cohort]")))
