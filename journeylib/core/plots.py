@@ -14,7 +14,7 @@ from typing import Any, Callable, TypeVar
 
 import numpy as np
 
-__all__ = ["error_widths", "no_mathtext", "plain_text", "plot_journey_check"]
+__all__ = ["MAX_LABEL", "error_widths", "no_mathtext", "plain_text", "plot_journey_check", "short_label"]
 
 _Draw = TypeVar("_Draw", bound=Callable[..., Any])
 
@@ -48,10 +48,50 @@ def plain_text(ax: Any) -> Any:
     >>> plt.close(fig)
     """
     from matplotlib.text import Text
+    from matplotlib.ticker import FuncFormatter
 
     for text in ax.findobj(Text):
         text.set_parse_math(False)
+    # a name from data may be any length (a 100,000-character event name drew a 200,000-pixel-wide figure):
+    # tick labels, legend entries and annotations are cut to MAX_LABEL characters; tick labels are made
+    # again at draw time, so an axis that has a long one gets its formatter wrapped
+    for axis, labels in ((ax.xaxis, ax.get_xticklabels()), (ax.yaxis, ax.get_yticklabels())):
+        if any(len(t.get_text()) > MAX_LABEL for t in labels):
+            made = axis.get_major_formatter()
+            axis.set_major_formatter(FuncFormatter(lambda v, pos, made=made: short_label(made(v, pos))))
+    legend = ax.get_legend()
+    for text in [*ax.get_xticklabels(), *ax.get_yticklabels(), *ax.texts,
+                 *(legend.get_texts() if legend is not None else [])]:
+        if len(text.get_text()) > MAX_LABEL:
+            text.set_text(short_label(text.get_text()))
     return ax
+
+
+MAX_LABEL = 100
+"""Longest tick label, legend entry or annotation drawn (characters); longer ones end in an ellipsis."""
+
+
+def short_label(text: object) -> str:
+    """``text`` cut to :data:`MAX_LABEL` characters, ending in an ellipsis when cut.
+
+    Parameters
+    ----------
+    text
+        A label (a name from data).
+
+    Returns
+    -------
+    str
+        The label, at most ``MAX_LABEL`` characters long.
+
+    Examples
+    --------
+    >>> from journeylib.core.plots import short_label
+    >>> short_label("email"), len(short_label("x" * 500)), short_label("x" * 500)[-1]
+    ('email', 100, '…')
+    """
+    text = str(text)
+    return text if len(text) <= MAX_LABEL else text[:MAX_LABEL - 1] + "…"
 
 
 def no_mathtext(draw: _Draw) -> _Draw:

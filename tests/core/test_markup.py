@@ -285,3 +285,29 @@ def test_no_mathtext_keeps_the_function_and_restores_the_setting():
         fig.savefig(io.BytesIO(), format="png")
         assert ax.get_title() == "a$b_{x}^$"
         plt.close(fig)
+
+
+def test_a_very_long_name_from_data_is_cut_on_the_plot():
+    """A 100,000-character event name drew a figure 200,000 pixels wide: tick labels, legend entries and
+    annotations from data are cut to MAX_LABEL characters, ending in an ellipsis; short names are untouched."""
+    from journeylib.core.plots import MAX_LABEL
+
+    long = "checkout_step_" + "x" * 100_000
+
+    @no_mathtext
+    def draw(names, ax=None):
+        ax = ax if ax is not None else plt.gca()
+        ax.barh(range(len(names)), [1] * len(names), label=names[0])
+        ax.set_yticks(range(len(names)), names)
+        ax.annotate(names[0], (0.5, 0))
+        ax.legend()
+        return ax
+
+    fig, ax = plt.subplots()
+    draw([long, "email"], ax=ax)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == [long[:MAX_LABEL - 1] + "…", "email"]
+    assert ax.texts[0].get_text() == labels[0] and ax.get_legend().get_texts()[0].get_text() == labels[0]
+    assert fig.get_tightbbox(fig.canvas.get_renderer()).width < 2000
+    plt.close(fig)
