@@ -53,16 +53,16 @@ def plain_text(ax: Any) -> Any:
     for text in ax.findobj(Text):
         text.set_parse_math(False)
     # a name from data may be any length (a 100,000-character event name drew a 200,000-pixel-wide figure):
-    # tick labels, legend entries and annotations are cut to MAX_LABEL characters; tick labels are made
+    # each line of a tick label, legend entry or annotation is cut to MAX_LABEL characters; tick labels are made
     # again at draw time, so an axis that has a long one gets its formatter wrapped
     for axis, labels in ((ax.xaxis, ax.get_xticklabels()), (ax.yaxis, ax.get_yticklabels())):
-        if any(len(t.get_text()) > MAX_LABEL for t in labels):
+        if any(short_label(t.get_text()) != t.get_text() for t in labels):
             made = axis.get_major_formatter()
             axis.set_major_formatter(FuncFormatter(lambda v, pos, made=made: short_label(made(v, pos))))
     legend = ax.get_legend()
     for text in [*ax.get_xticklabels(), *ax.get_yticklabels(), *ax.texts,
                  *(legend.get_texts() if legend is not None else [])]:
-        if len(text.get_text()) > MAX_LABEL:
+        if short_label(text.get_text()) != text.get_text():
             text.set_text(short_label(text.get_text()))
     return ax
 
@@ -72,7 +72,8 @@ MAX_LABEL = 100
 
 
 def short_label(text: object) -> str:
-    """``text`` cut to :data:`MAX_LABEL` characters, ending in an ellipsis when cut.
+    """Each line of ``text`` cut to :data:`MAX_LABEL` characters, ending in an ellipsis when cut (a map cell or
+    an annotation holds several short lines: none is cut).
 
     Parameters
     ----------
@@ -82,7 +83,7 @@ def short_label(text: object) -> str:
     Returns
     -------
     str
-        The label, at most ``MAX_LABEL`` characters long.
+        The label, each line at most ``MAX_LABEL`` characters long.
 
     Examples
     --------
@@ -90,8 +91,7 @@ def short_label(text: object) -> str:
     >>> short_label("email"), len(short_label("x" * 500)), short_label("x" * 500)[-1]
     ('email', 100, '…')
     """
-    text = str(text)
-    return text if len(text) <= MAX_LABEL else text[:MAX_LABEL - 1] + "…"
+    return "\n".join(line if len(line) <= MAX_LABEL else line[:MAX_LABEL - 1] + "…" for line in str(text).split("\n"))
 
 
 def no_mathtext(draw: _Draw) -> _Draw:
