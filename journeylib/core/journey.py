@@ -1550,16 +1550,16 @@ def _arms_in_events(events: ibis.Table, assignments: ibis.Table) -> tuple[Check,
     picked = engine.to_pandas(a.filter(a._k < ARM_SAMPLE).select("experiment", "variant", "v"))
     if picked.empty:
         return Check(name, "pass", "no assignments"), None
-    arms = picked.groupby(["experiment", "variant"]).ngroups
-    picked = picked.groupby(["experiment", "variant"]).head(max(20, 5_000 // arms))  # a short IN list, however many arms
+    n_arms = picked.groupby(["experiment", "variant"]).ngroups
+    picked = picked.groupby(["experiment", "variant"]).head(max(20, 5_000 // n_arms))  # a short IN list, however many arms
     ids = events.customer_id.cast("string")
     known = set(engine.to_pandas(events.filter(ids.isin(picked["v"].unique().tolist())).select(v=ids).distinct())["v"])
     share = picked.assign(found=picked["v"].isin(known)).groupby(["experiment", "variant"])["found"].mean()
     odd = []
-    for exp, arms in share.groupby(level=0):
-        best = arms.max()
-        odd += [f"{exp}: {v} {arms[(exp, v)]:.0%} against {best:.0%}" for _, v in arms.index
-                if best >= 0.5 and arms[(exp, v)] < best / 2]
+    for exp, found in share.groupby(level=0):
+        best = found.max()
+        odd += [f"{exp}: {v} {found[(exp, v)]:.0%} against {best:.0%}" for _, v in found.index
+                if best >= 0.5 and found[(exp, v)] < best / 2]
     if odd:
         return Check(name, "fail", "the customers of some arms are missing from the event log, so their readout "
                      "counts customers the log does not know as customers who did nothing (share of a sample of "
@@ -1576,15 +1576,16 @@ customers table once, where matching every customer would join two tables of mil
 def _ids_match(d: JourneyDefinition, events: ibis.Table, customers: ibis.Table) -> tuple[Check, JourneyDataError | None]:
     """Whether the events' customers are found in the customers table: ids written two ways (``00042`` and
     ``42``, ``42`` and ``42.0``) match no one, and every segment and attribute would be unknown."""
+    name = "customers: ids match the events"
     first = events.limit(20 * ID_SAMPLE)
     ev = engine.to_pandas(first.select(v=first.customer_id.cast("string")).distinct().limit(ID_SAMPLE))["v"]
     if ev.empty:
-        return Check("customers: ids match the events", "pass", "no events to look up"), None
+        return Check(name, "pass", "no events to look up"), None
     found = customers.filter(customers.customer_id.cast("string").isin(ev.tolist()))
     n_found = int(found.count().to_pyarrow().as_py())
     share = n_found / len(ev)
     if share >= 0.5:
-        return Check("customers: ids match the events", "pass",
+        return Check(name, "pass",
                      f"{n_found:,} of {len(ev):,} customers of the first events are in the customers table"), None
     theirs = engine.to_pandas(customers.limit(5).select(v=customers.customer_id.cast("string")))["v"]
     hint = ""
@@ -1599,8 +1600,8 @@ def _ids_match(d: JourneyDefinition, events: ibis.Table, customers: ibis.Table) 
         msg = (f"{d.where('sources.customers')}: none of the events' customers is in the customers table: {detail}; "
                "expected the same customer_id in both, so that segments and attributes reach the events.\nWhat to "
                "do: write the ids the same way in both exports." + hint)
-        return Check("customers: ids match the events", "fail", detail + hint), JourneyDataError(msg)
-    return Check("customers: ids match the events", "warn",
+        return Check(name, "fail", detail + hint), JourneyDataError(msg)
+    return Check(name, "warn",
                  f"{detail}: the others' segments and attributes are unknown.{hint}"), None
 
 
