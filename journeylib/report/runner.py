@@ -1260,8 +1260,18 @@ def _shared_tables(scratch: str):
             os.environ[SHARED_TABLES_VAR] = old
 
 
+# Seconds per bundled notebook in the 10^8-event suite (bench/RESULTS.md, 2026-12-06): the order of
+# a run into a folder without a previous run. In file order the two lanes of that suite ended 340 s
+# apart (912 and 1,252 s), one core idle all that while.
+TYPICAL_SECONDS = {"01_stage_attribution.ipynb": 480.0, "00_journey_overview.ipynb": 424.0,
+                   "07_campaigns.ipynb": 339.0, "05_journey_map.ipynb": 318.0, "04_loyalty_cohorts.ipynb": 282.0,
+                   "02_retention_survival.ipynb": 164.0, "06_channel_budget.ipynb": 102.0, "03_ab_test.ipynb": 40.0}
+
+
 def _longest_first(plan: list, seconds: dict[str, float]) -> list:
-    """Plan entries ``(notebook, ...)`` by previous duration, unknown ones first (stable)."""
+    """Plan entries ``(notebook, ...)`` by previous duration, unknown ones first (stable); without a
+    previous run, the bundled notebooks by :data:`TYPICAL_SECONDS`."""
+    seconds = seconds or TYPICAL_SECONDS
     return sorted(plan, key=lambda p: -seconds.get(p[0].name, float("inf")))
 
 

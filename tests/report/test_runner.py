@@ -106,7 +106,11 @@ def test_longest_notebook_starts_first():
     plan = [(Path(f"{n}.ipynb"), None) for n in ("00", "01", "02", "03")]
     order = report._longest_first(plan, {"00.ipynb": 90.0, "01.ipynb": 250.0, "03.ipynb": 15.0})
     assert [p.stem for p, _ in order] == ["02", "01", "00", "03"]  # never run (02) first, then by duration
-    assert report._longest_first(plan, {}) == plan
+    assert report._longest_first(plan, {}) == plan  # no previous run, none bundled: file order
+    bundled = [(Path(n), None) for n in sorted(report.TYPICAL_SECONDS)]
+    first = [p.name for p, _ in report._longest_first(bundled, {})]
+    assert first[:2] == ["01_stage_attribution.ipynb", "00_journey_overview.ipynb"] and first[-1] == "03_ab_test.ipynb"
+    assert sorted(first) == sorted(p.name for p in (Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))  # every bundled notebook
     assert report._previous_seconds(Path("/nonexistent")) == {}
 
 
