@@ -7,7 +7,7 @@ the recovery rate within ``recovery_days`` (over the carts followed up that long
 Wilson intervals), overall, by the channel of the recovery message (from a message log:
 the ``send`` of ``recovery_campaign`` at abandonment), by cart value band and by segment,
 and the time to recovery as a Kaplan-Meier curve (carts still open at the end of the log are
-censored; lifelines).
+censored; :func:`journeylib.retention.survival.curve_every_hour`).
 
 The matching runs in the engine (portable Ibis, DuckDB or Spark): one window per customer carries
 the first purchase at or after each cart, the recovery send is a join on the customer within the
@@ -242,19 +242,18 @@ def _rates(carts: pd.DataFrame, dimension: str, col: str | None, level: float) -
 
 
 def _km_curves(carts: pd.DataFrame, end_days: pd.Series, level: float) -> pd.DataFrame:
-    from lifelines import KaplanMeierFitter
-
     rows = []
-    event = carts["days_to_recovery"].notna()
-    duration = carts["days_to_recovery"].where(event, end_days).clip(lower=1e-9)
-    by_channel = [(str(g), d.index) for g, d in carts.groupby("channel", sort=True, observed=True)]
-    if len(by_channel) < 2:  # one channel (or no message log): its curve is the overall one
+    days = carts["days_to_recovery"].to_numpy(float)
+    event = ~np.isnan(days)
+    duration = np.clip(np.where(event, days, end_days), 1e-9, None)
+    channel = carts["channel"].array  # categorical: a mask per channel, no copy of the cart rows
+    by_channel = [(str(g), channel.codes == i) for i, g in enumerate(channel.categories)]
+    if sum(m.any() for _, m in by_channel) < 2:  # one channel (or no message log): its curve is the overall one
         by_channel = []
-    for g, idx in [("all", carts.index)] + by_channel:
-        if len(idx) < 2:
+    for g, m in [("all", np.ones(len(days), bool))] + by_channel:
+        if m.sum() < 2:
             continue
-        kmf = KaplanMeierFitter(alpha=round(1 - level, 12)).fit(duration[idx], event_observed=event[idx])
-        c = curve_every_hour(kmf, duration[idx])
+        c = curve_every_hour(duration[m], event[m], confidence_level=level)
         rows.append(pd.DataFrame({"group": g, "days": c["days"], "recovered_share": 1 - c["survival"],
                                   "ci_low": 1 - c["ci_high"], "ci_high": 1 - c["ci_low"]}))
     if not rows:

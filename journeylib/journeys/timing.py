@@ -507,7 +507,7 @@ def time_to_next_stage(
                 if waiting >= min_at_risk and pd.notna(r["retention"]):
                     row[c], row[lo_c], row[hi_c] = 1 - r["retention"], 1 - r["ci_high"], 1 - r["ci_low"]
             rows.append(row)
-            c = curve_every_hour(next(iter(km.fitters.values())), days[m], n[m])
+            c = curve_every_hour(days[m], moved[m], n[m], confidence_level=confidence_level)
             curves.append(pd.DataFrame({"transition": name, "group": g, "days": c["days"], "share_moved": 1 - c["survival"],
                                         "ci_low": 1 - c["ci_high"], "ci_high": 1 - c["ci_low"], "at_risk": c["at_risk"]}))
     table = pd.DataFrame(rows)

@@ -3,7 +3,7 @@
 Engine half: one pass over the event log gives cohort x period cells (customers
 active, orders, revenue) and the cohort sizes, or per-customer first/second purchase
 days and the inter-purchase gaps. Stats half: pandas pivots, a Kaplan-Meier curve
-(lifelines) for the time to the second order, Wilson intervals (statsmodels).
+for the time to the second order (lifelines' estimate, from sorted arrays: :func:`journeylib.retention.survival.curve_every_hour`), Wilson intervals (statsmodels).
 
 A cohort cell that cannot be observed completely yet (the period has not ended by
 ``observation_end``) is NaN, shown blank, and left out of every average: it is
@@ -698,8 +698,6 @@ def repeat_purchase(
     >>> print(result.findings[0].text)
     Repeat-purchase rate: 76% of customers place a second order within 90 days of their first (73% to 79%).
     """
-    from lifelines import KaplanMeierFitter
-
     from ..retention.survival import curve_every_hour
 
     _check_period(period)
@@ -754,9 +752,7 @@ def repeat_purchase(
     g["repeat_rate"] = g["repeaters"] / g["eligible"]
     g["ci_low"], g["ci_high"] = wilson_interval(g["repeaters"], g["eligible"], confidence_level)
     dur = per["days_to_second"].fillna(per["followup_days"]).clip(lower=0)
-    kmf = KaplanMeierFitter(alpha=round(1 - confidence_level, 12))
-    kmf.fit(dur, event_observed=per["days_to_second"].notna())
-    c = curve_every_hour(kmf, dur)
+    c = curve_every_hour(dur, per["days_to_second"].notna(), confidence_level=confidence_level)
     tts = pd.DataFrame({"days": c["days"], "share_with_second_order": 1 - c["survival"], "ci_low": 1 - c["ci_high"],
                         "ci_high": 1 - c["ci_low"], "at_risk": c["at_risk"]})
     return RepeatPurchase(g, gaps, tts, per, int(within_days), by, float(confidence_level))

@@ -345,3 +345,44 @@ def test_against_truth_on_simulated_data(sim8k):
         sv.against_truth({}, cox=other)
     assert rel.loc["churn hazard ratio, budget vs premium", "planted"] == pytest.approx(1.5 / 0.6)
     assert rel.loc["churn hazard ratio, budget vs premium", "covered"]
+
+
+def _lifelines_every_hour(d, e, w=None, level=0.95):
+    """lifelines' Kaplan-Meier read every hour: the independent reference of ``curve_every_hour``."""
+    from lifelines import KaplanMeierFitter
+
+    from journeylib.core.time import curve_grid
+
+    kmf = KaplanMeierFitter(alpha=round(1 - level, 12)).fit(d, e, weights=w)
+    grid = curve_grid(np.max(d))
+    at = np.searchsorted(kmf.survival_function_.index.to_numpy(float), grid, side="right") - 1
+    band = kmf.confidence_interval_.to_numpy(float)[at]
+    w = np.ones(len(d)) if w is None else np.asarray(w, float)
+    return pd.DataFrame({"days": grid, "survival": kmf.survival_function_.iloc[:, 0].to_numpy(float)[at],
+                         "ci_low": band[:, 0], "ci_high": band[:, 1],
+                         "at_risk": [w[np.asarray(d) >= g].sum() for g in grid]})
+
+
+@pytest.mark.parametrize("case", ["seconds", "ties", "weights", "zero_and_all_churn", "none_churn"])
+def test_curve_every_hour_is_lifelines_kaplan_meier(case):
+    from journeylib.retention.survival import curve_every_hour
+
+    rng = np.random.default_rng(11)
+    w, level = None, 0.95
+    if case == "seconds":
+        d = rng.exponential(5, 4000)
+        e = rng.random(4000) < 0.6
+    elif case == "ties":  # half days: many events and censorings at one time
+        d = np.round(rng.exponential(5, 4000) * 2) / 2
+        e = rng.random(4000) < 0.6
+    elif case == "weights":
+        d, e = np.round(rng.exponential(5, 800)), rng.random(800) < 0.5
+        w, level = rng.integers(1, 9, 800).astype(float), 0.9
+    elif case == "zero_and_all_churn":  # events at 0, and every customer left at the last time churns
+        d, e = np.array([0, 0, 1, 2, 2, 3.0]), np.array([1, 0, 1, 0, 1, 1], bool)
+    else:
+        d, e = np.array([1, 2, 2.0]), np.zeros(3, bool)
+    got = curve_every_hour(d, e, w, confidence_level=level)
+    pd.testing.assert_frame_equal(got, _lifelines_every_hour(d, e, w, level), check_exact=False, rtol=1e-12, atol=1e-12)
+    if case == "zero_and_all_churn":
+        assert got["survival"].iloc[0] == pytest.approx(5 / 6) and got["survival"].iloc[-1] == 0.0
