@@ -15,6 +15,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import ibis
@@ -91,7 +92,9 @@ def fetch(expr: ibis.Expr) -> pd.DataFrame | pd.Series:
     con = expr._find_backend(use_default=True)
     path = _result_path(expr, con)
     if path is None:
-        return expr.to_pandas()
+        if getattr(con, "name", None) != "duckdb" or not isinstance(expr, (ibis.Table, ibis.Column)):
+            return expr.to_pandas()
+        return _as_pandas(expr, con._to_duckdb_relation(expr).to_arrow_table())
     with locked(path.with_suffix(".lock")):
         try:
             with pa.memory_map(str(path)) as source:
@@ -197,11 +200,32 @@ def _write_arrow(table: pa.Table, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _column(col: pa.ChunkedArray) -> Any:
+    """One Arrow column as Ibis' DuckDB ``execute`` hands it to its converter, in Arrow's own
+    conversion where that gives the same values.
+
+    Ibis takes every column with a null through Python objects (``to_pylist``): 12.8 s for a
+    customers table's 8.8 million join dates, most of them null. Numbers, booleans, text and
+    timestamps (in nanoseconds, as Ibis makes them) with nulls convert in Arrow to what the
+    converter makes of those objects; nested, dictionary and all-null columns keep Ibis' way.
+    """
+    if pat.is_nested(col.type) or pat.is_dictionary(col.type) or 0 < len(col) == col.null_count:
+        return col.to_pylist()
+    if not col.null_count:
+        return col.to_pandas()
+    if pat.is_timestamp(col.type):
+        try:
+            return col.cast(pa.timestamp("ns", tz=col.type.tz)).to_pandas()
+        except pa.ArrowInvalid:  # beyond the years 1677-2262 of nanoseconds
+            return col.to_pylist()
+    if pat.is_integer(col.type) or pat.is_floating(col.type) or pat.is_boolean(col.type) or pat.is_string(col.type):
+        return col.to_pandas()
+    return col.to_pylist()
+
+
 def _as_pandas(expr: ibis.Expr, table: pa.Table) -> pd.DataFrame | pd.Series:
     """The pandas result of ``expr`` from its Arrow result, as Ibis' DuckDB ``execute`` builds it."""
     from ibis.backends.duckdb.converter import DuckDBPandasData
 
-    df = pd.DataFrame({name: col.to_pylist() if (pat.is_nested(col.type) or pat.is_dictionary(col.type)
-                                                 or col.null_count) else col.to_pandas()
-                       for name, col in zip(table.column_names, table.columns)})
+    df = pd.DataFrame({name: _column(col) for name, col in zip(table.column_names, table.columns)})
     return expr.__pandas_result__(DuckDBPandasData.convert_table(df, expr.as_table().schema()))

@@ -441,3 +441,24 @@ def test_a_funnel_whose_table_cannot_be_stored_keeps_its_own(shared, monkeypatch
     assert not list((shared / "results").glob("*.parquet"))
     monkeypatch.delenv(shared_tables.ENV_VAR)
     pd.testing.assert_frame_equal(result.summary, jl.funnel(jl.load_dataset("sample").events, window=60).summary)
+
+
+def test_a_result_with_nulls_is_the_frame_ibis_gives():
+    """Columns with nulls convert in Arrow (numbers, booleans, text, timestamps in nanoseconds) and
+    the rest as Ibis does: every dtype and value is that of Ibis' own ``to_pandas``."""
+    con = ibis.duckdb.connect()
+    con.raw_sql("SET TimeZone='UTC'")
+    t = con.sql("""SELECT i,
+        CASE WHEN i % 3 = 0 THEN NULL ELSE TIMESTAMPTZ '2025-01-01 00:00:00.123456+00' + i * INTERVAL 1 SECOND END AS tz,
+        CASE WHEN i % 3 = 0 THEN NULL ELSE TIMESTAMP '2025-01-01' + i * INTERVAL 1 SECOND END AS naive,
+        CASE WHEN i % 3 = 0 THEN NULL WHEN i = 7 THEN TIMESTAMP '3000-01-01' ELSE TIMESTAMP '2025-01-01' END AS far,
+        CASE WHEN i % 3 = 0 THEN NULL ELSE i / 7 END AS f, CASE WHEN i % 4 = 0 THEN 'nan'::DOUBLE END AS f_nan,
+        CASE WHEN i % 3 = 0 THEN NULL ELSE i END AS n, CASE WHEN i % 3 = 0 THEN NULL ELSE i::INT8 END AS n8,
+        CASE WHEN i % 3 = 0 THEN NULL ELSE i % 2 = 0 END AS b, CASE WHEN i % 3 = 0 THEN NULL ELSE 'x' || i END AS s,
+        CASE WHEN i % 3 = 0 THEN NULL ELSE DATE '2025-01-01' + i::INT END AS d, NULL::BIGINT AS none,
+        CASE WHEN i % 3 = 0 THEN NULL ELSE [i, i + 1] END AS l
+        FROM range(50) r(i)""")
+    got = shared_results.fetch(t)
+    pd.testing.assert_frame_equal(got, t.to_pandas(), check_exact=True)
+    assert str(got["tz"].dtype) == "datetime64[ns, UTC]" and got["n"].isna().sum() == 17
+    pd.testing.assert_series_equal(shared_results.fetch(t.tz), t.tz.to_pandas(), check_exact=True)
