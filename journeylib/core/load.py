@@ -1503,8 +1503,6 @@ def _distinct_row_hashes(t: ibis.Table, checks: dict) -> ibis.Value:
 
 
 MAX_DUPLICATE_CUSTOMERS = 10_000
-# Rows sharing a repeated hash that are compared in memory; beyond, the whole table is de-duplicated.
-MAX_SUSPECT_ROWS = 1_000_000
 
 
 def _drop_duplicates(t: ibis.Table, table: str, n: int, n_hashes: int,
@@ -1512,35 +1510,29 @@ def _drop_duplicates(t: ibis.Table, table: str, n: int, n_hashes: int,
     """``t`` without exact duplicate rows, the rows kept, and the customers that had duplicates.
 
     Distinct row hashes <= distinct rows <= rows: when every hash is distinct, so is every
-    row, and nothing more is computed. Otherwise only the rows with a repeated hash can be
-    duplicates: one pass keeps them (a few rows; at most :data:`MAX_SUSPECT_ROWS`), and their
-    customers and the rows kept are counted from them. For up to
-    :data:`MAX_DUPLICATE_CUSTOMERS` customers, just their rows are de-duplicated, so later
-    queries filter on ``customer_id`` instead of running a DISTINCT over the whole log (10^8
-    events with 3 duplicates made every query of a report suite a 10^8-row DISTINCT). The
-    customer list is ``None`` beyond that limit.
+    row, and nothing more is computed. Otherwise only the rows of customers with a repeated
+    hash can be duplicates; for up to :data:`MAX_DUPLICATE_CUSTOMERS` of them, just their
+    rows are de-duplicated, so later queries filter on ``customer_id`` instead of running a
+    DISTINCT over the whole log (10^8 events with 3 duplicates made every query of a report
+    suite a 10^8-row DISTINCT). The customer list is ``None`` beyond that limit.
     """
     if n_hashes == n:
         return t, n, []
     tagged = t.mutate(_h=_row_hash({c: t[c] for c in t.columns}))
-    # the repeated hashes from a grouping that carries nothing but a count, then their rows in a
-    # second pass: a customer id carried through the grouping costs more than the pass (10^8
-    # events: 23 s against 8 s + 5 s), and counting from the kept rows saves two more passes
+    # the repeated hashes from a grouping that carries nothing but a count, then their customers
+    # in a second pass: a customer id carried through the grouping costs more than the pass
+    # (10^8 events: 23 s against 8 s + 5 s)
     counted = tagged.group_by("_h").aggregate(_n=tagged.count())
-    with engine.materialized(counted.filter(counted._n > 1)) as repeated:
-        suspects = int(engine.to_pandas(repeated.aggregate(rows=repeated._n.sum().fill_null(0)))["rows"].iloc[0])
-        if suspects > MAX_SUSPECT_ROWS:
-            customers = None
-        else:
-            with engine.materialized(tagged.semi_join(repeated, "_h").drop("_h")) as rows:
-                customers = sorted(engine.to_pandas(rows.select("customer_id").distinct())["customer_id"].tolist())
-                n_unique = n - suspects + _count(rows.distinct())
-    if customers is None or len(customers) > MAX_DUPLICATE_CUSTOMERS:
+    with engine.materialized(counted.filter(counted._n > 1).select("_h")) as repeated:
+        ids = tagged.semi_join(repeated, "_h").select("customer_id").distinct()
+        customers = sorted(engine.to_pandas(ids.limit(MAX_DUPLICATE_CUSTOMERS + 1))["customer_id"].tolist())
+    if len(customers) > MAX_DUPLICATE_CUSTOMERS:
         d, customers = t.distinct(), None
-        if suspects > MAX_SUSPECT_ROWS:
-            n_unique = _count(d)
+        n_unique = _count(d)
     else:
         d = _without_duplicates(t, customers)
+        inside = t.filter(t.customer_id.isin(customers))
+        n_unique = n - _count(inside) + _count(inside.distinct())
     _warn_duplicates(table, n - n_unique, n, notes)
     return (d, n_unique, customers) if n_unique < n else (t, n, [])
 

@@ -282,17 +282,14 @@ def test_duplicates_of_many_customers_are_dropped_by_one_distinct(frame, monkeyp
     customer list is kept; the rows kept are the distinct rows."""
     from journeylib.core import load as io
 
+    monkeypatch.setattr(io, "MAX_DUPLICATE_CUSTOMERS", 1)
     frame = frame.rename(columns={"user": "customer_id", "time": "ts"})
     dup = jl.core.engine.to_table(pd.concat([frame, frame.iloc[[0, 2, 2]]], ignore_index=True), raw=True)
-    # beyond the customers, and beyond the rows compared in memory (counted on the whole table then)
-    for name in ("MAX_DUPLICATE_CUSTOMERS", "MAX_SUSPECT_ROWS"):
-        with monkeypatch.context() as m:
-            m.setattr(io, name, 1)
-            with pytest.warns(JourneyDataWarning, match="dropped 3 exact duplicate rows of 7"):
-                out, n, customers = io._drop_duplicates(dup, "events", 7, n_hashes=4, notes=[])
-        assert n == 4 and customers is None
-        pd.testing.assert_frame_equal(jl.to_pandas(out).sort_values(["customer_id", "ts"]).reset_index(drop=True),
-                                      frame.sort_values(["customer_id", "ts"]).reset_index(drop=True))
+    with pytest.warns(JourneyDataWarning, match="dropped 3 exact duplicate rows of 7"):
+        out, n, customers = io._drop_duplicates(dup, "events", 7, n_hashes=4, notes=[])
+    assert n == 4 and customers is None
+    pd.testing.assert_frame_equal(jl.to_pandas(out).sort_values(["customer_id", "ts"]).reset_index(drop=True),
+                                  frame.sort_values(["customer_id", "ts"]).reset_index(drop=True))
 
 
 def test_input_frame_is_not_modified(frame):
