@@ -21,7 +21,7 @@ import tempfile
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any, Iterator, Mapping
 
 import duckdb
 import ibis
@@ -1088,18 +1088,49 @@ def customer_column(customers: Any, column: str, parameter: str = "by") -> pd.Se
     >>> customer_column(pd.DataFrame({"customer_id": ["a", "b"], "segment": ["x", "y"]}), "segment").to_dict()
     {'a': 'x', 'b': 'y'}
     """
+    return customer_columns(customers, {column: parameter})[column]
+
+
+def customer_columns(customers: Any, columns: Mapping[str, str]) -> pd.DataFrame:
+    """Columns of the customers table as one pandas frame indexed by ``customer_id``.
+
+    :func:`customer_column` for several columns at once: one fetch of the ids and one check
+    that each is on one row (at 10^8 events, 8.8 million ids: about 10 s per lookup).
+
+    Parameters
+    ----------
+    customers
+        The customers table (DataFrame, Ibis table or path); ``None`` is an error.
+    columns
+        Column wanted -> the name of the caller's argument that asked for it (for the message).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns, indexed by ``customer_id``, values as stored.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeylib.core.engine import customer_columns
+    >>> cu = pd.DataFrame({"customer_id": ["a", "b"], "segment": ["x", "y"], "member": [True, False]})
+    >>> customer_columns(cu, {"segment": "by", "member": "by"}).loc["b"].to_dict()
+    {'segment': 'y', 'member': False}
+    """
+    first = next(iter(columns))
     if customers is None:
-        raise JourneyParameterError(f"{parameter}={column!r} needs the customers table (pass customers=...)")
+        raise JourneyParameterError(f"{columns[first]}={first!r} needs the customers table (pass customers=...)")
     cu = to_table(customers, table="customers")
-    if column not in cu.columns or "customer_id" not in cu.columns:
-        raise JourneyParameterError(f"{parameter}={column!r}: not a column of customers; expected one of "
-                                    f"{[c for c in cu.columns if c != 'customer_id']}")
-    values = to_pandas(cu.select("customer_id", column)).set_index("customer_id")[column]
+    for column, parameter in columns.items():
+        if column not in cu.columns or "customer_id" not in cu.columns:
+            raise JourneyParameterError(f"{parameter}={column!r}: not a column of customers; expected one of "
+                                        f"{[c for c in cu.columns if c != 'customer_id']}")
+    values = to_pandas(cu.select("customer_id", *dict.fromkeys(columns))).set_index("customer_id")
     if values.index.has_duplicates:  # a lookup by id: which row would a customer get?
         n = values.index[values.index.duplicated()].nunique()
         raise JourneyDataError(f"customers: {n:,} customer_id value(s) appear on more than one row; expected one row "
-                               f"per customer to look up {column!r}\nWhat to do: keep one row per customer_id "
-                               "(the latest, say) before passing the table")
+                               f"per customer to look up {', '.join(repr(c) for c in columns)}\nWhat to do: keep "
+                               "one row per customer_id (the latest, say) before passing the table")
     return values
 
 

@@ -1028,9 +1028,11 @@ class _Grouping:
 
 
 def _grouping(customers: Any, by: str, joined_at: str | None) -> _Grouping:
-    raw = engine.customer_column(customers, by)
-    groups = _as_groups(raw)
     cu = engine.to_table(customers, table="customers")
+    with_join = joined_at is not None and joined_at in cu.columns and joined_at != by
+    both = engine.customer_columns(customers, {by: "by", **({joined_at: "joined_at"} if with_join else {})})
+    raw = both[by]
+    groups = _as_groups(raw)
     values = raw.dropna().unique()
     if not len(values) or not all(isinstance(v, (bool, np.bool_)) for v in values):
         return _Grouping(by, "static", None, groups=groups)
@@ -1038,8 +1040,8 @@ def _grouping(customers: Any, by: str, joined_at: str | None) -> _Grouping:
     flag = np.full(len(raw), np.nan, dtype=object)
     flag[~na] = raw.to_numpy(dtype=object)[~na].astype(bool)
     flag = pd.Series(flag, index=raw.index, name=raw.name, dtype=object)
-    if joined_at is not None and joined_at in cu.columns:
-        joined = pd.to_datetime(engine.customer_column(customers, joined_at, "joined_at"), utc=True)
+    if with_join:
+        joined = pd.to_datetime(both[joined_at], utc=True)
         return _Grouping(by, "join time", joined_at, flag=flag, joined=joined)
     return _Grouping(by, "flag", joined_at, flag=flag)
 
