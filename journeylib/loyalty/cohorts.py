@@ -3,7 +3,8 @@
 Engine half: one pass over the event log gives cohort x period cells (customers
 active, orders, revenue) and the cohort sizes, or per-customer first/second purchase
 days and the inter-purchase gaps. Stats half: pandas pivots, a Kaplan-Meier curve
-for the time to the second order (lifelines' estimate, from sorted arrays: :func:`journeylib.retention.survival.curve_every_hour`), Wilson intervals (statsmodels).
+for the time to the second order (lifelines' estimate, from sorted arrays:
+:func:`journeylib.retention.survival.curve_every_hour`), Wilson intervals (statsmodels).
 
 A cohort cell that cannot be observed completely yet (the period has not ended by
 ``observation_end``) is NaN, shown blank, and left out of every average: it is

@@ -122,7 +122,7 @@ def curve_every_hour(durations: Any, event_observed: Any, weights: Any = None, *
     running sum of ``log(1 - d/n)`` over the event times, its band by Greenwood's exponential
     formula. lifelines builds a pandas table with a row per distinct duration, which on a large
     log is a row per customer (durations carry seconds): 25 s for the 15 million abandoned carts
-    of a 10^8-event log, where these sorted arrays take about 2 s.
+    of a 10^8-event log, where these sorted arrays take about 6 s (half of it the sort).
 
     Parameters
     ----------
