@@ -6,7 +6,8 @@ ignores that many will move tomorrow. Here the time from a customer's **first** 
 stage ``k`` to their first event at stage ``k+1`` at or after it is a survival time: a
 customer who has not reached ``k+1`` by the end of observation
 (:func:`journeylib.core.time.observation_end`) is censored there. Kaplan-Meier
-(:func:`journeylib.retention.survival.kaplan_meier`) then gives the median time to the next
+(:func:`journeylib.retention.survival.kaplan_meier_arrays`: lifelines' estimate, band and
+median interval from sorted arrays) then gives the median time to the next
 step and the share that moves on within 7, 30 and 90 days, with intervals, overall or by
 a customer attribute (segment, acquisition channel).
 
@@ -35,7 +36,7 @@ from ..core.result import Check, Finding, Result, truth_table
 from ..core.schema import DEFAULT_STAGES
 from ..core.time import DAY_US, epoch_us, observation_end as observation_end_of, to_epoch_us
 from ..retention.plots import MIN_AT_RISK
-from ..retention.survival import curve_every_hour, kaplan_meier
+from ..retention.survival import curve_every_hour, kaplan_meier_arrays
 from . import plots
 from .common import check_stages, drop_outbound, events_table
 
@@ -165,7 +166,7 @@ def _transition_counts(events: Any, stages: Sequence[str], by: str | None, custo
     gives the groups), ``group``, ``_us`` (microseconds from ``reached_<k-1>`` to ``next_<k>``,
     or to the observation end when censored), ``_moved`` and ``n`` (customers). The Kaplan-
     Meier fit weighs each row by ``n``, which gives exactly the curve of one row per
-    customer (:func:`journeylib.retention.survival.kaplan_meier`), so no per-customer table
+    customer (:func:`journeylib.retention.survival.kaplan_meier_arrays`), so no per-customer table
     comes to pandas; per customer bucket above 20 million events (a key can repeat across buckets).
     """
     everything = events_table(events)
@@ -494,18 +495,15 @@ def time_to_next_stage(
             if not m.any():
                 rows.append(row)
                 continue
-            # one row per (time, moved) with its number of customers: the same fit as one row per customer
-            km = kaplan_meier(pd.DataFrame({"days": days[m], "moved": moved[m], "n": n[m]}), duration_col="days",
-                              event_col="moved", weights_col="n", horizons=hs, confidence_level=confidence_level)
-            s = km.summary.iloc[0]
-            ret = km.retention.set_index("horizon_days")
-            row.update(median_days=float(s["median_days"]), ci_low=float(s["ci_low"]), ci_high=float(s["ci_high"]))
+            # one row per (time, moved) with its number of customers: the same curve as one row per customer
+            km = kaplan_meier_arrays(days[m], moved[m], n[m], confidence_level=confidence_level)
+            row["median_days"], row["ci_low"], row["ci_high"] = km.median()
             for h in hs:
                 c, lo_c, hi_c = _share_columns(h)
-                r = ret.loc[h]
+                still, lo, hi = km.at(h)
                 waiting = int(n[m & (days >= h)].sum())
-                if waiting >= min_at_risk and pd.notna(r["retention"]):
-                    row[c], row[lo_c], row[hi_c] = 1 - r["retention"], 1 - r["ci_high"], 1 - r["ci_low"]
+                if waiting >= min_at_risk and np.isfinite(still):
+                    row[c], row[lo_c], row[hi_c] = 1 - still, 1 - hi, 1 - lo
             rows.append(row)
             c = curve_every_hour(days[m], moved[m], n[m], confidence_level=confidence_level)
             curves.append(pd.DataFrame({"transition": name, "group": g, "days": c["days"], "share_moved": 1 - c["survival"],

@@ -42,7 +42,7 @@ DEFAULT_HORIZONS: tuple[int, ...] = (30, 90, 180, 365)
 __all__ = [
     "kaplan_meier", "KaplanMeierResult", "logrank", "LogRankResult", "cox", "CoxResult",
     "to_start_stop", "membership_effect", "MembershipEffect", "against_truth", "DEFAULT_HORIZONS",
-    "membership_sentence", "curve_every_hour",
+    "membership_sentence", "curve_every_hour", "kaplan_meier_arrays", "KaplanMeierArrays",
 ]
 
 
@@ -114,6 +114,41 @@ def _step_at(index: np.ndarray, values: np.ndarray, t: float) -> float:
     return float(values[i]) if i >= 0 else 1.0
 
 
+def _km_steps(durations: Any, event_observed: Any, weights: Any = None) -> tuple[np.ndarray, ...]:
+    """The Kaplan-Meier curve's steps from sorted arrays, lifelines' arithmetic without its table.
+
+    Returns the sorted durations, the weight at or after each of them (one more entry: 0), the event
+    times, and at each event time the weight of its events (``dead``) and the weight still followed
+    (``at_risk``).
+    """
+    durations = np.asarray(durations, float)
+    observed = np.asarray(event_observed, bool)
+    w = np.ones(len(durations)) if weights is None else np.asarray(weights, float)
+    order = np.argsort(durations)
+    d_sorted, w_sorted, o_sorted = durations[order], w[order], observed[order]
+    later = np.concatenate([np.cumsum(w_sorted[::-1])[::-1], [0.0]])  # weight at or after each sorted duration
+    # each row's first row of equal duration: the weight still followed (n) at its time is later[that row]
+    starts = np.r_[True, d_sorted[1:] != d_sorted[:-1]] if len(d_sorted) else np.zeros(0, bool)
+    first_equal = np.maximum.accumulate(np.where(starts, np.arange(len(d_sorted)), 0))
+    ev = np.flatnonzero(o_sorted)
+    lead = np.r_[True, d_sorted[ev[1:]] != d_sorted[ev[:-1]]] if len(ev) else np.zeros(0, bool)
+    times = d_sorted[ev[lead]]
+    dead = np.add.reduceat(w_sorted[ev], np.flatnonzero(lead)) if len(ev) else np.zeros(0)
+    return d_sorted, later, times, dead, later[first_equal[ev[lead]]]
+
+
+def _km_read(times: np.ndarray, dead: np.ndarray, at_risk: np.ndarray, at: np.ndarray,
+             level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Survival and its exponential Greenwood band (as lifelines) in force after ``at`` event times each."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_s = np.r_[0.0, np.cumsum(np.log(at_risk - dead) - np.log(at_risk))][at]
+        var = np.r_[0.0, np.cumsum(np.where(at_risk == dead, 0.0, dead / (at_risk * (at_risk - dead))))][at]
+        z = stats.norm.ppf(1 - round(1 - level, 12) / 2)
+        lo = np.nan_to_num(np.exp(-np.exp(np.log(-log_s) - z * np.sqrt(var) / log_s)), nan=1.0)
+        hi = np.nan_to_num(np.exp(-np.exp(np.log(-log_s) + z * np.sqrt(var) / log_s)), nan=1.0)
+    return np.exp(log_s), lo, hi
+
+
 def curve_every_hour(durations: Any, event_observed: Any, weights: Any = None, *,
                      confidence_level: float = 0.95) -> pd.DataFrame:
     """The Kaplan-Meier curve of one group read every hour (:func:`journeylib.core.time.curve_grid`).
@@ -152,33 +187,92 @@ def curve_every_hour(durations: Any, event_observed: Any, weights: Any = None, *
     48   2.0     0.000   0.000    0.000      1.0
     """
     level = _check_level(confidence_level)
-    durations = np.asarray(durations, float)
-    observed = np.asarray(event_observed, bool)
-    w = np.ones(len(durations)) if weights is None else np.asarray(weights, float)
-    grid = curve_grid(durations.max() if len(durations) else 0.0)
-    order = np.argsort(durations)
-    d_sorted, w_sorted, o_sorted = durations[order], w[order], observed[order]
-    later = np.concatenate([np.cumsum(w_sorted[::-1])[::-1], [0.0]])  # weight at or after each sorted duration
-    # each row's first row of equal duration: the weight still followed (n) at its time is later[that row]
-    starts = np.r_[True, d_sorted[1:] != d_sorted[:-1]] if len(d_sorted) else np.zeros(0, bool)
-    first_equal = np.maximum.accumulate(np.where(starts, np.arange(len(d_sorted)), 0))
-    # the event times, their weight of events (d) and n
-    ev = np.flatnonzero(o_sorted)
-    lead = np.r_[True, d_sorted[ev[1:]] != d_sorted[ev[:-1]]] if len(ev) else np.zeros(0, bool)
-    times = d_sorted[ev[lead]]
-    dead = np.add.reduceat(w_sorted[ev], np.flatnonzero(lead)) if len(ev) else np.zeros(0)
-    at_risk = later[first_equal[ev[lead]]]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # read at the hours first (the step in force: the last event time at or before each; 0 before
-        # the first, where the curve is 1 with a band of 1), then the band at those hours only
-        at = np.searchsorted(times, grid, side="right")
-        log_s = np.r_[0.0, np.cumsum(np.log(at_risk - dead) - np.log(at_risk))][at]
-        var = np.r_[0.0, np.cumsum(np.where(at_risk == dead, 0.0, dead / (at_risk * (at_risk - dead))))][at]
-        z = stats.norm.ppf(1 - round(1 - level, 12) / 2)
-        lo = np.nan_to_num(np.exp(-np.exp(np.log(-log_s) - z * np.sqrt(var) / log_s)), nan=1.0)
-        hi = np.nan_to_num(np.exp(-np.exp(np.log(-log_s) + z * np.sqrt(var) / log_s)), nan=1.0)
-    return pd.DataFrame({"days": grid, "survival": np.exp(log_s), "ci_low": lo, "ci_high": hi,
+    d_sorted, later, times, dead, at_risk = _km_steps(durations, event_observed, weights)
+    grid = curve_grid(d_sorted[-1] if len(d_sorted) else 0.0)
+    # the step in force at each hour: the last event time at or before it (0 before the first)
+    s, lo, hi = _km_read(times, dead, at_risk, np.searchsorted(times, grid, side="right"), level)
+    return pd.DataFrame({"days": grid, "survival": s, "ci_low": lo, "ci_high": hi,
                          "at_risk": later[np.searchsorted(d_sorted, grid, side="left")]})
+
+
+@dataclass(frozen=True)
+class KaplanMeierArrays:
+    """One group's Kaplan-Meier curve as arrays on lifelines' timeline (0 and every distinct duration).
+
+    Attributes
+    ----------
+    times
+        The timeline, ascending.
+    survival, ci_low, ci_high
+        The estimate and its exponential Greenwood band at each time (the step in force).
+
+    Examples
+    --------
+    >>> from journeylib.retention.survival import kaplan_meier_arrays
+    >>> km = kaplan_meier_arrays([1.0, 2.0, 2.0, 3.0, 4.0], [1, 1, 0, 1, 0])
+    >>> km.times.tolist(), km.survival.round(3).tolist()
+    ([0.0, 1.0, 2.0, 3.0, 4.0], [1.0, 0.8, 0.6, 0.3, 0.3])
+    """
+
+    times: np.ndarray = field(repr=False)
+    survival: np.ndarray = field(repr=False)
+    ci_low: np.ndarray = field(repr=False)
+    ci_high: np.ndarray = field(repr=False)
+
+    def at(self, t: float) -> tuple[float, float, float]:
+        """``(survival, ci_low, ci_high)`` at ``t`` days; NaN beyond the last duration (not estimable)."""
+        if not len(self.times) or t > self.times[-1]:
+            return float("nan"), float("nan"), float("nan")
+        return tuple(_step_at(self.times, v, t) for v in (self.survival, self.ci_low, self.ci_high))
+
+    def median(self) -> tuple[float, float, float]:
+        """``(median, ci_low, ci_high)`` in days, as lifelines' ``median_survival_time_`` and
+        ``median_survival_times(confidence_interval_)``: the first time each curve is at or below 0.5,
+        infinite when it never gets there."""
+        def first_half(v: np.ndarray) -> float:
+            if not len(v) or v[-1] > 0.5:
+                return float("inf")
+            return float(self.times[np.searchsorted(-v, -0.5)])  # lifelines' search, band not monotone
+
+        return first_half(self.survival), first_half(self.ci_low), first_half(self.ci_high)
+
+
+def kaplan_meier_arrays(durations: Any, event_observed: Any, weights: Any = None, *,
+                        confidence_level: float = 0.95) -> KaplanMeierArrays:
+    """The Kaplan-Meier curve of one group, with its median and band, from sorted arrays.
+
+    ``lifelines.KaplanMeierFitter``'s numbers (its median and the median's interval, its estimate
+    and band at any time: tested equal) without the pandas table lifelines builds per distinct
+    duration, which on a large log costs seconds per curve. :func:`kaplan_meier` keeps the fitters
+    for the retention reports; this is for analyses that need a few numbers from many curves.
+
+    Parameters
+    ----------
+    durations
+        Days to the event or to the end of follow-up (>= 0).
+    event_observed
+        True where the event happened (else censored).
+    weights
+        Customers per row (whole numbers), ``None`` for one each.
+    confidence_level
+        Level of the band.
+
+    Returns
+    -------
+    KaplanMeierArrays
+
+    Examples
+    --------
+    >>> from journeylib.retention.survival import kaplan_meier_arrays
+    >>> km = kaplan_meier_arrays([1.0, 2.0, 2.0, 3.0, 4.0], [1, 1, 0, 1, 0])
+    >>> [round(x, 3) for x in km.median()], [round(x, 3) for x in km.at(2.5)]
+    ([3.0, 1.0, inf], [0.6, 0.126, 0.882])
+    """
+    level = _check_level(confidence_level)
+    d_sorted, _, times, dead, at_risk = _km_steps(durations, event_observed, weights)
+    timeline = np.unique(np.r_[0.0, d_sorted])
+    s, lo, hi = _km_read(times, dead, at_risk, np.searchsorted(times, timeline, side="right"), level)
+    return KaplanMeierArrays(timeline, s, lo, hi)
 
 
 def _pct(x: float) -> str:

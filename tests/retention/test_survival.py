@@ -386,3 +386,40 @@ def test_curve_every_hour_is_lifelines_kaplan_meier(case):
     pd.testing.assert_frame_equal(got, _lifelines_every_hour(d, e, w, level), check_exact=False, rtol=1e-12, atol=1e-12)
     if case == "zero_and_all_churn":
         assert got["survival"].iloc[0] == pytest.approx(5 / 6) and got["survival"].iloc[-1] == 0.0
+
+
+@pytest.mark.parametrize("case", ["seconds", "ties", "weights", "zero_and_all_churn", "none_churn", "starts_late"])
+def test_kaplan_meier_arrays_are_lifelines_kaplan_meier(case):
+    """Median, the median's interval and the curve with its band at any time: lifelines' numbers."""
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import median_survival_times
+
+    from journeylib.retention.survival import kaplan_meier_arrays
+
+    rng = np.random.default_rng(12)
+    w, level = None, 0.95
+    if case == "seconds":
+        d, e = rng.exponential(5, 4000), rng.random(4000) < 0.6
+    elif case == "ties":
+        d, e = np.round(rng.exponential(5, 4000) * 2) / 2, rng.random(4000) < 0.6
+    elif case == "weights":
+        d, e = np.round(rng.exponential(5, 800)), rng.random(800) < 0.5
+        w, level = rng.integers(1, 9, 800).astype(float), 0.9
+    elif case == "zero_and_all_churn":
+        d, e = np.array([0, 0, 1, 2, 2, 3.0]), np.array([1, 0, 1, 0, 1, 1], bool)
+    elif case == "none_churn":
+        d, e = np.array([1, 2, 2.0]), np.zeros(3, bool)
+    else:  # no duration at 0, few events: the interval's upper end is never reached
+        d, e = 3 + rng.exponential(20, 60), rng.random(60) < 0.3
+    kmf = KaplanMeierFitter(alpha=round(1 - level, 12)).fit(d, e, weights=w)
+    km = kaplan_meier_arrays(d, e, w, confidence_level=level)
+    np.testing.assert_array_equal(km.times, kmf.survival_function_.index.to_numpy(float))
+    np.testing.assert_allclose(km.survival, kmf.survival_function_.iloc[:, 0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.c_[km.ci_low, km.ci_high], kmf.confidence_interval_, rtol=1e-12, atol=1e-12)
+    ci = median_survival_times(kmf.confidence_interval_).to_numpy(float)[0]
+    assert km.median() == (kmf.median_survival_time_, ci[0], ci[1])
+    idx, band = kmf.survival_function_.index.to_numpy(float), kmf.confidence_interval_.to_numpy(float)
+    for t in [0.0, 0.5, 2.0, 7.25, float(np.max(d)), float(np.max(d)) + 1]:
+        i = np.searchsorted(idx, t, side="right") - 1
+        want = (np.nan,) * 3 if t > idx[-1] else (kmf.survival_function_.iloc[i, 0], *band[i])
+        np.testing.assert_allclose(km.at(t), want, rtol=1e-12, atol=1e-12)
