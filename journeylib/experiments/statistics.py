@@ -13,8 +13,11 @@ Conventions
 * Variances are sample variances (``ddof=1``).
 * Conversion: the p-value is the two-proportion z-test with the pooled variance
   under H0 (as :func:`statsmodels.stats.proportion.proportions_ztest`); the CI of the
-  difference is Wald with unpooled variances (as
-  ``confint_proportions_2indep(method="wald")``).
+  difference is Newcombe's hybrid score interval (as
+  ``confint_proportions_2indep(method="newcomb")``), the kit's one interval of a
+  difference of two shares (campaign holdouts, periods, segments, calibration). The A/B
+  readout's absolute difference uses :func:`wald_proportion_test` instead, whose
+  interval and p-value come from one statistic.
 * Means: Welch's t-test with Welch-Satterthwaite degrees of freedom (as
   ``scipy.stats.ttest_ind(equal_var=False)``).
 * Ratio metrics (sum of numerator / sum of denominator per variant, e.g. revenue
@@ -404,11 +407,14 @@ def welch_test(mean1, var1, n1, mean0, var0, n0, *, alternative: str = "two-side
 
 def two_proportion_test(x1, n1, x0, n0, *, alternative: str = "two-sided",
                         confidence_level: float = 0.95) -> dict[str, np.ndarray]:
-    """Two-proportion z-test of ``p1 - p0``: pooled-variance p-value, unpooled Wald CI.
+    """Two-proportion z-test of ``p1 - p0``: pooled-variance p-value, Newcombe's hybrid score interval.
 
     The statistic and p-value equal ``statsmodels.stats.proportion.proportions_ztest``
-    (``[x1, x0], [n1, n0]``); the interval equals
-    ``confint_proportions_2indep(x1, n1, x0, n0, method="wald", compare="diff")``.
+    (``[x1, x0], [n1, n0]``); the interval is statsmodels'
+    ``confint_proportions_2indep(x1, n1, x0, n0, method="newcomb", compare="diff")``, the
+    kit's one interval of a difference of two shares (from Wilson intervals: it keeps its
+    coverage for small groups and shares near 0 or 1, where the Wald interval of 0 of 40
+    against 0 of 50 has no width at all). ``se`` is the unpooled standard error.
 
     Parameters
     ----------
@@ -433,8 +439,10 @@ def two_proportion_test(x1, n1, x0, n0, *, alternative: str = "two-sided",
     >>> round(float(r["estimate"]), 3), round(float(r["pvalue"]), 4)
     (0.02, 0.1529)
     >>> round(float(r["ci_low"]), 4), round(float(r["ci_high"]), 4)
-    (-0.0074, 0.0474)
+    (-0.0075, 0.0476)
     """
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
     x1, n1, x0, n0 = (np.asarray(v, dtype=float) for v in (x1, n1, x0, n0))
     with np.errstate(divide="ignore", invalid="ignore"):
         p1, p0 = x1 / n1, x0 / n0
@@ -444,8 +452,14 @@ def two_proportion_test(x1, n1, x0, n0, *, alternative: str = "two-sided",
     out = z_inference(p1 - p0, se, alternative=alternative, confidence_level=confidence_level)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (p1 - p0) / se0
+        # a one-sided test gets the one-sided bound: the matching end of the interval at twice alpha
+        a = (1 - confidence_level) * (1 if alternative == "two-sided" else 2)
+        lo, hi = (np.asarray(v, float) for v in confint_proportions_2indep(
+            x1, n1, x0, n0, method="newcomb", compare="diff", alpha=a))
     out["statistic"] = z
     out["pvalue"] = _pvalue_from_dist(z, alternative, norm_sf, norm_cdf)
+    out["ci_low"] = np.full_like(lo, -np.inf) if alternative == "less" else lo
+    out["ci_high"] = np.full_like(hi, np.inf) if alternative == "greater" else hi
     return out
 
 

@@ -132,7 +132,7 @@ class AttributionCalibration(Result):
     >>> cal.incremental  # (2/4 - 1/4) x 4 exposed customers
     1.0
     >>> [round(x, 2) for x in cal.confidence_interval()]
-    [-1.59, 3.59]
+    [-1.28, 2.62]
     >>> cal.summary[["model", "credited_conversions", "calibration_factor"]]
              model  credited_conversions  calibration_factor
     0  first_touch                   0.0                 NaN

@@ -74,12 +74,12 @@ from ..core.result import Check, Finding, Result
 from ..core.schema import DEFAULT_STAGES, PURCHASE_EVENT
 from ..core.time import (DAY_US, end_of_day, epoch_us, observation_end as observation_end_of, to_epoch_us, to_utc,
                          utc_literal)
-from ..experiments.statistics import adjust_pvalues
+from ..experiments.statistics import adjust_pvalues, two_proportion_test
 from .common import check_stages, drop_outbound, events_table
 from .feedback import MISSING_GROUP, customer_values, feedback_rows, group_labels, nps, nps_difference_test
 
 __all__ = ["PeriodComparison", "compare_periods", "SegmentComparison", "compare_segments",
-           "two_proportion_test", "nps_difference_test", "km_share", "COMPARISON_METHODS"]
+           "nps_difference_test", "km_share", "COMPARISON_METHODS"]
 
 COMPARISON_METHODS = ("holm", "fdr_bh")
 PERIOD_COLUMNS = ("figure", "kind", "unit", "previous", "current", "change", "ci_low", "ci_high",
@@ -100,45 +100,10 @@ def _z(confidence_level: float) -> float:
     return float(stats.norm.ppf(0.5 + confidence_level / 2))
 
 
-def two_proportion_test(k1: int, n1: int, k0: int, n0: int,
-                        confidence_level: float = 0.95) -> tuple[float, float, float, float]:
-    """Difference ``k1/n1 - k0/n0``: pooled two-proportion z statistic, two-sided p-value and
-    Newcombe's hybrid score interval ``(z, p, ci_low, ci_high)`` (statsmodels' ``proportions_ztest``
-    and ``confint_proportions_2indep(method="newcomb")``); NaN when a group is empty or both
-    shares are 0 or 1.
-
-    Parameters
-    ----------
-    k1, n1
-        Successes and size of the first group (e.g. the current period).
-    k0, n0
-        Successes and size of the second group (e.g. the previous period).
-    confidence_level
-        Level of the interval of the difference.
-
-    Returns
-    -------
-    tuple of float
-        ``(z, pvalue, ci_low, ci_high)``.
-
-    Examples
-    --------
-    >>> from journeylib.journeys.compare import two_proportion_test
-    >>> z, p, lo, hi = two_proportion_test(45, 100, 30, 100)
-    >>> round(z, 3), round(p, 4), round(lo, 3), round(hi, 3)
-    (2.191, 0.0285, 0.016, 0.277)
-    """
-    from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
-
-    if n1 <= 0 or n0 <= 0:
-        return (np.nan,) * 4
-    lo, hi = confint_proportions_2indep(k1, n1, k0, n0, method="newcomb", compare="diff",
-                                        alpha=1 - confidence_level)
-    pooled = (k1 + k0) / (n1 + n0)
-    if pooled in (0.0, 1.0):
-        return np.nan, np.nan, float(lo), float(hi)
-    z, p = proportions_ztest([k1, k0], [n1, n0])
-    return float(z), float(p), float(lo), float(hi)
+def _two_proportions(k1: int, n1: int, k0: int, n0: int, confidence_level: float) -> tuple[float, float, float, float]:
+    """``(z, pvalue, ci_low, ci_high)`` of ``k1/n1 - k0/n0`` (:func:`journeylib.experiments.statistics.two_proportion_test`)."""
+    t = two_proportion_test(k1, n1, k0, n0, confidence_level=confidence_level)
+    return tuple(float(t[k]) for k in ("statistic", "pvalue", "ci_low", "ci_high"))
 
 
 def km_share(durations: np.ndarray, events: np.ndarray, horizon: float) -> tuple[float, float]:
@@ -797,7 +762,7 @@ def compare_periods(
     rows: list[dict] = []
 
     def share_row(figure, kind, k1, n1, k0, n0, test="two-proportion z-test"):
-        z, p, lo, hi = two_proportion_test(k1, n1, k0, n0, confidence_level)
+        z, p, lo, hi = _two_proportions(k1, n1, k0, n0, confidence_level)
         cur_v, prev_v = (k1 / n1 if n1 else np.nan), (k0 / n0 if n0 else np.nan)
         if kind == "touchpoint mix" and n1 and n0:
             table = np.array([[k1, n1 - k1], [k0, n0 - k0]])
@@ -1104,7 +1069,7 @@ def compare_segments(
         rest = [x for x in segs if x != s]
         if has_stages:
             for r in _step_counts(rev, stages, [s], rest):
-                z, p, lo, hi = two_proportion_test(r["k1"], r["n1"], r["k0"], r["n0"], confidence_level)
+                z, p, lo, hi = _two_proportions(r["k1"], r["n1"], r["k0"], r["n0"], confidence_level)
                 v1 = r["k1"] / r["n1"] if r["n1"] else np.nan
                 v0 = r["k0"] / r["n0"] if r["n0"] else np.nan
                 rows.append(dict(figure=f"conversion from {r['from']} to {r['to']}", kind="stage conversion",

@@ -39,9 +39,19 @@ def test_two_proportions_match_statsmodels(alternative, sm_alt):
     z, p = proportions_ztest([x1, x0], [n1, n0], alternative=sm_alt)
     assert got["statistic"] == pytest.approx(z, rel=1e-10)
     assert got["pvalue"] == pytest.approx(p, rel=1e-9)
-    lo, hi = confint_proportions_2indep(x1, n1, x0, n0, method="wald", compare="diff")
-    two = abstats.two_proportion_test(x1, n1, x0, n0)
-    assert (two["ci_low"], two["ci_high"]) == pytest.approx((lo, hi), rel=1e-9)
+    # Newcombe's interval; a one-sided test gets its end of the interval at twice alpha
+    lo, hi = confint_proportions_2indep(x1, n1, x0, n0, method="newcomb", compare="diff",
+                                        alpha=0.05 if alternative == "two-sided" else 0.1)
+    want = {"two-sided": (lo, hi), "greater": (lo, np.inf), "less": (-np.inf, hi)}[alternative]
+    assert (got["ci_low"], got["ci_high"]) == pytest.approx(want, rel=1e-9)
+
+
+def test_two_proportions_with_no_successes_have_an_interval_with_width():
+    """0 of 40 against 0 of 50: the Wald interval would be (0, 0), a certainty the data do not give."""
+    r = abstats.two_proportion_test(0, 40, 0, 50)
+    lo, hi = confint_proportions_2indep(0, 40, 0, 50, method="newcomb", compare="diff")
+    assert (float(r["ci_low"]), float(r["ci_high"])) == pytest.approx((lo, hi), rel=1e-12)
+    assert lo < -0.05 and hi > 0.05 and np.isnan(r["pvalue"])
 
 
 def test_ratio_delta_method_equals_linearisation(rng):
