@@ -402,8 +402,9 @@ def _matched_controls(cohort: np.ndarray, t0: np.ndarray, last: np.ndarray, join
     (members x cohort size: quadratic in the data), each member gets ``draws`` uniform
     draws from its cohort; the first ``k`` distinct eligible ones are a uniform random
     subset of the eligible set. Members with fewer than ``k`` hits are matched exactly on
-    the full cohort. Returns the rows (each member followed by its controls), a member
-    flag per row and the member's join time per row.
+    the full cohort, in one sweep per cohort from its latest join down. Returns the rows
+    (each member followed by its controls), a member flag per row and the member's join
+    time per row.
     """
     day = 86_400 * 10**9
     ready = np.minimum(last, joined - 1)  # eligible for window end h iff ready >= h
@@ -437,22 +438,42 @@ def _matched_controls(cohort: np.ndarray, t0: np.ndarray, last: np.ndarray, join
         owner.append(m[i])
         ctrl.append(rows[i, col])
         exact.extend(m[~hit])
-    cohorts = {}  # a cohort's rows and times, sorted by ``ready``, gathered once for all its members below
-    for i in exact:  # too few hits: the whole cohort, exactly
-        c = cohort[members[i]]
-        if c not in cohorts:
-            rows = order[start[c]:start[c] + size[c]]
-            by_ready = np.argsort(ready[rows], kind="stable")
-            cohorts[c] = rows, t0[rows], by_ready, ready[rows][by_ready]
-        rows, t0_c, by_ready, ready_sorted = cohorts[c]
-        # members land here when few are still active at the window's end: those are a tail of
-        # by_ready, searched alone, then put back in the cohort's order (the same draw as a full scan)
-        late = by_ready[np.searchsorted(ready_sorted, j[i] + window_ns, side="left"):]
-        cand = rows[np.sort(late[t0_c[late] <= j[i] - day])]
-        cand = cand[cand != members[i]]
-        if len(cand):
-            ctrl.append(cand[rng.choice(len(cand), min(k, len(cand)), replace=False)])
-            owner.append(np.full(len(ctrl[-1]), i))
+    # Too few hits: the eligible set from the whole cohort, exactly. Customers still ready at j + window
+    # are a tail of the cohort sorted by ``ready``; sweeping a cohort's members from the latest join
+    # down, that tail only grows and the t0 bound only falls, so the set is kept sorted (ascending rows:
+    # the cohort's order, as a full scan gives it) by inserting and dropping customers, not sorted per member.
+    exact = np.asarray(exact, dtype=np.int64)
+    me = members[exact]
+    ex_c = cohort[me]
+    own = (ready[me] >= j[exact] + window_ns) & (t0[me] <= j[exact] - day)  # in its own set: window_ns < 0
+    n_elig, sweeps = -own.astype(np.int64), []
+    for c in np.unique(ex_c):
+        rows = order[start[c]:start[c] + size[c]]
+        rows_r = rows[np.argsort(ready[rows], kind="stable")]
+        t0_r = t0[rows_r]
+        at = np.flatnonzero(ex_c == c)
+        at = at[np.argsort(j[exact[at]], kind="stable")[::-1]]  # latest join first
+        tails = np.searchsorted(ready[rows_r], j[exact[at]] + window_ns, side="left")
+        for a, s in zip(at, tails):
+            n_elig[a] += np.count_nonzero(t0_r[s:] <= j[exact[a]] - day)
+        sweeps.append((rows_r, t0_r, at, tails))
+    # the draws depend on the set sizes only: made in the order of ``exact``, as a member-by-member scan does
+    picks = [rng.choice(n, min(k, n), replace=False) if n else None for n in n_elig]
+    for rows_r, t0_r, at, tails in sweeps:
+        elig, prev, top = np.empty(0, dtype=rows_r.dtype), len(rows_r), np.iinfo(np.int64).min
+        for a, s in zip(at, tails):
+            bound = j[exact[a]] - day
+            new = np.sort(rows_r[s:prev][t0_r[s:prev] <= bound])
+            elig, prev = np.insert(elig, np.searchsorted(elig, new), new), s
+            top = t0[new].max(initial=top)  # an upper bound of t0 over elig
+            if top > bound:
+                elig, top = elig[t0[elig] <= bound], bound
+            if picks[a] is not None:
+                p = picks[a]
+                if own[a]:  # skip the member itself
+                    p = p + (p >= np.searchsorted(elig, me[a]))
+                ctrl.append(elig[p])
+                owner.append(np.full(len(p), exact[a]))
     owner = np.concatenate([np.arange(len(members)), *owner])
     rows = np.concatenate([members, *ctrl]).astype(np.int64)
     is_member = np.arange(len(owner)) < len(members)

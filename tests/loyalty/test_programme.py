@@ -299,6 +299,94 @@ def test_matched_controls_pick_each_eligible_customer_equally_often():
     assert np.abs(picks[1:11] - 1000).max() < 100
 
 
+# ---- the exact path's sweep per cohort returns what the member-by-member scan returned
+def _old_matched_controls(cohort, t0, last, joined, members, window_ns, k, rng, draws=64, chunk=50_000):
+    """_matched_controls before the sweep: every exact member's eligible set filtered and sorted alone."""
+    day = 86_400 * 10**9
+    ready = np.minimum(last, joined - 1)
+    order = np.argsort(cohort, kind="stable")
+    start = np.searchsorted(cohort[order], np.arange(cohort.max() + 1))
+    size = np.bincount(cohort, minlength=len(start))
+    j = joined[members]
+
+    def eligible(rows, m):
+        return (t0[rows] <= (j[m] - day)[:, None]) & (ready[rows] >= (j[m] + window_ns)[:, None]) \
+            & (rows != members[m][:, None])
+
+    owner, ctrl, exact = [], [], []
+    for lo in range(0, len(members), chunk):
+        m = np.arange(lo, min(lo + chunk, len(members)))
+        c = cohort[members[m]]
+        rows = order[start[c][:, None] + (rng.random((len(m), draws)) * size[c][:, None]).astype(np.int64)]
+        ok = eligible(rows, m)
+        val = np.where(ok, rows, -1)
+        by_val = np.argsort(val, axis=1, kind="stable")
+        srt = np.take_along_axis(val, by_val, axis=1)
+        new = np.ones_like(ok)
+        new[:, 1:] = srt[:, 1:] != srt[:, :-1]
+        first = np.zeros_like(ok)
+        np.put_along_axis(first, by_val, new, axis=1)
+        ok &= first
+        take = ok & (np.cumsum(ok, axis=1) <= k)
+        hit = take.sum(axis=1) == k
+        i, col = np.nonzero(take & hit[:, None])
+        owner.append(m[i])
+        ctrl.append(rows[i, col])
+        exact.extend(m[~hit])
+    cohorts = {}
+    for i in exact:
+        c = cohort[members[i]]
+        if c not in cohorts:
+            rows = order[start[c]:start[c] + size[c]]
+            by_ready = np.argsort(ready[rows], kind="stable")
+            cohorts[c] = rows, t0[rows], by_ready, ready[rows][by_ready]
+        rows, t0_c, by_ready, ready_sorted = cohorts[c]
+        late = by_ready[np.searchsorted(ready_sorted, j[i] + window_ns, side="left"):]
+        cand = rows[np.sort(late[t0_c[late] <= j[i] - day])]
+        cand = cand[cand != members[i]]
+        if len(cand):
+            ctrl.append(cand[rng.choice(len(cand), min(k, len(cand)), replace=False)])
+            owner.append(np.full(len(ctrl[-1]), i))
+    owner = np.concatenate([np.arange(len(members)), *owner])
+    rows = np.concatenate([members, *ctrl]).astype(np.int64)
+    is_member = np.arange(len(owner)) < len(members)
+    seq = np.lexsort((~is_member, owner))
+    return rows[seq], is_member[seq], j[owner[seq]]
+
+
+@pytest.mark.parametrize("seed, k, draws, window_days, chunk", [
+    (0, 5, 3, 30, 40),     # 3 draws < k: every member on the exact path
+    (1, 3, 64, 30, 1000),  # mostly sampled, the few with sparse cohorts exact
+    (2, 2, 12, 60, 17),    # a mix, in several chunks
+    (3, 40, 16, 30, 50),   # k larger than most eligible sets
+    (4, 5, 4, -3, 64),     # a negative window: a member is in its own tail and must be skipped
+])
+def test_matched_controls_equal_the_member_by_member_scan(seed, k, draws, window_days, chunk):
+    from journeylib.loyalty.programme import _matched_controls
+
+    g = np.random.default_rng(seed)
+    n, day, nat = 4000, 86_400 * 10**9, np.iinfo(np.int64).max
+    cohort = g.choice(6, n, p=[0.4, 0.3, 0.2, 0.07, 0.02, 0.01])  # the last cohorts have few customers
+    # whole days, so joins and ``ready`` tie; t0 spread over 60 days, so the t0 bound cuts the tail
+    t0 = (cohort * 20 + g.integers(0, 60, n)) * day
+    last = t0 + g.integers(0, 200, n) * day
+    join = g.random(n) < 0.3
+    joined = np.where(join, t0 + g.integers(1, 250, n) * day, nat)
+    joined[g.random(n) < 0.05] = nat - 1  # joined later than any window (not a member)
+    members = g.choice(np.flatnonzero(join & (joined < nat - 1)), 300, replace=False)
+    args = (cohort, t0, last, joined, members, window_days * day, k)
+    rng_old, rng_new = np.random.default_rng(seed + 100), np.random.default_rng(seed + 100)
+    old = _old_matched_controls(*args, rng_old, draws=draws, chunk=chunk)
+    new = _matched_controls(*args, rng_new, draws=draws, chunk=chunk)
+    for a, b in zip(old, new):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert rng_old.random() == rng_new.random()  # the generator consumed identically
+    starts = np.flatnonzero(old[1])
+    n_ctrl = np.diff([*starts, len(old[0])]) - 1
+    assert (n_ctrl < k).any() and (n_ctrl == 0).any()  # members short of controls, some with none
+    assert (n_ctrl >= min(k, draws)).any()
+
+
 # ---- issue 26: the sampled churn fit and the linear-time Schoenfeld residuals equal the old code
 def _old_churn_effect(events, customers, covariates, strata, cox_sample, seed):
     """The code churn_effect ran before issue 26: labels for every customer, cox draws the sample."""
