@@ -74,7 +74,7 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 import yaml
 
-from . import engine, privacy, shared_tables, validation_cache
+from . import arms, engine, privacy, shared_tables, validation_cache
 from .errors import JourneyDataError, JourneyParameterError
 from .load import InputRecord, Loaded, content_hash, load_table, source_name
 from .locations import CDNOW_DIR, SAMPLE_DIR
@@ -1536,36 +1536,10 @@ def _placeholder_ids(d: JourneyDefinition, events: ibis.Table, stats: dict) -> t
     return Check(name, "fail", detail), JourneyDataError(msg)
 
 
-ARM_SAMPLE = 200
-"""Assigned customers per experiment arm looked up in the events."""
-
-
 def _arms_in_events(events: ibis.Table, assignments: ibis.Table) -> tuple[Check, None]:
-    """Whether each experiment arm's customers are in the event log: an arm whose ids the log does not know
-    (another id column, a prefix) reads as an arm whose customers never did anything, a large and false effect.
-    A failed check (the readout still runs: the other experiments are sound), so every report shows it."""
-    name = "assignments: every arm's customers are in the events"
-    a = assignments.select("experiment", "variant", v=assignments.customer_id.cast("string"))
-    a = a.mutate(_k=ibis.row_number().over(group_by=[a.experiment, a.variant], order_by=a.v))
-    picked = engine.to_pandas(a.filter(a._k < ARM_SAMPLE).select("experiment", "variant", "v"))
-    if picked.empty:
-        return Check(name, "pass", "no assignments"), None
-    n_arms = picked.groupby(["experiment", "variant"]).ngroups
-    picked = picked.groupby(["experiment", "variant"]).head(max(20, 5_000 // n_arms))  # a short IN list, however many arms
-    ids = events.customer_id.cast("string")
-    known = set(engine.to_pandas(events.filter(ids.isin(picked["v"].unique().tolist())).select(v=ids).distinct())["v"])
-    share = picked.assign(found=picked["v"].isin(known)).groupby(["experiment", "variant"])["found"].mean()
-    odd = []
-    for exp, found in share.groupby(level=0):
-        best = found.max()
-        odd += [f"{exp}: {v} {found[(exp, v)]:.0%} against {best:.0%}" for _, v in found.index
-                if best >= 0.5 and found[(exp, v)] < best / 2]
-    if odd:
-        return Check(name, "fail", "the customers of some arms are missing from the event log, so their readout "
-                     "counts customers the log does not know as customers who did nothing (share of a sample of "
-                     f"each arm's customers found in the events: {'; '.join(odd)}). What to do: check that the "
-                     "assignments' customer ids are the event log's"), None
-    return Check(name, "pass", f"every arm's customers are found in the events ({len(share)} arms)"), None
+    """Whether each experiment arm's customers are in the event log (:mod:`journeylib.core.arms`): a failed
+    check, not an error (the other experiments are sound), so every report shows it."""
+    return arms.arm_check(arms.arm_coverage(assignments, events)), None
 
 
 ID_SAMPLE = 1_000

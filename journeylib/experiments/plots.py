@@ -76,19 +76,19 @@ def plot_forest(results: Any, ax=None, *, experiment: str | None = None):
     ax = _axes(ax)
     if hasattr(results, "results"):
         s = results.summary
-        rows = list(zip(results.results, s["significant_holm"] if len(s) else []))
+        rows = list(zip(results.results, s["significant_holm"], s["valid"]) if len(s) else [])
         adjusted = True
     else:
-        rows = [(r, r.significant) for r in (results if isinstance(results, (list, tuple)) else [results])]
+        rows = [(r, r.significant, r.srm_passed) for r in (results if isinstance(results, (list, tuple)) else [results])]
         adjusted = False
-    rows = [(r, sig) for r, sig in rows if experiment is None or r.experiment == experiment]
+    rows = [row for row in rows if experiment is None or row[0].experiment == experiment]
     if not rows:
         ax.set_title("no comparisons")
         return ax
     labels, y, used = [], np.arange(len(rows))[::-1], {}
-    for yi, (r, sig) in zip(y, rows):
+    for yi, (r, sig, valid) in zip(y, rows):
         seg = f" [{r.segment}]" if r.segment is not None else ""
-        key = ("invalid" if not r.srm_passed else "better" if sig and r.rel_lift > 0
+        key = ("invalid" if not valid else "better" if sig and r.rel_lift > 0
                else "worse" if sig and r.rel_lift < 0 else "no clear difference")
         labels.append(f"{r.experiment}{seg} | {r.metric.replace('_', ' ')} | {r.variant}"
                       + (" (invalid)" if key == "invalid" else ""))

@@ -25,6 +25,7 @@ window, i.e. what the analyst sees once those users' windows have closed.
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 import warnings
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from . import bayes, plots, power, sequential, statistics
+from ..core.arms import arm_check, arm_coverage
 from ..core.checks import flag
 from ..core.display import escape_markdown
 from ..core.engine import distinct_values, to_pandas, to_table
@@ -869,8 +871,12 @@ def lift_finding(r: ABResult, significant: bool, adjusted: str = "") -> Finding:
 INVALID = "invalid: sample ratio mismatch"
 """The decision (and verdict) of an experiment that failed its sample-ratio check."""
 
+INVALID_ARMS = "invalid: customers missing from the events"
+"""The decision (and verdict) of an experiment with an arm whose customers the event log does not know
+(:mod:`journeylib.core.arms`): they would count as customers who did nothing."""
 
-def verdict(srm_passed: bool, significant: bool, rel_lift: float) -> str:
+
+def verdict(srm_passed: bool, significant: bool, rel_lift: float, *, invalid: str = INVALID) -> str:
     """A row's verdict after the multiplicity correction.
 
     Parameters
@@ -881,6 +887,8 @@ def verdict(srm_passed: bool, significant: bool, rel_lift: float) -> str:
         The (adjusted) test is significant.
     rel_lift
         The relative lift (its sign).
+    invalid
+        Why the experiment is invalid when ``srm_passed`` is False (:data:`INVALID`, :data:`INVALID_ARMS`).
 
     Returns
     -------
@@ -895,7 +903,7 @@ def verdict(srm_passed: bool, significant: bool, rel_lift: float) -> str:
     ('better', 'no clear difference')
     """
     if not srm_passed:
-        return INVALID + " (do not use)"
+        return invalid + " (do not use)"
     if significant and rel_lift > 0:
         return "better"
     if significant and rel_lift < 0:
@@ -957,6 +965,9 @@ def decision_action(row: Mapping[str, Any]) -> str:
         if pd.notna(more):
             return f"Decision: keep running; about {int(more):,} more users are needed before deciding."
         return "Decision: keep running; the users needed cannot be computed (a control mean of zero)."
+    if d == INVALID_ARMS:
+        return ("Decision: invalid (an arm's customers are missing from the event log): do not use its results; "
+                "check that the assignments' customer ids are the event log's.")
     return "Decision: invalid (sample ratio mismatch): do not use its results; find the cause first."
 
 
@@ -1005,6 +1016,11 @@ def _decide(ro: "Readout", exp: str, rows: pd.DataFrame) -> dict[str, Any]:
 
     if prim.empty:
         out.update(decision="keep running", variant="", reason=f"no comparison of {name} could be computed")
+        return out
+    missing = ro._missing_arms_text(exp)
+    if missing:
+        numbers(prim["rel_pvalue"].fillna(1).idxmin())
+        out.update(decision=INVALID_ARMS, reason=f"{missing}; its numbers are not used")
         return out
     if srm is not None and not srm.passed:
         i = prim["rel_pvalue"].fillna(1).idxmin()
@@ -1140,8 +1156,9 @@ class Readout(Result):
 
     :attr:`decisions`: one row per experiment with its primary metric, the decision rule
     (:attr:`decision_rule`, stated before any number), the decision (``"ship"``,
-    ``"do not ship"``, ``"keep running"``, ``"invalid: sample ratio mismatch"``) and, for
-    "keep running", the users still needed from the power analysis.
+    ``"do not ship"``, ``"keep running"``, ``"invalid: sample ratio mismatch"``, ``"invalid:
+    customers missing from the events"``) and, for "keep running", the users still needed
+    from the power analysis.
 
     Attributes
     ----------
@@ -1159,6 +1176,11 @@ class Readout(Result):
         The metric decisions rest on.
     incomplete
         ``(experiment, users)`` whose analysis window ends after the data.
+    missing_arms
+        ``(experiment, variant, found, best)``: arms whose customers the event log does not
+        know (:func:`journeylib.core.arms.arm_coverage`: the share of a sample found, against
+        the experiment's best arm). Their experiment is invalid (:data:`INVALID_ARMS`), as for
+        a failed sample-ratio check; :func:`ab_readout` fills it and adds the check.
 
     Examples
     --------
@@ -1175,7 +1197,7 @@ class Readout(Result):
     1      homepage_video                    keep running
     2  personalised_offer                    keep running
     >>> [c.status for c in ro.checks]  # the campaign experiments (control "holdout") are left out: warn
-    ['warn', 'fail', 'pass', 'pass']
+    ['warn', 'fail', 'pass', 'pass', 'pass']
     """
 
     results: tuple[ABResult, ...]
@@ -1186,6 +1208,16 @@ class Readout(Result):
     checks: tuple[Check, ...] = ()
     primary_metric: str = ""
     incomplete: tuple[tuple[str, int], ...] = ()
+    missing_arms: tuple[tuple[str, str, float, float], ...] = ()
+
+    def _missing_arms_text(self, experiment: str) -> str:
+        """The arms of ``experiment`` whose customers the events do not know, in words ("" when none)."""
+        arms = [(v, f, b) for e, v, f, b in self.missing_arms if e == experiment]
+        if not arms:
+            return ""
+        return ("the customers of " + "; ".join(f"{v} are missing from the event log ({f:.0%} of a sample found, "
+                                               f"against {b:.0%} for the best arm)" for v, f, b in arms)
+                + ", so they would count as customers who did nothing")
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -1203,15 +1235,18 @@ class Readout(Result):
             df.loc[idx, "p_holm"] = statistics.adjust_pvalues(df.loc[idx, "rel_pvalue"], "holm")
             df.loc[idx, "p_bh"] = statistics.adjust_pvalues(df.loc[idx, "rel_pvalue"], "fdr_bh")
         df["significant_holm"] = df["p_holm"] < self.alpha
-        df["verdict"] = [verdict(ok, sig, lift) for ok, sig, lift in
-                         zip(df["srm_passed"], df["significant_holm"], df["rel_lift"])]
+        arms_ok = ~df["experiment"].isin({e for e, *_ in self.missing_arms})
+        df["valid"] = df["srm_passed"] & arms_ok
+        df["verdict"] = [verdict(ok, sig, lift, invalid=INVALID if arm_ok else INVALID_ARMS) for ok, arm_ok, sig, lift
+                         in zip(df["valid"], arms_ok, df["significant_holm"], df["rel_lift"])]
         return df
 
     @property
     def findings(self) -> tuple[Finding, ...]:
-        """One sentence per experiment (at most four; sample-ratio failures first).
+        """One sentence per experiment (at most four; invalid experiments first).
 
-        A failed SRM check gives the "do not act" sentence; otherwise the comparison with
+        An arm whose customers are missing from the events, or a failed SRM check, gives the
+        "do not act" sentence; otherwise the comparison with
         the smallest Holm-adjusted p-value among the significant ones, or else the first
         metric's comparison with the smallest p-value, with the Holm decision.
         """
@@ -1219,10 +1254,16 @@ class Readout(Result):
         if s.empty:
             return ()
         srm = {x.experiment: x for x in self.srm}
-        exps = sorted(dict.fromkeys(s["experiment"]), key=lambda e: (e not in srm or srm[e].passed, e))
+        exps = sorted(dict.fromkeys(s["experiment"]), key=lambda e: (
+            not self._missing_arms_text(e), e not in srm or srm[e].passed, e))
         dec = self.decisions.set_index("experiment") if "segment" not in s.columns else None
         out = []
         for exp in exps[:4]:
+            missing = self._missing_arms_text(exp)
+            if missing:
+                out.append(Finding(f"Do not act on {exp}: {missing}.", action=decision_action(
+                    {"decision": INVALID_ARMS, "variant": "", "more_users_needed": None})))
+                continue
             if exp in srm and not srm[exp].passed:
                 out.extend(srm[exp].findings)
                 continue
@@ -1255,7 +1296,8 @@ class Readout(Result):
                 f"or when the whole {1 - self.alpha:.0%} interval lies below +{mde_txt} (the smallest lift worth "
                 f"shipping). Otherwise the test keeps running until it has the users the power analysis asks for "
                 f"(80% power to detect +{mde_txt} at level {self.alpha:g} divided by the number of comparisons). "
-                "An experiment that fails the sample-ratio check is invalid: none of its numbers are used.")
+                "An experiment that fails the sample-ratio check, or whose arm's customers are missing from the "
+                "event log, is invalid: none of its numbers are used.")
 
     @property
     def _mde(self) -> float:
@@ -1305,7 +1347,7 @@ class Readout(Result):
             keys.remove("family")
         out = s[keys + ["n_control", "n_variant", "mean_control", "mean_variant"]].copy()
         out[f"relative lift ({level:.0%} CI)"] = lift
-        sig = (s["significant_holm"] & s["srm_passed"]).rename("significant")
+        sig = (s["significant_holm"] & s["valid"]).rename("significant")
         return pd.concat([out, s[["rel_pvalue", "p_holm", "p_bh"]], sig, s["verdict"]], axis=1)
 
     @property
@@ -1692,9 +1734,15 @@ def ab_readout(
                        pre_period=cuped)
     if st.empty:
         raise JourneyDataError("assignments: no assigned users to analyse; expected at least one experiment with users")
-    return readout_from_stats(st, control=control, alpha=alpha, alternative=alternative, cuped=cuped, mde=mde,
-                              planned_split=planned_split, family=family, srm_threshold=srm_threshold,
-                              srm_warn=srm_warn, min_n=min_n, primary_metric=primary_metric)
+    ro = readout_from_stats(st, control=control, alpha=alpha, alternative=alternative, cuped=cuped, mde=mde,
+                            planned_split=planned_split, family=family, srm_threshold=srm_threshold,
+                            srm_warn=srm_warn, min_n=min_n, primary_metric=primary_metric)
+    cov = arm_coverage(assignments, events)
+    cov = cov[cov["experiment"].isin({r.experiment for r in ro.results})].reset_index(drop=True)
+    best = cov.groupby("experiment")["found"].transform("max")
+    missing = tuple((str(r.experiment), str(r.variant), float(r.found), float(b))
+                    for r, b in zip(cov.itertuples(index=False), best) if r.missing)
+    return dataclasses.replace(ro, missing_arms=missing, checks=ro.checks + (arm_check(cov),))
 
 
 def segment_breakdown(
@@ -1764,7 +1812,11 @@ def _conclusion(ro: Readout, experiment: str, *, rule: bool = True) -> str:
     summ = summ[(summ["experiment"] == experiment)]
     dec = ro.decisions.set_index("experiment").loc[experiment]
     lines = [f"**Rule.** {md(ro.decision_rule)}"] if rule else []
-    if dec["decision"] == INVALID:
+    if dec["decision"] == INVALID_ARMS:
+        why = ro._missing_arms_text(experiment)
+        lines.append(f"**Do not act on {md(experiment)}.** {md(why[:1].upper() + why[1:])}. Check that the "
+                     "assignments' customer ids are the event log's.")
+    elif dec["decision"] == INVALID:
         lines.append(f"**Do not act on {md(experiment)}.** {md(srm.message())}")
     else:
         lines.append(f"**Decision: {md(dec['decision'])}.** {md(dec['reason'])}.")
@@ -1778,12 +1830,13 @@ def _conclusion(ro: Readout, experiment: str, *, rule: bool = True) -> str:
                      "before the data ends; their metrics count only what happened so far, which pulls both arms "
                      "towards zero. Read the numbers again once the data covers their whole window.")
     wins = summ[summ["significant_holm"]]
-    valid = srm.passed
+    valid = srm.passed and dec["decision"] != INVALID_ARMS
     if len(wins):
         parts = [f"{md(w.metric)} ({md(w.variant)}: {w.rel_lift:+.1%}, CI {_fmt_ci(w.rel_ci_low, w.rel_ci_high)}, "
                  f"Holm-adjusted {statistics.format_pvalue(w.p_holm)})" for w in wins.itertuples()]
         lead = ("After correcting for" if valid else
-                "These numbers are not valid (sample ratio mismatch); for the record, after correcting for")
+                f"These numbers are not valid ({'an arm is missing from the events' if srm.passed else 'sample ratio mismatch'}); "
+                "for the record, after correcting for")
         lines.append(f"{lead} {len(summ)} comparisons, these differences are statistically significant at "
                      f"{ro.alpha:g}: " + "; ".join(parts) + ".")
     else:

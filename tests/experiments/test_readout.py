@@ -302,3 +302,39 @@ def test_no_experiment_with_two_variants_is_one_error_naming_each(small_sim):
     # one experiment named on its own keeps its own message
     with pytest.raises(JourneyDataError, match=r"experiment 'personalised_offer' has only one variant \('control'\)"):
         ex.ab_readout(one_arm, e, experiments="personalised_offer")
+
+
+def test_an_arm_missing_from_the_events_makes_its_experiment_invalid():
+    """An arm whose ids the log does not know (a prefix) reads as customers who did nothing: a large false
+    effect. The readout refuses it as it refuses a sample-ratio mismatch; the other experiments stand."""
+    import warnings
+
+    from journeylib.core.arms import arm_coverage
+
+    ds = jl.load_dataset("sample")
+    a = ds.assignments.to_pandas()
+    plain = a[a["experiment"].isin(["homepage_video", "personalised_offer"])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clean = ex.ab_readout(plain, ds.events)
+        hit = (plain["experiment"] == "homepage_video") & (plain["variant"] == "video_a")
+        broken = plain.assign(customer_id=np.where(hit, "u_" + plain["customer_id"], plain["customer_id"]))
+        ro = ex.ab_readout(broken, ds.events)
+    assert clean.missing_arms == () and [c.status for c in clean.checks][-1] == "pass"
+    cov = arm_coverage(broken, ds.events).set_index(["experiment", "variant"])
+    assert cov.loc[("homepage_video", "control"), "found"] == 1.0
+    assert cov.loc[("homepage_video", "video_a"), "found"] == 0.0 and cov["missing"].sum() == 1
+    assert [(e, v) for e, v, *_ in ro.missing_arms] == [("homepage_video", "video_a")]
+    dec = ro.decisions.set_index("experiment")
+    assert dec.loc["homepage_video", "decision"] == ex.INVALID_ARMS
+    assert "video_a are missing from the event log (0% of a sample found, against 100%" in dec.loc["homepage_video", "reason"]
+    # the untouched experiment keeps its decision and numbers
+    pd.testing.assert_frame_equal(ro.decisions.iloc[[1]].reset_index(drop=True),
+                                  clean.decisions.iloc[[1]].reset_index(drop=True), check_dtype=False)
+    s = ro.summary
+    assert (s.loc[s["experiment"] == "homepage_video", "verdict"] == ex.INVALID_ARMS + " (do not use)").all()
+    assert not ro.decision_table.loc[s["experiment"] == "homepage_video", "significant"].any()
+    assert ro.findings[0].text.startswith("Do not act on homepage_video: the customers of video_a are missing")
+    assert "assignments' customer ids" in ro.findings[0].action
+    assert ro.checks[-1].status == "fail" and "homepage_video: video_a 0% against 100%" in ro.checks[-1].detail
+    assert "**Do not act on homepage\\_video.** The customers of video\\_a" in ex._conclusion(ro, "homepage_video")
