@@ -890,9 +890,13 @@ def profile(path: str | Path, format: str = "auto") -> Profile:
     ['customer_id', 'ts', 'event', 'channel', 'revenue']
     """
     from . import engine
+    from .load import refuse_duplicate_headers
 
     found = find_files(path)
     files, encodings = {t: engine.unzipped_path(f) for t, f in found.items()}, {}
+    for table, f in files.items():  # read as revenue and revenue_1, one of them would be guessed silently
+        if engine.file_kind(f) == "csv":
+            refuse_duplicate_headers((f,), table)
     for table, f in found.items():  # a file that is not UTF-8 is read, as the loader will, through a copy
         enc = _text_encoding(f)
         if enc:

@@ -984,7 +984,34 @@ def _csv_files(source, con) -> tuple[str, ...]:
     return tuple(f for f in files if engine.file_kind(f) == "csv")
 
 
-def _duplicate_headers(files: tuple[str, ...], table: str) -> None:
+def refuse_duplicate_headers(files: tuple[str, ...], table: str) -> None:
+    """Raise when the first CSV file's header names a column twice.
+
+    DuckDB (and pandas) would read the second one under another name (``revenue_1``), so a
+    mapping to ``revenue`` would take one of the two without a word.
+
+    Parameters
+    ----------
+    files
+        The table's CSV files (the first one is read).
+    table
+        The table's name, for the message.
+
+    Returns
+    -------
+    None
+        A :class:`~journeylib.core.errors.JourneyDataError` names the repeated columns.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from journeylib.core.load import refuse_duplicate_headers
+    >>> path = tempfile.mkdtemp() + "/events.csv"
+    >>> _ = open(path, "w").write("customer_id,ts,revenue,revenue\\nc1,2025-01-01,3,4\\n")
+    >>> refuse_duplicate_headers((path,), "events")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    journeylib.core.errors.JourneyDataError: events: ... has the column name(s) ['revenue'] more than once in its header ...
+    """
     import csv
 
     for f in files[:1]:
@@ -1049,7 +1076,7 @@ def _prepare(source, columns, required, table, con) -> tuple[ibis.Table, _Src]:
     if columns is not None and not isinstance(columns, Mapping):
         raise JourneyParameterError(f"columns={columns!r}; expected a mapping such as {{'user': 'customer_id'}}")
     files = _csv_files(source, con)
-    _duplicate_headers(files, table)
+    refuse_duplicate_headers(files, table)
     if isinstance(source, pd.DataFrame) and source.columns.duplicated().any():
         dupes = sorted({str(c) for c in source.columns[source.columns.duplicated()]})
         raise JourneyDataError(f"{table}: the DataFrame has the column name(s) {dupes} more than once; "

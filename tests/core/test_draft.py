@@ -91,6 +91,19 @@ def test_every_guess_has_a_comment_and_unplaced_names_are_listed(shop):
     assert "channel attribution needs touchpoints" in text  # no channel column: said, not guessed
 
 
+def test_init_refuses_a_header_that_names_a_column_twice(tmp_path, capsys):
+    """Read as revenue and revenue_1, one of the two would be guessed as the order value without a word."""
+    folder = tmp_path / "twice"
+    folder.mkdir()
+    (folder / "events.csv").write_text("customer_id,ts,event,revenue,score,revenue\n"
+                                       "c1,2025-01-01 10:00:00,purchase,12.5,,999\n")
+    assert cli.main(["init", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "has the column name(s) ['revenue'] more than once in its header" in err
+    assert "What to do: rename or remove the repeated column(s)" in err
+    assert not (folder / "journey.yml").exists()
+
+
 def test_init_never_overwrites(shop, capsys):
     target = shop / "journey.yml"
     target.write_text("# mine\n")
