@@ -28,7 +28,7 @@ from ..core.display import (format_count, format_interval, format_number, format
 from ..core.errors import JourneyDataError, JourneyParameterError
 from ..core.intervals import wilson_interval
 from ..core.result import Check, Finding, Result
-from ..core.schema import OUTBOUND_EVENTS
+from ..core.schema import OUTBOUND_EVENTS, PURCHASE_EVENT
 from ..experiments.statistics import two_proportion_test
 from .churn import churn_expr, require_columns
 
@@ -183,7 +183,12 @@ def winback_targets(
     t = engine.to_table(events)
     end = core_time.observation_end(t, observation_end)
     labels, _ = churn_expr(t, churn_after=churn_after, observation_end=end, gap="final")
-    inactive = engine.to_pandas(labels.filter(labels.churned).select("customer_id", "last_active"))
+    # only inactive customers who ever ordered can be valued: the others stay in the engine (at 10^8
+    # events 6.5 M inactive customers, 1.8 M of them buyers)
+    orders = t.filter(t.event == PURCHASE_EVENT).select(_cid="customer_id").distinct()
+    gone = labels.filter(labels.churned)
+    gone = gone.semi_join(orders, gone.customer_id == orders._cid)
+    inactive = engine.to_pandas(gone.select("customer_id", "last_active"))
     inactive["last_active"] = core_time.from_epoch_us(inactive["last_active"])
     summary = customer_summary(t, calibration_end=end.floor("D"))
     if summary.empty:
