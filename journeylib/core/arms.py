@@ -2,11 +2,12 @@
 
 An arm whose ids the log does not know (the assignments export another id column, or the
 ids carry a prefix) reads as an arm whose customers never did anything: a large and false
-effect. A sample of each arm's customers is looked up in the events; an arm found less than a
-tenth as often as the best arm of its experiment (when the best finds at least half) is
-missing. Ids written another way are (almost) never found; a real effect on who comes back does
-not divide that share by ten, even in a log of orders only, where "found" means "ever ordered". Loading a journey records the check for every report; the A/B readout marks
-such an experiment invalid, as it does a failed sample-ratio check.
+effect. A sample of each arm's customers is looked up in the events; an arm found less than
+a tenth as often as the best arm of its experiment (when the best finds at least half) is
+missing. Ids written another way are (almost) never found; a real effect on who comes back
+does not divide that share by ten, even in a log of orders only, where "found" means "ever
+ordered". Loading a journey records the check for every report; the A/B readout marks such
+an experiment invalid, as it does a failed sample-ratio check.
 """
 from __future__ import annotations
 

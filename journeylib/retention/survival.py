@@ -942,6 +942,42 @@ def _constant_covariates(df: pd.DataFrame, covariates: Sequence[str]) -> dict[st
     return out
 
 
+def _fit_reason(exc: BaseException) -> str:
+    """lifelines' reason for a failed fit, without its pointers to web pages (a report makes no links for
+    the reader to follow): the text before "Please see" or "See https"."""
+    text = str(exc).strip()
+    for cut in ("Please see", "See https", "http"):
+        text = text.split(cut)[0]
+    return " ".join(text.split()).rstrip(" .") or type(exc).__name__
+
+
+def _refuse_levels_without_churn(df: pd.DataFrame, covariates: Sequence[str], churned: np.ndarray,
+                                 weights: np.ndarray | None, penalizer: float) -> None:
+    """A level (of a text or True/False covariate) in which nobody churned has no hazard ratio: the
+    partial likelihood grows without end as it goes to 0 (or, for the reference level, to infinity).
+    lifelines then fails to converge with advice about collinearity; this says which level it is."""
+    if penalizer > 0:  # a penalised fit shrinks such a term to a finite value: it is what it is for
+        return
+    w = np.ones(len(df)) if weights is None else weights
+    for c in covariates:
+        s = df[c]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) and s.nunique() > 2:
+            continue  # a continuous covariate: no level to be without churn
+        levels = s.astype("string").fillna("(missing)")
+        per = pd.DataFrame({"level": levels.to_numpy(), "n": w, "churned": w * churned}).groupby("level").sum()
+        if len(per) < 2:
+            continue
+        empty = per[per["churned"] == 0]
+        if len(empty):
+            lvl, n = str(empty.index[0]), int(empty["n"].iloc[0])
+            raise JourneyDataError(
+                f"column '{c}': nobody churned among the {n:,} customer{'s' if n != 1 else ''} with {c} = {lvl!r}, "
+                "so a Cox model has no hazard ratio for that level (its estimate grows without bound and the fit "
+                "does not converge)"
+                f"\nWhat to do: merge {lvl!r} into a neighbouring level, leave '{c}' out of the model, or pass "
+                "penalizer=0.1 for a shrunk estimate; kaplan_meier(by=...) shows the level's curve")
+
+
 def _design(df: pd.DataFrame, covariates: Sequence[str], reference: Mapping[str, Any],
             used: dict | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Numeric design: numbers/booleans as is, text/categories one-hot against a reference level."""
@@ -1202,6 +1238,7 @@ def cox(
     covariates = [c for c in covariates if c not in constant]
     refs: dict = {}
     X, terms = _design(df, covariates, reference, refs)
+    _refuse_levels_without_churn(df, covariates, e, w, penalizer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FutureWarning)
         if time_varying:
@@ -1236,7 +1273,8 @@ def cox(
                     model.fit(long[cols], event_col=event_col, start_col="start", stop_col="stop",
                               id_col="customer_id", strata=strata or None)
             except (ConvergenceError, ConvergenceWarning) as exc:
-                raise JourneyFitError(f"time-varying Cox did not converge: {exc}. Try penalizer=0.01 or fewer covariates.") from exc
+                raise JourneyFitError(f"time-varying Cox did not converge: {_fit_reason(exc)}. Try penalizer=0.01 or "
+                                      "fewer covariates.") from exc
             return CoxResult(model, "time-varying", _terms_table(model), None, None, ph_alpha,
                              tuple(strata), float(len(df)), float(e.sum()), refs, n_available, dropped,
                              confidence_level, constant)
@@ -1252,7 +1290,7 @@ def cox(
                 model.fit(fit_df, duration_col="_duration", event_col="_event",
                           weights_col="_weight" if w is not None else None, strata=strata or None)
         except (ConvergenceError, ConvergenceWarning) as exc:
-            raise JourneyFitError(f"Cox model did not converge: {exc}. Try penalizer=0.01, fewer covariates, "
+            raise JourneyFitError(f"Cox model did not converge: {_fit_reason(exc)}. Try penalizer=0.01, fewer covariates, "
                                   "or merging rare categories.") from exc
         ph = None
         if check_assumptions:

@@ -423,3 +423,38 @@ def test_kaplan_meier_arrays_are_lifelines_kaplan_meier(case):
         i = np.searchsorted(idx, t, side="right") - 1
         want = (np.nan,) * 3 if t > idx[-1] else (kmf.survival_function_.iloc[i, 0], *band[i])
         np.testing.assert_allclose(km.at(t), want, rtol=1e-12, atol=1e-12)
+
+
+def test_a_level_without_churn_is_named_instead_of_a_convergence_failure():
+    """Nobody in one segment churned: its hazard ratio would be 0 (the fit does not converge); the error names
+    the level and what to do, and a penalised fit still runs."""
+    import journeylib as jl
+    from journeylib.core.errors import JourneyDataError
+
+    rng = np.random.default_rng(5)
+    seg = rng.choice(["a", "b", "c"], 600)
+    churned = (rng.random(600) < 0.5) & (seg != "c")
+    df = pd.DataFrame({"duration": rng.exponential(30, 600), "churned": churned, "segment": seg,
+                       "vip": seg == "c"})
+    with pytest.raises(JourneyDataError, match=r"column 'segment': nobody churned among the \d+ customers with "
+                                               r"segment = 'c'.*\nWhat to do: merge 'c' into a neighbouring level"):
+        jl.cox(df, ["segment"])
+    with pytest.raises(JourneyDataError, match=r"column 'vip': nobody churned among the \d+ customers with vip = 'True'"):
+        jl.cox(df, ["vip"])
+    res = jl.cox(df, ["segment"], penalizer=0.1)
+    hr = res.summary.set_index("term")["hazard_ratio"]
+    assert hr["segment: c"] < 0.5 < hr["segment: b"]  # shrunk towards 1, still far below the others
+
+
+def test_a_fit_that_does_not_converge_says_why_without_web_links():
+    import journeylib as jl
+    from journeylib.core.errors import JourneyFitError
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=400)
+    df = pd.DataFrame({"duration": rng.exponential(30, 400), "churned": rng.random(400) < 0.6, "x": x, "x2": 2 * x})
+    with pytest.raises(JourneyFitError) as err:
+        jl.cox(df, ["x", "x2"])
+    msg = str(err.value)
+    assert msg.startswith("Cox model did not converge: ") and "Try penalizer=0.01" in msg
+    assert "http" not in msg and "Please see" not in msg
