@@ -354,6 +354,12 @@ def churn_labels(
     expr, end = churn_expr(events, churn_after=churn_after, start_event=start_event,
                            observation_end=observation_end, censor_at=censor_at,
                            exclude_events=exclude_events, gap=gap)
+    if customers is not None:  # joined in the engine: fetching every customer to merge in pandas cost more
+        cu = customer_table(customers)
+        cu = cu.drop(*[c for c in cu.columns if c in expr.columns and c != "customer_id"])
+        cu = cu.rename(_cid="customer_id")
+        j = expr.left_join(cu, expr.customer_id == cu._cid)
+        expr = j.drop("_cid")
     df = engine.to_pandas(expr.order_by("customer_id"))
     if df.empty and start_event:
         _no_start_event(events, start_event)
@@ -362,10 +368,6 @@ def churn_labels(
     df["churned"] = df["churned"].astype(bool)
     df["returned"] = df["returned"].astype(bool) if gap == "first" else df["returned"].astype("boolean")
     df["n_events"] = df["n_events"].astype("int64")
-    if customers is not None:
-        cu = engine.to_pandas(customer_table(customers))
-        overlap = [c for c in cu.columns if c in df.columns and c != "customer_id"]
-        df = df.merge(cu.drop(columns=overlap), on="customer_id", how="left")
     df.attrs.update(observation_end=end, churn_after=float(churn_after), start_event=start_event,
                     censor_at=censor_at, gap=gap)
     return df.reset_index(drop=True)
