@@ -1515,13 +1515,6 @@ def _profile(d: JourneyDefinition, t: ibis.Table, in_period: ibis.Value, renamed
     }
 
 
-def _utc(v: Any) -> pd.Timestamp | None:
-    if v is None or pd.isna(v):
-        return None
-    ts = pd.Timestamp(v)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def _placeholder_ids(d: JourneyDefinition, events: ibis.Table, stats: dict) -> tuple[Check, JourneyDataError | None]:
     """Events whose customer id is a placeholder (``NULL``, ``N/A``, ``(not set)``): one customer each, holding
     every anonymous visitor's events, would pass for the most active customer of the log."""
