@@ -282,18 +282,18 @@ def _with_labels(per: ibis.Table, labels: ibis.Table) -> ibis.Table:
     return j.mutate(_g=j._seg.fill_null(MISSING_GROUP)).drop("_cid", "_seg")
 
 
-def _group_figures(ev: ibis.Table, stages: Sequence[str], purchase_event: str | None = None,
-                   labels: ibis.Table | None = None, *, order_event: str = PURCHASE_EVENT) -> pd.DataFrame:
-    """Per group, from one pass over its customers (grouped in the engine; one row per group in pandas).
+def _per_customer(ev: ibis.Table, stages: Sequence[str], purchase_event: str | None = None,
+                  labels: ibis.Table | None = None, *, order_event: str = PURCHASE_EVENT,
+                  step_times: bool = False) -> ibis.Table:
+    """One row per customer and group (``_g``) with what :func:`_group_figures` and :func:`_step_days` read.
 
     The group is the events' ``_g``, or with ``labels`` (:func:`_group_labels`) each customer's group,
     joined after the events are aggregated per customer (a join of customers, not of events).
 
-    ``n``: active customers; ``s``, ``ss``: sum and sum of squares of revenue per customer (of its
-    ``order_event`` events: a clickstream's product views and carts carry prices too); per step
-    ``k``: ``n{k}`` customers with an event at ``stages[k]`` and ``k{k}`` those of them with an event at
-    ``stages[k + 1]`` at or after their first one at ``stages[k]``; with ``purchase_event``: ``buyers``
-    and ``median_days`` from the first event to the first purchase.
+    ``_r``: revenue of the customer's ``order_event`` events (a clickstream's product views and carts
+    carry prices too); per step ``k``: ``_f{k}`` the first time at ``stages[k]`` and ``_l{k}`` the last at
+    ``stages[k + 1]`` (with ``step_times``, ``_m{k}`` the first there too); with ``purchase_event``:
+    ``_a`` the first event's time and ``_b`` the first purchase's. Times in epoch microseconds.
     """
     e = ev._e
     aggs: dict[str, Any] = {}
@@ -305,12 +305,23 @@ def _group_figures(ev: ibis.Table, stages: Sequence[str], purchase_event: str | 
     for k in range(len(stages) - 1):
         aggs[f"_f{k}"] = e.min(where=ev.stage == stages[k])
         aggs[f"_l{k}"] = e.max(where=ev.stage == stages[k + 1])
+        if step_times:
+            aggs[f"_m{k}"] = e.min(where=ev.stage == stages[k + 1])
     if purchase_event is not None:
         aggs["_a"] = e.min()
         aggs["_b"] = e.min(where=ev.event == purchase_event)
     per = ev.group_by(["customer_id"] if labels is not None else ["_g", "customer_id"]).agg(**aggs)
-    if labels is not None:
-        per = _with_labels(per, labels)
+    return _with_labels(per, labels) if labels is not None else per
+
+
+def _group_figures(per: ibis.Table, stages: Sequence[str], purchase_event: str | None = None) -> pd.DataFrame:
+    """Per group, from the customers' rows :func:`_per_customer` (one row per group comes to pandas).
+
+    ``n``: active customers; ``s``, ``ss``: sum and sum of squares of revenue per customer; per step
+    ``k``: ``n{k}`` customers with an event at ``stages[k]`` and ``k{k}`` those of them with an event at
+    ``stages[k + 1]`` at or after their first one at ``stages[k]``; with ``purchase_event``: ``buyers``
+    and ``median_days`` from the first event to the first purchase.
+    """
     out: dict[str, Any] = {"n": per.customer_id.count(), "s": per._r.sum(), "ss": (per._r * per._r).sum()}
     for k in range(len(stages) - 1):
         out[f"n{k}"] = per[f"_f{k}"].count()
@@ -336,23 +347,35 @@ def _step_counts(figs: pd.DataFrame, stages: Sequence[str], g1: Any, g0: Any) ->
     return out
 
 
-def _step_days(ev: ibis.Table, stages: Sequence[str]) -> pd.DataFrame:
+def _step_days(per: ibis.Table, ev: ibis.Table, stages: Sequence[str]) -> pd.DataFrame:
     """Per step ``_k`` and group ``_g``: the ``days`` from each customer's first event at the step's stage
-    to the first event at the next stage after it (customers who got there only; numeric columns)."""
-    parts = []
-    for k in range(len(stages) - 1):
-        a = ev.filter(ev.stage == stages[k]).group_by(["_g", "customer_id"]).agg(_f=lambda x: x._e.min())
-        b = ev.filter(ev.stage == stages[k + 1]).select(_g2=ev._g, _c2=ev.customer_id, _e2=ev._e)
-        j = a.inner_join(b, (a._g == b._g2) & (a.customer_id == b._c2) & (b._e2 >= a._f))
-        j = j.group_by(["_g", "customer_id"]).agg(_f=j._f.min(), _nx=j._e2.min())
-        parts.append(j.select(_k=ibis.literal(k, type="int64"), _g=j._g,
-                              days=(j._nx - j._f).cast("float64") / DAY_US))
-    if not parts:
+    to the first event at the next stage after it (customers who got there only; numeric columns).
+
+    ``per`` holds each customer's first times (:func:`_per_customer` with ``step_times``): when the first
+    time at the next stage is not earlier than the first at the step's stage, it is the answer. Only
+    customers who were at the next stage before and again after need their events ``ev`` looked up,
+    in one join for every step.
+    """
+    steps = len(stages) - 1
+    if steps < 1:
         return pd.DataFrame({"_k": pd.Series(dtype="int64"), "_g": pd.Series(dtype="int64"),
                              "days": pd.Series(dtype="float64")})
-    u = parts[0]
-    for p in parts[1:]:
-        u = u.union(p, distinct=False)
+    later = ev.filter(ev.stage.isin(list(stages[1:])))
+    later = later.select(_g2=later._g, _c2=later.customer_id, _e2=later._e,
+                         _k=ibis.cases(*[(later.stage == stages[k + 1], k) for k in range(steps)]))
+    back = per.filter(ibis.or_(*[(per[f"_m{k}"] < per[f"_f{k}"]) & (per[f"_l{k}"] >= per[f"_f{k}"])
+                                 for k in range(steps)]))
+    j = back.inner_join(later, (back._g == later._g2) & (back.customer_id == later._c2))
+    j = j.mutate(_f=ibis.cases(*[(j._k == k, j[f"_f{k}"]) for k in range(steps)]),
+                 _m=ibis.cases(*[(j._k == k, j[f"_m{k}"]) for k in range(steps)]))
+    j = j.filter((j._m < j._f) & (j._e2 >= j._f))
+    looked_up = j.group_by(["_k", "_g", "customer_id"]).agg(_f=j._f.min(), _nx=j._e2.min())
+    u = looked_up.select(_k=looked_up._k.cast("int64"), _g=looked_up._g,
+                         days=(looked_up._nx - looked_up._f).cast("float64") / DAY_US)
+    for k in range(steps):
+        d = per.filter(per[f"_m{k}"] >= per[f"_f{k}"])
+        u = u.union(d.select(_k=ibis.literal(k, type="int64"), _g=d._g,
+                             days=(d[f"_m{k}"] - d[f"_f{k}"]).cast("float64") / DAY_US), distinct=False)
     return engine.to_pandas(u)
 
 
@@ -751,7 +774,10 @@ def compare_periods(
     group = ibis.cases(((e >= prev_us[0]) & (e < prev_us[1]), 0), ((e >= cur_us[0]) & (e < cur_us[1]), 1),
                        else_=ibis.null("int64"))
     ev = _grouped(t.mutate(_e=e), group)
-    rev = _group_figures(ev, stages, order_event=purchase_event)
+    # the customers' first times feed the conversions and the days between stages
+    with engine.materialized(_per_customer(ev, stages, order_event=purchase_event, step_times=has_stages)) as per:
+        rev = _group_figures(per, stages)
+        days = _step_days(per, ev, stages) if has_stages else None
     active = {g: int(rev["n"].get(g, 0)) for g in (0, 1)}
     empty = [f"{name} ({_period_text(p)})" for name, p, g in (("previous", previous, 0), ("current", current, 1))
              if not active[g]]
@@ -774,8 +800,7 @@ def compare_periods(
                          change=cur_v - prev_v, ci_low=lo, ci_high=hi, test=test, statistic=z, pvalue=p,
                          n_previous=n0, n_current=n1))
 
-    if has_stages:
-        days = _step_days(ev, stages)
+    if days is not None:
         for r in _step_counts(rev, stages, [1], [0]):
             share_row(f"conversion from {r['from']} to {r['to']}", "stage conversion",
                       r["k1"], r["n1"], r["k0"], r["n0"])
@@ -1057,8 +1082,9 @@ def compare_segments(
     stages = check_stages(stages) if has_stages else ()
     t = drop_outbound(everything)
     ev = t.mutate(_e=epoch_us(t.ts))  # the customer's group is joined once per customer, not per event
-    rev = _group_figures(ev, stages, purchase_event if "event" in ev.columns else None, labels,
-                         order_event=purchase_event)
+    buyer_event = purchase_event if "event" in ev.columns else None
+    rev = _group_figures(_per_customer(ev, stages, buyer_event, labels, order_event=purchase_event), stages,
+                         buyer_event)
     rev.index = rev.index.astype(str)
     segs = sorted(rev.index, key=str)
     if len(segs) < 2:

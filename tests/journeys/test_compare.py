@@ -353,6 +353,39 @@ def test_tiny_time_between_stages_matches_scipy(tiny):
         assert row["ci_low"] <= row["change"] <= row["ci_high"]
 
 
+def test_days_between_stages_match_a_scan_of_each_customer():
+    """Customers who are at the next stage before the step's stage, and again after it, count from their
+    first time at the step's stage to the first time at the next one after it (read per customer here)."""
+    rng = np.random.default_rng(7)
+    n, stages = 4000, ["a", "b", "c", "d"]
+    ev = pd.DataFrame({"customer_id": rng.integers(0, 300, n).astype(str), "event": "e",
+                       "ts": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 20 * 1440, n),
+                                                                                    unit="min"),
+                       "stage": rng.choice(stages + ["x"], n)})
+    periods = {"previous": (pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-01-11", tz="UTC")),
+               "current": (pd.Timestamp("2024-01-11", tz="UTC"), pd.Timestamp("2024-01-21", tz="UTC"))}
+    res = compare_periods(ev, stages=stages, n_boot=50, **periods).summary.set_index("figure")
+    went_back = 0
+    for k in range(len(stages) - 1):
+        days = {}
+        for name, (start, end) in periods.items():
+            p = ev[(ev["ts"] >= start) & (ev["ts"] < end)]
+            out = []
+            for _, c in p.groupby("customer_id"):
+                here, there = c.loc[c["stage"] == stages[k], "ts"], c.loc[c["stage"] == stages[k + 1], "ts"]
+                if len(here) and (there >= here.min()).any():
+                    out.append((there[there >= here.min()].min() - here.min()) / pd.Timedelta(days=1))
+                    went_back += bool((there < here.min()).any())
+            days[name] = np.array(out)
+        row = res.loc[f"median days from {stages[k]} to {stages[k + 1]}"]
+        assert (row["n_current"], row["n_previous"]) == (len(days["current"]), len(days["previous"]))
+        assert row["current"] == pytest.approx(np.median(days["current"]), rel=1e-12)
+        assert row["previous"] == pytest.approx(np.median(days["previous"]), rel=1e-12)
+        u = stats.mannwhitneyu(days["current"], days["previous"], alternative="two-sided")
+        assert row["statistic"] == pytest.approx(u.statistic) and row["pvalue"] == pytest.approx(u.pvalue)
+    assert went_back > 100  # the case the events are looked up for is well represented
+
+
 def test_tiny_touchpoint_mix_matches_chi_square(tiny):
     # active customers: 5 previous, 6 current; customers reached per channel (the win-back send left out)
     for channel, (k1, k0) in {"search": (2, 4), "email": (3, 2), "social": (2, 1), "direct": (1, 1)}.items():
