@@ -2134,6 +2134,39 @@ def read_parquet(con: ibis.BaseBackend, pattern: str | Path, table_name: str | N
     return t.cast(casts) if casts else t
 
 
+def once_per_run(expr: ibis.Table) -> ibis.Table:
+    """``expr`` computed once per report run and read back, when other notebooks build it alike.
+
+    Over the run's shared copy (:func:`journeylib.core.shared_results.stored`) the first
+    notebook writes the result and every one reads the file, through a view whose name carries
+    the key of its SQL, so the queries over it are shared too. Anything else (no run, another
+    engine, a table that does not read the copy alone) gets ``expr`` back unchanged.
+
+    Parameters
+    ----------
+    expr
+        A table expression that several notebooks of a run compute alike (such as the
+        customers' churn labels).
+
+    Returns
+    -------
+    ibis.Table
+        The stored result, or ``expr`` itself.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> from journeylib.core import engine
+    >>> t = ibis.memtable({"n": [1, 2]})
+    >>> engine.once_per_run(t) is t  # not the run's shared copy: nothing stored
+    True
+    """
+    con = expr._find_backend(use_default=True)
+    if getattr(con, "name", None) == "duckdb" and (path := shared_results.stored(expr)) is not None:
+        return read_parquet(con, path, table_name=f"{shared_results.VIEW_PREFIX}{path.stem}")
+    return expr
+
+
 @contextmanager
 def materialized(expr: ibis.Table, *, reused: bool = False) -> Iterator[ibis.Table]:
     """A small intermediate computed once and read by several later queries.
@@ -2172,8 +2205,8 @@ def materialized(expr: ibis.Table, *, reused: bool = False) -> Iterator[ibis.Tab
         with expr.cache() as cached:
             yield cached
         return
-    if reused and (path := shared_results.stored(expr)) is not None:
-        yield read_parquet(con, path, table_name=f"{shared_results.VIEW_PREFIX}{path.stem}")
+    if reused and (shared := once_per_run(expr)) is not expr:
+        yield shared
         return
     name = ibis.util.gen_name("journeylib")
     try:

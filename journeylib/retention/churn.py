@@ -237,7 +237,9 @@ def churn_expr(
 ) -> tuple[ibis.Table, pd.Timestamp]:
     """The Ibis expression behind :func:`churn_labels` (nothing is executed but the end date).
 
-    Returns the per-customer expression and the observation end used.
+    Returns the per-customer expression and the observation end used. In a report run over its
+    shared copy, the labels are computed once for all its notebooks and the expression reads
+    them (:func:`journeylib.core.engine.once_per_run`).
 
     Parameters
     ----------
@@ -292,7 +294,8 @@ def churn_expr(
         returned=gap_found if gap == "first" else ibis.null("boolean"),
         n_events=per.n_events,
     )
-    return out, end
+    # the segment comparison and the message fatigue of a report run ask for the same labels
+    return engine.once_per_run(out), end
 
 
 def churn_labels(

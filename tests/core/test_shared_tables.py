@@ -428,6 +428,25 @@ def test_the_funnel_of_a_run_is_built_once_for_its_notebooks(shared, monkeypatch
                                                                  customers=plain.customers).summary)
 
 
+def test_the_churn_labels_of_a_run_are_computed_once_for_its_notebooks(shared, monkeypatch):
+    """The segment comparison (report 00) and the message fatigue (report 07) read the same churn labels: the
+    first writes them to the run's folder, the other reads them, and both give what an ordinary load gives."""
+    first = jl.load_journey("sample")
+    second = jl.load_journey("sample", con=ibis.duckdb.connect())  # another notebook of the run
+    seg = jl.compare_segments(first.events, first.customers, "segment", stages=list(first.stages))
+    stored = list((shared / "results").glob("*.parquet"))
+    assert len(stored) == 1
+    ran = _engine_runs(monkeypatch)
+    fatigue = jl.journeys.message_engagement(second.messages, second.events).fatigue
+    assert len(list((shared / "results").glob("*.parquet"))) == 1  # the same labels: nothing new written
+    assert ran and not any("_first" in sql or "bucket" in sql for sql in ran)  # no gap search of its own
+    monkeypatch.delenv(shared_tables.ENV_VAR)
+    plain = jl.load_dataset("sample")
+    pd.testing.assert_frame_equal(seg.summary, jl.compare_segments(plain.events, plain.customers, "segment",
+                                                                   stages=list(first.stages)).summary)
+    pd.testing.assert_frame_equal(fatigue, jl.journeys.message_engagement(plain.messages, plain.events).fatigue)
+
+
 def test_a_funnel_whose_table_cannot_be_stored_keeps_its_own(shared, monkeypatch):
     """A full disk under the run's folder (DuckDB's own I/O error, not an OSError) leaves the funnel computing its
     table as outside a run: the same numbers, no error."""
