@@ -75,6 +75,7 @@ import pandas as pd
 import yaml
 
 from . import arms, engine, privacy, shared_tables, validation_cache
+from .display import format_count
 from .errors import JourneyDataError, JourneyParameterError
 from .load import InputRecord, Loaded, content_hash, load_table, source_name
 from .locations import CDNOW_DIR, SAMPLE_DIR
@@ -1495,11 +1496,14 @@ def _profile(d: JourneyDefinition, t: ibis.Table, in_period: ibis.Value, renamed
     own = ~kept.event.isin(list(OUTBOUND_EVENTS))
     per = kept.group_by("customer_id").aggregate(
         customers=own.any(), staged=(own & kept.stage.notnull()).any(), unstaged=(own & kept.stage.isnull()).any(),
-        **{f"stage_{i}": (kept.stage == s).fill_null(False).any() for i, s in enumerate(d.stages)})
-    sums = {k: per[k].cast("int64").sum() for k in per.columns[1:]}
+        **{f"stage_{i}": (kept.stage == s).fill_null(False).any() for i, s in enumerate(d.stages)},
+        _own=own.cast("int64").sum())
+    sums = {k: per[k].cast("int64").sum() for k in per.columns[1:-1]}
     sums["placeholders"] = per.customer_id.cast("string").lower().isin(list(PLACEHOLDER_IDS)).cast("int64").sum()
-    cust = engine.to_pandas(per.aggregate(**sums)).iloc[0]
-    cust = cust.fillna(0).astype("int64")  # sums over no customers are NULL
+    sums |= {"own_events": per._own.sum(), "top_events": per._own.max()}
+    row = engine.to_pandas(per.aggregate(**sums, top_customer=per.customer_id.cast("string").argmax(per._own))).iloc[0]
+    top_customer = row.pop("top_customer")
+    cust = pd.to_numeric(row).fillna(0).astype("int64")  # sums over no customers are NULL
     stages = pd.DataFrame({"stage": list(d.stages),
                            "events": [int(n[inside & (groups["stage"] == s)].sum()) for s in d.stages],
                            "customers": [int(cust[f"stage_{i}"]) for i in range(len(d.stages))]})
@@ -1512,6 +1516,8 @@ def _profile(d: JourneyDefinition, t: ibis.Table, in_period: ibis.Value, renamed
         "names": names, "stages": stages,
         "customers": int(cust["customers"]), "staged_customers": int(cust["staged"]),
         "unstaged_customers": int(cust["unstaged"]), "placeholder_customers": int(cust["placeholders"]),
+        "own_events": int(cust["own_events"]), "top_events": int(cust["top_events"]),
+        "top_customer": None if pd.isna(top_customer) else str(top_customer),
     }
 
 
@@ -1655,6 +1661,7 @@ def _data_checks(d: JourneyDefinition, s: dict) -> tuple[Check, ...]:
         out.append(Check("period", "pass", f"{dropped:,} of {s['n_all']:,} events outside the period dropped"))
     if not s["n_touch"]:
         out.append(Check("touchpoints", "warn", _no_touch_text(d)))
+    out.append(_crowd_check(s))
     for what, col, fix in (("event names", "event", "name every spelling where journey.yml names the event "
                             "(events.purchase: [purchase, Purchase]; a stage rule's events)"),
                            ("channels", "_channel", "write each channel one way in the export")):
@@ -1664,6 +1671,34 @@ def _data_checks(d: JourneyDefinition, s: dict) -> tuple[Check, ...]:
                              f"{what} that differ only in case or spaces are counted apart: {'; '.join(spelt[:4])}"
                              f"{'; ...' if len(spelt) > 4 else ''}. What to do: {fix}"))
     return tuple(out)
+
+
+CROWD_SHARE = 0.01
+"""One customer id holding this share of the customers' own events, and ..."""
+CROWD_TIMES = 100
+"""... this many times the average customer's, is probably an id that many visitors share."""
+
+
+def _crowd_check(s: dict) -> Check:
+    """One customer id with a crowd's events: an id exports write for everyone they cannot name (``0``, ``-1``,
+    a default account) that is not a known placeholder reads as one customer with all their events."""
+    name = "events: no customer id holds a crowd's events"
+    top, total, n = s.get("top_events"), s.get("own_events"), s.get("customers")
+    if not (top and total and n):  # a shared copy made before the check existed, or no customer events
+        return Check(name, "pass", "no customer events to compare")
+    times = top / (total / n)
+    if top < CROWD_SHARE * total or times < CROWD_TIMES:
+        return Check(name, "pass", f"the most active customer has {format_count(top)} of {format_count(total)} "
+                                   f"customer events ({times:,.0f} times the average customer)")
+    # no pseudonym: the text is kept with a run's shared copy, and each report has its own pseudonyms
+    who = f", '{s['top_customer']}'," if privacy.show_ids() else " (hidden: ids are pseudonymised in reports)"
+    return Check(name, "warn", f"one customer id{who} holds {top / total:.1%} of the customers' own events "
+                               f"({format_count(top)} of {format_count(total)}, {times:,.0f} times the average "
+                               "customer). An id an export writes for everyone it cannot name (0, -1, a default "
+                               "account) reads as one customer with all their events, and every per-customer "
+                               "figure counts them as one. What to do: if it is such an id, drop its rows from the "
+                               "export; a real customer this active (a reseller, a test account) may also be "
+                               "worth leaving out")
 
 
 def _spellings(names: pd.DataFrame, col: str) -> list[str]:

@@ -1145,6 +1145,47 @@ def test_placeholder_customer_ids_are_an_error(tmp_path):
     assert chk.status == "pass"
 
 
+def test_an_id_holding_a_crowds_events_is_a_warning(tmp_path, monkeypatch):
+    """An export that writes 0 for every visitor it cannot name: 0 is no known placeholder (it can be a real id),
+    but one id with a crowd's events (1% of the customers' own events and 100 times the average customer) is a
+    warning that gives its share; the id itself only when ids may be shown. A heavy customer short of that passes."""
+    from journeylib.core import privacy
+
+    def load(crowd: int):
+        at = [str(pd.Timestamp("2025-03-01") + pd.Timedelta(minutes=k)) for k in range(crowd + 50)]
+        rows = [f"c{i},{at[k]},visit\n" for i in range(200) for k in range(2)]
+        rows += [f"0,{at[k]},visit\n" for k in range(crowd)] + [f"0,{at[k]},winback_sent\n" for k in range(50)]
+        (tmp_path / "ev.csv").write_text("user,time,action\n" + "".join(rows))
+        (tmp_path / "journey.yml").write_text("""
+            sources:
+              events: {path: ev.csv, columns: {user: customer_id, time: ts, action: event}}
+            stages:
+              order: [awareness]
+              rules: [{stage: awareness, event: visit}]
+            """)
+        j = jl.load_journey(tmp_path / "journey.yml")
+        (chk,) = [c for c in j.checks if c.name == "events: no customer id holds a crowd's events"]
+        return chk
+
+    monkeypatch.setenv("JOURNEYLIB_CACHE_DIR", "")
+    privacy.set_show_ids(False)
+    chk = load(600)  # 600 of 1,000 own events (outbound sends do not count), 120.6 times the mean of 201 customers
+    assert chk.status == "warn" and chk.detail.startswith(
+        "one customer id (hidden: ids are pseudonymised in reports) holds 60.0% of the customers' own events "
+        "(600 of 1,000, 121 times the average customer)"), chk.detail
+    assert "'0'" not in chk.detail and "What to do: if it is such an id, drop its rows" in chk.detail
+    privacy.set_show_ids(True)
+    try:
+        assert load(600).detail.startswith("one customer id, '0', holds 60.0%")
+    finally:
+        privacy.set_show_ids(False)
+    chk = load(200)  # a third of the events, but 67 times the average customer
+    assert chk.status == "pass" and chk.detail == ("the most active customer has 200 of 600 customer events "
+                                                   "(67 times the average customer)")
+    (chk,) = [c for c in jl.load_journey("sample").checks if c.name == "events: no customer id holds a crowd's events"]
+    assert chk.status == "pass"
+
+
 def test_names_written_several_ways(tmp_path):
     """An export writes one event 'purchase', 'purchase ' and 'Purchase', and one channel 'email', ' email ' and
     'Email': spaces at an end are dropped when the log is read, init names every spelling of the order event, and
