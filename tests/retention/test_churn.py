@@ -226,6 +226,14 @@ def test_first_order_value():
     ev["revenue"] = [20.0, None, 99.0, None]
     got = churn.first_order_value(ev)
     assert got.to_dict("records") == [{"customer_id": "A", "first_order_value": 20.0}]
+    # two orders at the first instant: the first by channel (then stage, revenue), as events are ordered
+    tied = _ev([("C", 4, "purchase"), ("C", 4, "purchase"), ("C", 2, "landing"), ("C", 8, "purchase"),
+                ("D", 6, "purchase"), ("D", 6, "purchase")])
+    tied["revenue"] = [30.0, 12.0, None, 1.0, 7.0, 5.0]
+    tied["channel"] = ["search", "email", "social", "email", "direct", "direct"]
+    got = churn.first_order_value(tied)
+    assert got.to_dict("records") == [{"customer_id": "C", "first_order_value": 12.0},
+                                      {"customer_id": "D", "first_order_value": 5.0}]
 
 
 def test_wilson_interval_matches_statsmodels():
