@@ -1498,7 +1498,7 @@ def _profile(d: JourneyDefinition, t: ibis.Table, in_period: ibis.Value, renamed
         customers=own.any(), staged=(own & kept.stage.notnull()).any(), unstaged=(own & kept.stage.isnull()).any(),
         **{f"stage_{i}": (kept.stage == s).fill_null(False).any() for i, s in enumerate(d.stages)},
         _own=own.cast("int64").sum())
-    sums = {k: per[k].cast("int64").sum() for k in per.columns[1:-1]}
+    sums = {k: per[k].cast("int64").sum() for k in per.columns[1:] if k != "_own"}
     sums["placeholders"] = per.customer_id.cast("string").lower().isin(list(PLACEHOLDER_IDS)).cast("int64").sum()
     sums |= {"own_events": per._own.sum(), "top_events": per._own.max()}
     row = engine.to_pandas(per.aggregate(**sums, top_customer=per.customer_id.cast("string").argmax(per._own))).iloc[0]
