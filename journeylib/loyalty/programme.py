@@ -281,8 +281,6 @@ def loyalty_effect(
     >>> print(result.findings[0].text)
     Joining the loyalty programme changes how often a customer buys by a factor of 1.23 (1.08 to 1.40), comparing each member with himself before joining and with similar non-members.
     """
-    import statsmodels.api as sm
-
     if window_days <= 0 or controls_per_member < 1 or churn_after <= 0:
         raise JourneyParameterError("window_days, controls_per_member and churn_after must be positive")
     covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
@@ -348,15 +346,13 @@ def loyalty_effect(
     win["e_pre"] = (win["mid"] - win["lo"]).dt.total_seconds() / DAY
     win["e_post"] = float(window_days)
     counts, spend = _window_purchases(p, win)
-    win = win.merge(counts, on="pair", how="left").fillna({"n_pre": 0, "n_post": 0})
+    for col in ("n_pre", "n_post"):  # pairs without purchases in their windows count zero
+        win[col] = np.zeros(len(win))
+        win.loc[counts["pair"].to_numpy(), col] = counts[col].to_numpy(float)
     win["n"] = win["n_pre"] + win["n_post"]
     use = win[win["n"] > 0]
-    endog = np.column_stack([use["n_post"], use["n_pre"]])
-    Xw = sm.add_constant(use["member"].astype(float).to_numpy())
-    groups = pd.factorize(use["customer_id"])[0]
-    off = np.log(use["e_post"] / use["e_pre"]).to_numpy()
-    fit_w = sm.GLM(endog, Xw, family=sm.families.Binomial(), offset=off).fit(
-        cov_type="cluster", cov_kwds={"groups": groups})
+    fit_w = _binomial_fit(use["n_post"].to_numpy(), use["n"].to_numpy(), use["member"].to_numpy(float)[:, None],
+                          np.log(use["e_post"] / use["e_pre"]).to_numpy(), pd.factorize(use["customer_id"])[0])
     nm, nc = int(win["member"].sum()), int(win.drop_duplicates("customer_id")["member"].eq(False).sum())
     rows.append(_row("purchase rate", "adjusted", fit_w, 1, nm, nc,
                      f"difference-in-differences of rates {window_days} days before/after joining vs matched "
@@ -512,15 +508,26 @@ def _window_purchases(p: ibis.Table, win: pd.DataFrame) -> tuple[pd.DataFrame, p
     j = j.filter((j.ts > j.lo.cast("timestamp('UTC')")) & (j.ts <= j.hi.cast("timestamp('UTC')")))
     rev = j.revenue.cast("float64")
     paid = rev.notnull() & (rev > 0)
-    j = j.mutate(post=(j.ts > j.mid.cast("timestamp('UTC')")).cast("int64"))
-    cells = engine.to_pandas(j.group_by(["pair", "post"]).aggregate(
-        n=j.count(), orders=paid.cast("int64").sum(), rev=rev.sum(where=paid)))
-    cells = cells.sort_values(["pair", "post"], kind="mergesort").reset_index(drop=True)
-    n = cells.pivot(index="pair", columns="post", values="n").reindex(columns=[0, 1]).fillna(0).astype("int64")
-    counts = pd.DataFrame({"pair": n.index.to_numpy(), "n_pre": n[0].to_numpy(), "n_post": n[1].to_numpy()})
-    orders = cells.loc[cells["orders"] > 0, ["pair", "post", "orders", "rev"]].reset_index(drop=True)
-    orders = orders.merge(win[["pair", "customer_id", "member"]], on="pair")
-    return counts, orders.astype({"member": float, "post": float})
+    post = j.ts > j.mid.cast("timestamp('UTC')")
+    # one row per pair (not per pair and period): half the rows to fetch, and no pivot
+    cells = engine.to_pandas(j.group_by("pair").aggregate(
+        n_pre=(~post).cast("int64").sum(), n_post=post.cast("int64").sum(),
+        orders_pre=(paid & ~post).cast("int64").sum(), orders_post=(paid & post).cast("int64").sum(),
+        rev_pre=rev.sum(where=paid & ~post), rev_post=rev.sum(where=paid & post)))
+    cells = cells.sort_values("pair", kind="mergesort").reset_index(drop=True)
+    counts = cells[["pair", "n_pre", "n_post"]].astype("int64")
+    halves = []
+    for post_flag, part in ((0, "pre"), (1, "post")):
+        has = cells[f"orders_{part}"].to_numpy() > 0
+        halves.append(pd.DataFrame({"pair": cells["pair"].to_numpy()[has], "post": float(post_flag),
+                                    "orders": cells[f"orders_{part}"].to_numpy()[has],
+                                    "rev": cells[f"rev_{part}"].to_numpy(float)[has]}))
+    orders = pd.concat(halves, ignore_index=True)
+    orders = orders.iloc[np.lexsort((orders["post"].to_numpy(), orders["pair"].to_numpy()))].reset_index(drop=True)
+    at = pd.Index(win["pair"]).get_indexer(orders["pair"])
+    orders["customer_id"] = win["customer_id"].to_numpy()[at]
+    orders["member"] = win["member"].to_numpy(float)[at]
+    return counts, orders
 
 
 def _gamma_on_sums(cells: pd.DataFrame, X: np.ndarray) -> "_Estimate":
@@ -581,6 +588,36 @@ def _ratio_fit(num: np.ndarray, den: np.ndarray, X: np.ndarray, groups: np.ndarr
         n = den.sum()
         cov = cov * (g / (g - 1) * (n - 1) / (n - k))
     return _Estimate(params, cov)
+
+
+def _binomial_fit(success: np.ndarray, trials: np.ndarray, X: np.ndarray, offset: np.ndarray,
+                  groups: np.ndarray) -> "_Estimate":
+    """Binomial GLM (logit link, with offset) and its cluster-robust covariance.
+
+    ``success`` of ``trials`` per row, ``X`` without constant. The same numbers as
+    statsmodels' ``GLM(..., family=Binomial(), offset=offset).fit(cov_type="cluster")``
+    (tested equal), by Newton's method on a few arrays per row: at 10^8 events the
+    statsmodels fit on about 3 million rows took 8 s and 1 GB.
+    """
+    from scipy.special import expit
+
+    X = np.column_stack([np.ones(len(success)), np.asarray(X, float)])
+    success, trials = np.asarray(success, float), np.asarray(trials, float)
+    b = np.zeros(X.shape[1])
+    for _ in range(100):
+        mu = expit(X @ b + offset)
+        step = np.linalg.solve((X * (trials * mu * (1 - mu))[:, None]).T @ X, X.T @ (success - trials * mu))
+        b = b + step
+        if np.abs(step).max() < 1e-12:
+            break
+    mu = expit(X @ b + offset)
+    bread = np.linalg.inv((X * (trials * mu * (1 - mu))[:, None]).T @ X)
+    g, k = int(groups.max()) + 1, X.shape[1]
+    resid = success - trials * mu
+    score = np.column_stack([np.bincount(groups, X[:, i] * resid, g) for i in range(k)])
+    n = len(success)
+    cov = bread @ (score.T @ score) @ bread * (g / (g - 1) * (n - 1) / (n - k))
+    return _Estimate(b, cov)
 
 
 class _Estimate(NamedTuple):

@@ -138,6 +138,24 @@ def test_naive_rows_equal_statsmodels_glms_on_customer_and_order_rows(effect, si
                                np.exp([ref.params[1], *np.asarray(ref.conf_int())[1]]), rtol=1e-9)
 
 
+
+def test_adjusted_rows_equal_statsmodels_binomial_glm_on_the_windows(effect):
+    """The window regression (a Newton fit on a few arrays) gives statsmodels' clustered binomial GLM."""
+    import statsmodels.api as sm
+
+    use = effect.windows[effect.windows["n"] > 0]
+    ref = sm.GLM(use[["n_post", "n_pre"]].to_numpy(), sm.add_constant(use["member"].to_numpy(float)),
+                 family=sm.families.Binomial(), offset=np.log(use["e_post"] / use["e_pre"]).to_numpy()).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(use["customer_id"])[0]})
+    got = effect.estimate("purchase rate", "adjusted")
+    np.testing.assert_allclose([got.estimate, got.ci_low, got.ci_high],
+                               np.exp([ref.params[1], *np.asarray(ref.conf_int())[1]]), rtol=1e-9)
+    within = effect.estimate("purchase rate", "within members only")
+    se = np.sqrt(np.ones(2) @ ref.cov_params() @ np.ones(2))
+    np.testing.assert_allclose([within.estimate, within.ci_low, within.ci_high],
+                               np.exp(ref.params.sum() + np.array([0, -1.959963984540054, 1.959963984540054]) * se),
+                               rtol=1e-9)
+
 def test_ratio_fit_needs_a_saturated_design():
     from journeylib.loyalty.programme import _ratio_fit
 
