@@ -481,3 +481,6 @@ def test_a_result_with_nulls_is_the_frame_ibis_gives():
     pd.testing.assert_frame_equal(got, t.to_pandas(), check_exact=True)
     assert str(got["tz"].dtype) == "datetime64[ns, UTC]" and got["n"].isna().sum() == 17
     pd.testing.assert_series_equal(shared_results.fetch(t.tz), t.tz.to_pandas(), check_exact=True)
+    # the frame is the caller's to change: Arrow's read-only buffers (a column without nulls) are not handed out
+    assert all(got[c].to_numpy().flags.writeable for c in ("i", "f", "n"))
+    got["i"].to_numpy()[0] = -1
