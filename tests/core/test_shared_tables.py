@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import duckdb
@@ -484,3 +485,14 @@ def test_a_result_with_nulls_is_the_frame_ibis_gives():
     # the frame is the caller's to change: Arrow's read-only buffers (a column without nulls) are not handed out
     assert all(got[c].to_numpy().flags.writeable for c in ("i", "f", "n"))
     got["i"].to_numpy()[0] = -1
+
+
+def test_a_wide_result_takes_new_columns_without_a_fragmentation_warning():
+    """A frame of more than 100 columns is consolidated (pandas warns on each new column past 100 blocks)."""
+    con = ibis.duckdb.connect()
+    t = con.sql("SELECT " + ", ".join(f"i * {k} AS c{k}" for k in range(120)) + " FROM range(3) r(i)")
+    got = shared_results.fetch(t)
+    pd.testing.assert_frame_equal(got, t.to_pandas(), check_exact=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got["extra"] = 1
