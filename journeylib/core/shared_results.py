@@ -236,12 +236,13 @@ def _as_pandas(expr: ibis.Expr, table: pa.Table) -> pd.DataFrame | pd.Series:
     from ibis.backends.duckdb.converter import DuckDBPandasData
     from ibis.formats.pandas import PandasData
 
-    if not isinstance(expr, ibis.Table) or not table.num_rows or expr.schema().names != tuple(table.column_names) \
-            or any(t.is_geospatial() for t in expr.schema().types):  # an empty frame's dtypes come from the whole
+    schema = expr.as_table().schema()
+    if not isinstance(expr, ibis.Table) or not table.num_rows or schema.names != tuple(table.column_names) \
+            or any(t.is_geospatial() for t in schema.types):  # an empty frame's dtypes come from the whole
         df = pd.DataFrame({name: _column(col) for name, col in zip(table.column_names, table.columns)})
-        return expr.__pandas_result__(DuckDBPandasData.convert_table(df, expr.as_table().schema()))
+        return expr.__pandas_result__(DuckDBPandasData.convert_table(df, schema))
     columns = {}
-    for (name, dtype), col in zip(expr.schema().items(), table.columns):
+    for (name, dtype), col in zip(schema.items(), table.columns):
         s = pd.Series(_column(col), name=name)
         if isinstance(s.values, np.ndarray) and not s.values.flags.writeable:
             s = s.copy()

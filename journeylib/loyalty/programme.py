@@ -351,6 +351,13 @@ def loyalty_effect(
         win.loc[counts["pair"].to_numpy(), col] = counts[col].to_numpy(float)
     win["n"] = win["n_pre"] + win["n_post"]
     use = win[win["n"] > 0]
+    for flag, who in ((True, "members"), (False, "matched non-members")):
+        bought = use.loc[use["member"] == flag, ["n_pre", "n_post"]].sum()
+        if not (bought > 0).all():  # a rate of zero on one side: the ratio has no finite estimate
+            side = "before" if bought["n_pre"] == 0 else "after"
+            raise JourneyDataError(f"the {who} made no repeat purchases in the {window_days} days {side} the join "
+                                   "dates, so the change in their purchase rate cannot be estimated; try a longer "
+                                   "window_days or check the purchase events and join dates")
     fit_w = _binomial_fit(use["n_post"].to_numpy(), use["n"].to_numpy(), use["member"].to_numpy(float)[:, None],
                           np.log(use["e_post"] / use["e_pre"]).to_numpy(), pd.factorize(use["customer_id"])[0])
     nm, nc = int(win["member"].sum()), int(win.drop_duplicates("customer_id")["member"].eq(False).sum())
@@ -368,7 +375,8 @@ def loyalty_effect(
         fit_s = _gamma_on_sums(per_order, per_order["member"].to_numpy(float)[:, None])
         rows.append(_row("spend per order", "naive", fit_s, 1, n_members, int((~per["member"]).sum()),
                          "mean order value, members vs non-members", scale="ratio of means"))
-    if len(spend) and spend["member"].nunique() == 2 and spend["post"].nunique() == 2:
+    # every (member, period) cell needs orders with revenue: without one the model has no estimate
+    if len(spend[["member", "post"]].drop_duplicates()) == 4:
         Xs = np.column_stack([spend["member"], spend["post"], spend["member"] * spend["post"]]).astype(float)
         fit_sd = _gamma_on_sums(spend, Xs)
         rows.append(_row("spend per order", "adjusted", fit_sd, 3, nm, nc,
@@ -610,6 +618,8 @@ def _binomial_fit(success: np.ndarray, trials: np.ndarray, X: np.ndarray, offset
         b = b + step
         if np.abs(step).max() < 1e-12:
             break
+    else:  # the callers rule out an empty cell (no finite estimate); anything else converges in a few steps
+        raise ValueError("_binomial_fit: Newton's method did not converge in 100 steps")
     mu = expit(X @ b + offset)
     bread = np.linalg.inv((X * (trials * mu * (1 - mu))[:, None]).T @ X)
     g, k = int(groups.max()) + 1, X.shape[1]

@@ -443,3 +443,28 @@ def test_churn_effect_on_the_cox_sample_equals_labelling_everyone(sim5k, covaria
     assert (f"random {cox_sample:,} of {len(labels):,} customers" in rows[0]["note"]) == (len(labels) > cox_sample)
     if "score" in covariates:
         assert got.naive.missing == {"score": int(labels["score"].isna().sum())} and got.naive.missing["score"] > 0
+
+
+def test_members_without_purchases_before_joining_is_a_clear_error(sim5k):
+    """No member bought in the window before joining: the ratio has no finite estimate (this used to end in
+    a raw ValueError of the spend model)."""
+    ev, cu = sim5k.events, sim5k.customers
+    joined = ev["customer_id"].map(cu.set_index("customer_id")["loyalty_joined_at"])
+    before = (ev["event"] == "purchase") & joined.notna() & (ev["ts"] > joined - pd.Timedelta(days=90)) \
+        & (ev["ts"] <= joined)
+    with pytest.raises(JourneyDataError, match="members made no repeat purchases in the 90 days before"):
+        loyalty_effect(ev[~before], cu, window_days=90, seed=1)
+
+
+def test_members_without_priced_orders_before_joining_leave_out_the_spend_row(sim5k, effect):
+    """Members bought before joining, but nothing with revenue: the spend difference-in-differences has an
+    empty cell, so its row is left out; the purchase-rate rows stand."""
+    ev, cu = sim5k.events, sim5k.customers
+    joined = ev["customer_id"].map(cu.set_index("customer_id")["loyalty_joined_at"])
+    before = (ev["event"] == "purchase") & joined.notna() & (ev["ts"] > joined - pd.Timedelta(days=90)) \
+        & (ev["ts"] <= joined)
+    got = loyalty_effect(ev.assign(revenue=ev["revenue"].mask(before, 0.0)), cu, window_days=90, seed=1)
+    rows = list(zip(got.summary["outcome"], got.summary["method"]))
+    assert ("spend per order", "adjusted") not in rows and ("spend per order", "naive") in rows
+    pd.testing.assert_series_equal(got.estimate("purchase rate", "adjusted"),
+                                   effect.estimate("purchase rate", "adjusted"))
