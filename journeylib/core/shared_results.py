@@ -91,17 +91,18 @@ def fetch(expr: ibis.Expr) -> pd.DataFrame | pd.Series:
     0      3
     """
     con = expr._find_backend(use_default=True)
-    path = _result_path(expr, con)
-    if path is None:
-        if getattr(con, "name", None) != "duckdb" or not isinstance(expr, (ibis.Table, ibis.Column)):
-            return expr.to_pandas()
-        return _as_pandas(expr, con._to_duckdb_relation(expr).to_arrow_table())
+    if getattr(con, "name", None) != "duckdb" or not isinstance(expr, (ibis.Table, ibis.Column)):
+        return expr.to_pandas()
+    keyed = _result_path(expr, con)
+    if keyed is None:
+        return _as_pandas(expr, _arrow_result(con, expr))
+    path, sql = keyed
     with locked(path.with_suffix(".lock")):
         try:
             with pa.memory_map(str(path)) as source:
                 table = pa.ipc.open_file(source).read_all()
         except (OSError, pa.ArrowInvalid):
-            table = con._to_duckdb_relation(expr).to_arrow_table()
+            table = _arrow_result(con, expr, sql)
             if table.nbytes <= LARGEST_SHARED_RESULT:
                 _write_arrow(table, path)
     return _as_pandas(expr, table)
@@ -143,9 +144,10 @@ def stored(expr: ibis.Table) -> Path | None:
     >>> del os.environ[shared_results.ENV_VAR]
     """
     con = expr._find_backend(use_default=True)
-    path = _result_path(expr, con, ".parquet")
-    if path is None:
+    keyed = _result_path(expr, con, ".parquet")
+    if keyed is None:
         return None
+    path = keyed[0]
     with locked(path.with_suffix(".lock")):
         if not path.exists():
             tmp = path.with_name(f".{path.name}-{os.getpid()}")
@@ -158,8 +160,17 @@ def stored(expr: ibis.Table) -> Path | None:
     return path
 
 
-def _result_path(expr: ibis.Expr, con: ibis.BaseBackend, suffix: str = ".arrow") -> Path | None:
-    """Where the run keeps ``expr``'s result, or ``None`` when ``expr`` does not read the copy alone."""
+def _arrow_result(con: ibis.BaseBackend, expr: ibis.Expr, sql: str | None = None) -> pa.Table:
+    """``expr``'s result from DuckDB as Arrow, run as Ibis' own relation runs it; ``sql``: its SQL, if compiled."""
+    if sql is None:
+        return con._to_duckdb_relation(expr).to_arrow_table()
+    # the key's SQL is run as it is: compiling a large expression can take longer than running it on a small log
+    con._run_pre_execute_hooks(expr)
+    return con.con.sql(sql).to_arrow_table()
+
+
+def _result_path(expr: ibis.Expr, con: ibis.BaseBackend, suffix: str = ".arrow") -> tuple[Path, str] | None:
+    """Where the run keeps ``expr``'s result and its SQL, or ``None`` when ``expr`` does not read the copy alone."""
     where = folder()
     if where is None or getattr(con, "name", None) != "duckdb" or not isinstance(expr, (ibis.Table, ibis.Column)):
         return None
@@ -167,12 +178,12 @@ def _result_path(expr: ibis.Expr, con: ibis.BaseBackend, suffix: str = ".arrow")
     if not leaves or any(not isinstance(n, ops.DatabaseTable) or not n.name.startswith(VIEW_PREFIX)
                          for n in leaves):
         return None
-    sql = str(con.compile(expr))
+    sql = str(con.compile(expr.as_table()))
     # the settings that change what one SQL text returns (a day or a null's place depends on them)
     settings = con.raw_sql(f"SELECT name, value FROM duckdb_settings() WHERE name IN {_RESULT_SETTINGS} "
                            "ORDER BY name").fetchall()
     key = hashlib.sha256(json.dumps([FORMAT, ibis.__version__, duckdb.__version__, settings, sql]).encode()).hexdigest()
-    return where / "results" / f"{key[:32]}{suffix}"
+    return where / "results" / f"{key[:32]}{suffix}", sql
 
 
 @contextlib.contextmanager

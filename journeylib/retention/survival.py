@@ -17,14 +17,10 @@ from __future__ import annotations
 import html
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter, CoxTimeVaryingFitter, KaplanMeierFitter, NelsonAalenFitter
-from lifelines.exceptions import ConvergenceError, ConvergenceWarning
-from lifelines.statistics import logrank_test, multivariate_logrank_test, proportional_hazard_test
-from lifelines.utils import median_survival_times
 
 from scipy import stats
 
@@ -36,6 +32,9 @@ from ..core.result import TRUTH_COLUMNS, Check, Finding, Result, truth_table
 from ..core.time import DAY_SECONDS, curve_grid, series_to_utc
 from . import plots
 from .winback import WinbackResult
+
+if TYPE_CHECKING:  # lifelines takes most of a second to import: the fits import it when they run
+    from lifelines import KaplanMeierFitter
 
 DEFAULT_HORIZONS: tuple[int, ...] = (30, 90, 180, 365)
 
@@ -314,6 +313,8 @@ class KaplanMeierResult(Result):
     def summary(self) -> pd.DataFrame:
         """One row per group: customers, churned, median lifetime (days) with its interval
         (``ci_low``, ``ci_high``), share still active at each horizon (``retention_<h>d``)."""
+        from lifelines.utils import median_survival_times
+
         rows = []
         for g, kmf in self.fitters.items():
             med_ci = median_survival_times(kmf.confidence_interval_)
@@ -343,6 +344,8 @@ class KaplanMeierResult(Result):
     def cumulative_hazard(self) -> pd.DataFrame:
         """Nelson-Aalen cumulative hazard per group (its slope is the churn rate):
         ``group, days, cumulative_hazard, ci_low, ci_high``."""
+        from lifelines import NelsonAalenFitter
+
         frames = []
         for g, kmf in self.fitters.items():
             naf = NelsonAalenFitter(alpha=1 - self.confidence_level)
@@ -498,6 +501,8 @@ def kaplan_meier(
     cols, key = _group_keys(df, by)
     if len(df) == 0:
         raise JourneyDataError("survival data: no rows; expected at least one customer")
+    from lifelines import KaplanMeierFitter
+
     fitters: dict[str, KaplanMeierFitter] = {}
     counts = []
     for g in sorted(key.unique(), key=str):
@@ -693,6 +698,8 @@ def logrank(
     if not e.any():
         raise JourneyDataError(f"column '{event_col}': no churn observed in any of the {len(df):,} rows; the log-rank "
                                "test compares churns between groups, so it needs at least one")
+    from lifelines.statistics import logrank_test, multivariate_logrank_test
+
     ww = np.ones(len(d)) if w is None else w
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=Warning)
@@ -1189,6 +1196,10 @@ def cox(
     0   segment: budget         1.149   0.003
     1  segment: premium         0.968   0.399
     """
+    from lifelines import CoxPHFitter, CoxTimeVaryingFitter
+    from lifelines.exceptions import ConvergenceError, ConvergenceWarning
+    from lifelines.statistics import proportional_hazard_test
+
     confidence_level = _check_level(confidence_level)
     df = _frame(data)
     if missing not in ("raise", "drop"):

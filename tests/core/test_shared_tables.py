@@ -285,13 +285,13 @@ def test_the_message_log_is_read_from_its_files_when_the_validation_cache_is_on(
 def _engine_runs(monkeypatch) -> list[str]:
     """The SQL of every query the DuckDB engine runs for :func:`shared_results.fetch` from now on."""
     ran: list[str] = []
-    real = ibis.backends.duckdb.Backend._to_duckdb_relation
+    real = shared_results._arrow_result
 
-    def counted(self, expr, *args, **kwargs):
-        ran.append(str(self.compile(expr)))
-        return real(self, expr, *args, **kwargs)
+    def counted(con, expr, sql=None):
+        ran.append(sql or str(con.compile(expr)))
+        return real(con, expr, sql)
 
-    monkeypatch.setattr(ibis.backends.duckdb.Backend, "_to_duckdb_relation", counted)
+    monkeypatch.setattr(shared_results, "_arrow_result", counted)
     return ran
 
 
@@ -367,16 +367,15 @@ def test_notebooks_asking_the_same_at_once_compute_it_once(shared):
     jl.load_journey("sample")  # the run's copy, as the first notebook makes it
     code = textwrap.dedent("""
         import time
-        from ibis.backends.duckdb import Backend
         import journeylib as jl
-        from journeylib.core import engine
+        from journeylib.core import engine, shared_results
 
-        real = Backend._to_duckdb_relation
-        def counted(self, expr, *args, **kwargs):
+        real = shared_results._arrow_result
+        def counted(*args):
             print("computed")
             time.sleep(2)  # a long query: the others arrive while it runs
-            return real(self, expr, *args, **kwargs)
-        Backend._to_duckdb_relation = counted
+            return real(*args)
+        shared_results._arrow_result = counted
         ev = jl.load_journey("sample").events
         per = ev.group_by("customer_id").aggregate(n=ev.count(), last=ev.ts.max()).order_by("customer_id")
         print(int(engine.to_pandas(per)["n"].sum()))
