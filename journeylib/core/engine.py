@@ -29,7 +29,7 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 
 from . import shared_results
-from .errors import JourneyDataError, JourneyParameterError, data_error
+from .errors import JourneyDataError, JourneyMemoryError, JourneyParameterError, data_error
 from .schema import COMMA_AMOUNT, CURRENCY_AMOUNT, GROUP_SPACES, SPACED_THOUSANDS, THOUSANDS_COMMA
 
 _DEFAULT: ibis.BaseBackend | None = None
@@ -1736,6 +1736,44 @@ _CSV_ROW_ADVICE = ("a value holding the delimiter outside quotes, or a line of t
                    "delete the line; the file is read as it is and never changed")
 
 
+MEMORY_ADVICE = ("What to do: give DuckDB more memory (JOURNEYLIB_DUCKDB_MEMORY_LIMIT, e.g. 8GB; unset, DuckDB may "
+                 "use 80% of the machine's memory), run fewer notebooks at once (journeylib run-all --jobs 1), "
+                 "or analyse a shorter period")
+
+
+def memory_failure(exc: Exception) -> JourneyMemoryError | None:
+    """DuckDB's out-of-memory error in words, with what to do (else ``None``).
+
+    Parameters
+    ----------
+    exc
+        An exception from a query.
+
+    Returns
+    -------
+    JourneyMemoryError or None
+        To raise (``from exc``), or ``None`` when ``exc`` is no such error.
+
+    Examples
+    --------
+    >>> import duckdb
+    >>> from journeylib.core import engine
+    >>> exc = duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate data of size 2.0 MiB "
+    ...                                   "(2.3 GiB/2.3 GiB used)\\n\\nPossible solutions: ...")
+    >>> print(engine.memory_failure(exc))  # doctest: +NORMALIZE_WHITESPACE
+    the engine ran out of memory in this step (DuckDB: failed to allocate data of size 2.0 MiB (2.3 GiB/2.3 GiB used)).
+    What to do: give DuckDB more memory (JOURNEYLIB_DUCKDB_MEMORY_LIMIT, e.g. 8GB; unset, DuckDB may use 80% of the
+    machine's memory), run fewer notebooks at once (journeylib run-all --jobs 1), or analyse a shorter period
+    >>> engine.memory_failure(ValueError("no")) is None
+    True
+    """
+    if not isinstance(exc, duckdb.OutOfMemoryException):
+        return None
+    first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
+    first = first.removeprefix("Out of Memory Error:").strip()
+    return JourneyMemoryError(f"the engine ran out of memory in this step (DuckDB: {first}).\n{MEMORY_ADVICE}")
+
+
 def csv_row_failure(exc: Exception) -> JourneyDataError | None:
     """DuckDB's or Spark's error on a CSV line it cannot split into the header's columns, in words (else ``None``).
 
@@ -2283,7 +2321,7 @@ def to_pandas(expr: ibis.Expr) -> pd.DataFrame:
     try:
         out = shared_results.fetch(expr)  # computed once per report run when it reads only the run's shared tables
     except Exception as exc:  # a CSV line past the lines DuckDB sniffed the columns from, or any on Spark
-        err = csv_row_failure(exc)
+        err = memory_failure(exc) or csv_row_failure(exc)
         if err is None:
             raise
         raise err from exc

@@ -69,6 +69,20 @@ class JourneyFitError(JourneyError, RuntimeError):
     """
 
 
+class JourneyMemoryError(JourneyError, MemoryError):
+    """The engine ran out of the memory it may use for a step; the message says what to give it.
+
+    A ``MemoryError``. Nothing is wrong with the data or the parameters: the same step runs
+    with a higher memory limit, fewer notebooks at once or less data.
+
+    Examples
+    --------
+    >>> from journeylib.core.errors import JourneyMemoryError
+    >>> isinstance(JourneyMemoryError("the engine ran out of memory"), MemoryError)
+    True
+    """
+
+
 class JourneyDataWarning(UserWarning):
     """Something in the data was fixed up (e.g. duplicates dropped); the result is still valid.
 

@@ -953,8 +953,10 @@ def banner(error: str) -> str:
     <div class='jl-banner'><strong>This report failed.</strong> JourneyDataError: no &lt;customer_id&gt;
     column<br>The output below stops at the failing cell; fix the input or parameter and re-run.</div>
     """
+    todo = ("give the engine more memory as the message says and re-run" if "JourneyMemoryError: " in error
+            else "fix the input or parameter and re-run")  # memory: nothing is wrong with the input
     return (f"<div class='jl-banner'><strong>This report failed.</strong> {html.escape(error)}<br>"
-            "The output below stops at the failing cell; fix the input or parameter and re-run.</div>")
+            f"The output below stops at the failing cell; {todo}.</div>")
 
 
 def cancelled_banner() -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..core import engine, health
 from ..core.display import escape_markdown, markdown, spreadsheet_safe
-from ..core.errors import (JourneyDataError, JourneyDataWarning, JourneyFitError,
+from ..core.errors import (JourneyDataError, JourneyDataWarning, JourneyFitError, JourneyMemoryError,
                            JourneyParameterError)
 
 _original_showwarning = warnings.showwarning
@@ -74,8 +74,9 @@ def setup_notebook(show_ids: bool | None = None) -> None:
     register_figure_alt_text()
 
 
-SECTION_ERRORS = (JourneyDataError, JourneyFitError, JourneyParameterError)
-"""The errors a :class:`section` shows in place; any other exception is a bug and propagates."""
+SECTION_ERRORS = (JourneyDataError, JourneyFitError, JourneyParameterError, JourneyMemoryError)
+"""The errors a :class:`section` shows in place (a step that ran out of memory too: later sections may
+need less); any other exception is a bug and propagates."""
 
 _ADVICE_MARK = "What to do:"
 
@@ -103,7 +104,8 @@ class section:
     On a journeylib error (:class:`journeylib.core.errors.JourneyDataError`,
     :class:`journeylib.core.errors.JourneyFitError`,
     :class:`journeylib.core.errors.JourneyParameterError`, e.g. from a default that
-    depends on the data's time range) inside the block, the block stops and shows in place
+    depends on the data's time range, :class:`journeylib.core.errors.JourneyMemoryError`)
+    inside the block, the block stops and shows in place
     "**<title> could not be computed.** <reason> What to change: <advice>" (escaped: names
     from data never become markup), and records ``{"name": title, "status": "failed",
     "reason": ...}`` in the report's health file, which makes the report "partial". The

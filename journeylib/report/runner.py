@@ -43,10 +43,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import duckdb
 import nbformat
 import yaml
 from traitlets.config import Config
 
+from ..core.engine import memory_failure
 from ..core.errors import JourneyParameterError
 from ..core.health import ENV_VAR
 from ..core.privacy import ENV_VAR as SHOW_IDS_VAR, scrub_text
@@ -506,7 +508,7 @@ def _status_word(r: RunResult) -> str:
     return word + (f" ({', '.join(r.notes)})" if r.notes and r.status != "ok, with warnings" else "")
 
 
-JOURNEYLIB_ERRORS = ("JourneyError", "JourneyDataError", "JourneyParameterError", "JourneyFitError")
+JOURNEYLIB_ERRORS = ("JourneyError", "JourneyDataError", "JourneyParameterError", "JourneyFitError", "JourneyMemoryError")
 MAX_FOREIGN_MESSAGE = 200
 
 
@@ -539,9 +541,14 @@ def error_text(ename: str, evalue: str, *, show_ids: bool = False) -> str:
     "JourneyDataError: events: no 'ts' column"
     >>> error_text("ValueError", "bad value for ann@example.com\nrow 1: ...")  # doctest: +ELLIPSIS
     'ValueError: bad value for cust-...'
+    >>> print(error_text("OutOfMemoryException", "Out of Memory Error: failed to allocate 2.0 MiB\n"))  # doctest: +ELLIPSIS
+    JourneyMemoryError: the engine ran out of memory in this step (DuckDB: failed to allocate 2.0 MiB).
+    What to do: give DuckDB more memory (JOURNEYLIB_DUCKDB_MEMORY_LIMIT, ...), run fewer notebooks at once ...
     """
     if ename in JOURNEYLIB_ERRORS:
         return f"{ename}: {evalue}".strip()
+    if ename == "OutOfMemoryException":  # DuckDB's, from a query that is not a fetch: in words, with what to do
+        return f"JourneyMemoryError: {memory_failure(duckdb.OutOfMemoryException(evalue))}"
     first = next((ln.strip() for ln in str(evalue).splitlines() if ln.strip()), "")
     if len(first) > MAX_FOREIGN_MESSAGE:
         first = first[:MAX_FOREIGN_MESSAGE].rstrip() + " ..."

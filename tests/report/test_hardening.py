@@ -323,3 +323,27 @@ def test_sigterm_stops_every_worker_and_kernel_and_leaves_no_temporary_file(tmp_
     assert "This report was cancelled." in (run / "slow_a.html").read_text()
     assert os.path.realpath(out / "latest") == str(run)
     assert NOTEBOOKS_DIR.exists()  # the kit itself untouched
+
+
+def test_an_engine_out_of_memory_is_said_in_words_with_what_to_do(tmp_path):
+    """DuckDB's out-of-memory error: a section shows it in place and the report goes on; anywhere else
+    the banner says to give the engine memory, never to fix the input."""
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    setup = ("import journeylib as jl\nfrom journeylib.core import engine\n"
+             "con = jl.connect('duckdb', memory_limit='20MB')\n"
+             "big = con.sql('SELECT i % 3 AS g, i FROM range(5000000) r(i)')\n"
+             "lists = big.group_by('g').aggregate(v=big.i.collect())  # a list per group cannot spill\n")
+    _notebook(nbs / "in_section.ipynb", "rows: int = 1  # rows",
+              setup + "with jl.section('Lists'):\n    engine.to_pandas(lists)\nprint('after the section')")
+    _notebook(nbs / "raw.ipynb", "rows: int = 1  # rows", setup + "lists.to_pyarrow()")
+    section, raw = runner.run_all(nbs, tmp_path / "out", jobs=1)
+    assert (section.status, section.notes, raw.status) == ("partial", ("Lists",), "failed")
+    page = section.html.read_text()
+    assert "Lists could not be computed.</strong> the engine ran out of memory in this step" in page
+    assert "What to change: give DuckDB more memory (JOURNEYLIB_DUCKDB_MEMORY_LIMIT" in page
+    assert "after the section" in page
+    banner = raw.html.read_text().split("<div class='jl-banner'>")[1].split("</div>")[0]
+    assert "JourneyMemoryError: the engine ran out of memory in this step (DuckDB: failed to allocate" in banner
+    assert "give the engine more memory as the message says and re-run" in banner
+    assert "fix the input" not in banner and "Possible solutions" not in banner
