@@ -2320,7 +2320,7 @@ def to_pandas(expr: ibis.Expr) -> pd.DataFrame:
     """
     try:
         out = shared_results.fetch(expr)  # computed once per report run when it reads only the run's shared tables
-    except Exception as exc:  # a CSV line past the lines DuckDB sniffed the columns from, or any on Spark
+    except Exception as exc:  # out of memory; a CSV line past the lines DuckDB sniffed the columns from, or any on Spark
         err = memory_failure(exc) or csv_row_failure(exc)
         if err is None:
             raise

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-
 from scipy import stats
 
 from ..core import engine
