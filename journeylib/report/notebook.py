@@ -104,8 +104,8 @@ class section:
     On a journeylib error (:class:`journeylib.core.errors.JourneyDataError`,
     :class:`journeylib.core.errors.JourneyFitError`,
     :class:`journeylib.core.errors.JourneyParameterError`, e.g. from a default that
-    depends on the data's time range, :class:`journeylib.core.errors.JourneyMemoryError`)
-    inside the block, the block stops and shows in place
+    depends on the data's time range, :class:`journeylib.core.errors.JourneyMemoryError`,
+    which DuckDB's own out-of-memory error from any query counts as) inside the block, the block stops and shows in place
     "**<title> could not be computed.** <reason> What to change: <advice>" (escaped: names
     from data never become markup), and records ``{"name": title, "status": "failed",
     "reason": ...}`` in the report's health file, which makes the report "partial". The
@@ -160,6 +160,8 @@ class section:
     def __exit__(self, exc_type, exc, tb) -> bool:
         health.leave_section(self.title)
         engine.release_memory()  # what the section's steps freed, before the next section allocates
+        if exc_type is not None and (memory := engine.memory_failure(exc)) is not None:
+            exc, exc_type = memory, type(memory)  # from a query that is not a fetch (a table made, a file written)
         if exc_type is None:
             self.status = "ok"
             health.add_section(self.title, "ok")
