@@ -105,9 +105,9 @@ class section:
     :class:`journeylib.core.errors.JourneyFitError`,
     :class:`journeylib.core.errors.JourneyParameterError`, e.g. from a default that
     depends on the data's time range, :class:`journeylib.core.errors.JourneyMemoryError`,
-    which DuckDB's own out-of-memory error from any query counts as) inside the block, the block stops and shows in place
-    "**<title> could not be computed.** <reason> What to change: <advice>" (escaped: names
-    from data never become markup), and records ``{"name": title, "status": "failed",
+    which DuckDB's own out-of-memory error from any query counts as) inside the block, the
+    block stops and shows in place "**<title> could not be computed.** <reason> What to
+    change: <advice>" (escaped: names from data never become markup), and records ``{"name": title, "status": "failed",
     "reason": ...}`` in the report's health file, which makes the report "partial". The
     advice is the error's own "What to do" part, else ``advice``. Any other exception
     propagates (a bug must fail the report). The object is true when the block completed.
