@@ -2275,12 +2275,14 @@ _MALLOC_TRIM = _malloc_trim()
 
 
 def release_memory() -> None:
-    """Give the memory freed by finished queries and dropped frames back to the operating system.
+    """Give the memory freed by fetched results and dropped frames back to the operating system.
 
-    glibc keeps freed memory in its arenas, one per thread that allocated it, and DuckDB's
-    worker threads allocate most of a query's working memory. After the abandoned-cart query
-    at 10^8 events, a process holding 1.5 GB of results stayed at 4.4 GB resident once the
-    results were dropped (1.7 GB after this call), and the next step's memory came on top.
+    glibc keeps freed memory in its arenas, one per thread that allocated it, until it is
+    trimmed. After the abandoned-cart query at 10^8 events, a process holding 1.5 GB of
+    results stayed at 4.4 GB resident once the results were dropped (1.7 GB after this call),
+    and the next step's memory came on top. DuckDB's own buffers come from its jemalloc, not
+    from glibc, and are not touched (at the 10^8 set-up they held 3.75 GB while glibc's heap
+    held 0.13 GB).
     :func:`to_pandas` and every report section call this; without glibc it does nothing.
 
     Returns
@@ -2325,5 +2327,5 @@ def to_pandas(expr: ibis.Expr) -> pd.DataFrame:
         if err is None:
             raise
         raise err from exc
-    release_memory()  # the query's working memory, freed by its threads
+    release_memory()  # what converting the result freed
     return out if isinstance(out, pd.DataFrame) else out.to_frame()
